@@ -1,0 +1,26 @@
+/** Permissions carried by API keys (SPEC §7). */
+export const PERMISSIONS = [
+  'docker:read',
+  'docker:write',
+  'docker:exec',
+  'job:read',
+  'agent:read',
+  'agent:write',
+  'audit:read',
+  'token:admin',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const READS: Permission[] = ['docker:read', 'job:read', 'agent:read'];
+
+/** Roles are named bundles of permissions; a key carries its role, the gateway expands it. */
+export const ROLES = {
+  viewer: READS,
+  operator: [...READS, 'docker:write', 'docker:exec'],
+  admin: [...PERMISSIONS],
+} as const satisfies Record<string, readonly Permission[]>;
+export type Role = keyof typeof ROLES;
+
+export function isRole(value: string): value is Role {
+  return Object.hasOwn(ROLES, value);
+}

@@ -1,0 +1,102 @@
+/**
+ * The wire protocol between gateway and agents over NATS. Shared by both sides
+ * (the "common" part), so a subject or record shape is defined exactly once.
+ *
+ * Jobs: the gateway stores the job record in JOB_RECORDS_STREAM, then publishes
+ * one dispatch message per expected host on `fleet.job.host.<hostname>`
+ * (JOBS_STREAM); each agent consumes only its own subject through a durable
+ * consumer. Results: an agent claims `<job_id>.<hostname>` in RESULTS_BUCKET
+ * with an atomic create (that claim is what makes execution at-most-once across
+ * redeliveries), then writes its final row there. The hostname of a row is read
+ * from the key — the subject it was published on — never from the payload.
+ */
+import type { NodeOperationName } from './operations';
+
+export const JOBS_STREAM = 'FLEET_JOBS';
+export const JOB_RECORDS_STREAM = 'FLEET_JOB_RECORDS';
+export const RESULTS_BUCKET = 'fleet_results';
+export const AGENTS_BUCKET = 'fleet_agents';
+export const DRAINS_BUCKET = 'fleet_drains';
+
+export const JOB_SUBJECT_PREFIX = 'fleet.job.host';
+export const JOB_RECORD_SUBJECT_PREFIX = 'fleet.jobrec';
+
+export function jobSubject(hostname: string): string {
+  return `${JOB_SUBJECT_PREFIX}.${hostname}`;
+}
+
+export function jobRecordSubject(jobId: string): string {
+  return `${JOB_RECORD_SUBJECT_PREFIX}.${jobId}`;
+}
+
+export function agentConsumerName(hostname: string): string {
+  return `agent_${hostname}`;
+}
+
+export function resultKey(jobId: string, hostname: string): string {
+  return `${jobId}.${hostname}`;
+}
+
+/** Splits a result key (or the tail of its `$KV.<bucket>.` subject) into job id and hostname. */
+export function parseResultKey(key: string): { jobId: string; hostname: string } | undefined {
+  const dot = key.indexOf('.');
+  if (dot <= 0 || dot === key.length - 1) return undefined;
+  return { jobId: key.slice(0, dot), hostname: key.slice(dot + 1) };
+}
+
+export type RowStatus = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
+export type JobStatus = 'pending' | 'running' | 'ok' | 'failed' | 'partial';
+
+/** One host's outcome. Operations add their own fields (`containers`, `id`, …). */
+export interface HostRow {
+  hostname: string;
+  status: RowStatus;
+  changed: boolean;
+  id?: string;
+  message?: string;
+  error?: string;
+  /** HTTP-style class of a failure: 400, 404, 409, 502 (engine down), 504 (timeout), 500. */
+  error_code?: number;
+  duration_ms?: number;
+  [field: string]: unknown;
+}
+
+export function isFinal(status: RowStatus): boolean {
+  return status === 'ok' || status === 'failed' || status === 'skipped';
+}
+
+/** What an agent receives on its job subject. */
+export interface JobMessage {
+  job_id: string;
+  operation: NodeOperationName;
+  params: Record<string, unknown>;
+  /** Epoch milliseconds; an agent never starts a job past it. */
+  deadline: number;
+}
+
+/** The stored job: fixed at creation, rows live beside it in RESULTS_BUCKET. */
+export interface JobRecord {
+  job_id: string;
+  operation: NodeOperationName;
+  target: string;
+  hosts: string[];
+  caller: string;
+  created_at: string;
+  deadline: string;
+}
+
+/** What an agent writes to AGENTS_BUCKET on every heartbeat. */
+export interface AgentRecord {
+  hostname: string;
+  labels: Record<string, string>;
+  agent_version: string;
+  engine_version?: string;
+  engine: { healthy: boolean; error?: string };
+  started_at: string;
+}
+
+export interface DrainRecord {
+  drained: boolean;
+  by: string;
+  at: string;
+}
