@@ -1,0 +1,117 @@
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { AGENTS_BUCKET, DRAINS_BUCKET, type AgentRecord, type DrainRecord } from '@fleet/contracts/protocol';
+import { followBucket, type BucketChange } from '@fleet/runtime/nats';
+
+export interface AgentView extends AgentRecord {
+  live: boolean;
+  drained: boolean;
+  last_seen_at: string;
+}
+
+interface Seen {
+  record: AgentRecord;
+  seenAt: number;
+}
+
+/**
+ * The gateway's in-memory view of the agent registry, kept current by
+ * following the agents' heartbeats. Target resolution reads only this view,
+ * so resolving a target costs no broker round trip.
+ */
+export class AgentRegistry {
+  private readonly seen = new Map<string, Seen>();
+  private readonly drained = new Set<string>();
+  private readonly unfollow: Array<() => void> = [];
+
+  constructor(
+    private readonly agents: KV,
+    private readonly drains: KV,
+    private readonly ttlMs: number,
+  ) {}
+
+  async start(nc: NatsConnection): Promise<void> {
+    // Follow first, then load: a heartbeat landing in between is not lost.
+    this.unfollow.push(followBucket(nc, AGENTS_BUCKET, (change) => this.onHeartbeat(change)));
+    this.unfollow.push(followBucket(nc, DRAINS_BUCKET, (change) => this.onDrain(change)));
+    await this.load();
+  }
+
+  stop(): void {
+    this.unfollow.forEach((unfollow) => unfollow());
+  }
+
+  /** Every agent heard from within the TTL, sorted by hostname. */
+  list(): AgentView[] {
+    const now = Date.now();
+    return [...this.seen.entries()]
+      .filter(([, seen]) => now - seen.seenAt < this.ttlMs)
+      .map(([hostname]) => this.view(hostname, now) as AgentView)
+      .sort((a, b) => a.hostname.localeCompare(b.hostname));
+  }
+
+  get(hostname: string): AgentView | undefined {
+    return this.view(hostname, Date.now());
+  }
+
+  async setDrained(hostname: string, drained: boolean, by: string): Promise<void> {
+    const record: DrainRecord = { drained, by, at: new Date().toISOString() };
+    if (drained) await this.drains.put(hostname, JSON.stringify(record));
+    else await this.drains.delete(hostname);
+    this.applyDrain(hostname, drained);
+  }
+
+  private view(hostname: string, now: number): AgentView | undefined {
+    const seen = this.seen.get(hostname);
+    if (!seen || now - seen.seenAt >= this.ttlMs) return undefined;
+    return {
+      ...seen.record,
+      live: true,
+      drained: this.drained.has(hostname),
+      last_seen_at: new Date(seen.seenAt).toISOString(),
+    };
+  }
+
+  private async load(): Promise<void> {
+    for await (const key of await this.agents.keys()) {
+      const entry = await this.agents.get(key);
+      if (entry?.operation === 'PUT') this.remember(key, entry.json<AgentRecord>(), entry.created.getTime());
+    }
+    for await (const key of await this.drains.keys()) {
+      const entry = await this.drains.get(key);
+      if (entry?.operation === 'PUT') this.applyDrain(key, entry.json<DrainRecord>().drained);
+    }
+  }
+
+  private onHeartbeat(change: BucketChange): void {
+    if (change.deleted) {
+      this.seen.delete(change.key);
+      return;
+    }
+    const record = parseJson<AgentRecord>(change.value);
+    // The key is the subject the agent published on; its permissions bind it to its own key.
+    if (record && record.hostname === change.key) this.remember(change.key, record, Date.now());
+  }
+
+  private onDrain(change: BucketChange): void {
+    this.applyDrain(change.key, !change.deleted && parseJson<DrainRecord>(change.value)?.drained === true);
+  }
+
+  private remember(hostname: string, record: AgentRecord, seenAt: number): void {
+    const previous = this.seen.get(hostname);
+    if (!previous || previous.seenAt <= seenAt) this.seen.set(hostname, { record, seenAt });
+  }
+
+  private applyDrain(hostname: string, drained: boolean): void {
+    if (drained) this.drained.add(hostname);
+    else this.drained.delete(hostname);
+  }
+}
+
+function parseJson<T>(data: Uint8Array): T | undefined {
+  try {
+    return JSON.parse(new TextDecoder().decode(data)) as T;
+  } catch {
+    return undefined;
+  }
+}

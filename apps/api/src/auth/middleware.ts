@@ -1,0 +1,53 @@
+import type { RequestHandler, Response } from 'express';
+import type { Permission } from '@fleet/contracts/permissions';
+import { ApiError } from '../http/errors';
+import { InvalidTokenError, permissionsOf, verifyToken, type ApiKeyClaims } from './tokens';
+
+export interface Caller extends ApiKeyClaims {
+  permissions: readonly Permission[];
+}
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+function presentedKey(authorization: string | undefined, apiKeyHeader: string | undefined): string | undefined {
+  const bearer = authorization ? BEARER.exec(authorization)?.[1] : undefined;
+  return bearer ?? (apiKeyHeader || undefined);
+}
+
+/** Verifies the API key (`Authorization: Bearer` or `X-API-Key`) and records the caller on the response. */
+export function authenticate(secret: string, isRevoked: (jti: string) => boolean = () => false): RequestHandler {
+  return (req, res, next) => {
+    const key = presentedKey(req.get('authorization'), req.get('x-api-key'));
+    if (!key) {
+      throw new ApiError(401, 'Unauthorized - API key required', "send the key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");
+    }
+    let claims: ApiKeyClaims;
+    try {
+      claims = verifyToken(key, secret);
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw new ApiError(401, `Unauthorized - ${err.message}`, err.message);
+      throw err;
+    }
+    if (isRevoked(claims.jti)) throw new ApiError(401, 'Unauthorized - API key revoked', `key ${claims.jti} has been revoked`);
+    res.locals.caller = { ...claims, permissions: permissionsOf(claims.role) } satisfies Caller;
+    next();
+  };
+}
+
+export function callerOf(res: Response): Caller {
+  return res.locals.caller as Caller;
+}
+
+export function authorize(permission: Permission | 'none'): RequestHandler {
+  return (_req, res, next) => {
+    const caller = callerOf(res);
+    if (permission !== 'none' && !caller.permissions.includes(permission)) {
+      throw new ApiError(
+        403,
+        'Forbidden - Insufficient permissions',
+        `this operation requires permission '${permission}'; the key's role '${caller.role}' grants ${caller.permissions.join(', ')}`,
+      );
+    }
+    next();
+  };
+}

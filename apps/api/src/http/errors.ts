@@ -1,0 +1,62 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+/** Every non-2xx answer is `{error, details, code}` with all three filled (SPEC §4). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly details: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(`${error}: ${details}`);
+  }
+
+  body(): Record<string, unknown> {
+    return { error: this.error, details: this.details, code: this.status, ...this.extra };
+  }
+}
+
+export const badRequest = (details: string) => new ApiError(400, 'invalid request', details);
+export const notFound = (error: string, details: string) => new ApiError(404, error, details);
+
+interface ValidatorError {
+  status?: number;
+  message?: string;
+  errors?: Array<{ path?: string; message?: string }>;
+  type?: string;
+}
+
+/** The OpenAPI validator reports problems with a status and a list naming each bad field. */
+function fromValidator(err: ValidatorError): ApiError | undefined {
+  if (typeof err.status !== 'number' || !Array.isArray(err.errors)) return undefined;
+  const details = err.errors.map((e) => `${(e.path ?? '').replace(/^\//, '').replace(/\//g, '.')} ${e.message ?? ''}`.trim()).join('; ');
+  const titles: Record<number, string> = { 400: 'invalid request', 404: 'not found', 405: 'method not allowed', 413: 'request body too large', 415: 'unsupported media type' };
+  return new ApiError(err.status, titles[err.status] ?? 'invalid request', details || err.message || 'request rejected');
+}
+
+/** express' body parser errors: malformed JSON, body over the size limit. */
+function fromBodyParser(err: { type?: string; status?: number; message?: string }): ApiError | undefined {
+  if (err.type === 'entity.parse.failed') return new ApiError(400, 'invalid request', 'request body is not valid JSON');
+  if (err.type === 'entity.too.large') return new ApiError(413, 'request body too large', err.message ?? 'body exceeds the limit');
+  if (typeof err.status === 'number' && err.status >= 400 && err.status < 500 && err.type) {
+    return new ApiError(err.status, 'invalid request', err.message ?? err.type);
+  }
+  return undefined;
+}
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const apiError = err instanceof ApiError ? err : (fromBodyParser(err) ?? fromValidator(err));
+    if (apiError) {
+      res.status(apiError.status).json(apiError.body());
+      return;
+    }
+    log.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    res.status(500).json({ error: 'internal error', details: 'the gateway failed to handle the request; see its log', code: 500 });
+  };
+}
+
+export const unknownRoute: RequestHandler = (req, _res, next) => {
+  next(new ApiError(404, 'not found', `no route ${req.method} ${req.path}`));
+};

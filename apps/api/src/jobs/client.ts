@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { NodeOperationName } from '@fleet/contracts/operations';
+import { isFinal, jobSubject, type HostRow, type JobMessage, type JobRecord } from '@fleet/contracts/protocol';
+import type { TargetResolver } from '../targets/resolve';
+import type { ResultFeed } from './feed';
+import { byHostname } from './rows';
+import type { JobStore, JobView } from './store';
+
+export interface JobRequest {
+  operation: NodeOperationName;
+  target: string;
+  params: Record<string, unknown>;
+  timeoutSeconds: number;
+  caller: string;
+  /** The API key's target scope, if it has one. */
+  scope?: string;
+}
+
+export interface StartedJob {
+  record: JobRecord;
+  /** Settles by the deadline with one row per expected host, sorted by hostname. */
+  rows: Promise<HostRow[]>;
+}
+
+/**
+ * The job client: create the job, resolve its target to a fixed host set,
+ * store it, publish it to each host, and collect one row per host by the
+ * deadline. It knows nothing of HTTP.
+ */
+export class JobClient {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly store: JobStore,
+    private readonly feed: ResultFeed,
+    private readonly resolver: TargetResolver,
+    private readonly log: Logger,
+  ) {}
+
+  async start(request: JobRequest): Promise<StartedJob> {
+    const hosts = this.resolver.resolve(request.target, request.scope);
+    const now = Date.now();
+    const record: JobRecord = {
+      job_id: randomUUID(),
+      operation: request.operation,
+      target: request.target,
+      hosts,
+      caller: request.caller,
+      created_at: new Date(now).toISOString(),
+      deadline: new Date(now + request.timeoutSeconds * 1000).toISOString(),
+    };
+    // Listen before publishing, so no row can arrive unheard.
+    const rows = this.collect(record);
+    await this.store.save(record);
+    await this.dispatch(record, request.params);
+    this.log.info({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
+    return { record, rows };
+  }
+
+  /** Long-poll: resolves when every host is final or `waitMs` has passed, with the job as stored. */
+  async waitFor(jobId: string, waitMs: number): Promise<JobView | undefined> {
+    const record = await this.store.getRecord(jobId);
+    if (!record) return undefined;
+    const current = await this.store.view(record);
+    if (waitMs <= 0 || current.results.every((row) => isFinal(row.status))) return current;
+    const pending = new Set(current.results.filter((row) => !isFinal(row.status)).map((row) => row.hostname));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.min(waitMs, Math.max(0, Date.parse(record.deadline) - Date.now())));
+      const unwatch = this.feed.watch(jobId, (hostname, row) => {
+        if (isFinal(row.status)) pending.delete(hostname);
+        if (pending.size === 0) done();
+      });
+      function done() {
+        clearTimeout(timer);
+        unwatch();
+        resolve();
+      }
+    });
+    return this.store.view(record);
+  }
+
+  private async dispatch(record: JobRecord, params: Record<string, unknown>): Promise<void> {
+    const message: JobMessage = {
+      job_id: record.job_id,
+      operation: record.operation,
+      params,
+      deadline: Date.parse(record.deadline),
+    };
+    const payload = JSON.stringify(message);
+    // msgID lets JetStream drop a duplicate publish of the same (job, host).
+    await Promise.all(record.hosts.map((host) => this.js.publish(jobSubject(host), payload, { msgID: `${record.job_id}.${host}` })));
+  }
+
+  private collect(record: JobRecord): Promise<HostRow[]> {
+    const expected = new Set(record.hosts);
+    const rows = new Map<string, HostRow>();
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        unwatch();
+        this.settle(record, rows).then(resolve, reject);
+      };
+      const unwatch = this.feed.watch(record.job_id, (hostname, row) => {
+        if (!expected.has(hostname) || !isFinal(row.status)) return;
+        rows.set(hostname, row);
+        if (rows.size === expected.size) finish();
+      });
+      const timer = setTimeout(finish, Date.parse(record.deadline) - Date.now());
+    });
+  }
+
+  /** Fills every host still missing at the end: a row that landed unheard is read back, the rest time out. */
+  private async settle(record: JobRecord, rows: Map<string, HostRow>): Promise<HostRow[]> {
+    const missing = record.hosts.filter((host) => !rows.has(host));
+    await Promise.all(
+      missing.map(async (host) => {
+        const stored = await this.store.storedRow(record.job_id, host);
+        rows.set(host, stored && isFinal(stored.status) ? { ...stored, hostname: host } : await this.store.recordTimeout(record, host));
+      }),
+    );
+    if (missing.length) this.log.warn({ job_id: record.job_id, target: record.target, missing: missing.length }, 'hosts missed the deadline');
+    return [...rows.values()].sort(byHostname);
+  }
+}

@@ -1,0 +1,48 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { parseResultKey, RESULTS_BUCKET, type HostRow } from '@fleet/contracts/protocol';
+import { followBucket } from '@fleet/runtime/nats';
+
+export type RowListener = (hostname: string, row: HostRow) => void;
+
+/**
+ * One subscription per gateway for every row written by any agent, fanned out
+ * in memory to whoever waits on that job. The hostname comes from the key
+ * (the subject the row was published on), which an agent's NATS permissions
+ * bind to its own hostname; a hostname inside the payload is ignored.
+ */
+export class ResultFeed {
+  private readonly listeners = new Map<string, Set<RowListener>>();
+  private unfollow?: () => void;
+
+  start(nc: NatsConnection): void {
+    this.unfollow = followBucket(nc, RESULTS_BUCKET, ({ key, deleted, value }) => {
+      const parsed = deleted ? undefined : parseResultKey(key);
+      const listeners = parsed && this.listeners.get(parsed.jobId);
+      if (!parsed || !listeners) return;
+      const row = decodeRow(value);
+      if (row) listeners.forEach((listener) => listener(parsed.hostname, { ...row, hostname: parsed.hostname }));
+    });
+  }
+
+  stop(): void {
+    this.unfollow?.();
+  }
+
+  watch(jobId: string, listener: RowListener): () => void {
+    const set = this.listeners.get(jobId) ?? new Set<RowListener>();
+    set.add(listener);
+    this.listeners.set(jobId, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(jobId);
+    };
+  }
+}
+
+function decodeRow(value: Uint8Array): HostRow | undefined {
+  try {
+    return JSON.parse(new TextDecoder().decode(value)) as HostRow;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,40 @@
+import { isFinal, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
+
+/** The row the deadline leaves for a host that never answered. */
+export function timeoutRow(record: JobRecord, hostname: string): HostRow {
+  return {
+    hostname,
+    status: 'failed',
+    changed: false,
+    error: `timeout: agent did not respond within ${timeoutSecondsOf(record)}s`,
+    error_code: 504,
+  };
+}
+
+export function timeoutSecondsOf(record: JobRecord): number {
+  return Math.round((Date.parse(record.deadline) - Date.parse(record.created_at)) / 1000);
+}
+
+/**
+ * What a host's row says right now. Past the deadline an unfinished host is a
+ * timeout even if no gateway was alive to write that down, so every replica
+ * answers the same.
+ */
+export function effectiveRow(record: JobRecord, hostname: string, stored: HostRow | undefined, now: number): HostRow {
+  if (stored && isFinal(stored.status)) return { ...stored, hostname };
+  if (now >= Date.parse(record.deadline)) return timeoutRow(record, hostname);
+  return stored ? { ...stored, hostname } : { hostname, status: 'pending', changed: false };
+}
+
+export function jobStatus(rows: HostRow[]): JobStatus {
+  if (rows.some((row) => !isFinal(row.status))) {
+    return rows.every((row) => row.status === 'pending') ? 'pending' : 'running';
+  }
+  const failed = rows.filter((row) => row.status === 'failed').length;
+  if (failed === 0) return 'ok';
+  return failed === rows.length ? 'failed' : 'partial';
+}
+
+export function byHostname(a: HostRow, b: HostRow): number {
+  return a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0;
+}

@@ -1,0 +1,109 @@
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { JOB_RECORDS_STREAM, jobRecordSubject, resultKey, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
+import { byHostname, effectiveRow, jobStatus, timeoutRow } from './rows';
+
+export interface JobView extends JobRecord {
+  status: JobStatus;
+  results: HostRow[];
+}
+
+export interface JobFilter {
+  status?: JobStatus;
+  operation?: string;
+  target?: string;
+  caller?: string;
+}
+
+/** A list scan reads at most this many records, so one page request stays cheap. */
+const MAX_SCAN = 1000;
+
+/**
+ * Job records live in a JetStream stream (one message per job, file storage,
+ * retention by age); per-host rows live in the results bucket. Any gateway
+ * replica, or a restarted one, reads the same thing.
+ */
+export class JobStore {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly results: KV,
+  ) {}
+
+  async save(record: JobRecord): Promise<void> {
+    await this.js.publish(jobRecordSubject(record.job_id), JSON.stringify(record), { msgID: record.job_id });
+  }
+
+  async getRecord(jobId: string): Promise<JobRecord | undefined> {
+    const msg = await this.jsm.streams.getMessage(JOB_RECORDS_STREAM, { last_by_subj: jobRecordSubject(jobId) }).catch(() => null);
+    return msg ? msg.json<JobRecord>() : undefined;
+  }
+
+  async get(jobId: string): Promise<JobView | undefined> {
+    const record = await this.getRecord(jobId);
+    return record ? this.view(record) : undefined;
+  }
+
+  async view(record: JobRecord): Promise<JobView> {
+    const now = Date.now();
+    const rows = await Promise.all(record.hosts.map(async (host) => effectiveRow(record, host, await this.storedRow(record.job_id, host), now)));
+    rows.sort(byHostname);
+    return { ...record, status: jobStatus(rows), results: rows };
+  }
+
+  async storedRow(jobId: string, hostname: string): Promise<HostRow | undefined> {
+    const entry = await this.results.get(resultKey(jobId, hostname));
+    return entry?.operation === 'PUT' ? entry.json<HostRow>() : undefined;
+  }
+
+  /**
+   * Writes the deadline's verdict for a host that has not finished. A host
+   * that never claimed the job gets the row by an atomic create, which also
+   * stops a late agent from starting it; a host still running is marked by a
+   * compare-and-set, so a result that lands meanwhile is kept.
+   */
+  async recordTimeout(record: JobRecord, hostname: string): Promise<HostRow> {
+    const key = resultKey(record.job_id, hostname);
+    const row = timeoutRow(record, hostname);
+    try {
+      await this.results.create(key, JSON.stringify(row));
+      return row;
+    } catch {
+      const entry = await this.results.get(key);
+      const stored = entry?.operation === 'PUT' ? entry.json<HostRow>() : undefined;
+      const effective = effectiveRow(record, hostname, stored, Date.now());
+      if (entry && stored && effective.error_code === 504) {
+        await this.results.update(key, JSON.stringify(row), entry.revision).catch(() => undefined);
+      }
+      return effective;
+    }
+  }
+
+  /** Newest first. `cursor` is a stream sequence: the page starts at or below it. */
+  async list(filter: JobFilter, limit: number, cursor?: number): Promise<{ jobs: JobView[]; next_cursor?: string }> {
+    const info = await this.jsm.streams.info(JOB_RECORDS_STREAM);
+    const first = info.state.first_seq;
+    let seq = Math.min(cursor ?? info.state.last_seq, info.state.last_seq);
+    const jobs: JobView[] = [];
+    for (let scanned = 0; seq >= first && seq > 0 && jobs.length < limit && scanned < MAX_SCAN; seq--, scanned++) {
+      const record = await this.recordAt(seq);
+      if (!record || !matchesRecord(record, filter)) continue;
+      const job = await this.view(record);
+      if (!filter.status || job.status === filter.status) jobs.push(job);
+    }
+    return seq >= first && seq > 0 ? { jobs, next_cursor: String(seq) } : { jobs };
+  }
+
+  private async recordAt(seq: number): Promise<JobRecord | undefined> {
+    const msg = await this.jsm.streams.getMessage(JOB_RECORDS_STREAM, { seq }).catch(() => null);
+    return msg ? msg.json<JobRecord>() : undefined;
+  }
+}
+
+function matchesRecord(record: JobRecord, filter: JobFilter): boolean {
+  return (
+    (!filter.operation || record.operation === filter.operation) &&
+    (!filter.target || record.target === filter.target) &&
+    (!filter.caller || record.caller === filter.caller)
+  );
+}

@@ -1,0 +1,81 @@
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  AGENTS_BUCKET,
+  DRAINS_BUCKET,
+  JOB_RECORD_SUBJECT_PREFIX,
+  JOB_RECORDS_STREAM,
+  JOB_SUBJECT_PREFIX,
+  JOBS_STREAM,
+  RESULTS_BUCKET,
+} from '@fleet/contracts/protocol';
+
+export interface Topology {
+  jsm: JetStreamManager;
+  results: KV;
+  agents: KV;
+  drains: KV;
+}
+
+export interface TopologyOptions {
+  jobRetentionSeconds: number;
+  agentTtlMs: number;
+  replicas?: number;
+}
+
+const NANOS_PER_SECOND = 1_000_000_000;
+/** Dispatch messages only matter until their deadline (at most 300 s); keep them a little longer. */
+const DISPATCH_RETENTION_SECONDS = 3600;
+
+/** Creates (or adopts) the streams and buckets the gateway owns. Safe to run from every replica. */
+export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
+  const jsm = await jetstreamManager(nc);
+  const replicas = opts.replicas ?? 1;
+  await ensureStream(jsm, {
+    name: JOBS_STREAM,
+    subjects: [`${JOB_SUBJECT_PREFIX}.*`],
+    max_age: DISPATCH_RETENTION_SECONDS * NANOS_PER_SECOND,
+    duplicate_window: 120 * NANOS_PER_SECOND,
+    replicas,
+  });
+  await ensureStream(jsm, {
+    name: JOB_RECORDS_STREAM,
+    subjects: [`${JOB_RECORD_SUBJECT_PREFIX}.*`],
+    max_age: opts.jobRetentionSeconds * NANOS_PER_SECOND,
+    max_msgs_per_subject: 1,
+    replicas,
+  });
+  const kvm = new Kvm(nc);
+  return {
+    jsm,
+    results: await kvm.create(RESULTS_BUCKET, { history: 1, ttl: opts.jobRetentionSeconds * 1000, replicas }),
+    agents: await kvm.create(AGENTS_BUCKET, { history: 1, ttl: opts.agentTtlMs, replicas }),
+    drains: await kvm.create(DRAINS_BUCKET, { history: 1, replicas }),
+  };
+}
+
+interface StreamWanted {
+  name: string;
+  subjects: string[];
+  max_age: number;
+  replicas: number;
+  max_msgs_per_subject?: number;
+  duplicate_window?: number;
+}
+
+async function ensureStream(jsm: JetStreamManager, wanted: StreamWanted): Promise<void> {
+  const config = { ...wanted, storage: StorageType.File, retention: RetentionPolicy.Limits, num_replicas: wanted.replicas };
+  const { replicas: _ignored, ...streamConfig } = config;
+  try {
+    await jsm.streams.info(wanted.name);
+    await jsm.streams.update(wanted.name, streamConfig);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.streams.add(streamConfig);
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && /not found/i.test(err.message);
+}

@@ -1,0 +1,72 @@
+import type { AgentView } from '../agents/registry';
+import { ApiError } from '../http/errors';
+import { hostInScope, labelsMatch, parseTarget, TargetSyntaxError, type Target } from './target';
+
+export interface AgentDirectory {
+  list(): AgentView[];
+  get(hostname: string): AgentView | undefined;
+}
+
+/**
+ * Turns a target into the fixed set of hostnames a job expects. Drained
+ * agents leave every group but can still be named by hostname.
+ */
+export class TargetResolver {
+  private anyCursor = 0;
+
+  constructor(private readonly agents: AgentDirectory) {}
+
+  resolve(raw: string, scope?: string): string[] {
+    const target = parse(raw);
+    const live = this.agents.list();
+    const hosts = this.match(target, live);
+    if (hosts.length === 0) {
+      throw new ApiError(404, 'no agent matches target', `target '${raw}' matched 0 of ${live.length} live agents`);
+    }
+    if (scope) this.enforceScope(scope, raw, hosts);
+    return hosts.map((agent) => agent.hostname);
+  }
+
+  /** True when the target names one host, so that host's failure becomes the HTTP status. */
+  static isSingleHost(raw: string): boolean {
+    const target = parseTarget(raw);
+    return target.kind === 'host' || target.kind === 'any';
+  }
+
+  private match(target: Target, live: AgentView[]): AgentView[] {
+    const eligible = live.filter((agent) => !agent.drained);
+    switch (target.kind) {
+      case 'host': {
+        const agent = this.agents.get(target.hostname);
+        return agent ? [agent] : [];
+      }
+      case 'all':
+        return eligible;
+      case 'any':
+        return eligible.length ? [eligible[this.anyCursor++ % eligible.length]] : [];
+      case 'labels':
+        return eligible.filter((agent) => labelsMatch(agent.labels, target.selectors));
+    }
+  }
+
+  private enforceScope(scope: string, raw: string, hosts: AgentView[]): void {
+    const allowed = parse(scope);
+    const outside = hosts.filter((agent) => !hostInScope(allowed, agent.hostname, agent.labels));
+    if (outside.length > 0) {
+      throw new ApiError(
+        403,
+        'Forbidden - Insufficient permissions',
+        `target '${raw}' reaches ${outside.map((a) => a.hostname).join(', ')}, outside this key's scope '${scope}'`,
+      );
+    }
+  }
+}
+
+function parse(raw: string): Target {
+  try {
+    return parseTarget(raw);
+  } catch (err) {
+    if (err instanceof TargetSyntaxError) throw new ApiError(400, 'invalid target', err.message);
+    throw err;
+  }
+}
