@@ -1,0 +1,42 @@
+import Docker from 'dockerode';
+
+/** A Docker failure as a result row carries it: the engine's message and an HTTP-style class. */
+export interface EngineFailure {
+  error: string;
+  error_code: number;
+}
+
+interface ModemError {
+  statusCode?: number;
+  json?: { message?: string } | null;
+  reason?: string;
+  code?: string;
+  message?: string;
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+export function createDockerClient(dockerHost = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'): Docker {
+  const socketPath = dockerHost.replace(/^unix:\/\//, '');
+  return new Docker({ socketPath });
+}
+
+export function describeEngineError(err: unknown): EngineFailure {
+  const e = (err ?? {}) as ModemError;
+  if (e.code && UNREACHABLE.has(e.code)) {
+    return { error: `docker engine unavailable: ${e.message ?? e.code}`, error_code: 502 };
+  }
+  const message = e.json?.message ?? e.reason ?? e.message ?? String(err);
+  if (typeof e.statusCode === 'number') return { error: message, error_code: classify(e.statusCode) };
+  return { error: message, error_code: 500 };
+}
+
+function classify(statusCode: number): number {
+  if (statusCode === 400 || statusCode === 404 || statusCode === 409) return statusCode;
+  return 500;
+}
+
+/** The engine answers 304 when the state asked for is already there (start a running container, stop a stopped one). */
+export function isNotModified(err: unknown): boolean {
+  return (err as ModemError)?.statusCode === 304;
+}

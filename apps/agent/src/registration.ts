@@ -1,0 +1,61 @@
+import type { KV } from '@nats-io/kv';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import type { AgentRecord } from '@fleet/contracts/protocol';
+import { describeEngineError } from './engine';
+
+export interface Identity {
+  hostname: string;
+  labels: Record<string, string>;
+  agentVersion: string;
+}
+
+/**
+ * Keeps this agent in the registry: a heartbeat rewrites its record (with the
+ * engine's health) well inside the bucket's TTL, a clean stop deletes it, and
+ * a crashed agent simply ages out. An engine that is down does not stop the
+ * heartbeat: the agent stays registered and says the engine is unhealthy.
+ */
+export class Registration {
+  private timer?: NodeJS.Timeout;
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(
+    private readonly agents: KV,
+    private readonly docker: Docker,
+    private readonly identity: Identity,
+    private readonly heartbeatMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.heartbeat();
+    this.timer = setInterval(() => {
+      this.heartbeat().catch((err) => this.log.warn({ err }, 'heartbeat failed'));
+    }, this.heartbeatMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.agents.delete(this.identity.hostname);
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.agents.put(this.identity.hostname, JSON.stringify(await this.record()));
+  }
+
+  private async record(): Promise<AgentRecord> {
+    const base = {
+      hostname: this.identity.hostname,
+      labels: this.identity.labels,
+      agent_version: this.identity.agentVersion,
+      started_at: this.startedAt,
+    };
+    try {
+      const version = await this.docker.version();
+      return { ...base, engine_version: version.Version, engine: { healthy: true } };
+    } catch (err) {
+      return { ...base, engine: { healthy: false, error: describeEngineError(err).error } };
+    }
+  }
+}

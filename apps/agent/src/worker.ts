@@ -1,0 +1,143 @@
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { agentConsumerName, JOBS_STREAM, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
+import { describeEngineError } from './engine';
+import type { Executor, ExecutorTable } from './executors/types';
+import { Semaphore } from './semaphore';
+
+export interface WorkerDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  results: KV;
+  docker: Docker;
+  hostname: string;
+  executors: ExecutorTable;
+  concurrency: number;
+  log: Logger;
+}
+
+/**
+ * Consumes this host's jobs and runs each at most once. Before touching the
+ * engine the worker claims `<job_id>.<hostname>` in the results bucket with an
+ * atomic create: a redelivered message, a restarted agent or a job the gateway
+ * already timed out all find the claim taken and are acknowledged unexecuted.
+ * A failed Docker call is a result row, never a reason to redeliver.
+ */
+export class JobWorker {
+  private readonly slots: Semaphore;
+  private stopConsuming?: () => Promise<void>;
+
+  constructor(private readonly deps: WorkerDeps) {
+    this.slots = new Semaphore(deps.concurrency);
+  }
+
+  async start(): Promise<void> {
+    const { js, hostname } = this.deps;
+    await this.ensureConsumer();
+    const consumer = await js.consumers.get(JOBS_STREAM, agentConsumerName(hostname));
+    const messages = await consumer.consume({ max_messages: 64 });
+    this.stopConsuming = () => messages.close().then(() => undefined);
+    void (async () => {
+      for await (const msg of messages) void this.handle(msg);
+    })();
+  }
+
+  async stop(): Promise<void> {
+    await this.stopConsuming?.();
+  }
+
+  private async ensureConsumer(): Promise<void> {
+    const { jsm, hostname } = this.deps;
+    const name = agentConsumerName(hostname);
+    const exists = await jsm.consumers.info(JOBS_STREAM, name).then(() => true, () => false);
+    if (exists) return;
+    await jsm.consumers.add(JOBS_STREAM, {
+      durable_name: name,
+      filter_subject: jobSubject(hostname),
+      ack_policy: AckPolicy.Explicit,
+      // A new host starts with the jobs addressed to it from now on.
+      deliver_policy: DeliverPolicy.New,
+      ack_wait: 30_000_000_000,
+      max_deliver: 20,
+      max_ack_pending: 1024,
+    });
+  }
+
+  private async handle(msg: JsMsg): Promise<void> {
+    const job = parseJob(msg);
+    if (!job) {
+      msg.term();
+      return;
+    }
+    const log = this.deps.log.child({ job_id: job.job_id, operation: job.operation });
+    if (Date.now() >= job.deadline) {
+      msg.ack();
+      log.warn('job arrived past its deadline; not executed');
+      return;
+    }
+    const claim = await this.claim(job);
+    if (claim === 'retry') {
+      msg.nak(1000);
+      return;
+    }
+    msg.ack();
+    if (claim === 'taken') {
+      log.info('job already claimed on this host; not executed again');
+      return;
+    }
+    const row = await this.slots.run(() => this.execute(job, log));
+    await this.deps.results.put(resultKey(job.job_id, this.deps.hostname), JSON.stringify(row));
+    log.info({ status: row.status, changed: row.changed, duration_ms: row.duration_ms }, 'job done');
+  }
+
+  private async claim(job: JobMessage): Promise<'claimed' | 'taken' | 'retry'> {
+    const running: HostRow = { hostname: this.deps.hostname, status: 'running', changed: false };
+    try {
+      await this.deps.results.create(resultKey(job.job_id, this.deps.hostname), JSON.stringify(running));
+      return 'claimed';
+    } catch (err) {
+      // "wrong last sequence": the key exists, i.e. this (job, host) was claimed before.
+      if (err instanceof Error && /wrong last sequence|exists/i.test(err.message)) return 'taken';
+      this.deps.log.warn({ err, job_id: job.job_id }, 'claim failed; asking for redelivery');
+      return 'retry';
+    }
+  }
+
+  private async execute(job: JobMessage, log: Logger): Promise<HostRow> {
+    const started = Date.now();
+    const hostname = this.deps.hostname;
+    const executor = this.deps.executors[job.operation] as Executor<typeof job.operation> | undefined;
+    if (!executor) {
+      return { hostname, status: 'failed', changed: false, error: `operation ${job.operation} is not supported by this agent`, error_code: 501 };
+    }
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), Math.max(0, job.deadline - Date.now()));
+    try {
+      const outcome = await Promise.race([
+        executor(job.params as never, { docker: this.deps.docker, deadline: job.deadline, signal: abort.signal, log }),
+        deadlineReached(abort.signal),
+      ]);
+      return { hostname, status: 'ok', ...outcome, duration_ms: Date.now() - started };
+    } catch (err) {
+      const failure = abort.signal.aborted ? { error: 'timeout: operation did not finish by the deadline', error_code: 504 } : describeEngineError(err);
+      return { hostname, status: 'failed', changed: false, ...failure, duration_ms: Date.now() - started };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function deadlineReached(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('deadline')), { once: true }));
+}
+
+function parseJob(msg: JsMsg): JobMessage | undefined {
+  try {
+    const job = msg.json<JobMessage>();
+    return typeof job.job_id === 'string' && typeof job.operation === 'string' && typeof job.deadline === 'number' ? job : undefined;
+  } catch {
+    return undefined;
+  }
+}
