@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   const results = await kvm.open(RESULTS_BUCKET);
   const agents = await kvm.open(AGENTS_BUCKET);
   const worker = new JobWorker({
+    nc,
     js: jetstream(nc),
     jsm,
     results,

@@ -1,13 +1,16 @@
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { agentConsumerName, JOBS_STREAM, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
+import { JobChannel } from './channel';
 import { describeEngineError } from './engine';
 import type { Executor, ExecutorTable } from './executors/types';
 import { Semaphore } from './semaphore';
 
 export interface WorkerDeps {
+  nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   results: KV;
@@ -71,7 +74,7 @@ export class JobWorker {
       msg.term();
       return;
     }
-    const log = this.deps.log.child({ job_id: job.job_id, operation: job.operation });
+    const log = this.deps.log.child({ job_id: job.job_id, operation: job.operation, target: job.target });
     if (Date.now() >= job.deadline) {
       msg.ack();
       log.warn('job arrived past its deadline; not executed');
@@ -112,24 +115,39 @@ export class JobWorker {
     if (!executor) {
       return { hostname, status: 'failed', changed: false, error: `operation ${job.operation} is not supported by this agent`, error_code: 501 };
     }
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), Math.max(0, job.deadline - Date.now()));
+    const channel = new JobChannel(this.deps.nc, job, hostname);
+    const deadline = AbortSignal.timeout(Math.max(0, job.deadline - Date.now()));
+    // A stream ends normally a little before the deadline, or when its client leaves, so its row lands in time.
+    const stop = new AbortController();
+    const stopTimer = job.stream ? setTimeout(() => stop.abort(), Math.max(0, job.deadline - Date.now() - STREAM_GRACE_MS)) : undefined;
+    const unsubscribe = job.stream ? channel.onCancel(() => stop.abort()) : undefined;
     try {
       const outcome = await Promise.race([
-        executor(job.params as never, { docker: this.deps.docker, deadline: job.deadline, signal: abort.signal, log }),
-        deadlineReached(abort.signal),
+        executor(job.params as never, {
+          docker: this.deps.docker,
+          deadline: job.deadline,
+          signal: AbortSignal.any([deadline, stop.signal]),
+          log,
+          emit: (event, data) => channel.emit(event, data),
+          secret: () => channel.secret(),
+        }),
+        rejectOnAbort(deadline),
       ]);
       return { hostname, status: 'ok', ...outcome, duration_ms: Date.now() - started };
     } catch (err) {
-      const failure = abort.signal.aborted ? { error: 'timeout: operation did not finish by the deadline', error_code: 504 } : describeEngineError(err);
+      const failure = deadline.aborted ? { error: 'timeout: operation did not finish by the deadline', error_code: 504 } : describeEngineError(err);
       return { hostname, status: 'failed', changed: false, ...failure, duration_ms: Date.now() - started };
     } finally {
-      clearTimeout(timer);
+      clearTimeout(stopTimer);
+      unsubscribe?.();
     }
   }
 }
 
-function deadlineReached(signal: AbortSignal): Promise<never> {
+/** How long before its deadline a stream is wound down. */
+const STREAM_GRACE_MS = 750;
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('deadline')), { once: true }));
 }
 

@@ -19,6 +19,12 @@ export const AGENTS_BUCKET = 'fleet_agents';
 export const DRAINS_BUCKET = 'fleet_drains';
 
 export const JOB_SUBJECT_PREFIX = 'fleet.job.host';
+/** Core NATS, never stored: an agent asks the gateway for a job's credential on `fleet.secret.<job_id>.<hostname>`. */
+export const SECRET_SUBJECT_PREFIX = 'fleet.secret';
+/** Core NATS: an agent streams a job's chunks on `fleet.stream.<job_id>.<hostname>`. */
+export const STREAM_SUBJECT_PREFIX = 'fleet.stream';
+/** Core NATS: the gateway ends a streaming job early on `fleet.cancel.<job_id>` (its client went away). */
+export const CANCEL_SUBJECT_PREFIX = 'fleet.cancel';
 export const JOB_RECORD_SUBJECT_PREFIX = 'fleet.jobrec';
 
 export function jobSubject(hostname: string): string {
@@ -27,6 +33,18 @@ export function jobSubject(hostname: string): string {
 
 export function jobRecordSubject(jobId: string): string {
   return `${JOB_RECORD_SUBJECT_PREFIX}.${jobId}`;
+}
+
+export function secretSubject(jobId: string, hostname: string): string {
+  return `${SECRET_SUBJECT_PREFIX}.${jobId}.${hostname}`;
+}
+
+export function streamSubject(jobId: string, hostname: string): string {
+  return `${STREAM_SUBJECT_PREFIX}.${jobId}.${hostname}`;
+}
+
+export function cancelSubject(jobId: string): string {
+  return `${CANCEL_SUBJECT_PREFIX}.${jobId}`;
 }
 
 export function agentConsumerName(hostname: string): string {
@@ -69,9 +87,21 @@ export function isFinal(status: RowStatus): boolean {
 export interface JobMessage {
   job_id: string;
   operation: NodeOperationName;
+  /** The target as the caller wrote it, for the agent's logs. */
+  target: string;
   params: Record<string, unknown>;
   /** Epoch milliseconds; an agent never starts a job past it. */
   deadline: number;
+  /** The job has a credential (e.g. X-Registry-Auth) held by the gateway; fetch it on secretSubject. */
+  secret?: boolean;
+  /** The caller wants chunks as they come, on streamSubject, until done, deadline or cancel. */
+  stream?: boolean;
+}
+
+/** One chunk of a streaming job: its kind (SSE event name) and payload. */
+export interface StreamChunk {
+  event: string;
+  data: unknown;
 }
 
 /** The stored job: fixed at creation, rows live beside it in RESULTS_BUCKET. */

@@ -1,11 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NodeOperationName } from '@fleet/contracts/operations';
-import { isFinal, jobSubject, type HostRow, type JobMessage, type JobRecord } from '@fleet/contracts/protocol';
+import {
+  cancelSubject,
+  isFinal,
+  jobSubject,
+  STREAM_SUBJECT_PREFIX,
+  type HostRow,
+  type JobMessage,
+  type JobRecord,
+  type StreamChunk,
+} from '@fleet/contracts/protocol';
 import type { TargetResolver } from '../targets/resolve';
 import type { ResultFeed } from './feed';
 import { byHostname } from './rows';
+import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
 
 export interface JobRequest {
@@ -16,12 +27,27 @@ export interface JobRequest {
   caller: string;
   /** The API key's target scope, if it has one. */
   scope?: string;
+  /** A credential the agents fetch at run time (never stored, never logged). */
+  secret?: string;
+  /** Set for streaming calls: receives every chunk an agent emits, tagged with its host. */
+  onChunk?: (hostname: string, chunk: StreamChunk) => void;
+}
+
+export interface JobClientDeps {
+  nc: NatsConnection;
+  store: JobStore;
+  feed: ResultFeed;
+  resolver: TargetResolver;
+  vault: SecretVault;
+  log: Logger;
 }
 
 export interface StartedJob {
   record: JobRecord;
   /** Settles by the deadline with one row per expected host, sorted by hostname. */
   rows: Promise<HostRow[]>;
+  /** Ends a streaming job early on every host (its client went away). */
+  cancel(): void;
 }
 
 /**
@@ -30,16 +56,15 @@ export interface StartedJob {
  * deadline. It knows nothing of HTTP.
  */
 export class JobClient {
-  constructor(
-    private readonly js: JetStreamClient,
-    private readonly store: JobStore,
-    private readonly feed: ResultFeed,
-    private readonly resolver: TargetResolver,
-    private readonly log: Logger,
-  ) {}
+  private readonly js: JetStreamClient;
+
+  constructor(private readonly deps: JobClientDeps) {
+    this.js = jetstream(deps.nc);
+  }
 
   async start(request: JobRequest): Promise<StartedJob> {
-    const hosts = this.resolver.resolve(request.target, request.scope);
+    const { resolver, store, vault, log } = this.deps;
+    const hosts = resolver.resolve(request.target, request.scope);
     const now = Date.now();
     const record: JobRecord = {
       job_id: randomUUID(),
@@ -50,24 +75,42 @@ export class JobClient {
       created_at: new Date(now).toISOString(),
       deadline: new Date(now + request.timeoutSeconds * 1000).toISOString(),
     };
-    // Listen before publishing, so no row can arrive unheard.
+    if (request.secret) vault.hold(record.job_id, hosts, request.secret, now + request.timeoutSeconds * 1000);
+    // Listen before publishing, so no row or chunk can arrive unheard.
     const rows = this.collect(record);
-    await this.store.save(record);
-    await this.dispatch(record, request.params);
-    this.log.info({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
-    return { record, rows };
+    if (request.onChunk) this.relayChunks(record.job_id, request.onChunk, rows);
+    await store.save(record);
+    await this.dispatch(record, request);
+    log.info({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
+    return { record, rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
+  }
+
+  private relayChunks(jobId: string, onChunk: NonNullable<JobRequest['onChunk']>, done: Promise<unknown>): void {
+    const sub = this.deps.nc.subscribe(`${STREAM_SUBJECT_PREFIX}.${jobId}.*`, {
+      callback: (err, msg) => {
+        if (err) return;
+        const hostname = msg.subject.slice(STREAM_SUBJECT_PREFIX.length + jobId.length + 2);
+        try {
+          onChunk(hostname, msg.json<StreamChunk>());
+        } catch {
+          // A chunk that is not JSON is dropped; the row still reports the host's outcome.
+        }
+      },
+    });
+    done.finally(() => sub.unsubscribe()).catch(() => undefined);
   }
 
   /** Long-poll: resolves when every host is final or `waitMs` has passed, with the job as stored. */
   async waitFor(jobId: string, waitMs: number): Promise<JobView | undefined> {
-    const record = await this.store.getRecord(jobId);
+    const { store, feed } = this.deps;
+    const record = await store.getRecord(jobId);
     if (!record) return undefined;
-    const current = await this.store.view(record);
+    const current = await store.view(record);
     if (waitMs <= 0 || current.results.every((row) => isFinal(row.status))) return current;
     const pending = new Set(current.results.filter((row) => !isFinal(row.status)).map((row) => row.hostname));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, Math.min(waitMs, Math.max(0, Date.parse(record.deadline) - Date.now())));
-      const unwatch = this.feed.watch(jobId, (hostname, row) => {
+      const unwatch = feed.watch(jobId, (hostname, row) => {
         if (isFinal(row.status)) pending.delete(hostname);
         if (pending.size === 0) done();
       });
@@ -77,15 +120,18 @@ export class JobClient {
         resolve();
       }
     });
-    return this.store.view(record);
+    return store.view(record);
   }
 
-  private async dispatch(record: JobRecord, params: Record<string, unknown>): Promise<void> {
+  private async dispatch(record: JobRecord, request: JobRequest): Promise<void> {
     const message: JobMessage = {
       job_id: record.job_id,
       operation: record.operation,
-      params,
+      target: record.target,
+      params: request.params,
       deadline: Date.parse(record.deadline),
+      ...(request.secret ? { secret: true } : {}),
+      ...(request.onChunk ? { stream: true } : {}),
     };
     const payload = JSON.stringify(message);
     // msgID lets JetStream drop a duplicate publish of the same (job, host).
@@ -101,7 +147,7 @@ export class JobClient {
         unwatch();
         this.settle(record, rows).then(resolve, reject);
       };
-      const unwatch = this.feed.watch(record.job_id, (hostname, row) => {
+      const unwatch = this.deps.feed.watch(record.job_id, (hostname, row) => {
         if (!expected.has(hostname) || !isFinal(row.status)) return;
         rows.set(hostname, row);
         if (rows.size === expected.size) finish();
@@ -115,11 +161,11 @@ export class JobClient {
     const missing = record.hosts.filter((host) => !rows.has(host));
     await Promise.all(
       missing.map(async (host) => {
-        const stored = await this.store.storedRow(record.job_id, host);
-        rows.set(host, stored && isFinal(stored.status) ? { ...stored, hostname: host } : await this.store.recordTimeout(record, host));
+        const stored = await this.deps.store.storedRow(record.job_id, host);
+        rows.set(host, stored && isFinal(stored.status) ? { ...stored, hostname: host } : await this.deps.store.recordTimeout(record, host));
       }),
     );
-    if (missing.length) this.log.warn({ job_id: record.job_id, target: record.target, missing: missing.length }, 'hosts missed the deadline');
+    if (missing.length) this.deps.log.warn({ job_id: record.job_id, target: record.target, missing: missing.length }, 'hosts missed the deadline');
     return [...rows.values()].sort(byHostname);
   }
 }

@@ -3,11 +3,20 @@ import { operationSpec, type NodeOperationName } from '@fleet/contracts/operatio
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf } from '../../auth/middleware';
 import { ApiError } from '../../http/errors';
-import type { JobClient } from '../../jobs/client';
+import type { JobClient, StartedJob } from '../../jobs/client';
+import { EventStream } from '../../http/sse';
 import { TargetResolver } from '../../targets/resolve';
 
 /** Turns a validated request into the parameters the agent's executor receives. */
 export type InputMapper = (req: Request) => Record<string, unknown>;
+
+export interface NodeRouteOptions {
+  input?: InputMapper;
+  /** A request header carrying a credential for the agents (e.g. x-registry-auth): never stored or logged. */
+  secretHeader?: string;
+  /** When this says so, the answer is a server-sent-event stream of the agents' chunks, then the rows. */
+  streams?: (req: Request) => boolean;
+}
 
 const CONTROL_QUERY = new Set(['timeout', 'async']);
 const DEFAULT_TIMEOUT_SECONDS = 30;
@@ -31,11 +40,13 @@ export function expressPath(openApiPath: string): string {
 }
 
 /** Mounts one node-targeted operation: authorize, start the job, answer with its rows. */
-export function mountNodeOperation(router: Router, jobs: JobClient, name: NodeOperationName, input: InputMapper = contractInput): void {
+export function mountNodeOperation(router: Router, jobs: JobClient, name: NodeOperationName, options: NodeRouteOptions = {}): void {
   const spec = operationSpec(name);
+  const input = options.input ?? contractInput;
   router[spec.method](expressPath(spec.path), authorize(spec.permission), async (req: Request, res: Response) => {
     const caller = callerOf(res);
     const target = String(req.params.target);
+    const stream = options.streams?.(req) ? new EventStream(res) : undefined;
     const job = await jobs.start({
       operation: name,
       target,
@@ -43,8 +54,14 @@ export function mountNodeOperation(router: Router, jobs: JobClient, name: NodeOp
       timeoutSeconds: Number(req.query.timeout ?? DEFAULT_TIMEOUT_SECONDS),
       caller: caller.sub,
       scope: caller.scope,
+      secret: options.secretHeader ? req.get(options.secretHeader) : undefined,
+      onChunk: stream && ((hostname, chunk) => stream.send(chunk.event, { hostname, ...(chunk.data as object) })),
     });
     res.locals.jobId = job.record.job_id;
+    if (stream) {
+      await relay(res, stream, job);
+      return;
+    }
     if (wantsAsync(req)) {
       job.rows.catch(() => undefined); // collected in the background; the caller polls GET /job
       res.status(202).json({ job_id: job.record.job_id, status: 'pending' });
@@ -55,6 +72,19 @@ export function mountNodeOperation(router: Router, jobs: JobClient, name: NodeOp
     if (failure) throw new ApiError(failure.error_code ?? 500, failure.error ?? 'operation failed', describe(name, failure), { job_id: job.record.job_id });
     res.status(spec.mutating ? 202 : 200).json({ job_id: job.record.job_id, results: rows });
   });
+}
+
+/** Streams until every host is done or the client leaves; leaving cancels the job on every host. */
+async function relay(res: Response, stream: EventStream, job: StartedJob): Promise<void> {
+  stream.send('job', { job_id: job.record.job_id, hosts: job.record.hosts });
+  let finished = false;
+  // The response closes early only when the client goes away.
+  res.on('close', () => {
+    if (!finished) job.cancel();
+  });
+  const rows = await job.rows;
+  finished = true;
+  stream.end('end', { job_id: job.record.job_id, results: rows });
 }
 
 function wantsAsync(req: Request): boolean {

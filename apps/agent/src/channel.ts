@@ -1,0 +1,42 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { cancelSubject, secretSubject, streamSubject, type JobMessage, type StreamChunk } from '@fleet/contracts/protocol';
+
+const SECRET_TIMEOUT_MS = 2000;
+
+/**
+ * A job's core-NATS side channel: chunks out to the gateway, the credential
+ * in from it, a cancel signal from it. Nothing here is stored by JetStream.
+ */
+export class JobChannel {
+  private readonly subject: string;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly job: JobMessage,
+    private readonly hostname: string,
+  ) {
+    this.subject = streamSubject(job.job_id, hostname);
+  }
+
+  emit(event: string, data: unknown): void {
+    const chunk: StreamChunk = { event, data };
+    this.nc.publish(this.subject, JSON.stringify(chunk));
+  }
+
+  /** The credential the gateway holds for this job, or undefined when it has none for this host. */
+  async secret(): Promise<string | undefined> {
+    if (!this.job.secret) return undefined;
+    try {
+      const reply = await this.nc.request(secretSubject(this.job.job_id, this.hostname), '', { timeout: SECRET_TIMEOUT_MS });
+      return reply.string() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Calls `onCancel` if the gateway cancels this job; returns the unsubscribe. */
+  onCancel(onCancel: () => void): () => void {
+    const sub = this.nc.subscribe(cancelSubject(this.job.job_id), { max: 1, callback: () => onCancel() });
+    return () => sub.unsubscribe();
+  }
+}
