@@ -1,5 +1,5 @@
 /** Two projects: fast unit tests of pure logic, and end-to-end suites against real NATS + real dockerd engines. */
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
+const transform = { '^.+\\.ts$': 'ts-jest' };
 
 module.exports = {
   // Global in jest (not per project): e2e suites start real engines in their hooks.
