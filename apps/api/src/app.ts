@@ -12,6 +12,7 @@ import { healthRoutes } from './routes/health';
 import { jobRoutes } from './routes/jobs';
 import { mountContainerRoutes } from './routes/node/containers';
 import { mountImageRoutes } from './routes/node/images';
+import { mountSystemRoutes } from './routes/node/system';
 
 export interface GatewayDeps {
   jwtSecret: string;
@@ -50,6 +51,7 @@ export function createApp(deps: GatewayDeps): Express {
 function nodeRoutes(jobs: JobClient): Router {
   const router = Router();
   mountImageRoutes(router, jobs);
+  mountSystemRoutes(router, jobs);
   mountContainerRoutes(router, jobs);
   return router;
 }

@@ -192,6 +192,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/node/{target}/container/docker/system/events": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Stream engine events from every targeted host, merged (server-sent events)
+         * @description Always a `text/event-stream`. Events: `job` (the job id and its hosts),
+         *     then `docker` for each engine event, tagged with `hostname`, as hosts
+         *     emit them; finally `end` with the usual rows. The stream ends at the
+         *     deadline (`timeout`, at most 300 s) or, with `until`, when every host
+         *     has replayed up to it. Closing the connection cancels the job on every
+         *     host.
+         */
+        get: operations["docker.system.events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/job": {
         parameters: {
             query?: never;
@@ -876,6 +910,52 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["NodeResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.system.events": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Show events created since this timestamp (Unix seconds), then stream. */
+                since?: number;
+                /** @description Show events created until this timestamp (Unix seconds), then stop. */
+                until?: number;
+                /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
+                filters?: components["parameters"]["Filters"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The merged event stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example event: job
+                     *     data: {"job_id":"550e8400-e29b-41d4-a716-446655440000","hosts":["web-01","web-02"]}
+                     *
+                     *     event: docker
+                     *     data: {"hostname":"web-01","Type":"container","Action":"start","Actor":{"ID":"4fa6e0f0c678","Attributes":{"name":"app"}},"time":1700000000}
+                     *
+                     *     event: end
+                     *     data: {"job_id":"550e8400-e29b-41d4-a716-446655440000","results":[{"hostname":"web-01","status":"ok","changed":false,"message":"1 events"}]}
+                     */
+                    "text/event-stream": string;
                 };
             };
             default: components["responses"]["Error"];

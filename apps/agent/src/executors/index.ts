@@ -5,6 +5,7 @@ import { removeContainer } from './container/remove';
 import { startContainer } from './container/start';
 import { stopContainer } from './container/stop';
 import { removeImage } from './image/remove';
+import { streamEvents } from './system/events';
 import type { ExecutorTable } from './types';
 
 export const EXECUTORS: ExecutorTable = {
@@ -15,4 +16,5 @@ export const EXECUTORS: ExecutorTable = {
   'docker.container.stop': stopContainer,
   'docker.container.remove': removeContainer,
   'docker.image.remove': removeImage,
+  'docker.system.events': streamEvents,
 };

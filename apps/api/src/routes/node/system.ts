@@ -1,0 +1,8 @@
+import type { Router } from 'express';
+import type { JobClient } from '../../jobs/client';
+import { mountNodeOperation } from './mount';
+
+/** System: `/node/{target}/container/docker/system/...`. */
+export function mountSystemRoutes(router: Router, jobs: JobClient): void {
+  mountNodeOperation(router, jobs, 'docker.system.events', { streams: () => true });
+}
