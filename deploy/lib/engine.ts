@@ -1,0 +1,117 @@
+import Docker from 'dockerode';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findExecutable } from './paths';
+import { abortIfDead, spawnService, stopByPid, waitFor } from './process';
+
+export interface EngineOptions {
+  /** Holds the engine's data root, exec root, socket and pid file; keep it short (see assertSocketPathsFit). */
+  dir: string;
+  logFile: string;
+  detached: boolean;
+  readyTimeoutMs?: number;
+}
+
+export interface Engine {
+  dir: string;
+  pid: number;
+  socket: string;
+  logFile: string;
+}
+
+/** Unix socket paths are limited to 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+
+export function engineSocketOf(dir: string): string {
+  return join(dir, 'docker.sock');
+}
+
+/** Starts a private dockerd next to any others: own roots, own socket, no bridge and no iptables changes. */
+export async function startEngine(opts: EngineOptions): Promise<Engine> {
+  assertSocketPathsFit(opts.dir);
+  mkdirSync(opts.dir, { recursive: true });
+  const socket = engineSocketOf(opts.dir);
+  const pid = spawnService({
+    command: findExecutable('dockerd'),
+    args: dockerdArgs(opts.dir, socket),
+    logFile: opts.logFile,
+    detached: opts.detached,
+  });
+  const engine = { dir: opts.dir, pid, socket, logFile: opts.logFile };
+  try {
+    await waitFor(`dockerd at ${socket}`, () => dockerClient(socket, 2_000).ping().then(() => true), {
+      timeoutMs: opts.readyTimeoutMs ?? 60_000,
+      abortIf: abortIfDead('dockerd', pid, opts.logFile),
+    });
+  } catch (err) {
+    await stopEngine(engine);
+    throw err;
+  }
+  return engine;
+}
+
+function dockerdArgs(dir: string, socket: string): string[] {
+  // An empty config file of our own, so a system-wide /etc/docker/daemon.json (hosts, bridge, ...) cannot interfere.
+  const configFile = join(dir, 'daemon.json');
+  writeFileSync(configFile, '{}\n');
+  return [
+    '--config-file', configFile,
+    '--data-root', join(dir, 'data'),
+    '--exec-root', join(dir, 'exec'),
+    '--host', `unix://${socket}`,
+    '--pidfile', join(dir, 'docker.pid'),
+    '--bridge=none',
+    '--iptables=false',
+    '--ip6tables=false',
+  ];
+}
+
+/** dockerd's managed containerd puts the longest socket path under the exec root; fail early and clearly. */
+function assertSocketPathsFit(dir: string): void {
+  const longest = join(dir, 'exec', 'containerd', 'containerd.sock.ttrpc');
+  if (Buffer.byteLength(longest) > MAX_SOCKET_PATH) {
+    throw new Error(`engine dir ${dir} is too long for unix socket paths (${longest}); use a shorter directory`);
+  }
+}
+
+export interface EngineStopOptions {
+  /**
+   * Kill running containers first. dockerd gives each container its own stop timeout (10 s) on
+   * shutdown; when the engine's data is about to be deleted anyway that wait is pointless.
+   */
+  killContainers?: boolean;
+}
+
+/** Stops dockerd and waits for it and its managed containerd to exit. */
+export async function stopEngine(engine: { pid: number; dir: string }, opts: EngineStopOptions = {}): Promise<void> {
+  const socket = engineSocketOf(engine.dir);
+  if (opts.killContainers) await killRunningContainers(socket);
+  const containerdPid = readContainerdPid(engine.dir);
+  // Running containers may need their full stop timeout before dockerd exits.
+  await stopByPid(engine.pid, { marker: socket, graceMs: 30_000 });
+  // containerd normally exits with dockerd; after a SIGKILL of dockerd it would be orphaned.
+  if (containerdPid !== undefined) await stopByPid(containerdPid, { marker: join(engine.dir, 'exec', 'containerd') });
+}
+
+function readContainerdPid(dir: string): number | undefined {
+  try {
+    return Number(readFileSync(join(dir, 'exec', 'containerd', 'containerd.pid'), 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Best effort: an engine that does not answer is stopped by signal anyway. */
+async function killRunningContainers(socket: string): Promise<void> {
+  try {
+    const docker = dockerClient(socket, 5_000);
+    const running = await docker.listContainers();
+    await Promise.allSettled(running.map((info) => docker.getContainer(info.Id).kill()));
+  } catch {
+    // engine not answering; signals will do
+  }
+}
+
+export function dockerClient(socket: string, timeoutMs?: number): Docker {
+  return new Docker({ socketPath: socket, timeout: timeoutMs });
+}

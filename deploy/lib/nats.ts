@@ -1,0 +1,92 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findExecutable } from './paths';
+import { abortIfDead, freePort, spawnService, stopByPid, waitFor } from './process';
+
+export interface NatsClusterOptions {
+  name: string;
+  /** Route port this server listens on for its peers. */
+  port: number;
+  /** Peer route URLs, e.g. nats-route://127.0.0.1:6223. */
+  routes: string[];
+}
+
+export interface NatsOptions {
+  /** Holds the generated config and the JetStream store (in its jetstream/ subdirectory). */
+  dir: string;
+  logFile: string;
+  detached: boolean;
+  port?: number;
+  monitorPort?: number;
+  serverName?: string;
+  cluster?: NatsClusterOptions;
+  /** Appended verbatim to the config (accounts, users, permissions, ...). */
+  extraConfig?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface NatsServer {
+  pid: number;
+  port: number;
+  monitorPort: number;
+  url: string;
+  configFile: string;
+  logFile: string;
+}
+
+export async function startNats(opts: NatsOptions): Promise<NatsServer> {
+  mkdirSync(opts.dir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const monitorPort = opts.monitorPort ?? (await freePort());
+  const configFile = join(opts.dir, 'nats.conf');
+  writeFileSync(configFile, natsConfig(opts, port, monitorPort));
+  const pid = spawnService({
+    command: findExecutable('nats-server'),
+    args: ['-c', configFile],
+    logFile: opts.logFile,
+    detached: opts.detached,
+  });
+  const server = { pid, port, monitorPort, url: `nats://127.0.0.1:${port}`, configFile, logFile: opts.logFile };
+  try {
+    await waitFor(`nats-server on port ${port}`, () => jetStreamEnabled(monitorPort), {
+      timeoutMs: opts.readyTimeoutMs ?? 20_000,
+      abortIf: abortIfDead('nats-server', pid, opts.logFile),
+    });
+  } catch (err) {
+    await stopNats(server);
+    throw err;
+  }
+  return server;
+}
+
+/** The config file path is in nats-server's command line, so it identifies our server among others. */
+export function stopNats(server: { pid: number; configFile: string }): Promise<void> {
+  return stopByPid(server.pid, { marker: server.configFile });
+}
+
+function natsConfig(opts: NatsOptions, port: number, monitorPort: number): string {
+  const lines = [
+    `server_name: ${JSON.stringify(opts.serverName ?? `fleet-nats-${port}`)}`,
+    `listen: "127.0.0.1:${port}"`,
+    `http: "127.0.0.1:${monitorPort}"`,
+    // nats-server keeps its streams in store_dir/jetstream.
+    `jetstream { store_dir: ${JSON.stringify(opts.dir)} }`,
+  ];
+  if (opts.cluster) lines.push(clusterBlock(opts.cluster));
+  if (opts.extraConfig) lines.push(opts.extraConfig);
+  return `${lines.join('\n')}\n`;
+}
+
+function clusterBlock(cluster: NatsClusterOptions): string {
+  const routes = cluster.routes.map((route) => JSON.stringify(route)).join(', ');
+  return `cluster {\n  name: ${JSON.stringify(cluster.name)}\n  listen: "127.0.0.1:${cluster.port}"\n  routes: [${routes}]\n}`;
+}
+
+/**
+ * Ready means JetStream is enabled. A clustered server's full health also needs its peers, which
+ * may not be started yet, so that wait belongs to whoever starts the whole cluster.
+ */
+async function jetStreamEnabled(monitorPort: number): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(2_000) });
+  return res.ok;
+}

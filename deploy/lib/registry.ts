@@ -1,0 +1,87 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findExecutable } from './paths';
+import { abortIfDead, spawnService, stopByPid, waitFor } from './process';
+
+export interface RegistryCredentials {
+  user: string;
+  password: string;
+}
+
+export interface RegistryOptions {
+  /** Holds the generated config, the htpasswd file and the image storage. */
+  dir: string;
+  port: number;
+  /** When set, every request needs these basic-auth credentials. */
+  htpasswd?: RegistryCredentials;
+  logFile?: string;
+  detached?: boolean;
+  readyTimeoutMs?: number;
+}
+
+export interface Registry {
+  pid: number;
+  port: number;
+  /** Host part of image names pushed here, e.g. `127.0.0.1:5000`; engines trust loopback registries over plain HTTP. */
+  address: string;
+  url: string;
+  configFile: string;
+  logFile: string;
+}
+
+/** Starts Debian's docker-registry (distribution v2) on loopback with filesystem storage. */
+export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
+  mkdirSync(opts.dir, { recursive: true });
+  const configFile = join(opts.dir, 'config.yml');
+  writeFileSync(configFile, registryConfig(opts));
+  const logFile = opts.logFile ?? join(opts.dir, 'registry.log');
+  const pid = spawnService({
+    command: findExecutable('docker-registry'),
+    args: ['serve', configFile],
+    logFile,
+    detached: opts.detached ?? false,
+  });
+  const address = `127.0.0.1:${opts.port}`;
+  const registry = { pid, port: opts.port, address, url: `http://${address}`, configFile, logFile };
+  try {
+    await waitFor(`docker-registry on ${address}`, () => answersV2(registry.url), {
+      timeoutMs: opts.readyTimeoutMs ?? 20_000,
+      abortIf: abortIfDead('docker-registry', pid, logFile),
+    });
+  } catch (err) {
+    await stopRegistry(registry);
+    throw err;
+  }
+  return registry;
+}
+
+export function stopRegistry(registry: { pid: number; configFile: string }): Promise<void> {
+  return stopByPid(registry.pid, { marker: registry.configFile });
+}
+
+/** YAML is a superset of JSON, so the config is written as JSON: no YAML quoting rules to get wrong. */
+function registryConfig(opts: RegistryOptions): string {
+  const config: Record<string, unknown> = {
+    version: '0.1',
+    log: { level: 'info' },
+    storage: { filesystem: { rootdirectory: join(opts.dir, 'data') }, delete: { enabled: true } },
+    http: { addr: `127.0.0.1:${opts.port}` },
+  };
+  if (opts.htpasswd) config.auth = { htpasswd: { realm: 'fleet-registry', path: writeHtpasswd(opts.dir, opts.htpasswd) } };
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/** docker-registry accepts only bcrypt entries, hence `htpasswd -B`. */
+function writeHtpasswd(dir: string, credentials: RegistryCredentials): string {
+  const file = join(dir, 'htpasswd');
+  const entry = execFileSync(findExecutable('htpasswd'), ['-Bbn', credentials.user, credentials.password], { encoding: 'utf8' });
+  writeFileSync(file, entry, { mode: 0o600 });
+  return file;
+}
+
+/** Up means /v2/ answers: 200 when open, 401 when it wants credentials. */
+async function answersV2(url: string): Promise<boolean> {
+  const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2_000) });
+  return res.status === 200 || res.status === 401;
+}

@@ -1,0 +1,120 @@
+import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT, REPO_ROOT } from './paths';
+import { abortIfDead, spawnService, waitFor } from './process';
+import { type AgentState, type FleetState, logFileOf } from './state';
+
+/** How long the gateway and agents get to come up; generous because a loaded 2-core CI box is slow. */
+export const DEFAULT_READY_TIMEOUT_MS = 90_000;
+
+/** What the gateway's GET /agent reports per agent (only the fields the fleet tooling reads). */
+export interface RegisteredAgent {
+  hostname: string;
+  labels: Record<string, string>;
+  live: boolean;
+  started_at?: string;
+}
+
+export function spawnGateway(state: FleetState): number {
+  return spawnTypeScript(GATEWAY_ENTRYPOINT, logFileOf(state.dir, 'gateway'), state.detached, {
+    ...state.gatewayEnv,
+    FLEET_NATS_URL: state.natsUrl,
+    FLEET_API_HOST: '127.0.0.1',
+    FLEET_API_PORT: String(state.gateway.port),
+    FLEET_JWT_SECRET_FILE: state.jwtSecretFile,
+    FLEET_LOG_LEVEL: state.logLevel,
+  });
+}
+
+export function spawnAgent(state: FleetState, agent: AgentState): number {
+  return spawnTypeScript(AGENT_ENTRYPOINT, agentLogOf(state, agent), state.detached, {
+    ...state.agentEnv,
+    FLEET_NATS_URL: state.natsUrl,
+    FLEET_AGENT_HOSTNAME: agent.hostname,
+    FLEET_AGENT_LABELS: formatLabels(agent.labels),
+    DOCKER_HOST: `unix://${agent.socket}`,
+    FLEET_LOG_LEVEL: state.logLevel,
+  });
+}
+
+function agentLogOf(state: FleetState, agent: AgentState): string {
+  return logFileOf(state.dir, `agent-${agent.hostname}`);
+}
+
+/**
+ * `node --import tsx` (not the tsx CLI) so the PID we get is the service itself rather than a
+ * wrapper, which is what lets us stop and kill services by PID. The absolute entrypoint path in
+ * the command line is also what the PID-reuse check looks for.
+ */
+function spawnTypeScript(entrypoint: string, logFile: string, detached: boolean, env: Record<string, string>): number {
+  return spawnService({
+    command: process.execPath,
+    args: ['--import', 'tsx', entrypoint],
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    logFile,
+    detached,
+  });
+}
+
+/** `{role:'web', zone:'eu.west'}` → `role=web,zone=eu.west` (the FLEET_AGENT_LABELS format). */
+export function formatLabels(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
+}
+
+export async function waitForGateway(state: FleetState, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<void> {
+  await waitFor(`gateway health at ${state.url}/health`, () => gatewayHealthy(state.url), {
+    timeoutMs,
+    abortIf: gatewayDeath(state),
+  });
+}
+
+async function gatewayHealthy(url: string): Promise<boolean> {
+  const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+  return res.status === 200;
+}
+
+export interface AgentWait {
+  timeoutMs?: number;
+  /**
+   * Only count registrations from agents started at or after this time. A killed agent's entry
+   * stays live until its TTL runs out, so without this a restarted agent would look ready at once.
+   */
+  startedSince?: Date;
+}
+
+/** Resolves once GET /agent lists every one of `agents` as live; fails at once if one of them (or the gateway) dies. */
+export async function waitForAgents(state: FleetState, agents: AgentState[], wait: AgentWait = {}): Promise<void> {
+  const hostnames = agents.map((agent) => agent.hostname);
+  const deaths = [gatewayDeath(state), ...agents.map((agent) => abortIfDead(`agent ${agent.hostname}`, agent.agentPid, agentLogOf(state, agent)))];
+  await waitFor(
+    `agents ${hostnames.join(', ')} to be listed live by GET /agent`,
+    async () => {
+      const ready = (await listAgents(state.url, state.adminKey)).filter((agent) => isReady(agent, wait.startedSince));
+      const missing = hostnames.filter((hostname) => !ready.some((agent) => agent.hostname === hostname));
+      if (missing.length > 0) throw new Error(`not live yet: ${missing.join(', ')}`);
+      return true;
+    },
+    { timeoutMs: wait.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS, abortIf: () => deaths.map((death) => death()).find(Boolean) },
+  );
+}
+
+function isReady(agent: RegisteredAgent, startedSince: Date | undefined): boolean {
+  if (!agent.live) return false;
+  return startedSince === undefined || new Date(agent.started_at ?? 0) >= startedSince;
+}
+
+function gatewayDeath(state: FleetState): () => string | undefined {
+  return abortIfDead('gateway', state.gateway.pid, logFileOf(state.dir, 'gateway'));
+}
+
+export async function listAgents(url: string, adminKey: string): Promise<RegisteredAgent[]> {
+  const res = await fetch(`${url}/agent`, {
+    headers: { authorization: `Bearer ${adminKey}` },
+    signal: AbortSignal.timeout(5_000),
+  });
+  if (res.status !== 200) throw new Error(`GET /agent answered ${res.status}: ${await res.text()}`);
+  const body = (await res.json()) as { agents?: RegisteredAgent[] };
+  if (!Array.isArray(body.agents)) throw new Error('GET /agent answered without an `agents` array');
+  return body.agents;
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm test`: sets the machine up if needed, then runs the unit tests and the end-to-end suites.
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+bash deploy/install-deps.sh
+npx jest --selectProjects unit
+if [[ $EUID -ne 0 ]]; then
+  echo 'test: the end-to-end suites start their own dockerd engines and need root' >&2
+  exit 1
+fi
+# One suite at a time: each starts its own engines and servers, and the machine has few cores.
+npx jest --selectProjects e2e --runInBand
