@@ -1,0 +1,155 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { defaultAgents, startFleet, stopFleet } from '../../../../deploy/lib/fleet';
+import { LOCAL_FLEET_DIR } from '../../../../deploy/lib/paths';
+import { isOurProcess } from '../../../../deploy/lib/process';
+import { formatLabels, listAgents } from '../../../../deploy/lib/services';
+import {
+  type FleetState,
+  fleetProcesses,
+  loadFleetState,
+  logFileOf,
+  removeFleetState,
+  saveFleetState,
+  stateFileOf,
+} from '../../../../deploy/lib/state';
+
+interface UpOptions {
+  agents: number;
+  port: number;
+  natsUrl?: string;
+  dockerHost?: string;
+}
+
+const ADMIN_KEY_TTL_SECONDS = 7 * 86_400;
+
+/** `fleet up | down | status`: a local fleet whose processes outlive the command, recorded in .fleet/state.json. */
+export function registerLocalFleetCommands(program: Command): void {
+  program
+    .command('up')
+    .description('start a local fleet in the background: NATS, the gateway and N agents, each with its own dockerd')
+    .option('--agents <n>', 'number of agents (web-01, web-02, db-01, node-04, ...)', parseAgentCount, 3)
+    .option('--port <port>', 'gateway port on 127.0.0.1', parsePort, 8080)
+    .option('--nats-url <url>', 'use this NATS server instead of starting one')
+    .option('--docker-host <unix://path>', 'let all agents share this engine instead of starting one dockerd each')
+    .action(up);
+  program.command('down').description('stop every process of the local fleet').action(down);
+  program.command('status').description("show the local fleet's processes and registered agents").action(status);
+}
+
+function parseAgentCount(raw: string): number {
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1 || count > 50) throw new InvalidArgumentError('a whole number from 1 to 50');
+  return count;
+}
+
+function parsePort(raw: string): number {
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('a port from 1 to 65535');
+  return port;
+}
+
+/** Progress and diagnostics go to stderr; stdout carries only what a caller may want to capture. */
+function note(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function up(opts: UpOptions): Promise<void> {
+  const existing = loadFleetState(LOCAL_FLEET_DIR);
+  if (existing && runningProcesses(existing) > 0) {
+    note('A local fleet is already up (`fleet down` stops it):');
+    await printStatus(existing);
+    return;
+  }
+  // Whatever a previous state file lists is gone (e.g. after a reboot): forget it.
+  removeFleetState(LOCAL_FLEET_DIR);
+  note(`Starting a local fleet with ${opts.agents} agent(s) in ${LOCAL_FLEET_DIR} ...`);
+  const state = await startFleet({
+    dir: LOCAL_FLEET_DIR,
+    agents: defaultAgents(opts.agents),
+    detached: true,
+    port: opts.port,
+    natsUrl: opts.natsUrl,
+    dockerHost: opts.dockerHost,
+    adminKeyTtlSeconds: ADMIN_KEY_TTL_SECONDS,
+  }).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\nlogs: ${logFileOf(LOCAL_FLEET_DIR, '*')}`);
+  });
+  saveFleetState(state);
+  printWelcome(state);
+}
+
+function printWelcome(state: FleetState): void {
+  const hosts = state.agents.map((agent) => agent.hostname).join(', ');
+  process.stdout.write(
+    [
+      `Fleet is up with ${state.agents.length} agent(s): ${hosts}`,
+      `  URL:        ${state.url}`,
+      `  Admin key:  ${state.adminKey}`,
+      `              (valid ${ADMIN_KEY_TTL_SECONDS / 86_400} days; more keys: npm run -s fleet -- token create --role viewer)`,
+      '  Try:',
+      `    export FLEET_KEY=${state.adminKey}`,
+      `    curl -s -H "Authorization: Bearer $FLEET_KEY" ${state.url}/agent`,
+      `    curl -s -H "Authorization: Bearer $FLEET_KEY" ${state.url}/node/_all/container/docker`,
+      `  Logs:       ${logFileOf(state.dir, '*')}`,
+      `  State:      ${stateFileOf(state.dir)}`,
+      '  Stop with:  npm run fleet -- down',
+      '',
+    ].join('\n'),
+  );
+}
+
+async function down(): Promise<void> {
+  const state = loadFleetState(LOCAL_FLEET_DIR);
+  if (!state) {
+    note(`No local fleet is up (no ${stateFileOf(LOCAL_FLEET_DIR)}).`);
+    return;
+  }
+  note(`Stopping ${fleetProcesses(state).length} processes ...`);
+  // On failure the state file stays, so `down` can be run again for what is left.
+  await stopFleet(state);
+  removeFleetState(LOCAL_FLEET_DIR);
+  note('Local fleet stopped.');
+}
+
+async function status(): Promise<void> {
+  const state = loadFleetState(LOCAL_FLEET_DIR);
+  if (!state) {
+    note(`No local fleet is up (no ${stateFileOf(LOCAL_FLEET_DIR)}); start one with: npm run fleet -- up`);
+    process.exitCode = 1;
+    return;
+  }
+  if (!(await printStatus(state))) process.exitCode = 1;
+}
+
+function runningProcesses(state: FleetState): number {
+  return fleetProcesses(state).filter((proc) => isOurProcess(proc.pid, proc.marker)).length;
+}
+
+/** Prints every process and what GET /agent says; true when all is well. */
+async function printStatus(state: FleetState): Promise<boolean> {
+  const lines = [`Gateway ${state.url}`, 'Processes:'];
+  let healthy = true;
+  for (const proc of fleetProcesses(state)) {
+    const alive = isOurProcess(proc.pid, proc.marker);
+    healthy &&= alive;
+    lines.push(`  ${proc.name.padEnd(18)} pid ${String(proc.pid).padEnd(8)} ${alive ? 'running' : 'DEAD'}`);
+  }
+  const agents = await agentReport(state);
+  process.stdout.write(`${[...lines, ...agents.lines].join('\n')}\n`);
+  return healthy && agents.healthy;
+}
+
+/** What the gateway says about the agents; healthy when every agent of the fleet is listed live. */
+async function agentReport(state: FleetState): Promise<{ lines: string[]; healthy: boolean }> {
+  try {
+    const agents = await listAgents(state.url, state.adminKey);
+    const live = new Set(agents.filter((agent) => agent.live).map((agent) => agent.hostname));
+    const lines = [`Agents (GET /agent): ${agents.length} registered`];
+    for (const agent of agents) {
+      lines.push(`  ${agent.hostname.padEnd(18)} ${agent.live ? 'live    ' : 'not live'} ${formatLabels(agent.labels ?? {})}`);
+    }
+    return { lines, healthy: state.agents.every((agent) => live.has(agent.hostname)) };
+  } catch (err) {
+    return { lines: [`Agents: gateway unreachable (${(err as Error).message})`], healthy: false };
+  }
+}

@@ -1,0 +1,44 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { isRole, type Role } from '@fleet/contracts/permissions';
+import { readSecret } from '@fleet/runtime/config';
+import { mintToken } from '@fleet/api/auth/tokens';
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+/** Where `fleet up` keeps the local fleet's signing secret. */
+const LOCAL_SECRET_FILE = path.resolve(__dirname, '../../../../.fleet/jwt-secret');
+
+/** `30m`, `1h`, `7d` → seconds. */
+export function parseTtl(raw: string): number {
+  const match = /^(\d+)([smhd])$/.exec(raw);
+  const seconds = match ? Number(match[1]) * UNITS[match[2]] : NaN;
+  if (!(seconds > 0) || seconds > 366 * 86400) throw new InvalidArgumentError('give a lifetime like 30m, 1h or 7d (at most 366d)');
+  return seconds;
+}
+
+function parseRole(raw: string): Role {
+  if (!isRole(raw)) throw new InvalidArgumentError('one of viewer, operator, admin');
+  return raw;
+}
+
+function signingSecret(): string {
+  const fromEnv = readSecret(process.env, 'FLEET_JWT_SECRET', false);
+  if (fromEnv) return fromEnv;
+  if (existsSync(LOCAL_SECRET_FILE)) return readSecret({ FLEET_JWT_SECRET_FILE: LOCAL_SECRET_FILE }, 'FLEET_JWT_SECRET', true) as string;
+  throw new Error('no signing secret: set FLEET_JWT_SECRET or FLEET_JWT_SECRET_FILE, or start a local fleet with `fleet up`');
+}
+
+export function registerTokenCommands(program: Command): void {
+  const token = program.command('token').description('API keys');
+  token
+    .command('create')
+    .description('mint an API key and print only the key')
+    .requiredOption('--role <role>', 'viewer | operator | admin', parseRole)
+    .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 7d', parseTtl, 3600)
+    .option('--subject <name>', 'who the key is for (recorded as the caller of its jobs)')
+    .option('--scope <target>', 'limit the key to a target, e.g. role:web')
+    .action((opts: { role: Role; ttl: number; subject?: string; scope?: string }) => {
+      process.stdout.write(`${mintToken({ secret: signingSecret(), role: opts.role, ttlSeconds: opts.ttl, subject: opts.subject, scope: opts.scope })}\n`);
+    });
+}
