@@ -13,6 +13,8 @@ export interface GatewayConfig {
   agentTtlMs: number;
   /** Largest JSON body accepted. */
   bodyLimit: string;
+  /** JetStream replicas of every stream and bucket (3 on a 3-node NATS cluster). */
+  replicas: number;
 }
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -26,5 +28,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     jobRetentionSeconds: readInt(env, 'FLEET_JOB_RETENTION_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600),
     agentTtlMs: readInt(env, 'FLEET_AGENT_TTL_MS', 15_000, 1_000, 600_000),
     bodyLimit: env.FLEET_BODY_LIMIT ?? '256kb',
+    replicas: readInt(env, 'FLEET_JETSTREAM_REPLICAS', 1, 1, 5),
   };
 }
