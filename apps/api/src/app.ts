@@ -3,16 +3,24 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { CONTRACT_PATH } from '@fleet/contracts/operations';
 import type { AgentRegistry } from './agents/registry';
-import { authenticate, callerOf } from './auth/middleware';
+import type { AuditLog } from './audit/log';
+import { authenticate } from './auth/middleware';
+import type { Revocations } from './auth/revocations';
 import { errorHandler, unknownRoute } from './http/errors';
+import { observeRequests } from './http/observe';
+import { perKeyRateLimit } from './http/rate-limit';
 import type { JobClient } from './jobs/client';
 import type { JobStore } from './jobs/store';
 import { agentRoutes } from './routes/agents';
+import { auditRoutes } from './routes/audit';
 import { healthRoutes } from './routes/health';
 import { jobRoutes } from './routes/jobs';
 import { mountContainerRoutes } from './routes/node/containers';
 import { mountImageRoutes } from './routes/node/images';
+import { mountNetworkRoutes } from './routes/node/networks';
 import { mountSystemRoutes } from './routes/node/system';
+import { mountVolumeRoutes } from './routes/node/volumes';
+import { tokenRoutes } from './routes/tokens';
 
 export interface GatewayDeps {
   jwtSecret: string;
@@ -20,6 +28,9 @@ export interface GatewayDeps {
   jobs: JobClient;
   store: JobStore;
   registry: AgentRegistry;
+  audit: AuditLog;
+  revocations: Revocations;
+  rateLimitPerMinute: number;
   log: Logger;
 }
 
@@ -27,10 +38,11 @@ export interface GatewayDeps {
 export function createApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(observeRequests(deps.log, deps.audit));
   app.use(express.json({ limit: deps.bodyLimit }));
-  app.use(requestLog(deps.log));
   app.use(healthRoutes());
-  app.use(authenticate(deps.jwtSecret));
+  app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti)));
+  app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: CONTRACT_PATH,
@@ -43,6 +55,8 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(nodeRoutes(deps.jobs));
   app.use(jobRoutes(deps.jobs, deps.store));
   app.use(agentRoutes(deps.registry));
+  app.use(auditRoutes(deps.audit));
+  app.use(tokenRoutes(deps.revocations));
   app.use(unknownRoute);
   app.use(errorHandler(deps.log));
   return app;
@@ -51,35 +65,9 @@ export function createApp(deps: GatewayDeps): Express {
 function nodeRoutes(jobs: JobClient): Router {
   const router = Router();
   mountImageRoutes(router, jobs);
+  mountVolumeRoutes(router, jobs);
+  mountNetworkRoutes(router, jobs);
   mountSystemRoutes(router, jobs);
   mountContainerRoutes(router, jobs);
   return router;
-}
-
-/** One line per request with the caller, target and job, never the key itself. */
-function requestLog(log: Logger): express.RequestHandler {
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const caller = res.locals.caller ? callerOf(res).sub : undefined;
-      log.info(
-        {
-          method: req.method,
-          path: req.path,
-          status: res.statusCode,
-          caller,
-          target: req.params?.target ?? targetOf(req.path),
-          job_id: res.locals.jobId,
-          duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
-        },
-        'request',
-      );
-    });
-    next();
-  };
-}
-
-function targetOf(path: string): string | undefined {
-  const match = /^\/node\/([^/]+)\//.exec(path);
-  return match ? decodeURIComponent(match[1]) : undefined;
 }

@@ -13,6 +13,10 @@ export interface GatewayConfig {
   agentTtlMs: number;
   /** Largest JSON body accepted. */
   bodyLimit: string;
+  /** How long audit entries are kept. */
+  auditRetentionSeconds: number;
+  /** Requests one API key may make per minute (per gateway replica); 0 turns the limit off. */
+  rateLimitPerMinute: number;
   /** JetStream replicas of every stream and bucket (3 on a 3-node NATS cluster). */
   replicas: number;
 }
@@ -28,6 +32,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     jobRetentionSeconds: readInt(env, 'FLEET_JOB_RETENTION_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600),
     agentTtlMs: readInt(env, 'FLEET_AGENT_TTL_MS', 15_000, 1_000, 600_000),
     bodyLimit: env.FLEET_BODY_LIMIT ?? '256kb',
+    auditRetentionSeconds: readInt(env, 'FLEET_AUDIT_RETENTION_SECONDS', 90 * 24 * 3600, 60, 10 * 365 * 24 * 3600),
+    rateLimitPerMinute: readInt(env, 'FLEET_RATE_LIMIT_PER_MINUTE', 60_000, 0, 10_000_000),
     replicas: readInt(env, 'FLEET_JETSTREAM_REPLICAS', 1, 1, 5),
   };
 }

@@ -4,6 +4,8 @@ import { jetstream } from '@nats-io/jetstream';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
 import { AgentRegistry } from './agents/registry';
+import { AuditLog } from './audit/log';
+import { Revocations } from './auth/revocations';
 import { createApp } from './app';
 import type { GatewayConfig } from './config';
 import { JobClient } from './jobs/client';
@@ -31,7 +33,20 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   vault.start(nc);
   const store = new JobStore(jetstream(nc), topology.jsm, topology.results);
   const jobs = new JobClient({ nc, store, feed, resolver: new TargetResolver(registry), vault, log });
-  const app = createApp({ jwtSecret: config.jwtSecret, bodyLimit: config.bodyLimit, jobs, store, registry, log });
+  const revocations = new Revocations(topology.revoked);
+  await revocations.start(nc);
+  const audit = new AuditLog(jetstream(nc), topology.jsm, log);
+  const app = createApp({
+    jwtSecret: config.jwtSecret,
+    bodyLimit: config.bodyLimit,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    jobs,
+    store,
+    registry,
+    audit,
+    revocations,
+    log,
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening)).once('error', reject);
   });
@@ -47,6 +62,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       registry.stop();
       feed.stop();
       vault.stop();
+      revocations.stop();
       await nc.drain().catch(() => undefined);
     },
   };

@@ -260,6 +260,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail, newest first
+         * @description Every authenticated request, and every refused one (401, 403), with who, what and how it ended. Never a key or a credential.
+         */
+        get: operations["audit.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/token/{jti}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API key by its id (`jti`); refused from the next request on every replica */
+        delete: operations["token.revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/agent": {
         parameters: {
             query?: never;
@@ -456,6 +493,25 @@ export interface components {
             started_at?: string;
             /** Format: date-time */
             last_seen_at?: string;
+        };
+        AuditEntry: {
+            /** Format: date-time */
+            time: string;
+            /** @description The key's subject; null when no valid key was presented. */
+            caller: string | null;
+            role?: string | null;
+            /** @description The key's jti. */
+            key_id?: string | null;
+            method: string;
+            path: string;
+            target?: string | null;
+            job_id?: string | null;
+            status: number;
+            duration_ms: number;
+        };
+        AuditList: {
+            entries: components["schemas"]["AuditEntry"][];
+            next_cursor?: string;
         };
         AgentList: {
             agents: components["schemas"]["Agent"][];
@@ -1011,6 +1067,87 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "audit.list": {
+        parameters: {
+            query?: {
+                caller?: string;
+                method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+                status?: number;
+                target?: string;
+                job_id?: string;
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit entries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "time": "2026-11-22T19:30:00.000Z",
+                     *           "caller": "ci-pipeline",
+                     *           "role": "operator",
+                     *           "key_id": "0b6f4c1e-4a51-4a0e-9a53-0c7d3c2f1a77",
+                     *           "method": "DELETE",
+                     *           "path": "/node/role:web/container/docker/image/nginx:1.27",
+                     *           "target": "role:web",
+                     *           "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *           "status": 202,
+                     *           "duration_ms": 41.2
+                     *         }
+                     *       ],
+                     *       "next_cursor": "1041"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "token.revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                jti: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key is revoked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "jti": "0b6f4c1e-4a51-4a0e-9a53-0c7d3c2f1a77",
+                     *       "revoked": true
+                     *     }
+                     */
+                    "application/json": {
+                        jti: string;
+                        revoked: boolean;
+                    };
                 };
             };
             default: components["responses"]["Error"];

@@ -17,6 +17,9 @@ export const JOB_RECORDS_STREAM = 'FLEET_JOB_RECORDS';
 export const RESULTS_BUCKET = 'fleet_results';
 export const AGENTS_BUCKET = 'fleet_agents';
 export const DRAINS_BUCKET = 'fleet_drains';
+export const REVOKED_BUCKET = 'fleet_revoked';
+export const AUDIT_STREAM = 'FLEET_AUDIT';
+export const AUDIT_SUBJECT = 'fleet.audit';
 
 export const JOB_SUBJECT_PREFIX = 'fleet.job.host';
 /** Core NATS, never stored: an agent asks the gateway for a job's credential on `fleet.secret.<job_id>.<hostname>`. */

@@ -1,6 +1,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { JOB_RECORDS_STREAM, jobRecordSubject, resultKey, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
+import { scanNewestFirst } from '../nats/scan';
 import { byHostname, effectiveRow, jobStatus, timeoutRow } from './rows';
 
 export interface JobView extends JobRecord {
@@ -14,9 +15,6 @@ export interface JobFilter {
   target?: string;
   caller?: string;
 }
-
-/** A list scan reads at most this many records, so one page request stays cheap. */
-const MAX_SCAN = 1000;
 
 /**
  * Job records live in a JetStream stream (one message per job, file storage,
@@ -79,24 +77,20 @@ export class JobStore {
     }
   }
 
-  /** Newest first. `cursor` is a stream sequence: the page starts at or below it. */
+  /** Newest first; see scanNewestFirst for the cursor. */
   async list(filter: JobFilter, limit: number, cursor?: number): Promise<{ jobs: JobView[]; next_cursor?: string }> {
-    const info = await this.jsm.streams.info(JOB_RECORDS_STREAM);
-    const first = info.state.first_seq;
-    let seq = Math.min(cursor ?? info.state.last_seq, info.state.last_seq);
-    const jobs: JobView[] = [];
-    for (let scanned = 0; seq >= first && seq > 0 && jobs.length < limit && scanned < MAX_SCAN; seq--, scanned++) {
-      const record = await this.recordAt(seq);
-      if (!record || !matchesRecord(record, filter)) continue;
-      const job = await this.view(record);
-      if (!filter.status || job.status === filter.status) jobs.push(job);
-    }
-    return seq >= first && seq > 0 ? { jobs, next_cursor: String(seq) } : { jobs };
-  }
-
-  private async recordAt(seq: number): Promise<JobRecord | undefined> {
-    const msg = await this.jsm.streams.getMessage(JOB_RECORDS_STREAM, { seq }).catch(() => null);
-    return msg ? msg.json<JobRecord>() : undefined;
+    const views = new Map<string, JobView>();
+    const page = await scanNewestFirst<JobRecord>(this.jsm, JOB_RECORDS_STREAM, {
+      limit,
+      cursor,
+      accept: async (record) => {
+        if (!matchesRecord(record, filter)) return false;
+        const view = await this.view(record);
+        views.set(record.job_id, view);
+        return !filter.status || view.status === filter.status;
+      },
+    });
+    return { jobs: page.items.map((record) => views.get(record.job_id) as JobView), ...(page.next_cursor ? { next_cursor: page.next_cursor } : {}) };
   }
 }
 

@@ -3,12 +3,15 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   AGENTS_BUCKET,
+  AUDIT_STREAM,
+  AUDIT_SUBJECT,
   DRAINS_BUCKET,
   JOB_RECORD_SUBJECT_PREFIX,
   JOB_RECORDS_STREAM,
   JOB_SUBJECT_PREFIX,
   JOBS_STREAM,
   RESULTS_BUCKET,
+  REVOKED_BUCKET,
 } from '@fleet/contracts/protocol';
 
 export interface Topology {
@@ -16,10 +19,12 @@ export interface Topology {
   results: KV;
   agents: KV;
   drains: KV;
+  revoked: KV;
 }
 
 export interface TopologyOptions {
   jobRetentionSeconds: number;
+  auditRetentionSeconds: number;
   agentTtlMs: number;
   replicas?: number;
 }
@@ -46,12 +51,20 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     max_msgs_per_subject: 1,
     replicas,
   });
+  await ensureStream(jsm, {
+    name: AUDIT_STREAM,
+    subjects: [AUDIT_SUBJECT],
+    max_age: opts.auditRetentionSeconds * NANOS_PER_SECOND,
+    replicas,
+  });
   const kvm = new Kvm(nc);
   return {
     jsm,
     results: await kvm.create(RESULTS_BUCKET, { history: 1, ttl: opts.jobRetentionSeconds * 1000, replicas }),
     agents: await kvm.create(AGENTS_BUCKET, { history: 1, ttl: opts.agentTtlMs, replicas }),
     drains: await kvm.create(DRAINS_BUCKET, { history: 1, replicas }),
+    // A revoked key stays refused after it would have expired anyway: no TTL.
+    revoked: await kvm.create(REVOKED_BUCKET, { history: 1, replicas }),
   };
 }
 

@@ -1,0 +1,47 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import type { AuditEntry, AuditLog } from '../audit/log';
+import { callerOf } from '../auth/middleware';
+
+/**
+ * One structured log line per request and, for every authenticated or refused
+ * (401/403) request, one audit entry. Both say who, what and how it ended —
+ * never the key, a header or a body.
+ */
+export function observeRequests(log: Logger, audit: AuditLog): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const entry = describe(req, res, Number(process.hrtime.bigint() - started) / 1e6);
+      log.info({ ...entry, time: undefined }, 'request');
+      if (entry.caller || res.statusCode === 401 || res.statusCode === 403) audit.record(entry);
+    });
+    next();
+  };
+}
+
+function describe(req: Request, res: Response, durationMs: number): AuditEntry {
+  const caller = res.locals.caller ? callerOf(res) : undefined;
+  return {
+    time: new Date().toISOString(),
+    caller: caller?.sub ?? null,
+    role: caller?.role ?? null,
+    key_id: caller?.jti ?? null,
+    method: req.method,
+    path: req.path,
+    target: targetOf(req.path),
+    job_id: (res.locals.jobId as string | undefined) ?? null,
+    status: res.statusCode,
+    duration_ms: Math.round(durationMs * 100) / 100,
+  };
+}
+
+function targetOf(path: string): string | null {
+  const match = /^\/node\/([^/]+)\//.exec(path);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return match[1];
+  }
+}
