@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type Engine, startEngine, stopEngine } from './engine';
 import { BUSYBOX_IMAGE, hasImage, importBusyboxImage } from './image';
 import { ensureJwtSecret, mintKey } from './keys';
+import { generateNatsUsers } from './nats-auth';
 import { startNats, stopNats } from './nats';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
 import { assertPortFree, freePort, stopByPid } from './process';
@@ -51,6 +52,7 @@ interface Infrastructure {
   port: number;
   jwtSecretFile: string;
   nats: FleetState['nats'];
+  natsUsers: FleetState['natsUsers'];
   engines: Map<string, Engine>;
 }
 
@@ -68,7 +70,7 @@ export async function startFleet(opts: FleetOptions): Promise<FleetState> {
   const undo: Undo[] = [];
   try {
     const [nats, engines] = await Promise.all([startFleetNats(opts, undo), startFleetEngines(opts, undo)]);
-    return await launchServices(opts, { port, jwtSecretFile, nats, engines }, undo);
+    return await launchServices(opts, { port, jwtSecretFile, ...nats, engines }, undo);
   } catch (err) {
     for (const step of undo.reverse()) await step().catch(() => undefined);
     throw err;
@@ -81,16 +83,19 @@ async function gatewayPort(requested: number | undefined): Promise<number> {
   return requested;
 }
 
-async function startFleetNats(opts: FleetOptions, undo: Undo[]): Promise<FleetState['nats']> {
-  if (opts.natsUrl) return null;
+/** A NATS of our own, where every service logs in with its own user and subject permissions. */
+async function startFleetNats(opts: FleetOptions, undo: Undo[]): Promise<Pick<FleetState, 'nats' | 'natsUsers'>> {
+  if (opts.natsUrl) return { nats: null, natsUsers: null };
+  const auth = generateNatsUsers(join(opts.dir, 'nats-users'), opts.agents.map((agent) => agent.hostname));
   const server = await startNats({
     dir: join(opts.dir, 'nats'),
     logFile: logFileOf(opts.dir, 'nats'),
     detached: opts.detached,
     serverName: 'fleet-nats',
+    extraConfig: auth.config,
   });
   undo.push(() => stopNats(server));
-  return { pid: server.pid, port: server.port, monitorPort: server.monitorPort, configFile: server.configFile };
+  return { nats: { pid: server.pid, port: server.port, monitorPort: server.monitorPort, configFile: server.configFile }, natsUsers: auth.users };
 }
 
 /** One engine per agent keyed by hostname, or an empty map when all agents share `dockerHost`. */
@@ -149,6 +154,7 @@ async function launchServices(opts: FleetOptions, infra: Infrastructure, undo: U
     agentEnv: opts.agentEnv ?? {},
     gateway: { pid: 0, port: infra.port },
     nats: infra.nats,
+    natsUsers: infra.natsUsers,
     agents: opts.agents.map((agent) => agentState(agent, infra.engines.get(agent.hostname), opts.dockerHost)),
   };
   state.gateway.pid = spawnGateway(state);

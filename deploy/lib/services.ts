@@ -1,3 +1,4 @@
+import { natsLoginEnv } from './nats-auth';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT, REPO_ROOT } from './paths';
 import { abortIfDead, spawnService, waitFor } from './process';
 import { type AgentState, type FleetState, logFileOf } from './state';
@@ -16,6 +17,7 @@ export interface RegisteredAgent {
 export function spawnGateway(state: FleetState): number {
   return spawnTypeScript(GATEWAY_ENTRYPOINT, logFileOf(state.dir, 'gateway'), state.detached, {
     ...state.gatewayEnv,
+    ...natsLoginEnv(state.natsUsers?.gateway),
     FLEET_NATS_URL: state.natsUrl,
     FLEET_API_HOST: '127.0.0.1',
     FLEET_API_PORT: String(state.gateway.port),
@@ -27,6 +29,7 @@ export function spawnGateway(state: FleetState): number {
 export function spawnAgent(state: FleetState, agent: AgentState): number {
   return spawnTypeScript(AGENT_ENTRYPOINT, agentLogOf(state, agent), state.detached, {
     ...state.agentEnv,
+    ...natsLoginEnv(state.natsUsers?.agents[agent.hostname]),
     FLEET_NATS_URL: state.natsUrl,
     FLEET_AGENT_HOSTNAME: agent.hostname,
     FLEET_AGENT_LABELS: formatLabels(agent.labels),

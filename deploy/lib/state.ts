@@ -1,3 +1,4 @@
+import type { NatsUsers } from './nats-auth';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineSocketOf } from './engine';
@@ -35,6 +36,8 @@ export interface FleetState {
   gateway: { pid: number; port: number };
   /** Null when the fleet uses a NATS it did not start (`natsUrl`). */
   nats: { pid: number; port: number; monitorPort: number; configFile: string } | null;
+  /** Per-service NATS logins with subject permissions; null when the fleet uses a NATS it did not start. */
+  natsUsers: NatsUsers | null;
   agents: AgentState[];
 }
 

@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
+import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
 import { AGENTS_BUCKET, JOBS_STREAM, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
@@ -21,7 +22,16 @@ export interface RunningAgent {
  * runs many in one process.
  */
 export async function startAgent(config: AgentConfig, docker: Docker, log: Logger): Promise<RunningAgent> {
-  const nc = await connectNats({ servers: config.natsUrl, name: `fleet-agent-${config.hostname}`, user: config.natsUser, pass: config.natsPass }, log);
+  const nc = await connectNats(
+    {
+      servers: config.natsUrl,
+      name: `fleet-agent-${config.hostname}`,
+      user: config.natsUser,
+      pass: config.natsPass,
+      inboxPrefix: agentInboxPrefix(config.hostname),
+    },
+    log,
+  );
   const jsm = await jetstreamManager(nc);
   await waitForTopology(jsm, log);
   const kvm = new Kvm(nc);

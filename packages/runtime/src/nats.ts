@@ -2,10 +2,13 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 
 export interface NatsOptions {
+  /** One URL, a comma-separated list (`nats://a:4222,nats://b:4222`, as FLEET_NATS_URL may hold), or an array. */
   servers: string | string[];
   name: string;
   user?: string;
   pass?: string;
+  /** Where replies arrive; agents use their own, which their permissions confine them to. */
+  inboxPrefix?: string;
 }
 
 /**
@@ -14,16 +17,24 @@ export interface NatsOptions {
  */
 export async function connectNats(opts: NatsOptions, log: Logger): Promise<NatsConnection> {
   const nc = await connect({
-    servers: opts.servers,
+    servers: serverList(opts.servers),
     name: opts.name,
     user: opts.user,
     pass: opts.pass,
+    inboxPrefix: opts.inboxPrefix,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
   });
   logStatus(nc, log);
   return nc;
+}
+
+/** The client takes a string as one URL, so a comma-separated list is split here (blanks and spaces dropped). */
+export function serverList(servers: string | string[]): string[] {
+  return (Array.isArray(servers) ? servers : servers.split(','))
+    .map((server) => server.trim())
+    .filter((server) => server !== '');
 }
 
 async function logStatus(nc: NatsConnection, log: Logger): Promise<void> {

@@ -1,0 +1,60 @@
+/**
+ * NATS subject permissions, derived from the protocol so that a subject is
+ * named in one place. An agent may touch only what belongs to its own
+ * hostname: its job subject and durable consumer, its result keys, its
+ * registry key, its stream and secret subjects, and replies on its own inbox
+ * prefix (a shared `_INBOX.>` would let one agent read another's deliveries).
+ */
+import {
+  AGENTS_BUCKET,
+  agentConsumerName,
+  CANCEL_SUBJECT_PREFIX,
+  JOBS_STREAM,
+  RESULTS_BUCKET,
+  SECRET_SUBJECT_PREFIX,
+  STREAM_SUBJECT_PREFIX,
+} from './protocol';
+
+export interface SubjectPermissions {
+  publish: { allow: string[] };
+  subscribe: { allow: string[] };
+}
+
+/** Replies to an agent's requests (JetStream API, pulls, secrets) arrive under this prefix only. */
+export function agentInboxPrefix(hostname: string): string {
+  return `_INBOX_${hostname}`;
+}
+
+export function agentPermissions(hostname: string): SubjectPermissions {
+  const consumer = agentConsumerName(hostname);
+  const resultsStream = `KV_${RESULTS_BUCKET}`;
+  return {
+    publish: {
+      allow: [
+        '$JS.API.INFO',
+        `$JS.API.STREAM.INFO.${JOBS_STREAM}`,
+        `$JS.API.STREAM.INFO.${resultsStream}`,
+        `$JS.API.STREAM.INFO.KV_${AGENTS_BUCKET}`,
+        `$JS.API.CONSUMER.INFO.${JOBS_STREAM}.${consumer}`,
+        `$JS.API.CONSUMER.CREATE.${JOBS_STREAM}.${consumer}`,
+        `$JS.API.CONSUMER.CREATE.${JOBS_STREAM}.${consumer}.>`,
+        `$JS.API.CONSUMER.DURABLE.CREATE.${JOBS_STREAM}.${consumer}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${JOBS_STREAM}.${consumer}`,
+        `$JS.ACK.${JOBS_STREAM}.${consumer}.>`,
+        `$KV.${RESULTS_BUCKET}.*.${hostname}`,
+        `$JS.API.DIRECT.GET.${resultsStream}.$KV.${RESULTS_BUCKET}.*.${hostname}`,
+        `$KV.${AGENTS_BUCKET}.${hostname}`,
+        `${STREAM_SUBJECT_PREFIX}.*.${hostname}`,
+        `${SECRET_SUBJECT_PREFIX}.*.${hostname}`,
+      ],
+    },
+    subscribe: {
+      allow: [`${agentInboxPrefix(hostname)}.>`, `${CANCEL_SUBJECT_PREFIX}.*`],
+    },
+  };
+}
+
+/** The gateway owns the topology and reads every row: it may use every subject. */
+export function gatewayPermissions(): SubjectPermissions {
+  return { publish: { allow: ['>'] }, subscribe: { allow: ['>'] } };
+}

@@ -1,0 +1,108 @@
+/**
+ * Agent impersonation on a real nats-server with the per-agent users and
+ * subject permissions that deploy/ generates: holding web-01's credentials
+ * does not let anyone read web-02's jobs or speak for web-02, and the gateway
+ * attributes a row by the subject it arrived on, never by its payload.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
+import { cancelSubject, jobSubject, resultKey, secretSubject } from '@fleet/contracts/protocol';
+import { startTestFleet, type TestFleet } from '../support/fleet';
+import { api } from '../support/http';
+
+let fleet: TestFleet;
+let intruder: NatsConnection;
+const violations: string[] = [];
+
+beforeAll(async () => {
+  fleet = await startTestFleet();
+  const login = fleet.state.natsUsers?.agents['web-01'];
+  if (!login) throw new Error('the test fleet has no NATS users');
+  // Connects exactly as the web-01 agent does: its user, its password, its inbox prefix.
+  intruder = await connect({
+    servers: fleet.natsUrl,
+    user: login.user,
+    pass: readFileSync(login.passwordFile, 'utf8').trim(),
+    inboxPrefix: agentInboxPrefix('web-01'),
+  });
+  void (async () => {
+    for await (const status of intruder.status()) if (status.type === 'error') violations.push(String(status.error));
+  })();
+});
+
+afterAll(async () => {
+  await intruder?.close();
+  await fleet?.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function violationFor(subject: string): Promise<void> {
+  for (let i = 0; i < 50 && !violations.some((v) => v.includes(subject)); i++) await sleep(50);
+  expect(violations.find((v) => v.includes(subject))).toMatch(/permissions violation/i);
+}
+
+describe("web-01's credentials", () => {
+  it('cannot log in without the password, nor as the gateway', async () => {
+    await expect(connect({ servers: fleet.natsUrl, user: 'agent-web-01', pass: 'wrong' })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: fleet.natsUrl })).rejects.toThrow(/authorization/i);
+  });
+
+  it("cannot receive web-02's host-addressed jobs", async () => {
+    const received: string[] = [];
+    const sub = intruder.subscribe(jobSubject('web-02'), { callback: (_err, msg) => msg && received.push(msg.subject) });
+    await violationFor(jobSubject('web-02'));
+    const res = await api(fleet, 'GET', '/node/web-02/container/docker');
+    expect(res.status).toBe(200);
+    await sleep(300);
+    expect(received).toEqual([]);
+    sub.unsubscribe();
+
+    intruder.publish('$JS.API.CONSUMER.MSG.NEXT.FLEET_JOBS.agent_web-02', '{"batch":1}');
+    await violationFor('$JS.API.CONSUMER.MSG.NEXT.FLEET_JOBS.agent_web-02');
+  });
+
+  it('cannot publish a result as web-02: the forged row is dropped and web-02 times out', async () => {
+    await fleet.killAgent('web-02', 'SIGKILL');
+    try {
+      const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
+      const jobId: string = accepted.body.job_id;
+      const forged = JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged', containers: [] });
+      const subject = `$KV.fleet_results.${resultKey(jobId, 'web-02')}`;
+      intruder.publish(subject, forged);
+      await violationFor(subject);
+
+      const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
+      expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
+    } finally {
+      await fleet.startAgent('web-02');
+    }
+  });
+
+  it("cannot ask for another host's job credential, nor publish the cancels only the gateway sends", async () => {
+    intruder.publish(secretSubject('6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11', 'web-02'), '');
+    await violationFor(secretSubject('6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11', 'web-02'));
+    intruder.publish(cancelSubject('6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11'), '');
+    await violationFor(cancelSubject('6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11'));
+  });
+
+  it('is attributed by subject: a row on web-01\'s own key that claims to be web-02 counts for web-01', async () => {
+    await fleet.killAgent('web-01', 'SIGKILL');
+    try {
+      const accepted = await api(fleet, 'GET', '/node/role:web/container/docker?async=true&timeout=5');
+      const jobId: string = accepted.body.job_id;
+      const claimsToBeWeb02 = JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'written with web-01 credentials' });
+      intruder.publish(`$KV.fleet_results.${resultKey(jobId, 'web-01')}`, claimsToBeWeb02);
+
+      const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
+      const [web01, web02] = job.body.results;
+      expect(web01).toMatchObject({ hostname: 'web-01', message: 'written with web-01 credentials' });
+      // web-02's row is web-02's own answer, untouched by the claim.
+      expect(web02).toMatchObject({ hostname: 'web-02', status: 'ok' });
+      expect(web02.message).not.toBe('written with web-01 credentials');
+    } finally {
+      await fleet.startAgent('web-01');
+    }
+  });
+});
