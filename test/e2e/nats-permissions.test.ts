@@ -51,7 +51,7 @@ describe("web-01's credentials", () => {
 
   it("cannot receive web-02's host-addressed jobs", async () => {
     const received: string[] = [];
-    const sub = intruder.subscribe(jobSubject('web-02'), { callback: (_err, msg) => msg && received.push(msg.subject) });
+    const sub = intruder.subscribe(jobSubject('web-02'), { callback: (_err, msg) => void received.push(msg.subject) });
     await violationFor(jobSubject('web-02'));
     const res = await api(fleet, 'GET', '/node/web-02/container/docker');
     expect(res.status).toBe(200);

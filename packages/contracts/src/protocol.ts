@@ -10,6 +10,7 @@
  * redeliveries), then writes its final row there. The hostname of a row is read
  * from the key — the subject it was published on — never from the payload.
  */
+import type { components } from './generated';
 import type { NodeOperationName } from './operations';
 
 export const JOBS_STREAM = 'FLEET_JOBS';
@@ -65,22 +66,11 @@ export function parseResultKey(key: string): { jobId: string; hostname: string }
   return { jobId: key.slice(0, dot), hostname: key.slice(dot + 1) };
 }
 
-export type RowStatus = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
-export type JobStatus = 'pending' | 'running' | 'ok' | 'failed' | 'partial';
+export type RowStatus = components['schemas']['RowStatus'];
+export type JobStatus = components['schemas']['JobStatus'];
 
-/** One host's outcome. Operations add their own fields (`containers`, `id`, …). */
-export interface HostRow {
-  hostname: string;
-  status: RowStatus;
-  changed: boolean;
-  id?: string;
-  message?: string;
-  error?: string;
-  /** HTTP-style class of a failure: 400, 404, 409, 502 (engine down), 504 (timeout), 500. */
-  error_code?: number;
-  duration_ms?: number;
-  [field: string]: unknown;
-}
+/** One host's outcome, as the contract defines it; operations add their own fields (`containers`, `id`, …). */
+export type HostRow = components['schemas']['HostResult'];
 
 export function isFinal(status: RowStatus): boolean {
   return status === 'ok' || status === 'failed' || status === 'skipped';
