@@ -43,7 +43,9 @@ export class JobWorker {
     const messages = await consumer.consume({ max_messages: 64 });
     this.stopConsuming = () => messages.close().then(() => undefined);
     void (async () => {
-      for await (const msg of messages) void this.handle(msg);
+      for await (const msg of messages) {
+        this.handle(msg).catch((err) => this.deps.log.error({ err, subject: msg.subject }, 'job handling failed'));
+      }
     })();
   }
 
@@ -91,8 +93,27 @@ export class JobWorker {
       return;
     }
     const row = await this.slots.run(() => this.execute(job, log));
-    await this.deps.results.put(resultKey(job.job_id, this.deps.hostname), JSON.stringify(row));
+    await this.report(job, row, log);
     log.info({ status: row.status, changed: row.changed, duration_ms: row.duration_ms }, 'job done');
+  }
+
+  /**
+   * The job ran: its row must land even if the broker is restarting. Writing
+   * the same row under the same key again is harmless, so retry for a while.
+   */
+  private async report(job: JobMessage, row: HostRow, log: Logger): Promise<void> {
+    const key = resultKey(job.job_id, this.deps.hostname);
+    const giveUpAt = Math.max(job.deadline, Date.now()) + REPORT_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.results.put(key, JSON.stringify(row));
+        return;
+      } catch (err) {
+        if (Date.now() >= giveUpAt) throw err;
+        log.warn({ err: (err as Error).message, attempt }, 'writing the result failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * attempt)));
+      }
+    }
   }
 
   private async claim(job: JobMessage): Promise<'claimed' | 'taken' | 'retry'> {
@@ -143,6 +164,9 @@ export class JobWorker {
     }
   }
 }
+
+/** How long past the deadline an executed job's row is still retried. */
+const REPORT_RETRY_MS = 60_000;
 
 /** How long before its deadline a stream is wound down. */
 const STREAM_GRACE_MS = 750;
