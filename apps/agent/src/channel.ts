@@ -3,6 +3,12 @@ import { cancelSubject, secretSubject, streamSubject, type JobMessage, type Stre
 
 const SECRET_TIMEOUT_MS = 2000;
 
+export class CredentialUnavailableError extends Error {
+  constructor() {
+    super('the credential sent with this job is no longer available (the gateway that took the request is gone); send the request again');
+  }
+}
+
 /**
  * A job's core-NATS side channel: chunks out to the gateway, the credential
  * in from it, a cancel signal from it. Nothing here is stored by JetStream.
@@ -23,15 +29,20 @@ export class JobChannel {
     this.nc.publish(this.subject, JSON.stringify(chunk));
   }
 
-  /** The credential the gateway holds for this job, or undefined when it has none for this host. */
+  /**
+   * The credential the gateway holds for this job; undefined when the caller
+   * sent none. When the caller did send one but it can no longer be had (the
+   * gateway that took the request is gone), this throws: running without it
+   * would fail obscurely or, worse, succeed anonymously.
+   */
   async secret(): Promise<string | undefined> {
     if (!this.job.secret) return undefined;
-    try {
-      const reply = await this.nc.request(secretSubject(this.job.job_id, this.hostname), '', { timeout: SECRET_TIMEOUT_MS });
-      return reply.string() || undefined;
-    } catch {
-      return undefined;
-    }
+    const reply = await this.nc
+      .request(secretSubject(this.job.job_id, this.hostname), '', { timeout: SECRET_TIMEOUT_MS })
+      .catch(() => undefined);
+    const secret = reply?.string();
+    if (!secret) throw new CredentialUnavailableError();
+    return secret;
   }
 
   /** Calls `onCancel` if the gateway cancels this job; returns the unsubscribe. */
