@@ -33,6 +33,8 @@ export function describeEngineError(err: unknown): EngineFailure {
 
 function classify(statusCode: number): number {
   if (statusCode === 400 || statusCode === 404 || statusCode === 409) return statusCode;
+  // The engine's 403 is a refusal in the object's current state (endpoint already in the network, network still in use): a conflict.
+  if (statusCode === 403) return 409;
   return 500;
 }
 

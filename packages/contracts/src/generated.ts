@@ -159,6 +159,658 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/node/{target}/container/docker/prune": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete stopped containers on each targeted host
+         * @description `changed` is true where the engine deleted at least one container.
+         */
+        post: operations["docker.container.prune"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/restart": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restart a container on each targeted host
+         * @description A restart always changes the container (it is stopped if running, then started).
+         */
+        post: operations["docker.container.restart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/kill": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a signal to a container on each targeted host
+         * @description Kill reports what the engine says: killing a container that is not
+         *     running is `status:failed`, `changed:false`, with the engine's message
+         *     (`… is not running`, `error_code` 409).
+         */
+        post: operations["docker.container.kill"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/pause": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause (freeze) every process of a container on each targeted host
+         * @description Pause reports what the engine says: pausing a paused (or stopped)
+         *     container is `status:failed`, `changed:false`, with the engine's
+         *     message (`… is already paused`, `error_code` 409).
+         */
+        post: operations["docker.container.pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/unpause": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused container on each targeted host
+         * @description Unpause reports what the engine says: unpausing a container that is
+         *     not paused is `status:failed`, `changed:false`, with the engine's
+         *     message (`… is not paused`; the engine answers it as a server error,
+         *     so `error_code` is 500).
+         */
+        post: operations["docker.container.unpause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/rename": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rename a container on each targeted host
+         * @description A name already taken by another container is `failed` with `error_code` 409.
+         */
+        post: operations["docker.container.rename"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/update": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change a container's resource limits and restart policy on each targeted host
+         * @description `changed` is true where the container's settings differ after the update, false where they already had the values asked for.
+         */
+        post: operations["docker.container.update"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/logs": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read a container's logs on each targeted host
+         * @description The logs so far, split into `stdout` and `stderr` (demultiplexed; a
+         *     TTY container's output is all `stdout`). Works with the `json-file`
+         *     and `journald` log drivers.
+         */
+        get: operations["docker.container.logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/top": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the processes running in a container on each targeted host
+         * @description The engine runs `ps` for it; a container that is not running is `failed` with `error_code` 409.
+         */
+        get: operations["docker.container.top"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/stats": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One sample of a container's resource usage on each targeted host
+         * @description The Engine's stats document, read once (`stream=false`).
+         */
+        get: operations["docker.container.stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/changes": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the changes to a container's filesystem on each targeted host
+         * @description `Kind` is 0 modified, 1 added, 2 deleted.
+         */
+        get: operations["docker.container.changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/wait": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Wait for a container to stop on each targeted host and return its exit code
+         * @description Blocks until the condition is met or the job's deadline (`timeout`)
+         *     passes; a host still waiting then gets a timeout row (`error_code`
+         *     504). Waiting changes nothing (`changed:false`).
+         */
+        post: operations["docker.container.wait"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/exec": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a command in a running container on each targeted host
+         * @description Runs the command to its end and returns its demultiplexed `stdout`,
+         *     `stderr` and `exit_code`. A non-zero exit is still `status:ok` (the
+         *     command ran); `changed` is true because the command may have changed
+         *     anything. The job's deadline (`timeout`) bounds the wait: a command
+         *     still running then gets a timeout row (`error_code` 504), and the
+         *     engine offers no way to stop it, so it keeps running in the container.
+         */
+        post: operations["docker.container.exec"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/image": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /** List images on each targeted host */
+        get: operations["docker.image.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/image/pull": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pull an image from a registry on each targeted host
+         * @description The Engine's `POST /images/create?fromImage=…&tag=…`. Registry
+         *     credentials go in `X-Registry-Auth` as the Engine expects them. The
+         *     gateway keeps the header in memory until the job's deadline and each
+         *     targeted agent fetches it at run time: it never enters a job record, a
+         *     result row or a log.
+         *
+         *     Without `progress` the answer is one row per host: `changed` is true
+         *     when the engine downloaded a newer image, false when it was already up
+         *     to date; a failed pull is a `failed` row with the engine's message, also
+         *     when the engine reports the failure inside its progress stream.
+         *
+         *     With `progress=true` the answer is a `text/event-stream`: `job`, then
+         *     a `progress` event for each of the engines' progress JSON lines, tagged
+         *     with `hostname`, and finally `end` with the rows. Closing the connection
+         *     cancels the pull on every host.
+         */
+        post: operations["docker.image.pull"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/image/prune": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete unused images on each targeted host
+         * @description The Engine's `POST /images/prune`. Without a `dangling` filter the
+         *     engine deletes only dangling images (untagged and unused);
+         *     `{"dangling":["false"]}` deletes every unused image. Each row carries
+         *     the engine's `ImagesDeleted` and `SpaceReclaimed`; `changed` is true
+         *     where anything was deleted.
+         */
+        post: operations["docker.image.prune"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/image/batch-delete": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete a list of images of one repository on each targeted host (ECR BatchDeleteImage style)
+         * @description Every id names an image of `repositoryName`, as in ECR's
+         *     `BatchDeleteImage`. `{"imageTag":"t1"}` is the reference
+         *     `<repositoryName>:t1`: deleting it removes that tag, and the image once
+         *     nothing else refers to it (`docker rmi <repositoryName>:t1`).
+         *     `{"imageDigest":"sha256:…"}` is the image with that ID or with that
+         *     repository digest (`<repositoryName>@sha256:…`): deleting it removes
+         *     every tag and digest of `repositoryName` that refers to the image. With
+         *     both, the tag is deleted when it refers to that digest. Ids are handled
+         *     in order, one by one, never forced.
+         *
+         *     Each row lists the `imageIds` deleted (`imageTag` when one was named;
+         *     `imageDigest` always: the digest asked for, else the image's ID) and
+         *     the `failures`, each with the id as sent, a `failureCode` and a
+         *     `failureReason`: `MissingDigestAndTag` (neither given),
+         *     `InvalidImageTag`, `InvalidImageDigest` (not `sha256:` and 64 hex
+         *     digits), `ImageNotFound` (not on this host, or not in
+         *     `repositoryName`), `ImageTagDoesNotMatchDigest`, `ImageInUse` (a
+         *     container uses it). A row is `ok` even with failures; `changed` is true
+         *     where anything was deleted; an engine that cannot be reached fails the
+         *     row.
+         */
+        post: operations["docker.image.batch_delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/node/{target}/container/docker/image/{image}": {
         parameters: {
             query?: {
@@ -177,16 +829,128 @@ export interface paths {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description Image name or ID to remove (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
-                image: string;
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
+            };
+            cookie?: never;
+        };
+        /** Inspect an image on each targeted host */
+        get: operations["docker.image.inspect"];
+        put?: never;
+        post?: never;
+        /** Remove a container image on each targeted host */
+        delete: operations["docker.image.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/image/{image}/history": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
+            };
+            cookie?: never;
+        };
+        /** Show an image's layer history on each targeted host */
+        get: operations["docker.image.history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/image/{image}/tag": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
             };
             cookie?: never;
         };
         get?: never;
         put?: never;
-        post?: never;
-        /** Remove a container image on each targeted host */
-        delete: operations["docker.image.remove"];
+        /**
+         * Tag an image on each targeted host
+         * @description `changed` is false where `repo:tag` already names this image; a tag naming another image is moved.
+         */
+        post: operations["docker.image.tag"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/image/{image}/push": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push an image to its registry from each targeted host
+         * @description The Engine's `POST /images/{name}/push`: `image` is a repository
+         *     (`127.0.0.1:5000/busybox`) or one tagged reference of it. Credentials
+         *     travel in `X-Registry-Auth`, as for pull. The engine reports a failed
+         *     push inside its progress stream, with HTTP 200: the agent reads that
+         *     stream to its end and fails the row with the engine's message. `digest`
+         *     is the manifest digest the registry answered; `changed` is true where
+         *     the registry received at least one layer it did not have.
+         */
+        post: operations["docker.image.push"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -218,6 +982,421 @@ export interface paths {
          *     host.
          */
         get: operations["docker.system.events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/volume": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /** List volumes on each targeted host */
+        get: operations["docker.volume.list"];
+        put?: never;
+        /**
+         * Create a volume on each targeted host
+         * @description Creating a volume whose name already exists is `status:ok`,
+         *     `changed:false` (the engine returns the existing volume). Without a
+         *     `name` the engine makes one up, different on every host.
+         */
+        post: operations["docker.volume.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/volume/prune": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete volumes no container uses on each targeted host
+         * @description `changed` is true where the engine deleted at least one volume.
+         */
+        post: operations["docker.volume.prune"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/volume/{name}": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Volume name. */
+                name: components["schemas"]["ObjectName"];
+            };
+            cookie?: never;
+        };
+        /** Inspect a volume on each targeted host */
+        get: operations["docker.volume.inspect"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a volume on each targeted host
+         * @description Removing an absent volume is `failed` with the engine's message
+         *     (`error_code` 404); with `force` the engine does not complain, and the
+         *     row is `ok` with `changed:false`. A volume in use is `failed` with 409.
+         */
+        delete: operations["docker.volume.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/network": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /** List networks on each targeted host */
+        get: operations["docker.network.list"];
+        put?: never;
+        /**
+         * Create a network on each targeted host
+         * @description A name already in use on a host is `failed` there with `error_code` 409 (the engine is asked to check for duplicates).
+         */
+        post: operations["docker.network.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/network/prune": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete networks no container uses on each targeted host
+         * @description `changed` is true where the engine deleted at least one network.
+         */
+        post: operations["docker.network.prune"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/network/{id}": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Network ID or name. */
+                id: components["parameters"]["NetworkId"];
+            };
+            cookie?: never;
+        };
+        /** Inspect a network on each targeted host */
+        get: operations["docker.network.inspect"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a network on each targeted host
+         * @description Removing an absent network is `failed` with the engine's message (`error_code` 404).
+         */
+        delete: operations["docker.network.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/network/{id}/connect": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Network ID or name. */
+                id: components["parameters"]["NetworkId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Connect a container to a network on each targeted host
+         * @description Connecting a container that is already connected is `failed` with the engine's message (`error_code` 409).
+         */
+        post: operations["docker.network.connect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/network/{id}/disconnect": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Network ID or name. */
+                id: components["parameters"]["NetworkId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disconnect a container from a network on each targeted host
+         * @description Disconnecting a container that is not connected is `failed` with the engine's message.
+         */
+        post: operations["docker.network.disconnect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/system/info": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /** System-wide information from each targeted host's engine */
+        get: operations["docker.system.info"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/system/version": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /** Version of each targeted host's engine */
+        get: operations["docker.system.version"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/system/ping": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Ping each targeted host's engine
+         * @description An engine that does not answer is `failed` with `error_code` 502.
+         */
+        get: operations["docker.system.ping"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/system/df": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /** Disk usage of images, containers, volumes and build cache on each targeted host */
+        get: operations["docker.system.df"];
         put?: never;
         post?: never;
         delete?: never;
@@ -430,7 +1609,7 @@ export interface components {
         };
         ContainerCreateRequest: {
             image: string;
-            name?: string;
+            name?: components["schemas"]["ContainerName"];
             cmd?: string[];
             entrypoint?: string[];
             /** @description Environment variables, name to value. */
@@ -442,11 +1621,334 @@ export interface components {
             };
             working_dir?: string;
             user?: string;
+            /** @description The container's hostname. */
+            hostname?: string;
+            /**
+             * @description Published ports: container port (`80/tcp`, `53/udp`; tcp when no protocol is given) to host
+             *     port as `"8080"`, `"127.0.0.1:8080"`, or `""` / `"0"` for a port the engine picks. The engine
+             *     records the binding in any case but publishes it only on a network that can (a bridge network),
+             *     not with `network: none`.
+             */
+            ports?: {
+                [key: string]: string;
+            };
+            /** @description The Engine's `Binds`: `host-path:container-path[:ro]`, or `volume-name:container-path[:ro]` for a named volume (created if it does not exist). */
+            binds?: string[];
+            /** @description Container paths that get an anonymous volume each (the Engine's `Volumes`); `v=true` on remove deletes them. */
+            volumes?: string[];
+            restart_policy?: components["schemas"]["RestartPolicy"];
+            memory?: components["schemas"]["MemoryBytes"];
+            nano_cpus?: components["schemas"]["NanoCpus"];
+            /** @description The network to join (the Engine's `NetworkMode`): a network name or ID, `none` or `host`. Default: the engine's default network. */
+            network?: components["schemas"]["ObjectName"];
             /**
              * @description Start the container once created.
              * @default false
              */
             auto_start: boolean;
+        };
+        /** @description The name or ID of a container, volume or network. */
+        ObjectName: string;
+        ContainerName: string;
+        /** @description What the engine does when the container exits. */
+        RestartPolicy: {
+            /** @enum {string} */
+            name: "no" | "always" | "unless-stopped" | "on-failure";
+            /** @description Restarts to try; only with `on-failure`. */
+            maximum_retry_count?: number;
+        };
+        /** @description Memory limit in bytes; 0 means unlimited. */
+        MemoryBytes: number;
+        /** @description CPU quota in billionths of a CPU (`500000000` is half a CPU); 0 means unlimited. */
+        NanoCpus: number;
+        /** @description The Engine's update fields (`Memory`, `MemorySwap`, `CpuShares`, `NanoCpus`, `CpusetCpus`, `PidsLimit`, `RestartPolicy`) in snake case. */
+        ContainerUpdateRequest: {
+            memory?: components["schemas"]["MemoryBytes"];
+            /** @description Memory plus swap in bytes; -1 means unlimited swap. */
+            memory_swap?: number;
+            /** @description CPU shares (relative weight). */
+            cpu_shares?: number;
+            nano_cpus?: components["schemas"]["NanoCpus"];
+            /** @description CPUs the container may run on, e.g. `0-3` or `0,1`. */
+            cpuset_cpus?: string;
+            /** @description Most processes the container may run; 0 or -1 means unlimited. */
+            pids_limit?: number;
+            restart_policy?: components["schemas"]["RestartPolicy"];
+        };
+        ContainerExecRequest: {
+            /** @description The command and its arguments (no shell unless you run one). */
+            cmd: string[];
+            /** @description Extra environment variables for the command, name to value. */
+            env?: {
+                [key: string]: string;
+            };
+            /** @description Working directory for the command. */
+            workdir?: string;
+            /** @description User (and group) to run as: `name`, `uid`, `uid:gid`. */
+            user?: string;
+        };
+        VolumeCreateRequest: {
+            name?: components["schemas"]["ObjectName"];
+            /** @description Volume driver; the Engine's default is `local`. */
+            driver?: string;
+            /** @description Driver-specific options. */
+            driver_opts?: {
+                [key: string]: string;
+            };
+            labels?: {
+                [key: string]: string;
+            };
+        };
+        NetworkCreateRequest: {
+            name: components["schemas"]["ObjectName"];
+            /** @description Network driver; the Engine's default is `bridge`. */
+            driver?: string;
+            /** @description Restrict external access to the network. */
+            internal?: boolean;
+            labels?: {
+                [key: string]: string;
+            };
+        };
+        NetworkConnectRequest: {
+            container: components["schemas"]["ObjectName"];
+        };
+        NetworkDisconnectRequest: {
+            container: components["schemas"]["ObjectName"];
+            /** @description Disconnect even when the container's endpoint cannot be cleaned up normally. */
+            force?: boolean;
+        };
+        ContainerLogsResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                stdout?: string;
+                stderr?: string;
+            })[];
+        };
+        ContainerTopResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                titles?: string[];
+                processes?: string[][];
+            })[];
+        };
+        ContainerStatsResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                stats?: {
+                    [key: string]: unknown;
+                };
+            })[];
+        };
+        ContainerChangesResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                changes?: {
+                    Path: string;
+                    /** @enum {integer} */
+                    Kind: 0 | 1 | 2;
+                }[];
+            })[];
+        };
+        ContainerWaitResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                exit_code?: number;
+            })[];
+        };
+        ContainerExecResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                stdout?: string;
+                stderr?: string;
+                exit_code?: number;
+            })[];
+        };
+        ContainerPruneResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                containers_deleted?: string[];
+                /** @description Bytes freed. */
+                space_reclaimed?: number;
+            })[];
+        };
+        VolumeListResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                volumes?: {
+                    [key: string]: unknown;
+                }[];
+                warnings?: string[];
+            })[];
+        };
+        VolumeResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                volume?: {
+                    [key: string]: unknown;
+                };
+            })[];
+        };
+        VolumePruneResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                volumes_deleted?: string[];
+                /** @description Bytes freed. */
+                space_reclaimed?: number;
+            })[];
+        };
+        NetworkListResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                networks?: {
+                    [key: string]: unknown;
+                }[];
+            })[];
+        };
+        NetworkResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                network?: {
+                    [key: string]: unknown;
+                };
+            })[];
+        };
+        NetworkPruneResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                networks_deleted?: string[];
+            })[];
+        };
+        SystemInfoResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                info?: {
+                    [key: string]: unknown;
+                };
+            })[];
+        };
+        SystemVersionResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                version?: {
+                    [key: string]: unknown;
+                };
+            })[];
+        };
+        SystemDfResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                df?: {
+                    [key: string]: unknown;
+                };
+            })[];
+        };
+        /** @description An image name, a tagged or digested reference, or an image ID. */
+        ImageReference: string;
+        /** @description A repository name, optionally with its registry host and port (`127.0.0.1:5000/busybox`). */
+        ImageRepository: string;
+        ImageTag: string;
+        ImagePruneFilters: {
+            dangling?: ("true" | "false" | "1" | "0")[];
+            until?: string[];
+            label?: string[];
+            "label!"?: string[];
+        };
+        /** @description One image of the request's repository, by tag or digest. Ids that are malformed or lack both fields come back as failures, not as a 400. */
+        ImageIdentifier: {
+            imageTag?: string;
+            imageDigest?: string;
+        };
+        ImageBatchDeleteRequest: {
+            /** @description The repository every id belongs to; a bare `imageTag` means `<repositoryName>:<imageTag>`. */
+            repositoryName: components["schemas"]["ImageRepository"];
+            imageIds: components["schemas"]["ImageIdentifier"][];
+        };
+        ImageFailure: {
+            imageId: components["schemas"]["ImageIdentifier"];
+            /** @enum {string} */
+            failureCode: "InvalidImageDigest" | "InvalidImageTag" | "ImageTagDoesNotMatchDigest" | "ImageNotFound" | "MissingDigestAndTag" | "ImageInUse";
+            failureReason: string;
+        };
+        ImageListResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                images?: {
+                    [key: string]: unknown;
+                }[];
+            })[];
+        };
+        ImageInspectResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                image?: {
+                    [key: string]: unknown;
+                };
+            })[];
+        };
+        ImageHistoryResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                history?: {
+                    [key: string]: unknown;
+                }[];
+            })[];
+        };
+        ImageTransferResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                /** @description The reference pulled or pushed. */
+                reference?: string;
+                /** @description The manifest digest the registry reported. */
+                digest?: string;
+                /** @description Layers downloaded (pull) or uploaded (push). */
+                layers_transferred?: number;
+            })[];
+        };
+        ImagePruneResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                ImagesDeleted?: {
+                    /** @description The ID of an image that was deleted. */
+                    Deleted?: string;
+                    /** @description A reference that was untagged. */
+                    Untagged?: string;
+                }[];
+                /** @description Bytes freed. */
+                SpaceReclaimed?: number;
+            })[];
+        };
+        ImageBatchDeleteResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                /** @description The ids deleted on this host. */
+                imageIds?: {
+                    imageTag?: string;
+                    imageDigest: string;
+                }[];
+                failures?: components["schemas"]["ImageFailure"][];
+            })[];
         };
         /**
          * @description `pending` nothing started; `running`; `ok` every host ok or skipped; `failed` every host failed; `partial` some of each.
@@ -591,6 +2093,14 @@ export interface components {
         Prefer: string;
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
         Filters: string;
+        /** @description Network ID or name. */
+        NetworkId: components["schemas"]["ObjectName"];
+        /** @description The Engine's prune filters as a JSON map of string arrays: `until` (a timestamp or duration, e.g. `["10m"]`), `label` (`["key"]`, `["key=value"]`) and `label!`. */
+        PruneFilters: string;
+        /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+        Image: components["schemas"]["ImageReference"];
+        /** @description Registry credentials as the Engine expects them: base64url of the JSON `{"username":"…","password":"…","serveraddress":"…"}`. Held in the gateway's memory until the deadline, handed to the targeted agents only, never stored or logged. */
+        RegistryAuth: string;
     };
     requestBodies: never;
     headers: never;
@@ -724,6 +2234,19 @@ export interface operations {
                  *       "labels": {
                  *         "team": "core"
                  *       },
+                 *       "hostname": "app-1",
+                 *       "network": "backend",
+                 *       "ports": {
+                 *         "80/tcp": "127.0.0.1:8080"
+                 *       },
+                 *       "binds": [
+                 *         "app-data:/data"
+                 *       ],
+                 *       "restart_policy": {
+                 *         "name": "unless-stopped"
+                 *       },
+                 *       "memory": 67108864,
+                 *       "nano_cpus": 500000000,
                  *       "auto_start": true
                  *     }
                  */
@@ -909,6 +2432,1041 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    "docker.container.prune": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The Engine's prune filters as a JSON map of string arrays: `until` (a timestamp or duration, e.g. `["10m"]`), `label` (`["key"]`, `["key=value"]`) and `label!`. */
+                filters?: components["parameters"]["PruneFilters"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the containers it deleted, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "1 containers deleted",
+                     *           "containers_deleted": [
+                     *             "4fa6e0f0c6786287"
+                     *           ],
+                     *           "space_reclaimed": 12
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "message": "0 containers deleted",
+                     *           "containers_deleted": [],
+                     *           "space_reclaimed": 0
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ContainerPruneResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.restart": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Seconds to wait for the container to stop before killing it. */
+                t?: number;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.kill": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Signal to send, as a name (`SIGINT`, `HUP`) or a number. When not set, SIGKILL is sent. */
+                signal?: string;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.pause": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.unpause": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.rename": {
+        parameters: {
+            query: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The container's new name. */
+                name: components["schemas"]["ContainerName"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.update": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "memory": 67108864,
+                 *       "nano_cpus": 500000000,
+                 *       "restart_policy": {
+                 *         "name": "on-failure",
+                 *         "maximum_retry_count": 3
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ContainerUpdateRequest"];
+            };
+        };
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.logs": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Return the container's stdout. Default true here (the Engine's default is false, and it refuses a call asking for neither stream). */
+                stdout?: boolean;
+                /** @description Return the container's stderr. Default true here (as for `stdout`). */
+                stderr?: boolean;
+                /** @description UNIX timestamp (seconds); only log lines written at or after it. Default 0 (unfiltered). */
+                since?: number;
+                /** @description UNIX timestamp (seconds); only log lines written before it. */
+                until?: number;
+                /** @description Prefix every log line with its RFC 3339 timestamp. */
+                timestamps?: boolean;
+                /** @description Only this many lines from the end of the logs, or `all`. Default all. */
+                tail?: string;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with its logs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "app",
+                     *           "stdout": "listening on :8080\n",
+                     *           "stderr": ""
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ContainerLogsResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.top": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Arguments for `ps` (e.g. `aux`); the Engine's default is `-ef`. */
+                ps_args?: string;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the `ps` column titles and one array of columns per process. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "app",
+                     *           "titles": [
+                     *             "UID",
+                     *             "PID",
+                     *             "PPID",
+                     *             "C",
+                     *             "STIME",
+                     *             "TTY",
+                     *             "TIME",
+                     *             "CMD"
+                     *           ],
+                     *           "processes": [
+                     *             [
+                     *               "root",
+                     *               "4242",
+                     *               "4220",
+                     *               "0",
+                     *               "10:01",
+                     *               "?",
+                     *               "00:00:00",
+                     *               "sleep 3600"
+                     *             ]
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ContainerTopResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.stats": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's stats document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "app",
+                     *           "stats": {
+                     *             "read": "2025-01-01T10:00:00Z",
+                     *             "pids_stats": {
+                     *               "current": 1
+                     *             },
+                     *             "memory_stats": {
+                     *               "usage": 421888
+                     *             },
+                     *             "cpu_stats": {
+                     *               "cpu_usage": {
+                     *                 "total_usage": 1234567
+                     *               }
+                     *             }
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ContainerStatsResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.changes": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the changed paths. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "app",
+                     *           "changes": [
+                     *             {
+                     *               "Path": "/tmp",
+                     *               "Kind": 0
+                     *             },
+                     *             {
+                     *               "Path": "/tmp/out.txt",
+                     *               "Kind": 1
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ContainerChangesResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.wait": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description `not-running` (default; returns at once for a stopped container), `next-exit`, or `removed`. */
+                condition?: "not-running" | "next-exit" | "removed";
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the container's exit code. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "app",
+                     *           "exit_code": 0
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "failed",
+                     *           "changed": false,
+                     *           "error": "timeout: operation did not finish by the deadline",
+                     *           "error_code": 504
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ContainerWaitResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.exec": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "cmd": [
+                 *         "sh",
+                 *         "-c",
+                 *         "echo hi"
+                 *       ],
+                 *       "env": {
+                 *         "LANG": "C"
+                 *       },
+                 *       "workdir": "/tmp",
+                 *       "user": "nobody"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ContainerExecRequest"];
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with the command's output and exit code, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "id": "app",
+                     *           "exit_code": 0,
+                     *           "stdout": "hi\n",
+                     *           "stderr": ""
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "failed",
+                     *           "changed": false,
+                     *           "error": "Container 4fa6e0f0c678 is not running",
+                     *           "error_code": 409
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ContainerExecResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.list": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Show all images; by default intermediate images are left out. */
+                all?: boolean;
+                /** @description Show each image's repository digests (`RepoDigests`). */
+                digests?: boolean;
+                /** @description The Engine's image filters as a JSON map of string arrays: `dangling`, `label`, `before`, `since`, `reference` (e.g. `{"reference":["local/*"]}`). */
+                filters?: string;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's image summaries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "message": "1 images",
+                     *           "images": [
+                     *             {
+                     *               "Id": "sha256:d03daefce617",
+                     *               "RepoTags": [
+                     *                 "local/busybox:latest"
+                     *               ],
+                     *               "RepoDigests": [],
+                     *               "Created": 1700000000,
+                     *               "Size": 2296320,
+                     *               "Containers": -1
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ImageListResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.pull": {
+        parameters: {
+            query: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The image to pull; it may carry a tag or digest (`127.0.0.1:5000/busybox:t1`); `/`, `:` and `@` may stay unencoded. */
+                fromImage: components["schemas"]["ImageReference"];
+                /** @description Tag or digest. When neither this nor `fromImage` names one, the engine pulls every tag of the repository. */
+                tag?: string;
+                /** @description Answer with a server-sent-event stream of the engines' progress, then the rows. */
+                progress?: boolean;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+                /** @description Registry credentials as the Engine expects them: base64url of the JSON `{"username":"…","password":"…","serveraddress":"…"}`. Held in the gateway's memory until the deadline, handed to the targeted agents only, never stored or logged. */
+                "X-Registry-Auth"?: components["parameters"]["RegistryAuth"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description With `progress=true`, the merged progress stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example event: job
+                     *     data: {"job_id":"550e8400-e29b-41d4-a716-446655440000","hosts":["web-01"]}
+                     *
+                     *     event: progress
+                     *     data: {"hostname":"web-01","status":"Pulling from busybox","id":"t1"}
+                     *
+                     *     event: progress
+                     *     data: {"hostname":"web-01","status":"Status: Downloaded newer image for 127.0.0.1:5000/busybox:t1"}
+                     *
+                     *     event: end
+                     *     data: {"job_id":"550e8400-e29b-41d4-a716-446655440000","results":[{"hostname":"web-01","status":"ok","changed":true,"id":"sha256:d03daefce617","reference":"127.0.0.1:5000/busybox:t1"}]}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description One row per targeted host, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "id": "sha256:d03daefce617",
+                     *           "reference": "127.0.0.1:5000/busybox:t1",
+                     *           "digest": "sha256:9a2b7c1e0f4d",
+                     *           "layers_transferred": 1,
+                     *           "message": "Status: Downloaded newer image for 127.0.0.1:5000/busybox:t1"
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "failed",
+                     *           "changed": false,
+                     *           "error": "Head \"http://127.0.0.1:5000/v2/busybox/manifests/t1\": no basic auth credentials",
+                     *           "error_code": 500
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ImageTransferResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.prune": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The prune filters as a JSON map of string arrays: `dangling` (`["true"]` or `["false"]`), `until` (a timestamp or a duration such as `["10m"]`), `label` and `label!` (`["key"]`, `["key=value"]`). */
+                filters?: string;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the images it deleted, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "1 images deleted",
+                     *           "ImagesDeleted": [
+                     *             {
+                     *               "Deleted": "sha256:5e1f7a0b2c3d"
+                     *             }
+                     *           ],
+                     *           "SpaceReclaimed": 2296320
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "message": "0 images deleted",
+                     *           "ImagesDeleted": [],
+                     *           "SpaceReclaimed": 0
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ImagePruneResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.batch_delete": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "repositoryName": "local/busybox",
+                 *       "imageIds": [
+                 *         {
+                 *           "imageTag": "t1"
+                 *         },
+                 *         {
+                 *           "imageTag": "missing"
+                 *         },
+                 *         {
+                 *           "imageDigest": "sha256:bad"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ImageBatchDeleteRequest"];
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with the ids it deleted and its failures, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "1 deleted, 2 failed",
+                     *           "imageIds": [
+                     *             {
+                     *               "imageTag": "t1",
+                     *               "imageDigest": "sha256:d03daefce617"
+                     *             }
+                     *           ],
+                     *           "failures": [
+                     *             {
+                     *               "imageId": {
+                     *                 "imageTag": "missing"
+                     *               },
+                     *               "failureCode": "ImageNotFound",
+                     *               "failureReason": "No such image: local/busybox:missing"
+                     *             },
+                     *             {
+                     *               "imageId": {
+                     *                 "imageDigest": "sha256:bad"
+                     *               },
+                     *               "failureCode": "InvalidImageDigest",
+                     *               "failureReason": "not a sha256 digest: expected sha256: and 64 hex digits"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ImageBatchDeleteResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.inspect": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's inspect document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "sha256:d03daefce617",
+                     *           "image": {
+                     *             "Id": "sha256:d03daefce617",
+                     *             "RepoTags": [
+                     *               "local/busybox:latest"
+                     *             ],
+                     *             "RepoDigests": [],
+                     *             "Size": 2296320,
+                     *             "Config": {
+                     *               "Cmd": [
+                     *                 "/bin/sh"
+                     *               ]
+                     *             }
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ImageInspectResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
     "docker.image.remove": {
         parameters: {
             query?: {
@@ -931,8 +3489,8 @@ export interface operations {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description Image name or ID to remove (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
-                image: string;
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
             };
             cookie?: never;
         };
@@ -966,6 +3524,189 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["NodeResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.history": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's history, newest layer first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "local/busybox:latest",
+                     *           "message": "1 layers",
+                     *           "history": [
+                     *             {
+                     *               "Id": "sha256:d03daefce617",
+                     *               "Created": 1700000000,
+                     *               "CreatedBy": "",
+                     *               "Tags": [
+                     *                 "local/busybox:latest"
+                     *               ],
+                     *               "Size": 2296320,
+                     *               "Comment": "Imported from -"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ImageHistoryResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.tag": {
+        parameters: {
+            query: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The repository to tag in, e.g. `127.0.0.1:5000/busybox`; `/` and `:` may stay unencoded. */
+                repo: components["schemas"]["ImageRepository"];
+                /** @description The new tag; `latest` when omitted. */
+                tag?: components["schemas"]["ImageTag"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the image's ID, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "id": "sha256:d03daefce617",
+                     *           "message": "tagged 127.0.0.1:5000/busybox:t1"
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "sha256:d03daefce617",
+                     *           "message": "127.0.0.1:5000/busybox:t1 already names this image"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NodeResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.push": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The tag to push. When neither this nor `image` names one, the engine pushes every tag of the repository. */
+                tag?: components["schemas"]["ImageTag"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+                /** @description Registry credentials as the Engine expects them: base64url of the JSON `{"username":"…","password":"…","serveraddress":"…"}`. Held in the gateway's memory until the deadline, handed to the targeted agents only, never stored or logged. */
+                "X-Registry-Auth"?: components["parameters"]["RegistryAuth"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "reference": "127.0.0.1:5000/busybox:t1",
+                     *           "digest": "sha256:9a2b7c1e0f4d",
+                     *           "layers_transferred": 1,
+                     *           "message": "t1: digest: sha256:9a2b7c1e0f4d size: 527"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ImageTransferResponse"] | components["schemas"]["JobAccepted"];
                 };
             };
             default: components["responses"]["Error"];
@@ -1014,6 +3755,910 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.volume.list": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The Engine's filters as a JSON map of string arrays: `name`, `driver`, `label`, `dangling` (`["true"]` for volumes no container uses). */
+                filters?: string;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with its volumes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "message": "1 volumes",
+                     *           "volumes": [
+                     *             {
+                     *               "Name": "data",
+                     *               "Driver": "local",
+                     *               "Mountpoint": "/var/lib/docker/volumes/data/_data",
+                     *               "Labels": {
+                     *                 "team": "core"
+                     *               },
+                     *               "Scope": "local"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VolumeListResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.volume.create": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "data",
+                 *       "driver": "local",
+                 *       "labels": {
+                 *         "team": "core"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["VolumeCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with the volume, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "id": "data",
+                     *           "message": "volume created",
+                     *           "volume": {
+                     *             "Name": "data",
+                     *             "Driver": "local",
+                     *             "Mountpoint": "/var/lib/docker/volumes/data/_data",
+                     *             "Labels": {
+                     *               "team": "core"
+                     *             },
+                     *             "Scope": "local"
+                     *           }
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "data",
+                     *           "message": "volume already exists",
+                     *           "volume": {
+                     *             "Name": "data",
+                     *             "Driver": "local",
+                     *             "Mountpoint": "/var/lib/docker/volumes/data/_data",
+                     *             "Labels": {
+                     *               "team": "core"
+                     *             },
+                     *             "Scope": "local"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VolumeResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.volume.prune": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The Engine's filters as a JSON map of string arrays: `label` (`["key"]`, `["key=value"]`) and `label!`. */
+                filters?: string;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the volumes it deleted, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "1 volumes deleted",
+                     *           "volumes_deleted": [
+                     *             "data"
+                     *           ],
+                     *           "space_reclaimed": 4096
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VolumePruneResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.volume.inspect": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Volume name. */
+                name: components["schemas"]["ObjectName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's volume document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "data",
+                     *           "volume": {
+                     *             "Name": "data",
+                     *             "Driver": "local",
+                     *             "Mountpoint": "/var/lib/docker/volumes/data/_data",
+                     *             "Labels": {
+                     *               "team": "core"
+                     *             },
+                     *             "Scope": "local"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VolumeResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.volume.remove": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Do not fail when the volume does not exist (the Engine's meaning; a volume in use is still refused). */
+                force?: boolean;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Volume name. */
+                name: components["schemas"]["ObjectName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "id": "data",
+                     *           "message": "volume removed"
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "failed",
+                     *           "changed": false,
+                     *           "error": "get data: no such volume",
+                     *           "error_code": 404
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NodeResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.network.list": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The Engine's filters as a JSON map of string arrays: `driver`, `id`, `label`, `name`, `type` (`custom` or `builtin`), `scope`, `dangling`. */
+                filters?: string;
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with its networks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "message": "3 networks",
+                     *           "networks": [
+                     *             {
+                     *               "Name": "backend",
+                     *               "Id": "3b61b104a580",
+                     *               "Driver": "bridge",
+                     *               "Internal": true,
+                     *               "Scope": "local"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NetworkListResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.network.create": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "backend",
+                 *       "driver": "bridge",
+                 *       "internal": true,
+                 *       "labels": {
+                 *         "team": "core"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["NetworkCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with the new network's id, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "id": "3b61b104a5800fec6a7e9d10cf6943a85a65144db3c180de1cfcb4a119855789",
+                     *           "message": "network created"
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "failed",
+                     *           "changed": false,
+                     *           "error": "network with name backend already exists",
+                     *           "error_code": 409
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NodeResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.network.prune": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description The Engine's prune filters as a JSON map of string arrays: `until` (a timestamp or duration, e.g. `["10m"]`), `label` (`["key"]`, `["key=value"]`) and `label!`. */
+                filters?: components["parameters"]["PruneFilters"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the networks it deleted, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "1 networks deleted",
+                     *           "networks_deleted": [
+                     *             "backend"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NetworkPruneResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.network.inspect": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Network ID or name. */
+                id: components["parameters"]["NetworkId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's network document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "3b61b104a580",
+                     *           "network": {
+                     *             "Name": "backend",
+                     *             "Id": "3b61b104a580",
+                     *             "Driver": "bridge",
+                     *             "Internal": true,
+                     *             "Containers": {}
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NetworkResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.network.remove": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Network ID or name. */
+                id: components["parameters"]["NetworkId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.network.connect": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Network ID or name. */
+                id: components["parameters"]["NetworkId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "container": "app"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NetworkConnectRequest"];
+            };
+        };
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.network.disconnect": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Network ID or name. */
+                id: components["parameters"]["NetworkId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "container": "app",
+                 *       "force": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["NetworkDisconnectRequest"];
+            };
+        };
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.system.info": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's info document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "info": {
+                     *             "Name": "web-01",
+                     *             "Containers": 3,
+                     *             "ContainersRunning": 1,
+                     *             "Images": 2,
+                     *             "ServerVersion": "20.10.24",
+                     *             "Driver": "overlay2",
+                     *             "NCPU": 4,
+                     *             "MemTotal": 8342716416
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SystemInfoResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.system.version": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's version document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "version": {
+                     *             "Version": "20.10.24",
+                     *             "ApiVersion": "1.41",
+                     *             "MinAPIVersion": "1.12",
+                     *             "Os": "linux",
+                     *             "Arch": "amd64",
+                     *             "KernelVersion": "6.1.0"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SystemVersionResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.system.ping": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's answer (`OK`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "message": "OK"
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "failed",
+                     *           "changed": false,
+                     *           "error": "docker engine unavailable: connect ENOENT /var/run/docker.sock",
+                     *           "error_code": 502
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NodeResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.system.df": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the engine's disk usage document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "df": {
+                     *             "LayersSize": 1984230,
+                     *             "Images": [
+                     *               {
+                     *                 "Id": "sha256:e4fee6c55957",
+                     *                 "RepoTags": [
+                     *                   "local/busybox:latest"
+                     *                 ],
+                     *                 "Size": 1984230,
+                     *                 "Containers": 2
+                     *               }
+                     *             ],
+                     *             "Containers": [],
+                     *             "Volumes": [],
+                     *             "BuildCache": []
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SystemDfResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
             default: components["responses"]["Error"];
         };
     };

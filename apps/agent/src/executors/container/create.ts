@@ -1,15 +1,26 @@
 import type { Executor } from '../types';
+import { envList, hostResources, publishedPorts } from './config';
 
 export const createContainer: Executor<'docker.container.create'> = async ({ body }, { docker }) => {
+  const { ExposedPorts, PortBindings } = publishedPorts(body.ports);
   const container = await docker.createContainer({
     Image: body.image,
     name: body.name,
     Cmd: body.cmd,
     Entrypoint: body.entrypoint,
-    Env: body.env ? Object.entries(body.env).map(([name, value]) => `${name}=${value}`) : undefined,
+    Env: envList(body.env),
     Labels: body.labels,
     WorkingDir: body.working_dir,
     User: body.user,
+    Hostname: body.hostname,
+    ExposedPorts,
+    Volumes: body.volumes && Object.fromEntries(body.volumes.map((path) => [path, {}])),
+    HostConfig: {
+      ...hostResources(body),
+      PortBindings,
+      Binds: body.binds,
+      NetworkMode: body.network,
+    },
   });
   if (body.auto_start) await container.start();
   return { changed: true, id: container.id, message: body.auto_start ? 'container created and started' : 'container created' };
