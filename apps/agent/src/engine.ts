@@ -26,9 +26,17 @@ export function describeEngineError(err: unknown): EngineFailure {
   if (e.code && UNREACHABLE.has(e.code)) {
     return { error: `docker engine unavailable: ${e.message ?? e.code}`, error_code: 502 };
   }
-  const message = e.json?.message ?? e.reason ?? e.message ?? String(err);
+  const message = e.json?.message ?? causeInMessage(e.message) ?? e.reason ?? e.message ?? String(err);
   if (typeof e.statusCode === 'number') return { error: message, error_code: classify(e.statusCode) };
   return { error: message, error_code: 500 };
+}
+
+/**
+ * On streamed calls docker-modem has no parsed body (`json` is null) and keeps
+ * the engine's words only in its message: `(HTTP code 500) server error - <cause>`.
+ */
+function causeInMessage(message: string | undefined): string | undefined {
+  return /^\(HTTP code \d+\) [^-]*- ([\s\S]*?)\s*$/.exec(message ?? '')?.[1] || undefined;
 }
 
 function classify(statusCode: number): number {

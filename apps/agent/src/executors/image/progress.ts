@@ -49,23 +49,6 @@ export async function followTransfer(stream: NodeJS.ReadableStream, { signal, em
 }
 
 /**
- * Opens an engine progress stream. When the engine refuses before streaming,
- * dockerode rejects with `json: null` and the engine's message only inside
- * its own `message` ("(HTTP code 500) server error - <message> "); the row
- * would say just "server error". The message is put back where rows read it.
- */
-export async function openTransfer(call: Promise<NodeJS.ReadableStream>): Promise<NodeJS.ReadableStream> {
-  try {
-    return await call;
-  } catch (err) {
-    const refused = err as { json?: unknown; message?: string };
-    const cause = /^\(HTTP code \d+\) [^-]*- ([\s\S]*?)\s*$/.exec(refused.message ?? '')?.[1];
-    if (refused.json == null && cause) refused.json = { message: cause };
-    throw err;
-  }
-}
-
-/**
  * The `authconfig` dockerode sends as `X-Registry-Auth`: the caller's header,
  * else an empty one, as the docker CLI sends (some engines refuse a push
  * without the header). Go's base64.URLEncoding wants the URL alphabet and

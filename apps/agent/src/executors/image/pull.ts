@@ -1,6 +1,6 @@
 import { ifPresent } from '../common';
 import type { Executor } from '../types';
-import { followTransfer, openTransfer, registryAuth } from './progress';
+import { followTransfer, registryAuth } from './progress';
 
 /** `repo` + `tag` as one reference; a `tag` may be a digest. Without one the engine pulls every tag. */
 function referenceOf(fromImage: string, tag: string | undefined): string {
@@ -10,7 +10,7 @@ function referenceOf(fromImage: string, tag: string | undefined): string {
 
 export const pullImage: Executor<'docker.image.pull'> = async ({ fromImage, tag, progress }, ctx) => {
   const { docker, signal } = ctx;
-  const stream = await openTransfer(docker.createImage({ fromImage, tag, authconfig: registryAuth(await ctx.secret()), abortSignal: signal }));
+  const stream = await docker.createImage({ fromImage, tag, authconfig: registryAuth(await ctx.secret()), abortSignal: signal });
   const transfer = await followTransfer(stream, ctx, progress === true);
   const reference = referenceOf(fromImage, tag);
   const image = await ifPresent(docker.getImage(reference).inspect());

@@ -1,8 +1,8 @@
 import type { Executor } from '../types';
-import { followTransfer, openTransfer, registryAuth } from './progress';
+import { followTransfer, registryAuth } from './progress';
 
 export const pushImage: Executor<'docker.image.push'> = async ({ image, tag }, ctx) => {
-  const stream = await openTransfer(ctx.docker.getImage(image).push({ tag, authconfig: registryAuth(await ctx.secret()), abortSignal: ctx.signal }));
+  const stream = await ctx.docker.getImage(image).push({ tag, authconfig: registryAuth(await ctx.secret()), abortSignal: ctx.signal });
   const transfer = await followTransfer(stream, ctx, false);
   return {
     changed: transfer.layers > 0,

@@ -1,0 +1,20 @@
+import { describeEngineError } from './engine';
+
+describe('describeEngineError', () => {
+  it('passes the engine message through with its HTTP class', () => {
+    expect(describeEngineError({ statusCode: 404, json: { message: 'No such container: x' } })).toEqual({ error: 'No such container: x', error_code: 404 });
+    expect(describeEngineError({ statusCode: 403, json: { message: 'endpoint already exists' } })).toEqual({ error: 'endpoint already exists', error_code: 409 });
+  });
+
+  it('finds the cause of a refused streamed call inside the modem message', () => {
+    const err = { statusCode: 500, json: null, reason: 'server error', message: '(HTTP code 500) server error - Get "http://127.0.0.1:5000/v2/": no basic auth credentials ' };
+    expect(describeEngineError(err)).toEqual({ error: 'Get "http://127.0.0.1:5000/v2/": no basic auth credentials', error_code: 500 });
+  });
+
+  it('says the engine is unavailable when its socket is', () => {
+    expect(describeEngineError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED /tmp/x.sock' })).toEqual({
+      error: 'docker engine unavailable: connect ECONNREFUSED /tmp/x.sock',
+      error_code: 502,
+    });
+  });
+});
