@@ -90,3 +90,57 @@ describe('GET /node/_all/container/docker/system/events', () => {
     expect(res.body).toMatchObject({ error: 'no agent matches target', code: 404 });
   });
 });
+
+describe('container streams', () => {
+  beforeAll(async () => {
+    const res = await api(fleet, 'POST', '/node/_all/container/docker', {
+      body: { image: 'local/busybox:latest', name: 'ticker', cmd: ['sh', '-c', 'i=0; while true; do echo tick $i; echo oops $i >&2; i=$((i+1)); sleep 0.2; done'], auto_start: true },
+    });
+    expect(res.body.results.map((r: { status: string }) => r.status)).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  /** Closes the client, then checks every host finished its row and no subscription of the job is left on the broker. */
+  async function closeAndCheck(stream: EventStreamClient, jobId: string): Promise<void> {
+    await stream.close();
+    const job = await api(fleet, 'GET', `/job/${jobId}?wait=20`);
+    expect(job.body.status).toBe('ok');
+    expect((await natsSubscriptions()).filter((s) => s.includes(jobId))).toEqual([]);
+  }
+
+  it('follows logs on every host as stdout and stderr events, until the client leaves', async () => {
+    const stream = new EventStreamClient(`${fleet.url}/node/_all/container/docker/ticker/logs?follow=true&tail=1&timeout=120`, {
+      authorization: `Bearer ${fleet.adminKey}`,
+    });
+    const job = await stream.waitFor((e) => e.event === 'job');
+    for (const host of HOSTS) {
+      await stream.waitFor((e) => e.event === 'stdout' && e.data.hostname === host && /tick \d+/.test(e.data.text));
+      await stream.waitFor((e) => e.event === 'stderr' && e.data.hostname === host && /oops \d+/.test(e.data.text));
+    }
+    // Following means new output keeps coming: a later tick than the first one seen on web-01.
+    const first = Number(/tick (\d+)/.exec(stream.events.find((e) => e.event === 'stdout' && e.data.hostname === 'web-01')?.data.text)?.[1]);
+    await stream.waitFor((e) => e.event === 'stdout' && e.data.hostname === 'web-01' && Number(/tick (\d+)/.exec(e.data.text)?.[1]) > first + 2);
+    await closeAndCheck(stream, job.data.job_id);
+  });
+
+  it('streams stats samples tagged with the host, until the client leaves', async () => {
+    const stream = new EventStreamClient(`${fleet.url}/node/role:web/container/docker/ticker/stats?stream=true&timeout=120`, {
+      authorization: `Bearer ${fleet.adminKey}`,
+    });
+    const job = await stream.waitFor((e) => e.event === 'job');
+    expect(job.data.hosts).toEqual(['web-01', 'web-02']);
+    const samplesFrom = (host: string) => stream.events.filter((e) => e.event === 'stats' && e.data.hostname === host).length;
+    for (const host of ['web-01', 'web-02']) {
+      await stream.waitFor((e) => e.event === 'stats' && e.data.hostname === host && samplesFrom(host) >= 2);
+      const sample = stream.events.find((e) => e.event === 'stats' && e.data.hostname === host);
+      expect(sample?.data.memory_stats).toBeDefined();
+    }
+    await closeAndCheck(stream, job.data.job_id);
+  });
+
+  it('still answers one sample and a plain log without the stream flags', async () => {
+    const stats = await api(fleet, 'GET', '/node/web-01/container/docker/ticker/stats');
+    expect(stats.body.results[0].stats.memory_stats).toBeDefined();
+    const logs = await api(fleet, 'GET', '/node/web-01/container/docker/ticker/logs?tail=2');
+    expect(logs.body.results[0].stdout).toMatch(/tick \d+/);
+  });
+});

@@ -514,8 +514,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One sample of a container's resource usage on each targeted host
-         * @description The Engine's stats document, read once (`stream=false`).
+         * A container's resource usage on each targeted host, once or as a stream
+         * @description The Engine's stats document, read once; with `stream=true`, every sample as a server-sent `stats` event tagged with `hostname`, until the deadline or the client disconnects.
          */
         get: operations["docker.container.stats"];
         put?: never;
@@ -2707,6 +2707,8 @@ export interface operations {
                 timestamps?: boolean;
                 /** @description Only this many lines from the end of the logs, or `all`. Default all. */
                 tail?: string;
+                /** @description Keep streaming new output as server-sent events (`stdout` / `stderr` events with `hostname` and `text`, then `end` with the rows) until the deadline (`timeout`) or the client disconnects. */
+                follow?: boolean;
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -2725,7 +2727,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One row per targeted host with its logs. */
+            /** @description One row per targeted host with its logs; with `follow=true`, an event stream. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2747,6 +2749,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ContainerLogsResponse"];
+                    /**
+                     * @example event: job
+                     *     data: {"job_id":"550e8400-e29b-41d4-a716-446655440000","hosts":["web-01"]}
+                     *
+                     *     event: stdout
+                     *     data: {"hostname":"web-01","text":"listening on :8080\n"}
+                     *
+                     *     event: end
+                     *     data: {"job_id":"550e8400-e29b-41d4-a716-446655440000","results":[{"hostname":"web-01","status":"ok","changed":false,"id":"app","message":"log stream ended"}]}
+                     */
+                    "text/event-stream": string;
                 };
             };
             202: components["responses"]["Accepted"];
@@ -2835,6 +2848,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Stream samples as server-sent events instead of answering with one. */
+                stream?: boolean;
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -2853,7 +2868,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One row per targeted host with the engine's stats document. */
+            /** @description One row per targeted host with the engine's stats document; with `stream=true`, an event stream. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2887,6 +2902,11 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ContainerStatsResponse"];
+                    /**
+                     * @example event: stats
+                     *     data: {"hostname":"web-01","read":"2025-01-01T10:00:00Z","memory_stats":{"usage":421888}}
+                     */
+                    "text/event-stream": string;
                 };
             };
             202: components["responses"]["Accepted"];

@@ -6,12 +6,19 @@ export interface Output {
   stderr: string;
 }
 
+/** Where the two streams go instead of being collected (a followed log emits them as they come). */
+export interface OutputSinks {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
 /**
  * Splits the engine's multiplexed stdout/stderr framing with dockerode's own
  * demuxer (which passes a TTY's unframed output through as stdout) and
- * resolves when the source ends. A Buffer (non-follow logs) is read as a stream.
+ * resolves when the source ends or `signal` aborts. A Buffer (non-follow logs)
+ * is read as a stream. With `sinks`, output goes there and resolves empty.
  */
-export function demultiplex(modem: Docker['modem'], source: NodeJS.ReadableStream | Buffer, signal: AbortSignal): Promise<Output> {
+export function demultiplex(modem: Docker['modem'], source: NodeJS.ReadableStream | Buffer, signal: AbortSignal, sinks?: OutputSinks): Promise<Output> {
   const stream = Buffer.isBuffer(source) ? Readable.from([source]) : source;
   const stdout = collector();
   const stderr = collector();
@@ -23,7 +30,7 @@ export function demultiplex(modem: Docker['modem'], source: NodeJS.ReadableStrea
       signal.removeEventListener('abort', stop);
       resolve({ stdout: stdout.text(), stderr: stderr.text() });
     };
-    modem.demuxStream(stream, stdout.sink, stderr.sink);
+    modem.demuxStream(stream, sinks?.stdout ?? stdout.sink, sinks?.stderr ?? stderr.sink);
     stream.once('end', finish);
     stream.once('close', finish);
     stream.once('error', (err) => {

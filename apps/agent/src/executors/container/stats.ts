@@ -1,6 +1,9 @@
+import { forEachJsonLine } from '../../streams';
 import type { Executor } from '../types';
 
-export const containerStats: Executor<'docker.container.stats'> = async ({ id }, { docker }) => {
-  const stats = await docker.getContainer(id).stats({ stream: false });
-  return { changed: false, id, stats };
+export const containerStats: Executor<'docker.container.stats'> = async ({ id, stream }, { docker, signal, emit }) => {
+  const container = docker.getContainer(id);
+  if (!stream) return { changed: false, id, stats: await container.stats({ stream: false }) };
+  const samples = await forEachJsonLine(await container.stats({ stream: true }), signal, (sample) => emit('stats', sample));
+  return { changed: false, id, message: `${samples} samples`, samples };
 };

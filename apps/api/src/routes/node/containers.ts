@@ -19,9 +19,9 @@ export function mountContainerRoutes(router: Router, jobs: JobClient): void {
   mountNodeOperation(router, jobs, 'docker.container.unpause');
   mountNodeOperation(router, jobs, 'docker.container.rename');
   mountNodeOperation(router, jobs, 'docker.container.update');
-  mountNodeOperation(router, jobs, 'docker.container.logs');
+  mountNodeOperation(router, jobs, 'docker.container.logs', { streams: (req) => String(req.query.follow) === 'true' });
   mountNodeOperation(router, jobs, 'docker.container.top');
-  mountNodeOperation(router, jobs, 'docker.container.stats');
+  mountNodeOperation(router, jobs, 'docker.container.stats', { streams: (req) => String(req.query.stream) === 'true' });
   mountNodeOperation(router, jobs, 'docker.container.changes');
   mountNodeOperation(router, jobs, 'docker.container.wait');
   mountNodeOperation(router, jobs, 'docker.container.exec');
