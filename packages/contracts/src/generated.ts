@@ -2621,7 +2621,10 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
-                /** @description The container's new name. */
+                /**
+                 * @description The container's new name.
+                 * @example app-blue
+                 */
                 name: components["schemas"]["ContainerName"];
             };
             header?: {
@@ -3187,7 +3190,10 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
-                /** @description The image to pull; it may carry a tag or digest (`127.0.0.1:5000/busybox:t1`); `/`, `:` and `@` may stay unencoded. */
+                /**
+                 * @description The image to pull; it may carry a tag or digest (`127.0.0.1:5000/busybox:t1`); `/`, `:` and `@` may stay unencoded.
+                 * @example 127.0.0.1:5000/busybox:t1
+                 */
                 fromImage: components["schemas"]["ImageReference"];
                 /** @description Tag or digest. When neither this nor `fromImage` names one, the engine pulls every tag of the repository. */
                 tag?: string;
@@ -3620,7 +3626,10 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
-                /** @description The repository to tag in, e.g. `127.0.0.1:5000/busybox`; `/` and `:` may stay unencoded. */
+                /**
+                 * @description The repository to tag in, e.g. `127.0.0.1:5000/busybox`; `/` and `:` may stay unencoded.
+                 * @example 127.0.0.1:5000/busybox
+                 */
                 repo: components["schemas"]["ImageRepository"];
                 /** @description The new tag; `latest` when omitted. */
                 tag?: components["schemas"]["ImageTag"];
