@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OperationName } from '@fleet/contracts/operations';
 import { assertMatchesContract } from '../support/contract';
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { useTestFleet } from '../support/suite';
 import { api, type ApiOptions, type ApiResponse } from '../support/http';
 
 const IMAGE = 'local/busybox:latest';
@@ -25,15 +25,7 @@ interface Row {
   [field: string]: unknown;
 }
 
-let fleet: TestFleet;
-
-beforeAll(async () => {
-  fleet = await startTestFleet();
-});
-
-afterAll(async () => {
-  await fleet?.stop();
-});
+const fleet = useTestFleet();
 
 /** One gateway call whose answer must have `status` and match the contract for `operation`. */
 async function call(operation: OperationName, status: number, method: string, path: string, opts: ApiOptions = {}): Promise<ApiResponse> {

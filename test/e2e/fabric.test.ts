@@ -4,21 +4,13 @@
  * directly on each engine, never through the gateway alone.
  */
 import { assertMatchesContract } from '../support/contract';
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
 
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
 
-let fleet: TestFleet;
-
-beforeAll(async () => {
-  fleet = await startTestFleet();
-});
-
-afterAll(async () => {
-  await fleet?.stop();
-});
+const fleet = useTestFleet();
 
 /** Containers carrying `fleet.test=<run>` on each engine, read from the engines themselves. */
 async function containersByHost(run: string): Promise<Record<string, number>> {

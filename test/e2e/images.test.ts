@@ -10,7 +10,7 @@ import { freePort } from '../../deploy/lib/process';
 import { type Registry, startRegistry, stopRegistry } from '../../deploy/lib/registry';
 import type { OperationName } from '@fleet/contracts/operations';
 import { assertMatchesContract } from '../support/contract';
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { useTestFleet } from '../support/suite';
 import { api, type ApiResponse } from '../support/http';
 import { registryAuthHeader } from '../support/registry-auth';
 import type { SseEvent } from '../support/sse';
@@ -20,16 +20,14 @@ const HOSTS = ['db-01', 'web-01', 'web-02'];
 const ALL = '/node/_all/container/docker/image';
 const WEB1 = '/node/web-01/container/docker/image';
 
-let fleet: TestFleet;
+const fleet = useTestFleet();
 let scratch: string;
 
-beforeAll(async () => {
-  fleet = await startTestFleet();
+beforeAll(() => {
   scratch = mkdtempSync('/tmp/flt-reg-');
 });
 
-afterAll(async () => {
-  await fleet?.stop();
+afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 

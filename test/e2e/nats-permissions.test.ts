@@ -8,15 +8,14 @@ import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
 import { cancelSubject, jobSubject, resultKey, secretSubject } from '@fleet/contracts/protocol';
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
 
-let fleet: TestFleet;
+const fleet = useTestFleet();
 let intruder: NatsConnection;
 const violations: string[] = [];
 
 beforeAll(async () => {
-  fleet = await startTestFleet();
   const login = fleet.state.natsUsers?.agents['web-01'];
   if (!login) throw new Error('the test fleet has no NATS users');
   // Connects exactly as the web-01 agent does: its user, its password, its inbox prefix.
@@ -33,7 +32,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await intruder?.close();
-  await fleet?.stop();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,18 +2,10 @@
  * Partial failure and persistence on real processes: a SIGKILLed agent costs
  * its own row only, and job records outlive the gateway process.
  */
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
 
-let fleet: TestFleet;
-
-beforeAll(async () => {
-  fleet = await startTestFleet();
-});
-
-afterAll(async () => {
-  await fleet?.stop();
-});
+const fleet = useTestFleet();
 
 async function waitForLog(name: string, text: string): Promise<void> {
   for (let i = 0; i < 100 && !fleet.log(name).includes(text); i++) await new Promise((resolve) => setTimeout(resolve, 100));

@@ -6,20 +6,15 @@
 import { readFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
 import { assertMatchesContract } from '../support/contract';
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
 
 const RATE_LIMIT = 200;
-let fleet: TestFleet;
+const fleet = useTestFleet({ gatewayEnv: { FLEET_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT), FLEET_BODY_LIMIT: '16kb' } });
 let secret: string;
 
-beforeAll(async () => {
-  fleet = await startTestFleet({ gatewayEnv: { FLEET_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT), FLEET_BODY_LIMIT: '16kb' } });
+beforeAll(() => {
   secret = readFileSync(fleet.state.jwtSecretFile, 'utf8').trim();
-});
-
-afterAll(async () => {
-  await fleet?.stop();
 });
 
 const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');

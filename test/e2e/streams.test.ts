@@ -3,20 +3,12 @@
  * arrive tagged with their host, and a client leaving ends the job on every
  * host without leaving a subscription behind on gateway or agents.
  */
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
 import { EventStreamClient } from '../support/sse';
 
 const HOSTS = ['db-01', 'web-01', 'web-02'];
-let fleet: TestFleet;
-
-beforeAll(async () => {
-  fleet = await startTestFleet();
-});
-
-afterAll(async () => {
-  await fleet?.stop();
-});
+const fleet = useTestFleet();
 
 function openEvents(query = ''): EventStreamClient {
   return new EventStreamClient(`${fleet.url}/node/_all/container/docker/system/events${query}`, { authorization: `Bearer ${fleet.adminKey}` });

@@ -1,0 +1,23 @@
+import { startTestFleet, type TestFleet, type TestFleetOptions } from './fleet';
+
+/**
+ * One fleet for the whole suite: started in beforeAll, stopped in afterAll.
+ * Returns a stand-in that forwards to the running fleet, so suites write
+ * `fleet.url` at the top level although the fleet only exists once the hooks ran.
+ */
+export function useTestFleet(opts?: TestFleetOptions): TestFleet {
+  let current: TestFleet | undefined;
+  beforeAll(async () => {
+    current = await startTestFleet(opts);
+  });
+  afterAll(async () => {
+    await current?.stop();
+  });
+  return new Proxy({} as TestFleet, {
+    get(_target, property) {
+      if (!current) throw new Error('the test fleet is used before beforeAll started it');
+      const value = Reflect.get(current, property, current);
+      return typeof value === 'function' ? value.bind(current) : value;
+    },
+  });
+}
