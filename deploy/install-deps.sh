@@ -9,12 +9,21 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian installs dockerd and nats-server under sbin, which non-root PATHs often lack.
 export PATH="$PATH:/usr/sbin:/sbin"
 
-readonly PACKAGES=(nats-server docker.io busybox-static docker-registry apache2-utils)
+# `--for-tests` adds what only the test suites need (a browser for the /docs check).
+FOR_TESTS=false
+[[ ${1:-} == --for-tests ]] && FOR_TESTS=true
+PACKAGES=(nats-server docker.io busybox-static docker-registry apache2-utils)
+TOOLS=(nats-server dockerd busybox docker-registry htpasswd)
+if $FOR_TESTS; then
+  PACKAGES+=(chromium)
+  TOOLS+=(chromium)
+fi
+readonly FOR_TESTS PACKAGES TOOLS
 
 # Prints the tools (one per line) that are missing.
 missing_tools() {
   local tool
-  for tool in nats-server dockerd busybox docker-registry htpasswd; do
+  for tool in "${TOOLS[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || echo "$tool"
   done
   # The image built from busybox has no libc, so only the static build works inside containers

@@ -3,7 +3,7 @@
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
-bash deploy/install-deps.sh
+bash deploy/install-deps.sh --for-tests
 npx jest --selectProjects unit
 if [[ $EUID -ne 0 ]]; then
   echo 'test: the end-to-end suites start their own dockerd engines and need root' >&2

@@ -8,6 +8,7 @@ import { connectNats } from '@fleet/runtime/nats';
 import { version as agentVersion } from '../package.json';
 import type { AgentConfig } from './config';
 import { EXECUTORS } from './executors';
+import { AgentMetrics, serveMetrics } from './metrics';
 import { Registration } from './registration';
 import { JobWorker } from './worker';
 
@@ -22,6 +23,9 @@ export interface RunningAgent {
  * runs many in one process.
  */
 export async function startAgent(config: AgentConfig, docker: Docker, log: Logger): Promise<RunningAgent> {
+  const metrics = new AgentMetrics(config.hostname, { processMetrics: config.metricsAddr !== undefined });
+  // Listening first: a busy port fails the start at once, and the first heartbeat already carries metrics_url.
+  const metricsServer = config.metricsAddr ? await serveMetrics(metrics.registry, config.metricsAddr) : undefined;
   const nc = await connectNats(
     {
       servers: config.natsUrl,
@@ -32,6 +36,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     },
     log,
   );
+  metrics.followNats(nc);
   const jsm = await jetstreamManager(nc);
   await waitForTopology(jsm, log);
   const kvm = new Kvm(nc);
@@ -45,17 +50,19 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     executors: EXECUTORS,
     concurrency: config.concurrency,
     log,
+    onExecuted: (job, row) => metrics.jobExecuted(job, row),
   });
   // Consume before registering: once listed, a host must already receive its jobs.
   await worker.start();
-  const identity = { hostname: config.hostname, labels: config.labels, agentVersion };
-  const registration = new Registration(await kvm.open(AGENTS_BUCKET), docker, identity, config.heartbeatMs, log);
+  const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
+  const registration = new Registration(await kvm.open(AGENTS_BUCKET), docker, identity, config.heartbeatMs, log, (healthy) => metrics.engine(healthy));
   await registration.start();
-  log.info({ labels: config.labels }, 'agent registered');
+  log.info({ labels: config.labels, metrics_url: metricsServer?.url }, 'agent registered');
   return {
     async stop() {
       await registration.stop().catch((err) => log.warn({ err }, 'deregistration failed'));
       await worker.stop();
+      await metricsServer?.close();
       await nc.drain().catch(() => undefined);
     },
   };

@@ -1,5 +1,6 @@
 import { hostname as osHostname } from 'node:os';
-import { ConfigError, readInt, readSecret } from '@fleet/runtime/config';
+import { ConfigError } from '@fleet/runtime/config';
+import { checkNatsLogin, COMMON_SETTINGS, loadSettings, parseListenAddress, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface AgentConfig {
   natsUrl: string;
@@ -11,26 +12,50 @@ export interface AgentConfig {
   heartbeatMs: number;
   /** Docker calls run at once on this host; the rest queue. */
   concurrency: number;
+  /** Where /metrics and /health are served (port 0: a free one); unset: no metrics server. */
+  metricsAddr?: { host: string; port: number };
+  /** pino level. */
+  logLevel?: string;
 }
 
-const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const LABEL_KEY = /^[A-Za-z0-9_-]+$/;
 const LABEL_VALUE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
+/** Every variable the agent reads; the README's Configuration table documents each one. */
+export const AGENT_SETTINGS = {
+  ...COMMON_SETTINGS,
+  FLEET_AGENT_HOSTNAME: {
+    type: 'string',
+    default: () => osHostname().split('.')[0],
+    pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$',
+    must: 'a name matching [A-Za-z0-9][A-Za-z0-9_-]{0,62} (it becomes a NATS subject token)',
+  },
+  FLEET_AGENT_LABELS: { type: 'string', format: 'labels' },
+  DOCKER_HOST: { type: 'string', default: 'unix:///var/run/docker.sock', pattern: '^unix:///.+$', must: 'unix:///path/to/docker.sock' },
+  FLEET_AGENT_HEARTBEAT_MS: { type: 'integer', default: 5000, minimum: 100, maximum: 60_000 },
+  FLEET_AGENT_CONCURRENCY: { type: 'integer', default: 32, minimum: 1, maximum: 1024 },
+  FLEET_AGENT_METRICS_ADDR: { type: 'string', format: 'listen-address' },
+} as const satisfies SettingsSchema;
+
+/** Reads the environment (and FLEET_CONFIG_FILE, if set); throws a ConfigError naming every bad value. */
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const hostname = env.FLEET_AGENT_HOSTNAME ?? osHostname().split('.')[0];
-  if (!HOSTNAME.test(hostname)) {
-    throw new ConfigError(`FLEET_AGENT_HOSTNAME='${hostname}' must match [A-Za-z0-9][A-Za-z0-9_-]{0,62} (it becomes a NATS subject token)`);
+  const settings = loadSettings(AGENT_SETTINGS, env);
+  checkNatsLogin(settings);
+  // The short-hostname default is checked too: a machine called `web.01` must name its agent explicitly.
+  if (!new RegExp(AGENT_SETTINGS.FLEET_AGENT_HOSTNAME.pattern).test(settings.FLEET_AGENT_HOSTNAME)) {
+    throw new ConfigError(`FLEET_AGENT_HOSTNAME='${settings.FLEET_AGENT_HOSTNAME}' (this machine's short hostname) must be ${AGENT_SETTINGS.FLEET_AGENT_HOSTNAME.must}`);
   }
   return {
-    natsUrl: env.FLEET_NATS_URL ?? 'nats://127.0.0.1:4222',
-    natsUser: env.FLEET_NATS_USER,
-    natsPass: readSecret(env, 'FLEET_NATS_PASSWORD', false),
-    hostname,
-    labels: parseLabels(env.FLEET_AGENT_LABELS ?? ''),
-    dockerHost: env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
-    heartbeatMs: readInt(env, 'FLEET_AGENT_HEARTBEAT_MS', 5000, 100, 60_000),
-    concurrency: readInt(env, 'FLEET_AGENT_CONCURRENCY', 32, 1, 1024),
+    natsUrl: settings.FLEET_NATS_URL,
+    natsUser: settings.FLEET_NATS_USER,
+    natsPass: settings.FLEET_NATS_PASSWORD,
+    hostname: settings.FLEET_AGENT_HOSTNAME,
+    labels: parseLabels(settings.FLEET_AGENT_LABELS ?? ''),
+    dockerHost: settings.DOCKER_HOST,
+    heartbeatMs: settings.FLEET_AGENT_HEARTBEAT_MS,
+    concurrency: settings.FLEET_AGENT_CONCURRENCY,
+    metricsAddr: settings.FLEET_AGENT_METRICS_ADDR ? parseListenAddress(settings.FLEET_AGENT_METRICS_ADDR) : undefined,
+    logLevel: settings.FLEET_LOG_LEVEL,
   };
 }
 

@@ -8,6 +8,8 @@ export interface Identity {
   hostname: string;
   labels: Record<string, string>;
   agentVersion: string;
+  /** Where this agent's /metrics is served, if it is. */
+  metricsUrl?: string;
 }
 
 /**
@@ -26,6 +28,8 @@ export class Registration {
     private readonly identity: Identity,
     private readonly heartbeatMs: number,
     private readonly log: Logger,
+    /** Told each heartbeat's engine health (metrics). */
+    private readonly onEngineHealth?: (healthy: boolean) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -41,7 +45,9 @@ export class Registration {
   }
 
   private async heartbeat(): Promise<void> {
-    await this.agents.put(this.identity.hostname, JSON.stringify(await this.record()));
+    const record = await this.record();
+    this.onEngineHealth?.(record.engine.healthy);
+    await this.agents.put(this.identity.hostname, JSON.stringify(record));
   }
 
   private async record(): Promise<AgentRecord> {
@@ -50,6 +56,7 @@ export class Registration {
       labels: this.identity.labels,
       agent_version: this.identity.agentVersion,
       started_at: this.startedAt,
+      ...(this.identity.metricsUrl ? { metrics_url: this.identity.metricsUrl } : {}),
     };
     try {
       const version = await this.docker.version();

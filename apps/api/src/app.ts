@@ -11,9 +11,12 @@ import { observeRequests } from './http/observe';
 import { perKeyRateLimit } from './http/rate-limit';
 import type { JobClient } from './jobs/client';
 import type { JobStore } from './jobs/store';
+import type { GatewayMetrics } from './metrics';
 import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
-import { healthRoutes } from './routes/health';
+import { docsRoutes } from './routes/docs';
+import { healthRoutes, type ReadinessProbe } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
 import { jobRoutes } from './routes/jobs';
 import { mountContainerRoutes } from './routes/node/containers';
 import { mountImageRoutes } from './routes/node/images';
@@ -32,15 +35,23 @@ export interface GatewayDeps {
   revocations: Revocations;
   rateLimitPerMinute: number;
   log: Logger;
+  /** Served at GET /metrics; without it there is no /metrics route. */
+  metrics?: GatewayMetrics;
+  /** What GET /health/ready reports; without it the gateway never says it is ready. */
+  readiness?: ReadinessProbe;
 }
 
 /** HTTP layer: parse, authenticate, validate against the contract, route. */
 export function createApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  if (deps.metrics) app.use(deps.metrics.observeRequests());
   app.use(observeRequests(deps.log, deps.audit));
   app.use(express.json({ limit: deps.bodyLimit }));
-  app.use(healthRoutes());
+  // Public, before authentication and before the contract validator (which would 404 what it does not know).
+  app.use(healthRoutes(deps.readiness));
+  app.use(docsRoutes());
+  if (deps.metrics) app.use(metricsRoutes(deps.metrics.registry));
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti)));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   app.use(

@@ -1,4 +1,4 @@
-import { readInt, readSecret } from '@fleet/runtime/config';
+import { checkNatsLogin, COMMON_SETTINGS, loadSettings, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface GatewayConfig {
   natsUrl: string;
@@ -19,21 +19,43 @@ export interface GatewayConfig {
   rateLimitPerMinute: number;
   /** JetStream replicas of every stream and bucket (3 on a 3-node NATS cluster). */
   replicas: number;
+  /** pino level. */
+  logLevel?: string;
 }
 
+const DAY = 24 * 3600;
+
+/** Every variable the gateway reads; the README's Configuration table documents each one. */
+export const GATEWAY_SETTINGS = {
+  ...COMMON_SETTINGS,
+  FLEET_API_HOST: { type: 'string', default: '127.0.0.1', pattern: '^[A-Za-z0-9.:_-]+$', must: 'a host name or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0' },
+  FLEET_API_PORT: { type: 'integer', default: 8080, minimum: 0, maximum: 65535 },
+  FLEET_JWT_SECRET: { type: 'string', secret: true, required: true, pattern: '^[\\s\\S]{32,}$', must: 'at least 32 characters' },
+  FLEET_JOB_RETENTION_SECONDS: { type: 'integer', default: 7 * DAY, minimum: 60, maximum: 365 * DAY },
+  FLEET_AGENT_TTL_MS: { type: 'integer', default: 15_000, minimum: 1_000, maximum: 600_000 },
+  FLEET_BODY_LIMIT: { type: 'string', default: '256kb', format: 'byte-size' },
+  FLEET_AUDIT_RETENTION_SECONDS: { type: 'integer', default: 90 * DAY, minimum: 60, maximum: 10 * 365 * DAY },
+  FLEET_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 60_000, minimum: 0, maximum: 10_000_000 },
+  FLEET_JETSTREAM_REPLICAS: { type: 'integer', default: 1, minimum: 1, maximum: 5 },
+} as const satisfies SettingsSchema;
+
+/** Reads the environment (and FLEET_CONFIG_FILE, if set); throws a ConfigError naming every bad value. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const settings = loadSettings(GATEWAY_SETTINGS, env);
+  checkNatsLogin(settings);
   return {
-    natsUrl: env.FLEET_NATS_URL ?? 'nats://127.0.0.1:4222',
-    natsUser: env.FLEET_NATS_USER,
-    natsPass: readSecret(env, 'FLEET_NATS_PASSWORD', false),
-    host: env.FLEET_API_HOST ?? '127.0.0.1',
-    port: readInt(env, 'FLEET_API_PORT', 8080, 0, 65535),
-    jwtSecret: readSecret(env, 'FLEET_JWT_SECRET', true) as string,
-    jobRetentionSeconds: readInt(env, 'FLEET_JOB_RETENTION_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600),
-    agentTtlMs: readInt(env, 'FLEET_AGENT_TTL_MS', 15_000, 1_000, 600_000),
-    bodyLimit: env.FLEET_BODY_LIMIT ?? '256kb',
-    auditRetentionSeconds: readInt(env, 'FLEET_AUDIT_RETENTION_SECONDS', 90 * 24 * 3600, 60, 10 * 365 * 24 * 3600),
-    rateLimitPerMinute: readInt(env, 'FLEET_RATE_LIMIT_PER_MINUTE', 60_000, 0, 10_000_000),
-    replicas: readInt(env, 'FLEET_JETSTREAM_REPLICAS', 1, 1, 5),
+    natsUrl: settings.FLEET_NATS_URL,
+    natsUser: settings.FLEET_NATS_USER,
+    natsPass: settings.FLEET_NATS_PASSWORD,
+    host: settings.FLEET_API_HOST,
+    port: settings.FLEET_API_PORT,
+    jwtSecret: settings.FLEET_JWT_SECRET,
+    jobRetentionSeconds: settings.FLEET_JOB_RETENTION_SECONDS,
+    agentTtlMs: settings.FLEET_AGENT_TTL_MS,
+    bodyLimit: settings.FLEET_BODY_LIMIT,
+    auditRetentionSeconds: settings.FLEET_AUDIT_RETENTION_SECONDS,
+    rateLimitPerMinute: settings.FLEET_RATE_LIMIT_PER_MINUTE,
+    replicas: settings.FLEET_JETSTREAM_REPLICAS,
+    logLevel: settings.FLEET_LOG_LEVEL,
   };
 }

@@ -1,7 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { AGENTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
+import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
 import { connectNats } from '@fleet/runtime/nats';
 import { AgentRegistry } from './agents/registry';
 import { AuditLog } from './audit/log';
@@ -12,8 +15,10 @@ import { JobClient } from './jobs/client';
 import { ResultFeed } from './jobs/feed';
 import { SecretVault } from './jobs/secrets';
 import { JobStore } from './jobs/store';
+import { GatewayMetrics } from './metrics';
 import { ensureTopology } from './nats/topology';
 import { TargetResolver } from './targets/resolve';
+import type { Readiness } from './routes/health';
 
 export interface RunningGateway {
   url: string;
@@ -24,15 +29,18 @@ export interface RunningGateway {
 /** Connects to NATS, adopts the topology, follows the registry and serves HTTP. */
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
   const nc = await connectNats({ servers: config.natsUrl, name: 'fleet-gateway', user: config.natsUser, pass: config.natsPass }, log);
+  const metrics = new GatewayMetrics();
+  const natsLink = trackNats(nc, metrics.registry, 'fleet_');
   const topology = await ensureTopology(nc, config);
   const registry = new AgentRegistry(topology.agents, topology.drains, config.agentTtlMs);
   await registry.start(nc);
+  metrics.followAgents(registry);
   const feed = new ResultFeed();
   feed.start(nc);
   const vault = new SecretVault();
   vault.start(nc);
   const store = new JobStore(jetstream(nc), topology.jsm, topology.results);
-  const jobs = new JobClient({ nc, store, feed, resolver: new TargetResolver(registry), vault, log });
+  const jobs = new JobClient({ nc, store, feed, resolver: new TargetResolver(registry), vault, log, onSettled: (record, rows) => metrics.jobSettled(record, rows) });
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
   const audit = new AuditLog(jetstream(nc), topology.jsm, log);
@@ -46,6 +54,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     audit,
     revocations,
     log,
+    metrics,
+    readiness: await readinessProbe(nc, natsLink),
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening)).once('error', reject);
@@ -65,5 +75,22 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       revocations.stop();
       await nc.drain().catch(() => undefined);
     },
+  };
+}
+
+/** Probes wait at most this long for the registry's bucket to answer. */
+const READINESS_TIMEOUT_MS = 2_000;
+
+/** Ready: the NATS connection is up and the agent registry's bucket answers over it. */
+async function readinessProbe(nc: NatsConnection, link: NatsLink): Promise<() => Promise<Readiness>> {
+  const jsm = await jetstreamManager(nc, { timeout: READINESS_TIMEOUT_MS });
+  return async () => {
+    // While disconnected a request would only wait out its timeout: report at once.
+    if (!link.connected()) return { nats: 'disconnected', registry: 'unreachable: no NATS connection' };
+    const registry = await jsm.streams.info(`KV_${AGENTS_BUCKET}`).then(
+      () => 'ok',
+      (err: Error) => `unreachable: ${err.message}`,
+    );
+    return { nats: 'connected', registry };
   };
 }

@@ -1,10 +1,12 @@
+import { ConfigError, EX_CONFIG } from '@fleet/runtime/config';
 import { createLogger } from '@fleet/runtime/logger';
 import { loadGatewayConfig } from './config';
 import { startGateway } from './gateway';
 
 async function main(): Promise<void> {
-  const log = createLogger('fleet-gateway');
-  const gateway = await startGateway(loadGatewayConfig(), log);
+  const config = loadGatewayConfig();
+  const log = createLogger('fleet-gateway', config.logLevel);
+  const gateway = await startGateway(config, log);
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'gateway shutting down');
     // Open calls are cut rather than awaited: their jobs live on in JetStream and GET /job/:id still answers.
@@ -19,5 +21,6 @@ async function main(): Promise<void> {
 main().catch((err) => {
   // Configuration and start-up failures end the process with a readable reason.
   process.stderr.write(`fleet-gateway: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  // EX_CONFIG for a bad setting: restarting will not fix it (the systemd units do not retry it).
+  process.exit(err instanceof ConfigError ? EX_CONFIG : 1);
 });

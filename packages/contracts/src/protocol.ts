@@ -116,6 +116,8 @@ export interface AgentRecord {
   engine_version?: string;
   engine: { healthy: boolean; error?: string };
   started_at: string;
+  /** The agent's Prometheus endpoint, when FLEET_AGENT_METRICS_ADDR turns it on. */
+  metrics_url?: string;
 }
 
 export interface DrainRecord {

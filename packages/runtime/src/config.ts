@@ -3,15 +3,8 @@ import { readFileSync } from 'node:fs';
 /** A bad setting, named with its value and what it must be; printed at start-up. */
 export class ConfigError extends Error {}
 
-export function readInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name}='${raw}' must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
+/** The exit status of a service refusing its configuration (sysexits.h EX_CONFIG). */
+export const EX_CONFIG = 78;
 
 /** Secrets come from `NAME` or from the file named by `NAME_FILE`, so they need not sit in the environment. */
 export function readSecret(env: NodeJS.ProcessEnv, name: string, required: boolean): string | undefined {

@@ -1,10 +1,28 @@
 import { Router } from 'express';
 
-/** Liveness; answered before authentication. */
-export function healthRoutes(): Router {
+/** What /health/ready checks: the NATS connection, and the agent registry's bucket answering over it. */
+export interface Readiness {
+  nats: 'connected' | 'disconnected';
+  /** `ok`, or why the registry's bucket did not answer. */
+  registry: string;
+}
+
+export type ReadinessProbe = () => Promise<Readiness>;
+
+/** Liveness and readiness; answered before authentication. */
+export function healthRoutes(readiness?: ReadinessProbe): Router {
   const router = Router();
   router.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  router.get('/health/ready', async (_req, res) => {
+    const state: Readiness = readiness ? await readiness() : { nats: 'disconnected', registry: 'not configured' };
+    if (state.nats === 'connected' && state.registry === 'ok') {
+      res.json({ status: 'ready', ...state });
+      return;
+    }
+    const down = [state.nats === 'connected' ? undefined : `nats: ${state.nats}`, state.registry === 'ok' ? undefined : `registry: ${state.registry}`];
+    res.status(503).json({ error: 'not ready', details: down.filter(Boolean).join('; '), code: 503, ...state });
   });
   return router;
 }

@@ -1,0 +1,58 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics: each service (and each agent of the benchmark's
+ * many-agents-in-one-process harness) keeps its own registry, so nothing is
+ * shared through prom-client's global one.
+ */
+export function createMetricsRegistry(opts: { prefix: string; processMetrics: boolean; labels?: Record<string, string> }): Registry {
+  const registry = new Registry();
+  if (opts.labels) registry.setDefaultLabels(opts.labels);
+  // Process metrics (CPU, memory, event loop lag, GC) once per process, not once per agent.
+  if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: opts.prefix });
+  return registry;
+}
+
+/** Whether the NATS connection is up right now, for metrics and readiness. */
+export interface NatsLink {
+  connected(): boolean;
+}
+
+/**
+ * Follows the connection's status: `<prefix>nats_reconnects_total` counts
+ * reconnects, `<prefix>nats_connected` is 1 while the connection is up.
+ */
+export function trackNats(nc: NatsConnection, registry: Registry, prefix: string): NatsLink {
+  let up = !nc.isClosed();
+  const reconnects = new Counter({ name: `${prefix}nats_reconnects_total`, help: 'Reconnects to NATS since start', registers: [registry] });
+  new Gauge({
+    name: `${prefix}nats_connected`,
+    help: '1 while the NATS connection is up, 0 while it is down or reconnecting',
+    registers: [registry],
+    collect() {
+      this.set(up && !nc.isClosed() ? 1 : 0);
+    },
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'close') up = false;
+      if (status.type === 'reconnect') {
+        up = true;
+        reconnects.inc();
+      }
+    }
+  })();
+  return { connected: () => up && !nc.isClosed() };
+}
+
+/** Seconds; a job runs from milliseconds up to its 300 s deadline. */
+export const JOB_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/** `<prefix>jobs_total{operation,status}` and `<prefix>job_duration_seconds{operation}`, as gateway and agent both keep them. */
+export function jobSeries(registry: Registry, prefix: string, help: { jobs: string; duration: string }) {
+  return {
+    jobs: new Counter({ name: `${prefix}jobs_total`, help: help.jobs, labelNames: ['operation', 'status'] as const, registers: [registry] }),
+    duration: new Histogram({ name: `${prefix}job_duration_seconds`, help: help.duration, labelNames: ['operation'] as const, buckets: JOB_DURATION_BUCKETS, registers: [registry] }),
+  };
+}

@@ -1,0 +1,271 @@
+/**
+ * What an operator deploys, exercised as far as this machine allows:
+ * `fleet nats-config` writes a nats-server config that nats-server accepts
+ * (`-t`) and runs; the real gateway and agent processes log in with the users
+ * it generated and answer /health/ready and /metrics; a bad setting stops a
+ * service with EX_CONFIG; the systemd units pass `systemd-analyze verify`
+ * and its offline security review (skipped, and said so, without systemd).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { natsServerConfig, type GeneratedNatsConfig } from '@fleet/cli/commands/nats-config';
+import { EX_CONFIG } from '@fleet/runtime/config';
+import { respawnNats, stopNats } from '../../deploy/lib/nats';
+import { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, REPO_ROOT } from '../../deploy/lib/paths';
+import { abortIfDead, freePort, spawnService, stopByPid, waitFor } from '../../deploy/lib/process';
+import { metricValue, scrape } from '../support/metrics';
+
+const SYSTEMD_DIR = path.join(REPO_ROOT, 'deploy', 'systemd');
+const CLI = path.join(REPO_ROOT, 'apps', 'cli', 'src', 'main.ts');
+const JWT_SECRET = 'operator-test-signing-secret-0123456789';
+
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync('/tmp/flt-op-');
+});
+
+afterAll(() => {
+  if (process.env.FLEET_KEEP_TEST_DIR !== '1') rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs the real CLI; resolves with its exit status and output. */
+function fleet(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** `nats-server -t -c <file>`: parses the config (and every value in it) and exits. */
+function natsServerTest(configFile: string, env: NodeJS.ProcessEnv = {}): { status: number | null; output: string } {
+  const { NATS_SERVER_NAME: _inherited, ...inherited } = process.env;
+  const result = spawnSync(findExecutable('nats-server'), ['-t', '-c', configFile], { env: { ...inherited, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() };
+}
+
+describe('fleet nats-config', () => {
+  it('refuses an agent name that cannot be a subject token, and a route with credentials', () => {
+    const badAgent = fleet(['nats-config', '--agents', 'web-01,web.02', '--out', path.join(dir, 'bad')]);
+    expect(badAgent.status).not.toBe(0);
+    expect(badAgent.stderr).toContain("'web.02' is not an agent hostname");
+    const badRoute = fleet(['nats-config', '--agents', 'web-01', '--cluster-routes', 'nats://u:p@10.0.0.5:6222', '--out', path.join(dir, 'bad')]);
+    expect(badRoute.stderr).toContain('is not a route URL');
+    expect(existsSync(path.join(dir, 'bad'))).toBe(false);
+  });
+
+  it('writes a clustered config nats-server accepts once each node has its name', () => {
+    const out = path.join(dir, 'cluster');
+    const run = fleet(['--json', 'nats-config', '--agents', 'web-01,web-02,db-01', '--cluster-routes', 'nats://10.0.0.5:6222,nats://10.0.0.6:6222,nats://10.0.0.7:6222', '--out', out]);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const generated = JSON.parse(run.stdout) as GeneratedNatsConfig;
+    const config = readFileSync(generated.configFile, 'utf8');
+    expect(config).toContain('server_name: $NATS_SERVER_NAME');
+    expect(config).toMatch(/cluster \{\n {2}name: "fleet"\n {2}listen: "0\.0\.0\.0:6222"/);
+    // Routes log in with the generated route user; all three nodes share the file and so the password.
+    expect(config.match(/"nats:\/\/fleet-route:[0-9a-f]{48}@10\.0\.0\.[567]:6222"/g)).toHaveLength(3);
+
+    expect(natsServerTest(generated.configFile, { NATS_SERVER_NAME: 'nats-1' })).toEqual({ status: 0, output: `nats-server: configuration file ${generated.configFile} is valid` });
+    const unnamed = natsServerTest(generated.configFile);
+    expect(unnamed.status).not.toBe(0);
+    expect(unnamed.output).toContain("'NATS_SERVER_NAME'");
+  });
+
+  it('will not overwrite a config (and every password in it) without --force', () => {
+    const out = path.join(dir, 'cluster');
+    const again = fleet(['nats-config', '--agents', 'web-01', '--out', out]);
+    expect(again.status).not.toBe(0);
+    expect(again.stderr).toContain('exists; --force replaces it');
+    expect(fleet(['nats-config', '--agents', 'web-01', '--out', out, '--force']).status).toBe(0);
+  });
+
+  it('nats-server -t rejects what it should: the check is not a rubber stamp', () => {
+    const config = natsServerConfig({ listen: '127.0.0.1:4222', http: '127.0.0.1:8222', storeDir: dir, clusterName: 'fleet', clusterListen: '0.0.0.0:6222' }, 'authorization: { users: [ { user: "a", password: 1, bogus: true } ] }\n');
+    const file = path.join(dir, 'broken.conf');
+    writeFileSync(file, config.replace('jetstream {', 'jetstream {\n  max_file_store: "lots"'));
+    expect(natsServerTest(file).status).not.toBe(0);
+  });
+});
+
+describe('a NATS server from the generated config, with the real gateway and agent logging in as their users', () => {
+  const out = () => path.join(dir, 'single');
+  let generated: GeneratedNatsConfig;
+  let nats: { pid: number; configFile: string; logFile: string; port: number; monitorPort: number };
+  let gateway: { pid: number; url: string; logFile: string };
+  let agentPid = 0;
+  const adminKey = () => execFileSync(process.execPath, ['--import', 'tsx', CLI, 'token', 'create', '--role', 'admin', '--ttl', '1h'], { cwd: REPO_ROOT, env: { ...process.env, FLEET_JWT_SECRET: JWT_SECRET }, encoding: 'utf8' }).trim();
+
+  beforeAll(async () => {
+    const [port, monitorPort] = [await freePort(), await freePort()];
+    const run = fleet(['--json', 'nats-config', '--agents', 'web-01,web-02', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${monitorPort}`, '--store-dir', path.join(out(), 'store'), '--out', out()]);
+    expect(run.status).toBe(0);
+    generated = JSON.parse(run.stdout) as GeneratedNatsConfig;
+    nats = { pid: 0, configFile: generated.configFile, logFile: path.join(dir, 'nats.log'), port, monitorPort };
+  });
+
+  afterAll(async () => {
+    if (agentPid) await stopByPid(agentPid, { marker: AGENT_ENTRYPOINT });
+    if (gateway) await stopByPid(gateway.pid, { marker: GATEWAY_ENTRYPOINT });
+    if (nats?.pid) await stopNats(nats);
+  });
+
+  it('writes the config and one password file per user, all mode 600', () => {
+    expect(natsServerTest(generated.configFile)).toEqual({ status: 0, output: `nats-server: configuration file ${generated.configFile} is valid` });
+    const files = [generated.configFile, generated.users.gateway.passwordFile, ...Object.values(generated.users.agents).map((agent) => agent.passwordFile)];
+    expect(files.map((file) => path.basename(file))).toEqual(['nats-server.conf', 'gateway.password', 'agent-web-01.password', 'agent-web-02.password']);
+    for (const file of files) expect({ file, mode: (statSync(file).mode & 0o777).toString(8) }).toEqual({ file, mode: '600' });
+  });
+
+  it('starts with JetStream on its file store, and admits each user with its password only', async () => {
+    nats.pid = await respawnNats(nats, { detached: false });
+    const varz = await (await fetch(`http://127.0.0.1:${nats.monitorPort}/varz`)).json();
+    expect(varz).toMatchObject({ server_name: 'fleet-nats', port: nats.port });
+    expect(varz.jetstream.config.store_dir).toBe(path.join(out(), 'store', 'jetstream'));
+
+    const password = (file: string) => readFileSync(file, 'utf8').trim();
+    const nc = await connect({ servers: `127.0.0.1:${nats.port}`, user: 'gateway', pass: password(generated.users.gateway.passwordFile) });
+    expect((await (await jetstreamManager(nc)).getAccountInfo()).limits).toBeDefined();
+    await nc.close();
+    const agent = await connect({ servers: `127.0.0.1:${nats.port}`, user: 'agent-web-01', pass: password(generated.users.agents['web-01'].passwordFile), inboxPrefix: '_INBOX_web-01' });
+    await agent.close();
+    await expect(connect({ servers: `127.0.0.1:${nats.port}`, user: 'agent-web-01', pass: password(generated.users.agents['web-02'].passwordFile), maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
+  });
+
+  it('a gateway with a bad setting exits with EX_CONFIG, naming the variable', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', GATEWAY_ENTRYPOINT], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, FLEET_JWT_SECRET: JWT_SECRET, FLEET_API_PORT: 'eighty', FLEET_NATS_URL: 'http://nats:4222' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(result.status).toBe(EX_CONFIG);
+    expect(result.stderr).toContain("FLEET_API_PORT='eighty' must be an integer from 0 to 65535");
+    expect(result.stderr).toContain("FLEET_NATS_URL='http://nats:4222' must be one or more comma-separated NATS URLs");
+  });
+
+  it('the gateway logs in as `gateway` and is ready; an agent logs in as `agent-web-01` and registers its metrics_url', async () => {
+    const port = await freePort();
+    const login = (credentials: { user: string; passwordFile: string }) => ({ FLEET_NATS_USER: credentials.user, FLEET_NATS_PASSWORD_FILE: credentials.passwordFile });
+    gateway = { pid: 0, url: `http://127.0.0.1:${port}`, logFile: path.join(dir, 'gateway.log') };
+    gateway.pid = spawnService({
+      command: process.execPath,
+      args: ['--import', 'tsx', GATEWAY_ENTRYPOINT],
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...login(generated.users.gateway), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET },
+      logFile: gateway.logFile,
+      detached: false,
+    });
+    await waitForReady(200);
+
+    // No engine behind this agent: it registers anyway and reports the engine down.
+    mkdirSync(path.join(dir, 'agent'), { recursive: true });
+    agentPid = spawnService({
+      command: process.execPath,
+      args: ['--import', 'tsx', AGENT_ENTRYPOINT],
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        ...login(generated.users.agents['web-01']),
+        FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`,
+        FLEET_AGENT_HOSTNAME: 'web-01',
+        FLEET_AGENT_METRICS_ADDR: '127.0.0.1:0',
+        FLEET_AGENT_HEARTBEAT_MS: '500',
+        DOCKER_HOST: `unix://${path.join(dir, 'agent', 'no-engine.sock')}`,
+      },
+      logFile: path.join(dir, 'agent.log'),
+      detached: false,
+    });
+    const key = adminKey();
+    const agent = await waitFor(
+      'web-01 listed by GET /agent',
+      async () => {
+        const res = await fetch(`${gateway.url}/agent`, { headers: { authorization: `Bearer ${key}` } });
+        const body = (await res.json()) as { agents: Array<{ hostname: string; metrics_url?: string; engine: { healthy: boolean } }> };
+        return body.agents.find((candidate) => candidate.hostname === 'web-01');
+      },
+      { timeoutMs: 60_000, abortIf: abortIfDead('agent', agentPid, path.join(dir, 'agent.log')) },
+    );
+    expect(agent.engine.healthy).toBe(false);
+    expect(agent.metrics_url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9][0-9]*\/metrics$/);
+
+    const agentSamples = await scrape(agent.metrics_url as string);
+    expect(metricValue(agentSamples, 'fleet_agent_engine_healthy', { hostname: 'web-01' })).toBe(0);
+    expect(metricValue(agentSamples, 'fleet_agent_nats_connected', { hostname: 'web-01' })).toBe(1);
+    const gatewaySamples = await scrape(`${gateway.url}/metrics`);
+    expect(metricValue(gatewaySamples, 'fleet_engine_healthy', { hostname: 'web-01' })).toBe(0);
+    expect(metricValue(gatewaySamples, 'fleet_agents', { state: 'live' })).toBe(1);
+    expect(metricValue(gatewaySamples, 'fleet_nats_connected')).toBe(1);
+  });
+
+  it('/health/ready says 503 naming NATS while it is down, and both services count the reconnect', async () => {
+    const key = adminKey();
+    const metricsUrl = ((await (await fetch(`${gateway.url}/agent/web-01`, { headers: { authorization: `Bearer ${key}` } })).json()) as { metrics_url: string }).metrics_url;
+    await stopByPid(nats.pid, { marker: nats.configFile });
+    const down = await waitForReady(503);
+    expect(down).toMatchObject({ error: 'not ready', code: 503, nats: 'disconnected' });
+    expect(down.details).toContain('nats: disconnected');
+    expect(metricValue(await scrape(`${gateway.url}/metrics`), 'fleet_nats_connected')).toBe(0);
+
+    nats.pid = await respawnNats(nats, { detached: false });
+    await waitForReady(200);
+    expect(metricValue(await scrape(`${gateway.url}/metrics`), 'fleet_nats_reconnects_total')).toBeGreaterThanOrEqual(1);
+    await waitFor('the agent to count its reconnect', async () => metricValue(await scrape(metricsUrl), 'fleet_agent_nats_reconnects_total') >= 1, { timeoutMs: 30_000 });
+  });
+
+  /** Polls /health/ready until it answers `status`; returns that body. */
+  async function waitForReady(status: 200 | 503): Promise<Record<string, string>> {
+    return waitFor(
+      `GET ${gateway.url}/health/ready to answer ${status}`,
+      async () => {
+        const res = await fetch(`${gateway.url}/health/ready`, { signal: AbortSignal.timeout(5_000) });
+        return res.status === status ? ((await res.json()) as Record<string, string>) : undefined;
+      },
+      { timeoutMs: 90_000, abortIf: abortIfDead('gateway', gateway.pid, gateway.logFile) },
+    );
+  }
+});
+
+describe('systemd units', () => {
+  const systemdAnalyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((candidate) => existsSync(candidate));
+  if (!systemdAnalyze) process.stderr.write('operator.test: systemd-analyze not found: `systemd-analyze verify` and `security` are SKIPPED, not passed\n');
+  const withSystemd = systemdAnalyze ? it : it.skip;
+  const units = ['fleet-gateway.service', 'fleet-agent@.service'];
+
+  /** Template instances are checked as an instance (the %i specifiers filled in), like systemd would load them. */
+  function unitCopy(unit: string): string {
+    const copies = path.join(dir, 'units');
+    mkdirSync(copies, { recursive: true });
+    const name = unit.replace('@.', '@web-01.');
+    copyFileSync(path.join(SYSTEMD_DIR, unit), path.join(copies, name));
+    return path.join(copies, name);
+  }
+
+  withSystemd.each(units)('%s passes systemd-analyze verify without a warning', (unit) => {
+    for (const file of [path.join(SYSTEMD_DIR, unit), unitCopy(unit)]) {
+      const result = spawnSync(systemdAnalyze as string, ['verify', file], { encoding: 'utf8', timeout: 30_000 });
+      expect({ file, status: result.status, output: `${result.stdout}${result.stderr}`.trim() }).toEqual({ file, status: 0, output: '' });
+    }
+  });
+
+  withSystemd.each(units)("%s is hardened: systemd-analyze security rates its exposure 'OK' (≤ 2.5 of 10)", (unit) => {
+    const result = spawnSync(systemdAnalyze as string, ['security', '--offline=true', '--no-pager', unitCopy(unit)], { encoding: 'utf8', timeout: 30_000 });
+    const level = /Overall exposure level for \S+: ([0-9.]+)/.exec(`${result.stdout}${result.stderr}`);
+    expect(level).not.toBeNull();
+    expect(Number(level?.[1])).toBeLessThanOrEqual(2.5);
+  });
+
+  const debianNatsUnit = '/lib/systemd/system/nats-server.service';
+  const withNatsUnit = systemdAnalyze && existsSync(debianNatsUnit) ? it : it.skip;
+  if (systemdAnalyze && !existsSync(debianNatsUnit)) process.stderr.write(`operator.test: ${debianNatsUnit} not found: the nats-server drop-in check is SKIPPED\n`);
+
+  withNatsUnit("the drop-in turns Debian's nats-server unit to the generated config, and the result verifies", () => {
+    const copies = path.join(dir, 'nats-unit');
+    mkdirSync(path.join(copies, 'nats-server.service.d'), { recursive: true });
+    copyFileSync(debianNatsUnit, path.join(copies, 'nats-server.service'));
+    copyFileSync(path.join(SYSTEMD_DIR, 'nats-server.service.d', 'fleet.conf'), path.join(copies, 'nats-server.service.d', 'fleet.conf'));
+    const result = spawnSync(systemdAnalyze as string, ['verify', path.join(copies, 'nats-server.service')], { encoding: 'utf8', timeout: 30_000 });
+    expect({ status: result.status, output: `${result.stdout}${result.stderr}`.trim() }).toEqual({ status: 0, output: '' });
+  });
+});

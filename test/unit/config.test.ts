@@ -1,0 +1,243 @@
+/**
+ * Start-up configuration of gateway and agent: environment first, then the
+ * optional FLEET_CONFIG_FILE (JSON or YAML, same variable names), secrets
+ * from `<NAME>_FILE`; every bad value is named with its value and what it
+ * must be, all of them in one message.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { AGENT_SETTINGS, loadAgentConfig } from '@fleet/agent/config';
+import { GATEWAY_SETTINGS, loadGatewayConfig } from '@fleet/api/config';
+import { ConfigError } from '@fleet/runtime/config';
+import { CONFIG_FILE_VARIABLE } from '@fleet/runtime/settings';
+
+const SECRET = 'a-signing-secret-of-at-least-32-characters';
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fleet-config-'));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, content: string): string {
+  const full = path.join(dir, name);
+  writeFileSync(full, content);
+  return full;
+}
+
+/** The ConfigError's message, or a failure when none was thrown. */
+function refusal(load: () => unknown): string {
+  try {
+    load();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('gateway configuration', () => {
+  it('needs only the signing secret; everything else has its documented default', () => {
+    expect(loadGatewayConfig({ FLEET_JWT_SECRET: SECRET })).toEqual({
+      natsUrl: 'nats://127.0.0.1:4222',
+      natsUser: undefined,
+      natsPass: undefined,
+      host: '127.0.0.1',
+      port: 8080,
+      jwtSecret: SECRET,
+      jobRetentionSeconds: 604_800,
+      agentTtlMs: 15_000,
+      bodyLimit: '256kb',
+      auditRetentionSeconds: 7_776_000,
+      rateLimitPerMinute: 60_000,
+      replicas: 1,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable from the environment, numbers included', () => {
+    const config = loadGatewayConfig({
+      FLEET_JWT_SECRET: SECRET,
+      FLEET_NATS_URL: 'nats://10.0.0.5:4222, tls://10.0.0.6:4222',
+      FLEET_NATS_USER: 'gateway',
+      FLEET_NATS_PASSWORD: 'nats-pass',
+      FLEET_API_HOST: '0.0.0.0',
+      FLEET_API_PORT: '0',
+      FLEET_JOB_RETENTION_SECONDS: '3600',
+      FLEET_AGENT_TTL_MS: '5000',
+      FLEET_BODY_LIMIT: '1mb',
+      FLEET_AUDIT_RETENTION_SECONDS: '86400',
+      FLEET_RATE_LIMIT_PER_MINUTE: '0',
+      FLEET_JETSTREAM_REPLICAS: '3',
+      FLEET_LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      natsUrl: 'nats://10.0.0.5:4222, tls://10.0.0.6:4222',
+      natsUser: 'gateway',
+      natsPass: 'nats-pass',
+      host: '0.0.0.0',
+      port: 0,
+      jobRetentionSeconds: 3600,
+      agentTtlMs: 5000,
+      bodyLimit: '1mb',
+      auditRetentionSeconds: 86_400,
+      rateLimitPerMinute: 0,
+      replicas: 3,
+      logLevel: 'debug',
+    });
+  });
+
+  it.each([
+    ['FLEET_API_PORT', 'http', "FLEET_API_PORT='http' must be an integer from 0 to 65535"],
+    ['FLEET_API_PORT', '70000', "FLEET_API_PORT='70000' must be an integer from 0 to 65535"],
+    ['FLEET_API_PORT', '80.5', "FLEET_API_PORT='80.5' must be an integer from 0 to 65535"],
+    ['FLEET_JOB_RETENTION_SECONDS', '59', "FLEET_JOB_RETENTION_SECONDS='59' must be an integer from 60 to 31536000"],
+    ['FLEET_JETSTREAM_REPLICAS', '0', "FLEET_JETSTREAM_REPLICAS='0' must be an integer from 1 to 5"],
+    ['FLEET_BODY_LIMIT', 'lots', "FLEET_BODY_LIMIT='lots' must be a size in bytes, optionally with a unit: 262144, 256kb, 1mb"],
+    ['FLEET_NATS_URL', 'http://10.0.0.5:4222', "FLEET_NATS_URL='http://10.0.0.5:4222' must be one or more comma-separated NATS URLs"],
+    ['FLEET_NATS_URL', 'nats://a:4222,not a url', "FLEET_NATS_URL='nats://a:4222,not a url' must be one or more"],
+    ['FLEET_LOG_LEVEL', 'loud', "FLEET_LOG_LEVEL='loud' must be one of fatal, error, warn, info, debug, trace, silent"],
+    ['FLEET_API_HOST', 'my host', "FLEET_API_HOST='my host' must be a host name or IP address to listen on"],
+    ['FLEET_NATS_USER', 'two words', "FLEET_NATS_USER='two words' must be a NATS user name without spaces"],
+  ])('refuses %s=%s, naming the variable, the value and what it must be', (name, value, message) => {
+    expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET, FLEET_NATS_USER: 'gateway', [name]: value }))).toContain(message);
+  });
+
+  it('lists every bad value at once', () => {
+    const message = refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET, FLEET_API_PORT: '-1', FLEET_AGENT_TTL_MS: 'soon', FLEET_LOG_LEVEL: 'LOUD' }));
+    expect(message.split('\n')).toEqual([
+      'invalid configuration:',
+      "  FLEET_LOG_LEVEL='LOUD' must be one of fatal, error, warn, info, debug, trace, silent",
+      "  FLEET_API_PORT='-1' must be an integer from 0 to 65535",
+      "  FLEET_AGENT_TTL_MS='soon' must be an integer from 1000 to 600000",
+    ]);
+  });
+
+  it('requires the signing secret, and never prints a secret it refuses', () => {
+    expect(refusal(() => loadGatewayConfig({}))).toBe('FLEET_JWT_SECRET or FLEET_JWT_SECRET_FILE must be set');
+    const short = refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: 'hunter2' }));
+    expect(short).toBe('FLEET_JWT_SECRET=(7 characters, not shown) must be at least 32 characters');
+    expect(short).not.toContain('hunter2');
+  });
+
+  it('reads secrets from their _FILE, which wins over the plain variable', () => {
+    const secretFile = file('jwt-secret', `${SECRET}-from-file\n`);
+    const passwordFile = file('nats-password', 'from-file\n');
+    const config = loadGatewayConfig({
+      FLEET_JWT_SECRET: 'ignored-because-the-file-is-set-too-xxxxxxxx',
+      FLEET_JWT_SECRET_FILE: secretFile,
+      FLEET_NATS_USER: 'gateway',
+      FLEET_NATS_PASSWORD_FILE: passwordFile,
+    });
+    expect(config.jwtSecret).toBe(`${SECRET}-from-file`);
+    expect(config.natsPass).toBe('from-file');
+  });
+
+  it('names a secret file it cannot read', () => {
+    expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET_FILE: '/nonexistent/jwt-secret' }))).toContain(
+      "FLEET_JWT_SECRET_FILE='/nonexistent/jwt-secret' (env) cannot be read: ENOENT",
+    );
+  });
+
+  it('refuses a NATS password without a user', () => {
+    expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET, FLEET_NATS_PASSWORD: 'x' }))).toContain('FLEET_NATS_USER is not');
+  });
+});
+
+describe('the config file (FLEET_CONFIG_FILE)', () => {
+  it('reads YAML with the variable names as keys; numbers may be numbers', () => {
+    const yaml = file('gateway.yaml', `FLEET_API_PORT: 9090\nFLEET_NATS_URL: nats://10.0.0.5:4222\nFLEET_JWT_SECRET: ${SECRET}\nFLEET_LOG_LEVEL: warn\n`);
+    expect(loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml })).toMatchObject({ port: 9090, natsUrl: 'nats://10.0.0.5:4222', jwtSecret: SECRET, logLevel: 'warn' });
+  });
+
+  it('reads JSON, and the environment overrides the file', () => {
+    const json = file('gateway.json', JSON.stringify({ FLEET_API_PORT: 9090, FLEET_API_HOST: '0.0.0.0', FLEET_JWT_SECRET: SECRET }));
+    expect(loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: json, FLEET_API_PORT: '9191' })).toMatchObject({ port: 9191, host: '0.0.0.0' });
+  });
+
+  it('takes a secret file named in the config file', () => {
+    const secretFile = file('jwt-secret-2', `${SECRET}-2\n`);
+    const yaml = file('with-secret-file.yaml', `FLEET_JWT_SECRET_FILE: ${secretFile}\n`);
+    expect(loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml }).jwtSecret).toBe(`${SECRET}-2`);
+  });
+
+  it('names the file a bad value came from', () => {
+    const yaml = file('bad-port.yaml', `FLEET_API_PORT: 99999\nFLEET_JWT_SECRET: ${SECRET}\n`);
+    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml }))).toBe(`FLEET_API_PORT='99999' (from ${yaml}) must be an integer from 0 to 65535`);
+  });
+
+  it('refuses an unknown key (a typo would otherwise be silently ignored)', () => {
+    const yaml = file('typo.yaml', `FLEET_API_PROT: 9090\nFLEET_JWT_SECRET: ${SECRET}\n`);
+    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml }))).toContain(`${CONFIG_FILE_VARIABLE}='${yaml}': 'FLEET_API_PROT' is not a setting of this service`);
+  });
+
+  it('refuses a file that is missing, unparsable or not a mapping', () => {
+    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: '/nonexistent.yaml', FLEET_JWT_SECRET: SECRET }))).toContain(
+      `${CONFIG_FILE_VARIABLE}='/nonexistent.yaml' cannot be read as YAML or JSON: ENOENT`,
+    );
+    const broken = file('broken.yaml', 'FLEET_API_PORT: [8080\n');
+    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: broken, FLEET_JWT_SECRET: SECRET }))).toContain('cannot be read as YAML or JSON');
+    const list = file('list.yaml', '- FLEET_API_PORT\n');
+    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: list, FLEET_JWT_SECRET: SECRET }))).toContain('must hold a mapping of variable names to values');
+  });
+
+  it('refuses an agent-only key in a gateway file', () => {
+    const yaml = file('agent-key.yaml', `FLEET_AGENT_LABELS: role=web\nFLEET_JWT_SECRET: ${SECRET}\n`);
+    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml }))).toContain("'FLEET_AGENT_LABELS' is not a setting of this service");
+  });
+});
+
+describe('agent configuration', () => {
+  it('has defaults, with the short hostname', () => {
+    const config = loadAgentConfig({});
+    expect(config).toMatchObject({ labels: {}, dockerHost: 'unix:///var/run/docker.sock', heartbeatMs: 5000, concurrency: 32, metricsAddr: undefined, logLevel: 'info' });
+    expect(config.hostname).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/);
+  });
+
+  it('reads labels, the engine and the metrics address', () => {
+    const config = loadAgentConfig({
+      FLEET_AGENT_HOSTNAME: 'web-01',
+      FLEET_AGENT_LABELS: 'role=web,zone=eu.west',
+      DOCKER_HOST: 'unix:///run/docker.sock',
+      FLEET_AGENT_METRICS_ADDR: '127.0.0.1:0',
+    });
+    expect(config).toMatchObject({ hostname: 'web-01', labels: { role: 'web', zone: 'eu.west' }, dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '127.0.0.1', port: 0 } });
+    expect(loadAgentConfig({ FLEET_AGENT_METRICS_ADDR: '[::1]:9464' }).metricsAddr).toEqual({ host: '::1', port: 9464 });
+  });
+
+  it.each([
+    ['FLEET_AGENT_HOSTNAME', 'web.01', "FLEET_AGENT_HOSTNAME='web.01' must be a name matching [A-Za-z0-9][A-Za-z0-9_-]{0,62}"],
+    ['FLEET_AGENT_LABELS', 'role=web,zone', "FLEET_AGENT_LABELS='role=web,zone' must be comma-separated key=value pairs"],
+    ['FLEET_AGENT_LABELS', 'zone=eu..west', "FLEET_AGENT_LABELS='zone=eu..west' must be comma-separated key=value pairs"],
+    ['DOCKER_HOST', 'tcp://10.0.0.5:2375', "DOCKER_HOST='tcp://10.0.0.5:2375' must be unix:///path/to/docker.sock"],
+    ['FLEET_AGENT_HEARTBEAT_MS', '50', "FLEET_AGENT_HEARTBEAT_MS='50' must be an integer from 100 to 60000"],
+    ['FLEET_AGENT_CONCURRENCY', '0', "FLEET_AGENT_CONCURRENCY='0' must be an integer from 1 to 1024"],
+    ['FLEET_AGENT_METRICS_ADDR', '9464', "FLEET_AGENT_METRICS_ADDR='9464' must be host:port with a port from 0 to 65535"],
+    ['FLEET_AGENT_METRICS_ADDR', '127.0.0.1:65536', "FLEET_AGENT_METRICS_ADDR='127.0.0.1:65536' must be host:port"],
+  ])('refuses %s=%s', (name, value, message) => {
+    expect(refusal(() => loadAgentConfig({ [name]: value }))).toContain(message);
+  });
+
+  it('reads a YAML file whose labels the environment overrides', () => {
+    const yaml = file('agent.yaml', 'FLEET_AGENT_HOSTNAME: db-01\nFLEET_AGENT_LABELS: role=db\nFLEET_AGENT_CONCURRENCY: 8\n');
+    expect(loadAgentConfig({ [CONFIG_FILE_VARIABLE]: yaml, FLEET_AGENT_LABELS: 'role=db,zone=eu' })).toMatchObject({
+      hostname: 'db-01',
+      labels: { role: 'db', zone: 'eu' },
+      concurrency: 8,
+    });
+  });
+});
+
+describe('the README', () => {
+  const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+
+  it.each([...new Set([...Object.keys(GATEWAY_SETTINGS), ...Object.keys(AGENT_SETTINGS), CONFIG_FILE_VARIABLE])])(
+    "documents %s in the Configuration table",
+    (name) => {
+      expect(table).toMatch(new RegExp(`^\\|[^\\n]*\`${name}\``, 'm'));
+    },
+  );
+});

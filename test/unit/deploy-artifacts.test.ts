@@ -1,0 +1,217 @@
+/**
+ * deploy/compose.yaml and deploy/systemd/*: parsed and checked for what they
+ * must hold, and the settings each gives a service are run through that
+ * service's own start-up validation. (`docker compose` is not installed
+ * here; the units' `systemd-analyze verify` runs in test/e2e/operator.test.ts.)
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { loadAgentConfig } from '@fleet/agent/config';
+import { loadGatewayConfig } from '@fleet/api/config';
+import { NATS_CONFIG_FILE } from '@fleet/cli/commands/nats-config';
+import { EX_CONFIG } from '@fleet/runtime/config';
+import { agentUserName } from '../../deploy/lib/nats-auth';
+
+const DEPLOY = path.join(__dirname, '..', '..', 'deploy');
+const REPO_ROOT = path.join(DEPLOY, '..');
+const SECRET = 'deploy-artifacts-signing-secret-0123456789';
+
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fleet-deploy-'));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A stand-in for a secret file the deployment mounts; returns its path. */
+function secretFile(name: string, content: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `${content}\n`);
+  return file;
+}
+
+describe('deploy/compose.yaml', () => {
+  interface Service {
+    image: string;
+    command: string[];
+    environment?: Record<string, string>;
+    volumes?: string[];
+    secrets?: string[];
+    ports?: string[];
+    depends_on?: Record<string, { condition: string }>;
+    healthcheck?: { test: string[] };
+  }
+  const text = readFileSync(path.join(DEPLOY, 'compose.yaml'), 'utf8');
+  const compose = YAML.parse(text, { merge: true }) as { services: Record<string, Service>; secrets: Record<string, { file: string }>; volumes: Record<string, unknown> };
+  const { nats, gateway, agent } = compose.services;
+
+  /** Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?error}`, with `vars` as the environment. */
+  function interpolate(value: string, vars: Record<string, string>): string {
+    return value.replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_match, name: string, kind?: string, rest?: string) => {
+      if (vars[name]) return vars[name];
+      if (kind === '?') throw new Error(`compose would refuse: ${rest}`);
+      return kind === '-' ? (rest ?? '') : '';
+    });
+  }
+
+  /** The service's environment as the container sees it: interpolated, secrets mounted at /run/secrets/<name>. */
+  function containerEnv(service: Service, vars: Record<string, string>, secrets: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(service.environment ?? {}).map(([name, value]) => {
+        const resolved = interpolate(String(value), vars);
+        const secret = /^\/run\/secrets\/(\w+)$/.exec(resolved)?.[1];
+        return [name, secret ? secrets[secret] : resolved];
+      }),
+    );
+  }
+
+  it('has NATS, the gateway and the agent, and nothing else', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['agent', 'gateway', 'nats']);
+  });
+
+  it('runs NATS with the config `fleet nats-config` writes, its JetStream store on a volume', () => {
+    expect(nats.image).toMatch(/^nats:2\./);
+    expect(nats.command).toEqual(['-c', '/etc/nats/nats-server.conf']);
+    expect(nats.volumes).toContain(`./nats/${NATS_CONFIG_FILE}:/etc/nats/nats-server.conf:ro`);
+    // The set-up comment generates the config with --store-dir /data: the volume must be there.
+    expect(text).toContain('nats-config --agents web-01,web-02 --store-dir /data --out deploy/nats');
+    expect(nats.volumes).toContain('nats-data:/data');
+    expect(compose.volumes).toHaveProperty('nats-data');
+    expect(nats.healthcheck?.test.join(' ')).toContain('/healthz?js-enabled-only=true');
+  });
+
+  it('starts the gateway from the repository with settings its own validation accepts, secrets as files', () => {
+    expect(gateway.command).toEqual(['node', '--import', 'tsx', 'apps/api/src/main.ts']);
+    expect(existsSync(path.join(REPO_ROOT, gateway.command[3]))).toBe(true);
+    expect(gateway.depends_on?.nats.condition).toBe('service_healthy');
+    expect(gateway.healthcheck?.test.join(' ')).toContain('/health/ready');
+    expect(gateway.secrets).toEqual(['jwt_secret', 'nats_gateway']);
+    expect(compose.secrets.nats_gateway.file).toBe('./nats/users/gateway.password');
+    for (const value of Object.values(gateway.environment ?? {})) expect(String(value)).not.toMatch(/secret-value|password=/i);
+
+    const config = loadGatewayConfig(containerEnv(gateway, {}, { jwt_secret: secretFile('jwt', SECRET), nats_gateway: secretFile('gw', 'nats-pass') }));
+    expect(config).toMatchObject({ natsUrl: 'nats://nats:4222', natsUser: 'gateway', natsPass: 'nats-pass', jwtSecret: SECRET, host: '0.0.0.0', port: 8080 });
+    expect(gateway.ports).toContain(`${config.port}:${config.port}`);
+  });
+
+  it("gives each host's agent that host's Docker socket, user and password file", () => {
+    expect(agent.command).toEqual(['node', '--import', 'tsx', 'apps/agent/src/main.ts']);
+    expect(existsSync(path.join(REPO_ROOT, agent.command[3]))).toBe(true);
+    expect(agent.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock');
+    expect(agent.secrets).toEqual(['nats_agent']);
+    expect(interpolate(compose.secrets.nats_agent.file, { FLEET_AGENT_HOSTNAME: 'web-02' })).toBe(`./nats/users/${agentUserName('web-02')}.password`);
+
+    const vars = { FLEET_AGENT_HOSTNAME: 'web-02', FLEET_AGENT_LABELS: 'role=web,zone=eu.west' };
+    const config = loadAgentConfig(containerEnv(agent, vars, { nats_agent: secretFile('agent', 'agent-pass') }));
+    expect(config).toMatchObject({
+      natsUrl: 'nats://nats:4222',
+      natsUser: agentUserName('web-02'),
+      natsPass: 'agent-pass',
+      hostname: 'web-02',
+      labels: { role: 'web', zone: 'eu.west' },
+      dockerHost: 'unix:///var/run/docker.sock',
+      metricsAddr: { host: '0.0.0.0', port: 9464 },
+    });
+    expect(agent.ports).toContain('9464:9464');
+    // On another host the same file points the agent at the NATS host.
+    expect(loadAgentConfig(containerEnv(agent, { ...vars, FLEET_NATS_URL: 'nats://10.0.0.5:4222' }, { nats_agent: secretFile('agent', 'x') })).natsUrl).toBe('nats://10.0.0.5:4222');
+    expect(() => containerEnv(agent, {}, {})).toThrow('set FLEET_AGENT_HOSTNAME');
+  });
+
+  it('keeps the gateway and agents read-only and without capabilities', () => {
+    for (const service of [gateway, agent] as Array<Service & { read_only?: boolean; cap_drop?: string[]; security_opt?: string[] }>) {
+      expect(service).toMatchObject({ read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'] });
+    }
+  });
+});
+
+describe('deploy/systemd', () => {
+  /** `[Section]` → key → every value given (keys such as Environment= repeat). */
+  function parseUnit(file: string): Record<string, Record<string, string[]>> {
+    const sections: Record<string, Record<string, string[]>> = {};
+    let current = '';
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const header = /^\[(\w+)\]$/.exec(line);
+      if (header) current = header[1];
+      const entry = /^(\w+)=(.*)$/.exec(line);
+      if (entry && current) ((sections[current] ??= {})[entry[1]] ??= []).push(entry[2]);
+    }
+    return sections;
+  }
+
+  /** Environment= then EnvironmentFile= (which wins), with the unit's specifiers filled in. */
+  function unitEnv(service: Record<string, string[]>, envFile: string, specifiers: Record<string, string>): Record<string, string> {
+    const fill = (value: string) => value.replace(/%(\w)/g, (_m, letter: string) => specifiers[letter] ?? `%${letter}`);
+    const env: Record<string, string> = {};
+    for (const assignment of service.Environment ?? []) {
+      const [name, ...value] = fill(assignment).split('=');
+      env[name] = value.join('=');
+    }
+    for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+      const entry = /^(\w+)=(.*)$/.exec(line);
+      if (entry) env[entry[1]] = entry[2];
+    }
+    return env;
+  }
+
+  const HARDENING = {
+    NoNewPrivileges: 'yes',
+    ProtectSystem: 'strict',
+    ProtectHome: 'yes',
+    PrivateTmp: 'yes',
+    PrivateDevices: 'yes',
+    CapabilityBoundingSet: '',
+    RestrictNamespaces: 'yes',
+    SystemCallArchitectures: 'native',
+  };
+
+  it.each([
+    ['fleet-gateway.service', 'apps/api/src/main.ts'],
+    ['fleet-agent@.service', 'apps/agent/src/main.ts'],
+  ])('%s runs the service, restarts it on failure but not on a bad setting, and is hardened', (unit, entrypoint) => {
+    const { Service: service, Install: install } = parseUnit(path.join(DEPLOY, 'systemd', unit));
+    expect(service.ExecStart).toEqual([`/usr/bin/node --import tsx ${entrypoint}`]);
+    expect(existsSync(path.join(REPO_ROOT, entrypoint))).toBe(true);
+    expect(service.Restart).toEqual(['on-failure']);
+    expect(service.RestartPreventExitStatus).toEqual([String(EX_CONFIG)]);
+    expect(service.EnvironmentFile?.length).toBeGreaterThan(0);
+    expect(service.User).toEqual(['fleet']);
+    for (const [key, value] of Object.entries(HARDENING)) expect({ key, value: service[key] }).toEqual({ key, value: [value] });
+    expect(install.WantedBy).toEqual(['multi-user.target']);
+  });
+
+  it('the gateway unit with its example environment file passes the gateway\'s validation, secrets as credentials', () => {
+    const { Service: service } = parseUnit(path.join(DEPLOY, 'systemd', 'fleet-gateway.service'));
+    expect(service.LoadCredential).toEqual(['jwt-secret:/etc/fleet/jwt-secret', 'nats-password:/etc/fleet/nats/users/gateway.password']);
+    const credentials = path.join(dir, 'gateway-credentials');
+    mkdirSync(credentials);
+    writeFileSync(path.join(credentials, 'jwt-secret'), SECRET);
+    writeFileSync(path.join(credentials, 'nats-password'), 'gw-pass');
+    const config = loadGatewayConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'gateway.env.example'), { d: credentials }));
+    expect(config).toMatchObject({ natsUser: 'gateway', natsPass: 'gw-pass', jwtSecret: SECRET, host: '0.0.0.0', port: 8080, replicas: 3 });
+    expect(config.natsUrl.split(',')).toHaveLength(3);
+  });
+
+  it('the agent template names the agent, its user and password file after its instance, with the Docker socket', () => {
+    const { Service: service } = parseUnit(path.join(DEPLOY, 'systemd', 'fleet-agent@.service'));
+    expect(service.LoadCredential).toEqual([`nats-password:/etc/fleet/nats/users/${agentUserName('%i')}.password`]);
+    expect(service.SupplementaryGroups).toEqual(['docker']);
+    expect(service.RestrictAddressFamilies?.[0].split(' ')).toContain('AF_UNIX');
+    expect(service.EnvironmentFile).toEqual(['/etc/fleet/agent.env', '-/etc/fleet/agent-%i.env']);
+    const credentials = path.join(dir, 'agent-credentials');
+    mkdirSync(credentials);
+    writeFileSync(path.join(credentials, 'nats-password'), 'agent-pass');
+    const config = loadAgentConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'agent.env.example'), { i: 'web-01', d: credentials }));
+    expect(config).toMatchObject({ hostname: 'web-01', natsUser: agentUserName('web-01'), natsPass: 'agent-pass', dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '0.0.0.0', port: 9464 } });
+  });
+
+  it("the nats-server drop-in points Debian's unit at the generated config and store", () => {
+    const { Service: service } = parseUnit(path.join(DEPLOY, 'systemd', 'nats-server.service.d', 'fleet.conf'));
+    expect(service.ExecStart).toEqual(['', `/usr/sbin/nats-server -c /etc/fleet/nats/${NATS_CONFIG_FILE}`]);
+    expect(service.StateDirectory).toEqual(['nats']);
+    expect(service.Environment).toEqual(['NATS_SERVER_NAME=%H']);
+  });
+});

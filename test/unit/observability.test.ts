@@ -1,0 +1,236 @@
+/**
+ * The gateway's public surface for operators — /openapi.json, /docs,
+ * /metrics, /health/ready — with the real express app and stub back ends,
+ * the metric classes on their own, and the agent's metrics server. The same
+ * endpoints against a live fleet: test/e2e/observability.test.ts.
+ */
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { loadContract, OPERATIONS, type OperationSpec } from '@fleet/contracts/operations';
+import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
+import { AgentMetrics, serveMetrics, type MetricsServer } from '@fleet/agent/metrics';
+import { createApp } from '@fleet/api/app';
+import { mintToken } from '@fleet/api/auth/tokens';
+import { GatewayMetrics } from '@fleet/api/metrics';
+import type { Readiness } from '@fleet/api/routes/health';
+import { metricValue, parseMetrics, scrape } from '../support/metrics';
+
+const SECRET = 'observability-secret-0123456789abcdef';
+const contract = loadContract() as { paths: Record<string, Record<string, OperationObject>>; components: { responses: Record<string, ResponseObject> } };
+
+interface ResponseObject {
+  $ref?: string;
+  content?: Record<string, { example?: unknown; examples?: unknown }>;
+}
+interface OperationObject {
+  summary?: string;
+  requestBody?: { content: Record<string, { example?: unknown }> };
+  responses: Record<string, ResponseObject>;
+}
+
+function operationObject(op: OperationSpec): OperationObject {
+  return contract.paths[op.path][op.method];
+}
+
+function record(operation: JobRecord['operation'], hosts: string[], ageMs: number): JobRecord {
+  const created = Date.now() - ageMs;
+  return { job_id: `job-${operation}`, operation, target: '_all', hosts, caller: 'test', created_at: new Date(created).toISOString(), deadline: new Date(created + 30_000).toISOString() };
+}
+
+function row(hostname: string, status: HostRow['status']): HostRow {
+  return { hostname, status, changed: false };
+}
+
+describe('the contract, as documentation', () => {
+  it.each(OPERATIONS.map((op) => [op.name, op]))('%s has a summary and an example of its success answer (and of its body)', (_name, op) => {
+    const object = operationObject(op);
+    expect(object.summary).toBeTruthy();
+    const examples = Object.entries(object.responses)
+      .filter(([status]) => status.startsWith('2'))
+      .map(([, response]) => (response.$ref ? contract.components.responses[response.$ref.split('/').pop() as string] : response))
+      .flatMap((response) => Object.values(response.content ?? {}))
+      .filter((media) => media.example !== undefined || media.examples !== undefined);
+    expect({ operation: op.name, examples: examples.length > 0 }).toEqual({ operation: op.name, examples: true });
+    if (object.requestBody) expect(object.requestBody.content['application/json']?.example).toBeDefined();
+  });
+
+  it('documents the public endpoints as public: no permission, not mutating, no security', () => {
+    for (const name of ['health.live', 'health.ready', 'metrics.gateway', 'docs.openapi', 'docs.page']) {
+      const op = OPERATIONS.find((candidate) => candidate.name === name) as OperationSpec;
+      expect({ name, permission: op.permission, mutating: op.mutating, security: (operationObject(op) as { security?: unknown }).security }).toEqual({
+        name,
+        permission: 'none',
+        mutating: false,
+        security: [],
+      });
+    }
+  });
+});
+
+describe('the gateway app', () => {
+  let url: string;
+  let close: () => void;
+  let readiness: Readiness;
+  const metrics = new GatewayMetrics({ processMetrics: false });
+  const agents = [
+    { hostname: 'web-01', labels: {}, live: true, drained: false, engine: { healthy: true } },
+    { hostname: 'web-02', labels: {}, live: true, drained: true, engine: { healthy: false, error: 'docker engine unavailable' } },
+  ];
+  metrics.followAgents({ list: () => agents as never });
+
+  beforeAll(async () => {
+    const app = createApp({
+      jwtSecret: SECRET,
+      bodyLimit: '256kb',
+      rateLimitPerMinute: 0,
+      jobs: {} as never,
+      store: {} as never,
+      registry: { list: () => agents, get: () => undefined } as never,
+      audit: { record: () => undefined } as never,
+      revocations: { isRevoked: () => false } as never,
+      log: pino({ level: 'silent' }),
+      metrics,
+      readiness: async () => readiness,
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => server.close();
+  });
+
+  afterAll(() => close());
+
+  it('serves the contract at /openapi.json without a key', async () => {
+    const res = await fetch(`${url}/openapi.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual(loadContract());
+  });
+
+  it('serves the Redoc page and Redoc itself from the gateway, with relative URLs', async () => {
+    const page = await fetch(`${url}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('<redoc spec-url="openapi.json"');
+    expect(html).toContain('<script src="docs/redoc.standalone.js"></script>');
+    expect(html).not.toMatch(/https?:\/\//);
+    const bundle = await fetch(`${url}/docs/redoc.standalone.js`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-type')).toMatch(/javascript/);
+    expect((await bundle.text()).length).toBeGreaterThan(500_000);
+  });
+
+  it('sends /docs/ to /docs, where the relative URLs resolve', async () => {
+    const res = await fetch(`${url}/docs/`, { redirect: 'manual' });
+    expect(res.status).toBe(301);
+    expect(new URL(res.headers.get('location') as string, `${url}/docs/`).pathname).toBe('/docs');
+  });
+
+  it('answers /health/ready 200 when NATS and the registry are up, 503 naming what is down', async () => {
+    readiness = { nats: 'connected', registry: 'ok' };
+    const ready = await fetch(`${url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', nats: 'connected', registry: 'ok' });
+
+    readiness = { nats: 'connected', registry: 'unreachable: stream not found' };
+    const registryDown = await fetch(`${url}/health/ready`);
+    expect(registryDown.status).toBe(503);
+    expect(await registryDown.json()).toEqual({
+      error: 'not ready',
+      details: 'registry: unreachable: stream not found',
+      code: 503,
+      nats: 'connected',
+      registry: 'unreachable: stream not found',
+    });
+
+    readiness = { nats: 'disconnected', registry: 'unreachable: no NATS connection' };
+    const natsDown = await (await fetch(`${url}/health/ready`)).json();
+    expect(natsDown.details).toBe('nats: disconnected; registry: unreachable: no NATS connection');
+  });
+
+  it('exposes the agents and their engines at /metrics without a key', async () => {
+    const samples = await scrape(`${url}/metrics`);
+    expect(metricValue(samples, 'fleet_agents', { state: 'live' })).toBe(1);
+    expect(metricValue(samples, 'fleet_agents', { state: 'drained' })).toBe(1);
+    expect(metricValue(samples, 'fleet_engine_healthy', { hostname: 'web-01' })).toBe(1);
+    expect(samples.find((sample) => sample.name === 'fleet_engine_healthy' && sample.labels.hostname === 'web-02')?.value).toBe(0);
+  });
+
+  it('counts requests by route template, never by concrete path', async () => {
+    const key = mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 });
+    const before = await scrape(`${url}/metrics`);
+    await fetch(`${url}/agent`, { headers: { authorization: `Bearer ${key}` } });
+    await fetch(`${url}/agent/web-77`, { headers: { authorization: `Bearer ${key}` } });
+    await fetch(`${url}/no/such/path/${Date.now()}`, { headers: { authorization: `Bearer ${key}` } });
+    const after = await scrape(`${url}/metrics`);
+    const moved = (labels: Record<string, string>) => metricValue(after, 'fleet_http_requests_total', labels) - metricValue(before, 'fleet_http_requests_total', labels);
+    expect(moved({ method: 'GET', route: '/agent', status: '200' })).toBe(1);
+    expect(moved({ method: 'GET', route: '/agent/:hostname', status: '404' })).toBe(1);
+    expect(moved({ method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+    expect(after.some((sample) => (sample.labels.route ?? '').includes('web-77'))).toBe(false);
+  });
+});
+
+describe('job metrics', () => {
+  it('count jobs by outcome, host rows by status, duration and fan-out', async () => {
+    const metrics = new GatewayMetrics({ processMetrics: false });
+    metrics.jobSettled(record('docker.container.list', ['a', 'b', 'c'], 1500), [row('a', 'ok'), row('b', 'ok'), row('c', 'ok')]);
+    metrics.jobSettled(record('docker.container.list', ['a', 'b'], 10), [row('a', 'ok'), row('b', 'failed')]);
+    metrics.jobSettled(record('docker.image.remove', ['a'], 10), [row('a', 'failed')]);
+    const samples = parseMetrics(await metrics.registry.metrics());
+    expect(metricValue(samples, 'fleet_jobs_total', { operation: 'docker.container.list', status: 'ok' })).toBe(1);
+    expect(metricValue(samples, 'fleet_jobs_total', { operation: 'docker.container.list', status: 'partial' })).toBe(1);
+    expect(metricValue(samples, 'fleet_jobs_total', { operation: 'docker.image.remove', status: 'failed' })).toBe(1);
+    expect(metricValue(samples, 'fleet_job_host_results_total', { operation: 'docker.container.list', status: 'ok' })).toBe(4);
+    expect(metricValue(samples, 'fleet_job_host_results_total', { operation: 'docker.container.list', status: 'failed' })).toBe(1);
+    expect(metricValue(samples, 'fleet_job_duration_seconds_count', { operation: 'docker.container.list' })).toBe(2);
+    expect(metricValue(samples, 'fleet_job_duration_seconds_sum', { operation: 'docker.container.list' })).toBeGreaterThanOrEqual(1.5);
+    expect(metricValue(samples, 'fleet_job_duration_seconds_bucket', { operation: 'docker.container.list', le: '1' })).toBe(1);
+    expect(metricValue(samples, 'fleet_job_hosts_count')).toBe(3);
+    expect(metricValue(samples, 'fleet_job_hosts_sum')).toBe(6);
+    expect(metricValue(samples, 'fleet_job_hosts_bucket', { le: '2' })).toBe(2);
+  });
+});
+
+describe('the agent metrics server', () => {
+  let server: MetricsServer;
+  const metrics = new AgentMetrics('web-01', { processMetrics: false });
+
+  beforeAll(async () => {
+    server = await serveMetrics(metrics.registry, { host: '127.0.0.1', port: 0 });
+  });
+
+  afterAll(() => server.close());
+
+  it('listens on a free port when given port 0 and says where', () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9][0-9]*\/metrics$/);
+  });
+
+  it('serves executed jobs and engine health, every series labelled with the hostname', async () => {
+    metrics.jobExecuted({ job_id: 'j1', operation: 'docker.container.list', target: '_all', params: {}, deadline: 0 }, { ...row('web-01', 'ok'), duration_ms: 20 });
+    metrics.jobExecuted({ job_id: 'j2', operation: 'docker.container.list', target: '_all', params: {}, deadline: 0 }, { ...row('web-01', 'failed'), duration_ms: 5 });
+    metrics.engine(false);
+    const samples = await scrape(server.url);
+    expect(metricValue(samples, 'fleet_agent_jobs_total', { hostname: 'web-01', operation: 'docker.container.list', status: 'ok' })).toBe(1);
+    expect(metricValue(samples, 'fleet_agent_jobs_total', { hostname: 'web-01', operation: 'docker.container.list', status: 'failed' })).toBe(1);
+    expect(metricValue(samples, 'fleet_agent_job_duration_seconds_count', { operation: 'docker.container.list' })).toBe(2);
+    expect(metricValue(samples, 'fleet_agent_job_duration_seconds_sum', { operation: 'docker.container.list' })).toBeCloseTo(0.025);
+    expect(samples.find((sample) => sample.name === 'fleet_agent_engine_healthy')).toMatchObject({ labels: { hostname: 'web-01' }, value: 0 });
+  });
+
+  it('answers /health, 404 elsewhere and 405 to anything but GET', async () => {
+    const base = server.url.replace(/\/metrics$/, '');
+    const health = await fetch(`${base}/health`);
+    expect([health.status, await health.json()]).toEqual([200, { status: 'ok' }]);
+    const missing = await fetch(`${base}/jobs`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: 'not found', code: 404 });
+    expect((await fetch(server.url, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('fails to start with a message naming the address when the port is taken', async () => {
+    const port = Number(new URL(server.url).port);
+    await expect(serveMetrics(metrics.registry, { host: '127.0.0.1', port })).rejects.toThrow(`FLEET_AGENT_METRICS_ADDR=127.0.0.1:${port}: cannot listen`);
+  });
+});
