@@ -19,6 +19,8 @@ export interface WorkerDeps {
   executors: ExecutorTable;
   concurrency: number;
   log: Logger;
+  /** Called with each executed job's row (metrics). */
+  onExecuted?: (job: JobMessage, row: HostRow) => void;
 }
 
 /**
@@ -40,7 +42,9 @@ export class JobWorker {
     const { js, hostname } = this.deps;
     await this.ensureConsumer();
     const consumer = await js.consumers.get(JOBS_STREAM, agentConsumerName(hostname));
-    const messages = await consumer.consume({ max_messages: 64 });
+    // Short pulls (idle heartbeat every 2.5 s): when the consumer's leader moves to another NATS node,
+    // the client notices the missed heartbeats and pulls again within seconds, not after the 30 s default.
+    const messages = await consumer.consume({ max_messages: 64, expires: PULL_EXPIRES_MS });
     this.stopConsuming = () => messages.close().then(() => undefined);
     void (async () => {
       for await (const msg of messages) {
@@ -93,6 +97,7 @@ export class JobWorker {
       return;
     }
     const row = await this.slots.run(() => this.execute(job, log));
+    this.deps.onExecuted?.(job, row);
     await this.report(job, row, log);
     log.info({ status: row.status, changed: row.changed, duration_ms: row.duration_ms }, 'job done');
   }
@@ -119,7 +124,9 @@ export class JobWorker {
   private async claim(job: JobMessage): Promise<'claimed' | 'taken' | 'retry'> {
     const running: HostRow = { hostname: this.deps.hostname, status: 'running', changed: false };
     try {
-      await this.deps.results.create(resultKey(job.job_id, this.deps.hostname), JSON.stringify(running));
+      // An atomic create: the write succeeds only if the key has no entry at all. (KV's create() would
+      // read the existing entry back on failure, a read the agent's NATS permissions refuse.)
+      await this.deps.results.put(resultKey(job.job_id, this.deps.hostname), JSON.stringify(running), { previousSeq: 0 });
       return 'claimed';
     } catch (err) {
       // "wrong last sequence": the key exists, i.e. this (job, host) was claimed before.
@@ -167,6 +174,9 @@ export class JobWorker {
 
 /** How long past the deadline an executed job's row is still retried. */
 const REPORT_RETRY_MS = 60_000;
+
+/** Lifetime of one pull request; its idle heartbeat is half of it. */
+const PULL_EXPIRES_MS = 5_000;
 
 /** How long before its deadline a stream is wound down. */
 const STREAM_GRACE_MS = 750;

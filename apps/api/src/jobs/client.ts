@@ -13,9 +13,11 @@ import {
   type JobRecord,
   type StreamChunk,
 } from '@fleet/contracts/protocol';
+import { badRequest } from '../http/errors';
 import type { TargetResolver } from '../targets/resolve';
 import type { ResultFeed } from './feed';
-import { byHostname } from './rows';
+import { publishUntil } from './publish';
+import { byHostname, jobStatus } from './rows';
 import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
 
@@ -31,7 +33,12 @@ export interface JobRequest {
   secret?: string;
   /** Set for streaming calls: receives every chunk an agent emits, tagged with its host. */
   onChunk?: (hostname: string, chunk: StreamChunk) => void;
+  /** Called once the job exists and before any host can act on it (a stream announces the job first). */
+  onCreated?: (record: JobRecord) => void;
 }
+
+/** The contract's bound on `?timeout=` (seconds). */
+const MAX_TIMEOUT_SECONDS = 300;
 
 export interface JobClientDeps {
   nc: NatsConnection;
@@ -40,6 +47,8 @@ export interface JobClientDeps {
   resolver: TargetResolver;
   vault: SecretVault;
   log: Logger;
+  /** Called once per job with its final rows (metrics). */
+  onSettled?: (record: JobRecord, rows: HostRow[]) => void;
 }
 
 export interface StartedJob {
@@ -64,6 +73,10 @@ export class JobClient {
 
   async start(request: JobRequest): Promise<StartedJob> {
     const { resolver, store, vault, log } = this.deps;
+    // The request validator lets `1e400` and `Infinity` through as numbers; a deadline must be a real time.
+    if (!Number.isInteger(request.timeoutSeconds) || request.timeoutSeconds < 1 || request.timeoutSeconds > MAX_TIMEOUT_SECONDS) {
+      throw badRequest(`query.timeout must be an integer from 1 to ${MAX_TIMEOUT_SECONDS} (seconds)`);
+    }
     const hosts = resolver.resolve(request.target, request.scope);
     const now = Date.now();
     const record: JobRecord = {
@@ -75,12 +88,15 @@ export class JobClient {
       created_at: new Date(now).toISOString(),
       deadline: new Date(now + request.timeoutSeconds * 1000).toISOString(),
     };
+    // Serialised before anything is stored or held, so parameters that cannot be sent leave nothing behind.
+    const payload = this.dispatchPayload(record, request);
     if (request.secret) vault.hold(record.job_id, hosts, request.secret, now + request.timeoutSeconds * 1000);
     // Listen before publishing, so no row or chunk can arrive unheard.
     const rows = this.collect(record);
     if (request.onChunk) this.relayChunks(record.job_id, request.onChunk, rows);
     await store.save(record);
-    await this.dispatch(record, request);
+    request.onCreated?.(record);
+    await this.dispatch(record, payload);
     log.info({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
     return { record, rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
   }
@@ -100,30 +116,44 @@ export class JobClient {
     done.finally(() => sub.unsubscribe()).catch(() => undefined);
   }
 
-  /** Long-poll: resolves when every host is final or `waitMs` has passed, with the job as stored. */
+  /**
+   * Long-poll: resolves when every host is final or `waitMs` has passed, with the job as stored.
+   * It listens before it reads, so a row landing in between still ends the wait; and a final row
+   * heard on the feed wins over a read served by a replica that has not caught up with it yet
+   * (stream replicas > 1 answer reads from any replica).
+   */
   async waitFor(jobId: string, waitMs: number): Promise<JobView | undefined> {
     const { store, feed } = this.deps;
     const record = await store.getRecord(jobId);
     if (!record) return undefined;
-    const current = await store.view(record);
-    if (waitMs <= 0 || current.results.every((row) => isFinal(row.status))) return current;
-    const pending = new Set(current.results.filter((row) => !isFinal(row.status)).map((row) => row.hostname));
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, Math.min(waitMs, Math.max(0, Date.parse(record.deadline) - Date.now())));
-      const unwatch = feed.watch(jobId, (hostname, row) => {
-        if (isFinal(row.status)) pending.delete(hostname);
-        if (pending.size === 0) done();
-      });
-      function done() {
-        clearTimeout(timer);
-        unwatch();
-        resolve();
-      }
+    const heard = new Map<string, HostRow>();
+    let wake = () => undefined as void;
+    const unwatch = feed.watch(jobId, (hostname, row) => {
+      if (!isFinal(row.status)) return;
+      heard.set(hostname, row);
+      wake();
     });
-    return store.view(record);
+    try {
+      const current = withHeard(await store.view(record), heard);
+      if (waitMs <= 0 || current.results.every((row) => isFinal(row.status))) return current;
+      const finalBefore = new Set(current.results.filter((row) => isFinal(row.status)).map((row) => row.hostname));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(waitMs, Math.max(0, Date.parse(record.deadline) - Date.now())));
+        wake = () => {
+          if (!record.hosts.every((host) => finalBefore.has(host) || heard.has(host))) return;
+          clearTimeout(timer);
+          resolve();
+        };
+        wake();
+      });
+      return withHeard(await store.view(record), heard);
+    } finally {
+      unwatch();
+    }
   }
 
-  private async dispatch(record: JobRecord, request: JobRequest): Promise<void> {
+  /** The dispatch message as JSON. Parameters JSON cannot hold (nested thousands deep) are the caller's error. */
+  private dispatchPayload(record: JobRecord, request: JobRequest): string {
     const message: JobMessage = {
       job_id: record.job_id,
       operation: record.operation,
@@ -133,9 +163,17 @@ export class JobClient {
       ...(request.secret ? { secret: true } : {}),
       ...(request.onChunk ? { stream: true } : {}),
     };
-    const payload = JSON.stringify(message);
-    // msgID lets JetStream drop a duplicate publish of the same (job, host).
-    await Promise.all(record.hosts.map((host) => this.js.publish(jobSubject(host), payload, { msgID: `${record.job_id}.${host}` })));
+    try {
+      return JSON.stringify(message);
+    } catch (err) {
+      throw badRequest(`the request's parameters cannot be forwarded to the agents: ${(err as Error).message}`);
+    }
+  }
+
+  private async dispatch(record: JobRecord, payload: string): Promise<void> {
+    const deadline = Date.parse(record.deadline);
+    // msgID lets JetStream drop a duplicate publish of the same (job, host), so a retry is safe.
+    await Promise.all(record.hosts.map((host) => publishUntil(this.js, jobSubject(host), payload, `${record.job_id}.${host}`, deadline)));
   }
 
   private collect(record: JobRecord): Promise<HostRow[]> {
@@ -166,6 +204,17 @@ export class JobClient {
       }),
     );
     if (missing.length) this.deps.log.warn({ job_id: record.job_id, target: record.target, missing: missing.length }, 'hosts missed the deadline');
-    return [...rows.values()].sort(byHostname);
+    const settled = [...rows.values()].sort(byHostname);
+    this.deps.onSettled?.(record, settled);
+    return settled;
   }
+}
+
+/** The stored view, with final rows heard on the feed in place of rows a lagging replica still shows unfinished. */
+function withHeard(view: JobView, heard: Map<string, HostRow>): JobView {
+  const results = view.results.map((row) => {
+    const final = isFinal(row.status) ? undefined : heard.get(row.hostname);
+    return final ? { ...final, hostname: row.hostname } : row;
+  });
+  return { ...view, status: jobStatus(results), results };
 }

@@ -2,6 +2,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { JOB_RECORDS_STREAM, jobRecordSubject, resultKey, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
 import { scanNewestFirst } from '../nats/scan';
+import { publishUntil } from './publish';
 import { byHostname, effectiveRow, jobStatus, timeoutRow } from './rows';
 
 export interface JobView extends JobRecord {
@@ -29,7 +30,7 @@ export class JobStore {
   ) {}
 
   async save(record: JobRecord): Promise<void> {
-    await this.js.publish(jobRecordSubject(record.job_id), JSON.stringify(record), { msgID: record.job_id });
+    await publishUntil(this.js, jobRecordSubject(record.job_id), JSON.stringify(record), record.job_id, Date.parse(record.deadline));
   }
 
   async getRecord(jobId: string): Promise<JobRecord | undefined> {

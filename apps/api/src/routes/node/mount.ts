@@ -56,6 +56,7 @@ export function mountNodeOperation(router: Router, jobs: JobClient, name: NodeOp
       scope: caller.scope,
       secret: options.secretHeader ? req.get(options.secretHeader) : undefined,
       onChunk: stream && ((hostname, chunk) => stream.send(chunk.event, { hostname, ...(chunk.data as object) })),
+      onCreated: stream && ((record) => stream.send('job', { job_id: record.job_id, hosts: record.hosts })),
     });
     res.locals.jobId = job.record.job_id;
     if (stream) {
@@ -76,7 +77,6 @@ export function mountNodeOperation(router: Router, jobs: JobClient, name: NodeOp
 
 /** Streams until every host is done or the client leaves; leaving cancels the job on every host. */
 async function relay(res: Response, stream: EventStream, job: StartedJob): Promise<void> {
-  stream.send('job', { job_id: job.record.job_id, hosts: job.record.hosts });
   let finished = false;
   // The response closes early only when the client goes away.
   res.on('close', () => {
