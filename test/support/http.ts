@@ -1,3 +1,5 @@
+import { createFleetClient, type RawResponse } from '@fleet/sdk';
+
 export interface ApiTarget {
   url: string;
   adminKey: string;
@@ -13,33 +15,22 @@ export interface ApiOptions {
   timeoutMs?: number;
 }
 
-// `any` by default: suites read response fields directly and assert on them; a wrong guess fails the assertion.
+/**
+ * `{status, body, headers}`: `body` is the parsed JSON when the response says it is JSON, the raw text otherwise.
+ * `any` by default: suites read response fields directly and assert on them; a wrong guess fails the assertion.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export interface ApiResponse<T = any> {
-  status: number;
-  /** Parsed JSON when the response says it is JSON, the raw text otherwise. */
-  body: T;
-  headers: Record<string, string>;
-}
+export type ApiResponse<T = any> = RawResponse<T>;
 
-/** One gateway call: `await api(fleet, 'GET', '/agent')`. */
+/**
+ * One gateway call: `await api(fleet, 'GET', '/agent')`. It goes through the
+ * SDK's client (`@fleet/sdk`: the same openapi-fetch client, base URL and key
+ * handling the CLI uses), as an untyped request: `path` is sent as given and
+ * any status is returned for the suite to assert on.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function api<T = any>(fleet: ApiTarget, method: string, path: string, opts: ApiOptions = {}): Promise<ApiResponse<T>> {
-  const res = await fetch(`${fleet.url}${path}`, {
-    method,
-    headers: requestHeaders(fleet, opts),
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
-  });
-  const text = await res.text();
-  const isJson = (res.headers.get('content-type') ?? '').includes('json') && text !== '';
-  return { status: res.status, body: isJson ? JSON.parse(text) : text, headers: Object.fromEntries(res.headers) };
-}
-
-function requestHeaders(fleet: ApiTarget, opts: ApiOptions): Record<string, string> {
-  const headers: Record<string, string> = {};
   const key = opts.key === undefined ? fleet.adminKey : opts.key;
-  if (key !== null) headers.authorization = `Bearer ${key}`;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  return { ...headers, ...opts.headers };
+  const client = createFleetClient({ url: fleet.url, apiKey: key ?? undefined });
+  return client.raw(method, path, { body: opts.body, headers: opts.headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
 }

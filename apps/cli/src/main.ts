@@ -1,12 +1,72 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { FleetApiError } from '@fleet/sdk';
+import { registerFleetApiCommands } from './commands/fleet-api';
 import { registerLocalFleetCommands } from './commands/local-fleet';
+import { registerNatsConfigCommand } from './commands/nats-config';
+import { registerNodeCommands } from './commands/node';
 import { registerTokenCommands } from './commands/token';
+import { EXIT, exitCodeForError } from './exit';
 
-const program = new Command('fleet').description('Fleet orchestrator for Docker hosts').showHelpAfterError();
-registerLocalFleetCommands(program);
-registerTokenCommands(program);
+const EXIT_CODES_HELP = `
+Targets: a hostname (web-01), _any, _all, or label selectors key:value[,key:value...] (comma = AND).
+Connection: --url/--api-key, else FLEET_URL/FLEET_API_KEY, else the config file
+(--config, FLEET_CONFIG or ~/.config/fleet/config.json: {"url": "...", "apiKey": "..."}),
+else the local fleet started by \`fleet up\`.
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+Exit codes:
+  ${EXIT.OK}  every host row is ok
+  ${EXIT.HOST_FAILED}  some host rows are not ok (failed, timed out, skipped), or a single-host target failed
+  ${EXIT.USAGE}  usage error or invalid input (400)
+  ${EXIT.AUTH}  authentication or permission refused (401, 403)
+  ${EXIT.NOT_FOUND}  no agent matches the target, or no such job or agent (404)
+  ${EXIT.ERROR}  anything else: gateway unreachable, 5xx, rate limited
+  ${EXIT.NOT_FINISHED}  the job is still pending or running (job get)
+`;
+
+/** Settings given here before the commands are added are inherited by every subcommand. */
+export function buildProgram(): Command {
+  const program = new Command('fleet')
+    .description('Fleet orchestrator for Docker hosts: every operation runs on the hosts a --target names, one row per host')
+    .option('--url <url>', 'gateway URL (env FLEET_URL)')
+    .option('--api-key <key>', 'API key (env FLEET_API_KEY)')
+    .option('--config <file>', 'config file with {"url", "apiKey"} (env FLEET_CONFIG; default ~/.config/fleet/config.json)')
+    .option('--json', 'print the API responses as JSON instead of tables')
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
+    .exitOverride()
+    .addHelpText('after', EXIT_CODES_HELP);
+  registerLocalFleetCommands(program);
+  registerNatsConfigCommand(program);
+  registerTokenCommands(program);
+  registerNodeCommands(program);
+  registerFleetApiCommands(program);
+  return program;
+}
+
+function report(err: unknown, json: boolean): void {
+  // commander has printed its own message (or the help) already.
+  if (err instanceof CommanderError) return;
+  if (err instanceof FleetApiError) {
+    if (json) process.stdout.write(`${JSON.stringify(err.body, null, 2)}\n`);
+    process.stderr.write(`fleet: ${err.status} ${err.message}\n`);
+    return;
+  }
   process.stderr.write(`fleet: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+}
+
+async function main(): Promise<void> {
+  // `fleet … | head`: a closed pipe ends the command quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    report(err, program.opts().json === true);
+    process.exitCode = exitCodeForError(err);
+  }
+}
+
+void main();

@@ -9,7 +9,7 @@ describe('the contract', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'contract-'));
     try {
       const out = path.join(dir, 'generated.ts');
-      execFileSync(path.join(__dirname, '../../../node_modules/.bin/openapi-typescript'), [CONTRACT_PATH, '-o', out], { stdio: 'pipe' });
+      execFileSync(path.join(__dirname, '../../../node_modules/.bin/openapi-typescript'), [CONTRACT_PATH, '-o', out, '--default-non-nullable', 'false'], { stdio: 'pipe' });
       expect(readFileSync(path.join(__dirname, 'generated.ts'), 'utf8')).toBe(readFileSync(out, 'utf8'));
     } finally {
       rmSync(dir, { recursive: true, force: true });

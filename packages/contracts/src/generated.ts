@@ -21,6 +21,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness probe (no auth)
+         * @description Ready when the gateway's NATS connection is up and the agent registry's JetStream bucket answers over it (within 2 s). A load balancer should send traffic only to ready replicas.
+         */
+        get: operations["health.ready"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics of this gateway replica (no auth)
+         * @description Prometheus text format. Job series count jobs this replica settled:
+         *     `fleet_jobs_total{operation,status}` (job status ok, failed or partial),
+         *     `fleet_job_host_results_total{operation,status}` (one per host row),
+         *     `fleet_job_duration_seconds{operation}` (histogram), `fleet_job_hosts`
+         *     (histogram of hosts per job: the fan-out). Fleet state at scrape time:
+         *     `fleet_agents{state="live"|"drained"}`, `fleet_engine_healthy{hostname}`.
+         *     `fleet_nats_reconnects_total`, `fleet_nats_connected`,
+         *     `fleet_http_requests_total{method,route,status}`,
+         *     `fleet_http_request_duration_seconds{method,route}`, and the process
+         *     series (`fleet_process_*`, `fleet_nodejs_*`). Each agent serves its
+         *     own at the `metrics_url` it registers (see `GET /agent`).
+         */
+        get: operations["metrics.gateway"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This contract as JSON (no auth) */
+        get: operations["docs.openapi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This contract rendered as HTML (no auth)
+         * @description A Redoc page; the gateway serves Redoc itself, so the page needs no CDN or other network access.
+         */
+        get: operations["docs.page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/node/{target}/container/docker": {
         parameters: {
             query?: {
@@ -1551,6 +1638,26 @@ export interface components {
         Health: {
             status: string;
         };
+        Readiness: {
+            /** @enum {string} */
+            status: "ready";
+            /** @enum {string} */
+            nats: "connected";
+            /** @enum {string} */
+            registry: "ok";
+        };
+        NotReady: {
+            /** @enum {string} */
+            error: "not ready";
+            /** @description What is down, e.g. `nats: disconnected`. */
+            details: string;
+            /** @enum {integer} */
+            code: 503;
+            /** @enum {string} */
+            nats: "connected" | "disconnected";
+            /** @description `ok`, or why the agent registry's bucket did not answer. */
+            registry: string;
+        };
         Error: {
             /** @description A description of the error that occurred. */
             error: string;
@@ -1645,7 +1752,7 @@ export interface components {
              * @description Start the container once created.
              * @default false
              */
-            auto_start: boolean;
+            auto_start?: boolean;
         };
         /** @description The name or ID of a container, volume or network. */
         ObjectName: string;
@@ -1995,6 +2102,11 @@ export interface components {
             started_at?: string;
             /** Format: date-time */
             last_seen_at?: string;
+            /**
+             * Format: uri
+             * @description The agent's Prometheus endpoint (`FLEET_AGENT_METRICS_ADDR`); absent when the agent serves no metrics.
+             */
+            metrics_url?: string;
         };
         AuditEntry: {
             /** Format: date-time */
@@ -2042,6 +2154,12 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                 *       "status": "pending"
+                 *     }
+                 */
                 "application/json": components["schemas"]["JobAccepted"];
             };
         };
@@ -2129,6 +2247,138 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    "health.ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description NATS is connected and the registry answers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ready",
+                     *       "nats": "connected",
+                     *       "registry": "ok"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Not ready; `details` names what is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "not ready",
+                     *       "details": "nats: disconnected; registry: unreachable: no NATS connection",
+                     *       "code": 503,
+                     *       "nats": "disconnected",
+                     *       "registry": "unreachable: no NATS connection"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotReady"];
+                };
+            };
+        };
+    };
+    "metrics.gateway": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics, in Prometheus' text exposition format. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example # HELP fleet_jobs_total Jobs settled, by operation and job status (ok: every host ok; failed: every host failed; partial: some failed)
+                     *     # TYPE fleet_jobs_total counter
+                     *     fleet_jobs_total{operation="docker.container.list",status="ok"} 42
+                     *     fleet_jobs_total{operation="docker.image.remove",status="partial"} 1
+                     *     # HELP fleet_agents Agents heard from within the registry TTL: live (taking group targets) and drained (cordoned)
+                     *     # TYPE fleet_agents gauge
+                     *     fleet_agents{state="live"} 2
+                     *     fleet_agents{state="drained"} 1
+                     */
+                    "text/plain": string;
+                };
+            };
+        };
+    };
+    "docs.openapi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI document the gateway validates every request against. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.1.0",
+                     *       "info": {
+                     *         "title": "Fleet gateway API",
+                     *         "version": "0.1.0"
+                     *       },
+                     *       "paths": {
+                     *         "/health": {
+                     *           "get": {
+                     *             "operationId": "health.live"
+                     *           }
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
+    "docs.page": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!DOCTYPE html><html lang="en">…<redoc spec-url="openapi.json"></redoc><script src="docs/redoc.standalone.js"></script>…</html> */
+                    "text/html": string;
                 };
             };
         };
@@ -4714,6 +4964,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "jobs": [
+                     *         {
+                     *           "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *           "operation": "docker.image.remove",
+                     *           "target": "role:web",
+                     *           "hosts": [
+                     *             "web-01",
+                     *             "web-02"
+                     *           ],
+                     *           "caller": "ci-pipeline",
+                     *           "created_at": "2026-11-22T19:30:00.000Z",
+                     *           "deadline": "2026-11-22T19:30:30.000Z",
+                     *           "status": "partial",
+                     *           "results": [
+                     *             {
+                     *               "hostname": "web-01",
+                     *               "status": "ok",
+                     *               "changed": true,
+                     *               "id": "sha256:e4fee6c55957",
+                     *               "message": "image removed"
+                     *             },
+                     *             {
+                     *               "hostname": "web-02",
+                     *               "status": "failed",
+                     *               "changed": false,
+                     *               "error": "No such image: nginx:1.27",
+                     *               "error_code": 404
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "next_cursor": "1041"
+                     *     }
+                     */
                     "application/json": components["schemas"]["JobList"];
                 };
             };
@@ -4740,6 +5026,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "operation": "docker.container.stop",
+                     *       "target": "_all",
+                     *       "hosts": [
+                     *         "db-01",
+                     *         "web-01"
+                     *       ],
+                     *       "caller": "ci-pipeline",
+                     *       "created_at": "2026-11-22T19:30:00.000Z",
+                     *       "deadline": "2026-11-22T19:30:30.000Z",
+                     *       "status": "running",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "db-01",
+                     *           "status": "running",
+                     *           "changed": false
+                     *         },
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "id": "app",
+                     *           "message": "container stopped",
+                     *           "duration_ms": 412
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Job"];
                 };
             };
@@ -4842,6 +5158,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agents": [
+                     *         {
+                     *           "hostname": "db-01",
+                     *           "labels": {
+                     *             "role": "db",
+                     *             "zone": "eu.west"
+                     *           },
+                     *           "live": true,
+                     *           "drained": false,
+                     *           "agent_version": "0.1.0",
+                     *           "engine_version": "20.10.24",
+                     *           "engine": {
+                     *             "healthy": true
+                     *           },
+                     *           "started_at": "2026-11-22T08:00:00.000Z",
+                     *           "last_seen_at": "2026-11-22T19:30:01.000Z",
+                     *           "metrics_url": "http://db-01:9464/metrics"
+                     *         },
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "labels": {
+                     *             "role": "web",
+                     *             "zone": "eu.west"
+                     *           },
+                     *           "live": true,
+                     *           "drained": true,
+                     *           "agent_version": "0.1.0",
+                     *           "engine": {
+                     *             "healthy": false,
+                     *             "error": "docker engine unavailable: connect ENOENT /var/run/docker.sock"
+                     *           },
+                     *           "started_at": "2026-11-22T08:00:00.000Z",
+                     *           "last_seen_at": "2026-11-22T19:30:02.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["AgentList"];
                 };
             };
@@ -4865,6 +5220,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "hostname": "web-01",
+                     *       "labels": {
+                     *         "role": "web",
+                     *         "zone": "eu.west"
+                     *       },
+                     *       "live": true,
+                     *       "drained": false,
+                     *       "agent_version": "0.1.0",
+                     *       "engine_version": "20.10.24",
+                     *       "engine": {
+                     *         "healthy": true
+                     *       },
+                     *       "started_at": "2026-11-22T08:00:00.000Z",
+                     *       "last_seen_at": "2026-11-22T19:30:02.000Z",
+                     *       "metrics_url": "http://web-01:9464/metrics"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Agent"];
                 };
             };
@@ -4888,6 +5262,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "hostname": "web-01",
+                     *       "labels": {
+                     *         "role": "web",
+                     *         "zone": "eu.west"
+                     *       },
+                     *       "live": true,
+                     *       "drained": true,
+                     *       "agent_version": "0.1.0",
+                     *       "engine_version": "20.10.24",
+                     *       "engine": {
+                     *         "healthy": true
+                     *       },
+                     *       "started_at": "2026-11-22T08:00:00.000Z",
+                     *       "last_seen_at": "2026-11-22T19:30:02.000Z",
+                     *       "metrics_url": "http://web-01:9464/metrics"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Agent"];
                 };
             };
@@ -4911,6 +5304,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "hostname": "web-01",
+                     *       "labels": {
+                     *         "role": "web",
+                     *         "zone": "eu.west"
+                     *       },
+                     *       "live": true,
+                     *       "drained": false,
+                     *       "agent_version": "0.1.0",
+                     *       "engine_version": "20.10.24",
+                     *       "engine": {
+                     *         "healthy": true
+                     *       },
+                     *       "started_at": "2026-11-22T08:00:00.000Z",
+                     *       "last_seen_at": "2026-11-22T19:30:02.000Z",
+                     *       "metrics_url": "http://web-01:9464/metrics"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Agent"];
                 };
             };

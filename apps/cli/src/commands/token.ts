@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import jwt from 'jsonwebtoken';
 import { isRole, type Role } from '@fleet/contracts/permissions';
 import { readSecret } from '@fleet/runtime/config';
 import { mintToken } from '@fleet/api/auth/tokens';
+import { clientFor, globalsOf } from '../context';
+import { write, writeJson } from '../output';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 /** Where `fleet up` keeps the local fleet's signing secret. */
@@ -33,12 +36,27 @@ export function registerTokenCommands(program: Command): void {
   const token = program.command('token').description('API keys');
   token
     .command('create')
-    .description('mint an API key and print only the key')
+    .description('mint an API key and print only the key (with --json: the key, its jti and claims)')
     .requiredOption('--role <role>', 'viewer | operator | admin', parseRole)
     .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 7d', parseTtl, 3600)
     .option('--subject <name>', 'who the key is for (recorded as the caller of its jobs)')
     .option('--scope <target>', 'limit the key to a target, e.g. role:web')
-    .action((opts: { role: Role; ttl: number; subject?: string; scope?: string }) => {
-      process.stdout.write(`${mintToken({ secret: signingSecret(), role: opts.role, ttlSeconds: opts.ttl, subject: opts.subject, scope: opts.scope })}\n`);
+    .action((opts: { role: Role; ttl: number; subject?: string; scope?: string }, command: Command) => {
+      const key = mintToken({ secret: signingSecret(), role: opts.role, ttlSeconds: opts.ttl, subject: opts.subject, scope: opts.scope });
+      if (!globalsOf(command).json) {
+        process.stdout.write(`${key}\n`);
+        return;
+      }
+      // With --json: the key and its claims, `jti` being what `token revoke` takes.
+      const { jti, sub, role, scope, exp } = jwt.decode(key) as jwt.JwtPayload;
+      writeJson({ key, jti, sub, role, scope, expires_at: new Date((exp ?? 0) * 1000).toISOString() });
+    });
+  token
+    .command('revoke <jti>')
+    .description("revoke a key by its id (the JWT's jti): refused from the next request on every gateway replica")
+    .action(async (jti: string, _opts: unknown, command: Command) => {
+      const revoked = await clientFor(command).tokens.revoke(jti);
+      if (globalsOf(command).json) writeJson(revoked);
+      else write(`revoked ${revoked.jti}`);
     });
 }

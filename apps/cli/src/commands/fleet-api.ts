@@ -1,0 +1,98 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import type { OperationName } from '@fleet/contracts/operations';
+import { JobWaitTimeoutError } from '@fleet/sdk';
+import { clientFor, globalsOf } from '../context';
+import { detailsOf } from '../contract';
+import { EXIT, exitCodeForRows } from '../exit';
+import { addParamOptions, givenValues } from '../flags';
+import { renderAgents, renderAudit, renderJob, renderJobs, renderYaml, write, writeJson } from '../output';
+
+/** `fleet agent|job|audit …`: the gateway's own resources, through the SDK's helpers. */
+
+const MAX_WAIT_SECONDS = 300;
+
+/** JSON with --json, the human rendering otherwise. */
+function show<T>(command: Command, value: T, human: (value: T) => string): void {
+  if (globalsOf(command).json) writeJson(value);
+  else write(human(value));
+}
+
+/** A listing command whose filters are the operation's query parameters in the contract. */
+function listCommand(parent: Command, name: OperationName, run: (command: Command, query: Record<string, unknown>) => Promise<void>): Command {
+  const details = detailsOf(name);
+  const command = parent.command('list').alias('ls').description(details.summary);
+  const bindings = addParamOptions(command, details.params.filter((param) => param.in === 'query'));
+  return command.action((...args: unknown[]) => {
+    const self = args.at(-1) as Command;
+    return run(self, givenValues(self, bindings));
+  });
+}
+
+function parseWait(raw: string): number {
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_WAIT_SECONDS) throw new InvalidArgumentError(`whole seconds from 0 to ${MAX_WAIT_SECONDS}`);
+  return seconds;
+}
+
+function registerAgentCommands(program: Command): void {
+  const agent = program.command('agent').description('the registered agents');
+  agent
+    .command('list')
+    .alias('ls')
+    .description(detailsOf('agent.list').summary)
+    .action(async (_opts: unknown, command: Command) => show(command, await clientFor(command).agents.list(), renderAgents));
+  agent
+    .command('get <hostname>')
+    .description(detailsOf('agent.get').summary)
+    .action(async (hostname: string, _opts: unknown, command: Command) => show(command, await clientFor(command).agents.get(hostname), renderYaml));
+  for (const verb of ['drain', 'undrain'] as const) {
+    agent
+      .command(`${verb} <hostname>`)
+      .description(detailsOf(`agent.${verb}`).summary)
+      .action(async (hostname: string, _opts: unknown, command: Command) => {
+        const updated = await clientFor(command).agents[verb](hostname);
+        show(command, updated, (a) => `${a.hostname}: ${a.drained ? 'drained' : 'not drained'}`);
+      });
+  }
+}
+
+function registerJobCommands(program: Command): void {
+  const job = program.command('job').description('jobs: one per node-targeted call, with a row per host');
+  job
+    .command('get <job_id>')
+    .description(detailsOf('job.get').summary)
+    .option('--wait [seconds]', `wait for the job to finish, up to this many seconds (default ${MAX_WAIT_SECONDS})`, parseWait)
+    .action(async (jobId: string, opts: { wait?: number | true }, command: Command) => {
+      const client = clientFor(command);
+      const waitSeconds = opts.wait === true ? MAX_WAIT_SECONDS : opts.wait;
+      const found =
+        waitSeconds === undefined
+          ? await client.jobs.get(jobId)
+          : await client.jobs.wait(jobId, { timeoutMs: waitSeconds * 1000 }).catch((err: unknown) => {
+              if (err instanceof JobWaitTimeoutError) return err.job;
+              throw err;
+            });
+      show(command, found, renderJob);
+      process.exitCode = found.status === 'pending' || found.status === 'running' ? EXIT.NOT_FINISHED : exitCodeForRows(found.results);
+    });
+  listCommand(job, 'job.list', async (command, query) => {
+    const page = await clientFor(command).jobs.list(query);
+    show(command, page, renderJobs);
+    if (!globalsOf(command).json && page.next_cursor) process.stderr.write(`more: --cursor ${page.next_cursor}\n`);
+  });
+}
+
+function registerAuditCommands(program: Command): void {
+  const audit = program.command('audit').description('the audit trail of authenticated and refused requests');
+  listCommand(audit, 'audit.list', async (command, query) => {
+    const page = await clientFor(command).audit.list(query);
+    show(command, page, renderAudit);
+    if (!globalsOf(command).json && page.next_cursor) process.stderr.write(`more: --cursor ${page.next_cursor}\n`);
+  });
+}
+
+export function registerFleetApiCommands(program: Command): void {
+  registerAgentCommands(program);
+  registerJobCommands(program);
+  registerAuditCommands(program);
+}

@@ -1,0 +1,253 @@
+import { readFileSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+import type { NodeOperationName } from '@fleet/contracts/operations';
+import type { CallOptions, HostResult, NodeClient, StreamEvent } from '@fleet/sdk';
+import { clientFor, globalsOf } from '../context';
+import { nodeOperations, type OperationDetails, type ParamSpec, resolveSchema, type Schema } from '../contract';
+import { EXIT, exitCodeForRows, UsageError } from '../exit';
+import { addFieldOption, addParamOptions, type Binding, givenValues, type Kind, kindOf, parseAs, parseJsonArgument } from '../flags';
+import { renderRows, write, writeJson } from '../output';
+import { HostProgress } from '../progress';
+
+/**
+ * `fleet <resource> <verb> --target <t>` for every node-targeted operation of
+ * the contract, built from the operation registry: resource = the family
+ * (`docker.image.remove` → `image`), verb = the operationId's last segment
+ * (with `ls`/`rm` aliases), path parameters and required query parameters as
+ * arguments, other query parameters as flags typed from their schema, the
+ * JSON body from `--body`/`--body-file` plus a flag per simple top-level
+ * field. An operation added to `openapi.yaml` gets its command with no code here.
+ */
+
+const VERB_ALIASES: Record<string, string[]> = { list: ['ls'], remove: ['rm'] };
+const FAMILY_DESCRIPTIONS: Record<string, string> = {
+  container: 'containers on the targeted hosts',
+  image: 'images on the targeted hosts',
+  volume: 'volumes on the targeted hosts',
+  network: 'networks on the targeted hosts',
+  system: "the targeted hosts' engines",
+};
+/** Parameters the CLI sets itself: the target (--target), the job controls (--timeout, --async), `Prefer` (--async). */
+const CONTROL_PARAMS = new Set(['target', 'timeout', 'async', 'Prefer']);
+/** Operations whose target is the first argument, as in `fleet container exec web-01 app -- ls /`. */
+const TARGET_FIRST = new Set<string>(['docker.container.exec']);
+/** Boolean query parameters that turn the answer of an operation documenting an event stream into one. */
+const STREAM_SWITCHES = ['progress', 'follow', 'stream'];
+/** The HTTP request outlives the job's deadline by this much (the gateway always answers by the deadline). */
+const REQUEST_MARGIN_SECONDS = 30;
+const DEFAULT_TIMEOUT_SECONDS = 30;
+
+interface Positional {
+  field: string;
+  /** A path or query parameter, or a field of the JSON body. */
+  inBody: boolean;
+  kind: Kind;
+  schema: Schema;
+  variadic: boolean;
+}
+
+interface Plan {
+  details: OperationDetails;
+  targetFirst: boolean;
+  positionals: Positional[];
+  params: Binding[];
+  headers: Binding[];
+  bodyFields: Binding[];
+}
+
+interface NodeCommandOptions {
+  target?: string;
+  timeout?: number;
+  async?: boolean;
+  body?: unknown;
+  bodyFile?: string;
+}
+
+function parseTimeout(raw: string): number {
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 300) throw new InvalidArgumentError('whole seconds from 1 to 300');
+  return seconds;
+}
+
+function pathOrder(details: OperationDetails): string[] {
+  return [...details.spec.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).filter((name) => name !== 'target');
+}
+
+function positionalFromParam(param: ParamSpec): Positional {
+  return { field: param.name, inBody: false, kind: kindOf(param.schema, param.json), schema: param.schema, variadic: false };
+}
+
+/** Required body fields a user can type as arguments: scalars, and (last) one list of strings such as exec's `cmd`. */
+function bodyPositionals(body: Schema | undefined): Positional[] {
+  const required = body?.required ?? [];
+  const fields = required.map((field) => {
+    const schema = resolveSchema(body?.properties?.[field] ?? {});
+    return { field, schema, kind: kindOf(schema) };
+  });
+  const scalars = fields.filter(({ kind }) => kind === 'string' || kind === 'integer' || kind === 'number');
+  const list = fields.find(({ kind }) => kind === 'strings');
+  return [...scalars.map((field) => ({ ...field, inBody: true, variadic: false })), ...(list ? [{ ...list, inBody: true, variadic: true }] : [])];
+}
+
+function describeParam(param: ParamSpec | undefined): string {
+  return (param?.description ?? param?.schema.description ?? '').replace(/\s+/g, ' ').trim();
+}
+
+function defineCommand(resource: Command, details: OperationDetails): void {
+  const verb = details.spec.name.split('.').at(-1)?.replace(/_/g, '-') ?? details.spec.name;
+  const command = resource.command(verb).description(details.summary);
+  command.aliases(VERB_ALIASES[verb] ?? []);
+  const targetFirst = TARGET_FIRST.has(details.spec.name);
+  const byName = new Map(details.params.map((param) => [`${param.in}:${param.name}`, param]));
+  const positionals: Positional[] = [
+    ...pathOrder(details).map((name) => positionalFromParam(byName.get(`path:${name}`) ?? { name, in: 'path', required: true, schema: {}, json: false })),
+    ...details.params.filter((param) => param.in === 'query' && param.required).map(positionalFromParam),
+    ...bodyPositionals(details.body),
+  ];
+
+  const targetHelp = 'a hostname, _any, _all, or key:value[,key:value...] label selectors';
+  if (targetFirst) command.argument('<target>', targetHelp);
+  for (const positional of positionals) {
+    const name = positional.variadic ? `${positional.field}...` : positional.field;
+    // Body fields may come from --body instead, so they are checked after merging.
+    command.argument(positional.inBody ? `[${name}]` : `<${name}>`, describeParam(byName.get(`query:${positional.field}`) ?? byName.get(`path:${positional.field}`)) || positional.schema.description || '');
+  }
+  if (!targetFirst) command.requiredOption('--target <target>', targetHelp);
+  command.option('--timeout <seconds>', "the job's deadline: hosts that have not answered by then get a timeout row (1-300, default 30)", parseTimeout);
+  if (details.params.some((param) => param.name === 'async')) command.option('--async', 'answer at once with the job id; follow it with `fleet job get <id> --wait`');
+
+  const taken = new Set([...CONTROL_PARAMS, ...positionals.filter((p) => !p.inBody).map((p) => p.field)]);
+  const params = addParamOptions(command, details.params.filter((param) => param.in === 'query'), taken);
+  const headers = addParamOptions(command, details.params.filter((param) => param.in === 'header'), taken);
+  const bodyFields: Binding[] = [];
+  if (details.body) {
+    command.option('--body <json>', 'the JSON request body (flags and arguments override its fields)', parseJsonArgument);
+    command.option('--body-file <path>', "read the JSON request body from a file ('-' for stdin)");
+    const inArguments = new Set(positionals.filter((p) => p.inBody).map((p) => p.field));
+    for (const [field, schema] of Object.entries(details.body.properties ?? {})) {
+      if (inArguments.has(field)) continue;
+      const resolved = resolveSchema(schema);
+      const binding = addFieldOption(command, field, kindOf(resolved), resolved);
+      if (binding) bodyFields.push(binding);
+    }
+  }
+  const plan: Plan = { details, targetFirst, positionals, params, headers, bodyFields };
+  command.action((...args: unknown[]) => runNodeCommand(plan, args.at(-1) as Command));
+}
+
+function readBodyOption(opts: NodeCommandOptions): Record<string, unknown> {
+  let body = opts.body;
+  if (opts.bodyFile !== undefined) {
+    if (body !== undefined) throw new UsageError('give --body or --body-file, not both');
+    const text = readFileSync(opts.bodyFile === '-' ? 0 : opts.bodyFile, 'utf8');
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`--body-file ${opts.bodyFile}: not valid JSON (${(err as Error).message})`);
+    }
+  }
+  if (body === undefined) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UsageError('the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** Path/query parameters and body, from arguments, flags and --body, checked for the body's required fields. */
+function inputOf(plan: Plan, command: Command): { target: string; input: Record<string, unknown>; headers: Record<string, string> } {
+  const operands = [...command.processedArgs] as Array<string | string[] | undefined>;
+  const opts = command.opts<NodeCommandOptions>();
+  const target = plan.targetFirst ? (operands.shift() as string) : (opts.target as string);
+  const params: Record<string, unknown> = {};
+  const fromArguments: Record<string, unknown> = {};
+  plan.positionals.forEach((positional, index) => {
+    const raw = operands[index];
+    if (raw === undefined || (Array.isArray(raw) && raw.length === 0)) return;
+    const value = Array.isArray(raw) ? raw : parseAs(positional.kind, positional.schema, raw);
+    (positional.inBody ? fromArguments : params)[positional.field] = value;
+  });
+  Object.assign(params, givenValues(command, plan.params));
+  const input: Record<string, unknown> = { ...params };
+  if (plan.details.body) {
+    const body = { ...readBodyOption(opts), ...givenValues(command, plan.bodyFields), ...fromArguments };
+    const missing = (plan.details.body.required ?? []).filter((field) => body[field] === undefined);
+    if (missing.length > 0) throw new UsageError(`missing ${missing.join(', ')}: give ${missing.length > 1 ? 'them' : 'it'} as an argument, a flag or in --body`);
+    input.body = body;
+  }
+  return { target, input, headers: givenValues(command, plan.headers) as Record<string, string> };
+}
+
+async function runNodeCommand(plan: Plan, command: Command): Promise<void> {
+  const { target, input, headers } = inputOf(plan, command);
+  const opts = command.opts<NodeCommandOptions>();
+  const json = globalsOf(command).json === true;
+  const name = plan.details.spec.name as NodeOperationName;
+  const node = clientFor(command).node(target);
+  const timeout = opts.timeout;
+  const options: CallOptions = {
+    timeout,
+    headers,
+    signal: AbortSignal.timeout(((timeout ?? DEFAULT_TIMEOUT_SECONDS) + REQUEST_MARGIN_SECONDS) * 1000),
+  };
+  const hasProgress = plan.details.params.some((param) => param.in === 'query' && param.name === 'progress');
+  // On a terminal, long transfers show their progress unless the caller wants JSON or no wait.
+  if (hasProgress && input.progress === undefined && process.stdout.isTTY && !json && !opts.async) input.progress = true;
+  if (plan.details.alwaysStreams || (plan.details.canStream && STREAM_SWITCHES.some((flag) => input[flag] === true))) {
+    await streamNodeCommand(node, name, input, options, json);
+    return;
+  }
+  const answer = await node.invoke(name, input, { ...options, async: opts.async });
+  if (json) writeJson(answer);
+  if (!('results' in answer)) {
+    if (!json) write(`job ${answer.job_id} accepted (${answer.status}); follow it with: fleet job get ${answer.job_id} --wait`);
+    return;
+  }
+  if (!json) write(renderRows(answer.results));
+  process.exitCode = exitCodeForRows(answer.results);
+}
+
+/** An event of a stream other than progress: engine events, log lines (`web-01 | …`), samples. */
+function printEvent(event: StreamEvent): void {
+  const { hostname, ...data } = (event.data ?? {}) as Record<string, unknown>;
+  if (event.event === 'docker') {
+    const actor = (data.Actor ?? {}) as { ID?: string; Attributes?: Record<string, string> };
+    const time = typeof data.time === 'number' ? new Date(data.time * 1000).toISOString() : '';
+    write([hostname, time, data.Type, data.Action, actor.Attributes?.name ?? actor.ID?.slice(0, 12)].filter(Boolean).join('  '));
+  } else if ((event.event === 'stdout' || event.event === 'stderr') && typeof data.text === 'string') {
+    const lines = data.text.replace(/\n$/, '').split('\n').map((line) => `${hostname} | ${line}\n`);
+    (event.event === 'stderr' ? process.stderr : process.stdout).write(lines.join(''));
+  } else {
+    write(`${hostname ?? ''}  ${event.event}  ${JSON.stringify(data)}`.trim());
+  }
+}
+
+/** Server-sent events: progress per host (one line each on a TTY), other events as lines, then the rows. */
+async function streamNodeCommand(node: NodeClient, name: NodeOperationName, input: Record<string, unknown>, options: CallOptions, json: boolean): Promise<void> {
+  const progress = new HostProgress(process.stdout);
+  for await (const event of node.invokeStream(name, input, options)) {
+    if (json) write(JSON.stringify(event));
+    if (event.event === 'end') {
+      const results = (event.data?.results ?? []) as HostResult[];
+      if (!json) {
+        progress.finish(results);
+        write(renderRows(results));
+      }
+      process.exitCode = exitCodeForRows(results);
+      return;
+    }
+    if (!json && !progress.handle(event)) printEvent(event);
+  }
+  process.stderr.write('fleet: the stream ended before the job did\n');
+  process.exitCode = EXIT.ERROR;
+}
+
+export function registerNodeCommands(program: Command): void {
+  const resources = new Map<string, Command>();
+  for (const details of nodeOperations()) {
+    const family = details.spec.name.split('.')[1];
+    let resource = resources.get(family);
+    if (!resource) {
+      resource = program.command(family).description(FAMILY_DESCRIPTIONS[family] ?? `${family} operations on the targeted hosts`);
+      resources.set(family, resource);
+    }
+    defineCommand(resource, details);
+  }
+}

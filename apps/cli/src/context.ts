@@ -1,0 +1,76 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { createFleetClient, type FleetClient } from '@fleet/sdk';
+import { LOCAL_FLEET_DIR } from '../../../deploy/lib/paths';
+import { loadFleetState } from '../../../deploy/lib/state';
+import { UsageError } from './exit';
+
+/** The options every command accepts (defined once, on the program). */
+export interface GlobalOptions {
+  url?: string;
+  apiKey?: string;
+  config?: string;
+  json?: boolean;
+}
+
+export interface Connection {
+  url: string;
+  apiKey?: string;
+}
+
+const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env.XDG_CONFIG_HOME || path.join(homedir(), '.config'), 'fleet', 'config.json');
+}
+
+function readConfigFile(file: string, explicit: boolean): Partial<Connection> {
+  if (!existsSync(file)) {
+    if (explicit) throw new UsageError(`config file ${file} does not exist`);
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  const { url, apiKey } = (parsed ?? {}) as Record<string, unknown>;
+  if ((url !== undefined && typeof url !== 'string') || (apiKey !== undefined && typeof apiKey !== 'string')) {
+    throw new UsageError(`config file ${file}: "url" and "apiKey" must be strings`);
+  }
+  return { url, apiKey };
+}
+
+/**
+ * Where to connect and with which key: flags, then FLEET_URL / FLEET_API_KEY,
+ * then the config file (`--config`, FLEET_CONFIG or ~/.config/fleet/config.json).
+ * When none of them names a URL or a key, the local fleet of `fleet up` (if any).
+ */
+export function resolveConnection(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Connection {
+  const explicitFile = globals.config ?? env.FLEET_CONFIG;
+  const file = readConfigFile(explicitFile ?? defaultConfigFile(env), explicitFile !== undefined);
+  const url = globals.url ?? (env.FLEET_URL || undefined) ?? file.url;
+  const apiKey = globals.apiKey ?? (env.FLEET_API_KEY || undefined) ?? file.apiKey;
+  if (url === undefined && apiKey === undefined) {
+    const local = loadFleetState(LOCAL_FLEET_DIR);
+    if (local) return { url: local.url, apiKey: local.adminKey };
+  }
+  return { url: url ?? DEFAULT_URL, apiKey };
+}
+
+export function globalsOf(command: Command): GlobalOptions {
+  return command.optsWithGlobals<GlobalOptions>();
+}
+
+export function clientFor(command: Command): FleetClient {
+  const connection = resolveConnection(globalsOf(command));
+  try {
+    new URL(connection.url);
+  } catch {
+    throw new UsageError(`not a URL: '${connection.url}'`);
+  }
+  return createFleetClient(connection);
+}

@@ -1,0 +1,130 @@
+import { loadContract, OPERATIONS, type OperationName, type OperationSpec } from '@fleet/contracts/operations';
+
+/** The parts of a JSON schema the CLI turns into arguments and flags. */
+export interface Schema {
+  type?: string | string[];
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  default?: unknown;
+  description?: string;
+  items?: Schema;
+  properties?: Record<string, Schema>;
+  additionalProperties?: Schema | boolean;
+  required?: string[];
+  $ref?: string;
+  allOf?: Schema[];
+}
+
+export interface ParamSpec {
+  name: string;
+  in: 'path' | 'query' | 'header' | 'cookie';
+  required: boolean;
+  description?: string;
+  schema: Schema;
+  /** Declared `content: application/json` (the Engine's `filters`): the value is a JSON document. */
+  json: boolean;
+}
+
+export interface OperationDetails {
+  spec: OperationSpec;
+  summary: string;
+  params: ParamSpec[];
+  /** The JSON request body's schema, when the operation takes one. */
+  body?: Schema;
+  /** Every success answer is a server-sent-event stream (e.g. `system events`). */
+  alwaysStreams: boolean;
+  /** Some success answer is a server-sent-event stream (e.g. `image pull` with `progress`). */
+  canStream: boolean;
+}
+
+interface RawParam {
+  name: string;
+  in: ParamSpec['in'];
+  required?: boolean;
+  description?: string;
+  schema?: Schema;
+  content?: Record<string, { schema: Schema }>;
+  $ref?: string;
+}
+
+type RawOperation = {
+  summary?: string;
+  parameters?: RawParam[];
+  requestBody?: { content?: Record<string, { schema: Schema }> };
+  responses?: Record<string, { content?: Record<string, unknown>; $ref?: string }>;
+};
+
+const contract = loadContract() as {
+  paths: Record<string, Record<string, unknown> & { parameters?: RawParam[] }>;
+  components: Record<string, Record<string, unknown>>;
+};
+
+/** Follows `#/components/...` references. */
+function deref<T>(value: T & { $ref?: string }): T {
+  let current: T & { $ref?: string } = value;
+  while (current.$ref) {
+    const [, , group, name] = current.$ref.split('/');
+    current = contract.components[group][name] as T & { $ref?: string };
+  }
+  return current;
+}
+
+/** A schema with its references and single-member `allOf` wrappers resolved (one level: what flags need). */
+export function resolveSchema(schema: Schema): Schema {
+  const resolved = deref(schema);
+  if (!resolved.allOf) return resolved;
+  const { allOf, ...rest } = resolved;
+  return Object.assign({}, ...allOf.map(resolveSchema), rest) as Schema;
+}
+
+function toParam(raw: RawParam): ParamSpec {
+  const param = deref(raw);
+  const jsonContent = param.content?.['application/json'];
+  return {
+    name: param.name,
+    in: param.in,
+    required: param.required === true,
+    description: param.description,
+    schema: resolveSchema(jsonContent?.schema ?? param.schema ?? {}),
+    json: jsonContent !== undefined,
+  };
+}
+
+/** The media types of each success answer. */
+function successTypes(op: RawOperation): string[][] {
+  return Object.entries(op.responses ?? {})
+    .filter(([status]) => /^2\d\d$/.test(status))
+    .map(([, response]) => Object.keys(deref(response).content ?? {}));
+}
+
+/** What the contract says about operation `spec`: parameters (path-level and its own), body, streaming. */
+export function operationDetails(spec: OperationSpec): OperationDetails {
+  const item = contract.paths[spec.path];
+  const op = item[spec.method] as RawOperation;
+  const byName = new Map<string, ParamSpec>();
+  for (const raw of [...(item.parameters ?? []), ...(op.parameters ?? [])]) {
+    const param = toParam(raw);
+    byName.set(`${param.in}:${param.name}`, param);
+  }
+  const bodySchema = op.requestBody?.content?.['application/json']?.schema;
+  const types = successTypes(op);
+  return {
+    spec,
+    summary: op.summary ?? spec.name,
+    params: [...byName.values()],
+    body: bodySchema ? resolveSchema(bodySchema) : undefined,
+    alwaysStreams: types.length > 0 && types.every((media) => media.every((type) => type === 'text/event-stream')),
+    canStream: types.some((media) => media.includes('text/event-stream')),
+  };
+}
+
+export function detailsOf(name: OperationName): OperationDetails {
+  const spec = OPERATIONS.find((op) => op.name === name);
+  if (!spec) throw new Error(`operation ${name} is not in the contract`);
+  return operationDetails(spec);
+}
+
+export function nodeOperations(): OperationDetails[] {
+  return OPERATIONS.filter((op) => op.nodeTargeted).map(operationDetails);
+}

@@ -1,0 +1,73 @@
+import { createFleetClient } from './client';
+import { ConflictError, FleetApiError, RateLimitedError } from './errors';
+
+/** A client whose fetch records each request and answers `reply`. */
+function recording(reply: () => Response) {
+  const requests: Request[] = [];
+  const client = createFleetClient({
+    url: 'http://gateway.test/',
+    apiKey: 'k1',
+    fetch: async (input: RequestInfo | URL) => {
+      requests.push(input as Request);
+      return reply();
+    },
+  });
+  return { client, requests };
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+const ROWS = { job_id: '550e8400-e29b-41d4-a716-446655440000', results: [] };
+
+describe('requests', () => {
+  it('builds the path from the operation, keeps selectors readable, encodes slashes, and sends the key', async () => {
+    const { client, requests } = recording(() => json(202, ROWS));
+    await client.node('role:web,zone:eu').images.remove('local/busybox:latest', { force: true }, { timeout: 5 });
+    expect(requests[0].method).toBe('DELETE');
+    expect(requests[0].url).toBe('http://gateway.test/node/role:web,zone:eu/container/docker/image/local%2Fbusybox:latest?timeout=5&force=true');
+    expect(requests[0].headers.get('authorization')).toBe('Bearer k1');
+  });
+
+  it('sends JSON query parameters as JSON, async as a flag, and bodies as JSON', async () => {
+    const { client, requests } = recording(() => json(202, { job_id: ROWS.job_id, status: 'pending' }));
+    await client.node('_all').submit('docker.container.list', { all: true, filters: '{"label":["a=b"]}' });
+    expect(new URL(requests[0].url).searchParams.get('filters')).toBe('{"label":["a=b"]}');
+    expect(new URL(requests[0].url).searchParams.get('async')).toBe('true');
+    await client.node('web-01').containers.exec('app', { cmd: ['ls', '/'] }, { headers: { 'x-trace': '1' } });
+    expect(requests[1].url).toBe('http://gateway.test/node/web-01/container/docker/app/exec');
+    expect(requests[1].headers.get('content-type')).toBe('application/json');
+    expect(requests[1].headers.get('x-trace')).toBe('1');
+    expect(await requests[1].json()).toEqual({ cmd: ['ls', '/'] });
+  });
+});
+
+describe('errors', () => {
+  it('throws the class of the status with the body fields', async () => {
+    const { client } = recording(() => json(409, { error: 'Conflict', details: 'name in use', code: 409, job_id: ROWS.job_id }));
+    const err = await client.node('web-01').containers.create({ image: 'x' }).catch((caught: unknown) => caught);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err).toBeInstanceOf(FleetApiError);
+    expect(err).toMatchObject({ status: 409, error: 'Conflict', details: 'name in use', code: 409, jobId: ROWS.job_id, message: 'Conflict: name in use' });
+  });
+
+  it('429 is a RateLimitedError with Retry-After', async () => {
+    const { client } = recording(() => json(429, { error: 'Too Many Requests', details: 'slow down', code: 429 }, { 'retry-after': '12' }));
+    const err = await client.agents.list().catch((caught: unknown) => caught);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterSeconds).toBe(12);
+  });
+
+  it('a body that is not the contract error still makes a FleetApiError', async () => {
+    const { client } = recording(() => new Response('upstream broke', { status: 502, headers: { 'content-type': 'text/plain' } }));
+    const err = await client.agents.list().catch((caught: unknown) => caught);
+    expect(err).toMatchObject({ status: 502, error: 'upstream broke', body: 'upstream broke' });
+  });
+});
+
+describe('raw', () => {
+  it('returns any status, JSON parsed only when the response says JSON', async () => {
+    const { client } = recording(() => new Response('{"looks":"json"}', { status: 404, headers: { 'content-type': 'text/plain' } }));
+    expect(await client.raw('GET', '/whatever?x=1')).toEqual({ status: 404, body: '{"looks":"json"}', headers: { 'content-type': 'text/plain' } });
+  });
+});

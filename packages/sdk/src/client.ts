@@ -1,0 +1,194 @@
+import createClient, { type Client, type Middleware } from 'openapi-fetch';
+import type { paths } from '@fleet/contracts';
+import { errorFromResponse, FleetConnectionError, JobWaitTimeoutError } from './errors';
+import { NodeClient } from './node';
+import type { AgentList, AuditList, Job, JobList, QueryOf } from './types';
+
+export interface FleetClientOptions {
+  /** The gateway's base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** An API key (JWT), sent as `Authorization: Bearer <key>`. Omit to send none. */
+  apiKey?: string;
+  /** Headers sent with every request. */
+  headers?: Record<string, string>;
+  /** A fetch implementation (tests, proxies); the global fetch by default. */
+  fetch?: typeof fetch;
+}
+
+export interface RawRequest {
+  /** Sent as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+// `any` by default, as for the e2e helper this serves: the caller knows what it asked for.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface RawResponse<T = any> {
+  status: number;
+  /** Parsed JSON when the response says it is JSON, the raw text otherwise. */
+  body: T;
+  headers: Record<string, string>;
+}
+
+export interface WaitOptions {
+  /** Give up after this long (default 5 minutes) with a JobWaitTimeoutError carrying the last state. */
+  timeoutMs?: number;
+  /** Longest single long-poll (`GET /job/{id}?wait=`), in seconds; default 30. */
+  pollSeconds?: number;
+  signal?: AbortSignal;
+}
+
+/** What openapi-fetch answers: data on 2xx, error otherwise, and the response. */
+interface FetchResult<D> {
+  data?: D;
+  error?: unknown;
+  response: Response;
+}
+
+const MAX_WAIT_SECONDS = 300;
+
+/**
+ * Query values: objects (the Engine's `filters`, declared `content: application/json`
+ * in the contract) travel as JSON, everything else as its string form.
+ */
+export function serializeQuery(query: Record<string, unknown>): string {
+  return Object.entries(query)
+    .filter(([, value]) => value !== undefined && value !== null)
+    .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(typeof value === 'object' ? JSON.stringify(value) : String(value))}`)
+    .join('&');
+}
+
+/** A path parameter, encoded; `:` `,` `@` stay readable (they are legal in a path segment), so `role:web,zone:eu` reads as typed. */
+export function encodePathSegment(value: unknown): string {
+  return encodeURIComponent(String(value)).replace(/%3A/gi, ':').replace(/%2C/gi, ',').replace(/%40/gi, '@');
+}
+
+function serializePath(template: string, params: Record<string, unknown>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (params[name] === undefined ? whole : encodePathSegment(params[name])));
+}
+
+/**
+ * The fleet gateway's client: openapi-fetch over the contract's `paths`, so
+ * every path, parameter and body below is checked against `openapi.yaml` by
+ * the compiler. Non-2xx answers throw typed errors (errors.ts).
+ */
+export class FleetClient {
+  /** The typed openapi-fetch client, for calls the helpers do not cover. */
+  readonly http: Client<paths>;
+  readonly url: string;
+
+  constructor(options: FleetClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    this.http = createClient<paths>({
+      baseUrl: this.url,
+      fetch: options.fetch,
+      headers: { ...(options.apiKey !== undefined ? { authorization: `Bearer ${options.apiKey}` } : {}), ...options.headers },
+      querySerializer: serializeQuery,
+      pathSerializer: serializePath,
+    });
+  }
+
+  /** Node-targeted operations on `target`: a hostname, `_any`, `_all` or `key:value[,key:value…]`. */
+  node(target: string): NodeClient {
+    return new NodeClient(this, target);
+  }
+
+  readonly jobs = {
+    /** One job with its per-host rows; `wait` long-polls up to that many seconds for it to finish. */
+    get: (jobId: string, options: { wait?: number; signal?: AbortSignal } = {}): Promise<Job> =>
+      this.send(this.http.GET('/job/{job_id}', { params: { path: { job_id: jobId }, query: { wait: options.wait } }, signal: options.signal })),
+    /** A page of jobs, newest first; pass `next_cursor` as `cursor` for the next page. */
+    list: (query: QueryOf<'job.list'> = {}): Promise<JobList> => this.send(this.http.GET('/job', { params: { query } })),
+    /** Long-polls until the job is no longer pending or running. */
+    wait: (jobId: string, options: WaitOptions = {}): Promise<Job> => this.waitForJob(jobId, options),
+  };
+
+  readonly agents = {
+    list: (): Promise<AgentList> => this.send(this.http.GET('/agent')),
+    get: (hostname: string) => this.send(this.http.GET('/agent/{hostname}', { params: { path: { hostname } } })),
+    /** Cordons the agent out of `_all`, `_any` and label targets (its hostname still reaches it). */
+    drain: (hostname: string) => this.send(this.http.POST('/agent/{hostname}/drain', { params: { path: { hostname } } })),
+    undrain: (hostname: string) => this.send(this.http.POST('/agent/{hostname}/undrain', { params: { path: { hostname } } })),
+  };
+
+  readonly audit = {
+    /** A page of the audit trail, newest first. */
+    list: (query: QueryOf<'audit.list'> = {}): Promise<AuditList> => this.send(this.http.GET('/audit', { params: { query } })),
+  };
+
+  readonly tokens = {
+    /** Revokes a key by its `jti`: refused from the next request on every gateway replica. */
+    revoke: (jti: string) => this.send(this.http.DELETE('/token/{jti}', { params: { path: { jti } } })),
+  };
+
+  health() {
+    return this.send(this.http.GET('/health'));
+  }
+
+  /**
+   * An untyped request through the same client (base URL, key, headers):
+   * `path` is sent as given (query string and encoding included) and any
+   * status is returned, not thrown. For tests and tools that probe the API.
+   */
+  async raw(method: string, path: string, request: RawRequest = {}): Promise<RawResponse> {
+    let text = '';
+    // Keeps the exact body text, whatever openapi-fetch would make of it.
+    const keepText: Middleware = {
+      async onResponse({ response }) {
+        text = await response.text();
+        const empty = [101, 204, 205, 304].includes(response.status);
+        return new Response(empty ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers });
+      },
+    };
+    const init = { body: request.body, headers: request.headers, signal: request.signal, parseAs: 'text', middleware: [keepText] };
+    // Untyped by design: any method, any path.
+    const { response } = await this.guard(this.http.request(method.toLowerCase() as 'get', path as never, init as never) as Promise<{ response: Response }>);
+    const isJson = (response.headers.get('content-type') ?? '').includes('json') && text !== '';
+    return { status: response.status, body: isJson ? JSON.parse(text) : text, headers: Object.fromEntries(response.headers) };
+  }
+
+  /** Awaits an openapi-fetch call: the data on 2xx, a typed error otherwise. */
+  async send<D>(call: Promise<FetchResult<D>>): Promise<D> {
+    const { data, error, response } = await this.guard(call);
+    if (!response.ok) throw errorFromResponse(response, error);
+    return data as D;
+  }
+
+  /** Turns a failed connection into a FleetConnectionError naming the gateway. */
+  async guard<R>(call: Promise<R>): Promise<R> {
+    try {
+      return await call;
+    } catch (err) {
+      if (isTransportFailure(err)) {
+        throw new FleetConnectionError(this.url, err);
+      }
+      throw err;
+    }
+  }
+
+  private async waitForJob(jobId: string, options: WaitOptions): Promise<Job> {
+    const deadline = Date.now() + (options.timeoutMs ?? MAX_WAIT_SECONDS * 1000);
+    const pollSeconds = Math.min(options.pollSeconds ?? 30, MAX_WAIT_SECONDS);
+    for (;;) {
+      const remainingSeconds = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+      const job = await this.jobs.get(jobId, { wait: Math.min(pollSeconds, remainingSeconds), signal: options.signal });
+      if (job.status !== 'pending' && job.status !== 'running') return job;
+      if (Date.now() >= deadline) throw new JobWaitTimeoutError(job);
+    }
+  }
+}
+
+/**
+ * undici's `fetch failed` (refused, reset, DNS) or an aborted request, as opposed to a bug.
+ * Matched by name, not `instanceof`: fetch's errors may come from another realm (jest's sandbox).
+ */
+function isTransportFailure(err: unknown): boolean {
+  const { name, message } = (err ?? {}) as { name?: unknown; message?: unknown };
+  return (name === 'TypeError' && message === 'fetch failed') || name === 'AbortError' || name === 'TimeoutError';
+}
+
+/** `createFleetClient({url, apiKey}).node('role:web').containers.list()` */
+export function createFleetClient(options: FleetClientOptions): FleetClient {
+  return new FleetClient(options);
+}

@@ -1,0 +1,124 @@
+import { operationSpec } from '@fleet/contracts/operations';
+import type { FleetClient } from './client';
+import { errorFromResponse } from './errors';
+import { readEvents } from './sse';
+import type { CallArgs, CallOptions, JobAccepted, NodeInput, NodeOperationName, NodeResponse, NodeResult, StreamEvent } from './types';
+
+type Without<N extends NodeOperationName, K extends string> = Omit<NodeInput<N>, K>;
+type BodyOf<N extends NodeOperationName> = NodeInput<N> extends { body: infer B } ? B : never;
+
+interface RequestResult {
+  data?: unknown;
+  error?: unknown;
+  response: Response;
+}
+
+/**
+ * The node-targeted operations of one target. `call` takes any operation of
+ * the contract by name, its input typed from the contract; the helpers below
+ * name the common ones. Each answers `{job_id, results}` with one row per
+ * targeted host; a failed host is a row (`status: 'failed'`), not an
+ * exception, except on a single-host target, where the gateway turns it into
+ * the HTTP status (thrown as a typed error carrying `jobId`).
+ */
+export class NodeClient {
+  constructor(
+    private readonly fleet: FleetClient,
+    readonly target: string,
+  ) {}
+
+  /** Runs operation `name` and answers its rows. */
+  call<N extends NodeOperationName>(name: N, ...[input, options]: CallArgs<N>): Promise<NodeResult<N>> {
+    return this.invoke(name, (input ?? {}) as Record<string, unknown>, options) as Promise<NodeResult<N>>;
+  }
+
+  /** Starts operation `name` as an async job (`?async=true`): answers `{job_id, status: 'pending'}` at once; see `jobs.wait`. */
+  submit<N extends NodeOperationName>(name: N, ...[input, options]: CallArgs<N>): Promise<JobAccepted> {
+    return this.invoke(name, (input ?? {}) as Record<string, unknown>, { ...options, async: true }) as Promise<JobAccepted>;
+  }
+
+  /**
+   * A streaming operation's server-sent events (`system events`, `image pull`
+   * with `progress: true`), ending with `end` `{job_id, results}`. An answer
+   * that is not a stream comes out as a single `end` event. Leaving the loop
+   * closes the connection, which cancels the job on every host.
+   */
+  stream<N extends NodeOperationName>(name: N, ...[input, options]: CallArgs<N>): AsyncGenerator<StreamEvent> {
+    return this.invokeStream(name, (input ?? {}) as Record<string, unknown>, options);
+  }
+
+  /**
+   * `call` for tools that build the input at run time (the CLI): path
+   * parameters are the names in the operation's path template, `body` is the
+   * JSON body, everything else is a query parameter.
+   */
+  async invoke(name: NodeOperationName, input: Record<string, unknown>, options: CallOptions & { async?: boolean } = {}): Promise<NodeResponse | JobAccepted> {
+    return this.fleet.send(this.request(name, input, options, 'json')) as Promise<NodeResponse | JobAccepted>;
+  }
+
+  /** `stream` for tools that build the input at run time (see `invoke`). */
+  async *invokeStream(name: NodeOperationName, input: Record<string, unknown>, options: CallOptions = {}): AsyncGenerator<StreamEvent> {
+    const { data, error, response } = await this.fleet.guard(this.request(name, input, options, 'stream'));
+    if (!response.ok) throw errorFromResponse(response, error);
+    if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      yield { event: 'end', data: await response.json() };
+      return;
+    }
+    yield* readEvents(data as ReadableStream<Uint8Array>);
+  }
+
+  private request(name: NodeOperationName, input: Record<string, unknown>, options: CallOptions & { async?: boolean }, parseAs: 'json' | 'stream'): Promise<RequestResult> {
+    const spec = operationSpec(name);
+    const { body, ...params } = input;
+    const pathNames = new Set([...spec.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]));
+    const path: Record<string, unknown> = { target: this.target };
+    const query: Record<string, unknown> = { timeout: options.timeout, async: options.async ? true : undefined };
+    for (const [key, value] of Object.entries(params)) (pathNames.has(key) ? path : query)[key] = value;
+    // The operation is chosen at run time, so its path is not a literal the compiler can check; the helpers' inputs are.
+    const init = { params: { path, query }, body, headers: options.headers, signal: options.signal, parseAs };
+    return this.fleet.http.request(spec.method as 'get', spec.path as never, init as never) as Promise<RequestResult>;
+  }
+
+  readonly containers = {
+    list: (query?: NodeInput<'docker.container.list'>, options?: CallOptions) => this.call('docker.container.list', query, options),
+    create: (body: BodyOf<'docker.container.create'>, options?: CallOptions) => this.call('docker.container.create', { body }, options),
+    inspect: (id: string, options?: CallOptions) => this.call('docker.container.inspect', { id }, options),
+    start: (id: string, options?: CallOptions) => this.call('docker.container.start', { id }, options),
+    stop: (id: string, query: Without<'docker.container.stop', 'id'> = {}, options?: CallOptions) => this.call('docker.container.stop', { id, ...query }, options),
+    restart: (id: string, query: Without<'docker.container.restart', 'id'> = {}, options?: CallOptions) =>
+      this.call('docker.container.restart', { id, ...query }, options),
+    remove: (id: string, query: Without<'docker.container.remove', 'id'> = {}, options?: CallOptions) =>
+      this.call('docker.container.remove', { id, ...query }, options),
+    exec: (id: string, body: BodyOf<'docker.container.exec'>, options?: CallOptions) => this.call('docker.container.exec', { id, body }, options),
+    logs: (id: string, query: Without<'docker.container.logs', 'id'> = {}, options?: CallOptions) => this.call('docker.container.logs', { id, ...query }, options),
+  };
+
+  readonly images = {
+    list: (query?: NodeInput<'docker.image.list'>, options?: CallOptions) => this.call('docker.image.list', query, options),
+    pull: (fromImage: string, query: Without<'docker.image.pull', 'fromImage'> = {}, options?: CallOptions) =>
+      this.call('docker.image.pull', { fromImage, ...query }, options),
+    inspect: (image: string, options?: CallOptions) => this.call('docker.image.inspect', { image }, options),
+    remove: (image: string, query: Without<'docker.image.remove', 'image'> = {}, options?: CallOptions) =>
+      this.call('docker.image.remove', { image, ...query }, options),
+  };
+
+  readonly volumes = {
+    list: (query?: NodeInput<'docker.volume.list'>, options?: CallOptions) => this.call('docker.volume.list', query, options),
+    create: (body: BodyOf<'docker.volume.create'>, options?: CallOptions) => this.call('docker.volume.create', { body }, options),
+    remove: (name: string, query: Without<'docker.volume.remove', 'name'> = {}, options?: CallOptions) =>
+      this.call('docker.volume.remove', { name, ...query }, options),
+  };
+
+  readonly networks = {
+    list: (query?: NodeInput<'docker.network.list'>, options?: CallOptions) => this.call('docker.network.list', query, options),
+    create: (body: BodyOf<'docker.network.create'>, options?: CallOptions) => this.call('docker.network.create', { body }, options),
+    remove: (id: string, options?: CallOptions) => this.call('docker.network.remove', { id }, options),
+  };
+
+  readonly system = {
+    info: (options?: CallOptions) => this.call('docker.system.info', {}, options),
+    version: (options?: CallOptions) => this.call('docker.system.version', {}, options),
+    ping: (options?: CallOptions) => this.call('docker.system.ping', {}, options),
+    df: (options?: CallOptions) => this.call('docker.system.df', {}, options),
+  };
+}

@@ -1,0 +1,62 @@
+import type { components, operations } from '@fleet/contracts';
+import type { NodeOperationName, OperationInput, OperationName } from '@fleet/contracts/operations';
+
+/** Types derived from the contract (`generated.ts`, openapi-typescript), so the SDK cannot drift from `openapi.yaml`. */
+type Schemas = components['schemas'];
+
+export type { NodeOperationName, OperationName };
+
+export type HostResult = Schemas['HostResult'];
+export type NodeResponse = Schemas['NodeResponse'];
+export type JobAccepted = Schemas['JobAccepted'];
+export type Job = Schemas['Job'];
+export type JobList = Schemas['JobList'];
+export type JobStatus = Schemas['JobStatus'];
+export type Agent = Schemas['Agent'];
+export type AgentList = Schemas['AgentList'];
+export type AuditEntry = Schemas['AuditEntry'];
+export type AuditList = Schemas['AuditList'];
+
+type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : never;
+type Responses<N extends OperationName> = operations[N]['responses'];
+type SuccessStatus = 200 | 201 | 202;
+
+/** The JSON bodies operation `N` answers with on success. */
+export type SuccessBody<N extends OperationName> = {
+  [S in keyof Responses<N>]: S extends SuccessStatus ? JsonOf<Responses<N>[S]> : never;
+}[keyof Responses<N>];
+
+/** What a synchronous call of node operation `N` answers: `{job_id, results}` with the operation's own row fields. */
+export type NodeResult<N extends NodeOperationName> = Exclude<SuccessBody<N>, JobAccepted>;
+
+/** One row of `NodeResult<N>`. */
+export type NodeRow<N extends NodeOperationName> = NodeResult<N> extends { results: Array<infer R> } ? R : HostResult;
+
+/** Query parameters of operation `N` (the non-node ones: `job.list`, `audit.list`, …). */
+export type QueryOf<N extends OperationName> = operations[N] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
+
+/** Path parameters, query parameters and `body` of node operation `N`, as the contract types them (no target, no job controls). */
+export type NodeInput<N extends NodeOperationName> = OperationInput<N>;
+
+/** How a node call runs: job controls and transport. */
+export interface CallOptions {
+  /** The job's deadline in seconds (1–300; the gateway's default is 30). Hosts still working then get a timeout row. */
+  timeout?: number;
+  /** Extra request headers, e.g. `{'X-Registry-Auth': …}` for pull and push. */
+  headers?: Record<string, string>;
+  /** Aborts the HTTP request (the job itself runs to its deadline). */
+  signal?: AbortSignal;
+}
+
+/** Input is optional when the operation needs nothing (every field optional). */
+export type CallArgs<N extends NodeOperationName> = object extends NodeInput<N>
+  ? [input?: NodeInput<N>, options?: CallOptions]
+  : [input: NodeInput<N>, options?: CallOptions];
+
+/** A server-sent event of a streaming operation (`image pull?progress=true`, `system events`). */
+export interface StreamEvent {
+  event: string;
+  // Each event's data is the gateway's JSON for that event (`job`, `progress`, `docker`, `end`).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  data: any;
+}

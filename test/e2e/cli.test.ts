@@ -1,0 +1,379 @@
+/**
+ * The `fleet` CLI end to end: the real command (`node --import tsx
+ * apps/cli/src/main.ts`, as `npm run fleet` and the bin run it) in a child
+ * process against a real fleet (NATS, three dockerd engines, gateway,
+ * agents). Output is compared with the REST answers and engine state is
+ * checked on the engines; exit codes are the documented ones.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createFleetClient, type FleetClient, UnauthorizedError } from '@fleet/sdk';
+import { freePort } from '../../deploy/lib/process';
+import { type Registry, startRegistry, stopRegistry } from '../../deploy/lib/registry';
+import { startTestFleet, type TestFleet } from '../support/fleet';
+import { api } from '../support/http';
+
+const REPO = resolve(__dirname, '../..');
+const CLI = ['--import', 'tsx', 'apps/cli/src/main.ts'];
+const IMAGE = 'local/busybox:latest';
+const HOSTS = ['db-01', 'web-01', 'web-02'];
+const LABELS = { 'fleet.test': 'cli' };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+let fleet: TestFleet;
+let sdk: FleetClient;
+let home: string;
+
+beforeAll(async () => {
+  fleet = await startTestFleet();
+  sdk = createFleetClient({ url: fleet.url, apiKey: fleet.adminKey });
+  home = mkdtempSync('/tmp/flt-cli-home-');
+});
+
+afterAll(async () => {
+  await fleet?.stop();
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface CliOptions {
+  /** FLEET_API_KEY; default the admin key, null for none. */
+  key?: string | null;
+  env?: Record<string, string>;
+  /** Run under a pseudo-terminal (util-linux `script`), so stdout is a TTY. */
+  tty?: boolean;
+}
+
+/** An environment without the caller's FLEET_* settings and with a private HOME (no stray config file). */
+function cliEnv(opts: CliOptions): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
+  const key = opts.key === undefined ? fleet.adminKey : opts.key;
+  return { ...inherited, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), FLEET_URL: fleet.url, ...(key === null ? {} : { FLEET_API_KEY: key }), ...opts.env };
+}
+
+function shellQuote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Runs `fleet <args>` to its end; never rejects on a non-zero exit (that is what the tests look at). */
+function fleetCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const [command, argv] = opts.tty
+    ? ['script', ['-qec', [process.execPath, ...CLI, ...args].map(shellQuote).join(' '), '/dev/null']]
+    : [process.execPath, [...CLI, ...args]];
+  return new Promise((done, fail) => {
+    const child = spawn(command, argv, { cwd: REPO, env: cliEnv(opts), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 110_000);
+    child.on('error', fail);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Rows without what differs between two calls of the same read (the job's timing). */
+function comparable(rows: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return rows.map(({ duration_ms: _duration, ...row }) => row);
+}
+
+function jtiOf(key: string): string {
+  return JSON.parse(Buffer.from(key.split('.')[1], 'base64url').toString('utf8')).jti;
+}
+
+describe('fleet container ls', () => {
+  beforeAll(async () => {
+    // Created, never started: their listing does not change between two calls.
+    const created = await sdk.node('_all').containers.create({ image: IMAGE, name: 'cli-idle', cmd: ['sleep', '300'], labels: LABELS });
+    expect(created.results.map((row) => row.status)).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('--json prints the REST response: the same rows under a job id of its own, exit 0', async () => {
+    const cli = await fleetCli(['container', 'ls', '--target', '_all', '--all', '--json']);
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    const printed = JSON.parse(cli.stdout);
+    const rest = await api(fleet, 'GET', '/node/_all/container/docker?all=true');
+    expect(rest.status).toBe(200);
+    expect(Object.keys(printed).sort()).toEqual(['job_id', 'results']);
+    expect(printed.job_id).toMatch(UUID);
+    expect(printed.job_id).not.toBe(rest.body.job_id);
+    expect(comparable(printed.results)).toEqual(comparable(rest.body.results));
+    expect(printed.results.map((row: { hostname: string }) => row.hostname)).toEqual(HOSTS);
+  });
+
+  it('prints a table by default: one line per container, with its host', async () => {
+    const cli = await fleetCli(['container', 'ls', '--target', 'role:web', '--all', '--filters', '{"label":["fleet.test=cli"]}']);
+    expect(cli.code).toBe(0);
+    const lines = cli.stdout.trimEnd().split('\n');
+    expect(lines[0].split(/\s{2,}/)).toEqual(['HOST', 'CONTAINER ID', 'NAMES', 'IMAGE', 'STATE', 'STATUS']);
+    expect(lines.slice(1).map((line) => line.split(/\s{2,}/))).toEqual([
+      ['web-01', expect.stringMatching(/^[0-9a-f]{12}$/), 'cli-idle', IMAGE, 'created', 'Created'],
+      ['web-02', expect.stringMatching(/^[0-9a-f]{12}$/), 'cli-idle', IMAGE, 'created', 'Created'],
+    ]);
+  });
+});
+
+describe('exit codes', () => {
+  it('exits 1 on a partial failure, showing which host failed; the other host really ran it', async () => {
+    await sdk.node('web-01').containers.create({ image: IMAGE, name: 'cli-only-web01', cmd: ['sleep', '300'], labels: LABELS });
+    const cli = await fleetCli(['container', 'start', 'cli-only-web01', '--target', 'role:web']);
+    expect(cli.code).toBe(1);
+    const rows = cli.stdout
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s{2,}/));
+    expect(rows).toEqual([
+      ['web-01', 'ok', 'yes', 'container started'],
+      ['web-02', 'failed', 'no', expect.stringMatching(/No such container: cli-only-web01 \(404\)/)],
+    ]);
+    expect((await fleet.docker('web-01').getContainer('cli-only-web01').inspect()).State.Running).toBe(true);
+
+    const again = await fleetCli(['container', 'start', 'cli-only-web01', '--target', 'web-01', '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', changed: false })]);
+  });
+
+  it('exits 3 for a bad key (401) and for a missing permission (403)', async () => {
+    const bad = await fleetCli(['container', 'ls', '--target', '_all'], { key: 'not-a-key' });
+    expect(bad.code).toBe(3);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/^fleet: 401 Unauthorized/);
+
+    const none = await fleetCli(['agent', 'ls'], { key: null });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain('API key required');
+
+    const viewer = await fleetCli(['container', 'rm', 'cli-idle', '--target', '_all', '--force'], { key: fleet.mintKey('viewer') });
+    expect(viewer.code).toBe(3);
+    expect(viewer.stderr).toContain('docker:write');
+    expect((await fleet.docker('db-01').getContainer('cli-idle').inspect()).Name).toBe('/cli-idle');
+  });
+
+  it('exits 4 when no agent matches, 2 for invalid input, 5 when the gateway is unreachable', async () => {
+    const none = await fleetCli(['container', 'ls', '--target', 'role:nope', '--json']);
+    expect(none.code).toBe(4);
+    expect(JSON.parse(none.stdout)).toEqual({ error: 'no agent matches target', details: "target 'role:nope' matched 0 of 3 live agents", code: 404 });
+
+    const badSelector = await fleetCli(['container', 'ls', '--target', 'role:we$b']);
+    expect(badSelector.code).toBe(2);
+    expect(badSelector.stderr).toContain("'we$b'");
+
+    const badFlag = await fleetCli(['container', 'ls', '--target', '_all', '--limit', 'many']);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toContain('--limit');
+
+    const noTarget = await fleetCli(['container', 'ls']);
+    expect(noTarget.code).toBe(2);
+
+    const badBody = await fleetCli(['container', 'create', '--target', '_all', '--body', '{"image":']);
+    expect(badBody.code).toBe(2);
+
+    const unreachable = await fleetCli(['agent', 'ls'], { env: { FLEET_URL: `http://127.0.0.1:${await freePort()}` } });
+    expect(unreachable.code).toBe(5);
+    expect(unreachable.stderr).toContain('cannot reach the gateway');
+  });
+});
+
+describe('node commands from the contract', () => {
+  it('runs exec with the target first and the command after --', async () => {
+    const cli = await fleetCli(['--json', 'container', 'exec', 'web-01', 'cli-only-web01', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout).results).toEqual([
+      expect.objectContaining({ hostname: 'web-01', status: 'ok', exit_code: 3, stdout: 'out\n', stderr: 'err\n' }),
+    ]);
+
+    const human = await fleetCli(['container', 'exec', 'web-01', 'cli-only-web01', '--', 'ls', '/']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^HOST\s+STATUS\s+CHANGED\s+EXIT_CODE\s+DETAIL\n/);
+    expect(human.stdout).toContain('--- web-01 stdout ---\n');
+    expect(human.stdout).toMatch(/^bin$/m);
+  });
+
+  it('takes body fields as arguments and flags, and image names with slashes as typed', async () => {
+    const created = await fleetCli(['image', 'tag', IMAGE, 'local/cli-copy', '--tag', 'v1', '--target', 'role:web']);
+    expect(created.code).toBe(0);
+    for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getImage('local/cli-copy:v1').inspect()).RepoTags).toContain('local/cli-copy:v1');
+
+    const removed = await fleetCli(['image', 'rm', 'local/cli-copy:v1', '--target', 'role:web', '--force']);
+    expect(removed.code).toBe(0);
+    await expect(fleet.docker('web-01').getImage('local/cli-copy:v1').inspect()).rejects.toMatchObject({ statusCode: 404 });
+
+    const run = await fleetCli(['container', 'create', IMAGE, '--name', 'cli-flags', '--cmd', 'sleep', '--cmd', '300', '--labels', 'fleet.test=cli', '--env', 'A=1', '--target', 'db-01']);
+    expect(run.code).toBe(0);
+    const inspected = await fleet.docker('db-01').getContainer('cli-flags').inspect();
+    expect(inspected.Config.Cmd).toEqual(['sleep', '300']);
+    expect(inspected.Config.Env).toContain('A=1');
+    expect(inspected.Config.Labels['fleet.test']).toBe('cli');
+  });
+
+  it('--async answers with the job id; job get --wait follows it to the end', async () => {
+    const accepted = await fleetCli(['--json', 'container', 'ls', '--target', '_all', '--async']);
+    expect(accepted.code).toBe(0);
+    const { job_id: jobId, status } = JSON.parse(accepted.stdout);
+    expect(status).toBe('pending');
+
+    const waited = await fleetCli(['job', 'get', jobId, '--wait', '60', '--json']);
+    expect(waited.code).toBe(0);
+    const job = JSON.parse(waited.stdout);
+    expect(job).toMatchObject({ job_id: jobId, operation: 'docker.container.list', target: '_all', status: 'ok', hosts: HOSTS });
+    expect(job.results.map((row: { status: string }) => row.status)).toEqual(['ok', 'ok', 'ok']);
+
+    const human = await fleetCli(['job', 'get', jobId]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`^job\\s+${jobId}$`, 'm'));
+    expect(human.stdout).toMatch(/^operation\s+docker\.container\.list$/m);
+
+    const listed = await fleetCli(['job', 'ls', '--operation', 'docker.container.list', '--limit', '50', '--json']);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout).jobs.map((j: { job_id: string }) => j.job_id)).toContain(jobId);
+
+    const unknown = await fleetCli(['job', 'get', '6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11']);
+    expect(unknown.code).toBe(4);
+  });
+
+  it('job get exits 1 for a job with a failed host', async () => {
+    const accepted = await sdk.node('_all').submit('docker.container.start', { id: 'cli-only-web01' });
+    const waited = await fleetCli(['job', 'get', accepted.job_id, '--wait']);
+    expect(waited.code).toBe(1);
+    expect(waited.stdout).toMatch(/^status\s+partial$/m);
+  });
+});
+
+describe('agents, tokens, audit', () => {
+  it('agent ls prints every agent; drain and undrain change what _all reaches', async () => {
+    const table = await fleetCli(['agent', 'ls']);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^HOSTNAME\s+LIVE\s+DRAINED\s+ENGINE\s+LABELS/);
+    expect(lines.slice(1).map((line) => line.split(/\s{2,}/).slice(0, 3))).toEqual(HOSTS.map((host) => [host, 'yes', 'no']));
+
+    const json = await fleetCli(['agent', 'ls', '--json']);
+    expect(JSON.parse(json.stdout).agents.map((agent: { hostname: string }) => agent.hostname).sort()).toEqual(HOSTS);
+
+    const drained = await fleetCli(['agent', 'drain', 'web-02']);
+    try {
+      expect(drained.code).toBe(0);
+      expect(drained.stdout).toBe('web-02: drained\n');
+      const all = await sdk.node('_all').containers.list();
+      expect(all.results.map((row) => row.hostname)).toEqual(['db-01', 'web-01']);
+    } finally {
+      expect((await fleetCli(['agent', 'undrain', 'web-02'])).code).toBe(0);
+    }
+    expect((await sdk.agents.get('web-02')).drained).toBe(false);
+  });
+
+  it('token create --json and token revoke: the key works until it is revoked', async () => {
+    const minted = await fleetCli(['--json', 'token', 'create', '--role', 'viewer', '--ttl', '10m', '--subject', 'cli-test'], {
+      env: { FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile },
+    });
+    expect(minted.code).toBe(0);
+    const { key, jti } = JSON.parse(minted.stdout);
+    expect(jti).toBe(jtiOf(key));
+    const holder = createFleetClient({ url: fleet.url, apiKey: key });
+    expect((await holder.agents.list()).agents).toHaveLength(3);
+
+    const revoked = await fleetCli(['token', 'revoke', jti]);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toBe(`revoked ${jti}\n`);
+    await expect(holder.agents.list()).rejects.toBeInstanceOf(UnauthorizedError);
+    expect((await fleetCli(['agent', 'ls'], { key })).code).toBe(3);
+  });
+
+  it('audit ls shows the requests, newest first, with who made them', async () => {
+    const jti = jtiOf(fleet.mintKey('viewer'));
+    expect((await fleetCli(['token', 'revoke', jti])).code).toBe(0);
+    const audit = await fleetCli(['audit', 'ls', '--method', 'DELETE', '--limit', '5', '--json']);
+    expect(audit.code).toBe(0);
+    const entries = JSON.parse(audit.stdout).entries;
+    expect(entries[0]).toMatchObject({ method: 'DELETE', path: `/token/${jti}`, status: 200 });
+
+    const table = await fleetCli(['audit', 'ls', '--method', 'DELETE', '--limit', '1']);
+    expect(table.stdout).toMatch(new RegExp(`^TIME\\s+CALLER\\s+METHOD\\s+PATH\\s+STATUS\\s+MS\\s+JOB\\n\\S+\\s+\\S+\\s+DELETE\\s+/token/${jti}\\s+200\\s`));
+  });
+});
+
+describe('connection settings', () => {
+  it('reads url and key from the config file; flags beat the environment', async () => {
+    const dir = join(home, 'cfg');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'fleet.json');
+    writeFileSync(file, JSON.stringify({ url: fleet.url, apiKey: fleet.adminKey }));
+    expect((await fleetCli(['--config', file, 'agent', 'ls'], { key: null, env: { FLEET_URL: '' } })).code).toBe(0);
+
+    mkdirSync(join(home, '.config', 'fleet'), { recursive: true });
+    writeFileSync(join(home, '.config', 'fleet', 'config.json'), JSON.stringify({ url: fleet.url, apiKey: 'stale-key' }));
+    try {
+      expect((await fleetCli(['agent', 'ls'], { key: null, env: { FLEET_URL: '' } })).code).toBe(3);
+      expect((await fleetCli(['agent', 'ls'])).code).toBe(0);
+      expect((await fleetCli(['--api-key', 'bad', 'agent', 'ls'])).code).toBe(3);
+    } finally {
+      rmSync(join(home, '.config'), { recursive: true, force: true });
+    }
+    expect((await fleetCli(['--config', join(dir, 'missing.json'), 'agent', 'ls'])).code).toBe(2);
+  });
+
+  it('installs a fleet bin that runs the same CLI', async () => {
+    const res = await new Promise<CliResult>((done) => {
+      const child = spawn(join(REPO, 'node_modules', '.bin', 'fleet'), ['agent', 'ls', '--json'], { cwd: home, env: cliEnv({}) });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.on('close', (code) => done({ code, stdout, stderr: '' }));
+    });
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout).agents).toHaveLength(3);
+  });
+});
+
+describe('image pull progress', () => {
+  let registry: Registry;
+  let scratch: string;
+  let remote: string;
+
+  beforeAll(async () => {
+    scratch = mkdtempSync('/tmp/flt-cli-reg-');
+    registry = await startRegistry({ dir: scratch, port: await freePort() });
+    remote = `${registry.address}/cli-busybox`;
+    const web01 = sdk.node('web-01');
+    await web01.call('docker.image.tag', { image: IMAGE, repo: remote, tag: 'p1' });
+    const pushed = await web01.call('docker.image.push', { image: remote, tag: 'p1' });
+    expect(pushed.results[0].status).toBe('ok');
+    await web01.images.remove(`${remote}:p1`);
+  });
+
+  afterAll(async () => {
+    if (registry) await stopRegistry(registry);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('on a TTY, redraws one line per host from the progress stream, then prints the rows', async () => {
+    const cli = await fleetCli(['image', 'pull', remote, '--tag', 'p1', '--target', '_all'], { tty: true });
+    expect(cli.code).toBe(0);
+    const out = cli.stdout.replace(/\r/g, '');
+    // The block of three host lines is rewritten in place (cursor up three lines, clear each line).
+    expect(out).toContain('\x1b[3A\x1b[2K');
+    for (const host of HOSTS) expect(out).toMatch(new RegExp(`\\x1b\\[2K${host}\\s+done: Status: Downloaded newer image for ${remote}:p1`));
+    expect(out).toMatch(new RegExp(`^db-01\\s+ok\\s+yes\\s+${remote}:p1`, 'm'));
+    for (const host of HOSTS) expect((await fleet.docker(host).getImage(`${remote}:p1`).inspect()).RepoTags).toContain(`${remote}:p1`);
+  });
+
+  it('without a TTY, --progress prints a plain line per status change and host', async () => {
+    await sdk.node('_all').images.remove(`${remote}:p1`);
+    const cli = await fleetCli(['image', 'pull', remote, '--tag', 'p1', '--target', 'role:web', '--progress']);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).not.toContain('\x1b[');
+    for (const host of ['web-01', 'web-02']) expect(cli.stdout).toContain(`${host}: Status: Downloaded newer image for ${remote}:p1\n`);
+    const upToDate = await fleetCli(['--json', 'image', 'pull', remote, '--tag', 'p1', '--target', 'role:web']);
+    expect(JSON.parse(upToDate.stdout).results.map((row: { changed: boolean }) => row.changed)).toEqual([false, false]);
+  });
+});
