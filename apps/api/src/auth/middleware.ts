@@ -1,6 +1,6 @@
 import type { RequestHandler, Response } from 'express';
 import type { Permission } from '@fleet/contracts/permissions';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../errors';
 import { InvalidTokenError, permissionsOf, verifyToken, type ApiKeyClaims } from './tokens';
 
 export interface Caller extends ApiKeyClaims {

@@ -1,24 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { ApiError } from '../errors';
 
-/** Every non-2xx answer is `{error, details, code}` with all three filled (SPEC §4). */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly details: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(`${error}: ${details}`);
-  }
-
-  body(): Record<string, unknown> {
-    return { error: this.error, details: this.details, code: this.status, ...this.extra };
-  }
-}
-
-export const badRequest = (details: string) => new ApiError(400, 'invalid request', details);
-export const notFound = (error: string, details: string) => new ApiError(404, error, details);
 
 interface ValidatorError {
   status?: number;

@@ -13,7 +13,7 @@ import {
   type JobRecord,
   type StreamChunk,
 } from '@fleet/contracts/protocol';
-import { badRequest } from '../http/errors';
+import { badRequest } from '../errors';
 import type { TargetResolver } from '../targets/resolve';
 import type { ResultFeed } from './feed';
 import { publishUntil } from './publish';

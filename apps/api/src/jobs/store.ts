@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { JOB_RECORDS_STREAM, jobRecordSubject, resultKey, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
+import { JOB_RECORDS_STREAM, jobRecordSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
 import { scanNewestFirst } from '../nats/scan';
 import { publishUntil } from './publish';
 import { byHostname, effectiveRow, jobStatus, timeoutRow } from './rows';
@@ -50,9 +50,15 @@ export class JobStore {
     return { ...record, status: jobStatus(rows), results: rows };
   }
 
+  /**
+   * Read from the results stream's leader. A KV get is a direct get, which any replica may serve
+   * before it has caught up (replicas > 1): a job finished through one gateway would still read as
+   * running through another.
+   */
   async storedRow(jobId: string, hostname: string): Promise<HostRow | undefined> {
-    const entry = await this.results.get(resultKey(jobId, hostname));
-    return entry?.operation === 'PUT' ? entry.json<HostRow>() : undefined;
+    const msg = await this.jsm.streams.getMessage(`KV_${RESULTS_BUCKET}`, { last_by_subj: `$KV.${RESULTS_BUCKET}.${resultKey(jobId, hostname)}` });
+    const operation = msg?.header?.get('KV-Operation');
+    return msg && operation !== 'DEL' && operation !== 'PURGE' ? msg.json<HostRow>() : undefined;
   }
 
   /**

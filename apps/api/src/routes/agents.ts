@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import type { AgentRegistry } from '../agents/registry';
 import { authorize, callerOf } from '../auth/middleware';
-import { notFound } from '../http/errors';
+import { notFound } from '../errors';
 
 export function agentRoutes(registry: AgentRegistry): Router {
   const router = Router();

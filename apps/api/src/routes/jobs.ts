@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { JobStatus } from '@fleet/contracts/protocol';
 import { authorize } from '../auth/middleware';
-import { notFound } from '../http/errors';
+import { notFound } from '../errors';
 import type { JobClient } from '../jobs/client';
 import type { JobStore } from '../jobs/store';
 

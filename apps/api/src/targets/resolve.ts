@@ -1,5 +1,5 @@
 import type { AgentView } from '../agents/registry';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../errors';
 import { hostInScope, labelsMatch, parseTarget, TargetSyntaxError, type Target } from './target';
 
 export interface AgentDirectory {

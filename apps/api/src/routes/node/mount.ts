@@ -2,7 +2,7 @@ import type { Request, Response, Router } from 'express';
 import { operationSpec, type NodeOperationName } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf } from '../../auth/middleware';
-import { ApiError } from '../../http/errors';
+import { ApiError } from '../../errors';
 import type { JobClient, StartedJob } from '../../jobs/client';
 import { EventStream } from '../../http/sse';
 import { TargetResolver } from '../../targets/resolve';
