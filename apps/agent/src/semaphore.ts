@@ -7,9 +7,10 @@ export class Semaphore {
     this.available = size;
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  /** Runs `task` once a slot is free; rejects, without running it, if `signal` aborts while it waits. */
+  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.available > 0) this.available--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await this.waitForSlot(signal);
     try {
       return await task();
     } finally {
@@ -17,5 +18,21 @@ export class Semaphore {
       if (next) next();
       else this.available++;
     }
+  }
+
+  private waitForSlot(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const granted = () => {
+        signal?.removeEventListener('abort', giveUp);
+        resolve();
+      };
+      const giveUp = () => {
+        this.waiting.splice(this.waiting.indexOf(granted), 1);
+        reject(new Error('gave up waiting for a slot'));
+      };
+      if (signal?.aborted) return reject(new Error('gave up waiting for a slot'));
+      signal?.addEventListener('abort', giveUp, { once: true });
+      this.waiting.push(granted);
+    });
   }
 }

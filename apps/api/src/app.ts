@@ -7,6 +7,7 @@ import type { AuditLog } from './audit/log';
 import { authenticate } from './auth/middleware';
 import type { Revocations } from './auth/revocations';
 import { errorHandler, unknownRoute } from './http/errors';
+import { finiteQueryNumbers } from './http/finite-numbers';
 import { observeRequests } from './http/observe';
 import { perKeyRateLimit } from './http/rate-limit';
 import type { JobClient } from './jobs/client';
@@ -63,6 +64,7 @@ export function createApp(deps: GatewayDeps): Express {
       validateSecurity: false,
     }),
   );
+  app.use(finiteQueryNumbers);
   app.use(nodeRoutes(deps.jobs));
   app.use(jobRoutes(deps.jobs, deps.store));
   app.use(agentRoutes(deps.registry));

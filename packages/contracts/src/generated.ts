@@ -1965,7 +1965,7 @@ export interface components {
                 };
             })[];
         };
-        /** @description An image name, a tagged or digested reference, or an image ID. */
+        /** @description An image name, a tagged or digested reference, or an image ID. Path components are non-empty (no `a//b`, `a/`, `..`). */
         ImageReference: string;
         /** @description A repository name, optionally with its registry host and port (`127.0.0.1:5000/busybox`). */
         ImageRepository: string;

@@ -26,6 +26,8 @@ export interface OperationSpec {
   permission: Permission | 'none';
   mutating: boolean;
   nodeTargeted: boolean;
+  /** The operation declares a request body. */
+  hasBody: boolean;
 }
 
 const HTTP_METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete'];
@@ -55,6 +57,7 @@ function toSpec(openApiPath: string, method: HttpMethod, op: Record<string, unkn
     permission: permission as Permission | 'none',
     mutating: op['x-mutating'],
     nodeTargeted: openApiPath.startsWith('/node/{target}/'),
+    hasBody: op.requestBody !== undefined,
   };
 }
 

@@ -22,15 +22,16 @@ function fromValidator(err: ValidatorError): ApiError | undefined {
 function fromBodyParser(err: { type?: string; status?: number; message?: string }): ApiError | undefined {
   if (err.type === 'entity.parse.failed') return new ApiError(400, 'invalid request', 'request body is not valid JSON');
   if (err.type === 'entity.too.large') return new ApiError(413, 'request body too large', err.message ?? 'body exceeds the limit');
-  if (typeof err.status === 'number' && err.status >= 400 && err.status < 500 && err.type) {
-    return new ApiError(err.status, 'invalid request', err.message ?? err.type);
+  // Any other client error the body parser raises (bad gzip/br data, unsupported charset or encoding).
+  if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+    return new ApiError(err.status, 'invalid request', err.message ?? err.type ?? 'request body rejected');
   }
   return undefined;
 }
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const apiError = err instanceof ApiError ? err : (fromBodyParser(err) ?? fromValidator(err));
+    const apiError = err instanceof ApiError ? err : (fromValidator(err) ?? fromBodyParser(err));
     if (apiError) {
       res.status(apiError.status).json(apiError.body());
       return;

@@ -43,7 +43,7 @@ export async function followTransfer(stream: NodeJS.ReadableStream, { signal, em
     if (LAYER_DONE.has(line.status)) transfer.layers++;
     if (line.id === undefined) transfer.summary.push(line.status);
   });
-  if (failure) throw new Error(failure);
+  if (failure) throw streamFailure(failure);
   if (signal.aborted) throw new Error('stopped before the engine finished: deadline reached or client gone');
   return transfer;
 }
@@ -61,3 +61,18 @@ export function registryAuth(secret: string | undefined): { base64: string } | R
   const unpadded = secret.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   return { base64: unpadded + '='.repeat((4 - (unpadded.length % 4)) % 4) };
 }
+
+/**
+ * A failure reported inside the stream has no HTTP status of its own; the
+ * engine's words say which kind it is, so the row (and a single-host answer)
+ * gets 404 or 400 instead of a blanket 500.
+ */
+function streamFailure(message: string): Error & { statusCode: number; json: { message: string } } {
+  const statusCode = /does not exist locally|not found|manifest unknown/i.test(message)
+    ? 404
+    : /invalid reference format|must be lowercase|repository name/i.test(message)
+      ? 400
+      : 500;
+  return Object.assign(new Error(message), { statusCode, json: { message } });
+}
+

@@ -43,6 +43,11 @@ export function expressPath(openApiPath: string): string {
 export function mountNodeOperation(router: Router, jobs: JobClient, name: NodeOperationName, options: NodeRouteOptions = {}): void {
   const spec = operationSpec(name);
   const input = options.input ?? contractInput;
+  // A body sent to an operation that declares none is ignored, never forwarded to the agents.
+  const paramsOf = (req: Request) => {
+    const { body, ...params } = input(req);
+    return spec.hasBody ? { ...params, ...(body === undefined ? {} : { body }) } : params;
+  };
   router[spec.method](expressPath(spec.path), authorize(spec.permission), async (req: Request, res: Response) => {
     const caller = callerOf(res);
     const target = String(req.params.target);
@@ -50,7 +55,7 @@ export function mountNodeOperation(router: Router, jobs: JobClient, name: NodeOp
     const job = await jobs.start({
       operation: name,
       target,
-      params: input(req),
+      params: paramsOf(req),
       timeoutSeconds: Number(req.query.timeout ?? DEFAULT_TIMEOUT_SECONDS),
       caller: caller.sub,
       scope: caller.scope,
