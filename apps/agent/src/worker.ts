@@ -96,10 +96,31 @@ export class JobWorker {
       log.info('job already claimed on this host; not executed again');
       return;
     }
-    const row = await this.slots.run(() => this.execute(job, log));
+    const row = await this.runWhenFree(job, log);
     this.deps.onExecuted?.(job, row);
     await this.report(job, row, log);
     log.info({ status: row.status, changed: row.changed, duration_ms: row.duration_ms }, 'job done');
+  }
+
+  /**
+   * Waits for an engine slot, but not past the deadline: a job still queued
+   * behind slow engine calls when its deadline nears fails with that reason,
+   * in time for its row to land, and never starts late.
+   */
+  private runWhenFree(job: JobMessage, log: Logger): Promise<HostRow> {
+    const giveUp = new AbortController();
+    const timer = setTimeout(() => giveUp.abort(), Math.max(0, job.deadline - Date.now() - QUEUE_GRACE_MS));
+    timer.unref();
+    return this.slots
+      .run(() => this.execute(job, log), giveUp.signal)
+      .catch(() => ({
+        hostname: this.deps.hostname,
+        status: 'failed' as const,
+        changed: false,
+        error: 'timeout: operation did not finish by the deadline (it waited for the engine behind other jobs and was not started)',
+        error_code: 504,
+      }))
+      .finally(() => clearTimeout(timer));
   }
 
   /**
@@ -144,17 +165,22 @@ export class JobWorker {
       return { hostname, status: 'failed', changed: false, error: `operation ${job.operation} is not supported by this agent`, error_code: 501 };
     }
     const channel = new JobChannel(this.deps.nc, job, hostname);
-    const deadline = AbortSignal.timeout(Math.max(0, job.deadline - Date.now()));
+    // The deadline as a timer that is cleared when the job ends (AbortSignal.timeout would keep its timer,
+    // signal and listeners alive until the deadline, up to 300 s after a job that took milliseconds).
+    const deadlineController = new AbortController();
+    const deadline = deadlineController.signal;
+    const deadlineTimer = setTimeout(() => deadlineController.abort(deadlineReason()), Math.max(0, job.deadline - Date.now()));
+    deadlineTimer.unref();
     // A stream ends normally a little before the deadline, or when its client leaves, so its row lands in time.
-    const stop = new AbortController();
-    const stopTimer = job.stream ? setTimeout(() => stop.abort(), Math.max(0, job.deadline - Date.now() - STREAM_GRACE_MS)) : undefined;
-    const unsubscribe = job.stream ? channel.onCancel(() => stop.abort()) : undefined;
+    const stop = job.stream ? new AbortController() : undefined;
+    const stopTimer = stop ? setTimeout(() => stop.abort(), Math.max(0, job.deadline - Date.now() - STREAM_GRACE_MS)) : undefined;
+    const unsubscribe = stop ? channel.onCancel(() => stop.abort()) : undefined;
     try {
       const outcome = await Promise.race([
         executor(job.params as never, {
           docker: this.deps.docker,
           deadline: job.deadline,
-          signal: AbortSignal.any([deadline, stop.signal]),
+          signal: stop ? AbortSignal.any([deadline, stop.signal]) : deadline,
           log,
           emit: (event, data) => channel.emit(event, data),
           secret: () => channel.secret(),
@@ -166,6 +192,7 @@ export class JobWorker {
       const failure = deadline.aborted ? { error: 'timeout: operation did not finish by the deadline', error_code: 504 } : describeEngineError(err);
       return { hostname, status: 'failed', changed: false, ...failure, duration_ms: Date.now() - started };
     } finally {
+      clearTimeout(deadlineTimer);
       clearTimeout(stopTimer);
       unsubscribe?.();
     }
@@ -178,8 +205,16 @@ const REPORT_RETRY_MS = 60_000;
 /** Lifetime of one pull request; its idle heartbeat is half of it. */
 const PULL_EXPIRES_MS = 5_000;
 
+/** How long before its deadline a job still waiting for an engine slot gives up. */
+const QUEUE_GRACE_MS = 500;
+
 /** How long before its deadline a stream is wound down. */
 const STREAM_GRACE_MS = 750;
+
+/** What AbortSignal.timeout() aborts with. */
+function deadlineReason(): DOMException {
+  return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+}
 
 function rejectOnAbort(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('deadline')), { once: true }));

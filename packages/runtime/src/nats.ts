@@ -25,6 +25,9 @@ export async function connectNats(opts: NatsOptions, log: Logger): Promise<NatsC
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
+    // Without this the client builds two Error objects (with stack traces) for every request, i.e. every
+    // JetStream publish and KV write, only to improve the stack of a timeout; errors keep their messages.
+    noAsyncTraces: true,
   });
   logStatus(nc, log);
   return nc;

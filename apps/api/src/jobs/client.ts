@@ -128,10 +128,15 @@ export class JobClient {
     if (!record) return undefined;
     const heard = new Map<string, HostRow>();
     let wake = () => undefined as void;
-    const unwatch = feed.watch(jobId, (hostname, row) => {
+    const hear = (hostname: string, row: HostRow) => {
       if (!isFinal(row.status)) return;
       heard.set(hostname, row);
       wake();
+    };
+    const unwatch = feed.watch(jobId, hear);
+    // After a reconnect, rows written meanwhile were not heard: read them back.
+    const unresync = feed.onReconnect(() => {
+      store.view(record).then((view) => view.results.forEach((row) => hear(row.hostname, row)), () => undefined);
     });
     try {
       const current = withHeard(await store.view(record), heard);
@@ -149,6 +154,7 @@ export class JobClient {
       return withHeard(await store.view(record), heard);
     } finally {
       unwatch();
+      unresync();
     }
   }
 
@@ -180,15 +186,26 @@ export class JobClient {
     const expected = new Set(record.hosts);
     const rows = new Map<string, HostRow>();
     return new Promise((resolve, reject) => {
+      let finished = false;
       const finish = () => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         unwatch();
+        unresync();
         this.settle(record, rows).then(resolve, reject);
       };
-      const unwatch = this.deps.feed.watch(record.job_id, (hostname, row) => {
-        if (!expected.has(hostname) || !isFinal(row.status)) return;
+      const accept = (hostname: string, row: HostRow) => {
+        if (finished || !expected.has(hostname) || !isFinal(row.status)) return;
         rows.set(hostname, row);
         if (rows.size === expected.size) finish();
+      };
+      const unwatch = this.deps.feed.watch(record.job_id, accept);
+      // Rows that landed while this gateway was reconnecting were not heard: read them back rather than wait out the deadline.
+      const unresync = this.deps.feed.onReconnect(() => {
+        for (const host of record.hosts.filter((candidate) => !rows.has(candidate))) {
+          this.deps.store.storedRow(record.job_id, host).then((row) => row && accept(host, { ...row, hostname: host }), () => undefined);
+        }
       });
       const timer = setTimeout(finish, Date.parse(record.deadline) - Date.now());
     });

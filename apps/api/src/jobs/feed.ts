@@ -12,6 +12,7 @@ export type RowListener = (hostname: string, row: HostRow) => void;
  */
 export class ResultFeed {
   private readonly listeners = new Map<string, Set<RowListener>>();
+  private readonly reconnectListeners = new Set<() => void>();
   private unfollow?: () => void;
 
   start(nc: NatsConnection): void {
@@ -20,8 +21,22 @@ export class ResultFeed {
       const listeners = parsed && this.listeners.get(parsed.jobId);
       if (!parsed || !listeners) return;
       const row = decodeRow(value);
-      if (row) listeners.forEach((listener) => listener(parsed.hostname, { ...row, hostname: parsed.hostname }));
+      if (!row) return;
+      row.hostname = parsed.hostname;
+      listeners.forEach((listener) => listener(parsed.hostname, row));
     });
+    void (async () => {
+      for await (const status of nc.status()) if (status.type === 'reconnect') this.reconnectListeners.forEach((listener) => listener());
+    })();
+  }
+
+  /**
+   * Called after every reconnect to NATS. The feed is a core subscription: rows written while this
+   * gateway was disconnected (its NATS node died, say) were never heard and must be read back.
+   */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   stop(): void {
@@ -39,9 +54,11 @@ export class ResultFeed {
   }
 }
 
+const decoder = new TextDecoder();
+
 function decodeRow(value: Uint8Array): HostRow | undefined {
   try {
-    return JSON.parse(new TextDecoder().decode(value)) as HostRow;
+    return JSON.parse(decoder.decode(value)) as HostRow;
   } catch {
     return undefined;
   }
