@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: sets the machine up if needed, then runs the unit tests and the end-to-end suites.
+# `npm test`: sets the machine up if needed, then runs the unit tests, the end-to-end suites and the reliability suites.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
@@ -11,3 +11,6 @@ if [[ $EUID -ne 0 ]]; then
 fi
 # One suite at a time: each starts its own engines and servers, and the machine has few cores.
 npx jest --selectProjects e2e --runInBand
+# Reliability (README "Reliability suites"): fault injection (~2.5 min), the contract fuzzer (~40 s) and 60 s of
+# load (~1.5 min). One jest run, so a failure in one still lets the others report their numbers.
+npx jest --selectProjects faults fuzz load --runInBand

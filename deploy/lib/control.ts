@@ -1,6 +1,9 @@
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { startEngine, stopEngine } from './engine';
+import { respawnNats } from './nats';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
-import { isOurProcess, sendSignal, stopByPid, waitForExit } from './process';
+import { freePort, isOurProcess, sendSignal, stopByPid, waitForExit } from './process';
 import { spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './services';
 import { agentOf, type AgentState, type AgentWithOwnEngine, type FleetState, logFileOf } from './state';
 
@@ -65,4 +68,76 @@ function withOwnEngine(state: FleetState, hostname: string): AgentWithOwnEngine 
     throw new Error(`agent ${hostname} uses a shared engine this fleet did not start (${agent.socket})`);
   }
   return agent as AgentWithOwnEngine;
+}
+
+/**
+ * Sends `signal` to the fleet's NATS server (SIGKILL by default: a crash) and waits until it is
+ * gone. Its JetStream store stays on disk for startNatsAgain.
+ */
+export async function killNats(state: FleetState, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  const nats = ownNats(state);
+  if (!isOurProcess(nats.pid, nats.configFile)) throw new Error('the fleet\'s nats-server is not running');
+  sendSignal(nats.pid, signal);
+  if (!(await waitForExit(nats.pid, 20_000))) throw new Error(`nats-server (pid ${nats.pid}) did not exit after ${signal}`);
+}
+
+/** Starts the fleet's NATS again with its config: same port, same store, same users. Clients reconnect by themselves. */
+export async function startNatsAgain(state: FleetState): Promise<void> {
+  const nats = ownNats(state);
+  if (isOurProcess(nats.pid, nats.configFile)) throw new Error(`the fleet's nats-server is already running (pid ${nats.pid})`);
+  nats.pid = await respawnNats({ ...nats, logFile: logFileOf(state.dir, 'nats') }, { detached: state.detached });
+}
+
+function ownNats(state: FleetState): NonNullable<FleetState['nats']> {
+  if (!state.nats) throw new Error(`the fleet uses a NATS it did not start (${state.natsUrl})`);
+  return state.nats;
+}
+
+/** SIGKILL (default) or another signal to the gateway; waits for its death. No clean shutdown runs. */
+export async function killGateway(state: FleetState, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (!isOurProcess(state.gateway.pid, GATEWAY_ENTRYPOINT)) throw new Error('the gateway is not running');
+  sendSignal(state.gateway.pid, signal);
+  if (!(await waitForExit(state.gateway.pid, 10_000))) throw new Error(`gateway (pid ${state.gateway.pid}) did not exit after ${signal}`);
+}
+
+/** Starts a stopped or killed gateway again on its port; resolves once /health answers. */
+export async function startGatewayAgain(state: FleetState): Promise<void> {
+  if (isOurProcess(state.gateway.pid, GATEWAY_ENTRYPOINT)) throw new Error(`the gateway is already running (pid ${state.gateway.pid})`);
+  state.gateway.pid = spawnGateway(state);
+  await waitForGateway(state);
+}
+
+export interface GatewayReplica {
+  name: string;
+  pid: number;
+  port: number;
+  url: string;
+  logFile: string;
+}
+
+/**
+ * Starts one more gateway process on the same NATS, secret and settings, on a port of its own, with
+ * its log in logs/gateway-<name>.log. The caller stops it (stopGatewayReplica) before stopFleet.
+ */
+export async function startGatewayReplica(state: FleetState, name: string, port?: number): Promise<GatewayReplica> {
+  const replicaPort = port ?? (await freePort());
+  // spawnGateway logs to <dir>/logs/gateway.log: a private dir gives the replica a log of its own.
+  const replicaDir = join(state.dir, 'replicas', name);
+  mkdirSync(join(replicaDir, 'logs'), { recursive: true });
+  const replicaState: FleetState = { ...state, dir: replicaDir, url: `http://127.0.0.1:${replicaPort}`, gateway: { pid: 0, port: replicaPort } };
+  replicaState.gateway.pid = spawnGateway(replicaState);
+  const logFile = logFileOf(replicaDir, 'gateway');
+  const linked = logFileOf(state.dir, `gateway-${name}`);
+  if (!existsSync(linked)) symlinkSync(logFile, linked);
+  try {
+    await waitForGateway(replicaState);
+  } catch (err) {
+    await stopByPid(replicaState.gateway.pid, { marker: GATEWAY_ENTRYPOINT });
+    throw err;
+  }
+  return { name, pid: replicaState.gateway.pid, port: replicaPort, url: replicaState.url, logFile };
+}
+
+export function stopGatewayReplica(replica: GatewayReplica): Promise<void> {
+  return stopByPid(replica.pid, { marker: GATEWAY_ENTRYPOINT });
 }

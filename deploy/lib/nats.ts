@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findExecutable } from './paths';
-import { abortIfDead, freePort, spawnService, stopByPid, waitFor } from './process';
+import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitFor } from './process';
 
 export interface NatsClusterOptions {
   name: string;
@@ -57,6 +57,29 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
     throw err;
   }
   return server;
+}
+
+/**
+ * Starts a stopped server again from the config file startNats wrote: same ports, same JetStream
+ * store, same users. Resolves with the new PID once JetStream is enabled again (a clustered server
+ * may still be catching up with its peers then; see nats-cluster.ts for that wait).
+ */
+export async function respawnNats(
+  server: { configFile: string; logFile: string; port: number; monitorPort: number },
+  opts: { detached: boolean; readyTimeoutMs?: number },
+): Promise<number> {
+  await assertPortFree(server.port);
+  const pid = spawnService({ command: findExecutable('nats-server'), args: ['-c', server.configFile], logFile: server.logFile, detached: opts.detached });
+  try {
+    await waitFor(`nats-server on port ${server.port}`, () => jetStreamEnabled(server.monitorPort), {
+      timeoutMs: opts.readyTimeoutMs ?? 20_000,
+      abortIf: abortIfDead('nats-server', pid, server.logFile),
+    });
+  } catch (err) {
+    await stopNats({ pid, configFile: server.configFile });
+    throw err;
+  }
+  return pid;
 }
 
 /** The config file path is in nats-server's command line, so it identifies our server among others. */

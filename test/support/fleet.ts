@@ -1,8 +1,24 @@
 import type Docker from 'dockerode';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Role } from '@fleet/contracts/permissions';
-import { killAgent, restartGateway, startAgent, startAgentEngine, stopAgent, stopAgentEngine } from '../../deploy/lib/control';
+import {
+  type GatewayReplica,
+  killAgent,
+  killGateway,
+  killNats,
+  restartGateway,
+  startAgent,
+  startAgentEngine,
+  startGatewayAgain,
+  startGatewayReplica,
+  startNatsAgain,
+  stopAgent,
+  stopAgentEngine,
+  stopGatewayReplica,
+} from '../../deploy/lib/control';
 import { defaultAgents, startFleet, stopFleet } from '../../deploy/lib/fleet';
+import { killNatsNode, type NatsCluster, type NatsClusterNode, restartNatsNode, startNatsCluster, stopNatsCluster } from '../../deploy/lib/nats-cluster';
 import { type AgentSpec, agentOf, type AgentState, type FleetState, logFileOf } from '../../deploy/lib/state';
 import { type KeyOptions, mintKey } from '../../deploy/lib/keys';
 import { docker } from './docker';
@@ -16,11 +32,23 @@ export interface TestFleetOptions {
   gatewayEnv?: Record<string, string>;
   /** Extra agent variables, e.g. { FLEET_AGENT_HEARTBEAT_MS: '500' }. */
   agentEnv?: Record<string, string>;
+  /**
+   * Run on a NATS cluster of this many nodes (loopback, file storage) instead of one server; the
+   * gateway and agents get every node's URL in FLEET_NATS_URL. Replicas are the caller's choice
+   * (gatewayEnv FLEET_JETSTREAM_REPLICAS).
+   */
+  natsCluster?: number;
 }
 
 /** A whole fleet (NATS, gateway, one dockerd + agent per host) owned by one jest suite. */
 export class TestFleet {
-  constructor(readonly state: FleetState) {}
+  private readonly replicas: GatewayReplica[] = [];
+
+  constructor(
+    readonly state: FleetState,
+    /** Set when the fleet runs on a NATS cluster of its own (see TestFleetOptions.natsCluster). */
+    readonly cluster?: NatsCluster,
+  ) {}
 
   get url(): string {
     return this.state.url;
@@ -84,6 +112,58 @@ export class TestFleet {
     return startAgentEngine(this.state, hostname);
   }
 
+  get gatewayPid(): number {
+    return this.state.gateway.pid;
+  }
+
+  agentPid(hostname: string): number {
+    return agentOf(this.state, hostname).agentPid;
+  }
+
+  /** SIGKILL (default) the gateway and wait for its death: no clean shutdown, open calls are cut. */
+  killGateway(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return killGateway(this.state, signal);
+  }
+
+  /** Starts the killed gateway again on the same port; resolves once /health answers. */
+  startGateway(): Promise<void> {
+    return startGatewayAgain(this.state);
+  }
+
+  /** A second (third, ...) gateway process on its own port, same NATS and secret; stopped by stop(). */
+  async startGatewayReplica(name: string): Promise<GatewayReplica> {
+    const replica = await startGatewayReplica(this.state, name);
+    this.replicas.push(replica);
+    return replica;
+  }
+
+  /** SIGKILL (default) the single NATS server this fleet started; its store stays for startNats(). */
+  killNats(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return killNats(this.state, signal);
+  }
+
+  /** Starts the killed NATS server again on the same port, config and store. */
+  startNats(): Promise<void> {
+    return startNatsAgain(this.state);
+  }
+
+  /** Node `index` (1-based) of this fleet's NATS cluster. */
+  natsNode(index: number): NatsClusterNode {
+    const node = this.cluster?.nodes.find((candidate) => candidate.index === index);
+    if (!node) throw new Error(`this fleet has no NATS cluster node ${index}`);
+    return node;
+  }
+
+  killNatsNode(index: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return killNatsNode(this.natsNode(index), signal);
+  }
+
+  /** Starts a killed cluster node again on its own store; resolves once the cluster is healthy. */
+  restartNatsNode(index: number): Promise<void> {
+    if (!this.cluster) throw new Error('this fleet has no NATS cluster');
+    return restartNatsNode(this.cluster, this.natsNode(index));
+  }
+
   /** A process's log so far: 'gateway', 'nats', 'agent-web-01', 'engine-web-01'. */
   log(name: string): string {
     return readFileSync(logFileOf(this.state.dir, name), 'utf8');
@@ -91,7 +171,11 @@ export class TestFleet {
 
   /** Stops every process and removes the temp dir (kept with FLEET_KEEP_TEST_DIR=1, or when a process would not stop). */
   async stop(): Promise<void> {
-    await stopFleet(this.state, { killContainers: true });
+    const failures: unknown[] = [];
+    for (const replica of this.replicas) await stopGatewayReplica(replica).catch((err: unknown) => void failures.push(err));
+    await stopFleet(this.state, { killContainers: true }).catch((err: unknown) => void failures.push(err));
+    if (this.cluster) await stopNatsCluster(this.cluster).catch((err: unknown) => void failures.push(err));
+    if (failures.length > 0) throw new AggregateError(failures, `stopping the test fleet in ${this.state.dir} failed (dir kept)`);
     removeTestDir(this.state.dir);
   }
 }
@@ -99,17 +183,29 @@ export class TestFleet {
 /** Starts a fleet in a short /tmp dir (unix socket paths are limited) with attached processes. */
 export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestFleet> {
   const dir = mkdtempSync('/tmp/flt-');
+  let cluster: NatsCluster | undefined;
   try {
+    if (opts.natsCluster) {
+      mkdirSync(join(dir, 'logs'), { recursive: true });
+      cluster = await startNatsCluster({
+        dir: join(dir, 'nats'),
+        logFileOf: (index) => logFileOf(dir, `nats-${index}`),
+        size: opts.natsCluster,
+        detached: false,
+      });
+    }
     const state = await startFleet({
       dir,
       agents: opts.agents ?? defaultAgents(3),
       detached: false,
+      natsUrl: cluster?.urls,
       logLevel: opts.logLevel,
       gatewayEnv: opts.gatewayEnv,
       agentEnv: opts.agentEnv,
     });
-    return new TestFleet(state);
+    return new TestFleet(state, cluster);
   } catch (err) {
+    if (cluster) await stopNatsCluster(cluster).catch(() => undefined);
     removeTestDir(dir);
     throw err;
   }

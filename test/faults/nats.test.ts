@@ -1,0 +1,99 @@
+/**
+ * The broker restarts under traffic: nats-server (JetStream on file storage) is SIGKILLed while
+ * clients create containers, stays down a few seconds, and starts again on the same store. The
+ * gateway and agents must reconnect by themselves (same PIDs), jobs after the reconnect must
+ * succeed, and job records and results from before must survive. Executions are counted on the
+ * engines: nothing acknowledged is lost, nothing runs twice.
+ */
+import { auditOutcomes, eventually, FaultTally, SLACK_MS } from '../support/faults';
+import { startTestFleet, type TestFleet } from '../support/fleet';
+import { api } from '../support/http';
+import { report } from '../support/report';
+import { startTraffic, statusCounts } from '../support/traffic';
+
+let fleet: TestFleet;
+const tally = new FaultTally('faults/nats');
+
+beforeAll(async () => {
+  fleet = await startTestFleet({ agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '1000' } });
+});
+
+afterAll(async () => {
+  tally.print();
+  await fleet?.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+it('survives a nats-server crash and restart during traffic: reconnects, keeps every record, loses and repeats nothing', async () => {
+  // Jobs and results from before the crash.
+  const before = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await api(fleet, 'POST', '/node/_all/container/docker', { body: { image: 'local/busybox:latest', cmd: ['true'], labels: { 'fleet.fault.before': String(i) } } });
+    expect(res.status).toBe(202);
+    before.push((await api(fleet, 'GET', `/job/${res.body.job_id}`)).body);
+  }
+  const pids = { gateway: fleet.gatewayPid, agents: fleet.agents.map((agent) => agent.agentPid) };
+
+  const traffic = startTraffic({ gateways: [fleet], clients: 4, target: '_all', timeoutSeconds: 15, maxDurationMs: 120_000, maxRequestsPerClient: 500, pauseMs: 50 });
+  await sleep(2_000);
+  const killedAt = Date.now();
+  await fleet.killNats('SIGKILL');
+  await sleep(3_000);
+  await fleet.startNats();
+  const restartedAt = Date.now();
+
+  // Reconnected by themselves: every agent heartbeats again and a job on every host succeeds.
+  await eventually(
+    'a job on every host to succeed after the restart',
+    async () => {
+      const res = await api(fleet, 'GET', '/node/_all/container/docker?timeout=5');
+      return res.status === 200 && res.body.results.length === 3 && res.body.results.every((row: { status: string }) => row.status === 'ok');
+    },
+    60_000,
+    500,
+  );
+  const recoveredAt = Date.now();
+  const afterRecovery = traffic.outcomes.length;
+  await sleep(4_000);
+  const outcomes = await traffic.stop();
+
+  // Nobody was restarted: the same processes reconnected.
+  expect(fleet.gatewayPid).toBe(pids.gateway);
+  expect(fleet.agents.map((agent) => agent.agentPid)).toEqual(pids.agents);
+
+  // Every request ended by its own deadline, outage or not.
+  const late = outcomes.filter((outcome) => outcome.endedAt - outcome.startedAt > outcome.timeoutSeconds * 1000 + SLACK_MS);
+  expect(late).toEqual([]);
+
+  // Jobs after the reconnect succeed on every host.
+  const after = outcomes.slice(afterRecovery).filter((outcome) => outcome.startedAt >= recoveredAt);
+  expect(after.length).toBeGreaterThan(0);
+  for (const outcome of after) {
+    expect(outcome).toMatchObject({ status: 202 });
+    expect(outcome.rows?.map((row) => row.status)).toEqual(['ok', 'ok', 'ok']);
+  }
+
+  // Records and results from before the crash are all there, unchanged.
+  for (const job of before) expect((await api(fleet, 'GET', `/job/${job.job_id}`)).body).toEqual(job);
+
+  // Counted on the engines: acknowledged ok rows each ran exactly once, nothing ran twice.
+  const audit = await auditOutcomes(fleet, tally, outcomes);
+  const during = outcomes.filter((outcome) => outcome.endedAt >= killedAt && outcome.startedAt <= recoveredAt);
+  report('faults/nats', 'broker restart', {
+    requests: outcomes.length,
+    statuses: JSON.stringify(statusCounts(outcomes)),
+    during_outage: JSON.stringify(statusCounts(during)),
+    down_ms: restartedAt - killedAt,
+    recovered_ms_after_restart: recoveredAt - restartedAt,
+    after_recovery_ok: after.length,
+    acknowledged: audit.acknowledged,
+    rows_ok: audit.rowsOk,
+    rows_failed: audit.rowsFailed,
+    lost: audit.lost.length,
+    duplicated: audit.duplicated.length,
+  });
+  expect(audit.lost).toEqual([]);
+  expect(audit.duplicated).toEqual([]);
+  tally.fault(true);
+});
