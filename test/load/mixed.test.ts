@@ -1,6 +1,6 @@
 /**
  * Load: 50 concurrent clients (each loop with an operator key of its own) for 60 s against a real
- * gateway, three agents and their engines, after a 20 s warm-up (the gateway's heap grows to its working size). Each client repeats a mixed
+ * gateway, three agents and their engines, after a 30 s warm-up (the gateway's heap grows to its working size). Each client repeats a mixed
  * sequence — create a container on one host, list containers on every host, read the job back,
  * remove the container, list the agents — so 2 of every 5 requests are writes that reach an engine.
  * Must see zero errors (connection errors, timeouts, non-2xx); prints p50/p99 and the gateway's RSS
@@ -15,7 +15,7 @@ import { report } from '../support/report';
 
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
-const WARMUP_SECONDS = Number(process.env.LOAD_WARMUP_SECONDS ?? 20);
+const WARMUP_SECONDS = Number(process.env.LOAD_WARMUP_SECONDS ?? 30);
 const HOSTS = ['web-01', 'web-02', 'db-01'];
 const LABEL = 'fleet.load';
 
