@@ -1,0 +1,37 @@
+/** SCALE HARNESS ONLY: what the bench and a swarm process (./swarm.ts) say to each other over IPC. */
+export interface SwarmConfig {
+  natsUrl: string;
+  /** Hostnames are `${prefix}${index padded to 5}` for index in [from, from + count). */
+  prefix: string;
+  from: number;
+  count: number;
+  heartbeatMs: number;
+  concurrency: number;
+  containersPerHost: number;
+  /** Agents started at once. */
+  startParallel: number;
+  /** Give up starting after this long and report how far it got. */
+  startTimeoutMs: number;
+  logLevel: string;
+}
+
+export type SwarmRequest = { type: 'arm' } | { type: 'release' } | { type: 'stats' } | { type: 'stop' };
+export type SwarmReport =
+  | { type: 'progress'; started: number }
+  | { type: 'ready'; started: number; failed: number; ms: number; errors: string[] }
+  | { type: 'armed' }
+  | { type: 'released'; count: number }
+  | { type: 'stats'; rssBytes: number; heapUsedBytes: number; held: number; agents: number }
+  | { type: 'stopped'; ms: number };
+
+const ROLES = ['web', 'db', 'cache', 'batch'];
+const ZONES = ['eu.west.1', 'eu.west.2', 'us.east.1', 'ap.south.1'];
+
+export function swarmHostname(prefix: string, index: number): string {
+  return `${prefix}${String(index).padStart(5, '0')}`;
+}
+
+export function swarmLabels(index: number): Record<string, string> {
+  return { role: ROLES[index % ROLES.length], zone: ZONES[Math.floor(index / ROLES.length) % ZONES.length], swarm: 'sim' };
+}
+

@@ -1,0 +1,552 @@
+import type { BenchResults } from './results';
+import type { HotFunction, ProfileSummary } from './sections/cpuprofile';
+import { P99_LIMIT_MS } from './sections/throughput';
+import type { GatewayLogSummary, ScaleLevel } from './sections/scale';
+
+/**
+ * What section 5 changed in the code (kept beside the renderer so BENCHMARKS.md
+ * always says what the "after" column contains).
+ */
+export const OPTIMISATIONS: string[] = [
+  'No async stack traces on NATS requests (`noAsyncTraces` in `packages/runtime/src/nats.ts`, gateway and agents). The client otherwise builds two `Error` objects with stack traces for every request — every JetStream publish and KV write: the job record, each dispatch, the audit entry, the claim and the result — only to give a timeout a nicer stack; they were the top NATS-client frames in both profiles (`RequestError`, `TimeoutError`). Errors keep their messages and types.',
+  'A job\'s deadline in the agent is a timer cleared when the job ends (`apps/agent/src/worker.ts`). `AbortSignal.timeout()` kept a timer, a signal and its listeners alive until the deadline — up to 300 s after a job that took a millisecond — and `AbortSignal.any()` was built for every job although only streams can be cancelled; now it is built for streams only. The executor sees the same signal, aborted at the same moment with the same reason.',
+  'The gateway\'s result feed decodes each row with one shared `TextDecoder` and hands the same row object to every listener (`apps/api/src/jobs/feed.ts`) instead of a new decoder and a copy per row.',
+];
+
+const TARGETS = {
+  addedP50: 1,
+  addedP99: 5,
+  fanout1000P99: 500,
+  fanout5000P99: 2000,
+  jobsPerSecond: 2000,
+};
+
+type Row = Array<string | number>;
+
+function table(header: string[], rows: Row[]): string {
+  const line = (cells: Row) => `| ${cells.map((cell) => String(cell)).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function n(value: number | undefined, digits = 1): string {
+  if (value === undefined || !Number.isFinite(value)) return 'n/a';
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
+  return value.toFixed(digits).replace(/\.0+$/, '').replace(/(\.\d*?)0+$/, '$1');
+}
+
+function verdict(met: boolean | undefined): string {
+  return met === undefined ? 'not measured' : met ? '**met**' : '**missed**';
+}
+
+function bytes(value: number): string {
+  if (value >= 1024 * 1024) return `${n(value / 1024 / 1024, 1)} MiB`;
+  if (value >= 1024) return `${n(value / 1024, 1)} KiB`;
+  return `${value} B`;
+}
+
+function level(results: BenchResults, agents: number): ScaleLevel | undefined {
+  return results.scale?.levels.find((l) => l.agents === agents);
+}
+
+interface Target {
+  what: string;
+  goal: string;
+  measured: string;
+  met?: boolean;
+}
+
+function targets(r: BenchResults): Target[] {
+  const out: Target[] = [];
+  for (const s of r.overhead?.scenarios ?? []) {
+    out.push({ what: `added latency p50 — ${s.name}`, goal: `≤ ${TARGETS.addedP50} ms`, measured: `${n(s.addedP50, 2)} ms`, met: s.addedP50 <= TARGETS.addedP50 });
+    out.push({ what: `added latency p99 — ${s.name}`, goal: `≤ ${TARGETS.addedP99} ms`, measured: `${n(s.addedP99, 2)} ms`, met: s.addedP99 <= TARGETS.addedP99 });
+  }
+  for (const [agents, goal] of [
+    [1000, TARGETS.fanout1000P99],
+    [5000, TARGETS.fanout5000P99],
+  ] as const) {
+    const l = level(r, agents);
+    const reached = r.scale?.stoppedAt ? ` (ramp stopped: ${r.scale.stoppedAt})` : '';
+    out.push({
+      what: `\`_all\` fan-out p99, ${agents.toLocaleString('en-US')} agents`,
+      goal: `≤ ${n(goal)} ms`,
+      measured: l ? `${n(l.fanout.full.p99)} ms` : `not reached${r.meta.quick ? ' (quick run)' : reached}`,
+      met: l ? l.fanout.full.p99 <= goal && l.fanout.failedCalls === 0 : undefined,
+    });
+  }
+  for (const t of r.throughput ?? []) {
+    out.push({
+      what: `sustained jobs/s with p99 ≤ ${P99_LIMIT_MS} ms — ${t.name}`,
+      goal: `≥ ${n(TARGETS.jobsPerSecond)} jobs/s`,
+      measured: `${n(t.maxSustained, 0)} jobs/s`,
+      met: t.maxSustained >= TARGETS.jobsPerSecond,
+    });
+  }
+  return out;
+}
+
+function header(r: BenchResults): string {
+  const m = r.meta;
+  const v = m.versions;
+  const start = m.loads[0];
+  const shared = m.loads.some((l) => l.otherTestProcesses > 0 || l.loadavg1 > 1.5);
+  const loads = m.loads.map((l) => `${l.phase} ${l.loadavg1}${l.otherTestProcesses ? ` (${l.otherTestProcesses} others' test processes)` : ''}`).join('; ');
+  const failures = r.errors?.length ? `\n> **Phases that failed in this run:** ${r.errors.join('; ')}\n` : '';
+  return `# Benchmarks
+${failures}
+Overhead, fan-out, throughput, cost curve and profile of the fleet gateway, all
+measured in **one run** of
+
+    ${m.command}
+
+on ${m.startedAt.slice(0, 16).replace('T', ' ')} UTC, which took **${n(m.durationSeconds / 60, 1)} minutes**
+and wrote \`bench/results/latest.json\` (every number below, and more) and this
+file. Nothing here is asserted by a test; the benchmark prints and records.
+Re-run it to reproduce: \`npm run bench\` (full, under 15 minutes) or
+\`npm run bench -- --quick\` (smaller samples and fleets, under 2 minutes).${m.quick ? '\n\n> **This is a `--quick` run**: small samples, swarm levels 10 and 100 only. Run `npm run bench` for the full picture.' : ''}
+
+${table(
+  ['machine', ''],
+  [
+    ['CPU', `${m.machine.cpuModel}, ${m.machine.cores} cores`],
+    ['memory', `${m.machine.memoryGiB} GiB`],
+    ['OS / kernel', `${m.machine.os} / ${m.machine.kernel}`],
+    ['open files (ulimit -n)', m.machine.openFilesLimit],
+    ['node', v.node],
+    ['nats-server', v.natsServer],
+    ['dockerd', v.dockerd],
+    ['packages', Object.entries(v.packages).map(([name, version]) => `${name} ${version}`).join(', ')],
+    ['git', `${m.git.commit}${m.git.dirtyFiles > 0 ? ` + ${m.git.dirtyFiles} uncommitted files` : ''}`],
+  ],
+)}
+
+${
+  shared
+    ? `> **Shared machine.** These numbers came from a 2-core box shared with other engineers' test suites (load average at start ${start.loadavg1}). Load during the run: ${loads}. Tail latencies (p99) suffer most from that; treat them as upper bounds.`
+    : `Load average during the run: ${loads}.`
+}
+
+Every process runs as it does in production: NATS (\`nats-server\`, JetStream on
+file storage), the gateway (\`apps/api/src/main.ts\`) and each agent as their own
+OS processes, spawned by \`deploy/lib\` exactly as \`npm run fleet -- up\` and the
+e2e suites spawn them, at log level \`info\`, all on 127.0.0.1. The gateway's
+per-key rate limit is raised to 10,000,000/min so that it stays on the request
+path (its cost is measured) without capping a measured rate.
+`;
+}
+
+function targetSection(r: BenchResults): string {
+  const rows = targets(r).map((t) => [t.what, t.goal, t.measured, verdict(t.met)]);
+  return `## Targets at a glance
+
+${table(['target', 'goal', 'measured', ''], rows)}
+`;
+}
+
+function overheadSection(r: BenchResults): string {
+  const o = r.overhead;
+  if (!o) return '## 1. Overhead per call\n\nNot run.\n';
+  const rows = o.scenarios.map((s) => [
+    s.name,
+    s.pairs,
+    n(s.direct.p50, 2),
+    n(s.direct.p99, 2),
+    n(s.gateway.p50, 2),
+    n(s.gateway.p99, 2),
+    `**${n(s.addedP50, 2)}**`,
+    `**${n(s.addedP99, 2)}**`,
+    `${n(s.ratioP50, 2)}×`,
+    `${verdict(s.addedP50 <= TARGETS.addedP50)} / ${verdict(s.addedP99 <= TARGETS.addedP99)}`,
+  ]);
+  const errors = o.scenarios.filter((s) => s.gatewayErrors > 0).map((s) => `${s.name}: ${s.gatewayErrors} gateway errors`);
+  return `## 1. Overhead per call
+
+One real engine (${o.host}'s \`dockerd\`), same run, **interleaved**: every pair is
+one direct call and one gateway call of the same operation, in alternating
+order. *Direct* runs the agent's own executor function in the bench process —
+exactly the dockerode calls the agent makes, with no HTTP, NATS or agent in
+between. *Gateway* is \`HTTP → gateway (auth, rate limit, OpenAPI validation, job
+record) → JetStream → agent (claim, execute, result) → gateway → HTTP\` over a
+keep-alive connection. *Added* is gateway minus direct **of the same pair**,
+then the p50 / p99 of those differences (the plain difference of the two
+sides' percentiles is in \`latest.json\` too); the ratio is gateway p50 / direct
+p50. Milliseconds.
+
+${table(['operation', 'pairs', 'direct p50', 'direct p99', 'gateway p50', 'gateway p99', 'added p50', 'added p99', 'ratio p50', 'target p50 ≤ 1 / p99 ≤ 5'], rows)}
+
+Calls: ${o.scenarios.map((s) => `\`${s.gatewayCall}\``).join(', ')}.
+The exec container is a running busybox \`sleep 3600\`; the 50-container list
+has that one plus 49 created (not started) busybox containers, all listed with
+\`all=true\`.${errors.length ? `\n\nGateway errors: ${errors.join('; ')}.` : ''}
+
+Where the added time goes: a gateway call makes four JetStream round trips in
+sequence (store the job record, publish the dispatch, the agent's claim, the
+agent's result) plus the HTTP hop and the gateway's middleware; each
+round trip is a file-store write on NATS. Section 5 shows the CPU side.
+`;
+}
+
+function fanoutSection(r: BenchResults): string {
+  const f = r.fanoutReal;
+  const real = f
+    ? table(
+        ['hosts', 'calls', 'full p50', 'full p99', 'max', 'first row p50', 'first row p99', 'response', 'failed rows', 'gateway CPU / call'],
+        [[f.hosts, f.calls, n(f.full.p50, 2), n(f.full.p99, 2), n(f.full.max, 1), n(f.firstRow.p50, 2), n(f.firstRow.p99, 2), bytes(f.responseBytes), f.failedRows, `${n(f.cpuMsPerCall.gateway, 2)} ms`]],
+      )
+    : 'Not run.';
+  const s = r.scale;
+  const scaleRows = (s?.levels ?? [])
+    .filter((l) => [100, 1000, 5000].includes(l.agents) || l.agents === s?.levels.at(-1)?.agents)
+    .map((l) => [
+      l.agents.toLocaleString('en-US'),
+      l.fanout.calls,
+      n(l.fanout.full.p50),
+      `**${n(l.fanout.full.p99)}**`,
+      n(l.fanout.full.max),
+      l.fanout.callsOver1s,
+      n(l.fanout.firstRow.p50),
+      n(l.fanout.firstRow.p99),
+      bytes(l.fanout.responseBytes),
+      `${l.fanout.timeoutRows}${l.fanout.failedCalls ? ` (+${l.fanout.failedCalls} failed calls)` : ''}`,
+      `${n(l.fanout.cpuMsPerCall.gateway)} ms`,
+      `${n(l.fanout.watch.processes.gateway?.cpuPercentOfCore)}%`,
+      `${n(l.fanout.watch.processes.gateway?.peakRssMiB)} MiB`,
+      `${n(l.fanout.cpuMsPerCall.nats)} ms`,
+    ]);
+  const t1000 = level(r, 1000);
+  const t5000 = level(r, 5000);
+  return `## 2. Fan-out
+
+\`GET /node/_all/container/docker?all=true\`, one call at a time. *Full* is call
+sent → whole response (every host's row) received; *first row* is call sent →
+the first host's final row seen on NATS (a bench-side subscription on the
+results bucket, the same feed the gateway follows). Milliseconds.
+
+### 3 real engines
+
+Three \`dockerd\` (web-01, web-02, db-01), one running container each.
+
+${real}
+
+### Scale: simulated engines (scale harness)
+
+> **Scale harness, clearly not production:** each agent is the real agent code
+> (\`startAgent()\` from \`apps/agent/src/agent.ts\`: its own NATS connection,
+> hostname, labels, durable JetStream consumer on \`FLEET_JOBS\` and KV heartbeat
+> every ${s?.heartbeatMs ?? 5000} ms), but many run per OS process (\`bench/harness/swarm.ts\`, at most 1,250 per
+> process) against \`bench/harness/simulated-engine.ts\`, which answers the Docker
+> calls from memory (${s?.containersPerHost ?? 1} running container per host). It is never used by the functional
+> tests. The gateway and NATS are the real processes. Every agent shares the
+> same 2 cores with the gateway, NATS and the bench, which a real fleet would not.
+
+${s ? table(['agents', 'calls', 'full p50', 'full p99', 'max', 'calls > 1 s', 'first row p50', 'first row p99', 'response', 'timed-out rows', 'gateway CPU / call', 'gateway CPU', 'gateway peak RSS', 'NATS CPU / call'], scaleRows) : 'Not run.'}
+${s?.stoppedAt ? `\nThe ramp stopped early: ${s.stoppedAt}.\n` : ''}${gatewayLogNote(s?.gatewayLog)}
+Targets: 1,000 agents p99 ≤ 500 ms → ${t1000 ? `${n(t1000.fanout.full.p99)} ms, ${verdict(t1000.fanout.full.p99 <= TARGETS.fanout1000P99)}` : 'not measured'}; 5,000 agents p99 ≤ 2 s → ${t5000 ? `${n(t5000.fanout.full.p99)} ms, ${verdict(t5000.fanout.full.p99 <= TARGETS.fanout5000P99)}` : 'not measured'}.
+`;
+}
+
+function gatewayLogNote(log: GatewayLogSummary | undefined): string {
+  if (!log || (log.aliveAtEnd && log.errors === 0)) return '';
+  const messages = Object.entries(log.byMessage).map(([msg, count]) => `${count}× "${msg}"`).join(', ');
+  return `
+> **The gateway ${log.aliveAtEnd ? 'logged errors' : 'was no longer running at the end of the scale run'}** (${log.errors} error and ${log.warnings} warning lines${messages ? `: ${messages}` : ''}). End of its log:
+>
+${log.tail.map((line) => `>     ${line}`).join('\n')}
+`;
+}
+
+function throughputSection(r: BenchResults): string {
+  const ts = r.throughput;
+  if (!ts) return '## 3. Throughput\n\nNot run.\n';
+  const parts = ts.map((t) => {
+    const rows = [...t.steps, ...(t.open ? [t.open] : [])].map((s) => [
+      s.offered === 'open' ? 'open (no limit)' : `${n(s.offered as number)}`,
+      s.connections,
+      n(s.achieved, 0),
+      n(s.p50),
+      n(s.p99),
+      s.errors + s.non2xx,
+      `${n(s.cpuUsPerJob.gateway, 0)} µs`,
+      `${n(s.cpuUsPerJob.nats, 0)} µs`,
+      s.offered === 'open' ? '—' : s.pass ? 'pass' : 'miss',
+    ]);
+    return `### ${t.name}: \`GET ${t.path}\`
+
+${table(['offered jobs/s', 'connections', 'achieved jobs/s', 'p50 ms', 'p99 ms', 'errors', 'gateway CPU / job', 'NATS CPU / job', `p99 ≤ ${P99_LIMIT_MS} ms`], rows)}
+
+Highest sustained rate with p99 ≤ ${P99_LIMIT_MS} ms: **${n(t.maxSustained, 0)} jobs/s** — target ≥ ${n(TARGETS.jobsPerSecond)}: ${verdict(t.maxSustained >= TARGETS.jobsPerSecond)}.
+`;
+  });
+  const ceiling = ts.map((t) => `${t.name}: ${n(t.open?.achieved, 0)} jobs/s at p99 ${n(t.open?.p99)} ms`).join('; ');
+  return `## 3. Throughput
+
+autocannon (in the bench process) against one gateway, cheap operation
+\`docker.system.ping\` (every request is one job on one host: job record,
+dispatch, claim, engine ping, result). Offered rates step up until one misses
+(p99 > ${P99_LIMIT_MS} ms, any error, or < 95% of the offered rate completed) twice in a
+row (a miss is repeated once, since others' work on the shared box can sink a
+single step; both are listed); one bisection refines the last gap. A step passes only if sustained for its whole
+duration (${ts[0]?.steps[0]?.durationSeconds ?? '?'} s). autocannon's rate limit releases each connection's per-second
+budget at the start of each second, so load arrives in bursts of up to
+*connections* concurrent requests — p99 includes that queueing. CPU per job is
+from /proc for the whole step (gateway: one process; NATS: the server).
+
+${parts.join('\n')}
+Ceiling with 32 connections and no rate limit: ${ceiling}.
+`;
+}
+
+function costSection(r: BenchResults): string {
+  const s = r.scale;
+  if (!s || s.levels.length === 0) return '## 4. Cost curve\n\nNot run.\n';
+  const rows = s.levels.map((l, i) => {
+    const perHost = s.analysis.msPerHost[i];
+    return [
+      l.agents.toLocaleString('en-US'),
+      `${n(l.startSeconds)} s`,
+      n(l.fanout.full.p50),
+      n(l.fanout.full.p99),
+      n(perHost?.p50MsPerHost, 3),
+      `${n(l.anyPing.p50, 2)} / ${n(l.anyPing.p99, 1)}`,
+      `${n(l.idle.processes.gateway?.cpuPercentOfCore)}%`,
+      `${n(l.idle.processes.nats?.cpuPercentOfCore)}%`,
+      `${n(l.gatewayHeapMiB)} / ${n(l.gatewayIdleRssMiB)} MiB`,
+      `${n(l.gatewayKiBPerAgent, 2)} KiB`,
+      `${n(l.inflight.kibPerJob, 2)} KiB (${l.inflight.accepted})`,
+      `${n(perHost?.gatewayCpuUsPerHost, 0)} µs`,
+      `${n(perHost?.natsCpuUsPerHost, 0)} µs`,
+      l.natsOpenFiles,
+    ];
+  });
+  const biggest = s.levels.at(-1);
+  const profile = [...s.levels].reverse().find((l) => l.natsProfile)?.natsProfile;
+  const profileAt = [...s.levels].reverse().find((l) => l.natsProfile)?.agents;
+  const profileTable = profile
+    ? `nats-server's own CPU profile (its \`prof_port\`, Go pprof) over ${profile.seconds} s of \`_all\` calls at ${profileAt?.toLocaleString('en-US')} agents, by cumulative time:
+
+${table(['nats-server function', 'cumulative ms', 'self ms'], profile.top.map((f) => [`\`${f.name.replace('github.com/nats-io/nats-server/v2/server.', '').replace('github.com/nats-io/nats-server/server.', '')}\``, n(f.totalMs, 0), n(f.selfMs, 0)]))}
+`
+    : '';
+  const linear =
+    Number.isFinite(s.analysis.latencyExponent) && s.analysis.latencyExponent <= 1.15
+      ? `roughly linear (log-log slope ${s.analysis.latencyExponent})`
+      : Number.isFinite(s.analysis.latencyExponent)
+        ? `**super-linear** (log-log slope ${s.analysis.latencyExponent}; 1 would be linear)`
+        : 'not enough levels to fit';
+  return `## 4. Cost curve
+
+The swarm grows 10 → ${biggest?.agents.toLocaleString('en-US')} agents in one gateway's life; at each level:
+idle cost of the heartbeats (gateway and NATS CPU over a quiet window),
+\`_all\` latency, \`_any\` ping latency (sequential), gateway memory per agent
+and per in-flight job. Memory is the gateway's V8 heap in use right after a
+full GC (read through \`bench/harness/probe.cjs\`, a preload; RSS moves with
+GC timing and is listed for reference): per agent = (heap at the level − heap
+with no agents, ${n(s.gatewayBaselineHeapMiB)} MiB) / agents; per in-flight job = (heap with N
+\`?async=true\` inspects held by the simulated engines − heap before) / N, so
+no HTTP request stays open. CPU per host is per \`_all\` call.
+
+${table(['agents', 'ramp', '_all p50 ms', '_all p99 ms', 'ms per host (p50)', '_any ping p50 / p99 ms', 'gateway idle CPU', 'NATS idle CPU', 'gateway heap / RSS', 'heap per agent', 'heap per in-flight job (jobs)', 'gateway CPU per host', 'NATS CPU per host', 'NATS open fds'], rows)}
+
+**Is it linear?** \`_all\` latency grows ${linear} from 100 agents up.
+**The knee:** ${s.analysis.knee ? `at about ${s.analysis.knee.toLocaleString('en-US')} agents — ${s.analysis.kneeReason}` : s.analysis.kneeReason}.
+
+${profileTable}
+Limits checked: the bench runs with open files ${r.meta.machine.openFilesLimit}; nats-server gets
+\`max_connections: 12000\` (default 64K), \`max_pending: 256MB\`, \`write_deadline: "10s"\`
+and default JetStream limits (no cap on consumers); each agent holds one
+connection and one durable consumer, so ${biggest?.agents.toLocaleString('en-US')} agents are ${biggest?.agents.toLocaleString('en-US')} connections and
+consumers on \`FLEET_JOBS\`. Swarm memory: ${biggest ? `${n(biggest.swarmRssMiB)} MiB for ${biggest.agents.toLocaleString('en-US')} agents (${n((biggest.swarmRssMiB * 1024) / biggest.agents, 0)} KiB per agent, harness cost)` : 'n/a'}.
+`;
+}
+
+function categoryTable(before: ProfileSummary | undefined, after: ProfileSummary | undefined): string {
+  const names = new Set([...(after?.categories ?? []).map((c) => c.category), ...(before?.categories ?? []).map((c) => c.category)]);
+  const rows = [...names]
+    .map((name) => {
+      const a = after?.categories.find((c) => c.category === name);
+      const b = before?.categories.find((c) => c.category === name);
+      return { name, a, b };
+    })
+    .sort((x, y) => (y.a?.selfMs ?? 0) - (x.a?.selfMs ?? 0))
+    .slice(0, 14)
+    .map(({ name, a, b }) => [name, b ? `${n(b.percentOfBusy)}%` : 'n/a', a ? `${n(a.percentOfBusy)}%` : 'n/a']);
+  return table(['where the CPU goes (self time, % of busy)', 'before', 'after'], rows);
+}
+
+const NATS_ERRORS = (f: HotFunction) => /^(RequestError|TimeoutError)$/.test(f.name) && f.where.startsWith('@nats-io/');
+const ABORT = (f: HotFunction) => f.where.startsWith('node:internal/abort_controller');
+
+/** Self-time share of the matching functions among the profile's hottest ones ("< x%" when none is among them). */
+function share(summary: ProfileSummary | undefined, match: (f: HotFunction) => boolean): string {
+  if (!summary) return 'n/a';
+  const hits = summary.top.filter(match);
+  if (hits.length) return `${n(hits.reduce((sum, f) => sum + f.selfPercent, 0))}%`;
+  return `< ${n(summary.top.at(-1)?.selfPercent)}%`;
+}
+
+function abTable(r: BenchResults): string {
+  const rows = (r.ab ?? []).map((ab) => [
+    ab.name,
+    ab.iterations.toLocaleString('en-US'),
+    `${n(ab.beforeUs, 2)} µs`,
+    `${n(ab.afterUs, 2)} µs`,
+    ab.beforeUs > 0 ? `${n(((ab.beforeUs - ab.afterUs) / ab.beforeUs) * 100, 0)}%` : 'n/a',
+    ab.beforeRetainedBytes !== undefined ? `${n(ab.beforeRetainedBytes, 0)} B → ${n(ab.afterRetainedBytes, 0)} B` : '—',
+  ]);
+  return rows.length
+    ? table(['operation', 'iterations', 'before (CPU)', 'after (CPU)', 'saved', 'heap held per job until its deadline'], rows)
+    : 'Not measured in this run.';
+}
+
+function hotTable(summary: ProfileSummary | undefined): string {
+  if (!summary) return 'No profile.';
+  return table(
+    ['function', 'where', 'category', 'self ms', '% of busy'],
+    summary.top.slice(0, 12).map((f) => [`\`${f.name}\``, `\`${f.where}\``, f.category, n(f.selfMs), `${n(f.selfPercent)}%`]),
+  );
+}
+
+function profileSection(r: BenchResults, baseline?: BenchResults): string {
+  const p = r.profile;
+  if (!p) return '## 5. Profile\n\nNot run.\n';
+  const b = baseline?.profile;
+  const web = (x?: BenchResults) => x?.throughput?.[0];
+  const any = (x?: BenchResults) => x?.throughput?.[1];
+  const over = (x: BenchResults | undefined, i: number) => x?.overhead?.scenarios[i];
+  const step250 = (x?: BenchResults) => x?.throughput?.[0]?.steps.find((st) => st.offered === 250);
+  const prof = (x: BenchResults | undefined, name: string) => x?.profile?.load.cpuUsPerJob[name];
+  const compare: Row[] = [
+    ['gateway CPU per job, profiled run @ 500/s', `${n(prof(baseline, 'gateway'), 0)} µs`, `${n(prof(r, 'gateway'), 0)} µs`],
+    ['agent CPU per job (web-01), profiled run @ 500/s', `${n(prof(baseline, 'agent web-01'), 0)} µs`, `${n(prof(r, 'agent web-01'), 0)} µs`],
+    ['NATS CPU per job, profiled run @ 500/s', `${n(prof(baseline, 'nats'), 0)} µs`, `${n(prof(r, 'nats'), 0)} µs`],
+    ['gateway CPU per job @ 250/s (no profiler)', `${n(step250(baseline)?.cpuUsPerJob.gateway, 0)} µs`, `${n(step250(r)?.cpuUsPerJob.gateway, 0)} µs`],
+    ['agent CPU per job @ 250/s (no profiler)', `${n(step250(baseline)?.cpuUsPerJob['agent web-01'], 0)} µs`, `${n(step250(r)?.cpuUsPerJob['agent web-01'], 0)} µs`],
+    ['p99 @ 250/s, one host', `${n(step250(baseline)?.p99)} ms`, `${n(step250(r)?.p99)} ms`],
+    ['sustained jobs/s, one host (p99 ≤ 50 ms)', n(web(baseline)?.maxSustained, 0), n(web(r)?.maxSustained, 0)],
+    ['sustained jobs/s, `_any` over 3', n(any(baseline)?.maxSustained, 0), n(any(r)?.maxSustained, 0)],
+    ['open-loop ceiling, one host (jobs/s)', n(web(baseline)?.open?.achieved, 0), n(web(r)?.open?.achieved, 0)],
+    ['NATS-client error objects per request (`RequestError` + `TimeoutError`), % of gateway busy CPU', share(b?.gateway, NATS_ERRORS), share(p.gateway, NATS_ERRORS)],
+    ['the same, % of agent busy CPU', share(b?.agent, NATS_ERRORS), share(p.agent, NATS_ERRORS)],
+    ['`AbortSignal` machinery (`node:internal/abort_controller`), % of agent busy CPU', share(b?.agent, ABORT), share(p.agent, ABORT)],
+    ...[0, 1, 2, 3].map((i) => [`added latency p50 — ${over(r, i)?.name ?? over(baseline, i)?.name ?? '?'}`, `${n(over(baseline, i)?.addedP50, 2)} ms`, `${n(over(r, i)?.addedP50, 2)} ms`] as Row),
+    ['`_all` p50, 1,000 agents', `${n(baseline ? level(baseline, 1000)?.fanout.full.p50 : undefined)} ms`, `${n(level(r, 1000)?.fanout.full.p50)} ms`],
+  ];
+  const beforeNote = baseline
+    ? `*Before* is \`bench/results/baseline.json\`: the same benchmark, same bench code (\`${baseline.meta.command}\`), run on ${baseline.meta.startedAt.slice(0, 16).replace('T', ' ')} UTC on the code without the changes below (git ${baseline.meta.git.commit} + ${baseline.meta.git.dirtyFiles} uncommitted files). *After* is this run (git ${r.meta.git.commit} + ${r.meta.git.dirtyFiles} uncommitted files)${baseline.meta.git.commit !== r.meta.git.commit ? ' — other engineers\' work landed in between too, so not every difference is these changes\'' : ''}. Both on the same shared machine with different load (load average before: ${baseline.meta.loads.map((l) => l.loadavg1).join(' / ')}; after: ${r.meta.loads.map((l) => l.loadavg1).join(' / ')}): compare CPU per job (nearly load-independent) rather than latencies.`
+    : '*Before* is missing: no `bench/results/baseline.json` (record one with `npm run bench -- --save-baseline` on the code to compare against).';
+  return `## 5. Profile
+
+The gateway and agent web-01 were restarted with V8's CPU profiler running
+(the profiler \`node --cpu-prof\` uses, started by \`bench/harness/probe.cjs\`
+through NODE_OPTIONS — Node 20 refuses \`--cpu-prof\` there — so they are
+otherwise spawned as always) and driven at **${p.rate} jobs/s** for ${p.durationSeconds} s on
+\`GET ${p.target}\` (achieved ${n(p.load.achieved, 0)}/s, p50 ${n(p.load.p50)} ms, p99 ${n(p.load.p99)} ms); only
+samples inside that window count. Busy time: gateway ${n(p.gateway?.busyMs, 0)} ms, agent ${n(p.agent?.busyMs, 0)} ms
+of ${n(p.gateway?.windowMs, 0)} ms. Time in Node core and native frames (socket writes, crypto,
+…) is charged to the package that called them.
+
+### Before / after
+
+${beforeNote}
+
+${table(['metric', 'before', 'after'], compare)}
+
+### Each change measured both ways in this run
+
+System-level numbers on a shared 2-core box move by more than these changes do,
+so each change is also measured on its own, old and new pattern in the same
+process of this run (alternating blocks), CPU per operation:
+
+${abTable(r)}
+
+### Gateway: where the CPU goes
+
+${categoryTable(b?.gateway, p.gateway)}
+
+Hottest functions (after):
+
+${hotTable(p.gateway)}
+
+### Agent: where the CPU goes
+
+${categoryTable(b?.agent, p.agent)}
+
+Hottest functions (after):
+
+${hotTable(p.agent)}
+
+### What was optimised
+
+${OPTIMISATIONS.length ? OPTIMISATIONS.map((o) => `- ${o}`).join('\n') : 'Nothing yet.'}
+`;
+}
+
+function categoryPercent(summary: ProfileSummary | undefined, category: string): number | undefined {
+  return summary?.categories.find((c) => c.category === category)?.percentOfBusy;
+}
+
+/** What the numbers say beyond the targets: causes found, and fixes that belong to code this change does not own. */
+function findings(r: BenchResults): string {
+  const items: string[] = [];
+  const levels = r.scale?.levels ?? [];
+  const stalled = levels.filter((l) => l.fanout.callsOver1s > 0).map((l) => `${l.fanout.callsOver1s} of ${l.fanout.calls} at ${l.agents.toLocaleString('en-US')}`);
+  if (levels.length) {
+    items.push(`**A fan-out waits for its slowest host, and some hosts get their job one pull expiry late.** Calls over 1 s: ${stalled.length ? stalled.join(', ') : 'none in this run'}. In each such call the first rows arrive in milliseconds (see *first row*) and one or a few hosts answer about 5 s (the agent's pull expiry, \`PULL_EXPIRES_MS\` in \`apps/agent/src/worker.ts\`) or 2.5 s (its idle heartbeat) late: the job message waits in JetStream until that consumer's next pull. With the client's default 30 s pull it was 30 s (such hosts hit the job deadline). The more hosts a call targets, the likelier one of them is in that window, which is why p50 jumps to ~5 s from about 1,000 agents. It reproduces without any fleet code — plain \`consume()\` of filtered durable consumers against this nats-server 2.9.10: \`node --import tsx bench/pull-stall.ts\` (200 consumers: a few rounds in 20–30 show a 5,000 ms or 2,500 ms delivery; with a 1 s expiry, 1 s stalls). Shorter pulls only shorten the wait and multiply pull traffic; a newer nats-server, whose pull consumers were reworked, is worth testing first (not possible offline here).`);
+  }
+  if (levels.length >= 3) {
+    const first = r.scale?.analysis.msPerHost.find((m) => m.agents >= 100);
+    const last = r.scale?.analysis.msPerHost.at(-1);
+    const profile = [...levels].reverse().find((l) => l.natsProfile)?.natsProfile;
+    const scan = profile?.top.find((f) => f.name.endsWith('(*fileStore).LoadNextMsg'));
+    const loop = profile?.top.find((f) => f.name.endsWith('(*consumer).loopAndGatherMsgs'));
+    items.push(`**NATS does more work per host the more hosts there are.** NATS CPU per host per \`_all\` call goes from ${n(first?.natsCpuUsPerHost, 0)} µs at ${first?.agents} agents to ${n(last?.natsCpuUsPerHost, 0)} µs at ${last?.agents.toLocaleString('en-US')}${scan && loop ? `; in nats-server's own profile ${n((scan.totalMs / Math.max(1, loop.totalMs)) * 100, 0)}% of its consumers' delivery loop (\`loopAndGatherMsgs\`) is \`LoadNextMsg\` → \`firstMatching\`: each host's filtered consumer scans past the other hosts' dispatch messages to find its own` : ''}. One dispatch message per host on one stream with one filtered consumer per host makes a fan-out O(hosts²) on this server, plus one consumer-state file write per host per job. What the architecture would need for 1,000–5,000 hosts under a second: one stored message per fan-out (a broadcast subject for \`_all\`/label targets that agents match locally against the stored host set), or hosts spread over several streams, and the at-most-once claim kept as it is.`);
+    const any10 = levels[0];
+    const anyLast = levels.at(-1);
+    if (any10 && anyLast && anyLast.agents > any10.agents) {
+      items.push(`**Resolving any target lists every agent.** \`_any\` ping p50 grows from ${n(any10.anyPing.p50, 2)} ms at ${any10.agents} agents to ${n(anyLast.anyPing.p50, 2)} ms at ${anyLast.agents.toLocaleString('en-US')}: every call builds a view of every live agent and sorts them (\`AgentRegistry.list()\` in \`apps/api/src/agents/registry.ts\`, called by \`TargetResolver.resolve\`), even for a single hostname. An index kept up to date by the heartbeat feed would make that O(1) for a hostname and O(matches) for \`_any\`. (Not changed here: outside the files this change may touch.)`);
+    }
+  }
+  const jwt = r.micro?.jwt;
+  const gatewayJwt = categoryPercent(r.profile?.gateway, 'API keys (jsonwebtoken)');
+  if (jwt) {
+    items.push(`**The gateway's top hot spot is API-key verification.** jsonwebtoken 9's \`verify()\`, given the HS256 secret as a string, first tries \`crypto.createPublicKey()\` on it — which throws — before making a secret key, on every request: ${n(jwt.stringSecretUs)} µs per verification here, against ${n(jwt.keyObjectUs)} µs with a \`KeyObject\` made once (same algorithm pin, same checks)${gatewayJwt !== undefined ? `; ${n(gatewayJwt)}% of the gateway's busy CPU in the profile` : ''}. The fix is a few lines in \`apps/api/src/auth/tokens.ts\` (\`verifyToken\`: \`jwt.verify(token, createSecretKey(Buffer.from(secret)), …)\` with the key cached per secret). Not applied here: \`apps/api/src/auth/**\` is being changed by others right now.`);
+  }
+  const validator = categoryPercent(r.profile?.gateway, 'request validation (express-openapi-validator, ajv)');
+  if (validator !== undefined) {
+    items.push(`**Request validation is the next one:** ${n(validator)}% of the gateway's busy CPU, much of it express-openapi-validator looking up each request's route by compiling path patterns (\`lookupRoute\` → \`pathToRegexp\`) on every request. Worth a look by whoever owns \`apps/api/src/app.ts\` (caching the route per method and path template, or an upgrade).`);
+  }
+  return items.length ? `## Findings\n\n${items.map((item) => `- ${item}`).join('\n')}\n` : '';
+}
+
+function closing(r: BenchResults): string {
+  const t = targets(r);
+  const met = t.filter((x) => x.met === true).length;
+  const missed = t.filter((x) => x.met === false);
+  const o = r.overhead?.scenarios ?? [];
+  const web = r.throughput?.[0];
+  const any = r.throughput?.[1];
+  const l1000 = level(r, 1000);
+  const l5000 = level(r, 5000);
+  const lines = [
+    o.length ? `- **Overhead:** the gateway adds ${o.map((s) => `${n(s.addedP50, 2)} ms (p50) / ${n(s.addedP99, 2)} ms (p99) to ${s.name}`).join('; ')}.` : '',
+    r.fanoutReal ? `- **Fan-out:** \`_all\` over 3 real engines answers in ${n(r.fanoutReal.full.p50, 2)} ms p50 / ${n(r.fanoutReal.full.p99, 2)} ms p99.` : '',
+    l1000 || l5000
+      ? `- **Scale:** ${[l1000, l5000].filter(Boolean).map((l) => `${l?.agents.toLocaleString('en-US')} agents: p50 ${n(l?.fanout.full.p50)} ms, p99 ${n(l?.fanout.full.p99)} ms, first row p50 ${n(l?.fanout.firstRow.p50)} ms`).join('; ')}.`
+      : r.scale?.levels.length
+        ? `- **Scale:** largest level measured ${r.scale.levels.at(-1)?.agents} agents (p99 ${n(r.scale.levels.at(-1)?.fanout.full.p99)} ms).`
+        : '',
+    web ? `- **Throughput:** ${n(web.maxSustained, 0)} jobs/s sustained on one host${any ? `, ${n(any.maxSustained, 0)} jobs/s on \`_any\` over 3` : ''} with p99 ≤ ${P99_LIMIT_MS} ms.` : '',
+    `- **Targets:** ${met} met, ${missed.length} missed${missed.length ? ` (${missed.map((x) => `${x.what}: ${x.measured}`).join('; ')})` : ''}.`,
+    OPTIMISATIONS.length
+      ? `- **Optimised:** ${OPTIMISATIONS.map((o) => o.split('. ')[0].replace(/\s*\([^)]*\)/g, '')).join('; ')}${r.ab?.length ? ` — measured in this run: ${r.ab.map((ab) => `${ab.name} ${n(ab.beforeUs, 1)} → ${n(ab.afterUs, 1)} µs CPU${ab.beforeRetainedBytes ? ` and ${n(ab.beforeRetainedBytes, 0)} → ${n(ab.afterRetainedBytes, 0)} B held` : ''}`).join('; ')}` : ''}. The biggest remaining hot spot, API-key verification, is outside this change (see Findings).`
+      : '',
+  ].filter(Boolean);
+  return `## Closing note
+
+${lines.join('\n')}
+`;
+}
+
+export function renderMarkdown(r: BenchResults, baseline?: BenchResults): string {
+  return [header(r), targetSection(r), overheadSection(r), fanoutSection(r), throughputSection(r), costSection(r), profileSection(r, baseline), findings(r), closing(r)].join('\n');
+}

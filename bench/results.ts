@@ -1,0 +1,32 @@
+import type { LoadSnapshot, MachineInfo, Versions } from './lib/env';
+import type { FanoutMeasurement } from './sections/fanout';
+import type { AbMeasurement, JwtMicro } from './sections/micro';
+import type { OverheadResult } from './sections/overhead';
+import type { ProfileResult } from './sections/profiling';
+import type { ScaleResult } from './sections/scale';
+import type { ThroughputTarget } from './sections/throughput';
+
+/** Everything one `npm run bench` measured: bench/results/latest.json. */
+export interface BenchResults {
+  meta: {
+    startedAt: string;
+    finishedAt: string;
+    durationSeconds: number;
+    command: string;
+    quick: boolean;
+    machine: MachineInfo;
+    versions: Versions;
+    git: { commit: string; dirtyFiles: number };
+    loads: Array<LoadSnapshot & { phase: string }>;
+  };
+  overhead?: OverheadResult;
+  fanoutReal?: FanoutMeasurement;
+  throughput?: ThroughputTarget[];
+  profile?: ProfileResult;
+  scale?: ScaleResult;
+  micro?: { jwt: JwtMicro };
+  /** Section 5's changes, each measured both ways in the same process during this run. */
+  ab?: AbMeasurement[];
+  /** Phases that failed (the run records them and goes on). */
+  errors?: string[];
+}

@@ -1,0 +1,190 @@
+/**
+ * `npm run bench` — overhead, fan-out, throughput, cost curve and profile, in
+ * one run on this machine. Writes bench/results/latest.json and renders
+ * BENCHMARKS.md. Numbers are printed and recorded, never asserted.
+ *
+ *   npm run bench                    full run (under 15 minutes)
+ *   npm run bench -- --quick         smaller samples and fleets (under 2 minutes)
+ *   npm run bench -- --save-baseline also record this run as the "before" of section 5
+ *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../deploy/lib/paths';
+import { Progress, type BenchOptions } from './lib/context';
+import { gitInfo, loadSnapshot, machineInfo, versions, type LoadSnapshot } from './lib/env';
+import { startRealFleet } from './lib/fleets';
+import { RowObserver } from './lib/observer';
+import { renderMarkdown } from './render';
+import type { BenchResults } from './results';
+import { measureFanout } from './sections/fanout';
+import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublish } from './sections/micro';
+import { runOverhead } from './sections/overhead';
+import { runProfile } from './sections/profiling';
+import { runScale } from './sections/scale';
+import { runThroughput } from './sections/throughput';
+import { dockerClient } from '../deploy/lib/engine';
+import { BUSYBOX_IMAGE } from '../deploy/lib/image';
+
+const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+
+function parseArgs(argv: string[]): BenchOptions {
+  const options: BenchOptions = { quick: false, saveBaseline: false, renderOnly: false, command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` };
+  for (const arg of argv) {
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--render-only') options.renderOnly = true;
+    else if (arg === '--save-baseline') options.saveBaseline = true;
+    else if (arg.startsWith('--only=')) options.only = arg.slice('--only='.length).split(',');
+    else if (arg.startsWith('--max-agents=')) options.maxAgents = Number(arg.slice('--max-agents='.length));
+    else if (arg.startsWith('--levels=')) options.levels = arg.slice('--levels='.length).split(',').map(Number);
+    else if (arg === '--help' || arg === '-h') {
+      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,scale] [--max-agents=N] [--levels=N,N] [--render-only]\n');
+      process.exit(0);
+    } else throw new Error(`unknown option ${arg}`);
+  }
+  return options;
+}
+
+/** BENCHMARKS.md from the recorded latest.json (and baseline.json), measuring nothing. */
+function render(saveBaseline: boolean): void {
+  const latest = JSON.parse(readFileSync(join(RESULTS_DIR, 'latest.json'), 'utf8')) as BenchResults;
+  const baselineFile = join(RESULTS_DIR, 'baseline.json');
+  const baseline = existsSync(baselineFile) ? (JSON.parse(readFileSync(baselineFile, 'utf8')) as BenchResults) : undefined;
+  writeFileSync(join(REPO_ROOT, 'BENCHMARKS.md'), renderMarkdown(latest, saveBaseline ? undefined : baseline));
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  if (options.renderOnly) {
+    render(false);
+    process.stderr.write('rendered BENCHMARKS.md from bench/results/latest.json\n');
+    return;
+  }
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const progress = new Progress(join(RESULTS_DIR, 'run.log.tmp'));
+  const own = new Set([process.pid]);
+  const loads: Array<LoadSnapshot & { phase: string }> = [{ phase: 'start', ...loadSnapshot(own) }];
+  const started = new Date();
+  const results: BenchResults = {
+    meta: {
+      startedAt: started.toISOString(),
+      finishedAt: '',
+      durationSeconds: 0,
+      command: options.command,
+      quick: options.quick,
+      machine: machineInfo(),
+      versions: versions(),
+      git: gitInfo(),
+      loads,
+    },
+  };
+  progress.say(`${options.command} — ${results.meta.machine.cores} cores, load ${loads[0].loadavg1}`);
+  const wants = (phase: string) => !options.only || options.only.includes(phase);
+
+  // A phase that fails is recorded and the run goes on, so one broken phase never loses the others' numbers.
+  const phase = async (name: string, body: () => Promise<void>) => {
+    try {
+      await body();
+    } catch (err) {
+      const message = `${name}: ${err instanceof Error ? err.message : String(err)}`;
+      progress.say(`PHASE FAILED — ${message}`);
+      (results.errors ??= []).push(message);
+    }
+  };
+
+  if (wants('real')) await phase('real fleet', async () => {
+    progress.say('real fleet: NATS, 3 dockerd engines, gateway, 3 agents');
+    const fleet = await startRealFleet('info');
+    const { state } = fleet;
+    try {
+      results.overhead = await runOverhead(state, options, progress);
+      loads.push({ phase: 'after overhead', ...loadSnapshot(own) });
+
+      progress.say('fan-out: _all on 3 real engines (one running container each)');
+      const engines = state.agents.map((agent) => dockerClient(agent.socket));
+      await Promise.all(engines.map((docker) => docker.createContainer({ Image: BUSYBOX_IMAGE, name: 'bench-fan', Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } }).then((c) => c.start())));
+      const observer = await RowObserver.connect(state.natsUrl, state.natsUsers?.gateway);
+      try {
+        results.fanoutReal = await measureFanout(
+          {
+            url: state.url,
+            adminKey: state.adminKey,
+            observer,
+            path: '/node/_all/container/docker?all=true',
+            expectHosts: state.agents.length,
+            maxCalls: options.quick ? 50 : 400,
+            maxMs: options.quick ? 4000 : 20_000,
+            minCalls: 10,
+            pids: { gateway: state.gateway.pid, ...(state.nats ? { nats: state.nats.pid } : {}) },
+          },
+          progress,
+          '_all × 3 engines',
+        );
+      } finally {
+        await observer.close();
+        await Promise.all(engines.map((docker) => docker.getContainer('bench-fan').remove({ force: true }).catch(() => undefined)));
+      }
+      loads.push({ phase: 'after fan-out', ...loadSnapshot(own) });
+
+      const pids = () => ({
+        gateway: state.gateway.pid,
+        ...(state.nats ? { nats: state.nats.pid } : {}),
+        ...Object.fromEntries(state.agents.map((agent) => [`agent ${agent.hostname}`, agent.agentPid])),
+        ...Object.fromEntries(state.agents.map((agent) => [`dockerd ${agent.hostname}`, agent.enginePid ?? 0])),
+        bench: process.pid,
+      });
+      const base = { url: state.url, adminKey: state.adminKey, pids: pids() };
+      results.throughput = [];
+      for (const target of [
+        { name: 'one host (web-01)', path: '/node/web-01/container/docker/system/ping' },
+        { name: '_any over 3 hosts', path: '/node/_any/container/docker/system/ping' },
+      ]) {
+        progress.say(`throughput: ${target.name}`);
+        results.throughput.push(await runThroughput(base, target, options, progress));
+      }
+      loads.push({ phase: 'after throughput', ...loadSnapshot(own) });
+
+      progress.say('profile: gateway and agent web-01 under --cpu-prof at a fixed rate');
+      results.profile = await runProfile(state, options, progress, pids);
+      loads.push({ phase: 'after profile', ...loadSnapshot(own) });
+
+      const nats = await measureNatsPublish(state.natsUrl, state.natsUsers?.gateway, options.quick ? 2000 : 10_000);
+      (results.ab ??= []).push(nats);
+      progress.say(`micro A/B: ${nats.name}: ${nats.beforeUs} → ${nats.afterUs} µs CPU`);
+    } finally {
+      progress.say('real fleet: stopping');
+      await fleet.stop();
+    }
+  });
+
+  if (wants('real')) await phase('micro', async () => {
+    results.micro = { jwt: measureJwtVerify(options.quick ? 500 : 3000) };
+    progress.say(`micro: jwt.verify ${results.micro.jwt.stringSecretUs} µs with the secret as a string, ${results.micro.jwt.keyObjectUs} µs with a KeyObject`);
+    for (const ab of [await measureDeadline(options.quick ? 5000 : 20_000), measureFeedDecode(options.quick ? 20_000 : 100_000)]) {
+      (results.ab ??= []).push(ab);
+      progress.say(`micro A/B: ${ab.name}: ${ab.beforeUs} → ${ab.afterUs} µs CPU${ab.beforeRetainedBytes !== undefined ? `, ${ab.beforeRetainedBytes} → ${ab.afterRetainedBytes} B held per job` : ''}`);
+    }
+  });
+
+  if (wants('scale')) await phase('scale', async () => {
+    results.scale = await runScale(options, progress);
+    loads.push({ phase: 'after scale', ...loadSnapshot(own) });
+  });
+
+  const finished = new Date();
+  results.meta.finishedAt = finished.toISOString();
+  results.meta.durationSeconds = Math.round((finished.getTime() - started.getTime()) / 100) / 10;
+  loads.push({ phase: 'end', ...loadSnapshot(own) });
+
+  const latest = join(RESULTS_DIR, 'latest.json');
+  writeFileSync(latest, `${JSON.stringify(results, null, 2)}\n`);
+  if (options.saveBaseline) copyFileSync(latest, join(RESULTS_DIR, 'baseline.json'));
+  render(options.saveBaseline);
+  progress.say(`done in ${results.meta.durationSeconds} s: wrote bench/results/latest.json${options.saveBaseline ? ', bench/results/baseline.json' : ''} and BENCHMARKS.md`);
+  progress.close();
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,399 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../../deploy/lib/process';
+import { listAgents } from '../../deploy/lib/services';
+import { SwarmProcess } from '../harness/swarm-client';
+import { boundedLoop, sleep, type Progress } from '../lib/context';
+import { startScaleFleet } from '../lib/fleets';
+import { HttpClient } from '../lib/http';
+import { RowObserver } from '../lib/observer';
+import { fetchGoProfile, type FunctionTime } from '../lib/pprof';
+import { mib, openFiles, ProcWatch, sampleProc, type WatchResult } from '../lib/proc';
+import { probeEnv, probeMemory } from '../lib/probe';
+import { logLogSlope, round, summarize, type Summary } from '../lib/stats';
+import { measureFanout, type FanoutMeasurement } from './fanout';
+
+/** SCALE HARNESS: agents are real agent code in swarm processes against a simulated engine (bench/harness). */
+export interface ScaleLevel {
+  agents: number;
+  /** Agents the swarm failed to start at this level (0 when the level was reached). */
+  startFailures: number;
+  startSeconds: number;
+  swarmProcesses: number;
+  fanout: FanoutMeasurement;
+  anyPing: Summary;
+  idle: WatchResult;
+  gatewayIdleRssMiB: number;
+  /** Gateway V8 heap in use after a full GC, idle at this level. */
+  gatewayHeapMiB: number;
+  /** (gateway heap after GC at this level − with no agents) / agents. */
+  gatewayKiBPerAgent: number;
+  inflight: InflightMeasurement;
+  swarmRssMiB: number;
+  natsOpenFiles: number;
+  natsProfile?: { seconds: number; calls: number; top: FunctionTime[] };
+}
+
+export interface InflightMeasurement {
+  jobs: number;
+  accepted: number;
+  /** Gateway heap after a full GC before the jobs, and with all of them in flight. */
+  heapBeforeMiB: number;
+  heapHeldMiB: number;
+  rssBeforeMiB: number;
+  rssHeldMiB: number;
+  kibPerJob: number;
+  completed: number;
+  drainMs: number;
+}
+
+export interface ScaleResult {
+  harness: string;
+  heartbeatMs: number;
+  containersPerHost: number;
+  gatewayBaselineRssMiB: number;
+  gatewayBaselineHeapMiB: number;
+  levels: ScaleLevel[];
+  stoppedAt?: string;
+  analysis: ScaleAnalysis;
+  /** What the gateway logged at warn level or above during the scale run, and whether it was still alive at the end. */
+  gatewayLog?: GatewayLogSummary;
+}
+
+export interface GatewayLogSummary {
+  aliveAtEnd: boolean;
+  warnings: number;
+  errors: number;
+  byMessage: Record<string, number>;
+  /** The last lines at warn or above, and any line that is not JSON (a crash writes its stack to the same log). */
+  tail: string[];
+}
+
+/** Reads a service log written by deploy/lib (pino JSON lines plus anything printed to stderr). */
+export function summarizeGatewayLog(file: string, alive: boolean): GatewayLogSummary {
+  const summary: GatewayLogSummary = { aliveAtEnd: alive, warnings: 0, errors: 0, byMessage: {}, tail: [] };
+  if (!existsSync(file)) return summary;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    let entry: { level?: number; msg?: string } | undefined;
+    try {
+      entry = JSON.parse(line) as { level?: number; msg?: string };
+    } catch {
+      summary.tail.push(line.slice(0, 300));
+      continue;
+    }
+    if ((entry.level ?? 0) < 40) continue;
+    if ((entry.level ?? 0) >= 50) summary.errors++;
+    else summary.warnings++;
+    const key = entry.msg ?? '(no message)';
+    summary.byMessage[key] = (summary.byMessage[key] ?? 0) + 1;
+    summary.tail.push(line.slice(0, 500));
+  }
+  summary.tail = summary.tail.slice(-8);
+  return summary;
+}
+
+export interface ScaleAnalysis {
+  latencyExponent: number;
+  msPerHost: Array<{ agents: number; p50MsPerHost: number; natsCpuUsPerHost: number; gatewayCpuUsPerHost: number }>;
+  knee?: number;
+  kneeReason: string;
+}
+
+const PREFIX = 'sim-';
+const PER_PROCESS = 1250;
+
+export async function runScale(opts: { quick: boolean; maxAgents?: number; levels?: number[] }, progress: Progress): Promise<ScaleResult> {
+  const all = opts.levels ?? (opts.quick ? [10, 100] : [10, 100, 500, 1000, 2500, 5000]);
+  const levels = all.filter((n) => n <= (opts.maxAgents ?? Infinity));
+  const heartbeatMs = 5000;
+  const containersPerHost = 1;
+  const profPort = await freePort();
+  progress.say(`scale: NATS + gateway for the swarm (levels ${levels.join(', ')})`);
+  // The gateway carries bench/harness/probe.cjs so its heap can be read after a full GC.
+  const probeDir = mkdtempSync('/tmp/flb-probe-');
+  const fleet = await startScaleFleet('info', probeEnv(probeDir), `prof_port: ${profPort}`).catch((err) => {
+    rmSync(probeDir, { recursive: true, force: true });
+    throw err;
+  });
+  const swarms: SwarmProcess[] = [];
+  let observer: RowObserver | undefined;
+  const result: ScaleResult = {
+    harness: 'bench/harness/swarm.ts (real startAgent() per agent, own NATS connection each) + bench/harness/simulated-engine.ts (in-memory Docker answers)',
+    heartbeatMs,
+    containersPerHost,
+    gatewayBaselineRssMiB: 0,
+    gatewayBaselineHeapMiB: 0,
+    levels: [],
+    analysis: { latencyExponent: NaN, msPerHost: [], kneeReason: '' },
+  };
+  const gatewayPid = fleet.state.gateway.pid;
+  try {
+    observer = await RowObserver.connect(fleet.nats.url);
+    await warmGateway(fleet.state.url, fleet.state.adminKey);
+    await sleep(1000);
+    result.gatewayBaselineRssMiB = mib(sampleProc(gatewayPid)?.rssBytes ?? 0);
+    const baselineHeap = (await probeMemory(gatewayPid, probeDir))?.heapUsed ?? NaN;
+    result.gatewayBaselineHeapMiB = mib(baselineHeap);
+    let running = 0;
+    for (const target of levels) {
+      const t0 = performance.now();
+      const increment = target - running;
+      const processes = Math.ceil(increment / PER_PROCESS);
+      const started: SwarmProcess[] = [];
+      for (let p = 0; p < processes; p++) {
+        const from = running + Math.round((p * increment) / processes);
+        const to = running + Math.round(((p + 1) * increment) / processes);
+        started.push(
+          new SwarmProcess(
+            {
+              natsUrl: fleet.nats.url,
+              prefix: PREFIX,
+              from,
+              count: to - from,
+              heartbeatMs,
+              concurrency: 32,
+              containersPerHost,
+              startParallel: 50,
+              startTimeoutMs: 240_000,
+              logLevel: 'warn',
+            },
+            join(fleet.dir, 'logs', `swarm-${swarms.length + p}.log`),
+          ),
+        );
+      }
+      swarms.push(...started);
+      progress.say(`scale: starting ${increment} more agents in ${processes} swarm process(es) → ${target}`);
+      const readies = await Promise.all(started.map((swarm) => swarm.ready(300_000)));
+      const failures = readies.reduce((sum, ready) => sum + ready.failed, 0);
+      for (const ready of readies) for (const error of ready.errors) progress.say(`  swarm: ${error}`);
+      const reached = running + readies.reduce((sum, ready) => sum + ready.started, 0);
+      const live = await waitForLive(fleet.state.url, fleet.state.adminKey, reached, progress);
+      const startSeconds = round((performance.now() - t0) / 1000, 1);
+      progress.say(`scale: ${live} agents live (wanted ${target}) after ${startSeconds} s`);
+      running = target;
+      if (live < target * 0.99) {
+        result.stoppedAt = `${target} agents: only ${live} became live (${failures} failed to start)`;
+        progress.say(`scale: stopping the ramp — ${result.stoppedAt}`);
+        break;
+      }
+      await sleep(2000);
+      try {
+        result.levels.push(await measureLevel(target, failures, startSeconds, swarms, fleet, observer, profPort, probeDir, opts, progress, baselineHeap));
+      } catch (err) {
+        // Keep every level measured so far; say where and why the ramp ended.
+        result.stoppedAt = `${target} agents: measuring failed (${err instanceof Error ? err.message : String(err)})${gatewayGone(gatewayPid)}`;
+        progress.say(`scale: stopping the ramp — ${result.stoppedAt}`);
+        break;
+      }
+    }
+  } finally {
+    progress.say(`scale: stopping ${swarms.length} swarm process(es)`);
+    await observer?.close().catch(() => undefined);
+    result.gatewayLog = summarizeGatewayLog(join(fleet.dir, 'logs', 'gateway.log'), sampleProc(gatewayPid) !== undefined);
+    if (!result.gatewayLog.aliveAtEnd) progress.say(`scale: the gateway (pid ${gatewayPid}) had exited; end of its log:\n${result.gatewayLog.tail.join('\n')}`);
+    await Promise.all(swarms.map((swarm) => swarm.stop().catch(() => undefined)));
+    try {
+      await fleet.stop();
+    } finally {
+      rmSync(probeDir, { recursive: true, force: true });
+    }
+  }
+  result.analysis = analyse(result.levels);
+  return result;
+}
+
+async function measureLevel(
+  agents: number,
+  startFailures: number,
+  startSeconds: number,
+  swarms: SwarmProcess[],
+  fleet: Awaited<ReturnType<typeof startScaleFleet>>,
+  observer: RowObserver,
+  profPort: number,
+  probeDir: string,
+  opts: { quick: boolean },
+  progress: Progress,
+  baselineHeapBytes: number,
+): Promise<ScaleLevel> {
+  const { url, adminKey } = fleet.state;
+  const pids = { gateway: fleet.state.gateway.pid, nats: fleet.nats.pid };
+  // Idle: what heartbeats alone cost the gateway and NATS at this fleet size.
+  const idleWatch = new ProcWatch(pids, 250);
+  await sleep(opts.quick ? 2000 : 4000);
+  const idle = idleWatch.stop();
+  const gatewayIdleRssMiB = idle.processes.gateway?.rssMiB ?? NaN;
+  const gatewayHeap = (await probeMemory(fleet.state.gateway.pid, probeDir))?.heapUsed ?? NaN;
+
+  const budgetMs = opts.quick ? 5000 : agents >= 2500 ? 30_000 : agents >= 1000 ? 15_000 : 10_000;
+  const profileSeconds = !opts.quick && agents >= 1000 ? Math.min(10, Math.floor(budgetMs / 1000) - 2) : 0;
+  const profile = profileSeconds > 0 ? fetchGoProfile(profPort, profileSeconds).catch(() => undefined) : undefined;
+  const fanout = await measureFanout(
+    {
+      url,
+      adminKey,
+      observer,
+      path: '/node/_all/container/docker?all=true',
+      expectHosts: agents,
+      maxCalls: 200,
+      maxMs: budgetMs,
+      minCalls: opts.quick ? 3 : agents >= 2500 ? 8 : 10,
+      pids,
+    },
+    progress,
+    `_all × ${agents}`,
+  );
+  const natsProfile = profile ? await profile : undefined;
+
+  const anyPing = await sequential(url, adminKey, '/node/_any/container/docker/system/ping', opts.quick ? 30 : 100);
+  progress.say(`  _any ping × ${agents}: p50 ${anyPing.p50} p99 ${anyPing.p99} ms`);
+
+  const inflight = await measureInflight(url, adminKey, swarms, observer, fleet.state.gateway.pid, probeDir, opts.quick ? 500 : 2000, progress);
+  const swarmRss = (await Promise.all(swarms.map((swarm) => swarm.stats().then((stats) => stats.rssBytes, () => 0)))).reduce((a, b) => a + b, 0);
+  return {
+    agents,
+    startFailures,
+    startSeconds,
+    swarmProcesses: swarms.length,
+    fanout,
+    anyPing,
+    idle,
+    gatewayIdleRssMiB,
+    gatewayHeapMiB: mib(gatewayHeap),
+    gatewayKiBPerAgent: round((gatewayHeap - baselineHeapBytes) / 1024 / agents, 2),
+    inflight,
+    swarmRssMiB: mib(swarmRss),
+    natsOpenFiles: openFiles(fleet.nats.pid),
+    ...(natsProfile ? { natsProfile: { seconds: profileSeconds, calls: fanout.calls, top: topFunctions(natsProfile.functions) } } : {}),
+  };
+}
+
+function topFunctions(functions: FunctionTime[]): FunctionTime[] {
+  return [...functions].sort((a, b) => b.totalMs - a.totalMs).filter((f) => f.name.includes('nats-server')).slice(0, 12);
+}
+
+async function sequential(url: string, adminKey: string, path: string, count: number): Promise<Summary> {
+  const http = new HttpClient(url, { authorization: `Bearer ${adminKey}` });
+  const samples: number[] = [];
+  try {
+    await http.call('GET', path).catch(() => undefined);
+    await boundedLoop(count, 30_000, async () => {
+      const res = await http.call('GET', path).catch(() => undefined);
+      if (res?.status === 200) samples.push(res.ms);
+    });
+  } finally {
+    http.close();
+  }
+  return summarize(samples);
+}
+
+/**
+ * Memory per in-flight job: `jobs` async calls (`?async=true`, so no HTTP
+ * request stays open) that the simulated engines hold until released; the
+ * gateway's RSS with all of them in flight, minus before, per job.
+ */
+async function measureInflight(
+  url: string,
+  adminKey: string,
+  swarms: SwarmProcess[],
+  observer: RowObserver,
+  gatewayPid: number,
+  probeDir: string,
+  jobs: number,
+  progress: Progress,
+): Promise<InflightMeasurement> {
+  await Promise.all(swarms.map((swarm) => swarm.arm()));
+  const http = new HttpClient(url, { authorization: `Bearer ${adminKey}` }, 32);
+  const heapBefore = (await probeMemory(gatewayPid, probeDir))?.heapUsed ?? NaN;
+  const rssBefore = sampleProc(gatewayPid)?.rssBytes ?? 0;
+  const ids: string[] = [];
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < jobs) {
+          const i = next++;
+          const res = await http.call('GET', `/node/_any/container/docker/held-${i}?async=true&timeout=120`).catch(() => undefined);
+          if (res?.status === 202) ids.push((JSON.parse(res.body) as { job_id: string }).job_id);
+        }
+      }),
+    );
+    await sleep(1000);
+    const heapHeld = (await probeMemory(gatewayPid, probeDir))?.heapUsed ?? NaN;
+    const rssHeld = sampleProc(gatewayPid)?.rssBytes ?? 0;
+    const t0 = performance.now();
+    await Promise.all(swarms.map((swarm) => swarm.release()));
+    let completed = 0;
+    await boundedLoop(600, 60_000, async () => {
+      completed = ids.reduce((sum, id) => sum + Math.min(1, observer.finalCount(id)), 0);
+      if (completed < ids.length) await sleep(100);
+    });
+    completed = ids.reduce((sum, id) => sum + Math.min(1, observer.finalCount(id)), 0);
+    const drainMs = round(performance.now() - t0, 0);
+    ids.forEach((id) => observer.take(id));
+    const result = {
+      jobs,
+      accepted: ids.length,
+      heapBeforeMiB: mib(heapBefore),
+      heapHeldMiB: mib(heapHeld),
+      rssBeforeMiB: mib(rssBefore),
+      rssHeldMiB: mib(rssHeld),
+      kibPerJob: round((heapHeld - heapBefore) / 1024 / Math.max(1, ids.length), 2),
+      completed,
+      drainMs,
+    };
+    progress.say(`  in flight: ${ids.length} jobs held, gateway heap ${result.heapBeforeMiB} → ${result.heapHeldMiB} MiB (${result.kibPerJob} KiB/job; RSS ${result.rssBeforeMiB} → ${result.rssHeldMiB} MiB), ${completed} done ${drainMs} ms after release`);
+    return result;
+  } finally {
+    http.close();
+  }
+}
+
+/** Polls GET /agent until `want` swarm agents are live (bounded). */
+async function waitForLive(url: string, adminKey: string, want: number, progress: Progress): Promise<number> {
+  let live = 0;
+  await boundedLoop(240, 120_000, async (i) => {
+    try {
+      live = (await listAgents(url, adminKey)).filter((agent) => agent.live && agent.hostname.startsWith(PREFIX)).length;
+    } catch (err) {
+      if (i % 10 === 0) progress.say(`  GET /agent: ${(err as Error).message}`);
+    }
+    if (live < want) await sleep(500);
+  });
+  return live;
+}
+
+function gatewayGone(pid: number): string {
+  return sampleProc(pid) ? '' : `; the gateway process (pid ${pid}) had exited`;
+}
+
+async function warmGateway(url: string, adminKey: string): Promise<void> {
+  const http = new HttpClient(url, { authorization: `Bearer ${adminKey}` });
+  try {
+    for (let i = 0; i < 5; i++) await http.call('GET', '/agent');
+  } finally {
+    http.close();
+  }
+}
+
+function analyse(levels: ScaleLevel[]): ScaleAnalysis {
+  const msPerHost = levels.map((level) => ({
+    agents: level.agents,
+    p50MsPerHost: round(level.fanout.full.p50 / level.agents, 3),
+    natsCpuUsPerHost: round(((level.fanout.cpuMsPerCall.nats ?? NaN) * 1000) / level.agents, 0),
+    gatewayCpuUsPerHost: round(((level.fanout.cpuMsPerCall.gateway ?? NaN) * 1000) / level.agents, 0),
+  }));
+  const latencyExponent = logLogSlope(levels.filter((l) => l.agents >= 100).map((l) => ({ x: l.agents, y: l.fanout.full.p50 })));
+  // The knee: the first level from 500 up whose NATS CPU per host is at least 1.5× the cheapest seen below it.
+  let knee: number | undefined;
+  let kneeReason = 'per-host cost stays flat across the levels measured';
+  for (let i = 1; i < msPerHost.length; i++) {
+    const cheapest = Math.min(...msPerHost.slice(0, i).filter((m) => m.agents >= 100).map((m) => m.natsCpuUsPerHost));
+    if (msPerHost[i].agents >= 500 && Number.isFinite(cheapest) && msPerHost[i].natsCpuUsPerHost >= 1.5 * cheapest) {
+      knee = msPerHost[i].agents;
+      kneeReason = `NATS CPU per host per _all call rises from ${cheapest} µs to ${msPerHost[i].natsCpuUsPerHost} µs at ${knee} agents`;
+      break;
+    }
+  }
+  return { latencyExponent, msPerHost, knee, kneeReason };
+}
