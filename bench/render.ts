@@ -2,6 +2,7 @@ import type { BenchResults } from './results';
 import type { HotFunction, ProfileSummary } from './sections/cpuprofile';
 import { P99_LIMIT_MS } from './sections/throughput';
 import type { GatewayLogSummary, ScaleLevel } from './sections/scale';
+import type { ThroughputTarget } from './sections/throughput';
 
 /**
  * What section 5 changed in the code (kept beside the renderer so BENCHMARKS.md
@@ -181,8 +182,10 @@ has that one plus 49 created (not started) busybox containers, all listed with
 
 Where the added time goes: a gateway call makes four JetStream round trips in
 sequence (store the job record, publish the dispatch, the agent's claim, the
-agent's result) plus the HTTP hop and the gateway's middleware; each
-round trip is a file-store write on NATS. Section 5 shows the CPU side.
+agent's result), each a file-store write on NATS, plus the HTTP hop; and the
+gateway spends about ${n(r.profile?.load.cpuUsPerJob.gateway ?? NaN, 0)} µs of CPU per call (the agent ${n(r.profile?.load.cpuUsPerJob['agent web-01'] ?? NaN, 0)} µs,
+NATS ${n(r.profile?.load.cpuUsPerJob.nats ?? NaN, 0)} µs; section 5), ${n(categoryPercent(r.profile?.gateway, 'API keys (jsonwebtoken)'), 0)}% of the gateway's share verifying the API key (see Findings).
+On two shared cores that CPU alone is more than the 1 ms target.
 `;
 }
 
@@ -255,6 +258,14 @@ ${log.tail.map((line) => `>     ${line}`).join('\n')}
 `;
 }
 
+/** Which process ran out of CPU at the open-loop ceiling. */
+function bottleneck(t: ThroughputTarget | undefined): string {
+  const procs = t?.open?.watch.processes;
+  if (!procs) return '';
+  const pct = (name: string) => procs[name]?.cpuPercentOfCore;
+  return ` At the one-host ceiling the gateway process ran at **${n(pct('gateway'), 0)}% of one core** (NATS ${n(pct('nats'), 0)}%, agent web-01 ${n(pct('agent web-01'), 0)}%, its dockerd ${n(pct('dockerd web-01'), 0)}%; whole machine ${n(t?.open?.watch.machineBusyPercent, 0)}% busy): the gateway's CPU per job — ${n(t?.open?.cpuUsPerJob.gateway, 0)} µs — is what caps throughput here, and section 5 shows where it goes.`;
+}
+
 function throughputSection(r: BenchResults): string {
   const ts = r.throughput;
   if (!ts) return '## 3. Throughput\n\nNot run.\n';
@@ -292,7 +303,7 @@ budget at the start of each second, so load arrives in bursts of up to
 from /proc for the whole step (gateway: one process; NATS: the server).
 
 ${parts.join('\n')}
-Ceiling with 32 connections and no rate limit: ${ceiling}.
+Ceiling with 32 connections and no rate limit: ${ceiling}.${bottleneck(ts[0])}
 `;
 }
 
@@ -413,15 +424,15 @@ function profileSection(r: BenchResults, baseline?: BenchResults): string {
   const web = (x?: BenchResults) => x?.throughput?.[0];
   const any = (x?: BenchResults) => x?.throughput?.[1];
   const over = (x: BenchResults | undefined, i: number) => x?.overhead?.scenarios[i];
-  const step250 = (x?: BenchResults) => x?.throughput?.[0]?.steps.find((st) => st.offered === 250);
+  const step100 = (x?: BenchResults) => x?.throughput?.[0]?.steps.find((st) => st.offered === 100);
   const prof = (x: BenchResults | undefined, name: string) => x?.profile?.load.cpuUsPerJob[name];
   const compare: Row[] = [
     ['gateway CPU per job, profiled run @ 500/s', `${n(prof(baseline, 'gateway'), 0)} µs`, `${n(prof(r, 'gateway'), 0)} µs`],
     ['agent CPU per job (web-01), profiled run @ 500/s', `${n(prof(baseline, 'agent web-01'), 0)} µs`, `${n(prof(r, 'agent web-01'), 0)} µs`],
     ['NATS CPU per job, profiled run @ 500/s', `${n(prof(baseline, 'nats'), 0)} µs`, `${n(prof(r, 'nats'), 0)} µs`],
-    ['gateway CPU per job @ 250/s (no profiler)', `${n(step250(baseline)?.cpuUsPerJob.gateway, 0)} µs`, `${n(step250(r)?.cpuUsPerJob.gateway, 0)} µs`],
-    ['agent CPU per job @ 250/s (no profiler)', `${n(step250(baseline)?.cpuUsPerJob['agent web-01'], 0)} µs`, `${n(step250(r)?.cpuUsPerJob['agent web-01'], 0)} µs`],
-    ['p99 @ 250/s, one host', `${n(step250(baseline)?.p99)} ms`, `${n(step250(r)?.p99)} ms`],
+    ['gateway CPU per job @ 100/s (no profiler)', `${n(step100(baseline)?.cpuUsPerJob.gateway, 0)} µs`, `${n(step100(r)?.cpuUsPerJob.gateway, 0)} µs`],
+    ['agent CPU per job @ 100/s (no profiler)', `${n(step100(baseline)?.cpuUsPerJob['agent web-01'], 0)} µs`, `${n(step100(r)?.cpuUsPerJob['agent web-01'], 0)} µs`],
+    ['p99 @ 100/s, one host', `${n(step100(baseline)?.p99)} ms`, `${n(step100(r)?.p99)} ms`],
     ['sustained jobs/s, one host (p99 ≤ 50 ms)', n(web(baseline)?.maxSustained, 0), n(web(r)?.maxSustained, 0)],
     ['sustained jobs/s, `_any` over 3', n(any(baseline)?.maxSustained, 0), n(any(r)?.maxSustained, 0)],
     ['open-loop ceiling, one host (jobs/s)', n(web(baseline)?.open?.achieved, 0), n(web(r)?.open?.achieved, 0)],
@@ -491,7 +502,7 @@ function findings(r: BenchResults): string {
   const levels = r.scale?.levels ?? [];
   const stalled = levels.filter((l) => l.fanout.callsOver1s > 0).map((l) => `${l.fanout.callsOver1s} of ${l.fanout.calls} at ${l.agents.toLocaleString('en-US')}`);
   if (levels.length) {
-    items.push(`**A fan-out waits for its slowest host, and some hosts get their job one pull expiry late.** Calls over 1 s: ${stalled.length ? stalled.join(', ') : 'none in this run'}. In each such call the first rows arrive in milliseconds (see *first row*) and one or a few hosts answer about 5 s (the agent's pull expiry, \`PULL_EXPIRES_MS\` in \`apps/agent/src/worker.ts\`) or 2.5 s (its idle heartbeat) late: the job message waits in JetStream until that consumer's next pull. With the client's default 30 s pull it was 30 s (such hosts hit the job deadline). The more hosts a call targets, the likelier one of them is in that window, which is why p50 jumps to ~5 s from about 1,000 agents. It reproduces without any fleet code — plain \`consume()\` of filtered durable consumers against this nats-server 2.9.10: \`node --import tsx bench/pull-stall.ts\` (200 consumers: a few rounds in 20–30 show a 5,000 ms or 2,500 ms delivery; with a 1 s expiry, 1 s stalls). Shorter pulls only shorten the wait and multiply pull traffic; a newer nats-server, whose pull consumers were reworked, is worth testing first (not possible offline here).`);
+    items.push(`**A fan-out waits for its slowest host, and some hosts get their job one pull expiry late.** Calls over 1 s: ${stalled.length ? stalled.join(', ') : 'none in this run'}. In each such call the first rows arrive in milliseconds (see *first row*) and one or a few hosts answer about 5 s (the agent's pull expiry, \`PULL_EXPIRES_MS\` in \`apps/agent/src/worker.ts\`) or 2.5 s (its idle heartbeat) late: the job message waits in JetStream until that consumer's next pull. With the client's default 30 s pull it was 30 s (such hosts hit the job deadline). The more hosts a call targets, the likelier one of them is in that window, which is why p50 jumps to ~5 s from about 1,000 agents. It reproduces without any fleet code — plain \`consume()\` of filtered durable consumers against this nats-server 2.9.10: \`node --import tsx bench/pull-stall.ts\` (200 consumers: a few rounds in 20–30 show a 5,000 ms or 2,500 ms delivery; with a 1 s expiry, 1 s stalls). Shorter pulls only shorten the wait and multiply pull traffic. Worth testing first: a newer nats-server than Debian bookworm's 2.9.10 (not possible offline here).`);
   }
   if (levels.length >= 3) {
     const first = r.scale?.analysis.msPerHost.find((m) => m.agents >= 100);
@@ -499,7 +510,11 @@ function findings(r: BenchResults): string {
     const profile = [...levels].reverse().find((l) => l.natsProfile)?.natsProfile;
     const scan = profile?.top.find((f) => f.name.endsWith('(*fileStore).LoadNextMsg'));
     const loop = profile?.top.find((f) => f.name.endsWith('(*consumer).loopAndGatherMsgs'));
-    items.push(`**NATS does more work per host the more hosts there are.** NATS CPU per host per \`_all\` call goes from ${n(first?.natsCpuUsPerHost, 0)} µs at ${first?.agents} agents to ${n(last?.natsCpuUsPerHost, 0)} µs at ${last?.agents.toLocaleString('en-US')}${scan && loop ? `; in nats-server's own profile ${n((scan.totalMs / Math.max(1, loop.totalMs)) * 100, 0)}% of its consumers' delivery loop (\`loopAndGatherMsgs\`) is \`LoadNextMsg\` → \`firstMatching\`: each host's filtered consumer scans past the other hosts' dispatch messages to find its own` : ''}. One dispatch message per host on one stream with one filtered consumer per host makes a fan-out O(hosts²) on this server, plus one consumer-state file write per host per job. What the architecture would need for 1,000–5,000 hosts under a second: one stored message per fan-out (a broadcast subject for \`_all\`/label targets that agents match locally against the stored host set), or hosts spread over several streams, and the at-most-once claim kept as it is.`);
+    const stateWrites = levels
+      .filter((l) => l.natsProfile)
+      .map((l) => ({ agents: l.agents, seconds: l.natsProfile?.seconds ?? 0, fn: l.natsProfile?.top.find((f) => f.name.endsWith('(*consumerFileStore).writeState')) }))
+      .filter((x) => x.fn);
+    items.push(`**NATS does more work per host the more hosts there are.** NATS CPU per host per \`_all\` call goes from ${n(first?.natsCpuUsPerHost, 0)} µs at ${first?.agents} agents to ${n(last?.natsCpuUsPerHost, 0)} µs at ${last?.agents.toLocaleString('en-US')}${scan && loop ? `; in nats-server's own profile ${n((scan.totalMs / Math.max(1, loop.totalMs)) * 100, 0)}% of its consumers' delivery loop (\`loopAndGatherMsgs\`) is \`LoadNextMsg\` → \`firstMatching\`: each host's filtered consumer scans past the other hosts' dispatch messages to find its own` : ''}. One dispatch message per host on one stream with one filtered consumer per host makes a fan-out O(hosts²) on this server${stateWrites.length ? `, plus a consumer-state file write per host per job (\`consumerFileStore.writeState\`: ${stateWrites.map((x) => `${n(x.fn?.totalMs, 0)} ms in ${x.seconds} s at ${x.agents.toLocaleString('en-US')} agents`).join(', ')})` : ''}. What the architecture would need for 1,000–5,000 hosts under a second: one stored message per fan-out (a broadcast subject for \`_all\`/label targets that agents match locally against the stored host set), or hosts spread over several streams, and the at-most-once claim kept as it is.`);
     const any10 = levels[0];
     const anyLast = levels.at(-1);
     if (any10 && anyLast && anyLast.agents > any10.agents) {
