@@ -21,7 +21,7 @@ export class Progress {
   private readonly file?: WriteStream;
 
   constructor(logFile?: string) {
-    if (logFile) this.file = createWriteStream(logFile, { flags: 'a' });
+    if (logFile) this.file = createWriteStream(logFile, { flags: 'w' });
   }
 
   say(message: string): void {
