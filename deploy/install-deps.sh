@@ -12,8 +12,8 @@ export PATH="$PATH:/usr/sbin:/sbin"
 # `--for-tests` adds what only the test suites need (a browser for the /docs check).
 FOR_TESTS=false
 [[ ${1:-} == --for-tests ]] && FOR_TESTS=true
-PACKAGES=(nats-server docker.io busybox-static docker-registry apache2-utils)
-TOOLS=(nats-server dockerd busybox docker-registry htpasswd)
+PACKAGES=(nats-server docker.io busybox-static docker-registry apache2-utils iproute2)
+TOOLS=(nats-server dockerd busybox docker-registry htpasswd ip)
 if $FOR_TESTS; then
   PACKAGES+=(chromium)
   TOOLS+=(chromium)

@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findExecutable } from './paths';
 import { abortIfDead, spawnService, stopByPid, waitFor } from './process';
@@ -82,15 +83,40 @@ export interface EngineStopOptions {
   killContainers?: boolean;
 }
 
-/** Stops dockerd and waits for it and its managed containerd to exit. */
+/**
+ * Stops dockerd and waits for it and its managed containerd to exit, then removes the host bridge
+ * interfaces of its networks. dockerd leaves those behind when it stops (and re-creates them when
+ * it starts again); left over, each one holds a subnet of the default address pools, and after 31
+ * of them no engine on the machine can create a bridge network any more.
+ */
 export async function stopEngine(engine: { pid: number; dir: string }, opts: EngineStopOptions = {}): Promise<void> {
   const socket = engineSocketOf(engine.dir);
   if (opts.killContainers) await killRunningContainers(socket);
+  const bridges = await bridgeInterfacesOf(socket);
   const containerdPid = readContainerdPid(engine.dir);
   // Running containers may need their full stop timeout before dockerd exits.
   await stopByPid(engine.pid, { marker: socket, graceMs: 30_000 });
   // containerd normally exits with dockerd; after a SIGKILL of dockerd it would be orphaned.
   if (containerdPid !== undefined) await stopByPid(containerdPid, { marker: join(engine.dir, 'exec', 'containerd') });
+  removeInterfaces(bridges);
+}
+
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+
+/** The interfaces the engine's bridge networks own; none when the engine does not answer. */
+export async function bridgeInterfacesOf(socket: string): Promise<string[]> {
+  try {
+    const networks = await dockerClient(socket, 5_000).listNetworks({ filters: { driver: ['bridge'] } });
+    return networks.map((network) => network.Options?.[BRIDGE_NAME_OPTION] ?? `br-${network.Id.slice(0, 12)}`);
+  } catch {
+    return [];
+  }
+}
+
+function removeInterfaces(names: string[]): void {
+  for (const name of names) {
+    if (existsSync(join('/sys/class/net', name))) execFileSync(findExecutable('ip'), ['link', 'delete', name]);
+  }
 }
 
 function readContainerdPid(dir: string): number | undefined {

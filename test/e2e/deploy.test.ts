@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Engine, startEngine, stopEngine } from '../../deploy/lib/engine';
+import { bridgeInterfacesOf, type Engine, startEngine, stopEngine } from '../../deploy/lib/engine';
 import { BUSYBOX_IMAGE, importBusyboxImage } from '../../deploy/lib/image';
 import { type NatsServer, startNats, stopNats } from '../../deploy/lib/nats';
 import { freePort, isAlive } from '../../deploy/lib/process';
@@ -75,12 +75,18 @@ describe('deploy/lib', () => {
     expect(authenticated.status).toBe(200);
   });
 
-  test('stopping leaves no process and no directory behind', async () => {
+  test('stopping leaves no process, no network interface and no directory behind', async () => {
     const pids = [nats!.pid, registry!.pid, ...engines.map((engine) => engine.pid), ...containerdPids()];
     expect(pids.every(isAlive)).toBe(true);
+    await docker(engines[1].socket).createNetwork({ Name: 'left-behind', Driver: 'bridge' });
+    const bridges = await bridgeInterfacesOf(engines[1].socket);
+    expect(bridges).toHaveLength(1);
+    expect(existsSync(join('/sys/class/net', bridges[0]))).toBe(true);
+
     await stopEverything();
     rmSync(dir, { recursive: true, force: true });
     expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(join('/sys/class/net', bridges[0]))).toBe(false);
     expect(existsSync(dir)).toBe(false);
   });
 
