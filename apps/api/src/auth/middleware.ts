@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import type { Permission } from '@fleet/contracts/permissions';
 import { ApiError } from '../errors';
-import { InvalidTokenError, permissionsOf, verifyToken, type ApiKeyClaims } from './tokens';
+import { InvalidTokenError, permissionsOf, verificationKey, verifyToken, type ApiKeyClaims } from './tokens';
 
 export interface Caller extends ApiKeyClaims {
   permissions: readonly Permission[];
@@ -16,6 +16,7 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
 
 /** Verifies the API key (`Authorization: Bearer` or `X-API-Key`) and records the caller on the response. */
 export function authenticate(secret: string, isRevoked: (jti: string) => boolean = () => false): RequestHandler {
+  const keyObject = verificationKey(secret);
   return (req, res, next) => {
     const key = presentedKey(req.get('authorization'), req.get('x-api-key'));
     if (!key) {
@@ -23,7 +24,7 @@ export function authenticate(secret: string, isRevoked: (jti: string) => boolean
     }
     let claims: ApiKeyClaims;
     try {
-      claims = verifyToken(key, secret);
+      claims = verifyToken(key, keyObject);
     } catch (err) {
       if (err instanceof InvalidTokenError) throw new ApiError(401, `Unauthorized - ${err.message}`, err.message);
       throw err;
