@@ -21,6 +21,8 @@ interface Seen {
  */
 export class AgentRegistry {
   private readonly seen = new Map<string, Seen>();
+  /** Hostnames of `seen` in order; rebuilt only when an agent comes or goes, not per heartbeat or call. */
+  private sortedHostnames: string[] | undefined;
   private readonly drained = new Set<string>();
   private readonly unfollow: Array<() => void> = [];
 
@@ -44,10 +46,21 @@ export class AgentRegistry {
   /** Every agent heard from within the TTL, sorted by hostname. */
   list(): AgentView[] {
     const now = Date.now();
-    return [...this.seen.entries()]
-      .filter(([, seen]) => now - seen.seenAt < this.ttlMs)
-      .map(([hostname]) => this.view(hostname, now) as AgentView)
-      .sort((a, b) => a.hostname.localeCompare(b.hostname));
+    this.sortedHostnames ??= [...this.seen.keys()].sort((a, b) => a.localeCompare(b));
+    const views: AgentView[] = [];
+    for (const hostname of this.sortedHostnames) {
+      const view = this.view(hostname, now);
+      if (view) views.push(view);
+    }
+    return views;
+  }
+
+  /** How many agents were heard from within the TTL. */
+  countLive(): number {
+    const now = Date.now();
+    let live = 0;
+    for (const seen of this.seen.values()) if (now - seen.seenAt < this.ttlMs) live++;
+    return live;
   }
 
   get(hostname: string): AgentView | undefined {
@@ -85,7 +98,7 @@ export class AgentRegistry {
 
   private onHeartbeat(change: BucketChange): void {
     if (change.deleted) {
-      this.seen.delete(change.key);
+      if (this.seen.delete(change.key)) this.sortedHostnames = undefined;
       return;
     }
     const record = parseJson<AgentRecord>(change.value);
@@ -99,6 +112,7 @@ export class AgentRegistry {
 
   private remember(hostname: string, record: AgentRecord, seenAt: number): void {
     const previous = this.seen.get(hostname);
+    if (!previous) this.sortedHostnames = undefined;
     if (!previous || previous.seenAt <= seenAt) this.seen.set(hostname, { record, seenAt });
   }
 

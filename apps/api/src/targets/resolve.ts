@@ -3,8 +3,10 @@ import { ApiError } from '../errors';
 import { hostInScope, labelsMatch, parseTarget, TargetSyntaxError, type Target } from './target';
 
 export interface AgentDirectory {
+  /** Live agents, sorted by hostname. */
   list(): AgentView[];
   get(hostname: string): AgentView | undefined;
+  countLive(): number;
 }
 
 /**
@@ -17,11 +19,9 @@ export class TargetResolver {
   constructor(private readonly agents: AgentDirectory) {}
 
   resolve(raw: string, scope?: string): string[] {
-    const target = parse(raw);
-    const live = this.agents.list();
-    const hosts = this.match(target, live);
+    const hosts = this.match(parse(raw));
     if (hosts.length === 0) {
-      throw new ApiError(404, 'no agent matches target', `target '${raw}' matched 0 of ${live.length} live agents`);
+      throw new ApiError(404, 'no agent matches target', `target '${raw}' matched 0 of ${this.agents.countLive()} live agents`);
     }
     if (scope) this.enforceScope(scope, raw, hosts);
     return hosts.map((agent) => agent.hostname);
@@ -33,13 +33,14 @@ export class TargetResolver {
     return target.kind === 'host' || target.kind === 'any';
   }
 
-  private match(target: Target, live: AgentView[]): AgentView[] {
-    const eligible = live.filter((agent) => !agent.drained);
+  private match(target: Target): AgentView[] {
+    if (target.kind === 'host') {
+      // A named host is looked up alone: no need to list the fleet. Drained hosts can be named.
+      const agent = this.agents.get(target.hostname);
+      return agent ? [agent] : [];
+    }
+    const eligible = this.agents.list().filter((agent) => !agent.drained);
     switch (target.kind) {
-      case 'host': {
-        const agent = this.agents.get(target.hostname);
-        return agent ? [agent] : [];
-      }
       case 'all':
         return eligible;
       case 'any':

@@ -1,0 +1,87 @@
+import type { AgentView } from '../agents/registry';
+import { ApiError } from '../errors';
+import { type AgentDirectory, TargetResolver } from './resolve';
+
+function agent(hostname: string, labels: Record<string, string>, drained = false): AgentView {
+  return {
+    hostname,
+    labels,
+    drained,
+    live: true,
+    agent_version: 'test',
+    engine: { healthy: true },
+    started_at: '2026-01-01T00:00:00.000Z',
+    last_seen_at: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+/** A fixed directory that counts how often the whole fleet is listed. */
+class FixedDirectory implements AgentDirectory {
+  listed = 0;
+  constructor(private readonly agents: AgentView[]) {}
+  list(): AgentView[] {
+    this.listed++;
+    return this.agents;
+  }
+  get(hostname: string): AgentView | undefined {
+    return this.agents.find((a) => a.hostname === hostname);
+  }
+  countLive(): number {
+    return this.agents.length;
+  }
+}
+
+const FLEET = [
+  agent('db-01', { role: 'db', zone: 'eu.west' }),
+  agent('web-01', { role: 'web', zone: 'eu.west' }),
+  agent('web-02', { role: 'web', zone: 'us.east' }),
+  agent('web-03', { role: 'web', zone: 'eu.north' }, true),
+];
+
+function statusOf(run: () => unknown): number | undefined {
+  try {
+    run();
+  } catch (err) {
+    return err instanceof ApiError ? err.status : undefined;
+  }
+  return undefined;
+}
+
+describe('TargetResolver', () => {
+  it('resolves a hostname without listing the fleet, drained or not', () => {
+    const directory = new FixedDirectory(FLEET);
+    const resolver = new TargetResolver(directory);
+    expect(resolver.resolve('web-01')).toEqual(['web-01']);
+    expect(resolver.resolve('web-03')).toEqual(['web-03']);
+    expect(directory.listed).toBe(0);
+  });
+
+  it('leaves drained agents out of _all, _any and label groups', () => {
+    const resolver = new TargetResolver(new FixedDirectory(FLEET));
+    expect(resolver.resolve('_all')).toEqual(['db-01', 'web-01', 'web-02']);
+    expect(resolver.resolve('role:web')).toEqual(['web-01', 'web-02']);
+    expect(resolver.resolve('role:web,zone:eu')).toEqual(['web-01']);
+  });
+
+  it('turns _any round robin over the eligible agents', () => {
+    const resolver = new TargetResolver(new FixedDirectory(FLEET));
+    const picks = Array.from({ length: 6 }, () => resolver.resolve('_any'));
+    expect(picks.flat()).toEqual(['db-01', 'web-01', 'web-02', 'db-01', 'web-01', 'web-02']);
+  });
+
+  it('answers 404 naming how many live agents there were, and 400 for a bad selector', () => {
+    const resolver = new TargetResolver(new FixedDirectory(FLEET));
+    expect(() => resolver.resolve('role:cache')).toThrow("target 'role:cache' matched 0 of 4 live agents");
+    expect(statusOf(() => resolver.resolve('role:cache'))).toBe(404);
+    expect(statusOf(() => resolver.resolve('nobody'))).toBe(404);
+    expect(statusOf(() => resolver.resolve('role:*'))).toBe(400);
+  });
+
+  it('refuses with 403 a target reaching outside the key scope, naming the hosts', () => {
+    const resolver = new TargetResolver(new FixedDirectory(FLEET));
+    expect(resolver.resolve('role:web', 'role:web')).toEqual(['web-01', 'web-02']);
+    expect(statusOf(() => resolver.resolve('_all', 'role:web'))).toBe(403);
+    expect(statusOf(() => resolver.resolve('db-01', 'role:web'))).toBe(403);
+    expect(() => resolver.resolve('zone:eu', 'role:web')).toThrow('reaches db-01');
+  });
+});
