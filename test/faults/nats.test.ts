@@ -5,6 +5,7 @@
  * succeed, and job records and results from before must survive. Executions are counted on the
  * engines: nothing acknowledged is lost, nothing runs twice.
  */
+import { isAlive } from '../../deploy/lib/process';
 import { auditOutcomes, eventually, FaultTally, SLACK_MS } from '../support/faults';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';
@@ -95,5 +96,26 @@ it('survives a nats-server crash and restart during traffic: reconnects, keeps e
   });
   expect(audit.lost).toEqual([]);
   expect(audit.duplicated).toEqual([]);
+  tally.fault(true);
+});
+
+it('answers a call made while the broker is down with a 503 by its deadline, and the gateway stays up', async () => {
+  const gatewayPid = fleet.gatewayPid;
+  await fleet.killNats('SIGKILL');
+  try {
+    const startedAt = Date.now();
+    const res = await api(fleet, 'POST', '/node/_all/container/docker?timeout=2', { body: { image: 'local/busybox:latest', cmd: ['true'] } });
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ error: 'job store unavailable', code: 503, details: expect.stringMatching(/not sent to any host/) });
+    expect(Date.now() - startedAt).toBeLessThan(2_000 + SLACK_MS);
+    // The failed call's collection must not outlive it: its deadline passes, and the broker requests
+    // it might still make time out (5 s), and the gateway is still there.
+    await sleep(8_000);
+    expect(isAlive(gatewayPid)).toBe(true);
+    expect((await fetch(`${fleet.url}/health`)).status).toBe(200);
+  } finally {
+    await fleet.startNats();
+  }
+  await eventually('the fleet to serve again', async () => (await api(fleet, 'GET', '/node/_all/container/docker?timeout=5')).status === 200, 60_000, 500);
   tally.fault(true);
 });

@@ -1685,7 +1685,7 @@ export interface components {
             message?: string;
             /** @description Why the host failed. */
             error?: string;
-            /** @description HTTP-style class of the failure: 404 not found, 409 conflict, 502 engine unavailable, 504 timeout, 500 other. */
+            /** @description HTTP-style class of the failure: 404 not found, 409 conflict, 502 engine unavailable, 503 the broker would not take the job for this host (it did not run there), 504 timeout, 500 other. */
             error_code?: number;
             duration_ms?: number;
         } & {

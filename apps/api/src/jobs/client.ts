@@ -13,11 +13,11 @@ import {
   type JobRecord,
   type StreamChunk,
 } from '@fleet/contracts/protocol';
-import { badRequest } from '../errors';
+import { ApiError, badRequest } from '../errors';
 import type { TargetResolver } from '../targets/resolve';
 import type { ResultFeed } from './feed';
 import { publishUntil } from './publish';
-import { byHostname, jobStatus } from './rows';
+import { byHostname, jobStatus, timeoutRow } from './rows';
 import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
 
@@ -36,9 +36,6 @@ export interface JobRequest {
   /** Called once the job exists and before any host can act on it (a stream announces the job first). */
   onCreated?: (record: JobRecord) => void;
 }
-
-/** The contract's bound on `?timeout=` (seconds). */
-const MAX_TIMEOUT_SECONDS = 300;
 
 export interface JobClientDeps {
   nc: NatsConnection;
@@ -73,10 +70,6 @@ export class JobClient {
 
   async start(request: JobRequest): Promise<StartedJob> {
     const { resolver, store, vault, log } = this.deps;
-    // The request validator lets `1e400` and `Infinity` through as numbers; a deadline must be a real time.
-    if (!Number.isInteger(request.timeoutSeconds) || request.timeoutSeconds < 1 || request.timeoutSeconds > MAX_TIMEOUT_SECONDS) {
-      throw badRequest(`query.timeout must be an integer from 1 to ${MAX_TIMEOUT_SECONDS} (seconds)`);
-    }
     const hosts = resolver.resolve(request.target, request.scope);
     const now = Date.now();
     const record: JobRecord = {
@@ -92,13 +85,20 @@ export class JobClient {
     const payload = this.dispatchPayload(record, request);
     if (request.secret) vault.hold(record.job_id, hosts, request.secret, now + request.timeoutSeconds * 1000);
     // Listen before publishing, so no row or chunk can arrive unheard.
-    const rows = this.collect(record);
-    if (request.onChunk) this.relayChunks(record.job_id, request.onChunk, rows);
-    await store.save(record);
+    const collection = this.collect(record);
+    if (request.onChunk) this.relayChunks(record.job_id, request.onChunk, collection.rows);
+    try {
+      await store.save(record);
+    } catch (err) {
+      collection.abandon();
+      vault.release(record.job_id);
+      log.error({ job_id: record.job_id, target: record.target, err }, 'job could not be stored');
+      throw new ApiError(503, 'job store unavailable', `the job could not be stored, so it was not sent to any host: ${describeError(err)}`);
+    }
     request.onCreated?.(record);
     await this.dispatch(record, payload);
     log.info({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
-    return { record, rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
+    return { record, rows: collection.rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
   }
 
   private relayChunks(jobId: string, onChunk: NonNullable<JobRequest['onChunk']>, done: Promise<unknown>): void {
@@ -176,23 +176,41 @@ export class JobClient {
     }
   }
 
+  /**
+   * Publishes the job to each host. A host the broker would not take the job for gets a failed row
+   * at once (the others go ahead): its job is reported, never silently lost or left to time out.
+   */
   private async dispatch(record: JobRecord, payload: string): Promise<void> {
     const deadline = Date.parse(record.deadline);
     // msgID lets JetStream drop a duplicate publish of the same (job, host), so a retry is safe.
-    await Promise.all(record.hosts.map((host) => publishUntil(this.js, jobSubject(host), payload, `${record.job_id}.${host}`, deadline)));
+    const outcomes = await Promise.allSettled(
+      record.hosts.map((host) => publishUntil(this.js, jobSubject(host), payload, `${record.job_id}.${host}`, deadline)),
+    );
+    const undelivered = record.hosts.flatMap((host, i) => {
+      const outcome = outcomes[i];
+      return outcome.status === 'rejected' ? [{ host, reason: describeError(outcome.reason) }] : [];
+    });
+    if (undelivered.length === 0) return;
+    this.deps.log.warn({ job_id: record.job_id, target: record.target, undelivered: undelivered.length, reason: undelivered[0].reason }, 'job not delivered to some hosts');
+    await Promise.all(undelivered.map(({ host, reason }) => this.deps.store.recordUndelivered(record, host, reason).catch(() => undefined)));
   }
 
-  private collect(record: JobRecord): Promise<HostRow[]> {
+  /** Collects one row per host until all are in or the deadline passes; `abandon` stops it with nothing written. */
+  private collect(record: JobRecord): { rows: Promise<HostRow[]>; abandon: () => void } {
     const expected = new Set(record.hosts);
     const rows = new Map<string, HostRow>();
-    return new Promise((resolve, reject) => {
+    let stop = () => undefined as void;
+    const collected = new Promise<HostRow[]>((resolve, reject) => {
       let finished = false;
-      const finish = () => {
-        if (finished) return;
+      stop = () => {
         finished = true;
         clearTimeout(timer);
         unwatch();
         unresync();
+      };
+      const finish = () => {
+        if (finished) return;
+        stop();
         this.settle(record, rows).then(resolve, reject);
       };
       const accept = (hostname: string, row: HostRow) => {
@@ -209,22 +227,33 @@ export class JobClient {
       });
       const timer = setTimeout(finish, Date.parse(record.deadline) - Date.now());
     });
+    return { rows: collected, abandon: () => stop() };
   }
 
   /** Fills every host still missing at the end: a row that landed unheard is read back, the rest time out. */
   private async settle(record: JobRecord, rows: Map<string, HostRow>): Promise<HostRow[]> {
     const missing = record.hosts.filter((host) => !rows.has(host));
-    await Promise.all(
-      missing.map(async (host) => {
-        const stored = await this.deps.store.storedRow(record.job_id, host);
-        rows.set(host, stored && isFinal(stored.status) ? { ...stored, hostname: host } : await this.deps.store.recordTimeout(record, host));
-      }),
-    );
+    await Promise.all(missing.map(async (host) => rows.set(host, await this.deadlineRow(record, host))));
     if (missing.length) this.deps.log.warn({ job_id: record.job_id, target: record.target, missing: missing.length }, 'hosts missed the deadline');
     const settled = [...rows.values()].sort(byHostname);
     this.deps.onSettled?.(record, settled);
     return settled;
   }
+
+  private async deadlineRow(record: JobRecord, host: string): Promise<HostRow> {
+    try {
+      const stored = await this.deps.store.storedRow(record.job_id, host);
+      return stored && isFinal(stored.status) ? { ...stored, hostname: host } : await this.deps.store.recordTimeout(record, host);
+    } catch (err) {
+      // The broker cannot be reached to write the verdict down; every replica reads a missing row past the deadline as this timeout anyway.
+      this.deps.log.error({ job_id: record.job_id, target: record.target, hostname: host, err }, 'deadline row not stored');
+      return timeoutRow(record, host);
+    }
+  }
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** The stored view, with final rows heard on the feed in place of rows a lagging replica still shows unfinished. */

@@ -11,6 +11,11 @@ export function timeoutRow(record: JobRecord, hostname: string): HostRow {
   };
 }
 
+/** The row for a host the broker would not take the job for: it never ran there. */
+export function undeliveredRow(hostname: string, reason: string): HostRow {
+  return { hostname, status: 'failed', changed: false, error: `job not delivered to the agent: ${reason}`, error_code: 503 };
+}
+
 export function timeoutSecondsOf(record: JobRecord): number {
   return Math.round((Date.parse(record.deadline) - Date.parse(record.created_at)) / 1000);
 }

@@ -40,4 +40,10 @@ export class SecretVault {
     timer.unref();
     this.held.set(jobId, { secret, hosts: new Set(hosts), timer });
   }
+
+  /** Forgets a job's credential before its deadline (the job never went out). */
+  release(jobId: string): void {
+    clearTimeout(this.held.get(jobId)?.timer);
+    this.held.delete(jobId);
+  }
 }

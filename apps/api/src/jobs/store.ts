@@ -3,7 +3,7 @@ import type { KV } from '@nats-io/kv';
 import { JOB_RECORDS_STREAM, jobRecordSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
 import { scanNewestFirst } from '../nats/scan';
 import { publishUntil } from './publish';
-import { byHostname, effectiveRow, jobStatus, timeoutRow } from './rows';
+import { byHostname, effectiveRow, jobStatus, timeoutRow, undeliveredRow } from './rows';
 
 export interface JobView extends JobRecord {
   status: JobStatus;
@@ -82,6 +82,15 @@ export class JobStore {
       }
       return effective;
     }
+  }
+
+  /**
+   * Records that a host never got its job. By an atomic create, like a timeout: should the job
+   * have reached the stream after all, the agent finds its claim taken and does not run it; should
+   * the agent have claimed it already, its row stands.
+   */
+  async recordUndelivered(record: JobRecord, hostname: string, reason: string): Promise<void> {
+    await this.results.create(resultKey(record.job_id, hostname), JSON.stringify(undeliveredRow(hostname, reason)));
   }
 
   /** Newest first; see scanNewestFirst for the cursor. */
