@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
+import { agentDeliverSubject, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
 import { cancelSubject, jobSubject, resultKey, secretSubject } from '@fleet/contracts/protocol';
 import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
@@ -57,8 +57,17 @@ describe("web-01's credentials", () => {
     expect(received).toEqual([]);
     sub.unsubscribe();
 
+    const deliveries = intruder.subscribe(agentDeliverSubject('web-02'), { callback: () => undefined });
+    await violationFor(agentDeliverSubject('web-02'));
+    deliveries.unsubscribe();
+
     intruder.publish('$JS.API.CONSUMER.MSG.NEXT.FLEET_JOBS.agent_web-02', '{"batch":1}');
     await violationFor('$JS.API.CONSUMER.MSG.NEXT.FLEET_JOBS.agent_web-02');
+  });
+
+  it("cannot slip a forged job into web-02's deliveries", async () => {
+    intruder.publish(agentDeliverSubject('web-02'), JSON.stringify({ job_id: 'forged', operation: 'docker.container.create', params: {} }));
+    await violationFor(agentDeliverSubject('web-02'));
   });
 
   it('cannot publish a result as web-02: the forged row is dropped and web-02 times out', async () => {

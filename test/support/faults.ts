@@ -111,6 +111,8 @@ export async function replayAgentConsumer(fleet: TestFleet, hostname: string): P
     await jsm.consumers.add(JOBS_STREAM, {
       durable_name: name,
       filter_subject: jobSubject(hostname),
+      deliver_subject: config.deliver_subject,
+      idle_heartbeat: config.idle_heartbeat,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: config.ack_wait,

@@ -1,8 +1,9 @@
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { agentConsumerName, JOBS_STREAM, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
 import { JobChannel } from './channel';
 import { describeEngineError } from './engine';
@@ -39,12 +40,8 @@ export class JobWorker {
   }
 
   async start(): Promise<void> {
-    const { js, hostname } = this.deps;
     await this.ensureConsumer();
-    const consumer = await js.consumers.get(JOBS_STREAM, agentConsumerName(hostname));
-    // Short pulls (idle heartbeat every 2.5 s): when the consumer's leader moves to another NATS node,
-    // the client notices the missed heartbeats and pulls again within seconds, not after the 30 s default.
-    const messages = await consumer.consume({ max_messages: 64, expires: PULL_EXPIRES_MS });
+    const messages = await this.bind();
     this.stopConsuming = () => messages.close().then(() => undefined);
     void (async () => {
       for await (const msg of messages) {
@@ -57,21 +54,49 @@ export class JobWorker {
     await this.stopConsuming?.();
   }
 
+  /**
+   * The host's durable consumer, pushing to a subject only this agent may subscribe to. Push, not
+   * pull: with one filtered pull consumer per host, nats-server 2.9 leaves some deliveries waiting
+   * a whole pull expiry (bench/pull-stall.ts), which made every large fan-out as slow as that.
+   * A pull consumer left by an earlier version is replaced.
+   */
   private async ensureConsumer(): Promise<void> {
     const { jsm, hostname } = this.deps;
     const name = agentConsumerName(hostname);
-    const exists = await jsm.consumers.info(JOBS_STREAM, name).then(() => true, () => false);
-    if (exists) return;
+    const existing = await jsm.consumers.info(JOBS_STREAM, name).catch(() => undefined);
+    if (existing?.config.deliver_subject === agentDeliverSubject(hostname)) return;
+    if (existing) await jsm.consumers.delete(JOBS_STREAM, name);
     await jsm.consumers.add(JOBS_STREAM, {
       durable_name: name,
       filter_subject: jobSubject(hostname),
+      deliver_subject: agentDeliverSubject(hostname),
+      // Heartbeats let the client notice a consumer leader that went quiet. No flow control: the
+      // agent acks each job as soon as it is claimed, and max_ack_pending bounds what is in flight.
+      idle_heartbeat: nanos(PUSH_HEARTBEAT_MS),
       ack_policy: AckPolicy.Explicit,
       // A new host starts with the jobs addressed to it from now on.
       deliver_policy: DeliverPolicy.New,
-      ack_wait: 30_000_000_000,
+      ack_wait: nanos(30_000),
       max_deliver: 20,
       max_ack_pending: 1024,
     });
+  }
+
+  /**
+   * Subscribes to the consumer's deliveries. A restarted agent may find the consumer still bound to
+   * its previous connection for a moment, until the server notices that connection is gone.
+   */
+  private async bind(): Promise<ConsumerMessages> {
+    const giveUpAt = Date.now() + BIND_RETRY_MS;
+    for (;;) {
+      const consumer = await this.deps.js.consumers.getPushConsumer(JOBS_STREAM, agentConsumerName(this.deps.hostname));
+      try {
+        return await consumer.consume();
+      } catch (err) {
+        if (Date.now() >= giveUpAt) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   }
 
   private async handle(msg: JsMsg): Promise<void> {
@@ -202,8 +227,15 @@ export class JobWorker {
 /** How long past the deadline an executed job's row is still retried. */
 const REPORT_RETRY_MS = 60_000;
 
-/** Lifetime of one pull request; its idle heartbeat is half of it. */
-const PULL_EXPIRES_MS = 5_000;
+/** How often the consumer's leader signals it is alive when there are no jobs. */
+const PUSH_HEARTBEAT_MS = 5_000;
+
+/** How long a starting agent waits for its consumer to be free of a previous connection. */
+const BIND_RETRY_MS = 15_000;
+
+function nanos(ms: number): number {
+  return ms * 1_000_000;
+}
 
 /** How long before its deadline a job still waiting for an engine slot gives up. */
 const QUEUE_GRACE_MS = 500;

@@ -20,9 +20,17 @@ export interface SubjectPermissions {
   subscribe: { allow: string[] };
 }
 
-/** Replies to an agent's requests (JetStream API, pulls, secrets) arrive under this prefix only. */
+/** Replies to an agent's requests (JetStream API, secrets) and its job deliveries arrive under this prefix only. */
 export function agentInboxPrefix(hostname: string): string {
   return `_INBOX_${hostname}`;
+}
+
+/**
+ * Where JetStream pushes the host's jobs: under the agent's own inbox prefix, so only that agent
+ * may subscribe, and no other agent may publish there (a forged delivery would be a forged job).
+ */
+export function agentDeliverSubject(hostname: string): string {
+  return `${agentInboxPrefix(hostname)}.jobs`;
 }
 
 export function agentPermissions(hostname: string): SubjectPermissions {
@@ -39,7 +47,8 @@ export function agentPermissions(hostname: string): SubjectPermissions {
         `$JS.API.CONSUMER.CREATE.${JOBS_STREAM}.${consumer}`,
         `$JS.API.CONSUMER.CREATE.${JOBS_STREAM}.${consumer}.>`,
         `$JS.API.CONSUMER.DURABLE.CREATE.${JOBS_STREAM}.${consumer}`,
-        `$JS.API.CONSUMER.MSG.NEXT.${JOBS_STREAM}.${consumer}`,
+        // Replacing its own consumer when its kind changed (pull consumers of earlier versions).
+        `$JS.API.CONSUMER.DELETE.${JOBS_STREAM}.${consumer}`,
         `$JS.ACK.${JOBS_STREAM}.${consumer}.>`,
         `$KV.${RESULTS_BUCKET}.*.${hostname}`,
         `$JS.API.DIRECT.GET.${resultsStream}.$KV.${RESULTS_BUCKET}.*.${hostname}`,
