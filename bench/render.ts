@@ -12,6 +12,8 @@ export const OPTIMISATIONS: string[] = [
   'No async stack traces on NATS requests (`noAsyncTraces` in `packages/runtime/src/nats.ts`, gateway and agents). The client otherwise builds two `Error` objects with stack traces for every request — every JetStream publish and KV write: the job record, each dispatch, the audit entry, the claim and the result — only to give a timeout a nicer stack; they were the top NATS-client frames in both profiles (`RequestError`, `TimeoutError`). Errors keep their messages and types.',
   'A job\'s deadline in the agent is a timer cleared when the job ends (`apps/agent/src/worker.ts`). `AbortSignal.timeout()` kept a timer, a signal and its listeners alive until the deadline — up to 300 s after a job that took a millisecond — and `AbortSignal.any()` was built for every job although only streams can be cancelled; now it is built for streams only. The executor sees the same signal, aborted at the same moment with the same reason.',
   'The gateway\'s result feed decodes each row with one shared `TextDecoder` and hands the same row object to every listener (`apps/api/src/jobs/feed.ts`) instead of a new decoder and a copy per row.',
+  'API keys are verified against a key object made once from the signing secret (`verificationKey` in `apps/api/src/auth/tokens.ts`). Given the secret as a string, jsonwebtoken 9 first tries `crypto.createPublicKey()` on it — which throws — on every request; that was the top frame of the gateway profile. Same algorithm pin, same checks.',
+  'Target resolution no longer lists and sorts the fleet per call (`apps/api/src/agents/registry.ts`, `apps/api/src/targets/resolve.ts`): a hostname is looked up alone, and the sorted hostname order is rebuilt only when an agent comes or goes, not on every heartbeat or call.',
 ];
 
 const TARGETS = {
@@ -91,7 +93,7 @@ function header(r: BenchResults): string {
   const v = m.versions;
   const start = m.loads[0];
   const shared = m.loads.some((l) => l.otherTestProcesses > 0 || l.loadavg1 > 1.5);
-  const loads = m.loads.map((l) => `${l.phase} ${l.loadavg1}${l.otherTestProcesses ? ` (${l.otherTestProcesses} others' test processes)` : ''}`).join('; ');
+  const loads = m.loads.map((l) => `${l.phase} ${l.loadavg1}${l.otherTestProcesses ? ` (${l.otherTestProcesses} test processes beside the bench)` : ''}`).join('; ');
   const failures = r.errors?.length ? `\n> **Phases that failed in this run:** ${r.errors.join('; ')}\n` : '';
   return `# Benchmarks
 ${failures}
@@ -123,7 +125,7 @@ ${table(
 
 ${
   shared
-    ? `> **Shared machine.** These numbers came from a 2-core box shared with other engineers' test suites (load average at start ${start.loadavg1}). Load during the run: ${loads}. Tail latencies (p99) suffer most from that; treat them as upper bounds.`
+    ? `> **Shared machine.** These numbers came from a 2-core box that was also running test suites (load average at start ${start.loadavg1}). Load during the run: ${loads}. Tail latencies (p99) suffer most from that; treat them as upper bounds.`
     : `Load average during the run: ${loads}.`
 }
 
@@ -295,7 +297,7 @@ autocannon (in the bench process) against one gateway, cheap operation
 \`docker.system.ping\` (every request is one job on one host: job record,
 dispatch, claim, engine ping, result). Offered rates step up until one misses
 (p99 > ${P99_LIMIT_MS} ms, any error, or < 95% of the offered rate completed) twice in a
-row (a miss is repeated once, since others' work on the shared box can sink a
+row (a miss is repeated once, since other work on the shared box can sink a
 single step; both are listed); one bisection refines the last gap. A step passes only if sustained for its whole
 duration (${ts[0]?.steps[0]?.durationSeconds ?? '?'} s). autocannon's rate limit releases each connection's per-second
 budget at the start of each second, so load arrives in bursts of up to
@@ -441,7 +443,7 @@ function profileSection(r: BenchResults, baseline?: BenchResults): string {
     ['`_all` p50, 1,000 agents', `${n(baseline ? level(baseline, 1000)?.fanout.full.p50 : undefined)} ms`, `${n(level(r, 1000)?.fanout.full.p50)} ms`],
   ];
   const beforeNote = baseline
-    ? `*Before* is \`bench/results/baseline.json\`: the same benchmark, same bench code (\`${baseline.meta.command}\`), run on ${baseline.meta.startedAt.slice(0, 16).replace('T', ' ')} UTC on the code without the changes below (git ${baseline.meta.git.commit} + ${baseline.meta.git.dirtyFiles} uncommitted files). *After* is this run (git ${r.meta.git.commit} + ${r.meta.git.dirtyFiles} uncommitted files)${baseline.meta.git.commit !== r.meta.git.commit ? ' — other engineers\' work landed in between too, so not every difference is these changes\'' : ''}. Both on the same shared machine with different load (load average before: ${baseline.meta.loads.map((l) => l.loadavg1).join(' / ')}; after: ${r.meta.loads.map((l) => l.loadavg1).join(' / ')}): compare CPU per job (nearly load-independent) rather than latencies. Even so, the system-level rows moved both ways between the two runs by more than these changes can account for (see the ceiling rows); the profile shares of the frames the changes remove, and the A/B table after this one, isolate them.`
+    ? `*Before* is \`bench/results/baseline.json\`: the same benchmark, same bench code (\`${baseline.meta.command}\`), run on ${baseline.meta.startedAt.slice(0, 16).replace('T', ' ')} UTC on the code without the changes below (git ${baseline.meta.git.commit} + ${baseline.meta.git.dirtyFiles} uncommitted files). *After* is this run (git ${r.meta.git.commit} + ${r.meta.git.dirtyFiles} uncommitted files)${baseline.meta.git.commit !== r.meta.git.commit ? ' — other commits landed in between too, so not every difference is these changes\'' : ''}. Both on the same shared machine with different load (load average before: ${baseline.meta.loads.map((l) => l.loadavg1).join(' / ')}; after: ${r.meta.loads.map((l) => l.loadavg1).join(' / ')}): compare CPU per job (nearly load-independent) rather than latencies. Even so, the system-level rows moved both ways between the two runs by more than these changes can account for (see the ceiling rows); the profile shares of the frames the changes remove, and the A/B table after this one, isolate them.`
     : '*Before* is missing: no `bench/results/baseline.json` (record one with `npm run bench -- --save-baseline` on the code to compare against).';
   return `## 5. Profile
 
@@ -494,13 +496,13 @@ function categoryPercent(summary: ProfileSummary | undefined, category: string):
   return summary?.categories.find((c) => c.category === category)?.percentOfBusy;
 }
 
-/** What the numbers say beyond the targets: causes found, and fixes that belong to code this change does not own. */
+/** What the numbers say beyond the targets: causes found, what was fixed, and what was left and why. */
 function findings(r: BenchResults): string {
   const items: string[] = [];
   const levels = r.scale?.levels ?? [];
   const stalled = levels.filter((l) => l.fanout.callsOver1s > 0).map((l) => `${l.fanout.callsOver1s} of ${l.fanout.calls} at ${l.agents.toLocaleString('en-US')}`);
   if (levels.length) {
-    items.push(`**A fan-out waits for its slowest host, and some hosts get their job one pull expiry late.** Calls over 1 s: ${stalled.length ? stalled.join(', ') : 'none in this run'}. In each such call the first rows arrive in milliseconds (see *first row*) and one or a few hosts answer about 5 s (the agent's pull expiry, \`PULL_EXPIRES_MS\` in \`apps/agent/src/worker.ts\`) or 2.5 s (its idle heartbeat) late: the job message waits in JetStream until that consumer's next pull. With the client's default 30 s pull it was 30 s (such hosts hit the job deadline). The more hosts a call targets, the likelier one of them is in that window, which is why p50 jumps to ~5 s from about 1,000 agents. It reproduces without any fleet code — plain \`consume()\` of filtered durable consumers against this nats-server 2.9.10: \`node --import tsx bench/pull-stall.ts\` (200 consumers: a few rounds in 20–30 show a 5,000 ms or 2,500 ms delivery; with a 1 s expiry, 1 s stalls). Shorter pulls only shorten the wait and multiply pull traffic. Worth testing first: a newer nats-server than Debian bookworm's 2.9.10 (not possible offline here).`);
+    items.push(`**The pull-expiry tail is gone; the rest of a large fan-out is broker work.** Calls over 1 s: ${stalled.length ? stalled.join(', ') : 'none in this run'}. The agents used to pull their jobs from one filtered durable pull consumer each; against this nats-server 2.9.10 some deliveries then waited a whole pull expiry (5 s), so from about 1,000 agents nearly every \`_all\` took over 5 s. It reproduces without fleet code: \`node --import tsx bench/pull-stall.ts 1000 15\` (12 of 15 rounds had a 5 s delivery here). The agents now use push consumers delivering to a subject under their own inbox prefix (\`ensureConsumer\` in \`apps/agent/src/worker.ts\`): the same reproduction with push consumers (\`… 1000 15 5000 push\`) had 0 of 15 rounds over 1 s. What remains at thousands of hosts grows with the fleet on the broker side (next item).`);
   }
   if (levels.length >= 3) {
     const first = r.scale?.analysis.msPerHost.find((m) => m.agents >= 100);
@@ -516,17 +518,17 @@ function findings(r: BenchResults): string {
     const any10 = levels[0];
     const anyLast = levels.at(-1);
     if (any10 && anyLast && anyLast.agents > any10.agents) {
-      items.push(`**Resolving any target lists every agent.** \`_any\` ping p50 grows from ${n(any10.anyPing.p50, 2)} ms at ${any10.agents} agents to ${n(anyLast.anyPing.p50, 2)} ms at ${anyLast.agents.toLocaleString('en-US')}: every call builds a view of every live agent and sorts them (\`AgentRegistry.list()\` in \`apps/api/src/agents/registry.ts\`, called by \`TargetResolver.resolve\`), even for a single hostname. An index kept up to date by the heartbeat feed would make that O(1) for a hostname and O(matches) for \`_any\`. (Not changed here: outside the files this change may touch.)`);
+      items.push(`**Group targets still walk the fleet.** \`_any\` ping p50 goes from ${n(any10.anyPing.p50, 2)} ms at ${any10.agents} agents to ${n(anyLast.anyPing.p50, 2)} ms at ${anyLast.agents.toLocaleString('en-US')}: \`_any\`, \`_all\` and label targets build a view of every live agent per call (O(agents); the sort is kept between calls). A hostname target is looked up alone. An index by label kept current by the heartbeat feed would make \`_any\` O(1) and a label O(matches).`);
     }
   }
   const jwt = r.micro?.jwt;
   const gatewayJwt = categoryPercent(r.profile?.gateway, 'API keys (jsonwebtoken)');
   if (jwt) {
-    items.push(`**The gateway's top hot spot is API-key verification.** jsonwebtoken 9's \`verify()\`, given the HS256 secret as a string, first tries \`crypto.createPublicKey()\` on it — which throws — before making a secret key, on every request: ${n(jwt.stringSecretUs)} µs per verification here, against ${n(jwt.keyObjectUs)} µs with a \`KeyObject\` made once (same algorithm pin, same checks)${gatewayJwt !== undefined ? `; ${n(gatewayJwt)}% of the gateway's busy CPU in the profile` : ''}. The fix is a few lines in \`apps/api/src/auth/tokens.ts\` (\`verifyToken\`: \`jwt.verify(token, createSecretKey(Buffer.from(secret)), …)\` with the key cached per secret). Not applied here: \`apps/api/src/auth/**\` is being changed by others right now.`);
+    items.push(`**API-key verification was the gateway's top hot spot; fixed.** jsonwebtoken 9's \`verify()\`, given the HS256 secret as a string, first tries \`crypto.createPublicKey()\` on it — which throws — before making a secret key, on every request: ${n(jwt.stringSecretUs)} µs per verification, against ${n(jwt.keyObjectUs)} µs now that the gateway verifies against a \`KeyObject\` made once (\`verificationKey\` in \`apps/api/src/auth/tokens.ts\`; same algorithm pin, same checks)${gatewayJwt !== undefined ? `; ${n(gatewayJwt)}% of the gateway's busy CPU in this run's profile` : ''}.`);
   }
   const validator = categoryPercent(r.profile?.gateway, 'request validation (express-openapi-validator, ajv)');
   if (validator !== undefined) {
-    items.push(`**Request validation is the next one:** ${n(validator)}% of the gateway's busy CPU, much of it express-openapi-validator looking up each request's route by compiling path patterns (\`lookupRoute\` → \`pathToRegexp\`) on every request. Worth a look by whoever owns \`apps/api/src/app.ts\` (caching the route per method and path template, or an upgrade).`);
+    items.push(`**Request validation:** ${n(validator)}% of the gateway's busy CPU, much of it express-openapi-validator 5.6 looking up each request's route by compiling every path pattern (\`lookupRoute\` → \`pathToRegexp\`) on every request. Left as is: the fix (caching the compiled patterns) belongs in the library, and patching node_modules is not worth its upkeep at this share.`);
   }
   return items.length ? `## Findings\n\n${items.map((item) => `- ${item}`).join('\n')}\n` : '';
 }
@@ -536,10 +538,10 @@ function why(r: BenchResults): string {
   const parts: string[] = [];
   const ceiling = r.throughput?.[0]?.open;
   const jwt = categoryPercent(r.profile?.gateway, 'API keys (jsonwebtoken)');
-  if (ceiling) parts.push(`the gateway needs ${n(ceiling.cpuUsPerJob.gateway, 0)} µs of CPU per job and saturates a core at ~${n(ceiling.achieved, 0)} jobs/s${jwt !== undefined ? `, ${n(jwt, 0)}% of it in API-key verification (a fix outside this change's files is given in Findings)` : ''}`);
+  if (ceiling) parts.push(`the gateway needs ${n(ceiling.cpuUsPerJob.gateway, 0)} µs of CPU per job and saturates a core at ~${n(ceiling.achieved, 0)} jobs/s${jwt !== undefined ? `, ${n(jwt, 0)}% of it in API-key verification` : ''}`);
   const levels = r.scale?.levels ?? [];
   const last = r.scale?.analysis.msPerHost.at(-1);
-  if (levels.some((l) => l.fanout.callsOver1s > 0)) parts.push('large fan-outs wait for the one host whose job sits a pull expiry (5 s) in JetStream');
+  if (levels.some((l) => l.fanout.callsOver1s > 0)) parts.push('the largest fan-outs are bound by the broker: one dispatch message and one filtered consumer per host');
   if (last) parts.push(`NATS spends ${n(last.natsCpuUsPerHost, 0)} µs per host per fan-out at ${last.agents.toLocaleString('en-US')} agents, growing with the fleet (one filtered consumer per host)`);
   return parts.length ? `- **Why:** ${parts.join('; ')}.` : '';
 }
@@ -568,7 +570,7 @@ function closing(r: BenchResults): string {
       ? `- **Optimised:** ${OPTIMISATIONS.map((o, i) => {
           const first = o.split('. ')[0].replace(/\s*\([^)]*\)/g, '').replace(/\.$/, '');
           return i === 0 ? first : first.charAt(0).toLowerCase() + first.slice(1);
-        }).join('; ')}${r.ab?.length ? ` — measured in this run: ${r.ab.map((ab) => `${ab.name} ${n(ab.beforeUs, 1)} → ${n(ab.afterUs, 1)} µs CPU${ab.beforeRetainedBytes ? ` and ${n(ab.beforeRetainedBytes, 0)} → ${n(ab.afterRetainedBytes, 0)} B held` : ''}`).join('; ')}` : ''}. The biggest remaining hot spot, API-key verification, is outside this change (see Findings).`
+        }).join('; ')}${r.ab?.length ? ` — measured in this run: ${r.ab.map((ab) => `${ab.name} ${n(ab.beforeUs, 1)} → ${n(ab.afterUs, 1)} µs CPU${ab.beforeRetainedBytes ? ` and ${n(ab.beforeRetainedBytes, 0)} → ${n(ab.afterRetainedBytes, 0)} B held` : ''}`).join('; ')}` : ''}.`
       : '',
   ].filter(Boolean);
   return `## Closing note
