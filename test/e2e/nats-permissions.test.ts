@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { agentDeliverSubject, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
-import { cancelSubject, jobSubject, resultKey, secretSubject } from '@fleet/contracts/protocol';
+import { cancelSubject, jobsStreamOf, jobSubject, resultKey, secretSubject } from '@fleet/contracts/protocol';
 import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
 
@@ -61,8 +61,9 @@ describe("web-01's credentials", () => {
     await violationFor(agentDeliverSubject('web-02'));
     deliveries.unsubscribe();
 
-    intruder.publish('$JS.API.CONSUMER.MSG.NEXT.FLEET_JOBS.agent_web-02', '{"batch":1}');
-    await violationFor('$JS.API.CONSUMER.MSG.NEXT.FLEET_JOBS.agent_web-02');
+    const pull = `$JS.API.CONSUMER.MSG.NEXT.${jobsStreamOf('web-02')}.agent_web-02`;
+    intruder.publish(pull, '{"batch":1}');
+    await violationFor(pull);
   });
 
   it("cannot slip a forged job into web-02's deliveries", async () => {

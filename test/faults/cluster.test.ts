@@ -5,7 +5,7 @@
  * load of jobs, and not one acknowledged job or result is lost, nor any execution repeated —
  * counted on the engines.
  */
-import { JOB_RECORDS_STREAM, JOBS_STREAM } from '@fleet/contracts/protocol';
+import { JOB_RECORDS_STREAM, JOB_SHARDS, jobsStreamName, jobsStreamOf } from '@fleet/contracts/protocol';
 import { streamLeader } from '../../deploy/lib/nats-cluster';
 import { auditOutcomes, eventually, FaultTally, jobWhenDone, markedContainer, newMark, SLACK_MS } from '../support/faults';
 import { startTestFleet, type TestFleet } from '../support/fleet';
@@ -38,7 +38,8 @@ it('connects gateway and agents through a comma-separated FLEET_NATS_URL and kee
   expect(fleet.natsUrl.split(',')).toHaveLength(3);
   const varz = await fetch(`http://127.0.0.1:${fleet.natsNode(1).monitorPort}/jsz?streams=true&accounts=true&config=true`).then((res) => res.json());
   const streams = varz.account_details.flatMap((account: { stream_detail?: unknown[] }) => account.stream_detail ?? []);
-  for (const name of [JOBS_STREAM, JOB_RECORDS_STREAM, 'KV_fleet_results', 'KV_fleet_agents']) {
+  const jobStreams = Array.from({ length: JOB_SHARDS }, (_, shard) => jobsStreamName(shard));
+  for (const name of [...jobStreams, JOB_RECORDS_STREAM, 'KV_fleet_results', 'KV_fleet_agents']) {
     const stream = streams.find((candidate: { name: string }) => candidate.name === name);
     expect({ name, replicas: stream?.config?.num_replicas }).toEqual({ name, replicas: 3 });
   }
@@ -66,7 +67,9 @@ it('reads a job created through one gateway replica through the other, at once a
 it('loses no job and no result, and repeats nothing, when one NATS node is killed under load', async () => {
   const traffic = startTraffic({ gateways: [fleet, other], clients: 4, target: '_all', timeoutSeconds: 30, maxDurationMs: 120_000, maxRequestsPerClient: 500, pauseMs: 50 });
   await sleep(3_000);
-  const victim = (await streamLeader(fleet.cluster!, JOBS_STREAM)) ?? fleet.natsNode(1);
+  // The node leading the stream that carries web-01's jobs.
+  const jobsStream = jobsStreamOf('web-01');
+  const victim = (await streamLeader(fleet.cluster!, jobsStream)) ?? fleet.natsNode(1);
   const killedAt = Date.now();
   await fleet.killNatsNode(victim.index, 'SIGKILL');
   // Failover: the first request started after the kill that succeeds. Then some more traffic on two nodes.
@@ -88,7 +91,7 @@ it('loses no job and no result, and repeats nothing, when one NATS node is kille
   const errors = outcomes.filter((outcome) => outcome.status < 200 || outcome.status >= 300);
   const failedRows = outcomes.flatMap((outcome) => (outcome.rows ?? []).filter((row) => row.status !== 'ok').map((row) => `${row.hostname}: ${row.error}`));
   report('faults/cluster', 'node kill under load', {
-    killed: `${victim.serverName} (leader of ${JOBS_STREAM})`,
+    killed: `${victim.serverName} (leader of ${jobsStream})`,
     failover_ms: failoverMs,
     slowest_request_ms: Math.max(...outcomes.map((outcome) => outcome.endedAt - outcome.startedAt)),
     requests: outcomes.length,

@@ -1,5 +1,5 @@
 import { AckPolicy, type ConsumerInfo, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { agentConsumerName, JOBS_STREAM, jobSubject } from '@fleet/contracts/protocol';
+import { agentConsumerName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
 import { waitFor } from '../../deploy/lib/process';
 import { BUSYBOX_IMAGE } from '../../deploy/lib/image';
 import { containerEvents, countContainers, labelCounts } from './docker';
@@ -61,7 +61,7 @@ export async function agentConsumer(fleet: TestFleet, hostname: string): Promise
   const nc = await connectToFleetNats(fleet.state);
   try {
     const jsm = await jetstreamManager(nc);
-    const info = await jsm.consumers.info(JOBS_STREAM, agentConsumerName(hostname));
+    const info = await jsm.consumers.info(jobsStreamOf(hostname), agentConsumerName(hostname));
     const { num_pending, num_ack_pending, num_redelivered, delivered, ack_floor } = info;
     return { num_pending, num_ack_pending, num_redelivered, delivered, ack_floor, ack_wait: info.config.ack_wait ?? 0 };
   } finally {
@@ -89,7 +89,7 @@ export async function setAckWait(fleet: TestFleet, hostname: string, ackWaitMs: 
   const nc = await connectToFleetNats(fleet.state);
   try {
     const jsm = await jetstreamManager(nc);
-    await jsm.consumers.update(JOBS_STREAM, agentConsumerName(hostname), { ack_wait: ackWaitMs * 1_000_000 });
+    await jsm.consumers.update(jobsStreamOf(hostname), agentConsumerName(hostname), { ack_wait: ackWaitMs * 1_000_000 });
   } finally {
     await nc.close();
   }
@@ -106,9 +106,10 @@ export async function replayAgentConsumer(fleet: TestFleet, hostname: string): P
   try {
     const jsm = await jetstreamManager(nc);
     const name = agentConsumerName(hostname);
-    const { config } = await jsm.consumers.info(JOBS_STREAM, name);
-    await jsm.consumers.delete(JOBS_STREAM, name);
-    await jsm.consumers.add(JOBS_STREAM, {
+    const stream = jobsStreamOf(hostname);
+    const { config } = await jsm.consumers.info(stream, name);
+    await jsm.consumers.delete(stream, name);
+    await jsm.consumers.add(stream, {
       durable_name: name,
       filter_subject: jobSubject(hostname),
       deliver_subject: config.deliver_subject,

@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
 import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
-import { AGENTS_BUCKET, JOBS_STREAM, RESULTS_BUCKET } from '@fleet/contracts/protocol';
+import { AGENTS_BUCKET, jobsStreamOf, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
 import { version as agentVersion } from '../package.json';
@@ -38,7 +38,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   );
   metrics.followNats(nc);
   const jsm = await jetstreamManager(nc);
-  await waitForTopology(jsm, log);
+  await waitForTopology(jsm, config.hostname, log);
   const kvm = new Kvm(nc);
   const worker = new JobWorker({
     nc,
@@ -69,8 +69,8 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
 }
 
 /** The gateway creates the streams and buckets; an agent started first waits for them. */
-async function waitForTopology(jsm: JetStreamManager, log: Logger): Promise<void> {
-  const streams = [JOBS_STREAM, `KV_${RESULTS_BUCKET}`, `KV_${AGENTS_BUCKET}`];
+async function waitForTopology(jsm: JetStreamManager, hostname: string, log: Logger): Promise<void> {
+  const streams = [jobsStreamOf(hostname), `KV_${RESULTS_BUCKET}`, `KV_${AGENTS_BUCKET}`];
   for (let attempt = 1; ; attempt++) {
     const missing = [];
     for (const stream of streams) if (!(await jsm.streams.info(stream).then(() => true, () => false))) missing.push(stream);

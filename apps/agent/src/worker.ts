@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
-import { agentConsumerName, JOBS_STREAM, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
+import { agentConsumerName, jobsStreamOf, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
 import { JobChannel } from './channel';
 import { describeEngineError } from './engine';
 import type { Executor, ExecutorTable } from './executors/types';
@@ -63,10 +63,11 @@ export class JobWorker {
   private async ensureConsumer(): Promise<void> {
     const { jsm, hostname } = this.deps;
     const name = agentConsumerName(hostname);
-    const existing = await jsm.consumers.info(JOBS_STREAM, name).catch(() => undefined);
+    const stream = jobsStreamOf(hostname);
+    const existing = await jsm.consumers.info(stream, name).catch(() => undefined);
     if (existing?.config.deliver_subject === agentDeliverSubject(hostname)) return;
-    if (existing) await jsm.consumers.delete(JOBS_STREAM, name);
-    await jsm.consumers.add(JOBS_STREAM, {
+    if (existing) await jsm.consumers.delete(stream, name);
+    await jsm.consumers.add(stream, {
       durable_name: name,
       filter_subject: jobSubject(hostname),
       deliver_subject: agentDeliverSubject(hostname),
@@ -89,7 +90,7 @@ export class JobWorker {
   private async bind(): Promise<ConsumerMessages> {
     const giveUpAt = Date.now() + BIND_RETRY_MS;
     for (;;) {
-      const consumer = await this.deps.js.consumers.getPushConsumer(JOBS_STREAM, agentConsumerName(this.deps.hostname));
+      const consumer = await this.deps.js.consumers.getPushConsumer(jobsStreamOf(this.deps.hostname), agentConsumerName(this.deps.hostname));
       try {
         return await consumer.consume();
       } catch (err) {

@@ -9,7 +9,7 @@ import {
   AGENTS_BUCKET,
   agentConsumerName,
   CANCEL_SUBJECT_PREFIX,
-  JOBS_STREAM,
+  jobsStreamOf,
   RESULTS_BUCKET,
   SECRET_SUBJECT_PREFIX,
   STREAM_SUBJECT_PREFIX,
@@ -35,21 +35,22 @@ export function agentDeliverSubject(hostname: string): string {
 
 export function agentPermissions(hostname: string): SubjectPermissions {
   const consumer = agentConsumerName(hostname);
+  const jobsStream = jobsStreamOf(hostname);
   const resultsStream = `KV_${RESULTS_BUCKET}`;
   return {
     publish: {
       allow: [
         '$JS.API.INFO',
-        `$JS.API.STREAM.INFO.${JOBS_STREAM}`,
+        `$JS.API.STREAM.INFO.${jobsStream}`,
         `$JS.API.STREAM.INFO.${resultsStream}`,
         `$JS.API.STREAM.INFO.KV_${AGENTS_BUCKET}`,
-        `$JS.API.CONSUMER.INFO.${JOBS_STREAM}.${consumer}`,
-        `$JS.API.CONSUMER.CREATE.${JOBS_STREAM}.${consumer}`,
-        `$JS.API.CONSUMER.CREATE.${JOBS_STREAM}.${consumer}.>`,
-        `$JS.API.CONSUMER.DURABLE.CREATE.${JOBS_STREAM}.${consumer}`,
+        `$JS.API.CONSUMER.INFO.${jobsStream}.${consumer}`,
+        `$JS.API.CONSUMER.CREATE.${jobsStream}.${consumer}`,
+        `$JS.API.CONSUMER.CREATE.${jobsStream}.${consumer}.>`,
+        `$JS.API.CONSUMER.DURABLE.CREATE.${jobsStream}.${consumer}`,
         // Replacing its own consumer when its kind changed (pull consumers of earlier versions).
-        `$JS.API.CONSUMER.DELETE.${JOBS_STREAM}.${consumer}`,
-        `$JS.ACK.${JOBS_STREAM}.${consumer}.>`,
+        `$JS.API.CONSUMER.DELETE.${jobsStream}.${consumer}`,
+        `$JS.ACK.${jobsStream}.${consumer}.>`,
         `$KV.${RESULTS_BUCKET}.*.${hostname}`,
         `$JS.API.DIRECT.GET.${resultsStream}.$KV.${RESULTS_BUCKET}.*.${hostname}`,
         `$KV.${AGENTS_BUCKET}.${hostname}`,

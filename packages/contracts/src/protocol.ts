@@ -3,9 +3,9 @@
  * (the "common" part), so a subject or record shape is defined exactly once.
  *
  * Jobs: the gateway stores the job record in JOB_RECORDS_STREAM, then publishes
- * one dispatch message per expected host on `fleet.job.host.<hostname>`
- * (JOBS_STREAM); each agent consumes only its own subject through a durable
- * consumer. Results: an agent claims `<job_id>.<hostname>` in RESULTS_BUCKET
+ * one dispatch message per expected host on `fleet.job.<shard>.<hostname>`;
+ * each agent consumes only its own subject through a durable consumer on its
+ * shard's stream (jobsStreamOf). Results: an agent claims `<job_id>.<hostname>` in RESULTS_BUCKET
  * with an atomic create (that claim is what makes execution at-most-once across
  * redeliveries), then writes its final row there. The hostname of a row is read
  * from the key — the subject it was published on — never from the payload.
@@ -13,7 +13,13 @@
 import type { components } from './generated';
 import type { NodeOperationName } from './operations';
 
-export const JOBS_STREAM = 'FLEET_JOBS';
+/**
+ * Dispatch messages are spread over this many streams by a hash of the hostname. A filtered
+ * consumer reads past every other host's messages on its stream to find its own, so with one
+ * stream a fan-out to N hosts costs the broker ~N² reads; with S streams, ~N²/S.
+ */
+export const JOB_SHARDS = 16;
+const JOBS_STREAM_PREFIX = 'FLEET_JOBS';
 export const JOB_RECORDS_STREAM = 'FLEET_JOB_RECORDS';
 export const RESULTS_BUCKET = 'fleet_results';
 export const AGENTS_BUCKET = 'fleet_agents';
@@ -22,7 +28,7 @@ export const REVOKED_BUCKET = 'fleet_revoked';
 export const AUDIT_STREAM = 'FLEET_AUDIT';
 export const AUDIT_SUBJECT = 'fleet.audit';
 
-export const JOB_SUBJECT_PREFIX = 'fleet.job.host';
+export const JOB_SUBJECT_PREFIX = 'fleet.job';
 /** Core NATS, never stored: an agent asks the gateway for a job's credential on `fleet.secret.<job_id>.<hostname>`. */
 export const SECRET_SUBJECT_PREFIX = 'fleet.secret';
 /** Core NATS: an agent streams a job's chunks on `fleet.stream.<job_id>.<hostname>`. */
@@ -31,8 +37,28 @@ export const STREAM_SUBJECT_PREFIX = 'fleet.stream';
 export const CANCEL_SUBJECT_PREFIX = 'fleet.cancel';
 export const JOB_RECORD_SUBJECT_PREFIX = 'fleet.jobrec';
 
+/** The shard a host's jobs travel on: FNV-1a of the hostname, so every process computes the same. */
+export function jobShardOf(hostname: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < hostname.length; i++) hash = Math.imul(hash ^ hostname.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % JOB_SHARDS;
+}
+
+export function jobsStreamName(shard: number): string {
+  return `${JOBS_STREAM_PREFIX}_${String(shard).padStart(2, '0')}`;
+}
+
+/** Every subject of a shard's stream: `fleet.job.s<shard>.<hostname>`. */
+export function jobShardSubjects(shard: number): string {
+  return `${JOB_SUBJECT_PREFIX}.s${shard}.*`;
+}
+
+export function jobsStreamOf(hostname: string): string {
+  return jobsStreamName(jobShardOf(hostname));
+}
+
 export function jobSubject(hostname: string): string {
-  return `${JOB_SUBJECT_PREFIX}.${hostname}`;
+  return `${JOB_SUBJECT_PREFIX}.s${jobShardOf(hostname)}.${hostname}`;
 }
 
 export function jobRecordSubject(jobId: string): string {

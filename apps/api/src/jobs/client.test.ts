@@ -1,7 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
-import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
+import { jobSubject, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
 import type { AgentView } from '../agents/registry';
 import { TargetResolver } from '../targets/resolve';
 import { JobClient } from './client';
@@ -71,7 +71,7 @@ const request = { operation: 'docker.container.list' as const, target: '_all', p
 
 describe('JobClient', () => {
   it('gives a host the broker would not take the job for a failed 503 row at once, and runs it on the others', async () => {
-    refuseSubject = 'fleet.job.host.web-02';
+    refuseSubject = jobSubject('web-02');
     const fleet = new MemoryFleet();
     const job = await clientOf(fleet).start(request);
     expect(fleet.written.get(`${job.record.job_id}.web-02`)).toMatchObject({ status: 'failed', error_code: 503, error: expect.stringContaining('maximum messages exceeded') });

@@ -8,8 +8,9 @@ import {
   DRAINS_BUCKET,
   JOB_RECORD_SUBJECT_PREFIX,
   JOB_RECORDS_STREAM,
-  JOB_SUBJECT_PREFIX,
-  JOBS_STREAM,
+  JOB_SHARDS,
+  jobShardSubjects,
+  jobsStreamName,
   RESULTS_BUCKET,
   REVOKED_BUCKET,
 } from '@fleet/contracts/protocol';
@@ -37,13 +38,15 @@ const DISPATCH_RETENTION_SECONDS = 3600;
 export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
   const jsm = await jetstreamManager(nc);
   const replicas = opts.replicas ?? 1;
-  await ensureStream(jsm, {
-    name: JOBS_STREAM,
-    subjects: [`${JOB_SUBJECT_PREFIX}.*`],
-    max_age: DISPATCH_RETENTION_SECONDS * NANOS_PER_SECOND,
-    duplicate_window: 120 * NANOS_PER_SECOND,
-    replicas,
-  });
+  for (let shard = 0; shard < JOB_SHARDS; shard++) {
+    await ensureStream(jsm, {
+      name: jobsStreamName(shard),
+      subjects: [jobShardSubjects(shard)],
+      max_age: DISPATCH_RETENTION_SECONDS * NANOS_PER_SECOND,
+      duplicate_window: 120 * NANOS_PER_SECOND,
+      replicas,
+    });
+  }
   await ensureStream(jsm, {
     name: JOB_RECORDS_STREAM,
     subjects: [`${JOB_RECORD_SUBJECT_PREFIX}.*`],
