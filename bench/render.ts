@@ -1,3 +1,4 @@
+import { JOB_SHARDS } from '@fleet/contracts/protocol';
 import type { BenchResults } from './results';
 import type { HotFunction, ProfileSummary } from './sections/cpuprofile';
 import { P99_LIMIT_MS } from './sections/throughput';
@@ -13,6 +14,8 @@ export const OPTIMISATIONS: string[] = [
   'A job\'s deadline in the agent is a timer cleared when the job ends (`apps/agent/src/worker.ts`). `AbortSignal.timeout()` kept a timer, a signal and its listeners alive until the deadline — up to 300 s after a job that took a millisecond — and `AbortSignal.any()` was built for every job although only streams can be cancelled; now it is built for streams only. The executor sees the same signal, aborted at the same moment with the same reason.',
   'The gateway\'s result feed decodes each row with one shared `TextDecoder` and hands the same row object to every listener (`apps/api/src/jobs/feed.ts`) instead of a new decoder and a copy per row.',
   'API keys are verified against a key object made once from the signing secret (`verificationKey` in `apps/api/src/auth/tokens.ts`). Given the secret as a string, jsonwebtoken 9 first tries `crypto.createPublicKey()` on it — which throws — on every request; that was the top frame of the gateway profile. Same algorithm pin, same checks.',
+  'Agents receive their jobs from a push consumer delivering under their own inbox prefix (`ensureConsumer` in `apps/agent/src/worker.ts`) instead of pulling them. With one filtered pull consumer per host, nats-server 2.9.10 left some deliveries waiting a whole pull expiry (5 s), so from about 1,000 agents nearly every `_all` took over 5 s (`bench/pull-stall.ts` reproduces it without fleet code, and shows push consumers without the stall).',
+  'Dispatch is spread over ' + String(JOB_SHARDS) + ' job streams by a hash of the hostname (`packages/contracts/src/protocol.ts`). A filtered consumer scans past the other hosts\' messages on its stream, so one stream made a fan-out cost the broker ~hosts² reads.',
   'Target resolution no longer lists and sorts the fleet per call (`apps/api/src/agents/registry.ts`, `apps/api/src/targets/resolve.ts`): a hostname is looked up alone, and the sorted hostname order is rebuilt only when an agent comes or goes, not on every heartbeat or call.',
 ];
 
@@ -514,7 +517,7 @@ function findings(r: BenchResults): string {
       .filter((l) => l.natsProfile)
       .map((l) => ({ agents: l.agents, seconds: l.natsProfile?.seconds ?? 0, fn: l.natsProfile?.top.find((f) => f.name.endsWith('(*consumerFileStore).writeState')) }))
       .filter((x) => x.fn);
-    items.push(`**NATS does more work per host the more hosts there are.** NATS CPU per host per \`_all\` call goes from ${n(first?.natsCpuUsPerHost, 0)} µs at ${first?.agents} agents to ${n(last?.natsCpuUsPerHost, 0)} µs at ${last?.agents.toLocaleString('en-US')}${scan && loop ? `; in nats-server's own profile ${n((scan.totalMs / Math.max(1, loop.totalMs)) * 100, 0)}% of its consumers' delivery loop (\`loopAndGatherMsgs\`) is \`LoadNextMsg\` → \`firstMatching\`: each host's filtered consumer scans past the other hosts' dispatch messages to find its own` : ''}. One dispatch message per host on one stream with one filtered consumer per host makes a fan-out O(hosts²) on this server${stateWrites.length ? `, plus a consumer-state file write per host per job (\`consumerFileStore.writeState\`: ${stateWrites.map((x) => `${n(x.fn?.totalMs, 0)} ms in ${x.seconds} s at ${x.agents.toLocaleString('en-US')} agents`).join(', ')})` : ''}. What the architecture would need for 1,000–5,000 hosts under a second: one stored message per fan-out (a broadcast subject for \`_all\`/label targets that agents match locally against the stored host set), or hosts spread over several streams, and the at-most-once claim kept as it is.`);
+    items.push(`**NATS work per host, by fleet size.** NATS CPU per host per \`_all\` call goes from ${n(first?.natsCpuUsPerHost, 0)} µs at ${first?.agents} agents to ${n(last?.natsCpuUsPerHost, 0)} µs at ${last?.agents.toLocaleString('en-US')}${scan && loop ? `; in nats-server's own profile ${n((scan.totalMs / Math.max(1, loop.totalMs)) * 100, 0)}% of its consumers' delivery loop (\`loopAndGatherMsgs\`) is \`LoadNextMsg\` → \`firstMatching\`: a host's filtered consumer scans past the other hosts' dispatch messages on its stream to find its own` : ''}. With one jobs stream that made a fan-out O(hosts²) for the broker; dispatch is now spread over ${JOB_SHARDS} streams by a hash of the hostname (\`jobSubject\` in \`packages/contracts/src/protocol.ts\`), which divides that scan by ${JOB_SHARDS}${stateWrites.length ? `. Each host's consumer also writes its state once per job (\`consumerFileStore.writeState\`: ${stateWrites.map((x) => `${n(x.fn?.totalMs, 0)} ms in ${x.seconds} s at ${x.agents.toLocaleString('en-US')} agents`).join(', ')})` : ''}. Next, if 5,000-host fan-outs must answer well under a second: one stored message per fan-out for group targets (agents matching the stored host set locally), the at-most-once claim kept as it is.`);
     const any10 = levels[0];
     const anyLast = levels.at(-1);
     if (any10 && anyLast && anyLast.agents > any10.agents) {
@@ -541,8 +544,8 @@ function why(r: BenchResults): string {
   if (ceiling) parts.push(`the gateway needs ${n(ceiling.cpuUsPerJob.gateway, 0)} µs of CPU per job and saturates a core at ~${n(ceiling.achieved, 0)} jobs/s${jwt !== undefined ? `, ${n(jwt, 0)}% of it in API-key verification` : ''}`);
   const levels = r.scale?.levels ?? [];
   const last = r.scale?.analysis.msPerHost.at(-1);
-  if (levels.some((l) => l.fanout.callsOver1s > 0)) parts.push('the largest fan-outs are bound by the broker: one dispatch message and one filtered consumer per host');
-  if (last) parts.push(`NATS spends ${n(last.natsCpuUsPerHost, 0)} µs per host per fan-out at ${last.agents.toLocaleString('en-US')} agents, growing with the fleet (one filtered consumer per host)`);
+  if (levels.some((l) => l.fanout.callsOver1s > 0)) parts.push('the largest fan-outs are bound by the broker: one dispatch message, one claim, one ack and one row per host');
+  if (last) parts.push(`NATS spends ${n(last.natsCpuUsPerHost, 0)} µs per host per fan-out at ${last.agents.toLocaleString('en-US')} agents (one filtered consumer per host, ${JOB_SHARDS} job streams)`);
   return parts.length ? `- **Why:** ${parts.join('; ')}.` : '';
 }
 
