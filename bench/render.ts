@@ -572,7 +572,8 @@ function closing(r: BenchResults): string {
     OPTIMISATIONS.length
       ? `- **Optimised:** ${OPTIMISATIONS.map((o, i) => {
           const first = o.split('. ')[0].replace(/\s*\([^)]*\)/g, '').replace(/\.$/, '');
-          return i === 0 ? first : first.charAt(0).toLowerCase() + first.slice(1);
+          // Lower-case the first letter of a sentence, not of an acronym (`API keys`).
+          return i === 0 || /^[A-Z]{2}/.test(first) ? first : first.charAt(0).toLowerCase() + first.slice(1);
         }).join('; ')}${r.ab?.length ? ` — measured in this run: ${r.ab.map((ab) => `${ab.name} ${n(ab.beforeUs, 1)} → ${n(ab.afterUs, 1)} µs CPU${ab.beforeRetainedBytes ? ` and ${n(ab.beforeRetainedBytes, 0)} → ${n(ab.afterRetainedBytes, 0)} B held` : ''}`).join('; ')}` : ''}.`
       : '',
   ].filter(Boolean);
