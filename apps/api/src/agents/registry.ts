@@ -46,13 +46,18 @@ export class AgentRegistry {
   /** Every agent heard from within the TTL, sorted by hostname. */
   list(): AgentView[] {
     const now = Date.now();
-    this.sortedHostnames ??= [...this.seen.keys()].sort((a, b) => a.localeCompare(b));
     const views: AgentView[] = [];
-    for (const hostname of this.sortedHostnames) {
+    for (const hostname of this.hostnames()) {
       const view = this.view(hostname, now);
       if (view) views.push(view);
     }
     return views;
+  }
+
+  /** Every agent heard from since start, sorted; some may have gone quiet (get() says which are live). */
+  hostnames(): readonly string[] {
+    this.sortedHostnames ??= [...this.seen.keys()].sort((a, b) => a.localeCompare(b));
+    return this.sortedHostnames;
   }
 
   /** How many agents were heard from within the TTL. */

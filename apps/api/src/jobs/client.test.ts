@@ -25,7 +25,12 @@ function agent(hostname: string): AgentView {
 }
 
 const HOSTS = ['web-01', 'web-02'].map(agent);
-const resolver = new TargetResolver({ list: () => HOSTS, get: (h) => HOSTS.find((a) => a.hostname === h), countLive: () => HOSTS.length });
+const resolver = new TargetResolver({
+  list: () => HOSTS,
+  hostnames: () => HOSTS.map((a) => a.hostname),
+  get: (h) => HOSTS.find((a) => a.hostname === h),
+  countLive: () => HOSTS.length,
+});
 
 /** Rows written to the store reach the feed, as KV writes reach the gateway's bucket subscription. */
 class MemoryFleet {

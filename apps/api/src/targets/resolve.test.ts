@@ -23,6 +23,9 @@ class FixedDirectory implements AgentDirectory {
     this.listed++;
     return this.agents;
   }
+  hostnames(): readonly string[] {
+    return this.agents.map((a) => a.hostname);
+  }
   get(hostname: string): AgentView | undefined {
     return this.agents.find((a) => a.hostname === hostname);
   }
@@ -63,10 +66,17 @@ describe('TargetResolver', () => {
     expect(resolver.resolve('role:web,zone:eu')).toEqual(['web-01']);
   });
 
-  it('turns _any round robin over the eligible agents', () => {
-    const resolver = new TargetResolver(new FixedDirectory(FLEET));
+  it('turns _any round robin over the eligible agents, without listing the fleet', () => {
+    const directory = new FixedDirectory(FLEET);
+    const resolver = new TargetResolver(directory);
     const picks = Array.from({ length: 6 }, () => resolver.resolve('_any'));
     expect(picks.flat()).toEqual(['db-01', 'web-01', 'web-02', 'db-01', 'web-01', 'web-02']);
+    expect(directory.listed).toBe(0);
+  });
+
+  it('answers 404 for _any when every agent is drained', () => {
+    const resolver = new TargetResolver(new FixedDirectory([agent('web-09', {}, true)]));
+    expect(statusOf(() => resolver.resolve('_any'))).toBe(404);
   });
 
   it('answers 404 naming how many live agents there were, and 400 for a bad selector', () => {

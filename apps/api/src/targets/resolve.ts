@@ -5,6 +5,9 @@ import { hostInScope, labelsMatch, parseTarget, TargetSyntaxError, type Target }
 export interface AgentDirectory {
   /** Live agents, sorted by hostname. */
   list(): AgentView[];
+  /** Known hostnames, sorted; live or not. */
+  hostnames(): readonly string[];
+  /** The agent, if it is live. */
   get(hostname: string): AgentView | undefined;
   countLive(): number;
 }
@@ -39,15 +42,19 @@ export class TargetResolver {
       const agent = this.agents.get(target.hostname);
       return agent ? [agent] : [];
     }
+    if (target.kind === 'any') return this.nextEligible();
     const eligible = this.agents.list().filter((agent) => !agent.drained);
-    switch (target.kind) {
-      case 'all':
-        return eligible;
-      case 'any':
-        return eligible.length ? [eligible[this.anyCursor++ % eligible.length]] : [];
-      case 'labels':
-        return eligible.filter((agent) => labelsMatch(agent.labels, target.selectors));
+    return target.kind === 'all' ? eligible : eligible.filter((agent) => labelsMatch(agent.labels, target.selectors));
+  }
+
+  /** Round robin over live, undrained agents in hostname order, without listing the fleet. */
+  private nextEligible(): AgentView[] {
+    const hostnames = this.agents.hostnames();
+    for (let tried = 0; tried < hostnames.length; tried++) {
+      const agent = this.agents.get(hostnames[this.anyCursor++ % hostnames.length]);
+      if (agent && !agent.drained) return [agent];
     }
+    return [];
   }
 
   private enforceScope(scope: string, raw: string, hosts: AgentView[]): void {
