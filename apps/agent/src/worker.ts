@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
-import { agentConsumerName, jobsStreamOf, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
+import { AGENT_REPORT_GRACE_MS, agentConsumerName, jobsStreamOf, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
 import { JobChannel } from './channel';
 import { describeEngineError } from './engine';
 import type { Executor, ExecutorTable } from './executors/types';
@@ -195,7 +195,8 @@ export class JobWorker {
     // signal and listeners alive until the deadline, up to 300 s after a job that took milliseconds).
     const deadlineController = new AbortController();
     const deadline = deadlineController.signal;
-    const deadlineTimer = setTimeout(() => deadlineController.abort(deadlineReason()), Math.max(0, job.deadline - Date.now()));
+    const giveUpAt = job.deadline - AGENT_REPORT_GRACE_MS;
+    const deadlineTimer = setTimeout(() => deadlineController.abort(deadlineReason()), Math.max(0, giveUpAt - Date.now()));
     deadlineTimer.unref();
     // A stream ends normally a little before the deadline, or when its client leaves, so its row lands in time.
     const stop = job.stream ? new AbortController() : undefined;
@@ -205,7 +206,7 @@ export class JobWorker {
       const outcome = await Promise.race([
         executor(job.params as never, {
           docker: this.deps.docker,
-          deadline: job.deadline,
+          deadline: giveUpAt,
           signal: stop ? AbortSignal.any([deadline, stop.signal]) : deadline,
           log,
           emit: (event, data) => channel.emit(event, data),

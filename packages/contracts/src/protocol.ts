@@ -98,6 +98,13 @@ export type JobStatus = components['schemas']['JobStatus'];
 /** One host's outcome, as the contract defines it; operations add their own fields (`containers`, `id`, …). */
 export type HostRow = components['schemas']['HostResult'];
 
+/**
+ * An agent stops a job still running this long before the job's deadline and reports that
+ * itself, so its row (which says why) lands before the gateway, at the deadline, writes a
+ * host that has not answered down as not responding.
+ */
+export const AGENT_REPORT_GRACE_MS = 300;
+
 export function isFinal(status: RowStatus): boolean {
   return status === 'ok' || status === 'failed' || status === 'skipped';
 }
