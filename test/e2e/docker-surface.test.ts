@@ -362,6 +362,9 @@ describe('volumes', () => {
     const inspect = await call('docker.volume.inspect', 200, 'GET', '/web-02/container/docker/volume/surface-data');
     expect(rows(inspect)[0]).toMatchObject({ changed: false, id: 'surface-data', volume: { Name: 'surface-data', Driver: 'local' } });
     await call('docker.volume.inspect', 404, 'GET', '/web-02/container/docker/volume/no-such-volume');
+    // A driver name that cannot be a plugin is refused up front, not searched for by the engine until the deadline.
+    const badDriver = await call('docker.volume.create', 400, 'POST', '/web-02/container/docker/volume', { body: { name: 'odd', driver: ' ' } });
+    expect(badDriver.body.details).toContain('driver');
 
     // In use: the engine refuses with 409 and the volume stays.
     await createContainer('db-01', 'uses-volume', { binds: ['surface-data:/data'] });

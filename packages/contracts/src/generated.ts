@@ -1796,7 +1796,7 @@ export interface components {
         };
         VolumeCreateRequest: {
             name?: components["schemas"]["ObjectName"];
-            /** @description Volume driver; the Engine's default is `local`. */
+            /** @description Volume driver (a plugin name such as `local` or `vieux/sshfs:latest`); the Engine's default is `local`. */
             driver?: string;
             /** @description Driver-specific options. */
             driver_opts?: {
@@ -1808,7 +1808,7 @@ export interface components {
         };
         NetworkCreateRequest: {
             name: components["schemas"]["ObjectName"];
-            /** @description Network driver; the Engine's default is `bridge`. */
+            /** @description Network driver (`bridge`, `macvlan`, a plugin name); the Engine's default is `bridge`. */
             driver?: string;
             /** @description Restrict external access to the network. */
             internal?: boolean;
