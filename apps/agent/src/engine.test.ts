@@ -6,6 +6,11 @@ describe('describeEngineError', () => {
     expect(describeEngineError({ statusCode: 403, json: { message: 'endpoint already exists' } })).toEqual({ error: 'endpoint already exists', error_code: 409 });
   });
 
+  it('treats the state conflicts the engine answers with a 500 as conflicts', () => {
+    const notOnNetwork = 'container 3f2a is not connected to the network surface-net';
+    expect(describeEngineError({ statusCode: 500, json: { message: notOnNetwork } })).toEqual({ error: notOnNetwork, error_code: 409 });
+  });
+
   it('finds the cause of a refused streamed call inside the modem message', () => {
     const err = { statusCode: 500, json: null, reason: 'server error', message: '(HTTP code 500) server error - Get "http://127.0.0.1:5000/v2/": no basic auth credentials ' };
     expect(describeEngineError(err)).toEqual({ error: 'Get "http://127.0.0.1:5000/v2/": no basic auth credentials', error_code: 500 });

@@ -27,7 +27,7 @@ export function describeEngineError(err: unknown): EngineFailure {
     return { error: `docker engine unavailable: ${e.message ?? e.code}`, error_code: 502 };
   }
   const message = e.json?.message ?? causeInMessage(e.message) ?? e.reason ?? e.message ?? String(err);
-  if (typeof e.statusCode === 'number') return { error: message, error_code: classify(e.statusCode) };
+  if (typeof e.statusCode === 'number') return { error: message, error_code: classify(e.statusCode, message) };
   return { error: message, error_code: 500 };
 }
 
@@ -39,10 +39,14 @@ function causeInMessage(message: string | undefined): string | undefined {
   return /^\(HTTP code \d+\) [^-]*- ([\s\S]*?)\s*$/.exec(message ?? '')?.[1] || undefined;
 }
 
-function classify(statusCode: number): number {
+/** State conflicts Engine 20.10 answers with a 500, known by their message: not server faults. */
+const CONFLICTS_ANSWERED_AS_500 = [/is not connected to the network/i];
+
+function classify(statusCode: number, message: string): number {
   if (statusCode === 400 || statusCode === 404 || statusCode === 409) return statusCode;
   // The engine's 403 is a refusal in the object's current state (endpoint already in the network, network still in use): a conflict.
   if (statusCode === 403) return 409;
+  if (statusCode === 500 && CONFLICTS_ANSWERED_AS_500.some((pattern) => pattern.test(message))) return 409;
   return 500;
 }
 
