@@ -1,6 +1,6 @@
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
@@ -235,9 +235,6 @@ const PUSH_HEARTBEAT_MS = 5_000;
 /** How long a starting agent waits for its consumer to be free of a previous connection. */
 const BIND_RETRY_MS = 15_000;
 
-function nanos(ms: number): number {
-  return ms * 1_000_000;
-}
 
 /** How long before its deadline a job still waiting for an engine slot gives up. */
 const QUEUE_GRACE_MS = 500;
