@@ -64,7 +64,7 @@ export class AgentRegistry {
   countLive(): number {
     const now = Date.now();
     let live = 0;
-    for (const seen of this.seen.values()) if (now - seen.seenAt < this.ttlMs) live++;
+    for (const seen of this.seen.values()) if (this.isLive(seen, now)) live++;
     return live;
   }
 
@@ -81,13 +81,17 @@ export class AgentRegistry {
 
   private view(hostname: string, now: number): AgentView | undefined {
     const seen = this.seen.get(hostname);
-    if (!seen || now - seen.seenAt >= this.ttlMs) return undefined;
+    if (!seen || !this.isLive(seen, now)) return undefined;
     return {
       ...seen.record,
       live: true,
       drained: this.drained.has(hostname),
       last_seen_at: new Date(seen.seenAt).toISOString(),
     };
+  }
+
+  private isLive(seen: Seen, now: number): boolean {
+    return now - seen.seenAt < this.ttlMs;
   }
 
   private async load(): Promise<void> {

@@ -192,6 +192,7 @@ export class JobClient {
     });
     if (undelivered.length === 0) return;
     this.deps.log.warn({ job_id: record.job_id, target: record.target, undelivered: undelivered.length, reason: undelivered[0].reason }, 'job not delivered to some hosts');
+    // A row that cannot be written now either is written at the deadline, as a timeout (settle).
     await Promise.all(undelivered.map(({ host, reason }) => this.deps.store.recordUndelivered(record, host, reason).catch(() => undefined)));
   }
 
