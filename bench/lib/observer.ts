@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { parseResultKey, RESULTS_BUCKET } from '@fleet/contracts/protocol';
+import { kvKeyOf, kvSubject, parseResultKey, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 
 /**
  * Watches every row agents write (a core subscription on the results bucket's
@@ -24,12 +24,11 @@ export class RowObserver {
   }
 
   private start(): void {
-    const prefix = `$KV.${RESULTS_BUCKET}.`;
-    this.sub = this.nc.subscribe(`${prefix}>`, {
+    this.sub = this.nc.subscribe(kvSubject(RESULTS_BUCKET, '>'), {
       callback: (err, msg) => {
         if (err) return;
         const at = performance.now();
-        const parsed = parseResultKey(msg.subject.slice(prefix.length));
+        const parsed = parseResultKey(kvKeyOf(RESULTS_BUCKET, msg.subject) ?? '');
         if (!parsed) return;
         // A claim is `{"hostname":…,"status":"running",…}`; anything else is the host's final row.
         const text = msg.string();

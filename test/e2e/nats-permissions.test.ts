@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { agentDeliverSubject, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
-import { cancelSubject, jobsStreamOf, jobSubject, resultKey, secretSubject } from '@fleet/contracts/protocol';
+import { cancelSubject, jobsStreamOf, jobSubject, kvSubject, RESULTS_BUCKET, resultKey, secretSubject } from '@fleet/contracts/protocol';
 import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
 
@@ -77,7 +77,7 @@ describe("web-01's credentials", () => {
       const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
       const jobId: string = accepted.body.job_id;
       const forged = JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged', containers: [] });
-      const subject = `$KV.fleet_results.${resultKey(jobId, 'web-02')}`;
+      const subject = kvSubject(RESULTS_BUCKET, resultKey(jobId, 'web-02'));
       intruder.publish(subject, forged);
       await violationFor(subject);
 
@@ -101,7 +101,7 @@ describe("web-01's credentials", () => {
       const accepted = await api(fleet, 'GET', '/node/role:web/container/docker?async=true&timeout=5');
       const jobId: string = accepted.body.job_id;
       const claimsToBeWeb02 = JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'written with web-01 credentials' });
-      intruder.publish(`$KV.fleet_results.${resultKey(jobId, 'web-01')}`, claimsToBeWeb02);
+      intruder.publish(kvSubject(RESULTS_BUCKET, resultKey(jobId, 'web-01')), claimsToBeWeb02);
 
       const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
       const [web01, web02] = job.body.results;

@@ -5,8 +5,8 @@
  * load of jobs, and not one acknowledged job or result is lost, nor any execution repeated —
  * counted on the engines.
  */
-import { JOB_RECORDS_STREAM, JOB_SHARDS, jobsStreamName, jobsStreamOf } from '@fleet/contracts/protocol';
-import { streamLeader } from '../../deploy/lib/nats-cluster';
+import { AGENTS_BUCKET, JOB_RECORDS_STREAM, JOB_SHARDS, jobsStreamName, jobsStreamOf, kvStreamName, RESULTS_BUCKET } from '@fleet/contracts/protocol';
+import { streamLeader } from '@fleet/deploy';
 import { auditOutcomes, eventually, FaultTally, jobWhenDone, markedContainer, newMark, SLACK_MS } from '../support/faults';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api, type ApiTarget } from '../support/http';
@@ -39,7 +39,7 @@ it('connects gateway and agents through a comma-separated FLEET_NATS_URL and kee
   const varz = await fetch(`http://127.0.0.1:${fleet.natsNode(1).monitorPort}/jsz?streams=true&accounts=true&config=true`).then((res) => res.json());
   const streams = varz.account_details.flatMap((account: { stream_detail?: unknown[] }) => account.stream_detail ?? []);
   const jobStreams = Array.from({ length: JOB_SHARDS }, (_, shard) => jobsStreamName(shard));
-  for (const name of [...jobStreams, JOB_RECORDS_STREAM, 'KV_fleet_results', 'KV_fleet_agents']) {
+  for (const name of [...jobStreams, JOB_RECORDS_STREAM, kvStreamName(RESULTS_BUCKET), kvStreamName(AGENTS_BUCKET)]) {
     const stream = streams.find((candidate: { name: string }) => candidate.name === name);
     expect({ name, replicas: stream?.config?.num_replicas }).toEqual({ name, replicas: 3 });
   }

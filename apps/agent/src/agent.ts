@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
 import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
-import { AGENTS_BUCKET, jobsStreamOf, RESULTS_BUCKET } from '@fleet/contracts/protocol';
+import { AGENTS_BUCKET, jobsStreamOf, kvStreamName, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
 import { version as agentVersion } from '../package.json';
@@ -70,7 +70,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
 
 /** The gateway creates the streams and buckets; an agent started first waits for them. */
 async function waitForTopology(jsm: JetStreamManager, hostname: string, log: Logger): Promise<void> {
-  const streams = [jobsStreamOf(hostname), `KV_${RESULTS_BUCKET}`, `KV_${AGENTS_BUCKET}`];
+  const streams = [jobsStreamOf(hostname), kvStreamName(RESULTS_BUCKET), kvStreamName(AGENTS_BUCKET)];
   for (let attempt = 1; ; attempt++) {
     const missing = [];
     for (const stream of streams) if (!(await jsm.streams.info(stream).then(() => true, () => false))) missing.push(stream);

@@ -1,4 +1,13 @@
-import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type Docker from 'dockerode';
@@ -176,8 +185,7 @@ export class JobWorker {
       await this.deps.results.put(resultKey(job.job_id, this.deps.hostname), JSON.stringify(running), { previousSeq: 0 });
       return 'claimed';
     } catch (err) {
-      // "wrong last sequence": the key exists, i.e. this (job, host) was claimed before.
-      if (err instanceof Error && /wrong last sequence|exists/i.test(err.message)) return 'taken';
+      if (isClaimTaken(err)) return 'taken';
       this.deps.log.warn({ err, job_id: job.job_id }, 'claim failed; asking for redelivery');
       return 'retry';
     }
@@ -243,6 +251,18 @@ const QUEUE_GRACE_MS = 500;
 const STREAM_GRACE_MS = 750;
 
 /** What AbortSignal.timeout() aborts with. */
+/**
+ * A create refused because the key already has an entry: the broker answers an expected last
+ * sequence of 0 with "wrong last sequence" (its "unknown" variant on newer servers), i.e. this
+ * (job, host) was claimed before. Anything else (timeout, no permission) is not a claim.
+ */
+export function isClaimTaken(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
 function deadlineReason(): DOMException {
   return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
 }

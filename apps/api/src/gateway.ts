@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AGENTS_BUCKET } from '@fleet/contracts/protocol';
+import { AGENTS_BUCKET, kvStreamName } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
 import { connectNats } from '@fleet/runtime/nats';
@@ -87,7 +87,7 @@ async function readinessProbe(nc: NatsConnection, link: NatsLink): Promise<() =>
   return async () => {
     // While disconnected a request would only wait out its timeout: report at once.
     if (!link.connected()) return { nats: 'disconnected', registry: 'unreachable: no NATS connection' };
-    const registry = await jsm.streams.info(`KV_${AGENTS_BUCKET}`).then(
+    const registry = await jsm.streams.info(kvStreamName(AGENTS_BUCKET)).then(
       () => 'ok',
       (err: Error) => `unreachable: ${err.message}`,
     );

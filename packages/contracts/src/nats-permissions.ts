@@ -2,7 +2,7 @@
  * NATS subject permissions, derived from the protocol so that a subject is
  * named in one place. An agent may touch only what belongs to its own
  * hostname: its job subject and durable consumer, its result keys, its
- * registry key, its stream and secret subjects, and replies on its own inbox
+ * heartbeat key, its stream and secret subjects, and replies on its own inbox
  * prefix (a shared `_INBOX.>` would let one agent read another's deliveries).
  */
 import {
@@ -10,9 +10,12 @@ import {
   agentConsumerName,
   CANCEL_SUBJECT_PREFIX,
   jobsStreamOf,
+  kvStreamName,
+  kvSubject,
   RESULTS_BUCKET,
-  SECRET_SUBJECT_PREFIX,
-  STREAM_SUBJECT_PREFIX,
+  resultKey,
+  secretSubject,
+  streamSubject,
 } from './protocol';
 
 export interface SubjectPermissions {
@@ -36,14 +39,15 @@ export function agentDeliverSubject(hostname: string): string {
 export function agentPermissions(hostname: string): SubjectPermissions {
   const consumer = agentConsumerName(hostname);
   const jobsStream = jobsStreamOf(hostname);
-  const resultsStream = `KV_${RESULTS_BUCKET}`;
+  const resultsStream = kvStreamName(RESULTS_BUCKET);
+  const ownResults = kvSubject(RESULTS_BUCKET, resultKey('*', hostname));
   return {
     publish: {
       allow: [
         '$JS.API.INFO',
         `$JS.API.STREAM.INFO.${jobsStream}`,
         `$JS.API.STREAM.INFO.${resultsStream}`,
-        `$JS.API.STREAM.INFO.KV_${AGENTS_BUCKET}`,
+        `$JS.API.STREAM.INFO.${kvStreamName(AGENTS_BUCKET)}`,
         `$JS.API.CONSUMER.INFO.${jobsStream}.${consumer}`,
         `$JS.API.CONSUMER.CREATE.${jobsStream}.${consumer}`,
         `$JS.API.CONSUMER.CREATE.${jobsStream}.${consumer}.>`,
@@ -51,11 +55,11 @@ export function agentPermissions(hostname: string): SubjectPermissions {
         // Replacing its own consumer when its kind changed (pull consumers of earlier versions).
         `$JS.API.CONSUMER.DELETE.${jobsStream}.${consumer}`,
         `$JS.ACK.${jobsStream}.${consumer}.>`,
-        `$KV.${RESULTS_BUCKET}.*.${hostname}`,
-        `$JS.API.DIRECT.GET.${resultsStream}.$KV.${RESULTS_BUCKET}.*.${hostname}`,
-        `$KV.${AGENTS_BUCKET}.${hostname}`,
-        `${STREAM_SUBJECT_PREFIX}.*.${hostname}`,
-        `${SECRET_SUBJECT_PREFIX}.*.${hostname}`,
+        ownResults,
+        `$JS.API.DIRECT.GET.${resultsStream}.${ownResults}`,
+        kvSubject(AGENTS_BUCKET, hostname),
+        streamSubject('*', hostname),
+        secretSubject('*', hostname),
       ],
     },
     subscribe: {

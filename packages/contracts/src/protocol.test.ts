@@ -1,4 +1,18 @@
-import { JOB_SHARDS, jobShardOf, jobsStreamOf, jobSubject } from './protocol';
+import {
+  JOB_SHARDS,
+  jobShardOf,
+  jobsStreamOf,
+  jobSubject,
+  kvKeyOf,
+  kvStreamName,
+  kvSubject,
+  parseSecretSubject,
+  parseStreamSubject,
+  RESULTS_BUCKET,
+  resultKey,
+  secretSubject,
+  streamSubject,
+} from './protocol';
 
 describe('job shards', () => {
   it('puts a host on one stream and subject, the same in every process', () => {
@@ -16,5 +30,27 @@ describe('job shards', () => {
     for (let i = 0; i < 5000; i++) perShard[jobShardOf(`host-${String(i).padStart(5, '0')}`)]++;
     const mean = 5000 / JOB_SHARDS;
     for (const count of perShard) expect(Math.abs(count - mean) / mean).toBeLessThan(0.2);
+  });
+});
+
+describe('KV names', () => {
+  it('names a bucket\'s stream and key subjects as the NATS server lays them out', () => {
+    expect(kvStreamName(RESULTS_BUCKET)).toBe('KV_fleet_results');
+    expect(kvSubject(RESULTS_BUCKET, resultKey('j1', 'web-01'))).toBe('$KV.fleet_results.j1.web-01');
+    expect(kvKeyOf(RESULTS_BUCKET, '$KV.fleet_results.j1.web-01')).toBe('j1.web-01');
+    expect(kvKeyOf(RESULTS_BUCKET, '$KV.fleet_agents.web-01')).toBeUndefined();
+  });
+});
+
+describe('per-host subjects', () => {
+  it('read back the job and host they were built from', () => {
+    expect(parseSecretSubject(secretSubject('j1', 'web-01'))).toEqual({ jobId: 'j1', hostname: 'web-01' });
+    expect(parseStreamSubject(streamSubject('j1', 'web-01'))).toEqual({ jobId: 'j1', hostname: 'web-01' });
+  });
+
+  it('refuse a subject of another kind or without a host', () => {
+    expect(parseSecretSubject(streamSubject('j1', 'web-01'))).toBeUndefined();
+    expect(parseStreamSubject('fleet.stream.j1')).toBeUndefined();
+    expect(parseStreamSubject('fleet.stream.j1.')).toBeUndefined();
   });
 });

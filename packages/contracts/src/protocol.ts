@@ -85,11 +85,59 @@ export function resultKey(jobId: string, hostname: string): string {
   return `${jobId}.${hostname}`;
 }
 
+/** The (job, host) pair a result key or a per-host subject names. */
+export interface JobHost {
+  jobId: string;
+  hostname: string;
+}
+
 /** Splits a result key (or the tail of its `$KV.<bucket>.` subject) into job id and hostname. */
-export function parseResultKey(key: string): { jobId: string; hostname: string } | undefined {
+export function parseResultKey(key: string): JobHost | undefined {
   const dot = key.indexOf('.');
   if (dot <= 0 || dot === key.length - 1) return undefined;
   return { jobId: key.slice(0, dot), hostname: key.slice(dot + 1) };
+}
+
+/** The (job, host) of `<prefix>.<job_id>.<hostname>`, or undefined for any other subject. */
+function parseJobHostSubject(prefix: string, subject: string): JobHost | undefined {
+  return subject.startsWith(`${prefix}.`) ? parseResultKey(subject.slice(prefix.length + 1)) : undefined;
+}
+
+/** Reads `fleet.secret.<job_id>.<hostname>` back into its job and host. */
+export function parseSecretSubject(subject: string): JobHost | undefined {
+  return parseJobHostSubject(SECRET_SUBJECT_PREFIX, subject);
+}
+
+/** Reads `fleet.stream.<job_id>.<hostname>` back into its job and host. */
+export function parseStreamSubject(subject: string): JobHost | undefined {
+  return parseJobHostSubject(STREAM_SUBJECT_PREFIX, subject);
+}
+
+/*
+ * A NATS KV bucket is a JetStream stream named `KV_<bucket>` whose key `k` is stored on subject
+ * `$KV.<bucket>.<k>` (the KV layout of the NATS server). Readers that go below the KV API
+ * (direct gets, core subscriptions, permissions) build these names here and nowhere else.
+ */
+
+/** The stream behind a KV bucket. */
+export function kvStreamName(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
+/** Every subject of a bucket starts with this; what follows is the key. */
+export function kvSubjectPrefix(bucket: string): string {
+  return `$KV.${bucket}.`;
+}
+
+/** The subject a bucket's key is stored on; `key` may hold wildcards (`*.<hostname>`) for permissions. */
+export function kvSubject(bucket: string, key: string): string {
+  return `${kvSubjectPrefix(bucket)}${key}`;
+}
+
+/** The key a bucket subject stores, or undefined for a subject outside the bucket. */
+export function kvKeyOf(bucket: string, subject: string): string | undefined {
+  const prefix = kvSubjectPrefix(bucket);
+  return subject.startsWith(prefix) ? subject.slice(prefix.length) : undefined;
 }
 
 export type RowStatus = components['schemas']['RowStatus'];

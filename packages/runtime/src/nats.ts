@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { kvKeyOf, kvSubject } from '@fleet/contracts/protocol';
 
 export interface NatsOptions {
   /** One URL, a comma-separated list (`nats://a:4222,nats://b:4222`, as FLEET_NATS_URL may hold), or an array. */
@@ -57,12 +58,12 @@ export type BucketChange = { key: string; deleted: boolean; value: Uint8Array };
  * cannot leave the feed stuck.
  */
 export function followBucket(nc: NatsConnection, bucket: string, onChange: (change: BucketChange) => void): () => void {
-  const prefix = `$KV.${bucket}.`;
-  const sub = nc.subscribe(`${prefix}>`, {
+  const sub = nc.subscribe(kvSubject(bucket, '>'), {
     callback: (err, msg) => {
-      if (err) return;
+      const key = err ? undefined : kvKeyOf(bucket, msg.subject);
+      if (key === undefined) return;
       const op = msg.headers?.get('KV-Operation');
-      onChange({ key: msg.subject.slice(prefix.length), deleted: op === 'DEL' || op === 'PURGE', value: msg.data });
+      onChange({ key, deleted: op === 'DEL' || op === 'PURGE', value: msg.data });
     },
   });
   return () => sub.unsubscribe();

@@ -7,7 +7,8 @@ import {
   cancelSubject,
   isFinal,
   jobSubject,
-  STREAM_SUBJECT_PREFIX,
+  parseStreamSubject,
+  streamSubject,
   type HostRow,
   type JobMessage,
   type JobRecord,
@@ -102,12 +103,12 @@ export class JobClient {
   }
 
   private relayChunks(jobId: string, onChunk: NonNullable<JobRequest['onChunk']>, done: Promise<unknown>): void {
-    const sub = this.deps.nc.subscribe(`${STREAM_SUBJECT_PREFIX}.${jobId}.*`, {
+    const sub = this.deps.nc.subscribe(streamSubject(jobId, '*'), {
       callback: (err, msg) => {
-        if (err) return;
-        const hostname = msg.subject.slice(STREAM_SUBJECT_PREFIX.length + jobId.length + 2);
+        const sender = err ? undefined : parseStreamSubject(msg.subject);
+        if (!sender) return;
         try {
-          onChunk(hostname, msg.json<StreamChunk>());
+          onChunk(sender.hostname, msg.json<StreamChunk>());
         } catch {
           // A chunk that is not JSON is dropped; the row still reports the host's outcome.
         }

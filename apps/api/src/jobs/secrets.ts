@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { SECRET_SUBJECT_PREFIX } from '@fleet/contracts/protocol';
+import { parseSecretSubject, secretSubject } from '@fleet/contracts/protocol';
 
 interface Held {
   secret: string;
@@ -19,12 +19,12 @@ export class SecretVault {
   private sub?: Subscription;
 
   start(nc: NatsConnection): void {
-    this.sub = nc.subscribe(`${SECRET_SUBJECT_PREFIX}.*.*`, {
+    this.sub = nc.subscribe(secretSubject('*', '*'), {
       callback: (err, msg) => {
-        if (err) return;
-        const [, , jobId, hostname] = msg.subject.split('.');
-        const entry = this.held.get(jobId);
-        if (entry?.hosts.has(hostname)) msg.respond(entry.secret);
+        const asker = err ? undefined : parseSecretSubject(msg.subject);
+        if (!asker) return;
+        const entry = this.held.get(asker.jobId);
+        if (entry?.hosts.has(asker.hostname)) msg.respond(entry.secret);
       },
     });
   }

@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { JOB_RECORDS_STREAM, jobRecordSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
+import { JOB_RECORDS_STREAM, jobRecordSubject, kvStreamName, kvSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
 import { scanNewestFirst } from '../nats/scan';
 import { publishUntil } from './publish';
 import { byHostname, effectiveRow, jobStatus, timeoutRow, undeliveredRow } from './rows';
@@ -56,7 +56,7 @@ export class JobStore {
    * running through another.
    */
   async storedRow(jobId: string, hostname: string): Promise<HostRow | undefined> {
-    const msg = await this.jsm.streams.getMessage(`KV_${RESULTS_BUCKET}`, { last_by_subj: `$KV.${RESULTS_BUCKET}.${resultKey(jobId, hostname)}` });
+    const msg = await this.jsm.streams.getMessage(kvStreamName(RESULTS_BUCKET), { last_by_subj: kvSubject(RESULTS_BUCKET, resultKey(jobId, hostname)) });
     const operation = msg?.header?.get('KV-Operation');
     return msg && operation !== 'DEL' && operation !== 'PURGE' ? msg.json<HostRow>() : undefined;
   }
