@@ -40,7 +40,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const vault = new SecretVault();
   vault.start(nc);
   const store = new JobStore(jetstream(nc), topology.jsm, topology.results);
-  const jobs = new JobClient({ nc, store, feed, resolver: new TargetResolver(registry), vault, log, onSettled: (record, rows) => metrics.jobSettled(record, rows) });
+  const jobs = new JobClient({ nc, js: jetstream(nc), store, feed, resolver: new TargetResolver(registry), vault, log, onSettled: (record, rows) => metrics.jobSettled(record, rows) });
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
   const audit = new AuditLog(jetstream(nc), topology.jsm, log);

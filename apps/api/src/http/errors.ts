@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { ApiError } from '../errors';
-
+import { ApiError, badRequest } from '../errors';
+import { JobStoreUnavailableError, UnsendableParamsError } from '../jobs/errors';
+import { TargetError, type TargetFailure } from '../targets/resolve';
 
 interface ValidatorError {
   status?: number;
@@ -29,9 +30,32 @@ function fromBodyParser(err: { type?: string; status?: number; message?: string 
   return undefined;
 }
 
+const TARGET_ANSWERS: Record<TargetFailure, { status: number; error: string }> = {
+  invalid: { status: 400, error: 'invalid target' },
+  unmatched: { status: 404, error: 'no agent matches target' },
+  'out of scope': { status: 403, error: 'Forbidden - Insufficient permissions' },
+};
+
+/** The job layer's own failures, answered with the status that says whose fault each is. */
+function fromJobLayer(err: unknown): ApiError | undefined {
+  if (err instanceof TargetError) {
+    const { status, error } = TARGET_ANSWERS[err.failure];
+    return new ApiError(status, error, err.message);
+  }
+  if (err instanceof JobStoreUnavailableError) return new ApiError(503, 'job store unavailable', err.message);
+  if (err instanceof UnsendableParamsError) return badRequest(err.message);
+  return undefined;
+}
+
+/** The answer for an error a request raised, or undefined for a fault of the gateway itself (a 500). */
+export function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  return fromJobLayer(err) ?? fromValidator(err as ValidatorError) ?? fromBodyParser(err as { type?: string; status?: number; message?: string });
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const apiError = err instanceof ApiError ? err : (fromValidator(err) ?? fromBodyParser(err));
+    const apiError = toApiError(err);
     if (apiError) {
       res.status(apiError.status).json(apiError.body());
       return;

@@ -1,24 +1,25 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { PubAck } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
 import { jobSubject, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
 import type { AgentView } from '../agents/registry';
 import { TargetResolver } from '../targets/resolve';
 import { JobClient } from './client';
+import { JobStoreUnavailableError } from './errors';
+import type { JetStreamPublisher } from './publish';
 import type { ResultFeed, RowListener } from './feed';
 import type { SecretVault } from './secrets';
 import type { JobStore } from './store';
 
-/** The broker as the job client sees it, with one host whose dispatch it refuses. */
-let refuseSubject = '';
-jest.mock('@nats-io/jetstream', () => ({
-  jetstream: (): Partial<JetStreamClient> => ({
-    publish: async (subject: string) => {
+/** The broker as the job client sees it, refusing the dispatch to one host's subject. */
+function brokerRefusing(refuseSubject: string): JetStreamPublisher {
+  return {
+    publish: async (subject: string): Promise<PubAck> => {
       if (subject === refuseSubject) throw new Error('maximum messages exceeded');
       return { stream: 'FLEET_JOBS', seq: 1, duplicate: false, domain: '' };
     },
-  }),
-}));
+  };
+}
 
 function agent(hostname: string): AgentView {
   return { hostname, labels: {}, drained: false, live: true, agent_version: 't', engine: { healthy: true }, started_at: '', last_seen_at: '' };
@@ -66,19 +67,18 @@ class MemoryFleet {
   }
 }
 
-function clientOf(fleet: MemoryFleet, released: string[] = []): JobClient {
+function clientOf(fleet: MemoryFleet, { released = [] as string[], refuseSubject = '' } = {}): JobClient {
   const vault = { hold: () => undefined, release: (jobId: string) => released.push(jobId) } as unknown as SecretVault;
   const nc = { publish: () => undefined } as unknown as NatsConnection;
-  return new JobClient({ nc, store: fleet.store, feed: fleet.feed, resolver, vault, log: pino({ level: 'silent' }) });
+  return new JobClient({ nc, js: brokerRefusing(refuseSubject), store: fleet.store, feed: fleet.feed, resolver, vault, log: pino({ level: 'silent' }) });
 }
 
 const request = { operation: 'docker.container.list' as const, target: '_all', params: {}, timeoutSeconds: 5, caller: 'test' };
 
 describe('JobClient', () => {
   it('gives a host the broker would not take the job for a failed 503 row at once, and runs it on the others', async () => {
-    refuseSubject = jobSubject('web-02');
     const fleet = new MemoryFleet();
-    const job = await clientOf(fleet).start(request);
+    const job = await clientOf(fleet, { refuseSubject: jobSubject('web-02') }).start(request);
     expect(fleet.written.get(`${job.record.job_id}.web-02`)).toMatchObject({ status: 'failed', error_code: 503, error: expect.stringContaining('maximum messages exceeded') });
 
     fleet.write(job.record.job_id, { hostname: 'web-01', status: 'ok', changed: false });
@@ -88,12 +88,11 @@ describe('JobClient', () => {
     ]);
   });
 
-  it('answers 503 when the job cannot be stored, sends nothing, and stops collecting and holding its secret', async () => {
-    refuseSubject = '';
+  it('fails as job store unavailable when the job cannot be stored, sends nothing, and stops collecting and holding its secret', async () => {
     const fleet = new MemoryFleet();
     fleet.saveFails = true;
     const released: string[] = [];
-    await expect(clientOf(fleet, released).start({ ...request, secret: 'registry-credential' })).rejects.toMatchObject({ status: 503, error: 'job store unavailable' });
+    await expect(clientOf(fleet, { released }).start({ ...request, secret: 'registry-credential' })).rejects.toBeInstanceOf(JobStoreUnavailableError);
     expect(fleet.watching()).toBe(0);
     expect(released).toHaveLength(1);
   });

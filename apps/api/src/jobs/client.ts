@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NodeOperationName } from '@fleet/contracts/operations';
@@ -14,10 +13,10 @@ import {
   type JobRecord,
   type StreamChunk,
 } from '@fleet/contracts/protocol';
-import { ApiError, badRequest } from '../errors';
 import type { TargetResolver } from '../targets/resolve';
 import type { ResultFeed } from './feed';
-import { publishUntil } from './publish';
+import { JobStoreUnavailableError, UnsendableParamsError } from './errors';
+import { publishUntil, type JetStreamPublisher } from './publish';
 import { byHostname, jobStatus, timeoutRow } from './rows';
 import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
@@ -39,7 +38,10 @@ export interface JobRequest {
 }
 
 export interface JobClientDeps {
-  nc: NatsConnection;
+  /** Core NATS: chunks of streaming jobs come in on it, cancels go out. */
+  nc: Pick<NatsConnection, 'publish' | 'subscribe'>;
+  /** Dispatch messages go out through it, acknowledged by their stream. */
+  js: JetStreamPublisher;
   store: JobStore;
   feed: ResultFeed;
   resolver: TargetResolver;
@@ -60,14 +62,12 @@ export interface StartedJob {
 /**
  * The job client: create the job, resolve its target to a fixed host set,
  * store it, publish it to each host, and collect one row per host by the
- * deadline. It knows nothing of HTTP.
+ * deadline. It knows nothing of HTTP: its failures are its own errors
+ * (TargetError, JobStoreUnavailableError, UnsendableParamsError), which the
+ * HTTP layer answers with a status (http/errors.ts).
  */
 export class JobClient {
-  private readonly js: JetStreamClient;
-
-  constructor(private readonly deps: JobClientDeps) {
-    this.js = jetstream(deps.nc);
-  }
+  constructor(private readonly deps: JobClientDeps) {}
 
   async start(request: JobRequest): Promise<StartedJob> {
     const { resolver, store, vault, log } = this.deps;
@@ -94,7 +94,7 @@ export class JobClient {
       collection.abandon();
       vault.release(record.job_id);
       log.error({ job_id: record.job_id, target: record.target, err }, 'job could not be stored');
-      throw new ApiError(503, 'job store unavailable', `the job could not be stored, so it was not sent to any host: ${describeError(err)}`);
+      throw new JobStoreUnavailableError(`the job could not be stored, so it was not sent to any host: ${describeError(err)}`);
     }
     request.onCreated?.(record);
     await this.dispatch(record, payload);
@@ -173,7 +173,7 @@ export class JobClient {
     try {
       return JSON.stringify(message);
     } catch (err) {
-      throw badRequest(`the request's parameters cannot be forwarded to the agents: ${(err as Error).message}`);
+      throw new UnsendableParamsError(`the request's parameters cannot be forwarded to the agents: ${(err as Error).message}`);
     }
   }
 
@@ -185,7 +185,7 @@ export class JobClient {
     const deadline = Date.parse(record.deadline);
     // msgID lets JetStream drop a duplicate publish of the same (job, host), so a retry is safe.
     const outcomes = await Promise.allSettled(
-      record.hosts.map((host) => publishUntil(this.js, jobSubject(host), payload, `${record.job_id}.${host}`, deadline)),
+      record.hosts.map((host) => publishUntil(this.deps.js, jobSubject(host), payload, `${record.job_id}.${host}`, deadline)),
     );
     const undelivered = record.hosts.flatMap((host, i) => {
       const outcome = outcomes[i];

@@ -16,7 +16,10 @@ const ATTEMPT_TIMEOUT_MS = 2_000;
  * `deadline` (epoch ms), the job's own. The msgID makes a retry idempotent: JetStream drops a
  * duplicate of a message it already stored. Other errors, and the last one at the deadline, throw.
  */
-export async function publishUntil(js: JetStreamClient, subject: string, payload: string, msgID: string, deadline: number): Promise<PubAck> {
+/** The one call of a JetStream client that dispatching needs. */
+export type JetStreamPublisher = Pick<JetStreamClient, 'publish'>;
+
+export async function publishUntil(js: JetStreamPublisher, subject: string, payload: string, msgID: string, deadline: number): Promise<PubAck> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await js.publish(subject, payload, { msgID, timeout: Math.max(500, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now())) });

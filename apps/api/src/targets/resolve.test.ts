@@ -1,6 +1,5 @@
 import type { AgentView } from '../agents/registry';
-import { ApiError } from '../errors';
-import { type AgentDirectory, TargetResolver } from './resolve';
+import { type AgentDirectory, type TargetFailure, TargetError, TargetResolver } from './resolve';
 
 function agent(hostname: string, labels: Record<string, string>, drained = false): AgentView {
   return {
@@ -41,11 +40,11 @@ const FLEET = [
   agent('web-03', { role: 'web', zone: 'eu.north' }, true),
 ];
 
-function statusOf(run: () => unknown): number | undefined {
+function failureOf(run: () => unknown): TargetFailure | undefined {
   try {
     run();
   } catch (err) {
-    return err instanceof ApiError ? err.status : undefined;
+    return err instanceof TargetError ? err.failure : undefined;
   }
   return undefined;
 }
@@ -76,22 +75,22 @@ describe('TargetResolver', () => {
 
   it('answers 404 for _any when every agent is drained', () => {
     const resolver = new TargetResolver(new FixedDirectory([agent('web-09', {}, true)]));
-    expect(statusOf(() => resolver.resolve('_any'))).toBe(404);
+    expect(failureOf(() => resolver.resolve('_any'))).toBe('unmatched');
   });
 
   it('answers 404 naming how many live agents there were, and 400 for a bad selector', () => {
     const resolver = new TargetResolver(new FixedDirectory(FLEET));
     expect(() => resolver.resolve('role:cache')).toThrow("target 'role:cache' matched 0 of 4 live agents");
-    expect(statusOf(() => resolver.resolve('role:cache'))).toBe(404);
-    expect(statusOf(() => resolver.resolve('nobody'))).toBe(404);
-    expect(statusOf(() => resolver.resolve('role:*'))).toBe(400);
+    expect(failureOf(() => resolver.resolve('role:cache'))).toBe('unmatched');
+    expect(failureOf(() => resolver.resolve('nobody'))).toBe('unmatched');
+    expect(failureOf(() => resolver.resolve('role:*'))).toBe('invalid');
   });
 
   it('refuses with 403 a target reaching outside the key scope, naming the hosts', () => {
     const resolver = new TargetResolver(new FixedDirectory(FLEET));
     expect(resolver.resolve('role:web', 'role:web')).toEqual(['web-01', 'web-02']);
-    expect(statusOf(() => resolver.resolve('_all', 'role:web'))).toBe(403);
-    expect(statusOf(() => resolver.resolve('db-01', 'role:web'))).toBe(403);
+    expect(failureOf(() => resolver.resolve('_all', 'role:web'))).toBe('out of scope');
+    expect(failureOf(() => resolver.resolve('db-01', 'role:web'))).toBe('out of scope');
     expect(() => resolver.resolve('zone:eu', 'role:web')).toThrow('reaches db-01');
   });
 });

@@ -1,6 +1,5 @@
 import type { AgentView } from '../agents/registry';
-import { ApiError } from '../errors';
-import { hostInScope, labelsMatch, parseTarget, TargetSyntaxError, type Target } from './target';
+import { hostInScope, labelsMatch, parseTarget, TargetSyntaxError, type Target } from '@fleet/contracts/grammar';
 
 export interface AgentDirectory {
   /** Live agents, sorted by hostname. */
@@ -10,6 +9,20 @@ export interface AgentDirectory {
   /** The agent, if it is live. */
   get(hostname: string): AgentView | undefined;
   countLive(): number;
+}
+
+/** Why a target resolves to no host the caller may reach; the HTTP layer picks the status. */
+export type TargetFailure = 'invalid' | 'unmatched' | 'out of scope';
+
+export class TargetError extends Error {
+  override readonly name = 'TargetError';
+
+  constructor(
+    readonly failure: TargetFailure,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -24,7 +37,7 @@ export class TargetResolver {
   resolve(raw: string, scope?: string): string[] {
     const hosts = this.match(parse(raw));
     if (hosts.length === 0) {
-      throw new ApiError(404, 'no agent matches target', `target '${raw}' matched 0 of ${this.agents.countLive()} live agents`);
+      throw new TargetError('unmatched', `target '${raw}' matched 0 of ${this.agents.countLive()} live agents`);
     }
     if (scope) this.enforceScope(scope, raw, hosts);
     return hosts.map((agent) => agent.hostname);
@@ -61,9 +74,8 @@ export class TargetResolver {
     const allowed = parse(scope);
     const outside = hosts.filter((agent) => !hostInScope(allowed, agent.hostname, agent.labels));
     if (outside.length > 0) {
-      throw new ApiError(
-        403,
-        'Forbidden - Insufficient permissions',
+      throw new TargetError(
+        'out of scope',
         `target '${raw}' reaches ${outside.map((a) => a.hostname).join(', ')}, outside this key's scope '${scope}'`,
       );
     }
@@ -74,7 +86,7 @@ function parse(raw: string): Target {
   try {
     return parseTarget(raw);
   } catch (err) {
-    if (err instanceof TargetSyntaxError) throw new ApiError(400, 'invalid target', err.message);
+    if (err instanceof TargetSyntaxError) throw new TargetError('invalid', err.message);
     throw err;
   }
 }

@@ -1,0 +1,24 @@
+import { JobStoreUnavailableError, UnsendableParamsError } from '../jobs/errors';
+import { TargetError } from '../targets/resolve';
+import { toApiError } from './errors';
+
+describe('toApiError', () => {
+  it('answers each target failure with the status that says whose fault it is', () => {
+    expect(toApiError(new TargetError('invalid', 'bad selector'))?.body()).toEqual({ error: 'invalid target', details: 'bad selector', code: 400 });
+    expect(toApiError(new TargetError('unmatched', 'matched 0'))?.body()).toEqual({ error: 'no agent matches target', details: 'matched 0', code: 404 });
+    expect(toApiError(new TargetError('out of scope', 'reaches db-01'))?.body()).toEqual({
+      error: 'Forbidden - Insufficient permissions',
+      details: 'reaches db-01',
+      code: 403,
+    });
+  });
+
+  it('answers a job that could not be stored with 503 and one that cannot be sent with 400', () => {
+    expect(toApiError(new JobStoreUnavailableError('not stored: TIMEOUT'))?.body()).toEqual({ error: 'job store unavailable', details: 'not stored: TIMEOUT', code: 503 });
+    expect(toApiError(new UnsendableParamsError('too deep'))?.body()).toEqual({ error: 'invalid request', details: 'too deep', code: 400 });
+  });
+
+  it('leaves a fault of the gateway itself to the 500 answer', () => {
+    expect(toApiError(new Error('boom'))).toBeUndefined();
+  });
+});

@@ -1,0 +1,9 @@
+/** The job could not be stored, so it was sent to no host; nothing of it is left behind. */
+export class JobStoreUnavailableError extends Error {
+  override readonly name = 'JobStoreUnavailableError';
+}
+
+/** The job's parameters cannot be serialised for the agents (JSON nested thousands deep): the caller's error. */
+export class UnsendableParamsError extends Error {
+  override readonly name = 'UnsendableParamsError';
+}
