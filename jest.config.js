@@ -1,4 +1,7 @@
-/** Two projects: fast unit tests of pure logic, and end-to-end suites against real NATS + real dockerd engines. */
+/**
+ * Five projects: fast unit tests of pure logic (`unit`); end-to-end suites against real NATS and real
+ * dockerd engines (`e2e`); and the reliability suites `faults`, `fuzz` and `load` (README, "Tests").
+ */
 const transform = { '^.+\\.ts$': 'ts-jest' };
 
 module.exports = {

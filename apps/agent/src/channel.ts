@@ -4,6 +4,8 @@ import { cancelSubject, secretSubject, streamSubject, type JobMessage, type Stre
 const SECRET_TIMEOUT_MS = 2000;
 
 export class CredentialUnavailableError extends Error {
+  override readonly name = 'CredentialUnavailableError';
+
   constructor() {
     super('the credential sent with this job is no longer available (the gateway that took the request is gone); send the request again');
   }

@@ -1,9 +1,12 @@
 /**
- * A failure that carries the HTTP status it answers with. Raised by any layer
- * (targets, jobs, routes); only the HTTP layer turns it into a response, and
- * every non-2xx answer is `{error, details, code}` with all three filled (SPEC §4).
+ * A failure that carries the HTTP status it answers with. Raised by the HTTP
+ * layer (auth, routes); the job layer's own errors are mapped to it in
+ * http/errors.ts. Every non-2xx answer is `{error, details, code}` with all
+ * three filled (the contract's `Error` schema; README, "Responses").
  */
 export class ApiError extends Error {
+  override readonly name = 'ApiError';
+
   constructor(
     readonly status: number,
     readonly error: string,

@@ -23,7 +23,9 @@ export const EXIT = {
 } as const;
 
 /** An invalid command line found after commander's own checks (bad --body, missing field, bad config). */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
 
 interface Row {
   status: string;

@@ -1,4 +1,4 @@
-/** Permissions carried by API keys (SPEC §7). */
+/** Permissions carried by API keys (README, "API keys"; each operation's `x-permission` in the contract). */
 export const PERMISSIONS = [
   'docker:read',
   'docker:write',

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 
 /** A bad setting, named with its value and what it must be; printed at start-up. */
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
 
 /** The exit status of a service refusing its configuration (sysexits.h EX_CONFIG). */
 export const EX_CONFIG = 78;

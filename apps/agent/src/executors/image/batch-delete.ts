@@ -17,6 +17,8 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** Why one id could not be deleted; the other ids go on. */
 class IdFailure extends Error {
+  override readonly name = 'IdFailure';
+
   constructor(
     readonly code: FailureCode,
     reason: string,
