@@ -7,8 +7,12 @@ import { PERMISSIONS, type Permission } from './permissions';
 /**
  * The operation registry. Each operation is named once, in the OpenAPI document:
  * its operationId is the job's operation name, `x-permission` the key permission
- * it needs and `x-mutating` whether it may change engine state. Everything here
- * is read from the document, so the contract stays the single source of truth.
+ * it needs, `x-mutating` whether it may change engine state, `x-stream-switch`
+ * the boolean query parameter that turns its answer into a server-sent-event
+ * stream, `x-secret-header` the header carrying a credential for the agents.
+ * Parameters marked `x-job-control` steer the job rather than the Docker call.
+ * Everything here is read from the document, so the contract stays the single
+ * source of truth.
  */
 export const CONTRACT_PATH = path.join(__dirname, '..', 'openapi.yaml');
 
@@ -28,28 +32,92 @@ export interface OperationSpec {
   nodeTargeted: boolean;
   /** The operation declares a request body. */
   hasBody: boolean;
+  /** Every success answer is a server-sent-event stream (`system events`). */
+  alwaysStreams: boolean;
+  /** The boolean query parameter that, when true, makes the answer a server-sent-event stream (`follow` for logs). */
+  streamSwitch?: string;
+  /** The request header carrying a credential for the agents (`X-Registry-Auth`): held in memory, never stored or logged. */
+  secretHeader?: string;
 }
 
+/** The schema facts read from a parameter: what the gateway and the CLI need to know of a number or a flag. */
+interface ParameterSchema {
+  type?: string;
+  minimum?: number;
+  maximum?: number;
+  default?: unknown;
+}
+
+interface ParameterObject {
+  name: string;
+  in: string;
+  schema?: ParameterSchema;
+  'x-job-control'?: unknown;
+  $ref?: string;
+}
+
+type Document = Record<string, unknown> & {
+  paths: Record<string, Record<string, unknown> & { parameters?: ParameterObject[] }>;
+  components?: Record<string, Record<string, unknown>>;
+};
+
 const HTTP_METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete'];
+const EVENT_STREAM = 'text/event-stream';
 
 export function loadContract(): Record<string, unknown> {
   return YAML.parse(readFileSync(CONTRACT_PATH, 'utf8')) as Record<string, unknown>;
 }
 
+/** Follows a local `#/components/<group>/<name>` reference. */
+function deref<T>(contract: Document, value: T & { $ref?: string }): T {
+  let current = value;
+  while (current.$ref) {
+    const [, , group, name] = current.$ref.split('/');
+    current = contract.components?.[group]?.[name] as T & { $ref?: string };
+    if (!current) throw new Error(`contract: unresolved reference ${value.$ref}`);
+  }
+  return current;
+}
+
 export function readOperations(contract: Record<string, unknown>): OperationSpec[] {
-  const paths = contract.paths as Record<string, Record<string, Record<string, unknown>>>;
-  return Object.entries(paths).flatMap(([openApiPath, item]) =>
-    HTTP_METHODS.filter((method) => item[method]).map((method) => toSpec(openApiPath, method, item[method])),
+  const document = contract as Document;
+  return Object.entries(document.paths).flatMap(([openApiPath, item]) =>
+    HTTP_METHODS.filter((method) => item[method]).map((method) => toSpec(document, openApiPath, method)),
   );
 }
 
-function toSpec(openApiPath: string, method: HttpMethod, op: Record<string, unknown>): OperationSpec {
+/** The path-level and the operation's own parameters, references resolved (the operation's own win). */
+function parametersOf(contract: Document, openApiPath: string, method: HttpMethod): ParameterObject[] {
+  const item = contract.paths[openApiPath];
+  const op = item[method] as { parameters?: ParameterObject[] };
+  const byKey = new Map<string, ParameterObject>();
+  for (const raw of [...(item.parameters ?? []), ...(op.parameters ?? [])]) {
+    const param = deref(contract, raw);
+    byKey.set(`${param.in}:${param.name.toLowerCase()}`, param);
+  }
+  return [...byKey.values()];
+}
+
+/** The media types of each success (2xx) answer. */
+function successMediaTypes(contract: Document, op: Record<string, unknown>): string[][] {
+  const responses = (op.responses ?? {}) as Record<string, { content?: Record<string, unknown>; $ref?: string }>;
+  return Object.entries(responses)
+    .filter(([status]) => /^2\d\d$/.test(status))
+    .map(([, response]) => Object.keys(deref(contract, response).content ?? {}));
+}
+
+function toSpec(contract: Document, openApiPath: string, method: HttpMethod): OperationSpec {
+  const op = contract.paths[openApiPath][method] as Record<string, unknown>;
   const name = op.operationId as OperationName;
   const permission = op['x-permission'];
   if (permission !== 'none' && !PERMISSIONS.includes(permission as Permission)) {
     throw new Error(`contract: ${name} has unknown x-permission '${String(permission)}'`);
   }
   if (typeof op['x-mutating'] !== 'boolean') throw new Error(`contract: ${name} lacks a boolean x-mutating`);
+  const params = parametersOf(contract, openApiPath, method);
+  const media = successMediaTypes(contract, op);
+  const alwaysStreams = media.length > 0 && media.every((types) => types.length > 0 && types.every((type) => type === EVENT_STREAM));
+  const canStream = media.some((types) => types.includes(EVENT_STREAM));
   return {
     name,
     method,
@@ -58,10 +126,44 @@ function toSpec(openApiPath: string, method: HttpMethod, op: Record<string, unkn
     mutating: op['x-mutating'],
     nodeTargeted: openApiPath.startsWith('/node/{target}/'),
     hasBody: op.requestBody !== undefined,
+    alwaysStreams,
+    ...optional('streamSwitch', readStreamSwitch(name, op['x-stream-switch'], params, { alwaysStreams, canStream })),
+    ...optional('secretHeader', readSecretHeader(name, op['x-secret-header'], params)),
   };
 }
 
-export const OPERATIONS: readonly OperationSpec[] = readOperations(loadContract());
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+/**
+ * `x-stream-switch` names a boolean query parameter of the operation. An
+ * operation that may answer with a stream but need not must name one; one
+ * that always streams, or never, must not.
+ */
+function readStreamSwitch(name: string, value: unknown, params: ParameterObject[], streaming: { alwaysStreams: boolean; canStream: boolean }): string | undefined {
+  const switchable = streaming.canStream && !streaming.alwaysStreams;
+  if (value === undefined) {
+    if (switchable) throw new Error(`contract: ${name} may answer with text/event-stream but has no x-stream-switch`);
+    return undefined;
+  }
+  if (!switchable) throw new Error(`contract: ${name} has x-stream-switch but ${streaming.alwaysStreams ? 'always' : 'never'} answers with text/event-stream`);
+  const param = params.find((candidate) => candidate.in === 'query' && candidate.name === value);
+  if (param?.schema?.type !== 'boolean') throw new Error(`contract: ${name}'s x-stream-switch '${String(value)}' is not a boolean query parameter of it`);
+  return param.name;
+}
+
+/** `x-secret-header` names a header parameter of the operation. */
+function readSecretHeader(name: string, value: unknown, params: ParameterObject[]): string | undefined {
+  if (value === undefined) return undefined;
+  const header = typeof value === 'string' ? params.find((param) => param.in === 'header' && param.name.toLowerCase() === value.toLowerCase()) : undefined;
+  if (!header) throw new Error(`contract: ${name}'s x-secret-header '${String(value)}' is not a header parameter of it`);
+  return header.name;
+}
+
+const DOCUMENT = loadContract() as Document;
+
+export const OPERATIONS: readonly OperationSpec[] = readOperations(DOCUMENT);
 
 export function operationSpec(name: OperationName): OperationSpec {
   const spec = OPERATIONS.find((op) => op.name === name);
@@ -69,8 +171,58 @@ export function operationSpec(name: OperationName): OperationSpec {
   return spec;
 }
 
-/** Request fields that steer the job itself rather than the Docker call. */
-type ControlParam = 'timeout' | 'async' | 'target';
+/** Whether a call of `spec` with these query values (booleans, or their string form) is answered as a server-sent-event stream. */
+export function answersWithStream(spec: OperationSpec, query: Record<string, unknown>): boolean {
+  return spec.alwaysStreams || (spec.streamSwitch !== undefined && String(query[spec.streamSwitch]) === 'true');
+}
+
+function queryParameterSchema(name: OperationName, param: string): ParameterSchema {
+  const spec = operationSpec(name);
+  const found = parametersOf(DOCUMENT, spec.path, spec.method).find((candidate) => candidate.in === 'query' && candidate.name === param);
+  if (!found?.schema) throw new Error(`contract: ${name} has no query parameter '${param}'`);
+  return found.schema;
+}
+
+/** The longest long-poll of `GET /job/{job_id}?wait=`, in seconds: its schema's maximum. */
+export const JOB_WAIT_MAX_SECONDS = readNumber('job.get wait maximum', queryParameterSchema('job.get', 'wait').maximum);
+
+function readNumber(what: string, value: unknown): number {
+  if (typeof value !== 'number') throw new Error(`contract: ${what} must be a number`);
+  return value;
+}
+
+/** The shared parameters marked `x-job-control`, by name. */
+function readJobControls(contract: Document): Map<string, ParameterObject> {
+  const shared = Object.values(contract.components?.parameters ?? {}) as ParameterObject[];
+  return new Map(shared.filter((param) => param['x-job-control'] === true).map((param) => [param.name, param]));
+}
+
+const JOB_CONTROLS = readJobControls(DOCUMENT);
+
+/**
+ * Request fields that steer the job itself (where it runs, its deadline,
+ * whether to wait) rather than the Docker call: never handed to an executor.
+ */
+export const JOB_CONTROL_PARAMS: ReadonlySet<string> = new Set(JOB_CONTROLS.keys());
+
+/** The job's deadline in seconds: the `timeout` job control's minimum, maximum and default. */
+export const JOB_TIMEOUT_SECONDS = readTimeout(JOB_CONTROLS.get('timeout')?.schema);
+
+function readTimeout(schema: ParameterSchema = {}): { minimum: number; maximum: number; default: number } {
+  return {
+    minimum: readNumber('timeout minimum', schema.minimum),
+    maximum: readNumber('timeout maximum', schema.maximum),
+    default: readNumber('timeout default', schema.default),
+  };
+}
+
+/** JOB_CONTROL_PARAMS for the compiler, which cannot read YAML; checked against the contract here, at load. */
+const TYPED_CONTROL_PARAMS = ['target', 'timeout', 'async', 'Prefer'] as const;
+type ControlParam = (typeof TYPED_CONTROL_PARAMS)[number];
+if (TYPED_CONTROL_PARAMS.length !== JOB_CONTROL_PARAMS.size || !TYPED_CONTROL_PARAMS.every((param) => JOB_CONTROL_PARAMS.has(param))) {
+  throw new Error(`contract: the x-job-control parameters are ${[...JOB_CONTROL_PARAMS].join(', ')}, the types expect ${TYPED_CONTROL_PARAMS.join(', ')}`);
+}
+
 type PathOf<Op> = Op extends { parameters: { path: infer P } } ? Omit<P, ControlParam> : unknown;
 type QueryOf<Op> = Op extends { parameters: { query?: infer Q } } ? Omit<NonNullable<Q>, ControlParam> : unknown;
 type BodyOf<Op> = Op extends { requestBody: { content: { 'application/json': infer B } } } ? { body: B } : unknown;

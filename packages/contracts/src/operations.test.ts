@@ -1,0 +1,80 @@
+import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, JOB_WAIT_MAX_SECONDS, loadContract, OPERATIONS, operationSpec, readOperations } from './operations';
+
+type Parameter = { name: string; in: string; schema?: { type?: string }; $ref?: string };
+type Operation = { parameters?: Parameter[]; responses: Record<string, { $ref?: string; content?: Record<string, unknown> }> };
+const contract = loadContract() as {
+  paths: Record<string, Record<string, Operation> & { parameters?: Parameter[] }>;
+  components: { parameters: Record<string, Parameter & { 'x-job-control'?: boolean }> };
+};
+
+/** The operation's parameters as the contract declares them (path-level and its own, references resolved). */
+function parametersOf(path: string, method: string): Parameter[] {
+  const item = contract.paths[path];
+  return [...(item.parameters ?? []), ...(item[method].parameters ?? [])].map((param) => (param.$ref ? contract.components.parameters[param.$ref.split('/').at(-1) as string] : param));
+}
+
+function offersEventStream(path: string, method: string): boolean {
+  return Object.entries(contract.paths[path][method].responses).some(([status, response]) => /^2/.test(status) && response.content?.['text/event-stream'] !== undefined);
+}
+
+/** A one-operation document for the load-time checks. */
+function documentWith(extensions: Record<string, unknown>, responses: Operation['responses'], parameters: Parameter[] = []): Record<string, unknown> {
+  const op = { operationId: 'docker.container.logs', 'x-permission': 'docker:read', 'x-mutating': false, parameters, responses, ...extensions };
+  return { paths: { '/node/{target}/container/docker/{id}/logs': { get: op } }, components: {} };
+}
+
+const JSON_OR_STREAM = { '200': { content: { 'application/json': {}, 'text/event-stream': {} } } };
+const FOLLOW = { name: 'follow', in: 'query', schema: { type: 'boolean' } };
+
+describe('per-operation facts read from the contract', () => {
+  it('every operation that may answer with a stream, but need not, names a boolean query parameter of its own as x-stream-switch', () => {
+    const switchable = OPERATIONS.filter((op) => offersEventStream(op.path, op.method) && !op.alwaysStreams);
+    expect(switchable.map((op) => op.name).sort()).toEqual(['docker.container.logs', 'docker.container.stats', 'docker.image.pull']);
+    for (const op of switchable) {
+      const param = parametersOf(op.path, op.method).find((candidate) => candidate.in === 'query' && candidate.name === op.streamSwitch);
+      expect({ name: op.name, type: param?.schema?.type }).toEqual({ name: op.name, type: 'boolean' });
+    }
+    expect(OPERATIONS.filter((op) => op.streamSwitch !== undefined).length).toBe(switchable.length);
+    expect(OPERATIONS.filter((op) => op.alwaysStreams).map((op) => op.name)).toEqual(['docker.system.events']);
+  });
+
+  it('decides streaming from the switch: logs with follow=true, events always, pull with progress, inspect never', () => {
+    expect(answersWithStream(operationSpec('docker.container.logs'), { follow: true })).toBe(true);
+    expect(answersWithStream(operationSpec('docker.container.logs'), { follow: 'true', stream: true })).toBe(true);
+    expect(answersWithStream(operationSpec('docker.container.logs'), { stream: true })).toBe(false);
+    expect(answersWithStream(operationSpec('docker.container.stats'), { stream: false })).toBe(false);
+    expect(answersWithStream(operationSpec('docker.system.events'), {})).toBe(true);
+    expect(answersWithStream(operationSpec('docker.image.pull'), { progress: true })).toBe(true);
+    expect(answersWithStream(operationSpec('docker.container.inspect'), { follow: true })).toBe(false);
+  });
+
+  it('x-secret-header is on the registry operations only, naming their X-Registry-Auth header', () => {
+    const secret = OPERATIONS.filter((op) => op.secretHeader !== undefined).map((op) => [op.name, op.secretHeader]);
+    expect(secret).toEqual([
+      ['docker.image.pull', 'X-Registry-Auth'],
+      ['docker.image.push', 'X-Registry-Auth'],
+    ]);
+  });
+
+  it('the job controls are the shared parameters marked x-job-control; the deadline and the long-poll limit come from their schemas', () => {
+    const marked = Object.values(contract.components.parameters).filter((param) => param['x-job-control'] === true);
+    expect(new Set(marked.map((param) => param.name))).toEqual(JOB_CONTROL_PARAMS);
+    expect([...JOB_CONTROL_PARAMS].sort()).toEqual(['Prefer', 'async', 'target', 'timeout']);
+    expect(JOB_TIMEOUT_SECONDS).toEqual({ minimum: 1, maximum: 300, default: 30 });
+    expect(JOB_WAIT_MAX_SECONDS).toBe(300);
+  });
+
+  it('refuses at load a switchable stream without x-stream-switch, or a switch that is not a boolean query parameter', () => {
+    expect(() => readOperations(documentWith({}, JSON_OR_STREAM, [FOLLOW]))).toThrow(/has no x-stream-switch/);
+    expect(() => readOperations(documentWith({ 'x-stream-switch': 'tail' }, JSON_OR_STREAM, [FOLLOW]))).toThrow(/'tail' is not a boolean query parameter/);
+    expect(() => readOperations(documentWith({ 'x-stream-switch': 'follow' }, JSON_OR_STREAM, [{ ...FOLLOW, schema: { type: 'string' } }]))).toThrow(/not a boolean/);
+    expect(() => readOperations(documentWith({ 'x-stream-switch': 'follow' }, { '200': { content: { 'application/json': {} } } }, [FOLLOW]))).toThrow(/never answers/);
+    expect(readOperations(documentWith({ 'x-stream-switch': 'follow' }, JSON_OR_STREAM, [FOLLOW]))[0].streamSwitch).toBe('follow');
+  });
+
+  it('refuses at load an x-secret-header that is not a header parameter of the operation', () => {
+    const json = { '200': { content: { 'application/json': {} } } };
+    expect(() => readOperations(documentWith({ 'x-secret-header': 'X-Registry-Auth' }, json))).toThrow(/is not a header parameter/);
+    expect(readOperations(documentWith({ 'x-secret-header': 'x-registry-auth' }, json, [{ name: 'X-Registry-Auth', in: 'header' }]))[0].secretHeader).toBe('X-Registry-Auth');
+  });
+});
