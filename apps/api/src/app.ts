@@ -19,11 +19,7 @@ import { docsRoutes } from './routes/docs';
 import { healthRoutes, type ReadinessProbe } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { jobRoutes } from './routes/jobs';
-import { mountContainerRoutes } from './routes/node/containers';
-import { mountImageRoutes } from './routes/node/images';
-import { mountNetworkRoutes } from './routes/node/networks';
-import { mountSystemRoutes } from './routes/node/system';
-import { mountVolumeRoutes } from './routes/node/volumes';
+import { mountNodeOperations } from './routes/node/mount';
 import { tokenRoutes } from './routes/tokens';
 
 export interface GatewayDeps {
@@ -77,10 +73,6 @@ export function createApp(deps: GatewayDeps): Express {
 
 function nodeRoutes(jobs: JobClient): Router {
   const router = Router();
-  mountImageRoutes(router, jobs);
-  mountVolumeRoutes(router, jobs);
-  mountNetworkRoutes(router, jobs);
-  mountSystemRoutes(router, jobs);
-  mountContainerRoutes(router, jobs);
+  mountNodeOperations(router, jobs);
   return router;
 }

@@ -1,65 +1,52 @@
 import type { Request, Response, Router } from 'express';
-import { operationSpec, type NodeOperationName } from '@fleet/contracts/operations';
+import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf } from '../../auth/middleware';
 import { ApiError } from '../../errors';
 import type { JobClient, StartedJob } from '../../jobs/client';
 import { EventStream } from '../../http/sse';
 import { TargetResolver } from '../../targets/resolve';
-
-/** Turns a validated request into the parameters the agent's executor receives. */
-export type InputMapper = (req: Request) => Record<string, unknown>;
-
-export interface NodeRouteOptions {
-  input?: InputMapper;
-  /** A request header carrying a credential for the agents (e.g. x-registry-auth): never stored or logged. */
-  secretHeader?: string;
-  /** When this says so, the answer is a server-sent-event stream of the agents' chunks, then the rows. */
-  streams?: (req: Request) => boolean;
-}
-
-const CONTROL_QUERY = new Set(['timeout', 'async']);
-const DEFAULT_TIMEOUT_SECONDS = 30;
+import { compareBySpecificity } from './route-order';
 
 /**
- * Path parameters (but the target), query parameters (but the job controls)
- * and the body. The OpenAPI validator has already refused anything the
- * contract does not declare, so nothing unvetted reaches an agent.
+ * Path parameters and query parameters (but the job controls) and, when the
+ * operation declares one, the body. The OpenAPI validator has already refused
+ * anything the contract does not declare, so nothing unvetted reaches an
+ * agent; a body sent to an operation that declares none is ignored.
  */
-export const contractInput: InputMapper = (req) => {
+function executorInput(spec: OperationSpec, req: Request): Record<string, unknown> {
   const params: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(req.params)) if (name !== 'target') params[name] = value;
-  for (const [name, value] of Object.entries(req.query)) if (!CONTROL_QUERY.has(name)) params[name] = value;
-  if (req.body !== undefined && Object.keys(req.body as object).length > 0) params.body = req.body;
+  for (const [name, value] of Object.entries({ ...req.params, ...req.query })) if (!JOB_CONTROL_PARAMS.has(name)) params[name] = value;
+  if (spec.hasBody && req.body !== undefined && Object.keys(req.body as object).length > 0) params.body = req.body;
   return params;
-};
+}
 
 /** OpenAPI `{name}` path templates become express `:name` parameters. */
-export function expressPath(openApiPath: string): string {
+function expressPath(openApiPath: string): string {
   return openApiPath.replace(/\{(\w+)\}/g, ':$1');
 }
 
-/** Mounts one node-targeted operation: authorize, start the job, answer with its rows. */
-export function mountNodeOperation(router: Router, jobs: JobClient, name: NodeOperationName, options: NodeRouteOptions = {}): void {
-  const spec = operationSpec(name);
-  const input = options.input ?? contractInput;
-  // A body sent to an operation that declares none is ignored, never forwarded to the agents.
-  const paramsOf = (req: Request) => {
-    const { body, ...params } = input(req);
-    return spec.hasBody ? { ...params, ...(body === undefined ? {} : { body }) } : params;
-  };
+/** Mounts every node-targeted operation of the contract, most specific path first (see route-order.ts). */
+export function mountNodeOperations(router: Router, jobs: JobClient): void {
+  const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted).sort((a, b) => compareBySpecificity(a.path, b.path));
+  for (const spec of nodeOperations) mountNodeOperation(router, jobs, spec);
+}
+
+/** Mounts one node-targeted operation: authorize, start the job, answer with its rows (or its event stream). */
+function mountNodeOperation(router: Router, jobs: JobClient, spec: OperationSpec): void {
+  const name = spec.name as NodeOperationName;
   router[spec.method](expressPath(spec.path), authorize(spec.permission), async (req: Request, res: Response) => {
     const caller = callerOf(res);
     const target = String(req.params.target);
-    const stream = options.streams?.(req) ? new EventStream(res) : undefined;
+    const stream = answersWithStream(spec, req.query) ? new EventStream(res) : undefined;
     const job = await jobs.start({
       operation: name,
       target,
-      params: paramsOf(req),
-      timeoutSeconds: Number(req.query.timeout ?? DEFAULT_TIMEOUT_SECONDS),
+      params: executorInput(spec, req),
+      timeoutSeconds: Number(req.query.timeout ?? JOB_TIMEOUT_SECONDS.default),
       caller: caller.sub,
       scope: caller.scope,
-      secret: options.secretHeader ? req.get(options.secretHeader) : undefined,
+      secret: spec.secretHeader ? req.get(spec.secretHeader) : undefined,
       onChunk: stream && ((hostname, chunk) => stream.send(chunk.event, { hostname, ...(chunk.data as object) })),
       onCreated: stream && ((record) => stream.send('job', { job_id: record.job_id, hosts: record.hosts })),
     });
