@@ -5,7 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import jwt from 'jsonwebtoken';
-import { mintToken, TOKEN_ALGORITHM, TOKEN_ISSUER, verificationKey, verifyToken } from '../../apps/api/src/auth/tokens';
+import { mintToken, TOKEN_ALGORITHM, TOKEN_ISSUER, verificationKey, verifyToken } from '@fleet/api-keys';
 import { round } from '../lib/stats';
 
 export interface JwtMicro {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Role } from '@fleet/contracts/permissions';
-import { mintToken } from '../../apps/api/src/auth/tokens';
+import { mintToken } from '@fleet/api-keys';
 
 /**
  * Creates the gateway's HS256 secret unless it exists: keeping it across `fleet down`/`up` keeps

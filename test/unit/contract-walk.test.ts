@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { loadContract, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import { createApp } from '@fleet/api/app';
-import { mintToken } from '@fleet/api/auth/tokens';
+import { mintToken } from '@fleet/api-keys';
 import type { JobClient, JobRequest } from '@fleet/api/jobs/client';
 import { EXECUTORS } from '@fleet/agent/executors/index';
 

@@ -10,7 +10,7 @@ import { loadContract, OPERATIONS, type OperationSpec } from '@fleet/contracts/o
 import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
 import { AgentMetrics, serveMetrics, type MetricsServer } from '@fleet/agent/metrics';
 import { createApp } from '@fleet/api/app';
-import { mintToken } from '@fleet/api/auth/tokens';
+import { mintToken } from '@fleet/api-keys';
 import { GatewayMetrics } from '@fleet/api/metrics';
 import type { Readiness } from '@fleet/api/routes/health';
 import { metricValue, parseMetrics, scrape } from '../support/metrics';

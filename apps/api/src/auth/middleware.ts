@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import type { Permission } from '@fleet/contracts/permissions';
 import { ApiError } from '../errors';
-import { InvalidTokenError, permissionsOf, verificationKey, verifyToken, type ApiKeyClaims } from './tokens';
+import { InvalidTokenError, permissionsOf, verificationKey, verifyToken, type ApiKeyClaims } from '@fleet/api-keys';
 
 export interface Caller extends ApiKeyClaims {
   permissions: readonly Permission[];

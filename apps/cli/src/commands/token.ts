@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import jwt from 'jsonwebtoken';
 import { isRole, type Role } from '@fleet/contracts/permissions';
 import { readSecret } from '@fleet/runtime/config';
-import { mintToken } from '@fleet/api/auth/tokens';
+import { mintToken } from '@fleet/api-keys';
 import { clientFor, globalsOf } from '../context';
 import { write, writeJson } from '../output';
 

@@ -1,3 +1,4 @@
+/** API keys: HS256 JWTs the gateway verifies, minted by the CLI (`fleet token create`) and by deploy for a local fleet. */
 import { createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { isRole, ROLES, type Permission, type Role } from '@fleet/contracts/permissions';
