@@ -1,4 +1,5 @@
 import { hostname as osHostname } from 'node:os';
+import { HOSTNAME_PATTERN, HOSTNAME_RULE, isHostname, isLabel, LABELS_RULE } from '@fleet/contracts/grammar';
 import { ConfigError } from '@fleet/runtime/config';
 import { checkNatsLogin, COMMON_SETTINGS, loadSettings, parseListenAddress, type SettingsSchema } from '@fleet/runtime/settings';
 
@@ -18,17 +19,14 @@ export interface AgentConfig {
   logLevel?: string;
 }
 
-const LABEL_KEY = /^[A-Za-z0-9_-]+$/;
-const LABEL_VALUE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-
 /** Every variable the agent reads; the README's Configuration table documents each one. */
 export const AGENT_SETTINGS = {
   ...COMMON_SETTINGS,
   FLEET_AGENT_HOSTNAME: {
     type: 'string',
     default: () => osHostname().split('.')[0],
-    pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$',
-    must: 'a name matching [A-Za-z0-9][A-Za-z0-9_-]{0,62} (it becomes a NATS subject token)',
+    pattern: HOSTNAME_PATTERN,
+    must: `${HOSTNAME_RULE} (it becomes a NATS subject token)`,
   },
   FLEET_AGENT_LABELS: { type: 'string', format: 'labels' },
   DOCKER_HOST: { type: 'string', default: 'unix:///var/run/docker.sock', pattern: '^unix:///.+$', must: 'unix:///path/to/docker.sock' },
@@ -42,7 +40,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
   const settings = loadSettings(AGENT_SETTINGS, env);
   checkNatsLogin(settings);
   // The short-hostname default is checked too: a machine called `web.01` must name its agent explicitly.
-  if (!new RegExp(AGENT_SETTINGS.FLEET_AGENT_HOSTNAME.pattern).test(settings.FLEET_AGENT_HOSTNAME)) {
+  if (!isHostname(settings.FLEET_AGENT_HOSTNAME)) {
     throw new ConfigError(`FLEET_AGENT_HOSTNAME='${settings.FLEET_AGENT_HOSTNAME}' (this machine's short hostname) must be ${AGENT_SETTINGS.FLEET_AGENT_HOSTNAME.must}`);
   }
   return {
@@ -64,8 +62,8 @@ export function parseLabels(raw: string): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const pair of raw.split(',').filter(Boolean)) {
     const [key, value, ...rest] = pair.split('=');
-    if (rest.length || !LABEL_KEY.test(key ?? '') || !LABEL_VALUE.test(value ?? '')) {
-      throw new ConfigError(`FLEET_AGENT_LABELS: '${pair}' is not key=value with key [A-Za-z0-9_-]+ and dot-separated value segments [A-Za-z0-9_-]+`);
+    if (rest.length || !isLabel(key ?? '', value ?? '')) {
+      throw new ConfigError(`FLEET_AGENT_LABELS: '${pair}' is not key=value: ${LABELS_RULE}`);
     }
     labels[key] = value;
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
+import { isLabel, LABELS_RULE } from '@fleet/contracts/grammar';
 import { ConfigError } from './config';
 
 /**
@@ -52,8 +53,8 @@ const FORMATS = {
     valid: (value: string) => parseListenAddress(value) !== undefined,
   },
   labels: {
-    must: 'comma-separated key=value pairs, keys [A-Za-z0-9_-]+ and dot-separated value segments [A-Za-z0-9_-]+, e.g. role=web,zone=eu.west',
-    valid: (value: string) => value.split(',').filter(Boolean).every((pair) => /^[A-Za-z0-9_-]+=[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(pair)),
+    must: `${LABELS_RULE}, e.g. role=web,zone=eu.west`,
+    valid: (value: string) => value.split(',').filter(Boolean).every(isLabelPair),
   },
   'byte-size': {
     must: 'a size in bytes, optionally with a unit: 262144, 256kb, 1mb',
@@ -62,6 +63,11 @@ const FORMATS = {
 } as const;
 
 export type SettingFormat = keyof typeof FORMATS;
+
+function isLabelPair(pair: string): boolean {
+  const [key, value, ...rest] = pair.split('=');
+  return rest.length === 0 && value !== undefined && isLabel(key, value);
+}
 
 function isNatsUrl(url: string): boolean {
   try {

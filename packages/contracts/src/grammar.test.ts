@@ -1,4 +1,35 @@
-import { hostInScope, labelsMatch, parseTarget, TargetSyntaxError } from './target';
+import { HOSTNAME_PATTERN, hostInScope, isHostname, isLabel, labelsMatch, parseTarget, TargetSyntaxError } from './grammar';
+import { loadContract } from './operations';
+
+describe('the hostname grammar', () => {
+  it('is the pattern of the contract\'s Hostname schema, so gateway, agent, CLI and contract accept the same names', () => {
+    const schemas = (loadContract().components as { schemas: Record<string, { pattern?: string; maxLength?: number }> }).schemas;
+    expect(schemas.Hostname.pattern).toBe(HOSTNAME_PATTERN);
+    expect(schemas.Hostname.maxLength).toBe(63);
+  });
+
+  it('takes subject-safe names of at most 63 characters', () => {
+    expect(isHostname('web-01')).toBe(true);
+    expect(isHostname('a'.repeat(63))).toBe(true);
+    expect(isHostname('a'.repeat(64))).toBe(false);
+    expect(isHostname('web.01')).toBe(false);
+    expect(isHostname('-web')).toBe(false);
+    expect(isHostname('web*')).toBe(false);
+    expect(isHostname('')).toBe(false);
+  });
+});
+
+describe('the label grammar', () => {
+  it('takes token keys and dot-separated token values', () => {
+    expect(isLabel('zone', 'eu.west.1')).toBe(true);
+    expect(isLabel('role', 'web')).toBe(true);
+    expect(isLabel('ro.le', 'web')).toBe(false);
+    expect(isLabel('zone', 'eu..west')).toBe(false);
+    expect(isLabel('zone', 'eu.')).toBe(false);
+    expect(isLabel('zone', '')).toBe(false);
+    expect(isLabel('zone', 'eu>')).toBe(false);
+  });
+});
 
 describe('parseTarget', () => {
   it('reads reserved targets and hostnames', () => {

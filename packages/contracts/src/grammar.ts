@@ -1,8 +1,35 @@
 /**
- * Target grammar (SPEC §2): a hostname, `_any`, `_all`, or label selectors
- * `key:value[,key:value…]`. Label values match hierarchically: `zone:eu`
- * matches `zone=eu` and `zone=eu.west.1`, never `zone=europe`.
+ * The hostname, label and target grammar, defined once: the gateway parses targets with it, the agent checks its
+ * own hostname and labels, the CLI checks `nats-config --agents`, and a unit test pins the contract's `Hostname`
+ * schema (openapi.yaml) to HOSTNAME_PATTERN.
+ *
+ * A target (README "What it is") is a hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+ * Label values match hierarchically: `zone:eu` matches `zone=eu` and `zone=eu.west.1`, never `zone=europe`.
  */
+
+/** A hostname becomes a NATS subject token and a KV key part: no dots, no wildcards, at most 63 characters. */
+export const HOSTNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$';
+/** HOSTNAME_PATTERN in words, for error messages. */
+export const HOSTNAME_RULE = 'a name matching [A-Za-z0-9][A-Za-z0-9_-]{0,62}';
+/** One label key, or one dot-separated segment of a label value. */
+const LABEL_TOKEN = '[A-Za-z0-9_-]+';
+export const LABEL_KEY_PATTERN = `^${LABEL_TOKEN}$`;
+export const LABEL_VALUE_PATTERN = `^${LABEL_TOKEN}(\\.${LABEL_TOKEN})*$`;
+/** The label grammar in words, for error messages. */
+export const LABELS_RULE = 'comma-separated key=value pairs, keys [A-Za-z0-9_-]+ and dot-separated value segments [A-Za-z0-9_-]+';
+
+const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
+const TOKEN = new RegExp(LABEL_KEY_PATTERN);
+const LABEL_VALUE = new RegExp(LABEL_VALUE_PATTERN);
+
+export function isHostname(raw: string): boolean {
+  return HOSTNAME.test(raw);
+}
+
+export function isLabel(key: string, value: string): boolean {
+  return TOKEN.test(key) && LABEL_VALUE.test(value);
+}
+
 export type Target =
   | { kind: 'host'; hostname: string }
   | { kind: 'any' }
@@ -15,8 +42,6 @@ export interface LabelSelector {
   segments: string[];
 }
 
-const TOKEN = /^[A-Za-z0-9_-]+$/;
-const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const MAX_SELECTORS = 16;
 
 export class TargetSyntaxError extends Error {}
@@ -25,8 +50,8 @@ export function parseTarget(raw: string): Target {
   if (raw === '_any') return { kind: 'any' };
   if (raw === '_all') return { kind: 'all' };
   if (raw.includes(':') || raw.includes(',')) return { kind: 'labels', selectors: parseSelectors(raw) };
-  if (!HOSTNAME.test(raw) || raw.length > 63) {
-    throw new TargetSyntaxError(`target '${raw}' is not a hostname ([A-Za-z0-9][A-Za-z0-9_-]*, at most 63), _any, _all or key:value selectors`);
+  if (!isHostname(raw)) {
+    throw new TargetSyntaxError(`target '${raw}' is not a hostname (${HOSTNAME_RULE}), _any, _all or key:value selectors`);
   }
   return { kind: 'host', hostname: raw };
 }
