@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startNats, stopNats } from '../deploy/lib/nats';
+import { startNats, stopNats } from '@fleet/deploy';
 
 async function main(): Promise<void> {
   const [consumers = 200, rounds = 30, expires = 5000] = process.argv.slice(2, 5).map(Number);

@@ -10,7 +10,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../deploy/lib/paths';
+import { BUSYBOX_IMAGE, dockerClient, REPO_ROOT } from '@fleet/deploy';
 import { Progress, type BenchOptions } from './lib/context';
 import { gitInfo, loadSnapshot, machineInfo, versions, type LoadSnapshot } from './lib/env';
 import { startRealFleet } from './lib/fleets';
@@ -23,8 +23,6 @@ import { runOverhead } from './sections/overhead';
 import { runProfile } from './sections/profiling';
 import { runScale } from './sections/scale';
 import { runThroughput } from './sections/throughput';
-import { dockerClient } from '../deploy/lib/engine';
-import { BUSYBOX_IMAGE } from '../deploy/lib/image';
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 

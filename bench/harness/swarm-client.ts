@@ -2,8 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../deploy/lib/paths';
-import { stopByPid, waitForExit } from '../../deploy/lib/process';
+import { REPO_ROOT, stopByPid, waitForExit } from '@fleet/deploy';
 import type { SwarmConfig, SwarmReport, SwarmRequest } from './swarm-protocol';
 
 export const SWARM_ENTRYPOINT = join(REPO_ROOT, 'bench', 'harness', 'swarm.ts');

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, findExecutable } from '../../deploy/lib/paths';
+import { findExecutable, REPO_ROOT } from '@fleet/deploy';
 
 export interface MachineInfo {
   cpuModel: string;

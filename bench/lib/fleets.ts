@@ -1,8 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultAgents, startFleet, stopFleet } from '../../deploy/lib/fleet';
-import { startNats, stopNats, type NatsServer } from '../../deploy/lib/nats';
-import type { FleetState } from '../../deploy/lib/state';
+import { defaultAgents, type FleetState, type NatsServer, startFleet, startNats, stopFleet, stopNats } from '@fleet/deploy';
 
 /**
  * The gateway is always its own OS process, spawned by deploy/lib exactly as

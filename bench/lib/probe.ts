@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../deploy/lib/paths';
-import { sendSignal } from '../../deploy/lib/process';
+import { REPO_ROOT, sendSignal } from '@fleet/deploy';
 import { boundedLoop, sleep } from './context';
 
 export const PROBE_PRELOAD = join(REPO_ROOT, 'bench', 'harness', 'probe.cjs');

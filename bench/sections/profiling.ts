@@ -1,7 +1,6 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { restartGateway, startAgent, stopAgent } from '../../deploy/lib/control';
-import type { FleetState } from '../../deploy/lib/state';
+import { type FleetState, restartGateway, startAgent, stopAgent } from '@fleet/deploy';
 import type { Progress } from '../lib/context';
 import { probeEnv, probeProfile, withoutProbe } from '../lib/probe';
 import { summarizeCpuProfile, type ProfileSummary } from './cpuprofile';

@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../deploy/lib/process';
-import { listAgents } from '../../deploy/lib/services';
+import { freePort, listAgents } from '@fleet/deploy';
 import { SwarmProcess } from '../harness/swarm-client';
 import { boundedLoop, sleep, type Progress } from '../lib/context';
 import { startScaleFleet } from '../lib/fleets';

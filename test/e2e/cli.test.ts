@@ -9,8 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createFleetClient, type FleetClient, UnauthorizedError } from '@fleet/sdk';
-import { freePort } from '../../deploy/lib/process';
-import { type Registry, startRegistry, stopRegistry } from '../../deploy/lib/registry';
+import { freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';
 

@@ -1,10 +1,21 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { bridgeInterfacesOf, type Engine, startEngine, stopEngine } from '../../deploy/lib/engine';
-import { BUSYBOX_IMAGE, importBusyboxImage } from '../../deploy/lib/image';
-import { type NatsServer, startNats, stopNats } from '../../deploy/lib/nats';
-import { freePort, isAlive } from '../../deploy/lib/process';
-import { type Registry, startRegistry, stopRegistry } from '../../deploy/lib/registry';
+import {
+  bridgeInterfacesOf,
+  BUSYBOX_IMAGE,
+  type Engine,
+  freePort,
+  importBusyboxImage,
+  isAlive,
+  type NatsServer,
+  type Registry,
+  startEngine,
+  startNats,
+  startRegistry,
+  stopEngine,
+  stopNats,
+  stopRegistry,
+} from '@fleet/deploy';
 import { docker } from '../support/docker';
 
 /** The building blocks of every fleet: NATS, side-by-side engines with the local image, a local registry. */

@@ -6,8 +6,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../deploy/lib/process';
-import { type Registry, startRegistry, stopRegistry } from '../../deploy/lib/registry';
+import { freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import type { OperationName } from '@fleet/contracts/operations';
 import { assertMatchesContract } from '../support/contract';
 import { useTestFleet } from '../support/suite';

@@ -11,11 +11,22 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { natsServerConfig, type GeneratedNatsConfig } from '@fleet/cli/commands/nats-config';
 import { EX_CONFIG } from '@fleet/runtime/config';
-import { respawnNats, stopNats } from '../../deploy/lib/nats';
-import { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, REPO_ROOT } from '../../deploy/lib/paths';
-import { abortIfDead, freePort, spawnService, stopByPid, waitFor } from '../../deploy/lib/process';
+import {
+  abortIfDead,
+  AGENT_ENTRYPOINT,
+  findExecutable,
+  freePort,
+  GATEWAY_ENTRYPOINT,
+  natsServerConfig,
+  REPO_ROOT,
+  respawnNats,
+  spawnService,
+  stopByPid,
+  stopNats,
+  waitFor,
+  type GeneratedNatsConfig,
+} from '@fleet/deploy';
 import { metricValue, scrape } from '../support/metrics';
 
 const SYSTEMD_DIR = path.join(REPO_ROOT, 'deploy', 'systemd');

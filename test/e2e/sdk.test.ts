@@ -17,7 +17,7 @@ import {
   type StreamEvent,
   UnauthorizedError,
 } from '@fleet/sdk';
-import { freePort } from '../../deploy/lib/process';
+import { freePort } from '@fleet/deploy';
 import { assertMatchesContract } from '../support/contract';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';

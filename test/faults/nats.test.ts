@@ -5,7 +5,7 @@
  * succeed, and job records and results from before must survive. Executions are counted on the
  * engines: nothing acknowledged is lost, nothing runs twice.
  */
-import { isAlive } from '../../deploy/lib/process';
+import { isAlive } from '@fleet/deploy';
 import { auditOutcomes, eventually, FaultTally, SLACK_MS } from '../support/faults';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';

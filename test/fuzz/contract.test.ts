@@ -6,9 +6,7 @@
  */
 import { join } from 'node:path';
 import { AGENT_REPORT_GRACE_MS } from '@fleet/contracts/protocol';
-import { defaultAgents } from '../../deploy/lib/fleet';
-import { freePort } from '../../deploy/lib/process';
-import { type Registry, startRegistry, stopRegistry } from '../../deploy/lib/registry';
+import { defaultAgents, freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { deadlineSecondsOf, hostileRequests, type HostileRequest, type RawResponse, sendAll } from '../support/fuzz';
 import { api } from '../support/http';

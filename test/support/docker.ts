@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { dockerClient } from '../../deploy/lib/engine';
+import { dockerClient } from '@fleet/deploy';
 
 /** A dockerode client for one engine socket, so suites can check engine state behind the gateway's back. */
 export function docker(socket: string): Docker {

@@ -1,7 +1,6 @@
 import { AckPolicy, type ConsumerInfo, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { agentConsumerName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
-import { waitFor } from '../../deploy/lib/process';
-import { BUSYBOX_IMAGE } from '../../deploy/lib/image';
+import { BUSYBOX_IMAGE, waitFor } from '@fleet/deploy';
 import { containerEvents, countContainers, labelCounts } from './docker';
 import type { TestFleet } from './fleet';
 import { api, type ApiTarget } from './http';

@@ -3,24 +3,36 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Role } from '@fleet/contracts/permissions';
 import {
+  agentOf,
+  type AgentSpec,
+  type AgentState,
+  defaultAgents,
+  type FleetState,
   type GatewayReplica,
+  type KeyOptions,
   killAgent,
   killGateway,
   killNats,
+  killNatsNode,
+  logFileOf,
+  mintKey,
+  type NatsCluster,
+  type NatsClusterNode,
   restartGateway,
+  restartNatsNode,
   startAgent,
   startAgentEngine,
+  startFleet,
   startGatewayAgain,
   startGatewayReplica,
   startNatsAgain,
+  startNatsCluster,
   stopAgent,
   stopAgentEngine,
+  stopFleet,
   stopGatewayReplica,
-} from '../../deploy/lib/control';
-import { defaultAgents, startFleet, stopFleet } from '../../deploy/lib/fleet';
-import { killNatsNode, type NatsCluster, type NatsClusterNode, restartNatsNode, startNatsCluster, stopNatsCluster } from '../../deploy/lib/nats-cluster';
-import { type AgentSpec, agentOf, type AgentState, type FleetState, logFileOf } from '../../deploy/lib/state';
-import { type KeyOptions, mintKey } from '../../deploy/lib/keys';
+  stopNatsCluster,
+} from '@fleet/deploy';
 import { docker } from './docker';
 
 export interface TestFleetOptions {

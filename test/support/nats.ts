@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { serverList } from '@fleet/runtime/nats';
-import type { FleetState } from '../../deploy/lib/state';
+import { type FleetState } from '@fleet/deploy';
 
 /**
  * A NATS connection of the test's own, logged in as the gateway when the fleet's NATS has users,

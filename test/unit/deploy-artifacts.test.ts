@@ -8,11 +8,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { loadAgentConfig } from '@fleet/agent/config';
-import { loadGatewayConfig } from '@fleet/api/config';
-import { NATS_CONFIG_FILE } from '@fleet/cli/commands/nats-config';
+// eslint-disable-next-line fleet/import-boundaries -- deploy's artifacts are checked against each app's own config validation
+import { loadAgentConfig } from '../../apps/agent/src/config';
+// eslint-disable-next-line fleet/import-boundaries -- (the same, for the gateway)
+import { loadGatewayConfig } from '../../apps/api/src/config';
 import { EX_CONFIG } from '@fleet/runtime/config';
-import { agentUserName } from '../../deploy/lib/nats-auth';
+import { agentUserName, NATS_CONFIG_FILE } from '@fleet/deploy';
 
 const DEPLOY = path.join(__dirname, '..', '..', 'deploy');
 const REPO_ROOT = path.join(DEPLOY, '..');

@@ -3,8 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { createFleetClient, type FleetClient } from '@fleet/sdk';
-import { LOCAL_FLEET_DIR } from '../../../deploy/lib/paths';
-import { loadFleetState } from '../../../deploy/lib/state';
+import { loadFleetState, LOCAL_FLEET_DIR } from '@fleet/deploy';
 import { UsageError } from './exit';
 
 /** The options every command accepts (defined once, on the program). */

@@ -1,17 +1,20 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { defaultAgents, startFleet, stopFleet } from '../../../../deploy/lib/fleet';
-import { LOCAL_FLEET_DIR } from '../../../../deploy/lib/paths';
-import { isOurProcess } from '../../../../deploy/lib/process';
-import { formatLabels, listAgents } from '../../../../deploy/lib/services';
 import {
-  type FleetState,
+  defaultAgents,
   fleetProcesses,
+  type FleetState,
+  formatLabels,
+  isOurProcess,
+  listAgents,
   loadFleetState,
+  LOCAL_FLEET_DIR,
   logFileOf,
   removeFleetState,
   saveFleetState,
+  startFleet,
   stateFileOf,
-} from '../../../../deploy/lib/state';
+  stopFleet,
+} from '@fleet/deploy';
 
 interface UpOptions {
   agents: number;

@@ -1,0 +1,51 @@
+/**
+ * `@fleet/deploy`'s one public door (as nats.js's `mod.ts`): what starts NATS, dockerd engines, the gateway and
+ * agents, used by the CLI (`fleet up`/`down`/`status`, `fleet nats-config`), the test harness and the bench.
+ * Everything under lib/ that is not named here is deploy's own business.
+ */
+export {
+  killAgent,
+  killGateway,
+  killNats,
+  restartGateway,
+  startAgent,
+  startAgentEngine,
+  startGatewayAgain,
+  startGatewayReplica,
+  startNatsAgain,
+  stopAgent,
+  stopAgentEngine,
+  stopGatewayReplica,
+  type GatewayReplica,
+} from './lib/control';
+export { bridgeInterfacesOf, dockerClient, startEngine, stopEngine, type Engine } from './lib/engine';
+export { defaultAgents, startFleet, stopFleet } from './lib/fleet';
+export { BUSYBOX_IMAGE, importBusyboxImage } from './lib/image';
+export { mintKey, type KeyOptions } from './lib/keys';
+export { respawnNats, startNats, stopNats, type NatsServer } from './lib/nats';
+export { agentUserName } from './lib/nats-auth';
+export { killNatsNode, restartNatsNode, startNatsCluster, stopNatsCluster, streamLeader, type NatsCluster, type NatsClusterNode } from './lib/nats-cluster';
+export {
+  NATS_CONFIG_FILE,
+  natsServerConfig,
+  SERVER_NAME_VARIABLE,
+  writeNatsConfig,
+  type GeneratedNatsConfig,
+  type NatsConfigOptions,
+} from './lib/nats-config';
+export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
+export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
+export { startRegistry, stopRegistry, type Registry } from './lib/registry';
+export { formatLabels, listAgents } from './lib/services';
+export {
+  agentOf,
+  fleetProcesses,
+  loadFleetState,
+  logFileOf,
+  removeFleetState,
+  saveFleetState,
+  stateFileOf,
+  type AgentSpec,
+  type AgentState,
+  type FleetState,
+} from './lib/state';
