@@ -1,27 +1,19 @@
 /**
  * Walks the contract: every node-targeted operation must have a permission,
- * examples, a gateway route that starts a job of that very operation (called
- * here with the operation's own request example), an agent executor, and an
- * end-to-end test on real engines. Adding an operation to openapi.yaml
- * without all of these fails this test.
+ * examples and an end-to-end test on real engines. With its two app halves —
+ * a gateway route that starts a job of that very operation
+ * (apps/api/src/contract-routes.test.ts) and an agent executor
+ * (apps/agent/src/executors/index.test.ts) — adding an operation to
+ * openapi.yaml without all of these fails the unit tests.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { loadContract, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
-import { createApp } from '@fleet/api/app';
-import { mintToken } from '@fleet/api-keys';
-import type { JobClient, JobRequest } from '@fleet/api/jobs/client';
-import { EXECUTORS } from '@fleet/agent/executors/index';
 
 const contract = loadContract() as { paths: Record<string, Record<string, OperationObject>> };
 const NODE_OPERATIONS = OPERATIONS.filter((op) => op.nodeTargeted);
-const SECRET = 'contract-walk-secret-0123456789abcdef';
-const SAMPLE_PATH_VALUES: Record<string, string> = { target: '_all', id: 'app', image: 'busybox', name: 'data', network: 'backend' };
 
 interface OperationObject {
-  parameters?: Array<{ name: string; in: string; required?: boolean; example?: unknown }>;
   requestBody?: { content: Record<string, { example?: unknown; schema?: unknown }> };
   responses: Record<string, { $ref?: string; content?: Record<string, { example?: unknown }> }>;
 }
@@ -44,56 +36,6 @@ describe('every node operation in the contract', () => {
     if (object.requestBody) expect(object.requestBody.content['application/json']?.example).toBeDefined();
   });
 
-  it.each(NODE_OPERATIONS.map((op) => [op.name, op]))('%s has an agent executor', (name) => {
-    expect(typeof EXECUTORS[name as NodeOperationName]).toBe('function');
-  });
-
-  describe('gateway routes', () => {
-    const started: JobRequest[] = [];
-    let url: string;
-    let close: () => void;
-
-    beforeAll(async () => {
-      // A job client that records what it is asked to start; the routing under test is the real one.
-      const jobs = {
-        start: async (request: JobRequest) => {
-          started.push(request);
-          return { record: { job_id: '550e8400-e29b-41d4-a716-446655440000', hosts: ['web-01'] }, rows: Promise.resolve([]), cancel: () => undefined };
-        },
-      } as unknown as JobClient;
-      const app = createApp({
-        jwtSecret: SECRET,
-        bodyLimit: '256kb',
-        rateLimitPerMinute: 0,
-        jobs,
-        store: {} as never,
-        registry: {} as never,
-        audit: { record: () => undefined } as never,
-        revocations: { isRevoked: () => false } as never,
-        log: pino({ level: 'silent' }),
-      });
-      const server = app.listen(0, '127.0.0.1');
-      await new Promise((resolve) => server.once('listening', resolve));
-      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      close = () => server.close();
-    });
-
-    afterAll(() => close());
-
-    it.each(NODE_OPERATIONS.map((op) => [op.name, op]))('%s starts a job of that operation from its request example', async (_name, op) => {
-      const body = operationObject(op).requestBody?.content['application/json']?.example;
-      const concretePath = op.path.replace(/\{(\w+)\}/g, (_m, param: string) => SAMPLE_PATH_VALUES[param] ?? 'x');
-      const res = await fetch(`${url}${concretePath}${requiredQuery(op)}`, {
-        method: op.method.toUpperCase(),
-        headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      expect({ status: res.status < 400 ? 'answered' : text }).toEqual({ status: 'answered' });
-      expect(started.at(-1)?.operation).toBe(op.name);
-    });
-  });
-
   describe('end-to-end coverage', () => {
     const e2eDir = path.join(__dirname, '..', 'e2e');
     const sources = readdirSync(e2eDir)
@@ -108,13 +50,6 @@ describe('every node operation in the contract', () => {
     });
   });
 });
-
-/** Required query parameters, from their own examples in the contract. */
-function requiredQuery(op: OperationSpec): string {
-  const required = (operationObject(op).parameters ?? []).filter((param) => param.in === 'query' && param.required);
-  const query = new URLSearchParams(required.map((param) => [param.name, String(param.example ?? '')]));
-  return required.length ? `?${query}` : '';
-}
 
 /**
  * The operations the e2e sources request: every `/node/...` string or

@@ -1,4 +1,10 @@
-import { loadAgentConfig, parseLabels } from './config';
+/** The agent's start-up configuration (the gateway's, and the config file rules both share, are in apps/api/src/config.test.ts). */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '@fleet/runtime/config';
+import { CONFIG_FILE_VARIABLE } from '@fleet/runtime/settings';
+import { AGENT_SETTINGS, loadAgentConfig, parseLabels } from './config';
 
 describe('parseLabels', () => {
   it('reads key=value pairs', () => {
@@ -14,5 +20,58 @@ describe('parseLabels', () => {
 describe('loadAgentConfig', () => {
   it('refuses a hostname that cannot be a subject token', () => {
     expect(() => loadAgentConfig({ FLEET_AGENT_HOSTNAME: 'web.01' })).toThrow("FLEET_AGENT_HOSTNAME='web.01'");
+  });
+});
+
+describe('agent configuration', () => {
+  it('has defaults, with the short hostname', () => {
+    const config = loadAgentConfig({});
+    expect(config).toMatchObject({ labels: {}, dockerHost: 'unix:///var/run/docker.sock', heartbeatMs: 5000, concurrency: 32, metricsAddr: undefined, logLevel: 'info' });
+    expect(config.hostname).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/);
+  });
+
+  it('reads labels, the engine and the metrics address', () => {
+    const config = loadAgentConfig({
+      FLEET_AGENT_HOSTNAME: 'web-01',
+      FLEET_AGENT_LABELS: 'role=web,zone=eu.west',
+      DOCKER_HOST: 'unix:///run/docker.sock',
+      FLEET_AGENT_METRICS_ADDR: '127.0.0.1:0',
+    });
+    expect(config).toMatchObject({ hostname: 'web-01', labels: { role: 'web', zone: 'eu.west' }, dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '127.0.0.1', port: 0 } });
+    expect(loadAgentConfig({ FLEET_AGENT_METRICS_ADDR: '[::1]:9464' }).metricsAddr).toEqual({ host: '::1', port: 9464 });
+  });
+
+  it.each([
+    ['FLEET_AGENT_HOSTNAME', 'web.01', "FLEET_AGENT_HOSTNAME='web.01' must be a name matching [A-Za-z0-9][A-Za-z0-9_-]{0,62}"],
+    ['FLEET_AGENT_LABELS', 'role=web,zone', "FLEET_AGENT_LABELS='role=web,zone' must be comma-separated key=value pairs"],
+    ['FLEET_AGENT_LABELS', 'zone=eu..west', "FLEET_AGENT_LABELS='zone=eu..west' must be comma-separated key=value pairs"],
+    ['DOCKER_HOST', 'tcp://10.0.0.5:2375', "DOCKER_HOST='tcp://10.0.0.5:2375' must be unix:///path/to/docker.sock"],
+    ['FLEET_AGENT_HEARTBEAT_MS', '50', "FLEET_AGENT_HEARTBEAT_MS='50' must be an integer from 100 to 60000"],
+    ['FLEET_AGENT_CONCURRENCY', '0', "FLEET_AGENT_CONCURRENCY='0' must be an integer from 1 to 1024"],
+    ['FLEET_AGENT_METRICS_ADDR', '9464', "FLEET_AGENT_METRICS_ADDR='9464' must be host:port with a port from 0 to 65535"],
+    ['FLEET_AGENT_METRICS_ADDR', '127.0.0.1:65536', "FLEET_AGENT_METRICS_ADDR='127.0.0.1:65536' must be host:port"],
+  ])('refuses %s=%s', (name, value, message) => {
+    expect(() => loadAgentConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadAgentConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('reads a YAML file whose labels the environment overrides', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fleet-agent-config-'));
+    try {
+      const yaml = path.join(dir, 'agent.yaml');
+      writeFileSync(yaml, 'FLEET_AGENT_HOSTNAME: db-01\nFLEET_AGENT_LABELS: role=db\nFLEET_AGENT_CONCURRENCY: 8\n');
+      expect(loadAgentConfig({ [CONFIG_FILE_VARIABLE]: yaml, FLEET_AGENT_LABELS: 'role=db,zone=eu' })).toMatchObject({ hostname: 'db-01', labels: { role: 'db', zone: 'eu' }, concurrency: 8 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the README', () => {
+  it('documents every agent variable in its Configuration table', () => {
+    const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+    const undocumented = Object.keys(AGENT_SETTINGS).filter((name) => !new RegExp(`^\\|[^\\n]*\`${name}\``, 'm').test(table));
+    expect(undocumented).toEqual([]);
   });
 });

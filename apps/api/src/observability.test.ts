@@ -1,36 +1,19 @@
 /**
- * The gateway's public surface for operators — /openapi.json, /docs,
- * /metrics, /health/ready — with the real express app and stub back ends,
- * the metric classes on their own, and the agent's metrics server. The same
- * endpoints against a live fleet: test/e2e/observability.test.ts.
+ * The gateway's public surface for operators — /openapi.json, /docs, /metrics, /health/ready — with the real
+ * express app and stub back ends, and the job metrics on their own. The same endpoints against a live fleet:
+ * test/e2e/observability.test.ts.
  */
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { loadContract, OPERATIONS, type OperationSpec } from '@fleet/contracts/operations';
-import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
-import { AgentMetrics, serveMetrics, type MetricsServer } from '@fleet/agent/metrics';
-import { createApp } from '@fleet/api/app';
 import { mintToken } from '@fleet/api-keys';
-import { GatewayMetrics } from '@fleet/api/metrics';
-import type { Readiness } from '@fleet/api/routes/health';
-import { metricValue, parseMetrics, scrape } from '../support/metrics';
+import { loadContract } from '@fleet/contracts/operations';
+import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
+import { metricValue, parseMetrics, scrape } from '../../../test/support/metrics';
+import { createApp } from './app';
+import { GatewayMetrics } from './metrics';
+import type { Readiness } from './routes/health';
 
 const SECRET = 'observability-secret-0123456789abcdef';
-const contract = loadContract() as { paths: Record<string, Record<string, OperationObject>>; components: { responses: Record<string, ResponseObject> } };
-
-interface ResponseObject {
-  $ref?: string;
-  content?: Record<string, { example?: unknown; examples?: unknown }>;
-}
-interface OperationObject {
-  summary?: string;
-  requestBody?: { content: Record<string, { example?: unknown }> };
-  responses: Record<string, ResponseObject>;
-}
-
-function operationObject(op: OperationSpec): OperationObject {
-  return contract.paths[op.path][op.method];
-}
 
 function record(operation: JobRecord['operation'], hosts: string[], ageMs: number): JobRecord {
   const created = Date.now() - ageMs;
@@ -40,32 +23,6 @@ function record(operation: JobRecord['operation'], hosts: string[], ageMs: numbe
 function row(hostname: string, status: HostRow['status']): HostRow {
   return { hostname, status, changed: false };
 }
-
-describe('the contract, as documentation', () => {
-  it.each(OPERATIONS.map((op) => [op.name, op]))('%s has a summary and an example of its success answer (and of its body)', (_name, op) => {
-    const object = operationObject(op);
-    expect(object.summary).toBeTruthy();
-    const examples = Object.entries(object.responses)
-      .filter(([status]) => status.startsWith('2'))
-      .map(([, response]) => (response.$ref ? contract.components.responses[response.$ref.split('/').pop() as string] : response))
-      .flatMap((response) => Object.values(response.content ?? {}))
-      .filter((media) => media.example !== undefined || media.examples !== undefined);
-    expect({ operation: op.name, examples: examples.length > 0 }).toEqual({ operation: op.name, examples: true });
-    if (object.requestBody) expect(object.requestBody.content['application/json']?.example).toBeDefined();
-  });
-
-  it('documents the public endpoints as public: no permission, not mutating, no security', () => {
-    for (const name of ['health.live', 'health.ready', 'metrics.gateway', 'docs.openapi', 'docs.page']) {
-      const op = OPERATIONS.find((candidate) => candidate.name === name) as OperationSpec;
-      expect({ name, permission: op.permission, mutating: op.mutating, security: (operationObject(op) as { security?: unknown }).security }).toEqual({
-        name,
-        permission: 'none',
-        mutating: false,
-        security: [],
-      });
-    }
-  });
-});
 
 describe('the gateway app', () => {
   let url: string;
@@ -85,7 +42,7 @@ describe('the gateway app', () => {
       rateLimitPerMinute: 0,
       jobs: {} as never,
       store: {} as never,
-      registry: { list: () => agents, get: () => undefined } as never,
+      roster: { list: () => agents, get: () => undefined } as never,
       audit: { record: () => undefined } as never,
       revocations: { isRevoked: () => false } as never,
       log: pino({ level: 'silent' }),
@@ -127,7 +84,7 @@ describe('the gateway app', () => {
     expect(new URL(res.headers.get('location') as string, `${url}/docs/`).pathname).toBe('/docs');
   });
 
-  it('answers /health/ready 200 when NATS and the registry are up, 503 naming what is down', async () => {
+  it('answers /health/ready 200 when NATS and the agents bucket are up, 503 naming what is down', async () => {
     readiness = { nats: 'connected', registry: 'ok' };
     const ready = await fetch(`${url}/health/ready`);
     expect(ready.status).toBe(200);
@@ -178,7 +135,7 @@ describe('job metrics', () => {
     metrics.jobSettled(record('docker.container.list', ['a', 'b', 'c'], 1500), [row('a', 'ok'), row('b', 'ok'), row('c', 'ok')]);
     metrics.jobSettled(record('docker.container.list', ['a', 'b'], 10), [row('a', 'ok'), row('b', 'failed')]);
     metrics.jobSettled(record('docker.image.remove', ['a'], 10), [row('a', 'failed')]);
-    const samples = parseMetrics(await metrics.registry.metrics());
+    const samples = parseMetrics(await metrics.collectors.metrics());
     expect(metricValue(samples, 'fleet_jobs_total', { operation: 'docker.container.list', status: 'ok' })).toBe(1);
     expect(metricValue(samples, 'fleet_jobs_total', { operation: 'docker.container.list', status: 'partial' })).toBe(1);
     expect(metricValue(samples, 'fleet_jobs_total', { operation: 'docker.image.remove', status: 'failed' })).toBe(1);
@@ -190,47 +147,5 @@ describe('job metrics', () => {
     expect(metricValue(samples, 'fleet_job_hosts_count')).toBe(3);
     expect(metricValue(samples, 'fleet_job_hosts_sum')).toBe(6);
     expect(metricValue(samples, 'fleet_job_hosts_bucket', { le: '2' })).toBe(2);
-  });
-});
-
-describe('the agent metrics server', () => {
-  let server: MetricsServer;
-  const metrics = new AgentMetrics('web-01', { processMetrics: false });
-
-  beforeAll(async () => {
-    server = await serveMetrics(metrics.registry, { host: '127.0.0.1', port: 0 });
-  });
-
-  afterAll(() => server.close());
-
-  it('listens on a free port when given port 0 and says where', () => {
-    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9][0-9]*\/metrics$/);
-  });
-
-  it('serves executed jobs and engine health, every series labelled with the hostname', async () => {
-    metrics.jobExecuted({ job_id: 'j1', operation: 'docker.container.list', target: '_all', params: {}, deadline: 0 }, { ...row('web-01', 'ok'), duration_ms: 20 });
-    metrics.jobExecuted({ job_id: 'j2', operation: 'docker.container.list', target: '_all', params: {}, deadline: 0 }, { ...row('web-01', 'failed'), duration_ms: 5 });
-    metrics.engine(false);
-    const samples = await scrape(server.url);
-    expect(metricValue(samples, 'fleet_agent_jobs_total', { hostname: 'web-01', operation: 'docker.container.list', status: 'ok' })).toBe(1);
-    expect(metricValue(samples, 'fleet_agent_jobs_total', { hostname: 'web-01', operation: 'docker.container.list', status: 'failed' })).toBe(1);
-    expect(metricValue(samples, 'fleet_agent_job_duration_seconds_count', { operation: 'docker.container.list' })).toBe(2);
-    expect(metricValue(samples, 'fleet_agent_job_duration_seconds_sum', { operation: 'docker.container.list' })).toBeCloseTo(0.025);
-    expect(samples.find((sample) => sample.name === 'fleet_agent_engine_healthy')).toMatchObject({ labels: { hostname: 'web-01' }, value: 0 });
-  });
-
-  it('answers /health, 404 elsewhere and 405 to anything but GET', async () => {
-    const base = server.url.replace(/\/metrics$/, '');
-    const health = await fetch(`${base}/health`);
-    expect([health.status, await health.json()]).toEqual([200, { status: 'ok' }]);
-    const missing = await fetch(`${base}/jobs`);
-    expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ error: 'not found', code: 404 });
-    expect((await fetch(server.url, { method: 'POST' })).status).toBe(405);
-  });
-
-  it('fails to start with a message naming the address when the port is taken', async () => {
-    const port = Number(new URL(server.url).port);
-    await expect(serveMetrics(metrics.registry, { host: '127.0.0.1', port })).rejects.toThrow(`FLEET_AGENT_METRICS_ADDR=127.0.0.1:${port}: cannot listen`);
   });
 });

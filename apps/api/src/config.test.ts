@@ -1,5 +1,5 @@
 /**
- * Start-up configuration of gateway and agent: environment first, then the
+ * The gateway's start-up configuration: environment first, then the
  * optional FLEET_CONFIG_FILE (JSON or YAML, same variable names), secrets
  * from `<NAME>_FILE`; every bad value is named with its value and what it
  * must be, all of them in one message.
@@ -7,10 +7,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AGENT_SETTINGS, loadAgentConfig } from '@fleet/agent/config';
-import { GATEWAY_SETTINGS, loadGatewayConfig } from '@fleet/api/config';
 import { ConfigError } from '@fleet/runtime/config';
 import { CONFIG_FILE_VARIABLE } from '@fleet/runtime/settings';
+import { GATEWAY_SETTINGS, loadGatewayConfig } from './config';
 
 const SECRET = 'a-signing-secret-of-at-least-32-characters';
 let dir: string;
@@ -189,52 +188,11 @@ describe('the config file (FLEET_CONFIG_FILE)', () => {
   });
 });
 
-describe('agent configuration', () => {
-  it('has defaults, with the short hostname', () => {
-    const config = loadAgentConfig({});
-    expect(config).toMatchObject({ labels: {}, dockerHost: 'unix:///var/run/docker.sock', heartbeatMs: 5000, concurrency: 32, metricsAddr: undefined, logLevel: 'info' });
-    expect(config.hostname).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/);
-  });
-
-  it('reads labels, the engine and the metrics address', () => {
-    const config = loadAgentConfig({
-      FLEET_AGENT_HOSTNAME: 'web-01',
-      FLEET_AGENT_LABELS: 'role=web,zone=eu.west',
-      DOCKER_HOST: 'unix:///run/docker.sock',
-      FLEET_AGENT_METRICS_ADDR: '127.0.0.1:0',
-    });
-    expect(config).toMatchObject({ hostname: 'web-01', labels: { role: 'web', zone: 'eu.west' }, dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '127.0.0.1', port: 0 } });
-    expect(loadAgentConfig({ FLEET_AGENT_METRICS_ADDR: '[::1]:9464' }).metricsAddr).toEqual({ host: '::1', port: 9464 });
-  });
-
-  it.each([
-    ['FLEET_AGENT_HOSTNAME', 'web.01', "FLEET_AGENT_HOSTNAME='web.01' must be a name matching [A-Za-z0-9][A-Za-z0-9_-]{0,62}"],
-    ['FLEET_AGENT_LABELS', 'role=web,zone', "FLEET_AGENT_LABELS='role=web,zone' must be comma-separated key=value pairs"],
-    ['FLEET_AGENT_LABELS', 'zone=eu..west', "FLEET_AGENT_LABELS='zone=eu..west' must be comma-separated key=value pairs"],
-    ['DOCKER_HOST', 'tcp://10.0.0.5:2375', "DOCKER_HOST='tcp://10.0.0.5:2375' must be unix:///path/to/docker.sock"],
-    ['FLEET_AGENT_HEARTBEAT_MS', '50', "FLEET_AGENT_HEARTBEAT_MS='50' must be an integer from 100 to 60000"],
-    ['FLEET_AGENT_CONCURRENCY', '0', "FLEET_AGENT_CONCURRENCY='0' must be an integer from 1 to 1024"],
-    ['FLEET_AGENT_METRICS_ADDR', '9464', "FLEET_AGENT_METRICS_ADDR='9464' must be host:port with a port from 0 to 65535"],
-    ['FLEET_AGENT_METRICS_ADDR', '127.0.0.1:65536', "FLEET_AGENT_METRICS_ADDR='127.0.0.1:65536' must be host:port"],
-  ])('refuses %s=%s', (name, value, message) => {
-    expect(refusal(() => loadAgentConfig({ [name]: value }))).toContain(message);
-  });
-
-  it('reads a YAML file whose labels the environment overrides', () => {
-    const yaml = file('agent.yaml', 'FLEET_AGENT_HOSTNAME: db-01\nFLEET_AGENT_LABELS: role=db\nFLEET_AGENT_CONCURRENCY: 8\n');
-    expect(loadAgentConfig({ [CONFIG_FILE_VARIABLE]: yaml, FLEET_AGENT_LABELS: 'role=db,zone=eu' })).toMatchObject({
-      hostname: 'db-01',
-      labels: { role: 'db', zone: 'eu' },
-      concurrency: 8,
-    });
-  });
-});
-
 describe('the README', () => {
-  const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
   const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
 
-  it.each([...new Set([...Object.keys(GATEWAY_SETTINGS), ...Object.keys(AGENT_SETTINGS), CONFIG_FILE_VARIABLE])])(
+  it.each([...Object.keys(GATEWAY_SETTINGS), CONFIG_FILE_VARIABLE])(
     "documents %s in the Configuration table",
     (name) => {
       expect(table).toMatch(new RegExp(`^\\|[^\\n]*\`${name}\``, 'm'));
