@@ -1,6 +1,7 @@
 // @ts-check
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
+const fleet = require('./eslint-rules/import-boundaries');
 
 module.exports = tseslint.config(
   { ignores: ['node_modules/**', '.fleet/**', 'packages/contracts/src/generated.ts', 'bench/results/**'] },
@@ -13,4 +14,6 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-require-imports': 'off',
     },
   },
+  // Who may import whom (eslint-rules/import-boundaries.js); test/unit/import-rules.test.ts shows each wall holds.
+  { plugins: { fleet }, rules: { 'fleet/import-boundaries': 'error' } },
 );

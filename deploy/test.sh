@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# `npm test`: sets the machine up if needed, then runs the unit tests, the end-to-end suites and the reliability suites.
+# `npm test`: sets the machine up if needed, then runs the linter (which also holds the import walls between apps,
+# packages and deploy), the type checker, the unit tests, the end-to-end suites and the reliability suites.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 bash deploy/install-deps.sh --for-tests
+npm run lint
+npm run typecheck
 npx jest --selectProjects unit
 if [[ $EUID -ne 0 ]]; then
   echo 'test: the end-to-end suites start their own dockerd engines and need root' >&2

@@ -7,7 +7,10 @@
  * (./simulated-engine.ts) instead of a dockerd. Started and driven by
  * bench/harness/swarm-client.ts over an IPC channel.
  */
+// The scale harness runs the real agent, thousands to a process, which its entry point (one agent per process) cannot.
+// eslint-disable-next-line fleet/import-boundaries -- see above
 import type { AgentConfig } from '../../apps/agent/src/config';
+// eslint-disable-next-line fleet/import-boundaries -- see above
 import { startAgent, type RunningAgent } from '../../apps/agent/src/agent';
 import { createLogger } from '@fleet/runtime/logger';
 import { HoldGate, simulatedEngine } from './simulated-engine';
