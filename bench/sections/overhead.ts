@@ -3,11 +3,11 @@ import pino from 'pino';
 // "Direct" is the agent's own executor run in the bench process (see runOverhead). Until the executors live in a
 // package of their own, these imports are the bench's one reach into an app.
 // eslint-disable-next-line fleet/import-boundaries -- see above
-import { execContainer } from '../../apps/agent/src/executors/container/exec';
+import { containerExec } from '../../apps/agent/src/executors/container/exec';
 // eslint-disable-next-line fleet/import-boundaries -- see above
-import { inspectContainer } from '../../apps/agent/src/executors/container/inspect';
+import { containerInspect } from '../../apps/agent/src/executors/container/inspect';
 // eslint-disable-next-line fleet/import-boundaries -- see above
-import { listContainers } from '../../apps/agent/src/executors/container/list';
+import { containerList } from '../../apps/agent/src/executors/container/list';
 // eslint-disable-next-line fleet/import-boundaries -- see above
 import type { ExecutionContext, Outcome } from '../../apps/agent/src/executors/types';
 import { BUSYBOX_IMAGE, dockerClient, type FleetState } from '@fleet/deploy';
@@ -64,7 +64,7 @@ export async function runOverhead(state: FleetState, opts: { quick: boolean }, p
     progress.say('overhead: container list, 0 containers');
     scenarios.push(
       await measure('container list (0 containers)', 'docker.container.list', `GET /node/${HOST}/container/docker?all=true`, pairs.list, progress, {
-        direct: () => listContainers({ all: true }, ctx()),
+        direct: () => containerList({ all: true }, ctx()),
         gateway: () => http.call('GET', `/node/${HOST}/container/docker?all=true`),
       }),
     );
@@ -73,7 +73,7 @@ export async function runOverhead(state: FleetState, opts: { quick: boolean }, p
     progress.say('overhead: container inspect');
     scenarios.push(
       await measure('container inspect', 'docker.container.inspect', `GET /node/${HOST}/container/docker/${EXEC_CONTAINER}`, pairs.inspect, progress, {
-        direct: () => inspectContainer({ id: EXEC_CONTAINER }, ctx()),
+        direct: () => containerInspect({ id: EXEC_CONTAINER }, ctx()),
         gateway: () => http.call('GET', `/node/${HOST}/container/docker/${EXEC_CONTAINER}`),
       }),
     );
@@ -81,7 +81,7 @@ export async function runOverhead(state: FleetState, opts: { quick: boolean }, p
     progress.say('overhead: exec `true`');
     scenarios.push(
       await measure('exec `true`', 'docker.container.exec', `POST /node/${HOST}/container/docker/${EXEC_CONTAINER}/exec {"cmd":["true"]}`, pairs.exec, progress, {
-        direct: () => execContainer({ id: EXEC_CONTAINER, body: { cmd: ['true'] } } as never, ctx()),
+        direct: () => containerExec({ id: EXEC_CONTAINER, body: { cmd: ['true'] } } as never, ctx()),
         gateway: () => http.call('POST', `/node/${HOST}/container/docker/${EXEC_CONTAINER}/exec`, { cmd: ['true'] }),
       }),
     );
@@ -98,7 +98,7 @@ export async function runOverhead(state: FleetState, opts: { quick: boolean }, p
     progress.say(`overhead: container list, ${count} containers`);
     scenarios.push(
       await measure(`container list (${count} containers)`, 'docker.container.list', `GET /node/${HOST}/container/docker?all=true`, pairs.list, progress, {
-        direct: () => listContainers({ all: true }, ctx()),
+        direct: () => containerList({ all: true }, ctx()),
         gateway: () => http.call('GET', `/node/${HOST}/container/docker?all=true`),
       }),
     );
@@ -110,7 +110,7 @@ export async function runOverhead(state: FleetState, opts: { quick: boolean }, p
 }
 
 interface Pair {
-  direct: () => Promise<Outcome>;
+  direct: () => Promise<Outcome<'docker.container.list' | 'docker.container.inspect' | 'docker.container.exec'>>;
   gateway: () => Promise<{ status: number; body: string }>;
 }
 

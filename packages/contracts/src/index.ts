@@ -2,3 +2,4 @@ export * from './operations';
 export * from './permissions';
 export * from './protocol';
 export type { components, operations, paths } from './generated';
+export * from './results';

@@ -1,10 +1,11 @@
 import type { components, operations } from '@fleet/contracts';
 import type { NodeOperationName, OperationInput, OperationName } from '@fleet/contracts/operations';
+import type { NodeResult, NodeRow, SuccessBody } from '@fleet/contracts/results';
 
 /** Types derived from the contract (`generated.ts`, openapi-typescript), so the SDK cannot drift from `openapi.yaml`. */
 type Schemas = components['schemas'];
 
-export type { NodeOperationName, OperationName };
+export type { NodeOperationName, NodeResult, NodeRow, OperationName, SuccessBody };
 
 export type HostResult = Schemas['HostResult'];
 export type NodeResponse = Schemas['NodeResponse'];
@@ -16,21 +17,6 @@ export type Agent = Schemas['Agent'];
 export type AgentList = Schemas['AgentList'];
 export type AuditEntry = Schemas['AuditEntry'];
 export type AuditList = Schemas['AuditList'];
-
-type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : never;
-type Responses<N extends OperationName> = operations[N]['responses'];
-type SuccessStatus = 200 | 201 | 202;
-
-/** The JSON bodies operation `N` answers with on success. */
-export type SuccessBody<N extends OperationName> = {
-  [S in keyof Responses<N>]: S extends SuccessStatus ? JsonOf<Responses<N>[S]> : never;
-}[keyof Responses<N>];
-
-/** What a synchronous call of node operation `N` answers: `{job_id, results}` with the operation's own row fields. */
-export type NodeResult<N extends NodeOperationName> = Exclude<SuccessBody<N>, JobAccepted>;
-
-/** One row of `NodeResult<N>`. */
-export type NodeRow<N extends NodeOperationName> = NodeResult<N> extends { results: Array<infer R> } ? R : HostResult;
 
 /** Query parameters of operation `N` (the non-node ones: `job.list`, `audit.list`, …). */
 export type QueryOf<N extends OperationName> = operations[N] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;

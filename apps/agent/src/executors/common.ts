@@ -1,5 +1,7 @@
 import type { Outcome } from './types';
 
+type PruneOperation = 'docker.container.prune' | 'docker.volume.prune' | 'docker.network.prune';
+
 /**
  * The contract's filters map as the Engine's `filters` query parameter (a JSON
  * string). The gateway's validator has parsed it into an object; the generated
@@ -21,7 +23,7 @@ export async function ifPresent<T>(inspect: Promise<T>): Promise<T | undefined> 
 }
 
 /** A prune's row: what the engine deleted (`<kind>_deleted`), the bytes it freed, and changed only if it deleted something. */
-export function pruneOutcome(kind: 'containers' | 'volumes' | 'networks', deleted: string[] | null | undefined, spaceReclaimed?: number): Outcome {
+export function pruneOutcome(kind: 'containers' | 'volumes' | 'networks', deleted: string[] | null | undefined, spaceReclaimed?: number): Outcome<PruneOperation> {
   const names = deleted ?? [];
   return {
     changed: names.length > 0,

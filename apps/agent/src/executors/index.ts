@@ -1,94 +1,94 @@
 import { containerChanges } from './container/changes';
-import { createContainer } from './container/create';
-import { execContainer } from './container/exec';
-import { inspectContainer } from './container/inspect';
-import { killContainer } from './container/kill';
-import { listContainers } from './container/list';
+import { containerCreate } from './container/create';
+import { containerExec } from './container/exec';
+import { containerInspect } from './container/inspect';
+import { containerKill } from './container/kill';
+import { containerList } from './container/list';
 import { containerLogs } from './container/logs';
-import { pauseContainer } from './container/pause';
-import { pruneContainers } from './container/prune';
-import { removeContainer } from './container/remove';
-import { renameContainer } from './container/rename';
-import { restartContainer } from './container/restart';
-import { startContainer } from './container/start';
+import { containerPause } from './container/pause';
+import { containerPrune } from './container/prune';
+import { containerRemove } from './container/remove';
+import { containerRename } from './container/rename';
+import { containerRestart } from './container/restart';
+import { containerStart } from './container/start';
 import { containerStats } from './container/stats';
-import { stopContainer } from './container/stop';
+import { containerStop } from './container/stop';
 import { containerTop } from './container/top';
-import { unpauseContainer } from './container/unpause';
-import { updateContainer } from './container/update';
-import { waitContainer } from './container/wait';
-import { batchDeleteImages } from './image/batch-delete';
+import { containerUnpause } from './container/unpause';
+import { containerUpdate } from './container/update';
+import { containerWait } from './container/wait';
+import { imageBatchDelete } from './image/batch-delete';
 import { imageHistory } from './image/history';
-import { inspectImage } from './image/inspect';
-import { listImages } from './image/list';
-import { pruneImages } from './image/prune';
-import { pullImage } from './image/pull';
-import { pushImage } from './image/push';
-import { removeImage } from './image/remove';
-import { tagImage } from './image/tag';
-import { connectNetwork } from './network/connect';
-import { createNetwork } from './network/create';
-import { disconnectNetwork } from './network/disconnect';
-import { inspectNetwork } from './network/inspect';
-import { listNetworks } from './network/list';
-import { pruneNetworks } from './network/prune';
-import { removeNetwork } from './network/remove';
+import { imageInspect } from './image/inspect';
+import { imageList } from './image/list';
+import { imagePrune } from './image/prune';
+import { imagePull } from './image/pull';
+import { imagePush } from './image/push';
+import { imageRemove } from './image/remove';
+import { imageTag } from './image/tag';
+import { networkConnect } from './network/connect';
+import { networkCreate } from './network/create';
+import { networkDisconnect } from './network/disconnect';
+import { networkInspect } from './network/inspect';
+import { networkList } from './network/list';
+import { networkPrune } from './network/prune';
+import { networkRemove } from './network/remove';
 import { systemDf } from './system/df';
-import { streamEvents } from './system/events';
+import { systemEvents } from './system/events';
 import { systemInfo } from './system/info';
 import { systemPing } from './system/ping';
 import { systemVersion } from './system/version';
-import { createVolume } from './volume/create';
-import { inspectVolume } from './volume/inspect';
-import { listVolumes } from './volume/list';
-import { pruneVolumes } from './volume/prune';
-import { removeVolume } from './volume/remove';
+import { volumeCreate } from './volume/create';
+import { volumeInspect } from './volume/inspect';
+import { volumeList } from './volume/list';
+import { volumePrune } from './volume/prune';
+import { volumeRemove } from './volume/remove';
 import type { ExecutorTable } from './types';
 
 export const EXECUTORS: ExecutorTable = {
-  'docker.container.list': listContainers,
-  'docker.container.create': createContainer,
-  'docker.container.inspect': inspectContainer,
-  'docker.container.start': startContainer,
-  'docker.container.stop': stopContainer,
-  'docker.container.remove': removeContainer,
-  'docker.container.restart': restartContainer,
-  'docker.container.kill': killContainer,
-  'docker.container.pause': pauseContainer,
-  'docker.container.unpause': unpauseContainer,
-  'docker.container.rename': renameContainer,
-  'docker.container.update': updateContainer,
+  'docker.container.list': containerList,
+  'docker.container.create': containerCreate,
+  'docker.container.inspect': containerInspect,
+  'docker.container.start': containerStart,
+  'docker.container.stop': containerStop,
+  'docker.container.remove': containerRemove,
+  'docker.container.restart': containerRestart,
+  'docker.container.kill': containerKill,
+  'docker.container.pause': containerPause,
+  'docker.container.unpause': containerUnpause,
+  'docker.container.rename': containerRename,
+  'docker.container.update': containerUpdate,
   'docker.container.logs': containerLogs,
   'docker.container.top': containerTop,
   'docker.container.stats': containerStats,
   'docker.container.changes': containerChanges,
-  'docker.container.wait': waitContainer,
-  'docker.container.exec': execContainer,
-  'docker.container.prune': pruneContainers,
-  'docker.volume.list': listVolumes,
-  'docker.volume.create': createVolume,
-  'docker.volume.inspect': inspectVolume,
-  'docker.volume.remove': removeVolume,
-  'docker.volume.prune': pruneVolumes,
-  'docker.network.list': listNetworks,
-  'docker.network.create': createNetwork,
-  'docker.network.inspect': inspectNetwork,
-  'docker.network.remove': removeNetwork,
-  'docker.network.connect': connectNetwork,
-  'docker.network.disconnect': disconnectNetwork,
-  'docker.network.prune': pruneNetworks,
+  'docker.container.wait': containerWait,
+  'docker.container.exec': containerExec,
+  'docker.container.prune': containerPrune,
+  'docker.volume.list': volumeList,
+  'docker.volume.create': volumeCreate,
+  'docker.volume.inspect': volumeInspect,
+  'docker.volume.remove': volumeRemove,
+  'docker.volume.prune': volumePrune,
+  'docker.network.list': networkList,
+  'docker.network.create': networkCreate,
+  'docker.network.inspect': networkInspect,
+  'docker.network.remove': networkRemove,
+  'docker.network.connect': networkConnect,
+  'docker.network.disconnect': networkDisconnect,
+  'docker.network.prune': networkPrune,
   'docker.system.info': systemInfo,
   'docker.system.version': systemVersion,
   'docker.system.ping': systemPing,
   'docker.system.df': systemDf,
-  'docker.image.list': listImages,
-  'docker.image.pull': pullImage,
-  'docker.image.inspect': inspectImage,
+  'docker.image.list': imageList,
+  'docker.image.pull': imagePull,
+  'docker.image.inspect': imageInspect,
   'docker.image.history': imageHistory,
-  'docker.image.tag': tagImage,
-  'docker.image.push': pushImage,
-  'docker.image.remove': removeImage,
-  'docker.image.prune': pruneImages,
-  'docker.image.batch_delete': batchDeleteImages,
-  'docker.system.events': streamEvents,
+  'docker.image.tag': imageTag,
+  'docker.image.push': imagePush,
+  'docker.image.remove': imageRemove,
+  'docker.image.prune': imagePrune,
+  'docker.image.batch_delete': imageBatchDelete,
+  'docker.system.events': systemEvents,
 };

@@ -1,9 +1,47 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { NodeOperationName, OperationInput } from '@fleet/contracts/operations';
+import type { RowOutcome } from '@fleet/contracts/results';
+
+/** The Engine calls executors make, and nothing else: dockerode satisfies it, a unit test's fake engine can too. */
+type EngineCall =
+  | 'createContainer'
+  | 'createImage'
+  | 'createNetwork'
+  | 'createVolume'
+  | 'df'
+  | 'getEvents'
+  | 'info'
+  | 'listContainers'
+  | 'listImages'
+  | 'listNetworks'
+  | 'listVolumes'
+  | 'ping'
+  | 'pruneContainers'
+  | 'pruneImages'
+  | 'pruneNetworks'
+  | 'pruneVolumes'
+  | 'version'
+  // Demultiplexes the stdout/stderr frames of logs and exec; dials the one call dockerode lacks (volume remove with force).
+  | 'modem';
+
+export interface EngineClient extends Pick<Docker, EngineCall> {
+  getContainer(id: string): EngineContainer;
+  getImage(name: string): EngineImage;
+  getNetwork(id: string): EngineNetwork;
+  getVolume(name: string): EngineVolume;
+}
+
+export type EngineContainer = Pick<
+  Docker.Container,
+  'changes' | 'exec' | 'inspect' | 'kill' | 'logs' | 'pause' | 'remove' | 'rename' | 'restart' | 'start' | 'stats' | 'stop' | 'top' | 'unpause' | 'update' | 'wait'
+>;
+export type EngineImage = Pick<Docker.Image, 'history' | 'inspect' | 'push' | 'remove' | 'tag'>;
+export type EngineNetwork = Pick<Docker.Network, 'connect' | 'disconnect' | 'inspect' | 'remove'>;
+export type EngineVolume = Pick<Docker.Volume, 'inspect'>;
 
 export interface ExecutionContext {
-  docker: Docker;
+  docker: EngineClient;
   /** Epoch ms; long operations must give up by then. */
   deadline: number;
   /** Aborted at the deadline, or when the gateway cancels a streaming job. */
@@ -15,15 +53,10 @@ export interface ExecutionContext {
   secret(): Promise<string | undefined>;
 }
 
-/** What an executor reports on success; the worker adds hostname and status. */
-export interface Outcome {
-  changed: boolean;
-  message?: string;
-  id?: string;
-  [field: string]: unknown;
-}
+/** What an executor of operation `N` reports on success, typed from the contract's row; the worker adds hostname and status. */
+export type Outcome<N extends NodeOperationName> = RowOutcome<N>;
 
-export type Executor<N extends NodeOperationName> = (input: OperationInput<N>, ctx: ExecutionContext) => Promise<Outcome>;
+export type Executor<N extends NodeOperationName> = (input: OperationInput<N>, ctx: ExecutionContext) => Promise<Outcome<N>>;
 
 /** One executor per node operation in the contract: a missing one is a type error. */
 export type ExecutorTable = { [N in NodeOperationName]: Executor<N> };

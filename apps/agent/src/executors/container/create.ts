@@ -1,7 +1,7 @@
 import type { Executor } from '../types';
-import { envList, hostResources, publishedPorts } from './config';
+import { envList, hostResources, publishedPorts } from './host-config';
 
-export const createContainer: Executor<'docker.container.create'> = async ({ body }, { docker }) => {
+export const containerCreate: Executor<'docker.container.create'> = async ({ body }, { docker }) => {
   const { ExposedPorts, PortBindings } = publishedPorts(body.ports);
   const container = await docker.createContainer({
     Image: body.image,

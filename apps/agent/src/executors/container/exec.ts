@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import type { Executor } from '../types';
-import { envList } from './config';
+import { envList } from './host-config';
 import { demultiplex } from './output';
 
 /**
@@ -9,7 +9,7 @@ import { demultiplex } from './output';
  * engine calls and closes the output stream (the command itself keeps running,
  * the engine has no way to stop an exec).
  */
-export const execContainer: Executor<'docker.container.exec'> = async ({ id, body }, { docker, signal }) => {
+export const containerExec: Executor<'docker.container.exec'> = async ({ id, body }, { docker, signal }) => {
   const exec = await docker.getContainer(id).exec({
     Cmd: body.cmd,
     Env: envList(body.env),

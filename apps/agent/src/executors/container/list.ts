@@ -1,6 +1,6 @@
 import type { Executor } from '../types';
 
-export const listContainers: Executor<'docker.container.list'> = async (input, { docker }) => {
+export const containerList: Executor<'docker.container.list'> = async (input, { docker }) => {
   const containers = await docker.listContainers({
     all: input.all,
     limit: input.limit,

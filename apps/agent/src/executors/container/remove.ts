@@ -1,6 +1,6 @@
 import type { Executor } from '../types';
 
-export const removeContainer: Executor<'docker.container.remove'> = async ({ id, force, v }, { docker }) => {
+export const containerRemove: Executor<'docker.container.remove'> = async ({ id, force, v }, { docker }) => {
   await docker.getContainer(id).remove({ force, v });
   return { changed: true, id, message: 'container removed' };
 };

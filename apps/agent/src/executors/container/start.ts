@@ -1,7 +1,7 @@
 import { isNotModified } from '../../engine';
 import type { Executor } from '../types';
 
-export const startContainer: Executor<'docker.container.start'> = async ({ id }, { docker }) => {
+export const containerStart: Executor<'docker.container.start'> = async ({ id }, { docker }) => {
   try {
     await docker.getContainer(id).start();
     return { changed: true, id, message: 'container started' };

@@ -1,4 +1,4 @@
-import { forEachJsonLine } from '../../streams';
+import { forEachJsonLine } from '../../ndjson';
 import type { Executor } from '../types';
 
 export const containerStats: Executor<'docker.container.stats'> = async ({ id, stream }, { docker, signal, emit }) => {

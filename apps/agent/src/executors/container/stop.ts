@@ -1,7 +1,7 @@
 import { isNotModified } from '../../engine';
 import type { Executor } from '../types';
 
-export const stopContainer: Executor<'docker.container.stop'> = async ({ id, t }, { docker }) => {
+export const containerStop: Executor<'docker.container.stop'> = async ({ id, t }, { docker }) => {
   try {
     await docker.getContainer(id).stop(t === undefined ? {} : { t });
     return { changed: true, id, message: 'container stopped' };

@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Executor } from '../types';
-import { hostResources } from './config';
+import { hostResources } from './host-config';
 
 /** `changed` compares the container's settings before and after: the engine accepts an update that sets what is already there. */
-export const updateContainer: Executor<'docker.container.update'> = async ({ id, body }, { docker }) => {
+export const containerUpdate: Executor<'docker.container.update'> = async ({ id, body }, { docker }) => {
   const container = docker.getContainer(id);
   const update = hostResources(body);
   const settings = async () => {

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { components } from '@fleet/contracts';
-import type { Executor } from '../types';
+import type { EngineClient, Executor } from '../types';
 
 type ImageIdentifier = components['schemas']['ImageIdentifier'];
 type ImageFailure = components['schemas']['ImageFailure'];
@@ -55,7 +55,7 @@ function hasDigest(image: Docker.ImageInspectInfo, repository: string, digest: s
 }
 
 /** `<repository>:<tag>`: untags it (and deletes the image once nothing else refers to it). */
-async function deleteTag(docker: Docker, repository: string, imageTag: string, imageDigest: string | undefined): Promise<DeletedId> {
+async function deleteTag(docker: EngineClient, repository: string, imageTag: string, imageDigest: string | undefined): Promise<DeletedId> {
   const reference = `${repository}:${imageTag}`;
   const image = await engine(reference, docker.getImage(reference).inspect());
   if (imageDigest !== undefined && !hasDigest(image, repository, imageDigest)) {
@@ -66,7 +66,7 @@ async function deleteTag(docker: Docker, repository: string, imageTag: string, i
 }
 
 /** The image with this ID or repository digest: every tag and digest of `repository` referring to it goes. */
-async function deleteDigest(docker: Docker, repository: string, imageDigest: string): Promise<DeletedId> {
+async function deleteDigest(docker: EngineClient, repository: string, imageDigest: string): Promise<DeletedId> {
   const digested = `${repository}@${imageDigest}`;
   const image = await engine(digested, docker.getImage(digested).inspect()).catch((err: unknown) => {
     if (err instanceof IdFailure && err.code === 'ImageNotFound') return engine(imageDigest, docker.getImage(imageDigest).inspect());
@@ -80,7 +80,7 @@ async function deleteDigest(docker: Docker, repository: string, imageDigest: str
   return { imageDigest };
 }
 
-async function deleteOne(docker: Docker, repository: string, { imageTag, imageDigest }: ImageIdentifier): Promise<DeletedId> {
+async function deleteOne(docker: EngineClient, repository: string, { imageTag, imageDigest }: ImageIdentifier): Promise<DeletedId> {
   if (imageTag !== undefined) {
     checkTag(imageTag);
     if (imageDigest !== undefined) checkDigest(imageDigest);
@@ -92,7 +92,7 @@ async function deleteOne(docker: Docker, repository: string, { imageTag, imageDi
 }
 
 /** ECR BatchDeleteImage on one engine: ids in order, one by one, never forced; per-id failures keep the row ok. */
-export const batchDeleteImages: Executor<'docker.image.batch_delete'> = async ({ body }, { docker }) => {
+export const imageBatchDelete: Executor<'docker.image.batch_delete'> = async ({ body }, { docker }) => {
   const imageIds: DeletedId[] = [];
   const failures: ImageFailure[] = [];
   for (const imageId of body.imageIds) {

@@ -1,7 +1,7 @@
 import { engineFilters } from '../common';
 import type { Executor } from '../types';
 
-export const listImages: Executor<'docker.image.list'> = async ({ all, digests, filters }, { docker, signal }) => {
+export const imageList: Executor<'docker.image.list'> = async ({ all, digests, filters }, { docker, signal }) => {
   const images = await docker.listImages({ all, digests, filters: engineFilters(filters), abortSignal: signal });
   return { changed: false, message: `${images.length} images`, images };
 };

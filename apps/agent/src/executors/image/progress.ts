@@ -1,4 +1,4 @@
-import { forEachJsonLine } from '../../streams';
+import { forEachJsonLine } from '../../ndjson';
 import type { ExecutionContext } from '../types';
 
 /** One line of the engine's pull or push progress stream. */

@@ -2,7 +2,7 @@ import { engineFilters } from '../common';
 import type { Executor } from '../types';
 
 /** Seed 000's shape: the engine's `ImagesDeleted` (never null here) and `SpaceReclaimed`. */
-export const pruneImages: Executor<'docker.image.prune'> = async ({ filters }, { docker, signal }) => {
+export const imagePrune: Executor<'docker.image.prune'> = async ({ filters }, { docker, signal }) => {
   const pruned = await docker.pruneImages({ filters: engineFilters(filters), abortSignal: signal });
   const deleted = pruned.ImagesDeleted ?? [];
   return {

@@ -8,7 +8,7 @@ function referenceOf(fromImage: string, tag: string | undefined): string {
   return `${fromImage}${tag.startsWith('sha256:') ? '@' : ':'}${tag}`;
 }
 
-export const pullImage: Executor<'docker.image.pull'> = async ({ fromImage, tag, progress }, ctx) => {
+export const imagePull: Executor<'docker.image.pull'> = async ({ fromImage, tag, progress }, ctx) => {
   const { docker, signal } = ctx;
   const stream = await docker.createImage({ fromImage, tag, authconfig: registryAuth(await ctx.secret()), abortSignal: signal });
   const transfer = await followTransfer(stream, ctx, progress === true);

@@ -1,7 +1,7 @@
 import type { Executor } from '../types';
 import { followTransfer, registryAuth } from './progress';
 
-export const pushImage: Executor<'docker.image.push'> = async ({ image, tag }, ctx) => {
+export const imagePush: Executor<'docker.image.push'> = async ({ image, tag }, ctx) => {
   const stream = await ctx.docker.getImage(image).push({ tag, authconfig: registryAuth(await ctx.secret()), abortSignal: ctx.signal });
   const transfer = await followTransfer(stream, ctx, false);
   return {

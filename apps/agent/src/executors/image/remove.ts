@@ -5,7 +5,7 @@ interface DeleteItem {
   Deleted?: string;
 }
 
-export const removeImage: Executor<'docker.image.remove'> = async ({ image, force, noprune }, { docker }) => {
+export const imageRemove: Executor<'docker.image.remove'> = async ({ image, force, noprune }, { docker }) => {
   const items = (await docker.getImage(image).remove({ force, noprune })) as DeleteItem[];
   const untagged = items.flatMap((item) => (item.Untagged ? [item.Untagged] : []));
   const deleted = items.flatMap((item) => (item.Deleted ? [item.Deleted] : []));

@@ -1,7 +1,7 @@
 import { ifPresent } from '../common';
 import type { Executor } from '../types';
 
-export const tagImage: Executor<'docker.image.tag'> = async ({ image, repo, tag }, { docker }) => {
+export const imageTag: Executor<'docker.image.tag'> = async ({ image, repo, tag }, { docker }) => {
   const target = `${repo}:${tag ?? 'latest'}`;
   const { Id } = await docker.getImage(image).inspect();
   const current = await ifPresent(docker.getImage(target).inspect());

@@ -1,6 +1,6 @@
 import type { Executor } from '../types';
 
-export const removeNetwork: Executor<'docker.network.remove'> = async ({ id }, { docker }) => {
+export const networkRemove: Executor<'docker.network.remove'> = async ({ id }, { docker }) => {
   await docker.getNetwork(id).remove();
   return { changed: true, id, message: 'network removed' };
 };

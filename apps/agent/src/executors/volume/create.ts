@@ -2,7 +2,7 @@ import { ifPresent } from '../common';
 import type { Executor } from '../types';
 
 /** The engine answers a create of an existing name with that volume; the row says nothing changed. */
-export const createVolume: Executor<'docker.volume.create'> = async ({ body = {} }, { docker }) => {
+export const volumeCreate: Executor<'docker.volume.create'> = async ({ body = {} }, { docker }) => {
   const existing = body.name ? await ifPresent(docker.getVolume(body.name).inspect()) : undefined;
   if (existing) return { changed: false, id: existing.Name, message: 'volume already exists', volume: existing };
   const created = await docker.createVolume({ Name: body.name, Driver: body.driver, DriverOpts: body.driver_opts, Labels: body.labels });

@@ -1,19 +1,18 @@
-import type Docker from 'dockerode';
 import { ifPresent } from '../common';
-import type { Executor } from '../types';
+import type { EngineClient, Executor } from '../types';
 
 /**
  * Without `force` an absent volume is the engine's 404; with it the engine is
  * silent, so presence is checked first to keep `changed` truthful.
  */
-export const removeVolume: Executor<'docker.volume.remove'> = async ({ name, force }, { docker, signal }) => {
+export const volumeRemove: Executor<'docker.volume.remove'> = async ({ name, force }, { docker, signal }) => {
   const present = !force || (await ifPresent(docker.getVolume(name).inspect())) !== undefined;
   await deleteVolume(docker, name, force ?? false, signal);
   return present ? { changed: true, id: name, message: 'volume removed' } : { changed: false, id: name, message: 'volume already absent' };
 };
 
 /** dockerode's Volume.remove drops its options (its path has no `?`), so `force` would never reach the engine. */
-function deleteVolume(docker: Docker, name: string, force: boolean, signal: AbortSignal): Promise<unknown> {
+function deleteVolume(docker: EngineClient, name: string, force: boolean, signal: AbortSignal): Promise<unknown> {
   return new Promise((resolve, reject) => {
     docker.modem.dial(
       {
