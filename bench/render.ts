@@ -16,7 +16,7 @@ export const OPTIMISATIONS: string[] = [
   'API keys are verified against a key object made once from the signing secret (`verificationKey` in `packages/api-keys/src/index.ts`). Given the secret as a string, jsonwebtoken 9 first tries `crypto.createPublicKey()` on it — which throws — on every request; that was the top frame of the gateway profile. Same algorithm pin, same checks.',
   'Agents receive their jobs from a push consumer delivering under their own inbox prefix (`ensureConsumer` in `apps/agent/src/worker.ts`) instead of pulling them. With one filtered pull consumer per host, nats-server 2.9.10 left some deliveries waiting a whole pull expiry (5 s), so from about 1,000 agents nearly every `_all` took over 5 s (`bench/pull-stall.ts` reproduces it without fleet code, and shows push consumers without the stall).',
   'Dispatch is spread over ' + String(JOB_SHARDS) + ' job streams by a hash of the hostname (`packages/contracts/src/protocol.ts`). A filtered consumer scans past the other hosts\' messages on its stream, so one stream made a fan-out cost the broker ~hosts² reads.',
-  'Target resolution no longer lists and sorts the fleet per call (`apps/api/src/agents/registry.ts`, `apps/api/src/targets/resolve.ts`): a hostname is looked up alone, `_any` takes the next live, undrained hostname, and the sorted hostname order is rebuilt only when an agent comes or goes, not on every heartbeat or call.',
+  'Target resolution no longer lists and sorts the fleet per call (`apps/api/src/agents/roster.ts`, `apps/api/src/targets/resolve.ts`): a hostname is looked up alone, `_any` takes the next live, undrained hostname, and the sorted hostname order is rebuilt only when an agent comes or goes, not on every heartbeat or call.',
 ];
 
 const TARGETS = {

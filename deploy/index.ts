@@ -35,7 +35,7 @@ export {
 } from './lib/nats-config';
 export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
 export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
-export { startRegistry, stopRegistry, type Registry } from './lib/registry';
+export { startRegistry, stopRegistry, type Registry } from './lib/image-registry';
 export { formatLabels, listAgents } from './lib/services';
 export {
   agentOf,

@@ -1,6 +1,6 @@
 /**
  * Agent crashes on real processes, counted on the engines: an agent SIGKILLed in the middle of a
- * job costs its own row only (failed by the deadline), comes back as one registry entry and runs
+ * job costs its own row only (failed by the deadline), comes back as one agent entry and runs
  * none of its old jobs; JetStream redelivery — of jobs it never acknowledged, and of jobs it had
  * already executed — never makes a (job_id, host) run twice.
  */
@@ -50,7 +50,7 @@ describe('an agent SIGKILLed in the middle of a job', () => {
     tally.fault(true);
   });
 
-  it('comes back as one registry entry and runs none of the jobs from before its crash', async () => {
+  it('comes back as one agent entry and runs none of the jobs from before its crash', async () => {
     // Jobs addressed to the dead host: they miss their deadline, so they must never run.
     const missed = newMark('missed');
     const sync = await api(fleet, 'POST', '/node/web-02/container/docker?timeout=2', { body: markedContainer(missed) });

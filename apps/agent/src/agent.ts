@@ -25,7 +25,7 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, docker: Docker, log: Logger): Promise<RunningAgent> {
   const metrics = new AgentMetrics(config.hostname, { processMetrics: config.metricsAddr !== undefined });
   // Listening first: a busy port fails the start at once, and the first heartbeat already carries metrics_url.
-  const metricsServer = config.metricsAddr ? await serveMetrics(metrics.registry, config.metricsAddr) : undefined;
+  const metricsServer = config.metricsAddr ? await serveMetrics(metrics.collectors, config.metricsAddr) : undefined;
   const nc = await connectNats(
     {
       servers: config.natsUrl,

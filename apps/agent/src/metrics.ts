@@ -4,7 +4,7 @@ import { hostname as osHostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Gauge, type Registry } from 'prom-client';
 import type { HostRow, JobMessage } from '@fleet/contracts/protocol';
-import { createMetricsRegistry, jobSeries, trackNats } from '@fleet/runtime/metrics';
+import { createCollectors, jobSeries, trackNats } from '@fleet/runtime/metrics';
 
 const PREFIX = 'fleet_agent_';
 
@@ -14,22 +14,22 @@ const PREFIX = 'fleet_agent_';
  * series carries the agent's `hostname`.
  */
 export class AgentMetrics {
-  readonly registry: Registry;
+  readonly collectors: Registry;
   private readonly series: ReturnType<typeof jobSeries>;
   private readonly engineHealthy: Gauge;
 
   /** `processMetrics`: also CPU, memory and event-loop series (once per process: not for the bench's many in-process agents). */
   constructor(hostname: string, opts: { processMetrics: boolean }) {
-    this.registry = createMetricsRegistry({ prefix: PREFIX, processMetrics: opts.processMetrics, labels: { hostname } });
-    this.series = jobSeries(this.registry, PREFIX, {
+    this.collectors = createCollectors({ prefix: PREFIX, processMetrics: opts.processMetrics, labels: { hostname } });
+    this.series = jobSeries(this.collectors, PREFIX, {
       jobs: 'Operations this agent executed, by operation and row status (a redelivered or already claimed job is not counted again)',
       duration: 'Time an operation took on the engine, by operation',
     });
-    this.engineHealthy = new Gauge({ name: `${PREFIX}engine_healthy`, help: '1 when the last heartbeat reached the Docker engine, 0 when it did not', registers: [this.registry] });
+    this.engineHealthy = new Gauge({ name: `${PREFIX}engine_healthy`, help: '1 when the last heartbeat reached the Docker engine, 0 when it did not', registers: [this.collectors] });
   }
 
   followNats(nc: NatsConnection): void {
-    trackNats(nc, this.registry, PREFIX);
+    trackNats(nc, this.collectors, PREFIX);
   }
 
   /** The worker's hook: one executed job and its row. */
@@ -45,20 +45,20 @@ export class AgentMetrics {
 }
 
 export interface MetricsServer {
-  /** Where Prometheus scrapes, e.g. http://127.0.0.1:9464/metrics (published in the registry as `metrics_url`). */
+  /** Where Prometheus scrapes, e.g. http://127.0.0.1:9464/metrics (published in its heartbeat record as `metrics_url`). */
   url: string;
   close(): Promise<void>;
 }
 
 /** A minimal HTTP server: GET /metrics (Prometheus text) and GET /health (liveness); everything else 404. */
-export async function serveMetrics(registry: Registry, addr: { host: string; port: number }): Promise<MetricsServer> {
+export async function serveMetrics(collectors: Registry, addr: { host: string; port: number }): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'application/json', JSON.stringify(problem(405, 'method not allowed', `${req.method} is not served`)));
     if (path === '/health') return reply(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
     if (path !== '/metrics') return reply(res, 404, 'application/json', JSON.stringify(problem(404, 'not found', `no route ${req.method} ${path}; try /metrics or /health`)));
-    registry.metrics().then(
-      (text) => reply(res, 200, registry.contentType, text),
+    collectors.metrics().then(
+      (text) => reply(res, 200, collectors.contentType, text),
       (err: Error) => reply(res, 500, 'application/json', JSON.stringify(problem(500, 'metrics failed', err.message))),
     );
   });

@@ -13,7 +13,7 @@ export interface Identity {
 }
 
 /**
- * Keeps this agent in the registry: a heartbeat rewrites its record (with the
+ * Keeps this agent in the agents bucket: a heartbeat rewrites its record (with the
  * engine's health) well inside the bucket's TTL, a clean stop deletes it, and
  * a crashed agent simply ages out. An engine that is down does not stop the
  * heartbeat: the agent stays registered and says the engine is unhealthy.

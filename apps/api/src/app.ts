@@ -2,13 +2,13 @@ import express, { Router, type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { CONTRACT_PATH } from '@fleet/contracts/operations';
-import type { AgentRegistry } from './agents/registry';
+import type { AgentRoster } from './agents/roster';
 import type { AuditLog } from './audit/log';
 import { authenticate } from './auth/middleware';
 import type { Revocations } from './auth/revocations';
 import { errorHandler, unknownRoute } from './http/errors';
 import { finiteQueryNumbers } from './http/finite-numbers';
-import { observeRequests } from './http/observe';
+import { logAndAuditRequests } from './http/observe';
 import { perKeyRateLimit } from './http/rate-limit';
 import type { JobClient } from './jobs/client';
 import type { JobStore } from './jobs/store';
@@ -27,7 +27,7 @@ export interface GatewayDeps {
   bodyLimit: string;
   jobs: JobClient;
   store: JobStore;
-  registry: AgentRegistry;
+  roster: AgentRoster;
   audit: AuditLog;
   revocations: Revocations;
   rateLimitPerMinute: number;
@@ -42,13 +42,13 @@ export interface GatewayDeps {
 export function createApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  if (deps.metrics) app.use(deps.metrics.observeRequests());
-  app.use(observeRequests(deps.log, deps.audit));
+  if (deps.metrics) app.use(deps.metrics.countRequests());
+  app.use(logAndAuditRequests(deps.log, deps.audit));
   app.use(express.json({ limit: deps.bodyLimit }));
   // Public, before authentication and before the contract validator (which would 404 what it does not know).
   app.use(healthRoutes(deps.readiness));
   app.use(docsRoutes());
-  if (deps.metrics) app.use(metricsRoutes(deps.metrics.registry));
+  if (deps.metrics) app.use(metricsRoutes(deps.metrics.collectors));
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti)));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   app.use(
@@ -63,7 +63,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(finiteQueryNumbers);
   app.use(nodeRoutes(deps.jobs));
   app.use(jobRoutes(deps.jobs, deps.store));
-  app.use(agentRoutes(deps.registry));
+  app.use(agentRoutes(deps.roster));
   app.use(auditRoutes(deps.audit));
   app.use(tokenRoutes(deps.revocations));
   app.use(unknownRoute);

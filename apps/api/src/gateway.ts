@@ -6,7 +6,7 @@ import { AGENTS_BUCKET, kvStreamName } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
 import { connectNats } from '@fleet/runtime/nats';
-import { AgentRegistry } from './agents/registry';
+import { AgentRoster } from './agents/roster';
 import { AuditLog } from './audit/log';
 import { Revocations } from './auth/revocations';
 import { createApp } from './app';
@@ -26,21 +26,21 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** Connects to NATS, adopts the topology, follows the registry and serves HTTP. */
+/** Connects to NATS, adopts the topology, follows the agents' heartbeats and serves HTTP. */
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
   const nc = await connectNats({ servers: config.natsUrl, name: 'fleet-gateway', user: config.natsUser, pass: config.natsPass }, log);
   const metrics = new GatewayMetrics();
-  const natsLink = trackNats(nc, metrics.registry, 'fleet_');
+  const natsLink = trackNats(nc, metrics.collectors, 'fleet_');
   const topology = await ensureTopology(nc, config);
-  const registry = new AgentRegistry(topology.agents, topology.drains, config.agentTtlMs);
-  await registry.start(nc);
-  metrics.followAgents(registry);
+  const roster = new AgentRoster(topology.agents, topology.drains, config.agentTtlMs);
+  await roster.start(nc);
+  metrics.followAgents(roster);
   const feed = new ResultFeed();
   feed.start(nc);
   const vault = new SecretVault();
   vault.start(nc);
   const store = new JobStore(jetstream(nc), topology.jsm, topology.results);
-  const jobs = new JobClient({ nc, js: jetstream(nc), store, feed, resolver: new TargetResolver(registry), vault, log, onSettled: (record, rows) => metrics.jobSettled(record, rows) });
+  const jobs = new JobClient({ nc, js: jetstream(nc), store, feed, resolver: new TargetResolver(roster), vault, log, onSettled: (record, rows) => metrics.jobSettled(record, rows) });
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
   const audit = new AuditLog(jetstream(nc), topology.jsm, log);
@@ -50,7 +50,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     rateLimitPerMinute: config.rateLimitPerMinute,
     jobs,
     store,
-    registry,
+    roster,
     audit,
     revocations,
     log,
@@ -69,7 +69,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     server,
     async stop() {
       await new Promise((resolve) => server.close(resolve));
-      registry.stop();
+      roster.stop();
       feed.stop();
       vault.stop();
       revocations.stop();
@@ -78,19 +78,19 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   };
 }
 
-/** Probes wait at most this long for the registry's bucket to answer. */
+/** Probes wait at most this long for the agents bucket to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
 
-/** Ready: the NATS connection is up and the agent registry's bucket answers over it. */
+/** Ready: the NATS connection is up and the agents bucket answers over it (reported as `registry`, the contract's name). */
 async function readinessProbe(nc: NatsConnection, link: NatsLink): Promise<() => Promise<Readiness>> {
   const jsm = await jetstreamManager(nc, { timeout: READINESS_TIMEOUT_MS });
   return async () => {
     // While disconnected a request would only wait out its timeout: report at once.
     if (!link.connected()) return { nats: 'disconnected', registry: 'unreachable: no NATS connection' };
-    const registry = await jsm.streams.info(kvStreamName(AGENTS_BUCKET)).then(
+    const agentsBucket = await jsm.streams.info(kvStreamName(AGENTS_BUCKET)).then(
       () => 'ok',
       (err: Error) => `unreachable: ${err.message}`,
     );
-    return { nats: 'connected', registry };
+    return { nats: 'connected', registry: agentsBucket };
   };
 }

@@ -1,8 +1,8 @@
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
-import { createMetricsRegistry, JOB_DURATION_BUCKETS, jobSeries } from '@fleet/runtime/metrics';
-import type { AgentRegistry } from './agents/registry';
+import { createCollectors, JOB_DURATION_BUCKETS, jobSeries } from '@fleet/runtime/metrics';
+import type { AgentRoster } from './agents/roster';
 import { jobStatus } from './jobs/rows';
 
 const PREFIX = 'fleet_';
@@ -12,11 +12,11 @@ const FAN_OUT_BUCKETS = [1, 2, 3, 5, 10, 25, 50, 100, 250, 500, 1000];
 
 /**
  * The gateway's metrics, served at GET /metrics: jobs by operation and
- * outcome, their duration and fan-out, the agents the registry sees, each
+ * outcome, their duration and fan-out, the agents the roster sees, each
  * agent's engine health, NATS reconnects and HTTP requests by route.
  */
 export class GatewayMetrics {
-  readonly registry: Registry;
+  readonly collectors: Registry;
   private readonly series: ReturnType<typeof jobSeries>;
   private readonly hostResults: Counter<'operation' | 'status'>;
   private readonly fanOut: Histogram;
@@ -24,9 +24,9 @@ export class GatewayMetrics {
   private readonly requestDuration: Histogram<'method' | 'route'>;
 
   constructor(opts: { processMetrics: boolean } = { processMetrics: true }) {
-    this.registry = createMetricsRegistry({ prefix: PREFIX, processMetrics: opts.processMetrics });
-    const registers = [this.registry];
-    this.series = jobSeries(this.registry, PREFIX, {
+    this.collectors = createCollectors({ prefix: PREFIX, processMetrics: opts.processMetrics });
+    const registers = [this.collectors];
+    this.series = jobSeries(this.collectors, PREFIX, {
       jobs: 'Jobs settled, by operation and job status (ok: every host ok; failed: every host failed; partial: some failed)',
       duration: 'Time from job creation until every host answered or the deadline passed',
     });
@@ -60,13 +60,13 @@ export class GatewayMetrics {
     this.fanOut.observe(record.hosts.length);
   }
 
-  /** `fleet_agents{state}` and `fleet_engine_healthy{hostname}`, read from the registry at scrape time. */
-  followAgents(agents: Pick<AgentRegistry, 'list'>): void {
+  /** `fleet_agents{state}` and `fleet_engine_healthy{hostname}`, read from the roster at scrape time. */
+  followAgents(agents: Pick<AgentRoster, 'list'>): void {
     new Gauge({
       name: `${PREFIX}agents`,
       help: 'Agents heard from within the registry TTL: live (taking group targets) and drained (cordoned)',
       labelNames: ['state'],
-      registers: [this.registry],
+      registers: [this.collectors],
       collect() {
         const listed = agents.list();
         this.set({ state: 'live' }, listed.filter((agent) => !agent.drained).length);
@@ -77,7 +77,7 @@ export class GatewayMetrics {
       name: `${PREFIX}engine_healthy`,
       help: "1 when the agent's last heartbeat reported its Docker engine healthy, 0 when not; live agents only",
       labelNames: ['hostname'],
-      registers: [this.registry],
+      registers: [this.collectors],
       collect() {
         this.reset();
         for (const agent of agents.list()) this.set({ hostname: agent.hostname }, agent.engine?.healthy ? 1 : 0);
@@ -86,7 +86,7 @@ export class GatewayMetrics {
   }
 
   /** Counts every answered request under its route template (`/node/:target/...`), never its concrete path. */
-  observeRequests(): RequestHandler {
+  countRequests(): RequestHandler {
     return (req, res, next) => {
       const end = this.requestDuration.startTimer();
       // 'close' rather than 'finish': a stream its client left never finishes.

@@ -3,15 +3,15 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 /**
  * Prometheus metrics: each service (and each agent of the benchmark's
- * many-agents-in-one-process harness) keeps its own registry, so nothing is
+ * many-agents-in-one-process harness) keeps its own set of collectors, so nothing is
  * shared through prom-client's global one.
  */
-export function createMetricsRegistry(opts: { prefix: string; processMetrics: boolean; labels?: Record<string, string> }): Registry {
-  const registry = new Registry();
-  if (opts.labels) registry.setDefaultLabels(opts.labels);
+export function createCollectors(opts: { prefix: string; processMetrics: boolean; labels?: Record<string, string> }): Registry {
+  const collectors = new Registry();
+  if (opts.labels) collectors.setDefaultLabels(opts.labels);
   // Process metrics (CPU, memory, event loop lag, GC) once per process, not once per agent.
-  if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: opts.prefix });
-  return registry;
+  if (opts.processMetrics) collectDefaultMetrics({ register: collectors, prefix: opts.prefix });
+  return collectors;
 }
 
 /** Whether the NATS connection is up right now, for metrics and readiness. */
@@ -23,13 +23,13 @@ export interface NatsLink {
  * Follows the connection's status: `<prefix>nats_reconnects_total` counts
  * reconnects, `<prefix>nats_connected` is 1 while the connection is up.
  */
-export function trackNats(nc: NatsConnection, registry: Registry, prefix: string): NatsLink {
+export function trackNats(nc: NatsConnection, collectors: Registry, prefix: string): NatsLink {
   let up = !nc.isClosed();
-  const reconnects = new Counter({ name: `${prefix}nats_reconnects_total`, help: 'Reconnects to NATS since start', registers: [registry] });
+  const reconnects = new Counter({ name: `${prefix}nats_reconnects_total`, help: 'Reconnects to NATS since start', registers: [collectors] });
   new Gauge({
     name: `${prefix}nats_connected`,
     help: '1 while the NATS connection is up, 0 while it is down or reconnecting',
-    registers: [registry],
+    registers: [collectors],
     collect() {
       this.set(up && !nc.isClosed() ? 1 : 0);
     },
@@ -50,9 +50,9 @@ export function trackNats(nc: NatsConnection, registry: Registry, prefix: string
 export const JOB_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /** `<prefix>jobs_total{operation,status}` and `<prefix>job_duration_seconds{operation}`, as gateway and agent both keep them. */
-export function jobSeries(registry: Registry, prefix: string, help: { jobs: string; duration: string }) {
+export function jobSeries(collectors: Registry, prefix: string, help: { jobs: string; duration: string }) {
   return {
-    jobs: new Counter({ name: `${prefix}jobs_total`, help: help.jobs, labelNames: ['operation', 'status'] as const, registers: [registry] }),
-    duration: new Histogram({ name: `${prefix}job_duration_seconds`, help: help.duration, labelNames: ['operation'] as const, buckets: JOB_DURATION_BUCKETS, registers: [registry] }),
+    jobs: new Counter({ name: `${prefix}jobs_total`, help: help.jobs, labelNames: ['operation', 'status'] as const, registers: [collectors] }),
+    duration: new Histogram({ name: `${prefix}job_duration_seconds`, help: help.duration, labelNames: ['operation'] as const, buckets: JOB_DURATION_BUCKETS, registers: [collectors] }),
   };
 }

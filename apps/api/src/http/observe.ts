@@ -8,7 +8,7 @@ import { callerOf } from '../auth/middleware';
  * (401/403) request, one audit entry. Both say who, what and how it ended —
  * never the key, a header or a body.
  */
-export function observeRequests(log: Logger, audit: AuditLog): RequestHandler {
+export function logAndAuditRequests(log: Logger, audit: AuditLog): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {

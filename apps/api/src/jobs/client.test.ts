@@ -2,7 +2,7 @@ import type { PubAck } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
 import { jobSubject, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
-import type { AgentView } from '../agents/registry';
+import type { AgentView } from '../agents/roster';
 import { TargetResolver } from '../targets/resolve';
 import { JobClient } from './client';
 import { JobStoreUnavailableError } from './errors';

@@ -1,4 +1,4 @@
-import type { AgentView } from '../agents/registry';
+import type { AgentView } from '../agents/roster';
 import { type AgentDirectory, type TargetFailure, TargetError, TargetResolver } from './resolve';
 
 function agent(hostname: string, labels: Record<string, string>, drained = false): AgentView {

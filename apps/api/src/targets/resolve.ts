@@ -1,4 +1,4 @@
-import type { AgentView } from '../agents/registry';
+import type { AgentView } from '../agents/roster';
 import { hostInScope, labelsMatch, parseTarget, TargetSyntaxError, type Target } from '@fleet/contracts/grammar';
 
 export interface AgentDirectory {

@@ -15,11 +15,11 @@ interface Seen {
 }
 
 /**
- * The gateway's in-memory view of the agent registry, kept current by
- * following the agents' heartbeats. Target resolution reads only this view,
+ * The gateway's roster of agents: an in-memory view of the agents and drains
+ * buckets, kept current by following the agents' heartbeats. Target resolution reads only this view,
  * so resolving a target costs no broker round trip.
  */
-export class AgentRegistry {
+export class AgentRoster {
   private readonly seen = new Map<string, Seen>();
   /** Hostnames of `seen` in order; rebuilt only when an agent comes or goes, not per heartbeat or call. */
   private sortedHostnames: string[] | undefined;
