@@ -167,7 +167,7 @@ describe('POST /node/{target}/container/docker/image/batch-delete', () => {
     const res = await api(fleet, 'POST', `${ALL}/batch-delete`, {
       body: { repositoryName: 'local/busybox', imageIds: [{ imageTag: 't1' }, { imageTag: 'missing' }, { imageDigest: 'sha256:bad' }] },
     });
-    expectAnswer(res, 'docker.image.batch_delete', 202);
+    expectAnswer(res, 'docker.image.batch-delete', 202);
     expect(outcomes(res)).toEqual(HOSTS.map((host) => [host, 'ok', true]));
     for (const row of rows(res)) {
       expect(row.imageIds).toEqual([{ imageTag: 't1', imageDigest: await engineImageId(row.hostname, IMAGE) }]);
@@ -219,7 +219,7 @@ describe('POST /node/{target}/container/docker/image/batch-delete', () => {
     ];
     for (const body of bodies) {
       const res = await api(fleet, 'POST', `${ALL}/batch-delete`, { body });
-      expectAnswer(res, 'docker.image.batch_delete', 400);
+      expectAnswer(res, 'docker.image.batch-delete', 400);
     }
   });
 });

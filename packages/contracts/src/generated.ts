@@ -891,7 +891,7 @@ export interface paths {
          *     where anything was deleted; an engine that cannot be reached fails the
          *     row.
          */
-        post: operations["docker.image.batch_delete"];
+        post: operations["docker.image.batch-delete"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3589,7 +3589,7 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
-    "docker.image.batch_delete": {
+    "docker.image.batch-delete": {
         parameters: {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */

@@ -89,6 +89,6 @@ export const EXECUTORS: ExecutorTable = {
   'docker.image.push': imagePush,
   'docker.image.remove': imageRemove,
   'docker.image.prune': imagePrune,
-  'docker.image.batch_delete': imageBatchDelete,
+  'docker.image.batch-delete': imageBatchDelete,
   'docker.system.events': systemEvents,
 };

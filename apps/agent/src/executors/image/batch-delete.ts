@@ -92,7 +92,7 @@ async function deleteOne(docker: EngineClient, repository: string, { imageTag, i
 }
 
 /** ECR BatchDeleteImage on one engine: ids in order, one by one, never forced; per-id failures keep the row ok. */
-export const imageBatchDelete: Executor<'docker.image.batch_delete'> = async ({ body }, { docker }) => {
+export const imageBatchDelete: Executor<'docker.image.batch-delete'> = async ({ body }, { docker }) => {
   const imageIds: DeletedId[] = [];
   const failures: ImageFailure[] = [];
   for (const imageId of body.imageIds) {
