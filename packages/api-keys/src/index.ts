@@ -37,7 +37,9 @@ export function mintToken(opts: MintOptions): string {
   });
 }
 
-export class InvalidTokenError extends Error {}
+export class InvalidTokenError extends Error {
+  override readonly name = 'InvalidTokenError';
+}
 
 /**
  * The signing secret as a key object, made once. Given a string, jsonwebtoken first tries (and

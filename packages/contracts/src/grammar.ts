@@ -44,7 +44,9 @@ export interface LabelSelector {
 
 const MAX_SELECTORS = 16;
 
-export class TargetSyntaxError extends Error {}
+export class TargetSyntaxError extends Error {
+  override readonly name = 'TargetSyntaxError';
+}
 
 export function parseTarget(raw: string): Target {
   if (raw === '_any') return { kind: 'any' };
