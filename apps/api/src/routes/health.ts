@@ -1,9 +1,9 @@
 import { Router } from 'express';
 
-/** What /health/ready checks: the NATS connection, and the agent registry's bucket answering over it. */
+/** What /health/ready checks: the NATS connection, and the agents bucket answering over it. */
 export interface Readiness {
   nats: 'connected' | 'disconnected';
-  /** `ok`, or why the registry's bucket did not answer. */
+  /** `ok`, or why the agents bucket did not answer (the contract's field name for it is `registry`). */
   registry: string;
 }
 
