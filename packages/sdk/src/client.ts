@@ -1,5 +1,6 @@
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import type { paths } from '@fleet/contracts';
+import { JOB_WAIT_MAX_SECONDS } from '@fleet/contracts/operations';
 import { errorFromResponse, FleetConnectionError, JobWaitTimeoutError } from './errors';
 import { NodeClient } from './node';
 import type { AgentList, AuditList, Job, JobList, QueryOf } from './types';
@@ -46,7 +47,6 @@ interface FetchResult<D> {
   response: Response;
 }
 
-const MAX_WAIT_SECONDS = 300;
 
 /**
  * Query values: objects (the Engine's `filters`, declared `content: application/json`
@@ -168,8 +168,8 @@ export class FleetClient {
   }
 
   private async waitForJob(jobId: string, options: WaitOptions): Promise<Job> {
-    const deadline = Date.now() + (options.timeoutMs ?? MAX_WAIT_SECONDS * 1000);
-    const pollSeconds = Math.min(options.pollSeconds ?? 30, MAX_WAIT_SECONDS);
+    const deadline = Date.now() + (options.timeoutMs ?? JOB_WAIT_MAX_SECONDS * 1000);
+    const pollSeconds = Math.min(options.pollSeconds ?? 30, JOB_WAIT_MAX_SECONDS);
     for (;;) {
       const remainingSeconds = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
       const job = await this.jobs.get(jobId, { wait: Math.min(pollSeconds, remainingSeconds), signal: options.signal });
