@@ -185,18 +185,30 @@ describe('exit codes', () => {
 });
 
 describe('node commands from the contract', () => {
-  it('runs exec with the target first and the command after --', async () => {
-    const cli = await fleetCli(['--json', 'container', 'exec', 'web-01', 'cli-only-web01', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+  it('runs exec on the --target host with the command after --', async () => {
+    const cli = await fleetCli(['--json', 'container', 'exec', '--target', 'web-01', 'cli-only-web01', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     expect(cli.code).toBe(0);
+    expect(cli.stderr).toBe('');
     expect(JSON.parse(cli.stdout).results).toEqual([
       expect.objectContaining({ hostname: 'web-01', status: 'ok', exit_code: 3, stdout: 'out\n', stderr: 'err\n' }),
     ]);
 
-    const human = await fleetCli(['container', 'exec', 'web-01', 'cli-only-web01', '--', 'ls', '/']);
+    const human = await fleetCli(['container', 'exec', 'cli-only-web01', '--target', 'web-01', '--', 'ls', '/']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^HOST\s+STATUS\s+CHANGED\s+EXIT_CODE\s+DETAIL\n/);
     expect(human.stdout).toContain('--- web-01 stdout ---\n');
     expect(human.stdout).toMatch(/^bin$/m);
+
+    const noTarget = await fleetCli(['container', 'exec', 'cli-only-web01']);
+    expect(noTarget.code).toBe(2);
+    expect(noTarget.stderr).toContain('--target');
+  });
+
+  it('still takes the deprecated target-first form of exec, with a one-line note on stderr', async () => {
+    const cli = await fleetCli(['--json', 'container', 'exec', 'web-01', 'cli-only-web01', '--', 'sh', '-c', 'echo $0 "$@"', 'a', 'b']);
+    expect(cli.code).toBe(0);
+    expect(cli.stderr).toBe('fleet: the target as first argument is deprecated; use: fleet container exec --target web-01 …\n');
+    expect(JSON.parse(cli.stdout).results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', exit_code: 0, stdout: 'a b\n' })]);
   });
 
   it('takes body fields as arguments and flags, and image names with slashes as typed', async () => {
@@ -236,6 +248,19 @@ describe('node commands from the contract', () => {
     const listed = await fleetCli(['job', 'ls', '--operation', 'docker.container.list', '--limit', '50', '--json']);
     expect(listed.code).toBe(0);
     expect(JSON.parse(listed.stdout).jobs.map((j: { job_id: string }) => j.job_id)).toContain(jobId);
+
+    // On listings the job's target is a filter, --filter-target; --target (where an operation runs) is a deprecated alias here.
+    const sentToAll = await fleetCli(['job', 'ls', '--filter-target', '_all', '--limit', '50', '--json']);
+    expect(sentToAll.stderr).toBe('');
+    const allJobs = JSON.parse(sentToAll.stdout).jobs as Array<{ job_id: string; target: string }>;
+    expect(allJobs.map((j) => j.job_id)).toContain(jobId);
+    expect(new Set(allJobs.map((j) => j.target))).toEqual(new Set(['_all']));
+    const sentToWeb01 = await fleetCli(['job', 'ls', '--filter-target', 'web-01', '--limit', '50', '--json']);
+    expect(JSON.parse(sentToWeb01.stdout).jobs.map((j: { job_id: string }) => j.job_id)).not.toContain(jobId);
+    const deprecated = await fleetCli(['job', 'ls', '--target', '_all', '--limit', '50', '--json']);
+    expect(deprecated.code).toBe(0);
+    expect(deprecated.stderr).toBe('fleet: --target on job list is deprecated; it filters: use --filter-target _all\n');
+    expect(JSON.parse(deprecated.stdout).jobs.map((j: { job_id: string }) => j.job_id)).toContain(jobId);
 
     const unknown = await fleetCli(['job', 'get', '6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11']);
     expect(unknown.code).toBe(4);
@@ -296,6 +321,12 @@ describe('agents, tokens, audit', () => {
     expect(audit.code).toBe(0);
     const entries = JSON.parse(audit.stdout).entries;
     expect(entries[0]).toMatchObject({ method: 'DELETE', path: `/token/${jti}`, status: 200 });
+
+    const webReads = await fleetCli(['audit', 'ls', '--filter-target', 'role:web', '--method', 'GET', '--json']);
+    expect(webReads.code).toBe(0);
+    const webEntries = JSON.parse(webReads.stdout).entries as Array<{ target: string; path: string }>;
+    expect(webEntries.length).toBeGreaterThan(0);
+    expect(webEntries.every((entry) => entry.target === 'role:web' && entry.path.startsWith('/node/role:web/'))).toBe(true);
 
     const table = await fleetCli(['audit', 'ls', '--method', 'DELETE', '--limit', '1']);
     expect(table.stdout).toMatch(new RegExp(`^TIME\\s+CALLER\\s+METHOD\\s+PATH\\s+STATUS\\s+MS\\s+JOB\\n\\S+\\s+\\S+\\s+DELETE\\s+/token/${jti}\\s+200\\s`));

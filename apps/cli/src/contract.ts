@@ -32,10 +32,6 @@ export interface OperationDetails {
   params: ParamSpec[];
   /** The JSON request body's schema, when the operation takes one. */
   body?: Schema;
-  /** Every success answer is a server-sent-event stream (e.g. `system events`). */
-  alwaysStreams: boolean;
-  /** Some success answer is a server-sent-event stream (e.g. `image pull` with `progress`). */
-  canStream: boolean;
 }
 
 interface RawParam {
@@ -52,7 +48,6 @@ type RawOperation = {
   summary?: string;
   parameters?: RawParam[];
   requestBody?: { content?: Record<string, { schema: Schema }> };
-  responses?: Record<string, { content?: Record<string, unknown>; $ref?: string }>;
 };
 
 const contract = loadContract() as {
@@ -91,14 +86,7 @@ function toParam(raw: RawParam): ParamSpec {
   };
 }
 
-/** The media types of each success answer. */
-function successTypes(op: RawOperation): string[][] {
-  return Object.entries(op.responses ?? {})
-    .filter(([status]) => /^2\d\d$/.test(status))
-    .map(([, response]) => Object.keys(deref(response).content ?? {}));
-}
-
-/** What the contract says about operation `spec`: parameters (path-level and its own), body, streaming. */
+/** What the contract says about operation `spec`: parameters (path-level and its own) and body; streaming is in the spec. */
 export function operationDetails(spec: OperationSpec): OperationDetails {
   const item = contract.paths[spec.path];
   const op = item[spec.method] as RawOperation;
@@ -108,14 +96,11 @@ export function operationDetails(spec: OperationSpec): OperationDetails {
     byName.set(`${param.in}:${param.name}`, param);
   }
   const bodySchema = op.requestBody?.content?.['application/json']?.schema;
-  const types = successTypes(op);
   return {
     spec,
     summary: op.summary ?? spec.name,
     params: [...byName.values()],
     body: bodySchema ? resolveSchema(bodySchema) : undefined,
-    alwaysStreams: types.length > 0 && types.every((media) => media.every((type) => type === 'text/event-stream')),
-    canStream: types.some((media) => media.includes('text/event-stream')),
   };
 }
 

@@ -1,15 +1,13 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import type { OperationName } from '@fleet/contracts/operations';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { JOB_WAIT_MAX_SECONDS, type OperationName } from '@fleet/contracts/operations';
 import { JobWaitTimeoutError } from '@fleet/sdk';
 import { clientFor, globalsOf } from '../context';
 import { detailsOf } from '../contract';
-import { EXIT, exitCodeForRows } from '../exit';
-import { addParamOptions, givenValues } from '../flags';
+import { EXIT, exitCodeForRows, UsageError } from '../exit';
+import { addParamOptions, type Binding, givenValues } from '../flags';
 import { renderAgents, renderAudit, renderJob, renderJobs, renderYaml, write, writeJson } from '../output';
 
 /** `fleet agent|job|audit …`: the gateway's own resources, through the SDK's helpers. */
-
-const MAX_WAIT_SECONDS = 300;
 
 /** JSON with --json, the human rendering otherwise. */
 function show<T>(command: Command, value: T, human: (value: T) => string): void {
@@ -17,20 +15,42 @@ function show<T>(command: Command, value: T, human: (value: T) => string): void 
   else write(human(value));
 }
 
+/**
+ * `--target` says where an operation runs, on every command. On listings the
+ * contract's `target` filter (the target a job or request named, matched
+ * exactly) is `--filter-target`; `--target` is still read there, with a
+ * deprecation note.
+ */
+function addTargetFilter(command: Command): Binding {
+  command.addOption(new Option('--filter-target <target>', 'only entries whose target was exactly this, as typed (e.g. role:web)'));
+  command.addOption(new Option('--target <target>', 'deprecated: use --filter-target').hideHelp());
+  return { field: 'target', attribute: 'filterTarget', kind: 'string' };
+}
+
+function targetFilterOf(command: Command): Record<string, unknown> {
+  const { target, filterTarget } = command.opts<{ target?: string; filterTarget?: string }>();
+  if (target === undefined) return {};
+  if (filterTarget !== undefined) throw new UsageError('give --filter-target, not --target, on listings');
+  process.stderr.write(`fleet: --target on ${command.parent?.name()} ${command.name()} is deprecated; it filters: use --filter-target ${target}\n`);
+  return { target };
+}
+
 /** A listing command whose filters are the operation's query parameters in the contract. */
 function listCommand(parent: Command, name: OperationName, run: (command: Command, query: Record<string, unknown>) => Promise<void>): Command {
   const details = detailsOf(name);
   const command = parent.command('list').alias('ls').description(details.summary);
-  const bindings = addParamOptions(command, details.params.filter((param) => param.in === 'query'));
+  const queryParams = details.params.filter((param) => param.in === 'query');
+  const bindings = addParamOptions(command, queryParams, new Set(['target']));
+  if (queryParams.some((param) => param.name === 'target')) bindings.push(addTargetFilter(command));
   return command.action((...args: unknown[]) => {
     const self = args.at(-1) as Command;
-    return run(self, givenValues(self, bindings));
+    return run(self, { ...targetFilterOf(self), ...givenValues(self, bindings) });
   });
 }
 
 function parseWait(raw: string): number {
   const seconds = Number(raw);
-  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_WAIT_SECONDS) throw new InvalidArgumentError(`whole seconds from 0 to ${MAX_WAIT_SECONDS}`);
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > JOB_WAIT_MAX_SECONDS) throw new InvalidArgumentError(`whole seconds from 0 to ${JOB_WAIT_MAX_SECONDS}`);
   return seconds;
 }
 
@@ -61,10 +81,10 @@ function registerJobCommands(program: Command): void {
   job
     .command('get <job_id>')
     .description(detailsOf('job.get').summary)
-    .option('--wait [seconds]', `wait for the job to finish, up to this many seconds (default ${MAX_WAIT_SECONDS})`, parseWait)
+    .option('--wait [seconds]', `wait for the job to finish, up to this many seconds (default ${JOB_WAIT_MAX_SECONDS})`, parseWait)
     .action(async (jobId: string, opts: { wait?: number | true }, command: Command) => {
       const client = clientFor(command);
-      const waitSeconds = opts.wait === true ? MAX_WAIT_SECONDS : opts.wait;
+      const waitSeconds = opts.wait === true ? JOB_WAIT_MAX_SECONDS : opts.wait;
       const found =
         waitSeconds === undefined
           ? await client.jobs.get(jobId)

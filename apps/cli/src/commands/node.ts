@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import type { NodeOperationName } from '@fleet/contracts/operations';
+import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, type NodeOperationName } from '@fleet/contracts/operations';
 import type { CallOptions, HostResult, NodeClient, StreamEvent } from '@fleet/sdk';
 import { clientFor, globalsOf } from '../context';
 import { nodeOperations, type OperationDetails, type ParamSpec, resolveSchema, type Schema } from '../contract';
@@ -27,15 +27,14 @@ const FAMILY_DESCRIPTIONS: Record<string, string> = {
   network: 'networks on the targeted hosts',
   system: "the targeted hosts' engines",
 };
-/** Parameters the CLI sets itself: the target (--target), the job controls (--timeout, --async), `Prefer` (--async). */
-const CONTROL_PARAMS = new Set(['target', 'timeout', 'async', 'Prefer']);
-/** Operations whose target is the first argument, as in `fleet container exec web-01 app -- ls /`. */
-const TARGET_FIRST = new Set<string>(['docker.container.exec']);
-/** Boolean query parameters that turn the answer of an operation documenting an event stream into one. */
-const STREAM_SWITCHES = ['progress', 'follow', 'stream'];
+/**
+ * Operations that took the target as their first argument before `--target`
+ * meant the same everywhere: `fleet container exec web-01 app -- ls /` still
+ * works, with a deprecation note.
+ */
+const DEPRECATED_TARGET_ARGUMENT = new Set<string>(['docker.container.exec']);
 /** The HTTP request outlives the job's deadline by this much (the gateway always answers by the deadline). */
 const REQUEST_MARGIN_SECONDS = 30;
-const DEFAULT_TIMEOUT_SECONDS = 30;
 
 interface Positional {
   field: string;
@@ -48,7 +47,8 @@ interface Positional {
 
 interface Plan {
   details: OperationDetails;
-  targetFirst: boolean;
+  /** The target may still come as the first argument when --target is missing (deprecated). */
+  targetArgument: boolean;
   positionals: Positional[];
   params: Binding[];
   headers: Binding[];
@@ -65,7 +65,9 @@ interface NodeCommandOptions {
 
 function parseTimeout(raw: string): number {
   const seconds = Number(raw);
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 300) throw new InvalidArgumentError('whole seconds from 1 to 300');
+  if (!Number.isInteger(seconds) || seconds < JOB_TIMEOUT_SECONDS.minimum || seconds > JOB_TIMEOUT_SECONDS.maximum) {
+    throw new InvalidArgumentError(`whole seconds from ${JOB_TIMEOUT_SECONDS.minimum} to ${JOB_TIMEOUT_SECONDS.maximum}`);
+  }
   return seconds;
 }
 
@@ -97,7 +99,7 @@ function defineCommand(resource: Command, details: OperationDetails): void {
   const verb = details.spec.name.split('.').at(-1)?.replace(/_/g, '-') ?? details.spec.name;
   const command = resource.command(verb).description(details.summary);
   command.aliases(VERB_ALIASES[verb] ?? []);
-  const targetFirst = TARGET_FIRST.has(details.spec.name);
+  const targetArgument = DEPRECATED_TARGET_ARGUMENT.has(details.spec.name);
   const byName = new Map(details.params.map((param) => [`${param.in}:${param.name}`, param]));
   const positionals: Positional[] = [
     ...pathOrder(details).map((name) => positionalFromParam(byName.get(`path:${name}`) ?? { name, in: 'path', required: true, schema: {}, json: false })),
@@ -105,18 +107,23 @@ function defineCommand(resource: Command, details: OperationDetails): void {
     ...bodyPositionals(details.body),
   ];
 
-  const targetHelp = 'a hostname, _any, _all, or key:value[,key:value...] label selectors';
-  if (targetFirst) command.argument('<target>', targetHelp);
+  const targetHelp = 'where it runs: a hostname, _any, _all, or key:value[,key:value...] label selectors';
   for (const positional of positionals) {
     const name = positional.variadic ? `${positional.field}...` : positional.field;
     // Body fields may come from --body instead, so they are checked after merging.
     command.argument(positional.inBody ? `[${name}]` : `<${name}>`, describeParam(byName.get(`query:${positional.field}`) ?? byName.get(`path:${positional.field}`)) || positional.schema.description || '');
   }
-  if (!targetFirst) command.requiredOption('--target <target>', targetHelp);
-  command.option('--timeout <seconds>', "the job's deadline: hosts that have not answered by then get a timeout row (1-300, default 30)", parseTimeout);
+  // Checked in inputOf when the deprecated target argument may stand in for it.
+  if (targetArgument) command.option('--target <target>', `${targetHelp} (required)`);
+  else command.requiredOption('--target <target>', targetHelp);
+  command.option(
+    '--timeout <seconds>',
+    `the job's deadline: hosts that have not answered by then get a timeout row (${JOB_TIMEOUT_SECONDS.minimum}-${JOB_TIMEOUT_SECONDS.maximum}, default ${JOB_TIMEOUT_SECONDS.default})`,
+    parseTimeout,
+  );
   if (details.params.some((param) => param.name === 'async')) command.option('--async', 'answer at once with the job id; follow it with `fleet job get <id> --wait`');
 
-  const taken = new Set([...CONTROL_PARAMS, ...positionals.filter((p) => !p.inBody).map((p) => p.field)]);
+  const taken = new Set([...JOB_CONTROL_PARAMS, ...positionals.filter((p) => !p.inBody).map((p) => p.field)]);
   const params = addParamOptions(command, details.params.filter((param) => param.in === 'query'), taken);
   const headers = addParamOptions(command, details.params.filter((param) => param.in === 'header'), taken);
   const bodyFields: Binding[] = [];
@@ -131,7 +138,7 @@ function defineCommand(resource: Command, details: OperationDetails): void {
       if (binding) bodyFields.push(binding);
     }
   }
-  const plan: Plan = { details, targetFirst, positionals, params, headers, bodyFields };
+  const plan: Plan = { details, targetArgument, positionals, params, headers, bodyFields };
   command.action((...args: unknown[]) => runNodeCommand(plan, args.at(-1) as Command));
 }
 
@@ -151,11 +158,28 @@ function readBodyOption(opts: NodeCommandOptions): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/**
+ * The operands with the first one taken as the target: `exec web-01 app -- ls /`
+ * from before `--target` was the only way to name it. The rest are dealt out
+ * to the arguments again (a variadic last argument takes what is left).
+ */
+function targetFromArguments(plan: Plan, command: Command): { target: string; operands: Array<string | string[] | undefined> } {
+  const [target, ...rest] = command.args;
+  const operands = plan.positionals.map((positional, index) => (positional.variadic ? rest.slice(index) : rest[index]));
+  if (target === undefined || plan.positionals.some((positional, index) => !positional.inBody && operands[index] === undefined)) {
+    throw new UsageError("required option '--target <target>' not specified");
+  }
+  process.stderr.write(`fleet: the target as first argument is deprecated; use: fleet ${command.parent?.name()} ${command.name()} --target ${target} …\n`);
+  return { target, operands };
+}
+
 /** Path/query parameters and body, from arguments, flags and --body, checked for the body's required fields. */
 function inputOf(plan: Plan, command: Command): { target: string; input: Record<string, unknown>; headers: Record<string, string> } {
-  const operands = [...command.processedArgs] as Array<string | string[] | undefined>;
   const opts = command.opts<NodeCommandOptions>();
-  const target = plan.targetFirst ? (operands.shift() as string) : (opts.target as string);
+  const { target, operands } =
+    opts.target === undefined && plan.targetArgument
+      ? targetFromArguments(plan, command)
+      : { target: opts.target as string, operands: [...command.processedArgs] as Array<string | string[] | undefined> };
   const params: Record<string, unknown> = {};
   const fromArguments: Record<string, unknown> = {};
   plan.positionals.forEach((positional, index) => {
@@ -185,12 +209,12 @@ async function runNodeCommand(plan: Plan, command: Command): Promise<void> {
   const options: CallOptions = {
     timeout,
     headers,
-    signal: AbortSignal.timeout(((timeout ?? DEFAULT_TIMEOUT_SECONDS) + REQUEST_MARGIN_SECONDS) * 1000),
+    signal: AbortSignal.timeout(((timeout ?? JOB_TIMEOUT_SECONDS.default) + REQUEST_MARGIN_SECONDS) * 1000),
   };
-  const hasProgress = plan.details.params.some((param) => param.in === 'query' && param.name === 'progress');
+  const spec = plan.details.spec;
   // On a terminal, long transfers show their progress unless the caller wants JSON or no wait.
-  if (hasProgress && input.progress === undefined && process.stdout.isTTY && !json && !opts.async) input.progress = true;
-  if (plan.details.alwaysStreams || (plan.details.canStream && STREAM_SWITCHES.some((flag) => input[flag] === true))) {
+  if (spec.streamSwitch === 'progress' && input.progress === undefined && process.stdout.isTTY && !json && !opts.async) input.progress = true;
+  if (answersWithStream(spec, input)) {
     await streamNodeCommand(node, name, input, options, json);
     return;
   }
