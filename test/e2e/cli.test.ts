@@ -249,7 +249,12 @@ describe('node commands from the contract', () => {
     expect(listed.code).toBe(0);
     expect(JSON.parse(listed.stdout).jobs.map((j: { job_id: string }) => j.job_id)).toContain(jobId);
 
-    // On listings the job's target is a filter, --filter-target; --target (where an operation runs) is a deprecated alias here.
+    const unknown = await fleetCli(['job', 'get', '6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11']);
+    expect(unknown.code).toBe(4);
+  });
+
+  it('job ls filters by the target a job named with --filter-target; --target there is a deprecated alias', async () => {
+    const { job_id: jobId } = await sdk.node('_all').submit('docker.container.list', {});
     const sentToAll = await fleetCli(['job', 'ls', '--filter-target', '_all', '--limit', '50', '--json']);
     expect(sentToAll.stderr).toBe('');
     const allJobs = JSON.parse(sentToAll.stdout).jobs as Array<{ job_id: string; target: string }>;
@@ -261,9 +266,6 @@ describe('node commands from the contract', () => {
     expect(deprecated.code).toBe(0);
     expect(deprecated.stderr).toBe('fleet: --target on job list is deprecated; it filters: use --filter-target _all\n');
     expect(JSON.parse(deprecated.stdout).jobs.map((j: { job_id: string }) => j.job_id)).toContain(jobId);
-
-    const unknown = await fleetCli(['job', 'get', '6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11']);
-    expect(unknown.code).toBe(4);
   });
 
   it('job get exits 1 for a job with a failed host', async () => {
