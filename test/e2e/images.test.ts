@@ -368,6 +368,27 @@ describe('push and pull against a registry behind htpasswd', () => {
     for (const host of HOSTS) expect(await engineImageId(host, `${remote}:t1`)).toBeUndefined();
   });
 
+  it('asks the registry from every host which digest and platforms an image names; wrong credentials fail each row', async () => {
+    const asked = await call('GET', `${ALL}/${encodeURIComponent(`${remote}:t1`)}/distribution`, good);
+    expectAnswer(asked, 'docker.image.distribution', 200);
+    expect(outcomes(asked)).toEqual(HOSTS.map((host) => [host, 'ok', false]));
+    // The digest of the manifest the registry itself serves for busybox:t1.
+    const manifest = await fetch(`${registry.url}/v2/busybox/manifests/t1`, {
+      method: 'HEAD',
+      headers: { authorization: `Basic ${Buffer.from(`fleet:${password}`).toString('base64')}`, accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    const pushedDigest = manifest.headers.get('docker-content-digest');
+    expect(pushedDigest).toMatch(/^sha256:[a-f0-9]{64}$/);
+    for (const row of rows(asked)) {
+      expect(row.descriptor.digest).toBe(pushedDigest);
+      expect(row.platforms).toEqual(expect.arrayContaining([expect.objectContaining({ os: 'linux' })]));
+    }
+
+    const refused = await call('GET', `${ALL}/${encodeURIComponent(`${remote}:t1`)}/distribution`, bad);
+    expect(refused.status).toBe(200);
+    for (const row of rows(refused)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/auth|unauthorized|denied/i) });
+  });
+
   it('leaves the credential in no log, no job, no stored message and no response', async () => {
     expect(jobIds.length).toBeGreaterThanOrEqual(5);
     for (const jobId of jobIds) bodies.push(JSON.stringify((await api(fleet, 'GET', `/job/${jobId}`)).body));

@@ -965,6 +965,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/node/{target}/container/docker/image/{image}/distribution": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Ask the registry, from each targeted host, which manifest and platforms an image reference names
+         * @description The Engine's distribution inspect, asked by each host's own engine: the digest a pull would fetch and the platforms it offers, without pulling. Hosts with different registry mirrors or credentials can answer differently, so each answers for itself. Credentials for a private registry go in `X-Registry-Auth`, as for pull.
+         */
+        get: operations["docker.image.distribution"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/node/{target}/container/docker/image/{image}/tag": {
         parameters: {
             query?: {
@@ -2015,6 +2051,24 @@ export interface components {
             job_id: string;
             results: (components["schemas"]["HostResult"] & {
                 history?: {
+                    [key: string]: unknown;
+                }[];
+            })[];
+        };
+        ImageDistributionResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                /** @description The manifest (or index) the reference resolves to in the registry. */
+                descriptor?: {
+                    mediaType?: string;
+                    digest?: string;
+                    size?: number;
+                } & {
+                    [key: string]: unknown;
+                };
+                /** @description The platforms the manifest offers. */
+                platforms?: {
                     [key: string]: unknown;
                 }[];
             })[];
@@ -3863,6 +3917,71 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ImageHistoryResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.distribution": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+                /** @description Registry credentials as the Engine expects them: base64url of the JSON `{"username":"…","password":"…","serveraddress":"…"}`. Held in the gateway's memory until the deadline, handed to the targeted agents only, never stored or logged. */
+                "X-Registry-Auth"?: components["parameters"]["RegistryAuth"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
+                image: components["parameters"]["Image"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with the registry's descriptor and platforms; a registry that refuses is a failed row. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "id": "127.0.0.1:5000/busybox:t1",
+                     *           "message": "1 platform",
+                     *           "descriptor": {
+                     *             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                     *             "digest": "sha256:5b0e0c3a7f0e2ad47a7d1a1b3e84b9a8d1d62cfdc2b1c25bd1f0b3e6f1d2c3a4",
+                     *             "size": 527
+                     *           },
+                     *           "platforms": [
+                     *             {
+                     *               "architecture": "amd64",
+                     *               "os": "linux"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ImageDistributionResponse"];
                 };
             };
             202: components["responses"]["Accepted"];

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { containerList } from './container/list';
 import { containerStop } from './container/stop';
 import { imageBatchDelete } from './image/batch-delete';
+import { imageDistribution } from './image/distribution';
 import { volumeRemove } from './volume/remove';
 import type { EngineClient, ExecutionContext, Executor } from './types';
 
@@ -68,6 +69,23 @@ describe('executors against a fake engine', () => {
     });
     expect(await volumeRemove({ name: 'data', force: true }, contextOf(docker))).toEqual({ changed: false, id: 'data', message: 'volume already absent' });
     expect(dialed).toEqual([{ path: '/volumes/data?', method: 'DELETE', options: { force: true } }]);
+  });
+
+  it('image distribution: asks the engine with the job\'s credential and reports the descriptor and platforms', async () => {
+    const asked: Array<{ reference: string; options: unknown }> = [];
+    const descriptor = { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: 'sha256:' + 'c'.repeat(64), size: 527 };
+    const docker = fakeEngine({
+      getImage: (reference: string) => ({
+        distribution: async (options: unknown) => {
+          asked.push({ reference, options });
+          return { Descriptor: descriptor, Platforms: [{ architecture: 'amd64', os: 'linux' }] };
+        },
+      }),
+    });
+    const credential = Buffer.from('{"username":"fleet","password":"pw"}').toString('base64');
+    const outcome = await imageDistribution({ image: '127.0.0.1:5000/busybox:t1' }, { ...contextOf(docker), secret: async () => credential });
+    expect(asked).toEqual([{ reference: '127.0.0.1:5000/busybox:t1', options: { authconfig: { base64: credential } } }]);
+    expect(outcome).toEqual({ changed: false, id: '127.0.0.1:5000/busybox:t1', message: '1 platform', descriptor, platforms: [{ architecture: 'amd64', os: 'linux' }] });
   });
 
   it('image batch delete: each id succeeds or fails alone, in order, and the row stays ok', async () => {

@@ -18,6 +18,7 @@ import { containerUnpause } from './container/unpause';
 import { containerUpdate } from './container/update';
 import { containerWait } from './container/wait';
 import { imageBatchDelete } from './image/batch-delete';
+import { imageDistribution } from './image/distribution';
 import { imageHistory } from './image/history';
 import { imageInspect } from './image/inspect';
 import { imageList } from './image/list';
@@ -85,6 +86,7 @@ export const EXECUTORS: ExecutorTable = {
   'docker.image.pull': imagePull,
   'docker.image.inspect': imageInspect,
   'docker.image.history': imageHistory,
+  'docker.image.distribution': imageDistribution,
   'docker.image.tag': imageTag,
   'docker.image.push': imagePush,
   'docker.image.remove': imageRemove,

@@ -36,7 +36,7 @@ export type EngineContainer = Pick<
   Docker.Container,
   'changes' | 'exec' | 'inspect' | 'kill' | 'logs' | 'pause' | 'remove' | 'rename' | 'restart' | 'start' | 'stats' | 'stop' | 'top' | 'unpause' | 'update' | 'wait'
 >;
-export type EngineImage = Pick<Docker.Image, 'history' | 'inspect' | 'push' | 'remove' | 'tag'>;
+export type EngineImage = Pick<Docker.Image, 'distribution' | 'history' | 'inspect' | 'push' | 'remove' | 'tag'>;
 export type EngineNetwork = Pick<Docker.Network, 'connect' | 'disconnect' | 'inspect' | 'remove'>;
 export type EngineVolume = Pick<Docker.Volume, 'inspect'>;
 
