@@ -1,7 +1,7 @@
 import express, { Router, type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
-import { CONTRACT_PATH } from '@fleet/contracts/operations';
+import { loadContract } from '@fleet/contracts/operations';
 import type { AgentRoster } from './agents/roster';
 import type { AuditLog } from './audit/log';
 import { authenticate } from './auth/middleware';
@@ -53,7 +53,8 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   app.use(
     OpenApiValidator.middleware({
-      apiSpec: CONTRACT_PATH,
+      // The document itself, not the YAML file's path: the built gateway carries it and reads no file for it.
+      apiSpec: loadContract() as unknown as Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'],
       // Query and path parameters are always coerced from strings; bodies must arrive with the right JSON types.
       validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false },
       validateResponses: false,

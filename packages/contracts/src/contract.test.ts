@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CONTRACT_PATH, OPERATIONS } from './operations';
+import YAML from 'yaml';
+import { CONTRACT_PATH, loadContract, OPERATIONS } from './operations';
 
 describe('the contract', () => {
   it('has generated types in step with openapi.yaml (run `npm run contracts:generate`)', () => {
@@ -14,6 +15,10 @@ describe('the contract', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('has contract.json in step with openapi.yaml (run `npm run contracts:generate`)', () => {
+    expect(loadContract()).toEqual(YAML.parse(readFileSync(CONTRACT_PATH, 'utf8')));
   });
 
   it('names each operation once, with a permission, under a unique method and path', () => {

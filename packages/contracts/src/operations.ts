@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import CONTRACT_DOCUMENT from './contract.json';
 import type { operations } from './generated';
 import { PERMISSIONS, type Permission } from './permissions';
 
@@ -64,8 +63,16 @@ type Document = Record<string, unknown> & {
 const HTTP_METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete'];
 const EVENT_STREAM = 'text/event-stream';
 
+/** The contract document, shared: read it, never change it (loadContract() gives a copy to change). */
+export const CONTRACT: Readonly<Record<string, unknown>> = CONTRACT_DOCUMENT;
+
+/**
+ * The contract document. It is read from `contract.json`, which `npm run contracts:generate` writes from
+ * openapi.yaml (a unit test keeps them equal): no YAML is parsed at run time, and the build bundles the
+ * document into each program. Every caller gets its own copy to change at will.
+ */
 export function loadContract(): Record<string, unknown> {
-  return YAML.parse(readFileSync(CONTRACT_PATH, 'utf8')) as Record<string, unknown>;
+  return structuredClone(CONTRACT_DOCUMENT) as Record<string, unknown>;
 }
 
 /** Follows a local `#/components/<group>/<name>` reference. */
@@ -161,7 +168,7 @@ function readSecretHeader(name: string, value: unknown, params: ParameterObject[
   return header.name;
 }
 
-const DOCUMENT = loadContract() as Document;
+const DOCUMENT = CONTRACT as Document;
 
 export const OPERATIONS: readonly OperationSpec[] = readOperations(DOCUMENT);
 
