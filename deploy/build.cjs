@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+/**
+ * `npm run build`: compiles the gateway, the agent and the CLI with esbuild into dist/ (README "Build").
+ *
+ *   dist/gateway.js  the gateway, one file (it still finds Redoc's page bundle in node_modules for /docs)
+ *   dist/agent.js    the agent, one file plus Node: nothing else to install on a Docker host
+ *   dist/fleet.js    the CLI; packages only some commands need stay in node_modules and load when used
+ *
+ * `--if-stale` builds only when an output is missing or older than a source file (what `fleet up` and the
+ * end-to-end suites run first): a walk over the sources' modification times, a few milliseconds.
+ */
+const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } = require('node:fs');
+const path = require('node:path');
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+const DIST = path.join(REPO_ROOT, 'dist');
+
+/** Native add-ons cannot be bundled; dockerode's ssh2 loads both optionally and works without them. */
+const NATIVE = ['cpu-features'];
+
+/** `require('./x.node')` of a compiled add-on stays a require (see NATIVE); `./isomorphic.node` naming a .js file is bundled. */
+const nativeAddons = {
+  name: 'native-addons',
+  setup(build) {
+    build.onResolve({ filter: /\.node$/ }, (args) => {
+      const file = path.resolve(args.resolveDir, args.path);
+      return existsSync(file) && statSync(file).isFile() ? { path: args.path, external: true } : undefined;
+    });
+  },
+};
+
+/**
+ * Packages the CLI loads from node_modules instead of carrying them: only the commands that need them
+ * (`up`, `down`, `status`, `nats-config`, `token create`) load them, so `fleet --version` or
+ * `fleet container ls` does not read them at all.
+ */
+const CLI_ON_DEMAND = ['dockerode', '@nats-io/*', 'jsonwebtoken', 'pino', 'yaml', 'ajv', 'cli-table3'];
+
+/**
+ * JSON modules (the contract, 180 kB) become `JSON.parse('…')` rather than an object literal: V8 reads JSON
+ * text faster than the same data as JavaScript source.
+ */
+const jsonAsParse = {
+  name: 'json-as-parse',
+  setup(build) {
+    build.onLoad({ filter: /\.json$/ }, (args) => {
+      const text = JSON.stringify(JSON.parse(readFileSync(args.path, 'utf8')));
+      return { contents: `module.exports = JSON.parse(${JSON.stringify(text)});`, loader: 'js' };
+    });
+  },
+};
+
+const PROGRAMS = [
+  { name: 'gateway', entry: 'apps/api/src/main.ts', external: [...NATIVE, 'redoc'] },
+  { name: 'agent', entry: 'apps/agent/src/main.ts', external: NATIVE },
+  { name: 'fleet', entry: 'apps/cli/src/main.ts', external: [...NATIVE, ...CLI_ON_DEMAND] },
+];
+
+const OUTPUTS = PROGRAMS.map((program) => path.join(DIST, `${program.name}.js`));
+
+/** What the programs are built from: every source and manifest under these, and the lock file. */
+const SOURCE_DIRS = ['apps', 'packages', 'deploy'];
+const SOURCE_FILE = /\.(ts|json|cjs)$/;
+
+function newestSourceMtimeMs() {
+  let newest = Math.max(statSync(path.join(REPO_ROOT, 'package-lock.json')).mtimeMs, statSync(path.join(__dirname, 'build.cjs')).mtimeMs);
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (SOURCE_FILE.test(entry.name) && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+    }
+  };
+  for (const dir of SOURCE_DIRS) walk(path.join(REPO_ROOT, dir));
+  return newest;
+}
+
+function isStale() {
+  if (!OUTPUTS.every((output) => existsSync(output))) return true;
+  const oldestOutput = Math.min(...OUTPUTS.map((output) => statSync(output).mtimeMs));
+  return newestSourceMtimeMs() > oldestOutput;
+}
+
+/**
+ * Builds into a directory of its own, then renames each file into dist/: a program started meanwhile (or a
+ * second build running at the same time) sees a whole old file or a whole new one, never half of one.
+ * The outputs are dated when the build started, so a source saved during the build makes them stale.
+ */
+async function build() {
+  const { build: esbuild } = require('esbuild');
+  const startedAt = new Date();
+  // Beside dist/, not in it: the source maps name the sources relative to where they were written.
+  const staging = path.join(REPO_ROOT, `.dist-${process.pid}`);
+  mkdirSync(staging, { recursive: true });
+  mkdirSync(DIST, { recursive: true });
+  try {
+    await Promise.all(
+      PROGRAMS.map((program) =>
+        esbuild({
+          absWorkingDir: REPO_ROOT,
+          entryPoints: [program.entry],
+          outfile: path.join(staging, `${program.name}.js`),
+          bundle: true,
+          platform: 'node',
+          target: 'node20',
+          format: 'cjs',
+          external: program.external,
+          // Stack traces and the bench's CPU profiles map back to the TypeScript sources through these.
+          sourcemap: true,
+          sourcesContent: false,
+          plugins: [nativeAddons, jsonAsParse],
+          logLevel: 'warning',
+        }),
+      ),
+    );
+    for (const file of readdirSync(staging)) {
+      utimesSync(path.join(staging, file), startedAt, startedAt);
+      renameSync(path.join(staging, file), path.join(DIST, file));
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** Builds when an output is missing or older than the sources; says so on stderr. */
+async function buildIfStale() {
+  if (!isStale()) return false;
+  process.stderr.write('build: dist/ is missing or older than the sources; building (npm run build)\n');
+  await build();
+  return true;
+}
+
+module.exports = { build, buildIfStale, PROGRAMS };
+
+if (require.main === module) {
+  const run = process.argv.includes('--if-stale') ? buildIfStale : build;
+  run().catch((err) => {
+    process.stderr.write(`build failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
