@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { createFleetClient, type FleetClient } from '@fleet/sdk';
-import { loadFleetState, LOCAL_FLEET_DIR } from '@fleet/deploy';
+import type { FleetState } from '@fleet/deploy';
 import { UsageError } from './exit';
 
 /** The options every command accepts (defined once, on the program). */
@@ -54,10 +54,19 @@ export function resolveConnection(globals: GlobalOptions, env: NodeJS.ProcessEnv
   const url = globals.url ?? (env.FLEET_URL || undefined) ?? file.url;
   const apiKey = globals.apiKey ?? (env.FLEET_API_KEY || undefined) ?? file.apiKey;
   if (url === undefined && apiKey === undefined) {
-    const local = loadFleetState(LOCAL_FLEET_DIR);
+    const local = localFleet();
     if (local) return { url: local.url, apiKey: local.adminKey };
   }
   return { url: url ?? DEFAULT_URL, apiKey };
+}
+
+/**
+ * The local fleet of `fleet up`, if any. @fleet/deploy is loaded only here, when no URL or key was given:
+ * it brings the process tooling and the API-key package, which a call with a URL and a key does not need.
+ */
+function localFleet(): FleetState | undefined {
+  const { loadFleetState, LOCAL_FLEET_DIR } = require('@fleet/deploy') as typeof import('@fleet/deploy');
+  return loadFleetState(LOCAL_FLEET_DIR);
 }
 
 export function globalsOf(command: Command): GlobalOptions {

@@ -1,4 +1,4 @@
-import { loadContract, OPERATIONS, type OperationName, type OperationSpec } from '@fleet/contracts/operations';
+import { CONTRACT, OPERATIONS, type OperationName, type OperationSpec } from '@fleet/contracts/operations';
 
 /** The parts of a JSON schema the CLI turns into arguments and flags. */
 export interface Schema {
@@ -50,7 +50,7 @@ type RawOperation = {
   requestBody?: { content?: Record<string, { schema: Schema }> };
 };
 
-const contract = loadContract() as {
+const contract = CONTRACT as {
   paths: Record<string, Record<string, unknown> & { parameters?: RawParam[] }>;
   components: Record<string, Record<string, unknown>>;
 };
@@ -108,8 +108,4 @@ export function detailsOf(name: OperationName): OperationDetails {
   const spec = OPERATIONS.find((op) => op.name === name);
   if (!spec) throw new Error(`operation ${name} is not in the contract`);
   return operationDetails(spec);
-}
-
-export function nodeOperations(): OperationDetails[] {
-  return OPERATIONS.filter((op) => op.nodeTargeted).map(operationDetails);
 }

@@ -6,6 +6,7 @@ import { registerNatsConfigCommand } from './commands/nats-config';
 import { registerNodeCommands } from './commands/node';
 import { registerTokenCommands } from './commands/token';
 import { EXIT, exitCodeForError } from './exit';
+import { version } from '../package.json';
 
 const EXIT_CODES_HELP = `
 Targets: a hostname (web-01), _any, _all, or label selectors key:value[,key:value...] (comma = AND).
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     .option('--url <url>', 'gateway URL (env FLEET_URL)')
     .option('--api-key <key>', 'API key (env FLEET_API_KEY)')
     .option('--config <file>', 'config file with {"url", "apiKey"} (env FLEET_CONFIG; default ~/.config/fleet/config.json)')
+    .version(version, '-V, --version', "print the CLI's version")
     .option('--json', 'print the API responses as JSON instead of tables')
     .showHelpAfterError('(add --help for usage)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: true })

@@ -1,8 +1,13 @@
-import Table from 'cli-table3';
-import YAML from 'yaml';
+import type TableType from 'cli-table3';
+import type YAMLType from 'yaml';
 import type { AgentList, AuditList, HostResult, Job, JobList } from '@fleet/sdk';
 
 /** Human output: docker-style borderless tables and YAML blocks. `--json` bypasses all of this. */
+
+// The table and YAML packages load on first use: `--json` never needs them, and a pipeline pays every
+// module the CLI loads at start on each call.
+const Table = (): typeof TableType => require('cli-table3');
+const YAML = (): typeof YAMLType => require('yaml');
 
 type Item = Record<string, unknown>;
 type Column = [header: string, cell: (item: Item) => unknown];
@@ -21,7 +26,7 @@ function cellText(value: unknown): string {
 }
 
 export function table(head: string[], rows: unknown[][]): string {
-  const rendered = new Table({ head, chars: { ...BORDERLESS, middle: '   ' }, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } });
+  const rendered = new (Table())({ head, chars: { ...BORDERLESS, middle: '   ' }, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } });
   rendered.push(...rows.map((row) => row.map(cellText)));
   return `${rendered
     .toString()
@@ -167,7 +172,7 @@ export function renderRows(results: readonly HostResult[]): string {
     parts.push(summary(rows, shape.scalars));
   }
   for (const row of rows) {
-    for (const key of shape.blocks) if (row[key] !== undefined) parts.push(`--- ${row.hostname} ${key} ---\n${YAML.stringify(row[key])}`);
+    for (const key of shape.blocks) if (row[key] !== undefined) parts.push(`--- ${row.hostname} ${key} ---\n${YAML().stringify(row[key])}`);
     for (const key of shape.texts) if (row[key]) parts.push(`--- ${row.hostname} ${key} ---\n${String(row[key]).replace(/\n?$/, '\n')}`);
   }
   return parts.join('\n');
@@ -221,5 +226,5 @@ export function renderAudit(list: AuditList): string {
 }
 
 export function renderYaml(value: unknown): string {
-  return YAML.stringify(value);
+  return YAML().stringify(value);
 }

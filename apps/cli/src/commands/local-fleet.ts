@@ -1,20 +1,16 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import {
-  defaultAgents,
-  fleetProcesses,
-  type FleetState,
-  formatLabels,
-  isOurProcess,
-  listAgents,
-  loadFleetState,
-  LOCAL_FLEET_DIR,
-  logFileOf,
-  removeFleetState,
-  saveFleetState,
-  startFleet,
-  stateFileOf,
-  stopFleet,
-} from '@fleet/deploy';
+import type { FleetState } from '@fleet/deploy';
+
+/**
+ * @fleet/deploy, loaded when `up`, `down` or `status` runs: it brings the process tooling and the API-key
+ * package, which every other command would otherwise load at start for nothing (a pipeline pays the CLI's
+ * start on each call).
+ */
+function loadDeploy() {
+  return require('@fleet/deploy') as typeof import('@fleet/deploy');
+}
+
+type Deploy = ReturnType<typeof loadDeploy>;
 
 interface UpOptions {
   agents: number;
@@ -34,9 +30,9 @@ export function registerLocalFleetCommands(program: Command): void {
     .option('--port <port>', 'gateway port on 127.0.0.1', parsePort, 8080)
     .option('--nats-url <url>', 'use this NATS server instead of starting one')
     .option('--docker-host <unix://path>', 'let all agents share this engine instead of starting one dockerd each')
-    .action(up);
-  program.command('down').description('stop every process of the local fleet').action(down);
-  program.command('status').description("show the local fleet's processes and registered agents").action(status);
+    .action((opts: UpOptions) => up(loadDeploy(), opts));
+  program.command('down').description('stop every process of the local fleet').action(() => down(loadDeploy()));
+  program.command('status').description("show the local fleet's processes and registered agents").action(() => status(loadDeploy()));
 }
 
 function parseAgentCount(raw: string): number {
@@ -56,32 +52,33 @@ function note(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-async function up(opts: UpOptions): Promise<void> {
-  const existing = loadFleetState(LOCAL_FLEET_DIR);
-  if (existing && runningProcesses(existing) > 0) {
+async function up(deploy: Deploy, opts: UpOptions): Promise<void> {
+  const { LOCAL_FLEET_DIR } = deploy;
+  const existing = deploy.loadFleetState(LOCAL_FLEET_DIR);
+  if (existing && runningProcesses(deploy, existing) > 0) {
     note('A local fleet is already up (`fleet down` stops it):');
-    await printStatus(existing);
+    await printStatus(deploy, existing);
     return;
   }
   // Whatever a previous state file lists is gone (e.g. after a reboot): forget it.
-  removeFleetState(LOCAL_FLEET_DIR);
+  deploy.removeFleetState(LOCAL_FLEET_DIR);
   note(`Starting a local fleet with ${opts.agents} agent(s) in ${LOCAL_FLEET_DIR} ...`);
-  const state = await startFleet({
+  const state = await deploy.startFleet({
     dir: LOCAL_FLEET_DIR,
-    agents: defaultAgents(opts.agents),
+    agents: deploy.defaultAgents(opts.agents),
     detached: true,
     port: opts.port,
     natsUrl: opts.natsUrl,
     dockerHost: opts.dockerHost,
     adminKeyTtlSeconds: ADMIN_KEY_TTL_SECONDS,
   }).catch((err: unknown) => {
-    throw new Error(`${(err as Error).message}\nlogs: ${logFileOf(LOCAL_FLEET_DIR, '*')}`);
+    throw new Error(`${(err as Error).message}\nlogs: ${deploy.logFileOf(LOCAL_FLEET_DIR, '*')}`);
   });
-  saveFleetState(state);
-  printWelcome(state);
+  deploy.saveFleetState(state);
+  printWelcome(deploy, state);
 }
 
-function printWelcome(state: FleetState): void {
+function printWelcome(deploy: Deploy, state: FleetState): void {
   const hosts = state.agents.map((agent) => agent.hostname).join(', ');
   process.stdout.write(
     [
@@ -93,63 +90,65 @@ function printWelcome(state: FleetState): void {
       `    export FLEET_KEY=${state.adminKey}`,
       `    curl -s -H "Authorization: Bearer $FLEET_KEY" ${state.url}/agent`,
       `    curl -s -H "Authorization: Bearer $FLEET_KEY" ${state.url}/node/_all/container/docker`,
-      `  Logs:       ${logFileOf(state.dir, '*')}`,
-      `  State:      ${stateFileOf(state.dir)}`,
+      `  Logs:       ${deploy.logFileOf(state.dir, '*')}`,
+      `  State:      ${deploy.stateFileOf(state.dir)}`,
       '  Stop with:  npm run fleet -- down',
       '',
     ].join('\n'),
   );
 }
 
-async function down(): Promise<void> {
-  const state = loadFleetState(LOCAL_FLEET_DIR);
+async function down(deploy: Deploy): Promise<void> {
+  const { LOCAL_FLEET_DIR } = deploy;
+  const state = deploy.loadFleetState(LOCAL_FLEET_DIR);
   if (!state) {
-    note(`No local fleet is up (no ${stateFileOf(LOCAL_FLEET_DIR)}).`);
+    note(`No local fleet is up (no ${deploy.stateFileOf(LOCAL_FLEET_DIR)}).`);
     return;
   }
-  note(`Stopping ${fleetProcesses(state).length} processes ...`);
+  note(`Stopping ${deploy.fleetProcesses(state).length} processes ...`);
   // On failure the state file stays, so `down` can be run again for what is left.
-  await stopFleet(state);
-  removeFleetState(LOCAL_FLEET_DIR);
+  await deploy.stopFleet(state);
+  deploy.removeFleetState(LOCAL_FLEET_DIR);
   note('Local fleet stopped.');
 }
 
-async function status(): Promise<void> {
-  const state = loadFleetState(LOCAL_FLEET_DIR);
+async function status(deploy: Deploy): Promise<void> {
+  const { LOCAL_FLEET_DIR } = deploy;
+  const state = deploy.loadFleetState(LOCAL_FLEET_DIR);
   if (!state) {
-    note(`No local fleet is up (no ${stateFileOf(LOCAL_FLEET_DIR)}); start one with: npm run fleet -- up`);
+    note(`No local fleet is up (no ${deploy.stateFileOf(LOCAL_FLEET_DIR)}); start one with: npm run fleet -- up`);
     process.exitCode = 1;
     return;
   }
-  if (!(await printStatus(state))) process.exitCode = 1;
+  if (!(await printStatus(deploy, state))) process.exitCode = 1;
 }
 
-function runningProcesses(state: FleetState): number {
-  return fleetProcesses(state).filter((proc) => isOurProcess(proc.pid, proc.marker)).length;
+function runningProcesses(deploy: Deploy, state: FleetState): number {
+  return deploy.fleetProcesses(state).filter((proc) => deploy.isOurProcess(proc.pid, proc.marker)).length;
 }
 
 /** Prints every process and what GET /agent says; true when all is well. */
-async function printStatus(state: FleetState): Promise<boolean> {
+async function printStatus(deploy: Deploy, state: FleetState): Promise<boolean> {
   const lines = [`Gateway ${state.url}`, 'Processes:'];
   let healthy = true;
-  for (const proc of fleetProcesses(state)) {
-    const alive = isOurProcess(proc.pid, proc.marker);
+  for (const proc of deploy.fleetProcesses(state)) {
+    const alive = deploy.isOurProcess(proc.pid, proc.marker);
     healthy &&= alive;
     lines.push(`  ${proc.name.padEnd(18)} pid ${String(proc.pid).padEnd(8)} ${alive ? 'running' : 'DEAD'}`);
   }
-  const agents = await agentReport(state);
+  const agents = await agentReport(deploy, state);
   process.stdout.write(`${[...lines, ...agents.lines].join('\n')}\n`);
   return healthy && agents.healthy;
 }
 
 /** What the gateway says about the agents; healthy when every agent of the fleet is listed live. */
-async function agentReport(state: FleetState): Promise<{ lines: string[]; healthy: boolean }> {
+async function agentReport(deploy: Deploy, state: FleetState): Promise<{ lines: string[]; healthy: boolean }> {
   try {
-    const agents = await listAgents(state.url, state.adminKey);
+    const agents = await deploy.listAgents(state.url, state.adminKey);
     const live = new Set(agents.filter((agent) => agent.live).map((agent) => agent.hostname));
     const lines = [`Agents (GET /agent): ${agents.length} registered`];
     for (const agent of agents) {
-      lines.push(`  ${agent.hostname.padEnd(18)} ${agent.live ? 'live    ' : 'not live'} ${formatLabels(agent.labels ?? {})}`);
+      lines.push(`  ${agent.hostname.padEnd(18)} ${agent.live ? 'live    ' : 'not live'} ${deploy.formatLabels(agent.labels ?? {})}`);
     }
     return { lines, healthy: state.agents.every((agent) => live.has(agent.hostname)) };
   } catch (err) {

@@ -1,7 +1,11 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { HOSTNAME_RULE, isHostname } from '@fleet/contracts/grammar';
-import { type GeneratedNatsConfig, NATS_CONFIG_FILE, type NatsConfigOptions, SERVER_NAME_VARIABLE, writeNatsConfig } from '@fleet/deploy';
-import { parseListenAddress } from '@fleet/runtime/settings';
+import type { GeneratedNatsConfig, NatsConfigOptions } from '@fleet/deploy';
+
+// Loaded when `nats-config` runs, not at every start of the CLI: @fleet/deploy brings the process tooling and
+// the API-key package, the settings ajv and yaml, and a pipeline pays every module loaded at start on each call.
+const deploy = () => require('@fleet/deploy') as typeof import('@fleet/deploy');
+const settings = () => require('@fleet/runtime/settings') as typeof import('@fleet/runtime/settings');
 
 /**
  * `fleet nats-config`: a nats-server config for a fleet — JetStream with its
@@ -10,9 +14,18 @@ import { parseListenAddress } from '@fleet/runtime/settings';
  * password file for FLEET_NATS_PASSWORD_FILE.
  */
 export function registerNatsConfigCommand(program: Command): void {
-  program
+  const natsConfig = program
     .command('nats-config')
-    .description('write a nats-server config (JetStream, optional cluster, a user per agent with its permissions) and the password files')
+    .description('write a nats-server config (JetStream, optional cluster, a user per agent with its permissions) and the password files');
+  // Its options and action come from @fleet/deploy: defined when the command runs (or its help is asked for).
+  program.hook('preSubcommand', (_program, dispatched) => {
+    if (dispatched === natsConfig && natsConfig.options.length === 0) defineNatsConfig(natsConfig);
+  });
+}
+
+function defineNatsConfig(command: Command): void {
+  const { NATS_CONFIG_FILE, SERVER_NAME_VARIABLE, writeNatsConfig } = deploy();
+  command
     .requiredOption('--agents <hostnames>', 'the agents that will log in, comma-separated: web-01,web-02', parseHostnames)
     .requiredOption('--out <dir>', `where to write ${NATS_CONFIG_FILE} and users/<user>.password`)
     .option('--server-name <name>', `this server's name (default: fleet-nats; with --cluster-routes: $${SERVER_NAME_VARIABLE} at start-up)`, parseName)
@@ -23,9 +36,9 @@ export function registerNatsConfigCommand(program: Command): void {
     .option('--cluster-name <name>', 'cluster name', parseName, 'fleet')
     .option('--cluster-listen <host:port>', 'route address of this node', parseHostPort, '0.0.0.0:6222')
     .option('--force', `replace an existing ${NATS_CONFIG_FILE} (and every password in it)`)
-    .action((opts: NatsConfigOptions, command: Command) => {
+    .action((opts: NatsConfigOptions, invoked: Command) => {
       const generated = writeNatsConfig(opts);
-      const json = command.optsWithGlobals<{ json?: boolean }>().json === true;
+      const json = invoked.optsWithGlobals<{ json?: boolean }>().json === true;
       process.stdout.write(json ? `${JSON.stringify(generated, null, 2)}\n` : summary(generated, opts));
     });
 }
@@ -39,7 +52,8 @@ function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions): strin
     ...Object.entries(generated.users.agents).map(([hostname, credentials]) => `agent ${hostname}:\n${login(credentials.user, credentials.passwordFile)}`),
   ];
   if (opts.clusterRoutes?.length && !opts.serverName) {
-    lines.push(`cluster: the same file on every node; start each with its own ${SERVER_NAME_VARIABLE} (e.g. ${SERVER_NAME_VARIABLE}=nats-1)`);
+    const variable = deploy().SERVER_NAME_VARIABLE;
+    lines.push(`cluster: the same file on every node; start each with its own ${variable} (e.g. ${variable}=nats-1)`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -59,7 +73,7 @@ function parseName(raw: string): string {
 }
 
 function parseHostPort(raw: string): string {
-  if (!parseListenAddress(raw)) throw new InvalidArgumentError('host:port, e.g. 0.0.0.0:4222');
+  if (!settings().parseListenAddress(raw)) throw new InvalidArgumentError('host:port, e.g. 0.0.0.0:4222');
   return raw;
 }
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, type NodeOperationName } from '@fleet/contracts/operations';
+import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, type NodeOperationName, OPERATIONS } from '@fleet/contracts/operations';
 import type { CallOptions, HostResult, NodeClient, StreamEvent } from '@fleet/sdk';
 import { clientFor, globalsOf } from '../context';
-import { nodeOperations, type OperationDetails, type ParamSpec, resolveSchema, type Schema } from '../contract';
+import { operationDetails, type OperationDetails, type ParamSpec, resolveSchema, type Schema } from '../contract';
 import { EXIT, exitCodeForRows, UsageError } from '../exit';
 import { addFieldOption, addParamOptions, type Binding, givenValues, type Kind, kindOf, parseAs, parseJsonArgument } from '../flags';
 import { renderRows, write, writeJson } from '../output';
@@ -263,15 +263,27 @@ async function streamNodeCommand(node: NodeClient, name: NodeOperationName, inpu
   process.exitCode = EXIT.ERROR;
 }
 
+/**
+ * A command per family at once (what `fleet --help` lists), the family's own commands when commander
+ * dispatches to it: building every operation's arguments and flags from the contract is most of the CLI's
+ * start-up, and one call runs one family.
+ */
 export function registerNodeCommands(program: Command): void {
-  const resources = new Map<string, Command>();
-  for (const details of nodeOperations()) {
-    const family = details.spec.name.split('.')[1];
-    let resource = resources.get(family);
+  const families = new Map<Command, Array<(typeof OPERATIONS)[number]>>();
+  const byName = new Map<string, Command>();
+  for (const spec of OPERATIONS.filter((op) => op.nodeTargeted)) {
+    const family = spec.name.split('.')[1];
+    let resource = byName.get(family);
     if (!resource) {
       resource = program.command(family).description(FAMILY_DESCRIPTIONS[family] ?? `${family} operations on the targeted hosts`);
-      resources.set(family, resource);
+      byName.set(family, resource);
+      families.set(resource, []);
     }
-    defineCommand(resource, details);
+    families.get(resource)?.push(spec);
   }
+  program.hook('preSubcommand', (_program, resource) => {
+    const specs = families.get(resource);
+    families.delete(resource);
+    for (const spec of specs ?? []) defineCommand(resource, operationDetails(spec));
+  });
 }

@@ -1,16 +1,22 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import jwt from 'jsonwebtoken';
+import type jwt from 'jsonwebtoken';
 import { isRole, type Role } from '@fleet/contracts/permissions';
 import { readSecret } from '@fleet/runtime/config';
-import { mintToken } from '@fleet/api-keys';
 import { clientFor, globalsOf } from '../context';
 import { write, writeJson } from '../output';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+// Loaded when `token create` runs, not at every start of the CLI (a pipeline pays every module loaded at start).
+const apiKeys = () => require('@fleet/api-keys') as typeof import('@fleet/api-keys');
+const jsonwebtoken = () => require('jsonwebtoken') as typeof jwt;
+
 /** Where `fleet up` keeps the local fleet's signing secret. */
-const LOCAL_SECRET_FILE = path.resolve(__dirname, '../../../../.fleet/jwt-secret');
+function localSecretFile(): string {
+  const { LOCAL_FLEET_DIR } = require('@fleet/deploy') as typeof import('@fleet/deploy');
+  return path.join(LOCAL_FLEET_DIR, 'jwt-secret');
+}
 
 /** `30m`, `1h`, `7d` → seconds. */
 export function parseTtl(raw: string): number {
@@ -28,7 +34,8 @@ function parseRole(raw: string): Role {
 function signingSecret(): string {
   const fromEnv = readSecret(process.env, 'FLEET_JWT_SECRET', false);
   if (fromEnv) return fromEnv;
-  if (existsSync(LOCAL_SECRET_FILE)) return readSecret({ FLEET_JWT_SECRET_FILE: LOCAL_SECRET_FILE }, 'FLEET_JWT_SECRET', true) as string;
+  const localFile = localSecretFile();
+  if (existsSync(localFile)) return readSecret({ FLEET_JWT_SECRET_FILE: localFile }, 'FLEET_JWT_SECRET', true) as string;
   throw new Error('no signing secret: set FLEET_JWT_SECRET or FLEET_JWT_SECRET_FILE, or start a local fleet with `fleet up`');
 }
 
@@ -42,13 +49,13 @@ export function registerTokenCommands(program: Command): void {
     .option('--subject <name>', 'who the key is for (recorded as the caller of its jobs)')
     .option('--scope <target>', 'limit the key to a target, e.g. role:web')
     .action((opts: { role: Role; ttl: number; subject?: string; scope?: string }, command: Command) => {
-      const key = mintToken({ secret: signingSecret(), role: opts.role, ttlSeconds: opts.ttl, subject: opts.subject, scope: opts.scope });
+      const key = apiKeys().mintToken({ secret: signingSecret(), role: opts.role, ttlSeconds: opts.ttl, subject: opts.subject, scope: opts.scope });
       if (!globalsOf(command).json) {
         process.stdout.write(`${key}\n`);
         return;
       }
       // With --json: the key and its claims, `jti` being what `token revoke` takes.
-      const { jti, sub, role, scope, exp } = jwt.decode(key) as jwt.JwtPayload;
+      const { jti, sub, role, scope, exp } = jsonwebtoken().decode(key) as jwt.JwtPayload;
       writeJson({ key, jti, sub, role, scope, expires_at: new Date((exp ?? 0) * 1000).toISOString() });
     });
   token
