@@ -3,16 +3,18 @@
  * dockerd engines (`e2e`); and the reliability suites `faults`, `fuzz` and `load` (README, "Tests").
  */
 const transform = { '^.+\\.ts$': 'ts-jest' };
+/** Suites that start gateways and agents run the compiled build (dist/): rebuilt first when the sources are newer. */
+const globalSetup = '<rootDir>/test/support/build.ts';
 
 module.exports = {
   // Global in jest (not per project): e2e suites start real engines in their hooks.
   testTimeout: 120000,
   projects: [
     { displayName: 'unit', testEnvironment: 'node', transform, testMatch: ['<rootDir>/apps/*/src/**/*.test.ts', '<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'] },
-    { displayName: 'e2e', testEnvironment: 'node', transform, testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    { displayName: 'e2e', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
     // Reliability suites (real processes killed by PID, a contract-driven fuzzer, 60 s of load): see README "Tests".
-    { displayName: 'faults', testEnvironment: 'node', transform, testMatch: ['<rootDir>/test/faults/**/*.test.ts'] },
-    { displayName: 'fuzz', testEnvironment: 'node', transform, testMatch: ['<rootDir>/test/fuzz/**/*.test.ts'] },
-    { displayName: 'load', testEnvironment: 'node', transform, testMatch: ['<rootDir>/test/load/**/*.test.ts'] },
+    { displayName: 'faults', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/faults/**/*.test.ts'] },
+    { displayName: 'fuzz', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/fuzz/**/*.test.ts'] },
+    { displayName: 'load', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/load/**/*.test.ts'] },
   ],
 };

@@ -7,6 +7,8 @@ cd "$repo_root"
 bash deploy/install-deps.sh --for-tests
 npm run lint
 npm run typecheck
+# The suites run the compiled gateway, agents and CLI (dist/), as `fleet up` and the systemd units do.
+npm run -s build
 npx jest --selectProjects unit
 if [[ $EUID -ne 0 ]]; then
   echo 'test: the end-to-end suites start their own dockerd engines and need root' >&2

@@ -1,11 +1,24 @@
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 
-/** The repository root: services are started from here so `--import tsx` and workspace packages resolve. */
-export const REPO_ROOT = resolve(__dirname, '..', '..');
+/**
+ * The repository root: the nearest directory above this code holding package-lock.json (npm workspaces keep
+ * one, at the root). Looked up rather than counted in `..` steps because this code runs from deploy/lib as
+ * TypeScript and from dist/ inside the built CLI.
+ */
+export const REPO_ROOT = findRepoRoot(__dirname);
 
-export const GATEWAY_ENTRYPOINT = join(REPO_ROOT, 'apps', 'api', 'src', 'main.ts');
-export const AGENT_ENTRYPOINT = join(REPO_ROOT, 'apps', 'agent', 'src', 'main.ts');
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package-lock.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package-lock.json above ${from}: not inside the fleet repository`);
+  }
+}
+
+/** The compiled programs (`npm run build`): what `fleet up`, the tests and the bench run. */
+export const DIST_DIR = join(REPO_ROOT, 'dist');
+export const GATEWAY_ENTRYPOINT = join(DIST_DIR, 'gateway.js');
+export const AGENT_ENTRYPOINT = join(DIST_DIR, 'agent.js');
 
 /** Where `fleet up` keeps its processes' state, logs and data (git-ignored). */
 export const LOCAL_FLEET_DIR = join(REPO_ROOT, '.fleet');

@@ -15,7 +15,7 @@ export interface RegisteredAgent {
 }
 
 export function spawnGateway(state: FleetState): number {
-  return spawnTypeScript(GATEWAY_ENTRYPOINT, logFileOf(state.dir, 'gateway'), state.detached, {
+  return spawnProgram(GATEWAY_ENTRYPOINT, logFileOf(state.dir, 'gateway'), state.detached, {
     ...state.gatewayEnv,
     ...natsLoginEnv(state.natsUsers?.gateway),
     FLEET_NATS_URL: state.natsUrl,
@@ -27,7 +27,7 @@ export function spawnGateway(state: FleetState): number {
 }
 
 export function spawnAgent(state: FleetState, agent: AgentState): number {
-  return spawnTypeScript(AGENT_ENTRYPOINT, agentLogOf(state, agent), state.detached, {
+  return spawnProgram(AGENT_ENTRYPOINT, agentLogOf(state, agent), state.detached, {
     ...state.agentEnv,
     ...natsLoginEnv(state.natsUsers?.agents[agent.hostname]),
     FLEET_NATS_URL: state.natsUrl,
@@ -43,14 +43,14 @@ function agentLogOf(state: FleetState, agent: AgentState): string {
 }
 
 /**
- * `node --import tsx` (not the tsx CLI) so the PID we get is the service itself rather than a
- * wrapper, which is what lets us stop and kill services by PID. The absolute entrypoint path in
- * the command line is also what the PID-reuse check looks for.
+ * `node dist/<program>.js`, the compiled build (`npm run build`), as the systemd units run it. Node itself,
+ * not a wrapper, so the PID we get is the service's, which is what lets us stop and kill services by PID.
+ * The absolute entrypoint path in the command line is also what the PID-reuse check looks for.
  */
-function spawnTypeScript(entrypoint: string, logFile: string, detached: boolean, env: Record<string, string>): number {
+function spawnProgram(entrypoint: string, logFile: string, detached: boolean, env: Record<string, string>): number {
   return spawnService({
     command: process.execPath,
-    args: ['--import', 'tsx', entrypoint],
+    args: [entrypoint],
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     logFile,

@@ -1,12 +1,12 @@
 /**
- * The `fleet` CLI end to end: the real command (`node --import tsx
- * apps/cli/src/main.ts`, as `npm run fleet` and the bin run it) in a child
- * process against a real fleet (NATS, three dockerd engines, gateway,
+ * The `fleet` CLI end to end: the real command (the `fleet` bin,
+ * apps/cli/bin/fleet.js, running the compiled dist/fleet.js as `npm run fleet`
+ * and a pipeline run it) in a child process against a real fleet (NATS, three dockerd engines, gateway,
  * agents). Output is compared with the REST answers and engine state is
  * checked on the engines; exit codes are the documented ones.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createFleetClient, type FleetClient, UnauthorizedError } from '@fleet/sdk';
 import { freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
@@ -14,7 +14,7 @@ import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';
 
 const REPO = resolve(__dirname, '../..');
-const CLI = ['--import', 'tsx', 'apps/cli/src/main.ts'];
+const CLI = ['apps/cli/bin/fleet.js'];
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
 const LABELS = { 'fleet.test': 'cli' };
@@ -353,6 +353,35 @@ describe('connection settings', () => {
       rmSync(join(home, '.config'), { recursive: true, force: true });
     }
     expect((await fleetCli(['--config', join(dir, 'missing.json'), 'agent', 'ls'])).code).toBe(2);
+  });
+
+  it('starts compiled: --version and --help load the bin and dist/fleet.js, and nothing of tsx or the packages only some commands need', async () => {
+    const report = join(home, 'loaded.json');
+    const preload = join(home, 'report-loaded.js');
+    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ execArgv: process.execArgv, modules: Object.keys(require.cache) })));\n`);
+    const loaded = async (args: string[]) => {
+      const res = await new Promise<CliResult>((done) => {
+        const child = spawn(process.execPath, ['--require', preload, ...CLI, ...args], { cwd: REPO, env: cliEnv({}) });
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.on('close', (code) => done({ code, stdout, stderr: '' }));
+      });
+      return { ...res, ...(JSON.parse(readFileSync(report, 'utf8')) as { execArgv: string[]; modules: string[] }) };
+    };
+    const version = await loaded(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toBe(`${(JSON.parse(readFileSync(join(REPO, 'apps/cli/package.json'), 'utf8')) as { version: string }).version}\n`);
+    for (const run of [version, await loaded(['--help']), await loaded(['container', 'ls', '--help'])]) {
+      expect(run.code).toBe(0);
+      expect(run.modules).toEqual([preload, join(REPO, 'apps/cli/bin/fleet.js'), join(REPO, 'dist/fleet.js')]);
+      expect(run.execArgv).toEqual(['--require', preload]);
+    }
+  });
+
+  it('runs against a fleet whose gateway and agents are the compiled programs', () => {
+    const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    expect(commandLine(fleet.gatewayPid)).toEqual([process.execPath, join(REPO, 'dist/gateway.js')]);
+    for (const host of HOSTS) expect(commandLine(fleet.agentPid(host))).toEqual([process.execPath, join(REPO, 'dist/agent.js')]);
   });
 
   it('installs a fleet bin that runs the same CLI', async () => {

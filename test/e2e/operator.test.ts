@@ -30,7 +30,8 @@ import {
 import { metricValue, scrape } from '../support/metrics';
 
 const SYSTEMD_DIR = path.join(REPO_ROOT, 'deploy', 'systemd');
-const CLI = path.join(REPO_ROOT, 'apps', 'cli', 'src', 'main.ts');
+/** The `fleet` bin: the compiled CLI, as an operator runs it. */
+const CLI = path.join(REPO_ROOT, 'apps', 'cli', 'bin', 'fleet.js');
 const JWT_SECRET = 'operator-test-signing-secret-0123456789';
 
 let dir: string;
@@ -45,7 +46,7 @@ afterAll(() => {
 
 /** Runs the real CLI; resolves with its exit status and output. */
 function fleet(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -106,7 +107,7 @@ describe('a NATS server from the generated config, with the real gateway and age
   let nats: { pid: number; configFile: string; logFile: string; port: number; monitorPort: number };
   let gateway: { pid: number; url: string; logFile: string };
   let agentPid = 0;
-  const adminKey = () => execFileSync(process.execPath, ['--import', 'tsx', CLI, 'token', 'create', '--role', 'admin', '--ttl', '1h'], { cwd: REPO_ROOT, env: { ...process.env, FLEET_JWT_SECRET: JWT_SECRET }, encoding: 'utf8' }).trim();
+  const adminKey = () => execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--ttl', '1h'], { cwd: REPO_ROOT, env: { ...process.env, FLEET_JWT_SECRET: JWT_SECRET }, encoding: 'utf8' }).trim();
 
   beforeAll(async () => {
     const [port, monitorPort] = [await freePort(), await freePort()];
@@ -145,7 +146,7 @@ describe('a NATS server from the generated config, with the real gateway and age
   });
 
   it('a gateway with a bad setting exits with EX_CONFIG, naming the variable', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', GATEWAY_ENTRYPOINT], {
+    const result = spawnSync(process.execPath, [GATEWAY_ENTRYPOINT], {
       cwd: REPO_ROOT,
       env: { ...process.env, FLEET_JWT_SECRET: JWT_SECRET, FLEET_API_PORT: 'eighty', FLEET_NATS_URL: 'http://nats:4222' },
       encoding: 'utf8',
@@ -162,7 +163,7 @@ describe('a NATS server from the generated config, with the real gateway and age
     gateway = { pid: 0, url: `http://127.0.0.1:${port}`, logFile: path.join(dir, 'gateway.log') };
     gateway.pid = spawnService({
       command: process.execPath,
-      args: ['--import', 'tsx', GATEWAY_ENTRYPOINT],
+      args: [GATEWAY_ENTRYPOINT],
       cwd: REPO_ROOT,
       env: { ...process.env, ...login(generated.users.gateway), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET },
       logFile: gateway.logFile,
@@ -174,7 +175,7 @@ describe('a NATS server from the generated config, with the real gateway and age
     mkdirSync(path.join(dir, 'agent'), { recursive: true });
     agentPid = spawnService({
       command: process.execPath,
-      args: ['--import', 'tsx', AGENT_ENTRYPOINT],
+      args: [AGENT_ENTRYPOINT],
       cwd: REPO_ROOT,
       env: {
         ...process.env,
@@ -252,6 +253,17 @@ describe('systemd units', () => {
     copyFileSync(path.join(SYSTEMD_DIR, unit), path.join(copies, name));
     return path.join(copies, name);
   }
+
+  it.each([
+    ['fleet-gateway.service', GATEWAY_ENTRYPOINT],
+    ['fleet-agent@.service', AGENT_ENTRYPOINT],
+  ])('%s starts the compiled program this suite and `fleet up` run (%s)', (unit, program) => {
+    // WorkingDirectory=/opt/fleet is the repository.
+    const execStart = /^ExecStart=\/usr\/bin\/node (\S+)$/m.exec(readFileSync(path.join(SYSTEMD_DIR, unit), 'utf8'))?.[1];
+    expect(path.join(REPO_ROOT, execStart ?? '(no ExecStart)')).toBe(program);
+    expect(path.relative(REPO_ROOT, program)).toMatch(/^dist\/\w+\.js$/);
+    expect(existsSync(program)).toBe(true);
+  });
 
   withSystemd.each(units)('%s passes systemd-analyze verify without a warning', (unit) => {
     for (const file of [path.join(SYSTEMD_DIR, unit), unitCopy(unit)]) {

@@ -27,6 +27,16 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * The source file `npm run build` compiles into `program` (a path relative to the repository, `dist/<name>.js`),
+ * which must exist; undefined when the build makes no such program.
+ */
+function builtFrom(program: string): string | undefined {
+  const { PROGRAMS } = require('../../deploy/build.cjs') as { PROGRAMS: Array<{ name: string; entry: string }> };
+  const entry = PROGRAMS.find((candidate) => `dist/${candidate.name}.js` === program)?.entry;
+  return entry !== undefined && existsSync(path.join(REPO_ROOT, entry)) ? entry : undefined;
+}
+
 /** A stand-in for a secret file the deployment mounts; returns its path. */
 function secretFile(name: string, content: string): string {
   const file = path.join(dir, name);
@@ -85,8 +95,8 @@ describe('deploy/compose.yaml', () => {
   });
 
   it('starts the gateway from the repository with settings its own validation accepts, secrets as files', () => {
-    expect(gateway.command).toEqual(['node', '--import', 'tsx', 'apps/api/src/main.ts']);
-    expect(existsSync(path.join(REPO_ROOT, gateway.command[3]))).toBe(true);
+    expect(gateway.command).toEqual(['node', 'dist/gateway.js']);
+    expect(builtFrom(gateway.command[1])).toBe('apps/api/src/main.ts');
     expect(gateway.depends_on?.nats.condition).toBe('service_healthy');
     expect(gateway.healthcheck?.test.join(' ')).toContain('/health/ready');
     expect(gateway.secrets).toEqual(['jwt_secret', 'nats_gateway']);
@@ -99,8 +109,8 @@ describe('deploy/compose.yaml', () => {
   });
 
   it("gives each host's agent that host's Docker socket, user and password file", () => {
-    expect(agent.command).toEqual(['node', '--import', 'tsx', 'apps/agent/src/main.ts']);
-    expect(existsSync(path.join(REPO_ROOT, agent.command[3]))).toBe(true);
+    expect(agent.command).toEqual(['node', 'dist/agent.js']);
+    expect(builtFrom(agent.command[1])).toBe('apps/agent/src/main.ts');
     expect(agent.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock');
     expect(agent.secrets).toEqual(['nats_agent']);
     expect(interpolate(compose.secrets.nats_agent.file, { FLEET_AGENT_HOSTNAME: 'web-02' })).toBe(`./nats/users/${agentUserName('web-02')}.password`);
@@ -170,12 +180,12 @@ describe('deploy/systemd', () => {
   };
 
   it.each([
-    ['fleet-gateway.service', 'apps/api/src/main.ts'],
-    ['fleet-agent@.service', 'apps/agent/src/main.ts'],
-  ])('%s runs the service, restarts it on failure but not on a bad setting, and is hardened', (unit, entrypoint) => {
+    ['fleet-gateway.service', 'dist/gateway.js', 'apps/api/src/main.ts'],
+    ['fleet-agent@.service', 'dist/agent.js', 'apps/agent/src/main.ts'],
+  ])('%s runs the compiled service (%s), restarts it on failure but not on a bad setting, and is hardened', (unit, program, source) => {
     const { Service: service, Install: install } = parseUnit(path.join(DEPLOY, 'systemd', unit));
-    expect(service.ExecStart).toEqual([`/usr/bin/node --import tsx ${entrypoint}`]);
-    expect(existsSync(path.join(REPO_ROOT, entrypoint))).toBe(true);
+    expect(service.ExecStart).toEqual([`/usr/bin/node ${program}`]);
+    expect(builtFrom(program)).toBe(source);
     expect(service.Restart).toEqual(['on-failure']);
     expect(service.RestartPreventExitStatus).toEqual([String(EX_CONFIG)]);
     expect(service.EnvironmentFile?.length).toBeGreaterThan(0);
