@@ -2,6 +2,7 @@ import type { LoadSnapshot, MachineInfo, Versions } from './lib/env';
 import type { FanoutMeasurement } from './sections/fanout';
 import type { AbMeasurement, JwtMicro } from './sections/micro';
 import type { OverheadResult } from './sections/overhead';
+import type { PipelinesResult } from './sections/pipelines';
 import type { ProfileResult } from './sections/profiling';
 import type { ScaleResult } from './sections/scale';
 import type { ThroughputTarget } from './sections/throughput';
@@ -19,6 +20,8 @@ export interface BenchResults {
     git: { commit: string; dirtyFiles: number };
     loads: Array<LoadSnapshot & { phase: string }>;
   };
+  /** What a pipeline step pays: CLI cold start and one listing by the CLI, curl and Ansible. */
+  pipelines?: PipelinesResult;
   overhead?: OverheadResult;
   fanoutReal?: FanoutMeasurement;
   throughput?: ThroughputTarget[];

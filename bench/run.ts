@@ -7,6 +7,7 @@
  *   npm run bench -- --quick         smaller samples and fleets (under 2 minutes)
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
+ *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, scale)
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,11 +21,13 @@ import type { BenchResults } from './results';
 import { measureFanout } from './sections/fanout';
 import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublish } from './sections/micro';
 import { runOverhead } from './sections/overhead';
+import { runPipelines } from './sections/pipelines';
 import { runProfile } from './sections/profiling';
 import { runScale } from './sections/scale';
 import { runThroughput } from './sections/throughput';
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+const { buildIfStale } = require('../deploy/build.cjs') as { buildIfStale(): Promise<boolean> };
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = { quick: false, saveBaseline: false, renderOnly: false, command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` };
@@ -36,7 +39,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--max-agents=')) options.maxAgents = Number(arg.slice('--max-agents='.length));
     else if (arg.startsWith('--levels=')) options.levels = arg.slice('--levels='.length).split(',').map(Number);
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,scale] [--max-agents=N] [--levels=N,N] [--render-only]\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,scale] [--max-agents=N] [--levels=N,N] [--render-only]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
@@ -90,11 +93,22 @@ async function main(): Promise<void> {
     }
   };
 
-  if (wants('real')) await phase('real fleet', async () => {
+  // Every phase runs the compiled gateway and agents (dist/), as `fleet up` and the systemd units do.
+  await buildIfStale();
+
+  if (wants('real') || wants('pipelines')) await phase('real fleet', async () => {
     progress.say('real fleet: NATS, 3 dockerd engines, gateway, 3 agents');
     const fleet = await startRealFleet('info');
     const { state } = fleet;
     try {
+      if (wants('pipelines')) {
+        await phase('pipelines', async () => {
+          progress.say('pipelines: CLI cold start, and one _all listing by the CLI, curl and Ansible (median of 7)');
+          results.pipelines = await runPipelines(state, progress);
+        });
+        loads.push({ phase: 'after pipelines', ...loadSnapshot(own) });
+      }
+      if (!wants('real')) return;
       results.overhead = await runOverhead(state, options, progress);
       loads.push({ phase: 'after overhead', ...loadSnapshot(own) });
 

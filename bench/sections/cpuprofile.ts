@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { round } from '../lib/stats';
 
 /** A V8 .cpuprofile (what `node --cpu-prof` writes). */
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -77,12 +80,42 @@ function shortWhere(url: string, line: number): string {
 }
 
 /**
+ * The gateway and agents run compiled (`dist/gateway.js`, `dist/agent.js`: one bundle each), so a frame's
+ * script says nothing of the package it came from. The build's source maps give each frame back its source
+ * file and line (`node_modules/express/…`, `apps/api/src/…`), which the buckets above are made of.
+ */
+function sourceFrames(): (frame: ProfileNode['callFrame']) => void {
+  const maps = new Map<string, { map: SourceMap; dir: string } | null>();
+  const mapOf = (url: string) => {
+    if (!maps.has(url)) {
+      try {
+        const file = fileURLToPath(url);
+        maps.set(url, { map: new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8'))), dir: dirname(file) });
+      } catch {
+        maps.set(url, null);
+      }
+    }
+    return maps.get(url);
+  };
+  return (frame) => {
+    if (!/\/dist\/\w+\.js$/.test(frame.url)) return;
+    const compiled = mapOf(frame.url);
+    const entry = compiled?.map.findEntry(frame.lineNumber, frame.columnNumber);
+    if (!compiled || !entry || !('originalSource' in entry)) return;
+    frame.url = pathToFileURL(resolve(compiled.dir, entry.originalSource)).href;
+    frame.lineNumber = entry.originalLine;
+  };
+}
+
+/**
  * Sums self time per function and per category over the samples whose
  * timestamps fall inside [fromUs, toUs] (process.hrtime clock, µs), i.e. the
  * load run only, not start-up.
  */
 export function summarizeCpuProfile(processName: string, file: string, fromUs?: number, toUs?: number): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const toSource = sourceFrames();
+  for (const node of profile.nodes) toSource(node.callFrame);
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
