@@ -27,7 +27,7 @@ import { runScale } from './sections/scale';
 import { runThroughput } from './sections/throughput';
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
-const { buildIfStale } = require('../deploy/build.cjs') as { buildIfStale(): Promise<boolean> };
+const { buildIfStale } = require('../scripts/build.cjs') as { buildIfStale(): Promise<boolean> };
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = { quick: false, saveBaseline: false, renderOnly: false, command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` };

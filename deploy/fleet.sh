@@ -4,5 +4,5 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo_root/deploy/install-deps.sh" >&2
 cd "$repo_root"
-node deploy/build.cjs --if-stale >&2
+node scripts/build.cjs --if-stale >&2
 exec node apps/cli/bin/fleet.js "$@"

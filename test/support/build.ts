@@ -4,6 +4,6 @@
  * when dist/ is missing or older than the sources, so a suite never runs yesterday's code.
  */
 export default async function buildIfStale(): Promise<void> {
-  const build = require('../../deploy/build.cjs') as { buildIfStale(): Promise<boolean> };
+  const build = require('../../scripts/build.cjs') as { buildIfStale(): Promise<boolean> };
   await build.buildIfStale();
 }

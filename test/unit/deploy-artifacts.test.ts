@@ -32,7 +32,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
  * which must exist; undefined when the build makes no such program.
  */
 function builtFrom(program: string): string | undefined {
-  const { PROGRAMS } = require('../../deploy/build.cjs') as { PROGRAMS: Array<{ name: string; entry: string }> };
+  const { PROGRAMS } = require('../../scripts/build.cjs') as { PROGRAMS: Array<{ name: string; entry: string }> };
   const entry = PROGRAMS.find((candidate) => `dist/${candidate.name}.js` === program)?.entry;
   return entry !== undefined && existsSync(path.join(REPO_ROOT, entry)) ? entry : undefined;
 }
