@@ -1,10 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dockerClient } from '../../deploy/lib/engine';
-import { BUSYBOX_IMAGE } from '../../deploy/lib/image';
-import { REPO_ROOT } from '../../deploy/lib/paths';
-import type { FleetState } from '../../deploy/lib/state';
+import { BUSYBOX_IMAGE, dockerClient, type FleetState, REPO_ROOT } from '@fleet/deploy';
 import type { Progress } from '../lib/context';
 import { round } from '../lib/stats';
 
