@@ -1,6 +1,7 @@
 /**
- * Five projects: fast unit tests of pure logic (`unit`); end-to-end suites against real NATS and real
- * dockerd engines (`e2e`); and the reliability suites `faults`, `fuzz` and `load` (README, "Tests").
+ * Six projects: fast unit tests of pure logic (`unit`); end-to-end suites against real NATS and real
+ * dockerd engines (`e2e`); the reliability suites `faults`, `fuzz` and `load` (README, "Tests"); and the
+ * `security` suite, which replays attacks on a real fleet (README, "Security model").
  */
 const transform = { '^.+\\.ts$': 'ts-jest' };
 /** Suites that start gateways and agents run the compiled build (dist/): rebuilt first when the sources are newer. */
@@ -16,5 +17,14 @@ module.exports = {
     { displayName: 'faults', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/faults/**/*.test.ts'] },
     { displayName: 'fuzz', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/fuzz/**/*.test.ts'] },
     { displayName: 'load', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/load/**/*.test.ts'] },
+    // Attacks replayed on a real fleet; the teardown prints `[security] N attacks, N blocked` (README "Security model").
+    {
+      displayName: 'security',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/security/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/security/setup.ts',
+      globalTeardown: '<rootDir>/test/security/teardown.ts',
+    },
   ],
 };

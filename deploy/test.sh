@@ -16,6 +16,8 @@ if [[ $EUID -ne 0 ]]; then
 fi
 # One suite at a time: each starts its own engines and servers, and the machine has few cores.
 npx jest --selectProjects e2e --runInBand
+# Every attack of README "Security model" replayed on a real fleet; prints `[security] N attacks, N blocked`.
+npx jest --selectProjects security --runInBand
 # Reliability (README "Reliability suites"): fault injection (~2.5 min), the contract fuzzer (~40 s) and 60 s of
 # load (~1.5 min). One jest run, so a failure in one still lets the others report their numbers.
 npx jest --selectProjects faults fuzz load --runInBand

@@ -1,0 +1,3 @@
+import { printSummary } from './ledger';
+
+export default printSummary;
