@@ -15,7 +15,7 @@ export function ensureJwtSecret(file: string): void {
 export interface KeyOptions {
   ttlSeconds?: number;
   subject?: string;
-  /** Target scope, e.g. `role:web`. */
+  /** Target scope, e.g. `role:web`; an empty one is refused (mintToken), never read as "no scope". */
   scope?: string;
 }
 

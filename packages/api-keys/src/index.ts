@@ -2,10 +2,13 @@
 import { createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { isRole, ROLES, type Permission, type Role } from '@fleet/contracts/permissions';
+import { parseScope } from '@fleet/contracts/grammar';
 
 /** The one algorithm we sign and accept; pinning it is what defeats `alg:none` and key-confusion attacks. */
 export const TOKEN_ALGORITHM = 'HS256';
 export const TOKEN_ISSUER = 'fleet';
+/** The longest a key may live unless FLEET_MAX_KEY_TTL_SECONDS says otherwise: 90 days. */
+export const DEFAULT_MAX_KEY_TTL_SECONDS = 90 * 24 * 3600;
 
 export interface MintOptions {
   secret: string;
@@ -13,8 +16,10 @@ export interface MintOptions {
   /** Lifetime in seconds; every key expires. */
   ttlSeconds: number;
   subject?: string;
-  /** Optional target scope, e.g. `role:web`: calls outside it are refused. */
+  /** Optional target scope, e.g. `role:web`: calls outside it are refused. Never empty. */
   scope?: string;
+  /** Refuse a longer ttlSeconds; default DEFAULT_MAX_KEY_TTL_SECONDS. */
+  maxTtlSeconds?: number;
 }
 
 export interface ApiKeyClaims {
@@ -25,9 +30,15 @@ export interface ApiKeyClaims {
   scope?: string;
 }
 
+/** A key that cannot be minted as asked (empty or unlimited scope, lifetime over the maximum). */
+export class MintError extends Error {}
+
 export function mintToken(opts: MintOptions): string {
+  const maxTtl = opts.maxTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
+  if (opts.ttlSeconds > maxTtl) throw new MintError(`a key may live at most ${maxTtl} s; ${opts.ttlSeconds} s asked`);
   const claims: Record<string, unknown> = { role: opts.role };
-  if (opts.scope) claims.scope = opts.scope;
+  // An empty scope is a mistake, never "no limit": a key without a scope is asked for by leaving it out.
+  if (opts.scope !== undefined) claims.scope = checkedScope(opts.scope);
   return jwt.sign(claims, opts.secret, {
     algorithm: TOKEN_ALGORITHM,
     expiresIn: opts.ttlSeconds,
@@ -49,8 +60,20 @@ export function verificationKey(secret: string): KeyObject {
   return createSecretKey(Buffer.from(secret));
 }
 
-/** Verifies signature, algorithm, issuer and expiry; throws InvalidTokenError saying why. */
-export function verifyToken(token: string, key: KeyObject): ApiKeyClaims {
+function checkedScope(scope: string): string {
+  try {
+    parseScope(scope);
+  } catch (err) {
+    throw new MintError(scope === '' ? 'the scope is empty: give a target such as role:web, or no scope for an unscoped key' : (err as Error).message);
+  }
+  return scope;
+}
+
+/**
+ * Verifies signature, algorithm, issuer, expiry and lifetime (a key minted to live longer than
+ * `maxTtlSeconds` is refused whoever signed it); throws InvalidTokenError saying why.
+ */
+export function verifyToken(token: string, key: KeyObject, maxTtlSeconds = DEFAULT_MAX_KEY_TTL_SECONDS): ApiKeyClaims {
   let payload: string | jwt.JwtPayload;
   try {
     payload = jwt.verify(token, key, { algorithms: [TOKEN_ALGORITHM], issuer: TOKEN_ISSUER });
@@ -62,8 +85,20 @@ export function verifyToken(token: string, key: KeyObject): ApiKeyClaims {
   if (typeof payload.jti !== 'string' || !payload.jti) throw new InvalidTokenError('API key has no id (jti)');
   if (typeof payload.sub !== 'string' || !payload.sub) throw new InvalidTokenError('API key has no subject (sub)');
   if (typeof payload.role !== 'string' || !isRole(payload.role)) throw new InvalidTokenError('API key has an unknown role');
-  if (payload.scope !== undefined && typeof payload.scope !== 'string') throw new InvalidTokenError('API key scope is not a string');
+  if (payload.scope !== undefined && !isValidScope(payload.scope)) throw new InvalidTokenError('API key scope is not a hostname or key:value selectors');
+  const issuedAt = typeof payload.iat === 'number' ? payload.iat : Math.floor(Date.now() / 1000);
+  if (payload.exp - issuedAt > maxTtlSeconds) throw new InvalidTokenError(`API key lives longer than the maximum of ${maxTtlSeconds} s`);
   return { sub: payload.sub, role: payload.role, jti: payload.jti, exp: payload.exp, scope: payload.scope };
+}
+
+function isValidScope(scope: unknown): scope is string {
+  if (typeof scope !== 'string') return false;
+  try {
+    parseScope(scope);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function permissionsOf(role: Role): readonly Permission[] {

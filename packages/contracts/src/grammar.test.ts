@@ -1,4 +1,4 @@
-import { HOSTNAME_PATTERN, hostInScope, isHostname, isLabel, labelsMatch, parseTarget, TargetSyntaxError } from './grammar';
+import { HOSTNAME_PATTERN, hostInScope, isHostname, isLabel, labelsMatch, parseScope, parseTarget, targetWithin, TargetSyntaxError } from './grammar';
 import { loadContract } from './operations';
 
 describe('the hostname grammar', () => {
@@ -98,5 +98,48 @@ describe('hostInScope', () => {
     expect(hostInScope(parseTarget('role:web'), 'web-01', { role: 'web' })).toBe(true);
     expect(hostInScope(parseTarget('role:web'), 'db-01', { role: 'db' })).toBe(false);
     expect(hostInScope(parseTarget('web-01'), 'web-02', { role: 'web' })).toBe(false);
+  });
+});
+
+describe('selector keys that name Object.prototype members', () => {
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('treats %s:x as an ordinary label key', (key) => {
+    const target = parseTarget(`${key}:x`);
+    if (target.kind !== 'labels') throw new Error('expected selectors');
+    expect(labelsMatch({ role: 'web' }, target.selectors)).toBe(false);
+    expect(labelsMatch(JSON.parse(`{"${key}": "x"}`) as Record<string, string>, target.selectors)).toBe(true);
+  });
+});
+
+describe('targetWithin', () => {
+  const within = (inner: string, outer: string) => targetWithin(parseTarget(inner), parseTarget(outer));
+
+  it('holds for selectors at least as narrow as the outer ones', () => {
+    expect(within('role:web', 'role:web')).toBe(true);
+    expect(within('role:web,zone:eu', 'role:web')).toBe(true);
+    expect(within('role:web.blue', 'role:web')).toBe(true);
+    expect(within('web-01', 'web-01')).toBe(true);
+    expect(within('_all', '_all')).toBe(true);
+  });
+
+  it('fails for anything that could reach further', () => {
+    expect(within('role:webby', 'role:web')).toBe(false);
+    expect(within('zone:eu', 'role:web')).toBe(false);
+    expect(within('role:web', 'role:web,zone:eu')).toBe(false);
+    expect(within('role:web', 'role:web.blue')).toBe(false);
+    expect(within('_all', 'role:web')).toBe(false);
+    expect(within('_any', 'role:web')).toBe(false);
+    expect(within('web-01', 'role:web')).toBe(false);
+    expect(within('role:web', 'web-01')).toBe(false);
+  });
+});
+
+describe('parseScope', () => {
+  it.each(['', '_all', '_any'])("refuses '%s': it would not limit a key", (raw) => {
+    expect(() => parseScope(raw)).toThrow(TargetSyntaxError);
+  });
+
+  it('takes a hostname or selectors', () => {
+    expect(parseScope('web-01')).toEqual({ kind: 'host', hostname: 'web-01' });
+    expect(parseScope('role:web').kind).toBe('labels');
   });
 });

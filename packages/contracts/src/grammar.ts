@@ -82,8 +82,9 @@ function parseSelector(part: string): LabelSelector {
 
 export function labelsMatch(labels: Record<string, string>, selectors: LabelSelector[]): boolean {
   return selectors.every(({ key, segments }) => {
-    const actual = labels[key];
-    if (actual === undefined) return false;
+    // Own string values only: a selector key such as `__proto__` or `constructor` must not reach Object.prototype.
+    const actual = Object.hasOwn(labels, key) ? labels[key] : undefined;
+    if (typeof actual !== 'string') return false;
     const wanted = segments.join('.');
     return actual === wanted || actual.startsWith(`${wanted}.`);
   });
@@ -100,4 +101,29 @@ export function hostInScope(scope: Target, hostname: string, labels: Record<stri
     case 'labels':
       return labelsMatch(labels, scope.selectors);
   }
+}
+
+/**
+ * Whether every host `inner` can ever reach is inside `outer`, judged from the two targets alone
+ * (labels may change later, so a hostname is inside a label scope only for `hostInScope`, never here):
+ * `role:web,zone:eu` is inside `role:web`; `role:web.blue` inside `role:web`; `_all` inside nothing but `_all`.
+ */
+export function targetWithin(inner: Target, outer: Target): boolean {
+  if (outer.kind === 'all' || outer.kind === 'any') return true;
+  if (outer.kind === 'host') return inner.kind === 'host' && inner.hostname === outer.hostname;
+  if (inner.kind !== 'labels') return false;
+  return outer.selectors.every((wanted) => inner.selectors.some((given) => given.key === wanted.key && segmentsWithin(given.segments, wanted.segments)));
+}
+
+function segmentsWithin(inner: string[], outer: string[]): boolean {
+  return inner.length >= outer.length && outer.every((segment, i) => inner[i] === segment);
+}
+
+/** A scope is a hostname or label selectors; `_all`/`_any` or an empty scope would be no limit at all and are refused. */
+export function parseScope(raw: string): Target {
+  const target = parseTarget(raw);
+  if (target.kind === 'all' || target.kind === 'any') {
+    throw new TargetSyntaxError(`scope '${raw}' would not limit the key: give a hostname or key:value selectors, or no scope`);
+  }
+  return target;
 }

@@ -72,6 +72,11 @@ export class AgentRoster {
     return this.view(hostname, Date.now());
   }
 
+  /** The labels an agent last reported, live or not (a scope judges a job's hosts after they go quiet). */
+  labelsOf(hostname: string): Record<string, string> | undefined {
+    return this.seen.get(hostname)?.record.labels;
+  }
+
   async setDrained(hostname: string, drained: boolean, by: string): Promise<void> {
     const record: DrainRecord = { drained, by, at: new Date().toISOString() };
     if (drained) await this.drains.put(hostname, JSON.stringify(record));

@@ -31,6 +31,7 @@ const resolver = new TargetResolver({
   hostnames: () => HOSTS.map((a) => a.hostname),
   get: (h) => HOSTS.find((a) => a.hostname === h),
   countLive: () => HOSTS.length,
+  labelsOf: (h) => HOSTS.find((a) => a.hostname === h)?.labels,
 });
 
 /** Rows written to the store reach the feed, as KV writes reach the gateway's bucket subscription. */

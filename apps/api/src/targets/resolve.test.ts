@@ -31,6 +31,9 @@ class FixedDirectory implements AgentDirectory {
   countLive(): number {
     return this.agents.length;
   }
+  labelsOf(hostname: string): Record<string, string> | undefined {
+    return this.get(hostname)?.labels;
+  }
 }
 
 const FLEET = [
@@ -86,11 +89,23 @@ describe('TargetResolver', () => {
     expect(failureOf(() => resolver.resolve('role:*'))).toBe('invalid');
   });
 
-  it('refuses with 403 a target reaching outside the key scope, naming the hosts', () => {
+  it('refuses a target reaching outside the key scope, naming no host outside it', () => {
     const resolver = new TargetResolver(new FixedDirectory(FLEET));
     expect(resolver.resolve('role:web', 'role:web')).toEqual(['web-01', 'web-02']);
     expect(failureOf(() => resolver.resolve('_all', 'role:web'))).toBe('out of scope');
     expect(failureOf(() => resolver.resolve('db-01', 'role:web'))).toBe('out of scope');
-    expect(() => resolver.resolve('zone:eu', 'role:web')).toThrow('reaches db-01');
+    expect(() => resolver.resolve('zone:eu', 'role:web')).toThrow("target 'zone:eu' reaches 1 host(s) outside this key's scope 'role:web'");
+    expect(() => resolver.resolve('zone:eu', 'role:web')).not.toThrow(/db-01/);
+  });
+
+  it('picks _any of a scoped key only among the live, undrained agents inside the scope', () => {
+    const resolver = new TargetResolver(new FixedDirectory([...FLEET, agent('web-03', { role: 'web' }, true)]));
+    const picked = Array.from({ length: 12 }, () => resolver.resolve('_any', 'role:web')[0]);
+    expect(new Set(picked)).toEqual(new Set(['web-01', 'web-02']));
+  });
+
+  it('answers 404 counting only the agents inside the scope when _any finds none there', () => {
+    const resolver = new TargetResolver(new FixedDirectory(FLEET));
+    expect(() => resolver.resolve('_any', 'role:cache')).toThrow("target '_any' matched 0 of 0 live agents inside this key's scope 'role:cache'");
   });
 });

@@ -1,7 +1,8 @@
 import type { AgentView } from '../agents/roster';
-import { hostInScope, labelsMatch, parseTarget, TargetSyntaxError, type Target } from '@fleet/contracts/grammar';
+import { labelsMatch, parseTarget, TargetSyntaxError, type Target } from '@fleet/contracts/grammar';
+import { KeyScope, type LabelSource } from './scope';
 
-export interface AgentDirectory {
+export interface AgentDirectory extends LabelSource {
   /** Live agents, sorted by hostname. */
   list(): AgentView[];
   /** Known hostnames, sorted; live or not. */
@@ -34,12 +35,21 @@ export class TargetResolver {
 
   constructor(private readonly agents: AgentDirectory) {}
 
-  resolve(raw: string, scope?: string): string[] {
-    const hosts = this.match(parse(raw));
+  /**
+   * A scoped key's `_any` picks among the agents inside its scope, so it never lands outside; any
+   * other target reaching outside the scope is refused, naming no host but the one the caller gave.
+   */
+  resolve(raw: string, scopeClaim?: string): string[] {
+    const scope = KeyScope.of(scopeClaim, this.agents);
+    const hosts = this.match(parse(raw), scope);
     if (hosts.length === 0) {
-      throw new TargetError('unmatched', `target '${raw}' matched 0 of ${this.agents.countLive()} live agents`);
+      const within = scope.unscoped ? '' : ` inside this key's scope '${scope.raw}'`;
+      throw new TargetError('unmatched', `target '${raw}' matched 0 of ${this.countVisible(scope)} live agents${within}`);
     }
-    if (scope) this.enforceScope(scope, raw, hosts);
+    const outside = hosts.filter((agent) => !scope.includesAgent(agent)).length;
+    if (outside > 0) {
+      throw new TargetError('out of scope', `target '${raw}' reaches ${outside} host(s) outside this key's scope '${scope.raw}'`);
+    }
     return hosts.map((agent) => agent.hostname);
   }
 
@@ -49,36 +59,30 @@ export class TargetResolver {
     return target.kind === 'host' || target.kind === 'any';
   }
 
-  private match(target: Target): AgentView[] {
+  private match(target: Target, scope: KeyScope): AgentView[] {
     if (target.kind === 'host') {
       // A named host is looked up alone: no need to list the fleet. Drained hosts can be named.
       const agent = this.agents.get(target.hostname);
       return agent ? [agent] : [];
     }
-    if (target.kind === 'any') return this.nextEligible();
+    if (target.kind === 'any') return this.nextEligible(scope);
     const eligible = this.agents.list().filter((agent) => !agent.drained);
     return target.kind === 'all' ? eligible : eligible.filter((agent) => labelsMatch(agent.labels, target.selectors));
   }
 
-  /** Round robin over live, undrained agents in hostname order, without listing the fleet. */
-  private nextEligible(): AgentView[] {
+  /** Round robin over live, undrained agents inside the scope, in hostname order, without listing the fleet. */
+  private nextEligible(scope: KeyScope): AgentView[] {
     const hostnames = this.agents.hostnames();
     for (let tried = 0; tried < hostnames.length; tried++) {
       const agent = this.agents.get(hostnames[this.anyCursor++ % hostnames.length]);
-      if (agent && !agent.drained) return [agent];
+      if (agent && !agent.drained && scope.includesAgent(agent)) return [agent];
     }
     return [];
   }
 
-  private enforceScope(scope: string, raw: string, hosts: AgentView[]): void {
-    const allowed = parse(scope);
-    const outside = hosts.filter((agent) => !hostInScope(allowed, agent.hostname, agent.labels));
-    if (outside.length > 0) {
-      throw new TargetError(
-        'out of scope',
-        `target '${raw}' reaches ${outside.map((a) => a.hostname).join(', ')}, outside this key's scope '${scope}'`,
-      );
-    }
+  /** Live agents the key may know of: a scoped key is not told the size of the fleet outside its scope. */
+  private countVisible(scope: KeyScope): number {
+    return scope.unscoped ? this.agents.countLive() : this.agents.list().filter((agent) => scope.includesAgent(agent)).length;
   }
 }
 

@@ -5,6 +5,7 @@ import type jwt from 'jsonwebtoken';
 import { isRole, type Role } from '@fleet/contracts/permissions';
 import { readSecret } from '@fleet/runtime/config';
 import { clientFor, globalsOf } from '../context';
+import { UsageError } from '../exit';
 import { write, writeJson } from '../output';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -18,12 +19,25 @@ function localSecretFile(): string {
   return path.join(LOCAL_FLEET_DIR, 'jwt-secret');
 }
 
-/** `30m`, `1h`, `7d` → seconds. */
+/** The gateway's FLEET_MAX_KEY_TTL_SECONDS when set here too (it refuses longer keys), else its default. */
+function maxKeyTtlSeconds(): number {
+  const configured = Number(process.env.FLEET_MAX_KEY_TTL_SECONDS);
+  return Number.isInteger(configured) && configured > 0 ? configured : apiKeys().DEFAULT_MAX_KEY_TTL_SECONDS;
+}
+
+/** `30m`, `1h`, `7d` → seconds, at most the maximum key lifetime. */
 export function parseTtl(raw: string): number {
   const match = /^(\d+)([smhd])$/.exec(raw);
   const seconds = match ? Number(match[1]) * UNITS[match[2]] : NaN;
-  if (!(seconds > 0) || seconds > 366 * 86400) throw new InvalidArgumentError('give a lifetime like 30m, 1h or 7d (at most 366d)');
+  const max = maxKeyTtlSeconds();
+  if (!(seconds > 0) || seconds > max) throw new InvalidArgumentError(`give a lifetime like 30m, 1h or 7d (at most ${max / 86400}d, FLEET_MAX_KEY_TTL_SECONDS)`);
   return seconds;
+}
+
+/** An empty scope would mint an unscoped key: refuse it (leave --scope out for that). */
+function parseScopeOption(raw: string): string {
+  if (raw.trim() === '') throw new InvalidArgumentError('the scope is empty: give a target such as role:web, or leave --scope out for an unscoped key');
+  return raw;
 }
 
 function parseRole(raw: string): Role {
@@ -47,9 +61,15 @@ export function registerTokenCommands(program: Command): void {
     .requiredOption('--role <role>', 'viewer | operator | admin', parseRole)
     .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 7d', parseTtl, 3600)
     .option('--subject <name>', 'who the key is for (recorded as the caller of its jobs)')
-    .option('--scope <target>', 'limit the key to a target, e.g. role:web')
+    .option('--scope <target>', 'limit the key to a hostname or key:value selectors, e.g. role:web', parseScopeOption)
     .action((opts: { role: Role; ttl: number; subject?: string; scope?: string }, command: Command) => {
-      const key = apiKeys().mintToken({ secret: signingSecret(), role: opts.role, ttlSeconds: opts.ttl, subject: opts.subject, scope: opts.scope });
+      let key: string;
+      try {
+        key = apiKeys().mintToken({ secret: signingSecret(), role: opts.role, ttlSeconds: opts.ttl, subject: opts.subject, scope: opts.scope, maxTtlSeconds: maxKeyTtlSeconds() });
+      } catch (err) {
+        if (err instanceof apiKeys().MintError) throw new UsageError(err.message);
+        throw err;
+      }
       if (!globalsOf(command).json) {
         process.stdout.write(`${key}\n`);
         return;

@@ -1,0 +1,37 @@
+import jwt from 'jsonwebtoken';
+import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, MintError, mintToken, TOKEN_ISSUER, verificationKey, verifyToken } from './index';
+
+const SECRET = 's'.repeat(40);
+const KEY = verificationKey(SECRET);
+const forged = (claims: object) => jwt.sign({ role: 'admin', sub: 'x', jti: 'j1', iss: TOKEN_ISSUER, ...claims }, SECRET, { algorithm: 'HS256' });
+
+describe('mintToken', () => {
+  it.each(['', '_all', '_any', 'role:', 'a b'])("refuses the scope '%s' rather than minting an unscoped key", (scope) => {
+    expect(() => mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60, scope })).toThrow(MintError);
+  });
+
+  it('keeps a valid scope in the key', () => {
+    const key = mintToken({ secret: SECRET, role: 'viewer', ttlSeconds: 60, scope: 'role:web' });
+    expect(verifyToken(key, KEY).scope).toBe('role:web');
+  });
+
+  it('refuses a lifetime over the maximum (90 days unless told otherwise)', () => {
+    expect(() => mintToken({ secret: SECRET, role: 'admin', ttlSeconds: DEFAULT_MAX_KEY_TTL_SECONDS + 1 })).toThrow('at most 7776000 s');
+    expect(() => mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 7200, maxTtlSeconds: 3600 })).toThrow(MintError);
+    expect(mintToken({ secret: SECRET, role: 'admin', ttlSeconds: DEFAULT_MAX_KEY_TTL_SECONDS })).toEqual(expect.any(String));
+  });
+});
+
+describe('verifyToken', () => {
+  const now = Math.floor(Date.now() / 1000);
+
+  it('refuses a key signed to live longer than the maximum (a 100-year key)', () => {
+    expect(() => verifyToken(forged({ iat: now, exp: now + 100 * 365 * 86400 }), KEY)).toThrow(/lives longer than the maximum/);
+    expect(() => verifyToken(forged({ iat: now, exp: now + 7200 }), KEY, 3600)).toThrow(InvalidTokenError);
+    expect(verifyToken(forged({ iat: now, exp: now + 3600 }), KEY, 3600).jti).toBe('j1');
+  });
+
+  it.each([[''], ['_all'], [42], ['role:*']])('refuses a key whose scope claim is %p', (scope) => {
+    expect(() => verifyToken(forged({ exp: now + 60, scope }), KEY)).toThrow('API key scope is not a hostname or key:value selectors');
+  });
+});
