@@ -1,6 +1,7 @@
 import express, { Router, type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
+import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import { loadContract } from '@fleet/contracts/operations';
 import type { AgentRoster } from './agents/roster';
 import type { AuditLog } from './audit/log';
@@ -31,6 +32,10 @@ export interface GatewayDeps {
   audit: AuditLog;
   revocations: Revocations;
   rateLimitPerMinute: number;
+  /** Keys living longer are refused (FLEET_MAX_KEY_TTL_SECONDS); default 90 days. */
+  maxKeyTtlSeconds?: number;
+  /** When set, GET /metrics needs it as a bearer token (FLEET_METRICS_TOKEN). */
+  metricsToken?: string;
   log: Logger;
   /** Served at GET /metrics; without it there is no /metrics route. */
   metrics?: GatewayMetrics;
@@ -48,8 +53,9 @@ export function createApp(deps: GatewayDeps): Express {
   // Public, before authentication and before the contract validator (which would 404 what it does not know).
   app.use(healthRoutes(deps.readiness));
   app.use(docsRoutes());
-  if (deps.metrics) app.use(metricsRoutes(deps.metrics.collectors));
-  app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti)));
+  if (deps.metrics) app.use(metricsRoutes(deps.metrics.collectors, deps.metricsToken));
+  const maxKeyTtlSeconds = deps.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
+  app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   app.use(
     OpenApiValidator.middleware({
@@ -63,10 +69,10 @@ export function createApp(deps: GatewayDeps): Express {
   );
   app.use(finiteQueryNumbers);
   app.use(nodeRoutes(deps.jobs));
-  app.use(jobRoutes(deps.jobs, deps.store));
+  app.use(jobRoutes(deps.jobs, deps.store, deps.roster));
   app.use(agentRoutes(deps.roster));
-  app.use(auditRoutes(deps.audit));
-  app.use(tokenRoutes(deps.revocations));
+  app.use(auditRoutes(deps.audit, deps.roster));
+  app.use(tokenRoutes(deps.revocations, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }));
   app.use(unknownRoute);
   app.use(errorHandler(deps.log));
   return app;

@@ -49,8 +49,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Prometheus metrics of this gateway replica (no auth)
-         * @description Prometheus text format. Job series count jobs this replica settled:
+         * Prometheus metrics of this gateway replica (no API key)
+         * @description Public unless `FLEET_METRICS_TOKEN` is set: then the scraper must send
+         *     `Authorization: Bearer <that token>` (a static secret for Prometheus'
+         *     `authorization.credentials_file`, not an API key), else 401.
+         *     Prometheus text format. Job series count jobs this replica settled:
          *     `fleet_jobs_total{operation,status}` (job status ok, failed or partial),
          *     `fleet_job_host_results_total{operation,status}` (one per host row),
          *     `fleet_job_duration_seconds{operation}` (histogram), `fleet_job_hosts`
@@ -1582,6 +1585,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint an API key
+         * @description Signs a key with the gateway's secret. The key lives `ttl_seconds`
+         *     (at most `FLEET_MAX_KEY_TTL_SECONDS`, default 90 days; longer is a
+         *     400) and never past the expiry of the key that mints it. `scope` is
+         *     a hostname or `key:value` selectors; an empty scope, `_all` or `_any`
+         *     is a 400 (leave `scope` out for an unscoped key). A scoped key mints
+         *     only keys inside its own scope: selectors at least as narrow as its
+         *     own (`role:web,zone:eu` from `role:web`), its own host for a host
+         *     scope; without `scope` the new key gets the minting key's scope.
+         *     The key is in this answer only, never stored or logged.
+         */
+        post: operations["token.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/token/{jti}": {
         parameters: {
             query?: never;
@@ -1592,7 +1623,12 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an API key by its id (`jti`); refused from the next request on every replica */
+        /**
+         * Revoke an API key by its id (`jti`); refused from the next request on every replica
+         * @description An unscoped `token:admin` key revokes any key. A scoped one revokes
+         *     only itself: a key id says nothing of the key's scope, so revoking
+         *     others' keys would let a scoped key lock out keys outside its scope.
+         */
         delete: operations["token.revoke"];
         options?: never;
         head?: never;
@@ -5225,6 +5261,70 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "token.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "role": "operator",
+                 *       "ttl_seconds": 604800,
+                 *       "subject": "ci-pipeline",
+                 *       "scope": "role:web"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    role: "viewer" | "operator" | "admin";
+                    /**
+                     * @description Lifetime in seconds; at most FLEET_MAX_KEY_TTL_SECONDS.
+                     * @default 3600
+                     */
+                    ttl_seconds?: number;
+                    /** @description Who the key is for (recorded as the caller of its jobs); default `<role>-key`. */
+                    subject?: string;
+                    /** @description A hostname or key:value selectors; never empty. */
+                    scope?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new key and its claims. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "key": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoib3BlcmF0b3IifQ.c2lnbmF0dXJl",
+                     *       "jti": "0b6f4c1e-4a51-4a0e-9a53-0c7d3c2f1a77",
+                     *       "sub": "ci-pipeline",
+                     *       "role": "operator",
+                     *       "scope": "role:web",
+                     *       "expires_at": "2026-11-29T19:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        key: string;
+                        jti: string;
+                        sub: string;
+                        /** @enum {string} */
+                        role: "viewer" | "operator" | "admin";
+                        scope?: string;
+                        /** Format: date-time */
+                        expires_at: string;
+                    };
                 };
             };
             default: components["responses"]["Error"];

@@ -121,12 +121,15 @@ export class JobClient {
    * Long-poll: resolves when every host is final or `waitMs` has passed, with the job as stored.
    * It listens before it reads, so a row landing in between still ends the wait; and a final row
    * heard on the feed wins over a read served by a replica that has not caught up with it yet
-   * (stream replicas > 1 answer reads from any replica).
+   * (stream replicas > 1 answer reads from any replica). `restrict` cuts the record to the hosts
+   * the caller may read, or throws when it may read none.
    */
-  async waitFor(jobId: string, waitMs: number): Promise<JobView | undefined> {
+  async waitFor(jobId: string, waitMs: number, restrict: (record: JobRecord) => JobRecord = (record) => record): Promise<JobView | undefined> {
     const { store, feed } = this.deps;
-    const record = await store.getRecord(jobId);
-    if (!record) return undefined;
+    const stored = await store.getRecord(jobId);
+    if (!stored) return undefined;
+    // What the caller may see of it (or a refusal), decided before any row is read or waited for.
+    const record = restrict(stored);
     const heard = new Map<string, HostRow>();
     let wake = () => undefined as void;
     const hear = (hostname: string, row: HostRow) => {

@@ -15,6 +15,8 @@ export interface JobFilter {
   operation?: string;
   target?: string;
   caller?: string;
+  /** The record cut to what the caller may read, or undefined to leave the job out (see JobReadAccess). */
+  readable?: (record: JobRecord) => JobRecord | undefined;
 }
 
 /**
@@ -99,8 +101,10 @@ export class JobStore {
     const page = await scanNewestFirst<JobRecord>(this.jsm, JOB_RECORDS_STREAM, {
       limit,
       cursor,
-      accept: async (record) => {
-        if (!matchesRecord(record, filter)) return false;
+      accept: async (stored) => {
+        const record = matchesRecord(stored, filter) ? (filter.readable ?? ((all) => all))(stored) : undefined;
+        if (!record) return false;
+        // The status is the one of the rows shown: rows of hosts the caller may not see do not colour it.
         const view = await this.view(record);
         views.set(record.job_id, view);
         return !filter.status || view.status === filter.status;

@@ -1,0 +1,52 @@
+import { OPERATIONS } from '@fleet/contracts/operations';
+import type { Permission } from '@fleet/contracts/permissions';
+import type { JobRecord } from '@fleet/contracts/protocol';
+import { ApiError, notFound } from '../errors';
+import type { KeyScope } from '../targets/scope';
+
+/**
+ * Who may read which job (README "Security model"). Reading a job's rows needs the permission of
+ * the job's own operation (exec output needs docker:exec), as running it did; a scoped key sees
+ * only the rows of the hosts inside its scope, and a job with none there does not exist for it.
+ */
+export class JobReadAccess {
+  constructor(
+    private readonly permissions: readonly Permission[],
+    private readonly scope: KeyScope,
+  ) {}
+
+  /** The record cut to what this key may see, or why it may see nothing (a 404 outside the scope, a 403 without the permission). */
+  check(record: JobRecord): JobRecord {
+    const visible = this.visibleHosts(record);
+    if (visible.length === 0) throw notFound('job not found', `no job '${record.job_id}' (it may have expired)`);
+    const permission = requiredPermission(record);
+    if (!permission || !this.permissions.includes(permission)) {
+      throw new ApiError(
+        403,
+        'Forbidden - Insufficient permissions',
+        `reading a ${record.operation} job requires permission '${permission ?? 'unknown operation'}', like running it`,
+      );
+    }
+    return visible.length === record.hosts.length ? record : { ...record, hosts: visible };
+  }
+
+  /** For lists: the record cut to this key's view, or undefined when the key may not read it at all (it is left out). */
+  filter(record: JobRecord): JobRecord | undefined {
+    try {
+      return this.check(record);
+    } catch (err) {
+      if (err instanceof ApiError) return undefined;
+      throw err;
+    }
+  }
+
+  private visibleHosts(record: JobRecord): string[] {
+    return this.scope.unscoped ? record.hosts : record.hosts.filter((host) => this.scope.includesHost(host));
+  }
+}
+
+/** The operation's x-permission; a job of an operation no longer in the contract is readable by nobody. */
+function requiredPermission(record: JobRecord): Permission | undefined {
+  const permission = OPERATIONS.find((op) => op.name === record.operation)?.permission;
+  return permission === 'none' ? undefined : permission;
+}
