@@ -23,6 +23,8 @@ export interface AuditFilter {
   status?: number;
   target?: string;
   job_id?: string;
+  /** Whether the caller may see this entry (a scoped key's view); default every entry. */
+  visible?: (entry: AuditEntry) => boolean;
 }
 
 /**
@@ -52,6 +54,7 @@ function matches(entry: AuditEntry, filter: AuditFilter): boolean {
     (filter.method === undefined || entry.method === filter.method) &&
     (filter.status === undefined || entry.status === filter.status) &&
     (filter.target === undefined || entry.target === filter.target) &&
-    (filter.job_id === undefined || entry.job_id === filter.job_id)
+    (filter.job_id === undefined || entry.job_id === filter.job_id) &&
+    (filter.visible === undefined || filter.visible(entry))
   );
 }

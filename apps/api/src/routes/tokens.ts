@@ -1,14 +1,81 @@
-import { Router } from 'express';
-import { authorize, callerOf } from '../auth/middleware';
+import { Router, type Response } from 'express';
+import jwt from 'jsonwebtoken';
+import { MintError, mintToken } from '@fleet/api-keys';
+import { parseScope, targetWithin } from '@fleet/contracts/grammar';
+import type { Role } from '@fleet/contracts/permissions';
+import { authorize, callerOf, type Caller } from '../auth/middleware';
 import type { Revocations } from '../auth/revocations';
+import { ApiError, badRequest } from '../errors';
 
-/** Keys are minted offline by the CLI; the gateway only needs to refuse revoked ones. */
-export function tokenRoutes(revocations: Revocations): Router {
+export interface TokenRouteOptions {
+  jwtSecret: string;
+  maxKeyTtlSeconds: number;
+}
+
+interface MintRequest {
+  role: Role;
+  ttl_seconds?: number;
+  subject?: string;
+  scope?: string;
+}
+
+const DEFAULT_TTL_SECONDS = 3600;
+
+/** Minting and revoking keys (`token:admin`); what a scoped key may do here is in the contract and README "Security model". */
+export function tokenRoutes(revocations: Revocations, opts: TokenRouteOptions): Router {
   const router = Router();
+  router.post('/token', authorize('token:admin'), (req, res: Response) => {
+    const caller = callerOf(res);
+    const request = req.body as MintRequest;
+    const ttlSeconds = request.ttl_seconds ?? DEFAULT_TTL_SECONDS;
+    const scope = request.scope ?? caller.scope;
+    if (caller.scope !== undefined) requireWithinScope(scope as string, caller.scope);
+    if (Math.floor(Date.now() / 1000) + ttlSeconds > caller.exp) {
+      throw badRequest(`ttl_seconds: a key may not outlive the key minting it (which expires at ${new Date(caller.exp * 1000).toISOString()})`);
+    }
+    let key: string;
+    try {
+      key = mintToken({ secret: opts.jwtSecret, role: request.role, ttlSeconds, subject: request.subject, scope, maxTtlSeconds: opts.maxKeyTtlSeconds });
+    } catch (err) {
+      if (err instanceof MintError) throw badRequest(err.message);
+      throw err;
+    }
+    const claims = jwt.decode(key) as jwt.JwtPayload;
+    res.status(201).json({
+      key,
+      jti: claims.jti,
+      sub: claims.sub,
+      role: claims.role,
+      ...(scope === undefined ? {} : { scope }),
+      expires_at: new Date((claims.exp ?? 0) * 1000).toISOString(),
+    });
+  });
   router.delete('/token/:jti', authorize('token:admin'), async (req, res) => {
+    const caller = callerOf(res);
     const jti = String(req.params.jti);
-    await revocations.revoke(jti, callerOf(res).sub);
+    requireMayRevoke(caller, jti);
+    await revocations.revoke(jti, caller.sub);
     res.json({ jti, revoked: true });
   });
   return router;
+}
+
+/** A scoped key mints only inside its own scope, judged from the two scopes alone (labels may change later). */
+function requireWithinScope(requested: string, own: string): void {
+  let inner;
+  try {
+    inner = parseScope(requested);
+  } catch (err) {
+    throw badRequest(`scope: ${(err as Error).message}`);
+  }
+  if (!targetWithin(inner, parseScope(own))) {
+    throw new ApiError(403, 'Forbidden - Insufficient permissions', `scope '${requested}' is wider than this key's scope '${own}'; a scoped key mints keys only inside its own scope`);
+  }
+}
+
+/** A key id says nothing of the key's scope: a scoped key may revoke only itself. */
+function requireMayRevoke(caller: Caller, jti: string): void {
+  if (caller.scope !== undefined && jti !== caller.jti) {
+    throw new ApiError(403, 'Forbidden - Insufficient permissions', `a key scoped to '${caller.scope}' may revoke only itself; revoking other keys needs an unscoped token:admin key`);
+  }
 }
