@@ -52,6 +52,8 @@ describe('gateway configuration', () => {
       auditRetentionSeconds: 7_776_000,
       rateLimitPerMinute: 60_000,
       replicas: 1,
+      maxKeyTtlSeconds: 7_776_000,
+      metricsToken: undefined,
       logLevel: 'info',
     });
   });

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import { checkNatsLogin, COMMON_SETTINGS, loadSettings, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface GatewayConfig {
@@ -19,6 +20,10 @@ export interface GatewayConfig {
   rateLimitPerMinute: number;
   /** JetStream replicas of every stream and bucket (3 on a 3-node NATS cluster). */
   replicas: number;
+  /** The longest lifetime a key may have; longer keys are refused, whoever signed them. */
+  maxKeyTtlSeconds: number;
+  /** When set, GET /metrics requires `Authorization: Bearer <this>`. */
+  metricsToken?: string;
   /** pino level. */
   logLevel?: string;
 }
@@ -37,6 +42,8 @@ export const GATEWAY_SETTINGS = {
   FLEET_AUDIT_RETENTION_SECONDS: { type: 'integer', default: 90 * DAY, minimum: 60, maximum: 10 * 365 * DAY },
   FLEET_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 60_000, minimum: 0, maximum: 10_000_000 },
   FLEET_JETSTREAM_REPLICAS: { type: 'integer', default: 1, minimum: 1, maximum: 5 },
+  FLEET_MAX_KEY_TTL_SECONDS: { type: 'integer', default: DEFAULT_MAX_KEY_TTL_SECONDS, minimum: 60, maximum: 10 * 365 * DAY },
+  FLEET_METRICS_TOKEN: { type: 'string', secret: true, pattern: '^[\\x21-\\x7e]{16,}$', must: 'at least 16 printable characters, no spaces' },
 } as const satisfies SettingsSchema;
 
 /** Reads the environment (and FLEET_CONFIG_FILE, if set); throws a ConfigError naming every bad value. */
@@ -56,6 +63,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     auditRetentionSeconds: settings.FLEET_AUDIT_RETENTION_SECONDS,
     rateLimitPerMinute: settings.FLEET_RATE_LIMIT_PER_MINUTE,
     replicas: settings.FLEET_JETSTREAM_REPLICAS,
+    maxKeyTtlSeconds: settings.FLEET_MAX_KEY_TTL_SECONDS,
+    metricsToken: settings.FLEET_METRICS_TOKEN,
     logLevel: settings.FLEET_LOG_LEVEL,
   };
 }

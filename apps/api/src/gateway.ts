@@ -48,6 +48,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     jwtSecret: config.jwtSecret,
     bodyLimit: config.bodyLimit,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    maxKeyTtlSeconds: config.maxKeyTtlSeconds,
+    metricsToken: config.metricsToken,
     jobs,
     store,
     roster,

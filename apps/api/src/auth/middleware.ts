@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from 'express';
+import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, permissionsOf, verificationKey, verifyToken, type ApiKeyClaims } from '@fleet/api-keys';
 import type { Permission } from '@fleet/contracts/permissions';
 import { ApiError } from '../errors';
-import { InvalidTokenError, permissionsOf, verificationKey, verifyToken, type ApiKeyClaims } from '@fleet/api-keys';
 
 export interface Caller extends ApiKeyClaims {
   permissions: readonly Permission[];
@@ -15,7 +15,11 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
 }
 
 /** Verifies the API key (`Authorization: Bearer` or `X-API-Key`) and records the caller on the response. */
-export function authenticate(secret: string, isRevoked: (jti: string) => boolean = () => false): RequestHandler {
+export function authenticate(
+  secret: string,
+  isRevoked: (jti: string) => boolean = () => false,
+  maxKeyTtlSeconds = DEFAULT_MAX_KEY_TTL_SECONDS,
+): RequestHandler {
   const keyObject = verificationKey(secret);
   return (req, res, next) => {
     const key = presentedKey(req.get('authorization'), req.get('x-api-key'));
@@ -24,7 +28,7 @@ export function authenticate(secret: string, isRevoked: (jti: string) => boolean
     }
     let claims: ApiKeyClaims;
     try {
-      claims = verifyToken(key, keyObject);
+      claims = verifyToken(key, keyObject, maxKeyTtlSeconds);
     } catch (err) {
       if (err instanceof InvalidTokenError) throw new ApiError(401, `Unauthorized - ${err.message}`, err.message);
       throw err;

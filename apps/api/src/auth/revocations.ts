@@ -16,6 +16,22 @@ export class Revocations {
 
   async start(nc: NatsConnection): Promise<void> {
     this.unfollow = followBucket(nc, REVOKED_BUCKET, ({ key, deleted }) => (deleted ? this.revoked.delete(key) : this.revoked.add(key)));
+    await this.reload();
+    void this.reloadOnReconnect(nc);
+  }
+
+  /**
+   * The bucket is followed by a core subscription, which hears nothing while this replica is cut
+   * off from NATS: a key revoked on another replica meanwhile would still be let in here. Every
+   * reconnect therefore reads the whole list again (a failed read is retried at the next one).
+   */
+  private async reloadOnReconnect(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'reconnect') await this.reload().catch(() => undefined);
+    }
+  }
+
+  private async reload(): Promise<void> {
     for await (const key of await this.bucket.keys()) this.revoked.add(key);
   }
 

@@ -1,11 +1,31 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
+import { ApiError } from '../errors';
 
-/** Prometheus exposition at GET /metrics; public, like /health (bind the gateway or filter the route accordingly). */
-export function metricsRoutes(collectors: Registry): Router {
+/**
+ * Prometheus exposition at GET /metrics. Public like /health unless `token` is set
+ * (FLEET_METRICS_TOKEN): then the scraper sends it as a bearer token. A static secret, not an API
+ * key, because API keys expire and a scrape config should not need rotating every few weeks.
+ */
+export function metricsRoutes(collectors: Registry, token?: string): Router {
   const router = Router();
-  router.get('/metrics', async (_req, res) => {
+  const expected = token === undefined ? undefined : digest(token);
+  router.get('/metrics', async (req, res) => {
+    if (expected && !presents(req.get('authorization'), expected)) {
+      throw new ApiError(401, 'Unauthorized - metrics token required', "this gateway's /metrics needs 'Authorization: Bearer <FLEET_METRICS_TOKEN>'");
+    }
     res.type(collectors.contentType).send(await collectors.metrics());
   });
   return router;
+}
+
+/** Compared as fixed-length digests in constant time, so neither the length nor a prefix leaks. */
+function presents(authorization: string | undefined, expected: Buffer): boolean {
+  const given = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+  return given !== undefined && timingSafeEqual(digest(given), expected);
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
 }
