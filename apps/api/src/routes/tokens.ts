@@ -30,9 +30,6 @@ export function tokenRoutes(revocations: Revocations, opts: TokenRouteOptions): 
     const ttlSeconds = request.ttl_seconds ?? DEFAULT_TTL_SECONDS;
     const scope = request.scope ?? caller.scope;
     if (caller.scope !== undefined) requireWithinScope(scope as string, caller.scope);
-    if (Math.floor(Date.now() / 1000) + ttlSeconds > caller.exp) {
-      throw badRequest(`ttl_seconds: a key may not outlive the key minting it (which expires at ${new Date(caller.exp * 1000).toISOString()})`);
-    }
     let key: string;
     try {
       key = mintToken({ secret: opts.jwtSecret, role: request.role, ttlSeconds, subject: request.subject, scope, maxTtlSeconds: opts.maxKeyTtlSeconds });
@@ -41,6 +38,10 @@ export function tokenRoutes(revocations: Revocations, opts: TokenRouteOptions): 
       throw err;
     }
     const claims = jwt.decode(key) as jwt.JwtPayload;
+    // Checked on the minted claims; a refused key is never handed out.
+    if ((claims.exp ?? Infinity) > caller.exp) {
+      throw badRequest(`ttl_seconds: a key may not outlive the key minting it (which expires at ${new Date(caller.exp * 1000).toISOString()})`);
+    }
     res.status(201).json({
       key,
       jti: claims.jti,
