@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { Kvm } from '@nats-io/kv';
 import jwt from 'jsonwebtoken';
 import { DRAINS_BUCKET } from '@fleet/contracts/protocol';
+import { createFleetClient } from '@fleet/sdk';
 import { type GatewayReplica, startGatewayReplica, stopGatewayReplica } from '../../deploy/lib/control';
 import { attack } from '../support/attacks';
 import { countContainers } from '../support/docker';
@@ -86,9 +87,9 @@ describe('key lifetime', () => {
   });
 
   it('keys within the limit work, minted by the API or offline', async () => {
-    const minted = await api(fleet, 'POST', '/token', { body: { role: 'viewer', ttl_seconds: 3600 } });
-    expect(minted.status).toBe(201);
-    expect((await api(fleet, 'GET', '/agent', { key: minted.body.key })).status).toBe(200);
+    const minted = await createFleetClient({ url: fleet.url, apiKey: fleet.adminKey }).tokens.create({ role: 'viewer', ttl_seconds: 3600, subject: 'sdk-minted' });
+    expect(minted).toMatchObject({ role: 'viewer', sub: 'sdk-minted', key: expect.any(String) });
+    expect((await api(fleet, 'GET', '/agent', { key: minted.key })).status).toBe(200);
     expect((await api(fleet, 'GET', '/agent', { key: fleet.mintKey('viewer', { ttlSeconds: MAX_KEY_TTL_SECONDS }) })).status).toBe(200);
   });
 });

@@ -118,6 +118,8 @@ export class FleetClient {
   };
 
   readonly tokens = {
+    /** Mints a key (`token:admin`); a scoped caller mints only inside its own scope. The key is in this answer only. */
+    create: (body: paths['/token']['post']['requestBody']['content']['application/json']) => this.send(this.http.POST('/token', { body })),
     /** Revokes a key by its `jti`: refused from the next request on every gateway replica. */
     revoke: (jti: string) => this.send(this.http.DELETE('/token/{jti}', { params: { path: { jti } } })),
   };
