@@ -1,0 +1,42 @@
+import type { JobRecord } from '@fleet/contracts/protocol';
+import { ROLES } from '@fleet/contracts/permissions';
+import { ApiError } from '../errors';
+import { KeyScope } from '../targets/scope';
+import { JobReadAccess } from './access';
+
+const LABELS: Record<string, Record<string, string>> = { 'db-01': { role: 'db' }, 'web-01': { role: 'web' }, 'web-02': { role: 'web' } };
+const labels = { labelsOf: (hostname: string) => LABELS[hostname] };
+
+function job(operation: string, hosts: string[]): JobRecord {
+  return { job_id: 'j1', operation: operation as JobRecord['operation'], target: '_all', hosts, caller: 'admin-key', created_at: '', deadline: '' };
+}
+
+const statusOf = (fn: () => unknown) => {
+  try {
+    fn();
+    return 200;
+  } catch (err) {
+    return (err as ApiError).status;
+  }
+};
+
+describe('JobReadAccess', () => {
+  const exec = job('docker.container.exec', ['db-01', 'web-01', 'web-02']);
+
+  it('needs the permission of the job operation: a viewer may not read exec output (403), an operator may', () => {
+    expect(statusOf(() => new JobReadAccess(ROLES.viewer, KeyScope.of(undefined, labels)).check(exec))).toBe(403);
+    expect(new JobReadAccess(ROLES.viewer, KeyScope.of(undefined, labels)).filter(exec)).toBeUndefined();
+    expect(new JobReadAccess(ROLES.operator, KeyScope.of(undefined, labels)).check(exec)).toBe(exec);
+  });
+
+  it('cuts a job to the hosts inside the scope, and a job with none inside is 404 (before any permission check)', () => {
+    expect(new JobReadAccess(ROLES.operator, KeyScope.of('role:web', labels)).check(exec).hosts).toEqual(['web-01', 'web-02']);
+    expect(statusOf(() => new JobReadAccess(ROLES.viewer, KeyScope.of('role:web', labels)).check(job('docker.container.exec', ['db-01'])))).toBe(404);
+    expect(new JobReadAccess(ROLES.operator, KeyScope.of('web-02', labels)).check(exec).hosts).toEqual(['web-02']);
+  });
+
+  it('treats a host it has never heard of as outside a label scope, and an operation not in the contract as unreadable', () => {
+    expect(statusOf(() => new JobReadAccess(ROLES.admin, KeyScope.of('role:web', labels)).check(job('docker.container.list', ['gone-01'])))).toBe(404);
+    expect(statusOf(() => new JobReadAccess(ROLES.admin, KeyScope.of(undefined, labels)).check(job('docker.removed.verb', ['web-01'])))).toBe(403);
+  });
+});
