@@ -12,6 +12,8 @@ export class ApiError extends Error {
     readonly error: string,
     readonly details: string,
     readonly extra: Record<string, unknown> = {},
+    /** Response headers that go with the error, e.g. `retry-after` on a 429. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(`${error}: ${details}`);
   }

@@ -135,7 +135,14 @@ export interface paths {
         /** List containers on each targeted host */
         get: operations["docker.container.list"];
         put?: never;
-        /** Create a container on each targeted host */
+        /**
+         * Create a container on each targeted host
+         * @description A `binds` entry whose source is a host path (not a volume name) or
+         *     `network: host` reaches the host: the call then also needs
+         *     `docker:host` (403 naming it otherwise), and each agent checks the
+         *     gateway's signed grant and its own `FLEET_AGENT_HOST_PATHS` before it
+         *     creates anything (a refused host gets a failed row, `error_code` 403).
+         */
         post: operations["docker.container.create"];
         delete?: never;
         options?: never;
@@ -1144,7 +1151,10 @@ export interface paths {
          * Create a volume on each targeted host
          * @description Creating a volume whose name already exists is `status:ok`,
          *     `changed:false` (the engine returns the existing volume). Without a
-         *     `name` the engine makes one up, different on every host.
+         *     `name` the engine makes one up, different on every host. A `local`
+         *     volume whose `driver_opts` bind or mount a host path or device
+         *     (`{type: none, o: bind, device: /srv/data}`) reaches the host and also
+         *     needs `docker:host` (see container create).
          */
         post: operations["docker.volume.create"];
         delete?: never;
@@ -1902,7 +1912,19 @@ export interface components {
             results: (components["schemas"]["HostResult"] & {
                 stdout?: string;
                 stderr?: string;
-            })[];
+            } & components["schemas"]["OutputBounds"])[];
+        };
+        /**
+         * @description Output is kept up to `FLEET_AGENT_MAX_OUTPUT_BYTES` per stream (default
+         *     262144, 256 KiB) so that a row always fits a NATS message; past it the
+         *     agent stops keeping output but keeps counting. `stdout_bytes` and
+         *     `stderr_bytes` are the bytes the stream really produced; `truncated`
+         *     is true when either was cut (the kept text is the beginning).
+         */
+        OutputBounds: {
+            truncated?: boolean;
+            stdout_bytes?: number;
+            stderr_bytes?: number;
         };
         ContainerTopResponse: {
             /** Format: uuid */
@@ -1946,7 +1968,7 @@ export interface components {
                 stdout?: string;
                 stderr?: string;
                 exit_code?: number;
-            })[];
+            } & components["schemas"]["OutputBounds"])[];
         };
         ContainerPruneResponse: {
             /** Format: uuid */
@@ -2222,7 +2244,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description `{error, details, code}`: 400 invalid input, 401 missing or invalid key, 403 missing permission or target outside the key's scope, 404 no agent matches / no such object (single host), 409 conflict, 502 engine unavailable, 504 deadline. */
+        /** @description `{error, details, code}`: 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host) or target outside the key's scope, 404 no agent matches / no such object (single host), 409 conflict, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
         Error: {
             headers: {
                 [name: string]: unknown;
@@ -3050,7 +3072,7 @@ export interface operations {
                 timestamps?: boolean;
                 /** @description Only this many lines from the end of the logs, or `all`. Default all. */
                 tail?: string;
-                /** @description Keep streaming new output as server-sent events (`stdout` / `stderr` events with `hostname` and `text`, then `end` with the rows) until the deadline (`timeout`) or the client disconnects. */
+                /** @description Keep streaming new output as server-sent events (`stdout` / `stderr` events with `hostname` and `text`, then `end` with the rows) until the deadline (`timeout`) or the client disconnects. A client reading slower than the output comes gets, once the gateway holds `FLEET_STREAM_BUFFER_BYTES` unsent for it, an `overflow` event (`{job_id, buffered_bytes, limit_bytes}`) and the end of the stream, and the job is cancelled on every host. */
                 follow?: boolean;
             };
             header?: {

@@ -10,8 +10,10 @@ import { PERMISSIONS, type Permission } from './permissions';
  * the boolean query parameter that turns its answer into a server-sent-event
  * stream, `x-secret-header` the header carrying a credential for the agents.
  * Parameters marked `x-job-control` steer the job rather than the Docker call.
- * Everything here is read from the document, so the contract stays the single
- * source of truth.
+ * `x-host-permission` is the permission needed on top when its parameters reach
+ * the host (host-access.ts says when), `x-long-running` whether it may hold an
+ * engine call open until its deadline. Everything here is read from the
+ * document, so the contract stays the single source of truth.
  */
 export const CONTRACT_PATH = path.join(__dirname, '..', 'openapi.yaml');
 
@@ -28,6 +30,10 @@ export interface OperationSpec {
   path: string;
   permission: Permission | 'none';
   mutating: boolean;
+  /** Needed on top of `permission` when the request reaches the host (host-access.ts). */
+  hostPermission?: Permission;
+  /** Waits on something outside the fleet (a container's exit, an event, a command): runs on its own slots. */
+  longRunning: boolean;
   nodeTargeted: boolean;
   /** The operation declares a request body. */
   hasBody: boolean;
@@ -125,12 +131,18 @@ function toSpec(contract: Document, openApiPath: string, method: HttpMethod): Op
   const media = successMediaTypes(contract, op);
   const alwaysStreams = media.length > 0 && media.every((types) => types.length > 0 && types.every((type) => type === EVENT_STREAM));
   const canStream = media.some((types) => types.includes(EVENT_STREAM));
+  const hostPermission = op['x-host-permission'];
+  if (hostPermission !== undefined && !PERMISSIONS.includes(hostPermission as Permission)) {
+    throw new Error(`contract: ${name} has unknown x-host-permission '${String(hostPermission)}'`);
+  }
   return {
     name,
     method,
     path: openApiPath,
     permission: permission as Permission | 'none',
     mutating: op['x-mutating'],
+    ...(hostPermission === undefined ? {} : { hostPermission: hostPermission as Permission }),
+    longRunning: op['x-long-running'] === true,
     nodeTargeted: openApiPath.startsWith('/node/{target}/'),
     hasBody: op.requestBody !== undefined,
     alwaysStreams,

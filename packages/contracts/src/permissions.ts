@@ -3,6 +3,8 @@ export const PERMISSIONS = [
   'docker:read',
   'docker:write',
   'docker:exec',
+  /** Anything that reaches the host itself: host-path binds, host namespaces, bind-type volumes (see host-access.ts). */
+  'docker:host',
   'job:read',
   'agent:read',
   'agent:write',

@@ -11,6 +11,7 @@
  * from the key — the subject it was published on — never from the payload.
  */
 import type { components } from './generated';
+import type { HostGrant } from './host-grant';
 import type { NodeOperationName } from './operations';
 
 /**
@@ -170,6 +171,8 @@ export interface JobMessage {
   secret?: boolean;
   /** The caller wants chunks as they come, on streamSubject, until done, deadline or cancel. */
   stream?: boolean;
+  /** The gateway's signature allowing these parameters to reach the host (host-grant.ts); agents verify it. */
+  host_grant?: HostGrant;
 }
 
 /** One chunk of a streaming job: its kind (SSE event name) and payload. */

@@ -2,6 +2,7 @@ import type { RequestHandler, Response } from 'express';
 import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, permissionsOf, verificationKey, verifyToken, type ApiKeyClaims } from '@fleet/api-keys';
 import type { Permission } from '@fleet/contracts/permissions';
 import { ApiError } from '../errors';
+import type { PreAuthLimit } from './pre-auth-limit';
 
 export interface Caller extends ApiKeyClaims {
   permissions: readonly Permission[];
@@ -14,26 +15,31 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
   return bearer ?? (apiKeyHeader || undefined);
 }
 
-/** Verifies the API key (`Authorization: Bearer` or `X-API-Key`) and records the caller on the response. */
+/**
+ * Verifies the API key (`Authorization: Bearer` or `X-API-Key`) and records the caller on the
+ * response. A failed authentication counts against the client address's `preAuth` limit.
+ */
 export function authenticate(
   secret: string,
   isRevoked: (jti: string) => boolean = () => false,
   maxKeyTtlSeconds = DEFAULT_MAX_KEY_TTL_SECONDS,
+  preAuth?: PreAuthLimit,
 ): RequestHandler {
   const keyObject = verificationKey(secret);
   return (req, res, next) => {
+    const unauthorized = (error: string, details: string) => preAuth?.refusal(req.ip) ?? new ApiError(401, error, details);
     const key = presentedKey(req.get('authorization'), req.get('x-api-key'));
     if (!key) {
-      throw new ApiError(401, 'Unauthorized - API key required', "send the key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");
+      throw unauthorized('Unauthorized - API key required', "send the key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");
     }
     let claims: ApiKeyClaims;
     try {
       claims = verifyToken(key, keyObject, maxKeyTtlSeconds);
     } catch (err) {
-      if (err instanceof InvalidTokenError) throw new ApiError(401, `Unauthorized - ${err.message}`, err.message);
+      if (err instanceof InvalidTokenError) throw unauthorized(`Unauthorized - ${err.message}`, err.message);
       throw err;
     }
-    if (isRevoked(claims.jti)) throw new ApiError(401, 'Unauthorized - API key revoked', `key ${claims.jti} has been revoked`);
+    if (isRevoked(claims.jti)) throw unauthorized('Unauthorized - API key revoked', `key ${claims.jti} has been revoked`);
     res.locals.caller = { ...claims, permissions: permissionsOf(claims.role) } satisfies Caller;
     next();
   };
@@ -45,14 +51,17 @@ export function callerOf(res: Response): Caller {
 
 export function authorize(permission: Permission | 'none'): RequestHandler {
   return (_req, res, next) => {
-    const caller = callerOf(res);
-    if (permission !== 'none' && !caller.permissions.includes(permission)) {
-      throw new ApiError(
-        403,
-        'Forbidden - Insufficient permissions',
-        `this operation requires permission '${permission}'; the key's role '${caller.role}' grants ${caller.permissions.join(', ')}`,
-      );
-    }
+    if (permission !== 'none') requirePermission(callerOf(res), permission, 'this operation');
     next();
   };
+}
+
+/** 403 naming `permission` unless the caller's role grants it; `what` says what needed it. */
+export function requirePermission(caller: Caller, permission: Permission, what: string): void {
+  if (caller.permissions.includes(permission)) return;
+  throw new ApiError(
+    403,
+    'Forbidden - Insufficient permissions',
+    `${what} requires permission '${permission}'; the key's role '${caller.role}' grants ${caller.permissions.join(', ')}`,
+  );
 }

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ApiError, badRequest } from '../errors';
-import { JobStoreUnavailableError, UnsendableParamsError } from '../jobs/errors';
+import { HostAccessOffError, JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/errors';
 import { TargetError, type TargetFailure } from '../targets/resolve';
 
 interface ValidatorError {
@@ -44,6 +44,8 @@ function fromJobLayer(err: unknown): ApiError | undefined {
   }
   if (err instanceof JobStoreUnavailableError) return new ApiError(503, 'job store unavailable', err.message);
   if (err instanceof UnsendableParamsError) return badRequest(err.message);
+  if (err instanceof HostAccessOffError) return new ApiError(403, 'Forbidden - host access is off', err.message);
+  if (err instanceof LongRunningLimitError) return new ApiError(429, 'Too Many Requests', err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
   return undefined;
 }
 
@@ -57,7 +59,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const apiError = toApiError(err);
     if (apiError) {
-      res.status(apiError.status).json(apiError.body());
+      res.status(apiError.status).set(apiError.headers).json(apiError.body());
       return;
     }
     log.error({ err, method: req.method, path: req.path }, 'unhandled error');

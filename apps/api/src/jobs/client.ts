@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import type { NodeOperationName } from '@fleet/contracts/operations';
 import {
   cancelSubject,
@@ -15,7 +16,8 @@ import {
 } from '@fleet/contracts/protocol';
 import type { TargetResolver } from '../targets/resolve';
 import type { ResultFeed } from './feed';
-import { JobStoreUnavailableError, UnsendableParamsError } from './errors';
+import { HostAccessOffError, JobStoreUnavailableError, UnsendableParamsError } from './errors';
+import type { KeySlots } from './key-slots';
 import { publishUntil, type JetStreamPublisher } from './publish';
 import { byHostname, jobStatus, timeoutRow } from './rows';
 import type { SecretVault } from './secrets';
@@ -25,8 +27,14 @@ export interface JobRequest {
   operation: NodeOperationName;
   target: string;
   params: Record<string, unknown>;
+  /** The parameters reach the host (host-access.ts) and the caller may do that: the job carries a signed grant. */
+  hostAccess?: boolean;
+  /** The job may hold an engine call open until its deadline (contract `x-long-running`, or a stream). */
+  longRunning?: boolean;
   timeoutSeconds: number;
   caller: string;
+  /** The API key's id: long-running jobs are counted per key. */
+  keyId?: string;
   /** The API key's target scope, if it has one. */
   scope?: string;
   /** A credential the agents fetch at run time (never stored, never logged). */
@@ -47,6 +55,12 @@ export interface JobClientDeps {
   resolver: TargetResolver;
   vault: SecretVault;
   log: Logger;
+  /** Signs host-access grants (Ed25519); without it no job may reach a host's host. */
+  hostGrantKey?: KeyObject;
+  /** Long-running jobs one API key may have open at once on this replica. */
+  longRunningSlots?: KeySlots;
+  /** Bytes a streaming caller may leave unread before its stream ends with `overflow`. */
+  streamBufferBytes?: number;
   /** Called once per job with its final rows (metrics). */
   onSettled?: (record: JobRecord, rows: HostRow[]) => void;
 }
@@ -69,7 +83,25 @@ export interface StartedJob {
 export class JobClient {
   constructor(private readonly deps: JobClientDeps) {}
 
+  get streamBufferBytes(): number | undefined {
+    return this.deps.streamBufferBytes;
+  }
+
+  /** Starts the job; a long-running one holds one of its key's slots until its rows are settled. */
   async start(request: JobRequest): Promise<StartedJob> {
+    const slots = request.longRunning && request.keyId ? this.deps.longRunningSlots : undefined;
+    const release = slots?.take(request.keyId as string);
+    try {
+      const job = await this.startJob(request);
+      if (release) job.rows.finally(release).catch(() => undefined);
+      return job;
+    } catch (err) {
+      release?.();
+      throw err;
+    }
+  }
+
+  private async startJob(request: JobRequest): Promise<StartedJob> {
     const { resolver, store, vault, log } = this.deps;
     const hosts = resolver.resolve(request.target, request.scope);
     const now = Date.now();
@@ -172,12 +204,22 @@ export class JobClient {
       deadline: Date.parse(record.deadline),
       ...(request.secret ? { secret: true } : {}),
       ...(request.onChunk ? { stream: true } : {}),
+      ...(request.hostAccess ? { host_grant: this.hostGrant(record, request) } : {}),
     };
     try {
       return JSON.stringify(message);
     } catch (err) {
       throw new UnsendableParamsError(`the request's parameters cannot be forwarded to the agents: ${(err as Error).message}`);
     }
+  }
+
+  /** The grant lives as long as the job may run; it names the job, its hosts and a digest of its parameters. */
+  private hostGrant(record: JobRecord, request: JobRequest): JobMessage['host_grant'] {
+    if (!this.deps.hostGrantKey) {
+      throw new HostAccessOffError('this gateway has no host-grant signing key (FLEET_HOST_GRANT_PRIVATE_KEY_FILE), so no request may reach a host (README "Host-level access")');
+    }
+    const claims = { job_id: record.job_id, operation: record.operation, hosts: record.hosts, params_sha256: paramsDigest(request.params), expires_at: Date.parse(record.deadline) };
+    return signHostGrant(claims, this.deps.hostGrantKey);
   }
 
   /**

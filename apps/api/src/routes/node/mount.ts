@@ -1,7 +1,8 @@
 import type { Request, Response, Router } from 'express';
+import { nodeOperationHostAccess } from '@fleet/contracts/host-access';
 import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
-import { authorize, callerOf } from '../../auth/middleware';
+import { authorize, callerOf, requirePermission } from '../../auth/middleware';
 import { ApiError } from '../../errors';
 import type { JobClient, StartedJob } from '../../jobs/client';
 import { EventStream } from '../../http/sse';
@@ -38,13 +39,23 @@ function mountNodeOperation(router: Router, jobs: JobClient, spec: OperationSpec
   router[spec.method](expressPath(spec.path), authorize(spec.permission), async (req: Request, res: Response) => {
     const caller = callerOf(res);
     const target = String(req.params.target);
-    const stream = answersWithStream(spec, req.query) ? new EventStream(res) : undefined;
+    const params = executorInput(spec, req);
+    // README "Host-level access": the operation's permission is not enough once the request reaches the host.
+    const hostAccess = nodeOperationHostAccess(name, params);
+    if (hostAccess.length > 0) {
+      requirePermission(caller, spec.hostPermission ?? 'docker:host', `this request reaches the host (${hostAccess.map((access) => access.reason).join('; ')}), so it`);
+    }
+    const streaming = answersWithStream(spec, req.query);
+    const stream = streaming ? new EventStream(res, { maxBufferedBytes: jobs.streamBufferBytes }) : undefined;
     const job = await jobs.start({
       operation: name,
       target,
-      params: executorInput(spec, req),
+      params,
+      hostAccess: hostAccess.length > 0,
+      longRunning: spec.longRunning || streaming,
       timeoutSeconds: Number(req.query.timeout ?? JOB_TIMEOUT_SECONDS.default),
       caller: caller.sub,
+      keyId: caller.jti,
       scope: caller.scope,
       secret: spec.secretHeader ? req.get(spec.secretHeader) : undefined,
       onChunk: stream && ((hostname, chunk) => stream.send(chunk.event, { hostname, ...(chunk.data as object) })),
@@ -67,12 +78,19 @@ function mountNodeOperation(router: Router, jobs: JobClient, spec: OperationSpec
   });
 }
 
-/** Streams until every host is done or the client leaves; leaving cancels the job on every host. */
+/**
+ * Streams until every host is done or the client leaves; leaving cancels the job on every host, and
+ * so does a client too slow to take what it is sent (the stream ends with `overflow` instead).
+ */
 async function relay(res: Response, stream: EventStream, job: StartedJob): Promise<void> {
   let finished = false;
   // The response closes early only when the client goes away.
   res.on('close', () => {
     if (!finished) job.cancel();
+  });
+  stream.onOverflow((buffered, limit) => {
+    job.cancel();
+    return { job_id: job.record.job_id, buffered_bytes: buffered, limit_bytes: limit };
   });
   const rows = await job.rows;
   finished = true;

@@ -1,0 +1,87 @@
+import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+
+/**
+ * A host-access grant: the gateway's Ed25519 signature saying that this job, with exactly these
+ * parameters, may reach these hosts' host (README "Host-level access"). Only the gateway holds the
+ * private key; agents hold the public key. A flag in the job message would not do: anyone holding
+ * the gateway's NATS login could set it. A grant cannot be moved to another job (its id is signed,
+ * and an agent runs each job id once), another host, other parameters, or used after it expires.
+ */
+export interface HostGrantClaims {
+  job_id: string;
+  operation: string;
+  hosts: string[];
+  /** sha256 (hex) of the parameters' canonical JSON (paramsDigest). */
+  params_sha256: string;
+  /** Epoch milliseconds. */
+  expires_at: number;
+}
+
+export interface HostGrant extends HostGrantClaims {
+  /** Ed25519 over the claims' canonical JSON, base64. */
+  signature: string;
+}
+
+/** JSON with object keys sorted at every level, so both sides hash and sign the same bytes. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, field]) => field !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, field]) => `${JSON.stringify(key)}:${canonicalJson(field)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function paramsDigest(params: Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(params)).digest('hex');
+}
+
+function claimsBytes(claims: HostGrantClaims): Buffer {
+  const { job_id, operation, hosts, params_sha256, expires_at } = claims;
+  return Buffer.from(canonicalJson({ job_id, operation, hosts, params_sha256, expires_at }));
+}
+
+export function signHostGrant(claims: HostGrantClaims, privateKey: KeyObject): HostGrant {
+  return { ...claims, signature: sign(null, claimsBytes(claims), privateKey).toString('base64') };
+}
+
+/** What the agent knows about the job it is about to run. */
+export interface GrantedJob {
+  job_id: string;
+  operation: string;
+  hostname: string;
+  params: Record<string, unknown>;
+}
+
+/** Why `grant` does not cover `job` on this host, or undefined when it does. */
+export function hostGrantRefusal(grant: unknown, job: GrantedJob, publicKey: KeyObject, now = Date.now()): string | undefined {
+  if (!isGrant(grant)) return 'the job carries no host-access grant from the gateway';
+  let signed = false;
+  try {
+    signed = verify(null, claimsBytes(grant), publicKey, Buffer.from(grant.signature, 'base64'));
+  } catch {
+    signed = false;
+  }
+  if (!signed) return "the host-access grant's signature does not verify with this agent's gateway key";
+  if (grant.job_id !== job.job_id || grant.operation !== job.operation) return 'the host-access grant is for another job';
+  if (!grant.hosts.includes(job.hostname)) return 'the host-access grant does not name this host';
+  if (grant.params_sha256 !== paramsDigest(job.params)) return "the host-access grant does not cover this job's parameters";
+  if (now > grant.expires_at) return 'the host-access grant has expired';
+  return undefined;
+}
+
+function isGrant(value: unknown): value is HostGrant {
+  if (typeof value !== 'object' || value === null) return false;
+  const grant = value as Record<string, unknown>;
+  return (
+    typeof grant.job_id === 'string' &&
+    typeof grant.operation === 'string' &&
+    Array.isArray(grant.hosts) &&
+    grant.hosts.every((host) => typeof host === 'string') &&
+    typeof grant.params_sha256 === 'string' &&
+    typeof grant.expires_at === 'number' &&
+    typeof grant.signature === 'string'
+  );
+}
