@@ -9,7 +9,7 @@
  */
 // The scale harness runs the real agent, thousands to a process, which its entry point (one agent per process) cannot.
 // eslint-disable-next-line fleet/import-boundaries -- see above
-import type { AgentConfig } from '../../apps/agent/src/config';
+import { AGENT_SETTINGS, type AgentConfig } from '../../apps/agent/src/config';
 // eslint-disable-next-line fleet/import-boundaries -- see above
 import { startAgent, type RunningAgent } from '../../apps/agent/src/agent';
 import { createLogger } from '@fleet/runtime/logger';
@@ -55,6 +55,8 @@ async function main(): Promise<void> {
       dockerHost: 'simulated://',
       heartbeatMs: config.heartbeatMs,
       concurrency: config.concurrency,
+      longRunningConcurrency: AGENT_SETTINGS.FLEET_AGENT_LONG_RUNNING_CONCURRENCY.default,
+      maxOutputBytes: AGENT_SETTINGS.FLEET_AGENT_MAX_OUTPUT_BYTES.default,
     };
     const engine = simulatedEngine({ hostname, containers: config.containersPerHost, hold: gate });
     for (let attempt = 1; attempt <= 3; attempt++) {

@@ -182,6 +182,7 @@ function directContext(docker: Docker): ExecutionContext {
     log: pino({ level: 'silent' }),
     emit: () => undefined,
     secret: async () => undefined,
+    maxOutputBytes: 256 * 1024,
   };
 }
 

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
@@ -49,6 +50,9 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     hostname: config.hostname,
     executors: EXECUTORS,
     concurrency: config.concurrency,
+    longRunningConcurrency: config.longRunningConcurrency,
+    maxOutputBytes: config.maxOutputBytes,
+    hostPolicy: { grantKey: config.hostGrantPublicKey ? createPublicKey(config.hostGrantPublicKey) : undefined, allowedPaths: config.hostPaths },
     log,
     onExecuted: (job, row) => metrics.jobExecuted(job, row),
   });

@@ -13,6 +13,14 @@ export interface AgentConfig {
   heartbeatMs: number;
   /** Docker calls run at once on this host; the rest queue. */
   concurrency: number;
+  /** Long-running jobs (waits, events, execs, streams) run at once, on slots of their own. */
+  longRunningConcurrency: number;
+  /** Output kept per stream (stdout, stderr) of one row; the rest is counted, not kept. */
+  maxOutputBytes: number;
+  /** PEM Ed25519 public key of the gateway's host-access grants; unset: no job may reach the host. */
+  hostGrantPublicKey?: string;
+  /** Host path prefixes binds may expose even with a grant; unset: any path a grant covers. */
+  hostPaths?: string[];
   /** Where /metrics and /health are served (port 0: a free one); unset: no metrics server. */
   metricsAddr?: { host: string; port: number };
   /** pino level. */
@@ -32,6 +40,12 @@ export const AGENT_SETTINGS = {
   DOCKER_HOST: { type: 'string', default: 'unix:///var/run/docker.sock', pattern: '^unix:///.+$', must: 'unix:///path/to/docker.sock' },
   FLEET_AGENT_HEARTBEAT_MS: { type: 'integer', default: 5000, minimum: 100, maximum: 60_000 },
   FLEET_AGENT_CONCURRENCY: { type: 'integer', default: 32, minimum: 1, maximum: 1024 },
+  FLEET_AGENT_LONG_RUNNING_CONCURRENCY: { type: 'integer', default: 64, minimum: 1, maximum: 4096 },
+  // Two streams at the cap, JSON-escaped, plus the row's other fields stay under NATS's default 1 MB payload.
+  FLEET_AGENT_MAX_OUTPUT_BYTES: { type: 'integer', default: 256 * 1024, minimum: 1024, maximum: 384 * 1024 },
+  // Not a secret, but a key is easiest handed over as a file: `secret` is what enables `_FILE`.
+  FLEET_HOST_GRANT_PUBLIC_KEY: { type: 'string', secret: true, pattern: '^-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*$', must: 'a PEM (SPKI) Ed25519 public key' },
+  FLEET_AGENT_HOST_PATHS: { type: 'string', pattern: '^/[^,]*(,/[^,]*)*$', must: 'comma-separated absolute path prefixes, e.g. /srv,/data' },
   FLEET_AGENT_METRICS_ADDR: { type: 'string', format: 'listen-address' },
 } as const satisfies SettingsSchema;
 
@@ -52,6 +66,10 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     dockerHost: settings.DOCKER_HOST,
     heartbeatMs: settings.FLEET_AGENT_HEARTBEAT_MS,
     concurrency: settings.FLEET_AGENT_CONCURRENCY,
+    longRunningConcurrency: settings.FLEET_AGENT_LONG_RUNNING_CONCURRENCY,
+    maxOutputBytes: settings.FLEET_AGENT_MAX_OUTPUT_BYTES,
+    hostGrantPublicKey: settings.FLEET_HOST_GRANT_PUBLIC_KEY,
+    hostPaths: settings.FLEET_AGENT_HOST_PATHS?.split(','),
     metricsAddr: settings.FLEET_AGENT_METRICS_ADDR ? parseListenAddress(settings.FLEET_AGENT_METRICS_ADDR) : undefined,
     logLevel: settings.FLEET_LOG_LEVEL,
   };

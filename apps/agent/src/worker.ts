@@ -10,8 +10,12 @@ import {
 } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { KeyObject } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import { hostPathsOutside, nodeOperationHostAccess } from '@fleet/contracts/host-access';
+import { hostGrantRefusal } from '@fleet/contracts/host-grant';
+import { OPERATIONS } from '@fleet/contracts/operations';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { AGENT_REPORT_GRACE_MS, agentConsumerName, jobsStreamOf, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
 import { JobChannel } from './channel';
@@ -28,9 +32,22 @@ export interface WorkerDeps {
   hostname: string;
   executors: ExecutorTable;
   concurrency: number;
+  /** Slots of their own for jobs that may run until their deadline, so they never starve the rest. */
+  longRunningConcurrency: number;
+  /** Output kept per stream of a row. */
+  maxOutputBytes: number;
+  hostPolicy: HostPolicy;
   log: Logger;
   /** Called with each executed job's row (metrics). */
   onExecuted?: (job: JobMessage, row: HostRow) => void;
+}
+
+/** What this agent lets reach its host (README "Host-level access"). */
+export interface HostPolicy {
+  /** The gateway's grant key; without it every host-reaching job is refused. */
+  grantKey?: KeyObject;
+  /** Host path prefixes a bind may expose; undefined: any path the grant covers. */
+  allowedPaths?: readonly string[];
 }
 
 /**
@@ -42,10 +59,12 @@ export interface WorkerDeps {
  */
 export class JobWorker {
   private readonly slots: Semaphore;
+  private readonly longRunningSlots: Semaphore;
   private stopConsuming?: () => Promise<void>;
 
   constructor(private readonly deps: WorkerDeps) {
     this.slots = new Semaphore(deps.concurrency);
+    this.longRunningSlots = new Semaphore(deps.longRunningConcurrency);
   }
 
   async start(): Promise<void> {
@@ -131,10 +150,40 @@ export class JobWorker {
       log.info('job already claimed on this host; not executed again');
       return;
     }
-    const row = await this.runWhenFree(job, log);
+    const refusal = this.hostAccessRefusal(job);
+    if (refusal) log.warn({ refusal }, 'job reaches the host without leave; not executed');
+    const row = fitted(refusal ? this.refusedRow(refusal) : await this.runWhenFree(job, log));
     this.deps.onExecuted?.(job, row);
     await this.report(job, row, log);
     log.info({ status: row.status, changed: row.changed, duration_ms: row.duration_ms }, 'job done');
+  }
+
+  /**
+   * The agent's own check, whatever the gateway decided: a job whose parameters reach the host runs
+   * only with a grant signed by the gateway's key for this job, host and parameters, and only on
+   * host paths this agent allows. A NATS login that can publish jobs cannot forge either.
+   */
+  private hostAccessRefusal(job: JobMessage): string | undefined {
+    const access = nodeOperationHostAccess(job.operation, job.params ?? {});
+    if (access.length === 0) return undefined;
+    const reasons = access.map((item) => item.reason).join('; ');
+    const { grantKey, allowedPaths } = this.deps.hostPolicy;
+    if (!grantKey) return `${reasons}: this agent has no gateway grant key (FLEET_HOST_GRANT_PUBLIC_KEY_FILE), so nothing may reach its host`;
+    const grantRefusal = hostGrantRefusal(job.host_grant, { job_id: job.job_id, operation: job.operation, hostname: this.deps.hostname, params: job.params ?? {} }, grantKey);
+    if (grantRefusal) return `${reasons}: ${grantRefusal}`;
+    const outside = allowedPaths ? hostPathsOutside(access, allowedPaths) : [];
+    if (outside.length > 0) return `host path ${outside.join(', ')} is outside this agent's FLEET_AGENT_HOST_PATHS (${allowedPaths?.join(',')})`;
+    return undefined;
+  }
+
+  private refusedRow(refusal: string): HostRow {
+    return { hostname: this.deps.hostname, status: 'failed', changed: false, error: `host access refused: ${refusal}`, error_code: 403 };
+  }
+
+  /** Long-running jobs (contract `x-long-running`, or streams) queue for their own slots. */
+  private slotsFor(job: JobMessage): Semaphore {
+    const longRunning = job.stream === true || OPERATIONS.some((op) => op.name === job.operation && op.longRunning);
+    return longRunning ? this.longRunningSlots : this.slots;
   }
 
   /**
@@ -146,7 +195,7 @@ export class JobWorker {
     const giveUp = new AbortController();
     const timer = setTimeout(() => giveUp.abort(), Math.max(0, job.deadline - Date.now() - QUEUE_GRACE_MS));
     timer.unref();
-    return this.slots
+    return this.slotsFor(job)
       .run(() => this.execute(job, log), giveUp.signal)
       .catch(() => ({
         hostname: this.deps.hostname,
@@ -219,6 +268,7 @@ export class JobWorker {
           log,
           emit: (event, data) => channel.emit(event, data),
           secret: () => channel.secret(),
+          maxOutputBytes: this.deps.maxOutputBytes,
         }),
         rejectOnAbort(deadline),
       ]);
@@ -249,6 +299,26 @@ const QUEUE_GRACE_MS = 500;
 
 /** How long before its deadline a stream is wound down. */
 const STREAM_GRACE_MS = 750;
+
+/**
+ * The largest row written to the results bucket: NATS refuses messages over its max_payload
+ * (1 MB by default), and a row that cannot be written leaves its caller with a timeout.
+ */
+const MAX_ROW_BYTES = 900 * 1024;
+
+/** A row too large to store becomes a failed row that says so; output is already capped, this catches the rest. */
+function fitted(row: HostRow): HostRow {
+  const size = Buffer.byteLength(JSON.stringify(row));
+  if (size <= MAX_ROW_BYTES) return row;
+  return {
+    hostname: row.hostname,
+    status: 'failed',
+    changed: row.changed,
+    error: `the result (${size} bytes) is larger than a row may be (${MAX_ROW_BYTES} bytes); narrow the request (filters, tail, limit)`,
+    error_code: 507,
+    ...(row.duration_ms === undefined ? {} : { duration_ms: row.duration_ms }),
+  };
+}
 
 /** What AbortSignal.timeout() aborts with. */
 /**

@@ -51,6 +51,8 @@ export interface ExecutionContext {
   emit(event: string, data: unknown): void;
   /** The job's credential, fetched from the gateway at run time; undefined when the caller sent none. */
   secret(): Promise<string | undefined>;
+  /** Output an executor keeps per stream for its row (FLEET_AGENT_MAX_OUTPUT_BYTES); past it, it counts. */
+  maxOutputBytes: number;
 }
 
 /** What an executor of operation `N` reports on success, typed from the contract's row; the worker adds hostname and status. */

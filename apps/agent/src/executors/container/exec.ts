@@ -9,7 +9,7 @@ import { demultiplex } from './output';
  * engine calls and closes the output stream (the command itself keeps running,
  * the engine has no way to stop an exec).
  */
-export const containerExec: Executor<'docker.container.exec'> = async ({ id, body }, { docker, signal }) => {
+export const containerExec: Executor<'docker.container.exec'> = async ({ id, body }, { docker, signal, maxOutputBytes }) => {
   const exec = await docker.getContainer(id).exec({
     Cmd: body.cmd,
     Env: envList(body.env),
@@ -20,7 +20,7 @@ export const containerExec: Executor<'docker.container.exec'> = async ({ id, bod
     abortSignal: signal,
   });
   const stream = await exec.start({ hijack: true, stdin: false, abortSignal: signal });
-  const output = await demultiplex(docker.modem, stream, signal);
+  const output = await demultiplex(docker.modem, stream, signal, maxOutputBytes);
   const exitCode = await exitCodeOf(exec, signal);
   return { changed: true, id, message: `exited with ${exitCode}`, exit_code: exitCode, ...output };
 };

@@ -1,3 +1,4 @@
+import type Docker from 'dockerode';
 import type { ExecutionContext, Executor } from '../types';
 import { demultiplex, type OutputSinks } from './output';
 
@@ -11,12 +12,35 @@ export const containerLogs: Executor<'docker.container.logs'> = async ({ id, std
     tail: tail === undefined || tail === 'all' ? undefined : Number(tail),
     abortSignal: ctx.signal,
   };
-  const container = ctx.docker.getContainer(id);
-  if (!follow) return { changed: false, id, ...(await demultiplex(ctx.docker.modem, await container.logs({ ...options, follow: false }), ctx.signal)) };
-  const stream = await container.logs({ ...options, follow: true });
-  await demultiplex(ctx.docker.modem, stream, ctx.signal, emitting(ctx));
+  if (!follow) {
+    const logs = await logStream(ctx.docker, id, { ...options, follow: false });
+    return { changed: false, id, ...(await demultiplex(ctx.docker.modem, logs, ctx.signal, ctx.maxOutputBytes)) };
+  }
+  const stream = await ctx.docker.getContainer(id).logs({ ...options, follow: true });
+  await demultiplex(ctx.docker.modem, stream, ctx.signal, ctx.maxOutputBytes, emitting(ctx));
   return { changed: false, id, message: 'log stream ended' };
 };
+
+/**
+ * The logs as a stream even without `follow`: dockerode reads a non-follow answer into one Buffer,
+ * which for a chatty container would hold all of its logs in the agent's memory at once. This is
+ * the request dockerode's `Container.logs` makes, with `isStream` always on.
+ */
+function logStream(docker: Docker, id: string, options: Record<string, unknown> & { abortSignal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+  return new Promise((resolve, reject) => {
+    docker.modem.dial(
+      {
+        path: `/containers/${encodeURIComponent(id)}/logs?`,
+        method: 'GET',
+        abortSignal: options.abortSignal,
+        isStream: true,
+        statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+        options,
+      },
+      (err: unknown, stream: unknown) => (err ? reject(err) : resolve(stream as NodeJS.ReadableStream)),
+    );
+  });
+}
 
 /** Each chunk goes out as it comes, as a `stdout` or `stderr` event. */
 function emitting(ctx: ExecutionContext): OutputSinks {
