@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Engine, startEngine, stopEngine } from './engine';
 import { BUSYBOX_IMAGE, hasImage, importBusyboxImage } from './image';
-import { ensureJwtSecret, mintKey } from './keys';
+import { ensureHostGrantKeys, ensureJwtSecret, mintKey } from './keys';
 import { generateNatsUsers } from './nats-auth';
 import { startNats, stopNats } from './nats';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
@@ -65,6 +65,7 @@ export async function startFleet(opts: FleetOptions): Promise<FleetState> {
   mkdirSync(join(opts.dir, 'logs'), { recursive: true });
   const jwtSecretFile = join(opts.dir, 'jwt-secret');
   ensureJwtSecret(jwtSecretFile);
+  ensureHostGrantKeys(opts.dir);
   // Checked before anything starts, so a busy port fails fast.
   const port = await gatewayPort(opts.port);
   const undo: Undo[] = [];

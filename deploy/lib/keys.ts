@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Role } from '@fleet/contracts/permissions';
 import { mintToken } from '@fleet/api-keys';
 
@@ -10,6 +11,26 @@ import { mintToken } from '@fleet/api-keys';
 export function ensureJwtSecret(file: string): void {
   if (existsSync(file)) return;
   writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+}
+
+/** Where a fleet directory keeps the gateway's host-access grant key pair (README "Host-level access"). */
+export function hostGrantKeyFiles(dir: string): { privateKey: string; publicKey: string } {
+  return { privateKey: join(dir, 'host-grant.key'), publicKey: join(dir, 'host-grant.pub') };
+}
+
+/**
+ * Creates the Ed25519 pair that signs host-access grants unless it exists: the private key only
+ * for the gateway (mode 600, like the JWT secret), the public key for every agent.
+ */
+export function ensureHostGrantKeys(dir: string): void {
+  const files = hostGrantKeyFiles(dir);
+  if (existsSync(files.privateKey) && existsSync(files.publicKey)) return;
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  writeFileSync(files.privateKey, privateKey, { mode: 0o600 });
+  writeFileSync(files.publicKey, publicKey, { mode: 0o644 });
 }
 
 export interface KeyOptions {

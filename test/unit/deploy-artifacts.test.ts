@@ -4,6 +4,7 @@
  * service's own start-up validation. (`docker compose` is not installed
  * here; the units' `systemd-analyze verify` runs in test/e2e/operator.test.ts.)
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,8 @@ import { agentUserName, NATS_CONFIG_FILE } from '@fleet/deploy';
 const DEPLOY = path.join(__dirname, '..', '..', 'deploy');
 const REPO_ROOT = path.join(DEPLOY, '..');
 const SECRET = 'deploy-artifacts-signing-secret-0123456789';
+/** A host-access grant key pair as the set-up comments' openssl commands make it. */
+const GRANT = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
 
 let dir: string;
 
@@ -99,12 +102,15 @@ describe('deploy/compose.yaml', () => {
     expect(builtFrom(gateway.command[1])).toBe('apps/api/src/main.ts');
     expect(gateway.depends_on?.nats.condition).toBe('service_healthy');
     expect(gateway.healthcheck?.test.join(' ')).toContain('/health/ready');
-    expect(gateway.secrets).toEqual(['jwt_secret', 'nats_gateway']);
+    expect(gateway.secrets).toEqual(['jwt_secret', 'nats_gateway', 'host_grant_key']);
+    expect(compose.secrets.host_grant_key.file).toBe('./host-grant.key');
     expect(compose.secrets.nats_gateway.file).toBe('./nats/users/gateway.password');
     for (const value of Object.values(gateway.environment ?? {})) expect(String(value)).not.toMatch(/secret-value|password=/i);
 
-    const config = loadGatewayConfig(containerEnv(gateway, {}, { jwt_secret: secretFile('jwt', SECRET), nats_gateway: secretFile('gw', 'nats-pass') }));
+    const secrets = { jwt_secret: secretFile('jwt', SECRET), nats_gateway: secretFile('gw', 'nats-pass'), host_grant_key: secretFile('grant.key', GRANT.privateKey) };
+    const config = loadGatewayConfig(containerEnv(gateway, {}, secrets));
     expect(config).toMatchObject({ natsUrl: 'nats://nats:4222', natsUser: 'gateway', natsPass: 'nats-pass', jwtSecret: SECRET, host: '0.0.0.0', port: 8080 });
+    expect(config.hostGrantPrivateKey).toBe(GRANT.privateKey.trim());
     expect(gateway.ports).toContain(`${config.port}:${config.port}`);
   });
 
@@ -112,11 +118,14 @@ describe('deploy/compose.yaml', () => {
     expect(agent.command).toEqual(['node', 'dist/agent.js']);
     expect(builtFrom(agent.command[1])).toBe('apps/agent/src/main.ts');
     expect(agent.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock');
-    expect(agent.secrets).toEqual(['nats_agent']);
+    expect(agent.secrets).toEqual(['nats_agent', 'host_grant_pub']);
+    expect(compose.secrets.host_grant_pub.file).toBe('./host-grant.pub');
     expect(interpolate(compose.secrets.nats_agent.file, { FLEET_AGENT_HOSTNAME: 'web-02' })).toBe(`./nats/users/${agentUserName('web-02')}.password`);
 
     const vars = { FLEET_AGENT_HOSTNAME: 'web-02', FLEET_AGENT_LABELS: 'role=web,zone=eu.west' };
-    const config = loadAgentConfig(containerEnv(agent, vars, { nats_agent: secretFile('agent', 'agent-pass') }));
+    const agentSecrets = { nats_agent: secretFile('agent', 'agent-pass'), host_grant_pub: secretFile('grant.pub', GRANT.publicKey) };
+    const config = loadAgentConfig(containerEnv(agent, vars, agentSecrets));
+    expect(config).toMatchObject({ hostGrantPublicKey: GRANT.publicKey.trim(), hostPaths: ['/srv'] });
     expect(config).toMatchObject({
       natsUrl: 'nats://nats:4222',
       natsUser: agentUserName('web-02'),
@@ -128,7 +137,7 @@ describe('deploy/compose.yaml', () => {
     });
     expect(agent.ports).toContain('9464:9464');
     // On another host the same file points the agent at the NATS host.
-    expect(loadAgentConfig(containerEnv(agent, { ...vars, FLEET_NATS_URL: 'nats://10.0.0.5:4222' }, { nats_agent: secretFile('agent', 'x') })).natsUrl).toBe('nats://10.0.0.5:4222');
+    expect(loadAgentConfig(containerEnv(agent, { ...vars, FLEET_NATS_URL: 'nats://10.0.0.5:4222' }, agentSecrets)).natsUrl).toBe('nats://10.0.0.5:4222');
     expect(() => containerEnv(agent, {}, {})).toThrow('set FLEET_AGENT_HOSTNAME');
   });
 
@@ -196,11 +205,12 @@ describe('deploy/systemd', () => {
 
   it('the gateway unit with its example environment file passes the gateway\'s validation, secrets as credentials', () => {
     const { Service: service } = parseUnit(path.join(DEPLOY, 'systemd', 'fleet-gateway.service'));
-    expect(service.LoadCredential).toEqual(['jwt-secret:/etc/fleet/jwt-secret', 'nats-password:/etc/fleet/nats/users/gateway.password']);
+    expect(service.LoadCredential).toEqual(['jwt-secret:/etc/fleet/jwt-secret', 'nats-password:/etc/fleet/nats/users/gateway.password', 'host-grant-key:/etc/fleet/host-grant.key']);
     const credentials = path.join(dir, 'gateway-credentials');
     mkdirSync(credentials);
     writeFileSync(path.join(credentials, 'jwt-secret'), SECRET);
     writeFileSync(path.join(credentials, 'nats-password'), 'gw-pass');
+    writeFileSync(path.join(credentials, 'host-grant-key'), GRANT.privateKey);
     const config = loadGatewayConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'gateway.env.example'), { d: credentials }));
     expect(config).toMatchObject({ natsUser: 'gateway', natsPass: 'gw-pass', jwtSecret: SECRET, host: '0.0.0.0', port: 8080, replicas: 3 });
     expect(config.natsUrl.split(',')).toHaveLength(3);
@@ -208,13 +218,14 @@ describe('deploy/systemd', () => {
 
   it('the agent template names the agent, its user and password file after its instance, with the Docker socket', () => {
     const { Service: service } = parseUnit(path.join(DEPLOY, 'systemd', 'fleet-agent@.service'));
-    expect(service.LoadCredential).toEqual([`nats-password:/etc/fleet/nats/users/${agentUserName('%i')}.password`]);
+    expect(service.LoadCredential).toEqual([`nats-password:/etc/fleet/nats/users/${agentUserName('%i')}.password`, 'host-grant-pub:/etc/fleet/host-grant.pub']);
     expect(service.SupplementaryGroups).toEqual(['docker']);
     expect(service.RestrictAddressFamilies?.[0].split(' ')).toContain('AF_UNIX');
     expect(service.EnvironmentFile).toEqual(['/etc/fleet/agent.env', '-/etc/fleet/agent-%i.env']);
     const credentials = path.join(dir, 'agent-credentials');
     mkdirSync(credentials);
     writeFileSync(path.join(credentials, 'nats-password'), 'agent-pass');
+    writeFileSync(path.join(credentials, 'host-grant-pub'), GRANT.publicKey);
     const config = loadAgentConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'agent.env.example'), { i: 'web-01', d: credentials }));
     expect(config).toMatchObject({ hostname: 'web-01', natsUser: agentUserName('web-01'), natsPass: 'agent-pass', dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '0.0.0.0', port: 9464 } });
   });

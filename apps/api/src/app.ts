@@ -6,6 +6,7 @@ import { loadContract } from '@fleet/contracts/operations';
 import type { AgentRoster } from './agents/roster';
 import type { AuditLog } from './audit/log';
 import { authenticate } from './auth/middleware';
+import { PreAuthLimit } from './auth/pre-auth-limit';
 import type { Revocations } from './auth/revocations';
 import { errorHandler, unknownRoute } from './http/errors';
 import { finiteQueryNumbers } from './http/finite-numbers';
@@ -36,6 +37,8 @@ export interface GatewayDeps {
   maxKeyTtlSeconds?: number;
   /** When set, GET /metrics needs it as a bearer token (FLEET_METRICS_TOKEN). */
   metricsToken?: string;
+  /** Failed authentications per client address per minute; 0 or unset: no limit. */
+  preAuthRateLimitPerMinute?: number;
   log: Logger;
   /** Served at GET /metrics; without it there is no /metrics route. */
   metrics?: GatewayMetrics;
@@ -55,7 +58,8 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(docsRoutes());
   if (deps.metrics) app.use(metricsRoutes(deps.metrics.collectors, deps.metricsToken));
   const maxKeyTtlSeconds = deps.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
-  app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds));
+  const preAuth = new PreAuthLimit(deps.preAuthRateLimitPerMinute ?? 0);
+  app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds, preAuth));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   app.use(
     OpenApiValidator.middleware({

@@ -54,6 +54,12 @@ describe('gateway configuration', () => {
       replicas: 1,
       maxKeyTtlSeconds: 7_776_000,
       metricsToken: undefined,
+      hostGrantPrivateKey: undefined,
+      streamBufferBytes: 1_048_576,
+      longRunningPerKey: 16,
+      preAuthRateLimitPerMinute: 120,
+      auditMaxBytes: 1_073_741_824,
+      auditMaxMessages: 10_000_000,
       logLevel: 'info',
     });
   });

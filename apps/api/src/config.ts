@@ -24,6 +24,17 @@ export interface GatewayConfig {
   maxKeyTtlSeconds: number;
   /** When set, GET /metrics requires `Authorization: Bearer <this>`. */
   metricsToken?: string;
+  /** PEM Ed25519 private key that signs host-access grants; unset: no request may reach a host's host. */
+  hostGrantPrivateKey?: string;
+  /** Bytes a streaming client may leave unread before its stream ends with `overflow`. */
+  streamBufferBytes: number;
+  /** Long-running calls one API key may have open at once (per replica); 0 turns the limit off. */
+  longRunningPerKey: number;
+  /** Failed authentications per client address per minute (per replica) before 429; 0 turns the limit off. */
+  preAuthRateLimitPerMinute: number;
+  /** Size caps of the audit stream (oldest entries go first). */
+  auditMaxBytes: number;
+  auditMaxMessages: number;
   /** pino level. */
   logLevel?: string;
 }
@@ -44,6 +55,12 @@ export const GATEWAY_SETTINGS = {
   FLEET_JETSTREAM_REPLICAS: { type: 'integer', default: 1, minimum: 1, maximum: 5 },
   FLEET_MAX_KEY_TTL_SECONDS: { type: 'integer', default: DEFAULT_MAX_KEY_TTL_SECONDS, minimum: 60, maximum: 10 * 365 * DAY },
   FLEET_METRICS_TOKEN: { type: 'string', secret: true, pattern: '^[\\x21-\\x7e]{16,}$', must: 'at least 16 printable characters, no spaces' },
+  FLEET_HOST_GRANT_PRIVATE_KEY: { type: 'string', secret: true, pattern: '^-----BEGIN PRIVATE KEY-----[\\s\\S]+-----END PRIVATE KEY-----\\s*$', must: 'a PEM (PKCS#8) Ed25519 private key' },
+  FLEET_STREAM_BUFFER_BYTES: { type: 'integer', default: 1024 * 1024, minimum: 64 * 1024, maximum: 64 * 1024 * 1024 },
+  FLEET_LONG_RUNNING_PER_KEY: { type: 'integer', default: 16, minimum: 0, maximum: 100_000 },
+  FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 120, minimum: 0, maximum: 10_000_000 },
+  FLEET_AUDIT_MAX_BYTES: { type: 'integer', default: 1024 * 1024 * 1024, minimum: 64 * 1024, maximum: 2 ** 50 },
+  FLEET_AUDIT_MAX_MESSAGES: { type: 'integer', default: 10_000_000, minimum: 1_000, maximum: 2 ** 50 },
 } as const satisfies SettingsSchema;
 
 /** Reads the environment (and FLEET_CONFIG_FILE, if set); throws a ConfigError naming every bad value. */
@@ -65,6 +82,12 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     replicas: settings.FLEET_JETSTREAM_REPLICAS,
     maxKeyTtlSeconds: settings.FLEET_MAX_KEY_TTL_SECONDS,
     metricsToken: settings.FLEET_METRICS_TOKEN,
+    hostGrantPrivateKey: settings.FLEET_HOST_GRANT_PRIVATE_KEY,
+    streamBufferBytes: settings.FLEET_STREAM_BUFFER_BYTES,
+    longRunningPerKey: settings.FLEET_LONG_RUNNING_PER_KEY,
+    preAuthRateLimitPerMinute: settings.FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE,
+    auditMaxBytes: settings.FLEET_AUDIT_MAX_BYTES,
+    auditMaxMessages: settings.FLEET_AUDIT_MAX_MESSAGES,
     logLevel: settings.FLEET_LOG_LEVEL,
   };
 }

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -12,6 +13,7 @@ import { Revocations } from './auth/revocations';
 import { createApp } from './app';
 import type { GatewayConfig } from './config';
 import { JobClient } from './jobs/client';
+import { KeySlots } from './jobs/key-slots';
 import { ResultFeed } from './jobs/feed';
 import { SecretVault } from './jobs/secrets';
 import { JobStore } from './jobs/store';
@@ -40,7 +42,20 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const vault = new SecretVault();
   vault.start(nc);
   const store = new JobStore(jetstream(nc), topology.jsm, topology.results);
-  const jobs = new JobClient({ nc, js: jetstream(nc), store, feed, resolver: new TargetResolver(roster), vault, log, onSettled: (record, rows) => metrics.jobSettled(record, rows) });
+  const jobs = new JobClient({
+    nc,
+    js: jetstream(nc),
+    store,
+    feed,
+    resolver: new TargetResolver(roster),
+    vault,
+    log,
+    hostGrantKey: config.hostGrantPrivateKey ? createPrivateKey(config.hostGrantPrivateKey) : undefined,
+    longRunningSlots: new KeySlots(config.longRunningPerKey),
+    streamBufferBytes: config.streamBufferBytes,
+    onSettled: (record, rows) => metrics.jobSettled(record, rows),
+  });
+  if (!config.hostGrantPrivateKey) log.warn('no FLEET_HOST_GRANT_PRIVATE_KEY_FILE: requests that reach a host (host binds, host network, bind volumes) are refused');
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
   const audit = new AuditLog(jetstream(nc), topology.jsm, log);
@@ -50,6 +65,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxKeyTtlSeconds: config.maxKeyTtlSeconds,
     metricsToken: config.metricsToken,
+    preAuthRateLimitPerMinute: config.preAuthRateLimitPerMinute,
     jobs,
     store,
     roster,

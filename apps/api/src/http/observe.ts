@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import type { AuditEntry, AuditLog } from '../audit/log';
 import { callerOf } from '../auth/middleware';
 
+/** Longest path an audit entry or log line keeps (README "Limits"); the rest is cut and marked. */
+export const AUDITED_PATH_MAX_CHARS = 512;
+
 /**
  * One structured log line per request and, for every authenticated or refused
  * (401/403) request, one audit entry. Both say who, what and how it ended —
@@ -28,7 +31,7 @@ function describe(req: Request, res: Response, durationMs: number): AuditEntry {
     role: caller?.role ?? null,
     key_id: caller?.jti ?? null,
     method: req.method,
-    path: req.path,
+    path: truncate(req.path),
     target: targetOf(req.path),
     job_id: (res.locals.jobId as string | undefined) ?? null,
     status: res.statusCode,
@@ -40,8 +43,15 @@ function targetOf(path: string): string | null {
   const match = /^\/node\/([^/]+)\//.exec(path);
   if (!match) return null;
   try {
-    return decodeURIComponent(match[1]);
+    return truncate(decodeURIComponent(match[1]));
   } catch {
-    return match[1];
+    return truncate(match[1]);
   }
+}
+
+/** A path of 8 KB must not cost 8 KB of audit trail per request. */
+function truncate(text: string): string {
+  if (text.length <= AUDITED_PATH_MAX_CHARS) return text;
+  const marker = `…(${text.length} chars)`;
+  return `${text.slice(0, AUDITED_PATH_MAX_CHARS - marker.length)}${marker}`;
 }

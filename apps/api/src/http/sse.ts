@@ -1,24 +1,55 @@
 import type { Response } from 'express';
 
+export interface EventStreamOptions {
+  /** Bytes the gateway may hold unsent for a slow client before the stream ends with `overflow`. */
+  maxBufferedBytes?: number;
+}
+
+/** What an overflowing stream says in its last event; called once. */
+export type OverflowHandler = (bufferedBytes: number, limitBytes: number) => Record<string, unknown>;
+
+/** How long a stream that overflowed may take to deliver its last event before its connection is cut. */
+const OVERFLOW_GRACE_MS = 10_000;
+
 /**
  * A server-sent-event response whose headers go out with the first event, so
  * that an error found before anything streamed (bad target, no permission)
- * can still answer as a plain `{error, details, code}`.
+ * can still answer as a plain `{error, details, code}`. What the client has
+ * not read yet is held by the gateway: past `maxBufferedBytes` the stream ends
+ * with an `overflow` event rather than grow without bound.
  */
 export class EventStream {
   private opened = false;
+  private overflowHandler?: OverflowHandler;
 
-  constructor(private readonly res: Response) {}
+  constructor(
+    private readonly res: Response,
+    private readonly options: EventStreamOptions = {},
+  ) {}
+
+  onOverflow(handler: OverflowHandler): void {
+    this.overflowHandler = handler;
+  }
 
   send(event: string, data: unknown): void {
     if (this.res.writableEnded) return;
     this.open();
-    this.res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.res.write(frame(event, data));
+    const limit = this.options.maxBufferedBytes;
+    if (limit !== undefined && this.res.writableLength > limit) this.overflow(limit);
   }
 
   end(event: string, data: unknown): void {
     this.send(event, data);
-    this.res.end();
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  private overflow(limit: number): void {
+    const buffered = this.res.writableLength;
+    const data = this.overflowHandler?.(buffered, limit) ?? { buffered_bytes: buffered, limit_bytes: limit };
+    this.res.end(frame('overflow', { ...data, reason: `the client read slower than the stream produced; ${buffered} bytes were waiting (limit ${limit})` }));
+    // A client that never reads would keep even the buffered bytes alive: cut it after a grace period.
+    setTimeout(() => this.res.destroy(), OVERFLOW_GRACE_MS).unref();
   }
 
   private open(): void {
@@ -27,4 +58,8 @@ export class EventStream {
     this.res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
     this.res.flushHeaders();
   }
+}
+
+function frame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

@@ -26,6 +26,9 @@ export interface Topology {
 export interface TopologyOptions {
   jobRetentionSeconds: number;
   auditRetentionSeconds: number;
+  /** Size caps of the audit stream: past either, the oldest entries are dropped. */
+  auditMaxBytes?: number;
+  auditMaxMessages?: number;
   agentTtlMs: number;
   replicas?: number;
 }
@@ -58,6 +61,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     name: AUDIT_STREAM,
     subjects: [AUDIT_SUBJECT],
     max_age: opts.auditRetentionSeconds * NANOS_PER_SECOND,
+    max_bytes: opts.auditMaxBytes ?? -1,
+    max_msgs: opts.auditMaxMessages ?? -1,
     replicas,
   });
   const kvm = new Kvm(nc);
@@ -77,6 +82,8 @@ interface StreamWanted {
   max_age: number;
   replicas: number;
   max_msgs_per_subject?: number;
+  max_bytes?: number;
+  max_msgs?: number;
   duplicate_window?: number;
 }
 
