@@ -306,10 +306,20 @@ const STREAM_GRACE_MS = 750;
  */
 const MAX_ROW_BYTES = 900 * 1024;
 
-/** A row too large to store becomes a failed row that says so; output is already capped, this catches the rest. */
+/**
+ * A row that will not fit a NATS message: its output is cut further (JSON escaping can make
+ * capped output grow up to six times, e.g. NUL bytes), and a row that still does not fit becomes a
+ * failed row saying how large it was. Output is already capped by the executors; this catches the rest.
+ */
 function fitted(row: HostRow): HostRow {
-  const size = Buffer.byteLength(JSON.stringify(row));
-  if (size <= MAX_ROW_BYTES) return row;
+  let current = row;
+  for (let cuts = 0; cuts < 8 && rowBytes(current) > MAX_ROW_BYTES; cuts++) {
+    const shorter = withHalfTheOutput(current);
+    if (!shorter) break;
+    current = shorter;
+  }
+  const size = rowBytes(current);
+  if (size <= MAX_ROW_BYTES) return current;
   return {
     hostname: row.hostname,
     status: 'failed',
@@ -318,6 +328,19 @@ function fitted(row: HostRow): HostRow {
     error_code: 507,
     ...(row.duration_ms === undefined ? {} : { duration_ms: row.duration_ms }),
   };
+}
+
+function rowBytes(row: HostRow): number {
+  return Buffer.byteLength(JSON.stringify(row));
+}
+
+/** The row with its `stdout` and `stderr` cut to half their length, marked truncated; undefined when it has no output. */
+function withHalfTheOutput(row: HostRow): HostRow | undefined {
+  const output = (['stdout', 'stderr'] as const).filter((field) => typeof row[field] === 'string' && (row[field] as string).length > 0);
+  if (output.length === 0) return undefined;
+  const cut: HostRow = { ...row, truncated: true };
+  for (const field of output) cut[field] = (row[field] as string).slice(0, Math.floor((row[field] as string).length / 2));
+  return cut;
 }
 
 /** What AbortSignal.timeout() aborts with. */
