@@ -13,7 +13,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { paramsDigest, signHostGrant, type HostGrant } from '@fleet/contracts/host-grant';
 import { jobsStreamOf, jobSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
-import { BUSYBOX_IMAGE } from '../../deploy/lib/image';
+import { BUSYBOX_IMAGE } from '@fleet/deploy';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';

@@ -8,7 +8,7 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AUDIT_STREAM } from '@fleet/contracts/protocol';
-import { BUSYBOX_IMAGE } from '../../deploy/lib/image';
+import { BUSYBOX_IMAGE } from '@fleet/deploy';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';

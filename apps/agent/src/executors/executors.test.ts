@@ -19,6 +19,7 @@ function contextOf(docker: EngineClient): ExecutionContext {
     log: pino({ level: 'silent' }),
     emit: () => undefined,
     secret: async () => undefined,
+    maxOutputBytes: 256 * 1024,
   };
 }
 

@@ -1,5 +1,4 @@
-import type Docker from 'dockerode';
-import type { ExecutionContext, Executor } from '../types';
+import type { EngineClient, ExecutionContext, Executor } from '../types';
 import { demultiplex, type OutputSinks } from './output';
 
 export const containerLogs: Executor<'docker.container.logs'> = async ({ id, stdout, stderr, since, until, timestamps, tail, follow }, ctx) => {
@@ -26,7 +25,7 @@ export const containerLogs: Executor<'docker.container.logs'> = async ({ id, std
  * which for a chatty container would hold all of its logs in the agent's memory at once. This is
  * the request dockerode's `Container.logs` makes, with `isStream` always on.
  */
-function logStream(docker: Docker, id: string, options: Record<string, unknown> & { abortSignal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+function logStream(docker: EngineClient, id: string, options: Record<string, unknown> & { abortSignal: AbortSignal }): Promise<NodeJS.ReadableStream> {
   return new Promise((resolve, reject) => {
     docker.modem.dial(
       {
