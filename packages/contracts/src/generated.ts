@@ -1767,7 +1767,7 @@ export interface components {
             message?: string;
             /** @description Why the host failed. */
             error?: string;
-            /** @description HTTP-style class of the failure: 404 not found, 409 conflict, 502 engine unavailable, 503 the broker would not take the job for this host (it did not run there), 504 timeout, 500 other. */
+            /** @description HTTP-style class of the failure: 403 the agent refused a request reaching the host (no valid host-access grant, or a path outside its FLEET_AGENT_HOST_PATHS), 404 not found, 409 conflict, 502 engine unavailable, 503 the broker would not take the job for this host (it did not run there), 504 timeout, 507 the result is too large for a row, 500 other. */
             error_code?: number;
             duration_ms?: number;
         } & {
