@@ -17,7 +17,8 @@ import { hostPathsOutside, nodeOperationHostAccess } from '@fleet/contracts/host
 import { hostGrantRefusal } from '@fleet/contracts/host-grant';
 import { OPERATIONS } from '@fleet/contracts/operations';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
-import { AGENT_REPORT_GRACE_MS, agentConsumerName, jobsStreamOf, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
+import { OPERATIONS } from '@fleet/contracts/operations';
+import { AGENT_REPORT_GRACE_MS, agentConsumerName, earlyRowSubject, jobsStreamOf, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
 import { JobChannel } from './channel';
 import { describeEngineError } from './engine';
 import type { Executor, ExecutorTable } from './executors/types';
@@ -51,10 +52,13 @@ export interface HostPolicy {
 }
 
 /**
- * Consumes this host's jobs and runs each at most once. Before touching the
+ * Consumes this host's jobs and runs each mutation at most once. Before touching the
  * engine the worker claims `<job_id>.<hostname>` in the results bucket with an
  * atomic create: a redelivered message, a restarted agent or a job the gateway
  * already timed out all find the claim taken and are acknowledged unexecuted.
+ * A read (`x-mutating: false`, not a stream) needs no claim: running it twice harms
+ * nothing, and its row is written by an atomic create instead, so the first row
+ * written for it (its own, or the gateway's timeout) is the one that stays.
  * A failed Docker call is a result row, never a reason to redeliver.
  */
 export class JobWorker {
@@ -140,7 +144,8 @@ export class JobWorker {
       log.warn('job arrived past its deadline; not executed');
       return;
     }
-    const claim = await this.claim(job);
+    const unclaimed = isRepeatable(job);
+    const claim = unclaimed ? 'claimed' : await this.claim(job);
     if (claim === 'retry') {
       msg.nak(1000);
       return;
@@ -154,7 +159,10 @@ export class JobWorker {
     if (refusal) log.warn({ refusal }, 'job reaches the host without leave; not executed');
     const row = fitted(refusal ? this.refusedRow(refusal) : await this.runWhenFree(job, log));
     this.deps.onExecuted?.(job, row);
-    await this.report(job, row, log);
+    // Heard at once by the waiting gateway; the durable write below is what every replica reads later.
+    this.deps.nc.publish(earlyRowSubject(job.job_id, this.deps.hostname), JSON.stringify(row));
+    const stored = await this.report(job, row, log, unclaimed ? 'first' : 'overwrite');
+    if (!stored) log.info('row already written for this read (a repeated delivery, or the deadline passed); kept it');
     log.info({ status: row.status, changed: row.changed, duration_ms: row.duration_ms }, 'job done');
   }
 
@@ -210,15 +218,18 @@ export class JobWorker {
   /**
    * The job ran: its row must land even if the broker is restarting. Writing
    * the same row under the same key again is harmless, so retry for a while.
+   * An unclaimed read writes its row only where there is none yet (`first`); false when one was there.
    */
-  private async report(job: JobMessage, row: HostRow, log: Logger): Promise<void> {
+  private async report(job: JobMessage, row: HostRow, log: Logger, mode: 'overwrite' | 'first'): Promise<boolean> {
     const key = resultKey(job.job_id, this.deps.hostname);
     const giveUpAt = Math.max(job.deadline, Date.now()) + REPORT_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.deps.results.put(key, JSON.stringify(row));
-        return;
+        await this.deps.results.put(key, JSON.stringify(row), mode === 'first' ? { previousSeq: 0 } : undefined);
+        return true;
       } catch (err) {
+        // Also after a retry whose first attempt was stored: either way the key holds a final row.
+        if (mode === 'first' && isClaimTaken(err)) return false;
         if (Date.now() >= giveUpAt) throw err;
         log.warn({ err: (err as Error).message, attempt }, 'writing the result failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * attempt)));
@@ -347,7 +358,7 @@ function withHalfTheOutput(row: HostRow): HostRow | undefined {
 /**
  * A create refused because the key already has an entry: the broker answers an expected last
  * sequence of 0 with "wrong last sequence" (its "unknown" variant on newer servers), i.e. this
- * (job, host) was claimed before. Anything else (timeout, no permission) is not a claim.
+ * (job, host) was claimed (or, for a read, answered) before. Anything else (timeout, no permission) is not a claim.
  */
 export function isClaimTaken(err: unknown): boolean {
   return (
@@ -363,6 +374,16 @@ function deadlineReason(): DOMException {
 function rejectOnAbort(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('deadline')), { once: true }));
 }
+
+/**
+ * A read that is not a stream: executing it again changes nothing on the engine and repeats no
+ * chunk to a client, so it runs without a claim. Decided from the contract, not from the message.
+ */
+function isRepeatable(job: JobMessage): boolean {
+  return !job.stream && READS.has(job.operation);
+}
+
+const READS = new Set<string>(OPERATIONS.filter((op) => op.nodeTargeted && !op.mutating).map((op) => op.name));
 
 function parseJob(msg: JsMsg): JobMessage | undefined {
   try {

@@ -1,7 +1,7 @@
 /**
  * NATS subject permissions, derived from the protocol so that a subject is
  * named in one place. An agent may touch only what belongs to its own
- * hostname: its job subject and durable consumer, its result keys, its
+ * hostname: its job subject and durable consumer, its result keys and early rows, its
  * heartbeat key, its stream and secret subjects, and replies on its own inbox
  * prefix (a shared `_INBOX.>` would let one agent read another's deliveries).
  */
@@ -9,6 +9,7 @@ import {
   AGENTS_BUCKET,
   agentConsumerName,
   CANCEL_SUBJECT_PREFIX,
+  earlyRowSubject,
   jobsStreamOf,
   kvStreamName,
   kvSubject,
@@ -56,6 +57,7 @@ export function agentPermissions(hostname: string): SubjectPermissions {
         `$JS.API.CONSUMER.DELETE.${jobsStream}.${consumer}`,
         `$JS.ACK.${jobsStream}.${consumer}.>`,
         ownResults,
+        earlyRowSubject('*', hostname),
         `$JS.API.DIRECT.GET.${resultsStream}.${ownResults}`,
         kvSubject(AGENTS_BUCKET, hostname),
         streamSubject('*', hostname),

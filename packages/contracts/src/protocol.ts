@@ -7,8 +7,11 @@
  * each agent consumes only its own subject through a durable consumer on its
  * shard's stream (jobsStreamOf). Results: an agent claims `<job_id>.<hostname>` in RESULTS_BUCKET
  * with an atomic create (that claim is what makes execution at-most-once across
- * redeliveries), then writes its final row there. The hostname of a row is read
- * from the key — the subject it was published on — never from the payload.
+ * redeliveries), then writes its final row there. A read needs no claim (running it
+ * twice harms nothing): its row is written by an atomic create, so the first one stays.
+ * Before the durable write, the agent also publishes the row on core NATS
+ * (earlyRowSubject) so a waiting gateway hears it at once. The hostname of a row is read
+ * from the key or subject it was published on — never from the payload.
  */
 import type { components } from './generated';
 import type { HostGrant } from './host-grant';
@@ -37,6 +40,11 @@ export const STREAM_SUBJECT_PREFIX = 'fleet.stream';
 /** Core NATS: the gateway ends a streaming job early on `fleet.cancel.<job_id>` (its client went away). */
 export const CANCEL_SUBJECT_PREFIX = 'fleet.cancel';
 export const JOB_RECORD_SUBJECT_PREFIX = 'fleet.jobrec';
+/**
+ * Core NATS, never stored: an agent announces a final row on `fleet.row.<job_id>.<hostname>` the
+ * moment it has it, then writes it to RESULTS_BUCKET. Only that agent may publish its hostname's subject.
+ */
+export const EARLY_ROW_SUBJECT_PREFIX = 'fleet.row';
 
 /** The shard a host's jobs travel on: FNV-1a of the hostname, so every process computes the same. */
 export function jobShardOf(hostname: string): number {
@@ -74,6 +82,10 @@ export function streamSubject(jobId: string, hostname: string): string {
   return `${STREAM_SUBJECT_PREFIX}.${jobId}.${hostname}`;
 }
 
+export function earlyRowSubject(jobId: string, hostname: string): string {
+  return `${EARLY_ROW_SUBJECT_PREFIX}.${jobId}.${hostname}`;
+}
+
 export function cancelSubject(jobId: string): string {
   return `${CANCEL_SUBJECT_PREFIX}.${jobId}`;
 }
@@ -107,6 +119,11 @@ function parseJobHostSubject(prefix: string, subject: string): JobHost | undefin
 /** Reads `fleet.secret.<job_id>.<hostname>` back into its job and host. */
 export function parseSecretSubject(subject: string): JobHost | undefined {
   return parseJobHostSubject(SECRET_SUBJECT_PREFIX, subject);
+}
+
+/** Reads `fleet.row.<job_id>.<hostname>` back into its job and host. */
+export function parseEarlyRowSubject(subject: string): JobHost | undefined {
+  return parseJobHostSubject(EARLY_ROW_SUBJECT_PREFIX, subject);
 }
 
 /** Reads `fleet.stream.<job_id>.<hostname>` back into its job and host. */
