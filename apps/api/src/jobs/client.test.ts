@@ -6,15 +6,20 @@ import type { AgentView } from '../agents/roster';
 import { TargetResolver } from '../targets/resolve';
 import { JobClient } from './client';
 import { JobStoreUnavailableError } from './errors';
+import { jobStatus } from './rows';
 import type { JetStreamPublisher } from './publish';
 import type { ResultFeed, RowListener } from './feed';
 import type { SecretVault } from './secrets';
 import type { JobStore } from './store';
 
+/** Every subject a dispatch was published on, in order. */
+const published: string[] = [];
+
 /** The broker as the job client sees it, refusing the dispatch to one host's subject. */
 function brokerRefusing(refuseSubject: string): JetStreamPublisher {
   return {
     publish: async (subject: string): Promise<PubAck> => {
+      published.push(subject);
       if (subject === refuseSubject) throw new Error('maximum messages exceeded');
       return { stream: 'FLEET_JOBS', seq: 1, duplicate: false, domain: '' };
     },
@@ -37,7 +42,10 @@ const resolver = new TargetResolver({
 /** Rows written to the store reach the feed, as KV writes reach the gateway's bucket subscription. */
 class MemoryFleet {
   readonly written = new Map<string, HostRow>();
+  readonly records = new Map<string, JobRecord>();
   saveFails = false;
+  /** Until it settles, saving a record waits: what was dispatched meanwhile did not wait for the store. */
+  holdSave?: Promise<void>;
   private readonly listeners = new Map<string, RowListener>();
 
   readonly feed = {
@@ -49,17 +57,29 @@ class MemoryFleet {
   } as unknown as ResultFeed;
 
   readonly store = {
-    save: async () => {
+    save: async (record: JobRecord) => {
+      this.records.set(record.job_id, record);
+      await this.holdSave;
       if (this.saveFails) throw new Error('TIMEOUT');
     },
     recordUndelivered: async (record: JobRecord, hostname: string, reason: string) =>
       this.write(record.job_id, { hostname, status: 'failed', changed: false, error: `job not delivered to the agent: ${reason}`, error_code: 503 }),
     storedRow: async (jobId: string, hostname: string) => this.written.get(`${jobId}.${hostname}`),
+    getRecord: async (jobId: string) => this.records.get(jobId),
+    view: async (record: JobRecord) => {
+      const results = record.hosts.map((hostname): HostRow => this.written.get(`${record.job_id}.${hostname}`) ?? { hostname, status: 'pending', changed: false });
+      return { ...record, status: jobStatus(results), results };
+    },
     recordTimeout: async (_record: JobRecord, hostname: string): Promise<HostRow> => ({ hostname, status: 'failed', changed: false, error: 'timeout', error_code: 504 }),
   } as unknown as JobStore;
 
   write(jobId: string, row: HostRow): void {
     this.written.set(`${jobId}.${row.hostname}`, row);
+    this.announce(jobId, row);
+  }
+
+  /** A row an agent announced on core NATS, not (yet) in the results bucket. */
+  announce(jobId: string, row: HostRow): void {
     this.listeners.get(jobId)?.(row.hostname, row);
   }
 
@@ -89,12 +109,64 @@ describe('JobClient', () => {
     ]);
   });
 
-  it('fails as job store unavailable when the job cannot be stored, sends nothing, and stops collecting and holding its secret', async () => {
+  it('fails as job store unavailable when a mutation cannot be stored, sends it nowhere, and stops collecting and holding its secret', async () => {
+    published.length = 0;
     const fleet = new MemoryFleet();
     fleet.saveFails = true;
     const released: string[] = [];
-    await expect(clientOf(fleet, { released }).start({ ...request, secret: 'registry-credential' })).rejects.toBeInstanceOf(JobStoreUnavailableError);
+    const mutation = { ...request, operation: 'docker.image.pull' as const, secret: 'registry-credential' };
+    const failure = clientOf(fleet, { released }).start(mutation);
+    await expect(failure).rejects.toBeInstanceOf(JobStoreUnavailableError);
+    await expect(failure).rejects.toThrow(/not sent to any host/);
+    expect(published).toEqual([]);
     expect(fleet.watching()).toBe(0);
     expect(released).toHaveLength(1);
+  });
+
+  it('stores a mutation before sending it, and sends a read while its record is being stored', async () => {
+    const fleet = new MemoryFleet();
+    let release = () => undefined as void;
+    fleet.holdSave = new Promise<void>((resolve) => (release = resolve));
+    for (const [operation, sentDuringSave] of [['docker.container.create', 0], ['docker.container.list', 2]] as const) {
+      published.length = 0;
+      const started = clientOf(fleet).start({ ...request, operation });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(published).toHaveLength(sentDuringSave);
+      release();
+      const job = await started;
+      expect(published.sort()).toEqual([jobSubject('web-01'), jobSubject('web-02')].sort());
+      for (const host of ['web-01', 'web-02']) fleet.write(job.record.job_id, { hostname: host, status: 'ok', changed: false });
+      await job.rows;
+    }
+  });
+
+  it('fails as job store unavailable when a read cannot be stored, saying it may have run, and stops collecting', async () => {
+    const fleet = new MemoryFleet();
+    fleet.saveFails = true;
+    const failure = clientOf(fleet).start(request);
+    await expect(failure).rejects.toBeInstanceOf(JobStoreUnavailableError);
+    await expect(failure).rejects.toThrow(/changes nothing/);
+    expect(fleet.watching()).toBe(0);
+  });
+
+  it('answers with the first final row heard for a host, also when it is heard again', async () => {
+    const fleet = new MemoryFleet();
+    const job = await clientOf(fleet).start(request);
+    fleet.write(job.record.job_id, { hostname: 'web-01', status: 'running', changed: false });
+    fleet.write(job.record.job_id, { hostname: 'web-01', status: 'ok', changed: false, duration_ms: 1 });
+    fleet.write(job.record.job_id, { hostname: 'web-01', status: 'ok', changed: false, duration_ms: 2 });
+    fleet.write(job.record.job_id, { hostname: 'web-02', status: 'ok', changed: false, duration_ms: 3 });
+    expect((await job.rows).map((row) => row.duration_ms)).toEqual([1, 3]);
+  });
+
+  it('shows the rows it answered with to a job lookup right after, before their durable write lands', async () => {
+    const fleet = new MemoryFleet();
+    const client = clientOf(fleet);
+    const job = await client.start({ ...request, target: 'web-01' });
+    fleet.write(job.record.job_id, { hostname: 'web-01', status: 'running', changed: false });
+    fleet.announce(job.record.job_id, { hostname: 'web-01', status: 'ok', changed: false, message: 'heard first' });
+    expect(await job.rows).toEqual([{ hostname: 'web-01', status: 'ok', changed: false, message: 'heard first' }]);
+    const view = await client.waitFor(job.record.job_id, 0);
+    expect(view).toMatchObject({ status: 'ok', results: [{ hostname: 'web-01', status: 'ok', message: 'heard first' }] });
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
-import type { NodeOperationName } from '@fleet/contracts/operations';
+import { operationSpec, type NodeOperationName } from '@fleet/contracts/operations';
 import {
   cancelSubject,
   isFinal,
@@ -120,16 +120,22 @@ export class JobClient {
     // Listen before publishing, so no row or chunk can arrive unheard.
     const collection = this.collect(record);
     if (request.onChunk) this.relayChunks(record.job_id, request.onChunk, collection.rows);
+    // A mutation is sent only once it is stored, so a job that cannot be stored runs nowhere. A read (not a
+    // stream, which announces its job first) is stored and sent at once: should it run unrecorded, nothing changed.
+    const sendNow = !request.onChunk && !operationSpec(request.operation).mutating;
+    const dispatched = sendNow ? this.dispatch(record, payload) : undefined;
     try {
       await store.save(record);
     } catch (err) {
+      await dispatched;
       collection.abandon();
       vault.release(record.job_id);
       log.error({ job_id: record.job_id, target: record.target, err }, 'job could not be stored');
-      throw new JobStoreUnavailableError(`the job could not be stored, so it was not sent to any host: ${describeError(err)}`);
+      const sent = sendNow ? 'the read was sent to its hosts anyway, where running it changes nothing' : 'so it was not sent to any host';
+      throw new JobStoreUnavailableError(`the job could not be stored, ${sent}: ${describeError(err)}`);
     }
     request.onCreated?.(record);
-    await this.dispatch(record, payload);
+    await (dispatched ?? this.dispatch(record, payload));
     log.info({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
     return { record, rows: collection.rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
   }
@@ -260,8 +266,9 @@ export class JobClient {
         stop();
         this.settle(record, rows).then(resolve, reject);
       };
+      // The first final row heard for a host is its answer: the same row may come again (announced, then stored).
       const accept = (hostname: string, row: HostRow) => {
-        if (finished || !expected.has(hostname) || !isFinal(row.status)) return;
+        if (finished || !expected.has(hostname) || rows.has(hostname) || !isFinal(row.status)) return;
         rows.set(hostname, row);
         if (rows.size === expected.size) finish();
       };
