@@ -1,5 +1,5 @@
 import jwt from 'jsonwebtoken';
-import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, MintError, mintToken, TOKEN_ISSUER, verificationKey, verifyToken } from './index';
+import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, KeyVerifier, MintError, mintToken, TOKEN_ISSUER, verificationKey, verifyToken } from './index';
 
 const SECRET = 's'.repeat(40);
 const KEY = verificationKey(SECRET);
@@ -33,5 +33,45 @@ describe('verifyToken', () => {
 
   it.each([[''], ['_all'], [42], ['role:*']])('refuses a key whose scope claim is %p', (scope) => {
     expect(() => verifyToken(forged({ exp: now + 60, scope }), KEY)).toThrow('API key scope is not a hostname or key:value selectors');
+
+const secret = 'k'.repeat(40);
+
+describe('KeyVerifier', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('verifies a key once and answers later requests with the same claims until it expires', () => {
+    const verify = jest.spyOn(jwt, 'verify');
+    const keys = new KeyVerifier(verificationKey(secret));
+    const token = mintToken({ secret, role: 'viewer', ttlSeconds: 60, subject: 'dash' });
+    const first = keys.verify(token);
+    expect(keys.verify(token)).toEqual(first);
+    expect(first).toMatchObject({ sub: 'dash', role: 'viewer' });
+    expect(verify).toHaveBeenCalledTimes(1);
+
+    // Past its exp the key is verified again, and refused with jsonwebtoken's reason.
+    jest.spyOn(Date, 'now').mockReturnValue((first.exp + 1) * 1000);
+    expect(() => keys.verify(token)).toThrow(new InvalidTokenError('API key expired'));
+    expect(verify).toHaveBeenCalledTimes(2);
+  });
+
+  it('keeps no key that failed, and forgets the least recently used key beyond its capacity', () => {
+    const verify = jest.spyOn(jwt, 'verify');
+    const keys = new KeyVerifier(verificationKey(secret), { capacity: 2 });
+    const forged = mintToken({ secret: 'x'.repeat(40), role: 'admin', ttlSeconds: 60 });
+    expect(() => keys.verify(forged)).toThrow(InvalidTokenError);
+    expect(() => keys.verify(forged)).toThrow(InvalidTokenError);
+    expect(verify).toHaveBeenCalledTimes(2);
+
+    const [a, b, c] = ['a', 'b', 'c'].map((subject) => mintToken({ secret, role: 'viewer', ttlSeconds: 60, subject }));
+    keys.verify(a);
+    keys.verify(b);
+    keys.verify(a); // a is now the most recently used
+    keys.verify(c); // evicts b
+    verify.mockClear();
+    keys.verify(a);
+    keys.verify(c);
+    expect(verify).toHaveBeenCalledTimes(0);
+    keys.verify(b);
+    expect(verify).toHaveBeenCalledTimes(1);
   });
 });

@@ -101,6 +101,45 @@ function isValidScope(scope: unknown): scope is string {
   }
 }
 
+/**
+ * Verifies each key once and remembers it until it expires: the HMAC and the claim checks are
+ * the same for every request made with one key. Bounded, least recently used out first; keys
+ * that fail are never kept, and revocation is checked by the caller on every request.
+ */
+export class KeyVerifier {
+  private readonly verified = new Map<string, ApiKeyClaims>();
+
+  private readonly capacity: number;
+  private readonly maxTtlSeconds: number;
+
+  constructor(
+    private readonly key: KeyObject,
+    options: { capacity?: number; maxTtlSeconds?: number } = {},
+  ) {
+    this.capacity = options.capacity ?? VERIFIED_KEYS_KEPT;
+    this.maxTtlSeconds = options.maxTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
+  }
+
+  verify(token: string): ApiKeyClaims {
+    const known = this.verified.get(token);
+    if (known) {
+      this.verified.delete(token);
+      // Expired as jsonwebtoken counts it (whole seconds): verified again, so it fails with the same message.
+      if (Math.floor(Date.now() / 1000) < known.exp) {
+        this.verified.set(token, known);
+        return known;
+      }
+    }
+    const claims = verifyToken(token, this.key, this.maxTtlSeconds);
+    this.verified.set(token, claims);
+    if (this.verified.size > this.capacity) this.verified.delete(this.verified.keys().next().value as string);
+    return claims;
+  }
+}
+
+/** Distinct keys a gateway keeps verified (a few hundred bytes each). */
+const VERIFIED_KEYS_KEPT = 10_000;
+
 export function permissionsOf(role: Role): readonly Permission[] {
   return ROLES[role];
 }

@@ -1,5 +1,5 @@
 import type { RequestHandler, Response } from 'express';
-import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, permissionsOf, verificationKey, verifyToken, type ApiKeyClaims } from '@fleet/api-keys';
+import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, KeyVerifier, permissionsOf, verificationKey, type ApiKeyClaims } from '@fleet/api-keys';
 import type { Permission } from '@fleet/contracts/permissions';
 import { ApiError } from '../errors';
 import type { PreAuthLimit } from './pre-auth-limit';
@@ -16,8 +16,9 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
 }
 
 /**
- * Verifies the API key (`Authorization: Bearer` or `X-API-Key`) and records the caller on the
- * response. A failed authentication counts against the client address's `preAuth` limit.
+ * Verifies the API key (`Authorization: Bearer` or `X-API-Key`) and records the caller on the response.
+ * A key is verified once until it expires (KeyVerifier); whether it is revoked is asked on every request.
+ * A failed authentication counts against the client address's `preAuth` limit.
  */
 export function authenticate(
   secret: string,
@@ -25,7 +26,7 @@ export function authenticate(
   maxKeyTtlSeconds = DEFAULT_MAX_KEY_TTL_SECONDS,
   preAuth?: PreAuthLimit,
 ): RequestHandler {
-  const keyObject = verificationKey(secret);
+  const keys = new KeyVerifier(verificationKey(secret), { maxTtlSeconds: maxKeyTtlSeconds });
   return (req, res, next) => {
     const unauthorized = (error: string, details: string) => preAuth?.refusal(req.ip) ?? new ApiError(401, error, details);
     const key = presentedKey(req.get('authorization'), req.get('x-api-key'));
@@ -34,7 +35,7 @@ export function authenticate(
     }
     let claims: ApiKeyClaims;
     try {
-      claims = verifyToken(key, keyObject, maxKeyTtlSeconds);
+      claims = keys.verify(key);
     } catch (err) {
       if (err instanceof InvalidTokenError) throw unauthorized(`Unauthorized - ${err.message}`, err.message);
       throw err;
