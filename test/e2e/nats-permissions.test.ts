@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { agentDeliverSubject, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
-import { cancelSubject, jobsStreamOf, jobSubject, kvSubject, RESULTS_BUCKET, resultKey, secretSubject } from '@fleet/contracts/protocol';
+import { cancelSubject, earlyRowSubject, jobsStreamOf, jobSubject, kvSubject, RESULTS_BUCKET, resultKey, secretSubject } from '@fleet/contracts/protocol';
 import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
 
@@ -85,6 +85,42 @@ describe("web-01's credentials", () => {
       expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
     } finally {
       await fleet.startAgent('web-02');
+    }
+  });
+
+  it('cannot announce an early row as web-02: the forged row is dropped and web-02 times out', async () => {
+    await fleet.killAgent('web-02', 'SIGKILL');
+    try {
+      const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
+      const jobId: string = accepted.body.job_id;
+      // The gateway waiting on the job listens for early rows: a permitted one would end web-02's wait as ok.
+      const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
+      await sleep(200);
+      const subject = earlyRowSubject(jobId, 'web-02');
+      intruder.publish(subject, JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged early row', containers: [] }));
+      await violationFor(subject);
+
+      const job = await waiting;
+      expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
+    } finally {
+      await fleet.startAgent('web-02');
+    }
+  });
+
+  it("may announce web-01's own early row, which the waiting gateway hears before any stored row", async () => {
+    await fleet.killAgent('web-01', 'SIGKILL');
+    try {
+      const accepted = await api(fleet, 'GET', '/node/web-01/container/docker?async=true&timeout=5');
+      const jobId: string = accepted.body.job_id;
+      const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
+      await sleep(200);
+      // Only announced, never written to the results bucket, and claiming to be web-02: it counts for web-01.
+      intruder.publish(earlyRowSubject(jobId, 'web-01'), JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'announced by web-01' }));
+      const job = await waiting;
+      expect(job.body.results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', message: 'announced by web-01' })]);
+      expect(violations.some((v) => v.includes(earlyRowSubject(jobId, 'web-01')))).toBe(false);
+    } finally {
+      await fleet.startAgent('web-01');
     }
   });
 
