@@ -1,8 +1,6 @@
 import express, { Router, type Express } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
-import { loadContract } from '@fleet/contracts/operations';
 import type { AgentRoster } from './agents/roster';
 import type { AuditLog } from './audit/log';
 import { authenticate } from './auth/middleware';
@@ -12,6 +10,7 @@ import { errorHandler, unknownRoute } from './http/errors';
 import { finiteQueryNumbers } from './http/finite-numbers';
 import { logAndAuditRequests } from './http/observe';
 import { perKeyRateLimit } from './http/rate-limit';
+import { contractValidation } from './http/validation';
 import type { JobClient } from './jobs/client';
 import type { JobStore } from './jobs/store';
 import type { GatewayMetrics } from './metrics';
@@ -61,16 +60,7 @@ export function createApp(deps: GatewayDeps): Express {
   const preAuth = new PreAuthLimit(deps.preAuthRateLimitPerMinute ?? 0);
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds, preAuth));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
-  app.use(
-    OpenApiValidator.middleware({
-      // The document itself, not the YAML file's path: the built gateway carries it and reads no file for it.
-      apiSpec: loadContract() as unknown as Parameters<typeof OpenApiValidator.middleware>[0]['apiSpec'],
-      // Query and path parameters are always coerced from strings; bodies must arrive with the right JSON types.
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false },
-      validateResponses: false,
-      validateSecurity: false,
-    }),
-  );
+  app.use(contractValidation());
   app.use(finiteQueryNumbers);
   app.use(nodeRoutes(deps.jobs));
   app.use(jobRoutes(deps.jobs, deps.store, deps.roster));

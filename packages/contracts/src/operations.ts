@@ -53,15 +53,18 @@ interface ParameterSchema {
   default?: unknown;
 }
 
-interface ParameterObject {
+export interface ParameterObject {
   name: string;
   in: string;
+  required?: boolean;
   schema?: ParameterSchema;
+  /** Instead of `schema`: the parameter is sent as text of this media type (`application/json`). */
+  content?: Record<string, { schema?: Record<string, unknown> }>;
   'x-job-control'?: unknown;
   $ref?: string;
 }
 
-type Document = Record<string, unknown> & {
+export type Document = Record<string, unknown> & {
   paths: Record<string, Record<string, unknown> & { parameters?: ParameterObject[] }>;
   components?: Record<string, Record<string, unknown>>;
 };
@@ -100,7 +103,8 @@ export function readOperations(contract: Record<string, unknown>): OperationSpec
 }
 
 /** The path-level and the operation's own parameters, references resolved (the operation's own win). */
-function parametersOf(contract: Document, openApiPath: string, method: HttpMethod): ParameterObject[] {
+/** An operation's parameters: its path's, overridden by its own of the same name and place, references resolved. */
+export function parametersOf(contract: Document, openApiPath: string, method: HttpMethod): ParameterObject[] {
   const item = contract.paths[openApiPath];
   const op = item[method] as { parameters?: ParameterObject[] };
   const byKey = new Map<string, ParameterObject>();

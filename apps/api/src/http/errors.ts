@@ -4,21 +4,6 @@ import { ApiError, badRequest } from '../errors';
 import { HostAccessOffError, JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/errors';
 import { TargetError, type TargetFailure } from '../targets/resolve';
 
-interface ValidatorError {
-  status?: number;
-  message?: string;
-  errors?: Array<{ path?: string; message?: string }>;
-  type?: string;
-}
-
-/** The OpenAPI validator reports problems with a status and a list naming each bad field. */
-function fromValidator(err: ValidatorError): ApiError | undefined {
-  if (typeof err.status !== 'number' || !Array.isArray(err.errors)) return undefined;
-  const details = err.errors.map((e) => `${(e.path ?? '').replace(/^\//, '').replace(/\//g, '.')} ${e.message ?? ''}`.trim()).join('; ');
-  const titles: Record<number, string> = { 400: 'invalid request', 404: 'not found', 405: 'method not allowed', 413: 'request body too large', 415: 'unsupported media type' };
-  return new ApiError(err.status, titles[err.status] ?? 'invalid request', details || err.message || 'request rejected');
-}
-
 /** express' body parser errors: malformed JSON, body over the size limit. */
 function fromBodyParser(err: { type?: string; status?: number; message?: string }): ApiError | undefined {
   if (err.type === 'entity.parse.failed') return new ApiError(400, 'invalid request', 'request body is not valid JSON');
@@ -52,7 +37,7 @@ function fromJobLayer(err: unknown): ApiError | undefined {
 /** The answer for an error a request raised, or undefined for a fault of the gateway itself (a 500). */
 export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  return fromJobLayer(err) ?? fromValidator(err as ValidatorError) ?? fromBodyParser(err as { type?: string; status?: number; message?: string });
+  return fromJobLayer(err) ?? fromBodyParser(err as { type?: string; status?: number; message?: string });
 }
 
 export function errorHandler(log: Logger): ErrorRequestHandler {

@@ -7,11 +7,11 @@ import { ApiError } from '../../errors';
 import type { JobClient, StartedJob } from '../../jobs/client';
 import { EventStream } from '../../http/sse';
 import { TargetResolver } from '../../targets/resolve';
-import { compareBySpecificity } from './route-order';
+import { compareBySpecificity, expressPath } from './route-order';
 
 /**
  * Path parameters and query parameters (but the job controls) and, when the
- * operation declares one, the body. The OpenAPI validator has already refused
+ * operation declares one, the body. The contract validation has already refused
  * anything the contract does not declare, so nothing unvetted reaches an
  * agent; a body sent to an operation that declares none is ignored.
  */
@@ -20,11 +20,6 @@ function executorInput(spec: OperationSpec, req: Request): Record<string, unknow
   for (const [name, value] of Object.entries({ ...req.params, ...req.query })) if (!JOB_CONTROL_PARAMS.has(name)) params[name] = value;
   if (spec.hasBody && req.body !== undefined && Object.keys(req.body as object).length > 0) params.body = req.body;
   return params;
-}
-
-/** OpenAPI `{name}` path templates become express `:name` parameters. */
-function expressPath(openApiPath: string): string {
-  return openApiPath.replace(/\{(\w+)\}/g, ':$1');
 }
 
 /** Mounts every node-targeted operation of the contract, most specific path first (see route-order.ts). */

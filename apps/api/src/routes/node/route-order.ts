@@ -28,3 +28,8 @@ export function compareBySpecificity(a: string, b: string): number {
   }
   return left.length - right.length;
 }
+
+/** OpenAPI `{name}` path templates become express `:name` parameters. */
+export function expressPath(openApiPath: string): string {
+  return openApiPath.replace(/\{(\w+)\}/g, ':$1');
+}

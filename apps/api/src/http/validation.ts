@@ -1,0 +1,149 @@
+import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { Router, type Request, type RequestHandler } from 'express';
+import { loadContract, parametersOf, readOperations, type Document, type OperationSpec } from '@fleet/contracts/operations';
+import { ApiError, badRequest } from '../errors';
+import { compareBySpecificity, expressPath } from '../routes/node/route-order';
+
+type Json = Record<string, unknown>;
+
+/** What one operation checks, compiled once at start. */
+interface OperationChecks {
+  /** Path, query and header parameters: strings coerced to the declared types, defaults filled in. */
+  parameters: ValidateFunction;
+  knownQuery: Set<string>;
+  /** Query parameters sent as JSON text (`content: application/json`), parsed before they are checked. */
+  jsonQuery: string[];
+  /** The JSON body, exactly as sent (no coercion); absent when the operation declares none. */
+  body?: ValidateFunction;
+  bodyRequired: boolean;
+}
+
+const CONTRACT_ID = 'fleet-contract';
+
+/**
+ * Validates every request against the contract (README "Responses": a 400 names the bad field).
+ * Each operation's parameters and body are compiled by ajv once, when the gateway starts, and
+ * mounted on the operation's own express route, so a request is matched by express' router
+ * (patterns compiled once) and checked by its operation's compiled validators only.
+ * A path the contract knows with a method it does not is a 405.
+ */
+export function contractValidation(contract: Json = loadContract()): Router {
+  const parametersAjv = newAjv(true);
+  const bodyAjv = newAjv(false);
+  const router = Router();
+  const methodsByPath = new Map<string, string[]>();
+  // Literal segments before parameters (`…/docker/image` before `…/docker/{id}`), as the routes themselves are mounted.
+  for (const op of [...readOperations(contract)].sort((a, b) => compareBySpecificity(a.path, b.path))) {
+    const checks = compileOperation(contract, op, parametersAjv, bodyAjv);
+    router[op.method](expressPath(op.path), validator(checks));
+    methodsByPath.set(op.path, [...(methodsByPath.get(op.path) ?? []), op.method.toUpperCase()]);
+  }
+  for (const [path, methods] of methodsByPath) {
+    router.all(expressPath(path), (req, res) => {
+      res.set('Allow', methods.join(', '));
+      throw new ApiError(405, 'method not allowed', `${req.method} method not allowed`);
+    });
+  }
+  return router;
+}
+
+/** Options as express-openapi-validator used them, so the same requests pass and fail with the same messages. */
+function newAjv(coerce: boolean): Ajv2020 {
+  const ajv = new Ajv2020({ strict: false, strictNumbers: true, strictTuples: true, allowUnionTypes: false, validateSchema: false, coerceTypes: coerce, useDefaults: true, removeAdditional: false });
+  addFormats(ajv);
+  return ajv;
+}
+
+function compileOperation(contract: Json, op: OperationSpec, parametersAjv: Ajv2020, bodyAjv: Ajv2020): OperationChecks {
+  const operation = (contract.paths as Record<string, Json>)[op.path][op.method] as Json;
+  const parameters = parametersOf(contract as Document, op.path, op.method);
+  const groups = { query: objectSchema(), headers: objectSchema(), params: objectSchema() };
+  const jsonQuery: string[] = [];
+  for (const parameter of parameters) {
+    const group = parameter.in === 'query' ? groups.query : parameter.in === 'header' ? groups.headers : parameter.in === 'path' ? groups.params : undefined;
+    if (!group) continue;
+    const name = parameter.in === 'header' ? parameter.name.toLowerCase() : parameter.name;
+    const json = parameter.content?.['application/json'];
+    if (json && parameter.in === 'query') jsonQuery.push(name);
+    group.properties[name] = withContractRefs((json ? json.schema : (parameter.schema as Json | undefined)) ?? {});
+    if (parameter.required) group.required.push(name);
+  }
+  const requestBody = operation.requestBody as { required?: boolean; content?: Record<string, { schema?: Json }> } | undefined;
+  const bodySchema = requestBody?.content?.['application/json']?.schema;
+  ensureContract(parametersAjv, contract);
+  ensureContract(bodyAjv, contract);
+  return {
+    parameters: parametersAjv.compile({ type: 'object', properties: groups }),
+    knownQuery: new Set(Object.keys(groups.query.properties)),
+    jsonQuery,
+    body: bodySchema ? bodyAjv.compile({ type: 'object', properties: { body: withContractRefs(bodySchema) }, ...(requestBody?.required ? { required: ['body'] } : {}) }) : undefined,
+    bodyRequired: requestBody?.required === true,
+  };
+}
+
+function validator(checks: OperationChecks): RequestHandler {
+  return (req, _res, next) => {
+    const query = { ...(req.query as Json) };
+    for (const name of Object.keys(query)) {
+      if (!checks.knownQuery.has(name)) throw badRequest(`query.${name} Unknown query parameter '${name}'`);
+    }
+    for (const name of checks.jsonQuery) query[name] = parseJsonText(query[name]);
+    if (!checks.parameters({ query, headers: req.headers, params: req.params })) throw invalid(checks.parameters.errors);
+    if (checks.body) {
+      checkMediaType(req, checks.bodyRequired);
+      if (!checks.body({ body: req.body })) throw invalid(checks.body.errors);
+    }
+    // Express 5 parses req.query afresh on every read: the coerced values, with their defaults, replace it.
+    Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true, enumerable: true });
+    // One operation per request: the routes after this one in the validation router are not its own.
+    next('router');
+  };
+}
+
+/** A body the contract declares must come as JSON; with none declared required, no content type means no body. */
+function checkMediaType(req: Request, required: boolean): void {
+  const mediaType = req.get('content-type')?.split(';')[0].trim().toLowerCase();
+  if (mediaType === 'application/json') return;
+  if (!mediaType && !required) return;
+  throw new ApiError(415, 'unsupported media type', mediaType ? `unsupported media type ${mediaType}` : 'media type not specified');
+}
+
+/** Text that is not JSON stays text, and fails the schema with its own message. */
+function parseJsonText(value: unknown): unknown {
+  if (typeof value !== 'string' || value === '') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/** `query.limit must be <= 100`: where, then what, for each problem ajv found. */
+function invalid(errors: ErrorObject[] | null | undefined): ApiError {
+  const details = (errors ?? []).map((error) => `${fieldOf(error)} ${error.message ?? ''}`.trim()).join('; ');
+  return badRequest(details || 'request rejected');
+}
+
+function fieldOf(error: ErrorObject): string {
+  const params = error.params as { missingProperty?: string; additionalProperty?: string };
+  const child = params.missingProperty ?? params.additionalProperty;
+  const path = child === undefined ? error.instancePath : `${error.instancePath}/${child}`;
+  return path.replace(/^\//, '').replace(/\//g, '.');
+}
+
+function objectSchema(): { type: 'object'; properties: Record<string, Json>; required: string[] } {
+  return { type: 'object', properties: {}, required: [] };
+}
+
+/** The contract's components, added once so that `#/components/...` references resolve. */
+function ensureContract(ajv: Ajv2020, contract: Json): void {
+  if (!ajv.getSchema(CONTRACT_ID)) ajv.addSchema({ components: contract.components }, CONTRACT_ID);
+}
+
+/** A schema taken out of the document points into it by `#/...`; from outside, that is `fleet-contract#/...`. */
+function withContractRefs(schema: Json): Json {
+  return JSON.parse(JSON.stringify(schema), (key, value: unknown) =>
+    key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `${CONTRACT_ID}${value}` : value,
+  ) as Json;
+}
