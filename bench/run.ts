@@ -18,6 +18,7 @@ import { startRealFleet } from './lib/fleets';
 import { RowObserver } from './lib/observer';
 import { renderMarkdown } from './render';
 import type { BenchResults } from './results';
+import { measureKeyVerification, measureRequestValidation } from './sections/callpath';
 import { measureFanout } from './sections/fanout';
 import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublish } from './sections/micro';
 import { runOverhead } from './sections/overhead';
@@ -172,7 +173,8 @@ async function main(): Promise<void> {
   if (wants('real')) await phase('micro', async () => {
     results.micro = { jwt: measureJwtVerify(options.quick ? 500 : 3000) };
     progress.say(`micro: jwt.verify ${results.micro.jwt.stringSecretUs} µs with the secret as a string, ${results.micro.jwt.keyObjectUs} µs with a KeyObject`);
-    for (const ab of [await measureDeadline(options.quick ? 5000 : 20_000), measureFeedDecode(options.quick ? 20_000 : 100_000)]) {
+    const callPath = [measureKeyVerification(options.quick ? 2000 : 10_000), await measureRequestValidation(options.quick ? 1000 : 5000)];
+    for (const ab of [await measureDeadline(options.quick ? 5000 : 20_000), measureFeedDecode(options.quick ? 20_000 : 100_000), ...callPath]) {
       (results.ab ??= []).push(ab);
       progress.say(`micro A/B: ${ab.name}: ${ab.beforeUs} → ${ab.afterUs} µs CPU${ab.beforeRetainedBytes !== undefined ? `, ${ab.beforeRetainedBytes} → ${ab.afterRetainedBytes} B held per job` : ''}`);
     }
