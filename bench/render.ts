@@ -1,5 +1,6 @@
 import { JOB_SHARDS } from '@fleet/contracts/protocol';
 import type { BenchResults } from './results';
+import type { CallPathRecord } from './sections/callpath';
 import type { HotFunction, ProfileSummary } from './sections/cpuprofile';
 import { P99_LIMIT_MS } from './sections/throughput';
 import type { GatewayLogSummary, ScaleLevel } from './sections/scale';
@@ -17,6 +18,11 @@ export const OPTIMISATIONS: string[] = [
   'API keys are verified against a key object made once from the signing secret (`verificationKey` in `packages/api-keys/src/index.ts`). Given the secret as a string, jsonwebtoken 9 first tries `crypto.createPublicKey()` on it — which throws — on every request; that was the top frame of the gateway profile. Same algorithm pin, same checks.',
   'Agents receive their jobs from a push consumer delivering under their own inbox prefix (`ensureConsumer` in `apps/agent/src/worker.ts`) instead of pulling them. With one filtered pull consumer per host, nats-server 2.9.10 left some deliveries waiting a whole pull expiry (5 s), so from about 1,000 agents nearly every `_all` took over 5 s (`bench/pull-stall.ts` reproduces it without fleet code, and shows push consumers without the stall).',
   'Dispatch is spread over ' + String(JOB_SHARDS) + ' job streams by a hash of the hostname (`packages/contracts/src/protocol.ts`). A filtered consumer scans past the other hosts\' messages on its stream, so one stream made a fan-out cost the broker ~hosts² reads.',
+  'A read (`x-mutating: false`, not a stream) runs without the agent\'s claim (`apps/agent/src/worker.ts`): executing it twice changes nothing, and its row is written by an atomic create, so the first row stays. One JetStream round trip less per read.',
+  'A read\'s job record is stored and its dispatch published at the same time (`apps/api/src/jobs/client.ts`); a mutation is still sent only once its record is stored, so a job that cannot be stored runs nowhere.',
+  'The agent announces each final row on core NATS (`fleet.row.<job_id>.<hostname>`, publishable only by that host\'s agent) before writing it to the results bucket; the waiting gateway answers from whichever it hears first (`apps/api/src/jobs/feed.ts`). The durable write no longer sits on the answer\'s path.',
+  'Requests are validated by ajv validators compiled for each operation of the contract when the gateway starts, on express\' own routes (`apps/api/src/http/validation.ts`), instead of express-openapi-validator, which looked each request\'s route up by compiling every path pattern of the contract. Same checks, coercion, defaults and `{error, details, code}` answers.',
+  'Each API key is verified once and kept until it expires (`KeyVerifier` in `packages/api-keys/src/index.ts`, at most 10,000 keys, least recently used out first); revocation is still checked on every request.',
   'Target resolution no longer lists and sorts the fleet per call (`apps/api/src/agents/roster.ts`, `apps/api/src/targets/resolve.ts`): a hostname is looked up alone, `_any` takes the next live, undrained hostname, and the sorted hostname order is rebuilt only when an agent comes or goes, not on every heartbeat or call.',
 ];
 
@@ -515,7 +521,7 @@ ${beforeNote}
 
 ${table(['metric', 'before', 'after'], compare)}
 
-### Each change measured both ways in this run
+${callPathTable(r.callPath)}### Each change measured both ways in this run
 
 System-level numbers on a shared 2-core box move by more than these changes do,
 so each change is also measured on its own, old and new pattern in the same
@@ -542,6 +548,34 @@ ${hotTable(p.agent)}
 ### What was optimised
 
 ${OPTIMISATIONS.length ? OPTIMISATIONS.map((o) => `- ${o}`).join('\n') : 'Nothing yet.'}
+`;
+}
+
+/** The call-path changes: the same quick bench on the code before and after them (bench/record-callpath.ts). */
+function callPathTable(record: CallPathRecord | undefined): string {
+  const { before, after } = record ?? {};
+  if (!before || !after) return '';
+  const ms = (value: number | undefined) => (value === undefined ? 'n/a' : `${n(value, 2)} ms`);
+  const us = (value: number | undefined) => (value === undefined ? 'n/a' : `${n(value, 0)} µs`);
+  const pct = (value: number | undefined) => (value === undefined ? 'n/a' : `${n(value)}%`);
+  const rows: Row[] = [
+    ...Object.keys(after.addedP50Ms).flatMap((name) => [
+      [`added latency p50 — ${name}`, ms(before.addedP50Ms[name]), ms(after.addedP50Ms[name])],
+      [`added latency p99 — ${name}`, ms(before.addedP99Ms[name]), ms(after.addedP99Ms[name])],
+    ]),
+    ['`_all` over 3 engines, p50', ms(before.fanout3P50Ms), ms(after.fanout3P50Ms)],
+    ['gateway CPU per job, one-host ceiling (no profiler)', us(before.gatewayCpuPerJobOpenUs), us(after.gatewayCpuPerJobOpenUs)],
+    ['one-host ceiling (jobs/s)', n(before.openJobsPerSecond, 0), n(after.openJobsPerSecond, 0)],
+    ['gateway CPU per job, profiled run', us(before.gatewayCpuPerJobProfiledUs), us(after.gatewayCpuPerJobProfiledUs)],
+    ['request validation, % of gateway busy CPU', pct(before.validationSharePercent), pct(after.validationSharePercent)],
+    ['API keys, % of gateway busy CPU', pct(before.apiKeySharePercent), pct(after.apiKeySharePercent)],
+  ];
+  return `### The call path, before / after
+
+The same quick run (\`${after.command}\`) on the code before the call-path changes (git ${before.git}, ${before.startedAt.slice(0, 16).replace('T', ' ')} UTC, load ${before.load}) and after them (git ${after.git}, ${after.startedAt.slice(0, 16).replace('T', ' ')} UTC, load ${after.load}), recorded in \`bench/results/callpath.json\`. Quick runs are small samples on a shared box: latencies move with its load; the A/B table below measures the validator and key cache on their own.
+
+${table(['metric', 'before', 'after'], rows)}
+
 `;
 }
 
@@ -581,7 +615,7 @@ function findings(r: BenchResults): string {
   }
   const validator = categoryPercent(r.profile?.gateway, 'request validation (express-openapi-validator, ajv)');
   if (validator !== undefined) {
-    items.push(`**Request validation:** ${n(validator)}% of the gateway's busy CPU, much of it express-openapi-validator 5.6 looking up each request's route by compiling every path pattern (\`lookupRoute\` → \`pathToRegexp\`) on every request. Left as is: the fix (caching the compiled patterns) belongs in the library, and patching node_modules is not worth its upkeep at this share.`);
+    items.push(`**Request validation:** ${n(validator)}% of the gateway's busy CPU in this run's profile. express-openapi-validator 5.6 looked each request's route up by compiling every path pattern of the contract (\`lookupRoute\` → \`pathToRegexp\`) on every request; the gateway now validates with ajv validators compiled per operation at start, on express' own routes (\`apps/api/src/http/validation.ts\`; A/B above).`);
   }
   return items.length ? `## Findings\n\n${items.map((item) => `- ${item}`).join('\n')}\n` : '';
 }

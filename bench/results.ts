@@ -1,5 +1,6 @@
 import type { LoadSnapshot, MachineInfo, Versions } from './lib/env';
 import type { FanoutMeasurement } from './sections/fanout';
+import type { CallPathRecord } from './sections/callpath';
 import type { AbMeasurement, JwtMicro } from './sections/micro';
 import type { OverheadResult } from './sections/overhead';
 import type { PipelinesResult } from './sections/pipelines';
@@ -30,6 +31,8 @@ export interface BenchResults {
   micro?: { jwt: JwtMicro };
   /** Section 5's changes, each measured both ways in the same process during this run. */
   ab?: AbMeasurement[];
+  /** bench/results/callpath.json, attached when rendering: the call-path changes, before and after. */
+  callPath?: CallPathRecord;
   /** Phases that failed (the run records them and goes on). */
   errors?: string[];
 }

@@ -18,7 +18,7 @@ import { startRealFleet } from './lib/fleets';
 import { RowObserver } from './lib/observer';
 import { renderMarkdown } from './render';
 import type { BenchResults } from './results';
-import { measureKeyVerification, measureRequestValidation } from './sections/callpath';
+import { measureKeyVerification, measureRequestValidation, type CallPathRecord } from './sections/callpath';
 import { measureFanout } from './sections/fanout';
 import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublish } from './sections/micro';
 import { runOverhead } from './sections/overhead';
@@ -52,7 +52,9 @@ function render(saveBaseline: boolean): void {
   const latest = JSON.parse(readFileSync(join(RESULTS_DIR, 'latest.json'), 'utf8')) as BenchResults;
   const baselineFile = join(RESULTS_DIR, 'baseline.json');
   const baseline = existsSync(baselineFile) ? (JSON.parse(readFileSync(baselineFile, 'utf8')) as BenchResults) : undefined;
-  writeFileSync(join(REPO_ROOT, 'BENCHMARKS.md'), renderMarkdown(latest, saveBaseline ? undefined : baseline));
+  const callPathFile = join(RESULTS_DIR, 'callpath.json');
+  const callPath = existsSync(callPathFile) ? (JSON.parse(readFileSync(callPathFile, 'utf8')) as CallPathRecord) : undefined;
+  writeFileSync(join(REPO_ROOT, 'BENCHMARKS.md'), renderMarkdown({ ...latest, callPath }, saveBaseline ? undefined : baseline));
 }
 
 async function main(): Promise<void> {
