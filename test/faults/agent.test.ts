@@ -2,11 +2,15 @@
  * Agent crashes on real processes, counted on the engines: an agent SIGKILLed in the middle of a
  * job costs its own row only (failed by the deadline), comes back as one agent entry and runs
  * none of its old jobs; JetStream redelivery — of jobs it never acknowledged, and of jobs it had
- * already executed — never makes a (job_id, host) run twice.
+ * already executed — never makes a mutation's (job_id, host) run twice; a read delivered twice
+ * runs twice, harmlessly, and keeps its first row.
  */
-import { eventually, executionsOf, FaultTally, jobWhenDone, killSignalsSeen, markedContainer, newMark, replayAgentConsumer, setAckWait, SLACK_MS, agentConsumer, waitForConsumerIdle } from '../support/faults';
+import { jetstream } from '@nats-io/jetstream';
+import { jobSubject, type JobMessage } from '@fleet/contracts/protocol';
+import { eventually, executionsOf, MARK, FaultTally, jobWhenDone, killSignalsSeen, markedContainer, newMark, replayAgentConsumer, setAckWait, SLACK_MS, agentConsumer, waitForConsumerIdle } from '../support/faults';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';
+import { connectToFleetNats } from '../support/nats';
 
 let fleet: TestFleet;
 const tally = new FaultTally('faults/agent');
@@ -145,6 +149,46 @@ describe('JetStream redelivery', () => {
     expect(tally.atMost([{ mark: 'stubborn-stop', hostname, count: await killSignalsSeen(fleet, hostname, 'stubborn', suiteStart) }], stopsBefore)).toEqual([]);
     const now = await api(fleet, 'GET', `/node/${hostname}/container/docker`);
     expect(now.status).toBe(200);
+    tally.fault(true);
+  });
+});
+
+describe('a dispatch message delivered twice', () => {
+  /** Sends the job's dispatch message again, as the gateway would (its NATS login), under a new message id. */
+  async function deliverAgain(job: JobMessage): Promise<void> {
+    const nc = await connectToFleetNats(fleet.state);
+    try {
+      await jetstream(nc).publish(jobSubject('web-01'), JSON.stringify(job), { msgID: `${job.job_id}.web-01.again` });
+    } finally {
+      await nc.close();
+    }
+  }
+
+  const linesOf = (jobId: string, text: string) => fleet.log('agent-web-01').split('\n').filter((line) => line.includes(jobId) && line.includes(text)).length;
+
+  it('runs a mutation once, and a read twice with no harm: its first row stays and the job reads ok', async () => {
+    const mark = newMark('twice');
+    const body = markedContainer(mark);
+    const created = await api(fleet, 'POST', '/node/web-01/container/docker?timeout=60', { body });
+    expect(created.status).toBe(202);
+    const listed = await api(fleet, 'GET', '/node/web-01/container/docker?all=true&timeout=60');
+    expect(listed.status).toBe(200);
+    const deadline = Date.now() + 50_000;
+    await deliverAgain({ job_id: created.body.job_id, operation: 'docker.container.create', target: 'web-01', params: { body }, deadline });
+    await deliverAgain({ job_id: listed.body.job_id, operation: 'docker.container.list', target: 'web-01', params: { all: true }, deadline });
+
+    // The agent handled both second deliveries: the create refused as claimed, the list run again.
+    await eventually('both second deliveries to be handled', () => linesOf(created.body.job_id, 'already claimed') === 1 && linesOf(listed.body.job_id, 'row already written') === 1, 20_000);
+    expect(linesOf(listed.body.job_id, 'job done')).toBe(2);
+    expect(linesOf(created.body.job_id, 'job done')).toBe(1);
+
+    // Counted on the engine: one container for the mark, not two.
+    expect(tally.exactlyOnce([{ mark, hostname: 'web-01', count: (await executionsOf(fleet, mark, ['web-01']))['web-01'] }])).toEqual([]);
+    // The read's stored row is its first answer, listing the container, and the job reads ok.
+    const job = await api(fleet, 'GET', `/job/${listed.body.job_id}`);
+    expect(job.body).toMatchObject({ status: 'ok' });
+    expect(job.body.results).toEqual([listed.body.results[0]]);
+    expect(listed.body.results[0].containers.some((c: { Labels?: Record<string, string> }) => c.Labels?.[MARK] === mark)).toBe(true);
     tally.fault(true);
   });
 });
