@@ -81,6 +81,13 @@ export interface StartedJob {
  * HTTP layer answers with a status (http/errors.ts).
  */
 export class JobClient {
+  /**
+   * Rows this gateway answered with, for a few seconds: an answer may come from a row the agent
+   * announced before its durable write landed, and a `GET /job` through this gateway right after
+   * must not show that host as still running.
+   */
+  private readonly answered = new Map<string, { rows: HostRow[]; until: number }>();
+
   constructor(private readonly deps: JobClientDeps) {}
 
   get streamBufferBytes(): number | undefined {
@@ -168,7 +175,8 @@ export class JobClient {
     if (!stored) return undefined;
     // What the caller may see of it (or a refusal), decided before any row is read or waited for.
     const record = restrict(stored);
-    const heard = new Map<string, HostRow>();
+    const answered = (this.answered.get(jobId)?.rows ?? []).filter((row) => record.hosts.includes(row.hostname));
+    const heard = new Map<string, HostRow>(answered.map((row) => [row.hostname, row]));
     let wake = () => undefined as void;
     const hear = (hostname: string, row: HostRow) => {
       if (!isFinal(row.status)) return;
@@ -290,8 +298,19 @@ export class JobClient {
     await Promise.all(missing.map(async (host) => rows.set(host, await this.deadlineRow(record, host))));
     if (missing.length) this.deps.log.warn({ job_id: record.job_id, target: record.target, missing: missing.length }, 'hosts missed the deadline');
     const settled = [...rows.values()].sort(byHostname);
+    this.remember(record.job_id, settled);
     this.deps.onSettled?.(record, settled);
     return settled;
+  }
+
+  private remember(jobId: string, rows: HostRow[]): void {
+    const now = Date.now();
+    // Insertion order is expiry order: drop the expired ones from the front.
+    for (const [id, entry] of this.answered) {
+      if (entry.until > now) break;
+      this.answered.delete(id);
+    }
+    this.answered.set(jobId, { rows, until: now + ANSWERED_KEPT_MS });
   }
 
   private async deadlineRow(record: JobRecord, host: string): Promise<HostRow> {
@@ -305,6 +324,9 @@ export class JobClient {
     }
   }
 }
+
+/** How long a settled job's rows are kept for `waitFor`: far longer than a durable write takes. */
+const ANSWERED_KEPT_MS = 10_000;
 
 function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
