@@ -15,7 +15,6 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { hostPathsOutside, nodeOperationHostAccess } from '@fleet/contracts/host-access';
 import { hostGrantRefusal } from '@fleet/contracts/host-grant';
-import { OPERATIONS } from '@fleet/contracts/operations';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { OPERATIONS } from '@fleet/contracts/operations';
 import { AGENT_REPORT_GRACE_MS, agentConsumerName, earlyRowSubject, jobsStreamOf, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';

@@ -33,6 +33,8 @@ describe('verifyToken', () => {
 
   it.each([[''], ['_all'], [42], ['role:*']])('refuses a key whose scope claim is %p', (scope) => {
     expect(() => verifyToken(forged({ exp: now + 60, scope }), KEY)).toThrow('API key scope is not a hostname or key:value selectors');
+  });
+});
 
 const secret = 'k'.repeat(40);
 
