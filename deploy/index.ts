@@ -36,7 +36,7 @@ export {
 export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
 export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
 export { startRegistry, stopRegistry, type Registry } from './lib/image-registry';
-export { formatLabels, listAgents } from './lib/services';
+export { acceptAgents, formatLabels, listAgents } from './lib/services';
 export {
   agentOf,
   fleetProcesses,

@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, listAgents } from '@fleet/deploy';
+import { acceptAgents, freePort, listAgents } from '@fleet/deploy';
 import { SwarmProcess } from '../harness/swarm-client';
+import { swarmHostname, swarmLabels } from '../harness/swarm-protocol';
 import { boundedLoop, sleep, type Progress } from '../lib/context';
 import { startScaleFleet } from '../lib/fleets';
 import { HttpClient } from '../lib/http';
@@ -161,6 +162,8 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
           ),
         );
       }
+      // Swarm agents are new hosts: pending until accepted, as any agent (README "Security model").
+      await acceptAgents(fleet.state, Array.from({ length: increment }, (_, i) => ({ hostname: swarmHostname(PREFIX, running + i), labels: swarmLabels(running + i) })));
       swarms.push(...started);
       progress.say(`scale: starting ${increment} more agents in ${processes} swarm process(es) → ${target}`);
       const readies = await Promise.all(started.map((swarm) => swarm.ready(300_000)));

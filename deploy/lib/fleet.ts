@@ -4,10 +4,11 @@ import { type Engine, startEngine, stopEngine } from './engine';
 import { BUSYBOX_IMAGE, hasImage, importBusyboxImage } from './image';
 import { ensureHostGrantKeys, ensureJwtSecret, mintKey } from './keys';
 import { generateNatsUsers } from './nats-auth';
+import { ensurePrivateDir } from './secret-files';
 import { startNats, stopNats } from './nats';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
 import { assertPortFree, freePort, stopByPid } from './process';
-import { spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './services';
+import { acceptAgents, spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './services';
 import { type AgentSpec, type AgentState, agentsWithOwnEngine, type FleetState, logFileOf } from './state';
 
 export interface FleetOptions {
@@ -62,6 +63,9 @@ interface Infrastructure {
  * had started before rethrowing.
  */
 export async function startFleet(opts: FleetOptions): Promise<FleetState> {
+  // The fleet's dir holds the signing secret, the NATS config and passwords and the state (with
+  // an admin key): nobody else may even list it.
+  ensurePrivateDir(opts.dir);
   mkdirSync(join(opts.dir, 'logs'), { recursive: true });
   const jwtSecretFile = join(opts.dir, 'jwt-secret');
   ensureJwtSecret(jwtSecretFile);
@@ -161,6 +165,7 @@ async function launchServices(opts: FleetOptions, infra: Infrastructure, undo: U
   state.gateway.pid = spawnGateway(state);
   undo.push(() => stopByPid(state.gateway.pid, { marker: GATEWAY_ENTRYPOINT }));
   await waitForGateway(state, opts.readyTimeoutMs);
+  await acceptAgents(state, state.agents);
   for (const agent of state.agents) {
     agent.agentPid = spawnAgent(state, agent);
     undo.push(() => stopByPid(agent.agentPid, { marker: AGENT_ENTRYPOINT }));

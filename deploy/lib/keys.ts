@@ -1,16 +1,21 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Role } from '@fleet/contracts/permissions';
 import { mintToken } from '@fleet/api-keys';
+import { writeSecretFile } from './secret-files';
 
 /**
  * Creates the gateway's HS256 secret unless it exists: keeping it across `fleet down`/`up` keeps
  * keys minted earlier valid. No trailing newline, so readers that do not trim agree with us.
  */
 export function ensureJwtSecret(file: string): void {
-  if (existsSync(file)) return;
-  writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  if (existsSync(file)) {
+    // Kept, but never left readable to others (a secret written by an earlier version).
+    chmodSync(file, 0o600);
+    return;
+  }
+  writeSecretFile(file, randomBytes(32).toString('hex'));
 }
 
 /** Where a fleet directory keeps the gateway's host-access grant key pair (README "Host-level access"). */
@@ -29,7 +34,7 @@ export function ensureHostGrantKeys(dir: string): void {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
-  writeFileSync(files.privateKey, privateKey, { mode: 0o600 });
+  writeSecretFile(files.privateKey, privateKey);
   writeFileSync(files.publicKey, publicKey, { mode: 0o644 });
 }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
 import { agentPermissions, gatewayPermissions, type SubjectPermissions } from '@fleet/contracts/nats-permissions';
+import { ensurePrivateDir, writeSecretFile } from './secret-files';
 
 export interface NatsCredentials {
   user: string;
@@ -16,8 +17,21 @@ export interface NatsUsers {
 
 interface NatsUser {
   user: string;
+  /** bcrypt hash: the config never holds a password nats-server's readers could log in with. */
   password: string;
   permissions: SubjectPermissions;
+}
+
+/** nats-server's own `nats server passwd` default. */
+const BCRYPT_COST = 11;
+
+/**
+ * A bcrypt hash nats-server accepts in place of a password (it checks a login against it). The
+ * `$2a$` prefix: nats-server 2.9 recognises it, and for these ASCII passwords it is the same
+ * algorithm as bcryptjs's `$2b$`.
+ */
+export function natsPasswordHash(password: string): string {
+  return bcrypt.hashSync(password, BCRYPT_COST).replace(/^\$2b\$/, '$2a$');
 }
 
 export function agentUserName(hostname: string): string {
@@ -26,17 +40,18 @@ export function agentUserName(hostname: string): string {
 
 /**
  * One NATS user for the gateway and one per agent, each with a fresh random
- * password and the subject permissions of its role. Returns the credentials
- * and the `authorization` block for nats-server's config (mode 600 as well).
+ * password (in its own mode-600 file) and the subject permissions of its role.
+ * Returns the credentials and the `authorization` block for nats-server's
+ * config, which holds bcrypt hashes only (still mode 600: it lists the users).
  */
 export function generateNatsUsers(dir: string, hostnames: string[]): { users: NatsUsers; config: string } {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dir);
   const entries: NatsUser[] = [];
   const issue = (user: string, permissions: SubjectPermissions): NatsCredentials => {
     const password = randomBytes(24).toString('hex');
     const passwordFile = join(dir, `${user}.password`);
-    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-    entries.push({ user, password, permissions });
+    writeSecretFile(passwordFile, `${password}\n`);
+    entries.push({ user, password: natsPasswordHash(password), permissions });
     return { user, passwordFile };
   };
   const gateway = issue('gateway', gatewayPermissions());

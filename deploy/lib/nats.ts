@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findExecutable } from './paths';
 import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitFor } from './process';
+import { ensurePrivateDir, writeSecretFile } from './secret-files';
 
 export interface NatsClusterOptions {
   name: string;
@@ -35,11 +35,12 @@ export interface NatsServer {
 }
 
 export async function startNats(opts: NatsOptions): Promise<NatsServer> {
-  mkdirSync(opts.dir, { recursive: true });
+  ensurePrivateDir(opts.dir);
   const port = opts.port ?? (await freePort());
   const monitorPort = opts.monitorPort ?? (await freePort());
   const configFile = join(opts.dir, 'nats.conf');
-  writeFileSync(configFile, natsConfig(opts, port, monitorPort));
+  // It lists the users (and a cluster's route password): readable by its owner only.
+  writeSecretFile(configFile, natsConfig(opts, port, monitorPort));
   const pid = spawnService({
     command: findExecutable('nats-server'),
     args: ['-c', configFile],

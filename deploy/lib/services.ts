@@ -2,7 +2,7 @@ import { hostGrantKeyFiles } from './keys';
 import { natsLoginEnv } from './nats-auth';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT, REPO_ROOT } from './paths';
 import { abortIfDead, spawnService, waitFor } from './process';
-import { type AgentState, type FleetState, logFileOf } from './state';
+import { type AgentSpec, type AgentState, type FleetState, logFileOf } from './state';
 
 /** How long the gateway and agents get to come up; generous because a loaded 2-core CI box is slow. */
 export const DEFAULT_READY_TIMEOUT_MS = 90_000;
@@ -11,6 +11,7 @@ export const DEFAULT_READY_TIMEOUT_MS = 90_000;
 export interface RegisteredAgent {
   hostname: string;
   labels: Record<string, string>;
+  enrollment?: 'pending' | 'accepted';
   live: boolean;
   started_at?: string;
 }
@@ -106,12 +107,36 @@ export async function waitForAgents(state: FleetState, agents: AgentState[], wai
 }
 
 function isReady(agent: RegisteredAgent, startedSince: Date | undefined): boolean {
-  if (!agent.live) return false;
+  if (!agent.live || agent.enrollment !== 'accepted') return false;
   return startedSince === undefined || new Date(agent.started_at ?? 0) >= startedSince;
 }
 
 function gatewayDeath(state: FleetState): () => string | undefined {
   return abortIfDead('gateway', state.gateway.pid, logFileOf(state.dir, 'gateway'));
+}
+
+/**
+ * Accepts the fleet's own agents with the labels the fleet gives them, before they start (README
+ * "Security model": a new agent is pending until an admin accepts it). Accepting creates each
+ * agent's job consumer, which the agent only binds to.
+ */
+export async function acceptAgents(state: Pick<FleetState, 'url' | 'adminKey'>, agents: AgentSpec[]): Promise<void> {
+  for (let from = 0; from < agents.length; from += ACCEPT_PARALLEL) {
+    await Promise.all(agents.slice(from, from + ACCEPT_PARALLEL).map((agent) => acceptAgent(state, agent)));
+  }
+}
+
+/** Acceptances in flight at once (a bench swarm accepts thousands). */
+const ACCEPT_PARALLEL = 20;
+
+async function acceptAgent(state: Pick<FleetState, 'url' | 'adminKey'>, agent: AgentSpec): Promise<void> {
+  const res = await fetch(`${state.url}/agent/${encodeURIComponent(agent.hostname)}/accept`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${state.adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ labels: agent.labels }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (res.status !== 200) throw new Error(`accepting agent ${agent.hostname} answered ${res.status}: ${await res.text()}`);
 }
 
 export async function listAgents(url: string, adminKey: string): Promise<RegisteredAgent[]> {

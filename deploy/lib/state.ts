@@ -1,8 +1,9 @@
 import type { NatsUsers } from './nats-auth';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineSocketOf } from './engine';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
+import { writeSecretFile } from './secret-files';
 
 export interface AgentSpec {
   hostname: string;
@@ -83,7 +84,7 @@ export function stateFileOf(dir: string): string {
 
 /** Mode 600: the file holds an admin key. */
 export function saveFleetState(state: FleetState): void {
-  writeFileSync(stateFileOf(state.dir), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  writeSecretFile(stateFileOf(state.dir), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 export function loadFleetState(dir: string): FleetState | undefined {

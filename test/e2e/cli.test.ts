@@ -281,7 +281,7 @@ describe('agents, tokens, audit', () => {
     const table = await fleetCli(['agent', 'ls']);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^HOSTNAME\s+LIVE\s+DRAINED\s+ENGINE\s+LABELS/);
+    expect(lines[0]).toMatch(/^HOSTNAME\s+LIVE\s+DRAINED\s+ENGINE\s+LABELS\s+ENROLLMENT/);
     expect(lines.slice(1).map((line) => line.split(/\s{2,}/).slice(0, 3))).toEqual(HOSTS.map((host) => [host, 'yes', 'no']));
 
     const json = await fleetCli(['agent', 'ls', '--json']);

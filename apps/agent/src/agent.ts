@@ -1,9 +1,9 @@
 import { createPublicKey } from 'node:crypto';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
 import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
-import { AGENTS_BUCKET, jobsStreamOf, kvStreamName, RESULTS_BUCKET } from '@fleet/contracts/protocol';
+import { AGENTS_BUCKET, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
 import { version as agentVersion } from '../package.json';
@@ -39,7 +39,6 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   );
   metrics.followNats(nc);
   const jsm = await jetstreamManager(nc);
-  await waitForTopology(jsm, config.hostname, log);
   const kvm = new Kvm(nc);
   const worker = new JobWorker({
     nc,
@@ -56,12 +55,18 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     log,
     onExecuted: (job, row) => metrics.jobExecuted(job, row),
   });
-  // Consume before registering: once listed, a host must already receive its jobs.
-  await worker.start();
   const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
   const registration = new Registration(await kvm.open(AGENTS_BUCKET), docker, identity, config.heartbeatMs, log, (healthy) => metrics.engine(healthy));
-  await registration.start();
-  log.info({ labels: config.labels, metrics_url: metricsServer?.url }, 'agent registered');
+  if (await worker.hasConsumer()) {
+    // An accepted host: consume before registering, so that once listed it already receives its jobs.
+    await worker.start();
+    await registration.start();
+  } else {
+    // A new host asks to be enrolled by registering (listed as pending, never targeted) and binds once accepted.
+    await registration.start();
+    await worker.start();
+  }
+  log.info({ requested_labels: config.labels, metrics_url: metricsServer?.url }, 'agent registered');
   return {
     async stop() {
       await registration.stop().catch((err) => log.warn({ err }, 'deregistration failed'));
@@ -70,16 +75,4 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
       await nc.drain().catch(() => undefined);
     },
   };
-}
-
-/** The gateway creates the streams and buckets; an agent started first waits for them. */
-async function waitForTopology(jsm: JetStreamManager, hostname: string, log: Logger): Promise<void> {
-  const streams = [jobsStreamOf(hostname), kvStreamName(RESULTS_BUCKET), kvStreamName(AGENTS_BUCKET)];
-  for (let attempt = 1; ; attempt++) {
-    const missing = [];
-    for (const stream of streams) if (!(await jsm.streams.info(stream).then(() => true, () => false))) missing.push(stream);
-    if (missing.length === 0) return;
-    if (attempt % 20 === 1) log.warn({ missing }, 'waiting for the gateway to create the job streams');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { cancelSubject, secretSubject, streamSubject, type JobMessage, type StreamChunk } from '@fleet/contracts/protocol';
+import { cancelSubject, secretSubject, streamSubject, type JobMessage, type StreamChunk, type StreamChunkEvent } from '@fleet/contracts/protocol';
 
 const SECRET_TIMEOUT_MS = 2000;
 
@@ -26,7 +26,7 @@ export class JobChannel {
     this.subject = streamSubject(job.job_id, hostname);
   }
 
-  emit(event: string, data: unknown): void {
+  emit(event: StreamChunkEvent, data: unknown): void {
     const chunk: StreamChunk = { event, data };
     this.nc.publish(this.subject, JSON.stringify(chunk));
   }

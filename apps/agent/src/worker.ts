@@ -1,15 +1,6 @@
-import {
-  AckPolicy,
-  type ConsumerMessages,
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-} from '@nats-io/jetstream';
+import { type ConsumerMessages, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
@@ -64,6 +55,7 @@ export class JobWorker {
   private readonly slots: Semaphore;
   private readonly longRunningSlots: Semaphore;
   private stopConsuming?: () => Promise<void>;
+  private stopped = false;
 
   constructor(private readonly deps: WorkerDeps) {
     this.slots = new Semaphore(deps.concurrency);
@@ -71,7 +63,6 @@ export class JobWorker {
   }
 
   async start(): Promise<void> {
-    await this.ensureConsumer();
     const messages = await this.bind();
     this.stopConsuming = () => messages.close().then(() => undefined);
     void (async () => {
@@ -82,56 +73,54 @@ export class JobWorker {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.stopConsuming?.();
   }
 
-  /**
-   * The host's durable consumer, pushing to a subject only this agent may subscribe to. Push, not
-   * pull: with one filtered pull consumer per host, nats-server 2.9 leaves some deliveries waiting
-   * a whole pull expiry (bench/pull-stall.ts), which made every large fan-out as slow as that.
-   * A pull consumer left by an earlier version is replaced.
-   */
-  private async ensureConsumer(): Promise<void> {
+  /** True once the gateway created this host's consumer (when the host was accepted). */
+  async hasConsumer(): Promise<boolean> {
     const { jsm, hostname } = this.deps;
-    const name = agentConsumerName(hostname);
-    const stream = jobsStreamOf(hostname);
-    const existing = await jsm.consumers.info(stream, name).catch(() => undefined);
-    if (existing?.config.deliver_subject === agentDeliverSubject(hostname)) return;
-    if (existing) await jsm.consumers.delete(stream, name);
-    await jsm.consumers.add(stream, {
-      durable_name: name,
-      filter_subject: jobSubject(hostname),
-      deliver_subject: agentDeliverSubject(hostname),
-      // Heartbeats let the client notice a consumer leader that went quiet. No flow control: the
-      // agent acks each job as soon as it is claimed, and max_ack_pending bounds what is in flight.
-      idle_heartbeat: nanos(PUSH_HEARTBEAT_MS),
-      ack_policy: AckPolicy.Explicit,
-      // A new host starts with the jobs addressed to it from now on.
-      deliver_policy: DeliverPolicy.New,
-      ack_wait: nanos(30_000),
-      max_deliver: 20,
-      max_ack_pending: 1024,
-    });
+    return jsm.consumers.info(jobsStreamOf(hostname), agentConsumerName(hostname)).then(
+      () => true,
+      () => false,
+    );
   }
 
   /**
-   * Subscribes to the consumer's deliveries. A restarted agent may find the consumer still bound to
+   * Subscribes to the deliveries of the durable push consumer the gateway created for this host
+   * (an agent may not create, change or delete consumers: README "Security model"). A pending
+   * agent waits here until it is accepted. A restarted agent may find the consumer still bound to
    * its previous connection for a moment, until the server notices that connection is gone.
    */
   private async bind(): Promise<ConsumerMessages> {
-    const giveUpAt = Date.now() + BIND_RETRY_MS;
-    for (;;) {
-      const consumer = await this.deps.js.consumers.getPushConsumer(jobsStreamOf(this.deps.hostname), agentConsumerName(this.deps.hostname));
+    const { js, hostname, log } = this.deps;
+    let boundSince: number | undefined;
+    for (let attempt = 1; !this.stopped; attempt++) {
+      const consumer = await js.consumers.getPushConsumer(jobsStreamOf(hostname), agentConsumerName(hostname)).catch(() => undefined);
+      if (!consumer) {
+        if (attempt % 60 === 1) log.warn('no job consumer for this host yet: waiting for an admin to accept it (fleet agent accept)');
+        await sleep(CONSUMER_POLL_MS);
+        continue;
+      }
+      const deliverSubject = (await consumer.info(true)).config.deliver_subject;
+      if (deliverSubject !== agentDeliverSubject(hostname)) throw new Error(`this host's consumer delivers to ${deliverSubject}, not to ${agentDeliverSubject(hostname)}`);
+      boundSince ??= Date.now();
       try {
         return await consumer.consume();
       } catch (err) {
-        if (Date.now() >= giveUpAt) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        if (Date.now() - boundSince >= BIND_RETRY_MS) throw err;
+        await sleep(250);
       }
     }
+    throw new Error('the agent stopped before its job consumer existed');
   }
 
   private async handle(msg: JsMsg): Promise<void> {
+    if (!this.isOwnDelivery(msg)) {
+      // Not acked: it is not ours to settle. Whoever pointed a consumer here learns nothing from us.
+      this.deps.log.error({ subject: msg.subject }, 'refused a delivery that is not from this host\'s own stream, consumer and job subject');
+      return;
+    }
     const job = parseJob(msg);
     if (!job) {
       msg.term();
@@ -191,6 +180,22 @@ export class JobWorker {
   private slotsFor(job: JobMessage): Semaphore {
     const longRunning = job.stream === true || OPERATIONS.some((op) => op.name === job.operation && op.longRunning);
     return longRunning ? this.longRunningSlots : this.slots;
+  }
+
+  /**
+   * Only this host's consumer on its own stream, delivering its own job subject, may hand it a job:
+   * the broker does not check where a consumer delivers, so a misdirected consumer (made with a
+   * login that may create consumers) must not be able to run another host's jobs here.
+   */
+  private isOwnDelivery(msg: JsMsg): boolean {
+    const { hostname } = this.deps;
+    if (msg.subject !== jobSubject(hostname)) return false;
+    try {
+      return msg.info.stream === jobsStreamOf(hostname) && msg.info.consumer === agentConsumerName(hostname);
+    } catch {
+      // No JetStream reply subject at all: not a delivery.
+      return false;
+    }
   }
 
   /**
@@ -297,12 +302,16 @@ export class JobWorker {
 /** How long past the deadline an executed job's row is still retried. */
 const REPORT_RETRY_MS = 60_000;
 
-/** How often the consumer's leader signals it is alive when there are no jobs. */
-const PUSH_HEARTBEAT_MS = 5_000;
+/** How often a pending agent looks for the consumer its acceptance creates. */
+const CONSUMER_POLL_MS = 1_000;
 
 /** How long a starting agent waits for its consumer to be free of a previous connection. */
 const BIND_RETRY_MS = 15_000;
 
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** How long before its deadline a job still waiting for an engine slot gives up. */
 const QUEUE_GRACE_MS = 500;

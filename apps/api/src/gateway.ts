@@ -34,7 +34,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const metrics = new GatewayMetrics();
   const natsLink = trackNats(nc, metrics.collectors, 'fleet_');
   const topology = await ensureTopology(nc, config);
-  const roster = new AgentRoster(topology.agents, topology.drains, config.agentTtlMs);
+  const roster = new AgentRoster(topology, topology.jsm, config.agentTtlMs);
   await roster.start(nc);
   metrics.followAgents(roster);
   const feed = new ResultFeed();

@@ -203,19 +203,25 @@ export function renderJobs(list: JobList): string {
 
 export function renderAgents(list: AgentList): string {
   return table(
-    ['HOSTNAME', 'LIVE', 'DRAINED', 'ENGINE', 'LABELS', 'AGENT', 'LAST SEEN'],
+    ['HOSTNAME', 'LIVE', 'DRAINED', 'ENGINE', 'LABELS', 'ENROLLMENT', 'AGENT', 'LAST SEEN'],
     [...list.agents].sort((a, b) => a.hostname.localeCompare(b.hostname)).map((agent) => [
       agent.hostname,
       agent.live ? 'yes' : 'no',
       agent.drained ? 'yes' : 'no',
       agent.engine?.healthy === false ? `down: ${agent.engine.error ?? ''}` : (agent.engine_version ?? ''),
-      Object.entries(agent.labels)
-        .map(([key, value]) => `${key}=${value}`)
-        .join(','),
+      // A pending agent has no labels yet: show what it asks for, marked as such.
+      agent.enrollment === 'accepted' ? formatLabels(agent.labels) : `requested: ${formatLabels(agent.requested_labels)}`,
+      agent.enrollment,
       agent.agent_version,
       agent.last_seen_at,
     ]),
   );
+}
+
+function formatLabels(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
 }
 
 export function renderAudit(list: AuditList): string {

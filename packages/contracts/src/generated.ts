@@ -1713,6 +1713,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/agent/{hostname}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept (enrol) an agent so that targets can reach it, with the labels an admin gives it
+         * @description A new agent is `pending`: listed with the labels it asks for (`requested_labels`), never
+         *     targeted. Accepting it creates its job consumer and sets its labels: the body's, or
+         *     without a body the ones it asked for. A hostname not seen yet can be accepted ahead of
+         *     its first start (`fleet up` does this for its own agents). Accepting again replaces the
+         *     labels. Needs an unscoped key: labels decide which keys' scopes reach a host.
+         */
+        post: operations["agent.accept"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agent/{hostname}/labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set an accepted agent's labels (the ones targets and key scopes match)
+         * @description Replaces every label of an accepted agent; 404 for a host that is not accepted. Needs an unscoped key.
+         */
+        put: operations["agent.label"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2198,9 +2242,19 @@ export interface components {
         };
         Agent: {
             hostname: components["schemas"]["Hostname"];
+            /** @description The labels an admin set (`PUT /agent/{hostname}/labels`); targets and key scopes match these. Empty while pending. */
             labels: {
                 [key: string]: string;
             };
+            /** @description What the agent asks for (`FLEET_AGENT_LABELS`); shown, never matched. */
+            requested_labels: {
+                [key: string]: string;
+            };
+            /**
+             * @description A pending agent is never targeted (`POST /agent/{hostname}/accept`).
+             * @enum {string}
+             */
+            enrollment: "pending" | "accepted";
             /** @description Heartbeat seen within the registry TTL. */
             live: boolean;
             drained: boolean;
@@ -2219,6 +2273,22 @@ export interface components {
              * @description The agent's Prometheus endpoint (`FLEET_AGENT_METRICS_ADDR`); absent when the agent serves no metrics.
              */
             metrics_url?: string;
+        };
+        Labels: {
+            [key: string]: string;
+        };
+        AgentLabelsRequest: {
+            labels: components["schemas"]["Labels"];
+        };
+        Enrollment: {
+            hostname: components["schemas"]["Hostname"];
+            /** @enum {string} */
+            enrollment: "accepted";
+            labels: components["schemas"]["Labels"];
+            /** @description The subject of the key that accepted the host or set its labels. */
+            by: string;
+            /** Format: date-time */
+            at: string;
         };
         AuditEntry: {
             /** Format: date-time */
@@ -5408,6 +5478,11 @@ export interface operations {
                      *             "role": "db",
                      *             "zone": "eu.west"
                      *           },
+                     *           "requested_labels": {
+                     *             "role": "db",
+                     *             "zone": "eu.west"
+                     *           },
+                     *           "enrollment": "accepted",
                      *           "live": true,
                      *           "drained": false,
                      *           "agent_version": "0.1.0",
@@ -5425,6 +5500,11 @@ export interface operations {
                      *             "role": "web",
                      *             "zone": "eu.west"
                      *           },
+                     *           "requested_labels": {
+                     *             "role": "web",
+                     *             "zone": "eu.west"
+                     *           },
+                     *           "enrollment": "accepted",
                      *           "live": true,
                      *           "drained": true,
                      *           "agent_version": "0.1.0",
@@ -5468,6 +5548,11 @@ export interface operations {
                      *         "role": "web",
                      *         "zone": "eu.west"
                      *       },
+                     *       "requested_labels": {
+                     *         "role": "web",
+                     *         "zone": "eu.west"
+                     *       },
+                     *       "enrollment": "accepted",
                      *       "live": true,
                      *       "drained": false,
                      *       "agent_version": "0.1.0",
@@ -5510,6 +5595,11 @@ export interface operations {
                      *         "role": "web",
                      *         "zone": "eu.west"
                      *       },
+                     *       "requested_labels": {
+                     *         "role": "web",
+                     *         "zone": "eu.west"
+                     *       },
+                     *       "enrollment": "accepted",
                      *       "live": true,
                      *       "drained": true,
                      *       "agent_version": "0.1.0",
@@ -5552,6 +5642,11 @@ export interface operations {
                      *         "role": "web",
                      *         "zone": "eu.west"
                      *       },
+                     *       "requested_labels": {
+                     *         "role": "web",
+                     *         "zone": "eu.west"
+                     *       },
+                     *       "enrollment": "accepted",
                      *       "live": true,
                      *       "drained": false,
                      *       "agent_version": "0.1.0",
@@ -5565,6 +5660,100 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Agent"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "agent.accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hostname: components["parameters"]["Hostname"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "labels": {
+                 *         "role": "web",
+                 *         "zone": "eu.west"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["AgentLabelsRequest"];
+            };
+        };
+        responses: {
+            /** @description The host is accepted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "hostname": "web-01",
+                     *       "enrollment": "accepted",
+                     *       "labels": {
+                     *         "role": "web",
+                     *         "zone": "eu.west"
+                     *       },
+                     *       "by": "local-admin",
+                     *       "at": "2026-11-22T08:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Enrollment"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "agent.label": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hostname: components["parameters"]["Hostname"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "labels": {
+                 *         "role": "db",
+                 *         "zone": "eu.west"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["AgentLabelsRequest"];
+            };
+        };
+        responses: {
+            /** @description The host's new labels. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "hostname": "db-01",
+                     *       "enrollment": "accepted",
+                     *       "labels": {
+                     *         "role": "db",
+                     *         "zone": "eu.west"
+                     *       },
+                     *       "by": "local-admin",
+                     *       "at": "2026-11-22T08:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Enrollment"];
                 };
             };
             default: components["responses"]["Error"];

@@ -1,9 +1,15 @@
 /**
  * NATS subject permissions, derived from the protocol so that a subject is
  * named in one place. An agent may touch only what belongs to its own
- * hostname: its job subject and durable consumer, its result keys and early rows, its
- * heartbeat key, its stream and secret subjects, and replies on its own inbox
- * prefix (a shared `_INBOX.>` would let one agent read another's deliveries).
+ * hostname: it may look up and bind to its durable consumer and ack its
+ * deliveries, write its result keys, early rows and registry key, publish on its stream
+ * and secret subjects, and receive on its own inbox prefix (a shared
+ * `_INBOX.>` would let one agent read another's deliveries). It may not create,
+ * change or delete any consumer (the gateway creates each agent's, see
+ * README "Security model": a consumer's deliver subject is not checked by the
+ * server, so an agent allowed to shape its own could point it at another
+ * host's inbox), nor read any stream's info (which lists every subject, i.e.
+ * every job id and host).
  */
 import {
   AGENTS_BUCKET,
@@ -45,16 +51,9 @@ export function agentPermissions(hostname: string): SubjectPermissions {
   return {
     publish: {
       allow: [
+        // The client's JetStream API check at connect; it says nothing about other hosts.
         '$JS.API.INFO',
-        `$JS.API.STREAM.INFO.${jobsStream}`,
-        `$JS.API.STREAM.INFO.${resultsStream}`,
-        `$JS.API.STREAM.INFO.${kvStreamName(AGENTS_BUCKET)}`,
         `$JS.API.CONSUMER.INFO.${jobsStream}.${consumer}`,
-        `$JS.API.CONSUMER.CREATE.${jobsStream}.${consumer}`,
-        `$JS.API.CONSUMER.CREATE.${jobsStream}.${consumer}.>`,
-        `$JS.API.CONSUMER.DURABLE.CREATE.${jobsStream}.${consumer}`,
-        // Replacing its own consumer when its kind changed (pull consumers of earlier versions).
-        `$JS.API.CONSUMER.DELETE.${jobsStream}.${consumer}`,
         `$JS.ACK.${jobsStream}.${consumer}.>`,
         ownResults,
         earlyRowSubject('*', hostname),

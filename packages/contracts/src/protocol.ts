@@ -28,6 +28,12 @@ export const JOB_RECORDS_STREAM = 'FLEET_JOB_RECORDS';
 export const RESULTS_BUCKET = 'fleet_results';
 export const AGENTS_BUCKET = 'fleet_agents';
 export const DRAINS_BUCKET = 'fleet_drains';
+/**
+ * Which agents an admin accepted, with the labels the admin gave them: written by the gateway
+ * only (an agent's NATS login has no subject of this bucket), so an agent cannot enrol itself
+ * nor choose the labels that targets and key scopes match.
+ */
+export const ENROLLMENTS_BUCKET = 'fleet_enrollments';
 export const REVOKED_BUCKET = 'fleet_revoked';
 export const AUDIT_STREAM = 'FLEET_AUDIT';
 export const AUDIT_SUBJECT = 'fleet.audit';
@@ -192,9 +198,20 @@ export interface JobMessage {
   host_grant?: HostGrant;
 }
 
+/**
+ * The only event names an agent's chunk may carry; the gateway drops any other (`job` and `end`
+ * are the gateway's own, and a name is written into the SSE framing as is).
+ */
+export const STREAM_CHUNK_EVENTS = ['stdout', 'stderr', 'progress', 'stats', 'docker'] as const;
+export type StreamChunkEvent = (typeof STREAM_CHUNK_EVENTS)[number];
+
+export function isStreamChunkEvent(event: unknown): event is StreamChunkEvent {
+  return (STREAM_CHUNK_EVENTS as readonly unknown[]).includes(event);
+}
+
 /** One chunk of a streaming job: its kind (SSE event name) and payload. */
 export interface StreamChunk {
-  event: string;
+  event: StreamChunkEvent;
   data: unknown;
 }
 
@@ -212,6 +229,7 @@ export interface JobRecord {
 /** What an agent writes to AGENTS_BUCKET on every heartbeat. */
 export interface AgentRecord {
   hostname: string;
+  /** The labels the agent asks for (FLEET_AGENT_LABELS): shown, never matched; an admin sets the real ones. */
   labels: Record<string, string>;
   agent_version: string;
   engine_version?: string;
@@ -219,6 +237,13 @@ export interface AgentRecord {
   started_at: string;
   /** The agent's Prometheus endpoint, when FLEET_AGENT_METRICS_ADDR turns it on. */
   metrics_url?: string;
+}
+
+/** An accepted agent in ENROLLMENTS_BUCKET (keyed by hostname); no entry means pending. */
+export interface EnrollmentRecord {
+  labels: Record<string, string>;
+  by: string;
+  at: string;
 }
 
 export interface DrainRecord {

@@ -3,7 +3,7 @@ import type { paths } from '@fleet/contracts';
 import { JOB_WAIT_MAX_SECONDS } from '@fleet/contracts/operations';
 import { errorFromResponse, FleetConnectionError, JobWaitTimeoutError } from './errors';
 import { NodeClient } from './node';
-import type { AgentList, AuditList, Job, JobList, QueryOf } from './types';
+import type { AgentList, AuditList, Enrollment, Job, JobList, QueryOf } from './types';
 
 export interface FleetClientOptions {
   /** The gateway's base URL, e.g. `http://127.0.0.1:8080`. */
@@ -110,6 +110,12 @@ export class FleetClient {
     /** Cordons the agent out of `_all`, `_any` and label targets (its hostname still reaches it). */
     drain: (hostname: string) => this.send(this.http.POST('/agent/{hostname}/drain', { params: { path: { hostname } } })),
     undrain: (hostname: string) => this.send(this.http.POST('/agent/{hostname}/undrain', { params: { path: { hostname } } })),
+    /** Enrols a pending (or not yet seen) agent so targets reach it; without labels it gets the ones it asked for. */
+    accept: (hostname: string, labels?: Record<string, string>): Promise<Enrollment> =>
+      this.send(this.http.POST('/agent/{hostname}/accept', { params: { path: { hostname } }, ...(labels ? { body: { labels } } : {}) })),
+    /** Replaces an accepted agent's labels, the ones targets and key scopes match. */
+    label: (hostname: string, labels: Record<string, string>): Promise<Enrollment> =>
+      this.send(this.http.PUT('/agent/{hostname}/labels', { params: { path: { hostname } }, body: { labels } })),
   };
 
   readonly audit = {

@@ -15,6 +15,7 @@ export type JobList = Schemas['JobList'];
 export type JobStatus = Schemas['JobStatus'];
 export type Agent = Schemas['Agent'];
 export type AgentList = Schemas['AgentList'];
+export type Enrollment = Schemas['Enrollment'];
 export type AuditEntry = Schemas['AuditEntry'];
 export type AuditList = Schemas['AuditList'];
 

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { NodeOperationName, OperationInput } from '@fleet/contracts/operations';
+import type { StreamChunkEvent } from '@fleet/contracts/protocol';
 import type { RowOutcome } from '@fleet/contracts/results';
 
 /** The Engine calls executors make, and nothing else: dockerode satisfies it, a unit test's fake engine can too. */
@@ -48,7 +49,7 @@ export interface ExecutionContext {
   signal: AbortSignal;
   log: Logger;
   /** Streaming operations send chunks here (an SSE event name and its data). */
-  emit(event: string, data: unknown): void;
+  emit(event: StreamChunkEvent, data: unknown): void;
   /** The job's credential, fetched from the gateway at run time; undefined when the caller sent none. */
   secret(): Promise<string | undefined>;
   /** Output an executor keeps per stream for its row (FLEET_AGENT_MAX_OUTPUT_BYTES); past it, it counts. */

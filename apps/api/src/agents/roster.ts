@@ -1,12 +1,32 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AGENTS_BUCKET, DRAINS_BUCKET, type AgentRecord, type DrainRecord } from '@fleet/contracts/protocol';
+import { AGENTS_BUCKET, DRAINS_BUCKET, ENROLLMENTS_BUCKET, type AgentRecord, type DrainRecord, type EnrollmentRecord } from '@fleet/contracts/protocol';
 import { followBucket, type BucketChange } from '@fleet/runtime/nats';
+import { ensureAgentConsumer } from './consumers';
+
+export type EnrollmentState = 'pending' | 'accepted';
 
 export interface AgentView extends AgentRecord {
+  /** The labels an admin set (targets and scopes match these); empty while pending. */
+  labels: Record<string, string>;
+  /** What the agent itself asks for (FLEET_AGENT_LABELS): shown, never matched. */
+  requested_labels: Record<string, string>;
+  enrollment: EnrollmentState;
   live: boolean;
   drained: boolean;
   last_seen_at: string;
+}
+
+export interface Enrollment extends EnrollmentRecord {
+  hostname: string;
+  enrollment: 'accepted';
+}
+
+export interface RosterBuckets {
+  agents: KV;
+  drains: KV;
+  enrollments: KV;
 }
 
 interface Seen {
@@ -15,7 +35,7 @@ interface Seen {
 }
 
 /**
- * The gateway's roster of agents: an in-memory view of the agents and drains
+ * The gateway's roster of agents: an in-memory view of the agents, drains and enrollments
  * buckets, kept current by following the agents' heartbeats. Target resolution reads only this view,
  * so resolving a target costs no broker round trip.
  */
@@ -24,11 +44,12 @@ export class AgentRoster {
   /** Hostnames of `seen` in order; rebuilt only when an agent comes or goes, not per heartbeat or call. */
   private sortedHostnames: string[] | undefined;
   private readonly drained = new Set<string>();
+  private readonly enrolled = new Map<string, EnrollmentRecord>();
   private readonly unfollow: Array<() => void> = [];
 
   constructor(
-    private readonly agents: KV,
-    private readonly drains: KV,
+    private readonly buckets: RosterBuckets,
+    private readonly jsm: JetStreamManager,
     private readonly ttlMs: number,
   ) {}
 
@@ -36,7 +57,32 @@ export class AgentRoster {
     // Follow first, then load: a heartbeat landing in between is not lost.
     this.unfollow.push(followBucket(nc, AGENTS_BUCKET, (change) => this.onHeartbeat(change)));
     this.unfollow.push(followBucket(nc, DRAINS_BUCKET, (change) => this.onDrain(change)));
+    this.unfollow.push(followBucket(nc, ENROLLMENTS_BUCKET, (change) => this.onEnrollment(change)));
     await this.load();
+    // Repairs a consumer deleted or reshaped behind the gateway's back, before any job is sent.
+    for (const hostname of this.enrolled.keys()) await ensureAgentConsumer(this.jsm, hostname);
+  }
+
+  /**
+   * Accepts a host (also one not seen yet: `fleet up` accepts its agents before starting them):
+   * its consumer is created first, so by the time it can be targeted its jobs have somewhere to go.
+   * Without `labels`, the host gets the labels it asked for.
+   */
+  async accept(hostname: string, by: string, labels?: Record<string, string>): Promise<Enrollment> {
+    await ensureAgentConsumer(this.jsm, hostname);
+    return this.enroll(hostname, { labels: labels ?? this.seen.get(hostname)?.record.labels ?? {}, by, at: new Date().toISOString() });
+  }
+
+  /** Replaces an accepted host's labels; undefined when the host is not accepted. */
+  async setLabels(hostname: string, labels: Record<string, string>, by: string): Promise<Enrollment | undefined> {
+    if (!this.enrolled.has(hostname)) return undefined;
+    return this.enroll(hostname, { labels, by, at: new Date().toISOString() });
+  }
+
+  private async enroll(hostname: string, record: EnrollmentRecord): Promise<Enrollment> {
+    await this.buckets.enrollments.put(hostname, JSON.stringify(record));
+    this.enrolled.set(hostname, record);
+    return { hostname, enrollment: 'accepted', ...record };
   }
 
   stop(): void {
@@ -79,16 +125,20 @@ export class AgentRoster {
 
   async setDrained(hostname: string, drained: boolean, by: string): Promise<void> {
     const record: DrainRecord = { drained, by, at: new Date().toISOString() };
-    if (drained) await this.drains.put(hostname, JSON.stringify(record));
-    else await this.drains.delete(hostname);
+    if (drained) await this.buckets.drains.put(hostname, JSON.stringify(record));
+    else await this.buckets.drains.delete(hostname);
     this.applyDrain(hostname, drained);
   }
 
   private view(hostname: string, now: number): AgentView | undefined {
     const seen = this.seen.get(hostname);
     if (!seen || !this.isLive(seen, now)) return undefined;
+    const enrollment = this.enrolled.get(hostname);
     return {
       ...seen.record,
+      labels: enrollment?.labels ?? {},
+      requested_labels: seen.record.labels,
+      enrollment: enrollment ? 'accepted' : 'pending',
       live: true,
       drained: this.drained.has(hostname),
       last_seen_at: new Date(seen.seenAt).toISOString(),
@@ -100,14 +150,26 @@ export class AgentRoster {
   }
 
   private async load(): Promise<void> {
-    for await (const key of await this.agents.keys()) {
-      const entry = await this.agents.get(key);
+    const { agents, drains, enrollments } = this.buckets;
+    for await (const key of await agents.keys()) {
+      const entry = await agents.get(key);
       if (entry?.operation === 'PUT') this.remember(key, entry.json<AgentRecord>(), entry.created.getTime());
     }
-    for await (const key of await this.drains.keys()) {
-      const entry = await this.drains.get(key);
+    for await (const key of await drains.keys()) {
+      const entry = await drains.get(key);
       if (entry?.operation === 'PUT') this.applyDrain(key, entry.json<DrainRecord>().drained);
     }
+    for await (const key of await enrollments.keys()) {
+      const entry = await enrollments.get(key);
+      if (entry?.operation === 'PUT') this.enrolled.set(key, entry.json<EnrollmentRecord>());
+    }
+  }
+
+  /** Another replica accepted a host or changed its labels. */
+  private onEnrollment(change: BucketChange): void {
+    const record = change.deleted ? undefined : parseJson<EnrollmentRecord>(change.value);
+    if (record?.labels) this.enrolled.set(change.key, record);
+    else this.enrolled.delete(change.key);
   }
 
   private onHeartbeat(change: BucketChange): void {

@@ -32,6 +32,8 @@ export class EventStream {
   }
 
   send(event: string, data: unknown): void {
+    // The name is written into the framing as is: a line break in it would forge events.
+    if (!EVENT_NAME.test(event)) throw new Error(`invalid server-sent event name ${JSON.stringify(event)}`);
     if (this.res.writableEnded) return;
     this.open();
     this.res.write(frame(event, data));
@@ -63,3 +65,4 @@ export class EventStream {
 function frame(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
+const EVENT_NAME = /^[a-z][a-z_]*$/;

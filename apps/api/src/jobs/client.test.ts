@@ -27,7 +27,7 @@ function brokerRefusing(refuseSubject: string): JetStreamPublisher {
 }
 
 function agent(hostname: string): AgentView {
-  return { hostname, labels: {}, drained: false, live: true, agent_version: 't', engine: { healthy: true }, started_at: '', last_seen_at: '' };
+  return { hostname, labels: {}, requested_labels: {}, enrollment: 'accepted', drained: false, live: true, agent_version: 't', engine: { healthy: true }, started_at: '', last_seen_at: '' };
 }
 
 const HOSTS = ['web-01', 'web-02'].map(agent);

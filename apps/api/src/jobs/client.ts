@@ -7,6 +7,7 @@ import {
   cancelSubject,
   isFinal,
   jobSubject,
+  isStreamChunkEvent,
   parseStreamSubject,
   streamSubject,
   type HostRow,
@@ -126,7 +127,7 @@ export class JobClient {
     if (request.secret) vault.hold(record.job_id, hosts, request.secret, now + request.timeoutSeconds * 1000);
     // Listen before publishing, so no row or chunk can arrive unheard.
     const collection = this.collect(record);
-    if (request.onChunk) this.relayChunks(record.job_id, request.onChunk, collection.rows);
+    if (request.onChunk) this.relayChunks(record, request.onChunk, collection.rows);
     // A mutation is sent only once it is stored, so a job that cannot be stored runs nowhere. A read (not a
     // stream, which announces its job first) is stored and sent at once: should it run unrecorded, nothing changed.
     const sendNow = !request.onChunk && !operationSpec(request.operation).mutating;
@@ -147,16 +148,20 @@ export class JobClient {
     return { record, rows: collection.rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
   }
 
-  private relayChunks(jobId: string, onChunk: NonNullable<JobRequest['onChunk']>, done: Promise<unknown>): void {
-    const sub = this.deps.nc.subscribe(streamSubject(jobId, '*'), {
+  /**
+   * Relays the chunks of the job's own hosts only, with a known event name and an object payload.
+   * An agent may publish on `fleet.stream.<any job>.<its own hostname>`: a chunk from a host the
+   * job does not expect, or one naming an event the gateway did not define, is dropped.
+   */
+  private relayChunks(record: JobRecord, onChunk: NonNullable<JobRequest['onChunk']>, done: Promise<unknown>): void {
+    const hosts = new Set(record.hosts);
+    const sub = this.deps.nc.subscribe(streamSubject(record.job_id, '*'), {
       callback: (err, msg) => {
         const sender = err ? undefined : parseStreamSubject(msg.subject);
-        if (!sender) return;
-        try {
-          onChunk(sender.hostname, msg.json<StreamChunk>());
-        } catch {
-          // A chunk that is not JSON is dropped; the row still reports the host's outcome.
-        }
+        if (!sender || !hosts.has(sender.hostname)) return;
+        const chunk = parseChunk(msg.data);
+        // A chunk that is not what an agent sends is dropped; the row still reports the host's outcome.
+        if (chunk) onChunk(sender.hostname, chunk);
       },
     });
     done.finally(() => sub.unsubscribe()).catch(() => undefined);
@@ -339,4 +344,16 @@ function withHeard(view: JobView, heard: Map<string, HostRow>): JobView {
     return final ? { ...final, hostname: row.hostname } : row;
   });
   return { ...view, status: jobStatus(results), results };
+}
+
+const chunkDecoder = new TextDecoder();
+
+function parseChunk(data: Uint8Array): StreamChunk | undefined {
+  try {
+    const chunk = JSON.parse(chunkDecoder.decode(data)) as Partial<StreamChunk>;
+    const isObject = typeof chunk.data === 'object' && chunk.data !== null && !Array.isArray(chunk.data);
+    return isStreamChunkEvent(chunk.event) && isObject ? { event: chunk.event, data: chunk.data } : undefined;
+  } catch {
+    return undefined;
+  }
 }

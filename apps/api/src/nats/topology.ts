@@ -6,6 +6,7 @@ import {
   AUDIT_STREAM,
   AUDIT_SUBJECT,
   DRAINS_BUCKET,
+  ENROLLMENTS_BUCKET,
   JOB_RECORD_SUBJECT_PREFIX,
   JOB_RECORDS_STREAM,
   JOB_SHARDS,
@@ -20,6 +21,7 @@ export interface Topology {
   results: KV;
   agents: KV;
   drains: KV;
+  enrollments: KV;
   revoked: KV;
 }
 
@@ -71,6 +73,7 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     results: await kvm.create(RESULTS_BUCKET, { history: 1, ttl: opts.jobRetentionSeconds * 1000, replicas }),
     agents: await kvm.create(AGENTS_BUCKET, { history: 1, ttl: opts.agentTtlMs, replicas }),
     drains: await kvm.create(DRAINS_BUCKET, { history: 1, replicas }),
+    enrollments: await kvm.create(ENROLLMENTS_BUCKET, { history: 1, replicas }),
     // A revoked key stays refused after it would have expired anyway: no TTL.
     revoked: await kvm.create(REVOKED_BUCKET, { history: 1, replicas }),
   };

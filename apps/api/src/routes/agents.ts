@@ -1,7 +1,7 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { AgentRoster } from '../agents/roster';
 import { authorize, callerOf } from '../auth/middleware';
-import { notFound } from '../errors';
+import { ApiError, notFound } from '../errors';
 import { KeyScope } from '../targets/scope';
 
 /** A scoped key sees and drains only the agents inside its scope; the others answer as if they did not exist. */
@@ -23,7 +23,35 @@ export function agentRoutes(roster: AgentRoster): Router {
   };
   router.post('/agent/:hostname/drain', authorize('agent:write'), setDrained(true));
   router.post('/agent/:hostname/undrain', authorize('agent:write'), setDrained(false));
+  router.post('/agent/:hostname/accept', authorize('agent:write'), async (req, res) => {
+    const by = unscopedCaller(res);
+    res.json(await roster.accept(String(req.params.hostname), by, labelsOf(req)));
+  });
+  router.put('/agent/:hostname/labels', authorize('agent:write'), async (req, res) => {
+    const by = unscopedCaller(res);
+    const hostname = String(req.params.hostname);
+    const enrollment = await roster.setLabels(hostname, labelsOf(req) ?? {}, by);
+    if (!enrollment) throw notFound('agent not accepted', `'${hostname}' is not an accepted agent; accept it first (POST /agent/${hostname}/accept)`);
+    res.json(enrollment);
+  });
   return router;
+}
+
+/** The body was validated against the contract (AgentLabelsRequest); no body means none given. */
+function labelsOf(req: Request): Record<string, string> | undefined {
+  return (req.body as { labels?: Record<string, string> } | undefined)?.labels;
+}
+
+/**
+ * Enrolment and labels decide which hosts every scope reaches, so a scoped key could move a host
+ * into its own scope: only an unscoped key may change them. Returns the caller's subject.
+ */
+function unscopedCaller(res: Response): string {
+  const caller = callerOf(res);
+  if (caller.scope !== undefined) {
+    throw new ApiError(403, 'Forbidden - Insufficient permissions', `accepting agents and setting labels needs an unscoped key; this key is scoped to '${caller.scope}'`);
+  }
+  return caller.sub;
 }
 
 function requireAgent(roster: AgentRoster, hostname: string, scope: KeyScope) {

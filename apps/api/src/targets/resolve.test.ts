@@ -5,6 +5,8 @@ function agent(hostname: string, labels: Record<string, string>, drained = false
   return {
     hostname,
     labels,
+    requested_labels: labels,
+    enrollment: 'accepted',
     drained,
     live: true,
     agent_version: 'test',

@@ -63,10 +63,10 @@ export class TargetResolver {
     if (target.kind === 'host') {
       // A named host is looked up alone: no need to list the fleet. Drained hosts can be named.
       const agent = this.agents.get(target.hostname);
-      return agent ? [agent] : [];
+      return agent && isAccepted(agent) ? [agent] : [];
     }
     if (target.kind === 'any') return this.nextEligible(scope);
-    const eligible = this.agents.list().filter((agent) => !agent.drained);
+    const eligible = this.agents.list().filter((agent) => isAccepted(agent) && !agent.drained);
     return target.kind === 'all' ? eligible : eligible.filter((agent) => labelsMatch(agent.labels, target.selectors));
   }
 
@@ -75,7 +75,7 @@ export class TargetResolver {
     const hostnames = this.agents.hostnames();
     for (let tried = 0; tried < hostnames.length; tried++) {
       const agent = this.agents.get(hostnames[this.anyCursor++ % hostnames.length]);
-      if (agent && !agent.drained && scope.includesAgent(agent)) return [agent];
+      if (agent && isAccepted(agent) && !agent.drained && scope.includesAgent(agent)) return [agent];
     }
     return [];
   }
@@ -84,6 +84,11 @@ export class TargetResolver {
   private countVisible(scope: KeyScope): number {
     return scope.unscoped ? this.agents.countLive() : this.agents.list().filter((agent) => scope.includesAgent(agent)).length;
   }
+}
+
+/** A pending agent is listed but never targeted: its labels are only what it asked for. */
+function isAccepted(agent: AgentView): boolean {
+  return agent.enrollment === 'accepted';
 }
 
 function parse(raw: string): Target {

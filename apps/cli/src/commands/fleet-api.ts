@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { JOB_WAIT_MAX_SECONDS, type OperationName } from '@fleet/contracts/operations';
-import { JobWaitTimeoutError } from '@fleet/sdk';
+import { type Enrollment, JobWaitTimeoutError } from '@fleet/sdk';
 import { clientFor, globalsOf } from '../context';
 import { detailsOf } from '../contract';
 import { EXIT, exitCodeForRows, UsageError } from '../exit';
@@ -74,6 +74,35 @@ function registerAgentCommands(program: Command): void {
         show(command, updated, (a) => `${a.hostname}: ${a.drained ? 'drained' : 'not drained'}`);
       });
   }
+  agent
+    .command('accept <hostname> [labels...]')
+    .description(`${detailsOf('agent.accept').summary}; labels as key=value (default: the ones it asked for)`)
+    .action(async (hostname: string, labels: string[], _opts: unknown, command: Command) => {
+      const enrollment = await clientFor(command).agents.accept(hostname, labels.length > 0 ? parseLabelArgs(labels) : undefined);
+      show(command, enrollment, describeEnrollment);
+    });
+  agent
+    .command('label <hostname> <labels...>')
+    .description(`${detailsOf('agent.label').summary}; labels as key=value, replacing all`)
+    .action(async (hostname: string, labels: string[], _opts: unknown, command: Command) => {
+      show(command, await clientFor(command).agents.label(hostname, parseLabelArgs(labels)), describeEnrollment);
+    });
+}
+
+/** `role=web zone=eu.west` → `{role:'web', zone:'eu.west'}`; the gateway validates keys and values. */
+function parseLabelArgs(args: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const arg of args) {
+    const [key, value, ...rest] = arg.split('=');
+    if (!key || value === undefined || rest.length > 0) throw new InvalidArgumentError(`'${arg}' is not key=value`);
+    labels[key] = value;
+  }
+  return labels;
+}
+
+function describeEnrollment(enrollment: Enrollment): string {
+  const labels = Object.entries(enrollment.labels).map(([key, value]) => `${key}=${value}`);
+  return `${enrollment.hostname}: accepted, labels ${labels.join(',') || '(none)'}`;
 }
 
 function registerJobCommands(program: Command): void {

@@ -43,6 +43,6 @@ function logStream(docker: EngineClient, id: string, options: Record<string, unk
 
 /** Each chunk goes out as it comes, as a `stdout` or `stderr` event. */
 function emitting(ctx: ExecutionContext): OutputSinks {
-  const sink = (event: string) => ({ write: (chunk: Buffer) => (ctx.emit(event, { text: chunk.toString('utf8') }), true) }) as unknown as NodeJS.WritableStream;
+  const sink = (event: 'stdout' | 'stderr') => ({ write: (chunk: Buffer) => (ctx.emit(event, { text: chunk.toString('utf8') }), true) }) as unknown as NodeJS.WritableStream;
   return { stdout: sink('stdout'), stderr: sink('stderr') };
 }

@@ -53,7 +53,8 @@ function mountNodeOperation(router: Router, jobs: JobClient, spec: OperationSpec
       keyId: caller.jti,
       scope: caller.scope,
       secret: spec.secretHeader ? req.get(spec.secretHeader) : undefined,
-      onChunk: stream && ((hostname, chunk) => stream.send(chunk.event, { hostname, ...(chunk.data as object) })),
+      // The hostname is the subject's, set last: an agent's data cannot name another host.
+      onChunk: stream && ((hostname, chunk) => stream.send(chunk.event, { ...(chunk.data as object), hostname })),
       onCreated: stream && ((record) => stream.send('job', { job_id: record.job_id, hosts: record.hosts })),
     });
     res.locals.jobId = job.record.job_id;

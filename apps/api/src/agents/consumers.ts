@@ -1,0 +1,39 @@
+import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
+import { agentConsumerName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
+
+/** How often the consumer's leader signals it is alive when there are no jobs. */
+const PUSH_HEARTBEAT_MS = 5_000;
+
+/**
+ * Creates (or repairs) a host's durable push consumer. Only the gateway does this, when the host is
+ * accepted and at every start for every accepted host: the broker does not check where a consumer
+ * delivers, so an agent allowed to shape its own could send its jobs to another host's inbox.
+ * One that exists with the right stream, filter and deliver subject is kept as it is (with the
+ * jobs it holds for an agent that is restarting); any other is replaced.
+ *
+ * Push, not pull: with one filtered pull consumer per host, nats-server 2.9 leaves some deliveries
+ * waiting a whole pull expiry (bench/pull-stall.ts), which made every large fan-out as slow as that.
+ */
+export async function ensureAgentConsumer(jsm: JetStreamManager, hostname: string): Promise<void> {
+  const name = agentConsumerName(hostname);
+  const stream = jobsStreamOf(hostname);
+  const existing = await jsm.consumers.info(stream, name).catch(() => undefined);
+  if (existing && existing.config.deliver_subject === agentDeliverSubject(hostname) && existing.config.filter_subject === jobSubject(hostname)) return;
+  if (existing) await jsm.consumers.delete(stream, name);
+  await jsm.consumers.add(stream, {
+    durable_name: name,
+    filter_subject: jobSubject(hostname),
+    deliver_subject: agentDeliverSubject(hostname),
+    // Heartbeats let the client notice a consumer leader that went quiet. No flow control: the
+    // agent acks each job as soon as it is claimed, and max_ack_pending bounds what is in flight.
+    idle_heartbeat: nanos(PUSH_HEARTBEAT_MS),
+    ack_policy: AckPolicy.Explicit,
+    // A new host starts with the jobs addressed to it from its acceptance on.
+    deliver_policy: DeliverPolicy.New,
+    ack_wait: nanos(30_000),
+    max_deliver: 20,
+    max_ack_pending: 1024,
+  });
+}
