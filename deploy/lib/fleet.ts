@@ -29,6 +29,8 @@ export interface FleetOptions {
   agentEnv?: Record<string, string>;
   adminKeyTtlSeconds?: number;
   readyTimeoutMs?: number;
+  /** Hostnames among `agents` left pending (not accepted): they start, register and are never targeted. */
+  pendingAgents?: string[];
 }
 
 const NAMED_AGENTS: AgentSpec[] = [
@@ -165,12 +167,13 @@ async function launchServices(opts: FleetOptions, infra: Infrastructure, undo: U
   state.gateway.pid = spawnGateway(state);
   undo.push(() => stopByPid(state.gateway.pid, { marker: GATEWAY_ENTRYPOINT }));
   await waitForGateway(state, opts.readyTimeoutMs);
-  await acceptAgents(state, state.agents);
+  const pending = new Set(opts.pendingAgents ?? []);
+  await acceptAgents(state, state.agents.filter((agent) => !pending.has(agent.hostname)));
   for (const agent of state.agents) {
     agent.agentPid = spawnAgent(state, agent);
     undo.push(() => stopByPid(agent.agentPid, { marker: AGENT_ENTRYPOINT }));
   }
-  await waitForAgents(state, state.agents, { timeoutMs: opts.readyTimeoutMs });
+  await waitForAgents(state, state.agents, { timeoutMs: opts.readyTimeoutMs, pending: [...pending] });
   return state;
 }
 

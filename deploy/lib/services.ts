@@ -88,6 +88,8 @@ export interface AgentWait {
    * stays live until its TTL runs out, so without this a restarted agent would look ready at once.
    */
   startedSince?: Date;
+  /** These hostnames are expected to be listed as pending (not accepted) rather than accepted. */
+  pending?: string[];
 }
 
 /** Resolves once GET /agent lists every one of `agents` as live; fails at once if one of them (or the gateway) dies. */
@@ -97,7 +99,7 @@ export async function waitForAgents(state: FleetState, agents: AgentState[], wai
   await waitFor(
     `agents ${hostnames.join(', ')} to be listed live by GET /agent`,
     async () => {
-      const ready = (await listAgents(state.url, state.adminKey)).filter((agent) => isReady(agent, wait.startedSince));
+      const ready = (await listAgents(state.url, state.adminKey)).filter((agent) => isReady(agent, wait));
       const missing = hostnames.filter((hostname) => !ready.some((agent) => agent.hostname === hostname));
       if (missing.length > 0) throw new Error(`not live yet: ${missing.join(', ')}`);
       return true;
@@ -106,8 +108,9 @@ export async function waitForAgents(state: FleetState, agents: AgentState[], wai
   );
 }
 
-function isReady(agent: RegisteredAgent, startedSince: Date | undefined): boolean {
-  if (!agent.live || agent.enrollment !== 'accepted') return false;
+function isReady(agent: RegisteredAgent, { startedSince, pending }: AgentWait): boolean {
+  const enrollment = pending?.includes(agent.hostname) ? 'pending' : 'accepted';
+  if (!agent.live || agent.enrollment !== enrollment) return false;
   return startedSince === undefined || new Date(agent.started_at ?? 0) >= startedSince;
 }
 

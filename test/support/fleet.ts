@@ -50,6 +50,8 @@ export interface TestFleetOptions {
    * (gatewayEnv FLEET_JETSTREAM_REPLICAS).
    */
   natsCluster?: number;
+  /** Hostnames among `agents` left pending (not accepted): listed with the labels they ask for, never targeted. */
+  pendingAgents?: string[];
 }
 
 /** A whole fleet (NATS, gateway, one dockerd + agent per host) owned by one jest suite. */
@@ -214,6 +216,7 @@ export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestF
       logLevel: opts.logLevel,
       gatewayEnv: opts.gatewayEnv,
       agentEnv: opts.agentEnv,
+      pendingAgents: opts.pendingAgents,
     });
     return new TestFleet(state, cluster);
   } catch (err) {

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
+import type { TestFleet } from './fleet';
+
+/**
+ * A NATS connection made exactly as an agent makes it (its user, its password file, its inbox
+ * prefix), or as the gateway: what an attacker holding that login can do. Every error the server
+ * sends (permissions violations) is kept, so a suite can assert the broker refused a subject.
+ */
+export class NatsLogin {
+  private readonly errors: string[] = [];
+
+  private constructor(readonly nc: NatsConnection) {
+    void (async () => {
+      for await (const status of nc.status()) if (status.type === 'error') this.errors.push(String(status.error));
+    })();
+  }
+
+  /** Logs in with `hostname`'s agent credentials. */
+  static async asAgent(fleet: TestFleet, hostname: string): Promise<NatsLogin> {
+    const login = fleet.state.natsUsers?.agents[hostname];
+    if (!login) throw new Error(`the test fleet has no NATS user for ${hostname}`);
+    return new NatsLogin(await connect({ servers: fleet.natsUrl, user: login.user, pass: readPassword(login.passwordFile), inboxPrefix: agentInboxPrefix(hostname) }));
+  }
+
+  /** Logs in as the gateway (every subject allowed): for set-ups no agent could make. */
+  static async asGateway(fleet: TestFleet): Promise<NatsLogin> {
+    const login = fleet.state.natsUsers?.gateway;
+    if (!login) throw new Error('the test fleet has no NATS users');
+    return new NatsLogin(await connect({ servers: fleet.natsUrl, user: login.user, pass: readPassword(login.passwordFile) }));
+  }
+
+  /** Waits (bounded) until the server reported a permissions violation naming `subject`. */
+  async violationFor(subject: string): Promise<void> {
+    for (let i = 0; i < 60 && !this.hasViolation(subject); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(this.errors.find((error) => error.includes(subject))).toMatch(/permissions violation/i);
+  }
+
+  private hasViolation(subject: string): boolean {
+    return this.errors.some((error) => error.includes(subject));
+  }
+
+  close(): Promise<void> {
+    return this.nc.close();
+  }
+}
+
+function readPassword(file: string): string {
+  return readFileSync(file, 'utf8').trim();
+}
