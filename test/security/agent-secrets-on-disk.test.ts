@@ -58,7 +58,7 @@ function expectPrivate(files: string[], root: string): void {
 function expectHashedOnly(configFile: string, passwordFiles: string[]): void {
   const config = readFileSync(configFile, 'utf8');
   for (const file of passwordFiles) expect(config).not.toContain(readFileSync(file, 'utf8').trim());
-  expect(config.match(/"\$2a\$11\$[./A-Za-z0-9]{53}"/g)).toHaveLength(passwordFiles.length);
+  expect(config.match(/"\$2a\$\d\d\$[./A-Za-z0-9]{53}"/g)).toHaveLength(passwordFiles.length);
 }
 
 attack("a local user (nobody) reads the fleet's NATS config, passwords, JWT secret: refused, and the config holds hashes only", async () => {

@@ -59,8 +59,10 @@ export class AgentRoster {
     this.unfollow.push(followBucket(nc, DRAINS_BUCKET, (change) => this.onDrain(change)));
     this.unfollow.push(followBucket(nc, ENROLLMENTS_BUCKET, (change) => this.onEnrollment(change)));
     await this.load();
-    // Repairs a consumer deleted or reshaped behind the gateway's back, before any job is sent.
-    for (const hostname of this.enrolled.keys()) await ensureAgentConsumer(this.jsm, hostname);
+    // Repairs a consumer deleted or reshaped behind the gateway's back, before any job is sent. Best
+    // effort: normally every one exists already, and a broker too busy to answer now (a cluster
+    // electing leaders) must not keep the gateway from starting; the next start tries again.
+    for (const hostname of this.enrolled.keys()) await ensureAgentConsumer(this.jsm, hostname).catch(() => undefined);
   }
 
   /**
