@@ -1645,6 +1645,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who the presented API key says you are
+         * @description The key's subject, role, permissions, target scope and expiry, so a client (the dashboard at `/ui`) can offer only what the key may do. Any valid key may ask; it learns nothing beyond its own claims.
+         */
+        get: operations["whoami.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/agent": {
         parameters: {
             query?: never;
@@ -5448,6 +5468,52 @@ export interface operations {
                     "application/json": {
                         jti: string;
                         revoked: boolean;
+                    };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "whoami.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "subject": "dashboard",
+                     *       "role": "viewer",
+                     *       "permissions": [
+                     *         "docker:read",
+                     *         "job:read",
+                     *         "agent:read"
+                     *       ],
+                     *       "scope": "role:web",
+                     *       "key_id": "0b6f4c1e-4a51-4a0e-9a53-0c7d3c2f1a77",
+                     *       "expires_at": "2026-11-22T20:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        subject: string;
+                        /** @enum {string} */
+                        role: "viewer" | "operator" | "admin";
+                        permissions: string[];
+                        /** @description The target scope the key is confined to; absent when unscoped. */
+                        scope?: string;
+                        /** @description The key's `jti`, as `DELETE /token/{jti}` takes it. */
+                        key_id: string;
+                        /** Format: date-time */
+                        expires_at: string;
                     };
                 };
             };
