@@ -22,6 +22,8 @@ import { metricsRoutes } from './routes/metrics';
 import { jobRoutes } from './routes/jobs';
 import { mountNodeOperations } from './routes/node/mount';
 import { tokenRoutes } from './routes/tokens';
+import { uiRoutes } from './routes/ui';
+import { whoamiRoutes } from './routes/whoami';
 
 export interface GatewayDeps {
   jwtSecret: string;
@@ -55,6 +57,7 @@ export function createApp(deps: GatewayDeps): Express {
   // Public, before authentication and before the contract validator (which would 404 what it does not know).
   app.use(healthRoutes(deps.readiness));
   app.use(docsRoutes());
+  app.use(uiRoutes());
   if (deps.metrics) app.use(metricsRoutes(deps.metrics.collectors, deps.metricsToken));
   const maxKeyTtlSeconds = deps.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
   const preAuth = new PreAuthLimit(deps.preAuthRateLimitPerMinute ?? 0);
@@ -67,6 +70,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(agentRoutes(deps.roster));
   app.use(auditRoutes(deps.audit, deps.roster));
   app.use(tokenRoutes(deps.revocations, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }));
+  app.use(whoamiRoutes());
   app.use(unknownRoute);
   app.use(errorHandler(deps.log));
   return app;
