@@ -1,0 +1,241 @@
+/**
+ * The ops dashboard (/ui) in headless Chromium (Debian `chromium` driven by
+ * playwright-core) against a real fleet: NATS, three dockerd engines, the real
+ * gateway and agents. The page signs in with a key, talks to the gateway only,
+ * and what it shows is checked against the engines themselves.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { api } from '../support/http';
+import { useTestFleet } from '../support/suite';
+
+const IMAGE = 'local/busybox:latest';
+const HOSTS = ['db-01', 'web-01', 'web-02'];
+const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
+const CHROMIUM = '/usr/bin/chromium';
+const UI_DIST = path.join(__dirname, '..', '..', 'apps', 'ui', 'dist');
+const WAIT = { timeout: 30_000 };
+
+const fleet = useTestFleet();
+let userDataDir: string;
+let context: BrowserContext;
+/** Every URL any page of this browser asked for. */
+const requested: string[] = [];
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(path.join(UI_DIST, 'index.html'))) execFileSync('npm', ['run', 'build:ui'], { stdio: 'ignore' });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  userDataDir = mkdtempSync('/tmp/flt-chromium-');
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1440, height: 900 },
+  });
+  context.on('request', (request) => requested.push(request.url()));
+  context.on('page', (page) => page.on('pageerror', (err) => pageErrors.push(err.message)));
+}, 120_000);
+
+afterAll(async () => {
+  await context?.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+  for (const host of HOSTS) {
+    for (const name of ['ui-fresh', 'ui-exec', 'ui-logs']) await fleet.docker(host).getContainer(name).remove({ force: true }).catch(() => undefined);
+  }
+});
+
+/** A fresh tab (its own sessionStorage) signed in with `key`. */
+async function signedIn(key: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  const res = await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
+  expect(res?.status()).toBe(200);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('identity').waitFor(WAIT);
+  return page;
+}
+
+/** Retries `check` on fresh reads until it passes or 30 s are up (the machine is shared and slow); the last failure is thrown. */
+async function eventually<T>(read: () => Promise<T>, check: (value: T) => void, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check(await read());
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(ARTIFACTS, `ui-${name}.png`), fullPage: true });
+}
+
+async function createContainer(target: string, name: string, cmd: string[]): Promise<void> {
+  const res = await api(fleet, 'POST', `/node/${target}/container/docker`, { body: { image: IMAGE, name, cmd, auto_start: true } });
+  expect(res.status).toBe(202);
+  expect(res.body.results.every((row: { status: string }) => row.status === 'ok')).toBe(true);
+}
+
+describe('the page itself', () => {
+  it('is served with a Content-Security-Policy that allows the gateway only', async () => {
+    const res = await fetch(`${fleet.url}/ui/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    for (const directive of ["default-src 'self'", "connect-src 'self'", "img-src 'self' data:", "style-src 'self'", "script-src 'self'", "frame-ancestors 'none'"]) {
+      expect(csp).toContain(directive);
+    }
+    expect(await res.text()).toContain('<script src="app.js"></script>');
+  });
+});
+
+describe('GET /whoami', () => {
+  it("answers a key's own claims, any role, and 401 without a valid key", async () => {
+    const key = fleet.mintKey('viewer', { subject: 'wall-screen', scope: 'role:web', ttlSeconds: 600 });
+    const res = await api(fleet, 'GET', '/whoami', { key });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ subject: 'wall-screen', role: 'viewer', scope: 'role:web', permissions: ['docker:read', 'job:read', 'agent:read'] });
+    const expiresIn = Date.parse(res.body.expires_at) - Date.now();
+    expect(expiresIn).toBeGreaterThan(500_000);
+    expect(expiresIn).toBeLessThanOrEqual(600_000);
+    expect((await api(fleet, 'GET', '/whoami', { key: null })).status).toBe(401);
+    expect((await api(fleet, 'GET', '/whoami', { key: fleet.mintKey('viewer', { ttlSeconds: -1 }) })).status).toBe(401);
+  });
+});
+
+describe('the dashboard in Chromium', () => {
+  it('a viewer key sees the 3 hosts and is offered no mutation control', async () => {
+    const page = await signedIn(fleet.mintKey('viewer', { subject: 'wall-screen' }));
+    const identity = await page.getByTestId('identity').innerText();
+    expect(identity).toContain('wall-screen');
+    expect(identity).toContain('viewer');
+    await eventually(() => page.locator('[data-view=fleet] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host'))), (value) => expect(value).toEqual(HOSTS));
+    await page.getByRole('button', { name: 'Preview hosts' }).click();
+    await eventually(() => page.getByTestId('target-hosts').textContent(), (value) => expect(value).toBe(`3 hosts: ${HOSTS.join(', ')}`));
+    await shot(page, 'fleet-viewer');
+    expect(await page.locator('button.mutate').count()).toBe(0);
+    for (const view of ['containers', 'exec', 'jobs']) {
+      await page.goto(`${fleet.url}/ui/#/${view}`);
+      await page.locator(`[data-view=${view}]`).waitFor(WAIT);
+      expect(await page.locator('button.mutate, input[type=checkbox][aria-label^=select]').count()).toBe(0);
+    }
+    await page.close();
+  });
+
+  it('a container created through the REST API appears in the containers view without a reload', async () => {
+    const page = await signedIn(fleet.mintKey('operator'));
+    await page.goto(`${fleet.url}/ui/#/containers`);
+    await page.locator('[data-view=containers]').waitFor(WAIT);
+    let reloads = 0;
+    page.on('load', () => reloads++);
+    expect(await page.locator('tr[data-name=ui-fresh]').count()).toBe(0);
+    await createContainer('web-02', 'ui-fresh', ['sleep', '300']);
+    await page.locator('tr[data-name=ui-fresh][data-host=web-02]').waitFor(WAIT);
+    expect(reloads).toBe(0);
+    await shot(page, 'containers');
+    await page.close();
+  });
+
+  it('an exec on _all started from the page fills in 3 rows, each with its host stdout', async () => {
+    await createContainer('_all', 'ui-exec', ['sleep', '300']);
+    const page = await signedIn(fleet.mintKey('operator'));
+    await page.goto(`${fleet.url}/ui/#/exec`);
+    await page.getByLabel('Target').fill('_all');
+    await page.getByLabel('Container').fill('ui-exec');
+    await page.getByLabel('Command (sh -c)').fill('echo "from $(hostname)"; cat /etc/hostname');
+    await page.getByRole('button', { name: 'Run' }).click();
+    await page.locator('[data-view=job]').waitFor(WAIT);
+    await eventually(() => page.locator('[data-view=job] tbody tr[data-status=ok]').count(), (value) => expect(value).toBe(3));
+    for (const host of HOSTS) {
+      const stdout = await page.locator(`tr[data-host=${host}] pre.stdout`).innerText();
+      const id = (await fleet.docker(host).getContainer('ui-exec').inspect()).Config.Hostname;
+      expect(stdout).toContain(`from ${id}`);
+    }
+    await shot(page, 'job-exec');
+    await page.close();
+  });
+
+  it('a job failing on one host shows it under "failed"; rerun on failed hosts runs there only', async () => {
+    // The container exists on two hosts only: the exec fails on db-01.
+    await createContainer('role:web', 'ui-logs', ['sh', '-c', 'echo booted; exec sleep 300']);
+    const page = await signedIn(fleet.mintKey('operator'));
+    await page.goto(`${fleet.url}/ui/#/exec`);
+    await page.getByLabel('Target').fill('_all');
+    await page.getByLabel('Container').fill('ui-logs');
+    await page.getByLabel('Command (sh -c)').fill('echo ran >> /tmp/runs; cat /tmp/runs | wc -l');
+    await page.getByRole('button', { name: 'Run' }).click();
+    await eventually(() => page.locator('[data-view=job] h2 .badge').textContent(), (value) => expect(value).toBe('partial'));
+    await page.getByLabel(/Failed only/).check();
+    expect(await page.locator('[data-view=job] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host')))).toEqual(['db-01']);
+    expect(await page.locator('tr[data-host=db-01] pre.stderr').innerText()).toContain('404');
+    await shot(page, 'job-failed-only');
+
+    // Give db-01 the container, then rerun: only db-01 runs the command again.
+    await createContainer('db-01', 'ui-logs', ['sleep', '300']);
+    await page.getByRole('button', { name: /Rerun on failed hosts \(db-01\)/ }).click();
+    const rerunLink = page.getByTestId('reruns').locator('a');
+    await eventually(() => rerunLink.count(), (value) => expect(value).toBe(1));
+    const rerunId = (await rerunLink.textContent())?.trim() ?? '';
+    const rerun = await api(fleet, 'GET', `/job/${rerunId}?wait=30`);
+    expect(rerun.body).toMatchObject({ target: 'db-01', hosts: ['db-01'], status: 'ok', operation: 'docker.container.exec' });
+    const runsOn = async (host: string) => {
+      const exec = await fleet.docker(host).getContainer('ui-logs').exec({ Cmd: ['cat', '/tmp/runs'], AttachStdout: true });
+      const stream = await exec.start({});
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return (Buffer.concat(chunks).toString('latin1').match(/ran/g) ?? []).length;
+    };
+    // The engines say: each web host ran it once (the first job), db-01 once (the rerun).
+    expect(await runsOn('db-01')).toBe(1);
+    expect(await runsOn('web-01')).toBe(1);
+    expect(await runsOn('web-02')).toBe(1);
+    await rerunLink.click();
+    await eventually(() => page.locator('[data-view=job] tbody tr[data-status=ok]').count(), (value) => expect(value).toBe(1));
+    await shot(page, 'job-rerun');
+    await page.close();
+  });
+
+  it('log follow shows a line written into the container after the page opened, with its host prefix', async () => {
+    const page = await signedIn(fleet.mintKey('viewer'));
+    await page.goto(`${fleet.url}/ui/#/logs`);
+    await page.getByLabel('Target').fill('role:web');
+    await page.getByLabel('Container').fill('ui-logs');
+    await page.getByRole('button', { name: 'Follow' }).click();
+    await eventually(() => page.getByTestId('log-lines').innerText(), (value) => expect(value).toContain('booted'));
+    const marker = `written-after-open-${Date.now()}`;
+    const exec = await fleet.docker('web-01').getContainer('ui-logs').exec({ Cmd: ['sh', '-c', `echo ${marker} > /proc/1/fd/1`] });
+    await exec.start({});
+    await eventually(() => page.getByTestId('log-lines').innerText(), (value) => expect(value).toContain(marker));
+    const line = await page.getByTestId('log-lines').locator('div', { hasText: marker }).innerText();
+    expect(line.startsWith('web-01')).toBe(true);
+    await page.getByLabel('Regex').fill('^written-after');
+    await eventually(() => page.getByTestId('log-lines').locator('div').count(), (value) => expect(value).toBe(1));
+    await page.getByLabel('Regex').fill('');
+    await shot(page, 'logs');
+    await page.close();
+  });
+
+  it('the jobs list keeps its filters in the URL', async () => {
+    const page = await signedIn(fleet.mintKey('viewer'));
+    await page.goto(`${fleet.url}/ui/#/jobs`);
+    await page.locator('select[name=status]').selectOption('partial');
+    await eventually(async () => page.url(), (value) => expect(value).toContain('status=partial'));
+    await eventually(() => page.locator('[data-view=jobs] tbody tr').count(), (value) => expect(value).toBeGreaterThan(0));
+    expect(await page.locator('[data-view=jobs] tbody .badge').allTextContents()).toEqual(expect.arrayContaining(['partial']));
+    expect(new Set(await page.locator('[data-view=jobs] tbody .badge').allTextContents())).toEqual(new Set(['partial']));
+    await shot(page, 'jobs');
+    await page.close();
+  });
+
+  it('no page made a request to anything but the gateway, and none threw', () => {
+    expect(requested.length).toBeGreaterThan(10);
+    expect(requested.filter((url) => !url.startsWith(`${fleet.url}/`) && !url.startsWith('data:') && !url.startsWith('blob:'))).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
