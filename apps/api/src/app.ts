@@ -21,6 +21,7 @@ import { healthRoutes, type ReadinessProbe } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { jobRoutes } from './routes/jobs';
 import { mountNodeOperations } from './routes/node/mount';
+import { targetRoutes } from './routes/targets';
 import { tokenRoutes } from './routes/tokens';
 import { uiRoutes } from './routes/ui';
 import { whoamiRoutes } from './routes/whoami';
@@ -71,6 +72,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(auditRoutes(deps.audit, deps.roster));
   app.use(tokenRoutes(deps.revocations, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }));
   app.use(whoamiRoutes());
+  app.use(targetRoutes(deps.jobs));
   app.use(unknownRoute);
   app.use(errorHandler(deps.log));
   return app;

@@ -64,15 +64,15 @@ export function FleetView() {
   ]);
 }
 
-/** Which hosts a target reaches, from a harmless read (a ping job): nothing runs that changes an engine. */
+/** Which hosts a target reaches (GET /target/{target}), resolved as a job would be, before anything runs. */
 function TargetPreview() {
   const [target, setTarget] = useState('_all');
   const [preview, setPreview] = useState<{ hosts?: string[]; error?: string }>({});
   const resolve = async (event: Event) => {
     event.preventDefault();
     try {
-      const ping = await call<{ results: HostResult[] }>('GET', `/node/${targetSegment(target)}/container/docker/system/ping`);
-      setPreview({ hosts: ping.results.map((r) => r.hostname) });
+      const resolved = await call<{ hosts: string[] }>('GET', `/target/${targetSegment(target)}`);
+      setPreview({ hosts: resolved.hosts });
     } catch (err) {
       setPreview({ error: (err as Error).message });
     }

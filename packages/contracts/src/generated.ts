@@ -1645,6 +1645,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/target/{target}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Which hosts a target resolves to now, without running anything
+         * @description The dry run of a node call's target: the same resolution a job makes
+         *     (drained agents leave `_all`, `_any` and label targets but can be
+         *     named), refused like a job would be when it matches no live agent
+         *     (404), is malformed (400) or leaves the key's scope (403). `_any`
+         *     names the one host a job would get next.
+         */
+        get: operations["target.resolve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/whoami": {
         parameters: {
             query?: never;
@@ -5468,6 +5492,45 @@ export interface operations {
                     "application/json": {
                         jti: string;
                         revoked: boolean;
+                    };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "target.resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The hosts, sorted by hostname. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "target": "role:web",
+                     *       "hosts": [
+                     *         "web-01",
+                     *         "web-02"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        target: string;
+                        hosts: components["schemas"]["Hostname"][];
                     };
                 };
             };

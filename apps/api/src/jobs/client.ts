@@ -91,6 +91,11 @@ export class JobClient {
 
   constructor(private readonly deps: JobClientDeps) {}
 
+  /** The hosts a job on `target` would get now (GET /target/{target}); nothing is stored or published. */
+  previewTarget(target: string, scope?: string): string[] {
+    return [...this.deps.resolver.resolve(target, scope)].sort();
+  }
+
   get streamBufferBytes(): number | undefined {
     return this.deps.streamBufferBytes;
   }
