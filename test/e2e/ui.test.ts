@@ -109,6 +109,30 @@ describe('GET /whoami', () => {
   });
 });
 
+describe('GET /target/{target}', () => {
+  it('resolves a target as a job would, runs nothing, and keeps a scoped key inside its scope', async () => {
+    const viewer = fleet.mintKey('viewer');
+    const jobsBefore = (await api(fleet, 'GET', '/job?limit=200')).body.jobs.length;
+    expect((await api(fleet, 'GET', '/target/role:web', { key: viewer })).body).toEqual({ target: 'role:web', hosts: ['web-01', 'web-02'] });
+    expect((await api(fleet, 'GET', '/target/_all', { key: viewer })).body.hosts).toEqual(HOSTS);
+    expect((await api(fleet, 'GET', '/target/zone:eu', { key: viewer })).body.hosts).toEqual(['db-01', 'web-01']);
+    expect((await api(fleet, 'GET', '/job?limit=200')).body.jobs.length).toBe(jobsBefore);
+
+    const unmatched = await api(fleet, 'GET', '/target/role:nope', { key: viewer });
+    expect(unmatched.status).toBe(404);
+    expect(unmatched.body).toMatchObject({ code: 404 });
+    expect((await api(fleet, 'GET', '/target/role:web,,', { key: viewer })).status).toBe(400);
+
+    const scoped = fleet.mintKey('viewer', { scope: 'role:web' });
+    expect((await api(fleet, 'GET', '/target/web-02', { key: scoped })).body.hosts).toEqual(['web-02']);
+    const outside = await api(fleet, 'GET', '/target/_all', { key: scoped });
+    expect(outside.status).toBe(403);
+    expect(outside.body.details).toContain('db-01');
+    expect((await api(fleet, 'GET', '/target/db-01', { key: scoped })).status).toBe(403);
+    expect((await api(fleet, 'GET', '/target/_all', { key: null })).status).toBe(401);
+  });
+});
+
 describe('the dashboard in Chromium', () => {
   it('a viewer key sees the 3 hosts and is offered no mutation control', async () => {
     const page = await signedIn(fleet.mintKey('viewer', { subject: 'wall-screen' }));
