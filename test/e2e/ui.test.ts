@@ -166,6 +166,36 @@ describe('the dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('stop on a selection asks first, naming each host, then opens its job; the engine says stopped', async () => {
+    const page = await signedIn(fleet.mintKey('operator'));
+    await page.goto(`${fleet.url}/ui/#/containers`);
+    await page.getByLabel('select web-02 ui-fresh').check(WAIT);
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.locator('li').allTextContents()).toEqual(['web-02: ui-fresh']);
+    expect((await fleet.docker('web-02').getContainer('ui-fresh').inspect()).State.Running).toBe(true);
+    await shot(page, 'containers-confirm');
+    await page.getByRole('button', { name: 'Confirm stop' }).click();
+    await eventually(() => page.locator('[data-view=job] h2 .badge').textContent(), (value) => expect(value).toBe('ok'));
+    expect(await page.locator('[data-view=job] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host')))).toEqual(['web-02']);
+    expect((await fleet.docker('web-02').getContainer('ui-fresh').inspect()).State.Running).toBe(false);
+    await page.close();
+  });
+
+  it('an admin drains and undrains an agent from the fleet view; the roster follows', async () => {
+    const page = await signedIn(fleet.mintKey('admin'));
+    const row = page.locator('[data-view=fleet] tr[data-host=web-01]');
+    await row.getByRole('button', { name: 'Drain' }).click(WAIT);
+    await eventually(async () => (await api(fleet, 'GET', '/agent/web-01')).body.drained, (value) => expect(value).toBe(true));
+    await eventually(() => row.locator('.badge.drained').count(), (value) => expect(value).toBe(1));
+    await page.getByRole('button', { name: 'Preview hosts' }).click();
+    await eventually(() => page.getByTestId('target-hosts').textContent(), (value) => expect(value).toBe('2 hosts: db-01, web-02'));
+    await shot(page, 'fleet-admin-drained');
+    await row.getByRole('button', { name: 'Undrain' }).click();
+    await eventually(async () => (await api(fleet, 'GET', '/agent/web-01')).body.drained, (value) => expect(value).toBe(false));
+    await page.close();
+  });
+
   it('an exec on _all started from the page fills in 3 rows, each with its host stdout', async () => {
     await createContainer('_all', 'ui-exec', ['sleep', '300']);
     const page = await signedIn(fleet.mintKey('operator'));
