@@ -6,10 +6,9 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 bash deploy/install-deps.sh --for-tests
 npm run lint
-# The dashboard's static files (apps/ui/dist) are what the gateway serves at /ui; the browser suite needs them.
-[[ -f apps/ui/dist/index.html ]] || npm run build:ui
 npm run typecheck
-# The suites run the compiled gateway, agents and CLI (dist/), as `fleet up` and the systemd units do.
+# The suites run the compiled gateway, agents and CLI (dist/), as `fleet up` and the systemd units do, and the
+# dashboard the gateway serves at /ui (dist/ui).
 npm run -s build
 npx jest --selectProjects unit
 if [[ $EUID -ne 0 ]]; then

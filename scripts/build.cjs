@@ -5,11 +5,12 @@
  *   dist/gateway.js  the gateway, one file (it still finds Redoc's page bundle in node_modules for /docs)
  *   dist/agent.js    the agent, one file plus Node: nothing else to install on a Docker host
  *   dist/fleet.js    the CLI; packages only some commands need stay in node_modules and load when used
+ *   dist/ui/         the dashboard the gateway serves at /ui (apps/ui: one script, one stylesheet, one page)
  *
  * `--if-stale` builds only when an output is missing or older than a source file (what `fleet up` and the
  * end-to-end suites run first): a walk over the sources' modification times, a few milliseconds.
  */
-const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } = require('node:fs');
+const { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } = require('node:fs');
 const path = require('node:path');
 
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -56,11 +57,14 @@ const PROGRAMS = [
   { name: 'fleet', entry: 'apps/cli/src/main.ts', external: [...NATIVE, ...CLI_ON_DEMAND] },
 ];
 
-const OUTPUTS = PROGRAMS.map((program) => path.join(DIST, `${program.name}.js`));
+/** The dashboard: bundled for the browser, with its page and stylesheet copied beside the script. */
+const UI = { entry: 'apps/ui/src/main.ts', assets: ['apps/ui/src/index.html', 'apps/ui/src/style.css'], dir: 'ui' };
+
+const OUTPUTS = [...PROGRAMS.map((program) => path.join(DIST, `${program.name}.js`)), path.join(DIST, UI.dir, 'app.js')];
 
 /** What the programs are built from: every source and manifest under these, and the lock file. */
 const SOURCE_DIRS = ['apps', 'packages', 'deploy'];
-const SOURCE_FILE = /\.(ts|json|cjs)$/;
+const SOURCE_FILE = /\.(ts|json|cjs|css|html)$/;
 
 function newestSourceMtimeMs() {
   let newest = Math.max(statSync(path.join(REPO_ROOT, 'package-lock.json')).mtimeMs, statSync(path.join(__dirname, 'build.cjs')).mtimeMs);
@@ -114,13 +118,35 @@ async function build() {
         }),
       ),
     );
-    for (const file of readdirSync(staging)) {
-      utimesSync(path.join(staging, file), startedAt, startedAt);
-      renameSync(path.join(staging, file), path.join(DIST, file));
+    await buildUi(esbuild, path.join(staging, UI.dir));
+    for (const dir of ['', UI.dir]) {
+      mkdirSync(path.join(DIST, dir), { recursive: true });
+      for (const entry of readdirSync(path.join(staging, dir), { withFileTypes: true })) {
+        if (entry.isDirectory()) continue;
+        utimesSync(path.join(staging, dir, entry.name), startedAt, startedAt);
+        renameSync(path.join(staging, dir, entry.name), path.join(DIST, dir, entry.name));
+      }
     }
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** The dashboard for browsers the gateway's operators use: minified, no source map (it is served as is). */
+async function buildUi(esbuild, outdir) {
+  mkdirSync(outdir, { recursive: true });
+  await esbuild({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: [UI.entry],
+    outfile: path.join(outdir, 'app.js'),
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    target: 'es2020',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  for (const asset of UI.assets) copyFileSync(path.join(REPO_ROOT, asset), path.join(outdir, path.basename(asset)));
 }
 
 /** Builds when an output is missing or older than the sources; says so on stderr. */

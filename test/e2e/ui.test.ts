@@ -4,8 +4,7 @@
  * gateway and agents. The page signs in with a key, talks to the gateway only,
  * and what it shows is checked against the engines themselves.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { api } from '../support/http';
@@ -15,7 +14,6 @@ const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const CHROMIUM = '/usr/bin/chromium';
-const UI_DIST = path.join(__dirname, '..', '..', 'apps', 'ui', 'dist');
 const WAIT = { timeout: 30_000 };
 
 const fleet = useTestFleet();
@@ -26,7 +24,6 @@ const requested: string[] = [];
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(path.join(UI_DIST, 'index.html'))) execFileSync('npm', ['run', 'build:ui'], { stdio: 'ignore' });
   mkdirSync(ARTIFACTS, { recursive: true });
   userDataDir = mkdtempSync('/tmp/flt-chromium-');
   context = await chromium.launchPersistentContext(userDataDir, {

@@ -2,8 +2,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
 
-/** Where `npm run build:ui` writes the dashboard (README, "Dashboard"). */
-const UI_DIST = path.resolve(__dirname, '..', '..', '..', 'ui', 'dist');
+/**
+ * Where `npm run build` writes the dashboard (README, "Dashboard"): dist/ui beside the compiled gateway,
+ * or, for a gateway run from its sources, the repository's dist/ui.
+ */
+const UI_DIST_CANDIDATES = [path.join(__dirname, 'ui'), path.resolve(__dirname, '..', '..', '..', '..', 'dist', 'ui')];
+const UI_DIST = UI_DIST_CANDIDATES.find((dir) => existsSync(path.join(dir, 'index.html'))) ?? UI_DIST_CANDIDATES[0];
 
 /**
  * The page may talk to the gateway only: no inline script or style, no CDN,
@@ -30,7 +34,7 @@ export function uiRoutes(distDir: string = UI_DIST): Router {
     // /ui without the slash would resolve the page's relative URLs one level too high.
     if (req.originalUrl === '/ui') return res.redirect(301, '/ui/');
     if (!existsSync(path.join(distDir, 'index.html'))) {
-      return res.status(503).json({ error: 'dashboard not built', details: "run 'npm run build:ui'", code: 503 });
+      return res.status(503).json({ error: 'dashboard not built', details: "run 'npm run build'", code: 503 });
     }
     next();
   });
