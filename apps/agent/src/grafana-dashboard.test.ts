@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { trackNats } from '@fleet/runtime/metrics';
+import { scrapedSeriesNames, trackNats } from '@fleet/runtime/metrics';
 import { AgentMetrics } from './metrics';
 
 const DASHBOARD = path.join(__dirname, '..', '..', '..', 'deploy', 'grafana', 'fleet-dashboard.json');
@@ -17,13 +17,7 @@ const quietConnection = { isClosed: () => false, status: async function* () {} }
 async function exportedNames(): Promise<Set<string>> {
   const agent = new AgentMetrics('web-01', { processMetrics: true });
   trackNats(quietConnection, agent.collectors, 'fleet_agent_');
-  const names = new Set<string>();
-  for (const metric of await agent.collectors.getMetricsAsJSON()) {
-    names.add(metric.name);
-    // A histogram is scraped as its _bucket, _sum and _count series.
-    if (String(metric.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${metric.name}${suffix}`);
-  }
-  return names;
+  return scrapedSeriesNames(agent.collectors);
 }
 
 function agentNamesQueried(): string[] {

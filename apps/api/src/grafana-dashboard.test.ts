@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { trackNats } from '@fleet/runtime/metrics';
+import { scrapedSeriesNames, trackNats } from '@fleet/runtime/metrics';
 import { GatewayMetrics } from './metrics';
 
 const DASHBOARD = path.join(__dirname, '..', '..', '..', 'deploy', 'grafana', 'fleet-dashboard.json');
@@ -18,13 +18,7 @@ async function exportedNames(): Promise<Set<string>> {
   const gateway = new GatewayMetrics({ processMetrics: true });
   gateway.followAgents({ list: () => [] });
   trackNats(quietConnection, gateway.collectors, 'fleet_');
-  const names = new Set<string>();
-  for (const metric of await gateway.collectors.getMetricsAsJSON()) {
-    names.add(metric.name);
-    // A histogram is scraped as its _bucket, _sum and _count series.
-    if (String(metric.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${metric.name}${suffix}`);
-  }
-  return names;
+  return scrapedSeriesNames(gateway.collectors);
 }
 
 /** Every `fleet_*` series the dashboard's queries name, except the agents' own (`fleet_agent_*`). */

@@ -56,3 +56,13 @@ export function jobSeries(collectors: Registry, prefix: string, help: { jobs: st
     duration: new Histogram({ name: `${prefix}job_duration_seconds`, help: help.duration, labelNames: ['operation'] as const, buckets: JOB_DURATION_BUCKETS, registers: [collectors] }),
   };
 }
+
+/** The series names a scrape of `collectors` shows: a histogram is scraped as its _bucket, _sum and _count series. */
+export async function scrapedSeriesNames(collectors: Registry): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const metric of await collectors.getMetricsAsJSON()) {
+    names.add(metric.name);
+    if (String(metric.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${metric.name}${suffix}`);
+  }
+  return names;
+}
