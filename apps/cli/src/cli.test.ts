@@ -73,6 +73,17 @@ describe('human output', () => {
       [''],
     ]);
   });
+
+  it('says in the detail when the agent cut a row\'s output, and shows the byte counts as no column', () => {
+    const text = renderRows([
+      { hostname: 'web-01', status: 'ok', changed: true, exit_code: 0, stdout: 'x', stderr: '', stdout_bytes: 20000000, stderr_bytes: 0, truncated: true, message: 'exited with 0' },
+      { hostname: 'web-02', status: 'ok', changed: true, exit_code: 0, stdout: 'y', stderr: '', stdout_bytes: 1, stderr_bytes: 0, message: 'exited with 0' },
+    ] as never);
+    const [head, first, second] = text.split('\n').map((line) => line.split(/\s{2,}/));
+    expect(head).toEqual(['HOST', 'STATUS', 'CHANGED', 'EXIT_CODE', 'DETAIL']);
+    expect(first).toEqual(['web-01', 'ok', 'yes', '0', 'exited with 0 (output cut: 20000000 bytes of stdout, 0 of stderr seen)']);
+    expect(second).toEqual(['web-02', 'ok', 'yes', '0', 'exited with 0']);
+  });
 });
 
 describe('progress', () => {

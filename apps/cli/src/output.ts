@@ -108,6 +108,8 @@ function defaultColumns(items: Item[]): Column[] {
 /** Fields every row has; the rest are the operation's own. */
 const ROW_FIELDS = new Set(['hostname', 'status', 'changed', 'error', 'error_code', 'message', 'id', 'duration_ms']);
 const TEXT_FIELDS = new Set(['stdout', 'stderr']);
+/** How much output the agent saw and kept (`OutputBounds`): said in the detail when it cut something, never a column. */
+const OUTPUT_BOUNDS = new Set(['stdout_bytes', 'stderr_bytes', 'truncated']);
 
 interface Shape {
   /** Arrays of objects (or of arrays, with `titles`): one table over all hosts. */
@@ -122,7 +124,7 @@ interface Shape {
 
 function shapeOf(rows: Item[]): Shape {
   const shape: Shape = { lists: [], blocks: [], texts: [], scalars: [] };
-  const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))].filter((key) => !ROW_FIELDS.has(key) && key !== 'titles');
+  const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))].filter((key) => !ROW_FIELDS.has(key) && !OUTPUT_BOUNDS.has(key) && key !== 'titles');
   for (const key of keys) {
     const values = rows.map((row) => row[key]).filter((value) => value !== undefined && value !== null);
     if (values.some((value) => Array.isArray(value) && value.some((entry) => typeof entry === 'object' && entry !== null))) shape.lists.push(key);
@@ -135,7 +137,8 @@ function shapeOf(rows: Item[]): Shape {
 
 function detailOf(row: Item): string {
   if (row.status === 'failed') return `${cellText(row.error)}${row.error_code ? ` (${row.error_code})` : ''}`;
-  return cellText(row.message ?? row.id ?? '');
+  const detail = cellText(row.message ?? row.id ?? '');
+  return row.truncated ? `${detail} (output cut: ${row.stdout_bytes ?? 0} bytes of stdout, ${row.stderr_bytes ?? 0} of stderr seen)` : detail;
 }
 
 function summary(rows: Item[], scalars: string[]): string {
