@@ -66,3 +66,19 @@ export async function scrapedSeriesNames(collectors: Registry): Promise<Set<stri
   }
   return names;
 }
+
+/** The part of a Grafana dashboard (deploy/grafana/) these checks read: each panel's PromQL queries. */
+export interface GrafanaDashboard {
+  panels: { targets?: { expr: string }[] }[];
+}
+
+/**
+ * The `fleet_*` series a dashboard queries that are this process's (`owns`), and those of them a scrape
+ * of `collectors` would not show: a dashboard naming a series nobody exports draws an empty panel.
+ */
+export async function dashboardSeriesMissing(dashboard: GrafanaDashboard, collectors: Registry, owns: (series: string) => boolean): Promise<{ queried: string[]; missing: string[] }> {
+  const exprs = dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr);
+  const queried = [...new Set(exprs.flatMap((expr) => expr.match(/\bfleet_[a-z0-9_]+/g) ?? []))].filter(owns);
+  const exported = await scrapedSeriesNames(collectors);
+  return { queried, missing: queried.filter((series) => !exported.has(series)) };
+}
