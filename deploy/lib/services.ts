@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { hostGrantKeyFiles } from './keys';
 import { natsLoginEnv } from './nats-auth';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT, REPO_ROOT } from './paths';
@@ -24,9 +25,14 @@ export function spawnGateway(state: FleetState): number {
     FLEET_API_HOST: '127.0.0.1',
     FLEET_API_PORT: String(state.gateway.port),
     FLEET_JWT_SECRET_FILE: state.jwtSecretFile,
-    FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(state.dir).privateKey,
+    FLEET_HOST_GRANT_PRIVATE_KEY_FILE: grantKeysOf(state).privateKey,
     FLEET_LOG_LEVEL: state.logLevel,
   });
+}
+
+/** The host-grant key pair lives next to the JWT secret (fleet up makes both), also for a gateway replica with a dir of its own. */
+function grantKeysOf(state: FleetState): { privateKey: string; publicKey: string } {
+  return hostGrantKeyFiles(dirname(state.jwtSecretFile));
 }
 
 export function spawnAgent(state: FleetState, agent: AgentState): number {
@@ -36,7 +42,7 @@ export function spawnAgent(state: FleetState, agent: AgentState): number {
     FLEET_NATS_URL: state.natsUrl,
     FLEET_AGENT_HOSTNAME: agent.hostname,
     FLEET_AGENT_LABELS: formatLabels(agent.labels),
-    FLEET_HOST_GRANT_PUBLIC_KEY_FILE: hostGrantKeyFiles(state.dir).publicKey,
+    FLEET_HOST_GRANT_PUBLIC_KEY_FILE: grantKeysOf(state).publicKey,
     DOCKER_HOST: `unix://${agent.socket}`,
     FLEET_LOG_LEVEL: state.logLevel,
   });
