@@ -134,14 +134,20 @@ describe('resource limits', () => {
       keys.flatMap((key) => Array.from({ length: 8 }, () => api(fleet, 'POST', '/node/web-01/container/docker/sleeper/wait?async=true&timeout=45', { key }))),
     );
     expect(answers.map((res) => res.status)).toEqual(Array(32).fill(202));
-    // Every wait is in: claimed on the agent (running), none answered.
-    for (const { body } of answers) {
-      const job = await api(fleet, 'GET', `/job/${body.job_id}`);
-      expect(job.body.results[0].status).toBe('running');
-    }
+    await sleep(1000); // the agent takes every wait
+    const pingStarted = Date.now();
     const ping = await api(fleet, 'GET', '/node/web-01/container/docker/system/ping?timeout=10');
     expect(ping.status).toBe(200);
     expect(ping.body.results[0].status).toBe('ok');
+    // End the waits: each row says how long it held an agent slot, which must cover the whole ping,
+    // or the ping would not have been competing with 32 running waits.
+    await fleet.docker('web-01').getContainer('sleeper').kill();
+    const stoppedAt = Date.now();
+    for (const { body } of answers) {
+      const job = await api(fleet, 'GET', `/job/${body.job_id}?wait=20`);
+      expect(job.body.results[0]).toMatchObject({ status: 'ok' });
+      expect(job.body.results[0].duration_ms).toBeGreaterThanOrEqual(stoppedAt - pingStarted - 100);
+    }
   }, 120_000);
 
   attack('300 unauthenticated requests with 8 KB paths: 429 past the pre-auth limit, the audit stream stays small', async () => {
