@@ -61,9 +61,16 @@ export interface FuzzContext {
   registry: string;
 }
 
-/** Parameters whose value an engine resolves against a registry (pull's source, push's image). */
+/** Operations whose image the engine resolves against a registry, by the parameter naming it. */
+const REGISTRY_IMAGE_PARAMS: Record<string, string> = {
+  'docker.image.pull': 'fromImage',
+  'docker.image.push': 'image',
+  'docker.image.distribution': 'image',
+};
+
+/** Parameters whose value an engine resolves against a registry: on loopback, or the engine would ask Docker Hub. */
 function namesRegistryImage(shape: OperationShape, param: Parameter): boolean {
-  return (shape.spec.name === 'docker.image.pull' && param.name === 'fromImage') || (shape.spec.name === 'docker.image.push' && param.name === 'image');
+  return REGISTRY_IMAGE_PARAMS[shape.spec.name] === param.name;
 }
 
 const contract = loadContract() as { paths: Record<string, Record<string, Schema>>; components: Record<string, Record<string, Schema>> };
@@ -254,7 +261,7 @@ function bodyVariants(shape: OperationShape, seed: number): Array<{ kind: string
 
 /** Valid values for the baseline of each parameter: nothing real is touched (objects do not exist). */
 function baselinePath(shape: OperationShape, name: string, ctx: FuzzContext): string {
-  if (shape.spec.name === 'docker.image.push' && name === 'image') return pct(`${ctx.registry}/fuzz/ghost:1`);
+  if (REGISTRY_IMAGE_PARAMS[shape.spec.name] === name) return pct(`${ctx.registry}/fuzz/ghost:1`);
   switch (name) {
     case 'target':
       return ctx.hostname;
