@@ -178,7 +178,7 @@ export class JobWorker {
 
   /** Long-running jobs (contract `x-long-running`, or streams) queue for their own slots. */
   private slotsFor(job: JobMessage): Semaphore {
-    const longRunning = job.stream === true || OPERATIONS.some((op) => op.name === job.operation && op.longRunning);
+    const longRunning = job.stream === true || LONG_RUNNING.has(job.operation);
     return longRunning ? this.longRunningSlots : this.slots;
   }
 
@@ -392,6 +392,7 @@ function isRepeatable(job: JobMessage): boolean {
 }
 
 const READS = new Set<string>(OPERATIONS.filter((op) => op.nodeTargeted && !op.mutating).map((op) => op.name));
+const LONG_RUNNING = new Set<string>(OPERATIONS.filter((op) => op.longRunning).map((op) => op.name));
 
 function parseJob(msg: JsMsg): JobMessage | undefined {
   try {

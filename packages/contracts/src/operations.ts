@@ -188,8 +188,16 @@ const DOCUMENT = CONTRACT as Document;
 
 export const OPERATIONS: readonly OperationSpec[] = readOperations(DOCUMENT);
 
+/** Looked up on every request and every job: indexed once. */
+const OPERATIONS_BY_NAME: ReadonlyMap<string, OperationSpec> = new Map(OPERATIONS.map((op) => [op.name, op]));
+
+/** The operation of that name, or undefined for a name the contract does not have (e.g. read from a stored job). */
+export function findOperation(name: string): OperationSpec | undefined {
+  return OPERATIONS_BY_NAME.get(name);
+}
+
 export function operationSpec(name: OperationName): OperationSpec {
-  const spec = OPERATIONS.find((op) => op.name === name);
+  const spec = findOperation(name);
   if (!spec) throw new Error(`operation ${name} is not in the contract`);
   return spec;
 }

@@ -1,4 +1,4 @@
-import { OPERATIONS } from '@fleet/contracts/operations';
+import { findOperation } from '@fleet/contracts/operations';
 import type { Permission } from '@fleet/contracts/permissions';
 import type { JobRecord } from '@fleet/contracts/protocol';
 import { ApiError, notFound } from '../errors';
@@ -47,6 +47,6 @@ export class JobReadAccess {
 
 /** The operation's x-permission; a job of an operation no longer in the contract is readable by nobody. */
 function requiredPermission(record: JobRecord): Permission | undefined {
-  const permission = OPERATIONS.find((op) => op.name === record.operation)?.permission;
+  const permission = findOperation(record.operation)?.permission;
   return permission === 'none' ? undefined : permission;
 }
