@@ -93,7 +93,7 @@ export class JobClient {
 
   /** The hosts a job on `target` would get now (GET /target/{target}); nothing is stored or published. */
   previewTarget(target: string, scope?: string): string[] {
-    return [...this.deps.resolver.resolve(target, scope)].sort();
+    return [...this.deps.resolver.preview(target, scope)].sort();
   }
 
   get streamBufferBytes(): number | undefined {

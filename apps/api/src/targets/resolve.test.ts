@@ -78,6 +78,15 @@ describe('TargetResolver', () => {
     expect(directory.listed).toBe(0);
   });
 
+  it('previews the host _any gives the next job without moving the round robin', () => {
+    const resolver = new TargetResolver(new FixedDirectory(FLEET));
+    expect(resolver.resolve('_any')).toEqual(['db-01']);
+    expect(resolver.preview('_any')).toEqual(['web-01']);
+    expect(resolver.preview('_any')).toEqual(['web-01']);
+    expect(resolver.resolve('_any')).toEqual(['web-01']);
+    expect(resolver.resolve('_any')).toEqual(['web-02']);
+  });
+
   it('answers 404 for _any when every agent is drained', () => {
     const resolver = new TargetResolver(new FixedDirectory([agent('web-09', {}, true)]));
     expect(failureOf(() => resolver.resolve('_any'))).toBe('unmatched');

@@ -40,8 +40,17 @@ export class TargetResolver {
    * other target reaching outside the scope is refused, naming no host but the one the caller gave.
    */
   resolve(raw: string, scopeClaim?: string): string[] {
+    return this.resolveTarget(raw, scopeClaim, true);
+  }
+
+  /** What resolve() would answer now, without moving `_any`'s round robin: the next job still gets the host shown. */
+  preview(raw: string, scopeClaim?: string): string[] {
+    return this.resolveTarget(raw, scopeClaim, false);
+  }
+
+  private resolveTarget(raw: string, scopeClaim: string | undefined, advance: boolean): string[] {
     const scope = KeyScope.of(scopeClaim, this.agents);
-    const hosts = this.match(parse(raw), scope);
+    const hosts = this.match(parse(raw), scope, advance);
     if (hosts.length === 0) {
       const within = scope.unscoped ? '' : ` inside this key's scope '${scope.raw}'`;
       throw new TargetError('unmatched', `target '${raw}' matched 0 of ${this.countVisible(scope)} live agents${within}`);
@@ -59,23 +68,30 @@ export class TargetResolver {
     return target.kind === 'host' || target.kind === 'any';
   }
 
-  private match(target: Target, scope: KeyScope): AgentView[] {
+  private match(target: Target, scope: KeyScope, advance: boolean): AgentView[] {
     if (target.kind === 'host') {
       // A named host is looked up alone: no need to list the fleet. Drained hosts can be named.
       const agent = this.agents.get(target.hostname);
       return agent && isAccepted(agent) ? [agent] : [];
     }
-    if (target.kind === 'any') return this.nextEligible(scope);
+    if (target.kind === 'any') return this.nextEligible(scope, advance);
     const eligible = this.agents.list().filter((agent) => isAccepted(agent) && !agent.drained);
     return target.kind === 'all' ? eligible : eligible.filter((agent) => labelsMatch(agent.labels, target.selectors));
   }
 
-  /** Round robin over live, undrained agents inside the scope, in hostname order, without listing the fleet. */
-  private nextEligible(scope: KeyScope): AgentView[] {
+  /**
+   * Round robin over live, undrained agents inside the scope, in hostname order, without listing the
+   * fleet. Only a pick that will run (`advance`) moves the cursor past the agent it picked.
+   */
+  private nextEligible(scope: KeyScope, advance: boolean): AgentView[] {
     const hostnames = this.agents.hostnames();
     for (let tried = 0; tried < hostnames.length; tried++) {
-      const agent = this.agents.get(hostnames[this.anyCursor++ % hostnames.length]);
-      if (agent && isAccepted(agent) && !agent.drained && scope.includesAgent(agent)) return [agent];
+      const cursor = this.anyCursor + tried;
+      const agent = this.agents.get(hostnames[cursor % hostnames.length]);
+      if (agent && isAccepted(agent) && !agent.drained && scope.includesAgent(agent)) {
+        if (advance) this.anyCursor = cursor + 1;
+        return [agent];
+      }
     }
     return [];
   }
