@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { JOB_TIMEOUT_SECONDS, JOB_WAIT_MAX_SECONDS } from '@fleet/contracts/operations';
 import { AGENTS_BUCKET, kvStreamName } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
@@ -21,6 +22,12 @@ import { GatewayMetrics } from './metrics';
 import { ensureTopology } from './nats/topology';
 import { TargetResolver } from './targets/resolve';
 import type { Readiness } from './routes/health';
+
+/**
+ * A call may legitimately run up to its longest deadline or long-poll (the contract's maximums), plus
+ * the moments it takes to answer; node's default cut-off (300 s) would end such a call early.
+ */
+const REQUEST_TIMEOUT_MS = (Math.max(JOB_TIMEOUT_SECONDS.maximum, JOB_WAIT_MAX_SECONDS) + 30) * 1000;
 
 export interface RunningGateway {
   url: string;
@@ -78,8 +85,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening)).once('error', reject);
   });
-  // A call may legitimately run up to its 300 s deadline (or long-poll as long); node's default cut-off is 300 s.
-  server.requestTimeout = 330_000;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
   log.info({ url }, 'gateway listening');
   return {

@@ -1,3 +1,4 @@
+export * from './credentials';
 export * from './operations';
 export * from './permissions';
 export * from './protocol';

@@ -102,7 +102,6 @@ export function readOperations(contract: Record<string, unknown>): OperationSpec
   );
 }
 
-/** The path-level and the operation's own parameters, references resolved (the operation's own win). */
 /** An operation's parameters: its path's, overridden by its own of the same name and place, references resolved. */
 export function parametersOf(contract: Document, openApiPath: string, method: HttpMethod): ParameterObject[] {
   const item = contract.paths[openApiPath];

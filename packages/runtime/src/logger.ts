@@ -1,17 +1,27 @@
-import pino, { type Logger } from 'pino';
+import { credentialHeaders } from '@fleet/contracts/credentials';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
-/** Structured JSON logs; callers add `job_id`, `hostname` and `target` through child loggers. */
-export function createLogger(service: string, level = process.env.FLEET_LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+/** Where a credential could sit in a log call's fields: a request's headers (the contract names them), or a bare secret. */
+const REDACTED_PATHS = [
+  'authorization',
+  ...credentialHeaders().map((header) => `headers["${header}"]`),
+  '*.password',
+  'secret',
+];
+
+/** Structured JSON logs to stdout (or `destination`); callers add `job_id`, `hostname` and `target` through child loggers. */
+export function createLogger(service: string, level = process.env.FLEET_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     name: service,
     level,
     base: { service, pid: process.pid },
     // Defence in depth: even if a secret-bearing field reaches a log call it is not written.
     redact: {
-      paths: ['authorization', 'headers.authorization', 'headers["x-api-key"]', 'headers["x-registry-auth"]', '*.password', 'secret'],
+      paths: REDACTED_PATHS,
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger };
