@@ -13,6 +13,11 @@ export class SwarmProcess {
   private readonly child: ChildProcess;
   private readonly listeners = new Set<(report: SwarmReport) => void>();
   readonly pid: number;
+  /**
+   * Kept from the moment it arrives: a swarm whose agents were accepted while they started (the bench
+   * accepts them meanwhile) can be ready before anyone asks, and its one 'ready' must not be missed.
+   */
+  private readyReport?: ReportOf<'ready'>;
 
   constructor(
     readonly config: SwarmConfig,
@@ -31,7 +36,10 @@ export class SwarmProcess {
     this.child.on('error', () => undefined);
     if (this.child.pid === undefined) throw new Error('could not start a swarm process');
     this.pid = this.child.pid;
-    this.child.on('message', (report: SwarmReport) => this.listeners.forEach((listener) => listener(report)));
+    this.child.on('message', (report: SwarmReport) => {
+      if (report.type === 'ready') this.readyReport = report;
+      this.listeners.forEach((listener) => listener(report));
+    });
   }
 
   /** Resolves with the first report of `type`, or rejects after `timeoutMs` or when the process exits. */
@@ -57,6 +65,7 @@ export class SwarmProcess {
   }
 
   ready(timeoutMs: number, onProgress?: (started: number) => void): Promise<ReportOf<'ready'>> {
+    if (this.readyReport) return Promise.resolve(this.readyReport);
     return this.next('ready', timeoutMs, undefined, (report) => report.type === 'progress' && onProgress?.(report.started));
   }
 

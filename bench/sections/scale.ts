@@ -19,6 +19,8 @@ export interface ScaleLevel {
   /** Agents the swarm failed to start at this level (0 when the level was reached). */
   startFailures: number;
   startSeconds: number;
+  /** Of startSeconds: accepting this level's new agents (POST /agent/{hostname}/accept, 20 at a time). */
+  acceptSeconds?: number;
   swarmProcesses: number;
   fanout: FanoutMeasurement;
   anyPing: Summary;
@@ -140,6 +142,12 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
       const t0 = performance.now();
       const increment = target - running;
       const processes = Math.ceil(increment / PER_PROCESS);
+      // Accepted before they start, as `fleet up` does (README "Security model"): each starts bound to the
+      // consumer its acceptance made, instead of thousands of pending agents asking the broker for theirs meanwhile.
+      const acceptStart = performance.now();
+      await acceptAgents(fleet.state, Array.from({ length: increment }, (_, i) => ({ hostname: swarmHostname(PREFIX, running + i), labels: swarmLabels(running + i) })));
+      const acceptSeconds = round((performance.now() - acceptStart) / 1000, 1);
+      progress.say(`scale: accepted ${increment} agents in ${acceptSeconds} s (${round((performance.now() - acceptStart) / increment, 2)} ms each); starting them in ${processes} swarm process(es) → ${target}`);
       const started: SwarmProcess[] = [];
       for (let p = 0; p < processes; p++) {
         const from = running + Math.round((p * increment) / processes);
@@ -162,11 +170,8 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
           ),
         );
       }
-      // Swarm agents are new hosts: pending until accepted, as any agent (README "Security model").
-      await acceptAgents(fleet.state, Array.from({ length: increment }, (_, i) => ({ hostname: swarmHostname(PREFIX, running + i), labels: swarmLabels(running + i) })));
       swarms.push(...started);
-      progress.say(`scale: starting ${increment} more agents in ${processes} swarm process(es) → ${target}`);
-      const readies = await Promise.all(started.map((swarm) => swarm.ready(300_000)));
+      const readies = await Promise.all(started.map((swarm) => swarm.ready(300_000, (count) => progress.say(`  swarm ${swarm.pid}: ${count} agents started`))));
       const failures = readies.reduce((sum, ready) => sum + ready.failed, 0);
       for (const ready of readies) for (const error of ready.errors) progress.say(`  swarm: ${error}`);
       const reached = running + readies.reduce((sum, ready) => sum + ready.started, 0);
@@ -181,7 +186,7 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
       }
       await sleep(2000);
       try {
-        result.levels.push(await measureLevel(target, failures, startSeconds, swarms, fleet, observer, profPort, probeDir, opts, progress, baselineHeap));
+        result.levels.push({ ...(await measureLevel(target, failures, startSeconds, swarms, fleet, observer, profPort, probeDir, opts, progress, baselineHeap)), acceptSeconds });
       } catch (err) {
         // Keep every level measured so far; say where and why the ramp ended.
         result.stoppedAt = `${target} agents: measuring failed (${err instanceof Error ? err.message : String(err)})${gatewayGone(gatewayPid)}`;
