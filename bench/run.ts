@@ -7,14 +7,15 @@
  *   npm run bench -- --quick         smaller samples and fleets (under 2 minutes)
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
- *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, scale)
+ *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, profile = the profile alone, scale)
+ *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, dockerClient, REPO_ROOT } from '@fleet/deploy';
 import { Progress, type BenchOptions } from './lib/context';
 import { gitInfo, loadSnapshot, machineInfo, versions, type LoadSnapshot } from './lib/env';
-import { startRealFleet } from './lib/fleets';
+import { startRealFleet, type RealFleet } from './lib/fleets';
 import { RowObserver } from './lib/observer';
 import { renderMarkdown } from './render';
 import type { BenchResults } from './results';
@@ -39,12 +40,24 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--only=')) options.only = arg.slice('--only='.length).split(',');
     else if (arg.startsWith('--max-agents=')) options.maxAgents = Number(arg.slice('--max-agents='.length));
     else if (arg.startsWith('--levels=')) options.levels = arg.slice('--levels='.length).split(',').map(Number);
+    else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,scale] [--max-agents=N] [--levels=N,N] [--render-only]\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,profile,scale] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
   return options;
+}
+
+/** The processes whose CPU a real-fleet measurement reads, as they are when asked (a restart changes them). */
+function pidsOf(state: RealFleet['state']): () => Record<string, number> {
+  return () => ({
+    gateway: state.gateway.pid,
+    ...(state.nats ? { nats: state.nats.pid } : {}),
+    ...Object.fromEntries(state.agents.map((agent) => [`agent ${agent.hostname}`, agent.agentPid])),
+    ...Object.fromEntries(state.agents.map((agent) => [`dockerd ${agent.hostname}`, agent.enginePid ?? 0])),
+    bench: process.pid,
+  });
 }
 
 /** BENCHMARKS.md from the recorded latest.json (and baseline.json), measuring nothing. */
@@ -99,7 +112,7 @@ async function main(): Promise<void> {
   // Every phase runs the compiled gateway and agents (dist/), as `fleet up` and the systemd units do.
   await buildIfStale();
 
-  if (wants('real') || wants('pipelines')) await phase('real fleet', async () => {
+  if (wants('real') || wants('pipelines') || wants('profile')) await phase('real fleet', async () => {
     progress.say('real fleet: NATS, 3 dockerd engines, gateway, 3 agents');
     const fleet = await startRealFleet('info');
     const { state } = fleet;
@@ -111,7 +124,10 @@ async function main(): Promise<void> {
         });
         loads.push({ phase: 'after pipelines', ...loadSnapshot(own) });
       }
-      if (!wants('real')) return;
+      if (!wants('real')) {
+        if (wants('profile')) results.profile = await runProfile(state, options, progress, pidsOf(state));
+        return;
+      }
       results.overhead = await runOverhead(state, options, progress);
       loads.push({ phase: 'after overhead', ...loadSnapshot(own) });
 
@@ -141,13 +157,7 @@ async function main(): Promise<void> {
       }
       loads.push({ phase: 'after fan-out', ...loadSnapshot(own) });
 
-      const pids = () => ({
-        gateway: state.gateway.pid,
-        ...(state.nats ? { nats: state.nats.pid } : {}),
-        ...Object.fromEntries(state.agents.map((agent) => [`agent ${agent.hostname}`, agent.agentPid])),
-        ...Object.fromEntries(state.agents.map((agent) => [`dockerd ${agent.hostname}`, agent.enginePid ?? 0])),
-        bench: process.pid,
-      });
+      const pids = pidsOf(state);
       const base = { url: state.url, adminKey: state.adminKey, pids: pids() };
       results.throughput = [];
       for (const target of [
@@ -192,6 +202,13 @@ async function main(): Promise<void> {
   results.meta.durationSeconds = Math.round((finished.getTime() - started.getTime()) / 100) / 10;
   loads.push({ phase: 'end', ...loadSnapshot(own) });
 
+  if (options.out) {
+    // A partial run (one phase, other levels) must not stand in for the full run's record.
+    writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
+    progress.say(`done in ${results.meta.durationSeconds} s: wrote ${options.out}`);
+    progress.close();
+    return;
+  }
   const latest = join(RESULTS_DIR, 'latest.json');
   writeFileSync(latest, `${JSON.stringify(results, null, 2)}\n`);
   if (options.saveBaseline) copyFileSync(latest, join(RESULTS_DIR, 'baseline.json'));

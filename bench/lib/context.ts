@@ -6,12 +6,14 @@ export interface BenchOptions {
   saveBaseline: boolean;
   /** Re-render BENCHMARKS.md from bench/results/*.json without measuring. */
   renderOnly: boolean;
-  /** Run only these phases (debugging): real, scale. */
+  /** Run only these phases (debugging): real, pipelines, profile, scale. */
   only?: string[];
   /** Largest swarm level; default 5,000 (full) or 100 (quick). */
   maxAgents?: number;
   /** Swarm levels to measure instead of the default ramp (debugging). */
   levels?: number[];
+  /** Write the results here instead of latest.json, and leave BENCHMARKS.md alone. */
+  out?: string;
   command: string;
 }
 
