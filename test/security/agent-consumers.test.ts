@@ -118,3 +118,43 @@ it('a restarted agent binds to the consumer the gateway made and runs its jobs (
   const consumer = await gatewayJsm.consumers.info(WEB01_STREAM, WEB01_CONSUMER);
   expect(consumer.config.deliver_subject).toBe(agentDeliverSubject('web-01'));
 });
+
+it("a gateway starting again repairs consumers deleted or pointed elsewhere meanwhile, and keeps each host's enrolment, labels and drain", async () => {
+  const WEB02_STREAM = jobsStreamOf('web-02');
+  const DB01_STREAM = jobsStreamOf('db-01');
+  expect((await api(fleet, 'POST', '/agent/db-01/drain')).status).toBe(200);
+  const before = (await api(fleet, 'GET', '/agent')).body.agents;
+  try {
+    await fleet.killGateway('SIGKILL');
+    // While no gateway runs: web-02's consumer is gone, and db-01's delivers to fleet.audit.
+    await gatewayJsm.consumers.delete(WEB02_STREAM, agentConsumerName('web-02'));
+    await gatewayJsm.consumers.delete(DB01_STREAM, agentConsumerName('db-01'));
+    await gatewayJsm.consumers.add(DB01_STREAM, {
+      durable_name: agentConsumerName('db-01'),
+      deliver_subject: 'fleet.audit',
+      filter_subject: jobSubject('db-01'),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+    });
+    await fleet.startGateway();
+
+    // The broker: both consumers are back, each delivering its own host's jobs to its own inbox.
+    for (const hostname of ['web-02', 'db-01']) {
+      const consumer = await gatewayJsm.consumers.info(jobsStreamOf(hostname), agentConsumerName(hostname));
+      expect(consumer.config).toMatchObject({ deliver_subject: agentDeliverSubject(hostname), filter_subject: jobSubject(hostname) });
+    }
+    // The roster read back from the buckets: same hosts, enrolments, labels and drain.
+    const after = (await api(fleet, 'GET', '/agent')).body.agents;
+    const shape = (agents: Array<{ hostname: string; enrollment: string; labels: object; drained: boolean }>) =>
+      agents.map(({ hostname, enrollment, labels, drained }) => ({ hostname, enrollment, labels, drained }));
+    expect(shape(after)).toEqual(shape(before));
+    expect(after.find((agent: { hostname: string }) => agent.hostname === 'db-01')).toMatchObject({ drained: true, enrollment: 'accepted' });
+  } finally {
+    expect((await api(fleet, 'POST', '/agent/db-01/undrain')).status).toBe(200);
+  }
+  // The engines: web-02's next job runs on web-02 (its agent binds again to the repaired consumer).
+  await fleet.killAgent('web-02', 'SIGKILL');
+  await fleet.startAgent('web-02');
+  const mark = await createMarked('web-02');
+  expect(await containersMarked('web-02', mark)).toBe(1);
+});

@@ -1,7 +1,7 @@
-import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
-import { agentConsumerName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
+import { agentConsumerName, JOB_SHARDS, jobsStreamName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
 
 /** How often the consumer's leader signals it is alive when there are no jobs. */
 const PUSH_HEARTBEAT_MS = 5_000;
@@ -20,7 +20,7 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, hostname: strin
   const name = agentConsumerName(hostname);
   const stream = jobsStreamOf(hostname);
   const existing = await jsm.consumers.info(stream, name).catch(() => undefined);
-  if (existing && existing.config.deliver_subject === agentDeliverSubject(hostname) && existing.config.filter_subject === jobSubject(hostname)) return;
+  if (existing && isAgentConsumerOf(existing.config, hostname)) return;
   if (existing) await jsm.consumers.delete(stream, name);
   await jsm.consumers.add(stream, {
     durable_name: name,
@@ -36,4 +36,34 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, hostname: strin
     max_deliver: 20,
     max_ack_pending: 1024,
   });
+}
+
+/** Consumers created or repaired at once by ensureAgentConsumers. */
+const REPAIRS_IN_PARALLEL = 16;
+
+/**
+ * ensureAgentConsumer for many hosts (every accepted host, when the gateway starts) with one
+ * listing of each job stream's consumers (the broker pages them 256 at a time) instead of one
+ * round trip per host: only a host whose consumer is missing or wrong costs more, and those are
+ * repaired a few at a time. Returns how many needed it.
+ */
+export async function ensureAgentConsumers(jsm: JetStreamManager, hostnames: readonly string[]): Promise<number> {
+  const existing = new Map<string, ConsumerConfig>();
+  for (let shard = 0; shard < JOB_SHARDS; shard++) {
+    const stream = jobsStreamName(shard);
+    for await (const info of jsm.consumers.list(stream)) existing.set(`${stream}/${info.name}`, info.config);
+  }
+  const repair = hostnames.filter((hostname) => {
+    const config = existing.get(`${jobsStreamOf(hostname)}/${agentConsumerName(hostname)}`);
+    return !config || !isAgentConsumerOf(config, hostname);
+  });
+  for (let from = 0; from < repair.length; from += REPAIRS_IN_PARALLEL) {
+    await Promise.all(repair.slice(from, from + REPAIRS_IN_PARALLEL).map((hostname) => ensureAgentConsumer(jsm, hostname).catch(() => undefined)));
+  }
+  return repair.length;
+}
+
+/** The consumer delivers this host's jobs, and only to this host's inbox. */
+function isAgentConsumerOf(config: ConsumerConfig, hostname: string): boolean {
+  return config.deliver_subject === agentDeliverSubject(hostname) && config.filter_subject === jobSubject(hostname);
 }

@@ -3,7 +3,8 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AGENTS_BUCKET, DRAINS_BUCKET, ENROLLMENTS_BUCKET, type AgentRecord, type DrainRecord, type EnrollmentRecord } from '@fleet/contracts/protocol';
 import { followBucket, type BucketChange } from '@fleet/runtime/nats';
-import { ensureAgentConsumer } from './consumers';
+import { readBucket } from '../nats/buckets';
+import { ensureAgentConsumer, ensureAgentConsumers } from './consumers';
 
 export type EnrollmentState = 'pending' | 'accepted';
 
@@ -23,8 +24,8 @@ export interface Enrollment extends EnrollmentRecord {
   enrollment: 'accepted';
 }
 
+/** The buckets the roster writes; the agents bucket is only read (readBucket) and followed. */
 export interface RosterBuckets {
-  agents: KV;
   drains: KV;
   enrollments: KV;
 }
@@ -46,6 +47,8 @@ export class AgentRoster {
   private readonly drained = new Set<string>();
   private readonly enrolled = new Map<string, EnrollmentRecord>();
   private readonly unfollow: Array<() => void> = [];
+  /** Drains (`d/`) and enrolments (`e/`) heard on their feeds while the buckets were being read at start. */
+  private changedWhileLoading: Set<string> | undefined = new Set();
 
   constructor(
     private readonly buckets: RosterBuckets,
@@ -58,11 +61,12 @@ export class AgentRoster {
     this.unfollow.push(followBucket(nc, AGENTS_BUCKET, (change) => this.onHeartbeat(change)));
     this.unfollow.push(followBucket(nc, DRAINS_BUCKET, (change) => this.onDrain(change)));
     this.unfollow.push(followBucket(nc, ENROLLMENTS_BUCKET, (change) => this.onEnrollment(change)));
-    await this.load();
-    // Repairs a consumer deleted or reshaped behind the gateway's back, before any job is sent. Best
-    // effort: normally every one exists already, and a broker too busy to answer now (a cluster
-    // electing leaders) must not keep the gateway from starting; the next start tries again.
-    for (const hostname of this.enrolled.keys()) await ensureAgentConsumer(this.jsm, hostname).catch(() => undefined);
+    await this.load(nc);
+    // Repairs a consumer deleted or reshaped behind the gateway's back, before any job is sent: one
+    // listing of the job streams' consumers, and a round trip only for the hosts whose consumer is
+    // missing or wrong. Best effort: a broker too busy to answer now (a cluster electing leaders)
+    // must not keep the gateway from starting; the next start tries again.
+    await ensureAgentConsumers(this.jsm, [...this.enrolled.keys()]).catch(() => undefined);
   }
 
   /**
@@ -151,24 +155,25 @@ export class AgentRoster {
     return now - seen.seenAt < this.ttlMs;
   }
 
-  private async load(): Promise<void> {
-    const { agents, drains, enrollments } = this.buckets;
-    for await (const key of await agents.keys()) {
-      const entry = await agents.get(key);
-      if (entry?.operation === 'PUT') this.remember(key, entry.json<AgentRecord>(), entry.created.getTime());
+  /** Reads the three buckets whole, one consumer each (readBucket), not one get per agent. */
+  private async load(nc: NatsConnection): Promise<void> {
+    const [agents, drains, enrollments] = await Promise.all([AGENTS_BUCKET, DRAINS_BUCKET, ENROLLMENTS_BUCKET].map((bucket) => readBucket(nc, this.jsm, bucket)));
+    for (const entry of agents) {
+      const record = parseJson<AgentRecord>(entry.value);
+      if (record) this.remember(entry.key, record, entry.written.getTime());
     }
-    for await (const key of await drains.keys()) {
-      const entry = await drains.get(key);
-      if (entry?.operation === 'PUT') this.applyDrain(key, entry.json<DrainRecord>().drained);
+    // A drain or enrolment heard on the bucket's feed while reading is newer than what was read.
+    for (const entry of drains) if (!this.changedWhileLoading?.has(`d/${entry.key}`)) this.applyDrain(entry.key, parseJson<DrainRecord>(entry.value)?.drained === true);
+    for (const entry of enrollments) {
+      const record = parseJson<EnrollmentRecord>(entry.value);
+      if (record && !this.changedWhileLoading?.has(`e/${entry.key}`)) this.enrolled.set(entry.key, record);
     }
-    for await (const key of await enrollments.keys()) {
-      const entry = await enrollments.get(key);
-      if (entry?.operation === 'PUT') this.enrolled.set(key, entry.json<EnrollmentRecord>());
-    }
+    this.changedWhileLoading = undefined;
   }
 
   /** Another replica accepted a host or changed its labels. */
   private onEnrollment(change: BucketChange): void {
+    this.changedWhileLoading?.add(`e/${change.key}`);
     const record = change.deleted ? undefined : parseJson<EnrollmentRecord>(change.value);
     if (record?.labels) this.enrolled.set(change.key, record);
     else this.enrolled.delete(change.key);
@@ -185,6 +190,7 @@ export class AgentRoster {
   }
 
   private onDrain(change: BucketChange): void {
+    this.changedWhileLoading?.add(`d/${change.key}`);
     this.applyDrain(change.key, !change.deleted && parseJson<DrainRecord>(change.value)?.drained === true);
   }
 
