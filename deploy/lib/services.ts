@@ -138,14 +138,22 @@ export async function acceptAgents(state: Pick<FleetState, 'url' | 'adminKey'>, 
 /** Acceptances in flight at once (a bench swarm accepts thousands). */
 const ACCEPT_PARALLEL = 20;
 
+/** A busy broker answers an acceptance 503 (retry-after); accepting again is harmless, a few times. */
+const ACCEPT_ATTEMPTS = 5;
+
 async function acceptAgent(state: Pick<FleetState, 'url' | 'adminKey'>, agent: AgentSpec): Promise<void> {
-  const res = await fetch(`${state.url}/agent/${encodeURIComponent(agent.hostname)}/accept`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${state.adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ labels: agent.labels }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  if (res.status !== 200) throw new Error(`accepting agent ${agent.hostname} answered ${res.status}: ${await res.text()}`);
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`${state.url}/agent/${encodeURIComponent(agent.hostname)}/accept`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${state.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ labels: agent.labels }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (res.status === 200) return;
+    const body = await res.text();
+    if (res.status !== 503 || attempt === ACCEPT_ATTEMPTS) throw new Error(`accepting agent ${agent.hostname} answered ${res.status}: ${body}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000 * Number(res.headers.get('retry-after') ?? 1)));
+  }
 }
 
 export async function listAgents(url: string, adminKey: string): Promise<RegisteredAgent[]> {

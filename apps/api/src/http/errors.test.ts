@@ -1,3 +1,4 @@
+import { errors, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { JobStoreUnavailableError, UnsendableParamsError } from '../jobs/errors';
 import { TargetError } from '../targets/resolve';
 import { toApiError } from './errors';
@@ -16,6 +17,16 @@ describe('toApiError', () => {
   it('answers a job that could not be stored with 503 and one that cannot be sent with 400', () => {
     expect(toApiError(new JobStoreUnavailableError('not stored: TIMEOUT'))?.body()).toEqual({ error: 'job store unavailable', details: 'not stored: TIMEOUT', code: 503 });
     expect(toApiError(new UnsendableParamsError('too deep'))?.body()).toEqual({ error: 'invalid request', details: 'too deep', code: 400 });
+  });
+
+  it('answers a broker that did not answer in time, or had no stream leader to answer, with 503 and retry-after', () => {
+    for (const err of [new TimeoutError(), new RequestError('no responders', { cause: new errors.NoRespondersError('$JS.API.CONSUMER.INFO.x') })]) {
+      const answer = toApiError(err);
+      expect(answer?.status).toBe(503);
+      expect(answer?.body()).toMatchObject({ error: 'broker unavailable', code: 503 });
+      expect(answer?.headers).toEqual({ 'retry-after': '1' });
+    }
+    expect(toApiError(new RequestError('some other failure'))).toBeUndefined();
   });
 
   it('leaves a fault of the gateway itself to the 500 answer', () => {

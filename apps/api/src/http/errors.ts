@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ApiError, badRequest } from '../errors';
 import { HostAccessOffError, JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/errors';
@@ -37,7 +38,18 @@ function fromJobLayer(err: unknown): ApiError | undefined {
 /** The answer for an error a request raised, or undefined for a fault of the gateway itself (a 500). */
 export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  return fromJobLayer(err) ?? fromBodyParser(err as { type?: string; status?: number; message?: string });
+  return fromJobLayer(err) ?? fromBroker(err) ?? fromBodyParser(err as { type?: string; status?: number; message?: string });
+}
+
+/**
+ * NATS did not answer in time, or nothing answered (a stream without a leader): the broker is busy or
+ * electing, not broken, and the same request may well succeed a moment later (accepting thousands of
+ * agents at once, say). A 503 that says so, rather than a 500.
+ */
+function fromBroker(err: unknown): ApiError | undefined {
+  const busy = err instanceof TimeoutError || (err instanceof RequestError && err.isNoResponders());
+  if (!busy) return undefined;
+  return new ApiError(503, 'broker unavailable', 'NATS JetStream did not answer in time (busy, or electing a stream leader); retry shortly', {}, { 'retry-after': '1' });
 }
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
