@@ -152,25 +152,25 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
       for (let p = 0; p < processes; p++) {
         const from = running + Math.round((p * increment) / processes);
         const to = running + Math.round(((p + 1) * increment) / processes);
-        started.push(
-          new SwarmProcess(
-            {
-              natsUrl: fleet.nats.url,
-              prefix: PREFIX,
-              from,
-              count: to - from,
-              heartbeatMs,
-              concurrency: 32,
-              containersPerHost,
-              startParallel: 50,
-              startTimeoutMs: 240_000,
-              logLevel: 'warn',
-            },
-            join(fleet.dir, 'logs', `swarm-${swarms.length + p}.log`),
-          ),
+        const swarm = new SwarmProcess(
+          {
+            natsUrl: fleet.nats.url,
+            prefix: PREFIX,
+            from,
+            count: to - from,
+            heartbeatMs,
+            concurrency: 32,
+            containersPerHost,
+            startParallel: 50,
+            startTimeoutMs: 240_000,
+            logLevel: 'warn',
+          },
+          join(fleet.dir, 'logs', `swarm-${swarms.length}.log`),
         );
+        // Tracked at once, so that whatever fails next still stops every swarm process started.
+        swarms.push(swarm);
+        started.push(swarm);
       }
-      swarms.push(...started);
       const readies = await Promise.all(started.map((swarm) => swarm.ready(300_000, (count) => progress.say(`  swarm ${swarm.pid}: ${count} agents started`))));
       const failures = readies.reduce((sum, ready) => sum + ready.failed, 0);
       for (const ready of readies) for (const error of ready.errors) progress.say(`  swarm: ${error}`);
