@@ -224,7 +224,8 @@ async function measureLevel(
   baselineHeapBytes: number,
 ): Promise<ScaleLevel> {
   const { url, adminKey } = fleet.state;
-  const pids = { gateway: fleet.state.gateway.pid, nats: fleet.nats.pid };
+  // The swarm processes too: with every agent on the same 2 cores, their CPU is part of what a fan-out waits for.
+  const pids = { gateway: fleet.state.gateway.pid, nats: fleet.nats.pid, ...Object.fromEntries(swarms.map((swarm, i) => [`swarm ${i}`, swarm.pid])) };
   // Idle: what heartbeats alone cost the gateway and NATS at this fleet size.
   const idleWatch = new ProcWatch(pids, 250);
   await sleep(opts.quick ? 2000 : 4000);
@@ -251,6 +252,8 @@ async function measureLevel(
     `_all × ${agents}`,
   );
   const natsProfile = profile ? await profile : undefined;
+  const swarmCpuMs = Object.entries(fanout.cpuMsPerCall).reduce((sum, [name, ms]) => (name.startsWith('swarm') ? sum + ms : sum), 0);
+  progress.say(`  CPU per _all call: gateway ${fanout.cpuMsPerCall.gateway} ms, NATS ${fanout.cpuMsPerCall.nats} ms, agents (swarm processes) ${round(swarmCpuMs, 1)} ms`);
 
   const anyPing = await sequential(url, adminKey, '/node/_any/container/docker/system/ping', opts.quick ? 30 : 100);
   progress.say(`  _any ping × ${agents}: p50 ${anyPing.p50} p99 ${anyPing.p99} ms`);

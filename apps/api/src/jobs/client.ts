@@ -136,9 +136,12 @@ export class JobClient {
     // A mutation is sent only once it is stored, so a job that cannot be stored runs nowhere. A read (not a
     // stream, which announces its job first) is stored and sent at once: should it run unrecorded, nothing changed.
     const sendNow = !request.onChunk && !operationSpec(request.operation).mutating;
+    // The record goes out first: behind a large fan-out's dispatches on the same connection, its
+    // acknowledgement would wait for all of them.
+    const saved = store.save(record);
     const dispatched = sendNow ? this.dispatch(record, payload) : undefined;
     try {
-      await store.save(record);
+      await saved;
     } catch (err) {
       await dispatched;
       collection.abandon();
@@ -253,9 +256,7 @@ export class JobClient {
   private async dispatch(record: JobRecord, payload: string): Promise<void> {
     const deadline = Date.parse(record.deadline);
     // msgID lets JetStream drop a duplicate publish of the same (job, host), so a retry is safe.
-    const outcomes = await Promise.allSettled(
-      record.hosts.map((host) => publishUntil(this.deps.js, jobSubject(host), payload, `${record.job_id}.${host}`, deadline)),
-    );
+    const outcomes = await settleInWindow(record.hosts, DISPATCH_WINDOW, (host) => publishUntil(this.deps.js, jobSubject(host), payload, `${record.job_id}.${host}`, deadline));
     const undelivered = record.hosts.flatMap((host, i) => {
       const outcome = outcomes[i];
       return outcome.status === 'rejected' ? [{ host, reason: describeError(outcome.reason) }] : [];
@@ -333,6 +334,31 @@ export class JobClient {
       return timeoutRow(record, host);
     }
   }
+}
+
+/**
+ * Dispatches of one job awaiting JetStream's acknowledgement at once. The broker stores a
+ * connection's publishes one after another: with all 5,000 of an `_all` sent at once, the last ones
+ * waited longer than an attempt's timeout, and their retries (the first ones' too) piled more work
+ * on a broker already behind. A window keeps every acknowledgement prompt and the pipe full.
+ */
+const DISPATCH_WINDOW = 256;
+
+/** `Promise.allSettled(items.map(run))`, with at most `window` runs pending at any time; outcomes in item order. */
+async function settleInWindow<T, R>(items: readonly T[], window: number, run: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const outcomes: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) {
+      try {
+        outcomes[i] = { status: 'fulfilled', value: await run(items[i]) };
+      } catch (reason) {
+        outcomes[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, items.length) }, lane));
+  return outcomes;
 }
 
 /** How long a settled job's rows are kept for `waitFor`: far longer than a durable write takes. */
