@@ -24,6 +24,12 @@ export const OPTIMISATIONS: string[] = [
   'Requests are validated by ajv validators compiled for each operation of the contract when the gateway starts, on express\' own routes (`apps/api/src/http/validation.ts`), instead of express-openapi-validator, which looked each request\'s route up by compiling every path pattern of the contract. Same checks, coercion, defaults and `{error, details, code}` answers.',
   'Each API key is verified once and kept until it expires (`KeyVerifier` in `packages/api-keys/src/index.ts`, at most 10,000 keys, least recently used out first); revocation is still checked on every request.',
   'Target resolution no longer lists and sorts the fleet per call (`apps/api/src/agents/roster.ts`, `apps/api/src/targets/resolve.ts`): a hostname is looked up alone, `_any` takes the next live, undrained hostname, and the sorted hostname order is rebuilt only when an agent comes or goes, not on every heartbeat or call.',
+  'A starting gateway reads the agents, drains and enrolments buckets through one consumer each (`readBucket` in `apps/api/src/nats/buckets.ts`) and checks every accepted host\'s consumer with one listing per job stream (`ensureAgentConsumers` in `apps/api/src/agents/consumers.ts`), instead of a get per agent and a consumer info per host: a handful of round trips at 5,000 agents, not 15,000.',
+  'A job\'s record is published before its dispatches, and at most 256 dispatches of one job await their acknowledgement at once (`apps/api/src/jobs/client.ts`). With all 5,000 of an `_all` sent together, the record waited behind them past its attempt timeout and the retries of every late publish piled onto a broker already behind: the 5,000-agent fan-out failed with 503s and left `_any` pings waiting 14 s.',
+  'A broker that does not answer in time is a 503 with `retry-after` (`apps/api/src/http/errors.ts`), not a 500; the bench and `fleet up` retry such an acceptance.',
+  'The gateway sends no ETag (`apps/api/src/app.ts`): express hashed every JSON answer (SHA-1) to offer a 304 the contract declares for no operation.',
+  'One info-level log line per call (`apps/api/src/jobs/client.ts`): `job dispatched` is at debug; the request line already carries the job_id, target and outcome.',
+  'Each agent\'s view is built once per change — heartbeat, enrolment, drain — and kept (`AgentRoster` in `apps/api/src/agents/roster.ts`), instead of a new object and ISO timestamp on every call that names a host.',
 ];
 
 const TARGETS = {

@@ -7,7 +7,7 @@
  *   npm run bench -- --quick         smaller samples and fleets (under 2 minutes)
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
- *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, profile = the profile alone, scale)
+ *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, profile = the profile alone, micro = the in-process A/Bs alone, scale)
  *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { renderMarkdown } from './render';
 import type { BenchResults } from './results';
 import { measureKeyVerification, measureRequestValidation, type CallPathRecord } from './sections/callpath';
 import { measureFanout } from './sections/fanout';
+import { measureAgentView, measureEtag, measureJobLogLines } from './sections/gateway-path';
 import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublish } from './sections/micro';
 import { runOverhead } from './sections/overhead';
 import { runPipelines } from './sections/pipelines';
@@ -42,7 +43,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--levels=')) options.levels = arg.slice('--levels='.length).split(',').map(Number);
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,profile,scale] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,profile,micro,scale] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
@@ -182,10 +183,16 @@ async function main(): Promise<void> {
     }
   });
 
-  if (wants('real')) await phase('micro', async () => {
+  if (wants('real') || wants('micro')) await phase('micro', async () => {
     results.micro = { jwt: measureJwtVerify(options.quick ? 500 : 3000) };
     progress.say(`micro: jwt.verify ${results.micro.jwt.stringSecretUs} µs with the secret as a string, ${results.micro.jwt.keyObjectUs} µs with a KeyObject`);
-    const callPath = [measureKeyVerification(options.quick ? 2000 : 10_000), await measureRequestValidation(options.quick ? 1000 : 5000)];
+    const callPath = [
+      measureKeyVerification(options.quick ? 2000 : 10_000),
+      await measureRequestValidation(options.quick ? 1000 : 5000),
+      await measureEtag(options.quick ? 1000 : 5000),
+      await measureJobLogLines(options.quick ? 5000 : 20_000),
+      await measureAgentView(options.quick ? 20_000 : 100_000),
+    ];
     for (const ab of [await measureDeadline(options.quick ? 5000 : 20_000), measureFeedDecode(options.quick ? 20_000 : 100_000), ...callPath]) {
       (results.ab ??= []).push(ab);
       progress.say(`micro A/B: ${ab.name}: ${ab.beforeUs} → ${ab.afterUs} µs CPU${ab.beforeRetainedBytes !== undefined ? `, ${ab.beforeRetainedBytes} → ${ab.afterRetainedBytes} B held per job` : ''}`);

@@ -6,7 +6,7 @@ export interface BenchOptions {
   saveBaseline: boolean;
   /** Re-render BENCHMARKS.md from bench/results/*.json without measuring. */
   renderOnly: boolean;
-  /** Run only these phases (debugging): real, pipelines, profile, scale. */
+  /** Run only these phases (debugging): real, pipelines, profile, micro, scale. */
   only?: string[];
   /** Largest swarm level; default 5,000 (full) or 100 (quick). */
   maxAgents?: number;

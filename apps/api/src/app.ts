@@ -52,6 +52,8 @@ export interface GatewayDeps {
 export function createApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: express would hash every JSON body (SHA-1) to offer a 304 the contract declares for no operation.
+  app.set('etag', false);
   if (deps.metrics) app.use(deps.metrics.countRequests());
   app.use(logAndAuditRequests(deps.log, deps.audit));
   app.use(express.json({ limit: deps.bodyLimit }));

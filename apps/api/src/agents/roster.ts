@@ -45,6 +45,11 @@ export class AgentRoster {
   /** Hostnames of `seen` in order; rebuilt only when an agent comes or goes, not per heartbeat or call. */
   private sortedHostnames: string[] | undefined;
   private readonly drained = new Set<string>();
+  /**
+   * Each live agent's view, built once per change (heartbeat, enrolment, drain) rather than per call:
+   * resolving a hostname target reads it on every request. Callers never modify a view.
+   */
+  private readonly views = new Map<string, AgentView>();
   private readonly enrolled = new Map<string, EnrollmentRecord>();
   private readonly unfollow: Array<() => void> = [];
   /** Drains (`d/`) and enrolments (`e/`) heard on their feeds while the buckets were being read at start. */
@@ -88,6 +93,7 @@ export class AgentRoster {
   private async enroll(hostname: string, record: EnrollmentRecord): Promise<Enrollment> {
     await this.buckets.enrollments.put(hostname, JSON.stringify(record));
     this.enrolled.set(hostname, record);
+    this.views.delete(hostname);
     return { hostname, enrollment: 'accepted', ...record };
   }
 
@@ -139,6 +145,15 @@ export class AgentRoster {
   private view(hostname: string, now: number): AgentView | undefined {
     const seen = this.seen.get(hostname);
     if (!seen || !this.isLive(seen, now)) return undefined;
+    let view = this.views.get(hostname);
+    if (!view) {
+      view = this.buildView(hostname, seen);
+      this.views.set(hostname, view);
+    }
+    return view;
+  }
+
+  private buildView(hostname: string, seen: Seen): AgentView {
     const enrollment = this.enrolled.get(hostname);
     return {
       ...seen.record,
@@ -168,6 +183,7 @@ export class AgentRoster {
       const record = parseJson<EnrollmentRecord>(entry.value);
       if (record && !this.changedWhileLoading?.has(`e/${entry.key}`)) this.enrolled.set(entry.key, record);
     }
+    this.views.clear();
     this.changedWhileLoading = undefined;
   }
 
@@ -177,11 +193,13 @@ export class AgentRoster {
     const record = change.deleted ? undefined : parseJson<EnrollmentRecord>(change.value);
     if (record?.labels) this.enrolled.set(change.key, record);
     else this.enrolled.delete(change.key);
+    this.views.delete(change.key);
   }
 
   private onHeartbeat(change: BucketChange): void {
     if (change.deleted) {
       if (this.seen.delete(change.key)) this.sortedHostnames = undefined;
+      this.views.delete(change.key);
       return;
     }
     const record = parseJson<AgentRecord>(change.value);
@@ -197,12 +215,16 @@ export class AgentRoster {
   private remember(hostname: string, record: AgentRecord, seenAt: number): void {
     const previous = this.seen.get(hostname);
     if (!previous) this.sortedHostnames = undefined;
-    if (!previous || previous.seenAt <= seenAt) this.seen.set(hostname, { record, seenAt });
+    if (!previous || previous.seenAt <= seenAt) {
+      this.seen.set(hostname, { record, seenAt });
+      this.views.delete(hostname);
+    }
   }
 
   private applyDrain(hostname: string, drained: boolean): void {
     if (drained) this.drained.add(hostname);
     else this.drained.delete(hostname);
+    this.views.delete(hostname);
   }
 }
 

@@ -152,7 +152,8 @@ export class JobClient {
     }
     request.onCreated?.(record);
     await (dispatched ?? this.dispatch(record, payload));
-    log.info({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
+    // Debug: every call's info-level request line already carries its job_id, target and outcome (http/observe.ts).
+    log.debug({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
     return { record, rows: collection.rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
   }
 

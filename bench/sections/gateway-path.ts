@@ -1,0 +1,154 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import express from 'express';
+import pino from 'pino';
+import { round } from '../lib/stats';
+import type { AbMeasurement } from './micro';
+
+function cpuUs(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** Runs the two sides in alternating blocks (the box is shared) and returns the median CPU per iteration of each. */
+async function alternate(iterations: number, sides: [() => unknown, () => unknown]): Promise<[number, number]> {
+  const perOp: [number[], number[]] = [[], []];
+  const blocks = 20;
+  const perBlock = Math.max(10, Math.round(iterations / blocks));
+  for (let block = 0; block < blocks; block++) {
+    for (const which of block % 2 === 0 ? [0, 1] : [1, 0]) {
+      const t0 = cpuUs();
+      for (let i = 0; i < perBlock; i++) await sides[which]();
+      perOp[which].push((cpuUs() - t0) / perBlock);
+    }
+  }
+  return [median(perOp[0]), median(perOp[1])];
+}
+
+/** A one-host answer of the throughput phase's ping, as the gateway sends it. */
+const PING_ANSWER = { job_id: '6f1c3f0e-7d3a-4c1e-9d55-0b3c2a1e4f10', results: [{ hostname: 'web-01', status: 'ok', changed: false, data: 'OK', duration_ms: 1 }] };
+
+/**
+ * The JSON answer with express' default ETag (a SHA-1 of every body, for a 304 no operation of the
+ * contract declares) and without it, as the gateway now answers (`app.set('etag', false)` in
+ * apps/api/src/app.ts): two in-process apps answering the same body; CPU per request includes the
+ * bench's own HTTP client, the same on both sides.
+ */
+export async function measureEtag(iterations: number): Promise<AbMeasurement> {
+  const before = await serveJson(true);
+  const after = await serveJson(false);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const call = (server: Server) => get(agent, server);
+    for (let i = 0; i < 200; i++) await Promise.all([call(before), call(after)]);
+    const [beforeUs, afterUs] = await alternate(iterations, [() => call(before), () => call(after)]);
+    return { name: 'JSON answer with and without an ETag + HTTP round trip, per request', iterations, beforeUs: round(beforeUs, 1), afterUs: round(afterUs, 1) };
+  } finally {
+    agent.destroy();
+    before.close();
+    after.close();
+  }
+}
+
+function serveJson(etag: boolean): Promise<Server> {
+  const app = express();
+  app.set('etag', etag);
+  app.get('/ping', (_req, res) => {
+    res.json(PING_ANSWER);
+  });
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+function get(agent: Agent, server: Server): Promise<void> {
+  const { port } = server.address() as AddressInfo;
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, agent, path: '/ping' }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`answered ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * The gateway's info-level log lines per job: the request line and a `job dispatched` line, as it
+ * was, and the request line alone, as it is (`job dispatched` is at debug: the request line carries
+ * the same job_id and target). pino as the gateway configures it (packages/runtime/src/logger.ts),
+ * writing to a file as deploy/lib redirects the gateway's output.
+ */
+export async function measureJobLogLines(iterations: number): Promise<AbMeasurement> {
+  const dir = mkdtempSync('/tmp/flb-log-');
+  const destination = pino.destination({ dest: join(dir, 'gateway.log'), sync: true });
+  const log = pino({ name: 'fleet-gateway', level: 'info', base: { service: 'fleet-gateway', pid: process.pid }, redact: { paths: ['authorization', 'secret'], censor: '[redacted]' } }, destination);
+  const job = { job_id: PING_ANSWER.job_id, target: 'web-01', operation: 'docker.system.ping', hosts: 1 };
+  const requestLine = () => log.info({ caller: 'bench', role: 'admin', key_id: 'k', method: 'GET', path: '/node/web-01/container/docker/system/ping', target: 'web-01', job_id: job.job_id, status: 200, duration_ms: 1.23 }, 'request');
+  try {
+    const [beforeUs, afterUs] = await alternate(iterations, [
+      () => {
+        log.info(job, 'job dispatched');
+        requestLine();
+      },
+      () => {
+        log.debug(job, 'job dispatched');
+        requestLine();
+      },
+    ]);
+    return { name: 'gateway log lines at info, per job', iterations, beforeUs: round(beforeUs, 2), afterUs: round(afterUs, 2) };
+  } finally {
+    destination.flushSync();
+    destination.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface AgentRecordLike {
+  hostname: string;
+  labels: Record<string, string>;
+  agent_version: string;
+  engine: { healthy: boolean };
+  started_at: string;
+}
+
+/**
+ * Resolving a hostname target reads that agent's view from the roster: built on every call, as it
+ * was (a copy of the heartbeat record and an ISO timestamp), or built once per change and kept, as
+ * it is (`AgentRoster.view` in apps/api/src/agents/roster.ts). The same construction on both sides.
+ */
+export async function measureAgentView(iterations: number): Promise<AbMeasurement> {
+  const record: AgentRecordLike = { hostname: 'web-01', labels: { role: 'web', zone: 'eu.west' }, agent_version: '0.1.0', engine: { healthy: true }, started_at: new Date().toISOString() };
+  const seen = { record, seenAt: Date.now() };
+  const enrollment = { labels: { role: 'web' } };
+  const build = () => ({
+    ...seen.record,
+    labels: enrollment.labels,
+    requested_labels: seen.record.labels,
+    enrollment: 'accepted',
+    live: true,
+    drained: false,
+    last_seen_at: new Date(seen.seenAt).toISOString(),
+  });
+  const views = new Map<string, ReturnType<typeof build>>();
+  let sink = 0;
+  const [beforeUs, afterUs] = await alternate(iterations, [
+    () => {
+      sink += build().drained ? 1 : 0;
+    },
+    () => {
+      let view = views.get('web-01');
+      if (!view) {
+        view = build();
+        views.set('web-01', view);
+      }
+      sink += view.drained ? 1 : 0;
+    },
+  ]);
+  if (sink < 0) throw new Error('unreachable');
+  return { name: 'agent view for a hostname target, per call', iterations, beforeUs: round(beforeUs, 3), afterUs: round(afterUs, 3) };
+}
