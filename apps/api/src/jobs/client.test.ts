@@ -159,6 +159,34 @@ describe('JobClient', () => {
     expect((await job.rows).map((row) => row.duration_ms)).toEqual([1, 3]);
   });
 
+  it('stores a read\'s record before its dispatches go out, and keeps at most 256 of one job\'s dispatches awaiting their acknowledgement', async () => {
+    const many = Array.from({ length: 600 }, (_, i) => agent(`sim-${String(i).padStart(5, '0')}`));
+    const wide = new TargetResolver({ list: () => many, hostnames: () => many.map((a) => a.hostname), get: (h) => many.find((a) => a.hostname === h), countLive: () => many.length, labelsOf: () => ({}) });
+    const order: string[] = [];
+    let pending = 0;
+    let mostPending = 0;
+    const slowBroker: JetStreamPublisher = {
+      publish: async (subject: string): Promise<PubAck> => {
+        order.push(subject);
+        mostPending = Math.max(mostPending, ++pending);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        pending--;
+        return { stream: 'FLEET_JOBS', seq: 1, duplicate: false, domain: '' };
+      },
+    };
+    const fleet = new MemoryFleet();
+    const store = { ...fleet.store, save: async (record: JobRecord) => void order.push(`record ${record.job_id}`) } as unknown as JobStore;
+    const vault = { hold: () => undefined, release: () => undefined } as unknown as SecretVault;
+    const nc = { publish: () => undefined } as unknown as NatsConnection;
+    const client = new JobClient({ nc, js: slowBroker, store, feed: fleet.feed, resolver: wide, vault, log: pino({ level: 'silent' }) });
+    const job = await client.start({ ...request, timeoutSeconds: 30 });
+    expect(order[0]).toBe(`record ${job.record.job_id}`);
+    expect(order.slice(1).sort()).toEqual(many.map((a) => jobSubject(a.hostname)).sort());
+    expect(mostPending).toBe(256);
+    for (const host of many) fleet.write(job.record.job_id, { hostname: host.hostname, status: 'ok', changed: false });
+    expect(await job.rows).toHaveLength(600);
+  });
+
   it('shows the rows it answered with to a job lookup right after, before their durable write lands', async () => {
     const fleet = new MemoryFleet();
     const client = clientOf(fleet);
