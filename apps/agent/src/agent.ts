@@ -8,6 +8,7 @@ import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
 import { version as agentVersion } from '../package.json';
 import type { AgentConfig } from './config';
+import { EngineProxy } from './engine-proxy';
 import { EXECUTORS } from './executors';
 import { AgentMetrics, serveMetrics } from './metrics';
 import { Registration } from './registration';
@@ -40,6 +41,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   metrics.followNats(nc);
   const jsm = await jetstreamManager(nc);
   const kvm = new Kvm(nc);
+  const hostPolicy = { grantKey: config.hostGrantPublicKey ? createPublicKey(config.hostGrantPublicKey) : undefined, allowedPaths: config.hostPaths };
   const worker = new JobWorker({
     nc,
     js: jetstream(nc),
@@ -51,10 +53,12 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     concurrency: config.concurrency,
     longRunningConcurrency: config.longRunningConcurrency,
     maxOutputBytes: config.maxOutputBytes,
-    hostPolicy: { grantKey: config.hostGrantPublicKey ? createPublicKey(config.hostGrantPublicKey) : undefined, allowedPaths: config.hostPaths },
+    hostPolicy,
     log,
     onExecuted: (job, row) => metrics.jobExecuted(job, row),
   });
+  const engineProxy = new EngineProxy({ nc, hostname: config.hostname, socketPath: config.dockerHost.replace(/^unix:\/\//, ''), hostPolicy, log });
+  engineProxy.start();
   const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
   const registration = new Registration(await kvm.open(AGENTS_BUCKET), docker, identity, config.heartbeatMs, log, (healthy) => metrics.engine(healthy));
   if (await worker.hasConsumer()) {
@@ -70,6 +74,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   return {
     async stop() {
       await registration.stop().catch((err) => log.warn({ err }, 'deregistration failed'));
+      engineProxy.stop();
       await worker.stop();
       await metricsServer?.close();
       await nc.drain().catch(() => undefined);

@@ -1,3 +1,5 @@
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { Router, type Express } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
@@ -17,6 +19,7 @@ import type { GatewayMetrics } from './metrics';
 import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
 import { docsRoutes } from './routes/docs';
+import { engineProxyRoutes, isEngineProxyPath, markUpgrade, sendProxyError, type EngineProxyDeps } from './routes/engine-proxy';
 import { healthRoutes, type ReadinessProbe } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { jobRoutes } from './routes/jobs';
@@ -25,6 +28,7 @@ import { targetRoutes } from './routes/targets';
 import { tokenRoutes } from './routes/tokens';
 import { uiRoutes } from './routes/ui';
 import { whoamiRoutes } from './routes/whoami';
+import { ApiError } from './errors';
 
 export interface GatewayDeps {
   jwtSecret: string;
@@ -46,6 +50,8 @@ export interface GatewayDeps {
   metrics?: GatewayMetrics;
   /** What GET /health/ready reports; without it the gateway never says it is ready. */
   readiness?: ReadinessProbe;
+  /** The Engine API proxy (`/node/:hostname/docker/*`); without it the path is unknown. */
+  engineProxy?: Omit<EngineProxyDeps, 'bodyLimit'>;
 }
 
 /** HTTP layer: parse, authenticate, validate against the contract, route. */
@@ -56,7 +62,8 @@ export function createApp(deps: GatewayDeps): Express {
   app.set('etag', false);
   if (deps.metrics) app.use(deps.metrics.countRequests());
   app.use(logAndAuditRequests(deps.log, deps.audit));
-  app.use(express.json({ limit: deps.bodyLimit }));
+  // The Engine API proxy reads its own bodies: streamed to the engine, or judged whole (engine-proxy.ts).
+  app.use(express.json({ limit: deps.bodyLimit, type: (req) => !isEngineProxyPath(req.url ?? '') && isJson(req) }));
   // Public, before authentication and before the contract validator (which would 404 what it does not know).
   app.use(healthRoutes(deps.readiness));
   app.use(docsRoutes());
@@ -66,6 +73,8 @@ export function createApp(deps: GatewayDeps): Express {
   const preAuth = new PreAuthLimit(deps.preAuthRateLimitPerMinute ?? 0);
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds, preAuth));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
+  // Before the contract's validator: the proxy's endpoints are the contract's `x-engine-proxy` map, not its paths.
+  if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit }));
   app.use(contractValidation());
   app.use(finiteQueryNumbers);
   app.use(nodeRoutes(deps.jobs));
@@ -84,4 +93,32 @@ function nodeRoutes(jobs: JobClient): Router {
   const router = Router();
   mountNodeOperations(router, jobs);
   return router;
+}
+
+function isJson(req: IncomingMessage): boolean {
+  return /^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '');
+}
+
+/**
+ * The server's `upgrade` event: an Engine API hijack (`docker exec`, `docker attach`) goes through
+ * the same app as every request (authentication, rate limit, audit), on a response bound to the
+ * raw socket, which the proxy takes over once the engine switched protocols. Any other upgrade is
+ * refused: the gateway speaks no other protocol.
+ */
+export function upgradeHandler(app: Express): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return (req, socket, head) => {
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as never);
+    // An answer other than 101 ends the connection: the client wanted a stream and gets none.
+    res.once('finish', () => {
+      if (res.statusCode !== 101) socket.end();
+    });
+    if (!isEngineProxyPath(req.url ?? '')) {
+      sendProxyError(res as never, new ApiError(400, 'invalid request', 'the gateway upgrades connections only for Engine API hijacks under /node/<hostname>/docker/'));
+      return;
+    }
+    markUpgrade(req, head);
+    app(req, res);
+  };
 }

@@ -11,10 +11,11 @@ import { connectNats } from '@fleet/runtime/nats';
 import { AgentRoster } from './agents/roster';
 import { AuditLog } from './audit/log';
 import { Revocations } from './auth/revocations';
-import { createApp } from './app';
+import { createApp, upgradeHandler } from './app';
 import type { GatewayConfig } from './config';
 import { JobClient } from './jobs/client';
 import { KeySlots } from './jobs/key-slots';
+import { EngineTunnel } from './proxy/tunnel';
 import { ResultFeed } from './jobs/feed';
 import { SecretVault } from './jobs/secrets';
 import { JobStore } from './jobs/store';
@@ -49,16 +50,20 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const vault = new SecretVault();
   vault.start(nc);
   const store = new JobStore(jetstream(nc), topology.jsm, topology.results);
+  const resolver = new TargetResolver(roster);
+  const hostGrantKey = config.hostGrantPrivateKey ? createPrivateKey(config.hostGrantPrivateKey) : undefined;
+  const longRunningSlots = new KeySlots(config.longRunningPerKey);
+  const tunnel = new EngineTunnel(nc, log);
   const jobs = new JobClient({
     nc,
     js: jetstream(nc),
     store,
     feed,
-    resolver: new TargetResolver(roster),
+    resolver,
     vault,
     log,
-    hostGrantKey: config.hostGrantPrivateKey ? createPrivateKey(config.hostGrantPrivateKey) : undefined,
-    longRunningSlots: new KeySlots(config.longRunningPerKey),
+    hostGrantKey,
+    longRunningSlots,
     streamBufferBytes: config.streamBufferBytes,
     onSettled: (record, rows) => metrics.jobSettled(record, rows),
   });
@@ -81,10 +86,13 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     log,
     metrics,
     readiness: await readinessProbe(nc, natsLink),
+    engineProxy: { tunnel, resolver, hostGrantKey, longRunningSlots },
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening)).once('error', reject);
   });
+  // Engine API hijacks (docker exec, attach) arrive as upgrades and go through the same app.
+  server.on('upgrade', upgradeHandler(app));
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
   log.info({ url }, 'gateway listening');
@@ -92,6 +100,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     url,
     server,
     async stop() {
+      tunnel.stop();
       await new Promise((resolve) => server.close(resolve));
       roster.stop();
       feed.stop();

@@ -3,7 +3,8 @@
  * named in one place. An agent may touch only what belongs to its own
  * hostname: it may look up and bind to its durable consumer and ack its
  * deliveries, write its result keys, early rows and registry key, publish on its stream
- * and secret subjects, and receive on its own inbox prefix (a shared
+ * and secret subjects, answer its own Engine proxy sessions and hear only those,
+ * and receive on its own inbox prefix (a shared
  * `_INBOX.>` would let one agent read another's deliveries). It may not create,
  * change or delete any consumer (the gateway creates each agent's, see
  * README "Security model": a consumer's deliver subject is not checked by the
@@ -19,6 +20,8 @@ import {
   jobsStreamOf,
   kvStreamName,
   kvSubject,
+  proxyRequestSubject,
+  proxyResponseSubject,
   RESULTS_BUCKET,
   resultKey,
   secretSubject,
@@ -61,10 +64,12 @@ export function agentPermissions(hostname: string): SubjectPermissions {
         kvSubject(AGENTS_BUCKET, hostname),
         streamSubject('*', hostname),
         secretSubject('*', hostname),
+        // Answers to its own host's Engine proxy sessions only; opening one (`fleet.proxy.req.…`) is the gateway's.
+        proxyResponseSubject(hostname, '*'),
       ],
     },
     subscribe: {
-      allow: [`${agentInboxPrefix(hostname)}.>`, `${CANCEL_SUBJECT_PREFIX}.*`],
+      allow: [`${agentInboxPrefix(hostname)}.>`, `${CANCEL_SUBJECT_PREFIX}.*`, proxyRequestSubject(hostname, '*')],
     },
   };
 }

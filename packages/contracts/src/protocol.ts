@@ -251,3 +251,104 @@ export interface DrainRecord {
   by: string;
   at: string;
 }
+
+/*
+ * The Engine API proxy's tunnel (README "The docker CLI through the gateway"). One HTTP request to
+ * `/node/<hostname>/docker/…` is one session, on core NATS (nothing is stored):
+ *
+ *   gateway → agent   fleet.proxy.req.<hostname>.<session>   OPEN first, then DATA, END, CREDIT, ALIVE, ABORT
+ *   agent → gateway   fleet.proxy.res.<hostname>.<session>   HEAD (or ABORT), then DATA, END, CREDIT, ALIVE
+ *
+ * Only the gateway may publish on `req` (agents may only subscribe to their own hostname's), and
+ * an agent may publish only on `res` subjects of its own hostname, so no agent can open a session
+ * to another host nor answer for one. Both directions are flow controlled by credit: a side sends
+ * at most PROXY_WINDOW_BYTES of DATA beyond what the other side has granted back with CREDIT
+ * frames, which it sends as it hands bytes on (to the engine, to the HTTP client). A session ends
+ * when both sides sent END, or at once on ABORT; a side that hears nothing (not even ALIVE) for
+ * PROXY_SILENCE_MS takes the other for gone.
+ */
+export const PROXY_REQUEST_PREFIX = 'fleet.proxy.req';
+export const PROXY_RESPONSE_PREFIX = 'fleet.proxy.res';
+
+export function proxyRequestSubject(hostname: string, session: string): string {
+  return `${PROXY_REQUEST_PREFIX}.${hostname}.${session}`;
+}
+
+export function proxyResponseSubject(hostname: string, session: string): string {
+  return `${PROXY_RESPONSE_PREFIX}.${hostname}.${session}`;
+}
+
+/** The session a `fleet.proxy.req.<hostname>.<session>` subject names, if it is `hostname`'s. */
+export function proxySessionOf(subject: string, hostname: string): string | undefined {
+  const prefix = `${PROXY_REQUEST_PREFIX}.${hostname}.`;
+  const session = subject.startsWith(prefix) ? subject.slice(prefix.length) : '';
+  return /^[A-Za-z0-9_-]{1,64}$/.test(session) ? session : undefined;
+}
+
+/** Bytes one side may send ahead of the other's credit. */
+export const PROXY_WINDOW_BYTES = 1024 * 1024;
+/** Largest DATA frame (NATS takes at most 1 MB per message). */
+export const PROXY_CHUNK_BYTES = 64 * 1024;
+/** Each side says ALIVE this often while a session is open. */
+export const PROXY_ALIVE_MS = 5_000;
+/** A side that hears nothing from the other this long ends the session. */
+export const PROXY_SILENCE_MS = 20_000;
+
+export const PROXY_FRAME = { OPEN: 1, HEAD: 2, DATA: 3, END: 4, CREDIT: 5, ALIVE: 6, ABORT: 7 } as const;
+export type ProxyFrameKind = (typeof PROXY_FRAME)[keyof typeof PROXY_FRAME];
+
+/** The first frame of a session: the Engine request, as the gateway accepted it. */
+export interface ProxyOpen {
+  method: string;
+  /** The Engine path and query (`/v1.41/containers/json?all=1`). */
+  path: string;
+  /** Request headers passed to the engine (hop-by-hop and gateway credentials removed). */
+  headers: Record<string, string>;
+  /** `hijack`: upgrade the engine connection and carry bytes both ways. */
+  hijack: boolean;
+  /** Whether DATA frames carry a request body (END ends it); never for a hijack, whose DATA is stdin after 101. */
+  body: boolean;
+  /** A body sent whole, in base64: a create body the gateway judged (and signed), or a hijack's small JSON. */
+  inline_body?: string;
+  /** For logs on both sides. */
+  caller: string;
+  /** The gateway's signature letting this request reach the host (host-grant.ts); `job_id` is the session. */
+  host_grant?: HostGrant;
+}
+
+/** The engine's answer head: status and headers (a hijack's is 101). */
+export interface ProxyHead {
+  status: number;
+  headers: Record<string, string>;
+}
+
+/** Why a side ended a session; `status` is the HTTP answer when no head was sent yet. */
+export interface ProxyAbort {
+  status: number;
+  error: string;
+  details: string;
+}
+
+/** One frame: its kind in the first byte, the payload after it. */
+export function encodeProxyFrame(kind: ProxyFrameKind, payload?: Uint8Array | string | object): Uint8Array {
+  const bytes =
+    payload === undefined ? Buffer.alloc(0) : payload instanceof Uint8Array ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  const frame = Buffer.allocUnsafe(bytes.length + 1);
+  frame[0] = kind;
+  frame.set(bytes, 1);
+  return frame;
+}
+
+export function decodeProxyFrame(frame: Uint8Array): { kind: number; payload: Buffer } {
+  const buffer = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  return { kind: buffer[0] ?? 0, payload: buffer.subarray(1) };
+}
+
+/** A frame's JSON payload, or undefined when it is not JSON. */
+export function proxyFrameJson<T>(payload: Buffer): T | undefined {
+  try {
+    return JSON.parse(payload.toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}

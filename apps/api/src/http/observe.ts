@@ -16,7 +16,8 @@ export function logAndAuditRequests(log: Logger, audit: AuditLog): RequestHandle
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const entry = describe(req, res, Number(process.hrtime.bigint() - started) / 1e6);
-      log.info({ ...entry, time: undefined }, 'request');
+      // A proxied Engine call's log line names its host and tunnel session (routes/engine-proxy.ts).
+      log.info({ ...entry, time: undefined, ...(res.locals.proxySession as object | undefined) }, 'request');
       if (entry.caller || res.statusCode === 401 || res.statusCode === 403) audit.record(entry);
     });
     next();
@@ -31,12 +32,17 @@ function describe(req: Request, res: Response, durationMs: number): AuditEntry {
     role: caller?.role ?? null,
     key_id: caller?.jti ?? null,
     method: req.method,
-    path: truncate(req.path),
-    target: targetOf(req.path),
+    path: truncate(pathOf(req)),
+    target: targetOf(pathOf(req)),
     job_id: (res.locals.jobId as string | undefined) ?? null,
     status: res.statusCode,
     duration_ms: Math.round(durationMs * 100) / 100,
   };
+}
+
+/** The path as the client sent it: a router mounted on a prefix (the Engine API proxy) has cut `req.path`. */
+function pathOf(req: Request): string {
+  return req.originalUrl.split('?')[0];
 }
 
 function targetOf(path: string): string | null {

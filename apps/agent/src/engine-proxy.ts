@@ -1,0 +1,260 @@
+import { request as httpRequest, Agent as HttpAgent, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
+import { hostPathsOutside } from '@fleet/contracts/host-access';
+import { hostGrantRefusal } from '@fleet/contracts/host-grant';
+import {
+  PROXY_ALIVE_MS,
+  PROXY_FRAME,
+  proxyFrameJson,
+  proxyRequestSubject,
+  proxyResponseSubject,
+  proxySessionOf,
+  type ProxyAbort,
+  type ProxyHead,
+  type ProxyOpen,
+} from '@fleet/contracts/protocol';
+import { TunnelFlow, type TunnelFrame } from '@fleet/runtime/tunnel';
+import type { HostPolicy } from './worker';
+
+export interface EngineProxyDeps {
+  nc: Pick<NatsConnection, 'publish' | 'subscribe'>;
+  hostname: string;
+  /** The engine's unix socket (DOCKER_HOST without `unix://`). */
+  socketPath: string;
+  hostPolicy: HostPolicy;
+  log: Logger;
+}
+
+/** Headers that describe one connection, not the request: never passed along. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+
+/** The grant's operation name for a proxied request: its method and the contract's path pattern. */
+export function proxyGrantOperation(endpoint: EngineEndpoint): string {
+  return `engine ${endpoint.method} ${endpoint.path}`;
+}
+
+/**
+ * This host's end of the Engine API proxy (README "The docker CLI through the gateway"): each
+ * session the gateway opens on `fleet.proxy.req.<hostname>.<session>` becomes one request on the
+ * local engine socket, its answer flowing back on `fleet.proxy.res.<hostname>.<session>`. Whatever
+ * the gateway decided, the endpoint must be one the contract maps, and a request reaching the host
+ * must carry the gateway's grant for this session, host and request (checked here again).
+ */
+export class EngineProxy {
+  private readonly sessions = new Map<string, ProxySession>();
+  /** Grants already used (session id → expiry): a captured grant cannot open a second session. */
+  private readonly usedGrants = new Map<string, number>();
+  private readonly keepAlive = new HttpAgent({ keepAlive: true });
+  private subscription?: Subscription;
+  private ticker?: NodeJS.Timeout;
+
+  constructor(private readonly deps: EngineProxyDeps) {}
+
+  start(): void {
+    // A callback subscription runs frames in arrival order: OPEN is handled before the session's next frame.
+    this.subscription = this.deps.nc.subscribe(proxyRequestSubject(this.deps.hostname, '*'), {
+      callback: (err, msg) => {
+        if (!err) this.dispatch(msg.subject, msg.data);
+      },
+    });
+    this.ticker = setInterval(() => this.tick(), PROXY_ALIVE_MS);
+    this.ticker.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.ticker);
+    this.subscription?.unsubscribe();
+    for (const session of this.sessions.values()) session.abort({ status: 503, error: 'agent stopping', details: `the agent of ${this.deps.hostname} is stopping` });
+    this.keepAlive.destroy();
+  }
+
+  private dispatch(subject: string, data: Uint8Array): void {
+    const id = proxySessionOf(subject, this.deps.hostname);
+    if (!id) return;
+    const existing = this.sessions.get(id);
+    if (existing) {
+      existing.hear(data);
+      return;
+    }
+    const flow = new TunnelFlow((frame) => this.deps.nc.publish(proxyResponseSubject(this.deps.hostname, id), frame));
+    const frame = flow.hear(data);
+    // A frame of a session this agent does not know (ended, or never opened): tell the gateway it is gone.
+    if (frame?.kind !== PROXY_FRAME.OPEN) {
+      if (frame && frame.kind !== PROXY_FRAME.ABORT) flow.send(PROXY_FRAME.ABORT, { status: 410, error: 'session gone', details: `no proxy session ${id} on ${this.deps.hostname}` });
+      return;
+    }
+    const open = proxyFrameJson<ProxyOpen>(frame.payload);
+    const log = this.deps.log.child({ session_id: id, hostname: this.deps.hostname });
+    const session = new ProxySession(id, flow, this.deps.socketPath, this.keepAlive, log, () => this.sessions.delete(id));
+    this.sessions.set(id, session);
+    const refusal = open ? this.refusal(id, open) : { status: 400, error: 'invalid request', details: 'the OPEN frame is not JSON' };
+    if (refusal) {
+      log.warn({ method: open?.method, path: open?.path, refusal: refusal.details }, 'proxy session refused');
+      session.abort(refusal);
+      return;
+    }
+    session.start(open as ProxyOpen);
+  }
+
+  /** Why this agent will not run `open`: an unmapped endpoint, or host access without a valid grant. */
+  private refusal(id: string, open: ProxyOpen): ProxyAbort | undefined {
+    const url = new URL(open.path, 'http://engine');
+    const endpoint = matchEngineEndpoint(open.method, url.pathname);
+    if (!endpoint) return { status: 404, error: 'not found', details: `${open.method} ${url.pathname} is not an Engine endpoint the contract maps` };
+    if ((endpoint.kind === 'hijack') !== open.hijack || (open.hijack && open.body)) return { status: 400, error: 'invalid request', details: `${open.method} ${endpoint.path} is ${endpoint.kind}` };
+    if (needsWholeBody(endpoint) && open.body) return { status: 400, error: 'invalid request', details: `${endpoint.path} takes its body inline` };
+    const body = open.inline_body === undefined ? undefined : parseJson(open.inline_body);
+    const access = engineRequestHostAccess(endpoint, url.searchParams, body);
+    if (access.length === 0) return undefined;
+    const reasons = access.map((item) => item.reason).join('; ');
+    const forbidden = (details: string): ProxyAbort => ({ status: 403, error: 'Forbidden - host access refused', details: `${reasons}: ${details}` });
+    const { grantKey, allowedPaths } = this.deps.hostPolicy;
+    if (!grantKey) return forbidden('this agent has no gateway grant key (FLEET_HOST_GRANT_PUBLIC_KEY_FILE), so nothing may reach its host');
+    const job = { job_id: id, operation: proxyGrantOperation(endpoint), hostname: this.deps.hostname, params: { path: open.path, body: body ?? null } };
+    const grantRefusal = hostGrantRefusal(open.host_grant, job, grantKey);
+    if (grantRefusal) return forbidden(grantRefusal);
+    if (this.usedGrants.has(id)) return forbidden('the host-access grant was used already');
+    this.usedGrants.set(id, open.host_grant?.expires_at ?? 0);
+    const outside = allowedPaths ? hostPathsOutside(access, allowedPaths) : [];
+    if (outside.length > 0) return forbidden(`host path ${outside.join(', ')} is outside this agent's FLEET_AGENT_HOST_PATHS`);
+    return undefined;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const session of this.sessions.values()) session.keepAlive(now);
+    for (const [id, expiresAt] of this.usedGrants) if (expiresAt < now) this.usedGrants.delete(id);
+  }
+}
+
+function parseJson(base64: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(base64, 'base64').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** One proxied request on the engine socket: its body and answer flow through the session's frames. */
+class ProxySession {
+  private engineRequest?: ClientRequest;
+  private engineResponse?: IncomingMessage;
+  private upgraded?: Socket;
+  /** Request bytes heard before the engine connection could take them (a hijack's stdin before 101). */
+  private readonly early: Buffer[] = [];
+  private earlyEnd = false;
+  private headSent = false;
+  private ended = false;
+
+  constructor(
+    readonly id: string,
+    private readonly flow: TunnelFlow,
+    private readonly socketPath: string,
+    private readonly keepAliveAgent: HttpAgent,
+    private readonly log: Logger,
+    private readonly onDone: () => void,
+  ) {}
+
+  start(open: ProxyOpen): void {
+    this.log.info({ method: open.method, path: open.path, caller: open.caller, hijack: open.hijack }, 'proxy session opened');
+    // Said at once: the gateway knows the session reached its agent before the engine answers.
+    this.flow.send(PROXY_FRAME.ALIVE);
+    const headers: Record<string, string> = { ...open.headers };
+    if (open.hijack) Object.assign(headers, { connection: 'Upgrade', upgrade: 'tcp' });
+    const inline = open.inline_body === undefined ? undefined : Buffer.from(open.inline_body, 'base64');
+    if (inline) headers['content-length'] = String(inline.length);
+    const request = httpRequest({
+      socketPath: this.socketPath,
+      method: open.method,
+      path: open.path,
+      headers,
+      // A hijacked connection is taken over and never pooled.
+      agent: open.hijack ? false : this.keepAliveAgent,
+    });
+    this.engineRequest = request;
+    request.on('response', (response) => this.answer(response));
+    request.on('upgrade', (response, socket, head) => this.upgrade(response, socket, head));
+    request.on('error', (err) => this.abort({ status: 502, error: 'docker engine unavailable', details: err.message }));
+    // A streamed body follows as DATA frames; a hijack's stdin only once the engine upgraded.
+    if (inline) request.end(inline);
+    else if (!open.body) request.end();
+  }
+
+  hear(raw: Uint8Array): void {
+    const frame = this.flow.hear(raw);
+    if (frame) this.handle(frame);
+  }
+
+  keepAlive(now: number): void {
+    if (!this.flow.keepAlive(now)) this.abort({ status: 504, error: 'gateway silent', details: 'the gateway end of the session went silent' }, false);
+  }
+
+  /** Ends the session: tells the gateway why (unless it was the gateway that ended it) and drops the engine call. */
+  abort(reason: ProxyAbort, tellGateway = true): void {
+    if (this.ended) return;
+    if (tellGateway) this.flow.send(PROXY_FRAME.ABORT, reason);
+    this.finish(reason.details);
+  }
+
+  private handle(frame: TunnelFrame): void {
+    if (frame.kind === PROXY_FRAME.DATA) this.requestBytes(frame.payload);
+    else if (frame.kind === PROXY_FRAME.END) this.requestEnded();
+    else if (frame.kind === PROXY_FRAME.ABORT) this.abort({ status: 499, error: 'client gone', details: proxyFrameJson<ProxyAbort>(frame.payload)?.details ?? 'the gateway ended the session' }, false);
+  }
+
+  private requestBytes(bytes: Buffer): void {
+    const sink = this.upgraded ?? (this.engineRequest && !this.engineRequest.writableEnded ? this.engineRequest : undefined);
+    if (!sink) {
+      this.early.push(bytes);
+      return;
+    }
+    sink.write(bytes, () => this.flow.consumed(bytes.length));
+  }
+
+  private requestEnded(): void {
+    if (this.upgraded) this.upgraded.end();
+    else if (this.engineRequest && !this.engineRequest.writableEnded) this.engineRequest.end();
+    else this.earlyEnd = true;
+  }
+
+  private answer(response: IncomingMessage): void {
+    this.engineResponse = response;
+    this.sendHead(response.statusCode ?? 502, response.headers);
+    this.flow.pipeFrom(response, () => this.finish());
+    response.on('error', (err) => this.abort({ status: 502, error: 'engine stream failed', details: err.message }));
+  }
+
+  /** The engine switched to a raw stream: 101 to the gateway, then bytes both ways until it ends. */
+  private upgrade(response: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.upgraded = socket;
+    this.sendHead(response.statusCode ?? 101, response.headers);
+    if (head.length > 0) this.flow.sendData(head);
+    for (const bytes of this.early.splice(0)) this.requestBytes(bytes);
+    if (this.earlyEnd) socket.end();
+    this.flow.pipeFrom(socket);
+    socket.on('close', () => this.finish());
+    socket.on('error', (err) => this.log.info({ err: err.message }, 'engine stream closed with an error'));
+  }
+
+  private sendHead(status: number, raw: IncomingHttpHeaders): void {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(raw)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    this.headSent = true;
+    this.flow.send(PROXY_FRAME.HEAD, { status, headers } satisfies ProxyHead);
+  }
+
+  private finish(why?: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.engineResponse?.destroy();
+    this.engineRequest?.destroy();
+    this.upgraded?.destroy();
+    this.onDone();
+    this.log.info({ head_sent: this.headSent, ...(why ? { why } : {}) }, 'proxy session ended');
+  }
+}

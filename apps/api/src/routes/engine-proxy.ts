@@ -1,0 +1,315 @@
+import type { KeyObject } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { Router, type Request, type Response } from 'express';
+import { engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
+import { parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
+import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
+import type { ProxyAbort, ProxyHead, ProxyOpen } from '@fleet/contracts/protocol';
+import { callerOf, requirePermission, type Caller } from '../auth/middleware';
+import { ApiError } from '../errors';
+import { toApiError } from '../http/errors';
+import type { KeySlots } from '../jobs/key-slots';
+import { newSessionId, type EngineTunnel, type TunnelSession } from '../proxy/tunnel';
+import type { TargetResolver } from '../targets/resolve';
+
+export interface EngineProxyDeps {
+  tunnel: EngineTunnel;
+  resolver: TargetResolver;
+  /** Largest create body judged for host access (FLEET_BODY_LIMIT). */
+  bodyLimit: string;
+  /** Signs host-access grants; without it no proxied request may reach a host. */
+  hostGrantKey?: KeyObject;
+  /** Streams and hijacks hold a long-running slot of their key. */
+  longRunningSlots?: KeySlots;
+}
+
+/** The mount point of the proxy, from the contract's `x-engine-proxy.path`. */
+export const ENGINE_PROXY_MOUNT = '/node/:hostname/docker';
+const ENGINE_PROXY_PATH = /^\/node\/[^/]+\/docker(?:\/|$)/;
+
+export function isEngineProxyPath(url: string): boolean {
+  return ENGINE_PROXY_PATH.test(url);
+}
+
+/** How long a host-access grant of one proxied request stays valid: it is used at once. */
+const GRANT_TTL_MS = 60_000;
+/** Largest body of a hijack request (`{"Detach":false,"Tty":false}` and the like). */
+const HIJACK_BODY_LIMIT = 64 * 1024;
+/** Headers of one hop, and the gateway's own credentials: never passed to the engine. */
+const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'authorization', 'x-api-key', 'cookie']);
+/** Headers of the engine's answer the gateway sets itself. */
+const NOT_RETURNED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
+
+/** Bytes that arrived with an upgrade request's head (its body, maybe early stdin), by request. */
+const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
+
+/** Marks a request that came in through the server's `upgrade` event (a hijack), with the bytes read past its head. */
+export function markUpgrade(req: IncomingMessage, head: Buffer): void {
+  upgradeHeads.set(req, head);
+}
+
+/**
+ * `/node/:hostname/docker/*`: the Engine API of one host, for the docker CLI and every Engine API
+ * client (README "The docker CLI through the gateway"). Each request is judged here — one hostname,
+ * an endpoint the contract maps, its permission, the key's scope, host access — and then carried
+ * to the host's agent through the tunnel. Errors are the `{error, details, code}` envelope with the
+ * Engine's own `message` field too, so the docker CLI prints them.
+ */
+export function engineProxyRoutes(deps: EngineProxyDeps): Router {
+  const router = Router();
+  router.use(ENGINE_PROXY_MOUNT, (req, res, next) => {
+    // The gateway's own faults go to its error handler, which logs them.
+    proxy(deps, req, res).catch((err: unknown) => (toApiError(err) ? sendProxyError(res, err) : next(err)));
+  });
+  return router;
+}
+
+async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promise<void> {
+  const hostname = singleHost(String(req.params.hostname));
+  const caller = callerOf(res);
+  const url = new URL(req.url, 'http://engine');
+  const endpoint = matchEngineEndpoint(req.method, url.pathname);
+  if (!endpoint) throw new ApiError(404, 'not found', `${req.method} ${url.pathname} is not an Engine endpoint the gateway maps (contract x-engine-proxy)`);
+  requirePermission(caller, endpoint.permission, `${endpoint.method} ${endpoint.path}`);
+  // Whether the host is live, accepted and inside the key's scope: the resolver's one answer for every route.
+  deps.resolver.resolve(hostname, caller.scope);
+  const head = upgradeHeads.get(req);
+  if ((endpoint.kind === 'hijack') !== (head !== undefined)) {
+    throw new ApiError(400, 'invalid request', `${endpoint.method} ${endpoint.path} ${endpoint.kind === 'hijack' ? 'needs' : 'takes no'} 'Connection: Upgrade' and 'Upgrade: tcp'`);
+  }
+  const id = newSessionId();
+  const inline: { body: Buffer; rest?: Buffer } | undefined = head
+    ? await readHijackBody(req, head)
+    : needsWholeBody(endpoint)
+      ? await readWholeBody(req, byteSize(deps.bodyLimit))
+      : undefined;
+  const open: ProxyOpen = {
+    method: req.method,
+    path: `${url.pathname}${url.search}`,
+    headers: forwardedHeaders(req),
+    hijack: head !== undefined,
+    body: head === undefined && inline === undefined && hasBody(req),
+    caller: caller.sub,
+    ...(inline?.body === undefined ? {} : { inline_body: inline.body.toString('base64') }),
+  };
+  const grant = hostGrantFor(deps, caller, endpoint, hostname, id, url.searchParams, open, inline?.body);
+  if (grant) open.host_grant = grant;
+  const release = endpoint.kind === 'plain' ? () => undefined : (deps.longRunningSlots?.take(caller.jti) ?? (() => undefined));
+  res.locals.proxySession = { session_id: id, hostname };
+  const bridge = head ? new HijackBridge(res, inline?.rest ?? Buffer.alloc(0)) : new ResponseBridge(res);
+  const session = deps.tunnel.open(hostname, open, bridge, id);
+  session.whenClosed(release);
+  bridge.attach(session, req);
+}
+
+/** The one hostname the proxy reaches; `_any`, `_all` and selectors are refused, saying why. */
+function singleHost(raw: string): string {
+  let target;
+  try {
+    target = parseTarget(raw);
+  } catch (err) {
+    if (err instanceof TargetSyntaxError) throw new ApiError(400, 'invalid target', err.message);
+    throw err;
+  }
+  if (target.kind === 'host') return target.hostname;
+  throw new ApiError(
+    400,
+    'invalid target',
+    `'${raw}' may reach several hosts (or a different one on each call); the Engine API proxy speaks to exactly one engine: name a hostname, e.g. /node/web-01/docker`,
+  );
+}
+
+/** Signs the grant a host-reaching request needs (403 without `docker:host`); undefined when it stays inside its containers. */
+function hostGrantFor(deps: EngineProxyDeps, caller: Caller, endpoint: EngineEndpoint, hostname: string, id: string, query: URLSearchParams, open: ProxyOpen, body?: Buffer) {
+  const parsed = body === undefined ? undefined : parseJsonBody(body);
+  const access = engineRequestHostAccess(endpoint, query, parsed);
+  if (access.length === 0) return undefined;
+  const reasons = access.map((item) => item.reason).join('; ');
+  requirePermission(caller, 'docker:host', `${endpoint.method} ${endpoint.path} with ${reasons}`);
+  if (!deps.hostGrantKey) throw new ApiError(403, 'Forbidden - host access is off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
+  const params = { path: open.path, body: parsed ?? null };
+  return signHostGrant(
+    { job_id: id, operation: `engine ${endpoint.method} ${endpoint.path}`, hosts: [hostname], params_sha256: paramsDigest(params), expires_at: Date.now() + GRANT_TTL_MS },
+    deps.hostGrantKey,
+  );
+}
+
+function parseJsonBody(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ApiError(400, 'invalid request', 'request body is not valid JSON');
+  }
+}
+
+function forwardedHeaders(req: Request): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4, pb: 1024 ** 5 };
+
+/** `256kb` → 262144, as FLEET_BODY_LIMIT is written (settings' `byte-size`). */
+function byteSize(text: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?b)?$/i.exec(text.trim());
+  return match ? Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]) : 0;
+}
+
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/** A create body, read whole (it is judged for host access and signed before it leaves). */
+async function readWholeBody(req: Request, limit: number): Promise<{ body: Buffer }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new ApiError(413, 'request body too large', `the body exceeds ${limit} bytes (FLEET_BODY_LIMIT)`);
+    chunks.push(chunk);
+  }
+  return { body: Buffer.concat(chunks) };
+}
+
+/** A hijack request's body (Content-Length bytes) from the bytes past its head and the socket; the rest is early stdin. */
+async function readHijackBody(req: Request, head: Buffer): Promise<{ body: Buffer; rest: Buffer }> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (!Number.isSafeInteger(length) || length < 0 || length > HIJACK_BODY_LIMIT) {
+    throw new ApiError(400, 'invalid request', `a hijack request's body must have a Content-Length of at most ${HIJACK_BODY_LIMIT} bytes`);
+  }
+  const socket = req.socket;
+  let buffered = head;
+  while (buffered.length < length) {
+    const more = await nextChunk(socket);
+    if (!more) throw new ApiError(400, 'invalid request', 'the connection ended inside the request body');
+    buffered = Buffer.concat([buffered, more]);
+  }
+  socket.pause();
+  return { body: buffered.subarray(0, length), rest: buffered.subarray(length) };
+}
+
+function nextChunk(socket: Socket): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const onData = (chunk: Buffer) => done(chunk);
+    const onEnd = () => done(undefined);
+    const done = (chunk: Buffer | undefined) => {
+      socket.off('data', onData).off('end', onEnd).off('close', onEnd);
+      socket.pause();
+      resolve(chunk);
+    };
+    socket.on('data', onData).once('end', onEnd).once('close', onEnd);
+    socket.resume();
+  });
+}
+
+/** A plain or streaming answer: the engine's status, headers and body, with backpressure on the client. */
+class ResponseBridge {
+  constructor(private readonly res: Response) {}
+
+  attach(session: TunnelSession, req: Request): void {
+    if (hasBody(req)) session.sendBody(req);
+    this.res.once('close', () => {
+      if (!this.res.writableFinished) session.abort('the client went away');
+    });
+  }
+
+  head(head: ProxyHead): void {
+    this.res.status(head.status);
+    for (const [name, value] of Object.entries(head.headers)) if (!NOT_RETURNED.has(name)) this.res.setHeader(name, value);
+    // A stream (logs -f, events) shows its head at once, before its first bytes.
+    this.res.flushHeaders();
+  }
+
+  data(bytes: Buffer, handedOn: () => void): void {
+    this.res.write(bytes, () => handedOn());
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  abort(reason: ProxyAbort): void {
+    if (this.res.headersSent) this.res.destroy();
+    else sendProxyError(this.res, new ApiError(reason.status, reason.error, reason.details));
+  }
+}
+
+/**
+ * A hijacked stream: `101 UPGRADED` with the engine's content type, then raw bytes both ways. The
+ * client's half-close (no stdin) is passed on as END while the engine's output keeps flowing; the
+ * connection ends when the engine ends it.
+ */
+class HijackBridge {
+  private session?: TunnelSession;
+  private socket?: Socket;
+
+  constructor(
+    private readonly res: Response,
+    private readonly earlyStdin: Buffer,
+  ) {}
+
+  attach(session: TunnelSession): void {
+    this.session = session;
+    this.res.once('close', () => {
+      if (!this.socket && !this.res.writableFinished) session.abort('the client went away');
+    });
+  }
+
+  head(head: ProxyHead): void {
+    if (head.status !== 101) {
+      // The engine refused (no such exec, container not running): an ordinary answer, then the connection closes.
+      this.res.status(head.status);
+      for (const [name, value] of Object.entries(head.headers)) if (!NOT_RETURNED.has(name)) this.res.setHeader(name, value);
+      return;
+    }
+    const socket = this.res.socket as Socket;
+    const contentType = head.headers['content-type'] ?? 'application/vnd.docker.raw-stream';
+    this.res.writeHead(101, 'UPGRADED', { 'Content-Type': contentType, Connection: 'Upgrade', Upgrade: 'tcp' });
+    this.res.end();
+    this.res.detachSocket(socket);
+    this.socket = socket;
+    const session = this.session as TunnelSession;
+    if (this.earlyStdin.length > 0) session.sendBytes(this.earlyStdin);
+    socket.setTimeout(0);
+    session.sendBody(socket);
+    socket.once('close', () => session.abort('the client closed the connection'));
+    socket.on('error', () => socket.destroy());
+    socket.resume();
+  }
+
+  data(bytes: Buffer, handedOn: () => void): void {
+    if (this.socket) this.socket.write(bytes, () => handedOn());
+    else this.res.write(bytes, () => handedOn());
+  }
+
+  end(): void {
+    if (this.socket) this.socket.end();
+    else this.res.end();
+  }
+
+  abort(reason: ProxyAbort): void {
+    if (this.socket) this.socket.destroy();
+    else if (this.res.headersSent) this.res.destroy();
+    else sendProxyError(this.res, new ApiError(reason.status, reason.error, reason.details));
+  }
+}
+
+/**
+ * The gateway's error envelope, plus `message` (what the Engine API's clients print), as
+ * `application/json` exactly: the docker CLI only reads `message` from that content type.
+ */
+export function sendProxyError(res: Response, err: unknown): void {
+  const apiError = toApiError(err) ?? new ApiError(500, 'internal error', 'the gateway failed to proxy the request; see its log');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = { ...apiError.body(), message: `${apiError.error}: ${apiError.details}` };
+  res.status(apiError.status).set(apiError.headers).setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(body));
+}
