@@ -52,14 +52,28 @@ function dockerConfig(key: string, auths: CliOptions['auths'] = {}): string {
   return dir;
 }
 
-/** Runs the real `docker` binary against `host` through the gateway, bounded by a timeout. */
-function docker(host: string, key: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const env = {
+/** The CLI's environment: DOCKER_HOST at the gateway's proxy for `host`, DOCKER_CONFIG with the key. */
+function cliEnv(host: string, key: string, auths?: CliOptions['auths']): NodeJS.ProcessEnv {
+  return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: scratch,
     DOCKER_HOST: `tcp://${new URL(fleet.url).host}/node/${host}/docker`,
-    DOCKER_CONFIG: dockerConfig(key, opts.auths),
+    DOCKER_CONFIG: dockerConfig(key, auths),
   };
+}
+
+/** Polls `check` (bounded: 15 s) until it holds. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Runs the real `docker` binary against `host` through the gateway, bounded by a timeout. */
+function docker(host: string, key: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const env = cliEnv(host, key, opts.auths);
   return new Promise((resolve, reject) => {
     const child = spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -191,6 +205,26 @@ describe('the docker CLI on one host through the gateway', () => {
     const result = await docker('db-01', operator(), ['events', '--since', String(since), '--until', String(until), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}}']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^tag sha256:[0-9a-f]{64}$/m);
+  });
+
+  it('docker events streams while it is open; once the CLI is killed the engine ends its side too', async () => {
+    const engine = fleet.docker('db-01');
+    const listeners = async () => (await engine.info()).NEventsListener as number;
+    const before = await listeners();
+    const env = cliEnv('db-01', operator());
+    const child = spawn('docker', ['events', '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const closed = new Promise((resolve) => child.once('close', resolve));
+    try {
+      await until(async () => (await listeners()) === before + 1, 'the engine to hear the proxied events request');
+      await engine.getImage(BUSYBOX_IMAGE).tag({ repo: 'local/events-live', tag: 'v1' });
+      await until(async () => stdout.includes('tag local/events-live:v1'), 'the tag event to reach the CLI');
+    } finally {
+      child.kill('SIGKILL');
+      await closed;
+    }
+    await until(async () => (await listeners()) === before, 'the engine to drop the events request of the killed CLI');
   });
 
   it('docker pull from a registry behind htpasswd, with the credential from the CLI config, kept nowhere', async () => {
