@@ -673,6 +673,24 @@ ${lines.join('\n')}
 `;
 }
 
+function dockerCliSection(r: BenchResults): string {
+  const d = r.dockerCli;
+  if (!d) return '## 7. The docker CLI through the gateway\n\nNot run.\n';
+  const rows = [d.gateway, d.socket].map((side) => [`\`${side.dockerHost}\``, `**${n(side.medianMs)}**`, n(side.minMs), n(side.maxMs)]);
+  return `## 7. The docker CLI through the gateway
+
+The real \`docker ps\` (${d.cli}) listing the ${d.containers} running container(s) of ${d.host}, through the
+gateway's Engine API proxy (the key in \`DOCKER_CONFIG/config.json\`'s \`HttpHeaders\`; \`_ping\`, then
+\`/containers/json\`, each tunnelled over NATS to the agent and on to the engine socket) and straight on that
+engine's socket, in the same run: one untimed run each, then ${d.runs} runs each, alternating which goes first.
+Each is a new process, timed from spawn to exit (the CLI's own start is in both). Milliseconds.
+
+${table(['DOCKER_HOST', 'median', 'min', 'max'], rows)}
+
+- Through the gateway / on the socket, medians: **${n(d.ratio, 2)}×** (${n(d.gateway.medianMs - d.socket.medianMs)} ms more per \`docker ps\`).
+`;
+}
+
 function pipelinesSection(r: BenchResults): string {
   const p = r.pipelines;
   if (!p) return '## 6. Pipelines\n\nNot run.\n';
@@ -715,5 +733,5 @@ for \`up\`/\`down\`/\`status\`, jsonwebtoken, ajv, yaml, cli-table3) load when t
 }
 
 export function renderMarkdown(r: BenchResults, baseline?: BenchResults): string {
-  return [header(r), targetSection(r), overheadSection(r), fanoutSection(r), throughputSection(r), costSection(r), profileSection(r, baseline), pipelinesSection(r), findings(r), closing(r)].join('\n');
+  return [header(r), targetSection(r), overheadSection(r), fanoutSection(r), throughputSection(r), costSection(r), profileSection(r, baseline), pipelinesSection(r), dockerCliSection(r), findings(r), closing(r)].join('\n');
 }

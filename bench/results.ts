@@ -3,6 +3,7 @@ import type { FanoutMeasurement } from './sections/fanout';
 import type { CallPathRecord } from './sections/callpath';
 import type { AbMeasurement, JwtMicro } from './sections/micro';
 import type { OverheadResult } from './sections/overhead';
+import type { DockerCliResult } from './sections/docker-cli';
 import type { PipelinesResult } from './sections/pipelines';
 import type { ProfileResult } from './sections/profiling';
 import type { ScaleResult } from './sections/scale';
@@ -23,6 +24,7 @@ export interface BenchResults {
   };
   /** What a pipeline step pays: CLI cold start and one listing by the CLI, curl and Ansible. */
   pipelines?: PipelinesResult;
+  dockerCli?: DockerCliResult;
   overhead?: OverheadResult;
   fanoutReal?: FanoutMeasurement;
   throughput?: ThroughputTarget[];

@@ -7,7 +7,7 @@
  *   npm run bench -- --quick         smaller samples and fleets (under 2 minutes)
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
- *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, profile = the profile alone, micro = the in-process A/Bs alone, scale)
+ *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale)
  *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ import { measureFanout } from './sections/fanout';
 import { measureAgentView, measureEtag, measureJobLogLines } from './sections/gateway-path';
 import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublish } from './sections/micro';
 import { runOverhead } from './sections/overhead';
+import { runDockerCli } from './sections/docker-cli';
 import { runPipelines } from './sections/pipelines';
 import { runProfile } from './sections/profiling';
 import { runScale } from './sections/scale';
@@ -43,7 +44,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--levels=')) options.levels = arg.slice('--levels='.length).split(',').map(Number);
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,profile,micro,scale] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
   // Every phase runs the compiled gateway and agents (dist/), as `fleet up` and the systemd units do.
   await buildIfStale();
 
-  if (wants('real') || wants('pipelines') || wants('profile')) await phase('real fleet', async () => {
+  if (wants('real') || wants('pipelines') || wants('docker-cli') || wants('profile')) await phase('real fleet', async () => {
     progress.say('real fleet: NATS, 3 dockerd engines, gateway, 3 agents');
     const fleet = await startRealFleet('info');
     const { state } = fleet;
@@ -124,6 +125,12 @@ async function main(): Promise<void> {
           results.pipelines = await runPipelines(state, progress);
         });
         loads.push({ phase: 'after pipelines', ...loadSnapshot(own) });
+      }
+      if (wants('docker-cli')) {
+        await phase('docker-cli', async () => {
+          results.dockerCli = await runDockerCli(state, options, progress);
+        });
+        loads.push({ phase: 'after docker-cli', ...loadSnapshot(own) });
       }
       if (!wants('real')) {
         if (wants('profile')) results.profile = await runProfile(state, options, progress, pidsOf(state));
