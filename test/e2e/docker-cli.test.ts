@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import { api } from '../support/http';
@@ -35,6 +35,8 @@ interface CliOptions {
   stdin?: string;
   /** Registry logins written into the config's `auths`. */
   auths?: Record<string, { username: string; password: string }>;
+  /** A DOCKER_CONFIG directory made earlier (kept across calls, e.g. for `docker login`); default a new one. */
+  configDir?: string;
   timeoutMs?: number;
 }
 
@@ -53,12 +55,12 @@ function dockerConfig(key: string, auths: CliOptions['auths'] = {}): string {
 }
 
 /** The CLI's environment: DOCKER_HOST at the gateway's proxy for `host`, DOCKER_CONFIG with the key. */
-function cliEnv(host: string, key: string, auths?: CliOptions['auths']): NodeJS.ProcessEnv {
+function cliEnv(host: string, key: string, opts: CliOptions = {}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: scratch,
     DOCKER_HOST: `tcp://${new URL(fleet.url).host}/node/${host}/docker`,
-    DOCKER_CONFIG: dockerConfig(key, auths),
+    DOCKER_CONFIG: opts.configDir ?? dockerConfig(key, opts.auths),
   };
 }
 
@@ -73,7 +75,7 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 
 /** Runs the real `docker` binary against `host` through the gateway, bounded by a timeout. */
 function docker(host: string, key: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const env = cliEnv(host, key, opts.auths);
+  const env = cliEnv(host, key, opts);
   return new Promise((resolve, reject) => {
     const child = spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -246,11 +248,31 @@ describe('the docker CLI on one host through the gateway', () => {
       const image = await fleet.docker('web-02').getImage(`${remote}:v1`).inspect();
       expect(image.Id).toBe((await web1.getImage(`${remote}:v1`).inspect()).Id);
 
+      // `docker login` checks the password through the engine (POST /auth) and keeps it in the CLI's config only.
+      const loginConfig = dockerConfig(operator());
+      const login = await docker('db-01', operator(), ['login', '--username', 'fleet', '--password-stdin', registry.address], { stdin: password, configDir: loginConfig });
+      expect(login).toMatchObject({ code: 0, stdout: expect.stringContaining('Login Succeeded') });
+      const afterLogin = await docker('db-01', operator(), ['pull', `${remote}:v1`], { configDir: loginConfig });
+      expect(afterLogin.code).toBe(0);
+      expect((await fleet.docker('db-01').getImage(`${remote}:v1`).inspect()).Id).toBe(image.Id);
+
       const auditText = JSON.stringify((await api(fleet, 'GET', '/audit?limit=200')).body);
-      for (const place of [fleet.log('gateway'), fleet.log('agent-web-02'), auditText]) expect(place).not.toContain(password);
+      for (const place of [fleet.log('gateway'), fleet.log('agent-web-02'), fleet.log('agent-db-01'), auditText]) expect(place).not.toContain(password);
     } finally {
       await stopRegistry(registry);
     }
+  });
+
+  it('docker save on one host and docker load on another move an image, tar streamed both ways', async () => {
+    const source = fleet.docker('web-01');
+    await source.getImage(BUSYBOX_IMAGE).tag({ repo: 'local/carried', tag: 'v1' });
+    const archive = join(scratch, 'carried.tar');
+    const saved = await docker('web-01', operator(), ['save', '-o', archive, 'local/carried:v1']);
+    expect(saved.code).toBe(0);
+    expect(statSync(archive).size).toBeGreaterThan(1024 * 1024);
+    const loaded = await docker('db-01', operator(), ['load', '-i', archive]);
+    expect(loaded).toMatchObject({ code: 0, stdout: expect.stringContaining('local/carried:v1') });
+    expect((await fleet.docker('db-01').getImage('local/carried:v1').inspect()).Id).toBe((await source.getImage('local/carried:v1').inspect()).Id);
   });
 
   it('docker rm -f removes the container on the engine', async () => {
