@@ -168,4 +168,15 @@ describe('the Engine API proxy', () => {
     }
     expect((await fleet.docker('web-01').info()).Swarm.LocalNodeState).toBe('inactive');
   });
+
+  attack('an upgrade request to a gateway route that is not an Engine hijack (smuggling a second protocol past the routes)', async () => {
+    const headers = { authorization: `Bearer ${fleet.adminKey}`, 'content-type': 'application/json', connection: 'Upgrade', upgrade: 'websocket' };
+    const drain = await rawRequest('POST', '/agent/web-01/drain', headers);
+    expect(drain.status).toBe(400);
+    expect(JSON.parse(drain.body)).toMatchObject({ code: 400, details: expect.stringContaining('only for Engine API hijacks') });
+    const list = await rawRequest('GET', '/node/web-01/docker/v1.41/containers/json', headers);
+    expect(list.status).toBe(400);
+    const agent = await rawRequest('GET', '/agent/web-01', { authorization: `Bearer ${fleet.adminKey}` });
+    expect(JSON.parse(agent.body)).toMatchObject({ drained: false });
+  });
 });

@@ -148,6 +148,8 @@ class ProxySession {
   private earlyEnd = false;
   private headSent = false;
   private ended = false;
+  /** Whether DATA frames are part of the call at all: a streamed body, or a hijack's stdin. */
+  private takesBytes = false;
 
   constructor(
     readonly id: string,
@@ -160,6 +162,7 @@ class ProxySession {
 
   start(open: ProxyOpen): void {
     this.log.info({ method: open.method, path: open.path, caller: open.caller, hijack: open.hijack }, 'proxy session opened');
+    this.takesBytes = open.body || open.hijack;
     // Said at once: the gateway knows the session reached its agent before the engine answers.
     this.flow.send(PROXY_FRAME.ALIVE);
     const headers: Record<string, string> = { ...open.headers };
@@ -206,6 +209,8 @@ class ProxySession {
   }
 
   private requestBytes(bytes: Buffer): void {
+    // Bytes for a call that takes none (a create's body travels inline, already judged) go nowhere.
+    if (!this.takesBytes) return;
     const sink = this.upgraded ?? (this.engineRequest && !this.engineRequest.writableEnded ? this.engineRequest : undefined);
     if (!sink) {
       this.early.push(bytes);

@@ -115,7 +115,7 @@ export function upgradeHandler(app: Express): (req: IncomingMessage, socket: Dup
       if (res.statusCode !== 101) socket.end();
     });
     if (!isEngineProxyPath(req.url ?? '')) {
-      sendProxyError(res as never, new ApiError(400, 'invalid request', 'the gateway upgrades connections only for Engine API hijacks under /node/<hostname>/docker/'));
+      sendProxyError(res, new ApiError(400, 'invalid request', 'the gateway upgrades connections only for Engine API hijacks under /node/<hostname>/docker/'));
       return;
     }
     markUpgrade(req, head);

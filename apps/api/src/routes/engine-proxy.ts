@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Router, type Request, type Response } from 'express';
 import { engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
@@ -97,7 +97,7 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
   if (grant) open.host_grant = grant;
   const release = endpoint.kind === 'plain' ? () => undefined : (deps.longRunningSlots?.take(caller.jti) ?? (() => undefined));
   res.locals.proxySession = { session_id: id, hostname };
-  const bridge = head ? new HijackBridge(res, inline?.rest ?? Buffer.alloc(0)) : new ResponseBridge(res);
+  const bridge = head ? new HijackBridge(res, inline?.rest ?? Buffer.alloc(0)) : new ResponseBridge(res, endpoint.kind === 'stream');
   const session = deps.tunnel.open(hostname, open, bridge, id);
   session.whenClosed(release);
   bridge.attach(session, req);
@@ -209,7 +209,11 @@ function nextChunk(socket: Socket): Promise<Buffer | undefined> {
 
 /** A plain or streaming answer: the engine's status, headers and body, with backpressure on the client. */
 class ResponseBridge {
-  constructor(private readonly res: Response) {}
+  constructor(
+    private readonly res: Response,
+    /** A stream (logs -f, events) shows its head at once, before its first bytes. */
+    private readonly flushHead: boolean,
+  ) {}
 
   attach(session: TunnelSession, req: Request): void {
     if (hasBody(req)) session.sendBody(req);
@@ -221,8 +225,7 @@ class ResponseBridge {
   head(head: ProxyHead): void {
     this.res.status(head.status);
     for (const [name, value] of Object.entries(head.headers)) if (!NOT_RETURNED.has(name)) this.res.setHeader(name, value);
-    // A stream (logs -f, events) shows its head at once, before its first bytes.
-    this.res.flushHeaders();
+    if (this.flushHead) this.res.flushHeaders();
   }
 
   data(bytes: Buffer, handedOn: () => void): void {
@@ -303,13 +306,15 @@ class HijackBridge {
  * The gateway's error envelope, plus `message` (what the Engine API's clients print), as
  * `application/json` exactly: the docker CLI only reads `message` from that content type.
  */
-export function sendProxyError(res: Response, err: unknown): void {
+export function sendProxyError(res: ServerResponse, err: unknown): void {
   const apiError = toApiError(err) ?? new ApiError(500, 'internal error', 'the gateway failed to proxy the request; see its log');
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = { ...apiError.body(), message: `${apiError.error}: ${apiError.details}` };
-  res.status(apiError.status).set(apiError.headers).setHeader('Content-Type', 'application/json');
+  res.statusCode = apiError.status;
+  for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
+  res.setHeader('Content-Type', 'application/json');
   res.end(JSON.stringify(body));
 }
