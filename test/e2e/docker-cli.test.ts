@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import { api } from '../support/http';
@@ -332,6 +332,23 @@ describe('who may do what through the proxy', () => {
 
     const refused = await auditedCalls('cli-viewer');
     expect(refused).toEqual(expect.arrayContaining([expect.stringMatching(/^POST \/node\/web-01\/docker\/v1\.\d+\/containers\/create 403$/), expect.stringMatching(/^DELETE \/node\/web-01\/docker\/v1\.\d+\/containers\/cli-target 403$/)]));
+  });
+
+  it('a host bind needs docker:host: an operator gets the CLI\'s permission error, an admin runs it under the gateway\'s grant', async () => {
+    const bound = join(scratch, 'bound');
+    mkdirSync(bound);
+    const args = ['run', '-d', '-v', `${bound}:/data`, BUSYBOX_IMAGE, 'sh', '-c', 'echo written through the bind > /data/proof; sleep 600'];
+    const operator = fleet.mintKey('operator', { subject: 'cli-operator' });
+    const refused = await docker('web-02', operator, ['run', '--name', 'cli-bind-operator', ...args.slice(1)]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("requires permission 'docker:host'");
+    expect(await containerOn('web-02', 'cli-bind-operator')).toBeUndefined();
+
+    const granted = await docker('web-02', fleet.adminKey, ['run', '--name', 'cli-bind-admin', ...args.slice(1)]);
+    expect(granted.code).toBe(0);
+    expect(await containerOn('web-02', 'cli-bind-admin')).toMatchObject({ Running: true });
+    await until(async () => existsSync(join(bound, 'proof')), 'the container to write through its bind');
+    await fleet.docker('web-02').getContainer('cli-bind-admin').remove({ force: true });
   });
 
   it('a key scoped to role:web reaches web-01 but not the db host, whose engine is unchanged', async () => {

@@ -2,7 +2,7 @@ import { request as httpRequest, Agent as HttpAgent, type ClientRequest, type In
 import type { Socket } from 'node:net';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
+import { engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, proxyGrantOperation, proxyGrantParams } from '@fleet/contracts/engine-proxy';
 import { hostPathsOutside } from '@fleet/contracts/host-access';
 import { hostGrantRefusal } from '@fleet/contracts/host-grant';
 import {
@@ -30,11 +30,6 @@ export interface EngineProxyDeps {
 
 /** Headers that describe one connection, not the request: never passed along. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
-
-/** The grant's operation name for a proxied request: its method and the contract's path pattern. */
-export function proxyGrantOperation(endpoint: EngineEndpoint): string {
-  return `engine ${endpoint.method} ${endpoint.path}`;
-}
 
 /**
  * This host's end of the Engine API proxy (README "The docker CLI through the gateway"): each
@@ -113,7 +108,7 @@ export class EngineProxy {
     const forbidden = (details: string): ProxyAbort => ({ status: 403, error: 'Forbidden - host access refused', details: `${reasons}: ${details}` });
     const { grantKey, allowedPaths } = this.deps.hostPolicy;
     if (!grantKey) return forbidden('this agent has no gateway grant key (FLEET_HOST_GRANT_PUBLIC_KEY_FILE), so nothing may reach its host');
-    const job = { job_id: id, operation: proxyGrantOperation(endpoint), hostname: this.deps.hostname, params: { path: open.path, body: body ?? null } };
+    const job = { job_id: id, operation: proxyGrantOperation(endpoint), hostname: this.deps.hostname, params: proxyGrantParams(open.path, body) };
     const grantRefusal = hostGrantRefusal(open.host_grant, job, grantKey);
     if (grantRefusal) return forbidden(grantRefusal);
     if (this.usedGrants.has(id)) return forbidden('the host-access grant was used already');

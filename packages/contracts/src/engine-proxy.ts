@@ -110,6 +110,19 @@ export function engineRequestHostAccess(endpoint: EngineEndpoint, query: URLSear
   }
 }
 
+/**
+ * What a proxied request's host-access grant (host-grant.ts) signs, built the same on both sides:
+ * its operation is the endpoint (`engine POST /containers/create`), its parameters the Engine path
+ * with its query and the parsed body; its `job_id` is the session.
+ */
+export function proxyGrantOperation(endpoint: EngineEndpoint): string {
+  return `engine ${endpoint.method} ${endpoint.path}`;
+}
+
+export function proxyGrantParams(path: string, body: unknown): Record<string, unknown> {
+  return { path, body: body ?? null };
+}
+
 /** Whether the endpoint's body must be read whole (to judge host access) before it is forwarded. */
 export function needsWholeBody(endpoint: EngineEndpoint): boolean {
   return endpoint.hostAccess === 'container-create' || endpoint.hostAccess === 'volume-create';

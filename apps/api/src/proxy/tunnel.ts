@@ -108,11 +108,6 @@ export class TunnelSession {
     this.flow.sendData(bytes);
   }
 
-  /** The client will send no more (a half-close on a hijacked stream). */
-  endBody(): void {
-    this.flow.send(PROXY_FRAME.END);
-  }
-
   /** Ends the session on both sides: the agent drops its engine call (the client went away). */
   abort(details: string): void {
     if (this.done) return;

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Router, type Request, type Response } from 'express';
-import { engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
+import { ENGINE_PROXY_PATH, engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, proxyGrantOperation, proxyGrantParams, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
 import { parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import type { ProxyAbort, ProxyHead, ProxyOpen } from '@fleet/contracts/protocol';
@@ -24,12 +24,12 @@ export interface EngineProxyDeps {
   longRunningSlots?: KeySlots;
 }
 
-/** The mount point of the proxy, from the contract's `x-engine-proxy.path`. */
-export const ENGINE_PROXY_MOUNT = '/node/:hostname/docker';
-const ENGINE_PROXY_PATH = /^\/node\/[^/]+\/docker(?:\/|$)/;
+/** The mount point of the proxy, from the contract's `x-engine-proxy.path` (`/node/{hostname}/docker`). */
+const MOUNT = ENGINE_PROXY_PATH.replace('{hostname}', ':hostname');
+const UNDER_MOUNT = new RegExp(`^${ENGINE_PROXY_PATH.replace('{hostname}', '[^/?]+')}(?:[/?]|$)`);
 
 export function isEngineProxyPath(url: string): boolean {
-  return ENGINE_PROXY_PATH.test(url);
+  return UNDER_MOUNT.test(url);
 }
 
 /** How long a host-access grant of one proxied request stays valid: it is used at once. */
@@ -58,7 +58,7 @@ export function markUpgrade(req: IncomingMessage, head: Buffer): void {
  */
 export function engineProxyRoutes(deps: EngineProxyDeps): Router {
   const router = Router();
-  router.use(ENGINE_PROXY_MOUNT, (req, res, next) => {
+  router.use(MOUNT, (req, res, next) => {
     // The gateway's own faults go to its error handler, which logs them.
     proxy(deps, req, res).catch((err: unknown) => (toApiError(err) ? sendProxyError(res, err) : next(err)));
   });
@@ -128,9 +128,9 @@ function hostGrantFor(deps: EngineProxyDeps, caller: Caller, endpoint: EngineEnd
   const reasons = access.map((item) => item.reason).join('; ');
   requirePermission(caller, 'docker:host', `${endpoint.method} ${endpoint.path} with ${reasons}`);
   if (!deps.hostGrantKey) throw new ApiError(403, 'Forbidden - host access is off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
-  const params = { path: open.path, body: parsed ?? null };
+  const params = proxyGrantParams(open.path, parsed);
   return signHostGrant(
-    { job_id: id, operation: `engine ${endpoint.method} ${endpoint.path}`, hosts: [hostname], params_sha256: paramsDigest(params), expires_at: Date.now() + GRANT_TTL_MS },
+    { job_id: id, operation: proxyGrantOperation(endpoint), hosts: [hostname], params_sha256: paramsDigest(params), expires_at: Date.now() + GRANT_TTL_MS },
     deps.hostGrantKey,
   );
 }
