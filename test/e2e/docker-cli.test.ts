@@ -183,6 +183,26 @@ describe('the docker CLI on one host through the gateway', () => {
     expect(await containerOn('web-02', 'cli-logs')).toMatchObject({ Running: false, ExitCode: 0 });
   });
 
+  it('a quiet stream outlives the tunnel\'s silence limit: logs -f and exec that say nothing for 26 s still end right', async () => {
+    const run = await docker('db-01', operator(), ['run', '-d', '--name', 'cli-quiet', BUSYBOX_IMAGE, 'sh', '-c', 'sleep 26; echo late log; sleep 600']);
+    expect(run.code).toBe(0);
+    const follow = spawn('docker', ['logs', '-f', 'cli-quiet'], { env: cliEnv('db-01', operator()), stdio: ['ignore', 'pipe', 'pipe'] });
+    let followed = '';
+    follow.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString()));
+    const followEnded = new Promise<number | null>((resolve) => follow.once('close', resolve));
+    try {
+      const exec = await docker('db-01', operator(), ['exec', 'cli-quiet', 'sh', '-c', 'sleep 26; echo late exec; exit 7'], { timeoutMs: 60_000 });
+      expect(exec).toMatchObject({ code: 7, stdout: 'late exec\n' });
+      await until(async () => followed.includes('late log'), 'the late log line to come through the quiet logs -f');
+      expect(follow.exitCode).toBeNull();
+      await fleet.docker('db-01').getContainer('cli-quiet').kill();
+      expect(await followEnded).toBe(0);
+    } finally {
+      follow.kill('SIGKILL');
+    }
+    expect(followed).toBe('late log\n');
+  });
+
   it('docker cp copies a file into the container and one out of it', async () => {
     const local = join(scratch, 'into.txt');
     const content = `copied in ${Date.now()}\n${'x'.repeat(200_000)}\n`;
