@@ -14,12 +14,14 @@ import { logAndAuditRequests } from './http/observe';
 import { perKeyRateLimit } from './http/rate-limit';
 import { contractValidation } from './http/validation';
 import type { JobClient } from './jobs/client';
+import type { ResultFeed } from './jobs/feed';
 import type { JobStore } from './jobs/store';
 import type { GatewayMetrics } from './metrics';
 import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
 import { docsRoutes } from './routes/docs';
 import { engineProxyRoutes, isEngineProxyPath, markUpgrade, sendProxyError, type EngineProxyDeps } from './routes/engine-proxy';
+import { feedRoutes } from './routes/feeds';
 import { healthRoutes, type ReadinessProbe } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { jobRoutes } from './routes/jobs';
@@ -35,6 +37,8 @@ export interface GatewayDeps {
   bodyLimit: string;
   jobs: JobClient;
   store: JobStore;
+  /** Rows and job records as they land, for the live feeds (GET /feed/…). */
+  feed: ResultFeed;
   roster: AgentRoster;
   audit: AuditLog;
   revocations: Revocations;
@@ -80,6 +84,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(nodeRoutes(deps.jobs));
   app.use(jobRoutes(deps.jobs, deps.store, deps.roster));
   app.use(agentRoutes(deps.roster));
+  app.use(feedRoutes({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked: (jti) => deps.revocations.isRevoked(jti), maxBufferedBytes: deps.jobs.streamBufferBytes }));
   app.use(auditRoutes(deps.audit, deps.roster));
   app.use(tokenRoutes(deps.revocations, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }));
   app.use(whoamiRoutes());

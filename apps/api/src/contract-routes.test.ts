@@ -40,6 +40,7 @@ describe('every node operation in the contract', () => {
         rateLimitPerMinute: 0,
         jobs,
         store: {} as never,
+        feed: {} as never,
         roster: {} as never,
         audit: { record: () => undefined } as never,
         revocations: { isRevoked: () => false } as never,

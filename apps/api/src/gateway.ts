@@ -80,6 +80,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     preAuthRateLimitPerMinute: config.preAuthRateLimitPerMinute,
     jobs,
     store,
+    feed,
     roster,
     audit,
     revocations,

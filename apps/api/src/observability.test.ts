@@ -42,6 +42,7 @@ describe('the gateway app', () => {
       rateLimitPerMinute: 0,
       jobs: {} as never,
       store: {} as never,
+      feed: {} as never,
       roster: { list: () => agents, get: () => undefined } as never,
       audit: { record: () => undefined } as never,
       revocations: { isRevoked: () => false } as never,

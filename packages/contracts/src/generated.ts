@@ -1575,6 +1575,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/feed/job/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow one job's per-host rows as they land (server-sent events)
+         * @description Always a `text/event-stream`; read it with the key as a header
+         *     (`fetch`, not `EventSource`). Events: `job` first (the job as
+         *     `GET /job/{job_id}` answers it), then `row` each time a host's row
+         *     changes (the row, with its `hostname`), and `end` with the job as
+         *     stored once every host is final or the deadline has passed; then the
+         *     stream closes. Read access is that of `GET /job/{job_id}`: a key that
+         *     could not have run the job's operation gets a 403, a scoped key sees
+         *     only the rows of hosts inside its scope and a job with none there is
+         *     a 404. A key that is revoked or expires ends its feeds with `end`
+         *     (`reason` says why); `timeout` ends it earlier.
+         */
+        get: operations["feed.job"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/feed/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow new jobs and their outcome (server-sent events)
+         * @description Always a `text/event-stream`. Events: `job` for every job started
+         *     from now on, through any gateway replica, with `status: running` and
+         *     no rows; `job` again with its rows and final status once every host
+         *     it shows is final (a job started before the feed opened is not
+         *     followed: list it with `GET /job`). Each job is cut to what the key
+         *     may read, exactly as `GET /job` cuts it; jobs it may not read are
+         *     left out. `end` closes the stream at `timeout` or when the key is
+         *     revoked or expires.
+         */
+        get: operations["feed.jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/feed/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow the fleet's agents (server-sent events)
+         * @description Always a `text/event-stream`. Events: `agents` first (the list as
+         *     `GET /agent` answers it), then `agent` whenever one changes (a
+         *     heartbeat, a drain or undrain, an enrolment, new labels, engine
+         *     health), and `gone` (`{hostname}`) when one stops heartbeating or
+         *     leaves the key's scope. A scoped key hears only agents inside its
+         *     scope. `end` closes the stream at `timeout` or when the key is
+         *     revoked or expires.
+         */
+        get: operations["feed.agents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/audit": {
         parameters: {
             query?: never;
@@ -2429,6 +2511,8 @@ export interface components {
         /** @description Container ID or name. */
         ContainerId: string;
         Hostname: components["schemas"]["Hostname"];
+        /** @description Seconds the feed stays open at most; a client that wants more opens a new one. */
+        FeedTimeout: number;
         /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
         Timeout: number;
         /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
@@ -5348,6 +5432,107 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Job"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "feed.job": {
+        parameters: {
+            query?: {
+                /** @description Seconds the feed stays open at most; a client that wants more opens a new one. */
+                timeout?: components["parameters"]["FeedTimeout"];
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job, then its rows as they land. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example event: job
+                     *     data: {"job_id":"550e8400-e29b-41d4-a716-446655440000","operation":"docker.container.exec","target":"_all","hosts":["web-01","web-02"],"caller":"ops","created_at":"2026-11-22T19:30:00.000Z","deadline":"2026-11-22T19:30:30.000Z","status":"running","results":[{"hostname":"web-01","status":"running","changed":false},{"hostname":"web-02","status":"running","changed":false}]}
+                     *
+                     *     event: row
+                     *     data: {"hostname":"web-01","status":"ok","changed":true,"exit_code":0,"stdout":"hello\n","duration_ms":412}
+                     *
+                     *     event: end
+                     *     data: {"reason":"settled","job":{"job_id":"550e8400-e29b-41d4-a716-446655440000","status":"ok","hosts":["web-01","web-02"],"results":[]}}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "feed.jobs": {
+        parameters: {
+            query?: {
+                /** @description Seconds the feed stays open at most; a client that wants more opens a new one. */
+                timeout?: components["parameters"]["FeedTimeout"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Jobs as they start and settle. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example event: job
+                     *     data: {"job_id":"550e8400-e29b-41d4-a716-446655440000","operation":"docker.container.list","target":"_all","hosts":["web-01","web-02"],"caller":"ops","created_at":"2026-11-22T19:30:00.000Z","deadline":"2026-11-22T19:30:30.000Z","status":"running","results":[]}
+                     *
+                     *     event: end
+                     *     data: {"reason":"timeout"}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "feed.agents": {
+        parameters: {
+            query?: {
+                /** @description Seconds the feed stays open at most; a client that wants more opens a new one. */
+                timeout?: components["parameters"]["FeedTimeout"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agents, then their changes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example event: agents
+                     *     data: {"agents":[{"hostname":"web-01","labels":{"role":"web"},"requested_labels":{"role":"web"},"enrollment":"accepted","live":true,"drained":false,"last_seen_at":"2026-11-22T19:30:01.000Z"}]}
+                     *
+                     *     event: agent
+                     *     data: {"hostname":"web-01","labels":{"role":"web"},"requested_labels":{"role":"web"},"enrollment":"accepted","live":true,"drained":true,"last_seen_at":"2026-11-22T19:30:03.000Z"}
+                     *
+                     *     event: gone
+                     *     data: {"hostname":"web-02"}
+                     */
+                    "text/event-stream": string;
                 };
             };
             default: components["responses"]["Error"];

@@ -35,7 +35,7 @@ describe('per-operation facts read from the contract', () => {
       expect({ name: op.name, type: param?.schema?.type }).toEqual({ name: op.name, type: 'boolean' });
     }
     expect(OPERATIONS.filter((op) => op.streamSwitch !== undefined).length).toBe(switchable.length);
-    expect(OPERATIONS.filter((op) => op.alwaysStreams).map((op) => op.name)).toEqual(['docker.system.events']);
+    expect(OPERATIONS.filter((op) => op.alwaysStreams).map((op) => op.name)).toEqual(['docker.system.events', 'feed.job', 'feed.jobs', 'feed.agents']);
   });
 
   it('decides streaming from the switch: logs with follow=true, events always, pull with progress, inspect never', () => {

@@ -54,6 +54,7 @@ export class AgentRoster {
   private readonly unfollow: Array<() => void> = [];
   /** Drains (`d/`) and enrolments (`e/`) heard on their feeds while the buckets were being read at start. */
   private changedWhileLoading: Set<string> | undefined = new Set();
+  private readonly changeListeners = new Set<(hostname: string) => void>();
 
   constructor(
     private readonly buckets: RosterBuckets,
@@ -94,11 +95,26 @@ export class AgentRoster {
     await this.buckets.enrollments.put(hostname, JSON.stringify(record));
     this.enrolled.set(hostname, record);
     this.views.delete(hostname);
+    this.changed(hostname);
     return { hostname, enrollment: 'accepted', ...record };
   }
 
   stop(): void {
     this.unfollow.forEach((unfollow) => unfollow());
+  }
+
+  /**
+   * Called with a hostname whenever what get() answers for it may have changed: a heartbeat, a
+   * drain, an enrolment or new labels, heard from this replica or another. An agent going quiet
+   * is no event: it simply stops being live (GET /feed/agents looks for that itself).
+   */
+  onChange(listener: (hostname: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(hostname: string): void {
+    this.changeListeners.forEach((listener) => listener(hostname));
   }
 
   /** Every agent heard from within the TTL, sorted by hostname. */
@@ -140,6 +156,7 @@ export class AgentRoster {
     if (drained) await this.buckets.drains.put(hostname, JSON.stringify(record));
     else await this.buckets.drains.delete(hostname);
     this.applyDrain(hostname, drained);
+    this.changed(hostname);
   }
 
   private view(hostname: string, now: number): AgentView | undefined {
@@ -194,6 +211,7 @@ export class AgentRoster {
     if (record?.labels) this.enrolled.set(change.key, record);
     else this.enrolled.delete(change.key);
     this.views.delete(change.key);
+    this.changed(change.key);
   }
 
   private onHeartbeat(change: BucketChange): void {
@@ -204,12 +222,16 @@ export class AgentRoster {
     }
     const record = parseJson<AgentRecord>(change.value);
     // The key is the subject the agent published on; its permissions bind it to its own key.
-    if (record && record.hostname === change.key) this.remember(change.key, record, Date.now());
+    if (record && record.hostname === change.key) {
+      this.remember(change.key, record, Date.now());
+      this.changed(change.key);
+    }
   }
 
   private onDrain(change: BucketChange): void {
     this.changedWhileLoading?.add(`d/${change.key}`);
     this.applyDrain(change.key, !change.deleted && parseJson<DrainRecord>(change.value)?.drained === true);
+    this.changed(change.key);
   }
 
   private remember(hostname: string, record: AgentRecord, seenAt: number): void {

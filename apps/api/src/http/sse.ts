@@ -46,6 +46,16 @@ export class EventStream {
     if (!this.res.writableEnded) this.res.end();
   }
 
+  /**
+   * A comment line, which clients skip: it sends the headers of a stream that has no event yet
+   * (a feed waiting for its first job) and keeps an idle connection from looking dead to proxies.
+   */
+  keepAlive(): void {
+    if (this.res.writableEnded) return;
+    this.open();
+    this.res.write(': keep-alive\n\n');
+  }
+
   private overflow(limit: number): void {
     const buffered = this.res.writableLength;
     const data = this.overflowHandler?.(buffered, limit) ?? { buffered_bytes: buffered, limit_bytes: limit };

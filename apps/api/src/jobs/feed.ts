@@ -1,8 +1,10 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { earlyRowSubject, parseEarlyRowSubject, parseResultKey, RESULTS_BUCKET, type HostRow, type JobHost } from '@fleet/contracts/protocol';
+import { earlyRowSubject, jobRecordSubject, parseEarlyRowSubject, parseResultKey, RESULTS_BUCKET, type HostRow, type JobHost, type JobRecord } from '@fleet/contracts/protocol';
 import { followBucket } from '@fleet/runtime/nats';
 
 export type RowListener = (hostname: string, row: HostRow) => void;
+export type AnyRowListener = (jobId: string, hostname: string, row: HostRow) => void;
+export type RecordListener = (record: JobRecord) => void;
 
 /**
  * One subscription per gateway for every row written by any agent, fanned out
@@ -11,13 +13,17 @@ export type RowListener = (hostname: string, row: HostRow) => void;
  * soon as the agent has its row. A listener may hear a row twice (early, then
  * stored). The hostname comes from the key or subject the row was published on,
  * which an agent's NATS permissions bind to its own hostname; a hostname inside
- * the payload is ignored.
+ * the payload is ignored. A third subscription hears every job record as it is stored, by any
+ * replica (only gateways may publish there), for the live jobs list (GET /feed/jobs).
  */
 export class ResultFeed {
   private readonly listeners = new Map<string, Set<RowListener>>();
+  private readonly anyRowListeners = new Set<AnyRowListener>();
+  private readonly recordListeners = new Set<RecordListener>();
   private readonly reconnectListeners = new Set<() => void>();
   private unfollow?: () => void;
   private early?: Subscription;
+  private records?: Subscription;
 
   start(nc: NatsConnection): void {
     this.unfollow = followBucket(nc, RESULTS_BUCKET, ({ key, deleted, value }) => {
@@ -26,6 +32,12 @@ export class ResultFeed {
     this.early = nc.subscribe(earlyRowSubject('*', '*'), {
       callback: (err, msg) => {
         if (!err) this.deliver(parseEarlyRowSubject(msg.subject), msg.data);
+      },
+    });
+    this.records = nc.subscribe(jobRecordSubject('*'), {
+      callback: (err, msg) => {
+        const record = err || this.recordListeners.size === 0 ? undefined : decodeJson<JobRecord>(msg.data);
+        if (record?.job_id && Array.isArray(record.hosts)) this.recordListeners.forEach((listener) => listener(record));
       },
     });
     void (async () => {
@@ -45,16 +57,30 @@ export class ResultFeed {
   stop(): void {
     this.unfollow?.();
     this.early?.unsubscribe();
+    this.records?.unsubscribe();
   }
 
   /** `sender` is read from the subject the row came on. */
   private deliver(parsed: JobHost | undefined, value: Uint8Array): void {
     const listeners = parsed && this.listeners.get(parsed.jobId);
-    if (!parsed || !listeners) return;
-    const row = decodeRow(value);
+    if (!parsed || (!listeners && this.anyRowListeners.size === 0)) return;
+    const row = decodeJson<HostRow>(value);
     if (!row) return;
     row.hostname = parsed.hostname;
-    listeners.forEach((listener) => listener(parsed.hostname, row));
+    listeners?.forEach((listener) => listener(parsed.hostname, row));
+    this.anyRowListeners.forEach((listener) => listener(parsed.jobId, parsed.hostname, row));
+  }
+
+  /** Every row of every job (a listener filters what it may pass on). */
+  watchAllRows(listener: AnyRowListener): () => void {
+    this.anyRowListeners.add(listener);
+    return () => this.anyRowListeners.delete(listener);
+  }
+
+  /** Every job record as it is stored, from now on. */
+  watchRecords(listener: RecordListener): () => void {
+    this.recordListeners.add(listener);
+    return () => this.recordListeners.delete(listener);
   }
 
   watch(jobId: string, listener: RowListener): () => void {
@@ -70,9 +96,9 @@ export class ResultFeed {
 
 const decoder = new TextDecoder();
 
-function decodeRow(value: Uint8Array): HostRow | undefined {
+function decodeJson<T>(value: Uint8Array): T | undefined {
   try {
-    return JSON.parse(decoder.decode(value)) as HostRow;
+    return JSON.parse(decoder.decode(value)) as T;
   } catch {
     return undefined;
   }

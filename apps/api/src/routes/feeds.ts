@@ -1,0 +1,181 @@
+import { Router, type Response } from 'express';
+import { isFinal, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
+import type { AgentRoster } from '../agents/roster';
+import { authorize, callerOf } from '../auth/middleware';
+import { notFound } from '../errors';
+import { FeedSession, type FeedSessionOptions } from '../http/feed-session';
+import { JobReadAccess } from '../jobs/access';
+import type { ResultFeed } from '../jobs/feed';
+import { KeySlots } from '../jobs/key-slots';
+import { byHostname, jobStatus } from '../jobs/rows';
+import type { JobStore, JobView } from '../jobs/store';
+import { KeyScope } from '../targets/scope';
+
+export interface FeedDeps {
+  store: JobStore;
+  feed: ResultFeed;
+  roster: AgentRoster;
+  isRevoked: (jti: string) => boolean;
+  maxBufferedBytes?: number;
+}
+
+/** Feeds one key may hold open at once on one replica: a dashboard needs two or three. */
+const FEEDS_PER_KEY = 16;
+/** After its deadline a job's missing rows are written by the gateway that collects it: give that a moment. */
+const DEADLINE_GRACE_MS = 3_000;
+/** How often the agents feed looks for agents that went quiet, and sends the changes it gathered. */
+const AGENT_FLUSH_MS = 1_000;
+/** Jobs the jobs feed follows to their outcome at once; past it the oldest is no longer followed. */
+const JOBS_FOLLOWED = 500;
+/** Job ids the jobs feed remembers having announced, so a record stored twice is announced once. */
+const JOBS_REMEMBERED = 5_000;
+/** How often the jobs feed settles followed jobs whose deadline passed without every row heard. */
+const JOBS_SWEEP_MS = 2_000;
+
+/**
+ * The live feeds (contract: feed.job, feed.jobs, feed.agents): what GET /job/{id}, GET /job and
+ * GET /agent answer, kept current as server-sent events, with the same read rules (JobReadAccess,
+ * KeyScope) applied to every event.
+ */
+export function feedRoutes(deps: FeedDeps): Router {
+  const router = Router();
+  const options: FeedSessionOptions = { slots: new KeySlots(FEEDS_PER_KEY), isRevoked: deps.isRevoked, maxBufferedBytes: deps.maxBufferedBytes };
+  const accessOf = (res: Response) => new JobReadAccess(callerOf(res).permissions, KeyScope.of(callerOf(res).scope, deps.roster));
+
+  router.get('/feed/job/:job_id', authorize('job:read'), async (req, res) => {
+    const jobId = String(req.params.job_id);
+    const stored = await deps.store.getRecord(jobId);
+    if (!stored) throw notFound('job not found', `no job '${jobId}' (it may have expired)`);
+    // Refused (403/404) before anything streams, exactly as GET /job/{job_id} refuses it.
+    const record = accessOf(res).check(stored);
+    followJob(new FeedSession(req, res, options), record, deps);
+  });
+
+  router.get('/feed/jobs', authorize('job:read'), (req, res) => {
+    followNewJobs(new FeedSession(req, res, options), accessOf(res), deps);
+  });
+
+  router.get('/feed/agents', authorize('agent:read'), (req, res) => {
+    followAgents(new FeedSession(req, res, options), KeyScope.of(callerOf(res).scope, deps.roster), deps.roster);
+  });
+  return router;
+}
+
+/** `job`, then `row` per change of a visible host's row, then `end` once all are final or the deadline has passed. */
+function followJob(session: FeedSession, record: JobRecord, deps: FeedDeps): void {
+  const visible = new Set(record.hosts);
+  const rows = new Map<string, HostRow>();
+  let announced = false;
+  const finished = () => record.hosts.every((host) => isFinal(rows.get(host)?.status ?? 'pending'));
+  const viewOf = (): JobView => {
+    const results = record.hosts.map((host): HostRow => rows.get(host) ?? { hostname: host, status: 'pending', changed: false }).sort(byHostname);
+    return { ...record, status: jobStatus(results), results };
+  };
+  const settleIfDone = () => {
+    if (announced && finished()) session.end('settled', { job: viewOf() });
+  };
+  /** A row is passed on when it is new or changed; a final row is never replaced by a running one heard late. */
+  const hear = (hostname: string, row: HostRow) => {
+    const previous = rows.get(hostname);
+    if (!visible.has(hostname) || (previous && isFinal(previous.status) && !isFinal(row.status))) return;
+    if (previous && JSON.stringify(previous) === JSON.stringify(row)) return;
+    rows.set(hostname, row);
+    if (!announced) return;
+    session.send('row', row);
+    settleIfDone();
+  };
+  const readBack = async () => (await deps.store.view(record)).results.forEach((row) => hear(row.hostname, row));
+  // Listen before reading, so a row landing in between is not lost; it is sent within the `job` event.
+  session.onClose(deps.feed.watch(record.job_id, hear));
+  session.onClose(deps.feed.onReconnect(() => void readBack().catch(() => undefined)));
+  const deadline = setTimeout(
+    () => void readBack().then(() => session.end('deadline', { job: viewOf() }), () => session.end('deadline', { job: viewOf() })),
+    Math.max(0, Date.parse(record.deadline) - Date.now()) + DEADLINE_GRACE_MS,
+  );
+  session.onClose(() => clearTimeout(deadline));
+  void readBack().then(
+    () => {
+      announced = true;
+      session.send('job', viewOf());
+      settleIfDone();
+    },
+    () => session.end('deadline', { job: viewOf(), error: 'the job store did not answer' }),
+  );
+}
+
+interface FollowedJob {
+  record: JobRecord;
+  rows: Map<string, HostRow>;
+}
+
+/** `job` when a job the key may read starts, `job` again with its rows when every host it shows is final. */
+function followNewJobs(session: FeedSession, access: JobReadAccess, deps: FeedDeps): void {
+  const followed = new Map<string, FollowedJob>();
+  const remembered = new Set<string>();
+  const settle = (job: FollowedJob, results: HostRow[]) => {
+    followed.delete(job.record.job_id);
+    const sorted = [...results].sort(byHostname);
+    session.send('job', { ...job.record, status: jobStatus(sorted), results: sorted });
+  };
+  session.onClose(
+    deps.feed.watchRecords((stored) => {
+      if (remembered.has(stored.job_id)) return;
+      const record = access.filter(stored);
+      if (!record) return;
+      remember(remembered, stored.job_id);
+      followed.set(record.job_id, { record, rows: new Map() });
+      if (followed.size > JOBS_FOLLOWED) followed.delete(followed.keys().next().value as string);
+      session.send('job', { ...record, status: 'running', results: [] });
+    }),
+  );
+  session.onClose(
+    deps.feed.watchAllRows((jobId, hostname, row) => {
+      const job = followed.get(jobId);
+      if (!job || !job.record.hosts.includes(hostname) || !isFinal(row.status)) return;
+      job.rows.set(hostname, row);
+      if (job.rows.size === job.record.hosts.length) settle(job, [...job.rows.values()]);
+    }),
+  );
+  // A host that never answers gets its row from the deadline; read the job back once that has passed.
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const job of followed.values()) {
+      if (Date.parse(job.record.deadline) + DEADLINE_GRACE_MS > now) continue;
+      followed.delete(job.record.job_id);
+      deps.store.view(job.record).then((view) => settle(job, view.results), () => undefined);
+    }
+  }, JOBS_SWEEP_MS);
+  session.onClose(() => clearInterval(sweep));
+  session.stream.keepAlive();
+}
+
+function remember(ids: Set<string>, id: string): void {
+  ids.add(id);
+  if (ids.size > JOBS_REMEMBERED) ids.delete(ids.values().next().value as string);
+}
+
+/**
+ * `agents`, then `agent` for each agent that changed (gathered for a second, so a thousand heartbeats
+ * make a thousand events, not more) and `gone` for one that went quiet or left the key's scope.
+ */
+function followAgents(session: FeedSession, scope: KeyScope, roster: AgentRoster): void {
+  const shown = new Set<string>();
+  const changed = new Set<string>();
+  const agents = roster.list().filter((agent) => scope.includesAgent(agent));
+  agents.forEach((agent) => shown.add(agent.hostname));
+  session.send('agents', { agents });
+  session.onClose(roster.onChange((hostname) => changed.add(hostname)));
+  const flush = setInterval(() => {
+    for (const hostname of new Set([...changed, ...shown])) {
+      const agent = roster.get(hostname);
+      if (agent && scope.includesAgent(agent)) {
+        shown.add(hostname);
+        if (changed.has(hostname)) session.send('agent', agent);
+      } else if (shown.delete(hostname)) {
+        session.send('gone', { hostname });
+      }
+    }
+    changed.clear();
+  }, AGENT_FLUSH_MS);
+  session.onClose(() => clearInterval(flush));
+}
