@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { api } from '../support/http';
+import { EventStreamClient } from '../support/sse';
 import { useTestFleet } from '../support/suite';
 
 const IMAGE = 'local/busybox:latest';
@@ -40,7 +41,7 @@ afterAll(async () => {
   await context?.close();
   rmSync(userDataDir, { recursive: true, force: true });
   for (const host of HOSTS) {
-    for (const name of ['ui-fresh', 'ui-exec', 'ui-logs']) await fleet.docker(host).getContainer(name).remove({ force: true }).catch(() => undefined);
+    for (const name of ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event']) await fleet.docker(host).getContainer(name).remove({ force: true }).catch(() => undefined);
   }
 });
 
@@ -132,6 +133,74 @@ describe('GET /target/{target}', () => {
   });
 });
 
+/** A feed read the way the dashboard reads it: fetch with the key as a Bearer header. */
+function openFeed(path: string, key = fleet.adminKey): EventStreamClient {
+  return new EventStreamClient(`${fleet.url}${path}`, { authorization: `Bearer ${key}`, accept: 'text/event-stream' });
+}
+
+describe('GET /feed/… (live feeds for every client)', () => {
+  it("a job's feed sends the job, each host's row as it lands, then the settled job", async () => {
+    await createContainer('_all', 'ui-feed', ['sleep', '300']);
+    const started = await api(fleet, 'POST', '/node/_all/container/docker/ui-feed/exec?async=true', { body: { cmd: ['sh', '-c', 'sleep 1; echo from-$(cat /etc/hostname)'] } });
+    expect(started.status).toBe(202);
+    const feed = openFeed(`/feed/job/${started.body.job_id}`);
+    await feed.finished();
+    expect(feed.status).toBe(200);
+    const names = feed.events.map((e) => e.event);
+    expect(names[0]).toBe('job');
+    expect(names[names.length - 1]).toBe('end');
+    expect(feed.events[0].data).toMatchObject({ job_id: started.body.job_id, hosts: HOSTS });
+    const end = feed.events[feed.events.length - 1].data;
+    expect(end).toMatchObject({ reason: 'settled', job: { status: 'ok', hosts: HOSTS } });
+    // Every host's final row reached the client, as a row event or already in the first event.
+    const finalRows = [...feed.events[0].data.results, ...feed.events.filter((e) => e.event === 'row').map((e) => e.data)].filter((row) => row.status === 'ok');
+    expect(new Set(finalRows.map((row: { hostname: string }) => row.hostname))).toEqual(new Set(HOSTS));
+    for (const row of end.job.results) {
+      const id = (await fleet.docker(row.hostname).getContainer('ui-feed').inspect()).Config.Hostname;
+      expect(row.stdout).toBe(`from-${id}\n`);
+    }
+    // A settled job's feed answers at once: the job, then its end.
+    const again = openFeed(`/feed/job/${started.body.job_id}`);
+    await again.finished();
+    expect(again.events.map((e) => e.event)).toEqual(['job', 'end']);
+  });
+
+  it('the jobs feed announces a new job, then its outcome; refusals are plain JSON errors', async () => {
+    const feed = openFeed('/feed/jobs', fleet.mintKey('viewer'));
+    await eventually(async () => feed.status, (status) => expect(status).toBe(200));
+    const listed = await api(fleet, 'GET', '/node/role:web/container/docker');
+    expect(listed.status).toBe(200);
+    const jobId = listed.body.job_id;
+    const announced = await feed.waitFor((e) => e.event === 'job' && e.data.job_id === jobId);
+    expect(announced.data).toMatchObject({ operation: 'docker.container.list', target: 'role:web', hosts: ['web-01', 'web-02'] });
+    const settled = await feed.waitFor((e) => e.event === 'job' && e.data.job_id === jobId && e.data.status !== 'running');
+    expect(settled.data.status).toBe('ok');
+    expect(settled.data.results.map((row: { hostname: string }) => row.hostname)).toEqual(['web-01', 'web-02']);
+    await feed.close();
+
+    const missing = await api(fleet, 'GET', '/feed/job/550e8400-e29b-41d4-a716-446655440000');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404 });
+    expect((await api(fleet, 'GET', '/feed/jobs?timeout=0')).status).toBe(400);
+    expect((await api(fleet, 'GET', '/feed/agents', { key: null })).status).toBe(401);
+  });
+
+  it('the agents feed sends the fleet, then a drain as it happens', async () => {
+    const feed = openFeed('/feed/agents', fleet.mintKey('viewer'));
+    const first = await feed.waitFor((e) => e.event === 'agents');
+    expect(first.data.agents.map((agent: { hostname: string }) => agent.hostname)).toEqual(HOSTS);
+    expect((await api(fleet, 'POST', '/agent/web-02/drain')).status).toBe(200);
+    try {
+      const drained = await feed.waitFor((e) => e.event === 'agent' && e.data.hostname === 'web-02' && e.data.drained === true);
+      expect(drained.data).toMatchObject({ live: true, enrollment: 'accepted', labels: { role: 'web' } });
+    } finally {
+      await api(fleet, 'POST', '/agent/web-02/undrain');
+    }
+    await feed.waitFor((e) => e.event === 'agent' && e.data.hostname === 'web-02' && e.data.drained === false);
+    await feed.close();
+  });
+});
+
 describe('the dashboard in Chromium', () => {
   it('a viewer key sees the 3 hosts and is offered no mutation control', async () => {
     const page = await signedIn(fleet.mintKey('viewer', { subject: 'wall-screen' }));
@@ -211,6 +280,10 @@ describe('the dashboard in Chromium', () => {
       expect(stdout).toContain(`from ${id}`);
     }
     await shot(page, 'job-exec');
+    // The matrix filled from the job's feed: the page never polled GET /job/{id}.
+    const jobId = page.url().split('/job/')[1];
+    expect(requested.filter((url) => url.includes(`/feed/job/${jobId}`)).length).toBeGreaterThan(0);
+    expect(requested.filter((url) => url.startsWith(`${fleet.url}/job/${jobId}`))).toEqual([]);
     await page.close();
   });
 
@@ -285,6 +358,134 @@ describe('the dashboard in Chromium', () => {
     expect(new Set(await page.locator('[data-view=jobs] tbody .badge').allTextContents())).toEqual(new Set(['partial']));
     await shot(page, 'jobs');
     await page.close();
+  });
+
+  it('a job started through the REST API appears in the jobs list live, then turns ok', async () => {
+    const page = await signedIn(fleet.mintKey('operator'));
+    await page.goto(`${fleet.url}/ui/#/jobs`);
+    await page.locator('[data-view=jobs] .feed.live').waitFor(WAIT);
+    let reloads = 0;
+    page.on('load', () => reloads++);
+    const listed = await api(fleet, 'GET', '/node/_all/container/docker');
+    const row = page.locator(`[data-view=jobs] tr[data-job="${listed.body.job_id}"]`);
+    await row.waitFor(WAIT);
+    await eventually(() => row.locator('.badge').textContent(), (value) => expect(value).toBe('ok'));
+    expect(reloads).toBe(0);
+    await shot(page, 'jobs-live');
+    await page.close();
+  });
+
+  it('the fleet view counts running and stopped containers per agent as the engines do', async () => {
+    const page = await signedIn(fleet.mintKey('viewer'));
+    await page.locator('[data-view=fleet] .feed.live').waitFor(WAIT);
+    for (const host of HOSTS) {
+      const containers = await fleet.docker(host).listContainers({ all: true });
+      const running = containers.filter((c) => c.State === 'running').length;
+      await eventually(
+        () => page.getByTestId(`counts-${host}`).innerText(),
+        (value) => expect(value).toBe(`${running} running ${containers.length - running} stopped`),
+      );
+    }
+    expect(await page.locator('[data-view=fleet] tr[data-host=web-01] .label').allTextContents()).toEqual(['role=web', 'zone=eu.west']);
+    await shot(page, 'fleet-counts');
+    await page.close();
+  });
+
+  it('the containers view groups by a label', async () => {
+    const created = await api(fleet, 'POST', '/node/web-01/container/docker', { body: { image: IMAGE, name: 'ui-labelled', cmd: ['sleep', '300'], labels: { tier: 'front' }, auto_start: true } });
+    expect(created.status).toBe(202);
+    const page = await signedIn(fleet.mintKey('viewer'));
+    await page.goto(`${fleet.url}/ui/#/containers`);
+    await page.locator('tr[data-name=ui-labelled]').waitFor(WAIT);
+    await page.locator('select[name=group]').selectOption('label:tier');
+    const groups = await page.locator('[data-view=containers] tr.group').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-group')));
+    expect(groups).toEqual(['(no label)', 'front']);
+    // The labelled container sits under its group's header.
+    const order = await page.locator('[data-view=containers] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-group') ?? r.getAttribute('data-name')));
+    expect(order[order.indexOf('front') + 1]).toBe('ui-labelled');
+    await shot(page, 'containers-by-label');
+    await page.close();
+  });
+
+  it('stats draw a sparkline of CPU and memory per host for one container', async () => {
+    const page = await signedIn(fleet.mintKey('viewer'));
+    await page.goto(`${fleet.url}/ui/#/stats?target=_all&container=ui-exec`);
+    await page.locator('[data-view=stats]').waitFor(WAIT);
+    await eventually(
+      () => page.locator('[data-view=stats] tbody tr').evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-host'), Number(r.getAttribute('data-samples'))])),
+      (value) => {
+        expect(value.map(([host]) => host)).toEqual(HOSTS);
+        for (const [, samples] of value) expect(samples).toBeGreaterThanOrEqual(3);
+      },
+      60_000,
+    );
+    expect(await page.locator('[data-view=stats] svg.spark polyline').count()).toBe(6);
+    await shot(page, 'stats');
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.close();
+  });
+
+  it('the events page shows engine events of the chosen hosts and type as they happen', async () => {
+    const page = await signedIn(fleet.mintKey('viewer'));
+    await page.goto(`${fleet.url}/ui/#/events?target=role:web&type=container&since=1`);
+    await eventually(() => page.getByTestId('events-status').textContent(), (value) => expect(value).toBe('following'));
+    await createContainer('_all', 'ui-event', ['sleep', '300']);
+    await page.locator('[data-view=events] tr[data-host=web-01][data-action=create]').waitFor(WAIT);
+    await page.locator('[data-view=events] tr[data-host=web-02][data-action=start]').waitFor(WAIT);
+    const rows = await page.locator('[data-view=events] tbody tr').evaluateAll((trs) => trs.map((r) => [r.getAttribute('data-host'), r.getAttribute('data-type')]));
+    expect(new Set(rows.map(([host]) => host))).toEqual(new Set(['web-01', 'web-02']));
+    expect(new Set(rows.map(([, type]) => type))).toEqual(new Set(['container']));
+    await shot(page, 'events');
+    await page.close();
+  });
+
+  it('an admin reads the audit log with its filters, creates a key shown once and revokes it', async () => {
+    const page = await signedIn(fleet.mintKey('admin', { subject: 'ui-admin' }));
+    await page.goto(`${fleet.url}/ui/#/admin`);
+    await page.locator('select[name=key-role]').selectOption('viewer');
+    await page.locator('input[name=key-subject]').fill('ui-minted');
+    await page.locator('input[name=key-scope]').fill('role:web');
+    await page.locator('select[name=key-ttl]').selectOption('3600');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const minted = (await page.getByTestId('new-key').locator('pre').innerText()).trim();
+    const who = await api(fleet, 'GET', '/whoami', { key: minted });
+    expect(who.body).toMatchObject({ subject: 'ui-minted', role: 'viewer', scope: 'role:web' });
+    expect(Date.parse(who.body.expires_at) - Date.now()).toBeLessThanOrEqual(3_600_000);
+    await shot(page, 'admin-key-created');
+    await page.getByRole('button', { name: 'Done' }).click();
+    expect(await page.content()).not.toContain(minted);
+    await page.locator(`tr[data-jti="${who.body.key_id}"]`).getByRole('button', { name: 'Revoke' }).click();
+    await page.locator(`tr[data-jti="${who.body.key_id}"] .badge.failed`).waitFor(WAIT);
+    expect((await api(fleet, 'GET', '/whoami', { key: minted })).status).toBe(401);
+
+    // The audit log, filtered to this admin's DELETEs: the revocation and nothing else.
+    await page.goto(`${fleet.url}/ui/#/admin?caller=ui-admin&method=DELETE`);
+    await eventually(
+      () => page.getByTestId('audit').locator('tbody tr td.path').allTextContents(),
+      (value) => expect(value).toEqual([`DELETE /token/${who.body.key_id}`]),
+    );
+    await page.goto(`${fleet.url}/ui/#/admin?caller=ui-admin`);
+    await eventually(() => page.getByTestId('audit').locator('tbody tr').count(), (value) => expect(value).toBeGreaterThan(3));
+    await shot(page, 'admin-audit');
+    await page.close();
+  });
+
+  it('views a key cannot use are not offered; a scoped key sees only its own hosts', async () => {
+    const viewer = await signedIn(fleet.mintKey('viewer'));
+    expect(await viewer.locator('nav a').allTextContents()).toEqual(['Fleet', 'Containers', 'Jobs', 'Logs', 'Stats', 'Events']);
+    await viewer.close();
+    const operator = await signedIn(fleet.mintKey('operator'));
+    expect(await operator.locator('nav a').allTextContents()).toEqual(['Fleet', 'Containers', 'Exec', 'Jobs', 'Logs', 'Stats', 'Events']);
+    await operator.close();
+    const scoped = await signedIn(fleet.mintKey('admin', { scope: 'role:web' }));
+    await eventually(() => scoped.locator('[data-view=fleet] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host'))), (value) => expect(value).toEqual(['web-01', 'web-02']));
+    await scoped.goto(`${fleet.url}/ui/#/containers`);
+    await scoped.locator('[data-view=containers] tr[data-name=ui-exec]').first().waitFor(WAIT);
+    const hosts = await scoped.locator('[data-view=containers] tr[data-host]').evaluateAll((rows) => [...new Set(rows.map((r) => r.getAttribute('data-host')))]);
+    expect(hosts.sort()).toEqual(['web-01', 'web-02']);
+    expect(await scoped.content()).not.toContain('db-01');
+    await shot(scoped, 'containers-scoped');
+    await scoped.close();
   });
 
   it('no page made a request to anything but the gateway, and none threw', () => {

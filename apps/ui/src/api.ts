@@ -55,6 +55,8 @@ export interface Job {
 export interface Agent {
   hostname: string;
   labels: Record<string, string>;
+  requested_labels?: Record<string, string>;
+  enrollment?: 'pending' | 'accepted';
   live: boolean;
   drained: boolean;
   agent_version?: string;
@@ -80,6 +82,11 @@ export function storedKey(): string | null {
 
 export function can(permission: string): boolean {
   return me.value?.permissions.includes(permission) ?? false;
+}
+
+/** The widest target this key may name: its scope, or the whole fleet. */
+export function homeTarget(): string {
+  return me.value?.scope ?? '_all';
 }
 
 export async function signIn(key: string): Promise<void> {

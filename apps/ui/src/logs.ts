@@ -1,6 +1,7 @@
 import { h } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { storedKey, targetSegment } from './api';
+import { readEvents } from './feed';
 
 interface LogLine {
   hostname: string;
@@ -10,33 +11,6 @@ interface LogLine {
 
 const MAX_LINES = 5000;
 const HOST_COLOURS = 8;
-
-/**
- * Reads a server-sent-event response with fetch (EventSource cannot send the
- * key as a header) and hands each `event`/`data` pair on as it arrives.
- */
-async function readEvents(res: Response, onEvent: (event: string, data: string) => void): Promise<void> {
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true });
-    let boundary: number;
-    while ((boundary = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, boundary);
-      buffer = buffer.slice(boundary + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = block
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n');
-      onEvent(event, data);
-    }
-  }
-}
 
 function hostColour(hostname: string, hosts: string[]): string {
   return `host-${hosts.indexOf(hostname) % HOST_COLOURS}`;

@@ -1,7 +1,9 @@
 import { h, render } from 'preact';
 import { useState } from 'preact/hooks';
-import { me, signIn, signOut, storedKey } from './api';
+import { AdminView } from './admin';
+import { can, me, signIn, signOut, storedKey } from './api';
 import { LogsView } from './logs';
+import { EventsView, StatsView } from './observe';
 import { route } from './router';
 import { ContainersView, ExecView, FleetView, JobsView, JobView } from './views';
 
@@ -11,7 +13,17 @@ const NAV = [
   ['/exec', 'Exec'],
   ['/jobs', 'Jobs'],
   ['/logs', 'Logs'],
+  ['/stats', 'Stats'],
+  ['/events', 'Events'],
+  ['/admin', 'Admin'],
 ] as const;
+
+/** A view the key can do nothing in is not offered (the gateway would refuse every call of it anyway). */
+function offered(href: string): boolean {
+  if (href === '/exec') return can('docker:exec');
+  if (href === '/admin') return can('audit:read') || can('token:admin');
+  return true;
+}
 
 function SignIn() {
   const [key, setKey] = useState('');
@@ -60,6 +72,12 @@ function CurrentView() {
       return h(JobsView, null);
     case '/logs':
       return h(LogsView, null);
+    case '/stats':
+      return h(StatsView, null);
+    case '/events':
+      return h(EventsView, null);
+    case '/admin':
+      return h(AdminView, null);
     default:
       return h(FleetView, null);
   }
@@ -74,7 +92,7 @@ function App() {
       h(
         'nav',
         null,
-        NAV.map(([href, label]) => h('a', { href: `#${href}`, class: path.startsWith(href) ? 'active' : '' }, label)),
+        NAV.filter(([href]) => offered(href)).map(([href, label]) => h('a', { href: `#${href}`, class: path.startsWith(href) ? 'active' : '' }, label)),
       ),
       h(Identity, null),
     ]),

@@ -1,12 +1,13 @@
-import { h, type ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
-import { call, can, callOfJob, nodePath, startNodeCall, targetSegment, type Agent, type ContainerSummary, type HostResult, type Job, type NodeCall } from './api';
+import { Component, h, type ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { call, can, callOfJob, homeTarget, me, nodePath, startNodeCall, targetSegment, type Agent, type ContainerSummary, type HostResult, type Job, type NodeCall } from './api';
+import { useBatched, useFeed } from './feed';
 import { usePoll } from './hooks';
 import { go, route } from './router';
 
 const FAILED = new Set(['failed']);
 
-function badge(status: string): ComponentChildren {
+export function badge(status: string): ComponentChildren {
   return h('span', { class: `badge ${status}` }, status);
 }
 
@@ -15,50 +16,116 @@ function ago(iso: string): string {
   return seconds < 120 ? `${seconds}s ago` : `${Math.round(seconds / 60)}m ago`;
 }
 
-function errorLine(error?: string): ComponentChildren {
+export function errorLine(error?: string): ComponentChildren {
   return error ? h('p', { class: 'error', role: 'alert' }, error) : null;
 }
 
+/** Re-renders every `everyMs`, so ages ("12s ago") stay true between events. */
+function useTick(everyMs: number): void {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setTick((n) => n + 1), everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs]);
+}
+
+interface StateCounts {
+  running: number;
+  stopped: number;
+}
+
+/** Running and stopped containers per host, from one container list on the key's widest target. */
+function useContainerCounts(): Map<string, StateCounts> | undefined {
+  const list = usePoll(() => call<{ results: HostResult[] }>('GET', `/node/${targetSegment(homeTarget())}/container/docker?all=true`), 10_000, []);
+  if (!list.data) return undefined;
+  const counts = new Map<string, StateCounts>();
+  for (const row of list.data.results) {
+    if (row.status !== 'ok') continue;
+    const running = (row.containers ?? []).filter((c) => c.State === 'running').length;
+    counts.set(row.hostname, { running, stopped: (row.containers ?? []).length - running });
+  }
+  return counts;
+}
+
+function labelChips(labels: Record<string, string> = {}): ComponentChildren {
+  return Object.entries(labels).map(([k, v]) => h('span', { class: 'label' }, `${k}=${v}`));
+}
+
 export function FleetView() {
-  const agents = usePoll(() => call<{ agents: Agent[] }>('GET', '/agent'), 3000, []);
+  const [agents, setAgents] = useState<Map<string, Agent>>(new Map());
   const [busy, setBusy] = useState('');
-  const drain = async (agent: Agent) => {
+  const [error, setError] = useState('');
+  const counts = useContainerCounts();
+  useTick(1000);
+  const feed = useFeed(
+    '/feed/agents',
+    (event, data) => {
+      if (event === 'agents') setAgents(new Map((data as { agents: Agent[] }).agents.map((a) => [a.hostname, a])));
+      else if (event === 'agent') setAgents((prev) => new Map(prev).set((data as Agent).hostname, data as Agent));
+      else if (event === 'gone') {
+        setAgents((prev) => {
+          const next = new Map(prev);
+          next.delete((data as { hostname: string }).hostname);
+          return next;
+        });
+      }
+    },
+    [],
+  );
+  const act = async (agent: Agent, action: 'drain' | 'undrain' | 'accept') => {
     setBusy(agent.hostname);
+    setError('');
     try {
-      await call('POST', `/agent/${encodeURIComponent(agent.hostname)}/${agent.drained ? 'undrain' : 'drain'}`);
+      await call('POST', `/agent/${encodeURIComponent(agent.hostname)}/${action}`);
+    } catch (err) {
+      setError((err as Error).message);
     } finally {
       setBusy('');
-      agents.refresh();
     }
   };
-  const list = agents.data?.agents ?? [];
+  const list = [...agents.values()].sort((a, b) => a.hostname.localeCompare(b.hostname));
+  const pending = list.filter((a) => a.enrollment === 'pending').length;
+  // Enrolment changes which hosts every scope reaches: the gateway takes it from unscoped keys only.
+  const mayEnrol = can('agent:write') && !me.value?.scope;
   return h('section', { 'data-view': 'fleet' }, [
-    h('h2', null, `Fleet · ${list.length} agents`),
-    errorLine(agents.error),
+    h('h2', null, [`Fleet · ${list.length} agents`, pending ? h('span', { class: 'badge pending' }, `${pending} pending`) : null, h('span', { class: `feed ${feed.status}`, title: feed.error ?? '' }, feed.status)]),
+    errorLine(feed.error ?? error),
     h(TargetPreview, null),
     h('table', { class: 'grid' }, [
-      h('thead', null, h('tr', null, ['Host', 'Live', 'Drained', 'Engine', 'Heartbeat', 'Labels', 'Versions', ''].map((c) => h('th', null, c)))),
+      h('thead', null, h('tr', null, ['Host', 'State', 'Engine', 'Containers', 'Heartbeat', 'Labels', 'Versions', ''].map((c) => h('th', null, c)))),
       h(
         'tbody',
         null,
-        list.map((agent) =>
-          h('tr', { 'data-host': agent.hostname, key: agent.hostname }, [
+        list.map((agent) => {
+          const count = counts?.get(agent.hostname);
+          return h('tr', { 'data-host': agent.hostname, 'data-enrollment': agent.enrollment ?? 'accepted', key: agent.hostname }, [
             h('td', { class: 'host' }, agent.hostname),
-            h('td', null, badge(agent.live ? 'live' : 'gone')),
-            h('td', null, agent.drained ? badge('drained') : '—'),
+            h('td', null, [badge(agent.live ? 'live' : 'gone'), agent.drained ? badge('drained') : null, agent.enrollment === 'pending' ? badge('pending') : null]),
             h('td', { title: agent.engine?.error ?? '' }, badge(agent.engine?.healthy ? 'healthy' : 'unhealthy')),
+            h(
+              'td',
+              { class: 'counts', 'data-testid': `counts-${agent.hostname}` },
+              count ? [h('span', { class: 'count running' }, `${count.running} running`), ' ', h('span', { class: 'count stopped' }, `${count.stopped} stopped`)] : h('span', { class: 'muted' }, '—'),
+            ),
             h('td', null, ago(agent.last_seen_at)),
-            h('td', null, Object.entries(agent.labels).map(([k, v]) => h('span', { class: 'label' }, `${k}=${v}`))),
-            h('td', { class: 'muted' }, `agent ${agent.agent_version ?? '?'} · engine ${agent.engine_version ?? '?'}`),
             h(
               'td',
               null,
-              can('agent:write')
-                ? h('button', { class: 'mutate', disabled: busy === agent.hostname, onClick: () => drain(agent) }, agent.drained ? 'Undrain' : 'Drain')
-                : null,
+              agent.enrollment === 'pending'
+                ? h('span', { class: 'muted' }, ['asks for ', labelChips(agent.requested_labels)])
+                : labelChips(agent.labels),
             ),
-          ]),
-        ),
+            h('td', { class: 'muted' }, `agent ${agent.agent_version ?? '?'} · engine ${agent.engine_version ?? '?'}`),
+            h('td', { class: 'actions' }, [
+              agent.enrollment === 'pending' && mayEnrol
+                ? h('button', { class: 'mutate', disabled: busy === agent.hostname, onClick: () => act(agent, 'accept') }, 'Accept')
+                : null,
+              agent.enrollment !== 'pending' && can('agent:write')
+                ? h('button', { class: 'mutate', disabled: busy === agent.hostname, onClick: () => act(agent, agent.drained ? 'undrain' : 'drain') }, agent.drained ? 'Undrain' : 'Drain')
+                : null,
+            ]),
+          ]);
+        }),
       ),
     ]),
   ]);
@@ -66,7 +133,7 @@ export function FleetView() {
 
 /** Which hosts a target reaches (GET /target/{target}), resolved as a job would be, before anything runs. */
 function TargetPreview() {
-  const [target, setTarget] = useState('_all');
+  const [target, setTarget] = useState(homeTarget());
   const [preview, setPreview] = useState<{ hosts?: string[]; error?: string }>({});
   const resolve = async (event: Event) => {
     event.preventDefault();
@@ -98,10 +165,19 @@ function actionCall(action: Action, id: string): NodeCall {
     : { method: 'POST', rest: `/container/docker/${encodeURIComponent(id)}/${action}` };
 }
 
+/** `host`, `none`, or `label:<key>` (containers grouped by the value of that label). */
+type Grouping = string;
+
+function groupOf(c: ContainerRow, grouping: Grouping): string {
+  if (grouping === 'host') return c.hostname;
+  if (grouping.startsWith('label:')) return c.Labels?.[grouping.slice('label:'.length)] ?? '(no label)';
+  return '';
+}
+
 export function ContainersView() {
-  const [target, setTarget] = useState('_all');
+  const [target, setTarget] = useState(homeTarget());
   const [filter, setFilter] = useState('');
-  const [groupBy, setGroupBy] = useState<'none' | 'host'>('host');
+  const [groupBy, setGroupBy] = useState<Grouping>('host');
   const [sortKey, setSortKey] = useState<'name' | 'hostname' | 'Image' | 'State'>('name');
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [pending, setPending] = useState<Action | null>(null);
@@ -110,10 +186,11 @@ export function ContainersView() {
   const results = list.data?.results ?? [];
   const silent = results.filter((r) => r.status !== 'ok');
   const needle = filter.toLowerCase();
-  const rows: ContainerRow[] = results
-    .flatMap((r) => (r.containers ?? []).map((c) => ({ ...c, hostname: r.hostname, name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '') })))
+  const all: ContainerRow[] = results.flatMap((r) => (r.containers ?? []).map((c) => ({ ...c, hostname: r.hostname, name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '') })));
+  const labelKeys = [...new Set(all.flatMap((c) => Object.keys(c.Labels ?? {})))].sort();
+  const rows = all
     .filter((c) => !needle || [c.name, c.hostname, c.Image, c.State, ...Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`)].some((s) => s?.toLowerCase().includes(needle)))
-    .sort((a, b) => (groupBy === 'host' ? a.hostname.localeCompare(b.hostname) : 0) || String(a[sortKey] ?? '').localeCompare(String(b[sortKey] ?? '')));
+    .sort((a, b) => groupOf(a, groupBy).localeCompare(groupOf(b, groupBy)) || String(a[sortKey] ?? '').localeCompare(String(b[sortKey] ?? '')));
   const keyOf = (c: ContainerRow) => `${c.hostname}/${c.Id}`;
   const chosen = rows.filter((c) => selected.has(keyOf(c)));
   const toggle = (c: ContainerRow) => {
@@ -130,6 +207,33 @@ export function ContainersView() {
     if (jobs.length === 1) go(`/job/${jobs[0]}`);
   };
   const writable = can('docker:write');
+  const columns = writable ? 7 : 6;
+  const body: ComponentChildren[] = [];
+  let currentGroup: string | undefined;
+  for (const c of rows) {
+    const group = groupOf(c, groupBy);
+    if (groupBy !== 'none' && group !== currentGroup) {
+      currentGroup = group;
+      const members = rows.filter((r) => groupOf(r, groupBy) === group);
+      const running = members.filter((r) => r.State === 'running').length;
+      body.push(
+        h('tr', { class: 'group', key: `group:${group}`, 'data-group': group }, [
+          h('td', { colSpan: columns }, [h('strong', null, groupBy === 'host' ? group : `${groupBy.slice('label:'.length)}=${group}`), h('span', { class: 'muted' }, ` · ${members.length} containers, ${running} running`)]),
+        ]),
+      );
+    }
+    body.push(
+      h('tr', { key: keyOf(c), 'data-host': c.hostname, 'data-name': c.name }, [
+        writable ? h('td', null, h('input', { type: 'checkbox', 'aria-label': `select ${c.hostname} ${c.name}`, checked: selected.has(keyOf(c)), onChange: () => toggle(c) })) : null,
+        h('td', { class: 'host' }, c.hostname),
+        h('td', { class: 'name' }, c.name),
+        h('td', { class: 'muted image' }, c.Image ?? ''),
+        h('td', null, badge(c.State ?? 'unknown')),
+        h('td', { class: 'muted' }, c.Status ?? ''),
+        h('td', null, labelChips(c.Labels)),
+      ]),
+    );
+  }
   return h('section', { 'data-view': 'containers' }, [
     h('h2', null, `Containers · ${rows.length} on ${results.length - silent.length} hosts`),
     h('div', { class: 'toolbar' }, [
@@ -137,7 +241,11 @@ export function ContainersView() {
       h('label', null, ['Filter ', h('input', { name: 'filter', placeholder: 'name, image, host, label=value', value: filter, onInput: (e: Event) => setFilter((e.target as HTMLInputElement).value) })]),
       h('label', null, [
         'Group ',
-        h('select', { value: groupBy, onChange: (e: Event) => setGroupBy((e.target as HTMLSelectElement).value as 'none' | 'host') }, [h('option', { value: 'host' }, 'by host'), h('option', { value: 'none' }, 'none')]),
+        h('select', { name: 'group', value: groupBy, onChange: (e: Event) => setGroupBy((e.target as HTMLSelectElement).value) }, [
+          h('option', { value: 'host' }, 'by host'),
+          ...labelKeys.map((k) => h('option', { value: `label:${k}` }, `by label ${k}`)),
+          h('option', { value: 'none' }, 'none'),
+        ]),
       ]),
       writable
         ? (['start', 'stop', 'restart', 'remove'] as Action[]).map((a) => h('button', { class: 'mutate', disabled: chosen.length === 0, onClick: () => setPending(a) }, a[0].toUpperCase() + a.slice(1)))
@@ -167,21 +275,7 @@ export function ContainersView() {
           h('th', null, 'Labels'),
         ]),
       ),
-      h(
-        'tbody',
-        null,
-        rows.map((c) =>
-          h('tr', { key: keyOf(c), 'data-host': c.hostname, 'data-name': c.name }, [
-            writable ? h('td', null, h('input', { type: 'checkbox', 'aria-label': `select ${c.hostname} ${c.name}`, checked: selected.has(keyOf(c)), onChange: () => toggle(c) })) : null,
-            h('td', { class: 'host' }, c.hostname),
-            h('td', null, c.name),
-            h('td', { class: 'muted' }, c.Image ?? ''),
-            h('td', null, badge(c.State ?? 'unknown')),
-            h('td', { class: 'muted' }, c.Status ?? ''),
-            h('td', null, Object.entries(c.Labels ?? {}).map(([k, v]) => h('span', { class: 'label' }, `${k}=${v}`))),
-          ]),
-        ),
-      ),
+      h('tbody', null, body),
     ]),
   ]);
 }
@@ -209,17 +303,78 @@ export function ExecView() {
   ]);
 }
 
+const FINAL = new Set(['ok', 'failed', 'skipped']);
+
+/** The job's status as the gateway computes it from its rows (README "Responses"). */
+function statusOf(rows: HostResult[]): string {
+  if (rows.some((r) => !FINAL.has(r.status))) return 'running';
+  const failed = rows.filter((r) => r.status === 'failed').length;
+  return failed === 0 ? 'ok' : failed === rows.length ? 'failed' : 'partial';
+}
+
+/** One host's row of the matrix; re-rendered only when its own row changed (a 1,000-host job re-renders the few that did). */
+class MatrixRow extends Component<{ row: HostResult }> {
+  shouldComponentUpdate(next: { row: HostResult }): boolean {
+    return next.row !== this.props.row;
+  }
+
+  render() {
+    const r = this.props.row;
+    return h('tr', { 'data-host': r.hostname, 'data-status': r.status }, [
+      h('td', { class: 'host' }, r.hostname),
+      h('td', null, badge(r.status)),
+      h('td', null, r.exit_code ?? ''),
+      h('td', null, r.duration_ms === undefined ? '' : `${r.duration_ms} ms`),
+      h('td', { class: 'output' }, [
+        r.error ? h('pre', { class: 'stderr' }, `${r.error}${r.error_code ? ` (${r.error_code})` : ''}`) : null,
+        r.stdout ? h('pre', { class: 'stdout' }, r.stdout) : null,
+        r.stderr ? h('pre', { class: 'stderr' }, r.stderr) : null,
+        r.message && !r.stdout ? h('span', null, r.message) : null,
+      ]),
+    ]);
+  }
+}
+
+/** The job as its feed (GET /feed/job/{id}) tells it: the job, then each row as it lands, then the settled job. */
+function useJobFeed(jobId: string): { job?: Job; error?: string } {
+  const [job, setJob] = useState<Job | undefined>();
+  const addRows = useBatched<HostResult>((rows) =>
+    setJob((prev) => {
+      if (!prev) return prev;
+      const byHost = new Map(prev.results.map((r) => [r.hostname, r]));
+      rows.forEach((r) => byHost.set(r.hostname, r));
+      const results = prev.hosts.filter((host) => byHost.has(host)).map((host) => byHost.get(host) as HostResult);
+      return { ...prev, results, status: statusOf(results) };
+    }),
+  );
+  const feed = useFeed(
+    `/feed/job/${jobId}`,
+    (event, data) => {
+      if (event === 'job') setJob(data as Job);
+      else if (event === 'row') addRows(data as HostResult);
+      else if (event === 'end') {
+        const settled = (data as { job?: Job }).job;
+        // After the batch of rows still queued, so the settled job is what stays on screen.
+        if (settled) setTimeout(() => setJob(settled), 60);
+        return 'stop';
+      }
+    },
+    [jobId],
+  );
+  return { job, error: feed.error };
+}
+
 export function JobView({ jobId }: { jobId: string }) {
-  const job = usePoll(() => call<Job>('GET', `/job/${jobId}`), 1000, [jobId], (j) => j.status !== 'running' && j.status !== 'pending');
+  const { job: data, error: feedError } = useJobFeed(jobId);
   const [failedOnly, setFailedOnly] = useState(false);
   const [reruns, setReruns] = useState<string[]>([]);
   const [error, setError] = useState('');
-  const data = job.data;
-  if (!data) return h('section', { 'data-view': 'job' }, [h('h2', null, `Job ${jobId}`), errorLine(job.error ?? error)]);
+  if (!data) return h('section', { 'data-view': 'job' }, [h('h2', null, `Job ${jobId}`), errorLine(feedError ?? error)]);
   const byHost = new Map(data.results.map((r) => [r.hostname, r]));
   const rows = data.hosts.map((hostname) => byHost.get(hostname) ?? { hostname, status: 'pending' });
   const failed = rows.filter((r) => FAILED.has(r.status));
   const shown = failedOnly ? failed : rows;
+  const done = rows.filter((r) => FINAL.has(r.status)).length;
   const original = callOfJob(jobId);
   const rerun = async () => {
     if (!original) return;
@@ -231,11 +386,12 @@ export function JobView({ jobId }: { jobId: string }) {
   };
   return h('section', { 'data-view': 'job' }, [
     h('h2', null, ['Job ', h('code', null, data.job_id), ' ', badge(data.status)]),
-    h('p', { class: 'muted' }, `${data.operation} on ${data.target} · by ${data.caller} · ${new Date(data.created_at).toLocaleString()} · ${data.results.length} of ${data.hosts.length} rows`),
+    h('p', { class: 'muted' }, `${data.operation} on ${data.target} · by ${data.caller} · ${new Date(data.created_at).toLocaleString()} · ${done} of ${data.hosts.length} hosts done`),
+    h('div', { class: 'progress', title: `${done} of ${data.hosts.length}` }, h('div', { class: 'bar', style: { width: `${(100 * done) / Math.max(1, data.hosts.length)}%` } })),
     h('div', { class: 'toolbar' }, [
       h('label', null, [h('input', { type: 'checkbox', name: 'failed-only', checked: failedOnly, onChange: () => setFailedOnly(!failedOnly) }), ` Failed only (${failed.length})`]),
       original && failed.length && data.status !== 'running' && can(permissionOfCall(original))
-        ? h('button', { class: 'mutate', onClick: rerun }, `Rerun on failed hosts (${failed.map((r) => r.hostname).join(', ')})`)
+        ? h('button', { class: 'mutate', onClick: rerun }, `Rerun on failed hosts (${failed.length > 5 ? `${failed.length} hosts` : failed.map((r) => r.hostname).join(', ')})`)
         : null,
     ]),
     errorLine(error),
@@ -245,20 +401,7 @@ export function JobView({ jobId }: { jobId: string }) {
       h(
         'tbody',
         null,
-        shown.map((r) =>
-          h('tr', { key: r.hostname, 'data-host': r.hostname, 'data-status': r.status }, [
-            h('td', { class: 'host' }, r.hostname),
-            h('td', null, badge(r.status)),
-            h('td', null, r.exit_code ?? ''),
-            h('td', null, r.duration_ms === undefined ? '' : `${r.duration_ms} ms`),
-            h('td', null, [
-              r.error ? h('pre', { class: 'stderr' }, `${r.error}${r.error_code ? ` (${r.error_code})` : ''}`) : null,
-              r.stdout ? h('pre', { class: 'stdout' }, r.stdout) : null,
-              r.stderr ? h('pre', { class: 'stderr' }, r.stderr) : null,
-              r.message && !r.stdout ? h('span', null, r.message) : null,
-            ]),
-          ]),
-        ),
+        shown.map((r) => h(MatrixRow, { key: r.hostname, row: r })),
       ),
     ]),
     original ? h(CopyAs, { target: data.target, nodeCall: original }) : null,
@@ -286,10 +429,44 @@ function CopyAs({ target, nodeCall }: { target: string; nodeCall: NodeCall }) {
 
 const JOB_FACETS = ['status', 'operation', 'caller', 'target'] as const;
 
+const JOBS_SHOWN = 100;
+
+function matchesFacets(job: Job, params: URLSearchParams): boolean {
+  return JOB_FACETS.every((facet) => !params.get(facet) || String(job[facet]) === params.get(facet));
+}
+
 export function JobsView() {
   const params = new URLSearchParams(route.value.query);
   const query = JOB_FACETS.filter((f) => params.get(f)).map((f) => `${f}=${encodeURIComponent(params.get(f) ?? '')}`).join('&');
-  const jobs = usePoll(() => call<{ jobs: Job[] }>('GET', `/job?limit=100${query ? `&${query}` : ''}`), 3000, [query]);
+  const [jobs, setJobs] = useState<Job[] | undefined>();
+  const [error, setError] = useState('');
+  useEffect(() => {
+    let cancelled = false;
+    setJobs(undefined);
+    call<{ jobs: Job[] }>('GET', `/job?limit=${JOBS_SHOWN}${query ? `&${query}` : ''}`).then(
+      (page) => !cancelled && setJobs(page.jobs),
+      (err: Error) => !cancelled && setError(err.message),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [query]);
+  // New jobs and their outcomes arrive on the feed; the facets are applied here as GET /job applies them.
+  const feed = useFeed(
+    '/feed/jobs',
+    (event, data) => {
+      if (event !== 'job') return;
+      const job = data as Job;
+      setJobs((prev) => {
+        if (!prev) return prev;
+        const rest = prev.filter((j) => j.job_id !== job.job_id);
+        const known = rest.length !== prev.length;
+        if (!matchesFacets(job, new URLSearchParams(route.value.query))) return known ? rest : prev;
+        return known ? prev.map((j) => (j.job_id === job.job_id ? job : j)) : [job, ...prev].slice(0, JOBS_SHOWN);
+      });
+    },
+    [],
+  );
   const setFacet = (facet: string, value: string) => {
     const next = new URLSearchParams(route.value.query);
     if (value) next.set(facet, value);
@@ -297,7 +474,7 @@ export function JobsView() {
     go(`/jobs?${next.toString()}`);
   };
   return h('section', { 'data-view': 'jobs' }, [
-    h('h2', null, 'Jobs'),
+    h('h2', null, ['Jobs ', h('span', { class: `feed ${feed.status}`, title: feed.error ?? '' }, feed.status)]),
     h('div', { class: 'toolbar' }, [
       h('label', null, [
         'Status ',
@@ -307,14 +484,14 @@ export function JobsView() {
         h('label', null, [`${f[0].toUpperCase()}${f.slice(1)} `, h('input', { name: f, value: params.get(f) ?? '', onChange: (e: Event) => setFacet(f, (e.target as HTMLInputElement).value) })]),
       ),
     ]),
-    errorLine(jobs.error),
+    errorLine(error || feed.error),
     h('table', { class: 'grid' }, [
       h('thead', null, h('tr', null, ['Job', 'Status', 'Operation', 'Target', 'Hosts', 'Caller', 'Created'].map((c) => h('th', null, c)))),
       h(
         'tbody',
         null,
-        (jobs.data?.jobs ?? []).map((j) =>
-          h('tr', { key: j.job_id }, [
+        (jobs ?? []).map((j) =>
+          h('tr', { key: j.job_id, 'data-job': j.job_id }, [
             h('td', null, h('a', { href: `#/job/${j.job_id}` }, j.job_id.slice(0, 8))),
             h('td', null, badge(j.status)),
             h('td', null, j.operation),
