@@ -732,6 +732,31 @@ for \`up\`/\`down\`/\`status\`, jsonwebtoken, ajv, yaml, cli-table3) load when t
 `;
 }
 
+/** The dashboard in headless chromium (bench/sections/dashboard.ts), from bench/results/dashboard.json. */
+function dashboardSection(r: BenchResults): string {
+  const d = r.dashboard;
+  if (!d) return '';
+  const m = d.matrix;
+  const rows: Row[] = [
+    ['sign-in → containers view, 3 real hosts', `${n(d.signInToContainers.p50)} ms`, `${n(d.signInToContainers.max)} ms`, `${d.signInToContainers.n} fresh tabs`],
+  ];
+  if (m) {
+    rows.push(
+      [`fleet view, ${m.hosts} agents from the agents feed`, `${n(m.fleetRenderMs)} ms`, '', 'navigation to every row shown'],
+      [`job matrix, ${m.hosts} hosts: rows shown`, `${n(m.firstRenderMs)} ms`, '', 'job started → every host has its row'],
+      [`job matrix, ${m.hosts} hosts: all final`, `${n(m.allFinalMs)} ms`, '', `the gateway's own GET /job?wait settled at ${n(m.gatewaySettledMs)} ms`],
+      ['click while rows land ("Failed only")', `${n(m.clickLatency.p50)} ms`, `${n(m.clickLatency.max)} ms`, `${m.clickLatency.n} clicks`],
+      ['page timer lag while rows land (50 ms timer)', `${n(m.timerLag.p50)} ms`, `${n(m.timerLag.max)} ms`, `p99 ${n(m.timerLag.p99)} ms; ${m.longTasks} long tasks, ${n(m.longTaskTotalMs)} ms in all`],
+    );
+  }
+  return `## Dashboard (headless ${d.browser})
+
+${table(['what', 'p50', 'max', 'note'], rows)}
+${d.matrixSkipped ? `\nThe 1,000-host matrix was not measured: ${d.matrixSkipped}\n` : ''}
+\`npm run bench -- --only=dashboard\` runs this section alone (bench/results/dashboard.json).
+`;
+}
+
 export function renderMarkdown(r: BenchResults, baseline?: BenchResults): string {
-  return [header(r), targetSection(r), overheadSection(r), fanoutSection(r), throughputSection(r), costSection(r), profileSection(r, baseline), pipelinesSection(r), dockerCliSection(r), findings(r), closing(r)].join('\n');
+  return [header(r), targetSection(r), overheadSection(r), fanoutSection(r), throughputSection(r), costSection(r), profileSection(r, baseline), pipelinesSection(r), dockerCliSection(r), dashboardSection(r), findings(r), closing(r)].join('\n');
 }

@@ -1,6 +1,7 @@
 import type { LoadSnapshot, MachineInfo, Versions } from './lib/env';
 import type { FanoutMeasurement } from './sections/fanout';
 import type { CallPathRecord } from './sections/callpath';
+import type { DashboardResult } from './sections/dashboard';
 import type { AbMeasurement, JwtMicro } from './sections/micro';
 import type { OverheadResult } from './sections/overhead';
 import type { DockerCliResult } from './sections/docker-cli';
@@ -35,6 +36,8 @@ export interface BenchResults {
   ab?: AbMeasurement[];
   /** bench/results/callpath.json, attached when rendering: the call-path changes, before and after. */
   callPath?: CallPathRecord;
+  /** bench/results/dashboard.json, attached when rendering: the dashboard in chromium (`--only=dashboard` runs it alone). */
+  dashboard?: DashboardResult;
   /** Phases that failed (the run records them and goes on). */
   errors?: string[];
 }

@@ -7,8 +7,10 @@
  *   npm run bench -- --quick         smaller samples and fleets (under 2 minutes)
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
- *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale)
+ *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale, dashboard)
  *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
+ *   npm run bench -- --only=dashboard the dashboard alone: writes bench/results/dashboard.json and re-renders BENCHMARKS.md
+ *                                     from the recorded results, leaving latest.json as it was
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ import { RowObserver } from './lib/observer';
 import { renderMarkdown } from './render';
 import type { BenchResults } from './results';
 import { measureKeyVerification, measureRequestValidation, type CallPathRecord } from './sections/callpath';
+import { runDashboard, type DashboardResult } from './sections/dashboard';
 import { measureFanout } from './sections/fanout';
 import { measureAgentView, measureEtag, measureJobLogLines } from './sections/gateway-path';
 import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublish } from './sections/micro';
@@ -69,7 +72,9 @@ function render(saveBaseline: boolean): void {
   const baseline = existsSync(baselineFile) ? (JSON.parse(readFileSync(baselineFile, 'utf8')) as BenchResults) : undefined;
   const callPathFile = join(RESULTS_DIR, 'callpath.json');
   const callPath = existsSync(callPathFile) ? (JSON.parse(readFileSync(callPathFile, 'utf8')) as CallPathRecord) : undefined;
-  writeFileSync(join(REPO_ROOT, 'BENCHMARKS.md'), renderMarkdown({ ...latest, callPath }, saveBaseline ? undefined : baseline));
+  const dashboardFile = join(RESULTS_DIR, 'dashboard.json');
+  const dashboard = existsSync(dashboardFile) ? (JSON.parse(readFileSync(dashboardFile, 'utf8')) as DashboardResult) : undefined;
+  writeFileSync(join(REPO_ROOT, 'BENCHMARKS.md'), renderMarkdown({ ...latest, callPath, dashboard }, saveBaseline ? undefined : baseline));
 }
 
 async function main(): Promise<void> {
@@ -211,6 +216,19 @@ async function main(): Promise<void> {
     loads.push({ phase: 'after scale', ...loadSnapshot(own) });
   });
 
+  if (wants('dashboard')) await phase('dashboard', async () => {
+    const dashboard = await runDashboard(options, progress);
+    writeFileSync(join(RESULTS_DIR, 'dashboard.json'), `${JSON.stringify(dashboard, null, 2)}\n`);
+    loads.push({ phase: 'after dashboard', ...loadSnapshot(own) });
+  });
+  // The dashboard alone keeps its own file: the other sections' recorded numbers stay as they were.
+  if (options.only?.every((name) => name === 'dashboard')) {
+    if (existsSync(join(RESULTS_DIR, 'latest.json'))) render(false);
+    progress.say(`done in ${round1(progress.elapsedSeconds())} s: wrote bench/results/dashboard.json${results.errors ? ` (failed: ${results.errors.join('; ')})` : ''}`);
+    progress.close();
+    return;
+  }
+
   const finished = new Date();
   results.meta.finishedAt = finished.toISOString();
   results.meta.durationSeconds = Math.round((finished.getTime() - started.getTime()) / 100) / 10;
@@ -229,6 +247,10 @@ async function main(): Promise<void> {
   render(options.saveBaseline);
   progress.say(`done in ${results.meta.durationSeconds} s: wrote bench/results/latest.json${options.saveBaseline ? ', bench/results/baseline.json' : ''} and BENCHMARKS.md`);
   progress.close();
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
 }
 
 main().catch((err) => {
