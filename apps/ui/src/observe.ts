@@ -17,7 +17,8 @@ const EVENTS_KEPT = 1000;
  * the bundle stays small). The y axis runs from 0 to the largest value shown.
  */
 export function Sparkline({ values, label }: { values: number[]; label: string }) {
-  const max = Math.max(...values, 1e-9);
+  // Headroom above the largest value, so a flat line stays visible inside the box.
+  const max = Math.max(...values, 1e-9) * 1.15;
   const step = SPARK_WIDTH / Math.max(1, SAMPLES - 1);
   const offset = SPARK_WIDTH - (values.length - 1) * step;
   const points = values.map((v, i) => `${(offset + i * step).toFixed(1)},${(SPARK_HEIGHT - 2 - (v / max) * (SPARK_HEIGHT - 4)).toFixed(1)}`).join(' ');
@@ -32,6 +33,11 @@ interface EngineStats {
   cpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number; online_cpus?: number };
   precpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number };
   memory_stats?: { usage?: number; limit?: number; stats?: { cache?: number; inactive_file?: number } };
+}
+
+/** The engine's first streamed sample has no previous one to compare with: it carries no CPU figure. */
+function hasPrevious(s: EngineStats): boolean {
+  return (s.precpu_stats?.system_cpu_usage ?? 0) > 0;
 }
 
 /** CPU as the docker CLI computes it: the container's share of the host's CPU time since the previous sample. */
@@ -83,6 +89,7 @@ export function StatsView() {
       await readEvents(res, (name, data) => {
         if (name === 'stats') {
           const sample = JSON.parse(data) as EngineStats;
+          if (!hasPrevious(sample)) return;
           setSeries((prev) => {
             const next = new Map(prev);
             const old = next.get(sample.hostname) ?? { cpu: [], memory: [] };
@@ -116,7 +123,7 @@ export function StatsView() {
       h('span', { class: 'muted', 'data-testid': 'stats-status' }, status),
     ]),
     h('table', { class: 'grid stats' }, [
-      h('thead', null, h('tr', null, ['Host', 'CPU', '', 'Memory', ''].map((c) => h('th', null, c)))),
+      h('thead', null, h('tr', null, ['Host', 'CPU (% of one host)', 'Memory (without page cache)'].map((c) => h('th', null, c)))),
       h(
         'tbody',
         null,
@@ -124,10 +131,8 @@ export function StatsView() {
           const s = series.get(host) as Series;
           return h('tr', { key: host, 'data-host': host, 'data-samples': s.cpu.length }, [
             h('td', { class: 'host' }, host),
-            h('td', { class: 'spark-cell cpu' }, h(Sparkline, { values: s.cpu, label: `CPU of ${form.container} on ${host}` })),
-            h('td', { class: 'figure' }, `${(s.cpu[s.cpu.length - 1] ?? 0).toFixed(1)} %`),
-            h('td', { class: 'spark-cell memory' }, h(Sparkline, { values: s.memory, label: `memory of ${form.container} on ${host}` })),
-            h('td', { class: 'figure' }, mib(s.memory[s.memory.length - 1] ?? 0)),
+            h('td', { class: 'spark-cell cpu' }, h('div', { class: 'spark-pair' }, [h(Sparkline, { values: s.cpu, label: `CPU of ${form.container} on ${host}` }), h('span', { class: 'figure' }, `${(s.cpu[s.cpu.length - 1] ?? 0).toFixed(1)} %`)])),
+            h('td', { class: 'spark-cell memory' }, h('div', { class: 'spark-pair' }, [h(Sparkline, { values: s.memory, label: `memory of ${form.container} on ${host}` }), h('span', { class: 'figure' }, mib(s.memory[s.memory.length - 1] ?? 0))])),
           ]);
         }),
       ),
@@ -204,7 +209,7 @@ export function EventsView() {
           'tbody',
           null,
           events.map((e, i) =>
-            h('tr', { key: `${e.hostname}-${e.time}-${i}`, 'data-host': e.hostname, 'data-type': e.Type ?? '', 'data-action': e.Action ?? '' }, [
+            h('tr', { key: `${e.hostname}-${e.time}-${i}`, 'data-host': e.hostname, 'data-type': e.Type ?? '', 'data-action': e.Action ?? '', 'data-name': e.Actor?.Attributes?.name ?? '' }, [
               h('td', { class: 'muted' }, e.time ? new Date(e.time * 1000).toLocaleTimeString() : ''),
               h('td', { class: 'host' }, e.hostname),
               h('td', null, e.Type ?? ''),

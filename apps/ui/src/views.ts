@@ -170,8 +170,14 @@ type Grouping = string;
 
 function groupOf(c: ContainerRow, grouping: Grouping): string {
   if (grouping === 'host') return c.hostname;
-  if (grouping.startsWith('label:')) return c.Labels?.[grouping.slice('label:'.length)] ?? '(no label)';
+  if (grouping.startsWith('label:')) return c.Labels?.[grouping.slice('label:'.length)] ?? '';
   return '';
+}
+
+function groupTitle(group: string, grouping: Grouping): string {
+  if (grouping === 'host') return group;
+  const label = grouping.slice('label:'.length);
+  return group ? `${label}=${group}` : `no ${label} label`;
 }
 
 export function ContainersView() {
@@ -218,7 +224,7 @@ export function ContainersView() {
       const running = members.filter((r) => r.State === 'running').length;
       body.push(
         h('tr', { class: 'group', key: `group:${group}`, 'data-group': group }, [
-          h('td', { colSpan: columns }, [h('strong', null, groupBy === 'host' ? group : `${groupBy.slice('label:'.length)}=${group}`), h('span', { class: 'muted' }, ` · ${members.length} containers, ${running} running`)]),
+          h('td', { colSpan: columns }, [h('strong', null, groupTitle(group, groupBy)), h('span', { class: 'muted' }, ` · ${members.length} containers, ${running} running`)]),
         ]),
       );
     }
@@ -253,7 +259,7 @@ export function ContainersView() {
     ]),
     errorLine(list.error),
     silent.length
-      ? h('p', { class: 'partial', role: 'status' }, `${silent.length} of ${results.length} hosts did not answer: ${silent.map((r) => `${r.hostname} — ${r.error ?? r.status}`).join('; ')}`)
+      ? h('p', { class: 'silent-hosts', role: 'status' }, `${silent.length} of ${results.length} hosts did not answer: ${silent.map((r) => `${r.hostname} — ${r.error ?? r.status}`).join('; ')}`)
       : null,
     pending
       ? h('div', { class: 'confirm', role: 'dialog' }, [
