@@ -50,7 +50,9 @@ async function signedIn(key: string): Promise<Page> {
   await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('[data-view=fleet] tr[data-host=web-01]').waitFor(WAIT);
+  // The agents feed has delivered the fleet as this key sees it.
+  await page.locator('[data-view=fleet] .feed.live').waitFor(WAIT);
+  await page.locator('[data-view=fleet] tbody tr').first().waitFor(WAIT);
   return page;
 }
 
