@@ -420,6 +420,11 @@ describe('the dashboard in Chromium', () => {
       60_000,
     );
     expect(await page.locator('[data-view=stats] svg.spark polyline').count()).toBe(6);
+    // Work in the container on web-01 only: its CPU line rises, the idle hosts' stay flat at zero.
+    const busy = await fleet.docker('web-01').getContainer('ui-exec').exec({ Cmd: ['sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'] });
+    await busy.start({});
+    await eventually(() => page.locator('[data-view=stats] tr[data-host=web-01]').getAttribute('data-cpu-max'), (value) => expect(Number(value)).toBeGreaterThan(5), 60_000);
+    expect(Number(await page.locator('[data-view=stats] tr[data-host=db-01]').getAttribute('data-cpu-max'))).toBeLessThan(5);
     await shot(page, 'stats');
     await page.getByRole('button', { name: 'Stop' }).click();
     await page.close();

@@ -19,9 +19,9 @@ const EVENTS_KEPT = 1000;
 export function Sparkline({ values, label }: { values: number[]; label: string }) {
   // Headroom above the largest value, so a flat line stays visible inside the box.
   const max = Math.max(...values, 1e-9) * 1.15;
-  const step = SPARK_WIDTH / Math.max(1, SAMPLES - 1);
-  const offset = SPARK_WIDTH - (values.length - 1) * step;
-  const points = values.map((v, i) => `${(offset + i * step).toFixed(1)},${(SPARK_HEIGHT - 2 - (v / max) * (SPARK_HEIGHT - 4)).toFixed(1)}`).join(' ');
+  // Until the window is full the line spans what there is, so a fresh chart is not a dot in a corner.
+  const step = SPARK_WIDTH / Math.max(1, values.length - 1);
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(SPARK_HEIGHT - 2 - (v / max) * (SPARK_HEIGHT - 4)).toFixed(1)}`).join(' ');
   return h('svg', { class: 'spark', width: SPARK_WIDTH, height: SPARK_HEIGHT, viewBox: `0 0 ${SPARK_WIDTH} ${SPARK_HEIGHT}`, role: 'img', 'aria-label': label }, [
     h('polyline', { points, fill: 'none', stroke: 'currentColor', 'stroke-width': 1.5 }),
   ]);
@@ -129,7 +129,7 @@ export function StatsView() {
         null,
         hosts.map((host) => {
           const s = series.get(host) as Series;
-          return h('tr', { key: host, 'data-host': host, 'data-samples': s.cpu.length }, [
+          return h('tr', { key: host, 'data-host': host, 'data-samples': s.cpu.length, 'data-cpu-max': Math.max(0, ...s.cpu).toFixed(1) }, [
             h('td', { class: 'host' }, host),
             h('td', { class: 'spark-cell cpu' }, h('div', { class: 'spark-pair' }, [h(Sparkline, { values: s.cpu, label: `CPU of ${form.container} on ${host}` }), h('span', { class: 'figure' }, `${(s.cpu[s.cpu.length - 1] ?? 0).toFixed(1)} %`)])),
             h('td', { class: 'spark-cell memory' }, h('div', { class: 'spark-pair' }, [h(Sparkline, { values: s.memory, label: `memory of ${form.container} on ${host}` }), h('span', { class: 'figure' }, mib(s.memory[s.memory.length - 1] ?? 0))])),
