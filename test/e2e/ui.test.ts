@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { createFleetClient } from '@fleet/sdk';
 import { api } from '../support/http';
 import { EventStreamClient } from '../support/sse';
 import { useTestFleet } from '../support/suite';
@@ -159,10 +160,10 @@ describe('GET /feed/… (live feeds for every client)', () => {
       const id = (await fleet.docker(row.hostname).getContainer('ui-feed').inspect()).Config.Hostname;
       expect(row.stdout).toBe(`from-${id}\n`);
     }
-    // A settled job's feed answers at once: the job, then its end.
-    const again = openFeed(`/feed/job/${started.body.job_id}`);
-    await again.finished();
-    expect(again.events.map((e) => e.event)).toEqual(['job', 'end']);
+    // A settled job's feed answers at once: the job, then its end; the SDK reads it the same way.
+    const again: string[] = [];
+    for await (const event of createFleetClient({ url: fleet.url, apiKey: fleet.adminKey }).feeds.job(started.body.job_id)) again.push(event.event);
+    expect(again).toEqual(['job', 'end']);
   });
 
   it('the jobs feed announces a new job, then its outcome; refusals are plain JSON errors', async () => {

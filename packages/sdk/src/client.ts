@@ -3,7 +3,8 @@ import type { paths } from '@fleet/contracts';
 import { JOB_WAIT_MAX_SECONDS } from '@fleet/contracts/operations';
 import { errorFromResponse, FleetConnectionError, JobWaitTimeoutError } from './errors';
 import { NodeClient } from './node';
-import type { AgentList, AuditList, Enrollment, Job, JobList, QueryOf } from './types';
+import { readEvents } from './sse';
+import type { AgentList, AuditList, Enrollment, Job, JobList, QueryOf, StreamEvent } from './types';
 
 export interface FleetClientOptions {
   /** The gateway's base URL, e.g. `http://127.0.0.1:8080`. */
@@ -30,6 +31,12 @@ export interface RawResponse<T = any> {
   /** Parsed JSON when the response says it is JSON, the raw text otherwise. */
   body: T;
   headers: Record<string, string>;
+}
+
+export interface FeedOptions {
+  /** Seconds the feed stays open at most (1–3600; the gateway's default is 300). */
+  timeout?: number;
+  signal?: AbortSignal;
 }
 
 export interface WaitOptions {
@@ -130,8 +137,29 @@ export class FleetClient {
     revoke: (jti: string) => this.send(this.http.DELETE('/token/{jti}', { params: { path: { jti } } })),
   };
 
+  /**
+   * The live feeds (server-sent events, contract tag `feeds`): a job's rows as they land (`job`,
+   * `row`…, `end`), new jobs and their outcomes (`job`…), the agents and their changes (`agents`,
+   * `agent`…, `gone`). Each ends with `end` at its `timeout` (seconds, default 300) or when the key
+   * is revoked; leaving the loop closes the connection.
+   */
+  readonly feeds = {
+    job: (jobId: string, options: FeedOptions = {}): AsyncGenerator<StreamEvent> =>
+      this.follow(this.http.GET('/feed/job/{job_id}', { params: { path: { job_id: jobId }, query: { timeout: options.timeout } }, parseAs: 'stream', signal: options.signal })),
+    jobs: (options: FeedOptions = {}): AsyncGenerator<StreamEvent> =>
+      this.follow(this.http.GET('/feed/jobs', { params: { query: { timeout: options.timeout } }, parseAs: 'stream', signal: options.signal })),
+    agents: (options: FeedOptions = {}): AsyncGenerator<StreamEvent> =>
+      this.follow(this.http.GET('/feed/agents', { params: { query: { timeout: options.timeout } }, parseAs: 'stream', signal: options.signal })),
+  };
+
   health() {
     return this.send(this.http.GET('/health'));
+  }
+
+  private async *follow(call: Promise<{ data?: unknown; error?: unknown; response: Response }>): AsyncGenerator<StreamEvent> {
+    const { data, error, response } = await this.guard(call);
+    if (!response.ok) throw errorFromResponse(response, error);
+    yield* readEvents(data as ReadableStream<Uint8Array>);
   }
 
   /**

@@ -1,4 +1,4 @@
-export { createFleetClient, FleetClient, type FleetClientOptions, type RawRequest, type RawResponse, type WaitOptions } from './client';
+export { createFleetClient, FleetClient, type FleetClientOptions, type RawRequest, type RawResponse, type WaitOptions, type FeedOptions } from './client';
 export * from './errors';
 export { NodeClient } from './node';
 export type * from './types';
