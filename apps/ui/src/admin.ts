@@ -143,6 +143,8 @@ function ApiKeys() {
     }
   };
   const who = me.value;
+  // An unscoped key revokes any other key; a scoped one only itself, which the page does not offer (contract: token.revoke).
+  const mayRevoke = (jti: string) => !who?.scope && jti !== who?.key_id;
   const field = (name: 'subject' | 'scope', label: string, placeholder: string) =>
     h('label', null, [label, h('input', { name: `key-${name}`, placeholder, value: form[name], onInput: (e: Event) => setForm({ ...form, [name]: (e.target as HTMLInputElement).value }) })]);
   return h('div', { class: 'panel', 'data-testid': 'api-keys' }, [
@@ -175,7 +177,7 @@ function ApiKeys() {
             h('td', null, k.role),
             h('td', null, k.scope ?? 'whole fleet'),
             h('td', { class: 'muted' }, new Date(k.expires_at).toLocaleString()),
-            h('td', null, (k as KeyRecord).revoked ? h('span', { class: 'badge failed' }, 'revoked') : k.jti === who?.key_id ? null : h('button', { class: 'mutate danger', onClick: () => revoke(k.jti) }, 'Revoke')),
+            h('td', null, (k as KeyRecord).revoked ? h('span', { class: 'badge failed' }, 'revoked') : mayRevoke(k.jti) ? h('button', { class: 'mutate danger', onClick: () => revoke(k.jti) }, 'Revoke') : null),
           ]),
         ),
       ),
