@@ -492,8 +492,10 @@ describe('the dashboard in Chromium', () => {
     expect(hosts.sort()).toEqual(['web-01', 'web-02']);
     expect(await scoped.content()).not.toContain('db-01');
     await shot(scoped, 'containers-scoped');
-    // It mints keys inside its scope (the form starts with it) but may revoke none but itself: no Revoke offered.
+    // It mints keys inside its scope (the form starts with it), no longer than itself lives, but may revoke none
+    // but itself: no Revoke offered.
     await scoped.goto(`${fleet.url}/ui/#/admin`);
+    expect(await scoped.locator('select[name=key-ttl] option:not([disabled])').allTextContents()).toEqual(['as long as this key']);
     expect(await scoped.locator('input[name=key-scope]').inputValue()).toBe('role:web');
     await scoped.getByRole('button', { name: 'Create key' }).click();
     await scoped.getByTestId('new-key').waitFor(WAIT);

@@ -104,13 +104,18 @@ const TTL_CHOICES: Array<[string, number]> = [
   ['90 days', 7_776_000],
 ];
 const MINTED_SLOT = 'fleet.mintedKeys';
+/** Seconds kept between a new key's expiry and the minting key's, for the time the request takes. */
+const OWN_EXPIRY_MARGIN_SECONDS = 30;
 
 /**
  * POST /token and DELETE /token/{jti}. The gateway stores no key, so the list is the keys minted in
  * this tab (their claims, never the key itself) and this key's own; the new key is shown once.
  */
 function ApiKeys() {
-  const [form, setForm] = useState({ role: 'viewer', subject: '', scope: me.value?.scope ?? '', ttl: '86400' });
+  // A key never outlives the key that mints it: longer lifetimes are shown but locked, and "as long as this key" is offered.
+  const [ownSecondsLeft] = useState(() => Math.floor((Date.parse(me.value?.expires_at ?? '') - Date.now()) / 1000) - OWN_EXPIRY_MARGIN_SECONDS);
+  const choices: Array<[string, number]> = [...TTL_CHOICES, ['as long as this key', ownSecondsLeft]];
+  const [form, setForm] = useState({ role: 'viewer', subject: '', scope: me.value?.scope ?? '', ttl: String(Math.min(3600, ownSecondsLeft)) });
   const [fresh, setFresh] = useState<MintedKey | null>(null);
   const [keys, setKeys] = useState<KeyRecord[]>(() => JSON.parse(sessionStorage.getItem(MINTED_SLOT) ?? '[]') as KeyRecord[]);
   const [revokeId, setRevokeId] = useState('');
@@ -153,7 +158,7 @@ function ApiKeys() {
       h('label', null, ['Role', h('select', { name: 'key-role', value: form.role, onChange: (e: Event) => setForm({ ...form, role: (e.target as HTMLSelectElement).value }) }, ['viewer', 'operator', 'admin'].map((r) => h('option', { value: r }, r)))]),
       field('subject', 'Subject', 'who it is for'),
       field('scope', 'Scope', 'host or key:value (empty: whole fleet)'),
-      h('label', null, ['Lifetime', h('select', { name: 'key-ttl', value: form.ttl, onChange: (e: Event) => setForm({ ...form, ttl: (e.target as HTMLSelectElement).value }) }, TTL_CHOICES.map(([label, seconds]) => h('option', { value: String(seconds) }, label)))]),
+      h('label', null, ['Lifetime', h('select', { name: 'key-ttl', value: form.ttl, onChange: (e: Event) => setForm({ ...form, ttl: (e.target as HTMLSelectElement).value }) }, choices.map(([label, seconds]) => h('option', { value: String(seconds), disabled: seconds > ownSecondsLeft }, label)))]),
       h('button', { type: 'submit', class: 'mutate' }, 'Create key'),
     ]),
     errorLine(error),
