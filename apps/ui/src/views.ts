@@ -1,5 +1,5 @@
 import { Component, h, type ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, can, callOfJob, homeTarget, me, nodePath, startNodeCall, targetSegment, type Agent, type ContainerSummary, type HostResult, type Job, type NodeCall } from './api';
 import { useBatched, useFeed } from './feed';
 import { usePoll } from './hooks';
@@ -441,16 +441,31 @@ function matchesFacets(job: Job, params: URLSearchParams): boolean {
   return JOB_FACETS.every((facet) => !params.get(facet) || String(job[facet]) === params.get(facet));
 }
 
+/** The list with `job` put in: replaced where it is, added on top when new and matching the facets, dropped when it no longer matches. */
+function upsertJob(list: Job[], job: Job, params: URLSearchParams): Job[] {
+  const known = list.find((j) => j.job_id === job.job_id);
+  // Its start heard after its outcome (a page read after it settled): the outcome stays.
+  if (known && known.status !== 'running' && job.status === 'running') return list;
+  if (!matchesFacets(job, params)) return known ? list.filter((j) => j.job_id !== job.job_id) : list;
+  return known ? list.map((j) => (j.job_id === job.job_id ? job : j)) : [job, ...list].slice(0, JOBS_SHOWN);
+}
+
 export function JobsView() {
   const params = new URLSearchParams(route.value.query);
   const query = JOB_FACETS.filter((f) => params.get(f)).map((f) => `${f}=${encodeURIComponent(params.get(f) ?? '')}`).join('&');
   const [jobs, setJobs] = useState<Job[] | undefined>();
   const [error, setError] = useState('');
+  // Jobs heard on the feed before the first page arrived: merged into it, so none is lost in between.
+  const early = useRef<Job[]>([]);
   useEffect(() => {
     let cancelled = false;
     setJobs(undefined);
     call<{ jobs: Job[] }>('GET', `/job?limit=${JOBS_SHOWN}${query ? `&${query}` : ''}`).then(
-      (page) => !cancelled && setJobs(page.jobs),
+      (page) => {
+        if (cancelled) return;
+        const heard = early.current.splice(0);
+        setJobs(heard.reduce((list, job) => upsertJob(list, job, new URLSearchParams(route.value.query)), page.jobs));
+      },
       (err: Error) => !cancelled && setError(err.message),
     );
     return () => {
@@ -462,13 +477,9 @@ export function JobsView() {
     '/feed/jobs',
     (event, data) => {
       if (event !== 'job') return;
-      const job = data as Job;
       setJobs((prev) => {
-        if (!prev) return prev;
-        const rest = prev.filter((j) => j.job_id !== job.job_id);
-        const known = rest.length !== prev.length;
-        if (!matchesFacets(job, new URLSearchParams(route.value.query))) return known ? rest : prev;
-        return known ? prev.map((j) => (j.job_id === job.job_id ? job : j)) : [job, ...prev].slice(0, JOBS_SHOWN);
+        if (!prev) early.current.push(data as Job);
+        return prev && upsertJob(prev, data as Job, new URLSearchParams(route.value.query));
       });
     },
     [],
