@@ -6,9 +6,12 @@
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { Kvm } from '@nats-io/kv';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { MINTED_KEYS_BUCKET } from '@fleet/contracts/protocol';
 import { createFleetClient } from '@fleet/sdk';
 import { api } from '../support/http';
+import { connectToFleetNats } from '../support/nats';
 import { EventStreamClient } from '../support/sse';
 import { useTestFleet } from '../support/suite';
 
@@ -131,6 +134,37 @@ describe('GET /target/{target}', () => {
     expect(outside.body.details).not.toContain('db-01');
     expect((await api(fleet, 'GET', '/target/db-01', { key: scoped })).status).toBe(403);
     expect((await api(fleet, 'GET', '/target/_all', { key: null })).status).toBe(401);
+  });
+});
+
+describe('GET /token', () => {
+  it('lists the keys the gateway minted with who minted them, never a key; a scoped admin sees only its scope', async () => {
+    const web = await api(fleet, 'POST', '/token', { body: { role: 'viewer', subject: 'list-web', scope: 'role:web', ttl_seconds: 600 } });
+    const wide = await api(fleet, 'POST', '/token', { body: { role: 'operator', subject: 'list-wide', ttl_seconds: 600 } });
+    expect([web.status, wide.status]).toEqual([201, 201]);
+    expect((await api(fleet, 'DELETE', `/token/${wide.body.jti}`)).status).toBe(200);
+    const listed = await api(fleet, 'GET', '/token');
+    expect(listed.status).toBe(200);
+    const byId = new Map(listed.body.keys.map((k: { jti: string }) => [k.jti, k]));
+    expect(byId.get(web.body.jti)).toEqual({ jti: web.body.jti, sub: 'list-web', role: 'viewer', scope: 'role:web', expires_at: web.body.expires_at, minted_by: 'local-admin', minted_at: expect.any(String), revoked: false });
+    expect(byId.get(wide.body.jti)).toMatchObject({ sub: 'list-wide', revoked: true });
+    // The broker holds the claims only: neither key is in the bucket, nor in the list.
+    const nc = await connectToFleetNats(fleet.state);
+    try {
+      const bucket = await new Kvm(nc).open(MINTED_KEYS_BUCKET);
+      const stored = (await bucket.get(web.body.jti))?.string() ?? '';
+      expect(stored).toContain('list-web');
+      expect(stored).not.toContain(web.body.key);
+    } finally {
+      await nc.close();
+    }
+    expect(JSON.stringify(listed.body)).not.toContain(web.body.key);
+    expect(JSON.stringify(listed.body)).not.toContain(wide.body.key);
+
+    const scoped = await api(fleet, 'GET', '/token', { key: fleet.mintKey('admin', { scope: 'role:web' }) });
+    expect(scoped.body.keys.map((k: { jti: string }) => k.jti)).toContain(web.body.jti);
+    expect(scoped.body.keys.every((k: { scope?: string }) => k.scope?.startsWith('role:web'))).toBe(true);
+    expect((await api(fleet, 'GET', '/token', { key: fleet.mintKey('operator') })).status).toBe(403);
   });
 });
 
@@ -461,6 +495,8 @@ describe('the dashboard in Chromium', () => {
     await shot(page, 'admin-key-created');
     await page.getByRole('button', { name: 'Done' }).click();
     expect(await page.content()).not.toContain(minted);
+    // Listed by the gateway (GET /token), with who minted it.
+    expect(await page.locator(`tr[data-jti="${who.body.key_id}"] td`).allTextContents()).toEqual(expect.arrayContaining(['ui-minted', 'viewer', 'role:web', 'ui-admin']));
     await page.locator(`tr[data-jti="${who.body.key_id}"]`).getByRole('button', { name: 'Revoke' }).click();
     await page.locator(`tr[data-jti="${who.body.key_id}"] .badge.failed`).waitFor(WAIT);
     expect((await api(fleet, 'GET', '/whoami', { key: minted })).status).toBe(401);

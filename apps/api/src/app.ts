@@ -7,6 +7,7 @@ import type { AgentRoster } from './agents/roster';
 import type { AuditLog } from './audit/log';
 import { authenticate } from './auth/middleware';
 import { PreAuthLimit } from './auth/pre-auth-limit';
+import type { MintedKeys } from './auth/minted-keys';
 import type { Revocations } from './auth/revocations';
 import { errorHandler, unknownRoute } from './http/errors';
 import { finiteQueryNumbers } from './http/finite-numbers';
@@ -42,6 +43,8 @@ export interface GatewayDeps {
   roster: AgentRoster;
   audit: AuditLog;
   revocations: Revocations;
+  /** The keys this gateway minted (GET /token). */
+  mintedKeys: MintedKeys;
   rateLimitPerMinute: number;
   /** Keys living longer are refused (FLEET_MAX_KEY_TTL_SECONDS); default 90 days. */
   maxKeyTtlSeconds?: number;
@@ -86,7 +89,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(agentRoutes(deps.roster));
   app.use(feedRoutes({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked: (jti) => deps.revocations.isRevoked(jti), maxBufferedBytes: deps.jobs.streamBufferBytes }));
   app.use(auditRoutes(deps.audit, deps.roster));
-  app.use(tokenRoutes(deps.revocations, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }));
+  app.use(tokenRoutes(deps.revocations, deps.mintedKeys, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }));
   app.use(whoamiRoutes());
   app.use(targetRoutes(deps.jobs));
   app.use(unknownRoute);

@@ -44,6 +44,7 @@ describe('every node operation in the contract', () => {
         roster: {} as never,
         audit: { record: () => undefined } as never,
         revocations: { isRevoked: () => false } as never,
+        mintedKeys: {} as never,
         log: pino({ level: 'silent' }),
       });
       const server = app.listen(0, '127.0.0.1');

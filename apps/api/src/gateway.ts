@@ -9,6 +9,7 @@ import type { Logger } from '@fleet/runtime/logger';
 import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
 import { connectNats } from '@fleet/runtime/nats';
 import { AgentRoster } from './agents/roster';
+import { MintedKeys } from './auth/minted-keys';
 import { AuditLog } from './audit/log';
 import { Revocations } from './auth/revocations';
 import { createApp, upgradeHandler } from './app';
@@ -84,6 +85,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     roster,
     audit,
     revocations,
+    mintedKeys: new MintedKeys(topology.mintedKeys),
     log,
     metrics,
     readiness: await readinessProbe(nc, natsLink),

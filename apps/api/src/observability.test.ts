@@ -46,6 +46,7 @@ describe('the gateway app', () => {
       roster: { list: () => agents, get: () => undefined } as never,
       audit: { record: () => undefined } as never,
       revocations: { isRevoked: () => false } as never,
+      mintedKeys: {} as never,
       log: pino({ level: 'silent' }),
       metrics,
       readiness: async () => readiness,

@@ -93,6 +93,7 @@ interface MintedKey {
 }
 
 interface KeyRecord extends Omit<MintedKey, 'key'> {
+  minted_by?: string;
   revoked?: boolean;
 }
 
@@ -103,13 +104,12 @@ const TTL_CHOICES: Array<[string, number]> = [
   ['30 days', 2_592_000],
   ['90 days', 7_776_000],
 ];
-const MINTED_SLOT = 'fleet.mintedKeys';
 /** Seconds kept between a new key's expiry and the minting key's, for the time the request takes. */
 const OWN_EXPIRY_MARGIN_SECONDS = 30;
 
 /**
- * POST /token and DELETE /token/{jti}. The gateway stores no key, so the list is the keys minted in
- * this tab (their claims, never the key itself) and this key's own; the new key is shown once.
+ * GET, POST and DELETE /token: the keys the gateway minted (their claims; it never stores a key) and
+ * the signed-in key, a new key shown once, revocation by id.
  */
 function ApiKeys() {
   // A key never outlives the key that mints it: longer lifetimes are shown but locked, and "as long as this key" is offered.
@@ -117,13 +117,17 @@ function ApiKeys() {
   const choices: Array<[string, number]> = [...TTL_CHOICES, ['as long as this key', ownSecondsLeft]];
   const [form, setForm] = useState({ role: 'viewer', subject: '', scope: me.value?.scope ?? '', ttl: String(Math.min(3600, ownSecondsLeft)) });
   const [fresh, setFresh] = useState<MintedKey | null>(null);
-  const [keys, setKeys] = useState<KeyRecord[]>(() => JSON.parse(sessionStorage.getItem(MINTED_SLOT) ?? '[]') as KeyRecord[]);
+  const [keys, setKeys] = useState<KeyRecord[]>([]);
   const [revokeId, setRevokeId] = useState('');
   const [error, setError] = useState('');
-  const remember = (next: KeyRecord[]) => {
-    setKeys(next);
-    sessionStorage.setItem(MINTED_SLOT, JSON.stringify(next));
-  };
+  const reload = () =>
+    call<{ keys: KeyRecord[] }>('GET', '/token').then(
+      (list) => setKeys(list.keys),
+      (err: Error) => setError(err.message),
+    );
+  useEffect(() => {
+    void reload();
+  }, []);
   const create = async (event: Event) => {
     event.preventDefault();
     setError('');
@@ -131,8 +135,7 @@ function ApiKeys() {
       const body = { role: form.role, ttl_seconds: Number(form.ttl), ...(form.subject ? { subject: form.subject } : {}), ...(form.scope ? { scope: form.scope } : {}) };
       const minted = await call<MintedKey>('POST', '/token', body);
       setFresh(minted);
-      const { key: _shownOnce, ...claims } = minted;
-      remember([claims, ...keys]);
+      await reload();
     } catch (err) {
       setError((err as Error).message);
     }
@@ -141,8 +144,8 @@ function ApiKeys() {
     setError('');
     try {
       await call('DELETE', `/token/${encodeURIComponent(jti)}`);
-      remember(keys.map((k) => (k.jti === jti ? { ...k, revoked: true } : k)));
       setRevokeId('');
+      await reload();
     } catch (err) {
       setError((err as Error).message);
     }
@@ -171,18 +174,19 @@ function ApiKeys() {
         ])
       : null,
     h('table', { class: 'grid' }, [
-      h('thead', null, h('tr', null, ['Key id', 'Subject', 'Role', 'Scope', 'Expires', ''].map((c) => h('th', null, c)))),
+      h('thead', null, h('tr', null, ['Key id', 'Subject', 'Role', 'Scope', 'Minted by', 'Expires', ''].map((c) => h('th', null, c)))),
       h(
         'tbody',
         null,
-        [...(who ? [{ jti: who.key_id, sub: `${who.subject} (this key)`, role: who.role, scope: who.scope, expires_at: who.expires_at }] : []), ...keys].map((k) =>
+        [...(who && !keys.some((k) => k.jti === who.key_id) ? [{ jti: who.key_id, sub: who.subject, role: who.role, scope: who.scope, expires_at: who.expires_at }] : []), ...keys].map((k: KeyRecord) =>
           h('tr', { key: k.jti, 'data-jti': k.jti }, [
             h('td', null, h('code', null, k.jti)),
-            h('td', null, k.sub),
+            h('td', null, k.jti === who?.key_id ? `${k.sub} (this key)` : k.sub),
             h('td', null, k.role),
             h('td', null, k.scope ?? 'whole fleet'),
+            h('td', { class: 'muted' }, k.minted_by ?? '—'),
             h('td', { class: 'muted' }, new Date(k.expires_at).toLocaleString()),
-            h('td', null, (k as KeyRecord).revoked ? h('span', { class: 'badge failed' }, 'revoked') : mayRevoke(k.jti) ? h('button', { class: 'mutate danger', onClick: () => revoke(k.jti) }, 'Revoke') : null),
+            h('td', null, k.revoked ? h('span', { class: 'badge failed' }, 'revoked') : mayRevoke(k.jti) ? h('button', { class: 'mutate danger', onClick: () => revoke(k.jti) }, 'Revoke') : null),
           ]),
         ),
       ),

@@ -1684,7 +1684,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The keys this gateway minted that have not expired, newest first (never the keys themselves)
+         * @description Every key minted through `POST /token` is recorded with its claims
+         *     (id, subject, role, scope, expiry), who minted it and when; the key
+         *     itself is never stored. Keys signed elsewhere with the same secret
+         *     (`fleet key`) are not listed. An unscoped `token:admin` key sees every
+         *     record; a scoped one only the keys inside its own scope.
+         */
+        get: operations["token.list"];
         put?: never;
         /**
          * Mint an API key
@@ -5582,6 +5590,58 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "token.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "jti": "0b6f4c1e-4a51-4a0e-9a53-0c7d3c2f1a77",
+                     *           "sub": "ci-pipeline",
+                     *           "role": "operator",
+                     *           "scope": "role:web",
+                     *           "expires_at": "2026-11-29T19:30:00.000Z",
+                     *           "minted_by": "local-admin",
+                     *           "minted_at": "2026-11-22T19:30:00.000Z",
+                     *           "revoked": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        keys: {
+                            jti: string;
+                            sub: string;
+                            /** @enum {string} */
+                            role: "viewer" | "operator" | "admin";
+                            scope?: string;
+                            /** Format: date-time */
+                            expires_at: string;
+                            /** @description The subject of the key that minted it. */
+                            minted_by: string;
+                            /** Format: date-time */
+                            minted_at: string;
+                            revoked: boolean;
+                        }[];
+                    };
                 };
             };
             default: components["responses"]["Error"];

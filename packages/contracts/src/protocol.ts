@@ -35,6 +35,8 @@ export const DRAINS_BUCKET = 'fleet_drains';
  */
 export const ENROLLMENTS_BUCKET = 'fleet_enrollments';
 export const REVOKED_BUCKET = 'fleet_revoked';
+/** The claims of every key minted through POST /token, keyed by its jti; never the key itself. */
+export const MINTED_KEYS_BUCKET = 'fleet_minted_keys';
 export const AUDIT_STREAM = 'FLEET_AUDIT';
 export const AUDIT_SUBJECT = 'fleet.audit';
 
@@ -244,6 +246,17 @@ export interface EnrollmentRecord {
   labels: Record<string, string>;
   by: string;
   at: string;
+}
+
+/** A key minted through POST /token, in MINTED_KEYS_BUCKET: what GET /token lists. */
+export interface MintedKeyRecord {
+  jti: string;
+  sub: string;
+  role: string;
+  scope?: string;
+  expires_at: string;
+  minted_by: string;
+  minted_at: string;
 }
 
 export interface DrainRecord {

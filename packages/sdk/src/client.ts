@@ -131,6 +131,8 @@ export class FleetClient {
   };
 
   readonly tokens = {
+    /** The keys this gateway minted that have not expired (their claims, never the keys); a scoped caller sees those inside its scope. */
+    list: () => this.send(this.http.GET('/token')),
     /** Mints a key (`token:admin`); a scoped caller mints only inside its own scope. The key is in this answer only. */
     create: (body: paths['/token']['post']['requestBody']['content']['application/json']) => this.send(this.http.POST('/token', { body })),
     /** Revokes a key by its `jti`: refused from the next request on every gateway replica. */

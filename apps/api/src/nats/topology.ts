@@ -1,6 +1,7 @@
 import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import {
   AGENTS_BUCKET,
   AUDIT_STREAM,
@@ -13,6 +14,7 @@ import {
   jobShardSubjects,
   jobsStreamName,
   RESULTS_BUCKET,
+  MINTED_KEYS_BUCKET,
   REVOKED_BUCKET,
 } from '@fleet/contracts/protocol';
 
@@ -23,6 +25,7 @@ export interface Topology {
   drains: KV;
   enrollments: KV;
   revoked: KV;
+  mintedKeys: KV;
 }
 
 export interface TopologyOptions {
@@ -33,6 +36,8 @@ export interface TopologyOptions {
   auditMaxMessages?: number;
   agentTtlMs: number;
   replicas?: number;
+  /** The longest a key may live (FLEET_MAX_KEY_TTL_SECONDS): a minted key's record is kept that long. */
+  maxKeyTtlSeconds?: number;
 }
 
 const NANOS_PER_SECOND = 1_000_000_000;
@@ -76,6 +81,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     enrollments: await kvm.create(ENROLLMENTS_BUCKET, { history: 1, replicas }),
     // A revoked key stays refused after it would have expired anyway: no TTL.
     revoked: await kvm.create(REVOKED_BUCKET, { history: 1, replicas }),
+    // No record outlives the longest key: the bucket forgets what has certainly expired.
+    mintedKeys: await kvm.create(MINTED_KEYS_BUCKET, { history: 1, replicas, ttl: (opts.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS) * 1000 }),
   };
 }
 

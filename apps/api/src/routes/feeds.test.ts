@@ -72,6 +72,7 @@ beforeAll(async () => {
     } as never,
     audit: { record: () => undefined } as never,
     revocations: { isRevoked: () => false } as never,
+    mintedKeys: {} as never,
     log: pino({ level: 'silent' }),
   });
   const server = app.listen(0, '127.0.0.1');

@@ -4,6 +4,7 @@ import { MintError, mintToken } from '@fleet/api-keys';
 import { parseScope, targetWithin } from '@fleet/contracts/grammar';
 import type { Role } from '@fleet/contracts/permissions';
 import { authorize, callerOf, type Caller } from '../auth/middleware';
+import type { MintedKeys } from '../auth/minted-keys';
 import type { Revocations } from '../auth/revocations';
 import { ApiError, badRequest } from '../errors';
 
@@ -22,9 +23,14 @@ interface MintRequest {
 const DEFAULT_TTL_SECONDS = 3600;
 
 /** Minting and revoking keys (`token:admin`); what a scoped key may do here is in the contract and README "Security model". */
-export function tokenRoutes(revocations: Revocations, opts: TokenRouteOptions): Router {
+export function tokenRoutes(revocations: Revocations, mintedKeys: MintedKeys, opts: TokenRouteOptions): Router {
   const router = Router();
-  router.post('/token', authorize('token:admin'), (req, res: Response) => {
+  router.get('/token', authorize('token:admin'), async (_req, res) => {
+    const caller = callerOf(res);
+    const records = (await mintedKeys.list()).filter((record) => caller.scope === undefined || isWithinScope(record.scope, caller.scope));
+    res.json({ keys: records.map((record) => ({ ...record, revoked: revocations.isRevoked(record.jti) })) });
+  });
+  router.post('/token', authorize('token:admin'), async (req, res: Response) => {
     const caller = callerOf(res);
     const request = req.body as MintRequest;
     const ttlSeconds = request.ttl_seconds ?? DEFAULT_TTL_SECONDS;
@@ -42,14 +48,16 @@ export function tokenRoutes(revocations: Revocations, opts: TokenRouteOptions): 
     if ((claims.exp ?? Infinity) > caller.exp) {
       throw badRequest(`ttl_seconds: a key may not outlive the key minting it (which expires at ${new Date(caller.exp * 1000).toISOString()})`);
     }
-    res.status(201).json({
-      key,
-      jti: claims.jti,
-      sub: claims.sub,
-      role: claims.role,
+    const minted = {
+      jti: claims.jti as string,
+      sub: claims.sub as string,
+      role: claims.role as string,
       ...(scope === undefined ? {} : { scope }),
       expires_at: new Date((claims.exp ?? 0) * 1000).toISOString(),
-    });
+    };
+    // Recorded before it is handed out: no key leaves the gateway unlisted (a failed write is a 5xx, no key).
+    await mintedKeys.record({ ...minted, minted_by: caller.sub, minted_at: new Date().toISOString() });
+    res.status(201).json({ key, ...minted });
   });
   router.delete('/token/:jti', authorize('token:admin'), async (req, res) => {
     const caller = callerOf(res);
@@ -71,6 +79,16 @@ function requireWithinScope(requested: string, own: string): void {
   }
   if (!targetWithin(inner, parseScope(own))) {
     throw new ApiError(403, 'Forbidden - Insufficient permissions', `scope '${requested}' is wider than this key's scope '${own}'; a scoped key mints keys only inside its own scope`);
+  }
+}
+
+/** For lists: a key whose scope is at least as narrow as `own` (an unscoped key is inside no scope). */
+function isWithinScope(scope: string | undefined, own: string): boolean {
+  if (scope === undefined) return false;
+  try {
+    return targetWithin(parseScope(scope), parseScope(own));
+  } catch {
+    return false;
   }
 }
 
