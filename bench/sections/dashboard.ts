@@ -115,7 +115,7 @@ export async function runDashboard(opts: { quick: boolean }, progress: Progress)
     } finally {
       await real.stop();
     }
-    const result: DashboardResult = { browser: (await browser.context.browser()?.version()) ?? 'chromium', signInToContainers };
+    const result: DashboardResult = { browser: `Chromium ${browser.context.browser()?.version() ?? ''}`.trim(), signInToContainers };
     try {
       result.matrix = await measureMatrix(browser.context, progress);
     } catch (err) {
