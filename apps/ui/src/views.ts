@@ -1,4 +1,5 @@
-import { Component, h, type ComponentChildren } from 'preact';
+import { batch, signal, type Signal } from '@preact/signals';
+import { h, type ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, can, callOfJob, homeTarget, me, nodePath, startNodeCall, targetSegment, type Agent, type ContainerSummary, type HostResult, type Job, type NodeCall } from './api';
 import { useBatched, useFeed } from './feed';
@@ -318,69 +319,122 @@ function statusOf(rows: HostResult[]): string {
   return failed === 0 ? 'ok' : failed === rows.length ? 'failed' : 'partial';
 }
 
-/** One host's row of the matrix; re-rendered only when its own row changed (a 1,000-host job re-renders the few that did). */
-class MatrixRow extends Component<{ row: HostResult }> {
-  shouldComponentUpdate(next: { row: HostResult }): boolean {
-    return next.row !== this.props.row;
-  }
+/**
+ * A job as the page holds it while its rows land: one signal per host row, so a row that changes
+ * re-renders its own table row and nothing else (a 1,000-host matrix stays responsive), and a
+ * version bumped per batch for the few things that count rows (progress, failed count).
+ */
+interface LiveJob {
+  job: Job;
+  rows: Map<string, Signal<HostResult>>;
+  status: Signal<string>;
+  version: Signal<number>;
+}
 
-  render() {
-    const r = this.props.row;
-    return h('tr', { 'data-host': r.hostname, 'data-status': r.status }, [
-      h('td', { class: 'host' }, r.hostname),
-      h('td', null, badge(r.status)),
-      h('td', null, r.exit_code ?? ''),
-      h('td', null, r.duration_ms === undefined ? '' : `${r.duration_ms} ms`),
-      h('td', { class: 'output' }, [
-        r.error ? h('pre', { class: 'stderr' }, `${r.error}${r.error_code ? ` (${r.error_code})` : ''}`) : null,
-        r.stdout ? h('pre', { class: 'stdout' }, r.stdout) : null,
-        r.stderr ? h('pre', { class: 'stderr' }, r.stderr) : null,
-        r.message && !r.stdout ? h('span', null, r.message) : null,
-      ]),
-    ]);
-  }
+function liveJob(job: Job): LiveJob {
+  const byHost = new Map(job.results.map((r) => [r.hostname, r]));
+  const rows = new Map(job.hosts.map((host) => [host, signal<HostResult>(byHost.get(host) ?? { hostname: host, status: 'pending' })]));
+  return { job, rows, status: signal(job.status), version: signal(0) };
+}
+
+function rowsOf(live: LiveJob): HostResult[] {
+  return [...live.rows.values()].map((row) => row.peek());
+}
+
+/** Puts rows in; the job's status follows its rows until the gateway's settled job says it last. */
+function applyRows(live: LiveJob, rows: HostResult[], settledStatus?: string): void {
+  batch(() => {
+    for (const row of rows) {
+      const slot = live.rows.get(row.hostname);
+      if (slot) slot.value = row;
+    }
+    live.status.value = settledStatus ?? statusOf(rowsOf(live));
+    live.version.value++;
+  });
 }
 
 /** The job as its feed (GET /feed/job/{id}) tells it: the job, then each row as it lands, then the settled job. */
-function useJobFeed(jobId: string): { job?: Job; error?: string } {
-  const [job, setJob] = useState<Job | undefined>();
-  const addRows = useBatched<HostResult>((rows) =>
-    setJob((prev) => {
-      if (!prev) return prev;
-      const byHost = new Map(prev.results.map((r) => [r.hostname, r]));
-      rows.forEach((r) => byHost.set(r.hostname, r));
-      const results = prev.hosts.filter((host) => byHost.has(host)).map((host) => byHost.get(host) as HostResult);
-      return { ...prev, results, status: statusOf(results) };
-    }),
-  );
+function useJobFeed(jobId: string): { live?: LiveJob; error?: string } {
+  const [live, setLive] = useState<LiveJob | undefined>();
+  const current = useRef<LiveJob | undefined>(undefined);
+  const addRows = useBatched<HostResult>((rows) => current.current && applyRows(current.current, rows));
   const feed = useFeed(
     `/feed/job/${jobId}`,
     (event, data) => {
-      if (event === 'job') setJob(data as Job);
-      else if (event === 'row') addRows(data as HostResult);
+      if (event === 'job') {
+        current.current = liveJob(data as Job);
+        setLive(current.current);
+      } else if (event === 'row') addRows(data as HostResult);
       else if (event === 'end') {
         const settled = (data as { job?: Job }).job;
         // After the batch of rows still queued, so the settled job is what stays on screen.
-        if (settled) setTimeout(() => setJob(settled), 60);
+        if (settled) setTimeout(() => current.current && applyRows(current.current, settled.results, settled.status), 60);
         return 'stop';
       }
     },
     [jobId],
   );
-  return { job, error: feed.error };
+  return { live, error: feed.error };
+}
+
+function MatrixRow({ row }: { row: Signal<HostResult> }) {
+  const r = row.value;
+  return h('tr', { 'data-host': r.hostname, 'data-status': r.status }, [
+    h('td', { class: 'host' }, r.hostname),
+    h('td', null, badge(r.status)),
+    h('td', null, r.exit_code ?? ''),
+    h('td', null, r.duration_ms === undefined ? '' : `${r.duration_ms} ms`),
+    h('td', { class: 'output' }, [
+      r.error ? h('pre', { class: 'stderr' }, `${r.error}${r.error_code ? ` (${r.error_code})` : ''}`) : null,
+      r.stdout ? h('pre', { class: 'stdout' }, r.stdout) : null,
+      r.stderr ? h('pre', { class: 'stderr' }, r.stderr) : null,
+      r.message && !r.stdout ? h('span', null, r.message) : null,
+    ]),
+  ]);
+}
+
+/** Depends on every row: whoever lists them is re-rendered per batch of rows. */
+function failedHosts(live: LiveJob): string[] {
+  void live.version.value;
+  return rowsOf(live)
+    .filter((r) => FAILED.has(r.status))
+    .map((r) => r.hostname);
+}
+
+/** The rows shown: all of them (rendered once, each updating itself), or the failed ones (re-listed per batch). */
+function MatrixBody({ live, failedOnly }: { live: LiveJob; failedOnly: boolean }) {
+  const hosts = failedOnly ? failedHosts(live) : live.job.hosts;
+  return h(
+    'tbody',
+    null,
+    hosts.map((host) => h(MatrixRow, { key: host, row: live.rows.get(host) as Signal<HostResult> })),
+  );
+}
+
+function JobProgress({ live }: { live: LiveJob }) {
+  void live.version.value;
+  const done = rowsOf(live).filter((r) => FINAL.has(r.status)).length;
+  const total = live.job.hosts.length;
+  return h('div', null, [
+    h('p', { class: 'muted' }, `${live.job.operation} on ${live.job.target} · by ${live.job.caller} · ${new Date(live.job.created_at).toLocaleString()} · ${done} of ${total} hosts done`),
+    h('div', { class: 'progress', title: `${done} of ${total}` }, h('div', { class: 'bar', style: { width: `${(100 * done) / Math.max(1, total)}%` } })),
+  ]);
+}
+
+function FailedCount({ live }: { live: LiveJob }) {
+  void live.version.value;
+  return h('span', null, ` Failed only (${rowsOf(live).filter((r) => FAILED.has(r.status)).length})`);
 }
 
 export function JobView({ jobId }: { jobId: string }) {
-  const { job: data, error: feedError } = useJobFeed(jobId);
+  const { live, error: feedError } = useJobFeed(jobId);
   const [failedOnly, setFailedOnly] = useState(false);
   const [reruns, setReruns] = useState<string[]>([]);
   const [error, setError] = useState('');
-  if (!data) return h('section', { 'data-view': 'job' }, [h('h2', null, `Job ${jobId}`), errorLine(feedError ?? error)]);
-  const byHost = new Map(data.results.map((r) => [r.hostname, r]));
-  const rows = data.hosts.map((hostname) => byHost.get(hostname) ?? { hostname, status: 'pending' });
-  const failed = rows.filter((r) => FAILED.has(r.status));
-  const shown = failedOnly ? failed : rows;
-  const done = rows.filter((r) => FINAL.has(r.status)).length;
+  if (!live) return h('section', { 'data-view': 'job' }, [h('h2', null, `Job ${jobId}`), errorLine(feedError ?? error)]);
+  // Read here so the header and the rerun button follow the status (a handful of changes, not one per row).
+  const status = live.status.value;
+  const failed = status === 'running' ? [] : rowsOf(live).filter((r) => FAILED.has(r.status));
   const original = callOfJob(jobId);
   const rerun = async () => {
     if (!original) return;
@@ -391,26 +445,18 @@ export function JobView({ jobId }: { jobId: string }) {
     }
   };
   return h('section', { 'data-view': 'job' }, [
-    h('h2', null, ['Job ', h('code', null, data.job_id), ' ', badge(data.status)]),
-    h('p', { class: 'muted' }, `${data.operation} on ${data.target} · by ${data.caller} · ${new Date(data.created_at).toLocaleString()} · ${done} of ${data.hosts.length} hosts done`),
-    h('div', { class: 'progress', title: `${done} of ${data.hosts.length}` }, h('div', { class: 'bar', style: { width: `${(100 * done) / Math.max(1, data.hosts.length)}%` } })),
+    h('h2', null, ['Job ', h('code', null, live.job.job_id), ' ', badge(status)]),
+    h(JobProgress, { live }),
     h('div', { class: 'toolbar' }, [
-      h('label', null, [h('input', { type: 'checkbox', name: 'failed-only', checked: failedOnly, onChange: () => setFailedOnly(!failedOnly) }), ` Failed only (${failed.length})`]),
-      original && failed.length && data.status !== 'running' && can(permissionOfCall(original))
+      h('label', null, [h('input', { type: 'checkbox', name: 'failed-only', checked: failedOnly, onChange: () => setFailedOnly(!failedOnly) }), h(FailedCount, { live })]),
+      original && failed.length && can(permissionOfCall(original))
         ? h('button', { class: 'mutate', onClick: rerun }, `Rerun on failed hosts (${failed.length > 5 ? `${failed.length} hosts` : failed.map((r) => r.hostname).join(', ')})`)
         : null,
     ]),
     errorLine(error),
     reruns.length ? h('p', { class: 'notice', 'data-testid': 'reruns' }, ['Rerun jobs: ', reruns.map((id) => h('a', { href: `#/job/${id}` }, `${id} `))]) : null,
-    h('table', { class: 'grid matrix' }, [
-      h('thead', null, h('tr', null, ['Host', 'Status', 'Exit', 'Duration', 'Output'].map((c) => h('th', null, c)))),
-      h(
-        'tbody',
-        null,
-        shown.map((r) => h(MatrixRow, { key: r.hostname, row: r })),
-      ),
-    ]),
-    original ? h(CopyAs, { target: data.target, nodeCall: original }) : null,
+    h('table', { class: 'grid matrix' }, [h('thead', null, h('tr', null, ['Host', 'Status', 'Exit', 'Duration', 'Output'].map((c) => h('th', null, c)))), h(MatrixBody, { live, failedOnly })]),
+    original ? h(CopyAs, { target: live.job.target, nodeCall: original }) : null,
   ]);
 }
 
