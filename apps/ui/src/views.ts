@@ -231,7 +231,7 @@ export function ContainersView() {
     }
     body.push(
       h('tr', { key: keyOf(c), 'data-host': c.hostname, 'data-name': c.name }, [
-        writable ? h('td', null, h('input', { type: 'checkbox', 'aria-label': `select ${c.hostname} ${c.name}`, checked: selected.has(keyOf(c)), onChange: () => toggle(c) })) : null,
+        writable ? h('td', { class: 'select' }, h('input', { type: 'checkbox', 'aria-label': `select ${c.hostname} ${c.name}`, checked: selected.has(keyOf(c)), onChange: () => toggle(c) })) : null,
         h('td', { class: 'host' }, c.hostname),
         h('td', { class: 'name' }, c.name),
         h('td', { class: 'muted image' }, c.Image ?? ''),
@@ -245,7 +245,7 @@ export function ContainersView() {
     h('h2', null, `Containers · ${rows.length} on ${results.length - silent.length} hosts`),
     h('div', { class: 'toolbar' }, [
       h('label', null, ['Target ', h('input', { name: 'target', value: target, onChange: (e: Event) => setTarget((e.target as HTMLInputElement).value) })]),
-      h('label', null, ['Filter ', h('input', { name: 'filter', placeholder: 'name, image, host, label=value', value: filter, onInput: (e: Event) => setFilter((e.target as HTMLInputElement).value) })]),
+      h('label', null, ['Filter ', h('input', { name: 'filter', size: 32, placeholder: 'name, image, host, label=value', value: filter, onInput: (e: Event) => setFilter((e.target as HTMLInputElement).value) })]),
       h('label', null, [
         'Group ',
         h('select', { name: 'group', value: groupBy, onChange: (e: Event) => setGroupBy((e.target as HTMLSelectElement).value) }, [
@@ -276,7 +276,7 @@ export function ContainersView() {
         'thead',
         null,
         h('tr', null, [
-          writable ? h('th', null, '') : null,
+          writable ? h('th', { class: 'select' }, '') : null,
           ...(['hostname', 'name', 'Image', 'State'] as const).map((k) => h('th', { class: 'sortable', onClick: () => setSortKey(k) }, { hostname: 'Host', name: 'Name', Image: 'Image', State: 'State' }[k])),
           h('th', null, 'Status'),
           h('th', null, 'Labels'),
