@@ -311,6 +311,8 @@ export function ExecView() {
 }
 
 const FINAL = new Set(['ok', 'failed', 'skipped']);
+/** Matrix rows rendered per slice of main-thread time. */
+const ROWS_PER_SLICE = 150;
 
 /** The job's status as the gateway computes it from its rows (README "Responses"). */
 function statusOf(rows: HostResult[]): string {
@@ -404,10 +406,17 @@ function failedHosts(live: LiveJob): string[] {
 /** The rows shown: all of them (rendered once, each updating itself), or the failed ones (re-listed per batch). */
 function MatrixBody({ live, failedOnly }: { live: LiveJob; failedOnly: boolean }) {
   const hosts = failedOnly ? failedHosts(live) : live.job.hosts;
+  // A thousand rows are put on the page a slice at a time, so a click is never stuck behind one long render.
+  const [shown, setShown] = useState(ROWS_PER_SLICE);
+  useEffect(() => {
+    if (shown >= hosts.length) return;
+    const timer = setTimeout(() => setShown(shown + ROWS_PER_SLICE), 0);
+    return () => clearTimeout(timer);
+  }, [shown, hosts.length]);
   return h(
     'tbody',
     null,
-    hosts.map((host) => h(MatrixRow, { key: host, row: live.rows.get(host) as Signal<HostResult> })),
+    hosts.slice(0, shown).map((host) => h(MatrixRow, { key: host, row: live.rows.get(host) as Signal<HostResult> })),
   );
 }
 
