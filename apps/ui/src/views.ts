@@ -58,18 +58,22 @@ export function FleetView() {
   const [error, setError] = useState('');
   const counts = useContainerCounts();
   useTick(1000);
+  // A thousand agents heartbeat every few seconds: their changes are applied in batches, one render each.
+  const applyChanges = useBatched<{ event: string; data: unknown }>((changes) =>
+    setAgents((prev) => {
+      const next = new Map(prev);
+      for (const { event, data } of changes) {
+        if (event === 'agent') next.set((data as Agent).hostname, data as Agent);
+        else next.delete((data as { hostname: string }).hostname);
+      }
+      return next;
+    }),
+  );
   const feed = useFeed(
     '/feed/agents',
     (event, data) => {
       if (event === 'agents') setAgents(new Map((data as { agents: Agent[] }).agents.map((a) => [a.hostname, a])));
-      else if (event === 'agent') setAgents((prev) => new Map(prev).set((data as Agent).hostname, data as Agent));
-      else if (event === 'gone') {
-        setAgents((prev) => {
-          const next = new Map(prev);
-          next.delete((data as { hostname: string }).hostname);
-          return next;
-        });
-      }
+      else if (event === 'agent' || event === 'gone') applyChanges({ event, data });
     },
     [],
   );
