@@ -183,6 +183,13 @@ function directContext(docker: Docker): ExecutionContext {
     emit: () => undefined,
     secret: async () => undefined,
     maxOutputBytes: 256 * 1024,
+    // The bench measures no file transfers.
+    upload: () => {
+      throw new Error('the bench sends no uploads');
+    },
+    sendFile: async () => {
+      throw new Error('the bench fetches no files');
+    },
   };
 }
 

@@ -33,7 +33,7 @@ describe('every node operation in the contract', () => {
     const examples = Object.values(object.responses).flatMap((response) => Object.values(response.content ?? {}).map((media) => media.example));
     const sharedExample = Object.values(object.responses).some((response) => response.$ref);
     expect(examples.some((example) => example !== undefined) || sharedExample).toBe(true);
-    if (object.requestBody) expect(object.requestBody.content['application/json']?.example).toBeDefined();
+    if (object.requestBody) expect(object.requestBody.content[op.uploadMediaType ?? 'application/json']?.example).toBeDefined();
   });
 
   describe('end-to-end coverage', () => {

@@ -284,6 +284,8 @@ export class JobWorker {
           emit: (event, data) => channel.emit(event, data),
           secret: () => channel.secret(),
           maxOutputBytes: this.deps.maxOutputBytes,
+          upload: () => channel.upload(),
+          sendFile: (source, fileHeaders = {}) => channel.sendFile(source, fileHeaders, giveUpAt, deadline),
         }),
         rejectOnAbort(deadline),
       ]);
@@ -384,15 +386,17 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
 }
 
 /**
- * A read that is not a stream: executing it again changes nothing on the engine and repeats no
- * chunk to a client, so it runs without a claim. Decided from the contract, not from the message.
+ * A read that is not a stream and sends no file: executing it again changes nothing on the engine
+ * and repeats no chunk or byte to a client, so it runs without a claim. Decided from the contract,
+ * not from the message.
  */
 function isRepeatable(job: JobMessage): boolean {
-  return !job.stream && READS.has(job.operation);
+  return !job.stream && READS.has(job.operation) && !DOWNLOADS.has(job.operation);
 }
 
 const READS = new Set<string>(OPERATIONS.filter((op) => op.nodeTargeted && !op.mutating).map((op) => op.name));
 const LONG_RUNNING = new Set<string>(OPERATIONS.filter((op) => op.longRunning).map((op) => op.name));
+const DOWNLOADS = new Set<string>(OPERATIONS.filter((op) => op.downloadMediaType).map((op) => op.name));
 
 function parseJob(msg: JsMsg): JobMessage | undefined {
   try {

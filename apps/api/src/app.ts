@@ -29,6 +29,7 @@ import { jobRoutes } from './routes/jobs';
 import { mountNodeOperations } from './routes/node/mount';
 import { targetRoutes } from './routes/targets';
 import { tokenRoutes } from './routes/tokens';
+import type { Transfers } from './routes/node/transfers';
 import { uiRoutes } from './routes/ui';
 import { whoamiRoutes } from './routes/whoami';
 import { ApiError } from './errors';
@@ -37,6 +38,8 @@ export interface GatewayDeps {
   jwtSecret: string;
   bodyLimit: string;
   jobs: JobClient;
+  /** Operations whose body or answer is a file: the upload store and the download relay. */
+  transfers: Transfers;
   store: JobStore;
   /** Rows and job records as they land, for the live feeds (GET /feed/…). */
   feed: ResultFeed;
@@ -84,7 +87,7 @@ export function createApp(deps: GatewayDeps): Express {
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit }));
   app.use(contractValidation());
   app.use(finiteQueryNumbers);
-  app.use(nodeRoutes(deps.jobs));
+  app.use(nodeRoutes(deps.jobs, deps.transfers));
   app.use(jobRoutes(deps.jobs, deps.store, deps.roster));
   app.use(agentRoutes(deps.roster));
   app.use(feedRoutes({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked: (jti) => deps.revocations.isRevoked(jti), maxBufferedBytes: deps.jobs.streamBufferBytes }));
@@ -97,9 +100,9 @@ export function createApp(deps: GatewayDeps): Express {
   return app;
 }
 
-function nodeRoutes(jobs: JobClient): Router {
+function nodeRoutes(jobs: JobClient, transfers: Transfers): Router {
   const router = Router();
-  mountNodeOperations(router, jobs);
+  mountNodeOperations(router, jobs, transfers);
   return router;
 }
 

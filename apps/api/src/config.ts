@@ -35,6 +35,10 @@ export interface GatewayConfig {
   /** Size caps of the audit stream (oldest entries go first). */
   auditMaxBytes: number;
   auditMaxMessages: number;
+  /** The largest file a request may upload (image load, archive put); past it, 413 while streaming. */
+  uploadMaxBytes: number;
+  /** What the upload store may hold at once, all uploads together; past it, 507. */
+  uploadStoreMaxBytes: number;
   /** pino level. */
   logLevel?: string;
 }
@@ -61,6 +65,8 @@ export const GATEWAY_SETTINGS = {
   FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 120, minimum: 0, maximum: 10_000_000 },
   FLEET_AUDIT_MAX_BYTES: { type: 'integer', default: 1024 * 1024 * 1024, minimum: 64 * 1024, maximum: 2 ** 50 },
   FLEET_AUDIT_MAX_MESSAGES: { type: 'integer', default: 10_000_000, minimum: 1_000, maximum: 2 ** 50 },
+  FLEET_UPLOAD_MAX_BYTES: { type: 'integer', default: 1024 ** 3, minimum: 1024, maximum: 2 ** 40 },
+  FLEET_UPLOAD_STORE_MAX_BYTES: { type: 'integer', default: 4 * 1024 ** 3, minimum: 1024 * 1024, maximum: 2 ** 50 },
 } as const satisfies SettingsSchema;
 
 /** Reads the environment (and FLEET_CONFIG_FILE, if set); throws a ConfigError naming every bad value. */
@@ -88,6 +94,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     preAuthRateLimitPerMinute: settings.FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE,
     auditMaxBytes: settings.FLEET_AUDIT_MAX_BYTES,
     auditMaxMessages: settings.FLEET_AUDIT_MAX_MESSAGES,
+    uploadMaxBytes: settings.FLEET_UPLOAD_MAX_BYTES,
+    uploadStoreMaxBytes: settings.FLEET_UPLOAD_STORE_MAX_BYTES,
     logLevel: settings.FLEET_LOG_LEVEL,
   };
 }

@@ -8,17 +8,30 @@ import { mintToken } from '@fleet/api-keys';
 import { loadContract, OPERATIONS, type OperationSpec } from '@fleet/contracts/operations';
 import { createApp } from './app';
 import type { JobClient, JobRequest } from './jobs/client';
+import type { Transfers } from './routes/node/transfers';
 
 const SECRET = 'contract-walk-secret-0123456789abcdef';
 const SAMPLE_PATH_VALUES: Record<string, string> = { target: '_all', id: 'app', image: 'busybox', name: 'data', network: 'backend' };
+/** An operation answering with a file runs on one host; a named one is as good as any here. */
+const SINGLE_HOST = 'web-01';
 
 interface Parameter {
   name: string;
   in: string;
   required?: boolean;
   example?: unknown;
+  $ref?: string;
 }
-const paths = (loadContract() as { paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content: Record<string, { example?: unknown }> } }>> }).paths;
+const contract = loadContract() as {
+  paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content: Record<string, { example?: unknown }> } }>>;
+  components: { parameters: Record<string, Parameter> };
+};
+const paths = contract.paths;
+
+/** A shared parameter (`$ref: '#/components/parameters/ArchivePath'`) as itself. */
+function resolved(param: Parameter): Parameter {
+  return param.$ref ? contract.components.parameters[param.$ref.split('/').pop() as string] : param;
+}
 
 describe('every node operation in the contract', () => {
   describe('gateway routes', () => {
@@ -31,14 +44,38 @@ describe('every node operation in the contract', () => {
       const jobs = {
         start: async (request: JobRequest) => {
           started.push(request);
-          return { record: { job_id: '550e8400-e29b-41d4-a716-446655440000', hosts: ['web-01'] }, rows: Promise.resolve([]), cancel: () => undefined };
+          const record = { job_id: request.jobId ?? '550e8400-e29b-41d4-a716-446655440000', hosts: ['web-01'] };
+          request.onCreated?.(record as never);
+          return { record, rows: Promise.resolve([{ hostname: 'web-01', status: 'ok', changed: false }]), cancel: () => undefined };
         },
+        previewTarget: () => ['web-01'],
       } as unknown as JobClient;
+      // An upload store that counts the body, and a host whose file is already complete: the routing is what is under test.
+      const transfers: Transfers = {
+        uploads: {
+          receive: async (jobId: string, body: AsyncIterable<Buffer>) => {
+            let bytes = 0;
+            for await (const chunk of body) bytes += chunk.length;
+            return { jobId, bytes, chunkSubject: 'unused' };
+          },
+          offer: () => undefined,
+          remove: async () => undefined,
+        } as never,
+        openDownload: () =>
+          ({
+            started: Promise.resolve({ hostname: 'web-01', headers: {} }),
+            finished: Promise.resolve(),
+            expect: () => undefined,
+            pipeTo: () => undefined,
+            close: () => undefined,
+          }) as never,
+      };
       const app = createApp({
         jwtSecret: SECRET,
         bodyLimit: '256kb',
         rateLimitPerMinute: 0,
         jobs,
+        transfers,
         store: {} as never,
         feed: {} as never,
         roster: {} as never,
@@ -56,12 +93,14 @@ describe('every node operation in the contract', () => {
     afterAll(() => close());
 
     it.each(OPERATIONS.filter((op) => op.nodeTargeted).map((op) => [op.name, op]))('%s starts a job of that operation from its request example', async (_name, op) => {
-      const body = paths[op.path][op.method].requestBody?.content['application/json']?.example;
-      const concretePath = op.path.replace(/\{(\w+)\}/g, (_m, param: string) => SAMPLE_PATH_VALUES[param] ?? 'x');
+      const mediaType = op.uploadMediaType ?? 'application/json';
+      const example = paths[op.path][op.method].requestBody?.content[mediaType]?.example;
+      const body = example === undefined ? undefined : op.uploadMediaType ? String(example) : JSON.stringify(example);
+      const concretePath = op.path.replace(/\{(\w+)\}/g, (_m, param: string) => (param === 'target' && op.downloadMediaType ? SINGLE_HOST : (SAMPLE_PATH_VALUES[param] ?? 'x')));
       const res = await fetch(`${url}${concretePath}${requiredQuery(op)}`, {
         method: op.method.toUpperCase(),
-        headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}`, 'content-type': mediaType },
+        body,
       });
       const text = await res.text();
       expect({ status: res.status < 400 ? 'answered' : text }).toEqual({ status: 'answered' });
@@ -73,7 +112,8 @@ describe('every node operation in the contract', () => {
 
 /** Required query parameters, from their own examples in the contract. */
 function requiredQuery(op: OperationSpec): string {
-  const required = (paths[op.path][op.method].parameters ?? []).filter((param) => param.in === 'query' && param.required);
-  const query = new URLSearchParams(required.map((param) => [param.name, String(param.example ?? '')]));
+  const required = (paths[op.path][op.method].parameters ?? []).map(resolved).filter((param) => param.in === 'query' && param.required);
+  // An array example (`names`) is sent as its repeated parameter, as a client sends it.
+  const query = new URLSearchParams(required.flatMap((param) => (Array.isArray(param.example) ? param.example : [param.example ?? '']).map((value) => [param.name, String(value)])));
   return required.length ? `?${query}` : '';
 }

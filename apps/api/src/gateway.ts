@@ -23,6 +23,8 @@ import { JobStore } from './jobs/store';
 import { GatewayMetrics } from './metrics';
 import { ensureTopology } from './nats/topology';
 import { TargetResolver } from './targets/resolve';
+import { openDownload } from './transfers/downloads';
+import { UploadStore } from './transfers/uploads';
 import type { Readiness } from './routes/health';
 
 /**
@@ -55,6 +57,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const hostGrantKey = config.hostGrantPrivateKey ? createPrivateKey(config.hostGrantPrivateKey) : undefined;
   const longRunningSlots = new KeySlots(config.longRunningPerKey);
   const tunnel = new EngineTunnel(nc, log);
+  const uploads = new UploadStore(topology.uploads, topology.jsm, log, config.uploadMaxBytes);
+  uploads.start(nc);
   const jobs = new JobClient({
     nc,
     js: jetstream(nc),
@@ -80,6 +84,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     metricsToken: config.metricsToken,
     preAuthRateLimitPerMinute: config.preAuthRateLimitPerMinute,
     jobs,
+    transfers: { uploads, openDownload: (jobId) => openDownload(nc, jobId) },
     store,
     feed,
     roster,
@@ -108,6 +113,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       roster.stop();
       feed.stop();
       vault.stop();
+      uploads.stop();
       revocations.stop();
       await nc.drain().catch(() => undefined);
     },

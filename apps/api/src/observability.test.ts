@@ -41,6 +41,7 @@ describe('the gateway app', () => {
       bodyLimit: '256kb',
       rateLimitPerMinute: 0,
       jobs: {} as never,
+      transfers: {} as never,
       store: {} as never,
       feed: {} as never,
       roster: { list: () => agents, get: () => undefined } as never,

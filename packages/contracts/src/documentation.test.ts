@@ -27,7 +27,7 @@ describe('the contract, as documentation', () => {
       .flatMap((response) => Object.values(response.content ?? {}))
       .filter((media) => media.example !== undefined || media.examples !== undefined);
     expect({ operation: op.name, examples: examples.length > 0 }).toEqual({ operation: op.name, examples: true });
-    if (object.requestBody) expect(object.requestBody.content['application/json']?.example).toBeDefined();
+    if (object.requestBody) expect(object.requestBody.content[op.uploadMediaType ?? 'application/json']?.example).toBeDefined();
   });
 
   it('documents the public endpoints as public: no permission, not mutating, no security', () => {

@@ -738,6 +738,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/node/{target}/container/docker/{id}/archive": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Copy a path out of a container on one host, as a tar
+         * @description The Engine's archive of `path` (a file or a directory) in the
+         *     container, streamed back as it is read. One tar comes from one host:
+         *     the target must be a hostname or `_any` (any other target is a 400,
+         *     since one answer cannot hold several hosts' tars; copy from each host
+         *     by name). The engine's stat of the path is in the
+         *     `X-Docker-Container-Path-Stat` header, as the Engine sends it.
+         *     `fleet container cp <container>:<path> <local path> --target <host>`
+         *     unpacks it.
+         */
+        get: operations["docker.container.archive-get"];
+        /**
+         * Extract a tar into a directory of a container on each targeted host
+         * @description The request body is a tar (`application/x-tar`), extracted by each
+         *     targeted host's engine into the directory `path` of the container
+         *     (which must exist). The body is streamed into the gateway's upload
+         *     store under the job id (at most `FLEET_UPLOAD_MAX_BYTES`, else 413),
+         *     each targeted agent reads it from there, and it is deleted when the
+         *     job ends. `fleet container cp <local path> <container>:<dir>
+         *     --target <t>` packs a local file or directory and sends it here.
+         */
+        put: operations["docker.container.archive-put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/export": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Export a container's whole filesystem from one host, as a tar
+         * @description The Engine's export of the container's filesystem (its layers
+         *     flattened, without volumes), streamed back as it is read. One host
+         *     only: a hostname or `_any` (any other target is a 400).
+         */
+        get: operations["docker.container.export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/{id}/commit": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit a container to a new image on each targeted host
+         * @description Each targeted host's engine makes an image of the container as it is
+         *     there (`repo`/`tag`, `comment`, `author`, Dockerfile `changes` such as
+         *     `CMD ["sh"]` or `ENV A=1`); the row's `id` is the new image's id. The
+         *     container is paused while it is committed unless `pause` is false.
+         */
+        post: operations["docker.container.commit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/node/{target}/container/docker/image": {
         parameters: {
             query?: {
@@ -902,6 +1022,78 @@ export interface paths {
          *     row.
          */
         post: operations["docker.image.batch-delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/image/save": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Save one or more images from one host, as a tar
+         * @description The Engine's `docker save` of the named images (their layers, configs
+         *     and tags), streamed back as it is read; `fleet image load` (or
+         *     `docker load`) reads it. One host only: a hostname or `_any` (any
+         *     other target is a 400).
+         */
+        get: operations["docker.image.save"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/container/docker/image/load": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Load images from a tar onto each targeted host
+         * @description The request body is a tar as `docker save` (or `fleet image save`)
+         *     writes it; each targeted host's engine loads it, so an air-gapped
+         *     fleet gets an image without a registry: `fleet image load --target
+         *     _all < image.tar`. The body is streamed into the gateway's upload
+         *     store under the job id (at most `FLEET_UPLOAD_MAX_BYTES`, else 413),
+         *     each targeted agent reads it from there, and it is deleted when the
+         *     job ends. The row's `images` are what the engine says it loaded.
+         */
+        post: operations["docker.image.load"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2309,6 +2501,29 @@ export interface components {
                 }[];
             })[];
         };
+        ContainerCommitRequest: {
+            repo?: components["schemas"]["ImageRepository"];
+            tag?: components["schemas"]["ImageTag"];
+            /** @description The commit message. */
+            comment?: string;
+            /** @description The author, e.g. `Ops <ops@example.com>`. */
+            author?: string;
+            /** @description Dockerfile instructions applied to the image: `CMD`, `ENTRYPOINT`, `ENV`, `EXPOSE`, `LABEL`, `ONBUILD`, `USER`, `VOLUME`, `WORKDIR`. */
+            changes?: string[];
+            /**
+             * @description Pause the container while it is committed.
+             * @default true
+             */
+            pause?: boolean;
+        };
+        ImageLoadResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                /** @description The images the engine loaded, by tag (or id for an untagged one). */
+                images?: string[];
+            })[];
+        };
         ImageTransferResponse: {
             /** Format: uuid */
             job_id: string;
@@ -2479,6 +2694,20 @@ export interface components {
                 "application/json": components["schemas"]["JobAccepted"];
             };
         };
+        /** @description A tar archive, streamed from the one targeted host as its engine writes it. A host that fails before the first byte is answered as a single-host failure (404 no such container or path, 502 engine unavailable, 504 deadline); one that fails later cuts the connection, so a partial tar never looks whole. */
+        Tar: {
+            headers: {
+                /** @description The job's id: `GET /job/{job_id}` has its row. */
+                "X-Fleet-Job-Id"?: string;
+                /** @description The host the tar comes from. */
+                "X-Fleet-Hostname"?: components["schemas"]["Hostname"];
+                [name: string]: unknown;
+            };
+            content: {
+                /** @example (a tar archive) */
+                "application/x-tar": string;
+            };
+        };
         /** @description One row per targeted host, or the job accepted (async). */
         Mutation: {
             headers: {
@@ -2535,6 +2764,11 @@ export interface components {
         PruneFilters: string;
         /** @description Image name, reference or ID (e.g. `nginx:latest`, `sha256:abc123`); URL-encode slashes (`local%2Fbusybox:latest`). */
         Image: components["schemas"]["ImageReference"];
+        /**
+         * @description An absolute path in the container's filesystem.
+         * @example /tmp
+         */
+        ArchivePath: string;
         /** @description Registry credentials as the Engine expects them: base64url of the JSON `{"username":"…","password":"…","serveraddress":"…"}`. Held in the gateway's memory until the deadline, handed to the targeted agents only, never stored or logged. */
         RegistryAuth: string;
     };
@@ -3684,6 +3918,191 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    "docker.container.archive-get": {
+        parameters: {
+            query: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /**
+                 * @description An absolute path in the container's filesystem.
+                 * @example /tmp
+                 */
+                path: components["parameters"]["ArchivePath"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Tar"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.archive-put": {
+        parameters: {
+            query: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /**
+                 * @description An absolute path in the container's filesystem.
+                 * @example /tmp
+                 */
+                path: components["parameters"]["ArchivePath"];
+                /** @description Fail if extracting would replace a directory with a non-directory or the other way round. */
+                noOverwriteDirNonDir?: boolean;
+                /** @description Give the extracted files the container user's UID and GID instead of the tar's. */
+                copyUIDGID?: boolean;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example (a tar archive) */
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            /** @description One row per targeted host, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "id": "app",
+                     *           "message": "10240 bytes extracted into /tmp"
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "status": "failed",
+                     *           "changed": false,
+                     *           "error": "Could not find the file /tmp in container app",
+                     *           "error_code": 404
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NodeResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.export": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Tar"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.container.commit": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description Container ID or name. */
+                id: components["parameters"]["ContainerId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "repo": "local/app-snapshot",
+                 *       "tag": "v1",
+                 *       "comment": "before upgrade",
+                 *       "changes": [
+                 *         "ENV STAGE=snapshot"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ContainerCommitRequest"];
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with the new image's id, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "id": "sha256:4a2f8e1c9b7d",
+                     *           "message": "committed app as local/app-snapshot:v1"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NodeResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     "docker.image.list": {
         parameters: {
             query?: {
@@ -3992,6 +4411,91 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ImageBatchDeleteResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.save": {
+        parameters: {
+            query: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /**
+                 * @description The images to save, by reference or id; repeat the parameter for several (`names=a&names=b`).
+                 * @example [
+                 *       "local/busybox:latest"
+                 *     ]
+                 */
+                names: components["schemas"]["ImageReference"][];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Tar"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.image.load": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example (a tar archive written by docker save) */
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with the images it loaded, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "1 image loaded",
+                     *           "images": [
+                     *             "local/busybox:latest"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ImageLoadResponse"] | components["schemas"]["JobAccepted"];
                 };
             };
             default: components["responses"]["Error"];

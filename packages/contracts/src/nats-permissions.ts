@@ -16,6 +16,7 @@ import {
   AGENTS_BUCKET,
   agentConsumerName,
   CANCEL_SUBJECT_PREFIX,
+  downloadSubject,
   earlyRowSubject,
   jobsStreamOf,
   kvStreamName,
@@ -26,6 +27,7 @@ import {
   resultKey,
   secretSubject,
   streamSubject,
+  uploadSubject,
 } from './protocol';
 
 export interface SubjectPermissions {
@@ -66,6 +68,10 @@ export function agentPermissions(hostname: string): SubjectPermissions {
         secretSubject('*', hostname),
         // Answers to its own host's Engine proxy sessions only; opening one (`fleet.proxy.req.…`) is the gateway's.
         proxyResponseSubject(hostname, '*'),
+        // File transfers go through the gateway, which answers only a job's own hosts: the upload
+        // store itself (UPLOADS_BUCKET) has no subject here, so no agent reads or writes it directly.
+        uploadSubject('*', hostname),
+        downloadSubject('*', hostname),
       ],
     },
     subscribe: {

@@ -43,6 +43,16 @@ export interface OperationSpec {
   streamSwitch?: string;
   /** The request header carrying a credential for the agents (`X-Registry-Auth`): held in memory, never stored or logged. */
   secretHeader?: string;
+  /**
+   * The media type of a request body that is a file (`application/x-tar`), not JSON: the gateway streams it into
+   * the upload store under the job id and every targeted agent reads it from there (README "File transfers").
+   */
+  uploadMediaType?: string;
+  /**
+   * The media type of a success answer that is a file (`application/x-tar`): one host's bytes, streamed back as
+   * they come, so the operation runs on a single host (a hostname or `_any`).
+   */
+  downloadMediaType?: string;
 }
 
 /** The schema facts read from a parameter: what the gateway and the CLI need to know of a number or a flag. */
@@ -71,6 +81,9 @@ export type Document = Record<string, unknown> & {
 
 const HTTP_METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete'];
 const EVENT_STREAM = 'text/event-stream';
+const JSON_MEDIA = 'application/json';
+/** The file media types a request body or an answer may have (a tar in both directions). */
+export const FILE_MEDIA_TYPES: readonly string[] = ['application/x-tar'];
 
 /** The contract document, shared: read it, never change it (loadContract() gives a copy to change). */
 export const CONTRACT: Readonly<Record<string, unknown>> = CONTRACT_DOCUMENT;
@@ -151,7 +164,28 @@ function toSpec(contract: Document, openApiPath: string, method: HttpMethod): Op
     alwaysStreams,
     ...optional('streamSwitch', readStreamSwitch(name, op['x-stream-switch'], params, { alwaysStreams, canStream })),
     ...optional('secretHeader', readSecretHeader(name, op['x-secret-header'], params)),
+    ...optional('uploadMediaType', readUploadMediaType(name, op.requestBody as { content?: Record<string, unknown> } | undefined)),
+    ...optional('downloadMediaType', readDownloadMediaType(name, media)),
   };
+}
+
+/** A request body is either JSON or exactly one file media type. */
+function readUploadMediaType(name: string, requestBody: { content?: Record<string, unknown> } | undefined): string | undefined {
+  const types = Object.keys(requestBody?.content ?? {});
+  const files = types.filter((type) => FILE_MEDIA_TYPES.includes(type));
+  if (files.length === 0) return undefined;
+  if (types.length !== 1) throw new Error(`contract: ${name}'s request body is a file (${files.join(', ')}) and may have no other media type`);
+  return files[0];
+}
+
+/** An operation answers a file on every success, or never; a file answer has no JSON or stream alternative. */
+function readDownloadMediaType(name: string, media: string[][]): string | undefined {
+  const files = media.flat().filter((type) => FILE_MEDIA_TYPES.includes(type));
+  if (files.length === 0) return undefined;
+  if (!media.every((types) => types.length === 1 && types[0] === files[0])) {
+    throw new Error(`contract: ${name} answers with ${files[0]}, so every success answer must be only that (no ${JSON_MEDIA}, no ${EVENT_STREAM}, no async 202)`);
+  }
+  return files[0];
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {

@@ -45,6 +45,21 @@ export const JOB_SUBJECT_PREFIX = 'fleet.job';
 export const SECRET_SUBJECT_PREFIX = 'fleet.secret';
 /** Core NATS: an agent streams a job's chunks on `fleet.stream.<job_id>.<hostname>`. */
 export const STREAM_SUBJECT_PREFIX = 'fleet.stream';
+/**
+ * Core NATS, request/reply: an agent asks the gateway that took an upload for its next chunk on
+ * `fleet.upload.<job_id>.<hostname>`; the gateway answers only the job's own hosts, from UPLOADS_BUCKET.
+ */
+export const UPLOAD_SUBJECT_PREFIX = 'fleet.upload';
+/**
+ * Core NATS, request/reply: an agent sends the file a job answers with (a tar) chunk by chunk on
+ * `fleet.download.<job_id>.<hostname>`; the gateway replies once the chunk is on its way to the client.
+ */
+export const DOWNLOAD_SUBJECT_PREFIX = 'fleet.download';
+/**
+ * The JetStream object store holding request bodies that are files (uploads), one object per job,
+ * named by the job id. Only the gateway's login may touch it: agents read through the gateway.
+ */
+export const UPLOADS_BUCKET = 'fleet_uploads';
 /** Core NATS: the gateway ends a streaming job early on `fleet.cancel.<job_id>` (its client went away). */
 export const CANCEL_SUBJECT_PREFIX = 'fleet.cancel';
 export const JOB_RECORD_SUBJECT_PREFIX = 'fleet.jobrec';
@@ -94,6 +109,14 @@ export function earlyRowSubject(jobId: string, hostname: string): string {
   return `${EARLY_ROW_SUBJECT_PREFIX}.${jobId}.${hostname}`;
 }
 
+export function uploadSubject(jobId: string, hostname: string): string {
+  return `${UPLOAD_SUBJECT_PREFIX}.${jobId}.${hostname}`;
+}
+
+export function downloadSubject(jobId: string, hostname: string): string {
+  return `${DOWNLOAD_SUBJECT_PREFIX}.${jobId}.${hostname}`;
+}
+
 export function cancelSubject(jobId: string): string {
   return `${CANCEL_SUBJECT_PREFIX}.${jobId}`;
 }
@@ -134,6 +157,16 @@ export function parseEarlyRowSubject(subject: string): JobHost | undefined {
   return parseJobHostSubject(EARLY_ROW_SUBJECT_PREFIX, subject);
 }
 
+/** Reads `fleet.upload.<job_id>.<hostname>` back into its job and host. */
+export function parseUploadSubject(subject: string): JobHost | undefined {
+  return parseJobHostSubject(UPLOAD_SUBJECT_PREFIX, subject);
+}
+
+/** Reads `fleet.download.<job_id>.<hostname>` back into its job and host. */
+export function parseDownloadSubject(subject: string): JobHost | undefined {
+  return parseJobHostSubject(DOWNLOAD_SUBJECT_PREFIX, subject);
+}
+
 /** Reads `fleet.stream.<job_id>.<hostname>` back into its job and host. */
 export function parseStreamSubject(subject: string): JobHost | undefined {
   return parseJobHostSubject(STREAM_SUBJECT_PREFIX, subject);
@@ -164,6 +197,21 @@ export function kvSubject(bucket: string, key: string): string {
 export function kvKeyOf(bucket: string, subject: string): string | undefined {
   const prefix = kvSubjectPrefix(bucket);
   return subject.startsWith(prefix) ? subject.slice(prefix.length) : undefined;
+}
+
+/*
+ * A NATS object store bucket is a JetStream stream named `OBJ_<bucket>`; an object's chunks are the
+ * messages on `$O.<bucket>.C.<nuid>` (the object store layout of the NATS server and clients).
+ */
+
+/** The stream behind an object store bucket. */
+export function objectStreamName(bucket: string): string {
+  return `OBJ_${bucket}`;
+}
+
+/** The subject an object's chunks are stored on; `nuid` may be a wildcard (`*`, `>`) for permissions. */
+export function objectChunkSubject(bucket: string, nuid: string): string {
+  return `$O.${bucket}.C.${nuid}`;
 }
 
 export type RowStatus = components['schemas']['RowStatus'];
@@ -198,7 +246,21 @@ export interface JobMessage {
   stream?: boolean;
   /** The gateway's signature allowing these parameters to reach the host (host-grant.ts); agents verify it. */
   host_grant?: HostGrant;
+  /** The job's request body is a file of this many bytes, held by the gateway: fetch it on uploadSubject. */
+  upload?: { bytes: number };
+  /** The job answers with a file: send it on downloadSubject. */
+  download?: boolean;
 }
+
+/**
+ * Headers of the transfer messages. An upload chunk's reply carries `Fleet-Seq` (ask for the chunk
+ * after it next); a download message carries `Fleet-Part` (`start` with the file's headers as JSON,
+ * `data`, `end`) and its `Fleet-Seq`. Either side answers a refusal with `Fleet-Error`.
+ */
+export const TRANSFER_HEADERS = { seq: 'Fleet-Seq', part: 'Fleet-Part', error: 'Fleet-Error' } as const;
+export type DownloadPart = 'start' | 'data' | 'end';
+/** What one transfer message carries at most: well under NATS' default 1 MB max_payload. */
+export const TRANSFER_CHUNK_BYTES = 128 * 1024;
 
 /**
  * The only event names an agent's chunk may carry; the gateway drops any other (`job` and `end`

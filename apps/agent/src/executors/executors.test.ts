@@ -20,6 +20,12 @@ function contextOf(docker: EngineClient): ExecutionContext {
     emit: () => undefined,
     secret: async () => undefined,
     maxOutputBytes: 256 * 1024,
+    upload: () => {
+      throw new Error('this job has no upload');
+    },
+    sendFile: async () => {
+      throw new Error('this job answers with no file');
+    },
   };
 }
 

@@ -1,6 +1,10 @@
+import { containerArchiveGet } from './container/archive-get';
+import { containerArchivePut } from './container/archive-put';
 import { containerChanges } from './container/changes';
+import { containerCommit } from './container/commit';
 import { containerCreate } from './container/create';
 import { containerExec } from './container/exec';
+import { containerExport } from './container/export';
 import { containerInspect } from './container/inspect';
 import { containerKill } from './container/kill';
 import { containerList } from './container/list';
@@ -22,10 +26,12 @@ import { imageDistribution } from './image/distribution';
 import { imageHistory } from './image/history';
 import { imageInspect } from './image/inspect';
 import { imageList } from './image/list';
+import { imageLoad } from './image/load';
 import { imagePrune } from './image/prune';
 import { imagePull } from './image/pull';
 import { imagePush } from './image/push';
 import { imageRemove } from './image/remove';
+import { imageSave } from './image/save';
 import { imageTag } from './image/tag';
 import { networkConnect } from './network/connect';
 import { networkCreate } from './network/create';
@@ -66,6 +72,10 @@ export const EXECUTORS: ExecutorTable = {
   'docker.container.wait': containerWait,
   'docker.container.exec': containerExec,
   'docker.container.prune': containerPrune,
+  'docker.container.archive-get': containerArchiveGet,
+  'docker.container.archive-put': containerArchivePut,
+  'docker.container.export': containerExport,
+  'docker.container.commit': containerCommit,
   'docker.volume.list': volumeList,
   'docker.volume.create': volumeCreate,
   'docker.volume.inspect': volumeInspect,
@@ -92,5 +102,7 @@ export const EXECUTORS: ExecutorTable = {
   'docker.image.remove': imageRemove,
   'docker.image.prune': imagePrune,
   'docker.image.batch-delete': imageBatchDelete,
+  'docker.image.save': imageSave,
+  'docker.image.load': imageLoad,
   'docker.system.events': systemEvents,
 };

@@ -17,6 +17,7 @@ type EngineCall =
   | 'listImages'
   | 'listNetworks'
   | 'listVolumes'
+  | 'loadImage'
   | 'ping'
   | 'pruneContainers'
   | 'pruneImages'
@@ -35,7 +36,26 @@ export interface EngineClient extends Pick<Docker, EngineCall> {
 
 export type EngineContainer = Pick<
   Docker.Container,
-  'changes' | 'exec' | 'inspect' | 'kill' | 'logs' | 'pause' | 'remove' | 'rename' | 'restart' | 'start' | 'stats' | 'stop' | 'top' | 'unpause' | 'update' | 'wait'
+  | 'changes'
+  | 'commit'
+  | 'exec'
+  | 'export'
+  | 'getArchive'
+  | 'inspect'
+  | 'kill'
+  | 'logs'
+  | 'pause'
+  | 'putArchive'
+  | 'remove'
+  | 'rename'
+  | 'restart'
+  | 'start'
+  | 'stats'
+  | 'stop'
+  | 'top'
+  | 'unpause'
+  | 'update'
+  | 'wait'
 >;
 export type EngineImage = Pick<Docker.Image, 'distribution' | 'history' | 'inspect' | 'push' | 'remove' | 'tag'>;
 export type EngineNetwork = Pick<Docker.Network, 'connect' | 'disconnect' | 'inspect' | 'remove'>;
@@ -54,6 +74,10 @@ export interface ExecutionContext {
   secret(): Promise<string | undefined>;
   /** Output an executor keeps per stream for its row (FLEET_AGENT_MAX_OUTPUT_BYTES); past it, it counts. */
   maxOutputBytes: number;
+  /** The job's request body when it is a file (contract: a file media type), read from the gateway as it is taken. */
+  upload(): NodeJS.ReadableStream;
+  /** Sends the file the job answers with (contract: a file answer) to the caller, with the headers it goes with; answers its bytes. */
+  sendFile(source: AsyncIterable<Buffer>, headers?: Record<string, string>): Promise<number>;
 }
 
 /** What an executor of operation `N` reports on success, typed from the contract's row; the worker adds hostname and status. */

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ApiError, badRequest } from '../errors';
 import { HostAccessOffError, JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/errors';
 import { TargetError, type TargetFailure } from '../targets/resolve';
+import { UploadStoreError, UploadTooLargeError } from '../transfers/uploads';
 
 /** express' body parser errors: malformed JSON, body over the size limit. */
 function fromBodyParser(err: { type?: string; status?: number; message?: string }): ApiError | undefined {
@@ -31,6 +32,9 @@ function fromJobLayer(err: unknown): ApiError | undefined {
   if (err instanceof JobStoreUnavailableError) return new ApiError(503, 'job store unavailable', err.message);
   if (err instanceof UnsendableParamsError) return badRequest(err.message);
   if (err instanceof HostAccessOffError) return new ApiError(403, 'Forbidden - host access is off', err.message);
+  // The rest of the body is left unread: the connection is closed after the answer.
+  if (err instanceof UploadTooLargeError) return new ApiError(413, 'request body too large', err.message, {}, { connection: 'close' });
+  if (err instanceof UploadStoreError) return new ApiError(507, 'upload store unavailable', err.message);
   if (err instanceof LongRunningLimitError) return new ApiError(429, 'Too Many Requests', err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
   return undefined;
 }

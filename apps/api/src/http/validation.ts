@@ -14,9 +14,13 @@ interface OperationChecks {
   knownQuery: Set<string>;
   /** Query parameters sent as JSON text (`content: application/json`), parsed before they are checked. */
   jsonQuery: string[];
+  /** Array query parameters (`names=a&names=b`): one given once arrives as a lone string and is made a list of one. */
+  arrayQuery: string[];
   /** The JSON body, exactly as sent (no coercion); absent when the operation declares none. */
   body?: ValidateFunction;
   bodyRequired: boolean;
+  /** The body is a file of this media type (`application/x-tar`), streamed on by the route, never parsed here. */
+  uploadMediaType?: string;
 }
 
 const CONTRACT_ID = 'fleet-contract';
@@ -60,12 +64,14 @@ function compileOperation(contract: Json, op: OperationSpec, parametersAjv: Ajv2
   const parameters = parametersOf(contract as Document, op.path, op.method);
   const groups = { query: objectSchema(), headers: objectSchema(), params: objectSchema() };
   const jsonQuery: string[] = [];
+  const arrayQuery: string[] = [];
   for (const parameter of parameters) {
     const group = parameter.in === 'query' ? groups.query : parameter.in === 'header' ? groups.headers : parameter.in === 'path' ? groups.params : undefined;
     if (!group) continue;
     const name = parameter.in === 'header' ? parameter.name.toLowerCase() : parameter.name;
     const json = parameter.content?.['application/json'];
     if (json && parameter.in === 'query') jsonQuery.push(name);
+    if (!json && parameter.in === 'query' && parameter.schema?.type === 'array') arrayQuery.push(name);
     group.properties[name] = withContractRefs((json ? json.schema : (parameter.schema as Json | undefined)) ?? {});
     if (parameter.required) group.required.push(name);
   }
@@ -77,8 +83,10 @@ function compileOperation(contract: Json, op: OperationSpec, parametersAjv: Ajv2
     parameters: parametersAjv.compile({ type: 'object', properties: groups }),
     knownQuery: new Set(Object.keys(groups.query.properties)),
     jsonQuery,
+    arrayQuery,
     body: bodySchema ? bodyAjv.compile({ type: 'object', properties: { body: withContractRefs(bodySchema) }, ...(requestBody?.required ? { required: ['body'] } : {}) }) : undefined,
     bodyRequired: requestBody?.required === true,
+    uploadMediaType: op.uploadMediaType,
   };
 }
 
@@ -89,7 +97,9 @@ function validator(checks: OperationChecks): RequestHandler {
       if (!checks.knownQuery.has(name)) throw badRequest(`query.${name} Unknown query parameter '${name}'`);
     }
     for (const name of checks.jsonQuery) query[name] = parseJsonText(query[name]);
+    for (const name of checks.arrayQuery) if (typeof query[name] === 'string') query[name] = [query[name]];
     if (!checks.parameters({ query, headers: req.headers, params: req.params })) throw invalid(checks.parameters.errors);
+    if (checks.uploadMediaType) checkFileMediaType(req, checks.uploadMediaType);
     if (checks.body) {
       checkMediaType(req, checks.bodyRequired);
       if (!checks.body({ body: req.body })) throw invalid(checks.body.errors);
@@ -107,6 +117,13 @@ function checkMediaType(req: Request, required: boolean): void {
   if (mediaType === 'application/json') return;
   if (!mediaType && !required) return;
   throw new ApiError(415, 'unsupported media type', mediaType ? `unsupported media type ${mediaType}` : 'media type not specified');
+}
+
+/** A file body must say what it is: a tar sent as anything else (or as nothing) is refused before a byte is read. */
+function checkFileMediaType(req: Request, expected: string): void {
+  const mediaType = req.get('content-type')?.split(';')[0].trim().toLowerCase();
+  if (mediaType === expected) return;
+  throw new ApiError(415, 'unsupported media type', mediaType ? `unsupported media type ${mediaType}: the body must be ${expected}` : `media type not specified: the body must be ${expected}`);
 }
 
 /** Text that is not JSON stays text, and fails the schema with its own message. */

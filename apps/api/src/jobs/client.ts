@@ -25,6 +25,8 @@ import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
 
 export interface JobRequest {
+  /** The job's id when the caller needs it before the job starts (an upload is stored under it); else a new one. */
+  jobId?: string;
   operation: NodeOperationName;
   target: string;
   params: Record<string, unknown>;
@@ -44,6 +46,10 @@ export interface JobRequest {
   onChunk?: (hostname: string, chunk: StreamChunk) => void;
   /** Called once the job exists and before any host can act on it (a stream announces the job first). */
   onCreated?: (record: JobRecord) => void;
+  /** The request body is a file of this many bytes in the upload store, under the job id. */
+  upload?: { bytes: number };
+  /** The job answers with a file its host sends on `fleet.download.<job_id>.<hostname>`. */
+  download?: boolean;
 }
 
 export interface JobClientDeps {
@@ -119,7 +125,7 @@ export class JobClient {
     const hosts = resolver.resolve(request.target, request.scope);
     const now = Date.now();
     const record: JobRecord = {
-      job_id: randomUUID(),
+      job_id: request.jobId ?? randomUUID(),
       operation: request.operation,
       target: request.target,
       hosts,
@@ -134,8 +140,8 @@ export class JobClient {
     const collection = this.collect(record);
     if (request.onChunk) this.relayChunks(record, request.onChunk, collection.rows);
     // A mutation is sent only once it is stored, so a job that cannot be stored runs nowhere. A read (not a
-    // stream, which announces its job first) is stored and sent at once: should it run unrecorded, nothing changed.
-    const sendNow = !request.onChunk && !operationSpec(request.operation).mutating;
+    // stream or a download, which learn their hosts first) is stored and sent at once: should it run unrecorded, nothing changed.
+    const sendNow = !request.onChunk && !request.download && !operationSpec(request.operation).mutating;
     // The record goes out first: behind a large fan-out's dispatches on the same connection, its
     // acknowledgement would wait for all of them.
     const saved = store.save(record);
@@ -233,6 +239,8 @@ export class JobClient {
       ...(request.secret ? { secret: true } : {}),
       ...(request.onChunk ? { stream: true } : {}),
       ...(request.hostAccess ? { host_grant: this.hostGrant(record, request) } : {}),
+      ...(request.upload ? { upload: request.upload } : {}),
+      ...(request.download ? { download: true } : {}),
     };
     try {
       return JSON.stringify(message);

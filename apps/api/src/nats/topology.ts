@@ -1,5 +1,6 @@
 import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import {
@@ -15,7 +16,9 @@ import {
   jobsStreamName,
   RESULTS_BUCKET,
   MINTED_KEYS_BUCKET,
+  objectStreamName,
   REVOKED_BUCKET,
+  UPLOADS_BUCKET,
 } from '@fleet/contracts/protocol';
 
 export interface Topology {
@@ -26,6 +29,8 @@ export interface Topology {
   enrollments: KV;
   revoked: KV;
   mintedKeys: KV;
+  /** Request bodies that are files, one object per job (README "File transfers"). */
+  uploads: ObjectStore;
 }
 
 export interface TopologyOptions {
@@ -38,11 +43,18 @@ export interface TopologyOptions {
   replicas?: number;
   /** The longest a key may live (FLEET_MAX_KEY_TTL_SECONDS): a minted key's record is kept that long. */
   maxKeyTtlSeconds?: number;
+  /** What the upload store may hold at once; past it, a new upload is refused. */
+  uploadStoreMaxBytes?: number;
 }
 
 const NANOS_PER_SECOND = 1_000_000_000;
 /** Dispatch messages only matter until their deadline (at most 300 s); keep them a little longer. */
 const DISPATCH_RETENTION_SECONDS = 3600;
+/**
+ * An upload is deleted when its job ends (at most 300 s after it was stored); one a gateway could
+ * not delete (it died mid-job) goes after this long.
+ */
+export const UPLOAD_RETENTION_SECONDS = 3600;
 
 /** Creates (or adopts) the streams and buckets the gateway owns. Safe to run from every replica. */
 export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
@@ -83,7 +95,17 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     revoked: await kvm.create(REVOKED_BUCKET, { history: 1, replicas }),
     // No record outlives the longest key: the bucket forgets what has certainly expired.
     mintedKeys: await kvm.create(MINTED_KEYS_BUCKET, { history: 1, replicas, ttl: (opts.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS) * 1000 }),
+    uploads: await ensureUploadStore(nc, jsm, { replicas, maxBytes: opts.uploadStoreMaxBytes ?? -1 }),
   };
+}
+
+/** The upload bucket, with its TTL and size cap as configured now (an existing bucket is adopted, then updated). */
+async function ensureUploadStore(nc: NatsConnection, jsm: JetStreamManager, wanted: { replicas: number; maxBytes: number }): Promise<ObjectStore> {
+  const ttl = UPLOAD_RETENTION_SECONDS * NANOS_PER_SECOND;
+  const bucket = await new Objm(nc).create(UPLOADS_BUCKET, { ttl, max_bytes: wanted.maxBytes, replicas: wanted.replicas, storage: StorageType.File });
+  const { config } = await jsm.streams.info(objectStreamName(UPLOADS_BUCKET));
+  if (config.max_age !== ttl || config.max_bytes !== wanted.maxBytes) await jsm.streams.update(config.name, { ...config, max_age: ttl, max_bytes: wanted.maxBytes });
+  return bucket;
 }
 
 interface StreamWanted {

@@ -4,10 +4,11 @@ import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS,
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
 import { ApiError } from '../../errors';
-import type { JobClient, StartedJob } from '../../jobs/client';
+import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { EventStream } from '../../http/sse';
 import { TargetResolver } from '../../targets/resolve';
 import { compareBySpecificity, expressPath } from './route-order';
+import { answerWithFile, receiveUpload, startWithUpload, type Transfers } from './transfers';
 
 /**
  * Path parameters and query parameters (but the job controls) and, when the
@@ -23,13 +24,13 @@ function executorInput(spec: OperationSpec, req: Request): Record<string, unknow
 }
 
 /** Mounts every node-targeted operation of the contract, most specific path first (see route-order.ts). */
-export function mountNodeOperations(router: Router, jobs: JobClient): void {
+export function mountNodeOperations(router: Router, jobs: JobClient, transfers: Transfers): void {
   const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted).sort((a, b) => compareBySpecificity(a.path, b.path));
-  for (const spec of nodeOperations) mountNodeOperation(router, jobs, spec);
+  for (const spec of nodeOperations) mountNodeOperation(router, jobs, transfers, spec);
 }
 
-/** Mounts one node-targeted operation: authorize, start the job, answer with its rows (or its event stream). */
-function mountNodeOperation(router: Router, jobs: JobClient, spec: OperationSpec): void {
+/** Mounts one node-targeted operation: authorize, start the job, answer with its rows (or its event stream, or its file). */
+function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfers, spec: OperationSpec): void {
   const name = spec.name as NodeOperationName;
   router[spec.method](expressPath(spec.path), authorize(spec.permission), async (req: Request, res: Response) => {
     const caller = callerOf(res);
@@ -41,8 +42,7 @@ function mountNodeOperation(router: Router, jobs: JobClient, spec: OperationSpec
       requirePermission(caller, spec.hostPermission ?? 'docker:host', `this request reaches the host (${hostAccess.map((access) => access.reason).join('; ')}), so it`);
     }
     const streaming = answersWithStream(spec, req.query);
-    const stream = streaming ? new EventStream(res, { maxBufferedBytes: jobs.streamBufferBytes }) : undefined;
-    const job = await jobs.start({
+    const request: JobRequest = {
       operation: name,
       target,
       params,
@@ -53,10 +53,19 @@ function mountNodeOperation(router: Router, jobs: JobClient, spec: OperationSpec
       keyId: caller.jti,
       scope: caller.scope,
       secret: spec.secretHeader ? req.get(spec.secretHeader) : undefined,
+    };
+    if (spec.downloadMediaType) {
+      await answerWithFile(spec, transfers, jobs, request, res);
+      return;
+    }
+    const stream = streaming ? new EventStream(res, { maxBufferedBytes: jobs.streamBufferBytes }) : undefined;
+    if (stream) {
       // The hostname is the subject's, set last: an agent's data cannot name another host.
-      onChunk: stream && ((hostname, chunk) => stream.send(chunk.event, { ...(chunk.data as object), hostname })),
-      onCreated: stream && ((record) => stream.send('job', { job_id: record.job_id, hosts: record.hosts })),
-    });
+      request.onChunk = (hostname, chunk) => stream.send(chunk.event, { ...(chunk.data as object), hostname });
+      request.onCreated = (record) => stream.send('job', { job_id: record.job_id, hosts: record.hosts });
+    }
+    const upload = spec.uploadMediaType ? await receiveUpload(transfers.uploads, jobs, req, target, caller.scope) : undefined;
+    const job = upload ? await startWithUpload(jobs, transfers.uploads, upload, request) : await jobs.start(request);
     res.locals.jobId = job.record.job_id;
     if (stream) {
       await relay(res, stream, job);

@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { OperationSpec } from '@fleet/contracts/operations';
+import type { HostRow } from '@fleet/contracts/protocol';
+import { ApiError, badRequest } from '../../errors';
+import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
+import { TargetResolver } from '../../targets/resolve';
+import type { Download, DownloadStart } from '../../transfers/downloads';
+import type { StoredUpload, UploadStore } from '../../transfers/uploads';
+
+/** What the node routes need for operations whose body or answer is a file (README "File transfers"). */
+export interface Transfers {
+  uploads: UploadStore;
+  /** Listens for one job's file from its host. */
+  openDownload(jobId: string): Download;
+}
+
+/** The only headers of a sending host's start message that reach the client: the Engine's own stat of an archived path. */
+const FORWARDED_FILE_HEADERS = ['x-docker-container-path-stat'];
+
+/**
+ * Streams the request body into the upload store under a new job id, once the target is known to
+ * reach hosts inside the caller's scope (a body for nowhere is never read).
+ */
+export async function receiveUpload(uploads: UploadStore, jobs: JobClient, req: Request, target: string, scope: string | undefined): Promise<StoredUpload> {
+  jobs.previewTarget(target, scope);
+  const declared = req.get('content-length');
+  return uploads.receive(randomUUID(), req, declared === undefined ? undefined : Number(declared));
+}
+
+/**
+ * Starts the job with its upload, offers the upload to the job's hosts before they can ask for it,
+ * and deletes it when the job ends (or at once when the job cannot start).
+ */
+export async function startWithUpload(jobs: JobClient, uploads: UploadStore, upload: StoredUpload, request: JobRequest): Promise<StartedJob> {
+  try {
+    const job = await jobs.start({
+      ...request,
+      jobId: upload.jobId,
+      upload: { bytes: upload.bytes },
+      onCreated: (record) => {
+        uploads.offer(upload, record.hosts);
+        request.onCreated?.(record);
+      },
+    });
+    job.rows.finally(() => uploads.remove(upload.jobId)).catch(() => undefined);
+    return job;
+  } catch (err) {
+    await uploads.remove(upload.jobId);
+    throw err;
+  }
+}
+
+/**
+ * Runs a job that answers with a file on its one host and streams the file to the client as it
+ * comes. A failure before the first byte is answered like any single-host failure; one after it
+ * cuts the connection, so a partial file never looks whole.
+ */
+export async function answerWithFile(spec: OperationSpec, transfers: Transfers, jobs: JobClient, request: JobRequest, res: Response): Promise<void> {
+  if (!TargetResolver.isSingleHost(request.target)) {
+    throw badRequest(`${spec.name} answers with one host's ${spec.downloadMediaType}: target a hostname or _any, not '${request.target}' (to fetch from several hosts, call each by name)`);
+  }
+  const jobId = randomUUID();
+  const download = transfers.openDownload(jobId);
+  let job: StartedJob;
+  try {
+    job = await jobs.start({ ...request, jobId, download: true, onCreated: (record) => download.expect(record.hosts) });
+  } catch (err) {
+    download.close();
+    throw err;
+  }
+  res.locals.jobId = jobId;
+  const start = await Promise.race([download.started, job.rows.then(() => undefined)]);
+  if (!start) {
+    download.close();
+    throw noFile(spec, jobId, await job.rows);
+  }
+  res.status(200).set(fileHeaders(spec, jobId, start));
+  res.flushHeaders();
+  let complete = false;
+  download.finished.then(() => (complete = true), () => undefined);
+  download.pipeTo((chunk) => writeTo(res, chunk));
+  const rows = await job.rows;
+  download.close();
+  if (complete && rows[0]?.status === 'ok') res.end();
+  else res.destroy();
+}
+
+function fileHeaders(spec: OperationSpec, jobId: string, start: DownloadStart): Record<string, string> {
+  const forwarded = Object.entries(start.headers).filter(([name]) => FORWARDED_FILE_HEADERS.includes(name.toLowerCase()));
+  return { 'content-type': spec.downloadMediaType as string, 'x-fleet-job-id': jobId, 'x-fleet-hostname': start.hostname, ...Object.fromEntries(forwarded) };
+}
+
+/** The job ended before its host sent a byte: its row says why. */
+function noFile(spec: OperationSpec, jobId: string, rows: HostRow[]): ApiError {
+  const row = rows[0];
+  if (row?.status === 'failed') return new ApiError(row.error_code ?? 500, row.error ?? 'operation failed', `${spec.name} failed on ${row.hostname}: ${row.error ?? 'no error message'}`, { job_id: jobId });
+  return new ApiError(502, 'no file', `${spec.name} ended on ${row?.hostname ?? 'its host'} without sending its file`, { job_id: jobId });
+}
+
+/** Resolves true once the chunk is taken (at once, or after the client drained), false when the client is gone. */
+function writeTo(res: Response, chunk: Uint8Array): Promise<boolean> {
+  if (res.destroyed || res.writableEnded) return Promise.resolve(false);
+  if (res.write(chunk)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const settle = (taken: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(taken);
+    };
+    const onDrain = () => settle(true);
+    const onClose = () => settle(false);
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
