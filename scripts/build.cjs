@@ -32,10 +32,10 @@ const nativeAddons = {
 
 /**
  * Packages the CLI loads from node_modules instead of carrying them: only the commands that need them
- * (`up`, `down`, `status`, `nats-config`, `token create`) load them, so `fleet --version` or
+ * (`up`, `down`, `status`, `nats-config`, `token create`, `container cp`) load them, so `fleet --version` or
  * `fleet container ls` does not read them at all.
  */
-const CLI_ON_DEMAND = ['dockerode', '@nats-io/*', 'jsonwebtoken', 'pino', 'yaml', 'ajv', 'cli-table3'];
+const CLI_ON_DEMAND = ['dockerode', '@nats-io/*', 'jsonwebtoken', 'pino', 'yaml', 'ajv', 'cli-table3', 'tar-stream'];
 
 /**
  * JSON modules (the contract, 180 kB) become `JSON.parse('…')` rather than an object literal: V8 reads JSON

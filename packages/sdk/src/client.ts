@@ -56,13 +56,15 @@ interface FetchResult<D> {
 
 
 /**
- * Query values: objects (the Engine's `filters`, declared `content: application/json`
- * in the contract) travel as JSON, everything else as its string form.
+ * Query values: arrays (image save's `names`) as the parameter repeated, other objects (the
+ * Engine's `filters`, declared `content: application/json` in the contract) as JSON, everything
+ * else as its string form.
  */
 export function serializeQuery(query: Record<string, unknown>): string {
+  const encode = (name: string, value: unknown) => `${encodeURIComponent(name)}=${encodeURIComponent(typeof value === 'object' ? JSON.stringify(value) : String(value))}`;
   return Object.entries(query)
     .filter(([, value]) => value !== undefined && value !== null)
-    .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(typeof value === 'object' ? JSON.stringify(value) : String(value))}`)
+    .flatMap(([name, value]) => (Array.isArray(value) ? value.map((item) => encode(name, item)) : [encode(name, value)]))
     .join('&');
 }
 

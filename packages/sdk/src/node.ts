@@ -2,7 +2,7 @@ import { operationSpec } from '@fleet/contracts/operations';
 import type { FleetClient } from './client';
 import { errorFromResponse } from './errors';
 import { readEvents } from './sse';
-import type { CallArgs, CallOptions, JobAccepted, NodeInput, NodeOperationName, NodeResponse, NodeResult, StreamEvent } from './types';
+import type { CallArgs, CallOptions, FileAnswer, FileBody, JobAccepted, NodeInput, NodeOperationName, NodeResponse, NodeResult, StreamEvent } from './types';
 
 type Without<N extends NodeOperationName, K extends string> = Omit<NodeInput<N>, K>;
 type BodyOf<N extends NodeOperationName> = NodeInput<N> extends { body: infer B } ? B : never;
@@ -12,6 +12,9 @@ interface RequestResult {
   error?: unknown;
   response: Response;
 }
+
+/** How a request's body travels: JSON, or a file streamed as it is (`duplex: 'half'` is what fetch needs for a stream). */
+type BodyKind = { json: true } | { file: FileBody; mediaType: string };
 
 /**
  * The node-targeted operations of one target. `call` takes any operation of
@@ -56,6 +59,33 @@ export class NodeClient {
     return this.fleet.send(this.request(name, input, options, 'json')) as Promise<NodeResponse | JobAccepted>;
   }
 
+  /**
+   * Runs an operation whose request body is a file (`docker.image.load`, `docker.container.archive-put`):
+   * `file` is streamed to the gateway as it is read, and the answer is the rows, as for `invoke`.
+   */
+  async upload(name: NodeOperationName, file: FileBody, input: Record<string, unknown> = {}, options: CallOptions & { async?: boolean } = {}): Promise<NodeResponse | JobAccepted> {
+    const mediaType = operationSpec(name).uploadMediaType;
+    if (!mediaType) throw new TypeError(`${name} takes no file body`);
+    return this.fleet.send(this.request(name, input, options, 'json', { file, mediaType })) as Promise<NodeResponse | JobAccepted>;
+  }
+
+  /**
+   * Runs an operation that answers with one host's file (`docker.image.save`, `docker.container.export`,
+   * `docker.container.archive-get`) on this target (a hostname or `_any`), and resolves as soon as the
+   * file starts coming, with its bytes as a stream.
+   */
+  async download(name: NodeOperationName, input: Record<string, unknown> = {}, options: CallOptions = {}): Promise<FileAnswer> {
+    if (!operationSpec(name).downloadMediaType) throw new TypeError(`${name} answers with no file`);
+    const { data, error, response } = await this.fleet.guard(this.request(name, input, options, 'stream'));
+    if (!response.ok) throw errorFromResponse(response, error);
+    return {
+      jobId: response.headers.get('x-fleet-job-id') ?? '',
+      hostname: response.headers.get('x-fleet-hostname') ?? '',
+      headers: response.headers,
+      body: data as ReadableStream<Uint8Array>,
+    };
+  }
+
   /** `stream` for tools that build the input at run time (see `invoke`). */
   async *invokeStream(name: NodeOperationName, input: Record<string, unknown>, options: CallOptions = {}): AsyncGenerator<StreamEvent> {
     const { data, error, response } = await this.fleet.guard(this.request(name, input, options, 'stream'));
@@ -67,7 +97,13 @@ export class NodeClient {
     yield* readEvents(data as ReadableStream<Uint8Array>);
   }
 
-  private request(name: NodeOperationName, input: Record<string, unknown>, options: CallOptions & { async?: boolean }, parseAs: 'json' | 'stream'): Promise<RequestResult> {
+  private request(
+    name: NodeOperationName,
+    input: Record<string, unknown>,
+    options: CallOptions & { async?: boolean },
+    parseAs: 'json' | 'stream',
+    kind: BodyKind = { json: true },
+  ): Promise<RequestResult> {
     const spec = operationSpec(name);
     const { body, ...params } = input;
     const pathNames = new Set([...spec.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]));
@@ -75,7 +111,11 @@ export class NodeClient {
     const query: Record<string, unknown> = { timeout: options.timeout, async: options.async ? true : undefined };
     for (const [key, value] of Object.entries(params)) (pathNames.has(key) ? path : query)[key] = value;
     // The operation is chosen at run time, so its path is not a literal the compiler can check; the helpers' inputs are.
-    const init = { params: { path, query }, body, headers: options.headers, signal: options.signal, parseAs };
+    const json = { params: { path, query }, body, headers: options.headers, signal: options.signal, parseAs };
+    const init =
+      'file' in kind
+        ? { ...json, body: kind.file, bodySerializer: (file: FileBody) => file, headers: { ...options.headers, 'content-type': kind.mediaType }, duplex: 'half' }
+        : json;
     return this.fleet.http.request(spec.method as 'get', spec.path as never, init as never) as Promise<RequestResult>;
   }
 
@@ -91,6 +131,14 @@ export class NodeClient {
       this.call('docker.container.remove', { id, ...query }, options),
     exec: (id: string, body: BodyOf<'docker.container.exec'>, options?: CallOptions) => this.call('docker.container.exec', { id, body }, options),
     logs: (id: string, query: Without<'docker.container.logs', 'id'> = {}, options?: CallOptions) => this.call('docker.container.logs', { id, ...query }, options),
+    commit: (id: string, body: BodyOf<'docker.container.commit'> = {}, options?: CallOptions) => this.call('docker.container.commit', { id, body }, options),
+    /** A tar of `path` in the container, from this target's one host. */
+    archiveGet: (id: string, path: string, options?: CallOptions) => this.download('docker.container.archive-get', { id, path }, options),
+    /** Extracts the tar `file` into the directory `path` of the container on every targeted host. */
+    archivePut: (id: string, path: string, file: FileBody, query: Without<'docker.container.archive-put', 'id' | 'path'> = {}, options?: CallOptions) =>
+      this.upload('docker.container.archive-put', file, { id, path, ...query }, options) as Promise<NodeResult<'docker.container.archive-put'>>,
+    /** A tar of the container's filesystem, from this target's one host. */
+    export: (id: string, options?: CallOptions) => this.download('docker.container.export', { id }, options),
   };
 
   readonly images = {
@@ -100,6 +148,10 @@ export class NodeClient {
     inspect: (image: string, options?: CallOptions) => this.call('docker.image.inspect', { image }, options),
     remove: (image: string, query: Without<'docker.image.remove', 'image'> = {}, options?: CallOptions) =>
       this.call('docker.image.remove', { image, ...query }, options),
+    /** A tar of the images (as `docker save` writes it), from this target's one host. */
+    save: (names: string[], options?: CallOptions) => this.download('docker.image.save', { names }, options),
+    /** Loads the images of a `docker save` tar onto every targeted host. */
+    load: (file: FileBody, options?: CallOptions) => this.upload('docker.image.load', file, {}, options) as Promise<NodeResult<'docker.image.load'>>,
   };
 
   readonly volumes = {

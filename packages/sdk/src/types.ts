@@ -47,3 +47,17 @@ export interface StreamEvent {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   data: any;
 }
+
+/** A file to upload (`image load`, `container archive-put`): streamed to the gateway as it is read. */
+export type FileBody = ReadableStream<Uint8Array> | Uint8Array | Blob | AsyncIterable<Uint8Array>;
+
+/** A file one host answered with (`image save`, `container export`, `container archive-get`), still streaming. */
+export interface FileAnswer {
+  jobId: string;
+  /** The host the file comes from. */
+  hostname: string;
+  /** The response headers (e.g. `x-docker-container-path-stat` of an archive). */
+  headers: Headers;
+  /** The file's bytes as they come; it errors if the host fails midway (a partial file never ends cleanly). */
+  body: ReadableStream<Uint8Array>;
+}

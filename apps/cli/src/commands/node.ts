@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, type NodeOperationName, OPERATIONS } from '@fleet/contracts/operations';
 import type { CallOptions, HostResult, NodeClient, StreamEvent } from '@fleet/sdk';
@@ -8,6 +8,7 @@ import { EXIT, exitCodeForRows, UsageError } from '../exit';
 import { addFieldOption, addParamOptions, type Binding, givenValues, type Kind, kindOf, parseAs, parseJsonArgument } from '../flags';
 import { renderRows, write, writeJson } from '../output';
 import { HostProgress } from '../progress';
+import { defineCopyCommand, saveFileAnswer } from './copy';
 
 /**
  * `fleet <resource> <verb> --target <t>` for every node-targeted operation of
@@ -61,6 +62,10 @@ interface NodeCommandOptions {
   async?: boolean;
   body?: unknown;
   bodyFile?: string;
+  /** The file an upload operation sends (default: standard input). */
+  input?: string;
+  /** Where a file answer goes (default: standard output). */
+  output?: string;
 }
 
 function parseTimeout(raw: string): number {
@@ -138,6 +143,8 @@ function defineCommand(resource: Command, details: OperationDetails): void {
       if (binding) bodyFields.push(binding);
     }
   }
+  if (details.spec.uploadMediaType) command.option('--input <file>', `the ${details.spec.uploadMediaType} to send ('-' or none: standard input)`);
+  if (details.spec.downloadMediaType) command.option('--output <file>', `where the ${details.spec.downloadMediaType} goes ('-' or none: standard output)`);
   const plan: Plan = { details, targetArgument, positionals, params, headers, bodyFields };
   command.action((...args: unknown[]) => runNodeCommand(plan, args.at(-1) as Command));
 }
@@ -218,7 +225,14 @@ async function runNodeCommand(plan: Plan, command: Command): Promise<void> {
     await streamNodeCommand(node, name, input, options, json);
     return;
   }
-  const answer = await node.invoke(name, input, { ...options, async: opts.async });
+  if (spec.downloadMediaType) {
+    const file = await node.download(name, input, options);
+    await saveFileAnswer(file.body, opts.output);
+    return;
+  }
+  const answer = spec.uploadMediaType
+    ? await node.upload(name, readInput(opts.input), input, { ...options, async: opts.async })
+    : await node.invoke(name, input, { ...options, async: opts.async });
   if (json) writeJson(answer);
   if (!('results' in answer)) {
     if (!json) write(`job ${answer.job_id} accepted (${answer.status}); follow it with: fleet job get ${answer.job_id} --wait`);
@@ -226,6 +240,16 @@ async function runNodeCommand(plan: Plan, command: Command): Promise<void> {
   }
   if (!json) write(renderRows(answer.results));
   process.exitCode = exitCodeForRows(answer.results);
+}
+
+/** The file an upload sends, streamed as it is read: `--input`, else standard input (never a terminal). */
+function readInput(input: string | undefined): AsyncIterable<Buffer> {
+  if (input !== undefined && input !== '-') {
+    if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
+    return createReadStream(input);
+  }
+  if (process.stdin.isTTY) throw new UsageError('the file to send comes from --input <file> or standard input (e.g. < image.tar), not a terminal');
+  return process.stdin;
 }
 
 /** An event of a stream other than progress: engine events, log lines (`web-01 | …`), samples. */
@@ -285,5 +309,6 @@ export function registerNodeCommands(program: Command): void {
     const specs = families.get(resource);
     families.delete(resource);
     for (const spec of specs ?? []) defineCommand(resource, operationDetails(spec));
+    if (specs && resource.name() === 'container') defineCopyCommand(resource, parseTimeout);
   });
 }
