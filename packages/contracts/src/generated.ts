@@ -3952,6 +3952,8 @@ export interface operations {
             query: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
                 /**
                  * @description An absolute path in the container's filesystem.
                  * @example /tmp
@@ -3962,7 +3964,10 @@ export interface operations {
                 /** @description Give the extracted files the container user's UID and GID instead of the tar's. */
                 copyUIDGID?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
             path: {
                 /**
                  * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
