@@ -76,3 +76,19 @@ describe('per-operation facts read from the contract', () => {
     expect(readOperations(documentWith({ 'x-secret-header': 'x-registry-auth' }, json, [{ name: 'X-Registry-Auth', in: 'header' }]))[0].secretHeader).toBe('X-Registry-Auth');
   });
 });
+
+describe('file bodies and file answers (README "File transfers")', () => {
+  it('reads which operations take a tar and which answer with one, from their media types', () => {
+    expect(OPERATIONS.filter((op) => op.uploadMediaType).map((op) => [op.name, op.uploadMediaType])).toEqual([
+      ['docker.container.archive-put', 'application/x-tar'],
+      ['docker.image.load', 'application/x-tar'],
+    ]);
+    expect(OPERATIONS.filter((op) => op.downloadMediaType).map((op) => op.name).sort()).toEqual(['docker.container.archive-get', 'docker.container.export', 'docker.image.save']);
+    expect(operationSpec('docker.container.commit').uploadMediaType).toBeUndefined();
+  });
+
+  it('refuses a file answer offered next to JSON (an answer holds one host\'s file or rows, never either)', () => {
+    const both = documentWith({}, { '200': { content: { 'application/x-tar': {} } }, '202': { content: { 'application/json': {} } } });
+    expect(() => readOperations(both)).toThrow(/answers with application\/x-tar, so every success answer must be only that/);
+  });
+});

@@ -21,6 +21,21 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 const ROWS = { job_id: '550e8400-e29b-41d4-a716-446655440000', results: [] };
 
 describe('requests', () => {
+  it('sends an array query parameter repeated (image save\'s names), a JSON one as JSON', async () => {
+    const { client, requests } = recording(() => new Response('tar', { status: 200, headers: { 'content-type': 'application/x-tar', 'x-fleet-hostname': 'web-01' } }));
+    const file = await client.node('web-01').images.save(['local/a:1', 'local/b:2']);
+    expect(requests[0].url).toBe('http://gateway.test/node/web-01/container/docker/image/save?names=local%2Fa%3A1&names=local%2Fb%3A2');
+    expect(file.hostname).toBe('web-01');
+    expect(await new Response(file.body).text()).toBe('tar');
+  });
+
+  it('streams a file body as it is, with its media type (image load)', async () => {
+    const { client, requests } = recording(() => json(202, ROWS));
+    await client.node('_all').images.load(new TextEncoder().encode('a tar'));
+    expect(requests[0].headers.get('content-type')).toBe('application/x-tar');
+    expect(await requests[0].text()).toBe('a tar');
+  });
+
   it('builds the path from the operation, keeps selectors readable, encodes slashes, and sends the key', async () => {
     const { client, requests } = recording(() => json(202, ROWS));
     await client.node('role:web,zone:eu').images.remove('local/busybox:latest', { force: true }, { timeout: 5 });

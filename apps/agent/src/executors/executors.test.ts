@@ -1,8 +1,13 @@
 import pino from 'pino';
+import { Readable } from 'node:stream';
+import { containerArchiveGet } from './container/archive-get';
+import { containerArchivePut } from './container/archive-put';
+import { containerCommit } from './container/commit';
 import { containerList } from './container/list';
 import { containerStop } from './container/stop';
 import { imageBatchDelete } from './image/batch-delete';
 import { imageDistribution } from './image/distribution';
+import { imageLoad } from './image/load';
 import { volumeRemove } from './volume/remove';
 import type { EngineClient, ExecutionContext, Executor } from './types';
 
@@ -140,6 +145,61 @@ describe('executors against a fake engine', () => {
       }),
     });
     await expect(imageBatchDelete({ body: { repositoryName: 'local/app', imageIds: [{ imageTag: '1' }] } }, contextOf(docker))).rejects.toThrow('ENOENT');
+  });
+
+  it('archive put: hands the job\'s upload and the path to the engine; a failed upload is the row\'s error, not the aborted call', async () => {
+    const asked: Array<{ body: string; options: Record<string, unknown> }> = [];
+    const docker = fakeEngine({
+      getContainer: () => ({
+        putArchive: async (body: NodeJS.ReadableStream, options: Record<string, unknown>) => {
+          const chunks: Buffer[] = [];
+          for await (const chunk of body) chunks.push(chunk as Buffer);
+          asked.push({ body: Buffer.concat(chunks).toString(), options });
+        },
+      }),
+    });
+    const ctx = { ...contextOf(docker), upload: () => Readable.from([Buffer.from('a tar')]) };
+    expect(await containerArchivePut({ id: 'web', path: '/tmp' }, ctx)).toEqual({ changed: true, id: 'web', message: 'archive extracted into /tmp' });
+    expect(asked).toEqual([{ body: 'a tar', options: expect.objectContaining({ path: '/tmp', noOverwriteDirNonDir: false, copyUIDGID: false }) }]);
+    const failing = new Readable({ read() {} });
+    const stuck = fakeEngine({ getContainer: () => ({ putArchive: (_body: unknown, options: { abortSignal: AbortSignal }) => new Promise((_, reject) => options.abortSignal.addEventListener('abort', () => reject(new Error('aborted')))) }) });
+    const put = containerArchivePut({ id: 'web', path: '/tmp' }, { ...contextOf(stuck), upload: () => failing });
+    failing.destroy(new Error('the upload ended after 10 of 20 bytes'));
+    await expect(put).rejects.toThrow('the upload ended after 10 of 20 bytes');
+  });
+
+  it('archive get: sends the engine\'s tar with its path stat and reports the bytes', async () => {
+    const sent: Array<{ bytes: string; headers: Record<string, string> }> = [];
+    const archive = Object.assign(Readable.from([Buffer.from('tar-bytes')]), { headers: { 'x-docker-container-path-stat': 'eyJuYW1lIjoiaG9zdG5hbWUifQ==' } });
+    const docker = fakeEngine({ getContainer: () => ({ getArchive: async () => archive }) });
+    const ctx = {
+      ...contextOf(docker),
+      sendFile: async (source: AsyncIterable<Buffer>, headers: Record<string, string> = {}) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of source) chunks.push(chunk);
+        sent.push({ bytes: Buffer.concat(chunks).toString(), headers });
+        return Buffer.concat(chunks).length;
+      },
+    };
+    expect(await containerArchiveGet({ id: 'web', path: '/etc/hostname' }, ctx)).toEqual({ changed: false, id: 'web', message: '9 bytes of /etc/hostname sent' });
+    expect(sent).toEqual([{ bytes: 'tar-bytes', headers: { 'X-Docker-Container-Path-Stat': 'eyJuYW1lIjoiaG9zdG5hbWUifQ==' } }]);
+  });
+
+  it('commit: passes repo, tag, comment and each change to the engine, pausing by default, and reports the new image', async () => {
+    const asked: unknown[] = [];
+    const docker = fakeEngine({ getContainer: () => ({ commit: async (options: Record<string, unknown>) => (asked.push(options), { Id: 'sha256:abc' }) }) });
+    const outcome = await containerCommit({ id: 'web', body: { repo: 'local/snap', tag: 'v1', comment: 'c', changes: ['ENV A=1', 'CMD ["sh"]'] } }, contextOf(docker));
+    expect(outcome).toEqual({ changed: true, id: 'sha256:abc', message: 'committed web as local/snap:v1' });
+    expect(asked).toEqual([expect.objectContaining({ repo: 'local/snap', tag: 'v1', comment: 'c', changes: ['ENV A=1', 'CMD ["sh"]'], pause: true })]);
+  });
+
+  it('image load: reports each image the engine says it loaded; an error line inside the answer fails the row', async () => {
+    const answer = (lines: object[]) => Readable.from(lines.map((line) => `${JSON.stringify(line)}\n`));
+    const loading = (lines: object[]) => fakeEngine({ loadImage: async () => answer(lines) });
+    const ctx = (docker: EngineClient) => ({ ...contextOf(docker), upload: () => Readable.from([Buffer.from('tar')]) });
+    const loaded = await imageLoad({}, ctx(loading([{ stream: 'Loaded image: local/a:1\n' }, { stream: 'Loaded image ID: sha256:beef\n' }])));
+    expect(loaded).toEqual({ changed: true, message: '2 images loaded', images: ['local/a:1', 'sha256:beef'] });
+    await expect(imageLoad({}, ctx(loading([{ errorDetail: { message: 'unexpected EOF' }, error: 'unexpected EOF' }])))).rejects.toMatchObject({ statusCode: 400, message: 'unexpected EOF' });
   });
 });
 
