@@ -80,8 +80,11 @@ function pathOrder(details: OperationDetails): string[] {
   return [...details.spec.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).filter((name) => name !== 'target');
 }
 
+/** A required list in the query (image save's `names`) takes every remaining argument: `fleet image save a b`. */
 function positionalFromParam(param: ParamSpec): Positional {
-  return { field: param.name, inBody: false, kind: kindOf(param.schema, param.json), schema: param.schema, variadic: false };
+  const items = param.schema.items && resolveSchema(param.schema.items);
+  const kind = kindOf({ ...param.schema, ...(items ? { items } : {}) }, param.json);
+  return { field: param.name, inBody: false, kind, schema: param.schema, variadic: param.in === 'query' && kind === 'strings' };
 }
 
 /** Required body fields a user can type as arguments: scalars, and (last) one list of strings such as exec's `cmd`. */
