@@ -216,12 +216,13 @@ async function runNodeCommand(plan: Plan, command: Command): Promise<void> {
   const name = plan.details.spec.name as NodeOperationName;
   const node = clientFor(command).node(target);
   const timeout = opts.timeout;
+  const spec = plan.details.spec;
   const options: CallOptions = {
     timeout,
     headers,
-    signal: AbortSignal.timeout(((timeout ?? JOB_TIMEOUT_SECONDS.default) + REQUEST_MARGIN_SECONDS) * 1000),
+    // An upload's job (and its deadline) starts once the file is stored, however long sending it takes.
+    signal: spec.uploadMediaType ? undefined : AbortSignal.timeout(((timeout ?? JOB_TIMEOUT_SECONDS.default) + REQUEST_MARGIN_SECONDS) * 1000),
   };
-  const spec = plan.details.spec;
   // On a terminal, long transfers show their progress unless the caller wants JSON or no wait.
   if (spec.streamSwitch === 'progress' && input.progress === undefined && process.stdout.isTTY && !json && !opts.async) input.progress = true;
   if (answersWithStream(spec, input)) {
