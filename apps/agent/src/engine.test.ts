@@ -11,6 +11,11 @@ describe('describeEngineError', () => {
     expect(describeEngineError({ statusCode: 500, json: { message: notOnNetwork } })).toEqual({ error: notOnNetwork, error_code: 409 });
   });
 
+  it('treats an image reference the engine cannot parse, answered with a 500, as bad input', () => {
+    const err = { statusCode: 500, json: null, message: '(HTTP code 500) server error - invalid reference format: repository name must be lowercase ' };
+    expect(describeEngineError(err)).toEqual({ error: 'invalid reference format: repository name must be lowercase', error_code: 400 });
+  });
+
   it('finds the cause of a refused streamed call inside the modem message', () => {
     const err = { statusCode: 500, json: null, reason: 'server error', message: '(HTTP code 500) server error - Get "http://127.0.0.1:5000/v2/": no basic auth credentials ' };
     expect(describeEngineError(err)).toEqual({ error: 'Get "http://127.0.0.1:5000/v2/": no basic auth credentials', error_code: 500 });

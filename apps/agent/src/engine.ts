@@ -41,9 +41,12 @@ function causeInMessage(message: string | undefined): string | undefined {
 
 /** State conflicts Engine 20.10 answers with a 500, known by their message: not server faults. */
 const CONFLICTS_ANSWERED_AS_500 = [/is not connected to the network/i];
+/** Bad input Engine 20.10 answers with a 500 (an image reference it cannot parse, e.g. in image save's names). */
+const BAD_INPUT_ANSWERED_AS_500 = [/invalid reference format/i];
 
 function classify(statusCode: number, message: string): number {
   if (statusCode === 400 || statusCode === 404 || statusCode === 409) return statusCode;
+  if (statusCode === 500 && BAD_INPUT_ANSWERED_AS_500.some((pattern) => pattern.test(message))) return 400;
   // The engine's 403 is a refusal in the object's current state (endpoint already in the network, network still in use): a conflict.
   if (statusCode === 403) return 409;
   if (statusCode === 500 && CONFLICTS_ANSWERED_AS_500.some((pattern) => pattern.test(message))) return 409;

@@ -57,6 +57,8 @@ export async function startWithUpload(jobs: JobClient, uploads: UploadStore, upl
  * cuts the connection, so a partial file never looks whole.
  */
 export async function answerWithFile(spec: OperationSpec, transfers: Transfers, jobs: JobClient, request: JobRequest, res: Response): Promise<void> {
+  // A target that is malformed, matches nothing or reaches outside the key's scope is refused as for any call.
+  jobs.previewTarget(request.target, request.scope);
   if (!TargetResolver.isSingleHost(request.target)) {
     throw badRequest(`${spec.name} answers with one host's ${spec.downloadMediaType}: target a hostname or _any, not '${request.target}' (to fetch from several hosts, call each by name)`);
   }
