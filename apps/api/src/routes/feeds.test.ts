@@ -73,6 +73,7 @@ beforeAll(async () => {
     audit: { record: () => undefined } as never,
     revocations: { isRevoked: () => false } as never,
     mintedKeys: {} as never,
+    transfers: {} as never,
     log: pino({ level: 'silent' }),
   });
   const server = app.listen(0, '127.0.0.1');
