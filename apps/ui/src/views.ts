@@ -229,7 +229,7 @@ export function ContainersView() {
       const running = members.filter((r) => r.State === 'running').length;
       body.push(
         h('tr', { class: 'group', key: `group:${group}`, 'data-group': group }, [
-          h('td', { colSpan: columns }, [h('strong', null, groupTitle(group, groupBy)), h('span', { class: 'muted' }, ` · ${members.length} containers, ${running} running`)]),
+          h('td', { colSpan: columns }, [h('strong', null, groupTitle(group, groupBy)), h('span', { class: 'muted' }, ` · ${members.length} container${members.length === 1 ? '' : 's'}, ${running} running`)]),
         ]),
       );
     }
