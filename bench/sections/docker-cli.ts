@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, dockerClient, type FleetState } from '@fleet/deploy';
 import type { Progress } from '../lib/context';
+import { timeCommand } from '../lib/proc';
 import { round } from '../lib/stats';
 
 /** One way of running `docker ps`, timed from spawn to exit. */
@@ -30,23 +30,6 @@ export interface DockerCliResult {
 
 const HOST = 'web-01';
 const CONTAINER = 'bench-docker-ps';
-
-function timeOnce(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn('docker', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (code !== 0) reject(new Error(`docker ${args.join(' ')} exited ${code}: ${stderr.trim().slice(0, 400)}`));
-      else resolve({ ms, stdout });
-    });
-  });
-}
 
 function timing(dockerHost: string, samples: number[]): DockerPsTiming {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -78,16 +61,16 @@ export async function runDockerCli(state: FleetState, opts: { quick: boolean }, 
       { key: 'socket' as const, env: { ...base, DOCKER_HOST: socketHost }, samples: [] as number[], listing: '' },
     ];
     const args = ['ps', '--no-trunc', '--format', '{{.ID}}'];
-    for (const side of sides) side.listing = (await timeOnce(args, side.env)).stdout;
+    for (const side of sides) side.listing = (await timeCommand('docker', args, side.env)).stdout;
     if (sides[0].listing !== sides[1].listing) throw new Error(`docker ps through the gateway listed ${JSON.stringify(sides[0].listing)}, on the socket ${JSON.stringify(sides[1].listing)}`);
     progress.say(`docker CLI: docker ps on ${HOST} through the gateway and on its socket, ${runs} runs each, alternating`);
     for (let run = 0; run < runs; run++) {
       // Alternate which side goes first, so neither always runs right after the other.
-      for (const side of run % 2 === 0 ? sides : [...sides].reverse()) side.samples.push((await timeOnce(args, side.env)).ms);
+      for (const side of run % 2 === 0 ? sides : [...sides].reverse()) side.samples.push((await timeCommand('docker', args, side.env)).ms);
     }
     const gateway = timing(gatewayHost.replace(/\/\/[^/]+/, '//<gateway>'), sides[0].samples);
     const socket = timing(socketHost.replace(/^unix:\/\/.*\/(?=[^/]+\/docker\.sock$)/, 'unix://…/'), sides[1].samples);
-    const cli = (await timeOnce(['--version'], base)).stdout.trim();
+    const cli = (await timeCommand('docker', ['--version'], base)).stdout.trim();
     const containers = sides[0].listing.split('\n').filter(Boolean).length;
     const ratio = round(gateway.medianMs / socket.medianMs, 2);
     progress.say(`docker CLI: docker ps median ${gateway.medianMs} ms through the gateway, ${socket.medianMs} ms on the socket: ${ratio}×`);

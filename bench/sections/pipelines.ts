@@ -1,8 +1,9 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, dockerClient, type FleetState, REPO_ROOT } from '@fleet/deploy';
 import type { Progress } from '../lib/context';
+import { timeCommand } from '../lib/proc';
 import { round } from '../lib/stats';
 
 /** One command a pipeline step could run, timed from spawn to exit. */
@@ -47,24 +48,6 @@ export function ensureAnsible(progress: Progress): void {
   execFileSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore', timeout: 600_000 });
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'ansible', 'python3-docker'], { env, stdio: 'ignore', timeout: 1_200_000 });
   if (missing()) throw new Error('ansible or python3-docker still missing after apt-get install');
-}
-
-/** Wall time of one run, spawn to exit; the output is checked by `check` (a wrong answer is an error, not a time). */
-function timeOnce(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.trim().slice(0, 400)}`));
-      else resolve({ ms, stdout });
-    });
-  });
 }
 
 interface Subject {
@@ -138,10 +121,10 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
       },
     ];
     // One untimed run each: the page cache holds every file afterwards, as on a CI runner that ran a step before.
-    for (const subject of subjects) await timeOnce(subject.command, subject.args, subject.env);
+    for (const subject of subjects) await timeCommand(subject.command, subject.args, subject.env);
     const samples = new Map<PipelineKey, Array<{ ms: number; stdout: string }>>(subjects.map((s) => [s.key, []]));
     for (let pass = 0; pass < runs; pass++) {
-      for (const subject of subjects) samples.get(subject.key)?.push(await timeOnce(subject.command, subject.args, subject.env));
+      for (const subject of subjects) samples.get(subject.key)?.push(await timeCommand(subject.command, subject.args, subject.env));
     }
     const commands = subjects.map((subject) => summarizeSubject(subject, samples.get(subject.key) ?? []));
     for (const c of commands) progress.say(`  ${c.shown.slice(0, 60)}: median ${c.medianMs} ms (min ${c.minMs}, max ${c.maxMs})${c.hosts !== undefined ? `, ${c.hosts} hosts, ${c.containers} containers` : ''}`);

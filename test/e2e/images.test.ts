@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import type { OperationName } from '@fleet/contracts/operations';
 import { assertMatchesContract } from '../support/contract';
+import { imageIdOn } from '../support/docker';
 import { useTestFleet } from '../support/suite';
 import { api, type ApiResponse } from '../support/http';
 import { registryAuthHeader } from '../support/registry-auth';
@@ -53,13 +54,9 @@ function outcomes(res: ApiResponse): Array<[string, string, boolean]> {
   return rows(res).map((row) => [row.hostname, row.status, row.changed]);
 }
 
-async function engineImageId(host: string, reference: string): Promise<string | undefined> {
-  try {
-    return (await fleet.docker(host).getImage(reference).inspect()).Id;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-    throw err;
-  }
+/** The image's id on that host's engine, read behind the gateway's back. */
+function engineImageId(host: string, reference: string): Promise<string | undefined> {
+  return imageIdOn(fleet.docker(host), reference);
 }
 
 function query(params: Record<string, unknown>): string {

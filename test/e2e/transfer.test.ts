@@ -13,6 +13,7 @@ import { extract } from 'tar-stream';
 import { objectStreamName, UPLOADS_BUCKET } from '@fleet/contracts/protocol';
 import { NatsLogin } from '../support/agent-login';
 import { assertMatchesContract } from '../support/contract';
+import { imageIdOn } from '../support/docker';
 import { api } from '../support/http';
 import { useTestFleet } from '../support/suite';
 
@@ -101,13 +102,9 @@ async function engineFile(host: string, path: string): Promise<string | undefine
   }
 }
 
-async function engineImageId(host: string, reference: string): Promise<string | undefined> {
-  try {
-    return (await fleet.docker(host).getImage(reference).inspect()).Id;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-    throw err;
-  }
+/** The image's id on that host's engine, read behind the gateway's back. */
+function engineImageId(host: string, reference: string): Promise<string | undefined> {
+  return imageIdOn(fleet.docker(host), reference);
 }
 
 /** A file answer of the gateway, read whole (these are small). */

@@ -41,3 +41,13 @@ export async function containerEvents(engine: Docker, container: string, since: 
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as EngineEvent);
 }
+
+/** The engine's own id for an image reference, or undefined when the engine does not have it. */
+export async function imageIdOn(engine: Docker, reference: string): Promise<string | undefined> {
+  try {
+    return (await engine.getImage(reference).inspect()).Id;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw err;
+  }
+}
