@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { createFleetClient, type FleetClient } from '@fleet/sdk';
+import { createFleetClient, type FleetClient, httpFetch } from '@fleet/sdk';
 import type { FleetState } from '@fleet/deploy';
 import { UsageError } from './exit';
 
@@ -80,5 +80,6 @@ export function clientFor(command: Command): FleetClient {
   } catch {
     throw new UsageError(`not a URL: '${connection.url}'`);
   }
-  return createFleetClient(connection);
+  // Node's own http, not the global fetch: a command exits ~250 ms sooner (httpFetch says why).
+  return createFleetClient({ ...connection, fetch: httpFetch });
 }
