@@ -24,6 +24,7 @@ export class ResultFeed {
   private unfollow?: () => void;
   private early?: Subscription;
   private records?: Subscription;
+  private nc?: NatsConnection;
 
   start(nc: NatsConnection): void {
     this.unfollow = followBucket(nc, RESULTS_BUCKET, ({ key, deleted, value }) => {
@@ -34,12 +35,7 @@ export class ResultFeed {
         if (!err) this.deliver(parseEarlyRowSubject(msg.subject), msg.data);
       },
     });
-    this.records = nc.subscribe(jobRecordSubject('*'), {
-      callback: (err, msg) => {
-        const record = err || this.recordListeners.size === 0 ? undefined : decodeJson<JobRecord>(msg.data);
-        if (record?.job_id && Array.isArray(record.hosts)) this.recordListeners.forEach((listener) => listener(record));
-      },
-    });
+    this.nc = nc;
     void (async () => {
       for await (const status of nc.status()) if (status.type === 'reconnect') this.reconnectListeners.forEach((listener) => listener());
     })();
@@ -77,10 +73,24 @@ export class ResultFeed {
     return () => this.anyRowListeners.delete(listener);
   }
 
-  /** Every job record as it is stored, from now on. */
+  /**
+   * Every job record as it is stored, from now on. The gateway subscribes to the records only while
+   * someone listens: otherwise every job would come back to it once more, for nobody.
+   */
   watchRecords(listener: RecordListener): () => void {
     this.recordListeners.add(listener);
-    return () => this.recordListeners.delete(listener);
+    this.records ??= this.nc?.subscribe(jobRecordSubject('*'), {
+      callback: (err, msg) => {
+        const record = err ? undefined : decodeJson<JobRecord>(msg.data);
+        if (record?.job_id && Array.isArray(record.hosts)) this.recordListeners.forEach((each) => each(record));
+      },
+    });
+    return () => {
+      this.recordListeners.delete(listener);
+      if (this.recordListeners.size > 0) return;
+      this.records?.unsubscribe();
+      this.records = undefined;
+    };
   }
 
   watch(jobId: string, listener: RowListener): () => void {
