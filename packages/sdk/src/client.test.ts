@@ -1,5 +1,6 @@
 import { createFleetClient } from './client';
-import { ConflictError, FleetApiError, RateLimitedError } from './errors';
+import { ConflictError, FleetApiError, FleetConnectionError, RateLimitedError } from './errors';
+import type { JsonRequest } from './transport';
 
 /** A client whose fetch records each request and answers `reply`. */
 function recording(reply: () => Response) {
@@ -7,8 +8,8 @@ function recording(reply: () => Response) {
   const client = createFleetClient({
     url: 'http://gateway.test/',
     apiKey: 'k1',
-    fetch: async (input: RequestInfo | URL) => {
-      requests.push(input as Request);
+    fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+      requests.push(input instanceof Request && init === undefined ? input : new Request(input, init));
       return reply();
     },
   });
@@ -77,6 +78,43 @@ describe('errors', () => {
     const { client } = recording(() => new Response('upstream broke', { status: 502, headers: { 'content-type': 'text/plain' } }));
     const err = await client.agents.list().catch((caught: unknown) => caught);
     expect(err).toMatchObject({ status: 502, error: 'upstream broke', body: 'upstream broke' });
+  });
+});
+
+describe('a transport of its own', () => {
+  it('carries every plain JSON call, with the key, the JSON body and the answer parsed; no fetch is made', async () => {
+    const sent: JsonRequest[] = [];
+    const transport = async (request: JsonRequest) => {
+      sent.push(request);
+      return { status: 200, headers: { 'content-type': 'application/json' }, text: JSON.stringify(ROWS) };
+    };
+    const fetchMade = jest.fn();
+    const client = createFleetClient({ url: 'http://gateway.test', apiKey: 'k1', transport, fetch: fetchMade });
+    expect(await client.node('role:web').containers.exec('app', { cmd: ['true'] }, { timeout: 5 })).toEqual(ROWS);
+    await client.agents.label('web-01', { role: 'web' });
+    expect(sent.map(({ method, url }) => `${method} ${url}`)).toEqual([
+      'POST http://gateway.test/node/role:web/container/docker/app/exec?timeout=5',
+      'PUT http://gateway.test/agent/web-01/labels',
+    ]);
+    expect(sent[0].headers).toEqual({ authorization: 'Bearer k1', 'content-type': 'application/json' });
+    expect(JSON.parse(sent[1].body as string)).toEqual({ labels: { role: 'web' } });
+    expect(fetchMade).not.toHaveBeenCalled();
+  });
+
+  it('turns its answers into the same typed errors, and a failed connection into a FleetConnectionError', async () => {
+    const answers = [{ status: 429, headers: { 'content-type': 'application/json', 'retry-after': '3' }, text: JSON.stringify({ error: 'Too Many Requests', details: 'slow down', code: 429 }) }];
+    const transport = async () => {
+      const answer = answers.shift();
+      if (!answer) throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:1') });
+      return answer;
+    };
+    const client = createFleetClient({ url: 'http://127.0.0.1:1', transport });
+    const limited = await client.jobs.list().catch((caught: unknown) => caught);
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect((limited as RateLimitedError).retryAfterSeconds).toBe(3);
+    const refused = await client.jobs.list().catch((caught: unknown) => caught);
+    expect(refused).toBeInstanceOf(FleetConnectionError);
+    expect((refused as Error).message).toBe('cannot reach the gateway at http://127.0.0.1:1: fetch failed: connect ECONNREFUSED 127.0.0.1:1');
   });
 });
 

@@ -1,9 +1,10 @@
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import type { paths } from '@fleet/contracts';
 import { JOB_WAIT_MAX_SECONDS } from '@fleet/contracts/operations';
-import { errorFromResponse, FleetConnectionError, JobWaitTimeoutError } from './errors';
+import { errorFromResponse, errorFromStatus, FleetConnectionError, JobWaitTimeoutError } from './errors';
 import { NodeClient } from './node';
 import { readEvents } from './sse';
+import { fetchTransport, type JsonAnswer, type JsonTransport } from './transport';
 import type { AgentList, AuditList, Enrollment, Job, JobList, QueryOf, StreamEvent } from './types';
 
 export interface FleetClientOptions {
@@ -13,9 +14,26 @@ export interface FleetClientOptions {
   apiKey?: string;
   /** Headers sent with every request. */
   headers?: Record<string, string>;
-  /** A fetch implementation (tests, proxies); the global fetch by default. */
+  /** A fetch implementation (tests, proxies); the global fetch by default. Streams, feeds and files go through it. */
   fetch?: typeof fetch;
+  /** How plain JSON calls travel; over `fetch` by default. The CLI gives `httpTransport` (Node's http, node-http.ts). */
+  transport?: JsonTransport;
 }
+
+/** A plain JSON call: path parameters fill the path's `{name}`s, the query is serialised as `serializeQuery` does. */
+export interface JsonCall {
+  path?: Record<string, unknown>;
+  query?: Record<string, unknown>;
+  /** Sent as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+type Method = 'get' | 'post' | 'put' | 'delete';
+/** What a path's method answers on success (200 or 201), as the contract types it. */
+type AnswerOf<P extends keyof paths, M extends Method> = paths[P][M] extends { responses: infer R } ? SuccessJson<R> : never;
+type SuccessJson<R> = R extends { 200: { content: { 'application/json': infer J } } } ? J : R extends { 201: { content: { 'application/json': infer J } } } ? J : never;
 
 export interface RawRequest {
   /** Sent as JSON. */
@@ -83,19 +101,33 @@ function serializePath(template: string, params: Record<string, unknown>): strin
  * the compiler. Non-2xx answers throw typed errors (errors.ts).
  */
 export class FleetClient {
-  /** The typed openapi-fetch client, for calls the helpers do not cover. */
-  readonly http: Client<paths>;
   readonly url: string;
+  private readonly transport: JsonTransport;
+  /** Sent with every call, names in lower case. */
+  private readonly headers: Record<string, string>;
+  private readonly fetch?: typeof fetch;
+  private typed?: Client<paths>;
 
   constructor(options: FleetClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
-    this.http = createClient<paths>({
+    this.headers = lowerCaseNames({ ...(options.apiKey !== undefined ? { authorization: `Bearer ${options.apiKey}` } : {}), ...options.headers });
+    this.fetch = options.fetch;
+    this.transport = options.transport ?? fetchTransport(options.fetch);
+  }
+
+  /**
+   * The typed openapi-fetch client, for streams, files and calls the helpers do not cover. Made on
+   * first use: it reads fetch's classes, whose loading a short-lived process (the CLI) need not pay.
+   */
+  get http(): Client<paths> {
+    this.typed ??= createClient<paths>({
       baseUrl: this.url,
-      fetch: options.fetch,
-      headers: { ...(options.apiKey !== undefined ? { authorization: `Bearer ${options.apiKey}` } : {}), ...options.headers },
+      fetch: this.fetch,
+      headers: this.headers,
       querySerializer: serializeQuery,
       pathSerializer: serializePath,
     });
+    return this.typed;
   }
 
   /** Node-targeted operations on `target`: a hostname, `_any`, `_all` or `key:value[,key:value…]`. */
@@ -106,39 +138,39 @@ export class FleetClient {
   readonly jobs = {
     /** One job with its per-host rows; `wait` long-polls up to that many seconds for it to finish. */
     get: (jobId: string, options: { wait?: number; signal?: AbortSignal } = {}): Promise<Job> =>
-      this.send(this.http.GET('/job/{job_id}', { params: { path: { job_id: jobId }, query: { wait: options.wait } }, signal: options.signal })),
+      this.json('get', '/job/{job_id}', { path: { job_id: jobId }, query: { wait: options.wait }, signal: options.signal }),
     /** A page of jobs, newest first; pass `next_cursor` as `cursor` for the next page. */
-    list: (query: QueryOf<'job.list'> = {}): Promise<JobList> => this.send(this.http.GET('/job', { params: { query } })),
+    list: (query: QueryOf<'job.list'> = {}): Promise<JobList> => this.json('get', '/job', { query }),
     /** Long-polls until the job is no longer pending or running. */
     wait: (jobId: string, options: WaitOptions = {}): Promise<Job> => this.waitForJob(jobId, options),
   };
 
   readonly agents = {
-    list: (): Promise<AgentList> => this.send(this.http.GET('/agent')),
-    get: (hostname: string) => this.send(this.http.GET('/agent/{hostname}', { params: { path: { hostname } } })),
+    list: (): Promise<AgentList> => this.json('get', '/agent'),
+    get: (hostname: string) => this.json('get', '/agent/{hostname}', { path: { hostname } }),
     /** Cordons the agent out of `_all`, `_any` and label targets (its hostname still reaches it). */
-    drain: (hostname: string) => this.send(this.http.POST('/agent/{hostname}/drain', { params: { path: { hostname } } })),
-    undrain: (hostname: string) => this.send(this.http.POST('/agent/{hostname}/undrain', { params: { path: { hostname } } })),
+    drain: (hostname: string) => this.json('post', '/agent/{hostname}/drain', { path: { hostname } }),
+    undrain: (hostname: string) => this.json('post', '/agent/{hostname}/undrain', { path: { hostname } }),
     /** Enrols a pending (or not yet seen) agent so targets reach it; without labels it gets the ones it asked for. */
     accept: (hostname: string, labels?: Record<string, string>): Promise<Enrollment> =>
-      this.send(this.http.POST('/agent/{hostname}/accept', { params: { path: { hostname } }, ...(labels ? { body: { labels } } : {}) })),
+      this.json('post', '/agent/{hostname}/accept', { path: { hostname }, ...(labels ? { body: { labels } } : {}) }),
     /** Replaces an accepted agent's labels, the ones targets and key scopes match. */
     label: (hostname: string, labels: Record<string, string>): Promise<Enrollment> =>
-      this.send(this.http.PUT('/agent/{hostname}/labels', { params: { path: { hostname } }, body: { labels } })),
+      this.json('put', '/agent/{hostname}/labels', { path: { hostname }, body: { labels } }),
   };
 
   readonly audit = {
     /** A page of the audit trail, newest first. */
-    list: (query: QueryOf<'audit.list'> = {}): Promise<AuditList> => this.send(this.http.GET('/audit', { params: { query } })),
+    list: (query: QueryOf<'audit.list'> = {}): Promise<AuditList> => this.json('get', '/audit', { query }),
   };
 
   readonly tokens = {
     /** The keys this gateway minted that have not expired (their claims, never the keys); a scoped caller sees those inside its scope. */
-    list: () => this.send(this.http.GET('/token')),
+    list: () => this.json('get', '/token'),
     /** Mints a key (`token:admin`); a scoped caller mints only inside its own scope. The key is in this answer only. */
-    create: (body: paths['/token']['post']['requestBody']['content']['application/json']) => this.send(this.http.POST('/token', { body })),
+    create: (body: paths['/token']['post']['requestBody']['content']['application/json']) => this.json('post', '/token', { body }),
     /** Revokes a key by its `jti`: refused from the next request on every gateway replica. */
-    revoke: (jti: string) => this.send(this.http.DELETE('/token/{jti}', { params: { path: { jti } } })),
+    revoke: (jti: string) => this.json('delete', '/token/{jti}', { path: { jti } }),
   };
 
   /**
@@ -157,7 +189,23 @@ export class FleetClient {
   };
 
   health() {
-    return this.send(this.http.GET('/health'));
+    return this.json('get', '/health');
+  }
+
+  /**
+   * A plain JSON call through the transport, with the client's base URL and headers: the answer's
+   * JSON on 2xx, a typed error otherwise (errors.ts), a FleetConnectionError when the gateway
+   * cannot be reached. The path is checked against the contract's paths by the compiler.
+   */
+  async json<P extends keyof paths & string, M extends Method>(method: M, path: P, call: JsonCall = {}): Promise<AnswerOf<P, M>> {
+    const search = serializeQuery(call.query ?? {});
+    const url = `${this.url}${serializePath(path, call.path ?? {})}${search ? `?${search}` : ''}`;
+    const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+    const headers = { ...this.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...lowerCaseNames(call.headers ?? {}) };
+    const answer = await this.guard(this.transport({ method: method.toUpperCase(), url, headers, body, signal: call.signal }));
+    const parsed = parseAnswer(answer);
+    if (answer.status < 200 || answer.status > 299) throw errorFromStatus(answer.status, parsed, answer.headers['retry-after'] ?? null);
+    return parsed as AnswerOf<P, M>;
   }
 
   private async *follow(call: Promise<{ data?: unknown; error?: unknown; response: Response }>): AsyncGenerator<StreamEvent> {
@@ -226,6 +274,16 @@ export class FleetClient {
 function isTransportFailure(err: unknown): boolean {
   const { name, message } = (err ?? {}) as { name?: unknown; message?: unknown };
   return (name === 'TypeError' && message === 'fetch failed') || name === 'AbortError' || name === 'TimeoutError';
+}
+
+function lowerCaseNames(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+/** JSON when the answer says it is JSON, its text otherwise (an empty body is `undefined`). */
+function parseAnswer(answer: JsonAnswer): unknown {
+  if (answer.text === '') return undefined;
+  return (answer.headers['content-type'] ?? '').includes('json') ? JSON.parse(answer.text) : answer.text;
 }
 
 /** `createFleetClient({url, apiKey}).node('role:web').containers.list()` */

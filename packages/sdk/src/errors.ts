@@ -81,11 +81,16 @@ const BY_STATUS: Record<number, new (status: number, body: unknown) => FleetApiE
   409: ConflictError,
 };
 
+/** The typed error for a non-2xx answer with this status and body (and `retry-after` header, for a 429). */
+export function errorFromStatus(status: number, body: unknown, retryAfter: string | null): FleetApiError {
+  if (status === 429) return new RateLimitedError(status, body, retryAfter);
+  const ErrorClass = BY_STATUS[status] ?? FleetApiError;
+  return new ErrorClass(status, body);
+}
+
 /** The typed error for a non-2xx response whose body has been read as `body`. */
 export function errorFromResponse(response: Response, body: unknown): FleetApiError {
-  if (response.status === 429) return new RateLimitedError(response.status, body, response.headers.get('retry-after'));
-  const ErrorClass = BY_STATUS[response.status] ?? FleetApiError;
-  return new ErrorClass(response.status, body);
+  return errorFromStatus(response.status, body, response.headers.get('retry-after'));
 }
 
 /** undici reports a refused connection as `fetch failed` with the reason in `cause`. */

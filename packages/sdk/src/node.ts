@@ -56,7 +56,10 @@ export class NodeClient {
    * JSON body, everything else is a query parameter.
    */
   async invoke(name: NodeOperationName, input: Record<string, unknown>, options: CallOptions & { async?: boolean } = {}): Promise<NodeResponse | JobAccepted> {
-    return this.fleet.send(this.request(name, input, options, 'json')) as Promise<NodeResponse | JobAccepted>;
+    const { spec, path, query, body } = this.parts(name, input, options);
+    // The operation is chosen at run time, so its path is not a literal the compiler can check; the helpers' inputs are.
+    const call = { path, query, body, headers: options.headers, signal: options.signal };
+    return this.fleet.json(spec.method as never, spec.path as never, call) as Promise<NodeResponse | JobAccepted>;
   }
 
   /**
@@ -104,12 +107,7 @@ export class NodeClient {
     parseAs: 'json' | 'stream',
     kind: BodyKind = { json: true },
   ): Promise<RequestResult> {
-    const spec = operationSpec(name);
-    const { body, ...params } = input;
-    const pathNames = new Set([...spec.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]));
-    const path: Record<string, unknown> = { target: this.target };
-    const query: Record<string, unknown> = { timeout: options.timeout, async: options.async ? true : undefined };
-    for (const [key, value] of Object.entries(params)) (pathNames.has(key) ? path : query)[key] = value;
+    const { spec, path, query, body } = this.parts(name, input, options);
     // The operation is chosen at run time, so its path is not a literal the compiler can check; the helpers' inputs are.
     const json = { params: { path, query }, body, headers: options.headers, signal: options.signal, parseAs };
     const init =
@@ -117,6 +115,17 @@ export class NodeClient {
         ? { ...json, body: kind.file, bodySerializer: (file: FileBody) => file, headers: { ...options.headers, 'content-type': kind.mediaType }, duplex: 'half' }
         : json;
     return this.fleet.http.request(spec.method as 'get', spec.path as never, init as never) as Promise<RequestResult>;
+  }
+
+  /** The operation's path parameters (the target among them), its query (job controls included) and its body. */
+  private parts(name: NodeOperationName, input: Record<string, unknown>, options: CallOptions & { async?: boolean }) {
+    const spec = operationSpec(name);
+    const { body, ...params } = input;
+    const pathNames = new Set([...spec.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]));
+    const path: Record<string, unknown> = { target: this.target };
+    const query: Record<string, unknown> = { timeout: options.timeout, async: options.async ? true : undefined };
+    for (const [key, value] of Object.entries(params)) (pathNames.has(key) ? path : query)[key] = value;
+    return { spec, path, query, body };
   }
 
   readonly containers = {

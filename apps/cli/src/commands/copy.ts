@@ -6,7 +6,6 @@ import { JOB_TIMEOUT_SECONDS } from '@fleet/contracts/operations';
 import { clientFor, globalsOf } from '../context';
 import { exitCodeForRows, UsageError } from '../exit';
 import { renderRows, write, writeJson } from '../output';
-import { packPath, unpackInto } from '../tar';
 
 /** `web:/tmp/x` → container `web`, path `/tmp/x`; a local path has no `:` before its first `/` (as for `docker cp`). */
 function containerPath(operand: string): { container: string; path: string } | undefined {
@@ -41,7 +40,11 @@ export function defineCopyCommand(container: Command, parseTimeout: (raw: string
     });
 }
 
+/** The tar code (and the fs/promises, readline and tar-stream it brings) loads only for `cp`, not at every start. */
+const tar = () => require('../tar') as typeof import('../tar');
+
 async function copyIn(command: Command, opts: CopyOptions, source: string, to: { container: string; path: string }): Promise<void> {
+  const { packPath } = tar();
   const answer = await clientFor(command)
     .node(opts.target)
     .upload('docker.container.archive-put', packPath(source), { id: to.container, path: to.path }, { timeout: opts.timeout });
@@ -53,12 +56,13 @@ async function copyIn(command: Command, opts: CopyOptions, source: string, to: {
 
 async function copyOut(command: Command, opts: CopyOptions, from: { container: string; path: string }, destination: string): Promise<void> {
   const file = await clientFor(command).node(opts.target).download('docker.container.archive-get', { id: from.container, path: from.path }, { timeout: opts.timeout });
-  const tar = Readable.fromWeb(file.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  const archive = Readable.fromWeb(file.body as import('node:stream/web').ReadableStream<Uint8Array>);
   if (destination === '-') {
-    await pipeline(tar, process.stdout);
+    await pipeline(archive, process.stdout);
     return;
   }
-  const files = await unpackInto(tar as AsyncIterable<Buffer>, destination);
+  const { unpackInto } = tar();
+  const files = await unpackInto(archive as AsyncIterable<Buffer>, destination);
   process.stderr.write(`copied ${files} file${files === 1 ? '' : 's'} from ${file.hostname}:${from.container}:${from.path} to ${destination}\n`);
 }
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpFetch } from './http-fetch';
+import { httpFetch, httpTransport } from './node-http';
 
 let server: http.Server;
 let base: string;
@@ -72,6 +72,27 @@ describe('httpFetch', () => {
     const refused = await httpFetch(`http://127.0.0.1:${port}/`).catch((err: unknown) => err as TypeError & { cause: { code: string } });
     expect(refused).toMatchObject({ name: 'TypeError', message: 'fetch failed', cause: { code: 'ECONNREFUSED' } });
     const timedOut = await httpFetch(`${base}/slow`, { signal: AbortSignal.timeout(100) }).catch((err: unknown) => err as Error);
+    expect(timedOut).toMatchObject({ name: 'TimeoutError' });
+  });
+});
+
+describe('httpTransport', () => {
+  it('sends a JSON call and reads its answer whole, repeated headers joined', async () => {
+    const answer = await httpTransport({ method: 'GET', url: `${base}/json`, headers: {} });
+    expect(answer).toMatchObject({ status: 200, text: '{"ok":true}', headers: { 'content-type': 'application/json', 'set-cookie': 'a=1, b=2' } });
+    const echoed = await httpTransport({ method: 'POST', url: `${base}/echo`, headers: { authorization: 'Bearer k' }, body: '{"a":1}' });
+    expect(echoed).toMatchObject({ status: 201, text: 'POST Bearer k {"a":1}' });
+    expect(await httpTransport({ method: 'GET', url: `${base}/empty`, headers: {} })).toMatchObject({ status: 204, text: '' });
+  });
+
+  it("fails like fetch: a refused connection is TypeError('fetch failed') with its cause, a timeout the signal's reason", async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const refused = await httpTransport({ method: 'GET', url: `http://127.0.0.1:${port}/`, headers: {} }).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ name: 'TypeError', message: 'fetch failed', cause: { code: 'ECONNREFUSED' } });
+    const timedOut = await httpTransport({ method: 'GET', url: `${base}/slow`, headers: {}, signal: AbortSignal.timeout(100) }).catch((err: unknown) => err);
     expect(timedOut).toMatchObject({ name: 'TimeoutError' });
   });
 });
