@@ -5,8 +5,8 @@
  * agents). Output is compared with the REST answers and engine state is
  * checked on the engines; exit codes are the documented ones.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createFleetClient, type FleetClient, UnauthorizedError } from '@fleet/sdk';
 import { freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
@@ -353,6 +353,36 @@ describe('connection settings', () => {
       rmSync(join(home, '.config'), { recursive: true, force: true });
     }
     expect((await fleetCli(['--config', join(dir, 'missing.json'), 'agent', 'ls'])).code).toBe(2);
+  });
+
+  it("runs the bundle from V8's code cache: writes it once, reuses it as it is, replaces one V8 refuses or one of an older build", async () => {
+    // A copy of the bin and the bundle, so this test's caches are its own.
+    const root = mkdtempSync(join(home, 'codecache-'));
+    mkdirSync(join(root, 'apps/cli/bin'), { recursive: true });
+    mkdirSync(join(root, 'dist'));
+    copyFileSync(join(REPO, 'apps/cli/bin/fleet.js'), join(root, 'apps/cli/bin/fleet.js'));
+    copyFileSync(join(REPO, 'dist/fleet.js'), join(root, 'dist/fleet.js'));
+    const version = (JSON.parse(readFileSync(join(REPO, 'apps/cli/package.json'), 'utf8')) as { version: string }).version;
+    const run = () => {
+      const res = spawnSync(process.execPath, [join(root, 'apps/cli/bin/fleet.js'), '--version'], { encoding: 'utf8' });
+      expect(res.stdout).toBe(`${version}\n`);
+      return readdirSync(join(root, 'dist')).filter((name) => name.endsWith('.codecache'));
+    };
+    const [cache] = run();
+    const { size, mtimeMs } = statSync(join(root, 'dist/fleet.js'));
+    expect(cache).toBe(`fleet.js.${size}-${Math.trunc(mtimeMs)}.codecache`);
+    const written = readFileSync(join(root, 'dist', cache));
+    expect(written.length).toBeGreaterThan(0);
+    expect(run()).toEqual([cache]);
+    expect(readFileSync(join(root, 'dist', cache)).equals(written)).toBe(true);
+
+    writeFileSync(join(root, 'dist', cache), 'not a code cache');
+    expect(run()).toEqual([cache]);
+    expect(readFileSync(join(root, 'dist', cache)).toString()).not.toBe('not a code cache');
+
+    const rebuilt = new Date(Date.now() + 5_000);
+    utimesSync(join(root, 'dist/fleet.js'), rebuilt, rebuilt);
+    expect(run()).toEqual([`fleet.js.${size}-${Math.trunc(statSync(join(root, 'dist/fleet.js')).mtimeMs)}.codecache`]);
   });
 
   it('starts compiled: --version and --help load the bin and dist/fleet.js, and nothing of tsx or the packages only some commands need', async () => {
