@@ -729,7 +729,26 @@ is transpiled at start); the contract is parsed at build time (\`contract.json\`
 bundled as one \`JSON.parse\`); a family's commands (\`container\`, \`image\`, …) and their flags are built from the
 contract only when that family runs; and the packages only some commands need (dockerode and the NATS client
 for \`up\`/\`down\`/\`status\`, jsonwebtoken, ajv, yaml, cli-table3) load when those commands run.
-`;
+A call never loads fetch's classes (undici: ~50 ms to load, and ~250 ms held at exit): the SDK's plain JSON calls
+go through a transport of their own, which the CLI gives Node's \`http\` (\`httpTransport\`, packages/sdk/src/node-http.ts),
+loaded on the first call (\`https\`, with TLS and crypto, only for an https URL); the tar code only for \`cp\`. And the
+\`fleet\` bin runs the bundle from V8's code cache (\`dist/fleet.js.<size>-<mtime>.codecache\`, written by the build),
+so the bundle is not compiled at every start.
+
+${pipelineBaselines(r)}`;
+}
+
+/** Two start-up changes, each against the CLI without it, in the same rounds (PipelineBaseline). */
+function pipelineBaselines(r: BenchResults): string {
+  const pairs: Array<[string, PipelineKey, PipelineKey]> = [
+    ["V8's code cache of the bundle (`fleet --version`)", 'cliVersionCompiled', 'cliVersion'],
+    ["no fetch classes on a call (`fleet container ls --target _all --json`)", 'cliListFetchLoaded', 'cliList'],
+  ];
+  const lines = pairs.flatMap(([what, beforeKey, afterKey]) => {
+    const [before, after] = [pipelineCommand(r, beforeKey), pipelineCommand(r, afterKey)];
+    return before && after ? [`- ${what}: ${n(before.medianMs)} → ${n(after.medianMs)} ms (before: \`${before.shown}\`).`] : [];
+  });
+  return lines.length ? `Before → after, medians of the same rounds:\n\n${lines.join('\n')}\n` : '';
 }
 
 /** The dashboard in headless chromium (bench/sections/dashboard.ts), from bench/results/dashboard.json. */

@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     try {
       if (wants('pipelines')) {
         await phase('pipelines', async () => {
-          progress.say('pipelines: CLI cold start, and one _all listing by the CLI, curl and Ansible (median of 7)');
+          progress.say('pipelines: CLI cold start, and one _all listing by the CLI, curl and Ansible (median of 11)');
           results.pipelines = await runPipelines(state, progress);
         });
         loads.push({ phase: 'after pipelines', ...loadSnapshot(own) });

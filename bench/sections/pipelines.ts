@@ -21,7 +21,14 @@ export interface PipelineCommand {
   containers?: number;
 }
 
-export type PipelineKey = 'node' | 'cliVersion' | 'cliList' | 'curlList' | 'ansibleList';
+export type PipelineKey = 'node' | 'cliVersion' | 'cliList' | 'curlList' | 'ansibleList' | PipelineBaseline;
+
+/**
+ * The CLI as it started before two of its start-up changes, in the same rounds: the bundle compiled at start (no
+ * code cache: \`node dist/fleet.js\`), and the listing with fetch's classes loaded (what every call did before the
+ * SDK's JSON transport).
+ */
+export type PipelineBaseline = 'cliVersionCompiled' | 'cliListFetchLoaded';
 
 export interface PipelinesResult {
   runs: number;
@@ -33,6 +40,7 @@ export interface PipelinesResult {
 }
 
 const CLI_BIN = join(REPO_ROOT, 'apps', 'cli', 'bin', 'fleet.js');
+const CLI_BUNDLE = join(REPO_ROOT, 'dist', 'fleet.js');
 const CONTAINER = 'bench-pipe';
 
 /**
@@ -70,7 +78,7 @@ interface Subject {
  */
 export async function runPipelines(state: FleetState, progress: Progress): Promise<PipelinesResult> {
   ensureAnsible(progress);
-  const runs = 7;
+  const runs = 11;
   const dir = mkdtempSync('/tmp/flb-pipe-');
   const engines = state.agents.map((agent) => dockerClient(agent.socket));
   await Promise.all(engines.map((docker) => docker.createContainer({ Image: BUSYBOX_IMAGE, name: CONTAINER, Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } }).then((c) => c.start())));
@@ -89,6 +97,10 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
       ANSIBLE_DEPRECATION_WARNINGS: 'False',
     };
     const url = `${state.url}/node/_all/container/docker`;
+    // Reading one of fetch's globals loads undici, as the SDK's first call did before its JSON transport.
+    const loadFetch = join(dir, 'load-fetch.js');
+    writeFileSync(loadFetch, 'void globalThis.Headers;\n');
+    const listing = ['container', 'ls', '--target', '_all', '--json'];
     const subjects: Subject[] = [
       { key: 'node', label: 'Node alone', shown: 'node -e 0', command: process.execPath, args: ['-e', '0'], env: base },
       { key: 'cliVersion', label: 'CLI cold start', shown: 'fleet --version', command: CLI_BIN, args: ['--version'], env: cliEnv },
@@ -97,7 +109,17 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
         label: 'CLI listing',
         shown: 'fleet container ls --target _all --json',
         command: CLI_BIN,
-        args: ['container', 'ls', '--target', '_all', '--json'],
+        args: listing,
+        env: cliEnv,
+        count: countRows,
+      },
+      { key: 'cliVersionCompiled', label: 'CLI cold start, bundle compiled at start', shown: 'node dist/fleet.js --version', command: process.execPath, args: [CLI_BUNDLE, '--version'], env: cliEnv },
+      {
+        key: 'cliListFetchLoaded',
+        label: "CLI listing, fetch's classes loaded",
+        shown: 'node -r load-fetch.js apps/cli/bin/fleet.js container ls --target _all --json',
+        command: process.execPath,
+        args: ['-r', loadFetch, CLI_BIN, ...listing],
         env: cliEnv,
         count: countRows,
       },
