@@ -7,10 +7,18 @@ export class Semaphore {
     this.available = size;
   }
 
-  /** Runs `task` once a slot is free; rejects, without running it, if `signal` aborts while it waits. */
-  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /** True when a task run now would start at once. */
+  get hasFreeSlot(): boolean {
+    return this.available > 0;
+  }
+
+  /**
+   * Runs `task` once a slot is free; rejects, without running it, if no slot is free by `giveUpAt`
+   * (epoch ms). A task that finds a slot free starts at once and costs no timer.
+   */
+  async run<T>(task: () => Promise<T>, giveUpAt?: number): Promise<T> {
     if (this.available > 0) this.available--;
-    else await this.waitForSlot(signal);
+    else await this.waitForSlot(giveUpAt);
     try {
       return await task();
     } finally {
@@ -20,18 +28,18 @@ export class Semaphore {
     }
   }
 
-  private waitForSlot(signal: AbortSignal | undefined): Promise<void> {
+  private waitForSlot(giveUpAt: number | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
       const granted = () => {
-        signal?.removeEventListener('abort', giveUp);
+        clearTimeout(timer);
         resolve();
       };
       const giveUp = () => {
         this.waiting.splice(this.waiting.indexOf(granted), 1);
         reject(new Error('gave up waiting for a slot'));
       };
-      if (signal?.aborted) return reject(new Error('gave up waiting for a slot'));
-      signal?.addEventListener('abort', giveUp, { once: true });
+      const timer = giveUpAt === undefined ? undefined : setTimeout(giveUp, Math.max(0, giveUpAt - Date.now()));
+      timer?.unref();
       this.waiting.push(granted);
     });
   }

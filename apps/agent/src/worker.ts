@@ -10,6 +10,7 @@ import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { OPERATIONS } from '@fleet/contracts/operations';
 import { AGENT_REPORT_GRACE_MS, agentConsumerName, earlyRowSubject, jobsStreamOf, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
 import { JobChannel } from './channel';
+import { JobDeadline } from './deadline';
 import { describeEngineError } from './engine';
 import type { Executor, ExecutorTable } from './executors/types';
 import { Semaphore } from './semaphore';
@@ -138,6 +139,7 @@ export class JobWorker {
       msg.nak(1000);
       return;
     }
+    const slots = this.slotsFor(job);
     msg.ack();
     if (claim === 'taken') {
       log.info('job already claimed on this host; not executed again');
@@ -145,11 +147,11 @@ export class JobWorker {
     }
     const refusal = this.hostAccessRefusal(job);
     if (refusal) log.warn({ refusal }, 'job reaches the host without leave; not executed');
-    const row = fitted(refusal ? this.refusedRow(refusal) : await this.runWhenFree(job, log));
+    const { row, json } = fitted(refusal ? this.refusedRow(refusal) : await this.runWhenFree(job, slots, log));
     this.deps.onExecuted?.(job, row);
     // Heard at once by the waiting gateway; the durable write below is what every replica reads later.
-    this.deps.nc.publish(earlyRowSubject(job.job_id, this.deps.hostname), JSON.stringify(row));
-    const stored = await this.report(job, row, log, unclaimed ? 'first' : 'overwrite');
+    this.deps.nc.publish(earlyRowSubject(job.job_id, this.deps.hostname), json);
+    const stored = await this.report(job, json, log, unclaimed ? 'first' : 'overwrite');
     if (!stored) log.info('row already written for this read (a repeated delivery, or the deadline passed); kept it');
     log.info({ status: row.status, changed: row.changed, duration_ms: row.duration_ms }, 'job done');
   }
@@ -203,20 +205,14 @@ export class JobWorker {
    * behind slow engine calls when its deadline nears fails with that reason,
    * in time for its row to land, and never starts late.
    */
-  private runWhenFree(job: JobMessage, log: Logger): Promise<HostRow> {
-    const giveUp = new AbortController();
-    const timer = setTimeout(() => giveUp.abort(), Math.max(0, job.deadline - Date.now() - QUEUE_GRACE_MS));
-    timer.unref();
-    return this.slotsFor(job)
-      .run(() => this.execute(job, log), giveUp.signal)
-      .catch(() => ({
-        hostname: this.deps.hostname,
-        status: 'failed' as const,
-        changed: false,
-        error: 'timeout: operation did not finish by the deadline (it waited for the engine behind other jobs and was not started)',
-        error_code: 504,
-      }))
-      .finally(() => clearTimeout(timer));
+  private runWhenFree(job: JobMessage, slots: Semaphore, log: Logger): Promise<HostRow> {
+    return slots.run(() => this.execute(job, log), job.deadline - QUEUE_GRACE_MS).catch(() => ({
+      hostname: this.deps.hostname,
+      status: 'failed' as const,
+      changed: false,
+      error: 'timeout: operation did not finish by the deadline (it waited for the engine behind other jobs and was not started)',
+      error_code: 504,
+    }));
   }
 
   /**
@@ -224,12 +220,12 @@ export class JobWorker {
    * the same row under the same key again is harmless, so retry for a while.
    * An unclaimed read writes its row only where there is none yet (`first`); false when one was there.
    */
-  private async report(job: JobMessage, row: HostRow, log: Logger, mode: 'overwrite' | 'first'): Promise<boolean> {
+  private async report(job: JobMessage, row: Uint8Array, log: Logger, mode: 'overwrite' | 'first'): Promise<boolean> {
     const key = resultKey(job.job_id, this.deps.hostname);
     const giveUpAt = Math.max(job.deadline, Date.now()) + REPORT_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.deps.results.put(key, JSON.stringify(row), mode === 'first' ? { previousSeq: 0 } : undefined);
+        await this.deps.results.put(key, row, mode === 'first' ? { previousSeq: 0 } : undefined);
         return true;
       } catch (err) {
         // Also after a retry whose first attempt was stored: either way the key holds a final row.
@@ -263,38 +259,35 @@ export class JobWorker {
       return { hostname, status: 'failed', changed: false, error: `operation ${job.operation} is not supported by this agent`, error_code: 501 };
     }
     const channel = new JobChannel(this.deps.nc, job, hostname);
-    // The deadline as a timer that is cleared when the job ends (AbortSignal.timeout would keep its timer,
-    // signal and listeners alive until the deadline, up to 300 s after a job that took milliseconds).
-    const deadlineController = new AbortController();
-    const deadline = deadlineController.signal;
     const giveUpAt = job.deadline - AGENT_REPORT_GRACE_MS;
-    const deadlineTimer = setTimeout(() => deadlineController.abort(deadlineReason()), Math.max(0, giveUpAt - Date.now()));
-    deadlineTimer.unref();
+    const deadline = new JobDeadline(giveUpAt);
     // A stream ends normally a little before the deadline, or when its client leaves, so its row lands in time.
     const stop = job.stream ? new AbortController() : undefined;
     const stopTimer = stop ? setTimeout(() => stop.abort(), Math.max(0, job.deadline - Date.now() - STREAM_GRACE_MS)) : undefined;
     const unsubscribe = stop ? channel.onCancel(() => stop.abort()) : undefined;
+    let streamSignal: AbortSignal | undefined;
     try {
-      const outcome = await Promise.race([
+      const outcome = await deadline.bound(() =>
         executor(job.params as never, {
           docker: this.deps.docker,
           deadline: giveUpAt,
-          signal: stop ? AbortSignal.any([deadline, stop.signal]) : deadline,
+          // Made only if the executor looks at it: most reads never do.
+          get signal() {
+            return stop ? (streamSignal ??= AbortSignal.any([deadline.signal, stop.signal])) : deadline.signal;
+          },
           log,
           emit: (event, data) => channel.emit(event, data),
           secret: () => channel.secret(),
           maxOutputBytes: this.deps.maxOutputBytes,
           upload: () => channel.upload(),
-          sendFile: (source, fileHeaders = {}) => channel.sendFile(source, fileHeaders, giveUpAt, deadline),
+          sendFile: (source, fileHeaders = {}) => channel.sendFile(source, fileHeaders, giveUpAt, deadline.signal),
         }),
-        rejectOnAbort(deadline),
-      ]);
+      );
       return { hostname, status: 'ok', ...outcome, duration_ms: Date.now() - started };
     } catch (err) {
-      const failure = deadline.aborted ? { error: 'timeout: operation did not finish by the deadline', error_code: 504 } : describeEngineError(err);
+      const failure = deadline.expired ? { error: 'timeout: operation did not finish by the deadline', error_code: 504 } : describeEngineError(err);
       return { hostname, status: 'failed', changed: false, ...failure, duration_ms: Date.now() - started };
     } finally {
-      clearTimeout(deadlineTimer);
       clearTimeout(stopTimer);
       unsubscribe?.();
     }
@@ -327,32 +320,37 @@ const STREAM_GRACE_MS = 750;
  */
 const MAX_ROW_BYTES = 900 * 1024;
 
+/** A final row and its JSON, encoded once for the size check, the announcement and the durable write. */
+export interface EncodedRow {
+  row: HostRow;
+  json: Uint8Array;
+}
+
 /**
  * A row that will not fit a NATS message: its output is cut further (JSON escaping can make
  * capped output grow up to six times, e.g. NUL bytes), and a row that still does not fit becomes a
  * failed row saying how large it was. Output is already capped by the executors; this catches the rest.
  */
-function fitted(row: HostRow): HostRow {
-  let current = row;
-  for (let cuts = 0; cuts < 8 && rowBytes(current) > MAX_ROW_BYTES; cuts++) {
-    const shorter = withHalfTheOutput(current);
+export function fitted(row: HostRow): EncodedRow {
+  let current = encoded(row);
+  for (let cuts = 0; cuts < 8 && current.json.length > MAX_ROW_BYTES; cuts++) {
+    const shorter = withHalfTheOutput(current.row);
     if (!shorter) break;
-    current = shorter;
+    current = encoded(shorter);
   }
-  const size = rowBytes(current);
-  if (size <= MAX_ROW_BYTES) return current;
-  return {
+  if (current.json.length <= MAX_ROW_BYTES) return current;
+  return encoded({
     hostname: row.hostname,
     status: 'failed',
     changed: row.changed,
-    error: `the result (${size} bytes) is larger than a row may be (${MAX_ROW_BYTES} bytes); narrow the request (filters, tail, limit)`,
+    error: `the result (${current.json.length} bytes) is larger than a row may be (${MAX_ROW_BYTES} bytes); narrow the request (filters, tail, limit)`,
     error_code: 507,
     ...(row.duration_ms === undefined ? {} : { duration_ms: row.duration_ms }),
-  };
+  });
 }
 
-function rowBytes(row: HostRow): number {
-  return Buffer.byteLength(JSON.stringify(row));
+function encoded(row: HostRow): EncodedRow {
+  return { row, json: Buffer.from(JSON.stringify(row)) };
 }
 
 /** The row with its `stdout` and `stderr` cut to half their length, marked truncated; undefined when it has no output. */
@@ -364,7 +362,6 @@ function withHalfTheOutput(row: HostRow): HostRow | undefined {
   return cut;
 }
 
-/** What AbortSignal.timeout() aborts with. */
 /**
  * A create refused because the key already has an entry: the broker answers an expected last
  * sequence of 0 with "wrong last sequence" (its "unknown" variant on newer servers), i.e. this
@@ -375,14 +372,6 @@ export function isClaimTaken(err: unknown): boolean {
     err instanceof JetStreamApiError &&
     (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
   );
-}
-
-function deadlineReason(): DOMException {
-  return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-}
-
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('deadline')), { once: true }));
 }
 
 /**
