@@ -1,5 +1,6 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { fitted, isClaimTaken } from './worker';
+import { AGENT_REPORT_GRACE_MS } from '@fleet/contracts/protocol';
+import { endsBeforeRedelivery, fitted, isClaimTaken } from './worker';
 
 /** The broker's answer to a publish, as @nats-io/jetstream turns it into an error. */
 function brokerError(errCode: number, description: string): JetStreamApiError {
@@ -44,5 +45,25 @@ describe('fitted', () => {
     expect(failed).toMatchObject({ hostname: 'web-01', status: 'failed', changed: false, error_code: 507, duration_ms: 5 });
     expect(failed.error).toContain(`(${Buffer.byteLength(JSON.stringify(row))} bytes)`);
     expect(decoded(json)).toEqual(failed);
+  });
+});
+
+describe('endsBeforeRedelivery', () => {
+  const storedAt = 1_700_000_000_000;
+  const ackWaitMs = 30_000;
+
+  it('holds for a job whose deadline, less the report grace, comes before the broker\'s redelivery', () => {
+    // The default 30 s timeout against the default 30 s ack wait: the job was stored just after it was made.
+    expect(endsBeforeRedelivery(storedAt - 2 + 30_000, storedAt, ackWaitMs)).toBe(true);
+    expect(endsBeforeRedelivery(storedAt + ackWaitMs + AGENT_REPORT_GRACE_MS - 1, storedAt, ackWaitMs)).toBe(true);
+  });
+
+  it('fails for a job that may still run when the broker delivers it again', () => {
+    expect(endsBeforeRedelivery(storedAt + ackWaitMs + AGENT_REPORT_GRACE_MS, storedAt, ackWaitMs)).toBe(false);
+    expect(endsBeforeRedelivery(storedAt + 300_000, storedAt, ackWaitMs)).toBe(false);
+  });
+
+  it('fails while the ack wait is unknown', () => {
+    expect(endsBeforeRedelivery(storedAt + 1_000, storedAt, 0)).toBe(false);
   });
 });

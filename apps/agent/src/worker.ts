@@ -57,6 +57,8 @@ export class JobWorker {
   private readonly longRunningSlots: Semaphore;
   private stopConsuming?: () => Promise<void>;
   private stopped = false;
+  /** How long the broker waits for an ack before it delivers a job again (the consumer's ack_wait); 0 until bound. */
+  private ackWaitMs = 0;
 
   constructor(private readonly deps: WorkerDeps) {
     this.slots = new Semaphore(deps.concurrency);
@@ -103,7 +105,8 @@ export class JobWorker {
         await sleep(CONSUMER_POLL_MS);
         continue;
       }
-      const deliverSubject = (await consumer.info(true)).config.deliver_subject;
+      const { deliver_subject: deliverSubject, ack_wait: ackWaitNanos } = (await consumer.info(true)).config;
+      this.ackWaitMs = Math.floor((ackWaitNanos ?? 0) / 1e6);
       if (deliverSubject !== agentDeliverSubject(hostname)) throw new Error(`this host's consumer delivers to ${deliverSubject}, not to ${agentDeliverSubject(hostname)}`);
       boundSince ??= Date.now();
       try {
@@ -140,7 +143,8 @@ export class JobWorker {
       return;
     }
     const slots = this.slotsFor(job);
-    msg.ack();
+    const ackWithRow = unclaimed && this.mayAckWithRow(job, msg, slots);
+    if (!ackWithRow) msg.ack();
     if (claim === 'taken') {
       log.info('job already claimed on this host; not executed again');
       return;
@@ -151,9 +155,22 @@ export class JobWorker {
     this.deps.onExecuted?.(job, row);
     // Heard at once by the waiting gateway; the durable write below is what every replica reads later.
     this.deps.nc.publish(earlyRowSubject(job.job_id, this.deps.hostname), json);
+    // In the same write to the broker as the row and its durable write (the client sends what one tick queued together).
+    if (ackWithRow) msg.ack();
     const stored = await this.report(job, json, log, unclaimed ? 'first' : 'overwrite');
     if (!stored) log.info('row already written for this read (a repeated delivery, or the deadline passed); kept it');
     log.info({ status: row.status, changed: row.changed, duration_ms: row.duration_ms }, 'job done');
+  }
+
+  /**
+   * A read that starts at once, and ends (by its deadline less the report grace) before the broker
+   * would deliver it again, is acked together with its row: one write to the broker instead of two,
+   * and none before the engine call. Should this agent die meanwhile, the read is delivered again
+   * and runs again, which harms nothing (the first row written stays). The broker's redelivery
+   * clock starts no earlier than the job was stored. Every other job is acked before it runs.
+   */
+  private mayAckWithRow(job: JobMessage, msg: JsMsg, slots: Semaphore): boolean {
+    return slots.hasFreeSlot && endsBeforeRedelivery(job.deadline, msg.info.timestampNanos / 1e6, this.ackWaitMs);
   }
 
   /**
@@ -360,6 +377,15 @@ function withHalfTheOutput(row: HostRow): HostRow | undefined {
   const cut: HostRow = { ...row, truncated: true };
   for (const field of output) cut[field] = (row[field] as string).slice(0, Math.floor((row[field] as string).length / 2));
   return cut;
+}
+
+/**
+ * Whether a job that runs at once (and so ends, row and all, by its deadline less the report grace)
+ * is over before the broker, counting `ackWaitMs` from when it stored the job (epoch ms, its clock),
+ * would deliver it again. An unknown ack wait (0) never is.
+ */
+export function endsBeforeRedelivery(deadline: number, storedAt: number, ackWaitMs: number): boolean {
+  return ackWaitMs > 0 && deadline - AGENT_REPORT_GRACE_MS < storedAt + ackWaitMs;
 }
 
 /**
