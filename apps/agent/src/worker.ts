@@ -66,13 +66,11 @@ export class JobWorker {
   }
 
   async start(): Promise<void> {
-    const messages = await this.bind();
+    // Each delivery is handed over as the client reads it, not through an async iterator's extra hops.
+    const messages = await this.bind((msg) => {
+      this.handle(msg).catch((err) => this.deps.log.error({ err, subject: msg.subject }, 'job handling failed'));
+    });
     this.stopConsuming = () => messages.close().then(() => undefined);
-    void (async () => {
-      for await (const msg of messages) {
-        this.handle(msg).catch((err) => this.deps.log.error({ err, subject: msg.subject }, 'job handling failed'));
-      }
-    })();
   }
 
   async stop(): Promise<void> {
@@ -95,7 +93,7 @@ export class JobWorker {
    * agent waits here until it is accepted. A restarted agent may find the consumer still bound to
    * its previous connection for a moment, until the server notices that connection is gone.
    */
-  private async bind(): Promise<ConsumerMessages> {
+  private async bind(onDelivery: (msg: JsMsg) => void): Promise<ConsumerMessages> {
     const { js, hostname, log } = this.deps;
     let boundSince: number | undefined;
     for (let attempt = 1; !this.stopped; attempt++) {
@@ -110,7 +108,7 @@ export class JobWorker {
       if (deliverSubject !== agentDeliverSubject(hostname)) throw new Error(`this host's consumer delivers to ${deliverSubject}, not to ${agentDeliverSubject(hostname)}`);
       boundSince ??= Date.now();
       try {
-        return await consumer.consume();
+        return await consumer.consume({ callback: onDelivery });
       } catch (err) {
         if (Date.now() - boundSince >= BIND_RETRY_MS) throw err;
         await sleep(250);
