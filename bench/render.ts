@@ -30,6 +30,9 @@ export const OPTIMISATIONS: string[] = [
   'The gateway sends no ETag (`apps/api/src/app.ts`): express hashed every JSON answer (SHA-1) to offer a 304 the contract declares for no operation.',
   'One info-level log line per call (`apps/api/src/jobs/client.ts`): `job dispatched` is at debug; the request line already carries the job_id, target and outcome.',
   'Each agent\'s view is built once per change — heartbeat, enrolment, drain — and kept (`AgentRoster` in `apps/api/src/agents/roster.ts`), instead of a new object and ISO timestamp on every call that names a host.',
+  'A job\'s deadline in the agent is one timer whose AbortSignal is made only if the executor asks for it (`JobDeadline` in `apps/agent/src/deadline.ts`), and a job that finds an engine slot free sets no queue timer (`Semaphore.run` in `apps/agent/src/semaphore.ts`): a ping or a listing cost two AbortControllers, two timers, an abort listener and a `Promise.race` each. Executors that look at the signal see the same one, aborted at the same moment with the same reason.',
+  'The agent serializes a row once (`fitted` in `apps/agent/src/worker.ts`) and hands the same bytes to the size check, the announcement on core NATS and the results-bucket write, instead of three `JSON.stringify` calls per row.',
+  'A read that finds an engine slot free, and whose deadline comes before the broker would deliver it again (the consumer\'s `ack_wait`), is acked together with its row (`apps/agent/src/worker.ts`): the ack, the row\'s announcement and its durable write leave in one socket write instead of two, and no ack write precedes the engine call. An agent that dies meanwhile has the read delivered again, which harms nothing (its first row stays); mutations and long jobs are still acked before they run.',
 ];
 
 const TARGETS = {
