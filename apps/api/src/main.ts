@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { runDaemon } from '@fleet/runtime/daemon';
 import { createLogger } from '@fleet/runtime/logger';
 import { loadGatewayConfig } from './config';
@@ -5,7 +6,9 @@ import { startGateway } from './gateway';
 
 runDaemon('fleet-gateway', async () => {
   const config = loadGatewayConfig();
-  const log = createLogger('fleet-gateway', config.logLevel);
+  // Written synchronously, on this thread: pino's default stdout hands every line to a libuv
+  // worker thread (an asynchronous fs.write), one cross-thread handoff per call's log line.
+  const log = createLogger('fleet-gateway', config.logLevel, pino.destination({ fd: 1, sync: true }));
   const gateway = await startGateway(config, log);
   return {
     log,
