@@ -115,6 +115,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       vault.stop();
       uploads.stop();
       revocations.stop();
+      // The entries of the last calls are published before the connection goes.
+      await audit.flush();
       await nc.drain().catch(() => undefined);
     },
   };
