@@ -1,6 +1,6 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import express, { Router, type Express } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import type { AgentRoster } from './agents/roster';
@@ -13,7 +13,7 @@ import { errorHandler, unknownRoute } from './http/errors';
 import { finiteQueryNumbers } from './http/finite-numbers';
 import { logAndAuditRequests } from './http/observe';
 import { perKeyRateLimit } from './http/rate-limit';
-import { contractValidation } from './http/validation';
+import { compileContractValidation, type ContractValidation } from './http/validation';
 import type { JobClient } from './jobs/client';
 import type { ResultFeed } from './jobs/feed';
 import type { JobStore } from './jobs/store';
@@ -75,19 +75,19 @@ export function createApp(deps: GatewayDeps): Express {
   // The Engine API proxy reads its own bodies: streamed to the engine, or judged whole (engine-proxy.ts).
   app.use(express.json({ limit: deps.bodyLimit, type: (req) => !isEngineProxyPath(req.url ?? '') && isJson(req) }));
   // Public, before authentication and before the contract validator (which would 404 what it does not know).
-  app.use(healthRoutes(deps.readiness));
-  app.use(docsRoutes());
-  app.use(uiRoutes());
-  if (deps.metrics) app.use(metricsRoutes(deps.metrics.collectors, deps.metricsToken));
+  app.use(onlyUnder(PUBLIC_PATHS, publicRoutes(deps)));
   const maxKeyTtlSeconds = deps.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
   const preAuth = new PreAuthLimit(deps.preAuthRateLimitPerMinute ?? 0);
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds, preAuth));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   // Before the contract's validator: the proxy's endpoints are the contract's `x-engine-proxy` map, not its paths.
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit }));
-  app.use(contractValidation());
+  const validation = compileContractValidation();
+  // The node operations validate on their own routes: one route lookup per call, and no turn of the
+  // event loop for leaving a validation router (express' router leaves by setImmediate).
+  app.use(nodeRoutes(deps.jobs, deps.transfers, validation));
+  app.use(validation.router((op) => op.nodeTargeted));
   app.use(finiteQueryNumbers);
-  app.use(nodeRoutes(deps.jobs, deps.transfers));
   app.use(jobRoutes(deps.jobs, deps.store, deps.roster));
   app.use(agentRoutes(deps.roster));
   app.use(feedRoutes({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked: (jti) => deps.revocations.isRevoked(jti), maxBufferedBytes: deps.jobs.streamBufferBytes }));
@@ -100,10 +100,33 @@ export function createApp(deps: GatewayDeps): Express {
   return app;
 }
 
-function nodeRoutes(jobs: JobClient, transfers: Transfers): Router {
+function nodeRoutes(jobs: JobClient, transfers: Transfers, validation: ContractValidation): RequestHandler {
   const router = Router();
-  mountNodeOperations(router, jobs, transfers);
+  mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers]);
+  // An OPTIONS call goes on to the validation router's 405, as every method the contract does not
+  // declare: on a path with routes, express' router would answer it itself (200, `Allow: GET, HEAD`).
+  return (req, res, next) => (req.method === 'OPTIONS' ? next() : router(req, res, next));
+}
+
+/** Every path the public routes answer (any case, as express matches them): /health, /openapi.json, /docs, /ui, /metrics. */
+const PUBLIC_PATHS = /^\/(?:health|openapi\.json|docs|ui|metrics)(?:[/?]|$)/i;
+
+function publicRoutes(deps: GatewayDeps): Router {
+  const router = Router();
+  router.use(healthRoutes(deps.readiness));
+  router.use(docsRoutes());
+  router.use(uiRoutes());
+  if (deps.metrics) router.use(metricsRoutes(deps.metrics.collectors, deps.metricsToken));
   return router;
+}
+
+/**
+ * Only requests whose URL `pattern` matches enter `router`; any other goes on at once. Through a
+ * router that has no route for it, a request would wait a turn of the event loop (express' router
+ * leaves by setImmediate) behind every other request and broker message ready at that moment.
+ */
+function onlyUnder(pattern: RegExp, router: Router): RequestHandler {
+  return (req, res, next) => (pattern.test(req.url) ? router(req, res, next) : next());
 }
 
 function isJson(req: IncomingMessage): boolean {

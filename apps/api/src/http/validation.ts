@@ -25,31 +25,69 @@ interface OperationChecks {
 
 const CONTRACT_ID = 'fleet-contract';
 
+/** What a passed request goes on to: the rest of its own route, or whatever is mounted after the validation router. */
+type OnValid = 'route' | 'router';
+
+/** Every operation of the contract, each with its validators compiled once, when the gateway starts. */
+export interface ContractValidation {
+  /**
+   * The validator of one operation, mounted first on the operation's own route (the node
+   * operations): the route is looked up once per request, by express' router, not once by a
+   * validation router and again by the routes.
+   */
+  forOperation(op: Pick<OperationSpec, 'method' | 'path'>): RequestHandler;
+  /**
+   * A router validating every operation but those `mountedOwnValidator` says carry their own
+   * (forOperation) and passing each request on; a path the contract knows, called with a method it
+   * does not, is a 405.
+   */
+  router(mountedOwnValidator?: (op: OperationSpec) => boolean): Router;
+}
+
 /**
- * Validates every request against the contract (README "Responses": a 400 names the bad field).
+ * Validates requests against the contract (README "Responses": a 400 names the bad field).
  * Each operation's parameters and body are compiled by ajv once, when the gateway starts, and
- * mounted on the operation's own express route, so a request is matched by express' router
- * (patterns compiled once) and checked by its operation's compiled validators only.
- * A path the contract knows with a method it does not is a 405.
+ * mounted on an express route of the operation's path (patterns compiled once), so a request is
+ * checked by its own operation's compiled validators only.
  */
-export function contractValidation(contract: Json = loadContract()): Router {
+export function compileContractValidation(contract: Json = loadContract()): ContractValidation {
   const parametersAjv = newAjv(true);
   const bodyAjv = newAjv(false);
-  const router = Router();
-  const methodsByPath = new Map<string, string[]>();
   // Literal segments before parameters (`…/docker/image` before `…/docker/{id}`), as the routes themselves are mounted.
-  for (const op of [...readOperations(contract)].sort((a, b) => compareBySpecificity(a.path, b.path))) {
-    const checks = compileOperation(contract, op, parametersAjv, bodyAjv);
-    router[op.method](expressPath(op.path), validator(checks));
-    methodsByPath.set(op.path, [...(methodsByPath.get(op.path) ?? []), op.method.toUpperCase()]);
-  }
-  for (const [path, methods] of methodsByPath) {
-    router.all(expressPath(path), (req, res) => {
-      res.set('Allow', methods.join(', '));
-      throw new ApiError(405, 'method not allowed', `${req.method} method not allowed`);
-    });
-  }
-  return router;
+  const operations = [...readOperations(contract)].sort((a, b) => compareBySpecificity(a.path, b.path));
+  const checks = new Map(operations.map((op) => [operationKey(op), compileOperation(contract, op, parametersAjv, bodyAjv)]));
+  const checksOf = (op: Pick<OperationSpec, 'method' | 'path'>) => {
+    const found = checks.get(operationKey(op));
+    if (!found) throw new Error(`${op.method.toUpperCase()} ${op.path} is no operation of the contract`);
+    return found;
+  };
+  return {
+    forOperation: (op) => validator(checksOf(op), 'route'),
+    router: (mountedOwnValidator = () => false) => {
+      const router = Router();
+      const methodsByPath = new Map<string, string[]>();
+      for (const op of operations) {
+        if (!mountedOwnValidator(op)) router[op.method](expressPath(op.path), validator(checksOf(op), 'router'));
+        methodsByPath.set(op.path, [...(methodsByPath.get(op.path) ?? []), op.method.toUpperCase()]);
+      }
+      for (const [path, methods] of methodsByPath) {
+        router.all(expressPath(path), (req, res) => {
+          res.set('Allow', methods.join(', '));
+          throw new ApiError(405, 'method not allowed', `${req.method} method not allowed`);
+        });
+      }
+      return router;
+    },
+  };
+}
+
+/** Every operation validated by one router (see ContractValidation.router). */
+export function contractValidation(contract: Json = loadContract()): Router {
+  return compileContractValidation(contract).router();
+}
+
+function operationKey(op: Pick<OperationSpec, 'method' | 'path'>): string {
+  return `${op.method} ${op.path}`;
 }
 
 /** Options as express-openapi-validator used them, so the same requests pass and fail with the same messages. */
@@ -90,7 +128,7 @@ function compileOperation(contract: Json, op: OperationSpec, parametersAjv: Ajv2
   };
 }
 
-function validator(checks: OperationChecks): RequestHandler {
+function validator(checks: OperationChecks, onValid: OnValid): RequestHandler {
   return (req, _res, next) => {
     const query = { ...(req.query as Json) };
     for (const name of Object.keys(query)) {
@@ -107,7 +145,8 @@ function validator(checks: OperationChecks): RequestHandler {
     // Express 5 parses req.query afresh on every read: the coerced values, with their defaults, replace it.
     Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true, enumerable: true });
     // One operation per request: the routes after this one in the validation router are not its own.
-    next('router');
+    if (onValid === 'router') next('router');
+    else next();
   };
 }
 

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { ENGINE_PROXY_PATH, engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, proxyGrantOperation, proxyGrantParams, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
 import { parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
@@ -27,6 +27,9 @@ export interface EngineProxyDeps {
 /** The mount point of the proxy, from the contract's `x-engine-proxy.path` (`/node/{hostname}/docker`). */
 const MOUNT = ENGINE_PROXY_PATH.replace('{hostname}', ':hostname');
 const UNDER_MOUNT = new RegExp(`^${ENGINE_PROXY_PATH.replace('{hostname}', '[^/?]+')}(?:[/?]|$)`);
+
+/** What express' router matches of the mount: its literal segments in any case. */
+const UNDER_MOUNT_ANY_CASE = new RegExp(UNDER_MOUNT.source, 'i');
 
 export function isEngineProxyPath(url: string): boolean {
   return UNDER_MOUNT.test(url);
@@ -56,13 +59,14 @@ export function markUpgrade(req: IncomingMessage, head: Buffer): void {
  * to the host's agent through the tunnel. Errors are the `{error, details, code}` envelope with the
  * Engine's own `message` field too, so the docker CLI prints them.
  */
-export function engineProxyRoutes(deps: EngineProxyDeps): Router {
+export function engineProxyRoutes(deps: EngineProxyDeps): RequestHandler {
   const router = Router();
   router.use(MOUNT, (req, res, next) => {
     // The gateway's own faults go to its error handler, which logs them.
     proxy(deps, req, res).catch((err: unknown) => (toApiError(err) ? sendProxyError(res, err) : next(err)));
   });
-  return router;
+  // Any other request goes on at once: leaving a router takes a turn of the event loop (express' router leaves by setImmediate).
+  return (req, res, next) => (UNDER_MOUNT_ANY_CASE.test(req.url) ? router(req, res, next) : next());
 }
 
 async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promise<void> {

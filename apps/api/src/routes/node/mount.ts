@@ -1,4 +1,4 @@
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { nodeOperationHostAccess } from '@fleet/contracts/host-access';
 import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
@@ -23,16 +23,19 @@ function executorInput(spec: OperationSpec, req: Request): Record<string, unknow
   return params;
 }
 
-/** Mounts every node-targeted operation of the contract, most specific path first (see route-order.ts). */
-export function mountNodeOperations(router: Router, jobs: JobClient, transfers: Transfers): void {
+/**
+ * Mounts every node-targeted operation of the contract, most specific path first (see route-order.ts);
+ * `validate` gives the handlers that check a request against the operation's contract first.
+ */
+export function mountNodeOperations(router: Router, jobs: JobClient, transfers: Transfers, validate: (spec: OperationSpec) => RequestHandler[]): void {
   const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted).sort((a, b) => compareBySpecificity(a.path, b.path));
-  for (const spec of nodeOperations) mountNodeOperation(router, jobs, transfers, spec);
+  for (const spec of nodeOperations) mountNodeOperation(router, jobs, transfers, spec, validate(spec));
 }
 
-/** Mounts one node-targeted operation: authorize, start the job, answer with its rows (or its event stream, or its file). */
-function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfers, spec: OperationSpec): void {
+/** Mounts one node-targeted operation: validate, authorize, start the job, answer with its rows (or its event stream, or its file). */
+function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfers, spec: OperationSpec, validation: RequestHandler[]): void {
   const name = spec.name as NodeOperationName;
-  router[spec.method](expressPath(spec.path), authorize(spec.permission), async (req: Request, res: Response) => {
+  router[spec.method](expressPath(spec.path), ...validation, authorize(spec.permission), async (req: Request, res: Response) => {
     const caller = callerOf(res);
     const target = String(req.params.target);
     const params = executorInput(spec, req);
