@@ -24,7 +24,7 @@ import type { BenchResults } from './results';
 import { measureKeyVerification, measureRequestValidation, type CallPathRecord } from './sections/callpath';
 import { runDashboard, type DashboardResult } from './sections/dashboard';
 import { measureFanout } from './sections/fanout';
-import { measureAgentView, measureEtag, measureJobLogLines } from './sections/gateway-path';
+import { measureAgentView, measureEtag, measureJobLogLines, measureLogDestination, measureNodeCallRouting } from './sections/gateway-path';
 import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublish } from './sections/micro';
 import { runOverhead } from './sections/overhead';
 import { runDockerCli } from './sections/docker-cli';
@@ -204,6 +204,8 @@ async function main(): Promise<void> {
       await measureEtag(options.quick ? 1000 : 5000),
       await measureJobLogLines(options.quick ? 5000 : 20_000),
       await measureAgentView(options.quick ? 20_000 : 100_000),
+      await measureNodeCallRouting(options.quick ? 1000 : 5000),
+      await measureLogDestination(options.quick ? 5000 : 20_000),
     ];
     for (const ab of [await measureDeadline(options.quick ? 5000 : 20_000), measureFeedDecode(options.quick ? 20_000 : 100_000), ...callPath]) {
       (results.ab ??= []).push(ab);

@@ -2,8 +2,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import express from 'express';
+import express, { Router, type Express } from 'express';
 import pino from 'pino';
+import { mintToken } from '@fleet/api-keys';
+// The routing A/B assembles the gateway's app from its own parts, as it was and as it is, in this process.
+/* eslint-disable fleet/import-boundaries -- see above */
+import { createApp, type GatewayDeps } from '../../apps/api/src/app';
+import { authenticate } from '../../apps/api/src/auth/middleware';
+import { PreAuthLimit } from '../../apps/api/src/auth/pre-auth-limit';
+import { errorHandler, unknownRoute } from '../../apps/api/src/http/errors';
+import { finiteQueryNumbers } from '../../apps/api/src/http/finite-numbers';
+import { logAndAuditRequests } from '../../apps/api/src/http/observe';
+import { perKeyRateLimit } from '../../apps/api/src/http/rate-limit';
+import { contractValidation } from '../../apps/api/src/http/validation';
+import type { JobClient, JobRequest } from '../../apps/api/src/jobs/client';
+import { docsRoutes } from '../../apps/api/src/routes/docs';
+import { healthRoutes } from '../../apps/api/src/routes/health';
+import { mountNodeOperations } from '../../apps/api/src/routes/node/mount';
+import { uiRoutes } from '../../apps/api/src/routes/ui';
+/* eslint-enable fleet/import-boundaries */
 import { round } from '../lib/stats';
 import type { AbMeasurement } from './micro';
 
@@ -60,15 +77,13 @@ function serveJson(etag: boolean): Promise<Server> {
   app.get('/ping', (_req, res) => {
     res.json(PING_ANSWER);
   });
-  return new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => resolve(server));
-  });
+  return listen(app);
 }
 
-function get(agent: Agent, server: Server): Promise<void> {
+function get(agent: Agent, server: Server, path = '/ping', headers: Record<string, string> = {}): Promise<void> {
   const { port } = server.address() as AddressInfo;
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, agent, path: '/ping' }, (res) => {
+    const req = request({ host: '127.0.0.1', port, agent, path, headers }, (res) => {
       res.resume();
       res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`answered ${res.statusCode}`))));
     });
@@ -104,6 +119,33 @@ export async function measureJobLogLines(iterations: number): Promise<AbMeasurem
   } finally {
     destination.flushSync();
     destination.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The gateway's request line written to a file (as deploy/lib redirects its output) through pino's
+ * default stdout stream — asynchronous: every line an fs.write on a libuv worker thread, handed over
+ * and called back — and through a synchronous destination on the event loop's own thread, as the
+ * gateway now writes (apps/api/src/main.ts). One line per event-loop turn, as one per call; the
+ * process's CPU, worker threads included.
+ */
+export async function measureLogDestination(iterations: number): Promise<AbMeasurement> {
+  const dir = mkdtempSync('/tmp/flb-logdest-');
+  const destinations = [false, true].map((sync) => pino.destination({ dest: join(dir, `${sync ? 'sync' : 'async'}.log`), sync }));
+  const logs = destinations.map((destination) => pino({ name: 'fleet-gateway', level: 'info', base: { service: 'fleet-gateway', pid: process.pid }, redact: { paths: ['authorization', 'secret'], censor: '[redacted]' } }, destination));
+  const requestLine = (log: pino.Logger) => {
+    log.info({ caller: 'bench', role: 'admin', key_id: 'k', method: 'GET', path: '/node/web-01/container/docker/system/ping', target: 'web-01', job_id: PING_ANSWER.job_id, status: 200, duration_ms: 1.23 }, 'request');
+    return new Promise((resolve) => setImmediate(resolve));
+  };
+  try {
+    const [beforeUs, afterUs] = await alternate(iterations, [() => requestLine(logs[0]), () => requestLine(logs[1])]);
+    return { name: 'request log line, asynchronous stdout stream vs synchronous destination, per call', iterations, beforeUs: round(beforeUs, 1), afterUs: round(afterUs, 1) };
+  } finally {
+    for (const destination of destinations) {
+      destination.flushSync();
+      destination.end();
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -151,4 +193,93 @@ export async function measureAgentView(iterations: number): Promise<AbMeasuremen
   ]);
   if (sink < 0) throw new Error('unreachable');
   return { name: 'agent view for a hostname target, per call', iterations, beforeUs: round(beforeUs, 3), afterUs: round(afterUs, 3) };
+}
+
+const ROUTING_SECRET = 'routing-bench-secret-0123456789abcdef';
+
+/** The gateway's parts a node call touches before its job; the job client answers at once, with one ok row. */
+function routingDeps(): GatewayDeps {
+  const jobs = {
+    start: async (request: JobRequest) => ({
+      record: { job_id: PING_ANSWER.job_id, hosts: ['web-01'], target: request.target },
+      rows: Promise.resolve(PING_ANSWER.results),
+      cancel: () => undefined,
+    }),
+  } as unknown as JobClient;
+  return {
+    jwtSecret: ROUTING_SECRET,
+    bodyLimit: '256kb',
+    rateLimitPerMinute: 0,
+    jobs,
+    transfers: {} as never,
+    store: {} as never,
+    feed: {} as never,
+    roster: {} as never,
+    audit: { record: () => undefined } as never,
+    revocations: { isRevoked: () => false } as never,
+    mintedKeys: {} as never,
+    log: pino({ level: 'silent' }),
+    engineProxy: {} as never,
+  };
+}
+
+/**
+ * The app as createApp assembled it before (apps/api/src/app.ts): the public routers, the Engine API
+ * proxy's router (here an empty one on its mount) and the contract's validation router each let a
+ * node call through — leaving a router takes a setImmediate — and the node routes looked the call's
+ * route up a second time.
+ */
+function routedAsBefore(deps: GatewayDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(logAndAuditRequests(deps.log, deps.audit));
+  app.use(express.json({ limit: deps.bodyLimit }));
+  app.use(healthRoutes(deps.readiness));
+  app.use(docsRoutes());
+  app.use(uiRoutes());
+  app.use(authenticate(deps.jwtSecret, () => false, undefined, new PreAuthLimit(0)));
+  app.use(perKeyRateLimit(deps.rateLimitPerMinute));
+  const proxy = Router();
+  proxy.use('/node/:hostname/docker', (_req, res) => res.status(501).end());
+  app.use(proxy);
+  app.use(contractValidation());
+  app.use(finiteQueryNumbers);
+  const nodeRoutes = Router();
+  mountNodeOperations(nodeRoutes, deps.jobs, deps.transfers, () => []);
+  app.use(nodeRoutes);
+  app.use(unknownRoute);
+  app.use(errorHandler(deps.log));
+  return app;
+}
+
+/**
+ * A node call (`GET /node/web-01/container/docker/system/ping`) through the gateway's express app as
+ * it was (routedAsBefore) and as createApp builds it now: the public and proxy routers entered only by
+ * their own paths, and each node operation validated on its own route. Authentication, the request
+ * log and the answer are the same on both sides; the job client answers at once. CPU per call
+ * includes the bench's own HTTP client, the same on both sides.
+ */
+export async function measureNodeCallRouting(iterations: number): Promise<AbMeasurement> {
+  const deps = routingDeps();
+  const before = await listen(routedAsBefore(deps));
+  const after = await listen(createApp(deps));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const key = mintToken({ secret: ROUTING_SECRET, role: 'admin', ttlSeconds: 3600 });
+  try {
+    const call = (server: Server) => get(agent, server, '/node/web-01/container/docker/system/ping', { authorization: `Bearer ${key}` });
+    for (let i = 0; i < 200; i++) await Promise.all([call(before), call(after)]);
+    const [beforeUs, afterUs] = await alternate(iterations, [() => call(before), () => call(after)]);
+    return { name: 'node call through the express app (routing, validation, authentication) + HTTP round trip, per call', iterations, beforeUs: round(beforeUs, 1), afterUs: round(afterUs, 1) };
+  } finally {
+    agent.destroy();
+    before.close();
+    after.close();
+  }
+}
+
+function listen(app: Express): Promise<Server> {
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => resolve(server));
+  });
 }
