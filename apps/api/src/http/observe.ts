@@ -26,14 +26,15 @@ export function logAndAuditRequests(log: Logger, audit: AuditLog): RequestHandle
 
 function describe(req: Request, res: Response, durationMs: number): AuditEntry {
   const caller = res.locals.caller ? callerOf(res) : undefined;
+  const path = pathOf(req);
   return {
     time: new Date().toISOString(),
     caller: caller?.sub ?? null,
     role: caller?.role ?? null,
     key_id: caller?.jti ?? null,
     method: req.method,
-    path: truncate(pathOf(req)),
-    target: targetOf(pathOf(req)),
+    path: truncate(path),
+    target: targetOf(path),
     job_id: (res.locals.jobId as string | undefined) ?? null,
     status: res.statusCode,
     duration_ms: Math.round(durationMs * 100) / 100,
