@@ -264,8 +264,10 @@ export class JobClient {
    */
   private async dispatch(record: JobRecord, payload: string): Promise<void> {
     const deadline = Date.parse(record.deadline);
+    // Encoded once for every host of a fan-out, not once per publish.
+    const bytes = payloadEncoder.encode(payload);
     // msgID lets JetStream drop a duplicate publish of the same (job, host), so a retry is safe.
-    const outcomes = await settleInWindow(record.hosts, DISPATCH_WINDOW, (host) => publishUntil(this.deps.js, jobSubject(host), payload, `${record.job_id}.${host}`, deadline));
+    const outcomes = await settleInWindow(record.hosts, DISPATCH_WINDOW, (host) => publishUntil(this.deps.js, jobSubject(host), bytes, `${record.job_id}.${host}`, deadline));
     const undelivered = record.hosts.flatMap((host, i) => {
       const outcome = outcomes[i];
       return outcome.status === 'rejected' ? [{ host, reason: describeError(outcome.reason) }] : [];
@@ -386,6 +388,7 @@ function withHeard(view: JobView, heard: Map<string, HostRow>): JobView {
   return { ...view, status: jobStatus(results), results };
 }
 
+const payloadEncoder = new TextEncoder();
 const chunkDecoder = new TextDecoder();
 
 function parseChunk(data: Uint8Array): StreamChunk | undefined {

@@ -19,7 +19,7 @@ const ATTEMPT_TIMEOUT_MS = 2_000;
 /** The one call of a JetStream client that dispatching needs. */
 export type JetStreamPublisher = Pick<JetStreamClient, 'publish'>;
 
-export async function publishUntil(js: JetStreamPublisher, subject: string, payload: string, msgID: string, deadline: number): Promise<PubAck> {
+export async function publishUntil(js: JetStreamPublisher, subject: string, payload: string | Uint8Array, msgID: string, deadline: number): Promise<PubAck> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await js.publish(subject, payload, { msgID, timeout: Math.max(500, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now())) });
