@@ -106,6 +106,40 @@ describe('every node operation in the contract', () => {
       expect({ status: res.status < 400 ? 'answered' : text }).toEqual({ status: 'answered' });
       expect(started.at(-1)?.operation).toBe(op.name);
     });
+
+    // Node operations are validated on their own routes, other operations by the validation router (app.ts): both answer alike.
+    it.each([
+      ['DELETE', '/node/web-01/container/docker/system/ping', 405, 'GET'],
+      ['OPTIONS', '/node/web-01/container/docker/system/ping', 405, 'GET'],
+      ['PUT', '/node/web-01/container/docker', 405, 'GET, POST'],
+      ['DELETE', '/job', 405, 'GET'],
+      ['OPTIONS', '/job', 405, 'GET'],
+    ])('%s %s is a %i naming the methods the contract declares', async (method, path, status, allow) => {
+      const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}` } });
+      expect({ status: res.status, allow: res.headers.get('allow'), body: await res.json() }).toEqual({ status, allow, body: { error: 'method not allowed', details: `${method} method not allowed`, code: 405 } });
+    });
+
+    it.each([
+      ['/node/web-01/container/docker?limit=abc', 'query.limit must be integer'],
+      ['/node/web-01/container/docker?bogus=1', "query.bogus Unknown query parameter 'bogus'"],
+      ['/node/web-01/container/docker?timeout=1e400', 'query.timeout must be a finite number'],
+      ['/job?limit=1000', 'query.limit must be <= 200'],
+    ])('GET %s is refused before any job starts: %s', async (path, details) => {
+      const before = started.length;
+      const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}` } });
+      expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: { error: 'invalid request', details, code: 400 } });
+      expect(started.length).toBe(before);
+    });
+
+    it('routes a path in any case, with a trailing slash, as express matches it', async () => {
+      const key = mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 });
+      for (const path of ['/NODE/web-01/container/docker/system/ping', '/node/web-01/container/docker/system/ping/']) {
+        const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+        expect({ path, status: res.status }).toEqual({ path, status: 200 });
+        expect(started.at(-1)?.operation).toBe('docker.system.ping');
+      }
+      expect((await fetch(`${url}/HEALTH`)).status).toBe(200);
+    });
   });
 
 });
