@@ -1,4 +1,3 @@
-import pino from 'pino';
 import { runDaemon } from '@fleet/runtime/daemon';
 import { createLogger } from '@fleet/runtime/logger';
 import { loadGatewayConfig } from './config';
@@ -6,9 +5,7 @@ import { startGateway } from './gateway';
 
 runDaemon('fleet-gateway', async () => {
   const config = loadGatewayConfig();
-  // Written synchronously, on this thread: pino's default stdout hands every line to a libuv
-  // worker thread (an asynchronous fs.write), one cross-thread handoff per call's log line.
-  const log = createLogger('fleet-gateway', config.logLevel, pino.destination({ fd: 1, sync: true }));
+  const log = createLogger('fleet-gateway', config.logLevel);
   const gateway = await startGateway(config, log);
   return {
     log,

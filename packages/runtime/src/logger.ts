@@ -9,8 +9,13 @@ const REDACTED_PATHS = [
   'secret',
 ];
 
-/** Structured JSON logs to stdout (or `destination`); callers add `job_id`, `hostname` and `target` through child loggers. */
-export function createLogger(service: string, level = process.env.FLEET_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+/**
+ * Structured JSON logs to stdout (or `destination`); callers add `job_id`, `hostname` and `target` through child loggers.
+ * Stdout is written synchronously, on the caller's thread: pino's default stream hands every line to a libuv worker
+ * thread (an asynchronous fs.write when stdout is a file), one cross-thread handoff per line — per call in the
+ * gateway, per job in an agent. Node writes stdout synchronously to pipes and files on Linux anyway.
+ */
+export function createLogger(service: string, level = process.env.FLEET_LOG_LEVEL ?? 'info', destination: DestinationStream = pino.destination({ fd: 1, sync: true })): Logger {
   const options: LoggerOptions = {
     name: service,
     level,
@@ -21,7 +26,7 @@ export function createLogger(service: string, level = process.env.FLEET_LOG_LEVE
       censor: '[redacted]',
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination);
 }
 
 export type { Logger };
