@@ -64,6 +64,41 @@ describe('AuditLog', () => {
     expect(lines.filter((line) => line.msg === 'audit write failed').map((line) => line.path)).toEqual(['/lost']);
   });
 
+  it('lists only once every entry recorded before is acknowledged, waiting or already sent', async () => {
+    const acks: Array<() => void> = [];
+    const published: string[] = [];
+    const js = {
+      publish: (_subject: string, payload: string) => {
+        published.push((JSON.parse(payload) as AuditEntry).path);
+        return new Promise<PubAck>((resolve) => acks.push(() => resolve({ stream: 'FLEET_AUDIT', seq: published.length, duplicate: false, domain: '' })));
+      },
+    } as unknown as JetStreamClient;
+    const scanned: string[] = [];
+    const jsm = {
+      streams: {
+        info: async () => {
+          scanned.push(`scan after ${published.length} published`);
+          return { state: { first_seq: 1, last_seq: 0 } };
+        },
+      },
+    } as unknown as JetStreamManager;
+    const audit = new AuditLog(js, jsm, logLines().log);
+    audit.record(entry('/sent'));
+    const sending = audit.flush();
+    audit.record(entry('/waiting'));
+    const listed = audit.list({}, 10);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(published).toEqual(['/sent', '/waiting']);
+    expect(scanned).toEqual([]);
+    // The waiting entry is acknowledged first: the list still waits for the one sent before it.
+    acks[1]();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(scanned).toEqual([]);
+    acks[0]();
+    await Promise.all([sending, listed]);
+    expect(scanned).toEqual(['scan after 2 published']);
+  });
+
   it('sends a full batch without waiting for its window', () => {
     const { js, published } = broker();
     const audit = new AuditLog(js, {} as JetStreamManager, logLines().log);

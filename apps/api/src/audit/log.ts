@@ -41,11 +41,14 @@ const BATCH_MAX_ENTRIES = 256;
  * replica writes to and reads from the same trail. Writing never delays or
  * fails the request it describes; every entry is one acknowledged publish, and
  * a write that fails is logged. `flush` publishes what is waiting (the gateway
- * calls it before it disconnects, so a stop loses no entry).
+ * calls it before it disconnects, so a stop loses no entry). A list through a
+ * gateway shows every call that gateway has answered, waiting or not.
  */
 export class AuditLog {
   private waiting: AuditEntry[] = [];
   private timer?: NodeJS.Timeout;
+  /** Batches sent and not yet acknowledged. */
+  private readonly unacknowledged = new Set<Promise<void>>();
 
   constructor(
     private readonly js: JetStreamClient,
@@ -59,21 +62,31 @@ export class AuditLog {
     else this.timer ??= setTimeout(() => void this.flush(), BATCH_WINDOW_MS);
   }
 
-  /** Publishes every waiting entry (in one go: the client sends them in one write) and awaits their acknowledgements. */
+  /**
+   * Publishes every waiting entry (in one go: the client sends them in one write) and awaits their
+   * acknowledgements, and those of batches sent before.
+   */
   async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.waiting;
     this.waiting = [];
-    await Promise.all(
-      batch.map((entry) => this.js.publish(AUDIT_SUBJECT, JSON.stringify(entry)).then(
-        () => undefined,
-        (err: unknown) => this.log.error({ err, path: entry.path }, 'audit write failed'),
-      )),
-    );
+    if (batch.length > 0) {
+      const sent = Promise.all(
+        batch.map((entry) => this.js.publish(AUDIT_SUBJECT, JSON.stringify(entry)).then(
+          () => undefined,
+          (err: unknown) => this.log.error({ err, path: entry.path }, 'audit write failed'),
+        )),
+      ).then(() => undefined);
+      this.unacknowledged.add(sent);
+      void sent.finally(() => this.unacknowledged.delete(sent));
+    }
+    await Promise.all(this.unacknowledged);
   }
 
-  list(filter: AuditFilter, limit: number, cursor?: number): Promise<Page<AuditEntry>> {
+  /** Newest first; the calls this gateway answered are in the trail before it is read. */
+  async list(filter: AuditFilter, limit: number, cursor?: number): Promise<Page<AuditEntry>> {
+    await this.flush();
     return scanNewestFirst<AuditEntry>(this.jsm, AUDIT_STREAM, { limit, cursor, accept: (entry) => matches(entry, filter) });
   }
 }
