@@ -80,6 +80,6 @@ export function clientFor(command: Command): FleetClient {
   } catch {
     throw new UsageError(`not a URL: '${connection.url}'`);
   }
-  // Node's own http, not the global fetch: a command starts ~50 ms and exits ~250 ms sooner (node-http.ts in the SDK says why).
+  // Node's own http, not the global fetch: a command starts 25–50 ms and exits ~250 ms sooner (node-http.ts in the SDK says why).
   return createFleetClient({ ...connection, fetch: httpFetch, transport: httpTransport });
 }

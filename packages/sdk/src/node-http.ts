@@ -5,7 +5,7 @@ import type { JsonAnswer, JsonRequest } from './transport';
 /**
  * Calls over Node's own `http` module, for a short-lived process such as the CLI, in two shapes:
  * `httpTransport` for plain JSON calls and `httpFetch` (a `fetch`) for streams and files. Node's
- * global fetch (undici) costs a command twice: loading it takes ~50 ms at the first use of
+ * global fetch (undici) costs a command twice: loading it takes 25–50 ms at the first use of
  * `fetch`, `Headers`, `Request` or `Response`, and a process that made a call with it waits
  * another ~250 ms at exit (measured: `fetch(…).then(() => process.exit())` 0.38–0.44 s, the same
  * call here 0.13–0.19 s). `httpTransport` touches none of fetch's classes; `httpFetch` builds them,
