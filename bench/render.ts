@@ -196,7 +196,7 @@ ${table(
 
 ${
   shared
-    ? `> **Shared machine.** These numbers came from a 2-core box that was also running test suites (load average at start ${start.loadavg1}). Load during the run: ${loads}. Tail latencies (p99) suffer most from that; treat them as upper bounds.`
+    ? `> **Busy machine.** ${m.loads.some((l) => l.otherTestProcesses > 0) ? 'These numbers came from a 2-core box that was also running test suites' : "No test suite ran beside the bench; its own fleets, load generator and swarms load the 2 cores"} (load average at start ${start.loadavg1}). Load during the run: ${loads}. Tail latencies (p99) suffer most from that; treat them as upper bounds.`
     : `Load average during the run: ${loads}.`
 }
 
