@@ -254,12 +254,13 @@ The exec container is a running busybox \`sleep 3600\`; the 50-container list
 has that one plus 49 created (not started) busybox containers, all listed with
 \`all=true\`.${errors.length ? `\n\nGateway errors: ${errors.join('; ')}.` : ''}
 
-Where the added time goes: a gateway call makes four JetStream round trips in
-sequence (store the job record, publish the dispatch, the agent's claim, the
-agent's result), each a file-store write on NATS, plus the HTTP hop; and the
-gateway spends about ${n(r.profile?.load.cpuUsPerJob.gateway ?? NaN, 0)} µs of CPU per call (the agent ${n(r.profile?.load.cpuUsPerJob['agent web-01'] ?? NaN, 0)} µs,
-NATS ${n(r.profile?.load.cpuUsPerJob.nats ?? NaN, 0)} µs; section 5), ${n(categoryPercent(r.profile?.gateway, 'API keys (jsonwebtoken)'), 0)}% of the gateway's share verifying the API key (see Findings).
-On two shared cores that CPU alone is more than the 1 ms target.
+Where the added time goes: for a read, the gateway stores the job record and
+publishes the dispatch in one write to the broker; the agent runs the engine call
+(no claim), announces its row on core NATS and sends its ack and the row's
+durable write in one more write; the gateway answers the moment it hears the row.
+On that path the HTTP hop, the gateway, NATS and the agent each wake in turn on
+the same two cores, and the gateway spends about ${n(r.profile?.load.cpuUsPerJob.gateway ?? NaN, 0)} µs of CPU per call (the agent
+${n(r.profile?.load.cpuUsPerJob['agent web-01'] ?? NaN, 0)} µs, NATS ${n(r.profile?.load.cpuUsPerJob.nats ?? NaN, 0)} µs; section 5, under the profiler). That CPU alone is more than the 1 ms target.
 `;
 }
 
