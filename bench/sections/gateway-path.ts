@@ -55,15 +55,23 @@ const PING_ANSWER = { job_id: '6f1c3f0e-7d3a-4c1e-9d55-0b3c2a1e4f10', results: [
  * apps/api/src/app.ts): two in-process apps answering the same body; CPU per request includes the
  * bench's own HTTP client, the same on both sides.
  */
-export async function measureEtag(iterations: number): Promise<AbMeasurement> {
-  const before = await serveJson(true);
-  const after = await serveJson(false);
+export function measureEtag(iterations: number): Promise<AbMeasurement> {
+  const name = 'JSON answer with and without an ETag + HTTP round trip, per request';
+  return alternateOverHttp(name, iterations, [jsonApp(true), jsonApp(false)], '/ping');
+}
+
+/**
+ * Two in-process apps behind one keep-alive client: warmed up side by side, then the same call to
+ * each in alternating blocks; CPU per call includes the client's share, the same on both sides.
+ */
+async function alternateOverHttp(name: string, iterations: number, apps: [Express, Express], path: string, headers: Record<string, string> = {}): Promise<AbMeasurement> {
+  const [before, after] = await Promise.all(apps.map(listen));
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
-    const call = (server: Server) => get(agent, server);
+    const call = (server: Server) => get(agent, server, path, headers);
     for (let i = 0; i < 200; i++) await Promise.all([call(before), call(after)]);
     const [beforeUs, afterUs] = await alternate(iterations, [() => call(before), () => call(after)]);
-    return { name: 'JSON answer with and without an ETag + HTTP round trip, per request', iterations, beforeUs: round(beforeUs, 1), afterUs: round(afterUs, 1) };
+    return { name, iterations, beforeUs: round(beforeUs, 1), afterUs: round(afterUs, 1) };
   } finally {
     agent.destroy();
     before.close();
@@ -71,13 +79,13 @@ export async function measureEtag(iterations: number): Promise<AbMeasurement> {
   }
 }
 
-function serveJson(etag: boolean): Promise<Server> {
+function jsonApp(etag: boolean): Express {
   const app = express();
   app.set('etag', etag);
   app.get('/ping', (_req, res) => {
     res.json(PING_ANSWER);
   });
-  return listen(app);
+  return app;
 }
 
 function get(agent: Agent, server: Server, path = '/ping', headers: Record<string, string> = {}): Promise<void> {
@@ -260,22 +268,11 @@ function routedAsBefore(deps: GatewayDeps): Express {
  * log and the answer are the same on both sides; the job client answers at once. CPU per call
  * includes the bench's own HTTP client, the same on both sides.
  */
-export async function measureNodeCallRouting(iterations: number): Promise<AbMeasurement> {
+export function measureNodeCallRouting(iterations: number): Promise<AbMeasurement> {
   const deps = routingDeps();
-  const before = await listen(routedAsBefore(deps));
-  const after = await listen(createApp(deps));
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const key = mintToken({ secret: ROUTING_SECRET, role: 'admin', ttlSeconds: 3600 });
-  try {
-    const call = (server: Server) => get(agent, server, '/node/web-01/container/docker/system/ping', { authorization: `Bearer ${key}` });
-    for (let i = 0; i < 200; i++) await Promise.all([call(before), call(after)]);
-    const [beforeUs, afterUs] = await alternate(iterations, [() => call(before), () => call(after)]);
-    return { name: 'node call through the express app (routing, validation, authentication) + HTTP round trip, per call', iterations, beforeUs: round(beforeUs, 1), afterUs: round(afterUs, 1) };
-  } finally {
-    agent.destroy();
-    before.close();
-    after.close();
-  }
+  const name = 'node call through the express app (routing, validation, authentication) + HTTP round trip, per call';
+  return alternateOverHttp(name, iterations, [routedAsBefore(deps), createApp(deps)], '/node/web-01/container/docker/system/ping', { authorization: `Bearer ${key}` });
 }
 
 function listen(app: Express): Promise<Server> {
