@@ -6,7 +6,7 @@ import type { AgentView } from '../agents/roster';
 import { TargetResolver } from '../targets/resolve';
 import { JobClient } from './client';
 import { JobStoreUnavailableError } from './errors';
-import { jobStatus } from './rows';
+import { effectiveRow, jobStatus, timeoutRow } from './rows';
 import type { JetStreamPublisher } from './publish';
 import type { ResultFeed, RowListener } from './feed';
 import type { SecretVault } from './secrets';
@@ -67,10 +67,15 @@ class MemoryFleet {
     storedRow: async (jobId: string, hostname: string) => this.written.get(`${jobId}.${hostname}`),
     getRecord: async (jobId: string) => this.records.get(jobId),
     view: async (record: JobRecord) => {
-      const results = record.hosts.map((hostname): HostRow => this.written.get(`${record.job_id}.${hostname}`) ?? { hostname, status: 'pending', changed: false });
+      const now = Date.now();
+      const results = record.hosts.map((hostname) => effectiveRow(record, hostname, this.written.get(`${record.job_id}.${hostname}`), now));
       return { ...record, status: jobStatus(results), results };
     },
-    recordTimeout: async (_record: JobRecord, hostname: string): Promise<HostRow> => ({ hostname, status: 'failed', changed: false, error: 'timeout', error_code: 504 }),
+    // As the store does: a host without a row gets the timeout; a running one is marked only once its deadline has passed.
+    recordTimeout: async (record: JobRecord, hostname: string): Promise<HostRow> => {
+      const stored = this.written.get(`${record.job_id}.${hostname}`);
+      return stored ? effectiveRow(record, hostname, stored, Date.now()) : timeoutRow(record, hostname);
+    },
   } as unknown as JobStore;
 
   write(jobId: string, row: HostRow): void {
@@ -196,5 +201,42 @@ describe('JobClient', () => {
     expect(await job.rows).toEqual([{ hostname: 'web-01', status: 'ok', changed: false, message: 'heard first' }]);
     const view = await client.waitFor(job.record.job_id, 0);
     expect(view).toMatchObject({ status: 'ok', results: [{ hostname: 'web-01', status: 'ok', message: 'heard first' }] });
+  });
+
+  it('waits for a job another gateway started until its deadline by the wall clock: the host that never answered reads as a 504, not as pending', async () => {
+    const fleet = new MemoryFleet();
+    const now = Date.now();
+    const record: JobRecord = { job_id: 'started-elsewhere', operation: 'docker.container.list', target: 'web-02', hosts: ['web-02'], caller: 'test', created_at: new Date(now).toISOString(), deadline: new Date(now + 100).toISOString() };
+    await fleet.store.save(record);
+    const waiting = clientOf(fleet).waitFor(record.job_id, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The wall clock is stepped back 30 ms during the wait (as NTP may): the timer, on the monotonic
+    // clock, comes due while Date.now() is still short of the deadline.
+    const wallClock = Date.now.bind(Date);
+    const stepped = jest.spyOn(Date, 'now').mockImplementation(() => wallClock() - 30);
+    try {
+      const view = await waiting;
+      expect(view?.results).toEqual([expect.objectContaining({ hostname: 'web-02', status: 'failed', error_code: 504 })]);
+    } finally {
+      stepped.mockRestore();
+    }
+  });
+
+  it('answers a host still running at the deadline with the 504 when the wall clock is stepped back during the call', async () => {
+    const fleet = new MemoryFleet();
+    const job = await clientOf(fleet).start({ ...request, timeoutSeconds: 0.1 });
+    fleet.write(job.record.job_id, { hostname: 'web-01', status: 'running', changed: false });
+    fleet.write(job.record.job_id, { hostname: 'web-02', status: 'ok', changed: false });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const wallClock = Date.now.bind(Date);
+    const stepped = jest.spyOn(Date, 'now').mockImplementation(() => wallClock() - 30);
+    try {
+      expect((await job.rows).map((row) => [row.hostname, row.status, row.error_code])).toEqual([
+        ['web-01', 'failed', 504],
+        ['web-02', 'ok', undefined],
+      ]);
+    } finally {
+      stepped.mockRestore();
+    }
   });
 });

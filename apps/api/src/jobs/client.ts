@@ -23,6 +23,7 @@ import { publishUntil, type JetStreamPublisher } from './publish';
 import { byHostname, jobStatus, timeoutRow } from './rows';
 import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
+import { whenClockReaches } from './wall-clock-timer';
 
 export interface JobRequest {
   /** The job's id when the caller needs it before the job starts (an upload is stored under it); else a new one. */
@@ -213,10 +214,10 @@ export class JobClient {
       if (waitMs <= 0 || current.results.every((row) => isFinal(row.status))) return current;
       const finalBefore = new Set(current.results.filter((row) => isFinal(row.status)).map((row) => row.hostname));
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(waitMs, Math.max(0, Date.parse(record.deadline) - Date.now())));
+        const cancelTimer = whenClockReaches(Math.min(Date.now() + waitMs, Date.parse(record.deadline)), resolve);
         wake = () => {
           if (!record.hosts.every((host) => finalBefore.has(host) || heard.has(host))) return;
-          clearTimeout(timer);
+          cancelTimer();
           resolve();
         };
         wake();
@@ -287,7 +288,7 @@ export class JobClient {
       let finished = false;
       stop = () => {
         finished = true;
-        clearTimeout(timer);
+        cancelTimer();
         unwatch();
         unresync();
       };
@@ -309,7 +310,7 @@ export class JobClient {
           this.deps.store.storedRow(record.job_id, host).then((row) => row && accept(host, { ...row, hostname: host }), () => undefined);
         }
       });
-      const timer = setTimeout(finish, Date.parse(record.deadline) - Date.now());
+      const cancelTimer = whenClockReaches(Date.parse(record.deadline), finish);
     });
     return { rows: collected, abandon: () => stop() };
   }
