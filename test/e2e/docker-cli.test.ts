@@ -377,7 +377,7 @@ describe('who may do what through the proxy', () => {
     const before = (await fleet.docker('db-01').listContainers({ all: true })).length;
     const ps = await docker('db-01', webOnly, ['ps']);
     expect(ps.code).not.toBe(0);
-    expect(ps.stderr).toContain("outside this key's scope 'role:web'");
+    expect(ps.stderr).toContain("no host of this key's scope 'role:web' matches this target");
     const run = await docker('db-01', webOnly, ['run', '-d', '--name', 'cli-scope-escape', BUSYBOX_IMAGE, 'sleep', '60']);
     expect(run.code).not.toBe(0);
     expect(await containerOn('db-01', 'cli-scope-escape')).toBeUndefined();

@@ -220,9 +220,9 @@ describe('API keys and errors', () => {
     const scoped = fleet.mintKey('operator', { scope: 'role:web' });
     expect((await api(fleet, 'GET', '/node/role:web/container/docker', { key: scoped })).status).toBe(200);
     const all = await api(fleet, 'GET', '/node/_all/container/docker', { key: scoped });
-    expect(all.status).toBe(403);
-    // Hosts outside the scope are counted, never named.
-    expect(all.body.details).toBe("target '_all' reaches 1 host(s) outside this key's scope 'role:web'");
+    expect(all.status).toBe(404);
+    // Hosts outside the scope are neither named nor counted.
+    expect(all.body.details).toBe("no host of this key's scope 'role:web' matches this target");
   });
 
   it('answers 400 naming the field for invalid input', async () => {

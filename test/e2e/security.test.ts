@@ -82,8 +82,8 @@ describe('target-scoped keys', () => {
     expect((await api(fleet, 'GET', '/node/web-01/container/docker', { key })).status).toBe(200);
     for (const target of ['_all', 'web-02', 'role:web']) {
       const res = await api(fleet, 'GET', `/node/${target}/container/docker`, { key });
-      expect({ target, status: res.status }).toEqual({ target, status: 403 });
-      expect(res.body.details).toContain(`target '${target}' reaches 1 host(s) outside this key's scope 'zone:eu'`);
+      expect({ target, status: res.status }).toEqual({ target, status: 404 });
+      expect(res.body.details).toBe("no host of this key's scope 'zone:eu' matches this target");
     }
   });
 });

@@ -128,11 +128,10 @@ describe('GET /target/{target}', () => {
     const scoped = fleet.mintKey('viewer', { scope: 'role:web' });
     expect((await api(fleet, 'GET', '/target/web-02', { key: scoped })).body.hosts).toEqual(['web-02']);
     const outside = await api(fleet, 'GET', '/target/_all', { key: scoped });
-    expect(outside.status).toBe(403);
-    // Refused without naming the host outside the scope (README "Security model").
-    expect(outside.body.details).toContain("outside this key's scope");
-    expect(outside.body.details).not.toContain('db-01');
-    expect((await api(fleet, 'GET', '/target/db-01', { key: scoped })).status).toBe(403);
+    expect(outside.status).toBe(404);
+    // Refused with the scope's one answer, naming no host outside it (README "Roles, permissions and scope").
+    expect(outside.body.details).toBe("no host of this key's scope 'role:web' matches this target");
+    expect((await api(fleet, 'GET', '/target/db-01', { key: scoped })).body).toEqual(outside.body);
     expect((await api(fleet, 'GET', '/target/_all', { key: null })).status).toBe(401);
   });
 });

@@ -1939,7 +1939,8 @@ export interface paths {
          * @description The dry run of a node call's target: the same resolution a job makes
          *     (drained agents leave `_all`, `_any` and label targets but can be
          *     named), refused like a job would be when it matches no live agent
-         *     (404), is malformed (400) or leaves the key's scope (403). `_any`
+         *     (404), is malformed (400) or leaves the key's scope (404, one answer
+         *     whether the hosts outside exist or not). `_any`
          *     names the one host a job would get next.
          */
         get: operations["target.resolve"];
@@ -2663,7 +2664,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description `{error, details, code}`: 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host) or target outside the key's scope, 404 no agent matches / no such object (single host), 409 conflict, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
+        /** @description `{error, details, code}`: 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host), 404 no agent matches / target outside the key's scope (one answer for existing and unknown hosts) / no such object (single host), 409 conflict, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
         Error: {
             headers: {
                 [name: string]: unknown;

@@ -146,9 +146,12 @@ export class AgentRoster {
     return this.view(hostname, Date.now());
   }
 
-  /** The labels an agent last reported, live or not (a scope judges a job's hosts after they go quiet). */
+  /**
+   * The labels an admin gave an accepted host, live or not (a scope judges a job's hosts after they
+   * go quiet); undefined for a host never accepted. What an agent reports is never a scope's business.
+   */
   labelsOf(hostname: string): Record<string, string> | undefined {
-    return this.seen.get(hostname)?.record.labels;
+    return this.enrolled.get(hostname)?.labels;
   }
 
   async setDrained(hostname: string, drained: boolean, by: string): Promise<void> {

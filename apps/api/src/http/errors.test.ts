@@ -7,11 +7,6 @@ describe('toApiError', () => {
   it('answers each target failure with the status that says whose fault it is', () => {
     expect(toApiError(new TargetError('invalid', 'bad selector'))?.body()).toEqual({ error: 'invalid target', details: 'bad selector', code: 400 });
     expect(toApiError(new TargetError('unmatched', 'matched 0'))?.body()).toEqual({ error: 'no agent matches target', details: 'matched 0', code: 404 });
-    expect(toApiError(new TargetError('out of scope', 'reaches db-01'))?.body()).toEqual({
-      error: 'Forbidden - Insufficient permissions',
-      details: 'reaches db-01',
-      code: 403,
-    });
   });
 
   it('answers a job that could not be stored with 503 and one that cannot be sent with 400', () => {

@@ -20,7 +20,6 @@ function fromBodyParser(err: { type?: string; status?: number; message?: string 
 const TARGET_ANSWERS: Record<TargetFailure, { status: number; error: string }> = {
   invalid: { status: 400, error: 'invalid target' },
   unmatched: { status: 404, error: 'no agent matches target' },
-  'out of scope': { status: 403, error: 'Forbidden - Insufficient permissions' },
 };
 
 /** The job layer's own failures, answered with the status that says whose fault each is. */

@@ -10,7 +10,7 @@ export function agentRoutes(roster: AgentRoster): Router {
   const scopeOf = (res: Response) => KeyScope.of(callerOf(res).scope, roster);
   router.get('/agent', authorize('agent:read'), (_req, res) => {
     const scope = scopeOf(res);
-    res.json({ agents: roster.list().filter((agent) => scope.includesAgent(agent)) });
+    res.json({ agents: roster.list().filter((agent) => scope.includesHost(agent.hostname)) });
   });
   router.get('/agent/:hostname', authorize('agent:read'), (req, res) => {
     res.json(requireAgent(roster, String(req.params.hostname), scopeOf(res)));
@@ -54,8 +54,9 @@ function unscopedCaller(res: Response): string {
   return caller.sub;
 }
 
+/** A scoped key gets one answer for every host it may not see, existing or not (KeyScope.nothingInside). */
 function requireAgent(roster: AgentRoster, hostname: string, scope: KeyScope) {
   const agent = roster.get(hostname);
-  if (!agent || !scope.includesAgent(agent)) throw notFound('agent not found', `no live agent '${hostname}'`);
-  return agent;
+  if (agent && scope.includesHost(hostname)) return agent;
+  throw notFound('agent not found', scope.unscoped ? `no live agent '${hostname}'` : scope.nothingInside);
 }

@@ -161,14 +161,14 @@ function remember(ids: Set<string>, id: string): void {
 function followAgents(session: FeedSession, scope: KeyScope, roster: AgentRoster): void {
   const shown = new Set<string>();
   const changed = new Set<string>();
-  const agents = roster.list().filter((agent) => scope.includesAgent(agent));
+  const agents = roster.list().filter((agent) => scope.includesHost(agent.hostname));
   agents.forEach((agent) => shown.add(agent.hostname));
   session.send('agents', { agents });
   session.onClose(roster.onChange((hostname) => changed.add(hostname)));
   const flush = setInterval(() => {
     for (const hostname of new Set([...changed, ...shown])) {
       const agent = roster.get(hostname);
-      if (agent && scope.includesAgent(agent)) {
+      if (agent && scope.includesHost(hostname)) {
         shown.add(hostname);
         if (changed.has(hostname)) session.send('agent', agent);
       } else if (shown.delete(hostname)) {

@@ -100,13 +100,30 @@ describe('TargetResolver', () => {
     expect(failureOf(() => resolver.resolve('role:*'))).toBe('invalid');
   });
 
-  it('refuses a target reaching outside the key scope, naming no host outside it', () => {
+  it('answers a scoped key one 404 for every target outside its scope, existing or not, naming neither', () => {
     const resolver = new TargetResolver(new FixedDirectory(FLEET));
+    const nothingInside = "no host of this key's scope 'role:web' matches this target";
     expect(resolver.resolve('role:web', 'role:web')).toEqual(['web-01', 'web-02']);
-    expect(failureOf(() => resolver.resolve('_all', 'role:web'))).toBe('out of scope');
-    expect(failureOf(() => resolver.resolve('db-01', 'role:web'))).toBe('out of scope');
-    expect(() => resolver.resolve('zone:eu', 'role:web')).toThrow("target 'zone:eu' reaches 1 host(s) outside this key's scope 'role:web'");
-    expect(() => resolver.resolve('zone:eu', 'role:web')).not.toThrow(/db-01/);
+    for (const outside of ['_all', 'db-01', 'nobody', 'zone:eu', 'zone:nowhere', 'role:web.blue']) {
+      expect(() => resolver.resolve(outside, 'role:web')).toThrow(new TargetError('unmatched', nothingInside));
+    }
+  });
+
+  it('judges a selector of a scoped key from the selectors alone: zone:eu is outside role:web even when every zone:eu host is a web host', () => {
+    const resolver = new TargetResolver(new FixedDirectory(FLEET.filter((a) => a.hostname !== 'db-01')));
+    expect(resolver.resolve('zone:eu')).toEqual(['web-01']);
+    expect(failureOf(() => resolver.resolve('zone:eu', 'role:web'))).toBe('unmatched');
+    expect(resolver.resolve('role:web,zone:eu', 'role:web')).toEqual(['web-01']);
+  });
+
+  it('judges a hostname of a scoped key by the labels an admin gave it, never a pending host', () => {
+    const pending: AgentView = { ...agent('web-09', {}), requested_labels: { role: 'web' }, enrollment: 'pending' };
+    const directory = new FixedDirectory([...FLEET, pending]);
+    directory.labelsOf = (hostname) => (hostname === 'web-09' ? undefined : FLEET.find((a) => a.hostname === hostname)?.labels);
+    const resolver = new TargetResolver(directory);
+    expect(failureOf(() => resolver.resolve('web-09', 'role:web'))).toBe('unmatched');
+    expect(failureOf(() => resolver.resolve('web-09', 'web-09'))).toBe('unmatched');
+    expect(resolver.resolve('web-01', 'role:web')).toEqual(['web-01']);
   });
 
   it('picks _any of a scoped key only among the live, undrained agents inside the scope', () => {
@@ -115,8 +132,8 @@ describe('TargetResolver', () => {
     expect(new Set(picked)).toEqual(new Set(['web-01', 'web-02']));
   });
 
-  it('answers 404 counting only the agents inside the scope when _any finds none there', () => {
+  it('answers the same 404 when _any of a scoped key finds no agent inside the scope', () => {
     const resolver = new TargetResolver(new FixedDirectory(FLEET));
-    expect(() => resolver.resolve('_any', 'role:cache')).toThrow("target '_any' matched 0 of 0 live agents inside this key's scope 'role:cache'");
+    expect(() => resolver.resolve('_any', 'role:cache')).toThrow("no host of this key's scope 'role:cache' matches this target");
   });
 });

@@ -13,7 +13,7 @@ export interface AgentDirectory extends LabelSource {
 }
 
 /** Why a target resolves to no host the caller may reach; the HTTP layer picks the status. */
-export type TargetFailure = 'invalid' | 'unmatched' | 'out of scope';
+export type TargetFailure = 'invalid' | 'unmatched';
 
 export class TargetError extends Error {
   override readonly name = 'TargetError';
@@ -37,7 +37,8 @@ export class TargetResolver {
 
   /**
    * A scoped key's `_any` picks among the agents inside its scope, so it never lands outside; any
-   * other target reaching outside the scope is refused, naming no host but the one the caller gave.
+   * other target of a scoped key must lie wholly inside the scope, judged before looking at which
+   * hosts exist, and anything else gets the scope's one 404 (KeyScope.nothingInside).
    */
   resolve(raw: string, scopeClaim?: string): string[] {
     return this.resolveTarget(raw, scopeClaim, true);
@@ -50,15 +51,16 @@ export class TargetResolver {
 
   private resolveTarget(raw: string, scopeClaim: string | undefined, advance: boolean): string[] {
     const scope = KeyScope.of(scopeClaim, this.agents);
-    const hosts = this.match(parse(raw), scope, advance);
-    if (hosts.length === 0) {
-      const within = scope.unscoped ? '' : ` inside this key's scope '${scope.raw}'`;
-      throw new TargetError('unmatched', `target '${raw}' matched 0 of ${this.countVisible(scope)} live agents${within}`);
+    const target = parse(raw);
+    if (scope.unscoped) {
+      const hosts = this.match(target, scope, advance);
+      if (hosts.length === 0) throw new TargetError('unmatched', `target '${raw}' matched 0 of ${this.agents.countLive()} live agents`);
+      return hosts.map((agent) => agent.hostname);
     }
-    const outside = hosts.filter((agent) => !scope.includesAgent(agent)).length;
-    if (outside > 0) {
-      throw new TargetError('out of scope', `target '${raw}' reaches ${outside} host(s) outside this key's scope '${scope.raw}'`);
-    }
+    if (target.kind !== 'any' && !scope.covers(target)) throw new TargetError('unmatched', scope.nothingInside);
+    const hosts = this.match(target, scope, advance);
+    // Covering the target already keeps every host inside; checked again so a gap there fails closed.
+    if (hosts.length === 0 || hosts.some((agent) => !scope.includesHost(agent.hostname))) throw new TargetError('unmatched', scope.nothingInside);
     return hosts.map((agent) => agent.hostname);
   }
 
@@ -88,17 +90,12 @@ export class TargetResolver {
     for (let tried = 0; tried < hostnames.length; tried++) {
       const cursor = this.anyCursor + tried;
       const agent = this.agents.get(hostnames[cursor % hostnames.length]);
-      if (agent && isAccepted(agent) && !agent.drained && scope.includesAgent(agent)) {
+      if (agent && isAccepted(agent) && !agent.drained && scope.includesHost(agent.hostname)) {
         if (advance) this.anyCursor = cursor + 1;
         return [agent];
       }
     }
     return [];
-  }
-
-  /** Live agents the key may know of: a scoped key is not told the size of the fleet outside its scope. */
-  private countVisible(scope: KeyScope): number {
-    return scope.unscoped ? this.agents.countLive() : this.agents.list().filter((agent) => scope.includesAgent(agent)).length;
   }
 }
 

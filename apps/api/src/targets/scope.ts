@@ -1,14 +1,18 @@
 import { hostInScope, parseScope, parseTarget, targetWithin, type Target } from '@fleet/contracts/grammar';
 
-/** The part of the agent directory a scope needs: labels of any agent heard from, live or not. */
+/**
+ * The part of the agent directory a scope needs: the labels an admin gave each accepted host, live
+ * or not; undefined for a host never accepted. Never the labels an agent reports about itself.
+ */
 export interface LabelSource {
   labelsOf(hostname: string): Record<string, string> | undefined;
 }
 
 /**
- * What an API key's target scope lets it see and reach (README "Security model"). An unscoped
- * key sees the whole fleet. A scoped key sees a host while the host's labels, as last heard,
- * match the scope; a host never heard from is outside (the check fails closed).
+ * What an API key's target scope lets it see and reach (README "Roles, permissions and scope"). An
+ * unscoped key sees the whole fleet. A scoped key sees a host while the labels an admin gave it
+ * (its enrolment) match the scope, live or not; a host never accepted is inside no scope (the check
+ * fails closed).
  */
 export class KeyScope {
   private constructor(
@@ -27,13 +31,16 @@ export class KeyScope {
     return this.raw === undefined;
   }
 
-  includesAgent(agent: { hostname: string; labels: Record<string, string> }): boolean {
-    return this.target === undefined || hostInScope(this.target, agent.hostname, agent.labels);
+  /**
+   * The one answer a scoped key gets for anything outside its scope, whether it exists or not, so
+   * no answer tells which hosts or labels exist outside: it names neither the target nor a count.
+   */
+  get nothingInside(): string {
+    return `no host of this key's scope '${this.raw}' matches this target`;
   }
 
   includesHost(hostname: string): boolean {
     if (this.target === undefined) return true;
-    if (this.target.kind === 'host') return this.target.hostname === hostname;
     const labels = this.labels.labelsOf(hostname);
     return labels !== undefined && hostInScope(this.target, hostname, labels);
   }
@@ -44,12 +51,15 @@ export class KeyScope {
    */
   coversTarget(raw: string): boolean {
     if (this.target === undefined) return true;
-    let target: Target;
     try {
-      target = parseTarget(raw);
+      return this.covers(parseTarget(raw));
     } catch {
       return false;
     }
+  }
+
+  covers(target: Target): boolean {
+    if (this.target === undefined) return true;
     return target.kind === 'host' ? this.includesHost(target.hostname) : targetWithin(target, this.target);
   }
 }
