@@ -28,7 +28,7 @@ describe('the contract', () => {
     expect(new Set(routes).size).toBe(routes.length);
     for (const op of OPERATIONS) {
       if (op.nodeTargeted) {
-        expect({ name: op.name, permission: op.permission }).toEqual({ name: op.name, permission: expect.stringMatching(/^docker:(read|write|exec)$/) });
+        expect({ name: op.name, permission: op.permission }).toEqual({ name: op.name, permission: expect.stringMatching(/^docker:(read|read-data|write|exec)$/) });
         expect(op.name).toMatch(/^docker\.[a-z]+\.[a-z]+(-[a-z]+)*$/);
         // A GET never changes engine state (a POST may not either: wait, for one).
         if (op.method === 'get') expect({ name: op.name, mutating: op.mutating }).toEqual({ name: op.name, mutating: false });

@@ -5,7 +5,7 @@ const match = (method: string, path: string) => matchEngineEndpoint(method, path
 describe('the Engine API proxy endpoint map (x-engine-proxy)', () => {
   it('reads every endpoint from the contract with a permission and a kind', () => {
     expect(ENGINE_ENDPOINTS.length).toBeGreaterThan(40);
-    for (const endpoint of ENGINE_ENDPOINTS) expect(['docker:read', 'docker:write', 'docker:exec']).toContain(endpoint.permission);
+    for (const endpoint of ENGINE_ENDPOINTS) expect(['docker:read', 'docker:read-data', 'docker:write', 'docker:exec']).toContain(endpoint.permission);
   });
 
   it('maps _ping without a version prefix and every call with or without one', () => {

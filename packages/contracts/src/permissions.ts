@@ -1,6 +1,12 @@
 /** Permissions carried by API keys (README, "API keys"; each operation's `x-permission` in the contract). */
 export const PERMISSIONS = [
   'docker:read',
+  /**
+   * What a container or image holds, beyond what the engine says about it: files (archive, export),
+   * whole images (save) and the values of a container's environment (inspect shows only the names
+   * without it). Secrets live there, so reading them is not "read" (README "Roles, permissions and scope").
+   */
+  'docker:read-data',
   'docker:write',
   'docker:exec',
   /** Anything that reaches the host itself: host-path binds, host namespaces, bind-type volumes (see host-access.ts). */
@@ -18,7 +24,7 @@ const READS: Permission[] = ['docker:read', 'job:read', 'agent:read'];
 /** Roles are named bundles of permissions; a key carries its role, the gateway expands it. */
 export const ROLES = {
   viewer: READS,
-  operator: [...READS, 'docker:write', 'docker:exec'],
+  operator: [...READS, 'docker:read-data', 'docker:write', 'docker:exec'],
   admin: [...PERMISSIONS],
 } as const satisfies Record<string, readonly Permission[]>;
 export type Role = keyof typeof ROLES;

@@ -39,4 +39,14 @@ describe('JobReadAccess', () => {
     expect(statusOf(() => new JobReadAccess(ROLES.admin, KeyScope.of('role:web', labels)).check(job('docker.container.list', ['gone-01'])))).toBe(404);
     expect(statusOf(() => new JobReadAccess(ROLES.admin, KeyScope.of(undefined, labels)).check(job('docker.removed.verb', ['web-01'])))).toBe(403);
   });
+
+  it("shows an inspect's environment values only to a key with docker:read-data, whoever ran the job", () => {
+    const inspect = { ...job('docker.container.inspect', ['web-01']), status: 'ok' as const };
+    const row = { hostname: 'web-01', status: 'ok' as const, changed: false, container: { Config: { Env: ['TOKEN=s3cret'] } } };
+    const view = { ...inspect, results: [row] };
+    const viewer = new JobReadAccess(ROLES.viewer, KeyScope.of(undefined, labels));
+    expect(viewer.present(view).results[0]).toMatchObject({ container: { Config: { Env: ['TOKEN=<redacted>'] } } });
+    expect(viewer.presentRow('docker.container.inspect', row)).toMatchObject({ container: { Config: { Env: ['TOKEN=<redacted>'] } } });
+    expect(new JobReadAccess(ROLES.operator, KeyScope.of(undefined, labels)).present(view).results[0]).toBe(row);
+  });
 });

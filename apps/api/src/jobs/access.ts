@@ -1,13 +1,16 @@
+import { redactRow } from '@fleet/contracts/data-redaction';
 import { findOperation } from '@fleet/contracts/operations';
 import type { Permission } from '@fleet/contracts/permissions';
-import type { JobRecord } from '@fleet/contracts/protocol';
+import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
 import { ApiError, notFound } from '../errors';
 import type { KeyScope } from '../targets/scope';
+import type { JobView } from './store';
 
 /**
  * Who may read which job (README "Security model"). Reading a job's rows needs the permission of
  * the job's own operation (exec output needs docker:exec), as running it did; a scoped key sees
  * only the rows of the hosts inside its scope, and a job with none there does not exist for it.
+ * Without `docker:read-data`, rows that hold a container's environment are read redacted, whoever ran the job.
  */
 export class JobReadAccess {
   constructor(
@@ -40,6 +43,16 @@ export class JobReadAccess {
     }
   }
 
+  /** A job view's rows as this key may read them (check() decided which hosts it shows). */
+  present<View extends Pick<JobView, 'operation' | 'results'>>(view: View): View {
+    return { ...view, results: readableRows(this.permissions, view.operation, view.results) };
+  }
+
+  /** One row as this key may read it. */
+  presentRow(operation: string, row: HostRow): HostRow {
+    return readableRows(this.permissions, operation, [row])[0];
+  }
+
   private visibleHosts(record: JobRecord): string[] {
     return this.scope.unscoped ? record.hosts : record.hosts.filter((host) => this.scope.includesHost(host));
   }
@@ -49,4 +62,9 @@ export class JobReadAccess {
 function requiredPermission(record: JobRecord): Permission | undefined {
   const permission = findOperation(record.operation)?.permission;
   return permission === 'none' ? undefined : permission;
+}
+
+/** Rows of `operation` as a key with `permissions` may read them: environments redacted without docker:read-data. */
+export function readableRows(permissions: readonly Permission[], operation: string, rows: HostRow[]): HostRow[] {
+  return permissions.includes('docker:read-data') ? rows : rows.map((row) => redactRow(operation, row));
 }

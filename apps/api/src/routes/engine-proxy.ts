@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { ENGINE_PROXY_PATH, engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, proxyGrantOperation, proxyGrantParams, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
+import { engineAnswerRedaction } from '@fleet/contracts/data-redaction';
 import { parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import type { ProxyAbort, ProxyHead, ProxyOpen } from '@fleet/contracts/protocol';
@@ -10,6 +11,7 @@ import { callerOf, requirePermission, type Caller } from '../auth/middleware';
 import { ApiError } from '../errors';
 import { toApiError } from '../http/errors';
 import type { KeySlots } from '../jobs/key-slots';
+import { RedactedAnswer, type ProxyBridge } from '../proxy/redacted-answer';
 import { newSessionId, type EngineTunnel, type TunnelSession } from '../proxy/tunnel';
 import type { TargetResolver } from '../targets/resolve';
 
@@ -101,10 +103,16 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
   if (grant) open.host_grant = grant;
   const release = endpoint.kind === 'plain' ? () => undefined : (deps.longRunningSlots?.take(caller.jti) ?? (() => undefined));
   res.locals.proxySession = { session_id: id, hostname };
-  const bridge = head ? new HijackBridge(res, inline?.rest ?? Buffer.alloc(0)) : new ResponseBridge(res, endpoint.kind === 'stream');
+  const bridge = withoutData(caller, endpoint, head ? new HijackBridge(res, inline?.rest ?? Buffer.alloc(0)) : new ResponseBridge(res, endpoint.kind === 'stream'));
   const session = deps.tunnel.open(hostname, open, bridge, id);
   session.whenClosed(release);
   bridge.attach(session, req);
+}
+
+/** An answer holding a container's environment reaches a key without `docker:read-data` cut (data-redaction.ts). */
+function withoutData(caller: Caller, endpoint: EngineEndpoint, bridge: ProxyBridge): ProxyBridge {
+  const cut = caller.permissions.includes('docker:read-data') ? undefined : engineAnswerRedaction(endpoint);
+  return cut ? new RedactedAnswer(bridge, cut) : bridge;
 }
 
 /** The one hostname the proxy reaches; `_any`, `_all` and selectors are refused, saying why. */

@@ -47,8 +47,9 @@ export function feedRoutes(deps: FeedDeps): Router {
     const stored = await deps.store.getRecord(jobId);
     if (!stored) throw notFound('job not found', `no job '${jobId}' (it may have expired)`);
     // Refused (403/404) before anything streams, exactly as GET /job/{job_id} refuses it.
-    const record = accessOf(res).check(stored);
-    followJob(new FeedSession(req, res, options), record, deps);
+    const access = accessOf(res);
+    const record = access.check(stored);
+    followJob(new FeedSession(req, res, options), record, access, deps);
   });
 
   router.get('/feed/jobs', authorize('job:read'), (req, res) => {
@@ -62,14 +63,14 @@ export function feedRoutes(deps: FeedDeps): Router {
 }
 
 /** `job`, then `row` per change of a visible host's row, then `end` once all are final or the deadline has passed. */
-function followJob(session: FeedSession, record: JobRecord, deps: FeedDeps): void {
+function followJob(session: FeedSession, record: JobRecord, access: JobReadAccess, deps: FeedDeps): void {
   const visible = new Set(record.hosts);
   const rows = new Map<string, HostRow>();
   let announced = false;
   const finished = () => record.hosts.every((host) => isFinal(rows.get(host)?.status ?? 'pending'));
   const viewOf = (): JobView => {
     const results = record.hosts.map((host): HostRow => rows.get(host) ?? { hostname: host, status: 'pending', changed: false }).sort(byHostname);
-    return { ...record, status: jobStatus(results), results };
+    return access.present({ ...record, status: jobStatus(results), results });
   };
   const settleIfDone = () => {
     if (announced && finished()) session.end('settled', { job: viewOf() });
@@ -81,7 +82,7 @@ function followJob(session: FeedSession, record: JobRecord, deps: FeedDeps): voi
     if (previous && JSON.stringify(previous) === JSON.stringify(row)) return;
     rows.set(hostname, row);
     if (!announced) return;
-    session.send('row', row);
+    session.send('row', access.presentRow(record.operation, row));
     settleIfDone();
   };
   const readBack = async () => (await deps.store.view(record)).results.forEach((row) => hear(row.hostname, row));
@@ -115,7 +116,7 @@ function followNewJobs(session: FeedSession, access: JobReadAccess, deps: FeedDe
   const settle = (job: FollowedJob, results: HostRow[]) => {
     followed.delete(job.record.job_id);
     const sorted = [...results].sort(byHostname);
-    session.send('job', { ...job.record, status: jobStatus(sorted), results: sorted });
+    session.send('job', access.present({ ...job.record, status: jobStatus(sorted), results: sorted }));
   };
   session.onClose(
     deps.feed.watchRecords((stored) => {

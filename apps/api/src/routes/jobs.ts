@@ -19,13 +19,13 @@ export function jobRoutes(jobs: JobClient, store: JobStore, labels: LabelSource)
       Number(limit ?? 50),
       cursor === undefined ? undefined : Number(cursor),
     );
-    res.json(page);
+    res.json({ ...page, jobs: page.jobs.map((job) => access.present(job)) });
   });
   router.get('/job/:job_id', authorize('job:read'), async (req, res) => {
     const access = accessOf(res);
     const job = await jobs.waitFor(String(req.params.job_id), Number(req.query.wait ?? 0) * 1000, (record) => access.check(record));
     if (!job) throw notFound('job not found', `no job '${req.params.job_id}' (it may have expired)`);
-    res.json(job);
+    res.json(access.present(job));
   });
   return router;
 }

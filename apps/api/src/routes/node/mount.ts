@@ -4,6 +4,7 @@ import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS,
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
 import { ApiError } from '../../errors';
+import { readableRows } from '../../jobs/access';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { EventStream } from '../../http/sse';
 import { TargetResolver } from '../../targets/resolve';
@@ -82,7 +83,7 @@ function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfer
     const rows = await job.rows;
     const failure = TargetResolver.isSingleHost(target) ? singleHostFailure(rows) : undefined;
     if (failure) throw new ApiError(failure.error_code ?? 500, failure.error ?? 'operation failed', describe(name, failure), { job_id: job.record.job_id });
-    res.status(spec.mutating ? 202 : 200).json({ job_id: job.record.job_id, results: rows });
+    res.status(spec.mutating ? 202 : 200).json({ job_id: job.record.job_id, results: readableRows(caller.permissions, name, rows) });
   });
 }
 
