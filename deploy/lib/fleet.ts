@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Engine, startEngine, stopEngine } from './engine';
 import { BUSYBOX_IMAGE, hasImage, importBusyboxImage } from './image';
-import { ensureHostGrantKeys, ensureJwtSecret, mintKey } from './keys';
+import { ensureHostGrantKeys, ensureJwtSecret, ensureMetricsToken, mintKey } from './keys';
 import { generateNatsUsers } from './nats-auth';
 import { ensurePrivateDir } from './secret-files';
 import { startNats, stopNats } from './nats';
@@ -72,6 +72,7 @@ export async function startFleet(opts: FleetOptions): Promise<FleetState> {
   const jwtSecretFile = join(opts.dir, 'jwt-secret');
   ensureJwtSecret(jwtSecretFile);
   ensureHostGrantKeys(opts.dir);
+  ensureMetricsToken(opts.dir);
   // Checked before anything starts, so a busy port fails fast.
   const port = await gatewayPort(opts.port);
   const undo: Undo[] = [];

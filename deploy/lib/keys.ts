@@ -18,6 +18,18 @@ export function ensureJwtSecret(file: string): void {
   writeSecretFile(file, randomBytes(32).toString('hex'));
 }
 
+/** Where a fleet directory keeps the bearer token the gateway's /metrics needs (README "Docs, health and metrics"). */
+export function metricsTokenFile(dir: string): string {
+  return join(dir, 'metrics-token');
+}
+
+/** Creates the /metrics token unless it exists (a scrape config keeps working across `fleet down`/`up`). */
+export function ensureMetricsToken(dir: string): void {
+  const file = metricsTokenFile(dir);
+  if (existsSync(file)) chmodSync(file, 0o600);
+  else writeSecretFile(file, randomBytes(32).toString('hex'));
+}
+
 /** Where a fleet directory keeps the gateway's host-access grant key pair (README "Host-level access"). */
 export function hostGrantKeyFiles(dir: string): { privateKey: string; publicKey: string } {
   return { privateKey: join(dir, 'host-grant.key'), publicKey: join(dir, 'host-grant.pub') };

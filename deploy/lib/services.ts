@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { hostGrantKeyFiles } from './keys';
+import { hostGrantKeyFiles, metricsTokenFile } from './keys';
 import { natsLoginEnv } from './nats-auth';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT, REPO_ROOT } from './paths';
 import { abortIfDead, spawnService, waitFor } from './process';
@@ -19,6 +19,7 @@ export interface RegisteredAgent {
 
 export function spawnGateway(state: FleetState): number {
   return spawnProgram(GATEWAY_ENTRYPOINT, logFileOf(state.dir, 'gateway'), state.detached, {
+    ...metricsAccessEnv(state),
     ...state.gatewayEnv,
     ...natsLoginEnv(state.natsUsers?.gateway),
     FLEET_NATS_URL: state.natsUrl,
@@ -28,6 +29,12 @@ export function spawnGateway(state: FleetState): number {
     FLEET_HOST_GRANT_PRIVATE_KEY_FILE: grantKeysOf(state).privateKey,
     FLEET_LOG_LEVEL: state.logLevel,
   });
+}
+
+/** /metrics needs the fleet's token, unless the caller chose its own access (a token of its own, or public). */
+function metricsAccessEnv(state: FleetState): Record<string, string> {
+  const chosen = Object.keys(state.gatewayEnv).some((name) => name.startsWith('FLEET_METRICS_'));
+  return chosen ? {} : { FLEET_METRICS_TOKEN_FILE: metricsTokenFile(dirname(state.jwtSecretFile)) };
 }
 
 /** The host-grant key pair lives next to the JWT secret (fleet up makes both), also for a gateway replica with a dir of its own. */

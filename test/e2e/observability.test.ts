@@ -137,7 +137,7 @@ describe('metrics', () => {
 
   it('job counters, durations and fan-out move by exactly the jobs run, on the gateway and on each agent', async () => {
     const urls = await agentMetricsUrls();
-    const gatewayBefore = await scrape(`${fleet.url}/metrics`);
+    const gatewayBefore = await scrape(`${fleet.url}/metrics`, fleet.metricsToken);
     const agentsBefore = await scrapeAgents(urls);
     const run = `metrics-${Date.now()}`;
     const name = `m-${Date.now()}`;
@@ -154,7 +154,7 @@ describe('metrics', () => {
     // clean up: an ok remove on role:web.
     expect((await api(fleet, 'DELETE', `/node/role:web/container/docker/${name}?force=true`)).status).toBe(202);
 
-    const gatewayAfter = await scrape(`${fleet.url}/metrics`);
+    const gatewayAfter = await scrape(`${fleet.url}/metrics`, fleet.metricsToken);
     const moved = (metric: string, labels: Record<string, string> = {}) => metricValue(gatewayAfter, metric, labels) - metricValue(gatewayBefore, metric, labels);
     expect({
       listOk: moved('fleet_jobs_total', { operation: 'docker.container.list', status: 'ok' }),
@@ -220,7 +220,7 @@ describe('metrics', () => {
 
   it('agents online and drained follow drain and undrain; engine health per host', async () => {
     const agents = async () => {
-      const samples = await scrape(`${fleet.url}/metrics`);
+      const samples = await scrape(`${fleet.url}/metrics`, fleet.metricsToken);
       return { live: metricValue(samples, 'fleet_agents', { state: 'live' }), drained: metricValue(samples, 'fleet_agents', { state: 'drained' }) };
     };
     expect(await agents()).toEqual({ live: 3, drained: 0 });
@@ -231,7 +231,7 @@ describe('metrics', () => {
       expect((await api(fleet, 'POST', '/agent/web-02/undrain')).status).toBe(200);
     }
     expect(await agents()).toEqual({ live: 3, drained: 0 });
-    const samples = await scrape(`${fleet.url}/metrics`);
+    const samples = await scrape(`${fleet.url}/metrics`, fleet.metricsToken);
     for (const hostname of HOSTS) expect({ hostname, healthy: metricValue(samples, 'fleet_engine_healthy', { hostname }) }).toEqual({ hostname, healthy: 1 });
   });
 });

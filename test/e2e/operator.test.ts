@@ -33,6 +33,7 @@ const SYSTEMD_DIR = path.join(REPO_ROOT, 'deploy', 'systemd');
 /** The `fleet` bin: the compiled CLI, as an operator runs it. */
 const CLI = path.join(REPO_ROOT, 'apps', 'cli', 'bin', 'fleet.js');
 const JWT_SECRET = 'operator-test-signing-secret-0123456789';
+const METRICS_TOKEN = 'operator-test-metrics-token-0123';
 
 let dir: string;
 
@@ -165,7 +166,7 @@ describe('a NATS server from the generated config, with the real gateway and age
       command: process.execPath,
       args: [GATEWAY_ENTRYPOINT],
       cwd: REPO_ROOT,
-      env: { ...process.env, ...login(generated.users.gateway), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET },
+      env: { ...process.env, ...login(generated.users.gateway), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN },
       logFile: gateway.logFile,
       detached: false,
     });
@@ -205,7 +206,7 @@ describe('a NATS server from the generated config, with the real gateway and age
     const agentSamples = await scrape(agent.metrics_url as string);
     expect(metricValue(agentSamples, 'fleet_agent_engine_healthy', { hostname: 'web-01' })).toBe(0);
     expect(metricValue(agentSamples, 'fleet_agent_nats_connected', { hostname: 'web-01' })).toBe(1);
-    const gatewaySamples = await scrape(`${gateway.url}/metrics`);
+    const gatewaySamples = await scrape(`${gateway.url}/metrics`, METRICS_TOKEN);
     expect(metricValue(gatewaySamples, 'fleet_engine_healthy', { hostname: 'web-01' })).toBe(0);
     expect(metricValue(gatewaySamples, 'fleet_agents', { state: 'live' })).toBe(1);
     expect(metricValue(gatewaySamples, 'fleet_nats_connected')).toBe(1);
@@ -218,11 +219,11 @@ describe('a NATS server from the generated config, with the real gateway and age
     const down = await waitForReady(503);
     expect(down).toMatchObject({ error: 'not ready', code: 503, nats: 'disconnected' });
     expect(down.details).toContain('nats: disconnected');
-    expect(metricValue(await scrape(`${gateway.url}/metrics`), 'fleet_nats_connected')).toBe(0);
+    expect(metricValue(await scrape(`${gateway.url}/metrics`, METRICS_TOKEN), 'fleet_nats_connected')).toBe(0);
 
     nats.pid = await respawnNats(nats, { detached: false });
     await waitForReady(200);
-    expect(metricValue(await scrape(`${gateway.url}/metrics`), 'fleet_nats_reconnects_total')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(await scrape(`${gateway.url}/metrics`, METRICS_TOKEN), 'fleet_nats_reconnects_total')).toBeGreaterThanOrEqual(1);
     await waitFor('the agent to count its reconnect', async () => metricValue(await scrape(metricsUrl), 'fleet_agent_nats_reconnects_total') >= 1, { timeoutMs: 30_000 });
   });
 

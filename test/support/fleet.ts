@@ -15,6 +15,7 @@ import {
   killNats,
   killNatsNode,
   logFileOf,
+  metricsTokenFile,
   mintKey,
   type NatsCluster,
   type NatsClusterNode,
@@ -82,6 +83,11 @@ export class TestFleet {
 
   get agents(): readonly AgentState[] {
     return this.state.agents;
+  }
+
+  /** The bearer token the gateway's /metrics needs, as `fleet up` made it. */
+  get metricsToken(): string {
+    return readFileSync(metricsTokenFile(this.state.dir), 'utf8').trim();
   }
 
   /** A fresh key signed with this fleet's secret; `{ ttlSeconds: -1 }` gives an expired one. */

@@ -27,8 +27,10 @@ export function metricValue(samples: Sample[], name: string, labels: Record<stri
     .reduce((sum, sample) => sum + sample.value, 0);
 }
 
-export async function scrape(url: string): Promise<Sample[]> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+/** `token`: the gateway's /metrics token (an agent's /metrics needs none). */
+export async function scrape(url: string, token?: string): Promise<Sample[]> {
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
   if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${await res.text()}`);
   const type = res.headers.get('content-type') ?? '';
   if (!type.startsWith('text/plain')) throw new Error(`GET ${url} answered ${type}, not Prometheus text`);

@@ -28,7 +28,7 @@ describe('every node operation in the contract', () => {
   });
 
   it.each(NODE_OPERATIONS.map((op) => [op.name, op]))('%s has a docker permission and examples', (_name, op) => {
-    expect(op.permission).toMatch(/^docker:(read|write|exec)$/);
+    expect(op.permission).toMatch(/^docker:(read|read-data|write|exec)$/);
     const object = operationObject(op);
     const examples = Object.values(object.responses).flatMap((response) => Object.values(response.content ?? {}).map((media) => media.example));
     const sharedExample = Object.values(object.responses).some((response) => response.$ref);

@@ -19,6 +19,7 @@ import { agentUserName, NATS_CONFIG_FILE } from '@fleet/deploy';
 const DEPLOY = path.join(__dirname, '..', '..', 'deploy');
 const REPO_ROOT = path.join(DEPLOY, '..');
 const SECRET = 'deploy-artifacts-signing-secret-0123456789';
+const METRICS_TOKEN = 'deploy-artifacts-metrics-token-0123';
 /** A host-access grant key pair as the set-up comments' openssl commands make it. */
 const GRANT = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
 
@@ -102,13 +103,21 @@ describe('deploy/compose.yaml', () => {
     expect(builtFrom(gateway.command[1])).toBe('apps/api/src/main.ts');
     expect(gateway.depends_on?.nats.condition).toBe('service_healthy');
     expect(gateway.healthcheck?.test.join(' ')).toContain('/health/ready');
-    expect(gateway.secrets).toEqual(['jwt_secret', 'nats_gateway', 'host_grant_key']);
+    expect(gateway.secrets).toEqual(['jwt_secret', 'nats_gateway', 'host_grant_key', 'metrics_token']);
+    expect(compose.secrets.metrics_token.file).toBe('./metrics-token');
     expect(compose.secrets.host_grant_key.file).toBe('./host-grant.key');
     expect(compose.secrets.nats_gateway.file).toBe('./nats/users/gateway.password');
     for (const value of Object.values(gateway.environment ?? {})) expect(String(value)).not.toMatch(/secret-value|password=/i);
 
-    const secrets = { jwt_secret: secretFile('jwt', SECRET), nats_gateway: secretFile('gw', 'nats-pass'), host_grant_key: secretFile('grant.key', GRANT.privateKey) };
+    const secrets = {
+      jwt_secret: secretFile('jwt', SECRET),
+      nats_gateway: secretFile('gw', 'nats-pass'),
+      host_grant_key: secretFile('grant.key', GRANT.privateKey),
+      metrics_token: secretFile('metrics', METRICS_TOKEN),
+    };
     const config = loadGatewayConfig(containerEnv(gateway, {}, secrets));
+    // /metrics names every host: the example protects it.
+    expect({ metricsToken: config.metricsToken, metricsPublic: config.metricsPublic }).toEqual({ metricsToken: METRICS_TOKEN, metricsPublic: false });
     expect(config).toMatchObject({ natsUrl: 'nats://nats:4222', natsUser: 'gateway', natsPass: 'nats-pass', jwtSecret: SECRET, host: '0.0.0.0', port: 8080 });
     expect(config.hostGrantPrivateKey).toBe(GRANT.privateKey.trim());
     expect(gateway.ports).toContain(`${config.port}:${config.port}`);
@@ -205,13 +214,20 @@ describe('deploy/systemd', () => {
 
   it('the gateway unit with its example environment file passes the gateway\'s validation, secrets as credentials', () => {
     const { Service: service } = parseUnit(path.join(DEPLOY, 'systemd', 'fleet-gateway.service'));
-    expect(service.LoadCredential).toEqual(['jwt-secret:/etc/fleet/jwt-secret', 'nats-password:/etc/fleet/nats/users/gateway.password', 'host-grant-key:/etc/fleet/host-grant.key']);
+    expect(service.LoadCredential).toEqual([
+      'jwt-secret:/etc/fleet/jwt-secret',
+      'nats-password:/etc/fleet/nats/users/gateway.password',
+      'host-grant-key:/etc/fleet/host-grant.key',
+      'metrics-token:/etc/fleet/metrics-token',
+    ]);
     const credentials = path.join(dir, 'gateway-credentials');
     mkdirSync(credentials);
     writeFileSync(path.join(credentials, 'jwt-secret'), SECRET);
     writeFileSync(path.join(credentials, 'nats-password'), 'gw-pass');
     writeFileSync(path.join(credentials, 'host-grant-key'), GRANT.privateKey);
+    writeFileSync(path.join(credentials, 'metrics-token'), `${METRICS_TOKEN}\n`);
     const config = loadGatewayConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'gateway.env.example'), { d: credentials }));
+    expect({ metricsToken: config.metricsToken, metricsPublic: config.metricsPublic }).toEqual({ metricsToken: METRICS_TOKEN, metricsPublic: false });
     expect(config).toMatchObject({ natsUser: 'gateway', natsPass: 'gw-pass', jwtSecret: SECRET, host: '0.0.0.0', port: 8080, replicas: 3 });
     expect(config.natsUrl.split(',')).toHaveLength(3);
   });

@@ -53,6 +53,8 @@ export interface GatewayDeps {
   maxKeyTtlSeconds?: number;
   /** When set, GET /metrics needs it as a bearer token (FLEET_METRICS_TOKEN). */
   metricsToken?: string;
+  /** GET /metrics without a credential (FLEET_METRICS_PUBLIC=true); without it or a token, /metrics is refused. */
+  metricsPublic?: boolean;
   /** Failed authentications per client address per minute; 0 or unset: no limit. */
   preAuthRateLimitPerMinute?: number;
   log: Logger;
@@ -116,7 +118,7 @@ function publicRoutes(deps: GatewayDeps): Router {
   router.use(healthRoutes(deps.readiness));
   router.use(docsRoutes());
   router.use(uiRoutes());
-  if (deps.metrics) router.use(metricsRoutes(deps.metrics.collectors, deps.metricsToken));
+  if (deps.metrics) router.use(metricsRoutes(deps.metrics.collectors, { token: deps.metricsToken, public: deps.metricsPublic === true }));
   return router;
 }
 

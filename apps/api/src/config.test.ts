@@ -54,6 +54,7 @@ describe('gateway configuration', () => {
       replicas: 1,
       maxKeyTtlSeconds: 7_776_000,
       metricsToken: undefined,
+      metricsPublic: false,
       hostGrantPrivateKey: undefined,
       streamBufferBytes: 1_048_576,
       longRunningPerKey: 16,

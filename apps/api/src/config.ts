@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
+import { ConfigError } from '@fleet/runtime/config';
 import { checkNatsLogin, COMMON_SETTINGS, loadSettings, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface GatewayConfig {
@@ -24,6 +25,8 @@ export interface GatewayConfig {
   maxKeyTtlSeconds: number;
   /** When set, GET /metrics requires `Authorization: Bearer <this>`. */
   metricsToken?: string;
+  /** GET /metrics without any credential (FLEET_METRICS_PUBLIC=true); without it or a token, /metrics answers no one. */
+  metricsPublic: boolean;
   /** PEM Ed25519 private key that signs host-access grants; unset: no request may reach a host's host. */
   hostGrantPrivateKey?: string;
   /** Bytes a streaming client may leave unread before its stream ends with `overflow`. */
@@ -59,6 +62,7 @@ export const GATEWAY_SETTINGS = {
   FLEET_JETSTREAM_REPLICAS: { type: 'integer', default: 1, minimum: 1, maximum: 5 },
   FLEET_MAX_KEY_TTL_SECONDS: { type: 'integer', default: DEFAULT_MAX_KEY_TTL_SECONDS, minimum: 60, maximum: 10 * 365 * DAY },
   FLEET_METRICS_TOKEN: { type: 'string', secret: true, pattern: '^[\\x21-\\x7e]{16,}$', must: 'at least 16 printable characters, no spaces' },
+  FLEET_METRICS_PUBLIC: { type: 'enum', values: ['false', 'true'], default: 'false' },
   FLEET_HOST_GRANT_PRIVATE_KEY: { type: 'string', secret: true, pattern: '^-----BEGIN PRIVATE KEY-----[\\s\\S]+-----END PRIVATE KEY-----\\s*$', must: 'a PEM (PKCS#8) Ed25519 private key' },
   FLEET_STREAM_BUFFER_BYTES: { type: 'integer', default: 1024 * 1024, minimum: 64 * 1024, maximum: 64 * 1024 * 1024 },
   FLEET_LONG_RUNNING_PER_KEY: { type: 'integer', default: 16, minimum: 0, maximum: 100_000 },
@@ -73,6 +77,9 @@ export const GATEWAY_SETTINGS = {
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const settings = loadSettings(GATEWAY_SETTINGS, env);
   checkNatsLogin(settings);
+  if (settings.FLEET_METRICS_PUBLIC === 'true' && settings.FLEET_METRICS_TOKEN) {
+    throw new ConfigError('FLEET_METRICS_PUBLIC=true and FLEET_METRICS_TOKEN are both set: /metrics is either public or needs the token; set one');
+  }
   return {
     natsUrl: settings.FLEET_NATS_URL,
     natsUser: settings.FLEET_NATS_USER,
@@ -88,6 +95,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     replicas: settings.FLEET_JETSTREAM_REPLICAS,
     maxKeyTtlSeconds: settings.FLEET_MAX_KEY_TTL_SECONDS,
     metricsToken: settings.FLEET_METRICS_TOKEN,
+    metricsPublic: settings.FLEET_METRICS_PUBLIC === 'true',
     hostGrantPrivateKey: settings.FLEET_HOST_GRANT_PRIVATE_KEY,
     streamBufferBytes: settings.FLEET_STREAM_BUFFER_BYTES,
     longRunningPerKey: settings.FLEET_LONG_RUNNING_PER_KEY,

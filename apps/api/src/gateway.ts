@@ -82,6 +82,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxKeyTtlSeconds: config.maxKeyTtlSeconds,
     metricsToken: config.metricsToken,
+    metricsPublic: config.metricsPublic,
     preAuthRateLimitPerMinute: config.preAuthRateLimitPerMinute,
     jobs,
     transfers: { uploads, openDownload: (jobId) => openDownload(nc, jobId) },

@@ -50,6 +50,7 @@ describe('the gateway app', () => {
       mintedKeys: {} as never,
       log: pino({ level: 'silent' }),
       metrics,
+      metricsPublic: true,
       readiness: async () => readiness,
     });
     const server = app.listen(0, '127.0.0.1');
@@ -109,7 +110,7 @@ describe('the gateway app', () => {
     expect(natsDown.details).toBe('nats: disconnected; registry: unreachable: no NATS connection');
   });
 
-  it('exposes the agents and their engines at /metrics without a key', async () => {
+  it('exposes the agents and their engines at /metrics without a key when it is made public', async () => {
     const samples = await scrape(`${url}/metrics`);
     expect(metricValue(samples, 'fleet_agents', { state: 'live' })).toBe(1);
     expect(metricValue(samples, 'fleet_agents', { state: 'drained' })).toBe(1);

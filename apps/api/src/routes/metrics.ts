@@ -4,14 +4,18 @@ import type { Registry } from 'prom-client';
 import { ApiError } from '../errors';
 
 /**
- * Prometheus exposition at GET /metrics. Public like /health unless `token` is set
- * (FLEET_METRICS_TOKEN): then the scraper sends it as a bearer token. A static secret, not an API
- * key, because API keys expire and a scrape config should not need rotating every few weeks.
+ * Prometheus exposition at GET /metrics (README "Docs, health and metrics"). The series name every
+ * host, so by default nobody reads them: the scraper sends FLEET_METRICS_TOKEN as a bearer token,
+ * or the operator opens them with FLEET_METRICS_PUBLIC=true. A static secret, not an API key,
+ * because API keys expire and a scrape config should not need rotating every few weeks.
  */
-export function metricsRoutes(collectors: Registry, token?: string): Router {
+export function metricsRoutes(collectors: Registry, access: { token?: string; public: boolean }): Router {
   const router = Router();
-  const expected = token === undefined ? undefined : digest(token);
+  const expected = access.token === undefined ? undefined : digest(access.token);
   router.get('/metrics', async (req, res) => {
+    if (expected === undefined && !access.public) {
+      throw new ApiError(401, 'Unauthorized - metrics are closed', "this gateway's /metrics answers no one: set FLEET_METRICS_TOKEN (and send it as a bearer token) or FLEET_METRICS_PUBLIC=true");
+    }
     if (expected && !presents(req.get('authorization'), expected)) {
       throw new ApiError(401, 'Unauthorized - metrics token required', "this gateway's /metrics needs 'Authorization: Bearer <FLEET_METRICS_TOKEN>'");
     }
