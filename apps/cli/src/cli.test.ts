@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Command } from 'commander';
+import jwt from 'jsonwebtoken';
 import { ConflictError, NotFoundError, UnauthorizedError } from '@fleet/sdk';
+import { registerTokenCommands } from './commands/token';
 import { resolveConnection } from './context';
-import { EXIT, exitCodeForError, exitCodeForRows } from './exit';
+import { EXIT, exitCodeForError, exitCodeForRows, UsageError } from './exit';
 import { flagName, kindOf } from './flags';
 import { renderRows } from './output';
 import { HostProgress } from './progress';
@@ -116,5 +119,35 @@ describe('progress', () => {
     progress.handle({ event: 'progress', data: { hostname: 'web-01', status: 'Pull complete', id: 'a1b2' } });
     expect(progress.handle({ event: 'docker', data: {} })).toBe(false);
     expect(written).toEqual(['web-01: Downloading a1b2\n', 'web-01: Pull complete a1b2\n']);
+  });
+});
+
+describe('fleet token create', () => {
+  const secret = 'cli-test-signing-secret-0123456789abcdef';
+  const run = async (args: string[]) => {
+    const program = new Command().exitOverride();
+    registerTokenCommands(program);
+    const written: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => written.push(String(chunk)) > 0);
+    const previous = process.env.FLEET_JWT_SECRET;
+    process.env.FLEET_JWT_SECRET = secret;
+    try {
+      await program.parseAsync(['token', 'create', '--role', 'viewer', ...args], { from: 'user' });
+      return written.join('');
+    } finally {
+      write.mockRestore();
+      if (previous === undefined) delete process.env.FLEET_JWT_SECRET;
+      else process.env.FLEET_JWT_SECRET = previous;
+    }
+  };
+
+  it.each(['two words', 'a/b', 'x'.repeat(257), 'tab\there', 'ünicode', 'semi;colon'])("refuses the subject %j as POST /token does, minting nothing", async (subject) => {
+    await expect(run(['--subject', subject])).rejects.toThrow(UsageError);
+    await expect(run(['--subject', subject])).rejects.toThrow('the subject must be 1 to 256 characters');
+  });
+
+  it('mints a key for a subject POST /token accepts', async () => {
+    const key = (await run(['--subject', 'ci-pipeline@web.eu:1'])).trim();
+    expect(jwt.decode(key)).toMatchObject({ sub: 'ci-pipeline@web.eu:1', role: 'viewer' });
   });
 });

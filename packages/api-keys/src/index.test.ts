@@ -10,6 +10,15 @@ describe('mintToken', () => {
     expect(() => mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60, scope })).toThrow(MintError);
   });
 
+  it.each(['', 'a b', 'x'.repeat(257), 'new\nline', 'ünï'])("refuses the subject %j, which POST /token's contract refuses too", (subject) => {
+    expect(() => mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60, subject })).toThrow(MintError);
+  });
+
+  it('mints subjects inside the contract rule, and the default <role>-key', () => {
+    expect(verifyToken(mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60, subject: 'ci@web-01.eu:x_y' }), KEY).sub).toBe('ci@web-01.eu:x_y');
+    expect(verifyToken(mintToken({ secret: SECRET, role: 'viewer', ttlSeconds: 60 }), KEY).sub).toBe('viewer-key');
+  });
+
   it('keeps a valid scope in the key', () => {
     const key = mintToken({ secret: SECRET, role: 'viewer', ttlSeconds: 60, scope: 'role:web' });
     expect(verifyToken(key, KEY).scope).toBe('role:web');

@@ -3,6 +3,7 @@ import { createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { isRole, ROLES, type Permission, type Role } from '@fleet/contracts/permissions';
 import { parseScope } from '@fleet/contracts/grammar';
+import { loadContract } from '@fleet/contracts/operations';
 
 /** The one algorithm we sign and accept; pinning it is what defeats `alg:none` and key-confusion attacks. */
 export const TOKEN_ALGORITHM = 'HS256';
@@ -30,19 +31,39 @@ export interface ApiKeyClaims {
   scope?: string;
 }
 
-/** A key that cannot be minted as asked (empty or unlimited scope, lifetime over the maximum). */
+/** A key that cannot be minted as asked (a subject outside the contract's rule, empty or unlimited scope, lifetime over the maximum). */
 export class MintError extends Error {}
+
+interface SubjectRule {
+  pattern: string;
+  minLength: number;
+  maxLength: number;
+}
+
+/** The contract's `KeySubject`: the one rule for a key's subject, POST /token's and the CLI's alike. */
+const SUBJECT_RULE = (loadContract() as { components: { schemas: { KeySubject: SubjectRule } } }).components.schemas.KeySubject;
+const SUBJECT_PATTERN = new RegExp(SUBJECT_RULE.pattern, 'u');
+
+/** Throws a MintError unless `subject` follows the contract's KeySubject rule. */
+export function checkKeySubject(subject: string): void {
+  const { minLength, maxLength } = SUBJECT_RULE;
+  if (subject.length < minLength || subject.length > maxLength || !SUBJECT_PATTERN.test(subject)) {
+    throw new MintError(`the subject must be ${minLength} to ${maxLength} characters, each a letter, a digit or one of . _ @ : - (pattern ${SUBJECT_RULE.pattern})`);
+  }
+}
 
 export function mintToken(opts: MintOptions): string {
   const maxTtl = opts.maxTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
   if (opts.ttlSeconds > maxTtl) throw new MintError(`a key may live at most ${maxTtl} s; ${opts.ttlSeconds} s asked`);
+  const subject = opts.subject ?? `${opts.role}-key`;
+  checkKeySubject(subject);
   const claims: Record<string, unknown> = { role: opts.role };
   // An empty scope is a mistake, never "no limit": a key without a scope is asked for by leaving it out.
   if (opts.scope !== undefined) claims.scope = checkedScope(opts.scope);
   return jwt.sign(claims, opts.secret, {
     algorithm: TOKEN_ALGORITHM,
     expiresIn: opts.ttlSeconds,
-    subject: opts.subject ?? `${opts.role}-key`,
+    subject,
     jwtid: randomUUID(),
     issuer: TOKEN_ISSUER,
   });

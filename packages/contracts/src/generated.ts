@@ -2088,6 +2088,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description Who the key is for (recorded as the caller of its jobs); default `<role>-key`. */
+        KeySubject: string;
         Health: {
             status: string;
         };
@@ -6182,8 +6184,7 @@ export interface operations {
                      * @default 3600
                      */
                     ttl_seconds?: number;
-                    /** @description Who the key is for (recorded as the caller of its jobs); default `<role>-key`. */
-                    subject?: string;
+                    subject?: components["schemas"]["KeySubject"];
                     /** @description A hostname or key:value selectors; never empty. */
                     scope?: string;
                 };
