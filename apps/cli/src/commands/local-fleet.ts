@@ -90,6 +90,7 @@ function printWelcome(deploy: Deploy, state: FleetState): void {
       `    export FLEET_KEY=${state.adminKey}`,
       `    curl -s -H "Authorization: Bearer $FLEET_KEY" ${state.url}/agent`,
       `    curl -s -H "Authorization: Bearer $FLEET_KEY" ${state.url}/node/_all/container/docker`,
+      `  Metrics:    curl -s -H "Authorization: Bearer $(cat ${deploy.metricsTokenFile(state.dir)})" ${state.url}/metrics`,
       `  Logs:       ${deploy.logFileOf(state.dir, '*')}`,
       `  State:      ${deploy.stateFileOf(state.dir)}`,
       '  Stop with:  npm run fleet -- down',
