@@ -173,7 +173,12 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Inspect a container on each targeted host */
+        /**
+         * Inspect a container on each targeted host
+         * @description The engine's inspect document. Without `docker:read-data` every value
+         *     of `Config.Env` is `<redacted>` (the names are kept), here and when the
+         *     job is read back (GET /job/{job_id}, GET /job, the feeds), whoever ran it.
+         */
         get: operations["docker.container.inspect"];
         put?: never;
         post?: never;
