@@ -127,3 +127,37 @@ export function proxyGrantParams(path: string, body: unknown): Record<string, un
 export function needsWholeBody(endpoint: EngineEndpoint): boolean {
   return endpoint.hostAccess === 'container-create' || endpoint.hostAccess === 'volume-create';
 }
+
+/** The endpoint a request matched, with the values of its path's `{name}` segments (decoded) and its version prefix. */
+export interface EngineCall {
+  endpoint: EngineEndpoint;
+  params: Record<string, string>;
+}
+
+/**
+ * `matchEngineEndpoint`'s endpoint together with its parameters (`{id}`, `{name+}`, and `version` when the
+ * path has a version prefix), or undefined when the request matches no endpoint. The audit records these
+ * instead of the raw path.
+ */
+export function matchEngineCall(method: string, enginePath: string): EngineCall | undefined {
+  const endpoint = matchEngineEndpoint(method, enginePath);
+  if (!endpoint) return undefined;
+  const decoded = decodeURIComponent(enginePath);
+  const version = VERSION_PREFIX.exec(decoded)?.[0];
+  const values = namedPatternOf(endpoint.path).exec(decoded.slice(version?.length ?? 0))?.groups ?? {};
+  // `v000001.41` is the engine's `v1.41`: recorded as such, never as the zeros sent.
+  const canonicalVersion = version?.slice(2).replace(/(^|\.)0+(?=\d)/g, '$1');
+  return { endpoint, params: { ...(canonicalVersion ? { version: canonicalVersion } : {}), ...values } };
+}
+
+function namedPatternOf(path: string): RegExp {
+  const source = path
+    .split('/')
+    .map((segment) => {
+      const name = /^\{(\w+)(\+?)\}$/.exec(segment);
+      if (!name) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      return name[2] ? `(?<${name[1]}>[^/]+(?:/[^/]+)*)` : `(?<${name[1]}>[^/]+)`;
+    })
+    .join('/');
+  return new RegExp(`^${source}$`);
+}

@@ -2647,20 +2647,73 @@ export interface components {
             /** Format: date-time */
             at: string;
         };
+        /**
+         * @description One call (`kind: call`), or the reads of one key past its audit budget in one window, counted
+         *     in one entry (`kind: summary`, README "Security model"). Every string taken from a request is
+         *     cut to at most 512 characters (a parameter to 256), ending in `…(<length> chars)`.
+         */
         AuditEntry: {
-            /** Format: date-time */
+            /**
+             * @description Absent in entries written before summaries existed: a call.
+             * @enum {string}
+             */
+            kind?: "call" | "summary";
+            /**
+             * Format: date-time
+             * @description When the call ended; for a summary, when its window closed.
+             */
             time: string;
             /** @description The key's subject; null when no valid key was presented. */
             caller: string | null;
             role?: string | null;
             /** @description The key's jti. */
             key_id?: string | null;
+            /** @description For a summary, the methods of its calls, comma-separated. */
             method: string;
+            /**
+             * @description The path as sent; for an Engine API proxy call the endpoint it matched, with its parameters
+             *     (`/node/web-01/docker/v1.41/containers/3f…/start`); for a summary `(summary of <count> calls)`.
+             */
             path: string;
+            /**
+             * @description What the gateway matched: the contract's operationId (`docker.container.list`), or for the
+             *     Engine API proxy the `x-engine-proxy` endpoint (`POST /containers/{id}/start`). Absent when
+             *     nothing matched.
+             */
+            operation?: string;
+            /** @description The matched route's path parameters (`target`; for the Engine API proxy `hostname`, `id`, `name`, `version`). */
+            params?: {
+                [key: string]: string;
+            };
+            /** @description The `error` of a refused call (4xx, 5xx): why it was refused. */
+            reason?: string;
             target?: string | null;
             job_id?: string | null;
+            /** @description For a summary, the status most of its calls had. */
             status: number;
+            /** @description For a summary, the calls' durations added up. */
             duration_ms: number;
+            summary?: components["schemas"]["AuditSummary"];
+        };
+        /** @description The calls one key made past its audit budget in one window (reads and refusals only; a call that changed something is always its own entry). */
+        AuditSummary: {
+            count: number;
+            /** Format: date-time */
+            first_time: string;
+            /** Format: date-time */
+            last_time: string;
+            /** @description Calls per HTTP method. */
+            methods: {
+                [key: string]: number;
+            };
+            /** @description Calls per operation (as `operation` above); `unmatched` for those that matched none. */
+            operations: {
+                [key: string]: number;
+            };
+            /** @description Calls per HTTP status. */
+            statuses: {
+                [key: string]: number;
+            };
         };
         AuditList: {
             entries: components["schemas"]["AuditEntry"][];
