@@ -11,6 +11,7 @@ import type { MintedKeys } from './auth/minted-keys';
 import type { Revocations } from './auth/revocations';
 import { errorHandler, unknownRoute } from './http/errors';
 import { finiteQueryNumbers } from './http/finite-numbers';
+import { refuseChangesWhileAuditFull } from './http/audit-gate';
 import { logAndAuditRequests } from './http/observe';
 import { perKeyRateLimit } from './http/rate-limit';
 import { compileContractValidation, type ContractValidation } from './http/validation';
@@ -82,6 +83,7 @@ export function createApp(deps: GatewayDeps): Express {
   const preAuth = new PreAuthLimit(deps.preAuthRateLimitPerMinute ?? 0);
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds, preAuth));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
+  app.use(refuseChangesWhileAuditFull(() => deps.audit.full, (err, req, res, next) => (isEngineProxyPath(req.url) ? sendProxyError(res, err) : next(err))));
   // Before the contract's validator: the proxy's endpoints are the contract's `x-engine-proxy` map, not its paths.
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit }));
   const validation = compileContractValidation();

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -55,13 +56,27 @@ function fromBroker(err: unknown): ApiError | undefined {
   return new ApiError(503, 'broker unavailable', 'NATS JetStream did not answer in time (busy, or electing a stream leader); retry shortly', {}, { 'retry-after': '1' });
 }
 
+/** The `error` each refused response answered with, for its audit entry (http/observe.ts). */
+const refusals = new WeakMap<ServerResponse, string>();
+
+/** Notes why a response refused its request: the error's `error` field (set by the gateway, never the request's details). */
+export function noteRefusal(res: ServerResponse, error: ApiError): void {
+  refusals.set(res, error.error);
+}
+
+export function refusalOf(res: ServerResponse): string | undefined {
+  return refusals.get(res);
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const apiError = toApiError(err);
     if (apiError) {
+      noteRefusal(res, apiError);
       res.status(apiError.status).set(apiError.headers).json(apiError.body());
       return;
     }
+    refusals.set(res, 'internal error');
     log.error({ err, method: req.method, path: req.path }, 'unhandled error');
     res.status(500).json({ error: 'internal error', details: 'the gateway failed to handle the request; see its log', code: 500 });
   };

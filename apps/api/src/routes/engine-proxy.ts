@@ -2,14 +2,14 @@ import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { ENGINE_PROXY_PATH, engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, proxyGrantOperation, proxyGrantParams, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
+import { ENGINE_PROXY_PATH, engineRequestHostAccess, matchEngineCall, matchEngineEndpoint, needsWholeBody, proxyGrantOperation, proxyGrantParams, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
 import { engineAnswerRedaction } from '@fleet/contracts/data-redaction';
 import { parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import type { ProxyAbort, ProxyHead, ProxyOpen } from '@fleet/contracts/protocol';
 import { callerOf, requirePermission, type Caller } from '../auth/middleware';
 import { ApiError } from '../errors';
-import { toApiError } from '../http/errors';
+import { noteRefusal, toApiError } from '../http/errors';
 import type { KeySlots } from '../jobs/key-slots';
 import { RedactedAnswer, type ProxyBridge } from '../proxy/redacted-answer';
 import { newSessionId, type EngineTunnel, type TunnelSession } from '../proxy/tunnel';
@@ -77,6 +77,8 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
   const url = new URL(req.url, 'http://engine');
   const endpoint = matchEngineEndpoint(req.method, url.pathname);
   if (!endpoint) throw new ApiError(404, 'not found', `${req.method} ${url.pathname} is not an Engine endpoint the gateway maps (contract x-engine-proxy)`);
+  // The audit records the endpoint judged and its parameters, not the path as sent (http/observe.ts).
+  res.locals.engineCall = matchEngineCall(req.method, url.pathname);
   requirePermission(caller, endpoint.permission, `${endpoint.method} ${endpoint.path}`);
   // Whether the host is live, accepted and inside the key's scope: the resolver's one answer for every route.
   deps.resolver.resolve(hostname, caller.scope);
@@ -324,6 +326,7 @@ export function sendProxyError(res: ServerResponse, err: unknown): void {
     res.destroy();
     return;
   }
+  noteRefusal(res, apiError);
   const body = { ...apiError.body(), message: `${apiError.error}: ${apiError.details}` };
   res.statusCode = apiError.status;
   for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
