@@ -61,6 +61,8 @@ describe('gateway configuration', () => {
       preAuthRateLimitPerMinute: 120,
       auditMaxBytes: 1_073_741_824,
       auditMaxMessages: 10_000_000,
+      auditFullReadsPerKey: 120,
+      auditWindowSeconds: 60,
       uploadMaxBytes: 1024 ** 3,
       uploadStoreMaxBytes: 4 * 1024 ** 3,
       logLevel: 'info',

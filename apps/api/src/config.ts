@@ -38,6 +38,10 @@ export interface GatewayConfig {
   /** Size caps of the audit stream (oldest entries go first). */
   auditMaxBytes: number;
   auditMaxMessages: number;
+  /** Calls that change nothing one key may have audited in full per window (per replica); past it they are summarised. 0: all in full. */
+  auditFullReadsPerKey: number;
+  /** The audit budget's window. */
+  auditWindowSeconds: number;
   /** The largest file a request may upload (image load, archive put); past it, 413 while streaming. */
   uploadMaxBytes: number;
   /** What the upload store may hold at once, all uploads together; past it, 507. */
@@ -69,6 +73,8 @@ export const GATEWAY_SETTINGS = {
   FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 120, minimum: 0, maximum: 10_000_000 },
   FLEET_AUDIT_MAX_BYTES: { type: 'integer', default: 1024 * 1024 * 1024, minimum: 64 * 1024, maximum: 2 ** 50 },
   FLEET_AUDIT_MAX_MESSAGES: { type: 'integer', default: 10_000_000, minimum: 1_000, maximum: 2 ** 50 },
+  FLEET_AUDIT_FULL_READS_PER_KEY: { type: 'integer', default: 120, minimum: 0, maximum: 10_000_000 },
+  FLEET_AUDIT_WINDOW_SECONDS: { type: 'integer', default: 60, minimum: 1, maximum: 3600 },
   FLEET_UPLOAD_MAX_BYTES: { type: 'integer', default: 1024 ** 3, minimum: 1024, maximum: 2 ** 40 },
   FLEET_UPLOAD_STORE_MAX_BYTES: { type: 'integer', default: 4 * 1024 ** 3, minimum: 1024 * 1024, maximum: 2 ** 50 },
 } as const satisfies SettingsSchema;
@@ -102,6 +108,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     preAuthRateLimitPerMinute: settings.FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE,
     auditMaxBytes: settings.FLEET_AUDIT_MAX_BYTES,
     auditMaxMessages: settings.FLEET_AUDIT_MAX_MESSAGES,
+    auditFullReadsPerKey: settings.FLEET_AUDIT_FULL_READS_PER_KEY,
+    auditWindowSeconds: settings.FLEET_AUDIT_WINDOW_SECONDS,
     uploadMaxBytes: settings.FLEET_UPLOAD_MAX_BYTES,
     uploadStoreMaxBytes: settings.FLEET_UPLOAD_STORE_MAX_BYTES,
     logLevel: settings.FLEET_LOG_LEVEL,

@@ -10,6 +10,8 @@ import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
 import { connectNats } from '@fleet/runtime/nats';
 import { AgentRoster } from './agents/roster';
 import { MintedKeys } from './auth/minted-keys';
+import { AuditBudget } from './audit/budget';
+import { AuditCapacity } from './audit/capacity';
 import { AuditLog } from './audit/log';
 import { Revocations } from './auth/revocations';
 import { createApp, upgradeHandler } from './app';
@@ -75,7 +77,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   if (!config.hostGrantPrivateKey) log.warn('no FLEET_HOST_GRANT_PRIVATE_KEY_FILE: requests that reach a host (host binds, host network, bind volumes) are refused');
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
-  const audit = new AuditLog(jetstream(nc), topology.jsm, log);
+  const audit = new AuditLog(jetstream(nc), topology.jsm, log, {
+    budget: new AuditBudget(config.auditFullReadsPerKey),
+    windowMs: config.auditWindowSeconds * 1000,
+    capacity: new AuditCapacity(topology.jsm, log, metrics.collectors),
+  });
+  audit.start();
   const app = createApp({
     jwtSecret: config.jwtSecret,
     bodyLimit: config.bodyLimit,
@@ -116,8 +123,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       vault.stop();
       uploads.stop();
       revocations.stop();
-      // The entries of the last calls are published before the connection goes.
-      await audit.flush();
+      // The entries of the last calls, and the open window's summaries, are published before the connection goes.
+      await audit.stop();
       await nc.drain().catch(() => undefined);
     },
   };

@@ -1,4 +1,4 @@
-import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -36,7 +36,7 @@ export interface Topology {
 export interface TopologyOptions {
   jobRetentionSeconds: number;
   auditRetentionSeconds: number;
-  /** Size caps of the audit stream: past either, the oldest entries are dropped. */
+  /** Size caps of the audit stream: past either, new entries are refused and the old ones kept. */
   auditMaxBytes?: number;
   auditMaxMessages?: number;
   agentTtlMs: number;
@@ -82,6 +82,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     max_age: opts.auditRetentionSeconds * NANOS_PER_SECOND,
     max_bytes: opts.auditMaxBytes ?? -1,
     max_msgs: opts.auditMaxMessages ?? -1,
+    // A full trail refuses new entries rather than dropping the oldest: a flood cannot push out what it would hide (README "Security model").
+    discard: DiscardPolicy.New,
     replicas,
   });
   const kvm = new Kvm(nc);
@@ -117,6 +119,7 @@ interface StreamWanted {
   max_bytes?: number;
   max_msgs?: number;
   duplicate_window?: number;
+  discard?: DiscardPolicy;
 }
 
 async function ensureStream(jsm: JetStreamManager, wanted: StreamWanted): Promise<void> {
