@@ -1,6 +1,9 @@
-import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
+import { JetStreamApiError, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { AUDIT_SUBJECT } from '@fleet/contracts/protocol';
+import { AuditBudget } from './budget';
+import { AUDIT_FULL_MESSAGE, AuditCapacity } from './capacity';
 import { AuditLog, type AuditEntry } from './log';
 
 function entry(path: string): AuditEntry {
@@ -104,5 +107,41 @@ describe('AuditLog', () => {
     const audit = new AuditLog(js, {} as JetStreamManager, logLines().log);
     for (let i = 0; i < 256; i++) audit.record(entry(`/${i}`));
     expect(published).toHaveLength(256);
+  });
+
+  it('counts and logs, whole, every entry of a batch the full stream refused, and tells the gate it is full', async () => {
+    const published: string[] = [];
+    const js = {
+      publish: async (_subject: string, payload: string): Promise<PubAck> => {
+        published.push((JSON.parse(payload) as AuditEntry).path);
+        if (published.length > 1) throw new JetStreamApiError({ code: 503, err_code: 10077, description: 'maximum messages exceeded' });
+        return { stream: 'FLEET_AUDIT', seq: 1, duplicate: false, domain: '' };
+      },
+    } as unknown as JetStreamClient;
+    const { log, lines } = logLines();
+    const collectors = new Registry();
+    const capacity = new AuditCapacity({} as JetStreamManager, log, collectors);
+    const audit = new AuditLog(js, {} as JetStreamManager, log, { capacity });
+    expect(audit.full).toBe(false);
+    for (const path of ['/kept', '/first-refused', '/second-refused']) audit.record(entry(path));
+    await audit.flush();
+    expect(published).toEqual(['/kept', '/first-refused', '/second-refused']);
+    const refusedLines = lines.filter((line) => line.msg === AUDIT_FULL_MESSAGE) as unknown as Array<{ audit_entry: AuditEntry }>;
+    expect(refusedLines.map((line) => line.audit_entry.path)).toEqual(['/first-refused', '/second-refused']);
+    expect(audit.full).toBe(true);
+    expect((await collectors.getSingleMetric('fleet_audit_refused_total')?.get())?.values).toEqual([{ value: 2, labels: { reason: 'full' } }]);
+  });
+
+  it('writes a key\'s calls past its budget as one summary when it stops, and a change always in full', async () => {
+    const { js, published } = broker();
+    const audit = new AuditLog(js, {} as JetStreamManager, logLines().log, { budget: new AuditBudget(1), windowMs: 60_000 });
+    audit.start();
+    audit.record(entry('/read-1'), true);
+    audit.record(entry('/read-2'), true);
+    audit.record(entry('/change'), false);
+    audit.record(entry('/read-3'), true);
+    await audit.stop();
+    expect(published.map((p) => p.entry.path)).toEqual(['/read-1', '/change', '(summary of 2 calls)']);
+    expect(published[2].entry).toMatchObject({ kind: 'summary', key_id: 'k1', summary: { count: 2 } });
   });
 });

@@ -1,0 +1,29 @@
+import { matchEngineCall } from './engine-proxy';
+
+describe('matchEngineCall', () => {
+  it('gives the endpoint judged with its path parameters and version', () => {
+    const call = matchEngineCall('POST', '/v1.41/containers/3f2a/start');
+    expect(call?.endpoint).toMatchObject({ method: 'POST', path: '/containers/{id}/start' });
+    expect(call?.params).toEqual({ version: '1.41', id: '3f2a' });
+  });
+
+  it('decodes a parameter and takes every segment of a {name+} one', () => {
+    expect(matchEngineCall('GET', '/images/local%2Dx/busybox:latest/json')?.params).toEqual({ name: 'local-x/busybox:latest' });
+  });
+
+  it('records a version padded with zeros as the version the engine reads', () => {
+    const call = matchEngineCall('GET', `/v${'0'.repeat(600)}1.041/containers/json`);
+    expect(call?.endpoint.path).toBe('/containers/json');
+    expect(call?.params).toEqual({ version: '1.41' });
+  });
+
+  it('has no version when the path has no prefix', () => {
+    expect(matchEngineCall('HEAD', '/_ping')?.params).toEqual({});
+  });
+
+  it('is undefined wherever matchEngineEndpoint refuses', () => {
+    expect(matchEngineCall('GET', '/swarm')).toBeUndefined();
+    expect(matchEngineCall('GET', '/containers/a%2fb/json')).toBeUndefined();
+    expect(matchEngineCall('GET', '/containers/../json')).toBeUndefined();
+  });
+});
