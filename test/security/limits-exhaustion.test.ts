@@ -172,8 +172,9 @@ describe('resource limits', () => {
     process.stdout.write(`[security] pre-auth flood: audit stream +${info.state.bytes - before} bytes (cap ${info.config.max_bytes})\n`);
     expect(info.config.max_bytes).toBe(AUDIT_MAX_BYTES);
     expect(info.state.bytes).toBeLessThanOrEqual(AUDIT_MAX_BYTES);
-    // Only the 20 refusals under the limit (and this test's admin call) were audited, each with its path cut to 512 characters.
-    expect(info.state.bytes - before).toBeLessThan((PRE_AUTH_LIMIT + 2) * 1200);
+    // Only the 20 refusals under the limit (and this test's admin call) were audited, each with its path
+    // and target cut to 512 characters (and the refusal's reason).
+    expect(info.state.bytes - before).toBeLessThan((PRE_AUTH_LIMIT + 2) * 1300);
     const audited = await api(fleet, 'GET', `/audit?status=401&limit=${PRE_AUTH_LIMIT}`);
     expect(audited.body.entries.length).toBe(PRE_AUTH_LIMIT);
     for (const entry of audited.body.entries) expect(entry.path.length).toBeLessThanOrEqual(512);
