@@ -1863,7 +1863,7 @@ export interface paths {
         };
         /**
          * The audit trail, newest first
-         * @description Every authenticated request, and every refused one (401, 403), with who, what and how it ended. Never a key or a credential.
+         * @description Every authenticated request, and every refused one (401, 403), with who, what and how it ended; a key's calls that changed nothing past its audit budget are counted into one `kind summary` entry per window. Never a key or a credential.
          */
         get: operations["audit.list"];
         put?: never;
