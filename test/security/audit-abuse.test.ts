@@ -126,7 +126,7 @@ describe('the audit trail under abuse', () => {
     const flooder = entries.filter((entry) => entry.caller === 'audit-flooder');
     const inFull = flooder.filter((entry) => entry.kind === 'call');
     const summaries = flooder.filter((entry) => entry.kind === 'summary');
-    process.stdout.write(`[security] audit flood: ${FLOOD_CALLS} reads -> ${inFull.length} entries in full + ${summaries.length} summaries; stream ${info.state.messages}/${AUDIT_MAX_MESSAGES} entries, first_seq ${info.state.first_seq}\n`);
+    process.stdout.write(`[security] audit flood: ${FLOOD_CALLS} reads -> ${inFull.length} entries in full + ${summaries.length} summaries; stream ${info.state.messages}/${AUDIT_MAX_MESSAGES} entries (${info.state.bytes} bytes), first_seq ${info.state.first_seq}\n`);
     expect(summaries.length).toBeGreaterThan(0);
     // Every call of the flood is accounted for, in full or counted in a summary.
     expect(inFull.length + summaries.reduce((sum, entry) => sum + (entry.summary?.count ?? 0), 0)).toBe(FLOOD_CALLS);

@@ -31,6 +31,8 @@ export function isStreamFull(err: unknown): boolean {
 export class AuditCapacity {
   private isFull = false;
   private timer?: NodeJS.Timeout;
+  /** One read of the stream at a time: while the broker is away, reads would pile up behind their timeouts. */
+  private checking?: Promise<void>;
   private readonly refusedTotal: Counter<'reason'>;
   private readonly fillRatio: Gauge;
 
@@ -54,8 +56,11 @@ export class AuditCapacity {
   }
 
   start(): void {
-    void this.check();
-    this.timer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
+    const checkOnce = () => {
+      this.checking ??= this.check().finally(() => (this.checking = undefined));
+    };
+    checkOnce();
+    this.timer = setInterval(checkOnce, CHECK_INTERVAL_MS);
     this.timer.unref();
   }
 
