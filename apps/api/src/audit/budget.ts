@@ -45,13 +45,6 @@ export class AuditBudget {
     return false;
   }
 
-  /** Calls counted into summaries since the last window closed. */
-  get foldedCount(): number {
-    let count = 0;
-    for (const folded of this.folded.values()) count += folded.count;
-    return count;
-  }
-
   /** Ends the window: one summary entry per key that went past its budget, and every key's budget afresh. */
   closeWindow(now = new Date()): AuditEntry[] {
     const summaries = [...this.folded.values()].map((folded) => summaryEntry(folded, now));
