@@ -23,7 +23,8 @@ describe('the audit hook', () => {
       jwtSecret: SECRET,
       bodyLimit: '256kb',
       rateLimitPerMinute: 0,
-      jobs: {} as never,
+      // A job that never answers: its caller hangs up first.
+      jobs: { start: () => new Promise(() => undefined), streamBufferBytes: 1024 } as never,
       transfers: {} as never,
       store: {} as never,
       feed: {} as never,
@@ -99,5 +100,24 @@ describe('the audit hook', () => {
     expect((await call('GET', '/agent/web-01')).status).toBe(404);
     recorded.length = 0;
     expect((await call('DELETE', '/token/3b241101-e2bb-4255-8caf-4136c566a962')).status).not.toBe(503);
+  });
+
+  it('records a call whose client hung up before the answer, in full, as 499', async () => {
+    const key = mintToken({ secret: SECRET, role: 'operator', subject: 'hangs-up', ttlSeconds: 600 });
+    const hangUp = new AbortController();
+    const sent = fetch(`${url}/node/web-01/container/docker`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ image: 'busybox' }),
+      signal: hangUp.signal,
+    }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(recorded).toHaveLength(0);
+    hangUp.abort();
+    await sent;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0].entry).toMatchObject({ caller: 'hangs-up', operation: 'docker.container.create', params: { target: 'web-01' }, status: 499, reason: 'the client closed the connection before the answer' });
+    expect(recorded[0].changedNothing).toBe(false);
   });
 });

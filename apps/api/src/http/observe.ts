@@ -21,38 +21,48 @@ interface Matched {
   path?: string;
 }
 
+/** The status of a call whose client hung up before it was answered (the job it started may still run). */
+export const CLIENT_LEFT_STATUS = 499;
+
 /**
  * One structured log line per request and, for every authenticated or refused
  * (401/403) request, one audit entry. Both say who, what and how it ended —
- * never the key, a header or a body.
+ * never the key, a header or a body. Written when the answer is sent or, if
+ * the client hangs up first, when it does: hanging up hides no call.
  */
 export function logAndAuditRequests(log: Logger, audit: AuditLog): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
       const matched = matchedCall(req, res);
       const entry = describe(req, res, matched, Number(process.hrtime.bigint() - started) / 1e6);
       // A proxied Engine call's log line names its host and tunnel session (routes/engine-proxy.ts).
       log.info({ ...entry, time: undefined, ...(res.locals.proxySession as object | undefined) }, 'request');
-      if (entry.caller || res.statusCode === 401 || res.statusCode === 403) audit.record(entry, changedNothing(res, matched));
-    });
+      if (entry.caller || entry.status === 401 || entry.status === 403) audit.record(entry, changedNothing(res, matched));
+    };
+    res.once('finish', settle).once('close', settle);
     next();
   };
 }
 
 /**
- * A read, or a call refused before anything left the gateway (no job, no proxy session): such calls
- * may be summarised. Anything else may have changed something and is always written in full.
+ * A read, or a call the gateway itself refused (its error handler answered) before anything left it
+ * (no job, no proxy session): such calls may be summarised. Anything else — a client that hung up
+ * included — may have changed something and is always written in full.
  */
 function changedNothing(res: Response, matched: Matched | undefined): boolean {
   if (matched && !matched.mutating) return true;
-  return res.statusCode >= 400 && res.locals.jobId === undefined && res.locals.proxySession === undefined;
+  return refusalOf(res) !== undefined && res.locals.jobId === undefined && res.locals.proxySession === undefined;
 }
 
 function describe(req: Request, res: Response, matched: Matched | undefined, durationMs: number): AuditEntry {
   const caller = res.locals.caller ? callerOf(res) : undefined;
   const path = pathOf(req);
-  const reason = refusalOf(res);
+  const answered = res.headersSent;
+  const reason = answered ? refusalOf(res) : 'the client closed the connection before the answer';
   return {
     kind: 'call',
     time: new Date().toISOString(),
@@ -65,7 +75,7 @@ function describe(req: Request, res: Response, matched: Matched | undefined, dur
     ...(reason === undefined ? {} : { reason: cut(reason, AUDITED_PATH_MAX_CHARS) }),
     target: targetOf(path),
     job_id: (res.locals.jobId as string | undefined) ?? null,
-    status: res.statusCode,
+    status: answered ? res.statusCode : CLIENT_LEFT_STATUS,
     duration_ms: Math.round(durationMs * 100) / 100,
   };
 }
