@@ -4,6 +4,7 @@
  * trail that is full. Each is checked on the broker (FLEET_AUDIT's first/last sequence, its entries
  * read back one by one), on the engine, in the gateway's metrics and in its log.
  */
+import { connect as connectTcp } from 'node:net';
 import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AUDIT_STREAM, AUDIT_SUBJECT } from '@fleet/contracts/protocol';
@@ -170,6 +171,36 @@ describe('the audit trail under abuse', () => {
     expect(refused).toMatchObject({ method: 'GET', status: 404, reason: 'not found' });
     expect(refused.operation).toBeUndefined();
     expect(refused.path.length).toBeLessThanOrEqual(512);
+  });
+
+  attack('an operator starts an exec and hangs up before the answer: the command runs, and its entry is there, in full, as 499', async () => {
+    const engine = fleet.docker('web-01');
+    const container = await engine.createContainer({ Image: BUSYBOX_IMAGE, name: 'audit-hang-up', Cmd: ['sleep', '600'] });
+    await container.start();
+    const operator = fleet.mintKey('operator', { subject: 'audit-hang-up' });
+    const body = JSON.stringify({ cmd: ['sh', '-c', 'sleep 1; touch /tmp/hung-up'] });
+    const { hostname, port } = new URL(fleet.url);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connectTcp({ host: hostname, port: Number(port) }, () => {
+        socket.write(
+          `POST /node/web-01/container/docker/audit-hang-up/exec HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${operator}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+        // Gone a second before the command ends, and so before any answer.
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 300);
+      });
+      socket.once('error', reject);
+    });
+    const ran = async () => container.getArchive({ path: '/tmp/hung-up' }).then(() => true, () => false);
+    for (let tries = 0; tries < 50 && !(await ran()); tries++) await sleep(200);
+    expect(await ran()).toBe(true);
+    await sleep(200);
+    const entries = (await storedEntries()).filter((entry) => entry.caller === 'audit-hang-up');
+    expect(entries).toEqual([
+      expect.objectContaining({ kind: 'call', method: 'POST', operation: 'docker.container.exec', params: { target: 'web-01', id: 'audit-hang-up' }, status: 499, reason: 'the client closed the connection before the answer' }),
+    ]);
   });
 
   attack('a full audit trail: new entries are refused and old ones kept, changes get 503 and never reach the engine, reads answer, the refusals are counted and logged', async () => {

@@ -22,7 +22,7 @@ interface Matched {
 }
 
 /** The status of a call whose client hung up before it was answered (the job it started may still run). */
-export const CLIENT_LEFT_STATUS = 499;
+const CLIENT_LEFT_STATUS = 499;
 
 /**
  * One structured log line per request and, for every authenticated or refused
