@@ -12,6 +12,7 @@ import { BUSYBOX_IMAGE, defaultAgents } from '@fleet/deploy';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
+import { metricValue, scrape } from '../support/metrics';
 import { useTestFleet } from '../support/suite';
 
 /** The smallest stream the gateway accepts: a flood of 1,200 calls written one entry each would overflow it. */
@@ -236,9 +237,9 @@ describe('the audit trail under abuse', () => {
     await sleep(500);
     const after = (await jsm.streams.info(AUDIT_STREAM)).state;
     expect({ first: after.first_seq, last: after.last_seq, messages: after.messages }).toEqual({ first: full.first_seq, last: full.last_seq, messages: full.messages });
-    const metrics = await (await fetch(`${fleet.url}/metrics`)).text();
-    expect(Number(/^fleet_audit_refused_total\{reason="full"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
-    expect(Number(/^fleet_audit_fill_ratio (\S+)/m.exec(metrics)?.[1])).toBe(1);
+    const metrics = await scrape(`${fleet.url}/metrics`, fleet.metricsToken);
+    expect(metricValue(metrics, 'fleet_audit_refused_total', { reason: 'full' })).toBeGreaterThanOrEqual(3);
+    expect(metricValue(metrics, 'fleet_audit_fill_ratio')).toBe(1);
     const log = fleet.log('gateway');
     // Each refused entry is in the log instead, whole, under the line that says what to do; the key never is.
     const refusedCalls = log
