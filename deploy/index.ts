@@ -23,7 +23,7 @@ export { defaultAgents, startFleet, stopFleet } from './lib/fleet';
 export { BUSYBOX_IMAGE, importBusyboxImage } from './lib/image';
 export { metricsTokenFile, mintKey, type KeyOptions } from './lib/keys';
 export { respawnNats, startNats, stopNats, type NatsServer } from './lib/nats';
-export { agentUserName } from './lib/nats-auth';
+export { agentUserName, generateNatsUsers } from './lib/nats-auth';
 export { killNatsNode, restartNatsNode, startNatsCluster, stopNatsCluster, streamLeader, type NatsCluster, type NatsClusterNode } from './lib/nats-cluster';
 export {
   NATS_CONFIG_FILE,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type Engine, startEngine, stopEngine } from './engine';
 import { BUSYBOX_IMAGE, hasImage, importBusyboxImage } from './image';
 import { ensureHostGrantKeys, ensureJwtSecret, ensureMetricsToken, mintKey } from './keys';
-import { generateNatsUsers } from './nats-auth';
+import { generateNatsUsers, type NatsUsers } from './nats-auth';
 import { ensurePrivateDir } from './secret-files';
 import { startNats, stopNats } from './nats';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
@@ -21,6 +21,8 @@ export interface FleetOptions {
   port?: number;
   /** Use this NATS instead of starting one. */
   natsUrl?: string;
+  /** The logins on `natsUrl`, when its config came from generateNatsUsers (e.g. a cluster's); none: a NATS without users. */
+  natsUsers?: NatsUsers;
   /** unix:///path/docker.sock: all agents share this engine instead of one private engine each. */
   dockerHost?: string;
   /** pino level for the gateway and agents; default info. */
@@ -93,7 +95,7 @@ async function gatewayPort(requested: number | undefined): Promise<number> {
 
 /** A NATS of our own, where every service logs in with its own user and subject permissions. */
 async function startFleetNats(opts: FleetOptions, undo: Undo[]): Promise<Pick<FleetState, 'nats' | 'natsUsers'>> {
-  if (opts.natsUrl) return { nats: null, natsUsers: null };
+  if (opts.natsUrl) return { nats: null, natsUsers: opts.natsUsers ?? null };
   const auth = generateNatsUsers(join(opts.dir, 'nats-users'), opts.agents.map((agent) => agent.hostname));
   const server = await startNats({
     dir: join(opts.dir, 'nats'),

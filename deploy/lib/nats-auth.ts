@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { agentPermissions, gatewayPermissions, type SubjectPermissions } from '@fleet/contracts/nats-permissions';
+import { natsAccounts, type NatsLogin } from '@fleet/contracts/nats-accounts';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
 
 export interface NatsCredentials {
@@ -13,13 +13,6 @@ export interface NatsCredentials {
 export interface NatsUsers {
   gateway: NatsCredentials;
   agents: Record<string, NatsCredentials>;
-}
-
-interface NatsUser {
-  user: string;
-  /** bcrypt hash: the config never holds a password nats-server's readers could log in with. */
-  password: string;
-  permissions: SubjectPermissions;
 }
 
 /**
@@ -44,25 +37,26 @@ export function agentUserName(hostname: string): string {
 }
 
 /**
- * One NATS user for the gateway and one per agent, each with a fresh random
- * password (in its own mode-600 file) and the subject permissions of its role.
- * Returns the credentials and the `authorization` block for nats-server's
- * config, which holds bcrypt hashes only (still mode 600: it lists the users).
+ * One NATS user for the gateway and one per agent, each with a fresh random password (in its own
+ * mode-600 file), laid out in accounts: the gateway's, which owns JetStream, and one per agent
+ * holding only what that agent may reach (@fleet/contracts/nats-accounts). Returns the
+ * credentials and the `accounts` block for nats-server's config, which holds bcrypt hashes only
+ * (the config never holds a password its readers could log in with; still mode 600: it lists the users).
  */
 export function generateNatsUsers(dir: string, hostnames: string[]): { users: NatsUsers; config: string } {
   ensurePrivateDir(dir);
-  const entries: NatsUser[] = [];
-  const issue = (user: string, permissions: SubjectPermissions): NatsCredentials => {
+  const issue = (user: string): { credentials: NatsCredentials; login: NatsLogin } => {
     const password = randomBytes(24).toString('hex');
     const passwordFile = join(dir, `${user}.password`);
     writeSecretFile(passwordFile, `${password}\n`);
-    entries.push({ user, password: natsPasswordHash(password), permissions });
-    return { user, passwordFile };
+    return { credentials: { user, passwordFile }, login: { user, password: natsPasswordHash(password) } };
   };
-  const gateway = issue('gateway', gatewayPermissions());
-  const agents = Object.fromEntries(hostnames.map((hostname) => [hostname, issue(agentUserName(hostname), agentPermissions(hostname))]));
+  const gateway = issue('gateway');
+  const agents = Object.fromEntries(hostnames.map((hostname) => [hostname, issue(agentUserName(hostname))]));
+  const accounts = natsAccounts(gateway.login, Object.fromEntries(Object.entries(agents).map(([hostname, issued]) => [hostname, issued.login])));
+  const users = { gateway: gateway.credentials, agents: Object.fromEntries(Object.entries(agents).map(([hostname, issued]) => [hostname, issued.credentials])) };
   // nats-server reads JSON as its own config syntax.
-  return { users: { gateway, agents }, config: `authorization: ${JSON.stringify({ users: entries }, null, 2)}\n` };
+  return { users, config: `accounts: ${JSON.stringify(accounts, null, 2)}\n` };
 }
 
 /** The environment a service needs to log in as `credentials`. */

@@ -8,6 +8,7 @@ import {
   type AgentState,
   defaultAgents,
   type FleetState,
+  generateNatsUsers,
   type GatewayReplica,
   type KeyOptions,
   killAgent,
@@ -204,11 +205,15 @@ export class TestFleet {
 export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestFleet> {
   const dir = mkdtempSync('/tmp/flt-');
   let cluster: NatsCluster | undefined;
+  const agents = opts.agents ?? defaultAgents(3);
+  // A cluster gets the same accounts and logins as a single server.
+  const clusterAuth = opts.natsCluster ? generateNatsUsers(join(dir, 'nats-users'), agents.map((agent) => agent.hostname)) : undefined;
   try {
     if (opts.natsCluster) {
       mkdirSync(join(dir, 'logs'), { recursive: true });
       cluster = await startNatsCluster({
         dir: join(dir, 'nats'),
+        extraConfig: clusterAuth?.config,
         logFileOf: (index) => logFileOf(dir, `nats-${index}`),
         size: opts.natsCluster,
         detached: false,
@@ -216,9 +221,10 @@ export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestF
     }
     const state = await startFleet({
       dir,
-      agents: opts.agents ?? defaultAgents(3),
+      agents,
       detached: false,
       natsUrl: cluster?.urls,
+      natsUsers: clusterAuth?.users,
       logLevel: opts.logLevel,
       gatewayEnv: opts.gatewayEnv,
       agentEnv: opts.agentEnv,

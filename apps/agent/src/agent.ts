@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
-import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
+import { AGENT_JETSTREAM_API_PREFIX, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
 import { AGENTS_BUCKET, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
@@ -39,12 +39,16 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     log,
   );
   metrics.followNats(nc);
-  const jsm = await jetstreamManager(nc);
+  // A login is an account of the agent's own, where the JetStream API it may use is imported under a
+  // prefix of its own (README "What an agent's NATS login can and cannot do"); no login: a dev NATS of one account.
+  const jetStreamOptions = { checkAPI: false, ...(config.natsUser ? { apiPrefix: AGENT_JETSTREAM_API_PREFIX } : {}) };
+  const jsm = await jetstreamManager(nc, jetStreamOptions);
+  // Plain KV writes (`$KV.<bucket>.<key>`), never through the API prefix.
   const kvm = new Kvm(nc);
   const hostPolicy = { grantKey: config.hostGrantPublicKey ? createPublicKey(config.hostGrantPublicKey) : undefined, allowedPaths: config.hostPaths };
   const worker = new JobWorker({
     nc,
-    js: jetstream(nc),
+    js: jetstream(nc, jetStreamOptions),
     jsm,
     results: await kvm.open(RESULTS_BUCKET),
     docker,

@@ -1,16 +1,13 @@
 /**
- * NATS subject permissions, derived from the protocol so that a subject is
- * named in one place. An agent may touch only what belongs to its own
- * hostname: it may look up and bind to its durable consumer and ack its
- * deliveries, write its result keys, early rows and registry key, publish on its stream
- * and secret subjects, answer its own Engine proxy sessions and hear only those,
- * and receive on its own inbox prefix (a shared
- * `_INBOX.>` would let one agent read another's deliveries). It may not create,
- * change or delete any consumer (the gateway creates each agent's, see
- * README "Security model": a consumer's deliver subject is not checked by the
- * server, so an agent allowed to shape its own could point it at another
- * host's inbox), nor read any stream's info (which lists every subject, i.e.
- * every job id and host).
+ * What each NATS login may touch (README "What an agent's NATS login can and cannot do"), derived
+ * from the protocol so that a subject is named in one place.
+ *
+ * An agent lives in an account of its own with no JetStream (./nats-accounts.ts): everything it
+ * reaches in the gateway's account is one of the imports below, each with that host's name baked
+ * in. A service import's reply subject is rewritten by the server into one that routes back only
+ * into the importing account, so whatever reply subject an agent names, JetStream's and the
+ * gateway's answers land in that agent's own account, where nothing else is. The same subjects
+ * are also its user's publish/subscribe permissions (belt and braces).
  */
 import {
   AGENTS_BUCKET,
@@ -19,7 +16,6 @@ import {
   downloadSubject,
   earlyRowSubject,
   jobsStreamOf,
-  kvStreamName,
   kvSubject,
   proxyRequestSubject,
   proxyResponseSubject,
@@ -48,39 +44,62 @@ export function agentDeliverSubject(hostname: string): string {
   return `${agentInboxPrefix(hostname)}.jobs`;
 }
 
-export function agentPermissions(hostname: string): SubjectPermissions {
+/**
+ * The JetStream API as an agent sees it. In an account without JetStream the server itself answers
+ * every `$JS.API.>` request ("not enabled"), so the one API subject imported for an agent arrives
+ * under this prefix instead; the agent's JetStream client is told to use it.
+ */
+export const AGENT_JETSTREAM_API_PREFIX = 'fleet.js.API';
+
+/**
+ * One subject of the gateway's account an agent reaches. `service`: the agent publishes or
+ * requests on it (answers come back into the agent's account only); `stream`: the agent receives
+ * what the gateway's account publishes on it.
+ */
+export interface AgentImport {
+  kind: 'service' | 'stream';
+  /** The subject in the gateway's account. */
+  subject: string;
+  /** The subject in the agent's account, when it is not the same. */
+  as?: string;
+  /** Why the agent needs it (one line). */
+  reason: string;
+}
+
+/** Everything `hostname`'s agent reaches in the gateway's account, and why. Nothing else exists in its account. */
+export function agentImports(hostname: string): AgentImport[] {
+  const stream = jobsStreamOf(hostname);
   const consumer = agentConsumerName(hostname);
-  const jobsStream = jobsStreamOf(hostname);
-  const resultsStream = kvStreamName(RESULTS_BUCKET);
-  const ownResults = kvSubject(RESULTS_BUCKET, resultKey('*', hostname));
+  const consumerInfo = `CONSUMER.INFO.${stream}.${consumer}`;
+  return [
+    { kind: 'service', subject: `$JS.API.${consumerInfo}`, as: `${AGENT_JETSTREAM_API_PREFIX}.${consumerInfo}`, reason: 'binds to the push consumer the gateway made for it (and learns it was accepted)' },
+    { kind: 'service', subject: `$JS.ACK.${stream}.${consumer}.>`, reason: 'acks (naks, terms) its own deliveries' },
+    { kind: 'service', subject: kvSubject(RESULTS_BUCKET, resultKey('*', hostname)), reason: 'claims and writes its own result rows' },
+    { kind: 'service', subject: kvSubject(AGENTS_BUCKET, hostname), reason: 'its heartbeat record in the registry' },
+    { kind: 'service', subject: earlyRowSubject('*', hostname), reason: 'announces its rows to the waiting gateway before the durable write' },
+    { kind: 'service', subject: streamSubject('*', hostname), reason: 'the chunks of its streamed jobs' },
+    { kind: 'service', subject: secretSubject('*', hostname), reason: "asks the gateway for its job's credential" },
+    { kind: 'service', subject: uploadSubject('*', hostname), reason: "reads its job's upload from the gateway, chunk by chunk" },
+    { kind: 'service', subject: downloadSubject('*', hostname), reason: 'sends the file its job answers with to the gateway' },
+    { kind: 'service', subject: proxyResponseSubject(hostname, '*'), reason: "answers its own host's Engine proxy sessions" },
+    { kind: 'stream', subject: agentDeliverSubject(hostname), reason: 'its job deliveries' },
+    { kind: 'stream', subject: `${CANCEL_SUBJECT_PREFIX}.*`, reason: 'cancels of streamed jobs (a job id says nothing of the job)' },
+    { kind: 'stream', subject: proxyRequestSubject(hostname, '*'), reason: "its own host's Engine proxy sessions" },
+  ];
+}
+
+/** The agent user's permissions: exactly its imports, as its account sees them, and its own inbox. */
+export function agentPermissions(hostname: string): SubjectPermissions {
+  const imports = agentImports(hostname);
+  const seen = (item: AgentImport): string => item.as ?? item.subject;
+  const inbox = `${agentInboxPrefix(hostname)}.>`;
   return {
-    publish: {
-      allow: [
-        // The client's JetStream API check at connect; it says nothing about other hosts.
-        '$JS.API.INFO',
-        `$JS.API.CONSUMER.INFO.${jobsStream}.${consumer}`,
-        `$JS.ACK.${jobsStream}.${consumer}.>`,
-        ownResults,
-        earlyRowSubject('*', hostname),
-        `$JS.API.DIRECT.GET.${resultsStream}.${ownResults}`,
-        kvSubject(AGENTS_BUCKET, hostname),
-        streamSubject('*', hostname),
-        secretSubject('*', hostname),
-        // Answers to its own host's Engine proxy sessions only; opening one (`fleet.proxy.req.…`) is the gateway's.
-        proxyResponseSubject(hostname, '*'),
-        // File transfers go through the gateway, which answers only a job's own hosts: the upload
-        // store itself (UPLOADS_BUCKET) has no subject here, so no agent reads or writes it directly.
-        uploadSubject('*', hostname),
-        downloadSubject('*', hostname),
-      ],
-    },
-    subscribe: {
-      allow: [`${agentInboxPrefix(hostname)}.>`, `${CANCEL_SUBJECT_PREFIX}.*`, proxyRequestSubject(hostname, '*')],
-    },
+    publish: { allow: imports.filter((item) => item.kind === 'service').map(seen) },
+    subscribe: { allow: [inbox, ...imports.filter((item) => item.kind === 'stream' && !seen(item).startsWith(agentInboxPrefix(hostname))).map(seen)] },
   };
 }
 
-/** The gateway owns the topology and reads every row: it may use every subject. */
+/** The gateway owns the topology and reads every row: it may use every subject of its account. */
 export function gatewayPermissions(): SubjectPermissions {
   return { publish: { allow: ['>'] }, subscribe: { allow: ['>'] } };
 }

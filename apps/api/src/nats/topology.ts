@@ -1,5 +1,5 @@
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
@@ -14,6 +14,7 @@ import {
   JOB_SHARDS,
   jobShardSubjects,
   jobsStreamName,
+  kvStreamName,
   RESULTS_BUCKET,
   MINTED_KEYS_BUCKET,
   objectStreamName,
@@ -87,18 +88,35 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     replicas,
   });
   const kvm = new Kvm(nc);
+  const bucket = async (name: string, config: Partial<KvOptions>): Promise<KV> => {
+    const kv = await kvm.create(name, config);
+    await lockDownBucket(jsm, name);
+    return kv;
+  };
   return {
     jsm,
-    results: await kvm.create(RESULTS_BUCKET, { history: 1, ttl: opts.jobRetentionSeconds * 1000, replicas }),
-    agents: await kvm.create(AGENTS_BUCKET, { history: 1, ttl: opts.agentTtlMs, replicas }),
-    drains: await kvm.create(DRAINS_BUCKET, { history: 1, replicas }),
-    enrollments: await kvm.create(ENROLLMENTS_BUCKET, { history: 1, replicas }),
+    results: await bucket(RESULTS_BUCKET, { history: 1, ttl: opts.jobRetentionSeconds * 1000, replicas }),
+    agents: await bucket(AGENTS_BUCKET, { history: 1, ttl: opts.agentTtlMs, replicas }),
+    drains: await bucket(DRAINS_BUCKET, { history: 1, replicas }),
+    enrollments: await bucket(ENROLLMENTS_BUCKET, { history: 1, replicas }),
     // A revoked key stays refused after it would have expired anyway: no TTL.
-    revoked: await kvm.create(REVOKED_BUCKET, { history: 1, replicas }),
+    revoked: await bucket(REVOKED_BUCKET, { history: 1, replicas }),
     // No record outlives the longest key: the bucket forgets what has certainly expired.
-    mintedKeys: await kvm.create(MINTED_KEYS_BUCKET, { history: 1, replicas, ttl: (opts.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS) * 1000 }),
+    mintedKeys: await bucket(MINTED_KEYS_BUCKET, { history: 1, replicas, ttl: (opts.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS) * 1000 }),
     uploads: await ensureUploadStore(nc, jsm, { replicas, maxBytes: opts.uploadStoreMaxBytes ?? -1 }),
   };
+}
+
+/**
+ * No bucket takes a rollup header, a purge or a message delete: a KV client turns them on, but the
+ * gateway never purges a bucket, and an agent allowed to write one key of the results or agents
+ * bucket could otherwise wipe the whole bucket with `Nats-Rollup: all` on that one write.
+ */
+async function lockDownBucket(jsm: JetStreamManager, bucket: string): Promise<void> {
+  const { config } = await jsm.streams.info(kvStreamName(bucket));
+  if (config.allow_rollup_hdrs || !config.deny_purge || !config.deny_delete) {
+    await jsm.streams.update(config.name, { ...config, allow_rollup_hdrs: false, deny_purge: true, deny_delete: true });
+  }
 }
 
 /** The upload bucket, with its TTL and size cap as configured now (an existing bucket is adopted, then updated). */
