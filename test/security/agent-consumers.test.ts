@@ -48,7 +48,8 @@ const WEB01_STREAM = jobsStreamOf('web-01');
 const WEB01_CONSUMER = agentConsumerName('web-01');
 
 attack("web-01's login re-creates agent_web-01 to deliver to db-01's inbox (or fleet.audit): refused, and web-01's next job runs on web-01 only", async () => {
-  const intruderJsm = await jetstreamManager(web01.nc, { timeout: 2_000 });
+  // No `$JS.API.INFO` check: the login may not ask it (README "What an agent's NATS login can and cannot do").
+  const intruderJsm = await jetstreamManager(web01.nc, { timeout: 2_000, checkAPI: false });
   await expect(intruderJsm.consumers.delete(WEB01_STREAM, WEB01_CONSUMER)).rejects.toThrow();
   await web01.violationFor(`$JS.API.CONSUMER.DELETE.${WEB01_STREAM}.${WEB01_CONSUMER}`);
   for (const deliverTo of [agentDeliverSubject('db-01'), 'fleet.audit']) {
