@@ -21,7 +21,7 @@ export {
 export { bridgeInterfacesOf, dockerClient, startEngine, stopEngine, type Engine } from './lib/engine';
 export { defaultAgents, startFleet, stopFleet } from './lib/fleet';
 export { BUSYBOX_IMAGE, importBusyboxImage } from './lib/image';
-export { metricsTokenFile, mintKey, type KeyOptions } from './lib/keys';
+export { ensureHostGrantKeys, hostGrantKeyFiles, metricsTokenFile, mintKey, type KeyOptions } from './lib/keys';
 export { respawnNats, startNats, stopNats, type NatsServer } from './lib/nats';
 export { agentUserName, generateNatsUsers } from './lib/nats-auth';
 export { killNatsNode, restartNatsNode, startNatsCluster, stopNatsCluster, streamLeader, type NatsCluster, type NatsClusterNode } from './lib/nats-cluster';

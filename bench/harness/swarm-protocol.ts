@@ -1,6 +1,8 @@
 /** SCALE HARNESS ONLY: what the bench and a swarm process (./swarm.ts) say to each other over IPC. */
 export interface SwarmConfig {
   natsUrl: string;
+  /** The gateway's public key (PEM file): every agent verifies its jobs' seals with it. */
+  hostGrantPublicKeyFile: string;
   /** Hostnames are `${prefix}${index padded to 5}` for index in [from, from + count). */
   prefix: string;
   from: number;

@@ -12,6 +12,7 @@
 import { AGENT_SETTINGS, type AgentConfig } from '../../apps/agent/src/config';
 // eslint-disable-next-line fleet/import-boundaries -- see above
 import { startAgent, type RunningAgent } from '../../apps/agent/src/agent';
+import { readFileSync } from 'node:fs';
 import { createLogger } from '@fleet/runtime/logger';
 import { HoldGate, simulatedEngine } from './simulated-engine';
 import { swarmHostname, swarmLabels, type SwarmConfig, type SwarmReport, type SwarmRequest } from './swarm-protocol';
@@ -22,6 +23,7 @@ function send(report: SwarmReport): void {
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.env.SWARM_CONFIG ?? '{}') as SwarmConfig;
+  const hostGrantPublicKey = readFileSync(config.hostGrantPublicKeyFile, 'utf8');
   const baseLog = createLogger('fleet-agent', config.logLevel);
   const gate = new HoldGate();
   const agents: RunningAgent[] = [];
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
       concurrency: config.concurrency,
       longRunningConcurrency: AGENT_SETTINGS.FLEET_AGENT_LONG_RUNNING_CONCURRENCY.default,
       maxOutputBytes: AGENT_SETTINGS.FLEET_AGENT_MAX_OUTPUT_BYTES.default,
+      hostGrantPublicKey,
     };
     const engine = simulatedEngine({ hostname, containers: config.containersPerHost, hold: gate });
     for (let attempt = 1; attempt <= 3; attempt++) {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { acceptAgents, BUSYBOX_IMAGE, dockerClient, type FleetState } from '@fleet/deploy';
+import { acceptAgents, BUSYBOX_IMAGE, dockerClient, type FleetState, hostGrantKeyFiles } from '@fleet/deploy';
 import { SwarmProcess } from '../harness/swarm-client';
 import { swarmHostname, swarmLabels } from '../harness/swarm-protocol';
 import { sleep, type Progress } from '../lib/context';
@@ -139,7 +139,7 @@ async function measureMatrix(context: BrowserContext, progress: Progress): Promi
     for (let from = 0; from < MATRIX_HOSTS; from += PER_PROCESS) {
       swarms.push(
         new SwarmProcess(
-          { natsUrl: fleet.nats.url, prefix: SWARM_PREFIX, from, count: Math.min(PER_PROCESS, MATRIX_HOSTS - from), heartbeatMs: 5000, concurrency: 32, containersPerHost: 1, startParallel: 50, startTimeoutMs: 240_000, logLevel: 'warn' },
+          { natsUrl: fleet.nats.url, hostGrantPublicKeyFile: hostGrantKeyFiles(fleet.dir).publicKey, prefix: SWARM_PREFIX, from, count: Math.min(PER_PROCESS, MATRIX_HOSTS - from), heartbeatMs: 5000, concurrency: 32, containersPerHost: 1, startParallel: 50, startTimeoutMs: 240_000, logLevel: 'warn' },
           join(fleet.dir, 'logs', `swarm-ui-${from}.log`),
         ),
       );

@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { acceptAgents, freePort, listAgents } from '@fleet/deploy';
+import { acceptAgents, freePort, hostGrantKeyFiles, listAgents } from '@fleet/deploy';
 import { SwarmProcess } from '../harness/swarm-client';
 import { swarmHostname, swarmLabels } from '../harness/swarm-protocol';
 import { boundedLoop, sleep, type Progress } from '../lib/context';
@@ -155,6 +155,7 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
         const swarm = new SwarmProcess(
           {
             natsUrl: fleet.nats.url,
+            hostGrantPublicKeyFile: hostGrantKeyFiles(fleet.dir).publicKey,
             prefix: PREFIX,
             from,
             count: to - from,

@@ -30,13 +30,16 @@ export function ensureMetricsToken(dir: string): void {
   else writeSecretFile(file, randomBytes(32).toString('hex'));
 }
 
-/** Where a fleet directory keeps the gateway's host-access grant key pair (README "Host-level access"). */
+/**
+ * Where a fleet directory keeps the gateway's key pair: it seals every job message and signs
+ * host-access grants (README "What an agent's NATS login can and cannot do", "Host-level access").
+ */
 export function hostGrantKeyFiles(dir: string): { privateKey: string; publicKey: string } {
   return { privateKey: join(dir, 'host-grant.key'), publicKey: join(dir, 'host-grant.pub') };
 }
 
 /**
- * Creates the Ed25519 pair that signs host-access grants unless it exists: the private key only
+ * Creates the Ed25519 pair that seals jobs and signs host-access grants unless it exists: the private key only
  * for the gateway (mode 600, like the JWT secret), the public key for every agent.
  */
 export function ensureHostGrantKeys(dir: string): void {

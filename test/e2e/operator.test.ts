@@ -15,6 +15,8 @@ import { EX_CONFIG } from '@fleet/runtime/config';
 import {
   abortIfDead,
   AGENT_ENTRYPOINT,
+  ensureHostGrantKeys,
+  hostGrantKeyFiles,
   findExecutable,
   freePort,
   GATEWAY_ENTRYPOINT,
@@ -116,6 +118,7 @@ describe('a NATS server from the generated config, with the real gateway and age
     expect(run.status).toBe(0);
     generated = JSON.parse(run.stdout) as GeneratedNatsConfig;
     nats = { pid: 0, configFile: generated.configFile, logFile: path.join(dir, 'nats.log'), port, monitorPort };
+    ensureHostGrantKeys(out());
   });
 
   afterAll(async () => {
@@ -166,7 +169,7 @@ describe('a NATS server from the generated config, with the real gateway and age
       command: process.execPath,
       args: [GATEWAY_ENTRYPOINT],
       cwd: REPO_ROOT,
-      env: { ...process.env, ...login(generated.users.gateway), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN },
+      env: { ...process.env, ...login(generated.users.gateway), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(out()).privateKey },
       logFile: gateway.logFile,
       detached: false,
     });
@@ -183,6 +186,7 @@ describe('a NATS server from the generated config, with the real gateway and age
         ...login(generated.users.agents['web-01']),
         FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`,
         FLEET_AGENT_HOSTNAME: 'web-01',
+        FLEET_HOST_GRANT_PUBLIC_KEY_FILE: hostGrantKeyFiles(out()).publicKey,
         FLEET_AGENT_METRICS_ADDR: '127.0.0.1:0',
         FLEET_AGENT_HEARTBEAT_MS: '500',
         DOCKER_HOST: `unix://${path.join(dir, 'agent', 'no-engine.sock')}`,

@@ -45,7 +45,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   const jsm = await jetstreamManager(nc, jetStreamOptions);
   // Plain KV writes (`$KV.<bucket>.<key>`), never through the API prefix.
   const kvm = new Kvm(nc);
-  const hostPolicy = { grantKey: config.hostGrantPublicKey ? createPublicKey(config.hostGrantPublicKey) : undefined, allowedPaths: config.hostPaths };
+  const hostPolicy = { grantKey: createPublicKey(config.hostGrantPublicKey), allowedPaths: config.hostPaths };
   const worker = new JobWorker({
     nc,
     js: jetstream(nc, jetStreamOptions),

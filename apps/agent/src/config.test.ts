@@ -1,10 +1,14 @@
 /** The agent's start-up configuration (the gateway's, and the config file rules both share, are in apps/api/src/config.test.ts). */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@fleet/runtime/config';
 import { CONFIG_FILE_VARIABLE } from '@fleet/runtime/settings';
 import { AGENT_SETTINGS, loadAgentConfig, parseLabels } from './config';
+
+/** Every agent needs the gateway's public key: it runs no job without a seal that verifies. */
+const GRANT = { FLEET_HOST_GRANT_PUBLIC_KEY: generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 
 describe('parseLabels', () => {
   it('reads key=value pairs', () => {
@@ -19,26 +23,30 @@ describe('parseLabels', () => {
 
 describe('loadAgentConfig', () => {
   it('refuses a hostname that cannot be a subject token', () => {
-    expect(() => loadAgentConfig({ FLEET_AGENT_HOSTNAME: 'web.01' })).toThrow("FLEET_AGENT_HOSTNAME='web.01'");
+    expect(() => loadAgentConfig({ ...GRANT, FLEET_AGENT_HOSTNAME: 'web.01' })).toThrow("FLEET_AGENT_HOSTNAME='web.01'");
   });
 });
 
 describe('agent configuration', () => {
+  it('refuses to start without the gateway key that verifies every job', () => {
+    expect(() => loadAgentConfig({ FLEET_AGENT_HOSTNAME: 'web-01' })).toThrow('FLEET_HOST_GRANT_PUBLIC_KEY or FLEET_HOST_GRANT_PUBLIC_KEY_FILE must be set');
+  });
+
   it('has defaults, with the short hostname', () => {
-    const config = loadAgentConfig({});
+    const config = loadAgentConfig({ ...GRANT });
     expect(config).toMatchObject({ labels: {}, dockerHost: 'unix:///var/run/docker.sock', heartbeatMs: 5000, concurrency: 32, metricsAddr: undefined, logLevel: 'info' });
     expect(config.hostname).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/);
   });
 
   it('reads labels, the engine and the metrics address', () => {
-    const config = loadAgentConfig({
+    const config = loadAgentConfig({ ...GRANT,
       FLEET_AGENT_HOSTNAME: 'web-01',
       FLEET_AGENT_LABELS: 'role=web,zone=eu.west',
       DOCKER_HOST: 'unix:///run/docker.sock',
       FLEET_AGENT_METRICS_ADDR: '127.0.0.1:0',
     });
     expect(config).toMatchObject({ hostname: 'web-01', labels: { role: 'web', zone: 'eu.west' }, dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '127.0.0.1', port: 0 } });
-    expect(loadAgentConfig({ FLEET_AGENT_METRICS_ADDR: '[::1]:9464' }).metricsAddr).toEqual({ host: '::1', port: 9464 });
+    expect(loadAgentConfig({ ...GRANT, FLEET_AGENT_METRICS_ADDR: '[::1]:9464' }).metricsAddr).toEqual({ host: '::1', port: 9464 });
   });
 
   it.each([
@@ -51,8 +59,8 @@ describe('agent configuration', () => {
     ['FLEET_AGENT_METRICS_ADDR', '9464', "FLEET_AGENT_METRICS_ADDR='9464' must be host:port with a port from 0 to 65535"],
     ['FLEET_AGENT_METRICS_ADDR', '127.0.0.1:65536', "FLEET_AGENT_METRICS_ADDR='127.0.0.1:65536' must be host:port"],
   ])('refuses %s=%s', (name, value, message) => {
-    expect(() => loadAgentConfig({ [name]: value })).toThrow(ConfigError);
-    expect(() => loadAgentConfig({ [name]: value })).toThrow(message);
+    expect(() => loadAgentConfig({ ...GRANT, [name]: value })).toThrow(ConfigError);
+    expect(() => loadAgentConfig({ ...GRANT, [name]: value })).toThrow(message);
   });
 
   it('reads a YAML file whose labels the environment overrides', () => {
@@ -60,7 +68,7 @@ describe('agent configuration', () => {
     try {
       const yaml = path.join(dir, 'agent.yaml');
       writeFileSync(yaml, 'FLEET_AGENT_HOSTNAME: db-01\nFLEET_AGENT_LABELS: role=db\nFLEET_AGENT_CONCURRENCY: 8\n');
-      expect(loadAgentConfig({ [CONFIG_FILE_VARIABLE]: yaml, FLEET_AGENT_LABELS: 'role=db,zone=eu' })).toMatchObject({ hostname: 'db-01', labels: { role: 'db', zone: 'eu' }, concurrency: 8 });
+      expect(loadAgentConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml, FLEET_AGENT_LABELS: 'role=db,zone=eu' })).toMatchObject({ hostname: 'db-01', labels: { role: 'db', zone: 'eu' }, concurrency: 8 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

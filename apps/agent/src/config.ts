@@ -17,8 +17,8 @@ export interface AgentConfig {
   longRunningConcurrency: number;
   /** Output kept per stream (stdout, stderr) of one row; the rest is counted, not kept. */
   maxOutputBytes: number;
-  /** PEM Ed25519 public key of the gateway's host-access grants; unset: no job may reach the host. */
-  hostGrantPublicKey?: string;
+  /** PEM Ed25519 public key of the gateway's job seals and host-access grants. */
+  hostGrantPublicKey: string;
   /** Host path prefixes binds may expose even with a grant; unset: any path a grant covers. */
   hostPaths?: string[];
   /** Where /metrics and /health are served (port 0: a free one); unset: no metrics server. */
@@ -44,7 +44,7 @@ export const AGENT_SETTINGS = {
   // Two streams at the cap, JSON-escaped, plus the row's other fields stay under NATS's default 1 MB payload.
   FLEET_AGENT_MAX_OUTPUT_BYTES: { type: 'integer', default: 256 * 1024, minimum: 1024, maximum: 384 * 1024 },
   // Not a secret, but a key is easiest handed over as a file: `secret` is what enables `_FILE`.
-  FLEET_HOST_GRANT_PUBLIC_KEY: { type: 'string', secret: true, pattern: '^-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*$', must: 'a PEM (SPKI) Ed25519 public key' },
+  FLEET_HOST_GRANT_PUBLIC_KEY: { type: 'string', secret: true, required: true, pattern: '^-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*$', must: 'a PEM (SPKI) Ed25519 public key' },
   FLEET_AGENT_HOST_PATHS: { type: 'string', pattern: '^/[^,]*(,/[^,]*)*$', must: 'comma-separated absolute path prefixes, e.g. /srv,/data' },
   FLEET_AGENT_METRICS_ADDR: { type: 'string', format: 'listen-address' },
 } as const satisfies SettingsSchema;

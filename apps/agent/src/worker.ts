@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { hostPathsOutside, nodeOperationHostAccess } from '@fleet/contracts/host-access';
-import { hostGrantRefusal } from '@fleet/contracts/host-grant';
+import { hostGrantRefusal, jobSealRefusal } from '@fleet/contracts/host-grant';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { OPERATIONS } from '@fleet/contracts/operations';
 import { AGENT_REPORT_GRACE_MS, agentConsumerName, earlyRowSubject, jobsStreamOf, jobSubject, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
@@ -36,8 +36,8 @@ export interface WorkerDeps {
 
 /** What this agent lets reach its host (README "Host-level access"). */
 export interface HostPolicy {
-  /** The gateway's grant key; without it every host-reaching job is refused. */
-  grantKey?: KeyObject;
+  /** The gateway's public key: it verifies every job's seal and every host-access grant. */
+  grantKey: KeyObject;
   /** Host path prefixes a bind may expose; undefined: any path the grant covers. */
   allowedPaths?: readonly string[];
 }
@@ -129,6 +129,12 @@ export class JobWorker {
       return;
     }
     const log = this.deps.log.child({ job_id: job.job_id, operation: job.operation, target: job.target });
+    const sealRefusal = jobSealRefusal(job as unknown as Record<string, unknown>, this.deps.hostname, this.deps.hostPolicy.grantKey);
+    if (sealRefusal) {
+      msg.ack();
+      await this.refuseUnsealed(job, sealRefusal, log);
+      return;
+    }
     if (Date.now() >= job.deadline) {
       msg.ack();
       log.warn('job arrived past its deadline; not executed');
@@ -172,6 +178,16 @@ export class JobWorker {
   }
 
   /**
+   * A job the gateway did not seal for this host is not run. Its row says why, written only where
+   * there is none yet: a forged message reusing a real job's id never overwrites that job's row.
+   */
+  private async refuseUnsealed(job: JobMessage, refusal: string, log: Logger): Promise<void> {
+    log.error({ refusal }, 'refused a job without a valid seal from the gateway; not executed');
+    const row: HostRow = { hostname: this.deps.hostname, status: 'failed', changed: false, error: `job refused: ${refusal}`, error_code: 403 };
+    await this.report(job, fitted(row).json, log, 'first').catch((err: Error) => log.warn({ err: err.message }, 'the refusal row was not written'));
+  }
+
+  /**
    * The agent's own check, whatever the gateway decided: a job whose parameters reach the host runs
    * only with a grant signed by the gateway's key for this job, host and parameters, and only on
    * host paths this agent allows. A NATS login that can publish jobs cannot forge either.
@@ -181,7 +197,6 @@ export class JobWorker {
     if (access.length === 0) return undefined;
     const reasons = access.map((item) => item.reason).join('; ');
     const { grantKey, allowedPaths } = this.deps.hostPolicy;
-    if (!grantKey) return `${reasons}: this agent has no gateway grant key (FLEET_HOST_GRANT_PUBLIC_KEY_FILE), so nothing may reach its host`;
     const grantRefusal = hostGrantRefusal(job.host_grant, { job_id: job.job_id, operation: job.operation, hostname: this.deps.hostname, params: job.params ?? {} }, grantKey);
     if (grantRefusal) return `${reasons}: ${grantRefusal}`;
     const outside = allowedPaths ? hostPathsOutside(access, allowedPaths) : [];

@@ -4,6 +4,7 @@
  * from `<NAME>_FILE`; every bad value is named with its value and what it
  * must be, all of them in one message.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,9 @@ import { CONFIG_FILE_VARIABLE } from '@fleet/runtime/settings';
 import { GATEWAY_SETTINGS, loadGatewayConfig } from './config';
 
 const SECRET = 'a-signing-secret-of-at-least-32-characters';
+/** Every gateway needs its job-sealing key (README "What an agent's NATS login can and cannot do"). */
+const GRANT_PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const GRANT = { FLEET_HOST_GRANT_PRIVATE_KEY: GRANT_PEM };
 let dir: string;
 
 beforeAll(() => {
@@ -38,8 +42,12 @@ function refusal(load: () => unknown): string {
 }
 
 describe('gateway configuration', () => {
-  it('needs only the signing secret; everything else has its documented default', () => {
-    expect(loadGatewayConfig({ FLEET_JWT_SECRET: SECRET })).toEqual({
+  it('refuses to start without the key that seals every job', () => {
+    expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET }))).toBe('FLEET_HOST_GRANT_PRIVATE_KEY or FLEET_HOST_GRANT_PRIVATE_KEY_FILE must be set');
+  });
+
+  it('needs only the signing secret and the sealing key; everything else has its documented default', () => {
+    expect(loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET })).toEqual({
       natsUrl: 'nats://127.0.0.1:4222',
       natsUser: undefined,
       natsPass: undefined,
@@ -55,7 +63,7 @@ describe('gateway configuration', () => {
       maxKeyTtlSeconds: 7_776_000,
       metricsToken: undefined,
       metricsPublic: false,
-      hostGrantPrivateKey: undefined,
+      hostGrantPrivateKey: GRANT_PEM,
       streamBufferBytes: 1_048_576,
       longRunningPerKey: 16,
       preAuthRateLimitPerMinute: 120,
@@ -70,7 +78,7 @@ describe('gateway configuration', () => {
   });
 
   it('reads every variable from the environment, numbers included', () => {
-    const config = loadGatewayConfig({
+    const config = loadGatewayConfig({ ...GRANT,
       FLEET_JWT_SECRET: SECRET,
       FLEET_NATS_URL: 'nats://10.0.0.5:4222, tls://10.0.0.6:4222',
       FLEET_NATS_USER: 'gateway',
@@ -114,11 +122,11 @@ describe('gateway configuration', () => {
     ['FLEET_API_HOST', 'my host', "FLEET_API_HOST='my host' must be a host name or IP address to listen on"],
     ['FLEET_NATS_USER', 'two words', "FLEET_NATS_USER='two words' must be a NATS user name without spaces"],
   ])('refuses %s=%s, naming the variable, the value and what it must be', (name, value, message) => {
-    expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET, FLEET_NATS_USER: 'gateway', [name]: value }))).toContain(message);
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, FLEET_NATS_USER: 'gateway', [name]: value }))).toContain(message);
   });
 
   it('lists every bad value at once', () => {
-    const message = refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET, FLEET_API_PORT: '-1', FLEET_AGENT_TTL_MS: 'soon', FLEET_LOG_LEVEL: 'LOUD' }));
+    const message = refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, FLEET_API_PORT: '-1', FLEET_AGENT_TTL_MS: 'soon', FLEET_LOG_LEVEL: 'LOUD' }));
     expect(message.split('\n')).toEqual([
       'invalid configuration:',
       "  FLEET_LOG_LEVEL='LOUD' must be one of fatal, error, warn, info, debug, trace, silent",
@@ -128,8 +136,8 @@ describe('gateway configuration', () => {
   });
 
   it('requires the signing secret, and never prints a secret it refuses', () => {
-    expect(refusal(() => loadGatewayConfig({}))).toBe('FLEET_JWT_SECRET or FLEET_JWT_SECRET_FILE must be set');
-    const short = refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: 'hunter2' }));
+    expect(refusal(() => loadGatewayConfig({ ...GRANT }))).toBe('FLEET_JWT_SECRET or FLEET_JWT_SECRET_FILE must be set');
+    const short = refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: 'hunter2' }));
     expect(short).toBe('FLEET_JWT_SECRET=(7 characters, not shown) must be at least 32 characters');
     expect(short).not.toContain('hunter2');
   });
@@ -137,7 +145,7 @@ describe('gateway configuration', () => {
   it('reads secrets from their _FILE, which wins over the plain variable', () => {
     const secretFile = file('jwt-secret', `${SECRET}-from-file\n`);
     const passwordFile = file('nats-password', 'from-file\n');
-    const config = loadGatewayConfig({
+    const config = loadGatewayConfig({ ...GRANT,
       FLEET_JWT_SECRET: 'ignored-because-the-file-is-set-too-xxxxxxxx',
       FLEET_JWT_SECRET_FILE: secretFile,
       FLEET_NATS_USER: 'gateway',
@@ -148,56 +156,56 @@ describe('gateway configuration', () => {
   });
 
   it('names a secret file it cannot read', () => {
-    expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET_FILE: '/nonexistent/jwt-secret' }))).toContain(
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET_FILE: '/nonexistent/jwt-secret' }))).toContain(
       "FLEET_JWT_SECRET_FILE='/nonexistent/jwt-secret' (env) cannot be read: ENOENT",
     );
   });
 
   it('refuses a NATS password without a user', () => {
-    expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET, FLEET_NATS_PASSWORD: 'x' }))).toContain('FLEET_NATS_USER is not');
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, FLEET_NATS_PASSWORD: 'x' }))).toContain('FLEET_NATS_USER is not');
   });
 });
 
 describe('the config file (FLEET_CONFIG_FILE)', () => {
   it('reads YAML with the variable names as keys; numbers may be numbers', () => {
     const yaml = file('gateway.yaml', `FLEET_API_PORT: 9090\nFLEET_NATS_URL: nats://10.0.0.5:4222\nFLEET_JWT_SECRET: ${SECRET}\nFLEET_LOG_LEVEL: warn\n`);
-    expect(loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml })).toMatchObject({ port: 9090, natsUrl: 'nats://10.0.0.5:4222', jwtSecret: SECRET, logLevel: 'warn' });
+    expect(loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml })).toMatchObject({ port: 9090, natsUrl: 'nats://10.0.0.5:4222', jwtSecret: SECRET, logLevel: 'warn' });
   });
 
   it('reads JSON, and the environment overrides the file', () => {
     const json = file('gateway.json', JSON.stringify({ FLEET_API_PORT: 9090, FLEET_API_HOST: '0.0.0.0', FLEET_JWT_SECRET: SECRET }));
-    expect(loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: json, FLEET_API_PORT: '9191' })).toMatchObject({ port: 9191, host: '0.0.0.0' });
+    expect(loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: json, FLEET_API_PORT: '9191' })).toMatchObject({ port: 9191, host: '0.0.0.0' });
   });
 
   it('takes a secret file named in the config file', () => {
     const secretFile = file('jwt-secret-2', `${SECRET}-2\n`);
     const yaml = file('with-secret-file.yaml', `FLEET_JWT_SECRET_FILE: ${secretFile}\n`);
-    expect(loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml }).jwtSecret).toBe(`${SECRET}-2`);
+    expect(loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }).jwtSecret).toBe(`${SECRET}-2`);
   });
 
   it('names the file a bad value came from', () => {
     const yaml = file('bad-port.yaml', `FLEET_API_PORT: 99999\nFLEET_JWT_SECRET: ${SECRET}\n`);
-    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml }))).toBe(`FLEET_API_PORT='99999' (from ${yaml}) must be an integer from 0 to 65535`);
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }))).toBe(`FLEET_API_PORT='99999' (from ${yaml}) must be an integer from 0 to 65535`);
   });
 
   it('refuses an unknown key (a typo would otherwise be silently ignored)', () => {
     const yaml = file('typo.yaml', `FLEET_API_PROT: 9090\nFLEET_JWT_SECRET: ${SECRET}\n`);
-    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml }))).toContain(`${CONFIG_FILE_VARIABLE}='${yaml}': 'FLEET_API_PROT' is not a setting of this service`);
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }))).toContain(`${CONFIG_FILE_VARIABLE}='${yaml}': 'FLEET_API_PROT' is not a setting of this service`);
   });
 
   it('refuses a file that is missing, unparsable or not a mapping', () => {
-    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: '/nonexistent.yaml', FLEET_JWT_SECRET: SECRET }))).toContain(
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: '/nonexistent.yaml', FLEET_JWT_SECRET: SECRET }))).toContain(
       `${CONFIG_FILE_VARIABLE}='/nonexistent.yaml' cannot be read as YAML or JSON: ENOENT`,
     );
     const broken = file('broken.yaml', 'FLEET_API_PORT: [8080\n');
-    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: broken, FLEET_JWT_SECRET: SECRET }))).toContain('cannot be read as YAML or JSON');
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: broken, FLEET_JWT_SECRET: SECRET }))).toContain('cannot be read as YAML or JSON');
     const list = file('list.yaml', '- FLEET_API_PORT\n');
-    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: list, FLEET_JWT_SECRET: SECRET }))).toContain('must hold a mapping of variable names to values');
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: list, FLEET_JWT_SECRET: SECRET }))).toContain('must hold a mapping of variable names to values');
   });
 
   it('refuses an agent-only key in a gateway file', () => {
     const yaml = file('agent-key.yaml', `FLEET_AGENT_LABELS: role=web\nFLEET_JWT_SECRET: ${SECRET}\n`);
-    expect(refusal(() => loadGatewayConfig({ [CONFIG_FILE_VARIABLE]: yaml }))).toContain("'FLEET_AGENT_LABELS' is not a setting of this service");
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }))).toContain("'FLEET_AGENT_LABELS' is not a setting of this service");
   });
 });
 

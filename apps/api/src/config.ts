@@ -27,8 +27,8 @@ export interface GatewayConfig {
   metricsToken?: string;
   /** GET /metrics without any credential (FLEET_METRICS_PUBLIC=true); without it or a token, /metrics answers no one. */
   metricsPublic: boolean;
-  /** PEM Ed25519 private key that signs host-access grants; unset: no request may reach a host's host. */
-  hostGrantPrivateKey?: string;
+  /** PEM Ed25519 private key that seals every job message and signs host-access grants. */
+  hostGrantPrivateKey: string;
   /** Bytes a streaming client may leave unread before its stream ends with `overflow`. */
   streamBufferBytes: number;
   /** Long-running calls one API key may have open at once (per replica); 0 turns the limit off. */
@@ -67,7 +67,7 @@ export const GATEWAY_SETTINGS = {
   FLEET_MAX_KEY_TTL_SECONDS: { type: 'integer', default: DEFAULT_MAX_KEY_TTL_SECONDS, minimum: 60, maximum: 10 * 365 * DAY },
   FLEET_METRICS_TOKEN: { type: 'string', secret: true, pattern: '^[\\x21-\\x7e]{16,}$', must: 'at least 16 printable characters, no spaces' },
   FLEET_METRICS_PUBLIC: { type: 'enum', values: ['false', 'true'], default: 'false' },
-  FLEET_HOST_GRANT_PRIVATE_KEY: { type: 'string', secret: true, pattern: '^-----BEGIN PRIVATE KEY-----[\\s\\S]+-----END PRIVATE KEY-----\\s*$', must: 'a PEM (PKCS#8) Ed25519 private key' },
+  FLEET_HOST_GRANT_PRIVATE_KEY: { type: 'string', secret: true, required: true, pattern: '^-----BEGIN PRIVATE KEY-----[\\s\\S]+-----END PRIVATE KEY-----\\s*$', must: 'a PEM (PKCS#8) Ed25519 private key' },
   FLEET_STREAM_BUFFER_BYTES: { type: 'integer', default: 1024 * 1024, minimum: 64 * 1024, maximum: 64 * 1024 * 1024 },
   FLEET_LONG_RUNNING_PER_KEY: { type: 'integer', default: 16, minimum: 0, maximum: 100_000 },
   FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 120, minimum: 0, maximum: 10_000_000 },

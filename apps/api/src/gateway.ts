@@ -56,7 +56,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   vault.start(nc);
   const store = new JobStore(jetstream(nc), topology.jsm, topology.results);
   const resolver = new TargetResolver(roster);
-  const hostGrantKey = config.hostGrantPrivateKey ? createPrivateKey(config.hostGrantPrivateKey) : undefined;
+  const hostGrantKey = createPrivateKey(config.hostGrantPrivateKey);
   const longRunningSlots = new KeySlots(config.longRunningPerKey);
   const tunnel = new EngineTunnel(nc, log);
   const uploads = new UploadStore(topology.uploads, topology.jsm, log, config.uploadMaxBytes);
@@ -74,7 +74,6 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     streamBufferBytes: config.streamBufferBytes,
     onSettled: (record, rows) => metrics.jobSettled(record, rows),
   });
-  if (!config.hostGrantPrivateKey) log.warn('no FLEET_HOST_GRANT_PRIVATE_KEY_FILE: requests that reach a host (host binds, host network, bind volumes) are refused');
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
   const audit = new AuditLog(jetstream(nc), topology.jsm, log, {

@@ -85,3 +85,40 @@ function isGrant(value: unknown): value is HostGrant {
     typeof grant.signature === 'string'
   );
 }
+
+/**
+ * The gateway's seal on every job message, one per host (README "What an agent's NATS login can
+ * and cannot do"): Ed25519, with the host-grant key pair, over the host's name and a digest of the
+ * whole message as the agent decodes it (job id, operation, parameters, deadline, target, flags,
+ * and the host grant when host access is granted). An agent runs no job without a seal that
+ * verifies for itself: a message forged, altered, or copied from another host's subject is refused.
+ */
+const JOB_SEAL_PURPOSE = 'fleet.job.seal';
+
+/** sha256 (hex) of a job message's canonical JSON, its `seal` left out. */
+export function jobMessageDigest(message: Record<string, unknown>): string {
+  const { seal: _seal, ...unsealed } = message;
+  return createHash('sha256').update(canonicalJson(unsealed)).digest('hex');
+}
+
+function sealBytes(hostname: string, digest: string): Buffer {
+  // The purpose keeps a seal from ever verifying as a host grant, and the reverse.
+  return Buffer.from(canonicalJson({ purpose: JOB_SEAL_PURPOSE, hostname, message_sha256: digest }));
+}
+
+/** The seal of a message (its digest from jobMessageDigest) for one of its hosts, base64. */
+export function signJobSeal(hostname: string, digest: string, privateKey: KeyObject): string {
+  return sign(null, sealBytes(hostname, digest), privateKey).toString('base64');
+}
+
+/** Why `message` may not run on `hostname`, or undefined when its seal verifies for this host and these exact contents. */
+export function jobSealRefusal(message: Record<string, unknown>, hostname: string, publicKey: KeyObject): string | undefined {
+  if (typeof message.seal !== 'string') return 'the job carries no seal from the gateway';
+  let verified = false;
+  try {
+    verified = verify(null, sealBytes(hostname, jobMessageDigest(message)), publicKey, Buffer.from(message.seal, 'base64'));
+  } catch {
+    verified = false;
+  }
+  return verified ? undefined : "the job's seal does not verify with this agent's gateway key for this host and these contents";
+}

@@ -3,7 +3,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ApiError, badRequest } from '../errors';
-import { HostAccessOffError, JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/errors';
+import { JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/errors';
 import { TargetError, type TargetFailure } from '../targets/resolve';
 import { UploadStoreError, UploadTooLargeError } from '../transfers/uploads';
 
@@ -31,7 +31,6 @@ function fromJobLayer(err: unknown): ApiError | undefined {
   }
   if (err instanceof JobStoreUnavailableError) return new ApiError(503, 'job store unavailable', err.message);
   if (err instanceof UnsendableParamsError) return badRequest(err.message);
-  if (err instanceof HostAccessOffError) return new ApiError(403, 'Forbidden - host access is off', err.message);
   // The rest of the body is left unread: the connection is closed after the answer.
   if (err instanceof UploadTooLargeError) return new ApiError(413, 'request body too large', err.message, {}, { connection: 'close' });
   if (err instanceof UploadStoreError) return new ApiError(507, 'upload store unavailable', err.message);

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { PubAck } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
@@ -10,6 +11,8 @@ import { effectiveRow, jobStatus, timeoutRow } from './rows';
 import type { JetStreamPublisher } from './publish';
 import type { ResultFeed, RowListener } from './feed';
 import type { SecretVault } from './secrets';
+
+const GRANT_KEY = generateKeyPairSync('ed25519').privateKey;
 import type { JobStore } from './store';
 
 /** Every subject a dispatch was published on, in order. */
@@ -96,7 +99,7 @@ class MemoryFleet {
 function clientOf(fleet: MemoryFleet, { released = [] as string[], refuseSubject = '' } = {}): JobClient {
   const vault = { hold: () => undefined, release: (jobId: string) => released.push(jobId) } as unknown as SecretVault;
   const nc = { publish: () => undefined } as unknown as NatsConnection;
-  return new JobClient({ nc, js: brokerRefusing(refuseSubject), store: fleet.store, feed: fleet.feed, resolver, vault, log: pino({ level: 'silent' }) });
+  return new JobClient({ nc, js: brokerRefusing(refuseSubject), store: fleet.store, feed: fleet.feed, resolver, vault, log: pino({ level: 'silent' }), hostGrantKey: GRANT_KEY });
 }
 
 const request = { operation: 'docker.container.list' as const, target: '_all', params: {}, timeoutSeconds: 5, caller: 'test' };
@@ -183,7 +186,7 @@ describe('JobClient', () => {
     const store = { ...fleet.store, save: async (record: JobRecord) => void order.push(`record ${record.job_id}`) } as unknown as JobStore;
     const vault = { hold: () => undefined, release: () => undefined } as unknown as SecretVault;
     const nc = { publish: () => undefined } as unknown as NatsConnection;
-    const client = new JobClient({ nc, js: slowBroker, store, feed: fleet.feed, resolver: wide, vault, log: pino({ level: 'silent' }) });
+    const client = new JobClient({ nc, js: slowBroker, store, feed: fleet.feed, resolver: wide, vault, log: pino({ level: 'silent' }), hostGrantKey: GRANT_KEY });
     const job = await client.start({ ...request, timeoutSeconds: 30 });
     expect(order[0]).toBe(`record ${job.record.job_id}`);
     expect(order.slice(1).sort()).toEqual(many.map((a) => jobSubject(a.hostname)).sort());

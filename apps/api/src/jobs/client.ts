@@ -1,7 +1,7 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
+import { jobMessageDigest, paramsDigest, signHostGrant, signJobSeal } from '@fleet/contracts/host-grant';
 import { operationSpec, type NodeOperationName } from '@fleet/contracts/operations';
 import {
   cancelSubject,
@@ -17,9 +17,9 @@ import {
 } from '@fleet/contracts/protocol';
 import type { TargetResolver } from '../targets/resolve';
 import type { ResultFeed } from './feed';
-import { HostAccessOffError, JobStoreUnavailableError, UnsendableParamsError } from './errors';
+import { JobStoreUnavailableError, UnsendableParamsError } from './errors';
 import type { KeySlots } from './key-slots';
-import { publishUntil, type JetStreamPublisher } from './publish';
+import { publishUntil, withSeal, type JetStreamPublisher } from './publish';
 import { byHostname, jobStatus, timeoutRow } from './rows';
 import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
@@ -63,8 +63,8 @@ export interface JobClientDeps {
   resolver: TargetResolver;
   vault: SecretVault;
   log: Logger;
-  /** Signs host-access grants (Ed25519); without it no job may reach a host's host. */
-  hostGrantKey?: KeyObject;
+  /** Seals every job message for each of its hosts and signs host-access grants (Ed25519). */
+  hostGrantKey: KeyObject;
   /** Long-running jobs one API key may have open at once on this replica. */
   longRunningSlots?: KeySlots;
   /** Bytes a streaming caller may leave unread before its stream ends with `overflow`. */
@@ -229,8 +229,11 @@ export class JobClient {
     }
   }
 
-  /** The dispatch message as JSON. Parameters JSON cannot hold (nested thousands deep) are the caller's error. */
-  private dispatchPayload(record: JobRecord, request: JobRequest): string {
+  /**
+   * The dispatch message as JSON, with the digest each host's seal signs. Parameters JSON cannot
+   * hold (nested thousands deep) are the caller's error.
+   */
+  private dispatchPayload(record: JobRecord, request: JobRequest): UnsealedPayload {
     const message: JobMessage = {
       job_id: record.job_id,
       operation: record.operation,
@@ -244,7 +247,7 @@ export class JobClient {
       ...(request.download ? { download: true } : {}),
     };
     try {
-      return JSON.stringify(message);
+      return { json: JSON.stringify(message), digest: jobMessageDigest(message as unknown as Record<string, unknown>) };
     } catch (err) {
       throw new UnsendableParamsError(`the request's parameters cannot be forwarded to the agents: ${(err as Error).message}`);
     }
@@ -252,9 +255,6 @@ export class JobClient {
 
   /** The grant lives as long as the job may run; it names the job, its hosts and a digest of its parameters. */
   private hostGrant(record: JobRecord, request: JobRequest): JobMessage['host_grant'] {
-    if (!this.deps.hostGrantKey) {
-      throw new HostAccessOffError('this gateway has no host-grant signing key (FLEET_HOST_GRANT_PRIVATE_KEY_FILE), so no request may reach a host (README "Host-level access")');
-    }
     const claims = { job_id: record.job_id, operation: record.operation, hosts: record.hosts, params_sha256: paramsDigest(request.params), expires_at: Date.parse(record.deadline) };
     return signHostGrant(claims, this.deps.hostGrantKey);
   }
@@ -263,12 +263,12 @@ export class JobClient {
    * Publishes the job to each host. A host the broker would not take the job for gets a failed row
    * at once (the others go ahead): its job is reported, never silently lost or left to time out.
    */
-  private async dispatch(record: JobRecord, payload: string): Promise<void> {
+  private async dispatch(record: JobRecord, payload: UnsealedPayload): Promise<void> {
     const deadline = Date.parse(record.deadline);
-    // Encoded once for every host of a fan-out, not once per publish.
-    const bytes = payloadEncoder.encode(payload);
+    // Each host gets the message sealed for itself: a copy on another host's subject does not run there.
+    const sealedFor = (host: string) => payloadEncoder.encode(withSeal(payload.json, signJobSeal(host, payload.digest, this.deps.hostGrantKey)));
     // msgID lets JetStream drop a duplicate publish of the same (job, host), so a retry is safe.
-    const outcomes = await settleInWindow(record.hosts, DISPATCH_WINDOW, (host) => publishUntil(this.deps.js, jobSubject(host), bytes, `${record.job_id}.${host}`, deadline));
+    const outcomes = await settleInWindow(record.hosts, DISPATCH_WINDOW, (host) => publishUntil(this.deps.js, jobSubject(host), sealedFor(host), `${record.job_id}.${host}`, deadline));
     const undelivered = record.hosts.flatMap((host, i) => {
       const outcome = outcomes[i];
       return outcome.status === 'rejected' ? [{ host, reason: describeError(outcome.reason) }] : [];
@@ -390,6 +390,12 @@ function withHeard(view: JobView, heard: Map<string, HostRow>): JobView {
 }
 
 const payloadEncoder = new TextEncoder();
+
+/** A job message as JSON, before each host's seal is added, and the digest the seals sign. */
+interface UnsealedPayload {
+  json: string;
+  digest: string;
+}
 const chunkDecoder = new TextDecoder();
 
 function parseChunk(data: Uint8Array): StreamChunk | undefined {

@@ -8,11 +8,6 @@ export class UnsendableParamsError extends Error {
   override readonly name = 'UnsendableParamsError';
 }
 
-/** The request reaches the host but this gateway holds no key to sign the agents' grant: host access is off. */
-export class HostAccessOffError extends Error {
-  override readonly name = 'HostAccessOffError';
-}
-
 /** The API key already holds as many long-running jobs as it may; it may try again once one ends. */
 export class LongRunningLimitError extends Error {
   override readonly name = 'LongRunningLimitError';

@@ -36,3 +36,8 @@ function isTransient(err: unknown): boolean {
   const candidates = [err, err instanceof Error ? err.cause : undefined];
   return candidates.some((candidate) => candidate instanceof TimeoutError || (candidate instanceof RequestError && candidate.isNoResponders()));
 }
+
+/** A job message's JSON (an object) with its `seal` added last, without parsing or encoding the rest again. */
+export function withSeal(json: string, seal: string): string {
+  return `${json.slice(0, -1)},"seal":${JSON.stringify(seal)}}`;
+}
