@@ -5,15 +5,15 @@
  * volume need `docker:host`, and the agents refuse a host-reaching job that carries no grant the
  * gateway signed, also when it is published with the gateway's own NATS login.
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { paramsDigest, signHostGrant, type HostGrant } from '@fleet/contracts/host-grant';
+import { jobMessageDigest, paramsDigest, signHostGrant, signJobSeal, type HostGrant } from '@fleet/contracts/host-grant';
 import { jobsStreamOf, jobSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
-import { BUSYBOX_IMAGE } from '@fleet/deploy';
+import { BUSYBOX_IMAGE, hostGrantKeyFiles } from '@fleet/deploy';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
@@ -133,10 +133,18 @@ describe('host-level access (docker:host)', () => {
       };
       const grant = forgery.grant(job);
       if (grant) job.host_grant = grant;
-      await jetstream(gatewayLogin).publish(jobSubject('web-01'), JSON.stringify(job));
-      const row = await finalRow(results, job.job_id, 'web-01');
-      expect(row).toMatchObject({ status: 'failed', error_code: 403 });
-      expect(row.error).toContain('host access refused');
+      // Unsealed, as a login without the gateway's key sends it; then sealed with that key, as if only the grant were wrong.
+      const sealed = { ...job, job_id: randomUUID() };
+      const sealKey = createPrivateKey(readFileSync(hostGrantKeyFiles(fleet.dir).privateKey, 'utf8'));
+      for (const [message, refusal] of [
+        [job, 'job refused: the job carries no seal from the gateway'],
+        [{ ...sealed, seal: signJobSeal('web-01', jobMessageDigest(sealed as unknown as Record<string, unknown>), sealKey) }, 'host access refused'],
+      ] as const) {
+        await jetstream(gatewayLogin).publish(jobSubject('web-01'), JSON.stringify(message));
+        const row = await finalRow(results, message.job_id, 'web-01');
+        expect(row).toMatchObject({ status: 'failed', error_code: 403 });
+        expect(row.error).toContain(refusal);
+      }
       await expectNoContainer(forgery.name, ['web-01']);
     }
   });
