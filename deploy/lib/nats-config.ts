@@ -5,7 +5,8 @@ import { generateNatsUsers, type NatsUsers } from './nats-auth';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
 
 /**
- * The nats-server config `fleet nats-config` writes (JetStream, an optional cluster block, one user per service):
+ * The nats-server config `fleet nats-config` writes (JetStream, an optional cluster block, one user per service in
+ * the accounts of @fleet/contracts/nats-accounts):
  * here, next to the users it holds (./nats-auth.ts), so the CLI and the tests build it the same way.
  */
 

@@ -5,8 +5,9 @@ import type { TestFleet } from './fleet';
 
 /**
  * A NATS connection made exactly as an agent makes it (its user, its password file, its inbox
- * prefix), or as the gateway: what an attacker holding that login can do. Every error the server
- * sends (permissions violations) is kept, so a suite can assert the broker refused a subject.
+ * prefix), so in that agent's own account, or as the gateway in the `FLEET` account: what an
+ * attacker holding that login can do. Every error the server sends (permissions violations) is
+ * kept, so a suite can assert the broker refused a subject.
  */
 export class NatsLogin {
   private readonly errors: string[] = [];
@@ -24,7 +25,7 @@ export class NatsLogin {
     return new NatsLogin(await connect({ servers: fleet.natsUrl, user: login.user, pass: readPassword(login.passwordFile), inboxPrefix: agentInboxPrefix(hostname) }));
   }
 
-  /** Logs in as the gateway (every subject allowed): for set-ups no agent could make. */
+  /** Logs in as the gateway (every subject of the account that owns JetStream): for set-ups no agent could make. */
   static async asGateway(fleet: TestFleet): Promise<NatsLogin> {
     const login = fleet.state.natsUsers?.gateway;
     if (!login) throw new Error('the test fleet has no NATS users');
