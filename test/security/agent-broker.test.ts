@@ -246,7 +246,7 @@ attack('web-01 names a JetStream API subject, another host\'s job or key, an enr
   await expectUntouched(before);
 }, 90_000);
 
-attack('web-01 writes its own result and registry keys with Nats-Rollup (all, sub) or a purge marker: refused, and no other key is purged', async () => {
+attack('web-01 writes its own result and registry keys with Nats-Rollup (all, sub), a purge marker or any other JetStream header: no other key is purged or written', async () => {
   const before = await brokerState();
   const js = jetstream(web01.nc);
   for (const key of [kvSubject(RESULTS_BUCKET, resultKey(JOB, 'web-01')), kvSubject(AGENTS_BUCKET, 'web-01')]) {
@@ -256,6 +256,13 @@ attack('web-01 writes its own result and registry keys with Nats-Rollup (all, su
       if (name === 'KV-Operation') hdrs.set('Nats-Rollup', 'sub');
       await expect(js.publish(key, FORGED_JOB, { headers: hdrs, timeout: 2_000 })).rejects.toThrow(/rollup not permitted/);
     }
+  }
+  // The other headers JetStream reads only bind or dedupe the publisher's own message: stored or refused, nothing else moves.
+  const web02Dispatch = `${JOB}.web-02`;
+  for (const [name, value] of [['Nats-Msg-Id', web02Dispatch], ['Nats-Expected-Stream', AUDIT_STREAM], ['Nats-Expected-Last-Sequence', '0'], ['Nats-Expected-Last-Subject-Sequence', '0'], ['Nats-Expected-Last-Msg-Id', web02Dispatch], ['KV-Operation', 'DEL']]) {
+    const hdrs = headers();
+    hdrs.set(name, value);
+    await js.publish(kvSubject(RESULTS_BUCKET, resultKey(randomUUID(), 'web-01')), FORGED_JOB, { headers: hdrs, timeout: 2_000 }).catch(() => undefined);
   }
   for (const bucket of [RESULTS_BUCKET, AGENTS_BUCKET, ENROLLMENTS_BUCKET, DRAINS_BUCKET, REVOKED_BUCKET, MINTED_KEYS_BUCKET]) {
     const { config } = await jsm.streams.info(kvStreamName(bucket));
