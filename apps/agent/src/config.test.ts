@@ -39,7 +39,8 @@ describe('agent configuration', () => {
   });
 
   it('reads labels, the engine and the metrics address', () => {
-    const config = loadAgentConfig({ ...GRANT,
+    const config = loadAgentConfig({
+      ...GRANT,
       FLEET_AGENT_HOSTNAME: 'web-01',
       FLEET_AGENT_LABELS: 'role=web,zone=eu.west',
       DOCKER_HOST: 'unix:///run/docker.sock',

@@ -78,7 +78,8 @@ describe('gateway configuration', () => {
   });
 
   it('reads every variable from the environment, numbers included', () => {
-    const config = loadGatewayConfig({ ...GRANT,
+    const config = loadGatewayConfig({
+      ...GRANT,
       FLEET_JWT_SECRET: SECRET,
       FLEET_NATS_URL: 'nats://10.0.0.5:4222, tls://10.0.0.6:4222',
       FLEET_NATS_USER: 'gateway',
@@ -145,7 +146,8 @@ describe('gateway configuration', () => {
   it('reads secrets from their _FILE, which wins over the plain variable', () => {
     const secretFile = file('jwt-secret', `${SECRET}-from-file\n`);
     const passwordFile = file('nats-password', 'from-file\n');
-    const config = loadGatewayConfig({ ...GRANT,
+    const config = loadGatewayConfig({
+      ...GRANT,
       FLEET_JWT_SECRET: 'ignored-because-the-file-is-set-too-xxxxxxxx',
       FLEET_JWT_SECRET_FILE: secretFile,
       FLEET_NATS_USER: 'gateway',

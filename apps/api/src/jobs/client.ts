@@ -390,13 +390,13 @@ function withHeard(view: JobView, heard: Map<string, HostRow>): JobView {
 }
 
 const payloadEncoder = new TextEncoder();
+const chunkDecoder = new TextDecoder();
 
 /** A job message as JSON, before each host's seal is added, and the digest the seals sign. */
 interface UnsealedPayload {
   json: string;
   digest: string;
 }
-const chunkDecoder = new TextDecoder();
 
 function parseChunk(data: Uint8Array): StreamChunk | undefined {
   try {
