@@ -45,6 +45,19 @@ export function agentDeliverSubject(hostname: string): string {
 }
 
 /**
+ * Whether an answer to `hostname`'s request may go to `reply`: only a subject that agent alone
+ * receives. Through its account's service import the broker names `_R_.…`, which routes back into
+ * that account only; on a NATS without accounts (a dev server) the agent's own inbox. The gateway
+ * answers nothing else, so no agent makes it a deputy that writes where the agent may not.
+ */
+export function isOwnReplySubject(reply: string | undefined, hostname: string): boolean {
+  return reply !== undefined && (reply.startsWith(SERVICE_IMPORT_REPLY_PREFIX) || reply.startsWith(`${agentInboxPrefix(hostname)}.`));
+}
+
+/** The prefix nats-server gives the reply subject of a request that crossed a service import. */
+const SERVICE_IMPORT_REPLY_PREFIX = '_R_.';
+
+/**
  * The JetStream API as an agent sees it. In an account without JetStream the server itself answers
  * every `$JS.API.>` request ("not enabled"), so the one API subject imported for an agent arrives
  * under this prefix instead; the agent's JetStream client is told to use it.

@@ -1,4 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { isOwnReplySubject } from '@fleet/contracts/nats-permissions';
 import { parseSecretSubject, secretSubject } from '@fleet/contracts/protocol';
 
 interface Held {
@@ -24,9 +25,7 @@ export class SecretVault {
         const asker = err ? undefined : parseSecretSubject(msg.subject);
         if (!asker) return;
         const entry = this.held.get(asker.jobId);
-        // The reply subject is the broker's, routed back into the asking agent's own account only
-        // (README "What an agent's NATS login can and cannot do"): whatever subject it named, the answer lands nowhere else.
-        if (entry?.hosts.has(asker.hostname)) msg.respond(entry.secret);
+        if (entry?.hosts.has(asker.hostname) && isOwnReplySubject(msg.reply, asker.hostname)) msg.respond(entry.secret);
       },
     });
   }

@@ -28,6 +28,7 @@ function fakeSubscription() {
       h.set(TRANSFER_HEADERS.part, part);
       queue.push({
         subject: downloadSubject('job-1', hostname),
+        reply: '_R_.test.1',
         data: new TextEncoder().encode(data),
         headers: h,
         json: () => JSON.parse(data),

@@ -1,4 +1,5 @@
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { isOwnReplySubject } from '@fleet/contracts/nats-permissions';
 import { downloadSubject, parseDownloadSubject, TRANSFER_HEADERS, type DownloadPart } from '@fleet/contracts/protocol';
 
 /** Where a download's bytes go: `write` resolves false once the client is gone (the agent is told to stop). */
@@ -53,8 +54,8 @@ export class Download {
   private async consume(): Promise<void> {
     for await (const msg of this.sub) {
       const from = parseDownloadSubject(msg.subject);
-      // Not a host of this job: it learns nothing, not even that the job exists.
-      if (!from || !this.hosts?.has(from.hostname)) continue;
+      // Not a host of this job, or a reply it does not receive itself: it learns nothing, not even that the job exists.
+      if (!from || !this.hosts?.has(from.hostname) || !isOwnReplySubject(msg.reply, from.hostname)) continue;
       if (this.sender !== undefined && this.sender !== from.hostname) {
         refuse(msg, 'another host is already sending this job\'s file');
         continue;

@@ -3,6 +3,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { isOwnReplySubject } from '@fleet/contracts/nats-permissions';
 import {
   objectChunkSubject,
   objectStreamName,
@@ -103,7 +104,7 @@ export class UploadStore {
     const asker = parseUploadSubject(msg.subject);
     const offered = asker && this.offered.get(asker.jobId);
     // Not an upload this gateway holds for that host: say nothing, as for a job that does not exist.
-    if (!asker || !offered?.hosts.has(asker.hostname) || !msg.reply) return;
+    if (!asker || !offered?.hosts.has(asker.hostname) || !isOwnReplySubject(msg.reply, asker.hostname)) return;
     const after = readAfter(msg);
     const reply = headers();
     if (after === undefined) {
