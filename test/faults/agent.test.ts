@@ -5,8 +5,8 @@
  * already executed — never makes a mutation's (job_id, host) run twice; a read delivered twice
  * runs twice, harmlessly, and keeps its first row.
  */
-import { jetstream } from '@nats-io/jetstream';
-import { jobSubject, type JobMessage } from '@fleet/contracts/protocol';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
 import { eventually, executionsOf, MARK, FaultTally, jobWhenDone, killSignalsSeen, markedContainer, newMark, replayAgentConsumer, setAckWait, SLACK_MS, agentConsumer, waitForConsumerIdle } from '../support/faults';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';
@@ -154,11 +154,23 @@ describe('JetStream redelivery', () => {
 });
 
 describe('a dispatch message delivered twice', () => {
-  /** Sends the job's dispatch message again, as the gateway would (its NATS login), under a new message id. */
-  async function deliverAgain(job: JobMessage): Promise<void> {
+  /** The dispatch message the gateway last sent web-01, exactly as stored (sealed for web-01). */
+  async function lastDispatched(): Promise<Uint8Array> {
     const nc = await connectToFleetNats(fleet.state);
     try {
-      await jetstream(nc).publish(jobSubject('web-01'), JSON.stringify(job), { msgID: `${job.job_id}.web-01.again` });
+      const stored = await (await jetstreamManager(nc)).streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') });
+      if (!stored) throw new Error('no dispatch message for web-01');
+      return stored.data;
+    } finally {
+      await nc.close();
+    }
+  }
+
+  /** Sends a job's dispatch message again, as the gateway would (its NATS login), under a new message id. */
+  async function deliverAgain(jobId: string, dispatched: Uint8Array): Promise<void> {
+    const nc = await connectToFleetNats(fleet.state);
+    try {
+      await jetstream(nc).publish(jobSubject('web-01'), dispatched, { msgID: `${jobId}.web-01.again` });
     } finally {
       await nc.close();
     }
@@ -171,11 +183,13 @@ describe('a dispatch message delivered twice', () => {
     const body = markedContainer(mark);
     const created = await api(fleet, 'POST', '/node/web-01/container/docker?timeout=60', { body });
     expect(created.status).toBe(202);
+    const createDispatch = await lastDispatched();
     const listed = await api(fleet, 'GET', '/node/web-01/container/docker?all=true&timeout=60');
     expect(listed.status).toBe(200);
-    const deadline = Date.now() + 50_000;
-    await deliverAgain({ job_id: created.body.job_id, operation: 'docker.container.create', target: 'web-01', params: { body }, deadline });
-    await deliverAgain({ job_id: listed.body.job_id, operation: 'docker.container.list', target: 'web-01', params: { all: true }, deadline });
+    const listDispatch = await lastDispatched();
+    expect([JSON.parse(Buffer.from(createDispatch).toString()).job_id, JSON.parse(Buffer.from(listDispatch).toString()).job_id]).toEqual([created.body.job_id, listed.body.job_id]);
+    await deliverAgain(created.body.job_id, createDispatch);
+    await deliverAgain(listed.body.job_id, listDispatch);
 
     // The agent handled both second deliveries: the create refused as claimed, the list run again.
     await eventually('both second deliveries to be handled', () => linesOf(created.body.job_id, 'already claimed') === 1 && linesOf(listed.body.job_id, 'row already written') === 1, 20_000);
