@@ -1,6 +1,6 @@
 /**
- * Agent impersonation on a real nats-server with the per-agent users and
- * subject permissions that deploy/ generates: holding web-01's credentials
+ * Agent impersonation on a real nats-server with the per-agent accounts, users
+ * and subject permissions that deploy/ generates: holding web-01's credentials
  * does not let anyone read web-02's jobs or speak for web-02, and the gateway
  * attributes a row by the subject it arrived on, never by its payload.
  */
