@@ -291,6 +291,8 @@ attack("web-01 asks the gateway for its job's credential, upload and file part w
     // The gateway does answer this asker: the credential is really there to be diverted.
     expect(Buffer.from(own.string(), 'base64url').toString()).toContain(credential);
 
+    // Its dispatch is stored before the broker's state is taken, so only the attack could move it.
+    for (let i = 0; i < 50 && (await jsm.streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') }))?.json<{ job_id: string }>().job_id !== pullJob; i++) await sleep(100);
     const before = await brokerState();
     const web02Shard = (await jsm.streams.info(jobsStreamOf('web-02'), { subjects_filter: jobSubject('web-02') })).state.messages;
     const replies = [`${agentInboxPrefix('web-02')}.deputy.1`, ...PROTECTED_SUBJECTS, `$JS.API.STREAM.PURGE.${kvStreamName(ENROLLMENTS_BUCKET)}`, `$JS.API.CONSUMER.CREATE.${jobsStreamOf('web-02')}`];
