@@ -147,7 +147,7 @@ async function main(): Promise<void> {
       progress.say('fan-out: _all on 3 real engines (one running container each)');
       const engines = state.agents.map((agent) => dockerClient(agent.socket));
       await Promise.all(engines.map((docker) => docker.createContainer({ Image: BUSYBOX_IMAGE, name: 'bench-fan', Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } }).then((c) => c.start())));
-      const observer = await RowObserver.connect(state.natsUrl, state.natsUsers?.gateway);
+      const observer = await RowObserver.connect(state.natsUrl, state.natsOperator?.gatewayCredsFile);
       try {
         results.fanoutReal = await measureFanout(
           {
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
       results.profile = await runProfile(state, options, progress, pids);
       loads.push({ phase: 'after profile', ...loadSnapshot(own) });
 
-      const nats = await measureNatsPublish(state.natsUrl, state.natsUsers?.gateway, options.quick ? 2000 : 10_000);
+      const nats = await measureNatsPublish(state.natsUrl, state.natsOperator?.gatewayCredsFile, options.quick ? 2000 : 10_000);
       (results.ab ??= []).push(nats);
       progress.say(`micro A/B: ${nats.name}: ${nats.beforeUs} → ${nats.afterUs} µs CPU`);
     } finally {

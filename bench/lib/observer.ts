@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { kvKeyOf, kvSubject, parseResultKey, RESULTS_BUCKET } from '@fleet/contracts/protocol';
+import { natsLogin } from '@fleet/runtime/nats';
 
 /**
  * Watches every row agents write (a core subscription on the results bucket's
@@ -16,8 +17,8 @@ export class RowObserver {
   private constructor(private readonly nc: NatsConnection) {}
 
   /** `credentials`: a NATS user allowed to read every row (the fleet's gateway user), when NATS has authorization. */
-  static async connect(natsUrl: string, credentials?: { user: string; passwordFile: string } | null): Promise<RowObserver> {
-    const login = credentials ? { user: credentials.user, pass: readFileSync(credentials.passwordFile, 'utf8').trim() } : {};
+  static async connect(natsUrl: string, gatewayCredsFile?: string): Promise<RowObserver> {
+    const login = natsLogin(gatewayCredsFile ? readFileSync(gatewayCredsFile, 'utf8') : undefined);
     const observer = new RowObserver(await connect({ servers: natsUrl, name: 'bench-observer', ...login }));
     observer.start();
     return observer;

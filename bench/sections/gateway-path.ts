@@ -222,6 +222,7 @@ function routingDeps(): GatewayDeps {
     transfers: {} as never,
     store: {} as never,
     feed: {} as never,
+    identities: {} as never,
     roster: {} as never,
     audit: { record: () => undefined } as never,
     revocations: { isRevoked: () => false } as never,

@@ -6,6 +6,7 @@ import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import jwt from 'jsonwebtoken';
 import { mintToken, TOKEN_ALGORITHM, TOKEN_ISSUER, verificationKey, verifyToken } from '@fleet/api-keys';
+import { natsLogin } from '@fleet/runtime/nats';
 import { round } from '../lib/stats';
 
 export interface JwtMicro {
@@ -68,8 +69,8 @@ function fullGc(): void {
  * entry, claim and result costs the gateway or agent), with and without
  * `noAsyncTraces`, against the fleet's real NATS, in alternating blocks.
  */
-export async function measureNatsPublish(natsUrl: string, credentials: { user: string; passwordFile: string } | null | undefined, iterations: number): Promise<AbMeasurement> {
-  const login = credentials ? { user: credentials.user, pass: readFileSync(credentials.passwordFile, 'utf8').trim() } : {};
+export async function measureNatsPublish(natsUrl: string, gatewayCredsFile: string | undefined, iterations: number): Promise<AbMeasurement> {
+  const login = natsLogin(gatewayCredsFile ? readFileSync(gatewayCredsFile, 'utf8') : undefined);
   const before = await connect({ servers: natsUrl, name: 'bench-micro-before', ...login });
   const after = await connect({ servers: natsUrl, name: 'bench-micro-after', noAsyncTraces: true, ...login });
   const jsm = await jetstreamManager(before);

@@ -4,7 +4,7 @@ import { startEngine, stopEngine } from './engine';
 import { respawnNats } from './nats';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
 import { freePort, isOurProcess, sendSignal, stopByPid, waitForExit } from './process';
-import { spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './services';
+import { joinTokenFor, spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './services';
 import { agentOf, type AgentState, type AgentWithOwnEngine, type FleetState, logFileOf } from './state';
 
 /*
@@ -38,7 +38,7 @@ export async function startAgent(state: FleetState, hostname: string): Promise<v
   const agent = agentOf(state, hostname);
   if (isRunning(agent)) throw new Error(`agent ${hostname} is already running (pid ${agent.agentPid})`);
   const startedSince = new Date();
-  agent.agentPid = spawnAgent(state, agent);
+  agent.agentPid = spawnAgent(state, agent, await joinTokenFor(state, agent));
   await waitForAgents(state, [agent], { startedSince });
 }
 

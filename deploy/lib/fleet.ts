@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { type Engine, startEngine, stopEngine } from './engine';
 import { BUSYBOX_IMAGE, hasImage, importBusyboxImage } from './image';
 import { ensureHostGrantKeys, ensureJwtSecret, ensureMetricsToken, mintKey } from './keys';
-import { generateNatsUsers, type NatsUsers } from './nats-auth';
+import { createNatsOperator, type NatsOperator } from './nats-operator';
 import { ensurePrivateDir } from './secret-files';
 import { startNats, stopNats } from './nats';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
 import { assertPortFree, freePort, stopByPid } from './process';
-import { acceptAgents, spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './services';
+import { acceptAgents, joinTokenFor, spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './services';
 import { type AgentSpec, type AgentState, agentsWithOwnEngine, type FleetState, logFileOf } from './state';
 
 export interface FleetOptions {
@@ -21,8 +21,8 @@ export interface FleetOptions {
   port?: number;
   /** Use this NATS instead of starting one. */
   natsUrl?: string;
-  /** The logins on `natsUrl`, when its config came from generateNatsUsers (e.g. a cluster's); none: a NATS without users. */
-  natsUsers?: NatsUsers;
+  /** The operator `natsUrl`'s servers trust (e.g. a cluster's, made with createNatsOperator); none: a NATS without logins. */
+  natsOperator?: NatsOperator;
   /** unix:///path/docker.sock: all agents share this engine instead of one private engine each. */
   dockerHost?: string;
   /** pino level for the gateway and agents; default info. */
@@ -57,7 +57,7 @@ interface Infrastructure {
   port: number;
   jwtSecretFile: string;
   nats: FleetState['nats'];
-  natsUsers: FleetState['natsUsers'];
+  natsOperator: FleetState['natsOperator'];
   engines: Map<string, Engine>;
 }
 
@@ -93,19 +93,19 @@ async function gatewayPort(requested: number | undefined): Promise<number> {
   return requested;
 }
 
-/** A NATS of our own, where every service logs in with its own user and subject permissions. */
-async function startFleetNats(opts: FleetOptions, undo: Undo[]): Promise<Pick<FleetState, 'nats' | 'natsUsers'>> {
-  if (opts.natsUrl) return { nats: null, natsUsers: opts.natsUsers ?? null };
-  const auth = generateNatsUsers(join(opts.dir, 'nats-users'), opts.agents.map((agent) => agent.hostname));
+/** A NATS of our own in operator mode: each service logs in with an NKey identity of its own (agents make theirs when they join). */
+async function startFleetNats(opts: FleetOptions, undo: Undo[]): Promise<Pick<FleetState, 'nats' | 'natsOperator'>> {
+  if (opts.natsUrl) return { nats: null, natsOperator: opts.natsOperator ?? null };
+  const operator = createNatsOperator(join(opts.dir, 'nats-operator'));
   const server = await startNats({
     dir: join(opts.dir, 'nats'),
     logFile: logFileOf(opts.dir, 'nats'),
     detached: opts.detached,
     serverName: 'fleet-nats',
-    extraConfig: auth.config,
+    operator,
   });
   undo.push(() => stopNats(server));
-  return { nats: { pid: server.pid, port: server.port, monitorPort: server.monitorPort, configFile: server.configFile }, natsUsers: auth.users };
+  return { nats: { pid: server.pid, port: server.port, monitorPort: server.monitorPort, configFile: server.configFile }, natsOperator: operator };
 }
 
 /** One engine per agent keyed by hostname, or an empty map when all agents share `dockerHost`. */
@@ -164,7 +164,7 @@ async function launchServices(opts: FleetOptions, infra: Infrastructure, undo: U
     agentEnv: opts.agentEnv ?? {},
     gateway: { pid: 0, port: infra.port },
     nats: infra.nats,
-    natsUsers: infra.natsUsers,
+    natsOperator: infra.natsOperator,
     agents: opts.agents.map((agent) => agentState(agent, infra.engines.get(agent.hostname), opts.dockerHost)),
   };
   state.gateway.pid = spawnGateway(state);
@@ -172,8 +172,9 @@ async function launchServices(opts: FleetOptions, infra: Infrastructure, undo: U
   await waitForGateway(state, opts.readyTimeoutMs);
   const pending = new Set(opts.pendingAgents ?? []);
   await acceptAgents(state, state.agents.filter((agent) => !pending.has(agent.hostname)));
-  for (const agent of state.agents) {
-    agent.agentPid = spawnAgent(state, agent);
+  const joinTokens = await Promise.all(state.agents.map((agent) => joinTokenFor(state, agent)));
+  for (const [index, agent] of state.agents.entries()) {
+    agent.agentPid = spawnAgent(state, agent, joinTokens[index]);
     undo.push(() => stopByPid(agent.agentPid, { marker: AGENT_ENTRYPOINT }));
   }
   await waitForAgents(state, state.agents, { timeoutMs: opts.readyTimeoutMs, pending: [...pending] });

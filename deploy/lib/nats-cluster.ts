@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type NatsServer, respawnNats, startNats, stopNats } from './nats';
+import { type NatsOptions, type NatsServer, respawnNats, startNats, stopNats } from './nats';
 import { freePort, isOurProcess, sendSignal, waitFor, waitForExit } from './process';
 
 /*
@@ -15,8 +15,8 @@ export interface NatsClusterOptions {
   size: number;
   detached: boolean;
   name?: string;
-  /** Appended to every node's config (users, accounts, ...). */
-  extraConfig?: string;
+  /** Every node trusts the same operator, each with a full resolver of its own; they sync the account JWTs pushed to any of them. */
+  operator?: NatsOptions['operator'];
   readyTimeoutMs?: number;
 }
 
@@ -56,7 +56,7 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
           port: routePort,
           routes: routePorts.filter((port) => port !== routePort).map((port) => `nats-route://127.0.0.1:${port}`),
         },
-        extraConfig: opts.extraConfig,
+        operator: opts.operator,
         readyTimeoutMs: opts.readyTimeoutMs,
       });
       return { ...server, index, serverName, routePort };

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { type NatsOperator, operatorConfig } from './nats-operator';
 import { findExecutable } from './paths';
 import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitFor } from './process';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
@@ -20,7 +21,9 @@ export interface NatsOptions {
   monitorPort?: number;
   serverName?: string;
   cluster?: NatsClusterOptions;
-  /** Appended verbatim to the config (accounts, users, permissions, ...). */
+  /** Operator mode: the server trusts this operator, with a full account resolver in <dir>/resolver. */
+  operator?: Pick<NatsOperator, 'operatorJwt' | 'systemAccount' | 'preload'>;
+  /** Appended verbatim to the config. */
   extraConfig?: string;
   readyTimeoutMs?: number;
 }
@@ -97,6 +100,7 @@ function natsConfig(opts: NatsOptions, port: number, monitorPort: number): strin
     `jetstream { store_dir: ${JSON.stringify(opts.dir)} }`,
   ];
   if (opts.cluster) lines.push(clusterBlock(opts.cluster));
+  if (opts.operator) lines.push(operatorConfig(opts.operator, join(opts.dir, 'resolver')));
   if (opts.extraConfig) lines.push(opts.extraConfig);
   return `${lines.join('\n')}\n`;
 }

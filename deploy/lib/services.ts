@@ -1,6 +1,8 @@
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { hostGrantKeyFiles, metricsTokenFile } from './keys';
-import { natsLoginEnv } from './nats-auth';
+import { AGENT_CREDS_FILE } from '@fleet/runtime/nats-identity';
+import { gatewayIdentityEnv } from './nats-operator';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT, REPO_ROOT } from './paths';
 import { abortIfDead, spawnService, waitFor } from './process';
 import { type AgentSpec, type AgentState, type FleetState, logFileOf } from './state';
@@ -21,7 +23,7 @@ export function spawnGateway(state: FleetState): number {
   return spawnProgram(GATEWAY_ENTRYPOINT, logFileOf(state.dir, 'gateway'), state.detached, {
     ...metricsAccessEnv(state),
     ...state.gatewayEnv,
-    ...natsLoginEnv(state.natsUsers?.gateway),
+    ...(state.natsOperator ? gatewayIdentityEnv(state.natsOperator) : {}),
     FLEET_NATS_URL: state.natsUrl,
     FLEET_API_HOST: '127.0.0.1',
     FLEET_API_PORT: String(state.gateway.port),
@@ -42,10 +44,15 @@ function grantKeysOf(state: FleetState): { privateKey: string; publicKey: string
   return hostGrantKeyFiles(dirname(state.jwtSecretFile));
 }
 
-export function spawnAgent(state: FleetState, agent: AgentState): number {
+/**
+ * Starts `agent`; with `joinToken` it joins first (README "Enrolling an agent"), else it logs in
+ * with the identity it made when it joined (kept in agentIdentityDir).
+ */
+export function spawnAgent(state: FleetState, agent: AgentState, joinToken?: string): number {
   return spawnProgram(AGENT_ENTRYPOINT, agentLogOf(state, agent), state.detached, {
     ...state.agentEnv,
-    ...natsLoginEnv(state.natsUsers?.agents[agent.hostname]),
+    ...(state.natsOperator ? { FLEET_AGENT_IDENTITY_DIR: agentIdentityDir(state, agent.hostname), FLEET_GATEWAY_URL: state.url } : {}),
+    ...(joinToken ? { FLEET_AGENT_JOIN_TOKEN: joinToken } : {}),
     FLEET_NATS_URL: state.natsUrl,
     FLEET_AGENT_HOSTNAME: agent.hostname,
     FLEET_AGENT_LABELS: formatLabels(agent.labels),
@@ -53,6 +60,34 @@ export function spawnAgent(state: FleetState, agent: AgentState): number {
     DOCKER_HOST: `unix://${agent.socket}`,
     FLEET_LOG_LEVEL: state.logLevel,
   });
+}
+
+/** Where the fleet's agent on `hostname` keeps its NATS identity (its own NKey seed and user JWT). */
+export function agentIdentityDir(state: Pick<FleetState, 'dir'>, hostname: string): string {
+  return join(state.dir, 'identities', hostname);
+}
+
+export function agentCredsFile(state: Pick<FleetState, 'dir'>, hostname: string): string {
+  return join(agentIdentityDir(state, hostname), AGENT_CREDS_FILE);
+}
+
+/** A one-time join token for `hostname`, from the gateway (POST /agent/{hostname}/join-token). */
+export async function issueJoinToken(state: Pick<FleetState, 'url' | 'adminKey'>, hostname: string, ttlSeconds?: number): Promise<string> {
+  const res = await fetch(`${state.url}/agent/${encodeURIComponent(hostname)}/join-token`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${state.adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(ttlSeconds === undefined ? {} : { ttl_seconds: ttlSeconds }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const body = (await res.json()) as { token?: string; details?: string };
+  if (res.status !== 201 || !body.token) throw new Error(`a join token for ${hostname} was refused (${res.status}): ${body.details ?? ''}`);
+  return body.token;
+}
+
+/** The token `agent` needs to start: none when it has joined already, or when the fleet's NATS has no logins. */
+export async function joinTokenFor(state: FleetState, agent: AgentSpec): Promise<string | undefined> {
+  if (!state.natsOperator || existsSync(agentCredsFile(state, agent.hostname))) return undefined;
+  return issueJoinToken(state, agent.hostname);
 }
 
 function agentLogOf(state: FleetState, agent: AgentState): string {

@@ -1,7 +1,7 @@
-import type { NatsUsers } from './nats-auth';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineSocketOf } from './engine';
+import type { NatsOperator } from './nats-operator';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
 import { writeSecretFile } from './secret-files';
 
@@ -37,8 +37,8 @@ export interface FleetState {
   gateway: { pid: number; port: number };
   /** Null when the fleet uses a NATS it did not start (`natsUrl`). */
   nats: { pid: number; port: number; monitorPort: number; configFile: string } | null;
-  /** Per-service NATS logins with subject permissions; null when the fleet uses a NATS it did not start. */
-  natsUsers: NatsUsers | null;
+  /** The NATS operator the fleet's servers trust (its keys and the gateway's logins); null: a NATS without logins. */
+  natsOperator: NatsOperator | null;
   agents: AgentState[];
 }
 

@@ -1,6 +1,6 @@
 /**
- * Agent impersonation on a real nats-server with the per-agent accounts, users
- * and subject permissions that deploy/ generates: holding web-01's credentials
+ * Agent impersonation on a real nats-server in operator mode, with the per-agent
+ * accounts, users and subject permissions the gateway issued when each agent joined: holding web-01's credentials
  * does not let anyone read web-02's jobs or speak for web-02, and the gateway
  * attributes a row by the subject it arrived on, never by its payload.
  */
@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { agentDeliverSubject, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
 import { cancelSubject, earlyRowSubject, jobsStreamOf, jobSubject, kvSubject, RESULTS_BUCKET, resultKey, secretSubject } from '@fleet/contracts/protocol';
+import { agentCredsFile } from '@fleet/deploy';
+import { natsLogin } from '@fleet/runtime/nats';
 import { useTestFleet } from '../support/suite';
 import { api } from '../support/http';
 
@@ -16,13 +18,10 @@ let intruder: NatsConnection;
 const violations: string[] = [];
 
 beforeAll(async () => {
-  const login = fleet.state.natsUsers?.agents['web-01'];
-  if (!login) throw new Error('the test fleet has no NATS users');
-  // Connects exactly as the web-01 agent does: its user, its password, its inbox prefix.
+  // Connects exactly as the web-01 agent does: the creds it made when it joined, its inbox prefix.
   intruder = await connect({
     servers: fleet.natsUrl,
-    user: login.user,
-    pass: readFileSync(login.passwordFile, 'utf8').trim(),
+    ...natsLogin(readFileSync(agentCredsFile(fleet.state, 'web-01'), 'utf8')),
     inboxPrefix: agentInboxPrefix('web-01'),
   });
   void (async () => {
@@ -42,7 +41,7 @@ async function violationFor(subject: string): Promise<void> {
 }
 
 describe("web-01's credentials", () => {
-  it('cannot log in without the password, nor as the gateway', async () => {
+  it('cannot log in without a signed identity, nor with a user name and password', async () => {
     await expect(connect({ servers: fleet.natsUrl, user: 'agent-web-01', pass: 'wrong' })).rejects.toThrow(/authorization/i);
     await expect(connect({ servers: fleet.natsUrl })).rejects.toThrow(/authorization/i);
   });

@@ -27,8 +27,10 @@ import {
   stopByPid,
   stopNats,
   waitFor,
+  gatewayIdentityEnv,
   type GeneratedNatsConfig,
 } from '@fleet/deploy';
+import { natsLogin } from '@fleet/runtime/nats';
 import { metricValue, scrape } from '../support/metrics';
 
 const SYSTEMD_DIR = path.join(REPO_ROOT, 'deploy', 'systemd');
@@ -61,18 +63,15 @@ function natsServerTest(configFile: string, env: NodeJS.ProcessEnv = {}): { stat
 }
 
 describe('fleet nats-config', () => {
-  it('refuses an agent name that cannot be a subject token, and a route with credentials', () => {
-    const badAgent = fleet(['nats-config', '--agents', 'web-01,web.02', '--out', path.join(dir, 'bad')]);
-    expect(badAgent.status).not.toBe(0);
-    expect(badAgent.stderr).toContain("'web.02' is not an agent hostname");
-    const badRoute = fleet(['nats-config', '--agents', 'web-01', '--cluster-routes', 'nats://u:p@10.0.0.5:6222', '--out', path.join(dir, 'bad')]);
+  it('refuses a route with credentials', () => {
+    const badRoute = fleet(['nats-config', '--cluster-routes', 'nats://u:p@10.0.0.5:6222', '--out', path.join(dir, 'bad')]);
     expect(badRoute.stderr).toContain('is not a route URL');
     expect(existsSync(path.join(dir, 'bad'))).toBe(false);
   });
 
   it('writes a clustered config nats-server accepts once each node has its name', () => {
     const out = path.join(dir, 'cluster');
-    const run = fleet(['--json', 'nats-config', '--agents', 'web-01,web-02,db-01', '--cluster-routes', 'nats://10.0.0.5:6222,nats://10.0.0.6:6222,nats://10.0.0.7:6222', '--out', out]);
+    const run = fleet(['--json', 'nats-config', '--cluster-routes', 'nats://10.0.0.5:6222,nats://10.0.0.6:6222,nats://10.0.0.7:6222', '--out', out]);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const generated = JSON.parse(run.stdout) as GeneratedNatsConfig;
@@ -88,12 +87,14 @@ describe('fleet nats-config', () => {
     expect(unnamed.output).toContain("'NATS_SERVER_NAME'");
   });
 
-  it('will not overwrite a config (and every password in it) without --force', () => {
+  it('will not overwrite a config without --force, and keeps the operator it trusts when forced', () => {
     const out = path.join(dir, 'cluster');
-    const again = fleet(['nats-config', '--agents', 'web-01', '--out', out]);
+    const operatorBefore = readFileSync(path.join(out, 'operator', 'operator.jwt'), 'utf8');
+    const again = fleet(['nats-config', '--out', out]);
     expect(again.status).not.toBe(0);
     expect(again.stderr).toContain('exists; --force replaces it');
-    expect(fleet(['nats-config', '--agents', 'web-01', '--out', out, '--force']).status).toBe(0);
+    expect(fleet(['nats-config', '--out', out, '--force']).status).toBe(0);
+    expect(readFileSync(path.join(out, 'operator', 'operator.jwt'), 'utf8')).toBe(operatorBefore);
   });
 
   it('nats-server -t rejects what it should: the check is not a rubber stamp', () => {
@@ -104,7 +105,7 @@ describe('fleet nats-config', () => {
   });
 });
 
-describe('a NATS server from the generated config, with the real gateway and agent logging in as their users', () => {
+describe('a NATS server from the generated config, with the real gateway, and an agent that joins with a token', () => {
   const out = () => path.join(dir, 'single');
   let generated: GeneratedNatsConfig;
   let nats: { pid: number; configFile: string; logFile: string; port: number; monitorPort: number };
@@ -114,7 +115,7 @@ describe('a NATS server from the generated config, with the real gateway and age
 
   beforeAll(async () => {
     const [port, monitorPort] = [await freePort(), await freePort()];
-    const run = fleet(['--json', 'nats-config', '--agents', 'web-01,web-02', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${monitorPort}`, '--store-dir', path.join(out(), 'store'), '--out', out()]);
+    const run = fleet(['--json', 'nats-config', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${monitorPort}`, '--store-dir', path.join(out(), 'store'), '--out', out()]);
     expect(run.status).toBe(0);
     generated = JSON.parse(run.stdout) as GeneratedNatsConfig;
     nats = { pid: 0, configFile: generated.configFile, logFile: path.join(dir, 'nats.log'), port, monitorPort };
@@ -127,26 +128,28 @@ describe('a NATS server from the generated config, with the real gateway and age
     if (nats?.pid) await stopNats(nats);
   });
 
-  it('writes the config and one password file per user, all mode 600', () => {
+  it("writes the config, in operator mode, and the operator's keys and the gateway's logins, all mode 600", () => {
     expect(natsServerTest(generated.configFile)).toEqual({ status: 0, output: `nats-server: configuration file ${generated.configFile} is valid` });
-    const files = [generated.configFile, generated.users.gateway.passwordFile, ...Object.values(generated.users.agents).map((agent) => agent.passwordFile)];
-    expect(files.map((file) => path.basename(file))).toEqual(['nats-server.conf', 'gateway.password', 'agent-web-01.password', 'agent-web-02.password']);
+    const config = readFileSync(generated.configFile, 'utf8');
+    expect(config).toContain(`operator: "${generated.operator.operatorJwt}"`);
+    expect(config).toMatch(/resolver: \{\n {2}type: full/);
+    expect(config).not.toMatch(/password|SU[A-Z2-7]{56}|SA[A-Z2-7]{56}|SO[A-Z2-7]{56}/);
+    const operator = generated.operator;
+    const files = [generated.configFile, operator.gatewayCredsFile, operator.systemCredsFile, operator.accountSignerFile, operator.gatewayAccountSeedFile, operator.agentUserSignerFile];
     for (const file of files) expect({ file, mode: (statSync(file).mode & 0o777).toString(8) }).toEqual({ file, mode: '600' });
   });
 
-  it('starts with JetStream on its file store, and admits each user with its password only', async () => {
+  it('starts with JetStream on its file store, and admits the gateway by its creds only', async () => {
     nats.pid = await respawnNats(nats, { detached: false });
     const varz = await (await fetch(`http://127.0.0.1:${nats.monitorPort}/varz`)).json();
     expect(varz).toMatchObject({ server_name: 'fleet-nats', port: nats.port });
     expect(varz.jetstream.config.store_dir).toBe(path.join(out(), 'store', 'jetstream'));
 
-    const password = (file: string) => readFileSync(file, 'utf8').trim();
-    const nc = await connect({ servers: `127.0.0.1:${nats.port}`, user: 'gateway', pass: password(generated.users.gateway.passwordFile) });
+    const nc = await connect({ servers: `127.0.0.1:${nats.port}`, ...natsLogin(readFileSync(generated.operator.gatewayCredsFile, 'utf8')) });
     expect((await (await jetstreamManager(nc)).getAccountInfo()).limits).toBeDefined();
     await nc.close();
-    const agent = await connect({ servers: `127.0.0.1:${nats.port}`, user: 'agent-web-01', pass: password(generated.users.agents['web-01'].passwordFile), inboxPrefix: '_INBOX_web-01' });
-    await agent.close();
-    await expect(connect({ servers: `127.0.0.1:${nats.port}`, user: 'agent-web-01', pass: password(generated.users.agents['web-02'].passwordFile), maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: `127.0.0.1:${nats.port}`, maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: `127.0.0.1:${nats.port}`, user: 'gateway', pass: 'gateway', maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
   });
 
   it('a gateway with a bad setting exits with EX_CONFIG, naming the variable', () => {
@@ -161,19 +164,22 @@ describe('a NATS server from the generated config, with the real gateway and age
     expect(result.stderr).toContain("FLEET_NATS_URL='http://nats:4222' must be one or more comma-separated NATS URLs");
   });
 
-  it('the gateway logs in as `gateway` and is ready; an agent logs in as `agent-web-01` and registers its metrics_url', async () => {
+  it('the gateway logs in with its creds and is ready; an agent started with only a join token joins, and registers its metrics_url', async () => {
     const port = await freePort();
-    const login = (credentials: { user: string; passwordFile: string }) => ({ FLEET_NATS_USER: credentials.user, FLEET_NATS_PASSWORD_FILE: credentials.passwordFile });
     gateway = { pid: 0, url: `http://127.0.0.1:${port}`, logFile: path.join(dir, 'gateway.log') };
     gateway.pid = spawnService({
       command: process.execPath,
       args: [GATEWAY_ENTRYPOINT],
       cwd: REPO_ROOT,
-      env: { ...process.env, ...login(generated.users.gateway), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(out()).privateKey },
+      env: { ...process.env, ...gatewayIdentityEnv(generated.operator), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(out()).privateKey },
       logFile: gateway.logFile,
       detached: false,
     });
     await waitForReady(200);
+    const key = adminKey();
+    const issued = fleet(['--json', 'agent', 'join-token', 'web-01', '--ttl', '5m'], { FLEET_URL: gateway.url, FLEET_API_KEY: key });
+    expect(issued.stderr).toBe('');
+    const { token } = JSON.parse(issued.stdout) as { token: string };
 
     // No engine behind this agent: it registers anyway and reports the engine down.
     mkdirSync(path.join(dir, 'agent'), { recursive: true });
@@ -183,7 +189,9 @@ describe('a NATS server from the generated config, with the real gateway and age
       cwd: REPO_ROOT,
       env: {
         ...process.env,
-        ...login(generated.users.agents['web-01']),
+        FLEET_AGENT_IDENTITY_DIR: path.join(dir, 'agent', 'identity'),
+        FLEET_AGENT_JOIN_TOKEN: token,
+        FLEET_GATEWAY_URL: gateway.url,
         FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`,
         FLEET_AGENT_HOSTNAME: 'web-01',
         FLEET_HOST_GRANT_PUBLIC_KEY_FILE: hostGrantKeyFiles(out()).publicKey,
@@ -194,7 +202,6 @@ describe('a NATS server from the generated config, with the real gateway and age
       logFile: path.join(dir, 'agent.log'),
       detached: false,
     });
-    const key = adminKey();
     const agent = await waitFor(
       'web-01 listed by GET /agent',
       async () => {
@@ -205,6 +212,7 @@ describe('a NATS server from the generated config, with the real gateway and age
       { timeoutMs: 60_000, abortIf: abortIfDead('agent', agentPid, path.join(dir, 'agent.log')) },
     );
     expect(agent.engine.healthy).toBe(false);
+    expect((statSync(path.join(dir, 'agent', 'identity', 'agent.creds')).mode & 0o777).toString(8)).toBe('600');
     expect(agent.metrics_url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9][0-9]*\/metrics$/);
 
     const agentSamples = await scrape(agent.metrics_url as string);

@@ -1,13 +1,17 @@
 /**
  * Finding 6: the local fleet's NATS config was mode 0644 in a 0755 directory with plaintext
  * passwords; a local `nobody` read it, logged in as the gateway and ran a container on db-01.
- * Now every secret is a 0600 file in 0700 directories and the config holds bcrypt hashes only,
- * in the fleet's own files (`fleet up`) and in `fleet nats-config`'s alike.
+ * Now every secret is a 0600 file in 0700 directories and the config holds no secret at all
+ * (operator mode: JWTs and public keys), in the fleet's own files (`fleet up`) and in
+ * `fleet nats-config`'s alike.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { connect } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator } from '@nats-io/transport-node';
+import { agentCredsFile, type GeneratedNatsConfig, type NatsOperator } from '@fleet/deploy';
+import { natsLogin } from '@fleet/runtime/nats';
+import { newUserKey, userJwtOfCreds } from '@fleet/runtime/nats-identity';
 import { attack } from '../support/attacks';
 import { useTestFleet } from '../support/suite';
 
@@ -42,9 +46,13 @@ function dirsUpTo(file: string, root: string): string[] {
 }
 
 function fleetSecrets(): string[] {
-  const users = fleet.state.natsUsers;
-  if (!users || !fleet.state.nats) throw new Error('the test fleet has no NATS of its own');
-  return [fleet.state.nats.configFile, users.gateway.passwordFile, ...Object.values(users.agents).map((agent) => agent.passwordFile), fleet.state.jwtSecretFile];
+  const operator = fleet.state.natsOperator;
+  if (!operator || !fleet.state.nats) throw new Error('the test fleet has no NATS of its own');
+  return [fleet.state.nats.configFile, ...operatorSecrets(operator), agentCredsFile(fleet.state, 'db-01'), fleet.state.jwtSecretFile];
+}
+
+function operatorSecrets(operator: NatsOperator): string[] {
+  return [operator.gatewayCredsFile, operator.systemCredsFile, operator.accountSignerFile, operator.gatewayAccountSeedFile, operator.agentUserSignerFile];
 }
 
 function expectPrivate(files: string[], root: string): void {
@@ -54,14 +62,15 @@ function expectPrivate(files: string[], root: string): void {
   }
 }
 
-/** Each password file's password is nowhere in the config, which holds one bcrypt hash per user instead. */
-function expectHashedOnly(configFile: string, passwordFiles: string[]): void {
+/** The config holds JWTs and public keys only: no NKey seed (user, account or operator), no password. */
+function expectNoSecretIn(configFile: string): void {
   const config = readFileSync(configFile, 'utf8');
-  for (const file of passwordFiles) expect(config).not.toContain(readFileSync(file, 'utf8').trim());
-  expect(config.match(/"\$2a\$\d\d\$[./A-Za-z0-9]{53}"/g)).toHaveLength(passwordFiles.length);
+  expect(config).not.toMatch(/S[UAO][A-Z2-7]{56}/);
+  expect(config).not.toMatch(/password|NKEY SEED/i);
+  expect(config).toMatch(/^operator: "eyJ/m);
 }
 
-attack("a local user (nobody) reads the fleet's NATS config, passwords, JWT secret: refused, and the config holds hashes only", async () => {
+attack("a local user (nobody) reads the fleet's NATS config, its keys and creds, the agent's creds, the JWT secret: refused, and the config holds no secret", async () => {
   expectPrivate(fleetSecrets(), fleet.dir);
   for (const file of fleetSecrets()) {
     const read = asNobody(['cat', file]);
@@ -70,41 +79,37 @@ attack("a local user (nobody) reads the fleet's NATS config, passwords, JWT secr
     expect(read.stderr).toMatch(/permission denied/i);
   }
   expect(asNobody(['ls', fleet.dir]).code).not.toBe(0);
-  const users = fleet.state.natsUsers!;
-  expectHashedOnly(fleet.state.nats!.configFile, [users.gateway.passwordFile, ...Object.values(users.agents).map((agent) => agent.passwordFile)]);
+  expectNoSecretIn(fleet.state.nats!.configFile);
 });
 
-attack('whoever holds the config still cannot log in as the gateway with what it contains', async () => {
-  const config = readFileSync(fleet.state.nats!.configFile, 'utf8');
-  const gatewayEntry = config.slice(config.indexOf('"user": "gateway"'));
-  const hash = /"password": "([^"]+)"/.exec(gatewayEntry)?.[1];
-  expect(hash).toMatch(/^\$2a\$/);
-  await expect(connect({ servers: fleet.natsUrl, user: 'gateway', pass: hash, maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
-  // The password file's password does log in: the hash is the real one.
-  const nc = await connect({ servers: fleet.natsUrl, user: 'gateway', pass: readFileSync(fleet.state.natsUsers!.gateway.passwordFile, 'utf8').trim() });
+attack("whoever holds the gateway's user JWT (public: it crosses the wire) still cannot log in as the gateway without its seed", async () => {
+  const operator = fleet.state.natsOperator!;
+  const gatewayJwt = userJwtOfCreds(readFileSync(operator.gatewayCredsFile, 'utf8'));
+  const otherSeed = newUserKey().getSeed();
+  await expect(connect({ servers: fleet.natsUrl, authenticator: jwtAuthenticator(gatewayJwt, otherSeed), maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
+  // The creds file's own seed does log in: the JWT is the real one.
+  const nc = await connect({ servers: fleet.natsUrl, ...natsLogin(readFileSync(operator.gatewayCredsFile, 'utf8')) });
   await nc.close();
 });
 
-attack('a local user reads what `fleet nats-config` wrote (also over a 0644 config replaced with --force): refused, hashes only', async () => {
+attack('a local user reads what `fleet nats-config` wrote (also over a 0644 config and seed replaced with --force): refused, no secret in the config', async () => {
   const out = path.join(scratch, 'nats');
-  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'nats-config', '--agents', 'web-01,db-01', '--out', out, '--json', ...args], { encoding: 'utf8', timeout: 90_000 });
+  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'nats-config', '--out', out, '--json', ...args], { encoding: 'utf8', timeout: 90_000 });
   const first = cli([]);
   expect(first.stderr).toBe('');
   expect(first.status).toBe(0);
   const configFile = path.join(out, 'nats-server.conf');
-  // An operator's earlier, careless copy: readable by everyone.
+  // An operator's earlier, careless copies: readable by everyone.
   chmodSync(configFile, 0o644);
-  writeFileSync(path.join(out, 'users', 'gateway.password'), 'old\n');
-  chmodSync(path.join(out, 'users', 'gateway.password'), 0o644);
+  chmodSync(path.join(out, 'operator', 'gateway.creds'), 0o644);
   const forced = cli(['--force']);
   expect(forced.status).toBe(0);
-  const generated = JSON.parse(forced.stdout) as { configFile: string; users: { gateway: { passwordFile: string }; agents: Record<string, { passwordFile: string }> } };
-  const passwordFiles = [generated.users.gateway.passwordFile, ...Object.values(generated.users.agents).map((agent) => agent.passwordFile)];
-  expectPrivate([generated.configFile, ...passwordFiles], out);
-  for (const file of [generated.configFile, ...passwordFiles]) expect(asNobody(['cat', file]).code).not.toBe(0);
+  const generated = JSON.parse(forced.stdout) as GeneratedNatsConfig;
+  const files = [generated.configFile, ...operatorSecrets(generated.operator)];
+  expectPrivate(files, out);
+  for (const file of files) expect(asNobody(['cat', file]).code).not.toBe(0);
   expect(asNobody(['ls', out]).code).not.toBe(0);
-  expectHashedOnly(generated.configFile, passwordFiles);
-  // nats-server takes the hashed config as it is.
+  expectNoSecretIn(generated.configFile);
   const check = spawnSync('nats-server', ['-t', '-c', generated.configFile], { encoding: 'utf8', timeout: 20_000 });
   expect(`${check.stdout}${check.stderr}`).toMatch(/configuration file .* is valid/i);
 });

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { agentCredsFile } from '@fleet/deploy';
+import { natsLogin } from '@fleet/runtime/nats';
 import { agentInboxPrefix } from '@fleet/contracts/nats-permissions';
 import type { TestFleet } from './fleet';
 
 /**
- * A NATS connection made exactly as an agent makes it (its user, its password file, its inbox
+ * A NATS connection made exactly as an agent makes it (the creds it made when it joined, its inbox
  * prefix), so in that agent's own account, or as the gateway in the `FLEET` account: what an
  * attacker holding that login can do. Every error the server sends (permissions violations) is
  * kept, so a suite can assert the broker refused a subject.
@@ -20,16 +22,15 @@ export class NatsLogin {
 
   /** Logs in with `hostname`'s agent credentials. */
   static async asAgent(fleet: TestFleet, hostname: string): Promise<NatsLogin> {
-    const login = fleet.state.natsUsers?.agents[hostname];
-    if (!login) throw new Error(`the test fleet has no NATS user for ${hostname}`);
-    return new NatsLogin(await connect({ servers: fleet.natsUrl, user: login.user, pass: readPassword(login.passwordFile), inboxPrefix: agentInboxPrefix(hostname) }));
+    const creds = readFileSync(agentCredsFile(fleet.state, hostname), 'utf8');
+    return new NatsLogin(await connect({ servers: fleet.natsUrl, ...natsLogin(creds), inboxPrefix: agentInboxPrefix(hostname) }));
   }
 
   /** Logs in as the gateway (every subject of the account that owns JetStream): for set-ups no agent could make. */
   static async asGateway(fleet: TestFleet): Promise<NatsLogin> {
-    const login = fleet.state.natsUsers?.gateway;
-    if (!login) throw new Error('the test fleet has no NATS users');
-    return new NatsLogin(await connect({ servers: fleet.natsUrl, user: login.user, pass: readPassword(login.passwordFile) }));
+    const operator = fleet.state.natsOperator;
+    if (!operator) throw new Error('the test fleet has no NATS operator');
+    return new NatsLogin(await connect({ servers: fleet.natsUrl, ...natsLogin(readFileSync(operator.gatewayCredsFile, 'utf8')) }));
   }
 
   /** Waits (bounded) until the server reported a permissions violation naming `subject`. */
@@ -45,8 +46,4 @@ export class NatsLogin {
   close(): Promise<void> {
     return this.nc.close();
   }
-}
-
-function readPassword(file: string): string {
-  return readFileSync(file, 'utf8').trim();
 }

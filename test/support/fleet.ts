@@ -8,7 +8,7 @@ import {
   type AgentState,
   defaultAgents,
   type FleetState,
-  generateNatsUsers,
+  createNatsOperator,
   type GatewayReplica,
   type KeyOptions,
   killAgent,
@@ -206,14 +206,14 @@ export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestF
   const dir = mkdtempSync('/tmp/flt-');
   let cluster: NatsCluster | undefined;
   const agents = opts.agents ?? defaultAgents(3);
-  // A cluster gets the same accounts and logins as a single server.
-  const clusterAuth = opts.natsCluster ? generateNatsUsers(join(dir, 'nats-users'), agents.map((agent) => agent.hostname)) : undefined;
+  // A cluster trusts the same operator as a single server would.
+  const operator = opts.natsCluster ? createNatsOperator(join(dir, 'nats-operator')) : undefined;
   try {
     if (opts.natsCluster) {
       mkdirSync(join(dir, 'logs'), { recursive: true });
       cluster = await startNatsCluster({
         dir: join(dir, 'nats'),
-        extraConfig: clusterAuth?.config,
+        operator,
         logFileOf: (index) => logFileOf(dir, `nats-${index}`),
         size: opts.natsCluster,
         detached: false,
@@ -224,7 +224,7 @@ export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestF
       agents,
       detached: false,
       natsUrl: cluster?.urls,
-      natsUsers: clusterAuth?.users,
+      natsOperator: operator,
       logLevel: opts.logLevel,
       gatewayEnv: opts.gatewayEnv,
       agentEnv: opts.agentEnv,

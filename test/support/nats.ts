@@ -1,19 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { serverList } from '@fleet/runtime/nats';
+import { natsLogin, serverList } from '@fleet/runtime/nats';
 import { type FleetState } from '@fleet/deploy';
 
 /**
- * A NATS connection of the test's own, logged in as the gateway when the fleet's NATS has users,
+ * A NATS connection of the test's own, logged in as the gateway when the fleet's NATS has an operator,
  * to look at (or tamper with) JetStream state behind the services' backs. Close it when done.
  */
 export async function connectToFleetNats(state: FleetState): Promise<NatsConnection> {
-  const login = state.natsUsers?.gateway;
+  const creds = state.natsOperator ? readFileSync(state.natsOperator.gatewayCredsFile, 'utf8') : undefined;
   return connect({
     servers: serverList(state.natsUrl),
     name: 'fleet-test',
-    user: login?.user,
-    pass: login ? readFileSync(login.passwordFile, 'utf8').trim() : undefined,
+    ...natsLogin(creds),
     maxReconnectAttempts: 20,
     reconnectTimeWait: 250,
   });

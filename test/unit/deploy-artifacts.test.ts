@@ -14,7 +14,7 @@ import { loadAgentConfig } from '../../apps/agent/src/config';
 // eslint-disable-next-line fleet/import-boundaries -- (the same, for the gateway)
 import { loadGatewayConfig } from '../../apps/api/src/config';
 import { EX_CONFIG } from '@fleet/runtime/config';
-import { agentUserName, NATS_CONFIG_FILE } from '@fleet/deploy';
+import { createNatsOperator, NATS_CONFIG_FILE, type NatsOperator } from '@fleet/deploy';
 
 const DEPLOY = path.join(__dirname, '..', '..', 'deploy');
 const REPO_ROOT = path.join(DEPLOY, '..');
@@ -24,10 +24,15 @@ const METRICS_TOKEN = 'deploy-artifacts-metrics-token-0123';
 const GRANT = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
 
 let dir: string;
+/** A real operator's files, as `fleet nats-config` writes them: what the secrets and credentials hold. */
+let operator: NatsOperator;
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'fleet-deploy-'));
+  operator = createNatsOperator(path.join(dir, 'operator'));
 });
+
+const read = (file: string) => readFileSync(file, 'utf8');
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -92,7 +97,7 @@ describe('deploy/compose.yaml', () => {
     expect(nats.command).toEqual(['-c', '/etc/nats/nats-server.conf']);
     expect(nats.volumes).toContain(`./nats/${NATS_CONFIG_FILE}:/etc/nats/nats-server.conf:ro`);
     // The set-up comment generates the config with --store-dir /data: the volume must be there.
-    expect(text).toContain('nats-config --agents web-01,web-02 --store-dir /data --out deploy/nats');
+    expect(text).toContain('nats-config --store-dir /data --out deploy/nats');
     expect(nats.volumes).toContain('nats-data:/data');
     expect(compose.volumes).toHaveProperty('nats-data');
     expect(nats.healthcheck?.test.join(' ')).toContain('/healthz?js-enabled-only=true');
@@ -103,42 +108,48 @@ describe('deploy/compose.yaml', () => {
     expect(builtFrom(gateway.command[1])).toBe('apps/api/src/main.ts');
     expect(gateway.depends_on?.nats.condition).toBe('service_healthy');
     expect(gateway.healthcheck?.test.join(' ')).toContain('/health/ready');
-    expect(gateway.secrets).toEqual(['jwt_secret', 'nats_gateway', 'host_grant_key', 'metrics_token']);
+    expect(gateway.secrets).toEqual(['jwt_secret', 'nats_gateway', 'nats_system', 'nats_account_signer', 'nats_account_seed', 'nats_agent_user_signer', 'host_grant_key', 'metrics_token']);
     expect(compose.secrets.metrics_token.file).toBe('./metrics-token');
     expect(compose.secrets.host_grant_key.file).toBe('./host-grant.key');
-    expect(compose.secrets.nats_gateway.file).toBe('./nats/users/gateway.password');
+    expect(compose.secrets.nats_gateway.file).toBe('./nats/operator/gateway.creds');
+    expect(compose.secrets.nats_system.file).toBe('./nats/operator/sys.creds');
     for (const value of Object.values(gateway.environment ?? {})) expect(String(value)).not.toMatch(/secret-value|password=/i);
 
     const secrets = {
       jwt_secret: secretFile('jwt', SECRET),
-      nats_gateway: secretFile('gw', 'nats-pass'),
+      nats_gateway: operator.gatewayCredsFile,
+      nats_system: operator.systemCredsFile,
+      nats_account_signer: operator.accountSignerFile,
+      nats_account_seed: operator.gatewayAccountSeedFile,
+      nats_agent_user_signer: operator.agentUserSignerFile,
       host_grant_key: secretFile('grant.key', GRANT.privateKey),
       metrics_token: secretFile('metrics', METRICS_TOKEN),
     };
     const config = loadGatewayConfig(containerEnv(gateway, {}, secrets));
     // /metrics names every host: the example protects it.
     expect({ metricsToken: config.metricsToken, metricsPublic: config.metricsPublic }).toEqual({ metricsToken: METRICS_TOKEN, metricsPublic: false });
-    expect(config).toMatchObject({ natsUrl: 'nats://nats:4222', natsUser: 'gateway', natsPass: 'nats-pass', jwtSecret: SECRET, host: '0.0.0.0', port: 8080 });
+    expect(config).toMatchObject({ natsUrl: 'nats://nats:4222', natsCreds: read(operator.gatewayCredsFile).trim(), jwtSecret: SECRET, host: '0.0.0.0', port: 8080 });
+    expect(config.enrolment?.systemCreds).toBe(read(operator.systemCredsFile).trim());
     expect(config.hostGrantPrivateKey).toBe(GRANT.privateKey.trim());
     expect(gateway.ports).toContain(`${config.port}:${config.port}`);
   });
 
-  it("gives each host's agent that host's Docker socket, user and password file", () => {
+  it("gives each host's agent that host's Docker socket, a volume for the identity it makes, and its join token", () => {
     expect(agent.command).toEqual(['node', 'dist/agent.js']);
     expect(builtFrom(agent.command[1])).toBe('apps/agent/src/main.ts');
     expect(agent.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock');
-    expect(agent.secrets).toEqual(['nats_agent', 'host_grant_pub']);
+    expect(agent.volumes).toContain('agent-identity:/var/lib/fleet-agent');
+    expect(agent.secrets).toEqual(['host_grant_pub']);
     expect(compose.secrets.host_grant_pub.file).toBe('./host-grant.pub');
-    expect(interpolate(compose.secrets.nats_agent.file, { FLEET_AGENT_HOSTNAME: 'web-02' })).toBe(`./nats/users/${agentUserName('web-02')}.password`);
 
-    const vars = { FLEET_AGENT_HOSTNAME: 'web-02', FLEET_AGENT_LABELS: 'role=web,zone=eu.west' };
-    const agentSecrets = { nats_agent: secretFile('agent', 'agent-pass'), host_grant_pub: secretFile('grant.pub', GRANT.publicKey) };
+    const token = `fjt_${'a'.repeat(43)}`;
+    const vars = { FLEET_AGENT_HOSTNAME: 'web-02', FLEET_AGENT_LABELS: 'role=web,zone=eu.west', FLEET_AGENT_JOIN_TOKEN: token };
+    const agentSecrets = { host_grant_pub: secretFile('grant.pub', GRANT.publicKey) };
     const config = loadAgentConfig(containerEnv(agent, vars, agentSecrets));
     expect(config).toMatchObject({ hostGrantPublicKey: GRANT.publicKey.trim(), hostPaths: ['/srv'] });
     expect(config).toMatchObject({
       natsUrl: 'nats://nats:4222',
-      natsUser: agentUserName('web-02'),
-      natsPass: 'agent-pass',
+      identity: { dir: '/var/lib/fleet-agent', joinToken: token, gatewayUrl: 'http://gateway:8080' },
       hostname: 'web-02',
       labels: { role: 'web', zone: 'eu.west' },
       dockerHost: 'unix:///var/run/docker.sock',
@@ -216,34 +227,44 @@ describe('deploy/systemd', () => {
     const { Service: service } = parseUnit(path.join(DEPLOY, 'systemd', 'fleet-gateway.service'));
     expect(service.LoadCredential).toEqual([
       'jwt-secret:/etc/fleet/jwt-secret',
-      'nats-password:/etc/fleet/nats/users/gateway.password',
+      'nats-creds:/etc/fleet/nats/operator/gateway.creds',
+      'nats-system-creds:/etc/fleet/nats/operator/sys.creds',
+      'nats-account-signer:/etc/fleet/nats/operator/operator-signing.seed',
+      'nats-account-seed:/etc/fleet/nats/operator/fleet-account.seed',
+      'nats-agent-user-signer:/etc/fleet/nats/operator/agent-users.seed',
       'host-grant-key:/etc/fleet/host-grant.key',
       'metrics-token:/etc/fleet/metrics-token',
     ]);
     const credentials = path.join(dir, 'gateway-credentials');
     mkdirSync(credentials);
     writeFileSync(path.join(credentials, 'jwt-secret'), SECRET);
-    writeFileSync(path.join(credentials, 'nats-password'), 'gw-pass');
+    writeFileSync(path.join(credentials, 'nats-creds'), read(operator.gatewayCredsFile));
+    writeFileSync(path.join(credentials, 'nats-system-creds'), read(operator.systemCredsFile));
+    writeFileSync(path.join(credentials, 'nats-account-signer'), read(operator.accountSignerFile));
+    writeFileSync(path.join(credentials, 'nats-account-seed'), read(operator.gatewayAccountSeedFile));
+    writeFileSync(path.join(credentials, 'nats-agent-user-signer'), read(operator.agentUserSignerFile));
     writeFileSync(path.join(credentials, 'host-grant-key'), GRANT.privateKey);
     writeFileSync(path.join(credentials, 'metrics-token'), `${METRICS_TOKEN}\n`);
     const config = loadGatewayConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'gateway.env.example'), { d: credentials }));
     expect({ metricsToken: config.metricsToken, metricsPublic: config.metricsPublic }).toEqual({ metricsToken: METRICS_TOKEN, metricsPublic: false });
-    expect(config).toMatchObject({ natsUser: 'gateway', natsPass: 'gw-pass', jwtSecret: SECRET, host: '0.0.0.0', port: 8080, replicas: 3 });
+    expect(config).toMatchObject({ natsCreds: read(operator.gatewayCredsFile).trim(), jwtSecret: SECRET, host: '0.0.0.0', port: 8080, replicas: 3 });
+    expect(config.enrolment?.accountSigner).toBe(read(operator.accountSignerFile).trim());
     expect(config.natsUrl.split(',')).toHaveLength(3);
   });
 
-  it('the agent template names the agent, its user and password file after its instance, with the Docker socket', () => {
+  it('the agent template names the agent and its identity directory after its instance, with the Docker socket', () => {
     const { Service: service } = parseUnit(path.join(DEPLOY, 'systemd', 'fleet-agent@.service'));
-    expect(service.LoadCredential).toEqual([`nats-password:/etc/fleet/nats/users/${agentUserName('%i')}.password`, 'host-grant-pub:/etc/fleet/host-grant.pub']);
+    expect(service.LoadCredential).toEqual(['host-grant-pub:/etc/fleet/host-grant.pub']);
+    expect(service.StateDirectory).toEqual(['fleet-agent/%i']);
+    expect(service.StateDirectoryMode).toEqual(['0700']);
     expect(service.SupplementaryGroups).toEqual(['docker']);
     expect(service.RestrictAddressFamilies?.[0].split(' ')).toContain('AF_UNIX');
     expect(service.EnvironmentFile).toEqual(['/etc/fleet/agent.env', '-/etc/fleet/agent-%i.env']);
     const credentials = path.join(dir, 'agent-credentials');
     mkdirSync(credentials);
-    writeFileSync(path.join(credentials, 'nats-password'), 'agent-pass');
     writeFileSync(path.join(credentials, 'host-grant-pub'), GRANT.publicKey);
     const config = loadAgentConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'agent.env.example'), { i: 'web-01', d: credentials }));
-    expect(config).toMatchObject({ hostname: 'web-01', natsUser: agentUserName('web-01'), natsPass: 'agent-pass', dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '0.0.0.0', port: 9464 } });
+    expect(config).toMatchObject({ hostname: 'web-01', identity: { dir: '/var/lib/fleet-agent/web-01', gatewayUrl: 'https://fleet.example:8080' }, dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '0.0.0.0', port: 9464 } });
   });
 
   it("the nats-server drop-in points Debian's unit at the generated config and store", () => {

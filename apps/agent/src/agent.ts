@@ -10,6 +10,7 @@ import { version as agentVersion } from '../package.json';
 import type { AgentConfig } from './config';
 import { EngineProxy } from './engine-proxy';
 import { EXECUTORS } from './executors';
+import { agentCreds } from './identity';
 import { AgentMetrics, serveMetrics } from './metrics';
 import { Registration } from './registration';
 import { JobWorker } from './worker';
@@ -28,12 +29,12 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   const metrics = new AgentMetrics(config.hostname, { processMetrics: config.metricsAddr !== undefined });
   // Listening first: a busy port fails the start at once, and the first heartbeat already carries metrics_url.
   const metricsServer = config.metricsAddr ? await serveMetrics(metrics.collectors, config.metricsAddr) : undefined;
+  const creds = await agentCreds(config, log);
   const nc = await connectNats(
     {
       servers: config.natsUrl,
       name: `fleet-agent-${config.hostname}`,
-      user: config.natsUser,
-      pass: config.natsPass,
+      creds,
       inboxPrefix: agentInboxPrefix(config.hostname),
     },
     log,
@@ -41,7 +42,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   metrics.followNats(nc);
   // A login is an account of the agent's own, where the JetStream API it may use is imported under a
   // prefix of its own (README "What an agent's NATS login can and cannot do"); no login: a dev NATS of one account.
-  const jetStreamOptions = { checkAPI: false, ...(config.natsUser ? { apiPrefix: AGENT_JETSTREAM_API_PREFIX } : {}) };
+  const jetStreamOptions = { checkAPI: false, ...(creds ? { apiPrefix: AGENT_JETSTREAM_API_PREFIX } : {}) };
   const jsm = await jetstreamManager(nc, jetStreamOptions);
   // Plain KV writes (`$KV.<bucket>.<key>`), never through the API prefix.
   const kvm = new Kvm(nc);

@@ -1,12 +1,14 @@
 import { hostname as osHostname } from 'node:os';
 import { HOSTNAME_PATTERN, HOSTNAME_RULE, isHostname, isLabel, LABELS_RULE } from '@fleet/contracts/grammar';
 import { ConfigError } from '@fleet/runtime/config';
-import { checkNatsLogin, COMMON_SETTINGS, loadSettings, parseListenAddress, type SettingsSchema } from '@fleet/runtime/settings';
+import { COMMON_SETTINGS, loadSettings, parseListenAddress, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface AgentConfig {
   natsUrl: string;
-  natsUser?: string;
-  natsPass?: string;
+  /** A NATS login given outright (creds file content); else the one the agent made when it joined (`identity`). */
+  natsCreds?: string;
+  /** Where the agent keeps the NATS identity it makes, and how it joins when it has none yet (README "Enrolling an agent"). */
+  identity?: { dir: string; joinToken?: string; gatewayUrl?: string };
   hostname: string;
   labels: Record<string, string>;
   dockerHost: string;
@@ -47,20 +49,24 @@ export const AGENT_SETTINGS = {
   FLEET_HOST_GRANT_PUBLIC_KEY: { type: 'string', secret: true, required: true, pattern: '^-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*$', must: 'a PEM (SPKI) Ed25519 public key' },
   FLEET_AGENT_HOST_PATHS: { type: 'string', pattern: '^/[^,]*(,/[^,]*)*$', must: 'comma-separated absolute path prefixes, e.g. /srv,/data' },
   FLEET_AGENT_METRICS_ADDR: { type: 'string', format: 'listen-address' },
+  FLEET_AGENT_IDENTITY_DIR: { type: 'string', pattern: '^/', must: 'an absolute directory path, e.g. /var/lib/fleet-agent' },
+  FLEET_AGENT_JOIN_TOKEN: { type: 'string', secret: true, pattern: '^fjt_[A-Za-z0-9_-]{43}\\s*$', must: 'a join token from `fleet agent join-token` (fjt_…)' },
+  FLEET_GATEWAY_URL: { type: 'string', pattern: '^https?://[^\\s]+$', must: 'the gateway URL, e.g. https://fleet.example:8080' },
 } as const satisfies SettingsSchema;
 
 /** Reads the environment (and FLEET_CONFIG_FILE, if set); throws a ConfigError naming every bad value. */
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const settings = loadSettings(AGENT_SETTINGS, env);
-  checkNatsLogin(settings);
   // The short-hostname default is checked too: a machine called `web.01` must name its agent explicitly.
   if (!isHostname(settings.FLEET_AGENT_HOSTNAME)) {
     throw new ConfigError(`FLEET_AGENT_HOSTNAME='${settings.FLEET_AGENT_HOSTNAME}' (this machine's short hostname) must be ${AGENT_SETTINGS.FLEET_AGENT_HOSTNAME.must}`);
   }
   return {
     natsUrl: settings.FLEET_NATS_URL,
-    natsUser: settings.FLEET_NATS_USER,
-    natsPass: settings.FLEET_NATS_PASSWORD,
+    natsCreds: settings.FLEET_NATS_CREDS,
+    identity: settings.FLEET_AGENT_IDENTITY_DIR
+      ? { dir: settings.FLEET_AGENT_IDENTITY_DIR, joinToken: settings.FLEET_AGENT_JOIN_TOKEN?.trim(), gatewayUrl: settings.FLEET_GATEWAY_URL }
+      : undefined,
     hostname: settings.FLEET_AGENT_HOSTNAME,
     labels: parseLabels(settings.FLEET_AGENT_LABELS ?? ''),
     dockerHost: settings.DOCKER_HOST,

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
+import type { AgentIdentities } from './agents/identity';
 import type { AgentRoster } from './agents/roster';
 import type { AuditLog } from './audit/log';
 import { authenticate } from './auth/middleware';
@@ -19,7 +20,7 @@ import type { JobClient } from './jobs/client';
 import type { ResultFeed } from './jobs/feed';
 import type { JobStore } from './jobs/store';
 import type { GatewayMetrics } from './metrics';
-import { agentRoutes } from './routes/agents';
+import { agentJoinRoute, agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
 import { docsRoutes } from './routes/docs';
 import { engineProxyRoutes, isEngineProxyPath, markUpgrade, sendProxyError, type EngineProxyDeps } from './routes/engine-proxy';
@@ -45,6 +46,8 @@ export interface GatewayDeps {
   /** Rows and job records as they land, for the live feeds (GET /feed/…). */
   feed: ResultFeed;
   roster: AgentRoster;
+  /** Join tokens, joins and removals of agents' NATS identities. */
+  identities: AgentIdentities;
   audit: AuditLog;
   revocations: Revocations;
   /** The keys this gateway minted (GET /token). */
@@ -79,6 +82,9 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(express.json({ limit: deps.bodyLimit, type: (req) => !isEngineProxyPath(req.url ?? '') && isJson(req) }));
   // Public, before authentication and before the contract validator (which would 404 what it does not know).
   app.use(onlyUnder(PUBLIC_PATHS, publicRoutes(deps)));
+  const validation = compileContractValidation();
+  // An agent joining has no API key yet: its join token is its credential.
+  app.use(onlyUnder(JOIN_PATH, agentJoinRoute(deps.identities, validation.forOperation({ method: 'post', path: '/agent/join' }))));
   const maxKeyTtlSeconds = deps.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
   const preAuth = new PreAuthLimit(deps.preAuthRateLimitPerMinute ?? 0);
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds, preAuth));
@@ -86,14 +92,13 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(refuseChangesWhileAuditFull(() => deps.audit.full, (err, req, res, next) => (isEngineProxyPath(req.url) ? sendProxyError(res, err) : next(err))));
   // Before the contract's validator: the proxy's endpoints are the contract's `x-engine-proxy` map, not its paths.
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit }));
-  const validation = compileContractValidation();
   // The node operations validate on their own routes: one route lookup per call, and no turn of the
   // event loop for leaving a validation router (express' router leaves by setImmediate).
   app.use(nodeRoutes(deps.jobs, deps.transfers, validation));
   app.use(validation.router((op) => op.nodeTargeted));
   app.use(finiteQueryNumbers);
   app.use(jobRoutes(deps.jobs, deps.store, deps.roster));
-  app.use(agentRoutes(deps.roster));
+  app.use(agentRoutes(deps.roster, deps.identities));
   app.use(feedRoutes({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked: (jti) => deps.revocations.isRevoked(jti), maxBufferedBytes: deps.jobs.streamBufferBytes }));
   app.use(auditRoutes(deps.audit, deps.roster));
   app.use(tokenRoutes(deps.revocations, deps.mintedKeys, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }));
@@ -114,6 +119,8 @@ function nodeRoutes(jobs: JobClient, transfers: Transfers, validation: ContractV
 
 /** Every path the public routes answer (any case, as express matches them): /health, /openapi.json, /docs, /ui, /metrics. */
 const PUBLIC_PATHS = /^\/(?:health|openapi\.json|docs|ui|metrics)(?:[/?]|$)/i;
+
+const JOIN_PATH = /^\/agent\/join(?:\?|$)/i;
 
 function publicRoutes(deps: GatewayDeps): Router {
   const router = Router();

@@ -8,11 +8,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gatewayPermissions } from '@fleet/contracts/nats-permissions';
 import { ConfigError } from '@fleet/runtime/config';
+import { credsFileContent, newAccountKey, newOperatorKey, newUserKey, userJwt } from '@fleet/runtime/nats-identity';
 import { CONFIG_FILE_VARIABLE } from '@fleet/runtime/settings';
 import { GATEWAY_SETTINGS, loadGatewayConfig } from './config';
 
 const SECRET = 'a-signing-secret-of-at-least-32-characters';
+const CREDS = credsFileContent(userJwt(newAccountKey(), newUserKey().getPublicKey(), 'gateway', gatewayPermissions()), newUserKey().getSeed());
 /** Every gateway needs its job-sealing key (README "What an agent's NATS login can and cannot do"). */
 const GRANT_PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const GRANT = { FLEET_HOST_GRANT_PRIVATE_KEY: GRANT_PEM };
@@ -49,8 +52,8 @@ describe('gateway configuration', () => {
   it('needs only the signing secret and the sealing key; everything else has its documented default', () => {
     expect(loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET })).toEqual({
       natsUrl: 'nats://127.0.0.1:4222',
-      natsUser: undefined,
-      natsPass: undefined,
+      natsCreds: undefined,
+      enrolment: undefined,
       host: '127.0.0.1',
       port: 8080,
       jwtSecret: SECRET,
@@ -82,8 +85,7 @@ describe('gateway configuration', () => {
       ...GRANT,
       FLEET_JWT_SECRET: SECRET,
       FLEET_NATS_URL: 'nats://10.0.0.5:4222, tls://10.0.0.6:4222',
-      FLEET_NATS_USER: 'gateway',
-      FLEET_NATS_PASSWORD: 'nats-pass',
+      FLEET_NATS_CREDS: CREDS,
       FLEET_API_HOST: '0.0.0.0',
       FLEET_API_PORT: '0',
       FLEET_JOB_RETENTION_SECONDS: '3600',
@@ -96,8 +98,7 @@ describe('gateway configuration', () => {
     });
     expect(config).toMatchObject({
       natsUrl: 'nats://10.0.0.5:4222, tls://10.0.0.6:4222',
-      natsUser: 'gateway',
-      natsPass: 'nats-pass',
+      natsCreds: CREDS,
       host: '0.0.0.0',
       port: 0,
       jobRetentionSeconds: 3600,
@@ -121,9 +122,9 @@ describe('gateway configuration', () => {
     ['FLEET_NATS_URL', 'nats://a:4222,not a url', "FLEET_NATS_URL='nats://a:4222,not a url' must be one or more"],
     ['FLEET_LOG_LEVEL', 'loud', "FLEET_LOG_LEVEL='loud' must be one of fatal, error, warn, info, debug, trace, silent"],
     ['FLEET_API_HOST', 'my host', "FLEET_API_HOST='my host' must be a host name or IP address to listen on"],
-    ['FLEET_NATS_USER', 'two words', "FLEET_NATS_USER='two words' must be a NATS user name without spaces"],
+    ['FLEET_NATS_ACCOUNT_SIGNER', 'SUSEED', 'FLEET_NATS_ACCOUNT_SIGNER=(6 characters, not shown) must be the operator\'s signing key seed (SO…)'],
   ])('refuses %s=%s, naming the variable, the value and what it must be', (name, value, message) => {
-    expect(refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, FLEET_NATS_USER: 'gateway', [name]: value }))).toContain(message);
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, [name]: value }))).toContain(message);
   });
 
   it('lists every bad value at once', () => {
@@ -145,16 +146,15 @@ describe('gateway configuration', () => {
 
   it('reads secrets from their _FILE, which wins over the plain variable', () => {
     const secretFile = file('jwt-secret', `${SECRET}-from-file\n`);
-    const passwordFile = file('nats-password', 'from-file\n');
+    const credsFile = file('gateway.creds', CREDS);
     const config = loadGatewayConfig({
       ...GRANT,
       FLEET_JWT_SECRET: 'ignored-because-the-file-is-set-too-xxxxxxxx',
       FLEET_JWT_SECRET_FILE: secretFile,
-      FLEET_NATS_USER: 'gateway',
-      FLEET_NATS_PASSWORD_FILE: passwordFile,
+      FLEET_NATS_CREDS_FILE: credsFile,
     });
     expect(config.jwtSecret).toBe(`${SECRET}-from-file`);
-    expect(config.natsPass).toBe('from-file');
+    expect(config.natsCreds?.trim()).toBe(CREDS.trim());
   });
 
   it('names a secret file it cannot read', () => {
@@ -163,8 +163,11 @@ describe('gateway configuration', () => {
     );
   });
 
-  it('refuses a NATS password without a user', () => {
-    expect(refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, FLEET_NATS_PASSWORD: 'x' }))).toContain('FLEET_NATS_USER is not');
+  it('refuses some of the enrolment secrets without the others, naming the missing ones', () => {
+    const signer = Buffer.from(newOperatorKey().getSeed()).toString();
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, FLEET_NATS_ACCOUNT_SIGNER: signer }))).toContain(
+      'missing: FLEET_NATS_SYSTEM_CREDS, FLEET_NATS_ACCOUNT_SEED, FLEET_NATS_AGENT_USER_SIGNER',
+    );
   });
 });
 

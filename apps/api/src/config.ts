@@ -1,11 +1,13 @@
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import { ConfigError } from '@fleet/runtime/config';
-import { checkNatsLogin, COMMON_SETTINGS, loadSettings, type SettingsSchema } from '@fleet/runtime/settings';
+import { COMMON_SETTINGS, loadSettings, NKEY_SEED_PATTERN, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface GatewayConfig {
   natsUrl: string;
-  natsUser?: string;
-  natsPass?: string;
+  /** The gateway's NATS login (creds file content), in the FLEET account. */
+  natsCreds?: string;
+  /** What enrolling agents needs (README "Enrolling an agent"); absent on a NATS without operator. */
+  enrolment?: EnrolmentSecrets;
   host: string;
   port: number;
   jwtSecret: string;
@@ -50,11 +52,26 @@ export interface GatewayConfig {
   logLevel?: string;
 }
 
+export interface EnrolmentSecrets {
+  /** A login in nats-server's system account (creds file content): pushes account JWTs. */
+  systemCreds: string;
+  /** The operator's signing key seed: signs agents' account JWTs. */
+  accountSigner: string;
+  /** The FLEET account's seed: signs the activations of agents' imports. */
+  accountSeed: string;
+  /** The seed that signs agents' users. */
+  agentUserSigner: string;
+}
+
 const DAY = 24 * 3600;
 
 /** Every variable the gateway reads; the README's Configuration table documents each one. */
 export const GATEWAY_SETTINGS = {
   ...COMMON_SETTINGS,
+  FLEET_NATS_SYSTEM_CREDS: { type: 'string', secret: true, pattern: '-----BEGIN NATS USER JWT-----', must: 'a NATS creds file of the system account' },
+  FLEET_NATS_ACCOUNT_SIGNER: { type: 'string', secret: true, pattern: NKEY_SEED_PATTERN, must: "the operator's signing key seed (SO…)" },
+  FLEET_NATS_ACCOUNT_SEED: { type: 'string', secret: true, pattern: NKEY_SEED_PATTERN, must: 'the FLEET account seed (SA…)' },
+  FLEET_NATS_AGENT_USER_SIGNER: { type: 'string', secret: true, pattern: NKEY_SEED_PATTERN, must: "the agents' user signing key seed (SA…)" },
   FLEET_API_HOST: { type: 'string', default: '127.0.0.1', pattern: '^[A-Za-z0-9.:_-]+$', must: 'a host name or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0' },
   FLEET_API_PORT: { type: 'integer', default: 8080, minimum: 0, maximum: 65535 },
   FLEET_JWT_SECRET: { type: 'string', secret: true, required: true, pattern: '^[\\s\\S]{32,}$', must: 'at least 32 characters' },
@@ -82,14 +99,14 @@ export const GATEWAY_SETTINGS = {
 /** Reads the environment (and FLEET_CONFIG_FILE, if set); throws a ConfigError naming every bad value. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const settings = loadSettings(GATEWAY_SETTINGS, env);
-  checkNatsLogin(settings);
+  const enrolment = enrolmentSecrets(settings);
   if (settings.FLEET_METRICS_PUBLIC === 'true' && settings.FLEET_METRICS_TOKEN) {
     throw new ConfigError('FLEET_METRICS_PUBLIC=true and FLEET_METRICS_TOKEN are both set: /metrics is either public or needs the token; set one');
   }
   return {
     natsUrl: settings.FLEET_NATS_URL,
-    natsUser: settings.FLEET_NATS_USER,
-    natsPass: settings.FLEET_NATS_PASSWORD,
+    natsCreds: settings.FLEET_NATS_CREDS,
+    enrolment,
     host: settings.FLEET_API_HOST,
     port: settings.FLEET_API_PORT,
     jwtSecret: settings.FLEET_JWT_SECRET,
@@ -113,5 +130,20 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     uploadMaxBytes: settings.FLEET_UPLOAD_MAX_BYTES,
     uploadStoreMaxBytes: settings.FLEET_UPLOAD_STORE_MAX_BYTES,
     logLevel: settings.FLEET_LOG_LEVEL,
+  };
+}
+
+const ENROLMENT_VARIABLES = ['FLEET_NATS_SYSTEM_CREDS', 'FLEET_NATS_ACCOUNT_SIGNER', 'FLEET_NATS_ACCOUNT_SEED', 'FLEET_NATS_AGENT_USER_SIGNER'] as const;
+
+/** All four enrolment secrets, or none (a NATS without operator, which enrols no agents); some only is a mistake. */
+function enrolmentSecrets(settings: Partial<Record<(typeof ENROLMENT_VARIABLES)[number], string>>): EnrolmentSecrets | undefined {
+  const missing = ENROLMENT_VARIABLES.filter((name) => !settings[name]);
+  if (missing.length === ENROLMENT_VARIABLES.length) return undefined;
+  if (missing.length > 0) throw new ConfigError(`enrolling agents needs ${ENROLMENT_VARIABLES.join(', ')} (or each one's _FILE); missing: ${missing.join(', ')}`);
+  return {
+    systemCreds: settings.FLEET_NATS_SYSTEM_CREDS ?? '',
+    accountSigner: settings.FLEET_NATS_ACCOUNT_SIGNER ?? '',
+    accountSeed: settings.FLEET_NATS_ACCOUNT_SEED ?? '',
+    agentUserSigner: settings.FLEET_NATS_AGENT_USER_SIGNER ?? '',
   };
 }

@@ -78,6 +78,7 @@ describe('every node operation in the contract', () => {
         transfers,
         store: {} as never,
         feed: {} as never,
+        identities: {} as never,
         roster: {} as never,
         audit: { record: () => undefined } as never,
         revocations: { isRevoked: () => false } as never,

@@ -8,6 +8,7 @@ import { AGENTS_BUCKET, kvStreamName } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
 import { connectNats } from '@fleet/runtime/nats';
+import { keyPairOfSeed } from '@fleet/runtime/nats-identity';
 import { AgentRoster } from './agents/roster';
 import { MintedKeys } from './auth/minted-keys';
 import { AuditBudget } from './audit/budget';
@@ -15,7 +16,7 @@ import { AuditCapacity } from './audit/capacity';
 import { AuditLog } from './audit/log';
 import { Revocations } from './auth/revocations';
 import { createApp, upgradeHandler } from './app';
-import type { GatewayConfig } from './config';
+import type { EnrolmentSecrets, GatewayConfig } from './config';
 import { JobClient } from './jobs/client';
 import { KeySlots } from './jobs/key-slots';
 import { EngineTunnel } from './proxy/tunnel';
@@ -24,6 +25,7 @@ import { SecretVault } from './jobs/secrets';
 import { JobStore } from './jobs/store';
 import { GatewayMetrics } from './metrics';
 import { ensureTopology } from './nats/topology';
+import { AgentIdentities, type EnrolmentKeys } from './agents/identity';
 import { TargetResolver } from './targets/resolve';
 import { openDownload } from './transfers/downloads';
 import { UploadStore } from './transfers/uploads';
@@ -43,7 +45,8 @@ export interface RunningGateway {
 
 /** Connects to NATS, adopts the topology, follows the agents' heartbeats and serves HTTP. */
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
-  const nc = await connectNats({ servers: config.natsUrl, name: 'fleet-gateway', user: config.natsUser, pass: config.natsPass }, log);
+  const nc = await connectNats({ servers: config.natsUrl, name: 'fleet-gateway', creds: config.natsCreds }, log);
+  const enrolment = config.enrolment ? await enrolmentKeys(config.natsUrl, config.enrolment, log) : undefined;
   const metrics = new GatewayMetrics();
   const natsLink = trackNats(nc, metrics.collectors, 'fleet_');
   const topology = await ensureTopology(nc, config);
@@ -95,6 +98,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     store,
     feed,
     roster,
+    identities: new AgentIdentities(topology.joinTokens, topology.identities, enrolment),
     audit,
     revocations,
     mintedKeys: new MintedKeys(topology.mintedKeys),
@@ -125,7 +129,18 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       // The entries of the last calls, and the open window's summaries, are published before the connection goes.
       await audit.stop();
       await nc.drain().catch(() => undefined);
+      await enrolment?.system.drain().catch(() => undefined);
     },
+  };
+}
+
+/** The keys that enrol agents, and a login in the system account to push their accounts with. */
+async function enrolmentKeys(natsUrl: string, secrets: EnrolmentSecrets, log: Logger): Promise<EnrolmentKeys> {
+  return {
+    accountSigner: keyPairOfSeed(secrets.accountSigner),
+    gatewayAccount: keyPairOfSeed(secrets.accountSeed),
+    userSigner: keyPairOfSeed(secrets.agentUserSigner),
+    system: await connectNats({ servers: natsUrl, name: 'fleet-gateway-system', creds: secrets.systemCreds }, log),
   };
 }
 

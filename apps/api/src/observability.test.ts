@@ -44,6 +44,7 @@ describe('the gateway app', () => {
       transfers: {} as never,
       store: {} as never,
       feed: {} as never,
+      identities: {} as never,
       roster: { list: () => agents, get: () => undefined } as never,
       audit: { record: () => undefined } as never,
       revocations: { isRevoked: () => false } as never,

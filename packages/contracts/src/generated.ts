@@ -2089,6 +2089,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/agent/{hostname}/join-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a one-time, short-lived token an agent joins the fleet with
+         * @description The token lets one agent, on `hostname` only, make its NATS identity (README "Enrolling an
+         *     agent"): it is shown once, the gateway keeps only its SHA-256, and it is spent by the first
+         *     join or at `expires_at`. The host is then pending until accepted. Needs an unscoped key.
+         */
+        post: operations["agent.joinToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agent/join": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An agent trades its join token and public NKey for its NATS user JWT (no API key)
+         * @description Authenticated by the join token alone: it must be unexpired, unused and issued for this
+         *     hostname (else 401, or 403 for another host's token), and it is spent by this call. The
+         *     agent made its NKey itself and sends only the public half; the answer is the user JWT the
+         *     gateway's NATS accepts for that key (README "Enrolling an agent").
+         */
+        post: operations["agent.join"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agent/{hostname}/identity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove an agent from the fleet (revoke its NATS identity and its enrolment)
+         * @description Every NATS user the host ever joined with is revoked in its account: its live connection is
+         *     cut at once and it cannot log in again; its acceptance is withdrawn. It may join again
+         *     only with a new join token. Needs an unscoped key.
+         */
+        delete: operations["agent.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2633,6 +2700,35 @@ export interface components {
         };
         Labels: {
             [key: string]: string;
+        };
+        JoinTokenRequest: {
+            /** @description How long the token stays usable; default 900 (15 minutes). */
+            ttl_seconds?: number;
+        };
+        JoinToken: {
+            hostname: components["schemas"]["Hostname"];
+            token: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
+        JoinRequest: {
+            hostname: components["schemas"]["Hostname"];
+            token: string;
+            /** @description The agent's public user NKey. */
+            public_key: string;
+        };
+        JoinAnswer: {
+            hostname: components["schemas"]["Hostname"];
+            user_jwt: string;
+            /** @description The public key of the host's NATS account. */
+            account: string;
+        };
+        AgentRemoval: {
+            hostname: components["schemas"]["Hostname"];
+            /** @enum {boolean} */
+            removed: true;
+            /** Format: date-time */
+            revoked_at: string;
         };
         AgentLabelsRequest: {
             labels: components["schemas"]["Labels"];
@@ -6697,6 +6793,114 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Enrollment"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "agent.joinToken": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hostname: components["parameters"]["Hostname"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "ttl_seconds": 900
+                 *     }
+                 */
+                "application/json": components["schemas"]["JoinTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The token; not retrievable again. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "hostname": "web-01",
+                     *       "token": "fjt_9mC3kq0bXg2Yw8sR1tLh5VdN7pQaZeUf4iJoKxBnMcA",
+                     *       "expires_at": "2026-11-22T08:15:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JoinToken"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "agent.join": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "hostname": "web-01",
+                 *       "token": "fjt_9mC3kq0bXg2Yw8sR1tLh5VdN7pQaZeUf4iJoKxBnMcA",
+                 *       "public_key": "UDXU4RCSJNZOIQHZNWXHXMI5ZZNGQSWEUM5RAXSKMRCZI3HTVEA3LPHC"
+                 *     }
+                 */
+                "application/json": components["schemas"]["JoinRequest"];
+            };
+        };
+        responses: {
+            /** @description The agent's NATS user JWT (public: useless without the seed the agent kept). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "hostname": "web-01",
+                     *       "user_jwt": "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2ln",
+                     *       "account": "ADCW5ZZI3GI66MQ73AFF2TC7MFB3WF47PNTZSUFMDSEVWEIWHV35HPNO"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JoinAnswer"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "agent.remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hostname: components["parameters"]["Hostname"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The host is removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "hostname": "web-01",
+                     *       "removed": true,
+                     *       "revoked_at": "2026-11-22T08:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AgentRemoval"];
                 };
             };
             default: components["responses"]["Error"];

@@ -1,28 +1,30 @@
-import { agentAccountName, GATEWAY_ACCOUNT, natsAccounts } from './nats-accounts';
-import { agentImports, isOwnReplySubject } from './nats-permissions';
+import { agentAccountName, GATEWAY_ACCOUNT } from './nats-accounts';
+import { agentExports, agentImports, isOwnReplySubject } from './nats-permissions';
 
-const login = (user: string) => ({ user, password: 'hash' });
+/** Whether every subject `subject` matches is matched by `pattern` (NATS wildcards). */
+function containedIn(subject: string, pattern: string): boolean {
+  const tokens = subject.split('.');
+  const wanted = pattern.split('.');
+  for (let index = 0; index < wanted.length; index++) {
+    if (wanted[index] === '>') return index < tokens.length;
+    if (index >= tokens.length || (wanted[index] !== '*' && wanted[index] !== tokens[index])) return false;
+  }
+  return tokens.length === wanted.length;
+}
 
 describe('the NATS account layout', () => {
-  const accounts = natsAccounts(login('gateway'), { 'web-01': login('agent-web-01'), 'web-02': login('agent-web-02') });
-
-  it('gives JetStream to the gateway account only, and each agent an account holding its user alone', () => {
-    expect(Object.keys(accounts).sort()).toEqual([GATEWAY_ACCOUNT, agentAccountName('web-01'), agentAccountName('web-02')].sort());
-    expect(accounts[GATEWAY_ACCOUNT]).toMatchObject({ jetstream: 'enabled', users: [{ user: 'gateway' }] });
-    for (const hostname of ['web-01', 'web-02']) {
-      const account = accounts[agentAccountName(hostname)];
-      expect(account.jetstream).toBeUndefined();
-      expect(account.users.map((user) => user.user)).toEqual([`agent-${hostname}`]);
-    }
+  it("names each agent's account after its host, apart from the gateway's", () => {
+    expect(agentAccountName('web-01')).toBe('AGENT_web-01');
+    expect(agentAccountName('web-01')).not.toBe(GATEWAY_ACCOUNT);
   });
 
-  it("exports each subject to exactly the accounts that import it, and only the shared cancel subject to more than one", () => {
-    for (const entry of accounts[GATEWAY_ACCOUNT].exports ?? []) {
-      const subject = entry.service ?? entry.stream ?? '';
-      const importers = ['web-01', 'web-02'].filter((hostname) => agentImports(hostname).some((item) => item.subject === subject)).map(agentAccountName);
-      expect({ subject, accounts: entry.accounts }).toEqual({ subject, accounts: importers });
-      if (entry.accounts.length > 1) expect(subject).toBe('fleet.cancel.*');
+  it("exports, with wildcards for the host, every subject any agent imports, and nothing no agent imports", () => {
+    const exports = agentExports();
+    const imports = ['web-01', 'db-01', 'node-17'].flatMap(agentImports);
+    for (const item of imports) {
+      expect({ subject: item.subject, exported: exports.some((candidate) => candidate.kind === item.kind && containedIn(item.subject, candidate.subject)) }).toEqual({ subject: item.subject, exported: true });
     }
+    for (const exported of exports) expect(imports.some((item) => item.kind === exported.kind && containedIn(item.subject, exported.subject))).toBe(true);
   });
 
   it("names the agent's own host in every import but the cancels, with a reason for each", () => {

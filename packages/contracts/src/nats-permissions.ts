@@ -16,6 +16,7 @@ import {
   downloadSubject,
   earlyRowSubject,
   jobsStreamOf,
+  JOBS_STREAM_PREFIX,
   kvSubject,
   proxyRequestSubject,
   proxyResponseSubject,
@@ -99,6 +100,24 @@ export function agentImports(hostname: string): AgentImport[] {
     { kind: 'stream', subject: `${CANCEL_SUBJECT_PREFIX}.*`, reason: 'cancels of streamed jobs (a job id says nothing of the job)' },
     { kind: 'stream', subject: proxyRequestSubject(hostname, '*'), reason: "its own host's Engine proxy sessions" },
   ];
+}
+
+/**
+ * What the gateway's account exports: every agent import with the host's part (and its shard's
+ * stream and consumer) a wildcard. Each export needs an activation, which names one account and
+ * that host's own subject, so the wildcard grants nothing by itself.
+ */
+export function agentExports(): Pick<AgentImport, 'kind' | 'subject'>[] {
+  const marker = '\u0000';
+  const seen = new Map<string, Pick<AgentImport, 'kind' | 'subject'>>();
+  for (const item of agentImports(marker)) {
+    const generic = item.subject
+      .split('.')
+      .map((token) => (token.includes(marker) || token.startsWith(`${JOBS_STREAM_PREFIX}_`) ? '*' : token))
+      .join('.');
+    seen.set(`${item.kind} ${generic}`, { kind: item.kind, subject: generic });
+  }
+  return [...seen.values()];
 }
 
 /** The agent user's permissions: exactly its imports, as its account sees them, and its own inbox. */

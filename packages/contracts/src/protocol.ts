@@ -23,7 +23,7 @@ import type { NodeOperationName } from './operations';
  * stream a fan-out to N hosts costs the broker ~N² reads; with S streams, ~N²/S.
  */
 export const JOB_SHARDS = 16;
-const JOBS_STREAM_PREFIX = 'FLEET_JOBS';
+export const JOBS_STREAM_PREFIX = 'FLEET_JOBS';
 export const JOB_RECORDS_STREAM = 'FLEET_JOB_RECORDS';
 export const RESULTS_BUCKET = 'fleet_results';
 export const AGENTS_BUCKET = 'fleet_agents';
@@ -37,6 +37,10 @@ export const ENROLLMENTS_BUCKET = 'fleet_enrollments';
 export const REVOKED_BUCKET = 'fleet_revoked';
 /** The claims of every key minted through POST /token, keyed by its jti; never the key itself. */
 export const MINTED_KEYS_BUCKET = 'fleet_minted_keys';
+/** Unspent join tokens, keyed by the SHA-256 of the token (the token itself is never stored). */
+export const JOIN_TOKENS_BUCKET = 'fleet_join_tokens';
+/** Each joined host's NATS account and the users it joined with, keyed by hostname. */
+export const IDENTITIES_BUCKET = 'fleet_identities';
 export const AUDIT_STREAM = 'FLEET_AUDIT';
 export const AUDIT_SUBJECT = 'fleet.audit';
 
@@ -310,6 +314,21 @@ export interface EnrollmentRecord {
   labels: Record<string, string>;
   by: string;
   at: string;
+}
+
+/** A join token in JOIN_TOKENS_BUCKET: for which host, until when, and whether a join spent it. */
+export interface JoinTokenRecord {
+  hostname: string;
+  expires_at: string;
+  by: string;
+  spent_at?: string;
+}
+
+/** A host's NATS identity in IDENTITIES_BUCKET: its account's public key and every user key it joined with, each with when it was revoked (if). */
+export interface IdentityRecord {
+  account: string;
+  users: { public_key: string; joined_at: string }[];
+  revocations: Record<string, number>;
 }
 
 /** A key minted through POST /token, in MINTED_KEYS_BUCKET: what GET /token lists. */

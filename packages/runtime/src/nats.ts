@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { kvKeyOf, kvSubject } from '@fleet/contracts/protocol';
 
@@ -6,8 +6,8 @@ export interface NatsOptions {
   /** One URL, a comma-separated list (`nats://a:4222,nats://b:4222`, as FLEET_NATS_URL may hold), or an array. */
   servers: string | string[];
   name: string;
-  user?: string;
-  pass?: string;
+  /** A creds file's content (user JWT and NKey seed): the login proves it holds the seed by signing the server's nonce. None: a NATS without logins. */
+  creds?: string;
   /** Where replies arrive; agents use their own, which their permissions confine them to. */
   inboxPrefix?: string;
 }
@@ -20,8 +20,7 @@ export async function connectNats(opts: NatsOptions, log: Logger): Promise<NatsC
   const nc = await connect({
     servers: serverList(opts.servers),
     name: opts.name,
-    user: opts.user,
-    pass: opts.pass,
+    ...natsLogin(opts.creds),
     inboxPrefix: opts.inboxPrefix,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
@@ -32,6 +31,12 @@ export async function connectNats(opts: NatsOptions, log: Logger): Promise<NatsC
   });
   logStatus(nc, log);
   return nc;
+}
+
+/** The connect options that log in with `creds` (none without). */
+export function natsLogin(creds: string | undefined): { authenticator?: ReturnType<typeof credsAuthenticator> } {
+  // The client's parser wants each block's closing line ended; a setting read from a file comes trimmed.
+  return creds ? { authenticator: credsAuthenticator(new TextEncoder().encode(`${creds.trimEnd()}\n`)) } : {};
 }
 
 /** The client takes a string as one URL, so a comma-separated list is split here (blanks and spaces dropped). */

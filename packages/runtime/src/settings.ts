@@ -218,17 +218,15 @@ function jsonSchemaOf(setting: Setting): Record<string, unknown> {
   }
 }
 
+/** A decorated NATS creds file: the user JWT block, then the seed block. */
+const NATS_CREDS_PATTERN = '-----BEGIN NATS USER JWT-----[\\s\\S]+-----BEGIN USER NKEY SEED-----\\s*SU[A-Z2-7]{56}\\s*-+END USER NKEY SEED-+\\s*$';
+
+/** An NKey seed (operator `SO…` or account `SA…`), as `fleet nats-config` writes it. */
+export const NKEY_SEED_PATTERN = '^\\s*S[OA][A-Z2-7]{56}\\s*$';
+
 /** What gateway and agent both read. */
 export const COMMON_SETTINGS = {
   FLEET_NATS_URL: { type: 'string', default: 'nats://127.0.0.1:4222', format: 'nats-urls' },
-  FLEET_NATS_USER: { type: 'string', pattern: '^[^\\s]+$', must: 'a NATS user name without spaces' },
-  FLEET_NATS_PASSWORD: { type: 'string', secret: true },
+  FLEET_NATS_CREDS: { type: 'string', secret: true, pattern: NATS_CREDS_PATTERN, must: 'a NATS creds file (a user JWT and its NKey seed)' },
   FLEET_LOG_LEVEL: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
 } as const satisfies SettingsSchema;
-
-/** A password needs its user: NATS would refuse the login anyway, with a far less helpful message. */
-export function checkNatsLogin(settings: { FLEET_NATS_USER?: string; FLEET_NATS_PASSWORD?: string }): void {
-  if (settings.FLEET_NATS_PASSWORD && !settings.FLEET_NATS_USER) {
-    throw new ConfigError('FLEET_NATS_PASSWORD (or FLEET_NATS_PASSWORD_FILE) is set but FLEET_NATS_USER is not: set both, or neither');
-  }
-}

@@ -157,6 +157,11 @@ export class FleetClient {
     /** Replaces an accepted agent's labels, the ones targets and key scopes match. */
     label: (hostname: string, labels: Record<string, string>): Promise<Enrollment> =>
       this.json('put', '/agent/{hostname}/labels', { path: { hostname }, body: { labels } }),
+    /** A one-time join token for the agent on `hostname` (shown once; only its hash is kept). */
+    joinToken: (hostname: string, ttlSeconds?: number) =>
+      this.json('post', '/agent/{hostname}/join-token', { path: { hostname }, ...(ttlSeconds === undefined ? {} : { body: { ttl_seconds: ttlSeconds } }) }),
+    /** Revokes the agent's NATS identity (its connection is cut at once) and its enrolment. */
+    remove: (hostname: string) => this.json('delete', '/agent/{hostname}/identity', { path: { hostname } }),
   };
 
   readonly audit = {

@@ -91,6 +91,14 @@ export class AgentRoster {
     return this.enroll(hostname, { labels, by, at: new Date().toISOString() });
   }
 
+  /** Withdraws a host's acceptance (it was removed from the fleet): no target reaches it any more. */
+  async withdraw(hostname: string): Promise<void> {
+    await this.buckets.enrollments.delete(hostname);
+    this.enrolled.delete(hostname);
+    this.views.delete(hostname);
+    this.changed(hostname);
+  }
+
   private async enroll(hostname: string, record: EnrollmentRecord): Promise<Enrollment> {
     await this.buckets.enrollments.put(hostname, JSON.stringify(record));
     this.enrolled.set(hostname, record);

@@ -28,6 +28,7 @@ describe('the audit hook', () => {
       transfers: {} as never,
       store: {} as never,
       feed: {} as never,
+      identities: {} as never,
       roster: { list: () => [], get: () => undefined } as never,
       audit: {
         record: (entry: AuditEntry, changedNothing = false) => recorded.push({ entry, changedNothing }),

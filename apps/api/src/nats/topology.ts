@@ -17,6 +17,8 @@ import {
   kvStreamName,
   RESULTS_BUCKET,
   MINTED_KEYS_BUCKET,
+  IDENTITIES_BUCKET,
+  JOIN_TOKENS_BUCKET,
   objectStreamName,
   REVOKED_BUCKET,
   UPLOADS_BUCKET,
@@ -30,6 +32,8 @@ export interface Topology {
   enrollments: KV;
   revoked: KV;
   mintedKeys: KV;
+  joinTokens: KV;
+  identities: KV;
   /** Request bodies that are files, one object per job (README "File transfers"). */
   uploads: ObjectStore;
 }
@@ -103,6 +107,9 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     revoked: await bucket(REVOKED_BUCKET, { history: 1, replicas }),
     // No record outlives the longest key: the bucket forgets what has certainly expired.
     mintedKeys: await bucket(MINTED_KEYS_BUCKET, { history: 1, replicas, ttl: (opts.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS) * 1000 }),
+    // A join token lives at most a day (the contract's ttl_seconds); spent or not, it is gone after two.
+    joinTokens: await bucket(JOIN_TOKENS_BUCKET, { history: 1, replicas, ttl: 2 * 86_400 * 1000 }),
+    identities: await bucket(IDENTITIES_BUCKET, { history: 1, replicas }),
     uploads: await ensureUploadStore(nc, jsm, { replicas, maxBytes: opts.uploadStoreMaxBytes ?? -1 }),
   };
 }

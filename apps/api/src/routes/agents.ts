@@ -1,11 +1,12 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { DEFAULT_JOIN_TOKEN_TTL_SECONDS, type AgentIdentities } from '../agents/identity';
 import type { AgentRoster } from '../agents/roster';
 import { authorize, callerOf } from '../auth/middleware';
 import { ApiError, notFound } from '../errors';
 import { KeyScope } from '../targets/scope';
 
 /** A scoped key sees and drains only the agents inside its scope; the others answer as if they did not exist. */
-export function agentRoutes(roster: AgentRoster): Router {
+export function agentRoutes(roster: AgentRoster, identities: AgentIdentities): Router {
   const router = Router();
   const scopeOf = (res: Response) => KeyScope.of(callerOf(res).scope, roster);
   router.get('/agent', authorize('agent:read'), (_req, res) => {
@@ -34,6 +35,31 @@ export function agentRoutes(roster: AgentRoster): Router {
     if (!enrollment) throw notFound('agent not accepted', `'${hostname}' is not an accepted agent; accept it first (POST /agent/${hostname}/accept)`);
     res.json(enrollment);
   });
+  router.post('/agent/:hostname/join-token', authorize('agent:write'), async (req, res) => {
+    const by = unscopedCaller(res);
+    const ttlSeconds = (req.body as { ttl_seconds?: number } | undefined)?.ttl_seconds ?? DEFAULT_JOIN_TOKEN_TTL_SECONDS;
+    res.status(201).json(await identities.issueJoinToken(String(req.params.hostname), ttlSeconds, by));
+  });
+  router.delete('/agent/:hostname/identity', authorize('agent:write'), async (req, res) => {
+    unscopedCaller(res);
+    const hostname = String(req.params.hostname);
+    const removal = await identities.remove(hostname);
+    await roster.withdraw(hostname);
+    res.json(removal);
+  });
+  return router;
+}
+
+/**
+ * POST /agent/join: public (an agent has no API key), authenticated by its join token alone, the
+ * body checked against the contract first.
+ */
+export function agentJoinRoute(identities: AgentIdentities, validate: RequestHandler): Router {
+  const router = Router();
+  router.post('/agent/join', validate, async (req, res) => {
+    const body = req.body as { hostname: string; token: string; public_key: string };
+    res.json(await identities.join(body.hostname, body.token, body.public_key));
+  });
   return router;
 }
 
@@ -49,7 +75,7 @@ function labelsOf(req: Request): Record<string, string> | undefined {
 function unscopedCaller(res: Response): string {
   const caller = callerOf(res);
   if (caller.scope !== undefined) {
-    throw new ApiError(403, 'Forbidden - Insufficient permissions', `accepting agents and setting labels needs an unscoped key; this key is scoped to '${caller.scope}'`);
+    throw new ApiError(403, 'Forbidden - Insufficient permissions', `enrolling, labelling or removing agents needs an unscoped key; this key is scoped to '${caller.scope}'`);
   }
   return caller.sub;
 }

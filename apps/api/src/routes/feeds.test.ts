@@ -64,6 +64,7 @@ beforeAll(async () => {
       view: async (r: JobRecord) => ({ ...r, status: 'running', results: r.hosts.map((hostname) => ({ hostname, status: 'running', changed: false })) }),
     } as never,
     feed: feed as never,
+    identities: {} as never,
     roster: {
       list: () => Object.keys(LABELS).map(agent),
       get: (hostname: string) => (LABELS[hostname] ? agent(hostname) : undefined),

@@ -87,6 +87,27 @@ function registerAgentCommands(program: Command): void {
     .action(async (hostname: string, labels: string[], _opts: unknown, command: Command) => {
       show(command, await clientFor(command).agents.label(hostname, parseLabelArgs(labels)), describeEnrollment);
     });
+  agent
+    .command('join-token <hostname>')
+    .description(detailsOf('agent.joinToken').summary)
+    .option('--ttl <duration>', 'how long it stays usable: 90s, 15m, 2h (at most 24h)', parseTtl)
+    .action(async (hostname: string, opts: { ttl?: number }, command: Command) => {
+      const issued = await clientFor(command).agents.joinToken(hostname, opts.ttl);
+      show(command, issued, (t) => `${t.token}\n(for ${t.hostname}, once, until ${t.expires_at}: start its agent with FLEET_AGENT_JOIN_TOKEN=<this> FLEET_GATEWAY_URL=<gateway>)`);
+    });
+  agent
+    .command('remove <hostname>')
+    .description(detailsOf('agent.remove').summary)
+    .action(async (hostname: string, _opts: unknown, command: Command) => {
+      show(command, await clientFor(command).agents.remove(hostname), (r) => `${r.hostname}: removed, its NATS identity revoked at ${r.revoked_at}`);
+    });
+}
+
+/** `90s`, `15m`, `2h` → seconds. */
+function parseTtl(raw: string): number {
+  const match = /^([0-9]+)([smh])$/.exec(raw);
+  if (!match) throw new InvalidArgumentError('a duration like 90s, 15m or 2h');
+  return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as 's' | 'm' | 'h'];
 }
 
 /** `role=web zone=eu.west` → `{role:'web', zone:'eu.west'}`; the gateway validates keys and values. */

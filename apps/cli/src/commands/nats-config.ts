@@ -1,5 +1,4 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { HOSTNAME_RULE, isHostname } from '@fleet/contracts/grammar';
 import type { GeneratedNatsConfig, NatsConfigOptions } from '@fleet/deploy';
 
 // Loaded when `nats-config` runs, not at every start of the CLI: @fleet/deploy brings the process tooling and
@@ -9,14 +8,14 @@ const settings = () => require('@fleet/runtime/settings') as typeof import('@fle
 
 /**
  * `fleet nats-config`: a nats-server config for a fleet — JetStream with its
- * store, an optional cluster block, and one user per service with the subject
- * permissions of its role (deploy/lib/nats-auth.ts) — plus each user's
- * password file for FLEET_NATS_PASSWORD_FILE.
+ * store, an optional cluster block, operator mode with a full account resolver —
+ * plus the operator's keys and the gateway's logins (README "What an agent's
+ * NATS login can and cannot do"). Agents make their own identity when they join.
  */
 export function registerNatsConfigCommand(program: Command): void {
   const natsConfig = program
     .command('nats-config')
-    .description('write a nats-server config (JetStream, optional cluster, a user per agent with its permissions) and the password files');
+    .description("write a nats-server config (JetStream, optional cluster, operator mode) and the operator's keys and the gateway's logins");
   // Its options and action come from @fleet/deploy: defined when the command runs (or its help is asked for).
   program.hook('preSubcommand', (_program, dispatched) => {
     if (dispatched === natsConfig && natsConfig.options.length === 0) defineNatsConfig(natsConfig);
@@ -26,16 +25,15 @@ export function registerNatsConfigCommand(program: Command): void {
 function defineNatsConfig(command: Command): void {
   const { NATS_CONFIG_FILE, SERVER_NAME_VARIABLE, writeNatsConfig } = deploy();
   command
-    .requiredOption('--agents <hostnames>', 'the agents that will log in, comma-separated: web-01,web-02', parseHostnames)
-    .requiredOption('--out <dir>', `where to write ${NATS_CONFIG_FILE} and users/<user>.password`)
+    .requiredOption('--out <dir>', `where to write ${NATS_CONFIG_FILE} and operator/ (keys and the gateway's creds)`)
     .option('--server-name <name>', `this server's name (default: fleet-nats; with --cluster-routes: $${SERVER_NAME_VARIABLE} at start-up)`, parseName)
     .option('--listen <host:port>', 'client address', parseHostPort, '0.0.0.0:4222')
     .option('--http <host:port>', 'monitoring address (/healthz, /varz)', parseHostPort, '127.0.0.1:8222')
-    .option('--store-dir <dir>', 'JetStream file store', '/var/lib/nats')
+    .option('--store-dir <dir>', 'JetStream file store (the account resolver keeps its JWTs in <dir>/resolver)', '/var/lib/nats')
     .option('--cluster-routes <urls>', 'every cluster node, comma-separated: nats://10.0.0.5:6222,nats://10.0.0.6:6222 (adds a cluster block)', parseRoutes)
     .option('--cluster-name <name>', 'cluster name', parseName, 'fleet')
     .option('--cluster-listen <host:port>', 'route address of this node', parseHostPort, '0.0.0.0:6222')
-    .option('--force', `replace an existing ${NATS_CONFIG_FILE} (and every password in it)`)
+    .option('--force', `replace an existing ${NATS_CONFIG_FILE} (the operator is kept)`)
     .action((opts: NatsConfigOptions, invoked: Command) => {
       const generated = writeNatsConfig(opts);
       const json = invoked.optsWithGlobals<{ json?: boolean }>().json === true;
@@ -44,27 +42,18 @@ function defineNatsConfig(command: Command): void {
 }
 
 function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions): string {
-  const login = (user: string, file: string) => `  FLEET_NATS_USER=${user} FLEET_NATS_PASSWORD_FILE=${file}`;
+  const env = Object.entries(deploy().gatewayIdentityEnv(generated.operator)).map(([name, value]) => `  ${name}=${value}`);
   const lines = [
     `wrote ${generated.configFile} (check it: nats-server -t -c ${generated.configFile})`,
-    'each service logs in with its own user (copy its password file to its host, readable by it only):',
-    `gateway:\n${login(generated.users.gateway.user, generated.users.gateway.passwordFile)}`,
-    ...Object.entries(generated.users.agents).map(([hostname, credentials]) => `agent ${hostname}:\n${login(credentials.user, credentials.passwordFile)}`),
+    "the gateway's logins and enrolment keys (copy them to its host, readable by it only):",
+    ...env,
+    'each agent makes its own identity: fleet agent join-token <hostname>, then start it with FLEET_AGENT_JOIN_TOKEN',
   ];
   if (opts.clusterRoutes?.length && !opts.serverName) {
     const variable = deploy().SERVER_NAME_VARIABLE;
     lines.push(`cluster: the same file on every node; start each with its own ${variable} (e.g. ${variable}=nats-1)`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-function parseHostnames(raw: string): string[] {
-  const hostnames = raw.split(',').map((hostname) => hostname.trim()).filter(Boolean);
-  const bad = hostnames.find((hostname) => !isHostname(hostname));
-  if (bad !== undefined) throw new InvalidArgumentError(`'${bad}' is not an agent hostname: it must be ${HOSTNAME_RULE}`);
-  if (hostnames.length === 0) throw new InvalidArgumentError('name at least one agent');
-  if (new Set(hostnames).size !== hostnames.length) throw new InvalidArgumentError('each agent once');
-  return hostnames;
 }
 
 function parseName(raw: string): string {

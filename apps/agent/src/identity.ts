@@ -1,0 +1,45 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '@fleet/runtime/config';
+import type { Logger } from '@fleet/runtime/logger';
+import { AGENT_CREDS_FILE, credsFileContent, newUserKey, verifiedClaims } from '@fleet/runtime/nats-identity';
+import type { AgentConfig } from './config';
+
+const JOIN_TIMEOUT_MS = 15_000;
+
+/**
+ * The creds the agent logs in with: given outright (FLEET_NATS_CREDS), kept from an earlier join,
+ * or made now: a fresh NKey whose seed never leaves this host, its public half traded with the
+ * join token for a user JWT (README "Enrolling an agent"). None: a NATS without logins.
+ */
+export async function agentCreds(config: Pick<AgentConfig, 'hostname' | 'natsCreds' | 'identity'>, log: Logger): Promise<string | undefined> {
+  if (config.natsCreds) return config.natsCreds;
+  if (!config.identity) return undefined;
+  const file = join(config.identity.dir, AGENT_CREDS_FILE);
+  if (existsSync(file)) return readFileSync(file, 'utf8');
+  const { joinToken, gatewayUrl } = config.identity;
+  if (!joinToken || !gatewayUrl) {
+    throw new ConfigError(`${file} does not exist yet: to join, set FLEET_AGENT_JOIN_TOKEN (from \`fleet agent join-token ${config.hostname}\`) and FLEET_GATEWAY_URL`);
+  }
+  const key = newUserKey();
+  const userJwt = await requestUserJwt(gatewayUrl, { hostname: config.hostname, token: joinToken, public_key: key.getPublicKey() });
+  if (verifiedClaims(userJwt).sub !== key.getPublicKey()) throw new Error('the gateway answered a user JWT for another key');
+  const creds = credsFileContent(userJwt, key.getSeed());
+  mkdirSync(config.identity.dir, { recursive: true, mode: 0o700 });
+  writeFileSync(file, creds, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log.info({ public_key: key.getPublicKey() }, 'joined the fleet: NATS identity made');
+  return creds;
+}
+
+async function requestUserJwt(gatewayUrl: string, body: { hostname: string; token: string; public_key: string }): Promise<string> {
+  const res = await fetch(new URL('/agent/join', gatewayUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(JOIN_TIMEOUT_MS),
+  });
+  const answer = (await res.json().catch(() => ({}))) as { user_jwt?: string; error?: string; details?: string };
+  if (!res.ok || !answer.user_jwt) throw new ConfigError(`the gateway refused to let ${body.hostname} join (${res.status}): ${answer.details ?? answer.error ?? 'no reason given'}`);
+  return answer.user_jwt;
+}
