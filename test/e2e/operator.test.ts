@@ -133,7 +133,7 @@ describe('a NATS server from the generated config, with the real gateway, and an
     const config = readFileSync(generated.configFile, 'utf8');
     expect(config).toContain(`operator: "${generated.operator.operatorJwt}"`);
     expect(config).toMatch(/resolver: \{\n {2}type: full/);
-    expect(config).not.toMatch(/password|SU[A-Z2-7]{56}|SA[A-Z2-7]{56}|SO[A-Z2-7]{56}/);
+    expect(config).not.toMatch(/password:|S[UAO][A-Z2-7]{56}/);
     const operator = generated.operator;
     const files = [generated.configFile, operator.gatewayCredsFile, operator.systemCredsFile, operator.accountSignerFile, operator.gatewayAccountSeedFile, operator.agentUserSignerFile];
     for (const file of files) expect({ file, mode: (statSync(file).mode & 0o777).toString(8) }).toEqual({ file, mode: '600' });

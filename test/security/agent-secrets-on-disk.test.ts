@@ -66,7 +66,7 @@ function expectPrivate(files: string[], root: string): void {
 function expectNoSecretIn(configFile: string): void {
   const config = readFileSync(configFile, 'utf8');
   expect(config).not.toMatch(/S[UAO][A-Z2-7]{56}/);
-  expect(config).not.toMatch(/password|NKEY SEED/i);
+  expect(config).not.toMatch(/password:|NKEY SEED/i);
   expect(config).toMatch(/^operator: "eyJ/m);
 }
 
