@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyPair } from '@nats-io/nkeys';
 
@@ -55,21 +55,23 @@ const FILES = {
 export function createNatsOperator(dir: string): NatsOperator {
   ensurePrivateDir(dir);
   const file = (name: keyof typeof FILES): string => join(dir, FILES[name]);
-  const key = (name: keyof typeof FILES, create: () => KeyPair): KeyPair => {
-    if (existsSync(file(name))) return keyPairOfSeed(readFileSync(file(name), 'utf8'));
-    const pair = create();
-    writeSecretFile(file(name), `${Buffer.from(pair.getSeed()).toString('utf8')}\n`);
-    return pair;
+  // What is there already is kept (and made private again, whatever mode a copy left it in): the
+  // servers and every agent trust these keys.
+  const kept = (name: keyof typeof FILES, make: () => string): string => {
+    if (!existsSync(file(name))) writeSecretFile(file(name), make());
+    chmodSync(file(name), 0o600);
+    return readFileSync(file(name), 'utf8');
   };
+  const key = (name: keyof typeof FILES, create: () => KeyPair): KeyPair =>
+    keyPairOfSeed(kept(name, () => `${Buffer.from(create().getSeed()).toString('utf8')}\n`));
   const operator = key('operatorSeed', newOperatorKey);
   const signingKey = key('signingKey', newOperatorKey);
   const system = key('systemSeed', newAccountKey);
   const gateway = key('gatewaySeed', newAccountKey);
   key('agentUserSigner', newAccountKey);
-  const jwt = operatorJwt(operator, signingKey, system.getPublicKey());
-  writeSecretFile(file('operatorJwt'), `${jwt}\n`);
-  if (!existsSync(file('systemCreds'))) writeSecretFile(file('systemCreds'), newCreds(system, 'gateway-sys', { publish: { allow: ['>'] }, subscribe: { allow: ['>'] } }));
-  if (!existsSync(file('gatewayCreds'))) writeSecretFile(file('gatewayCreds'), newCreds(gateway, 'gateway', gatewayPermissions()));
+  const jwt = kept('operatorJwt', () => `${operatorJwt(operator, signingKey, system.getPublicKey())}\n`).trim();
+  kept('systemCreds', () => newCreds(system, 'gateway-sys', { publish: { allow: ['>'] }, subscribe: { allow: ['>'] } }));
+  kept('gatewayCreds', () => newCreds(gateway, 'gateway', gatewayPermissions()));
   return {
     dir,
     operatorJwt: jwt,
