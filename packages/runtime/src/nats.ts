@@ -49,7 +49,9 @@ export function serverList(servers: string | string[]): string[] {
 async function logStatus(nc: NatsConnection, log: Logger): Promise<void> {
   for await (const status of nc.status()) {
     if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
-      log.warn({ nats_status: status.type, server: 'server' in status ? status.server : undefined }, 'nats connection status');
+      // The server's reason (e.g. `User Authentication Revoked`) names no credential.
+      const reason = status.type === 'error' ? String(status.error) : undefined;
+      log.warn({ nats_status: status.type, server: 'server' in status ? status.server : undefined, reason }, 'nats connection status');
     }
   }
 }
