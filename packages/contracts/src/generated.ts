@@ -2125,7 +2125,8 @@ export interface paths {
          * @description Authenticated by the join token alone: it must be unexpired, unused and issued for this
          *     hostname (else 401, or 403 for another host's token), and it is spent by this call. The
          *     agent made its NKey itself and sends only the public half; the answer is the user JWT the
-         *     gateway's NATS accepts for that key (README "Enrolling an agent").
+         *     gateway's NATS accepts for that key (README "Enrolling an agent"). A host that joined before
+         *     keeps its account, and every key it joined with before is revoked: joining again rotates its key.
          */
         post: operations["agent.join"];
         delete?: never;

@@ -44,12 +44,22 @@ export class AgentIdentities {
     return { hostname, token, expires_at: record.expires_at };
   }
 
-  /** Spends `token` for `hostname` and answers the user JWT for `publicKey`. */
+  /**
+   * Spends `token` for `hostname` and answers the user JWT for `publicKey`. A host that joined
+   * before keeps its account, and every key it joined with before is revoked: a join is also how
+   * an agent rotates its key, and a copy of the old seed logs in no more.
+   */
   async join(hostname: string, token: string, publicKey: string): Promise<{ hostname: string; user_jwt: string; account: string }> {
     const keys = this.requireKeys();
     await this.spend(hostname, token);
     const identity = (await this.identityOf(hostname)) ?? { record: { account: newAccountKey().getPublicKey(), users: [], revocations: {} }, revision: 0 };
-    const record: IdentityRecord = { ...identity.record, users: [...identity.record.users, { public_key: publicKey, joined_at: new Date().toISOString() }] };
+    const now = new Date();
+    const revoked = Object.fromEntries(identity.record.users.map((user) => [user.public_key, Math.floor(now.getTime() / 1000)]));
+    const record: IdentityRecord = {
+      account: identity.record.account,
+      users: [...identity.record.users, { public_key: publicKey, joined_at: now.toISOString() }],
+      revocations: { ...identity.record.revocations, ...revoked },
+    };
     await this.save(hostname, record, identity.revision);
     await this.push(keys, hostname, record);
     return { hostname, user_jwt: agentUserJwt(keys.userSigner, { hostname, account: record.account }, publicKey), account: record.account };
