@@ -1,13 +1,15 @@
 /**
  * An agent's life with its own NATS identity (README "Enrolling an agent"): a process started with
  * nothing but environment variables and a one-time join token makes its NKey, joins, waits
- * pending, runs jobs once accepted, survives a restart on the identity it kept, and is cut off by
- * `fleet agent remove` — checked on the engine and on the server's connz.
+ * pending, runs jobs once accepted, survives a restart on the identity it kept, rotates its key by
+ * joining again, and is cut off by `fleet agent remove` — checked on the engine and the server's connz.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { abortIfDead, AGENT_ENTRYPOINT, BUSYBOX_IMAGE, hostGrantKeyFiles, REPO_ROOT, spawnService, stopByPid, waitFor } from '@fleet/deploy';
-import { verifiedClaims, userJwtOfCreds } from '@fleet/runtime/nats-identity';
+import { connect } from '@nats-io/transport-node';
+import { natsLogin } from '@fleet/runtime/nats';
+import { userJwtOfCreds, verifiedClaims } from '@fleet/runtime/nats-identity';
 import { api } from '../support/http';
 import { useTestFleet } from '../support/suite';
 
@@ -85,6 +87,24 @@ it('restarts on the identity it kept: no token needed, the spent one is not aske
     timeoutMs: 60_000,
     abortIf: abortIfDead('agent', agentPid, agentLog()),
   });
+  expect((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).body.results).toMatchObject([{ hostname: HOST, status: 'ok' }]);
+});
+
+it('rotates its key by joining again: the new key logs in, the old one is cut and refused', async () => {
+  const oldCreds = readFileSync(path.join(identityDir(), 'agent.creds'), 'utf8');
+  await stopByPid(agentPid, { marker: AGENT_ENTRYPOINT });
+  rmSync(path.join(identityDir(), 'agent.creds'));
+  const issued = await api(fleet, 'POST', `/agent/${HOST}/join-token`);
+  const startedSince = new Date();
+  agentPid = startJoiningAgent(issued.body.token);
+  await waitFor(`${HOST} back on a new key`, async () => (new Date((await listed())?.started_at ?? 0) >= startedSince ? true : undefined), {
+    timeoutMs: 60_000,
+    abortIf: abortIfDead('agent', agentPid, agentLog()),
+  });
+  const newCreds = readFileSync(path.join(identityDir(), 'agent.creds'), 'utf8');
+  expect(userJwtOfCreds(newCreds)).not.toBe(userJwtOfCreds(oldCreds));
+  expect(accountOfCreds()).toBe(String(verifiedClaims(userJwtOfCreds(oldCreds)).nats.issuer_account));
+  await expect(connect({ servers: fleet.natsUrl, ...natsLogin(oldCreds), maxReconnectAttempts: 0 })).rejects.toThrow(/authorization|authentication/i);
   expect((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).body.results).toMatchObject([{ hostname: HOST, status: 'ok' }]);
 });
 
