@@ -160,6 +160,19 @@ attack('a made-up join token, a public key that is a seed, an account key: refus
   expect(await identityRecord('web-09')).toBeUndefined();
 });
 
+attack('a join token or a removal asked for with a viewer, operator or scoped admin key: refused, nothing issued or revoked', async () => {
+  for (const key of [fleet.mintKey('viewer'), fleet.mintKey('operator'), fleet.mintKey('admin', { scope: 'role:web' })]) {
+    const token = await api(fleet, 'POST', '/agent/web-11/join-token', { key, body: {} });
+    expect(token.status).toBe(403);
+    expect(token.body).not.toHaveProperty('token');
+    expect((await api(fleet, 'DELETE', '/agent/web-01/identity', { key })).status).toBe(403);
+  }
+  expect(await identityRecord('web-01')).toBeDefined();
+  // web-01 still logs in: nothing was revoked.
+  const nc = await connect({ servers: fleet.natsUrl, ...natsLogin(readFileSync(agentCredsFile(fleet.state, 'web-01'), 'utf8')), inboxPrefix: agentInboxPrefix('web-01') });
+  await nc.close();
+});
+
 attack("an agent's seed and its join token: the seed mode 600 in a 700 directory, neither ever in a log, a gateway answer, a job record or the audit", async () => {
   const credsFile = agentCredsFile(fleet.state, 'web-01');
   expect((statSync(credsFile).mode & 0o777).toString(8)).toBe('600');

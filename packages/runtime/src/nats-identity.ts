@@ -22,15 +22,14 @@ export interface Claims {
   iss: string;
   sub: string;
   name?: string;
-  exp?: number;
   nats: Record<string, unknown> & { type: ClaimType; version: 2 };
 }
 
 const HEADER = base64url(JSON.stringify({ typ: 'JWT', alg: 'ed25519-nkey' }));
 
-/** Signs `nats` claims about `subject` with `signer`; the jti is the hash of the claims, as nats-server's own tools make it. */
-export function signClaims(signer: KeyPair, subject: string, name: string, nats: Claims['nats'], expiresAt?: number): string {
-  const body: Omit<Claims, 'jti'> = { iat: Math.floor(Date.now() / 1000), iss: signer.getPublicKey(), sub: subject, name, nats, ...(expiresAt ? { exp: expiresAt } : {}) };
+/** Signs `nats` claims about `subject` with `signer`; the jti (the JWT's id) is a hash of the rest. */
+export function signClaims(signer: KeyPair, subject: string, name: string, nats: Claims['nats']): string {
+  const body: Omit<Claims, 'jti'> = { iat: Math.floor(Date.now() / 1000), iss: signer.getPublicKey(), sub: subject, name, nats };
   const jti = createHash('sha256').update(JSON.stringify(body)).digest('base64url');
   const payload = base64url(JSON.stringify({ jti, ...body }));
   const signature = Buffer.from(signer.sign(Buffer.from(`${HEADER}.${payload}`))).toString('base64url');

@@ -99,9 +99,14 @@ export class AgentIdentities {
     return entry && entry.operation === 'PUT' ? { record: entry.json<IdentityRecord>(), revision: entry.revision } : undefined;
   }
 
+  /** Compare-and-set: of two joins of one host at once, one wins and the other is told so. */
   private async save(hostname: string, record: IdentityRecord, revision: number): Promise<void> {
-    if (revision === 0) await this.identities.put(hostname, JSON.stringify(record));
-    else await this.identities.update(hostname, JSON.stringify(record), revision);
+    try {
+      if (revision === 0) await this.identities.create(hostname, JSON.stringify(record));
+      else await this.identities.update(hostname, JSON.stringify(record), revision);
+    } catch {
+      throw new ApiError(409, 'Conflict', `'${hostname}' joined with another token at the same moment; its token is spent, ask for a new one`);
+    }
   }
 
   /** Sends the host's account JWT to the resolver; nats-server applies it to live connections at once. */
