@@ -124,7 +124,12 @@ attack('a join token used twice (a stolen copy replayed): the second join is ref
   const second = await join('web-05', token);
   expect(second.res.status).toBe(401);
   expect(second.res.body).toMatchObject({ code: 401, details: expect.stringContaining('used already') });
+  // A fresh token with the key that joined already: refused too (its revocation would hit it).
+  const reused = await join('web-05', await joinToken('web-05'), first.key);
+  expect(reused.res.status).toBe(409);
   expect((await identityRecord('web-05'))?.users.map((user) => user.public_key)).toEqual([first.key.getPublicKey()]);
+  const stillIn = await connect({ servers: fleet.natsUrl, ...natsLogin(first.creds), maxReconnectAttempts: 0 });
+  await stillIn.close();
 });
 
 attack('an expired join token: refused, and not spent', async () => {

@@ -53,6 +53,10 @@ export class AgentIdentities {
     const keys = this.requireKeys();
     await this.spend(hostname, token);
     const identity = (await this.identityOf(hostname)) ?? { record: { account: newAccountKey().getPublicKey(), users: [], revocations: {} }, revision: 0 };
+    // Revoking the old keys would revoke a reused one with them: a join always brings a fresh key.
+    if (identity.record.users.some((user) => user.public_key === publicKey)) {
+      throw new ApiError(409, 'Conflict', `'${hostname}' joined with this key before; a join needs a fresh NKey (the token is spent, ask for a new one)`);
+    }
     const now = new Date();
     const revoked = Object.fromEntries(identity.record.users.map((user) => [user.public_key, Math.floor(now.getTime() / 1000)]));
     const record: IdentityRecord = {
