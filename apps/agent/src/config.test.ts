@@ -27,6 +27,37 @@ describe('loadAgentConfig', () => {
   });
 });
 
+describe('how the agent joins', () => {
+  const token = `fjt_${'Ab3_-'.repeat(8)}Ab3`;
+
+  it('reads its identity directory, its join token (also from a file) and the gateway URL', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'agent-join-'));
+    const tokenFile = path.join(dir, 'token');
+    writeFileSync(tokenFile, `${token}\n`);
+    const config = loadAgentConfig({ ...GRANT, FLEET_AGENT_IDENTITY_DIR: '/var/lib/fleet-agent', FLEET_AGENT_JOIN_TOKEN_FILE: tokenFile, FLEET_GATEWAY_URL: 'https://fleet.example:8080' });
+    expect(config.identity).toEqual({ dir: '/var/lib/fleet-agent', joinToken: token, gatewayUrl: 'https://fleet.example:8080' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('has no identity without a directory: it logs in with FLEET_NATS_CREDS or, on a dev NATS, with nothing', () => {
+    expect(loadAgentConfig({ ...GRANT }).identity).toBeUndefined();
+  });
+
+  it('refuses a malformed join token without printing it, and a relative identity directory', () => {
+    const message = (() => {
+      try {
+        loadAgentConfig({ ...GRANT, FLEET_AGENT_JOIN_TOKEN: 'secret-but-not-a-token', FLEET_AGENT_IDENTITY_DIR: 'relative/dir' });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    expect(message).toContain('FLEET_AGENT_JOIN_TOKEN=(22 characters, not shown) must be a join token');
+    expect(message).toContain("FLEET_AGENT_IDENTITY_DIR='relative/dir' must be an absolute directory path");
+    expect(message).not.toContain('secret-but-not-a-token');
+  });
+});
+
 describe('agent configuration', () => {
   it('refuses to start without the gateway key that verifies every job', () => {
     expect(() => loadAgentConfig({ FLEET_AGENT_HOSTNAME: 'web-01' })).toThrow('FLEET_HOST_GRANT_PUBLIC_KEY or FLEET_HOST_GRANT_PUBLIC_KEY_FILE must be set');
