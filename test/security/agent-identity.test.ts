@@ -119,8 +119,10 @@ attack('a removed agent: its live connection is cut at once (connz), it cannot r
 
 attack('a join token used twice (a stolen copy replayed): the second join is refused and makes no user', async () => {
   const token = await joinToken('web-05');
+  const joinStarted = Date.now();
   const first = await join('web-05', token);
   expect(first.res.status).toBe(200);
+  process.stderr.write(`agent-identity: a join (account JWT signed and pushed, user JWT issued) took ${Date.now() - joinStarted} ms\n`);
   const second = await join('web-05', token);
   expect(second.res.status).toBe(401);
   expect(second.res.body).toMatchObject({ code: 401, details: expect.stringContaining('used already') });
