@@ -22,7 +22,9 @@ import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
 import { useTestFleet } from '../support/suite';
 
-const fleet = useTestFleet({ agents: [{ hostname: 'web-01', labels: { role: 'web' } }] });
+/** Low enough for the flood below, above the few refused joins the other attacks make. */
+const FAILED_AUTH_PER_MINUTE = 20;
+const fleet = useTestFleet({ agents: [{ hostname: 'web-01', labels: { role: 'web' } }], gatewayEnv: { FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE: String(FAILED_AUTH_PER_MINUTE) } });
 let gatewayNats: NatsConnection;
 
 beforeAll(async () => {
@@ -230,6 +232,17 @@ attack('the connect protocol carries the user JWT and a signature of the nonce: 
   } finally {
     relay.close();
   }
+});
+
+// Last: it uses up this address's failed authentications for the minute.
+attack('guessing join tokens at speed: past the failed-authentication limit every guess is 429, and none joins', async () => {
+  const statuses: number[] = [];
+  for (let i = 0; i < FAILED_AUTH_PER_MINUTE + 5; i++) {
+    statuses.push((await join('web-12', `fjt_${String(i).padStart(43, 'g')}`)).res.status);
+  }
+  expect(statuses.slice(-5)).toEqual([429, 429, 429, 429, 429]);
+  expect(statuses.filter((status) => status !== 401 && status !== 429)).toEqual([]);
+  expect(await identityRecord('web-12')).toBeUndefined();
 });
 
 /** A loopback TCP relay to the NATS port that keeps every byte each side sent. */

@@ -83,10 +83,10 @@ export function createApp(deps: GatewayDeps): Express {
   // Public, before authentication and before the contract validator (which would 404 what it does not know).
   app.use(onlyUnder(PUBLIC_PATHS, publicRoutes(deps)));
   const validation = compileContractValidation();
-  // An agent joining has no API key yet: its join token is its credential.
-  app.use(onlyUnder(JOIN_PATH, agentJoinRoute(deps.identities, validation.forOperation({ method: 'post', path: '/agent/join' }))));
-  const maxKeyTtlSeconds = deps.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
   const preAuth = new PreAuthLimit(deps.preAuthRateLimitPerMinute ?? 0);
+  // An agent joining has no API key yet: its join token is its credential (a refused one counts as a failed authentication).
+  app.use(onlyUnder(JOIN_PATH, agentJoinRoute(deps.identities, validation.forOperation({ method: 'post', path: '/agent/join' }), preAuth)));
+  const maxKeyTtlSeconds = deps.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds, preAuth));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   app.use(refuseChangesWhileAuditFull(() => deps.audit.full, (err, req, res, next) => (isEngineProxyPath(req.url) ? sendProxyError(res, err) : next(err))));

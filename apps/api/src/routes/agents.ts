@@ -2,6 +2,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { DEFAULT_JOIN_TOKEN_TTL_SECONDS, type AgentIdentities } from '../agents/identity';
 import type { AgentRoster } from '../agents/roster';
 import { authorize, callerOf } from '../auth/middleware';
+import type { PreAuthLimit } from '../auth/pre-auth-limit';
 import { ApiError, notFound } from '../errors';
 import { KeyScope } from '../targets/scope';
 
@@ -52,13 +53,19 @@ export function agentRoutes(roster: AgentRoster, identities: AgentIdentities): R
 
 /**
  * POST /agent/join: public (an agent has no API key), authenticated by its join token alone, the
- * body checked against the contract first.
+ * body checked against the contract first. A refused token counts against the client address's
+ * failed authentications, as a refused API key does.
  */
-export function agentJoinRoute(identities: AgentIdentities, validate: RequestHandler): Router {
+export function agentJoinRoute(identities: AgentIdentities, validate: RequestHandler, preAuth: PreAuthLimit): Router {
   const router = Router();
   router.post('/agent/join', validate, async (req, res) => {
     const body = req.body as { hostname: string; token: string; public_key: string };
-    res.json(await identities.join(body.hostname, body.token, body.public_key));
+    try {
+      res.json(await identities.join(body.hostname, body.token, body.public_key));
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) throw preAuth.refusal(req.ip) ?? err;
+      throw err;
+    }
   });
   return router;
 }
