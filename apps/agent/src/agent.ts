@@ -45,7 +45,11 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   const jsm = await jetstreamManager(nc, jetStreamOptions);
   // Plain KV writes (`$KV.<bucket>.<key>`), never through the API prefix.
   const kvm = new Kvm(nc);
-  const hostPolicy = { grantKey: createPublicKey(config.hostGrantPublicKey), allowedPaths: config.hostPaths };
+  const hostPolicy = {
+    grantKey: createPublicKey(config.hostGrantPublicKey),
+    allowedPaths: config.hostPaths,
+    access: { registries: config.registries },
+  };
   const worker = new JobWorker({
     nc,
     js: jetstream(nc, jetStreamOptions),

@@ -1,7 +1,7 @@
 import { hostname as osHostname } from 'node:os';
 import { HOSTNAME_PATTERN, HOSTNAME_RULE, isHostname, isLabel, LABELS_RULE } from '@fleet/contracts/grammar';
 import { ConfigError } from '@fleet/runtime/config';
-import { checkNatsLogin, COMMON_SETTINGS, loadSettings, parseListenAddress, type SettingsSchema } from '@fleet/runtime/settings';
+import { checkNatsLogin, COMMON_SETTINGS, loadSettings, parseListenAddress, registryAllowlist, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface AgentConfig {
   natsUrl: string;
@@ -21,6 +21,8 @@ export interface AgentConfig {
   hostGrantPublicKey: string;
   /** Host path prefixes binds may expose even with a grant; unset: any path a grant covers. */
   hostPaths?: string[];
+  /** Registries its engine may be aimed at without a grant (FLEET_REGISTRY_ALLOWLIST, the gateway's list). */
+  registries: string[];
   /** Where /metrics and /health are served (port 0: a free one); unset: no metrics server. */
   metricsAddr?: { host: string; port: number };
   /** pino level. */
@@ -70,6 +72,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     maxOutputBytes: settings.FLEET_AGENT_MAX_OUTPUT_BYTES,
     hostGrantPublicKey: settings.FLEET_HOST_GRANT_PUBLIC_KEY,
     hostPaths: settings.FLEET_AGENT_HOST_PATHS?.split(','),
+    registries: registryAllowlist(settings.FLEET_REGISTRY_ALLOWLIST),
     metricsAddr: settings.FLEET_AGENT_METRICS_ADDR ? parseListenAddress(settings.FLEET_AGENT_METRICS_ADDR) : undefined,
     logLevel: settings.FLEET_LOG_LEVEL,
   };

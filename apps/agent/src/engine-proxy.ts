@@ -2,7 +2,15 @@ import { request as httpRequest, Agent as HttpAgent, type ClientRequest, type In
 import type { Socket } from 'node:net';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, proxyGrantOperation, proxyGrantParams } from '@fleet/contracts/engine-proxy';
+import {
+  engineRequestHeaders,
+  EngineRequestRefusal,
+  judgeEngineRequest,
+  locateEngineRequest,
+  proxyGrantOperation,
+  proxyGrantParams,
+  type JudgedEngineRequest,
+} from '@fleet/contracts/engine-proxy';
 import { hostPathsOutside } from '@fleet/contracts/host-access';
 import { hostGrantRefusal } from '@fleet/contracts/host-grant';
 import {
@@ -85,30 +93,45 @@ export class EngineProxy {
     const log = this.deps.log.child({ session_id: id, hostname: this.deps.hostname });
     const session = new ProxySession(id, flow, this.deps.socketPath, this.keepAlive, log, () => this.sessions.delete(id));
     this.sessions.set(id, session);
-    const refusal = open ? this.refusal(id, open) : { status: 400, error: 'invalid request', details: 'the OPEN frame is not JSON' };
-    if (refusal) {
-      log.warn({ method: open?.method, path: open?.path, refusal: refusal.details }, 'proxy session refused');
-      session.abort(refusal);
+    const judgement = open ? this.judge(id, open) : { refusal: { status: 400, error: 'invalid request', details: 'the OPEN frame is not JSON' } };
+    if ('refusal' in judgement) {
+      log.warn({ method: open?.method, path: open?.path, refusal: judgement.refusal.details }, 'proxy session refused');
+      session.abort(judgement.refusal);
       return;
     }
-    session.start(open as ProxyOpen);
+    session.start(open as ProxyOpen, judgement.judged);
   }
 
-  /** Why this agent will not run `open`: an unmapped endpoint, or host access without a valid grant. */
-  private refusal(id: string, open: ProxyOpen): ProxyAbort | undefined {
-    const url = new URL(open.path, 'http://engine');
-    const endpoint = matchEngineEndpoint(open.method, url.pathname);
-    if (!endpoint) return { status: 404, error: 'not found', details: `${open.method} ${url.pathname} is not an Engine endpoint the contract maps` };
-    if ((endpoint.kind === 'hijack') !== open.hijack || (open.hijack && open.body)) return { status: 400, error: 'invalid request', details: `${open.method} ${endpoint.path} is ${endpoint.kind}` };
-    if (needsWholeBody(endpoint) && open.body) return { status: 400, error: 'invalid request', details: `${endpoint.path} takes its body inline` };
-    const body = open.inline_body === undefined ? undefined : parseJson(open.inline_body);
-    const access = engineRequestHostAccess(endpoint, url.searchParams, body);
+  /**
+   * The agent's own judgement of `open`, whatever the gateway decided: the endpoint must be mapped,
+   * the request decoded and judged again (the same decode and allowlist), and a request reaching
+   * the host must carry the gateway's grant over exactly the path and body bytes judged here,
+   * which are the ones sent to the engine.
+   */
+  private judge(id: string, open: ProxyOpen): { judged: JudgedEngineRequest } | { refusal: ProxyAbort } {
+    let judged: JudgedEngineRequest;
+    try {
+      const located = locateEngineRequest(open.method, open.path);
+      const { endpoint } = located;
+      if ((endpoint.kind === 'hijack') !== open.hijack || (open.hijack && open.body)) return { refusal: { status: 400, error: 'invalid request', details: `${open.method} ${endpoint.path} is ${endpoint.kind}` } };
+      const inline = open.inline_body === undefined ? undefined : Buffer.from(open.inline_body, 'base64');
+      judged = judgeEngineRequest(located, { contentType: open.headers['content-type'], inline, streamed: open.body }, this.deps.hostPolicy.access);
+    } catch (err) {
+      if (err instanceof EngineRequestRefusal) return { refusal: { status: err.status, error: err.error, details: err.details } };
+      throw err;
+    }
+    const refusal = this.hostAccessRefusal(id, open, judged);
+    return refusal ? { refusal } : { judged };
+  }
+
+  private hostAccessRefusal(id: string, open: ProxyOpen, judged: JudgedEngineRequest): ProxyAbort | undefined {
+    const { access, endpoint } = judged;
     if (access.length === 0) return undefined;
     const reasons = access.map((item) => item.reason).join('; ');
     const forbidden = (details: string): ProxyAbort => ({ status: 403, error: 'Forbidden - host access refused', details: `${reasons}: ${details}` });
     const { grantKey, allowedPaths } = this.deps.hostPolicy;
     if (!grantKey) return forbidden('this agent has no gateway grant key (FLEET_HOST_GRANT_PUBLIC_KEY_FILE), so nothing may reach its host');
-    const job = { job_id: id, operation: proxyGrantOperation(endpoint), hostname: this.deps.hostname, params: proxyGrantParams(open.path, body) };
+    const job = { job_id: id, operation: proxyGrantOperation(endpoint), hostname: this.deps.hostname, params: proxyGrantParams(judged) };
     const grantRefusal = hostGrantRefusal(open.host_grant, job, grantKey);
     if (grantRefusal) return forbidden(grantRefusal);
     if (this.usedGrants.has(id)) return forbidden('the host-access grant was used already');
@@ -122,14 +145,6 @@ export class EngineProxy {
     const now = Date.now();
     for (const session of this.sessions.values()) session.keepAlive(now);
     for (const [id, expiresAt] of this.usedGrants) if (expiresAt < now) this.usedGrants.delete(id);
-  }
-}
-
-function parseJson(base64: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(base64, 'base64').toString('utf8'));
-  } catch {
-    return undefined;
   }
 }
 
@@ -155,19 +170,19 @@ class ProxySession {
     private readonly onDone: () => void,
   ) {}
 
-  start(open: ProxyOpen): void {
-    this.log.info({ method: open.method, path: open.path, caller: open.caller, hijack: open.hijack }, 'proxy session opened');
+  /** Sends exactly the judged request to the engine: its path, its headers, its body bytes. */
+  start(open: ProxyOpen, judged: JudgedEngineRequest): void {
+    this.log.info({ method: open.method, path: judged.path, caller: open.caller, hijack: open.hijack }, 'proxy session opened');
     this.takesBytes = open.body || open.hijack;
     // Said at once: the gateway knows the session reached its agent before the engine answers.
     this.flow.send(PROXY_FRAME.ALIVE);
-    const headers: Record<string, string> = { ...open.headers };
+    const headers = engineRequestHeaders(judged, open.headers);
     if (open.hijack) Object.assign(headers, { connection: 'Upgrade', upgrade: 'tcp' });
-    const inline = open.inline_body === undefined ? undefined : Buffer.from(open.inline_body, 'base64');
-    if (inline) headers['content-length'] = String(inline.length);
+    const inline = judged.body;
     const request = httpRequest({
       socketPath: this.socketPath,
       method: open.method,
-      path: open.path,
+      path: judged.path,
       headers,
       // A hijacked connection is taken over and never pooled.
       agent: open.hijack ? false : this.keepAliveAgent,

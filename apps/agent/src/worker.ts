@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { hostPathsOutside, nodeOperationHostAccess } from '@fleet/contracts/host-access';
+import { hostPathsOutside, nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/host-access';
 import { hostGrantRefusal, jobSealRefusal } from '@fleet/contracts/host-grant';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { OPERATIONS } from '@fleet/contracts/operations';
@@ -40,6 +40,8 @@ export interface HostPolicy {
   grantKey: KeyObject;
   /** Host path prefixes a bind may expose; undefined: any path the grant covers. */
   allowedPaths?: readonly string[];
+  /** What reaches the host beyond the models' own rules: the registry allowlist. */
+  access: AccessPolicy;
 }
 
 /**
@@ -193,7 +195,7 @@ export class JobWorker {
    * host paths this agent allows. A NATS login that can publish jobs cannot forge either.
    */
   private hostAccessRefusal(job: JobMessage): string | undefined {
-    const access = nodeOperationHostAccess(job.operation, job.params ?? {});
+    const access = nodeOperationHostAccess(job.operation, job.params ?? {}, this.deps.hostPolicy.access);
     if (access.length === 0) return undefined;
     const reasons = access.map((item) => item.reason).join('; ');
     const { grantKey, allowedPaths } = this.deps.hostPolicy;

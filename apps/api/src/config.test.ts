@@ -73,6 +73,7 @@ describe('gateway configuration', () => {
       auditWindowSeconds: 60,
       uploadMaxBytes: 1024 ** 3,
       uploadStoreMaxBytes: 4 * 1024 ** 3,
+      registries: ['docker.io', 'index.docker.io', 'registry-1.docker.io'],
       logLevel: 'info',
     });
   });

@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import { ConfigError } from '@fleet/runtime/config';
-import { checkNatsLogin, COMMON_SETTINGS, loadSettings, type SettingsSchema } from '@fleet/runtime/settings';
+import { checkNatsLogin, COMMON_SETTINGS, loadSettings, registryAllowlist, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface GatewayConfig {
   natsUrl: string;
@@ -46,6 +46,8 @@ export interface GatewayConfig {
   uploadMaxBytes: number;
   /** What the upload store may hold at once, all uploads together; past it, 507. */
   uploadStoreMaxBytes: number;
+  /** Registries an engine may be aimed at without docker:host (FLEET_REGISTRY_ALLOWLIST). */
+  registries: string[];
   /** pino level. */
   logLevel?: string;
 }
@@ -112,6 +114,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     auditWindowSeconds: settings.FLEET_AUDIT_WINDOW_SECONDS,
     uploadMaxBytes: settings.FLEET_UPLOAD_MAX_BYTES,
     uploadStoreMaxBytes: settings.FLEET_UPLOAD_STORE_MAX_BYTES,
+    registries: registryAllowlist(settings.FLEET_REGISTRY_ALLOWLIST),
     logLevel: settings.FLEET_LOG_LEVEL,
   };
 }

@@ -102,6 +102,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     metrics,
     readiness: await readinessProbe(nc, natsLink),
     engineProxy: { tunnel, resolver, hostGrantKey, longRunningSlots },
+    accessPolicy: { registries: config.registries },
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening)).once('error', reject);
