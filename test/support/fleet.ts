@@ -201,6 +201,13 @@ export class TestFleet {
   }
 }
 
+/**
+ * The suites' registries run on loopback at a free port (startRegistry): gateway and agents admit
+ * them beside Docker Hub (README "Host-level access"), and nothing else.
+ */
+export const TEST_REGISTRY_ALLOWLIST = 'docker.io,index.docker.io,registry-1.docker.io,127.0.0.1,localhost';
+const TEST_REGISTRIES = { FLEET_REGISTRY_ALLOWLIST: TEST_REGISTRY_ALLOWLIST };
+
 /** Starts a fleet in a short /tmp dir (unix socket paths are limited) with attached processes. */
 export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestFleet> {
   const dir = mkdtempSync('/tmp/flt-');
@@ -226,8 +233,8 @@ export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestF
       natsUrl: cluster?.urls,
       natsUsers: clusterAuth?.users,
       logLevel: opts.logLevel,
-      gatewayEnv: opts.gatewayEnv,
-      agentEnv: opts.agentEnv,
+      gatewayEnv: { ...TEST_REGISTRIES, ...opts.gatewayEnv },
+      agentEnv: { ...TEST_REGISTRIES, ...opts.agentEnv },
       pendingAgents: opts.pendingAgents,
     });
     return new TestFleet(state, cluster);
