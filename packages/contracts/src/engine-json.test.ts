@@ -62,6 +62,11 @@ describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
     expect(refusal('{"__proto__":{"Privileged":true}}').field).toBe('__proto__');
   });
 
+  it('never quotes the body in a refusal (it may hold a credential)', () => {
+    expect(() => decodeEngineJson('{"username":"u","password":s3cret-pw}', ENGINE_MODELS.Auth)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cret') }));
+    expect(() => decodeEngineJson('{"Memory":123456789.5}', ENGINE_MODELS.ContainerUpdate)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('123456789') }));
+  });
+
   it('reads a lone surrogate escape as U+FFFD, as Go does', () => {
     expect(decodeEngineJson('{"Labels":{"a":"\\ud800x"}}', model)).toEqual({ Labels: { a: '\uFFFDx' } });
   });

@@ -170,7 +170,7 @@ class JsonReader {
   private integer(path: string): number {
     const literal = this.numberLiteral(path, 'an integer');
     const value = Number(literal);
-    if (!INTEGER_LITERAL.test(literal) || !Number.isSafeInteger(value)) throw new EngineBodyError(path, `expected an integer, got ${literal}`);
+    if (!INTEGER_LITERAL.test(literal) || !Number.isSafeInteger(value)) throw new EngineBodyError(path, 'expected an integer the engine reads as one (no fraction or exponent, at most 2^53)');
     return value;
   }
 
@@ -187,9 +187,9 @@ class JsonReader {
     this.pos++;
   }
 
+  /** Says where, never what: the body may hold a credential (`/auth`). */
   private unexpected(path: string, what: string): EngineBodyError {
-    const found = this.pos < this.text.length ? `'${this.text.slice(this.pos, this.pos + 12)}'` : 'the end of the body';
-    return new EngineBodyError(path, `expected ${what}, found ${found}`);
+    return new EngineBodyError(path, this.pos < this.text.length ? `expected ${what} at character ${this.pos}` : `expected ${what}, found the end of the body`);
   }
 
   private peek(): string | undefined {

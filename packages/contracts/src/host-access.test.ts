@@ -82,6 +82,7 @@ describe('host access on the Engine models (an allowlist)', () => {
     expect(volume({ DriverOpts: { type: 'nfs', o: 'addr=10.0.0.1', device: ':/export' } })).toHaveLength(1);
     expect(volume({ DriverOpts: { type: 'cifs', o: 'addr=10.0.0.1', device: '//10.0.0.1/share' } })).toHaveLength(1);
     expect(volume({ DriverOpts: { type: 'tmpfs', o: 'bind', device: '/etc' } })).toHaveLength(1);
+    expect(reasons(volume({ DriverOpts: { type: 'cifs', o: 'username=u,password=s3cret', device: '//h/s' } })).join()).not.toContain('s3cret');
     expect(volume({ DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' } })).toEqual([]);
     expect(volume({ Driver: 'vieux/sshfs' })).toHaveLength(1);
     expect(volume({ Name: 'plain', Driver: 'local', DriverOpts: {}, Labels: { a: 'b' } })).toEqual([]);

@@ -42,8 +42,9 @@ const BRIDGE_OPTIONS = new Set(['com.docker.network.bridge.enable_icc', 'com.doc
 /** Log drivers that write on the engine's own disk; the others send the logs to an address on the host's network. */
 const LOCAL_LOG_DRIVERS = ['', 'json-file', 'local', 'none'];
 
+/** A value as a reason shows it; of an object only its keys, since option maps may hold credentials (a cifs password). */
 function show(value: unknown): string {
-  const text = typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
+  const text = typeof value === 'string' ? `'${value}'` : isRecord(value) ? `{${Object.keys(value).join(', ')}}` : JSON.stringify(value);
   return text.length > 120 ? `${text.slice(0, 117)}…` : text;
 }
 
@@ -252,7 +253,7 @@ function volumeCreateAccess(body: Body): HostAccess[] {
   const options = body.DriverOpts;
   if (isZero(options) || !isRecord(options) || isTmpfsVolume(options)) return driver;
   const device = typeof options.device === 'string' && options.device.startsWith('/') ? options.device : undefined;
-  const reason = `DriverOpts ${show(options)} (the engine mounts it on the host: only tmpfs options stay off the host)`;
+  const reason = `DriverOpts of type ${show(String(options.type ?? ''))} (the engine mounts it on the host: only tmpfs options stay off the host)`;
   return [...driver, device ? { reason, hostPath: device } : { reason }];
 }
 
