@@ -131,7 +131,7 @@ const HOST_FIELDS: Array<{ field: string; value: unknown; zero: unknown }> = [
 ];
 
 describe('the engine decodes what the gateway judged', () => {
-  attack('every host-reaching HostConfig field in every spelling Go accepts, duplicated in both orders, through the proxy: refused, nothing reaches the host', async () => {
+  attack('every host-reaching HostConfig field in every spelling Go accepts, duplicated in both orders, at the top level or nested, through the proxy: refused, nothing reaches the host', async () => {
     const key = operator();
     const sent: Array<{ name: string; status: number }> = [];
     const send = async (name: string, body: string, status: 400 | 403) => {
@@ -151,8 +151,11 @@ describe('the engine decodes what the gateway judged', () => {
       await send(`dec-${index++}`, `{"Image":${image},"HostConfig":{${set}},"HostConfig":{${unset}}}`, 400);
       await send(`dec-${index++}`, `{"Image":${image},"HostConfig":{${unset},${set}}}`, 400);
       await send(`dec-${index++}`, `{"Image":${image},"HostConfig":{${set},${unset}}}`, 400);
+      // The engine's create wrapper embeds a second HostConfig at the top level (read when "HostConfig" is absent), and nesting is not flattening.
+      await send(`dec-${index++}`, `{"Image":${image},${set}}`, 400);
+      await send(`dec-${index++}`, `{"Image":${image},"HostConfig":{"HostConfig":{${set}}}}`, 400);
     }
-    expect(sent.length).toBeGreaterThan(150);
+    expect(sent.length).toBeGreaterThan(180);
     expect((await containerNames(HOST)).filter((name) => name.startsWith('dec-'))).toEqual([]);
     expect(await hostReachingContainers(HOST)).toEqual([]);
   });

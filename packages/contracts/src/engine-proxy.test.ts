@@ -94,6 +94,8 @@ describe('judging a proxied request', () => {
     expect(refusal('POST', '/containers/create', { inline: '{"HostConfig":{},"HostConfig":{"Binds":["/:/h"]}}' }).details).toContain('duplicate');
     expect(refusal('POST', '/volumes/create', { inline: '{"Name":"v","driveropts":{"type":"none"}}' }).details).toContain('driveropts');
     expect(refusal('POST', '/containers/create', { inline: 'not json' }).status).toBe(400);
+    // The engine's create wrapper also reads HostConfig's fields at the top level: unknown to the model, so refused.
+    expect(refusal('POST', '/containers/create', { inline: '{"Image":"x","Privileged":true,"Binds":["/:/host"]}' }).details).toContain('Privileged');
   });
 
   it('refuses form bodies everywhere, bodies where none is taken, and a streamed body where a JSON one is', () => {
