@@ -214,7 +214,7 @@ describe('the engine decodes what the gateway judged', () => {
     expect((await fleet.docker(HOST).listImages()).flatMap((image) => image.RepoTags ?? []).filter((tag) => tag.startsWith('dec-import'))).toEqual([]);
   });
 
-  attack("a stolen gateway NATS login sends the agent a case-folded privileged create and a form-encoded import: the agent's own judgement refuses both", async () => {
+  attack("a stolen gateway NATS login sends the agent a case-folded privileged create, a form-encoded import and a malformed OPEN: the agent's own judgement refuses each", async () => {
     const open = (path: string, contentType: string, body: string, streamed = false): ProxyOpen => ({
       method: 'POST',
       path,
@@ -228,6 +228,10 @@ describe('the engine decodes what the gateway judged', () => {
     expect(folded).toMatchObject({ kind: PROXY_FRAME.ABORT, json: { status: 400, details: expect.stringContaining('hostconfig') } });
     const form = await agentAnswer(open(`/v1.41/images/create?fromSrc=-`, 'application/x-www-form-urlencoded', '', true));
     expect(form).toMatchObject({ kind: PROXY_FRAME.ABORT, json: { status: 400 } });
+    const malformed = await agentAnswer({ method: 'POST', headers: { 'content-type': 'application/json' }, hijack: false, body: false } as unknown as ProxyOpen);
+    expect(malformed).toMatchObject({ kind: PROXY_FRAME.ABORT, json: { status: 400 } });
+    // The agent is still there and still serves the proxy.
+    expect((await engineCall('GET', '/_ping')).status).toBe(200);
     expect(await containerNames(HOST)).not.toContain('dec-forged');
     expect(bait.hits).toEqual([]);
   });

@@ -93,13 +93,17 @@ export class EngineProxy {
     const log = this.deps.log.child({ session_id: id, hostname: this.deps.hostname });
     const session = new ProxySession(id, flow, this.deps.socketPath, this.keepAlive, log, () => this.sessions.delete(id));
     this.sessions.set(id, session);
-    const judgement = open ? this.judge(id, open) : { refusal: { status: 400, error: 'invalid request', details: 'the OPEN frame is not JSON' } };
+    if (!isProxyOpen(open)) {
+      session.abort({ status: 400, error: 'invalid request', details: 'the OPEN frame is not a request the gateway sends' });
+      return;
+    }
+    const judgement = this.judge(id, open);
     if ('refusal' in judgement) {
-      log.warn({ method: open?.method, path: open?.path, refusal: judgement.refusal.details }, 'proxy session refused');
+      log.warn({ method: open.method, path: open.path, refusal: judgement.refusal.details }, 'proxy session refused');
       session.abort(judgement.refusal);
       return;
     }
-    session.start(open as ProxyOpen, judgement.judged);
+    session.start(open, judgement.judged);
   }
 
   /**
@@ -146,6 +150,22 @@ export class EngineProxy {
     for (const session of this.sessions.values()) session.keepAlive(now);
     for (const [id, expiresAt] of this.usedGrants) if (expiresAt < now) this.usedGrants.delete(id);
   }
+}
+
+function isProxyOpen(value: unknown): value is ProxyOpen {
+  if (typeof value !== 'object' || value === null) return false;
+  const open = value as Record<string, unknown>;
+  const headers = open.headers;
+  return (
+    typeof open.method === 'string' &&
+    typeof open.path === 'string' &&
+    typeof open.hijack === 'boolean' &&
+    typeof open.body === 'boolean' &&
+    (open.inline_body === undefined || typeof open.inline_body === 'string') &&
+    typeof headers === 'object' &&
+    headers !== null &&
+    Object.values(headers).every((header) => typeof header === 'string')
+  );
 }
 
 /** One proxied request on the engine socket: its body and answer flow through the session's frames. */
