@@ -55,6 +55,12 @@ const INTEGER_LITERAL = /^-?(?:0|[1-9][0-9]*)$/;
 /** Go decodes a lone UTF-16 surrogate escape as U+FFFD. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** U+0000–U+001F are not allowed unescaped inside a JSON string. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
 class JsonReader {
   private pos = 0;
 
@@ -97,7 +103,8 @@ class JsonReader {
 
   private object(path: string, member: (key: string, at: string) => unknown): Record<string, unknown> {
     this.expect('{', path, 'an object');
-    const result: Record<string, unknown> = {};
+    // No prototype: a key such as `__proto__` is data here, as it is to the engine.
+    const result: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     this.space();
     if (this.peek() === '}') {
       this.pos++;
@@ -110,8 +117,7 @@ class JsonReader {
       if (Object.hasOwn(result, key)) throw new EngineBodyError(at, 'duplicate key (the engine would take the last one)');
       this.space();
       this.expect(':', at, "':'");
-      // defineProperty: a key such as `__proto__` is data here, as it is to the engine.
-      Object.defineProperty(result, key, { value: member(key, at), enumerable: true, writable: true, configurable: true });
+      result[key] = member(key, at);
       this.space();
       if (this.peek() === ',') {
         this.pos++;
@@ -145,16 +151,25 @@ class JsonReader {
   private string(path: string): string {
     if (this.peek() !== '"') throw this.unexpected(path, 'a string');
     let end = this.pos + 1;
-    while (end < this.text.length && this.text[end] !== '"') end += this.text[end] === '\\' ? 2 : 1;
-    if (end >= this.text.length) throw new EngineBodyError(path, 'unterminated string');
-    let decoded: string;
-    try {
-      decoded = JSON.parse(this.text.slice(this.pos, end + 1)) as string;
-    } catch {
-      throw new EngineBodyError(path, 'invalid string');
+    let escaped = false;
+    while (end < this.text.length && this.text[end] !== '"') {
+      if (this.text[end] === '\\') {
+        escaped = true;
+        end += 2;
+      } else {
+        end += 1;
+      }
     }
+    if (end >= this.text.length) throw new EngineBodyError(path, 'unterminated string');
+    const raw = this.text.slice(this.pos + 1, end);
     this.pos = end + 1;
-    return decoded.replace(LONE_SURROGATE, '\uFFFD');
+    if (hasControlCharacter(raw)) throw new EngineBodyError(path, 'a control character inside a string');
+    if (!escaped) return raw;
+    try {
+      return (JSON.parse(`"${raw}"`) as string).replace(LONE_SURROGATE, '\uFFFD');
+    } catch {
+      throw new EngineBodyError(path, 'invalid escape in a string');
+    }
   }
 
   private boolean(path: string): boolean {

@@ -111,26 +111,26 @@ export function locateEngineRequest(method: string, url: string): LocatedEngineR
   const queryAt = url.indexOf('?');
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
   const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
-  const notMapped = new EngineRequestRefusal(404, 'not found', `${method} ${path} is not an Engine endpoint the gateway maps (contract x-engine-proxy)`);
-  if (/%2f/i.test(path) || !path.startsWith('/')) throw notMapped;
+  const notMapped = () => new EngineRequestRefusal(404, 'not found', `${method} ${path} is not an Engine endpoint the gateway maps (contract x-engine-proxy)`);
+  if (/%2f/i.test(path) || !path.startsWith('/')) throw notMapped();
   let decoded: string;
   try {
     decoded = decodeURIComponent(path);
   } catch {
-    throw notMapped;
+    throw notMapped();
   }
   const version = VERSION_SEGMENT.exec(decoded)?.[0];
   if (version !== undefined && !CANONICAL_VERSION.test(version)) {
     throw new EngineRequestRefusal(400, 'invalid request', `'${version}' is not an API version prefix as the gateway accepts it: /v<major>.<minor> without leading zeros, e.g. /v1.41`);
   }
   const unversioned = version === undefined ? decoded : decoded.slice(version.length);
-  if (unversioned.split('/').slice(1).some((segment) => segment === '' || segment === '.' || segment === '..')) throw notMapped;
+  if (unversioned.split('/').slice(1).some((segment) => segment === '' || segment === '.' || segment === '..')) throw notMapped();
   const upper = method.toUpperCase();
   for (const { endpoint, pattern } of MATCHERS) {
     const match = endpoint.method === upper ? pattern.exec(unversioned) : null;
     if (match) return { endpoint, path, query, ...(match[1] === undefined ? {} : { name: match[1] }) };
   }
-  throw notMapped;
+  throw notMapped();
 }
 
 /** The mapped endpoint of a request, or undefined (then it must not be forwarded). */
