@@ -60,6 +60,8 @@ describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
     expect(refusal('{} {"HostConfig":{"Privileged":true}}').reason).toContain('after the JSON value');
     expect(refusal('{"Labels":{"a":"b",}}').field).toBe('Labels');
     expect(refusal('{"__proto__":{"Privileged":true}}').field).toBe('__proto__');
+    expect(refusal('{"Labels":{"a":"x\ny"}}').reason).toContain('control character');
+    expect(refusal('{"Labels":{"a":"\\x"}}').reason).toContain('escape');
   });
 
   it('never quotes the body in a refusal (it may hold a credential)', () => {
@@ -67,8 +69,8 @@ describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
     expect(() => decodeEngineJson('{"Memory":123456789.5}', ENGINE_MODELS.ContainerUpdate)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('123456789') }));
   });
 
-  it('reads a lone surrogate escape as U+FFFD, as Go does', () => {
-    expect(decodeEngineJson('{"Labels":{"a":"\\ud800x"}}', model)).toEqual({ Labels: { a: '\uFFFDx' } });
+  it('reads escapes, and a lone surrogate escape as U+FFFD, as Go does', () => {
+    expect(decodeEngineJson('{"Labels":{"a":"\\ud800x","b":"\\u00e9\\n"}}', model)).toEqual({ Labels: { a: '\uFFFDx', b: 'é\n' } });
   });
 
   it.each(captured.bodies.map((body) => [body.command, body] as const))('decodes what the docker CLI 28.2 sends: %s', (_command, { model: name, body }) => {
