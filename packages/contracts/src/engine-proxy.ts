@@ -1,8 +1,10 @@
 /**
  * The Engine API proxy's endpoint map (`x-engine-proxy` in openapi.yaml, README "The docker CLI
  * through the gateway"): which Engine endpoints `/node/{hostname}/docker/…` reaches, the permission
- * each needs, how its bytes travel and which host-access check applies. Read from the contract, so
- * the gateway (which refuses what is not mapped) and the agent (which checks again) share one list.
+ * each needs, how its bytes travel, what body it takes and which host-access check applies. Read
+ * from the contract, so the gateway (which refuses what is not mapped) and the agent (which checks
+ * again) share one list; and the judgement of one request (README "Host-level access"): its body
+ * decoded as the engine will, its query, its host access, and the bytes that may be forwarded.
  */
 import { createHash } from 'node:crypto';
 import { decodeEngineJson, EngineBodyError } from './engine-json';
@@ -25,6 +27,7 @@ export interface EngineEndpoint {
   permission: Permission;
   kind: EngineEndpointKind;
   hostAccess?: EngineHostAccessCheck;
+  /** Absent: the endpoint takes no body. */
   body?: EngineBodyKind;
   /** A credential header passed to the engine, never stored or logged. */
   secretHeader?: string;
