@@ -88,6 +88,16 @@ describe('host access on the Engine models (an allowlist)', () => {
     expect(volume({ Name: 'plain', Driver: 'local', DriverOpts: {}, Labels: { a: 'b' } })).toEqual([]);
     const mount = { Type: 'volume', Target: '/v', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/root' } } } };
     expect(create({ Mounts: [mount] })).toHaveLength(1);
+    expect(create({ Mounts: [{ Type: 'volume', Source: '/etc', Target: '/v' }] })).toHaveLength(1);
+    expect(create({ Mounts: [{ Type: 'volume', Source: 'data', Target: '/v' }, { Type: 'volume', Target: '/anonymous' }] })).toEqual([]);
+  });
+
+  it('allows tmpfs mounts with tmpfs options only, never a mount flag such as bind', () => {
+    expect(create({ Tmpfs: { '/run': 'size=64m,mode=1777,noexec', '/t': '' } })).toEqual([]);
+    expect(create({ Tmpfs: { '/x': 'bind' } })).toHaveLength(1);
+    expect(create({ Tmpfs: { '/x': 'size=1m,rbind' } })).toHaveLength(1);
+    expect(create({ Mounts: [{ Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1024, Mode: 0o1777, Options: [['noexec'], ['uid', '1000']] } }] })).toEqual([]);
+    expect(create({ Mounts: [{ Type: 'tmpfs', Target: '/t', TmpfsOptions: { Options: [['bind']] } }] })).toHaveLength(1);
   });
 
   it('allows bridge networks only, with options that name no host interface', () => {

@@ -104,6 +104,16 @@ const binds: Rule = (value, path) =>
     return [hostPathAccess(`${path}[${index}]`, parts[0], 'bind of')];
   });
 
+/** Options of a tmpfs mount (`size=64m,mode=1777`), none of them a mount flag such as `bind` that would turn it into something else. */
+function tmpfsOptionsAccess(options: readonly string[], path: string): HostAccess[] {
+  const other = options.filter((option) => option !== '' && !TMPFS_OPTIONS.has(option.split('=')[0]));
+  return other.length === 0 ? [] : [{ reason: `${path} ${show(other)} (mount options beyond a tmpfs's own)` }];
+}
+
+/** `{"/run": "size=64m,noexec"}`: each tmpfs with tmpfs options only. */
+const tmpfsMap: Rule = (value, path) =>
+  Object.entries(isRecord(value) ? value : {}).flatMap(([target, options]) => tmpfsOptionsAccess(String(options ?? '').split(','), `${path}.${target}`));
+
 /** A named or anonymous volume of the local driver without options, or a tmpfs. */
 const mounts: Rule = (value, path) =>
   listOf(value).flatMap((mount, index) => {
@@ -114,11 +124,16 @@ const mounts: Rule = (value, path) =>
     if (type !== 'volume' && type !== 'tmpfs') return [{ reason: `${at}.Type ${show(type)} (only volume and tmpfs mounts stay inside the engine)` }];
     return judgeStruct(mount, at, {
       Type: 'free',
-      Source: type === 'volume' ? 'free' : zeroOnly('a tmpfs has no source'),
+      Source: type === 'volume' ? volumeName : zeroOnly('a tmpfs has no source'),
       Target: 'free',
       ReadOnly: 'free',
       Consistency: 'free',
-      TmpfsOptions: 'free',
+      TmpfsOptions: (options, optionsPath) =>
+        judgeStruct(options, optionsPath, {
+          SizeBytes: 'free',
+          Mode: 'free',
+          Options: (list, listPath) => tmpfsOptionsAccess(listOf(list).map((option) => listOf(option).map(String).join('=')), listPath),
+        }),
       VolumeOptions: (options, optionsPath) =>
         judgeStruct(options, optionsPath, {
           NoCopy: 'free',
@@ -127,6 +142,9 @@ const mounts: Rule = (value, path) =>
         }),
     });
   });
+
+/** A volume's name (or none: an anonymous volume); anything else is not a volume the engine names. */
+const volumeName: Rule = (value, path) => (isZero(value) || VOLUME_NAME.test(String(value)) ? [] : [{ reason: `${path} ${show(value)} (not a volume name)` }]);
 
 /** A network a container joins by name: any but the host's, or another container's namespace. */
 function networkNameAccess(name: string, path: string): HostAccess[] {
@@ -214,7 +232,7 @@ const HOST_CONFIG_RULES: Readonly<Record<string, Rule>> = {
   PublishAllPorts: 'free',
   ReadonlyRootfs: 'free',
   ShmSize: 'free',
-  Tmpfs: 'free',
+  Tmpfs: tmpfsMap,
   Init: 'free',
 };
 
