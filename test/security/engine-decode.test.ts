@@ -375,6 +375,20 @@ describe('host-reaching options the old denylist missed', () => {
     bait.hits.length = 0;
   });
 
+  attack('a tmpfs mount carrying a mount flag such as bind (docker run --tmpfs, the raw body, a tmpfs mount): refused, nothing created', async () => {
+    const key = operator();
+    const viaCli = await cli.run(HOST, key, ['run', '-d', '--name', 'dec-tmpfs-cli', '--tmpfs', '/x:rbind', BUSYBOX_IMAGE, 'sleep', '600']);
+    expect(viaCli.stderr).toContain("'docker:host'");
+    const bodies = {
+      'dec-tmpfs-map': { Image: BUSYBOX_IMAGE, HostConfig: { Tmpfs: { '/x': 'size=1m,bind' } } },
+      'dec-tmpfs-mount': { Image: BUSYBOX_IMAGE, HostConfig: { Mounts: [{ Type: 'tmpfs', Target: '/x', TmpfsOptions: { Options: [['rbind']] } }] } },
+    };
+    for (const [name, body] of Object.entries(bodies)) {
+      expectRefused(await engineCall('POST', `/v1.41/containers/create?name=${name}`, { key, contentType: 'application/json', body: JSON.stringify(body) }), 403, 'tmpfs');
+    }
+    expect((await containerNames(HOST)).filter((name) => name.startsWith('dec-tmpfs'))).toEqual([]);
+  });
+
   attack('a zero-padded or otherwise non-canonical API version prefix (the audited path no longer names the endpoint): 400, nothing created', async () => {
     const key = operator();
     const body = JSON.stringify({ Image: BUSYBOX_IMAGE, Cmd: ['sleep', '600'] });
