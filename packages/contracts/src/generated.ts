@@ -138,9 +138,10 @@ export interface paths {
         /**
          * Create a container on each targeted host
          * @description A `binds` entry whose source is a host path (not a volume name),
-         *     `network: host` or `network: container:<id>` reaches the host (judged
-         *     by the same allowlist as the Engine API proxy's create body, README
-         *     "Host-level access"): the call then also needs
+         *     `network: host` reaches the host (judged by the same allowlist as the
+         *     Engine API proxy's create body, README "Host-level access"; a
+         *     `container:<id>` network is not a name this contract accepts): the
+         *     call then also needs
          *     `docker:host` (403 naming it otherwise), and each agent checks the
          *     gateway's signed grant and its own `FLEET_AGENT_HOST_PATHS` before it
          *     creates anything (a refused host gets a failed row, `error_code` 403).
