@@ -406,6 +406,10 @@ describe('host-reaching options the old denylist missed', () => {
     const create = await engineCall('POST', '//v1.41/containers/create?name=dec-slash', { key, contentType: 'application/json', body: JSON.stringify({ Image: BUSYBOX_IMAGE }) });
     expectRefused(create, 404);
     expect(await containerNames(HOST)).not.toContain('dec-slash');
+    // Before, `new URL('//v1.41/…')` read the version as a host name and threw: a 500 and a stack in the gateway's log.
+    const lines = fleet.log('gateway').split('\n').filter((line) => line.includes('//v1.41'));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.filter((line) => (JSON.parse(line) as { level: number }).level >= 50 || line.includes('Invalid URL'))).toEqual([]);
   });
 });
 
