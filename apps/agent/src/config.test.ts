@@ -51,8 +51,8 @@ describe('agent configuration', () => {
   });
 
   it('reads the registry allowlist: Docker Hub by default, hosts and host:port entries lower-cased', () => {
-    expect(loadAgentConfig({}).registries).toEqual(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
-    expect(loadAgentConfig({ FLEET_REGISTRY_ALLOWLIST: 'Registry.Example:5000, 127.0.0.1,[::1]:5000' }).registries).toEqual(['registry.example:5000', '127.0.0.1', '[::1]:5000']);
+    expect(loadAgentConfig({ ...GRANT }).registries).toEqual(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+    expect(loadAgentConfig({ ...GRANT, FLEET_REGISTRY_ALLOWLIST: 'Registry.Example:5000, 127.0.0.1,[::1]:5000' }).registries).toEqual(['registry.example:5000', '127.0.0.1', '[::1]:5000']);
   });
 
   it.each([

@@ -12,6 +12,7 @@ import {
   locateEngineRequest,
   proxyGrantOperation,
   proxyGrantParams,
+  type EngineEndpoint,
   type JudgedEngineRequest,
   type LocatedEngineRequest,
 } from '@fleet/contracts/engine-proxy';
