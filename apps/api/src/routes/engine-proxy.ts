@@ -160,18 +160,22 @@ function refusalAsApiError<T extends LocatedEngineRequest | JudgedEngineRequest>
 
 /**
  * Signs the grant a host-reaching request needs (403 without `docker:host`), over exactly the path
- * and body bytes forwarded; undefined when it stays inside its containers.
+ * and body bytes forwarded. A caller holding `docker:host` gets one on every request, saying so
+ * (`caller_host`), so its agent lets it use host-level objects an admin made; any other caller
+ * gets none for a request that stays inside its containers.
  */
 function hostGrantFor(deps: EngineProxyDeps, caller: Caller, judged: JudgedEngineRequest, hostname: string, id: string) {
   const { endpoint, access } = judged;
-  if (access.length === 0) return undefined;
+  const callerHost = caller.permissions.includes('docker:host');
+  if (access.length === 0 && !callerHost) return undefined;
   const reasons = access.map((item) => item.reason).join('; ');
-  requirePermission(caller, 'docker:host', `${endpoint.method} ${endpoint.path} with ${reasons}`);
-  if (!deps.hostGrantKey) throw new ApiError(403, 'Forbidden - host access is off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
-  return signHostGrant(
-    { job_id: id, operation: proxyGrantOperation(endpoint), hosts: [hostname], params_sha256: paramsDigest(proxyGrantParams(judged)), expires_at: Date.now() + GRANT_TTL_MS },
-    deps.hostGrantKey,
-  );
+  if (access.length > 0) requirePermission(caller, 'docker:host', `${endpoint.method} ${endpoint.path} with ${reasons}`);
+  if (!deps.hostGrantKey) {
+    if (access.length === 0) return undefined;
+    throw new ApiError(403, 'Forbidden - host access is off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
+  }
+  const claims = { job_id: id, operation: proxyGrantOperation(endpoint), hosts: [hostname], params_sha256: paramsDigest(proxyGrantParams(judged)), expires_at: Date.now() + GRANT_TTL_MS };
+  return signHostGrant(callerHost ? { ...claims, caller_host: true } : claims, deps.hostGrantKey);
 }
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4, pb: 1024 ** 5 };

@@ -51,6 +51,7 @@ function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfer
       target,
       params,
       hostAccess: hostAccess.length > 0,
+      callerHost: caller.permissions.includes('docker:host'),
       longRunning: spec.longRunning || streaming,
       timeoutSeconds: Number(req.query.timeout ?? JOB_TIMEOUT_SECONDS.default),
       caller: caller.sub,
