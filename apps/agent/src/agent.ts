@@ -9,6 +9,7 @@ import { connectNats } from '@fleet/runtime/nats';
 import { version as agentVersion } from '../package.json';
 import type { AgentConfig } from './config';
 import { EngineProxy } from './engine-proxy';
+import { HostObjects } from './host-objects';
 import { EXECUTORS } from './executors';
 import { AgentMetrics, serveMetrics } from './metrics';
 import { Registration } from './registration';
@@ -50,6 +51,9 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     allowedPaths: config.hostPaths,
     access: { registries: config.registries },
   };
+  const socketPath = config.dockerHost.replace(/^unix:\/\//, '');
+  // One judge of host-level objects for jobs and proxied requests alike, on the engine they reach.
+  const hostObjects = new HostObjects(socketPath, hostPolicy.access);
   const worker = new JobWorker({
     nc,
     js: jetstream(nc, jetStreamOptions),
@@ -62,10 +66,11 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     longRunningConcurrency: config.longRunningConcurrency,
     maxOutputBytes: config.maxOutputBytes,
     hostPolicy,
+    hostObjects,
     log,
     onExecuted: (job, row) => metrics.jobExecuted(job, row),
   });
-  const engineProxy = new EngineProxy({ nc, hostname: config.hostname, socketPath: config.dockerHost.replace(/^unix:\/\//, ''), hostPolicy, log });
+  const engineProxy = new EngineProxy({ nc, hostname: config.hostname, socketPath, hostPolicy, hostObjects, log });
   engineProxy.start();
   const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
   const registration = new Registration(await kvm.open(AGENTS_BUCKET), docker, identity, config.heartbeatMs, log, (healthy) => metrics.engine(healthy));

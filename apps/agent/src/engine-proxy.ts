@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import {
+  engineCallOf,
   engineRequestHeaders,
   EngineRequestRefusal,
   judgeEngineRequest,
@@ -10,6 +11,7 @@ import {
   proxyGrantOperation,
   proxyGrantParams,
   type JudgedEngineRequest,
+  type LocatedEngineRequest,
 } from '@fleet/contracts/engine-proxy';
 import { hostPathsOutside } from '@fleet/contracts/host-access';
 import { hostGrantRefusal } from '@fleet/contracts/host-grant';
@@ -25,6 +27,7 @@ import {
   type ProxyOpen,
 } from '@fleet/contracts/protocol';
 import { TunnelFlow, type TunnelFrame } from '@fleet/runtime/tunnel';
+import { engineRequestUses, type HostObjects } from './host-objects';
 import type { HostPolicy } from './worker';
 
 export interface EngineProxyDeps {
@@ -33,6 +36,8 @@ export interface EngineProxyDeps {
   /** The engine's unix socket (DOCKER_HOST without `unix://`). */
   socketPath: string;
   hostPolicy: HostPolicy;
+  /** Judges the existing objects a request uses (a privileged container, a bind volume, a macvlan network). */
+  hostObjects: HostObjects;
   log: Logger;
 }
 
@@ -103,7 +108,32 @@ export class EngineProxy {
       session.abort(judgement.refusal);
       return;
     }
-    session.start(open, judgement.judged);
+    session.expect(open);
+    this.judgeObjects(judgement).then(
+      (verdict) => {
+        if ('refusal' in verdict) {
+          log.warn({ method: open.method, path: open.path, refusal: verdict.refusal.details }, 'proxy session refused');
+          session.abort(verdict.refusal);
+        } else session.start(open, verdict.judged);
+      },
+      (err: Error) => session.abort({ status: 502, error: 'docker engine unavailable', details: err.message }),
+    );
+  }
+
+  /**
+   * The existing objects the request uses, judged on this engine unless the gateway's grant says
+   * the caller holds docker:host; the container is then reached by the full id judged.
+   */
+  private async judgeObjects({ judged, located, callerHost }: Judgement): Promise<{ judged: JudgedEngineRequest } | { refusal: ProxyAbort }> {
+    const call = engineCallOf(located);
+    const uses = callerHost ? undefined : engineRequestUses(judged.endpoint.method, judged.endpoint.path, call.params, judged.body);
+    if (!uses) return { judged };
+    const verdict = await this.deps.hostObjects.verdict(uses);
+    if ('refusal' in verdict) {
+      const { status, details } = verdict.refusal;
+      return { refusal: { status, error: status === 403 ? 'Forbidden - host access refused' : 'docker engine unavailable', details } };
+    }
+    return { judged: verdict.containerId === undefined ? judged : { ...judged, path: withContainerId(judged, verdict.containerId) } };
   }
 
   /**
@@ -112,10 +142,11 @@ export class EngineProxy {
    * the host must carry the gateway's grant over exactly the path and body bytes judged here,
    * which are the ones sent to the engine.
    */
-  private judge(id: string, open: ProxyOpen): { judged: JudgedEngineRequest } | { refusal: ProxyAbort } {
+  private judge(id: string, open: ProxyOpen): Judgement | { refusal: ProxyAbort } {
     let judged: JudgedEngineRequest;
+    let located: LocatedEngineRequest;
     try {
-      const located = locateEngineRequest(open.method, open.path);
+      located = locateEngineRequest(open.method, open.path);
       const { endpoint } = located;
       if ((endpoint.kind === 'hijack') !== open.hijack || (open.hijack && open.body)) return { refusal: { status: 400, error: 'invalid request', details: `${open.method} ${endpoint.path} is ${endpoint.kind}` } };
       const inline = open.inline_body === undefined ? undefined : Buffer.from(open.inline_body, 'base64');
@@ -125,7 +156,20 @@ export class EngineProxy {
       throw err;
     }
     const refusal = this.hostAccessRefusal(id, open, judged);
-    return refusal ? { refusal } : { judged };
+    return refusal ? { refusal } : { judged, located, callerHost: this.callerHolds(id, open, judged) };
+  }
+
+  /**
+   * Whether the gateway's grant for exactly this request says its caller holds docker:host. A
+   * request that stays inside its containers needs no grant, so a bad one only means it does not.
+   */
+  private callerHolds(id: string, open: ProxyOpen, judged: JudgedEngineRequest): boolean {
+    if (open.host_grant?.caller_host !== true) return false;
+    if (judged.access.length > 0) return true; // verified and spent by hostAccessRefusal
+    const job = { job_id: id, operation: proxyGrantOperation(judged.endpoint), hostname: this.deps.hostname, params: proxyGrantParams(judged) };
+    if (hostGrantRefusal(open.host_grant, job, this.deps.hostPolicy.grantKey) || this.usedGrants.has(id)) return false;
+    this.usedGrants.set(id, open.host_grant.expires_at);
+    return true;
   }
 
   private hostAccessRefusal(id: string, open: ProxyOpen, judged: JudgedEngineRequest): ProxyAbort | undefined {
@@ -150,6 +194,24 @@ export class EngineProxy {
     for (const session of this.sessions.values()) session.keepAlive(now);
     for (const [id, expiresAt] of this.usedGrants) if (expiresAt < now) this.usedGrants.delete(id);
   }
+}
+
+/** A request the agent judged, where it was located, and whether its caller holds docker:host. */
+interface Judgement {
+  judged: JudgedEngineRequest;
+  located: LocatedEngineRequest;
+  callerHost: boolean;
+}
+
+/** The judged path with its container segment (`{id}`) replaced by the full id inspected. */
+function withContainerId(judged: JudgedEngineRequest, containerId: string): string {
+  const queryAt = judged.path.indexOf('?');
+  const path = queryAt === -1 ? judged.path : judged.path.slice(0, queryAt);
+  const pattern = judged.endpoint.path.split('/');
+  const segments = path.split('/');
+  // A version prefix (`/v1.41`) is the one segment the path has beyond its endpoint's pattern.
+  segments[pattern.indexOf('{id}') + segments.length - pattern.length] = containerId;
+  return segments.join('/') + (queryAt === -1 ? '' : judged.path.slice(queryAt));
 }
 
 function isProxyOpen(value: unknown): value is ProxyOpen {
@@ -190,10 +252,15 @@ class ProxySession {
     private readonly onDone: () => void,
   ) {}
 
+  /** Holds the request bytes that arrive while the request is still being judged. */
+  expect(open: ProxyOpen): void {
+    this.takesBytes = open.body || open.hijack;
+  }
+
   /** Sends exactly the judged request to the engine: its path, its headers, its body bytes. */
   start(open: ProxyOpen, judged: JudgedEngineRequest): void {
+    if (this.ended) return;
     this.log.info({ method: open.method, path: judged.path, caller: open.caller, hijack: open.hijack }, 'proxy session opened');
-    this.takesBytes = open.body || open.hijack;
     // Said at once: the gateway knows the session reached its agent before the engine answers.
     this.flow.send(PROXY_FRAME.ALIVE);
     const headers = engineRequestHeaders(judged, open.headers);
@@ -214,6 +281,13 @@ class ProxySession {
     // A streamed body follows as DATA frames; a hijack's stdin only once the engine upgraded.
     if (inline) request.end(inline);
     else if (!open.body) request.end();
+    else this.flushEarly(request);
+  }
+
+  /** A streamed body's bytes heard while the request was judged, then its end if heard too. */
+  private flushEarly(request: ClientRequest): void {
+    for (const bytes of this.early.splice(0)) this.requestBytes(bytes);
+    if (this.earlyEnd) request.end();
   }
 
   hear(raw: Uint8Array): void {
