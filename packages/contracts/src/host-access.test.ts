@@ -190,4 +190,13 @@ describe('host-access grants', () => {
     expect(hostGrantRefusal(grant, job, publicKey, grant.expires_at + 1)).toContain('expired');
     expect(hostGrantRefusal({ ...grant, signature: 'not base64!' }, job, publicKey)).toContain('does not verify');
   });
+
+  it("signs caller_host with the rest: added to a grant without it, or taken off one with it, the grant no longer verifies", () => {
+    expect(hostGrantRefusal({ ...grant, caller_host: true }, job, publicKey)).toContain('does not verify');
+    const callerHost = signHostGrant({ job_id: 'j1', operation: job.operation, hosts: ['web-01'], params_sha256: paramsDigest(params), expires_at: Date.now() + 60_000, caller_host: true }, privateKey);
+    expect(hostGrantRefusal(callerHost, job, publicKey)).toBeUndefined();
+    const { caller_host: _dropped, ...without } = callerHost;
+    expect(hostGrantRefusal(without, job, publicKey)).toContain('does not verify');
+    expect(hostGrantRefusal({ ...callerHost, caller_host: 'yes' }, job, publicKey)).toContain('no host-access grant');
+  });
 });
