@@ -33,6 +33,16 @@ export {
   type GeneratedNatsConfig,
   type NatsConfigOptions,
 } from './lib/nats-config';
+export {
+  createPki,
+  DEFAULT_CA_VALIDITY_DAYS,
+  DEFAULT_CERT_VALIDITY_DAYS,
+  pkiFilesOf,
+  rotatePki,
+  type CertificateFiles,
+  type PkiFiles,
+  type PkiOptions,
+} from './lib/pki';
 export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
 export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
 export { startRegistry, stopRegistry, type Registry } from './lib/image-registry';

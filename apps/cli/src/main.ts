@@ -4,6 +4,7 @@ import { registerFleetApiCommands } from './commands/fleet-api';
 import { registerLocalFleetCommands } from './commands/local-fleet';
 import { registerNatsConfigCommand } from './commands/nats-config';
 import { registerNodeCommands } from './commands/node';
+import { registerPkiCommands } from './commands/pki';
 import { registerTokenCommands } from './commands/token';
 import { EXIT, exitCodeForError } from './exit';
 import { version } from '../package.json';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     .addHelpText('after', EXIT_CODES_HELP);
   registerLocalFleetCommands(program);
   registerNatsConfigCommand(program);
+  registerPkiCommands(program);
   registerTokenCommands(program);
   registerNodeCommands(program);
   registerFleetApiCommands(program);
