@@ -28,10 +28,13 @@ export { killNatsNode, restartNatsNode, startNatsCluster, stopNatsCluster, strea
 export {
   NATS_CONFIG_FILE,
   natsServerConfig,
+  routeTlsBlock,
   SERVER_NAME_VARIABLE,
+  tlsBlock,
   writeNatsConfig,
   type GeneratedNatsConfig,
   type NatsConfigOptions,
+  type NatsTlsFiles,
 } from './lib/nats-config';
 export {
   createPki,

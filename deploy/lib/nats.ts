@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { type NatsTlsFiles, tlsBlock } from './nats-config';
 import { findExecutable } from './paths';
 import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitFor } from './process';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
@@ -22,6 +23,8 @@ export interface NatsOptions {
   cluster?: NatsClusterOptions;
   /** Appended verbatim to the config (accounts, users, permissions, ...). */
   extraConfig?: string;
+  /** Clients must speak TLS: this server certificate, of this CA. */
+  tls?: NatsTlsFiles;
   readyTimeoutMs?: number;
 }
 
@@ -96,6 +99,7 @@ function natsConfig(opts: NatsOptions, port: number, monitorPort: number): strin
     // nats-server keeps its streams in store_dir/jetstream.
     `jetstream { store_dir: ${JSON.stringify(opts.dir)} }`,
   ];
+  if (opts.tls) lines.push(tlsBlock(opts.tls));
   if (opts.cluster) lines.push(clusterBlock(opts.cluster));
   if (opts.extraConfig) lines.push(opts.extraConfig);
   return `${lines.join('\n')}\n`;

@@ -35,6 +35,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
       name: `fleet-agent-${config.hostname}`,
       user: config.natsUser,
       pass: config.natsPass,
+      caFile: config.natsCaFile,
       inboxPrefix: agentInboxPrefix(config.hostname),
     },
     log,

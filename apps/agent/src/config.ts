@@ -7,6 +7,8 @@ export interface AgentConfig {
   natsUrl: string;
   natsUser?: string;
   natsPass?: string;
+  /** Set: NATS over TLS, the server verified against this CA (README "TLS"). */
+  natsCaFile?: string;
   hostname: string;
   labels: Record<string, string>;
   dockerHost: string;
@@ -63,6 +65,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     natsUrl: settings.FLEET_NATS_URL,
     natsUser: settings.FLEET_NATS_USER,
     natsPass: settings.FLEET_NATS_PASSWORD,
+    natsCaFile: settings.FLEET_NATS_CA_FILE,
     hostname: settings.FLEET_AGENT_HOSTNAME,
     labels: parseLabels(settings.FLEET_AGENT_LABELS ?? ''),
     dockerHost: settings.DOCKER_HOST,

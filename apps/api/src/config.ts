@@ -6,6 +6,8 @@ export interface GatewayConfig {
   natsUrl: string;
   natsUser?: string;
   natsPass?: string;
+  /** Set: NATS over TLS, the server verified against this CA (README "TLS"). */
+  natsCaFile?: string;
   host: string;
   port: number;
   jwtSecret: string;
@@ -92,6 +94,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     natsUrl: settings.FLEET_NATS_URL,
     natsUser: settings.FLEET_NATS_USER,
     natsPass: settings.FLEET_NATS_PASSWORD,
+    natsCaFile: settings.FLEET_NATS_CA_FILE,
     host: settings.FLEET_API_HOST,
     port: settings.FLEET_API_PORT,
     jwtSecret: settings.FLEET_JWT_SECRET,

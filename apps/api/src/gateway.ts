@@ -43,7 +43,7 @@ export interface RunningGateway {
 
 /** Connects to NATS, adopts the topology, follows the agents' heartbeats and serves HTTP. */
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
-  const nc = await connectNats({ servers: config.natsUrl, name: 'fleet-gateway', user: config.natsUser, pass: config.natsPass }, log);
+  const nc = await connectNats({ servers: config.natsUrl, name: 'fleet-gateway', user: config.natsUser, pass: config.natsPass, caFile: config.natsCaFile }, log);
   const metrics = new GatewayMetrics();
   const natsLink = trackNats(nc, metrics.collectors, 'fleet_');
   const topology = await ensureTopology(nc, config);

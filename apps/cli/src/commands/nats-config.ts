@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { HOSTNAME_RULE, isHostname } from '@fleet/contracts/grammar';
 import type { GeneratedNatsConfig, NatsConfigOptions } from '@fleet/deploy';
@@ -35,12 +36,30 @@ function defineNatsConfig(command: Command): void {
     .option('--cluster-routes <urls>', 'every cluster node, comma-separated: nats://10.0.0.5:6222,nats://10.0.0.6:6222 (adds a cluster block)', parseRoutes)
     .option('--cluster-name <name>', 'cluster name', parseName, 'fleet')
     .option('--cluster-listen <host:port>', 'route address of this node', parseHostPort, '0.0.0.0:6222')
+    .option('--pki <dir>', 'TLS from `fleet pki --out <dir>`: nats-server.pem for clients, nats-route.pem (mutual TLS) for routes, ca.pem')
     .option('--force', `replace an existing ${NATS_CONFIG_FILE} (and every password in it)`)
-    .action((opts: NatsConfigOptions, invoked: Command) => {
-      const generated = writeNatsConfig(opts);
+    .action((opts: NatsConfigOptions & { pki?: string }, invoked: Command) => {
+      if (!opts.pki) process.stderr.write('warning: without --pki clients and routes speak plain TCP: passwords and jobs cross the network readable (README "TLS")\n');
+      const generated = writeNatsConfig({ ...opts, ...(opts.pki ? tlsOf(opts.pki, (opts.clusterRoutes?.length ?? 0) > 0) : {}) });
       const json = invoked.optsWithGlobals<{ json?: boolean }>().json === true;
       process.stdout.write(json ? `${JSON.stringify(generated, null, 2)}\n` : summary(generated, opts));
     });
+}
+
+/** The files `fleet pki` wrote, which must exist: a config naming missing files would only fail when nats-server starts. */
+function tlsOf(dir: string, clustered: boolean): Pick<NatsConfigOptions, 'tls' | 'routeTls'> {
+  const files = deploy().pkiFilesOf(dir);
+  const server = files.leaf('nats-server');
+  const route = files.leaf('nats-route');
+  const needed = [files.ca, server.cert, server.key, ...(clustered ? [route.cert, route.key] : [])];
+  const missing = needed.filter((file) => !existsSync(file));
+  if (missing.length > 0) {
+    throw new Error(`--pki ${dir} lacks ${missing.join(', ')}: make them with \`fleet pki --out ${dir} --nats-host <names>${clustered ? ' --route-host <names>' : ''}\``);
+  }
+  return {
+    tls: { certFile: server.cert, keyFile: server.key, caFile: files.ca },
+    routeTls: clustered ? { certFile: route.cert, keyFile: route.key, caFile: files.ca } : undefined,
+  };
 }
 
 function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions): string {
