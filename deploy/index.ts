@@ -49,6 +49,7 @@ export {
 export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
 export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
 export { startRegistry, stopRegistry, type Registry } from './lib/image-registry';
+export { callGateway, type GatewayCall } from './lib/http';
 export { acceptAgents, formatLabels, listAgents } from './lib/services';
 export {
   agentOf,
@@ -61,4 +62,5 @@ export {
   type AgentSpec,
   type AgentState,
   type FleetState,
+  type FleetTls,
 } from './lib/state';

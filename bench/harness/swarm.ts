@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       concurrency: config.concurrency,
       longRunningConcurrency: AGENT_SETTINGS.FLEET_AGENT_LONG_RUNNING_CONCURRENCY.default,
       maxOutputBytes: AGENT_SETTINGS.FLEET_AGENT_MAX_OUTPUT_BYTES.default,
+      tlsExpiryWarningDays: AGENT_SETTINGS.FLEET_TLS_EXPIRY_WARNING_DAYS.default,
       hostGrantPublicKey,
       registries: [...DEFAULT_REGISTRIES],
     };

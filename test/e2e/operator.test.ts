@@ -169,7 +169,7 @@ describe('a NATS server from the generated config, with the real gateway and age
       command: process.execPath,
       args: [GATEWAY_ENTRYPOINT],
       cwd: REPO_ROOT,
-      env: { ...process.env, ...login(generated.users.gateway), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(out()).privateKey },
+      env: { ...process.env, ...login(generated.users.gateway), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(out()).privateKey, FLEET_HTTP_INSECURE: 'loopback' },
       logFile: gateway.logFile,
       detached: false,
     });

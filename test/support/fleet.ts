@@ -54,6 +54,11 @@ export interface TestFleetOptions {
   natsCluster?: number;
   /** Hostnames among `agents` left pending (not accepted): listed with the labels they ask for, never targeted. */
   pendingAgents?: string[];
+  /**
+   * HTTPS and NATS TLS with a CA of the fleet's own, as `fleet up` runs (README "TLS"). Without it the gateway
+   * serves plain HTTP on loopback, asked for explicitly (FLEET_HTTP_INSECURE=loopback).
+   */
+  tls?: boolean;
 }
 
 /** A whole fleet (NATS, gateway, one dockerd + agent per host) owned by one jest suite. */
@@ -236,6 +241,7 @@ export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestF
       gatewayEnv: { ...TEST_REGISTRIES, ...opts.gatewayEnv },
       agentEnv: { ...TEST_REGISTRIES, ...opts.agentEnv },
       pendingAgents: opts.pendingAgents,
+      tls: opts.tls,
     });
     return new TestFleet(state, cluster);
   } catch (err) {

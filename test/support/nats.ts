@@ -14,6 +14,7 @@ export async function connectToFleetNats(state: FleetState): Promise<NatsConnect
     name: 'fleet-test',
     user: login?.user,
     pass: login ? readFileSync(login.passwordFile, 'utf8').trim() : undefined,
+    tls: state.tls?.nats ? { caFile: state.tls.caFile } : undefined,
     maxReconnectAttempts: 20,
     reconnectTimeWait: 250,
   });

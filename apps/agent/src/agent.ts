@@ -6,6 +6,7 @@ import { AGENT_JETSTREAM_API_PREFIX, agentInboxPrefix } from '@fleet/contracts/n
 import { AGENTS_BUCKET, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
+import { trackCertificateExpiry } from '@fleet/runtime/tls';
 import { version as agentVersion } from '../package.json';
 import type { AgentConfig } from './config';
 import { EngineProxy } from './engine-proxy';
@@ -41,6 +42,10 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     log,
   );
   metrics.followNats(nc);
+  const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_agent_', log, {
+    certificates: config.natsCaFile ? [{ use: 'nats-ca', file: config.natsCaFile }] : [],
+    warningDays: config.tlsExpiryWarningDays,
+  });
   // A login is an account of the agent's own, where the JetStream API it may use is imported under a
   // prefix of its own (README "What an agent's NATS login can and cannot do"); no login: a dev NATS of one account.
   const jetStreamOptions = { checkAPI: false, ...(config.natsUser ? { apiPrefix: AGENT_JETSTREAM_API_PREFIX } : {}) };
@@ -90,6 +95,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
       await registration.stop().catch((err) => log.warn({ err }, 'deregistration failed'));
       engineProxy.stop();
       await worker.stop();
+      stopExpiryWatch();
       await metricsServer?.close();
       await nc.drain().catch(() => undefined);
     },

@@ -27,6 +27,8 @@ export interface AgentConfig {
   registries: string[];
   /** Where /metrics and /health are served (port 0: a free one); unset: no metrics server. */
   metricsAddr?: { host: string; port: number };
+  /** Days before the NATS CA certificate expires from which the log warns, daily. */
+  tlsExpiryWarningDays: number;
   /** pino level. */
   logLevel?: string;
 }
@@ -77,6 +79,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     hostPaths: settings.FLEET_AGENT_HOST_PATHS?.split(','),
     registries: registryAllowlist(settings.FLEET_REGISTRY_ALLOWLIST),
     metricsAddr: settings.FLEET_AGENT_METRICS_ADDR ? parseListenAddress(settings.FLEET_AGENT_METRICS_ADDR) : undefined,
+    tlsExpiryWarningDays: settings.FLEET_TLS_EXPIRY_WARNING_DAYS,
     logLevel: settings.FLEET_LOG_LEVEL,
   };
 }

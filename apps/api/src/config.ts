@@ -10,6 +10,10 @@ export interface GatewayConfig {
   natsCaFile?: string;
   host: string;
   port: number;
+  /** HTTPS with this certificate and key; absent only for plain HTTP on loopback, asked for by FLEET_HTTP_INSECURE. */
+  tls?: { certFile: string; keyFile: string };
+  /** Days before a certificate expires from which the log warns, daily. */
+  tlsExpiryWarningDays: number;
   jwtSecret: string;
   /** How long job records and results are kept in JetStream. */
   jobRetentionSeconds: number;
@@ -61,6 +65,9 @@ export const GATEWAY_SETTINGS = {
   ...COMMON_SETTINGS,
   FLEET_API_HOST: { type: 'string', default: '127.0.0.1', pattern: '^[A-Za-z0-9.:_-]+$', must: 'a host name or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0' },
   FLEET_API_PORT: { type: 'integer', default: 8080, minimum: 0, maximum: 65535 },
+  FLEET_TLS_CERT_FILE: { type: 'string', must: "the path of the gateway's certificate (PEM; its chain may follow it)" },
+  FLEET_TLS_KEY_FILE: { type: 'string', must: "the path of the certificate's private key (PEM)" },
+  FLEET_HTTP_INSECURE: { type: 'enum', values: ['loopback'] },
   FLEET_JWT_SECRET: { type: 'string', secret: true, required: true, pattern: '^[\\s\\S]{32,}$', must: 'at least 32 characters' },
   FLEET_JOB_RETENTION_SECONDS: { type: 'integer', default: 7 * DAY, minimum: 60, maximum: 365 * DAY },
   FLEET_AGENT_TTL_MS: { type: 'integer', default: 15_000, minimum: 1_000, maximum: 600_000 },
@@ -91,6 +98,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     throw new ConfigError('FLEET_METRICS_PUBLIC=true and FLEET_METRICS_TOKEN are both set: /metrics is either public or needs the token; set one');
   }
   return {
+    tls: transportOf(settings),
+    tlsExpiryWarningDays: settings.FLEET_TLS_EXPIRY_WARNING_DAYS,
     natsUrl: settings.FLEET_NATS_URL,
     natsUser: settings.FLEET_NATS_USER,
     natsPass: settings.FLEET_NATS_PASSWORD,
@@ -120,4 +129,30 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     registries: registryAllowlist(settings.FLEET_REGISTRY_ALLOWLIST),
     logLevel: settings.FLEET_LOG_LEVEL,
   };
+}
+
+/**
+ * HTTPS, or plain HTTP only where nobody else can listen in: a loopback address the operator named with
+ * FLEET_HTTP_INSECURE=loopback (development, or behind a reverse proxy on the same host; README "TLS").
+ */
+function transportOf(settings: { FLEET_TLS_CERT_FILE?: string; FLEET_TLS_KEY_FILE?: string; FLEET_HTTP_INSECURE?: string; FLEET_API_HOST: string }): GatewayConfig['tls'] {
+  const { FLEET_TLS_CERT_FILE: certFile, FLEET_TLS_KEY_FILE: keyFile } = settings;
+  if (certFile && keyFile) {
+    if (settings.FLEET_HTTP_INSECURE) throw new ConfigError('FLEET_HTTP_INSECURE is set with FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE: the gateway serves either HTTPS or plain HTTP; set one');
+    return { certFile, keyFile };
+  }
+  if (certFile || keyFile) throw new ConfigError('FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither');
+  if (!settings.FLEET_HTTP_INSECURE) {
+    throw new ConfigError(
+      'the gateway serves HTTPS: set FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE (`fleet pki --gateway-host <names>` makes them), or FLEET_HTTP_INSECURE=loopback for plain HTTP on a loopback FLEET_API_HOST',
+    );
+  }
+  if (!isLoopback(settings.FLEET_API_HOST)) {
+    throw new ConfigError(`FLEET_HTTP_INSECURE=loopback but FLEET_API_HOST='${settings.FLEET_API_HOST}' is not a loopback address (127.0.0.1, ::1, localhost): plain HTTP is served on loopback only`);
+  }
+  return undefined;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -8,6 +8,7 @@ import { AGENTS_BUCKET, kvStreamName } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
 import { connectNats } from '@fleet/runtime/nats';
+import { trackCertificateExpiry } from '@fleet/runtime/tls';
 import { AgentRoster } from './agents/roster';
 import { MintedKeys } from './auth/minted-keys';
 import { AuditBudget } from './audit/budget';
@@ -28,6 +29,7 @@ import { TargetResolver } from './targets/resolve';
 import { openDownload } from './transfers/downloads';
 import { UploadStore } from './transfers/uploads';
 import type { Readiness } from './routes/health';
+import { createGatewayServer } from './transport';
 
 /**
  * A call may legitimately run up to its longest deadline or long-poll (the contract's maximums), plus
@@ -104,19 +106,30 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     engineProxy: { tunnel, resolver, hostGrantKey, longRunningSlots },
     accessPolicy: { registries: config.registries },
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(config.port, config.host, () => resolve(listening)).once('error', reject);
+  const listener = await createGatewayServer(app, config.tls, log);
+  const { server } = listener;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject).listen(config.port, config.host, () => resolve());
   });
   // Engine API hijacks (docker exec, attach) arrive as upgrades and go through the same app.
   server.on('upgrade', upgradeHandler(app));
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
+  const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_', log, {
+    certificates: [
+      ...(config.tls ? [{ use: 'https', file: config.tls.certFile }] : []),
+      ...(config.natsCaFile ? [{ use: 'nats-ca', file: config.natsCaFile }] : []),
+    ],
+    warningDays: config.tlsExpiryWarningDays,
+  });
+  const url = `${listener.scheme}://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
   log.info({ url }, 'gateway listening');
   return {
     url,
     server,
     async stop() {
       tunnel.stop();
+      listener.stopReloading();
+      stopExpiryWatch();
       await new Promise((resolve) => server.close(resolve));
       roster.stop();
       feed.stop();
@@ -128,6 +141,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       await nc.drain().catch(() => undefined);
     },
   };
+}
+
+/** An IPv6 address goes in brackets in a URL. */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Probes wait at most this long for the agents bucket to answer. */

@@ -229,6 +229,7 @@ export const COMMON_SETTINGS = {
   FLEET_NATS_USER: { type: 'string', pattern: '^[^\\s]+$', must: 'a NATS user name without spaces' },
   FLEET_NATS_PASSWORD: { type: 'string', secret: true },
   FLEET_NATS_CA_FILE: { type: 'string', must: "the path of the CA certificate (PEM) that signed the NATS server's certificate" },
+  FLEET_TLS_EXPIRY_WARNING_DAYS: { type: 'integer', default: 30, minimum: 1, maximum: 3650 },
   FLEET_LOG_LEVEL: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   // README "Host-level access": a pull, push, login or distribution inspect elsewhere needs docker:host.
   FLEET_REGISTRY_ALLOWLIST: { type: 'string', default: DEFAULT_REGISTRIES.join(','), format: 'registry-list' },
