@@ -23,7 +23,9 @@ export interface GatewayServer {
  */
 export async function createGatewayServer(app: RequestListener, tls: GatewayConfig['tls'], log: Logger): Promise<GatewayServer> {
   if (!tls) return { server: createHttpServer(app), scheme: 'http', stopReloading: () => undefined };
-  const server = createHttpsServer(await readKeyPair(tls), app);
+  // Half-open as node's plain HTTP server is: an Engine API hijack whose client closed its sending side (no stdin;
+  // over TLS, a close_notify) still gets the container's output.
+  const server = createHttpsServer({ ...(await readKeyPair(tls)), allowHalfOpen: true }, app);
   const reload = () => void reloadCertificate(server, tls, log);
   watchFile(tls.certFile, { interval: CERTIFICATE_POLL_MS }, reload);
   watchFile(tls.keyFile, { interval: CERTIFICATE_POLL_MS }, reload);
