@@ -172,7 +172,7 @@ describe('certificate rotation under load', () => {
     let calls = 0;
     const failures: string[] = [];
     let running = true;
-    // A steady loop of jobs (gateway → NATS → agent → engine), on new HTTPS connections as well as kept-alive ones.
+    // A steady loop of jobs (gateway → NATS → agent → engine) on the client's kept-alive HTTPS connection.
     const loop = (async () => {
       while (running) {
         await client
