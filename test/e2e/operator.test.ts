@@ -20,7 +20,9 @@ import {
   findExecutable,
   freePort,
   GATEWAY_ENTRYPOINT,
+  NATS_CONFIG_FILE,
   natsServerConfig,
+  type PkiFiles,
   REPO_ROOT,
   respawnNats,
   spawnService,
@@ -86,6 +88,30 @@ describe('fleet nats-config', () => {
     const unnamed = natsServerTest(generated.configFile);
     expect(unnamed.status).not.toBe(0);
     expect(unnamed.output).toContain("'NATS_SERVER_NAME'");
+  });
+
+  it('with --pki, requires TLS of clients and mutual TLS of routes, in a config nats-server accepts', () => {
+    const pkiDir = path.join(dir, 'pki');
+    const missing = fleet(['nats-config', '--agents', 'web-01', '--pki', pkiDir, '--cluster-routes', 'nats://10.0.0.5:6222', '--out', path.join(dir, 'tls-bad')]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain(`--pki ${pkiDir} lacks`);
+    expect(existsSync(path.join(dir, 'tls-bad'))).toBe(false);
+
+    const pki = fleet(['--json', 'pki', '--out', pkiDir, '--nats-host', 'nats-1.example,10.0.0.5', '--route-host', 'nats-1.example,10.0.0.5,10.0.0.6']);
+    expect(pki.status).toBe(0);
+    const files = JSON.parse(pki.stdout) as PkiFiles;
+    const run = fleet(['--json', 'nats-config', '--agents', 'web-01', '--pki', pkiDir, '--cluster-routes', 'nats://10.0.0.5:6222,nats://10.0.0.6:6222', '--out', path.join(dir, 'tls')]);
+    expect(run.status).toBe(0);
+    const config = readFileSync((JSON.parse(run.stdout) as GeneratedNatsConfig).configFile, 'utf8');
+    // Compared line by line without indentation.
+    const flat = config.replace(/^ +/gm, '');
+    expect(flat).toContain(`\ntls {\ncert_file: "${files.nats!.cert}"\nkey_file: "${files.nats!.key}"\nca_file: "${files.ca}"\ntimeout: 5\n}\n`);
+    // Inside the cluster block: the route certificate, verified both ways; the route password stays.
+    expect(flat).toContain(`tls {\ncert_file: "${files.route!.cert}"\nkey_file: "${files.route!.key}"\nca_file: "${files.ca}"\ntimeout: 5\nverify: true\n}\n}`);
+    expect(config).toContain('authorization { user: "fleet-route"');
+    // The monitoring port stays on loopback.
+    expect(config).toContain('http: "127.0.0.1:8222"');
+    expect(natsServerTest(path.join(dir, 'tls', NATS_CONFIG_FILE), { NATS_SERVER_NAME: 'nats-1' })).toEqual({ status: 0, output: `nats-server: configuration file ${path.join(dir, 'tls', NATS_CONFIG_FILE)} is valid` });
   });
 
   it('will not overwrite a config (and every password in it) without --force', () => {

@@ -39,10 +39,9 @@ function defineNatsConfig(command: Command): void {
     .option('--pki <dir>', 'TLS from `fleet pki --out <dir>`: nats-server.pem for clients, nats-route.pem (mutual TLS) for routes, ca.pem')
     .option('--force', `replace an existing ${NATS_CONFIG_FILE} (and every password in it)`)
     .action((opts: NatsConfigOptions & { pki?: string }, invoked: Command) => {
-      if (!opts.pki) process.stderr.write('warning: without --pki clients and routes speak plain TCP: passwords and jobs cross the network readable (README "TLS")\n');
       const generated = writeNatsConfig({ ...opts, ...(opts.pki ? tlsOf(opts.pki, (opts.clusterRoutes?.length ?? 0) > 0) : {}) });
       const json = invoked.optsWithGlobals<{ json?: boolean }>().json === true;
-      process.stdout.write(json ? `${JSON.stringify(generated, null, 2)}\n` : summary(generated, opts));
+      process.stdout.write(json ? `${JSON.stringify(generated, null, 2)}\n` : summary(generated, opts, opts.pki !== undefined));
     });
 }
 
@@ -62,7 +61,7 @@ function tlsOf(dir: string, clustered: boolean): Pick<NatsConfigOptions, 'tls' |
   };
 }
 
-function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions): string {
+function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions, tls: boolean): string {
   const login = (user: string, file: string) => `  FLEET_NATS_USER=${user} FLEET_NATS_PASSWORD_FILE=${file}`;
   const lines = [
     `wrote ${generated.configFile} (check it: nats-server -t -c ${generated.configFile})`,
@@ -70,6 +69,11 @@ function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions): strin
     `gateway:\n${login(generated.users.gateway.user, generated.users.gateway.passwordFile)}`,
     ...Object.entries(generated.users.agents).map(([hostname, credentials]) => `agent ${hostname}:\n${login(credentials.user, credentials.passwordFile)}`),
   ];
+  lines.push(
+    tls
+      ? 'TLS: clients must speak TLS and verify the server with ca.pem (FLEET_NATS_CA_FILE); routes authenticate each other with their certificates'
+      : 'no --pki: clients and routes speak plain TCP, passwords and jobs cross the network readable (README "TLS")',
+  );
   if (opts.clusterRoutes?.length && !opts.serverName) {
     const variable = deploy().SERVER_NAME_VARIABLE;
     lines.push(`cluster: the same file on every node; start each with its own ${variable} (e.g. ${variable}=nats-1)`);
