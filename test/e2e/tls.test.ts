@@ -6,11 +6,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createFleetClient, httpTransport, nodeHttp } from '@fleet/sdk';
-import { BUSYBOX_IMAGE, createPki, defaultAgents, rotatePki } from '@fleet/deploy';
+import { BUSYBOX_IMAGE, createPki, defaultAgents, freePort, rotatePki } from '@fleet/deploy';
 import { connectToFleetNats } from '../support/nats';
 import { useTestFleet } from '../support/suite';
 import { httpsCertificateSerial, natsCertificateSerial, serialOf } from '../support/tls';
@@ -212,6 +212,52 @@ describe('certificate rotation under load', () => {
     const nc = await connectToFleetNats(fleet.state);
     await nc.flush();
     await nc.close();
+  });
+});
+
+describe('fleet up', () => {
+  let local: string;
+  const run = (args: string[]) => {
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
+    return spawnSync(process.execPath, ['apps/cli/bin/fleet.js', ...args], {
+      cwd: REPO,
+      env: { ...inherited, HOME: scratch, XDG_CONFIG_HOME: join(scratch, '.config'), FLEET_LOCAL_DIR: local },
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+  };
+  beforeAll(() => {
+    local = mkdtempSync('/tmp/flt-up-');
+  });
+  afterAll(() => {
+    if (!local) return;
+    if (existsSync(join(local, 'state.json'))) run(['down']);
+    rmSync(local, { recursive: true, force: true });
+  });
+
+  it('runs with TLS by default: prints the https URL and the CA, and status and every command use that CA', async () => {
+    const apiPort = await freePort();
+    const up = run(['up', '--agents', '1', '--port', String(apiPort)]);
+    expect(up.status).toBe(0);
+    const caFile = join(local, 'pki', 'ca.pem');
+    expect(up.stdout).toContain(`URL:        https://127.0.0.1:${apiPort}`);
+    expect(up.stdout).toContain(`CA:         ${caFile}`);
+    expect(up.stdout).toContain(`curl -s --cacert ${caFile}`);
+    // The gateway's certificate is the local CA's, for 127.0.0.1.
+    expect(await httpsCertificateSerial(apiPort, readFileSync(caFile, 'utf8'))).toBe(serialOf(readFileSync(join(local, 'pki', 'gateway.pem'), 'utf8')));
+
+    const status = run(['status']);
+    expect(status.status).toBe(0);
+    expect(status.stdout).toContain(`Gateway https://127.0.0.1:${apiPort} (CA ${caFile})`);
+    expect(status.stdout).toMatch(/web-01\s+live/);
+    // No URL, key or CA given: the local fleet's, over HTTPS.
+    const agents = run(['--json', 'agent', 'ls']);
+    expect(agents.status).toBe(0);
+    expect(JSON.parse(agents.stdout).agents.map((agent: { hostname: string }) => agent.hostname)).toEqual(['web-01']);
+
+    expect(run(['down']).status).toBe(0);
+    expect(existsSync(join(local, 'state.json'))).toBe(false);
+    await expect(httpsCertificateSerial(apiPort, readFileSync(caFile, 'utf8'))).rejects.toThrow(/ECONNREFUSED/);
   });
 });
 
