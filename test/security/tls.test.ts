@@ -6,7 +6,7 @@
  * where it would have landed: the broker's connection list, the rogue server's own record, the port.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -14,10 +14,13 @@ import {
   AGENT_ENTRYPOINT,
   createPki,
   defaultAgents,
+  findExecutable,
   freePort,
   GATEWAY_ENTRYPOINT,
   hostGrantKeyFiles,
+  natsServerConfig,
   type NatsServer,
+  type NatsTlsFiles,
   spawnService,
   startNats,
   stopByPid,
@@ -131,6 +134,73 @@ describe('a rogue broker (a certificate of another CA, no users: it would take a
       await stopByPid(gateway.pid, { marker: GATEWAY_ENTRYPOINT });
       await stopByPid(agent.pid, { marker: AGENT_ENTRYPOINT });
     }
+  });
+});
+
+describe('a NATS cluster whose routes use mutual TLS (`fleet nats-config --pki` with --cluster-routes)', () => {
+  interface Node {
+    name: string;
+    client: number;
+    monitor: number;
+    route: number;
+    configFile: string;
+    logFile: string;
+    pid: number;
+  }
+  const nodes: Node[] = [];
+  const natsServer = () => findExecutable('nats-server');
+
+  async function routesOf(node: Node): Promise<number> {
+    const routez = (await (await fetch(`http://127.0.0.1:${node.monitor}/routez`)).json()) as { num_routes: number };
+    return routez.num_routes;
+  }
+
+  /** One node's config as `fleet nats-config` writes it, on loopback ports of its own, with the cluster's one route password. */
+  async function writeNode(name: string, routeTls: NatsTlsFiles, routePorts: number[], password?: string): Promise<Node> {
+    const node = { name, client: await freePort(), monitor: await freePort(), route: routePorts[nodes.length] ?? (await freePort()), configFile: join(scratch, `${name}.conf`), logFile: join(scratch, `${name}.log`), pid: 0 };
+    let config = natsServerConfig(
+      {
+        listen: `127.0.0.1:${node.client}`,
+        http: `127.0.0.1:${node.monitor}`,
+        storeDir: join(scratch, `${name}-store`),
+        clusterRoutes: routePorts.map((port) => `nats://127.0.0.1:${port}`),
+        clusterName: 'fleet',
+        clusterListen: `127.0.0.1:${node.route}`,
+        tls: routeTls,
+        routeTls,
+      },
+      '',
+    );
+    const generated = /password: "([0-9a-f]+)"/.exec(config)![1];
+    if (password) config = config.split(generated).join(password);
+    writeFileSync(node.configFile, config, { mode: 0o600 });
+    node.pid = spawnService({ command: natsServer(), args: ['-c', node.configFile], env: { ...process.env, NATS_SERVER_NAME: name }, logFile: node.logFile, detached: false });
+    return node;
+  }
+
+  afterAll(async () => {
+    for (const node of nodes) await stopByPid(node.pid, { marker: node.configFile });
+  });
+
+  attack('a rogue node with the route password but a certificate of another CA tries to join: refused, the cluster keeps its one route', async () => {
+    const pki = await createPki(join(scratch, 'cluster-pki'), { natsHosts: ['127.0.0.1', 'localhost'], routeHosts: ['127.0.0.1', 'localhost'] });
+    const foreign = await createPki(join(scratch, 'rogue-route-pki'), { natsHosts: ['127.0.0.1', 'localhost'], routeHosts: ['127.0.0.1', 'localhost'] });
+    const routeTls = { certFile: pki.route!.cert, keyFile: pki.route!.key, caFile: pki.ca };
+    const routePorts = [await freePort(), await freePort()];
+    nodes.push(await writeNode('nats-a', routeTls, routePorts));
+    const password = /password: "([0-9a-f]+)"/.exec(readFileSync(nodes[0].configFile, 'utf8'))![1];
+    nodes.push(await writeNode('nats-b', routeTls, routePorts, password));
+    // The two nodes of the fleet's CA route to each other over mutual TLS.
+    for (let attempt = 0; attempt < 100 && ((await routesOf(nodes[0]).catch(() => 0)) < 1 || (await routesOf(nodes[1]).catch(() => 0)) < 1); attempt++) await sleep(200);
+    expect([await routesOf(nodes[0]), await routesOf(nodes[1])]).toEqual([1, 1]);
+
+    const handshakeErrors = () => (readFileSync(nodes[0].logFile, 'utf8').match(/TLS route handshake error/g) ?? []).length;
+    const errorsBefore = handshakeErrors();
+    const rogueTls = { certFile: foreign.route!.cert, keyFile: foreign.route!.key, caFile: foreign.ca };
+    nodes.push(await writeNode('nats-rogue', rogueTls, [...routePorts], password));
+    await sleep(4_000);
+    expect([await routesOf(nodes[0]), await routesOf(nodes[1]), await routesOf(nodes[2])]).toEqual([1, 1, 0]);
+    expect(handshakeErrors()).toBeGreaterThan(errorsBefore);
   });
 });
 
