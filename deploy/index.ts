@@ -38,8 +38,6 @@ export {
 } from './lib/nats-config';
 export {
   createPki,
-  DEFAULT_CA_VALIDITY_DAYS,
-  DEFAULT_CERT_VALIDITY_DAYS,
   pkiFilesOf,
   rotatePki,
   type CertificateFiles,
@@ -49,7 +47,6 @@ export {
 export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
 export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
 export { startRegistry, stopRegistry, type Registry } from './lib/image-registry';
-export { callGateway, type GatewayCall } from './lib/http';
 export { acceptAgents, formatLabels, listAgents } from './lib/services';
 export {
   agentOf,

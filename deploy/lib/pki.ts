@@ -23,8 +23,8 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 
 const DAY_MS = 86_400_000;
 
-export const DEFAULT_CERT_VALIDITY_DAYS = 397;
-export const DEFAULT_CA_VALIDITY_DAYS = 3650;
+const DEFAULT_CERT_VALIDITY_DAYS = 397;
+const DEFAULT_CA_VALIDITY_DAYS = 3650;
 
 export interface PkiOptions {
   /** DNS names and IPs clients dial NATS by: the server certificate's SANs. */
@@ -84,13 +84,13 @@ export async function createPki(dir: string, opts: PkiOptions): Promise<PkiFiles
   const files = pkiFilesOf(dir);
   ensurePrivateDir(path.dirname(files.ca));
   const validity = opts.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS;
+  const ca = await loadOrCreateCa(files.ca, files.caKey, opts.caValidityDays ?? DEFAULT_CA_VALIDITY_DAYS);
   const issue = async (name: string, use: Use, hosts: string[]): Promise<CertificateFiles> => {
     const leaf = files.leaf(name);
     if (existsSync(leaf.cert) && !opts.force) throw new Error(`${leaf.cert} exists; \`fleet pki rotate\` (or --force) re-issues it from the same CA`);
     await issueCertificate(ca, leaf, { commonName: `fleet ${name}`, use, hosts, validityDays: validity });
     return leaf;
   };
-  const ca = await loadOrCreateCa(files.ca, files.caKey, opts.caValidityDays ?? DEFAULT_CA_VALIDITY_DAYS);
   const result: PkiFiles = { dir: path.resolve(dir), ca: files.ca, caKey: files.caKey, clients: {} };
   if (opts.natsHosts?.length) result.nats = await issue('nats-server', 'server', opts.natsHosts);
   if (opts.routeHosts?.length) result.route = await issue('nats-route', 'route', opts.routeHosts);
