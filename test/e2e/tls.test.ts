@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createFleetClient, httpTransport, nodeHttp } from '@fleet/sdk';
@@ -212,6 +212,30 @@ describe('certificate rotation under load', () => {
     const nc = await connectToFleetNats(fleet.state);
     await nc.flush();
     await nc.close();
+  });
+});
+
+describe('a broken certificate pair', () => {
+  it('a key that is not the certificate\'s is not loaded: the gateway keeps serving the one it has, and says so', async () => {
+    const tls = tlsOf();
+    const serving = await httpsCertificateSerial(port(), ca());
+    const goodKey = readFileSync(tls.gateway.key, 'utf8');
+    const foreign = await createPki(join(scratch, 'foreign-key'), { gatewayHosts: ['127.0.0.1'] });
+    const replace = (content: string) => {
+      writeFileSync(`${tls.gateway.key}.new`, content, { mode: 0o600 });
+      renameSync(`${tls.gateway.key}.new`, tls.gateway.key);
+    };
+    const refusals = () => fleet.log('gateway').split('TLS certificate not reloaded: the previous one stays in use').length - 1;
+    const refusalsBefore = refusals();
+    replace(readFileSync(foreign.gateway!.key, 'utf8'));
+    try {
+      await until(async () => refusals() > refusalsBefore, 'the gateway to refuse the pair');
+      expect(await httpsCertificateSerial(port(), ca())).toBe(serving);
+      const listed = await sdk().node('web-01').containers.list({ all: true });
+      expect(listed.results[0]).toMatchObject({ hostname: 'web-01', status: 'ok' });
+    } finally {
+      replace(goodKey);
+    }
   });
 });
 
