@@ -2,9 +2,7 @@ import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-// @peculiar/x509's dependency injection (tsyringe) needs the Reflect metadata API loaded first.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
 
 /**
@@ -14,7 +12,20 @@ import { ensurePrivateDir, writeSecretFile } from './secret-files';
  * leaf certificates needs no change anywhere but in the new files.
  */
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+let loaded: typeof X509 | undefined;
+
+/**
+ * @peculiar/x509, loaded on first use: it takes ~70 ms, which a CLI command that only reads the local fleet's
+ * state (and so loads this package) should not pay. Its dependency injection needs the Reflect metadata API first.
+ */
+function x509Module(): typeof X509 {
+  if (!loaded) {
+    require('reflect-metadata');
+    loaded = require('@peculiar/x509') as typeof X509;
+    loaded.cryptoProvider.set(webcrypto as unknown as Crypto);
+  }
+  return loaded;
+}
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
@@ -59,11 +70,14 @@ export interface PkiFiles {
 
 type Use = 'server' | 'route' | 'client';
 
-const EXTENDED_KEY_USAGES: Record<Use, x509.ExtendedKeyUsageType[]> = {
-  server: [x509.ExtendedKeyUsage.serverAuth],
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+const EXTENDED_KEY_USAGES: Record<Use, string[]> = {
+  server: [SERVER_AUTH],
   // A route dials and is dialled: with verify, each side checks the other's certificate.
-  route: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
-  client: [x509.ExtendedKeyUsage.clientAuth],
+  route: [SERVER_AUTH, CLIENT_AUTH],
+  client: [CLIENT_AUTH],
 };
 
 /** The file names inside the PKI dir. */
@@ -107,11 +121,12 @@ export async function rotatePki(dir: string, opts: Omit<PkiOptions, 'force'>): P
 }
 
 interface Authority {
-  cert: x509.X509Certificate;
+  cert: X509.X509Certificate;
   privateKey: CryptoKey;
 }
 
 async function loadOrCreateCa(certFile: string, keyFile: string, validityDays: number): Promise<Authority> {
+  const x509 = x509Module();
   if (existsSync(certFile) && existsSync(keyFile)) {
     const cert = new x509.X509Certificate(readFileSync(certFile, 'utf8'));
     const der = createPrivateKey(readFileSync(keyFile)).export({ format: 'der', type: 'pkcs8' });
@@ -146,9 +161,10 @@ interface LeafRequest {
 }
 
 async function issueCertificate(ca: Authority, files: CertificateFiles, request: LeafRequest): Promise<void> {
+  const x509 = x509Module();
   const keys = await generateKeys();
   const now = Date.now();
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension(EXTENDED_KEY_USAGES[request.use]),
@@ -172,7 +188,7 @@ async function issueCertificate(ca: Authority, files: CertificateFiles, request:
   replaceFile(files.cert, cert.toString('pem'), 0o644);
 }
 
-function subjectAltName(host: string): x509.JsonGeneralName {
+function subjectAltName(host: string): X509.JsonGeneralName {
   return isIP(host) ? { type: 'ip', value: host } : { type: 'dns', value: host };
 }
 
