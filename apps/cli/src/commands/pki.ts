@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { PkiFiles, PkiOptions } from '@fleet/deploy';
 
@@ -66,10 +67,13 @@ function print(files: PkiFiles, invoked: Command): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** Labels of letters, digits and hyphens, dot-separated; a leading `*.` for a wildcard. */
+const DNS_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
 /** A DNS name or an IP address, as a certificate's subject alternative name holds it. */
 function parseHosts(raw: string): string[] {
   const hosts = raw.split(',').map((host) => host.trim()).filter(Boolean);
-  const bad = hosts.find((host) => !/^[A-Za-z0-9*]([A-Za-z0-9.:*-]{0,252})$/.test(host));
+  const bad = hosts.find((host) => isIP(host) === 0 && !DNS_NAME.test(host));
   if (bad !== undefined) throw new InvalidArgumentError(`'${bad}' is neither a DNS name nor an IP address`);
   if (hosts.length === 0) throw new InvalidArgumentError('name at least one host');
   return hosts;
