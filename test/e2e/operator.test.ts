@@ -97,6 +97,10 @@ describe('fleet nats-config', () => {
     expect(missing.stderr).toContain(`--pki ${pkiDir} lacks`);
     expect(existsSync(path.join(dir, 'tls-bad'))).toBe(false);
 
+    const badHost = fleet(['pki', '--out', pkiDir, '--nats-host', 'nats_1,10.0.0.5']);
+    expect(badHost.status).toBe(2);
+    expect(badHost.stderr).toContain("'nats_1' is neither a DNS name nor an IP address");
+    expect(existsSync(pkiDir)).toBe(false);
     const pki = fleet(['--json', 'pki', '--out', pkiDir, '--nats-host', 'nats-1.example,10.0.0.5', '--route-host', 'nats-1.example,10.0.0.5,10.0.0.6']);
     expect(pki.status).toBe(0);
     const files = JSON.parse(pki.stdout) as PkiFiles;
