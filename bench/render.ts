@@ -706,6 +706,31 @@ ${lines.join('\n')}
 `;
 }
 
+function tlsSection(r: BenchResults): string {
+  const t = r.tls;
+  if (!t) return '## 8. What TLS costs\n\nNot run.\n';
+  const processes = Object.keys(t.tls.cpuPerJobUs);
+  const rows = [
+    ['keep-alive p50 / p99 (ms)', `${n(t.plain.keepAlive.p50)} / ${n(t.plain.keepAlive.p99)}`, `${n(t.tls.keepAlive.p50)} / ${n(t.tls.keepAlive.p99)}`],
+    ['new connection per call p50 (ms)', n(t.plain.newConnection.p50), n(t.tls.newConnection.p50)],
+    ...processes.map((name) => [`CPU per job, ${name} (µs)`, n(t.plain.cpuPerJobUs[name], 1), n(t.tls.cpuPerJobUs[name], 1)]),
+  ];
+  return `## 8. What TLS costs
+
+Two fleets in the same run, alike but for TLS: plain HTTP on loopback and NATS without TLS (\`fleet up --no-tls\`),
+and HTTPS with NATS TLS verified with the fleet's CA (\`fleet up\`), one engine and agent each. The same job,
+\`${t.operation}\` (gateway → NATS → agent → engine and back), goes to both, ${t.pairs} interleaved pairs on a
+kept-alive connection, then pairs on a new connection each (TCP, and the TLS handshake), then ${t.cpuCalls}
+calls per side in alternating blocks, with the CPU the gateway, NATS and the agent spent read from /proc.
+
+${table(['', 'plain', 'TLS'], rows)}
+
+- Added per job on a kept-alive connection: **${n(t.addedP50)} ms** p50, ${n(t.addedP99)} ms p99 (differences of the pairs).
+- Added by a new HTTPS connection (the handshake): ${n(t.addedNewConnectionP50)} ms p50: clients that keep connections alive pay it once.
+- Added CPU per job, all three processes: **${n(t.addedCpuPerJobUs, 1)} µs**.
+`;
+}
+
 function dockerCliSection(r: BenchResults): string {
   const d = r.dockerCli;
   if (!d) return '## 7. The docker CLI through the gateway\n\nNot run.\n';
@@ -810,5 +835,5 @@ ${d.matrixSkipped ? `\nThe 1,000-host matrix was not measured: ${d.matrixSkipped
 }
 
 export function renderMarkdown(r: BenchResults, baseline?: BenchResults): string {
-  return [header(r), targetSection(r), overheadSection(r), fanoutSection(r), throughputSection(r), costSection(r), profileSection(r, baseline), pipelinesSection(r), dockerCliSection(r), dashboardSection(r), findings(r), closing(r)].join('\n');
+  return [header(r), targetSection(r), overheadSection(r), fanoutSection(r), throughputSection(r), costSection(r), profileSection(r, baseline), pipelinesSection(r), dockerCliSection(r), tlsSection(r), dashboardSection(r), findings(r), closing(r)].join('\n');
 }

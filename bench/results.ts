@@ -9,6 +9,7 @@ import type { PipelinesResult } from './sections/pipelines';
 import type { ProfileResult } from './sections/profiling';
 import type { ScaleResult } from './sections/scale';
 import type { ThroughputTarget } from './sections/throughput';
+import type { TlsCostResult } from './sections/tls';
 
 /** Everything one `npm run bench` measured: bench/results/latest.json. */
 export interface BenchResults {
@@ -26,6 +27,8 @@ export interface BenchResults {
   /** What a pipeline step pays: CLI cold start and one listing by the CLI, curl and Ansible. */
   pipelines?: PipelinesResult;
   dockerCli?: DockerCliResult;
+  /** Section 8: what HTTPS and NATS TLS add per job, against the same fleet without them, in this run. */
+  tls?: TlsCostResult;
   overhead?: OverheadResult;
   fanoutReal?: FanoutMeasurement;
   throughput?: ThroughputTarget[];

@@ -7,7 +7,7 @@
  *   npm run bench -- --quick         smaller samples and fleets (under 2 minutes)
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
- *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale, dashboard)
+ *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale, dashboard, tls)
  *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
  *   npm run bench -- --only=dashboard the dashboard alone: writes bench/results/dashboard.json and re-renders BENCHMARKS.md
  *                                     from the recorded results, leaving latest.json as it was
@@ -32,6 +32,7 @@ import { runPipelines } from './sections/pipelines';
 import { runProfile } from './sections/profiling';
 import { runScale } from './sections/scale';
 import { runThroughput } from './sections/throughput';
+import { runTlsCost } from './sections/tls';
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const { buildIfStale } = require('../scripts/build.cjs') as { buildIfStale(): Promise<boolean> };
@@ -47,7 +48,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--levels=')) options.levels = arg.slice('--levels='.length).split(',').map(Number);
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
@@ -211,6 +212,12 @@ async function main(): Promise<void> {
       (results.ab ??= []).push(ab);
       progress.say(`micro A/B: ${ab.name}: ${ab.beforeUs} → ${ab.afterUs} µs CPU${ab.beforeRetainedBytes !== undefined ? `, ${ab.beforeRetainedBytes} → ${ab.afterRetainedBytes} B held per job` : ''}`);
     }
+  });
+
+  if (wants('tls')) await phase('tls', async () => {
+    results.tls = await runTlsCost(options, progress);
+    progress.say(`tls: +${results.tls.addedP50} ms p50 per job (keep-alive), +${results.tls.addedNewConnectionP50} ms on a new connection, +${results.tls.addedCpuPerJobUs} µs CPU per job`);
+    loads.push({ phase: 'after tls', ...loadSnapshot(own) });
   });
 
   if (wants('scale')) await phase('scale', async () => {

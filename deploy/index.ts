@@ -28,11 +28,22 @@ export { killNatsNode, restartNatsNode, startNatsCluster, stopNatsCluster, strea
 export {
   NATS_CONFIG_FILE,
   natsServerConfig,
+  routeTlsBlock,
   SERVER_NAME_VARIABLE,
+  tlsBlock,
   writeNatsConfig,
   type GeneratedNatsConfig,
   type NatsConfigOptions,
+  type NatsTlsFiles,
 } from './lib/nats-config';
+export {
+  createPki,
+  pkiFilesOf,
+  rotatePki,
+  type CertificateFiles,
+  type PkiFiles,
+  type PkiOptions,
+} from './lib/pki';
 export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
 export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
 export { startRegistry, stopRegistry, type Registry } from './lib/image-registry';
@@ -48,4 +59,5 @@ export {
   type AgentSpec,
   type AgentState,
   type FleetState,
+  type FleetTls,
 } from './lib/state';

@@ -37,7 +37,7 @@ const nativeAddons = {
  * (`up`, `down`, `status`, `nats-config`, `token create`, `container cp`) load them, so `fleet --version` or
  * `fleet container ls` does not read them at all.
  */
-const CLI_ON_DEMAND = ['dockerode', '@nats-io/*', 'jsonwebtoken', 'pino', 'yaml', 'ajv', 'cli-table3', 'tar-stream'];
+const CLI_ON_DEMAND = ['dockerode', '@nats-io/*', 'jsonwebtoken', 'pino', 'yaml', 'ajv', 'cli-table3', 'tar-stream', '@peculiar/*', 'reflect-metadata'];
 
 /**
  * JSON modules (the contract, 180 kB) become `JSON.parse('…')` rather than an object literal: V8 reads JSON

@@ -13,6 +13,7 @@ import { AGENT_SETTINGS, type AgentConfig } from '../../apps/agent/src/config';
 // eslint-disable-next-line fleet/import-boundaries -- see above
 import { startAgent, type RunningAgent } from '../../apps/agent/src/agent';
 import { readFileSync } from 'node:fs';
+import { DEFAULT_REGISTRIES } from '@fleet/contracts/host-access';
 import { createLogger } from '@fleet/runtime/logger';
 import { HoldGate, simulatedEngine } from './simulated-engine';
 import { swarmHostname, swarmLabels, type SwarmConfig, type SwarmReport, type SwarmRequest } from './swarm-protocol';
@@ -59,7 +60,9 @@ async function main(): Promise<void> {
       concurrency: config.concurrency,
       longRunningConcurrency: AGENT_SETTINGS.FLEET_AGENT_LONG_RUNNING_CONCURRENCY.default,
       maxOutputBytes: AGENT_SETTINGS.FLEET_AGENT_MAX_OUTPUT_BYTES.default,
+      tlsExpiryWarningDays: AGENT_SETTINGS.FLEET_TLS_EXPIRY_WARNING_DAYS.default,
       hostGrantPublicKey,
+      registries: [...DEFAULT_REGISTRIES],
     };
     const engine = simulatedEngine({ hostname, containers: config.containersPerHost, hold: gate });
     for (let attempt = 1; attempt <= 3; attempt++) {

@@ -1,4 +1,5 @@
-import { Agent, request } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 export interface HttpResult {
   status: number;
@@ -16,20 +17,27 @@ export class HttpClient {
   private readonly agent: Agent;
   private readonly origin: URL;
 
+  private readonly request: typeof httpRequest;
+
+  /** An https `baseUrl` is verified with `ca`; `keepAlive: false` opens a new connection (and TLS session) per call. */
   constructor(
     baseUrl: string,
     private readonly headers: Record<string, string>,
     maxSockets = 1,
+    opts: { ca?: string; keepAlive?: boolean } = {},
   ) {
     this.origin = new URL(baseUrl);
-    this.agent = new Agent({ keepAlive: true, maxSockets });
+    const keepAlive = opts.keepAlive ?? true;
+    const secure = this.origin.protocol === 'https:';
+    this.agent = secure ? new HttpsAgent({ keepAlive, maxSockets, ca: opts.ca }) : new Agent({ keepAlive, maxSockets });
+    this.request = (secure ? httpsRequest : httpRequest) as typeof httpRequest;
   }
 
   call(method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<HttpResult> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const started = performance.now();
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = this.request(
         {
           host: this.origin.hostname,
           port: this.origin.port,

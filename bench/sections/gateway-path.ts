@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import express, { Router, type Express } from 'express';
 import pino from 'pino';
 import { mintToken } from '@fleet/api-keys';
+import { DEFAULT_REGISTRIES } from '@fleet/contracts/host-access';
 // The routing A/B assembles the gateway's app from its own parts, as it was and as it is, in this process.
 /* eslint-disable fleet/import-boundaries -- see above */
 import { createApp, type GatewayDeps } from '../../apps/api/src/app';
@@ -255,7 +256,7 @@ function routedAsBefore(deps: GatewayDeps): Express {
   app.use(contractValidation());
   app.use(finiteQueryNumbers);
   const nodeRoutes = Router();
-  mountNodeOperations(nodeRoutes, deps.jobs, deps.transfers, () => []);
+  mountNodeOperations(nodeRoutes, deps.jobs, deps.transfers, () => [], { registries: DEFAULT_REGISTRIES });
   app.use(nodeRoutes);
   app.use(unknownRoute);
   app.use(errorHandler(deps.log));

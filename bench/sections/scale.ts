@@ -365,7 +365,7 @@ async function waitForLive(url: string, adminKey: string, want: number, progress
   let live = 0;
   await boundedLoop(240, 120_000, async (i) => {
     try {
-      live = (await listAgents(url, adminKey)).filter((agent) => agent.live && agent.hostname.startsWith(PREFIX)).length;
+      live = (await listAgents({ url, adminKey })).filter((agent) => agent.live && agent.hostname.startsWith(PREFIX)).length;
     } catch (err) {
       if (i % 10 === 0) progress.say(`  GET /agent: ${(err as Error).message}`);
     }

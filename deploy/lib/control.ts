@@ -124,7 +124,7 @@ export async function startGatewayReplica(state: FleetState, name: string, port?
   // spawnGateway logs to <dir>/logs/gateway.log: a private dir gives the replica a log of its own.
   const replicaDir = join(state.dir, 'replicas', name);
   mkdirSync(join(replicaDir, 'logs'), { recursive: true });
-  const replicaState: FleetState = { ...state, dir: replicaDir, url: `http://127.0.0.1:${replicaPort}`, gateway: { pid: 0, port: replicaPort } };
+  const replicaState: FleetState = { ...state, dir: replicaDir, url: `${state.tls ? 'https' : 'http'}://127.0.0.1:${replicaPort}`, gateway: { pid: 0, port: replicaPort } };
   replicaState.gateway.pid = spawnGateway(replicaState);
   const logFile = logFileOf(replicaDir, 'gateway');
   const linked = logFileOf(state.dir, `gateway-${name}`);

@@ -9,7 +9,8 @@ import { startNats, stopNats } from './nats';
 import { AGENT_ENTRYPOINT, GATEWAY_ENTRYPOINT } from './paths';
 import { assertPortFree, freePort, stopByPid } from './process';
 import { acceptAgents, joinTokenFor, spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './services';
-import { type AgentSpec, type AgentState, agentsWithOwnEngine, type FleetState, logFileOf } from './state';
+import { createPki } from './pki';
+import { type AgentSpec, type AgentState, agentsWithOwnEngine, type FleetState, type FleetTls, logFileOf } from './state';
 
 export interface FleetOptions {
   /** Everything the fleet writes lives here: logs/, engines/, nats/, the JWT secret. */
@@ -33,7 +34,15 @@ export interface FleetOptions {
   readyTimeoutMs?: number;
   /** Hostnames among `agents` left pending (not accepted): they start, register and are never targeted. */
   pendingAgents?: string[];
+  /**
+   * HTTPS for the gateway and TLS for the fleet's own NATS, with certificates of a CA made in <dir>/pki (`fleet up`).
+   * Without it the gateway serves plain HTTP on loopback, which it is explicitly asked for.
+   */
+  tls?: boolean;
 }
+
+/** The names the local fleet's certificates hold: everything listens on loopback. */
+const LOCAL_HOSTS = ['127.0.0.1', 'localhost'];
 
 const NAMED_AGENTS: AgentSpec[] = [
   { hostname: 'web-01', labels: { role: 'web', zone: 'eu.west' } },
@@ -59,6 +68,7 @@ interface Infrastructure {
   nats: FleetState['nats'];
   natsOperator: FleetState['natsOperator'];
   engines: Map<string, Engine>;
+  tls: FleetTls | undefined;
 }
 
 /**
@@ -77,10 +87,11 @@ export async function startFleet(opts: FleetOptions): Promise<FleetState> {
   ensureMetricsToken(opts.dir);
   // Checked before anything starts, so a busy port fails fast.
   const port = await gatewayPort(opts.port);
+  const tls = opts.tls ? await issueFleetCertificates(opts) : undefined;
   const undo: Undo[] = [];
   try {
-    const [nats, engines] = await Promise.all([startFleetNats(opts, undo), startFleetEngines(opts, undo)]);
-    return await launchServices(opts, { port, jwtSecretFile, ...nats, engines }, undo);
+    const [nats, engines] = await Promise.all([startFleetNats(opts, tls, undo), startFleetEngines(opts, undo)]);
+    return await launchServices(opts, { port, jwtSecretFile, ...nats, engines, tls }, undo);
   } catch (err) {
     for (const step of undo.reverse()) await step().catch(() => undefined);
     throw err;
@@ -93,8 +104,17 @@ async function gatewayPort(requested: number | undefined): Promise<number> {
   return requested;
 }
 
+/**
+ * The fleet's CA (made once, kept across `fleet up`s so clients keep trusting it) and fresh certificates for
+ * the gateway and, when the fleet starts its own, NATS.
+ */
+async function issueFleetCertificates(opts: FleetOptions): Promise<FleetTls> {
+  const pki = await createPki(join(opts.dir, 'pki'), { gatewayHosts: LOCAL_HOSTS, natsHosts: opts.natsUrl ? undefined : LOCAL_HOSTS, force: true });
+  return { caFile: pki.ca, gateway: pki.gateway!, nats: pki.nats ?? null };
+}
+
 /** A NATS of our own in operator mode: each service logs in with an NKey identity of its own (agents make theirs when they join). */
-async function startFleetNats(opts: FleetOptions, undo: Undo[]): Promise<Pick<FleetState, 'nats' | 'natsOperator'>> {
+async function startFleetNats(opts: FleetOptions, tls: FleetTls | undefined, undo: Undo[]): Promise<Pick<FleetState, 'nats' | 'natsOperator'>> {
   if (opts.natsUrl) return { nats: null, natsOperator: opts.natsOperator ?? null };
   const operator = createNatsOperator(join(opts.dir, 'nats-operator'));
   const server = await startNats({
@@ -103,6 +123,7 @@ async function startFleetNats(opts: FleetOptions, undo: Undo[]): Promise<Pick<Fl
     detached: opts.detached,
     serverName: 'fleet-nats',
     operator,
+    tls: tls?.nats ? { certFile: tls.nats.cert, keyFile: tls.nats.key, caFile: tls.caFile } : undefined,
   });
   undo.push(() => stopNats(server));
   return { nats: { pid: server.pid, port: server.port, monitorPort: server.monitorPort, configFile: server.configFile }, natsOperator: operator };
@@ -153,7 +174,7 @@ async function allSettledOrThrow<T>(promises: Promise<T>[]): Promise<T[]> {
  */
 async function launchServices(opts: FleetOptions, infra: Infrastructure, undo: Undo[]): Promise<FleetState> {
   const state: FleetState = {
-    url: `http://127.0.0.1:${infra.port}`,
+    url: `${infra.tls ? 'https' : 'http'}://127.0.0.1:${infra.port}`,
     adminKey: mintKey(infra.jwtSecretFile, 'admin', { ttlSeconds: opts.adminKeyTtlSeconds ?? 86_400, subject: 'local-admin' }),
     natsUrl: opts.natsUrl ?? `nats://127.0.0.1:${infra.nats?.port}`,
     dir: opts.dir,
@@ -166,6 +187,7 @@ async function launchServices(opts: FleetOptions, infra: Infrastructure, undo: U
     nats: infra.nats,
     natsOperator: infra.natsOperator,
     agents: opts.agents.map((agent) => agentState(agent, infra.engines.get(agent.hostname), opts.dockerHost)),
+    tls: infra.tls,
   };
   state.gateway.pid = spawnGateway(state);
   undo.push(() => stopByPid(state.gateway.pid, { marker: GATEWAY_ENTRYPOINT }));

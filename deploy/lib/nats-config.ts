@@ -20,8 +20,21 @@ export interface NatsConfigOptions {
   clusterRoutes?: string[];
   clusterName: string;
   clusterListen: string;
+  /** Clients must speak TLS on the client port (README "TLS"): the server's certificate and the CA clients trust. */
+  tls?: NatsTlsFiles;
+  /** Routes speak TLS too and each side verifies the other's certificate (issued for client and server auth). */
+  routeTls?: NatsTlsFiles;
   force?: boolean;
 }
+
+export interface NatsTlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+/** Seconds a TLS handshake may take; nats-server's own default (0.5 s) is short for a loaded host. */
+const TLS_HANDSHAKE_TIMEOUT_SECONDS = 5;
 
 export interface GeneratedNatsConfig {
   configFile: string;
@@ -63,13 +76,14 @@ export function natsServerConfig(opts: Omit<NatsConfigOptions, 'out'>, authoriza
     `http: ${JSON.stringify(opts.http)}`,
     `jetstream {\n  store_dir: ${JSON.stringify(opts.storeDir)}\n}`,
   ];
-  if (clustered) lines.push(clusterBlock(opts.clusterName, opts.clusterListen, opts.clusterRoutes ?? []));
+  if (opts.tls) lines.push(tlsBlock(opts.tls));
+  if (clustered) lines.push(clusterBlock(opts.clusterName, opts.clusterListen, opts.clusterRoutes ?? [], opts.routeTls));
   lines.push(authorization.trimEnd());
   return `${lines.join('\n')}\n`;
 }
 
 /** Routes log in to each other with a generated password: every node gets the same file, so they all agree on it. */
-function clusterBlock(name: string, listen: string, routes: string[]): string {
+function clusterBlock(name: string, listen: string, routes: string[], routeTls: NatsTlsFiles | undefined): string {
   const password = randomBytes(24).toString('hex');
   const withCredentials = routes.map((route) => {
     const url = new URL(route);
@@ -83,6 +97,32 @@ function clusterBlock(name: string, listen: string, routes: string[]): string {
     `  listen: ${JSON.stringify(listen)}`,
     `  authorization { user: ${JSON.stringify(ROUTE_USER)}, password: ${JSON.stringify(password)} }`,
     `  routes: [\n    ${withCredentials.join(',\n    ')}\n  ]`,
+    ...(routeTls ? [indent(routeTlsBlock(routeTls))] : []),
     '}',
   ].join('\n');
+}
+
+/**
+ * The client port's TLS: nats-server then refuses a client that does not start TLS. Clients are not asked for a
+ * certificate (they log in with their user); nats-server re-reads these files on SIGHUP, which is how a
+ * rotated certificate takes effect without a restart.
+ */
+export function tlsBlock(tls: NatsTlsFiles): string {
+  return [
+    'tls {',
+    `  cert_file: ${JSON.stringify(tls.certFile)}`,
+    `  key_file: ${JSON.stringify(tls.keyFile)}`,
+    `  ca_file: ${JSON.stringify(tls.caFile)}`,
+    `  timeout: ${TLS_HANDSHAKE_TIMEOUT_SECONDS}`,
+    '}',
+  ].join('\n');
+}
+
+/** Routes: mutual TLS (`verify`), each node presenting a certificate of the fleet's CA; the route password stays. */
+export function routeTlsBlock(tls: NatsTlsFiles): string {
+  return tlsBlock(tls).replace(/\n\}$/, '\n  verify: true\n}');
+}
+
+function indent(block: string): string {
+  return block.replace(/^/gm, '  ');
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { type NatsOperator, operatorConfig } from './nats-operator';
+import { type NatsTlsFiles, tlsBlock } from './nats-config';
 import { findExecutable } from './paths';
 import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitFor } from './process';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
@@ -25,6 +26,8 @@ export interface NatsOptions {
   operator?: Pick<NatsOperator, 'operatorJwt' | 'systemAccount' | 'preload'>;
   /** Appended verbatim to the config. */
   extraConfig?: string;
+  /** Clients must speak TLS: this server certificate, of this CA. */
+  tls?: NatsTlsFiles;
   readyTimeoutMs?: number;
 }
 
@@ -99,6 +102,7 @@ function natsConfig(opts: NatsOptions, port: number, monitorPort: number): strin
     // nats-server keeps its streams in store_dir/jetstream.
     `jetstream { store_dir: ${JSON.stringify(opts.dir)} }`,
   ];
+  if (opts.tls) lines.push(tlsBlock(opts.tls));
   if (opts.cluster) lines.push(clusterBlock(opts.cluster));
   if (opts.operator) lines.push(operatorConfig(opts.operator, join(opts.dir, 'resolver')));
   if (opts.extraConfig) lines.push(opts.extraConfig);

@@ -20,8 +20,8 @@ export const DIST_DIR = join(REPO_ROOT, 'dist');
 export const GATEWAY_ENTRYPOINT = join(DIST_DIR, 'gateway.js');
 export const AGENT_ENTRYPOINT = join(DIST_DIR, 'agent.js');
 
-/** Where `fleet up` keeps its processes' state, logs and data (git-ignored). */
-export const LOCAL_FLEET_DIR = join(REPO_ROOT, '.fleet');
+/** Where `fleet up` keeps its processes' state, logs and data (git-ignored); FLEET_LOCAL_DIR puts it elsewhere. */
+export const LOCAL_FLEET_DIR = process.env.FLEET_LOCAL_DIR || join(REPO_ROOT, '.fleet');
 
 /**
  * Finds a system binary. The sbin directories are searched too because Debian puts dockerd and

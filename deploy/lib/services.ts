@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { callGateway } from './http';
 import { hostGrantKeyFiles, metricsTokenFile } from './keys';
 import { AGENT_CREDS_FILE } from '@fleet/runtime/nats-identity';
 import { gatewayIdentityEnv } from './nats-operator';
@@ -24,6 +25,8 @@ export function spawnGateway(state: FleetState): number {
     ...metricsAccessEnv(state),
     ...state.gatewayEnv,
     ...(state.natsOperator ? gatewayIdentityEnv(state.natsOperator) : {}),
+    ...gatewayTransportEnv(state),
+    ...natsTlsEnv(state),
     FLEET_NATS_URL: state.natsUrl,
     FLEET_API_HOST: '127.0.0.1',
     FLEET_API_PORT: String(state.gateway.port),
@@ -31,6 +34,22 @@ export function spawnGateway(state: FleetState): number {
     FLEET_HOST_GRANT_PRIVATE_KEY_FILE: grantKeysOf(state).privateKey,
     FLEET_LOG_LEVEL: state.logLevel,
   });
+}
+
+/** HTTPS with the fleet's certificate; a fleet without TLS (the test harness) asks for plain HTTP on loopback explicitly. */
+function gatewayTransportEnv(state: FleetState): Record<string, string> {
+  if (!state.tls) return { FLEET_HTTP_INSECURE: 'loopback' };
+  return { FLEET_TLS_CERT_FILE: state.tls.gateway.cert, FLEET_TLS_KEY_FILE: state.tls.gateway.key };
+}
+
+/** The fleet's own NATS speaks TLS: gateway and agents verify it with the fleet's CA. */
+function natsTlsEnv(state: FleetState): Record<string, string> {
+  return state.tls?.nats ? { FLEET_NATS_CA_FILE: state.tls.caFile } : {};
+}
+
+/** The fleet's CA, for calls to its HTTPS gateway. */
+function caOf(state: Pick<FleetState, 'tls'>): string | undefined {
+  return state.tls ? readFileSync(state.tls.caFile, 'utf8') : undefined;
 }
 
 /** /metrics needs the fleet's token, unless the caller chose its own access (a token of its own, or public). */
@@ -52,7 +71,9 @@ export function spawnAgent(state: FleetState, agent: AgentState, joinToken?: str
   return spawnProgram(AGENT_ENTRYPOINT, agentLogOf(state, agent), state.detached, {
     ...state.agentEnv,
     ...(state.natsOperator ? { FLEET_AGENT_IDENTITY_DIR: agentIdentityDir(state, agent.hostname), FLEET_GATEWAY_URL: state.url } : {}),
+    ...(state.natsOperator && state.tls ? { FLEET_GATEWAY_CA_FILE: state.tls.caFile } : {}),
     ...(joinToken ? { FLEET_AGENT_JOIN_TOKEN: joinToken } : {}),
+    ...natsTlsEnv(state),
     FLEET_NATS_URL: state.natsUrl,
     FLEET_AGENT_HOSTNAME: agent.hostname,
     FLEET_AGENT_LABELS: formatLabels(agent.labels),
@@ -71,15 +92,21 @@ export function agentCredsFile(state: Pick<FleetState, 'dir'>, hostname: string)
   return join(agentIdentityDir(state, hostname), AGENT_CREDS_FILE);
 }
 
-/** A one-time join token for `hostname`, from the gateway (POST /agent/{hostname}/join-token). */
-export async function issueJoinToken(state: Pick<FleetState, 'url' | 'adminKey'>, hostname: string, ttlSeconds?: number): Promise<string> {
-  const res = await fetch(`${state.url}/agent/${encodeURIComponent(hostname)}/join-token`, {
+/** A one-time join token for `hostname`, from the gateway (POST /agent/{hostname}/join-token), over HTTPS with the fleet's CA when it has one. */
+export async function issueJoinToken(state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>, hostname: string, ttlSeconds?: number): Promise<string> {
+  const res = await callGateway(`${state.url}/agent/${encodeURIComponent(hostname)}/join-token`, {
     method: 'POST',
     headers: { authorization: `Bearer ${state.adminKey}`, 'content-type': 'application/json' },
     body: JSON.stringify(ttlSeconds === undefined ? {} : { ttl_seconds: ttlSeconds }),
-    signal: AbortSignal.timeout(30_000),
+    ca: caOf(state),
+    timeoutMs: 30_000,
   });
-  const body = (await res.json()) as { token?: string; details?: string };
+  let body: { token?: string; details?: string } = {};
+  try {
+    body = JSON.parse(res.text) as typeof body;
+  } catch {
+    // not JSON: reported by status alone
+  }
   if (res.status !== 201 || !body.token) throw new Error(`a join token for ${hostname} was refused (${res.status}): ${body.details ?? ''}`);
   return body.token;
 }
@@ -118,14 +145,14 @@ export function formatLabels(labels: Record<string, string>): string {
 }
 
 export async function waitForGateway(state: FleetState, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<void> {
-  await waitFor(`gateway health at ${state.url}/health`, () => gatewayHealthy(state.url), {
+  await waitFor(`gateway health at ${state.url}/health`, () => gatewayHealthy(state), {
     timeoutMs,
     abortIf: gatewayDeath(state),
   });
 }
 
-async function gatewayHealthy(url: string): Promise<boolean> {
-  const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+async function gatewayHealthy(state: FleetState): Promise<boolean> {
+  const res = await callGateway(`${state.url}/health`, { ca: caOf(state), timeoutMs: 2_000 });
   return res.status === 200;
 }
 
@@ -147,7 +174,7 @@ export async function waitForAgents(state: FleetState, agents: AgentState[], wai
   await waitFor(
     `agents ${hostnames.join(', ')} to be listed live by GET /agent`,
     async () => {
-      const ready = (await listAgents(state.url, state.adminKey)).filter((agent) => isReady(agent, wait));
+      const ready = (await listAgents(state)).filter((agent) => isReady(agent, wait));
       const missing = hostnames.filter((hostname) => !ready.some((agent) => agent.hostname === hostname));
       if (missing.length > 0) throw new Error(`not live yet: ${missing.join(', ')}`);
       return true;
@@ -171,7 +198,7 @@ function gatewayDeath(state: FleetState): () => string | undefined {
  * "Security model": a new agent is pending until an admin accepts it). Accepting creates each
  * agent's job consumer, which the agent only binds to.
  */
-export async function acceptAgents(state: Pick<FleetState, 'url' | 'adminKey'>, agents: AgentSpec[]): Promise<void> {
+export async function acceptAgents(state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>, agents: AgentSpec[]): Promise<void> {
   for (let from = 0; from < agents.length; from += ACCEPT_PARALLEL) {
     await Promise.all(agents.slice(from, from + ACCEPT_PARALLEL).map((agent) => acceptAgent(state, agent)));
   }
@@ -183,28 +210,27 @@ const ACCEPT_PARALLEL = 20;
 /** A busy broker answers an acceptance 503 (retry-after); accepting again is harmless, a few times. */
 const ACCEPT_ATTEMPTS = 5;
 
-async function acceptAgent(state: Pick<FleetState, 'url' | 'adminKey'>, agent: AgentSpec): Promise<void> {
+async function acceptAgent(state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>, agent: AgentSpec): Promise<void> {
+  const ca = caOf(state);
   for (let attempt = 1; ; attempt++) {
-    const res = await fetch(`${state.url}/agent/${encodeURIComponent(agent.hostname)}/accept`, {
+    const res = await callGateway(`${state.url}/agent/${encodeURIComponent(agent.hostname)}/accept`, {
       method: 'POST',
       headers: { authorization: `Bearer ${state.adminKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ labels: agent.labels }),
-      signal: AbortSignal.timeout(30_000),
+      ca,
+      timeoutMs: 30_000,
     });
     if (res.status === 200) return;
-    const body = await res.text();
-    if (res.status !== 503 || attempt === ACCEPT_ATTEMPTS) throw new Error(`accepting agent ${agent.hostname} answered ${res.status}: ${body}`);
-    await new Promise((resolve) => setTimeout(resolve, 1000 * Number(res.headers.get('retry-after') ?? 1)));
+    if (res.status !== 503 || attempt === ACCEPT_ATTEMPTS) throw new Error(`accepting agent ${agent.hostname} answered ${res.status}: ${res.text}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000 * Number(res.headers['retry-after'] ?? 1)));
   }
 }
 
-export async function listAgents(url: string, adminKey: string): Promise<RegisteredAgent[]> {
-  const res = await fetch(`${url}/agent`, {
-    headers: { authorization: `Bearer ${adminKey}` },
-    signal: AbortSignal.timeout(5_000),
-  });
-  if (res.status !== 200) throw new Error(`GET /agent answered ${res.status}: ${await res.text()}`);
-  const body = (await res.json()) as { agents?: RegisteredAgent[] };
+/** GET /agent of the fleet's gateway, over HTTPS with the fleet's CA when it has one. */
+export async function listAgents(state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>): Promise<RegisteredAgent[]> {
+  const res = await callGateway(`${state.url}/agent`, { headers: { authorization: `Bearer ${state.adminKey}` }, ca: caOf(state), timeoutMs: 5_000 });
+  if (res.status !== 200) throw new Error(`GET /agent answered ${res.status}: ${res.text}`);
+  const body = JSON.parse(res.text) as { agents?: RegisteredAgent[] };
   if (!Array.isArray(body.agents)) throw new Error('GET /agent answered without an `agents` array');
   return body.agents;
 }

@@ -1,3 +1,4 @@
+import type { CertificateFiles } from './pki';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineSocketOf } from './engine';
@@ -40,6 +41,16 @@ export interface FleetState {
   /** The NATS operator the fleet's servers trust (its keys and the gateway's logins); null: a NATS without logins. */
   natsOperator: NatsOperator | null;
   agents: AgentState[];
+  /** Set when the fleet runs with TLS (`fleet up`): the gateway serves HTTPS and its own NATS, if any, speaks TLS. */
+  tls?: FleetTls;
+}
+
+export interface FleetTls {
+  /** The fleet's CA (`<dir>/pki/ca.pem`), which clients (CLI, docker CLI, curl) trust. */
+  caFile: string;
+  gateway: CertificateFiles;
+  /** The NATS the fleet started listens with this certificate; null when the fleet uses a NATS it did not start. */
+  nats: CertificateFiles | null;
 }
 
 export interface FleetProcess {

@@ -20,7 +20,9 @@ import {
   findExecutable,
   freePort,
   GATEWAY_ENTRYPOINT,
+  NATS_CONFIG_FILE,
   natsServerConfig,
+  type PkiFiles,
   REPO_ROOT,
   respawnNats,
   spawnService,
@@ -85,6 +87,37 @@ describe('fleet nats-config', () => {
     const unnamed = natsServerTest(generated.configFile);
     expect(unnamed.status).not.toBe(0);
     expect(unnamed.output).toContain("'NATS_SERVER_NAME'");
+  });
+
+  it('with --pki, requires TLS of clients and mutual TLS of routes, in a config nats-server accepts', () => {
+    const pkiDir = path.join(dir, 'pki');
+    const missing = fleet(['nats-config', '--pki', pkiDir, '--cluster-routes', 'nats://10.0.0.5:6222', '--out', path.join(dir, 'tls-bad')]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain(`--pki ${pkiDir} lacks`);
+    expect(existsSync(path.join(dir, 'tls-bad'))).toBe(false);
+
+    const badHost = fleet(['pki', '--out', pkiDir, '--nats-host', 'nats_1,10.0.0.5']);
+    expect(badHost.status).toBe(2);
+    expect(badHost.stderr).toContain("'nats_1' is neither a DNS name nor an IP address");
+    expect(existsSync(pkiDir)).toBe(false);
+    const pki = fleet(['--json', 'pki', '--out', pkiDir, '--nats-host', 'nats-1.example,10.0.0.5', '--route-host', 'nats-1.example,10.0.0.5,10.0.0.6']);
+    expect(pki.status).toBe(0);
+    const files = JSON.parse(pki.stdout) as PkiFiles;
+    const run = fleet(['--json', 'nats-config', '--pki', pkiDir, '--cluster-routes', 'nats://10.0.0.5:6222,nats://10.0.0.6:6222', '--out', path.join(dir, 'tls')]);
+    expect(run.status).toBe(0);
+    const config = readFileSync((JSON.parse(run.stdout) as GeneratedNatsConfig).configFile, 'utf8');
+    // Compared line by line without indentation.
+    const flat = config.replace(/^ +/gm, '');
+    expect(flat).toContain(`\ntls {\ncert_file: "${files.nats!.cert}"\nkey_file: "${files.nats!.key}"\nca_file: "${files.ca}"\ntimeout: 5\n}\n`);
+    // Inside the cluster block: the route certificate, verified both ways; the route password stays.
+    expect(flat).toContain(`tls {\ncert_file: "${files.route!.cert}"\nkey_file: "${files.route!.key}"\nca_file: "${files.ca}"\ntimeout: 5\nverify: true\n}\n}`);
+    expect(config).toContain('authorization { user: "fleet-route"');
+    // TLS and operator mode together: clients still log in with NKey identities, over TLS.
+    expect(config).toMatch(/\noperator: "[^"]+"/);
+    expect(config).toMatch(/resolver: \{\n {2}type: full/);
+    // The monitoring port stays on loopback.
+    expect(config).toContain('http: "127.0.0.1:8222"');
+    expect(natsServerTest(path.join(dir, 'tls', NATS_CONFIG_FILE), { NATS_SERVER_NAME: 'nats-1' })).toEqual({ status: 0, output: `nats-server: configuration file ${path.join(dir, 'tls', NATS_CONFIG_FILE)} is valid` });
   });
 
   it('will not overwrite a config without --force, and keeps the operator it trusts when forced', () => {
@@ -171,7 +204,7 @@ describe('a NATS server from the generated config, with the real gateway, and an
       command: process.execPath,
       args: [GATEWAY_ENTRYPOINT],
       cwd: REPO_ROOT,
-      env: { ...process.env, ...gatewayIdentityEnv(generated.operator), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(out()).privateKey },
+      env: { ...process.env, ...gatewayIdentityEnv(generated.operator), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(out()).privateKey, FLEET_HTTP_INSECURE: 'loopback' },
       logFile: gateway.logFile,
       detached: false,
     });

@@ -6,7 +6,6 @@
  * that try to reach an endpoint the contract does not map. Each is checked on the engines.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import {
@@ -23,6 +22,7 @@ import { BUSYBOX_IMAGE } from '@fleet/deploy';
 import { NatsLogin } from '../support/agent-login';
 import { attack } from '../support/attacks';
 import { connectToFleetNats } from '../support/nats';
+import { rawRequest } from '../support/raw-http';
 import { useTestFleet } from '../support/suite';
 
 jest.setTimeout(300_000);
@@ -73,24 +73,6 @@ async function openSession(nc: NatsConnection, host: string, open: ProxyOpen, se
   throw new Error(`no answer from ${host}'s agent within 10 s`);
 }
 
-/** One raw HTTP request to the gateway, so that upgrade and path bytes are exactly what the attack sends. */
-function rawRequest(method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; body: string }> {
-  const url = new URL(fleet.url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method, path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, body: '' });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 describe('the Engine API proxy', () => {
   attack("an agent's own NATS login opens a proxy session to another host's engine (or answers for one)", async () => {
     const webAgent = await NatsLogin.asAgent(fleet, 'web-01');
@@ -138,7 +120,7 @@ describe('the Engine API proxy', () => {
       'proxy-hostpid': { Image: BUSYBOX_IMAGE, HostConfig: { PidMode: 'host' } },
     };
     for (const [name, body] of Object.entries(bodies)) {
-      const res = await rawRequest('POST', `/node/web-01/docker/v1.41/containers/create?name=${name}`, headers, JSON.stringify(body));
+      const res = await rawRequest(fleet.url, 'POST', `/node/web-01/docker/v1.41/containers/create?name=${name}`, headers, JSON.stringify(body));
       expect(res.status).toBe(403);
       expect(JSON.parse(res.body)).toMatchObject({ code: 403, message: expect.stringContaining("'docker:host'") });
       expect(await containerExists('web-01', name)).toBe(false);
@@ -151,7 +133,7 @@ describe('the Engine API proxy', () => {
     const exec = await target.exec({ Cmd: ['touch', '/tmp/viewer-exec'], AttachStdout: true });
     const viewer = fleet.mintKey('viewer', { subject: 'attacker' });
     const headers = { authorization: `Bearer ${viewer}`, 'content-type': 'application/json', connection: 'Upgrade', upgrade: 'tcp' };
-    const res = await rawRequest('POST', `/node/web-02/docker/v1.41/exec/${exec.id}/start`, headers, '{"Detach":false,"Tty":false}');
+    const res = await rawRequest(fleet.url, 'POST', `/node/web-02/docker/v1.41/exec/${exec.id}/start`, headers, '{"Detach":false,"Tty":false}');
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body)).toMatchObject({ code: 403, message: expect.stringContaining("'docker:exec'") });
     await sleep(500);
@@ -163,7 +145,7 @@ describe('the Engine API proxy', () => {
   attack('paths built to reach an Engine endpoint the contract does not map (swarm init)', async () => {
     const headers = { authorization: `Bearer ${fleet.adminKey}`, 'content-type': 'application/json' };
     for (const path of ['/v1.41/swarm/init', '/v1.41/containers/x/..%2F..%2Fswarm/init', '/v1.41/containers/%2e%2e/%2e%2e/swarm/init', '/v1.41//swarm/init']) {
-      const res = await rawRequest('POST', `/node/web-01/docker${path}`, headers, '{}');
+      const res = await rawRequest(fleet.url, 'POST', `/node/web-01/docker${path}`, headers, '{}');
       expect({ path, status: res.status }).toEqual({ path, status: 404 });
     }
     expect((await fleet.docker('web-01').info()).Swarm.LocalNodeState).toBe('inactive');
@@ -171,12 +153,12 @@ describe('the Engine API proxy', () => {
 
   attack('an upgrade request to a gateway route that is not an Engine hijack (smuggling a second protocol past the routes)', async () => {
     const headers = { authorization: `Bearer ${fleet.adminKey}`, 'content-type': 'application/json', connection: 'Upgrade', upgrade: 'websocket' };
-    const drain = await rawRequest('POST', '/agent/web-01/drain', headers);
+    const drain = await rawRequest(fleet.url, 'POST', '/agent/web-01/drain', headers);
     expect(drain.status).toBe(400);
     expect(JSON.parse(drain.body)).toMatchObject({ code: 400, details: expect.stringContaining('only for Engine API hijacks') });
-    const list = await rawRequest('GET', '/node/web-01/docker/v1.41/containers/json', headers);
+    const list = await rawRequest(fleet.url, 'GET', '/node/web-01/docker/v1.41/containers/json', headers);
     expect(list.status).toBe(400);
-    const agent = await rawRequest('GET', '/agent/web-01', { authorization: `Bearer ${fleet.adminKey}` });
+    const agent = await rawRequest(fleet.url, 'GET', '/agent/web-01', { authorization: `Bearer ${fleet.adminKey}` });
     expect(JSON.parse(agent.body)).toMatchObject({ drained: false });
   });
 });

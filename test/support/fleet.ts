@@ -54,6 +54,11 @@ export interface TestFleetOptions {
   natsCluster?: number;
   /** Hostnames among `agents` left pending (not accepted): listed with the labels they ask for, never targeted. */
   pendingAgents?: string[];
+  /**
+   * HTTPS and NATS TLS with a CA of the fleet's own, as `fleet up` runs (README "TLS"). Without it the gateway
+   * serves plain HTTP on loopback, asked for explicitly (FLEET_HTTP_INSECURE=loopback).
+   */
+  tls?: boolean;
 }
 
 /** A whole fleet (NATS, gateway, one dockerd + agent per host) owned by one jest suite. */
@@ -201,6 +206,13 @@ export class TestFleet {
   }
 }
 
+/**
+ * The suites' registries run on loopback at a free port (startRegistry): gateway and agents admit
+ * them beside Docker Hub (README "Host-level access"), and nothing else.
+ */
+export const TEST_REGISTRY_ALLOWLIST = 'docker.io,index.docker.io,registry-1.docker.io,127.0.0.1,localhost';
+const TEST_REGISTRIES = { FLEET_REGISTRY_ALLOWLIST: TEST_REGISTRY_ALLOWLIST };
+
 /** Starts a fleet in a short /tmp dir (unix socket paths are limited) with attached processes. */
 export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestFleet> {
   const dir = mkdtempSync('/tmp/flt-');
@@ -226,9 +238,10 @@ export async function startTestFleet(opts: TestFleetOptions = {}): Promise<TestF
       natsUrl: cluster?.urls,
       natsOperator: operator,
       logLevel: opts.logLevel,
-      gatewayEnv: opts.gatewayEnv,
-      agentEnv: opts.agentEnv,
+      gatewayEnv: { ...TEST_REGISTRIES, ...opts.gatewayEnv },
+      agentEnv: { ...TEST_REGISTRIES, ...opts.agentEnv },
       pendingAgents: opts.pendingAgents,
+      tls: opts.tls,
     });
     return new TestFleet(state, cluster);
   } catch (err) {

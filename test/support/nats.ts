@@ -13,6 +13,7 @@ export async function connectToFleetNats(state: FleetState): Promise<NatsConnect
     servers: serverList(state.natsUrl),
     name: 'fleet-test',
     ...natsLogin(creds),
+    tls: state.tls?.nats ? { caFile: state.tls.caFile } : undefined,
     maxReconnectAttempts: 20,
     reconnectTimeWait: 250,
   });

@@ -97,7 +97,9 @@ describe('deploy/compose.yaml', () => {
     expect(nats.command).toEqual(['-c', '/etc/nats/nats-server.conf']);
     expect(nats.volumes).toContain(`./nats/${NATS_CONFIG_FILE}:/etc/nats/nats-server.conf:ro`);
     // The set-up comment generates the config with --store-dir /data: the volume must be there.
-    expect(text).toContain('nats-config --store-dir /data --out deploy/nats');
+    expect(text).toContain('nats-config --store-dir /data --pki /etc/fleet/pki --out deploy/nats');
+    // The config names the certificates under /etc/fleet/pki: the same path inside the container.
+    expect(nats.volumes).toContain('/etc/fleet/pki:/etc/fleet/pki:ro');
     expect(nats.volumes).toContain('nats-data:/data');
     expect(compose.volumes).toHaveProperty('nats-data');
     expect(nats.healthcheck?.test.join(' ')).toContain('/healthz?js-enabled-only=true');
@@ -128,8 +130,12 @@ describe('deploy/compose.yaml', () => {
     const config = loadGatewayConfig(containerEnv(gateway, {}, secrets));
     // /metrics names every host: the example protects it.
     expect({ metricsToken: config.metricsToken, metricsPublic: config.metricsPublic }).toEqual({ metricsToken: METRICS_TOKEN, metricsPublic: false });
-    expect(config).toMatchObject({ natsUrl: 'nats://nats:4222', natsCreds: read(operator.gatewayCredsFile).trim(), jwtSecret: SECRET, host: '0.0.0.0', port: 8080 });
+    expect(config).toMatchObject({ natsUrl: 'tls://nats:4222', natsCreds: read(operator.gatewayCredsFile).trim(), jwtSecret: SECRET, host: '0.0.0.0', port: 8080 });
     expect(config.enrolment?.systemCreds).toBe(read(operator.systemCredsFile).trim());
+    // HTTPS and NATS TLS, from the PKI directory it mounts.
+    expect(config).toMatchObject({ tls: { certFile: '/etc/fleet/pki/gateway.pem', keyFile: '/etc/fleet/pki/gateway-key.pem' }, natsCaFile: '/etc/fleet/pki/ca.pem' });
+    expect(gateway.volumes).toContain('/etc/fleet/pki:/etc/fleet/pki:ro');
+    expect(gateway.healthcheck?.test.join(' ')).toContain('https://127.0.0.1:8080/health/ready');
     expect(config.hostGrantPrivateKey).toBe(GRANT.privateKey.trim());
     expect(gateway.ports).toContain(`${config.port}:${config.port}`);
   });
@@ -139,17 +145,20 @@ describe('deploy/compose.yaml', () => {
     expect(builtFrom(agent.command[1])).toBe('apps/agent/src/main.ts');
     expect(agent.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock');
     expect(agent.volumes).toContain('agent-identity:/var/lib/fleet-agent');
-    expect(agent.secrets).toEqual(['host_grant_pub']);
+    expect(agent.secrets).toEqual(['host_grant_pub', 'fleet_ca']);
+    expect(compose.secrets.fleet_ca.file).toBe('/etc/fleet/pki/ca.pem');
     expect(compose.secrets.host_grant_pub.file).toBe('./host-grant.pub');
 
     const token = `fjt_${'a'.repeat(43)}`;
     const vars = { FLEET_AGENT_HOSTNAME: 'web-02', FLEET_AGENT_LABELS: 'role=web,zone=eu.west', FLEET_AGENT_JOIN_TOKEN: token };
-    const agentSecrets = { host_grant_pub: secretFile('grant.pub', GRANT.publicKey) };
+    const agentSecrets = { host_grant_pub: secretFile('grant.pub', GRANT.publicKey), fleet_ca: '/run/secrets/fleet_ca' };
     const config = loadAgentConfig(containerEnv(agent, vars, agentSecrets));
     expect(config).toMatchObject({ hostGrantPublicKey: GRANT.publicKey.trim(), hostPaths: ['/srv'] });
     expect(config).toMatchObject({
-      natsUrl: 'nats://nats:4222',
-      identity: { dir: '/var/lib/fleet-agent', joinToken: token, gatewayUrl: 'http://gateway:8080' },
+      natsUrl: 'tls://nats:4222',
+      natsCaFile: '/run/secrets/fleet_ca',
+      // It joins over HTTPS, the gateway verified with the same CA as NATS.
+      identity: { dir: '/var/lib/fleet-agent', joinToken: token, gatewayUrl: 'https://gateway:8080', gatewayCaFile: '/run/secrets/fleet_ca' },
       hostname: 'web-02',
       labels: { role: 'web', zone: 'eu.west' },
       dockerHost: 'unix:///var/run/docker.sock',
@@ -157,7 +166,7 @@ describe('deploy/compose.yaml', () => {
     });
     expect(agent.ports).toContain('9464:9464');
     // On another host the same file points the agent at the NATS host.
-    expect(loadAgentConfig(containerEnv(agent, { ...vars, FLEET_NATS_URL: 'nats://10.0.0.5:4222' }, agentSecrets)).natsUrl).toBe('nats://10.0.0.5:4222');
+    expect(loadAgentConfig(containerEnv(agent, { ...vars, FLEET_NATS_URL: 'tls://10.0.0.5:4222' }, agentSecrets)).natsUrl).toBe('tls://10.0.0.5:4222');
     expect(() => containerEnv(agent, {}, {})).toThrow('set FLEET_AGENT_HOSTNAME');
   });
 

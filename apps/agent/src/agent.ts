@@ -6,9 +6,11 @@ import { AGENT_JETSTREAM_API_PREFIX, agentInboxPrefix } from '@fleet/contracts/n
 import { AGENTS_BUCKET, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
+import { trackCertificateExpiry } from '@fleet/runtime/tls';
 import { version as agentVersion } from '../package.json';
 import type { AgentConfig } from './config';
 import { EngineProxy } from './engine-proxy';
+import { HostObjects } from './host-objects';
 import { EXECUTORS } from './executors';
 import { agentCreds } from './identity';
 import { AgentMetrics, serveMetrics } from './metrics';
@@ -35,18 +37,30 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
       servers: config.natsUrl,
       name: `fleet-agent-${config.hostname}`,
       creds,
+      caFile: config.natsCaFile,
       inboxPrefix: agentInboxPrefix(config.hostname),
     },
     log,
   );
   metrics.followNats(nc);
+  const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_agent_', log, {
+    certificates: config.natsCaFile ? [{ use: 'nats-ca', file: config.natsCaFile }] : [],
+    warningDays: config.tlsExpiryWarningDays,
+  });
   // A login is an account of the agent's own, where the JetStream API it may use is imported under a
   // prefix of its own (README "What an agent's NATS login can and cannot do"); no login: a dev NATS of one account.
   const jetStreamOptions = { checkAPI: false, ...(creds ? { apiPrefix: AGENT_JETSTREAM_API_PREFIX } : {}) };
   const jsm = await jetstreamManager(nc, jetStreamOptions);
   // Plain KV writes (`$KV.<bucket>.<key>`), never through the API prefix.
   const kvm = new Kvm(nc);
-  const hostPolicy = { grantKey: createPublicKey(config.hostGrantPublicKey), allowedPaths: config.hostPaths };
+  const hostPolicy = {
+    grantKey: createPublicKey(config.hostGrantPublicKey),
+    allowedPaths: config.hostPaths,
+    access: { registries: config.registries },
+  };
+  const socketPath = config.dockerHost.replace(/^unix:\/\//, '');
+  // One judge of host-level objects for jobs and proxied requests alike, on the engine they reach.
+  const hostObjects = new HostObjects(socketPath, hostPolicy.access);
   const worker = new JobWorker({
     nc,
     js: jetstream(nc, jetStreamOptions),
@@ -59,10 +73,11 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     longRunningConcurrency: config.longRunningConcurrency,
     maxOutputBytes: config.maxOutputBytes,
     hostPolicy,
+    hostObjects,
     log,
     onExecuted: (job, row) => metrics.jobExecuted(job, row),
   });
-  const engineProxy = new EngineProxy({ nc, hostname: config.hostname, socketPath: config.dockerHost.replace(/^unix:\/\//, ''), hostPolicy, log });
+  const engineProxy = new EngineProxy({ nc, hostname: config.hostname, socketPath, hostPolicy, hostObjects, log });
   engineProxy.start();
   const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
   const registration = new Registration(await kvm.open(AGENTS_BUCKET), docker, identity, config.heartbeatMs, log, (healthy) => metrics.engine(healthy));
@@ -81,6 +96,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
       await registration.stop().catch((err) => log.warn({ err }, 'deregistration failed'));
       engineProxy.stop();
       await worker.stop();
+      stopExpiryWatch();
       await metricsServer?.close();
       await nc.drain().catch(() => undefined);
     },

@@ -81,6 +81,11 @@ describe('agent configuration', () => {
     expect(loadAgentConfig({ ...GRANT, FLEET_AGENT_METRICS_ADDR: '[::1]:9464' }).metricsAddr).toEqual({ host: '::1', port: 9464 });
   });
 
+  it('reads the registry allowlist: Docker Hub by default, hosts and host:port entries lower-cased', () => {
+    expect(loadAgentConfig({ ...GRANT }).registries).toEqual(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+    expect(loadAgentConfig({ ...GRANT, FLEET_REGISTRY_ALLOWLIST: 'Registry.Example:5000, 127.0.0.1,[::1]:5000' }).registries).toEqual(['registry.example:5000', '127.0.0.1', '[::1]:5000']);
+  });
+
   it.each([
     ['FLEET_AGENT_HOSTNAME', 'web.01', "FLEET_AGENT_HOSTNAME='web.01' must be a name matching [A-Za-z0-9][A-Za-z0-9_-]{0,62}"],
     ['FLEET_AGENT_LABELS', 'role=web,zone', "FLEET_AGENT_LABELS='role=web,zone' must be comma-separated key=value pairs"],
@@ -90,6 +95,8 @@ describe('agent configuration', () => {
     ['FLEET_AGENT_CONCURRENCY', '0', "FLEET_AGENT_CONCURRENCY='0' must be an integer from 1 to 1024"],
     ['FLEET_AGENT_METRICS_ADDR', '9464', "FLEET_AGENT_METRICS_ADDR='9464' must be host:port with a port from 0 to 65535"],
     ['FLEET_AGENT_METRICS_ADDR', '127.0.0.1:65536', "FLEET_AGENT_METRICS_ADDR='127.0.0.1:65536' must be host:port"],
+    ['FLEET_REGISTRY_ALLOWLIST', 'https://registry.example/v2', "FLEET_REGISTRY_ALLOWLIST='https://registry.example/v2' must be comma-separated registries"],
+    ['FLEET_REGISTRY_ALLOWLIST', 'docker.io,,x', "FLEET_REGISTRY_ALLOWLIST='docker.io,,x' must be comma-separated registries"],
   ])('refuses %s=%s', (name, value, message) => {
     expect(() => loadAgentConfig({ ...GRANT, [name]: value })).toThrow(ConfigError);
     expect(() => loadAgentConfig({ ...GRANT, [name]: value })).toThrow(message);

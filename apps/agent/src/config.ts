@@ -1,14 +1,16 @@
 import { hostname as osHostname } from 'node:os';
 import { HOSTNAME_PATTERN, HOSTNAME_RULE, isHostname, isLabel, LABELS_RULE } from '@fleet/contracts/grammar';
 import { ConfigError } from '@fleet/runtime/config';
-import { COMMON_SETTINGS, loadSettings, parseListenAddress, type SettingsSchema } from '@fleet/runtime/settings';
+import { COMMON_SETTINGS, loadSettings, parseListenAddress, registryAllowlist, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface AgentConfig {
   natsUrl: string;
   /** A NATS login given outright (creds file content); else the one the agent made when it joined (`identity`). */
   natsCreds?: string;
   /** Where the agent keeps the NATS identity it makes, and how it joins when it has none yet (README "Enrolling an agent"). */
-  identity?: { dir: string; joinToken?: string; gatewayUrl?: string };
+  identity?: { dir: string; joinToken?: string; gatewayUrl?: string; gatewayCaFile?: string };
+  /** Set: NATS over TLS, the server verified against this CA (README "TLS"). */
+  natsCaFile?: string;
   hostname: string;
   labels: Record<string, string>;
   dockerHost: string;
@@ -23,8 +25,12 @@ export interface AgentConfig {
   hostGrantPublicKey: string;
   /** Host path prefixes binds may expose even with a grant; unset: any path a grant covers. */
   hostPaths?: string[];
+  /** Registries its engine may be aimed at without a grant (FLEET_REGISTRY_ALLOWLIST, the gateway's list). */
+  registries: string[];
   /** Where /metrics and /health are served (port 0: a free one); unset: no metrics server. */
   metricsAddr?: { host: string; port: number };
+  /** Days before the NATS CA certificate expires from which the log warns, daily. */
+  tlsExpiryWarningDays: number;
   /** pino level. */
   logLevel?: string;
 }
@@ -52,6 +58,7 @@ export const AGENT_SETTINGS = {
   FLEET_AGENT_IDENTITY_DIR: { type: 'string', pattern: '^/', must: 'an absolute directory path, e.g. /var/lib/fleet-agent' },
   FLEET_AGENT_JOIN_TOKEN: { type: 'string', secret: true, pattern: '^fjt_[A-Za-z0-9_-]{43}\\s*$', must: 'a join token from `fleet agent join-token` (fjt_…)' },
   FLEET_GATEWAY_URL: { type: 'string', pattern: '^https?://[^\\s]+$', must: 'the gateway URL, e.g. https://fleet.example:8080' },
+  FLEET_GATEWAY_CA_FILE: { type: 'string', must: "the path of the CA certificate (PEM) that signed the gateway's certificate" },
 } as const satisfies SettingsSchema;
 
 /** Reads the environment (and FLEET_CONFIG_FILE, if set); throws a ConfigError naming every bad value. */
@@ -65,8 +72,15 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     natsUrl: settings.FLEET_NATS_URL,
     natsCreds: settings.FLEET_NATS_CREDS,
     identity: settings.FLEET_AGENT_IDENTITY_DIR
-      ? { dir: settings.FLEET_AGENT_IDENTITY_DIR, joinToken: settings.FLEET_AGENT_JOIN_TOKEN?.trim(), gatewayUrl: settings.FLEET_GATEWAY_URL }
+      ? {
+          dir: settings.FLEET_AGENT_IDENTITY_DIR,
+          joinToken: settings.FLEET_AGENT_JOIN_TOKEN?.trim(),
+          gatewayUrl: settings.FLEET_GATEWAY_URL,
+          // `fleet pki`'s one CA signs the gateway's certificate and the NATS server's.
+          gatewayCaFile: settings.FLEET_GATEWAY_CA_FILE ?? settings.FLEET_NATS_CA_FILE,
+        }
       : undefined,
+    natsCaFile: settings.FLEET_NATS_CA_FILE,
     hostname: settings.FLEET_AGENT_HOSTNAME,
     labels: parseLabels(settings.FLEET_AGENT_LABELS ?? ''),
     dockerHost: settings.DOCKER_HOST,
@@ -76,7 +90,9 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     maxOutputBytes: settings.FLEET_AGENT_MAX_OUTPUT_BYTES,
     hostGrantPublicKey: settings.FLEET_HOST_GRANT_PUBLIC_KEY,
     hostPaths: settings.FLEET_AGENT_HOST_PATHS?.split(','),
+    registries: registryAllowlist(settings.FLEET_REGISTRY_ALLOWLIST),
     metricsAddr: settings.FLEET_AGENT_METRICS_ADDR ? parseListenAddress(settings.FLEET_AGENT_METRICS_ADDR) : undefined,
+    tlsExpiryWarningDays: settings.FLEET_TLS_EXPIRY_WARNING_DAYS,
     logLevel: settings.FLEET_LOG_LEVEL,
   };
 }

@@ -2,7 +2,17 @@ import { request as httpRequest, Agent as HttpAgent, type ClientRequest, type In
 import type { Socket } from 'node:net';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { engineRequestHostAccess, matchEngineEndpoint, needsWholeBody, proxyGrantOperation, proxyGrantParams } from '@fleet/contracts/engine-proxy';
+import {
+  engineCallOf,
+  engineRequestHeaders,
+  EngineRequestRefusal,
+  judgeEngineRequest,
+  locateEngineRequest,
+  proxyGrantOperation,
+  proxyGrantParams,
+  type JudgedEngineRequest,
+  type LocatedEngineRequest,
+} from '@fleet/contracts/engine-proxy';
 import { hostPathsOutside } from '@fleet/contracts/host-access';
 import { hostGrantRefusal } from '@fleet/contracts/host-grant';
 import {
@@ -17,6 +27,7 @@ import {
   type ProxyOpen,
 } from '@fleet/contracts/protocol';
 import { TunnelFlow, type TunnelFrame } from '@fleet/runtime/tunnel';
+import { engineRequestUses, type HostObjects } from './host-objects';
 import type { HostPolicy } from './worker';
 
 export interface EngineProxyDeps {
@@ -25,6 +36,8 @@ export interface EngineProxyDeps {
   /** The engine's unix socket (DOCKER_HOST without `unix://`). */
   socketPath: string;
   hostPolicy: HostPolicy;
+  /** Judges the existing objects a request uses (a privileged container, a bind volume, a macvlan network). */
+  hostObjects: HostObjects;
   log: Logger;
 }
 
@@ -85,30 +98,88 @@ export class EngineProxy {
     const log = this.deps.log.child({ session_id: id, hostname: this.deps.hostname });
     const session = new ProxySession(id, flow, this.deps.socketPath, this.keepAlive, log, () => this.sessions.delete(id));
     this.sessions.set(id, session);
-    const refusal = open ? this.refusal(id, open) : { status: 400, error: 'invalid request', details: 'the OPEN frame is not JSON' };
-    if (refusal) {
-      log.warn({ method: open?.method, path: open?.path, refusal: refusal.details }, 'proxy session refused');
-      session.abort(refusal);
+    if (!isProxyOpen(open)) {
+      session.abort({ status: 400, error: 'invalid request', details: 'the OPEN frame is not a request the gateway sends' });
       return;
     }
-    session.start(open as ProxyOpen);
+    const judgement = this.judge(id, open);
+    if ('refusal' in judgement) {
+      log.warn({ method: open.method, path: open.path, refusal: judgement.refusal.details }, 'proxy session refused');
+      session.abort(judgement.refusal);
+      return;
+    }
+    session.expect(open);
+    this.judgeObjects(judgement).then(
+      (verdict) => {
+        if ('refusal' in verdict) {
+          log.warn({ method: open.method, path: open.path, refusal: verdict.refusal.details }, 'proxy session refused');
+          session.abort(verdict.refusal);
+        } else session.start(open, verdict.judged);
+      },
+      (err: Error) => session.abort({ status: 502, error: 'docker engine unavailable', details: err.message }),
+    );
   }
 
-  /** Why this agent will not run `open`: an unmapped endpoint, or host access without a valid grant. */
-  private refusal(id: string, open: ProxyOpen): ProxyAbort | undefined {
-    const url = new URL(open.path, 'http://engine');
-    const endpoint = matchEngineEndpoint(open.method, url.pathname);
-    if (!endpoint) return { status: 404, error: 'not found', details: `${open.method} ${url.pathname} is not an Engine endpoint the contract maps` };
-    if ((endpoint.kind === 'hijack') !== open.hijack || (open.hijack && open.body)) return { status: 400, error: 'invalid request', details: `${open.method} ${endpoint.path} is ${endpoint.kind}` };
-    if (needsWholeBody(endpoint) && open.body) return { status: 400, error: 'invalid request', details: `${endpoint.path} takes its body inline` };
-    const body = open.inline_body === undefined ? undefined : parseJson(open.inline_body);
-    const access = engineRequestHostAccess(endpoint, url.searchParams, body);
+  /**
+   * The existing objects the request uses, judged on this engine unless the gateway's grant says
+   * the caller holds docker:host; the container is then reached by the full id judged.
+   */
+  private async judgeObjects({ judged, located, callerHost }: Judgement): Promise<{ judged: JudgedEngineRequest } | { refusal: ProxyAbort }> {
+    const call = engineCallOf(located);
+    const uses = callerHost ? undefined : engineRequestUses(judged.endpoint.method, judged.endpoint.path, call.params, judged.body);
+    if (!uses) return { judged };
+    const verdict = await this.deps.hostObjects.verdict(uses);
+    if ('refusal' in verdict) {
+      const { status, details } = verdict.refusal;
+      return { refusal: { status, error: status === 403 ? 'Forbidden - host access refused' : 'docker engine unavailable', details } };
+    }
+    return { judged: verdict.containerId === undefined ? judged : { ...judged, path: withContainerId(judged, verdict.containerId) } };
+  }
+
+  /**
+   * The agent's own judgement of `open`, whatever the gateway decided: the endpoint must be mapped,
+   * the request decoded and judged again (the same decode and allowlist), and a request reaching
+   * the host must carry the gateway's grant over exactly the path and body bytes judged here,
+   * which are the ones sent to the engine.
+   */
+  private judge(id: string, open: ProxyOpen): Judgement | { refusal: ProxyAbort } {
+    let judged: JudgedEngineRequest;
+    let located: LocatedEngineRequest;
+    try {
+      located = locateEngineRequest(open.method, open.path);
+      const { endpoint } = located;
+      if ((endpoint.kind === 'hijack') !== open.hijack || (open.hijack && open.body)) return { refusal: { status: 400, error: 'invalid request', details: `${open.method} ${endpoint.path} is ${endpoint.kind}` } };
+      const inline = open.inline_body === undefined ? undefined : Buffer.from(open.inline_body, 'base64');
+      judged = judgeEngineRequest(located, { contentType: open.headers['content-type'], inline, streamed: open.body }, this.deps.hostPolicy.access);
+    } catch (err) {
+      if (err instanceof EngineRequestRefusal) return { refusal: { status: err.status, error: err.error, details: err.details } };
+      throw err;
+    }
+    const refusal = this.hostAccessRefusal(id, open, judged);
+    return refusal ? { refusal } : { judged, located, callerHost: this.callerHolds(id, open, judged) };
+  }
+
+  /**
+   * Whether the gateway's grant for exactly this request says its caller holds docker:host. A
+   * request that stays inside its containers needs no grant, so a bad one only means it does not.
+   */
+  private callerHolds(id: string, open: ProxyOpen, judged: JudgedEngineRequest): boolean {
+    if (open.host_grant?.caller_host !== true) return false;
+    if (judged.access.length > 0) return true; // verified and spent by hostAccessRefusal
+    const job = { job_id: id, operation: proxyGrantOperation(judged.endpoint), hostname: this.deps.hostname, params: proxyGrantParams(judged) };
+    if (hostGrantRefusal(open.host_grant, job, this.deps.hostPolicy.grantKey) || this.usedGrants.has(id)) return false;
+    this.usedGrants.set(id, open.host_grant.expires_at);
+    return true;
+  }
+
+  private hostAccessRefusal(id: string, open: ProxyOpen, judged: JudgedEngineRequest): ProxyAbort | undefined {
+    const { access, endpoint } = judged;
     if (access.length === 0) return undefined;
     const reasons = access.map((item) => item.reason).join('; ');
     const forbidden = (details: string): ProxyAbort => ({ status: 403, error: 'Forbidden - host access refused', details: `${reasons}: ${details}` });
     const { grantKey, allowedPaths } = this.deps.hostPolicy;
     if (!grantKey) return forbidden('this agent has no gateway grant key (FLEET_HOST_GRANT_PUBLIC_KEY_FILE), so nothing may reach its host');
-    const job = { job_id: id, operation: proxyGrantOperation(endpoint), hostname: this.deps.hostname, params: proxyGrantParams(open.path, body) };
+    const job = { job_id: id, operation: proxyGrantOperation(endpoint), hostname: this.deps.hostname, params: proxyGrantParams(judged) };
     const grantRefusal = hostGrantRefusal(open.host_grant, job, grantKey);
     if (grantRefusal) return forbidden(grantRefusal);
     if (this.usedGrants.has(id)) return forbidden('the host-access grant was used already');
@@ -125,12 +196,38 @@ export class EngineProxy {
   }
 }
 
-function parseJson(base64: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(base64, 'base64').toString('utf8'));
-  } catch {
-    return undefined;
-  }
+/** A request the agent judged, where it was located, and whether its caller holds docker:host. */
+interface Judgement {
+  judged: JudgedEngineRequest;
+  located: LocatedEngineRequest;
+  callerHost: boolean;
+}
+
+/** The judged path with its container segment (`{id}`) replaced by the full id inspected. */
+function withContainerId(judged: JudgedEngineRequest, containerId: string): string {
+  const queryAt = judged.path.indexOf('?');
+  const path = queryAt === -1 ? judged.path : judged.path.slice(0, queryAt);
+  const pattern = judged.endpoint.path.split('/');
+  const segments = path.split('/');
+  // A version prefix (`/v1.41`) is the one segment the path has beyond its endpoint's pattern.
+  segments[pattern.indexOf('{id}') + segments.length - pattern.length] = containerId;
+  return segments.join('/') + (queryAt === -1 ? '' : judged.path.slice(queryAt));
+}
+
+function isProxyOpen(value: unknown): value is ProxyOpen {
+  if (typeof value !== 'object' || value === null) return false;
+  const open = value as Record<string, unknown>;
+  const headers = open.headers;
+  return (
+    typeof open.method === 'string' &&
+    typeof open.path === 'string' &&
+    typeof open.hijack === 'boolean' &&
+    typeof open.body === 'boolean' &&
+    (open.inline_body === undefined || typeof open.inline_body === 'string') &&
+    typeof headers === 'object' &&
+    headers !== null &&
+    Object.values(headers).every((header) => typeof header === 'string')
+  );
 }
 
 /** One proxied request on the engine socket: its body and answer flow through the session's frames. */
@@ -155,19 +252,24 @@ class ProxySession {
     private readonly onDone: () => void,
   ) {}
 
-  start(open: ProxyOpen): void {
-    this.log.info({ method: open.method, path: open.path, caller: open.caller, hijack: open.hijack }, 'proxy session opened');
+  /** Holds the request bytes that arrive while the request is still being judged. */
+  expect(open: ProxyOpen): void {
     this.takesBytes = open.body || open.hijack;
+  }
+
+  /** Sends exactly the judged request to the engine: its path, its headers, its body bytes. */
+  start(open: ProxyOpen, judged: JudgedEngineRequest): void {
+    if (this.ended) return;
+    this.log.info({ method: open.method, path: judged.path, caller: open.caller, hijack: open.hijack }, 'proxy session opened');
     // Said at once: the gateway knows the session reached its agent before the engine answers.
     this.flow.send(PROXY_FRAME.ALIVE);
-    const headers: Record<string, string> = { ...open.headers };
+    const headers = engineRequestHeaders(judged, open.headers);
     if (open.hijack) Object.assign(headers, { connection: 'Upgrade', upgrade: 'tcp' });
-    const inline = open.inline_body === undefined ? undefined : Buffer.from(open.inline_body, 'base64');
-    if (inline) headers['content-length'] = String(inline.length);
+    const inline = judged.body;
     const request = httpRequest({
       socketPath: this.socketPath,
       method: open.method,
-      path: open.path,
+      path: judged.path,
       headers,
       // A hijacked connection is taken over and never pooled.
       agent: open.hijack ? false : this.keepAliveAgent,
@@ -179,6 +281,13 @@ class ProxySession {
     // A streamed body follows as DATA frames; a hijack's stdin only once the engine upgraded.
     if (inline) request.end(inline);
     else if (!open.body) request.end();
+    else this.flushEarly(request);
+  }
+
+  /** A streamed body's bytes heard while the request was judged, then its end if heard too. */
+  private flushEarly(request: ClientRequest): void {
+    for (const bytes of this.early.splice(0)) this.requestBytes(bytes);
+    if (this.earlyEnd) request.end();
   }
 
   hear(raw: Uint8Array): void {

@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@fleet/runtime/config';
@@ -17,12 +19,12 @@ export async function agentCreds(config: Pick<AgentConfig, 'hostname' | 'natsCre
   if (!config.identity) return undefined;
   const file = join(config.identity.dir, AGENT_CREDS_FILE);
   if (existsSync(file)) return readFileSync(file, 'utf8');
-  const { joinToken, gatewayUrl } = config.identity;
+  const { joinToken, gatewayUrl, gatewayCaFile } = config.identity;
   if (!joinToken || !gatewayUrl) {
     throw new ConfigError(`${file} does not exist yet: to join, set FLEET_AGENT_JOIN_TOKEN (from \`fleet agent join-token ${config.hostname}\`) and FLEET_GATEWAY_URL`);
   }
   const key = newUserKey();
-  const userJwt = await requestUserJwt(gatewayUrl, { hostname: config.hostname, token: joinToken, public_key: key.getPublicKey() });
+  const userJwt = await requestUserJwt(gatewayUrl, gatewayCaFile, { hostname: config.hostname, token: joinToken, public_key: key.getPublicKey() });
   if (verifiedClaims(userJwt).sub !== key.getPublicKey()) throw new Error('the gateway answered a user JWT for another key');
   const creds = credsFileContent(userJwt, key.getSeed());
   mkdirSync(config.identity.dir, { recursive: true, mode: 0o700 });
@@ -32,14 +34,38 @@ export async function agentCreds(config: Pick<AgentConfig, 'hostname' | 'natsCre
   return creds;
 }
 
-async function requestUserJwt(gatewayUrl: string, body: { hostname: string; token: string; public_key: string }): Promise<string> {
-  const res = await fetch(new URL('/agent/join', gatewayUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(JOIN_TIMEOUT_MS),
+/**
+ * POST /agent/join. An https gateway is verified against `gatewayCaFile` alone when set (a `fleet pki`
+ * CA), else the system's CAs; the token travels in the body, never in a URL or a log line.
+ */
+function requestUserJwt(gatewayUrl: string, gatewayCaFile: string | undefined, body: { hostname: string; token: string; public_key: string }): Promise<string> {
+  const url = new URL('/agent/join', gatewayUrl);
+  const payload = JSON.stringify(body);
+  const ca = url.protocol === 'https:' && gatewayCaFile ? readFileSync(gatewayCaFile) : undefined;
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<string>((resolve, reject) => {
+    const outgoing = request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }, signal: AbortSignal.timeout(JOIN_TIMEOUT_MS), ...(ca ? { ca } : {}) },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.on('error', reject);
+        incoming.on('end', () => {
+          const status = incoming.statusCode ?? 502;
+          let answer: { user_jwt?: string; error?: string; details?: string } = {};
+          try {
+            answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            // not JSON: reported by status alone
+          }
+          if (status < 200 || status >= 300 || !answer.user_jwt) {
+            reject(new ConfigError(`the gateway refused to let ${body.hostname} join (${status}): ${answer.details ?? answer.error ?? 'no reason given'}`));
+          } else resolve(answer.user_jwt);
+        });
+      },
+    );
+    outgoing.on('error', (err) => reject(new Error(`joining through ${url.origin} failed: ${err.message}`)));
+    outgoing.end(payload);
   });
-  const answer = (await res.json().catch(() => ({}))) as { user_jwt?: string; error?: string; details?: string };
-  if (!res.ok || !answer.user_jwt) throw new ConfigError(`the gateway refused to let ${body.hostname} join (${res.status}): ${answer.details ?? answer.error ?? 'no reason given'}`);
-  return answer.user_jwt;
 }

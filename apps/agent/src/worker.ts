@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { hostPathsOutside, nodeOperationHostAccess } from '@fleet/contracts/host-access';
+import { hostPathsOutside, nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/host-access';
 import { hostGrantRefusal, jobSealRefusal } from '@fleet/contracts/host-grant';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { OPERATIONS } from '@fleet/contracts/operations';
@@ -13,6 +13,8 @@ import { JobChannel } from './channel';
 import { JobDeadline } from './deadline';
 import { describeEngineError } from './engine';
 import type { Executor, ExecutorTable } from './executors/types';
+import type { HostObjects } from './host-objects';
+import { nodeOperationUses } from './host-objects';
 import { Semaphore } from './semaphore';
 
 export interface WorkerDeps {
@@ -29,6 +31,8 @@ export interface WorkerDeps {
   /** Output kept per stream of a row. */
   maxOutputBytes: number;
   hostPolicy: HostPolicy;
+  /** Judges the existing objects a job uses (a privileged container, a bind volume, a macvlan network). */
+  hostObjects: HostObjects;
   log: Logger;
   /** Called with each executed job's row (metrics). */
   onExecuted?: (job: JobMessage, row: HostRow) => void;
@@ -40,6 +44,8 @@ export interface HostPolicy {
   grantKey: KeyObject;
   /** Host path prefixes a bind may expose; undefined: any path the grant covers. */
   allowedPaths?: readonly string[];
+  /** What reaches the host beyond the models' own rules: the registry allowlist. */
+  access: AccessPolicy;
 }
 
 /**
@@ -153,9 +159,9 @@ export class JobWorker {
       log.info('job already claimed on this host; not executed again');
       return;
     }
-    const refusal = this.hostAccessRefusal(job);
-    if (refusal) log.warn({ refusal }, 'job reaches the host without leave; not executed');
-    const { row, json } = fitted(refusal ? this.refusedRow(refusal) : await this.runWhenFree(job, slots, log));
+    const admitted = await this.admit(job);
+    if ('refusal' in admitted) log.warn({ refusal: admitted.refusal }, 'job reaches the host without leave; not executed');
+    const { row, json } = fitted('refusal' in admitted ? this.refusedRow(admitted.refusal, admitted.status) : await this.runPinned(admitted, slots, log));
     this.deps.onExecuted?.(job, row);
     // Heard at once by the waiting gateway; the durable write below is what every replica reads later.
     this.deps.nc.publish(earlyRowSubject(job.job_id, this.deps.hostname), json);
@@ -193,7 +199,7 @@ export class JobWorker {
    * host paths this agent allows. A NATS login that can publish jobs cannot forge either.
    */
   private hostAccessRefusal(job: JobMessage): string | undefined {
-    const access = nodeOperationHostAccess(job.operation, job.params ?? {});
+    const access = nodeOperationHostAccess(job.operation, job.params ?? {}, this.deps.hostPolicy.access);
     if (access.length === 0) return undefined;
     const reasons = access.map((item) => item.reason).join('; ');
     const { grantKey, allowedPaths } = this.deps.hostPolicy;
@@ -204,8 +210,30 @@ export class JobWorker {
     return undefined;
   }
 
-  private refusedRow(refusal: string): HostRow {
-    return { hostname: this.deps.hostname, status: 'failed', changed: false, error: `host access refused: ${refusal}`, error_code: 403 };
+  /**
+   * The job as it may run: its parameters judged (hostAccessRefusal), then the existing objects it
+   * uses, unless the gateway sealed it as coming from a caller holding docker:host. A container is
+   * pinned by the full id judged, so a rename before the engine call cannot swap it.
+   */
+  private async admit(job: JobMessage): Promise<{ refusal: string; status: number } | { job: JobMessage; named?: unknown }> {
+    const refusal = this.hostAccessRefusal(job);
+    if (refusal) return { refusal, status: 403 };
+    const uses = job.caller_host === true ? undefined : nodeOperationUses(job.operation, job.params ?? {});
+    if (!uses) return { job };
+    const verdict = await this.deps.hostObjects.verdict(uses);
+    if ('refusal' in verdict) return { refusal: verdict.refusal.details, status: verdict.refusal.status };
+    if (verdict.containerId === undefined) return { job };
+    return { job: { ...job, params: { ...job.params, id: verdict.containerId } }, named: job.params.id };
+  }
+
+  /** Runs a pinned job; its row names the container as the caller did. */
+  private async runPinned({ job, named }: { job: JobMessage; named?: unknown }, slots: Semaphore, log: Logger): Promise<HostRow> {
+    const row = await this.runWhenFree(job, slots, log);
+    return named !== undefined && row.id === job.params.id ? { ...row, id: String(named) } : row;
+  }
+
+  private refusedRow(refusal: string, status: number): HostRow {
+    return { hostname: this.deps.hostname, status: 'failed', changed: false, error: `host access refused: ${refusal}`, error_code: status };
   }
 
   /** Long-running jobs (contract `x-long-running`, or streams) queue for their own slots. */

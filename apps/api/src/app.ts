@@ -4,6 +4,7 @@ import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import type { AgentIdentities } from './agents/identity';
+import { DEFAULT_REGISTRIES, type AccessPolicy } from '@fleet/contracts/host-access';
 import type { AgentRoster } from './agents/roster';
 import type { AuditLog } from './audit/log';
 import { authenticate } from './auth/middleware';
@@ -67,7 +68,9 @@ export interface GatewayDeps {
   /** What GET /health/ready reports; without it the gateway never says it is ready. */
   readiness?: ReadinessProbe;
   /** The Engine API proxy (`/node/:hostname/docker/*`); without it the path is unknown. */
-  engineProxy?: Omit<EngineProxyDeps, 'bodyLimit'>;
+  engineProxy?: Omit<EngineProxyDeps, 'bodyLimit' | 'accessPolicy'>;
+  /** What reaches a host beyond the Engine models' own rules (FLEET_REGISTRY_ALLOWLIST); default Docker Hub only. */
+  accessPolicy?: AccessPolicy;
 }
 
 /** HTTP layer: parse, authenticate, validate against the contract, route. */
@@ -91,10 +94,10 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   app.use(refuseChangesWhileAuditFull(() => deps.audit.full, (err, req, res, next) => (isEngineProxyPath(req.url) ? sendProxyError(res, err) : next(err))));
   // Before the contract's validator: the proxy's endpoints are the contract's `x-engine-proxy` map, not its paths.
-  if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit }));
+  if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit, accessPolicy: accessPolicyOf(deps) }));
   // The node operations validate on their own routes: one route lookup per call, and no turn of the
   // event loop for leaving a validation router (express' router leaves by setImmediate).
-  app.use(nodeRoutes(deps.jobs, deps.transfers, validation));
+  app.use(nodeRoutes(deps.jobs, deps.transfers, validation, accessPolicyOf(deps)));
   app.use(validation.router((op) => op.nodeTargeted));
   app.use(finiteQueryNumbers);
   app.use(jobRoutes(deps.jobs, deps.store, deps.roster));
@@ -109,9 +112,13 @@ export function createApp(deps: GatewayDeps): Express {
   return app;
 }
 
-function nodeRoutes(jobs: JobClient, transfers: Transfers, validation: ContractValidation): RequestHandler {
+function accessPolicyOf(deps: GatewayDeps): AccessPolicy {
+  return deps.accessPolicy ?? { registries: DEFAULT_REGISTRIES };
+}
+
+function nodeRoutes(jobs: JobClient, transfers: Transfers, validation: ContractValidation, accessPolicy: AccessPolicy): RequestHandler {
   const router = Router();
-  mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers]);
+  mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers], accessPolicy);
   // An OPTIONS call goes on to the validation router's 405, as every method the contract does not
   // declare: on a path with routes, express' router would answer it itself (200, `Allow: GET, HEAD`).
   return (req, res, next) => (req.method === 'OPTIONS' ? next() : router(req, res, next));

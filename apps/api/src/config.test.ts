@@ -19,6 +19,10 @@ const CREDS = credsFileContent(userJwt(newAccountKey(), newUserKey().getPublicKe
 /** Every gateway needs its job-sealing key (README "What an agent's NATS login can and cannot do"). */
 const GRANT_PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const GRANT = { FLEET_HOST_GRANT_PRIVATE_KEY: GRANT_PEM };
+/** The gateway serves HTTPS (README "TLS"): these paths are only named here, not read. */
+const TLS = { FLEET_TLS_CERT_FILE: '/etc/fleet/tls/gateway.pem', FLEET_TLS_KEY_FILE: '/etc/fleet/tls/gateway-key.pem' };
+/** ... or plain HTTP on loopback, when asked for. */
+const LOOPBACK_HTTP = { FLEET_HTTP_INSECURE: 'loopback' };
 let dir: string;
 
 beforeAll(() => {
@@ -49,11 +53,14 @@ describe('gateway configuration', () => {
     expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET }))).toBe('FLEET_HOST_GRANT_PRIVATE_KEY or FLEET_HOST_GRANT_PRIVATE_KEY_FILE must be set');
   });
 
-  it('needs only the signing secret and the sealing key; everything else has its documented default', () => {
-    expect(loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET })).toEqual({
+  it('needs only the signing secret, the sealing key and its certificate; everything else has its documented default', () => {
+    expect(loadGatewayConfig({ ...GRANT, ...TLS, FLEET_JWT_SECRET: SECRET })).toEqual({
+      tls: { certFile: TLS.FLEET_TLS_CERT_FILE, keyFile: TLS.FLEET_TLS_KEY_FILE },
+      tlsExpiryWarningDays: 30,
       natsUrl: 'nats://127.0.0.1:4222',
       natsCreds: undefined,
       enrolment: undefined,
+      natsCaFile: undefined,
       host: '127.0.0.1',
       port: 8080,
       jwtSecret: SECRET,
@@ -76,6 +83,7 @@ describe('gateway configuration', () => {
       auditWindowSeconds: 60,
       uploadMaxBytes: 1024 ** 3,
       uploadStoreMaxBytes: 4 * 1024 ** 3,
+      registries: ['docker.io', 'index.docker.io', 'registry-1.docker.io'],
       logLevel: 'info',
     });
   });
@@ -83,9 +91,12 @@ describe('gateway configuration', () => {
   it('reads every variable from the environment, numbers included', () => {
     const config = loadGatewayConfig({
       ...GRANT,
+      ...TLS,
       FLEET_JWT_SECRET: SECRET,
       FLEET_NATS_URL: 'nats://10.0.0.5:4222, tls://10.0.0.6:4222',
       FLEET_NATS_CREDS: CREDS,
+      FLEET_NATS_CA_FILE: '/etc/fleet/tls/ca.pem',
+      FLEET_TLS_EXPIRY_WARNING_DAYS: '14',
       FLEET_API_HOST: '0.0.0.0',
       FLEET_API_PORT: '0',
       FLEET_JOB_RETENTION_SECONDS: '3600',
@@ -99,6 +110,8 @@ describe('gateway configuration', () => {
     expect(config).toMatchObject({
       natsUrl: 'nats://10.0.0.5:4222, tls://10.0.0.6:4222',
       natsCreds: CREDS,
+      natsCaFile: '/etc/fleet/tls/ca.pem',
+      tlsExpiryWarningDays: 14,
       host: '0.0.0.0',
       port: 0,
       jobRetentionSeconds: 3600,
@@ -149,6 +162,7 @@ describe('gateway configuration', () => {
     const credsFile = file('gateway.creds', CREDS);
     const config = loadGatewayConfig({
       ...GRANT,
+      ...LOOPBACK_HTTP,
       FLEET_JWT_SECRET: 'ignored-because-the-file-is-set-too-xxxxxxxx',
       FLEET_JWT_SECRET_FILE: secretFile,
       FLEET_NATS_CREDS_FILE: credsFile,
@@ -171,21 +185,52 @@ describe('gateway configuration', () => {
   });
 });
 
+describe('HTTPS or plain HTTP on loopback (README "TLS")', () => {
+  const load = (env: Record<string, string>) => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, ...env });
+
+  it('refuses to start with neither a certificate nor the loopback flag, saying how to get either', () => {
+    expect(refusal(() => load({}))).toBe(
+      'the gateway serves HTTPS: set FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE (`fleet pki --gateway-host <names>` makes them), or FLEET_HTTP_INSECURE=loopback for plain HTTP on a loopback FLEET_API_HOST',
+    );
+  });
+
+  it.each(['0.0.0.0', '10.0.0.5', '::', 'fleet.example'])('refuses plain HTTP on the non-loopback address %s', (host) => {
+    expect(refusal(() => load({ ...LOOPBACK_HTTP, FLEET_API_HOST: host }))).toContain(`FLEET_HTTP_INSECURE=loopback but FLEET_API_HOST='${host}' is not a loopback address`);
+  });
+
+  it.each(['127.0.0.1', '127.0.0.2', '::1', 'localhost'])('serves plain HTTP on the loopback address %s when asked', (host) => {
+    expect(load({ ...LOOPBACK_HTTP, FLEET_API_HOST: host }).tls).toBeUndefined();
+  });
+
+  it('refuses a certificate without its key (and a key without its certificate)', () => {
+    expect(refusal(() => load({ FLEET_TLS_CERT_FILE: TLS.FLEET_TLS_CERT_FILE }))).toBe('FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither');
+    expect(refusal(() => load({ FLEET_TLS_KEY_FILE: TLS.FLEET_TLS_KEY_FILE }))).toBe('FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither');
+  });
+
+  it('refuses both a certificate and the plain-HTTP flag', () => {
+    expect(refusal(() => load({ ...TLS, ...LOOPBACK_HTTP }))).toContain('the gateway serves either HTTPS or plain HTTP');
+  });
+
+  it('refuses any other value of the flag', () => {
+    expect(refusal(() => load({ FLEET_HTTP_INSECURE: 'true' }))).toBe("FLEET_HTTP_INSECURE='true' must be one of loopback");
+  });
+});
+
 describe('the config file (FLEET_CONFIG_FILE)', () => {
   it('reads YAML with the variable names as keys; numbers may be numbers', () => {
     const yaml = file('gateway.yaml', `FLEET_API_PORT: 9090\nFLEET_NATS_URL: nats://10.0.0.5:4222\nFLEET_JWT_SECRET: ${SECRET}\nFLEET_LOG_LEVEL: warn\n`);
-    expect(loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml })).toMatchObject({ port: 9090, natsUrl: 'nats://10.0.0.5:4222', jwtSecret: SECRET, logLevel: 'warn' });
+    expect(loadGatewayConfig({ ...GRANT, ...LOOPBACK_HTTP, [CONFIG_FILE_VARIABLE]: yaml })).toMatchObject({ port: 9090, natsUrl: 'nats://10.0.0.5:4222', jwtSecret: SECRET, logLevel: 'warn' });
   });
 
   it('reads JSON, and the environment overrides the file', () => {
     const json = file('gateway.json', JSON.stringify({ FLEET_API_PORT: 9090, FLEET_API_HOST: '0.0.0.0', FLEET_JWT_SECRET: SECRET }));
-    expect(loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: json, FLEET_API_PORT: '9191' })).toMatchObject({ port: 9191, host: '0.0.0.0' });
+    expect(loadGatewayConfig({ ...GRANT, ...TLS, [CONFIG_FILE_VARIABLE]: json, FLEET_API_PORT: '9191' })).toMatchObject({ port: 9191, host: '0.0.0.0' });
   });
 
   it('takes a secret file named in the config file', () => {
     const secretFile = file('jwt-secret-2', `${SECRET}-2\n`);
     const yaml = file('with-secret-file.yaml', `FLEET_JWT_SECRET_FILE: ${secretFile}\n`);
-    expect(loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }).jwtSecret).toBe(`${SECRET}-2`);
+    expect(loadGatewayConfig({ ...GRANT, ...LOOPBACK_HTTP, [CONFIG_FILE_VARIABLE]: yaml }).jwtSecret).toBe(`${SECRET}-2`);
   });
 
   it('names the file a bad value came from', () => {

@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import { ConfigError } from '@fleet/runtime/config';
-import { COMMON_SETTINGS, loadSettings, NKEY_SEED_PATTERN, type SettingsSchema } from '@fleet/runtime/settings';
+import { COMMON_SETTINGS, loadSettings, NKEY_SEED_PATTERN, registryAllowlist, type SettingsSchema } from '@fleet/runtime/settings';
 
 export interface GatewayConfig {
   natsUrl: string;
@@ -8,8 +8,14 @@ export interface GatewayConfig {
   natsCreds?: string;
   /** What enrolling agents needs (README "Enrolling an agent"); absent on a NATS without operator. */
   enrolment?: EnrolmentSecrets;
+  /** Set: NATS over TLS, the server verified against this CA (README "TLS"). */
+  natsCaFile?: string;
   host: string;
   port: number;
+  /** HTTPS with this certificate and key; absent only for plain HTTP on loopback, asked for by FLEET_HTTP_INSECURE. */
+  tls?: { certFile: string; keyFile: string };
+  /** Days before a certificate expires from which the log warns, daily. */
+  tlsExpiryWarningDays: number;
   jwtSecret: string;
   /** How long job records and results are kept in JetStream. */
   jobRetentionSeconds: number;
@@ -48,6 +54,8 @@ export interface GatewayConfig {
   uploadMaxBytes: number;
   /** What the upload store may hold at once, all uploads together; past it, 507. */
   uploadStoreMaxBytes: number;
+  /** Registries an engine may be aimed at without docker:host (FLEET_REGISTRY_ALLOWLIST). */
+  registries: string[];
   /** pino level. */
   logLevel?: string;
 }
@@ -74,6 +82,9 @@ export const GATEWAY_SETTINGS = {
   FLEET_NATS_AGENT_USER_SIGNER: { type: 'string', secret: true, pattern: NKEY_SEED_PATTERN, must: "the agents' user signing key seed (SA…)" },
   FLEET_API_HOST: { type: 'string', default: '127.0.0.1', pattern: '^[A-Za-z0-9.:_-]+$', must: 'a host name or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0' },
   FLEET_API_PORT: { type: 'integer', default: 8080, minimum: 0, maximum: 65535 },
+  FLEET_TLS_CERT_FILE: { type: 'string', must: "the path of the gateway's certificate (PEM; its chain may follow it)" },
+  FLEET_TLS_KEY_FILE: { type: 'string', must: "the path of the certificate's private key (PEM)" },
+  FLEET_HTTP_INSECURE: { type: 'enum', values: ['loopback'] },
   FLEET_JWT_SECRET: { type: 'string', secret: true, required: true, pattern: '^[\\s\\S]{32,}$', must: 'at least 32 characters' },
   FLEET_JOB_RETENTION_SECONDS: { type: 'integer', default: 7 * DAY, minimum: 60, maximum: 365 * DAY },
   FLEET_AGENT_TTL_MS: { type: 'integer', default: 15_000, minimum: 1_000, maximum: 600_000 },
@@ -104,9 +115,12 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     throw new ConfigError('FLEET_METRICS_PUBLIC=true and FLEET_METRICS_TOKEN are both set: /metrics is either public or needs the token; set one');
   }
   return {
+    tls: transportOf(settings),
+    tlsExpiryWarningDays: settings.FLEET_TLS_EXPIRY_WARNING_DAYS,
     natsUrl: settings.FLEET_NATS_URL,
     natsCreds: settings.FLEET_NATS_CREDS,
     enrolment,
+    natsCaFile: settings.FLEET_NATS_CA_FILE,
     host: settings.FLEET_API_HOST,
     port: settings.FLEET_API_PORT,
     jwtSecret: settings.FLEET_JWT_SECRET,
@@ -129,6 +143,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     auditWindowSeconds: settings.FLEET_AUDIT_WINDOW_SECONDS,
     uploadMaxBytes: settings.FLEET_UPLOAD_MAX_BYTES,
     uploadStoreMaxBytes: settings.FLEET_UPLOAD_STORE_MAX_BYTES,
+    registries: registryAllowlist(settings.FLEET_REGISTRY_ALLOWLIST),
     logLevel: settings.FLEET_LOG_LEVEL,
   };
 }
@@ -146,4 +161,30 @@ function enrolmentSecrets(settings: Partial<Record<(typeof ENROLMENT_VARIABLES)[
     accountSeed: settings.FLEET_NATS_ACCOUNT_SEED ?? '',
     agentUserSigner: settings.FLEET_NATS_AGENT_USER_SIGNER ?? '',
   };
+}
+
+/**
+ * HTTPS, or plain HTTP only where nobody else can listen in: a loopback address the operator named with
+ * FLEET_HTTP_INSECURE=loopback (development, or behind a reverse proxy on the same host; README "TLS").
+ */
+function transportOf(settings: { FLEET_TLS_CERT_FILE?: string; FLEET_TLS_KEY_FILE?: string; FLEET_HTTP_INSECURE?: string; FLEET_API_HOST: string }): GatewayConfig['tls'] {
+  const { FLEET_TLS_CERT_FILE: certFile, FLEET_TLS_KEY_FILE: keyFile } = settings;
+  if (certFile && keyFile) {
+    if (settings.FLEET_HTTP_INSECURE) throw new ConfigError('FLEET_HTTP_INSECURE is set with FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE: the gateway serves either HTTPS or plain HTTP; set one');
+    return { certFile, keyFile };
+  }
+  if (certFile || keyFile) throw new ConfigError('FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither');
+  if (!settings.FLEET_HTTP_INSECURE) {
+    throw new ConfigError(
+      'the gateway serves HTTPS: set FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE (`fleet pki --gateway-host <names>` makes them), or FLEET_HTTP_INSECURE=loopback for plain HTTP on a loopback FLEET_API_HOST',
+    );
+  }
+  if (!isLoopback(settings.FLEET_API_HOST)) {
+    throw new ConfigError(`FLEET_HTTP_INSECURE=loopback but FLEET_API_HOST='${settings.FLEET_API_HOST}' is not a loopback address (127.0.0.1, ::1, localhost): plain HTTP is served on loopback only`);
+  }
+  return undefined;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

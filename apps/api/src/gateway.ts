@@ -9,6 +9,7 @@ import type { Logger } from '@fleet/runtime/logger';
 import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
 import { connectNats } from '@fleet/runtime/nats';
 import { keyPairOfSeed } from '@fleet/runtime/nats-identity';
+import { trackCertificateExpiry } from '@fleet/runtime/tls';
 import { AgentRoster } from './agents/roster';
 import { MintedKeys } from './auth/minted-keys';
 import { AuditBudget } from './audit/budget';
@@ -30,6 +31,7 @@ import { TargetResolver } from './targets/resolve';
 import { openDownload } from './transfers/downloads';
 import { UploadStore } from './transfers/uploads';
 import type { Readiness } from './routes/health';
+import { createGatewayServer } from './transport';
 
 /**
  * A call may legitimately run up to its longest deadline or long-poll (the contract's maximums), plus
@@ -45,8 +47,8 @@ export interface RunningGateway {
 
 /** Connects to NATS, adopts the topology, follows the agents' heartbeats and serves HTTP. */
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
-  const nc = await connectNats({ servers: config.natsUrl, name: 'fleet-gateway', creds: config.natsCreds }, log);
-  const enrolment = config.enrolment ? await enrolmentKeys(config.natsUrl, config.enrolment, log) : undefined;
+  const nc = await connectNats({ servers: config.natsUrl, name: 'fleet-gateway', creds: config.natsCreds, caFile: config.natsCaFile }, log);
+  const enrolment = config.enrolment ? await enrolmentKeys(config, config.enrolment, log) : undefined;
   const metrics = new GatewayMetrics();
   const natsLink = trackNats(nc, metrics.collectors, 'fleet_');
   const topology = await ensureTopology(nc, config);
@@ -106,20 +108,32 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     metrics,
     readiness: await readinessProbe(nc, natsLink),
     engineProxy: { tunnel, resolver, hostGrantKey, longRunningSlots },
+    accessPolicy: { registries: config.registries },
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(config.port, config.host, () => resolve(listening)).once('error', reject);
+  const listener = await createGatewayServer(app, config.tls, log);
+  const { server } = listener;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject).listen(config.port, config.host, () => resolve());
   });
   // Engine API hijacks (docker exec, attach) arrive as upgrades and go through the same app.
   server.on('upgrade', upgradeHandler(app));
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
+  const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_', log, {
+    certificates: [
+      ...(config.tls ? [{ use: 'https', file: config.tls.certFile }] : []),
+      ...(config.natsCaFile ? [{ use: 'nats-ca', file: config.natsCaFile }] : []),
+    ],
+    warningDays: config.tlsExpiryWarningDays,
+  });
+  const url = `${listener.scheme}://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
   log.info({ url }, 'gateway listening');
   return {
     url,
     server,
     async stop() {
       tunnel.stop();
+      listener.stopReloading();
+      stopExpiryWatch();
       await new Promise((resolve) => server.close(resolve));
       roster.stop();
       feed.stop();
@@ -135,13 +149,18 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 }
 
 /** The keys that enrol agents, and a login in the system account to push their accounts with. */
-async function enrolmentKeys(natsUrl: string, secrets: EnrolmentSecrets, log: Logger): Promise<EnrolmentKeys> {
+async function enrolmentKeys(config: GatewayConfig, secrets: EnrolmentSecrets, log: Logger): Promise<EnrolmentKeys> {
   return {
     accountSigner: keyPairOfSeed(secrets.accountSigner),
     gatewayAccount: keyPairOfSeed(secrets.accountSeed),
     userSigner: keyPairOfSeed(secrets.agentUserSigner),
-    system: await connectNats({ servers: natsUrl, name: 'fleet-gateway-system', creds: secrets.systemCreds }, log),
+    system: await connectNats({ servers: config.natsUrl, name: 'fleet-gateway-system', creds: secrets.systemCreds, caFile: config.natsCaFile }, log),
   };
+}
+
+/** An IPv6 address goes in brackets in a URL. */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Probes wait at most this long for the agents bucket to answer. */

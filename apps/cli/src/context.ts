@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { createFleetClient, type FleetClient, httpFetch, httpTransport } from '@fleet/sdk';
+import { createFleetClient, type FleetClient, httpFetch, httpTransport, nodeHttp } from '@fleet/sdk';
 import type { FleetState } from '@fleet/deploy';
 import { UsageError } from './exit';
 
@@ -11,12 +11,15 @@ export interface GlobalOptions {
   url?: string;
   apiKey?: string;
   config?: string;
+  caFile?: string;
   json?: boolean;
 }
 
 export interface Connection {
   url: string;
   apiKey?: string;
+  /** The CA an https gateway's certificate must chain to (`fleet pki`'s ca.pem); else the system's CAs. */
+  caFile?: string;
 }
 
 const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -36,15 +39,15 @@ function readConfigFile(file: string, explicit: boolean): Partial<Connection> {
   } catch (err) {
     throw new UsageError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
   }
-  const { url, apiKey } = (parsed ?? {}) as Record<string, unknown>;
-  if ((url !== undefined && typeof url !== 'string') || (apiKey !== undefined && typeof apiKey !== 'string')) {
-    throw new UsageError(`config file ${file}: "url" and "apiKey" must be strings`);
+  const { url, apiKey, caFile } = (parsed ?? {}) as Record<string, unknown>;
+  if ([url, apiKey, caFile].some((value) => value !== undefined && typeof value !== 'string')) {
+    throw new UsageError(`config file ${file}: "url", "apiKey" and "caFile" must be strings`);
   }
-  return { url, apiKey };
+  return { url: url as string | undefined, apiKey: apiKey as string | undefined, caFile: caFile as string | undefined };
 }
 
 /**
- * Where to connect and with which key: flags, then FLEET_URL / FLEET_API_KEY,
+ * Where to connect and with which key (and CA): flags, then FLEET_URL / FLEET_API_KEY / FLEET_CA_FILE,
  * then the config file (`--config`, FLEET_CONFIG or ~/.config/fleet/config.json).
  * When none of them names a URL or a key, the local fleet of `fleet up` (if any).
  */
@@ -53,11 +56,12 @@ export function resolveConnection(globals: GlobalOptions, env: NodeJS.ProcessEnv
   const file = readConfigFile(explicitFile ?? defaultConfigFile(env), explicitFile !== undefined);
   const url = globals.url ?? (env.FLEET_URL || undefined) ?? file.url;
   const apiKey = globals.apiKey ?? (env.FLEET_API_KEY || undefined) ?? file.apiKey;
+  const caFile = globals.caFile ?? (env.FLEET_CA_FILE || undefined) ?? file.caFile;
   if (url === undefined && apiKey === undefined) {
     const local = localFleet();
-    if (local) return { url: local.url, apiKey: local.adminKey };
+    if (local) return { url: local.url, apiKey: local.adminKey, caFile: caFile ?? local.tls?.caFile };
   }
-  return { url: url ?? DEFAULT_URL, apiKey };
+  return { url: url ?? DEFAULT_URL, apiKey, caFile };
 }
 
 /**
@@ -81,5 +85,14 @@ export function clientFor(command: Command): FleetClient {
     throw new UsageError(`not a URL: '${connection.url}'`);
   }
   // Node's own http, not the global fetch: a command starts 25–50 ms and exits ~250 ms sooner (node-http.ts in the SDK says why).
-  return createFleetClient({ ...connection, fetch: httpFetch, transport: httpTransport });
+  const http = connection.caFile ? nodeHttp({ ca: readCaFile(connection.caFile) }) : { fetch: httpFetch, transport: httpTransport };
+  return createFleetClient({ url: connection.url, apiKey: connection.apiKey, ...http });
+}
+
+function readCaFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`CA file ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }

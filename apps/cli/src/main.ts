@@ -4,14 +4,15 @@ import { registerFleetApiCommands } from './commands/fleet-api';
 import { registerLocalFleetCommands } from './commands/local-fleet';
 import { registerNatsConfigCommand } from './commands/nats-config';
 import { registerNodeCommands } from './commands/node';
+import { registerPkiCommands } from './commands/pki';
 import { registerTokenCommands } from './commands/token';
 import { EXIT, exitCodeForError } from './exit';
 import { version } from '../package.json';
 
 const EXIT_CODES_HELP = `
 Targets: a hostname (web-01), _any, _all, or label selectors key:value[,key:value...] (comma = AND).
-Connection: --url/--api-key, else FLEET_URL/FLEET_API_KEY, else the config file
-(--config, FLEET_CONFIG or ~/.config/fleet/config.json: {"url": "...", "apiKey": "..."}),
+Connection: --url/--api-key/--ca-file, else FLEET_URL/FLEET_API_KEY/FLEET_CA_FILE, else the config file
+(--config, FLEET_CONFIG or ~/.config/fleet/config.json: {"url": "...", "apiKey": "...", "caFile": "..."}),
 else the local fleet started by \`fleet up\`.
 
 Exit codes:
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     .description('Fleet orchestrator for Docker hosts: every operation runs on the hosts a --target names, one row per host')
     .option('--url <url>', 'gateway URL (env FLEET_URL)')
     .option('--api-key <key>', 'API key (env FLEET_API_KEY)')
+    .option('--ca-file <file>', "CA certificate (PEM) the gateway's HTTPS certificate must chain to (env FLEET_CA_FILE; `fleet up`: its own)")
     .option('--config <file>', 'config file with {"url", "apiKey"} (env FLEET_CONFIG; default ~/.config/fleet/config.json)')
     .version(version, '-V, --version', "print the CLI's version")
     .option('--json', 'print the API responses as JSON instead of tables')
@@ -39,6 +41,7 @@ export function buildProgram(): Command {
     .addHelpText('after', EXIT_CODES_HELP);
   registerLocalFleetCommands(program);
   registerNatsConfigCommand(program);
+  registerPkiCommands(program);
   registerTokenCommands(program);
   registerNodeCommands(program);
   registerFleetApiCommands(program);

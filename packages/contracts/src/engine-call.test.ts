@@ -11,10 +11,8 @@ describe('matchEngineCall', () => {
     expect(matchEngineCall('GET', '/images/local%2Dx/busybox:latest/json')?.params).toEqual({ name: 'local-x/busybox:latest' });
   });
 
-  it('records a version padded with zeros as the version the engine reads', () => {
-    const call = matchEngineCall('GET', `/v${'0'.repeat(600)}1.041/containers/json`);
-    expect(call?.endpoint.path).toBe('/containers/json');
-    expect(call?.params).toEqual({ version: '1.41' });
+  it('matches no endpoint for a version padded with zeros (the gateway refuses it)', () => {
+    expect(matchEngineCall('GET', `/v${'0'.repeat(600)}1.041/containers/json`)).toBeUndefined();
   });
 
   it('has no version when the path has no prefix', () => {

@@ -137,8 +137,11 @@ export interface paths {
         put?: never;
         /**
          * Create a container on each targeted host
-         * @description A `binds` entry whose source is a host path (not a volume name) or
-         *     `network: host` reaches the host: the call then also needs
+         * @description A `binds` entry whose source is a host path (not a volume name),
+         *     `network: host` reaches the host (judged by the same allowlist as the
+         *     Engine API proxy's create body, README "Host-level access"; a
+         *     `container:<id>` network is not a name this contract accepts): the
+         *     call then also needs
          *     `docker:host` (403 naming it otherwise), and each agent checks the
          *     gateway's signed grant and its own `FLEET_AGENT_HOST_PATHS` before it
          *     creates anything (a refused host gets a failed row, `error_code` 403).
@@ -919,7 +922,10 @@ export interface paths {
         put?: never;
         /**
          * Pull an image from a registry on each targeted host
-         * @description The Engine's `POST /images/create?fromImage=…&tag=…`. Registry
+         * @description The Engine's `POST /images/create?fromImage=…&tag=…`. A registry
+         *     outside `FLEET_REGISTRY_ALLOWLIST` (default Docker Hub only; the
+         *     registry is the reference's first component when it holds `.` or `:`
+         *     or is `localhost`) also needs `docker:host`. Registry
          *     credentials go in `X-Registry-Auth` as the Engine expects them. The
          *     gateway keeps the header in memory until the job's deadline and each
          *     targeted agent fetches it at run time: it never enters a job record, a
@@ -1197,7 +1203,7 @@ export interface paths {
         };
         /**
          * Ask the registry, from each targeted host, which manifest and platforms an image reference names
-         * @description The Engine's distribution inspect, asked by each host's own engine: the digest a pull would fetch and the platforms it offers, without pulling. Hosts with different registry mirrors or credentials can answer differently, so each answers for itself. Credentials for a private registry go in `X-Registry-Auth`, as for pull.
+         * @description The Engine's distribution inspect, asked by each host's own engine: the digest a pull would fetch and the platforms it offers, without pulling. Hosts with different registry mirrors or credentials can answer differently, so each answers for itself. Credentials for a private registry go in `X-Registry-Auth`, as for pull; a registry outside `FLEET_REGISTRY_ALLOWLIST` also needs `docker:host`, as for pull.
          */
         get: operations["docker.image.distribution"];
         put?: never;
@@ -1272,8 +1278,9 @@ export interface paths {
         /**
          * Push an image to its registry from each targeted host
          * @description The Engine's `POST /images/{name}/push`: `image` is a repository
-         *     (`127.0.0.1:5000/busybox`) or one tagged reference of it. Credentials
-         *     travel in `X-Registry-Auth`, as for pull. The engine reports a failed
+         *     (`127.0.0.1:5000/busybox`) or one tagged reference of it; a registry
+         *     outside `FLEET_REGISTRY_ALLOWLIST` also needs `docker:host`, as for
+         *     pull. Credentials travel in `X-Registry-Auth`, as for pull. The engine reports a failed
          *     push inside its progress stream, with HTTP 200: the agent reads that
          *     stream to its end and fails the row with the engine's message. `digest`
          *     is the manifest digest the registry answered; `changed` is true where
@@ -1349,9 +1356,10 @@ export interface paths {
          * @description Creating a volume whose name already exists is `status:ok`,
          *     `changed:false` (the engine returns the existing volume). Without a
          *     `name` the engine makes one up, different on every host. A `local`
-         *     volume whose `driver_opts` bind or mount a host path or device
-         *     (`{type: none, o: bind, device: /srv/data}`) reaches the host and also
-         *     needs `docker:host` (see container create).
+         *     volume with any `driver_opts` but a tmpfs's (a bind of a host path,
+         *     `overlay`, `nfs`, `cifs`, a device: the engine mounts them on the host)
+         *     and any other driver (a plugin) reach the host and also need
+         *     `docker:host` (see container create).
          */
         post: operations["docker.volume.create"];
         delete?: never;
@@ -1459,7 +1467,7 @@ export interface paths {
         put?: never;
         /**
          * Create a network on each targeted host
-         * @description A name already in use on a host is `failed` there with `error_code` 409 (the engine is asked to check for duplicates).
+         * @description A name already in use on a host is `failed` there with `error_code` 409 (the engine is asked to check for duplicates). A driver other than `bridge` (`macvlan`, `ipvlan`, a plugin) attaches to the host's interfaces and also needs `docker:host`.
          */
         post: operations["docker.network.create"];
         delete?: never;

@@ -15,6 +15,11 @@ export interface HostGrantClaims {
   params_sha256: string;
   /** Epoch milliseconds. */
   expires_at: number;
+  /**
+   * The caller holds `docker:host`: it may also use the host-level objects an admin made (a
+   * privileged container, a bind volume, a macvlan network). Signed with the rest; absent means it does not.
+   */
+  caller_host?: true;
 }
 
 export interface HostGrant extends HostGrantClaims {
@@ -39,8 +44,9 @@ export function paramsDigest(params: Record<string, unknown>): string {
 }
 
 function claimsBytes(claims: HostGrantClaims): Buffer {
-  const { job_id, operation, hosts, params_sha256, expires_at } = claims;
-  return Buffer.from(canonicalJson({ job_id, operation, hosts, params_sha256, expires_at }));
+  const { job_id, operation, hosts, params_sha256, expires_at, caller_host } = claims;
+  // canonicalJson leaves out an undefined caller_host: a grant without it signs the same bytes as before.
+  return Buffer.from(canonicalJson({ job_id, operation, hosts, params_sha256, expires_at, caller_host }));
 }
 
 export function signHostGrant(claims: HostGrantClaims, privateKey: KeyObject): HostGrant {
@@ -82,6 +88,7 @@ function isGrant(value: unknown): value is HostGrant {
     grant.hosts.every((host) => typeof host === 'string') &&
     typeof grant.params_sha256 === 'string' &&
     typeof grant.expires_at === 'number' &&
+    (grant.caller_host === undefined || grant.caller_host === true) &&
     typeof grant.signature === 'string'
   );
 }

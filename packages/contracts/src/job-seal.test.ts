@@ -17,7 +17,7 @@ describe('job seal', () => {
   it('refuses a message without a seal, one sealed for another host, and one changed after sealing', () => {
     expect(jobSealRefusal({ ...message }, 'web-01', publicKey)).toMatch(/no seal/);
     expect(jobSealRefusal(sealed('web-01'), 'web-02', publicKey)).toMatch(/does not verify/);
-    for (const change of [{ params: { body: { image: 'evil' } } }, { deadline: message.deadline + 1 }, { operation: 'docker.container.remove' }, { stream: true }, { host_grant: { forged: true } }]) {
+    for (const change of [{ params: { body: { image: 'evil' } } }, { deadline: message.deadline + 1 }, { operation: 'docker.container.remove' }, { stream: true }, { host_grant: { forged: true } }, { caller_host: true }]) {
       expect(jobSealRefusal({ ...sealed('web-01'), ...change }, 'web-01', publicKey)).toMatch(/does not verify/);
     }
   });

@@ -254,6 +254,8 @@ export interface JobMessage {
   upload?: { bytes: number };
   /** The job answers with a file: send it on downloadSubject. */
   download?: boolean;
+  /** The caller holds `docker:host`, so it may use host-level objects an admin made (README "Host-level access"); covered by the seal. */
+  caller_host?: true;
   /** The gateway's seal for the host it is sent to (host-grant.ts `signJobSeal`); an agent runs no job without a valid one. */
   seal?: string;
 }

@@ -10,6 +10,11 @@ export interface NatsOptions {
   creds?: string;
   /** Where replies arrive; agents use their own, which their permissions confine them to. */
   inboxPrefix?: string;
+  /**
+   * The CA that signed the server's certificate (README "TLS"). Set, the connection must be TLS and the server
+   * must prove its name with a certificate of this CA: a server that offers no TLS is refused, never used in clear.
+   */
+  caFile?: string;
 }
 
 /**
@@ -22,6 +27,7 @@ export async function connectNats(opts: NatsOptions, log: Logger): Promise<NatsC
     name: opts.name,
     ...natsLogin(opts.creds),
     inboxPrefix: opts.inboxPrefix,
+    tls: natsTls(opts),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
@@ -37,6 +43,12 @@ export async function connectNats(opts: NatsOptions, log: Logger): Promise<NatsC
 export function natsLogin(creds: string | undefined): { authenticator?: ReturnType<typeof credsAuthenticator> } {
   // The client's parser wants each block's closing line ended; a setting read from a file comes trimmed.
   return creds ? { authenticator: credsAuthenticator(new TextEncoder().encode(`${creds.trimEnd()}\n`)) } : {};
+}
+
+/** A `tls://` URL without a CA file still requires TLS, verified against the system's CAs. */
+function natsTls(opts: NatsOptions): { caFile?: string } | undefined {
+  if (opts.caFile) return { caFile: opts.caFile };
+  return serverList(opts.servers).some((server) => server.startsWith('tls://')) ? {} : undefined;
 }
 
 /** The client takes a string as one URL, so a comma-separated list is split here (blanks and spaces dropped). */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { isLabel, LABELS_RULE } from '@fleet/contracts/grammar';
+import { DEFAULT_REGISTRIES } from '@fleet/contracts/host-access';
 import { ConfigError } from './config';
 
 /**
@@ -55,6 +56,10 @@ const FORMATS = {
   labels: {
     must: `${LABELS_RULE}, e.g. role=web,zone=eu.west`,
     valid: (value: string) => value.split(',').filter(Boolean).every(isLabelPair),
+  },
+  'registry-list': {
+    must: 'comma-separated registries, each a host or host:port, e.g. docker.io,registry.example.com:5000 (a host without a port admits it on any port)',
+    valid: (value: string) => value.split(',').every((entry) => /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$/.test(entry.trim())),
   },
   'byte-size': {
     must: 'a size in bytes, optionally with a unit: 262144, 256kb, 1mb',
@@ -228,5 +233,17 @@ export const NKEY_SEED_PATTERN = '^\\s*S[OA][A-Z2-7]{56}\\s*$';
 export const COMMON_SETTINGS = {
   FLEET_NATS_URL: { type: 'string', default: 'nats://127.0.0.1:4222', format: 'nats-urls' },
   FLEET_NATS_CREDS: { type: 'string', secret: true, pattern: NATS_CREDS_PATTERN, must: 'a NATS creds file (a user JWT and its NKey seed)' },
+  FLEET_NATS_CA_FILE: { type: 'string', must: "the path of the CA certificate (PEM) that signed the NATS server's certificate" },
+  FLEET_TLS_EXPIRY_WARNING_DAYS: { type: 'integer', default: 30, minimum: 1, maximum: 3650 },
   FLEET_LOG_LEVEL: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+  // README "Host-level access": a pull, push, login or distribution inspect elsewhere needs docker:host.
+  FLEET_REGISTRY_ALLOWLIST: { type: 'string', default: DEFAULT_REGISTRIES.join(','), format: 'registry-list' },
 } as const satisfies SettingsSchema;
+
+/** FLEET_REGISTRY_ALLOWLIST as the list host-access.ts compares registries with. */
+export function registryAllowlist(value: string): string[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter(Boolean);
+}

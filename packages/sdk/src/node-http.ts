@@ -1,6 +1,6 @@
 import type * as Http from 'node:http';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import type { JsonAnswer, JsonRequest } from './transport';
+import type { JsonAnswer, JsonRequest, JsonTransport } from './transport';
 
 /**
  * Calls over Node's own `http` module, for a short-lived process such as the CLI, in two shapes:
@@ -24,13 +24,29 @@ function connectionFailure(signal: AbortSignal | undefined | null, err: unknown)
   return signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err });
 }
 
+/** What an `https` URL is verified with: `ca` (PEM) alone, instead of the system's CAs, when given. */
+export interface HttpTls {
+  ca?: string | Buffer;
+}
+
+/**
+ * `httpTransport` and `httpFetch` that trust `tls.ca` for https URLs: a fleet whose gateway has a
+ * certificate of its own CA (`fleet pki`, README "TLS").
+ */
+export function nodeHttp(tls: HttpTls): { transport: JsonTransport; fetch: typeof fetch } {
+  return {
+    transport: (request) => httpTransport(request, tls),
+    fetch: (input, init) => httpFetch(input, init, tls),
+  };
+}
+
 /** A plain JSON call: the answer is read whole. */
-export function httpTransport({ method, url, headers, body, signal }: JsonRequest): Promise<JsonAnswer> {
+export function httpTransport({ method, url, headers, body, signal }: JsonRequest, tls: HttpTls = {}): Promise<JsonAnswer> {
   const target = new URL(url);
   return new Promise<JsonAnswer>((resolve, reject) => {
     const failed = (err: unknown) => reject(connectionFailure(signal, err));
     if (signal?.aborted) return failed(undefined);
-    const outgoing = moduleFor(target).request(target, { method, headers, signal }, (incoming) => {
+    const outgoing = moduleFor(target).request(target, { method, headers, signal, ...tls }, (incoming) => {
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.on('error', failed);
@@ -49,14 +65,14 @@ function flatHeaders(headers: Http.IncomingHttpHeaders): Record<string, string> 
 }
 
 /** A `fetch` whose requests and answers stream both ways. */
-export function httpFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+export function httpFetch(input: RequestInfo | URL, init?: RequestInit, tls: HttpTls = {}): Promise<Response> {
   const request = input instanceof Request && init === undefined ? input : new Request(input, init);
   const url = new URL(request.url);
   const { Readable } = require('node:stream') as typeof import('node:stream');
   return new Promise<Response>((resolve, reject) => {
     const failed = (err: unknown) => reject(connectionFailure(request.signal, err));
     if (request.signal.aborted) return failed(undefined);
-    const outgoing = moduleFor(url).request(url, { method: request.method, headers: Object.fromEntries(request.headers), signal: request.signal }, (incoming) => {
+    const outgoing = moduleFor(url).request(url, { method: request.method, headers: Object.fromEntries(request.headers), signal: request.signal, ...tls }, (incoming) => {
       resolve(toResponse(incoming, request.method, Readable));
     });
     outgoing.on('error', failed);

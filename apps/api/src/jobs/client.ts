@@ -33,6 +33,8 @@ export interface JobRequest {
   params: Record<string, unknown>;
   /** The parameters reach the host (host-access.ts) and the caller may do that: the job carries a signed grant. */
   hostAccess?: boolean;
+  /** The caller holds `docker:host`: the sealed message says so, and the agents let it use host-level objects. */
+  callerHost?: boolean;
   /** The job may hold an engine call open until its deadline (contract `x-long-running`, or a stream). */
   longRunning?: boolean;
   timeoutSeconds: number;
@@ -243,6 +245,7 @@ export class JobClient {
       ...(request.secret ? { secret: true } : {}),
       ...(request.onChunk ? { stream: true } : {}),
       ...(request.hostAccess ? { host_grant: this.hostGrant(record, request) } : {}),
+      ...(request.callerHost ? { caller_host: true as const } : {}),
       ...(request.upload ? { upload: request.upload } : {}),
       ...(request.download ? { download: true } : {}),
     };

@@ -2,9 +2,22 @@ import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { ENGINE_PROXY_PATH, engineRequestHostAccess, matchEngineCall, matchEngineEndpoint, needsWholeBody, proxyGrantOperation, proxyGrantParams, type EngineEndpoint } from '@fleet/contracts/engine-proxy';
 import { engineAnswerRedaction } from '@fleet/contracts/data-redaction';
+import {
+  ENGINE_PROXY_PATH,
+  engineCallOf,
+  engineRequestHeaders,
+  EngineRequestRefusal,
+  judgeEngineRequest,
+  locateEngineRequest,
+  proxyGrantOperation,
+  proxyGrantParams,
+  type EngineEndpoint,
+  type JudgedEngineRequest,
+  type LocatedEngineRequest,
+} from '@fleet/contracts/engine-proxy';
 import { parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
+import type { AccessPolicy } from '@fleet/contracts/host-access';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import type { ProxyAbort, ProxyHead, ProxyOpen } from '@fleet/contracts/protocol';
 import { callerOf, requirePermission, type Caller } from '../auth/middleware';
@@ -24,6 +37,8 @@ export interface EngineProxyDeps {
   hostGrantKey?: KeyObject;
   /** Streams and hijacks hold a long-running slot of their key. */
   longRunningSlots?: KeySlots;
+  /** What reaches a host beyond the Engine models' own rules (the registry allowlist). */
+  accessPolicy: AccessPolicy;
 }
 
 /** The mount point of the proxy, from the contract's `x-engine-proxy.path` (`/node/{hostname}/docker`). */
@@ -41,8 +56,6 @@ export function isEngineProxyPath(url: string): boolean {
 const GRANT_TTL_MS = 60_000;
 /** Largest body of a hijack request (`{"Detach":false,"Tty":false}` and the like). */
 const HIJACK_BODY_LIMIT = 64 * 1024;
-/** Headers of one hop, and the gateway's own credentials: never passed to the engine. */
-const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'authorization', 'x-api-key', 'cookie']);
 /** Headers of the engine's answer the gateway sets itself. */
 const NOT_RETURNED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
 
@@ -74,11 +87,10 @@ export function engineProxyRoutes(deps: EngineProxyDeps): RequestHandler {
 async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promise<void> {
   const hostname = singleHost(String(req.params.hostname));
   const caller = callerOf(res);
-  const url = new URL(req.url, 'http://engine');
-  const endpoint = matchEngineEndpoint(req.method, url.pathname);
-  if (!endpoint) throw new ApiError(404, 'not found', `${req.method} ${url.pathname} is not an Engine endpoint the gateway maps (contract x-engine-proxy)`);
+  const located = refusalAsApiError(() => locateEngineRequest(req.method, req.url));
+  const { endpoint } = located;
   // The audit records the endpoint judged and its parameters, not the path as sent (http/observe.ts).
-  res.locals.engineCall = matchEngineCall(req.method, url.pathname);
+  res.locals.engineCall = engineCallOf(located);
   requirePermission(caller, endpoint.permission, `${endpoint.method} ${endpoint.path}`);
   // Whether the host is live, accepted and inside the key's scope: the resolver's one answer for every route.
   deps.resolver.resolve(hostname, caller.scope);
@@ -89,19 +101,21 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
   const id = newSessionId();
   const inline: { body: Buffer; rest?: Buffer } | undefined = head
     ? await readHijackBody(req, head)
-    : needsWholeBody(endpoint)
+    : endpoint.body !== undefined && endpoint.body !== 'tar' && hasBody(req)
       ? await readWholeBody(req, byteSize(deps.bodyLimit))
       : undefined;
+  const streamed = head === undefined && inline === undefined && hasBody(req);
+  const judged = refusalAsApiError(() => judgeEngineRequest(located, { contentType: req.headers['content-type'], inline: inline?.body, streamed }, deps.accessPolicy));
   const open: ProxyOpen = {
     method: req.method,
-    path: `${url.pathname}${url.search}`,
-    headers: forwardedHeaders(req),
+    path: judged.path,
+    headers: engineRequestHeaders(judged, req.headers),
     hijack: head !== undefined,
-    body: head === undefined && inline === undefined && hasBody(req),
+    body: streamed,
     caller: caller.sub,
-    ...(inline?.body === undefined ? {} : { inline_body: inline.body.toString('base64') }),
+    ...(judged.body === undefined ? {} : { inline_body: judged.body.toString('base64') }),
   };
-  const grant = hostGrantFor(deps, caller, endpoint, hostname, id, url.searchParams, open, inline?.body);
+  const grant = hostGrantFor(deps, caller, judged, hostname, id);
   if (grant) open.host_grant = grant;
   const release = endpoint.kind === 'plain' ? () => undefined : (deps.longRunningSlots?.take(caller.jti) ?? (() => undefined));
   res.locals.proxySession = { session_id: id, hostname };
@@ -134,36 +148,34 @@ function singleHost(raw: string): string {
   );
 }
 
-/** Signs the grant a host-reaching request needs (403 without `docker:host`); undefined when it stays inside its containers. */
-function hostGrantFor(deps: EngineProxyDeps, caller: Caller, endpoint: EngineEndpoint, hostname: string, id: string, query: URLSearchParams, open: ProxyOpen, body?: Buffer) {
-  const parsed = body === undefined ? undefined : parseJsonBody(body);
-  const access = engineRequestHostAccess(endpoint, query, parsed);
-  if (access.length === 0) return undefined;
-  const reasons = access.map((item) => item.reason).join('; ');
-  requirePermission(caller, 'docker:host', `${endpoint.method} ${endpoint.path} with ${reasons}`);
-  if (!deps.hostGrantKey) throw new ApiError(403, 'Forbidden - host access is off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
-  const params = proxyGrantParams(open.path, parsed);
-  return signHostGrant(
-    { job_id: id, operation: proxyGrantOperation(endpoint), hosts: [hostname], params_sha256: paramsDigest(params), expires_at: Date.now() + GRANT_TTL_MS },
-    deps.hostGrantKey,
-  );
-}
-
-function parseJsonBody(body: Buffer): unknown {
-  if (body.length === 0) return undefined;
+/** The contract's judgement of a proxied request (engine-proxy.ts), its refusals as the gateway's errors. */
+function refusalAsApiError<T extends LocatedEngineRequest | JudgedEngineRequest>(judge: () => T): T {
   try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ApiError(400, 'invalid request', 'request body is not valid JSON');
+    return judge();
+  } catch (err) {
+    if (err instanceof EngineRequestRefusal) throw new ApiError(err.status, err.error, err.details);
+    throw err;
   }
 }
 
-function forwardedHeaders(req: Request): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+/**
+ * Signs the grant a host-reaching request needs (403 without `docker:host`), over exactly the path
+ * and body bytes forwarded. A caller holding `docker:host` gets one on every request, saying so
+ * (`caller_host`), so its agent lets it use host-level objects an admin made; any other caller
+ * gets none for a request that stays inside its containers.
+ */
+function hostGrantFor(deps: EngineProxyDeps, caller: Caller, judged: JudgedEngineRequest, hostname: string, id: string) {
+  const { endpoint, access } = judged;
+  const callerHost = caller.permissions.includes('docker:host');
+  if (access.length === 0 && !callerHost) return undefined;
+  const reasons = access.map((item) => item.reason).join('; ');
+  if (access.length > 0) requirePermission(caller, 'docker:host', `${endpoint.method} ${endpoint.path} with ${reasons}`);
+  if (!deps.hostGrantKey) {
+    if (access.length === 0) return undefined;
+    throw new ApiError(403, 'Forbidden - host access is off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
   }
-  return headers;
+  const claims = { job_id: id, operation: proxyGrantOperation(endpoint), hosts: [hostname], params_sha256: paramsDigest(proxyGrantParams(judged)), expires_at: Date.now() + GRANT_TTL_MS };
+  return signHostGrant(callerHost ? { ...claims, caller_host: true } : claims, deps.hostGrantKey);
 }
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4, pb: 1024 ** 5 };

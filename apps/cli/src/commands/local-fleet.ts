@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { FleetState } from '@fleet/deploy';
 
@@ -17,6 +18,8 @@ interface UpOptions {
   port: number;
   natsUrl?: string;
   dockerHost?: string;
+  /** commander's `--no-tls`: true unless it is given. */
+  tls: boolean;
 }
 
 const ADMIN_KEY_TTL_SECONDS = 7 * 86_400;
@@ -30,6 +33,7 @@ export function registerLocalFleetCommands(program: Command): void {
     .option('--port <port>', 'gateway port on 127.0.0.1', parsePort, 8080)
     .option('--nats-url <url>', 'use this NATS server instead of starting one')
     .option('--docker-host <unix://path>', 'let all agents share this engine instead of starting one dockerd each')
+    .option('--no-tls', 'plain HTTP on 127.0.0.1 and NATS without TLS (default: HTTPS and NATS TLS with a CA of the fleet, .fleet/pki)')
     .action((opts: UpOptions) => up(loadDeploy(), opts));
   program.command('down').description('stop every process of the local fleet').action(() => down(loadDeploy()));
   program.command('status').description("show the local fleet's processes and registered agents").action(() => status(loadDeploy()));
@@ -71,6 +75,7 @@ async function up(deploy: Deploy, opts: UpOptions): Promise<void> {
     natsUrl: opts.natsUrl,
     dockerHost: opts.dockerHost,
     adminKeyTtlSeconds: ADMIN_KEY_TTL_SECONDS,
+    tls: opts.tls,
   }).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\nlogs: ${deploy.logFileOf(LOCAL_FLEET_DIR, '*')}`);
   });
@@ -80,17 +85,19 @@ async function up(deploy: Deploy, opts: UpOptions): Promise<void> {
 
 function printWelcome(deploy: Deploy, state: FleetState): void {
   const hosts = state.agents.map((agent) => agent.hostname).join(', ');
+  const curl = state.tls ? `curl -s --cacert ${state.tls.caFile}` : 'curl -s';
   process.stdout.write(
     [
       `Fleet is up with ${state.agents.length} agent(s): ${hosts}`,
       `  URL:        ${state.url}`,
+      ...(state.tls ? [`  CA:         ${state.tls.caFile} (the fleet CLI uses it; others: --cacert, FLEET_CA_FILE, DOCKER_CERT_PATH=${dirname(state.tls.caFile)})`] : []),
       `  Admin key:  ${state.adminKey}`,
       `              (valid ${ADMIN_KEY_TTL_SECONDS / 86_400} days; more keys: npm run -s fleet -- token create --role viewer)`,
       '  Try:',
       `    export FLEET_KEY=${state.adminKey}`,
-      `    curl -s -H "Authorization: Bearer $FLEET_KEY" ${state.url}/agent`,
-      `    curl -s -H "Authorization: Bearer $FLEET_KEY" ${state.url}/node/_all/container/docker`,
-      `  Metrics:    curl -s -H "Authorization: Bearer $(cat ${deploy.metricsTokenFile(state.dir)})" ${state.url}/metrics`,
+      `    ${curl} -H "Authorization: Bearer $FLEET_KEY" ${state.url}/agent`,
+      `    ${curl} -H "Authorization: Bearer $FLEET_KEY" ${state.url}/node/_all/container/docker`,
+      `  Metrics:    ${curl} -H "Authorization: Bearer $(cat ${deploy.metricsTokenFile(state.dir)})" ${state.url}/metrics`,
       `  Logs:       ${deploy.logFileOf(state.dir, '*')}`,
       `  State:      ${deploy.stateFileOf(state.dir)}`,
       '  Stop with:  npm run fleet -- down',
@@ -130,7 +137,7 @@ function runningProcesses(deploy: Deploy, state: FleetState): number {
 
 /** Prints every process and what GET /agent says; true when all is well. */
 async function printStatus(deploy: Deploy, state: FleetState): Promise<boolean> {
-  const lines = [`Gateway ${state.url}`, 'Processes:'];
+  const lines = [`Gateway ${state.url}${state.tls ? ` (CA ${state.tls.caFile})` : ''}`, 'Processes:'];
   let healthy = true;
   for (const proc of deploy.fleetProcesses(state)) {
     const alive = deploy.isOurProcess(proc.pid, proc.marker);
@@ -145,7 +152,7 @@ async function printStatus(deploy: Deploy, state: FleetState): Promise<boolean> 
 /** What the gateway says about the agents; healthy when every agent of the fleet is listed live. */
 async function agentReport(deploy: Deploy, state: FleetState): Promise<{ lines: string[]; healthy: boolean }> {
   try {
-    const agents = await deploy.listAgents(state.url, state.adminKey);
+    const agents = await deploy.listAgents(state);
     const live = new Set(agents.filter((agent) => agent.live).map((agent) => agent.hostname));
     const lines = [`Agents (GET /agent): ${agents.length} registered`];
     for (const agent of agents) {

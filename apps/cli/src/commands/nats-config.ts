@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { GeneratedNatsConfig, NatsConfigOptions } from '@fleet/deploy';
 
@@ -33,15 +34,32 @@ function defineNatsConfig(command: Command): void {
     .option('--cluster-routes <urls>', 'every cluster node, comma-separated: nats://10.0.0.5:6222,nats://10.0.0.6:6222 (adds a cluster block)', parseRoutes)
     .option('--cluster-name <name>', 'cluster name', parseName, 'fleet')
     .option('--cluster-listen <host:port>', 'route address of this node', parseHostPort, '0.0.0.0:6222')
+    .option('--pki <dir>', 'TLS from `fleet pki --out <dir>`: nats-server.pem for clients, nats-route.pem (mutual TLS) for routes, ca.pem')
     .option('--force', `replace an existing ${NATS_CONFIG_FILE} (the operator is kept)`)
-    .action((opts: NatsConfigOptions, invoked: Command) => {
-      const generated = writeNatsConfig(opts);
+    .action((opts: NatsConfigOptions & { pki?: string }, invoked: Command) => {
+      const generated = writeNatsConfig({ ...opts, ...(opts.pki ? tlsOf(opts.pki, (opts.clusterRoutes?.length ?? 0) > 0) : {}) });
       const json = invoked.optsWithGlobals<{ json?: boolean }>().json === true;
-      process.stdout.write(json ? `${JSON.stringify(generated, null, 2)}\n` : summary(generated, opts));
+      process.stdout.write(json ? `${JSON.stringify(generated, null, 2)}\n` : summary(generated, opts, opts.pki !== undefined));
     });
 }
 
-function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions): string {
+/** The files `fleet pki` wrote, which must exist: a config naming missing files would only fail when nats-server starts. */
+function tlsOf(dir: string, clustered: boolean): Pick<NatsConfigOptions, 'tls' | 'routeTls'> {
+  const files = deploy().pkiFilesOf(dir);
+  const server = files.leaf('nats-server');
+  const route = files.leaf('nats-route');
+  const needed = [files.ca, server.cert, server.key, ...(clustered ? [route.cert, route.key] : [])];
+  const missing = needed.filter((file) => !existsSync(file));
+  if (missing.length > 0) {
+    throw new Error(`--pki ${dir} lacks ${missing.join(', ')}: make them with \`fleet pki --out ${dir} --nats-host <names>${clustered ? ' --route-host <names>' : ''}\``);
+  }
+  return {
+    tls: { certFile: server.cert, keyFile: server.key, caFile: files.ca },
+    routeTls: clustered ? { certFile: route.cert, keyFile: route.key, caFile: files.ca } : undefined,
+  };
+}
+
+function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions, tls: boolean): string {
   const env = Object.entries(deploy().gatewayIdentityEnv(generated.operator)).map(([name, value]) => `  ${name}=${value}`);
   const lines = [
     `wrote ${generated.configFile} (check it: nats-server -t -c ${generated.configFile})`,
@@ -49,6 +67,11 @@ function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions): strin
     ...env,
     'each agent makes its own identity: fleet agent join-token <hostname>, then start it with FLEET_AGENT_JOIN_TOKEN',
   ];
+  lines.push(
+    tls
+      ? 'TLS: clients must speak TLS and verify the server with ca.pem (FLEET_NATS_CA_FILE); routes authenticate each other with their certificates'
+      : 'no --pki: clients and routes speak plain TCP, jobs and their output cross the network readable (README "TLS")',
+  );
   if (opts.clusterRoutes?.length && !opts.serverName) {
     const variable = deploy().SERVER_NAME_VARIABLE;
     lines.push(`cluster: the same file on every node; start each with its own ${variable} (e.g. ${variable}=nats-1)`);

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { nodeOperationHostAccess } from '@fleet/contracts/host-access';
+import { nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/host-access';
 import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
@@ -28,20 +28,20 @@ function executorInput(spec: OperationSpec, req: Request): Record<string, unknow
  * Mounts every node-targeted operation of the contract, most specific path first (see route-order.ts);
  * `validate` gives the handlers that check a request against the operation's contract first.
  */
-export function mountNodeOperations(router: Router, jobs: JobClient, transfers: Transfers, validate: (spec: OperationSpec) => RequestHandler[]): void {
+export function mountNodeOperations(router: Router, jobs: JobClient, transfers: Transfers, validate: (spec: OperationSpec) => RequestHandler[], accessPolicy: AccessPolicy): void {
   const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted).sort((a, b) => compareBySpecificity(a.path, b.path));
-  for (const spec of nodeOperations) mountNodeOperation(router, jobs, transfers, spec, validate(spec));
+  for (const spec of nodeOperations) mountNodeOperation(router, jobs, transfers, spec, validate(spec), accessPolicy);
 }
 
 /** Mounts one node-targeted operation: validate, authorize, start the job, answer with its rows (or its event stream, or its file). */
-function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfers, spec: OperationSpec, validation: RequestHandler[]): void {
+function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfers, spec: OperationSpec, validation: RequestHandler[], accessPolicy: AccessPolicy): void {
   const name = spec.name as NodeOperationName;
   router[spec.method](expressPath(spec.path), ...validation, authorize(spec.permission), async (req: Request, res: Response) => {
     const caller = callerOf(res);
     const target = String(req.params.target);
     const params = executorInput(spec, req);
     // README "Host-level access": the operation's permission is not enough once the request reaches the host.
-    const hostAccess = nodeOperationHostAccess(name, params);
+    const hostAccess = nodeOperationHostAccess(name, params, accessPolicy);
     if (hostAccess.length > 0) {
       requirePermission(caller, spec.hostPermission ?? 'docker:host', `this request reaches the host (${hostAccess.map((access) => access.reason).join('; ')}), so it`);
     }
@@ -51,6 +51,7 @@ function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfer
       target,
       params,
       hostAccess: hostAccess.length > 0,
+      callerHost: caller.permissions.includes('docker:host'),
       longRunning: spec.longRunning || streaming,
       timeoutSeconds: Number(req.query.timeout ?? JOB_TIMEOUT_SECONDS.default),
       caller: caller.sub,
