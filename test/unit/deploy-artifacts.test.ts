@@ -259,6 +259,9 @@ describe('deploy/systemd', () => {
     expect(config).toMatchObject({ natsCreds: read(operator.gatewayCredsFile).trim(), jwtSecret: SECRET, host: '0.0.0.0', port: 8080, replicas: 3 });
     expect(config.enrolment?.accountSigner).toBe(read(operator.accountSignerFile).trim());
     expect(config.natsUrl.split(',')).toHaveLength(3);
+    // HTTPS, and NATS over TLS verified with the fleet's CA, beside the NKey login.
+    expect(config.natsUrl.split(',').every((url) => url.startsWith('tls://'))).toBe(true);
+    expect(config).toMatchObject({ tls: { certFile: '/etc/fleet/tls/gateway.pem', keyFile: '/etc/fleet/tls/gateway-key.pem' }, natsCaFile: '/etc/fleet/tls/ca.pem' });
   });
 
   it('the agent template names the agent and its identity directory after its instance, with the Docker socket', () => {
@@ -274,6 +277,9 @@ describe('deploy/systemd', () => {
     writeFileSync(path.join(credentials, 'host-grant-pub'), GRANT.publicKey);
     const config = loadAgentConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'agent.env.example'), { i: 'web-01', d: credentials }));
     expect(config).toMatchObject({ hostname: 'web-01', identity: { dir: '/var/lib/fleet-agent/web-01', gatewayUrl: 'https://fleet.example:8080' }, dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '0.0.0.0', port: 9464 } });
+    // NATS over TLS, and the join over HTTPS, both verified with the fleet's one CA.
+    expect(config.natsUrl.split(',').every((url) => url.startsWith('tls://'))).toBe(true);
+    expect(config).toMatchObject({ natsCaFile: '/etc/fleet/tls/ca.pem', identity: { gatewayCaFile: '/etc/fleet/tls/ca.pem' } });
   });
 
   it("the nats-server drop-in points Debian's unit at the generated config and store", () => {

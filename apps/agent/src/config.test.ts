@@ -39,6 +39,15 @@ describe('how the agent joins', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("verifies the gateway it joins through with FLEET_GATEWAY_CA_FILE, else with the NATS CA (fleet pki's one CA signs both)", () => {
+    const base = { ...GRANT, FLEET_AGENT_IDENTITY_DIR: '/var/lib/fleet-agent', FLEET_GATEWAY_URL: 'https://fleet.example:8080' };
+    expect(loadAgentConfig(base).identity?.gatewayCaFile).toBeUndefined();
+    expect(loadAgentConfig({ ...base, FLEET_NATS_CA_FILE: '/etc/fleet/tls/ca.pem' }).identity?.gatewayCaFile).toBe('/etc/fleet/tls/ca.pem');
+    expect(loadAgentConfig({ ...base, FLEET_NATS_CA_FILE: '/etc/fleet/tls/ca.pem', FLEET_GATEWAY_CA_FILE: '/etc/fleet/gateway-ca.pem' }).identity).toMatchObject({
+      gatewayCaFile: '/etc/fleet/gateway-ca.pem',
+    });
+  });
+
   it('has no identity without a directory: it logs in with FLEET_NATS_CREDS or, on a dev NATS, with nothing', () => {
     expect(loadAgentConfig({ ...GRANT }).identity).toBeUndefined();
   });
