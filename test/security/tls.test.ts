@@ -6,7 +6,7 @@
  * where it would have landed: the broker's connection list, the rogue server's own record, the port.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -19,6 +19,7 @@ import {
   freePort,
   GATEWAY_ENTRYPOINT,
   hostGrantKeyFiles,
+  issueJoinToken,
   natsServerConfig,
   type NatsServer,
   type NatsTlsFiles,
@@ -231,6 +232,59 @@ attack('a rogue HTTPS server with a certificate of another CA poses as the gatew
     expect(cli.status).toBe(5);
     expect(cli.stderr).toMatch(/certificate/i);
     expect(seen).toEqual([]);
+  } finally {
+    server.close();
+  }
+});
+
+attack('a rogue HTTPS server with a certificate of another CA poses as the gateway an agent joins through: the agent never sends its join token', async () => {
+  const foreign = await createPki(join(scratch, 'rogue-join-pki'), { gatewayHosts: ['127.0.0.1', 'localhost'] });
+  const seen: string[] = [];
+  const server = createServer({ cert: readFileSync(foreign.gateway!.cert), key: readFileSync(foreign.gateway!.key) }, (req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.end('{}');
+  });
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', () => resolvePromise()));
+  const token = await issueJoinToken(fleet.state, 'web-77');
+  const logFile = join(scratch, 'agent-join-rogue.log');
+  try {
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const keys = hostGrantKeyFiles(dirname(fleet.state.jwtSecretFile));
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
+    // Not spawnSync: the rogue server lives in this process and must keep answering.
+    const status = await new Promise<number | null>((resolvePromise, reject) => {
+      const child = spawn(process.execPath, [AGENT_ENTRYPOINT], {
+        cwd: REPO,
+        env: {
+          ...inherited,
+          FLEET_AGENT_HOSTNAME: 'web-77',
+          FLEET_AGENT_IDENTITY_DIR: join(scratch, 'rogue-join-identity'),
+          FLEET_AGENT_JOIN_TOKEN: token,
+          FLEET_GATEWAY_URL: url,
+          // No FLEET_GATEWAY_CA_FILE: the gateway is verified with the fleet's CA, the NATS one.
+          FLEET_NATS_CA_FILE: caFile(),
+          FLEET_NATS_URL: fleet.natsUrl,
+          FLEET_HOST_GRANT_PUBLIC_KEY_FILE: keys.publicKey,
+          DOCKER_HOST: `unix://${fleet.socketOf('web-01')}`,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        writeFileSync(logFile, output);
+        resolvePromise(code);
+      });
+    });
+    expect(status).toBe(1);
+    const output = readFileSync(logFile, 'utf8');
+    expect(output).toMatch(/certificate/i);
+    expect(output).not.toContain(token);
+    // The TLS handshake failed before any request: the rogue server never saw the join, let alone the token.
+    expect(seen).toEqual([]);
+    expect(existsSync(join(scratch, 'rogue-join-identity', 'agent.creds'))).toBe(false);
   } finally {
     server.close();
   }
