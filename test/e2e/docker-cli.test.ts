@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import { api } from '../support/http';
+import { type ProcessResult as CliResult, runProcess } from '../support/proc';
 import { useTestFleet } from '../support/suite';
 
 jest.setTimeout(300_000);
@@ -23,12 +24,6 @@ beforeAll(() => {
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface CliOptions {
   /** Piped to the CLI's stdin (then closed); without it stdin is closed at once. */
@@ -75,24 +70,7 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 
 /** Runs the real `docker` binary against `host` through the gateway, bounded by a timeout. */
 function docker(host: string, key: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const env = cliEnv(host, key, opts);
-  return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`docker ${args.join(' ')} did not end within ${opts.timeoutMs ?? 60_000} ms; stdout ${stdout}; stderr ${stderr}`));
-    }, opts.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.stdin ?? '');
-  });
+  return runProcess('docker', args, { env: cliEnv(host, key, opts), stdin: opts.stdin ?? '', timeoutMs: opts.timeoutMs ?? 60_000, onTimeout: 'reject' });
 }
 
 const admin = () => fleet.adminKey;

@@ -4,7 +4,7 @@
  * work, and what they do is checked on the engine; clients without it are refused. Both servers take
  * rotated certificates without a restart while calls keep coming, with zero failed calls.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { createFleetClient, httpTransport, nodeHttp } from '@fleet/sdk';
 import { BUSYBOX_IMAGE, createPki, defaultAgents, freePort, rotatePki } from '@fleet/deploy';
 import { connectToFleetNats } from '../support/nats';
+import { type ProcessResult, runProcess } from '../support/proc';
 import { useTestFleet } from '../support/suite';
 import { httpsCertificateSerial, natsCertificateSerial, serialOf } from '../support/tls';
 
@@ -111,7 +112,7 @@ describe('the fleet CLI and the docker CLI over TLS', () => {
   });
 
   /** DOCKER_CERT_PATH holds ca.pem only: the gateway asks for no client certificate, the API key is the login. */
-  function docker(args: string[], certPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  function docker(args: string[], certPath: string): Promise<ProcessResult> {
     const config = join(scratch, 'docker-config');
     mkdirSync(config, { recursive: true });
     writeFileSync(join(config, 'config.json'), JSON.stringify({ HttpHeaders: { Authorization: `Bearer ${fleet.adminKey}` } }));
@@ -123,19 +124,7 @@ describe('the fleet CLI and the docker CLI over TLS', () => {
       DOCKER_CERT_PATH: certPath,
       DOCKER_CONFIG: config,
     };
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn('docker', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolvePromise({ code, stdout, stderr });
-      });
-    });
+    return runProcess('docker', args, { env, timeoutMs: 90_000, onTimeout: 'kill' });
   }
 
   it('docker run (create, attach through the hijacked connection, start, wait, remove) works with DOCKER_TLS_VERIFY and the fleet CA', async () => {
