@@ -12,12 +12,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { decodeProxyFrame, encodeProxyFrame, PROXY_FRAME, proxyFrameJson, proxyRequestSubject, proxyResponseSubject, type ProxyOpen } from '@fleet/contracts/protocol';
+import { PROXY_FRAME, type ProxyOpen } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE, freePort, startRegistry, stopRegistry, type Registry } from '@fleet/deploy';
 import { attack } from '../support/attacks';
 import { DockerCli } from '../support/docker-cli';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
+import { openProxySession } from '../support/proxy-session';
 import { rawRequest, type RawAnswer } from '../support/raw-http';
 import { useTestFleet } from '../support/suite';
 
@@ -238,21 +239,8 @@ describe('the engine decodes what the gateway judged', () => {
 });
 
 /** Opens a proxy session with the gateway's own NATS login, as a thief of it would, and returns the agent's first answer. */
-async function agentAnswer(open: ProxyOpen): Promise<{ kind: number; json: unknown }> {
-  const session = randomUUID().replace(/-/g, '');
-  const answers = gatewayLogin.subscribe(proxyResponseSubject(HOST, session));
-  gatewayLogin.publish(proxyRequestSubject(HOST, session), encodeProxyFrame(PROXY_FRAME.OPEN, open));
-  const timer = setTimeout(() => answers.unsubscribe(), 10_000);
-  try {
-    for await (const msg of answers) {
-      const frame = decodeProxyFrame(msg.data);
-      if (frame.kind === PROXY_FRAME.HEAD || frame.kind === PROXY_FRAME.ABORT) return { kind: frame.kind, json: proxyFrameJson(frame.payload) };
-    }
-  } finally {
-    clearTimeout(timer);
-    answers.unsubscribe();
-  }
-  throw new Error(`no answer from ${HOST}'s agent within 10 s`);
+function agentAnswer(open: ProxyOpen): Promise<{ kind: number; json: unknown }> {
+  return openProxySession(gatewayLogin, HOST, open);
 }
 
 describe('host-reaching options the old denylist missed', () => {
