@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { ContainerCreateOptions } from 'dockerode';
 import { PROXY_FRAME, type ProxyOpen } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE, freePort, startRegistry, stopRegistry, type Registry } from '@fleet/deploy';
 import { attack } from '../support/attacks';
@@ -238,6 +239,17 @@ describe('the engine decodes what the gateway judged', () => {
   });
 });
 
+/** Creates and starts a container on HOST behind the gateway's back, hands its id to `use`, and removes it whatever `use` did. */
+async function withRunningContainer(spec: ContainerCreateOptions, use: (id: string) => Promise<void>): Promise<void> {
+  const container = await fleet.docker(HOST).createContainer(spec);
+  await container.start();
+  try {
+    await use(container.id);
+  } finally {
+    await container.remove({ force: true });
+  }
+}
+
 /** Opens a proxy session with the gateway's own NATS login, as a thief of it would, and returns the agent's first answer. */
 function agentAnswer(open: ProxyOpen): Promise<{ kind: number; json: unknown }> {
   return openProxySession(gatewayLogin, HOST, open);
@@ -280,13 +292,7 @@ describe('host-reaching options the old denylist missed', () => {
 
   attack("container:<id> network, PID and IPC modes joining a container in the host's PID namespace: refused", async () => {
     // In the host's PID namespace, not its network: the engine keeps a host-network sandbox mounted until it stops.
-    const hostns = await fleet.docker(HOST).createContainer({ name: 'admin-hostns', Image: BUSYBOX_IMAGE, Cmd: ['sleep', '600'], HostConfig: { PidMode: 'host', IpcMode: 'shareable' } });
-    await hostns.start();
-    try {
-      await joinHostNamespaces(hostns.id);
-    } finally {
-      await hostns.remove({ force: true });
-    }
+    await withRunningContainer({ name: 'admin-hostns', Image: BUSYBOX_IMAGE, Cmd: ['sleep', '600'], HostConfig: { PidMode: 'host', IpcMode: 'shareable' } }, joinHostNamespaces);
   });
 
   async function joinHostNamespaces(hostnsId: string): Promise<void> {
@@ -307,13 +313,7 @@ describe('host-reaching options the old denylist missed', () => {
   }
 
   attack('exec create with Privileged: true (docker exec --privileged, the raw body, a lowercase key): refused, the engine holds no exec', async () => {
-    const victim = await fleet.docker(HOST).createContainer({ name: 'dec-exec-victim', Image: BUSYBOX_IMAGE, Cmd: ['sleep', '600'] });
-    await victim.start();
-    try {
-      await privilegedExecs(victim.id);
-    } finally {
-      await victim.remove({ force: true });
-    }
+    await withRunningContainer({ name: 'dec-exec-victim', Image: BUSYBOX_IMAGE, Cmd: ['sleep', '600'] }, privilegedExecs);
   });
 
   async function privilegedExecs(victimId: string): Promise<void> {
