@@ -1,0 +1,29 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { createApp, type GatewayDeps } from './app';
+
+/**
+ * For the unit tests: the real express app over stub back ends, served on a free loopback port. A
+ * test passes the back ends its calls reach; the others are empty stand-ins, the audit records
+ * nothing, no key is revoked, and the log is silent.
+ */
+export async function serveTestApp(deps: Partial<GatewayDeps> & Pick<GatewayDeps, 'jwtSecret'>): Promise<{ url: string; server: Server }> {
+  const app = createApp({
+    bodyLimit: '256kb',
+    rateLimitPerMinute: 0,
+    jobs: {} as never,
+    transfers: {} as never,
+    store: {} as never,
+    feed: {} as never,
+    roster: {} as never,
+    audit: { record: () => undefined } as never,
+    revocations: { isRevoked: () => false } as never,
+    mintedKeys: {} as never,
+    log: pino({ level: 'silent' }),
+    ...deps,
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
