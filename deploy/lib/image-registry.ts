@@ -18,6 +18,8 @@ export interface RegistryOptions {
   logFile?: string;
   detached?: boolean;
   readyTimeoutMs?: number;
+  /** Run inside this network namespace, listening on `host` there; default 127.0.0.1 of the caller's own. */
+  placement?: { netns: string; host: string };
 }
 
 export interface Registry {
@@ -41,8 +43,9 @@ export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
     args: ['serve', configFile],
     logFile,
     detached: opts.detached ?? false,
+    netns: opts.placement?.netns,
   });
-  const address = `127.0.0.1:${opts.port}`;
+  const address = `${listenHostOf(opts)}:${opts.port}`;
   const registry = { pid, port: opts.port, address, url: `http://${address}`, configFile, logFile };
   try {
     await waitFor(`docker-registry on ${address}`, () => answersV2(registry.url), {
@@ -60,13 +63,17 @@ export function stopRegistry(registry: { pid: number; configFile: string }): Pro
   return stopByPid(registry.pid, { marker: registry.configFile });
 }
 
+function listenHostOf(opts: RegistryOptions): string {
+  return opts.placement?.host ?? '127.0.0.1';
+}
+
 /** YAML is a superset of JSON, so the config is written as JSON: no YAML quoting rules to get wrong. */
 function registryConfig(opts: RegistryOptions): string {
   const config: Record<string, unknown> = {
     version: '0.1',
     log: { level: 'info' },
     storage: { filesystem: { rootdirectory: join(opts.dir, 'data') }, delete: { enabled: true } },
-    http: { addr: `127.0.0.1:${opts.port}` },
+    http: { addr: `${listenHostOf(opts)}:${opts.port}` },
   };
   if (opts.htpasswd) config.auth = { htpasswd: { realm: 'fleet-registry', path: writeHtpasswd(opts.dir, opts.htpasswd) } };
   return `${JSON.stringify(config, null, 2)}\n`;
