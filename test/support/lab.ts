@@ -1,0 +1,306 @@
+import type Docker from 'dockerode';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Role } from '@fleet/contracts/permissions';
+import {
+  acceptAgents,
+  AGENT_ENTRYPOINT,
+  type AgentSpec,
+  type AgentState,
+  BUSYBOX_IMAGE,
+  defaultAgents,
+  type Engine,
+  ensureHostGrantKeys,
+  ensureJwtSecret,
+  ensureMetricsToken,
+  type FleetState,
+  GATEWAY_ENTRYPOINT,
+  generateNatsUsers,
+  importBusyboxImage,
+  logFileOf,
+  mintKey,
+  type NatsCluster,
+  type NatsUsers,
+  spawnAgent,
+  spawnGateway,
+  startEngine,
+  startNatsCluster,
+  stopByPid,
+  stopEngine,
+  stopNatsCluster,
+  waitForAgents,
+  waitForGateway,
+} from '@fleet/deploy';
+import { docker } from './docker';
+import { BridgeCapture, type LabSecret } from './lab-capture';
+import { inNetns, LAB_RANGE, type LabHost, LabNetwork } from './lab-network';
+
+/*
+ * A lab of real hosts on one machine (README "Multi-host lab"): three NATS servers in a cluster (nats-1..3), two
+ * gateways (ctl-1, ctl-2), and web-01, web-02, db-01 each with its own dockerd and agent, every one of them in a
+ * network namespace of its own on the lab's bridge. Nothing listens on a loopback another host could share: every
+ * hop crosses the bridge, where the capture sees it.
+ */
+
+/**
+ * How the lab's hops are secured: the one place to switch on TLS and the agents' own identities once the fleet
+ * has them. Today the NATS hops are plain TCP with per-agent passwords and the gateways speak plain HTTP.
+ */
+export interface LabSecurity {
+  natsScheme: 'nats';
+  gatewayScheme: 'http';
+  agentIdentity: 'password';
+}
+
+export const LAB_SECURITY: LabSecurity = { natsScheme: 'nats', gatewayScheme: 'http', agentIdentity: 'password' };
+
+const NATS_HOSTS = ['nats-1', 'nats-2', 'nats-3'];
+const GATEWAY_HOSTS = ['ctl-1', 'ctl-2'];
+const GATEWAY_PORT = 8080;
+/** The last octet of each host's address; agents from 31 on. */
+const OCTETS: Record<string, number> = { 'nats-1': 11, 'nats-2': 12, 'nats-3': 13, 'ctl-1': 21, 'ctl-2': 22 };
+const AGENT_OCTET = 31;
+
+/** Short heartbeats and TTL, so a cut agent is seen gone (and back) in seconds. */
+const AGENT_ENV = { FLEET_AGENT_HEARTBEAT_MS: '500' };
+/** Replicas on all three servers, so losing one leaves a quorum. */
+const GATEWAY_ENV = { FLEET_AGENT_TTL_MS: '3000', FLEET_JETSTREAM_REPLICAS: '3' };
+
+const NATS_LOGIN_SCRIPT = `
+const { connect } = require('@nats-io/transport-node');
+const [server, login] = process.argv.slice(1);
+connect({ servers: server, ...JSON.parse(login), reconnect: false, timeout: 5000 })
+  .then((nc) => { console.log('CONNECTED'); return nc.close(); })
+  .catch((err) => console.log('REFUSED ' + err.message));
+`;
+
+export interface LabGateway {
+  host: LabHost;
+  url: string;
+  state: FleetState;
+}
+
+type Undo = () => Promise<void> | void;
+
+export class Lab {
+  readonly network = new LabNetwork();
+  readonly gateways = new Map<string, LabGateway>();
+  readonly engines = new Map<string, Engine>();
+  readonly agents: AgentState[] = [];
+  cluster?: NatsCluster;
+  natsUsers?: NatsUsers;
+  capture?: BridgeCapture;
+  private readonly undo: Undo[] = [];
+
+  constructor(readonly dir: string) {}
+
+  get jwtSecretFile(): string {
+    return join(this.dir, 'jwt-secret');
+  }
+
+  /** ctl-1's gateway, with the admin key: what `api()` takes. */
+  get url(): string {
+    return this.gateway('ctl-1').url;
+  }
+
+  get adminKey(): string {
+    return this.gateway('ctl-1').state.adminKey;
+  }
+
+  gateway(name: string): LabGateway {
+    const found = this.gateways.get(name);
+    if (!found) throw new Error(`the lab has no gateway ${name}`);
+    return found;
+  }
+
+  host(name: string): LabHost {
+    return this.network.host(name);
+  }
+
+  mintKey(role: Role, opts?: { scope?: string; subject?: string }): string {
+    return mintKey(this.jwtSecretFile, role, opts);
+  }
+
+  /** dockerode on a host's engine socket (a file, so reachable from here): what the agent really did. */
+  docker(hostname: string): Docker {
+    const engine = this.engines.get(hostname);
+    if (!engine) throw new Error(`the lab has no engine on ${hostname}`);
+    return docker(engine.socket);
+  }
+
+  /** Every NATS client URL, as FLEET_NATS_URL takes them. */
+  get natsUrls(): string {
+    return NATS_HOSTS.map((name) => `${LAB_SECURITY.natsScheme}://${this.host(name).address}:${this.natsNode(name).port}`).join(',');
+  }
+
+  natsNode(name: string): NatsCluster['nodes'][number] {
+    const node = this.cluster?.nodes.find((candidate) => candidate.index === NATS_HOSTS.indexOf(name) + 1);
+    if (!node) throw new Error(`the lab has no NATS server on ${name}`);
+    return node;
+  }
+
+  /**
+   * A server's monitoring endpoint (`connz`, `varz`, ...) asked from inside its own namespace, as an operator
+   * logged in on that host would.
+   */
+  monitor<T>(natsHost: string, path: string): T {
+    const node = this.natsNode(natsHost);
+    const out = inNetns(this.host(natsHost).netns, 'curl', '-sf', '--max-time', '10', `http://${node.host}:${node.monitorPort}${path}`);
+    return JSON.parse(out) as T;
+  }
+
+  /**
+   * A NATS login tried from inside `hostName`'s namespace by a process of its own (the nats.js client, no
+   * reconnects): answers `CONNECTED` or `REFUSED <the server's reason>`.
+   */
+  natsLoginFrom(hostName: string, server: string, login: { user?: string; pass?: string } = {}): string {
+    return inNetns(this.host(hostName).netns, process.execPath, '-e', NATS_LOGIN_SCRIPT, server, JSON.stringify(login)).trim();
+  }
+
+  /** Every secret the lab itself holds: the JWT secret, the host-grant key, every NATS login's password. */
+  ownSecrets(): LabSecret[] {
+    const users = this.natsUsers;
+    const logins = users ? [users.gateway, ...Object.values(users.agents)] : [];
+    return [
+      { what: 'the gateways\' JWT secret', value: readFileSync(this.jwtSecretFile, 'utf8').trim() },
+      { what: 'the admin key', value: this.adminKey },
+      ...logins.map((login) => ({ what: `NATS password of ${login.user}`, value: readFileSync(login.passwordFile, 'utf8').trim() })),
+    ];
+  }
+
+  /** Registers teardown work, run in reverse by stop(). */
+  onStop(step: Undo): void {
+    this.undo.push(step);
+  }
+
+  /** Stops every process by PID, then removes the namespaces, the bridge and the temp dir, past any failure. */
+  async stop(): Promise<void> {
+    const failures: unknown[] = [];
+    for (const step of this.undo.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    this.undo.length = 0;
+    try {
+      this.network.close();
+    } catch (err) {
+      failures.push(err);
+    }
+    if (failures.length > 0) {
+      const reasons = failures.map((err) => (err instanceof Error ? err.message : String(err))).join('; ');
+      throw new AggregateError(failures, `stopping the lab in ${this.dir} failed (dir kept): ${reasons}`);
+    }
+    if (process.env.FLEET_KEEP_TEST_DIR === '1') process.stderr.write(`FLEET_KEEP_TEST_DIR=1: keeping ${this.dir}\n`);
+    else rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface LabOptions {
+  /** Default web-01, web-02, db-01 with the e2e suites' labels. */
+  agents?: AgentSpec[];
+  /** Record the bridge with tcpdump from before the first packet of any service. */
+  capture?: boolean;
+}
+
+/** Builds the whole lab; on failure it tears down what it had built before rethrowing. */
+export async function startLab(opts: LabOptions = {}): Promise<Lab> {
+  const lab = new Lab(mkdtempSync('/tmp/fll-'));
+  try {
+    await buildLab(lab, opts.agents ?? defaultAgents(3), opts.capture ?? false);
+    return lab;
+  } catch (err) {
+    await lab.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function buildLab(lab: Lab, agents: AgentSpec[], capture: boolean): Promise<void> {
+  mkdirSync(join(lab.dir, 'logs'), { recursive: true });
+  lab.network.open();
+  for (const name of [...NATS_HOSTS, ...GATEWAY_HOSTS]) lab.network.addHost(name, OCTETS[name]);
+  agents.forEach((agent, index) => lab.network.addHost(agent.hostname, AGENT_OCTET + index));
+  if (capture) {
+    lab.capture = new BridgeCapture(lab.network.bridge, join(lab.dir, 'bridge.pcap'), logFileOf(lab.dir, 'tcpdump'));
+    await lab.capture.start();
+    lab.onStop(() => lab.capture?.stop());
+  }
+  ensureJwtSecret(lab.jwtSecretFile);
+  ensureHostGrantKeys(lab.dir);
+  ensureMetricsToken(lab.dir);
+  const auth = generateNatsUsers(join(lab.dir, 'nats-users'), agents.map((agent) => agent.hostname));
+  lab.natsUsers = auth.users;
+  await Promise.all([startCluster(lab, auth.config), ...agents.map((agent) => startHostEngine(lab, agent.hostname))]);
+  for (const name of GATEWAY_HOSTS) await startLabGateway(lab, name);
+  await startLabAgents(lab, agents);
+}
+
+async function startCluster(lab: Lab, accounts: string): Promise<void> {
+  const cluster = await startNatsCluster({
+    dir: join(lab.dir, 'nats'),
+    size: NATS_HOSTS.length,
+    detached: false,
+    extraConfig: accounts,
+    logFileOf: (index) => logFileOf(lab.dir, `nats-${index}`),
+    placementOf: (index) => ({ netns: lab.host(NATS_HOSTS[index - 1]).netns, host: lab.host(NATS_HOSTS[index - 1]).address }),
+  });
+  lab.cluster = cluster;
+  lab.onStop(() => stopNatsCluster(cluster));
+}
+
+async function startHostEngine(lab: Lab, hostname: string): Promise<void> {
+  const engine = await startEngine({
+    dir: join(lab.dir, 'e', hostname),
+    logFile: logFileOf(lab.dir, `engine-${hostname}`),
+    detached: false,
+    netns: lab.host(hostname).netns,
+    insecureRegistries: [LAB_RANGE],
+  });
+  lab.engines.set(hostname, engine);
+  lab.onStop(() => stopEngine(engine, { killContainers: true }));
+  await importBusyboxImage(engine.socket, BUSYBOX_IMAGE);
+}
+
+/** Each gateway keeps its logs in a dir of its own (ctl-1's is the lab's); both share the secret and the keys. */
+async function startLabGateway(lab: Lab, name: string): Promise<void> {
+  const host = lab.host(name);
+  const dir = name === GATEWAY_HOSTS[0] ? lab.dir : join(lab.dir, name);
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const url = `${LAB_SECURITY.gatewayScheme}://${host.address}:${GATEWAY_PORT}`;
+  const state: FleetState = {
+    url,
+    adminKey: mintKey(lab.jwtSecretFile, 'admin', { ttlSeconds: 86_400, subject: 'lab-admin' }),
+    natsUrl: lab.natsUrls,
+    dir,
+    jwtSecretFile: lab.jwtSecretFile,
+    detached: false,
+    logLevel: 'info',
+    gatewayEnv: GATEWAY_ENV,
+    agentEnv: AGENT_ENV,
+    gateway: { pid: 0, port: GATEWAY_PORT },
+    nats: null,
+    natsUsers: lab.natsUsers ?? null,
+    agents: lab.agents,
+  };
+  state.gateway.pid = spawnGateway(state, { netns: host.netns, host: host.address });
+  lab.onStop(() => stopByPid(state.gateway.pid, { marker: GATEWAY_ENTRYPOINT }));
+  lab.gateways.set(name, { host, url, state });
+  await waitForGateway(state);
+}
+
+/** Accepted first (acceptance creates each agent's consumer), then started, each in its own host's namespace. */
+async function startLabAgents(lab: Lab, agents: AgentSpec[]): Promise<void> {
+  const { state } = lab.gateway(GATEWAY_HOSTS[0]);
+  await acceptAgents(state, agents);
+  for (const spec of agents) {
+    const engine = lab.engines.get(spec.hostname);
+    if (!engine) throw new Error(`no engine on ${spec.hostname}`);
+    const agent: AgentState = { ...spec, socket: engine.socket, engineDir: engine.dir, enginePid: engine.pid, agentPid: 0 };
+    agent.agentPid = spawnAgent(state, agent, { netns: lab.host(spec.hostname).netns });
+    lab.agents.push(agent);
+    lab.onStop(() => stopByPid(agent.agentPid, { marker: AGENT_ENTRYPOINT }));
+  }
+  await waitForAgents(state, lab.agents);
+}
