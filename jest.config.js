@@ -27,7 +27,15 @@ module.exports = {
       globalSetup: '<rootDir>/test/security/setup.ts',
       globalTeardown: '<rootDir>/test/security/teardown.ts',
     },
-    // A lab of network-namespace hosts (README "Multi-host lab"): every hop crosses a bridge, under tcpdump.
-    { displayName: 'multihost', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/multihost/**/*.test.ts'] },
+    // A lab of network-namespace hosts (README "Multi-host lab"): every hop crosses a bridge, under tcpdump. Its
+    // attacks go to the same ledger, so it prints `[security] N attacks, N blocked` too.
+    {
+      displayName: 'multihost',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/multihost/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/security/setup.ts',
+      globalTeardown: '<rootDir>/test/security/teardown.ts',
+    },
   ],
 };
