@@ -7,7 +7,9 @@ import { type Lab, type LabOptions, startLab } from './lab';
 export function useLab(opts?: LabOptions): Lab {
   let current: Lab | undefined;
   beforeAll(async () => {
+    const started = Date.now();
     current = await startLab(opts);
+    process.stdout.write(`[multihost] lab of ${current.network.hosts.size} hosts up in ${Date.now() - started} ms\n`);
   }, 240_000);
   afterAll(async () => {
     await current?.stop();
