@@ -22,7 +22,7 @@ export { bridgeInterfacesOf, dockerClient, startEngine, stopEngine, type Engine 
 export { defaultAgents, startFleet, stopFleet } from './lib/fleet';
 export { BUSYBOX_IMAGE, importBusyboxImage } from './lib/image';
 export { ensureHostGrantKeys, ensureJwtSecret, ensureMetricsToken, hostGrantKeyFiles, metricsTokenFile, mintKey, type KeyOptions } from './lib/keys';
-export { respawnNats, startNats, stopNats, type NatsPlacement, type NatsServer } from './lib/nats';
+export { respawnNats, startNats, stopNats, type NatsServer } from './lib/nats';
 export { agentUserName, generateNatsUsers, type NatsUsers } from './lib/nats-auth';
 export {
   killNatsNode,
@@ -56,7 +56,7 @@ export {
 export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
 export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
 export { startRegistry, stopRegistry, type Registry } from './lib/image-registry';
-export { acceptAgents, formatLabels, listAgents, spawnAgent, spawnGateway, waitForAgents, waitForGateway, type ServicePlacement } from './lib/services';
+export { acceptAgents, formatLabels, listAgents, spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './lib/services';
 export {
   agentOf,
   fleetProcesses,
