@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { type NatsPlacement, type NatsServer, respawnNats, startNats, stopNats } from './nats';
+import type { NatsTlsFiles } from './nats-config';
 import { freePort, isOurProcess, sendSignal, waitFor, waitForExit } from './process';
 
 /*
@@ -20,6 +21,10 @@ export interface NatsClusterOptions {
   readyTimeoutMs?: number;
   /** Where node i runs (its own network namespace and address); default: all on this namespace's loopback. */
   placementOf?: (index: number) => NatsPlacement;
+  /** Clients must speak TLS to every node, which presents this certificate. */
+  tls?: NatsTlsFiles;
+  /** Routes mutually authenticated with this certificate (client and server auth) of the same CA. */
+  routeTls?: NatsTlsFiles;
 }
 
 export interface NatsClusterNode extends NatsServer {
@@ -59,7 +64,9 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
           name,
           port: routePort,
           routes: routeUrls.filter((_, other) => other !== index - 1),
+          tls: opts.routeTls,
         },
+        tls: opts.tls,
         extraConfig: opts.extraConfig,
         readyTimeoutMs: opts.readyTimeoutMs,
         placement: opts.placementOf?.(index),

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type NatsTlsFiles, tlsBlock } from './nats-config';
+import { type NatsTlsFiles, routeTlsBlock, tlsBlock } from './nats-config';
 import { findExecutable } from './paths';
 import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitFor } from './process';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
@@ -10,6 +10,8 @@ export interface NatsClusterOptions {
   port: number;
   /** Peer route URLs, e.g. nats-route://127.0.0.1:6223. */
   routes: string[];
+  /** Routes mutually authenticated: each node presents this certificate and verifies its peer's against the CA. */
+  tls?: NatsTlsFiles;
 }
 
 /** Where a server runs: a network namespace and the address it listens on there (client, route and monitor ports). */
@@ -134,7 +136,8 @@ function natsConfig(opts: NatsOptions, port: number, monitorPort: number): strin
 
 function clusterBlock(cluster: NatsClusterOptions, host: string): string {
   const routes = cluster.routes.map((route) => JSON.stringify(route)).join(', ');
-  return `cluster {\n  name: ${JSON.stringify(cluster.name)}\n  listen: "${host}:${cluster.port}"\n  routes: [${routes}]\n}`;
+  const tls = cluster.tls ? `\n${routeTlsBlock(cluster.tls).replace(/^/gm, '  ')}` : '';
+  return `cluster {\n  name: ${JSON.stringify(cluster.name)}\n  listen: "${host}:${cluster.port}"\n  routes: [${routes}]${tls}\n}`;
 }
 
 /**
