@@ -6,14 +6,27 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
-import { type Registry, startRegistry, stopRegistry, waitFor, waitForClusterHealth } from '@fleet/deploy';
+import {
+  createPki,
+  findExecutable,
+  logFileOf,
+  type Registry,
+  spawnService,
+  startRegistry,
+  stopByPid,
+  stopRegistry,
+  waitFor,
+  waitForClusterHealth,
+} from '@fleet/deploy';
+import { nodeHttp } from '@fleet/sdk';
 import { attack } from '../support/attacks';
 import { countContainers, imageIdOn } from '../support/docker';
 import { api } from '../support/http';
 import type { LabSecret } from '../support/lab-capture';
+import { foreignClientCertificate } from '../support/lab-identity';
 import { useLab } from '../support/lab-suite';
 import { registryAuthHeader } from '../support/registry-auth';
 
@@ -32,6 +45,28 @@ const outputMarker = [...envSecret].reverse().join('');
 /** What a server's monitoring port answers on /connz (the fields read here). */
 interface Connz {
   connections?: Array<{ ip: string; reason?: string; authorized_user?: string }>;
+}
+
+/** The connections from `address` on every NATS server: open ones, and closed ones with why they closed. */
+function connectionsFrom(address: string): { open: number; closed: Array<{ reason?: string }> } {
+  const on = (path: string) => NATS_HOSTS.flatMap((name) => (lab.monitor<Connz>(name, path).connections ?? []).filter((conn) => conn.ip === address));
+  return { open: on('/connz').length, closed: on('/connz?state=closed') };
+}
+
+/** The lab's CA file, which any host may hold (it is public). */
+function caFile(): string {
+  if (!lab.pki) throw new Error('the lab runs without TLS');
+  return lab.pki.ca;
+}
+
+/** fetch that verifies the lab's gateways with the lab's CA (the global fetch takes no CA of its own). */
+function labFetch(url: string, init: RequestInit): Promise<Response> {
+  return lab.ca ? nodeHttp({ ca: lab.ca }).fetch(url, init) : fetch(url, init);
+}
+
+/** ctl-2's gateway, with the admin key and the lab's CA. */
+function ctl2(): { url: string; adminKey: string; ca?: string } {
+  return { url: lab.gateway('ctl-2').url, adminKey: lab.adminKey, ca: lab.ca };
 }
 
 function rowsOf(res: { body: { results?: Array<{ hostname: string }> } }): Array<Record<string, unknown> & { hostname: string }> {
@@ -103,7 +138,7 @@ describe('every target kind, across the hosts', () => {
 
   it('answers the same job from the other gateway, on another host', async () => {
     const res = await api(lab, 'GET', '/node/_all/container/docker', {});
-    const again = await api({ url: lab.gateway('ctl-2').url, adminKey: lab.adminKey }, 'GET', `/job/${res.body.job_id}`);
+    const again = await api(ctl2(), 'GET', `/job/${res.body.job_id}`);
     expect(again.status).toBe(200);
     expect(hostnamesOf(again)).toEqual(HOSTS);
   });
@@ -115,7 +150,13 @@ describe('a registry with a password, on a host of its own', () => {
 
   beforeAll(async () => {
     const host = lab.network.addHost('registry', 41);
-    registry = await startRegistry({ dir: join(lab.dir, 'registry'), port: 5000, htpasswd: { user: 'fleet', password }, placement: { netns: host.netns, host: host.address } });
+    registry = await startRegistry({
+      dir: join(lab.dir, 'registry'),
+      port: 5000,
+      htpasswd: { user: 'fleet', password },
+      placement: { netns: host.netns, host: host.address },
+      tls: await registryCertificate(host.address),
+    });
     secrets.push({ what: 'the registry password', value: password });
   });
 
@@ -123,11 +164,27 @@ describe('a registry with a password, on a host of its own', () => {
     if (registry) await stopRegistry(registry);
   });
 
+  /**
+   * A server certificate for the registry's address from the lab's own CA: createPki in a dir of its own that
+   * holds a copy of that CA, so it issues from it rather than making a new one.
+   */
+  async function registryCertificate(address: string): Promise<{ certFile: string; keyFile: string; caFile: string } | undefined> {
+    if (!lab.pki) return undefined;
+    const dir = join(lab.dir, 'pki-registry');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    copyFileSync(lab.pki.ca, join(dir, 'ca.pem'));
+    copyFileSync(lab.pki.caKey, join(dir, 'ca-key.pem'));
+    const issued = await createPki(dir, { gatewayHosts: [address] });
+    if (!issued.gateway) throw new Error('no registry certificate issued');
+    return { certFile: issued.gateway.cert, keyFile: issued.gateway.key, caFile: issued.ca };
+  }
+
   it('pushes from web-01 and pulls on _all with X-Registry-Auth: every engine holds the pushed image', async () => {
     if (!registry) throw new Error('no registry');
     const remote = `${registry.address}/busybox`;
     const auth = registryAuthHeader({ username: 'fleet', password, serveraddress: registry.address });
     secrets.push({ what: 'the X-Registry-Auth header', value: auth });
+    secrets.push({ what: 'the registry\'s Basic credentials (engine to registry)', value: Buffer.from(`fleet:${password}`).toString('base64') });
     await lab.docker('web-01').getImage(IMAGE).tag({ repo: remote, tag: 't1' });
     const pushed = await api(lab, 'POST', `/node/web-01/container/docker/image/${encodeURIComponent(remote)}/push?tag=t1`, { headers: { 'x-registry-auth': auth } });
     expect(pushed.status).toBe(202);
@@ -146,7 +203,18 @@ describe('the docker CLI and a file upload, through a gateway on another host', 
     const key = lab.mintKey('operator', { subject: 'lab-cli' });
     secrets.push({ what: 'the docker CLI\'s API key', value: key });
     writeFileSync(join(configDir, 'config.json'), JSON.stringify({ HttpHeaders: { Authorization: `Bearer ${key}` } }));
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: lab.dir, DOCKER_CONFIG: configDir, DOCKER_HOST: `tcp://${new URL(lab.gateway('ctl-2').url).host}/node/web-01/docker` };
+    // DOCKER_CERT_PATH holds the lab's CA only: the gateway asks for no client certificate, the API key is the login.
+    const certPath = join(lab.dir, 'docker-certs');
+    mkdirSync(certPath, { recursive: true });
+    copyFileSync(caFile(), join(certPath, 'ca.pem'));
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: lab.dir,
+      DOCKER_CONFIG: configDir,
+      DOCKER_HOST: `tcp://${new URL(lab.gateway('ctl-2').url).host}/node/web-01/docker`,
+      DOCKER_TLS_VERIFY: '1',
+      DOCKER_CERT_PATH: certPath,
+    };
     execFileSync('docker', ['create', '--name', 'cli-made', '--label', 'lab.run=cli', IMAGE, 'sleep', '60'], { env, timeout: 60_000 });
     const listed = execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}'], { env, encoding: 'utf8', timeout: 60_000 });
     expect(listed.split('\n')).toContain('cli-made');
@@ -161,7 +229,7 @@ describe('the docker CLI and a file upload, through a gateway on another host', 
     tar.finalize();
     const chunks: Buffer[] = [];
     for await (const chunk of tar as AsyncIterable<Buffer>) chunks.push(chunk);
-    const res = await fetch(`${lab.url}/node/role:web/container/docker/${PROBE}/archive?path=/tmp`, {
+    const res = await labFetch(`${lab.url}/node/role:web/container/docker/${PROBE}/archive?path=/tmp`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${lab.adminKey}`, 'content-type': 'application/x-tar' },
       body: Buffer.concat(chunks),
@@ -180,7 +248,7 @@ describe('impostors on the lab network', () => {
 
   attack('a host on the lab network with no credentials logs in to a NATS server: refused, no connection from it stays open', async () => {
     const intruder = lab.host('intruder').address;
-    const server = `nats://${lab.host('nats-1').address}:${lab.natsNode('nats-1').port}`;
+    const server = lab.natsServerUrl('nats-1');
     expect(lab.natsLoginFrom('intruder', server)).toMatch(/^REFUSED .*Authorization Violation/i);
     expect(lab.natsLoginFrom('intruder', server, { user: 'agent-web-01', pass: 'not-its-password' })).toMatch(/^REFUSED .*Authorization Violation/i);
     const open = lab.monitor<Connz>('nats-1', '/connz?auth=true');
@@ -192,7 +260,7 @@ describe('impostors on the lab network', () => {
   });
 
   attack('a host on the lab network with no API key calls a gateway: 401, nothing created on any engine', async () => {
-    const res = await fetch(`${lab.url}/node/_all/container/docker`, {
+    const res = await labFetch(`${lab.url}/node/_all/container/docker`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ image: IMAGE, cmd: ['true'], labels: { 'lab.run': 'keyless' } }),
@@ -200,6 +268,53 @@ describe('impostors on the lab network', () => {
     expect(res.status).toBe(401);
     expect((await res.json()) as unknown).toMatchObject({ error: expect.any(String), details: expect.any(String), code: 401 });
     for (const host of HOSTS) expect(await countContainers(lab.docker(host), 'lab.run=keyless')).toBe(0);
+  });
+
+  attack('a host with a certificate from a foreign CA: refused at the TLS handshake by every NATS server\'s routes, and its certificate logs it in to no client port', async () => {
+    for (const name of NATS_HOSTS) {
+      const varz = lab.monitor<{ tls_required?: boolean; cluster?: { tls_required?: boolean; tls_verify?: boolean } }>(name, '/varz');
+      expect({ client: varz.tls_required, routes: varz.cluster?.tls_required, verified: varz.cluster?.tls_verify }).toEqual({ client: true, routes: true, verified: true });
+    }
+    const thief = lab.network.addHost('intruder-2', 52);
+    const dir = join(lab.dir, 'foreign-ca');
+    const foreign = foreignClientCertificate(dir, 'intruder-2');
+    // A nats-server of its own on the thief's host, routed to every lab server with the foreign certificate.
+    const routes = NATS_HOSTS.map((name) => `nats-route://${lab.host(name).address}:${lab.natsNode(name).routePort}`);
+    const config = join(dir, 'nats.conf');
+    writeFileSync(config, [
+      'server_name: "intruder-2"',
+      `listen: "${thief.address}:4222"`,
+      'cluster {',
+      '  name: "fleet"',
+      `  listen: "${thief.address}:6222"`,
+      `  routes: [${routes.map((route) => JSON.stringify(route)).join(', ')}]`,
+      `  tls { cert_file: ${JSON.stringify(foreign.certFile)}, key_file: ${JSON.stringify(foreign.keyFile)}, ca_file: ${JSON.stringify(foreign.caFile)}, verify: true, timeout: 5 }`,
+      '}',
+      '',
+    ].join('\n'));
+    const pid = spawnService({ command: findExecutable('nats-server'), args: ['-c', config], logFile: join(dir, 'nats.log'), detached: false, netns: thief.netns });
+    try {
+      const refusedBy = (index: number) =>
+        readFileSync(logFileOf(lab.dir, `nats-${index}`), 'utf8')
+          .split('\n')
+          .some((line) => line.includes(`${thief.address}:`) && /TLS route handshake error/.test(line));
+      await waitFor('every lab server to refuse the foreign certificate at the route handshake', () => NATS_HOSTS.every((_, at) => refusedBy(at + 1)), { timeoutMs: 20_000, intervalMs: 250 });
+    } finally {
+      await stopByPid(pid, { marker: config });
+    }
+    for (const name of NATS_HOSTS) {
+      const routez = lab.monitor<{ routes?: Array<{ ip: string; remote_id: string }> }>(name, '/routez');
+      expect((routez.routes ?? []).filter((route) => route.ip === thief.address)).toEqual([]);
+      expect(routez.routes ?? []).toHaveLength(NATS_HOSTS.length - 1);
+    }
+    // On the client port the server asks for no certificate: presenting one buys nothing, the login is still refused.
+    for (const name of NATS_HOSTS) {
+      expect(lab.natsLoginFrom('intruder-2', lab.natsServerUrl(name), { tls: { caFile: caFile(), certFile: foreign.certFile, keyFile: foreign.keyFile } })).toMatch(/^REFUSED .*Authorization Violation/i);
+    }
+    const seen = connectionsFrom(thief.address);
+    expect(seen.open).toBe(0);
+    expect(seen.closed).toHaveLength(NATS_HOSTS.length);
+    for (const conn of seen.closed) expect(conn.reason).toBe('Authentication Failure');
   });
 });
 
@@ -255,15 +370,14 @@ describe('partitions', () => {
   }, 180_000);
 
   it('a gateway cut off from NATS answers 503 with the error body by the job\'s deadline, not a hang; nothing runs', async () => {
-    const ctl2 = { url: lab.gateway('ctl-2').url, adminKey: lab.adminKey };
     await waitFor('ctl-2 to list every agent live', async () => {
-      const listed = await api(ctl2, 'GET', '/agent', { timeoutMs: 5_000 });
+      const listed = await api(ctl2(), 'GET', '/agent', { timeoutMs: 5_000 });
       return (listed.body.agents as Array<{ live: boolean }>).filter((agent) => agent.live).length === HOSTS.length;
     }, { timeoutMs: 30_000, intervalMs: 500 });
     lab.network.cut('ctl-2', NATS_HOSTS);
     try {
       const started = Date.now();
-      const res = await api(ctl2, 'POST', '/node/_all/container/docker?timeout=5', { body: { image: IMAGE, cmd: ['true'], labels: { 'lab.run': 'gateway-cut' } }, timeoutMs: 40_000 });
+      const res = await api(ctl2(), 'POST', '/node/_all/container/docker?timeout=5', { body: { image: IMAGE, cmd: ['true'], labels: { 'lab.run': 'gateway-cut' } }, timeoutMs: 40_000 });
       const elapsedMs = Date.now() - started;
       process.stdout.write(`[multihost] a gateway cut off from NATS answered ${res.status} in ${elapsedMs} ms\n`);
       expect(res.status).toBe(503);
@@ -275,4 +389,19 @@ describe('partitions', () => {
       lab.network.heal('ctl-2');
     }
   }, 120_000);
+});
+
+describe('the wire', () => {
+  it('the bridge capture of the whole suite holds none of its secrets in cleartext', async () => {
+    const capture = lab.capture;
+    if (!capture) throw new Error('the lab was built without a capture');
+    await capture.stop();
+    const size = capture.bytes().length;
+    const found = capture.found(secrets);
+    process.stdout.write(`[multihost] capture ${size} bytes, ${secrets.length} secrets searched, ${found.length} found\n`);
+    if (found.length > 0) process.stdout.write(`[multihost] in cleartext on the bridge: ${found.join('; ')}\n`);
+    // The suite's own traffic is far more than this: a smaller capture would mean tcpdump saw nothing.
+    expect(size).toBeGreaterThan(1_000_000);
+    expect(found).toEqual([]);
+  });
 });

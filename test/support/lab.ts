@@ -8,6 +8,7 @@ import {
   type AgentSpec,
   type AgentState,
   BUSYBOX_IMAGE,
+  createPki,
   defaultAgents,
   type Engine,
   ensureHostGrantKeys,
@@ -20,6 +21,8 @@ import {
   logFileOf,
   mintKey,
   type NatsCluster,
+  type NatsTlsFiles,
+  type PkiFiles,
   type NatsUsers,
   spawnAgent,
   spawnGateway,
@@ -43,16 +46,21 @@ import { inNetns, LAB_RANGE, type LabHost, LabNetwork } from './lab-network';
  */
 
 /**
- * How the lab's hops are secured: the one place to switch on TLS and the agents' own identities once the fleet
- * has them. Today the NATS hops are plain TCP with per-agent passwords and the gateways speak plain HTTP.
+ * How the lab's hops are secured: the one place to switch TLS and the agents' own identities. With `tls`, a PKI
+ * of the lab's own (`createPki`) certifies the NATS servers' and gateways' addresses: clients must speak TLS to
+ * NATS, the routes authenticate each other with their certificates, the gateways serve HTTPS, and every client
+ * (gateways, agents, the test runner, the docker CLI, curl) verifies them with the lab's CA. The agents still log
+ * in with per-agent passwords until they have identities of their own.
  */
 export interface LabSecurity {
-  natsScheme: 'nats';
-  gatewayScheme: 'http';
+  tls: boolean;
   agentIdentity: 'password';
 }
 
-export const LAB_SECURITY: LabSecurity = { natsScheme: 'nats', gatewayScheme: 'http', agentIdentity: 'password' };
+export const LAB_SECURITY: LabSecurity = { tls: true, agentIdentity: 'password' };
+
+const NATS_SCHEME = LAB_SECURITY.tls ? 'tls' : 'nats';
+const GATEWAY_SCHEME = LAB_SECURITY.tls ? 'https' : 'http';
 
 const NATS_HOSTS = ['nats-1', 'nats-2', 'nats-3'];
 const GATEWAY_HOSTS = ['ctl-1', 'ctl-2'];
@@ -67,12 +75,25 @@ const AGENT_ENV = { FLEET_AGENT_HEARTBEAT_MS: '500' };
 const GATEWAY_ENV = { FLEET_AGENT_TTL_MS: '3000', FLEET_JETSTREAM_REPLICAS: '3' };
 
 const NATS_LOGIN_SCRIPT = `
-const { connect } = require('@nats-io/transport-node');
+const { connect, nkeyAuthenticator } = require('@nats-io/transport-node');
 const [server, login] = process.argv.slice(1);
-connect({ servers: server, ...JSON.parse(login), reconnect: false, timeout: 5000 })
+const { nkeySeed, ...options } = JSON.parse(login);
+const authenticator = nkeySeed ? nkeyAuthenticator(new TextEncoder().encode(nkeySeed)) : undefined;
+// Dialled by IP, the client names no server (no SNI), so the certificate is checked against the address dialled.
+const address = new URL(server).hostname;
+if (options.tls) options.tls.checkServerIdentity = (_host, cert) => require('node:tls').checkServerIdentity(address, cert);
+connect({ servers: server, ...options, authenticator, reconnect: false, timeout: 5000 })
   .then((nc) => { console.log('CONNECTED'); return nc.close(); })
   .catch((err) => console.log('REFUSED ' + err.message));
 `;
+
+/** What a login attempt presents: a user and password, an NKey seed, a client certificate, or nothing. */
+export interface NatsLoginAttempt {
+  user?: string;
+  pass?: string;
+  nkeySeed?: string;
+  tls?: { caFile: string; certFile?: string; keyFile?: string };
+}
 
 export interface LabGateway {
   host: LabHost;
@@ -89,6 +110,8 @@ export class Lab {
   readonly agents: AgentState[] = [];
   cluster?: NatsCluster;
   natsUsers?: NatsUsers;
+  /** The lab's PKI when LAB_SECURITY.tls: its CA, the NATS server, route and gateway certificates. */
+  pki?: PkiFiles;
   capture?: BridgeCapture;
   private readonly undo: Undo[] = [];
 
@@ -105,6 +128,11 @@ export class Lab {
 
   get adminKey(): string {
     return this.gateway('ctl-1').state.adminKey;
+  }
+
+  /** The CA (PEM) every client verifies the lab's servers with; undefined when the lab runs without TLS. */
+  get ca(): string | undefined {
+    return this.pki ? readFileSync(this.pki.ca, 'utf8') : undefined;
   }
 
   gateway(name: string): LabGateway {
@@ -130,7 +158,7 @@ export class Lab {
 
   /** Every NATS client URL, as FLEET_NATS_URL takes them. */
   get natsUrls(): string {
-    return NATS_HOSTS.map((name) => `${LAB_SECURITY.natsScheme}://${this.host(name).address}:${this.natsNode(name).port}`).join(',');
+    return NATS_HOSTS.map((name) => this.natsServerUrl(name)).join(',');
   }
 
   natsNode(name: string): NatsCluster['nodes'][number] {
@@ -153,8 +181,22 @@ export class Lab {
    * A NATS login tried from inside `hostName`'s namespace by a process of its own (the nats.js client, no
    * reconnects): answers `CONNECTED` or `REFUSED <the server's reason>`.
    */
-  natsLoginFrom(hostName: string, server: string, login: { user?: string; pass?: string } = {}): string {
-    return inNetns(this.host(hostName).netns, process.execPath, '-e', NATS_LOGIN_SCRIPT, server, JSON.stringify(login)).trim();
+  natsLoginFrom(hostName: string, server: string, login: NatsLoginAttempt = {}): string {
+    // Anyone may hold the CA's certificate (it is public): an attempt without TLS files of its own verifies with it.
+    const attempt: NatsLoginAttempt = this.pki && !login.tls ? { ...login, tls: { caFile: this.pki.ca } } : login;
+    return inNetns(this.host(hostName).netns, process.execPath, '-e', NATS_LOGIN_SCRIPT, server, JSON.stringify(attempt)).trim();
+  }
+
+  /** The client URL of the NATS server on `natsHost`. */
+  natsServerUrl(natsHost: string): string {
+    return `${NATS_SCHEME}://${this.host(natsHost).address}:${this.natsNode(natsHost).port}`;
+  }
+
+  /** What an agent logs in with, as a thief who copied it from the agent's host would present it. */
+  agentLogin(hostname: string): NatsLoginAttempt {
+    const credentials = this.natsUsers?.agents[hostname];
+    if (!credentials) throw new Error(`the lab has no NATS login for ${hostname}`);
+    return { user: credentials.user, pass: readFileSync(credentials.passwordFile, 'utf8').trim() };
   }
 
   /** Every secret the lab itself holds: the JWT secret, the host-grant key, every NATS login's password. */
@@ -232,13 +274,33 @@ async function buildLab(lab: Lab, agents: AgentSpec[], capture: boolean): Promis
   ensureMetricsToken(lab.dir);
   const auth = generateNatsUsers(join(lab.dir, 'nats-users'), agents.map((agent) => agent.hostname));
   lab.natsUsers = auth.users;
+  if (LAB_SECURITY.tls) lab.pki = await labPki(lab);
   await Promise.all([startCluster(lab, auth.config), ...agents.map((agent) => startHostEngine(lab, agent.hostname))]);
   for (const name of GATEWAY_HOSTS) await startLabGateway(lab, name);
   await startLabAgents(lab, agents);
 }
 
+/** Certificates for the addresses the lab's clients dial: each NATS server's (client port and routes) and each gateway's. */
+function labPki(lab: Lab): Promise<PkiFiles> {
+  const natsAddresses = NATS_HOSTS.map((name) => lab.host(name).address);
+  return createPki(join(lab.dir, 'pki'), {
+    natsHosts: natsAddresses,
+    routeHosts: natsAddresses,
+    gatewayHosts: GATEWAY_HOSTS.map((name) => lab.host(name).address),
+  });
+}
+
+function tlsFilesOf(pki: PkiFiles, use: 'nats' | 'route'): NatsTlsFiles {
+  const leaf = pki[use];
+  if (!leaf) throw new Error(`the lab's PKI has no ${use} certificate`);
+  return { certFile: leaf.cert, keyFile: leaf.key, caFile: pki.ca };
+}
+
 async function startCluster(lab: Lab, accounts: string): Promise<void> {
+  const pki = lab.pki;
   const cluster = await startNatsCluster({
+    tls: pki && tlsFilesOf(pki, 'nats'),
+    routeTls: pki && tlsFilesOf(pki, 'route'),
     dir: join(lab.dir, 'nats'),
     size: NATS_HOSTS.length,
     detached: false,
@@ -268,7 +330,9 @@ async function startLabGateway(lab: Lab, name: string): Promise<void> {
   const host = lab.host(name);
   const dir = name === GATEWAY_HOSTS[0] ? lab.dir : join(lab.dir, name);
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  const url = `${LAB_SECURITY.gatewayScheme}://${host.address}:${GATEWAY_PORT}`;
+  const url = `${GATEWAY_SCHEME}://${host.address}:${GATEWAY_PORT}`;
+  const pki = lab.pki;
+  if (pki && !(pki.gateway && pki.nats)) throw new Error('the lab\'s PKI has no gateway or NATS certificate');
   const state: FleetState = {
     url,
     adminKey: mintKey(lab.jwtSecretFile, 'admin', { ttlSeconds: 86_400, subject: 'lab-admin' }),
@@ -283,6 +347,7 @@ async function startLabGateway(lab: Lab, name: string): Promise<void> {
     nats: null,
     natsUsers: lab.natsUsers ?? null,
     agents: lab.agents,
+    ...(pki?.gateway && pki.nats ? { tls: { caFile: pki.ca, gateway: pki.gateway, nats: pki.nats } } : {}),
   };
   state.gateway.pid = spawnGateway(state, { netns: host.netns, host: host.address });
   lab.onStop(() => stopByPid(state.gateway.pid, { marker: GATEWAY_ENTRYPOINT }));
