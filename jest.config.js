@@ -1,7 +1,8 @@
 /**
- * Six projects: fast unit tests of pure logic (`unit`); end-to-end suites against real NATS and real
+ * Seven projects: fast unit tests of pure logic (`unit`); end-to-end suites against real NATS and real
  * dockerd engines (`e2e`); the reliability suites `faults`, `fuzz` and `load` (README, "Tests"); and the
- * `security` suite, which replays attacks on a real fleet (README, "Security model").
+ * `security` suite, which replays attacks on a real fleet (README, "Security model"); the `multihost` suite on a lab of
+ * network-namespace hosts (README, "Multi-host lab").
  */
 const transform = { '^.+\\.ts$': 'ts-jest' };
 /** Suites that start gateways and agents run the compiled build (dist/): rebuilt first when the sources are newer. */
@@ -23,6 +24,16 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/security/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/security/setup.ts',
+      globalTeardown: '<rootDir>/test/security/teardown.ts',
+    },
+    // A lab of network-namespace hosts (README "Multi-host lab"): every hop crosses a bridge, under tcpdump. Its
+    // attacks go to the same ledger, so it prints `[security] N attacks, N blocked` too.
+    {
+      displayName: 'multihost',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/multihost/**/*.test.ts'],
       globalSetup: '<rootDir>/test/security/setup.ts',
       globalTeardown: '<rootDir>/test/security/teardown.ts',
     },

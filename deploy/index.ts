@@ -21,10 +21,19 @@ export {
 export { bridgeInterfacesOf, dockerClient, startEngine, stopEngine, type Engine } from './lib/engine';
 export { defaultAgents, startFleet, stopFleet } from './lib/fleet';
 export { BUSYBOX_IMAGE, importBusyboxImage } from './lib/image';
-export { ensureHostGrantKeys, hostGrantKeyFiles, metricsTokenFile, mintKey, type KeyOptions } from './lib/keys';
+export { ensureHostGrantKeys, ensureJwtSecret, ensureMetricsToken, hostGrantKeyFiles, metricsTokenFile, mintKey, type KeyOptions } from './lib/keys';
 export { respawnNats, startNats, stopNats, type NatsServer } from './lib/nats';
 export { createNatsOperator, gatewayIdentityEnv, operatorConfig, type NatsOperator } from './lib/nats-operator';
-export { killNatsNode, restartNatsNode, startNatsCluster, stopNatsCluster, streamLeader, type NatsCluster, type NatsClusterNode } from './lib/nats-cluster';
+export {
+  killNatsNode,
+  restartNatsNode,
+  startNatsCluster,
+  stopNatsCluster,
+  streamLeader,
+  waitForClusterHealth,
+  type NatsCluster,
+  type NatsClusterNode,
+} from './lib/nats-cluster';
 export {
   NATS_CONFIG_FILE,
   natsServerConfig,
@@ -47,7 +56,7 @@ export {
 export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
 export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
 export { startRegistry, stopRegistry, type Registry } from './lib/image-registry';
-export { acceptAgents, agentCredsFile, agentIdentityDir, formatLabels, issueJoinToken, listAgents } from './lib/services';
+export { acceptAgents, agentCredsFile, agentIdentityDir, formatLabels, issueJoinToken, listAgents, spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './lib/services';
 export {
   agentOf,
   fleetProcesses,

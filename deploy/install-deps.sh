@@ -9,14 +9,15 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian installs dockerd and nats-server under sbin, which non-root PATHs often lack.
 export PATH="$PATH:/usr/sbin:/sbin"
 
-# `--for-tests` adds what only the test suites need (a browser for the /docs check).
+# `--for-tests` adds what only the test suites need (a browser for the /docs check; for the multi-host lab,
+# tcpdump on its bridge, iptables for its partitions and curl for its brokers' monitoring ports).
 FOR_TESTS=false
 [[ ${1:-} == --for-tests ]] && FOR_TESTS=true
 PACKAGES=(nats-server docker.io busybox-static docker-registry apache2-utils iproute2)
 TOOLS=(nats-server dockerd busybox docker-registry htpasswd ip)
 if $FOR_TESTS; then
-  PACKAGES+=(chromium)
-  TOOLS+=(chromium)
+  PACKAGES+=(chromium tcpdump iptables curl)
+  TOOLS+=(chromium tcpdump iptables curl)
 fi
 readonly FOR_TESTS PACKAGES TOOLS
 

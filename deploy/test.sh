@@ -19,6 +19,8 @@ fi
 npx jest --selectProjects e2e --runInBand
 # Every attack of README "Security model" replayed on a real fleet; prints `[security] N attacks, N blocked`.
 npx jest --selectProjects security --runInBand
+# The fleet across network-namespace hosts under tcpdump (README "Multi-host lab"; ~2 min): prints `[multihost] …`.
+npx jest --selectProjects multihost --runInBand
 # Reliability (README "Reliability suites"): fault injection (~2.5 min), the contract fuzzer (~40 s) and 60 s of
 # load (~1.5 min). One jest run, so a failure in one still lets the others report their numbers.
 npx jest --selectProjects faults fuzz load --runInBand

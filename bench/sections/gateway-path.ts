@@ -21,6 +21,7 @@ import { docsRoutes } from '../../apps/api/src/routes/docs';
 import { healthRoutes } from '../../apps/api/src/routes/health';
 import { mountNodeOperations } from '../../apps/api/src/routes/node/mount';
 import { uiRoutes } from '../../apps/api/src/routes/ui';
+import { stubGatewayDeps } from '../../apps/api/src/test-app';
 /* eslint-enable fleet/import-boundaries */
 import { round } from '../lib/stats';
 import type { AbMeasurement } from './micro';
@@ -215,22 +216,7 @@ function routingDeps(): GatewayDeps {
       cancel: () => undefined,
     }),
   } as unknown as JobClient;
-  return {
-    jwtSecret: ROUTING_SECRET,
-    bodyLimit: '256kb',
-    rateLimitPerMinute: 0,
-    jobs,
-    transfers: {} as never,
-    store: {} as never,
-    feed: {} as never,
-    identities: {} as never,
-    roster: {} as never,
-    audit: { record: () => undefined } as never,
-    revocations: { isRevoked: () => false } as never,
-    mintedKeys: {} as never,
-    log: pino({ level: 'silent' }),
-    engineProxy: {} as never,
-  };
+  return stubGatewayDeps({ jwtSecret: ROUTING_SECRET, jobs, engineProxy: {} as never });
 }
 
 /**

@@ -11,6 +11,10 @@ export interface EngineOptions {
   logFile: string;
   detached: boolean;
   readyTimeoutMs?: number;
+  /** Run dockerd inside this network namespace; its socket is a file, so the caller still reaches it. */
+  netns?: string;
+  /** Registries (`host:port` or CIDR) this engine may pull from over plain HTTP besides loopback ones. */
+  insecureRegistries?: string[];
 }
 
 export interface Engine {
@@ -34,9 +38,10 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   const socket = engineSocketOf(opts.dir);
   const pid = spawnService({
     command: findExecutable('dockerd'),
-    args: dockerdArgs(opts.dir, socket),
+    args: dockerdArgs(opts.dir, socket, opts.insecureRegistries ?? []),
     logFile: opts.logFile,
     detached: opts.detached,
+    netns: opts.netns,
   });
   const engine = { dir: opts.dir, pid, socket, logFile: opts.logFile };
   try {
@@ -51,10 +56,11 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   return engine;
 }
 
-function dockerdArgs(dir: string, socket: string): string[] {
-  // An empty config file of our own, so a system-wide /etc/docker/daemon.json (hosts, bridge, ...) cannot interfere.
+function dockerdArgs(dir: string, socket: string, insecureRegistries: string[]): string[] {
+  // A config file of our own, so a system-wide /etc/docker/daemon.json (hosts, bridge, ...) cannot interfere.
   const configFile = join(dir, 'daemon.json');
-  writeFileSync(configFile, '{}\n');
+  const config = insecureRegistries.length > 0 ? { 'insecure-registries': insecureRegistries } : {};
+  writeFileSync(configFile, `${JSON.stringify(config)}\n`);
   return [
     '--config-file', configFile,
     '--data-root', join(dir, 'data'),

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { type NatsOptions, type NatsServer, respawnNats, startNats, stopNats } from './nats';
+import { type NatsOptions, type NatsPlacement, type NatsServer, respawnNats, startNats, stopNats } from './nats';
+import type { NatsTlsFiles } from './nats-config';
 import { freePort, isOurProcess, sendSignal, waitFor, waitForExit } from './process';
 
 /*
@@ -18,6 +19,12 @@ export interface NatsClusterOptions {
   /** Every node trusts the same operator, each with a full resolver of its own; they sync the account JWTs pushed to any of them. */
   operator?: NatsOptions['operator'];
   readyTimeoutMs?: number;
+  /** Where node i runs (its own network namespace and address); default: all on this namespace's loopback. */
+  placementOf?: (index: number) => NatsPlacement;
+  /** Clients must speak TLS to every node, which presents this certificate. */
+  tls?: NatsTlsFiles;
+  /** Routes mutually authenticated with this certificate (client and server auth) of the same CA. */
+  routeTls?: NatsTlsFiles;
 }
 
 export interface NatsClusterNode extends NatsServer {
@@ -42,6 +49,8 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
   const name = opts.name ?? 'fleet';
   const indexes = Array.from({ length: opts.size }, (_, index) => index + 1);
   const routePorts = await Promise.all(indexes.map(() => freePort()));
+  const routeHosts = indexes.map((index) => opts.placementOf?.(index).host ?? '127.0.0.1');
+  const routeUrls = indexes.map((index) => `nats-route://${routeHosts[index - 1]}:${routePorts[index - 1]}`);
   const started = await Promise.allSettled(
     indexes.map(async (index): Promise<NatsClusterNode> => {
       const routePort = routePorts[index - 1];
@@ -54,10 +63,13 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
         cluster: {
           name,
           port: routePort,
-          routes: routePorts.filter((port) => port !== routePort).map((port) => `nats-route://127.0.0.1:${port}`),
+          routes: routeUrls.filter((_, other) => other !== index - 1),
+          tls: opts.routeTls,
         },
         operator: opts.operator,
+        tls: opts.tls,
         readyTimeoutMs: opts.readyTimeoutMs,
+        placement: opts.placementOf?.(index),
       });
       return { ...server, index, serverName, routePort };
     }),
@@ -82,7 +94,7 @@ export async function waitForClusterHealth(cluster: NatsCluster, timeoutMs = 60_
     `NATS cluster nodes ${running.map((node) => node.serverName).join(', ')} to be healthy`,
     async () => {
       for (const node of running) {
-        const res = await fetch(`http://127.0.0.1:${node.monitorPort}/healthz`, { signal: AbortSignal.timeout(2_000) });
+        const res = await fetch(`http://${node.host}:${node.monitorPort}/healthz`, { signal: AbortSignal.timeout(2_000) });
         if (!res.ok) throw new Error(`${node.serverName}: ${res.status} ${await res.text()}`);
       }
       return true;
@@ -107,7 +119,7 @@ export async function restartNatsNode(cluster: NatsCluster, node: NatsClusterNod
 /** Which node leads a stream's raft group (JetStream API through any live node's monitor port). */
 export async function streamLeader(cluster: NatsCluster, stream: string): Promise<NatsClusterNode | undefined> {
   for (const node of cluster.nodes.filter((candidate) => isOurProcess(candidate.pid, candidate.configFile))) {
-    const res = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz?streams=true&raft=true`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+    const res = await fetch(`http://${node.host}:${node.monitorPort}/jsz?streams=true&raft=true`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
     if (!res?.ok) continue;
     const jsz = (await res.json()) as JszReport;
     for (const account of jsz.account_details ?? []) {

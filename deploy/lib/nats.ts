@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type NatsOperator, operatorConfig } from './nats-operator';
-import { type NatsTlsFiles, tlsBlock } from './nats-config';
+import { type NatsTlsFiles, routeTlsBlock, tlsBlock } from './nats-config';
 import { findExecutable } from './paths';
 import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitFor } from './process';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
@@ -11,6 +11,14 @@ export interface NatsClusterOptions {
   port: number;
   /** Peer route URLs, e.g. nats-route://127.0.0.1:6223. */
   routes: string[];
+  /** Routes mutually authenticated: each node presents this certificate and verifies its peer's against the CA. */
+  tls?: NatsTlsFiles;
+}
+
+/** Where a server runs: a network namespace and the address it listens on there (client, route and monitor ports). */
+export interface NatsPlacement {
+  netns: string;
+  host: string;
 }
 
 export interface NatsOptions {
@@ -29,10 +37,15 @@ export interface NatsOptions {
   /** Clients must speak TLS: this server certificate, of this CA. */
   tls?: NatsTlsFiles;
   readyTimeoutMs?: number;
+  /** Default: the caller's own namespace, on 127.0.0.1. */
+  placement?: NatsPlacement;
 }
 
 export interface NatsServer {
   pid: number;
+  /** The address its ports listen on (127.0.0.1 unless placed elsewhere). */
+  host: string;
+  netns?: string;
   port: number;
   monitorPort: number;
   url: string;
@@ -52,10 +65,12 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
     args: ['-c', configFile],
     logFile: opts.logFile,
     detached: opts.detached,
+    netns: opts.placement?.netns,
   });
-  const server = { pid, port, monitorPort, url: `nats://127.0.0.1:${port}`, configFile, logFile: opts.logFile };
+  const host = hostOf(opts);
+  const server = { pid, host, netns: opts.placement?.netns, port, monitorPort, url: `nats://${host}:${port}`, configFile, logFile: opts.logFile };
   try {
-    await waitFor(`nats-server on port ${port}`, () => jetStreamEnabled(monitorPort), {
+    await waitFor(`nats-server on ${host}:${port}`, () => jetStreamEnabled(host, monitorPort), {
       timeoutMs: opts.readyTimeoutMs ?? 20_000,
       abortIf: abortIfDead('nats-server', pid, opts.logFile),
     });
@@ -72,13 +87,20 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
  * may still be catching up with its peers then; see nats-cluster.ts for that wait).
  */
 export async function respawnNats(
-  server: { configFile: string; logFile: string; port: number; monitorPort: number },
+  server: { configFile: string; logFile: string; port: number; monitorPort: number; host?: string; netns?: string },
   opts: { detached: boolean; readyTimeoutMs?: number },
 ): Promise<number> {
-  await assertPortFree(server.port);
-  const pid = spawnService({ command: findExecutable('nats-server'), args: ['-c', server.configFile], logFile: server.logFile, detached: opts.detached });
+  const host = server.host ?? LOOPBACK;
+  if (server.netns === undefined) await assertPortFree(server.port);
+  const pid = spawnService({
+    command: findExecutable('nats-server'),
+    args: ['-c', server.configFile],
+    logFile: server.logFile,
+    detached: opts.detached,
+    netns: server.netns,
+  });
   try {
-    await waitFor(`nats-server on port ${server.port}`, () => jetStreamEnabled(server.monitorPort), {
+    await waitFor(`nats-server on ${host}:${server.port}`, () => jetStreamEnabled(host, server.monitorPort), {
       timeoutMs: opts.readyTimeoutMs ?? 20_000,
       abortIf: abortIfDead('nats-server', pid, server.logFile),
     });
@@ -94,31 +116,39 @@ export function stopNats(server: { pid: number; configFile: string }): Promise<v
   return stopByPid(server.pid, { marker: server.configFile });
 }
 
+const LOOPBACK = '127.0.0.1';
+
+function hostOf(opts: NatsOptions): string {
+  return opts.placement?.host ?? LOOPBACK;
+}
+
 function natsConfig(opts: NatsOptions, port: number, monitorPort: number): string {
+  const host = hostOf(opts);
   const lines = [
     `server_name: ${JSON.stringify(opts.serverName ?? `fleet-nats-${port}`)}`,
-    `listen: "127.0.0.1:${port}"`,
-    `http: "127.0.0.1:${monitorPort}"`,
+    `listen: "${host}:${port}"`,
+    `http: "${host}:${monitorPort}"`,
     // nats-server keeps its streams in store_dir/jetstream.
     `jetstream { store_dir: ${JSON.stringify(opts.dir)} }`,
   ];
   if (opts.tls) lines.push(tlsBlock(opts.tls));
-  if (opts.cluster) lines.push(clusterBlock(opts.cluster));
+  if (opts.cluster) lines.push(clusterBlock(opts.cluster, host));
   if (opts.operator) lines.push(operatorConfig(opts.operator, join(opts.dir, 'resolver')));
   if (opts.extraConfig) lines.push(opts.extraConfig);
   return `${lines.join('\n')}\n`;
 }
 
-function clusterBlock(cluster: NatsClusterOptions): string {
+function clusterBlock(cluster: NatsClusterOptions, host: string): string {
   const routes = cluster.routes.map((route) => JSON.stringify(route)).join(', ');
-  return `cluster {\n  name: ${JSON.stringify(cluster.name)}\n  listen: "127.0.0.1:${cluster.port}"\n  routes: [${routes}]\n}`;
+  const tls = cluster.tls ? `\n${routeTlsBlock(cluster.tls).replace(/^/gm, '  ')}` : '';
+  return `cluster {\n  name: ${JSON.stringify(cluster.name)}\n  listen: "${host}:${cluster.port}"\n  routes: [${routes}]${tls}\n}`;
 }
 
 /**
  * Ready means JetStream is enabled. A clustered server's full health also needs its peers, which
  * may not be started yet, so that wait belongs to whoever starts the whole cluster.
  */
-async function jetStreamEnabled(monitorPort: number): Promise<boolean> {
-  const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(2_000) });
+async function jetStreamEnabled(host: string, monitorPort: number): Promise<boolean> {
+  const res = await fetch(`http://${host}:${monitorPort}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(2_000) });
   return res.ok;
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { findExecutable } from './paths';
 
 export interface ServiceCommand {
   command: string;
@@ -11,13 +12,20 @@ export interface ServiceCommand {
   env?: NodeJS.ProcessEnv;
   /** Detached processes outlive the caller (`fleet up`); attached ones belong to it (tests). */
   detached: boolean;
+  /**
+   * Run inside this network namespace (one `ip netns add` made). Entered with `nsenter --net`, which execs the
+   * command itself, so the PID and command line stay the service's own (stopping by PID and marker works
+   * unchanged); not `ip netns exec`, which also remounts /sys and so hides the cgroup mounts dockerd needs.
+   */
+  netns?: string;
 }
 
 /** Starts a long-running process with stdout and stderr appended to its log file; returns its PID. */
 export function spawnService(cmd: ServiceCommand): number {
   const log = openSync(cmd.logFile, 'a');
   try {
-    const child = spawn(cmd.command, cmd.args, {
+    const [command, args] = cmd.netns ? [findExecutable('nsenter'), [`--net=/run/netns/${cmd.netns}`, '--', cmd.command, ...cmd.args]] : [cmd.command, cmd.args];
+    const child = spawn(command, args, {
       cwd: cmd.cwd,
       env: cmd.env,
       stdio: ['ignore', log, log],

@@ -20,15 +20,22 @@ export interface RegisteredAgent {
   started_at?: string;
 }
 
-export function spawnGateway(state: FleetState): number {
-  return spawnProgram(GATEWAY_ENTRYPOINT, logFileOf(state.dir, 'gateway'), state.detached, {
+/** Where a service runs: a network namespace, and the address a gateway listens on there. */
+export interface ServicePlacement {
+  netns: string;
+  host: string;
+}
+
+/** Default: on 127.0.0.1 of the caller's own namespace. */
+export function spawnGateway(state: FleetState, placement?: ServicePlacement): number {
+  return spawnProgram(GATEWAY_ENTRYPOINT, logFileOf(state.dir, 'gateway'), state.detached, placement?.netns, {
     ...metricsAccessEnv(state),
     ...state.gatewayEnv,
     ...(state.natsOperator ? gatewayIdentityEnv(state.natsOperator) : {}),
     ...gatewayTransportEnv(state),
     ...natsTlsEnv(state),
     FLEET_NATS_URL: state.natsUrl,
-    FLEET_API_HOST: '127.0.0.1',
+    FLEET_API_HOST: placement?.host ?? '127.0.0.1',
     FLEET_API_PORT: String(state.gateway.port),
     FLEET_JWT_SECRET_FILE: state.jwtSecretFile,
     FLEET_HOST_GRANT_PRIVATE_KEY_FILE: grantKeysOf(state).privateKey,
@@ -67,8 +74,8 @@ function grantKeysOf(state: FleetState): { privateKey: string; publicKey: string
  * Starts `agent`; with `joinToken` it joins first (README "Enrolling an agent"), else it logs in
  * with the identity it made when it joined (kept in agentIdentityDir).
  */
-export function spawnAgent(state: FleetState, agent: AgentState, joinToken?: string): number {
-  return spawnProgram(AGENT_ENTRYPOINT, agentLogOf(state, agent), state.detached, {
+export function spawnAgent(state: FleetState, agent: AgentState, joinToken?: string, placement?: Pick<ServicePlacement, 'netns'>): number {
+  return spawnProgram(AGENT_ENTRYPOINT, agentLogOf(state, agent), state.detached, placement?.netns, {
     ...state.agentEnv,
     ...(state.natsOperator ? { FLEET_AGENT_IDENTITY_DIR: agentIdentityDir(state, agent.hostname), FLEET_GATEWAY_URL: state.url } : {}),
     ...(state.natsOperator && state.tls ? { FLEET_GATEWAY_CA_FILE: state.tls.caFile } : {}),
@@ -126,7 +133,7 @@ function agentLogOf(state: FleetState, agent: AgentState): string {
  * not a wrapper, so the PID we get is the service's, which is what lets us stop and kill services by PID.
  * The absolute entrypoint path in the command line is also what the PID-reuse check looks for.
  */
-function spawnProgram(entrypoint: string, logFile: string, detached: boolean, env: Record<string, string>): number {
+function spawnProgram(entrypoint: string, logFile: string, detached: boolean, netns: string | undefined, env: Record<string, string>): number {
   return spawnService({
     command: process.execPath,
     args: [entrypoint],
@@ -134,6 +141,7 @@ function spawnProgram(entrypoint: string, logFile: string, detached: boolean, en
     env: { ...process.env, ...env },
     logFile,
     detached,
+    netns,
   });
 }
 

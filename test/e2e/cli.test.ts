@@ -12,6 +12,7 @@ import { createFleetClient, type FleetClient, UnauthorizedError } from '@fleet/s
 import { freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';
+import { type ProcessResult, runProcess } from '../support/proc';
 
 const REPO = resolve(__dirname, '../..');
 const CLI = ['apps/cli/bin/fleet.js'];
@@ -35,11 +36,7 @@ afterAll(async () => {
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type CliResult = ProcessResult;
 
 interface CliOptions {
   /** FLEET_API_KEY; default the admin key, null for none. */
@@ -65,19 +62,7 @@ function fleetCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const [command, argv] = opts.tty
     ? ['script', ['-qec', [process.execPath, ...CLI, ...args].map(shellQuote).join(' '), '/dev/null']]
     : [process.execPath, [...CLI, ...args]];
-  return new Promise((done, fail) => {
-    const child = spawn(command, argv, { cwd: REPO, env: cliEnv(opts), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 110_000);
-    child.on('error', fail);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
+  return runProcess(command, argv, { cwd: REPO, env: cliEnv(opts), timeoutMs: 110_000, onTimeout: 'kill' });
 }
 
 /** Rows without what differs between two calls of the same read (the job's timing). */

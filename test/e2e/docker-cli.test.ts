@@ -6,29 +6,16 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import { api } from '../support/http';
-import { useTestFleet } from '../support/suite';
+import { type ProcessResult as CliResult, runProcess } from '../support/proc';
+import { useScratchDir, useTestFleet } from '../support/suite';
 
 jest.setTimeout(300_000);
 const fleet = useTestFleet();
-let scratch: string;
-
-beforeAll(() => {
-  scratch = mkdtempSync('/tmp/flt-cli-');
-});
-
-afterAll(() => {
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+const scratch = useScratchDir('/tmp/flt-cli-');
 
 interface CliOptions {
   /** Piped to the CLI's stdin (then closed); without it stdin is closed at once. */
@@ -44,7 +31,7 @@ let configs = 0;
 
 /** A DOCKER_CONFIG directory holding `config.json` with the API key in HttpHeaders (README "The docker CLI through the gateway"). */
 function dockerConfig(key: string, auths: CliOptions['auths'] = {}): string {
-  const dir = join(scratch, `config-${++configs}`);
+  const dir = join(scratch(), `config-${++configs}`);
   mkdirSync(dir, { recursive: true });
   const config = {
     HttpHeaders: { Authorization: `Bearer ${key}` },
@@ -58,7 +45,7 @@ function dockerConfig(key: string, auths: CliOptions['auths'] = {}): string {
 function cliEnv(host: string, key: string, opts: CliOptions = {}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: scratch,
+    HOME: scratch(),
     DOCKER_HOST: `tcp://${new URL(fleet.url).host}/node/${host}/docker`,
     DOCKER_CONFIG: opts.configDir ?? dockerConfig(key, opts.auths),
   };
@@ -75,24 +62,7 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 
 /** Runs the real `docker` binary against `host` through the gateway, bounded by a timeout. */
 function docker(host: string, key: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const env = cliEnv(host, key, opts);
-  return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`docker ${args.join(' ')} did not end within ${opts.timeoutMs ?? 60_000} ms; stdout ${stdout}; stderr ${stderr}`));
-    }, opts.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.stdin ?? '');
-  });
+  return runProcess('docker', args, { env: cliEnv(host, key, opts), stdin: opts.stdin ?? '', timeoutMs: opts.timeoutMs ?? 60_000, onTimeout: 'reject' });
 }
 
 const admin = () => fleet.adminKey;
@@ -204,7 +174,7 @@ describe('the docker CLI on one host through the gateway', () => {
   });
 
   it('docker cp copies a file into the container and one out of it', async () => {
-    const local = join(scratch, 'into.txt');
+    const local = join(scratch(), 'into.txt');
     const content = `copied in ${Date.now()}\n${'x'.repeat(200_000)}\n`;
     writeFileSync(local, content);
     const cpIn = await docker('web-01', operator(), ['cp', local, 'cli-main:/tmp/into.txt']);
@@ -212,7 +182,7 @@ describe('the docker CLI on one host through the gateway', () => {
     expect(await engineExec('web-01', 'cli-main', ['wc', '-c', '/tmp/into.txt'])).toContain(String(Buffer.byteLength(content)));
 
     await engineExec('web-01', 'cli-main', ['sh', '-c', 'echo made on the engine > /tmp/out.txt']);
-    const outDir = join(scratch, 'out');
+    const outDir = join(scratch(), 'out');
     mkdirSync(outDir);
     const cpOut = await docker('web-01', operator(), ['cp', 'cli-main:/tmp/out.txt', outDir]);
     expect(cpOut.code).toBe(0);
@@ -251,7 +221,7 @@ describe('the docker CLI on one host through the gateway', () => {
 
   it('docker pull from a registry behind htpasswd, with the credential from the CLI config, kept nowhere', async () => {
     const password = `pw-${Math.random().toString(36).slice(2)}-secret`;
-    const registry: Registry = await startRegistry({ dir: join(scratch, 'registry'), port: await freePort(), htpasswd: { user: 'fleet', password } });
+    const registry: Registry = await startRegistry({ dir: join(scratch(), 'registry'), port: await freePort(), htpasswd: { user: 'fleet', password } });
     try {
       const remote = `${registry.address}/cli-busybox`;
       const web1 = fleet.docker('web-01');
@@ -286,7 +256,7 @@ describe('the docker CLI on one host through the gateway', () => {
   it('docker save on one host and docker load on another move an image, tar streamed both ways', async () => {
     const source = fleet.docker('web-01');
     await source.getImage(BUSYBOX_IMAGE).tag({ repo: 'local/carried', tag: 'v1' });
-    const archive = join(scratch, 'carried.tar');
+    const archive = join(scratch(), 'carried.tar');
     const saved = await docker('web-01', operator(), ['save', '-o', archive, 'local/carried:v1']);
     expect(saved.code).toBe(0);
     expect(statSync(archive).size).toBeGreaterThan(1024 * 1024);
@@ -355,7 +325,7 @@ describe('who may do what through the proxy', () => {
   });
 
   it('a host bind needs docker:host: an operator gets the CLI\'s permission error, an admin runs it under the gateway\'s grant', async () => {
-    const bound = join(scratch, 'bound');
+    const bound = join(scratch(), 'bound');
     mkdirSync(bound);
     const args = ['run', '-d', '-v', `${bound}:/data`, BUSYBOX_IMAGE, 'sh', '-c', 'echo written through the bind > /data/proof; sleep 600'];
     const operator = fleet.mintKey('operator', { subject: 'cli-operator' });

@@ -4,13 +4,13 @@
  * themselves; push and pull against Debian's docker-registry on loopback, open
  * and behind htpasswd, with the credential checked to be nowhere it must not be.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import type { OperationName } from '@fleet/contracts/operations';
 import { assertMatchesContract } from '../support/contract';
 import { imageIdOn } from '../support/docker';
-import { useTestFleet } from '../support/suite';
+import { useScratchDir, useTestFleet } from '../support/suite';
 import { api, type ApiResponse } from '../support/http';
 import { registryAuthHeader } from '../support/registry-auth';
 import type { SseEvent } from '../support/sse';
@@ -21,15 +21,7 @@ const ALL = '/node/_all/container/docker/image';
 const WEB1 = '/node/web-01/container/docker/image';
 
 const fleet = useTestFleet();
-let scratch: string;
-
-beforeAll(() => {
-  scratch = mkdtempSync('/tmp/flt-reg-');
-});
-
-afterAll(() => {
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+const scratch = useScratchDir('/tmp/flt-reg-');
 
 interface Row {
   hostname: string;
@@ -251,7 +243,7 @@ describe('push and pull against an open registry', () => {
   let remote: string;
 
   beforeAll(async () => {
-    registry = await startRegistry({ dir: join(scratch, 'open'), port: await freePort() });
+    registry = await startRegistry({ dir: join(scratch(), 'open'), port: await freePort() });
     remote = `${registry.address}/busybox`;
   });
 
@@ -324,7 +316,7 @@ describe('push and pull against a registry behind htpasswd', () => {
     const serveraddress = `127.0.0.1:${port}`;
     // A JSON length of 3n+1 gives the header `==` padding, which some clients drop; the pull below sends it without.
     while (JSON.stringify({ username: 'fleet', password, serveraddress }).length % 3 !== 1) password += 'x';
-    registry = await startRegistry({ dir: join(scratch, 'auth'), port, htpasswd: { user: 'fleet', password } });
+    registry = await startRegistry({ dir: join(scratch(), 'auth'), port, htpasswd: { user: 'fleet', password } });
     remote = `${registry.address}/busybox`;
     good = registryAuthHeader({ username: 'fleet', password, serveraddress });
     bad = registryAuthHeader({ username: 'fleet', password: `${password}-wrong`, serveraddress });

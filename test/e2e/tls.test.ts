@@ -4,7 +4,7 @@
  * work, and what they do is checked on the engine; clients without it are refused. Both servers take
  * rotated certificates without a restart while calls keep coming, with zero failed calls.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,21 +12,14 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { createFleetClient, httpTransport, nodeHttp } from '@fleet/sdk';
 import { BUSYBOX_IMAGE, createPki, defaultAgents, freePort, rotatePki } from '@fleet/deploy';
 import { connectToFleetNats } from '../support/nats';
-import { useTestFleet } from '../support/suite';
+import { type ProcessResult, runProcess } from '../support/proc';
+import { useScratchDir, useTestFleet } from '../support/suite';
 import { httpsCertificateSerial, natsCertificateSerial, serialOf } from '../support/tls';
 
 jest.setTimeout(300_000);
 const REPO = resolve(__dirname, '../..');
 const fleet = useTestFleet({ tls: true, agents: defaultAgents(1) });
-let scratch: string;
-
-beforeAll(() => {
-  scratch = mkdtempSync('/tmp/flt-tls-');
-});
-
-afterAll(() => {
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+const scratch = useScratchDir('/tmp/flt-tls-');
 
 const tlsOf = () => {
   if (!fleet.state.tls?.nats) throw new Error('this fleet runs without TLS');
@@ -52,7 +45,7 @@ describe('the gateway over HTTPS', () => {
   });
 
   it('is refused by a client that trusts only the system CAs, or another CA', async () => {
-    const foreign = await createPki(join(scratch, 'foreign'), { gatewayHosts: ['127.0.0.1'] });
+    const foreign = await createPki(join(scratch(), 'foreign'), { gatewayHosts: ['127.0.0.1'] });
     const system = await httpTransport({ method: 'GET', url: `${fleet.url}/agent`, headers: { authorization: `Bearer ${fleet.adminKey}` } }).catch((err: Error) => err);
     const other = await nodeHttp({ ca: readFileSync(foreign.ca) })
       .transport({ method: 'GET', url: `${fleet.url}/agent`, headers: { authorization: `Bearer ${fleet.adminKey}` } })
@@ -94,7 +87,7 @@ describe('the fleet CLI and the docker CLI over TLS', () => {
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
     return spawnSync(process.execPath, ['apps/cli/bin/fleet.js', ...args], {
       cwd: REPO,
-      env: { ...inherited, HOME: scratch, XDG_CONFIG_HOME: join(scratch, '.config'), FLEET_URL: fleet.url, FLEET_API_KEY: fleet.adminKey, ...env },
+      env: { ...inherited, HOME: scratch(), XDG_CONFIG_HOME: join(scratch(), '.config'), FLEET_URL: fleet.url, FLEET_API_KEY: fleet.adminKey, ...env },
       encoding: 'utf8',
       timeout: 60_000,
     });
@@ -111,35 +104,23 @@ describe('the fleet CLI and the docker CLI over TLS', () => {
   });
 
   /** DOCKER_CERT_PATH holds ca.pem only: the gateway asks for no client certificate, the API key is the login. */
-  function docker(args: string[], certPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const config = join(scratch, 'docker-config');
+  function docker(args: string[], certPath: string): Promise<ProcessResult> {
+    const config = join(scratch(), 'docker-config');
     mkdirSync(config, { recursive: true });
     writeFileSync(join(config, 'config.json'), JSON.stringify({ HttpHeaders: { Authorization: `Bearer ${fleet.adminKey}` } }));
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: scratch,
+      HOME: scratch(),
       DOCKER_HOST: `tcp://127.0.0.1:${port()}/node/web-01/docker`,
       DOCKER_TLS_VERIFY: '1',
       DOCKER_CERT_PATH: certPath,
       DOCKER_CONFIG: config,
     };
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn('docker', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolvePromise({ code, stdout, stderr });
-      });
-    });
+    return runProcess('docker', args, { env, timeoutMs: 90_000, onTimeout: 'kill' });
   }
 
   it('docker run (create, attach through the hijacked connection, start, wait, remove) works with DOCKER_TLS_VERIFY and the fleet CA', async () => {
-    const certPath = join(scratch, 'docker-certs');
+    const certPath = join(scratch(), 'docker-certs');
     mkdirSync(certPath, { recursive: true });
     copyFileSync(tlsOf().caFile, join(certPath, 'ca.pem'));
     const name = `tls-docker-run-${Date.now()}`;
@@ -153,9 +134,9 @@ describe('the fleet CLI and the docker CLI over TLS', () => {
   });
 
   it('docker refuses the gateway when DOCKER_CERT_PATH holds another CA, and nothing reaches the engine', async () => {
-    await createPki(join(scratch, 'foreign-docker'), {});
+    await createPki(join(scratch(), 'foreign-docker'), {});
     const name = `tls-docker-foreign-${Date.now()}`;
-    const refused = await docker(['create', '--name', name, BUSYBOX_IMAGE, 'true'], join(scratch, 'foreign-docker'));
+    const refused = await docker(['create', '--name', name, BUSYBOX_IMAGE, 'true'], join(scratch(), 'foreign-docker'));
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/certificate/i);
     expect(await containerNamesOnEngine()).not.toContain(name);
@@ -220,7 +201,7 @@ describe('a broken certificate pair', () => {
     const tls = tlsOf();
     const serving = await httpsCertificateSerial(port(), ca());
     const goodKey = readFileSync(tls.gateway.key, 'utf8');
-    const foreign = await createPki(join(scratch, 'foreign-key'), { gatewayHosts: ['127.0.0.1'] });
+    const foreign = await createPki(join(scratch(), 'foreign-key'), { gatewayHosts: ['127.0.0.1'] });
     const replace = (content: string) => {
       writeFileSync(`${tls.gateway.key}.new`, content, { mode: 0o600 });
       renameSync(`${tls.gateway.key}.new`, tls.gateway.key);
@@ -245,7 +226,7 @@ describe('fleet up', () => {
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
     return spawnSync(process.execPath, ['apps/cli/bin/fleet.js', ...args], {
       cwd: REPO,
-      env: { ...inherited, HOME: scratch, XDG_CONFIG_HOME: join(scratch, '.config'), FLEET_LOCAL_DIR: local },
+      env: { ...inherited, HOME: scratch(), XDG_CONFIG_HOME: join(scratch(), '.config'), FLEET_LOCAL_DIR: local },
       encoding: 'utf8',
       timeout: 180_000,
     });

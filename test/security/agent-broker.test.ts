@@ -43,29 +43,18 @@ import {
   UPLOADS_BUCKET,
   uploadSubject,
 } from '@fleet/contracts/protocol';
-import { NatsLogin } from '../support/agent-login';
+import { GATEWAY_LOGIN, useNatsLogins } from '../support/agent-login';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
 import { registryAuthHeader } from '../support/registry-auth';
 import { useTestFleet } from '../support/suite';
 
 const fleet = useTestFleet();
-let web01: NatsLogin;
-let web02: NatsLogin;
-let gateway: NatsLogin;
+const logins = useNatsLogins(fleet, { web01: 'web-01', web02: 'web-02', gateway: GATEWAY_LOGIN });
 let jsm: JetStreamManager;
 
 beforeAll(async () => {
-  web01 = await NatsLogin.asAgent(fleet, 'web-01');
-  web02 = await NatsLogin.asAgent(fleet, 'web-02');
-  gateway = await NatsLogin.asGateway(fleet);
-  jsm = await jetstreamManager(gateway.nc);
-});
-
-afterAll(async () => {
-  await web01?.close();
-  await web02?.close();
-  await gateway?.close();
+  jsm = await jetstreamManager(logins.gateway.nc);
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -213,7 +202,7 @@ attack('web-01 calls every JetStream API subject on every stream, under $JS.API 
   const requests = [...jetStreamApiRequests(), ...jetStreamApiRequests(AGENT_JETSTREAM_API_PREFIX)];
   const answers = await Promise.all(
     requests.map(([subject, body]) =>
-      web01.nc.request(subject, body, { timeout: 2_000 }).then(
+      logins.web01.nc.request(subject, body, { timeout: 2_000 }).then(
         (reply) => `${subject} answered ${reply.string()}`,
         () => undefined,
       ),
@@ -223,8 +212,8 @@ attack('web-01 calls every JetStream API subject on every stream, under $JS.API 
   const ownConsumerInfo = `${AGENT_JETSTREAM_API_PREFIX}.CONSUMER.INFO.${jobsStreamOf('web-01')}.${agentConsumerName('web-01')}`;
   expect(answers.filter((answer) => answer && !answer.startsWith(`${ownConsumerInfo} `))).toEqual([]);
   expect(answers.find((answer) => answer?.startsWith(`${ownConsumerInfo} `))).toContain(`"deliver_subject":"${agentDeliverSubject('web-01')}"`);
-  await web01.violationFor('$JS.API.STREAM.PURGE.KV_fleet_enrollments');
-  await web01.violationFor(`${AGENT_JETSTREAM_API_PREFIX}.STREAM.PURGE.KV_fleet_enrollments`);
+  await logins.web01.violationFor('$JS.API.STREAM.PURGE.KV_fleet_enrollments');
+  await logins.web01.violationFor(`${AGENT_JETSTREAM_API_PREFIX}.STREAM.PURGE.KV_fleet_enrollments`);
   await expectUntouched(before);
 }, 60_000);
 
@@ -235,10 +224,10 @@ attack('web-01 names a JetStream API subject, another host\'s job or key, an enr
   const record = await jsm.streams.getMessage(kvStreamName(AGENTS_BUCKET), { last_by_subj: kvSubject(AGENTS_BUCKET, 'web-01') });
   for (const [subject, payload, hdrs] of web01Publishes(record?.string())) {
     for (const reply of replies) {
-      web01.nc.publish(subject, payload, { reply, headers: hdrs });
+      logins.web01.nc.publish(subject, payload, { reply, headers: hdrs });
       sent++;
     }
-    await web01.nc.flush();
+    await logins.web01.nc.flush();
   }
   expect(sent).toBeGreaterThan(5_000);
   // JetStream's pub acks, the consumer info and the ack-acks are answered by now.
@@ -248,7 +237,7 @@ attack('web-01 names a JetStream API subject, another host\'s job or key, an enr
 
 attack('web-01 writes its own result and registry keys with Nats-Rollup (all, sub), a purge marker or any other JetStream header: no other key is purged or written', async () => {
   const before = await brokerState();
-  const js = jetstream(web01.nc);
+  const js = jetstream(logins.web01.nc);
   for (const key of [kvSubject(RESULTS_BUCKET, resultKey(JOB, 'web-01')), kvSubject(AGENTS_BUCKET, 'web-01')]) {
     for (const [name, value] of [['Nats-Rollup', 'all'], ['Nats-Rollup', 'sub'], ['KV-Operation', 'PURGE']]) {
       const hdrs = headers();
@@ -274,7 +263,7 @@ attack('web-01 writes its own result and registry keys with Nats-Rollup (all, su
 attack("web-01 asks the gateway for its job's credential, upload and file part with web-02's inbox or a JetStream subject as the reply: nothing lands there", async () => {
   const credential = `deputy-${randomUUID()}`;
   const landed: string[] = [];
-  const listener = web02.nc.subscribe(`${agentInboxPrefix('web-02')}.deputy.>`, { callback: (_err, msg) => void landed.push(`${msg.subject} ${msg.string().slice(0, 80)}`) });
+  const listener = logins.web02.nc.subscribe(`${agentInboxPrefix('web-02')}.deputy.>`, { callback: (_err, msg) => void landed.push(`${msg.subject} ${msg.string().slice(0, 80)}`) });
   await untilLive('web-01');
   // web-01's real agent is frozen, so the gateway holds its jobs' credential, upload and download until their deadline.
   await fleet.killAgent('web-01', 'SIGSTOP');
@@ -287,7 +276,7 @@ attack("web-01 asks the gateway for its job's credential, upload and file part w
     const accepted = { status: pull.status, body: (await pull.json()) as { job_id: string } };
     expect(accepted).toEqual({ status: 202, body: expect.objectContaining({ job_id: expect.any(String) }) });
     const pullJob = accepted.body.job_id;
-    const own = await web01.nc.request(secretSubject(pullJob, 'web-01'), '', { timeout: 2_000 });
+    const own = await logins.web01.nc.request(secretSubject(pullJob, 'web-01'), '', { timeout: 2_000 });
     // The gateway does answer this asker: the credential is really there to be diverted.
     expect(Buffer.from(own.string(), 'base64url').toString()).toContain(credential);
 
@@ -300,11 +289,11 @@ attack("web-01 asks the gateway for its job's credential, upload and file part w
     start.set(TRANSFER_HEADERS.seq, '0');
     start.set(TRANSFER_HEADERS.part, 'start');
     for (const reply of replies) {
-      web01.nc.publish(secretSubject(pullJob, 'web-01'), '', { reply });
-      web01.nc.publish(uploadSubject(pullJob, 'web-01'), JSON.stringify({ after: 0 }), { reply });
-      web01.nc.publish(downloadSubject(pullJob, 'web-01'), '{}', { reply, headers: start });
+      logins.web01.nc.publish(secretSubject(pullJob, 'web-01'), '', { reply });
+      logins.web01.nc.publish(uploadSubject(pullJob, 'web-01'), JSON.stringify({ after: 0 }), { reply });
+      logins.web01.nc.publish(downloadSubject(pullJob, 'web-01'), '{}', { reply, headers: start });
     }
-    await web01.nc.flush();
+    await logins.web01.nc.flush();
     await sleep(1_000);
     expect(landed).toEqual([]);
     expect((await jsm.streams.info(jobsStreamOf('web-02'), { subjects_filter: jobSubject('web-02') })).state.messages).toBe(web02Shard);

@@ -8,26 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { AGENTS_BUCKET, agentConsumerName, ENROLLMENTS_BUCKET, JOB_RECORDS_STREAM, jobsStreamOf, jobSubject, RESULTS_BUCKET } from '@fleet/contracts/protocol';
-import { NatsLogin } from '../support/agent-login';
+import { GATEWAY_LOGIN, useNatsLogins } from '../support/agent-login';
 import { attack } from '../support/attacks';
 import { countContainers } from '../support/docker';
 import { api } from '../support/http';
 import { useTestFleet } from '../support/suite';
 
 const fleet = useTestFleet();
-let web01: NatsLogin;
-let gateway: NatsLogin;
+const logins = useNatsLogins(fleet, { web01: 'web-01', gateway: GATEWAY_LOGIN });
 let gatewayJsm: JetStreamManager;
 
 beforeAll(async () => {
-  web01 = await NatsLogin.asAgent(fleet, 'web-01');
-  gateway = await NatsLogin.asGateway(fleet);
-  gatewayJsm = await jetstreamManager(gateway.nc);
-});
-
-afterAll(async () => {
-  await web01?.close();
-  await gateway?.close();
+  gatewayJsm = await jetstreamManager(logins.gateway.nc);
 });
 
 /** Creates one container on `target` through the gateway, marked so the engines can be asked where it ran. */
@@ -49,9 +41,9 @@ const WEB01_CONSUMER = agentConsumerName('web-01');
 
 attack("web-01's login re-creates agent_web-01 to deliver to db-01's inbox (or fleet.audit): refused, and web-01's next job runs on web-01 only", async () => {
   // No `$JS.API.INFO` check: the login may not ask it (README "What an agent's NATS login can and cannot do").
-  const intruderJsm = await jetstreamManager(web01.nc, { timeout: 2_000, checkAPI: false });
+  const intruderJsm = await jetstreamManager(logins.web01.nc, { timeout: 2_000, checkAPI: false });
   await expect(intruderJsm.consumers.delete(WEB01_STREAM, WEB01_CONSUMER)).rejects.toThrow();
-  await web01.violationFor(`$JS.API.CONSUMER.DELETE.${WEB01_STREAM}.${WEB01_CONSUMER}`);
+  await logins.web01.violationFor(`$JS.API.CONSUMER.DELETE.${WEB01_STREAM}.${WEB01_CONSUMER}`);
   for (const deliverTo of [agentDeliverSubject('db-01'), 'fleet.audit']) {
     const config = { durable_name: WEB01_CONSUMER, deliver_subject: deliverTo, filter_subject: jobSubject('web-01'), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New };
     await expect(intruderJsm.consumers.add(WEB01_STREAM, config)).rejects.toThrow();
@@ -62,8 +54,8 @@ attack("web-01's login re-creates agent_web-01 to deliver to db-01's inbox (or f
     `$JS.API.CONSUMER.CREATE.${WEB01_STREAM}.${WEB01_CONSUMER}`,
     `$JS.API.CONSUMER.CREATE.${WEB01_STREAM}`,
   ]) {
-    web01.nc.publish(subject, JSON.stringify({ stream_name: WEB01_STREAM, config: { durable_name: WEB01_CONSUMER, deliver_subject: agentDeliverSubject('db-01'), ack_policy: 'explicit' } }));
-    await web01.violationFor(subject);
+    logins.web01.nc.publish(subject, JSON.stringify({ stream_name: WEB01_STREAM, config: { durable_name: WEB01_CONSUMER, deliver_subject: agentDeliverSubject('db-01'), ack_policy: 'explicit' } }));
+    await logins.web01.violationFor(subject);
   }
 
   // The broker: web-01's consumer still delivers to web-01's inbox, and it is the stream's only consumer of web-01's subject.
@@ -104,9 +96,9 @@ attack("web-01's login reads STREAM.INFO of the results, registry, enrollment, j
   const replies: string[] = [];
   for (const stream of [`KV_${RESULTS_BUCKET}`, `KV_${AGENTS_BUCKET}`, `KV_${ENROLLMENTS_BUCKET}`, JOB_RECORDS_STREAM, jobsStreamOf('db-01'), WEB01_STREAM]) {
     const subject = `$JS.API.STREAM.INFO.${stream}`;
-    const reply = await web01.nc.request(subject, JSON.stringify({ subjects_filter: '>' }), { timeout: 1_000 }).catch(() => undefined);
+    const reply = await logins.web01.nc.request(subject, JSON.stringify({ subjects_filter: '>' }), { timeout: 1_000 }).catch(() => undefined);
     if (reply) replies.push(reply.string());
-    await web01.violationFor(subject);
+    await logins.web01.violationFor(subject);
   }
   expect(replies).toEqual([]);
 });

@@ -10,10 +10,11 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jobMessageDigest, signJobSeal } from '@fleet/contracts/host-grant';
-import { jobsStreamOf, jobSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
+import { jobsStreamOf, jobSubject, RESULTS_BUCKET, type JobMessage } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE } from '@fleet/deploy';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
+import { finalRow } from '../support/results';
 import { connectToFleetNats } from '../support/nats';
 import { useTestFleet } from '../support/suite';
 
@@ -30,8 +31,6 @@ afterAll(async () => {
   await gatewayLogin?.close();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function createJob(name: string): JobMessage {
   return { job_id: randomUUID(), operation: 'docker.container.create', target: 'web-02', params: { body: { image: BUSYBOX_IMAGE, name, cmd: ['sleep', '300'] } }, deadline: Date.now() + 20_000 };
 }
@@ -40,18 +39,9 @@ async function publish(hostname: string, message: object): Promise<void> {
   await jetstream(gatewayLogin).publish(jobSubject(hostname), JSON.stringify(message));
 }
 
-async function finalRow(jobId: string, hostname: string): Promise<HostRow> {
-  for (let i = 0; i < 100; i++) {
-    const entry = await results.get(resultKey(jobId, hostname));
-    const row = entry?.string() ? (JSON.parse(entry.string()) as HostRow) : undefined;
-    if (row && row.status !== 'running') return row;
-    await sleep(100);
-  }
-  throw new Error(`no final row for ${jobId} on ${hostname}`);
-}
 
 async function expectRefusedAndNotRun(jobId: string, name: string): Promise<void> {
-  const row = await finalRow(jobId, 'web-02');
+  const row = await finalRow(results, jobId, 'web-02', 100);
   expect(row).toMatchObject({ status: 'failed', error_code: 403, error: expect.stringMatching(/^job refused: /) });
   const containers = await fleet.docker('web-02').listContainers({ all: true, filters: JSON.stringify({ name: [name] }) });
   expect(containers).toEqual([]);
@@ -84,7 +74,7 @@ attack("the gateway's own sealed message for web-01, copied into web-02's subjec
   const renamed = `seal-changed-${randomUUID().slice(0, 8)}`;
   const changed = { ...sent, job_id: randomUUID(), params: { body: { image: BUSYBOX_IMAGE, name: renamed, cmd: ['sleep', '300'] } } };
   await publish('web-01', changed);
-  const row = await finalRow(changed.job_id, 'web-01');
+  const row = await finalRow(results, changed.job_id, 'web-01', 100);
   expect(row).toMatchObject({ status: 'failed', error_code: 403, error: expect.stringMatching(/^job refused: /) });
   expect(await fleet.docker('web-01').listContainers({ all: true, filters: JSON.stringify({ name: [renamed] }) })).toEqual([]);
 });

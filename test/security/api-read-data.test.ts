@@ -5,7 +5,6 @@
  * inspect stays a read, with each variable's value redacted, also when the viewer reads back an
  * operator's inspect job. The secret is asserted on the engine first: it is really there.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -13,6 +12,7 @@ import { join } from 'node:path';
 import { BUSYBOX_IMAGE } from '@fleet/deploy';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
+import { type ProcessResult, runProcess } from '../support/proc';
 import { EventStreamClient } from '../support/sse';
 import { useTestFleet } from '../support/suite';
 
@@ -131,11 +131,7 @@ describe('the node API', () => {
   });
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type CliResult = ProcessResult;
 
 let configs = 0;
 
@@ -145,19 +141,7 @@ function docker(key: string, args: string[], cwd: string = scratch): Promise<Cli
   mkdirSync(config, { recursive: true });
   writeFileSync(join(config, 'config.json'), JSON.stringify({ HttpHeaders: { Authorization: `Bearer ${key}` } }));
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, DOCKER_HOST: `tcp://${new URL(fleet.url).host}/node/${HOST}/docker`, DOCKER_CONFIG: config };
-  return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('latin1')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runProcess('docker', args, { env, cwd, timeoutMs: 120_000, onTimeout: 'kill', stdoutEncoding: 'latin1' });
 }
 
 /** One raw request to the proxy, for a method the docker CLI sends on its own (HEAD). */

@@ -9,6 +9,7 @@ import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamManager } fro
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AUDIT_STREAM, AUDIT_SUBJECT } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE, defaultAgents } from '@fleet/deploy';
+import type { AuditEntry } from '@fleet/sdk';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
@@ -23,19 +24,8 @@ const FLOOD_CALLS = 1200;
 /** How often the gateway reads the stream's fill (audit/capacity.ts), plus slack. */
 const CAPACITY_CHECK_MS = 6_000;
 
-interface StoredEntry {
-  kind?: string;
-  caller: string | null;
-  key_id: string | null;
-  method: string;
-  path: string;
-  operation?: string;
-  params?: Record<string, string>;
-  reason?: string;
-  job_id: string | null;
-  status: number;
-  summary?: { count: number; operations: Record<string, number>; statuses: Record<string, number> };
-}
+/** An entry as the gateway stores it in FLEET_AUDIT: the contract's AuditEntry. */
+type StoredEntry = AuditEntry;
 
 jest.setTimeout(300_000);
 const fleet = useTestFleet({
@@ -79,6 +69,19 @@ async function createContainer(name: string, key = fleet.adminKey): Promise<{ st
 async function containerNames(): Promise<string[]> {
   const containers = await fleet.docker('web-01').listContainers({ all: true });
   return containers.flatMap((container) => container.Names.map((name) => name.slice(1)));
+}
+
+/** Fills what is left of the audit stream as a flood would have, then waits for the gateway to see it full. */
+async function fillAuditStream(): Promise<void> {
+  const js = jetstream(nats);
+  for (;;) {
+    const refused = await js.publish(AUDIT_SUBJECT, JSON.stringify({ filler: true })).then(
+      () => false,
+      (err: Error) => /maximum messages exceeded/.test(err.message),
+    );
+    if (refused) break;
+  }
+  await sleep(CAPACITY_CHECK_MS);
 }
 
 /** Runs `count` calls, `concurrency` at a time. */
@@ -200,16 +203,7 @@ describe('the audit trail under abuse', () => {
   });
 
   attack('a full audit trail: new entries are refused and old ones kept, changes get 503 and never reach the engine, reads answer, the refusals are counted and logged', async () => {
-    // Fill what is left of the stream as a flood would have.
-    const js = jetstream(nats);
-    for (;;) {
-      const refused = await js.publish(AUDIT_SUBJECT, JSON.stringify({ filler: true })).then(
-        () => false,
-        (err: Error) => /maximum messages exceeded/.test(err.message),
-      );
-      if (refused) break;
-    }
-    await sleep(CAPACITY_CHECK_MS);
+    await fillAuditStream();
     const full = (await jsm.streams.info(AUDIT_STREAM)).state;
     expect(full.messages).toBe(AUDIT_MAX_MESSAGES);
 
@@ -255,15 +249,7 @@ describe('the audit trail under abuse', () => {
   }, 120_000);
 
   attack('a revocation while the trail is full still revokes: the leaked key is refused at once', async () => {
-    const js = jetstream(nats);
-    for (;;) {
-      const refused = await js.publish(AUDIT_SUBJECT, JSON.stringify({ filler: true })).then(
-        () => false,
-        (err: Error) => /maximum messages exceeded/.test(err.message),
-      );
-      if (refused) break;
-    }
-    await sleep(CAPACITY_CHECK_MS);
+    await fillAuditStream();
     const leaked = fleet.mintKey('operator', { subject: 'audit-leaked' });
     const jti = JSON.parse(Buffer.from(leaked.split('.')[1], 'base64url').toString()).jti as string;
     expect((await api(fleet, 'DELETE', `/token/${jti}`)).status).toBe(200);

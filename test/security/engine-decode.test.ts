@@ -12,12 +12,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { decodeProxyFrame, encodeProxyFrame, PROXY_FRAME, proxyFrameJson, proxyRequestSubject, proxyResponseSubject, type ProxyOpen } from '@fleet/contracts/protocol';
+import type { ContainerCreateOptions } from 'dockerode';
+import { PROXY_FRAME, type ProxyOpen } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE, freePort, startRegistry, stopRegistry, type Registry } from '@fleet/deploy';
 import { attack } from '../support/attacks';
 import { DockerCli } from '../support/docker-cli';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
+import { openProxySession } from '../support/proxy-session';
 import { rawRequest, type RawAnswer } from '../support/raw-http';
 import { useTestFleet } from '../support/suite';
 
@@ -237,22 +239,20 @@ describe('the engine decodes what the gateway judged', () => {
   });
 });
 
-/** Opens a proxy session with the gateway's own NATS login, as a thief of it would, and returns the agent's first answer. */
-async function agentAnswer(open: ProxyOpen): Promise<{ kind: number; json: unknown }> {
-  const session = randomUUID().replace(/-/g, '');
-  const answers = gatewayLogin.subscribe(proxyResponseSubject(HOST, session));
-  gatewayLogin.publish(proxyRequestSubject(HOST, session), encodeProxyFrame(PROXY_FRAME.OPEN, open));
-  const timer = setTimeout(() => answers.unsubscribe(), 10_000);
+/** Creates and starts a container on HOST behind the gateway's back, hands its id to `use`, and removes it whatever `use` did. */
+async function withRunningContainer(spec: ContainerCreateOptions, use: (id: string) => Promise<void>): Promise<void> {
+  const container = await fleet.docker(HOST).createContainer(spec);
+  await container.start();
   try {
-    for await (const msg of answers) {
-      const frame = decodeProxyFrame(msg.data);
-      if (frame.kind === PROXY_FRAME.HEAD || frame.kind === PROXY_FRAME.ABORT) return { kind: frame.kind, json: proxyFrameJson(frame.payload) };
-    }
+    await use(container.id);
   } finally {
-    clearTimeout(timer);
-    answers.unsubscribe();
+    await container.remove({ force: true });
   }
-  throw new Error(`no answer from ${HOST}'s agent within 10 s`);
+}
+
+/** Opens a proxy session with the gateway's own NATS login, as a thief of it would, and returns the agent's first answer. */
+function agentAnswer(open: ProxyOpen): Promise<{ kind: number; json: unknown }> {
+  return openProxySession(gatewayLogin, HOST, open);
 }
 
 describe('host-reaching options the old denylist missed', () => {
@@ -292,13 +292,7 @@ describe('host-reaching options the old denylist missed', () => {
 
   attack("container:<id> network, PID and IPC modes joining a container in the host's PID namespace: refused", async () => {
     // In the host's PID namespace, not its network: the engine keeps a host-network sandbox mounted until it stops.
-    const hostns = await fleet.docker(HOST).createContainer({ name: 'admin-hostns', Image: BUSYBOX_IMAGE, Cmd: ['sleep', '600'], HostConfig: { PidMode: 'host', IpcMode: 'shareable' } });
-    await hostns.start();
-    try {
-      await joinHostNamespaces(hostns.id);
-    } finally {
-      await hostns.remove({ force: true });
-    }
+    await withRunningContainer({ name: 'admin-hostns', Image: BUSYBOX_IMAGE, Cmd: ['sleep', '600'], HostConfig: { PidMode: 'host', IpcMode: 'shareable' } }, joinHostNamespaces);
   });
 
   async function joinHostNamespaces(hostnsId: string): Promise<void> {
@@ -319,13 +313,7 @@ describe('host-reaching options the old denylist missed', () => {
   }
 
   attack('exec create with Privileged: true (docker exec --privileged, the raw body, a lowercase key): refused, the engine holds no exec', async () => {
-    const victim = await fleet.docker(HOST).createContainer({ name: 'dec-exec-victim', Image: BUSYBOX_IMAGE, Cmd: ['sleep', '600'] });
-    await victim.start();
-    try {
-      await privilegedExecs(victim.id);
-    } finally {
-      await victim.remove({ force: true });
-    }
+    await withRunningContainer({ name: 'dec-exec-victim', Image: BUSYBOX_IMAGE, Cmd: ['sleep', '600'] }, privilegedExecs);
   });
 
   async function privilegedExecs(victimId: string): Promise<void> {

@@ -9,10 +9,8 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import {
-  decodeProxyFrame,
   encodeProxyFrame,
   PROXY_FRAME,
-  proxyFrameJson,
   proxyRequestSubject,
   proxyResponseSubject,
   type ProxyAbort,
@@ -22,6 +20,7 @@ import { BUSYBOX_IMAGE } from '@fleet/deploy';
 import { NatsLogin } from '../support/agent-login';
 import { attack } from '../support/attacks';
 import { connectToFleetNats } from '../support/nats';
+import { openProxySession } from '../support/proxy-session';
 import { rawRequest } from '../support/raw-http';
 import { useTestFleet } from '../support/suite';
 
@@ -56,23 +55,6 @@ function createOpen(name: string, body: Record<string, unknown>): ProxyOpen {
   };
 }
 
-/** Opens a session with `nc` as the gateway would and returns the first HEAD or ABORT the agent answers. */
-async function openSession(nc: NatsConnection, host: string, open: ProxyOpen, session = randomUUID().replace(/-/g, '')): Promise<{ kind: number; json: unknown }> {
-  const answers = nc.subscribe(proxyResponseSubject(host, session));
-  nc.publish(proxyRequestSubject(host, session), encodeProxyFrame(PROXY_FRAME.OPEN, open));
-  const timer = setTimeout(() => answers.unsubscribe(), 10_000);
-  try {
-    for await (const msg of answers) {
-      const frame = decodeProxyFrame(msg.data);
-      if (frame.kind === PROXY_FRAME.HEAD || frame.kind === PROXY_FRAME.ABORT) return { kind: frame.kind, json: proxyFrameJson(frame.payload) };
-    }
-  } finally {
-    clearTimeout(timer);
-    answers.unsubscribe();
-  }
-  throw new Error(`no answer from ${host}'s agent within 10 s`);
-}
-
 describe('the Engine API proxy', () => {
   attack("an agent's own NATS login opens a proxy session to another host's engine (or answers for one)", async () => {
     const webAgent = await NatsLogin.asAgent(fleet, 'web-01');
@@ -90,7 +72,7 @@ describe('the Engine API proxy', () => {
       await webAgent.close();
     }
     // The control: the very same OPEN from the gateway's login does create it, so the frame itself was a working one.
-    const answer = await openSession(gatewayLogin, 'db-01', createOpen('proxy-control', { Image: BUSYBOX_IMAGE, Cmd: ['sleep', '60'] }));
+    const answer = await openProxySession(gatewayLogin, 'db-01', createOpen('proxy-control', { Image: BUSYBOX_IMAGE, Cmd: ['sleep', '60'] }));
     expect(answer).toMatchObject({ kind: PROXY_FRAME.HEAD, json: { status: 201 } });
     expect(await containerExists('db-01', 'proxy-control')).toBe(true);
     await fleet.docker('db-01').getContainer('proxy-control').remove({ force: true });
@@ -98,7 +80,7 @@ describe('the Engine API proxy', () => {
 
   attack('a privileged create forged with the gateway NATS login (no grant, a self-signed grant) is refused by the agent', async () => {
     const body = { Image: BUSYBOX_IMAGE, Cmd: ['sleep', '60'], HostConfig: { Privileged: true, Binds: ['/:/host'] } };
-    const noGrant = await openSession(gatewayLogin, 'web-01', createOpen('proxy-priv-1', body));
+    const noGrant = await openProxySession(gatewayLogin, 'web-01', createOpen('proxy-priv-1', body));
     expect(noGrant.kind).toBe(PROXY_FRAME.ABORT);
     expect(noGrant.json as ProxyAbort).toMatchObject({ status: 403, details: expect.stringContaining('no host-access grant') });
 
@@ -106,7 +88,7 @@ describe('the Engine API proxy', () => {
     const open = createOpen('proxy-priv-2', body);
     const { privateKey } = generateKeyPairSync('ed25519');
     const claims = { job_id: session, operation: 'engine POST /containers/create', hosts: ['web-01'], params_sha256: paramsDigest({ path: open.path, body }), expires_at: Date.now() + 60_000 };
-    const selfSigned = await openSession(gatewayLogin, 'web-01', { ...open, host_grant: signHostGrant(claims, privateKey) }, session);
+    const selfSigned = await openProxySession(gatewayLogin, 'web-01', { ...open, host_grant: signHostGrant(claims, privateKey) }, session);
     expect(selfSigned.json as ProxyAbort).toMatchObject({ status: 403, details: expect.stringContaining('does not verify') });
     for (const name of ['proxy-priv-1', 'proxy-priv-2']) expect(await containerExists('web-01', name)).toBe(false);
   });

@@ -9,13 +9,14 @@ import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jobMessageDigest, paramsDigest, signHostGrant, signJobSeal, type HostGrant } from '@fleet/contracts/host-grant';
-import { jobsStreamOf, jobSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
+import { jobsStreamOf, jobSubject, RESULTS_BUCKET, type JobMessage } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE, hostGrantKeyFiles } from '@fleet/deploy';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
+import { finalRow } from '../support/results';
 import { connectToFleetNats } from '../support/nats';
 import { useTestFleet } from '../support/suite';
 
@@ -141,7 +142,7 @@ describe('host-level access (docker:host)', () => {
         [{ ...sealed, seal: signJobSeal('web-01', jobMessageDigest(sealed as unknown as Record<string, unknown>), sealKey) }, 'host access refused'],
       ] as const) {
         await jetstream(gatewayLogin).publish(jobSubject('web-01'), JSON.stringify(message));
-        const row = await finalRow(results, message.job_id, 'web-01');
+        const row = await finalRow(results, message.job_id, 'web-01', 200);
         expect(row).toMatchObject({ status: 'failed', error_code: 403 });
         expect(row.error).toContain(refusal);
       }
@@ -178,13 +179,3 @@ describe('host-level access (docker:host)', () => {
   });
 });
 
-/** Polls the results bucket until the agent has written a final row for (job, host). */
-async function finalRow(results: KV, jobId: string, hostname: string): Promise<HostRow> {
-  for (let i = 0; i < 100; i++) {
-    const entry = await results.get(resultKey(jobId, hostname));
-    const row = entry?.string() ? (JSON.parse(entry.string()) as HostRow) : undefined;
-    if (row && row.status !== 'running') return row;
-    await sleep(200);
-  }
-  throw new Error(`no final row for ${jobId} on ${hostname}`);
-}

@@ -6,7 +6,7 @@
  * where it would have landed: the broker's connection list, the rogue server's own record, the port.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -30,21 +30,13 @@ import {
 } from '@fleet/deploy';
 import { EX_CONFIG } from '@fleet/runtime/config';
 import { attack } from '../support/attacks';
-import { useTestFleet } from '../support/suite';
+import { useScratchDir, useTestFleet } from '../support/suite';
 import { firstLine } from '../support/tls';
 
 jest.setTimeout(300_000);
 const REPO = resolve(__dirname, '../..');
 const fleet = useTestFleet({ tls: true, agents: defaultAgents(1) });
-let scratch: string;
-
-beforeAll(() => {
-  scratch = mkdtempSync('/tmp/flt-tls-attack-');
-});
-
-afterAll(() => {
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+const scratch = useScratchDir('/tmp/flt-tls-attack-');
 
 const sleep = (ms: number) => new Promise((resolvePromise) => setTimeout(resolvePromise, ms));
 const caFile = () => fleet.state.tls!.caFile;
@@ -84,10 +76,10 @@ attack('a client speaks plain NATS to the broker (to read jobs off the wire): th
 describe('a rogue broker (a certificate of another CA, no users: it would take any login)', () => {
   let rogue: NatsServer;
   beforeAll(async () => {
-    const foreign = await createPki(join(scratch, 'rogue-pki'), { natsHosts: ['127.0.0.1', 'localhost'] });
+    const foreign = await createPki(join(scratch(), 'rogue-pki'), { natsHosts: ['127.0.0.1', 'localhost'] });
     rogue = await startNats({
-      dir: join(scratch, 'rogue-nats'),
-      logFile: join(scratch, 'rogue-nats.log'),
+      dir: join(scratch(), 'rogue-nats'),
+      logFile: join(scratch(), 'rogue-nats.log'),
       detached: false,
       tls: { certFile: foreign.nats!.cert, keyFile: foreign.nats!.key, caFile: foreign.ca },
     });
@@ -98,7 +90,7 @@ describe('a rogue broker (a certificate of another CA, no users: it would take a
 
   /** The fleet's own service, with its own login and CA, pointed at the rogue broker. */
   async function pointedAtRogue(entrypoint: string, env: Record<string, string>, credsFile: string): Promise<{ pid: number; log: string }> {
-    const log = join(scratch, `${entrypoint === GATEWAY_ENTRYPOINT ? 'gateway' : 'agent'}-to-rogue.log`);
+    const log = join(scratch(), `${entrypoint === GATEWAY_ENTRYPOINT ? 'gateway' : 'agent'}-to-rogue.log`);
     const pid = spawnService({
       command: process.execPath,
       args: [entrypoint],
@@ -159,12 +151,12 @@ describe('a NATS cluster whose routes use mutual TLS (`fleet nats-config --pki` 
 
   /** One node's config as `fleet nats-config` writes it, on loopback ports of its own, with the cluster's one route password. */
   async function writeNode(name: string, routeTls: NatsTlsFiles, routePorts: number[], password?: string): Promise<Node> {
-    const node = { name, client: await freePort(), monitor: await freePort(), route: routePorts[nodes.length] ?? (await freePort()), configFile: join(scratch, `${name}.conf`), logFile: join(scratch, `${name}.log`), pid: 0 };
+    const node = { name, client: await freePort(), monitor: await freePort(), route: routePorts[nodes.length] ?? (await freePort()), configFile: join(scratch(), `${name}.conf`), logFile: join(scratch(), `${name}.log`), pid: 0 };
     let config = natsServerConfig(
       {
         listen: `127.0.0.1:${node.client}`,
         http: `127.0.0.1:${node.monitor}`,
-        storeDir: join(scratch, `${name}-store`),
+        storeDir: join(scratch(), `${name}-store`),
         clusterRoutes: routePorts.map((port) => `nats://127.0.0.1:${port}`),
         clusterName: 'fleet',
         clusterListen: `127.0.0.1:${node.route}`,
@@ -185,8 +177,8 @@ describe('a NATS cluster whose routes use mutual TLS (`fleet nats-config --pki` 
   });
 
   attack('a rogue node with the route password but a certificate of another CA tries to join: refused, the cluster keeps its one route', async () => {
-    const pki = await createPki(join(scratch, 'cluster-pki'), { natsHosts: ['127.0.0.1', 'localhost'], routeHosts: ['127.0.0.1', 'localhost'] });
-    const foreign = await createPki(join(scratch, 'rogue-route-pki'), { natsHosts: ['127.0.0.1', 'localhost'], routeHosts: ['127.0.0.1', 'localhost'] });
+    const pki = await createPki(join(scratch(), 'cluster-pki'), { natsHosts: ['127.0.0.1', 'localhost'], routeHosts: ['127.0.0.1', 'localhost'] });
+    const foreign = await createPki(join(scratch(), 'rogue-route-pki'), { natsHosts: ['127.0.0.1', 'localhost'], routeHosts: ['127.0.0.1', 'localhost'] });
     const routeTls = { certFile: pki.route!.cert, keyFile: pki.route!.key, caFile: pki.ca };
     const routePorts = [await freePort(), await freePort()];
     nodes.push(await writeNode('nats-a', routeTls, routePorts));
@@ -207,7 +199,7 @@ describe('a NATS cluster whose routes use mutual TLS (`fleet nats-config --pki` 
 });
 
 attack('a rogue HTTPS server with a certificate of another CA poses as the gateway: the fleet CLI never sends its API key', async () => {
-  const foreign = await createPki(join(scratch, 'rogue-gateway-pki'), { gatewayHosts: ['127.0.0.1', 'localhost'] });
+  const foreign = await createPki(join(scratch(), 'rogue-gateway-pki'), { gatewayHosts: ['127.0.0.1', 'localhost'] });
   const seen: string[] = [];
   const server = createServer({ cert: readFileSync(foreign.gateway!.cert), key: readFileSync(foreign.gateway!.key) }, (req, res) => {
     seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
@@ -221,7 +213,7 @@ attack('a rogue HTTPS server with a certificate of another CA poses as the gatew
     const cli = await new Promise<{ status: number | null; stderr: string }>((resolvePromise, reject) => {
       const child = spawn(process.execPath, ['apps/cli/bin/fleet.js', '--url', url, '--ca-file', caFile(), 'agent', 'ls'], {
         cwd: REPO,
-        env: { ...inherited, HOME: scratch, FLEET_API_KEY: fleet.adminKey },
+        env: { ...inherited, HOME: scratch(), FLEET_API_KEY: fleet.adminKey },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';
@@ -238,7 +230,7 @@ attack('a rogue HTTPS server with a certificate of another CA poses as the gatew
 });
 
 attack('a rogue HTTPS server with a certificate of another CA poses as the gateway an agent joins through: the agent never sends its join token', async () => {
-  const foreign = await createPki(join(scratch, 'rogue-join-pki'), { gatewayHosts: ['127.0.0.1', 'localhost'] });
+  const foreign = await createPki(join(scratch(), 'rogue-join-pki'), { gatewayHosts: ['127.0.0.1', 'localhost'] });
   const seen: string[] = [];
   const server = createServer({ cert: readFileSync(foreign.gateway!.cert), key: readFileSync(foreign.gateway!.key) }, (req, res) => {
     seen.push(`${req.method} ${req.url}`);
@@ -246,7 +238,7 @@ attack('a rogue HTTPS server with a certificate of another CA poses as the gatew
   });
   await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', () => resolvePromise()));
   const token = await issueJoinToken(fleet.state, 'web-77');
-  const logFile = join(scratch, 'agent-join-rogue.log');
+  const logFile = join(scratch(), 'agent-join-rogue.log');
   try {
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const keys = hostGrantKeyFiles(dirname(fleet.state.jwtSecretFile));
@@ -258,7 +250,7 @@ attack('a rogue HTTPS server with a certificate of another CA poses as the gatew
         env: {
           ...inherited,
           FLEET_AGENT_HOSTNAME: 'web-77',
-          FLEET_AGENT_IDENTITY_DIR: join(scratch, 'rogue-join-identity'),
+          FLEET_AGENT_IDENTITY_DIR: join(scratch(), 'rogue-join-identity'),
           FLEET_AGENT_JOIN_TOKEN: token,
           FLEET_GATEWAY_URL: url,
           // No FLEET_GATEWAY_CA_FILE: the gateway is verified with the fleet's CA, the NATS one.
@@ -284,7 +276,7 @@ attack('a rogue HTTPS server with a certificate of another CA poses as the gatew
     expect(output).not.toContain(token);
     // The TLS handshake failed before any request: the rogue server never saw the join, let alone the token.
     expect(seen).toEqual([]);
-    expect(existsSync(join(scratch, 'rogue-join-identity', 'agent.creds'))).toBe(false);
+    expect(existsSync(join(scratch(), 'rogue-join-identity', 'agent.creds'))).toBe(false);
   } finally {
     server.close();
   }

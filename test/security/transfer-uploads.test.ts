@@ -10,25 +10,13 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { pack } from 'tar-stream';
 import { downloadSubject, objectChunkSubject, objectStreamName, TRANSFER_HEADERS, UPLOADS_BUCKET, uploadSubject } from '@fleet/contracts/protocol';
-import { NatsLogin } from '../support/agent-login';
+import { GATEWAY_LOGIN, useNatsLogins } from '../support/agent-login';
 import { attack } from '../support/attacks';
 import { useTestFleet } from '../support/suite';
 
 const fleet = useTestFleet();
 const SECRET_CONTENT = 'meant for web-01 only';
-let db01: NatsLogin;
-let web01: NatsLogin;
-let gateway: NatsLogin;
-
-beforeAll(async () => {
-  db01 = await NatsLogin.asAgent(fleet, 'db-01');
-  web01 = await NatsLogin.asAgent(fleet, 'web-01');
-  gateway = await NatsLogin.asGateway(fleet);
-});
-
-afterAll(async () => {
-  await Promise.all([db01?.close(), web01?.close(), gateway?.close()]);
-});
+const logins = useNatsLogins(fleet, { db01: 'db-01', web01: 'web-01', gateway: GATEWAY_LOGIN });
 
 /** A tar holding one file with the content no other host may read. */
 async function secretTar(): Promise<Buffer> {
@@ -42,13 +30,13 @@ async function secretTar(): Promise<Buffer> {
 
 /** Messages in the upload bucket's stream (chunks and their metadata), as the broker counts them. */
 async function bucketMessages(): Promise<number> {
-  const jsm = await jetstreamManager(gateway.nc);
+  const jsm = await jetstreamManager(logins.gateway.nc);
   return (await jsm.streams.info(objectStreamName(UPLOADS_BUCKET))).state.messages;
 }
 
 /** Chunks of uploads still held: none once every upload's job has ended. */
 async function heldChunks(): Promise<number> {
-  const jsm = await jetstreamManager(gateway.nc);
+  const jsm = await jetstreamManager(logins.gateway.nc);
   const info = await jsm.streams.info(objectStreamName(UPLOADS_BUCKET), { subjects_filter: objectChunkSubject(UPLOADS_BUCKET, '>') });
   return Object.values(info.state.subjects ?? {}).reduce((sum, count) => sum + count, 0);
 }
@@ -80,19 +68,19 @@ async function whileUploadHeld(during: (jobId: string) => Promise<void>): Promis
 attack("db-01's login asks for web-01's upload, through the gateway and from the bucket below it: it reads nothing", async () => {
   await whileUploadHeld(async (jobId) => {
     // The job's own host gets it: the content is really there to be had.
-    const own = await web01.nc.request(uploadSubject(jobId, 'web-01'), JSON.stringify({ after: 0 }), { timeout: 2000 });
+    const own = await logins.web01.nc.request(uploadSubject(jobId, 'web-01'), JSON.stringify({ after: 0 }), { timeout: 2000 });
     expect(own.string()).toContain(SECRET_CONTENT);
     // As web-01, on web-01's subject: the broker refuses the publish.
-    await db01.nc.request(uploadSubject(jobId, 'web-01'), JSON.stringify({ after: 0 }), { timeout: 1000 }).catch(() => undefined);
-    await db01.violationFor(uploadSubject(jobId, 'web-01'));
+    await logins.db01.nc.request(uploadSubject(jobId, 'web-01'), JSON.stringify({ after: 0 }), { timeout: 1000 }).catch(() => undefined);
+    await logins.db01.violationFor(uploadSubject(jobId, 'web-01'));
     // On its own subject: allowed by the broker, but db-01 is no host of the job, so the gateway says nothing.
-    await expect(db01.nc.request(uploadSubject(jobId, 'db-01'), JSON.stringify({ after: 0 }), { timeout: 1000 })).rejects.toThrow(/timeout/i);
+    await expect(logins.db01.nc.request(uploadSubject(jobId, 'db-01'), JSON.stringify({ after: 0 }), { timeout: 1000 })).rejects.toThrow(/timeout/i);
     // Below the gateway: a direct get of the chunks, a consumer on the bucket, the bucket's info.
     const stream = objectStreamName(UPLOADS_BUCKET);
     for (const subject of [`$JS.API.DIRECT.GET.${stream}`, `$JS.API.CONSUMER.CREATE.${stream}`, `$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.MSG.GET.${stream}`]) {
-      const reply = await db01.nc.request(subject, JSON.stringify({ next_by_subj: objectChunkSubject(UPLOADS_BUCKET, '>'), seq: 1 }), { timeout: 1000 }).catch(() => undefined);
+      const reply = await logins.db01.nc.request(subject, JSON.stringify({ next_by_subj: objectChunkSubject(UPLOADS_BUCKET, '>'), seq: 1 }), { timeout: 1000 }).catch(() => undefined);
       expect(reply?.string() ?? '').not.toContain(SECRET_CONTENT);
-      await db01.violationFor(subject);
+      await logins.db01.violationFor(subject);
     }
   });
 });
@@ -101,10 +89,10 @@ attack("db-01's login writes into the upload bucket (a forged chunk, a forged ob
   const before = await bucketMessages();
   const forged = [objectChunkSubject(UPLOADS_BUCKET, 'forged'), `$O.${UPLOADS_BUCKET}.M.${Buffer.from('any-job').toString('base64url')}`];
   for (const subject of forged) {
-    db01.nc.publish(subject, 'forged by db-01');
-    await db01.violationFor(subject);
+    logins.db01.nc.publish(subject, 'forged by db-01');
+    await logins.db01.violationFor(subject);
   }
-  await db01.nc.flush();
+  await logins.db01.nc.flush();
   expect(await bucketMessages()).toBe(before);
 });
 
@@ -124,10 +112,10 @@ attack("db-01's login sends its own bytes as the file of web-01's export: the cl
       const partHeaders = headers();
       partHeaders.set(TRANSFER_HEADERS.seq, String(['start', 'data', 'end'].indexOf(part)));
       partHeaders.set(TRANSFER_HEADERS.part, part);
-      await expect(db01.nc.request(downloadSubject(jobId, hostname), data, { headers: partHeaders, timeout: 500 })).rejects.toThrow(/timeout/i);
+      await expect(logins.db01.nc.request(downloadSubject(jobId, hostname), data, { headers: partHeaders, timeout: 500 })).rejects.toThrow(/timeout/i);
     }
-    db01.nc.publish(downloadSubject(jobId, 'web-01'), 'forged-as-web-01');
-    await db01.violationFor(downloadSubject(jobId, 'web-01'));
+    logins.db01.nc.publish(downloadSubject(jobId, 'web-01'), 'forged-as-web-01');
+    await logins.db01.violationFor(downloadSubject(jobId, 'web-01'));
     const res = await answer;
     // web-01 never answered (frozen): the deadline's 504, with no forged byte in it.
     expect(res.status).toBe(504);

@@ -47,3 +47,23 @@ export class NatsLogin {
     return this.nc.close();
   }
 }
+
+/** In useNatsLogins, the gateway's login rather than an agent's. */
+export const GATEWAY_LOGIN = Symbol('the gateway login');
+
+/**
+ * NATS logins for the whole suite, each an agent's (by hostname) or the gateway's: made in this
+ * order in beforeAll, closed in afterAll. Read them in tests and later hooks.
+ */
+export function useNatsLogins<Name extends string>(fleet: TestFleet, logins: Record<Name, string | typeof GATEWAY_LOGIN>): Record<Name, NatsLogin> {
+  const made = {} as Record<Name, NatsLogin>;
+  beforeAll(async () => {
+    for (const [name, who] of Object.entries(logins) as Array<[Name, string | typeof GATEWAY_LOGIN]>) {
+      made[name] = who === GATEWAY_LOGIN ? await NatsLogin.asGateway(fleet) : await NatsLogin.asAgent(fleet, who);
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(Object.values<NatsLogin>(made).map((login) => login.close()));
+  });
+  return made;
+}

@@ -1,12 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type ProcessResult, runProcess } from './proc';
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ProcessResult;
 
 /**
  * The real `docker` binary aimed at one host through the gateway's Engine API proxy
@@ -29,23 +25,7 @@ export class DockerCli {
       DOCKER_HOST: `tcp://${new URL(this.gatewayUrl).host}/node/${host}/docker`,
       DOCKER_CONFIG: this.config(key),
     };
-    return new Promise((resolve, reject) => {
-      const child = spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`docker ${args.join(' ')} did not end within ${timeoutMs} ms; stdout ${stdout}; stderr ${stderr}`));
-      }, timeoutMs);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-      child.stdin.end();
-    });
+    return runProcess('docker', args, { env, stdin: '', timeoutMs, onTimeout: 'reject' });
   }
 
   private config(key: string): string {

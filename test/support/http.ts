@@ -1,8 +1,10 @@
-import { createFleetClient, type RawResponse } from '@fleet/sdk';
+import { createFleetClient, nodeHttp, type RawResponse } from '@fleet/sdk';
 
 export interface ApiTarget {
   url: string;
   adminKey: string;
+  /** The CA (PEM) an https gateway's certificate must chain to. */
+  ca?: string;
 }
 
 export interface ApiOptions {
@@ -31,6 +33,6 @@ export type ApiResponse<T = any> = RawResponse<T>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function api<T = any>(fleet: ApiTarget, method: string, path: string, opts: ApiOptions = {}): Promise<ApiResponse<T>> {
   const key = opts.key === undefined ? fleet.adminKey : opts.key;
-  const client = createFleetClient({ url: fleet.url, apiKey: key ?? undefined });
+  const client = createFleetClient({ url: fleet.url, apiKey: key ?? undefined, ...(fleet.ca ? nodeHttp({ ca: fleet.ca }) : {}) });
   return client.raw(method, path, { body: opts.body, headers: opts.headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
 }

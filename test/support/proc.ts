@@ -1,3 +1,4 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from '@fleet/deploy';
@@ -15,6 +16,48 @@ export function mib(bytes: number): string {
 }
 
 export { isAlive };
+
+/** What a child process wrote and how it ended. */
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Written to its stdin, which is then closed; without it, stdin is /dev/null. */
+  stdin?: string;
+  timeoutMs: number;
+  /** At the timeout: 'kill' ends the child with SIGKILL and resolves with what it wrote (code null); 'reject' kills it and rejects. */
+  onTimeout: 'kill' | 'reject';
+  /** How stdout's bytes become a string; default utf8. */
+  stdoutEncoding?: BufferEncoding;
+}
+
+/** Runs `command` to its end, collecting its output; never rejects on a non-zero exit (that is what the tests look at). */
+export function runProcess(command: string, args: string[], opts: RunOptions): Promise<ProcessResult> {
+  const spawnOptions: SpawnOptions = { env: opts.env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] };
+  if (opts.cwd !== undefined) spawnOptions.cwd = opts.cwd;
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, spawnOptions);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString(opts.stdoutEncoding)));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      if (opts.onTimeout === 'reject') reject(new Error(`${command} ${args.join(' ')} did not end within ${opts.timeoutMs} ms; stdout ${stdout}; stderr ${stderr}`));
+    }, opts.timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(opts.stdin);
+  });
+}
 
 /**
  * Options for a Node service whose live heap a test will weigh: SIGUSR2 makes it write a heap

@@ -1,3 +1,4 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { startTestFleet, type TestFleet, type TestFleetOptions } from './fleet';
 
 /**
@@ -20,4 +21,22 @@ export function useTestFleet(opts?: TestFleetOptions): TestFleet {
       return typeof value === 'function' ? value.bind(current) : value;
     },
   });
+}
+
+/**
+ * A scratch directory for the whole suite: made under `prefix` in beforeAll, removed in afterAll.
+ * Returns its path as a function, since the directory only exists once the hooks ran.
+ */
+export function useScratchDir(prefix: string): () => string {
+  let dir: string | undefined;
+  beforeAll(() => {
+    dir = mkdtempSync(prefix);
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (!dir) throw new Error('the scratch directory is used before beforeAll made it');
+    return dir;
+  };
 }

@@ -2,13 +2,11 @@
  * Every node operation in the contract has a gateway route that starts a job of that very operation, called here
  * with the operation's own request example; the routing is the real one, the job client records what it is asked.
  */
-import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { mintToken } from '@fleet/api-keys';
 import { loadContract, OPERATIONS, type OperationSpec } from '@fleet/contracts/operations';
-import { createApp } from './app';
 import type { JobClient, JobRequest } from './jobs/client';
 import type { Transfers } from './routes/node/transfers';
+import { serveTestApp } from './test-app';
 
 const SECRET = 'contract-walk-secret-0123456789abcdef';
 const SAMPLE_PATH_VALUES: Record<string, string> = { target: '_all', id: 'app', image: 'busybox', name: 'data', network: 'backend' };
@@ -70,24 +68,8 @@ describe('every node operation in the contract', () => {
             close: () => undefined,
           }) as never,
       };
-      const app = createApp({
-        jwtSecret: SECRET,
-        bodyLimit: '256kb',
-        rateLimitPerMinute: 0,
-        jobs,
-        transfers,
-        store: {} as never,
-        feed: {} as never,
-        identities: {} as never,
-        roster: {} as never,
-        audit: { record: () => undefined } as never,
-        revocations: { isRevoked: () => false } as never,
-        mintedKeys: {} as never,
-        log: pino({ level: 'silent' }),
-      });
-      const server = app.listen(0, '127.0.0.1');
-      await new Promise((resolve) => server.once('listening', resolve));
-      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const { url: served, server } = await serveTestApp({ jwtSecret: SECRET, jobs, transfers });
+      url = served;
       close = () => server.close();
     });
 

@@ -3,15 +3,13 @@
  * express app and stub back ends, and the job metrics on their own. The same endpoints against a live fleet:
  * test/e2e/observability.test.ts.
  */
-import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { mintToken } from '@fleet/api-keys';
 import { loadContract } from '@fleet/contracts/operations';
 import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
 import { metricValue, parseMetrics, scrape } from '../../../test/support/metrics';
-import { createApp } from './app';
 import { GatewayMetrics } from './metrics';
 import type { Readiness } from './routes/health';
+import { serveTestApp } from './test-app';
 
 const SECRET = 'observability-secret-0123456789abcdef';
 
@@ -36,27 +34,14 @@ describe('the gateway app', () => {
   metrics.followAgents({ list: () => agents as never });
 
   beforeAll(async () => {
-    const app = createApp({
+    const { url: served, server } = await serveTestApp({
       jwtSecret: SECRET,
-      bodyLimit: '256kb',
-      rateLimitPerMinute: 0,
-      jobs: {} as never,
-      transfers: {} as never,
-      store: {} as never,
-      feed: {} as never,
-      identities: {} as never,
       roster: { list: () => agents, get: () => undefined } as never,
-      audit: { record: () => undefined } as never,
-      revocations: { isRevoked: () => false } as never,
-      mintedKeys: {} as never,
-      log: pino({ level: 'silent' }),
       metrics,
       metricsPublic: true,
       readiness: async () => readiness,
     });
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = served;
     close = () => server.close();
   });
 

@@ -102,15 +102,9 @@ class JsonReader {
   }
 
   private object(path: string, member: (key: string, at: string) => unknown): Record<string, unknown> {
-    this.expect('{', path, 'an object');
     // No prototype: a key such as `__proto__` is data here, as it is to the engine.
     const result: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    this.space();
-    if (this.peek() === '}') {
-      this.pos++;
-      return result;
-    }
-    for (;;) {
+    this.sequence('{', '}', path, 'an object', () => {
       this.space();
       const key = this.string(path);
       const at = path === '' ? key : `${path}.${key}`;
@@ -118,33 +112,35 @@ class JsonReader {
       this.space();
       this.expect(':', at, "':'");
       result[key] = member(key, at);
-      this.space();
-      if (this.peek() === ',') {
-        this.pos++;
-        continue;
-      }
-      this.expect('}', path, "',' or '}'");
-      return result;
-    }
+    });
+    return result;
   }
 
   private list(of: JsonModel, path: string): unknown[] {
-    this.expect('[', path, 'a list');
     const result: unknown[] = [];
+    this.sequence('[', ']', path, 'a list', () => {
+      result.push(this.value(of, `${path}[${result.length}]`));
+    });
+    return result;
+  }
+
+  /** `open`, then `item` for each comma-separated item (none when `close` follows at once), then `close`. */
+  private sequence(open: string, close: string, path: string, what: string, item: () => void): void {
+    this.expect(open, path, what);
     this.space();
-    if (this.peek() === ']') {
+    if (this.peek() === close) {
       this.pos++;
-      return result;
+      return;
     }
     for (;;) {
-      result.push(this.value(of, `${path}[${result.length}]`));
+      item();
       this.space();
       if (this.peek() === ',') {
         this.pos++;
         continue;
       }
-      this.expect(']', path, "',' or ']'");
-      return result;
+      this.expect(close, path, `',' or '${close}'`);
+      return;
     }
   }
 

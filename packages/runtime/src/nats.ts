@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { kvKeyOf, kvSubject } from '@fleet/contracts/protocol';
@@ -45,10 +47,37 @@ export function natsLogin(creds: string | undefined): { authenticator?: ReturnTy
   return creds ? { authenticator: credsAuthenticator(new TextEncoder().encode(`${creds.trimEnd()}\n`)) } : {};
 }
 
+type IdentityCheck = (host: string, cert: PeerCertificate) => Error | undefined;
+
 /** A `tls://` URL without a CA file still requires TLS, verified against the system's CAs. */
-function natsTls(opts: NatsOptions): { caFile?: string } | undefined {
-  if (opts.caFile) return { caFile: opts.caFile };
-  return serverList(opts.servers).some((server) => server.startsWith('tls://')) ? {} : undefined;
+function natsTls(opts: NatsOptions): { caFile?: string; checkServerIdentity: IdentityCheck } | undefined {
+  const servers = serverList(opts.servers);
+  const identity = serverIdentityCheck(servers);
+  if (opts.caFile) return { caFile: opts.caFile, checkServerIdentity: identity };
+  return servers.some((server) => server.startsWith('tls://')) ? { checkServerIdentity: identity } : undefined;
+}
+
+/**
+ * The client names no server when it dials an IP address (no SNI for IPs), so Node checks the certificate
+ * against `localhost` instead of the address dialled, and a certificate made for that address is refused. Then
+ * the certificate must name `localhost` or one of the IP addresses in the server list (which of them this
+ * connection reached, the client does not say); a server dialled by name is checked against that name as usual.
+ */
+export function serverIdentityCheck(servers: string[]): IdentityCheck {
+  const addresses = servers.map(hostOfUrl).filter((host) => isIP(host) !== 0);
+  return (host, cert) => {
+    const named = checkServerIdentity(host, cert);
+    if (!named || host !== 'localhost') return named;
+    return addresses.some((address) => checkServerIdentity(address, cert) === undefined) ? undefined : named;
+  };
+}
+
+function hostOfUrl(server: string): string {
+  try {
+    return new URL(server.includes('://') ? server : `nats://${server}`).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return '';
+  }
 }
 
 /** The client takes a string as one URL, so a comma-separated list is split here (blanks and spaces dropped). */

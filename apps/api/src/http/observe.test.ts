@@ -3,12 +3,10 @@
  * matched and its parameters, the reason of a refusal, whether the call may be summarised; and the gate
  * that refuses changes while the trail is full.
  */
-import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { mintToken } from '@fleet/api-keys';
 import type { Role } from '@fleet/contracts/permissions';
 import type { AuditEntry } from '../audit/log';
-import { createApp } from '../app';
+import { serveTestApp } from '../test-app';
 
 const SECRET = 'observe-secret-0123456789abcdef-0123';
 
@@ -19,16 +17,10 @@ describe('the audit hook', () => {
   const recorded: Array<{ entry: AuditEntry; changedNothing: boolean }> = [];
 
   beforeAll(async () => {
-    const app = createApp({
+    const { url: served, server } = await serveTestApp({
       jwtSecret: SECRET,
-      bodyLimit: '256kb',
-      rateLimitPerMinute: 0,
       // A job that never answers: its caller hangs up first.
       jobs: { start: () => new Promise(() => undefined), streamBufferBytes: 1024 } as never,
-      transfers: {} as never,
-      store: {} as never,
-      feed: {} as never,
-      identities: {} as never,
       roster: { list: () => [], get: () => undefined } as never,
       audit: {
         record: (entry: AuditEntry, changedNothing = false) => recorded.push({ entry, changedNothing }),
@@ -37,12 +29,8 @@ describe('the audit hook', () => {
         },
       } as never,
       revocations: { isRevoked: () => false, revoke: async () => undefined } as never,
-      mintedKeys: {} as never,
-      log: pino({ level: 'silent' }),
     });
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = served;
     close = () => server.close();
   });
 

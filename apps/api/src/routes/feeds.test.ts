@@ -3,13 +3,11 @@
  * stack, with the job store, the result feed and the roster replaced by ones the test drives. The
  * real fleet is in test/e2e/ui.test.ts and test/security/api-feeds.test.ts.
  */
-import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { mintToken } from '@fleet/api-keys';
 import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
 import type { AgentView } from '../agents/roster';
-import { createApp } from '../app';
 import type { JobClient } from '../jobs/client';
+import { serveTestApp } from '../test-app';
 
 const SECRET = 'feeds-unit-secret-0123456789abcdefgh';
 const LABELS: Record<string, Record<string, string>> = { 'db-01': { role: 'db' }, 'web-01': { role: 'web' } };
@@ -54,10 +52,8 @@ let url: string;
 let close: () => void;
 
 beforeAll(async () => {
-  const app = createApp({
+  const { url: served, server } = await serveTestApp({
     jwtSecret: SECRET,
-    bodyLimit: '256kb',
-    rateLimitPerMinute: 0,
     jobs: { streamBufferBytes: 1 << 20 } as unknown as JobClient,
     store: {
       getRecord: async (id: string) => jobs.get(id),
@@ -71,15 +67,8 @@ beforeAll(async () => {
       labelsOf: (hostname: string) => LABELS[hostname],
       onChange: (listener: (hostname: string) => void) => ((agentChange = listener), () => undefined),
     } as never,
-    audit: { record: () => undefined } as never,
-    revocations: { isRevoked: () => false } as never,
-    mintedKeys: {} as never,
-    transfers: {} as never,
-    log: pino({ level: 'silent' }),
   });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = served;
   close = () => (server.closeAllConnections(), server.close());
 });
 
