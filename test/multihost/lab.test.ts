@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { nkeys } from '@nats-io/transport-node';
 import { pack } from 'tar-stream';
 import {
   createPki,
@@ -27,6 +28,7 @@ import { countContainers, imageIdOn } from '../support/docker';
 import { api } from '../support/http';
 import type { LabSecret } from '../support/lab-capture';
 import { foreignClientCertificate } from '../support/lab-identity';
+import { inNetns } from '../support/lab-network';
 import { useLab } from '../support/lab-suite';
 import { registryAuthHeader } from '../support/registry-auth';
 
@@ -67,6 +69,13 @@ function labFetch(url: string, init: RequestInit): Promise<Response> {
 /** ctl-2's gateway, with the admin key and the lab's CA. */
 function ctl2(): { url: string; adminKey: string; ca?: string } {
   return { url: lab.gateway('ctl-2').url, adminKey: lab.adminKey, ca: lab.ca };
+}
+
+/** An HTTP call made from inside a lab host's namespace (curl there, with the lab's CA): its status and parsed body. */
+function httpFrom(hostName: string, method: string, url: string, body: unknown): { status: number; body: Record<string, unknown> } {
+  const out = inNetns(lab.host(hostName).netns, 'curl', '-s', '--max-time', '20', ...(lab.pki ? ['--cacert', lab.pki.ca] : []), '-X', method, '-H', 'content-type: application/json', '-d', JSON.stringify(body), '-w', '\n%{http_code}', url);
+  const status = Number(out.slice(out.lastIndexOf('\n') + 1));
+  return { status, body: JSON.parse(out.slice(0, out.lastIndexOf('\n')) || '{}') as Record<string, unknown> };
 }
 
 function rowsOf(res: { body: { results?: Array<{ hostname: string }> } }): Array<Record<string, unknown> & { hostname: string }> {
@@ -389,6 +398,43 @@ describe('partitions', () => {
       lab.network.heal('ctl-2');
     }
   }, 120_000);
+});
+
+/*
+ * These wait for the agents' own identities (issue 18: join tokens, NKeys, revocation): until they land, the
+ * gateway has no such endpoints and each fails at its first check, which says what is missing.
+ */
+describe('impostors that only agent identities stop', () => {
+  attack('a stolen join token its host already used: refused on its second use, and the thief logs in nowhere', async () => {
+    const issued = await api(lab, 'POST', '/agent/web-09/join-token', { body: { ttl_seconds: 300 } });
+    expect(issued.status).toBe(201);
+    const token = String(issued.body.token);
+    secrets.push({ what: 'a join token', value: token });
+    const owner = nkeys.createUser();
+    const joined = await api(lab, 'POST', '/agent/join', { key: null, body: { hostname: 'web-09', token, public_key: owner.getPublicKey() } });
+    expect(joined.status).toBe(200);
+    const thief = lab.network.addHost('intruder-3', 53);
+    const thiefKey = nkeys.createUser();
+    const replay = httpFrom('intruder-3', 'POST', `${lab.url}/agent/join`, { hostname: 'web-09', token, public_key: thiefKey.getPublicKey() });
+    expect(replay.status).toBeGreaterThanOrEqual(400);
+    expect(replay.status).toBeLessThan(500);
+    expect(replay.body).toMatchObject({ error: expect.any(String), details: expect.any(String), code: replay.status });
+    const seed = new TextDecoder().decode(thiefKey.getSeed());
+    for (const name of NATS_HOSTS) expect(lab.natsLoginFrom('intruder-3', lab.natsServerUrl(name), { nkeySeed: seed })).toMatch(/^REFUSED /);
+    expect(connectionsFrom(thief.address).open).toBe(0);
+  });
+
+  // Last of the attacks: web-02 has no identity after it.
+  attack('an agent identity an admin revoked: what the agent logged in with, copied to another host, logs in nowhere', async () => {
+    const stolen = lab.agentLogin('web-02');
+    const revoked = await api(lab, 'DELETE', '/agent/web-02/identity');
+    expect(revoked.status).toBe(200);
+    const thief = lab.network.addHost('intruder-4', 54);
+    for (const name of NATS_HOSTS) expect(lab.natsLoginFrom('intruder-4', lab.natsServerUrl(name), stolen)).toMatch(/^REFUSED /);
+    const seen = connectionsFrom(thief.address);
+    expect(seen.open).toBe(0);
+    expect(seen.closed).toHaveLength(NATS_HOSTS.length);
+  });
 });
 
 describe('the wire', () => {
