@@ -25,6 +25,7 @@ import {
 import { nodeHttp } from '@fleet/sdk';
 import { attack } from '../support/attacks';
 import { countContainers, imageIdOn } from '../support/docker';
+import { eventually } from '../support/faults';
 import { api } from '../support/http';
 import type { LabSecret } from '../support/lab-capture';
 import { foreignClientCertificate } from '../support/lab-identity';
@@ -255,11 +256,16 @@ describe('impostors on the lab network', () => {
     lab.network.addHost('intruder', 51);
   });
 
-  attack('a host on the lab network with no credentials logs in to a NATS server: refused, no connection from it stays open', async () => {
+  attack('a host on the lab network with no credentials, or web-01\'s user JWT with an NKey of its own, logs in to a NATS server: refused, no connection from it stays open', async () => {
     const intruder = lab.host('intruder').address;
     const server = lab.natsServerUrl('nats-1');
     expect(lab.natsLoginFrom('intruder', server)).toMatch(/^REFUSED .*Authorization Violation/i);
-    expect(lab.natsLoginFrom('intruder', server, { user: 'agent-web-01', pass: 'not-its-password' })).toMatch(/^REFUSED .*Authorization Violation/i);
+    // web-01's creds (public JWT) with another key's seed: the server's nonce signed by the wrong NKey.
+    const web01 = lab.agentLogin('web-01').creds ?? '';
+    const wrongSeed = new TextDecoder().decode(nkeys.createUser().getSeed());
+    const wrongKey = web01.replace(/(-----BEGIN USER NKEY SEED-----\s*)\S+/, `$1${wrongSeed}`);
+    expect(wrongKey).not.toBe(web01);
+    expect(lab.natsLoginFrom('intruder', server, { creds: wrongKey })).toMatch(/^REFUSED .*Authorization Violation/i);
     const open = lab.monitor<Connz>('nats-1', '/connz?auth=true');
     expect((open.connections ?? []).filter((conn) => conn.ip === intruder)).toEqual([]);
     const closed = lab.monitor<Connz>('nats-1', '/connz?state=closed&auth=true');
@@ -425,10 +431,16 @@ describe('impostors that only agent identities stop', () => {
   });
 
   // Last of the attacks: web-02 has no identity after it.
-  attack('an agent identity an admin revoked: what the agent logged in with, copied to another host, logs in nowhere', async () => {
+  attack('an agent identity an admin revoked: the agent is cut off at once, and what it logged in with, copied to another host, logs in nowhere', async () => {
     const stolen = lab.agentLogin('web-02');
+    const agent = lab.host('web-02').address;
+    expect(connectionsFrom(agent).open).toBe(1);
     const revoked = await api(lab, 'DELETE', '/agent/web-02/identity');
     expect(revoked.status).toBe(200);
+    // Cut off at once: no server keeps its connection, and its reconnects are refused.
+    await eventually('no server keeps web-02\'s connection', () => connectionsFrom(agent).open === 0, 5_000);
+    await eventually('web-02\'s reconnect refused', () => connectionsFrom(agent).closed.some((conn) => conn.reason === 'Authentication Failure'), 10_000);
+    expect(connectionsFrom(agent).open).toBe(0);
     const thief = lab.network.addHost('intruder-4', 54);
     for (const name of NATS_HOSTS) expect(lab.natsLoginFrom('intruder-4', lab.natsServerUrl(name), stolen)).toMatch(/^REFUSED /);
     const seen = connectionsFrom(thief.address);
