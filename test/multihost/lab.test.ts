@@ -407,8 +407,8 @@ describe('partitions', () => {
 });
 
 /*
- * These wait for the agents' own identities (issue 18: join tokens, NKeys, revocation): until they land, the
- * gateway has no such endpoints and each fails at its first check, which says what is missing.
+ * What only the agents' own identities stop (issue 18: one-time join tokens, NKeys, revocation), checked on the
+ * brokers themselves: connz asked from inside each NATS server's namespace.
  */
 describe('impostors that only agent identities stop', () => {
   attack('a stolen join token its host already used: refused on its second use, and the thief logs in nowhere', async () => {
