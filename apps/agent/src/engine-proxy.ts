@@ -178,7 +178,6 @@ export class EngineProxy {
     const reasons = access.map((item) => item.reason).join('; ');
     const forbidden = (details: string): ProxyAbort => ({ status: 403, error: 'Forbidden - host access refused', details: `${reasons}: ${details}` });
     const { grantKey, allowedPaths } = this.deps.hostPolicy;
-    if (!grantKey) return forbidden('this agent has no gateway grant key (FLEET_HOST_GRANT_PUBLIC_KEY_FILE), so nothing may reach its host');
     const job = { job_id: id, operation: proxyGrantOperation(endpoint), hostname: this.deps.hostname, params: proxyGrantParams(judged) };
     const grantRefusal = hostGrantRefusal(open.host_grant, job, grantKey);
     if (grantRefusal) return forbidden(grantRefusal);

@@ -284,16 +284,6 @@ export function engineCallOf(located: LocatedEngineRequest): EngineCall {
   return { endpoint: located.endpoint, params: { ...(version ? { version: version.slice(2) } : {}), ...values } };
 }
 
-/** `engineCallOf` of the request, or undefined when it matches no endpoint or is refused. */
-export function matchEngineCall(method: string, url: string): EngineCall | undefined {
-  try {
-    return engineCallOf(locateEngineRequest(method, url));
-  } catch (err) {
-    if (err instanceof EngineRequestRefusal) return undefined;
-    throw err;
-  }
-}
-
 function namedPatternOf(path: string): RegExp {
   const source = path
     .split('/')
