@@ -1,4 +1,5 @@
 import { JOB_SHARDS } from '@fleet/contracts/protocol';
+import { readHistory, type BenchHistory } from './history';
 import type { BenchResults } from './results';
 import type { CallPathRecord } from './sections/callpath';
 import type { HotFunction, ProfileSummary } from './sections/cpuprofile';
@@ -6,38 +7,6 @@ import { P99_LIMIT_MS } from './sections/throughput';
 import type { GatewayLogSummary, ScaleLevel } from './sections/scale';
 import type { PipelineCommand, PipelineKey } from './sections/pipelines';
 import type { ThroughputTarget } from './sections/throughput';
-
-/**
- * What section 5 changed in the code (kept beside the renderer so BENCHMARKS.md
- * always says what the "after" column contains).
- */
-export const OPTIMISATIONS: string[] = [
-  'No async stack traces on NATS requests (`noAsyncTraces` in `packages/runtime/src/nats.ts`, gateway and agents). The client otherwise builds two `Error` objects with stack traces for every request — every JetStream publish and KV write: the job record, each dispatch, the audit entry, the claim and the result — only to give a timeout a nicer stack; they were the top NATS-client frames in both profiles (`RequestError`, `TimeoutError`). Errors keep their messages and types.',
-  'A job\'s deadline in the agent is a timer cleared when the job ends (`apps/agent/src/worker.ts`). `AbortSignal.timeout()` kept a timer, a signal and its listeners alive until the deadline — up to 300 s after a job that took a millisecond — and `AbortSignal.any()` was built for every job although only streams can be cancelled; now it is built for streams only. The executor sees the same signal, aborted at the same moment with the same reason.',
-  'The gateway\'s result feed decodes each row with one shared `TextDecoder` and hands the same row object to every listener (`apps/api/src/jobs/feed.ts`) instead of a new decoder and a copy per row.',
-  'API keys are verified against a key object made once from the signing secret (`verificationKey` in `packages/api-keys/src/index.ts`). Given the secret as a string, jsonwebtoken 9 first tries `crypto.createPublicKey()` on it — which throws — on every request; that was the top frame of the gateway profile. Same algorithm pin, same checks.',
-  'Agents receive their jobs from a push consumer delivering under their own inbox prefix (`ensureConsumer` in `apps/agent/src/worker.ts`) instead of pulling them. With one filtered pull consumer per host, nats-server 2.9.10 left some deliveries waiting a whole pull expiry (5 s), so from about 1,000 agents nearly every `_all` took over 5 s (`bench/pull-stall.ts` reproduces it without fleet code, and shows push consumers without the stall).',
-  'Dispatch is spread over ' + String(JOB_SHARDS) + ' job streams by a hash of the hostname (`packages/contracts/src/protocol.ts`). A filtered consumer scans past the other hosts\' messages on its stream, so one stream made a fan-out cost the broker ~hosts² reads.',
-  'A read (`x-mutating: false`, not a stream) runs without the agent\'s claim (`apps/agent/src/worker.ts`): executing it twice changes nothing, and its row is written by an atomic create, so the first row stays. One JetStream round trip less per read.',
-  'A read\'s job record is stored and its dispatch published at the same time (`apps/api/src/jobs/client.ts`); a mutation is still sent only once its record is stored, so a job that cannot be stored runs nowhere.',
-  'The agent announces each final row on core NATS (`fleet.row.<job_id>.<hostname>`, publishable only by that host\'s agent) before writing it to the results bucket; the waiting gateway answers from whichever it hears first (`apps/api/src/jobs/feed.ts`). The durable write no longer sits on the answer\'s path.',
-  'Requests are validated by ajv validators compiled for each operation of the contract when the gateway starts, on express\' own routes (`apps/api/src/http/validation.ts`), instead of express-openapi-validator, which looked each request\'s route up by compiling every path pattern of the contract. Same checks, coercion, defaults and `{error, details, code}` answers.',
-  'Each API key is verified once and kept until it expires (`KeyVerifier` in `packages/api-keys/src/index.ts`, at most 10,000 keys, least recently used out first); revocation is still checked on every request.',
-  'Target resolution no longer lists and sorts the fleet per call (`apps/api/src/agents/roster.ts`, `apps/api/src/targets/resolve.ts`): a hostname is looked up alone, `_any` takes the next live, undrained hostname, and the sorted hostname order is rebuilt only when an agent comes or goes, not on every heartbeat or call.',
-  'A starting gateway reads the agents, drains and enrolments buckets through one consumer each (`readBucket` in `apps/api/src/nats/buckets.ts`) and checks every accepted host\'s consumer with one listing per job stream (`ensureAgentConsumers` in `apps/api/src/agents/consumers.ts`), instead of a get per agent and a consumer info per host: a handful of round trips at 5,000 agents, not 15,000.',
-  'A job\'s record is published before its dispatches, and at most 256 dispatches of one job await their acknowledgement at once (`apps/api/src/jobs/client.ts`). With all 5,000 of an `_all` sent together, the record waited behind them past its attempt timeout and the retries of every late publish piled onto a broker already behind: the 5,000-agent fan-out failed with 503s and left `_any` pings waiting 14 s.',
-  'A broker that does not answer in time is a 503 with `retry-after` (`apps/api/src/http/errors.ts`), not a 500; the bench and `fleet up` retry such an acceptance.',
-  'The gateway sends no ETag (`apps/api/src/app.ts`): express hashed every JSON answer (SHA-1) to offer a 304 the contract declares for no operation.',
-  'One info-level log line per call (`apps/api/src/jobs/client.ts`): `job dispatched` is at debug; the request line already carries the job_id, target and outcome.',
-  'Each agent\'s view is built once per change — heartbeat, enrolment, drain — and kept (`AgentRoster` in `apps/api/src/agents/roster.ts`), instead of a new object and ISO timestamp on every call that names a host.',
-  'A job\'s deadline in the agent is one timer whose AbortSignal is made only if the executor asks for it (`JobDeadline` in `apps/agent/src/deadline.ts`), and a job that finds an engine slot free sets no queue timer (`Semaphore.run` in `apps/agent/src/semaphore.ts`): a ping or a listing cost two AbortControllers, two timers, an abort listener and a `Promise.race` each. Executors that look at the signal see the same one, aborted at the same moment with the same reason.',
-  'The agent serializes a row once (`fitted` in `apps/agent/src/worker.ts`) and hands the same bytes to the size check, the announcement on core NATS and the results-bucket write, instead of three `JSON.stringify` calls per row. Measured together with the deadline timer above, outside this run (nine interleaved profile pairs of the code before and after, on a busy box): the agent\'s CPU per job as a share of the gateway\'s in the same run, 0.794 → 0.727 (medians; the ranges did not overlap).',
-  'A read that finds an engine slot free, and whose deadline comes before the broker would deliver it again (the consumer\'s `ack_wait`), is acked together with its row (`apps/agent/src/worker.ts`): the ack, the row\'s announcement and its durable write leave in one socket write instead of two, and no ack write precedes the engine call. An agent that dies meanwhile has the read delivered again, which harms nothing (its first row stays); mutations and long jobs are still acked before they run. Measured outside this run (strace on an idle agent, 100–200 calls each side): writes per job 5.04 → 4.03, delivery → engine request 1.86 → 0.87–0.99 ms.',
-  'The gateway and the agents write their log lines synchronously, on the event loop\'s thread (`pino.destination({ sync: true })`, the default of `createLogger` in `packages/runtime/src/logger.ts`): pino\'s default stdout stream handed every line to a libuv worker thread (an asynchronous `fs.write`, then a callback), one cross-thread handoff per call, seen as futex wakes between a row and its answer (strace at 200 calls/s: 1.8 → 0.9 futex calls per call); a fatal line is also written before the process exits.',
-  'A node call is routed once and passes through no router it does not belong to (`apps/api/src/app.ts`, `apps/api/src/http/validation.ts`, `apps/api/src/routes/engine-proxy.ts`): each node operation\'s validator is the first handler of its own route instead of a validation router matched before the node routes were matched again, and the public and Engine API proxy routers are entered only by their own paths. Express\' router leaves by `setImmediate`, so each router a call went through without an answer (six of them) cost it a turn of the event loop behind every other ready request and broker message. Same 400/404/405 answers, checked side by side (an OPTIONS call stays a 405). Event-loop wakes (`epoll_pwait`) per call at 200 calls/s, with the audit batching below: 0.9 → 0.3.',
-  'Audit entries of calls ending within 10 ms are published together (`apps/api/src/audit/log.ts`): still one acknowledged JetStream message each, but sent in one socket write to the broker instead of one write per call (writes to the broker were the gateway\'s costliest native frame). A failed write is still logged per entry, and the gateway publishes what is waiting before it disconnects. Not measured on its own: it saves a write per call only when calls end within 10 ms of each other, i.e. under load.',
-  'The event loop\'s delay is sampled every 100 ms instead of prom-client\'s default 10 ms (`packages/runtime/src/metrics.ts`, gateway and agents): an idle process woke ~200 times a second, now ~20.',
-];
 
 const TARGETS = {
   addedP50: 1,
@@ -74,6 +43,15 @@ function pipelineRatios(r: BenchResults): { coldStart?: number; vsAnsible?: numb
 }
 
 type Row = Array<string | number>;
+
+/** Values bench/HISTORY.md's entries name that are the code's, not the run's. */
+const RUN_CONSTANTS = { 'job-shards': JOB_SHARDS };
+
+/** Section 5's "What was optimised": bench/HISTORY.md's list. */
+function optimisationList(history: BenchHistory): string {
+  const items = history.optimisations(RUN_CONSTANTS);
+  return items.length ? items.map((item) => `- ${item}`).join('\n') : 'Nothing yet.';
+}
 
 function table(header: string[], rows: Row[]): string {
   const line = (cells: Row) => `| ${cells.map((cell) => String(cell)).join(' | ')} |`;
@@ -517,7 +495,7 @@ function hotTable(summary: ProfileSummary | undefined): string {
   );
 }
 
-function profileSection(r: BenchResults, baseline?: BenchResults): string {
+function profileSection(r: BenchResults, history: BenchHistory, baseline?: BenchResults): string {
   const p = r.profile;
   if (!p) return '## 5. Profile\n\nNot run.\n';
   const b = baseline?.profile;
@@ -586,7 +564,7 @@ ${hotTable(p.agent)}
 
 ### What was optimised
 
-${OPTIMISATIONS.length ? OPTIMISATIONS.map((o) => `- ${o}`).join('\n') : 'Nothing yet.'}
+${optimisationList(history)}
 `;
 }
 
@@ -623,12 +601,12 @@ function categoryPercent(summary: ProfileSummary | undefined, category: string):
 }
 
 /** What the numbers say beyond the targets: causes found, what was fixed, and what was left and why. */
-function findings(r: BenchResults): string {
+function findings(r: BenchResults, history: BenchHistory): string {
   const items: string[] = [];
   const levels = r.scale?.levels ?? [];
   const stalled = levels.filter((l) => l.fanout.callsOver1s > 0).map((l) => `${l.fanout.callsOver1s} of ${l.fanout.calls} at ${l.agents.toLocaleString('en-US')}`);
   if (levels.length) {
-    items.push(`**The pull-expiry tail is gone; the rest of a large fan-out is broker work.** Calls over 1 s: ${stalled.length ? stalled.join(', ') : 'none in this run'}. The agents used to pull their jobs from one filtered durable pull consumer each; against this nats-server 2.9.10 some deliveries then waited a whole pull expiry (5 s), so from about 1,000 agents nearly every \`_all\` took over 5 s. It reproduces without fleet code: \`node --import tsx bench/pull-stall.ts 1000 15\` (12 of 15 rounds had a 5 s delivery here). The agents now use push consumers delivering to a subject under their own inbox prefix (\`ensureConsumer\` in \`apps/agent/src/worker.ts\`): the same reproduction with push consumers (\`… 1000 15 5000 push\`) had 0 of 15 rounds over 1 s. What remains at thousands of hosts grows with the fleet on the broker side (next item).`);
+    items.push(history.finding('pull-expiry', { 'calls-over-1s': stalled.length ? stalled.join(', ') : 'none in this run' }));
   }
   if (levels.length >= 3) {
     const first = r.scale?.analysis.msPerHost.find((m) => m.agents >= 100);
@@ -640,21 +618,49 @@ function findings(r: BenchResults): string {
       .filter((l) => l.natsProfile)
       .map((l) => ({ agents: l.agents, seconds: l.natsProfile?.seconds ?? 0, fn: l.natsProfile?.top.find((f) => f.name.endsWith('(*consumerFileStore).writeState')) }))
       .filter((x) => x.fn);
-    items.push(`**NATS work per host, by fleet size.** NATS CPU per host per \`_all\` call goes from ${n(first?.natsCpuUsPerHost, 0)} µs at ${first?.agents} agents to ${n(last?.natsCpuUsPerHost, 0)} µs at ${last?.agents.toLocaleString('en-US')}${scan && loop ? `; in nats-server's own profile ${n((scan.totalMs / Math.max(1, loop.totalMs)) * 100, 0)}% of its consumers' delivery loop (\`loopAndGatherMsgs\`) is \`LoadNextMsg\` → \`firstMatching\`: a host's filtered consumer scans past the other hosts' dispatch messages on its stream to find its own` : ''}. With one jobs stream that made a fan-out O(hosts²) for the broker; dispatch is now spread over ${JOB_SHARDS} streams by a hash of the hostname (\`jobSubject\` in \`packages/contracts/src/protocol.ts\`), which divides that scan by ${JOB_SHARDS}${stateWrites.length ? `. Each host's consumer also writes its state once per job (\`consumerFileStore.writeState\`: ${stateWrites.map((x) => `${n(x.fn?.totalMs, 0)} ms in ${x.seconds} s at ${x.agents.toLocaleString('en-US')} agents`).join(', ')})` : ''}. Next, if 5,000-host fan-outs must answer well under a second: one stored message per fan-out for group targets (agents matching the stored host set locally), the at-most-once claim kept as it is.`);
+    const loopShare = scan && loop ? n((scan.totalMs / Math.max(1, loop.totalMs)) * 100, 0) : undefined;
+    const deliveryLoop = loopShare ? `; ${history.finding('nats-delivery-loop', { share: loopShare })}` : '';
+    const writes = stateWrites
+      .map((x) => `${n(x.fn?.totalMs, 0)} ms in ${x.seconds} s at ${x.agents.toLocaleString('en-US')} agents`)
+      .join(', ');
+    items.push(
+      history.finding('nats-per-host', {
+        ...RUN_CONSTANTS,
+        'first-us': n(first?.natsCpuUsPerHost, 0),
+        'first-agents': String(first?.agents),
+        'last-us': n(last?.natsCpuUsPerHost, 0),
+        'last-agents': String(last?.agents.toLocaleString('en-US')),
+        'delivery-loop': deliveryLoop,
+        'state-writes': stateWrites.length ? `. ${history.finding('nats-state-writes', { writes })}` : '',
+      }),
+    );
     const any10 = levels[0];
     const anyLast = levels.at(-1);
     if (any10 && anyLast && anyLast.agents > any10.agents) {
-      items.push(`**\`_all\` and label targets walk the fleet; \`_any\` and hostnames do not.** \`_any\` ping p50 is ${n(any10.anyPing.p50, 2)} ms at ${any10.agents} agents and ${n(anyLast.anyPing.p50, 2)} ms at ${anyLast.agents.toLocaleString('en-US')} (the rest of that growth is the broker's and the box's load with that many agents connected): \`_any\` takes the next live, undrained hostname from a sorted list kept between calls, and a hostname is looked up alone (\`apps/api/src/targets/resolve.ts\`). \`_all\` and label targets build a view of every live agent per call, O(agents); an index by label kept current by the heartbeat feed would make a label O(matches).`);
+      items.push(
+        history.finding('any-and-all', {
+          'first-p50': n(any10.anyPing.p50, 2),
+          'first-agents': any10.agents,
+          'last-p50': n(anyLast.anyPing.p50, 2),
+          'last-agents': anyLast.agents.toLocaleString('en-US'),
+        }),
+      );
     }
   }
   const jwt = r.micro?.jwt;
   const gatewayJwt = categoryPercent(r.profile?.gateway, 'API keys (jsonwebtoken)');
   if (jwt) {
-    items.push(`**API-key verification was the gateway's top hot spot; fixed.** jsonwebtoken 9's \`verify()\`, given the HS256 secret as a string, first tries \`crypto.createPublicKey()\` on it — which throws — before making a secret key, on every request: ${n(jwt.stringSecretUs)} µs per verification, against ${n(jwt.keyObjectUs)} µs now that the gateway verifies against a \`KeyObject\` made once (\`verificationKey\` in \`packages/api-keys/src/index.ts\`; same algorithm pin, same checks)${gatewayJwt !== undefined ? `; ${n(gatewayJwt)}% of the gateway's busy CPU in this run's profile` : ''}.`);
+    items.push(
+      history.finding('api-keys', {
+        'string-secret-us': n(jwt.stringSecretUs),
+        'key-object-us': n(jwt.keyObjectUs),
+        'gateway-share': gatewayJwt !== undefined ? `; ${n(gatewayJwt)}% of the gateway's busy CPU in this run's profile` : '',
+      }),
+    );
   }
   const validator = categoryPercent(r.profile?.gateway, 'request validation (express-openapi-validator, ajv)');
   if (validator !== undefined) {
-    items.push(`**Request validation:** ${n(validator)}% of the gateway's busy CPU in this run's profile. express-openapi-validator 5.6 looked each request's route up by compiling every path pattern of the contract (\`lookupRoute\` → \`pathToRegexp\`) on every request; the gateway now validates with ajv validators compiled per operation at start, on express' own routes (\`apps/api/src/http/validation.ts\`; A/B above).`);
+    items.push(history.finding('request-validation', { 'gateway-share': n(validator) }));
   }
   return items.length ? `## Findings\n\n${items.map((item) => `- ${item}`).join('\n')}\n` : '';
 }
@@ -672,7 +678,8 @@ function why(r: BenchResults): string {
   return parts.length ? `- **Why:** ${parts.join('; ')}.` : '';
 }
 
-function closing(r: BenchResults): string {
+function closing(r: BenchResults, history: BenchHistory): string {
+  const optimisations = history.optimisations(RUN_CONSTANTS);
   const t = targets(r);
   const met = t.filter((x) => x.met === true).length;
   const missed = t.filter((x) => x.met === false);
@@ -692,8 +699,8 @@ function closing(r: BenchResults): string {
     web ? `- **Throughput:** ${n(web.maxSustained, 0)} jobs/s sustained on one host${any ? `, ${n(any.maxSustained, 0)} jobs/s on \`_any\` over 3` : ''} with p99 ≤ ${P99_LIMIT_MS} ms.` : '',
     why(r),
     `- **Targets:** ${met} met, ${missed.length} missed${missed.length ? ` (${missed.map((x) => `${x.what}: ${x.measured}`).join('; ')})` : ''}.`,
-    OPTIMISATIONS.length
-      ? `- **Optimised:** ${OPTIMISATIONS.map((o, i) => {
+    optimisations.length
+      ? `- **Optimised:** ${optimisations.map((o, i) => {
           const first = o.split('. ')[0].replace(/\s*\([^)]*\)/g, '').replace(/\.$/, '');
           // Lower-case the first letter of a sentence, not of an acronym (`API keys`).
           return i === 0 || /^[A-Z]{2}/.test(first) ? first : first.charAt(0).toLowerCase() + first.slice(1);
@@ -835,5 +842,20 @@ ${d.matrixSkipped ? `\nThe 1,000-host matrix was not measured: ${d.matrixSkipped
 }
 
 export function renderMarkdown(r: BenchResults, baseline?: BenchResults): string {
-  return [header(r), targetSection(r), overheadSection(r), fanoutSection(r), throughputSection(r), costSection(r), profileSection(r, baseline), pipelinesSection(r), dockerCliSection(r), tlsSection(r), dashboardSection(r), findings(r), closing(r)].join('\n');
+  const history = readHistory();
+  return [
+    header(r),
+    targetSection(r),
+    overheadSection(r),
+    fanoutSection(r),
+    throughputSection(r),
+    costSection(r),
+    profileSection(r, history, baseline),
+    pipelinesSection(r),
+    dockerCliSection(r),
+    tlsSection(r),
+    dashboardSection(r),
+    findings(r, history),
+    closing(r, history),
+  ].join('\n');
 }
