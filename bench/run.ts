@@ -21,7 +21,7 @@ import { startRealFleet, type RealFleet } from './lib/fleets';
 import { RowObserver } from './lib/observer';
 import { renderMarkdown } from './render';
 import type { BenchResults } from './results';
-import { measureKeyVerification, measureRequestValidation, type CallPathRecord } from './sections/callpath';
+import { measureKeyVerification, type CallPathRecord } from './sections/callpath';
 import { runDashboard, type DashboardResult } from './sections/dashboard';
 import { measureFanout } from './sections/fanout';
 import { measureAgentView, measureEtag, measureJobLogLines, measureLogDestination, measureNodeCallRouting } from './sections/gateway-path';
@@ -201,7 +201,6 @@ async function main(): Promise<void> {
     progress.say(`micro: jwt.verify ${results.micro.jwt.stringSecretUs} µs with the secret as a string, ${results.micro.jwt.keyObjectUs} µs with a KeyObject`);
     const callPath = [
       measureKeyVerification(options.quick ? 2000 : 10_000),
-      await measureRequestValidation(options.quick ? 1000 : 5000),
       await measureEtag(options.quick ? 1000 : 5000),
       await measureJobLogLines(options.quick ? 5000 : 20_000),
       await measureAgentView(options.quick ? 20_000 : 100_000),

@@ -59,7 +59,7 @@ function packageVersion(name: string): string {
 }
 
 export function versions(): Versions {
-  const packages = ['express', 'express-openapi-validator', 'express-rate-limit', 'jsonwebtoken', 'pino', '@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv', 'dockerode', 'autocannon', 'tsx', 'esbuild'];
+  const packages = ['express', 'express-rate-limit', 'jsonwebtoken', 'pino', '@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv', 'dockerode', 'autocannon', 'tsx', 'esbuild'];
   return {
     node: process.version,
     natsServer: run(findExecutable('nats-server'), ['--version']),

@@ -15,7 +15,7 @@ import { errorHandler, unknownRoute } from '../../apps/api/src/http/errors';
 import { finiteQueryNumbers } from '../../apps/api/src/http/finite-numbers';
 import { logAndAuditRequests } from '../../apps/api/src/http/observe';
 import { perKeyRateLimit } from '../../apps/api/src/http/rate-limit';
-import { contractValidation } from '../../apps/api/src/http/validation';
+import { compileContractValidation } from '../../apps/api/src/http/validation';
 import type { JobClient, JobRequest } from '../../apps/api/src/jobs/client';
 import { docsRoutes } from '../../apps/api/src/routes/docs';
 import { healthRoutes } from '../../apps/api/src/routes/health';
@@ -239,7 +239,7 @@ function routedAsBefore(deps: GatewayDeps): Express {
   const proxy = Router();
   proxy.use('/node/:hostname/docker', (_req, res) => res.status(501).end());
   app.use(proxy);
-  app.use(contractValidation());
+  app.use(compileContractValidation().router());
   app.use(finiteQueryNumbers);
   const nodeRoutes = Router();
   mountNodeOperations(nodeRoutes, deps.jobs, deps.transfers, () => [], { registries: DEFAULT_REGISTRIES });

@@ -81,11 +81,6 @@ export function compileContractValidation(contract: Json = loadContract()): Cont
   };
 }
 
-/** Every operation validated by one router (see ContractValidation.router). */
-export function contractValidation(contract: Json = loadContract()): Router {
-  return compileContractValidation(contract).router();
-}
-
 function operationKey(op: Pick<OperationSpec, 'method' | 'path'>): string {
   return `${op.method} ${op.path}`;
 }
