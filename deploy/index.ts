@@ -1,5 +1,5 @@
 /**
- * `@fleet/deploy`'s one public door (as nats.js's `mod.ts`): what starts NATS, dockerd engines, the gateway and
+ * `@fleet/deploy`'s one public door: what starts NATS, dockerd engines, the gateway and
  * agents, used by the CLI (`fleet up`/`down`/`status`, `fleet nats-config`), the test harness and the bench.
  * Everything under lib/ that is not named here is deploy's own business.
  */

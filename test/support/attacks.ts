@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
  * The security suite's ledger. Each attack is a jest test that replays one attack on a real fleet
  * and asserts, on the engines or the broker, that nothing happened: the test passing means the
  * attack was blocked. Every outcome is appended to the ledger, and the suite's global teardown
- * prints `[security] N attacks, N blocked` from it (see test/security/summary.ts).
+ * prints `[security] N attacks, N blocked` from it (`printSummary` in test/security/ledger.ts).
  */
 export const LEDGER_FILE = process.env.FLEET_SECURITY_LEDGER ?? 'test/artifacts/security-attacks.jsonl';
 
