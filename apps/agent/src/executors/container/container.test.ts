@@ -517,6 +517,17 @@ describe('docker.container.archive-get', () => {
     expect(outcome).toEqual({ changed: false, id: 'web', message: '9 bytes of /etc/hostname sent' });
     expect(file.sent).toEqual([{ bytes: 'tar-bytes', headers: { 'X-Docker-Container-Path-Stat': 'eyJuYW1lIjoiaG9zdG5hbWUifQ==' } }]);
   });
+  it("lets go of the engine's stream also when the caller went away midway", async () => {
+    const archive = new Readable({ read() {} });
+    const engine = fakeEngine({ 'container.getArchive': () => archive });
+    const gone = async () => {
+      throw new Error('the caller went away');
+    };
+    await expect(containerArchiveGet({ id: 'web', path: '/etc' }, contextOf(engine.docker, { sendFile: gone }))).rejects.toThrow(
+      'the caller went away',
+    );
+    expect(archive.destroyed).toBe(true);
+  });
 });
 
 describe('docker.container.archive-put', () => {

@@ -85,6 +85,14 @@ describe('docker.image.pull', () => {
       message: 'manifest unknown',
     });
   });
+  it('a job stopped before the engine finished (deadline, client gone) fails the row rather than reporting a partial pull', async () => {
+    const engine = fakeEngine({ createImage: () => ndjson(progress) });
+    const stopped = new AbortController();
+    stopped.abort();
+    const ctx = contextOf(engine.docker, { signal: stopped.signal });
+    await expect(imagePull({ fromImage: 'local/busybox', tag: 't1' }, ctx)).rejects.toThrow('stopped before the engine finished');
+    expect(engine.calls.map((c) => c.call)).toEqual(['createImage']);
+  });
 });
 
 describe('docker.image.inspect', () => {
@@ -364,5 +372,15 @@ describe('docker.image.load', () => {
     const engine = fakeEngine({ loadImage: () => ndjson([{ errorDetail: { message: 'unexpected EOF' }, error: 'unexpected EOF' }]) });
     const ctx = contextOf(engine.docker, { upload: () => Readable.from([Buffer.from('tar')]) });
     await expect(imageLoad({}, ctx)).rejects.toMatchObject({ statusCode: 400, message: 'unexpected EOF' });
+  });
+
+  it("an upload that fails midway is the row's error, not the aborted engine call", async () => {
+    const stuck = (_body: unknown, options: { abortSignal: AbortSignal }) =>
+      new Promise((_, reject) => options.abortSignal.addEventListener('abort', () => reject(new Error('aborted'))));
+    const engine = fakeEngine({ loadImage: stuck });
+    const failing = new Readable({ read() {} });
+    const load = imageLoad({}, contextOf(engine.docker, { upload: () => failing }));
+    failing.destroy(new Error('the upload ended after 3 of 9 bytes'));
+    await expect(load).rejects.toThrow('the upload ended after 3 of 9 bytes');
   });
 });
