@@ -3,7 +3,7 @@
  * case against the fake engine in its family's test file (`docker.image.pull` in `image/image.test.ts`), in a
  * `describe` named by its operationId (README "Adding a Docker operation").
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { OPERATIONS, type NodeOperationName } from '@fleet/contracts/operations';
 import { EXECUTORS } from './index';
@@ -17,17 +17,20 @@ function familyTestFile(name: NodeOperationName): string {
   return path.join(__dirname, family, `${family}.test.ts`);
 }
 
-function hasFakeEngineCase(name: NodeOperationName): boolean {
-  let source: string;
-  try {
-    source = readFileSync(familyTestFile(name), 'utf8');
-  } catch {
-    return false;
-  }
-  // The operation's top-level describe block, up to the next one, with at least one test in it.
-  const blocks = source.split(/^(?=describe\()/m);
-  return blocks.some((block) => block.startsWith(`describe('${name}', () => {`) && /^\s+it\(/m.test(block));
+/** Each family test file's top-level describe blocks (up to the next one), by the name they give. */
+function describeBlocks(file: string): Map<string, string> {
+  if (!existsSync(file)) return new Map();
+  const blocks = readFileSync(file, 'utf8').split(/^(?=describe\()/m).slice(1);
+  return new Map(blocks.map((block) => [/^describe\('([^']*)'/.exec(block)?.[1] ?? block.slice(0, 40), block]));
 }
+
+/** A describe named by the operation, with at least one test in it. */
+function hasFakeEngineCase(name: NodeOperationName): boolean {
+  const block = describeBlocks(familyTestFile(name)).get(name);
+  return block !== undefined && /^\s+it\(/m.test(block);
+}
+
+const FAMILY_TEST_FILES = [...new Set(NODE_OPERATIONS.map(familyTestFile))];
 
 describe('the executor table', () => {
   it("covers the contract's node operations", () => {
@@ -40,6 +43,11 @@ describe('the executor table', () => {
 
   it("names every node operation without a fake-engine case in its family's test file", () => {
     expect(NODE_OPERATIONS.filter((name) => !hasFakeEngineCase(name))).toEqual([]);
+  });
+
+  it('has no case in a family\'s test file for an operation the contract does not have', () => {
+    const named = FAMILY_TEST_FILES.flatMap((file) => [...describeBlocks(file).keys()]);
+    expect(named.filter((name) => !NODE_OPERATIONS.includes(name as NodeOperationName))).toEqual([]);
   });
 });
 
