@@ -20,7 +20,9 @@ function familyTestFile(name: NodeOperationName): string {
 /** Each family test file's top-level describe blocks (up to the next one), by the name they give. */
 function describeBlocks(file: string): Map<string, string> {
   if (!existsSync(file)) return new Map();
-  const blocks = readFileSync(file, 'utf8').split(/^(?=describe\()/m).slice(1);
+  const blocks = readFileSync(file, 'utf8')
+    .split(/^(?=describe\()/m)
+    .slice(1);
   return new Map(blocks.map((block) => [/^describe\('([^']*)'/.exec(block)?.[1] ?? block.slice(0, 40), block]));
 }
 
@@ -45,7 +47,7 @@ describe('the executor table', () => {
     expect(NODE_OPERATIONS.filter((name) => !hasFakeEngineCase(name))).toEqual([]);
   });
 
-  it('has no case in a family\'s test file for an operation the contract does not have', () => {
+  it("has no case in a family's test file for an operation the contract does not have", () => {
     const named = FAMILY_TEST_FILES.flatMap((file) => [...describeBlocks(file).keys()]);
     expect(named.filter((name) => !NODE_OPERATIONS.includes(name as NodeOperationName))).toEqual([]);
   });
