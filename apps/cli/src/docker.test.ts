@@ -9,8 +9,14 @@ import { renderIds } from './output';
 
 describe("docker's values as the contract's", () => {
   it('-f key=value, repeated, as the Engine filters map, added to --filters', () => {
-    expect(filtersFrom(['status=running', 'label=team=core', 'status=exited'])).toEqual({ status: ['running', 'exited'], label: ['team=core'] });
-    expect(filtersFrom(['status=running'], { status: ['created'], name: ['app'] })).toEqual({ status: ['created', 'running'], name: ['app'] });
+    expect(filtersFrom(['status=running', 'label=team=core', 'status=exited'])).toEqual({
+      status: ['running', 'exited'],
+      label: ['team=core'],
+    });
+    expect(filtersFrom(['status=running'], { status: ['created'], name: ['app'] })).toEqual({
+      status: ['created', 'running'],
+      name: ['app'],
+    });
     expect(() => filtersFrom(['running'])).toThrow(UsageError);
     expect(() => filtersFrom(['=running'])).toThrow("filter '=running': expected key=value");
   });
@@ -34,7 +40,7 @@ describe("docker's values as the contract's", () => {
     expect(restartPolicy('on-failure:3')).toEqual({ name: 'on-failure', maximum_retry_count: 3 });
     expect(() => restartPolicy('always:3')).toThrow(UsageError);
     expect(() => restartPolicy('sometimes')).toThrow('--restart sometimes: expected no, always, unless-stopped or on-failure');
-    expect([memoryBytes('512'), memoryBytes('64k'), memoryBytes('64m'), memoryBytes('1g'), memoryBytes('1.5GB')]).toEqual([512, 65536, 67108864, 1073741824, 1610612736]);
+    expect(['512', '64k', '64m', '1g', '1.5GB'].map(memoryBytes)).toEqual([512, 65536, 67108864, 1073741824, 1610612736]);
     expect(() => memoryBytes('lots')).toThrow(UsageError);
     expect([nanoCpus('0.5'), nanoCpus('2')]).toEqual([500_000_000, 2_000_000_000]);
     expect(() => nanoCpus('-1')).toThrow(UsageError);
@@ -101,7 +107,9 @@ describe('the command line in docker shapes', () => {
 
   it('ps and images are the commands they stand for, after global options', () => {
     expect(argv('ps -a -q --target _all')).toEqual(['container', 'ls', '-a', '-q', '--target', '_all']);
-    expect(argv('--url http://x:1 --json images -q --target web-01')).toEqual(['--url', 'http://x:1', '--json', 'image', 'ls', '-q', '--target', 'web-01']);
+    expect(argv('--url http://x:1 --json images -q --target web-01')).toEqual(
+      '--url http://x:1 --json image ls -q --target web-01'.split(' '),
+    );
     expect(argv('container ps')).toEqual(['container', 'ps']);
   });
 
@@ -109,7 +117,8 @@ describe('the command line in docker shapes', () => {
     expect(argv('container run -d --name app -e A=1 --target _all local/busybox sh -c exit')).toEqual([
       'container', 'run', '-d', '--name', 'app', '-e', 'A=1', '--target', '_all', 'local/busybox', '--', 'sh', '-c', 'exit',
     ]);
-    expect(argv('container run -de A=1 -p 80 --target=_all img -q')).toEqual(['container', 'run', '-de', 'A=1', '-p', '80', '--target=_all', 'img', '--', '-q']);
+    const combined = 'container run -de A=1 -p 80 --target=_all img';
+    expect(argv(`${combined} -q`)).toEqual(`${combined} -- -q`.split(' '));
     expect(argv('container run -d img -- ls -l')).toEqual(['container', 'run', '-d', 'img', '--', 'ls', '-l']);
     expect(argv('container run -d --target _all img')).toEqual(['container', 'run', '-d', '--target', '_all', 'img']);
   });
@@ -140,7 +149,8 @@ describe('node commands with docker flags, as sent to the gateway', () => {
       req.on('end', () => {
         requests.push({ method: req.method, url: new URL(req.url ?? '/', 'http://gateway'), body: text ? JSON.parse(text) : undefined });
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ job_id: '550e8400-e29b-41d4-a716-446655440000', results: [{ hostname: 'web-01', status: 'ok', changed: false, containers: [] }] }));
+        const results = [{ hostname: 'web-01', status: 'ok', changed: false, containers: [] }];
+        res.end(JSON.stringify({ job_id: '550e8400-e29b-41d4-a716-446655440000', results }));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -148,7 +158,9 @@ describe('node commands with docker flags, as sent to the gateway', () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  async function sent(args: string[]) {
+  /** The request `fleet <line>` sends (arguments split on spaces). */
+  async function sent(line: string) {
+    const args = line.split(' ');
     const program = new Command().exitOverride().option('--url <url>').option('--api-key <key>').option('--json').option('--config <file>');
     registerNodeCommands(program);
     const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
@@ -164,38 +176,45 @@ describe('node commands with docker flags, as sent to the gateway', () => {
   }
 
   it('ls -a -n 5 -f status=running -f label=team=core', async () => {
-    const request = await sent(['container', 'ls', '-a', '-n', '5', '-f', 'status=running', '-f', 'label=team=core', '--target', 'role:web']);
+    const request = await sent('container ls -a -n 5 -f status=running -f label=team=core --target role:web');
     expect(request.url.pathname).toBe('/node/role:web/container/docker');
-    expect(Object.fromEntries(request.url.searchParams)).toEqual({ all: 'true', limit: '5', filters: '{"status":["running"],"label":["team=core"]}' });
+    expect(Object.fromEntries(request.url.searchParams)).toEqual({
+      all: 'true',
+      limit: '5',
+      filters: '{"status":["running"],"label":["team=core"]}',
+    });
   });
 
   it('--last is docker\'s --limit; --filter adds to --filters', async () => {
-    const request = await sent(['container', 'ls', '--last', '2', '--filters', '{"name":["app"]}', '--filter', 'name=db', '--target', '_all']);
+    const request = await sent('container ls --last 2 --filters {"name":["app"]} --filter name=db --target _all');
     expect(Object.fromEntries(request.url.searchParams)).toEqual({ limit: '2', filters: '{"name":["app","db"]}' });
   });
 
   it('rm -f -v, stop -t 5, logs -n 10 -t, images -a', async () => {
-    expect(Object.fromEntries((await sent(['container', 'rm', '-f', '-v', 'app', '--target', 'web-01'])).url.searchParams)).toEqual({ force: 'true', v: 'true' });
-    expect(Object.fromEntries((await sent(['container', 'stop', '-t', '5', 'app', '--target', 'web-01'])).url.searchParams)).toEqual({ t: '5' });
-    expect(Object.fromEntries((await sent(['container', 'stop', '--time', '7', 'app', '--target', 'web-01'])).url.searchParams)).toEqual({ t: '7' });
-    expect(Object.fromEntries((await sent(['container', 'logs', '-n', '10', '-t', 'app', '--target', 'web-01'])).url.searchParams)).toEqual({ tail: '10', timestamps: 'true' });
-    expect(Object.fromEntries((await sent(['image', 'ls', '-a', '--target', 'web-01'])).url.searchParams)).toEqual({ all: 'true' });
+    const query = async (line: string) => Object.fromEntries((await sent(line)).url.searchParams);
+    expect(await query('container rm -f -v app --target web-01')).toEqual({ force: 'true', v: 'true' });
+    expect(await query('container stop -t 5 app --target web-01')).toEqual({ t: '5' });
+    expect(await query('container stop --time 7 app --target web-01')).toEqual({ t: '7' });
+    expect(await query('container logs -n 10 -t app --target web-01')).toEqual({ tail: '10', timestamps: 'true' });
+    expect(await query('image ls -a --target web-01')).toEqual({ all: 'true' });
   });
 
   it('exec -e -w -u fill the body; -it is refused with why, sending nothing', async () => {
-    const request = await sent(['container', 'exec', '-e', 'A=1', '-w', '/tmp', '-u', 'nobody', 'app', '--target', 'web-01', '--', 'ls']);
+    const request = await sent('container exec -e A=1 -w /tmp -u nobody app --target web-01 -- ls');
     expect(request.body).toEqual({ cmd: ['ls'], env: { A: '1' }, workdir: '/tmp', user: 'nobody' });
-    await expect(sent(['container', 'exec', '-it', 'app', '--target', 'web-01', '--', 'sh'])).rejects.toThrow('--interactive: fleet runs the command');
+    await expect(sent('container exec -it app --target web-01 -- sh')).rejects.toThrow('--interactive: fleet runs the command');
     expect(requests).toHaveLength(0);
   });
 
   it('container run -d: one create with auto_start; without -d, or with --rm, nothing is sent', async () => {
-    const request = await sent(['container', 'run', '-d', '--name', 'app', '-p', '8080:80', '--target', '_all', 'local/busybox:latest', '--', 'sleep', '60']);
+    const request = await sent('container run -d --name app -p 8080:80 --target _all local/busybox:latest -- sleep 60');
     expect(request.method).toBe('POST');
     expect(request.url.pathname).toBe('/node/_all/container/docker');
-    expect(request.body).toEqual({ image: 'local/busybox:latest', auto_start: true, name: 'app', cmd: ['sleep', '60'], ports: { '80/tcp': '8080' } });
-    await expect(sent(['container', 'run', '--target', '_all', 'local/busybox:latest'])).rejects.toThrow('add -d');
-    await expect(sent(['container', 'run', '-d', '--rm', '--target', '_all', 'local/busybox:latest'])).rejects.toThrow("--rm: the contract's create has no auto-remove");
+    const body = { image: 'local/busybox:latest', auto_start: true, name: 'app', cmd: ['sleep', '60'], ports: { '80/tcp': '8080' } };
+    expect(request.body).toEqual(body);
+    await expect(sent('container run --target _all local/busybox:latest')).rejects.toThrow('add -d');
+    const rm = sent('container run -d --rm --target _all local/busybox:latest');
+    await expect(rm).rejects.toThrow("--rm: the contract's create has no auto-remove");
     expect(requests).toHaveLength(0);
   });
 });

@@ -96,7 +96,9 @@ export function memoryBytes(spec: string): number {
 /** docker's `--cpus 0.5` as the contract's `nano_cpus`. */
 export function nanoCpus(spec: string): number {
   const cpus = Number(spec);
-  if (!Number.isFinite(cpus) || cpus < 0 || spec.trim() === '') throw new UsageError(`--cpus ${spec}: expected a number of CPUs such as 0.5`);
+  if (!Number.isFinite(cpus) || cpus < 0 || spec.trim() === '') {
+    throw new UsageError(`--cpus ${spec}: expected a number of CPUs such as 0.5`);
+  }
   return Math.round(cpus * 1e9);
 }
 
@@ -119,7 +121,12 @@ export interface RunOptions {
 }
 
 /** The body of docker.container.create, started once created, for `fleet container run [options] IMAGE [COMMAND...]`. */
-export function runRequest(opts: RunOptions, image: string, command: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+export function runRequest(
+  opts: RunOptions,
+  image: string,
+  command: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, unknown> {
   const body: Record<string, unknown> = { image, auto_start: true };
   const set = (field: string, value: unknown) => {
     if (value !== undefined) body[field] = value;
@@ -154,7 +161,12 @@ function environment(entries: readonly string[], env: NodeJS.ProcessEnv): Record
 }
 
 function labels(entries: readonly string[]): Record<string, string> {
-  return Object.fromEntries(entries.map((entry) => (entry.includes('=') ? [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] : [entry, ''])));
+  return Object.fromEntries(
+    entries.map((entry) => {
+      const eq = entry.indexOf('=');
+      return eq < 0 ? [entry, ''] : [entry.slice(0, eq), entry.slice(eq + 1)];
+    }),
+  );
 }
 
 function ports(specs: readonly string[]): Record<string, string> {

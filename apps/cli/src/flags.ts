@@ -168,7 +168,8 @@ export function givenValues(command: Command, bindings: readonly Binding[]): Rec
   const values: Record<string, unknown> = {};
   const opts = command.opts();
   for (const binding of bindings) {
-    if (command.getOptionValueSource(binding.attribute) === 'cli') values[binding.field] = merged(values[binding.field], opts[binding.attribute]);
+    if (command.getOptionValueSource(binding.attribute) !== 'cli') continue;
+    values[binding.field] = merged(values[binding.field], opts[binding.attribute]);
   }
   return values;
 }

@@ -39,7 +39,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'config file with {"url", "apiKey"} (env FLEET_CONFIG; default ~/.config/fleet/config.json)')
     .version(version, '-V, --version', "print the CLI's version")
     .option('--json', 'print the API responses as JSON instead of tables')
-    .addOption(new Option('--format <format>', 'json (the same as --json: the responses unchanged) or table (the default)').choices(['json', 'table']))
+    .addOption(new Option('--format <format>', 'json (as --json: responses unchanged) or table (the default)').choices(['json', 'table']))
     .showHelpAfterError('(add --help for usage)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
     .exitOverride()

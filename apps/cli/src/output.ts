@@ -111,7 +111,8 @@ export function renderIds(results: readonly HostResult[], withHost: boolean): st
   const lines = rows.flatMap((row) =>
     Object.entries(LIST_IDS)
       .filter(([field]) => Array.isArray(row[field]))
-      .flatMap(([field, id]) => (row[field] as Item[]).map((item) => (withHost ? `${cellText(row.hostname)}\t${cellText(id(item))}` : cellText(id(item))))),
+      .flatMap(([field, id]) => (row[field] as Item[]).map((item) => cellText(id(item))))
+      .map((id) => (withHost ? `${cellText(row.hostname)}\t${id}` : id)),
   );
   return lines.map((line) => `${line}\n`).join('');
 }

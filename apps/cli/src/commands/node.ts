@@ -6,7 +6,18 @@ import { clientFor, globalsOf } from '../context';
 import { operationDetails, type OperationDetails, type ParamSpec, resolveSchema, type Schema } from '../contract';
 import { filtersFrom, REFUSED_DOCKER_FLAGS, refuseDockerOnlyFlags } from '../docker';
 import { EXIT, exitCodeForRows, UsageError } from '../exit';
-import { addFieldOption, addParamOptions, type Binding, collect, givenValues, type Kind, kindOf, parseAs, parseJobTimeout, parseJsonArgument } from '../flags';
+import {
+  addFieldOption,
+  addParamOptions,
+  type Binding,
+  collect,
+  givenValues,
+  type Kind,
+  kindOf,
+  parseAs,
+  parseJobTimeout,
+  parseJsonArgument,
+} from '../flags';
 import { renderIds, renderRows, write, writeJson } from '../output';
 import { HostProgress } from '../progress';
 import { defineCopyCommand, saveFileAnswer } from './copy';
@@ -260,11 +271,13 @@ export async function invokeOperation(
 /** `-q`: the ids alone, prefixed by their host unless the target named one host (README "CLI"); failed hosts on stderr. */
 function writeIds(results: readonly HostResult[], target: string): void {
   process.stdout.write(renderIds(results, !namesOneHost(target)));
-  for (const row of results.filter((result) => result.status !== 'ok')) process.stderr.write(`fleet: ${row.hostname}: ${row.status}: ${row.error ?? ''}\n`);
+  for (const row of results.filter((result) => result.status !== 'ok')) {
+    process.stderr.write(`fleet: ${row.hostname}: ${row.status}: ${row.error ?? ''}\n`);
+  }
 }
 
 /** A hostname, not `_any`, `_all` or a label selector. */
-export function namesOneHost(target: string): boolean {
+function namesOneHost(target: string): boolean {
   return !target.startsWith('_') && !target.includes(':');
 }
 
@@ -276,7 +289,8 @@ function addDockerOptions(command: Command, verb: string, details: OperationDeta
   const isList = verb === 'list';
   if (details.params.some((param) => param.in === 'query' && param.name === 'filters')) {
     const flags = isList && !command.options.some((option) => option.short === '-f') ? '-f, --filter <key=value>' : '--filter <key=value>';
-    command.addOption(new Option(flags, 'a filter as docker writes it (status=running, label=team=core), merged into --filters (repeat for more)').argParser(collect));
+    const text = 'a filter as docker writes it (status=running, label=team=core), merged into --filters (repeat for more)';
+    command.addOption(new Option(flags, text).argParser(collect));
   }
   if (isList) command.option('-q, --quiet', 'only the ids, one per line (with their host first unless --target names one host)');
   for (const [flags, why] of REFUSED_DOCKER_FLAGS[verb] ?? []) command.addOption(new Option(flags, `not here: ${why}`).hideHelp());

@@ -6,12 +6,13 @@ import { collect, parseJobTimeout } from '../flags';
 
 /** docker run's flags this command takes, each the create field it fills (README "CLI"). */
 export function runOptions(): Option[] {
+  const deadline = JOB_TIMEOUT_SECONDS;
   const repeated = (flags: string, text: string) => new Option(flags, `${text} (repeat for more)`).argParser(collect);
   return [
-    new Option('--target <target>', 'where it runs: a hostname, _any, _all, or key:value[,key:value...] label selectors').makeOptionMandatory(),
-    new Option('--timeout <seconds>', `the job's deadline (${JOB_TIMEOUT_SECONDS.minimum}-${JOB_TIMEOUT_SECONDS.maximum}, default ${JOB_TIMEOUT_SECONDS.default})`).argParser(
-      parseJobTimeout,
-    ),
+    new Option('--target <target>', 'where it runs: a hostname, _any, _all, or key:value[,key:value...] label selectors')
+      .makeOptionMandatory(),
+    new Option('--timeout <seconds>', `the job's deadline (${deadline.minimum}-${deadline.maximum}, default ${deadline.default})`)
+      .argParser(parseJobTimeout),
     new Option('--async', 'answer at once with the job id; follow it with `fleet job get <id> --wait`'),
     new Option('-d, --detach', 'required: the container runs in the background on every host, as docker run -d'),
     new Option('--name <name>', "the container's name"),
@@ -55,7 +56,9 @@ export function defineRunCommand(container: Command, invoke: InvokeOperation): v
   command.action(async (image: string, args: string[], opts: RunCommandOptions, invoked: Command) => {
     refuseDockerOnlyFlags(invoked);
     if (!opts.detach) {
-      throw new UsageError('add -d: fleet starts the container on every host and does not attach to it; read its output with fleet container logs');
+      throw new UsageError(
+        'add -d: fleet starts the container on every host and does not attach to it; read its output with fleet container logs',
+      );
     }
     await invoke(invoked, create, opts.target, { body: runRequest(opts, image, args) });
   });
