@@ -264,19 +264,23 @@ describe('node commands from the contract', () => {
 describe("docker's flags", () => {
   const RUN_LABEL = 'fleet.test=cli-run';
   const WEB = ['web-01', 'web-02'];
+  const NOT_FOUND = { statusCode: 404 };
   const shortIds = (containers: Array<{ Id: string }>) => containers.map((c) => c.Id.slice(0, 12)).sort();
 
   it('container run -d -e -p -v --name --restart: one job creates and starts it on each targeted host, as the engines show', async () => {
+    const flags = '-d -e GREETING=hi -e MODE=test -p 127.0.0.1::80 -v cli-run-data:/data --name cli-run --restart unless-stopped';
     const cli = await fleetCli([
-      '--format', 'json', 'container', 'run', '-d', '-e', 'GREETING=hi', '-e', 'MODE=test', '-p', '127.0.0.1::80', '-v', 'cli-run-data:/data',
-      '--name', 'cli-run', '--restart', 'unless-stopped', '-l', RUN_LABEL, '--target', 'role:web', IMAGE, 'sh', '-c', 'echo started; sleep 300',
+      ...`--format json container run ${flags} -l ${RUN_LABEL} --target role:web ${IMAGE}`.split(' '),
+      ...['sh', '-c', 'echo started; sleep 300'],
     ]);
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
     const answer = JSON.parse(cli.stdout);
     expect(Object.keys(answer).sort()).toEqual(['job_id', 'results']);
-    expect(answer.results).toEqual(WEB.map((hostname) => expect.objectContaining({ hostname, status: 'ok', changed: true, message: 'container created and started' })));
-    expect(await sdk.jobs.get(answer.job_id)).toMatchObject({ operation: 'docker.container.create', target: 'role:web', hosts: WEB, status: 'ok' });
+    const started = { status: 'ok', changed: true, message: 'container created and started' };
+    expect(answer.results).toEqual(WEB.map((hostname) => expect.objectContaining({ hostname, ...started })));
+    const job = await sdk.jobs.get(answer.job_id);
+    expect(job).toMatchObject({ operation: 'docker.container.create', target: 'role:web', hosts: WEB, status: 'ok' });
 
     for (const host of WEB) {
       const inspected = await fleet.docker(host).getContainer('cli-run').inspect();
@@ -299,14 +303,18 @@ describe("docker's flags", () => {
   });
 
   it('container ls -a -q -f status=running: ids per line, after their host for a selector, alone for a hostname', async () => {
-    await sdk.node('web-01').containers.create({ image: IMAGE, name: 'cli-run-idle', cmd: ['sleep', '300'], labels: { 'fleet.test': 'cli-run' } });
-    const onEngine = (host: string, filters: Record<string, string[]>) => fleet.docker(host).listContainers({ all: true, filters: JSON.stringify(filters) });
+    const idle = { image: IMAGE, name: 'cli-run-idle', cmd: ['sleep', '300'], labels: { 'fleet.test': 'cli-run' } };
+    await sdk.node('web-01').containers.create(idle);
+    const onEngine = (host: string, filters: Record<string, string[]>) =>
+      fleet.docker(host).listContainers({ all: true, filters: JSON.stringify(filters) });
 
     const running = await fleetCli(['container', 'ls', '-a', '-q', '-f', 'status=running', '-f', `label=${RUN_LABEL}`, '--target', '_all']);
     expect(running.stderr).toBe('');
     expect(running.code).toBe(0);
     const expected: string[] = [];
-    for (const host of HOSTS) for (const id of shortIds(await onEngine(host, { status: ['running'], label: [RUN_LABEL] }))) expected.push(`${host}\t${id}`);
+    for (const host of HOSTS) {
+      for (const id of shortIds(await onEngine(host, { status: ['running'], label: [RUN_LABEL] }))) expected.push(`${host}\t${id}`);
+    }
     expect(expected.map((line) => line.split('\t')[0])).toEqual(WEB);
     expect(running.stdout.split('\n').filter(Boolean).sort()).toEqual(expected.sort());
 
@@ -322,7 +330,8 @@ describe("docker's flags", () => {
 
     const json = await fleetCli(['ps', '-a', '-f', `label=${RUN_LABEL}`, '--format', 'json', '--target', 'role:web']);
     expect(json.code).toBe(0);
-    const rest = await api(fleet, 'GET', `/node/role:web/container/docker?all=true&filters=${encodeURIComponent(JSON.stringify({ label: [RUN_LABEL] }))}`);
+    const filters = encodeURIComponent(JSON.stringify({ label: [RUN_LABEL] }));
+    const rest = await api(fleet, 'GET', `/node/role:web/container/docker?all=true&filters=${filters}`);
     expect(comparable(JSON.parse(json.stdout).results)).toEqual(comparable(rest.body.results));
 
     const images = await fleetCli(['images', '-q', '-f', 'reference=local/busybox', '--target', 'db-01']);
@@ -340,10 +349,11 @@ describe("docker's flags", () => {
   });
 
   it("judges run's host paths as create's: an operator key is refused (docker:host) and no engine gets a container", async () => {
-    const cli = await fleetCli(['container', 'run', '-d', '-v', '/etc:/host-etc:ro', '--name', 'cli-run-host', '--target', '_all', IMAGE], { key: fleet.mintKey('operator') });
+    const args = `container run -d -v /etc:/host-etc:ro --name cli-run-host --target _all ${IMAGE}`.split(' ');
+    const cli = await fleetCli(args, { key: fleet.mintKey('operator') });
     expect(cli.code).toBe(3);
     expect(cli.stderr).toContain('docker:host');
-    for (const host of HOSTS) await expect(fleet.docker(host).getContainer('cli-run-host').inspect()).rejects.toMatchObject({ statusCode: 404 });
+    for (const host of HOSTS) await expect(fleet.docker(host).getContainer('cli-run-host').inspect()).rejects.toMatchObject(NOT_FOUND);
   });
 
   it('refuses what docker would attach (no -d, -it, --rm) with why, exit 2, creating nothing', async () => {
@@ -352,7 +362,7 @@ describe("docker's flags", () => {
       expect(cli.code).toBe(2);
       expect(cli.stderr).toMatch(/^fleet: (add -d|--interactive|--rm)/);
     }
-    for (const host of HOSTS) await expect(fleet.docker(host).getContainer('cli-run-refused').inspect()).rejects.toMatchObject({ statusCode: 404 });
+    for (const host of HOSTS) await expect(fleet.docker(host).getContainer('cli-run-refused').inspect()).rejects.toMatchObject(NOT_FOUND);
     const both = await fleetCli(['--json', '--format', 'table', 'ps', '--target', '_all']);
     expect(both.code).toBe(2);
   });
