@@ -302,6 +302,13 @@ describe("docker's flags", () => {
     expect(logs.stdout).toMatch(/^--- web-01 stdout ---\n\d{4}-\d\d-\d\dT\S+ started\n/m);
   });
 
+  it('logs -f -n 1 -t follows with timestamps, as lines per host, until the deadline', async () => {
+    const cli = await fleetCli(['container', 'logs', '-f', '-n', '1', '-t', 'cli-run', '--target', 'role:web', '--timeout', '3']);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/^web-01\s+ok\s+no\s+log stream ended$/m);
+    for (const host of WEB) expect(cli.stdout).toMatch(new RegExp(`^${host} \\| \\d{4}-\\d\\d-\\d\\dT\\S+ started$`, 'm'));
+  });
+
   it('container ls -a -q -f status=running: ids per line, after their host for a selector, alone for a hostname', async () => {
     const idle = { image: IMAGE, name: 'cli-run-idle', cmd: ['sleep', '300'], labels: { 'fleet.test': 'cli-run' } };
     await sdk.node('web-01').containers.create(idle);
@@ -354,6 +361,15 @@ describe("docker's flags", () => {
     expect(cli.code).toBe(3);
     expect(cli.stderr).toContain('docker:host');
     for (const host of HOSTS) await expect(fleet.docker(host).getContainer('cli-run-host').inspect()).rejects.toMatchObject(NOT_FOUND);
+  });
+
+  it('stop -t 1 and rm -f -v: stopped, then gone from the engines', async () => {
+    const stopped = await fleetCli(['container', 'stop', '-t', '1', 'cli-run', '--target', 'role:web']);
+    expect(stopped.code).toBe(0);
+    for (const host of WEB) expect((await fleet.docker(host).getContainer('cli-run').inspect()).State.Running).toBe(false);
+    const removed = await fleetCli(['container', 'rm', '-f', '-v', 'cli-run-idle', '--target', 'role:web']);
+    expect(removed.code).toBe(0);
+    for (const host of WEB) await expect(fleet.docker(host).getContainer('cli-run-idle').inspect()).rejects.toMatchObject(NOT_FOUND);
   });
 
   it('refuses what docker would attach (no -d, -it, --rm) with why, exit 2, creating nothing', async () => {
