@@ -379,8 +379,29 @@ describe("docker's flags", () => {
       expect(cli.stderr).toMatch(/^fleet: (add -d|--interactive|--rm)/);
     }
     for (const host of HOSTS) await expect(fleet.docker(host).getContainer('cli-run-refused').inspect()).rejects.toMatchObject(NOT_FOUND);
+  });
+
+  it('--format json is --json on every command (agents, jobs, errors); table is the default; asking for both is a usage error', async () => {
+    const agents = await fleetCli(['agent', 'ls', '--format', 'json']);
+    expect(agents.code).toBe(0);
+    expect(JSON.parse(agents.stdout).agents.map((agent: { hostname: string }) => agent.hostname).sort()).toEqual(HOSTS);
+    const table = await fleetCli(['agent', 'ls', '--format', 'table']);
+    expect(table.stdout).toMatch(/^HOSTNAME\s+LIVE\s+DRAINED/);
+
+    const { job_id: jobId } = await sdk.node('_all').submit('docker.container.list', {});
+    const job = await fleetCli(['job', 'get', jobId, '--wait', '60', '--format', 'json']);
+    expect(JSON.parse(job.stdout)).toMatchObject({ job_id: jobId, operation: 'docker.container.list', hosts: HOSTS });
+
+    const missing = await fleetCli(['container', 'inspect', 'cli-nothing-here', '--target', 'web-01', '--format', 'json']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ code: 404, job_id: expect.stringMatching(UUID) });
+
     const both = await fleetCli(['--json', '--format', 'table', 'ps', '--target', '_all']);
     expect(both.code).toBe(2);
+    expect(both.stderr).toBe('fleet: --json and --format table ask for different outputs\n');
+    const template = await fleetCli(['ps', '--format', '{{.ID}}', '--target', '_all']);
+    expect(template.code).toBe(2);
+    expect(template.stderr).toContain('Allowed choices are json, table');
   });
 });
 
