@@ -49,7 +49,7 @@ export function defineRunCommand(container: Command, invoke: InvokeOperation): v
   if (!create) return;
   const command = container
     .command('run')
-    .description('create and start a container on every targeted host, as docker run -d (one job: docker.container.create with auto_start)')
+    .description('Create and start a container on each targeted host, as docker run -d (one docker.container.create job, auto_start)')
     .argument('<image>', 'the image, as on the engines')
     .argument('[command...]', "the command and its arguments (the image's default when none)");
   for (const option of runOptions()) command.addOption(option);
