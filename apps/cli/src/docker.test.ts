@@ -141,6 +141,9 @@ describe('node commands with docker flags, as sent to the gateway', () => {
   let server: Server;
   let url: string;
   const requests: Array<{ method?: string; url: URL; body: unknown }> = [];
+  /** The rows the fake gateway answers with. */
+  let results: unknown[] = [];
+  const printed = { stdout: '', stderr: '', exitCode: undefined as number | string | undefined };
 
   beforeAll(async () => {
     server = createServer((req: IncomingMessage, res) => {
@@ -149,7 +152,6 @@ describe('node commands with docker flags, as sent to the gateway', () => {
       req.on('end', () => {
         requests.push({ method: req.method, url: new URL(req.url ?? '/', 'http://gateway'), body: text ? JSON.parse(text) : undefined });
         res.writeHead(200, { 'content-type': 'application/json' });
-        const results = [{ hostname: 'web-01', status: 'ok', changed: false, containers: [] }];
         res.end(JSON.stringify({ job_id: '550e8400-e29b-41d4-a716-446655440000', results }));
       });
     });
@@ -163,17 +165,25 @@ describe('node commands with docker flags, as sent to the gateway', () => {
     const args = line.split(' ');
     const program = new Command().exitOverride().option('--url <url>').option('--api-key <key>').option('--json').option('--config <file>');
     registerNodeCommands(program);
-    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (printed.stdout += String(chunk)).length > 0);
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (printed.stderr += String(chunk)).length > 0);
     requests.length = 0;
+    Object.assign(printed, { stdout: '', stderr: '', exitCode: undefined });
     try {
       await program.parseAsync(['--url', url, '--api-key', 'k', ...args], { from: 'user' });
     } finally {
-      write.mockRestore();
+      stdout.mockRestore();
+      stderr.mockRestore();
+      printed.exitCode = process.exitCode;
       process.exitCode = undefined;
     }
     expect(requests).toHaveLength(1);
     return requests[0];
   }
+
+  beforeEach(() => {
+    results = [{ hostname: 'web-01', status: 'ok', changed: false, containers: [] }];
+  });
 
   it('ls -a -n 5 -f status=running -f label=team=core', async () => {
     const request = await sent('container ls -a -n 5 -f status=running -f label=team=core --target role:web');
@@ -216,5 +226,21 @@ describe('node commands with docker flags, as sent to the gateway', () => {
     const rm = sent('container run -d --rm --target _all local/busybox:latest');
     await expect(rm).rejects.toThrow("--rm: the contract's create has no auto-remove");
     expect(requests).toHaveLength(0);
+  });
+
+  it('-q: ids after their host for a selector, a failed host on stderr and exit 1; alone for a hostname', async () => {
+    results = [
+      { hostname: 'web-01', status: 'ok', changed: false, containers: [{ Id: '0123456789abcdef0123' }] },
+      { hostname: 'web-02', status: 'failed', changed: false, error: 'docker engine unavailable', error_code: 502 },
+    ];
+    await sent('container ls -q --target role:web');
+    expect(printed).toEqual({
+      stdout: 'web-01\t0123456789ab\n',
+      stderr: 'fleet: web-02: failed: docker engine unavailable\n',
+      exitCode: 1,
+    });
+    results = results.slice(0, 1);
+    await sent('container ls -q --target web-01');
+    expect(printed).toEqual({ stdout: '0123456789ab\n', stderr: '', exitCode: 0 });
   });
 });
