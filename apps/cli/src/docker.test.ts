@@ -111,6 +111,8 @@ describe('the command line in docker shapes', () => {
       '--url http://x:1 --json image ls -q --target web-01'.split(' '),
     );
     expect(argv('container ps')).toEqual(['container', 'ps']);
+    expect(argv('rmi -f local/app:1 --target _all')).toEqual('image rm -f local/app:1 --target _all'.split(' '));
+    expect(argv('--json exec --target web-01 app -- ls -l')).toEqual('--json container exec --target web-01 app -- ls -l'.split(' '));
   });
 
   it("container run ends fleet's options after the image, so the command keeps its own flags", () => {
@@ -121,6 +123,7 @@ describe('the command line in docker shapes', () => {
     expect(argv(`${combined} -q`)).toEqual(`${combined} -- -q`.split(' '));
     expect(argv('container run -d img -- ls -l')).toEqual(['container', 'run', '-d', 'img', '--', 'ls', '-l']);
     expect(argv('container run -d --target _all img')).toEqual(['container', 'run', '-d', '--target', '_all', 'img']);
+    expect(argv('run -d --target _all img sh -c x')).toEqual('container run -d --target _all img -- sh -c x'.split(' '));
   });
 });
 

@@ -52,7 +52,16 @@ export function refuseDockerOnlyFlags(command: Command): void {
 /** Top-level commands docker users type, as the fleet command they stand for. */
 export const TOP_LEVEL_ALIASES: Readonly<Record<string, string[]>> = {
   ps: ['container', 'ls'],
+  run: ['container', 'run'],
+  exec: ['container', 'exec'],
+  logs: ['container', 'logs'],
+  start: ['container', 'start'],
+  stop: ['container', 'stop'],
+  restart: ['container', 'restart'],
+  rm: ['container', 'rm'],
   images: ['image', 'ls'],
+  rmi: ['image', 'rm'],
+  pull: ['image', 'pull'],
 };
 
 /** `-f status=running -f label=a=b` as the Engine's filters map `{"status":["running"],"label":["a=b"]}`. */

@@ -17,7 +17,8 @@ Connection: --url/--api-key/--ca-file, else FLEET_URL/FLEET_API_KEY/FLEET_CA_FIL
 (--config, FLEET_CONFIG or ~/.config/fleet/config.json: {"url": "...", "apiKey": "...", "caFile": "..."}),
 else the local fleet started by \`fleet up\`.
 
-docker's names: fleet ps = fleet container ls, fleet images = fleet image ls; fleet container run -d IMAGE [COMMAND...].
+docker's names: fleet ps | run | exec | logs | start | stop | restart | rm = fleet container ls | run | …;
+fleet images | rmi | pull = fleet image ls | rm | pull. fleet run -d [flags] IMAGE [COMMAND...] --target <t>.
 
 Exit codes:
   ${EXIT.OK}  every host row is ok
