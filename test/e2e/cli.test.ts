@@ -346,8 +346,8 @@ describe("docker's flags", () => {
     expect(images.stdout).toBe(`${(await fleet.docker('db-01').getImage(IMAGE).inspect()).Id.replace('sha256:', '').slice(0, 12)}\n`);
   });
 
-  it('exits 1 when run fails on a host (the name is taken on web-01) and starts it where it could', async () => {
-    const cli = await fleetCli(['container', 'run', '-d', '--name', 'cli-run-idle', '--target', 'role:web', IMAGE, 'sleep', '300']);
+  it('exits 1 when fleet run fails on a host (the name is taken on web-01) and starts it where it could', async () => {
+    const cli = await fleetCli(['run', '-d', '--name', 'cli-run-idle', '--target', 'role:web', IMAGE, 'sleep', '300']);
     expect(cli.code).toBe(1);
     const rows = cli.stdout.trimEnd().split('\n').slice(1).map((line) => line.split(/\s{2,}/).slice(0, 3));
     expect(rows).toEqual([['web-01', 'failed', 'no'], ['web-02', 'ok', 'yes']]);
