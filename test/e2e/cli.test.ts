@@ -261,6 +261,150 @@ describe('node commands from the contract', () => {
   });
 });
 
+describe("docker's flags", () => {
+  const RUN_LABEL = 'fleet.test=cli-run';
+  const WEB = ['web-01', 'web-02'];
+  const NOT_FOUND = { statusCode: 404 };
+  const shortIds = (containers: Array<{ Id: string }>) => containers.map((c) => c.Id.slice(0, 12)).sort();
+
+  it('container run -d -e -p -v --name --restart: one job creates and starts it on each targeted host, as the engines show', async () => {
+    const flags = '-d -e GREETING=hi -e MODE=test -p 127.0.0.1::80 -v cli-run-data:/data --name cli-run --restart unless-stopped';
+    const cli = await fleetCli([
+      ...`--format json container run ${flags} -l ${RUN_LABEL} --target role:web ${IMAGE}`.split(' '),
+      ...['sh', '-c', 'echo started; sleep 300'],
+    ]);
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    const answer = JSON.parse(cli.stdout);
+    expect(Object.keys(answer).sort()).toEqual(['job_id', 'results']);
+    const started = { status: 'ok', changed: true, message: 'container created and started' };
+    expect(answer.results).toEqual(WEB.map((hostname) => expect.objectContaining({ hostname, ...started })));
+    const job = await sdk.jobs.get(answer.job_id);
+    expect(job).toMatchObject({ operation: 'docker.container.create', target: 'role:web', hosts: WEB, status: 'ok' });
+
+    for (const host of WEB) {
+      const inspected = await fleet.docker(host).getContainer('cli-run').inspect();
+      expect(inspected.Id).toBe(answer.results.find((row: { hostname: string }) => row.hostname === host).id);
+      expect(inspected.State.Running).toBe(true);
+      expect(inspected.Config.Cmd).toEqual(['sh', '-c', 'echo started; sleep 300']);
+      expect(inspected.Config.Env).toEqual(expect.arrayContaining(['GREETING=hi', 'MODE=test']));
+      expect(inspected.Config.Labels['fleet.test']).toBe('cli-run');
+      expect(inspected.HostConfig).toMatchObject({
+        PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+        RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
+      });
+      expect(inspected.Mounts).toEqual([expect.objectContaining({ Type: 'volume', Name: 'cli-run-data', Destination: '/data' })]);
+    }
+    await expect(fleet.docker('db-01').getContainer('cli-run').inspect()).rejects.toMatchObject({ statusCode: 404 });
+
+    const logs = await fleetCli(['container', 'logs', '-n', '1', '-t', 'cli-run', '--target', 'web-01']);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toMatch(/^--- web-01 stdout ---\n\d{4}-\d\d-\d\dT\S+ started\n/m);
+  });
+
+  it('logs -f -n 1 -t follows with timestamps, as lines per host, until the deadline', async () => {
+    const cli = await fleetCli(['container', 'logs', '-f', '-n', '1', '-t', 'cli-run', '--target', 'role:web', '--timeout', '3']);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/^web-01\s+ok\s+no\s+log stream ended$/m);
+    for (const host of WEB) expect(cli.stdout).toMatch(new RegExp(`^${host} \\| \\d{4}-\\d\\d-\\d\\dT\\S+ started$`, 'm'));
+  });
+
+  it('container ls -a -q -f status=running: ids per line, after their host for a selector, alone for a hostname', async () => {
+    const idle = { image: IMAGE, name: 'cli-run-idle', cmd: ['sleep', '300'], labels: { 'fleet.test': 'cli-run' } };
+    await sdk.node('web-01').containers.create(idle);
+    const onEngine = (host: string, filters: Record<string, string[]>) =>
+      fleet.docker(host).listContainers({ all: true, filters: JSON.stringify(filters) });
+
+    const running = await fleetCli(['container', 'ls', '-a', '-q', '-f', 'status=running', '-f', `label=${RUN_LABEL}`, '--target', '_all']);
+    expect(running.stderr).toBe('');
+    expect(running.code).toBe(0);
+    const expected: string[] = [];
+    for (const host of HOSTS) {
+      for (const id of shortIds(await onEngine(host, { status: ['running'], label: [RUN_LABEL] }))) expected.push(`${host}\t${id}`);
+    }
+    expect(expected.map((line) => line.split('\t')[0])).toEqual(WEB);
+    expect(running.stdout.split('\n').filter(Boolean).sort()).toEqual(expected.sort());
+
+    const all = await fleetCli(['container', 'ls', '-a', '-q', '-f', `label=${RUN_LABEL}`, '--target', 'web-01']);
+    expect(all.code).toBe(0);
+    const web01All = shortIds(await onEngine('web-01', { label: [RUN_LABEL] }));
+    expect(web01All).toHaveLength(2);
+    expect(all.stdout.split('\n').filter(Boolean).sort()).toEqual(web01All);
+
+    const ps = await fleetCli(['ps', '-q', '--filter', `label=${RUN_LABEL}`, '--target', 'web-01']);
+    expect(ps.code).toBe(0);
+    expect(ps.stdout.split('\n').filter(Boolean)).toEqual(shortIds(await onEngine('web-01', { status: ['running'], label: [RUN_LABEL] })));
+
+    const json = await fleetCli(['ps', '-a', '-f', `label=${RUN_LABEL}`, '--format', 'json', '--target', 'role:web']);
+    expect(json.code).toBe(0);
+    const filters = encodeURIComponent(JSON.stringify({ label: [RUN_LABEL] }));
+    const rest = await api(fleet, 'GET', `/node/role:web/container/docker?all=true&filters=${filters}`);
+    expect(comparable(JSON.parse(json.stdout).results)).toEqual(comparable(rest.body.results));
+
+    const images = await fleetCli(['images', '-q', '-f', 'reference=local/busybox', '--target', 'db-01']);
+    expect(images.code).toBe(0);
+    expect(images.stdout).toBe(`${(await fleet.docker('db-01').getImage(IMAGE).inspect()).Id.replace('sha256:', '').slice(0, 12)}\n`);
+  });
+
+  it('exits 1 when fleet run fails on a host (the name is taken on web-01) and starts it where it could', async () => {
+    const cli = await fleetCli(['run', '-d', '--name', 'cli-run-idle', '--target', 'role:web', IMAGE, 'sleep', '300']);
+    expect(cli.code).toBe(1);
+    const rows = cli.stdout.trimEnd().split('\n').slice(1).map((line) => line.split(/\s{2,}/).slice(0, 3));
+    expect(rows).toEqual([['web-01', 'failed', 'no'], ['web-02', 'ok', 'yes']]);
+    expect((await fleet.docker('web-01').getContainer('cli-run-idle').inspect()).State.Running).toBe(false);
+    expect((await fleet.docker('web-02').getContainer('cli-run-idle').inspect()).State.Running).toBe(true);
+  });
+
+  it("judges run's host paths as create's: an operator key is refused (docker:host) and no engine gets a container", async () => {
+    const args = `container run -d -v /etc:/host-etc:ro --name cli-run-host --target _all ${IMAGE}`.split(' ');
+    const cli = await fleetCli(args, { key: fleet.mintKey('operator') });
+    expect(cli.code).toBe(3);
+    expect(cli.stderr).toContain('docker:host');
+    for (const host of HOSTS) await expect(fleet.docker(host).getContainer('cli-run-host').inspect()).rejects.toMatchObject(NOT_FOUND);
+  });
+
+  it('stop -t 1 and rm -f -v: stopped, then gone from the engines', async () => {
+    const stopped = await fleetCli(['container', 'stop', '-t', '1', 'cli-run', '--target', 'role:web']);
+    expect(stopped.code).toBe(0);
+    for (const host of WEB) expect((await fleet.docker(host).getContainer('cli-run').inspect()).State.Running).toBe(false);
+    const removed = await fleetCli(['container', 'rm', '-f', '-v', 'cli-run-idle', '--target', 'role:web']);
+    expect(removed.code).toBe(0);
+    for (const host of WEB) await expect(fleet.docker(host).getContainer('cli-run-idle').inspect()).rejects.toMatchObject(NOT_FOUND);
+  });
+
+  it('refuses what docker would attach (no -d, -it, --rm) with why, exit 2, creating nothing', async () => {
+    for (const flags of [[], ['-d', '-it'], ['-d', '--rm']]) {
+      const cli = await fleetCli(['container', 'run', ...flags, '--name', 'cli-run-refused', '--target', '_all', IMAGE]);
+      expect(cli.code).toBe(2);
+      expect(cli.stderr).toMatch(/^fleet: (add -d|--interactive|--rm)/);
+    }
+    for (const host of HOSTS) await expect(fleet.docker(host).getContainer('cli-run-refused').inspect()).rejects.toMatchObject(NOT_FOUND);
+  });
+
+  it('--format json is --json on every command (agents, jobs, errors); table is the default; asking for both is a usage error', async () => {
+    const agents = await fleetCli(['agent', 'ls', '--format', 'json']);
+    expect(agents.code).toBe(0);
+    expect(JSON.parse(agents.stdout).agents.map((agent: { hostname: string }) => agent.hostname).sort()).toEqual(HOSTS);
+    const table = await fleetCli(['agent', 'ls', '--format', 'table']);
+    expect(table.stdout).toMatch(/^HOSTNAME\s+LIVE\s+DRAINED/);
+
+    const { job_id: jobId } = await sdk.node('_all').submit('docker.container.list', {});
+    const job = await fleetCli(['job', 'get', jobId, '--wait', '60', '--format', 'json']);
+    expect(JSON.parse(job.stdout)).toMatchObject({ job_id: jobId, operation: 'docker.container.list', hosts: HOSTS });
+
+    const missing = await fleetCli(['container', 'inspect', 'cli-nothing-here', '--target', 'web-01', '--format', 'json']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ code: 404, job_id: expect.stringMatching(UUID) });
+
+    const both = await fleetCli(['--json', '--format', 'table', 'ps', '--target', '_all']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toBe('fleet: --json and --format table ask for different outputs\n');
+    const template = await fleetCli(['ps', '--format', '{{.ID}}', '--target', '_all']);
+    expect(template.code).toBe(2);
+    expect(template.stderr).toContain('Allowed choices are json, table');
+  });
+});
+
 describe('agents, tokens, audit', () => {
   it('agent ls prints every agent; drain and undrain change what _all reaches', async () => {
     const table = await fleetCli(['agent', 'ls']);

@@ -1,5 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { JOB_TIMEOUT_SECONDS } from '@fleet/contracts/operations';
 import type { ParamSpec, Schema } from './contract';
+import { DOCKER_SPELLING } from './docker';
 
 /** How a contract field is given on the command line. */
 export type Kind = 'boolean' | 'integer' | 'number' | 'string' | 'json' | 'strings' | 'map' | 'complex';
@@ -46,6 +48,15 @@ function parseInteger(schema: Schema) {
   };
 }
 
+/** `--timeout`: the job's deadline in the contract's range. */
+export function parseJobTimeout(raw: string): number {
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < JOB_TIMEOUT_SECONDS.minimum || seconds > JOB_TIMEOUT_SECONDS.maximum) {
+    throw new InvalidArgumentError(`whole seconds from ${JOB_TIMEOUT_SECONDS.minimum} to ${JOB_TIMEOUT_SECONDS.maximum}`);
+  }
+  return seconds;
+}
+
 function parseNumber(raw: string): number {
   const value = Number(raw);
   if (!Number.isFinite(value)) throw new InvalidArgumentError('a number');
@@ -60,7 +71,7 @@ export function parseJsonArgument(raw: string): unknown {
   }
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
+export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
@@ -84,27 +95,29 @@ function describe(description: string | undefined, schema: Schema): string {
 }
 
 /** A commander option for a contract field, or undefined when the field is too nested for a flag (use --body). */
-export function optionFor(field: string, kind: Kind, schema: Schema, description?: string): Option | undefined {
-  const flag = flagName(field);
-  const text = describe(description, schema);
+export function optionFor(field: string, kind: Kind, schema: Schema, description?: string, short?: string): Option | undefined {
+  return optionNamed(`${short ? `-${short}, ` : ''}--${flagName(field)}`, kind, schema, describe(description, schema));
+}
+
+function optionNamed(names: string, kind: Kind, schema: Schema, text: string): Option | undefined {
   switch (kind) {
     case 'boolean':
       // A field that defaults to true is turned off with --no-<flag>; the default itself is the gateway's.
-      return schema.default === true ? new Option(`--no-${flag}`, text) : new Option(`--${flag}`, text);
+      return schema.default === true ? new Option(names.replace(/--/, '--no-'), text) : new Option(names, text);
     case 'integer':
-      return new Option(`--${flag} <n>`, text).argParser(parseInteger(schema));
+      return new Option(`${names} <n>`, text).argParser(parseInteger(schema));
     case 'number':
-      return new Option(`--${flag} <n>`, text).argParser(parseNumber);
+      return new Option(`${names} <n>`, text).argParser(parseNumber);
     case 'string': {
-      const option = new Option(`--${flag} <value>`, text);
+      const option = new Option(`${names} <value>`, text);
       return schema.enum ? option.choices(schema.enum.map(String)) : option;
     }
     case 'json':
-      return new Option(`--${flag} <json>`, text).argParser(parseJsonArgument);
+      return new Option(`${names} <json>`, text).argParser(parseJsonArgument);
     case 'strings':
-      return new Option(`--${flag} <value>`, `${text} (repeat for more)`.trim()).argParser(collect);
+      return new Option(`${names} <value>`, `${text} (repeat for more)`.trim()).argParser(collect);
     case 'map':
-      return new Option(`--${flag} <key=value>`, `${text} (repeat for more)`.trim()).argParser(collectPair);
+      return new Option(`${names} <key=value>`, `${text} (repeat for more)`.trim()).argParser(collectPair);
     default:
       return undefined;
   }
@@ -117,20 +130,37 @@ function isTaken(command: Command, option: Option): boolean {
   return false;
 }
 
-/** Adds the option for `field` unless its flag is taken (here or by a global option); answers the binding to read its value back. */
-export function addFieldOption(command: Command, field: string, kind: Kind, schema: Schema, description?: string): Binding | undefined {
-  const option = optionFor(field, kind, schema, description);
-  if (!option || isTaken(command, option)) return undefined;
+function shortTaken(command: Command, short: string): boolean {
+  for (let current: Command | null = command; current; current = current.parent) {
+    if (current.options.some((existing) => existing.short === `-${short}`)) return true;
+  }
+  return short === 'h';
+}
+
+/**
+ * The option for `field` unless its flag is taken (here or by a global option), with docker's short flag
+ * and docker's long name where they differ (`-t`/`--time` for stop's `t`); answers the bindings that read its values back.
+ */
+export function addFieldOption(command: Command, field: string, kind: Kind, schema: Schema, description?: string): Binding[] {
+  const docker = schema.default === true ? undefined : DOCKER_SPELLING[field];
+  const short = docker && !shortTaken(command, docker.short) ? docker.short : undefined;
+  const option = optionFor(field, kind, schema, description, short);
+  if (!option || isTaken(command, option)) return [];
   command.addOption(option);
-  return { field, attribute: option.attributeName(), kind };
+  const bindings = [{ field, attribute: option.attributeName(), kind }];
+  const alias = docker?.long && optionNamed(`--${docker.long}`, kind, schema, `docker's name for --${flagName(field)}`);
+  if (alias && !isTaken(command, alias)) {
+    command.addOption(alias);
+    bindings.push({ field, attribute: alias.attributeName(), kind });
+  }
+  return bindings;
 }
 
 /** A flag for each of `params` (query or header) but those in `skip`. */
 export function addParamOptions(command: Command, params: readonly ParamSpec[], skip: ReadonlySet<string> = new Set()): Binding[] {
   return params
     .filter((param) => !skip.has(param.name))
-    .map((param) => addFieldOption(command, param.name, kindOf(param.schema, param.json), param.schema, param.description))
-    .filter((binding): binding is Binding => binding !== undefined);
+    .flatMap((param) => addFieldOption(command, param.name, kindOf(param.schema, param.json), param.schema, param.description));
 }
 
 /** The values the user actually gave (not commander's defaults), keyed by contract field. */
@@ -138,7 +168,15 @@ export function givenValues(command: Command, bindings: readonly Binding[]): Rec
   const values: Record<string, unknown> = {};
   const opts = command.opts();
   for (const binding of bindings) {
-    if (command.getOptionValueSource(binding.attribute) === 'cli') values[binding.field] = opts[binding.attribute];
+    if (command.getOptionValueSource(binding.attribute) !== 'cli') continue;
+    values[binding.field] = merged(values[binding.field], opts[binding.attribute]);
   }
   return values;
+}
+
+/** A field given under two names (`--labels` and docker's `--label`) keeps the values of both. */
+function merged(previous: unknown, value: unknown): unknown {
+  if (Array.isArray(previous) && Array.isArray(value)) return [...previous, ...value];
+  if (previous && typeof previous === 'object' && value && typeof value === 'object') return { ...previous, ...value };
+  return value;
 }

@@ -1,12 +1,14 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { FleetApiError } from '@fleet/sdk';
 import { registerFleetApiCommands } from './commands/fleet-api';
 import { registerLocalFleetCommands } from './commands/local-fleet';
 import { registerNatsConfigCommand } from './commands/nats-config';
 import { registerNodeCommands } from './commands/node';
 import { registerPkiCommands } from './commands/pki';
+import { runOptions } from './commands/run';
 import { registerTokenCommands } from './commands/token';
-import { EXIT, exitCodeForError } from './exit';
+import { dockerArgv } from './docker';
+import { EXIT, exitCodeForError, UsageError } from './exit';
 import { version } from '../package.json';
 
 const EXIT_CODES_HELP = `
@@ -14,6 +16,9 @@ Targets: a hostname (web-01), _any, _all, or label selectors key:value[,key:valu
 Connection: --url/--api-key/--ca-file, else FLEET_URL/FLEET_API_KEY/FLEET_CA_FILE, else the config file
 (--config, FLEET_CONFIG or ~/.config/fleet/config.json: {"url": "...", "apiKey": "...", "caFile": "..."}),
 else the local fleet started by \`fleet up\`.
+
+docker's names: fleet ps | run | exec | logs | start | stop | restart | rm = fleet container ls | run | …;
+fleet images | rmi | pull = fleet image ls | rm | pull. fleet run -d [flags] IMAGE [COMMAND...] --target <t>.
 
 Exit codes:
   ${EXIT.OK}  every host row is ok
@@ -35,10 +40,12 @@ export function buildProgram(): Command {
     .option('--config <file>', 'config file with {"url", "apiKey"} (env FLEET_CONFIG; default ~/.config/fleet/config.json)')
     .version(version, '-V, --version', "print the CLI's version")
     .option('--json', 'print the API responses as JSON instead of tables')
+    .addOption(new Option('--format <format>', 'json (as --json: responses unchanged) or table (the default)').choices(['json', 'table']))
     .showHelpAfterError('(add --help for usage)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
     .exitOverride()
-    .addHelpText('after', EXIT_CODES_HELP);
+    .addHelpText('after', EXIT_CODES_HELP)
+    .hook('preAction', outputFormat);
   registerLocalFleetCommands(program);
   registerNatsConfigCommand(program);
   registerPkiCommands(program);
@@ -46,6 +53,13 @@ export function buildProgram(): Command {
   registerNodeCommands(program);
   registerFleetApiCommands(program);
   return program;
+}
+
+/** `--format json` is `--json`; naming both ways differently is a usage error. */
+function outputFormat(program: Command): void {
+  const { json, format } = program.opts<{ json?: boolean; format?: string }>();
+  if (json && format === 'table') throw new UsageError('--json and --format table ask for different outputs');
+  if (format === 'json') program.setOptionValue('json', true);
 }
 
 function report(err: unknown, json: boolean): void {
@@ -67,7 +81,7 @@ async function main(): Promise<void> {
   });
   const program = buildProgram();
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(dockerArgv(process.argv.slice(2), program.options, runOptions()), { from: 'user' });
   } catch (err) {
     report(err, program.opts().json === true);
     process.exitCode = exitCodeForError(err);

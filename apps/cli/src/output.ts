@@ -97,6 +97,26 @@ const LIST_COLUMNS: Record<string, Column[]> = {
   ],
 };
 
+/** What `-q` prints for an item of a list, as docker's `-q` does: short ids, a volume's name. */
+const LIST_IDS: Record<string, (item: Item) => unknown> = {
+  containers: (c) => shortId(c.Id),
+  images: (i) => shortId(i.Id),
+  volumes: (v) => v.Name,
+  networks: (n) => shortId(n.Id),
+};
+
+/** The ids of every ok host's list items, one per line, each after its hostname and a tab when `withHost`. */
+export function renderIds(results: readonly HostResult[], withHost: boolean): string {
+  const rows = (results as unknown as Item[]).filter((row) => row.status === 'ok');
+  const lines = rows.flatMap((row) =>
+    Object.entries(LIST_IDS)
+      .filter(([field]) => Array.isArray(row[field]))
+      .flatMap(([field, id]) => (row[field] as Item[]).map((item) => cellText(id(item))))
+      .map((id) => (withHost ? `${cellText(row.hostname)}\t${id}` : id)),
+  );
+  return lines.map((line) => `${line}\n`).join('');
+}
+
 function defaultColumns(items: Item[]): Column[] {
   const first = items.find((item) => item && typeof item === 'object') ?? {};
   return Object.keys(first)

@@ -1,14 +1,27 @@
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, Option } from 'commander';
 import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, type NodeOperationName, OPERATIONS } from '@fleet/contracts/operations';
 import type { CallOptions, HostResult, NodeClient, StreamEvent } from '@fleet/sdk';
 import { clientFor, globalsOf } from '../context';
 import { operationDetails, type OperationDetails, type ParamSpec, resolveSchema, type Schema } from '../contract';
+import { filtersFrom, REFUSED_DOCKER_FLAGS, refuseDockerOnlyFlags } from '../docker';
 import { EXIT, exitCodeForRows, UsageError } from '../exit';
-import { addFieldOption, addParamOptions, type Binding, givenValues, type Kind, kindOf, parseAs, parseJsonArgument } from '../flags';
-import { renderRows, write, writeJson } from '../output';
+import {
+  addFieldOption,
+  addParamOptions,
+  type Binding,
+  collect,
+  givenValues,
+  type Kind,
+  kindOf,
+  parseAs,
+  parseJobTimeout,
+  parseJsonArgument,
+} from '../flags';
+import { renderIds, renderRows, write, writeJson } from '../output';
 import { HostProgress } from '../progress';
 import { defineCopyCommand, saveFileAnswer } from './copy';
+import { defineRunCommand } from './run';
 
 /**
  * `fleet <resource> <verb> --target <t>` for every node-targeted operation of
@@ -58,6 +71,10 @@ interface Plan {
 
 interface NodeCommandOptions {
   target?: string;
+  /** docker's `-f key=value` filters, merged into the Engine's `filters` map. */
+  filter?: string[];
+  /** Ids only, one per line (README "CLI"). */
+  quiet?: boolean;
   timeout?: number;
   async?: boolean;
   body?: unknown;
@@ -66,14 +83,6 @@ interface NodeCommandOptions {
   input?: string;
   /** Where a file answer goes (default: standard output). */
   output?: string;
-}
-
-function parseTimeout(raw: string): number {
-  const seconds = Number(raw);
-  if (!Number.isInteger(seconds) || seconds < JOB_TIMEOUT_SECONDS.minimum || seconds > JOB_TIMEOUT_SECONDS.maximum) {
-    throw new InvalidArgumentError(`whole seconds from ${JOB_TIMEOUT_SECONDS.minimum} to ${JOB_TIMEOUT_SECONDS.maximum}`);
-  }
-  return seconds;
 }
 
 function pathOrder(details: OperationDetails): string[] {
@@ -127,7 +136,7 @@ function defineCommand(resource: Command, details: OperationDetails): void {
   command.option(
     '--timeout <seconds>',
     `the job's deadline: hosts that have not answered by then get a timeout row (${JOB_TIMEOUT_SECONDS.minimum}-${JOB_TIMEOUT_SECONDS.maximum}, default ${JOB_TIMEOUT_SECONDS.default})`,
-    parseTimeout,
+    parseJobTimeout,
   );
   if (details.params.some((param) => param.name === 'async')) command.option('--async', 'answer at once with the job id; follow it with `fleet job get <id> --wait`');
 
@@ -142,10 +151,10 @@ function defineCommand(resource: Command, details: OperationDetails): void {
     for (const [field, schema] of Object.entries(details.body.properties ?? {})) {
       if (inArguments.has(field)) continue;
       const resolved = resolveSchema(schema);
-      const binding = addFieldOption(command, field, kindOf(resolved), resolved);
-      if (binding) bodyFields.push(binding);
+      bodyFields.push(...addFieldOption(command, field, kindOf(resolved), resolved));
     }
   }
+  addDockerOptions(command, verb, details);
   if (details.spec.uploadMediaType) command.option('--input <file>', `the ${details.spec.uploadMediaType} to send ('-' or none: standard input)`);
   if (details.spec.downloadMediaType) command.option('--output <file>', `where the ${details.spec.downloadMediaType} goes ('-' or none: standard output)`);
   const plan: Plan = { details, targetArgument, positionals, params, headers, bodyFields };
@@ -199,6 +208,7 @@ function inputOf(plan: Plan, command: Command): { target: string; input: Record<
     (positional.inBody ? fromArguments : params)[positional.field] = value;
   });
   Object.assign(params, givenValues(command, plan.params));
+  if (opts.filter) params.filters = filtersFrom(opts.filter, params.filters as Record<string, string[]> | undefined);
   const input: Record<string, unknown> = { ...params };
   if (plan.details.body) {
     const body = { ...readBodyOption(opts), ...givenValues(command, plan.bodyFields), ...fromArguments };
@@ -210,13 +220,24 @@ function inputOf(plan: Plan, command: Command): { target: string; input: Record<
 }
 
 async function runNodeCommand(plan: Plan, command: Command): Promise<void> {
+  refuseDockerOnlyFlags(command);
   const { target, input, headers } = inputOf(plan, command);
+  await invokeOperation(command, plan.details.spec, target, input, headers);
+}
+
+/** Runs operation `spec` on `target` and prints its answer: rows, a stream, a file, or with `-q` the ids of a list. */
+export async function invokeOperation(
+  command: Command,
+  spec: OperationDetails['spec'],
+  target: string,
+  input: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<void> {
   const opts = command.opts<NodeCommandOptions>();
   const json = globalsOf(command).json === true;
-  const name = plan.details.spec.name as NodeOperationName;
+  const name = spec.name as NodeOperationName;
   const node = clientFor(command).node(target);
   const timeout = opts.timeout;
-  const spec = plan.details.spec;
   const options: CallOptions = {
     timeout,
     headers,
@@ -242,8 +263,37 @@ async function runNodeCommand(plan: Plan, command: Command): Promise<void> {
     if (!json) write(`job ${answer.job_id} accepted (${answer.status}); follow it with: fleet job get ${answer.job_id} --wait`);
     return;
   }
-  if (!json) write(renderRows(answer.results));
+  if (!json && opts.quiet) writeIds(answer.results, target);
+  else if (!json) write(renderRows(answer.results));
   process.exitCode = exitCodeForRows(answer.results);
+}
+
+/** `-q`: the ids alone, prefixed by their host unless the target named one host (README "CLI"); failed hosts on stderr. */
+function writeIds(results: readonly HostResult[], target: string): void {
+  process.stdout.write(renderIds(results, !namesOneHost(target)));
+  for (const row of results.filter((result) => result.status !== 'ok')) {
+    process.stderr.write(`fleet: ${row.hostname}: ${row.status}: ${row.error ?? ''}\n`);
+  }
+}
+
+/** A hostname, not `_any`, `_all` or a label selector. */
+function namesOneHost(target: string): boolean {
+  return !target.startsWith('_') && !target.includes(':');
+}
+
+/**
+ * docker's flags for what the contract's own do not cover: `-f key=value` filters and `-q` on lists,
+ * and a clear refusal for docker flags that mean nothing here (a terminal to attach).
+ */
+function addDockerOptions(command: Command, verb: string, details: OperationDetails): void {
+  const isList = verb === 'list';
+  if (details.params.some((param) => param.in === 'query' && param.name === 'filters')) {
+    const flags = isList && !command.options.some((option) => option.short === '-f') ? '-f, --filter <key=value>' : '--filter <key=value>';
+    const text = 'a filter as docker writes it (status=running, label=team=core), merged into --filters (repeat for more)';
+    command.addOption(new Option(flags, text).argParser(collect));
+  }
+  if (isList) command.option('-q, --quiet', 'only the ids, one per line (with their host first unless --target names one host)');
+  for (const [flags, why] of REFUSED_DOCKER_FLAGS[verb] ?? []) command.addOption(new Option(flags, `not here: ${why}`).hideHelp());
 }
 
 /** The file an upload sends, streamed as it is read: `--input`, else standard input (never a terminal). */
@@ -313,6 +363,9 @@ export function registerNodeCommands(program: Command): void {
     const specs = families.get(resource);
     families.delete(resource);
     for (const spec of specs ?? []) defineCommand(resource, operationDetails(spec));
-    if (specs && resource.name() === 'container') defineCopyCommand(resource, parseTimeout);
+    if (specs && resource.name() === 'container') {
+      defineCopyCommand(resource, parseJobTimeout);
+      defineRunCommand(resource, invokeOperation);
+    }
   });
 }
