@@ -52,9 +52,10 @@ export async function executeJob(job: JobMessage, deps: ExecutionDeps, log: Logg
   const giveUpAt = job.deadline - AGENT_REPORT_GRACE_MS;
   const deadline = new JobDeadline(giveUpAt);
   // A stream ends normally a little before the deadline, or when its client leaves, so its row lands in time.
-  const stop = job.stream ? new AbortController() : undefined;
-  const stopTimer = stop ? setTimeout(() => stop.abort(), Math.max(0, job.deadline - Date.now() - STREAM_GRACE_MS)) : undefined;
-  const unsubscribe = stop ? channel.onCancel(() => stop.abort()) : undefined;
+  const endStream = job.stream ? new AbortController() : undefined;
+  const windDownIn = Math.max(0, job.deadline - Date.now() - STREAM_GRACE_MS);
+  const windDownTimer = endStream ? setTimeout(() => endStream.abort(), windDownIn) : undefined;
+  const stopHearingCancel = endStream ? channel.onCancel(() => endStream.abort()) : undefined;
   let streamSignal: AbortSignal | undefined;
   try {
     const outcome = await deadline.bound(() =>
@@ -63,7 +64,7 @@ export async function executeJob(job: JobMessage, deps: ExecutionDeps, log: Logg
         deadline: giveUpAt,
         // Made only if the executor looks at it: most reads never do.
         get signal() {
-          return stop ? (streamSignal ??= AbortSignal.any([deadline.signal, stop.signal])) : deadline.signal;
+          return endStream ? (streamSignal ??= AbortSignal.any([deadline.signal, endStream.signal])) : deadline.signal;
         },
         log,
         emit: (event, data) => channel.emit(event, data),
@@ -80,7 +81,7 @@ export async function executeJob(job: JobMessage, deps: ExecutionDeps, log: Logg
       : describeEngineError(err);
     return { hostname, status: 'failed', changed: false, ...failure, duration_ms: Date.now() - started };
   } finally {
-    clearTimeout(stopTimer);
-    unsubscribe?.();
+    clearTimeout(windDownTimer);
+    stopHearingCancel?.();
   }
 }

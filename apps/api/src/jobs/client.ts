@@ -5,7 +5,7 @@ import { jobTraits } from '@fleet/contracts/operations';
 import { cancelSubject, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
 import type { TargetResolver } from '../targets/resolve';
 import { JobCollector } from './collection';
-import { describeError, newJobRecord, publishToHosts, unsealedPayload, type DispatchDeps, type UnsealedPayload } from './dispatch';
+import { describeError, newJobRecord, publishToHosts, unsealedPayload, type UnsealedPayload } from './dispatch';
 import { JobStoreUnavailableError } from './errors';
 import type { ResultFeed } from './feed';
 import type { JobRequest, StartedJob } from './job-request';
@@ -44,11 +44,9 @@ export interface JobClientDeps {
  */
 export class JobClient {
   private readonly collector: JobCollector;
-  private readonly dispatch: DispatchDeps;
 
   constructor(private readonly deps: JobClientDeps) {
     this.collector = new JobCollector(deps);
-    this.dispatch = deps;
   }
 
   /** The hosts a job on `target` would get now (GET /target/{target}); nothing is stored or published. */
@@ -115,6 +113,6 @@ export class JobClient {
   }
 
   private publish(record: JobRecord, payload: UnsealedPayload): Promise<void> {
-    return publishToHosts(this.dispatch, record, payload, record.hosts);
+    return publishToHosts(this.deps, record, payload, record.hosts);
   }
 }
