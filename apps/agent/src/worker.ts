@@ -78,30 +78,45 @@ export class JobWorker {
   }
 
   private async handle(msg: JsMsg, ackWaitMs: number): Promise<void> {
+    const accepted = await this.acceptDelivery(msg);
+    if (accepted) await this.run(accepted.job, accepted.log, msg, ackWaitMs);
+  }
+
+  /**
+   * The delivery's job, when this agent may run it. Anything else is settled here: a delivery that is
+   * not its own is left alone, one that is no job is terminated, and an unsealed or late job is acked unrun.
+   */
+  private async acceptDelivery(msg: JsMsg): Promise<{ job: JobMessage; log: Logger } | undefined> {
     const { hostname, hostPolicy } = this.deps;
     if (!isOwnDelivery(msg, hostname)) {
       // Not acked: it is not ours to settle. Whoever pointed a consumer here learns nothing from us.
       const refusal = "refused a delivery that is not from this host's own stream, consumer and job subject";
       this.deps.log.error({ subject: msg.subject }, refusal);
-      return;
+      return undefined;
     }
     const job = parseJob(msg);
     if (!job) {
       msg.term();
-      return;
+      return undefined;
     }
     const log = this.deps.log.child({ job_id: job.job_id, operation: job.operation, target: job.target });
     const sealRefusal = jobSealRefusal(job as unknown as Record<string, unknown>, hostname, hostPolicy.grantKey);
     if (sealRefusal) {
       msg.ack();
       await this.refuseUnsealed(job, sealRefusal, log);
-      return;
+      return undefined;
     }
     if (Date.now() >= job.deadline) {
       msg.ack();
       log.warn('job arrived past its deadline; not executed');
-      return;
+      return undefined;
     }
+    return { job, log };
+  }
+
+  /** Claims a mutation, acks, runs the job and writes its row: announced at once, then stored. */
+  private async run(job: JobMessage, log: Logger, msg: JsMsg, ackWaitMs: number): Promise<void> {
+    const { hostname } = this.deps;
     const traits = jobTraits(job.operation, { streaming: job.stream === true });
     const claim = traits.plainRead ? 'not needed' : await claimJob(this.deps.results, job, hostname, this.deps.log);
     if (claim === 'retry') {
