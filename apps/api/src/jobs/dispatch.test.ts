@@ -41,6 +41,12 @@ describe('publishToHosts', () => {
     expect(jobSealRefusal(toWeb01, 'web-03', gateway.publicKey)).toMatch(/seal does not verify/);
   });
 
+  it('refuses a host outside the job\'s record before anything is sent', async () => {
+    const broker = brokerRefusing('none');
+    await expect(publishToHosts(broker.deps, record, payload, ['web-01', 'db-01'])).rejects.toThrow(/not resolved to db-01/);
+    expect(broker.published.size).toBe(0);
+  });
+
   it('writes a failed row for a host the broker would not take the job for, and sends the others', async () => {
     const broker = brokerRefusing('web-02');
     await publishToHosts(broker.deps, record, payload, record.hosts);

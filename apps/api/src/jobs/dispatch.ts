@@ -83,7 +83,8 @@ function hostGrant(record: JobRecord, params: Record<string, unknown>, hostGrant
 /**
  * Publishes the job to `hosts` (all of the record's, or some of them). A host the broker would not
  * take the job for gets a failed row at once (the others go ahead): its job is reported, never
- * silently lost or left to time out.
+ * silently lost or left to time out. A host outside the record is refused before anything is sent:
+ * its seal would let the job run where its target (and the caller's scope) never reached.
  */
 export async function publishToHosts(
   deps: DispatchDeps,
@@ -91,6 +92,8 @@ export async function publishToHosts(
   payload: UnsealedPayload,
   hosts: readonly string[],
 ): Promise<void> {
+  const outside = hostsOutside(record, hosts);
+  if (outside.length > 0) throw new Error(`job ${record.job_id} was not resolved to ${outside.join(', ')}: not published there`);
   const deadline = Date.parse(record.deadline);
   // Each host gets the message sealed for itself: a copy on another host's subject does not run there.
   const sealedFor = (host: string) => payloadEncoder.encode(withSeal(payload.json, signJobSeal(host, payload.digest, deps.hostGrantKey)));
@@ -106,6 +109,12 @@ export async function publishToHosts(
   deps.log.warn(summary, 'job not delivered to some hosts');
   // A row that cannot be written now either is written at the deadline, as a timeout (collection.ts).
   await Promise.all(undelivered.map(({ host, reason }) => deps.store.recordUndelivered(record, host, reason).catch(() => undefined)));
+}
+
+function hostsOutside(record: JobRecord, hosts: readonly string[]): string[] {
+  if (hosts === record.hosts) return [];
+  const resolved = new Set(record.hosts);
+  return hosts.filter((host) => !resolved.has(host));
 }
 
 /** `Promise.allSettled(items.map(run))`, with at most `window` runs pending at any time; outcomes in item order. */
