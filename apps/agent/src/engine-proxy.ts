@@ -28,7 +28,7 @@ import {
 } from '@fleet/contracts/protocol';
 import { TunnelFlow, type TunnelFrame } from '@fleet/runtime/tunnel';
 import { engineRequestUses, type HostObjects } from './host-objects';
-import type { HostPolicy } from './worker';
+import type { HostPolicy } from './host-policy';
 
 export interface EngineProxyDeps {
   nc: Pick<NatsConnection, 'publish' | 'subscribe'>;

@@ -1,4 +1,14 @@
-import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, JOB_WAIT_MAX_SECONDS, loadContract, OPERATIONS, operationSpec, readOperations } from './operations';
+import {
+  answersWithStream,
+  jobTraits,
+  JOB_CONTROL_PARAMS,
+  JOB_TIMEOUT_SECONDS,
+  JOB_WAIT_MAX_SECONDS,
+  loadContract,
+  OPERATIONS,
+  operationSpec,
+  readOperations,
+} from './operations';
 
 type Parameter = { name: string; in: string; schema?: { type?: string }; $ref?: string };
 type Operation = { parameters?: Parameter[]; responses: Record<string, { $ref?: string; content?: Record<string, unknown> }> };
@@ -90,5 +100,45 @@ describe('file bodies and file answers (README "File transfers")', () => {
   it('refuses a file answer offered next to JSON (an answer holds one host\'s file or rows, never either)', () => {
     const both = documentWith({}, { '200': { content: { 'application/x-tar': {} } }, '202': { content: { 'application/json': {} } } });
     expect(() => readOperations(both)).toThrow(/answers with application\/x-tar, so every success answer must be only that/);
+  });
+});
+
+describe('jobTraits: one rule for what kind of job a call is', () => {
+  const still = { streaming: false };
+  const streamed = { streaming: true };
+
+  it('a plain read is a node operation that is not mutating, not a stream and not a download', () => {
+    expect(jobTraits('docker.container.inspect', still)).toEqual({
+      mutating: false,
+      streaming: false,
+      download: false,
+      upload: false,
+      longRunning: false,
+      plainRead: true,
+    });
+    expect(jobTraits('docker.container.logs', streamed)).toMatchObject({ plainRead: false, streaming: true });
+    expect(jobTraits('docker.image.save', still)).toMatchObject({ plainRead: false, download: true, mutating: false });
+    expect(jobTraits('docker.container.stop', still)).toMatchObject({ plainRead: false, mutating: true });
+  });
+
+  it('only node operations can be plain reads: a gateway read is never a job', () => {
+    expect(jobTraits('job.get', still)).toMatchObject({ mutating: false, plainRead: false });
+  });
+
+  it('long-running is x-long-running, or any call answered with a stream', () => {
+    expect(jobTraits('docker.container.wait', still).longRunning).toBe(true);
+    expect(jobTraits('docker.container.logs', still).longRunning).toBe(false);
+    expect(jobTraits('docker.container.logs', streamed).longRunning).toBe(true);
+    const declared = OPERATIONS.filter((op) => jobTraits(op.name, still).longRunning).map((op) => op.name);
+    expect(declared).toEqual(OPERATIONS.filter((op) => op.longRunning).map((op) => op.name));
+  });
+
+  it('reads upload and download from the media types', () => {
+    expect(jobTraits('docker.container.archive-put', still)).toMatchObject({ upload: true, download: false, mutating: true });
+    expect(jobTraits('docker.container.export', still)).toMatchObject({ upload: false, download: true });
+  });
+
+  it('an operation the contract lacks is treated as a mutation: claimed, never run twice', () => {
+    expect(jobTraits('docker.container.unheard-of', still)).toMatchObject({ mutating: true, plainRead: false, longRunning: false });
   });
 });

@@ -240,6 +240,41 @@ export function answersWithStream(spec: OperationSpec, query: Record<string, unk
   return spec.alwaysStreams || (spec.streamSwitch !== undefined && String(query[spec.streamSwitch]) === 'true');
 }
 
+/** What kind of job one call of an operation is: the per-operation facts the gateway and the agents both act on. */
+export interface JobTraits {
+  /** May change engine state (`x-mutating`); an operation the contract lacks counts as one. */
+  mutating: boolean;
+  /** This call answers with a server-sent-event stream (the operation always streams, or its switch is on). */
+  streaming: boolean;
+  /** The answer is one host's file (README "File transfers"). */
+  download: boolean;
+  /** The request body is a file in the upload store. */
+  upload: boolean;
+  /** May hold an engine call open until its deadline (`x-long-running`, or a stream): it runs on slots of its own. */
+  longRunning: boolean;
+  /**
+   * A plain read: a node operation, not mutating, not a stream, not a download. Running it again changes nothing on the
+   * engine and repeats no chunk or byte to a client, so the agent runs it without a claim and the gateway sends it before
+   * its record is stored.
+   */
+  plainRead: boolean;
+}
+
+/** The traits of one call of `operation` (a name read from a job may be one the contract lacks). */
+export function jobTraits(operation: string, call: { streaming: boolean }): JobTraits {
+  const spec = findOperation(operation);
+  const mutating = spec?.mutating ?? true;
+  const download = spec?.downloadMediaType !== undefined;
+  return {
+    mutating,
+    streaming: call.streaming,
+    download,
+    upload: spec?.uploadMediaType !== undefined,
+    longRunning: spec?.longRunning === true || call.streaming,
+    plainRead: spec?.nodeTargeted === true && !mutating && !call.streaming && !download,
+  };
+}
+
 function queryParameterSchema(name: OperationName, param: string): ParameterSchema {
   const spec = operationSpec(name);
   const found = parametersOf(DOCUMENT, spec.path, spec.method).find((candidate) => candidate.in === 'query' && candidate.name === param);

@@ -10,15 +10,15 @@ const RETRY_PAUSES_MS = [100, 250, 500, 1000, 2000];
  */
 const ATTEMPT_TIMEOUT_MS = 2_000;
 
+/** The one call of a JetStream client that dispatching needs. */
+export type JetStreamPublisher = Pick<JetStreamClient, 'publish'>;
+
 /**
  * Publishes to a stream and rides out a stream leader election or a broker restart: an attempt
  * that finds no stream leader (no responders) or gets no acknowledgement is tried again until
  * `deadline` (epoch ms), the job's own. The msgID makes a retry idempotent: JetStream drops a
  * duplicate of a message it already stored. Other errors, and the last one at the deadline, throw.
  */
-/** The one call of a JetStream client that dispatching needs. */
-export type JetStreamPublisher = Pick<JetStreamClient, 'publish'>;
-
 export async function publishUntil(js: JetStreamPublisher, subject: string, payload: string | Uint8Array, msgID: string, deadline: number): Promise<PubAck> {
   for (let attempt = 0; ; attempt++) {
     try {

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/host-access';
-import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
+import { answersWithStream, jobTraits, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
 import { ApiError } from '../../errors';
@@ -52,7 +52,7 @@ function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfer
       params,
       hostAccess: hostAccess.length > 0,
       callerHost: caller.permissions.includes('docker:host'),
-      longRunning: spec.longRunning || streaming,
+      longRunning: jobTraits(name, { streaming }).longRunning,
       timeoutSeconds: Number(req.query.timeout ?? JOB_TIMEOUT_SECONDS.default),
       caller: caller.sub,
       keyId: caller.jti,

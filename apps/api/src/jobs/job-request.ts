@@ -1,0 +1,40 @@
+import type { NodeOperationName } from '@fleet/contracts/operations';
+import type { HostRow, JobRecord, StreamChunk } from '@fleet/contracts/protocol';
+
+export interface JobRequest {
+  /** The job's id when the caller needs it before the job starts (an upload is stored under it); else a new one. */
+  jobId?: string;
+  operation: NodeOperationName;
+  target: string;
+  params: Record<string, unknown>;
+  /** The parameters reach the host (host-access.ts) and the caller may do that: the job carries a signed grant. */
+  hostAccess?: boolean;
+  /** The caller holds `docker:host`: the sealed message says so, and the agents let it use host-level objects. */
+  callerHost?: boolean;
+  /** The job may hold an engine call open until its deadline (jobTraits' `longRunning`). */
+  longRunning?: boolean;
+  timeoutSeconds: number;
+  caller: string;
+  /** The API key's id: long-running jobs are counted per key. */
+  keyId?: string;
+  /** The API key's target scope, if it has one. */
+  scope?: string;
+  /** A credential the agents fetch at run time (never stored, never logged). */
+  secret?: string;
+  /** Set for streaming calls: receives every chunk an agent emits, tagged with its host. */
+  onChunk?: (hostname: string, chunk: StreamChunk) => void;
+  /** Called once the job exists and before any host can act on it (a stream announces the job first). */
+  onCreated?: (record: JobRecord) => void;
+  /** The request body is a file of this many bytes in the upload store, under the job id. */
+  upload?: { bytes: number };
+  /** The job answers with a file its host sends on `fleet.download.<job_id>.<hostname>`. */
+  download?: boolean;
+}
+
+export interface StartedJob {
+  record: JobRecord;
+  /** Settles by the deadline with one row per expected host, sorted by hostname. */
+  rows: Promise<HostRow[]>;
+  /** Ends a streaming job early on every host (its client went away). */
+  cancel(): void;
+}
