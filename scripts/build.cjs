@@ -149,26 +149,25 @@ function seedCliCodeCache() {
 const UI_OPERATION_FIELDS = ['operationId', 'x-permission'];
 
 /**
- * The contract in the dashboard's bundle holds only UI_OPERATION_FIELDS of each operation: the whole document
- * would triple the script the browser loads.
+ * The contract as the dashboard's bundle holds it: each operation with only UI_OPERATION_FIELDS; the whole
+ * document would triple the script the browser loads.
  */
+function uiContractOf(document) {
+  const paths = Object.entries(document.paths).map(([route, item]) => {
+    const operations = Object.entries(item).filter(([, operation]) => operation?.operationId);
+    const slim = operations.map(([method, operation]) => [method, Object.fromEntries(UI_OPERATION_FIELDS.map((field) => [field, operation[field]]))]);
+    return [route, Object.fromEntries(slim)];
+  });
+  return { paths: Object.fromEntries(paths) };
+}
+
 const uiContract = {
   name: 'ui-contract',
   setup(build) {
-    build.onLoad({ filter: /contracts[\\/]src[\\/]contract\.json$/ }, (args) => {
-      const { paths } = JSON.parse(readFileSync(args.path, 'utf8'));
-      const slim = Object.fromEntries(
-        Object.entries(paths).map(([route, item]) => [
-          route,
-          Object.fromEntries(
-            Object.entries(item)
-              .filter(([, operation]) => operation?.operationId)
-              .map(([method, operation]) => [method, Object.fromEntries(UI_OPERATION_FIELDS.map((field) => [field, operation[field]]))]),
-          ),
-        ]),
-      );
-      return { contents: JSON.stringify({ paths: slim }), loader: 'json' };
-    });
+    build.onLoad({ filter: /contracts[\\/]src[\\/]contract\.json$/ }, (args) => ({
+      contents: JSON.stringify(uiContractOf(JSON.parse(readFileSync(args.path, 'utf8')))),
+      loader: 'json',
+    }));
   },
 };
 
@@ -200,7 +199,7 @@ async function buildIfStale() {
   return true;
 }
 
-module.exports = { build, buildIfStale, PROGRAMS };
+module.exports = { build, buildIfStale, PROGRAMS, uiContractOf };
 
 if (require.main === module) {
   const run = process.argv.includes('--if-stale') ? buildIfStale : build;

@@ -11,13 +11,19 @@ interface OperationFacts {
   'x-permission'?: Permission | 'none';
 }
 
-const PATH_ITEMS = Object.values(CONTRACT.paths as Record<string, Record<string, OperationFacts>>);
+type PathItems = Record<string, Record<string, OperationFacts>>;
 
-const PERMISSION_OF = new Map(
-  PATH_ITEMS.flatMap((item) => Object.values(item))
-    .filter((operation) => operation.operationId !== undefined)
-    .map((operation) => [operation.operationId, operation['x-permission'] ?? 'none']),
-);
+/** Each operation's permission in a contract document (`none` where it declares none). */
+export function permissionTable(document: { paths: unknown }): Map<OperationName | undefined, Permission | 'none'> {
+  return new Map(
+    Object.values(document.paths as PathItems)
+      .flatMap((item) => Object.values(item))
+      .filter((operation) => operation.operationId !== undefined)
+      .map((operation) => [operation.operationId, operation['x-permission'] ?? 'none']),
+  );
+}
+
+const PERMISSION_OF = permissionTable(CONTRACT);
 
 /** The permission operation `name` needs; `none` when any valid key may call it. */
 export function permissionOf(name: OperationName): Permission | 'none' {
