@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { Agent } from '@fleet/sdk';
+import type { Agent, AgentList } from '@fleet/sdk';
 import { call, homeTarget, mayCall, me, targetSegment } from '../api';
 import { ago, Badge, ErrorLine, LabelChips } from '../components/badge';
 import { Table, type Column } from '../components/table';
@@ -47,7 +47,7 @@ function useAgents() {
   const feed = useFeed(
     '/feed/agents',
     (event, data) => {
-      if (event === 'agents') setAgents(new Map((data as { agents: Agent[] }).agents.map((a) => [a.hostname, a])));
+      if (event === 'agents') setAgents(new Map((data as AgentList).agents.map((a) => [a.hostname, a])));
       else if (event === 'agent' || event === 'gone') applyChanges({ event, data } as AgentChange);
     },
     [],

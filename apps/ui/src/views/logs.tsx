@@ -1,10 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { HostResult } from '@fleet/sdk';
 import { targetSegment } from '../api';
 import { openStream, readEvents } from '../feed';
 import { Field } from '../components/field';
 import { messageOf } from '../hooks';
-import { endStatus } from './stream-end';
+import { endStatus, type StreamEnd, type StreamStart } from './streams';
 
 interface LogLine {
   hostname: string;
@@ -12,12 +11,10 @@ interface LogLine {
   text: string;
 }
 
-/** What the logs stream's events carry: `job` its hosts, `stdout`/`stderr` a host's text, `end` the rows. */
-interface LogEvent {
-  hostname?: string;
-  text?: string;
-  hosts?: string[];
-  results?: HostResult[];
+/** A `stdout` or `stderr` event of the logs stream: a host's text. */
+interface LogText {
+  hostname: string;
+  text: string;
 }
 
 const MAX_LINES = 5000;
@@ -78,13 +75,12 @@ export function LogsView() {
       const res = await openStream(path, controller.signal);
       setStatus('following');
       await readEvents(res, (name, data) => {
-        const payload = JSON.parse(data) as LogEvent;
-        if (name === 'job') setHosts(payload.hosts ?? []);
+        if (name === 'job') setHosts((JSON.parse(data) as StreamStart).hosts);
         else if (name === 'stdout' || name === 'stderr') {
-          const texts = (payload.text ?? '').replace(/\n$/, '').split('\n');
-          const fresh = texts.map((text): LogLine => ({ hostname: payload.hostname ?? '?', stream: name, text }));
+          const { hostname, text } = JSON.parse(data) as LogText;
+          const fresh = text.replace(/\n$/, '').split('\n').map((line): LogLine => ({ hostname, stream: name, text: line }));
           setLines((prev) => [...prev, ...fresh].slice(-MAX_LINES));
-        } else if (name === 'end') setStatus(endStatus(payload.results));
+        } else if (name === 'end') setStatus(endStatus(JSON.parse(data) as StreamEnd));
       });
     } catch (err) {
       if ((err as Error).name !== 'AbortError') setStatus(messageOf(err));

@@ -1,5 +1,4 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { HostResult } from '@fleet/sdk';
 import { homeTarget, targetSegment } from '../api';
 import { Field } from '../components/field';
 import { Table, type Column } from '../components/table';
@@ -8,7 +7,7 @@ import { messageOf } from '../hooks';
 import { route } from '../router';
 import { cpuPercent, hasPrevious, memoryBytes, mib, type EngineStats } from './engine-stats';
 import { Sparkline } from './sparkline';
-import { endStatus } from './stream-end';
+import { endStatus, type StreamEnd } from './streams';
 
 /** Samples kept per host: two minutes at the engine's one sample a second. */
 const SAMPLES = 120;
@@ -58,7 +57,7 @@ export function StatsView() {
         if (name === 'stats') {
           const sample = JSON.parse(data) as EngineStats;
           if (hasPrevious(sample)) setSeries((prev) => withSample(prev, sample));
-        } else if (name === 'end') setStatus(endStatus((JSON.parse(data) as { results?: HostResult[] }).results));
+        } else if (name === 'end') setStatus(endStatus(JSON.parse(data) as StreamEnd));
       });
     } catch (err) {
       if ((err as Error).name !== 'AbortError') setStatus(messageOf(err));
