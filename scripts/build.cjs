@@ -155,8 +155,8 @@ const UI_OPERATION_FIELDS = ['operationId', 'x-permission'];
 function uiContractOf(document) {
   const paths = Object.entries(document.paths).map(([route, item]) => {
     const operations = Object.entries(item).filter(([, operation]) => operation?.operationId);
-    const slim = operations.map(([method, operation]) => [method, Object.fromEntries(UI_OPERATION_FIELDS.map((field) => [field, operation[field]]))]);
-    return [route, Object.fromEntries(slim)];
+    const facts = (operation) => Object.fromEntries(UI_OPERATION_FIELDS.map((field) => [field, operation[field]]));
+    return [route, Object.fromEntries(operations.map(([method, operation]) => [method, facts(operation)]))];
   });
   return { paths: Object.fromEntries(paths) };
 }

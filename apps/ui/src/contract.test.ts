@@ -7,7 +7,7 @@ const { uiContractOf } = require('../../../scripts/build.cjs') as { uiContractOf
 describe("the dashboard's reading of the contract", () => {
   it('gives every operation the permission the gateway enforces for it', () => {
     expect(OPERATIONS.length).toBeGreaterThan(50);
-    for (const operation of OPERATIONS) expect([operation.name, permissionOf(operation.name)]).toEqual([operation.name, operation.permission]);
+    for (const { name, permission } of OPERATIONS) expect([name, permissionOf(name)]).toEqual([name, permission]);
   });
 
   it('reads the same permissions from the slimmed contract the build puts in its bundle', () => {

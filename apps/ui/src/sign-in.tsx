@@ -15,7 +15,13 @@ export function SignIn() {
       <h1>Fleet</h1>
       <form class="stack" onSubmit={submit}>
         <label for="api-key">API key</label>
-        <input id="api-key" type="password" autocomplete="off" value={key} onInput={(event) => setKey((event.target as HTMLInputElement).value)} />
+        <input
+          id="api-key"
+          type="password"
+          autocomplete="off"
+          value={key}
+          onInput={(event) => setKey((event.target as HTMLInputElement).value)}
+        />
         <button type="submit">Sign in</button>
         <ErrorLine error={action.error} />
       </form>

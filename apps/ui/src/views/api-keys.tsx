@@ -49,7 +49,12 @@ export function ApiKeys() {
   }, []);
   const create = (event: Event) => {
     event.preventDefault();
-    const body = { role: form.role, ttl_seconds: Number(form.ttl), ...(form.subject ? { subject: form.subject } : {}), ...(form.scope ? { scope: form.scope } : {}) };
+    const body = {
+      role: form.role,
+      ttl_seconds: Number(form.ttl),
+      ...(form.subject ? { subject: form.subject } : {}),
+      ...(form.scope ? { scope: form.scope } : {}),
+    };
     void action.run('create', async () => {
       setFresh(await call<MintedKey>('POST', '/token', body));
       await reload();
@@ -89,7 +94,13 @@ export function ApiKeys() {
       <form class="toolbar" onSubmit={create}>
         <Select label="Role" name="key-role" value={form.role} onValue={set('role')} choices={Object.keys(ROLES)} />
         <Field label="Subject" name="key-subject" placeholder="who it is for" value={form.subject} onValue={set('subject')} />
-        <Field label="Scope" name="key-scope" placeholder="host or key:value (empty: whole fleet)" value={form.scope} onValue={set('scope')} />
+        <Field
+          label="Scope"
+          name="key-scope"
+          placeholder="host or key:value (empty: whole fleet)"
+          value={form.scope}
+          onValue={set('scope')}
+        />
         <Select label="Lifetime" name="key-ttl" value={form.ttl} onValue={set('ttl')} choices={choices} />
         <button type="submit" class="mutate">
           Create key

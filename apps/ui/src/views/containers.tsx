@@ -91,11 +91,6 @@ export function ContainersView() {
         ))}
       </div>
       <ErrorLine error={list.error || action.error} />
-      {silent.length ? (
-        <p class="silent-hosts" role="status">
-          {`${silent.length} of ${results.length} hosts did not answer: ${silent.map((r) => `${r.hostname} — ${r.error ?? r.status}`).join('; ')}`}
-        </p>
-      ) : null}
       {action.asked ? <Confirm action={action.asked} chosen={chosen} onConfirm={run} onCancel={action.cancel} /> : null}
       {started.length > 1 ? (
         <p class="notice">
@@ -108,9 +103,20 @@ export function ContainersView() {
         rowKey={keyOf}
         rowAttributes={(c) => ({ 'data-host': c.hostname, 'data-name': c.name })}
         sortColumn="Name"
+        partial={silent.length ? <SilentHosts silent={silent} of={results.length} /> : null}
         grouping={groupBy === 'none' ? undefined : grouping}
       />
     </section>
+  );
+}
+
+/** The hosts that did not answer the list, each with why: the table lacks their containers. */
+function SilentHosts({ silent, of }: { silent: NodeList['results']; of: number }) {
+  const why = silent.map((r) => `${r.hostname} — ${r.error ?? r.status}`).join('; ');
+  return (
+    <p class="silent-hosts" role="status">
+      {`${silent.length} of ${of} hosts did not answer: ${why}`}
+    </p>
   );
 }
 

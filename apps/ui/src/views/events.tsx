@@ -93,7 +93,12 @@ export function EventsView() {
           columns={COLUMNS}
           rows={events}
           rowKey={(e, index) => `${e.hostname}-${e.time}-${index}`}
-          rowAttributes={(e) => ({ 'data-host': e.hostname, 'data-type': e.Type ?? '', 'data-action': e.Action ?? '', 'data-name': nameOf(e) ?? '' })}
+          rowAttributes={(e) => ({
+            'data-host': e.hostname,
+            'data-type': e.Type ?? '',
+            'data-action': e.Action ?? '',
+            'data-name': nameOf(e) ?? '',
+          })}
         />
       </div>
     </section>

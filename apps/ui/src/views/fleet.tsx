@@ -94,7 +94,8 @@ export function FleetView() {
           return mayEnrol ? <Mutate busy={busy} label="Accept" onClick={() => act(agent, 'accept')} /> : null;
         }
         const verb = agent.drained ? 'undrain' : 'drain';
-        return mayCall(`agent.${verb}`) ? <Mutate busy={busy} label={agent.drained ? 'Undrain' : 'Drain'} onClick={() => act(agent, verb)} /> : null;
+        const label = agent.drained ? 'Undrain' : 'Drain';
+        return mayCall(`agent.${verb}`) ? <Mutate busy={busy} label={label} onClick={() => act(agent, verb)} /> : null;
       },
     },
   ];

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { HostResult } from '@fleet/sdk';
-import { callOfJob, mayCall, startNodeCall } from '../api';
+import { callOfJob, mayCall, startNodeCall, type NodeCall } from '../api';
 import { Badge, ErrorLine } from '../components/badge';
 import { Table, type Column } from '../components/table';
 import { useAction } from '../hooks';
@@ -29,7 +29,8 @@ export function JobView({ jobId }: { jobId: string }) {
   const status = live.status.value;
   const failed = status === 'running' ? [] : failedRows(rowsOf(live));
   const original = callOfJob(jobId);
-  const rerun = () => action.run('rerun', async () => original && setReruns(await Promise.all(failed.map((r) => startNodeCall(r.hostname, original)))));
+  const rerun = (nodeCall: NodeCall) =>
+    action.run('rerun', async () => setReruns(await Promise.all(failed.map((r) => startNodeCall(r.hostname, nodeCall)))));
   const failedNames = failed.length > NAMED_HOSTS ? `${failed.length} hosts` : failed.map((r) => r.hostname).join(', ');
   return (
     <section data-view="job">
@@ -43,7 +44,7 @@ export function JobView({ jobId }: { jobId: string }) {
           <FailedCount live={live} />
         </label>
         {original && failed.length && mayCall(original.operation) ? (
-          <button class="mutate" onClick={rerun}>{`Rerun on failed hosts (${failedNames})`}</button>
+          <button class="mutate" onClick={() => rerun(original)}>{`Rerun on failed hosts (${failedNames})`}</button>
         ) : null}
       </div>
       <ErrorLine error={action.error} />
@@ -62,9 +63,10 @@ function JobProgress({ live }: { live: LiveJob }) {
   const done = finishedRows(followRows(live)).length;
   const total = live.job.hosts.length;
   const { operation, target, caller, created_at } = live.job;
+  const created = new Date(created_at).toLocaleString();
   return (
     <div>
-      <p class="muted">{`${operation} on ${target} · by ${caller} · ${new Date(created_at).toLocaleString()} · ${done} of ${total} hosts done`}</p>
+      <p class="muted">{`${operation} on ${target} · by ${caller} · ${created} · ${done} of ${total} hosts done`}</p>
       <div class="progress" title={`${done} of ${total}`}>
         <div class="bar" style={{ width: `${(100 * done) / Math.max(1, total)}%` }} />
       </div>

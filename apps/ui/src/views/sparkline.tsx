@@ -12,8 +12,9 @@ export function Sparkline({ values, label }: { values: number[]; label: string }
   const step = SPARK_WIDTH / Math.max(1, values.length - 1);
   const y = (v: number) => SPARK_HEIGHT - 2 - (v / max) * (SPARK_HEIGHT - 4);
   const points = values.map((v, i) => `${(i * step).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+  const box = `0 0 ${SPARK_WIDTH} ${SPARK_HEIGHT}`;
   return (
-    <svg class="spark" width={SPARK_WIDTH} height={SPARK_HEIGHT} viewBox={`0 0 ${SPARK_WIDTH} ${SPARK_HEIGHT}`} role="img" aria-label={label}>
+    <svg class="spark" width={SPARK_WIDTH} height={SPARK_HEIGHT} viewBox={box} role="img" aria-label={label}>
       <polyline points={points} fill="none" stroke="currentColor" stroke-width={1.5} />
     </svg>
   );
