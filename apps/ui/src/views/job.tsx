@@ -1,3 +1,4 @@
+import type { Signal } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import type { HostResult } from '@fleet/sdk';
 import { callOfJob, mayCall, startNodeCall, type NodeCall } from '../api';
@@ -79,16 +80,13 @@ function FailedCount({ live }: { live: LiveJob }) {
 }
 
 /** Each host's row reads its own signal: a row that lands re-renders that table row only. */
-function matrixColumns(live: LiveJob): Column<string>[] {
-  const row = (host: string): HostResult => live.rows.get(host)?.value ?? { hostname: host, status: 'pending', changed: false };
-  return [
-    { header: 'Host', class: 'host', cell: (host) => host },
-    { header: 'Status', cell: (host) => <Badge status={row(host).status} /> },
-    { header: 'Exit', cell: (host) => row(host).exit_code ?? '' },
-    { header: 'Duration', cell: (host) => (row(host).duration_ms === undefined ? '' : `${row(host).duration_ms} ms`) },
-    { header: 'Output', class: 'output', cell: (host) => <Output row={row(host)} /> },
-  ];
-}
+const MATRIX_COLUMNS: Column<Signal<HostResult>>[] = [
+  { header: 'Host', class: 'host', cell: (row) => row.value.hostname },
+  { header: 'Status', cell: (row) => <Badge status={row.value.status} /> },
+  { header: 'Exit', cell: (row) => row.value.exit_code ?? '' },
+  { header: 'Duration', cell: (row) => (row.value.duration_ms === undefined ? '' : `${row.value.duration_ms} ms`) },
+  { header: 'Output', class: 'output', cell: (row) => <Output row={row.value} /> },
+];
 
 function Output({ row }: { row: HostResult }) {
   return (
@@ -111,14 +109,14 @@ function Matrix({ live, failedOnly }: { live: LiveJob; failedOnly: boolean }) {
     const timer = setTimeout(() => setShown(shown + ROWS_PER_SLICE), 0);
     return () => clearTimeout(timer);
   }, [shown, hosts.length]);
-  const status = (host: string) => live.rows.get(host)?.value.status ?? 'pending';
+  const rows = hosts.slice(0, shown).flatMap((host) => live.rows.get(host) ?? []);
   return (
     <Table
       class="matrix"
-      columns={matrixColumns(live)}
-      rows={hosts.slice(0, shown)}
-      rowKey={(host) => host}
-      rowAttributes={(host) => ({ 'data-host': host, 'data-status': status(host) })}
+      columns={MATRIX_COLUMNS}
+      rows={rows}
+      rowKey={(row) => row.peek().hostname}
+      rowAttributes={(row) => ({ 'data-host': row.value.hostname, 'data-status': row.value.status })}
     />
   );
 }
