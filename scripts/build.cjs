@@ -60,13 +60,13 @@ const PROGRAMS = [
 ];
 
 /** The dashboard: bundled for the browser, with its page and stylesheet copied beside the script. */
-const UI = { entry: 'apps/ui/src/main.ts', assets: ['apps/ui/src/index.html', 'apps/ui/src/style.css'], dir: 'ui' };
+const UI = { entry: 'apps/ui/src/main.tsx', assets: ['apps/ui/src/index.html', 'apps/ui/src/style.css'], dir: 'ui' };
 
 const OUTPUTS = [...PROGRAMS.map((program) => path.join(DIST, `${program.name}.js`)), path.join(DIST, UI.dir, 'app.js')];
 
 /** What the programs are built from: every source and manifest under these, and the lock file. */
 const SOURCE_DIRS = ['apps', 'packages', 'deploy'];
-const SOURCE_FILE = /\.(ts|json|cjs|css|html)$/;
+const SOURCE_FILE = /\.(tsx?|json|cjs|css|html)$/;
 
 function newestSourceMtimeMs() {
   let newest = Math.max(statSync(path.join(REPO_ROOT, 'package-lock.json')).mtimeMs, statSync(path.join(__dirname, 'build.cjs')).mtimeMs);
@@ -75,7 +75,7 @@ function newestSourceMtimeMs() {
       if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (SOURCE_FILE.test(entry.name) && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+      else if (SOURCE_FILE.test(entry.name) && !/\.test\.tsx?$/.test(entry.name)) newest = Math.max(newest, statSync(full).mtimeMs);
     }
   };
   for (const dir of SOURCE_DIRS) walk(path.join(REPO_ROOT, dir));
@@ -145,6 +145,32 @@ function seedCliCodeCache() {
   if (seeded.status !== 0) process.stderr.write('build: the CLI did not start after the build (`node apps/cli/bin/fleet.js --version`)\n');
 }
 
+/** What the dashboard reads of the contract: each operation's name and permission (apps/ui/src/contract.ts). */
+const UI_OPERATION_FIELDS = ['operationId', 'x-permission'];
+
+/**
+ * The contract as the dashboard's bundle holds it: each operation with only UI_OPERATION_FIELDS; the whole
+ * document would triple the script the browser loads.
+ */
+function uiContractOf(document) {
+  const paths = Object.entries(document.paths).map(([route, item]) => {
+    const operations = Object.entries(item).filter(([, operation]) => operation?.operationId);
+    const facts = (operation) => Object.fromEntries(UI_OPERATION_FIELDS.map((field) => [field, operation[field]]));
+    return [route, Object.fromEntries(operations.map(([method, operation]) => [method, facts(operation)]))];
+  });
+  return { paths: Object.fromEntries(paths) };
+}
+
+const uiContract = {
+  name: 'ui-contract',
+  setup(build) {
+    build.onLoad({ filter: /contracts[\\/]src[\\/]contract\.json$/ }, (args) => ({
+      contents: JSON.stringify(uiContractOf(JSON.parse(readFileSync(args.path, 'utf8')))),
+      loader: 'json',
+    }));
+  },
+};
+
 /** The dashboard for browsers the gateway's operators use: minified, no source map (it is served as is). */
 async function buildUi(esbuild, outdir) {
   mkdirSync(outdir, { recursive: true });
@@ -156,6 +182,9 @@ async function buildUi(esbuild, outdir) {
     minify: true,
     format: 'iife',
     target: 'es2020',
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    plugins: [uiContract],
     legalComments: 'none',
     logLevel: 'warning',
   });
@@ -170,7 +199,7 @@ async function buildIfStale() {
   return true;
 }
 
-module.exports = { build, buildIfStale, PROGRAMS };
+module.exports = { build, buildIfStale, PROGRAMS, uiContractOf };
 
 if (require.main === module) {
   const run = process.argv.includes('--if-stale') ? buildIfStale : build;

@@ -45,7 +45,9 @@ afterAll(async () => {
   await context?.close();
   rmSync(userDataDir, { recursive: true, force: true });
   for (const host of HOSTS) {
-    for (const name of ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event']) await fleet.docker(host).getContainer(name).remove({ force: true }).catch(() => undefined);
+    for (const name of ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event', 'ui-sort-a', 'ui-sort-b']) {
+      await fleet.docker(host).getContainer(name).remove({ force: true }).catch(() => undefined);
+    }
   }
 });
 
@@ -438,6 +440,23 @@ describe('the dashboard in Chromium', () => {
     const order = await page.locator('[data-view=containers] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-group') ?? r.getAttribute('data-name')));
     expect(order[order.indexOf('front') + 1]).toBe('ui-labelled');
     await shot(page, 'containers-by-label');
+    await page.close();
+  });
+
+  it('the containers view sorts by the column clicked, names first', async () => {
+    await createContainer('web-02', 'ui-sort-a', ['sleep', '300']);
+    await createContainer('db-01', 'ui-sort-b', ['sleep', '300']);
+    const page = await signedIn(fleet.mintKey('viewer'));
+    await page.goto(`${fleet.url}/ui/#/containers`);
+    await page.locator('select[name=group]').selectOption('none');
+    await page.locator('input[name=filter]').fill('ui-sort');
+    const rows = page.locator('[data-view=containers] tbody tr[data-host]');
+    const shown = () => rows.evaluateAll((trs) => trs.map((tr) => `${tr.dataset.host} ${tr.dataset.name}`));
+    await eventually(shown, (rows) => expect(rows).toEqual(['web-02 ui-sort-a', 'db-01 ui-sort-b']));
+    await page.locator('[data-view=containers] th', { hasText: 'Host' }).click();
+    expect(await shown()).toEqual(['db-01 ui-sort-b', 'web-02 ui-sort-a']);
+    await page.locator('[data-view=containers] th', { hasText: 'Name' }).click();
+    expect(await shown()).toEqual(['web-02 ui-sort-a', 'db-01 ui-sort-b']);
     await page.close();
   });
 

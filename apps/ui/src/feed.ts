@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { storedKey } from './api';
+import { failureOf, storedKey } from './api';
+import { messageOf } from './hooks';
 
 /** What a handler answers: `stop` ends the feed for good (a settled job), anything else keeps it open. */
 export type FeedHandler = (event: string, data: unknown) => 'stop' | void;
@@ -41,10 +42,7 @@ export async function readEvents(res: Response, onEvent: (event: string, data: s
 /** Opens `path` as an event stream with the key as a Bearer header; a refusal becomes an Error with the gateway's words. */
 export async function openStream(path: string, signal: AbortSignal): Promise<Response> {
   const res = await fetch(path, { headers: { authorization: `Bearer ${storedKey()}`, accept: 'text/event-stream' }, signal });
-  if (!res.ok) {
-    const body = (await res.json().catch(() => ({}))) as { error?: string; details?: string };
-    throw Object.assign(new Error([body.error ?? `HTTP ${res.status}`, body.details].filter(Boolean).join(' — ')), { status: res.status });
-  }
+  if (!res.ok) throw Object.assign(new Error(await failureOf(res)), { status: res.status });
   return res;
 }
 
@@ -78,7 +76,7 @@ export function useFeed(path: string | null, onEvent: FeedHandler, deps: unknown
       } catch (err) {
         if (controller.signal.aborted) return;
         const status = (err as { status?: number }).status;
-        setState({ status: 'failed', error: (err as Error).message });
+        setState({ status: 'failed', error: messageOf(err) });
         if (status !== undefined && status >= 400 && status < 500 && status !== 429) return;
         retryMs = Math.min(retryMs * 2, 30_000);
       }

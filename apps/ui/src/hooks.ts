@@ -3,17 +3,13 @@ import { useEffect, useState } from 'preact/hooks';
 export interface Polled<T> {
   data?: T;
   error?: string;
-  refresh: () => void;
 }
 
 /**
- * Calls `load` now and every `everyMs` while the view is shown, so the page
- * follows the fleet without a reload; `stop` ends the polling once the data
- * can no longer change (a finished job).
+ * Calls `load` now and every `everyMs` while the view is shown, so the page follows the fleet without a reload.
  */
-export function usePoll<T>(load: () => Promise<T>, everyMs: number, deps: unknown[], stop?: (data: T) => boolean): Polled<T> {
-  const [state, setState] = useState<{ data?: T; error?: string }>({});
-  const [tick, setTick] = useState(0);
+export function usePoll<T>(load: () => Promise<T>, everyMs: number, deps: unknown[]): Polled<T> {
+  const [state, setState] = useState<Polled<T>>({});
   useEffect(() => {
     let cancelled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -22,10 +18,9 @@ export function usePoll<T>(load: () => Promise<T>, everyMs: number, deps: unknow
         const data = await load();
         if (cancelled) return;
         setState({ data });
-        if (stop?.(data)) return;
       } catch (err) {
         if (cancelled) return;
-        setState((prev) => ({ data: prev.data, error: (err as Error).message }));
+        setState((prev) => ({ data: prev.data, error: messageOf(err) }));
       }
       timer = setTimeout(round, everyMs);
     };
@@ -34,6 +29,51 @@ export function usePoll<T>(load: () => Promise<T>, everyMs: number, deps: unknow
       cancelled = true;
       clearTimeout(timer);
     };
-  }, [...deps, tick]);
-  return { ...state, refresh: () => setTick((n) => n + 1) };
+  }, deps);
+  return state;
+}
+
+/** Re-renders every `everyMs`, so ages ("12s ago") stay true between events. */
+export function useTick(everyMs: number): void {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setTick((n) => n + 1), everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs]);
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** What a button starts: which one is busy, what failed, and what waits for the user's confirmation. */
+export interface Action<K> {
+  /** The key of the work under way (a hostname, an action's name), if any. */
+  busy?: K;
+  error: string;
+  /** The work asked for and not yet confirmed. */
+  asked?: K;
+  /** Runs `work` as `key`: busy meanwhile, its failure's message kept in `error`. */
+  run: (key: K, work: () => Promise<unknown>) => Promise<void>;
+  ask: (key: K) => void;
+  cancel: () => void;
+}
+
+export function useAction<K = string>(): Action<K> {
+  const [busy, setBusy] = useState<K | undefined>();
+  const [error, setError] = useState('');
+  const [asked, setAsked] = useState<K | undefined>();
+  const run = async (key: K, work: () => Promise<unknown>) => {
+    setAsked(undefined);
+    setBusy(key);
+    setError('');
+    try {
+      await work();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(undefined);
+    }
+  };
+  return { busy, error, asked, run, ask: setAsked, cancel: () => setAsked(undefined) };
 }

@@ -235,6 +235,19 @@ export function isFinal(status: RowStatus): boolean {
   return status === 'ok' || status === 'failed' || status === 'skipped';
 }
 
+/**
+ * A job's status from its host rows (README "Responses"): the gateway answers it, the dashboard follows it
+ * while rows land, so both say the same.
+ */
+export function jobStatus(rows: HostRow[]): JobStatus {
+  if (rows.some((row) => !isFinal(row.status))) {
+    return rows.every((row) => row.status === 'pending') ? 'pending' : 'running';
+  }
+  const failed = rows.filter((row) => row.status === 'failed').length;
+  if (failed === 0) return 'ok';
+  return failed === rows.length ? 'failed' : 'partial';
+}
+
 /** What an agent receives on its job subject. */
 export interface JobMessage {
   job_id: string;

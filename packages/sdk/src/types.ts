@@ -18,6 +18,15 @@ export type AgentList = Schemas['AgentList'];
 export type Enrollment = Schemas['Enrollment'];
 export type AuditEntry = Schemas['AuditEntry'];
 export type AuditList = Schemas['AuditList'];
+export type RowStatus = Schemas['RowStatus'];
+export type Labels = Schemas['Labels'];
+export type Whoami = SuccessBody<'whoami.get'>;
+export type TargetHosts = SuccessBody<'target.resolve'>;
+/** A key as `token.create` answers it: the key itself, shown once, and its claims. */
+export type MintedKey = SuccessBody<'token.create'>;
+export type KeyList = SuccessBody<'token.list'>;
+/** A key's claims as `token.list` lists them (never the key). */
+export type KeyRecord = KeyList['keys'][number];
 
 /** Query parameters of operation `N` (the non-node ones: `job.list`, `audit.list`, …). */
 export type QueryOf<N extends OperationName> = operations[N] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;

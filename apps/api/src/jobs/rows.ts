@@ -1,4 +1,7 @@
-import { isFinal, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
+import { isFinal, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
+
+/** The one status rule, shared with the dashboard (packages/contracts). */
+export { jobStatus } from '@fleet/contracts/protocol';
 
 /** The row the deadline leaves for a host that never answered. */
 export function timeoutRow(record: JobRecord, hostname: string): HostRow {
@@ -29,15 +32,6 @@ export function effectiveRow(record: JobRecord, hostname: string, stored: HostRo
   if (stored && isFinal(stored.status)) return { ...stored, hostname };
   if (now >= Date.parse(record.deadline)) return timeoutRow(record, hostname);
   return stored ? { ...stored, hostname } : { hostname, status: 'pending', changed: false };
-}
-
-export function jobStatus(rows: HostRow[]): JobStatus {
-  if (rows.some((row) => !isFinal(row.status))) {
-    return rows.every((row) => row.status === 'pending') ? 'pending' : 'running';
-  }
-  const failed = rows.filter((row) => row.status === 'failed').length;
-  if (failed === 0) return 'ok';
-  return failed === rows.length ? 'failed' : 'partial';
 }
 
 export function byHostname(a: HostRow, b: HostRow): number {

@@ -1,0 +1,122 @@
+import type { Signal } from '@preact/signals';
+import { useEffect, useState } from 'preact/hooks';
+import type { HostResult } from '@fleet/sdk';
+import { callOfJob, mayCall, startNodeCall, type NodeCall } from '../api';
+import { Badge, ErrorLine } from '../components/badge';
+import { Table, type Column } from '../components/table';
+import { useAction } from '../hooks';
+import { CopyAs } from './copy-as';
+import { failedRows, finishedRows, followRows, rowsOf, useJobFeed, type LiveJob } from './live-job';
+
+/** Matrix rows rendered per slice of main-thread time. */
+const ROWS_PER_SLICE = 150;
+/** More failed hosts than this are counted, not named, on the rerun button. */
+const NAMED_HOSTS = 5;
+
+export function JobView({ jobId }: { jobId: string }) {
+  const { live, error: feedError } = useJobFeed(jobId);
+  const [failedOnly, setFailedOnly] = useState(false);
+  const [reruns, setReruns] = useState<string[]>([]);
+  const action = useAction();
+  if (!live) {
+    return (
+      <section data-view="job">
+        <h2>{`Job ${jobId}`}</h2>
+        <ErrorLine error={feedError} />
+      </section>
+    );
+  }
+  // Read here so the header and the rerun button follow the status (a handful of changes, not one per row).
+  const status = live.status.value;
+  const failed = status === 'running' ? [] : failedRows(rowsOf(live));
+  const original = callOfJob(jobId);
+  const rerun = (nodeCall: NodeCall) =>
+    action.run('rerun', async () => setReruns(await Promise.all(failed.map((r) => startNodeCall(r.hostname, nodeCall)))));
+  const failedNames = failed.length > NAMED_HOSTS ? `${failed.length} hosts` : failed.map((r) => r.hostname).join(', ');
+  return (
+    <section data-view="job">
+      <h2>
+        Job <code>{live.job.job_id}</code> <Badge status={status} />
+      </h2>
+      <JobProgress live={live} />
+      <div class="toolbar">
+        <label>
+          <input type="checkbox" name="failed-only" checked={failedOnly} onChange={() => setFailedOnly(!failedOnly)} />
+          <FailedCount live={live} />
+        </label>
+        {original && failed.length && mayCall(original.operation) ? (
+          <button class="mutate" onClick={() => rerun(original)}>{`Rerun on failed hosts (${failedNames})`}</button>
+        ) : null}
+      </div>
+      <ErrorLine error={action.error} />
+      {reruns.length ? (
+        <p class="notice" data-testid="reruns">
+          Rerun jobs: {reruns.map((id) => <a href={`#/job/${id}`}>{`${id} `}</a>)}
+        </p>
+      ) : null}
+      <Matrix live={live} failedOnly={failedOnly} />
+      {original ? <CopyAs target={live.job.target} nodeCall={original} /> : null}
+    </section>
+  );
+}
+
+function JobProgress({ live }: { live: LiveJob }) {
+  const done = finishedRows(followRows(live)).length;
+  const total = live.job.hosts.length;
+  const { operation, target, caller, created_at } = live.job;
+  const created = new Date(created_at).toLocaleString();
+  return (
+    <div>
+      <p class="muted">{`${operation} on ${target} · by ${caller} · ${created} · ${done} of ${total} hosts done`}</p>
+      <div class="progress" title={`${done} of ${total}`}>
+        <div class="bar" style={{ width: `${(100 * done) / Math.max(1, total)}%` }} />
+      </div>
+    </div>
+  );
+}
+
+function FailedCount({ live }: { live: LiveJob }) {
+  return <span>{` Failed only (${failedRows(followRows(live)).length})`}</span>;
+}
+
+/** Each host's row reads its own signal: a row that lands re-renders that table row only. */
+const MATRIX_COLUMNS: Column<Signal<HostResult>>[] = [
+  { header: 'Host', class: 'host', cell: (row) => row.value.hostname },
+  { header: 'Status', cell: (row) => <Badge status={row.value.status} /> },
+  { header: 'Exit', cell: (row) => row.value.exit_code ?? '' },
+  { header: 'Duration', cell: (row) => (row.value.duration_ms === undefined ? '' : `${row.value.duration_ms} ms`) },
+  { header: 'Output', class: 'output', cell: (row) => <Output row={row.value} /> },
+];
+
+function Output({ row }: { row: HostResult }) {
+  return (
+    <>
+      {row.error ? <pre class="stderr">{`${row.error}${row.error_code ? ` (${row.error_code})` : ''}`}</pre> : null}
+      {row.stdout ? <pre class="stdout">{row.stdout}</pre> : null}
+      {row.stderr ? <pre class="stderr">{row.stderr}</pre> : null}
+      {row.message && !row.stdout ? <span>{row.message}</span> : null}
+    </>
+  );
+}
+
+/** The rows shown: all of them (rendered once, each updating itself), or the failed ones (re-listed per batch). */
+function Matrix({ live, failedOnly }: { live: LiveJob; failedOnly: boolean }) {
+  const hosts = failedOnly ? failedRows(followRows(live)).map((r) => r.hostname) : live.job.hosts;
+  // A thousand rows are put on the page a slice at a time, so a click is never stuck behind one long render.
+  const [shown, setShown] = useState(ROWS_PER_SLICE);
+  useEffect(() => {
+    if (shown >= hosts.length) return;
+    const timer = setTimeout(() => setShown(shown + ROWS_PER_SLICE), 0);
+    return () => clearTimeout(timer);
+  }, [shown, hosts.length]);
+  const rows = hosts.slice(0, shown).flatMap((host) => live.rows.get(host) ?? []);
+  return (
+    <Table
+      class="matrix"
+      columns={MATRIX_COLUMNS}
+      rows={rows}
+      rowKey={(row) => row.peek().hostname}
+      rowAttributes={(row) => ({ 'data-host': row.value.hostname, 'data-status': row.value.status })}
+    />
+  );
+}
