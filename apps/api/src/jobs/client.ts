@@ -19,6 +19,7 @@ import type { TargetResolver } from '../targets/resolve';
 import type { ResultFeed } from './feed';
 import { JobStoreUnavailableError, UnsendableParamsError } from './errors';
 import type { KeySlots } from './key-slots';
+import { replayOf } from './replay';
 import { publishUntil, withSeal, type JetStreamPublisher } from './publish';
 import { byHostname, jobStatus, timeoutRow } from './rows';
 import type { SecretVault } from './secrets';
@@ -30,6 +31,10 @@ export interface JobRequest {
   jobId?: string;
   operation: NodeOperationName;
   target: string;
+  /** A rerun's hosts (each resolved as a hostname target, in the caller's scope) instead of the target's. */
+  hosts?: string[];
+  /** The job a rerun runs again. */
+  rerunOf?: string;
   params: Record<string, unknown>;
   /** The parameters reach the host (host-access.ts) and the caller may do that: the job carries a signed grant. */
   hostAccess?: boolean;
@@ -125,7 +130,7 @@ export class JobClient {
 
   private async startJob(request: JobRequest): Promise<StartedJob> {
     const { resolver, store, vault, log } = this.deps;
-    const hosts = resolver.resolve(request.target, request.scope);
+    const hosts = request.hosts ? request.hosts.flatMap((host) => resolver.resolve(host, request.scope)) : resolver.resolve(request.target, request.scope);
     const now = Date.now();
     const record: JobRecord = {
       job_id: request.jobId ?? randomUUID(),
@@ -135,6 +140,8 @@ export class JobClient {
       caller: request.caller,
       created_at: new Date(now).toISOString(),
       deadline: new Date(now + request.timeoutSeconds * 1000).toISOString(),
+      ...(request.rerunOf ? { rerun_of: request.rerunOf } : {}),
+      replay: replayOf(request),
     };
     // Serialised before anything is stored or held, so parameters that cannot be sent leave nothing behind.
     const payload = this.dispatchPayload(record, request);
