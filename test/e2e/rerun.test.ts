@@ -3,9 +3,11 @@
  * parameters again on the hosts where it failed, linked both ways. Checked on the engines: the
  * failed host now has what the call asked for, the hosts that had succeeded were not touched.
  */
+import { resolve } from 'node:path';
 import { MARK, newMark } from '../support/faults';
 import { api } from '../support/http';
 import { countContainers } from '../support/docker';
+import { runProcess } from '../support/proc';
 import { registryAuthHeader } from '../support/registry-auth';
 import { useTestFleet } from '../support/suite';
 
@@ -77,6 +79,27 @@ describe('rerun of the failed hosts', () => {
     expect(rerun.status).toBe(409);
     expect(rerun.body).toEqual({ error: 'nothing to rerun', details: expect.stringContaining('is timeout'), code: 409 });
     expect((await api(fleet, 'GET', `/job/${original}`)).body.reruns).toHaveLength(2);
+  });
+});
+
+describe('fleet job rerun', () => {
+  it('reruns the failed hosts of a job and exits non-zero while a host still fails', async () => {
+    const NAME = 'rr-cli';
+    await api(fleet, 'POST', '/node/web-01/container/docker', { body: { image: IMAGE, name: NAME, cmd: ['sleep', '3600'] } });
+    const start = await api(fleet, 'POST', `/node/_all/container/docker/${NAME}/start`);
+    expect(start.body.results.map((row: { status: string }) => row.status)).toEqual(['failed', 'ok', 'failed']);
+    await api(fleet, 'POST', '/node/db-01/container/docker', { body: { image: IMAGE, name: NAME, cmd: ['sleep', '3600'] } });
+    const env = { ...process.env, FLEET_URL: fleet.url, FLEET_API_KEY: fleet.adminKey };
+    const cli = await runProcess(process.execPath, ['apps/cli/bin/fleet.js', 'job', 'rerun', start.body.job_id, '--json'], { cwd: resolve(__dirname, '../..'), env, timeoutMs: 60_000, onTimeout: 'kill' });
+    const printed = JSON.parse(cli.stdout);
+    // db-01 now has the container; web-02 still has none.
+    expect(printed.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status])).toEqual([
+      ['db-01', 'ok'],
+      ['web-02', 'failed'],
+    ]);
+    expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 1, stderr: '' });
+    expect((await fleet.docker('db-01').getContainer(NAME).inspect()).State.Running).toBe(true);
+    expect((await api(fleet, 'GET', `/job/${printed.job_id}`)).body.rerun_of).toBe(start.body.job_id);
   });
 });
 
