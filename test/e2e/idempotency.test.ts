@@ -27,7 +27,12 @@ function sendAndHangUp(path: string, key: string, body: unknown): Promise<{ answ
       port: url.port,
       method: 'POST',
       path,
-      headers: { authorization: `Bearer ${fleet.adminKey}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)), 'idempotency-key': key },
+      headers: {
+        authorization: `Bearer ${fleet.adminKey}`,
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(payload)),
+        'idempotency-key': key,
+      },
     });
     let answered = false;
     req.on('error', () => undefined);
@@ -46,11 +51,13 @@ describe('one gateway', () => {
     const since = new Date().toISOString();
     // Cut as soon as the request is written: the gateway goes on with a call whose client left.
     expect(await sendAndHangUp(CREATE, key, markedContainer(mark))).toEqual({ answered: false });
-    await eventually('the cut call to create its container on every engine', async () => (await countsOf(mark)).every((count) => count === 1), 30_000, 100);
+    const createdEverywhere = async () => (await countsOf(mark)).every((count) => count === 1);
+    await eventually('the cut call to create its container on every engine', createdEverywhere, 30_000, 100);
     const retry = await api(fleet, 'POST', CREATE, { body: markedContainer(mark), headers: { 'Idempotency-Key': key } });
     expect(retry.status).toBe(202);
     expect(retry.headers['idempotent-replayed']).toBe('true');
-    expect(retry.body.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status])).toEqual(HOSTS.map((host) => [host, 'ok']));
+    const outcomes = retry.body.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status]);
+    expect(outcomes).toEqual(HOSTS.map((host) => [host, 'ok']));
     // The cut call's job is the only create since: the retry answered with it.
     const creates = await api(fleet, 'GET', '/job?operation=docker.container.create&limit=200');
     const cutJobs = creates.body.jobs.filter((job: { created_at: string }) => job.created_at >= since);
@@ -94,19 +101,21 @@ describe('one gateway', () => {
   it('frees the key of a call that could not start, so its retry runs', async () => {
     const mark = newMark('idem-refused');
     const key = `deploy-${mark}`;
-    const nowhere = await api(fleet, 'POST', '/node/role:nope/container/docker', { body: markedContainer(mark), headers: { 'Idempotency-Key': key } });
+    const headers = { 'Idempotency-Key': key };
+    const nowhere = await api(fleet, 'POST', '/node/role:nope/container/docker', { body: markedContainer(mark), headers });
     expect(nowhere.status).toBe(404);
-    const again = await api(fleet, 'POST', '/node/role:nope/container/docker', { body: markedContainer(mark), headers: { 'Idempotency-Key': key } });
+    const again = await api(fleet, 'POST', '/node/role:nope/container/docker', { body: markedContainer(mark), headers });
     expect(again.status).toBe(404);
     expect(again.headers['idempotent-replayed']).toBeUndefined();
     // A claim still held would make this a different request under the same key (422): the key is free.
-    const elsewhere = await api(fleet, 'POST', CREATE, { body: markedContainer(mark), headers: { 'Idempotency-Key': key } });
+    const elsewhere = await api(fleet, 'POST', CREATE, { body: markedContainer(mark), headers });
     expect(elsewhere.status).toBe(202);
     expect(await countsOf(mark)).toEqual([1, 1, 1]);
   });
 
   it('refuses a key the contract does not allow with a 400 naming the header', async () => {
-    const res = await api(fleet, 'POST', CREATE, { body: markedContainer(newMark('idem-bad')), headers: { 'Idempotency-Key': 'has space' } });
+    const headers = { 'Idempotency-Key': 'has space' };
+    const res = await api(fleet, 'POST', CREATE, { body: markedContainer(newMark('idem-bad')), headers });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: expect.any(String), details: expect.stringMatching(/idempotency-key/i), code: 400 });
   });
@@ -124,7 +133,8 @@ describe('two gateway replicas', () => {
     for (let round = 0; round < 5; round++) {
       const mark = newMark(`idem-replicas-${round}`);
       const headers = { 'Idempotency-Key': `deploy-${mark}` };
-      const [viaA, viaB] = await Promise.all([api(fleet, 'POST', CREATE, { body: markedContainer(mark), headers }), api(other, 'POST', CREATE, { body: markedContainer(mark), headers })]);
+      const send = (gateway: ApiTarget) => api(gateway, 'POST', CREATE, { body: markedContainer(mark), headers });
+      const [viaA, viaB] = await Promise.all([send(fleet), send(other)]);
       expect([viaA.status, viaB.status]).toEqual([202, 202]);
       expect(viaB.body.job_id).toBe(viaA.body.job_id);
       expect(await countsOf(mark)).toEqual([1, 1, 1]);

@@ -14,6 +14,12 @@ import { useTestFleet } from '../support/suite';
 const fleet = useTestFleet();
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
+const REPO = resolve(__dirname, '../..');
+
+/** A stopped container named `name` on `target`. */
+function createOn(target: string, name: string) {
+  return api(fleet, 'POST', `/node/${target}/container/docker`, { body: { image: IMAGE, name, cmd: ['sleep', '3600'] } });
+}
 
 async function startedAt(hostname: string, container: string): Promise<string> {
   return (await fleet.docker(hostname).getContainer(container).inspect()).State.StartedAt;
@@ -26,7 +32,7 @@ describe('rerun of the failed hosts', () => {
 
   beforeAll(async () => {
     // web-01 and db-01 (zone eu.west) have the container, web-02 not yet: a start on _all fails there only.
-    const created = await api(fleet, 'POST', '/node/zone:eu.west/container/docker', { body: { image: IMAGE, name: NAME, cmd: ['sleep', '3600'] } });
+    const created = await createOn('zone:eu.west', NAME);
     expect(created.body.results.map((row: { status: string }) => row.status)).toEqual(['ok', 'ok']);
     const start = await api(fleet, 'POST', `/node/_all/container/docker/${NAME}/start`);
     expect(start.status).toBe(202);
@@ -37,7 +43,7 @@ describe('rerun of the failed hosts', () => {
     ]);
     original = start.body.job_id;
     before = { 'db-01': await startedAt('db-01', NAME), 'web-01': await startedAt('web-01', NAME) };
-    expect(await api(fleet, 'POST', '/node/web-02/container/docker', { body: { image: IMAGE, name: NAME, cmd: ['sleep', '3600'] } })).toMatchObject({ status: 202 });
+    expect(await createOn('web-02', NAME)).toMatchObject({ status: 202 });
   });
 
   it('starts the container on the failed host only, and leaves the others as they were on their engines', async () => {
@@ -49,7 +55,8 @@ describe('rerun of the failed hosts', () => {
     expect({ 'db-01': await startedAt('db-01', NAME), 'web-01': await startedAt('web-01', NAME) }).toEqual(before);
 
     const rerunJob = await api(fleet, 'GET', `/job/${rerun.body.job_id}`);
-    expect(rerunJob.body).toMatchObject({ operation: 'docker.container.start', target: '_all', hosts: ['web-02'], rerun_of: original, status: 'ok' });
+    expect(rerunJob.body).toMatchObject({ operation: 'docker.container.start', target: '_all', hosts: ['web-02'], rerun_of: original });
+    expect(rerunJob.body.status).toBe('ok');
     const originalJob = await api(fleet, 'GET', `/job/${original}`);
     expect(originalJob.body.reruns).toEqual([rerun.body.job_id]);
     // The rows of the original stay what they were: the rerun is a job of its own.
@@ -64,9 +71,9 @@ describe('rerun of the failed hosts', () => {
     expect(again.body).toEqual({ job_id: expect.any(String), status: 'pending' });
     const done = await api(fleet, 'GET', `/job/${again.body.job_id}?wait=30`);
     // Starting running containers changes nothing, on every host.
-    expect(done.body.results.map((row: { hostname: string; status: string; changed: boolean }) => [row.hostname, row.status, row.changed])).toEqual(
-      HOSTS.map((host) => [host, 'ok', false]),
-    );
+    type Row = { hostname: string; status: string; changed: boolean };
+    const outcomes = done.body.results.map((row: Row) => [row.hostname, row.status, row.changed]);
+    expect(outcomes).toEqual(HOSTS.map((host) => [host, 'ok', false]));
     const ofRerun = await api(fleet, 'POST', `/job/${again.body.job_id}/rerun?hosts=all`);
     expect(ofRerun.status).toBe(202);
     expect((await api(fleet, 'GET', `/job/${ofRerun.body.job_id}`)).body.rerun_of).toBe(again.body.job_id);
@@ -85,12 +92,13 @@ describe('rerun of the failed hosts', () => {
 describe('fleet job rerun', () => {
   it('reruns the failed hosts of a job and exits non-zero while a host still fails', async () => {
     const NAME = 'rr-cli';
-    await api(fleet, 'POST', '/node/web-01/container/docker', { body: { image: IMAGE, name: NAME, cmd: ['sleep', '3600'] } });
+    await createOn('web-01', NAME);
     const start = await api(fleet, 'POST', `/node/_all/container/docker/${NAME}/start`);
     expect(start.body.results.map((row: { status: string }) => row.status)).toEqual(['failed', 'ok', 'failed']);
-    await api(fleet, 'POST', '/node/db-01/container/docker', { body: { image: IMAGE, name: NAME, cmd: ['sleep', '3600'] } });
+    await createOn('db-01', NAME);
     const env = { ...process.env, FLEET_URL: fleet.url, FLEET_API_KEY: fleet.adminKey };
-    const cli = await runProcess(process.execPath, ['apps/cli/bin/fleet.js', 'job', 'rerun', start.body.job_id, '--json'], { cwd: resolve(__dirname, '../..'), env, timeoutMs: 60_000, onTimeout: 'kill' });
+    const args = ['apps/cli/bin/fleet.js', 'job', 'rerun', start.body.job_id, '--json'];
+    const cli = await runProcess(process.execPath, args, { cwd: REPO, env, timeoutMs: 60_000, onTimeout: 'kill' });
     const printed = JSON.parse(cli.stdout);
     // db-01 now has the container; web-02 still has none.
     expect(printed.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status])).toEqual([
@@ -106,7 +114,8 @@ describe('fleet job rerun', () => {
 describe('a job that cannot be replayed', () => {
   it('refuses a create that carried environment values (never stored) with 409 and its reason; nothing is created', async () => {
     const mark = newMark('rr-env');
-    const created = await api(fleet, 'POST', '/node/web-01/container/docker', { body: { image: IMAGE, cmd: ['sleep', '3600'], env: { TOKEN: 's3cret' }, labels: { [MARK]: mark } } });
+    const body = { image: IMAGE, cmd: ['sleep', '3600'], env: { TOKEN: 's3cret' }, labels: { [MARK]: mark } };
+    const created = await api(fleet, 'POST', '/node/web-01/container/docker', { body });
     expect(created.status).toBe(202);
     const rerun = await api(fleet, 'POST', `/job/${created.body.job_id}/rerun?hosts=all`);
     expect(rerun.status).toBe(409);
@@ -116,7 +125,8 @@ describe('a job that cannot be replayed', () => {
 
   it('refuses a pull that carried registry credentials with 409 and its reason', async () => {
     const auth = registryAuthHeader({ username: 'ci', password: 'hunter2-rerun', serveraddress: '127.0.0.1:9' });
-    const pull = await api(fleet, 'POST', '/node/web-01/container/docker/image/pull?fromImage=127.0.0.1:9/none&tag=latest&timeout=10', { headers: { 'X-Registry-Auth': auth } });
+    const path = '/node/web-01/container/docker/image/pull?fromImage=127.0.0.1:9/none&tag=latest&timeout=10';
+    const pull = await api(fleet, 'POST', path, { headers: { 'X-Registry-Auth': auth } });
     expect(pull.body.job_id).toEqual(expect.any(String));
     const rerun = await api(fleet, 'POST', `/job/${pull.body.job_id}/rerun?hosts=all`);
     expect(rerun.status).toBe(409);

@@ -32,6 +32,11 @@ async function countsOf(mark: string): Promise<number[]> {
   return Promise.all(HOSTS.map((host) => countContainers(fleet.docker(host), `${MARK}=${mark}`)));
 }
 
+/** The 403 body naming `permission`. */
+function forbidden(permission: string) {
+  return { error: 'Forbidden - Insufficient permissions', details: expect.stringContaining(`'${permission}'`), code: 403 };
+}
+
 /** A start on _all that failed on db-01 only (no container there yet), after which db-01 gets the container, stopped. */
 async function startFailedOnDb(name: string): Promise<string> {
   await api(fleet, 'POST', '/node/role:web/container/docker', { body: { image: IMAGE, name, cmd: ['sleep', '3600'] } });
@@ -41,7 +46,8 @@ async function startFailedOnDb(name: string): Promise<string> {
     ['web-01', 'ok'],
     ['web-02', 'ok'],
   ]);
-  expect((await api(fleet, 'POST', '/node/db-01/container/docker', { body: { image: IMAGE, name, cmd: ['sleep', '3600'] } })).status).toBe(202);
+  const onDb = await api(fleet, 'POST', '/node/db-01/container/docker', { body: { image: IMAGE, name, cmd: ['sleep', '3600'] } });
+  expect(onDb.status).toBe(202);
   return start.body.job_id;
 }
 
@@ -51,7 +57,7 @@ describe('rerunning another caller’s job', () => {
     const viewer = fleet.mintKey('viewer', { subject: 'sr-viewer' });
     const rerun = await api(fleet, 'POST', `/job/${job}/rerun?hosts=failed`, { key: viewer });
     expect(rerun.status).toBe(403);
-    expect(rerun.body).toEqual({ error: 'Forbidden - Insufficient permissions', details: expect.stringContaining("'docker:write'"), code: 403 });
+    expect(rerun.body).toEqual(forbidden('docker:write'));
     expect(await isRunning('db-01', 'sr-viewer')).toBe(false);
     // The admin may: the same rerun starts it.
     expect((await api(fleet, 'POST', `/job/${job}/rerun?hosts=failed`)).status).toBe(202);
@@ -79,7 +85,7 @@ describe('rerunning another caller’s job', () => {
     expect(await isRunning('db-01', 'sr-scoped')).toBe(false);
   });
 
-  attack('an operator (no docker:host) reruns an admin’s create on the host network: 403 naming docker:host, nothing created', async () => {
+  attack('an operator (no docker:host) reruns an admin’s create on the host network: 403, nothing created', async () => {
     const name = 'sr-hostnet';
     // web-02 has one already: the admin's create fails there only.
     await api(fleet, 'POST', '/node/web-02/container/docker', { body: { image: IMAGE, name, cmd: ['sleep', '3600'] } });
@@ -89,7 +95,7 @@ describe('rerunning another caller’s job', () => {
     const operator = fleet.mintKey('operator', { subject: 'sr-operator' });
     const rerun = await api(fleet, 'POST', `/job/${created.body.job_id}/rerun?hosts=failed`, { key: operator });
     expect(rerun.status).toBe(403);
-    expect(rerun.body).toEqual({ error: 'Forbidden - Insufficient permissions', details: expect.stringContaining("'docker:host'"), code: 403 });
+    expect(rerun.body).toEqual(forbidden('docker:host'));
     await expect(fleet.docker('web-02').getContainer(name).inspect()).rejects.toMatchObject({ statusCode: 404 });
     // The admin may, and the container it makes is on the host network.
     expect((await api(fleet, 'POST', `/job/${created.body.job_id}/rerun?hosts=failed`)).status).toBe(202);
@@ -98,10 +104,11 @@ describe('rerunning another caller’s job', () => {
 });
 
 describe('another caller’s Idempotency-Key', () => {
-  attack('a second API key sends an operator’s key with the same request: it gets a job of its own, never the first one’s rows', async () => {
+  attack('a second API key sends an operator’s key with the same request: a job of its own, never the first one’s', async () => {
     const mark = newMark('sr-idem');
     const headers = { 'Idempotency-Key': `deploy-${mark}` };
-    const first = await api(fleet, 'POST', CREATE, { key: fleet.mintKey('operator', { subject: 'sr-pipe-a' }), body: markedContainer(mark), headers });
+    const operator = fleet.mintKey('operator', { subject: 'sr-pipe-a' });
+    const first = await api(fleet, 'POST', CREATE, { key: operator, body: markedContainer(mark), headers });
     expect(first.status).toBe(202);
     // Another subject, and another key of the same subject: each is another caller.
     for (const key of [fleet.mintKey('operator', { subject: 'sr-pipe-b' }), fleet.mintKey('operator', { subject: 'sr-pipe-a' })]) {
@@ -116,9 +123,11 @@ describe('another caller’s Idempotency-Key', () => {
   attack('a viewer sends an operator’s key with the operator’s request: 403, not the operator’s job', async () => {
     const mark = newMark('sr-idem-viewer');
     const headers = { 'Idempotency-Key': `deploy-${mark}` };
-    const first = await api(fleet, 'POST', CREATE, { key: fleet.mintKey('operator', { subject: 'sr-pipe-c' }), body: markedContainer(mark), headers });
+    const operator = fleet.mintKey('operator', { subject: 'sr-pipe-c' });
+    const first = await api(fleet, 'POST', CREATE, { key: operator, body: markedContainer(mark), headers });
     expect(first.status).toBe(202);
-    const viewer = await api(fleet, 'POST', CREATE, { key: fleet.mintKey('viewer', { subject: 'sr-pipe-c' }), body: markedContainer(mark), headers });
+    const viewerKey = fleet.mintKey('viewer', { subject: 'sr-pipe-c' });
+    const viewer = await api(fleet, 'POST', CREATE, { key: viewerKey, body: markedContainer(mark), headers });
     expect(viewer.status).toBe(403);
     expect(JSON.stringify(viewer.body)).not.toContain(first.body.job_id);
     expect(await countsOf(mark)).toEqual([1, 1, 1]);
@@ -133,22 +142,28 @@ describe('the idempotency bucket and an agent’s NATS login', () => {
     const bucket = await new Kvm(logins.gateway.nc).open(IDEMPOTENCY_BUCKET);
     // The slot of this call's key: the one naming its job (slots are digests, no key is stored as is).
     let slot = '';
-    for await (const candidate of await bucket.keys()) if ((await bucket.get(candidate))?.json<{ job_id: string }>().job_id === first.body.job_id) slot = candidate;
+    for await (const candidate of await bucket.keys()) {
+      if ((await bucket.get(candidate))?.json<{ job_id: string }>().job_id === first.body.job_id) slot = candidate;
+    }
     expect(slot).toMatch(/^[0-9a-f]{64}$/);
     const before = await bucket.get(slot);
     const jsm = await jetstreamManager(logins.gateway.nc);
     const messagesBefore = (await jsm.streams.info(kvStreamName(IDEMPOTENCY_BUCKET))).state.messages;
 
     const agent = logins.web01.nc;
-    const forged = JSON.stringify({ job_id: '00000000-0000-4000-8000-000000000000', request_sha256: '0'.repeat(64), claimed_at: new Date().toISOString() });
+    const forgedJob = '00000000-0000-4000-8000-000000000000';
+    const forged = JSON.stringify({ job_id: forgedJob, request_sha256: '0'.repeat(64), claimed_at: new Date().toISOString() });
     agent.publish(kvSubject(IDEMPOTENCY_BUCKET, slot), forged);
     await logins.web01.violationFor(kvSubject(IDEMPOTENCY_BUCKET, slot));
     agent.subscribe(kvSubject(IDEMPOTENCY_BUCKET, '>'));
     await logins.web01.violationFor(kvSubject(IDEMPOTENCY_BUCKET, '>'));
     for (const prefix of ['$JS.API', AGENT_JETSTREAM_API_PREFIX]) {
       const stream = kvStreamName(IDEMPOTENCY_BUCKET);
-      for (const subject of [`${prefix}.DIRECT.GET.${stream}.${kvSubject(IDEMPOTENCY_BUCKET, slot)}`, `${prefix}.STREAM.MSG.GET.${stream}`, `${prefix}.STREAM.INFO.${stream}`]) {
-        await expect(agent.request(subject, JSON.stringify({ last_by_subj: kvSubject(IDEMPOTENCY_BUCKET, slot) }), { timeout: 1_000 })).rejects.toThrow();
+      const directGet = `${prefix}.DIRECT.GET.${stream}.${kvSubject(IDEMPOTENCY_BUCKET, slot)}`;
+      const reads = [directGet, `${prefix}.STREAM.MSG.GET.${stream}`, `${prefix}.STREAM.INFO.${stream}`];
+      for (const subject of reads) {
+        const asked = JSON.stringify({ last_by_subj: kvSubject(IDEMPOTENCY_BUCKET, slot) });
+        await expect(agent.request(subject, asked, { timeout: 1_000 })).rejects.toThrow();
       }
     }
 

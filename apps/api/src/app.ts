@@ -120,7 +120,13 @@ function accessPolicyOf(deps: GatewayDeps): AccessPolicy {
   return deps.accessPolicy ?? { registries: DEFAULT_REGISTRIES };
 }
 
-function nodeRoutes(jobs: JobClient, transfers: Transfers, validation: ContractValidation, accessPolicy: AccessPolicy, idempotency: IdempotencyKeys): RequestHandler {
+function nodeRoutes(
+  jobs: JobClient,
+  transfers: Transfers,
+  validation: ContractValidation,
+  accessPolicy: AccessPolicy,
+  idempotency: IdempotencyKeys,
+): RequestHandler {
   const router = Router();
   mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers], accessPolicy, idempotency);
   // An OPTIONS call goes on to the validation router's 405, as every method the contract does not

@@ -130,7 +130,9 @@ export class JobClient {
 
   private async startJob(request: JobRequest): Promise<StartedJob> {
     const { resolver, store, vault, log } = this.deps;
-    const hosts = request.hosts ? request.hosts.flatMap((host) => resolver.resolve(host, request.scope)) : resolver.resolve(request.target, request.scope);
+    const hosts = request.hosts
+      ? request.hosts.flatMap((host) => resolver.resolve(host, request.scope))
+      : resolver.resolve(request.target, request.scope);
     const now = Date.now();
     const record: JobRecord = {
       job_id: request.jobId ?? randomUUID(),

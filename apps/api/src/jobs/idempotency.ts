@@ -26,8 +26,11 @@ export interface IdempotencyCaller {
 }
 
 export type IdempotencyClaim =
-  /** The key is this call's: start the job under `jobId`; `release` frees the key if it cannot start. */
-  | { replay: false; jobId: string; release: () => Promise<void> }
+  /**
+   * The key is this call's: start the job under `jobId`, then call `started` (from then on the key
+   * answers with the job, even once its record has expired); `release` frees the key if it cannot start.
+   */
+  | { replay: false; jobId: string; started: () => Promise<void>; release: () => Promise<void> }
   /** The key's first call made `jobId`: answer with it. */
   | { replay: true; jobId: string };
 
@@ -36,6 +39,8 @@ interface StoredClaim {
   job_id: string;
   request_sha256: string;
   claimed_at: string;
+  /** The job was stored: a missing record then means it expired, never that it is still to start. */
+  started?: true;
 }
 
 /** How long a retry waits for the first call's job record to appear before answering 409. */
@@ -62,27 +67,34 @@ export class IdempotencyKeys {
     const mine: StoredClaim = { job_id: jobId, request_sha256: requestDigest(request), claimed_at: new Date().toISOString() };
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const created = await this.bucket.create(slot, JSON.stringify(mine)).catch(() => undefined);
-      if (created !== undefined) return { replay: false, jobId, release: () => this.release(slot, created) };
+      if (created !== undefined) return this.ours(slot, mine, created);
       const entry = await this.bucket.get(slot);
       // Released (its job never started) between our create and this read: claim again.
       if (!entry || entry.operation !== 'PUT') continue;
       const held = entry.json<StoredClaim>();
       if (held.request_sha256 !== mine.request_sha256) {
-        throw new ApiError(
-          422,
-          'idempotency key reused',
-          `this Idempotency-Key was used within 24 h by this API key for a different request (job ${held.job_id}); use a new key for a new request`,
-        );
+        const why = `this Idempotency-Key was used within 24 h by this API key for a different request (job ${held.job_id})`;
+        throw new ApiError(422, 'idempotency key reused', `${why}; use a new key for a new request`);
       }
-      if (await this.recordAppears(held.job_id)) return { replay: true, jobId: held.job_id };
+      if (held.started || (await this.recordAppears(held.job_id))) return { replay: true, jobId: held.job_id };
       if (Date.now() - Date.parse(held.claimed_at) < ABANDONED_CLAIM_MS) {
-        throw new ApiError(409, 'idempotent request in progress', 'the first call with this Idempotency-Key has not started its job yet; retry in a few seconds', {}, { 'retry-after': '3' });
+        throw inProgress('the first call with this Idempotency-Key has not started its job yet');
       }
       // Compare-and-set on the revision read: of two retries taking an abandoned claim over, one wins.
       const taken = await this.bucket.update(slot, JSON.stringify(mine), entry.revision).catch(() => undefined);
-      if (taken !== undefined) return { replay: false, jobId, release: () => this.release(slot, taken) };
+      if (taken !== undefined) return this.ours(slot, mine, taken);
     }
-    throw new ApiError(409, 'idempotent request in progress', 'another call with this Idempotency-Key is claiming it right now; retry in a few seconds', {}, { 'retry-after': '3' });
+    throw inProgress('another call with this Idempotency-Key is claiming it right now');
+  }
+
+  private ours(slot: string, claim: StoredClaim, revision: number): IdempotencyClaim {
+    return {
+      replay: false,
+      jobId: claim.job_id,
+      // Best effort: a claim left unmarked still answers with its job while the record is kept.
+      started: () => this.bucket.update(slot, JSON.stringify({ ...claim, started: true }), revision).then(() => undefined, () => undefined),
+      release: () => this.release(slot, revision),
+    };
   }
 
   /** Frees the key for a call whose job never started, unless a retry has taken it over since. */
@@ -98,6 +110,10 @@ export class IdempotencyKeys {
       await new Promise((resolve) => setTimeout(resolve, RECORD_POLL_MS));
     }
   }
+}
+
+function inProgress(why: string): ApiError {
+  return new ApiError(409, 'idempotent request in progress', `${why}; retry in a few seconds`, {}, { 'retry-after': '3' });
 }
 
 /** The bucket key: a digest of the API key's id and the caller's key, so no key value is stored and no two API keys share a slot. */

@@ -40,7 +40,13 @@ export class Reruns {
    * `visible` is the original as the caller may read it (JobReadAccess.check): only its hosts are
    * rerun, so a scoped key reruns inside its scope only.
    */
-  async start(caller: Caller, visible: JobRecord, replay: JobReplay | undefined, choice: RerunChoice, timeoutSeconds?: number): Promise<StartedJob> {
+  async start(
+    caller: Caller,
+    visible: JobRecord,
+    replay: JobReplay | undefined,
+    choice: RerunChoice,
+    timeoutSeconds?: number,
+  ): Promise<StartedJob> {
     const spec = findOperation(visible.operation);
     if (!spec?.nodeTargeted) throw conflict(visible, `its operation '${visible.operation}' is no longer a node operation`);
     const name = spec.name as NodeOperationName;
@@ -49,11 +55,13 @@ export class Reruns {
     if ('refused' in replay) throw conflict(visible, replay.refused);
     const hostAccess = nodeOperationHostAccess(name, replay.params, this.accessPolicy);
     if (hostAccess.length > 0) {
-      requirePermission(caller, spec.hostPermission ?? 'docker:host', `this request reaches the host (${hostAccess.map((access) => access.reason).join('; ')}), so rerunning it`);
+      const reasons = hostAccess.map((access) => access.reason).join('; ');
+      requirePermission(caller, spec.hostPermission ?? 'docker:host', `this request reaches the host (${reasons}), so rerunning it`);
     }
     const hosts = hostsToRerun((await this.store.view(visible)).results, choice);
     if (hosts.length === 0) {
-      throw new ApiError(409, 'nothing to rerun', `no host of job ${visible.job_id} that this key may see is ${choice} (it has ${visible.hosts.length} such host(s) in all)`);
+      const why = `no host of job ${visible.job_id} that this key may see is ${choice}`;
+      throw new ApiError(409, 'nothing to rerun', `${why} (it shows this key ${visible.hosts.length} host(s) in all)`);
     }
     const request: JobRequest = {
       operation: name,

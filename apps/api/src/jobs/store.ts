@@ -45,9 +45,11 @@ export class JobStore {
       if (!msg) throw new Error(`job ${jobId} is no longer stored`);
       const record = msg.json<JobRecord>();
       const linked: JobRecord = { ...record, reruns: [...(record.reruns ?? []), rerunId] };
-      const written = await this.js
-        .publish(jobRecordSubject(jobId), JSON.stringify(linked), { msgID: `${jobId}.rerun.${rerunId}`, expect: { lastSubjectSequence: msg.seq } })
-        .then(() => true, () => false);
+      const options = { msgID: `${jobId}.rerun.${rerunId}`, expect: { lastSubjectSequence: msg.seq } };
+      const written = await this.js.publish(jobRecordSubject(jobId), JSON.stringify(linked), options).then(
+        () => true,
+        () => false,
+      );
       if (written) return;
     }
     throw new Error(`job ${jobId} kept changing while its rerun was linked`);

@@ -35,7 +35,8 @@ export function jobRoutes(jobs: JobClient, store: JobStore, labels: LabelSource,
     if (!stored) throw notFound('job not found', `no job '${req.params.job_id}' (it may have expired)`);
     const visible = accessOf(res).check(stored);
     const { hosts, timeout } = req.query as Record<string, string | undefined>;
-    const job = await reruns.start(caller, visible, stored.replay, (hosts ?? 'failed') as RerunChoice, timeout === undefined ? undefined : Number(timeout));
+    const timeoutSeconds = timeout === undefined ? undefined : Number(timeout);
+    const job = await reruns.start(caller, visible, stored.replay, (hosts ?? 'failed') as RerunChoice, timeoutSeconds);
     res.locals.jobId = job.record.job_id;
     if (String(req.query.async) === 'true' || /\brespond-async\b/i.test(req.get('prefer') ?? '')) {
       job.rows.catch(() => undefined); // collected in the background; the caller polls GET /job

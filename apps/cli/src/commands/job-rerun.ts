@@ -16,11 +16,15 @@ export function registerJobRerunCommand(job: Command): void {
     .option('--timeout <seconds>', "the new job's deadline (default the original's)", Number)
     .option('--async', 'answer at once with the new job id')
     .action(async (jobId: string, opts: { hosts: string; timeout?: number; async?: boolean }, command: Command) => {
-      const query = { hosts: opts.hosts, ...(opts.timeout === undefined ? {} : { timeout: opts.timeout }), ...(opts.async ? { async: true } : {}) };
+      const query = {
+        hosts: opts.hosts,
+        ...(opts.timeout === undefined ? {} : { timeout: opts.timeout }),
+        ...(opts.async ? { async: true } : {}),
+      };
       const answer = await clientFor(command).jobs.rerun(jobId, query as Parameters<FleetClient['jobs']['rerun']>[1]);
       if (globalsOf(command).json) writeJson(answer);
       if (!('results' in answer)) {
-        if (!globalsOf(command).json) write(`job ${answer.job_id} accepted (${answer.status}); follow it with: fleet job get ${answer.job_id} --wait`);
+        if (!globalsOf(command).json) write(`job ${answer.job_id} ${answer.status}; follow it: fleet job get ${answer.job_id} --wait`);
         return;
       }
       if (!globalsOf(command).json) write(`job ${answer.job_id}\n${renderRows(answer.results)}`);

@@ -88,17 +88,20 @@ function mountNodeOperation(
     const upload = spec.uploadMediaType ? await receiveUpload(transfers.uploads, jobs, req, target, caller.scope) : undefined;
     // README "Retries and idempotency": a retry of a call that started its job answers with that job.
     const key = spec.mutating ? req.get(IDEMPOTENCY_HEADER) : undefined;
-    const claim = key && idempotency ? await idempotency.claim(caller, key, { ...request, uploadDigest: upload?.digest }, upload?.jobId) : undefined;
+    const claimed = { ...request, uploadDigest: upload?.digest };
+    const claim = key && idempotency ? await idempotency.claim(caller, key, claimed, upload?.jobId) : undefined;
     if (claim?.replay) {
       if (upload) await transfers.uploads.remove(upload.jobId);
       await answerReplay(req, res, spec, jobs, claim.jobId, stream);
       return;
     }
     request.jobId = claim?.jobId;
-    const job = await (upload ? startWithUpload(jobs, transfers.uploads, upload, request) : jobs.start(request)).catch(async (err: unknown) => {
+    const starting = upload ? startWithUpload(jobs, transfers.uploads, upload, request) : jobs.start(request);
+    const job = await starting.catch(async (err: unknown) => {
       await claim?.release();
       throw err;
     });
+    await claim?.started();
     res.locals.jobId = job.record.job_id;
     if (stream) {
       await relay(res, stream, job);
@@ -117,7 +120,9 @@ function mountNodeOperation(
 function answerRows(res: Response, spec: OperationSpec, target: string, jobId: string, rows: HostRow[]): void {
   const name = spec.name as NodeOperationName;
   const failure = TargetResolver.isSingleHost(target) ? singleHostFailure(rows) : undefined;
-  if (failure) throw new ApiError(failure.error_code ?? 500, failure.error ?? 'operation failed', describe(name, failure), { job_id: jobId });
+  if (failure) {
+    throw new ApiError(failure.error_code ?? 500, failure.error ?? 'operation failed', describe(name, failure), { job_id: jobId });
+  }
   res.status(spec.mutating ? 202 : 200).json({ job_id: jobId, results: readableRows(callerOf(res).permissions, name, rows) });
 }
 
@@ -126,11 +131,21 @@ function answerRows(res: Response, spec: OperationSpec, target: string, jobId: s
  * call waited (up to its deadline), answered as the first call was. A stream gets the job and its
  * final rows: the chunks went to the first call.
  */
-async function answerReplay(req: Request, res: Response, spec: OperationSpec, jobs: JobClient, jobId: string, stream: EventStream | undefined): Promise<void> {
+async function answerReplay(
+  req: Request,
+  res: Response,
+  spec: OperationSpec,
+  jobs: JobClient,
+  jobId: string,
+  stream: EventStream | undefined,
+): Promise<void> {
   res.locals.jobId = jobId;
   res.set(REPLAYED_HEADER, 'true');
   const job = await jobs.waitFor(jobId, wantsAsync(req) ? 0 : JOB_TIMEOUT_SECONDS.maximum * 1000);
-  if (!job) throw new ApiError(404, 'job not found', `the job of this Idempotency-Key (${jobId}) is no longer stored`);
+  if (!job) {
+    const why = `the job this Idempotency-Key started (${jobId}) ran and is no longer stored (FLEET_JOB_RETENTION_SECONDS)`;
+    throw new ApiError(409, 'idempotent job expired', `${why}; it is not run again: send a new key to run it again`);
+  }
   if (stream) {
     stream.send('job', { job_id: jobId, hosts: job.hosts });
     stream.end('end', { job_id: jobId, results: readableRows(callerOf(res).permissions, job.operation, job.results) });
