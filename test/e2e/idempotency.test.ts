@@ -4,6 +4,7 @@
  * engines (containers carrying the call's mark), through one gateway and across two replicas.
  */
 import { request } from 'node:http';
+import { extract, pack } from 'tar-stream';
 import { countContainers } from '../support/docker';
 import { eventually, markedContainer, MARK, newMark } from '../support/faults';
 import { api, type ApiTarget } from '../support/http';
@@ -118,6 +119,65 @@ describe('one gateway', () => {
     const res = await api(fleet, 'POST', CREATE, { body: markedContainer(newMark('idem-bad')), headers });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: expect.any(String), details: expect.stringMatching(/idempotency-key/i), code: 400 });
+  });
+});
+
+/** A tar holding one file `idem.txt` with `content`, the same bytes every time (a fixed mtime). */
+async function tarOf(content: string): Promise<Buffer> {
+  const tar = pack();
+  tar.entry({ name: 'idem.txt', mtime: new Date(0) }, content);
+  tar.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of tar) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The content of /tmp/idem.txt in `container` on `host`'s engine. */
+async function fileOn(host: string, container: string): Promise<string> {
+  const archive = (await fleet.docker(host).getContainer(container).getArchive({ path: '/tmp/idem.txt' })) as unknown as AsyncIterable<Buffer>;
+  const unpacker = extract();
+  const reading = (async () => {
+    const chunks: Buffer[] = [];
+    for await (const entry of unpacker) for await (const chunk of entry) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  })();
+  for await (const chunk of archive) unpacker.write(chunk);
+  unpacker.end(Buffer.alloc(0));
+  return reading;
+}
+
+describe('a file body', () => {
+  const CONTAINER = 'idem-cp';
+
+  beforeAll(async () => {
+    const created = await api(fleet, 'POST', CREATE, { body: { image: 'local/busybox:latest', name: CONTAINER, cmd: ['sleep', '3600'] } });
+    expect(created.status).toBe(202);
+  });
+
+  const put = (key: string, tar: Buffer) =>
+    fetch(`${fleet.url}/node/_all/container/docker/${CONTAINER}/archive?path=/tmp`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${fleet.adminKey}`, 'content-type': 'application/x-tar', 'idempotency-key': key },
+      body: new Uint8Array(tar),
+    });
+
+  it('is sent once for a retry with the same file, and a retry with another file under the same key is 422', async () => {
+    const key = `cp-${newMark('idem-cp')}`;
+    const first = await put(key, await tarOf('first'));
+    expect(first.status).toBe(202);
+    const firstJob = ((await first.json()) as { job_id: string }).job_id;
+    expect(await Promise.all(HOSTS.map((host) => fileOn(host, CONTAINER)))).toEqual(['first', 'first', 'first']);
+    // Changed behind the gateway's back: a second run of the upload would write 'first' again.
+    for (const host of HOSTS) await fleet.docker(host).getContainer(CONTAINER).putArchive(await tarOf('changed'), { path: '/tmp' });
+
+    const retry = await put(key, await tarOf('first'));
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await retry.json()) as { job_id: string }).job_id).toBe(firstJob);
+    const other = await put(key, await tarOf('other'));
+    expect(other.status).toBe(422);
+    expect(await other.json()).toEqual({ error: 'idempotency key reused', details: expect.stringContaining('different request'), code: 422 });
+    expect(await Promise.all(HOSTS.map((host) => fileOn(host, CONTAINER)))).toEqual(['changed', 'changed', 'changed']);
   });
 });
 
