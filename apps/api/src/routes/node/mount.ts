@@ -28,6 +28,7 @@ function executorInput(spec: OperationSpec, req: Request): Record<string, unknow
 /**
  * Mounts every node-targeted operation of the contract, most specific path first (see route-order.ts);
  * `validate` gives the handlers that check a request against the operation's contract first.
+ * `idempotency` honours the Idempotency-Key header; the gateway always passes it, the bench's bare path does not.
  */
 export function mountNodeOperations(
   router: Router,
