@@ -54,6 +54,14 @@ describe('per-operation facts read from the contract', () => {
     expect(secret.map((op) => op.name)).toEqual(expect.arrayContaining(['docker.image.pull', 'docker.image.push']));
   });
 
+  it('every mutating node operation takes the Idempotency-Key header, and no read does (README "Retries and idempotency")', () => {
+    const takesKey = (op: (typeof OPERATIONS)[number]) =>
+      parametersOf(op.path, op.method).some((param) => param.in === 'header' && param.name === 'Idempotency-Key');
+    const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted);
+    expect(nodeOperations.filter((op) => op.mutating !== takesKey(op)).map((op) => op.name)).toEqual([]);
+    expect(nodeOperations.filter(takesKey).length).toBeGreaterThan(20);
+  });
+
   it('the job controls are the shared parameters marked x-job-control; the deadline and the long-poll limit come from their schemas', () => {
     const marked = Object.values(contract.components.parameters).filter((param) => param['x-job-control'] === true);
     expect(new Set(marked.map((param) => param.name))).toEqual(JOB_CONTROL_PARAMS);
