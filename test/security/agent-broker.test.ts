@@ -26,6 +26,7 @@ import {
   DRAINS_BUCKET,
   earlyRowSubject,
   ENROLLMENTS_BUCKET,
+  IDEMPOTENCY_BUCKET,
   jobRecordSubject,
   jobsStreamOf,
   jobSubject,
@@ -116,11 +117,21 @@ async function expectUntouched(before: Map<string, StreamState>, opts: { gateway
   expect(forged).toEqual([]);
 }
 
+/** Every KV bucket of the gateway's account. */
+const KV_BUCKETS = [
+  RESULTS_BUCKET,
+  AGENTS_BUCKET,
+  ENROLLMENTS_BUCKET,
+  DRAINS_BUCKET,
+  REVOKED_BUCKET,
+  MINTED_KEYS_BUCKET,
+  IDEMPOTENCY_BUCKET,
+];
 const STREAMS = [
   ...Array.from({ length: 16 }, (_, shard) => `FLEET_JOBS_${String(shard).padStart(2, '0')}`),
   'FLEET_JOB_RECORDS',
   AUDIT_STREAM,
-  ...[RESULTS_BUCKET, AGENTS_BUCKET, ENROLLMENTS_BUCKET, DRAINS_BUCKET, REVOKED_BUCKET, MINTED_KEYS_BUCKET].map(kvStreamName),
+  ...KV_BUCKETS.map(kvStreamName),
   `OBJ_${UPLOADS_BUCKET}`,
 ];
 
@@ -253,7 +264,7 @@ attack('web-01 writes its own result and registry keys with Nats-Rollup (all, su
     hdrs.set(name, value);
     await js.publish(kvSubject(RESULTS_BUCKET, resultKey(randomUUID(), 'web-01')), FORGED_JOB, { headers: hdrs, timeout: 2_000 }).catch(() => undefined);
   }
-  for (const bucket of [RESULTS_BUCKET, AGENTS_BUCKET, ENROLLMENTS_BUCKET, DRAINS_BUCKET, REVOKED_BUCKET, MINTED_KEYS_BUCKET]) {
+  for (const bucket of KV_BUCKETS) {
     const { config } = await jsm.streams.info(kvStreamName(bucket));
     expect({ bucket, rollup: config.allow_rollup_hdrs, purge: config.deny_purge, remove: config.deny_delete }).toEqual({ bucket, rollup: false, purge: true, remove: true });
   }

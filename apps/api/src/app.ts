@@ -19,6 +19,8 @@ import { perKeyRateLimit } from './http/rate-limit';
 import { compileContractValidation, type ContractValidation } from './http/validation';
 import type { JobClient } from './jobs/client';
 import type { ResultFeed } from './jobs/feed';
+import type { IdempotencyKeys } from './jobs/idempotency';
+import { Reruns } from './jobs/rerun';
 import type { JobStore } from './jobs/store';
 import type { GatewayMetrics } from './metrics';
 import { agentJoinRoute, agentRoutes } from './routes/agents';
@@ -44,6 +46,8 @@ export interface GatewayDeps {
   /** Operations whose body or answer is a file: the upload store and the download relay. */
   transfers: Transfers;
   store: JobStore;
+  /** Idempotency keys of mutating calls (README "Retries and idempotency"). */
+  idempotency: IdempotencyKeys;
   /** Rows and job records as they land, for the live feeds (GET /feed/…). */
   feed: ResultFeed;
   roster: AgentRoster;
@@ -97,10 +101,10 @@ export function createApp(deps: GatewayDeps): Express {
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit, accessPolicy: accessPolicyOf(deps) }));
   // The node operations validate on their own routes: one route lookup per call, and no turn of the
   // event loop for leaving a validation router (express' router leaves by setImmediate).
-  app.use(nodeRoutes(deps.jobs, deps.transfers, validation, accessPolicyOf(deps)));
+  app.use(nodeRoutes(deps.jobs, deps.transfers, validation, accessPolicyOf(deps), deps.idempotency));
   app.use(validation.router((op) => op.nodeTargeted));
   app.use(finiteQueryNumbers);
-  app.use(jobRoutes(deps.jobs, deps.store, deps.roster));
+  app.use(jobRoutes(deps.jobs, deps.store, deps.roster, new Reruns(deps.jobs, deps.store, accessPolicyOf(deps), deps.log)));
   app.use(agentRoutes(deps.roster, deps.identities));
   app.use(feedRoutes({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked: (jti) => deps.revocations.isRevoked(jti), maxBufferedBytes: deps.jobs.streamBufferBytes }));
   app.use(auditRoutes(deps.audit, deps.roster));
@@ -116,9 +120,15 @@ function accessPolicyOf(deps: GatewayDeps): AccessPolicy {
   return deps.accessPolicy ?? { registries: DEFAULT_REGISTRIES };
 }
 
-function nodeRoutes(jobs: JobClient, transfers: Transfers, validation: ContractValidation, accessPolicy: AccessPolicy): RequestHandler {
+function nodeRoutes(
+  jobs: JobClient,
+  transfers: Transfers,
+  validation: ContractValidation,
+  accessPolicy: AccessPolicy,
+  idempotency: IdempotencyKeys,
+): RequestHandler {
   const router = Router();
-  mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers], accessPolicy);
+  mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers], accessPolicy, idempotency);
   // An OPTIONS call goes on to the validation router's 405, as every method the contract does not
   // declare: on a path with routes, express' router would answer it itself (200, `Allow: GET, HEAD`).
   return (req, res, next) => (req.method === 'OPTIONS' ? next() : router(req, res, next));

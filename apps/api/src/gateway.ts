@@ -22,6 +22,7 @@ import { JobClient } from './jobs/client';
 import { KeySlots } from './jobs/key-slots';
 import { EngineTunnel } from './proxy/tunnel';
 import { ResultFeed } from './jobs/feed';
+import { IdempotencyKeys } from './jobs/idempotency';
 import { SecretVault } from './jobs/secrets';
 import { JobStore } from './jobs/store';
 import { GatewayMetrics } from './metrics';
@@ -98,6 +99,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     jobs,
     transfers: { uploads, openDownload: (jobId) => openDownload(nc, jobId) },
     store,
+    idempotency: new IdempotencyKeys(topology.idempotency, store),
     feed,
     roster,
     identities: new AgentIdentities(topology.joinTokens, topology.identities, enrolment),

@@ -15,6 +15,7 @@ export function stubGatewayDeps(deps: Partial<GatewayDeps> & Pick<GatewayDeps, '
     jobs: {} as never,
     transfers: {} as never,
     store: {} as never,
+    idempotency: {} as never,
     feed: {} as never,
     identities: {} as never,
     roster: {} as never,

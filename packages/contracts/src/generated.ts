@@ -1780,6 +1780,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/job/{job_id}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a job's operation again on the hosts where it failed (or timed out, was skipped, or all)
+         * @description Starts a new job with the same operation and parameters on the chosen hosts of the original
+         *     (README "Rerunning a job"), linked both ways: the new job's `rerun_of` names the original,
+         *     whose `reruns` lists it. The caller is checked as if it made the call now: it must be able to
+         *     read the original (job:read, and the operation's permission), hold the operation's
+         *     `x-permission` (and its `x-host-permission` when the parameters reach the host), and only hosts
+         *     inside its scope are rerun (a scoped key sees and reruns only those). Each chosen host must be
+         *     live and reachable now, else 404 as for a call to that hostname. A job that carried a
+         *     credential (`X-Registry-Auth`), a file body, or container environment values, or that
+         *     answered with a stream or a file, is refused with 409: those are never stored, so the caller
+         *     must call again. A choice that selects no host is a 409 too.
+         */
+        post: operations["job.rerun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/feed/job/{job_id}": {
         parameters: {
             query?: never;
@@ -2665,6 +2694,13 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             deadline: string;
+            /**
+             * Format: uuid
+             * @description The job this one reruns (`POST /job/{job_id}/rerun`).
+             */
+            rerun_of?: string;
+            /** @description The jobs that rerun this one, oldest first. */
+            reruns?: string[];
             status: components["schemas"]["JobStatus"];
             results: components["schemas"]["HostResult"][];
         };
@@ -2829,7 +2865,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description `{error, details, code}`: 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host), 404 no agent matches / target outside the key's scope (one answer for existing and unknown hosts) / no such object (single host), 409 conflict, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
+        /** @description `{error, details, code}`: 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host), 404 no agent matches / target outside the key's scope (one answer for existing and unknown hosts) / no such object (single host), 409 conflict (also a rerun of a job that cannot be replayed, or that selects no host), 422 an `Idempotency-Key` already used with a different request, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
         Error: {
             headers: {
                 [name: string]: unknown;
@@ -2922,6 +2958,11 @@ export interface components {
         Async: boolean;
         /** @description `respond-async` is the same as `async=true`. */
         Prefer: string;
+        /**
+         * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+         * @example deploy-4821-restart-web
+         */
+        IdempotencyKey: string;
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
         Filters: string;
         /** @description Network ID or name. */
@@ -3179,6 +3220,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3322,6 +3368,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3351,6 +3402,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3382,6 +3438,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3413,6 +3474,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3475,6 +3541,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3506,6 +3577,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3535,6 +3611,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3564,6 +3645,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3598,6 +3684,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -3627,6 +3718,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -4017,6 +4113,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -4131,6 +4232,11 @@ export interface operations {
                 copyUIDGID?: boolean;
             };
             header?: {
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
             };
@@ -4220,6 +4326,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -4361,6 +4472,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description Registry credentials as the Engine expects them: base64url of the JSON `{"username":"…","password":"…","serveraddress":"…"}`. Held in the gateway's memory until the deadline, handed to the targeted agents only, never stored or logged. */
                 "X-Registry-Auth"?: components["parameters"]["RegistryAuth"];
             };
@@ -4446,6 +4562,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -4508,6 +4629,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -4627,6 +4753,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -4751,6 +4882,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -4945,6 +5081,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -5005,6 +5146,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description Registry credentials as the Engine expects them: base64url of the JSON `{"username":"…","password":"…","serveraddress":"…"}`. Held in the gateway's memory until the deadline, handed to the targeted agents only, never stored or logged. */
                 "X-Registry-Auth"?: components["parameters"]["RegistryAuth"];
             };
@@ -5168,6 +5314,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -5257,6 +5408,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -5371,6 +5527,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -5489,6 +5650,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -5561,6 +5727,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -5670,6 +5841,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -5699,6 +5875,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -5737,6 +5918,11 @@ export interface operations {
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
                 Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /**
@@ -6117,6 +6303,31 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            default: components["responses"]["Error"];
+        };
+    };
+    "job.rerun": {
+        parameters: {
+            query?: {
+                /** @description Which hosts of the original: `failed` (every failed row, timeouts included), `timeout` (only rows that missed the deadline), `skipped` (rows a stopped rollout never reached), `all`. */
+                hosts?: "failed" | "skipped" | "timeout" | "all";
+                /** @description Deadline of the new job in seconds; default the original's. */
+                timeout?: number;
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: components["responses"]["Mutation"];
             default: components["responses"]["Error"];
         };
     };

@@ -64,10 +64,18 @@ describe('per-operation facts read from the contract', () => {
     expect(secret.map((op) => op.name)).toEqual(expect.arrayContaining(['docker.image.pull', 'docker.image.push']));
   });
 
+  it('every mutating node operation takes the Idempotency-Key header, and no read does (README "Retries and idempotency")', () => {
+    const takesKey = (op: (typeof OPERATIONS)[number]) =>
+      parametersOf(op.path, op.method).some((param) => param.in === 'header' && param.name === 'Idempotency-Key');
+    const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted);
+    expect(nodeOperations.filter((op) => op.mutating !== takesKey(op)).map((op) => op.name)).toEqual([]);
+    expect(nodeOperations.filter(takesKey).length).toBeGreaterThan(20);
+  });
+
   it('the job controls are the shared parameters marked x-job-control; the deadline and the long-poll limit come from their schemas', () => {
     const marked = Object.values(contract.components.parameters).filter((param) => param['x-job-control'] === true);
     expect(new Set(marked.map((param) => param.name))).toEqual(JOB_CONTROL_PARAMS);
-    expect([...JOB_CONTROL_PARAMS].sort()).toEqual(['Prefer', 'async', 'target', 'timeout']);
+    expect([...JOB_CONTROL_PARAMS].sort()).toEqual(['Idempotency-Key', 'Prefer', 'async', 'target', 'timeout']);
     expect(JOB_TIMEOUT_SECONDS).toEqual({ minimum: 1, maximum: 300, default: 30 });
     expect(JOB_WAIT_MAX_SECONDS).toBe(300);
   });

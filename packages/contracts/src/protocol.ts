@@ -41,6 +41,12 @@ export const MINTED_KEYS_BUCKET = 'fleet_minted_keys';
 export const JOIN_TOKENS_BUCKET = 'fleet_join_tokens';
 /** Each joined host's NATS account and the users it joined with, keyed by hostname. */
 export const IDENTITIES_BUCKET = 'fleet_identities';
+/**
+ * Idempotency keys (README "Retries and idempotency"), keyed by a SHA-256 of the API key's id and
+ * the caller's key, each naming its job and a digest of its request; kept 24 h. The gateway's login
+ * only: no agent has a subject of it.
+ */
+export const IDEMPOTENCY_BUCKET = 'fleet_idempotency';
 export const AUDIT_STREAM = 'FLEET_AUDIT';
 export const AUDIT_SUBJECT = 'fleet.audit';
 
@@ -300,7 +306,7 @@ export interface StreamChunk {
   data: unknown;
 }
 
-/** The stored job: fixed at creation, rows live beside it in RESULTS_BUCKET. */
+/** The stored job: fixed at creation (but the `reruns` it gains), rows live beside it in RESULTS_BUCKET. */
 export interface JobRecord {
   job_id: string;
   operation: NodeOperationName;
@@ -309,7 +315,19 @@ export interface JobRecord {
   caller: string;
   created_at: string;
   deadline: string;
+  /** The job this one reruns (POST /job/{job_id}/rerun). */
+  rerun_of?: string;
+  /** The jobs that rerun this one, oldest first. */
+  reruns?: string[];
+  /** What a rerun needs to run the job again; never shown to a reader (JobReadAccess). */
+  replay?: JobReplay;
 }
+
+/**
+ * The parameters a rerun sends again, or why it cannot: a credential, a file body or environment
+ * values are never stored, and a stream or a file answer is the first caller's alone.
+ */
+export type JobReplay = { params: Record<string, unknown>; timeout_seconds: number } | { refused: string };
 
 /** What an agent writes to AGENTS_BUCKET on every heartbeat. */
 export interface AgentRecord {

@@ -5,7 +5,7 @@ import { errorFromResponse, errorFromStatus, FleetConnectionError, JobWaitTimeou
 import { NodeClient } from './node';
 import { readEvents } from './sse';
 import { fetchTransport, type JsonAnswer, type JsonTransport } from './transport';
-import type { AgentList, AuditList, Enrollment, Job, JobList, QueryOf, StreamEvent } from './types';
+import type { AgentList, AuditList, Enrollment, Job, JobAccepted, JobList, NodeResponse, QueryOf, StreamEvent } from './types';
 
 export interface FleetClientOptions {
   /** The gateway's base URL, e.g. `http://127.0.0.1:8080`. */
@@ -143,6 +143,9 @@ export class FleetClient {
     list: (query: QueryOf<'job.list'> = {}): Promise<JobList> => this.json('get', '/job', { query }),
     /** Long-polls until the job is no longer pending or running. */
     wait: (jobId: string, options: WaitOptions = {}): Promise<Job> => this.waitForJob(jobId, options),
+    /** Runs the job's operation again, as a new job, on its `failed` (default), `timeout`, `skipped` or `all` hosts. */
+    rerun: (jobId: string, query: QueryOf<'job.rerun'> = {}): Promise<NodeResponse | JobAccepted> =>
+      this.json('post', '/job/{job_id}/rerun', { path: { job_id: jobId }, query }) as Promise<NodeResponse | JobAccepted>,
   };
 
   readonly agents = {

@@ -30,7 +30,9 @@ export class JobReadAccess {
         `reading a ${record.operation} job requires permission '${permission ?? 'unknown operation'}', like running it`,
       );
     }
-    return visible.length === record.hosts.length ? record : { ...record, hosts: visible };
+    // The replay holds the job's parameters: a rerun reads them from the store, no reader ever does.
+    const { replay: _replay, ...shown } = record;
+    return visible.length === record.hosts.length ? shown : { ...shown, hosts: visible };
   }
 
   /** For lists: the record cut to this key's view, or undefined when the key may not read it at all (it is left out). */

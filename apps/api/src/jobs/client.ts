@@ -79,7 +79,9 @@ export class JobClient {
 
   private async startJob(request: JobRequest): Promise<StartedJob> {
     const { resolver, store, vault, log } = this.deps;
-    const hosts = resolver.resolve(request.target, request.scope);
+    const hosts = request.hosts
+      ? request.hosts.flatMap((host) => resolver.resolve(host, request.scope))
+      : resolver.resolve(request.target, request.scope);
     const now = Date.now();
     const record = newJobRecord(request, hosts, now);
     // Serialised before anything is stored or held, so parameters that cannot be sent leave nothing behind.

@@ -5,6 +5,7 @@ import { jobSubject, type JobMessage, type JobRecord } from '@fleet/contracts/pr
 import { UnsendableParamsError } from './errors';
 import type { JobRequest } from './job-request';
 import { publishUntil, withSeal, type JetStreamPublisher } from './publish';
+import { replayOf } from './replay';
 import type { JobStore } from './store';
 
 export interface DispatchDeps {
@@ -40,6 +41,8 @@ export function newJobRecord(request: JobRequest, hosts: string[], now: number):
     caller: request.caller,
     created_at: new Date(now).toISOString(),
     deadline: new Date(now + request.timeoutSeconds * 1000).toISOString(),
+    ...(request.rerunOf ? { rerun_of: request.rerunOf } : {}),
+    replay: replayOf(request),
   };
 }
 

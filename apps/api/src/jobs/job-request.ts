@@ -6,6 +6,10 @@ export interface JobRequest {
   jobId?: string;
   operation: NodeOperationName;
   target: string;
+  /** A rerun's hosts (each resolved as a hostname target, in the caller's scope) instead of the target's. */
+  hosts?: string[];
+  /** The job a rerun runs again. */
+  rerunOf?: string;
   params: Record<string, unknown>;
   /** The parameters reach the host (host-access.ts) and the caller may do that: the job carries a signed grant. */
   hostAccess?: boolean;

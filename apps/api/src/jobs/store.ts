@@ -35,6 +35,26 @@ export class JobStore {
     await publishUntil(this.js, jobRecordSubject(record.job_id), JSON.stringify(record), record.job_id, Date.parse(record.deadline));
   }
 
+  /**
+   * Adds `rerunId` to the original's `reruns`. The record is written again only over the version
+   * read (expected last sequence), so two reruns linking at once both land.
+   */
+  async linkRerun(jobId: string, rerunId: string): Promise<void> {
+    for (let attempt = 0; attempt < LINK_ATTEMPTS; attempt++) {
+      const msg = await this.jsm.streams.getMessage(JOB_RECORDS_STREAM, { last_by_subj: jobRecordSubject(jobId) }).catch(() => null);
+      if (!msg) throw new Error(`job ${jobId} is no longer stored`);
+      const record = msg.json<JobRecord>();
+      const linked: JobRecord = { ...record, reruns: [...(record.reruns ?? []), rerunId] };
+      const options = { msgID: `${jobId}.rerun.${rerunId}`, expect: { lastSubjectSequence: msg.seq } };
+      const written = await this.js.publish(jobRecordSubject(jobId), JSON.stringify(linked), options).then(
+        () => true,
+        () => false,
+      );
+      if (written) return;
+    }
+    throw new Error(`job ${jobId} kept changing while its rerun was linked`);
+  }
+
   async getRecord(jobId: string): Promise<JobRecord | undefined> {
     const msg = await this.jsm.streams.getMessage(JOB_RECORDS_STREAM, { last_by_subj: jobRecordSubject(jobId) }).catch(() => null);
     return msg ? msg.json<JobRecord>() : undefined;
@@ -113,6 +133,9 @@ export class JobStore {
     return { jobs: page.items.map((record) => views.get(record.job_id) as JobView), ...(page.next_cursor ? { next_cursor: page.next_cursor } : {}) };
   }
 }
+
+/** Writes of one record racing to link reruns: each lost race reads the record again. */
+const LINK_ATTEMPTS = 5;
 
 function matchesRecord(record: JobRecord, filter: JobFilter): boolean {
   return (

@@ -18,6 +18,7 @@ import {
   RESULTS_BUCKET,
   MINTED_KEYS_BUCKET,
   IDENTITIES_BUCKET,
+  IDEMPOTENCY_BUCKET,
   JOIN_TOKENS_BUCKET,
   objectStreamName,
   REVOKED_BUCKET,
@@ -34,6 +35,8 @@ export interface Topology {
   mintedKeys: KV;
   joinTokens: KV;
   identities: KV;
+  /** Idempotency keys, 24 h (README "Retries and idempotency"). */
+  idempotency: KV;
   /** Request bodies that are files, one object per job (README "File transfers"). */
   uploads: ObjectStore;
 }
@@ -60,6 +63,9 @@ const DISPATCH_RETENTION_SECONDS = 3600;
  * not delete (it died mid-job) goes after this long.
  */
 export const UPLOAD_RETENTION_SECONDS = 3600;
+
+/** How long an idempotency key answers with its first job (the contract's `Idempotency-Key`). */
+export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
 /** Creates (or adopts) the streams and buckets the gateway owns. Safe to run from every replica. */
 export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
@@ -110,6 +116,7 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     // A join token lives at most a day (the contract's ttl_seconds); spent or not, it is gone after two.
     joinTokens: await bucket(JOIN_TOKENS_BUCKET, { history: 1, replicas, ttl: 2 * 86_400 * 1000 }),
     identities: await bucket(IDENTITIES_BUCKET, { history: 1, replicas }),
+    idempotency: await bucket(IDEMPOTENCY_BUCKET, { history: 1, replicas, ttl: IDEMPOTENCY_TTL_MS }),
     uploads: await ensureUploadStore(nc, jsm, { replicas, maxBytes: opts.uploadStoreMaxBytes ?? -1 }),
   };
 }

@@ -32,6 +32,8 @@ export class UploadStoreError extends Error {
 export interface StoredUpload {
   jobId: string;
   bytes: number;
+  /** The object store's SHA-256 of the bytes (an idempotent retry compares it). */
+  digest: string;
   chunkSubject: string;
 }
 
@@ -81,7 +83,7 @@ export class UploadStore {
     if (declaredBytes !== undefined && declaredBytes > this.maxBytes) throw new UploadTooLargeError(this.maxBytes);
     try {
       const info = await this.bucket.put({ name: jobId, options: { max_chunk_size: TRANSFER_CHUNK_BYTES } }, countedStream(body, this.maxBytes));
-      return { jobId, bytes: info.size, chunkSubject: objectChunkSubject(UPLOADS_BUCKET, info.nuid) };
+      return { jobId, bytes: info.size, digest: info.digest, chunkSubject: objectChunkSubject(UPLOADS_BUCKET, info.nuid) };
     } catch (err) {
       if (err instanceof UploadTooLargeError) throw err;
       throw new UploadStoreError(`the upload could not be stored: ${(err as Error).message}`);

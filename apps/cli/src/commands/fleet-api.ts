@@ -5,6 +5,7 @@ import { clientFor, globalsOf } from '../context';
 import { detailsOf } from '../contract';
 import { EXIT, exitCodeForRows, UsageError } from '../exit';
 import { addParamOptions, type Binding, givenValues } from '../flags';
+import { registerJobRerunCommand } from './job-rerun';
 import { renderAgents, renderAudit, renderJob, renderJobs, renderYaml, write, writeJson } from '../output';
 
 /** `fleet agent|job|audit …`: the gateway's own resources, through the SDK's helpers. */
@@ -145,6 +146,7 @@ function registerJobCommands(program: Command): void {
       show(command, found, renderJob);
       process.exitCode = found.status === 'pending' || found.status === 'running' ? EXIT.NOT_FINISHED : exitCodeForRows(found.results);
     });
+  registerJobRerunCommand(job);
   listCommand(job, 'job.list', async (command, query) => {
     const page = await clientFor(command).jobs.list(query);
     show(command, page, renderJobs);

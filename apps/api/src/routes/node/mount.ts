@@ -6,6 +6,7 @@ import { authorize, callerOf, requirePermission } from '../../auth/middleware';
 import { ApiError } from '../../errors';
 import { readableRows } from '../../jobs/access';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
+import { IDEMPOTENCY_HEADER, REPLAYED_HEADER, type IdempotencyKeys } from '../../jobs/idempotency';
 import { EventStream } from '../../http/sse';
 import { TargetResolver } from '../../targets/resolve';
 import { compareBySpecificity, expressPath } from './route-order';
@@ -27,14 +28,30 @@ function executorInput(spec: OperationSpec, req: Request): Record<string, unknow
 /**
  * Mounts every node-targeted operation of the contract, most specific path first (see route-order.ts);
  * `validate` gives the handlers that check a request against the operation's contract first.
+ * `idempotency` honours the Idempotency-Key header; the gateway always passes it, the bench's bare path does not.
  */
-export function mountNodeOperations(router: Router, jobs: JobClient, transfers: Transfers, validate: (spec: OperationSpec) => RequestHandler[], accessPolicy: AccessPolicy): void {
+export function mountNodeOperations(
+  router: Router,
+  jobs: JobClient,
+  transfers: Transfers,
+  validate: (spec: OperationSpec) => RequestHandler[],
+  accessPolicy: AccessPolicy,
+  idempotency?: IdempotencyKeys,
+): void {
   const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted).sort((a, b) => compareBySpecificity(a.path, b.path));
-  for (const spec of nodeOperations) mountNodeOperation(router, jobs, transfers, spec, validate(spec), accessPolicy);
+  for (const spec of nodeOperations) mountNodeOperation(router, jobs, transfers, spec, validate(spec), accessPolicy, idempotency);
 }
 
 /** Mounts one node-targeted operation: validate, authorize, start the job, answer with its rows (or its event stream, or its file). */
-function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfers, spec: OperationSpec, validation: RequestHandler[], accessPolicy: AccessPolicy): void {
+function mountNodeOperation(
+  router: Router,
+  jobs: JobClient,
+  transfers: Transfers,
+  spec: OperationSpec,
+  validation: RequestHandler[],
+  accessPolicy: AccessPolicy,
+  idempotency: IdempotencyKeys | undefined,
+): void {
   const name = spec.name as NodeOperationName;
   router[spec.method](expressPath(spec.path), ...validation, authorize(spec.permission), async (req: Request, res: Response) => {
     const caller = callerOf(res);
@@ -70,7 +87,22 @@ function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfer
       request.onCreated = (record) => stream.send('job', { job_id: record.job_id, hosts: record.hosts });
     }
     const upload = spec.uploadMediaType ? await receiveUpload(transfers.uploads, jobs, req, target, caller.scope) : undefined;
-    const job = upload ? await startWithUpload(jobs, transfers.uploads, upload, request) : await jobs.start(request);
+    // README "Retries and idempotency": a retry of a call that started its job answers with that job.
+    const key = spec.mutating ? req.get(IDEMPOTENCY_HEADER) : undefined;
+    const claimed = { ...request, uploadDigest: upload?.digest };
+    const claim = key && idempotency ? await idempotency.claim(caller, key, claimed, upload?.jobId) : undefined;
+    if (claim?.replay) {
+      if (upload) await transfers.uploads.remove(upload.jobId);
+      await answerReplay(req, res, spec, jobs, claim.jobId, stream);
+      return;
+    }
+    request.jobId = claim?.jobId;
+    const starting = upload ? startWithUpload(jobs, transfers.uploads, upload, request) : jobs.start(request);
+    const job = await starting.catch(async (err: unknown) => {
+      await claim?.release();
+      throw err;
+    });
+    await claim?.started();
     res.locals.jobId = job.record.job_id;
     if (stream) {
       await relay(res, stream, job);
@@ -81,11 +113,50 @@ function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfer
       res.status(202).json({ job_id: job.record.job_id, status: 'pending' });
       return;
     }
-    const rows = await job.rows;
-    const failure = TargetResolver.isSingleHost(target) ? singleHostFailure(rows) : undefined;
-    if (failure) throw new ApiError(failure.error_code ?? 500, failure.error ?? 'operation failed', describe(name, failure), { job_id: job.record.job_id });
-    res.status(spec.mutating ? 202 : 200).json({ job_id: job.record.job_id, results: readableRows(caller.permissions, name, rows) });
+    answerRows(res, spec, target, job.record.job_id, await job.rows);
   });
+}
+
+/** The job's rows as the caller may read them; a single-host target's failure is the HTTP status. */
+function answerRows(res: Response, spec: OperationSpec, target: string, jobId: string, rows: HostRow[]): void {
+  const name = spec.name as NodeOperationName;
+  const failure = TargetResolver.isSingleHost(target) ? singleHostFailure(rows) : undefined;
+  if (failure) {
+    throw new ApiError(failure.error_code ?? 500, failure.error ?? 'operation failed', describe(name, failure), { job_id: jobId });
+  }
+  res.status(spec.mutating ? 202 : 200).json({ job_id: jobId, results: readableRows(callerOf(res).permissions, name, rows) });
+}
+
+/**
+ * The answer to a retry whose key's first call started `jobId`: that job, waited for as the first
+ * call waited (up to its deadline), answered as the first call was. A stream gets the job and its
+ * final rows: the chunks went to the first call.
+ */
+async function answerReplay(
+  req: Request,
+  res: Response,
+  spec: OperationSpec,
+  jobs: JobClient,
+  jobId: string,
+  stream: EventStream | undefined,
+): Promise<void> {
+  res.locals.jobId = jobId;
+  res.set(REPLAYED_HEADER, 'true');
+  const job = await jobs.waitFor(jobId, wantsAsync(req) ? 0 : JOB_TIMEOUT_SECONDS.maximum * 1000);
+  if (!job) {
+    const why = `the job this Idempotency-Key started (${jobId}) ran and is no longer stored (FLEET_JOB_RETENTION_SECONDS)`;
+    throw new ApiError(409, 'idempotent job expired', `${why}; it is not run again: send a new key to run it again`);
+  }
+  if (stream) {
+    stream.send('job', { job_id: jobId, hosts: job.hosts });
+    stream.end('end', { job_id: jobId, results: readableRows(callerOf(res).permissions, job.operation, job.results) });
+    return;
+  }
+  if (wantsAsync(req)) {
+    res.status(202).json({ job_id: jobId, status: job.status });
+    return;
+  }
+  answerRows(res, spec, job.target, jobId, job.results);
 }
 
 /**
