@@ -11,10 +11,10 @@ import { authenticate } from './auth/middleware';
 import { PreAuthLimit } from './auth/pre-auth-limit';
 import type { MintedKeys } from './auth/minted-keys';
 import type { Revocations } from './auth/revocations';
-import { errorHandler, unknownRoute } from './http/errors';
+import { errorHandler, unknownRoute } from './http/error-answer';
 import { finiteQueryNumbers } from './http/finite-numbers';
 import { refuseChangesWhileAuditFull } from './http/audit-gate';
-import { logAndAuditRequests } from './http/observe';
+import { logAndAuditRequests } from './http/request-log';
 import { perKeyRateLimit } from './http/rate-limit';
 import { compileContractValidation, type ContractValidation } from './http/validation';
 import type { JobClient } from './jobs/client';
@@ -35,7 +35,7 @@ import { tokenRoutes } from './routes/tokens';
 import type { Transfers } from './routes/node/transfers';
 import { uiRoutes } from './routes/ui';
 import { whoamiRoutes } from './routes/whoami';
-import { ApiError } from './errors';
+import { ApiError } from './api-error';
 
 export interface GatewayDeps {
   jwtSecret: string;

@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { IdentityRecord, JoinTokenRecord } from '@fleet/contracts/protocol';
 import { agentAccountJwt, agentUserJwt, newAccountKey } from '@fleet/runtime/nats-identity';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 
 /** The keys the gateway enrols agents with (README "Enrolling an agent"); none on a NATS without operator. */
 export interface EnrolmentKeys {

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 
 /** Calls that only read: answered while the audit is full, their entries refused and counted (README "Security model"). */
 const READ_METHODS = new Set(['GET', 'HEAD']);

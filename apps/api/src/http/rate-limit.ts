@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { callerOf } from '../auth/middleware';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 
 const WINDOW_MS = 60_000;
 

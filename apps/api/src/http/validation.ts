@@ -2,7 +2,7 @@ import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020'
 import addFormats from 'ajv-formats';
 import { Router, type Request, type RequestHandler } from 'express';
 import { loadContract, parametersOf, readOperations, type Document, type OperationSpec } from '@fleet/contracts/operations';
-import { ApiError, badRequest } from '../errors';
+import { ApiError, badRequest } from '../api-error';
 import { compareBySpecificity, expressPath } from '../routes/node/route-order';
 
 type Json = Record<string, unknown>;

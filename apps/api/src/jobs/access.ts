@@ -2,7 +2,7 @@ import { redactRow } from '@fleet/contracts/data-redaction';
 import { findOperation } from '@fleet/contracts/operations';
 import type { Permission } from '@fleet/contracts/permissions';
 import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
-import { ApiError, notFound } from '../errors';
+import { ApiError, notFound } from '../api-error';
 import type { KeyScope } from '../targets/scope';
 import type { JobView } from './store';
 

@@ -17,7 +17,7 @@ import {
 } from '@fleet/contracts/protocol';
 import type { TargetResolver } from '../targets/resolve';
 import type { ResultFeed } from './feed';
-import { JobStoreUnavailableError, UnsendableParamsError } from './errors';
+import { JobStoreUnavailableError, UnsendableParamsError } from './job-errors';
 import type { KeySlots } from './key-slots';
 import { publishUntil, withSeal, type JetStreamPublisher } from './publish';
 import { byHostname, jobStatus, timeoutRow } from './rows';
@@ -88,7 +88,7 @@ export interface StartedJob {
  * store it, publish it to each host, and collect one row per host by the
  * deadline. It knows nothing of HTTP: its failures are its own errors
  * (TargetError, JobStoreUnavailableError, UnsendableParamsError), which the
- * HTTP layer answers with a status (http/errors.ts).
+ * HTTP layer answers with a status (http/error-answer.ts).
  */
 export class JobClient {
   /**
@@ -161,7 +161,7 @@ export class JobClient {
     }
     request.onCreated?.(record);
     await (dispatched ?? this.dispatch(record, payload));
-    // Debug: every call's info-level request line already carries its job_id, target and outcome (http/observe.ts).
+    // Debug: every call's info-level request line already carries its job_id, target and outcome (http/request-log.ts).
     log.debug({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
     return { record, rows: collection.rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
   }

@@ -3,7 +3,7 @@ import { DEFAULT_JOIN_TOKEN_TTL_SECONDS, type AgentIdentities } from '../agents/
 import type { AgentRoster } from '../agents/roster';
 import { authorize, callerOf } from '../auth/middleware';
 import type { PreAuthLimit } from '../auth/pre-auth-limit';
-import { ApiError, notFound } from '../errors';
+import { ApiError, notFound } from '../api-error';
 import { KeyScope } from '../targets/scope';
 
 /** A scoped key sees and drains only the agents inside its scope; the others answer as if they did not exist. */

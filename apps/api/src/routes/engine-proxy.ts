@@ -21,8 +21,8 @@ import type { AccessPolicy } from '@fleet/contracts/host-access';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import type { ProxyAbort, ProxyHead, ProxyOpen } from '@fleet/contracts/protocol';
 import { callerOf, requirePermission, type Caller } from '../auth/middleware';
-import { ApiError } from '../errors';
-import { noteRefusal, toApiError } from '../http/errors';
+import { ApiError } from '../api-error';
+import { noteRefusal, toApiError } from '../http/error-answer';
 import type { KeySlots } from '../jobs/key-slots';
 import { RedactedAnswer, type ProxyBridge } from '../proxy/redacted-answer';
 import { newSessionId, type EngineTunnel, type TunnelSession } from '../proxy/tunnel';
@@ -89,7 +89,7 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
   const caller = callerOf(res);
   const located = refusalAsApiError(() => locateEngineRequest(req.method, req.url));
   const { endpoint } = located;
-  // The audit records the endpoint judged and its parameters, not the path as sent (http/observe.ts).
+  // The audit records the endpoint judged and its parameters, not the path as sent (http/request-log.ts).
   res.locals.engineCall = engineCallOf(located);
   requirePermission(caller, endpoint.permission, `${endpoint.method} ${endpoint.path}`);
   // Whether the host is live, accepted and inside the key's scope: the resolver's one answer for every route.

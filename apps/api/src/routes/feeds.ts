@@ -2,7 +2,7 @@ import { Router, type Response } from 'express';
 import { isFinal, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
 import type { AgentRoster } from '../agents/roster';
 import { authorize, callerOf } from '../auth/middleware';
-import { notFound } from '../errors';
+import { notFound } from '../api-error';
 import { FeedSession, type FeedSessionOptions } from '../http/feed-session';
 import { JobReadAccess } from '../jobs/access';
 import type { ResultFeed } from '../jobs/feed';

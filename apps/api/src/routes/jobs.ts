@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import type { JobStatus } from '@fleet/contracts/protocol';
 import { authorize, callerOf } from '../auth/middleware';
-import { notFound } from '../errors';
+import { notFound } from '../api-error';
 import { JobReadAccess } from '../jobs/access';
 import type { JobClient } from '../jobs/client';
 import type { JobStore } from '../jobs/store';

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 
 /**
  * Prometheus exposition at GET /metrics (README "Docs, health and metrics"). The series name every

@@ -6,7 +6,7 @@ import type { Role } from '@fleet/contracts/permissions';
 import { authorize, callerOf, type Caller } from '../auth/middleware';
 import type { MintedKeys } from '../auth/minted-keys';
 import type { Revocations } from '../auth/revocations';
-import { ApiError, badRequest } from '../errors';
+import { ApiError, badRequest } from '../api-error';
 
 export interface TokenRouteOptions {
   jwtSecret: string;

@@ -3,7 +3,7 @@ import { nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/hos
 import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
-import { ApiError } from '../../errors';
+import { ApiError } from '../../api-error';
 import { readableRows } from '../../jobs/access';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { EventStream } from '../../http/sse';

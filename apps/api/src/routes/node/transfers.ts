@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
-import { ApiError, badRequest } from '../../errors';
+import { ApiError, badRequest } from '../../api-error';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { TargetResolver } from '../../targets/resolve';
 import type { Download, DownloadStart } from '../../transfers/downloads';

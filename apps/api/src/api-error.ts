@@ -1,7 +1,7 @@
 /**
  * A failure that carries the HTTP status it answers with. Raised by the HTTP
  * layer (auth, routes); the job layer's own errors are mapped to it in
- * http/errors.ts. Every non-2xx answer is `{error, details, code}` with all
+ * http/error-answer.ts. Every non-2xx answer is `{error, details, code}` with all
  * three filled (the contract's `Error` schema; README, "Responses").
  */
 export class ApiError extends Error {

@@ -2,8 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { ApiError, badRequest } from '../errors';
-import { JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/errors';
+import { ApiError, badRequest } from '../api-error';
+import { JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/job-errors';
 import { TargetError, type TargetFailure } from '../targets/resolve';
 import { UploadStoreError, UploadTooLargeError } from '../transfers/uploads';
 
@@ -55,7 +55,7 @@ function fromBroker(err: unknown): ApiError | undefined {
   return new ApiError(503, 'broker unavailable', 'NATS JetStream did not answer in time (busy, or electing a stream leader); retry shortly', {}, { 'retry-after': '1' });
 }
 
-/** The `error` each refused response answered with, for its audit entry (http/observe.ts). */
+/** The `error` each refused response answered with, for its audit entry (http/request-log.ts). */
 const refusals = new WeakMap<ServerResponse, string>();
 
 /** Notes why a response refused its request: the error's `error` field (set by the gateway, never the request's details). */

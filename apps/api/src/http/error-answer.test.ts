@@ -1,7 +1,7 @@
 import { errors, RequestError, TimeoutError } from '@nats-io/transport-node';
-import { JobStoreUnavailableError, UnsendableParamsError } from '../jobs/errors';
+import { JobStoreUnavailableError, UnsendableParamsError } from '../jobs/job-errors';
 import { TargetError } from '../targets/resolve';
-import { toApiError } from './errors';
+import { toApiError } from './error-answer';
 
 describe('toApiError', () => {
   it('answers each target failure with the status that says whose fault it is', () => {
