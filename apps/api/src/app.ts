@@ -35,7 +35,7 @@ import { tokenRoutes } from './routes/tokens';
 import type { Transfers } from './routes/node/transfers';
 import { uiRoutes } from './routes/ui';
 import { whoamiRoutes } from './routes/whoami';
-import { ApiError } from './api-error';
+import { badRequest } from './api-error';
 
 export interface GatewayDeps {
   jwtSecret: string;
@@ -167,7 +167,7 @@ export function upgradeHandler(app: Express): (req: IncomingMessage, socket: Dup
       if (res.statusCode !== 101) socket.end();
     });
     if (!isEngineProxyPath(req.url ?? '')) {
-      sendProxyError(res, new ApiError(400, 'invalid request', 'the gateway upgrades connections only for Engine API hijacks under /node/<hostname>/docker/'));
+      sendProxyError(res, badRequest('the gateway upgrades connections only for Engine API hijacks under /node/<hostname>/docker/'));
       return;
     }
     markUpgrade(req, head);

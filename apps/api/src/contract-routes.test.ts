@@ -99,7 +99,7 @@ describe('every node operation in the contract', () => {
       ['OPTIONS', '/job', 405, 'GET'],
     ])('%s %s is a %i naming the methods the contract declares', async (method, path, status, allow) => {
       const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}` } });
-      expect({ status: res.status, allow: res.headers.get('allow'), body: await res.json() }).toEqual({ status, allow, body: { error: 'method not allowed', details: `${method} method not allowed`, code: 405 } });
+      expect({ status: res.status, allow: res.headers.get('allow'), body: await res.json() }).toEqual({ status, allow, body: { error: 'method not allowed', details: `${method} method not allowed`, code: 405, reason: 'method_not_allowed' } });
     });
 
     it.each([
@@ -110,7 +110,7 @@ describe('every node operation in the contract', () => {
     ])('GET %s is refused before any job starts: %s', async (path, details) => {
       const before = started.length;
       const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}` } });
-      expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: { error: 'invalid request', details, code: 400 } });
+      expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: { error: 'invalid request', details, code: 400, reason: 'validation_failed' } });
       expect(started.length).toBe(before);
     });
 

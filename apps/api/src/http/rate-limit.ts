@@ -18,7 +18,7 @@ export function perKeyRateLimit(perMinute: number): RequestHandler {
     legacyHeaders: false,
     keyGenerator: (_req, res) => callerOf(res).jti,
     handler: (_req, _res, next, options) => {
-      next(new ApiError(429, 'Too Many Requests', `this API key may make ${options.limit} requests per ${WINDOW_MS / 1000} s; retry after the Retry-After delay`));
+      next(new ApiError('rate_limited', `this API key may make ${options.limit} requests per ${WINDOW_MS / 1000} s; retry after the Retry-After delay`));
     },
   });
 }

@@ -73,7 +73,7 @@ export function compileContractValidation(contract: Json = loadContract()): Cont
       for (const [path, methods] of methodsByPath) {
         router.all(expressPath(path), (req, res) => {
           res.set('Allow', methods.join(', '));
-          throw new ApiError(405, 'method not allowed', `${req.method} method not allowed`);
+          throw new ApiError('method_not_allowed', `${req.method} method not allowed`);
         });
       }
       return router;
@@ -155,14 +155,14 @@ function checkMediaType(req: Request, required: boolean): void {
   const mediaType = req.get('content-type')?.split(';')[0].trim().toLowerCase();
   if (mediaType === 'application/json') return;
   if (!mediaType && !required) return;
-  throw new ApiError(415, 'unsupported media type', mediaType ? `unsupported media type ${mediaType}` : 'media type not specified');
+  throw new ApiError('unsupported_media_type', mediaType ? `unsupported media type ${mediaType}` : 'media type not specified');
 }
 
 /** A file body must say what it is: a tar sent as anything else (or as nothing) is refused before a byte is read. */
 function checkFileMediaType(req: Request, expected: string): void {
   const mediaType = req.get('content-type')?.split(';')[0].trim().toLowerCase();
   if (mediaType === expected) return;
-  throw new ApiError(415, 'unsupported media type', mediaType ? `unsupported media type ${mediaType}: the body must be ${expected}` : `media type not specified: the body must be ${expected}`);
+  throw new ApiError('unsupported_media_type', mediaType ? `unsupported media type ${mediaType}: the body must be ${expected}` : `media type not specified: the body must be ${expected}`);
 }
 
 /** Text that is not JSON stays text, and fails the schema with its own message. */

@@ -25,8 +25,7 @@ export class JobReadAccess {
     const permission = requiredPermission(record);
     if (!permission || !this.permissions.includes(permission)) {
       throw new ApiError(
-        403,
-        'Forbidden - Insufficient permissions',
+        'permission_denied',
         `reading a ${record.operation} job requires permission '${permission ?? 'unknown operation'}', like running it`,
       );
     }

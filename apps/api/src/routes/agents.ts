@@ -82,7 +82,7 @@ function labelsOf(req: Request): Record<string, string> | undefined {
 function unscopedCaller(res: Response): string {
   const caller = callerOf(res);
   if (caller.scope !== undefined) {
-    throw new ApiError(403, 'Forbidden - Insufficient permissions', `enrolling, labelling or removing agents needs an unscoped key; this key is scoped to '${caller.scope}'`);
+    throw new ApiError('out_of_scope', `enrolling, labelling or removing agents needs an unscoped key; this key is scoped to '${caller.scope}'`);
   }
   return caller.sub;
 }

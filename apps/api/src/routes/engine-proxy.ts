@@ -20,8 +20,9 @@ import { parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
 import type { AccessPolicy } from '@fleet/contracts/host-access';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import type { ProxyAbort, ProxyHead, ProxyOpen } from '@fleet/contracts/protocol';
+import { reasonOfHostStatus, reasonOfStatus } from '@fleet/contracts/error-reasons';
 import { callerOf, requirePermission, type Caller } from '../auth/middleware';
-import { ApiError } from '../api-error';
+import { ApiError, badRequest } from '../api-error';
 import { noteRefusal, toApiError } from '../http/error-answer';
 import type { KeySlots } from '../jobs/key-slots';
 import { RedactedAnswer, type ProxyBridge } from '../proxy/redacted-answer';
@@ -96,7 +97,7 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
   deps.resolver.resolve(hostname, caller.scope);
   const head = upgradeHeads.get(req);
   if ((endpoint.kind === 'hijack') !== (head !== undefined)) {
-    throw new ApiError(400, 'invalid request', `${endpoint.method} ${endpoint.path} ${endpoint.kind === 'hijack' ? 'needs' : 'takes no'} 'Connection: Upgrade' and 'Upgrade: tcp'`);
+    throw badRequest(`${endpoint.method} ${endpoint.path} ${endpoint.kind === 'hijack' ? 'needs' : 'takes no'} 'Connection: Upgrade' and 'Upgrade: tcp'`);
   }
   const id = newSessionId();
   const inline: { body: Buffer; rest?: Buffer } | undefined = head
@@ -137,13 +138,12 @@ function singleHost(raw: string): string {
   try {
     target = parseTarget(raw);
   } catch (err) {
-    if (err instanceof TargetSyntaxError) throw new ApiError(400, 'invalid target', err.message);
+    if (err instanceof TargetSyntaxError) throw new ApiError('invalid_target', err.message, { cause: err });
     throw err;
   }
   if (target.kind === 'host') return target.hostname;
   throw new ApiError(
-    400,
-    'invalid target',
+    'invalid_target',
     `'${raw}' may reach several hosts (or a different one on each call); the Engine API proxy speaks to exactly one engine: name a hostname, e.g. /node/web-01/docker`,
   );
 }
@@ -153,7 +153,7 @@ function refusalAsApiError<T extends LocatedEngineRequest | JudgedEngineRequest>
   try {
     return judge();
   } catch (err) {
-    if (err instanceof EngineRequestRefusal) throw new ApiError(err.status, err.error, err.details);
+    if (err instanceof EngineRequestRefusal) throw new ApiError(reasonOfStatus(err.status), err.details, { error: err.error });
     throw err;
   }
 }
@@ -172,7 +172,7 @@ function hostGrantFor(deps: EngineProxyDeps, caller: Caller, judged: JudgedEngin
   if (access.length > 0) requirePermission(caller, 'docker:host', `${endpoint.method} ${endpoint.path} with ${reasons}`);
   if (!deps.hostGrantKey) {
     if (access.length === 0) return undefined;
-    throw new ApiError(403, 'Forbidden - host access is off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
+    throw new ApiError('host_access_off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
   }
   const claims = { job_id: id, operation: proxyGrantOperation(endpoint), hosts: [hostname], params_sha256: paramsDigest(proxyGrantParams(judged)), expires_at: Date.now() + GRANT_TTL_MS };
   return signHostGrant(callerHost ? { ...claims, caller_host: true } : claims, deps.hostGrantKey);
@@ -196,7 +196,7 @@ async function readWholeBody(req: Request, limit: number): Promise<{ body: Buffe
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new ApiError(413, 'request body too large', `the body exceeds ${limit} bytes (FLEET_BODY_LIMIT)`);
+    if (size > limit) throw new ApiError('payload_too_large', `the body exceeds ${limit} bytes (FLEET_BODY_LIMIT)`);
     chunks.push(chunk);
   }
   return { body: Buffer.concat(chunks) };
@@ -206,13 +206,13 @@ async function readWholeBody(req: Request, limit: number): Promise<{ body: Buffe
 async function readHijackBody(req: Request, head: Buffer): Promise<{ body: Buffer; rest: Buffer }> {
   const length = Number(req.headers['content-length'] ?? 0);
   if (!Number.isSafeInteger(length) || length < 0 || length > HIJACK_BODY_LIMIT) {
-    throw new ApiError(400, 'invalid request', `a hijack request's body must have a Content-Length of at most ${HIJACK_BODY_LIMIT} bytes`);
+    throw badRequest(`a hijack request's body must have a Content-Length of at most ${HIJACK_BODY_LIMIT} bytes`);
   }
   const socket = req.socket;
   let buffered = head;
   while (buffered.length < length) {
     const more = await nextChunk(socket);
-    if (!more) throw new ApiError(400, 'invalid request', 'the connection ended inside the request body');
+    if (!more) throw badRequest('the connection ended inside the request body');
     buffered = Buffer.concat([buffered, more]);
   }
   socket.pause();
@@ -264,7 +264,7 @@ class ResponseBridge {
 
   abort(reason: ProxyAbort): void {
     if (this.res.headersSent) this.res.destroy();
-    else sendProxyError(this.res, new ApiError(reason.status, reason.error, reason.details));
+    else sendProxyError(this.res, abortError(reason));
   }
 }
 
@@ -324,7 +324,7 @@ class HijackBridge {
   abort(reason: ProxyAbort): void {
     if (this.socket) this.socket.destroy();
     else if (this.res.headersSent) this.res.destroy();
-    else sendProxyError(this.res, new ApiError(reason.status, reason.error, reason.details));
+    else sendProxyError(this.res, abortError(reason));
   }
 }
 
@@ -333,7 +333,7 @@ class HijackBridge {
  * `application/json` exactly: the docker CLI only reads `message` from that content type.
  */
 export function sendProxyError(res: ServerResponse, err: unknown): void {
-  const apiError = toApiError(err) ?? new ApiError(500, 'internal error', 'the gateway failed to proxy the request; see its log');
+  const apiError = toApiError(err) ?? new ApiError('internal_error', 'the gateway failed to proxy the request; see its log', { cause: err });
   if (res.headersSent) {
     res.destroy();
     return;
@@ -344,4 +344,9 @@ export function sendProxyError(res: ServerResponse, err: unknown): void {
   for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
   res.setHeader('Content-Type', 'application/json');
   res.end(JSON.stringify(body));
+}
+
+/** A proxy session ended before its head: the agent's (or the tunnel's) reason, known by its status. */
+function abortError(abort: ProxyAbort): ApiError {
+  return new ApiError(reasonOfHostStatus(abort.status), abort.details, { error: abort.error });
 }

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { ApiError } from '../api-error';
 
 /** What /health/ready checks: the NATS connection, and the agents bucket answering over it. */
 export interface Readiness {
@@ -22,7 +23,7 @@ export function healthRoutes(readiness?: ReadinessProbe): Router {
       return;
     }
     const down = [state.nats === 'connected' ? undefined : `nats: ${state.nats}`, state.registry === 'ok' ? undefined : `registry: ${state.registry}`];
-    res.status(503).json({ error: 'not ready', details: down.filter(Boolean).join('; '), code: 503, ...state });
+    res.status(503).json({ ...new ApiError('not_ready', down.filter(Boolean).join('; ')).body(), ...state });
   });
   return router;
 }

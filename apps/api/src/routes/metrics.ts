@@ -14,10 +14,12 @@ export function metricsRoutes(collectors: Registry, access: { token?: string; pu
   const expected = access.token === undefined ? undefined : digest(access.token);
   router.get('/metrics', async (req, res) => {
     if (expected === undefined && !access.public) {
-      throw new ApiError(401, 'Unauthorized - metrics are closed', "this gateway's /metrics answers no one: set FLEET_METRICS_TOKEN (and send it as a bearer token) or FLEET_METRICS_PUBLIC=true");
+      const details = "this gateway's /metrics answers no one: set FLEET_METRICS_TOKEN (and send it as a bearer token) or FLEET_METRICS_PUBLIC=true";
+      throw new ApiError('unauthenticated', details, { error: 'Unauthorized - metrics are closed' });
     }
     if (expected && !presents(req.get('authorization'), expected)) {
-      throw new ApiError(401, 'Unauthorized - metrics token required', "this gateway's /metrics needs 'Authorization: Bearer <FLEET_METRICS_TOKEN>'");
+      const details = "this gateway's /metrics needs 'Authorization: Bearer <FLEET_METRICS_TOKEN>'";
+      throw new ApiError('unauthenticated', details, { error: 'Unauthorized - metrics token required' });
     }
     res.type(collectors.contentType).send(await collectors.metrics());
   });

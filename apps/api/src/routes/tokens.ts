@@ -40,7 +40,7 @@ export function tokenRoutes(revocations: Revocations, mintedKeys: MintedKeys, op
     try {
       key = mintToken({ secret: opts.jwtSecret, role: request.role, ttlSeconds, subject: request.subject, scope, maxTtlSeconds: opts.maxKeyTtlSeconds });
     } catch (err) {
-      if (err instanceof MintError) throw badRequest(err.message);
+      if (err instanceof MintError) throw badRequest(err.message, err);
       throw err;
     }
     const claims = jwt.decode(key) as jwt.JwtPayload;
@@ -75,10 +75,10 @@ function requireWithinScope(requested: string, own: string): void {
   try {
     inner = parseScope(requested);
   } catch (err) {
-    throw badRequest(`scope: ${(err as Error).message}`);
+    throw badRequest(`scope: ${(err as Error).message}`, err);
   }
   if (!targetWithin(inner, parseScope(own))) {
-    throw new ApiError(403, 'Forbidden - Insufficient permissions', `scope '${requested}' is wider than this key's scope '${own}'; a scoped key mints keys only inside its own scope`);
+    throw new ApiError('out_of_scope', `scope '${requested}' is wider than this key's scope '${own}'; a scoped key mints keys only inside its own scope`);
   }
 }
 
@@ -95,6 +95,6 @@ function isWithinScope(scope: string | undefined, own: string): boolean {
 /** A key id says nothing of the key's scope: a scoped key may revoke only itself. */
 function requireMayRevoke(caller: Caller, jti: string): void {
   if (caller.scope !== undefined && jti !== caller.jti) {
-    throw new ApiError(403, 'Forbidden - Insufficient permissions', `a key scoped to '${caller.scope}' may revoke only itself; revoking other keys needs an unscoped token:admin key`);
+    throw new ApiError('out_of_scope', `a key scoped to '${caller.scope}' may revoke only itself; revoking other keys needs an unscoped token:admin key`);
   }
 }

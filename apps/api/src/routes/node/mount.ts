@@ -3,7 +3,7 @@ import { nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/hos
 import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
-import { ApiError } from '../../api-error';
+import { hostFailure } from '../../api-error';
 import { readableRows } from '../../jobs/access';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { EventStream } from '../../http/sse';
@@ -83,7 +83,7 @@ function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfer
     }
     const rows = await job.rows;
     const failure = TargetResolver.isSingleHost(target) ? singleHostFailure(rows) : undefined;
-    if (failure) throw new ApiError(failure.error_code ?? 500, failure.error ?? 'operation failed', describe(name, failure), { job_id: job.record.job_id });
+    if (failure) throw hostFailure(name, failure, job.record.job_id);
     res.status(spec.mutating ? 202 : 200).json({ job_id: job.record.job_id, results: readableRows(caller.permissions, name, rows) });
   });
 }
@@ -114,8 +114,4 @@ function wantsAsync(req: Request): boolean {
 
 function singleHostFailure(rows: HostRow[]): HostRow | undefined {
   return rows.length === 1 && rows[0].status === 'failed' ? rows[0] : undefined;
-}
-
-function describe(name: NodeOperationName, row: HostRow): string {
-  return `${name} failed on ${row.hostname}: ${row.error ?? 'no error message'}`;
 }
