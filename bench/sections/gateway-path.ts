@@ -17,8 +17,7 @@ import { logAndAuditRequests } from '../../apps/api/src/http/request-log';
 import { perKeyRateLimit } from '../../apps/api/src/http/rate-limit';
 import { contractValidation } from '../../apps/api/src/http/validation';
 import type { JobClient, JobRequest } from '../../apps/api/src/jobs/client';
-import { docsRoutes } from '../../apps/api/src/routes/docs';
-import { healthRoutes } from '../../apps/api/src/routes/health';
+import { docsAssetRoutes } from '../../apps/api/src/routes/docs';
 import { mountNodeOperations } from '../../apps/api/src/routes/node/mount';
 import { uiRoutes } from '../../apps/api/src/routes/ui';
 import { stubGatewayDeps } from '../../apps/api/src/test-app';
@@ -231,8 +230,9 @@ function routedAsBefore(deps: GatewayDeps): Express {
   app.set('etag', false);
   app.use(logAndAuditRequests(deps.log, deps.audit));
   app.use(express.json({ limit: deps.bodyLimit }));
-  app.use(healthRoutes(deps.readiness));
-  app.use(docsRoutes());
+  // The health and docs routers a request passed through then (their operations are mounted from the contract now).
+  app.use(Router().get(['/health', '/health/ready'], (_req, res) => res.json({ status: 'ok' })));
+  app.use(docsAssetRoutes());
   app.use(uiRoutes());
   app.use(authenticate(deps.jwtSecret, () => false, undefined, new PreAuthLimit(0)));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
