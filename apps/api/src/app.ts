@@ -133,7 +133,7 @@ function withoutOptions(router: Router): RequestHandler {
 }
 
 /** The handler of every gateway operation (the node operations are node/mount.ts'). */
-function gatewayHandlers(deps: GatewayDeps, preAuth: PreAuthLimit, maxKeyTtlSeconds: number): GatewayHandlers {
+export function gatewayHandlers(deps: GatewayDeps, preAuth: PreAuthLimit, maxKeyTtlSeconds: number): GatewayHandlers {
   const isRevoked = (jti: string) => deps.revocations.isRevoked(jti);
   return {
     ...healthHandlers(deps.readiness),
