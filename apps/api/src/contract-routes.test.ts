@@ -3,6 +3,8 @@
  * operation (called with the operation's own request example; the job client records what it is asked), and every
  * operation enforces exactly the permission its `x-permission` declares, over real HTTP.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Router } from 'express';
 import { mintToken } from '@fleet/api-keys';
 import { ERROR_REASONS, isErrorReason } from '@fleet/contracts/error-reasons';
@@ -196,6 +198,12 @@ describe('the error reasons', () => {
     const document = loadContract() as { components: { schemas: { ErrorReason: { enum: string[] } } } };
     expect(Object.keys(ERROR_REASONS).sort()).toEqual([...document.components.schemas.ErrorReason.enum].sort());
     expect(document.components.schemas.ErrorReason.enum.every(isErrorReason)).toBe(true);
+  });
+
+  it('are each listed in README "Error reasons" with their status', () => {
+    const readme = readFileSync(path.resolve(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const listed = Object.entries(ERROR_REASONS).filter(([reason, entry]) => readme.includes(`| \`${reason}\` | ${entry.status} |`));
+    expect(listed.map(([reason]) => reason)).toEqual(Object.keys(ERROR_REASONS));
   });
 });
 
