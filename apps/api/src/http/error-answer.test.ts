@@ -1,7 +1,9 @@
 import { errors, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { JobStoreUnavailableError, UnsendableParamsError } from '../jobs/job-errors';
 import { TargetError } from '../targets/resolve';
-import { toApiError } from './error-answer';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { errorHandler, toApiError } from './error-answer';
 
 describe('toApiError', () => {
   it('answers each target failure with the status that says whose fault it is', () => {
@@ -26,5 +28,20 @@ describe('toApiError', () => {
 
   it('leaves a fault of the gateway itself to the 500 answer', () => {
     expect(toApiError(new Error('boom'))).toBeUndefined();
+  });
+
+  it('keeps the broker failure as the cause: logged by the error handler, never answered', () => {
+    const timeout = new TimeoutError();
+    expect(toApiError(timeout)?.cause).toBe(timeout);
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+    const answered: unknown[] = [];
+    const res = { status: () => res, set: () => res, json: (body: unknown) => answered.push(body) };
+    errorHandler(log)(timeout, { method: 'GET', path: '/job' } as never, res as never, () => undefined);
+    expect(answered).toEqual([expect.objectContaining({ reason: 'broker_unavailable', code: 503 })]);
+    expect(JSON.stringify(answered)).not.toContain(timeout.message);
+    expect(lines.map((line) => JSON.parse(line) as { msg: string; reason: string; err: { type: string } })).toEqual([
+      expect.objectContaining({ msg: 'request failed', reason: 'broker_unavailable', err: expect.objectContaining({ type: 'TimeoutError' }) }),
+    ]);
   });
 });

@@ -10,11 +10,11 @@ import { UploadStoreError, UploadTooLargeError } from '../transfers/uploads';
 
 /** express' body parser errors: malformed JSON, body over the size limit. */
 function fromBodyParser(err: { type?: string; status?: number; message?: string }): ApiError | undefined {
-  if (err.type === 'entity.parse.failed') return badRequest('request body is not valid JSON', err);
-  if (err.type === 'entity.too.large') return new ApiError('payload_too_large', err.message ?? 'body exceeds the limit', { cause: err });
+  if (err.type === 'entity.parse.failed') return badRequest('request body is not valid JSON');
+  if (err.type === 'entity.too.large') return new ApiError('payload_too_large', err.message ?? 'body exceeds the limit');
   // Any other client error the body parser raises (bad gzip/br data, unsupported charset or encoding).
   if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-    return new ApiError(reasonOfStatus(err.status), err.message ?? err.type ?? 'request body rejected', { error: 'invalid request', cause: err });
+    return new ApiError(reasonOfStatus(err.status), err.message ?? err.type ?? 'request body rejected', { error: 'invalid request' });
   }
   return undefined;
 }
@@ -87,10 +87,11 @@ export const unknownRoute: RequestHandler = (req, _res, next) => {
   next(new ApiError('not_found', `no route ${req.method} ${req.path}`));
 };
 
-/** The failure underneath an answered error goes to the log only: a 5xx's as a warning, a refusal's for debugging. */
-export function logCause(log: Logger, error: ApiError): void {
-  if (error.cause === undefined) return;
-  const entry = { err: error.cause, reason: error.reason, status: error.status };
-  if (error.status >= 500) log.warn(entry, 'request failed');
-  else log.debug(entry, 'request refused');
+/**
+ * The failure underneath a 5xx goes to the log, never into the answer. A refusal's is not logged: its
+ * details are answered already, and a parser's message may quote the request (a key in a JSON body).
+ */
+function logCause(log: Logger, error: ApiError): void {
+  if (error.cause === undefined || error.status < 500) return;
+  log.warn({ err: error.cause, reason: error.reason, status: error.status }, 'request failed');
 }
