@@ -43,11 +43,14 @@ export class ApiError extends Error {
   }
 }
 
-export const badRequest = (details: string, cause?: unknown) => new ApiError('validation_failed', details, { cause });
+export function badRequest(details: string, cause?: unknown): ApiError {
+  return new ApiError('validation_failed', details, { cause });
+}
 export const notFound = (error: string, details: string) => new ApiError('not_found', details, { error });
 
 /** A single-host call whose host failed: the row's `error_code` is the status, its `error` the title (README "Responses"). */
 export function hostFailure(operation: string, row: HostRow, jobId: string): ApiError {
   const details = `${operation} failed on ${row.hostname}: ${row.error ?? 'no error message'}`;
-  return new ApiError(reasonOfHostStatus(row.error_code ?? 500), details, { error: row.error ?? 'operation failed', extra: { job_id: jobId } });
+  const reason = reasonOfHostStatus(row.error_code ?? 500);
+  return new ApiError(reason, details, { error: row.error ?? 'operation failed', extra: { job_id: jobId } });
 }

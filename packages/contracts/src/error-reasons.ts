@@ -19,7 +19,11 @@ export interface ReasonEntry {
 export const ERROR_REASONS = {
   validation_failed: { status: 400, title: 'invalid request', meaning: 'the request breaks the contract; `details` names the field' },
   invalid_target: { status: 400, title: 'invalid target', meaning: 'the target is not a hostname, `_any`, `_all` or label selectors' },
-  unauthenticated: { status: 401, title: 'Unauthorized', meaning: 'no key, or the key (or join token, or metrics token) is invalid, expired or revoked' },
+  unauthenticated: {
+    status: 401,
+    title: 'Unauthorized',
+    meaning: 'no key, or the key (or join token, or metrics token) is invalid, expired or revoked',
+  },
   permission_denied: {
     status: 403,
     title: 'Forbidden - Insufficient permissions',
@@ -38,10 +42,18 @@ export const ERROR_REASONS = {
   host_refused: { status: 403, title: 'host refused', meaning: "the single targeted host's agent refused the job (grant, host paths)" },
   not_found: { status: 404, title: 'not found', meaning: 'no such route, job, agent, Engine endpoint or (single host) object' },
   target_empty: { status: 404, title: 'no agent matches target', meaning: "no live agent inside the key's scope matches the target" },
-  method_not_allowed: { status: 405, title: 'method not allowed', meaning: 'the path exists with other methods (`Allow` names them)' },
+  method_not_allowed: {
+    status: 405,
+    title: 'method not allowed',
+    meaning: 'the path exists with other methods (`Allow` names them)',
+  },
   conflict: { status: 409, title: 'Conflict', meaning: 'the state forbids it: a name in use, a spent join token, a single host refusing' },
   payload_too_large: { status: 413, title: 'request body too large', meaning: 'the body exceeds FLEET_BODY_LIMIT or the upload limit' },
-  unsupported_media_type: { status: 415, title: 'unsupported media type', meaning: 'the body is not of the media type the operation takes' },
+  unsupported_media_type: {
+    status: 415,
+    title: 'unsupported media type',
+    meaning: 'the body is not of the media type the operation takes',
+  },
   rate_limited: { status: 429, title: 'Too Many Requests', meaning: 'the key made too many calls this minute; retry after `Retry-After`' },
   long_running_limit: {
     status: 429,

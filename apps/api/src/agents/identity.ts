@@ -55,7 +55,10 @@ export class AgentIdentities {
     const identity = (await this.identityOf(hostname)) ?? { record: { account: newAccountKey().getPublicKey(), users: [], revocations: {} }, revision: 0 };
     // Revoking the old keys would revoke a reused one with them: a join always brings a fresh key.
     if (identity.record.users.some((user) => user.public_key === publicKey)) {
-      throw new ApiError('conflict', `'${hostname}' joined with this key before; a join needs a fresh NKey (the token is spent, ask for a new one)`);
+      throw new ApiError(
+        'conflict',
+        `'${hostname}' joined with this key before; a join needs a fresh NKey (the token is spent, ask for a new one)`,
+      );
     }
     const now = new Date();
     const revoked = Object.fromEntries(identity.record.users.map((user) => [user.public_key, Math.floor(now.getTime() / 1000)]));
@@ -90,7 +93,9 @@ export class AgentIdentities {
     const record = entry.json<JoinTokenRecord>();
     if (record.spent_at) throw refused('this join token was used already; ask an admin for a new one (fleet agent join-token)');
     if (Date.parse(record.expires_at) <= Date.now()) throw refused(`this join token expired at ${record.expires_at}`);
-    if (record.hostname !== hostname) throw new ApiError('out_of_scope', `this join token is for another host, not '${hostname}'`, { error: 'Forbidden' });
+    if (record.hostname !== hostname) {
+      throw new ApiError('out_of_scope', `this join token is for another host, not '${hostname}'`, { error: 'Forbidden' });
+    }
     try {
       await this.tokens.update(tokenKey(token), JSON.stringify({ ...record, spent_at: new Date().toISOString() }), entry.revision);
     } catch {
@@ -123,7 +128,10 @@ export class AgentIdentities {
 
   private requireKeys(): EnrolmentKeys {
     if (!this.keys) {
-      throw new ApiError('conflict', 'this gateway enrols no agents: its NATS runs without operator (FLEET_NATS_SYSTEM_CREDS and the signing keys are not set)');
+      throw new ApiError(
+        'conflict',
+        'this gateway enrols no agents: its NATS runs without operator (FLEET_NATS_SYSTEM_CREDS and the signing keys are not set)',
+      );
     }
     return this.keys;
   }

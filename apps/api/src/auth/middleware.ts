@@ -28,7 +28,8 @@ export function authenticate(
 ): RequestHandler {
   const keys = new KeyVerifier(verificationKey(secret), { maxTtlSeconds: maxKeyTtlSeconds });
   return (req, res, next) => {
-    const unauthorized = (error: string, details: string) => preAuth?.refusal(req.ip) ?? new ApiError('unauthenticated', details, { error });
+    const unauthorized = (error: string, details: string) =>
+      preAuth?.refusal(req.ip) ?? new ApiError('unauthenticated', details, { error });
     const key = presentedKey(req.get('authorization'), req.get('x-api-key'));
     if (!key) {
       throw unauthorized('Unauthorized - API key required', "send the key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");

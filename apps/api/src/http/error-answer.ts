@@ -30,7 +30,7 @@ function fromJobLayer(err: unknown): ApiError | undefined {
   if (err instanceof JobStoreUnavailableError) return new ApiError('job_store_unavailable', err.message, { cause: err });
   if (err instanceof UnsendableParamsError) return badRequest(err.message, err);
   // The rest of the body is left unread: the connection is closed after the answer.
-  if (err instanceof UploadTooLargeError) return new ApiError('payload_too_large', err.message, { headers: { connection: 'close' }, cause: err });
+  if (err instanceof UploadTooLargeError) return new ApiError('payload_too_large', err.message, { headers: { connection: 'close' } });
   if (err instanceof UploadStoreError) return new ApiError('upload_store_unavailable', err.message, { cause: err });
   if (err instanceof LongRunningLimitError) {
     return new ApiError('long_running_limit', err.message, { headers: { 'retry-after': String(err.retryAfterSeconds) }, cause: err });

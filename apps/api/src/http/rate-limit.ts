@@ -18,7 +18,8 @@ export function perKeyRateLimit(perMinute: number): RequestHandler {
     legacyHeaders: false,
     keyGenerator: (_req, res) => callerOf(res).jti,
     handler: (_req, _res, next, options) => {
-      next(new ApiError('rate_limited', `this API key may make ${options.limit} requests per ${WINDOW_MS / 1000} s; retry after the Retry-After delay`));
+      const details = `this API key may make ${options.limit} requests per ${WINDOW_MS / 1000} s; retry after the Retry-After delay`;
+      next(new ApiError('rate_limited', details));
     },
   });
 }

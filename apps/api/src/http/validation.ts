@@ -164,7 +164,10 @@ function checkMediaType(req: Request, required: boolean): void {
 function checkFileMediaType(req: Request, expected: string): void {
   const mediaType = req.get('content-type')?.split(';')[0].trim().toLowerCase();
   if (mediaType === expected) return;
-  throw new ApiError('unsupported_media_type', mediaType ? `unsupported media type ${mediaType}: the body must be ${expected}` : `media type not specified: the body must be ${expected}`);
+  throw new ApiError(
+    'unsupported_media_type',
+    `${mediaType ? `unsupported media type ${mediaType}` : 'media type not specified'}: the body must be ${expected}`,
+  );
 }
 
 /** Text that is not JSON stays text, and fails the schema with its own message. */

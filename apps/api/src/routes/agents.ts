@@ -5,9 +5,11 @@ import { callerOf } from '../auth/middleware';
 import type { PreAuthLimit } from '../auth/pre-auth-limit';
 import { ApiError, notFound } from '../api-error';
 import { KeyScope } from '../targets/scope';
+import type { GatewayOperationName } from '@fleet/contracts/operations';
 import type { GatewayHandlers } from './operation-table';
 
-type AgentOperation = 'agent.list' | 'agent.get' | 'agent.drain' | 'agent.undrain' | 'agent.accept' | 'agent.label' | 'agent.joinToken' | 'agent.remove';
+/** The agent operations an API key calls (an agent's own join is agentJoinHandler's). */
+type AgentOperation = Exclude<Extract<GatewayOperationName, `agent.${string}`>, 'agent.join'>;
 
 /** A scoped key sees and drains only the agents inside its scope; the others answer as if they did not exist. */
 export function agentHandlers(roster: AgentRoster, identities: AgentIdentities): Pick<GatewayHandlers, AgentOperation> {
@@ -37,7 +39,9 @@ export function agentHandlers(roster: AgentRoster, identities: AgentIdentities):
       const by = unscopedCaller(res);
       const hostname = String(req.params.hostname);
       const enrollment = await roster.setLabels(hostname, labelsOf(req) ?? {}, by);
-      if (!enrollment) throw notFound('agent not accepted', `'${hostname}' is not an accepted agent; accept it first (POST /agent/${hostname}/accept)`);
+      if (!enrollment) {
+        throw notFound('agent not accepted', `'${hostname}' is not an accepted agent; accept it first (POST /agent/${hostname}/accept)`);
+      }
       res.json(enrollment);
     },
     'agent.joinToken': async (req, res) => {
@@ -85,7 +89,10 @@ function labelsOf(req: Request): Record<string, string> | undefined {
 function unscopedCaller(res: Response): string {
   const caller = callerOf(res);
   if (caller.scope !== undefined) {
-    throw new ApiError('out_of_scope', `enrolling, labelling or removing agents needs an unscoped key; this key is scoped to '${caller.scope}'`);
+    throw new ApiError(
+      'out_of_scope',
+      `enrolling, labelling or removing agents needs an unscoped key; this key is scoped to '${caller.scope}'`,
+    );
   }
   return caller.sub;
 }

@@ -13,7 +13,9 @@ export function auditHandlers(audit: AuditLog, labels: LabelSource): Pick<Gatewa
     'audit.list': async (req, res) => {
       const { caller, method, status, target, job_id, limit, cursor } = req.query as Record<string, string | undefined>;
       const scope = KeyScope.of(callerOf(res).scope, labels);
-      const visible = scope.unscoped ? undefined : (entry: { target: string | null }) => entry.target !== null && scope.coversTarget(entry.target);
+      const visible = scope.unscoped
+        ? undefined
+        : (entry: { target: string | null }) => entry.target !== null && scope.coversTarget(entry.target);
       const page = await audit.list(
         { caller, method, status: status === undefined ? undefined : Number(status), target, job_id, visible },
         Number(limit ?? 50),

@@ -97,7 +97,8 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
   deps.resolver.resolve(hostname, caller.scope);
   const head = upgradeHeads.get(req);
   if ((endpoint.kind === 'hijack') !== (head !== undefined)) {
-    throw badRequest(`${endpoint.method} ${endpoint.path} ${endpoint.kind === 'hijack' ? 'needs' : 'takes no'} 'Connection: Upgrade' and 'Upgrade: tcp'`);
+    const needs = endpoint.kind === 'hijack' ? 'needs' : 'takes no';
+    throw badRequest(`${endpoint.method} ${endpoint.path} ${needs} 'Connection: Upgrade' and 'Upgrade: tcp'`);
   }
   const id = newSessionId();
   const inline: { body: Buffer; rest?: Buffer } | undefined = head
@@ -328,12 +329,16 @@ class HijackBridge {
   }
 }
 
+function internalProxyError(cause: unknown): ApiError {
+  return new ApiError('internal_error', 'the gateway failed to proxy the request; see its log', { cause });
+}
+
 /**
  * The gateway's error envelope, plus `message` (what the Engine API's clients print), as
  * `application/json` exactly: the docker CLI only reads `message` from that content type.
  */
 export function sendProxyError(res: ServerResponse, err: unknown): void {
-  const apiError = toApiError(err) ?? new ApiError('internal_error', 'the gateway failed to proxy the request; see its log', { cause: err });
+  const apiError = toApiError(err) ?? internalProxyError(err);
   if (res.headersSent) {
     res.destroy();
     return;

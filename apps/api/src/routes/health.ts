@@ -22,7 +22,10 @@ export function healthHandlers(readiness?: ReadinessProbe): Pick<GatewayHandlers
         res.json({ status: 'ready', ...state });
         return;
       }
-      const down = [state.nats === 'connected' ? undefined : `nats: ${state.nats}`, state.registry === 'ok' ? undefined : `registry: ${state.registry}`];
+      const down = [
+        state.nats === 'connected' ? undefined : `nats: ${state.nats}`,
+        state.registry === 'ok' ? undefined : `registry: ${state.registry}`,
+      ];
       res.status(503).json({ ...new ApiError('not_ready', down.filter(Boolean).join('; ')).body(), ...state });
     },
   };

@@ -9,14 +9,18 @@ import type { GatewayHandlers } from './operation-table';
  * or the operator opens them with FLEET_METRICS_PUBLIC=true. A static secret, not an API key,
  * because API keys expire and a scrape config should not need rotating every few weeks.
  */
-export function metricsHandler(collectors: Registry | undefined, access: { token?: string; public: boolean }): Pick<GatewayHandlers, 'metrics.gateway'> {
+export function metricsHandler(
+  collectors: Registry | undefined,
+  access: { token?: string; public: boolean },
+): Pick<GatewayHandlers, 'metrics.gateway'> {
   const expected = access.token === undefined ? undefined : digest(access.token);
   // Without collectors the gateway has no /metrics: the path is unknown, as any other.
   if (!collectors) return { 'metrics.gateway': (_req, _res, next) => next() };
   return {
     'metrics.gateway': async (req, res) => {
       if (expected === undefined && !access.public) {
-        const details = "this gateway's /metrics answers no one: set FLEET_METRICS_TOKEN (and send it as a bearer token) or FLEET_METRICS_PUBLIC=true";
+        const details =
+          "this gateway's /metrics answers no one: set FLEET_METRICS_TOKEN (and send it as a bearer token) or FLEET_METRICS_PUBLIC=true";
         throw new ApiError('unauthenticated', details, { error: 'Unauthorized - metrics are closed' });
       }
       if (expected && !presents(req.get('authorization'), expected)) {

@@ -42,7 +42,8 @@ export function tokenHandlers(
       if (caller.scope !== undefined) requireWithinScope(scope as string, caller.scope);
       let key: string;
       try {
-        key = mintToken({ secret: opts.jwtSecret, role: request.role, ttlSeconds, subject: request.subject, scope, maxTtlSeconds: opts.maxKeyTtlSeconds });
+        const { role, subject } = request;
+        key = mintToken({ secret: opts.jwtSecret, role, ttlSeconds, subject, scope, maxTtlSeconds: opts.maxKeyTtlSeconds });
       } catch (err) {
         if (err instanceof MintError) throw badRequest(err.message, err);
         throw err;
@@ -50,7 +51,8 @@ export function tokenHandlers(
       const claims = jwt.decode(key) as jwt.JwtPayload;
       // Checked on the minted claims; a refused key is never handed out.
       if ((claims.exp ?? Infinity) > caller.exp) {
-        throw badRequest(`ttl_seconds: a key may not outlive the key minting it (which expires at ${new Date(caller.exp * 1000).toISOString()})`);
+        const expiresAt = new Date(caller.exp * 1000).toISOString();
+        throw badRequest(`ttl_seconds: a key may not outlive the key minting it (which expires at ${expiresAt})`);
       }
       const minted = {
         jti: claims.jti as string,
@@ -82,7 +84,10 @@ function requireWithinScope(requested: string, own: string): void {
     throw badRequest(`scope: ${(err as Error).message}`, err);
   }
   if (!targetWithin(inner, parseScope(own))) {
-    throw new ApiError('out_of_scope', `scope '${requested}' is wider than this key's scope '${own}'; a scoped key mints keys only inside its own scope`);
+    throw new ApiError(
+      'out_of_scope',
+      `scope '${requested}' is wider than this key's scope '${own}'; a scoped key mints keys only inside its own scope`,
+    );
   }
 }
 
@@ -99,6 +104,9 @@ function isWithinScope(scope: string | undefined, own: string): boolean {
 /** A key id says nothing of the key's scope: a scoped key may revoke only itself. */
 function requireMayRevoke(caller: Caller, jti: string): void {
   if (caller.scope !== undefined && jti !== caller.jti) {
-    throw new ApiError('out_of_scope', `a key scoped to '${caller.scope}' may revoke only itself; revoking other keys needs an unscoped token:admin key`);
+    throw new ApiError(
+      'out_of_scope',
+      `a key scoped to '${caller.scope}' may revoke only itself; revoking other keys needs an unscoped token:admin key`,
+    );
   }
 }
