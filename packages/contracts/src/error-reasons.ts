@@ -48,6 +48,7 @@ export const ERROR_REASONS = {
     meaning: 'the path exists with other methods (`Allow` names them)',
   },
   conflict: { status: 409, title: 'Conflict', meaning: 'the state forbids it: a name in use, a spent join token, a single host refusing' },
+  session_gone: { status: 410, title: 'session gone', meaning: "an Engine API session the host's agent no longer holds (it restarted)" },
   payload_too_large: { status: 413, title: 'request body too large', meaning: 'the body exceeds FLEET_BODY_LIMIT or the upload limit' },
   unsupported_media_type: {
     status: 415,
@@ -79,7 +80,11 @@ export const ERROR_REASONS = {
   audit_full: { status: 503, title: 'audit full', meaning: 'the audit stream is full: changes are refused, reads answered' },
   not_ready: { status: 503, title: 'not ready', meaning: 'GET /health/ready: NATS or the agents bucket is down' },
   dashboard_not_built: { status: 503, title: 'dashboard not built', meaning: 'GET /ui: the dashboard was not built' },
-  gateway_stopping: { status: 503, title: 'gateway stopping', meaning: 'the gateway is shutting down' },
+  gateway_stopping: {
+    status: 503,
+    title: 'gateway stopping',
+    meaning: "the gateway (or, for an Engine API session, the host's agent) is stopping",
+  },
   deadline_exceeded: { status: 504, title: 'deadline exceeded', meaning: 'the single targeted host did not finish by the deadline' },
   result_too_large: { status: 507, title: 'result too large', meaning: "the single targeted host's result exceeds a row's size" },
   upload_store_unavailable: { status: 507, title: 'upload store unavailable', meaning: 'the uploaded file could not be stored' },
@@ -93,6 +98,7 @@ const REASON_OF_STATUS: Readonly<Record<number, ErrorReason>> = {
   404: 'not_found',
   405: 'method_not_allowed',
   409: 'conflict',
+  410: 'session_gone',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   429: 'rate_limited',
@@ -120,6 +126,11 @@ export function reasonOfStatus(status: number): ErrorReason {
 
 export function reasonOfHostStatus(status: number): ErrorReason {
   return REASON_OF_HOST_STATUS[status] ?? reasonOfStatus(status);
+}
+
+/** An Engine API session ended before its head, by the host's agent (403: it refused) or by the tunnel. */
+export function reasonOfProxyAbort(status: number): ErrorReason {
+  return status === 403 ? 'host_refused' : reasonOfStatus(status);
 }
 
 export function isErrorReason(value: unknown): value is ErrorReason {

@@ -2214,7 +2214,7 @@ export interface components {
          * @description Why the call failed, stable across releases: what a client switches on (README "Error reasons").
          * @enum {string}
          */
-        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
+        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
         /** @enum {string} */
         RowStatus: "pending" | "running" | "ok" | "failed" | "skipped";

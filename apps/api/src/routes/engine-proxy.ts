@@ -20,7 +20,7 @@ import { parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
 import type { AccessPolicy } from '@fleet/contracts/host-access';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import type { ProxyAbort, ProxyHead, ProxyOpen } from '@fleet/contracts/protocol';
-import { reasonOfHostStatus, reasonOfStatus } from '@fleet/contracts/error-reasons';
+import { reasonOfProxyAbort, reasonOfStatus } from '@fleet/contracts/error-reasons';
 import { callerOf, requirePermission, type Caller } from '../auth/middleware';
 import { ApiError, badRequest } from '../api-error';
 import { noteRefusal, toApiError } from '../http/error-answer';
@@ -353,5 +353,5 @@ export function sendProxyError(res: ServerResponse, err: unknown): void {
 
 /** A proxy session ended before its head: the agent's (or the tunnel's) reason, known by its status. */
 function abortError(abort: ProxyAbort): ApiError {
-  return new ApiError(reasonOfHostStatus(abort.status), abort.details, { error: abort.error });
+  return new ApiError(reasonOfProxyAbort(abort.status), abort.details, { error: abort.error });
 }
