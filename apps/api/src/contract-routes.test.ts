@@ -194,10 +194,18 @@ describe('the routes mounted from the contract', () => {
 });
 
 describe('the error reasons', () => {
-  it('are the contract enum, each declared once with a status and title', () => {
+  it('are the contract enum, each declared once with an error status, a title and a meaning', () => {
     const document = loadContract() as { components: { schemas: { ErrorReason: { enum: string[] } } } };
     expect(Object.keys(ERROR_REASONS).sort()).toEqual([...document.components.schemas.ErrorReason.enum].sort());
     expect(document.components.schemas.ErrorReason.enum.every(isErrorReason)).toBe(true);
+    for (const [reason, entry] of Object.entries(ERROR_REASONS)) {
+      expect({ reason, status: entry.status >= 400 && entry.status <= 599, title: entry.title.length > 0, meaning: entry.meaning.length > 0 }).toEqual({
+        reason,
+        status: true,
+        title: true,
+        meaning: true,
+      });
+    }
   });
 
   it('are each listed in README "Error reasons" with their status', () => {
