@@ -17,7 +17,7 @@ import { finiteQueryNumbers } from './http/finite-numbers';
 import { refuseChangesWhileAuditFull } from './http/audit-gate';
 import { logAndAuditRequests } from './http/request-log';
 import { perKeyRateLimit } from './http/rate-limit';
-import { compileContractValidation, type ContractValidation } from './http/validation';
+import { compileContractValidation } from './http/validation';
 import type { JobClient } from './jobs/client';
 import type { ResultFeed } from './jobs/feed';
 import type { JobStore } from './jobs/store';
@@ -104,7 +104,7 @@ export function createApp(deps: GatewayDeps): Express {
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit, accessPolicy: accessPolicyOf(deps) }));
   // The node operations validate on their own routes: one route lookup per call, and no turn of the
   // event loop for leaving a validation router (express' router leaves by setImmediate).
-  app.use(nodeRoutes(deps.jobs, deps.transfers, validation, accessPolicyOf(deps)));
+  app.use(nodeRoutes(deps.jobs, deps.transfers, checks, accessPolicyOf(deps)));
   const gatewayRoutes = Router();
   mountGatewayOperations(gatewayRoutes, handlers, (spec) => !spec.public, checks);
   app.use(withoutOptions(gatewayRoutes));
@@ -118,9 +118,11 @@ function accessPolicyOf(deps: GatewayDeps): AccessPolicy {
   return deps.accessPolicy ?? { registries: DEFAULT_REGISTRIES };
 }
 
-function nodeRoutes(jobs: JobClient, transfers: Transfers, validation: ContractValidation, accessPolicy: AccessPolicy): RequestHandler {
+type OperationChecks = (spec: OperationSpec) => RequestHandler[];
+
+function nodeRoutes(jobs: JobClient, transfers: Transfers, checks: OperationChecks, accessPolicy: AccessPolicy): RequestHandler {
   const router = Router();
-  mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers], accessPolicy);
+  mountNodeOperations(router, jobs, transfers, checks, accessPolicy);
   return withoutOptions(router);
 }
 
@@ -152,11 +154,11 @@ export function gatewayHandlers(deps: GatewayDeps, preAuth: PreAuthLimit, maxKey
 
 /**
  * Every path the public routes answer (any case, as express matches them): /health, /openapi.json,
- * /docs, /ui, /metrics, /agent/join.
+ * /docs, /ui, /metrics, and /agent/join exactly.
  */
-const PUBLIC_PATHS = /^\/(?:health|openapi\.json|docs|ui|metrics|agent\/join)(?:[/?]|$)/i;
+const PUBLIC_PATHS = /^\/(?:(?:health|openapi\.json|docs|ui|metrics)(?:[/?]|$)|agent\/join(?:\?|$))/i;
 
-function publicRoutes(handlers: GatewayHandlers, checks: (spec: OperationSpec) => RequestHandler[]): Router {
+function publicRoutes(handlers: GatewayHandlers, checks: OperationChecks): Router {
   const router = Router();
   mountGatewayOperations(router, handlers, (spec) => spec.public, checks);
   router.use(docsAssetRoutes());
