@@ -145,7 +145,7 @@ describe('abuse limits', () => {
     const limited = await api(fleet, 'GET', '/agent', { key });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    expect(limited.body).toMatchObject({ error: 'Too Many Requests', code: 429, details: expect.stringContaining(String(RATE_LIMIT)) });
+    expect(limited.body).toMatchObject({ error: 'Too Many Requests', code: 429, reason: 'rate_limited', details: expect.stringContaining(String(RATE_LIMIT)) });
 
     expect((await api(fleet, 'GET', '/agent', { key: fleet.mintKey('viewer') })).status).toBe(200);
   });

@@ -161,6 +161,12 @@ describe('every operation in the contract', () => {
       expect(started.length).toBe(before);
     });
 
+    it('answers a route the contract does not know with 404 not_found', async () => {
+      const res = await fetch(`${url}/no-such-route`, { headers: { authorization: `Bearer ${keyOf('admin')}` } });
+      const body = { error: 'not found', details: 'no route GET /no-such-route', code: 404, reason: 'not_found' };
+      expect({ status: res.status, body: await res.json() }).toEqual({ status: 404, body });
+    });
+
     it('routes a path in any case, with a trailing slash, as express matches it', async () => {
       const key = mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 });
       for (const path of ['/NODE/web-01/container/docker/system/ping', '/node/web-01/container/docker/system/ping/']) {
