@@ -37,23 +37,10 @@ export function tokenHandlers(
     'token.create': async (req, res) => {
       const caller = callerOf(res);
       const request = req.body as MintRequest;
-      const ttlSeconds = request.ttl_seconds ?? DEFAULT_TTL_SECONDS;
       const scope = request.scope ?? caller.scope;
       if (caller.scope !== undefined) requireWithinScope(scope as string, caller.scope);
-      let key: string;
-      try {
-        const { role, subject } = request;
-        key = mintToken({ secret: opts.jwtSecret, role, ttlSeconds, subject, scope, maxTtlSeconds: opts.maxKeyTtlSeconds });
-      } catch (err) {
-        if (err instanceof MintError) throw badRequest(err.message, err);
-        throw err;
-      }
+      const key = mintWithin(caller, { ...request, scope }, opts);
       const claims = jwt.decode(key) as jwt.JwtPayload;
-      // Checked on the minted claims; a refused key is never handed out.
-      if ((claims.exp ?? Infinity) > caller.exp) {
-        const expiresAt = new Date(caller.exp * 1000).toISOString();
-        throw badRequest(`ttl_seconds: a key may not outlive the key minting it (which expires at ${expiresAt})`);
-      }
       const minted = {
         jti: claims.jti as string,
         sub: claims.sub as string,
@@ -73,6 +60,25 @@ export function tokenHandlers(
       res.json({ jti, revoked: true });
     },
   };
+}
+
+/** A key as asked, refused (400) when the gateway's rules forbid it or it would outlive the key minting it. */
+function mintWithin(caller: Caller, request: MintRequest, opts: TokenRouteOptions): string {
+  const { role, subject, scope } = request;
+  const ttlSeconds = request.ttl_seconds ?? DEFAULT_TTL_SECONDS;
+  let key: string;
+  try {
+    key = mintToken({ secret: opts.jwtSecret, role, ttlSeconds, subject, scope, maxTtlSeconds: opts.maxKeyTtlSeconds });
+  } catch (err) {
+    if (err instanceof MintError) throw badRequest(err.message, err);
+    throw err;
+  }
+  // Checked on the minted claims; a refused key is never handed out.
+  if (((jwt.decode(key) as jwt.JwtPayload).exp ?? Infinity) > caller.exp) {
+    const expiresAt = new Date(caller.exp * 1000).toISOString();
+    throw badRequest(`ttl_seconds: a key may not outlive the key minting it (which expires at ${expiresAt})`);
+  }
+  return key;
 }
 
 /** A scoped key mints only inside its own scope, judged from the two scopes alone (labels may change later). */
