@@ -13,8 +13,8 @@ export interface ApiErrorOptions {
 }
 
 /**
- * A failure that answers with its reason's status (the contract's `ErrorReason`, declared once with
- * its status and title in ERROR_REASONS). Raised by the HTTP layer (auth, routes); the job layer's
+ * A failure that answers with its reason's status (the contract's `ErrorReason`, each declared once
+ * with its status and title in the contract's `x-reasons`). Raised by the HTTP layer (auth, routes); the job layer's
  * own errors are mapped to it in http/error-answer.ts. Every non-2xx answer is
  * `{error, details, code, reason}` with all four filled (README "Responses").
  */
