@@ -2,24 +2,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import express, { Router, type Express } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import pino from 'pino';
 import { mintToken } from '@fleet/api-keys';
 import { DEFAULT_REGISTRIES } from '@fleet/contracts/host-access';
+import { loadContract, readOperations } from '@fleet/contracts/operations';
 // The routing A/B assembles the gateway's app from its own parts, as it was and as it is, in this process.
 /* eslint-disable fleet/import-boundaries -- see above */
 import { createApp, type GatewayDeps } from '../../apps/api/src/app';
 import { authenticate } from '../../apps/api/src/auth/middleware';
 import { PreAuthLimit } from '../../apps/api/src/auth/pre-auth-limit';
-import { errorHandler, unknownRoute } from '../../apps/api/src/http/errors';
+import { errorHandler, unknownRoute } from '../../apps/api/src/http/error-answer';
 import { finiteQueryNumbers } from '../../apps/api/src/http/finite-numbers';
-import { logAndAuditRequests } from '../../apps/api/src/http/observe';
+import { logAndAuditRequests } from '../../apps/api/src/http/request-log';
 import { perKeyRateLimit } from '../../apps/api/src/http/rate-limit';
 import { compileContractValidation } from '../../apps/api/src/http/validation';
 import type { JobClient, JobRequest } from '../../apps/api/src/jobs/client';
-import { docsRoutes } from '../../apps/api/src/routes/docs';
-import { healthRoutes } from '../../apps/api/src/routes/health';
+import { docsAssetRoutes } from '../../apps/api/src/routes/docs';
 import { mountNodeOperations } from '../../apps/api/src/routes/node/mount';
+import { compareBySpecificity, expressPath } from '../../apps/api/src/routes/node/route-order';
 import { uiRoutes } from '../../apps/api/src/routes/ui';
 import { stubGatewayDeps } from '../../apps/api/src/test-app';
 /* eslint-enable fleet/import-boundaries */
@@ -225,21 +226,34 @@ function routingDeps(): GatewayDeps {
  * node call through — leaving a router takes a setImmediate — and the node routes looked the call's
  * route up a second time.
  */
+/** The validation router the app mounted then: each operation's validator, leaving the router once it passes. */
+function validationRouterAsBefore(): Router {
+  const validation = compileContractValidation();
+  const router = Router();
+  const leaveRouter: RequestHandler = (_req, _res, next) => next('router');
+  for (const op of [...readOperations(loadContract())].sort((a, b) => compareBySpecificity(a.path, b.path))) {
+    router[op.method](expressPath(op.path), validation.forOperation(op), leaveRouter);
+  }
+  router.use(validation.methodNotAllowed());
+  return router;
+}
+
 function routedAsBefore(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(logAndAuditRequests(deps.log, deps.audit));
   app.use(express.json({ limit: deps.bodyLimit }));
-  app.use(healthRoutes(deps.readiness));
-  app.use(docsRoutes());
+  // The health and docs routers a request passed through then (their operations are mounted from the contract now).
+  app.use(Router().get(['/health', '/health/ready'], (_req, res) => res.json({ status: 'ok' })));
+  app.use(docsAssetRoutes());
   app.use(uiRoutes());
   app.use(authenticate(deps.jwtSecret, () => false, undefined, new PreAuthLimit(0)));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   const proxy = Router();
   proxy.use('/node/:hostname/docker', (_req, res) => res.status(501).end());
   app.use(proxy);
-  app.use(compileContractValidation().router());
+  app.use(validationRouterAsBefore());
   app.use(finiteQueryNumbers);
   const nodeRoutes = Router();
   mountNodeOperations(nodeRoutes, deps.jobs, deps.transfers, () => [], { registries: DEFAULT_REGISTRIES });

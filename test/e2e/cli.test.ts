@@ -132,7 +132,7 @@ describe('exit codes', () => {
     const bad = await fleetCli(['container', 'ls', '--target', '_all'], { key: 'not-a-key' });
     expect(bad.code).toBe(3);
     expect(bad.stdout).toBe('');
-    expect(bad.stderr).toMatch(/^fleet: 401 Unauthorized/);
+    expect(bad.stderr).toMatch(/^fleet: error \(unauthenticated\): 401 Unauthorized/);
 
     const none = await fleetCli(['agent', 'ls'], { key: null });
     expect(none.code).toBe(3);
@@ -140,14 +140,14 @@ describe('exit codes', () => {
 
     const viewer = await fleetCli(['container', 'rm', 'cli-idle', '--target', '_all', '--force'], { key: fleet.mintKey('viewer') });
     expect(viewer.code).toBe(3);
-    expect(viewer.stderr).toContain('docker:write');
+    expect(viewer.stderr).toMatch(/^fleet: error \(permission_denied\): 403 .*'docker:write'/);
     expect((await fleet.docker('db-01').getContainer('cli-idle').inspect()).Name).toBe('/cli-idle');
   });
 
   it('exits 4 when no agent matches, 2 for invalid input, 5 when the gateway is unreachable', async () => {
     const none = await fleetCli(['container', 'ls', '--target', 'role:nope', '--json']);
     expect(none.code).toBe(4);
-    expect(JSON.parse(none.stdout)).toEqual({ error: 'no agent matches target', details: "target 'role:nope' matched 0 of 3 live agents", code: 404 });
+    expect(JSON.parse(none.stdout)).toEqual({ error: 'no agent matches target', details: "target 'role:nope' matched 0 of 3 live agents", code: 404, reason: 'target_empty' });
 
     const badSelector = await fleetCli(['container', 'ls', '--target', 'role:we$b']);
     expect(badSelector.code).toBe(2);

@@ -366,7 +366,7 @@ describe('who may do what through the proxy', () => {
     const res = await fetch(`${fleet.url}/node/web-01/docker/v1.41/swarm/init`, { method: 'POST', headers: { authorization: `Bearer ${admin()}`, 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(404);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ code: 404, error: 'not found', details: expect.stringContaining('/v1.41/swarm/init') });
+    expect(body).toMatchObject({ code: 404, reason: 'not_found', error: 'not found', details: expect.stringContaining('/v1.41/swarm/init') });
     expect((await fleet.docker('web-01').info()).Swarm.LocalNodeState).toBe('inactive');
   });
 });

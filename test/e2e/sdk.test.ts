@@ -130,7 +130,7 @@ describe('typed errors', () => {
   it('401 UnauthorizedError for a missing or invalid key', async () => {
     const missing = await rejection(createFleetClient({ url: fleet.url }).agents.list());
     expect(missing).toBeInstanceOf(UnauthorizedError);
-    expect(missing).toMatchObject({ status: 401, code: 401, error: 'Unauthorized - API key required' });
+    expect(missing).toMatchObject({ status: 401, code: 401, reason: 'unauthenticated', error: 'Unauthorized - API key required' });
 
     const invalid = await rejection(createFleetClient({ url: fleet.url, apiKey: fleet.mintKey('admin', { ttlSeconds: -10 }) }).node('_all').containers.list());
     expect(invalid).toBeInstanceOf(UnauthorizedError);
@@ -235,7 +235,7 @@ describe('jobs, agents, tokens', () => {
 describe('untyped requests (what the suites\' api() helper uses)', () => {
   it('returns any status with the parsed body and headers, through the same client', async () => {
     const raw = await client.raw('GET', '/node/role:nope/container/docker');
-    expect(raw).toMatchObject({ status: 404, body: { error: 'no agent matches target', code: 404 } });
+    expect(raw).toMatchObject({ status: 404, body: { error: 'no agent matches target', code: 404, reason: 'target_empty' } });
     expect(raw.headers['content-type']).toContain('application/json');
 
     const viaHelper = await api(fleet, 'GET', '/agent');

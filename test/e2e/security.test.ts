@@ -43,7 +43,7 @@ describe('forged and stale keys', () => {
   it.each(attacks)('refuses %s with 401', async (_name, forge, reason) => {
     const res = await api(fleet, 'POST', '/agent/web-01/drain', { key: forge() });
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ error: expect.stringMatching(/^Unauthorized - /), details: expect.stringMatching(reason), code: 401 });
+    expect(res.body).toEqual({ error: expect.stringMatching(/^Unauthorized - /), details: expect.stringMatching(reason), code: 401, reason: 'unauthenticated' });
     const agent = await api(fleet, 'GET', '/agent/web-01');
     expect(agent.body.drained).toBe(false);
   });
@@ -145,7 +145,7 @@ describe('abuse limits', () => {
     const limited = await api(fleet, 'GET', '/agent', { key });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    expect(limited.body).toMatchObject({ error: 'Too Many Requests', code: 429, details: expect.stringContaining(String(RATE_LIMIT)) });
+    expect(limited.body).toMatchObject({ error: 'Too Many Requests', code: 429, reason: 'rate_limited', details: expect.stringContaining(String(RATE_LIMIT)) });
 
     expect((await api(fleet, 'GET', '/agent', { key: fleet.mintKey('viewer') })).status).toBe(200);
   });

@@ -216,7 +216,7 @@ describe('GET /feed/… (live feeds for every client)', () => {
 
     const missing = await api(fleet, 'GET', '/feed/job/550e8400-e29b-41d4-a716-446655440000');
     expect(missing.status).toBe(404);
-    expect(missing.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404 });
+    expect(missing.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404, reason: 'not_found' });
     expect((await api(fleet, 'GET', '/feed/jobs?timeout=0')).status).toBe(400);
     expect((await api(fleet, 'GET', '/feed/agents', { key: null })).status).toBe(401);
   });

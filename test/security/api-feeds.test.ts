@@ -45,7 +45,7 @@ attack('viewer (no docker:exec) follows an exec job: 403 before any event, and h
   expect(job.results[0].stdout).toBe(`${SECRET}\n`);
   const refused = await api(fleet, 'GET', `/feed/job/${job.job_id}`, { key: viewer });
   expect(refused.status).toBe(403);
-  expect(refused.body).toEqual({ error: 'Forbidden - Insufficient permissions', details: expect.stringContaining('docker:exec'), code: 403 });
+  expect(refused.body).toEqual({ error: 'Forbidden - Insufficient permissions', details: expect.stringContaining('docker:exec'), code: 403, reason: 'permission_denied' });
   await settle();
   await jobs.close();
   expect(jobs.status).toBe(200);
@@ -57,7 +57,7 @@ attack('operator scoped to role:web follows a job that ran only on db-01: 404, a
   const job = await exec('db-01');
   const res = await api(fleet, 'GET', `/feed/job/${job.job_id}`, { key: fleet.mintKey('operator', { scope: 'role:web' }) });
   expect(res.status).toBe(404);
-  expect(res.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404 });
+  expect(res.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404, reason: 'not_found' });
   expect(mentions(res.body, SECRET)).toBe(false);
 });
 
@@ -133,7 +133,7 @@ attack('one key opens feeds without bound: past 16 at once the gateway answers 4
     for (const feed of feeds) await feed.waitFor((e) => e.event === 'agents');
     const refused = await api(fleet, 'GET', '/feed/agents', { key });
     expect(refused.status).toBe(429);
-    expect(refused.body.code).toBe(429);
+    expect(refused.body).toMatchObject({ code: 429, reason: 'long_running_limit' });
     // Another key is not affected.
     const other = openFeed('/feed/agents', fleet.mintKey('viewer'));
     await other.waitFor((e) => e.event === 'agents');

@@ -49,7 +49,7 @@ describe('a viewer key (no docker:exec)', () => {
   attack('viewer reads the exec output of db-01 through GET /job/:id, ?wait= and GET /job', async () => {
     const reads = await readsOf(fleet.mintKey('viewer', { subject: 'g2-viewer' }), dbExecJob);
     expect(reads.get.status).toBe(403);
-    expect(reads.get.body).toEqual({ error: 'Forbidden - Insufficient permissions', details: expect.stringContaining('docker:exec'), code: 403 });
+    expect(reads.get.body).toEqual({ error: 'Forbidden - Insufficient permissions', details: expect.stringContaining('docker:exec'), code: 403, reason: 'permission_denied' });
     expect(reads.wait.status).toBe(403);
     expect(reads.list.status).toBe(200);
     expect(reads.listExec.body.jobs).toEqual([]);
@@ -68,7 +68,7 @@ describe('a key scoped to role:web', () => {
   attack('operator scoped to role:web (it has docker:exec) reads a job that ran only on db-01: 404', async () => {
     const reads = await readsOf(fleet.mintKey('operator', { scope: 'role:web' }), dbExecJob);
     expect(reads.get.status).toBe(404);
-    expect(reads.get.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404 });
+    expect(reads.get.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404, reason: 'not_found' });
     expect(reads.wait.status).toBe(404);
     expect(reads.listExec.body.jobs.map((job: { job_id: string }) => job.job_id)).not.toContain(dbExecJob);
     for (const [name, res] of Object.entries(reads)) expect({ name, db: mentions(res.body, 'db-01') }).toEqual({ name, db: false });

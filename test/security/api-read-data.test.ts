@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 const mentions = (body: unknown, text: string) => (typeof body === 'string' ? body : JSON.stringify(body)).includes(text);
-const forbiddenReadData = { error: 'Forbidden - Insufficient permissions', details: expect.stringContaining("'docker:read-data'"), code: 403 };
+const forbiddenReadData = { error: 'Forbidden - Insufficient permissions', details: expect.stringContaining("'docker:read-data'"), code: 403, reason: 'permission_denied' };
 
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 50));

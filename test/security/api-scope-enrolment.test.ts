@@ -94,7 +94,7 @@ async function readsOf(key: string, { id: jobId }: { id: string }) {
 
 /** What a key that may not see the job reads of it: 404s as for a job that never was, and the job nowhere. */
 function expectUnseen(reads: Awaited<ReturnType<typeof readsOf>>, { id: jobId, secret }: { id: string; secret: string }, hostname: string): void {
-  const notFound = { error: 'job not found', details: `no job '${jobId}' (it may have expired)`, code: 404 };
+  const notFound = { error: 'job not found', details: `no job '${jobId}' (it may have expired)`, code: 404, reason: 'not_found' };
   expect({ get: reads.get.body, wait: reads.wait.body, feed: reads.feed.body }).toEqual({ get: notFound, wait: notFound, feed: notFound });
   expect(reads.list.body.jobs.map((job: { job_id: string }) => job.job_id)).not.toContain(jobId);
   expect(reads.audit.status).toBe(200);

@@ -104,7 +104,7 @@ describe('the Engine API proxy', () => {
     for (const [name, body] of Object.entries(bodies)) {
       const res = await rawRequest(fleet.url, 'POST', `/node/web-01/docker/v1.41/containers/create?name=${name}`, headers, JSON.stringify(body));
       expect(res.status).toBe(403);
-      expect(JSON.parse(res.body)).toMatchObject({ code: 403, message: expect.stringContaining("'docker:host'") });
+      expect(JSON.parse(res.body)).toMatchObject({ code: 403, reason: 'permission_denied', message: expect.stringContaining("'docker:host'") });
       expect(await containerExists('web-01', name)).toBe(false);
     }
   });
@@ -117,7 +117,7 @@ describe('the Engine API proxy', () => {
     const headers = { authorization: `Bearer ${viewer}`, 'content-type': 'application/json', connection: 'Upgrade', upgrade: 'tcp' };
     const res = await rawRequest(fleet.url, 'POST', `/node/web-02/docker/v1.41/exec/${exec.id}/start`, headers, '{"Detach":false,"Tty":false}');
     expect(res.status).toBe(403);
-    expect(JSON.parse(res.body)).toMatchObject({ code: 403, message: expect.stringContaining("'docker:exec'") });
+    expect(JSON.parse(res.body)).toMatchObject({ code: 403, reason: 'permission_denied', message: expect.stringContaining("'docker:exec'") });
     await sleep(500);
     const inspected = await exec.inspect();
     expect(inspected.Running).toBe(false);

@@ -122,7 +122,7 @@ describe('resource limits', () => {
     expect(statuses.filter((status) => status === 429)).toHaveLength(32 - LONG_RUNNING_PER_KEY);
     const refused = answers.find((res) => res.status === 429);
     expect(Number(refused?.headers['retry-after'])).toBeGreaterThan(0);
-    expect(refused?.body.details).toContain('long-running');
+    expect(refused?.body).toMatchObject({ reason: 'long_running_limit', details: expect.stringContaining('long-running') });
     const ping = await api(fleet, 'GET', '/node/web-01/container/docker/system/ping?timeout=10');
     expect(ping.status).toBe(200);
     expect(ping.body.results[0].status).toBe('ok');
@@ -153,6 +153,7 @@ describe('resource limits', () => {
   attack('300 unauthenticated requests with 8 KB paths: 429 past the pre-auth limit, the audit stream stays small', async () => {
     const before = (await jsm.streams.info(AUDIT_STREAM)).state.bytes;
     const statuses: number[] = [];
+    const reasons = new Set<unknown>();
     let retryAfter: string | null = null;
     for (let i = 0; i < 300; i++) {
       const path = `/node/${'a'.repeat(8000)}${i}/container/docker`;
@@ -160,8 +161,9 @@ describe('resource limits', () => {
       const res = await fetch(`${fleet.url}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
       statuses.push(res.status);
       if (res.status === 429) retryAfter = res.headers.get('retry-after');
-      await res.arrayBuffer();
+      reasons.add(((await res.json()) as { reason?: unknown }).reason);
     }
+    expect([...reasons].sort()).toEqual(['auth_rate_limited', 'unauthenticated']);
     expect(statuses.filter((status) => status === 401)).toHaveLength(PRE_AUTH_LIMIT);
     expect(statuses.filter((status) => status === 429)).toHaveLength(300 - PRE_AUTH_LIMIT);
     expect(Number(retryAfter)).toBeGreaterThan(0);

@@ -6,38 +6,40 @@ import { DEFAULT_MAX_KEY_TTL_SECONDS } from '@fleet/api-keys';
 import type { AgentIdentities } from './agents/identity';
 import { DEFAULT_REGISTRIES, type AccessPolicy } from '@fleet/contracts/host-access';
 import type { AgentRoster } from './agents/roster';
+import type { OperationSpec } from '@fleet/contracts/operations';
 import type { AuditLog } from './audit/log';
 import { authenticate } from './auth/middleware';
 import { PreAuthLimit } from './auth/pre-auth-limit';
 import type { MintedKeys } from './auth/minted-keys';
 import type { Revocations } from './auth/revocations';
-import { errorHandler, unknownRoute } from './http/errors';
+import { errorHandler, unknownRoute } from './http/error-answer';
 import { finiteQueryNumbers } from './http/finite-numbers';
 import { refuseChangesWhileAuditFull } from './http/audit-gate';
-import { logAndAuditRequests } from './http/observe';
+import { logAndAuditRequests } from './http/request-log';
 import { perKeyRateLimit } from './http/rate-limit';
-import { compileContractValidation, type ContractValidation } from './http/validation';
+import { compileContractValidation } from './http/validation';
 import type { JobClient } from './jobs/client';
 import type { ResultFeed } from './jobs/feed';
 import type { IdempotencyKeys } from './jobs/idempotency';
 import { Reruns } from './jobs/rerun';
 import type { JobStore } from './jobs/store';
 import type { GatewayMetrics } from './metrics';
-import { agentJoinRoute, agentRoutes } from './routes/agents';
-import { auditRoutes } from './routes/audit';
-import { docsRoutes } from './routes/docs';
+import { agentHandlers, agentJoinHandler } from './routes/agents';
+import { auditHandlers } from './routes/audit';
+import { docsAssetRoutes, docsHandlers } from './routes/docs';
 import { engineProxyRoutes, isEngineProxyPath, markUpgrade, sendProxyError, type EngineProxyDeps } from './routes/engine-proxy';
-import { feedRoutes } from './routes/feeds';
-import { healthRoutes, type ReadinessProbe } from './routes/health';
-import { metricsRoutes } from './routes/metrics';
-import { jobRoutes } from './routes/jobs';
+import { feedHandlers } from './routes/feeds';
+import { healthHandlers, type ReadinessProbe } from './routes/health';
+import { metricsHandler } from './routes/metrics';
+import { jobHandlers } from './routes/jobs';
 import { mountNodeOperations } from './routes/node/mount';
-import { targetRoutes } from './routes/targets';
-import { tokenRoutes } from './routes/tokens';
+import { mountGatewayOperations, type GatewayHandlers } from './routes/operation-table';
+import { targetHandlers } from './routes/targets';
+import { tokenHandlers } from './routes/tokens';
 import type { Transfers } from './routes/node/transfers';
 import { uiRoutes } from './routes/ui';
-import { whoamiRoutes } from './routes/whoami';
-import { ApiError } from './errors';
+import { whoamiHandler } from './routes/whoami';
+import { badRequest } from './api-error';
 
 export interface GatewayDeps {
   jwtSecret: string;
@@ -77,7 +79,12 @@ export interface GatewayDeps {
   accessPolicy?: AccessPolicy;
 }
 
-/** HTTP layer: parse, authenticate, validate against the contract, route. */
+/**
+ * HTTP layer: parse, authenticate, validate against the contract, route. Every operation of the
+ * contract is mounted from it: the node operations by node/mount.ts, the gateway's own from one
+ * table of handlers keyed by operationId (gatewayHandlers); the contract's `security: []` ones
+ * before authentication.
+ */
 export function createApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -87,13 +94,13 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(logAndAuditRequests(deps.log, deps.audit));
   // The Engine API proxy reads its own bodies: streamed to the engine, or judged whole (engine-proxy.ts).
   app.use(express.json({ limit: deps.bodyLimit, type: (req) => !isEngineProxyPath(req.url ?? '') && isJson(req) }));
-  // Public, before authentication and before the contract validator (which would 404 what it does not know).
-  app.use(onlyUnder(PUBLIC_PATHS, publicRoutes(deps)));
   const validation = compileContractValidation();
   const preAuth = new PreAuthLimit(deps.preAuthRateLimitPerMinute ?? 0);
-  // An agent joining has no API key yet: its join token is its credential (a refused one counts as a failed authentication).
-  app.use(onlyUnder(JOIN_PATH, agentJoinRoute(deps.identities, validation.forOperation({ method: 'post', path: '/agent/join' }), preAuth)));
   const maxKeyTtlSeconds = deps.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS;
+  const handlers = gatewayHandlers(deps, preAuth, maxKeyTtlSeconds);
+  const checks = (spec: OperationSpec) => [validation.forOperation(spec), finiteQueryNumbers];
+  // Health, docs, metrics and an agent's join (its join token is its credential): before authentication.
+  app.use(onlyUnder(PUBLIC_PATHS, publicRoutes(handlers, checks)));
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds, preAuth));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
   app.use(refuseChangesWhileAuditFull(() => deps.audit.full, (err, req, res, next) => (isEngineProxyPath(req.url) ? sendProxyError(res, err) : next(err))));
@@ -101,16 +108,11 @@ export function createApp(deps: GatewayDeps): Express {
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit, accessPolicy: accessPolicyOf(deps) }));
   // The node operations validate on their own routes: one route lookup per call, and no turn of the
   // event loop for leaving a validation router (express' router leaves by setImmediate).
-  app.use(nodeRoutes(deps.jobs, deps.transfers, validation, accessPolicyOf(deps), deps.idempotency));
-  app.use(validation.router((op) => op.nodeTargeted));
-  app.use(finiteQueryNumbers);
-  app.use(jobRoutes(deps.jobs, deps.store, deps.roster, new Reruns(deps.jobs, deps.store, accessPolicyOf(deps), deps.log)));
-  app.use(agentRoutes(deps.roster, deps.identities));
-  app.use(feedRoutes({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked: (jti) => deps.revocations.isRevoked(jti), maxBufferedBytes: deps.jobs.streamBufferBytes }));
-  app.use(auditRoutes(deps.audit, deps.roster));
-  app.use(tokenRoutes(deps.revocations, deps.mintedKeys, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }));
-  app.use(whoamiRoutes());
-  app.use(targetRoutes(deps.jobs));
+  app.use(nodeRoutes(deps.jobs, deps.transfers, checks, accessPolicyOf(deps), deps.idempotency));
+  const gatewayRoutes = Router();
+  mountGatewayOperations(gatewayRoutes, handlers, (spec) => !spec.public, checks);
+  app.use(withoutOptions(gatewayRoutes));
+  app.use(validation.methodNotAllowed());
   app.use(unknownRoute);
   app.use(errorHandler(deps.log));
   return app;
@@ -120,31 +122,57 @@ function accessPolicyOf(deps: GatewayDeps): AccessPolicy {
   return deps.accessPolicy ?? { registries: DEFAULT_REGISTRIES };
 }
 
+type OperationChecks = (spec: OperationSpec) => RequestHandler[];
+
 function nodeRoutes(
   jobs: JobClient,
   transfers: Transfers,
-  validation: ContractValidation,
+  checks: OperationChecks,
   accessPolicy: AccessPolicy,
   idempotency: IdempotencyKeys,
 ): RequestHandler {
   const router = Router();
-  mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers], accessPolicy, idempotency);
-  // An OPTIONS call goes on to the validation router's 405, as every method the contract does not
-  // declare: on a path with routes, express' router would answer it itself (200, `Allow: GET, HEAD`).
+  mountNodeOperations(router, jobs, transfers, checks, accessPolicy, idempotency);
+  return withoutOptions(router);
+}
+
+/**
+ * An OPTIONS call goes on to the contract's 405, as every method the contract does not declare:
+ * on a path with routes, express' router would answer it itself (200, `Allow: GET, HEAD`).
+ */
+function withoutOptions(router: Router): RequestHandler {
   return (req, res, next) => (req.method === 'OPTIONS' ? next() : router(req, res, next));
 }
 
-/** Every path the public routes answer (any case, as express matches them): /health, /openapi.json, /docs, /ui, /metrics. */
-const PUBLIC_PATHS = /^\/(?:health|openapi\.json|docs|ui|metrics)(?:[/?]|$)/i;
+/** The handler of every gateway operation (the node operations are node/mount.ts'). */
+export function gatewayHandlers(deps: GatewayDeps, preAuth: PreAuthLimit, maxKeyTtlSeconds: number): GatewayHandlers {
+  const isRevoked = (jti: string) => deps.revocations.isRevoked(jti);
+  return {
+    ...healthHandlers(deps.readiness),
+    ...docsHandlers(),
+    ...metricsHandler(deps.metrics?.collectors, { token: deps.metricsToken, public: deps.metricsPublic === true }),
+    ...agentJoinHandler(deps.identities, preAuth),
+    ...agentHandlers(deps.roster, deps.identities),
+    ...jobHandlers(deps.jobs, deps.store, deps.roster, new Reruns(deps.jobs, deps.store, accessPolicyOf(deps), deps.log)),
+    ...feedHandlers({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked, maxBufferedBytes: deps.jobs.streamBufferBytes }),
+    ...auditHandlers(deps.audit, deps.roster),
+    ...tokenHandlers(deps.revocations, deps.mintedKeys, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }),
+    ...whoamiHandler,
+    ...targetHandlers(deps.jobs),
+  };
+}
 
-const JOIN_PATH = /^\/agent\/join(?:\?|$)/i;
+/**
+ * Every path the public routes answer (any case, as express matches them): /health, /openapi.json,
+ * /docs, /ui, /metrics, and /agent/join exactly.
+ */
+const PUBLIC_PATHS = /^\/(?:(?:health|openapi\.json|docs|ui|metrics)(?:[/?]|$)|agent\/join(?:\?|$))/i;
 
-function publicRoutes(deps: GatewayDeps): Router {
+function publicRoutes(handlers: GatewayHandlers, checks: OperationChecks): Router {
   const router = Router();
-  router.use(healthRoutes(deps.readiness));
-  router.use(docsRoutes());
+  mountGatewayOperations(router, handlers, (spec) => spec.public, checks);
+  router.use(docsAssetRoutes());
   router.use(uiRoutes());
-  if (deps.metrics) router.use(metricsRoutes(deps.metrics.collectors, { token: deps.metricsToken, public: deps.metricsPublic === true }));
   return router;
 }
 
@@ -177,7 +205,7 @@ export function upgradeHandler(app: Express): (req: IncomingMessage, socket: Dup
       if (res.statusCode !== 101) socket.end();
     });
     if (!isEngineProxyPath(req.url ?? '')) {
-      sendProxyError(res, new ApiError(400, 'invalid request', 'the gateway upgrades connections only for Engine API hijacks under /node/<hostname>/docker/'));
+      sendProxyError(res, badRequest('the gateway upgrades connections only for Engine API hijacks under /node/<hostname>/docker/'));
       return;
     }
     markUpgrade(req, head);

@@ -87,6 +87,7 @@ describe('the gateway app', () => {
       error: 'not ready',
       details: 'registry: unreachable: stream not found',
       code: 503,
+      reason: 'not_ready',
       nats: 'connected',
       registry: 'unreachable: stream not found',
     });

@@ -67,7 +67,7 @@ function report(err: unknown, json: boolean): void {
   if (err instanceof CommanderError) return;
   if (err instanceof FleetApiError) {
     if (json) process.stdout.write(`${JSON.stringify(err.body, null, 2)}\n`);
-    process.stderr.write(`fleet: ${err.status} ${err.message}\n`);
+    process.stderr.write(`fleet: ${err.reason ? `error (${err.reason}): ` : ''}${err.status} ${err.message}\n`);
     return;
   }
   process.stderr.write(`fleet: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -2219,6 +2219,8 @@ export interface components {
             /** @enum {integer} */
             code: 503;
             /** @enum {string} */
+            reason: "not_ready";
+            /** @enum {string} */
             nats: "connected" | "disconnected";
             /** @description `ok`, or why the agent registry's bucket did not answer. */
             registry: string;
@@ -2230,12 +2232,18 @@ export interface components {
             details: string;
             /** @description The HTTP status code. */
             code: number;
+            reason: components["schemas"]["ErrorReason"];
             /**
              * Format: uuid
              * @description The job
              */
             job_id?: string;
         };
+        /**
+         * @description Why the call failed, stable across releases: what a client switches on (README "Error reasons").
+         * @enum {string}
+         */
+        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
         /** @enum {string} */
         RowStatus: "pending" | "running" | "ok" | "failed" | "skipped";
@@ -2865,7 +2873,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description `{error, details, code}`: 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host), 404 no agent matches / target outside the key's scope (one answer for existing and unknown hosts) / no such object (single host), 409 conflict (also a rerun of a job that cannot be replayed, or that selects no host), 422 an `Idempotency-Key` already used with a different request, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
+        /** @description `{error, details, code, reason}` (`reason`: README "Error reasons"): 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host), 404 no agent matches / target outside the key's scope (one answer for existing and unknown hosts) / no such object (single host), 409 conflict (also a rerun of a job that cannot be replayed, or that selects no host), 422 an `Idempotency-Key` already used with a different request, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
         Error: {
             headers: {
                 [name: string]: unknown;
@@ -2875,7 +2883,8 @@ export interface components {
                  * @example {
                  *       "error": "no agent matches target",
                  *       "details": "target 'role:nope' matched 0 of 3 live agents",
-                 *       "code": 404
+                 *       "code": 404,
+                 *       "reason": "target_empty"
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
@@ -3046,6 +3055,7 @@ export interface operations {
                      *       "error": "not ready",
                      *       "details": "nats: disconnected; registry: unreachable: no NATS connection",
                      *       "code": 503,
+                     *       "reason": "not_ready",
                      *       "nats": "disconnected",
                      *       "registry": "unreachable: no NATS connection"
                      *     }

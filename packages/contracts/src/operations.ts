@@ -20,6 +20,8 @@ export const CONTRACT_PATH = path.join(__dirname, '..', 'openapi.yaml');
 export type OperationName = keyof operations;
 /** Operations that run on agents: everything under `/node/{target}/...`. */
 export type NodeOperationName = Extract<OperationName, `docker.${string}`>;
+/** The gateway's own operations: jobs, agents, keys, feeds, audit, health, docs, metrics. */
+export type GatewayOperationName = Exclude<OperationName, NodeOperationName>;
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -35,6 +37,8 @@ export interface OperationSpec {
   /** Waits on something outside the fleet (a container's exit, an event, a command): runs on its own slots. */
   longRunning: boolean;
   nodeTargeted: boolean;
+  /** Answered without an API key (`security: []`): health, docs, metrics, an agent's join. */
+  public: boolean;
   /** The operation declares a request body. */
   hasBody: boolean;
   /** Every success answer is a server-sent-event stream (`system events`). */
@@ -160,6 +164,7 @@ function toSpec(contract: Document, openApiPath: string, method: HttpMethod): Op
     ...(hostPermission === undefined ? {} : { hostPermission: hostPermission as Permission }),
     longRunning: op['x-long-running'] === true,
     nodeTargeted: openApiPath.startsWith('/node/{target}/'),
+    public: Array.isArray(op.security) && op.security.length === 0,
     hasBody: op.requestBody !== undefined,
     alwaysStreams,
     ...optional('streamSwitch', readStreamSwitch(name, op['x-stream-switch'], params, { alwaysStreams, canStream })),

@@ -60,11 +60,11 @@ describe('requests', () => {
 
 describe('errors', () => {
   it('throws the class of the status with the body fields', async () => {
-    const { client } = recording(() => json(409, { error: 'Conflict', details: 'name in use', code: 409, job_id: ROWS.job_id }));
+    const { client } = recording(() => json(409, { error: 'Conflict', details: 'name in use', code: 409, reason: 'conflict', job_id: ROWS.job_id }));
     const err = await client.node('web-01').containers.create({ image: 'x' }).catch((caught: unknown) => caught);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err).toBeInstanceOf(FleetApiError);
-    expect(err).toMatchObject({ status: 409, error: 'Conflict', details: 'name in use', code: 409, jobId: ROWS.job_id, message: 'Conflict: name in use' });
+    expect(err).toMatchObject({ status: 409, error: 'Conflict', details: 'name in use', code: 409, reason: 'conflict', jobId: ROWS.job_id, message: 'Conflict: name in use' });
   });
 
   it('429 is a RateLimitedError with Retry-After', async () => {

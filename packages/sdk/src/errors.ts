@@ -1,7 +1,10 @@
 import type { components } from '@fleet/contracts';
 
-/** The contract's error body: every non-2xx answer is `{error, details, code}`, all three filled. */
+/** The contract's error body: every non-2xx answer is `{error, details, code, reason}`, all four filled. */
 export type ErrorBody = components['schemas']['Error'];
+
+/** Why a call failed, stable across releases: what a caller switches on (README "Error reasons"). */
+export type FleetErrorReason = components['schemas']['ErrorReason'];
 
 /** A non-2xx answer from the gateway. Subclasses name the statuses a caller usually handles. */
 export class FleetApiError extends Error {
@@ -13,6 +16,8 @@ export class FleetApiError extends Error {
   readonly details: string;
   /** The body's `code` (the HTTP status the gateway meant). */
   readonly code: number;
+  /** The body's `reason`; undefined when the answer was not the gateway's own (a proxy in between). */
+  readonly reason?: FleetErrorReason;
   /** Set when the error is a single-host job's failed row (the job exists, its only host failed). */
   readonly jobId?: string;
   /** The response body as received (parsed JSON, or text when it was not JSON). */
@@ -28,6 +33,7 @@ export class FleetApiError extends Error {
     this.error = error;
     this.details = details;
     this.code = parsed?.code ?? status;
+    this.reason = parsed?.reason;
     this.jobId = parsed?.job_id;
     this.body = body;
   }
@@ -102,9 +108,11 @@ function describeCause(cause: unknown): string {
 
 function asErrorBody(body: unknown): Partial<ErrorBody> | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
-  const { error, details, code, job_id } = body as Record<string, unknown>;
+  const { error, details, code, reason, job_id } = body as Record<string, unknown>;
   return {
     error: typeof error === 'string' ? error : undefined,
+    // A reason this SDK does not know yet (a newer gateway) is passed on as sent.
+    reason: typeof reason === 'string' ? (reason as FleetErrorReason) : undefined,
     details: typeof details === 'string' ? details : undefined,
     code: typeof code === 'number' ? code : undefined,
     job_id: typeof job_id === 'string' ? job_id : undefined,

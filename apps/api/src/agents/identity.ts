@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { IdentityRecord, JoinTokenRecord } from '@fleet/contracts/protocol';
 import { agentAccountJwt, agentUserJwt, newAccountKey } from '@fleet/runtime/nats-identity';
-import { ApiError } from '../errors';
+import { ApiError, notFound } from '../api-error';
 
 /** The keys the gateway enrols agents with (README "Enrolling an agent"); none on a NATS without operator. */
 export interface EnrolmentKeys {
@@ -55,7 +55,10 @@ export class AgentIdentities {
     const identity = (await this.identityOf(hostname)) ?? { record: { account: newAccountKey().getPublicKey(), users: [], revocations: {} }, revision: 0 };
     // Revoking the old keys would revoke a reused one with them: a join always brings a fresh key.
     if (identity.record.users.some((user) => user.public_key === publicKey)) {
-      throw new ApiError(409, 'Conflict', `'${hostname}' joined with this key before; a join needs a fresh NKey (the token is spent, ask for a new one)`);
+      throw new ApiError(
+        'conflict',
+        `'${hostname}' joined with this key before; a join needs a fresh NKey (the token is spent, ask for a new one)`,
+      );
     }
     const now = new Date();
     const revoked = Object.fromEntries(identity.record.users.map((user) => [user.public_key, Math.floor(now.getTime() / 1000)]));
@@ -73,7 +76,7 @@ export class AgentIdentities {
   async remove(hostname: string): Promise<{ hostname: string; removed: true; revoked_at: string }> {
     const keys = this.requireKeys();
     const identity = await this.identityOf(hostname);
-    if (!identity) throw new ApiError(404, 'agent not found', `'${hostname}' has no NATS identity: it never joined, or was removed already`);
+    if (!identity) throw notFound('agent not found', `'${hostname}' has no NATS identity: it never joined, or was removed already`);
     const now = new Date();
     // `*`: every user issued before now, whichever key it was for.
     await this.push(keys, hostname, { ...identity.record, revocations: { ...identity.record.revocations, '*': Math.floor(now.getTime() / 1000) } });
@@ -83,14 +86,16 @@ export class AgentIdentities {
 
   /** Checks the token in full before spending it; a compare-and-set spends it once across replicas. */
   private async spend(hostname: string, token: string): Promise<void> {
-    const refused = (details: string) => new ApiError(401, 'Unauthorized', details);
+    const refused = (details: string) => new ApiError('unauthenticated', details);
     if (!token.startsWith(TOKEN_PREFIX)) throw refused('not a join token');
     const entry = await this.tokens.get(tokenKey(token));
     if (!entry || entry.operation !== 'PUT') throw refused('unknown join token');
     const record = entry.json<JoinTokenRecord>();
     if (record.spent_at) throw refused('this join token was used already; ask an admin for a new one (fleet agent join-token)');
     if (Date.parse(record.expires_at) <= Date.now()) throw refused(`this join token expired at ${record.expires_at}`);
-    if (record.hostname !== hostname) throw new ApiError(403, 'Forbidden', `this join token is for another host, not '${hostname}'`);
+    if (record.hostname !== hostname) {
+      throw new ApiError('out_of_scope', `this join token is for another host, not '${hostname}'`, { error: 'Forbidden' });
+    }
     try {
       await this.tokens.update(tokenKey(token), JSON.stringify({ ...record, spent_at: new Date().toISOString() }), entry.revision);
     } catch {
@@ -109,7 +114,7 @@ export class AgentIdentities {
       if (revision === 0) await this.identities.create(hostname, JSON.stringify(record));
       else await this.identities.update(hostname, JSON.stringify(record), revision);
     } catch {
-      throw new ApiError(409, 'Conflict', `'${hostname}' joined with another token at the same moment; its token is spent, ask for a new one`);
+      throw new ApiError('conflict', `'${hostname}' joined with another token at the same moment; its token is spent, ask for a new one`);
     }
   }
 
@@ -123,7 +128,10 @@ export class AgentIdentities {
 
   private requireKeys(): EnrolmentKeys {
     if (!this.keys) {
-      throw new ApiError(409, 'Conflict', 'this gateway enrols no agents: its NATS runs without operator (FLEET_NATS_SYSTEM_CREDS and the signing keys are not set)');
+      throw new ApiError(
+        'conflict',
+        'this gateway enrols no agents: its NATS runs without operator (FLEET_NATS_SYSTEM_CREDS and the signing keys are not set)',
+      );
     }
     return this.keys;
   }

@@ -6,7 +6,7 @@ import { AUDIT_STREAM } from '@fleet/contracts/protocol';
 /** How often the stream's fill is read (one STREAM.INFO per replica). */
 const CHECK_INTERVAL_MS = 5_000;
 /**
- * Room for one more entry: an entry's strings are capped (http/observe.ts), so one entry stays well
+ * Room for one more entry: an entry's strings are capped (http/request-log.ts), so one entry stays well
  * under this. With less room left, the trail counts as full: changes are refused before the broker
  * would refuse their entry.
  */

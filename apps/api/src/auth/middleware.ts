@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, KeyVerifier, permissionsOf, verificationKey, type ApiKeyClaims } from '@fleet/api-keys';
 import type { Permission } from '@fleet/contracts/permissions';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 import type { PreAuthLimit } from './pre-auth-limit';
 
 export interface Caller extends ApiKeyClaims {
@@ -28,7 +28,8 @@ export function authenticate(
 ): RequestHandler {
   const keys = new KeyVerifier(verificationKey(secret), { maxTtlSeconds: maxKeyTtlSeconds });
   return (req, res, next) => {
-    const unauthorized = (error: string, details: string) => preAuth?.refusal(req.ip) ?? new ApiError(401, error, details);
+    const unauthorized = (error: string, details: string) =>
+      preAuth?.refusal(req.ip) ?? new ApiError('unauthenticated', details, { error });
     const key = presentedKey(req.get('authorization'), req.get('x-api-key'));
     if (!key) {
       throw unauthorized('Unauthorized - API key required', "send the key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");
@@ -61,8 +62,7 @@ export function authorize(permission: Permission | 'none'): RequestHandler {
 export function requirePermission(caller: Caller, permission: Permission, what: string): void {
   if (caller.permissions.includes(permission)) return;
   throw new ApiError(
-    403,
-    'Forbidden - Insufficient permissions',
+    'permission_denied',
     `${what} requires permission '${permission}'; the key's role '${caller.role}' grants ${caller.permissions.join(', ')}`,
   );
 }

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 
 const WINDOW_MS = 60_000;
 
@@ -29,11 +29,9 @@ export class PreAuthLimit {
     if (count <= this.perMinute) return undefined;
     const retryAfter = Math.max(1, Math.ceil((this.windowEndsAt - now) / 1000));
     return new ApiError(
-      429,
-      'Too Many Requests',
+      'auth_rate_limited',
       `more than ${this.perMinute} failed authentications from this address within a minute (FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE); retry after the Retry-After delay`,
-      {},
-      { 'retry-after': String(retryAfter) },
+      { headers: { 'retry-after': String(retryAfter) } },
     );
   }
 }

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 
 /** Calls that only read: answered while the audit is full, their entries refused and counted (README "Security model"). */
 const READ_METHODS = new Set(['GET', 'HEAD']);
@@ -21,12 +21,10 @@ export function refuseChangesWhileAuditFull(
       return;
     }
     const err = new ApiError(
-      503,
-      'audit full',
+      'audit_full',
       'the audit trail (stream FLEET_AUDIT) is full, so this call, which may change something, cannot be recorded and is refused; reads are still answered. ' +
         'An operator must raise FLEET_AUDIT_MAX_BYTES / FLEET_AUDIT_MAX_MESSAGES, or archive the stream and purge it',
-      {},
-      { 'retry-after': '60' },
+      { headers: { 'retry-after': '60' } },
     );
     answer(err, req, res, next);
   };

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { badRequest } from '../errors';
+import { badRequest } from '../api-error';
 
 /**
  * The OpenAPI validator coerces `1e400` or `Infinity` to a number that then

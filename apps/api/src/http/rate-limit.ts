@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { callerOf } from '../auth/middleware';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 
 const WINDOW_MS = 60_000;
 
@@ -18,7 +18,8 @@ export function perKeyRateLimit(perMinute: number): RequestHandler {
     legacyHeaders: false,
     keyGenerator: (_req, res) => callerOf(res).jti,
     handler: (_req, _res, next, options) => {
-      next(new ApiError(429, 'Too Many Requests', `this API key may make ${options.limit} requests per ${WINDOW_MS / 1000} s; retry after the Retry-After delay`));
+      const details = `this API key may make ${options.limit} requests per ${WINDOW_MS / 1000} s; retry after the Retry-After delay`;
+      next(new ApiError('rate_limited', details));
     },
   });
 }

@@ -2,7 +2,7 @@ import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020'
 import addFormats from 'ajv-formats';
 import { Router, type Request, type RequestHandler } from 'express';
 import { loadContract, parametersOf, readOperations, type Document, type OperationSpec } from '@fleet/contracts/operations';
-import { ApiError, badRequest } from '../errors';
+import { ApiError, badRequest } from '../api-error';
 import { compareBySpecificity, expressPath } from '../routes/node/route-order';
 
 type Json = Record<string, unknown>;
@@ -25,23 +25,15 @@ interface OperationChecks {
 
 const CONTRACT_ID = 'fleet-contract';
 
-/** What a passed request goes on to: the rest of its own route, or whatever is mounted after the validation router. */
-type OnValid = 'route' | 'router';
-
 /** Every operation of the contract, each with its validators compiled once, when the gateway starts. */
 export interface ContractValidation {
   /**
-   * The validator of one operation, mounted first on the operation's own route (the node
-   * operations): the route is looked up once per request, by express' router, not once by a
-   * validation router and again by the routes.
+   * The validator of one operation, mounted first on the operation's own route: the route is
+   * looked up once per request, by express' router.
    */
   forOperation(op: Pick<OperationSpec, 'method' | 'path'>): RequestHandler;
-  /**
-   * A router validating every operation but those `mountedOwnValidator` says carry their own
-   * (forOperation) and passing each request on; a path the contract knows, called with a method it
-   * does not, is a 405.
-   */
-  router(mountedOwnValidator?: (op: OperationSpec) => boolean): Router;
+  /** A path the contract knows, called with a method it does not: a 405 naming the methods it declares. */
+  methodNotAllowed(): Router;
 }
 
 /**
@@ -62,23 +54,25 @@ export function compileContractValidation(contract: Json = loadContract()): Cont
     return found;
   };
   return {
-    forOperation: (op) => validator(checksOf(op), 'route'),
-    router: (mountedOwnValidator = () => false) => {
-      const router = Router();
-      const methodsByPath = new Map<string, string[]>();
-      for (const op of operations) {
-        if (!mountedOwnValidator(op)) router[op.method](expressPath(op.path), validator(checksOf(op), 'router'));
-        methodsByPath.set(op.path, [...(methodsByPath.get(op.path) ?? []), op.method.toUpperCase()]);
-      }
-      for (const [path, methods] of methodsByPath) {
-        router.all(expressPath(path), (req, res) => {
-          res.set('Allow', methods.join(', '));
-          throw new ApiError(405, 'method not allowed', `${req.method} method not allowed`);
-        });
-      }
-      return router;
-    },
+    forOperation: (op) => validator(checksOf(op)),
+    methodNotAllowed: () => methodNotAllowed(operations),
   };
+}
+
+function methodNotAllowed(operations: OperationSpec[]): Router {
+  const router = Router();
+  const methodsByPath = new Map<string, string[]>();
+  for (const op of operations) methodsByPath.set(op.path, [...(methodsByPath.get(op.path) ?? []), op.method.toUpperCase()]);
+  for (const [path, methods] of methodsByPath) {
+    // A declared method that reaches this far has no route on this gateway (GET /metrics without metrics): unknown, not 405.
+    const declared = new Set(methods.includes('GET') ? [...methods, 'HEAD'] : methods);
+    router.all(expressPath(path), (req, res, next) => {
+      if (declared.has(req.method)) return next();
+      res.set('Allow', methods.join(', '));
+      throw new ApiError('method_not_allowed', `${req.method} method not allowed`);
+    });
+  }
+  return router;
 }
 
 function operationKey(op: Pick<OperationSpec, 'method' | 'path'>): string {
@@ -123,7 +117,7 @@ function compileOperation(contract: Json, op: OperationSpec, parametersAjv: Ajv2
   };
 }
 
-function validator(checks: OperationChecks, onValid: OnValid): RequestHandler {
+function validator(checks: OperationChecks): RequestHandler {
   return (req, _res, next) => {
     const query = { ...(req.query as Json) };
     for (const name of Object.keys(query)) {
@@ -139,9 +133,7 @@ function validator(checks: OperationChecks, onValid: OnValid): RequestHandler {
     }
     // Express 5 parses req.query afresh on every read: the coerced values, with their defaults, replace it.
     Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true, enumerable: true });
-    // One operation per request: the routes after this one in the validation router are not its own.
-    if (onValid === 'router') next('router');
-    else next();
+    next();
   };
 }
 
@@ -150,14 +142,17 @@ function checkMediaType(req: Request, required: boolean): void {
   const mediaType = req.get('content-type')?.split(';')[0].trim().toLowerCase();
   if (mediaType === 'application/json') return;
   if (!mediaType && !required) return;
-  throw new ApiError(415, 'unsupported media type', mediaType ? `unsupported media type ${mediaType}` : 'media type not specified');
+  throw new ApiError('unsupported_media_type', mediaType ? `unsupported media type ${mediaType}` : 'media type not specified');
 }
 
 /** A file body must say what it is: a tar sent as anything else (or as nothing) is refused before a byte is read. */
 function checkFileMediaType(req: Request, expected: string): void {
   const mediaType = req.get('content-type')?.split(';')[0].trim().toLowerCase();
   if (mediaType === expected) return;
-  throw new ApiError(415, 'unsupported media type', mediaType ? `unsupported media type ${mediaType}: the body must be ${expected}` : `media type not specified: the body must be ${expected}`);
+  throw new ApiError(
+    'unsupported_media_type',
+    `${mediaType ? `unsupported media type ${mediaType}` : 'media type not specified'}: the body must be ${expected}`,
+  );
 }
 
 /** Text that is not JSON stays text, and fails the schema with its own message. */

@@ -1,6 +1,6 @@
 import type { JobRecord } from '@fleet/contracts/protocol';
 import { ROLES } from '@fleet/contracts/permissions';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 import { KeyScope } from '../targets/scope';
 import { JobReadAccess } from './access';
 

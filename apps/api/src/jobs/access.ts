@@ -2,7 +2,7 @@ import { redactRow } from '@fleet/contracts/data-redaction';
 import { findOperation } from '@fleet/contracts/operations';
 import type { Permission } from '@fleet/contracts/permissions';
 import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
-import { ApiError, notFound } from '../errors';
+import { ApiError, notFound } from '../api-error';
 import type { KeyScope } from '../targets/scope';
 import type { JobView } from './store';
 
@@ -25,8 +25,7 @@ export class JobReadAccess {
     const permission = requiredPermission(record);
     if (!permission || !this.permissions.includes(permission)) {
       throw new ApiError(
-        403,
-        'Forbidden - Insufficient permissions',
+        'permission_denied',
         `reading a ${record.operation} job requires permission '${permission ?? 'unknown operation'}', like running it`,
       );
     }

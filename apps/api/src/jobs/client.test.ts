@@ -6,7 +6,7 @@ import { jobSubject, type HostRow, type JobRecord } from '@fleet/contracts/proto
 import type { AgentView } from '../agents/roster';
 import { TargetResolver } from '../targets/resolve';
 import { JobClient } from './client';
-import { JobStoreUnavailableError } from './errors';
+import { JobStoreUnavailableError } from './job-errors';
 import { effectiveRow, jobStatus, timeoutRow } from './rows';
 import type { JetStreamPublisher } from './publish';
 import type { ResultFeed, RowListener } from './feed';

@@ -6,7 +6,7 @@ import { cancelSubject, type HostRow, type JobRecord } from '@fleet/contracts/pr
 import type { TargetResolver } from '../targets/resolve';
 import { JobCollector } from './collection';
 import { describeError, newJobRecord, publishToHosts, unsealedPayload, type UnsealedPayload } from './dispatch';
-import { JobStoreUnavailableError } from './errors';
+import { JobStoreUnavailableError } from './job-errors';
 import type { ResultFeed } from './feed';
 import type { JobRequest, StartedJob } from './job-request';
 import type { KeySlots } from './key-slots';
@@ -40,7 +40,7 @@ export interface JobClientDeps {
  * The job client: create the job, resolve its target to a fixed host set, store it, publish it to
  * each host (dispatch.ts), and collect one row per host by the deadline (collection.ts). It knows
  * nothing of HTTP: its failures are its own errors (TargetError, JobStoreUnavailableError,
- * UnsendableParamsError), which the HTTP layer answers with a status (http/errors.ts).
+ * UnsendableParamsError), which the HTTP layer answers with a status (http/error-answer.ts).
  */
 export class JobClient {
   private readonly collector: JobCollector;
@@ -109,7 +109,7 @@ export class JobClient {
     }
     request.onCreated?.(record);
     await (dispatched ?? this.publish(record, payload));
-    // Debug: every call's info-level request line already carries its job_id, target and outcome (http/observe.ts).
+    // Debug: every call's info-level request line already carries its job_id, target and outcome (http/request-log.ts).
     log.debug({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
     return { record, rows: collection.rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
   }

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { jobSealRefusal } from '@fleet/contracts/host-grant';
 import { jobSubject } from '@fleet/contracts/protocol';
 import { newJobRecord, publishToHosts, unsealedPayload, type DispatchDeps } from './dispatch';
-import { UnsendableParamsError } from './errors';
+import { UnsendableParamsError } from './job-errors';
 
 const gateway = generateKeyPairSync('ed25519');
 const request = { operation: 'docker.container.list' as const, target: '_all', params: {}, timeoutSeconds: 5, caller: 'test' };

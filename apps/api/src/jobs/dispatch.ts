@@ -2,7 +2,7 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { jobMessageDigest, paramsDigest, signHostGrant, signJobSeal } from '@fleet/contracts/host-grant';
 import { jobSubject, type JobMessage, type JobRecord } from '@fleet/contracts/protocol';
-import { UnsendableParamsError } from './errors';
+import { UnsendableParamsError } from './job-errors';
 import type { JobRequest } from './job-request';
 import { publishUntil, withSeal, type JetStreamPublisher } from './publish';
 import { replayOf } from './replay';

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { JobRecord } from '@fleet/contracts/protocol';
-import { ApiError, badRequest } from '../errors';
+import { ApiError, badRequest } from '../api-error';
 
 /** The request header naming a retry's key (the contract's `IdempotencyKey` parameter). */
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -74,7 +74,7 @@ export class IdempotencyKeys {
       const held = entry.json<StoredClaim>();
       if (held.request_sha256 !== mine.request_sha256) {
         const why = `this Idempotency-Key was used within 24 h by this API key for a different request (job ${held.job_id})`;
-        throw new ApiError(422, 'idempotency key reused', `${why}; use a new key for a new request`);
+        throw new ApiError('idempotency_key_reused', `${why}; use a new key for a new request`);
       }
       if (held.started || (await this.recordAppears(held.job_id))) return { replay: true, jobId: held.job_id };
       if (Date.now() - Date.parse(held.claimed_at) < ABANDONED_CLAIM_MS) {
@@ -113,7 +113,7 @@ export class IdempotencyKeys {
 }
 
 function inProgress(why: string): ApiError {
-  return new ApiError(409, 'idempotent request in progress', `${why}; retry in a few seconds`, {}, { 'retry-after': '3' });
+  return new ApiError('idempotency_in_progress', `${why}; retry in a few seconds`, { headers: { 'retry-after': '3' } });
 }
 
 /** The bucket key: a digest of the API key's id and the caller's key, so no key value is stored and no two API keys share a slot. */

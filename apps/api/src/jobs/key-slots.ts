@@ -1,4 +1,4 @@
-import { LongRunningLimitError } from './errors';
+import { LongRunningLimitError } from './job-errors';
 
 /** What a caller over its limit is told to wait before trying again. */
 const RETRY_AFTER_SECONDS = 5;

@@ -3,7 +3,7 @@ import { nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/hos
 import { findOperation, type NodeOperationName } from '@fleet/contracts/operations';
 import type { HostRow, JobRecord, JobReplay } from '@fleet/contracts/protocol';
 import { requirePermission, type Caller } from '../auth/middleware';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
 import type { JobClient, JobRequest, StartedJob } from './client';
 import type { JobStore } from './store';
 
@@ -61,7 +61,7 @@ export class Reruns {
     const hosts = hostsToRerun((await this.store.view(visible)).results, choice);
     if (hosts.length === 0) {
       const why = `no host of job ${visible.job_id} that this key may see is ${choice}`;
-      throw new ApiError(409, 'nothing to rerun', `${why} (it shows this key ${visible.hosts.length} host(s) in all)`);
+      throw new ApiError('nothing_to_rerun', `${why} (it shows this key ${visible.hosts.length} host(s) in all)`);
     }
     const request: JobRequest = {
       operation: name,
@@ -87,5 +87,5 @@ export class Reruns {
 }
 
 function conflict(record: JobRecord, why: string): ApiError {
-  return new ApiError(409, 'job cannot be rerun', `job ${record.job_id} cannot be rerun: ${why}; call ${record.operation} again instead`);
+  return new ApiError('not_rerunnable', `job ${record.job_id} cannot be rerun: ${why}; call ${record.operation} again instead`);
 }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { loadContract } from '@fleet/contracts/operations';
+import type { GatewayHandlers } from './operation-table';
 
 /** Redoc's self-contained bundle, served from node_modules: the docs page needs no CDN and no network. */
 const REDOC_BUNDLE = require.resolve('redoc/bundles/redoc.standalone.js');
@@ -9,17 +10,23 @@ const REDOC_BUNDLE = require.resolve('redoc/bundles/redoc.standalone.js');
  * Both are public (mounted before authentication) and use relative URLs, so
  * they keep working behind a reverse proxy that adds a path prefix.
  */
-export function docsRoutes(): Router {
-  const router = Router();
+export function docsHandlers(): Pick<GatewayHandlers, 'docs.openapi' | 'docs.page'> {
   const contract = JSON.stringify(loadContract());
-  router.get('/openapi.json', (_req, res) => {
-    res.type('application/json').send(contract);
-  });
-  router.get('/docs', (req, res) => {
-    // The page's URLs are relative to /docs; under /docs/ they would point one level too deep.
-    if (req.path.endsWith('/')) return res.redirect(301, '../docs');
-    res.set('content-security-policy', DOCS_CSP).type('html').send(DOCS_PAGE);
-  });
+  return {
+    'docs.openapi': (_req, res) => {
+      res.type('application/json').send(contract);
+    },
+    'docs.page': (req, res) => {
+      // The page's URLs are relative to /docs; under /docs/ they would point one level too deep.
+      if (req.path.endsWith('/')) return res.redirect(301, '../docs');
+      res.set('content-security-policy', DOCS_CSP).type('html').send(DOCS_PAGE);
+    },
+  };
+}
+
+/** The page's script, no operation of the contract: the file Redoc's bundle is. */
+export function docsAssetRoutes(): Router {
+  const router = Router();
   router.get('/docs/redoc.standalone.js', (_req, res) => {
     res.sendFile(REDOC_BUNDLE, { maxAge: '1h' });
   });

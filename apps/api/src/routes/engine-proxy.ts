@@ -20,9 +20,10 @@ import { parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
 import type { AccessPolicy } from '@fleet/contracts/host-access';
 import { paramsDigest, signHostGrant } from '@fleet/contracts/host-grant';
 import type { ProxyAbort, ProxyHead, ProxyOpen } from '@fleet/contracts/protocol';
+import { reasonOfProxyAbort, reasonOfStatus } from '@fleet/contracts/error-reasons';
 import { callerOf, requirePermission, type Caller } from '../auth/middleware';
-import { ApiError } from '../errors';
-import { noteRefusal, toApiError } from '../http/errors';
+import { ApiError, badRequest } from '../api-error';
+import { noteRefusal, toApiError } from '../http/error-answer';
 import type { KeySlots } from '../jobs/key-slots';
 import { RedactedAnswer, type ProxyBridge } from '../proxy/redacted-answer';
 import { newSessionId, type EngineTunnel, type TunnelSession } from '../proxy/tunnel';
@@ -89,14 +90,15 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
   const caller = callerOf(res);
   const located = refusalAsApiError(() => locateEngineRequest(req.method, req.url));
   const { endpoint } = located;
-  // The audit records the endpoint judged and its parameters, not the path as sent (http/observe.ts).
+  // The audit records the endpoint judged and its parameters, not the path as sent (http/request-log.ts).
   res.locals.engineCall = engineCallOf(located);
   requirePermission(caller, endpoint.permission, `${endpoint.method} ${endpoint.path}`);
   // Whether the host is live, accepted and inside the key's scope: the resolver's one answer for every route.
   deps.resolver.resolve(hostname, caller.scope);
   const head = upgradeHeads.get(req);
   if ((endpoint.kind === 'hijack') !== (head !== undefined)) {
-    throw new ApiError(400, 'invalid request', `${endpoint.method} ${endpoint.path} ${endpoint.kind === 'hijack' ? 'needs' : 'takes no'} 'Connection: Upgrade' and 'Upgrade: tcp'`);
+    const needs = endpoint.kind === 'hijack' ? 'needs' : 'takes no';
+    throw badRequest(`${endpoint.method} ${endpoint.path} ${needs} 'Connection: Upgrade' and 'Upgrade: tcp'`);
   }
   const id = newSessionId();
   const inline: { body: Buffer; rest?: Buffer } | undefined = head
@@ -137,13 +139,12 @@ function singleHost(raw: string): string {
   try {
     target = parseTarget(raw);
   } catch (err) {
-    if (err instanceof TargetSyntaxError) throw new ApiError(400, 'invalid target', err.message);
+    if (err instanceof TargetSyntaxError) throw new ApiError('invalid_target', err.message, { cause: err });
     throw err;
   }
   if (target.kind === 'host') return target.hostname;
   throw new ApiError(
-    400,
-    'invalid target',
+    'invalid_target',
     `'${raw}' may reach several hosts (or a different one on each call); the Engine API proxy speaks to exactly one engine: name a hostname, e.g. /node/web-01/docker`,
   );
 }
@@ -153,7 +154,7 @@ function refusalAsApiError<T extends LocatedEngineRequest | JudgedEngineRequest>
   try {
     return judge();
   } catch (err) {
-    if (err instanceof EngineRequestRefusal) throw new ApiError(err.status, err.error, err.details);
+    if (err instanceof EngineRequestRefusal) throw new ApiError(reasonOfStatus(err.status), err.details, { error: err.error });
     throw err;
   }
 }
@@ -172,7 +173,7 @@ function hostGrantFor(deps: EngineProxyDeps, caller: Caller, judged: JudgedEngin
   if (access.length > 0) requirePermission(caller, 'docker:host', `${endpoint.method} ${endpoint.path} with ${reasons}`);
   if (!deps.hostGrantKey) {
     if (access.length === 0) return undefined;
-    throw new ApiError(403, 'Forbidden - host access is off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
+    throw new ApiError('host_access_off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
   }
   const claims = { job_id: id, operation: proxyGrantOperation(endpoint), hosts: [hostname], params_sha256: paramsDigest(proxyGrantParams(judged)), expires_at: Date.now() + GRANT_TTL_MS };
   return signHostGrant(callerHost ? { ...claims, caller_host: true } : claims, deps.hostGrantKey);
@@ -196,7 +197,7 @@ async function readWholeBody(req: Request, limit: number): Promise<{ body: Buffe
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new ApiError(413, 'request body too large', `the body exceeds ${limit} bytes (FLEET_BODY_LIMIT)`);
+    if (size > limit) throw new ApiError('payload_too_large', `the body exceeds ${limit} bytes (FLEET_BODY_LIMIT)`);
     chunks.push(chunk);
   }
   return { body: Buffer.concat(chunks) };
@@ -206,13 +207,13 @@ async function readWholeBody(req: Request, limit: number): Promise<{ body: Buffe
 async function readHijackBody(req: Request, head: Buffer): Promise<{ body: Buffer; rest: Buffer }> {
   const length = Number(req.headers['content-length'] ?? 0);
   if (!Number.isSafeInteger(length) || length < 0 || length > HIJACK_BODY_LIMIT) {
-    throw new ApiError(400, 'invalid request', `a hijack request's body must have a Content-Length of at most ${HIJACK_BODY_LIMIT} bytes`);
+    throw badRequest(`a hijack request's body must have a Content-Length of at most ${HIJACK_BODY_LIMIT} bytes`);
   }
   const socket = req.socket;
   let buffered = head;
   while (buffered.length < length) {
     const more = await nextChunk(socket);
-    if (!more) throw new ApiError(400, 'invalid request', 'the connection ended inside the request body');
+    if (!more) throw badRequest('the connection ended inside the request body');
     buffered = Buffer.concat([buffered, more]);
   }
   socket.pause();
@@ -264,7 +265,7 @@ class ResponseBridge {
 
   abort(reason: ProxyAbort): void {
     if (this.res.headersSent) this.res.destroy();
-    else sendProxyError(this.res, new ApiError(reason.status, reason.error, reason.details));
+    else sendProxyError(this.res, abortError(reason));
   }
 }
 
@@ -324,8 +325,12 @@ class HijackBridge {
   abort(reason: ProxyAbort): void {
     if (this.socket) this.socket.destroy();
     else if (this.res.headersSent) this.res.destroy();
-    else sendProxyError(this.res, new ApiError(reason.status, reason.error, reason.details));
+    else sendProxyError(this.res, abortError(reason));
   }
+}
+
+function internalProxyError(cause: unknown): ApiError {
+  return new ApiError('internal_error', 'the gateway failed to proxy the request; see its log', { cause });
 }
 
 /**
@@ -333,7 +338,7 @@ class HijackBridge {
  * `application/json` exactly: the docker CLI only reads `message` from that content type.
  */
 export function sendProxyError(res: ServerResponse, err: unknown): void {
-  const apiError = toApiError(err) ?? new ApiError(500, 'internal error', 'the gateway failed to proxy the request; see its log');
+  const apiError = toApiError(err) ?? internalProxyError(err);
   if (res.headersSent) {
     res.destroy();
     return;
@@ -344,4 +349,9 @@ export function sendProxyError(res: ServerResponse, err: unknown): void {
   for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
   res.setHeader('Content-Type', 'application/json');
   res.end(JSON.stringify(body));
+}
+
+/** A proxy session ended before its head: the agent's (or the tunnel's) reason, known by its status. */
+function abortError(abort: ProxyAbort): ApiError {
+  return new ApiError(reasonOfProxyAbort(abort.status), abort.details, { error: abort.error });
 }

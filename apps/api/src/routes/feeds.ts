@@ -1,8 +1,8 @@
-import { Router, type Response } from 'express';
+import type { Response } from 'express';
 import { isFinal, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
 import type { AgentRoster } from '../agents/roster';
-import { authorize, callerOf } from '../auth/middleware';
-import { notFound } from '../errors';
+import { callerOf } from '../auth/middleware';
+import { notFound } from '../api-error';
 import { FeedSession, type FeedSessionOptions } from '../http/feed-session';
 import { JobReadAccess } from '../jobs/access';
 import type { ResultFeed } from '../jobs/feed';
@@ -10,6 +10,7 @@ import { KeySlots } from '../jobs/key-slots';
 import { byHostname, jobStatus } from '../jobs/rows';
 import type { JobStore, JobView } from '../jobs/store';
 import { KeyScope } from '../targets/scope';
+import type { GatewayHandlers } from './operation-table';
 
 export interface FeedDeps {
   store: JobStore;
@@ -37,29 +38,26 @@ const JOBS_SWEEP_MS = 2_000;
  * GET /agent answer, kept current as server-sent events, with the same read rules (JobReadAccess,
  * KeyScope) applied to every event.
  */
-export function feedRoutes(deps: FeedDeps): Router {
-  const router = Router();
+export function feedHandlers(deps: FeedDeps): Pick<GatewayHandlers, 'feed.job' | 'feed.jobs' | 'feed.agents'> {
   const options: FeedSessionOptions = { slots: new KeySlots(FEEDS_PER_KEY), isRevoked: deps.isRevoked, maxBufferedBytes: deps.maxBufferedBytes };
   const accessOf = (res: Response) => new JobReadAccess(callerOf(res).permissions, KeyScope.of(callerOf(res).scope, deps.roster));
-
-  router.get('/feed/job/:job_id', authorize('job:read'), async (req, res) => {
-    const jobId = String(req.params.job_id);
-    const stored = await deps.store.getRecord(jobId);
-    if (!stored) throw notFound('job not found', `no job '${jobId}' (it may have expired)`);
-    // Refused (403/404) before anything streams, exactly as GET /job/{job_id} refuses it.
-    const access = accessOf(res);
-    const record = access.check(stored);
-    followJob(new FeedSession(req, res, options), record, access, deps);
-  });
-
-  router.get('/feed/jobs', authorize('job:read'), (req, res) => {
-    followNewJobs(new FeedSession(req, res, options), accessOf(res), deps);
-  });
-
-  router.get('/feed/agents', authorize('agent:read'), (req, res) => {
-    followAgents(new FeedSession(req, res, options), KeyScope.of(callerOf(res).scope, deps.roster), deps.roster);
-  });
-  return router;
+  return {
+    'feed.job': async (req, res) => {
+      const jobId = String(req.params.job_id);
+      const stored = await deps.store.getRecord(jobId);
+      if (!stored) throw notFound('job not found', `no job '${jobId}' (it may have expired)`);
+      // Refused (403/404) before anything streams, exactly as GET /job/{job_id} refuses it.
+      const access = accessOf(res);
+      const record = access.check(stored);
+      followJob(new FeedSession(req, res, options), record, access, deps);
+    },
+    'feed.jobs': (req, res) => {
+      followNewJobs(new FeedSession(req, res, options), accessOf(res), deps);
+    },
+    'feed.agents': (req, res) => {
+      followAgents(new FeedSession(req, res, options), KeyScope.of(callerOf(res).scope, deps.roster), deps.roster);
+    },
+  };
 }
 
 /** `job`, then `row` per change of a visible host's row, then `end` once all are final or the deadline has passed. */

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Router } from 'express';
 import type { Registry } from 'prom-client';
-import { ApiError } from '../errors';
+import { ApiError } from '../api-error';
+import type { GatewayHandlers } from './operation-table';
 
 /**
  * Prometheus exposition at GET /metrics (README "Docs, health and metrics"). The series name every
@@ -9,19 +9,27 @@ import { ApiError } from '../errors';
  * or the operator opens them with FLEET_METRICS_PUBLIC=true. A static secret, not an API key,
  * because API keys expire and a scrape config should not need rotating every few weeks.
  */
-export function metricsRoutes(collectors: Registry, access: { token?: string; public: boolean }): Router {
-  const router = Router();
+export function metricsHandler(
+  collectors: Registry | undefined,
+  access: { token?: string; public: boolean },
+): Pick<GatewayHandlers, 'metrics.gateway'> {
   const expected = access.token === undefined ? undefined : digest(access.token);
-  router.get('/metrics', async (req, res) => {
-    if (expected === undefined && !access.public) {
-      throw new ApiError(401, 'Unauthorized - metrics are closed', "this gateway's /metrics answers no one: set FLEET_METRICS_TOKEN (and send it as a bearer token) or FLEET_METRICS_PUBLIC=true");
-    }
-    if (expected && !presents(req.get('authorization'), expected)) {
-      throw new ApiError(401, 'Unauthorized - metrics token required', "this gateway's /metrics needs 'Authorization: Bearer <FLEET_METRICS_TOKEN>'");
-    }
-    res.type(collectors.contentType).send(await collectors.metrics());
-  });
-  return router;
+  // Without collectors the gateway has no /metrics: the path is unknown, as any other.
+  if (!collectors) return { 'metrics.gateway': (_req, _res, next) => next() };
+  return {
+    'metrics.gateway': async (req, res) => {
+      if (expected === undefined && !access.public) {
+        const details =
+          "this gateway's /metrics answers no one: set FLEET_METRICS_TOKEN (and send it as a bearer token) or FLEET_METRICS_PUBLIC=true";
+        throw new ApiError('unauthenticated', details, { error: 'Unauthorized - metrics are closed' });
+      }
+      if (expected && !presents(req.get('authorization'), expected)) {
+        const details = "this gateway's /metrics needs 'Authorization: Bearer <FLEET_METRICS_TOKEN>'";
+        throw new ApiError('unauthenticated', details, { error: 'Unauthorized - metrics token required' });
+      }
+      res.type(collectors.contentType).send(await collectors.metrics());
+    },
+  };
 }
 
 /** Compared as fixed-length digests in constant time, so neither the length nor a prefix leaks. */

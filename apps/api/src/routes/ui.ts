@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
+import { ApiError } from '../api-error';
 
 /**
  * Where `npm run build` writes the dashboard (README, "Dashboard"): dist/ui beside the compiled gateway,
@@ -34,7 +35,7 @@ export function uiRoutes(distDir: string = UI_DIST): Router {
     // /ui without the slash would resolve the page's relative URLs one level too high.
     if (req.originalUrl === '/ui') return res.redirect(301, '/ui/');
     if (!existsSync(path.join(distDir, 'index.html'))) {
-      return res.status(503).json({ error: 'dashboard not built', details: "run 'npm run build'", code: 503 });
+      return res.status(503).json(new ApiError('dashboard_not_built', "run 'npm run build'").body());
     }
     next();
   });

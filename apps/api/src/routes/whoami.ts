@@ -1,10 +1,9 @@
-import { Router } from 'express';
-import { authorize, callerOf } from '../auth/middleware';
+import { callerOf } from '../auth/middleware';
+import type { GatewayHandlers } from './operation-table';
 
 /** GET /whoami (contract: whoami.get): the presented key's own claims, nothing else. */
-export function whoamiRoutes(): Router {
-  const router = Router();
-  router.get('/whoami', authorize('none'), (_req, res) => {
+export const whoamiHandler: Pick<GatewayHandlers, 'whoami.get'> = {
+  'whoami.get': (_req, res) => {
     const caller = callerOf(res);
     res.json({
       subject: caller.sub,
@@ -14,6 +13,5 @@ export function whoamiRoutes(): Router {
       key_id: caller.jti,
       expires_at: new Date(caller.exp * 1000).toISOString(),
     });
-  });
-  return router;
-}
+  },
+};

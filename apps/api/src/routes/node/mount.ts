@@ -3,7 +3,7 @@ import { nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/hos
 import { answersWithStream, jobTraits, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
-import { ApiError } from '../../errors';
+import { ApiError, hostFailure } from '../../api-error';
 import { readableRows } from '../../jobs/access';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { IDEMPOTENCY_HEADER, REPLAYED_HEADER, type IdempotencyKeys } from '../../jobs/idempotency';
@@ -121,9 +121,7 @@ function mountNodeOperation(
 function answerRows(res: Response, spec: OperationSpec, target: string, jobId: string, rows: HostRow[]): void {
   const name = spec.name as NodeOperationName;
   const failure = TargetResolver.isSingleHost(target) ? singleHostFailure(rows) : undefined;
-  if (failure) {
-    throw new ApiError(failure.error_code ?? 500, failure.error ?? 'operation failed', describe(name, failure), { job_id: jobId });
-  }
+  if (failure) throw hostFailure(name, failure, jobId);
   res.status(spec.mutating ? 202 : 200).json({ job_id: jobId, results: readableRows(callerOf(res).permissions, name, rows) });
 }
 
@@ -145,7 +143,7 @@ async function answerReplay(
   const job = await jobs.waitFor(jobId, wantsAsync(req) ? 0 : JOB_TIMEOUT_SECONDS.maximum * 1000);
   if (!job) {
     const why = `the job this Idempotency-Key started (${jobId}) ran and is no longer stored (FLEET_JOB_RETENTION_SECONDS)`;
-    throw new ApiError(409, 'idempotent job expired', `${why}; it is not run again: send a new key to run it again`);
+    throw new ApiError('idempotency_expired', `${why}; it is not run again: send a new key to run it again`);
   }
   if (stream) {
     stream.send('job', { job_id: jobId, hosts: job.hosts });
@@ -185,8 +183,4 @@ function wantsAsync(req: Request): boolean {
 
 function singleHostFailure(rows: HostRow[]): HostRow | undefined {
   return rows.length === 1 && rows[0].status === 'failed' ? rows[0] : undefined;
-}
-
-function describe(name: NodeOperationName, row: HostRow): string {
-  return `${name} failed on ${row.hostname}: ${row.error ?? 'no error message'}`;
 }

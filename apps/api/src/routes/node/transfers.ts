@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
-import { ApiError, badRequest } from '../../errors';
+import { ApiError, badRequest, hostFailure } from '../../api-error';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { TargetResolver } from '../../targets/resolve';
 import type { Download, DownloadStart } from '../../transfers/downloads';
@@ -96,8 +96,9 @@ function fileHeaders(spec: OperationSpec, jobId: string, start: DownloadStart): 
 /** The job ended before its host sent a byte: its row says why. */
 function noFile(spec: OperationSpec, jobId: string, rows: HostRow[]): ApiError {
   const row = rows[0];
-  if (row?.status === 'failed') return new ApiError(row.error_code ?? 500, row.error ?? 'operation failed', `${spec.name} failed on ${row.hostname}: ${row.error ?? 'no error message'}`, { job_id: jobId });
-  return new ApiError(502, 'no file', `${spec.name} ended on ${row?.hostname ?? 'its host'} without sending its file`, { job_id: jobId });
+  if (row?.status === 'failed') return hostFailure(spec.name, row, jobId);
+  const details = `${spec.name} ended on ${row?.hostname ?? 'its host'} without sending its file`;
+  return new ApiError('engine_unavailable', details, { error: 'no file', extra: { job_id: jobId } });
 }
 
 /** Resolves true once the chunk is taken (at once, or after the client drained), false when the client is gone. */

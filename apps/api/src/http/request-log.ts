@@ -4,7 +4,7 @@ import type { EngineCall } from '@fleet/contracts/engine-proxy';
 import { OPERATIONS, type OperationSpec } from '@fleet/contracts/operations';
 import type { AuditEntry, AuditLog } from '../audit/log';
 import { callerOf } from '../auth/middleware';
-import { refusalOf } from './errors';
+import { refusalOf } from './error-answer';
 
 /** Longest path an audit entry or log line keeps (README "Limits"); the rest is cut and marked. */
 export const AUDITED_PATH_MAX_CHARS = 512;

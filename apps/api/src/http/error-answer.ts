@@ -2,39 +2,39 @@ import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { ApiError, badRequest } from '../errors';
-import { JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/errors';
+import { reasonOfStatus, type ErrorReason } from '@fleet/contracts/error-reasons';
+import { ApiError, badRequest } from '../api-error';
+import { JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/job-errors';
 import { TargetError, type TargetFailure } from '../targets/resolve';
 import { UploadStoreError, UploadTooLargeError } from '../transfers/uploads';
 
 /** express' body parser errors: malformed JSON, body over the size limit. */
 function fromBodyParser(err: { type?: string; status?: number; message?: string }): ApiError | undefined {
-  if (err.type === 'entity.parse.failed') return new ApiError(400, 'invalid request', 'request body is not valid JSON');
-  if (err.type === 'entity.too.large') return new ApiError(413, 'request body too large', err.message ?? 'body exceeds the limit');
+  if (err.type === 'entity.parse.failed') return badRequest('request body is not valid JSON');
+  if (err.type === 'entity.too.large') return new ApiError('payload_too_large', err.message ?? 'body exceeds the limit');
   // Any other client error the body parser raises (bad gzip/br data, unsupported charset or encoding).
   if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-    return new ApiError(err.status, 'invalid request', err.message ?? err.type ?? 'request body rejected');
+    return new ApiError(reasonOfStatus(err.status), err.message ?? err.type ?? 'request body rejected', { error: 'invalid request' });
   }
   return undefined;
 }
 
-const TARGET_ANSWERS: Record<TargetFailure, { status: number; error: string }> = {
-  invalid: { status: 400, error: 'invalid target' },
-  unmatched: { status: 404, error: 'no agent matches target' },
+const TARGET_REASONS: Record<TargetFailure, ErrorReason> = {
+  invalid: 'invalid_target',
+  unmatched: 'target_empty',
 };
 
 /** The job layer's own failures, answered with the status that says whose fault each is. */
 function fromJobLayer(err: unknown): ApiError | undefined {
-  if (err instanceof TargetError) {
-    const { status, error } = TARGET_ANSWERS[err.failure];
-    return new ApiError(status, error, err.message);
-  }
-  if (err instanceof JobStoreUnavailableError) return new ApiError(503, 'job store unavailable', err.message);
-  if (err instanceof UnsendableParamsError) return badRequest(err.message);
+  if (err instanceof TargetError) return new ApiError(TARGET_REASONS[err.failure], err.message, { cause: err });
+  if (err instanceof JobStoreUnavailableError) return new ApiError('job_store_unavailable', err.message, { cause: err });
+  if (err instanceof UnsendableParamsError) return badRequest(err.message, err);
   // The rest of the body is left unread: the connection is closed after the answer.
-  if (err instanceof UploadTooLargeError) return new ApiError(413, 'request body too large', err.message, {}, { connection: 'close' });
-  if (err instanceof UploadStoreError) return new ApiError(507, 'upload store unavailable', err.message);
-  if (err instanceof LongRunningLimitError) return new ApiError(429, 'Too Many Requests', err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
+  if (err instanceof UploadTooLargeError) return new ApiError('payload_too_large', err.message, { headers: { connection: 'close' } });
+  if (err instanceof UploadStoreError) return new ApiError('upload_store_unavailable', err.message, { cause: err });
+  if (err instanceof LongRunningLimitError) {
+    return new ApiError('long_running_limit', err.message, { headers: { 'retry-after': String(err.retryAfterSeconds) }, cause: err });
+  }
   return undefined;
 }
 
@@ -52,10 +52,11 @@ export function toApiError(err: unknown): ApiError | undefined {
 function fromBroker(err: unknown): ApiError | undefined {
   const busy = err instanceof TimeoutError || (err instanceof RequestError && err.isNoResponders());
   if (!busy) return undefined;
-  return new ApiError(503, 'broker unavailable', 'NATS JetStream did not answer in time (busy, or electing a stream leader); retry shortly', {}, { 'retry-after': '1' });
+  const details = 'NATS JetStream did not answer in time (busy, or electing a stream leader); retry shortly';
+  return new ApiError('broker_unavailable', details, { headers: { 'retry-after': '1' }, cause: err });
 }
 
-/** The `error` each refused response answered with, for its audit entry (http/observe.ts). */
+/** The `error` each refused response answered with, for its audit entry (http/request-log.ts). */
 const refusals = new WeakMap<ServerResponse, string>();
 
 /** Notes why a response refused its request: the error's `error` field (set by the gateway, never the request's details). */
@@ -71,16 +72,26 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const apiError = toApiError(err);
     if (apiError) {
+      logCause(log, apiError);
       noteRefusal(res, apiError);
       res.status(apiError.status).set(apiError.headers).json(apiError.body());
       return;
     }
     refusals.set(res, 'internal error');
     log.error({ err, method: req.method, path: req.path }, 'unhandled error');
-    res.status(500).json({ error: 'internal error', details: 'the gateway failed to handle the request; see its log', code: 500 });
+    res.status(500).json(new ApiError('internal_error', 'the gateway failed to handle the request; see its log').body());
   };
 }
 
 export const unknownRoute: RequestHandler = (req, _res, next) => {
-  next(new ApiError(404, 'not found', `no route ${req.method} ${req.path}`));
+  next(new ApiError('not_found', `no route ${req.method} ${req.path}`));
 };
+
+/**
+ * The failure underneath a 5xx goes to the log, never into the answer. A refusal's is not logged: its
+ * details are answered already, and a parser's message may quote the request (a key in a JSON body).
+ */
+function logCause(log: Logger, error: ApiError): void {
+  if (error.cause === undefined || error.status < 500) return;
+  log.warn({ err: error.cause, reason: error.reason, status: error.status }, 'request failed');
+}
