@@ -118,6 +118,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -160,6 +180,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -199,6 +239,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -235,6 +295,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -271,6 +351,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -305,6 +405,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -341,6 +461,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -379,6 +519,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -417,6 +577,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -456,6 +636,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -492,6 +692,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -528,6 +748,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -566,6 +806,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -602,6 +862,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -638,6 +918,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -674,6 +974,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -712,6 +1032,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -751,6 +1091,8 @@ export interface paths {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -799,6 +1141,8 @@ export interface paths {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -834,6 +1178,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -873,6 +1237,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -904,6 +1288,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -955,6 +1359,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -993,6 +1417,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1044,6 +1488,8 @@ export interface paths {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -1078,6 +1524,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1118,6 +1584,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1152,6 +1638,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1185,6 +1691,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1221,6 +1747,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1257,6 +1803,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1298,6 +1864,8 @@ export interface paths {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -1334,6 +1902,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1375,6 +1963,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1409,6 +2017,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1448,6 +2076,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1483,6 +2131,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1517,6 +2185,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1554,6 +2242,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1590,6 +2298,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1626,6 +2354,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1657,6 +2405,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1688,6 +2456,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1722,6 +2510,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -2224,6 +3032,12 @@ export interface components {
             /** @description HTTP-style class of the failure: 403 the agent refused a request reaching the host (no valid host-access grant, or a path outside its FLEET_AGENT_HOST_PATHS), 404 not found, 409 conflict, 502 engine unavailable, 503 the broker would not take the job for this host (it did not run there), 504 timeout, 507 the result is too large for a row, 500 other. */
             error_code?: number;
             duration_ms?: number;
+            /** @description In a rollout, the wave the host belongs to (1 is the first). */
+            wave?: number;
+            /** @description Why a `skipped` host was not reached: the wave and the failures that stopped the rollout. Nothing was sent to it. */
+            skipped_reason?: string;
+            /** @description In a rollout with a health gate, what the gate found on this host. */
+            gate?: string;
         } & {
             [key: string]: unknown;
         };
@@ -2667,6 +3481,68 @@ export interface components {
             deadline: string;
             status: components["schemas"]["JobStatus"];
             results: components["schemas"]["HostResult"][];
+            rollout?: components["schemas"]["Rollout"];
+        };
+        /** @description A job run in waves (README "Rollouts"): its plan, fixed at creation, and its progress, stored in the job record as it goes. */
+        Rollout: {
+            /**
+             * @description `stopped`: a wave ended with more failed hosts than `max_failures`; no later wave was sent.
+             * @enum {string}
+             */
+            state: "running" | "completed" | "stopped";
+            /** @enum {string} */
+            order: "hostname" | "random";
+            /** @description The seed of `order=random`: the same hosts, order and seed give the same waves. */
+            seed?: string;
+            /** @description The `batch` asked for. */
+            batch?: string;
+            /** @description The `canary` asked for. */
+            canary?: string;
+            /** @description Failed hosts tolerated, resolved to a count. */
+            max_failures: number;
+            pause_seconds: number;
+            /**
+             * @description The gate each host's agent checks after its step.
+             * @enum {string}
+             */
+            health?: "running" | "healthy" | "exec";
+            /** @description Failed hosts so far. */
+            failures: number;
+            /** @description Why the rollout stopped: the wave and its failed hosts. */
+            stop_reason?: string;
+            waves: components["schemas"]["RolloutWave"][];
+        };
+        RolloutWave: {
+            wave: number;
+            canary?: boolean;
+            /** @description The wave's hosts */
+            hosts: components["schemas"]["Hostname"][];
+            /**
+             * @description `failed`: the wave ended with failed hosts (tolerated or not); `skipped`: never sent.
+             * @enum {string}
+             */
+            state: "pending" | "running" | "passed" | "failed" | "skipped";
+            /** @description Its hosts that failed (the step or the gate). */
+            failed?: components["schemas"]["Hostname"][];
+            /** Format: date-time */
+            started_at?: string;
+            /** Format: date-time */
+            ended_at?: string;
+        };
+        /** @description The answer of `?dry_run=true`: what the call would do; nothing was stored or sent. */
+        DryRunPlan: {
+            /** @enum {boolean} */
+            dry_run: true;
+            operation: string;
+            target: string;
+            /** @description The hosts the target resolves to now, within the key's scope. */
+            hosts: components["schemas"]["Hostname"][];
+            rollout: components["schemas"]["Rollout"];
+        };
+        /** @description The answer (409) of a rollout that stopped: the error, the job's rows (hosts never reached are `skipped`) and its progress. */
+        RolloutStopped: components["schemas"]["Error"] & {
+            results: components["schemas"]["HostResult"][];
+            rollout: components["schemas"]["Rollout"];
         };
         JobList: {
             jobs: components["schemas"]["Job"][];
@@ -2829,7 +3705,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description `{error, details, code}`: 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host), 404 no agent matches / target outside the key's scope (one answer for existing and unknown hosts) / no such object (single host), 409 conflict, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
+        /** @description `{error, details, code}`: 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host), 404 no agent matches / target outside the key's scope (one answer for existing and unknown hosts) / no such object (single host), 409 conflict (single host) or a rollout that stopped (`RolloutStopped`: its rows and progress), 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
         Error: {
             headers: {
                 [name: string]: unknown;
@@ -2874,7 +3750,7 @@ export interface components {
                 "application/x-tar": string;
             };
         };
-        /** @description One row per targeted host, or the job accepted (async). */
+        /** @description One row per targeted host, or the job accepted (async). A rollout (`batch`, `canary`, `health`…) answers the same once every wave ran, failures within `max_failures` included, with its `rollout`; one that stopped answers 409 `rollout stopped` (schema `RolloutStopped`). */
         Mutation: {
             headers: {
                 [name: string]: unknown;
@@ -2922,6 +3798,26 @@ export interface components {
         Async: boolean;
         /** @description `respond-async` is the same as `async=true`. */
         Prefer: string;
+        /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+        Batch: string;
+        /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+        Canary: string;
+        /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+        MaxFailures: string;
+        /** @description Seconds to wait between waves (none by default). */
+        Pause: number;
+        /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+        Health: "running" | "healthy";
+        /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+        HealthDelay: number;
+        /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+        HealthCmd: string;
+        /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+        Order: "hostname" | "random";
+        /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+        Seed: string;
+        /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+        DryRun: boolean;
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
         Filters: string;
         /** @description Network ID or name. */
@@ -3108,6 +4004,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Show all containers; by default only running ones. */
                 all?: boolean;
                 /** @description Return at most this many containers per host, newest first. */
@@ -3175,6 +4091,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3255,6 +4191,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3314,6 +4270,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Kill the container first if it is running. */
                 force?: boolean;
                 /** @description Remove the container's anonymous volumes too. */
@@ -3347,6 +4323,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3376,6 +4372,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Seconds to wait for the container to stop before killing it. */
                 t?: number;
             };
@@ -3407,6 +4423,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's prune filters as a JSON map of string arrays: `until` (a timestamp or duration, e.g. `["10m"]`), `label` (`["key"]`, `["key=value"]`) and `label!`. */
                 filters?: components["parameters"]["PruneFilters"];
             };
@@ -3469,6 +4505,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Seconds to wait for the container to stop before killing it. */
                 t?: number;
             };
@@ -3500,6 +4556,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Signal to send, as a name (`SIGINT`, `HUP`) or a number. When not set, SIGKILL is sent. */
                 signal?: string;
             };
@@ -3531,6 +4607,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3560,6 +4656,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3589,6 +4705,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description The container's new name.
                  * @example app-blue
@@ -3623,6 +4759,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3666,6 +4822,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Return the container's stdout. Default true here (the Engine's default is false, and it refuses a call asking for neither stream). */
                 stdout?: boolean;
                 /** @description Return the container's stderr. Default true here (as for `stdout`). */
@@ -3744,6 +4920,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Arguments for `ps` (e.g. `aux`); the Engine's default is `-ef`. */
                 ps_args?: string;
             };
@@ -3819,6 +5015,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Stream samples as server-sent events instead of answering with one. */
                 stream?: boolean;
             };
@@ -3891,6 +5107,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3952,6 +5188,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description `not-running` (default; returns at once for a stopped container), `next-exit`, or `removed`. */
                 condition?: "not-running" | "next-exit" | "removed";
             };
@@ -4013,6 +5269,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4089,6 +5365,8 @@ export interface operations {
             query: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description An absolute path in the container's filesystem.
                  * @example /tmp
@@ -4118,8 +5396,28 @@ export interface operations {
             query: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
                 /**
                  * @description An absolute path in the container's filesystem.
                  * @example /tmp
@@ -4190,6 +5488,8 @@ export interface operations {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -4216,6 +5516,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4281,6 +5601,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Show all images; by default intermediate images are left out. */
                 all?: boolean;
                 /** @description Show each image's repository digests (`RepoDigests`). */
@@ -4348,6 +5688,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description The image to pull; it may carry a tag or digest (`127.0.0.1:5000/busybox:t1`); `/`, `:` and `@` may stay unencoded.
                  * @example 127.0.0.1:5000/busybox:t1
@@ -4440,6 +5800,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The prune filters as a JSON map of string arrays: `dangling` (`["true"]` or `["false"]`), `until` (a timestamp or a duration such as `["10m"]`), `label` and `label!` (`["key"]`, `["key=value"]`). */
                 filters?: string;
             };
@@ -4504,6 +5884,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4592,6 +5992,8 @@ export interface operations {
             query: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description The images to save, by reference or id; repeat the parameter for several (`names=a&names=b`).
                  * @example [
@@ -4623,6 +6025,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4679,6 +6101,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4743,6 +6185,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Remove the image even if containers use it or it has several tags. */
                 force?: boolean;
                 /** @description Do not delete untagged parent images. */
@@ -4805,6 +6267,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4869,6 +6351,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4934,6 +6436,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description The repository to tag in, e.g. `127.0.0.1:5000/busybox`; `/` and `:` may stay unencoded.
                  * @example 127.0.0.1:5000/busybox
@@ -4999,6 +6521,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The tag to push. When neither this nor `image` names one, the engine pushes every tag of the repository. */
                 tag?: components["schemas"]["ImageTag"];
             };
@@ -5054,6 +6596,8 @@ export interface operations {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Show events created since this timestamp (Unix seconds), then stream. */
                 since?: number;
                 /** @description Show events created until this timestamp (Unix seconds), then stop. */
@@ -5102,6 +6646,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's filters as a JSON map of string arrays: `name`, `driver`, `label`, `dangling` (`["true"]` for volumes no container uses). */
                 filters?: string;
             };
@@ -5164,6 +6728,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5251,6 +6835,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's filters as a JSON map of string arrays: `label` (`["key"]`, `["key=value"]`) and `label!`. */
                 filters?: string;
             };
@@ -5305,6 +6909,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5365,6 +6989,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Do not fail when the volume does not exist (the Engine's meaning; a volume in use is still refused). */
                 force?: boolean;
             };
@@ -5425,6 +7069,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's filters as a JSON map of string arrays: `driver`, `id`, `label`, `name`, `type` (`custom` or `builtin`), `scope`, `dangling`. */
                 filters?: string;
             };
@@ -5485,6 +7149,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5555,6 +7239,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's prune filters as a JSON map of string arrays: `until` (a timestamp or duration, e.g. `["10m"]`), `label` (`["key"]`, `["key=value"]`) and `label!`. */
                 filters?: components["parameters"]["PruneFilters"];
             };
@@ -5608,6 +7312,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5666,6 +7390,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5695,6 +7439,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5733,6 +7497,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5772,6 +7556,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5830,6 +7634,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5886,6 +7710,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5942,6 +7786,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */

@@ -256,6 +256,8 @@ export interface JobMessage {
   download?: boolean;
   /** The caller holds `docker:host`, so it may use host-level objects an admin made (README "Host-level access"); covered by the seal. */
   caller_host?: true;
+  /** A rollout's health gate: checked by the agent after its step, on the container the step acted on (README "Rollouts"). */
+  health?: HealthGate;
   /** The gateway's seal for the host it is sent to (host-grant.ts `signJobSeal`); an agent runs no job without a valid one. */
   seal?: string;
 }
@@ -287,7 +289,18 @@ export interface StreamChunk {
   data: unknown;
 }
 
-/** The stored job: fixed at creation, rows live beside it in RESULTS_BUCKET. */
+/** A rollout's plan and progress, as the contract defines them (schema `Rollout`). */
+export type Rollout = components['schemas']['Rollout'];
+export type RolloutWave = components['schemas']['RolloutWave'];
+export type WaveState = RolloutWave['state'];
+
+/** What a host's agent checks after its step before the host counts as passed (`health`, `health_cmd`). */
+export type HealthGate =
+  | { check: 'running'; delay_seconds: number }
+  | { check: 'healthy' }
+  | { check: 'exec'; cmd: string[] };
+
+/** The stored job: fixed at creation, rows live beside it in RESULTS_BUCKET; a rollout's progress is stored again as it goes. */
 export interface JobRecord {
   job_id: string;
   operation: NodeOperationName;
@@ -296,6 +309,7 @@ export interface JobRecord {
   caller: string;
   created_at: string;
   deadline: string;
+  rollout?: Rollout;
 }
 
 /** What an agent writes to AGENTS_BUCKET on every heartbeat. */
