@@ -12,6 +12,7 @@ import { AGENT_REPORT_GRACE_MS, agentConsumerName, earlyRowSubject, jobsStreamOf
 import { JobChannel } from './channel';
 import { JobDeadline } from './deadline';
 import { describeEngineError } from './engine';
+import { gatedRow } from './health-gate';
 import type { Executor, ExecutorTable } from './executors/types';
 import type { HostObjects } from './host-objects';
 import { nodeOperationUses } from './host-objects';
@@ -161,7 +162,9 @@ export class JobWorker {
     }
     const admitted = await this.admit(job);
     if ('refusal' in admitted) log.warn({ refusal: admitted.refusal }, 'job reaches the host without leave; not executed');
-    const { row, json } = fitted('refusal' in admitted ? this.refusedRow(admitted.refusal, admitted.status) : await this.runPinned(admitted, slots, log));
+    const ran = 'refusal' in admitted ? this.refusedRow(admitted.refusal, admitted.status) : await this.runPinned(admitted, slots, log);
+    // README "Rollouts": a step that succeeded passes its health gate before the host counts as passed.
+    const { row, json } = fitted(job.health && ran.status === 'ok' ? await gatedRow({ ...job, health: job.health }, ran, this.deps) : ran);
     this.deps.onExecuted?.(job, row);
     // Heard at once by the waiting gateway; the durable write below is what every replica reads later.
     this.deps.nc.publish(earlyRowSubject(job.job_id, this.deps.hostname), json);

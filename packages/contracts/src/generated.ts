@@ -3029,7 +3029,7 @@ export interface components {
             message?: string;
             /** @description Why the host failed. */
             error?: string;
-            /** @description HTTP-style class of the failure: 403 the agent refused a request reaching the host (no valid host-access grant, or a path outside its FLEET_AGENT_HOST_PATHS), 404 not found, 409 conflict, 502 engine unavailable, 503 the broker would not take the job for this host (it did not run there), 504 timeout, 507 the result is too large for a row, 500 other. */
+            /** @description HTTP-style class of the failure: 403 the agent refused a request reaching the host (no valid host-access grant, or a path outside its FLEET_AGENT_HOST_PATHS), 404 not found, 409 conflict, 412 a rollout's health gate failed after the step (`gate` says what it found), 502 engine unavailable, 503 the broker would not take the job for this host (it did not run there), 504 timeout, 507 the result is too large for a row, 500 other. */
             error_code?: number;
             duration_ms?: number;
             /** @description In a rollout, the wave the host belongs to (1 is the first). */
@@ -3510,6 +3510,11 @@ export interface components {
             failures: number;
             /** @description Why the rollout stopped: the wave and its failed hosts. */
             stop_reason?: string;
+            /**
+             * Format: date-time
+             * @description Set while the rollout waits `pause` seconds before its next wave.
+             */
+            paused_until?: string;
             waves: components["schemas"]["RolloutWave"][];
         };
         RolloutWave: {

@@ -1,7 +1,7 @@
 import { redactRow } from '@fleet/contracts/data-redaction';
 import { findOperation } from '@fleet/contracts/operations';
 import type { Permission } from '@fleet/contracts/permissions';
-import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
+import type { HostRow, JobRecord, Rollout } from '@fleet/contracts/protocol';
 import { ApiError, notFound } from '../errors';
 import type { KeyScope } from '../targets/scope';
 import type { JobView } from './store';
@@ -30,7 +30,8 @@ export class JobReadAccess {
         `reading a ${record.operation} job requires permission '${permission ?? 'unknown operation'}', like running it`,
       );
     }
-    return visible.length === record.hosts.length ? record : { ...record, hosts: visible };
+    if (visible.length === record.hosts.length) return record;
+    return { ...record, hosts: visible, ...(record.rollout ? { rollout: rolloutWithin(record.rollout, new Set(visible)) } : {}) };
   }
 
   /** For lists: the record cut to this key's view, or undefined when the key may not read it at all (it is left out). */
@@ -56,6 +57,16 @@ export class JobReadAccess {
   private visibleHosts(record: JobRecord): string[] {
     return this.scope.unscoped ? record.hosts : record.hosts.filter((host) => this.scope.includesHost(host));
   }
+}
+
+/** A rollout's waves naming only the hosts a scoped key may see. */
+function rolloutWithin(rollout: Rollout, visible: ReadonlySet<string>): Rollout {
+  const waves = rollout.waves.map((wave) => ({
+    ...wave,
+    hosts: wave.hosts.filter((host) => visible.has(host)),
+    ...(wave.failed ? { failed: wave.failed.filter((host) => visible.has(host)) } : {}),
+  }));
+  return { ...rollout, waves };
 }
 
 /** The operation's x-permission; a job of an operation no longer in the contract is readable by nobody. */

@@ -10,9 +10,11 @@ import {
   isStreamChunkEvent,
   parseStreamSubject,
   streamSubject,
+  type HealthGate,
   type HostRow,
   type JobMessage,
   type JobRecord,
+  type Rollout,
   type StreamChunk,
 } from '@fleet/contracts/protocol';
 import type { TargetResolver } from '../targets/resolve';
@@ -53,6 +55,8 @@ export interface JobRequest {
   upload?: { bytes: number };
   /** The job answers with a file its host sends on `fleet.download.<job_id>.<hostname>`. */
   download?: boolean;
+  /** A rollout's health gate, checked by each host's agent after its step (README "Rollouts"). */
+  health?: HealthGate;
 }
 
 export interface JobClientDeps {
@@ -73,6 +77,21 @@ export interface JobClientDeps {
   streamBufferBytes?: number;
   /** Called once per job with its final rows (metrics). */
   onSettled?: (record: JobRecord, rows: HostRow[]) => void;
+}
+
+/** A rollout's job (rollout.ts): stored with its plan, then sent to one subset of its hosts at a time. */
+export interface StagedJob {
+  record: JobRecord;
+  /** Sends the job to `hosts` (some of the record's) with a deadline of their own, and settles with their rows by then. */
+  runOn(hosts: string[], deadline: number): Promise<HostRow[]>;
+  /** Stores the record again with the rollout's progress; `step` tells one save from the next. */
+  saveProgress(rollout: Rollout, step: number): Promise<void>;
+  /** Writes the rows of hosts never sent the job; a row already there stands. */
+  skip(rows: HostRow[]): Promise<void>;
+  /** Logs with the job's id and target. */
+  log: Logger;
+  /** The rollout is over: its key's slot and its credential are let go. */
+  finish(): void;
 }
 
 export interface StartedJob {
@@ -103,6 +122,64 @@ export class JobClient {
   /** The hosts a job on `target` would get now (GET /target/{target}); nothing is stored or published. */
   previewTarget(target: string, scope?: string): string[] {
     return [...this.deps.resolver.preview(target, scope)].sort();
+  }
+
+  /** The hosts a job on `target` gets now, sorted; throws TargetError like a job's start. */
+  resolveHosts(target: string, scope?: string): string[] {
+    return [...this.deps.resolver.resolve(target, scope)].sort();
+  }
+
+  /**
+   * Seam for rollouts (rollout.ts): the job on `hosts` is stored with its plan until `deadline` and sent nowhere yet.
+   * A long-running one holds its key's slot until finish(), as start() does.
+   */
+  async stage(request: JobRequest, hosts: string[], rollout: Rollout, deadline: number): Promise<StagedJob> {
+    const { store, vault } = this.deps;
+    const slots = request.longRunning && request.keyId ? this.deps.longRunningSlots : undefined;
+    const release = slots?.take(request.keyId as string);
+    const now = Date.now();
+    const record: JobRecord = {
+      job_id: request.jobId ?? randomUUID(),
+      operation: request.operation,
+      target: request.target,
+      hosts,
+      caller: request.caller,
+      created_at: new Date(now).toISOString(),
+      deadline: new Date(deadline).toISOString(),
+      rollout,
+    };
+    const finish = () => {
+      release?.();
+      vault.release(record.job_id);
+    };
+    try {
+      this.dispatchPayload(record, request);
+      await store.save(record);
+    } catch (err) {
+      release?.();
+      if (err instanceof UnsendableParamsError) throw err;
+      throw new JobStoreUnavailableError(`the job could not be stored, so it was not sent to any host: ${describeError(err)}`);
+    }
+    if (request.secret) vault.hold(record.job_id, hosts, request.secret, deadline);
+    return {
+      record,
+      log: this.deps.log.child({ job_id: record.job_id, target: record.target }),
+      runOn: (subset, waveDeadline) => this.runOn(record, request, subset, waveDeadline),
+      saveProgress: (progress, step) => store.saveProgress({ ...record, rollout: progress }, step),
+      skip: async (rows) => {
+        await settleInWindow(rows, DISPATCH_WINDOW, (row) => store.recordSkipped(record.job_id, row));
+      },
+      finish,
+    };
+  }
+
+  /** One wave: its own record view (its hosts, its start and deadline) is sealed, sent and collected like a job. */
+  private async runOn(record: JobRecord, request: JobRequest, hosts: string[], deadline: number): Promise<HostRow[]> {
+    const wave: JobRecord = { ...record, hosts, created_at: new Date().toISOString(), deadline: new Date(deadline).toISOString() };
+    const payload = this.dispatchPayload(wave, request);
+    const collection = this.collect(wave);
+    await this.dispatch(wave, payload);
+    return collection.rows;
   }
 
   get streamBufferBytes(): number | undefined {
@@ -248,6 +325,7 @@ export class JobClient {
       ...(request.callerHost ? { caller_host: true as const } : {}),
       ...(request.upload ? { upload: request.upload } : {}),
       ...(request.download ? { download: true } : {}),
+      ...(request.health ? { health: request.health } : {}),
     };
     try {
       return { json: JSON.stringify(message), digest: jobMessageDigest(message as unknown as Record<string, unknown>) };

@@ -7,7 +7,9 @@ import { ApiError } from '../../errors';
 import { readableRows } from '../../jobs/access';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { EventStream } from '../../http/sse';
+import { Rollouts } from '../../jobs/rollout';
 import { TargetResolver } from '../../targets/resolve';
+import { answerDryRun, answerRollout, requestedRollout } from './rollout-answers';
 import { compareBySpecificity, expressPath } from './route-order';
 import { answerWithFile, receiveUpload, startWithUpload, type Transfers } from './transfers';
 
@@ -30,11 +32,20 @@ function executorInput(spec: OperationSpec, req: Request): Record<string, unknow
  */
 export function mountNodeOperations(router: Router, jobs: JobClient, transfers: Transfers, validate: (spec: OperationSpec) => RequestHandler[], accessPolicy: AccessPolicy): void {
   const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted).sort((a, b) => compareBySpecificity(a.path, b.path));
-  for (const spec of nodeOperations) mountNodeOperation(router, jobs, transfers, spec, validate(spec), accessPolicy);
+  const rollouts = new Rollouts(jobs);
+  for (const spec of nodeOperations) mountNodeOperation(router, jobs, rollouts, transfers, spec, validate(spec), accessPolicy);
 }
 
 /** Mounts one node-targeted operation: validate, authorize, start the job, answer with its rows (or its event stream, or its file). */
-function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfers, spec: OperationSpec, validation: RequestHandler[], accessPolicy: AccessPolicy): void {
+function mountNodeOperation(
+  router: Router,
+  jobs: JobClient,
+  rollouts: Rollouts,
+  transfers: Transfers,
+  spec: OperationSpec,
+  validation: RequestHandler[],
+  accessPolicy: AccessPolicy,
+): void {
   const name = spec.name as NodeOperationName;
   router[spec.method](expressPath(spec.path), ...validation, authorize(spec.permission), async (req: Request, res: Response) => {
     const caller = callerOf(res);
@@ -59,6 +70,10 @@ function mountNodeOperation(router: Router, jobs: JobClient, transfers: Transfer
       scope: caller.scope,
       secret: spec.secretHeader ? req.get(spec.secretHeader) : undefined,
     };
+    // README "Rollouts": wave parameters and dry runs take their own path; a plain call goes on as it always did.
+    const rollout = requestedRollout(spec, req, caller, streaming);
+    if (String(req.query.dry_run) === 'true') return answerDryRun(rollouts, request, rollout, res);
+    if (rollout) return answerRollout(rollouts, spec, request, rollout, res, wantsAsync(req));
     if (spec.downloadMediaType) {
       await answerWithFile(spec, transfers, jobs, request, res);
       return;

@@ -1,0 +1,134 @@
+import type { HostRow, JobRecord, Rollout, RolloutWave } from '@fleet/contracts/protocol';
+import type { JobClient, JobRequest, StagedJob } from './client';
+import { byHostname } from './rows';
+import { planRollout, singleWavePlan, type RolloutControls } from './rollout-plan';
+
+export interface StartedRollout {
+  record: JobRecord;
+  /** Settles once the rollout completed or stopped, with one row per host (skipped ones included), sorted by hostname. */
+  rows: Promise<HostRow[]>;
+  /** The plan and its progress as they stand (final once `rows` settled). */
+  progress(): Rollout;
+}
+
+/** What a dry run answers: the hosts the target resolves to now and the waves the call would run in. */
+export interface DryRun {
+  hosts: string[];
+  rollout: Rollout;
+}
+
+/**
+ * Runs a job in waves (README "Rollouts"): the next wave is sent only once the one before it has
+ * ended, and none once the failures exceed the budget. Every host never sent the job gets a
+ * `skipped` row naming the wave and the failures that stopped it. The plan and each change of its
+ * progress are stored in the job record, so GET /job and the job's feed show them from any replica.
+ */
+export class Rollouts {
+  constructor(private readonly jobs: JobClient) {}
+
+  /** The plan of `request` without running anything; without wave parameters, every host in one wave. */
+  dryRun(request: JobRequest, controls: RolloutControls | undefined): DryRun {
+    const hosts = this.jobs.resolveHosts(request.target, request.scope);
+    return { hosts, rollout: controls ? planRollout(hosts, controls) : singleWavePlan(hosts) };
+  }
+
+  async start(request: JobRequest, controls: RolloutControls): Promise<StartedRollout> {
+    const hosts = this.jobs.resolveHosts(request.target, request.scope);
+    const rollout = planRollout(hosts, controls);
+    const staged = await this.jobs.stage(request, hosts, rollout, Date.now() + rolloutSpanMs(rollout, request.timeoutSeconds));
+    const run = new WaveRun(staged, rollout, request.timeoutSeconds * 1000);
+    const rows = run.run().finally(() => staged.finish());
+    return { record: staged.record, rows, progress: () => rollout };
+  }
+}
+
+/** Every wave its full timeout, and the pauses between them: a bound the rollout cannot outlast. */
+function rolloutSpanMs(rollout: Rollout, timeoutSeconds: number): number {
+  const waves = rollout.waves.length;
+  return (waves * timeoutSeconds + Math.max(0, waves - 1) * rollout.pause_seconds) * 1000 + SPAN_SLACK_MS;
+}
+
+/** Room for storing progress between waves. */
+const SPAN_SLACK_MS = 5_000;
+
+/** One rollout as it runs: the plan's waves in order, their progress stored as it changes. */
+class WaveRun {
+  private step = 0;
+  private readonly rows: HostRow[] = [];
+
+  constructor(
+    private readonly staged: StagedJob,
+    private readonly rollout: Rollout,
+    private readonly waveTimeoutMs: number,
+  ) {}
+
+  async run(): Promise<HostRow[]> {
+    const { waves } = this.rollout;
+    for (const [index, wave] of waves.entries()) {
+      await this.runWave(wave);
+      if (this.rollout.failures > this.rollout.max_failures) {
+        await this.stop(wave, waves.slice(index + 1));
+        return this.rows.sort(byHostname);
+      }
+      if (index < waves.length - 1 && this.rollout.pause_seconds > 0) await this.pause();
+    }
+    this.rollout.state = 'completed';
+    await this.save();
+    return this.rows.sort(byHostname);
+  }
+
+  private async runWave(wave: RolloutWave): Promise<void> {
+    wave.state = 'running';
+    wave.started_at = new Date().toISOString();
+    await this.save();
+    const rows = await this.staged.runOn(wave.hosts, Date.now() + this.waveTimeoutMs);
+    const failed = rows.filter((row) => row.status === 'failed').map((row) => row.hostname);
+    this.rows.push(...rows.map((row) => ({ ...row, wave: wave.wave })));
+    this.rollout.failures += failed.length;
+    wave.state = failed.length > 0 ? 'failed' : 'passed';
+    if (failed.length > 0) wave.failed = failed;
+    wave.ended_at = new Date().toISOString();
+  }
+
+  private async pause(): Promise<void> {
+    const until = Date.now() + this.rollout.pause_seconds * 1000;
+    this.rollout.paused_until = new Date(until).toISOString();
+    await this.save();
+    await new Promise((resolve) => setTimeout(resolve, until - Date.now()));
+    delete this.rollout.paused_until;
+  }
+
+  /** The wave that went over the budget is the last one sent: every later host gets a skipped row, and nothing else. */
+  private async stop(wave: RolloutWave, never: RolloutWave[]): Promise<void> {
+    const reason = stopReason(wave, this.rollout);
+    this.rollout.state = 'stopped';
+    this.rollout.stop_reason = reason;
+    const skipped = never.flatMap((later) => {
+      later.state = 'skipped';
+      return later.hosts.map((hostname): HostRow => ({ hostname, status: 'skipped', changed: false, wave: later.wave, skipped_reason: reason }));
+    });
+    await this.staged.skip(skipped);
+    this.rows.push(...skipped);
+    await this.save();
+    this.staged.log.warn({ wave: wave.wave, failures: this.rollout.failures, skipped: skipped.length }, 'rollout stopped');
+  }
+
+  /** Progress that cannot be stored leaves GET /job behind, never the rollout: the rows are the record of what ran. */
+  private async save(): Promise<void> {
+    await this.staged.saveProgress(this.rollout, ++this.step).catch((err: Error) => {
+      this.staged.log.error({ err: err.message }, 'rollout progress not stored');
+    });
+  }
+}
+
+/**
+ * Names the wave and the failures against the budget, not the hosts: a scoped key reads this reason on its own
+ * skipped rows, and the failed hosts may lie outside its scope (the wave's `failed` lists them, cut to the scope).
+ */
+export function stopReason(wave: RolloutWave, rollout: Rollout): string {
+  const inWave = wave.failed?.length ?? 0;
+  return (
+    `rollout stopped after wave ${wave.wave} of ${rollout.waves.length}: ${inWave} host(s) failed in that wave, ` +
+    `${rollout.failures} in all, more than max_failures ${rollout.max_failures}`
+  );
+}
