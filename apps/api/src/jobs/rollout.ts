@@ -107,9 +107,10 @@ class WaveRun {
       later.state = 'skipped';
       return later.hosts.map((hostname): HostRow => ({ hostname, status: 'skipped', changed: false, wave: later.wave, skipped_reason: reason }));
     });
+    // Stored before the rows: once every row is final, a job's feed ends, and it must have announced the stop by then.
+    await this.save();
     await this.staged.skip(skipped);
     this.rows.push(...skipped);
-    await this.save();
     this.staged.log.warn({ wave: wave.wave, failures: this.rollout.failures, skipped: skipped.length }, 'rollout stopped');
   }
 
