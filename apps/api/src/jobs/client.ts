@@ -90,8 +90,8 @@ export interface StagedJob {
   skip(rows: HostRow[]): Promise<void>;
   /** Logs with the job's id and target. */
   log: Logger;
-  /** The rollout is over: its key's slot and its credential are let go. */
-  finish(): void;
+  /** The rollout is over with these rows: its key's slot and its credential are let go, and it is counted once (metrics). */
+  finish(rows: HostRow[]): void;
 }
 
 export interface StartedJob {
@@ -148,9 +148,10 @@ export class JobClient {
       deadline: new Date(deadline).toISOString(),
       rollout,
     };
-    const finish = () => {
+    const finish = (rows: HostRow[]) => {
       release?.();
       vault.release(record.job_id);
+      this.deps.onSettled?.(record, rows);
     };
     try {
       this.dispatchPayload(record, request);
@@ -158,6 +159,7 @@ export class JobClient {
     } catch (err) {
       release?.();
       if (err instanceof UnsendableParamsError) throw err;
+      this.deps.log.error({ job_id: record.job_id, target: record.target, err }, 'job could not be stored');
       throw new JobStoreUnavailableError(`the job could not be stored, so it was not sent to any host: ${describeError(err)}`);
     }
     if (request.secret) vault.hold(record.job_id, hosts, request.secret, deadline);
@@ -177,7 +179,8 @@ export class JobClient {
   private async runOn(record: JobRecord, request: JobRequest, hosts: string[], deadline: number): Promise<HostRow[]> {
     const wave: JobRecord = { ...record, hosts, created_at: new Date().toISOString(), deadline: new Date(deadline).toISOString() };
     const payload = this.dispatchPayload(wave, request);
-    const collection = this.collect(wave);
+    // A wave is not a job of its own: the rollout is counted once, by finish().
+    const collection = this.collect(wave, false);
     await this.dispatch(wave, payload);
     return collection.rows;
   }
@@ -361,7 +364,7 @@ export class JobClient {
   }
 
   /** Collects one row per host until all are in or the deadline passes; `abandon` stops it with nothing written. */
-  private collect(record: JobRecord): { rows: Promise<HostRow[]>; abandon: () => void } {
+  private collect(record: JobRecord, counted = true): { rows: Promise<HostRow[]>; abandon: () => void } {
     const expected = new Set(record.hosts);
     const rows = new Map<string, HostRow>();
     let stop = () => undefined as void;
@@ -376,7 +379,7 @@ export class JobClient {
       const finish = () => {
         if (finished) return;
         stop();
-        this.settle(record, rows).then(resolve, reject);
+        this.settle(record, rows, counted).then(resolve, reject);
       };
       // The first final row heard for a host is its answer: the same row may come again (announced, then stored).
       const accept = (hostname: string, row: HostRow) => {
@@ -397,13 +400,13 @@ export class JobClient {
   }
 
   /** Fills every host still missing at the end: a row that landed unheard is read back, the rest time out. */
-  private async settle(record: JobRecord, rows: Map<string, HostRow>): Promise<HostRow[]> {
+  private async settle(record: JobRecord, rows: Map<string, HostRow>, counted: boolean): Promise<HostRow[]> {
     const missing = record.hosts.filter((host) => !rows.has(host));
     await Promise.all(missing.map(async (host) => rows.set(host, await this.deadlineRow(record, host))));
     if (missing.length) this.deps.log.warn({ job_id: record.job_id, target: record.target, missing: missing.length }, 'hosts missed the deadline');
     const settled = [...rows.values()].sort(byHostname);
     this.remember(record.job_id, settled);
-    this.deps.onSettled?.(record, settled);
+    if (counted) this.deps.onSettled?.(record, settled);
     return settled;
   }
 

@@ -37,7 +37,8 @@ export class Rollouts {
     const rollout = planRollout(hosts, controls);
     const staged = await this.jobs.stage(request, hosts, rollout, Date.now() + rolloutSpanMs(rollout, request.timeoutSeconds));
     const run = new WaveRun(staged, rollout, request.timeoutSeconds * 1000);
-    const rows = run.run().finally(() => staged.finish());
+    const rows = run.run();
+    rows.then((settled) => staged.finish(settled), () => staged.finish([]));
     return { record: staged.record, rows, progress: () => rollout };
   }
 }
