@@ -74,6 +74,11 @@ describe('planRollout', () => {
     expect(plan.state).toBe('running');
   });
 
+  it('refuses a plan of more than 1,000 waves', () => {
+    expect(planRollout(hosts(1000), controls({ batch: '1' })).waves).toHaveLength(1000);
+    expect(() => planRollout(hosts(1001), controls({ batch: '1' }))).toThrow(RolloutParamsError);
+  });
+
   it('records the seed of order=random, choosing one when none was given', () => {
     const given = planRollout(hosts(10), controls({ order: 'random', seed: 's1', batch: '3' }));
     expect(given.seed).toBe('s1');

@@ -91,6 +91,12 @@ export function newSeed(): string {
   return randomBytes(8).toString('hex');
 }
 
+/**
+ * Waves one rollout may have: each is stored progress and a deadline of its own, and a plan longer than this
+ * (`batch=1` on thousands of hosts) would outlive the job records it is kept in.
+ */
+export const MAX_WAVES = 1000;
+
 /** The plan of a rollout on `hosts`: the canary wave alone, then waves of `batch` (the rest at once without it). */
 export function planRollout(hosts: readonly string[], controls: RolloutControls): Rollout {
   const seed = controls.order === 'random' ? (controls.seed ?? newSeed()) : undefined;
@@ -102,6 +108,9 @@ export function planRollout(hosts: readonly string[], controls: RolloutControls)
     waves.push({ wave: 1, canary: true, hosts: ordered.slice(0, next), state: 'pending' });
   }
   const batch = controls.batch === undefined ? Math.max(1, ordered.length) : waveSize(controls.batch, ordered.length);
+  if (waves.length + Math.ceil((ordered.length - next) / batch) > MAX_WAVES) {
+    throw new RolloutParamsError(`${ordered.length} hosts in waves of ${batch} make more than ${MAX_WAVES} waves: take a larger batch`);
+  }
   for (; next < ordered.length; next += batch) waves.push({ wave: waves.length + 1, hosts: ordered.slice(next, next + batch), state: 'pending' });
   return {
     state: 'running',

@@ -11,8 +11,8 @@ export interface StartedRollout {
   progress(): Rollout;
 }
 
-/** What a dry run answers: the hosts the target resolves to now and the waves the call would run in. */
-export interface DryRun {
+/** The hosts the target resolves to now and the waves the call runs in (what a dry run answers). */
+export interface PlannedRollout {
   hosts: string[];
   rollout: Rollout;
 }
@@ -27,14 +27,19 @@ export class Rollouts {
   constructor(private readonly jobs: JobClient) {}
 
   /** The plan of `request` without running anything; without wave parameters, every host in one wave. */
-  dryRun(request: JobRequest, controls: RolloutControls | undefined): DryRun {
+  dryRun(request: JobRequest, controls: RolloutControls | undefined): PlannedRollout {
+    if (controls) return this.plan(request, controls);
     const hosts = this.jobs.resolveHosts(request.target, request.scope);
-    return { hosts, rollout: controls ? planRollout(hosts, controls) : singleWavePlan(hosts) };
+    return { hosts, rollout: singleWavePlan(hosts) };
   }
 
-  async start(request: JobRequest, controls: RolloutControls): Promise<StartedRollout> {
+  /** The hosts `request` resolves to now and its plan; throws RolloutParamsError for a plan that cannot run. */
+  plan(request: JobRequest, controls: RolloutControls): PlannedRollout {
     const hosts = this.jobs.resolveHosts(request.target, request.scope);
-    const rollout = planRollout(hosts, controls);
+    return { hosts, rollout: planRollout(hosts, controls) };
+  }
+
+  async start(request: JobRequest, { hosts, rollout }: PlannedRollout): Promise<StartedRollout> {
     const staged = await this.jobs.stage(request, hosts, rollout, Date.now() + rolloutSpanMs(rollout, request.timeoutSeconds));
     const run = new WaveRun(staged, rollout, request.timeoutSeconds * 1000);
     const rows = run.run();

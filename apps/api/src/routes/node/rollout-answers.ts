@@ -9,13 +9,7 @@ import type { Rollouts } from '../../jobs/rollout';
 
 /** The call's wave parameters (README "Rollouts"), judged for this operation and caller; undefined for a plain call. */
 export function requestedRollout(spec: OperationSpec, req: Request, caller: Caller, streaming: boolean): RolloutControls | undefined {
-  let controls: RolloutControls | undefined;
-  try {
-    controls = rolloutControls(req.query as Record<string, unknown>);
-  } catch (err) {
-    if (err instanceof RolloutParamsError) throw badRequest(err.message);
-    throw err;
-  }
+  const controls = asBadRequest(() => rolloutControls(req.query as Record<string, unknown>));
   if (!controls) return undefined;
   if (streaming || spec.uploadMediaType || spec.downloadMediaType) {
     throw badRequest(`${spec.name} cannot run in waves: a stream or a file transfer is one call on its hosts at once`);
@@ -28,6 +22,16 @@ export function requestedRollout(spec: OperationSpec, req: Request, caller: Call
   return controls;
 }
 
+/** Wave parameters that contradict each other, or the hosts they are planned on, are the caller's error: 400 with the reason. */
+function asBadRequest<T>(plan: () => T): T {
+  try {
+    return plan();
+  } catch (err) {
+    if (err instanceof RolloutParamsError) throw badRequest(err.message);
+    throw err;
+  }
+}
+
 /** A container is there to check after the step: the one created, or the one a change (not a removal) acted on. */
 function gatesAContainer(spec: OperationSpec): boolean {
   if (spec.name === 'docker.container.create') return true;
@@ -36,7 +40,7 @@ function gatesAContainer(spec: OperationSpec): boolean {
 
 /** `?dry_run=true`: the hosts and the waves, and nothing stored or sent. */
 export function answerDryRun(rollouts: Rollouts, request: JobRequest, controls: RolloutControls | undefined, res: Response): void {
-  const plan = rollouts.dryRun(request, controls);
+  const plan = asBadRequest(() => rollouts.dryRun(request, controls));
   res.status(200).json({ dry_run: true, operation: request.operation, target: request.target, hosts: plan.hosts, rollout: plan.rollout });
 }
 
@@ -45,7 +49,8 @@ export function answerDryRun(rollouts: Rollouts, request: JobRequest, controls: 
  * included), 409 `rollout stopped` when it stopped, so no pipeline reads a stopped rollout as a success.
  */
 export async function answerRollout(rollouts: Rollouts, spec: OperationSpec, request: JobRequest, controls: RolloutControls, res: Response, async: boolean): Promise<void> {
-  const rollout = await rollouts.start({ ...request, health: controls.health }, controls);
+  const planned = asBadRequest(() => rollouts.plan(request, controls));
+  const rollout = await rollouts.start({ ...request, health: controls.health }, planned);
   res.locals.jobId = rollout.record.job_id;
   if (async) {
     rollout.rows.catch(() => undefined); // the rollout goes on in the background; the caller polls GET /job
