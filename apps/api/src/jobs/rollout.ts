@@ -28,9 +28,9 @@ export class Rollouts {
 
   /** The plan of `request` without running anything; without wave parameters, every host in one wave. */
   dryRun(request: JobRequest, controls: RolloutControls | undefined): PlannedRollout {
-    if (controls) return this.plan(request, controls);
-    const hosts = this.jobs.resolveHosts(request.target, request.scope);
-    return { hosts, rollout: singleWavePlan(hosts) };
+    // A preview: `_any` shows the host it would pick, without moving its round robin on.
+    const hosts = this.jobs.previewTarget(request.target, request.scope);
+    return { hosts, rollout: controls ? planRollout(hosts, controls) : singleWavePlan(hosts) };
   }
 
   /** The hosts `request` resolves to now and its plan; throws RolloutParamsError for a plan that cannot run. */
