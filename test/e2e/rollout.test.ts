@@ -178,15 +178,10 @@ describe('wave parameters that cannot apply', () => {
     ['two gates', '/node/_all/container/docker/app-a/restart?t=0&health=healthy&health_cmd=true', 'POST'],
     ['a seed without order=random', '/node/_all/container/docker/app-a/restart?t=0&batch=1&seed=abc', 'POST'],
     ['waves on a stream', '/node/_all/container/docker/app-a/logs?follow=true&batch=1', 'GET'],
-  ])('%s is a 400 with its reason, and nothing runs', async (_what, path, method) => {
+  ])('%s is a 400 with its reason', async (_what, path, method) => {
     const res = await api(fleet, method, path);
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ code: 400 });
     expect(res.body.details.length).toBeGreaterThan(0);
-  });
-
-  it('an exec gate needs docker:exec: a viewer is refused before anything is sent', async () => {
-    const res = await api(fleet, 'POST', '/node/_all/container/docker/app-a/restart?t=0&health_cmd=true', { key: fleet.mintKey('viewer') });
-    expect(res.status).toBe(403);
   });
 });
