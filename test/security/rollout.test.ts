@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import jwt from 'jsonwebtoken';
 import { attack } from '../support/attacks';
 import { api } from '../support/http';
 import { EventStreamClient } from '../support/sse';
@@ -18,6 +19,14 @@ let bindDir: string;
 
 const startedAt = async (host: string, name: string) => (await fleet.docker(host).getContainer(name).inspect()).State.StartedAt;
 const mentions = (body: unknown, text: string) => JSON.stringify(body).includes(text);
+
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the condition never held');
+}
 
 beforeAll(async () => {
   bindDir = mkdtempSync('/tmp/flt-rollout-bind-');
@@ -75,6 +84,25 @@ describe('rollouts and dry runs', () => {
     await feed.finished();
     expect(feed.events.at(-1)?.event).toBe('end');
     expect(mentions(feed.events, 'db-01')).toBe(false);
+  });
+
+  attack("a key revoked mid-rollout still sends its later waves", async () => {
+    const key = fleet.mintKey('operator', { subject: 'leaked' });
+    const { jti } = jwt.decode(key) as { jti: string };
+    const before = await startedAt('web-02', 'roll-app');
+    const started = await api(fleet, 'POST', '/node/role:web/container/docker/roll-app/restart?t=0&batch=1&pause=3&async=true', { key });
+    expect(started.status).toBe(202);
+    const job = () => api(fleet, 'GET', `/job/${started.body.job_id}`);
+    await until(async () => (await job()).body.rollout.paused_until !== undefined);
+    expect((await api(fleet, 'DELETE', `/token/${jti}`)).status).toBe(200);
+    await until(async () => (await job()).body.rollout.state !== 'running');
+    const after = (await job()).body;
+    expect(after.rollout).toMatchObject({ state: 'stopped', stop_reason: 'rollout stopped before wave 2 of 2: the API key that started it was revoked' });
+    expect(after.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status])).toEqual([
+      ['web-01', 'ok'],
+      ['web-02', 'skipped'],
+    ]);
+    expect(await startedAt('web-02', 'roll-app')).toBe(before);
   });
 
   attack('a role:web key dry-runs _all and db-01 to list the hosts outside its scope', async () => {

@@ -97,7 +97,7 @@ export function createApp(deps: GatewayDeps): Express {
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit, accessPolicy: accessPolicyOf(deps) }));
   // The node operations validate on their own routes: one route lookup per call, and no turn of the
   // event loop for leaving a validation router (express' router leaves by setImmediate).
-  app.use(nodeRoutes(deps.jobs, deps.transfers, validation, accessPolicyOf(deps)));
+  app.use(nodeRoutes(deps.jobs, deps.transfers, validation, accessPolicyOf(deps), (jti) => deps.revocations.isRevoked(jti)));
   app.use(validation.router((op) => op.nodeTargeted));
   app.use(finiteQueryNumbers);
   app.use(jobRoutes(deps.jobs, deps.store, deps.roster));
@@ -116,9 +116,9 @@ function accessPolicyOf(deps: GatewayDeps): AccessPolicy {
   return deps.accessPolicy ?? { registries: DEFAULT_REGISTRIES };
 }
 
-function nodeRoutes(jobs: JobClient, transfers: Transfers, validation: ContractValidation, accessPolicy: AccessPolicy): RequestHandler {
+function nodeRoutes(jobs: JobClient, transfers: Transfers, validation: ContractValidation, accessPolicy: AccessPolicy, isRevoked: (jti: string) => boolean): RequestHandler {
   const router = Router();
-  mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers], accessPolicy);
+  mountNodeOperations(router, jobs, transfers, (spec) => [validation.forOperation(spec), finiteQueryNumbers], accessPolicy, isRevoked);
   // An OPTIONS call goes on to the validation router's 405, as every method the contract does not
   // declare: on a path with routes, express' router would answer it itself (200, `Allow: GET, HEAD`).
   return (req, res, next) => (req.method === 'OPTIONS' ? next() : router(req, res, next));

@@ -29,10 +29,10 @@ function fakeJobs(failing: string[]) {
   return { jobs: jobs as unknown as JobClient, sent, saved, skipped, settled };
 }
 
-async function roll(failing: string[], batch: string, maxFailures?: string) {
+async function roll(failing: string[], batch: string, maxFailures?: string, lostAuthority: () => string | undefined = () => undefined) {
   const fake = fakeJobs(failing);
   const rollouts = new Rollouts(fake.jobs);
-  const started = await rollouts.start(request, rollouts.plan(request, { batch, maxFailures, pauseSeconds: 0, order: 'hostname' }));
+  const started = await rollouts.start(request, rollouts.plan(request, { batch, maxFailures, pauseSeconds: 0, order: 'hostname' }), lostAuthority);
   const rows = await started.rows;
   await new Promise((resolve) => setImmediate(resolve));
   return { ...fake, rows, progress: started.progress() };
@@ -54,6 +54,15 @@ describe('Rollouts', () => {
     expect(sent).toHaveLength(5);
     expect(skipped).toEqual([]);
     expect(progress).toMatchObject({ state: 'completed', failures: 2, max_failures: 2 });
+  });
+
+  it('sends no wave after the key lost its authority: the rest are skipped rows naming why', async () => {
+    let checks = 0;
+    const { sent, skipped, progress } = await roll([], '2', undefined, () => (++checks >= 2 ? 'the API key was revoked' : undefined));
+    expect(sent).toEqual([['h1', 'h2'], ['h3', 'h4']]);
+    expect(skipped.map((row) => row.hostname)).toEqual(['h5']);
+    expect(progress).toMatchObject({ state: 'stopped', stop_reason: 'rollout stopped before wave 3 of 3: the API key was revoked' });
+    expect(progress.waves.map((wave) => wave.state)).toEqual(['passed', 'passed', 'skipped']);
   });
 
   it('stores the progress at each change, the stop before the skipped rows, and counts the rollout once with every row', async () => {

@@ -39,9 +39,10 @@ export class Rollouts {
     return { hosts, rollout: planRollout(hosts, controls) };
   }
 
-  async start(request: JobRequest, { hosts, rollout }: PlannedRollout): Promise<StartedRollout> {
+  /** `lostAuthority` says why the caller may no longer change its hosts (its key revoked or expired), or nothing. */
+  async start(request: JobRequest, { hosts, rollout }: PlannedRollout, lostAuthority: () => string | undefined): Promise<StartedRollout> {
     const staged = await this.jobs.stage(request, hosts, rollout, Date.now() + rolloutSpanMs(rollout, request.timeoutSeconds));
-    const run = new WaveRun(staged, rollout, request.timeoutSeconds * 1000);
+    const run = new WaveRun(staged, rollout, request.timeoutSeconds * 1000, lostAuthority);
     const rows = run.run();
     rows.then((settled) => staged.finish(settled), () => staged.finish([]));
     return { record: staged.record, rows, progress: () => rollout };
@@ -66,14 +67,21 @@ class WaveRun {
     private readonly staged: StagedJob,
     private readonly rollout: Rollout,
     private readonly waveTimeoutMs: number,
+    private readonly lostAuthority: () => string | undefined,
   ) {}
 
   async run(): Promise<HostRow[]> {
     const { waves } = this.rollout;
     for (const [index, wave] of waves.entries()) {
+      // A wave runs on the authority of the key that started the rollout, as the key stands now.
+      const lost = index > 0 ? this.lostAuthority() : undefined;
+      if (lost) {
+        await this.stop(`rollout stopped before wave ${wave.wave} of ${waves.length}: ${lost}`, waves.slice(index));
+        return this.rows.sort(byHostname);
+      }
       await this.runWave(wave);
       if (this.rollout.failures > this.rollout.max_failures) {
-        await this.stop(wave, waves.slice(index + 1));
+        await this.stop(stopReason(wave, this.rollout), waves.slice(index + 1));
         return this.rows.sort(byHostname);
       }
       if (index < waves.length - 1 && this.rollout.pause_seconds > 0) await this.pause();
@@ -104,9 +112,8 @@ class WaveRun {
     delete this.rollout.paused_until;
   }
 
-  /** The wave that went over the budget is the last one sent: every later host gets a skipped row, and nothing else. */
-  private async stop(wave: RolloutWave, never: RolloutWave[]): Promise<void> {
-    const reason = stopReason(wave, this.rollout);
+  /** No wave after the last one sent runs: every host of `never` gets a skipped row, and nothing else. */
+  private async stop(reason: string, never: RolloutWave[]): Promise<void> {
     this.rollout.state = 'stopped';
     this.rollout.stop_reason = reason;
     const skipped = never.flatMap((later) => {
@@ -117,7 +124,7 @@ class WaveRun {
     await this.save();
     await this.staged.skip(skipped);
     this.rows.push(...skipped);
-    this.staged.log.warn({ wave: wave.wave, failures: this.rollout.failures, skipped: skipped.length }, 'rollout stopped');
+    this.staged.log.warn({ reason, failures: this.rollout.failures, skipped: skipped.length }, 'rollout stopped');
   }
 
   /** Progress that cannot be stored leaves GET /job behind, never the rollout: the rows are the record of what ran. */

@@ -30,18 +30,32 @@ function executorInput(spec: OperationSpec, req: Request): Record<string, unknow
  * Mounts every node-targeted operation of the contract, most specific path first (see route-order.ts);
  * `validate` gives the handlers that check a request against the operation's contract first.
  */
-export function mountNodeOperations(router: Router, jobs: JobClient, transfers: Transfers, validate: (spec: OperationSpec) => RequestHandler[], accessPolicy: AccessPolicy): void {
+export function mountNodeOperations(
+  router: Router,
+  jobs: JobClient,
+  transfers: Transfers,
+  validate: (spec: OperationSpec) => RequestHandler[],
+  accessPolicy: AccessPolicy,
+  isRevoked: (jti: string) => boolean = () => false,
+): void {
   const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted).sort((a, b) => compareBySpecificity(a.path, b.path));
   const rollouts = new Rollouts(jobs);
-  for (const spec of nodeOperations) mountNodeOperation(router, jobs, rollouts, transfers, spec, validate(spec), accessPolicy);
+  for (const spec of nodeOperations) mountNodeOperation(router, { jobs, rollouts, transfers, isRevoked }, spec, validate(spec), accessPolicy);
 }
 
 /** Mounts one node-targeted operation: validate, authorize, start the job, answer with its rows (or its event stream, or its file). */
+/** What a node operation's handler works with. */
+interface NodeOperationDeps {
+  jobs: JobClient;
+  rollouts: Rollouts;
+  transfers: Transfers;
+  /** A rollout checks its key before each wave (README "Rollouts"). */
+  isRevoked: (jti: string) => boolean;
+}
+
 function mountNodeOperation(
   router: Router,
-  jobs: JobClient,
-  rollouts: Rollouts,
-  transfers: Transfers,
+  { jobs, rollouts, transfers, isRevoked }: NodeOperationDeps,
   spec: OperationSpec,
   validation: RequestHandler[],
   accessPolicy: AccessPolicy,
@@ -73,7 +87,7 @@ function mountNodeOperation(
     // README "Rollouts": wave parameters and dry runs take their own path; a plain call goes on as it always did.
     const rollout = requestedRollout(spec, req, caller, streaming);
     if (String(req.query.dry_run) === 'true') return answerDryRun(rollouts, request, rollout, res);
-    if (rollout) return answerRollout(rollouts, spec, request, rollout, res, wantsAsync(req));
+    if (rollout) return answerRollout(rollouts, spec, request, rollout, res, { async: wantsAsync(req), isRevoked });
     if (spec.downloadMediaType) {
       await answerWithFile(spec, transfers, jobs, request, res);
       return;

@@ -48,11 +48,23 @@ export function answerDryRun(rollouts: Rollouts, request: JobRequest, controls: 
  * Runs the rollout and answers once it ended: as a plain call when it completed (failures within the budget
  * included), 409 `rollout stopped` when it stopped, so no pipeline reads a stopped rollout as a success.
  */
-export async function answerRollout(rollouts: Rollouts, spec: OperationSpec, request: JobRequest, controls: RolloutControls, res: Response, async: boolean): Promise<void> {
+export async function answerRollout(
+  rollouts: Rollouts,
+  spec: OperationSpec,
+  request: JobRequest,
+  controls: RolloutControls,
+  res: Response,
+  options: { async: boolean; isRevoked: (jti: string) => boolean },
+): Promise<void> {
   const planned = asBadRequest(() => rollouts.plan(request, controls));
-  const rollout = await rollouts.start({ ...request, health: controls.health }, planned);
+  const caller = callerOf(res);
+  const lostAuthority = () => {
+    if (options.isRevoked(caller.jti)) return 'the API key that started it was revoked';
+    return caller.exp * 1000 <= Date.now() ? 'the API key that started it expired' : undefined;
+  };
+  const rollout = await rollouts.start({ ...request, health: controls.health }, planned, lostAuthority);
   res.locals.jobId = rollout.record.job_id;
-  if (async) {
+  if (options.async) {
     rollout.rows.catch(() => undefined); // the rollout goes on in the background; the caller polls GET /job
     res.status(202).json({ job_id: rollout.record.job_id, status: 'pending' });
     return;
