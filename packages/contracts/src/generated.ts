@@ -3045,6 +3045,8 @@ export interface components {
             /** Format: uuid */
             job_id: string;
             results: components["schemas"]["HostResult"][];
+            /** @description A rollout that ran all its waves (README "Rollouts"). */
+            rollout?: components["schemas"]["Rollout"];
         };
         ContainerListResponse: {
             /** Format: uuid */
