@@ -4,6 +4,7 @@
  * `skipped` row and nothing sent there (checked on the engines: their containers' StartedAt does not move), and
  * answers 409 when it stopped. A health gate checked by each agent stops it too; a dry run sends nothing.
  */
+import jwt from 'jsonwebtoken';
 import { EventStreamClient } from '../support/sse';
 import { api } from '../support/http';
 import { useTestFleet } from '../support/suite';
@@ -168,6 +169,76 @@ describe('a health gate', () => {
     const failing = await api(fleet, 'POST', `/node/db-01/container/docker/app-h/restart?t=0&health_cmd=${encodeURIComponent('test -d /nowhere')}&timeout=20`);
     expect(failing.status).toBe(409);
     expect(failing.body.results[0]).toMatchObject({ status: 'failed', error_code: 412, gate: "'test -d /nowhere' exited 1" });
+  });
+});
+
+describe('pause, resume and abort through another gateway replica', () => {
+  let other: { url: string; adminKey: string };
+  const admin = () => (jwt.decode(fleet.adminKey) as { sub: string }).sub;
+  const startRollout = async () => {
+    const started = await api(fleet, 'POST', '/node/role:web/container/docker/app-c/restart?t=0&batch=1&pause=2&async=true&timeout=20');
+    expect(started.status).toBe(202);
+    return started.body.job_id as string;
+  };
+  /** The job once its rollout ended: its last progress is stored just after its last row. */
+  const settled = async (jobId: string) => {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const job = (await api(fleet, 'GET', `/job/${jobId}?wait=30`)).body;
+      if (job.rollout.state !== 'running') return job;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`rollout ${jobId} did not end`);
+  };
+
+  beforeAll(async () => {
+    other = { url: (await fleet.startGatewayReplica('gw-b')).url, adminKey: fleet.adminKey };
+    await Promise.all(['web-01', 'web-02'].map((host) => runContainer(host, 'app-c')));
+  });
+  afterAll(() => removeEverywhere('app-c'));
+
+  it('a pause holds the next wave until resume: web-02 restarts only once resumed', async () => {
+    const before = await startedAt('web-02', 'app-c');
+    const jobId = await startRollout();
+    const held = await api(other, 'POST', `/job/${jobId}/pause`);
+    expect(held.status).toBe(200);
+    expect(held.body).toMatchObject({ job_id: jobId, rollout: { state: 'running', paused_by: admin() } });
+    // Past the 2 s pause between waves: the hold keeps wave 2 from being sent.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const waiting = (await api(fleet, 'GET', `/job/${jobId}`)).body;
+    expect(waiting.rollout.waves.map((wave: { state: string }) => wave.state)).toEqual(['passed', 'pending']);
+    expect(await startedAt('web-02', 'app-c')).toBe(before);
+
+    expect((await api(other, 'POST', `/job/${jobId}/resume`)).status).toBe(200);
+    const done = await settled(jobId);
+    expect(done.rollout).toMatchObject({ state: 'completed' });
+    expect(done.rollout.paused_by).toBeUndefined();
+    expect(await startedAt('web-02', 'app-c')).not.toBe(before);
+    // Ended: nothing left to steer.
+    const late = await api(other, 'POST', `/job/${jobId}/pause`);
+    expect(late.status).toBe(409);
+    expect(late.body).toMatchObject({ error: 'rollout not running', code: 409 });
+  });
+
+  it('an abort skips the waves not yet sent: web-02 is never restarted, and its row names who aborted', async () => {
+    const before = await startedAt('web-02', 'app-c');
+    const jobId = await startRollout();
+    expect((await api(other, 'POST', `/job/${jobId}/abort`)).status).toBe(200);
+    const done = await settled(jobId);
+    const reason = `rollout aborted before wave 2 of 2 by ${admin()}`;
+    expect(done.rollout).toMatchObject({ state: 'aborted', stop_reason: reason });
+    expect(done.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status])).toEqual([
+      ['web-01', 'ok'],
+      ['web-02', 'skipped'],
+    ]);
+    expect(done.results[1].skipped_reason).toBe(reason);
+    expect(await startedAt('web-02', 'app-c')).toBe(before);
+  });
+
+  it('a job that ran everywhere at once is no rollout to steer (409)', async () => {
+    const plain = await api(fleet, 'GET', '/node/role:web/container/docker');
+    const res = await api(other, 'POST', `/job/${plain.body.job_id}/abort`);
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ error: 'not a rollout', code: 409 });
   });
 });
 

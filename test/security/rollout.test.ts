@@ -20,6 +20,12 @@ let bindDir: string;
 const startedAt = async (host: string, name: string) => (await fleet.docker(host).getContainer(name).inspect()).State.StartedAt;
 const mentions = (body: unknown, text: string) => JSON.stringify(body).includes(text);
 
+/** The job once its rollout ended: its last progress is stored just after its last row. */
+async function ended(jobId: string): Promise<{ rollout: { state: string; paused_by?: string }; results: Array<{ status: string }> }> {
+  await until(async () => (await api(fleet, 'GET', `/job/${jobId}?wait=30`)).body.rollout.state !== 'running');
+  return (await api(fleet, 'GET', `/job/${jobId}`)).body;
+}
+
 async function until(condition: () => Promise<boolean>): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
     if (await condition()) return;
@@ -103,6 +109,33 @@ describe('rollouts and dry runs', () => {
       ['web-02', 'skipped'],
     ]);
     expect(await startedAt('web-02', 'roll-app')).toBe(before);
+  });
+
+  attack("a viewer pauses or aborts someone's rollout", async () => {
+    const before = await startedAt('web-02', 'roll-app');
+    const started = await api(fleet, 'POST', '/node/role:web/container/docker/roll-app/restart?t=0&batch=1&pause=2&async=true');
+    expect(started.status).toBe(202);
+    const jobId = started.body.job_id;
+    for (const action of ['pause', 'abort']) {
+      const viewer = await api(fleet, 'POST', `/job/${jobId}/${action}`, { key: fleet.mintKey('viewer') });
+      expect(viewer.status).toBe(403);
+    }
+    const done = await ended(jobId);
+    expect(done.rollout).toMatchObject({ state: 'completed' });
+    expect(done.rollout.paused_by).toBeUndefined();
+    expect(await startedAt('web-02', 'roll-app')).not.toBe(before);
+  });
+
+  attack('a role:web key aborts a fleet-wide rollout that reaches hosts outside its scope', async () => {
+    const started = await api(fleet, 'POST', '/node/_all/container/docker/roll-other/restart?t=0&batch=1&max_failures=3&pause=2&async=true');
+    expect(started.status).toBe(202);
+    const scoped = fleet.mintKey('operator', { scope: 'role:web', subject: 'web-team' });
+    const res = await api(fleet, 'POST', `/job/${started.body.job_id}/abort`, { key: scoped });
+    expect(res.status).toBe(403);
+    expect(mentions(res.body, 'db-01')).toBe(false);
+    const done = await ended(started.body.job_id);
+    expect(done.rollout.state).toBe('completed');
+    expect(done.results.every((row: { status: string }) => row.status !== 'skipped')).toBe(true);
   });
 
   attack('a role:web key dry-runs _all and db-01 to list the hosts outside its scope', async () => {

@@ -30,6 +30,7 @@ import { healthRoutes, type ReadinessProbe } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { jobRoutes } from './routes/jobs';
 import { mountNodeOperations } from './routes/node/mount';
+import { rolloutControlRoutes } from './routes/rollout-controls';
 import { targetRoutes } from './routes/targets';
 import { tokenRoutes } from './routes/tokens';
 import type { Transfers } from './routes/node/transfers';
@@ -101,6 +102,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(validation.router((op) => op.nodeTargeted));
   app.use(finiteQueryNumbers);
   app.use(jobRoutes(deps.jobs, deps.store, deps.roster));
+  app.use(rolloutControlRoutes(deps.jobs, deps.store, deps.roster));
   app.use(agentRoutes(deps.roster, deps.identities));
   app.use(feedRoutes({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked: (jti) => deps.revocations.isRevoked(jti), maxBufferedBytes: deps.jobs.streamBufferBytes }));
   app.use(auditRoutes(deps.audit, deps.roster));

@@ -2588,6 +2588,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/job/{job_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hold a rollout before its next wave
+         * @description The wave running ends; the next one is not sent until `resume` (or `abort`). A rollout held until its remaining waves no longer fit before its deadline is aborted. Works through any gateway replica, on the replica running the rollout. Needs the permission of the job's own operation and a scope covering every host of the job (README "Rollouts"); 409 when the job is no rollout, has ended, or no replica runs it.
+         */
+        post: operations["job.pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/job/{job_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Let a held rollout go on with its next wave
+         * @description Undoes `pause`. Works through any gateway replica, on the replica running the rollout. Needs the permission of the job's own operation and a scope covering every host of the job (README "Rollouts"); 409 when the job is no rollout, has ended, or no replica runs it.
+         */
+        post: operations["job.resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/job/{job_id}/abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a rollout before its next wave
+         * @description The wave running ends; every host not reached gets a `skipped` row naming who aborted it, and the rollout answers 409 `rollout aborted`. Works through any gateway replica, on the replica running the rollout. Needs the permission of the job's own operation and a scope covering every host of the job (README "Rollouts"); 409 when the job is no rollout, has ended, or no replica runs it.
+         */
+        post: operations["job.abort"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/feed/job/{job_id}": {
         parameters: {
             query?: never;
@@ -3488,10 +3548,10 @@ export interface components {
         /** @description A job run in waves (README "Rollouts"): its plan, fixed at creation, and its progress, stored in the job record as it goes. */
         Rollout: {
             /**
-             * @description `stopped`: a wave ended with more failed hosts than `max_failures`; no later wave was sent.
+             * @description `stopped`: a wave ended with more failed hosts than `max_failures`, or the key that started it was revoked or expired; `aborted`: `POST /job/{job_id}/abort`. No later wave was sent.
              * @enum {string}
              */
-            state: "running" | "completed" | "stopped";
+            state: "running" | "completed" | "stopped" | "aborted";
             /** @enum {string} */
             order: "hostname" | "random";
             /** @description The seed of `order=random`: the same hosts, order and seed give the same waves. */
@@ -3517,6 +3577,8 @@ export interface components {
              * @description Set while the rollout waits `pause` seconds before its next wave.
              */
             paused_until?: string;
+            /** @description Set while the rollout is held by `POST /job/{job_id}/pause`: the subject of the key that held it. */
+            paused_by?: string;
             waves: components["schemas"]["RolloutWave"][];
         };
         RolloutWave: {
@@ -3535,6 +3597,11 @@ export interface components {
             started_at?: string;
             /** Format: date-time */
             ended_at?: string;
+        };
+        RolloutControlled: {
+            /** Format: uuid */
+            job_id: string;
+            rollout: components["schemas"]["Rollout"];
         };
         /** @description The answer of `?dry_run=true`: what the call would do; nothing was stored or sent. */
         DryRunPlan: {
@@ -7986,6 +8053,162 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Job"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "job.pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout as it stands once the replica running it took the request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "rollout": {
+                     *         "state": "running",
+                     *         "order": "hostname",
+                     *         "max_failures": 0,
+                     *         "pause_seconds": 0,
+                     *         "failures": 0,
+                     *         "paused_by": "ci-pipeline",
+                     *         "waves": [
+                     *           {
+                     *             "wave": 1,
+                     *             "hosts": [
+                     *               "web-01"
+                     *             ],
+                     *             "state": "passed"
+                     *           },
+                     *           {
+                     *             "wave": 2,
+                     *             "hosts": [
+                     *               "web-02"
+                     *             ],
+                     *             "state": "pending"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RolloutControlled"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "job.resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout as it stands once the replica running it took the request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "rollout": {
+                     *         "state": "running",
+                     *         "order": "hostname",
+                     *         "max_failures": 0,
+                     *         "pause_seconds": 0,
+                     *         "failures": 0,
+                     *         "paused_by": "ci-pipeline",
+                     *         "waves": [
+                     *           {
+                     *             "wave": 1,
+                     *             "hosts": [
+                     *               "web-01"
+                     *             ],
+                     *             "state": "passed"
+                     *           },
+                     *           {
+                     *             "wave": 2,
+                     *             "hosts": [
+                     *               "web-02"
+                     *             ],
+                     *             "state": "pending"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RolloutControlled"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "job.abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout as it stands once the replica running it took the request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "rollout": {
+                     *         "state": "running",
+                     *         "order": "hostname",
+                     *         "max_failures": 0,
+                     *         "pause_seconds": 0,
+                     *         "failures": 0,
+                     *         "paused_by": "ci-pipeline",
+                     *         "waves": [
+                     *           {
+                     *             "wave": 1,
+                     *             "hosts": [
+                     *               "web-01"
+                     *             ],
+                     *             "state": "passed"
+                     *           },
+                     *           {
+                     *             "wave": 2,
+                     *             "hosts": [
+                     *               "web-02"
+                     *             ],
+                     *             "state": "pending"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RolloutControlled"];
                 };
             };
             default: components["responses"]["Error"];

@@ -113,6 +113,23 @@ export function earlyRowSubject(jobId: string, hostname: string): string {
   return `${EARLY_ROW_SUBJECT_PREFIX}.${jobId}.${hostname}`;
 }
 
+/**
+ * A rollout's pause, resume and abort, asked by any gateway replica of the one running it (core request/reply
+ * inside the gateway's account: no agent imports it).
+ */
+export function rolloutControlSubject(jobId: string): string {
+  return `fleet.rollout.${jobId}.control`;
+}
+
+/** What `POST /job/{job_id}/pause|resume|abort` asks of the replica running the rollout; `by` is the key's subject. */
+export interface RolloutControl {
+  action: 'pause' | 'resume' | 'abort';
+  by: string;
+}
+
+/** The running replica's answer: the rollout as it stands once it took the control, or why it did not. */
+export type RolloutControlReply = { rollout: Rollout } | { refused: string };
+
 export function uploadSubject(jobId: string, hostname: string): string {
   return `${UPLOAD_SUBJECT_PREFIX}.${jobId}.${hostname}`;
 }

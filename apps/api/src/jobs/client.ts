@@ -8,6 +8,7 @@ import {
   isFinal,
   jobSubject,
   isStreamChunkEvent,
+  rolloutControlSubject,
   parseStreamSubject,
   streamSubject,
   type HealthGate,
@@ -15,6 +16,8 @@ import {
   type JobMessage,
   type JobRecord,
   type Rollout,
+  type RolloutControl,
+  type RolloutControlReply,
   type StreamChunk,
 } from '@fleet/contracts/protocol';
 import type { TargetResolver } from '../targets/resolve';
@@ -61,7 +64,7 @@ export interface JobRequest {
 
 export interface JobClientDeps {
   /** Core NATS: chunks of streaming jobs come in on it, cancels go out. */
-  nc: Pick<NatsConnection, 'publish' | 'subscribe'>;
+  nc: Pick<NatsConnection, 'publish' | 'subscribe' | 'request'>;
   /** Dispatch messages go out through it, acknowledged by their stream. */
   js: JetStreamPublisher;
   store: JobStore;
@@ -90,6 +93,8 @@ export interface StagedJob {
   skip(rows: HostRow[]): Promise<void>;
   /** Logs with the job's id and target. */
   log: Logger;
+  /** Takes pause, resume and abort from any replica (controlRollout) until the returned function is called. */
+  onControl(take: (control: RolloutControl) => RolloutControlReply): () => void;
   /** The rollout is over with these rows: its key's slot and its credential are let go, and it is counted once (metrics). */
   finish(rows: HostRow[]): void;
 }
@@ -171,8 +176,33 @@ export class JobClient {
       skip: async (rows) => {
         await settleInWindow(rows, DISPATCH_WINDOW, (row) => store.recordSkipped(record.job_id, row));
       },
+      onControl: (take) => this.answerControls(record.job_id, take),
       finish,
     };
+  }
+
+  /**
+   * Asks the replica running the rollout to pause, resume or abort it; undefined when no replica runs it
+   * (it has ended, or its gateway is gone).
+   */
+  async controlRollout(jobId: string, control: RolloutControl): Promise<RolloutControlReply | undefined> {
+    try {
+      const reply = await this.deps.nc.request(rolloutControlSubject(jobId), JSON.stringify(control), { timeout: CONTROL_TIMEOUT_MS });
+      return reply.json<RolloutControlReply>();
+    } catch {
+      return undefined;
+    }
+  }
+
+  private answerControls(jobId: string, take: (control: RolloutControl) => RolloutControlReply): () => void {
+    const sub = this.deps.nc.subscribe(rolloutControlSubject(jobId), {
+      callback: (err, msg) => {
+        if (err) return;
+        const control = parseControl(msg.data);
+        msg.respond(JSON.stringify(control ? take(control) : { refused: 'not a rollout control' }));
+      },
+    });
+    return () => sub.unsubscribe();
   }
 
   /** One wave: its own record view (its hosts, its start and deadline) is sealed, sent and collected like a job. */
@@ -304,7 +334,9 @@ export class JobClient {
         };
         wake();
       });
-      return withHeard(await store.view(record), heard);
+      // Read again: a rollout stores its progress in the record as it goes (README "Rollouts").
+      const latest = await store.getRecord(jobId);
+      return withHeard(await store.view(latest ? restrict(latest) : record), heard);
     } finally {
       unwatch();
       unresync();
@@ -457,6 +489,9 @@ async function settleInWindow<T, R>(items: readonly T[], window: number, run: (i
   return outcomes;
 }
 
+/** How long a pause, resume or abort waits for the replica running the rollout to answer. */
+const CONTROL_TIMEOUT_MS = 5_000;
+
 /** How long a settled job's rows are kept for `waitFor`: far longer than a durable write takes. */
 const ANSWERED_KEPT_MS = 10_000;
 
@@ -480,6 +515,17 @@ const chunkDecoder = new TextDecoder();
 interface UnsealedPayload {
   json: string;
   digest: string;
+}
+
+/** Only gateways publish in the gateway's account; a malformed control is still refused, never taken. */
+function parseControl(data: Uint8Array): RolloutControl | undefined {
+  try {
+    const { action, by } = JSON.parse(chunkDecoder.decode(data)) as Partial<RolloutControl>;
+    if (action !== 'pause' && action !== 'resume' && action !== 'abort') return undefined;
+    return typeof by === 'string' ? { action, by } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseChunk(data: Uint8Array): StreamChunk | undefined {

@@ -36,6 +36,15 @@ describe('rolloutEvents', () => {
     ]);
   });
 
+  it('announces a hold, its resume and an abort', () => {
+    const before = plan();
+    const held = { ...structuredClone(before), paused_by: 'alice' };
+    expect(rolloutEvents(before, held)).toEqual([{ event: 'held', by: 'alice' }]);
+    expect(rolloutEvents(held, before)).toEqual([{ event: 'resumed' }]);
+    const aborted: Rollout = { ...structuredClone(before), state: 'aborted', stop_reason: 'rollout aborted before wave 2 of 3 by bob' };
+    expect(rolloutEvents(held, aborted)).toEqual([{ event: 'aborted', reason: 'rollout aborted before wave 2 of 3 by bob' }]);
+  });
+
   it('announces nothing for a save that changed nothing, and the completion once', () => {
     const done = plan();
     done.waves.forEach((wave) => (wave.state = 'passed'));

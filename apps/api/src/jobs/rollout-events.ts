@@ -5,6 +5,9 @@ export type RolloutEvent =
   | { event: 'wave_started'; wave: number; hosts: string[] }
   | { event: 'wave_ended'; wave: number; state: 'passed' | 'failed'; failed: string[]; gate?: string }
   | { event: 'paused'; until: string }
+  | { event: 'held'; by: string }
+  | { event: 'resumed' }
+  | { event: 'aborted'; reason: string }
   | { event: 'stopped'; reason: string; failures: number }
   | { event: 'completed'; failures: number };
 
@@ -23,6 +26,9 @@ export function rolloutEvents(before: Rollout | undefined, after: Rollout): Roll
     }
   }
   if (after.paused_until && after.paused_until !== before?.paused_until) events.push({ event: 'paused', until: after.paused_until });
+  if (after.paused_by && !before?.paused_by) events.push({ event: 'held', by: after.paused_by });
+  if (!after.paused_by && before?.paused_by && after.state === 'running') events.push({ event: 'resumed' });
+  if (after.state !== before?.state && after.state === 'aborted') events.push({ event: 'aborted', reason: after.stop_reason ?? '' });
   if (after.state !== before?.state && after.state === 'stopped') events.push({ event: 'stopped', reason: after.stop_reason ?? '', failures: after.failures });
   if (after.state !== before?.state && after.state === 'completed') events.push({ event: 'completed', failures: after.failures });
   return events;

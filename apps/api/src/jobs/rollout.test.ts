@@ -1,4 +1,4 @@
-import type { HostRow, JobRecord, Rollout } from '@fleet/contracts/protocol';
+import type { HostRow, JobRecord, Rollout, RolloutControl, RolloutControlReply } from '@fleet/contracts/protocol';
 import type { JobClient, JobRequest, StagedJob } from './client';
 import { Rollouts } from './rollout';
 
@@ -6,8 +6,9 @@ const HOSTS = ['h1', 'h2', 'h3', 'h4', 'h5'];
 const request: JobRequest = { operation: 'docker.container.restart', target: '_all', params: { id: 'app' }, timeoutSeconds: 10, caller: 'test' };
 
 /** A job client whose hosts answer at once: `failing` ones fail. Records what was sent, saved and skipped. */
-function fakeJobs(failing: string[]) {
+function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<void> = async () => undefined) {
   const sent: string[][] = [];
+  const control: { take?: (control: RolloutControl) => RolloutControlReply } = {};
   const saved: Rollout[] = [];
   const skipped: HostRow[] = [];
   const settled: HostRow[][] = [];
@@ -19,14 +20,19 @@ function fakeJobs(failing: string[]) {
       log: silent as unknown as StagedJob['log'],
       runOn: async (subset) => {
         sent.push(subset);
+        await beforeAnswer(subset);
         return subset.map((hostname): HostRow => ({ hostname, status: failing.includes(hostname) ? 'failed' : 'ok', changed: !failing.includes(hostname) }));
       },
       saveProgress: async (progress) => void saved.push(structuredClone(progress)),
       skip: async (rows) => void skipped.push(...rows),
       finish: (rows) => void settled.push(rows),
+      onControl: (take) => {
+        control.take = take;
+        return () => delete control.take;
+      },
     }),
   };
-  return { jobs: jobs as unknown as JobClient, sent, saved, skipped, settled };
+  return { jobs: jobs as unknown as JobClient, sent, saved, skipped, settled, control };
 }
 
 async function roll(failing: string[], batch: string, maxFailures?: string, lostAuthority: () => string | undefined = () => undefined) {
@@ -73,5 +79,35 @@ describe('Rollouts', () => {
     ]);
     expect(settled).toHaveLength(1);
     expect(settled[0]).toHaveLength(5);
+  });
+
+  it('holds the next wave on pause until resume, from the wave running; an abort skips the rest', async () => {
+    let controls: ReturnType<typeof fakeJobs>['control'] = {};
+    const replies: RolloutControlReply[] = [];
+    const fake = fakeJobs([], async (wave) => {
+      if (wave[0] === 'h1') replies.push((controls.take as NonNullable<typeof controls.take>)({ action: 'pause', by: 'alice' }));
+    });
+    controls = fake.control;
+    const rollouts = new Rollouts(fake.jobs);
+    const started = await rollouts.start(request, rollouts.plan(request, { batch: '2', pauseSeconds: 0, order: 'hostname' }), () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(fake.sent).toEqual([['h1', 'h2']]);
+    expect(replies[0]).toMatchObject({ rollout: { state: 'running', paused_by: 'alice' } });
+    expect(started.progress().paused_by).toBe('alice');
+    controls.take?.({ action: 'resume', by: 'bob' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(fake.sent).toEqual([['h1', 'h2'], ['h3', 'h4'], ['h5']]);
+    expect((await started.rows).every((row) => row.status === 'ok')).toBe(true);
+    expect(controls.take).toBeUndefined();
+
+    const aborting = fakeJobs([], async (wave) => {
+      if (wave[0] === 'h1') aborting.control.take?.({ action: 'abort', by: 'carol' });
+    });
+    const second = new Rollouts(aborting.jobs);
+    const aborted = await second.start(request, second.plan(request, { batch: '2', pauseSeconds: 0, order: 'hostname' }), () => undefined);
+    await aborted.rows;
+    expect(aborting.sent).toEqual([['h1', 'h2']]);
+    expect(aborted.progress()).toMatchObject({ state: 'aborted', stop_reason: 'rollout aborted before wave 2 of 3 by carol' });
+    expect(aborting.skipped.map((row) => row.hostname)).toEqual(['h3', 'h4', 'h5']);
   });
 });

@@ -1,4 +1,4 @@
-import type { HostRow, JobRecord, Rollout, RolloutWave } from '@fleet/contracts/protocol';
+import type { HostRow, JobRecord, Rollout, RolloutControl, RolloutControlReply, RolloutWave } from '@fleet/contracts/protocol';
 import type { JobClient, JobRequest, StagedJob } from './client';
 import { byHostname } from './rows';
 import { planRollout, singleWavePlan, type RolloutControls } from './rollout-plan';
@@ -62,6 +62,10 @@ const SPAN_SLACK_MS = 5_000;
 class WaveRun {
   private step = 0;
   private readonly rows: HostRow[] = [];
+  /** Set by an abort: why no further wave goes. */
+  private abortReason?: string;
+  /** Ends the current sleep early (a pause between waves, or a hold). */
+  private wake: () => void = () => undefined;
 
   constructor(
     private readonly staged: StagedJob,
@@ -71,17 +75,25 @@ class WaveRun {
   ) {}
 
   async run(): Promise<HostRow[]> {
+    const unlisten = this.staged.onControl((control) => this.take(control));
+    try {
+      return await this.runWaves();
+    } finally {
+      unlisten();
+    }
+  }
+
+  private async runWaves(): Promise<HostRow[]> {
     const { waves } = this.rollout;
     for (const [index, wave] of waves.entries()) {
-      // A wave runs on the authority of the key that started the rollout, as the key stands now.
-      const lost = index > 0 ? this.lostAuthority() : undefined;
-      if (lost) {
-        await this.stop(`rollout stopped before wave ${wave.wave} of ${waves.length}: ${lost}`, waves.slice(index));
+      const halt = index > 0 ? await this.haltBefore(wave, waves.length - index) : undefined;
+      if (halt) {
+        await this.stop(halt.state, halt.reason, waves.slice(index));
         return this.rows.sort(byHostname);
       }
       await this.runWave(wave);
       if (this.rollout.failures > this.rollout.max_failures) {
-        await this.stop(stopReason(wave, this.rollout), waves.slice(index + 1));
+        await this.stop('stopped', stopReason(wave, this.rollout), waves.slice(index + 1));
         return this.rows.sort(byHostname);
       }
       if (index < waves.length - 1 && this.rollout.pause_seconds > 0) await this.pause();
@@ -89,6 +101,49 @@ class WaveRun {
     this.rollout.state = 'completed';
     await this.save();
     return this.rows.sort(byHostname);
+  }
+
+  /** A pause, resume or abort from any replica (README "Rollouts"); each takes effect between waves. */
+  private take({ action, by }: RolloutControl): RolloutControlReply {
+    if (this.rollout.state !== 'running') return { refused: `the rollout has ended (${this.rollout.state})` };
+    const held = this.rollout.paused_by !== undefined;
+    if (action === 'abort') this.abortReason ??= `by ${by}`;
+    if (action === 'pause') this.rollout.paused_by ??= by;
+    if (action === 'resume') delete this.rollout.paused_by;
+    if (action === 'abort' || (action === 'resume' && held)) this.wake();
+    void this.save();
+    return { rollout: structuredClone(this.rollout) };
+  }
+
+  /** Why no further wave may go (an abort, or the key that started it lost its authority), once a hold is over. */
+  private async haltBefore(wave: RolloutWave, remaining: number): Promise<{ state: 'stopped' | 'aborted'; reason: string } | undefined> {
+    await this.whileHeld(remaining);
+    const before = `before wave ${wave.wave} of ${this.rollout.waves.length}`;
+    if (this.abortReason) return { state: 'aborted', reason: `rollout aborted ${before} ${this.abortReason}` };
+    // A wave runs on the authority of the key that started the rollout, as the key stands now.
+    const lost = this.lostAuthority();
+    return lost ? { state: 'stopped', reason: `rollout stopped ${before}: ${lost}` } : undefined;
+  }
+
+  /** Waits while the rollout is held; held until its `remaining` waves no longer fit before its deadline, it is aborted. */
+  private async whileHeld(remaining: number): Promise<void> {
+    const latestStart = Date.parse(this.staged.record.deadline) - remaining * this.waveTimeoutMs - (remaining - 1) * this.rollout.pause_seconds * 1000;
+    while (this.rollout.paused_by !== undefined && !this.abortReason) {
+      const left = latestStart - Date.now();
+      if (left <= 0) this.abortReason = `: held by ${this.rollout.paused_by} until its remaining waves no longer fit before its deadline`;
+      else await this.sleep(left);
+    }
+  }
+
+  /** Sleeps `ms`, or until an abort (or a resume) wakes it. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private async runWave(wave: RolloutWave): Promise<void> {
@@ -108,13 +163,14 @@ class WaveRun {
     const until = Date.now() + this.rollout.pause_seconds * 1000;
     this.rollout.paused_until = new Date(until).toISOString();
     await this.save();
-    await new Promise((resolve) => setTimeout(resolve, until - Date.now()));
+    await this.sleep(until - Date.now());
     delete this.rollout.paused_until;
   }
 
   /** No wave after the last one sent runs: every host of `never` gets a skipped row, and nothing else. */
-  private async stop(reason: string, never: RolloutWave[]): Promise<void> {
-    this.rollout.state = 'stopped';
+  private async stop(state: 'stopped' | 'aborted', reason: string, never: RolloutWave[]): Promise<void> {
+    this.rollout.state = state;
+    delete this.rollout.paused_by;
     this.rollout.stop_reason = reason;
     const skipped = never.flatMap((later) => {
       later.state = 'skipped';
@@ -124,7 +180,7 @@ class WaveRun {
     await this.save();
     await this.staged.skip(skipped);
     this.rows.push(...skipped);
-    this.staged.log.warn({ reason, failures: this.rollout.failures, skipped: skipped.length }, 'rollout stopped');
+    this.staged.log.warn({ reason, failures: this.rollout.failures, skipped: skipped.length }, `rollout ${state}`);
   }
 
   /** Progress that cannot be stored leaves GET /job behind, never the rollout: the rows are the record of what ran. */

@@ -72,8 +72,9 @@ export async function answerRollout(
   const rows = await rollout.rows;
   const results = readableRows(callerOf(res).permissions, spec.name, rows);
   const progress = rollout.progress();
-  if (progress.state === 'stopped') {
-    throw new ApiError(409, 'rollout stopped', progress.stop_reason ?? 'rollout stopped', { job_id: rollout.record.job_id, results, rollout: progress });
+  if (progress.state === 'stopped' || progress.state === 'aborted') {
+    const error = `rollout ${progress.state}`;
+    throw new ApiError(409, error, progress.stop_reason ?? error, { job_id: rollout.record.job_id, results, rollout: progress });
   }
   res.status(spec.mutating ? 202 : 200).json({ job_id: rollout.record.job_id, results, rollout: progress });
 }
