@@ -335,7 +335,7 @@ export class JobClient {
         wake();
       });
       // Read again: a rollout stores its progress in the record as it goes (README "Rollouts").
-      const latest = await store.getRecord(jobId);
+      const latest = stored.rollout ? await store.getRecord(jobId) : undefined;
       return withHeard(await store.view(latest ? restrict(latest) : record), heard);
     } finally {
       unwatch();
