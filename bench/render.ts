@@ -719,7 +719,8 @@ ${table(['', 'p50 (ms)', 'p99 (ms)'], [
     [`${w.waves} waves`, n(w.rolloutMs.p50), n(w.rolloutMs.p99)],
   ])}
 
-- Overhead per wave: **${n(w.overheadPerWaveMs)} ms** ((waves p50 − at once p50) / ${w.waves}): a wave's dispatch, collection and stored progress.
+- Overhead per wave: **${n(w.overheadPerWaveMs)} ms** ((waves p50 − at once p50) / ${w.waves}): a wave's dispatch, collection
+  and stored progress.
 `;
 }
 
