@@ -713,6 +713,24 @@ ${lines.join('\n')}
 `;
 }
 
+function rolloutSection(r: BenchResults): string {
+  const w = r.rollout;
+  if (!w) return '## What a rollout wave costs\n\nNot run (`npm run bench -- --only=rollout`).\n';
+  return `## What a rollout wave costs
+
+\`POST /node/_all/container/docker/app-0/restart\` on ${w.hosts} hosts of the scale harness (${w.harness}), at once and with
+\`batch=10%\` (${w.waves} waves, each sent once the one before it ended), ${w.pairs} interleaved pairs.
+
+${table(['', 'p50 (ms)', 'p99 (ms)'], [
+    ['every host at once', n(w.plainMs.p50), n(w.plainMs.p99)],
+    [`${w.waves} waves`, n(w.rolloutMs.p50), n(w.rolloutMs.p99)],
+  ])}
+
+- Overhead per wave: **${n(w.overheadPerWaveMs)} ms** ((waves p50 − at once p50) / ${w.waves}): a wave's dispatch, collection
+  and stored progress.
+`;
+}
+
 function tlsSection(r: BenchResults): string {
   const t = r.tls;
   if (!t) return '## 8. What TLS costs\n\nNot run.\n';
@@ -854,6 +872,7 @@ export function renderMarkdown(r: BenchResults, baseline?: BenchResults): string
     pipelinesSection(r),
     dockerCliSection(r),
     tlsSection(r),
+    rolloutSection(r),
     dashboardSection(r),
     findings(r, history),
     closing(r, history),

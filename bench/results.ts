@@ -7,6 +7,7 @@ import type { OverheadResult } from './sections/overhead';
 import type { DockerCliResult } from './sections/docker-cli';
 import type { PipelinesResult } from './sections/pipelines';
 import type { ProfileResult } from './sections/profiling';
+import type { RolloutBenchResult } from './sections/rollout';
 import type { ScaleResult } from './sections/scale';
 import type { ThroughputTarget } from './sections/throughput';
 import type { TlsCostResult } from './sections/tls';
@@ -34,6 +35,8 @@ export interface BenchResults {
   throughput?: ThroughputTarget[];
   profile?: ProfileResult;
   scale?: ScaleResult;
+  /** What one more wave of a rollout costs, on the scale harness. */
+  rollout?: RolloutBenchResult;
   micro?: { jwt: JwtMicro };
   /** Section 5's changes, each measured both ways in the same process during this run. */
   ab?: AbMeasurement[];

@@ -7,7 +7,8 @@
  *   npm run bench -- --quick         smaller samples and fleets (under 2 minutes)
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
- *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale, dashboard, tls)
+ *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale, dashboard, tls,
+ *                                    rollout = what a wave costs)
  *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
  *   npm run bench -- --only=dashboard the dashboard alone: writes bench/results/dashboard.json and re-renders BENCHMARKS.md
  *                                     from the recorded results, leaving latest.json as it was
@@ -30,6 +31,7 @@ import { runOverhead } from './sections/overhead';
 import { runDockerCli } from './sections/docker-cli';
 import { runPipelines } from './sections/pipelines';
 import { runProfile } from './sections/profiling';
+import { runRolloutBench } from './sections/rollout';
 import { runScale } from './sections/scale';
 import { runThroughput } from './sections/throughput';
 import { runTlsCost } from './sections/tls';
@@ -48,7 +50,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--levels=')) options.levels = arg.slice('--levels='.length).split(',').map(Number);
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
@@ -222,6 +224,11 @@ async function main(): Promise<void> {
   if (wants('scale')) await phase('scale', async () => {
     results.scale = await runScale(options, progress);
     loads.push({ phase: 'after scale', ...loadSnapshot(own) });
+  });
+
+  if (wants('rollout')) await phase('rollout', async () => {
+    results.rollout = await runRolloutBench(options, progress);
+    loads.push({ phase: 'after rollout', ...loadSnapshot(own) });
   });
 
   if (wants('dashboard')) await phase('dashboard', async () => {

@@ -19,6 +19,10 @@ export interface SimulatedEngineOptions {
   latencyMs?: number;
   /** Containers whose id starts with this block on inspect until released (in-flight job measurements). */
   hold?: HoldGate;
+  /** A restart fails here as on an engine whose container is gone (404): a failure injected for rollouts. */
+  failRestart?: boolean;
+  /** Called on every container restart, failed or not, so a bench can count what reached each engine. */
+  onRestart?: () => void;
 }
 
 /**
@@ -180,6 +184,11 @@ function simulatedContainer(
     exec: async () => {
       if (!exists) return missing();
       return answer(() => simulatedExec());
+    },
+    restart: async () => {
+      opts.onRestart?.();
+      if (!exists || opts.failRestart) return missing();
+      return answer(() => undefined);
     },
   };
   return notSimulatedElsewhere(container, `container ${id}`);

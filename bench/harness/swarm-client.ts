@@ -73,6 +73,10 @@ export class SwarmProcess {
     return this.next('stats', 10_000, { type: 'stats' });
   }
 
+  restarts(): Promise<ReportOf<'restarts'>> {
+    return this.next('restarts', 10_000, { type: 'restarts' });
+  }
+
   arm(): Promise<ReportOf<'armed'>> {
     return this.next('armed', 10_000, { type: 'arm' });
   }

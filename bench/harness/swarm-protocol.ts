@@ -15,15 +15,19 @@ export interface SwarmConfig {
   /** Give up starting after this long and report how far it got. */
   startTimeoutMs: number;
   logLevel: string;
+  /** Hostnames whose simulated engine fails every container restart (404). */
+  failingHosts?: string[];
 }
 
-export type SwarmRequest = { type: 'arm' } | { type: 'release' } | { type: 'stats' } | { type: 'stop' };
+export type SwarmRequest = { type: 'arm' } | { type: 'release' } | { type: 'stats' } | { type: 'restarts' } | { type: 'stop' };
 export type SwarmReport =
   | { type: 'progress'; started: number }
   | { type: 'ready'; started: number; failed: number; ms: number; errors: string[] }
   | { type: 'armed' }
   | { type: 'released'; count: number }
   | { type: 'stats'; rssBytes: number; heapUsedBytes: number; held: number; agents: number }
+  /** Container restarts each host's engine received so far (hosts with none left out). */
+  | { type: 'restarts'; byHost: Record<string, number> }
   | { type: 'stopped'; ms: number };
 
 const ROLES = ['web', 'db', 'cache', 'batch'];

@@ -28,6 +28,8 @@ async function main(): Promise<void> {
   const baseLog = createLogger('fleet-agent', config.logLevel);
   const gate = new HoldGate();
   const agents: RunningAgent[] = [];
+  const restarts = new Map<string, number>();
+  const failing = new Set(config.failingHosts ?? []);
   const errors: string[] = [];
   let failed = 0;
   let stopping = false;
@@ -44,6 +46,7 @@ async function main(): Promise<void> {
       const memory = process.memoryUsage();
       send({ type: 'stats', rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, held: gate.held, agents: agents.length });
     }
+    if (request.type === 'restarts') send({ type: 'restarts', byHost: Object.fromEntries(restarts) });
     if (request.type === 'stop') void stopAll();
   });
   // The bench going away must never leave agents behind.
@@ -64,7 +67,13 @@ async function main(): Promise<void> {
       hostGrantPublicKey,
       registries: [...DEFAULT_REGISTRIES],
     };
-    const engine = simulatedEngine({ hostname, containers: config.containersPerHost, hold: gate });
+    const engine = simulatedEngine({
+      hostname,
+      containers: config.containersPerHost,
+      hold: gate,
+      failRestart: failing.has(hostname),
+      onRestart: () => restarts.set(hostname, (restarts.get(hostname) ?? 0) + 1),
+    });
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
         agents.push(await startAgent(agentConfig, engine, baseLog.child({ hostname })));

@@ -10,6 +10,7 @@ import { bindJobConsumer, hasJobConsumer } from './consumer';
 import { endsBeforeRedelivery, isOwnDelivery, parseJob } from './delivery';
 import { executeWhenFree } from './execute';
 import type { ExecutorTable } from './executors/types';
+import { gatedRow } from './health-gate';
 import type { HostObjects } from './host-objects';
 import { admitJob, hostRefusalRow, namedAsCalled, type AdmittedJob, type HostPolicy, type HostRefusal } from './host-policy';
 import { claimJob, writeRow } from './results-bucket';
@@ -132,7 +133,9 @@ export class JobWorker {
       log.info('job already claimed on this host; not executed again');
       return;
     }
-    const { row, json } = encodeWithinRowCap(await this.admitAndExecute(job, slots, log));
+    const ran = await this.admitAndExecute(job, slots, log);
+    // README "Rollouts": a step that succeeded passes its health gate before the host counts as passed.
+    const { row, json } = encodeWithinRowCap(job.health && ran.status === 'ok' ? await gatedRow({ ...job, health: job.health }, ran, this.deps) : ran);
     this.deps.onExecuted?.(job, row);
     // Heard at once by the waiting gateway; the durable write below is what every replica reads later.
     this.deps.nc.publish(earlyRowSubject(job.job_id, hostname), json);

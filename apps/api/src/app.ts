@@ -33,6 +33,7 @@ import { healthHandlers, type ReadinessProbe } from './routes/health';
 import { metricsHandler } from './routes/metrics';
 import { jobHandlers } from './routes/jobs';
 import { mountNodeOperations } from './routes/node/mount';
+import { rolloutControlHandlers } from './routes/rollout-controls';
 import { mountGatewayOperations, type GatewayHandlers } from './routes/operation-table';
 import { targetHandlers } from './routes/targets';
 import { tokenHandlers } from './routes/tokens';
@@ -108,7 +109,7 @@ export function createApp(deps: GatewayDeps): Express {
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit, accessPolicy: accessPolicyOf(deps) }));
   // The node operations validate on their own routes: one route lookup per call, and no turn of the
   // event loop for leaving a validation router (express' router leaves by setImmediate).
-  app.use(nodeRoutes(deps.jobs, deps.transfers, checks, accessPolicyOf(deps), deps.idempotency));
+  app.use(nodeRoutes(deps.jobs, deps.transfers, checks, accessPolicyOf(deps), deps.idempotency, (jti) => deps.revocations.isRevoked(jti)));
   const gatewayRoutes = Router();
   mountGatewayOperations(gatewayRoutes, handlers, (spec) => !spec.public, checks);
   app.use(withoutOptions(gatewayRoutes));
@@ -130,9 +131,10 @@ function nodeRoutes(
   checks: OperationChecks,
   accessPolicy: AccessPolicy,
   idempotency: IdempotencyKeys,
+  isRevoked: (jti: string) => boolean,
 ): RequestHandler {
   const router = Router();
-  mountNodeOperations(router, jobs, transfers, checks, accessPolicy, idempotency);
+  mountNodeOperations(router, jobs, transfers, checks, accessPolicy, idempotency, isRevoked);
   return withoutOptions(router);
 }
 
@@ -154,6 +156,7 @@ export function gatewayHandlers(deps: GatewayDeps, preAuth: PreAuthLimit, maxKey
     ...agentJoinHandler(deps.identities, preAuth),
     ...agentHandlers(deps.roster, deps.identities),
     ...jobHandlers(deps.jobs, deps.store, deps.roster, new Reruns(deps.jobs, deps.store, accessPolicyOf(deps), deps.log)),
+    ...rolloutControlHandlers(deps.jobs, deps.store, deps.roster),
     ...feedHandlers({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked, maxBufferedBytes: deps.jobs.streamBufferBytes }),
     ...auditHandlers(deps.audit, deps.roster),
     ...tokenHandlers(deps.revocations, deps.mintedKeys, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }),

@@ -118,6 +118,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -160,6 +180,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -199,6 +239,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -235,6 +295,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -271,6 +351,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -305,6 +405,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -341,6 +461,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -379,6 +519,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -417,6 +577,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -456,6 +636,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -492,6 +692,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -528,6 +748,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -566,6 +806,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -602,6 +862,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -638,6 +918,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -674,6 +974,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -712,6 +1032,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -751,6 +1091,8 @@ export interface paths {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -799,6 +1141,8 @@ export interface paths {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -834,6 +1178,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -873,6 +1237,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -904,6 +1288,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -955,6 +1359,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -993,6 +1417,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1044,6 +1488,8 @@ export interface paths {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -1078,6 +1524,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1118,6 +1584,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1152,6 +1638,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1185,6 +1691,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1221,6 +1747,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1257,6 +1803,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1298,6 +1864,8 @@ export interface paths {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -1334,6 +1902,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1375,6 +1963,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1409,6 +2017,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1448,6 +2076,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1483,6 +2131,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1517,6 +2185,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1554,6 +2242,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1590,6 +2298,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1626,6 +2354,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1657,6 +2405,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1688,6 +2456,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1722,6 +2510,26 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -1803,6 +2611,66 @@ export interface paths {
          *     must call again. A choice that selects no host is a 409 too.
          */
         post: operations["job.rerun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/job/{job_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hold a rollout before its next wave
+         * @description The wave running ends; the next one is not sent until `resume` (or `abort`). A rollout held until its remaining waves no longer fit before its deadline is aborted. Works through any gateway replica, on the replica running the rollout. Needs the permission of the job's own operation and a scope covering every host of the job (README "Rollouts"); 409 when the job is no rollout, has ended, or no replica runs it.
+         */
+        post: operations["job.pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/job/{job_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Let a held rollout go on with its next wave
+         * @description Undoes `pause`. Works through any gateway replica, on the replica running the rollout. Needs the permission of the job's own operation and a scope covering every host of the job (README "Rollouts"); 409 when the job is no rollout, has ended, or no replica runs it.
+         */
+        post: operations["job.resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/job/{job_id}/abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a rollout before its next wave
+         * @description The wave running ends; every host not reached gets a `skipped` row naming who aborted it, and the rollout answers 409 `rollout aborted`. Works through any gateway replica, on the replica running the rollout. Needs the permission of the job's own operation and a scope covering every host of the job (README "Rollouts"); 409 when the job is no rollout, has ended, or no replica runs it.
+         */
+        post: operations["job.abort"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2243,7 +3111,7 @@ export interface components {
          * @description Why the call failed, stable across releases: what a client switches on (README "Error reasons").
          * @enum {string}
          */
-        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
+        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
         /** @enum {string} */
         RowStatus: "pending" | "running" | "ok" | "failed" | "skipped";
@@ -2258,9 +3126,15 @@ export interface components {
             message?: string;
             /** @description Why the host failed. */
             error?: string;
-            /** @description HTTP-style class of the failure: 403 the agent refused a request reaching the host (no valid host-access grant, or a path outside its FLEET_AGENT_HOST_PATHS), 404 not found, 409 conflict, 502 engine unavailable, 503 the broker would not take the job for this host (it did not run there), 504 timeout, 507 the result is too large for a row, 500 other. */
+            /** @description HTTP-style class of the failure: 403 the agent refused a request reaching the host (no valid host-access grant, or a path outside its FLEET_AGENT_HOST_PATHS), 404 not found, 409 conflict, 412 a rollout's health gate failed after the step (`gate` says what it found), 502 engine unavailable, 503 the broker would not take the job for this host (it did not run there), 504 timeout, 507 the result is too large for a row, 500 other. */
             error_code?: number;
             duration_ms?: number;
+            /** @description In a rollout, the wave the host belongs to (1 is the first). */
+            wave?: number;
+            /** @description Why a `skipped` host was not reached: the wave and the failures that stopped the rollout. Nothing was sent to it. */
+            skipped_reason?: string;
+            /** @description In a rollout with a health gate, what the gate found on this host. */
+            gate?: string;
         } & {
             [key: string]: unknown;
         };
@@ -2268,6 +3142,8 @@ export interface components {
             /** Format: uuid */
             job_id: string;
             results: components["schemas"]["HostResult"][];
+            /** @description A rollout that ran all its waves (README "Rollouts"). */
+            rollout?: components["schemas"]["Rollout"];
         };
         ContainerListResponse: {
             /** Format: uuid */
@@ -2711,6 +3587,80 @@ export interface components {
             reruns?: string[];
             status: components["schemas"]["JobStatus"];
             results: components["schemas"]["HostResult"][];
+            rollout?: components["schemas"]["Rollout"];
+        };
+        /** @description A job run in waves (README "Rollouts"): its plan, fixed at creation, and its progress, stored in the job record as it goes. */
+        Rollout: {
+            /**
+             * @description `stopped`: a wave ended with more failed hosts than `max_failures`, or the key that started it was revoked or expired; `aborted`: `POST /job/{job_id}/abort`. No later wave was sent.
+             * @enum {string}
+             */
+            state: "running" | "completed" | "stopped" | "aborted";
+            /** @enum {string} */
+            order: "hostname" | "random";
+            /** @description The seed of `order=random`: the same hosts, order and seed give the same waves. */
+            seed?: string;
+            /** @description The `batch` asked for. */
+            batch?: string;
+            /** @description The `canary` asked for. */
+            canary?: string;
+            /** @description Failed hosts tolerated, resolved to a count. */
+            max_failures: number;
+            pause_seconds: number;
+            /**
+             * @description The gate each host's agent checks after its step.
+             * @enum {string}
+             */
+            health?: "running" | "healthy" | "exec";
+            /** @description Failed hosts so far. */
+            failures: number;
+            /** @description Why the rollout stopped: the wave and its failed hosts. */
+            stop_reason?: string;
+            /**
+             * Format: date-time
+             * @description Set while the rollout waits `pause` seconds before its next wave.
+             */
+            paused_until?: string;
+            /** @description Set while the rollout is held by `POST /job/{job_id}/pause`: the subject of the key that held it. */
+            paused_by?: string;
+            waves: components["schemas"]["RolloutWave"][];
+        };
+        RolloutWave: {
+            wave: number;
+            canary?: boolean;
+            /** @description The wave's hosts */
+            hosts: components["schemas"]["Hostname"][];
+            /**
+             * @description `failed`: the wave ended with failed hosts (tolerated or not); `skipped`: never sent.
+             * @enum {string}
+             */
+            state: "pending" | "running" | "passed" | "failed" | "skipped";
+            /** @description Its hosts that failed (the step or the gate). */
+            failed?: components["schemas"]["Hostname"][];
+            /** Format: date-time */
+            started_at?: string;
+            /** Format: date-time */
+            ended_at?: string;
+        };
+        RolloutControlled: {
+            /** Format: uuid */
+            job_id: string;
+            rollout: components["schemas"]["Rollout"];
+        };
+        /** @description The answer of `?dry_run=true`: what the call would do; nothing was stored or sent. */
+        DryRunPlan: {
+            /** @enum {boolean} */
+            dry_run: true;
+            operation: string;
+            target: string;
+            /** @description The hosts the target resolves to now, within the key's scope. */
+            hosts: components["schemas"]["Hostname"][];
+            rollout: components["schemas"]["Rollout"];
+        };
+        /** @description The answer (409) of a rollout that stopped: the error, the job's rows (hosts never reached are `skipped`) and its progress. */
+        RolloutStopped: components["schemas"]["Error"] & {
+            results: components["schemas"]["HostResult"][];
+            rollout: components["schemas"]["Rollout"];
         };
         JobList: {
             jobs: components["schemas"]["Job"][];
@@ -2873,7 +3823,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description `{error, details, code, reason}` (`reason`: README "Error reasons"): 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host), 404 no agent matches / target outside the key's scope (one answer for existing and unknown hosts) / no such object (single host), 409 conflict (also a rerun of a job that cannot be replayed, or that selects no host), 422 an `Idempotency-Key` already used with a different request, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
+        /** @description `{error, details, code, reason}` (`reason`: README "Error reasons"): 400 invalid input, 401 missing or invalid key, 403 missing permission (also `docker:host` for a request that reaches the host), 404 no agent matches / target outside the key's scope (one answer for existing and unknown hosts) / no such object (single host), 409 conflict (also a rollout that stopped: `RolloutStopped`, its rows and progress; also a rerun of a job that cannot be replayed, or that selects no host), 422 an `Idempotency-Key` already used with a different request, 429 too many requests (per key, per key's long-running calls, or failed authentications per client address; with `Retry-After`), 502 engine unavailable, 504 deadline. */
         Error: {
             headers: {
                 [name: string]: unknown;
@@ -2919,7 +3869,7 @@ export interface components {
                 "application/x-tar": string;
             };
         };
-        /** @description One row per targeted host, or the job accepted (async). */
+        /** @description One row per targeted host, or the job accepted (async). A rollout (`batch`, `canary`, `health`…) answers the same once every wave ran, failures within `max_failures` included, with its `rollout`; one that stopped answers 409 `rollout stopped` (schema `RolloutStopped`). */
         Mutation: {
             headers: {
                 [name: string]: unknown;
@@ -2972,6 +3922,26 @@ export interface components {
          * @example deploy-4821-restart-web
          */
         IdempotencyKey: string;
+        /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+        Batch: string;
+        /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+        Canary: string;
+        /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+        MaxFailures: string;
+        /** @description Seconds to wait between waves (none by default). */
+        Pause: number;
+        /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+        Health: "running" | "healthy";
+        /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+        HealthDelay: number;
+        /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+        HealthCmd: string;
+        /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+        Order: "hostname" | "random";
+        /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+        Seed: string;
+        /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+        DryRun: boolean;
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
         Filters: string;
         /** @description Network ID or name. */
@@ -3159,6 +4129,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Show all containers; by default only running ones. */
                 all?: boolean;
                 /** @description Return at most this many containers per host, newest first. */
@@ -3226,6 +4216,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3311,6 +4321,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3370,6 +4400,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Kill the container first if it is running. */
                 force?: boolean;
                 /** @description Remove the container's anonymous volumes too. */
@@ -3408,6 +4458,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3442,6 +4512,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Seconds to wait for the container to stop before killing it. */
                 t?: number;
             };
@@ -3478,6 +4568,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's prune filters as a JSON map of string arrays: `until` (a timestamp or duration, e.g. `["10m"]`), `label` (`["key"]`, `["key=value"]`) and `label!`. */
                 filters?: components["parameters"]["PruneFilters"];
             };
@@ -3545,6 +4655,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Seconds to wait for the container to stop before killing it. */
                 t?: number;
             };
@@ -3581,6 +4711,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Signal to send, as a name (`SIGINT`, `HUP`) or a number. When not set, SIGKILL is sent. */
                 signal?: string;
             };
@@ -3617,6 +4767,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3651,6 +4821,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3685,6 +4875,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description The container's new name.
                  * @example app-blue
@@ -3724,6 +4934,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -3772,6 +5002,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Return the container's stdout. Default true here (the Engine's default is false, and it refuses a call asking for neither stream). */
                 stdout?: boolean;
                 /** @description Return the container's stderr. Default true here (as for `stdout`). */
@@ -3850,6 +5100,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Arguments for `ps` (e.g. `aux`); the Engine's default is `-ef`. */
                 ps_args?: string;
             };
@@ -3925,6 +5195,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Stream samples as server-sent events instead of answering with one. */
                 stream?: boolean;
             };
@@ -3997,6 +5287,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4058,6 +5368,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description `not-running` (default; returns at once for a stopped container), `next-exit`, or `removed`. */
                 condition?: "not-running" | "next-exit" | "removed";
             };
@@ -4119,6 +5449,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4200,6 +5550,8 @@ export interface operations {
             query: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description An absolute path in the container's filesystem.
                  * @example /tmp
@@ -4229,8 +5581,28 @@ export interface operations {
             query: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
                 /**
                  * @description An absolute path in the container's filesystem.
                  * @example /tmp
@@ -4306,6 +5678,8 @@ export interface operations {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: never;
             path: {
@@ -4332,6 +5706,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4402,6 +5796,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Show all images; by default intermediate images are left out. */
                 all?: boolean;
                 /** @description Show each image's repository digests (`RepoDigests`). */
@@ -4469,6 +5883,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description The image to pull; it may carry a tag or digest (`127.0.0.1:5000/busybox:t1`); `/`, `:` and `@` may stay unencoded.
                  * @example 127.0.0.1:5000/busybox:t1
@@ -4566,6 +6000,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The prune filters as a JSON map of string arrays: `dangling` (`["true"]` or `["false"]`), `until` (a timestamp or a duration such as `["10m"]`), `label` and `label!` (`["key"]`, `["key=value"]`). */
                 filters?: string;
             };
@@ -4635,6 +6089,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4728,6 +6202,8 @@ export interface operations {
             query: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description The images to save, by reference or id; repeat the parameter for several (`names=a&names=b`).
                  * @example [
@@ -4759,6 +6235,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4820,6 +6316,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -4884,6 +6400,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Remove the image even if containers use it or it has several tags. */
                 force?: boolean;
                 /** @description Do not delete untagged parent images. */
@@ -4951,6 +6487,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5015,6 +6571,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5080,6 +6656,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /**
                  * @description The repository to tag in, e.g. `127.0.0.1:5000/busybox`; `/` and `:` may stay unencoded.
                  * @example 127.0.0.1:5000/busybox
@@ -5150,6 +6746,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The tag to push. When neither this nor `image` names one, the engine pushes every tag of the repository. */
                 tag?: components["schemas"]["ImageTag"];
             };
@@ -5210,6 +6826,8 @@ export interface operations {
             query?: {
                 /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
                 timeout?: components["parameters"]["Timeout"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Show events created since this timestamp (Unix seconds), then stream. */
                 since?: number;
                 /** @description Show events created until this timestamp (Unix seconds), then stop. */
@@ -5258,6 +6876,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's filters as a JSON map of string arrays: `name`, `driver`, `label`, `dangling` (`["true"]` for volumes no container uses). */
                 filters?: string;
             };
@@ -5320,6 +6958,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5412,6 +7070,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's filters as a JSON map of string arrays: `label` (`["key"]`, `["key=value"]`) and `label!`. */
                 filters?: string;
             };
@@ -5471,6 +7149,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5531,6 +7229,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description Do not fail when the volume does not exist (the Engine's meaning; a volume in use is still refused). */
                 force?: boolean;
             };
@@ -5596,6 +7314,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's filters as a JSON map of string arrays: `driver`, `id`, `label`, `name`, `type` (`custom` or `builtin`), `scope`, `dangling`. */
                 filters?: string;
             };
@@ -5656,6 +7394,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5731,6 +7489,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
                 /** @description The Engine's prune filters as a JSON map of string arrays: `until` (a timestamp or duration, e.g. `["10m"]`), `label` (`["key"]`, `["key=value"]`) and `label!`. */
                 filters?: components["parameters"]["PruneFilters"];
             };
@@ -5789,6 +7567,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5847,6 +7645,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5881,6 +7699,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5924,6 +7762,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -5968,6 +7826,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -6026,6 +7904,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -6082,6 +7980,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -6138,6 +8056,26 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description A gate run as an exec in the container after the step (words split on spaces, no shell): exit 0 passes. Needs `docker:exec`, like any exec. */
+                health_cmd?: components["parameters"]["HealthCmd"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
             };
             header?: {
                 /** @description `respond-async` is the same as `async=true`. */
@@ -6338,6 +8276,162 @@ export interface operations {
         requestBody?: never;
         responses: {
             202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "job.pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout as it stands once the replica running it took the request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "rollout": {
+                     *         "state": "running",
+                     *         "order": "hostname",
+                     *         "max_failures": 0,
+                     *         "pause_seconds": 0,
+                     *         "failures": 0,
+                     *         "paused_by": "ci-pipeline",
+                     *         "waves": [
+                     *           {
+                     *             "wave": 1,
+                     *             "hosts": [
+                     *               "web-01"
+                     *             ],
+                     *             "state": "passed"
+                     *           },
+                     *           {
+                     *             "wave": 2,
+                     *             "hosts": [
+                     *               "web-02"
+                     *             ],
+                     *             "state": "pending"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RolloutControlled"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "job.resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout as it stands once the replica running it took the request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "rollout": {
+                     *         "state": "running",
+                     *         "order": "hostname",
+                     *         "max_failures": 0,
+                     *         "pause_seconds": 0,
+                     *         "failures": 0,
+                     *         "paused_by": "ci-pipeline",
+                     *         "waves": [
+                     *           {
+                     *             "wave": 1,
+                     *             "hosts": [
+                     *               "web-01"
+                     *             ],
+                     *             "state": "passed"
+                     *           },
+                     *           {
+                     *             "wave": 2,
+                     *             "hosts": [
+                     *               "web-02"
+                     *             ],
+                     *             "state": "pending"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RolloutControlled"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "job.abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout as it stands once the replica running it took the request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "rollout": {
+                     *         "state": "running",
+                     *         "order": "hostname",
+                     *         "max_failures": 0,
+                     *         "pause_seconds": 0,
+                     *         "failures": 0,
+                     *         "paused_by": "ci-pipeline",
+                     *         "waves": [
+                     *           {
+                     *             "wave": 1,
+                     *             "hosts": [
+                     *               "web-01"
+                     *             ],
+                     *             "state": "passed"
+                     *           },
+                     *           {
+                     *             "wave": 2,
+                     *             "hosts": [
+                     *               "web-02"
+                     *             ],
+                     *             "state": "pending"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RolloutControlled"];
+                };
+            };
             default: components["responses"]["Error"];
         };
     };

@@ -75,7 +75,23 @@ describe('per-operation facts read from the contract', () => {
   it('the job controls are the shared parameters marked x-job-control; the deadline and the long-poll limit come from their schemas', () => {
     const marked = Object.values(contract.components.parameters).filter((param) => param['x-job-control'] === true);
     expect(new Set(marked.map((param) => param.name))).toEqual(JOB_CONTROL_PARAMS);
-    expect([...JOB_CONTROL_PARAMS].sort()).toEqual(['Idempotency-Key', 'Prefer', 'async', 'target', 'timeout']);
+    expect([...JOB_CONTROL_PARAMS].sort()).toEqual([
+      'Idempotency-Key',
+      'Prefer',
+      'async',
+      'batch',
+      'canary',
+      'dry_run',
+      'health',
+      'health_cmd',
+      'health_delay',
+      'max_failures',
+      'order',
+      'pause',
+      'seed',
+      'target',
+      'timeout',
+    ]);
     expect(JOB_TIMEOUT_SECONDS).toEqual({ minimum: 1, maximum: 300, default: 30 });
     expect(JOB_WAIT_MAX_SECONDS).toBe(300);
   });

@@ -321,7 +321,23 @@ function readTimeout(schema: ParameterSchema = {}): { minimum: number; maximum: 
 }
 
 /** JOB_CONTROL_PARAMS for the compiler, which cannot read YAML; checked against the contract here, at load. */
-const TYPED_CONTROL_PARAMS = ['target', 'timeout', 'async', 'Prefer', 'Idempotency-Key'] as const;
+const TYPED_CONTROL_PARAMS = [
+  'target',
+  'timeout',
+  'async',
+  'Prefer',
+  'Idempotency-Key',
+  'batch',
+  'canary',
+  'max_failures',
+  'pause',
+  'health',
+  'health_delay',
+  'health_cmd',
+  'order',
+  'seed',
+  'dry_run',
+] as const;
 type ControlParam = (typeof TYPED_CONTROL_PARAMS)[number];
 if (TYPED_CONTROL_PARAMS.length !== JOB_CONTROL_PARAMS.size || !TYPED_CONTROL_PARAMS.every((param) => JOB_CONTROL_PARAMS.has(param))) {
   throw new Error(`contract: the x-job-control parameters are ${[...JOB_CONTROL_PARAMS].join(', ')}, the types expect ${TYPED_CONTROL_PARAMS.join(', ')}`);

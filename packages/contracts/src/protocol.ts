@@ -119,6 +119,23 @@ export function earlyRowSubject(jobId: string, hostname: string): string {
   return `${EARLY_ROW_SUBJECT_PREFIX}.${jobId}.${hostname}`;
 }
 
+/**
+ * A rollout's pause, resume and abort, asked by any gateway replica of the one running it (core request/reply
+ * inside the gateway's account: no agent imports it).
+ */
+export function rolloutControlSubject(jobId: string): string {
+  return `fleet.rollout.${jobId}.control`;
+}
+
+/** What `POST /job/{job_id}/pause|resume|abort` asks of the replica running the rollout; `by` is the key's subject. */
+export interface RolloutControl {
+  action: 'pause' | 'resume' | 'abort';
+  by: string;
+}
+
+/** The running replica's answer: the rollout as it stands once it took the control, or why it did not. */
+export type RolloutControlReply = { rollout: Rollout } | { refused: string };
+
 export function uploadSubject(jobId: string, hostname: string): string {
   return `${UPLOAD_SUBJECT_PREFIX}.${jobId}.${hostname}`;
 }
@@ -275,6 +292,8 @@ export interface JobMessage {
   download?: boolean;
   /** The caller holds `docker:host`, so it may use host-level objects an admin made (README "Host-level access"); covered by the seal. */
   caller_host?: true;
+  /** A rollout's health gate: checked by the agent after its step, on the container the step acted on (README "Rollouts"). */
+  health?: HealthGate;
   /** The gateway's seal for the host it is sent to (host-grant.ts `signJobSeal`); an agent runs no job without a valid one. */
   seal?: string;
 }
@@ -306,7 +325,18 @@ export interface StreamChunk {
   data: unknown;
 }
 
-/** The stored job: fixed at creation (but the `reruns` it gains), rows live beside it in RESULTS_BUCKET. */
+/** A rollout's plan and progress, as the contract defines them (schema `Rollout`). */
+export type Rollout = components['schemas']['Rollout'];
+export type RolloutWave = components['schemas']['RolloutWave'];
+export type WaveState = RolloutWave['state'];
+
+/** What a host's agent checks after its step before the host counts as passed (`health`, `health_cmd`). */
+export type HealthGate =
+  | { check: 'running'; delay_seconds: number }
+  | { check: 'healthy' }
+  | { check: 'exec'; cmd: string[] };
+
+/** The stored job: fixed at creation (but the `reruns` it gains), rows live beside it in RESULTS_BUCKET; a rollout's progress is stored again as it goes. */
 export interface JobRecord {
   job_id: string;
   operation: NodeOperationName;
@@ -321,6 +351,7 @@ export interface JobRecord {
   reruns?: string[];
   /** What a rerun needs to run the job again; never shown to a reader (JobReadAccess). */
   replay?: JobReplay;
+  rollout?: Rollout;
 }
 
 /**

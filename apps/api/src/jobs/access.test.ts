@@ -3,6 +3,7 @@ import { ROLES } from '@fleet/contracts/permissions';
 import { ApiError } from '../api-error';
 import { KeyScope } from '../targets/scope';
 import { JobReadAccess } from './access';
+import { planRollout } from './rollout-plan';
 
 const LABELS: Record<string, Record<string, string>> = { 'db-01': { role: 'db' }, 'web-01': { role: 'web' }, 'web-02': { role: 'web' } };
 const labels = { labelsOf: (hostname: string) => LABELS[hostname] };
@@ -55,5 +56,14 @@ describe('JobReadAccess', () => {
     expect(viewer.present(view).results[0]).toMatchObject({ container: { Config: { Env: ['TOKEN=<redacted>'] } } });
     expect(viewer.presentRow('docker.container.inspect', row)).toMatchObject({ container: { Config: { Env: ['TOKEN=<redacted>'] } } });
     expect(new JobReadAccess(ROLES.operator, KeyScope.of(undefined, labels)).present(view).results[0]).toBe(row);
+  });
+
+  it("cuts a rollout's waves and failed hosts to the scope, as it cuts the hosts", () => {
+    const record = job('docker.container.restart', ['db-01', 'web-01', 'web-02']);
+    record.rollout = planRollout(record.hosts, { batch: '2', pauseSeconds: 0, order: 'hostname' });
+    record.rollout.waves[0].failed = ['db-01', 'web-01'];
+    const seen = new JobReadAccess(ROLES.operator, KeyScope.of('role:web', labels)).check(record);
+    expect(seen.rollout?.waves.map((wave) => wave.hosts)).toEqual([['web-01'], ['web-02']]);
+    expect(seen.rollout?.waves[0].failed).toEqual(['web-01']);
   });
 });

@@ -1,7 +1,7 @@
 import { redactRow } from '@fleet/contracts/data-redaction';
 import { findOperation } from '@fleet/contracts/operations';
 import type { Permission } from '@fleet/contracts/permissions';
-import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
+import type { HostRow, JobRecord, Rollout } from '@fleet/contracts/protocol';
 import { ApiError, notFound } from '../api-error';
 import type { KeyScope } from '../targets/scope';
 import type { JobView } from './store';
@@ -31,7 +31,8 @@ export class JobReadAccess {
     }
     // The replay holds the job's parameters: a rerun reads them from the store, no reader ever does.
     const { replay: _replay, ...shown } = record;
-    return visible.length === record.hosts.length ? shown : { ...shown, hosts: visible };
+    if (visible.length === record.hosts.length) return shown;
+    return { ...shown, hosts: visible, ...(record.rollout ? { rollout: rolloutWithin(record.rollout, new Set(visible)) } : {}) };
   }
 
   /** For lists: the record cut to this key's view, or undefined when the key may not read it at all (it is left out). */
@@ -57,6 +58,16 @@ export class JobReadAccess {
   private visibleHosts(record: JobRecord): string[] {
     return this.scope.unscoped ? record.hosts : record.hosts.filter((host) => this.scope.includesHost(host));
   }
+}
+
+/** A rollout's waves naming only the hosts a scoped key may see. */
+function rolloutWithin(rollout: Rollout, visible: ReadonlySet<string>): Rollout {
+  const waves = rollout.waves.map((wave) => ({
+    ...wave,
+    hosts: wave.hosts.filter((host) => visible.has(host)),
+    ...(wave.failed ? { failed: wave.failed.filter((host) => visible.has(host)) } : {}),
+  }));
+  return { ...rollout, waves };
 }
 
 /** The operation's x-permission; a job of an operation no longer in the contract is readable by nobody. */

@@ -2,23 +2,24 @@ import type { KeyObject } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { jobTraits } from '@fleet/contracts/operations';
-import { cancelSubject, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
+import { cancelSubject, type HostRow, type JobRecord, type Rollout, type RolloutControl, type RolloutControlReply } from '@fleet/contracts/protocol';
 import type { TargetResolver } from '../targets/resolve';
 import { JobCollector } from './collection';
-import { describeError, newJobRecord, publishToHosts, unsealedPayload, type UnsealedPayload } from './dispatch';
-import { JobStoreUnavailableError } from './job-errors';
+import { describeError, DISPATCH_WINDOW, newJobRecord, publishToHosts, settleInWindow, unsealedPayload, type UnsealedPayload } from './dispatch';
+import { JobStoreUnavailableError, UnsendableParamsError } from './job-errors';
 import type { ResultFeed } from './feed';
-import type { JobRequest, StartedJob } from './job-request';
+import type { JobRequest, StagedJob, StartedJob } from './job-request';
 import type { KeySlots } from './key-slots';
 import type { JetStreamPublisher } from './publish';
+import { answerRolloutControls, sendRolloutControl } from './rollout-control';
 import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
 
-export type { JobRequest, StartedJob } from './job-request';
+export type { JobRequest, StagedJob, StartedJob } from './job-request';
 
 export interface JobClientDeps {
   /** Core NATS: chunks of streaming jobs come in on it, cancels go out. */
-  nc: Pick<NatsConnection, 'publish' | 'subscribe'>;
+  nc: Pick<NatsConnection, 'publish' | 'subscribe' | 'request'>;
   /** Dispatch messages go out through it, acknowledged by their stream. */
   js: JetStreamPublisher;
   store: JobStore;
@@ -52,6 +53,52 @@ export class JobClient {
   /** The hosts a job on `target` would get now (GET /target/{target}); nothing is stored or published. */
   previewTarget(target: string, scope?: string): string[] {
     return [...this.deps.resolver.preview(target, scope)].sort();
+  }
+
+  /** The hosts a job on `target` gets now, sorted; throws TargetError like a job's start. */
+  resolveHosts(target: string, scope?: string): string[] {
+    return [...this.deps.resolver.resolve(target, scope)].sort();
+  }
+
+  /**
+   * Seam for rollouts (rollout.ts): the job on `hosts` is stored with its plan until `deadline` and sent nowhere yet.
+   * A long-running one holds its key's slot until finish(), as start() does.
+   */
+  async stage(request: JobRequest, hosts: string[], rollout: Rollout, deadline: number): Promise<StagedJob> {
+    const { store, vault, log } = this.deps;
+    const slots = request.longRunning && request.keyId ? this.deps.longRunningSlots : undefined;
+    const release = slots?.take(request.keyId as string);
+    const record: JobRecord = { ...newJobRecord(request, hosts, Date.now()), deadline: new Date(deadline).toISOString(), rollout };
+    try {
+      unsealedPayload(record, request, this.deps.hostGrantKey);
+      await store.save(record);
+    } catch (err) {
+      release?.();
+      if (err instanceof UnsendableParamsError) throw err;
+      log.error({ job_id: record.job_id, target: record.target, err }, 'job could not be stored');
+      throw new JobStoreUnavailableError(`the job could not be stored, so it was not sent to any host: ${describeError(err)}`);
+    }
+    if (request.secret) vault.hold(record.job_id, hosts, request.secret, deadline);
+    return {
+      record,
+      log: log.child({ job_id: record.job_id, target: record.target }),
+      runOn: (subset, waveDeadline) => this.runWave(record, request, subset, waveDeadline),
+      saveProgress: (progress, step) => store.saveProgress({ ...record, rollout: progress }, step),
+      skip: async (rows) => {
+        await settleInWindow(rows, DISPATCH_WINDOW, (row) => store.recordSkipped(record.job_id, row));
+      },
+      onControl: (take) => answerRolloutControls(this.deps.nc, record.job_id, take),
+      finish: (rows) => {
+        release?.();
+        vault.release(record.job_id);
+        this.deps.onSettled?.(record, rows);
+      },
+    };
+  }
+
+  /** Pause, resume or abort a rollout on the replica running it; undefined when none does. */
+  controlRollout(jobId: string, control: RolloutControl): Promise<RolloutControlReply | undefined> {
+    return sendRolloutControl(this.deps.nc, jobId, control);
   }
 
   get streamBufferBytes(): number | undefined {
@@ -112,6 +159,15 @@ export class JobClient {
     // Debug: every call's info-level request line already carries its job_id, target and outcome (http/request-log.ts).
     log.debug({ job_id: record.job_id, target: record.target, operation: record.operation, hosts: hosts.length }, 'job dispatched');
     return { record, rows: collection.rows, cancel: () => this.deps.nc.publish(cancelSubject(record.job_id)) };
+  }
+
+  /** One wave: its own record view (its hosts, its start and deadline) is sealed, sent and collected like a job, but not counted as one. */
+  private async runWave(record: JobRecord, request: JobRequest, hosts: string[], deadline: number): Promise<HostRow[]> {
+    const wave: JobRecord = { ...record, hosts, created_at: new Date().toISOString(), deadline: new Date(deadline).toISOString() };
+    const payload = unsealedPayload(wave, request, this.deps.hostGrantKey);
+    const collection = this.collector.collectRows(wave, hosts);
+    await publishToHosts(this.deps, wave, payload, hosts);
+    return collection.rows;
   }
 
   private publish(record: JobRecord, payload: UnsealedPayload): Promise<void> {

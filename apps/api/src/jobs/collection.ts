@@ -101,7 +101,9 @@ export class JobCollector {
       if (waitMs <= 0 || current.results.every((row) => isFinal(row.status))) return current;
       for (const row of current.results) watch.accept(row.hostname, row);
       await watch.done;
-      return withFinalRowsHeard(await store.view(record), watch.rows);
+      // Read again: a rollout stores its progress in the record as it goes (README "Rollouts").
+      const latest = stored.rollout ? await store.getRecord(jobId) : undefined;
+      return withFinalRowsHeard(await store.view(latest ? restrict(latest) : record), watch.rows);
     } finally {
       watch.stop();
     }

@@ -29,7 +29,7 @@ export interface UnsealedPayload {
  * waited longer than an attempt's timeout, and their retries (the first ones' too) piled more work
  * on a broker already behind. A window keeps every acknowledgement prompt and the pipe full.
  */
-const DISPATCH_WINDOW = 256;
+export const DISPATCH_WINDOW = 256;
 
 /** The record of a job on the hosts its target resolved to, created now. */
 export function newJobRecord(request: JobRequest, hosts: string[], now: number): JobRecord {
@@ -63,6 +63,7 @@ export function unsealedPayload(record: JobRecord, request: JobRequest, hostGran
     ...(request.callerHost ? { caller_host: true as const } : {}),
     ...(request.upload ? { upload: request.upload } : {}),
     ...(request.download ? { download: true } : {}),
+    ...(request.health ? { health: request.health } : {}),
   };
   try {
     return { json: JSON.stringify(message), digest: jobMessageDigest(message as unknown as Record<string, unknown>) };
@@ -121,7 +122,7 @@ function hostsOutside(record: JobRecord, hosts: readonly string[]): string[] {
 }
 
 /** `Promise.allSettled(items.map(run))`, with at most `window` runs pending at any time; outcomes in item order. */
-async function settleInWindow<T, R>(items: readonly T[], window: number, run: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+export async function settleInWindow<T, R>(items: readonly T[], window: number, run: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
   const outcomes: PromiseSettledResult<R>[] = new Array(items.length);
   let next = 0;
   const lane = async () => {

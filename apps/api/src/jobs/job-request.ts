@@ -1,5 +1,6 @@
 import type { NodeOperationName } from '@fleet/contracts/operations';
-import type { HostRow, JobRecord, StreamChunk } from '@fleet/contracts/protocol';
+import type { Logger } from 'pino';
+import type { HealthGate, HostRow, JobRecord, Rollout, RolloutControl, RolloutControlReply, StreamChunk } from '@fleet/contracts/protocol';
 
 export interface JobRequest {
   /** The job's id when the caller needs it before the job starts (an upload is stored under it); else a new one. */
@@ -33,6 +34,8 @@ export interface JobRequest {
   upload?: { bytes: number };
   /** The job answers with a file its host sends on `fleet.download.<job_id>.<hostname>`. */
   download?: boolean;
+  /** A rollout's health gate, checked by each host's agent after its step (README "Rollouts"). */
+  health?: HealthGate;
 }
 
 export interface StartedJob {
@@ -41,4 +44,21 @@ export interface StartedJob {
   rows: Promise<HostRow[]>;
   /** Ends a streaming job early on every host (its client went away). */
   cancel(): void;
+}
+
+/** A rollout's job (rollout.ts): stored with its plan, then sent to one subset of its hosts at a time. */
+export interface StagedJob {
+  record: JobRecord;
+  /** Sends the job to `hosts` (some of the record's) with a deadline of their own, and settles with their rows by then. */
+  runOn(hosts: string[], deadline: number): Promise<HostRow[]>;
+  /** Stores the record again with the rollout's progress; `step` tells one save from the next. */
+  saveProgress(rollout: Rollout, step: number): Promise<void>;
+  /** Writes the rows of hosts never sent the job; a row already there stands. */
+  skip(rows: HostRow[]): Promise<void>;
+  /** Logs with the job's id and target. */
+  log: Logger;
+  /** Takes pause, resume and abort from any replica (controlRollout) until the returned function is called. */
+  onControl(take: (control: RolloutControl) => RolloutControlReply): () => void;
+  /** The rollout is over with these rows: its key's slot and its credential are let go, and it is counted once (metrics). */
+  finish(rows: HostRow[]): void;
 }

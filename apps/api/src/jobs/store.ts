@@ -55,6 +55,16 @@ export class JobStore {
     throw new Error(`job ${jobId} kept changing while its rerun was linked`);
   }
 
+  /**
+   * A rollout's record stored again with its progress: the stream keeps the last one per job; `step`
+   * makes each save a new message. The `reruns` linked meanwhile are kept.
+   */
+  async saveProgress(record: JobRecord, step: number): Promise<void> {
+    const reruns = (await this.getRecord(record.job_id))?.reruns;
+    const saved: JobRecord = reruns ? { ...record, reruns } : record;
+    await publishUntil(this.js, jobRecordSubject(record.job_id), JSON.stringify(saved), `${record.job_id}.${step}`, Date.parse(record.deadline));
+  }
+
   async getRecord(jobId: string): Promise<JobRecord | undefined> {
     const msg = await this.jsm.streams.getMessage(JOB_RECORDS_STREAM, { last_by_subj: jobRecordSubject(jobId) }).catch(() => null);
     return msg ? msg.json<JobRecord>() : undefined;
@@ -113,6 +123,11 @@ export class JobStore {
    */
   async recordUndelivered(record: JobRecord, hostname: string, reason: string): Promise<void> {
     await this.results.create(resultKey(record.job_id, hostname), JSON.stringify(undeliveredRow(hostname, reason)));
+  }
+
+  /** The row of a host a rollout never sent the job to. By an atomic create, so a row already written stands. */
+  async recordSkipped(jobId: string, row: HostRow): Promise<void> {
+    await this.results.create(resultKey(jobId, row.hostname), JSON.stringify(row)).catch(() => undefined);
   }
 
   /** Newest first; see scanNewestFirst for the cursor. */

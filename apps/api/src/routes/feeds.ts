@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { isFinal, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
+import { isFinal, type HostRow, type JobRecord, type Rollout } from '@fleet/contracts/protocol';
 import type { AgentRoster } from '../agents/roster';
 import { callerOf } from '../auth/middleware';
 import { notFound } from '../api-error';
@@ -7,6 +7,7 @@ import { FeedSession, type FeedSessionOptions } from '../http/feed-session';
 import { JobReadAccess } from '../jobs/access';
 import type { ResultFeed } from '../jobs/feed';
 import { KeySlots } from '../jobs/key-slots';
+import { rolloutEvents } from '../jobs/rollout-events';
 import { byHostname, jobStatus } from '../jobs/rows';
 import type { JobStore, JobView } from '../jobs/store';
 import { KeyScope } from '../targets/scope';
@@ -65,10 +66,12 @@ function followJob(session: FeedSession, record: JobRecord, access: JobReadAcces
   const visible = new Set(record.hosts);
   const rows = new Map<string, HostRow>();
   let announced = false;
-  const finished = () => record.hosts.every((host) => isFinal(rows.get(host)?.status ?? 'pending'));
+  let rollout = record.rollout;
+  // A rollout's feed ends once it completed or stopped, so its last `rollout` event is never cut off.
+  const finished = () => record.hosts.every((host) => isFinal(rows.get(host)?.status ?? 'pending')) && rollout?.state !== 'running';
   const viewOf = (): JobView => {
     const results = record.hosts.map((host): HostRow => rows.get(host) ?? { hostname: host, status: 'pending', changed: false }).sort(byHostname);
-    return access.present({ ...record, status: jobStatus(results), results });
+    return access.present({ ...record, ...(rollout ? { rollout } : {}), status: jobStatus(results), results });
   };
   const settleIfDone = () => {
     if (announced && finished()) session.end('settled', { job: viewOf() });
@@ -86,6 +89,13 @@ function followJob(session: FeedSession, record: JobRecord, access: JobReadAcces
   const readBack = async () => (await deps.store.view(record)).results.forEach((row) => hear(row.hostname, row));
   // Listen before reading, so a row landing in between is not lost; it is sent within the `job` event.
   session.onClose(deps.feed.watch(record.job_id, hear));
+  const onProgress = (progress: Rollout) => {
+    const events = announced ? rolloutEvents(rollout, progress) : [];
+    rollout = progress;
+    events.forEach((event) => session.send('rollout', event));
+    settleIfDone();
+  };
+  if (rollout) session.onClose(followRollout(record.job_id, access, deps, onProgress));
   session.onClose(deps.feed.onReconnect(() => void readBack().catch(() => undefined)));
   const deadline = setTimeout(
     () => void readBack().then(() => session.end('deadline', { job: viewOf() }), () => session.end('deadline', { job: viewOf() })),
@@ -100,6 +110,15 @@ function followJob(session: FeedSession, record: JobRecord, access: JobReadAcces
     },
     () => session.end('deadline', { job: viewOf(), error: 'the job store did not answer' }),
   );
+}
+
+/** Each stored progress of the rollout, cut to what the key may see (README "Rollouts"). */
+function followRollout(jobId: string, access: JobReadAccess, deps: FeedDeps, onProgress: (rollout: Rollout) => void): () => void {
+  return deps.feed.watchRecords((stored) => {
+    if (stored.job_id !== jobId || !stored.rollout) return;
+    const visible = access.filter(stored);
+    if (visible?.rollout) onProgress(visible.rollout);
+  });
 }
 
 interface FollowedJob {

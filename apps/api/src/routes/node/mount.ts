@@ -3,12 +3,14 @@ import { nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/hos
 import { answersWithStream, jobTraits, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
-import { ApiError, hostFailure } from '../../api-error';
+import { ApiError, badRequest, hostFailure } from '../../api-error';
 import { readableRows } from '../../jobs/access';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { IDEMPOTENCY_HEADER, REPLAYED_HEADER, type IdempotencyKeys } from '../../jobs/idempotency';
 import { EventStream } from '../../http/sse';
+import { Rollouts } from '../../jobs/rollout';
 import { TargetResolver } from '../../targets/resolve';
+import { answerDryRun, answerRollout, requestedRollout } from './rollout-answers';
 import { compareBySpecificity, expressPath } from './route-order';
 import { answerWithFile, receiveUpload, startWithUpload, type Transfers } from './transfers';
 
@@ -37,20 +39,31 @@ export function mountNodeOperations(
   validate: (spec: OperationSpec) => RequestHandler[],
   accessPolicy: AccessPolicy,
   idempotency?: IdempotencyKeys,
+  isRevoked: (jti: string) => boolean = () => false,
 ): void {
   const nodeOperations = OPERATIONS.filter((op) => op.nodeTargeted).sort((a, b) => compareBySpecificity(a.path, b.path));
-  for (const spec of nodeOperations) mountNodeOperation(router, jobs, transfers, spec, validate(spec), accessPolicy, idempotency);
+  const rollouts = new Rollouts(jobs);
+  const deps: NodeOperationDeps = { jobs, rollouts, transfers, isRevoked, idempotency };
+  for (const spec of nodeOperations) mountNodeOperation(router, deps, spec, validate(spec), accessPolicy);
+}
+
+/** What a node operation's handler works with. */
+interface NodeOperationDeps {
+  jobs: JobClient;
+  rollouts: Rollouts;
+  transfers: Transfers;
+  /** A rollout checks its key before each wave (README "Rollouts"). */
+  isRevoked: (jti: string) => boolean;
+  idempotency: IdempotencyKeys | undefined;
 }
 
 /** Mounts one node-targeted operation: validate, authorize, start the job, answer with its rows (or its event stream, or its file). */
 function mountNodeOperation(
   router: Router,
-  jobs: JobClient,
-  transfers: Transfers,
+  { jobs, rollouts, transfers, isRevoked, idempotency }: NodeOperationDeps,
   spec: OperationSpec,
   validation: RequestHandler[],
   accessPolicy: AccessPolicy,
-  idempotency: IdempotencyKeys | undefined,
 ): void {
   const name = spec.name as NodeOperationName;
   router[spec.method](expressPath(spec.path), ...validation, authorize(spec.permission), async (req: Request, res: Response) => {
@@ -76,6 +89,13 @@ function mountNodeOperation(
       scope: caller.scope,
       secret: spec.secretHeader ? req.get(spec.secretHeader) : undefined,
     };
+    // README "Rollouts": wave parameters and dry runs take their own path; a plain call goes on as it always did.
+    const rollout = requestedRollout(spec, req, caller, streaming);
+    if (String(req.query.dry_run) === 'true') return answerDryRun(rollouts, request, rollout, res);
+    if (rollout && req.get(IDEMPOTENCY_HEADER) !== undefined) {
+      throw badRequest('an Idempotency-Key does not apply to a rollout yet: pause, resume, abort or rerun it by its job_id instead');
+    }
+    if (rollout) return answerRollout(rollouts, spec, request, rollout, res, { async: wantsAsync(req), isRevoked });
     if (spec.downloadMediaType) {
       await answerWithFile(spec, transfers, jobs, request, res);
       return;
