@@ -4,7 +4,17 @@ const tseslint = require('typescript-eslint');
 const fleet = require('./eslint-rules/import-boundaries');
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/**', '.fleet/**', 'dist/**', '.dist-*/**', 'apps/ui/dist/**', 'packages/contracts/src/generated.ts', 'bench/results/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.fleet/**',
+      'dist/**',
+      '.dist-*/**',
+      'apps/ui/dist/**',
+      'packages/contracts/src/generated.ts',
+      'bench/results/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -12,7 +12,12 @@ module.exports = {
   // Global in jest (not per project): e2e suites start real engines in their hooks.
   testTimeout: 120000,
   projects: [
-    { displayName: 'unit', testEnvironment: 'node', transform, testMatch: ['<rootDir>/apps/*/src/**/*.test.ts', '<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/apps/*/src/**/*.test.ts', '<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'],
+    },
     { displayName: 'e2e', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
     // Reliability suites (real processes killed by PID, a contract-driven fuzzer, 60 s of load): see README "Tests".
     { displayName: 'faults', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/faults/**/*.test.ts'] },

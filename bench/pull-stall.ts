@@ -31,10 +31,21 @@ async function main(): Promise<void> {
     for (let i = 0; i < consumers; i++) {
       const nc = await connect({ servers: nats.url });
       conns.push(nc);
-      const config = { durable_name: `c${i}`, filter_subject: `stall.h${i}`, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, max_ack_pending: 1024 };
-      await jsm.consumers.add('STALL', push ? { ...config, deliver_subject: `deliver.c${i}`, idle_heartbeat: (expires / 2) * 1_000_000 } : config);
+      const config = {
+        durable_name: `c${i}`,
+        filter_subject: `stall.h${i}`,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        max_ack_pending: 1024,
+      };
+      await jsm.consumers.add(
+        'STALL',
+        push ? { ...config, deliver_subject: `deliver.c${i}`, idle_heartbeat: (expires / 2) * 1_000_000 } : config,
+      );
       const api = jetstream(nc).consumers;
-      const messages = push ? await (await api.getPushConsumer('STALL', `c${i}`)).consume() : await (await api.get('STALL', `c${i}`)).consume({ max_messages: 64, expires });
+      const messages = push
+        ? await (await api.getPushConsumer('STALL', `c${i}`)).consume()
+        : await (await api.get('STALL', `c${i}`)).consume({ max_messages: 64, expires });
       void (async () => {
         for await (const msg of messages) {
           received.set(msg.string(), performance.now());
@@ -53,10 +64,14 @@ async function main(): Promise<void> {
       const times = Array.from({ length: consumers }, (_, i) => (received.get(`${round}.${i}`) ?? Infinity) - t0);
       const late = times.filter((ms) => ms > 1000).length;
       if (late) stalled++;
-      process.stdout.write(`round ${round}: slowest delivery ${Math.round(Math.max(...times))} ms${late ? `, ${late} consumer(s) over 1 s` : ''}\n`);
+      process.stdout.write(
+        `round ${round}: slowest delivery ${Math.round(Math.max(...times))} ms${late ? `, ${late} consumer(s) over 1 s` : ''}\n`,
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
-    process.stdout.write(`${stalled} of ${rounds} rounds had a delivery over 1 s (${push ? 'push' : `pull, expiry ${expires} ms`}, idle heartbeat ${expires / 2} ms)\n`);
+    process.stdout.write(
+      `${stalled} of ${rounds} rounds had a delivery over 1 s (${push ? 'push' : `pull, expiry ${expires} ms`}, idle heartbeat ${expires / 2} ms)\n`,
+    );
   } finally {
     for (const nc of conns) await nc.close().catch(() => undefined);
     await stopNats(nats);

@@ -34,7 +34,9 @@ function pipelineCommand(r: BenchResults, key: PipelineKey): PipelineCommand | u
 
 /** `fleet --version` over `node -e 0`, and Ansible's listing over the CLI's (medians). */
 function pipelineRatios(r: BenchResults): { coldStart?: number; vsAnsible?: number; cliOverCurl?: number } {
-  const [node, version, cli, curl, ansible] = (['node', 'cliVersion', 'cliList', 'curlList', 'ansibleList'] as const).map((key) => pipelineCommand(r, key));
+  const [node, version, cli, curl, ansible] = (['node', 'cliVersion', 'cliList', 'curlList', 'ansibleList'] as const).map((key) =>
+    pipelineCommand(r, key),
+  );
   return {
     coldStart: node && version ? version.medianMs / node.medianMs : undefined,
     vsAnsible: cli && ansible ? ansible.medianMs / cli.medianMs : undefined,
@@ -61,7 +63,10 @@ function table(header: string[], rows: Row[]): string {
 function n(value: number | undefined, digits = 1): string {
   if (value === undefined || !Number.isFinite(value)) return 'n/a';
   if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
-  return value.toFixed(digits).replace(/\.0+$/, '').replace(/(\.\d*?)0+$/, '$1');
+  return value
+    .toFixed(digits)
+    .replace(/\.0+$/, '')
+    .replace(/(\.\d*?)0+$/, '$1');
 }
 
 function verdict(met: boolean | undefined): string {
@@ -91,19 +96,36 @@ function targets(r: BenchResults): Target[] {
   out.push({
     what: 'CLI cold start (`fleet --version`) over `node -e 0`, medians',
     goal: `≤ ${TARGETS.cliColdStartRatio}×`,
-    measured: ratios.coldStart !== undefined ? `${n(ratios.coldStart, 2)}× (${n(pipelineCommand(r, 'cliVersion')?.medianMs)} / ${n(pipelineCommand(r, 'node')?.medianMs)} ms)` : 'not measured',
+    measured:
+      ratios.coldStart !== undefined
+        ? `${n(ratios.coldStart, 2)}× (${n(pipelineCommand(r, 'cliVersion')?.medianMs)} / ${n(pipelineCommand(r, 'node')?.medianMs)} ms)`
+        : 'not measured',
     met: ratios.coldStart !== undefined ? ratios.coldStart <= TARGETS.cliColdStartRatio : undefined,
   });
   out.push({
     what: '`fleet container ls --target _all` vs Ansible ad-hoc `docker_host_info`, same engines',
     goal: `≥ ${TARGETS.cliVsAnsible}× faster`,
-    measured: ratios.vsAnsible !== undefined ? `${n(ratios.vsAnsible, 1)}× (${n(pipelineCommand(r, 'cliList')?.medianMs)} vs ${n(pipelineCommand(r, 'ansibleList')?.medianMs)} ms)` : 'not measured',
+    measured:
+      ratios.vsAnsible !== undefined
+        ? `${n(ratios.vsAnsible, 1)}× (${n(pipelineCommand(r, 'cliList')?.medianMs)} vs ${n(pipelineCommand(r, 'ansibleList')?.medianMs)} ms)`
+        : 'not measured',
     met: ratios.vsAnsible !== undefined ? ratios.vsAnsible >= TARGETS.cliVsAnsible : undefined,
   });
   for (const s of r.overhead?.scenarios ?? []) {
     const goals = addedGoals(s);
-    out.push({ what: `added latency p50 — ${s.name}`, goal: `≤ ${goals.p50} ms`, measured: `${n(s.addedP50, 2)} ms`, met: s.addedP50 <= goals.p50 });
-    if (goals.p99 !== undefined) out.push({ what: `added latency p99 — ${s.name}`, goal: `≤ ${goals.p99} ms`, measured: `${n(s.addedP99, 2)} ms`, met: s.addedP99 <= goals.p99 });
+    out.push({
+      what: `added latency p50 — ${s.name}`,
+      goal: `≤ ${goals.p50} ms`,
+      measured: `${n(s.addedP50, 2)} ms`,
+      met: s.addedP50 <= goals.p50,
+    });
+    if (goals.p99 !== undefined)
+      out.push({
+        what: `added latency p99 — ${s.name}`,
+        goal: `≤ ${goals.p99} ms`,
+        measured: `${n(s.addedP99, 2)} ms`,
+        met: s.addedP99 <= goals.p99,
+      });
   }
   for (const [agents, goal] of [
     [1000, TARGETS.fanout1000P99],
@@ -142,7 +164,9 @@ function header(r: BenchResults): string {
   const v = m.versions;
   const start = m.loads[0];
   const shared = m.loads.some((l) => l.otherTestProcesses > 0 || l.loadavg1 > 1.5);
-  const loads = m.loads.map((l) => `${l.phase} ${l.loadavg1}${l.otherTestProcesses ? ` (${l.otherTestProcesses} test processes beside the bench)` : ''}`).join('; ');
+  const loads = m.loads
+    .map((l) => `${l.phase} ${l.loadavg1}${l.otherTestProcesses ? ` (${l.otherTestProcesses} test processes beside the bench)` : ''}`)
+    .join('; ');
   const failures = r.errors?.length ? `\n> **Phases that failed in this run:** ${r.errors.join('; ')}\n` : '';
   return `# Benchmarks
 ${failures}
@@ -167,14 +191,19 @@ ${table(
     ['node', v.node],
     ['nats-server', v.natsServer],
     ['dockerd', v.dockerd],
-    ['packages', Object.entries(v.packages).map(([name, version]) => `${name} ${version}`).join(', ')],
+    [
+      'packages',
+      Object.entries(v.packages)
+        .map(([name, version]) => `${name} ${version}`)
+        .join(', '),
+    ],
     ['git', `${m.git.commit}${m.git.dirtyFiles > 0 ? ` + ${m.git.dirtyFiles} uncommitted files` : ''}`],
   ],
 )}
 
 ${
   shared
-    ? `> **Busy machine.** ${m.loads.some((l) => l.otherTestProcesses > 0) ? 'These numbers came from a 2-core box that was also running test suites' : "No test suite ran beside the bench; its own fleets, load generator and swarms load the 2 cores"} (load average at start ${start.loadavg1}). Load during the run: ${loads}. Tail latencies (p99) suffer most from that; treat them as upper bounds.`
+    ? `> **Busy machine.** ${m.loads.some((l) => l.otherTestProcesses > 0) ? 'These numbers came from a 2-core box that was also running test suites' : 'No test suite ran beside the bench; its own fleets, load generator and swarms load the 2 cores'} (load average at start ${start.loadavg1}). Load during the run: ${loads}. Tail latencies (p99) suffer most from that; treat them as upper bounds.`
     : `Load average during the run: ${loads}.`
 }
 
@@ -246,8 +275,32 @@ function fanoutSection(r: BenchResults): string {
   const f = r.fanoutReal;
   const real = f
     ? table(
-        ['hosts', 'calls', 'full p50', 'full p99', 'max', 'first row p50', 'first row p99', 'response', 'failed rows', 'gateway CPU / call'],
-        [[f.hosts, f.calls, n(f.full.p50, 2), n(f.full.p99, 2), n(f.full.max, 1), n(f.firstRow.p50, 2), n(f.firstRow.p99, 2), bytes(f.responseBytes), f.failedRows, `${n(f.cpuMsPerCall.gateway, 2)} ms`]],
+        [
+          'hosts',
+          'calls',
+          'full p50',
+          'full p99',
+          'max',
+          'first row p50',
+          'first row p99',
+          'response',
+          'failed rows',
+          'gateway CPU / call',
+        ],
+        [
+          [
+            f.hosts,
+            f.calls,
+            n(f.full.p50, 2),
+            n(f.full.p99, 2),
+            n(f.full.max, 1),
+            n(f.firstRow.p50, 2),
+            n(f.firstRow.p99, 2),
+            bytes(f.responseBytes),
+            f.failedRows,
+            `${n(f.cpuMsPerCall.gateway, 2)} ms`,
+          ],
+        ],
       )
     : 'Not run.';
   const s = r.scale;
@@ -303,7 +356,9 @@ ${t1000 || t5000 ? `CPU per \`_all\` call, every process (the same calls): ${[t1
 
 function gatewayLogNote(log: GatewayLogSummary | undefined): string {
   if (!log || (log.aliveAtEnd && log.errors === 0)) return '';
-  const messages = Object.entries(log.byMessage).map(([msg, count]) => `${count}× "${msg}"`).join(', ');
+  const messages = Object.entries(log.byMessage)
+    .map(([msg, count]) => `${count}× "${msg}"`)
+    .join(', ');
   return `
 > **The gateway ${log.aliveAtEnd ? 'logged errors' : 'was no longer running at the end of the scale run'}** (${log.errors} error and ${log.warnings} warning lines${messages ? `: ${messages}` : ''}). End of its log:
 >
@@ -413,7 +468,14 @@ function costSection(r: BenchResults): string {
   const profileTable = profile
     ? `nats-server's own CPU profile (its \`prof_port\`, Go pprof) over ${profile.seconds} s of \`_all\` calls at ${profileAt?.toLocaleString('en-US')} agents, by cumulative time:
 
-${table(['nats-server function', 'cumulative ms', 'self ms'], profile.top.map((f) => [`\`${f.name.replace('github.com/nats-io/nats-server/v2/server.', '').replace('github.com/nats-io/nats-server/server.', '')}\``, n(f.totalMs, 0), n(f.selfMs, 0)]))}
+${table(
+  ['nats-server function', 'cumulative ms', 'self ms'],
+  profile.top.map((f) => [
+    `\`${f.name.replace('github.com/nats-io/nats-server/v2/server.', '').replace('github.com/nats-io/nats-server/server.', '')}\``,
+    n(f.totalMs, 0),
+    n(f.selfMs, 0),
+  ]),
+)}
 `
     : '';
   const linear =
@@ -505,21 +567,48 @@ function profileSection(r: BenchResults, history: BenchHistory, baseline?: Bench
   const prof = (x: BenchResults | undefined, name: string) => x?.profile?.load.cpuUsPerJob[name];
   const compare: Row[] = [
     ['gateway CPU per job, profiled run @ 500/s', `${n(prof(baseline, 'gateway'), 0)} µs`, `${n(prof(r, 'gateway'), 0)} µs`],
-    ['agent CPU per job (web-01), profiled run @ 500/s', `${n(prof(baseline, 'agent web-01'), 0)} µs`, `${n(prof(r, 'agent web-01'), 0)} µs`],
+    [
+      'agent CPU per job (web-01), profiled run @ 500/s',
+      `${n(prof(baseline, 'agent web-01'), 0)} µs`,
+      `${n(prof(r, 'agent web-01'), 0)} µs`,
+    ],
     ['NATS CPU per job, profiled run @ 500/s', `${n(prof(baseline, 'nats'), 0)} µs`, `${n(prof(r, 'nats'), 0)} µs`],
-    ['gateway CPU per job at the one-host ceiling (no profiler)', `${n(web(baseline)?.open?.cpuUsPerJob.gateway, 0)} µs`, `${n(web(r)?.open?.cpuUsPerJob.gateway, 0)} µs`],
-    ['agent CPU per job at the one-host ceiling (no profiler)', `${n(web(baseline)?.open?.cpuUsPerJob['agent web-01'], 0)} µs`, `${n(web(r)?.open?.cpuUsPerJob['agent web-01'], 0)} µs`],
+    [
+      'gateway CPU per job at the one-host ceiling (no profiler)',
+      `${n(web(baseline)?.open?.cpuUsPerJob.gateway, 0)} µs`,
+      `${n(web(r)?.open?.cpuUsPerJob.gateway, 0)} µs`,
+    ],
+    [
+      'agent CPU per job at the one-host ceiling (no profiler)',
+      `${n(web(baseline)?.open?.cpuUsPerJob['agent web-01'], 0)} µs`,
+      `${n(web(r)?.open?.cpuUsPerJob['agent web-01'], 0)} µs`,
+    ],
     ['sustained jobs/s, one host (p99 ≤ 50 ms)', n(web(baseline)?.maxSustained, 0), n(web(r)?.maxSustained, 0)],
     ['sustained jobs/s, `_any` over 3', n(any(baseline)?.maxSustained, 0), n(any(r)?.maxSustained, 0)],
     ['open-loop ceiling, one host (jobs/s)', n(web(baseline)?.open?.achieved, 0), n(web(r)?.open?.achieved, 0)],
-    ['NATS-client error objects per request (`RequestError` + `TimeoutError`), % of gateway busy CPU', share(b?.gateway, NATS_ERRORS), share(p.gateway, NATS_ERRORS)],
+    [
+      'NATS-client error objects per request (`RequestError` + `TimeoutError`), % of gateway busy CPU',
+      share(b?.gateway, NATS_ERRORS),
+      share(p.gateway, NATS_ERRORS),
+    ],
     ['the same, % of agent busy CPU', share(b?.agent, NATS_ERRORS), share(p.agent, NATS_ERRORS)],
     ['`AbortSignal` machinery (`node:internal/abort_controller`), % of agent busy CPU', share(b?.agent, ABORT), share(p.agent, ABORT)],
-    ...[0, 1, 2, 3].map((i) => [`added latency p50 — ${over(r, i)?.name ?? over(baseline, i)?.name ?? '?'}`, `${n(over(baseline, i)?.addedP50, 2)} ms`, `${n(over(r, i)?.addedP50, 2)} ms`] as Row),
-    ['`_all` p50, 1,000 agents', `${n(baseline ? level(baseline, 1000)?.fanout.full.p50 : undefined)} ms`, `${n(level(r, 1000)?.fanout.full.p50)} ms`],
+    ...[0, 1, 2, 3].map(
+      (i) =>
+        [
+          `added latency p50 — ${over(r, i)?.name ?? over(baseline, i)?.name ?? '?'}`,
+          `${n(over(baseline, i)?.addedP50, 2)} ms`,
+          `${n(over(r, i)?.addedP50, 2)} ms`,
+        ] as Row,
+    ),
+    [
+      '`_all` p50, 1,000 agents',
+      `${n(baseline ? level(baseline, 1000)?.fanout.full.p50 : undefined)} ms`,
+      `${n(level(r, 1000)?.fanout.full.p50)} ms`,
+    ],
   ];
   const beforeNote = baseline
-    ? `*Before* is \`bench/results/baseline.json\`: the same benchmark, same bench code (\`${baseline.meta.command}\`), run on ${baseline.meta.startedAt.slice(0, 16).replace('T', ' ')} UTC on the code without the changes below (git ${baseline.meta.git.commit} + ${baseline.meta.git.dirtyFiles} uncommitted files). *After* is this run (git ${r.meta.git.commit} + ${r.meta.git.dirtyFiles} uncommitted files)${baseline.meta.git.commit !== r.meta.git.commit ? ' — other commits landed in between too, so not every difference is these changes\'' : ''}. Both on the same shared machine with different load (load average before: ${baseline.meta.loads.map((l) => l.loadavg1).join(' / ')}; after: ${r.meta.loads.map((l) => l.loadavg1).join(' / ')}): compare CPU per job (nearly load-independent) rather than latencies. Even so, the system-level rows moved both ways between the two runs by more than these changes can account for (see the ceiling rows); the profile shares of the frames the changes remove, and the A/B table after this one, isolate them.`
+    ? `*Before* is \`bench/results/baseline.json\`: the same benchmark, same bench code (\`${baseline.meta.command}\`), run on ${baseline.meta.startedAt.slice(0, 16).replace('T', ' ')} UTC on the code without the changes below (git ${baseline.meta.git.commit} + ${baseline.meta.git.dirtyFiles} uncommitted files). *After* is this run (git ${r.meta.git.commit} + ${r.meta.git.dirtyFiles} uncommitted files)${baseline.meta.git.commit !== r.meta.git.commit ? " — other commits landed in between too, so not every difference is these changes'" : ''}. Both on the same shared machine with different load (load average before: ${baseline.meta.loads.map((l) => l.loadavg1).join(' / ')}; after: ${r.meta.loads.map((l) => l.loadavg1).join(' / ')}): compare CPU per job (nearly load-independent) rather than latencies. Even so, the system-level rows moved both ways between the two runs by more than these changes can account for (see the ceiling rows); the profile shares of the frames the changes remove, and the A/B table after this one, isolate them.`
     : '*Before* is missing: no `bench/results/baseline.json` (record one with `npm run bench -- --save-baseline` on the code to compare against).';
   return `## 5. Profile
 
@@ -604,7 +693,9 @@ function categoryPercent(summary: ProfileSummary | undefined, category: string):
 function findings(r: BenchResults, history: BenchHistory): string {
   const items: string[] = [];
   const levels = r.scale?.levels ?? [];
-  const stalled = levels.filter((l) => l.fanout.callsOver1s > 0).map((l) => `${l.fanout.callsOver1s} of ${l.fanout.calls} at ${l.agents.toLocaleString('en-US')}`);
+  const stalled = levels
+    .filter((l) => l.fanout.callsOver1s > 0)
+    .map((l) => `${l.fanout.callsOver1s} of ${l.fanout.calls} at ${l.agents.toLocaleString('en-US')}`);
   if (levels.length) {
     items.push(history.finding('pull-expiry', { 'calls-over-1s': stalled.length ? stalled.join(', ') : 'none in this run' }));
   }
@@ -616,7 +707,11 @@ function findings(r: BenchResults, history: BenchHistory): string {
     const loop = profile?.top.find((f) => f.name.endsWith('(*consumer).loopAndGatherMsgs'));
     const stateWrites = levels
       .filter((l) => l.natsProfile)
-      .map((l) => ({ agents: l.agents, seconds: l.natsProfile?.seconds ?? 0, fn: l.natsProfile?.top.find((f) => f.name.endsWith('(*consumerFileStore).writeState')) }))
+      .map((l) => ({
+        agents: l.agents,
+        seconds: l.natsProfile?.seconds ?? 0,
+        fn: l.natsProfile?.top.find((f) => f.name.endsWith('(*consumerFileStore).writeState')),
+      }))
       .filter((x) => x.fn);
     const loopShare = scan && loop ? n((scan.totalMs / Math.max(1, loop.totalMs)) * 100, 0) : undefined;
     const deliveryLoop = loopShare ? `; ${history.finding('nats-delivery-loop', { share: loopShare })}` : '';
@@ -670,11 +765,18 @@ function why(r: BenchResults): string {
   const parts: string[] = [];
   const ceiling = r.throughput?.[0]?.open;
   const jwt = categoryPercent(r.profile?.gateway, 'API keys (jsonwebtoken)');
-  if (ceiling) parts.push(`the gateway needs ${n(ceiling.cpuUsPerJob.gateway, 0)} µs of CPU per job and saturates a core at ~${n(ceiling.achieved, 0)} jobs/s${jwt !== undefined ? `, ${n(jwt, 0)}% of it in API-key verification` : ''}`);
+  if (ceiling)
+    parts.push(
+      `the gateway needs ${n(ceiling.cpuUsPerJob.gateway, 0)} µs of CPU per job and saturates a core at ~${n(ceiling.achieved, 0)} jobs/s${jwt !== undefined ? `, ${n(jwt, 0)}% of it in API-key verification` : ''}`,
+    );
   const levels = r.scale?.levels ?? [];
   const last = r.scale?.analysis.msPerHost.at(-1);
-  if (levels.some((l) => l.fanout.callsOver1s > 0)) parts.push('the largest fan-outs are bound by the broker: one dispatch message, one claim, one ack and one row per host');
-  if (last) parts.push(`NATS spends ${n(last.natsCpuUsPerHost, 0)} µs per host per fan-out at ${last.agents.toLocaleString('en-US')} agents (one filtered consumer per host, ${JOB_SHARDS} job streams)`);
+  if (levels.some((l) => l.fanout.callsOver1s > 0))
+    parts.push('the largest fan-outs are bound by the broker: one dispatch message, one claim, one ack and one row per host');
+  if (last)
+    parts.push(
+      `NATS spends ${n(last.natsCpuUsPerHost, 0)} µs per host per fan-out at ${last.agents.toLocaleString('en-US')} agents (one filtered consumer per host, ${JOB_SHARDS} job streams)`,
+    );
   return parts.length ? `- **Why:** ${parts.join('; ')}.` : '';
 }
 
@@ -689,22 +791,41 @@ function closing(r: BenchResults, history: BenchHistory): string {
   const l1000 = level(r, 1000);
   const l5000 = level(r, 5000);
   const lines = [
-    o.length ? `- **Overhead:** the gateway adds ${o.map((s) => `${n(s.addedP50, 2)} ms (p50) / ${n(s.addedP99, 2)} ms (p99) to ${s.name}`).join('; ')}.` : '',
-    r.fanoutReal ? `- **Fan-out:** \`_all\` over 3 real engines answers in ${n(r.fanoutReal.full.p50, 2)} ms p50 / ${n(r.fanoutReal.full.p99, 2)} ms p99.` : '',
+    o.length
+      ? `- **Overhead:** the gateway adds ${o.map((s) => `${n(s.addedP50, 2)} ms (p50) / ${n(s.addedP99, 2)} ms (p99) to ${s.name}`).join('; ')}.`
+      : '',
+    r.fanoutReal
+      ? `- **Fan-out:** \`_all\` over 3 real engines answers in ${n(r.fanoutReal.full.p50, 2)} ms p50 / ${n(r.fanoutReal.full.p99, 2)} ms p99.`
+      : '',
     l1000 || l5000
-      ? `- **Scale:** ${[l1000, l5000].filter(Boolean).map((l) => `${l?.agents.toLocaleString('en-US')} agents: p50 ${n(l?.fanout.full.p50)} ms, p99 ${n(l?.fanout.full.p99)} ms, first row p50 ${n(l?.fanout.firstRow.p50)} ms`).join('; ')}.`
+      ? `- **Scale:** ${[l1000, l5000]
+          .filter(Boolean)
+          .map(
+            (l) =>
+              `${l?.agents.toLocaleString('en-US')} agents: p50 ${n(l?.fanout.full.p50)} ms, p99 ${n(l?.fanout.full.p99)} ms, first row p50 ${n(l?.fanout.firstRow.p50)} ms`,
+          )
+          .join('; ')}.`
       : r.scale?.levels.length
         ? `- **Scale:** largest level measured ${r.scale.levels.at(-1)?.agents} agents (p99 ${n(r.scale.levels.at(-1)?.fanout.full.p99)} ms).`
         : '',
-    web ? `- **Throughput:** ${n(web.maxSustained, 0)} jobs/s sustained on one host${any ? `, ${n(any.maxSustained, 0)} jobs/s on \`_any\` over 3` : ''} with p99 ≤ ${P99_LIMIT_MS} ms.` : '',
+    web
+      ? `- **Throughput:** ${n(web.maxSustained, 0)} jobs/s sustained on one host${any ? `, ${n(any.maxSustained, 0)} jobs/s on \`_any\` over 3` : ''} with p99 ≤ ${P99_LIMIT_MS} ms.`
+      : '',
     why(r),
     `- **Targets:** ${met} met, ${missed.length} missed${missed.length ? ` (${missed.map((x) => `${x.what}: ${x.measured}`).join('; ')})` : ''}.`,
     optimisations.length
-      ? `- **Optimised:** ${optimisations.map((o, i) => {
-          const first = o.split('. ')[0].replace(/\s*\([^)]*\)/g, '').replace(/\.$/, '');
-          // Lower-case the first letter of a sentence, not of an acronym (`API keys`).
-          return i === 0 || /^[A-Z]{2}/.test(first) ? first : first.charAt(0).toLowerCase() + first.slice(1);
-        }).join('; ')}${r.ab?.length ? ` — measured in this run: ${r.ab.map((ab) => `${ab.name} ${n(ab.beforeUs, 1)} → ${n(ab.afterUs, 1)} µs CPU${ab.beforeRetainedBytes ? ` and ${n(ab.beforeRetainedBytes, 0)} → ${n(ab.afterRetainedBytes, 0)} B held` : ''}`).join('; ')}` : ''}.`
+      ? `- **Optimised:** ${optimisations
+          .map((o, i) => {
+            const first = o
+              .split('. ')[0]
+              .replace(/\s*\([^)]*\)/g, '')
+              .replace(/\.$/, '');
+            // Lower-case the first letter of a sentence, not of an acronym (`API keys`).
+            return i === 0 || /^[A-Z]{2}/.test(first) ? first : first.charAt(0).toLowerCase() + first.slice(1);
+          })
+          .join(
+            '; ',
+          )}${r.ab?.length ? ` — measured in this run: ${r.ab.map((ab) => `${ab.name} ${n(ab.beforeUs, 1)} → ${n(ab.afterUs, 1)} µs CPU${ab.beforeRetainedBytes ? ` and ${n(ab.beforeRetainedBytes, 0)} → ${n(ab.afterRetainedBytes, 0)} B held` : ''}`).join('; ')}` : ''}.`
       : '',
   ].filter(Boolean);
   return `## Closing note
@@ -721,10 +842,13 @@ function rolloutSection(r: BenchResults): string {
 \`POST /node/_all/container/docker/app-0/restart\` on ${w.hosts} hosts of the scale harness (${w.harness}), at once and with
 \`batch=10%\` (${w.waves} waves, each sent once the one before it ended), ${w.pairs} interleaved pairs.
 
-${table(['', 'p50 (ms)', 'p99 (ms)'], [
+${table(
+  ['', 'p50 (ms)', 'p99 (ms)'],
+  [
     ['every host at once', n(w.plainMs.p50), n(w.plainMs.p99)],
     [`${w.waves} waves`, n(w.rolloutMs.p50), n(w.rolloutMs.p99)],
-  ])}
+  ],
+)}
 
 - Overhead per wave: **${n(w.overheadPerWaveMs)} ms** ((waves p50 − at once p50) / ${w.waves}): a wave's dispatch, collection
   and stored progress.
@@ -736,7 +860,11 @@ function tlsSection(r: BenchResults): string {
   if (!t) return '## 8. What TLS costs\n\nNot run.\n';
   const processes = Object.keys(t.tls.cpuPerJobUs);
   const rows = [
-    ['keep-alive p50 / p99 (ms)', `${n(t.plain.keepAlive.p50)} / ${n(t.plain.keepAlive.p99)}`, `${n(t.tls.keepAlive.p50)} / ${n(t.tls.keepAlive.p99)}`],
+    [
+      'keep-alive p50 / p99 (ms)',
+      `${n(t.plain.keepAlive.p50)} / ${n(t.plain.keepAlive.p99)}`,
+      `${n(t.tls.keepAlive.p50)} / ${n(t.tls.keepAlive.p99)}`,
+    ],
     ['new connection per call p50 (ms)', n(t.plain.newConnection.p50), n(t.tls.newConnection.p50)],
     ...processes.map((name) => [`CPU per job, ${name} (µs)`, n(t.plain.cpuPerJobUs[name], 1), n(t.tls.cpuPerJobUs[name], 1)]),
   ];
@@ -825,7 +953,7 @@ ${pipelineBaselines(r)}`;
 function pipelineBaselines(r: BenchResults): string {
   const pairs: Array<[string, PipelineKey, PipelineKey]> = [
     ["V8's code cache of the bundle (`fleet --version`)", 'cliVersionCompiled', 'cliVersion'],
-    ["no fetch classes on a call (`fleet container ls --target _all --json`)", 'cliListFetchLoaded', 'cliList'],
+    ['no fetch classes on a call (`fleet container ls --target _all --json`)', 'cliListFetchLoaded', 'cliList'],
   ];
   const lines = pairs.flatMap(([what, beforeKey, afterKey]) => {
     const [before, after] = [pipelineCommand(r, beforeKey), pipelineCommand(r, afterKey)];
@@ -840,15 +968,30 @@ function dashboardSection(r: BenchResults): string {
   if (!d) return '';
   const m = d.matrix;
   const rows: Row[] = [
-    ['sign-in → containers view, 3 real hosts', `${n(d.signInToContainers.p50)} ms`, `${n(d.signInToContainers.max)} ms`, `${d.signInToContainers.n} fresh tabs`],
+    [
+      'sign-in → containers view, 3 real hosts',
+      `${n(d.signInToContainers.p50)} ms`,
+      `${n(d.signInToContainers.max)} ms`,
+      `${d.signInToContainers.n} fresh tabs`,
+    ],
   ];
   if (m) {
     rows.push(
       [`fleet view, ${m.hosts} agents from the agents feed`, `${n(m.fleetRenderMs)} ms`, '', 'navigation to every row shown'],
       [`job matrix, ${m.hosts} hosts: rows shown`, `${n(m.firstRenderMs)} ms`, '', 'job started → every host has its row'],
-      [`job matrix, ${m.hosts} hosts: all final`, `${n(m.allFinalMs)} ms`, '', `the gateway's own GET /job?wait settled at ${n(m.gatewaySettledMs)} ms`],
+      [
+        `job matrix, ${m.hosts} hosts: all final`,
+        `${n(m.allFinalMs)} ms`,
+        '',
+        `the gateway's own GET /job?wait settled at ${n(m.gatewaySettledMs)} ms`,
+      ],
       ['click while rows land ("Failed only")', `${n(m.clickLatency.p50)} ms`, `${n(m.clickLatency.max)} ms`, `${m.clickLatency.n} clicks`],
-      ['page timer lag while rows land (50 ms timer)', `${n(m.timerLag.p50)} ms`, `${n(m.timerLag.max)} ms`, `p99 ${n(m.timerLag.p99)} ms; ${m.longTasks} long tasks, ${n(m.longTaskTotalMs)} ms in all`],
+      [
+        'page timer lag while rows land (50 ms timer)',
+        `${n(m.timerLag.p50)} ms`,
+        `${n(m.timerLag.max)} ms`,
+        `p99 ${n(m.timerLag.p99)} ms; ${m.longTasks} long tasks, ${n(m.longTaskTotalMs)} ms in all`,
+      ],
     );
   }
   return `## Dashboard (headless ${d.browser})

@@ -40,7 +40,12 @@ const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const { buildIfStale } = require('../scripts/build.cjs') as { buildIfStale(): Promise<boolean> };
 
 function parseArgs(argv: string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, saveBaseline: false, renderOnly: false, command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` };
+  const options: BenchOptions = {
+    quick: false,
+    saveBaseline: false,
+    renderOnly: false,
+    command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+  };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '--render-only') options.renderOnly = true;
@@ -50,7 +55,9 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--levels=')) options.levels = arg.slice('--levels='.length).split(',').map(Number);
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n');
+      process.stdout.write(
+        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
@@ -122,124 +129,155 @@ async function main(): Promise<void> {
   // Every phase runs the compiled gateway and agents (dist/), as `fleet up` and the systemd units do.
   await buildIfStale();
 
-  if (wants('real') || wants('pipelines') || wants('docker-cli') || wants('profile')) await phase('real fleet', async () => {
-    progress.say('real fleet: NATS, 3 dockerd engines, gateway, 3 agents');
-    const fleet = await startRealFleet('info');
-    const { state } = fleet;
-    try {
-      if (wants('pipelines')) {
-        await phase('pipelines', async () => {
-          progress.say('pipelines: CLI cold start, and one _all listing by the CLI, curl and Ansible (median of 11)');
-          results.pipelines = await runPipelines(state, progress);
-        });
-        loads.push({ phase: 'after pipelines', ...loadSnapshot(own) });
-      }
-      if (wants('docker-cli')) {
-        await phase('docker-cli', async () => {
-          results.dockerCli = await runDockerCli(state, options, progress);
-        });
-        loads.push({ phase: 'after docker-cli', ...loadSnapshot(own) });
-      }
-      if (!wants('real')) {
-        if (wants('profile')) results.profile = await runProfile(state, options, progress, pidsOf(state));
-        return;
-      }
-      results.overhead = await runOverhead(state, options, progress);
-      loads.push({ phase: 'after overhead', ...loadSnapshot(own) });
-
-      progress.say('fan-out: _all on 3 real engines (one running container each)');
-      const engines = state.agents.map((agent) => dockerClient(agent.socket));
-      await Promise.all(engines.map((docker) => docker.createContainer({ Image: BUSYBOX_IMAGE, name: 'bench-fan', Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } }).then((c) => c.start())));
-      const observer = await RowObserver.connect(state.natsUrl, state.natsOperator?.gatewayCredsFile);
+  if (wants('real') || wants('pipelines') || wants('docker-cli') || wants('profile'))
+    await phase('real fleet', async () => {
+      progress.say('real fleet: NATS, 3 dockerd engines, gateway, 3 agents');
+      const fleet = await startRealFleet('info');
+      const { state } = fleet;
       try {
-        results.fanoutReal = await measureFanout(
-          {
-            url: state.url,
-            adminKey: state.adminKey,
-            observer,
-            path: '/node/_all/container/docker?all=true',
-            expectHosts: state.agents.length,
-            maxCalls: options.quick ? 50 : 400,
-            maxMs: options.quick ? 4000 : 20_000,
-            minCalls: 10,
-            pids: { gateway: state.gateway.pid, ...(state.nats ? { nats: state.nats.pid } : {}) },
-          },
-          progress,
-          '_all × 3 engines',
+        if (wants('pipelines')) {
+          await phase('pipelines', async () => {
+            progress.say('pipelines: CLI cold start, and one _all listing by the CLI, curl and Ansible (median of 11)');
+            results.pipelines = await runPipelines(state, progress);
+          });
+          loads.push({ phase: 'after pipelines', ...loadSnapshot(own) });
+        }
+        if (wants('docker-cli')) {
+          await phase('docker-cli', async () => {
+            results.dockerCli = await runDockerCli(state, options, progress);
+          });
+          loads.push({ phase: 'after docker-cli', ...loadSnapshot(own) });
+        }
+        if (!wants('real')) {
+          if (wants('profile')) results.profile = await runProfile(state, options, progress, pidsOf(state));
+          return;
+        }
+        results.overhead = await runOverhead(state, options, progress);
+        loads.push({ phase: 'after overhead', ...loadSnapshot(own) });
+
+        progress.say('fan-out: _all on 3 real engines (one running container each)');
+        const engines = state.agents.map((agent) => dockerClient(agent.socket));
+        await Promise.all(
+          engines.map((docker) =>
+            docker
+              .createContainer({ Image: BUSYBOX_IMAGE, name: 'bench-fan', Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } })
+              .then((c) => c.start()),
+          ),
         );
+        const observer = await RowObserver.connect(state.natsUrl, state.natsOperator?.gatewayCredsFile);
+        try {
+          results.fanoutReal = await measureFanout(
+            {
+              url: state.url,
+              adminKey: state.adminKey,
+              observer,
+              path: '/node/_all/container/docker?all=true',
+              expectHosts: state.agents.length,
+              maxCalls: options.quick ? 50 : 400,
+              maxMs: options.quick ? 4000 : 20_000,
+              minCalls: 10,
+              pids: { gateway: state.gateway.pid, ...(state.nats ? { nats: state.nats.pid } : {}) },
+            },
+            progress,
+            '_all × 3 engines',
+          );
+        } finally {
+          await observer.close();
+          await Promise.all(
+            engines.map((docker) =>
+              docker
+                .getContainer('bench-fan')
+                .remove({ force: true })
+                .catch(() => undefined),
+            ),
+          );
+        }
+        loads.push({ phase: 'after fan-out', ...loadSnapshot(own) });
+
+        const pids = pidsOf(state);
+        const base = { url: state.url, adminKey: state.adminKey, pids: pids() };
+        results.throughput = [];
+        for (const target of [
+          { name: 'one host (web-01)', path: '/node/web-01/container/docker/system/ping' },
+          { name: '_any over 3 hosts', path: '/node/_any/container/docker/system/ping' },
+        ]) {
+          progress.say(`throughput: ${target.name}`);
+          results.throughput.push(await runThroughput(base, target, options, progress));
+        }
+        loads.push({ phase: 'after throughput', ...loadSnapshot(own) });
+
+        progress.say('profile: gateway and agent web-01 under --cpu-prof at a fixed rate');
+        results.profile = await runProfile(state, options, progress, pids);
+        loads.push({ phase: 'after profile', ...loadSnapshot(own) });
+
+        const nats = await measureNatsPublish(state.natsUrl, state.natsOperator?.gatewayCredsFile, options.quick ? 2000 : 10_000);
+        (results.ab ??= []).push(nats);
+        progress.say(`micro A/B: ${nats.name}: ${nats.beforeUs} → ${nats.afterUs} µs CPU`);
       } finally {
-        await observer.close();
-        await Promise.all(engines.map((docker) => docker.getContainer('bench-fan').remove({ force: true }).catch(() => undefined)));
+        progress.say('real fleet: stopping');
+        await fleet.stop();
       }
-      loads.push({ phase: 'after fan-out', ...loadSnapshot(own) });
+    });
 
-      const pids = pidsOf(state);
-      const base = { url: state.url, adminKey: state.adminKey, pids: pids() };
-      results.throughput = [];
-      for (const target of [
-        { name: 'one host (web-01)', path: '/node/web-01/container/docker/system/ping' },
-        { name: '_any over 3 hosts', path: '/node/_any/container/docker/system/ping' },
+  if (wants('real') || wants('micro'))
+    await phase('micro', async () => {
+      results.micro = { jwt: measureJwtVerify(options.quick ? 500 : 3000) };
+      progress.say(
+        `micro: jwt.verify ${results.micro.jwt.stringSecretUs} µs with the secret as a string, ${results.micro.jwt.keyObjectUs} µs with a KeyObject`,
+      );
+      const callPath = [
+        measureKeyVerification(options.quick ? 2000 : 10_000),
+        await measureEtag(options.quick ? 1000 : 5000),
+        await measureJobLogLines(options.quick ? 5000 : 20_000),
+        await measureAgentView(options.quick ? 20_000 : 100_000),
+        await measureNodeCallRouting(options.quick ? 1000 : 5000),
+        await measureLogDestination(options.quick ? 5000 : 20_000),
+      ];
+      for (const ab of [
+        await measureDeadline(options.quick ? 5000 : 20_000),
+        measureFeedDecode(options.quick ? 20_000 : 100_000),
+        ...callPath,
       ]) {
-        progress.say(`throughput: ${target.name}`);
-        results.throughput.push(await runThroughput(base, target, options, progress));
+        (results.ab ??= []).push(ab);
+        progress.say(
+          `micro A/B: ${ab.name}: ${ab.beforeUs} → ${ab.afterUs} µs CPU${ab.beforeRetainedBytes !== undefined ? `, ${ab.beforeRetainedBytes} → ${ab.afterRetainedBytes} B held per job` : ''}`,
+        );
       }
-      loads.push({ phase: 'after throughput', ...loadSnapshot(own) });
+    });
 
-      progress.say('profile: gateway and agent web-01 under --cpu-prof at a fixed rate');
-      results.profile = await runProfile(state, options, progress, pids);
-      loads.push({ phase: 'after profile', ...loadSnapshot(own) });
+  if (wants('tls'))
+    await phase('tls', async () => {
+      results.tls = await runTlsCost(options, progress);
+      progress.say(
+        `tls: +${results.tls.addedP50} ms p50 per job (keep-alive), +${results.tls.addedNewConnectionP50} ms on a new connection, +${results.tls.addedCpuPerJobUs} µs CPU per job`,
+      );
+      loads.push({ phase: 'after tls', ...loadSnapshot(own) });
+    });
 
-      const nats = await measureNatsPublish(state.natsUrl, state.natsOperator?.gatewayCredsFile, options.quick ? 2000 : 10_000);
-      (results.ab ??= []).push(nats);
-      progress.say(`micro A/B: ${nats.name}: ${nats.beforeUs} → ${nats.afterUs} µs CPU`);
-    } finally {
-      progress.say('real fleet: stopping');
-      await fleet.stop();
-    }
-  });
+  if (wants('scale'))
+    await phase('scale', async () => {
+      results.scale = await runScale(options, progress);
+      loads.push({ phase: 'after scale', ...loadSnapshot(own) });
+    });
 
-  if (wants('real') || wants('micro')) await phase('micro', async () => {
-    results.micro = { jwt: measureJwtVerify(options.quick ? 500 : 3000) };
-    progress.say(`micro: jwt.verify ${results.micro.jwt.stringSecretUs} µs with the secret as a string, ${results.micro.jwt.keyObjectUs} µs with a KeyObject`);
-    const callPath = [
-      measureKeyVerification(options.quick ? 2000 : 10_000),
-      await measureEtag(options.quick ? 1000 : 5000),
-      await measureJobLogLines(options.quick ? 5000 : 20_000),
-      await measureAgentView(options.quick ? 20_000 : 100_000),
-      await measureNodeCallRouting(options.quick ? 1000 : 5000),
-      await measureLogDestination(options.quick ? 5000 : 20_000),
-    ];
-    for (const ab of [await measureDeadline(options.quick ? 5000 : 20_000), measureFeedDecode(options.quick ? 20_000 : 100_000), ...callPath]) {
-      (results.ab ??= []).push(ab);
-      progress.say(`micro A/B: ${ab.name}: ${ab.beforeUs} → ${ab.afterUs} µs CPU${ab.beforeRetainedBytes !== undefined ? `, ${ab.beforeRetainedBytes} → ${ab.afterRetainedBytes} B held per job` : ''}`);
-    }
-  });
+  if (wants('rollout'))
+    await phase('rollout', async () => {
+      results.rollout = await runRolloutBench(options, progress);
+      loads.push({ phase: 'after rollout', ...loadSnapshot(own) });
+    });
 
-  if (wants('tls')) await phase('tls', async () => {
-    results.tls = await runTlsCost(options, progress);
-    progress.say(`tls: +${results.tls.addedP50} ms p50 per job (keep-alive), +${results.tls.addedNewConnectionP50} ms on a new connection, +${results.tls.addedCpuPerJobUs} µs CPU per job`);
-    loads.push({ phase: 'after tls', ...loadSnapshot(own) });
-  });
-
-  if (wants('scale')) await phase('scale', async () => {
-    results.scale = await runScale(options, progress);
-    loads.push({ phase: 'after scale', ...loadSnapshot(own) });
-  });
-
-  if (wants('rollout')) await phase('rollout', async () => {
-    results.rollout = await runRolloutBench(options, progress);
-    loads.push({ phase: 'after rollout', ...loadSnapshot(own) });
-  });
-
-  if (wants('dashboard')) await phase('dashboard', async () => {
-    const dashboard = await runDashboard(options, progress);
-    writeFileSync(join(RESULTS_DIR, 'dashboard.json'), `${JSON.stringify(dashboard, null, 2)}\n`);
-    loads.push({ phase: 'after dashboard', ...loadSnapshot(own) });
-  });
+  if (wants('dashboard'))
+    await phase('dashboard', async () => {
+      const dashboard = await runDashboard(options, progress);
+      writeFileSync(join(RESULTS_DIR, 'dashboard.json'), `${JSON.stringify(dashboard, null, 2)}\n`);
+      loads.push({ phase: 'after dashboard', ...loadSnapshot(own) });
+    });
   // The dashboard alone keeps its own file: the other sections' recorded numbers stay as they were.
   if (options.only?.every((name) => name === 'dashboard')) {
     if (existsSync(join(RESULTS_DIR, 'latest.json'))) render(false);
-    progress.say(`done in ${round1(progress.elapsedSeconds())} s: wrote bench/results/dashboard.json${results.errors ? ` (failed: ${results.errors.join('; ')})` : ''}`);
+    progress.say(
+      `done in ${round1(progress.elapsedSeconds())} s: wrote bench/results/dashboard.json${results.errors ? ` (failed: ${results.errors.join('; ')})` : ''}`,
+    );
     progress.close();
     return;
   }
@@ -260,7 +298,9 @@ async function main(): Promise<void> {
   writeFileSync(latest, `${JSON.stringify(results, null, 2)}\n`);
   if (options.saveBaseline) copyFileSync(latest, join(RESULTS_DIR, 'baseline.json'));
   render(options.saveBaseline);
-  progress.say(`done in ${results.meta.durationSeconds} s: wrote bench/results/latest.json${options.saveBaseline ? ', bench/results/baseline.json' : ''} and BENCHMARKS.md`);
+  progress.say(
+    `done in ${results.meta.durationSeconds} s: wrote bench/results/latest.json${options.saveBaseline ? ', bench/results/baseline.json' : ''} and BENCHMARKS.md`,
+  );
   progress.close();
 }
 

@@ -21,7 +21,15 @@ export {
 export { bridgeInterfacesOf, dockerClient, startEngine, stopEngine, type Engine } from './lib/engine';
 export { defaultAgents, startFleet, stopFleet } from './lib/fleet';
 export { BUSYBOX_IMAGE, importBusyboxImage } from './lib/image';
-export { ensureHostGrantKeys, ensureJwtSecret, ensureMetricsToken, hostGrantKeyFiles, metricsTokenFile, mintKey, type KeyOptions } from './lib/keys';
+export {
+  ensureHostGrantKeys,
+  ensureJwtSecret,
+  ensureMetricsToken,
+  hostGrantKeyFiles,
+  metricsTokenFile,
+  mintKey,
+  type KeyOptions,
+} from './lib/keys';
 export { respawnNats, startNats, stopNats, type NatsServer } from './lib/nats';
 export { createNatsOperator, gatewayIdentityEnv, operatorConfig, type NatsOperator } from './lib/nats-operator';
 export {
@@ -45,18 +53,22 @@ export {
   type NatsConfigOptions,
   type NatsTlsFiles,
 } from './lib/nats-config';
-export {
-  createPki,
-  pkiFilesOf,
-  rotatePki,
-  type CertificateFiles,
-  type PkiFiles,
-  type PkiOptions,
-} from './lib/pki';
+export { createPki, pkiFilesOf, rotatePki, type CertificateFiles, type PkiFiles, type PkiOptions } from './lib/pki';
 export { AGENT_ENTRYPOINT, findExecutable, GATEWAY_ENTRYPOINT, LOCAL_FLEET_DIR, REPO_ROOT } from './lib/paths';
 export { abortIfDead, freePort, isAlive, isOurProcess, sendSignal, spawnService, stopByPid, waitFor, waitForExit } from './lib/process';
 export { startRegistry, stopRegistry, type Registry } from './lib/image-registry';
-export { acceptAgents, agentCredsFile, agentIdentityDir, formatLabels, issueJoinToken, listAgents, spawnAgent, spawnGateway, waitForAgents, waitForGateway } from './lib/services';
+export {
+  acceptAgents,
+  agentCredsFile,
+  agentIdentityDir,
+  formatLabels,
+  issueJoinToken,
+  listAgents,
+  spawnAgent,
+  spawnGateway,
+  waitForAgents,
+  waitForGateway,
+} from './lib/services';
 export {
   agentOf,
   fleetProcesses,

@@ -43,7 +43,8 @@ function pathViolation(file, from, to) {
   if (to === 'deploy') return "deploy/ is imported as '@fleet/deploy', not by path";
   if (to.startsWith('package:')) return `import the package '@fleet/${to.slice('package:'.length)}' by name, not by path`;
   if (to.startsWith('app:') && from.startsWith('app:')) return 'an app never imports another app; shared code lives in packages/';
-  if (to.startsWith('app:')) return `${from === 'root' ? 'this file' : from.replace(/:.*/, '')} does not import an app's files; apps export nothing`;
+  if (to.startsWith('app:'))
+    return `${from === 'root' ? 'this file' : from.replace(/:.*/, '')} does not import an app's files; apps export nothing`;
   // Tests next to the code they test may use the repository's test helpers (test/support).
   if (to === 'test' && /\.test\.ts$/.test(file)) return undefined;
   return `${from} does not import from ${to}`;

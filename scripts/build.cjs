@@ -37,7 +37,18 @@ const nativeAddons = {
  * (`up`, `down`, `status`, `nats-config`, `token create`, `container cp`) load them, so `fleet --version` or
  * `fleet container ls` does not read them at all.
  */
-const CLI_ON_DEMAND = ['dockerode', '@nats-io/*', 'jsonwebtoken', 'pino', 'yaml', 'ajv', 'cli-table3', 'tar-stream', '@peculiar/*', 'reflect-metadata'];
+const CLI_ON_DEMAND = [
+  'dockerode',
+  '@nats-io/*',
+  'jsonwebtoken',
+  'pino',
+  'yaml',
+  'ajv',
+  'cli-table3',
+  'tar-stream',
+  '@peculiar/*',
+  'reflect-metadata',
+];
 
 /**
  * JSON modules (the contract, 180 kB) become `JSON.parse('…')` rather than an object literal: V8 reads JSON
@@ -141,7 +152,10 @@ async function build() {
  * also where dist/ is read-only to whoever runs them.
  */
 function seedCliCodeCache() {
-  const seeded = spawnSync(process.execPath, [path.join(REPO_ROOT, 'apps', 'cli', 'bin', 'fleet.js'), '--version'], { stdio: 'ignore', timeout: 30_000 });
+  const seeded = spawnSync(process.execPath, [path.join(REPO_ROOT, 'apps', 'cli', 'bin', 'fleet.js'), '--version'], {
+    stdio: 'ignore',
+    timeout: 30_000,
+  });
   if (seeded.status !== 0) process.stderr.write('build: the CLI did not start after the build (`node apps/cli/bin/fleet.js --version`)\n');
 }
 

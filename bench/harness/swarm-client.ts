@@ -43,7 +43,12 @@ export class SwarmProcess {
   }
 
   /** Resolves with the first report of `type`, or rejects after `timeoutMs` or when the process exits. */
-  next<T extends SwarmReport['type']>(type: T, timeoutMs: number, request?: SwarmRequest, onOther?: (report: SwarmReport) => void): Promise<ReportOf<T>> {
+  next<T extends SwarmReport['type']>(
+    type: T,
+    timeoutMs: number,
+    request?: SwarmRequest,
+    onOther?: (report: SwarmReport) => void,
+  ): Promise<ReportOf<T>> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`swarm ${this.pid}: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
       const onExit = (code: number | null) => done(new Error(`swarm ${this.pid} exited (${code}) before '${type}'`));

@@ -40,4 +40,3 @@ export function swarmHostname(prefix: string, index: number): string {
 export function swarmLabels(index: number): Record<string, string> {
   return { role: ROLES[index % ROLES.length], zone: ZONES[Math.floor(index / ROLES.length) % ZONES.length], swarm: 'sim' };
 }
-

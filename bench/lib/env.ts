@@ -59,7 +59,19 @@ function packageVersion(name: string): string {
 }
 
 export function versions(): Versions {
-  const packages = ['express', 'express-rate-limit', 'jsonwebtoken', 'pino', '@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv', 'dockerode', 'autocannon', 'tsx', 'esbuild'];
+  const packages = [
+    'express',
+    'express-rate-limit',
+    'jsonwebtoken',
+    'pino',
+    '@nats-io/transport-node',
+    '@nats-io/jetstream',
+    '@nats-io/kv',
+    'dockerode',
+    'autocannon',
+    'tsx',
+    'esbuild',
+  ];
   return {
     node: process.version,
     natsServer: run(findExecutable('nats-server'), ['--version']),
@@ -88,5 +100,10 @@ export function loadSnapshot(ownPids: Set<number>): LoadSnapshot {
       // gone
     }
   }
-  return { at: new Date().toISOString(), loadavg1: Math.round(one * 100) / 100, loadavg5: Math.round(five * 100) / 100, otherTestProcesses: others };
+  return {
+    at: new Date().toISOString(),
+    loadavg1: Math.round(one * 100) / 100,
+    loadavg5: Math.round(five * 100) / 100,
+    otherTestProcesses: others,
+  };
 }

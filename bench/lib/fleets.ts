@@ -28,7 +28,14 @@ export interface RealFleet {
 export async function startRealFleet(logLevel: string): Promise<RealFleet> {
   const dir = mkdtempSync('/tmp/flb-');
   try {
-    const state = await startFleet({ dir, agents: defaultAgents(3), detached: false, logLevel, gatewayEnv: { ...BENCH_GATEWAY_ENV }, agentEnv: {} });
+    const state = await startFleet({
+      dir,
+      agents: defaultAgents(3),
+      detached: false,
+      logLevel,
+      gatewayEnv: { ...BENCH_GATEWAY_ENV },
+      agentEnv: {},
+    });
     return {
       state,
       async stop() {
@@ -50,12 +57,7 @@ export async function startRealFleet(logLevel: string): Promise<RealFleet> {
  * connections and unlimited consumers; these are set explicitly so the limits
  * are on record, plus room for the bursts of a 5,000-host fan-out.
  */
-export const SCALE_NATS_CONFIG = [
-  'max_connections: 12000',
-  'max_payload: 1MB',
-  'max_pending: 256MB',
-  'write_deadline: "10s"',
-].join('\n');
+export const SCALE_NATS_CONFIG = ['max_connections: 12000', 'max_payload: 1MB', 'max_pending: 256MB', 'write_deadline: "10s"'].join('\n');
 
 export interface ScaleFleet {
   state: FleetState;
@@ -69,8 +71,21 @@ export async function startScaleFleet(logLevel: string, gatewayEnv: Record<strin
   const dir = mkdtempSync('/tmp/flb-');
   let nats: NatsServer | undefined;
   try {
-    nats = await startNats({ dir: join(dir, 'nats'), logFile: join(dir, 'nats.log'), detached: false, serverName: 'bench-nats', extraConfig: `${SCALE_NATS_CONFIG}\n${natsExtra}` });
-    const state = await startFleet({ dir, agents: [], natsUrl: nats.url, detached: false, logLevel, gatewayEnv: { ...BENCH_GATEWAY_ENV, ...gatewayEnv } });
+    nats = await startNats({
+      dir: join(dir, 'nats'),
+      logFile: join(dir, 'nats.log'),
+      detached: false,
+      serverName: 'bench-nats',
+      extraConfig: `${SCALE_NATS_CONFIG}\n${natsExtra}`,
+    });
+    const state = await startFleet({
+      dir,
+      agents: [],
+      natsUrl: nats.url,
+      detached: false,
+      logLevel,
+      gatewayEnv: { ...BENCH_GATEWAY_ENV, ...gatewayEnv },
+    });
     const server = nats;
     return {
       state,

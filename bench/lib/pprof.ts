@@ -115,7 +115,10 @@ export function parseGoProfile(gzipped: Buffer): GoProfile {
     } else r.skip(wire);
   }
   // Value index of CPU nanoseconds ("cpu"/"nanoseconds"); Go puts it second, after samples/count.
-  const cpuIndex = Math.max(0, sampleTypes.findIndex((type) => strings[type] === 'cpu'));
+  const cpuIndex = Math.max(
+    0,
+    sampleTypes.findIndex((type) => strings[type] === 'cpu'),
+  );
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   let totalNs = 0;
@@ -127,13 +130,19 @@ export function parseGoProfile(gzipped: Buffer): GoProfile {
     self.set(stack[0], (self.get(stack[0]) ?? 0) + ns);
     for (const name of new Set(stack)) total.set(name, (total.get(name) ?? 0) + ns);
   }
-  const fns = [...total.entries()].map(([name, ns]) => ({ name, selfMs: Math.round((self.get(name) ?? 0) / 1e5) / 10, totalMs: Math.round(ns / 1e5) / 10 }));
+  const fns = [...total.entries()].map(([name, ns]) => ({
+    name,
+    selfMs: Math.round((self.get(name) ?? 0) / 1e5) / 10,
+    totalMs: Math.round(ns / 1e5) / 10,
+  }));
   return { totalMs: Math.round(totalNs / 1e5) / 10, functions: fns };
 }
 
 /** Fetches a CPU profile of `seconds` from a Go server's pprof port. */
 export async function fetchGoProfile(profPort: number, seconds: number): Promise<GoProfile> {
-  const res = await fetch(`http://127.0.0.1:${profPort}/debug/pprof/profile?seconds=${seconds}`, { signal: AbortSignal.timeout((seconds + 30) * 1000) });
+  const res = await fetch(`http://127.0.0.1:${profPort}/debug/pprof/profile?seconds=${seconds}`, {
+    signal: AbortSignal.timeout((seconds + 30) * 1000),
+  });
   if (!res.ok) throw new Error(`pprof answered ${res.status}`);
   return parseGoProfile(Buffer.from(await res.arrayBuffer()));
 }

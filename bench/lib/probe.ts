@@ -8,7 +8,11 @@ export const PROBE_PRELOAD = join(REPO_ROOT, 'bench', 'harness', 'probe.cjs');
 /** Environment that loads bench/harness/probe.cjs into a spawned service. */
 export function probeEnv(dir: string, cpuProfile = false): Record<string, string> {
   mkdirSync(dir, { recursive: true });
-  return { NODE_OPTIONS: `--require ${PROBE_PRELOAD}`, FLEET_BENCH_PROBE_DIR: dir, ...(cpuProfile ? { FLEET_BENCH_CPU_PROFILE: '1' } : {}) };
+  return {
+    NODE_OPTIONS: `--require ${PROBE_PRELOAD}`,
+    FLEET_BENCH_PROBE_DIR: dir,
+    ...(cpuProfile ? { FLEET_BENCH_CPU_PROFILE: '1' } : {}),
+  };
 }
 
 export function withoutProbe(env: Record<string, string>): void {
@@ -18,7 +22,13 @@ export function withoutProbe(env: Record<string, string>): void {
 }
 
 /** Asks the probe in `pid` for something and waits (bounded) for its answer file. */
-async function ask(pid: number, dir: string, command: 'memory' | 'profile', answer: string, timeoutMs: number): Promise<string | undefined> {
+async function ask(
+  pid: number,
+  dir: string,
+  command: 'memory' | 'profile',
+  answer: string,
+  timeoutMs: number,
+): Promise<string | undefined> {
   const file = join(dir, answer);
   rmSync(file, { force: true });
   writeFileSync(join(dir, 'command'), command);

@@ -32,7 +32,12 @@ export function measureKeyVerification(iterations: number): AbMeasurement {
       perOp[which].push((cpuUs() - t0) / perBlock);
     }
   }
-  return { name: 'API key verification, per request', iterations: blocks * perBlock, beforeUs: round(median(perOp[0]), 2), afterUs: round(median(perOp[1]), 2) };
+  return {
+    name: 'API key verification, per request',
+    iterations: blocks * perBlock,
+    beforeUs: round(median(perOp[0]), 2),
+    afterUs: round(median(perOp[1]), 2),
+  };
 }
 
 /** The system-level numbers the call-path changes move, taken from one bench run's results. */

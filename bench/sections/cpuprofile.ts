@@ -42,11 +42,23 @@ export interface ProfileSummary {
  * Built-ins without a script (JSON.parse/stringify, …) are named by function.
  */
 const PACKAGE_CATEGORIES: Array<[string, RegExp]> = [
-  ['request validation (express-openapi-validator, ajv)', /express-openapi-validator|\/ajv|json-schema|path-to-regexp|media-typer|content-type|lodash\.(clonedeep|merge|get|uniq)/],
-  ['HTTP + express', /\/express\/|\/router\/|body-parser|raw-body|finalhandler|on-finished|statuses|http-errors|type-is|iconv-lite|\/qs\/|mime|send\/|serve-static|vary|etag|fresh|parseurl|encodeurl|escape-html|depd|merge-descriptors|accepts|negotiator|content-disposition|cookie|proxy-addr|forwarded|ipaddr|range-parser|destroy|unpipe|ee-first|setprototypeof|toidentifier|inherits|safe-buffer|bytes\//],
-  ['API keys (jsonwebtoken)', /jsonwebtoken|\/jws\/|\/jwa\/|buffer-equal-constant-time|ecdsa-sig-formatter|\/ms\/|lodash\.(includes|isboolean|isinteger|isnumber|isplainobject|isstring|once)|semver/],
+  [
+    'request validation (express-openapi-validator, ajv)',
+    /express-openapi-validator|\/ajv|json-schema|path-to-regexp|media-typer|content-type|lodash\.(clonedeep|merge|get|uniq)/,
+  ],
+  [
+    'HTTP + express',
+    /\/express\/|\/router\/|body-parser|raw-body|finalhandler|on-finished|statuses|http-errors|type-is|iconv-lite|\/qs\/|mime|send\/|serve-static|vary|etag|fresh|parseurl|encodeurl|escape-html|depd|merge-descriptors|accepts|negotiator|content-disposition|cookie|proxy-addr|forwarded|ipaddr|range-parser|destroy|unpipe|ee-first|setprototypeof|toidentifier|inherits|safe-buffer|bytes\//,
+  ],
+  [
+    'API keys (jsonwebtoken)',
+    /jsonwebtoken|\/jws\/|\/jwa\/|buffer-equal-constant-time|ecdsa-sig-formatter|\/ms\/|lodash\.(includes|isboolean|isinteger|isnumber|isplainobject|isstring|once)|semver/,
+  ],
   ['rate limit (express-rate-limit)', /express-rate-limit/],
-  ['logging (pino)', /pino|sonic-boom|thread-stream|fast-redact|quick-format-unescaped|atomic-sleep|on-exit-leak-free|safe-stable-stringify|real-require|process-warning/],
+  [
+    'logging (pino)',
+    /pino|sonic-boom|thread-stream|fast-redact|quick-format-unescaped|atomic-sleep|on-exit-leak-free|safe-stable-stringify|real-require|process-warning/,
+  ],
   ['NATS client', /@nats-io/],
   ['dockerode / docker-modem', /dockerode|docker-modem|split-ca|ssh2|readable-stream|bl\/|tar-fs|uuid/],
   ['fleet code', /\/apps\/|\/packages\//],
@@ -65,8 +77,15 @@ function categorize(functionName: string, url: string): string {
     return 'V8 built-ins';
   }
   for (const [category, pattern] of PACKAGE_CATEGORIES) if (pattern.test(url)) return category;
-  if (url.startsWith('node:internal/http') || url.startsWith('node:_http') || url.startsWith('node:http') || url.includes('llhttp')) return 'node http';
-  if (url.startsWith('node:internal/streams') || url.startsWith('node:stream') || url.startsWith('node:net') || url.startsWith('node:internal/stream_base')) return 'node net/streams';
+  if (url.startsWith('node:internal/http') || url.startsWith('node:_http') || url.startsWith('node:http') || url.includes('llhttp'))
+    return 'node http';
+  if (
+    url.startsWith('node:internal/streams') ||
+    url.startsWith('node:stream') ||
+    url.startsWith('node:net') ||
+    url.startsWith('node:internal/stream_base')
+  )
+    return 'node net/streams';
   if (url.startsWith('node:')) return 'node core (other)';
   if (url.includes('node_modules')) return 'other packages';
   return 'other';

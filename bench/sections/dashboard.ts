@@ -68,7 +68,15 @@ async function launch(): Promise<{ context: BrowserContext; close(): Promise<voi
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1440, height: 900 },
   });
   return {
@@ -94,7 +102,13 @@ async function measureSignIn(state: FleetState, context: BrowserContext, runs: n
   for (let i = 0; i < runs; i++) {
     const page = await context.newPage();
     const t0 = await signIn(page, state.url, state.adminKey, '#/containers');
-    await page.waitForFunction((hosts) => new Set([...document.querySelectorAll('[data-view=containers] tr[data-host]')].map((r) => r.getAttribute('data-host'))).size === hosts, state.agents.length, { timeout: 60_000, polling: 'raf' });
+    await page.waitForFunction(
+      (hosts) =>
+        new Set([...document.querySelectorAll('[data-view=containers] tr[data-host]')].map((r) => r.getAttribute('data-host'))).size ===
+        hosts,
+      state.agents.length,
+      { timeout: 60_000, polling: 'raf' },
+    );
     samples.push(performance.now() - t0);
     await page.close();
   }
@@ -109,7 +123,11 @@ export async function runDashboard(opts: { quick: boolean }, progress: Progress)
     let signInToContainers: Summary;
     try {
       const engines = real.state.agents.map((agent) => dockerClient(agent.socket));
-      await Promise.all(engines.map((docker) => docker.createContainer({ Image: BUSYBOX_IMAGE, name: 'bench-ui', Cmd: ['sleep', '3600'] }).then((c) => c.start())));
+      await Promise.all(
+        engines.map((docker) =>
+          docker.createContainer({ Image: BUSYBOX_IMAGE, name: 'bench-ui', Cmd: ['sleep', '3600'] }).then((c) => c.start()),
+        ),
+      );
       signInToContainers = await measureSignIn(real.state, browser.context, opts.quick ? 3 : 9);
       progress.say(`dashboard: sign-in → containers of 3 hosts: p50 ${signInToContainers.p50} ms, max ${signInToContainers.max} ms`);
     } finally {
@@ -135,11 +153,26 @@ async function measureMatrix(context: BrowserContext, progress: Progress): Promi
   const swarms: SwarmProcess[] = [];
   try {
     const { url, adminKey } = fleet.state;
-    await acceptAgents(fleet.state, Array.from({ length: MATRIX_HOSTS }, (_, i) => ({ hostname: swarmHostname(SWARM_PREFIX, i), labels: swarmLabels(i) })));
+    await acceptAgents(
+      fleet.state,
+      Array.from({ length: MATRIX_HOSTS }, (_, i) => ({ hostname: swarmHostname(SWARM_PREFIX, i), labels: swarmLabels(i) })),
+    );
     for (let from = 0; from < MATRIX_HOSTS; from += PER_PROCESS) {
       swarms.push(
         new SwarmProcess(
-          { natsUrl: fleet.nats.url, hostGrantPublicKeyFile: hostGrantKeyFiles(fleet.dir).publicKey, prefix: SWARM_PREFIX, from, count: Math.min(PER_PROCESS, MATRIX_HOSTS - from), heartbeatMs: 5000, concurrency: 32, containersPerHost: 1, startParallel: 50, startTimeoutMs: 240_000, logLevel: 'warn' },
+          {
+            natsUrl: fleet.nats.url,
+            hostGrantPublicKeyFile: hostGrantKeyFiles(fleet.dir).publicKey,
+            prefix: SWARM_PREFIX,
+            from,
+            count: Math.min(PER_PROCESS, MATRIX_HOSTS - from),
+            heartbeatMs: 5000,
+            concurrency: 32,
+            containersPerHost: 1,
+            startParallel: 50,
+            startTimeoutMs: 240_000,
+            logLevel: 'warn',
+          },
           join(fleet.dir, 'logs', `swarm-ui-${from}.log`),
         ),
       );
@@ -150,33 +183,54 @@ async function measureMatrix(context: BrowserContext, progress: Progress): Promi
 
     const page = await context.newPage();
     const fleetStart = await signIn(page, url, adminKey, '#/fleet');
-    await page.waitForFunction((n) => document.querySelectorAll('[data-view=fleet] tbody tr').length >= n, MATRIX_HOSTS, { timeout: 120_000 });
+    await page.waitForFunction((n) => document.querySelectorAll('[data-view=fleet] tbody tr').length >= n, MATRIX_HOSTS, {
+      timeout: 120_000,
+    });
     const fleetRenderMs = round(performance.now() - fleetStart);
     progress.say(`dashboard: fleet view of ${MATRIX_HOSTS} agents rendered in ${fleetRenderMs} ms`);
 
     // The probes run in the page: a 50 ms timer's lateness and the long tasks, from now on.
     await page.evaluate(PAGE_PROBE);
     const t0 = performance.now();
-    const started = await fetch(`${url}/node/_all/container/docker/system/ping?async=true`, { headers: { authorization: `Bearer ${adminKey}` } }).then((res) => res.json() as Promise<{ job_id: string }>);
+    const started = await fetch(`${url}/node/_all/container/docker/system/ping?async=true`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    }).then((res) => res.json() as Promise<{ job_id: string }>);
     await page.evaluate((hash) => (location.hash = hash), `#/job/${started.job_id}`);
-    const settled = fetch(`${url}/job/${started.job_id}?wait=120`, { headers: { authorization: `Bearer ${adminKey}` } }).then(() => performance.now() - t0);
-    await page.waitForFunction((n) => document.querySelectorAll('[data-view=job] tbody tr').length >= n, MATRIX_HOSTS, { timeout: 120_000, polling: 'raf' });
+    const settled = fetch(`${url}/job/${started.job_id}?wait=120`, { headers: { authorization: `Bearer ${adminKey}` } }).then(
+      () => performance.now() - t0,
+    );
+    await page.waitForFunction((n) => document.querySelectorAll('[data-view=job] tbody tr').length >= n, MATRIX_HOSTS, {
+      timeout: 120_000,
+      polling: 'raf',
+    });
     const firstRenderMs = performance.now() - t0;
     const clicks: number[] = [];
     const checkbox = page.getByLabel(/Failed only/);
-    const allFinal = () => page.evaluate((n) => document.querySelectorAll('[data-view=job] h2 .badge').length > 0 && !/running|pending/.test(document.querySelector('[data-view=job] h2 .badge')?.textContent ?? '') && document.querySelectorAll('[data-view=job] tbody tr').length >= n, MATRIX_HOSTS);
+    const allFinal = () =>
+      page.evaluate(
+        (n) =>
+          document.querySelectorAll('[data-view=job] h2 .badge').length > 0 &&
+          !/running|pending/.test(document.querySelector('[data-view=job] h2 .badge')?.textContent ?? '') &&
+          document.querySelectorAll('[data-view=job] tbody tr').length >= n,
+        MATRIX_HOSTS,
+      );
     // Clicks while the rows land (at least three, so a fast fill still yields a figure): check, then uncheck.
     for (let i = 0; i < 40 && (i < 3 || !(await allFinal())); i++) {
       const c0 = performance.now();
       await checkbox.click();
-      await page.waitForFunction((checked) => (document.querySelector('input[name=failed-only]') as HTMLInputElement).checked === checked, i % 2 === 0, { polling: 'raf' });
+      await page.waitForFunction(
+        (checked) => (document.querySelector('input[name=failed-only]') as HTMLInputElement).checked === checked,
+        i % 2 === 0,
+        { polling: 'raf' },
+      );
       clicks.push(performance.now() - c0);
       if (i % 2 === 0) continue;
       await sleep(100);
     }
-    if ((await checkbox.isChecked())) await checkbox.click();
+    if (await checkbox.isChecked()) await checkbox.click();
     await page.waitForFunction(
-      (n) => document.querySelectorAll('[data-view=job] tbody tr[data-status=ok], [data-view=job] tbody tr[data-status=failed]').length >= n,
+      (n) =>
+        document.querySelectorAll('[data-view=job] tbody tr[data-status=ok], [data-view=job] tbody tr[data-status=failed]').length >= n,
       MATRIX_HOSTS,
       { timeout: 120_000, polling: 'raf' },
     );

@@ -33,7 +33,13 @@ const CONTAINER = 'bench-docker-ps';
 
 function timing(dockerHost: string, samples: number[]): DockerPsTiming {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { dockerHost, medianMs: round(sorted[Math.floor(sorted.length / 2)], 1), minMs: round(sorted[0], 1), maxMs: round(sorted[sorted.length - 1], 1), samplesMs: samples.map((ms) => round(ms, 1)) };
+  return {
+    dockerHost,
+    medianMs: round(sorted[Math.floor(sorted.length / 2)], 1),
+    minMs: round(sorted[0], 1),
+    maxMs: round(sorted[sorted.length - 1], 1),
+    samplesMs: samples.map((ms) => round(ms, 1)),
+  };
 }
 
 /**
@@ -48,7 +54,9 @@ export async function runDockerCli(state: FleetState, opts: { quick: boolean }, 
   const runs = opts.quick ? 7 : 21;
   const dir = mkdtempSync('/tmp/flb-dcli-');
   const engine = dockerClient(agent.socket);
-  await engine.createContainer({ Image: BUSYBOX_IMAGE, name: CONTAINER, Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } }).then((c) => c.start());
+  await engine
+    .createContainer({ Image: BUSYBOX_IMAGE, name: CONTAINER, Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } })
+    .then((c) => c.start());
   try {
     const config = join(dir, 'docker-config');
     mkdirSync(config);
@@ -62,7 +70,10 @@ export async function runDockerCli(state: FleetState, opts: { quick: boolean }, 
     ];
     const args = ['ps', '--no-trunc', '--format', '{{.ID}}'];
     for (const side of sides) side.listing = (await timeCommand('docker', args, side.env)).stdout;
-    if (sides[0].listing !== sides[1].listing) throw new Error(`docker ps through the gateway listed ${JSON.stringify(sides[0].listing)}, on the socket ${JSON.stringify(sides[1].listing)}`);
+    if (sides[0].listing !== sides[1].listing)
+      throw new Error(
+        `docker ps through the gateway listed ${JSON.stringify(sides[0].listing)}, on the socket ${JSON.stringify(sides[1].listing)}`,
+      );
     progress.say(`docker CLI: docker ps on ${HOST} through the gateway and on its socket, ${runs} runs each, alternating`);
     for (let run = 0; run < runs; run++) {
       // Alternate which side goes first, so neither always runs right after the other.
@@ -76,7 +87,10 @@ export async function runDockerCli(state: FleetState, opts: { quick: boolean }, 
     progress.say(`docker CLI: docker ps median ${gateway.medianMs} ms through the gateway, ${socket.medianMs} ms on the socket: ${ratio}×`);
     return { runs, host: HOST, cli, containers, gateway, socket, ratio };
   } finally {
-    await engine.getContainer(CONTAINER).remove({ force: true }).catch(() => undefined);
+    await engine
+      .getContainer(CONTAINER)
+      .remove({ force: true })
+      .catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

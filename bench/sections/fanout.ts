@@ -91,9 +91,22 @@ export async function measureFanout(loop: FanoutLoop, progress: Progress, label:
   const watched = watch.stop();
   const calls = full.length + failedCalls;
   const cpuMsPerCall: Record<string, number> = {};
-  for (const [name, proc] of Object.entries(watched.processes)) cpuMsPerCall[name] = calls ? round((proc.cpuSeconds * 1000) / calls, 1) : NaN;
+  for (const [name, proc] of Object.entries(watched.processes))
+    cpuMsPerCall[name] = calls ? round((proc.cpuSeconds * 1000) / calls, 1) : NaN;
   const callsOver1s = full.filter((ms) => ms > 1000).length;
-  const result = { hosts: loop.expectHosts, calls, full: summarize(full), firstRow: summarize(first), responseBytes: bytes, failedRows, timeoutRows, failedCalls, callsOver1s, watch: watched, cpuMsPerCall };
+  const result = {
+    hosts: loop.expectHosts,
+    calls,
+    full: summarize(full),
+    firstRow: summarize(first),
+    responseBytes: bytes,
+    failedRows,
+    timeoutRows,
+    failedCalls,
+    callsOver1s,
+    watch: watched,
+    cpuMsPerCall,
+  };
   progress.say(
     `  ${label}: ${calls} calls, full p50 ${result.full.p50} p99 ${result.full.p99} ms, first row p50 ${result.firstRow.p50} p99 ${result.firstRow.p99} ms, max ${result.full.max} ms, ${callsOver1s} calls > 1 s, ${bytes} B, failed rows ${failedRows} (timeouts ${timeoutRows})`,
   );

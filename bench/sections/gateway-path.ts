@@ -50,7 +50,10 @@ async function alternate(iterations: number, sides: [() => unknown, () => unknow
 }
 
 /** A one-host answer of the throughput phase's ping, as the gateway sends it. */
-const PING_ANSWER = { job_id: '6f1c3f0e-7d3a-4c1e-9d55-0b3c2a1e4f10', results: [{ hostname: 'web-01', status: 'ok', changed: false, data: 'OK', duration_ms: 1 }] };
+const PING_ANSWER = {
+  job_id: '6f1c3f0e-7d3a-4c1e-9d55-0b3c2a1e4f10',
+  results: [{ hostname: 'web-01', status: 'ok', changed: false, data: 'OK', duration_ms: 1 }],
+};
 
 /**
  * The JSON answer with express' default ETag (a SHA-1 of every body, for a 304 no operation of the
@@ -67,7 +70,13 @@ export function measureEtag(iterations: number): Promise<AbMeasurement> {
  * Two in-process apps behind one keep-alive client: warmed up side by side, then the same call to
  * each in alternating blocks; CPU per call includes the client's share, the same on both sides.
  */
-async function alternateOverHttp(name: string, iterations: number, apps: [Express, Express], path: string, headers: Record<string, string> = {}): Promise<AbMeasurement> {
+async function alternateOverHttp(
+  name: string,
+  iterations: number,
+  apps: [Express, Express],
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<AbMeasurement> {
   const [before, after] = await Promise.all(apps.map(listen));
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
@@ -112,9 +121,31 @@ function get(agent: Agent, server: Server, path = '/ping', headers: Record<strin
 export async function measureJobLogLines(iterations: number): Promise<AbMeasurement> {
   const dir = mkdtempSync('/tmp/flb-log-');
   const destination = pino.destination({ dest: join(dir, 'gateway.log'), sync: true });
-  const log = pino({ name: 'fleet-gateway', level: 'info', base: { service: 'fleet-gateway', pid: process.pid }, redact: { paths: ['authorization', 'secret'], censor: '[redacted]' } }, destination);
+  const log = pino(
+    {
+      name: 'fleet-gateway',
+      level: 'info',
+      base: { service: 'fleet-gateway', pid: process.pid },
+      redact: { paths: ['authorization', 'secret'], censor: '[redacted]' },
+    },
+    destination,
+  );
   const job = { job_id: PING_ANSWER.job_id, target: 'web-01', operation: 'docker.system.ping', hosts: 1 };
-  const requestLine = () => log.info({ caller: 'bench', role: 'admin', key_id: 'k', method: 'GET', path: '/node/web-01/container/docker/system/ping', target: 'web-01', job_id: job.job_id, status: 200, duration_ms: 1.23 }, 'request');
+  const requestLine = () =>
+    log.info(
+      {
+        caller: 'bench',
+        role: 'admin',
+        key_id: 'k',
+        method: 'GET',
+        path: '/node/web-01/container/docker/system/ping',
+        target: 'web-01',
+        job_id: job.job_id,
+        status: 200,
+        duration_ms: 1.23,
+      },
+      'request',
+    );
   try {
     const [beforeUs, afterUs] = await alternate(iterations, [
       () => {
@@ -144,14 +175,42 @@ export async function measureJobLogLines(iterations: number): Promise<AbMeasurem
 export async function measureLogDestination(iterations: number): Promise<AbMeasurement> {
   const dir = mkdtempSync('/tmp/flb-logdest-');
   const destinations = [false, true].map((sync) => pino.destination({ dest: join(dir, `${sync ? 'sync' : 'async'}.log`), sync }));
-  const logs = destinations.map((destination) => pino({ name: 'fleet-gateway', level: 'info', base: { service: 'fleet-gateway', pid: process.pid }, redact: { paths: ['authorization', 'secret'], censor: '[redacted]' } }, destination));
+  const logs = destinations.map((destination) =>
+    pino(
+      {
+        name: 'fleet-gateway',
+        level: 'info',
+        base: { service: 'fleet-gateway', pid: process.pid },
+        redact: { paths: ['authorization', 'secret'], censor: '[redacted]' },
+      },
+      destination,
+    ),
+  );
   const requestLine = (log: pino.Logger) => {
-    log.info({ caller: 'bench', role: 'admin', key_id: 'k', method: 'GET', path: '/node/web-01/container/docker/system/ping', target: 'web-01', job_id: PING_ANSWER.job_id, status: 200, duration_ms: 1.23 }, 'request');
+    log.info(
+      {
+        caller: 'bench',
+        role: 'admin',
+        key_id: 'k',
+        method: 'GET',
+        path: '/node/web-01/container/docker/system/ping',
+        target: 'web-01',
+        job_id: PING_ANSWER.job_id,
+        status: 200,
+        duration_ms: 1.23,
+      },
+      'request',
+    );
     return new Promise((resolve) => setImmediate(resolve));
   };
   try {
     const [beforeUs, afterUs] = await alternate(iterations, [() => requestLine(logs[0]), () => requestLine(logs[1])]);
-    return { name: 'request log line, asynchronous stdout stream vs synchronous destination, per call', iterations, beforeUs: round(beforeUs, 1), afterUs: round(afterUs, 1) };
+    return {
+      name: 'request log line, asynchronous stdout stream vs synchronous destination, per call',
+      iterations,
+      beforeUs: round(beforeUs, 1),
+      afterUs: round(afterUs, 1),
+    };
   } finally {
     for (const destination of destinations) {
       destination.flushSync();
@@ -175,7 +234,13 @@ interface AgentRecordLike {
  * it is (`AgentRoster.view` in apps/api/src/agents/roster.ts). The same construction on both sides.
  */
 export async function measureAgentView(iterations: number): Promise<AbMeasurement> {
-  const record: AgentRecordLike = { hostname: 'web-01', labels: { role: 'web', zone: 'eu.west' }, agent_version: '0.1.0', engine: { healthy: true }, started_at: new Date().toISOString() };
+  const record: AgentRecordLike = {
+    hostname: 'web-01',
+    labels: { role: 'web', zone: 'eu.west' },
+    agent_version: '0.1.0',
+    engine: { healthy: true },
+    started_at: new Date().toISOString(),
+  };
   const seen = { record, seenAt: Date.now() };
   const enrollment = { labels: { role: 'web' } };
   const build = () => ({
@@ -274,7 +339,9 @@ export function measureNodeCallRouting(iterations: number): Promise<AbMeasuremen
   const deps = routingDeps();
   const key = mintToken({ secret: ROUTING_SECRET, role: 'admin', ttlSeconds: 3600 });
   const name = 'node call through the express app (routing, validation, authentication) + HTTP round trip, per call';
-  return alternateOverHttp(name, iterations, [routedAsBefore(deps), createApp(deps)], '/node/web-01/container/docker/system/ping', { authorization: `Bearer ${key}` });
+  return alternateOverHttp(name, iterations, [routedAsBefore(deps), createApp(deps)], '/node/web-01/container/docker/system/ping', {
+    authorization: `Bearer ${key}`,
+  });
 }
 
 function listen(app: Express): Promise<Server> {

@@ -69,7 +69,11 @@ function fullGc(): void {
  * entry, claim and result costs the gateway or agent), with and without
  * `noAsyncTraces`, against the fleet's real NATS, in alternating blocks.
  */
-export async function measureNatsPublish(natsUrl: string, gatewayCredsFile: string | undefined, iterations: number): Promise<AbMeasurement> {
+export async function measureNatsPublish(
+  natsUrl: string,
+  gatewayCredsFile: string | undefined,
+  iterations: number,
+): Promise<AbMeasurement> {
   const login = natsLogin(gatewayCredsFile ? readFileSync(gatewayCredsFile, 'utf8') : undefined);
   const before = await connect({ servers: natsUrl, name: 'bench-micro-before', ...login });
   const after = await connect({ servers: natsUrl, name: 'bench-micro-after', noAsyncTraces: true, ...login });
@@ -88,12 +92,18 @@ export async function measureNatsPublish(natsUrl: string, gatewayCredsFile: stri
     for (let block = 0; block < blocks; block++) {
       for (const which of block % 2 === 0 ? [0, 1] : [1, 0]) {
         const t0 = cpuUs();
-        for (let i = 0; i < perBlock; i++) await clients[which].publish(`bench.micro.${which}`, payload, { msgID: `${block}.${which}.${i}` });
+        for (let i = 0; i < perBlock; i++)
+          await clients[which].publish(`bench.micro.${which}`, payload, { msgID: `${block}.${which}.${i}` });
         perOp[which].push((cpuUs() - t0) / perBlock);
       }
     }
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    return { name: 'JetStream publish (client side)', iterations: blocks * perBlock, beforeUs: round(median(perOp[0]), 1), afterUs: round(median(perOp[1]), 1) };
+    return {
+      name: 'JetStream publish (client side)',
+      iterations: blocks * perBlock,
+      beforeUs: round(median(perOp[0]), 1),
+      afterUs: round(median(perOp[1]), 1),
+    };
   } finally {
     await jsm.streams.delete(stream).catch(() => undefined);
     await before.close();

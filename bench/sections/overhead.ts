@@ -63,44 +63,79 @@ export async function runOverhead(state: FleetState, opts: { quick: boolean }, p
 
     progress.say('overhead: container list, 0 containers');
     scenarios.push(
-      await measure('container list (0 containers)', 'docker.container.list', `GET /node/${HOST}/container/docker?all=true`, pairs.list, progress, {
-        direct: () => containerList({ all: true }, ctx()),
-        gateway: () => http.call('GET', `/node/${HOST}/container/docker?all=true`),
-      }),
+      await measure(
+        'container list (0 containers)',
+        'docker.container.list',
+        `GET /node/${HOST}/container/docker?all=true`,
+        pairs.list,
+        progress,
+        {
+          direct: () => containerList({ all: true }, ctx()),
+          gateway: () => http.call('GET', `/node/${HOST}/container/docker?all=true`),
+        },
+      ),
     );
 
-    await docker.createContainer({ Image: BUSYBOX_IMAGE, name: EXEC_CONTAINER, Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } }).then((c) => c.start());
+    await docker
+      .createContainer({ Image: BUSYBOX_IMAGE, name: EXEC_CONTAINER, Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } })
+      .then((c) => c.start());
     progress.say('overhead: container inspect');
     scenarios.push(
-      await measure('container inspect', 'docker.container.inspect', `GET /node/${HOST}/container/docker/${EXEC_CONTAINER}`, pairs.inspect, progress, {
-        direct: () => containerInspect({ id: EXEC_CONTAINER }, ctx()),
-        gateway: () => http.call('GET', `/node/${HOST}/container/docker/${EXEC_CONTAINER}`),
-      }),
+      await measure(
+        'container inspect',
+        'docker.container.inspect',
+        `GET /node/${HOST}/container/docker/${EXEC_CONTAINER}`,
+        pairs.inspect,
+        progress,
+        {
+          direct: () => containerInspect({ id: EXEC_CONTAINER }, ctx()),
+          gateway: () => http.call('GET', `/node/${HOST}/container/docker/${EXEC_CONTAINER}`),
+        },
+      ),
     );
 
     progress.say('overhead: exec `true`');
     scenarios.push(
-      await measure('exec `true`', 'docker.container.exec', `POST /node/${HOST}/container/docker/${EXEC_CONTAINER}/exec {"cmd":["true"]}`, pairs.exec, progress, {
-        direct: () => containerExec({ id: EXEC_CONTAINER, body: { cmd: ['true'] } } as never, ctx()),
-        gateway: () => http.call('POST', `/node/${HOST}/container/docker/${EXEC_CONTAINER}/exec`, { cmd: ['true'] }),
-      }),
+      await measure(
+        'exec `true`',
+        'docker.container.exec',
+        `POST /node/${HOST}/container/docker/${EXEC_CONTAINER}/exec {"cmd":["true"]}`,
+        pairs.exec,
+        progress,
+        {
+          direct: () => containerExec({ id: EXEC_CONTAINER, body: { cmd: ['true'] } } as never, ctx()),
+          gateway: () => http.call('POST', `/node/${HOST}/container/docker/${EXEC_CONTAINER}/exec`, { cmd: ['true'] }),
+        },
+      ),
     );
 
     progress.say('overhead: creating 49 more containers (50 in all)');
     for (let batch = 0; batch < 49; batch += 7) {
       await Promise.all(
         Array.from({ length: Math.min(7, 49 - batch) }, (_, i) =>
-          docker.createContainer({ Image: BUSYBOX_IMAGE, name: `bench-c${batch + i + 1}`, Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } }),
+          docker.createContainer({
+            Image: BUSYBOX_IMAGE,
+            name: `bench-c${batch + i + 1}`,
+            Cmd: ['sleep', '3600'],
+            Labels: { 'fleet.bench': '1' },
+          }),
         ),
       );
     }
     const count = (await docker.listContainers({ all: true })).length;
     progress.say(`overhead: container list, ${count} containers`);
     scenarios.push(
-      await measure(`container list (${count} containers)`, 'docker.container.list', `GET /node/${HOST}/container/docker?all=true`, pairs.list, progress, {
-        direct: () => containerList({ all: true }, ctx()),
-        gateway: () => http.call('GET', `/node/${HOST}/container/docker?all=true`),
-      }),
+      await measure(
+        `container list (${count} containers)`,
+        'docker.container.list',
+        `GET /node/${HOST}/container/docker?all=true`,
+        pairs.list,
+        progress,
+        {
+          direct: () => containerList({ all: true }, ctx()),
+          gateway: () => http.call('GET', `/node/${HOST}/container/docker?all=true`),
+        },
+      ),
     );
   } finally {
     http.close();
@@ -114,7 +149,14 @@ interface Pair {
   gateway: () => Promise<{ status: number; body: string }>;
 }
 
-async function measure(name: string, operation: string, gatewayCall: string, pairs: number, progress: Progress, pair: Pair): Promise<OverheadScenario> {
+async function measure(
+  name: string,
+  operation: string,
+  gatewayCall: string,
+  pairs: number,
+  progress: Progress,
+  pair: Pair,
+): Promise<OverheadScenario> {
   const direct: number[] = [];
   const gateway: number[] = [];
   const added: number[] = [];
@@ -169,7 +211,9 @@ async function measure(name: string, operation: string, gatewayCall: string, pai
     ratioP50: round(g.p50 / d.p50, 2),
     gatewayErrors,
   };
-  progress.say(`  ${name}: direct p50 ${d.p50} p99 ${d.p99} | gateway p50 ${g.p50} p99 ${g.p99} | added p50 ${result.addedP50} p99 ${result.addedP99} ms`);
+  progress.say(
+    `  ${name}: direct p50 ${d.p50} p99 ${d.p99} | gateway p50 ${g.p50} p99 ${g.p99} | added p50 ${result.addedP50} p99 ${result.addedP99} ms`,
+  );
   return result;
 }
 

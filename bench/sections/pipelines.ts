@@ -48,13 +48,21 @@ const CONTAINER = 'bench-pipe';
  * what the tests need). Debian's `ansible` package ships the community collections, community.docker among them.
  */
 export function ensureAnsible(progress: Progress): void {
-  const missing = () => spawnSync('sh', ['-c', 'command -v ansible >/dev/null && python3 -c "import docker"'], { stdio: 'ignore' }).status !== 0;
+  const missing = () =>
+    spawnSync('sh', ['-c', 'command -v ansible >/dev/null && python3 -c "import docker"'], { stdio: 'ignore' }).status !== 0;
   if (!missing()) return;
-  if (process.getuid?.() !== 0) throw new Error('ansible and python3-docker are missing; install them (apt-get install ansible python3-docker) or run the bench as root');
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      'ansible and python3-docker are missing; install them (apt-get install ansible python3-docker) or run the bench as root',
+    );
   progress.say('pipelines: installing Debian ansible and python3-docker');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore', timeout: 600_000 });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'ansible', 'python3-docker'], { env, stdio: 'ignore', timeout: 1_200_000 });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'ansible', 'python3-docker'], {
+    env,
+    stdio: 'ignore',
+    timeout: 1_200_000,
+  });
   if (missing()) throw new Error('ansible or python3-docker still missing after apt-get install');
 }
 
@@ -81,10 +89,19 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
   const runs = 11;
   const dir = mkdtempSync('/tmp/flb-pipe-');
   const engines = state.agents.map((agent) => dockerClient(agent.socket));
-  await Promise.all(engines.map((docker) => docker.createContainer({ Image: BUSYBOX_IMAGE, name: CONTAINER, Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } }).then((c) => c.start())));
+  await Promise.all(
+    engines.map((docker) =>
+      docker
+        .createContainer({ Image: BUSYBOX_IMAGE, name: CONTAINER, Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } })
+        .then((c) => c.start()),
+    ),
+  );
   try {
     const inventory = join(dir, 'engines.ini');
-    writeFileSync(inventory, `[engines]\n${state.agents.map((agent) => `${agent.hostname} docker_host=unix://${agent.socket}`).join('\n')}\n`);
+    writeFileSync(
+      inventory,
+      `[engines]\n${state.agents.map((agent) => `${agent.hostname} docker_host=unix://${agent.socket}`).join('\n')}\n`,
+    );
     const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
     const cliEnv = { ...base, FLEET_URL: state.url, FLEET_API_KEY: state.adminKey, HOME: dir, XDG_CONFIG_HOME: join(dir, 'config') };
     const ansibleEnv = {
@@ -113,7 +130,14 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
         env: cliEnv,
         count: countRows,
       },
-      { key: 'cliVersionCompiled', label: 'CLI cold start, bundle compiled at start', shown: 'node dist/fleet.js --version', command: process.execPath, args: [CLI_BUNDLE, '--version'], env: cliEnv },
+      {
+        key: 'cliVersionCompiled',
+        label: 'CLI cold start, bundle compiled at start',
+        shown: 'node dist/fleet.js --version',
+        command: process.execPath,
+        args: [CLI_BUNDLE, '--version'],
+        env: cliEnv,
+      },
       {
         key: 'cliListFetchLoaded',
         label: "CLI listing, fetch's classes loaded",
@@ -137,7 +161,18 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
         label: 'Ansible ad-hoc listing',
         shown: `ansible engines -i engines.ini -c local -m community.docker.docker_host_info -a 'docker_host={{ docker_host }} containers=true'`,
         command: 'ansible',
-        args: ['engines', '-i', inventory, '-c', 'local', '-o', '-m', 'community.docker.docker_host_info', '-a', 'docker_host={{ docker_host }} containers=true'],
+        args: [
+          'engines',
+          '-i',
+          inventory,
+          '-c',
+          'local',
+          '-o',
+          '-m',
+          'community.docker.docker_host_info',
+          '-a',
+          'docker_host={{ docker_host }} containers=true',
+        ],
         env: ansibleEnv,
         count: countAnsible,
       },
@@ -149,7 +184,10 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
       for (const subject of subjects) samples.get(subject.key)?.push(await timeCommand(subject.command, subject.args, subject.env));
     }
     const commands = subjects.map((subject) => summarizeSubject(subject, samples.get(subject.key) ?? []));
-    for (const c of commands) progress.say(`  ${c.shown.slice(0, 60)}: median ${c.medianMs} ms (min ${c.minMs}, max ${c.maxMs})${c.hosts !== undefined ? `, ${c.hosts} hosts, ${c.containers} containers` : ''}`);
+    for (const c of commands)
+      progress.say(
+        `  ${c.shown.slice(0, 60)}: median ${c.medianMs} ms (min ${c.minMs}, max ${c.maxMs})${c.hosts !== undefined ? `, ${c.hosts} hosts, ${c.containers} containers` : ''}`,
+      );
     return {
       runs,
       engines: engines.length,
@@ -158,7 +196,14 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
       commands,
     };
   } finally {
-    await Promise.all(engines.map((docker) => docker.getContainer(CONTAINER).remove({ force: true }).catch(() => undefined)));
+    await Promise.all(
+      engines.map((docker) =>
+        docker
+          .getContainer(CONTAINER)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -191,7 +236,10 @@ function countAnsible(stdout: string): { hosts: number; containers: number } {
   const lines = stdout.split('\n').filter((line) => line.includes(' | '));
   const ok = lines.filter((line) => / \| SUCCESS => /.test(line));
   if (ok.length !== lines.length || ok.length === 0) throw new Error(`ansible: not every host succeeded: ${stdout.slice(0, 400)}`);
-  const containers = ok.reduce((sum, line) => sum + ((JSON.parse(line.slice(line.indexOf('=> ') + 3)) as { containers?: unknown[] }).containers?.length ?? 0), 0);
+  const containers = ok.reduce(
+    (sum, line) => sum + ((JSON.parse(line.slice(line.indexOf('=> ') + 3)) as { containers?: unknown[] }).containers?.length ?? 0),
+    0,
+  );
   return { hosts: ok.length, containers };
 }
 

@@ -25,7 +25,12 @@ const PATH = `/node/${HOST}/container/docker/system/ping`;
  * write their profiles. Only samples inside the load window count (the
  * profile clock is process.hrtime's).
  */
-export async function runProfile(state: FleetState, opts: { quick: boolean }, progress: Progress, pids: () => Record<string, number>): Promise<ProfileResult> {
+export async function runProfile(
+  state: FleetState,
+  opts: { quick: boolean },
+  progress: Progress,
+  pids: () => Record<string, number>,
+): Promise<ProfileResult> {
   const dir = mkdtempSync('/tmp/flb-prof-');
   const rate = 500;
   const durationSeconds = opts.quick ? 3 : 10;
@@ -50,7 +55,10 @@ export async function runProfile(state: FleetState, opts: { quick: boolean }, pr
     const toUs = Number(process.hrtime.bigint() / 1000n);
     progress.say(`  profiled run @ ${rate}/s: achieved ${load.achieved}/s p50 ${load.p50} p99 ${load.p99} ms`);
     const agentPid = state.agents.find((agent) => agent.hostname === HOST)?.agentPid ?? 0;
-    const [gatewayFile, agentFile] = await Promise.all([probeProfile(state.gateway.pid, join(dir, 'gateway')), probeProfile(agentPid, join(dir, 'agent'))]);
+    const [gatewayFile, agentFile] = await Promise.all([
+      probeProfile(state.gateway.pid, join(dir, 'gateway')),
+      probeProfile(agentPid, join(dir, 'agent')),
+    ]);
     // The fleet gets an unprofiled gateway and agent back.
     await stopAgent(state, HOST);
     await restartGateway(state);
@@ -72,8 +80,18 @@ export async function runProfile(state: FleetState, opts: { quick: boolean }, pr
     }
     for (const summary of [result.gateway, result.agent]) {
       if (!summary) continue;
-      progress.say(`  ${summary.process}: ${summary.busyMs} ms busy of ${summary.windowMs} ms; top: ${summary.top.slice(0, 6).map((f) => `${f.name} ${f.selfPercent}%`).join(', ')}`);
-      progress.say(`    categories: ${summary.categories.slice(0, 8).map((c) => `${c.category} ${c.percentOfBusy}%`).join(', ')}`);
+      progress.say(
+        `  ${summary.process}: ${summary.busyMs} ms busy of ${summary.windowMs} ms; top: ${summary.top
+          .slice(0, 6)
+          .map((f) => `${f.name} ${f.selfPercent}%`)
+          .join(', ')}`,
+      );
+      progress.say(
+        `    categories: ${summary.categories
+          .slice(0, 8)
+          .map((c) => `${c.category} ${c.percentOfBusy}%`)
+          .join(', ')}`,
+      );
     }
     return result;
   } finally {

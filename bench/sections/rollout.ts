@@ -31,7 +31,10 @@ export async function runRolloutBench(opts: { quick: boolean }, progress: Progre
   const fleet = await startScaleFleet('warn', {});
   let swarm: SwarmProcess | undefined;
   try {
-    await acceptAgents(fleet.state, Array.from({ length: hosts }, (_, i) => ({ hostname: swarmHostname(PREFIX, i), labels: swarmLabels(i) })));
+    await acceptAgents(
+      fleet.state,
+      Array.from({ length: hosts }, (_, i) => ({ hostname: swarmHostname(PREFIX, i), labels: swarmLabels(i) })),
+    );
     swarm = new SwarmProcess(
       {
         natsUrl: fleet.nats.url,
@@ -67,7 +70,9 @@ export async function runRolloutBench(opts: { quick: boolean }, progress: Progre
     const plainMs = summarize(plain);
     const rolloutMs = summarize(waves);
     const overheadPerWaveMs = round((rolloutMs.p50 - plainMs.p50) / 10);
-    progress.say(`rollout: ${hosts} hosts, plain p50 ${plainMs.p50} ms, 10 waves p50 ${rolloutMs.p50} ms: ${overheadPerWaveMs} ms per wave`);
+    progress.say(
+      `rollout: ${hosts} hosts, plain p50 ${plainMs.p50} ms, 10 waves p50 ${rolloutMs.p50} ms: ${overheadPerWaveMs} ms per wave`,
+    );
     return {
       harness: 'bench/harness/swarm.ts (real agents) + simulated engines',
       hosts,

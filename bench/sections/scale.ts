@@ -121,7 +121,8 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
   const swarms: SwarmProcess[] = [];
   let observer: RowObserver | undefined;
   const result: ScaleResult = {
-    harness: 'bench/harness/swarm.ts (real startAgent() per agent, own NATS connection each) + bench/harness/simulated-engine.ts (in-memory Docker answers)',
+    harness:
+      'bench/harness/swarm.ts (real startAgent() per agent, own NATS connection each) + bench/harness/simulated-engine.ts (in-memory Docker answers)',
     heartbeatMs,
     containersPerHost,
     gatewayBaselineRssMiB: 0,
@@ -145,9 +146,14 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
       // Accepted before they start, as `fleet up` does (README "Security model"): each starts bound to the
       // consumer its acceptance made, instead of thousands of pending agents asking the broker for theirs meanwhile.
       const acceptStart = performance.now();
-      await acceptAgents(fleet.state, Array.from({ length: increment }, (_, i) => ({ hostname: swarmHostname(PREFIX, running + i), labels: swarmLabels(running + i) })));
+      await acceptAgents(
+        fleet.state,
+        Array.from({ length: increment }, (_, i) => ({ hostname: swarmHostname(PREFIX, running + i), labels: swarmLabels(running + i) })),
+      );
       const acceptSeconds = round((performance.now() - acceptStart) / 1000, 1);
-      progress.say(`scale: accepted ${increment} agents in ${acceptSeconds} s (${round((performance.now() - acceptStart) / increment, 2)} ms each); starting them in ${processes} swarm process(es) → ${target}`);
+      progress.say(
+        `scale: accepted ${increment} agents in ${acceptSeconds} s (${round((performance.now() - acceptStart) / increment, 2)} ms each); starting them in ${processes} swarm process(es) → ${target}`,
+      );
       const started: SwarmProcess[] = [];
       for (let p = 0; p < processes; p++) {
         const from = running + Math.round((p * increment) / processes);
@@ -172,7 +178,9 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
         swarms.push(swarm);
         started.push(swarm);
       }
-      const readies = await Promise.all(started.map((swarm) => swarm.ready(300_000, (count) => progress.say(`  swarm ${swarm.pid}: ${count} agents started`))));
+      const readies = await Promise.all(
+        started.map((swarm) => swarm.ready(300_000, (count) => progress.say(`  swarm ${swarm.pid}: ${count} agents started`))),
+      );
       const failures = readies.reduce((sum, ready) => sum + ready.failed, 0);
       for (const ready of readies) for (const error of ready.errors) progress.say(`  swarm: ${error}`);
       const reached = running + readies.reduce((sum, ready) => sum + ready.started, 0);
@@ -187,7 +195,22 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
       }
       await sleep(2000);
       try {
-        result.levels.push({ ...(await measureLevel(target, failures, startSeconds, swarms, fleet, observer, profPort, probeDir, opts, progress, baselineHeap)), acceptSeconds });
+        result.levels.push({
+          ...(await measureLevel(
+            target,
+            failures,
+            startSeconds,
+            swarms,
+            fleet,
+            observer,
+            profPort,
+            probeDir,
+            opts,
+            progress,
+            baselineHeap,
+          )),
+          acceptSeconds,
+        });
       } catch (err) {
         // Keep every level measured so far; say where and why the ramp ended.
         result.stoppedAt = `${target} agents: measuring failed (${err instanceof Error ? err.message : String(err)})${gatewayGone(gatewayPid)}`;
@@ -199,7 +222,8 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
     progress.say(`scale: stopping ${swarms.length} swarm process(es)`);
     await observer?.close().catch(() => undefined);
     result.gatewayLog = summarizeGatewayLog(join(fleet.dir, 'logs', 'gateway.log'), sampleProc(gatewayPid) !== undefined);
-    if (!result.gatewayLog.aliveAtEnd) progress.say(`scale: the gateway (pid ${gatewayPid}) had exited; end of its log:\n${result.gatewayLog.tail.join('\n')}`);
+    if (!result.gatewayLog.aliveAtEnd)
+      progress.say(`scale: the gateway (pid ${gatewayPid}) had exited; end of its log:\n${result.gatewayLog.tail.join('\n')}`);
     await Promise.all(swarms.map((swarm) => swarm.stop().catch(() => undefined)));
     try {
       await fleet.stop();
@@ -226,7 +250,11 @@ async function measureLevel(
 ): Promise<ScaleLevel> {
   const { url, adminKey } = fleet.state;
   // The swarm processes too: with every agent on the same 2 cores, their CPU is part of what a fan-out waits for.
-  const pids = { gateway: fleet.state.gateway.pid, nats: fleet.nats.pid, ...Object.fromEntries(swarms.map((swarm, i) => [`swarm ${i}`, swarm.pid])) };
+  const pids = {
+    gateway: fleet.state.gateway.pid,
+    nats: fleet.nats.pid,
+    ...Object.fromEntries(swarms.map((swarm, i) => [`swarm ${i}`, swarm.pid])),
+  };
   // Idle: what heartbeats alone cost the gateway and NATS at this fleet size.
   const idleWatch = new ProcWatch(pids, 250);
   await sleep(opts.quick ? 2000 : 4000);
@@ -254,13 +282,33 @@ async function measureLevel(
   );
   const natsProfile = profile ? await profile : undefined;
   const swarmCpuMs = Object.entries(fanout.cpuMsPerCall).reduce((sum, [name, ms]) => (name.startsWith('swarm') ? sum + ms : sum), 0);
-  progress.say(`  CPU per _all call: gateway ${fanout.cpuMsPerCall.gateway} ms, NATS ${fanout.cpuMsPerCall.nats} ms, agents (swarm processes) ${round(swarmCpuMs, 1)} ms`);
+  progress.say(
+    `  CPU per _all call: gateway ${fanout.cpuMsPerCall.gateway} ms, NATS ${fanout.cpuMsPerCall.nats} ms, agents (swarm processes) ${round(swarmCpuMs, 1)} ms`,
+  );
 
   const anyPing = await sequential(url, adminKey, '/node/_any/container/docker/system/ping', opts.quick ? 30 : 100);
   progress.say(`  _any ping × ${agents}: p50 ${anyPing.p50} p99 ${anyPing.p99} ms`);
 
-  const inflight = await measureInflight(url, adminKey, swarms, observer, fleet.state.gateway.pid, probeDir, opts.quick ? 500 : 2000, progress);
-  const swarmRss = (await Promise.all(swarms.map((swarm) => swarm.stats().then((stats) => stats.rssBytes, () => 0)))).reduce((a, b) => a + b, 0);
+  const inflight = await measureInflight(
+    url,
+    adminKey,
+    swarms,
+    observer,
+    fleet.state.gateway.pid,
+    probeDir,
+    opts.quick ? 500 : 2000,
+    progress,
+  );
+  const swarmRss = (
+    await Promise.all(
+      swarms.map((swarm) =>
+        swarm.stats().then(
+          (stats) => stats.rssBytes,
+          () => 0,
+        ),
+      ),
+    )
+  ).reduce((a, b) => a + b, 0);
   return {
     agents,
     startFailures,
@@ -280,7 +328,10 @@ async function measureLevel(
 }
 
 function topFunctions(functions: FunctionTime[]): FunctionTime[] {
-  return [...functions].sort((a, b) => b.totalMs - a.totalMs).filter((f) => f.name.includes('nats-server')).slice(0, 12);
+  return [...functions]
+    .sort((a, b) => b.totalMs - a.totalMs)
+    .filter((f) => f.name.includes('nats-server'))
+    .slice(0, 12);
 }
 
 async function sequential(url: string, adminKey: string, path: string, count: number): Promise<Summary> {
@@ -353,7 +404,9 @@ async function measureInflight(
       completed,
       drainMs,
     };
-    progress.say(`  in flight: ${ids.length} jobs held, gateway heap ${result.heapBeforeMiB} → ${result.heapHeldMiB} MiB (${result.kibPerJob} KiB/job; RSS ${result.rssBeforeMiB} → ${result.rssHeldMiB} MiB), ${completed} done ${drainMs} ms after release`);
+    progress.say(
+      `  in flight: ${ids.length} jobs held, gateway heap ${result.heapBeforeMiB} → ${result.heapHeldMiB} MiB (${result.kibPerJob} KiB/job; RSS ${result.rssBeforeMiB} → ${result.rssHeldMiB} MiB), ${completed} done ${drainMs} ms after release`,
+    );
     return result;
   } finally {
     http.close();
@@ -399,7 +452,12 @@ function analyse(levels: ScaleLevel[]): ScaleAnalysis {
   let knee: number | undefined;
   let kneeReason = 'per-host cost stays flat across the levels measured';
   for (let i = 1; i < msPerHost.length; i++) {
-    const cheapest = Math.min(...msPerHost.slice(0, i).filter((m) => m.agents >= 100).map((m) => m.natsCpuUsPerHost));
+    const cheapest = Math.min(
+      ...msPerHost
+        .slice(0, i)
+        .filter((m) => m.agents >= 100)
+        .map((m) => m.natsCpuUsPerHost),
+    );
     if (msPerHost[i].agents >= 500 && Number.isFinite(cheapest) && msPerHost[i].natsCpuUsPerHost >= 1.5 * cheapest) {
       knee = msPerHost[i].agents;
       kneeReason = `NATS CPU per host per _all call rises from ${cheapest} µs to ${msPerHost[i].natsCpuUsPerHost} µs at ${knee} agents`;

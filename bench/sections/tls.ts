@@ -103,7 +103,7 @@ export async function runTlsCost(opts: { quick: boolean }, progress: Progress): 
 
 function side(keepAlive: number[], fresh: number[], cpuSeconds: Map<string, number>, jobs: number): TlsSide {
   const perJob = Object.fromEntries([...cpuSeconds].map(([name, seconds]) => [name, round((seconds / jobs) * 1e6, 1)]));
-  const total = round([...cpuSeconds.values()].reduce((sum, seconds) => sum + seconds, 0) / jobs * 1e6, 1);
+  const total = round(([...cpuSeconds.values()].reduce((sum, seconds) => sum + seconds, 0) / jobs) * 1e6, 1);
   return { keepAlive: summarize(keepAlive), newConnection: summarize(fresh), cpuPerJobUs: { ...perJob, total } };
 }
 
@@ -118,10 +118,22 @@ async function cpuOfBlock(fleet: BenchFleet, calls: number): Promise<Record<stri
 async function startBenchFleet(tls: boolean): Promise<BenchFleet> {
   const dir = mkdtempSync('/tmp/flb-tls-');
   try {
-    const state = await startFleet({ dir, agents: defaultAgents(1), detached: false, logLevel: 'warn', gatewayEnv: { ...BENCH_GATEWAY_ENV }, tls });
+    const state = await startFleet({
+      dir,
+      agents: defaultAgents(1),
+      detached: false,
+      logLevel: 'warn',
+      gatewayEnv: { ...BENCH_GATEWAY_ENV },
+      tls,
+    });
     const ca = state.tls ? readFileSync(state.tls.caFile, 'utf8') : undefined;
     const headers = { authorization: `Bearer ${state.adminKey}` };
-    return { state, dir, keepAlive: new HttpClient(state.url, headers, 1, { ca }), fresh: new HttpClient(state.url, headers, 1, { ca, keepAlive: false }) };
+    return {
+      state,
+      dir,
+      keepAlive: new HttpClient(state.url, headers, 1, { ca }),
+      fresh: new HttpClient(state.url, headers, 1, { ca, keepAlive: false }),
+    };
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -76,7 +76,7 @@ function withOwnEngine(state: FleetState, hostname: string): AgentWithOwnEngine 
  */
 export async function killNats(state: FleetState, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   const nats = ownNats(state);
-  if (!isOurProcess(nats.pid, nats.configFile)) throw new Error('the fleet\'s nats-server is not running');
+  if (!isOurProcess(nats.pid, nats.configFile)) throw new Error("the fleet's nats-server is not running");
   sendSignal(nats.pid, signal);
   if (!(await waitForExit(nats.pid, 20_000))) throw new Error(`nats-server (pid ${nats.pid}) did not exit after ${signal}`);
 }
@@ -124,7 +124,12 @@ export async function startGatewayReplica(state: FleetState, name: string, port?
   // spawnGateway logs to <dir>/logs/gateway.log: a private dir gives the replica a log of its own.
   const replicaDir = join(state.dir, 'replicas', name);
   mkdirSync(join(replicaDir, 'logs'), { recursive: true });
-  const replicaState: FleetState = { ...state, dir: replicaDir, url: `${state.tls ? 'https' : 'http'}://127.0.0.1:${replicaPort}`, gateway: { pid: 0, port: replicaPort } };
+  const replicaState: FleetState = {
+    ...state,
+    dir: replicaDir,
+    url: `${state.tls ? 'https' : 'http'}://127.0.0.1:${replicaPort}`,
+    gateway: { pid: 0, port: replicaPort },
+  };
   replicaState.gateway.pid = spawnGateway(replicaState);
   const logFile = logFileOf(replicaDir, 'gateway');
   const linked = logFileOf(state.dir, `gateway-${name}`);

@@ -45,10 +45,17 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   });
   const engine = { dir: opts.dir, pid, socket, logFile: opts.logFile };
   try {
-    await waitFor(`dockerd at ${socket}`, () => dockerClient(socket, 2_000).ping().then(() => true), {
-      timeoutMs: opts.readyTimeoutMs ?? 60_000,
-      abortIf: abortIfDead('dockerd', pid, opts.logFile),
-    });
+    await waitFor(
+      `dockerd at ${socket}`,
+      () =>
+        dockerClient(socket, 2_000)
+          .ping()
+          .then(() => true),
+      {
+        timeoutMs: opts.readyTimeoutMs ?? 60_000,
+        abortIf: abortIfDead('dockerd', pid, opts.logFile),
+      },
+    );
   } catch (err) {
     await stopEngine(engine);
     throw err;
@@ -62,11 +69,16 @@ function dockerdArgs(dir: string, socket: string, insecureRegistries: string[]):
   const config = insecureRegistries.length > 0 ? { 'insecure-registries': insecureRegistries } : {};
   writeFileSync(configFile, `${JSON.stringify(config)}\n`);
   return [
-    '--config-file', configFile,
-    '--data-root', join(dir, 'data'),
-    '--exec-root', join(dir, 'exec'),
-    '--host', `unix://${socket}`,
-    '--pidfile', join(dir, 'docker.pid'),
+    '--config-file',
+    configFile,
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    join(dir, 'exec'),
+    '--host',
+    `unix://${socket}`,
+    '--pidfile',
+    join(dir, 'docker.pid'),
     '--bridge=none',
     '--iptables=false',
     '--ip6tables=false',

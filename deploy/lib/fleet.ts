@@ -109,12 +109,20 @@ async function gatewayPort(requested: number | undefined): Promise<number> {
  * the gateway and, when the fleet starts its own, NATS.
  */
 async function issueFleetCertificates(opts: FleetOptions): Promise<FleetTls> {
-  const pki = await createPki(join(opts.dir, 'pki'), { gatewayHosts: LOCAL_HOSTS, natsHosts: opts.natsUrl ? undefined : LOCAL_HOSTS, force: true });
+  const pki = await createPki(join(opts.dir, 'pki'), {
+    gatewayHosts: LOCAL_HOSTS,
+    natsHosts: opts.natsUrl ? undefined : LOCAL_HOSTS,
+    force: true,
+  });
   return { caFile: pki.ca, gateway: pki.gateway!, nats: pki.nats ?? null };
 }
 
 /** A NATS of our own in operator mode: each service logs in with an NKey identity of its own (agents make theirs when they join). */
-async function startFleetNats(opts: FleetOptions, tls: FleetTls | undefined, undo: Undo[]): Promise<Pick<FleetState, 'nats' | 'natsOperator'>> {
+async function startFleetNats(
+  opts: FleetOptions,
+  tls: FleetTls | undefined,
+  undo: Undo[],
+): Promise<Pick<FleetState, 'nats' | 'natsOperator'>> {
   if (opts.natsUrl) return { nats: null, natsOperator: opts.natsOperator ?? null };
   const operator = createNatsOperator(join(opts.dir, 'nats-operator'));
   const server = await startNats({
@@ -126,7 +134,10 @@ async function startFleetNats(opts: FleetOptions, tls: FleetTls | undefined, und
     tls: tls?.nats ? { certFile: tls.nats.cert, keyFile: tls.nats.key, caFile: tls.caFile } : undefined,
   });
   undo.push(() => stopNats(server));
-  return { nats: { pid: server.pid, port: server.port, monitorPort: server.monitorPort, configFile: server.configFile }, natsOperator: operator };
+  return {
+    nats: { pid: server.pid, port: server.port, monitorPort: server.monitorPort, configFile: server.configFile },
+    natsOperator: operator,
+  };
 }
 
 /** One engine per agent keyed by hostname, or an empty map when all agents share `dockerHost`. */
@@ -193,7 +204,10 @@ async function launchServices(opts: FleetOptions, infra: Infrastructure, undo: U
   undo.push(() => stopByPid(state.gateway.pid, { marker: GATEWAY_ENTRYPOINT }));
   await waitForGateway(state, opts.readyTimeoutMs);
   const pending = new Set(opts.pendingAgents ?? []);
-  await acceptAgents(state, state.agents.filter((agent) => !pending.has(agent.hostname)));
+  await acceptAgents(
+    state,
+    state.agents.filter((agent) => !pending.has(agent.hostname)),
+  );
   const joinTokens = await Promise.all(state.agents.map((agent) => joinTokenFor(state, agent)));
   for (const [index, agent] of state.agents.entries()) {
     agent.agentPid = spawnAgent(state, agent, joinTokens[index]);
@@ -229,8 +243,6 @@ export async function stopFleet(state: FleetState, opts: FleetStopOptions = {}):
   await Promise.all(state.agents.map((agent) => attempt(stopByPid(agent.agentPid, { marker: AGENT_ENTRYPOINT }))));
   await attempt(stopByPid(state.gateway.pid, { marker: GATEWAY_ENTRYPOINT }));
   if (state.nats) await attempt(stopNats(state.nats));
-  await Promise.all(
-    agentsWithOwnEngine(state).map((agent) => attempt(stopEngine({ pid: agent.enginePid, dir: agent.engineDir }, opts))),
-  );
+  await Promise.all(agentsWithOwnEngine(state).map((agent) => attempt(stopEngine({ pid: agent.enginePid, dir: agent.engineDir }, opts))));
   if (failures.length > 0) throw new AggregateError(failures, `stopping the fleet in ${state.dir} failed`);
 }

@@ -119,7 +119,9 @@ export async function restartNatsNode(cluster: NatsCluster, node: NatsClusterNod
 /** Which node leads a stream's raft group (JetStream API through any live node's monitor port). */
 export async function streamLeader(cluster: NatsCluster, stream: string): Promise<NatsClusterNode | undefined> {
   for (const node of cluster.nodes.filter((candidate) => isOurProcess(candidate.pid, candidate.configFile))) {
-    const res = await fetch(`http://${node.host}:${node.monitorPort}/jsz?streams=true&raft=true`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+    const res = await fetch(`http://${node.host}:${node.monitorPort}/jsz?streams=true&raft=true`, {
+      signal: AbortSignal.timeout(2_000),
+    }).catch(() => undefined);
     if (!res?.ok) continue;
     const jsz = (await res.json()) as JszReport;
     for (const account of jsz.account_details ?? []) {

@@ -76,7 +76,10 @@ export function createNatsOperator(dir: string): NatsOperator {
     dir,
     operatorJwt: jwt,
     systemAccount: system.getPublicKey(),
-    preload: { [system.getPublicKey()]: systemAccountJwt(signingKey, system), [gateway.getPublicKey()]: gatewayAccountJwt(signingKey, gateway) },
+    preload: {
+      [system.getPublicKey()]: systemAccountJwt(signingKey, system),
+      [gateway.getPublicKey()]: gatewayAccountJwt(signingKey, gateway),
+    },
     gatewayCredsFile: file('gatewayCreds'),
     systemCredsFile: file('systemCreds'),
     accountSignerFile: file('signingKey'),
@@ -115,4 +118,3 @@ export function gatewayIdentityEnv(operator: NatsOperator): Record<string, strin
     FLEET_NATS_AGENT_USER_SIGNER_FILE: operator.agentUserSignerFile,
   };
 }
-

@@ -68,7 +68,16 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
     netns: opts.placement?.netns,
   });
   const host = hostOf(opts);
-  const server = { pid, host, netns: opts.placement?.netns, port, monitorPort, url: `nats://${host}:${port}`, configFile, logFile: opts.logFile };
+  const server = {
+    pid,
+    host,
+    netns: opts.placement?.netns,
+    port,
+    monitorPort,
+    url: `nats://${host}:${port}`,
+    configFile,
+    logFile: opts.logFile,
+  };
   try {
     await waitFor(`nats-server on ${host}:${port}`, () => jetStreamEnabled(host, monitorPort), {
       timeoutMs: opts.readyTimeoutMs ?? 20_000,

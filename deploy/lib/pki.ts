@@ -101,7 +101,8 @@ export async function createPki(dir: string, opts: PkiOptions): Promise<PkiFiles
   const ca = await loadOrCreateCa(files.ca, files.caKey, opts.caValidityDays ?? DEFAULT_CA_VALIDITY_DAYS);
   const issue = async (name: string, use: Use, hosts: string[]): Promise<CertificateFiles> => {
     const leaf = files.leaf(name);
-    if (existsSync(leaf.cert) && !opts.force) throw new Error(`${leaf.cert} exists; \`fleet pki rotate\` (or --force) re-issues it from the same CA`);
+    if (existsSync(leaf.cert) && !opts.force)
+      throw new Error(`${leaf.cert} exists; \`fleet pki rotate\` (or --force) re-issues it from the same CA`);
     await issueCertificate(ca, leaf, { commonName: `fleet ${name}`, use, hosts, validityDays: validity });
     return leaf;
   };

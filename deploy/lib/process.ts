@@ -24,7 +24,9 @@ export interface ServiceCommand {
 export function spawnService(cmd: ServiceCommand): number {
   const log = openSync(cmd.logFile, 'a');
   try {
-    const [command, args] = cmd.netns ? [findExecutable('nsenter'), [`--net=/run/netns/${cmd.netns}`, '--', cmd.command, ...cmd.args]] : [cmd.command, cmd.args];
+    const [command, args] = cmd.netns
+      ? [findExecutable('nsenter'), [`--net=/run/netns/${cmd.netns}`, '--', cmd.command, ...cmd.args]]
+      : [cmd.command, cmd.args];
     const child = spawn(command, args, {
       cwd: cmd.cwd,
       env: cmd.env,

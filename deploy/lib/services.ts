@@ -100,7 +100,11 @@ export function agentCredsFile(state: Pick<FleetState, 'dir'>, hostname: string)
 }
 
 /** A one-time join token for `hostname`, from the gateway (POST /agent/{hostname}/join-token), over HTTPS with the fleet's CA when it has one. */
-export async function issueJoinToken(state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>, hostname: string, ttlSeconds?: number): Promise<string> {
+export async function issueJoinToken(
+  state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>,
+  hostname: string,
+  ttlSeconds?: number,
+): Promise<string> {
   const res = await callGateway(`${state.url}/agent/${encodeURIComponent(hostname)}/join-token`, {
     method: 'POST',
     headers: { authorization: `Bearer ${state.adminKey}`, 'content-type': 'application/json' },
@@ -133,7 +137,13 @@ function agentLogOf(state: FleetState, agent: AgentState): string {
  * not a wrapper, so the PID we get is the service's, which is what lets us stop and kill services by PID.
  * The absolute entrypoint path in the command line is also what the PID-reuse check looks for.
  */
-function spawnProgram(entrypoint: string, logFile: string, detached: boolean, netns: string | undefined, env: Record<string, string>): number {
+function spawnProgram(
+  entrypoint: string,
+  logFile: string,
+  detached: boolean,
+  netns: string | undefined,
+  env: Record<string, string>,
+): number {
   return spawnService({
     command: process.execPath,
     args: [entrypoint],
@@ -178,7 +188,10 @@ export interface AgentWait {
 /** Resolves once GET /agent lists every one of `agents` as live; fails at once if one of them (or the gateway) dies. */
 export async function waitForAgents(state: FleetState, agents: AgentState[], wait: AgentWait = {}): Promise<void> {
   const hostnames = agents.map((agent) => agent.hostname);
-  const deaths = [gatewayDeath(state), ...agents.map((agent) => abortIfDead(`agent ${agent.hostname}`, agent.agentPid, agentLogOf(state, agent)))];
+  const deaths = [
+    gatewayDeath(state),
+    ...agents.map((agent) => abortIfDead(`agent ${agent.hostname}`, agent.agentPid, agentLogOf(state, agent))),
+  ];
   await waitFor(
     `agents ${hostnames.join(', ')} to be listed live by GET /agent`,
     async () => {
@@ -229,14 +242,19 @@ async function acceptAgent(state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>, 
       timeoutMs: 30_000,
     });
     if (res.status === 200) return;
-    if (res.status !== 503 || attempt === ACCEPT_ATTEMPTS) throw new Error(`accepting agent ${agent.hostname} answered ${res.status}: ${res.text}`);
+    if (res.status !== 503 || attempt === ACCEPT_ATTEMPTS)
+      throw new Error(`accepting agent ${agent.hostname} answered ${res.status}: ${res.text}`);
     await new Promise((resolve) => setTimeout(resolve, 1000 * Number(res.headers['retry-after'] ?? 1)));
   }
 }
 
 /** GET /agent of the fleet's gateway, over HTTPS with the fleet's CA when it has one. */
 export async function listAgents(state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>): Promise<RegisteredAgent[]> {
-  const res = await callGateway(`${state.url}/agent`, { headers: { authorization: `Bearer ${state.adminKey}` }, ca: caOf(state), timeoutMs: 5_000 });
+  const res = await callGateway(`${state.url}/agent`, {
+    headers: { authorization: `Bearer ${state.adminKey}` },
+    ca: caOf(state),
+    timeoutMs: 5_000,
+  });
   if (res.status !== 200) throw new Error(`GET /agent answered ${res.status}: ${res.text}`);
   const body = JSON.parse(res.text) as { agents?: RegisteredAgent[] };
   if (!Array.isArray(body.agents)) throw new Error('GET /agent answered without an `agents` array');

@@ -6,7 +6,16 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { abortIfDead, AGENT_ENTRYPOINT, BUSYBOX_IMAGE, hostGrantKeyFiles, REPO_ROOT, spawnService, stopByPid, waitFor } from '@fleet/deploy';
+import {
+  abortIfDead,
+  AGENT_ENTRYPOINT,
+  BUSYBOX_IMAGE,
+  hostGrantKeyFiles,
+  REPO_ROOT,
+  spawnService,
+  stopByPid,
+  waitFor,
+} from '@fleet/deploy';
 import { connect } from '@nats-io/transport-node';
 import { natsLogin } from '@fleet/runtime/nats';
 import { userJwtOfCreds, verifiedClaims } from '@fleet/runtime/nats-identity';
@@ -54,11 +63,14 @@ async function listed(): Promise<{ enrollment: string; started_at: string } | un
 }
 
 async function connectionsOf(account: string): Promise<number> {
-  const connz = (await (await fetch(`http://127.0.0.1:${fleet.state.nats?.monitorPort}/connz?acc=${account}`)).json()) as { num_connections: number };
+  const connz = (await (await fetch(`http://127.0.0.1:${fleet.state.nats?.monitorPort}/connz?acc=${account}`)).json()) as {
+    num_connections: number;
+  };
   return connz.num_connections;
 }
 
-const accountOfCreds = () => String(verifiedClaims(userJwtOfCreds(readFileSync(path.join(identityDir(), 'agent.creds'), 'utf8'))).nats.issuer_account);
+const accountOfCreds = () =>
+  String(verifiedClaims(userJwtOfCreds(readFileSync(path.join(identityDir(), 'agent.creds'), 'utf8'))).nats.issuer_account);
 
 it('joins with a token and env vars only, is pending (never targeted), then runs jobs on its engine once accepted', async () => {
   const issued = await api(fleet, 'POST', `/agent/${HOST}/join-token`, { body: { ttl_seconds: 300 } });
@@ -71,8 +83,14 @@ it('joins with a token and env vars only, is pending (never targeted), then runs
   expect((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).status).not.toBe(200);
 
   expect((await api(fleet, 'POST', `/agent/${HOST}/accept`)).status).toBe(200);
-  await waitFor(`${HOST} to take jobs`, async () => ((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).status === 200 ? true : undefined), { timeoutMs: 30_000 });
-  const created = await api(fleet, 'POST', `/node/${HOST}/container/docker`, { body: { image: BUSYBOX_IMAGE, cmd: ['sleep', '300'], name: 'joined-agent-made-this' } });
+  await waitFor(
+    `${HOST} to take jobs`,
+    async () => ((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).status === 200 ? true : undefined),
+    { timeoutMs: 30_000 },
+  );
+  const created = await api(fleet, 'POST', `/node/${HOST}/container/docker`, {
+    body: { image: BUSYBOX_IMAGE, cmd: ['sleep', '300'], name: 'joined-agent-made-this' },
+  });
   expect(created.status).toBe(202);
   expect(created.body.results).toMatchObject([{ hostname: HOST, status: 'ok', changed: true }]);
   const onEngine = await fleet.docker('web-01').listContainers({ all: true, filters: { name: ['joined-agent-made-this'] } });
@@ -83,10 +101,14 @@ it('restarts on the identity it kept: no token needed, the spent one is not aske
   await stopByPid(agentPid, { marker: AGENT_ENTRYPOINT });
   const startedSince = new Date();
   agentPid = startJoiningAgent();
-  await waitFor(`${HOST} back`, async () => ((await listed()) && new Date((await listed())?.started_at ?? 0) >= startedSince ? true : undefined), {
-    timeoutMs: 60_000,
-    abortIf: abortIfDead('agent', agentPid, agentLog()),
-  });
+  await waitFor(
+    `${HOST} back`,
+    async () => ((await listed()) && new Date((await listed())?.started_at ?? 0) >= startedSince ? true : undefined),
+    {
+      timeoutMs: 60_000,
+      abortIf: abortIfDead('agent', agentPid, agentLog()),
+    },
+  );
   expect((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).body.results).toMatchObject([{ hostname: HOST, status: 'ok' }]);
 });
 
@@ -104,7 +126,9 @@ it('rotates its key by joining again: the new key logs in, the old one is cut an
   const newCreds = readFileSync(path.join(identityDir(), 'agent.creds'), 'utf8');
   expect(userJwtOfCreds(newCreds)).not.toBe(userJwtOfCreds(oldCreds));
   expect(accountOfCreds()).toBe(String(verifiedClaims(userJwtOfCreds(oldCreds)).nats.issuer_account));
-  await expect(connect({ servers: fleet.natsUrl, ...natsLogin(oldCreds), maxReconnectAttempts: 0 })).rejects.toThrow(/authorization|authentication/i);
+  await expect(connect({ servers: fleet.natsUrl, ...natsLogin(oldCreds), maxReconnectAttempts: 0 })).rejects.toThrow(
+    /authorization|authentication/i,
+  );
   expect((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).body.results).toMatchObject([{ hostname: HOST, status: 'ok' }]);
 });
 
@@ -113,7 +137,9 @@ it('`remove` cuts its connection at once and it cannot come back: no job reaches
   expect(await connectionsOf(account)).toBe(1);
   const removed = await api(fleet, 'DELETE', `/agent/${HOST}/identity`);
   expect(removed.status).toBe(200);
-  await waitFor('the server to drop its connection', async () => ((await connectionsOf(account)) === 0 ? true : undefined), { timeoutMs: 5_000 });
+  await waitFor('the server to drop its connection', async () => ((await connectionsOf(account)) === 0 ? true : undefined), {
+    timeoutMs: 5_000,
+  });
   // It keeps retrying; the server keeps refusing.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   expect(await connectionsOf(account)).toBe(0);

@@ -50,7 +50,14 @@ interface CliOptions {
 function cliEnv(opts: CliOptions): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
   const key = opts.key === undefined ? fleet.adminKey : opts.key;
-  return { ...inherited, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), FLEET_URL: fleet.url, ...(key === null ? {} : { FLEET_API_KEY: key }), ...opts.env };
+  return {
+    ...inherited,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    FLEET_URL: fleet.url,
+    ...(key === null ? {} : { FLEET_API_KEY: key }),
+    ...opts.env,
+  };
 }
 
 function shellQuote(arg: string): string {
@@ -147,7 +154,12 @@ describe('exit codes', () => {
   it('exits 4 when no agent matches, 2 for invalid input, 5 when the gateway is unreachable', async () => {
     const none = await fleetCli(['container', 'ls', '--target', 'role:nope', '--json']);
     expect(none.code).toBe(4);
-    expect(JSON.parse(none.stdout)).toEqual({ error: 'no agent matches target', details: "target 'role:nope' matched 0 of 3 live agents", code: 404, reason: 'target_empty' });
+    expect(JSON.parse(none.stdout)).toEqual({
+      error: 'no agent matches target',
+      details: "target 'role:nope' matched 0 of 3 live agents",
+      code: 404,
+      reason: 'target_empty',
+    });
 
     const badSelector = await fleetCli(['container', 'ls', '--target', 'role:we$b']);
     expect(badSelector.code).toBe(2);
@@ -171,7 +183,18 @@ describe('exit codes', () => {
 
 describe('node commands from the contract', () => {
   it('runs exec on the --target host with the command after --', async () => {
-    const cli = await fleetCli(['--json', 'container', 'exec', '--target', 'web-01', 'cli-only-web01', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    const cli = await fleetCli([
+      '--json',
+      'container',
+      'exec',
+      '--target',
+      'web-01',
+      'cli-only-web01',
+      '--',
+      'sh',
+      '-c',
+      'echo out; echo err >&2; exit 3',
+    ]);
     expect(cli.code).toBe(0);
     expect(cli.stderr).toBe('');
     expect(JSON.parse(cli.stdout).results).toEqual([
@@ -193,19 +216,38 @@ describe('node commands from the contract', () => {
     const cli = await fleetCli(['--json', 'container', 'exec', 'web-01', 'cli-only-web01', '--', 'sh', '-c', 'echo $0 "$@"', 'a', 'b']);
     expect(cli.code).toBe(0);
     expect(cli.stderr).toBe('fleet: the target as first argument is deprecated; use: fleet container exec --target web-01 …\n');
-    expect(JSON.parse(cli.stdout).results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', exit_code: 0, stdout: 'a b\n' })]);
+    expect(JSON.parse(cli.stdout).results).toEqual([
+      expect.objectContaining({ hostname: 'web-01', status: 'ok', exit_code: 0, stdout: 'a b\n' }),
+    ]);
   });
 
   it('takes body fields as arguments and flags, and image names with slashes as typed', async () => {
     const created = await fleetCli(['image', 'tag', IMAGE, 'local/cli-copy', '--tag', 'v1', '--target', 'role:web']);
     expect(created.code).toBe(0);
-    for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getImage('local/cli-copy:v1').inspect()).RepoTags).toContain('local/cli-copy:v1');
+    for (const host of ['web-01', 'web-02'])
+      expect((await fleet.docker(host).getImage('local/cli-copy:v1').inspect()).RepoTags).toContain('local/cli-copy:v1');
 
     const removed = await fleetCli(['image', 'rm', 'local/cli-copy:v1', '--target', 'role:web', '--force']);
     expect(removed.code).toBe(0);
     await expect(fleet.docker('web-01').getImage('local/cli-copy:v1').inspect()).rejects.toMatchObject({ statusCode: 404 });
 
-    const run = await fleetCli(['container', 'create', IMAGE, '--name', 'cli-flags', '--cmd', 'sleep', '--cmd', '300', '--labels', 'fleet.test=cli', '--env', 'A=1', '--target', 'db-01']);
+    const run = await fleetCli([
+      'container',
+      'create',
+      IMAGE,
+      '--name',
+      'cli-flags',
+      '--cmd',
+      'sleep',
+      '--cmd',
+      '300',
+      '--labels',
+      'fleet.test=cli',
+      '--env',
+      'A=1',
+      '--target',
+      'db-01',
+    ]);
     expect(run.code).toBe(0);
     const inspected = await fleet.docker('db-01').getContainer('cli-flags').inspect();
     expect(inspected.Config.Cmd).toEqual(['sleep', '300']);
@@ -349,8 +391,15 @@ describe("docker's flags", () => {
   it('exits 1 when fleet run fails on a host (the name is taken on web-01) and starts it where it could', async () => {
     const cli = await fleetCli(['run', '-d', '--name', 'cli-run-idle', '--target', 'role:web', IMAGE, 'sleep', '300']);
     expect(cli.code).toBe(1);
-    const rows = cli.stdout.trimEnd().split('\n').slice(1).map((line) => line.split(/\s{2,}/).slice(0, 3));
-    expect(rows).toEqual([['web-01', 'failed', 'no'], ['web-02', 'ok', 'yes']]);
+    const rows = cli.stdout
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s{2,}/).slice(0, 3));
+    expect(rows).toEqual([
+      ['web-01', 'failed', 'no'],
+      ['web-02', 'ok', 'yes'],
+    ]);
     expect((await fleet.docker('web-01').getContainer('cli-run-idle').inspect()).State.Running).toBe(false);
     expect((await fleet.docker('web-02').getContainer('cli-run-idle').inspect()).State.Running).toBe(true);
   });
@@ -384,7 +433,11 @@ describe("docker's flags", () => {
   it('--format json is --json on every command (agents, jobs, errors); table is the default; asking for both is a usage error', async () => {
     const agents = await fleetCli(['agent', 'ls', '--format', 'json']);
     expect(agents.code).toBe(0);
-    expect(JSON.parse(agents.stdout).agents.map((agent: { hostname: string }) => agent.hostname).sort()).toEqual(HOSTS);
+    expect(
+      JSON.parse(agents.stdout)
+        .agents.map((agent: { hostname: string }) => agent.hostname)
+        .sort(),
+    ).toEqual(HOSTS);
     const table = await fleetCli(['agent', 'ls', '--format', 'table']);
     expect(table.stdout).toMatch(/^HOSTNAME\s+LIVE\s+DRAINED/);
 
@@ -414,7 +467,11 @@ describe('agents, tokens, audit', () => {
     expect(lines.slice(1).map((line) => line.split(/\s{2,}/).slice(0, 3))).toEqual(HOSTS.map((host) => [host, 'yes', 'no']));
 
     const json = await fleetCli(['agent', 'ls', '--json']);
-    expect(JSON.parse(json.stdout).agents.map((agent: { hostname: string }) => agent.hostname).sort()).toEqual(HOSTS);
+    expect(
+      JSON.parse(json.stdout)
+        .agents.map((agent: { hostname: string }) => agent.hostname)
+        .sort(),
+    ).toEqual(HOSTS);
 
     const drained = await fleetCli(['agent', 'drain', 'web-02']);
     try {
@@ -460,7 +517,9 @@ describe('agents, tokens, audit', () => {
     expect(webEntries.every((entry) => entry.target === 'role:web' && entry.path.startsWith('/node/role:web/'))).toBe(true);
 
     const table = await fleetCli(['audit', 'ls', '--method', 'DELETE', '--limit', '1']);
-    expect(table.stdout).toMatch(new RegExp(`^TIME\\s+CALLER\\s+METHOD\\s+PATH\\s+STATUS\\s+MS\\s+JOB\\n\\S+\\s+\\S+\\s+DELETE\\s+/token/${jti}\\s+200\\s`));
+    expect(table.stdout).toMatch(
+      new RegExp(`^TIME\\s+CALLER\\s+METHOD\\s+PATH\\s+STATUS\\s+MS\\s+JOB\\n\\S+\\s+\\S+\\s+DELETE\\s+/token/${jti}\\s+200\\s`),
+    );
   });
 });
 
@@ -517,7 +576,10 @@ describe('connection settings', () => {
   it('starts compiled: --version and --help load the bin and dist/fleet.js, and nothing of tsx or the packages only some commands need', async () => {
     const report = join(home, 'loaded.json');
     const preload = join(home, 'report-loaded.js');
-    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ execArgv: process.execArgv, modules: Object.keys(require.cache) })));\n`);
+    writeFileSync(
+      preload,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ execArgv: process.execArgv, modules: Object.keys(require.cache) })));\n`,
+    );
     const loaded = async (args: string[]) => {
       const res = await new Promise<CliResult>((done) => {
         const child = spawn(process.execPath, ['--require', preload, ...CLI, ...args], { cwd: REPO, env: cliEnv({}) });
@@ -529,7 +591,9 @@ describe('connection settings', () => {
     };
     const version = await loaded(['--version']);
     expect(version.code).toBe(0);
-    expect(version.stdout).toBe(`${(JSON.parse(readFileSync(join(REPO, 'apps/cli/package.json'), 'utf8')) as { version: string }).version}\n`);
+    expect(version.stdout).toBe(
+      `${(JSON.parse(readFileSync(join(REPO, 'apps/cli/package.json'), 'utf8')) as { version: string }).version}\n`,
+    );
     for (const run of [version, await loaded(['--help']), await loaded(['container', 'ls', '--help'])]) {
       expect(run.code).toBe(0);
       expect(run.modules).toEqual([preload, join(REPO, 'apps/cli/bin/fleet.js'), join(REPO, 'dist/fleet.js')]);

@@ -35,7 +35,12 @@ function dockerConfig(key: string, auths: CliOptions['auths'] = {}): string {
   mkdirSync(dir, { recursive: true });
   const config = {
     HttpHeaders: { Authorization: `Bearer ${key}` },
-    auths: Object.fromEntries(Object.entries(auths).map(([server, login]) => [server, { auth: Buffer.from(`${login.username}:${login.password}`).toString('base64') }])),
+    auths: Object.fromEntries(
+      Object.entries(auths).map(([server, login]) => [
+        server,
+        { auth: Buffer.from(`${login.username}:${login.password}`).toString('base64') },
+      ]),
+    ),
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   return dir;
@@ -62,7 +67,12 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 
 /** Runs the real `docker` binary against `host` through the gateway, bounded by a timeout. */
 function docker(host: string, key: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  return runProcess('docker', args, { env: cliEnv(host, key, opts), stdin: opts.stdin ?? '', timeoutMs: opts.timeoutMs ?? 60_000, onTimeout: 'reject' });
+  return runProcess('docker', args, {
+    env: cliEnv(host, key, opts),
+    stdin: opts.stdin ?? '',
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    onTimeout: 'reject',
+  });
 }
 
 const admin = () => fleet.adminKey;
@@ -93,7 +103,8 @@ async function auditedCalls(caller: string): Promise<string[]> {
   for (let page = 0; page < 20; page++) {
     const res = await api(fleet, 'GET', `/audit?caller=${caller}&limit=200${cursor}`);
     expect(res.status).toBe(200);
-    for (const entry of res.body.entries as Array<{ method: string; path: string; status: number }>) calls.push(`${entry.method} ${entry.path} ${entry.status}`);
+    for (const entry of res.body.entries as Array<{ method: string; path: string; status: number }>)
+      calls.push(`${entry.method} ${entry.path} ${entry.status}`);
     if (!res.body.next_cursor) return calls;
     cursor = `&cursor=${encodeURIComponent(res.body.next_cursor as string)}`;
   }
@@ -131,9 +142,16 @@ describe('the docker CLI on one host through the gateway', () => {
 
   it('docker exec -i: stdin piped in reaches the process, its output and exit code come back', async () => {
     const input = Array.from({ length: 2000 }, (_, i) => `line ${i}`).join('\n');
-    const result = await docker('web-01', operator(), ['exec', '-i', 'cli-main', 'sh', '-c', 'cat > /tmp/stdin.txt; wc -l < /tmp/stdin.txt; exit 4'], { stdin: `${input}\n` });
+    const result = await docker(
+      'web-01',
+      operator(),
+      ['exec', '-i', 'cli-main', 'sh', '-c', 'cat > /tmp/stdin.txt; wc -l < /tmp/stdin.txt; exit 4'],
+      { stdin: `${input}\n` },
+    );
     expect(result).toMatchObject({ code: 4, stdout: '2000\n' });
-    expect(await engineExec('web-01', 'cli-main', ['md5sum', '/tmp/stdin.txt'])).toContain(createHash('md5').update(`${input}\n`).digest('hex'));
+    expect(await engineExec('web-01', 'cli-main', ['md5sum', '/tmp/stdin.txt'])).toContain(
+      createHash('md5').update(`${input}\n`).digest('hex'),
+    );
   });
 
   it('docker run without -d attaches (a hijacked stream) and exits with the container', async () => {
@@ -143,7 +161,16 @@ describe('the docker CLI on one host through the gateway', () => {
   });
 
   it('docker logs -f follows the output and ends when the container stops', async () => {
-    const run = await docker('web-02', operator(), ['run', '-d', '--name', 'cli-logs', BUSYBOX_IMAGE, 'sh', '-c', 'for i in 1 2 3 4; do echo tick $i; sleep 1; done']);
+    const run = await docker('web-02', operator(), [
+      'run',
+      '-d',
+      '--name',
+      'cli-logs',
+      BUSYBOX_IMAGE,
+      'sh',
+      '-c',
+      'for i in 1 2 3 4; do echo tick $i; sleep 1; done',
+    ]);
     expect(run.code).toBe(0);
     const started = Date.now();
     const logs = await docker('web-02', operator(), ['logs', '-f', 'cli-logs']);
@@ -153,15 +180,26 @@ describe('the docker CLI on one host through the gateway', () => {
     expect(await containerOn('web-02', 'cli-logs')).toMatchObject({ Running: false, ExitCode: 0 });
   });
 
-  it('a quiet stream outlives the tunnel\'s silence limit: logs -f and exec that say nothing for 26 s still end right', async () => {
-    const run = await docker('db-01', operator(), ['run', '-d', '--name', 'cli-quiet', BUSYBOX_IMAGE, 'sh', '-c', 'sleep 26; echo late log; sleep 600']);
+  it("a quiet stream outlives the tunnel's silence limit: logs -f and exec that say nothing for 26 s still end right", async () => {
+    const run = await docker('db-01', operator(), [
+      'run',
+      '-d',
+      '--name',
+      'cli-quiet',
+      BUSYBOX_IMAGE,
+      'sh',
+      '-c',
+      'sleep 26; echo late log; sleep 600',
+    ]);
     expect(run.code).toBe(0);
     const follow = spawn('docker', ['logs', '-f', 'cli-quiet'], { env: cliEnv('db-01', operator()), stdio: ['ignore', 'pipe', 'pipe'] });
     let followed = '';
     follow.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString()));
     const followEnded = new Promise<number | null>((resolve) => follow.once('close', resolve));
     try {
-      const exec = await docker('db-01', operator(), ['exec', 'cli-quiet', 'sh', '-c', 'sleep 26; echo late exec; exit 7'], { timeoutMs: 60_000 });
+      const exec = await docker('db-01', operator(), ['exec', 'cli-quiet', 'sh', '-c', 'sleep 26; echo late exec; exit 7'], {
+        timeoutMs: 60_000,
+      });
       expect(exec).toMatchObject({ code: 7, stdout: 'late exec\n' });
       await until(async () => followed.includes('late log'), 'the late log line to come through the quiet logs -f');
       expect(follow.exitCode).toBeNull();
@@ -194,7 +232,17 @@ describe('the docker CLI on one host through the gateway', () => {
     const tagged = await fleet.docker('db-01').getImage(BUSYBOX_IMAGE).tag({ repo: 'local/events-probe', tag: 'v1' });
     expect(tagged).toBeDefined();
     const until = Math.floor(Date.now() / 1000) + 1;
-    const result = await docker('db-01', operator(), ['events', '--since', String(since), '--until', String(until), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}}']);
+    const result = await docker('db-01', operator(), [
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(until),
+      '--filter',
+      'type=image',
+      '--format',
+      '{{.Action}} {{.Actor.ID}}',
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^tag sha256:[0-9a-f]{64}$/m);
   });
@@ -204,7 +252,10 @@ describe('the docker CLI on one host through the gateway', () => {
     const listeners = async () => (await engine.info()).NEventsListener as number;
     const before = await listeners();
     const env = cliEnv('db-01', operator());
-    const child = spawn('docker', ['events', '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('docker', ['events', '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const closed = new Promise((resolve) => child.once('close', resolve));
@@ -221,33 +272,45 @@ describe('the docker CLI on one host through the gateway', () => {
 
   it('docker pull from a registry behind htpasswd, with the credential from the CLI config, kept nowhere', async () => {
     const password = `pw-${Math.random().toString(36).slice(2)}-secret`;
-    const registry: Registry = await startRegistry({ dir: join(scratch(), 'registry'), port: await freePort(), htpasswd: { user: 'fleet', password } });
+    const registry: Registry = await startRegistry({
+      dir: join(scratch(), 'registry'),
+      port: await freePort(),
+      htpasswd: { user: 'fleet', password },
+    });
     try {
       const remote = `${registry.address}/cli-busybox`;
       const web1 = fleet.docker('web-01');
       await web1.getImage(BUSYBOX_IMAGE).tag({ repo: remote, tag: 'v1' });
-      const push = (await web1.getImage(`${remote}:v1`).push({ authconfig: { username: 'fleet', password, serveraddress: registry.address } })) as NodeJS.ReadableStream;
+      const push = (await web1
+        .getImage(`${remote}:v1`)
+        .push({ authconfig: { username: 'fleet', password, serveraddress: registry.address } })) as NodeJS.ReadableStream;
       for await (const chunk of push) expect(chunk.toString()).not.toContain('"error"');
 
       const denied = await docker('web-02', operator(), ['pull', `${remote}:v1`]);
       expect(denied.code).not.toBe(0);
       expect(denied.stderr).toMatch(/no basic auth credentials|unauthorized|authentication required/i);
 
-      const pulled = await docker('web-02', operator(), ['pull', `${remote}:v1`], { auths: { [registry.address]: { username: 'fleet', password } } });
+      const pulled = await docker('web-02', operator(), ['pull', `${remote}:v1`], {
+        auths: { [registry.address]: { username: 'fleet', password } },
+      });
       expect(pulled).toMatchObject({ code: 0, stdout: expect.stringContaining(`Downloaded newer image for ${remote}:v1`) });
       const image = await fleet.docker('web-02').getImage(`${remote}:v1`).inspect();
       expect(image.Id).toBe((await web1.getImage(`${remote}:v1`).inspect()).Id);
 
       // `docker login` checks the password through the engine (POST /auth) and keeps it in the CLI's config only.
       const loginConfig = dockerConfig(operator());
-      const login = await docker('db-01', operator(), ['login', '--username', 'fleet', '--password-stdin', registry.address], { stdin: password, configDir: loginConfig });
+      const login = await docker('db-01', operator(), ['login', '--username', 'fleet', '--password-stdin', registry.address], {
+        stdin: password,
+        configDir: loginConfig,
+      });
       expect(login).toMatchObject({ code: 0, stdout: expect.stringContaining('Login Succeeded') });
       const afterLogin = await docker('db-01', operator(), ['pull', `${remote}:v1`], { configDir: loginConfig });
       expect(afterLogin.code).toBe(0);
       expect((await fleet.docker('db-01').getImage(`${remote}:v1`).inspect()).Id).toBe(image.Id);
 
       const auditText = JSON.stringify((await api(fleet, 'GET', '/audit?limit=200')).body);
-      for (const place of [fleet.log('gateway'), fleet.log('agent-web-02'), fleet.log('agent-db-01'), auditText]) expect(place).not.toContain(password);
+      for (const place of [fleet.log('gateway'), fleet.log('agent-web-02'), fleet.log('agent-db-01'), auditText])
+        expect(place).not.toContain(password);
     } finally {
       await stopRegistry(registry);
     }
@@ -262,7 +325,9 @@ describe('the docker CLI on one host through the gateway', () => {
     expect(statSync(archive).size).toBeGreaterThan(1024 * 1024);
     const loaded = await docker('db-01', operator(), ['load', '-i', archive]);
     expect(loaded).toMatchObject({ code: 0, stdout: expect.stringContaining('local/carried:v1') });
-    expect((await fleet.docker('db-01').getImage('local/carried:v1').inspect()).Id).toBe((await source.getImage('local/carried:v1').inspect()).Id);
+    expect((await fleet.docker('db-01').getImage('local/carried:v1').inspect()).Id).toBe(
+      (await source.getImage('local/carried:v1').inspect()).Id,
+    );
   });
 
   it('docker rm -f removes the container on the engine', async () => {
@@ -296,7 +361,10 @@ describe('the docker CLI on one host through the gateway', () => {
 
 describe('who may do what through the proxy', () => {
   beforeAll(async () => {
-    await fleet.docker('web-01').createContainer({ Image: BUSYBOX_IMAGE, name: 'cli-target', Cmd: ['sleep', '600'] }).then((container) => container.start());
+    await fleet
+      .docker('web-01')
+      .createContainer({ Image: BUSYBOX_IMAGE, name: 'cli-target', Cmd: ['sleep', '600'] })
+      .then((container) => container.start());
   });
 
   it('a viewer key reads, but run, exec and rm get the permission error and the engine is unchanged', async () => {
@@ -321,10 +389,15 @@ describe('who may do what through the proxy', () => {
     expect(await containerOn('web-01', 'cli-target')).toMatchObject({ Running: true });
 
     const refused = await auditedCalls('cli-viewer');
-    expect(refused).toEqual(expect.arrayContaining([expect.stringMatching(/^POST \/node\/web-01\/docker\/v1\.\d+\/containers\/create 403$/), expect.stringMatching(/^DELETE \/node\/web-01\/docker\/v1\.\d+\/containers\/cli-target 403$/)]));
+    expect(refused).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^POST \/node\/web-01\/docker\/v1\.\d+\/containers\/create 403$/),
+        expect.stringMatching(/^DELETE \/node\/web-01\/docker\/v1\.\d+\/containers\/cli-target 403$/),
+      ]),
+    );
   });
 
-  it('a host bind needs docker:host: an operator gets the CLI\'s permission error, an admin runs it under the gateway\'s grant', async () => {
+  it("a host bind needs docker:host: an operator gets the CLI's permission error, an admin runs it under the gateway's grant", async () => {
     const bound = join(scratch(), 'bound');
     mkdirSync(bound);
     const args = ['run', '-d', '-v', `${bound}:/data`, BUSYBOX_IMAGE, 'sh', '-c', 'echo written through the bind > /data/proof; sleep 600'];
@@ -363,10 +436,19 @@ describe('who may do what through the proxy', () => {
   });
 
   it('an Engine endpoint the contract does not map is 404 with the envelope, never forwarded', async () => {
-    const res = await fetch(`${fleet.url}/node/web-01/docker/v1.41/swarm/init`, { method: 'POST', headers: { authorization: `Bearer ${admin()}`, 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${fleet.url}/node/web-01/docker/v1.41/swarm/init`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin()}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(res.status).toBe(404);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ code: 404, reason: 'not_found', error: 'not found', details: expect.stringContaining('/v1.41/swarm/init') });
+    expect(body).toMatchObject({
+      code: 404,
+      reason: 'not_found',
+      error: 'not found',
+      details: expect.stringContaining('/v1.41/swarm/init'),
+    });
     expect((await fleet.docker('web-01').info()).Swarm.LocalNodeState).toBe('inactive');
   });
 });

@@ -74,31 +74,46 @@ describe('container verbs change the engines as they say', () => {
 
     const restart = await call('docker.container.restart', 202, 'POST', '/role:web/container/docker/verbs/restart?t=1');
     expect(hostnames(restart)).toEqual(WEB);
-    expect(outcomes(restart)).toEqual([['ok', true], ['ok', true]]);
+    expect(outcomes(restart)).toEqual([
+      ['ok', true],
+      ['ok', true],
+    ]);
     const restarted = await containerOn('web-01', 'verbs');
     expect(restarted.State.Running).toBe(true);
     expect(restarted.State.StartedAt).not.toBe(startedAt);
 
     const pause = await call('docker.container.pause', 202, 'POST', '/role:web/container/docker/verbs/pause');
-    expect(outcomes(pause)).toEqual([['ok', true], ['ok', true]]);
+    expect(outcomes(pause)).toEqual([
+      ['ok', true],
+      ['ok', true],
+    ]);
     for (const host of WEB) expect((await containerOn(host, 'verbs')).State.Paused).toBe(true);
 
     const pauseAgain = await call('docker.container.pause', 202, 'POST', '/role:web/container/docker/verbs/pause');
-    for (const row of rows(pauseAgain)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/already paused/), error_code: 409 });
+    for (const row of rows(pauseAgain))
+      expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/already paused/), error_code: 409 });
     const pauseOne = await call('docker.container.pause', 409, 'POST', '/web-01/container/docker/verbs/pause');
     expect(pauseOne.body.error).toMatch(/already paused/);
 
     const unpause = await call('docker.container.unpause', 202, 'POST', '/role:web/container/docker/verbs/unpause');
-    expect(outcomes(unpause)).toEqual([['ok', true], ['ok', true]]);
+    expect(outcomes(unpause)).toEqual([
+      ['ok', true],
+      ['ok', true],
+    ]);
     for (const host of WEB) expect((await containerOn(host, 'verbs')).State).toMatchObject({ Paused: false, Running: true });
     const unpauseAgain = await call('docker.container.unpause', 202, 'POST', '/role:web/container/docker/verbs/unpause');
-    for (const row of rows(unpauseAgain)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/not paused/) });
+    for (const row of rows(unpauseAgain))
+      expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/not paused/) });
 
     const kill = await call('docker.container.kill', 202, 'POST', '/role:web/container/docker/verbs/kill?signal=SIGKILL');
-    expect(outcomes(kill)).toEqual([['ok', true], ['ok', true]]);
+    expect(outcomes(kill)).toEqual([
+      ['ok', true],
+      ['ok', true],
+    ]);
     for (const host of WEB) expect((await containerOn(host, 'verbs')).State).toMatchObject({ Running: false, ExitCode: 137 });
     const killAgain = await call('docker.container.kill', 202, 'POST', '/role:web/container/docker/verbs/kill');
-    for (const row of rows(killAgain)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/is not running/), error_code: 409 });
+    for (const row of rows(killAgain))
+      expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/is not running/), error_code: 409 });
 
     const badSignal = await call('docker.container.kill', 400, 'POST', '/web-01/container/docker/verbs/kill?signal=SIG-BOGUS');
     expect(badSignal.body.details).toContain('signal');
@@ -109,7 +124,11 @@ describe('container verbs change the engines as they say', () => {
     await createContainer('db-01', 'taken');
 
     const rename = await call('docker.container.rename', 202, 'POST', '/_all/container/docker/before-rename/rename?name=after-rename');
-    expect(outcomes(rename)).toEqual([['ok', true], ['ok', true], ['ok', true]]);
+    expect(outcomes(rename)).toEqual([
+      ['ok', true],
+      ['ok', true],
+      ['ok', true],
+    ]);
     for (const host of HOSTS) {
       expect((await containerOn(host, 'after-rename')).Name).toBe('/after-rename');
       await expect(containerOn(host, 'before-rename')).rejects.toMatchObject({ statusCode: 404 });
@@ -131,9 +150,15 @@ describe('container verbs change the engines as they say', () => {
       ['cpuset_cpus', 'CpusetCpus', '0'],
       ['pids_limit', 'PidsLimit', 64],
     ];
-    const body = { ...Object.fromEntries(settings.map(([field, , value]) => [field, value])), restart_policy: { name: 'on-failure', maximum_retry_count: 3 } };
+    const body = {
+      ...Object.fromEntries(settings.map(([field, , value]) => [field, value])),
+      restart_policy: { name: 'on-failure', maximum_retry_count: 3 },
+    };
     const update = await call('docker.container.update', 202, 'POST', '/role:web/container/docker/limits/update', { body });
-    expect(outcomes(update)).toEqual([['ok', true], ['ok', true]]);
+    expect(outcomes(update)).toEqual([
+      ['ok', true],
+      ['ok', true],
+    ]);
     for (const host of WEB) {
       const { HostConfig } = await containerOn(host, 'limits');
       expect(HostConfig).toMatchObject(Object.fromEntries(settings.map(([, engineField, value]) => [engineField, value])));
@@ -141,11 +166,18 @@ describe('container verbs change the engines as they say', () => {
     }
 
     const again = await call('docker.container.update', 202, 'POST', '/role:web/container/docker/limits/update', { body });
-    expect(outcomes(again)).toEqual([['ok', false], ['ok', false]]);
+    expect(outcomes(again)).toEqual([
+      ['ok', false],
+      ['ok', false],
+    ]);
 
-    const invalid = await call('docker.container.update', 400, 'POST', '/web-01/container/docker/limits/update', { body: { restart_policy: { name: 'sometimes' } } });
+    const invalid = await call('docker.container.update', 400, 'POST', '/web-01/container/docker/limits/update', {
+      body: { restart_policy: { name: 'sometimes' } },
+    });
     expect(invalid.body.details).toContain('restart_policy');
-    const unknown = await call('docker.container.update', 400, 'POST', '/web-01/container/docker/limits/update', { body: { memory: 1, kernel_memory: 1 } });
+    const unknown = await call('docker.container.update', 400, 'POST', '/web-01/container/docker/limits/update', {
+      body: { memory: 1, kernel_memory: 1 },
+    });
     expect(unknown.body.details).toContain('kernel_memory');
   });
 
@@ -184,7 +216,9 @@ describe('container verbs change the engines as they say', () => {
     expect(mounts['/data']).toMatchObject({ Type: 'volume', Name: 'configured-data' });
     expect(mounts['/scratch']).toMatchObject({ Type: 'volume' });
 
-    const read = await call('docker.container.exec', 202, 'POST', '/web-01/container/docker/configured/exec', { body: { cmd: ['cat', '/shared/hello.txt'] } });
+    const read = await call('docker.container.exec', 202, 'POST', '/web-01/container/docker/configured/exec', {
+      body: { cmd: ['cat', '/shared/hello.txt'] },
+    });
     expect(rows(read)[0]).toMatchObject({ status: 'ok', exit_code: 0, stdout: 'from the host\n', stderr: '' });
 
     // With network none the engine accepts and records the binding but publishes nothing.
@@ -193,7 +227,9 @@ describe('container verbs change the engines as they say', () => {
     expect(unpublished.HostConfig).toMatchObject({ NetworkMode: 'none', PortBindings: { '8080/tcp': [{ HostIp: '', HostPort: '' }] } });
     expect(unpublished.NetworkSettings.Ports ?? {}).toEqual({});
 
-    const badPort = await call('docker.container.create', 400, 'POST', '/web-01/container/docker', { body: { image: IMAGE, ports: { http: '80' } } });
+    const badPort = await call('docker.container.create', 400, 'POST', '/web-01/container/docker', {
+      body: { image: IMAGE, ports: { http: '80' } },
+    });
     expect(badPort.body.details).toContain('ports');
   });
 });
@@ -204,16 +240,22 @@ describe('create → start → exec → logs → stop → remove', () => {
     ['role:web', WEB],
   ])('runs the whole lifecycle on %s, checked on every engine', async (target, expected) => {
     const name = `flow-${target.replace(/\W/g, '')}`;
-    const created = await createContainer(target, name, { cmd: ['sh', '-c', 'echo started; echo complaint >&2; sleep 1; echo ready; exec sleep 300'], auto_start: false });
+    const created = await createContainer(target, name, {
+      cmd: ['sh', '-c', 'echo started; echo complaint >&2; sleep 1; echo ready; exec sleep 300'],
+      auto_start: false,
+    });
     expect(hostnames(created)).toEqual(expected);
     for (const host of expected) expect((await containerOn(host, name)).State.Status).toBe('created');
-    for (const host of HOSTS.filter((h) => !expected.includes(h))) await expect(containerOn(host, name)).rejects.toMatchObject({ statusCode: 404 });
+    for (const host of HOSTS.filter((h) => !expected.includes(h)))
+      await expect(containerOn(host, name)).rejects.toMatchObject({ statusCode: 404 });
 
     const started = await call('docker.container.start', 202, 'POST', `/${target}/container/docker/${name}/start`);
     expect(outcomes(started).every(([status, changed]) => status === 'ok' && changed)).toBe(true);
     for (const host of expected) expect((await containerOn(host, name)).State.Running).toBe(true);
 
-    const exec = await call('docker.container.exec', 202, 'POST', `/${target}/container/docker/${name}/exec`, { body: { cmd: ['echo', 'hi'] } });
+    const exec = await call('docker.container.exec', 202, 'POST', `/${target}/container/docker/${name}/exec`, {
+      body: { cmd: ['echo', 'hi'] },
+    });
     expect(hostnames(exec)).toEqual(expected);
     for (const row of rows(exec)) expect(row).toMatchObject({ status: 'ok', changed: true, stdout: 'hi\n', stderr: '', exit_code: 0 });
 
@@ -221,8 +263,14 @@ describe('create → start → exec → logs → stop → remove', () => {
       () => call('docker.container.logs', 200, 'GET', `/${target}/container/docker/${name}/logs`),
       (res) => rows(res).every((row) => String(row.stdout).endsWith('ready\n')),
     );
-    for (const row of rows(logs)) expect(row).toMatchObject({ status: 'ok', changed: false, stdout: 'started\nready\n', stderr: 'complaint\n' });
-    const stdoutOnly = await call('docker.container.logs', 200, 'GET', `/${target}/container/docker/${name}/logs?stderr=false&timestamps=true`);
+    for (const row of rows(logs))
+      expect(row).toMatchObject({ status: 'ok', changed: false, stdout: 'started\nready\n', stderr: 'complaint\n' });
+    const stdoutOnly = await call(
+      'docker.container.logs',
+      200,
+      'GET',
+      `/${target}/container/docker/${name}/logs?stderr=false&timestamps=true`,
+    );
     for (const row of rows(stdoutOnly)) {
       expect(row.stderr).toBe('');
       expect(row.stdout).toMatch(/^\d{4}-\d\d-\d\dT\S+ started\n\d{4}-\d\d-\d\dT\S+ ready\n$/);
@@ -249,8 +297,12 @@ describe('exec', () => {
   });
 
   it('reports a non-zero exit as ok with the exit code and both streams', async () => {
-    const res = await call('docker.container.exec', 202, 'POST', '/web-01/container/docker/shell/exec', { body: { cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'] } });
-    expect(rows(res)).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', changed: true, exit_code: 3, stdout: 'out\n', stderr: 'err\n' })]);
+    const res = await call('docker.container.exec', 202, 'POST', '/web-01/container/docker/shell/exec', {
+      body: { cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'] },
+    });
+    expect(rows(res)).toEqual([
+      expect.objectContaining({ hostname: 'web-01', status: 'ok', changed: true, exit_code: 3, stdout: 'out\n', stderr: 'err\n' }),
+    ]);
   });
 
   it('passes env, workdir and user', async () => {
@@ -261,18 +313,25 @@ describe('exec', () => {
 
   it('is bounded by the deadline: a command still running gets 504 in time', async () => {
     const started = Date.now();
-    const res = await call('docker.container.exec', 504, 'POST', '/web-01/container/docker/shell/exec?timeout=2', { body: { cmd: ['sleep', '30'] } });
+    const res = await call('docker.container.exec', 504, 'POST', '/web-01/container/docker/shell/exec?timeout=2', {
+      body: { cmd: ['sleep', '30'] },
+    });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(res.body.code).toBe(504);
   });
 
   it('fails with the engine message on a stopped container, and needs docker:exec', async () => {
     await createContainer('web-01', 'not-running', { auto_start: false });
-    const stopped = await call('docker.container.exec', 409, 'POST', '/web-01/container/docker/not-running/exec', { body: { cmd: ['true'] } });
+    const stopped = await call('docker.container.exec', 409, 'POST', '/web-01/container/docker/not-running/exec', {
+      body: { cmd: ['true'] },
+    });
     expect(stopped.body.error).toMatch(/not running/);
 
     const viewer = fleet.mintKey('viewer');
-    const forbidden = await call('docker.container.exec', 403, 'POST', '/web-01/container/docker/shell/exec', { key: viewer, body: { cmd: ['true'] } });
+    const forbidden = await call('docker.container.exec', 403, 'POST', '/web-01/container/docker/shell/exec', {
+      key: viewer,
+      body: { cmd: ['true'] },
+    });
     expect(forbidden.body.details).toContain('docker:exec');
     const missingCmd = await call('docker.container.exec', 400, 'POST', '/web-01/container/docker/shell/exec', { body: { env: {} } });
     expect(missingCmd.body.details).toContain('cmd');
@@ -305,7 +364,9 @@ describe('container reads: top, stats, changes, wait; and prune', () => {
   });
 
   it('lists filesystem changes', async () => {
-    await call('docker.container.exec', 202, 'POST', '/role:web/container/docker/reads/exec', { body: { cmd: ['touch', '/tmp/made-by-exec'] } });
+    await call('docker.container.exec', 202, 'POST', '/role:web/container/docker/reads/exec', {
+      body: { cmd: ['touch', '/tmp/made-by-exec'] },
+    });
     const changes = await call('docker.container.changes', 200, 'GET', '/role:web/container/docker/reads/changes');
     for (const row of rows(changes)) expect(row.changes).toEqual(expect.arrayContaining([{ Path: '/tmp/made-by-exec', Kind: 1 }]));
   });
@@ -325,7 +386,8 @@ describe('container reads: top, stats, changes, wait; and prune', () => {
   });
 
   it('prunes stopped containers matching the filters, and nothing the second time', async () => {
-    for (const name of ['prune-a', 'prune-b']) await createContainer('_all', name, { auto_start: false, labels: { 'fleet.test': 'prune' } });
+    for (const name of ['prune-a', 'prune-b'])
+      await createContainer('_all', name, { auto_start: false, labels: { 'fleet.test': 'prune' } });
     await createContainer('_all', 'prune-running', { labels: { 'fleet.test': 'prune' } });
     const filters = encodeURIComponent(JSON.stringify({ label: ['fleet.test=prune'] }));
 
@@ -340,7 +402,11 @@ describe('container reads: top, stats, changes, wait; and prune', () => {
     }
 
     const again = await call('docker.container.prune', 202, 'POST', `/_all/container/docker/prune?filters=${filters}`);
-    expect(outcomes(again)).toEqual([['ok', false], ['ok', false], ['ok', false]]);
+    expect(outcomes(again)).toEqual([
+      ['ok', false],
+      ['ok', false],
+      ['ok', false],
+    ]);
   });
 });
 
@@ -349,11 +415,19 @@ describe('volumes', () => {
     const body = { name: 'surface-data', labels: { 'fleet.test': 'volumes' } };
     const created = await call('docker.volume.create', 202, 'POST', '/_all/container/docker/volume', { body });
     expect(hostnames(created)).toEqual(HOSTS);
-    expect(outcomes(created)).toEqual([['ok', true], ['ok', true], ['ok', true]]);
+    expect(outcomes(created)).toEqual([
+      ['ok', true],
+      ['ok', true],
+      ['ok', true],
+    ]);
     for (const host of HOSTS) expect((await fleet.docker(host).getVolume('surface-data').inspect()).Labels).toEqual(body.labels);
 
     const again = await call('docker.volume.create', 202, 'POST', '/_all/container/docker/volume', { body });
-    expect(outcomes(again)).toEqual([['ok', false], ['ok', false], ['ok', false]]);
+    expect(outcomes(again)).toEqual([
+      ['ok', false],
+      ['ok', false],
+      ['ok', false],
+    ]);
 
     const filters = encodeURIComponent(JSON.stringify({ label: ['fleet.test=volumes'] }));
     const list = await call('docker.volume.list', 200, 'GET', `/_all/container/docker/volume?filters=${filters}`);
@@ -363,7 +437,9 @@ describe('volumes', () => {
     expect(rows(inspect)[0]).toMatchObject({ changed: false, id: 'surface-data', volume: { Name: 'surface-data', Driver: 'local' } });
     await call('docker.volume.inspect', 404, 'GET', '/web-02/container/docker/volume/no-such-volume');
     // A driver name that cannot be a plugin is refused up front, not searched for by the engine until the deadline.
-    const badDriver = await call('docker.volume.create', 400, 'POST', '/web-02/container/docker/volume', { body: { name: 'odd', driver: ' ' } });
+    const badDriver = await call('docker.volume.create', 400, 'POST', '/web-02/container/docker/volume', {
+      body: { name: 'odd', driver: ' ' },
+    });
     expect(badDriver.body.details).toContain('driver');
 
     // In use: the engine refuses with 409 and the volume stays.
@@ -373,13 +449,23 @@ describe('volumes', () => {
     await call('docker.container.remove', 202, 'DELETE', '/db-01/container/docker/uses-volume?force=true');
 
     const removed = await call('docker.volume.remove', 202, 'DELETE', '/_all/container/docker/volume/surface-data');
-    expect(outcomes(removed)).toEqual([['ok', true], ['ok', true], ['ok', true]]);
-    for (const host of HOSTS) await expect(fleet.docker(host).getVolume('surface-data').inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect(outcomes(removed)).toEqual([
+      ['ok', true],
+      ['ok', true],
+      ['ok', true],
+    ]);
+    for (const host of HOSTS)
+      await expect(fleet.docker(host).getVolume('surface-data').inspect()).rejects.toMatchObject({ statusCode: 404 });
 
     const absent = await call('docker.volume.remove', 202, 'DELETE', '/_all/container/docker/volume/surface-data');
-    for (const row of rows(absent)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/no such volume/), error_code: 404 });
+    for (const row of rows(absent))
+      expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/no such volume/), error_code: 404 });
     const forced = await call('docker.volume.remove', 202, 'DELETE', '/_all/container/docker/volume/surface-data?force=true');
-    expect(outcomes(forced)).toEqual([['ok', false], ['ok', false], ['ok', false]]);
+    expect(outcomes(forced)).toEqual([
+      ['ok', false],
+      ['ok', false],
+      ['ok', false],
+    ]);
   });
 
   it('creates an anonymous volume when no name is given', async () => {
@@ -396,13 +482,18 @@ describe('volumes', () => {
     }
     const filters = encodeURIComponent(JSON.stringify({ label: ['fleet.test=prune-volumes'] }));
     const pruned = await call('docker.volume.prune', 202, 'POST', `/_all/container/docker/volume/prune?filters=${filters}`);
-    for (const row of rows(pruned)) expect(row).toMatchObject({ status: 'ok', changed: true, volumes_deleted: ['prune-me'], space_reclaimed: expect.any(Number) });
+    for (const row of rows(pruned))
+      expect(row).toMatchObject({ status: 'ok', changed: true, volumes_deleted: ['prune-me'], space_reclaimed: expect.any(Number) });
     for (const host of HOSTS) {
       await expect(fleet.docker(host).getVolume('prune-me').inspect()).rejects.toMatchObject({ statusCode: 404 });
       await expect(fleet.docker(host).getVolume('keep-me').inspect()).resolves.toBeDefined();
     }
     const again = await call('docker.volume.prune', 202, 'POST', `/_all/container/docker/volume/prune?filters=${filters}`);
-    expect(outcomes(again)).toEqual([['ok', false], ['ok', false], ['ok', false]]);
+    expect(outcomes(again)).toEqual([
+      ['ok', false],
+      ['ok', false],
+      ['ok', false],
+    ]);
   });
 });
 
@@ -410,14 +501,19 @@ describe('networks', () => {
   it('creates, lists, inspects, connects, disconnects and removes an internal bridge network on _all', async () => {
     const body = { name: 'surface-net', driver: 'bridge', internal: true, labels: { 'fleet.test': 'networks' } };
     const created = await call('docker.network.create', 202, 'POST', '/_all/container/docker/network', { body });
-    expect(outcomes(created)).toEqual([['ok', true], ['ok', true], ['ok', true]]);
+    expect(outcomes(created)).toEqual([
+      ['ok', true],
+      ['ok', true],
+      ['ok', true],
+    ]);
     for (const host of HOSTS) {
       const network = await fleet.docker(host).getNetwork('surface-net').inspect();
       expect(network).toMatchObject({ Driver: 'bridge', Internal: true, Labels: body.labels });
       expect(rows(created).find((row) => row.hostname === host)?.id).toBe(network.Id);
     }
     const duplicate = await call('docker.network.create', 202, 'POST', '/_all/container/docker/network', { body });
-    for (const row of rows(duplicate)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/already exists/), error_code: 409 });
+    for (const row of rows(duplicate))
+      expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/already exists/), error_code: 409 });
 
     const filters = encodeURIComponent(JSON.stringify({ label: ['fleet.test=networks'] }));
     const list = await call('docker.network.list', 200, 'GET', `/_all/container/docker/network?filters=${filters}`);
@@ -426,35 +522,68 @@ describe('networks', () => {
     expect(rows(inspect)[0]).toMatchObject({ changed: false, network: { Name: 'surface-net', Internal: true } });
 
     await createContainer('_all', 'net-member');
-    const connect = await call('docker.network.connect', 202, 'POST', '/_all/container/docker/network/surface-net/connect', { body: { container: 'net-member' } });
-    expect(outcomes(connect)).toEqual([['ok', true], ['ok', true], ['ok', true]]);
+    const connect = await call('docker.network.connect', 202, 'POST', '/_all/container/docker/network/surface-net/connect', {
+      body: { container: 'net-member' },
+    });
+    expect(outcomes(connect)).toEqual([
+      ['ok', true],
+      ['ok', true],
+      ['ok', true],
+    ]);
     for (const host of HOSTS) expect((await containerOn(host, 'net-member')).NetworkSettings.Networks).toHaveProperty('surface-net');
-    const connectAgain = await call('docker.network.connect', 409, 'POST', '/web-01/container/docker/network/surface-net/connect', { body: { container: 'net-member' } });
+    const connectAgain = await call('docker.network.connect', 409, 'POST', '/web-01/container/docker/network/surface-net/connect', {
+      body: { container: 'net-member' },
+    });
     expect(connectAgain.body.error).toMatch(/already exists/);
     const inUse = await call('docker.network.remove', 409, 'DELETE', '/web-01/container/docker/network/surface-net');
     expect(inUse.body.error).toMatch(/active endpoints/);
 
-    const disconnect = await call('docker.network.disconnect', 202, 'POST', '/_all/container/docker/network/surface-net/disconnect', { body: { container: 'net-member', force: false } });
-    expect(outcomes(disconnect)).toEqual([['ok', true], ['ok', true], ['ok', true]]);
+    const disconnect = await call('docker.network.disconnect', 202, 'POST', '/_all/container/docker/network/surface-net/disconnect', {
+      body: { container: 'net-member', force: false },
+    });
+    expect(outcomes(disconnect)).toEqual([
+      ['ok', true],
+      ['ok', true],
+      ['ok', true],
+    ]);
     for (const host of HOSTS) expect((await containerOn(host, 'net-member')).NetworkSettings.Networks).not.toHaveProperty('surface-net');
-    const disconnectAgain = await call('docker.network.disconnect', 202, 'POST', '/role:web/container/docker/network/surface-net/disconnect', { body: { container: 'net-member' } });
-    for (const row of rows(disconnectAgain)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/not connected/) });
+    const disconnectAgain = await call(
+      'docker.network.disconnect',
+      202,
+      'POST',
+      '/role:web/container/docker/network/surface-net/disconnect',
+      { body: { container: 'net-member' } },
+    );
+    for (const row of rows(disconnectAgain))
+      expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/not connected/) });
 
     const removed = await call('docker.network.remove', 202, 'DELETE', '/_all/container/docker/network/surface-net');
-    expect(outcomes(removed)).toEqual([['ok', true], ['ok', true], ['ok', true]]);
-    for (const host of HOSTS) await expect(fleet.docker(host).getNetwork('surface-net').inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect(outcomes(removed)).toEqual([
+      ['ok', true],
+      ['ok', true],
+      ['ok', true],
+    ]);
+    for (const host of HOSTS)
+      await expect(fleet.docker(host).getNetwork('surface-net').inspect()).rejects.toMatchObject({ statusCode: 404 });
     const absent = await call('docker.network.remove', 404, 'DELETE', '/web-02/container/docker/network/surface-net');
     expect(absent.body.error).toMatch(/not found/);
   });
 
   it('prunes unused networks matching the filters', async () => {
-    for (const host of HOSTS) await fleet.docker(host).createNetwork({ Name: 'prune-net', Driver: 'bridge', Internal: true, Labels: { 'fleet.test': 'prune-networks' } });
+    for (const host of HOSTS)
+      await fleet
+        .docker(host)
+        .createNetwork({ Name: 'prune-net', Driver: 'bridge', Internal: true, Labels: { 'fleet.test': 'prune-networks' } });
     const filters = encodeURIComponent(JSON.stringify({ label: ['fleet.test=prune-networks'] }));
     const pruned = await call('docker.network.prune', 202, 'POST', `/_all/container/docker/network/prune?filters=${filters}`);
     for (const row of rows(pruned)) expect(row).toMatchObject({ status: 'ok', changed: true, networks_deleted: ['prune-net'] });
     for (const host of HOSTS) await expect(fleet.docker(host).getNetwork('prune-net').inspect()).rejects.toMatchObject({ statusCode: 404 });
     const again = await call('docker.network.prune', 202, 'POST', `/_all/container/docker/network/prune?filters=${filters}`);
-    expect(outcomes(again)).toEqual([['ok', false], ['ok', false], ['ok', false]]);
+    expect(outcomes(again)).toEqual([
+      ['ok', false],
+      ['ok', false],
+      ['ok', false],
+    ]);
   });
 });
 
@@ -470,7 +599,12 @@ describe('system', () => {
 
     const version = await call('docker.system.version', 200, 'GET', '/_all/container/docker/system/version');
     const engineVersion = await fleet.docker('web-01').version();
-    for (const row of rows(version)) expect(row).toMatchObject({ status: 'ok', changed: false, version: { Version: engineVersion.Version, ApiVersion: engineVersion.ApiVersion } });
+    for (const row of rows(version))
+      expect(row).toMatchObject({
+        status: 'ok',
+        changed: false,
+        version: { Version: engineVersion.Version, ApiVersion: engineVersion.ApiVersion },
+      });
 
     const ping = await call('docker.system.ping', 200, 'GET', '/_all/container/docker/system/ping');
     for (const row of rows(ping)) expect(row).toMatchObject({ status: 'ok', changed: false, message: 'OK' });

@@ -73,13 +73,23 @@ describe('targets', () => {
   it('answers 404 with the match count when no agent matches, and 400 naming the bad part of a selector', async () => {
     const none = await api(fleet, 'GET', '/node/role:nope/container/docker');
     expect(none.status).toBe(404);
-    expect(none.body).toEqual({ error: 'no agent matches target', details: "target 'role:nope' matched 0 of 3 live agents", code: 404, reason: 'target_empty' });
+    expect(none.body).toEqual({
+      error: 'no agent matches target',
+      details: "target 'role:nope' matched 0 of 3 live agents",
+      code: 404,
+      reason: 'target_empty',
+    });
 
     const unknownHost = await api(fleet, 'GET', '/node/web-99/container/docker');
     expect(unknownHost.status).toBe(404);
     expect(unknownHost.body.details).toBe("target 'web-99' matched 0 of 3 live agents");
 
-    for (const [target, bad] of [['role:we$b', "'we$b'"], ['role:web,', "selector ''"], ['a:b.%3E', "'>'"], ['ro*le:web', "'ro*le'"]]) {
+    for (const [target, bad] of [
+      ['role:we$b', "'we$b'"],
+      ['role:web,', "selector ''"],
+      ['a:b.%3E', "'>'"],
+      ['ro*le:web', "'ro*le'"],
+    ]) {
       const res = await api(fleet, 'GET', `/node/${target}/container/docker`);
       expect(res.status).toBe(400);
       assertMatchesContract('docker.container.list', 400, res.body);
@@ -111,12 +121,17 @@ describe('targets', () => {
 
 describe('container lifecycle and truthful results', () => {
   it('creates, stops, restarts and removes with changed telling whether the engine state moved', async () => {
-    const created = await api(fleet, 'POST', '/node/role:web/container/docker', { body: createBody('life', { name: 'life', auto_start: true }) });
+    const created = await api(fleet, 'POST', '/node/role:web/container/docker', {
+      body: createBody('life', { name: 'life', auto_start: true }),
+    });
     expect(created.status).toBe(202);
     for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getContainer('life').inspect()).State.Running).toBe(true);
 
     const startAgain = await api(fleet, 'POST', '/node/role:web/container/docker/life/start');
-    expect(startAgain.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed])).toEqual([['ok', false], ['ok', false]]);
+    expect(startAgain.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed])).toEqual([
+      ['ok', false],
+      ['ok', false],
+    ]);
 
     const stop = await api(fleet, 'POST', '/node/role:web/container/docker/life/stop?t=1');
     assertMatchesContract('docker.container.stop', 202, stop.body);
@@ -124,7 +139,10 @@ describe('container lifecycle and truthful results', () => {
     for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getContainer('life').inspect()).State.Running).toBe(false);
 
     const stopAgain = await api(fleet, 'POST', '/node/role:web/container/docker/life/stop?t=1');
-    expect(stopAgain.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed])).toEqual([['ok', false], ['ok', false]]);
+    expect(stopAgain.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed])).toEqual([
+      ['ok', false],
+      ['ok', false],
+    ]);
 
     const inspect = await api(fleet, 'GET', '/node/web-01/container/docker/life');
     expect(inspect.status).toBe(200);
@@ -169,7 +187,8 @@ describe('the seed route: DELETE /node/{target}/container/docker/image/{image}',
     expect(first.body.job_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(first.body.results.map((r: { hostname: string }) => r.hostname)).toEqual(HOSTS);
     for (const row of first.body.results) expect(row).toMatchObject({ status: 'ok', changed: true, message: expect.any(String) });
-    for (const host of HOSTS) await expect(fleet.docker(host).getImage('local/victim:1').inspect()).rejects.toMatchObject({ statusCode: 404 });
+    for (const host of HOSTS)
+      await expect(fleet.docker(host).getImage('local/victim:1').inspect()).rejects.toMatchObject({ statusCode: 404 });
     // The image it was a tag of is still there: only the tag went.
     for (const host of HOSTS) await expect(fleet.docker(host).getImage(IMAGE).inspect()).resolves.toBeDefined();
 
@@ -191,7 +210,12 @@ describe('API keys and errors', () => {
   it('answers 401 without a key and with a bad one', async () => {
     const none = await api(fleet, 'GET', '/node/_all/container/docker', { key: null });
     expect(none.status).toBe(401);
-    expect(none.body).toEqual({ error: 'Unauthorized - API key required', details: expect.any(String), code: 401, reason: 'unauthenticated' });
+    expect(none.body).toEqual({
+      error: 'Unauthorized - API key required',
+      details: expect.any(String),
+      code: 401,
+      reason: 'unauthenticated',
+    });
 
     const expired = await api(fleet, 'GET', '/agent', { key: fleet.mintKey('admin', { ttlSeconds: -10 }) });
     expect(expired.status).toBe(401);
@@ -209,7 +233,12 @@ describe('API keys and errors', () => {
     const viewer = fleet.mintKey('viewer');
     const res = await api(fleet, 'POST', '/node/_all/container/docker', { key: viewer, body: createBody('forbidden') });
     expect(res.status).toBe(403);
-    expect(res.body).toEqual({ error: 'Forbidden - Insufficient permissions', details: expect.stringContaining('docker:write'), code: 403, reason: 'permission_denied' });
+    expect(res.body).toEqual({
+      error: 'Forbidden - Insufficient permissions',
+      details: expect.stringContaining('docker:write'),
+      code: 403,
+      reason: 'permission_denied',
+    });
     expect(await containersByHost('forbidden')).toEqual({ 'db-01': 0, 'web-01': 0, 'web-02': 0 });
 
     const read = await api(fleet, 'GET', '/node/_all/container/docker', { key: viewer });
@@ -253,7 +282,13 @@ describe('jobs', () => {
     const job = await api(fleet, 'GET', `/job/${accepted.body.job_id}?wait=20`);
     expect(job.status).toBe(200);
     assertMatchesContract('job.get', 200, job.body);
-    expect(job.body).toMatchObject({ job_id: accepted.body.job_id, operation: 'docker.container.create', target: '_all', hosts: HOSTS, status: 'ok' });
+    expect(job.body).toMatchObject({
+      job_id: accepted.body.job_id,
+      operation: 'docker.container.create',
+      target: '_all',
+      hosts: HOSTS,
+      status: 'ok',
+    });
     expect(job.body.results.map((r: { status: string }) => r.status)).toEqual(['ok', 'ok', 'ok']);
     expect(await containersByHost('async')).toEqual({ 'db-01': 1, 'web-01': 1, 'web-02': 1 });
 

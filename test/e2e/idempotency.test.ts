@@ -134,7 +134,10 @@ async function tarOf(content: string): Promise<Buffer> {
 
 /** The content of /tmp/idem.txt in `container` on `host`'s engine. */
 async function fileOn(host: string, container: string): Promise<string> {
-  const archive = (await fleet.docker(host).getContainer(container).getArchive({ path: '/tmp/idem.txt' })) as unknown as AsyncIterable<Buffer>;
+  const archive = (await fleet
+    .docker(host)
+    .getContainer(container)
+    .getArchive({ path: '/tmp/idem.txt' })) as unknown as AsyncIterable<Buffer>;
   const unpacker = extract();
   const reading = (async () => {
     const chunks: Buffer[] = [];
@@ -168,7 +171,11 @@ describe('a file body', () => {
     const firstJob = ((await first.json()) as { job_id: string }).job_id;
     expect(await Promise.all(HOSTS.map((host) => fileOn(host, CONTAINER)))).toEqual(['first', 'first', 'first']);
     // Changed behind the gateway's back: a second run of the upload would write 'first' again.
-    for (const host of HOSTS) await fleet.docker(host).getContainer(CONTAINER).putArchive(await tarOf('changed'), { path: '/tmp' });
+    for (const host of HOSTS)
+      await fleet
+        .docker(host)
+        .getContainer(CONTAINER)
+        .putArchive(await tarOf('changed'), { path: '/tmp' });
 
     const retry = await put(key, await tarOf('first'));
     expect(retry.status).toBe(202);
@@ -176,7 +183,11 @@ describe('a file body', () => {
     expect(((await retry.json()) as { job_id: string }).job_id).toBe(firstJob);
     const other = await put(key, await tarOf('other'));
     expect(other.status).toBe(422);
-    expect(await other.json()).toEqual({ error: 'idempotency key reused', details: expect.stringContaining('different request'), code: 422 });
+    expect(await other.json()).toEqual({
+      error: 'idempotency key reused',
+      details: expect.stringContaining('different request'),
+      code: 422,
+    });
     expect(await Promise.all(HOSTS.map((host) => fileOn(host, CONTAINER)))).toEqual(['changed', 'changed', 'changed']);
   });
 });

@@ -57,7 +57,7 @@ function query(params: Record<string, unknown>): string {
 }
 
 describe('reads: list, inspect, history', () => {
-  it('lists each engine\'s images on _all, filtered by reference, with the engine\'s own ids', async () => {
+  it("lists each engine's images on _all, filtered by reference, with the engine's own ids", async () => {
     const res = await api(fleet, 'GET', `${ALL}${query({ filters: { reference: ['local/busybox'] }, digests: 'true' })}`);
     expectAnswer(res, 'docker.image.list', 200);
     expect(outcomes(res)).toEqual(HOSTS.map((host) => [host, 'ok', false]));
@@ -99,7 +99,9 @@ describe('reads: list, inspect, history', () => {
     expectAnswer(badFilter, 'docker.image.prune', 400);
     expect(badFilter.body.details).toContain('filters');
 
-    const badAuth = await api(fleet, 'POST', `${ALL}/pull${query({ fromImage: IMAGE })}`, { headers: { 'x-registry-auth': 'not base64!' } });
+    const badAuth = await api(fleet, 'POST', `${ALL}/pull${query({ fromImage: IMAGE })}`, {
+      headers: { 'x-registry-auth': 'not base64!' },
+    });
     expect(badAuth.status).toBe(400);
     expect(badAuth.body.details).toContain('x-registry-auth');
     expect(JSON.stringify(badAuth.body)).not.toContain('not base64!');
@@ -189,13 +191,24 @@ describe('POST /node/{target}/container/docker/image/batch-delete', () => {
     expect(byDigest.status).toBe(202);
     const row = rows(byDigest)[0];
     expect(row).toMatchObject({ status: 'ok', changed: true, imageIds: [{ imageDigest: id }] });
-    expect(row.failures.map((f: { failureCode: string }) => f.failureCode)).toEqual(['ImageTagDoesNotMatchDigest', 'MissingDigestAndTag', 'InvalidImageTag']);
+    expect(row.failures.map((f: { failureCode: string }) => f.failureCode)).toEqual([
+      'ImageTagDoesNotMatchDigest',
+      'MissingDigestAndTag',
+      'InvalidImageTag',
+    ]);
     expect(await engineImageId('web-01', 'local/batch:a')).toBeUndefined();
     expect(await engineImageId('web-01', 'local/batch:b')).toBeUndefined();
     expect(await engineImageId('web-01', IMAGE)).toBe(id);
 
-    const used = await api(fleet, 'POST', `${WEB1}/batch-delete`, { body: { repositoryName: 'local/inuse', imageIds: [{ imageTag: '1' }] } });
-    expect(rows(used)[0]).toMatchObject({ status: 'ok', changed: false, imageIds: [], failures: [expect.objectContaining({ failureCode: 'ImageInUse' })] });
+    const used = await api(fleet, 'POST', `${WEB1}/batch-delete`, {
+      body: { repositoryName: 'local/inuse', imageIds: [{ imageTag: '1' }] },
+    });
+    expect(rows(used)[0]).toMatchObject({
+      status: 'ok',
+      changed: false,
+      imageIds: [],
+      failures: [expect.objectContaining({ failureCode: 'ImageInUse' })],
+    });
     expect(await engineImageId('web-01', 'local/inuse:1')).toBe(inUse);
   });
 
@@ -224,7 +237,10 @@ async function postForEvents(path: string): Promise<{ status: number; contentTyp
   const events = text
     .split('\n\n')
     .filter((block) => block.trim())
-    .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message', data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null') }));
+    .map((block) => ({
+      event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message',
+      data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null'),
+    }));
   return { status: res.status, contentType: res.headers.get('content-type') ?? '', events };
 }
 
@@ -257,7 +273,12 @@ describe('push and pull against an open registry', () => {
 
     const pushed = await api(fleet, 'POST', `${WEB1}/${encodeURIComponent(remote)}/push?tag=t1`);
     expectAnswer(pushed, 'docker.image.push', 202);
-    expect(rows(pushed)[0]).toMatchObject({ status: 'ok', changed: true, reference: `${remote}:t1`, digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/) });
+    expect(rows(pushed)[0]).toMatchObject({
+      status: 'ok',
+      changed: true,
+      reference: `${remote}:t1`,
+      digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/),
+    });
     expect(await registryTags(registry, 'busybox')).toEqual(['t1']);
 
     const again = await api(fleet, 'POST', `${WEB1}/${encodeURIComponent(remote)}/push?tag=t1`);
@@ -278,7 +299,9 @@ describe('push and pull against an open registry', () => {
     }
     const end = events.at(-1);
     expect(end?.event).toBe('end');
-    expect(end?.data.results.map((row: Row) => [row.hostname, row.status, row.changed, row.id])).toEqual(HOSTS.map((host) => [host, 'ok', true, pushedId]));
+    expect(end?.data.results.map((row: Row) => [row.hostname, row.status, row.changed, row.id])).toEqual(
+      HOSTS.map((host) => [host, 'ok', true, pushedId]),
+    );
     for (const host of HOSTS) expect(await engineImageId(host, `${remote}:t1`)).toBe(pushedId);
 
     const upToDate = await api(fleet, 'POST', `${ALL}/pull?fromImage=${remote}&tag=t1`);
@@ -287,10 +310,11 @@ describe('push and pull against an open registry', () => {
     expect(rows(upToDate)[0].message).toBe(`Status: Image is up to date for ${remote}:t1`);
   });
 
-  it('reports a pull the registry cannot serve as a failed row with the engine\'s message', async () => {
+  it("reports a pull the registry cannot serve as a failed row with the engine's message", async () => {
     const res = await api(fleet, 'POST', `${ALL}/pull${query({ fromImage: remote, tag: 'nosuchtag' })}`);
     expect(res.status).toBe(202);
-    for (const row of rows(res)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/manifest unknown|not found/i) });
+    for (const row of rows(res))
+      expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/manifest unknown|not found/i) });
   });
 });
 
@@ -327,7 +351,7 @@ describe('push and pull against a registry behind htpasswd', () => {
     if (registry) await stopRegistry(registry);
   });
 
-  it('fails a push without or with wrong credentials (reported inside the engine\'s stream), pushes with the right ones', async () => {
+  it("fails a push without or with wrong credentials (reported inside the engine's stream), pushes with the right ones", async () => {
     for (const auth of [undefined, bad]) {
       const refused = await call('POST', `${WEB1}/${encodeURIComponent(remote)}/push?tag=t1`, auth);
       expectAnswer(refused, 'docker.image.push', 500);
@@ -353,7 +377,8 @@ describe('push and pull against a registry behind htpasswd', () => {
     await removeEverywhere(`${remote}:t1`);
     const refused = await call('POST', `${ALL}/pull${query({ fromImage: remote, tag: 't1' })}`, bad);
     expect(refused.status).toBe(202);
-    for (const row of rows(refused)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/auth|unauthorized/i) });
+    for (const row of rows(refused))
+      expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/auth|unauthorized/i) });
     for (const host of HOSTS) expect(await engineImageId(host, `${remote}:t1`)).toBeUndefined();
   });
 
@@ -364,7 +389,10 @@ describe('push and pull against a registry behind htpasswd', () => {
     // The digest of the manifest the registry itself serves for busybox:t1.
     const manifest = await fetch(`${registry.url}/v2/busybox/manifests/t1`, {
       method: 'HEAD',
-      headers: { authorization: `Basic ${Buffer.from(`fleet:${password}`).toString('base64')}`, accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`fleet:${password}`).toString('base64')}`,
+        accept: 'application/vnd.docker.distribution.manifest.v2+json',
+      },
     });
     const pushedDigest = manifest.headers.get('docker-content-digest');
     expect(pushedDigest).toMatch(/^sha256:[a-f0-9]{64}$/);
@@ -375,7 +403,8 @@ describe('push and pull against a registry behind htpasswd', () => {
 
     const refused = await call('GET', `${ALL}/${encodeURIComponent(`${remote}:t1`)}/distribution`, bad);
     expect(refused.status).toBe(200);
-    for (const row of rows(refused)) expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/auth|unauthorized|denied/i) });
+    for (const row of rows(refused))
+      expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/auth|unauthorized|denied/i) });
   });
 
   it('leaves the credential in no log, no job, no stored message and no response', async () => {

@@ -7,7 +7,16 @@
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { agentDeliverSubject, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
-import { cancelSubject, earlyRowSubject, jobsStreamOf, jobSubject, kvSubject, RESULTS_BUCKET, resultKey, secretSubject } from '@fleet/contracts/protocol';
+import {
+  cancelSubject,
+  earlyRowSubject,
+  jobsStreamOf,
+  jobSubject,
+  kvSubject,
+  RESULTS_BUCKET,
+  resultKey,
+  secretSubject,
+} from '@fleet/contracts/protocol';
 import { agentCredsFile } from '@fleet/deploy';
 import { natsLogin } from '@fleet/runtime/nats';
 import { useTestFleet } from '../support/suite';
@@ -72,45 +81,57 @@ describe("web-01's credentials", () => {
 
   it('cannot publish a result as web-02: the forged row is dropped and web-02 times out', async () => {
     await whileDown('web-02', async () => {
-    const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
-    const jobId: string = accepted.body.job_id;
-    const forged = JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged', containers: [] });
-    const subject = kvSubject(RESULTS_BUCKET, resultKey(jobId, 'web-02'));
-    intruder.publish(subject, forged);
-    await violationFor(subject);
+      const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
+      const jobId: string = accepted.body.job_id;
+      const forged = JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged', containers: [] });
+      const subject = kvSubject(RESULTS_BUCKET, resultKey(jobId, 'web-02'));
+      intruder.publish(subject, forged);
+      await violationFor(subject);
 
-    const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
-    expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
+      const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
+      expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({
+        status: 'failed',
+        error_code: 504,
+      });
     });
   });
 
   it('cannot announce an early row as web-02: the forged row is dropped and web-02 times out', async () => {
     await whileDown('web-02', async () => {
-    const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
-    const jobId: string = accepted.body.job_id;
-    // The gateway waiting on the job listens for early rows: a permitted one would end web-02's wait as ok.
-    const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
-    await sleep(200);
-    const subject = earlyRowSubject(jobId, 'web-02');
-    intruder.publish(subject, JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged early row', containers: [] }));
-    await violationFor(subject);
+      const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
+      const jobId: string = accepted.body.job_id;
+      // The gateway waiting on the job listens for early rows: a permitted one would end web-02's wait as ok.
+      const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
+      await sleep(200);
+      const subject = earlyRowSubject(jobId, 'web-02');
+      intruder.publish(
+        subject,
+        JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged early row', containers: [] }),
+      );
+      await violationFor(subject);
 
-    const job = await waiting;
-    expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
+      const job = await waiting;
+      expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({
+        status: 'failed',
+        error_code: 504,
+      });
     });
   });
 
   it("may announce web-01's own early row, which the waiting gateway hears before any stored row", async () => {
     await whileDown('web-01', async () => {
-    const accepted = await api(fleet, 'GET', '/node/web-01/container/docker?async=true&timeout=5');
-    const jobId: string = accepted.body.job_id;
-    const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
-    await sleep(200);
-    // Only announced, never written to the results bucket, and claiming to be web-02: it counts for web-01.
-    intruder.publish(earlyRowSubject(jobId, 'web-01'), JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'announced by web-01' }));
-    const job = await waiting;
-    expect(job.body.results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', message: 'announced by web-01' })]);
-    expect(violations.some((v) => v.includes(earlyRowSubject(jobId, 'web-01')))).toBe(false);
+      const accepted = await api(fleet, 'GET', '/node/web-01/container/docker?async=true&timeout=5');
+      const jobId: string = accepted.body.job_id;
+      const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
+      await sleep(200);
+      // Only announced, never written to the results bucket, and claiming to be web-02: it counts for web-01.
+      intruder.publish(
+        earlyRowSubject(jobId, 'web-01'),
+        JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'announced by web-01' }),
+      );
+      const job = await waiting;
+      expect(job.body.results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', message: 'announced by web-01' })]);
+      expect(violations.some((v) => v.includes(earlyRowSubject(jobId, 'web-01')))).toBe(false);
     });
   });
 
@@ -121,19 +142,24 @@ describe("web-01's credentials", () => {
     await violationFor(cancelSubject('6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11'));
   });
 
-  it('is attributed by subject: a row on web-01\'s own key that claims to be web-02 counts for web-01', async () => {
+  it("is attributed by subject: a row on web-01's own key that claims to be web-02 counts for web-01", async () => {
     await whileDown('web-01', async () => {
-    const accepted = await api(fleet, 'GET', '/node/role:web/container/docker?async=true&timeout=5');
-    const jobId: string = accepted.body.job_id;
-    const claimsToBeWeb02 = JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'written with web-01 credentials' });
-    intruder.publish(kvSubject(RESULTS_BUCKET, resultKey(jobId, 'web-01')), claimsToBeWeb02);
+      const accepted = await api(fleet, 'GET', '/node/role:web/container/docker?async=true&timeout=5');
+      const jobId: string = accepted.body.job_id;
+      const claimsToBeWeb02 = JSON.stringify({
+        hostname: 'web-02',
+        status: 'ok',
+        changed: false,
+        message: 'written with web-01 credentials',
+      });
+      intruder.publish(kvSubject(RESULTS_BUCKET, resultKey(jobId, 'web-01')), claimsToBeWeb02);
 
-    const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
-    const [web01, web02] = job.body.results;
-    expect(web01).toMatchObject({ hostname: 'web-01', message: 'written with web-01 credentials' });
-    // web-02's row is web-02's own answer, untouched by the claim.
-    expect(web02).toMatchObject({ hostname: 'web-02', status: 'ok' });
-    expect(web02.message).not.toBe('written with web-01 credentials');
+      const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
+      const [web01, web02] = job.body.results;
+      expect(web01).toMatchObject({ hostname: 'web-01', message: 'written with web-01 credentials' });
+      // web-02's row is web-02's own answer, untouched by the claim.
+      expect(web02).toMatchObject({ hostname: 'web-02', status: 'ok' });
+      expect(web02.message).not.toBe('written with web-01 credentials');
     });
   });
 });

@@ -61,7 +61,16 @@ describe('/docs in headless Chromium', () => {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1440, height: 900 },
     });
     const page = context.pages()[0] ?? (await context.newPage());
@@ -78,9 +87,13 @@ describe('/docs in headless Chromium', () => {
     const res = await page.goto(`${fleet.url}/docs`, { waitUntil: 'load', timeout: 60_000 });
     expect(res?.status()).toBe(200);
     // Redoc has rendered once every operation has its section.
-    await page.waitForFunction((count) => document.querySelectorAll('[data-section-id^="operation/"]').length >= count, OPERATIONS.length, { timeout: 90_000 });
+    await page.waitForFunction((count) => document.querySelectorAll('[data-section-id^="operation/"]').length >= count, OPERATIONS.length, {
+      timeout: 90_000,
+    });
 
-    const sections = await page.$$eval('[data-section-id^="operation/"]', (nodes) => nodes.map((node) => node.getAttribute('data-section-id')));
+    const sections = await page.$$eval('[data-section-id^="operation/"]', (nodes) =>
+      nodes.map((node) => node.getAttribute('data-section-id')),
+    );
     const text = await page.evaluate(() => document.body.innerText);
     const contract = loadContract() as { paths: Record<string, Record<string, { summary: string }>> };
     const missing = OPERATIONS.flatMap((op) => {
@@ -98,7 +111,9 @@ describe('/docs in headless Chromium', () => {
     const offsite = requested.filter((url) => !url.startsWith(`${fleet.url}/`) && !/^(data|blob):/.test(url));
     expect(offsite.filter((url) => !blocked.includes(url))).toEqual([]);
     expect(blocked.filter((url) => url !== 'https://cdn.redoc.ly/redoc/logo-mini.svg')).toEqual([]);
-    expect(requested).toEqual(expect.arrayContaining([`${fleet.url}/docs`, `${fleet.url}/docs/redoc.standalone.js`, `${fleet.url}/openapi.json`]));
+    expect(requested).toEqual(
+      expect.arrayContaining([`${fleet.url}/docs`, `${fleet.url}/docs/redoc.standalone.js`, `${fleet.url}/openapi.json`]),
+    );
 
     mkdirSync(ARTIFACTS, { recursive: true });
     const overview = path.join(ARTIFACTS, 'docs.png');
@@ -120,7 +135,9 @@ describe('metrics', () => {
   async function agentMetricsUrls(): Promise<Record<string, string>> {
     const res = await api(fleet, 'GET', '/agent');
     expect(res.status).toBe(200);
-    return Object.fromEntries(res.body.agents.map((agent: { hostname: string; metrics_url: string }) => [agent.hostname, agent.metrics_url]));
+    return Object.fromEntries(
+      res.body.agents.map((agent: { hostname: string; metrics_url: string }) => [agent.hostname, agent.metrics_url]),
+    );
   }
 
   it('every agent registers its own metrics_url, listed by GET /agent', async () => {
@@ -155,7 +172,8 @@ describe('metrics', () => {
     expect((await api(fleet, 'DELETE', `/node/role:web/container/docker/${name}?force=true`)).status).toBe(202);
 
     const gatewayAfter = await scrape(`${fleet.url}/metrics`, fleet.metricsToken);
-    const moved = (metric: string, labels: Record<string, string> = {}) => metricValue(gatewayAfter, metric, labels) - metricValue(gatewayBefore, metric, labels);
+    const moved = (metric: string, labels: Record<string, string> = {}) =>
+      metricValue(gatewayAfter, metric, labels) - metricValue(gatewayBefore, metric, labels);
     expect({
       listOk: moved('fleet_jobs_total', { operation: 'docker.container.list', status: 'ok' }),
       listRowsOk: moved('fleet_job_host_results_total', { operation: 'docker.container.list', status: 'ok' }),
@@ -195,7 +213,8 @@ describe('metrics', () => {
 
     const agentsAfter = await scrapeAgents(urls);
     const executed = (hostname: string, operation: string, status: string) =>
-      metricValue(agentsAfter[hostname], 'fleet_agent_jobs_total', { hostname, operation, status }) - metricValue(agentsBefore[hostname], 'fleet_agent_jobs_total', { hostname, operation, status });
+      metricValue(agentsAfter[hostname], 'fleet_agent_jobs_total', { hostname, operation, status }) -
+      metricValue(agentsBefore[hostname], 'fleet_agent_jobs_total', { hostname, operation, status });
     const table = Object.fromEntries(
       HOSTS.map((hostname) => [
         hostname,
@@ -207,7 +226,8 @@ describe('metrics', () => {
           removeOk: executed(hostname, 'docker.container.remove', 'ok'),
           all: metricValue(agentsAfter[hostname], 'fleet_agent_jobs_total') - metricValue(agentsBefore[hostname], 'fleet_agent_jobs_total'),
           timed:
-            metricValue(agentsAfter[hostname], 'fleet_agent_job_duration_seconds_count') - metricValue(agentsBefore[hostname], 'fleet_agent_job_duration_seconds_count'),
+            metricValue(agentsAfter[hostname], 'fleet_agent_job_duration_seconds_count') -
+            metricValue(agentsBefore[hostname], 'fleet_agent_job_duration_seconds_count'),
         },
       ]),
     );
@@ -221,7 +241,10 @@ describe('metrics', () => {
   it('agents online and drained follow drain and undrain; engine health per host', async () => {
     const agents = async () => {
       const samples = await scrape(`${fleet.url}/metrics`, fleet.metricsToken);
-      return { live: metricValue(samples, 'fleet_agents', { state: 'live' }), drained: metricValue(samples, 'fleet_agents', { state: 'drained' }) };
+      return {
+        live: metricValue(samples, 'fleet_agents', { state: 'live' }),
+        drained: metricValue(samples, 'fleet_agents', { state: 'drained' }),
+      };
     };
     expect(await agents()).toEqual({ live: 3, drained: 0 });
     expect((await api(fleet, 'POST', '/agent/web-02/drain')).status).toBe(200);
@@ -232,7 +255,8 @@ describe('metrics', () => {
     }
     expect(await agents()).toEqual({ live: 3, drained: 0 });
     const samples = await scrape(`${fleet.url}/metrics`, fleet.metricsToken);
-    for (const hostname of HOSTS) expect({ hostname, healthy: metricValue(samples, 'fleet_engine_healthy', { hostname }) }).toEqual({ hostname, healthy: 1 });
+    for (const hostname of HOSTS)
+      expect({ hostname, healthy: metricValue(samples, 'fleet_engine_healthy', { hostname }) }).toEqual({ hostname, healthy: 1 });
   });
 });
 

@@ -53,14 +53,23 @@ afterAll(() => {
 
 /** Runs the real CLI; resolves with its exit status and output. */
 function fleet(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** `nats-server -t -c <file>`: parses the config (and every value in it) and exits. */
 function natsServerTest(configFile: string, env: NodeJS.ProcessEnv = {}): { status: number | null; output: string } {
   const { NATS_SERVER_NAME: _inherited, ...inherited } = process.env;
-  const result = spawnSync(findExecutable('nats-server'), ['-t', '-c', configFile], { env: { ...inherited, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(findExecutable('nats-server'), ['-t', '-c', configFile], {
+    env: { ...inherited, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() };
 }
 
@@ -73,7 +82,14 @@ describe('fleet nats-config', () => {
 
   it('writes a clustered config nats-server accepts once each node has its name', () => {
     const out = path.join(dir, 'cluster');
-    const run = fleet(['--json', 'nats-config', '--cluster-routes', 'nats://10.0.0.5:6222,nats://10.0.0.6:6222,nats://10.0.0.7:6222', '--out', out]);
+    const run = fleet([
+      '--json',
+      'nats-config',
+      '--cluster-routes',
+      'nats://10.0.0.5:6222,nats://10.0.0.6:6222,nats://10.0.0.7:6222',
+      '--out',
+      out,
+    ]);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const generated = JSON.parse(run.stdout) as GeneratedNatsConfig;
@@ -83,7 +99,10 @@ describe('fleet nats-config', () => {
     // Routes log in with the generated route user; all three nodes share the file and so the password.
     expect(config.match(/"nats:\/\/fleet-route:[0-9a-f]{48}@10\.0\.0\.[567]:6222"/g)).toHaveLength(3);
 
-    expect(natsServerTest(generated.configFile, { NATS_SERVER_NAME: 'nats-1' })).toEqual({ status: 0, output: `nats-server: configuration file ${generated.configFile} is valid` });
+    expect(natsServerTest(generated.configFile, { NATS_SERVER_NAME: 'nats-1' })).toEqual({
+      status: 0,
+      output: `nats-server: configuration file ${generated.configFile} is valid`,
+    });
     const unnamed = natsServerTest(generated.configFile);
     expect(unnamed.status).not.toBe(0);
     expect(unnamed.output).toContain("'NATS_SERVER_NAME'");
@@ -100,24 +119,49 @@ describe('fleet nats-config', () => {
     expect(badHost.status).toBe(2);
     expect(badHost.stderr).toContain("'nats_1' is neither a DNS name nor an IP address");
     expect(existsSync(pkiDir)).toBe(false);
-    const pki = fleet(['--json', 'pki', '--out', pkiDir, '--nats-host', 'nats-1.example,10.0.0.5', '--route-host', 'nats-1.example,10.0.0.5,10.0.0.6']);
+    const pki = fleet([
+      '--json',
+      'pki',
+      '--out',
+      pkiDir,
+      '--nats-host',
+      'nats-1.example,10.0.0.5',
+      '--route-host',
+      'nats-1.example,10.0.0.5,10.0.0.6',
+    ]);
     expect(pki.status).toBe(0);
     const files = JSON.parse(pki.stdout) as PkiFiles;
-    const run = fleet(['--json', 'nats-config', '--pki', pkiDir, '--cluster-routes', 'nats://10.0.0.5:6222,nats://10.0.0.6:6222', '--out', path.join(dir, 'tls')]);
+    const run = fleet([
+      '--json',
+      'nats-config',
+      '--pki',
+      pkiDir,
+      '--cluster-routes',
+      'nats://10.0.0.5:6222,nats://10.0.0.6:6222',
+      '--out',
+      path.join(dir, 'tls'),
+    ]);
     expect(run.status).toBe(0);
     const config = readFileSync((JSON.parse(run.stdout) as GeneratedNatsConfig).configFile, 'utf8');
     // Compared line by line without indentation.
     const flat = config.replace(/^ +/gm, '');
-    expect(flat).toContain(`\ntls {\ncert_file: "${files.nats!.cert}"\nkey_file: "${files.nats!.key}"\nca_file: "${files.ca}"\ntimeout: 5\n}\n`);
+    expect(flat).toContain(
+      `\ntls {\ncert_file: "${files.nats!.cert}"\nkey_file: "${files.nats!.key}"\nca_file: "${files.ca}"\ntimeout: 5\n}\n`,
+    );
     // Inside the cluster block: the route certificate, verified both ways; the route password stays.
-    expect(flat).toContain(`tls {\ncert_file: "${files.route!.cert}"\nkey_file: "${files.route!.key}"\nca_file: "${files.ca}"\ntimeout: 5\nverify: true\n}\n}`);
+    expect(flat).toContain(
+      `tls {\ncert_file: "${files.route!.cert}"\nkey_file: "${files.route!.key}"\nca_file: "${files.ca}"\ntimeout: 5\nverify: true\n}\n}`,
+    );
     expect(config).toContain('authorization { user: "fleet-route"');
     // TLS and operator mode together: clients still log in with NKey identities, over TLS.
     expect(config).toMatch(/\noperator: "[^"]+"/);
     expect(config).toMatch(/resolver: \{\n {2}type: full/);
     // The monitoring port stays on loopback.
     expect(config).toContain('http: "127.0.0.1:8222"');
-    expect(natsServerTest(path.join(dir, 'tls', NATS_CONFIG_FILE), { NATS_SERVER_NAME: 'nats-1' })).toEqual({ status: 0, output: `nats-server: configuration file ${path.join(dir, 'tls', NATS_CONFIG_FILE)} is valid` });
+    expect(natsServerTest(path.join(dir, 'tls', NATS_CONFIG_FILE), { NATS_SERVER_NAME: 'nats-1' })).toEqual({
+      status: 0,
+      output: `nats-server: configuration file ${path.join(dir, 'tls', NATS_CONFIG_FILE)} is valid`,
+    });
   });
 
   it('will not overwrite a config without --force, and keeps the operator it trusts when forced', () => {
@@ -131,7 +175,10 @@ describe('fleet nats-config', () => {
   });
 
   it('nats-server -t rejects what it should: the check is not a rubber stamp', () => {
-    const config = natsServerConfig({ listen: '127.0.0.1:4222', http: '127.0.0.1:8222', storeDir: dir, clusterName: 'fleet', clusterListen: '0.0.0.0:6222' }, 'authorization: { users: [ { user: "a", password: 1, bogus: true } ] }\n');
+    const config = natsServerConfig(
+      { listen: '127.0.0.1:4222', http: '127.0.0.1:8222', storeDir: dir, clusterName: 'fleet', clusterListen: '0.0.0.0:6222' },
+      'authorization: { users: [ { user: "a", password: 1, bogus: true } ] }\n',
+    );
     const file = path.join(dir, 'broken.conf');
     writeFileSync(file, config.replace('jetstream {', 'jetstream {\n  max_file_store: "lots"'));
     expect(natsServerTest(file).status).not.toBe(0);
@@ -144,11 +191,27 @@ describe('a NATS server from the generated config, with the real gateway, and an
   let nats: { pid: number; configFile: string; logFile: string; port: number; monitorPort: number };
   let gateway: { pid: number; url: string; logFile: string };
   let agentPid = 0;
-  const adminKey = () => execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--ttl', '1h'], { cwd: REPO_ROOT, env: { ...process.env, FLEET_JWT_SECRET: JWT_SECRET }, encoding: 'utf8' }).trim();
+  const adminKey = () =>
+    execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--ttl', '1h'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, FLEET_JWT_SECRET: JWT_SECRET },
+      encoding: 'utf8',
+    }).trim();
 
   beforeAll(async () => {
     const [port, monitorPort] = [await freePort(), await freePort()];
-    const run = fleet(['--json', 'nats-config', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${monitorPort}`, '--store-dir', path.join(out(), 'store'), '--out', out()]);
+    const run = fleet([
+      '--json',
+      'nats-config',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--http',
+      `127.0.0.1:${monitorPort}`,
+      '--store-dir',
+      path.join(out(), 'store'),
+      '--out',
+      out(),
+    ]);
     expect(run.status).toBe(0);
     generated = JSON.parse(run.stdout) as GeneratedNatsConfig;
     nats = { pid: 0, configFile: generated.configFile, logFile: path.join(dir, 'nats.log'), port, monitorPort };
@@ -162,13 +225,23 @@ describe('a NATS server from the generated config, with the real gateway, and an
   });
 
   it("writes the config, in operator mode, and the operator's keys and the gateway's logins, all mode 600", () => {
-    expect(natsServerTest(generated.configFile)).toEqual({ status: 0, output: `nats-server: configuration file ${generated.configFile} is valid` });
+    expect(natsServerTest(generated.configFile)).toEqual({
+      status: 0,
+      output: `nats-server: configuration file ${generated.configFile} is valid`,
+    });
     const config = readFileSync(generated.configFile, 'utf8');
     expect(config).toContain(`operator: "${generated.operator.operatorJwt}"`);
     expect(config).toMatch(/resolver: \{\n {2}type: full/);
     expect(config).not.toMatch(/password:|S[UAO][A-Z2-7]{56}/);
     const operator = generated.operator;
-    const files = [generated.configFile, operator.gatewayCredsFile, operator.systemCredsFile, operator.accountSignerFile, operator.gatewayAccountSeedFile, operator.agentUserSignerFile];
+    const files = [
+      generated.configFile,
+      operator.gatewayCredsFile,
+      operator.systemCredsFile,
+      operator.accountSignerFile,
+      operator.gatewayAccountSeedFile,
+      operator.agentUserSignerFile,
+    ];
     for (const file of files) expect({ file, mode: (statSync(file).mode & 0o777).toString(8) }).toEqual({ file, mode: '600' });
   });
 
@@ -178,11 +251,16 @@ describe('a NATS server from the generated config, with the real gateway, and an
     expect(varz).toMatchObject({ server_name: 'fleet-nats', port: nats.port });
     expect(varz.jetstream.config.store_dir).toBe(path.join(out(), 'store', 'jetstream'));
 
-    const nc = await connect({ servers: `127.0.0.1:${nats.port}`, ...natsLogin(readFileSync(generated.operator.gatewayCredsFile, 'utf8')) });
+    const nc = await connect({
+      servers: `127.0.0.1:${nats.port}`,
+      ...natsLogin(readFileSync(generated.operator.gatewayCredsFile, 'utf8')),
+    });
     expect((await (await jetstreamManager(nc)).getAccountInfo()).limits).toBeDefined();
     await nc.close();
     await expect(connect({ servers: `127.0.0.1:${nats.port}`, maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
-    await expect(connect({ servers: `127.0.0.1:${nats.port}`, user: 'gateway', pass: 'gateway', maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: `127.0.0.1:${nats.port}`, user: 'gateway', pass: 'gateway', maxReconnectAttempts: 0 })).rejects.toThrow(
+      /authorization/i,
+    );
   });
 
   it('a gateway with a bad setting exits with EX_CONFIG, naming the variable', () => {
@@ -204,7 +282,16 @@ describe('a NATS server from the generated config, with the real gateway, and an
       command: process.execPath,
       args: [GATEWAY_ENTRYPOINT],
       cwd: REPO_ROOT,
-      env: { ...process.env, ...gatewayIdentityEnv(generated.operator), FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`, FLEET_API_PORT: String(port), FLEET_JWT_SECRET: JWT_SECRET, FLEET_METRICS_TOKEN: METRICS_TOKEN, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(out()).privateKey, FLEET_HTTP_INSECURE: 'loopback' },
+      env: {
+        ...process.env,
+        ...gatewayIdentityEnv(generated.operator),
+        FLEET_NATS_URL: `nats://127.0.0.1:${nats.port}`,
+        FLEET_API_PORT: String(port),
+        FLEET_JWT_SECRET: JWT_SECRET,
+        FLEET_METRICS_TOKEN: METRICS_TOKEN,
+        FLEET_HOST_GRANT_PRIVATE_KEY_FILE: hostGrantKeyFiles(out()).privateKey,
+        FLEET_HTTP_INSECURE: 'loopback',
+      },
       logFile: gateway.logFile,
       detached: false,
     });
@@ -259,7 +346,11 @@ describe('a NATS server from the generated config, with the real gateway, and an
 
   it('/health/ready says 503 naming NATS while it is down, and both services count the reconnect', async () => {
     const key = adminKey();
-    const metricsUrl = ((await (await fetch(`${gateway.url}/agent/web-01`, { headers: { authorization: `Bearer ${key}` } })).json()) as { metrics_url: string }).metrics_url;
+    const metricsUrl = (
+      (await (await fetch(`${gateway.url}/agent/web-01`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+        metrics_url: string;
+      }
+    ).metrics_url;
     await stopByPid(nats.pid, { marker: nats.configFile });
     const down = await waitForReady(503);
     expect(down).toMatchObject({ error: 'not ready', code: 503, nats: 'disconnected' });
@@ -269,7 +360,11 @@ describe('a NATS server from the generated config, with the real gateway, and an
     nats.pid = await respawnNats(nats, { detached: false });
     await waitForReady(200);
     expect(metricValue(await scrape(`${gateway.url}/metrics`, METRICS_TOKEN), 'fleet_nats_reconnects_total')).toBeGreaterThanOrEqual(1);
-    await waitFor('the agent to count its reconnect', async () => metricValue(await scrape(metricsUrl), 'fleet_agent_nats_reconnects_total') >= 1, { timeoutMs: 30_000 });
+    await waitFor(
+      'the agent to count its reconnect',
+      async () => metricValue(await scrape(metricsUrl), 'fleet_agent_nats_reconnects_total') >= 1,
+      { timeoutMs: 30_000 },
+    );
   });
 
   /** Polls /health/ready until it answers `status`; returns that body. */
@@ -287,7 +382,8 @@ describe('a NATS server from the generated config, with the real gateway, and an
 
 describe('systemd units', () => {
   const systemdAnalyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((candidate) => existsSync(candidate));
-  if (!systemdAnalyze) process.stderr.write('operator.test: systemd-analyze not found: `systemd-analyze verify` and `security` are SKIPPED, not passed\n');
+  if (!systemdAnalyze)
+    process.stderr.write('operator.test: systemd-analyze not found: `systemd-analyze verify` and `security` are SKIPPED, not passed\n');
   const withSystemd = systemdAnalyze ? it : it.skip;
   const units = ['fleet-gateway.service', 'fleet-agent@.service'];
 
@@ -319,7 +415,10 @@ describe('systemd units', () => {
   });
 
   withSystemd.each(units)("%s is hardened: systemd-analyze security rates its exposure 'OK' (≤ 2.5 of 10)", (unit) => {
-    const result = spawnSync(systemdAnalyze as string, ['security', '--offline=true', '--no-pager', unitCopy(unit)], { encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync(systemdAnalyze as string, ['security', '--offline=true', '--no-pager', unitCopy(unit)], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     const level = /Overall exposure level for \S+: ([0-9.]+)/.exec(`${result.stdout}${result.stderr}`);
     expect(level).not.toBeNull();
     expect(Number(level?.[1])).toBeLessThanOrEqual(2.5);
@@ -327,14 +426,18 @@ describe('systemd units', () => {
 
   const debianNatsUnit = '/lib/systemd/system/nats-server.service';
   const withNatsUnit = systemdAnalyze && existsSync(debianNatsUnit) ? it : it.skip;
-  if (systemdAnalyze && !existsSync(debianNatsUnit)) process.stderr.write(`operator.test: ${debianNatsUnit} not found: the nats-server drop-in check is SKIPPED\n`);
+  if (systemdAnalyze && !existsSync(debianNatsUnit))
+    process.stderr.write(`operator.test: ${debianNatsUnit} not found: the nats-server drop-in check is SKIPPED\n`);
 
   withNatsUnit("the drop-in turns Debian's nats-server unit to the generated config, and the result verifies", () => {
     const copies = path.join(dir, 'nats-unit');
     mkdirSync(path.join(copies, 'nats-server.service.d'), { recursive: true });
     copyFileSync(debianNatsUnit, path.join(copies, 'nats-server.service'));
     copyFileSync(path.join(SYSTEMD_DIR, 'nats-server.service.d', 'fleet.conf'), path.join(copies, 'nats-server.service.d', 'fleet.conf'));
-    const result = spawnSync(systemdAnalyze as string, ['verify', path.join(copies, 'nats-server.service')], { encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync(systemdAnalyze as string, ['verify', path.join(copies, 'nats-server.service')], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect({ status: result.status, output: `${result.stdout}${result.stderr}`.trim() }).toEqual({ status: 0, output: '' });
   });
 });

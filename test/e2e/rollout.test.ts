@@ -28,7 +28,15 @@ async function startedAtOn(hosts: string[], name: string): Promise<Record<string
 }
 
 async function removeEverywhere(name: string): Promise<void> {
-  await Promise.all(HOSTS.map((host) => fleet.docker(host).getContainer(name).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    HOSTS.map((host) =>
+      fleet
+        .docker(host)
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** An image whose HEALTHCHECK passes, or (`failing`) never does: a commit of busybox with the instruction. */
@@ -65,7 +73,10 @@ describe('a restart in waves of one host, the first host in order missing its co
     ]);
     const rows = rowsByHost(res.body);
     expect(rows['db-01']).toMatchObject({ status: 'failed', error_code: 404, wave: 1 });
-    for (const [host, wave] of [['web-01', 2], ['web-02', 3]] as const) {
+    for (const [host, wave] of [
+      ['web-01', 2],
+      ['web-02', 3],
+    ] as const) {
       expect(rows[host]).toMatchObject({ status: 'skipped', changed: false, wave });
       expect(rows[host].skipped_reason).toBe(res.body.details);
     }
@@ -109,7 +120,9 @@ describe('a restart in waves of one host, the first host in order missing its co
 
     expect(await startedAtOn(['web-01', 'web-02'], 'app-a')).toEqual(before);
     const jobsAfter = await api(fleet, 'GET', '/job?operation=docker.container.restart&limit=100');
-    expect(jobsAfter.body.jobs.map((job: { job_id: string }) => job.job_id)).toEqual(jobsBefore.body.jobs.map((job: { job_id: string }) => job.job_id));
+    expect(jobsAfter.body.jobs.map((job: { job_id: string }) => job.job_id)).toEqual(
+      jobsBefore.body.jobs.map((job: { job_id: string }) => job.job_id),
+    );
   });
 
   it("the job's feed announces each wave's start and end, the pause between waves and the end of the rollout", async () => {
@@ -159,14 +172,29 @@ describe('a health gate', () => {
   });
 
   it('health=running passes a container still running after the delay; health_cmd passes on exit 0 and fails otherwise', async () => {
-    const running = await api(fleet, 'POST', '/node/role:web/container/docker/app-h/restart?t=0&batch=1&health=running&health_delay=1&timeout=20');
+    const running = await api(
+      fleet,
+      'POST',
+      '/node/role:web/container/docker/app-h/restart?t=0&batch=1&health=running&health_delay=1&timeout=20',
+    );
     expect(running.status).toBe(202);
-    expect(running.body.results.map((row: { gate: string }) => row.gate)).toEqual(['running 1s after the step', 'running 1s after the step']);
+    expect(running.body.results.map((row: { gate: string }) => row.gate)).toEqual([
+      'running 1s after the step',
+      'running 1s after the step',
+    ]);
 
-    const passing = await api(fleet, 'POST', `/node/db-01/container/docker/app-h/restart?t=0&health_cmd=${encodeURIComponent('test -d /etc')}&timeout=20`);
+    const passing = await api(
+      fleet,
+      'POST',
+      `/node/db-01/container/docker/app-h/restart?t=0&health_cmd=${encodeURIComponent('test -d /etc')}&timeout=20`,
+    );
     expect(passing.status).toBe(202);
     expect(passing.body.results[0]).toMatchObject({ status: 'ok', gate: "'test -d /etc' exited 0" });
-    const failing = await api(fleet, 'POST', `/node/db-01/container/docker/app-h/restart?t=0&health_cmd=${encodeURIComponent('test -d /nowhere')}&timeout=20`);
+    const failing = await api(
+      fleet,
+      'POST',
+      `/node/db-01/container/docker/app-h/restart?t=0&health_cmd=${encodeURIComponent('test -d /nowhere')}&timeout=20`,
+    );
     expect(failing.status).toBe(409);
     expect(failing.body.results[0]).toMatchObject({ status: 'failed', error_code: 412, gate: "'test -d /nowhere' exited 1" });
   });

@@ -113,10 +113,13 @@ describe('typed node calls', () => {
   it('streams server-sent events and ends with the rows', async () => {
     const events: StreamEvent[] = [];
     const until = Math.floor(Date.now() / 1000);
-    for await (const event of client.node('role:web').stream('docker.system.events', { since: 0, until }, { timeout: 20 })) events.push(event);
+    for await (const event of client.node('role:web').stream('docker.system.events', { since: 0, until }, { timeout: 20 }))
+      events.push(event);
     // Not asserted to come first: the gateway can relay replayed engine events (since=0) before it sends `job`.
     expect(events.find((event) => event.event === 'job')).toMatchObject({ data: { hosts: ['web-01', 'web-02'] } });
-    expect(events.some((event) => event.event === 'docker' && event.data.hostname === 'web-01' && event.data.Type === 'container')).toBe(true);
+    expect(events.some((event) => event.event === 'docker' && event.data.hostname === 'web-01' && event.data.Type === 'container')).toBe(
+      true,
+    );
     const end = events.at(-1);
     expect(end?.event).toBe('end');
     expect(end?.data.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status])).toEqual([
@@ -132,7 +135,11 @@ describe('typed errors', () => {
     expect(missing).toBeInstanceOf(UnauthorizedError);
     expect(missing).toMatchObject({ status: 401, code: 401, reason: 'unauthenticated', error: 'Unauthorized - API key required' });
 
-    const invalid = await rejection(createFleetClient({ url: fleet.url, apiKey: fleet.mintKey('admin', { ttlSeconds: -10 }) }).node('_all').containers.list());
+    const invalid = await rejection(
+      createFleetClient({ url: fleet.url, apiKey: fleet.mintKey('admin', { ttlSeconds: -10 }) })
+        .node('_all')
+        .containers.list(),
+    );
     expect(invalid).toBeInstanceOf(UnauthorizedError);
     expect(invalid.message).toMatch(/expired/i);
   });
@@ -157,7 +164,12 @@ describe('typed errors', () => {
 
     const none = await rejection(client.node('role:nope').containers.list());
     expect(none).toBeInstanceOf(NotFoundError);
-    expect(none).toMatchObject({ status: 404, error: 'no agent matches target', details: "target 'role:nope' matched 0 of 3 live agents", jobId: undefined });
+    expect(none).toMatchObject({
+      status: 404,
+      error: 'no agent matches target',
+      details: "target 'role:nope' matched 0 of 3 live agents",
+      jobId: undefined,
+    });
 
     expect(await rejection(client.jobs.get('6f1c2a52-93a4-4c5e-9d55-8a0a3f2b8c11'))).toBeInstanceOf(NotFoundError);
     expect(await rejection(client.agents.get('web-99'))).toBeInstanceOf(NotFoundError);
@@ -203,7 +215,10 @@ describe('jobs, agents, tokens', () => {
     const accepted = await web01.submit('docker.container.wait', { id: 'sdk-waited', condition: 'not-running' }, { timeout: 60 });
     const err = await client.jobs.wait(accepted.job_id, { timeoutMs: 1_500, pollSeconds: 1 }).catch((caught: unknown) => caught);
     expect(err).toBeInstanceOf(JobWaitTimeoutError);
-    expect((err as JobWaitTimeoutError).job).toMatchObject({ job_id: accepted.job_id, status: expect.stringMatching(/^(pending|running)$/) });
+    expect((err as JobWaitTimeoutError).job).toMatchObject({
+      job_id: accepted.job_id,
+      status: expect.stringMatching(/^(pending|running)$/),
+    });
 
     await web01.containers.remove('sdk-waited', { force: true });
     const finished = await client.jobs.wait(accepted.job_id, { timeoutMs: 60_000 });
@@ -232,7 +247,7 @@ describe('jobs, agents, tokens', () => {
   });
 });
 
-describe('untyped requests (what the suites\' api() helper uses)', () => {
+describe("untyped requests (what the suites' api() helper uses)", () => {
   it('returns any status with the parsed body and headers, through the same client', async () => {
     const raw = await client.raw('GET', '/node/role:nope/container/docker');
     expect(raw).toMatchObject({ status: 404, body: { error: 'no agent matches target', code: 404, reason: 'target_empty' } });

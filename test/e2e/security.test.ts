@@ -27,8 +27,16 @@ describe('forged and stale keys', () => {
     ['a key signed with another secret', () => jwt.sign(claims(), 'x'.repeat(48), { algorithm: 'HS256' }), /invalid signature/],
     ['an HS512 key (algorithm not pinned one)', () => jwt.sign(claims(), secret, { algorithm: 'HS512' }), /invalid algorithm/],
     ['an expired key', () => jwt.sign({ ...claims(), exp: Math.floor(Date.now() / 1000) - 60 }, secret, { algorithm: 'HS256' }), /expired/],
-    ['a key without exp', () => jwt.sign({ role: 'admin', sub: 'mallory', jti: 'no-exp', iss: 'fleet' }, secret, { algorithm: 'HS256' }), /no expiry/],
-    ['a key without jti', () => jwt.sign({ role: 'admin', sub: 'mallory', iss: 'fleet', exp: future() }, secret, { algorithm: 'HS256' }), /no id/],
+    [
+      'a key without exp',
+      () => jwt.sign({ role: 'admin', sub: 'mallory', jti: 'no-exp', iss: 'fleet' }, secret, { algorithm: 'HS256' }),
+      /no expiry/,
+    ],
+    [
+      'a key without jti',
+      () => jwt.sign({ role: 'admin', sub: 'mallory', iss: 'fleet', exp: future() }, secret, { algorithm: 'HS256' }),
+      /no id/,
+    ],
     [
       'a viewer key whose payload was changed to admin',
       () => {
@@ -43,7 +51,12 @@ describe('forged and stale keys', () => {
   it.each(attacks)('refuses %s with 401', async (_name, forge, reason) => {
     const res = await api(fleet, 'POST', '/agent/web-01/drain', { key: forge() });
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ error: expect.stringMatching(/^Unauthorized - /), details: expect.stringMatching(reason), code: 401, reason: 'unauthenticated' });
+    expect(res.body).toEqual({
+      error: expect.stringMatching(/^Unauthorized - /),
+      details: expect.stringMatching(reason),
+      code: 401,
+      reason: 'unauthenticated',
+    });
     const agent = await api(fleet, 'GET', '/agent/web-01');
     expect(agent.body.drained).toBe(false);
   });
@@ -132,7 +145,9 @@ describe('the audit trail', () => {
 
 describe('abuse limits', () => {
   it('answers 413 to a body over the limit', async () => {
-    const res = await api(fleet, 'POST', '/node/_all/container/docker', { body: { image: 'local/busybox:latest', labels: { big: 'x'.repeat(20_000) } } });
+    const res = await api(fleet, 'POST', '/node/_all/container/docker', {
+      body: { image: 'local/busybox:latest', labels: { big: 'x'.repeat(20_000) } },
+    });
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ error: 'request body too large', code: 413, details: expect.any(String) });
   });
@@ -145,7 +160,12 @@ describe('abuse limits', () => {
     const limited = await api(fleet, 'GET', '/agent', { key });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    expect(limited.body).toMatchObject({ error: 'Too Many Requests', code: 429, reason: 'rate_limited', details: expect.stringContaining(String(RATE_LIMIT)) });
+    expect(limited.body).toMatchObject({
+      error: 'Too Many Requests',
+      code: 429,
+      reason: 'rate_limited',
+      details: expect.stringContaining(String(RATE_LIMIT)),
+    });
 
     expect((await api(fleet, 'GET', '/agent', { key: fleet.mintKey('viewer') })).status).toBe(200);
   });
@@ -155,7 +175,10 @@ describe('secrets', () => {
   it('never writes an API key into a log line, a job record, an audit entry or an error body', async () => {
     const key = fleet.mintKey('operator', { subject: 'secret-check' });
     const bodies: string[] = [];
-    const created = await api(fleet, 'POST', '/node/_all/container/docker', { key, body: { image: 'local/busybox:latest', cmd: ['true'] } });
+    const created = await api(fleet, 'POST', '/node/_all/container/docker', {
+      key,
+      body: { image: 'local/busybox:latest', cmd: ['true'] },
+    });
     bodies.push(JSON.stringify(created.body));
     bodies.push(JSON.stringify((await api(fleet, 'GET', '/node/web-01/container/docker/nosuch', { key })).body));
     bodies.push(JSON.stringify((await api(fleet, 'GET', '/audit', { key })).body));

@@ -11,7 +11,9 @@ const HOSTS = ['db-01', 'web-01', 'web-02'];
 const fleet = useTestFleet();
 
 function openEvents(query = ''): EventStreamClient {
-  return new EventStreamClient(`${fleet.url}/node/_all/container/docker/system/events${query}`, { authorization: `Bearer ${fleet.adminKey}` });
+  return new EventStreamClient(`${fleet.url}/node/_all/container/docker/system/events${query}`, {
+    authorization: `Bearer ${fleet.adminKey}`,
+  });
 }
 
 /** Subscriptions the NATS server holds right now, across all connections (its monitoring endpoint). */
@@ -86,7 +88,12 @@ describe('GET /node/_all/container/docker/system/events', () => {
 describe('container streams', () => {
   beforeAll(async () => {
     const res = await api(fleet, 'POST', '/node/_all/container/docker', {
-      body: { image: 'local/busybox:latest', name: 'ticker', cmd: ['sh', '-c', 'i=0; while true; do echo tick $i; echo oops $i >&2; i=$((i+1)); sleep 0.2; done'], auto_start: true },
+      body: {
+        image: 'local/busybox:latest',
+        name: 'ticker',
+        cmd: ['sh', '-c', 'i=0; while true; do echo tick $i; echo oops $i >&2; i=$((i+1)); sleep 0.2; done'],
+        auto_start: true,
+      },
     });
     expect(res.body.results.map((r: { status: string }) => r.status)).toEqual(['ok', 'ok', 'ok']);
   });
@@ -109,8 +116,12 @@ describe('container streams', () => {
       await stream.waitFor((e) => e.event === 'stderr' && e.data.hostname === host && /oops \d+/.test(e.data.text));
     }
     // Following means new output keeps coming: a later tick than the first one seen on web-01.
-    const first = Number(/tick (\d+)/.exec(stream.events.find((e) => e.event === 'stdout' && e.data.hostname === 'web-01')?.data.text)?.[1]);
-    await stream.waitFor((e) => e.event === 'stdout' && e.data.hostname === 'web-01' && Number(/tick (\d+)/.exec(e.data.text)?.[1]) > first + 2);
+    const first = Number(
+      /tick (\d+)/.exec(stream.events.find((e) => e.event === 'stdout' && e.data.hostname === 'web-01')?.data.text)?.[1],
+    );
+    await stream.waitFor(
+      (e) => e.event === 'stdout' && e.data.hostname === 'web-01' && Number(/tick (\d+)/.exec(e.data.text)?.[1]) > first + 2,
+    );
     await closeAndCheck(stream, job.data.job_id);
   });
 

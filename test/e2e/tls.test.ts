@@ -38,7 +38,9 @@ describe('the gateway over HTTPS', () => {
   it('serves https:// with a certificate of the fleet CA; a client with that CA runs jobs on the engine', async () => {
     expect(fleet.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const name = `tls-created-${Date.now()}`;
-    const created = await sdk().node('web-01').containers.create({ image: BUSYBOX_IMAGE, name, cmd: ['true'] });
+    const created = await sdk()
+      .node('web-01')
+      .containers.create({ image: BUSYBOX_IMAGE, name, cmd: ['true'] });
     expect(created.results[0]).toMatchObject({ hostname: 'web-01', status: 'ok' });
     expect(await containerNamesOnEngine()).toContain(name);
     await fleet.docker('web-01').getContainer(name).remove({ force: true });
@@ -46,13 +48,19 @@ describe('the gateway over HTTPS', () => {
 
   it('is refused by a client that trusts only the system CAs, or another CA', async () => {
     const foreign = await createPki(join(scratch(), 'foreign'), { gatewayHosts: ['127.0.0.1'] });
-    const system = await httpTransport({ method: 'GET', url: `${fleet.url}/agent`, headers: { authorization: `Bearer ${fleet.adminKey}` } }).catch((err: Error) => err);
+    const system = await httpTransport({
+      method: 'GET',
+      url: `${fleet.url}/agent`,
+      headers: { authorization: `Bearer ${fleet.adminKey}` },
+    }).catch((err: Error) => err);
     const other = await nodeHttp({ ca: readFileSync(foreign.ca) })
       .transport({ method: 'GET', url: `${fleet.url}/agent`, headers: { authorization: `Bearer ${fleet.adminKey}` } })
       .catch((err: Error) => err);
     for (const refusal of [system, other]) {
       expect(refusal).toBeInstanceOf(TypeError);
-      expect(((refusal as Error).cause as NodeJS.ErrnoException).code).toMatch(/^(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/);
+      expect(((refusal as Error).cause as NodeJS.ErrnoException).code).toMatch(
+        /^(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/,
+      );
     }
   });
 
@@ -87,7 +95,14 @@ describe('the fleet CLI and the docker CLI over TLS', () => {
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
     return spawnSync(process.execPath, ['apps/cli/bin/fleet.js', ...args], {
       cwd: REPO,
-      env: { ...inherited, HOME: scratch(), XDG_CONFIG_HOME: join(scratch(), '.config'), FLEET_URL: fleet.url, FLEET_API_KEY: fleet.adminKey, ...env },
+      env: {
+        ...inherited,
+        HOME: scratch(),
+        XDG_CONFIG_HOME: join(scratch(), '.config'),
+        FLEET_URL: fleet.url,
+        FLEET_API_KEY: fleet.adminKey,
+        ...env,
+      },
       encoding: 'utf8',
       timeout: 60_000,
     });
@@ -168,13 +183,22 @@ describe('certificate rotation under load', () => {
     })();
     await new Promise((resolvePromise) => setTimeout(resolvePromise, 1_000));
 
-    const rotated = await rotatePki(join(fleet.dir, 'pki'), { gatewayHosts: ['127.0.0.1', 'localhost'], natsHosts: ['127.0.0.1', 'localhost'] });
-    const after = { gateway: serialOf(readFileSync(rotated.gateway!.cert, 'utf8')), nats: serialOf(readFileSync(rotated.nats!.cert, 'utf8')) };
+    const rotated = await rotatePki(join(fleet.dir, 'pki'), {
+      gatewayHosts: ['127.0.0.1', 'localhost'],
+      natsHosts: ['127.0.0.1', 'localhost'],
+    });
+    const after = {
+      gateway: serialOf(readFileSync(rotated.gateway!.cert, 'utf8')),
+      nats: serialOf(readFileSync(rotated.nats!.cert, 'utf8')),
+    };
     expect(rotated.gateway!.cert).toBe(tls.gateway.cert);
     // The gateway watches its files; nats-server reloads on SIGHUP.
     await until(async () => (await httpsCertificateSerial(port(), ca())) === after.gateway, 'the gateway to serve the new certificate');
     process.kill(natsPid, 'SIGHUP');
-    await until(async () => (await natsCertificateSerial(fleet.state.nats!.port, ca())) === after.nats, 'NATS to serve the new certificate');
+    await until(
+      async () => (await natsCertificateSerial(fleet.state.nats!.port, ca())) === after.nats,
+      'NATS to serve the new certificate',
+    );
     const callsAtRotation = calls;
     await new Promise((resolvePromise) => setTimeout(resolvePromise, 1_000));
     running = false;
@@ -197,7 +221,7 @@ describe('certificate rotation under load', () => {
 });
 
 describe('a broken certificate pair', () => {
-  it('a key that is not the certificate\'s is not loaded: the gateway keeps serving the one it has, and says so', async () => {
+  it("a key that is not the certificate's is not loaded: the gateway keeps serving the one it has, and says so", async () => {
     const tls = tlsOf();
     const serving = await httpsCertificateSerial(port(), ca());
     const goodKey = readFileSync(tls.gateway.key, 'utf8');
@@ -249,7 +273,9 @@ describe('fleet up', () => {
     expect(up.stdout).toContain(`CA:         ${caFile}`);
     expect(up.stdout).toContain(`curl -s --cacert ${caFile}`);
     // The gateway's certificate is the local CA's, for 127.0.0.1.
-    expect(await httpsCertificateSerial(apiPort, readFileSync(caFile, 'utf8'))).toBe(serialOf(readFileSync(join(local, 'pki', 'gateway.pem'), 'utf8')));
+    expect(await httpsCertificateSerial(apiPort, readFileSync(caFile, 'utf8'))).toBe(
+      serialOf(readFileSync(join(local, 'pki', 'gateway.pem'), 'utf8')),
+    );
 
     const status = run(['status']);
     expect(status.status).toBe(0);

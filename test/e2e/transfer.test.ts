@@ -48,7 +48,11 @@ interface CliResult {
 
 /** Runs the real `fleet` bin to its end, standard input from `stdinFile` (else none). */
 function fleetCli(args: string[], stdinFile?: string): Promise<CliResult> {
-  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_'))), FLEET_URL: fleet.url, FLEET_API_KEY: fleet.adminKey };
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_'))),
+    FLEET_URL: fleet.url,
+    FLEET_API_KEY: fleet.adminKey,
+  };
   const stdin = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [...CLI, ...args], { cwd: scratch, env, stdio: [stdin, 'pipe', 'pipe'] });
@@ -109,7 +113,10 @@ function engineImageId(host: string, reference: string): Promise<string | undefi
 
 /** A file answer of the gateway, read whole (these are small). */
 async function download(path: string): Promise<{ status: number; headers: Headers; body: Buffer }> {
-  const res = await fetch(`${fleet.url}${path}`, { headers: { authorization: `Bearer ${fleet.adminKey}` }, signal: AbortSignal.timeout(60_000) });
+  const res = await fetch(`${fleet.url}${path}`, {
+    headers: { authorization: `Bearer ${fleet.adminKey}` },
+    signal: AbortSignal.timeout(60_000),
+  });
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
@@ -141,9 +148,9 @@ describe('fleet image load --target _all: an image without a registry', () => {
     expect({ code: loaded.code, stderr: loaded.stderr }).toEqual({ code: 0, stderr: '' });
     const answer = JSON.parse(loaded.stdout.toString('utf8'));
     assertMatchesContract('docker.image.load', 202, answer);
-    expect(answer.results.map((row: { hostname: string; status: string; images: string[] }) => [row.hostname, row.status, row.images])).toEqual(
-      HOSTS.map((host) => [host, 'ok', [IMPORTED]]),
-    );
+    expect(
+      answer.results.map((row: { hostname: string; status: string; images: string[] }) => [row.hostname, row.status, row.images]),
+    ).toEqual(HOSTS.map((host) => [host, 'ok', [IMPORTED]]));
     for (const host of HOSTS) expect(await engineImageId(host, IMPORTED)).toBe(importedId);
     expect(await storedUploadChunks()).toBe(0);
   });
@@ -162,13 +169,18 @@ describe('fleet image load --target _all: an image without a registry', () => {
       duplex: 'half',
     } as unknown as RequestInit);
     expect(res.status).toBe(413);
-    expect(await res.json()).toEqual({ error: 'request body too large', details: expect.stringContaining(`FLEET_UPLOAD_MAX_BYTES (${UPLOAD_LIMIT} bytes)`), code: 413, reason: 'payload_too_large' });
+    expect(await res.json()).toEqual({
+      error: 'request body too large',
+      details: expect.stringContaining(`FLEET_UPLOAD_MAX_BYTES (${UPLOAD_LIMIT} bytes)`),
+      code: 413,
+      reason: 'payload_too_large',
+    });
     expect(await storedUploadChunks()).toBe(0);
     const after = await Promise.all(HOSTS.map((host) => fleet.docker(host).listImages()));
     expect(after.map((images) => images.length)).toEqual(before.map((images) => images.length));
   });
 
-  it('answers a tar that is not an image with each engine\'s refusal, and a non-tar body with 415', async () => {
+  it("answers a tar that is not an image with each engine's refusal, and a non-tar body with 415", async () => {
     const junk = await fetch(`${fleet.url}/node/role:web/container/docker/image/load`, {
       method: 'POST',
       headers: { authorization: `Bearer ${fleet.adminKey}`, 'content-type': 'application/x-tar' },
@@ -180,7 +192,12 @@ describe('fleet image load --target _all: an image without a registry', () => {
     for (const row of rows) expect(row.error).toBeTruthy();
     const wrongType = await api(fleet, 'POST', '/node/_all/container/docker/image/load', { body: { image: 'x' } });
     expect(wrongType.status).toBe(415);
-    expect(wrongType.body).toEqual({ error: 'unsupported media type', details: 'unsupported media type application/json: the body must be application/x-tar', code: 415, reason: 'unsupported_media_type' });
+    expect(wrongType.body).toEqual({
+      error: 'unsupported media type',
+      details: 'unsupported media type application/json: the body must be application/x-tar',
+      code: 415,
+      reason: 'unsupported_media_type',
+    });
   });
 });
 
@@ -222,7 +239,7 @@ describe('fleet container cp', () => {
     expect([...(await tarEntries(raw.stdout)).entries()]).toEqual(expect.arrayContaining([['conf/app.ini', 'mode=fleet\n']]));
   });
 
-  it('answers the archive with the engine\'s path stat, and a missing path or container with 404', async () => {
+  it("answers the archive with the engine's path stat, and a missing path or container with 404", async () => {
     const file = await download(`/node/web-01/container/docker/${CONTAINER}/archive?path=/tmp/note.txt`);
     expect(file.status).toBe(200);
     expect(file.headers.get('content-type')).toBe('application/x-tar');
@@ -262,12 +279,14 @@ describe('fleet container cp', () => {
 });
 
 describe('export, commit and save', () => {
-  it('exports the container\'s filesystem from one host, with what was copied into it (docker.container.export)', async () => {
+  it("exports the container's filesystem from one host, with what was copied into it (docker.container.export)", async () => {
     const exported = await download(`/node/web-02/container/docker/${CONTAINER}/export`);
     expect(exported.status).toBe(200);
     expect(exported.headers.get('x-fleet-hostname')).toBe('web-02');
     const fromGateway = await tarEntries(exported.body);
-    const fromEngine = await tarEntries((await fleet.docker('web-02').getContainer(CONTAINER).export()) as unknown as AsyncIterable<Buffer>);
+    const fromEngine = await tarEntries(
+      (await fleet.docker('web-02').getContainer(CONTAINER).export()) as unknown as AsyncIterable<Buffer>,
+    );
     expect(fromGateway.get('tmp/note.txt')).toBe('copied by fleet container cp\n');
     expect([...fromGateway.keys()].sort()).toEqual([...fromEngine.keys()].sort());
     expect((await api(fleet, 'GET', `/node/_all/container/docker/${CONTAINER}/export`)).status).toBe(400);
@@ -302,7 +321,9 @@ describe('export, commit and save', () => {
     // Two names in one save, from the REST call, and back onto an engine by the docker CLI.
     const both = await download('/node/web-01/container/docker/image/save?names=local/xfer-snap:v1&names=local/busybox:latest');
     expect(both.status).toBe(200);
-    const tags = (JSON.parse((await tarEntries(both.body)).get('manifest.json') ?? '[]') as Array<{ RepoTags: string[] }>).flatMap((item) => item.RepoTags);
+    const tags = (JSON.parse((await tarEntries(both.body)).get('manifest.json') ?? '[]') as Array<{ RepoTags: string[] }>).flatMap(
+      (item) => item.RepoTags,
+    );
     expect(tags.sort()).toEqual(['local/busybox:latest', 'local/xfer-snap:v1']);
     dockerCli('db-01', ['rmi', 'local/xfer-snap:v1']);
     dockerCli('db-01', ['load', '-i', join(scratch, 'snap.tar')]);

@@ -34,7 +34,16 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1440, height: 900 },
   });
   context.on('request', (request) => requested.push(request.url()));
@@ -94,7 +103,10 @@ it('an admin accepts it from the fleet view: the broker holds the enrolment, the
   await page.locator('[data-view=fleet] tr[data-host=new-01][data-enrollment=accepted]').waitFor(WAIT);
   expect(reloads).toBe(0);
   expect(await enrolled('new-01')).toBe(true);
-  expect((await api(fleet, 'GET', '/agent/new-01')).body).toMatchObject({ enrollment: 'accepted', labels: { role: 'web', zone: 'eu.west' } });
+  expect((await api(fleet, 'GET', '/agent/new-01')).body).toMatchObject({
+    enrollment: 'accepted',
+    labels: { role: 'web', zone: 'eu.west' },
+  });
   expect(await row.locator('.label').allTextContents()).toEqual(['role=web', 'zone=eu.west']);
   await page.screenshot({ path: path.join(ARTIFACTS, 'ui-fleet-accepted.png'), fullPage: true });
   await page.close();

@@ -34,7 +34,16 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1440, height: 900 },
   });
   context.on('request', (request) => requested.push(request.url()));
@@ -46,7 +55,11 @@ afterAll(async () => {
   rmSync(userDataDir, { recursive: true, force: true });
   for (const host of HOSTS) {
     for (const name of ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event', 'ui-sort-a', 'ui-sort-b']) {
-      await fleet.docker(host).getContainer(name).remove({ force: true }).catch(() => undefined);
+      await fleet
+        .docker(host)
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined);
     }
   }
 });
@@ -92,7 +105,14 @@ describe('the page itself', () => {
     const res = await fetch(`${fleet.url}/ui/`);
     expect(res.status).toBe(200);
     const csp = res.headers.get('content-security-policy') ?? '';
-    for (const directive of ["default-src 'self'", "connect-src 'self'", "img-src 'self' data:", "style-src 'self'", "script-src 'self'", "frame-ancestors 'none'"]) {
+    for (const directive of [
+      "default-src 'self'",
+      "connect-src 'self'",
+      "img-src 'self' data:",
+      "style-src 'self'",
+      "script-src 'self'",
+      "frame-ancestors 'none'",
+    ]) {
       expect(csp).toContain(directive);
     }
     expect(await res.text()).toContain('<script src="app.js"></script>');
@@ -104,7 +124,12 @@ describe('GET /whoami', () => {
     const key = fleet.mintKey('viewer', { subject: 'wall-screen', scope: 'role:web', ttlSeconds: 600 });
     const res = await api(fleet, 'GET', '/whoami', { key });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ subject: 'wall-screen', role: 'viewer', scope: 'role:web', permissions: ['docker:read', 'job:read', 'agent:read'] });
+    expect(res.body).toMatchObject({
+      subject: 'wall-screen',
+      role: 'viewer',
+      scope: 'role:web',
+      permissions: ['docker:read', 'job:read', 'agent:read'],
+    });
     const expiresIn = Date.parse(res.body.expires_at) - Date.now();
     expect(expiresIn).toBeGreaterThan(500_000);
     expect(expiresIn).toBeLessThanOrEqual(600_000);
@@ -117,7 +142,10 @@ describe('GET /target/{target}', () => {
   it('resolves a target as a job would, runs nothing, and keeps a scoped key inside its scope', async () => {
     const viewer = fleet.mintKey('viewer');
     const jobsBefore = (await api(fleet, 'GET', '/job?limit=200')).body.jobs.length;
-    expect((await api(fleet, 'GET', '/target/role:web', { key: viewer })).body).toEqual({ target: 'role:web', hosts: ['web-01', 'web-02'] });
+    expect((await api(fleet, 'GET', '/target/role:web', { key: viewer })).body).toEqual({
+      target: 'role:web',
+      hosts: ['web-01', 'web-02'],
+    });
     expect((await api(fleet, 'GET', '/target/_all', { key: viewer })).body.hosts).toEqual(HOSTS);
     expect((await api(fleet, 'GET', '/target/zone:eu', { key: viewer })).body.hosts).toEqual(['db-01', 'web-01']);
     expect((await api(fleet, 'GET', '/job?limit=200')).body.jobs.length).toBe(jobsBefore);
@@ -147,7 +175,16 @@ describe('GET /token', () => {
     const listed = await api(fleet, 'GET', '/token');
     expect(listed.status).toBe(200);
     const byId = new Map(listed.body.keys.map((k: { jti: string }) => [k.jti, k]));
-    expect(byId.get(web.body.jti)).toEqual({ jti: web.body.jti, sub: 'list-web', role: 'viewer', scope: 'role:web', expires_at: web.body.expires_at, minted_by: 'local-admin', minted_at: expect.any(String), revoked: false });
+    expect(byId.get(web.body.jti)).toEqual({
+      jti: web.body.jti,
+      sub: 'list-web',
+      role: 'viewer',
+      scope: 'role:web',
+      expires_at: web.body.expires_at,
+      minted_by: 'local-admin',
+      minted_at: expect.any(String),
+      revoked: false,
+    });
     expect(byId.get(wide.body.jti)).toMatchObject({ sub: 'list-wide', revoked: true });
     // The broker holds the claims only: neither key is in the bucket, nor in the list.
     const nc = await connectToFleetNats(fleet.state);
@@ -177,7 +214,9 @@ function openFeed(path: string, key = fleet.adminKey): EventStreamClient {
 describe('GET /feed/… (live feeds for every client)', () => {
   it("a job's feed sends the job, each host's row as it lands, then the settled job", async () => {
     await createContainer('_all', 'ui-feed', ['sleep', '300']);
-    const started = await api(fleet, 'POST', '/node/_all/container/docker/ui-feed/exec?async=true', { body: { cmd: ['sh', '-c', 'sleep 1; echo from-$(cat /etc/hostname)'] } });
+    const started = await api(fleet, 'POST', '/node/_all/container/docker/ui-feed/exec?async=true', {
+      body: { cmd: ['sh', '-c', 'sleep 1; echo from-$(cat /etc/hostname)'] },
+    });
     expect(started.status).toBe(202);
     const feed = openFeed(`/feed/job/${started.body.job_id}`);
     await feed.finished();
@@ -189,7 +228,9 @@ describe('GET /feed/… (live feeds for every client)', () => {
     const end = feed.events[feed.events.length - 1].data;
     expect(end).toMatchObject({ reason: 'settled', job: { status: 'ok', hosts: HOSTS } });
     // Every host's final row reached the client, as a row event or already in the first event.
-    const finalRows = [...feed.events[0].data.results, ...feed.events.filter((e) => e.event === 'row').map((e) => e.data)].filter((row) => row.status === 'ok');
+    const finalRows = [...feed.events[0].data.results, ...feed.events.filter((e) => e.event === 'row').map((e) => e.data)].filter(
+      (row) => row.status === 'ok',
+    );
     expect(new Set(finalRows.map((row: { hostname: string }) => row.hostname))).toEqual(new Set(HOSTS));
     for (const row of end.job.results) {
       const id = (await fleet.docker(row.hostname).getContainer('ui-feed').inspect()).Config.Hostname;
@@ -197,13 +238,17 @@ describe('GET /feed/… (live feeds for every client)', () => {
     }
     // A settled job's feed answers at once: the job, then its end; the SDK reads it the same way.
     const again: string[] = [];
-    for await (const event of createFleetClient({ url: fleet.url, apiKey: fleet.adminKey }).feeds.job(started.body.job_id)) again.push(event.event);
+    for await (const event of createFleetClient({ url: fleet.url, apiKey: fleet.adminKey }).feeds.job(started.body.job_id))
+      again.push(event.event);
     expect(again).toEqual(['job', 'end']);
   });
 
   it('the jobs feed announces a new job, then its outcome; refusals are plain JSON errors', async () => {
     const feed = openFeed('/feed/jobs', fleet.mintKey('viewer'));
-    await eventually(async () => feed.status, (status) => expect(status).toBe(200));
+    await eventually(
+      async () => feed.status,
+      (status) => expect(status).toBe(200),
+    );
     const listed = await api(fleet, 'GET', '/node/role:web/container/docker');
     expect(listed.status).toBe(200);
     const jobId = listed.body.job_id;
@@ -243,9 +288,15 @@ describe('the dashboard in Chromium', () => {
     const identity = await page.getByTestId('identity').innerText();
     expect(identity).toContain('wall-screen');
     expect(identity).toContain('viewer');
-    await eventually(() => page.locator('[data-view=fleet] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host'))), (value) => expect(value).toEqual(HOSTS));
+    await eventually(
+      () => page.locator('[data-view=fleet] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host'))),
+      (value) => expect(value).toEqual(HOSTS),
+    );
     await page.getByRole('button', { name: 'Preview hosts' }).click();
-    await eventually(() => page.getByTestId('target-hosts').textContent(), (value) => expect(value).toBe(`3 hosts: ${HOSTS.join(', ')}`));
+    await eventually(
+      () => page.getByTestId('target-hosts').textContent(),
+      (value) => expect(value).toBe(`3 hosts: ${HOSTS.join(', ')}`),
+    );
     await shot(page, 'fleet-viewer');
     expect(await page.locator('button.mutate').count()).toBe(0);
     for (const view of ['containers', 'exec', 'jobs']) {
@@ -280,8 +331,13 @@ describe('the dashboard in Chromium', () => {
     expect((await fleet.docker('web-02').getContainer('ui-fresh').inspect()).State.Running).toBe(true);
     await shot(page, 'containers-confirm');
     await page.getByRole('button', { name: 'Confirm stop' }).click();
-    await eventually(() => page.locator('[data-view=job] h2 .badge').textContent(), (value) => expect(value).toBe('ok'));
-    expect(await page.locator('[data-view=job] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host')))).toEqual(['web-02']);
+    await eventually(
+      () => page.locator('[data-view=job] h2 .badge').textContent(),
+      (value) => expect(value).toBe('ok'),
+    );
+    expect(await page.locator('[data-view=job] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host')))).toEqual([
+      'web-02',
+    ]);
     expect((await fleet.docker('web-02').getContainer('ui-fresh').inspect()).State.Running).toBe(false);
     await page.close();
   });
@@ -290,13 +346,25 @@ describe('the dashboard in Chromium', () => {
     const page = await signedIn(fleet.mintKey('admin'));
     const row = page.locator('[data-view=fleet] tr[data-host=web-01]');
     await row.getByRole('button', { name: 'Drain' }).click(WAIT);
-    await eventually(async () => (await api(fleet, 'GET', '/agent/web-01')).body.drained, (value) => expect(value).toBe(true));
-    await eventually(() => row.locator('.badge.drained').count(), (value) => expect(value).toBe(1));
+    await eventually(
+      async () => (await api(fleet, 'GET', '/agent/web-01')).body.drained,
+      (value) => expect(value).toBe(true),
+    );
+    await eventually(
+      () => row.locator('.badge.drained').count(),
+      (value) => expect(value).toBe(1),
+    );
     await page.getByRole('button', { name: 'Preview hosts' }).click();
-    await eventually(() => page.getByTestId('target-hosts').textContent(), (value) => expect(value).toBe('2 hosts: db-01, web-02'));
+    await eventually(
+      () => page.getByTestId('target-hosts').textContent(),
+      (value) => expect(value).toBe('2 hosts: db-01, web-02'),
+    );
     await shot(page, 'fleet-admin-drained');
     await row.getByRole('button', { name: 'Undrain' }).click();
-    await eventually(async () => (await api(fleet, 'GET', '/agent/web-01')).body.drained, (value) => expect(value).toBe(false));
+    await eventually(
+      async () => (await api(fleet, 'GET', '/agent/web-01')).body.drained,
+      (value) => expect(value).toBe(false),
+    );
     await page.close();
   });
 
@@ -309,7 +377,10 @@ describe('the dashboard in Chromium', () => {
     await page.getByLabel('Command (sh -c)').fill('echo "from $(hostname)"; cat /etc/hostname');
     await page.getByRole('button', { name: 'Run' }).click();
     await page.locator('[data-view=job]').waitFor(WAIT);
-    await eventually(() => page.locator('[data-view=job] tbody tr[data-status=ok]').count(), (value) => expect(value).toBe(3));
+    await eventually(
+      () => page.locator('[data-view=job] tbody tr[data-status=ok]').count(),
+      (value) => expect(value).toBe(3),
+    );
     for (const host of HOSTS) {
       const stdout = await page.locator(`tr[data-host=${host}] pre.stdout`).innerText();
       const id = (await fleet.docker(host).getContainer('ui-exec').inspect()).Config.Hostname;
@@ -332,9 +403,14 @@ describe('the dashboard in Chromium', () => {
     await page.getByLabel('Container').fill('ui-logs');
     await page.getByLabel('Command (sh -c)').fill('echo ran >> /tmp/runs; cat /tmp/runs | wc -l');
     await page.getByRole('button', { name: 'Run' }).click();
-    await eventually(() => page.locator('[data-view=job] h2 .badge').textContent(), (value) => expect(value).toBe('partial'));
+    await eventually(
+      () => page.locator('[data-view=job] h2 .badge').textContent(),
+      (value) => expect(value).toBe('partial'),
+    );
     await page.getByLabel(/Failed only/).check();
-    expect(await page.locator('[data-view=job] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host')))).toEqual(['db-01']);
+    expect(await page.locator('[data-view=job] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host')))).toEqual([
+      'db-01',
+    ]);
     expect(await page.locator('tr[data-host=db-01] pre.stderr').innerText()).toContain('404');
     await shot(page, 'job-failed-only');
 
@@ -342,12 +418,18 @@ describe('the dashboard in Chromium', () => {
     await createContainer('db-01', 'ui-logs', ['sleep', '300']);
     await page.getByRole('button', { name: /Rerun on failed hosts \(db-01\)/ }).click();
     const rerunLink = page.getByTestId('reruns').locator('a');
-    await eventually(() => rerunLink.count(), (value) => expect(value).toBe(1));
+    await eventually(
+      () => rerunLink.count(),
+      (value) => expect(value).toBe(1),
+    );
     const rerunId = (await rerunLink.textContent())?.trim() ?? '';
     const rerun = await api(fleet, 'GET', `/job/${rerunId}?wait=30`);
     expect(rerun.body).toMatchObject({ target: 'db-01', hosts: ['db-01'], status: 'ok', operation: 'docker.container.exec' });
     const runsOn = async (host: string) => {
-      const exec = await fleet.docker(host).getContainer('ui-logs').exec({ Cmd: ['cat', '/tmp/runs'], AttachStdout: true });
+      const exec = await fleet
+        .docker(host)
+        .getContainer('ui-logs')
+        .exec({ Cmd: ['cat', '/tmp/runs'], AttachStdout: true });
       const stream = await exec.start({});
       const chunks: Buffer[] = [];
       for await (const chunk of stream) chunks.push(chunk as Buffer);
@@ -358,7 +440,10 @@ describe('the dashboard in Chromium', () => {
     expect(await runsOn('web-01')).toBe(1);
     expect(await runsOn('web-02')).toBe(1);
     await rerunLink.click();
-    await eventually(() => page.locator('[data-view=job] tbody tr[data-status=ok]').count(), (value) => expect(value).toBe(1));
+    await eventually(
+      () => page.locator('[data-view=job] tbody tr[data-status=ok]').count(),
+      (value) => expect(value).toBe(1),
+    );
     await shot(page, 'job-rerun');
     await page.close();
   });
@@ -369,15 +454,27 @@ describe('the dashboard in Chromium', () => {
     await page.getByLabel('Target').fill('role:web');
     await page.getByLabel('Container').fill('ui-logs');
     await page.getByRole('button', { name: 'Follow' }).click();
-    await eventually(() => page.getByTestId('log-lines').innerText(), (value) => expect(value).toContain('booted'));
+    await eventually(
+      () => page.getByTestId('log-lines').innerText(),
+      (value) => expect(value).toContain('booted'),
+    );
     const marker = `written-after-open-${Date.now()}`;
-    const exec = await fleet.docker('web-01').getContainer('ui-logs').exec({ Cmd: ['sh', '-c', `echo ${marker} > /proc/1/fd/1`] });
+    const exec = await fleet
+      .docker('web-01')
+      .getContainer('ui-logs')
+      .exec({ Cmd: ['sh', '-c', `echo ${marker} > /proc/1/fd/1`] });
     await exec.start({});
-    await eventually(() => page.getByTestId('log-lines').innerText(), (value) => expect(value).toContain(marker));
+    await eventually(
+      () => page.getByTestId('log-lines').innerText(),
+      (value) => expect(value).toContain(marker),
+    );
     const line = await page.getByTestId('log-lines').locator('div', { hasText: marker }).innerText();
     expect(line.startsWith('web-01')).toBe(true);
     await page.getByLabel('Regex').fill('^written-after');
-    await eventually(() => page.getByTestId('log-lines').locator('div').count(), (value) => expect(value).toBe(1));
+    await eventually(
+      () => page.getByTestId('log-lines').locator('div').count(),
+      (value) => expect(value).toBe(1),
+    );
     await page.getByLabel('Regex').fill('');
     await shot(page, 'logs');
     await page.close();
@@ -388,8 +485,14 @@ describe('the dashboard in Chromium', () => {
     const page = await signedIn(fleet.mintKey('operator'));
     await page.goto(`${fleet.url}/ui/#/jobs`);
     await page.locator('select[name=status]').selectOption('partial');
-    await eventually(async () => page.url(), (value) => expect(value).toContain('status=partial'));
-    await eventually(() => page.locator('[data-view=jobs] tbody tr').count(), (value) => expect(value).toBeGreaterThan(0));
+    await eventually(
+      async () => page.url(),
+      (value) => expect(value).toContain('status=partial'),
+    );
+    await eventually(
+      () => page.locator('[data-view=jobs] tbody tr').count(),
+      (value) => expect(value).toBeGreaterThan(0),
+    );
     expect(await page.locator('[data-view=jobs] tbody .badge').allTextContents()).toEqual(expect.arrayContaining(['partial']));
     expect(new Set(await page.locator('[data-view=jobs] tbody .badge').allTextContents())).toEqual(new Set(['partial']));
     await shot(page, 'jobs');
@@ -405,7 +508,10 @@ describe('the dashboard in Chromium', () => {
     const listed = await api(fleet, 'GET', '/node/_all/container/docker');
     const row = page.locator(`[data-view=jobs] tr[data-job="${listed.body.job_id}"]`);
     await row.waitFor(WAIT);
-    await eventually(() => row.locator('.badge').textContent(), (value) => expect(value).toBe('ok'));
+    await eventually(
+      () => row.locator('.badge').textContent(),
+      (value) => expect(value).toBe('ok'),
+    );
     expect(reloads).toBe(0);
     await shot(page, 'jobs-live');
     await page.close();
@@ -428,16 +534,22 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('the containers view groups by a label', async () => {
-    const created = await api(fleet, 'POST', '/node/web-01/container/docker', { body: { image: IMAGE, name: 'ui-labelled', cmd: ['sleep', '300'], labels: { tier: 'front' }, auto_start: true } });
+    const created = await api(fleet, 'POST', '/node/web-01/container/docker', {
+      body: { image: IMAGE, name: 'ui-labelled', cmd: ['sleep', '300'], labels: { tier: 'front' }, auto_start: true },
+    });
     expect(created.status).toBe(202);
     const page = await signedIn(fleet.mintKey('viewer'));
     await page.goto(`${fleet.url}/ui/#/containers`);
     await page.locator('tr[data-name=ui-labelled]').waitFor(WAIT);
     await page.locator('select[name=group]').selectOption('label:tier');
-    const groups = await page.locator('[data-view=containers] tr.group').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-group')));
+    const groups = await page
+      .locator('[data-view=containers] tr.group')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-group')));
     expect(groups).toEqual(['', 'front']);
     // The labelled container sits under its group's header.
-    const order = await page.locator('[data-view=containers] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-group') ?? r.getAttribute('data-name')));
+    const order = await page
+      .locator('[data-view=containers] tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-group') ?? r.getAttribute('data-name')));
     expect(order[order.indexOf('front') + 1]).toBe('ui-labelled');
     await shot(page, 'containers-by-label');
     await page.close();
@@ -465,7 +577,10 @@ describe('the dashboard in Chromium', () => {
     await page.goto(`${fleet.url}/ui/#/stats?target=_all&container=ui-exec`);
     await page.locator('[data-view=stats]').waitFor(WAIT);
     await eventually(
-      () => page.locator('[data-view=stats] tbody tr').evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-host'), Number(r.getAttribute('data-samples'))])),
+      () =>
+        page
+          .locator('[data-view=stats] tbody tr')
+          .evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-host'), Number(r.getAttribute('data-samples'))])),
       (value) => {
         expect(value.map(([host]) => host)).toEqual(HOSTS);
         for (const [, samples] of value) expect(samples).toBeGreaterThanOrEqual(3);
@@ -474,9 +589,16 @@ describe('the dashboard in Chromium', () => {
     );
     expect(await page.locator('[data-view=stats] svg.spark polyline').count()).toBe(6);
     // Work in the container on web-01 only: its CPU line rises, the idle hosts' stay flat at zero.
-    const busy = await fleet.docker('web-01').getContainer('ui-exec').exec({ Cmd: ['sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'] });
+    const busy = await fleet
+      .docker('web-01')
+      .getContainer('ui-exec')
+      .exec({ Cmd: ['sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'] });
     await busy.start({});
-    await eventually(() => page.locator('[data-view=stats] tr[data-host=web-01]').getAttribute('data-cpu-max'), (value) => expect(Number(value)).toBeGreaterThan(5), 60_000);
+    await eventually(
+      () => page.locator('[data-view=stats] tr[data-host=web-01]').getAttribute('data-cpu-max'),
+      (value) => expect(Number(value)).toBeGreaterThan(5),
+      60_000,
+    );
     expect(Number(await page.locator('[data-view=stats] tr[data-host=db-01]').getAttribute('data-cpu-max'))).toBeLessThan(5);
     await shot(page, 'stats');
     await page.getByRole('button', { name: 'Stop' }).click();
@@ -486,11 +608,16 @@ describe('the dashboard in Chromium', () => {
   it('the events page shows engine events of the chosen hosts and type as they happen', async () => {
     const page = await signedIn(fleet.mintKey('viewer'));
     await page.goto(`${fleet.url}/ui/#/events?target=role:web&type=container&since=1`);
-    await eventually(() => page.getByTestId('events-status').textContent(), (value) => expect(value).toBe('following'));
+    await eventually(
+      () => page.getByTestId('events-status').textContent(),
+      (value) => expect(value).toBe('following'),
+    );
     await createContainer('_all', 'ui-event', ['sleep', '300']);
     await page.locator('[data-view=events] tr[data-host=web-01][data-action=create][data-name=ui-event]').waitFor(WAIT);
     await page.locator('[data-view=events] tr[data-host=web-02][data-action=start][data-name=ui-event]').waitFor(WAIT);
-    const rows = await page.locator('[data-view=events] tbody tr').evaluateAll((trs) => trs.map((r) => [r.getAttribute('data-host'), r.getAttribute('data-type')]));
+    const rows = await page
+      .locator('[data-view=events] tbody tr')
+      .evaluateAll((trs) => trs.map((r) => [r.getAttribute('data-host'), r.getAttribute('data-type')]));
     expect(new Set(rows.map(([host]) => host))).toEqual(new Set(['web-01', 'web-02']));
     expect(new Set(rows.map(([, type]) => type))).toEqual(new Set(['container']));
     await shot(page, 'events');
@@ -514,7 +641,9 @@ describe('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Done' }).click();
     expect(await page.content()).not.toContain(minted);
     // Listed by the gateway (GET /token), with who minted it.
-    expect(await page.locator(`tr[data-jti="${who.body.key_id}"] td`).allTextContents()).toEqual(expect.arrayContaining(['ui-minted', 'viewer', 'role:web', 'ui-admin']));
+    expect(await page.locator(`tr[data-jti="${who.body.key_id}"] td`).allTextContents()).toEqual(
+      expect.arrayContaining(['ui-minted', 'viewer', 'role:web', 'ui-admin']),
+    );
     await page.locator(`tr[data-jti="${who.body.key_id}"]`).getByRole('button', { name: 'Revoke' }).click();
     await page.locator(`tr[data-jti="${who.body.key_id}"] .badge.failed`).waitFor(WAIT);
     expect((await api(fleet, 'GET', '/whoami', { key: minted })).status).toBe(401);
@@ -526,7 +655,10 @@ describe('the dashboard in Chromium', () => {
       (value) => expect(value).toEqual([`DELETE /token/${who.body.key_id}`]),
     );
     await page.goto(`${fleet.url}/ui/#/admin?caller=ui-admin`);
-    await eventually(() => page.getByTestId('audit').locator('tbody tr').count(), (value) => expect(value).toBeGreaterThan(3));
+    await eventually(
+      () => page.getByTestId('audit').locator('tbody tr').count(),
+      (value) => expect(value).toBeGreaterThan(3),
+    );
     await shot(page, 'admin-audit');
     await page.close();
   });
@@ -539,10 +671,15 @@ describe('the dashboard in Chromium', () => {
     expect(await operator.locator('nav a').allTextContents()).toEqual(['Fleet', 'Containers', 'Exec', 'Jobs', 'Logs', 'Stats', 'Events']);
     await operator.close();
     const scoped = await signedIn(fleet.mintKey('admin', { scope: 'role:web' }));
-    await eventually(() => scoped.locator('[data-view=fleet] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host'))), (value) => expect(value).toEqual(['web-01', 'web-02']));
+    await eventually(
+      () => scoped.locator('[data-view=fleet] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-host'))),
+      (value) => expect(value).toEqual(['web-01', 'web-02']),
+    );
     await scoped.goto(`${fleet.url}/ui/#/containers`);
     await scoped.locator('[data-view=containers] tr[data-name=ui-exec]').first().waitFor(WAIT);
-    const hosts = await scoped.locator('[data-view=containers] tr[data-host]').evaluateAll((rows) => [...new Set(rows.map((r) => r.getAttribute('data-host')))]);
+    const hosts = await scoped
+      .locator('[data-view=containers] tr[data-host]')
+      .evaluateAll((rows) => [...new Set(rows.map((r) => r.getAttribute('data-host')))]);
     expect(hosts.sort()).toEqual(['web-01', 'web-02']);
     expect(await scoped.content()).not.toContain('db-01');
     await shot(scoped, 'containers-scoped');

@@ -7,7 +7,21 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
-import { eventually, executionsOf, MARK, FaultTally, jobWhenDone, killSignalsSeen, markedContainer, newMark, replayAgentConsumer, setAckWait, SLACK_MS, agentConsumer, waitForConsumerIdle } from '../support/faults';
+import {
+  eventually,
+  executionsOf,
+  MARK,
+  FaultTally,
+  jobWhenDone,
+  killSignalsSeen,
+  markedContainer,
+  newMark,
+  replayAgentConsumer,
+  setAckWait,
+  SLACK_MS,
+  agentConsumer,
+  waitForConsumerIdle,
+} from '../support/faults';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
@@ -19,7 +33,9 @@ const suiteStart = Math.floor(Date.now() / 1000) - 1;
 beforeAll(async () => {
   fleet = await startTestFleet({ agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '1000' } });
   // A container whose PID 1 ignores SIGTERM on every host: `stop?t=N` keeps the agent busy N seconds.
-  const created = await api(fleet, 'POST', '/node/_all/container/docker', { body: { ...markedContainer('stubborn', { name: 'stubborn', start: true }) } });
+  const created = await api(fleet, 'POST', '/node/_all/container/docker', {
+    body: { ...markedContainer('stubborn', { name: 'stubborn', start: true }) },
+  });
   expect(created.status).toBe(202);
 });
 
@@ -33,7 +49,11 @@ describe('an agent SIGKILLed in the middle of a job', () => {
     const started = Date.now();
     const call = api(fleet, 'POST', '/node/_all/container/docker/stubborn/stop?t=6&timeout=12');
     // The engine itself says the stop is under way on web-02 (it sent SIGTERM): the job is mid-flight.
-    await eventually('web-02 engine to receive the stop', async () => (await killSignalsSeen(fleet, 'web-02', 'stubborn', suiteStart)) >= 1, 10_000);
+    await eventually(
+      'web-02 engine to receive the stop',
+      async () => (await killSignalsSeen(fleet, 'web-02', 'stubborn', suiteStart)) >= 1,
+      10_000,
+    );
     await fleet.killAgent('web-02', 'SIGKILL');
 
     // The gateway keeps answering while one agent is dead and a job waits on it.
@@ -70,8 +90,15 @@ describe('an agent SIGKILLed in the middle of a job', () => {
     await waitForConsumerIdle(fleet, 'web-02', 30_000);
 
     // Counted on the engine: nothing missed ran, and the stop that was cut short was not run again.
-    expect(tally.atMost([{ mark: missed, hostname: 'web-02', count: (await executionsOf(fleet, missed, ['web-02']))['web-02'] }], 0)).toEqual([]);
-    expect(tally.atMost([{ mark: 'stubborn-stop', hostname: 'web-02', count: await killSignalsSeen(fleet, 'web-02', 'stubborn', suiteStart) }], 1)).toEqual([]);
+    expect(
+      tally.atMost([{ mark: missed, hostname: 'web-02', count: (await executionsOf(fleet, missed, ['web-02']))['web-02'] }], 0),
+    ).toEqual([]);
+    expect(
+      tally.atMost(
+        [{ mark: 'stubborn-stop', hostname: 'web-02', count: await killSignalsSeen(fleet, 'web-02', 'stubborn', suiteStart) }],
+        1,
+      ),
+    ).toEqual([]);
     expect((await jobWhenDone(fleet, accepted.body.job_id, 5)).results[0]).toMatchObject({ status: 'failed', error_code: 504 });
 
     const after = await api(fleet, 'GET', '/node/_all/container/docker');
@@ -81,7 +108,7 @@ describe('an agent SIGKILLed in the middle of a job', () => {
 });
 
 describe('JetStream redelivery', () => {
-  it('delivers a frozen agent\'s unacknowledged jobs again to its successor, which runs each exactly once', async () => {
+  it("delivers a frozen agent's unacknowledged jobs again to its successor, which runs each exactly once", async () => {
     const before = await agentConsumer(fleet, 'web-01');
     // Frozen, not dead: JetStream hands the agent's open pull request the jobs, nobody acknowledges them.
     await fleet.killAgent('web-01', 'SIGSTOP');
@@ -93,10 +120,14 @@ describe('JetStream redelivery', () => {
       jobIds.push(res.body.job_id);
     }
     let frozen = await agentConsumer(fleet, 'web-01');
-    await eventually('the jobs to be handed to the frozen agent', async () => {
-      frozen = await agentConsumer(fleet, 'web-01');
-      return frozen.num_ack_pending >= marks.length;
-    }, 5_000).catch(() => undefined);
+    await eventually(
+      'the jobs to be handed to the frozen agent',
+      async () => {
+        frozen = await agentConsumer(fleet, 'web-01');
+        return frozen.num_ack_pending >= marks.length;
+      },
+      5_000,
+    ).catch(() => undefined);
     await fleet.killAgent('web-01', 'SIGKILL');
     // Redeliver after 2 s instead of the consumer's 30 s, so the suite does not sit out the default.
     await setAckWait(fleet, 'web-01', 2_000);
@@ -109,8 +140,12 @@ describe('JetStream redelivery', () => {
     // JetStream's own count: deliveries minus distinct jobs = redeliveries (the jobs given to the frozen agent).
     const deliveries = after.delivered.consumer_seq - before.delivered.consumer_seq;
     const redelivered = deliveries - marks.length;
-    const counts = await Promise.all(marks.map(async (mark) => ({ mark, hostname: 'web-01', count: (await executionsOf(fleet, mark))['web-01'] })));
-    process.stdout.write(`[reliability] faults/agent redelivery: jobs=${marks.length} delivered_to_frozen_agent=${frozen.num_ack_pending} deliveries=${deliveries} redelivered=${redelivered}\n`);
+    const counts = await Promise.all(
+      marks.map(async (mark) => ({ mark, hostname: 'web-01', count: (await executionsOf(fleet, mark))['web-01'] })),
+    );
+    process.stdout.write(
+      `[reliability] faults/agent redelivery: jobs=${marks.length} delivered_to_frozen_agent=${frozen.num_ack_pending} deliveries=${deliveries} redelivered=${redelivered}\n`,
+    );
     expect(frozen.num_ack_pending).toBe(marks.length);
     expect(redelivered).toBeGreaterThanOrEqual(marks.length);
     expect(tally.exactlyOnce(counts)).toEqual([]);
@@ -139,14 +174,23 @@ describe('JetStream redelivery', () => {
 
     const replayed = idle.delivered.consumer_seq;
     const claimedAgain = (fleet.log(`agent-${hostname}`).match(/already claimed/g) ?? []).length - claimedBefore;
-    process.stdout.write(`[reliability] faults/agent replay: redelivered_jobs=${replayed} (pending at restart ${replay.num_pending}) refused_as_already_claimed=${claimedAgain}\n`);
+    process.stdout.write(
+      `[reliability] faults/agent replay: redelivered_jobs=${replayed} (pending at restart ${replay.num_pending}) refused_as_already_claimed=${claimedAgain}\n`,
+    );
     expect(replayed).toBeGreaterThanOrEqual(marks.length + 8);
     expect(claimedAgain).toBeGreaterThanOrEqual(marks.length + 8);
     // Counted on the engine: not one container more, every mark still exactly once, no second stop.
     expect((await engine.listContainers({ all: true })).length).toBe(containersBefore);
-    const counts = await Promise.all(marks.map(async (mark) => ({ mark, hostname, count: (await executionsOf(fleet, mark, [hostname]))[hostname] })));
+    const counts = await Promise.all(
+      marks.map(async (mark) => ({ mark, hostname, count: (await executionsOf(fleet, mark, [hostname]))[hostname] })),
+    );
     expect(tally.exactlyOnce(counts)).toEqual([]);
-    expect(tally.atMost([{ mark: 'stubborn-stop', hostname, count: await killSignalsSeen(fleet, hostname, 'stubborn', suiteStart) }], stopsBefore)).toEqual([]);
+    expect(
+      tally.atMost(
+        [{ mark: 'stubborn-stop', hostname, count: await killSignalsSeen(fleet, hostname, 'stubborn', suiteStart) }],
+        stopsBefore,
+      ),
+    ).toEqual([]);
     const now = await api(fleet, 'GET', `/node/${hostname}/container/docker`);
     expect(now.status).toBe(200);
     tally.fault(true);
@@ -176,7 +220,11 @@ describe('a dispatch message delivered twice', () => {
     }
   }
 
-  const linesOf = (jobId: string, text: string) => fleet.log('agent-web-01').split('\n').filter((line) => line.includes(jobId) && line.includes(text)).length;
+  const linesOf = (jobId: string, text: string) =>
+    fleet
+      .log('agent-web-01')
+      .split('\n')
+      .filter((line) => line.includes(jobId) && line.includes(text)).length;
 
   it('runs a mutation once, and a read twice with no harm: its first row stays and the job reads ok', async () => {
     const mark = newMark('twice');
@@ -187,12 +235,19 @@ describe('a dispatch message delivered twice', () => {
     const listed = await api(fleet, 'GET', '/node/web-01/container/docker?all=true&timeout=60');
     expect(listed.status).toBe(200);
     const listDispatch = await lastDispatched();
-    expect([JSON.parse(Buffer.from(createDispatch).toString()).job_id, JSON.parse(Buffer.from(listDispatch).toString()).job_id]).toEqual([created.body.job_id, listed.body.job_id]);
+    expect([JSON.parse(Buffer.from(createDispatch).toString()).job_id, JSON.parse(Buffer.from(listDispatch).toString()).job_id]).toEqual([
+      created.body.job_id,
+      listed.body.job_id,
+    ]);
     await deliverAgain(created.body.job_id, createDispatch);
     await deliverAgain(listed.body.job_id, listDispatch);
 
     // The agent handled both second deliveries: the create refused as claimed, the list run again.
-    await eventually('both second deliveries to be handled', () => linesOf(created.body.job_id, 'already claimed') === 1 && linesOf(listed.body.job_id, 'row already written') === 1, 20_000);
+    await eventually(
+      'both second deliveries to be handled',
+      () => linesOf(created.body.job_id, 'already claimed') === 1 && linesOf(listed.body.job_id, 'row already written') === 1,
+      20_000,
+    );
     expect(linesOf(listed.body.job_id, 'job done')).toBe(2);
     expect(linesOf(created.body.job_id, 'job done')).toBe(1);
 

@@ -5,7 +5,15 @@
  * load of jobs, and not one acknowledged job or result is lost, nor any execution repeated —
  * counted on the engines.
  */
-import { AGENTS_BUCKET, JOB_RECORDS_STREAM, JOB_SHARDS, jobsStreamName, jobsStreamOf, kvStreamName, RESULTS_BUCKET } from '@fleet/contracts/protocol';
+import {
+  AGENTS_BUCKET,
+  JOB_RECORDS_STREAM,
+  JOB_SHARDS,
+  jobsStreamName,
+  jobsStreamOf,
+  kvStreamName,
+  RESULTS_BUCKET,
+} from '@fleet/contracts/protocol';
 import { streamLeader } from '@fleet/deploy';
 import { auditOutcomes, eventually, FaultTally, jobWhenDone, markedContainer, newMark, SLACK_MS } from '../support/faults';
 import { startTestFleet, type TestFleet } from '../support/fleet';
@@ -36,7 +44,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 it('connects gateway and agents through a comma-separated FLEET_NATS_URL and keeps every stream at 3 replicas', async () => {
   expect(fleet.natsUrl.split(',')).toHaveLength(3);
-  const varz = await fetch(`http://127.0.0.1:${fleet.natsNode(1).monitorPort}/jsz?streams=true&accounts=true&config=true`).then((res) => res.json());
+  const varz = await fetch(`http://127.0.0.1:${fleet.natsNode(1).monitorPort}/jsz?streams=true&accounts=true&config=true`).then((res) =>
+    res.json(),
+  );
   const streams = varz.account_details.flatMap((account: { stream_detail?: unknown[] }) => account.stream_detail ?? []);
   const jobStreams = Array.from({ length: JOB_SHARDS }, (_, shard) => jobsStreamName(shard));
   for (const name of [...jobStreams, JOB_RECORDS_STREAM, kvStreamName(RESULTS_BUCKET), kvStreamName(AGENTS_BUCKET)]) {
@@ -65,7 +75,15 @@ it('reads a job created through one gateway replica through the other, at once a
 });
 
 it('loses no job and no result, and repeats nothing, when one NATS node is killed under load', async () => {
-  const traffic = startTraffic({ gateways: [fleet, other], clients: 4, target: '_all', timeoutSeconds: 30, maxDurationMs: 120_000, maxRequestsPerClient: 500, pauseMs: 50 });
+  const traffic = startTraffic({
+    gateways: [fleet, other],
+    clients: 4,
+    target: '_all',
+    timeoutSeconds: 30,
+    maxDurationMs: 120_000,
+    maxRequestsPerClient: 500,
+    pauseMs: 50,
+  });
   await sleep(3_000);
   // The node leading the stream that carries web-01's jobs.
   const jobsStream = jobsStreamOf('web-01');
@@ -73,8 +91,16 @@ it('loses no job and no result, and repeats nothing, when one NATS node is kille
   const killedAt = Date.now();
   await fleet.killNatsNode(victim.index, 'SIGKILL');
   // Failover: the first request started after the kill that succeeds. Then some more traffic on two nodes.
-  await eventually('a request started after the kill to succeed', () => traffic.outcomes.some((outcome) => outcome.startedAt > killedAt && outcome.status === 202), 60_000, 250);
-  const failoverMs = Math.min(...traffic.outcomes.filter((outcome) => outcome.startedAt > killedAt && outcome.status === 202).map((outcome) => outcome.endedAt)) - killedAt;
+  await eventually(
+    'a request started after the kill to succeed',
+    () => traffic.outcomes.some((outcome) => outcome.startedAt > killedAt && outcome.status === 202),
+    60_000,
+    250,
+  );
+  const failoverMs =
+    Math.min(
+      ...traffic.outcomes.filter((outcome) => outcome.startedAt > killedAt && outcome.status === 202).map((outcome) => outcome.endedAt),
+    ) - killedAt;
   const recoveredAt = Date.now();
   await sleep(4_000);
   const outcomes = await traffic.stop();
@@ -89,7 +115,9 @@ it('loses no job and no result, and repeats nothing, when one NATS node is kille
   const auditA = await auditOutcomes(fleet, tally, viaA, other);
   const auditB = await auditOutcomes(fleet, tally, viaB, fleet);
   const errors = outcomes.filter((outcome) => outcome.status < 200 || outcome.status >= 300);
-  const failedRows = outcomes.flatMap((outcome) => (outcome.rows ?? []).filter((row) => row.status !== 'ok').map((row) => `${row.hostname}: ${row.error}`));
+  const failedRows = outcomes.flatMap((outcome) =>
+    (outcome.rows ?? []).filter((row) => row.status !== 'ok').map((row) => `${row.hostname}: ${row.error}`),
+  );
   report('faults/cluster', 'node kill under load', {
     killed: `${victim.serverName} (leader of ${jobsStream})`,
     failover_ms: failoverMs,

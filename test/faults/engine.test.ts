@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('a host whose Docker engine is stopped', () => {
-  it('fails only that host\'s rows with `docker engine unavailable`, by the deadline', async () => {
+  it("fails only that host's rows with `docker engine unavailable`, by the deadline", async () => {
     await fleet.stopEngine('web-02');
 
     const started = Date.now();
@@ -32,7 +32,13 @@ describe('a host whose Docker engine is stopped', () => {
     expect(res.body.results).toEqual([
       expect.objectContaining({ hostname: 'db-01', status: 'ok', changed: true }),
       expect.objectContaining({ hostname: 'web-01', status: 'ok', changed: true }),
-      expect.objectContaining({ hostname: 'web-02', status: 'failed', changed: false, error_code: 502, error: expect.stringMatching(/^docker engine unavailable/) }),
+      expect.objectContaining({
+        hostname: 'web-02',
+        status: 'failed',
+        changed: false,
+        error_code: 502,
+        error: expect.stringMatching(/^docker engine unavailable/),
+      }),
     ]);
     expect(await executionsOf(fleet, mark, ['db-01', 'web-01'])).toEqual({ 'db-01': 1, 'web-01': 1 });
 
@@ -42,12 +48,20 @@ describe('a host whose Docker engine is stopped', () => {
   });
 
   it('keeps the agent registered and reporting its engine unhealthy', async () => {
-    await eventually('web-02 to report its engine unhealthy', async () => {
-      const agent = await api(fleet, 'GET', '/agent/web-02');
-      return agent.status === 200 && agent.body.engine?.healthy === false;
-    }, 15_000);
+    await eventually(
+      'web-02 to report its engine unhealthy',
+      async () => {
+        const agent = await api(fleet, 'GET', '/agent/web-02');
+        return agent.status === 200 && agent.body.engine?.healthy === false;
+      },
+      15_000,
+    );
     const agent = await api(fleet, 'GET', '/agent/web-02');
-    expect(agent.body).toMatchObject({ hostname: 'web-02', live: true, engine: { healthy: false, error: expect.stringMatching(/^docker engine unavailable/) } });
+    expect(agent.body).toMatchObject({
+      hostname: 'web-02',
+      live: true,
+      engine: { healthy: false, error: expect.stringMatching(/^docker engine unavailable/) },
+    });
     const all = await api(fleet, 'GET', '/agent');
     expect(all.body.agents.map((a: { hostname: string }) => a.hostname)).toEqual(['db-01', 'web-01', 'web-02']);
     tally.fault(true);
@@ -56,7 +70,11 @@ describe('a host whose Docker engine is stopped', () => {
   it('answers ok again once the engine is back, and the agent reports it healthy', async () => {
     await fleet.startEngine('web-02');
     const backAt = Date.now();
-    await eventually('web-02 to report its engine healthy', async () => (await api(fleet, 'GET', '/agent/web-02')).body.engine?.healthy === true, 15_000);
+    await eventually(
+      'web-02 to report its engine healthy',
+      async () => (await api(fleet, 'GET', '/agent/web-02')).body.engine?.healthy === true,
+      15_000,
+    );
     const mark = newMark('engine-back');
     const res = await api(fleet, 'POST', '/node/_all/container/docker', { body: markedContainer(mark) });
     expect(res.status).toBe(202);

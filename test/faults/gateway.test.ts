@@ -45,10 +45,17 @@ it('keeps finished jobs intact and completes in-flight ones across a gateway SIG
     (res) => res.status,
     () => 0,
   );
-  await eventually('the slow stops to be under way on every engine', async () => {
-    const seen = await Promise.all(HOSTS.flatMap((hostname) => ['stubborn', 'stubborn2'].map((name) => killSignalsSeen(fleet, hostname, name, since))));
-    return seen.every((count) => count >= 1);
-  }, 10_000, 100);
+  await eventually(
+    'the slow stops to be under way on every engine',
+    async () => {
+      const seen = await Promise.all(
+        HOSTS.flatMap((hostname) => ['stubborn', 'stubborn2'].map((name) => killSignalsSeen(fleet, hostname, name, since))),
+      );
+      return seen.every((count) => count >= 1);
+    },
+    10_000,
+    100,
+  );
   // Accepted at once, still running on the engines when the gateway dies right after.
   const creates: Array<{ mark: string; jobId: string }> = [];
   for (let i = 0; i < 10; i++) {
@@ -95,7 +102,13 @@ it('keeps finished jobs intact and completes in-flight ones across a gateway SIG
   }
   expect(tally.exactlyOnce(counts)).toEqual([]);
   const stopCounts = await Promise.all(
-    HOSTS.flatMap((hostname) => ['stubborn', 'stubborn2'].map(async (name) => ({ mark: `${name}-stop`, hostname, count: await killSignalsSeen(fleet, hostname, name, since) }))),
+    HOSTS.flatMap((hostname) =>
+      ['stubborn', 'stubborn2'].map(async (name) => ({
+        mark: `${name}-stop`,
+        hostname,
+        count: await killSignalsSeen(fleet, hostname, name, since),
+      })),
+    ),
   );
   expect(tally.exactlyOnce(stopCounts)).toEqual([]);
 

@@ -30,13 +30,23 @@ it('survives a nats-server crash and restart during traffic: reconnects, keeps e
   // Jobs and results from before the crash.
   const before = [];
   for (let i = 0; i < 3; i++) {
-    const res = await api(fleet, 'POST', '/node/_all/container/docker', { body: { image: 'local/busybox:latest', cmd: ['true'], labels: { 'fleet.fault.before': String(i) } } });
+    const res = await api(fleet, 'POST', '/node/_all/container/docker', {
+      body: { image: 'local/busybox:latest', cmd: ['true'], labels: { 'fleet.fault.before': String(i) } },
+    });
     expect(res.status).toBe(202);
     before.push((await api(fleet, 'GET', `/job/${res.body.job_id}`)).body);
   }
   const pids = { gateway: fleet.gatewayPid, agents: fleet.agents.map((agent) => agent.agentPid) };
 
-  const traffic = startTraffic({ gateways: [fleet], clients: 4, target: '_all', timeoutSeconds: 15, maxDurationMs: 120_000, maxRequestsPerClient: 500, pauseMs: 50 });
+  const traffic = startTraffic({
+    gateways: [fleet],
+    clients: 4,
+    target: '_all',
+    timeoutSeconds: 15,
+    maxDurationMs: 120_000,
+    maxRequestsPerClient: 500,
+    pauseMs: 50,
+  });
   await sleep(2_000);
   const killedAt = Date.now();
   await fleet.killNats('SIGKILL');
@@ -49,7 +59,9 @@ it('survives a nats-server crash and restart during traffic: reconnects, keeps e
     'a job on every host to succeed after the restart',
     async () => {
       const res = await api(fleet, 'GET', '/node/_all/container/docker?timeout=5');
-      return res.status === 200 && res.body.results.length === 3 && res.body.results.every((row: { status: string }) => row.status === 'ok');
+      return (
+        res.status === 200 && res.body.results.length === 3 && res.body.results.every((row: { status: string }) => row.status === 'ok')
+      );
     },
     60_000,
     500,
@@ -104,7 +116,9 @@ it('answers a call made while the broker is down with a 503 by its deadline, and
   await fleet.killNats('SIGKILL');
   try {
     const startedAt = Date.now();
-    const res = await api(fleet, 'POST', '/node/_all/container/docker?timeout=2', { body: { image: 'local/busybox:latest', cmd: ['true'] } });
+    const res = await api(fleet, 'POST', '/node/_all/container/docker?timeout=2', {
+      body: { image: 'local/busybox:latest', cmd: ['true'] },
+    });
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ error: 'job store unavailable', code: 503, details: expect.stringMatching(/not sent to any host/) });
     expect(Date.now() - startedAt).toBeLessThan(2_000 + SLACK_MS);
@@ -116,6 +130,11 @@ it('answers a call made while the broker is down with a 503 by its deadline, and
   } finally {
     await fleet.startNats();
   }
-  await eventually('the fleet to serve again', async () => (await api(fleet, 'GET', '/node/_all/container/docker?timeout=5')).status === 200, 60_000, 500);
+  await eventually(
+    'the fleet to serve again',
+    async () => (await api(fleet, 'GET', '/node/_all/container/docker?timeout=5')).status === 200,
+    60_000,
+    500,
+  );
   tally.fault(true);
 });

@@ -23,7 +23,9 @@ const ONLY = process.env.FUZZ_ONLY ? new Set(process.env.FUZZ_ONLY.split(',').ma
 const GRACE_MS = 15_000;
 
 /** The reasons an error body may carry: the contract's own list. */
-const REASONS = new Set((loadContract() as { components: { schemas: { ErrorReason: { enum: string[] } } } }).components.schemas.ErrorReason.enum);
+const REASONS = new Set(
+  (loadContract() as { components: { schemas: { ErrorReason: { enum: string[] } } } }).components.schemas.ErrorReason.enum,
+);
 
 let fleet: TestFleet;
 let registry: Registry;
@@ -31,7 +33,11 @@ let registry: Registry;
 beforeAll(async () => {
   fleet = await startTestFleet({ agents: defaultAgents(1) });
   // Pulls and pushes name images on this loopback registry only: nothing leaves the machine.
-  registry = await startRegistry({ dir: join(fleet.dir, 'registry'), port: await freePort(), logFile: join(fleet.dir, 'logs', 'registry.log') });
+  registry = await startRegistry({
+    dir: join(fleet.dir, 'registry'),
+    port: await freePort(),
+    logFile: join(fleet.dir, 'logs', 'registry.log'),
+  });
 });
 
 afterAll(async () => {
@@ -57,7 +63,9 @@ function errorOf(res: RawResponse): string {
 }
 
 function describeFinding({ index, req, res }: Finding): string {
-  const shown = req.headers.filter(([name]) => /^(content-type|content-encoding|prefer|x-registry-auth)$/i.test(name)).map(([name, value]) => `${name}: ${value.slice(0, 60)}`);
+  const shown = req.headers
+    .filter(([name]) => /^(content-type|content-encoding|prefer|x-registry-auth)$/i.test(name))
+    .map(([name, value]) => `${name}: ${value.slice(0, 60)}`);
   const what = req.raw
     ? JSON.stringify(req.raw.toString('latin1').slice(0, 300))
     : `${req.method} ${req.path.slice(0, 300)}${shown.length ? ` [${shown.join('; ')}]` : ''}${req.body ? ` body ${JSON.stringify(req.body.toString('utf8').slice(0, 200))}` : ''}`;
@@ -71,7 +79,10 @@ it(`answers ${COUNT} malformed requests from the contract with 4xx only: no 5xx,
   const requests = hostileRequests(
     {
       adminKey: fleet.adminKey,
-      badKeys: [fleet.mintKey('admin', { ttlSeconds: -60 }), 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0.c2lnbmVkLWJ5LXNvbWVvbmUtZWxzZQ'],
+      badKeys: [
+        fleet.mintKey('admin', { ttlSeconds: -60 }),
+        'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0.c2lnbmVkLWJ5LXNvbWVvbmUtZWxzZQ',
+      ],
       jobId: job.body.job_id,
       hostname: 'web-01',
       registry: registry.address,
@@ -113,7 +124,9 @@ it(`answers ${COUNT} malformed requests from the contract with 4xx only: no 5xx,
       if (recent.length > 32) recent.shift();
       for (const [name, pid] of Object.entries(pids)) {
         if (pid && !deaths.some((death) => death.startsWith(name)) && !isAlive(pid)) {
-          deaths.push(`${name} (pid ${pid}) died by request #${index}; the last answers before: ${recent.map(describeFinding).join(' | ')}`);
+          deaths.push(
+            `${name} (pid ${pid}) died by request #${index}; the last answers before: ${recent.map(describeFinding).join(' | ')}`,
+          );
         }
       }
       const statusClass = res.status > 0 ? `${Math.floor(res.status / 100)}xx` : res.status === 0 ? 'closed' : 'no-answer';
@@ -121,7 +134,8 @@ it(`answers ${COUNT} malformed requests from the contract with 4xx only: no 5xx,
       // Allowed: the agent ran the call and the engine was still busy at the request's deadline (e.g. looking for an
       // unknown driver plugin). Not allowed: an agent that never answered (dead or stuck), or any 504 to a forbidden request.
       // A valid request whose engine call outlived its own deadline: the agent gave up (a moment early, to report in time) and said so.
-      const ownDeadline = elapsedMs >= deadlineSecondsOf(req) * 1000 - AGENT_REPORT_GRACE_MS && errorOf(res).startsWith('timeout: operation did not finish');
+      const ownDeadline =
+        elapsedMs >= deadlineSecondsOf(req) * 1000 - AGENT_REPORT_GRACE_MS && errorOf(res).startsWith('timeout: operation did not finish');
       if (res.status === 504 && !req.mustReject && ownDeadline) deadlines.push({ index, req, res });
       else if (res.status >= 500) serverErrors.push({ index, req, res });
       else if (res.status === -1) unanswered.push({ index, req, res });
@@ -147,7 +161,12 @@ it(`answers ${COUNT} malformed requests from the contract with 4xx only: no 5xx,
   const alive = { gateway: isAlive(pids.gateway), agent: isAlive(pids.agent), nats: pids.nats === 0 || isAlive(pids.nats) };
   const after = await api(fleet, 'GET', '/node/_all/container/docker');
   const endRss = rssBytes(pids.gateway);
-  const closed = requests.length - Object.entries(byClass).filter(([key]) => /xx$/.test(key)).reduce((sum, [, n]) => sum + n, 0) - (byClass['no-answer'] ?? 0);
+  const closed =
+    requests.length -
+    Object.entries(byClass)
+      .filter(([key]) => /xx$/.test(key))
+      .reduce((sum, [, n]) => sum + n, 0) -
+    (byClass['no-answer'] ?? 0);
 
   report('fuzz', 'summary', {
     seed: SEED,
@@ -170,7 +189,13 @@ it(`answers ${COUNT} malformed requests from the contract with 4xx only: no 5xx,
   });
   // One line per kind of finding (operation family, mutation, answer), with a count and the first example.
   const groups = new Map<string, Finding[]>();
-  for (const [label, findings] of [['5xx', serverErrors], ['no-answer', unanswered], ['accepted', accepted], ['envelope', badEnvelopes], ['deadline (allowed)', deadlines]] as const) {
+  for (const [label, findings] of [
+    ['5xx', serverErrors],
+    ['no-answer', unanswered],
+    ['accepted', accepted],
+    ['envelope', badEnvelopes],
+    ['deadline (allowed)', deadlines],
+  ] as const) {
     for (const finding of findings) {
       const key = `${label} ${finding.req.kind} → ${finding.res.status} ${errorOf(finding.res).slice(0, 60)}`;
       groups.set(key, [...(groups.get(key) ?? []), finding]);
@@ -179,7 +204,9 @@ it(`answers ${COUNT} malformed requests from the contract with 4xx only: no 5xx,
   for (const death of deaths) process.stdout.write(`[reliability] fuzz CRASH: ${death}\n`);
   for (const [key, findings] of [...groups.entries()].slice(0, 60)) {
     const ops = new Set(findings.map((finding) => finding.req.operation));
-    process.stdout.write(`[reliability] fuzz finding ×${findings.length} (${ops.size} operations) ${key}\n    e.g. ${describeFinding(findings[0])}\n`);
+    process.stdout.write(
+      `[reliability] fuzz finding ×${findings.length} (${ops.size} operations) ${key}\n    e.g. ${describeFinding(findings[0])}\n`,
+    );
   }
 
   expect(deaths).toEqual([]);
@@ -203,7 +230,13 @@ function isErrorBody(res: RawResponse): boolean {
   if (!(res.headers['content-type'] ?? '').includes('json')) return false;
   try {
     const body = JSON.parse(res.body) as { error?: unknown; details?: unknown; code?: unknown; reason?: unknown };
-    return Boolean(body.error) && Boolean(body.details) && body.code === res.status && typeof body.reason === 'string' && REASONS.has(body.reason);
+    return (
+      Boolean(body.error) &&
+      Boolean(body.details) &&
+      body.code === res.status &&
+      typeof body.reason === 'string' &&
+      REASONS.has(body.reason)
+    );
   } catch {
     return false;
   }

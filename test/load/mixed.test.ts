@@ -72,7 +72,12 @@ function mixedRequests(keys: string[]): autocannon.Request[] {
         ctx.host = HOSTS[ctx.n % HOSTS.length];
         ctx.name = `load-${ctx.n}`;
         ctx.key = keys[ctx.n % keys.length];
-        const body = JSON.stringify({ image: 'local/busybox:latest', name: ctx.name, cmd: ['sleep', '3600'], labels: { [LABEL]: ctx.name } });
+        const body = JSON.stringify({
+          image: 'local/busybox:latest',
+          name: ctx.name,
+          cmd: ['sleep', '3600'],
+          labels: { [LABEL]: ctx.name },
+        });
         return { ...req, path: `/node/${ctx.host}/container/docker?timeout=30`, headers: headers(ctx), body };
       },
       onResponse: (status, body, context) => {
@@ -82,19 +87,34 @@ function mixedRequests(keys: string[]): autocannon.Request[] {
     },
     {
       method: 'GET',
-      setupRequest: (req, context) => ({ ...req, path: '/node/_all/container/docker?all=true', headers: headers(context as Context), body: undefined }),
+      setupRequest: (req, context) => ({
+        ...req,
+        path: '/node/_all/container/docker?all=true',
+        headers: headers(context as Context),
+        body: undefined,
+      }),
       onResponse: check('list'),
     },
     {
       method: 'GET',
-      setupRequest: (req, context) => ({ ...req, path: `/job/${(context as Context).jobId}`, headers: headers(context as Context), body: undefined }),
+      setupRequest: (req, context) => ({
+        ...req,
+        path: `/job/${(context as Context).jobId}`,
+        headers: headers(context as Context),
+        body: undefined,
+      }),
       onResponse: check('job'),
     },
     {
       method: 'DELETE',
       setupRequest: (req, context) => {
         const ctx = context as Context;
-        return { ...req, path: `/node/${ctx.host}/container/docker/${ctx.name}?force=true&timeout=30`, headers: headers(ctx), body: undefined };
+        return {
+          ...req,
+          path: `/node/${ctx.host}/container/docker/${ctx.name}?force=true&timeout=30`,
+          headers: headers(ctx),
+          body: undefined,
+        };
       },
       onResponse: check('remove'),
     },
@@ -151,8 +171,12 @@ it(`serves ${CONNECTIONS} concurrent clients for ${SECONDS} s of mixed reads and
   const end = await settledMemory(pid, keys[0]);
 
   // Behind the gateway's back: what is left on the engines is at most the sequences cut off by the end of the run.
-  const left = await Promise.all(HOSTS.map(async (host) => [...(await labelCounts(fleet.docker(host), LABEL)).values()].reduce((a, b) => a + b, 0)));
-  const duplicates = (await Promise.all(HOSTS.map(async (host) => [...(await labelCounts(fleet.docker(host), LABEL)).values()].filter((n) => n > 1).length))).reduce((a, b) => a + b, 0);
+  const left = await Promise.all(
+    HOSTS.map(async (host) => [...(await labelCounts(fleet.docker(host), LABEL)).values()].reduce((a, b) => a + b, 0)),
+  );
+  const duplicates = (
+    await Promise.all(HOSTS.map(async (host) => [...(await labelCounts(fleet.docker(host), LABEL)).values()].filter((n) => n > 1).length))
+  ).reduce((a, b) => a + b, 0);
 
   const errors = result.errors + result.timeouts + result.non2xx;
   report('load', 'summary', {

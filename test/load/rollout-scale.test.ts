@@ -9,7 +9,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { acceptAgents, hostGrantKeyFiles, listAgents, REPO_ROOT, startFleet, startNats, stopByPid, stopFleet, stopNats, waitForExit } from '@fleet/deploy';
+import {
+  acceptAgents,
+  hostGrantKeyFiles,
+  listAgents,
+  REPO_ROOT,
+  startFleet,
+  startNats,
+  stopByPid,
+  stopFleet,
+  stopNats,
+  waitForExit,
+} from '@fleet/deploy';
 import type { FleetState, NatsServer } from '@fleet/deploy';
 import { api } from '../support/http';
 
@@ -17,11 +28,9 @@ const HOSTS = 1000;
 const PREFIX = 'roll-';
 const hostname = (index: number) => `${PREFIX}${String(index).padStart(5, '0')}`;
 /** 8 failures in wave 1, 8 in wave 2, 5 in wave 3: the 21st lands in wave 3. */
-const FAILING = [
-  ...[3, 11, 25, 40, 52, 67, 80, 99],
-  ...[100, 121, 133, 148, 150, 177, 185, 199],
-  ...[204, 230, 256, 271, 290],
-].map(hostname);
+const FAILING = [...[3, 11, 25, 40, 52, 67, 80, 99], ...[100, 121, 133, 148, 150, 177, 185, 199], ...[204, 230, 256, 271, 290]].map(
+  hostname,
+);
 const SWARM_ENTRYPOINT = join(REPO_ROOT, 'bench', 'harness', 'swarm.ts');
 
 let dir: string;
@@ -59,10 +68,26 @@ async function waitForLive(count: number): Promise<void> {
 
 beforeAll(async () => {
   dir = mkdtempSync('/tmp/flr-');
-  nats = await startNats({ dir: join(dir, 'nats'), logFile: join(dir, 'nats.log'), detached: false, serverName: 'rollout-nats', extraConfig: 'max_connections: 4000' });
-  fleet = await startFleet({ dir, agents: [], natsUrl: nats.url, detached: false, logLevel: 'warn', gatewayEnv: { FLEET_RATE_LIMIT_PER_MINUTE: '10000000' } });
+  nats = await startNats({
+    dir: join(dir, 'nats'),
+    logFile: join(dir, 'nats.log'),
+    detached: false,
+    serverName: 'rollout-nats',
+    extraConfig: 'max_connections: 4000',
+  });
+  fleet = await startFleet({
+    dir,
+    agents: [],
+    natsUrl: nats.url,
+    detached: false,
+    logLevel: 'warn',
+    gatewayEnv: { FLEET_RATE_LIMIT_PER_MINUTE: '10000000' },
+  });
   const labels = { swarm: 'sim' };
-  await acceptAgents(fleet, Array.from({ length: HOSTS }, (_, index) => ({ hostname: hostname(index), labels })));
+  await acceptAgents(
+    fleet,
+    Array.from({ length: HOSTS }, (_, index) => ({ hostname: hostname(index), labels })),
+  );
   const config = {
     natsUrl: nats.url,
     hostGrantPublicKeyFile: hostGrantKeyFiles(dir).publicKey,
@@ -78,7 +103,11 @@ beforeAll(async () => {
     failingHosts: FAILING,
   };
   const log = openSync(join(dir, 'logs', 'swarm.log'), 'a');
-  swarm = spawn(process.execPath, ['--import', 'tsx', SWARM_ENTRYPOINT], { cwd: REPO_ROOT, env: { ...process.env, SWARM_CONFIG: JSON.stringify(config) }, stdio: ['ignore', log, log, 'ipc'] });
+  swarm = spawn(process.execPath, ['--import', 'tsx', SWARM_ENTRYPOINT], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, SWARM_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', log, log, 'ipc'],
+  });
   closeSync(log);
   const ready = await ask<{ started: number; errors: string[] }>(undefined, 'ready', 300_000);
   expect(ready).toMatchObject({ started: HOSTS, errors: [] });
@@ -97,7 +126,9 @@ afterAll(async () => {
 
 describe('a rollout on 1,000 simulated hosts with batch=10% and max_failures=2%', () => {
   it('stops after wave 3, where the 21st failure lands: 700 hosts skipped, none of them restarted on its engine', async () => {
-    const res = await api(fleet, 'POST', '/node/_all/container/docker/app-0/restart?batch=10%25&max_failures=2%25&timeout=60', { timeoutMs: 300_000 });
+    const res = await api(fleet, 'POST', '/node/_all/container/docker/app-0/restart?batch=10%25&max_failures=2%25&timeout=60', {
+      timeoutMs: 300_000,
+    });
 
     expect(res.status).toBe(409);
     expect(res.body.rollout).toMatchObject({ state: 'stopped', max_failures: 20, failures: 21 });
@@ -116,7 +147,9 @@ describe('a rollout on 1,000 simulated hosts with batch=10% and max_failures=2%'
 
   it('with 21 failures tolerated runs all ten waves and completes: every host restarted', async () => {
     const before = await restartsByHost();
-    const res = await api(fleet, 'POST', '/node/_all/container/docker/app-0/restart?batch=10%25&max_failures=21&timeout=60', { timeoutMs: 300_000 });
+    const res = await api(fleet, 'POST', '/node/_all/container/docker/app-0/restart?batch=10%25&max_failures=21&timeout=60', {
+      timeoutMs: 300_000,
+    });
 
     expect(res.status).toBe(202);
     expect(res.body.rollout).toMatchObject({ state: 'completed', max_failures: 21, failures: 21 });

@@ -52,7 +52,8 @@ interface Connz {
 
 /** The connections from `address` on every NATS server: open ones, and closed ones with why they closed. */
 function connectionsFrom(address: string): { open: number; closed: Array<{ reason?: string }> } {
-  const on = (path: string) => NATS_HOSTS.flatMap((name) => (lab.monitor<Connz>(name, path).connections ?? []).filter((conn) => conn.ip === address));
+  const on = (path: string) =>
+    NATS_HOSTS.flatMap((name) => (lab.monitor<Connz>(name, path).connections ?? []).filter((conn) => conn.ip === address));
   return { open: on('/connz').length, closed: on('/connz?state=closed') };
 }
 
@@ -74,7 +75,23 @@ function ctl2(): { url: string; adminKey: string; ca?: string } {
 
 /** An HTTP call made from inside a lab host's namespace (curl there, with the lab's CA): its status and parsed body. */
 function httpFrom(hostName: string, method: string, url: string, body: unknown): { status: number; body: Record<string, unknown> } {
-  const out = inNetns(lab.host(hostName).netns, 'curl', '-s', '--max-time', '20', ...(lab.pki ? ['--cacert', lab.pki.ca] : []), '-X', method, '-H', 'content-type: application/json', '-d', JSON.stringify(body), '-w', '\n%{http_code}', url);
+  const out = inNetns(
+    lab.host(hostName).netns,
+    'curl',
+    '-s',
+    '--max-time',
+    '20',
+    ...(lab.pki ? ['--cacert', lab.pki.ca] : []),
+    '-X',
+    method,
+    '-H',
+    'content-type: application/json',
+    '-d',
+    JSON.stringify(body),
+    '-w',
+    '\n%{http_code}',
+    url,
+  );
   const status = Number(out.slice(out.lastIndexOf('\n') + 1));
   return { status, body: JSON.parse(out.slice(0, out.lastIndexOf('\n')) || '{}') as Record<string, unknown> };
 }
@@ -103,7 +120,7 @@ async function engineExec(hostname: string, cmd: string[]): Promise<string> {
   // The engine multiplexes stdout and stderr in frames of an 8-byte header and a payload.
   const raw = Buffer.concat(chunks);
   let out = '';
-  for (let at = 0; at + 8 <= raw.length; ) {
+  for (let at = 0; at + 8 <= raw.length;) {
     const size = raw.readUInt32BE(at + 4);
     out += raw.subarray(at + 8, at + 8 + size).toString();
     at += 8 + size;
@@ -114,7 +131,7 @@ async function engineExec(hostname: string, cmd: string[]): Promise<string> {
 beforeAll(async () => {
   secrets.push(...lab.ownSecrets());
   secrets.push({ what: 'a secret environment value given to a container', value: envSecret });
-  secrets.push({ what: 'an exec\'s output marker', value: outputMarker });
+  secrets.push({ what: "an exec's output marker", value: outputMarker });
   const created = await api(lab, 'POST', '/node/_all/container/docker', {
     body: { image: IMAGE, name: PROBE, cmd: ['sleep', '3600'], env: { LAB_SECRET: envSecret }, auto_start: true },
   });
@@ -129,16 +146,23 @@ describe('every target kind, across the hosts', () => {
     ['role:web', ['web-01', 'web-02']],
     ['role:web,zone:eu', ['web-01']],
   ];
-  it.each(cases)('runs an exec on %s: each targeted host answers the output marker, read from its container\'s environment', async (target, expected) => {
-    const res = await api(lab, 'POST', `/node/${target}/container/docker/${PROBE}/exec`, { body: { cmd: ['sh', '-c', 'echo "$LAB_SECRET" | rev'] } });
-    expect(res.status).toBe(202);
-    expect(hostnamesOf(res)).toEqual(expected);
-    for (const row of rowsOf(res)) expect(row).toMatchObject({ status: 'ok', stdout: `${outputMarker}\n`, exit_code: 0 });
-  });
+  it.each(cases)(
+    "runs an exec on %s: each targeted host answers the output marker, read from its container's environment",
+    async (target, expected) => {
+      const res = await api(lab, 'POST', `/node/${target}/container/docker/${PROBE}/exec`, {
+        body: { cmd: ['sh', '-c', 'echo "$LAB_SECRET" | rev'] },
+      });
+      expect(res.status).toBe(202);
+      expect(hostnamesOf(res)).toEqual(expected);
+      for (const row of rowsOf(res)) expect(row).toMatchObject({ status: 'ok', stdout: `${outputMarker}\n`, exit_code: 0 });
+    },
+  );
 
   it('runs a create on _any on exactly one engine', async () => {
     const run = `any-${randomBytes(3).toString('hex')}`;
-    const res = await api(lab, 'POST', '/node/_any/container/docker', { body: { image: IMAGE, cmd: ['true'], labels: { 'lab.run': run } } });
+    const res = await api(lab, 'POST', '/node/_any/container/docker', {
+      body: { image: IMAGE, cmd: ['true'], labels: { 'lab.run': run } },
+    });
     expect(res.status).toBe(202);
     expect(rowsOf(res)).toHaveLength(1);
     const counts = await Promise.all(HOSTS.map((host) => countContainers(lab.docker(host), `lab.run=${run}`)));
@@ -194,11 +218,18 @@ describe('a registry with a password, on a host of its own', () => {
     const remote = `${registry.address}/busybox`;
     const auth = registryAuthHeader({ username: 'fleet', password, serveraddress: registry.address });
     secrets.push({ what: 'the X-Registry-Auth header', value: auth });
-    secrets.push({ what: 'the registry\'s Basic credentials (engine to registry)', value: Buffer.from(`fleet:${password}`).toString('base64') });
+    secrets.push({
+      what: "the registry's Basic credentials (engine to registry)",
+      value: Buffer.from(`fleet:${password}`).toString('base64'),
+    });
     await lab.docker('web-01').getImage(IMAGE).tag({ repo: remote, tag: 't1' });
-    const pushed = await api(lab, 'POST', `/node/web-01/container/docker/image/${encodeURIComponent(remote)}/push?tag=t1`, { headers: { 'x-registry-auth': auth } });
+    const pushed = await api(lab, 'POST', `/node/web-01/container/docker/image/${encodeURIComponent(remote)}/push?tag=t1`, {
+      headers: { 'x-registry-auth': auth },
+    });
     expect(pushed.status).toBe(202);
-    const pulled = await api(lab, 'POST', `/node/_all/container/docker/image/pull?fromImage=${encodeURIComponent(remote)}&tag=t1`, { headers: { 'x-registry-auth': auth } });
+    const pulled = await api(lab, 'POST', `/node/_all/container/docker/image/pull?fromImage=${encodeURIComponent(remote)}&tag=t1`, {
+      headers: { 'x-registry-auth': auth },
+    });
     expect(pulled.status).toBe(202);
     expect(rowsOf(pulled).map((row) => row.status)).toEqual(['ok', 'ok', 'ok']);
     const expected = await imageIdOn(lab.docker('web-01'), IMAGE);
@@ -207,11 +238,11 @@ describe('a registry with a password, on a host of its own', () => {
 });
 
 describe('the docker CLI and a file upload, through a gateway on another host', () => {
-  it('creates a container on web-01 with the real docker binary (DOCKER_HOST at ctl-2\'s proxy)', async () => {
+  it("creates a container on web-01 with the real docker binary (DOCKER_HOST at ctl-2's proxy)", async () => {
     const configDir = join(lab.dir, 'docker-config');
     mkdirSync(configDir, { recursive: true });
     const key = lab.mintKey('operator', { subject: 'lab-cli' });
-    secrets.push({ what: 'the docker CLI\'s API key', value: key });
+    secrets.push({ what: "the docker CLI's API key", value: key });
     writeFileSync(join(configDir, 'config.json'), JSON.stringify({ HttpHeaders: { Authorization: `Bearer ${key}` } }));
     // DOCKER_CERT_PATH holds the lab's CA only: the gateway asks for no client certificate, the API key is the login.
     const certPath = join(lab.dir, 'docker-certs');
@@ -256,23 +287,26 @@ describe('impostors on the lab network', () => {
     lab.network.addHost('intruder', 51);
   });
 
-  attack('a host on the lab network with no credentials, or web-01\'s user JWT with an NKey of its own, logs in to a NATS server: refused, no connection from it stays open', async () => {
-    const intruder = lab.host('intruder').address;
-    const server = lab.natsServerUrl('nats-1');
-    expect(lab.natsLoginFrom('intruder', server)).toMatch(/^REFUSED .*Authorization Violation/i);
-    // web-01's creds (public JWT) with another key's seed: the server's nonce signed by the wrong NKey.
-    const web01 = lab.agentLogin('web-01').creds ?? '';
-    const wrongSeed = new TextDecoder().decode(nkeys.createUser().getSeed());
-    const wrongKey = web01.replace(/(-----BEGIN USER NKEY SEED-----\s*)\S+/, `$1${wrongSeed}`);
-    expect(wrongKey).not.toBe(web01);
-    expect(lab.natsLoginFrom('intruder', server, { creds: wrongKey })).toMatch(/^REFUSED .*Authorization Violation/i);
-    const open = lab.monitor<Connz>('nats-1', '/connz?auth=true');
-    expect((open.connections ?? []).filter((conn) => conn.ip === intruder)).toEqual([]);
-    const closed = lab.monitor<Connz>('nats-1', '/connz?state=closed&auth=true');
-    const refused = (closed.connections ?? []).filter((conn) => conn.ip === intruder);
-    expect(refused.length).toBe(2);
-    for (const conn of refused) expect(conn).toMatchObject({ reason: 'Authentication Failure' });
-  });
+  attack(
+    "a host on the lab network with no credentials, or web-01's user JWT with an NKey of its own, logs in to a NATS server: refused, no connection from it stays open",
+    async () => {
+      const intruder = lab.host('intruder').address;
+      const server = lab.natsServerUrl('nats-1');
+      expect(lab.natsLoginFrom('intruder', server)).toMatch(/^REFUSED .*Authorization Violation/i);
+      // web-01's creds (public JWT) with another key's seed: the server's nonce signed by the wrong NKey.
+      const web01 = lab.agentLogin('web-01').creds ?? '';
+      const wrongSeed = new TextDecoder().decode(nkeys.createUser().getSeed());
+      const wrongKey = web01.replace(/(-----BEGIN USER NKEY SEED-----\s*)\S+/, `$1${wrongSeed}`);
+      expect(wrongKey).not.toBe(web01);
+      expect(lab.natsLoginFrom('intruder', server, { creds: wrongKey })).toMatch(/^REFUSED .*Authorization Violation/i);
+      const open = lab.monitor<Connz>('nats-1', '/connz?auth=true');
+      expect((open.connections ?? []).filter((conn) => conn.ip === intruder)).toEqual([]);
+      const closed = lab.monitor<Connz>('nats-1', '/connz?state=closed&auth=true');
+      const refused = (closed.connections ?? []).filter((conn) => conn.ip === intruder);
+      expect(refused.length).toBe(2);
+      for (const conn of refused) expect(conn).toMatchObject({ reason: 'Authentication Failure' });
+    },
+  );
 
   attack('a host on the lab network with no API key calls a gateway: 401, nothing created on any engine', async () => {
     const res = await labFetch(`${lab.url}/node/_all/container/docker`, {
@@ -285,58 +319,85 @@ describe('impostors on the lab network', () => {
     for (const host of HOSTS) expect(await countContainers(lab.docker(host), 'lab.run=keyless')).toBe(0);
   });
 
-  attack('a host with a certificate from a foreign CA: refused at the TLS handshake by every NATS server\'s routes, and its certificate logs it in to no client port', async () => {
-    for (const name of NATS_HOSTS) {
-      const varz = lab.monitor<{ tls_required?: boolean; cluster?: { tls_required?: boolean; tls_verify?: boolean } }>(name, '/varz');
-      expect({ client: varz.tls_required, routes: varz.cluster?.tls_required, verified: varz.cluster?.tls_verify }).toEqual({ client: true, routes: true, verified: true });
-    }
-    const thief = lab.network.addHost('intruder-2', 52);
-    const dir = join(lab.dir, 'foreign-ca');
-    const foreign = foreignClientCertificate(dir, 'intruder-2');
-    // A nats-server of its own on the thief's host, routed to every lab server with the foreign certificate.
-    const routes = NATS_HOSTS.map((name) => `nats-route://${lab.host(name).address}:${lab.natsNode(name).routePort}`);
-    const config = join(dir, 'nats.conf');
-    writeFileSync(config, [
-      'server_name: "intruder-2"',
-      `listen: "${thief.address}:4222"`,
-      'cluster {',
-      '  name: "fleet"',
-      `  listen: "${thief.address}:6222"`,
-      `  routes: [${routes.map((route) => JSON.stringify(route)).join(', ')}]`,
-      `  tls { cert_file: ${JSON.stringify(foreign.certFile)}, key_file: ${JSON.stringify(foreign.keyFile)}, ca_file: ${JSON.stringify(foreign.caFile)}, verify: true, timeout: 5 }`,
-      '}',
-      '',
-    ].join('\n'));
-    const pid = spawnService({ command: findExecutable('nats-server'), args: ['-c', config], logFile: join(dir, 'nats.log'), detached: false, netns: thief.netns });
-    try {
-      const refusedBy = (index: number) =>
-        readFileSync(logFileOf(lab.dir, `nats-${index}`), 'utf8')
-          .split('\n')
-          .some((line) => line.includes(`${thief.address}:`) && /TLS route handshake error/.test(line));
-      await waitFor('every lab server to refuse the foreign certificate at the route handshake', () => NATS_HOSTS.every((_, at) => refusedBy(at + 1)), { timeoutMs: 20_000, intervalMs: 250 });
-    } finally {
-      await stopByPid(pid, { marker: config });
-    }
-    for (const name of NATS_HOSTS) {
-      const routez = lab.monitor<{ routes?: Array<{ ip: string; remote_id: string }> }>(name, '/routez');
-      expect((routez.routes ?? []).filter((route) => route.ip === thief.address)).toEqual([]);
-      expect(routez.routes ?? []).toHaveLength(NATS_HOSTS.length - 1);
-    }
-    // On the client port the server asks for no certificate: presenting one buys nothing, the login is still refused.
-    for (const name of NATS_HOSTS) {
-      expect(lab.natsLoginFrom('intruder-2', lab.natsServerUrl(name), { tls: { caFile: caFile(), certFile: foreign.certFile, keyFile: foreign.keyFile } })).toMatch(/^REFUSED .*Authorization Violation/i);
-    }
-    const seen = connectionsFrom(thief.address);
-    expect(seen.open).toBe(0);
-    expect(seen.closed).toHaveLength(NATS_HOSTS.length);
-    for (const conn of seen.closed) expect(conn.reason).toBe('Authentication Failure');
-  });
+  attack(
+    "a host with a certificate from a foreign CA: refused at the TLS handshake by every NATS server's routes, and its certificate logs it in to no client port",
+    async () => {
+      for (const name of NATS_HOSTS) {
+        const varz = lab.monitor<{ tls_required?: boolean; cluster?: { tls_required?: boolean; tls_verify?: boolean } }>(name, '/varz');
+        expect({ client: varz.tls_required, routes: varz.cluster?.tls_required, verified: varz.cluster?.tls_verify }).toEqual({
+          client: true,
+          routes: true,
+          verified: true,
+        });
+      }
+      const thief = lab.network.addHost('intruder-2', 52);
+      const dir = join(lab.dir, 'foreign-ca');
+      const foreign = foreignClientCertificate(dir, 'intruder-2');
+      // A nats-server of its own on the thief's host, routed to every lab server with the foreign certificate.
+      const routes = NATS_HOSTS.map((name) => `nats-route://${lab.host(name).address}:${lab.natsNode(name).routePort}`);
+      const config = join(dir, 'nats.conf');
+      writeFileSync(
+        config,
+        [
+          'server_name: "intruder-2"',
+          `listen: "${thief.address}:4222"`,
+          'cluster {',
+          '  name: "fleet"',
+          `  listen: "${thief.address}:6222"`,
+          `  routes: [${routes.map((route) => JSON.stringify(route)).join(', ')}]`,
+          `  tls { cert_file: ${JSON.stringify(foreign.certFile)}, key_file: ${JSON.stringify(foreign.keyFile)}, ca_file: ${JSON.stringify(foreign.caFile)}, verify: true, timeout: 5 }`,
+          '}',
+          '',
+        ].join('\n'),
+      );
+      const pid = spawnService({
+        command: findExecutable('nats-server'),
+        args: ['-c', config],
+        logFile: join(dir, 'nats.log'),
+        detached: false,
+        netns: thief.netns,
+      });
+      try {
+        const refusedBy = (index: number) =>
+          readFileSync(logFileOf(lab.dir, `nats-${index}`), 'utf8')
+            .split('\n')
+            .some((line) => line.includes(`${thief.address}:`) && /TLS route handshake error/.test(line));
+        await waitFor(
+          'every lab server to refuse the foreign certificate at the route handshake',
+          () => NATS_HOSTS.every((_, at) => refusedBy(at + 1)),
+          { timeoutMs: 20_000, intervalMs: 250 },
+        );
+      } finally {
+        await stopByPid(pid, { marker: config });
+      }
+      for (const name of NATS_HOSTS) {
+        const routez = lab.monitor<{ routes?: Array<{ ip: string; remote_id: string }> }>(name, '/routez');
+        expect((routez.routes ?? []).filter((route) => route.ip === thief.address)).toEqual([]);
+        expect(routez.routes ?? []).toHaveLength(NATS_HOSTS.length - 1);
+      }
+      // On the client port the server asks for no certificate: presenting one buys nothing, the login is still refused.
+      for (const name of NATS_HOSTS) {
+        expect(
+          lab.natsLoginFrom('intruder-2', lab.natsServerUrl(name), {
+            tls: { caFile: caFile(), certFile: foreign.certFile, keyFile: foreign.keyFile },
+          }),
+        ).toMatch(/^REFUSED .*Authorization Violation/i);
+      }
+      const seen = connectionsFrom(thief.address);
+      expect(seen.open).toBe(0);
+      expect(seen.closed).toHaveLength(NATS_HOSTS.length);
+      for (const conn of seen.closed) expect(conn.reason).toBe('Authentication Failure');
+    },
+  );
 });
 
 describe('partitions', () => {
   it('an agent cut off mid-job gets its timeout row, comes back live when healed, and ran the job exactly once', async () => {
     await engineExec('web-01', ['sh', '-c', ': > /count']);
-    const slow = api(lab, 'POST', `/node/web-01/container/docker/${PROBE}/exec?timeout=6`, { body: { cmd: ['sh', '-c', 'sleep 3; echo A >> /count'] }, timeoutMs: 30_000 });
+    const slow = api(lab, 'POST', `/node/web-01/container/docker/${PROBE}/exec?timeout=6`, {
+      body: { cmd: ['sh', '-c', 'sleep 3; echo A >> /count'] },
+      timeoutMs: 30_000,
+    });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     lab.network.pullCable('web-01', NATS_HOSTS);
     try {
@@ -344,13 +405,17 @@ describe('partitions', () => {
       expect(res.status).toBe(504);
       expect(res.body).toMatchObject({ error: 'timeout: agent did not respond within 6s', code: 504 });
       const job = await api(lab, 'GET', `/job/${res.body.job_id}`);
-      expect(rowsOf(job)).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'failed', error_code: 504, error: expect.stringMatching(/^timeout/) })]);
+      expect(rowsOf(job)).toEqual([
+        expect.objectContaining({ hostname: 'web-01', status: 'failed', error_code: 504, error: expect.stringMatching(/^timeout/) }),
+      ]);
       await waitFor('web-01 to be seen gone', async () => !(await agentLive('web-01')), { timeoutMs: 30_000, intervalMs: 500 });
     } finally {
       lab.network.heal('web-01');
     }
     await waitFor('web-01 to be live again', () => agentLive('web-01'), { timeoutMs: 90_000, intervalMs: 500 });
-    const after = await api(lab, 'POST', `/node/web-01/container/docker/${PROBE}/exec`, { body: { cmd: ['sh', '-c', 'echo B >> /count'] } });
+    const after = await api(lab, 'POST', `/node/web-01/container/docker/${PROBE}/exec`, {
+      body: { cmd: ['sh', '-c', 'echo B >> /count'] },
+    });
     expect(rowsOf(after)[0]).toMatchObject({ status: 'ok', exit_code: 0 });
     // A redelivery of the first job after the heal would show as a second A.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -363,16 +428,28 @@ describe('partitions', () => {
       // Its clients were reset and went to the other two; the raft groups it led elect new leaders there.
       // nats-3 itself still lists the clients it lost until its next ping; the other two must hold them all now.
       const clients = ['ctl-1', 'ctl-2', ...HOSTS].map((name) => lab.host(name).address);
-      await waitFor('every client to reconnect to nats-1 or nats-2', () => {
-        const held = new Set(['nats-1', 'nats-2'].flatMap((name) => (lab.monitor<Connz>(name, '/connz').connections ?? []).map((conn) => conn.ip)));
-        const missing = clients.filter((address) => !held.has(address));
-        if (missing.length > 0) throw new Error(`not on nats-1 or nats-2 yet: ${missing.join(', ')}`);
-        return true;
-      }, { timeoutMs: 30_000, intervalMs: 500 });
-      await waitFor('every agent live without nats-3', async () => (await Promise.all(HOSTS.map(agentLive))).every(Boolean), { timeoutMs: 30_000, intervalMs: 500 });
+      await waitFor(
+        'every client to reconnect to nats-1 or nats-2',
+        () => {
+          const held = new Set(
+            ['nats-1', 'nats-2'].flatMap((name) => (lab.monitor<Connz>(name, '/connz').connections ?? []).map((conn) => conn.ip)),
+          );
+          const missing = clients.filter((address) => !held.has(address));
+          if (missing.length > 0) throw new Error(`not on nats-1 or nats-2 yet: ${missing.join(', ')}`);
+          return true;
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      await waitFor('every agent live without nats-3', async () => (await Promise.all(HOSTS.map(agentLive))).every(Boolean), {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+      });
       for (let i = 0; i < 3; i++) {
         const run = `nats-cut-${i}`;
-        const res = await api(lab, 'POST', '/node/_all/container/docker', { body: { image: IMAGE, cmd: ['true'], labels: { 'lab.run': run } }, timeoutMs: 60_000 });
+        const res = await api(lab, 'POST', '/node/_all/container/docker', {
+          body: { image: IMAGE, cmd: ['true'], labels: { 'lab.run': run } },
+          timeoutMs: 60_000,
+        });
         expect(res.status).toBe(202);
         expect(rowsOf(res).map((row) => row.status)).toEqual(['ok', 'ok', 'ok']);
         for (const host of HOSTS) expect(await countContainers(lab.docker(host), `lab.run=${run}`)).toBe(1);
@@ -384,15 +461,22 @@ describe('partitions', () => {
     await waitForClusterHealth(lab.cluster, 60_000);
   }, 180_000);
 
-  it('a gateway cut off from NATS answers 503 with the error body by the job\'s deadline, not a hang; nothing runs', async () => {
-    await waitFor('ctl-2 to list every agent live', async () => {
-      const listed = await api(ctl2(), 'GET', '/agent', { timeoutMs: 5_000 });
-      return (listed.body.agents as Array<{ live: boolean }>).filter((agent) => agent.live).length === HOSTS.length;
-    }, { timeoutMs: 30_000, intervalMs: 500 });
+  it("a gateway cut off from NATS answers 503 with the error body by the job's deadline, not a hang; nothing runs", async () => {
+    await waitFor(
+      'ctl-2 to list every agent live',
+      async () => {
+        const listed = await api(ctl2(), 'GET', '/agent', { timeoutMs: 5_000 });
+        return (listed.body.agents as Array<{ live: boolean }>).filter((agent) => agent.live).length === HOSTS.length;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
     lab.network.cut('ctl-2', NATS_HOSTS);
     try {
       const started = Date.now();
-      const res = await api(ctl2(), 'POST', '/node/_all/container/docker?timeout=5', { body: { image: IMAGE, cmd: ['true'], labels: { 'lab.run': 'gateway-cut' } }, timeoutMs: 40_000 });
+      const res = await api(ctl2(), 'POST', '/node/_all/container/docker?timeout=5', {
+        body: { image: IMAGE, cmd: ['true'], labels: { 'lab.run': 'gateway-cut' } },
+        timeoutMs: 40_000,
+      });
       const elapsedMs = Date.now() - started;
       process.stdout.write(`[multihost] a gateway cut off from NATS answered ${res.status} in ${elapsedMs} ms\n`);
       expect(res.status).toBe(503);
@@ -417,36 +501,51 @@ describe('impostors that only agent identities stop', () => {
     const token = String(issued.body.token);
     secrets.push({ what: 'a join token', value: token });
     const owner = nkeys.createUser();
-    const joined = await api(lab, 'POST', '/agent/join', { key: null, body: { hostname: 'web-09', token, public_key: owner.getPublicKey() } });
+    const joined = await api(lab, 'POST', '/agent/join', {
+      key: null,
+      body: { hostname: 'web-09', token, public_key: owner.getPublicKey() },
+    });
     expect(joined.status).toBe(200);
     const thief = lab.network.addHost('intruder-3', 53);
     const thiefKey = nkeys.createUser();
-    const replay = httpFrom('intruder-3', 'POST', `${lab.url}/agent/join`, { hostname: 'web-09', token, public_key: thiefKey.getPublicKey() });
+    const replay = httpFrom('intruder-3', 'POST', `${lab.url}/agent/join`, {
+      hostname: 'web-09',
+      token,
+      public_key: thiefKey.getPublicKey(),
+    });
     expect(replay.status).toBeGreaterThanOrEqual(400);
     expect(replay.status).toBeLessThan(500);
     expect(replay.body).toMatchObject({ error: expect.any(String), details: expect.any(String), code: replay.status });
     const seed = new TextDecoder().decode(thiefKey.getSeed());
-    for (const name of NATS_HOSTS) expect(lab.natsLoginFrom('intruder-3', lab.natsServerUrl(name), { nkeySeed: seed })).toMatch(/^REFUSED /);
+    for (const name of NATS_HOSTS)
+      expect(lab.natsLoginFrom('intruder-3', lab.natsServerUrl(name), { nkeySeed: seed })).toMatch(/^REFUSED /);
     expect(connectionsFrom(thief.address).open).toBe(0);
   });
 
   // Last of the attacks: web-02 has no identity after it.
-  attack('an agent identity an admin revoked: the agent is cut off at once, and what it logged in with, copied to another host, logs in nowhere', async () => {
-    const stolen = lab.agentLogin('web-02');
-    const agent = lab.host('web-02').address;
-    expect(connectionsFrom(agent).open).toBe(1);
-    const revoked = await api(lab, 'DELETE', '/agent/web-02/identity');
-    expect(revoked.status).toBe(200);
-    // Cut off at once: no server keeps its connection, and its reconnects are refused.
-    await eventually('no server keeps web-02\'s connection', () => connectionsFrom(agent).open === 0, 5_000);
-    await eventually('web-02\'s reconnect refused', () => connectionsFrom(agent).closed.some((conn) => conn.reason === 'Authentication Failure'), 10_000);
-    expect(connectionsFrom(agent).open).toBe(0);
-    const thief = lab.network.addHost('intruder-4', 54);
-    for (const name of NATS_HOSTS) expect(lab.natsLoginFrom('intruder-4', lab.natsServerUrl(name), stolen)).toMatch(/^REFUSED /);
-    const seen = connectionsFrom(thief.address);
-    expect(seen.open).toBe(0);
-    expect(seen.closed).toHaveLength(NATS_HOSTS.length);
-  });
+  attack(
+    'an agent identity an admin revoked: the agent is cut off at once, and what it logged in with, copied to another host, logs in nowhere',
+    async () => {
+      const stolen = lab.agentLogin('web-02');
+      const agent = lab.host('web-02').address;
+      expect(connectionsFrom(agent).open).toBe(1);
+      const revoked = await api(lab, 'DELETE', '/agent/web-02/identity');
+      expect(revoked.status).toBe(200);
+      // Cut off at once: no server keeps its connection, and its reconnects are refused.
+      await eventually("no server keeps web-02's connection", () => connectionsFrom(agent).open === 0, 5_000);
+      await eventually(
+        "web-02's reconnect refused",
+        () => connectionsFrom(agent).closed.some((conn) => conn.reason === 'Authentication Failure'),
+        10_000,
+      );
+      expect(connectionsFrom(agent).open).toBe(0);
+      const thief = lab.network.addHost('intruder-4', 54);
+      for (const name of NATS_HOSTS) expect(lab.natsLoginFrom('intruder-4', lab.natsServerUrl(name), stolen)).toMatch(/^REFUSED /);
+      const seen = connectionsFrom(thief.address);
+      expect(seen.open).toBe(0);
+      expect(seen.closed).toHaveLength(NATS_HOSTS.length);
+    },
+  );
 });
 
 describe('the wire', () => {

@@ -62,7 +62,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const JOB = randomUUID();
 const MARK = `forged-${JOB.slice(0, 8)}`;
 /** What a forged job on web-02 would run: a container whose name the engine can be asked for. */
-const FORGED_JOB = JSON.stringify({ job_id: JOB, operation: 'docker.container.create', target: 'web-02', params: { body: { image: 'local/busybox:latest', name: MARK } }, deadline: Date.now() + 600_000 });
+const FORGED_JOB = JSON.stringify({
+  job_id: JOB,
+  operation: 'docker.container.create',
+  target: 'web-02',
+  params: { body: { image: 'local/busybox:latest', name: MARK } },
+  deadline: Date.now() + 600_000,
+});
 
 interface StreamState {
   messages: number;
@@ -79,7 +85,12 @@ async function brokerState(): Promise<Map<string, StreamState>> {
     const detail = await jsm.streams.info(info.config.name, { subjects_filter: '>' });
     const consumers: string[] = [];
     for await (const consumer of jsm.consumers.list(info.config.name)) consumers.push(consumer.name);
-    states.set(info.config.name, { messages: detail.state.messages, lastSeq: detail.state.last_seq, consumers: consumers.sort(), subjects: detail.state.subjects ?? {} });
+    states.set(info.config.name, {
+      messages: detail.state.messages,
+      lastSeq: detail.state.last_seq,
+      consumers: consumers.sort(),
+      subjects: detail.state.subjects ?? {},
+    });
   }
   return states;
 }
@@ -100,14 +111,18 @@ async function expectUntouched(before: Map<string, StreamState>, opts: { gateway
     expect({ name, consumers: now.consumers }).toEqual({ name, consumers: was.consumers });
     if (name === AUDIT_STREAM && opts.gatewayAudits) {
       // The gateway's own entries for the test's HTTP calls land a little later; each must be one.
-      for (const entry of await auditSince(was.lastSeq + 1)) expect(JSON.parse(entry)).toEqual(expect.objectContaining({ caller: 'local-admin', method: expect.any(String), path: expect.any(String) }));
+      for (const entry of await auditSince(was.lastSeq + 1))
+        expect(JSON.parse(entry)).toEqual(
+          expect.objectContaining({ caller: 'local-admin', method: expect.any(String), path: expect.any(String) }),
+        );
       continue;
     }
     if (!AGENT_WRITTEN.has(name)) {
       expect({ name, messages: now.messages, lastSeq: now.lastSeq }).toEqual({ name, messages: was.messages, lastSeq: was.lastSeq });
       continue;
     }
-    const notWeb01 = (subjects: Record<string, number>) => Object.fromEntries(Object.entries(subjects).filter(([subject]) => !subject.endsWith('.web-01')));
+    const notWeb01 = (subjects: Record<string, number>) =>
+      Object.fromEntries(Object.entries(subjects).filter(([subject]) => !subject.endsWith('.web-01')));
     // A purge or rollup would have dropped the other keys; a deputy write would have added one.
     expect({ name, subjects: notWeb01(now.subjects) }).toEqual({ name, subjects: notWeb01(was.subjects) });
   }
@@ -137,7 +152,11 @@ const STREAMS = [
 
 /** Every JetStream API request nats-server 2.9 takes, on every stream and its consumers, with a body that would do harm if obeyed. */
 function jetStreamApiRequests(prefix = '$JS.API'): Array<[string, string]> {
-  const steal = (stream: string) => JSON.stringify({ stream_name: stream, config: { deliver_subject: `${agentInboxPrefix('web-01')}.stolen`, ack_policy: 'none', deliver_policy: 'all' } });
+  const steal = (stream: string) =>
+    JSON.stringify({
+      stream_name: stream,
+      config: { deliver_subject: `${agentInboxPrefix('web-01')}.stolen`, ack_policy: 'none', deliver_policy: 'all' },
+    });
   const requests: Array<[string, string]> = [
     [`${prefix}.INFO`, ''],
     [`${prefix}.STREAM.LIST`, '{}'],
@@ -148,14 +167,29 @@ function jetStreamApiRequests(prefix = '$JS.API'): Array<[string, string]> {
     [`${prefix}.STREAM.CREATE.STOLEN`, JSON.stringify({ name: 'STOLEN', subjects: ['fleet.>', '$KV.>'] })],
   ];
   for (const stream of STREAMS) {
-    for (const verb of ['CREATE', 'UPDATE']) requests.push([`${prefix}.STREAM.${verb}.${stream}`, JSON.stringify({ name: stream, subjects: ['fleet.>'], max_msgs: 1 })]);
-    for (const verb of ['DELETE', 'INFO', 'SNAPSHOT', 'RESTORE', 'LEADER.STEPDOWN', 'PEER.REMOVE']) requests.push([`${prefix}.STREAM.${verb}.${stream}`, '{"deliver_subject":"_INBOX_web-01.snap","peer":"fleet-nats"}']);
-    requests.push([`${prefix}.STREAM.PURGE.${stream}`, '{}'], [`${prefix}.STREAM.MSG.GET.${stream}`, '{"seq":1}'], [`${prefix}.STREAM.MSG.DELETE.${stream}`, '{"seq":1,"no_erase":true}']);
-    requests.push([`${prefix}.DIRECT.GET.${stream}`, '{"seq":1}'], [`${prefix}.DIRECT.GET.${stream}.${kvSubject(ENROLLMENTS_BUCKET, 'db-01')}`, '']);
-    requests.push([`${prefix}.CONSUMER.LIST.${stream}`, '{}'], [`${prefix}.CONSUMER.NAMES.${stream}`, '{}'], [`${prefix}.CONSUMER.CREATE.${stream}`, steal(stream)], [`${prefix}.CONSUMER.CREATE.${stream}.stolen.${jobSubject('web-02')}`, steal(stream)]);
+    for (const verb of ['CREATE', 'UPDATE'])
+      requests.push([`${prefix}.STREAM.${verb}.${stream}`, JSON.stringify({ name: stream, subjects: ['fleet.>'], max_msgs: 1 })]);
+    for (const verb of ['DELETE', 'INFO', 'SNAPSHOT', 'RESTORE', 'LEADER.STEPDOWN', 'PEER.REMOVE'])
+      requests.push([`${prefix}.STREAM.${verb}.${stream}`, '{"deliver_subject":"_INBOX_web-01.snap","peer":"fleet-nats"}']);
+    requests.push(
+      [`${prefix}.STREAM.PURGE.${stream}`, '{}'],
+      [`${prefix}.STREAM.MSG.GET.${stream}`, '{"seq":1}'],
+      [`${prefix}.STREAM.MSG.DELETE.${stream}`, '{"seq":1,"no_erase":true}'],
+    );
+    requests.push(
+      [`${prefix}.DIRECT.GET.${stream}`, '{"seq":1}'],
+      [`${prefix}.DIRECT.GET.${stream}.${kvSubject(ENROLLMENTS_BUCKET, 'db-01')}`, ''],
+    );
+    requests.push(
+      [`${prefix}.CONSUMER.LIST.${stream}`, '{}'],
+      [`${prefix}.CONSUMER.NAMES.${stream}`, '{}'],
+      [`${prefix}.CONSUMER.CREATE.${stream}`, steal(stream)],
+      [`${prefix}.CONSUMER.CREATE.${stream}.stolen.${jobSubject('web-02')}`, steal(stream)],
+    );
     for (const consumer of ['stolen', agentConsumerName('web-01'), agentConsumerName('web-02')]) {
       requests.push([`${prefix}.CONSUMER.DURABLE.CREATE.${stream}.${consumer}`, steal(stream)]);
-      for (const verb of ['DELETE', 'INFO', 'MSG.NEXT', 'LEADER.STEPDOWN']) requests.push([`${prefix}.CONSUMER.${verb}.${stream}.${consumer}`, verb === 'MSG.NEXT' ? '{"batch":10}' : '']);
+      for (const verb of ['DELETE', 'INFO', 'MSG.NEXT', 'LEADER.STEPDOWN'])
+        requests.push([`${prefix}.CONSUMER.${verb}.${stream}.${consumer}`, verb === 'MSG.NEXT' ? '{"batch":10}' : '']);
     }
   }
   return requests;
@@ -202,120 +236,181 @@ function web01Publishes(registryRecord = ''): Array<[string, string | Uint8Array
   ];
 }
 
-test('web-01 publishes exactly what its permissions list, and they are its own host\'s subjects only', async () => {
+test("web-01 publishes exactly what its permissions list, and they are its own host's subjects only", async () => {
   const allowed = agentPermissions('web-01');
-  expect(allowed.publish.allow.sort()).toEqual(web01Publishes().map(([subject]) => subject.replace(JOB, '*').replace(/\.1\.1\.1\.1700000000000000000\.0$/, '.>').replace('.forged', '.*')).sort());
+  expect(allowed.publish.allow.sort()).toEqual(
+    web01Publishes()
+      .map(([subject]) =>
+        subject
+          .replace(JOB, '*')
+          .replace(/\.1\.1\.1\.1700000000000000000\.0$/, '.>')
+          .replace('.forged', '.*'),
+      )
+      .sort(),
+  );
   for (const subject of [...allowed.publish.allow, ...allowed.subscribe.allow]) expect(subject).toMatch(/web-01|^fleet\.cancel\.\*$/);
 });
 
-attack('web-01 calls every JetStream API subject on every stream, under $JS.API and under its own API prefix: nothing answers, nothing changes', async () => {
-  const before = await brokerState();
-  const requests = [...jetStreamApiRequests(), ...jetStreamApiRequests(AGENT_JETSTREAM_API_PREFIX)];
-  const answers = await Promise.all(
-    requests.map(([subject, body]) =>
-      logins.web01.nc.request(subject, body, { timeout: 2_000 }).then(
-        (reply) => `${subject} answered ${reply.string()}`,
-        () => undefined,
+attack(
+  'web-01 calls every JetStream API subject on every stream, under $JS.API and under its own API prefix: nothing answers, nothing changes',
+  async () => {
+    const before = await brokerState();
+    const requests = [...jetStreamApiRequests(), ...jetStreamApiRequests(AGENT_JETSTREAM_API_PREFIX)];
+    const answers = await Promise.all(
+      requests.map(([subject, body]) =>
+        logins.web01.nc.request(subject, body, { timeout: 2_000 }).then(
+          (reply) => `${subject} answered ${reply.string()}`,
+          () => undefined,
+        ),
       ),
-    ),
-  );
-  // The one API request its account imports: its own consumer's info, which it binds with.
-  const ownConsumerInfo = `${AGENT_JETSTREAM_API_PREFIX}.CONSUMER.INFO.${jobsStreamOf('web-01')}.${agentConsumerName('web-01')}`;
-  expect(answers.filter((answer) => answer && !answer.startsWith(`${ownConsumerInfo} `))).toEqual([]);
-  expect(answers.find((answer) => answer?.startsWith(`${ownConsumerInfo} `))).toContain(`"deliver_subject":"${agentDeliverSubject('web-01')}"`);
-  await logins.web01.violationFor('$JS.API.STREAM.PURGE.KV_fleet_enrollments');
-  await logins.web01.violationFor(`${AGENT_JETSTREAM_API_PREFIX}.STREAM.PURGE.KV_fleet_enrollments`);
-  await expectUntouched(before);
-}, 60_000);
+    );
+    // The one API request its account imports: its own consumer's info, which it binds with.
+    const ownConsumerInfo = `${AGENT_JETSTREAM_API_PREFIX}.CONSUMER.INFO.${jobsStreamOf('web-01')}.${agentConsumerName('web-01')}`;
+    expect(answers.filter((answer) => answer && !answer.startsWith(`${ownConsumerInfo} `))).toEqual([]);
+    expect(answers.find((answer) => answer?.startsWith(`${ownConsumerInfo} `))).toContain(
+      `"deliver_subject":"${agentDeliverSubject('web-01')}"`,
+    );
+    await logins.web01.violationFor('$JS.API.STREAM.PURGE.KV_fleet_enrollments');
+    await logins.web01.violationFor(`${AGENT_JETSTREAM_API_PREFIX}.STREAM.PURGE.KV_fleet_enrollments`);
+    await expectUntouched(before);
+  },
+  60_000,
+);
 
-attack('web-01 names a JetStream API subject, another host\'s job or key, an enrolment or the audit as the reply of every publish it may make: no answer lands there', async () => {
-  const before = await brokerState();
-  const replies = [...PROTECTED_SUBJECTS, ...jetStreamApiRequests().map(([subject]) => subject)];
-  let sent = 0;
-  const record = await jsm.streams.getMessage(kvStreamName(AGENTS_BUCKET), { last_by_subj: kvSubject(AGENTS_BUCKET, 'web-01') });
-  for (const [subject, payload, hdrs] of web01Publishes(record?.string())) {
-    for (const reply of replies) {
-      logins.web01.nc.publish(subject, payload, { reply, headers: hdrs });
-      sent++;
+attack(
+  "web-01 names a JetStream API subject, another host's job or key, an enrolment or the audit as the reply of every publish it may make: no answer lands there",
+  async () => {
+    const before = await brokerState();
+    const replies = [...PROTECTED_SUBJECTS, ...jetStreamApiRequests().map(([subject]) => subject)];
+    let sent = 0;
+    const record = await jsm.streams.getMessage(kvStreamName(AGENTS_BUCKET), { last_by_subj: kvSubject(AGENTS_BUCKET, 'web-01') });
+    for (const [subject, payload, hdrs] of web01Publishes(record?.string())) {
+      for (const reply of replies) {
+        logins.web01.nc.publish(subject, payload, { reply, headers: hdrs });
+        sent++;
+      }
+      await logins.web01.nc.flush();
     }
-    await logins.web01.nc.flush();
-  }
-  expect(sent).toBeGreaterThan(5_000);
-  // JetStream's pub acks, the consumer info and the ack-acks are answered by now.
-  await sleep(1_500);
-  await expectUntouched(before);
-}, 90_000);
+    expect(sent).toBeGreaterThan(5_000);
+    // JetStream's pub acks, the consumer info and the ack-acks are answered by now.
+    await sleep(1_500);
+    await expectUntouched(before);
+  },
+  90_000,
+);
 
-attack('web-01 writes its own result and registry keys with Nats-Rollup (all, sub), a purge marker or any other JetStream header: no other key is purged or written', async () => {
-  const before = await brokerState();
-  const js = jetstream(logins.web01.nc);
-  for (const key of [kvSubject(RESULTS_BUCKET, resultKey(JOB, 'web-01')), kvSubject(AGENTS_BUCKET, 'web-01')]) {
-    for (const [name, value] of [['Nats-Rollup', 'all'], ['Nats-Rollup', 'sub'], ['KV-Operation', 'PURGE']]) {
+attack(
+  'web-01 writes its own result and registry keys with Nats-Rollup (all, sub), a purge marker or any other JetStream header: no other key is purged or written',
+  async () => {
+    const before = await brokerState();
+    const js = jetstream(logins.web01.nc);
+    for (const key of [kvSubject(RESULTS_BUCKET, resultKey(JOB, 'web-01')), kvSubject(AGENTS_BUCKET, 'web-01')]) {
+      for (const [name, value] of [
+        ['Nats-Rollup', 'all'],
+        ['Nats-Rollup', 'sub'],
+        ['KV-Operation', 'PURGE'],
+      ]) {
+        const hdrs = headers();
+        hdrs.set(name, value);
+        if (name === 'KV-Operation') hdrs.set('Nats-Rollup', 'sub');
+        await expect(js.publish(key, FORGED_JOB, { headers: hdrs, timeout: 2_000 })).rejects.toThrow(/rollup not permitted/);
+      }
+    }
+    // The other headers JetStream reads only bind or dedupe the publisher's own message: stored or refused, nothing else moves.
+    const web02Dispatch = `${JOB}.web-02`;
+    for (const [name, value] of [
+      ['Nats-Msg-Id', web02Dispatch],
+      ['Nats-Expected-Stream', AUDIT_STREAM],
+      ['Nats-Expected-Last-Sequence', '0'],
+      ['Nats-Expected-Last-Subject-Sequence', '0'],
+      ['Nats-Expected-Last-Msg-Id', web02Dispatch],
+      ['KV-Operation', 'DEL'],
+    ]) {
       const hdrs = headers();
       hdrs.set(name, value);
-      if (name === 'KV-Operation') hdrs.set('Nats-Rollup', 'sub');
-      await expect(js.publish(key, FORGED_JOB, { headers: hdrs, timeout: 2_000 })).rejects.toThrow(/rollup not permitted/);
+      await js
+        .publish(kvSubject(RESULTS_BUCKET, resultKey(randomUUID(), 'web-01')), FORGED_JOB, { headers: hdrs, timeout: 2_000 })
+        .catch(() => undefined);
     }
-  }
-  // The other headers JetStream reads only bind or dedupe the publisher's own message: stored or refused, nothing else moves.
-  const web02Dispatch = `${JOB}.web-02`;
-  for (const [name, value] of [['Nats-Msg-Id', web02Dispatch], ['Nats-Expected-Stream', AUDIT_STREAM], ['Nats-Expected-Last-Sequence', '0'], ['Nats-Expected-Last-Subject-Sequence', '0'], ['Nats-Expected-Last-Msg-Id', web02Dispatch], ['KV-Operation', 'DEL']]) {
-    const hdrs = headers();
-    hdrs.set(name, value);
-    await js.publish(kvSubject(RESULTS_BUCKET, resultKey(randomUUID(), 'web-01')), FORGED_JOB, { headers: hdrs, timeout: 2_000 }).catch(() => undefined);
-  }
-  for (const bucket of KV_BUCKETS) {
-    const { config } = await jsm.streams.info(kvStreamName(bucket));
-    expect({ bucket, rollup: config.allow_rollup_hdrs, purge: config.deny_purge, remove: config.deny_delete }).toEqual({ bucket, rollup: false, purge: true, remove: true });
-  }
-  await expectUntouched(before);
-});
+    for (const bucket of KV_BUCKETS) {
+      const { config } = await jsm.streams.info(kvStreamName(bucket));
+      expect({ bucket, rollup: config.allow_rollup_hdrs, purge: config.deny_purge, remove: config.deny_delete }).toEqual({
+        bucket,
+        rollup: false,
+        purge: true,
+        remove: true,
+      });
+    }
+    await expectUntouched(before);
+  },
+);
 
-attack("web-01 asks the gateway for its job's credential, upload and file part with web-02's inbox or a JetStream subject as the reply: nothing lands there", async () => {
-  const credential = `deputy-${randomUUID()}`;
-  const landed: string[] = [];
-  const listener = logins.web02.nc.subscribe(`${agentInboxPrefix('web-02')}.deputy.>`, { callback: (_err, msg) => void landed.push(`${msg.subject} ${msg.string().slice(0, 80)}`) });
-  await untilLive('web-01');
-  // web-01's real agent is frozen, so the gateway holds its jobs' credential, upload and download until their deadline.
-  await fleet.killAgent('web-01', 'SIGSTOP');
-  try {
-    const auth = registryAuthHeader({ username: 'fleet', password: credential, serveraddress: '127.0.0.1:1' });
-    const pull = await fetch(`${fleet.url}/node/web-01/container/docker/image/pull?fromImage=127.0.0.1:1/none&tag=t&async=true&timeout=20`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${fleet.adminKey}`, 'x-registry-auth': auth },
+attack(
+  "web-01 asks the gateway for its job's credential, upload and file part with web-02's inbox or a JetStream subject as the reply: nothing lands there",
+  async () => {
+    const credential = `deputy-${randomUUID()}`;
+    const landed: string[] = [];
+    const listener = logins.web02.nc.subscribe(`${agentInboxPrefix('web-02')}.deputy.>`, {
+      callback: (_err, msg) => void landed.push(`${msg.subject} ${msg.string().slice(0, 80)}`),
     });
-    const accepted = { status: pull.status, body: (await pull.json()) as { job_id: string } };
-    expect(accepted).toEqual({ status: 202, body: expect.objectContaining({ job_id: expect.any(String) }) });
-    const pullJob = accepted.body.job_id;
-    const own = await logins.web01.nc.request(secretSubject(pullJob, 'web-01'), '', { timeout: 2_000 });
-    // The gateway does answer this asker: the credential is really there to be diverted.
-    expect(Buffer.from(own.string(), 'base64url').toString()).toContain(credential);
+    await untilLive('web-01');
+    // web-01's real agent is frozen, so the gateway holds its jobs' credential, upload and download until their deadline.
+    await fleet.killAgent('web-01', 'SIGSTOP');
+    try {
+      const auth = registryAuthHeader({ username: 'fleet', password: credential, serveraddress: '127.0.0.1:1' });
+      const pull = await fetch(
+        `${fleet.url}/node/web-01/container/docker/image/pull?fromImage=127.0.0.1:1/none&tag=t&async=true&timeout=20`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${fleet.adminKey}`, 'x-registry-auth': auth },
+        },
+      );
+      const accepted = { status: pull.status, body: (await pull.json()) as { job_id: string } };
+      expect(accepted).toEqual({ status: 202, body: expect.objectContaining({ job_id: expect.any(String) }) });
+      const pullJob = accepted.body.job_id;
+      const own = await logins.web01.nc.request(secretSubject(pullJob, 'web-01'), '', { timeout: 2_000 });
+      // The gateway does answer this asker: the credential is really there to be diverted.
+      expect(Buffer.from(own.string(), 'base64url').toString()).toContain(credential);
 
-    // Its dispatch is stored before the broker's state is taken, so only the attack could move it.
-    for (let i = 0; i < 50 && (await jsm.streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') }))?.json<{ job_id: string }>().job_id !== pullJob; i++) await sleep(100);
-    const before = await brokerState();
-    const web02Shard = (await jsm.streams.info(jobsStreamOf('web-02'), { subjects_filter: jobSubject('web-02') })).state.messages;
-    const replies = [`${agentInboxPrefix('web-02')}.deputy.1`, ...PROTECTED_SUBJECTS, `$JS.API.STREAM.PURGE.${kvStreamName(ENROLLMENTS_BUCKET)}`, `$JS.API.CONSUMER.CREATE.${jobsStreamOf('web-02')}`];
-    const start = headers();
-    start.set(TRANSFER_HEADERS.seq, '0');
-    start.set(TRANSFER_HEADERS.part, 'start');
-    for (const reply of replies) {
-      logins.web01.nc.publish(secretSubject(pullJob, 'web-01'), '', { reply });
-      logins.web01.nc.publish(uploadSubject(pullJob, 'web-01'), JSON.stringify({ after: 0 }), { reply });
-      logins.web01.nc.publish(downloadSubject(pullJob, 'web-01'), '{}', { reply, headers: start });
+      // Its dispatch is stored before the broker's state is taken, so only the attack could move it.
+      for (
+        let i = 0;
+        i < 50 &&
+        (await jsm.streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') }))?.json<{ job_id: string }>()
+          .job_id !== pullJob;
+        i++
+      )
+        await sleep(100);
+      const before = await brokerState();
+      const web02Shard = (await jsm.streams.info(jobsStreamOf('web-02'), { subjects_filter: jobSubject('web-02') })).state.messages;
+      const replies = [
+        `${agentInboxPrefix('web-02')}.deputy.1`,
+        ...PROTECTED_SUBJECTS,
+        `$JS.API.STREAM.PURGE.${kvStreamName(ENROLLMENTS_BUCKET)}`,
+        `$JS.API.CONSUMER.CREATE.${jobsStreamOf('web-02')}`,
+      ];
+      const start = headers();
+      start.set(TRANSFER_HEADERS.seq, '0');
+      start.set(TRANSFER_HEADERS.part, 'start');
+      for (const reply of replies) {
+        logins.web01.nc.publish(secretSubject(pullJob, 'web-01'), '', { reply });
+        logins.web01.nc.publish(uploadSubject(pullJob, 'web-01'), JSON.stringify({ after: 0 }), { reply });
+        logins.web01.nc.publish(downloadSubject(pullJob, 'web-01'), '{}', { reply, headers: start });
+      }
+      await logins.web01.nc.flush();
+      await sleep(1_000);
+      expect(landed).toEqual([]);
+      expect((await jsm.streams.info(jobsStreamOf('web-02'), { subjects_filter: jobSubject('web-02') })).state.messages).toBe(web02Shard);
+      // The pull's job and record were written before `before`; its audit entry may land later.
+      await expectUntouched(before, { gatewayAudits: true });
+      for (const entry of await auditSince(0))
+        expect([entry.includes(credential), entry.includes(auth.replace(/=+$/, ''))]).toEqual([false, false]);
+    } finally {
+      await fleet.killAgent('web-01', 'SIGCONT');
+      listener.unsubscribe();
     }
-    await logins.web01.nc.flush();
-    await sleep(1_000);
-    expect(landed).toEqual([]);
-    expect((await jsm.streams.info(jobsStreamOf('web-02'), { subjects_filter: jobSubject('web-02') })).state.messages).toBe(web02Shard);
-    // The pull's job and record were written before `before`; its audit entry may land later.
-    await expectUntouched(before, { gatewayAudits: true });
-    for (const entry of await auditSince(0)) expect([entry.includes(credential), entry.includes(auth.replace(/=+$/, ''))]).toEqual([false, false]);
-  } finally {
-    await fleet.killAgent('web-01', 'SIGCONT');
-    listener.unsubscribe();
-  }
-});
+  },
+);
 
 /**
  * Waits for the host's next heartbeat: the gateway follows the registry by subscription, so it also

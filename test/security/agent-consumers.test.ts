@@ -7,7 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
-import { AGENTS_BUCKET, agentConsumerName, ENROLLMENTS_BUCKET, JOB_RECORDS_STREAM, jobsStreamOf, jobSubject, RESULTS_BUCKET } from '@fleet/contracts/protocol';
+import {
+  AGENTS_BUCKET,
+  agentConsumerName,
+  ENROLLMENTS_BUCKET,
+  JOB_RECORDS_STREAM,
+  jobsStreamOf,
+  jobSubject,
+  RESULTS_BUCKET,
+} from '@fleet/contracts/protocol';
 import { GATEWAY_LOGIN, useNatsLogins } from '../support/agent-login';
 import { attack } from '../support/attacks';
 import { countContainers } from '../support/docker';
@@ -39,69 +47,100 @@ async function containersMarked(hostname: string, mark: string): Promise<number>
 const WEB01_STREAM = jobsStreamOf('web-01');
 const WEB01_CONSUMER = agentConsumerName('web-01');
 
-attack("web-01's login re-creates agent_web-01 to deliver to db-01's inbox (or fleet.audit): refused, and web-01's next job runs on web-01 only", async () => {
-  // No `$JS.API.INFO` check: the login may not ask it (README "What an agent's NATS login can and cannot do").
-  const intruderJsm = await jetstreamManager(logins.web01.nc, { timeout: 2_000, checkAPI: false });
-  await expect(intruderJsm.consumers.delete(WEB01_STREAM, WEB01_CONSUMER)).rejects.toThrow();
-  await logins.web01.violationFor(`$JS.API.CONSUMER.DELETE.${WEB01_STREAM}.${WEB01_CONSUMER}`);
-  for (const deliverTo of [agentDeliverSubject('db-01'), 'fleet.audit']) {
-    const config = { durable_name: WEB01_CONSUMER, deliver_subject: deliverTo, filter_subject: jobSubject('web-01'), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New };
-    await expect(intruderJsm.consumers.add(WEB01_STREAM, config)).rejects.toThrow();
-  }
-  // Every subject form nats-server 2.9 takes a consumer creation on.
-  for (const subject of [
-    `$JS.API.CONSUMER.DURABLE.CREATE.${WEB01_STREAM}.${WEB01_CONSUMER}`,
-    `$JS.API.CONSUMER.CREATE.${WEB01_STREAM}.${WEB01_CONSUMER}`,
-    `$JS.API.CONSUMER.CREATE.${WEB01_STREAM}`,
-  ]) {
-    logins.web01.nc.publish(subject, JSON.stringify({ stream_name: WEB01_STREAM, config: { durable_name: WEB01_CONSUMER, deliver_subject: agentDeliverSubject('db-01'), ack_policy: 'explicit' } }));
-    await logins.web01.violationFor(subject);
-  }
+attack(
+  "web-01's login re-creates agent_web-01 to deliver to db-01's inbox (or fleet.audit): refused, and web-01's next job runs on web-01 only",
+  async () => {
+    // No `$JS.API.INFO` check: the login may not ask it (README "What an agent's NATS login can and cannot do").
+    const intruderJsm = await jetstreamManager(logins.web01.nc, { timeout: 2_000, checkAPI: false });
+    await expect(intruderJsm.consumers.delete(WEB01_STREAM, WEB01_CONSUMER)).rejects.toThrow();
+    await logins.web01.violationFor(`$JS.API.CONSUMER.DELETE.${WEB01_STREAM}.${WEB01_CONSUMER}`);
+    for (const deliverTo of [agentDeliverSubject('db-01'), 'fleet.audit']) {
+      const config = {
+        durable_name: WEB01_CONSUMER,
+        deliver_subject: deliverTo,
+        filter_subject: jobSubject('web-01'),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+      };
+      await expect(intruderJsm.consumers.add(WEB01_STREAM, config)).rejects.toThrow();
+    }
+    // Every subject form nats-server 2.9 takes a consumer creation on.
+    for (const subject of [
+      `$JS.API.CONSUMER.DURABLE.CREATE.${WEB01_STREAM}.${WEB01_CONSUMER}`,
+      `$JS.API.CONSUMER.CREATE.${WEB01_STREAM}.${WEB01_CONSUMER}`,
+      `$JS.API.CONSUMER.CREATE.${WEB01_STREAM}`,
+    ]) {
+      logins.web01.nc.publish(
+        subject,
+        JSON.stringify({
+          stream_name: WEB01_STREAM,
+          config: { durable_name: WEB01_CONSUMER, deliver_subject: agentDeliverSubject('db-01'), ack_policy: 'explicit' },
+        }),
+      );
+      await logins.web01.violationFor(subject);
+    }
 
-  // The broker: web-01's consumer still delivers to web-01's inbox, and it is the stream's only consumer of web-01's subject.
-  const consumer = await gatewayJsm.consumers.info(WEB01_STREAM, WEB01_CONSUMER);
-  expect(consumer.config.deliver_subject).toBe(agentDeliverSubject('web-01'));
-  const consumers = [];
-  for await (const info of gatewayJsm.consumers.list(WEB01_STREAM)) consumers.push(info.config.deliver_subject);
-  expect(consumers.filter((subject) => subject !== undefined && !subject.startsWith('_INBOX_'))).toEqual([]);
+    // The broker: web-01's consumer still delivers to web-01's inbox, and it is the stream's only consumer of web-01's subject.
+    const consumer = await gatewayJsm.consumers.info(WEB01_STREAM, WEB01_CONSUMER);
+    expect(consumer.config.deliver_subject).toBe(agentDeliverSubject('web-01'));
+    const consumers = [];
+    for await (const info of gatewayJsm.consumers.list(WEB01_STREAM)) consumers.push(info.config.deliver_subject);
+    expect(consumers.filter((subject) => subject !== undefined && !subject.startsWith('_INBOX_'))).toEqual([]);
 
-  // The engines: web-01's next job ran on web-01, not on db-01.
-  const mark = await createMarked('web-01');
-  expect(await containersMarked('web-01', mark)).toBe(1);
-  expect(await containersMarked('db-01', mark)).toBe(0);
-});
-
-attack("a consumer (made with a login that may) delivering web-01's jobs to db-01's inbox: db-01's worker refuses them, nothing runs on db-01", async () => {
-  const rogue = 'rogue_to_db01';
-  await gatewayJsm.consumers.add(WEB01_STREAM, {
-    durable_name: rogue,
-    deliver_subject: agentDeliverSubject('db-01'),
-    filter_subject: jobSubject('web-01'),
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.New,
-  });
-  try {
+    // The engines: web-01's next job ran on web-01, not on db-01.
     const mark = await createMarked('web-01');
-    // db-01 got the delivery and said why it refused it.
-    for (let i = 0; i < 100 && !fleet.log('agent-db-01').includes('refused a delivery'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(fleet.log('agent-db-01')).toContain("refused a delivery that is not from this host's own stream, consumer and job subject");
     expect(await containersMarked('web-01', mark)).toBe(1);
     expect(await containersMarked('db-01', mark)).toBe(0);
-  } finally {
-    await gatewayJsm.consumers.delete(WEB01_STREAM, rogue);
-  }
-});
+  },
+);
 
-attack("web-01's login reads STREAM.INFO of the results, registry, enrollment, job record and job streams (every job id and host): refused", async () => {
-  const replies: string[] = [];
-  for (const stream of [`KV_${RESULTS_BUCKET}`, `KV_${AGENTS_BUCKET}`, `KV_${ENROLLMENTS_BUCKET}`, JOB_RECORDS_STREAM, jobsStreamOf('db-01'), WEB01_STREAM]) {
-    const subject = `$JS.API.STREAM.INFO.${stream}`;
-    const reply = await logins.web01.nc.request(subject, JSON.stringify({ subjects_filter: '>' }), { timeout: 1_000 }).catch(() => undefined);
-    if (reply) replies.push(reply.string());
-    await logins.web01.violationFor(subject);
-  }
-  expect(replies).toEqual([]);
-});
+attack(
+  "a consumer (made with a login that may) delivering web-01's jobs to db-01's inbox: db-01's worker refuses them, nothing runs on db-01",
+  async () => {
+    const rogue = 'rogue_to_db01';
+    await gatewayJsm.consumers.add(WEB01_STREAM, {
+      durable_name: rogue,
+      deliver_subject: agentDeliverSubject('db-01'),
+      filter_subject: jobSubject('web-01'),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+    });
+    try {
+      const mark = await createMarked('web-01');
+      // db-01 got the delivery and said why it refused it.
+      for (let i = 0; i < 100 && !fleet.log('agent-db-01').includes('refused a delivery'); i++)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(fleet.log('agent-db-01')).toContain("refused a delivery that is not from this host's own stream, consumer and job subject");
+      expect(await containersMarked('web-01', mark)).toBe(1);
+      expect(await containersMarked('db-01', mark)).toBe(0);
+    } finally {
+      await gatewayJsm.consumers.delete(WEB01_STREAM, rogue);
+    }
+  },
+);
+
+attack(
+  "web-01's login reads STREAM.INFO of the results, registry, enrollment, job record and job streams (every job id and host): refused",
+  async () => {
+    const replies: string[] = [];
+    for (const stream of [
+      `KV_${RESULTS_BUCKET}`,
+      `KV_${AGENTS_BUCKET}`,
+      `KV_${ENROLLMENTS_BUCKET}`,
+      JOB_RECORDS_STREAM,
+      jobsStreamOf('db-01'),
+      WEB01_STREAM,
+    ]) {
+      const subject = `$JS.API.STREAM.INFO.${stream}`;
+      const reply = await logins.web01.nc
+        .request(subject, JSON.stringify({ subjects_filter: '>' }), { timeout: 1_000 })
+        .catch(() => undefined);
+      if (reply) replies.push(reply.string());
+      await logins.web01.violationFor(subject);
+    }
+    expect(replies).toEqual([]);
+  },
+);
 
 it('a restarted agent binds to the consumer the gateway made and runs its jobs (the legitimate path)', async () => {
   await fleet.killAgent('web-01', 'SIGKILL');
@@ -141,7 +180,10 @@ it("a gateway starting again repairs consumers deleted or pointed elsewhere mean
     const shape = (agents: Array<{ hostname: string; enrollment: string; labels: object; drained: boolean }>) =>
       agents.map(({ hostname, enrollment, labels, drained }) => ({ hostname, enrollment, labels, drained }));
     expect(shape(after)).toEqual(shape(before));
-    expect(after.find((agent: { hostname: string }) => agent.hostname === 'db-01')).toMatchObject({ drained: true, enrollment: 'accepted' });
+    expect(after.find((agent: { hostname: string }) => agent.hostname === 'db-01')).toMatchObject({
+      drained: true,
+      enrollment: 'accepted',
+    });
   } finally {
     expect((await api(fleet, 'POST', '/agent/db-01/undrain')).status).toBe(200);
   }

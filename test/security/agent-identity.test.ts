@@ -24,7 +24,10 @@ import { useTestFleet } from '../support/suite';
 
 /** Low enough for the flood below, above the few refused joins the other attacks make. */
 const FAILED_AUTH_PER_MINUTE = 20;
-const fleet = useTestFleet({ agents: [{ hostname: 'web-01', labels: { role: 'web' } }], gatewayEnv: { FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE: String(FAILED_AUTH_PER_MINUTE) } });
+const fleet = useTestFleet({
+  agents: [{ hostname: 'web-01', labels: { role: 'web' } }],
+  gatewayEnv: { FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE: String(FAILED_AUTH_PER_MINUTE) },
+});
 let gatewayNats: NatsConnection;
 
 beforeAll(async () => {
@@ -37,7 +40,8 @@ afterAll(async () => {
 
 const natsPort = () => Number(new URL(fleet.natsUrl).port);
 const monitorPort = () => fleet.state.nats?.monitorPort ?? 0;
-const refusedLogin = (opts: Parameters<typeof connect>[0]) => expect(connect({ servers: fleet.natsUrl, maxReconnectAttempts: 0, ...opts })).rejects.toThrow(/authorization|authentication/i);
+const refusedLogin = (opts: Parameters<typeof connect>[0]) =>
+  expect(connect({ servers: fleet.natsUrl, maxReconnectAttempts: 0, ...opts })).rejects.toThrow(/authorization|authentication/i);
 
 /** A join made the way an agent makes it: a fresh NKey, the token, the public key only. */
 async function join(hostname: string, token: string, key = newUserKey()) {
@@ -46,7 +50,9 @@ async function join(hostname: string, token: string, key = newUserKey()) {
 }
 
 async function joinToken(hostname: string, ttlSeconds?: number): Promise<string> {
-  const res = await api(fleet, 'POST', `/agent/${hostname}/join-token`, { body: ttlSeconds === undefined ? {} : { ttl_seconds: ttlSeconds } });
+  const res = await api(fleet, 'POST', `/agent/${hostname}/join-token`, {
+    body: ttlSeconds === undefined ? {} : { ttl_seconds: ttlSeconds },
+  });
   expect(res.status).toBe(201);
   return res.body.token as string;
 }
@@ -73,7 +79,12 @@ attack("log in with a user JWT forged for web-01's account, signed by a foreign 
   expect(account).toMatch(/^A[A-Z2-7]{55}$/);
   const foreignSigner = newAccountKey();
   const user = newUserKey();
-  const claims = { type: 'user' as const, version: 2 as const, pub: agentPermissions('web-01').publish, sub: agentPermissions('web-01').subscribe };
+  const claims = {
+    type: 'user' as const,
+    version: 2 as const,
+    pub: agentPermissions('web-01').publish,
+    sub: agentPermissions('web-01').subscribe,
+  };
   // Claims to be issued for web-01's account by a key that account does not list.
   const forged = signClaims(foreignSigner, user.getPublicKey(), 'agent-web-01', { ...claims, issuer_account: account });
   await refusedLogin({ authenticator: jwtAuthenticator(forged, user.getSeed()), inboxPrefix: agentInboxPrefix('web-01') });
@@ -92,7 +103,13 @@ attack('a removed agent: its live connection is cut at once (connz), it cannot r
   expect(joined.res.status).toBe(200);
   await api(fleet, 'POST', '/agent/ghost-01/accept', { body: { labels: { role: 'ghost' } } });
   const account = joined.res.body.account as string;
-  const nc = await connect({ servers: fleet.natsUrl, ...natsLogin(joined.creds), inboxPrefix: agentInboxPrefix('ghost-01'), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const nc = await connect({
+    servers: fleet.natsUrl,
+    ...natsLogin(joined.creds),
+    inboxPrefix: agentInboxPrefix('ghost-01'),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
   const statuses: string[] = [];
   void (async () => {
     for await (const status of nc.status()) statuses.push(`${status.type} ${'error' in status ? String(status.error) : ''}`);
@@ -162,9 +179,15 @@ attack("another host's join token (web-07's, used for web-08): refused, and web-
 attack('a made-up join token, a public key that is a seed, an account key: refused before anything is looked up', async () => {
   expect((await join('web-09', `fjt_${'x'.repeat(43)}`)).res.status).toBe(401);
   const key = newUserKey();
-  const asSeed = await api(fleet, 'POST', '/agent/join', { key: null, body: { hostname: 'web-09', token: await joinToken('web-09'), public_key: Buffer.from(key.getSeed()).toString() } });
+  const asSeed = await api(fleet, 'POST', '/agent/join', {
+    key: null,
+    body: { hostname: 'web-09', token: await joinToken('web-09'), public_key: Buffer.from(key.getSeed()).toString() },
+  });
   expect(asSeed.status).toBe(400);
-  const asAccount = await api(fleet, 'POST', '/agent/join', { key: null, body: { hostname: 'web-09', token: await joinToken('web-09'), public_key: newAccountKey().getPublicKey() } });
+  const asAccount = await api(fleet, 'POST', '/agent/join', {
+    key: null,
+    body: { hostname: 'web-09', token: await joinToken('web-09'), public_key: newAccountKey().getPublicKey() },
+  });
   expect(asAccount.status).toBe(400);
   expect(await identityRecord('web-09')).toBeUndefined();
 });
@@ -178,61 +201,79 @@ attack('a join token or a removal asked for with a viewer, operator or scoped ad
   }
   expect(await identityRecord('web-01')).toBeDefined();
   // web-01 still logs in: nothing was revoked.
-  const nc = await connect({ servers: fleet.natsUrl, ...natsLogin(readFileSync(agentCredsFile(fleet.state, 'web-01'), 'utf8')), inboxPrefix: agentInboxPrefix('web-01') });
+  const nc = await connect({
+    servers: fleet.natsUrl,
+    ...natsLogin(readFileSync(agentCredsFile(fleet.state, 'web-01'), 'utf8')),
+    inboxPrefix: agentInboxPrefix('web-01'),
+  });
   await nc.close();
 });
 
-attack("an agent's seed and its join token: the seed mode 600 in a 700 directory, neither ever in a log, a gateway answer, a job record or the audit", async () => {
-  const credsFile = agentCredsFile(fleet.state, 'web-01');
-  expect((statSync(credsFile).mode & 0o777).toString(8)).toBe('600');
-  expect((statSync(dirname(credsFile)).mode & 0o777).toString(8)).toBe('700');
-  const seed = /SU[A-Z2-7]{56}/.exec(readFileSync(credsFile, 'utf8'))?.[0];
-  expect(seed).toBeDefined();
-  const token = await joinToken('web-10');
-  const joined = await join('web-10', token);
-  expect(joined.res.status).toBe(200);
-  const joinSeed = Buffer.from(joined.key.getSeed()).toString();
-  const job = await api(fleet, 'GET', '/node/web-01/container/docker');
-  expect(job.status).toBe(200);
-  const record = await api(fleet, 'GET', `/job/${job.body.job_id}`);
-  const audit = await api(fleet, 'GET', '/audit');
-  const agents = await api(fleet, 'GET', '/agent');
-  const seen = [fleet.log('gateway'), fleet.log('agent-web-01'), fleet.log('nats'), JSON.stringify(job.body), JSON.stringify(record.body), JSON.stringify(audit.body), JSON.stringify(agents.body)];
-  for (const text of [...seen, JSON.stringify(joined.res.body)]) {
-    for (const secret of [seed as string, joinSeed, token]) expect(text).not.toContain(secret);
-  }
-  expect(audit.status).toBe(200);
-});
+attack(
+  "an agent's seed and its join token: the seed mode 600 in a 700 directory, neither ever in a log, a gateway answer, a job record or the audit",
+  async () => {
+    const credsFile = agentCredsFile(fleet.state, 'web-01');
+    expect((statSync(credsFile).mode & 0o777).toString(8)).toBe('600');
+    expect((statSync(dirname(credsFile)).mode & 0o777).toString(8)).toBe('700');
+    const seed = /SU[A-Z2-7]{56}/.exec(readFileSync(credsFile, 'utf8'))?.[0];
+    expect(seed).toBeDefined();
+    const token = await joinToken('web-10');
+    const joined = await join('web-10', token);
+    expect(joined.res.status).toBe(200);
+    const joinSeed = Buffer.from(joined.key.getSeed()).toString();
+    const job = await api(fleet, 'GET', '/node/web-01/container/docker');
+    expect(job.status).toBe(200);
+    const record = await api(fleet, 'GET', `/job/${job.body.job_id}`);
+    const audit = await api(fleet, 'GET', '/audit');
+    const agents = await api(fleet, 'GET', '/agent');
+    const seen = [
+      fleet.log('gateway'),
+      fleet.log('agent-web-01'),
+      fleet.log('nats'),
+      JSON.stringify(job.body),
+      JSON.stringify(record.body),
+      JSON.stringify(audit.body),
+      JSON.stringify(agents.body),
+    ];
+    for (const text of [...seen, JSON.stringify(joined.res.body)]) {
+      for (const secret of [seed as string, joinSeed, token]) expect(text).not.toContain(secret);
+    }
+    expect(audit.status).toBe(200);
+  },
+);
 
-attack('the connect protocol carries the user JWT and a signature of the nonce: nothing that logs in again (captured on the wire)', async () => {
-  const relay = await captureRelay(natsPort());
-  try {
-    const creds = readFileSync(agentCredsFile(fleet.state, 'web-01'), 'utf8');
-    const nc = await connect({ servers: `127.0.0.1:${relay.port}`, ...natsLogin(creds), inboxPrefix: agentInboxPrefix('web-01') });
-    await nc.flush();
-    await nc.close();
-    const sent = Buffer.concat(relay.fromClient).toString('utf8');
-    const received = Buffer.concat(relay.fromServer).toString('utf8');
-    const connectLine = /^CONNECT (\{.*\})\r$/m.exec(sent)?.[1];
-    expect(connectLine).toBeDefined();
-    const connectOptions = JSON.parse(connectLine as string) as Record<string, unknown>;
-    const nonce = (JSON.parse(/^INFO (\{.*\}) *\r$/m.exec(received)?.[1] ?? '{}') as { nonce?: string }).nonce;
-    expect(nonce).toBeDefined();
-    const jwt = userJwtOfCreds(creds);
-    expect(connectOptions.jwt).toBe(jwt);
-    // The signature is over this connection's nonce only, by the key the JWT names: replaying it elsewhere fails (a new nonce each time).
-    const userKey = verifiedClaims(jwt).sub;
-    expect(fromPublic(userKey).verify(Buffer.from(nonce as string), Buffer.from(String(connectOptions.sig), 'base64url'))).toBe(true);
-    expect(connectOptions).not.toHaveProperty('pass');
-    expect(connectOptions).not.toHaveProperty('auth_token');
-    expect(sent).not.toMatch(/SU[A-Z2-7]{56}/);
-    expect(sent).not.toContain('NKEY SEED');
-    // Replaying the captured CONNECT on a new connection: the server's new nonce makes the signature worthless.
-    await expect(replayConnect(natsPort(), connectLine as string)).resolves.toMatch(/-ERR 'Authorization Violation'/);
-  } finally {
-    relay.close();
-  }
-});
+attack(
+  'the connect protocol carries the user JWT and a signature of the nonce: nothing that logs in again (captured on the wire)',
+  async () => {
+    const relay = await captureRelay(natsPort());
+    try {
+      const creds = readFileSync(agentCredsFile(fleet.state, 'web-01'), 'utf8');
+      const nc = await connect({ servers: `127.0.0.1:${relay.port}`, ...natsLogin(creds), inboxPrefix: agentInboxPrefix('web-01') });
+      await nc.flush();
+      await nc.close();
+      const sent = Buffer.concat(relay.fromClient).toString('utf8');
+      const received = Buffer.concat(relay.fromServer).toString('utf8');
+      const connectLine = /^CONNECT (\{.*\})\r$/m.exec(sent)?.[1];
+      expect(connectLine).toBeDefined();
+      const connectOptions = JSON.parse(connectLine as string) as Record<string, unknown>;
+      const nonce = (JSON.parse(/^INFO (\{.*\}) *\r$/m.exec(received)?.[1] ?? '{}') as { nonce?: string }).nonce;
+      expect(nonce).toBeDefined();
+      const jwt = userJwtOfCreds(creds);
+      expect(connectOptions.jwt).toBe(jwt);
+      // The signature is over this connection's nonce only, by the key the JWT names: replaying it elsewhere fails (a new nonce each time).
+      const userKey = verifiedClaims(jwt).sub;
+      expect(fromPublic(userKey).verify(Buffer.from(nonce as string), Buffer.from(String(connectOptions.sig), 'base64url'))).toBe(true);
+      expect(connectOptions).not.toHaveProperty('pass');
+      expect(connectOptions).not.toHaveProperty('auth_token');
+      expect(sent).not.toMatch(/SU[A-Z2-7]{56}/);
+      expect(sent).not.toContain('NKEY SEED');
+      // Replaying the captured CONNECT on a new connection: the server's new nonce makes the signature worthless.
+      await expect(replayConnect(natsPort(), connectLine as string)).resolves.toMatch(/-ERR 'Authorization Violation'/);
+    } finally {
+      relay.close();
+    }
+  },
+);
 
 // Last: it uses up this address's failed authentications for the minute.
 attack('guessing join tokens at speed: past the failed-authentication limit every guess is 429, and none joins', async () => {

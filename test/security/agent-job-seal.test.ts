@@ -32,13 +32,18 @@ afterAll(async () => {
 });
 
 function createJob(name: string): JobMessage {
-  return { job_id: randomUUID(), operation: 'docker.container.create', target: 'web-02', params: { body: { image: BUSYBOX_IMAGE, name, cmd: ['sleep', '300'] } }, deadline: Date.now() + 20_000 };
+  return {
+    job_id: randomUUID(),
+    operation: 'docker.container.create',
+    target: 'web-02',
+    params: { body: { image: BUSYBOX_IMAGE, name, cmd: ['sleep', '300'] } },
+    deadline: Date.now() + 20_000,
+  };
 }
 
 async function publish(hostname: string, message: object): Promise<void> {
   await jetstream(gatewayLogin).publish(jobSubject(hostname), JSON.stringify(message));
 }
-
 
 async function expectRefusedAndNotRun(jobId: string, name: string): Promise<void> {
   const row = await finalRow(results, jobId, 'web-02', 100);
@@ -47,23 +52,30 @@ async function expectRefusedAndNotRun(jobId: string, name: string): Promise<void
   expect(containers).toEqual([]);
 }
 
-attack('a job published into web-02\'s subject without a seal, or sealed with another key, runs nowhere', async () => {
+attack("a job published into web-02's subject without a seal, or sealed with another key, runs nowhere", async () => {
   const unsealed = createJob(`seal-none-${randomUUID().slice(0, 8)}`);
   await publish('web-02', unsealed);
   await expectRefusedAndNotRun(unsealed.job_id, (unsealed.params.body as { name: string }).name);
 
   const attacker = generateKeyPairSync('ed25519');
   const selfSealed = createJob(`seal-other-${randomUUID().slice(0, 8)}`);
-  await publish('web-02', { ...selfSealed, seal: signJobSeal('web-02', jobMessageDigest(selfSealed as unknown as Record<string, unknown>), attacker.privateKey) });
+  await publish('web-02', {
+    ...selfSealed,
+    seal: signJobSeal('web-02', jobMessageDigest(selfSealed as unknown as Record<string, unknown>), attacker.privateKey),
+  });
   await expectRefusedAndNotRun(selfSealed.job_id, (selfSealed.params.body as { name: string }).name);
 });
 
 attack("the gateway's own sealed message for web-01, copied into web-02's subject or changed, runs nowhere", async () => {
   const name = `seal-copy-${randomUUID().slice(0, 8)}`;
-  const genuine = await api(fleet, 'POST', '/node/web-01/container/docker', { body: { image: BUSYBOX_IMAGE, name, cmd: ['sleep', '300'] } });
+  const genuine = await api(fleet, 'POST', '/node/web-01/container/docker', {
+    body: { image: BUSYBOX_IMAGE, name, cmd: ['sleep', '300'] },
+  });
   expect(genuine.status).toBe(202);
   const jsm = await jetstreamManager(gatewayLogin);
-  const sent = (await jsm.streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') }))?.json<JobMessage>() as JobMessage;
+  const sent = (
+    await jsm.streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') })
+  )?.json<JobMessage>() as JobMessage;
   expect(sent).toMatchObject({ job_id: genuine.body.job_id, seal: expect.any(String) });
   // The genuine job ran where it was sent, so the sealed message is the real thing.
   expect(await fleet.docker('web-01').listContainers({ all: true, filters: JSON.stringify({ name: [name] }) })).toHaveLength(1);

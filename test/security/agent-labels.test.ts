@@ -47,7 +47,8 @@ async function createMarked(target: string, key: string = fleet.adminKey): Promi
 
 async function ranOn(mark: string): Promise<string[]> {
   const hosts = [];
-  for (const agent of fleet.agents) if ((await countContainers(fleet.docker(agent.hostname), `g1.mark=${mark}`)) > 0) hosts.push(agent.hostname);
+  for (const agent of fleet.agents)
+    if ((await countContainers(fleet.docker(agent.hostname), `g1.mark=${mark}`)) > 0) hosts.push(agent.hostname);
   return hosts;
 }
 
@@ -58,7 +59,12 @@ function fleetCli(args: string[]): Promise<{ code: number | null; stdout: string
       process.execPath,
       ['--import', 'tsx', 'apps/cli/src/main.ts', ...args],
       { env: { ...process.env, FLEET_URL: fleet.url, FLEET_API_KEY: fleet.adminKey }, timeout: 110_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr: stderr || (err?.signal ? `killed by ${err.signal}` : '') }),
+      (err, stdout, stderr) =>
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+          stdout,
+          stderr: stderr || (err?.signal ? `killed by ${err.signal}` : ''),
+        }),
     );
   });
 }
@@ -68,7 +74,13 @@ attack("db-01's login rewrites its registry record to role=web: a role:web key s
   const forged = () =>
     db01.nc.publish(
       '$KV.fleet_agents.db-01',
-      JSON.stringify({ hostname: 'db-01', labels: { role: 'web', zone: 'eu.west' }, agent_version: '0.1.0', engine: { healthy: true }, started_at: new Date().toISOString() }),
+      JSON.stringify({
+        hostname: 'db-01',
+        labels: { role: 'web', zone: 'eu.west' },
+        agent_version: '0.1.0',
+        engine: { healthy: true },
+        started_at: new Date().toISOString(),
+      }),
     );
   forged();
   const timer = setInterval(forged, 100);
@@ -120,15 +132,21 @@ attack('a new agent asking for role=web is pending: listed with what it asks for
   expect(await countContainers(fleet.docker('new-01'), 'g1.mark')).toBe(0);
 });
 
-attack('keys that may not change enrolment: a viewer, an operator, and a role:web-scoped admin cannot accept new-01 or move db-01 into role:web', async () => {
-  for (const key of [fleet.mintKey('viewer'), fleet.mintKey('operator'), fleet.mintKey('admin', { scope: 'role:web' })]) {
-    expect((await api(fleet, 'PUT', '/agent/db-01/labels', { key, body: { labels: { role: 'web' } } })).status).toBe(403);
-    expect((await api(fleet, 'POST', '/agent/new-01/accept', { key, body: { labels: { role: 'web' } } })).status).toBe(403);
-  }
-  const agents = (await api(fleet, 'GET', '/agent')).body.agents as Array<{ hostname: string; labels: object; enrollment: string }>;
-  expect(agents.find((agent) => agent.hostname === 'db-01')).toMatchObject({ labels: { role: 'db', zone: 'eu.west' }, enrollment: 'accepted' });
-  expect(agents.find((agent) => agent.hostname === 'new-01')).toMatchObject({ labels: {}, enrollment: 'pending' });
-});
+attack(
+  'keys that may not change enrolment: a viewer, an operator, and a role:web-scoped admin cannot accept new-01 or move db-01 into role:web',
+  async () => {
+    for (const key of [fleet.mintKey('viewer'), fleet.mintKey('operator'), fleet.mintKey('admin', { scope: 'role:web' })]) {
+      expect((await api(fleet, 'PUT', '/agent/db-01/labels', { key, body: { labels: { role: 'web' } } })).status).toBe(403);
+      expect((await api(fleet, 'POST', '/agent/new-01/accept', { key, body: { labels: { role: 'web' } } })).status).toBe(403);
+    }
+    const agents = (await api(fleet, 'GET', '/agent')).body.agents as Array<{ hostname: string; labels: object; enrollment: string }>;
+    expect(agents.find((agent) => agent.hostname === 'db-01')).toMatchObject({
+      labels: { role: 'db', zone: 'eu.west' },
+      enrollment: 'accepted',
+    });
+    expect(agents.find((agent) => agent.hostname === 'new-01')).toMatchObject({ labels: {}, enrollment: 'pending' });
+  },
+);
 
 it('bad labels are a 400 naming the field, and labels of a host not accepted are a 404', async () => {
   const bad = await api(fleet, 'PUT', '/agent/db-01/labels', { body: { labels: { 'role\nx': 'web' } } });

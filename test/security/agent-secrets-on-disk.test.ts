@@ -52,7 +52,13 @@ function fleetSecrets(): string[] {
 }
 
 function operatorSecrets(operator: NatsOperator): string[] {
-  return [operator.gatewayCredsFile, operator.systemCredsFile, operator.accountSignerFile, operator.gatewayAccountSeedFile, operator.agentUserSignerFile];
+  return [
+    operator.gatewayCredsFile,
+    operator.systemCredsFile,
+    operator.accountSignerFile,
+    operator.gatewayAccountSeedFile,
+    operator.agentUserSignerFile,
+  ];
 }
 
 function expectPrivate(files: string[], root: string): void {
@@ -70,46 +76,61 @@ function expectNoSecretIn(configFile: string): void {
   expect(config).toMatch(/^operator: "eyJ/m);
 }
 
-attack("a local user (nobody) reads the fleet's NATS config, its keys and creds, the agent's creds, the JWT secret: refused, and the config holds no secret", async () => {
-  expectPrivate(fleetSecrets(), fleet.dir);
-  for (const file of fleetSecrets()) {
-    const read = asNobody(['cat', file]);
-    expect(read.code).not.toBe(0);
-    expect(read.stdout).toBe('');
-    expect(read.stderr).toMatch(/permission denied/i);
-  }
-  expect(asNobody(['ls', fleet.dir]).code).not.toBe(0);
-  expectNoSecretIn(fleet.state.nats!.configFile);
-});
+attack(
+  "a local user (nobody) reads the fleet's NATS config, its keys and creds, the agent's creds, the JWT secret: refused, and the config holds no secret",
+  async () => {
+    expectPrivate(fleetSecrets(), fleet.dir);
+    for (const file of fleetSecrets()) {
+      const read = asNobody(['cat', file]);
+      expect(read.code).not.toBe(0);
+      expect(read.stdout).toBe('');
+      expect(read.stderr).toMatch(/permission denied/i);
+    }
+    expect(asNobody(['ls', fleet.dir]).code).not.toBe(0);
+    expectNoSecretIn(fleet.state.nats!.configFile);
+  },
+);
 
-attack("whoever holds the gateway's user JWT (public: it crosses the wire) still cannot log in as the gateway without its seed", async () => {
-  const operator = fleet.state.natsOperator!;
-  const gatewayJwt = userJwtOfCreds(readFileSync(operator.gatewayCredsFile, 'utf8'));
-  const otherSeed = newUserKey().getSeed();
-  await expect(connect({ servers: fleet.natsUrl, authenticator: jwtAuthenticator(gatewayJwt, otherSeed), maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
-  // The creds file's own seed does log in: the JWT is the real one.
-  const nc = await connect({ servers: fleet.natsUrl, ...natsLogin(readFileSync(operator.gatewayCredsFile, 'utf8')) });
-  await nc.close();
-});
+attack(
+  "whoever holds the gateway's user JWT (public: it crosses the wire) still cannot log in as the gateway without its seed",
+  async () => {
+    const operator = fleet.state.natsOperator!;
+    const gatewayJwt = userJwtOfCreds(readFileSync(operator.gatewayCredsFile, 'utf8'));
+    const otherSeed = newUserKey().getSeed();
+    await expect(
+      connect({ servers: fleet.natsUrl, authenticator: jwtAuthenticator(gatewayJwt, otherSeed), maxReconnectAttempts: 0 }),
+    ).rejects.toThrow(/authorization/i);
+    // The creds file's own seed does log in: the JWT is the real one.
+    const nc = await connect({ servers: fleet.natsUrl, ...natsLogin(readFileSync(operator.gatewayCredsFile, 'utf8')) });
+    await nc.close();
+  },
+);
 
-attack('a local user reads what `fleet nats-config` wrote (also over a 0644 config and seed replaced with --force): refused, no secret in the config', async () => {
-  const out = path.join(scratch, 'nats');
-  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'nats-config', '--out', out, '--json', ...args], { encoding: 'utf8', timeout: 90_000 });
-  const first = cli([]);
-  expect(first.stderr).toBe('');
-  expect(first.status).toBe(0);
-  const configFile = path.join(out, 'nats-server.conf');
-  // An operator's earlier, careless copies: readable by everyone.
-  chmodSync(configFile, 0o644);
-  chmodSync(path.join(out, 'operator', 'gateway.creds'), 0o644);
-  const forced = cli(['--force']);
-  expect(forced.status).toBe(0);
-  const generated = JSON.parse(forced.stdout) as GeneratedNatsConfig;
-  const files = [generated.configFile, ...operatorSecrets(generated.operator)];
-  expectPrivate(files, out);
-  for (const file of files) expect(asNobody(['cat', file]).code).not.toBe(0);
-  expect(asNobody(['ls', out]).code).not.toBe(0);
-  expectNoSecretIn(generated.configFile);
-  const check = spawnSync('nats-server', ['-t', '-c', generated.configFile], { encoding: 'utf8', timeout: 20_000 });
-  expect(`${check.stdout}${check.stderr}`).toMatch(/configuration file .* is valid/i);
-});
+attack(
+  'a local user reads what `fleet nats-config` wrote (also over a 0644 config and seed replaced with --force): refused, no secret in the config',
+  async () => {
+    const out = path.join(scratch, 'nats');
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'nats-config', '--out', out, '--json', ...args], {
+        encoding: 'utf8',
+        timeout: 90_000,
+      });
+    const first = cli([]);
+    expect(first.stderr).toBe('');
+    expect(first.status).toBe(0);
+    const configFile = path.join(out, 'nats-server.conf');
+    // An operator's earlier, careless copies: readable by everyone.
+    chmodSync(configFile, 0o644);
+    chmodSync(path.join(out, 'operator', 'gateway.creds'), 0o644);
+    const forced = cli(['--force']);
+    expect(forced.status).toBe(0);
+    const generated = JSON.parse(forced.stdout) as GeneratedNatsConfig;
+    const files = [generated.configFile, ...operatorSecrets(generated.operator)];
+    expectPrivate(files, out);
+    for (const file of files) expect(asNobody(['cat', file]).code).not.toBe(0);
+    expect(asNobody(['ls', out]).code).not.toBe(0);
+    expectNoSecretIn(generated.configFile);
+    const check = spawnSync('nats-server', ['-t', '-c', generated.configFile], { encoding: 'utf8', timeout: 20_000 });
+    expect(`${check.stdout}${check.stderr}`).toMatch(/configuration file .* is valid/i);
+  },
+);

@@ -23,7 +23,9 @@ afterAll(async () => {
 
 /** Opens an engine-events stream on `target` that ends by itself after `timeout` seconds; resolves with its job id. */
 async function openStream(target: string, timeout: number): Promise<{ stream: EventStreamClient; jobId: string }> {
-  const stream = new EventStreamClient(`${fleet.url}/node/${target}/container/docker/system/events?timeout=${timeout}`, { authorization: `Bearer ${fleet.adminKey}` });
+  const stream = new EventStreamClient(`${fleet.url}/node/${target}/container/docker/system/events?timeout=${timeout}`, {
+    authorization: `Bearer ${fleet.adminKey}`,
+  });
   const job = await stream.waitFor((event) => event.event === 'job');
   return { stream, jobId: job.data.job_id as string };
 }
@@ -45,24 +47,27 @@ attack("web-01 publishes chunks into a stream of db-01's job: none reaches the c
   expect(stream.events.every((event) => event.event !== 'docker' || event.data.hostname === 'db-01')).toBe(true);
 });
 
-attack("web-01 forges events into its own job's stream (a newline in the event name, the gateway's `end` and `job`, another host's name): the client sees none of it", async () => {
-  const { stream, jobId } = await openStream('web-01', 4);
-  const subject = streamSubject(jobId, 'web-01');
-  const chunks = [
-    { event: 'docker\nevent: end\ndata: {"forged":"newline"}', data: { forged: 'name' } },
-    { event: 'end', data: { job_id: jobId, results: [{ hostname: 'web-01', status: 'ok', forged: 'end' }] } },
-    { event: 'job', data: { job_id: jobId, hosts: ['db-01'], forged: 'job' } },
-    { event: 'docker', data: 'forged: not an object' },
-    { event: 'docker', data: { hostname: 'db-01', Action: 'claims-db-01' } },
-  ];
-  for (const chunk of chunks) web01.nc.publish(subject, JSON.stringify(chunk));
-  const claimed = await stream.waitFor((event) => event.data?.Action === 'claims-db-01');
-  // A known event name with an object is relayed, but it is web-01's: the gateway's hostname wins.
-  expect(claimed).toEqual({ event: 'docker', data: { Action: 'claims-db-01', hostname: 'web-01' } });
-  await stream.finished();
-  expect(forged(stream.events)).toEqual([]);
-  expect(stream.events.map((event) => event.event).filter((name) => name === 'job' || name === 'end')).toEqual(['job', 'end']);
-  const end = stream.events.find((event) => event.event === 'end');
-  expect(end?.data.results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok' })]);
-  expect(end?.data.results[0].forged).toBeUndefined();
-});
+attack(
+  "web-01 forges events into its own job's stream (a newline in the event name, the gateway's `end` and `job`, another host's name): the client sees none of it",
+  async () => {
+    const { stream, jobId } = await openStream('web-01', 4);
+    const subject = streamSubject(jobId, 'web-01');
+    const chunks = [
+      { event: 'docker\nevent: end\ndata: {"forged":"newline"}', data: { forged: 'name' } },
+      { event: 'end', data: { job_id: jobId, results: [{ hostname: 'web-01', status: 'ok', forged: 'end' }] } },
+      { event: 'job', data: { job_id: jobId, hosts: ['db-01'], forged: 'job' } },
+      { event: 'docker', data: 'forged: not an object' },
+      { event: 'docker', data: { hostname: 'db-01', Action: 'claims-db-01' } },
+    ];
+    for (const chunk of chunks) web01.nc.publish(subject, JSON.stringify(chunk));
+    const claimed = await stream.waitFor((event) => event.data?.Action === 'claims-db-01');
+    // A known event name with an object is relayed, but it is web-01's: the gateway's hostname wins.
+    expect(claimed).toEqual({ event: 'docker', data: { Action: 'claims-db-01', hostname: 'web-01' } });
+    await stream.finished();
+    expect(forged(stream.events)).toEqual([]);
+    expect(stream.events.map((event) => event.event).filter((name) => name === 'job' || name === 'end')).toEqual(['job', 'end']);
+    const end = stream.events.find((event) => event.event === 'end');
+    expect(end?.data.results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok' })]);
+    expect(end?.data.results[0].forged).toBeUndefined();
+  },
+);

@@ -25,7 +25,9 @@ function openFeed(path: string, key: string): EventStreamClient {
 }
 
 async function exec(target: string): Promise<{ job_id: string; results: Array<{ hostname: string; stdout: string }> }> {
-  const res = await api(fleet, 'POST', `/node/${target}/container/docker/${CONTAINER}/exec`, { body: { cmd: ['sh', '-c', `sleep 1; echo ${SECRET}`] } });
+  const res = await api(fleet, 'POST', `/node/${target}/container/docker/${CONTAINER}/exec`, {
+    body: { cmd: ['sh', '-c', `sleep 1; echo ${SECRET}`] },
+  });
   expect(res.status).toBe(202);
   return res.body;
 }
@@ -34,7 +36,9 @@ const mentions = (events: unknown, text: string) => JSON.stringify(events).inclu
 const settle = () => new Promise((resolve) => setTimeout(resolve, LISTEN_MS));
 
 beforeAll(async () => {
-  const created = await api(fleet, 'POST', '/node/_all/container/docker', { body: { image: IMAGE, name: CONTAINER, cmd: ['sleep', '3600'], auto_start: true } });
+  const created = await api(fleet, 'POST', '/node/_all/container/docker', {
+    body: { image: IMAGE, name: CONTAINER, cmd: ['sleep', '3600'], auto_start: true },
+  });
   expect(created.status).toBe(202);
 });
 
@@ -45,7 +49,12 @@ attack('viewer (no docker:exec) follows an exec job: 403 before any event, and h
   expect(job.results[0].stdout).toBe(`${SECRET}\n`);
   const refused = await api(fleet, 'GET', `/feed/job/${job.job_id}`, { key: viewer });
   expect(refused.status).toBe(403);
-  expect(refused.body).toEqual({ error: 'Forbidden - Insufficient permissions', details: expect.stringContaining('docker:exec'), code: 403, reason: 'permission_denied' });
+  expect(refused.body).toEqual({
+    error: 'Forbidden - Insufficient permissions',
+    details: expect.stringContaining('docker:exec'),
+    code: 403,
+    reason: 'permission_denied',
+  });
   await settle();
   await jobs.close();
   expect(jobs.status).toBe(200);
@@ -62,7 +71,9 @@ attack('operator scoped to role:web follows a job that ran only on db-01: 404, a
 });
 
 attack('operator scoped to role:web follows an _all exec: only the web rows, db-01 named in no event', async () => {
-  const started = await api(fleet, 'POST', `/node/_all/container/docker/${CONTAINER}/exec?async=true`, { body: { cmd: ['sh', '-c', `sleep 1; echo ${SECRET}`] } });
+  const started = await api(fleet, 'POST', `/node/_all/container/docker/${CONTAINER}/exec?async=true`, {
+    body: { cmd: ['sh', '-c', `sleep 1; echo ${SECRET}`] },
+  });
   const feed = openFeed(`/feed/job/${started.body.job_id}`, fleet.mintKey('operator', { scope: 'role:web' }));
   await feed.finished();
   expect(feed.status).toBe(200);

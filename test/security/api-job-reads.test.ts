@@ -19,13 +19,19 @@ let allExecJob: string;
 let webListJob: string;
 
 beforeAll(async () => {
-  const created = await api(fleet, 'POST', '/node/_all/container/docker', { body: { image: IMAGE, name: CONTAINER, cmd: ['sleep', '3600'], auto_start: true } });
+  const created = await api(fleet, 'POST', '/node/_all/container/docker', {
+    body: { image: IMAGE, name: CONTAINER, cmd: ['sleep', '3600'], auto_start: true },
+  });
   expect(created.status).toBe(202);
-  const exec = await api(fleet, 'POST', `/node/db-01/container/docker/${CONTAINER}/exec`, { body: { cmd: ['sh', '-c', `echo ${SECRET}`] } });
+  const exec = await api(fleet, 'POST', `/node/db-01/container/docker/${CONTAINER}/exec`, {
+    body: { cmd: ['sh', '-c', `echo ${SECRET}`] },
+  });
   expect(exec.status).toBe(202);
   expect(exec.body.results[0].stdout).toBe(`${SECRET}\n`);
   dbExecJob = exec.body.job_id;
-  const execAll = await api(fleet, 'POST', `/node/_all/container/docker/${CONTAINER}/exec`, { body: { cmd: ['sh', '-c', `echo ${SECRET}`] } });
+  const execAll = await api(fleet, 'POST', `/node/_all/container/docker/${CONTAINER}/exec`, {
+    body: { cmd: ['sh', '-c', `echo ${SECRET}`] },
+  });
   expect(execAll.body.results.map((row: { stdout: string }) => row.stdout)).toEqual([`${SECRET}\n`, `${SECRET}\n`, `${SECRET}\n`]);
   allExecJob = execAll.body.job_id;
   const list = await api(fleet, 'GET', '/node/role:web/container/docker');
@@ -49,7 +55,12 @@ describe('a viewer key (no docker:exec)', () => {
   attack('viewer reads the exec output of db-01 through GET /job/:id, ?wait= and GET /job', async () => {
     const reads = await readsOf(fleet.mintKey('viewer', { subject: 'g2-viewer' }), dbExecJob);
     expect(reads.get.status).toBe(403);
-    expect(reads.get.body).toEqual({ error: 'Forbidden - Insufficient permissions', details: expect.stringContaining('docker:exec'), code: 403, reason: 'permission_denied' });
+    expect(reads.get.body).toEqual({
+      error: 'Forbidden - Insufficient permissions',
+      details: expect.stringContaining('docker:exec'),
+      code: 403,
+      reason: 'permission_denied',
+    });
     expect(reads.wait.status).toBe(403);
     expect(reads.list.status).toBe(200);
     expect(reads.listExec.body.jobs).toEqual([]);
@@ -100,7 +111,9 @@ describe('legitimate reads', () => {
     const viewer = await api(fleet, 'GET', `/job/${webListJob}`, { key: fleet.mintKey('viewer') });
     expect(viewer.status).toBe(200);
     expect(viewer.body.results).toHaveLength(2);
-    const scopedList = await api(fleet, 'GET', '/job?operation=docker.container.list', { key: fleet.mintKey('viewer', { scope: 'role:web' }) });
+    const scopedList = await api(fleet, 'GET', '/job?operation=docker.container.list', {
+      key: fleet.mintKey('viewer', { scope: 'role:web' }),
+    });
     expect(scopedList.body.jobs.map((job: { job_id: string }) => job.job_id)).toContain(webListJob);
   });
 });

@@ -39,7 +39,9 @@ async function drainedHosts(): Promise<string[]> {
 describe('selectors named after Object.prototype members', () => {
   attack('targets __proto__:x, constructor:x and toString:x (a 500 before)', async () => {
     for (const target of ['__proto__:x', 'constructor:x', 'toString:x', 'role:web,__proto__:x']) {
-      const write = await api(fleet, 'POST', `/node/${target}/container/docker`, { body: { image: IMAGE, cmd: ['true'], labels: { 'g2.proto': target } } });
+      const write = await api(fleet, 'POST', `/node/${target}/container/docker`, {
+        body: { image: IMAGE, cmd: ['true'], labels: { 'g2.proto': target } },
+      });
       expect({ target, status: write.status, error: write.body.error }).toEqual({ target, status: 404, error: 'no agent matches target' });
       const read = await api(fleet, 'GET', `/node/${target}/container/docker`);
       expect({ target, status: read.status }).toEqual({ target, status: 404 });
@@ -64,7 +66,13 @@ describe('selectors named after Object.prototype members', () => {
 describe('key lifetime', () => {
   attack('a 100-year key signed with the real secret', async () => {
     const secret = readFileSync(fleet.state.jwtSecretFile, 'utf8').trim();
-    const century = jwt.sign({ role: 'admin' }, secret, { algorithm: 'HS256', expiresIn: 100 * 365 * 86_400, subject: 'forever', jwtid: 'century-key', issuer: 'fleet' });
+    const century = jwt.sign({ role: 'admin' }, secret, {
+      algorithm: 'HS256',
+      expiresIn: 100 * 365 * 86_400,
+      subject: 'forever',
+      jwtid: 'century-key',
+      issuer: 'fleet',
+    });
     const drain = await api(fleet, 'POST', '/agent/web-01/drain', { key: century });
     expect(drain.status).toBe(401);
     expect(drain.body.details).toContain(`longer than the maximum of ${MAX_KEY_TTL_SECONDS} s`);
@@ -74,12 +82,21 @@ describe('key lifetime', () => {
   attack('POST /token and the CLI asked for a key over FLEET_MAX_KEY_TTL_SECONDS', async () => {
     const minted = await api(fleet, 'POST', '/token', { body: { role: 'viewer', ttl_seconds: MAX_KEY_TTL_SECONDS + 1 } });
     expect(minted.status).toBe(400);
-    expect(minted.body).toEqual({ error: 'invalid request', details: expect.stringContaining(`at most ${MAX_KEY_TTL_SECONDS} s`), code: 400, reason: 'validation_failed' });
-    const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'token', 'create', '--role', 'admin', '--ttl', '36500d'], {
-      cwd: resolve(__dirname, '../..'),
-      env: { ...process.env, FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile },
-      encoding: 'utf8',
-    }).then(
+    expect(minted.body).toEqual({
+      error: 'invalid request',
+      details: expect.stringContaining(`at most ${MAX_KEY_TTL_SECONDS} s`),
+      code: 400,
+      reason: 'validation_failed',
+    });
+    const cli = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'apps/cli/src/main.ts', 'token', 'create', '--role', 'admin', '--ttl', '36500d'],
+      {
+        cwd: resolve(__dirname, '../..'),
+        env: { ...process.env, FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile },
+        encoding: 'utf8',
+      },
+    ).then(
       ({ stdout }) => ({ code: 0, stdout }),
       (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
     );
@@ -87,7 +104,11 @@ describe('key lifetime', () => {
   });
 
   it('keys within the limit work, minted by the API or offline', async () => {
-    const minted = await createFleetClient({ url: fleet.url, apiKey: fleet.adminKey }).tokens.create({ role: 'viewer', ttl_seconds: 3600, subject: 'sdk-minted' });
+    const minted = await createFleetClient({ url: fleet.url, apiKey: fleet.adminKey }).tokens.create({
+      role: 'viewer',
+      ttl_seconds: 3600,
+      subject: 'sdk-minted',
+    });
     expect(minted).toMatchObject({ role: 'viewer', sub: 'sdk-minted', key: expect.any(String) });
     expect((await api(fleet, 'GET', '/agent', { key: minted.key })).status).toBe(200);
     expect((await api(fleet, 'GET', '/agent', { key: fleet.mintKey('viewer', { ttlSeconds: MAX_KEY_TTL_SECONDS }) })).status).toBe(200);
@@ -145,12 +166,24 @@ describe('revocation on a replica cut off from NATS', () => {
 
     await link.cut();
     const url = replica.url;
-    await eventually('the replica to notice it is cut off', async () => (await api({ url, adminKey: key }, 'GET', '/health/ready', { key: null })).status === 503, 20_000);
+    await eventually(
+      'the replica to notice it is cut off',
+      async () => (await api({ url, adminKey: key }, 'GET', '/health/ready', { key: null })).status === 503,
+      20_000,
+    );
     expect((await api(fleet, 'DELETE', `/token/${jti}`)).status).toBe(200);
     await link.open();
-    await eventually('the replica to reconnect', async () => (await api({ url, adminKey: key }, 'GET', '/health/ready', { key: null })).status === 200, 30_000);
+    await eventually(
+      'the replica to reconnect',
+      async () => (await api({ url, adminKey: key }, 'GET', '/health/ready', { key: null })).status === 200,
+      30_000,
+    );
 
-    await eventually('the replica to refuse the revoked key', async () => (await api({ url, adminKey: key }, 'GET', '/agent')).status === 401, 10_000);
+    await eventually(
+      'the replica to refuse the revoked key',
+      async () => (await api({ url, adminKey: key }, 'GET', '/agent')).status === 401,
+      10_000,
+    );
     const drain = await api({ url, adminKey: key }, 'POST', '/agent/web-01/drain');
     expect(drain.status).toBe(401);
     expect(drain.body.error).toBe('Unauthorized - API key revoked');
@@ -160,11 +193,20 @@ describe('revocation on a replica cut off from NATS', () => {
 
 describe('/metrics with FLEET_METRICS_TOKEN', () => {
   attack('an anonymous scrape, or one with an API key instead of the metrics token', async () => {
-    const attempts: Array<Record<string, string>> = [{}, { authorization: `Bearer ${fleet.adminKey}` }, { authorization: `Bearer ${METRICS_TOKEN}x` }];
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { authorization: `Bearer ${fleet.adminKey}` },
+      { authorization: `Bearer ${METRICS_TOKEN}x` },
+    ];
     for (const headers of attempts) {
       const res = await api(fleet, 'GET', '/metrics', { key: null, headers });
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ error: 'Unauthorized - metrics token required', details: expect.any(String), code: 401, reason: 'unauthenticated' });
+      expect(res.body).toEqual({
+        error: 'Unauthorized - metrics token required',
+        details: expect.any(String),
+        code: 401,
+        reason: 'unauthenticated',
+      });
       expect(JSON.stringify(res.body)).not.toContain('fleet_');
     }
   });

@@ -26,7 +26,9 @@ import { useTestFleet } from '../support/suite';
 jest.setTimeout(120_000);
 const fleet = useTestFleet({ agents: [{ hostname: 'web-01', labels: { role: 'web', zone: 'eu.west' } }] });
 const WRITTEN_BUCKETS = [ENROLLMENTS_BUCKET, DRAINS_BUCKET, JOIN_TOKENS_BUCKET, IDENTITIES_BUCKET, MINTED_KEYS_BUCKET, REVOKED_BUCKET];
-const contract = loadContract() as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown }> } }>> };
+const contract = loadContract() as {
+  paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown }> } }>>;
+};
 let nc: NatsConnection;
 let adminKeyId: string;
 
@@ -58,14 +60,24 @@ function concretePath(op: OperationSpec): string {
   return op.path.replace(/\{(\w+)\}/g, (_m, name: string) => values[name] ?? name);
 }
 
-const operatorLacks = (permission: Permission | 'none') => permission !== 'none' && !(ROLES.operator as readonly Permission[]).includes(permission);
+const operatorLacks = (permission: Permission | 'none') =>
+  permission !== 'none' && !(ROLES.operator as readonly Permission[]).includes(permission);
 const guarded = OPERATIONS.filter((op) => !op.nodeTargeted && operatorLacks(op.permission));
 
 describe('gateway operations called by a key lacking their permission', () => {
   it('are the ones the contract guards with a permission an operator lacks', () => {
-    expect(guarded.map((op) => op.name).sort()).toEqual(
-      ['agent.accept', 'agent.drain', 'agent.joinToken', 'agent.label', 'agent.remove', 'agent.undrain', 'audit.list', 'token.create', 'token.list', 'token.revoke'],
-    );
+    expect(guarded.map((op) => op.name).sort()).toEqual([
+      'agent.accept',
+      'agent.drain',
+      'agent.joinToken',
+      'agent.label',
+      'agent.remove',
+      'agent.undrain',
+      'audit.list',
+      'token.create',
+      'token.list',
+      'token.revoke',
+    ]);
   });
 
   for (const op of guarded) {

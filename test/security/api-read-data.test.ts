@@ -32,7 +32,13 @@ beforeAll(async () => {
   viewer = fleet.mintKey('viewer', { subject: 'g17-viewer' });
   operator = fleet.mintKey('operator', { subject: 'g17-operator' });
   const created = await api(fleet, 'POST', `/node/${HOST}/container/docker`, {
-    body: { image: BUSYBOX_IMAGE, name: CONTAINER, cmd: ['sh', '-c', `echo "$API_TOKEN" > ${SECRET_FILE}; sleep 3600`], env: { API_TOKEN: SECRET, MODE: 'prod' }, auto_start: true },
+    body: {
+      image: BUSYBOX_IMAGE,
+      name: CONTAINER,
+      cmd: ['sh', '-c', `echo "$API_TOKEN" > ${SECRET_FILE}; sleep 3600`],
+      env: { API_TOKEN: SECRET, MODE: 'prod' },
+      auto_start: true,
+    },
   });
   expect(created.status).toBe(202);
   const onEngine = await fleet.docker(HOST).getContainer(CONTAINER).inspect();
@@ -40,12 +46,21 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await fleet.docker(HOST).getContainer(CONTAINER).remove({ force: true }).catch(() => undefined);
+  await fleet
+    .docker(HOST)
+    .getContainer(CONTAINER)
+    .remove({ force: true })
+    .catch(() => undefined);
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 const mentions = (body: unknown, text: string) => (typeof body === 'string' ? body : JSON.stringify(body)).includes(text);
-const forbiddenReadData = { error: 'Forbidden - Insufficient permissions', details: expect.stringContaining("'docker:read-data'"), code: 403, reason: 'permission_denied' };
+const forbiddenReadData = {
+  error: 'Forbidden - Insufficient permissions',
+  details: expect.stringContaining("'docker:read-data'"),
+  code: 403,
+  reason: 'permission_denied',
+};
 
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -76,10 +91,14 @@ describe('the node API', () => {
   });
 
   it('an operator still copies the file out and exports the filesystem', async () => {
-    const archive = await fetch(`${fleet.url}/node/${HOST}/container/docker/${CONTAINER}/archive?path=${SECRET_FILE}`, { headers: { authorization: `Bearer ${operator}` } });
+    const archive = await fetch(`${fleet.url}/node/${HOST}/container/docker/${CONTAINER}/archive?path=${SECRET_FILE}`, {
+      headers: { authorization: `Bearer ${operator}` },
+    });
     expect(archive.status).toBe(200);
     expect(Buffer.from(await archive.arrayBuffer()).toString('latin1')).toContain(SECRET);
-    const exported = await fetch(`${fleet.url}/node/${HOST}/container/docker/${CONTAINER}/export`, { headers: { authorization: `Bearer ${operator}` } });
+    const exported = await fetch(`${fleet.url}/node/${HOST}/container/docker/${CONTAINER}/export`, {
+      headers: { authorization: `Bearer ${operator}` },
+    });
     expect(exported.status).toBe(200);
     expect((await exported.arrayBuffer()).byteLength).toBeGreaterThan(0);
     // The same look-up the viewer's attack relies on finds the operator's jobs.
@@ -121,10 +140,13 @@ describe('the node API', () => {
       const feedJob = await feed.waitFor((event) => event.event === 'end');
       await feed.close();
       const all = { ...reads, feedJob: { status: feed.status, body: feed.events } };
-      for (const [name, res] of Object.entries(all)) expect({ name, status: res.status, leaked: mentions(res.body, SECRET) }).toEqual({ name, status: 200, leaked: false });
+      for (const [name, res] of Object.entries(all))
+        expect({ name, status: res.status, leaked: mentions(res.body, SECRET) }).toEqual({ name, status: 200, leaked: false });
       expect(reads.get.body.results[0].container.Config.Env).toContain('API_TOKEN=<redacted>');
       expect(feedJob.data.job.results[0].container.Config.Env).toContain('API_TOKEN=<redacted>');
-      expect(reads.list.body.jobs.find((job: { job_id: string }) => job.job_id === jobId).results[0].container.Config.Env).toContain('API_TOKEN=<redacted>');
+      expect(reads.list.body.jobs.find((job: { job_id: string }) => job.job_id === jobId).results[0].container.Config.Env).toContain(
+        'API_TOKEN=<redacted>',
+      );
     } finally {
       await jobs.close();
     }
@@ -140,7 +162,12 @@ function docker(key: string, args: string[], cwd: string = scratch): Promise<Cli
   const config = join(scratch, `config-${++configs}`);
   mkdirSync(config, { recursive: true });
   writeFileSync(join(config, 'config.json'), JSON.stringify({ HttpHeaders: { Authorization: `Bearer ${key}` } }));
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, DOCKER_HOST: `tcp://${new URL(fleet.url).host}/node/${HOST}/docker`, DOCKER_CONFIG: config };
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: scratch,
+    DOCKER_HOST: `tcp://${new URL(fleet.url).host}/node/${HOST}/docker`,
+    DOCKER_CONFIG: config,
+  };
   return runProcess('docker', args, { env, cwd, timeoutMs: 120_000, onTimeout: 'kill', stdoutEncoding: 'latin1' });
 }
 
@@ -167,9 +194,15 @@ describe('the docker CLI through the gateway', () => {
       save: await docker(viewer, ['save', '-o', join(out, 'image.tar'), BUSYBOX_IMAGE]),
     };
     for (const [name, run] of Object.entries(runs)) {
-      expect({ name, failed: run.code !== 0, names: run.stderr.includes("'docker:read-data'"), leaked: mentions(run.stdout + run.stderr, SECRET) }).toEqual({ name, failed: true, names: true, leaked: false });
+      expect({
+        name,
+        failed: run.code !== 0,
+        names: run.stderr.includes("'docker:read-data'"),
+        leaked: mentions(run.stdout + run.stderr, SECRET),
+      }).toEqual({ name, failed: true, names: true, leaked: false });
     }
-    for (const file of ['secret.txt', 'fs.tar', 'image.tar']) expect(existsSync(join(out, file)) ? statSync(join(out, file)).size : 0).toBe(0);
+    for (const file of ['secret.txt', 'fs.tar', 'image.tar'])
+      expect(existsSync(join(out, file)) ? statSync(join(out, file)).size : 0).toBe(0);
     expect(await proxyStatus('HEAD', `/v1.41/containers/${CONTAINER}/archive?path=${SECRET_FILE}`, viewer)).toBe(403);
     expect(await proxyStatus('GET', `/v1.41/images/${BUSYBOX_IMAGE}/get`, viewer)).toBe(403);
   });

@@ -37,7 +37,9 @@ beforeAll(async () => {
   nc = await connectToFleetNats(fleet.state);
   webAdmin = fleet.mintKey('admin', { scope: 'role:web', subject: 'g17-web-admin' });
   expect((await api(fleet, 'PUT', '/agent/db-01/labels', { body: { labels: { role: 'db', zone: 'eu.west' } } })).status).toBe(200);
-  const created = await api(fleet, 'POST', '/node/_all/container/docker', { body: { image: BUSYBOX_IMAGE, name: CONTAINER, cmd: ['sleep', '3600'], auto_start: true } });
+  const created = await api(fleet, 'POST', '/node/_all/container/docker', {
+    body: { image: BUSYBOX_IMAGE, name: CONTAINER, cmd: ['sleep', '3600'], auto_start: true },
+  });
   expect(created.status).toBe(202);
 });
 
@@ -59,7 +61,9 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
 /** An exec printing a secret of its own: a response holds it only through that job's rows. */
 async function exec(target: string): Promise<{ id: string; secret: string }> {
   const secret = `SCOPESECRET-${randomUUID()}`;
-  const res = await api(fleet, 'POST', `/node/${target}/container/docker/${CONTAINER}/exec`, { body: { cmd: ['sh', '-c', `echo ${secret}`] } });
+  const res = await api(fleet, 'POST', `/node/${target}/container/docker/${CONTAINER}/exec`, {
+    body: { cmd: ['sh', '-c', `echo ${secret}`] },
+  });
   expect(res.status).toBe(202);
   expect(res.body.results.every((row: { stdout: string }) => row.stdout === `${secret}\n`)).toBe(true);
   return { id: res.body.job_id, secret };
@@ -93,17 +97,23 @@ async function readsOf(key: string, { id: jobId }: { id: string }) {
 }
 
 /** What a key that may not see the job reads of it: 404s as for a job that never was, and the job nowhere. */
-function expectUnseen(reads: Awaited<ReturnType<typeof readsOf>>, { id: jobId, secret }: { id: string; secret: string }, hostname: string): void {
+function expectUnseen(
+  reads: Awaited<ReturnType<typeof readsOf>>,
+  { id: jobId, secret }: { id: string; secret: string },
+  hostname: string,
+): void {
   const notFound = { error: 'job not found', details: `no job '${jobId}' (it may have expired)`, code: 404, reason: 'not_found' };
   expect({ get: reads.get.body, wait: reads.wait.body, feed: reads.feed.body }).toEqual({ get: notFound, wait: notFound, feed: notFound });
   expect(reads.list.body.jobs.map((job: { job_id: string }) => job.job_id)).not.toContain(jobId);
   expect(reads.audit.status).toBe(200);
-  const audited = reads.audit.body.entries.filter((entry: { job_id?: string; target?: string }) => entry.job_id === jobId || entry.target === hostname);
+  const audited = reads.audit.body.entries.filter(
+    (entry: { job_id?: string; target?: string }) => entry.job_id === jobId || entry.target === hostname,
+  );
   expect(audited).toEqual([]);
   for (const [name, res] of Object.entries(reads)) expect({ name, leaked: mentions(res.body, secret) }).toEqual({ name, leaked: false });
 }
 
-describe("labels an agent reports about itself", () => {
+describe('labels an agent reports about itself', () => {
   attack('db-01 reports role:web, its enrolment says role:db: a role:web key reads none of its rows, feeds or audit', async () => {
     // The premise, on the broker: the agent's own record says role=web, the admin's says role=db.
     expect((await bucketValue(AGENTS_BUCKET, 'db-01')).labels).toEqual({ role: 'web', zone: 'eu.west' });
@@ -134,7 +144,7 @@ describe("labels an agent reports about itself", () => {
 });
 
 describe('an admin relabels a host', () => {
-  attack("web-02 moved out of role:web: a role:web key no longer reads its exec rows, its feed, its audit entries", async () => {
+  attack('web-02 moved out of role:web: a role:web key no longer reads its exec rows, its feed, its audit entries', async () => {
     const web02Job = await exec('web-02');
     const bothJob = await exec('role:web');
     expect((await api(fleet, 'GET', `/job/${web02Job.id}`, { key: webAdmin })).body.results[0].stdout).toBe(`${web02Job.secret}\n`);
@@ -143,7 +153,10 @@ describe('an admin relabels a host', () => {
     try {
       expectUnseen(await readsOf(webAdmin, web02Job), web02Job, 'web-02');
       const both = await api(fleet, 'GET', `/job/${bothJob.id}`, { key: webAdmin });
-      expect({ hosts: both.body.hosts, rows: both.body.results.map((row: { hostname: string }) => row.hostname) }).toEqual({ hosts: ['web-01'], rows: ['web-01'] });
+      expect({ hosts: both.body.hosts, rows: both.body.results.map((row: { hostname: string }) => row.hostname) }).toEqual({
+        hosts: ['web-01'],
+        rows: ['web-01'],
+      });
       // A job started on web-02 after the move is not announced on the role:web key's jobs feed.
       await until(() => jobs.status === 200, 'the jobs feed to open');
       const later = await exec('web-02');
@@ -177,54 +190,70 @@ describe('an admin relabels a host', () => {
 
 describe("one answer outside a key's scope", () => {
   /** Status and body, the job id made neutral: what a caller could tell two answers apart by. */
-  const answer = (res: { status: number; body: unknown }, id?: string) => ({ status: res.status, body: id ? JSON.stringify(res.body).split(id).join('<id>') : JSON.stringify(res.body) });
-
-  attack('role:web key tells existing hosts and labels outside its scope from unknown ones: node calls, proxy, agent, drain, target', async () => {
-    const key = fleet.mintKey('admin', { scope: 'role:web', subject: 'g17-prober' });
-    const pairs: Array<[string, string]> = [
-      ['db-01', 'nope-01'],
-      ['role:db', 'role:nope'],
-      ['zone:eu.west', 'zone:nowhere'],
-      ['_all', 'role:web.nope'],
-    ];
-    const calls = (target: string) => ({
-      list: api(fleet, 'GET', `/node/${target}/container/docker`, { key }),
-      create: api(fleet, 'POST', `/node/${target}/container/docker`, { key, body: { image: BUSYBOX_IMAGE, cmd: ['true'], labels: { 'g17.probe': target } } }),
-      target: api(fleet, 'GET', `/target/${target}`, { key }),
-    });
-    for (const [existing, unknown] of pairs) {
-      const [a, b] = [calls(existing), calls(unknown)];
-      for (const name of Object.keys(a) as Array<keyof typeof a>) {
-        const [seen, unseen] = [await a[name], await b[name]];
-        expect({ existing, name, ...answer(seen) }).toEqual({ existing, name, ...answer(unseen) });
-        expect({ existing, name, status: seen.status }).toEqual({ existing, name, status: 404 });
-      }
-    }
-    for (const [existing, unknown] of [['db-01', 'nope-01']]) {
-      const hostCalls = (host: string) => ({
-        proxy: fetch(`${fleet.url}/node/${host}/docker/v1.41/containers/json`, { headers: { authorization: `Bearer ${key}` } }).then(async (res) => ({ status: res.status, body: await res.text() })),
-        agent: api(fleet, 'GET', `/agent/${host}`, { key }),
-        drain: api(fleet, 'POST', `/agent/${host}/drain`, { key }),
-      });
-      const [a, b] = [hostCalls(existing), hostCalls(unknown)];
-      for (const name of Object.keys(a) as Array<keyof typeof a>) {
-        const [seen, unseen] = [await a[name], await b[name]];
-        expect({ name, ...answer(seen) }).toEqual({ name, ...answer(unseen) });
-        expect({ name, status: seen.status }).toEqual({ name, status: 404 });
-      }
-    }
-    // A job that ran only outside the scope reads like a job that never was.
-    const dbJob = await exec('db-01');
-    const nobody = randomUUID();
-    expect(answer(await api(fleet, 'GET', `/job/${dbJob.id}`, { key }), dbJob.id)).toEqual(answer(await api(fleet, 'GET', `/job/${nobody}`, { key }), nobody));
-    // Nothing reached an engine or the drains.
-    for (const host of ['db-01', 'web-01', 'web-02']) expect({ host, made: await countContainers(fleet.docker(host), 'g17.probe') }).toEqual({ host, made: 0 });
-    expect((await api(fleet, 'GET', '/agent/db-01')).body.drained).toBe(false);
+  const answer = (res: { status: number; body: unknown }, id?: string) => ({
+    status: res.status,
+    body: id ? JSON.stringify(res.body).split(id).join('<id>') : JSON.stringify(res.body),
   });
+
+  attack(
+    'role:web key tells existing hosts and labels outside its scope from unknown ones: node calls, proxy, agent, drain, target',
+    async () => {
+      const key = fleet.mintKey('admin', { scope: 'role:web', subject: 'g17-prober' });
+      const pairs: Array<[string, string]> = [
+        ['db-01', 'nope-01'],
+        ['role:db', 'role:nope'],
+        ['zone:eu.west', 'zone:nowhere'],
+        ['_all', 'role:web.nope'],
+      ];
+      const calls = (target: string) => ({
+        list: api(fleet, 'GET', `/node/${target}/container/docker`, { key }),
+        create: api(fleet, 'POST', `/node/${target}/container/docker`, {
+          key,
+          body: { image: BUSYBOX_IMAGE, cmd: ['true'], labels: { 'g17.probe': target } },
+        }),
+        target: api(fleet, 'GET', `/target/${target}`, { key }),
+      });
+      for (const [existing, unknown] of pairs) {
+        const [a, b] = [calls(existing), calls(unknown)];
+        for (const name of Object.keys(a) as Array<keyof typeof a>) {
+          const [seen, unseen] = [await a[name], await b[name]];
+          expect({ existing, name, ...answer(seen) }).toEqual({ existing, name, ...answer(unseen) });
+          expect({ existing, name, status: seen.status }).toEqual({ existing, name, status: 404 });
+        }
+      }
+      for (const [existing, unknown] of [['db-01', 'nope-01']]) {
+        const hostCalls = (host: string) => ({
+          proxy: fetch(`${fleet.url}/node/${host}/docker/v1.41/containers/json`, { headers: { authorization: `Bearer ${key}` } }).then(
+            async (res) => ({ status: res.status, body: await res.text() }),
+          ),
+          agent: api(fleet, 'GET', `/agent/${host}`, { key }),
+          drain: api(fleet, 'POST', `/agent/${host}/drain`, { key }),
+        });
+        const [a, b] = [hostCalls(existing), hostCalls(unknown)];
+        for (const name of Object.keys(a) as Array<keyof typeof a>) {
+          const [seen, unseen] = [await a[name], await b[name]];
+          expect({ name, ...answer(seen) }).toEqual({ name, ...answer(unseen) });
+          expect({ name, status: seen.status }).toEqual({ name, status: 404 });
+        }
+      }
+      // A job that ran only outside the scope reads like a job that never was.
+      const dbJob = await exec('db-01');
+      const nobody = randomUUID();
+      expect(answer(await api(fleet, 'GET', `/job/${dbJob.id}`, { key }), dbJob.id)).toEqual(
+        answer(await api(fleet, 'GET', `/job/${nobody}`, { key }), nobody),
+      );
+      // Nothing reached an engine or the drains.
+      for (const host of ['db-01', 'web-01', 'web-02'])
+        expect({ host, made: await countContainers(fleet.docker(host), 'g17.probe') }).toEqual({ host, made: 0 });
+      expect((await api(fleet, 'GET', '/agent/db-01')).body.drained).toBe(false);
+    },
+  );
 
   it('the same key still reaches its own hosts, and a hostname inside its scope by name', async () => {
     const key = fleet.mintKey('operator', { scope: 'role:web' });
-    expect((await api(fleet, 'GET', '/node/role:web/container/docker', { key })).body.results.map((row: { hostname: string }) => row.hostname)).toEqual(['web-01', 'web-02']);
+    expect(
+      (await api(fleet, 'GET', '/node/role:web/container/docker', { key })).body.results.map((row: { hostname: string }) => row.hostname),
+    ).toEqual(['web-01', 'web-02']);
     expect((await api(fleet, 'GET', '/node/web-02/container/docker', { key })).status).toBe(200);
     expect((await api(fleet, 'GET', '/target/_any', { key })).status).toBe(200);
   });

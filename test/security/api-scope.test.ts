@@ -46,7 +46,12 @@ describe('agents', () => {
   attack('role:web admin drains db-01', async () => {
     const drain = await api(fleet, 'POST', '/agent/db-01/drain', { key: webAdmin });
     expect(drain.status).toBe(404);
-    expect(drain.body).toEqual({ error: 'agent not found', details: "no host of this key's scope 'role:web' matches this target", code: 404, reason: 'not_found' });
+    expect(drain.body).toEqual({
+      error: 'agent not found',
+      details: "no host of this key's scope 'role:web' matches this target",
+      code: 404,
+      reason: 'not_found',
+    });
     expect(await bucketKeys(DRAINS_BUCKET)).not.toContain('db-01');
     expect((await api(fleet, 'GET', '/agent/db-01')).body.drained).toBe(false);
   });
@@ -104,11 +109,16 @@ describe('_any', () => {
     const key = fleet.mintKey('operator', { scope: 'role:web' });
     const bodies: unknown[] = [];
     for (let i = 0; i < 20; i++) {
-      const res = await api(fleet, 'POST', '/node/_any/container/docker', { key, body: { image: IMAGE, cmd: ['true'], labels: { 'g2.any': String(i) } } });
+      const res = await api(fleet, 'POST', '/node/_any/container/docker', {
+        key,
+        body: { image: IMAGE, cmd: ['true'], labels: { 'g2.any': String(i) } },
+      });
       expect({ i, status: res.status }).toEqual({ i, status: 202 });
       bodies.push(res.body);
     }
-    const counts = Object.fromEntries(await Promise.all(HOSTS.map(async (host) => [host, await countContainers(fleet.docker(host), 'g2.any')])));
+    const counts = Object.fromEntries(
+      await Promise.all(HOSTS.map(async (host) => [host, await countContainers(fleet.docker(host), 'g2.any')])),
+    );
     expect(counts['db-01']).toBe(0);
     expect(counts['web-01'] + counts['web-02']).toBe(20);
     expect(counts['web-01']).toBeGreaterThan(0);
@@ -116,10 +126,13 @@ describe('_any', () => {
     expect(bodies.filter((body) => mentions(body, 'db-01'))).toEqual([]);
   });
 
-  attack('a target reaching outside the scope is refused with the scope\'s one 404, naming no host outside it', async () => {
+  attack("a target reaching outside the scope is refused with the scope's one 404, naming no host outside it", async () => {
     const key = fleet.mintKey('operator', { scope: 'role:web' });
     for (const target of ['_all', 'zone:eu']) {
-      const res = await api(fleet, 'POST', `/node/${target}/container/docker`, { key, body: { image: IMAGE, cmd: ['true'], labels: { 'g2.wide': target } } });
+      const res = await api(fleet, 'POST', `/node/${target}/container/docker`, {
+        key,
+        body: { image: IMAGE, cmd: ['true'], labels: { 'g2.wide': target } },
+      });
       expect({ target, status: res.status, db: mentions(res.body, 'db-01') }).toEqual({ target, status: 404, db: false });
     }
     for (const host of HOSTS) expect({ host, made: await countContainers(fleet.docker(host), 'g2.wide') }).toEqual({ host, made: 0 });
@@ -129,11 +142,15 @@ describe('_any', () => {
 describe('minting keys', () => {
   attack("an empty scope mints no key: CLI --scope '', POST /token, a key signed with scope ''", async () => {
     // Asynchronously: a blocked event loop would let the gateway close the SDK's idle keep-alive socket.
-    const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'token', 'create', '--role', 'admin', '--scope', ''], {
-      cwd: resolve(__dirname, '../..'),
-      env: { ...process.env, FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile },
-      encoding: 'utf8',
-    }).then(
+    const cli = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'apps/cli/src/main.ts', 'token', 'create', '--role', 'admin', '--scope', ''],
+      {
+        cwd: resolve(__dirname, '../..'),
+        env: { ...process.env, FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile },
+        encoding: 'utf8',
+      },
+    ).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
     );
@@ -143,11 +160,22 @@ describe('minting keys', () => {
 
     const minted = await api(fleet, 'POST', '/token', { body: { role: 'admin', scope: '' } });
     expect(minted.status).toBe(400);
-    expect(minted.body).toEqual({ error: 'invalid request', details: expect.stringContaining('scope is empty'), code: 400, reason: 'validation_failed' });
+    expect(minted.body).toEqual({
+      error: 'invalid request',
+      details: expect.stringContaining('scope is empty'),
+      code: 400,
+      reason: 'validation_failed',
+    });
 
     // A key minted before the fix, with scope '', is no unscoped key: it is refused.
     const secret = readFileSync(fleet.state.jwtSecretFile, 'utf8').trim();
-    const legacy = jwt.sign({ role: 'admin', scope: '' }, secret, { algorithm: 'HS256', expiresIn: 600, subject: 'legacy', jwtid: 'legacy-empty-scope', issuer: 'fleet' });
+    const legacy = jwt.sign({ role: 'admin', scope: '' }, secret, {
+      algorithm: 'HS256',
+      expiresIn: 600,
+      subject: 'legacy',
+      jwtid: 'legacy-empty-scope',
+      issuer: 'fleet',
+    });
     const drain = await api(fleet, 'POST', '/agent/db-01/drain', { key: legacy });
     expect(drain.status).toBe(401);
     expect(await bucketKeys(DRAINS_BUCKET)).not.toContain('db-01');
@@ -158,7 +186,8 @@ describe('minting keys', () => {
       const res = await api(fleet, 'POST', '/token', { key: webAdmin, body: { role: 'admin', scope } });
       expect({ scope, status: res.status, key: res.body.key }).toEqual({ scope, status: 403, key: undefined });
     }
-    for (const scope of ['_all', '_any']) expect((await api(fleet, 'POST', '/token', { key: webAdmin, body: { role: 'admin', scope } })).status).toBe(400);
+    for (const scope of ['_all', '_any'])
+      expect((await api(fleet, 'POST', '/token', { key: webAdmin, body: { role: 'admin', scope } })).status).toBe(400);
     // Without a scope the new key inherits role:web: it still cannot drain db-01.
     const inherited = await api(fleet, 'POST', '/token', { key: webAdmin, body: { role: 'admin', ttl_seconds: 600 } });
     expect(inherited.status).toBe(201);
@@ -178,7 +207,10 @@ describe('minting keys', () => {
   });
 
   it('a scoped admin mints narrower keys that work, and revokes its own key', async () => {
-    const narrower = await api(fleet, 'POST', '/token', { key: webAdmin, body: { role: 'operator', scope: 'role:web,zone:eu', ttl_seconds: 600, subject: 'eu-web' } });
+    const narrower = await api(fleet, 'POST', '/token', {
+      key: webAdmin,
+      body: { role: 'operator', scope: 'role:web,zone:eu', ttl_seconds: 600, subject: 'eu-web' },
+    });
     expect(narrower.status).toBe(201);
     expect(narrower.body).toMatchObject({ role: 'operator', sub: 'eu-web', scope: 'role:web,zone:eu' });
     const agents = await api(fleet, 'GET', '/agent', { key: narrower.body.key });

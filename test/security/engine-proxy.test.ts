@@ -60,7 +60,10 @@ describe('the Engine API proxy', () => {
     const webAgent = await NatsLogin.asAgent(fleet, 'web-01');
     try {
       const session = randomUUID().replace(/-/g, '');
-      webAgent.nc.publish(proxyRequestSubject('db-01', session), encodeProxyFrame(PROXY_FRAME.OPEN, createOpen('proxy-forged-by-agent', { Image: BUSYBOX_IMAGE, Cmd: ['sleep', '60'] })));
+      webAgent.nc.publish(
+        proxyRequestSubject('db-01', session),
+        encodeProxyFrame(PROXY_FRAME.OPEN, createOpen('proxy-forged-by-agent', { Image: BUSYBOX_IMAGE, Cmd: ['sleep', '60'] })),
+      );
       await webAgent.violationFor(proxyRequestSubject('db-01', session));
       webAgent.nc.subscribe(proxyRequestSubject('db-01', '*'));
       await webAgent.violationFor(proxyRequestSubject('db-01', '*'));
@@ -72,7 +75,11 @@ describe('the Engine API proxy', () => {
       await webAgent.close();
     }
     // The control: the very same OPEN from the gateway's login does create it, so the frame itself was a working one.
-    const answer = await openProxySession(gatewayLogin, 'db-01', createOpen('proxy-control', { Image: BUSYBOX_IMAGE, Cmd: ['sleep', '60'] }));
+    const answer = await openProxySession(
+      gatewayLogin,
+      'db-01',
+      createOpen('proxy-control', { Image: BUSYBOX_IMAGE, Cmd: ['sleep', '60'] }),
+    );
     expect(answer).toMatchObject({ kind: PROXY_FRAME.HEAD, json: { status: 201 } });
     expect(await containerExists('db-01', 'proxy-control')).toBe(true);
     await fleet.docker('db-01').getContainer('proxy-control').remove({ force: true });
@@ -87,7 +94,13 @@ describe('the Engine API proxy', () => {
     const session = randomUUID().replace(/-/g, '');
     const open = createOpen('proxy-priv-2', body);
     const { privateKey } = generateKeyPairSync('ed25519');
-    const claims = { job_id: session, operation: 'engine POST /containers/create', hosts: ['web-01'], params_sha256: paramsDigest({ path: open.path, body }), expires_at: Date.now() + 60_000 };
+    const claims = {
+      job_id: session,
+      operation: 'engine POST /containers/create',
+      hosts: ['web-01'],
+      params_sha256: paramsDigest({ path: open.path, body }),
+      expires_at: Date.now() + 60_000,
+    };
     const selfSigned = await openProxySession(gatewayLogin, 'web-01', { ...open, host_grant: signHostGrant(claims, privateKey) }, session);
     expect(selfSigned.json as ProxyAbort).toMatchObject({ status: 403, details: expect.stringContaining('does not verify') });
     for (const name of ['proxy-priv-1', 'proxy-priv-2']) expect(await containerExists('web-01', name)).toBe(false);
@@ -102,9 +115,19 @@ describe('the Engine API proxy', () => {
       'proxy-hostpid': { Image: BUSYBOX_IMAGE, HostConfig: { PidMode: 'host' } },
     };
     for (const [name, body] of Object.entries(bodies)) {
-      const res = await rawRequest(fleet.url, 'POST', `/node/web-01/docker/v1.41/containers/create?name=${name}`, headers, JSON.stringify(body));
+      const res = await rawRequest(
+        fleet.url,
+        'POST',
+        `/node/web-01/docker/v1.41/containers/create?name=${name}`,
+        headers,
+        JSON.stringify(body),
+      );
       expect(res.status).toBe(403);
-      expect(JSON.parse(res.body)).toMatchObject({ code: 403, reason: 'permission_denied', message: expect.stringContaining("'docker:host'") });
+      expect(JSON.parse(res.body)).toMatchObject({
+        code: 403,
+        reason: 'permission_denied',
+        message: expect.stringContaining("'docker:host'"),
+      });
       expect(await containerExists('web-01', name)).toBe(false);
     }
   });
@@ -115,9 +138,19 @@ describe('the Engine API proxy', () => {
     const exec = await target.exec({ Cmd: ['touch', '/tmp/viewer-exec'], AttachStdout: true });
     const viewer = fleet.mintKey('viewer', { subject: 'attacker' });
     const headers = { authorization: `Bearer ${viewer}`, 'content-type': 'application/json', connection: 'Upgrade', upgrade: 'tcp' };
-    const res = await rawRequest(fleet.url, 'POST', `/node/web-02/docker/v1.41/exec/${exec.id}/start`, headers, '{"Detach":false,"Tty":false}');
+    const res = await rawRequest(
+      fleet.url,
+      'POST',
+      `/node/web-02/docker/v1.41/exec/${exec.id}/start`,
+      headers,
+      '{"Detach":false,"Tty":false}',
+    );
     expect(res.status).toBe(403);
-    expect(JSON.parse(res.body)).toMatchObject({ code: 403, reason: 'permission_denied', message: expect.stringContaining("'docker:exec'") });
+    expect(JSON.parse(res.body)).toMatchObject({
+      code: 403,
+      reason: 'permission_denied',
+      message: expect.stringContaining("'docker:exec'"),
+    });
     await sleep(500);
     const inspected = await exec.inspect();
     expect(inspected.Running).toBe(false);
@@ -126,7 +159,12 @@ describe('the Engine API proxy', () => {
 
   attack('paths built to reach an Engine endpoint the contract does not map (swarm init)', async () => {
     const headers = { authorization: `Bearer ${fleet.adminKey}`, 'content-type': 'application/json' };
-    for (const path of ['/v1.41/swarm/init', '/v1.41/containers/x/..%2F..%2Fswarm/init', '/v1.41/containers/%2e%2e/%2e%2e/swarm/init', '/v1.41//swarm/init']) {
+    for (const path of [
+      '/v1.41/swarm/init',
+      '/v1.41/containers/x/..%2F..%2Fswarm/init',
+      '/v1.41/containers/%2e%2e/%2e%2e/swarm/init',
+      '/v1.41//swarm/init',
+    ]) {
       const res = await rawRequest(fleet.url, 'POST', `/node/web-01/docker${path}`, headers, '{}');
       expect({ path, status: res.status }).toEqual({ path, status: 404 });
     }
@@ -134,7 +172,12 @@ describe('the Engine API proxy', () => {
   });
 
   attack('an upgrade request to a gateway route that is not an Engine hijack (smuggling a second protocol past the routes)', async () => {
-    const headers = { authorization: `Bearer ${fleet.adminKey}`, 'content-type': 'application/json', connection: 'Upgrade', upgrade: 'websocket' };
+    const headers = {
+      authorization: `Bearer ${fleet.adminKey}`,
+      'content-type': 'application/json',
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+    };
     const drain = await rawRequest(fleet.url, 'POST', '/agent/web-01/drain', headers);
     expect(drain.status).toBe(400);
     expect(JSON.parse(drain.body)).toMatchObject({ code: 400, details: expect.stringContaining('only for Engine API hijacks') });

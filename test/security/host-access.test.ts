@@ -61,13 +61,21 @@ function expectForbiddenForHost(res: { status: number; body: { details?: string;
 }
 
 async function expectNoContainer(name: string, hosts: string[] = WEB_HOSTS): Promise<void> {
-  for (const host of hosts) expect({ host, names: await containerNamesOn(host) }).toEqual({ host, names: expect.not.arrayContaining([name]) });
+  for (const host of hosts)
+    expect({ host, names: await containerNamesOn(host) }).toEqual({ host, names: expect.not.arrayContaining([name]) });
 }
 
 describe('host-level access (docker:host)', () => {
   attack("an operator key scoped to role:web binds the host's / and writes there as uid 0", async () => {
     const marker = `/tmp/fleet-pwned-${randomUUID()}`;
-    const body = { image: BUSYBOX_IMAGE, name: 'h-root', user: '0', binds: ['/:/host'], cmd: ['sh', '-c', `echo pwned > /host${marker}; sleep 300`], auto_start: true };
+    const body = {
+      image: BUSYBOX_IMAGE,
+      name: 'h-root',
+      user: '0',
+      binds: ['/:/host'],
+      cmd: ['sh', '-c', `echo pwned > /host${marker}; sleep 300`],
+      auto_start: true,
+    };
     const res = await api(fleet, 'POST', '/node/role:web/container/docker', { key: webOperator(), body });
     expectForbiddenForHost(res);
     expect(res.body.details).toContain("host path '/'");
@@ -77,7 +85,13 @@ describe('host-level access (docker:host)', () => {
   });
 
   attack('an operator key binds the engine socket', async () => {
-    const body = { image: BUSYBOX_IMAGE, name: 'h-socket', binds: ['/var/run/docker.sock:/var/run/docker.sock'], cmd: ['sleep', '300'], auto_start: true };
+    const body = {
+      image: BUSYBOX_IMAGE,
+      name: 'h-socket',
+      binds: ['/var/run/docker.sock:/var/run/docker.sock'],
+      cmd: ['sleep', '300'],
+      auto_start: true,
+    };
     const res = await api(fleet, 'POST', '/node/web-01/container/docker', { key: webOperator(), body });
     expectForbiddenForHost(res);
     expect(res.body.details).toContain('engine socket');
@@ -93,12 +107,18 @@ describe('host-level access (docker:host)', () => {
 
   attack('an operator key creates a local volume binding /etc and reads /etc/shadow through it', async () => {
     const key = webOperator();
-    const volume = await api(fleet, 'POST', '/node/role:web/container/docker/volume', { key, body: { name: 'h-etc', driver: 'local', driver_opts: { type: 'none', o: 'bind', device: '/etc' } } });
+    const volume = await api(fleet, 'POST', '/node/role:web/container/docker/volume', {
+      key,
+      body: { name: 'h-etc', driver: 'local', driver_opts: { type: 'none', o: 'bind', device: '/etc' } },
+    });
     expectForbiddenForHost(volume);
     for (const host of WEB_HOSTS) expect(await volumeNamesOn(host)).not.toContain('h-etc');
     // The follow-up of the report: mount the volume by name and read the shadow file. Without the
     // bind volume the name only gets an empty volume of the engine's own.
-    const reader = await api(fleet, 'POST', '/node/web-01/container/docker', { key, body: { image: BUSYBOX_IMAGE, name: 'h-reader', binds: ['h-etc:/mnt'], cmd: ['sleep', '300'], auto_start: true } });
+    const reader = await api(fleet, 'POST', '/node/web-01/container/docker', {
+      key,
+      body: { image: BUSYBOX_IMAGE, name: 'h-reader', binds: ['h-etc:/mnt'], cmd: ['sleep', '300'], auto_start: true },
+    });
     expect(reader.status).toBe(202);
     const read = await api(fleet, 'POST', '/node/web-01/container/docker/h-reader/exec', { key, body: { cmd: ['cat', '/mnt/shadow'] } });
     expect(read.status).toBe(202);
@@ -107,51 +127,76 @@ describe('host-level access (docker:host)', () => {
     expect(inspected.Options ?? {}).toEqual({});
   });
 
-  attack('a forged host-reaching job published with the gateway NATS login (no grant, a self-signed grant, a replayed grant) runs nowhere', async () => {
-    // A genuine grant to replay: an admin's legitimate bind of the allowed tree on web-01.
-    const legit = await api(fleet, 'POST', '/node/web-01/container/docker', { body: { image: BUSYBOX_IMAGE, name: 'h-legit-grant', binds: [`${allowed}:/data`], cmd: ['sleep', '300'] } });
-    expect(legit.status).toBe(202);
-    const jsm = await jetstreamManager(gatewayLogin);
-    const dispatched = (await jsm.streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') }))?.json<JobMessage>();
-    expect(dispatched?.job_id).toBe(legit.body.job_id);
-    const genuine = dispatched?.host_grant as HostGrant;
-    expect(genuine.signature).toBeTruthy();
+  attack(
+    'a forged host-reaching job published with the gateway NATS login (no grant, a self-signed grant, a replayed grant) runs nowhere',
+    async () => {
+      // A genuine grant to replay: an admin's legitimate bind of the allowed tree on web-01.
+      const legit = await api(fleet, 'POST', '/node/web-01/container/docker', {
+        body: { image: BUSYBOX_IMAGE, name: 'h-legit-grant', binds: [`${allowed}:/data`], cmd: ['sleep', '300'] },
+      });
+      expect(legit.status).toBe(202);
+      const jsm = await jetstreamManager(gatewayLogin);
+      const dispatched = (await jsm.streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') }))?.json<JobMessage>();
+      expect(dispatched?.job_id).toBe(legit.body.job_id);
+      const genuine = dispatched?.host_grant as HostGrant;
+      expect(genuine.signature).toBeTruthy();
 
-    const attacker = generateKeyPairSync('ed25519');
-    const forgeries: Array<{ name: string; grant: (job: JobMessage) => HostGrant | undefined }> = [
-      { name: 'h-forged-nogrant', grant: () => undefined },
-      { name: 'h-forged-selfsigned', grant: (job) => signHostGrant({ job_id: job.job_id, operation: job.operation, hosts: ['web-01'], params_sha256: paramsDigest(job.params), expires_at: job.deadline }, attacker.privateKey) },
-      { name: 'h-forged-replayed', grant: () => genuine },
-    ];
-    const results = await new Kvm(gatewayLogin).open(RESULTS_BUCKET);
-    for (const forgery of forgeries) {
-      const job: JobMessage = {
-        job_id: randomUUID(),
-        operation: 'docker.container.create',
-        target: 'web-01',
-        params: { body: { image: BUSYBOX_IMAGE, name: forgery.name, user: '0', binds: ['/:/host'], cmd: ['sleep', '300'], auto_start: true } },
-        deadline: Date.now() + 20_000,
-      };
-      const grant = forgery.grant(job);
-      if (grant) job.host_grant = grant;
-      // Unsealed, as a login without the gateway's key sends it; then sealed with that key, as if only the grant were wrong.
-      const sealed = { ...job, job_id: randomUUID() };
-      const sealKey = createPrivateKey(readFileSync(hostGrantKeyFiles(fleet.dir).privateKey, 'utf8'));
-      for (const [message, refusal] of [
-        [job, 'job refused: the job carries no seal from the gateway'],
-        [{ ...sealed, seal: signJobSeal('web-01', jobMessageDigest(sealed as unknown as Record<string, unknown>), sealKey) }, 'host access refused'],
-      ] as const) {
-        await jetstream(gatewayLogin).publish(jobSubject('web-01'), JSON.stringify(message));
-        const row = await finalRow(results, message.job_id, 'web-01', 200);
-        expect(row).toMatchObject({ status: 'failed', error_code: 403 });
-        expect(row.error).toContain(refusal);
+      const attacker = generateKeyPairSync('ed25519');
+      const forgeries: Array<{ name: string; grant: (job: JobMessage) => HostGrant | undefined }> = [
+        { name: 'h-forged-nogrant', grant: () => undefined },
+        {
+          name: 'h-forged-selfsigned',
+          grant: (job) =>
+            signHostGrant(
+              {
+                job_id: job.job_id,
+                operation: job.operation,
+                hosts: ['web-01'],
+                params_sha256: paramsDigest(job.params),
+                expires_at: job.deadline,
+              },
+              attacker.privateKey,
+            ),
+        },
+        { name: 'h-forged-replayed', grant: () => genuine },
+      ];
+      const results = await new Kvm(gatewayLogin).open(RESULTS_BUCKET);
+      for (const forgery of forgeries) {
+        const job: JobMessage = {
+          job_id: randomUUID(),
+          operation: 'docker.container.create',
+          target: 'web-01',
+          params: {
+            body: { image: BUSYBOX_IMAGE, name: forgery.name, user: '0', binds: ['/:/host'], cmd: ['sleep', '300'], auto_start: true },
+          },
+          deadline: Date.now() + 20_000,
+        };
+        const grant = forgery.grant(job);
+        if (grant) job.host_grant = grant;
+        // Unsealed, as a login without the gateway's key sends it; then sealed with that key, as if only the grant were wrong.
+        const sealed = { ...job, job_id: randomUUID() };
+        const sealKey = createPrivateKey(readFileSync(hostGrantKeyFiles(fleet.dir).privateKey, 'utf8'));
+        for (const [message, refusal] of [
+          [job, 'job refused: the job carries no seal from the gateway'],
+          [
+            { ...sealed, seal: signJobSeal('web-01', jobMessageDigest(sealed as unknown as Record<string, unknown>), sealKey) },
+            'host access refused',
+          ],
+        ] as const) {
+          await jetstream(gatewayLogin).publish(jobSubject('web-01'), JSON.stringify(message));
+          const row = await finalRow(results, message.job_id, 'web-01', 200);
+          expect(row).toMatchObject({ status: 'failed', error_code: 403 });
+          expect(row.error).toContain(refusal);
+        }
+        await expectNoContainer(forgery.name, ['web-01']);
       }
-      await expectNoContainer(forgery.name, ['web-01']);
-    }
-  });
+    },
+  );
 
   attack("an admin key binds a host path outside the agents' FLEET_AGENT_HOST_PATHS", async () => {
-    const res = await api(fleet, 'POST', '/node/web-01/container/docker', { body: { image: BUSYBOX_IMAGE, name: 'h-admin-etc', binds: ['/etc:/host-etc'], cmd: ['sleep', '300'] } });
+    const res = await api(fleet, 'POST', '/node/web-01/container/docker', {
+      body: { image: BUSYBOX_IMAGE, name: 'h-admin-etc', binds: ['/etc:/host-etc'], cmd: ['sleep', '300'] },
+    });
     expect(res.status).toBe(403);
     expect(res.body.details).toContain('FLEET_AGENT_HOST_PATHS');
     await expectNoContainer('h-admin-etc', ['web-01']);
@@ -159,7 +204,13 @@ describe('host-level access (docker:host)', () => {
 
   test('an admin key (docker:host) binds an allowed host path and writes there', async () => {
     const marker = `written-${randomUUID()}`;
-    const body = { image: BUSYBOX_IMAGE, name: 'h-admin-ok', binds: [`${allowed}:/data`], cmd: ['sh', '-c', `echo ok > /data/${marker}; sleep 300`], auto_start: true };
+    const body = {
+      image: BUSYBOX_IMAGE,
+      name: 'h-admin-ok',
+      binds: [`${allowed}:/data`],
+      cmd: ['sh', '-c', `echo ok > /data/${marker}; sleep 300`],
+      auto_start: true,
+    };
     const res = await api(fleet, 'POST', '/node/web-01/container/docker', { body });
     expect(res.status).toBe(202);
     expect(res.body.results[0]).toMatchObject({ status: 'ok', changed: true });
@@ -170,12 +221,17 @@ describe('host-level access (docker:host)', () => {
 
   test('an operator key still creates containers and volumes that stay inside the engine', async () => {
     const key = webOperator();
-    const res = await api(fleet, 'POST', '/node/web-02/container/docker', { key, body: { image: BUSYBOX_IMAGE, name: 'h-plain', binds: ['plain-data:/data'], network: 'none', cmd: ['sleep', '300'] } });
+    const res = await api(fleet, 'POST', '/node/web-02/container/docker', {
+      key,
+      body: { image: BUSYBOX_IMAGE, name: 'h-plain', binds: ['plain-data:/data'], network: 'none', cmd: ['sleep', '300'] },
+    });
     expect(res.status).toBe(202);
     expect(await containerNamesOn('web-02')).toContain('h-plain');
-    const volume = await api(fleet, 'POST', '/node/web-02/container/docker/volume', { key, body: { name: 'h-tmpfs', driver_opts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } } });
+    const volume = await api(fleet, 'POST', '/node/web-02/container/docker/volume', {
+      key,
+      body: { name: 'h-tmpfs', driver_opts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } },
+    });
     expect(volume.status).toBe(202);
     expect(await volumeNamesOn('web-02')).toContain('h-tmpfs');
   });
 });
-

@@ -133,7 +133,10 @@ describe('host-level objects an admin made need docker:host to use', () => {
     attack(`an operator execs, attaches and copies into ${container} (docker CLI, node API): refused, no exec, no file`, async () => {
       const key = operator();
       expectCliRefused(await cli.run(HOST, key, ['exec', container, ...mark('cli-exec')]), what);
-      expectApiRefused(await api(fleet, 'POST', `/node/${HOST}/container/docker/${container}/exec`, { key, body: { cmd: mark('node-exec') } }), what);
+      expectApiRefused(
+        await api(fleet, 'POST', `/node/${HOST}/container/docker/${container}/exec`, { key, body: { cmd: mark('node-exec') } }),
+        what,
+      );
       expect(((await engine().getContainer(container).inspect()).ExecIDs ?? []).length).toBe(0);
       // An attach that got through would wait for the container's output until the CLI's timeout (the CLI refuses a stopped one itself).
       if (container !== 'obj-priv') expectCliUpgradeRefused(await cli.run(HOST, key, ['attach', '--no-stdin', container], 30_000));
@@ -149,31 +152,67 @@ describe('host-level objects an admin made need docker:host to use', () => {
     });
   }
 
-  attack("an operator runs a container on the admin's bind volume (docker run -v, --mount, node API): refused, nothing created, nothing written", async () => {
-    const key = operator();
-    const write = ['sh', '-c', 'echo pwned > /x/pwned'];
-    expectCliRefused(await cli.run(HOST, key, ['run', '-d', '--name', 'obj-run-v', '-v', 'obj-bindvol:/x', BUSYBOX_IMAGE, ...write]), "volume 'obj-bindvol'");
-    expectCliRefused(await cli.run(HOST, key, ['run', '-d', '--name', 'obj-run-mount', '--mount', 'type=volume,src=obj-bindvol,dst=/x', BUSYBOX_IMAGE, ...write]), "volume 'obj-bindvol'");
-    const node = await api(fleet, 'POST', `/node/${HOST}/container/docker`, { key, body: { image: BUSYBOX_IMAGE, name: 'obj-run-node', binds: ['obj-bindvol:/x'], cmd: write, auto_start: true } });
-    expectApiRefused(node, "volume 'obj-bindvol'");
-    for (const name of ['obj-run-v', 'obj-run-mount', 'obj-run-node']) expect(await containerExists(name)).toBe(false);
-    expect(readdirSync(bindDir)).toEqual([]);
-  });
+  attack(
+    "an operator runs a container on the admin's bind volume (docker run -v, --mount, node API): refused, nothing created, nothing written",
+    async () => {
+      const key = operator();
+      const write = ['sh', '-c', 'echo pwned > /x/pwned'];
+      expectCliRefused(
+        await cli.run(HOST, key, ['run', '-d', '--name', 'obj-run-v', '-v', 'obj-bindvol:/x', BUSYBOX_IMAGE, ...write]),
+        "volume 'obj-bindvol'",
+      );
+      expectCliRefused(
+        await cli.run(HOST, key, [
+          'run',
+          '-d',
+          '--name',
+          'obj-run-mount',
+          '--mount',
+          'type=volume,src=obj-bindvol,dst=/x',
+          BUSYBOX_IMAGE,
+          ...write,
+        ]),
+        "volume 'obj-bindvol'",
+      );
+      const node = await api(fleet, 'POST', `/node/${HOST}/container/docker`, {
+        key,
+        body: { image: BUSYBOX_IMAGE, name: 'obj-run-node', binds: ['obj-bindvol:/x'], cmd: write, auto_start: true },
+      });
+      expectApiRefused(node, "volume 'obj-bindvol'");
+      for (const name of ['obj-run-v', 'obj-run-mount', 'obj-run-node']) expect(await containerExists(name)).toBe(false);
+      expect(readdirSync(bindDir)).toEqual([]);
+    },
+  );
 
-  attack("an operator joins the admin's macvlan network (docker run --network, network connect, node API): refused, no member", async () => {
-    const key = operator();
-    expectCliRefused(await cli.run(HOST, key, ['run', '-d', '--name', 'obj-run-net', '--network', 'obj-macvlan', BUSYBOX_IMAGE, 'sleep', '600']), "network 'obj-macvlan'");
-    expect(await containerExists('obj-run-net')).toBe(false);
-    expectCliRefused(await cli.run(HOST, key, ['network', 'connect', 'obj-macvlan', 'obj-plain']), "network 'obj-macvlan'");
-    expectApiRefused(await api(fleet, 'POST', `/node/${HOST}/container/docker/network/obj-macvlan/connect`, { key, body: { container: 'obj-plain' } }), "network 'obj-macvlan'");
-    const node = await api(fleet, 'POST', `/node/${HOST}/container/docker`, { key, body: { image: BUSYBOX_IMAGE, name: 'obj-net-node', network: 'obj-macvlan', cmd: ['sleep', '600'] } });
-    expectApiRefused(node, "network 'obj-macvlan'");
-    expect(await containerExists('obj-net-node')).toBe(false);
-    expect(await macvlanMembers()).toEqual([]);
-  });
+  attack(
+    "an operator joins the admin's macvlan network (docker run --network, network connect, node API): refused, no member",
+    async () => {
+      const key = operator();
+      expectCliRefused(
+        await cli.run(HOST, key, ['run', '-d', '--name', 'obj-run-net', '--network', 'obj-macvlan', BUSYBOX_IMAGE, 'sleep', '600']),
+        "network 'obj-macvlan'",
+      );
+      expect(await containerExists('obj-run-net')).toBe(false);
+      expectCliRefused(await cli.run(HOST, key, ['network', 'connect', 'obj-macvlan', 'obj-plain']), "network 'obj-macvlan'");
+      expectApiRefused(
+        await api(fleet, 'POST', `/node/${HOST}/container/docker/network/obj-macvlan/connect`, { key, body: { container: 'obj-plain' } }),
+        "network 'obj-macvlan'",
+      );
+      const node = await api(fleet, 'POST', `/node/${HOST}/container/docker`, {
+        key,
+        body: { image: BUSYBOX_IMAGE, name: 'obj-net-node', network: 'obj-macvlan', cmd: ['sleep', '600'] },
+      });
+      expectApiRefused(node, "network 'obj-macvlan'");
+      expect(await containerExists('obj-net-node')).toBe(false);
+      expect(await macvlanMembers()).toEqual([]);
+    },
+  );
 
   attack('a sealed operator job given caller_host afterwards (gateway NATS login) does not run: the seal covers it', async () => {
-    const refused = await api(fleet, 'POST', `/node/${HOST}/container/docker/obj-hostpid/exec`, { key: operator(), body: { cmd: mark('forged') } });
+    const refused = await api(fleet, 'POST', `/node/${HOST}/container/docker/obj-hostpid/exec`, {
+      key: operator(),
+      body: { cmd: mark('forged') },
+    });
     expect(refused.status).toBe(403);
     const jsm = await jetstreamManager(gatewayLogin);
     const sent = (await jsm.streams.getMessage(jobsStreamOf(HOST), { last_by_subj: jobSubject(HOST) }))?.json<JobMessage>();
@@ -196,7 +235,9 @@ describe('host-level objects an admin made need docker:host to use', () => {
     expect(await cli.run(HOST, key, ['cp', join(scratch, 'payload.txt'), 'obj-onbindvol:/x/admin.txt'])).toMatchObject({ code: 0 });
     expect(readdirSync(bindDir)).toEqual(['admin.txt']);
     rmSync(join(bindDir, 'admin.txt'));
-    expect(await cli.run(HOST, key, ['run', '--rm', '-v', 'obj-bindvol:/x', BUSYBOX_IMAGE, 'sh', '-c', 'echo admin > /x/run.txt'])).toMatchObject({ code: 0 });
+    expect(
+      await cli.run(HOST, key, ['run', '--rm', '-v', 'obj-bindvol:/x', BUSYBOX_IMAGE, 'sh', '-c', 'echo admin > /x/run.txt']),
+    ).toMatchObject({ code: 0 });
     expect(readdirSync(bindDir)).toEqual(['run.txt']);
     rmSync(join(bindDir, 'run.txt'));
     expect(await cli.run(HOST, key, ['network', 'connect', 'obj-macvlan', 'obj-plain'])).toMatchObject({ code: 0 });
@@ -209,10 +250,29 @@ describe('host-level objects an admin made need docker:host to use', () => {
     expect(await cli.run(HOST, key, ['exec', 'obj-plain', ...mark('op-cli')])).toMatchObject({ code: 0 });
     expect(await cli.run(HOST, key, ['cp', join(scratch, 'payload.txt'), 'obj-plain:/tmp/payload.txt'])).toMatchObject({ code: 0 });
     expect(await fileInContainer('obj-plain', '/tmp/payload.txt')).toBe(true);
-    expect((await api(fleet, 'POST', `/node/${HOST}/container/docker/obj-plain/exec`, { key, body: { cmd: mark('op-node') } })).status).toBe(202);
+    expect(
+      (await api(fleet, 'POST', `/node/${HOST}/container/docker/obj-plain/exec`, { key, body: { cmd: mark('op-node') } })).status,
+    ).toBe(202);
     for (const name of ['op-cli', 'op-node']) expect(await fileInContainer('obj-plain', `/tmp/${name}`)).toBe(true);
-    expect(await cli.run(HOST, key, ['run', '-d', '--name', 'obj-op-run', '-v', 'obj-plainvol:/x', '--network', 'obj-plainnet', BUSYBOX_IMAGE, 'sleep', '600'])).toMatchObject({ code: 0 });
-    expect((await api(fleet, 'POST', `/node/${HOST}/container/docker/network/obj-plainnet/connect`, { key, body: { container: 'obj-plain' } })).status).toBe(202);
+    expect(
+      await cli.run(HOST, key, [
+        'run',
+        '-d',
+        '--name',
+        'obj-op-run',
+        '-v',
+        'obj-plainvol:/x',
+        '--network',
+        'obj-plainnet',
+        BUSYBOX_IMAGE,
+        'sleep',
+        '600',
+      ]),
+    ).toMatchObject({ code: 0 });
+    expect(
+      (await api(fleet, 'POST', `/node/${HOST}/container/docker/network/obj-plainnet/connect`, { key, body: { container: 'obj-plain' } }))
+        .status,
+    ).toBe(202);
     const networks = (await engine().getContainer('obj-plain').inspect()).NetworkSettings.Networks;
     expect(Object.keys(networks)).toContain('obj-plainnet');
   });

@@ -9,7 +9,10 @@ export function resetLedger(): void {
 /** jest globalTeardown of the security project: one plain line for CI logs. */
 export function printSummary(): void {
   const outcomes: AttackOutcome[] = existsSync(LEDGER_FILE)
-    ? readFileSync(LEDGER_FILE, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as AttackOutcome)
+    ? readFileSync(LEDGER_FILE, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as AttackOutcome)
     : [];
   const blocked = outcomes.filter((outcome) => outcome.blocked).length;
   process.stdout.write(`[security] ${outcomes.length} attacks, ${blocked} blocked\n`);

@@ -69,118 +69,154 @@ async function watchingRss<T>(pid: number, work: () => Promise<T>): Promise<{ re
 }
 
 describe('resource limits', () => {
-  attack('a 20 MB exec output: the row is capped with truncated and byte counts, stored, and the agent does not grow with it', async () => {
-    const operator = fleet.mintKey('operator');
-    const script = "yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -c 20000000; yes bbbbbbb | head -c 3000000 >&2";
-    const { result: res, before, peak } = await watchingRss(fleet.agentPid('web-01'), () =>
-      api(fleet, 'POST', '/node/web-01/container/docker/sleeper/exec?timeout=120', { key: operator, body: { cmd: ['sh', '-c', script] }, timeoutMs: 150_000 }),
-    );
-    process.stdout.write(`[security] 20 MB exec: agent RSS ${mib(before)} -> peak ${mib(peak)}\n`);
-    expect(res.status).toBe(202);
-    const row = res.body.results[0];
-    expect(row).toMatchObject({ status: 'ok', exit_code: 0, truncated: true, stdout_bytes: 20_000_000, stderr_bytes: 3_000_000 });
-    expect(Buffer.byteLength(row.stdout)).toBe(OUTPUT_CAP);
-    expect(Buffer.byteLength(row.stderr)).toBe(OUTPUT_CAP);
-    expect(peak - before).toBeLessThan(RSS_GROWTH_BOUND);
-    // Stored: any replica reads the same row back.
-    const stored = await api(fleet, 'GET', `/job/${res.body.job_id}`);
-    expect(stored.body.results[0]).toMatchObject({ status: 'ok', truncated: true, stdout_bytes: 20_000_000 });
-  }, 200_000);
-
-  attack('a client that never reads a logs?follow=true stream: the gateway stays bounded and ends the stream with overflow', async () => {
-    const line = 'x'.repeat(1000);
-    await startContainer('web-02', 'chatty', ['sh', '-c', `yes ${line} | head -c 60000000; sleep 600`]);
-    const viewer = fleet.mintKey('viewer', { subject: 'slow-reader' });
-    const socket = await openUnreadStream(`/node/web-02/container/docker/chatty/logs?follow=true&timeout=240`, viewer);
-    try {
-      const { result: jobId, before, peak } = await watchingRss(fleet.gatewayPid, async () => {
-        const id = await followJobOf('slow-reader');
-        await finalJob(id, 120_000);
-        return id;
-      });
-      process.stdout.write(`[security] unread follow stream: gateway RSS ${mib(before)} -> peak ${mib(peak)}\n`);
+  attack(
+    'a 20 MB exec output: the row is capped with truncated and byte counts, stored, and the agent does not grow with it',
+    async () => {
+      const operator = fleet.mintKey('operator');
+      const script = 'yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -c 20000000; yes bbbbbbb | head -c 3000000 >&2';
+      const {
+        result: res,
+        before,
+        peak,
+      } = await watchingRss(fleet.agentPid('web-01'), () =>
+        api(fleet, 'POST', '/node/web-01/container/docker/sleeper/exec?timeout=120', {
+          key: operator,
+          body: { cmd: ['sh', '-c', script] },
+          timeoutMs: 150_000,
+        }),
+      );
+      process.stdout.write(`[security] 20 MB exec: agent RSS ${mib(before)} -> peak ${mib(peak)}\n`);
+      expect(res.status).toBe(202);
+      const row = res.body.results[0];
+      expect(row).toMatchObject({ status: 'ok', exit_code: 0, truncated: true, stdout_bytes: 20_000_000, stderr_bytes: 3_000_000 });
+      expect(Buffer.byteLength(row.stdout)).toBe(OUTPUT_CAP);
+      expect(Buffer.byteLength(row.stderr)).toBe(OUTPUT_CAP);
       expect(peak - before).toBeLessThan(RSS_GROWTH_BOUND);
-      // Cancelled on the host long before its 240 s deadline: the agent ended the stream itself.
-      const job = await api(fleet, 'GET', `/job/${jobId}`);
-      expect(job.body.results[0]).toMatchObject({ status: 'ok', message: 'log stream ended' });
-      const text = await readRest(socket);
-      expect(text).toContain('event: overflow');
-      expect(text).toContain(`"limit_bytes":${STREAM_BUFFER}`);
-      expect(text).not.toContain('event: end');
-    } finally {
-      socket.destroy();
-    }
-  }, 240_000);
+      // Stored: any replica reads the same row back.
+      const stored = await api(fleet, 'GET', `/job/${res.body.job_id}`);
+      expect(stored.body.results[0]).toMatchObject({ status: 'ok', truncated: true, stdout_bytes: 20_000_000 });
+    },
+    200_000,
+  );
 
-  attack("a viewer parks 32 wait jobs on a host: past its per-key limit it gets 429, and an admin's ping there still answers", async () => {
-    const viewer = fleet.mintKey('viewer', { subject: 'parker' });
-    const answers = await Promise.all(
-      Array.from({ length: 32 }, () => api(fleet, 'POST', '/node/web-01/container/docker/sleeper/wait?async=true&timeout=45', { key: viewer })),
-    );
-    const statuses = answers.map((res) => res.status);
-    expect(statuses.filter((status) => status === 202)).toHaveLength(LONG_RUNNING_PER_KEY);
-    expect(statuses.filter((status) => status === 429)).toHaveLength(32 - LONG_RUNNING_PER_KEY);
-    const refused = answers.find((res) => res.status === 429);
-    expect(Number(refused?.headers['retry-after'])).toBeGreaterThan(0);
-    expect(refused?.body).toMatchObject({ reason: 'long_running_limit', details: expect.stringContaining('long-running') });
-    const ping = await api(fleet, 'GET', '/node/web-01/container/docker/system/ping?timeout=10');
-    expect(ping.status).toBe(200);
-    expect(ping.body.results[0].status).toBe('ok');
-  }, 120_000);
+  attack(
+    'a client that never reads a logs?follow=true stream: the gateway stays bounded and ends the stream with overflow',
+    async () => {
+      const line = 'x'.repeat(1000);
+      await startContainer('web-02', 'chatty', ['sh', '-c', `yes ${line} | head -c 60000000; sleep 600`]);
+      const viewer = fleet.mintKey('viewer', { subject: 'slow-reader' });
+      const socket = await openUnreadStream(`/node/web-02/container/docker/chatty/logs?follow=true&timeout=240`, viewer);
+      try {
+        const {
+          result: jobId,
+          before,
+          peak,
+        } = await watchingRss(fleet.gatewayPid, async () => {
+          const id = await followJobOf('slow-reader');
+          await finalJob(id, 120_000);
+          return id;
+        });
+        process.stdout.write(`[security] unread follow stream: gateway RSS ${mib(before)} -> peak ${mib(peak)}\n`);
+        expect(peak - before).toBeLessThan(RSS_GROWTH_BOUND);
+        // Cancelled on the host long before its 240 s deadline: the agent ended the stream itself.
+        const job = await api(fleet, 'GET', `/job/${jobId}`);
+        expect(job.body.results[0]).toMatchObject({ status: 'ok', message: 'log stream ended' });
+        const text = await readRest(socket);
+        expect(text).toContain('event: overflow');
+        expect(text).toContain(`"limit_bytes":${STREAM_BUFFER}`);
+        expect(text).not.toContain('event: end');
+      } finally {
+        socket.destroy();
+      }
+    },
+    240_000,
+  );
 
-  attack("32 wait jobs parked on a host by several viewer keys do not take the slots an admin's ping needs", async () => {
-    const keys = Array.from({ length: 4 }, (_, index) => fleet.mintKey('viewer', { subject: `parker-${index}` }));
-    const answers = await Promise.all(
-      keys.flatMap((key) => Array.from({ length: 8 }, () => api(fleet, 'POST', '/node/web-01/container/docker/sleeper/wait?async=true&timeout=45', { key }))),
-    );
-    expect(answers.map((res) => res.status)).toEqual(Array(32).fill(202));
-    await sleep(1000); // the agent takes every wait
-    const pingStarted = Date.now();
-    const ping = await api(fleet, 'GET', '/node/web-01/container/docker/system/ping?timeout=10');
-    expect(ping.status).toBe(200);
-    expect(ping.body.results[0].status).toBe('ok');
-    // End the waits: each row says how long it held an agent slot, which must cover the whole ping,
-    // or the ping would not have been competing with 32 running waits.
-    await fleet.docker('web-01').getContainer('sleeper').kill();
-    const stoppedAt = Date.now();
-    for (const { body } of answers) {
-      const job = await api(fleet, 'GET', `/job/${body.job_id}?wait=20`);
-      expect(job.body.results[0]).toMatchObject({ status: 'ok' });
-      expect(job.body.results[0].duration_ms).toBeGreaterThanOrEqual(stoppedAt - pingStarted - 100);
-    }
-  }, 120_000);
+  attack(
+    "a viewer parks 32 wait jobs on a host: past its per-key limit it gets 429, and an admin's ping there still answers",
+    async () => {
+      const viewer = fleet.mintKey('viewer', { subject: 'parker' });
+      const answers = await Promise.all(
+        Array.from({ length: 32 }, () =>
+          api(fleet, 'POST', '/node/web-01/container/docker/sleeper/wait?async=true&timeout=45', { key: viewer }),
+        ),
+      );
+      const statuses = answers.map((res) => res.status);
+      expect(statuses.filter((status) => status === 202)).toHaveLength(LONG_RUNNING_PER_KEY);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(32 - LONG_RUNNING_PER_KEY);
+      const refused = answers.find((res) => res.status === 429);
+      expect(Number(refused?.headers['retry-after'])).toBeGreaterThan(0);
+      expect(refused?.body).toMatchObject({ reason: 'long_running_limit', details: expect.stringContaining('long-running') });
+      const ping = await api(fleet, 'GET', '/node/web-01/container/docker/system/ping?timeout=10');
+      expect(ping.status).toBe(200);
+      expect(ping.body.results[0].status).toBe('ok');
+    },
+    120_000,
+  );
 
-  attack('300 unauthenticated requests with 8 KB paths: 429 past the pre-auth limit, the audit stream stays small', async () => {
-    const before = (await jsm.streams.info(AUDIT_STREAM)).state.bytes;
-    const statuses: number[] = [];
-    const reasons = new Set<unknown>();
-    let retryAfter: string | null = null;
-    for (let i = 0; i < 300; i++) {
-      const path = `/node/${'a'.repeat(8000)}${i}/container/docker`;
-      const headers: Record<string, string> = i % 2 === 0 ? {} : { authorization: 'Bearer not.a.key' };
-      const res = await fetch(`${fleet.url}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
-      statuses.push(res.status);
-      if (res.status === 429) retryAfter = res.headers.get('retry-after');
-      reasons.add(((await res.json()) as { reason?: unknown }).reason);
-    }
-    expect([...reasons].sort()).toEqual(['auth_rate_limited', 'unauthenticated']);
-    expect(statuses.filter((status) => status === 401)).toHaveLength(PRE_AUTH_LIMIT);
-    expect(statuses.filter((status) => status === 429)).toHaveLength(300 - PRE_AUTH_LIMIT);
-    expect(Number(retryAfter)).toBeGreaterThan(0);
-    // A valid key from the same address is not refused.
-    expect((await api(fleet, 'GET', '/agent')).status).toBe(200);
-    await sleep(1000);
-    const info = await jsm.streams.info(AUDIT_STREAM);
-    process.stdout.write(`[security] pre-auth flood: audit stream +${info.state.bytes - before} bytes (cap ${info.config.max_bytes})\n`);
-    expect(info.config.max_bytes).toBe(AUDIT_MAX_BYTES);
-    expect(info.state.bytes).toBeLessThanOrEqual(AUDIT_MAX_BYTES);
-    // Only the 20 refusals under the limit (and this test's admin call) were audited, each with its path
-    // and target cut to 512 characters (and the refusal's reason).
-    expect(info.state.bytes - before).toBeLessThan((PRE_AUTH_LIMIT + 2) * 1300);
-    const audited = await api(fleet, 'GET', `/audit?status=401&limit=${PRE_AUTH_LIMIT}`);
-    expect(audited.body.entries.length).toBe(PRE_AUTH_LIMIT);
-    for (const entry of audited.body.entries) expect(entry.path.length).toBeLessThanOrEqual(512);
-  }, 180_000);
+  attack(
+    "32 wait jobs parked on a host by several viewer keys do not take the slots an admin's ping needs",
+    async () => {
+      const keys = Array.from({ length: 4 }, (_, index) => fleet.mintKey('viewer', { subject: `parker-${index}` }));
+      const answers = await Promise.all(
+        keys.flatMap((key) =>
+          Array.from({ length: 8 }, () => api(fleet, 'POST', '/node/web-01/container/docker/sleeper/wait?async=true&timeout=45', { key })),
+        ),
+      );
+      expect(answers.map((res) => res.status)).toEqual(Array(32).fill(202));
+      await sleep(1000); // the agent takes every wait
+      const pingStarted = Date.now();
+      const ping = await api(fleet, 'GET', '/node/web-01/container/docker/system/ping?timeout=10');
+      expect(ping.status).toBe(200);
+      expect(ping.body.results[0].status).toBe('ok');
+      // End the waits: each row says how long it held an agent slot, which must cover the whole ping,
+      // or the ping would not have been competing with 32 running waits.
+      await fleet.docker('web-01').getContainer('sleeper').kill();
+      const stoppedAt = Date.now();
+      for (const { body } of answers) {
+        const job = await api(fleet, 'GET', `/job/${body.job_id}?wait=20`);
+        expect(job.body.results[0]).toMatchObject({ status: 'ok' });
+        expect(job.body.results[0].duration_ms).toBeGreaterThanOrEqual(stoppedAt - pingStarted - 100);
+      }
+    },
+    120_000,
+  );
+
+  attack(
+    '300 unauthenticated requests with 8 KB paths: 429 past the pre-auth limit, the audit stream stays small',
+    async () => {
+      const before = (await jsm.streams.info(AUDIT_STREAM)).state.bytes;
+      const statuses: number[] = [];
+      const reasons = new Set<unknown>();
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 300; i++) {
+        const path = `/node/${'a'.repeat(8000)}${i}/container/docker`;
+        const headers: Record<string, string> = i % 2 === 0 ? {} : { authorization: 'Bearer not.a.key' };
+        const res = await fetch(`${fleet.url}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+        statuses.push(res.status);
+        if (res.status === 429) retryAfter = res.headers.get('retry-after');
+        reasons.add(((await res.json()) as { reason?: unknown }).reason);
+      }
+      expect([...reasons].sort()).toEqual(['auth_rate_limited', 'unauthenticated']);
+      expect(statuses.filter((status) => status === 401)).toHaveLength(PRE_AUTH_LIMIT);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(300 - PRE_AUTH_LIMIT);
+      expect(Number(retryAfter)).toBeGreaterThan(0);
+      // A valid key from the same address is not refused.
+      expect((await api(fleet, 'GET', '/agent')).status).toBe(200);
+      await sleep(1000);
+      const info = await jsm.streams.info(AUDIT_STREAM);
+      process.stdout.write(`[security] pre-auth flood: audit stream +${info.state.bytes - before} bytes (cap ${info.config.max_bytes})\n`);
+      expect(info.config.max_bytes).toBe(AUDIT_MAX_BYTES);
+      expect(info.state.bytes).toBeLessThanOrEqual(AUDIT_MAX_BYTES);
+      // Only the 20 refusals under the limit (and this test's admin call) were audited, each with its path
+      // and target cut to 512 characters (and the refusal's reason).
+      expect(info.state.bytes - before).toBeLessThan((PRE_AUTH_LIMIT + 2) * 1300);
+      const audited = await api(fleet, 'GET', `/audit?status=401&limit=${PRE_AUTH_LIMIT}`);
+      expect(audited.body.entries.length).toBe(PRE_AUTH_LIMIT);
+      for (const entry of audited.body.entries) expect(entry.path.length).toBeLessThanOrEqual(512);
+    },
+    180_000,
+  );
 });
 
 /** A raw HTTP request whose answer is never read: the socket is paused, so the gateway's writes back up. */

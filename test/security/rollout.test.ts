@@ -41,7 +41,9 @@ beforeAll(async () => {
     await app.start();
   }
   // An admin's container on web-01 that exposes a host directory: an operator must not run anything in it.
-  const bound = await fleet.docker('web-01').createContainer({ name: 'roll-bound', Image: IMAGE, Cmd: ['sleep', '600'], HostConfig: { Binds: [`${bindDir}:/host`] } });
+  const bound = await fleet
+    .docker('web-01')
+    .createContainer({ name: 'roll-bound', Image: IMAGE, Cmd: ['sleep', '600'], HostConfig: { Binds: [`${bindDir}:/host`] } });
   await bound.start();
 });
 
@@ -63,9 +65,14 @@ describe('rollouts and dry runs', () => {
 
   attack("an operator runs a command in an admin's host-bind container through the exec gate", async () => {
     const operator = fleet.mintKey('operator', { subject: 'attacker' });
-    const res = await api(fleet, 'POST', `/node/web-01/container/docker/roll-bound/restart?t=0&health_cmd=${encodeURIComponent('touch /host/pwned')}`, {
-      key: operator,
-    });
+    const res = await api(
+      fleet,
+      'POST',
+      `/node/web-01/container/docker/roll-bound/restart?t=0&health_cmd=${encodeURIComponent('touch /host/pwned')}`,
+      {
+        key: operator,
+      },
+    );
     expect(res.status).toBe(409);
     expect(res.body.results[0]).toMatchObject({ status: 'failed', error_code: 412 });
     expect(res.body.results[0].gate).toContain('the exec gate was refused');
@@ -92,7 +99,7 @@ describe('rollouts and dry runs', () => {
     expect(mentions(feed.events, 'db-01')).toBe(false);
   });
 
-  attack("a key revoked mid-rollout still sends its later waves", async () => {
+  attack('a key revoked mid-rollout still sends its later waves', async () => {
     const key = fleet.mintKey('operator', { subject: 'leaked' });
     const { jti } = jwt.decode(key) as { jti: string };
     const before = await startedAt('web-02', 'roll-app');
@@ -103,7 +110,10 @@ describe('rollouts and dry runs', () => {
     expect((await api(fleet, 'DELETE', `/token/${jti}`)).status).toBe(200);
     await until(async () => (await job()).body.rollout.state !== 'running');
     const after = (await job()).body;
-    expect(after.rollout).toMatchObject({ state: 'stopped', stop_reason: 'rollout stopped before wave 2 of 2: the API key that started it was revoked' });
+    expect(after.rollout).toMatchObject({
+      state: 'stopped',
+      stop_reason: 'rollout stopped before wave 2 of 2: the API key that started it was revoked',
+    });
     expect(after.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status])).toEqual([
       ['web-01', 'ok'],
       ['web-02', 'skipped'],
@@ -127,7 +137,11 @@ describe('rollouts and dry runs', () => {
   });
 
   attack('a role:web key aborts a fleet-wide rollout that reaches hosts outside its scope', async () => {
-    const started = await api(fleet, 'POST', '/node/_all/container/docker/roll-other/restart?t=0&batch=1&max_failures=3&pause=2&async=true');
+    const started = await api(
+      fleet,
+      'POST',
+      '/node/_all/container/docker/roll-other/restart?t=0&batch=1&max_failures=3&pause=2&async=true',
+    );
     expect(started.status).toBe(202);
     const scoped = fleet.mintKey('operator', { scope: 'role:web', subject: 'web-team' });
     const res = await api(fleet, 'POST', `/job/${started.body.job_id}/abort`, { key: scoped });

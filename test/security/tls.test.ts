@@ -43,35 +43,40 @@ const caFile = () => fleet.state.tls!.caFile;
 
 /** What nats-server's monitoring says about its clients. */
 async function connectionsOf(monitorPort: number): Promise<Array<{ name?: string; tls_version?: string }>> {
-  const connz = (await (await fetch(`http://127.0.0.1:${monitorPort}/connz`)).json()) as { connections?: Array<{ name?: string; tls_version?: string }> };
+  const connz = (await (await fetch(`http://127.0.0.1:${monitorPort}/connz`)).json()) as {
+    connections?: Array<{ name?: string; tls_version?: string }>;
+  };
   return connz.connections ?? [];
 }
 
-attack('a client speaks plain NATS to the broker (to read jobs off the wire): the broker announces TLS as required, answers nothing in clear and drops it', async () => {
-  const nats = fleet.state.nats!;
-  const before = await connectionsOf(nats.monitorPort);
-  const handshakeErrors = () => (fleet.log('nats').match(/TLS handshake error/g) ?? []).length;
-  const errorsBefore = handshakeErrors();
-  const socket = connectTcp({ host: '127.0.0.1', port: nats.port });
-  const info = JSON.parse((await firstLine(socket)).replace(/^INFO /, '')) as { tls_required?: boolean };
-  expect(info.tls_required).toBe(true);
-  let answer = '';
-  socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-  socket.resume();
-  const closed = new Promise<void>((resolvePromise) => socket.once('close', () => resolvePromise()));
-  socket.write('CONNECT {"verbose":false,"name":"plain-eavesdropper","user":"gateway","pass":"guess"}\r\nPING\r\nSUB > 1\r\n');
-  await Promise.race([closed, sleep(5_000)]);
-  // nats-server expects a TLS handshake right after its INFO: plain protocol is a failed handshake, answered by closing.
-  expect(answer).toBe('');
-  expect(socket.destroyed).toBe(true);
-  await sleep(200);
-  expect(handshakeErrors()).toBe(errorsBefore + 1);
-  const after = await connectionsOf(nats.monitorPort);
-  expect(after.some((connection) => connection.name === 'plain-eavesdropper')).toBe(false);
-  expect(after.length).toBe(before.length);
-  // Every client the broker does hold speaks TLS.
-  for (const connection of after) expect(connection.tls_version).toMatch(/^1\.[23]$/);
-});
+attack(
+  'a client speaks plain NATS to the broker (to read jobs off the wire): the broker announces TLS as required, answers nothing in clear and drops it',
+  async () => {
+    const nats = fleet.state.nats!;
+    const before = await connectionsOf(nats.monitorPort);
+    const handshakeErrors = () => (fleet.log('nats').match(/TLS handshake error/g) ?? []).length;
+    const errorsBefore = handshakeErrors();
+    const socket = connectTcp({ host: '127.0.0.1', port: nats.port });
+    const info = JSON.parse((await firstLine(socket)).replace(/^INFO /, '')) as { tls_required?: boolean };
+    expect(info.tls_required).toBe(true);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.resume();
+    const closed = new Promise<void>((resolvePromise) => socket.once('close', () => resolvePromise()));
+    socket.write('CONNECT {"verbose":false,"name":"plain-eavesdropper","user":"gateway","pass":"guess"}\r\nPING\r\nSUB > 1\r\n');
+    await Promise.race([closed, sleep(5_000)]);
+    // nats-server expects a TLS handshake right after its INFO: plain protocol is a failed handshake, answered by closing.
+    expect(answer).toBe('');
+    expect(socket.destroyed).toBe(true);
+    await sleep(200);
+    expect(handshakeErrors()).toBe(errorsBefore + 1);
+    const after = await connectionsOf(nats.monitorPort);
+    expect(after.some((connection) => connection.name === 'plain-eavesdropper')).toBe(false);
+    expect(after.length).toBe(before.length);
+    // Every client the broker does hold speaks TLS.
+    for (const connection of after) expect(connection.tls_version).toMatch(/^1\.[23]$/);
+  },
+);
 
 describe('a rogue broker (a certificate of another CA, no users: it would take any login)', () => {
   let rogue: NatsServer;
@@ -95,7 +100,13 @@ describe('a rogue broker (a certificate of another CA, no users: it would take a
       command: process.execPath,
       args: [entrypoint],
       cwd: REPO,
-      env: { ...process.env, ...env, FLEET_NATS_URL: `nats://127.0.0.1:${rogue.port}`, FLEET_NATS_CA_FILE: caFile(), FLEET_NATS_CREDS_FILE: credsFile },
+      env: {
+        ...process.env,
+        ...env,
+        FLEET_NATS_URL: `nats://127.0.0.1:${rogue.port}`,
+        FLEET_NATS_CA_FILE: caFile(),
+        FLEET_NATS_CREDS_FILE: credsFile,
+      },
       logFile: log,
       detached: false,
     });
@@ -107,12 +118,21 @@ describe('a rogue broker (a certificate of another CA, no users: it would take a
     const apiPort = await freePort();
     const gateway = await pointedAtRogue(
       GATEWAY_ENTRYPOINT,
-      { FLEET_HTTP_INSECURE: 'loopback', FLEET_API_PORT: String(apiPort), FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: keys.privateKey },
+      {
+        FLEET_HTTP_INSECURE: 'loopback',
+        FLEET_API_PORT: String(apiPort),
+        FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile,
+        FLEET_HOST_GRANT_PRIVATE_KEY_FILE: keys.privateKey,
+      },
       fleet.state.natsOperator!.gatewayCredsFile,
     );
     const agent = await pointedAtRogue(
       AGENT_ENTRYPOINT,
-      { FLEET_AGENT_HOSTNAME: 'web-01', FLEET_HOST_GRANT_PUBLIC_KEY_FILE: keys.publicKey, DOCKER_HOST: `unix://${fleet.socketOf('web-01')}` },
+      {
+        FLEET_AGENT_HOSTNAME: 'web-01',
+        FLEET_HOST_GRANT_PUBLIC_KEY_FILE: keys.publicKey,
+        DOCKER_HOST: `unix://${fleet.socketOf('web-01')}`,
+      },
       agentCredsFile(fleet.state, 'web-01'),
     );
     try {
@@ -151,7 +171,15 @@ describe('a NATS cluster whose routes use mutual TLS (`fleet nats-config --pki` 
 
   /** One node's config as `fleet nats-config` writes it, on loopback ports of its own, with the cluster's one route password. */
   async function writeNode(name: string, routeTls: NatsTlsFiles, routePorts: number[], password?: string): Promise<Node> {
-    const node = { name, client: await freePort(), monitor: await freePort(), route: routePorts[nodes.length] ?? (await freePort()), configFile: join(scratch(), `${name}.conf`), logFile: join(scratch(), `${name}.log`), pid: 0 };
+    const node = {
+      name,
+      client: await freePort(),
+      monitor: await freePort(),
+      route: routePorts[nodes.length] ?? (await freePort()),
+      configFile: join(scratch(), `${name}.conf`),
+      logFile: join(scratch(), `${name}.log`),
+      pid: 0,
+    };
     let config = natsServerConfig(
       {
         listen: `127.0.0.1:${node.client}`,
@@ -168,7 +196,13 @@ describe('a NATS cluster whose routes use mutual TLS (`fleet nats-config --pki` 
     const generated = /password: "([0-9a-f]+)"/.exec(config)![1];
     if (password) config = config.split(generated).join(password);
     writeFileSync(node.configFile, config, { mode: 0o600 });
-    node.pid = spawnService({ command: natsServer(), args: ['-c', node.configFile], env: { ...process.env, NATS_SERVER_NAME: name }, logFile: node.logFile, detached: false });
+    node.pid = spawnService({
+      command: natsServer(),
+      args: ['-c', node.configFile],
+      env: { ...process.env, NATS_SERVER_NAME: name },
+      logFile: node.logFile,
+      detached: false,
+    });
     return node;
   }
 
@@ -176,26 +210,40 @@ describe('a NATS cluster whose routes use mutual TLS (`fleet nats-config --pki` 
     for (const node of nodes) await stopByPid(node.pid, { marker: node.configFile });
   });
 
-  attack('a rogue node with the route password but a certificate of another CA tries to join: refused, the cluster keeps its one route', async () => {
-    const pki = await createPki(join(scratch(), 'cluster-pki'), { natsHosts: ['127.0.0.1', 'localhost'], routeHosts: ['127.0.0.1', 'localhost'] });
-    const foreign = await createPki(join(scratch(), 'rogue-route-pki'), { natsHosts: ['127.0.0.1', 'localhost'], routeHosts: ['127.0.0.1', 'localhost'] });
-    const routeTls = { certFile: pki.route!.cert, keyFile: pki.route!.key, caFile: pki.ca };
-    const routePorts = [await freePort(), await freePort()];
-    nodes.push(await writeNode('nats-a', routeTls, routePorts));
-    const password = /password: "([0-9a-f]+)"/.exec(readFileSync(nodes[0].configFile, 'utf8'))![1];
-    nodes.push(await writeNode('nats-b', routeTls, routePorts, password));
-    // The two nodes of the fleet's CA route to each other over mutual TLS.
-    for (let attempt = 0; attempt < 100 && ((await routesOf(nodes[0]).catch(() => 0)) < 1 || (await routesOf(nodes[1]).catch(() => 0)) < 1); attempt++) await sleep(200);
-    expect([await routesOf(nodes[0]), await routesOf(nodes[1])]).toEqual([1, 1]);
+  attack(
+    'a rogue node with the route password but a certificate of another CA tries to join: refused, the cluster keeps its one route',
+    async () => {
+      const pki = await createPki(join(scratch(), 'cluster-pki'), {
+        natsHosts: ['127.0.0.1', 'localhost'],
+        routeHosts: ['127.0.0.1', 'localhost'],
+      });
+      const foreign = await createPki(join(scratch(), 'rogue-route-pki'), {
+        natsHosts: ['127.0.0.1', 'localhost'],
+        routeHosts: ['127.0.0.1', 'localhost'],
+      });
+      const routeTls = { certFile: pki.route!.cert, keyFile: pki.route!.key, caFile: pki.ca };
+      const routePorts = [await freePort(), await freePort()];
+      nodes.push(await writeNode('nats-a', routeTls, routePorts));
+      const password = /password: "([0-9a-f]+)"/.exec(readFileSync(nodes[0].configFile, 'utf8'))![1];
+      nodes.push(await writeNode('nats-b', routeTls, routePorts, password));
+      // The two nodes of the fleet's CA route to each other over mutual TLS.
+      for (
+        let attempt = 0;
+        attempt < 100 && ((await routesOf(nodes[0]).catch(() => 0)) < 1 || (await routesOf(nodes[1]).catch(() => 0)) < 1);
+        attempt++
+      )
+        await sleep(200);
+      expect([await routesOf(nodes[0]), await routesOf(nodes[1])]).toEqual([1, 1]);
 
-    const handshakeErrors = () => (readFileSync(nodes[0].logFile, 'utf8').match(/TLS route handshake error/g) ?? []).length;
-    const errorsBefore = handshakeErrors();
-    const rogueTls = { certFile: foreign.route!.cert, keyFile: foreign.route!.key, caFile: foreign.ca };
-    nodes.push(await writeNode('nats-rogue', rogueTls, [...routePorts], password));
-    await sleep(4_000);
-    expect([await routesOf(nodes[0]), await routesOf(nodes[1]), await routesOf(nodes[2])]).toEqual([1, 1, 0]);
-    expect(handshakeErrors()).toBeGreaterThan(errorsBefore);
-  });
+      const handshakeErrors = () => (readFileSync(nodes[0].logFile, 'utf8').match(/TLS route handshake error/g) ?? []).length;
+      const errorsBefore = handshakeErrors();
+      const rogueTls = { certFile: foreign.route!.cert, keyFile: foreign.route!.key, caFile: foreign.ca };
+      nodes.push(await writeNode('nats-rogue', rogueTls, [...routePorts], password));
+      await sleep(4_000);
+      expect([await routesOf(nodes[0]), await routesOf(nodes[1]), await routesOf(nodes[2])]).toEqual([1, 1, 0]);
+      expect(handshakeErrors()).toBeGreaterThan(errorsBefore);
+    },
+  );
 });
 
 attack('a rogue HTTPS server with a certificate of another CA poses as the gateway: the fleet CLI never sends its API key', async () => {
@@ -229,69 +277,82 @@ attack('a rogue HTTPS server with a certificate of another CA poses as the gatew
   }
 });
 
-attack('a rogue HTTPS server with a certificate of another CA poses as the gateway an agent joins through: the agent never sends its join token', async () => {
-  const foreign = await createPki(join(scratch(), 'rogue-join-pki'), { gatewayHosts: ['127.0.0.1', 'localhost'] });
-  const seen: string[] = [];
-  const server = createServer({ cert: readFileSync(foreign.gateway!.cert), key: readFileSync(foreign.gateway!.key) }, (req, res) => {
-    seen.push(`${req.method} ${req.url}`);
-    res.end('{}');
-  });
-  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', () => resolvePromise()));
-  const token = await issueJoinToken(fleet.state, 'web-77');
-  const logFile = join(scratch(), 'agent-join-rogue.log');
-  try {
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const keys = hostGrantKeyFiles(dirname(fleet.state.jwtSecretFile));
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
-    // Not spawnSync: the rogue server lives in this process and must keep answering.
-    const status = await new Promise<number | null>((resolvePromise, reject) => {
-      const child = spawn(process.execPath, [AGENT_ENTRYPOINT], {
-        cwd: REPO,
-        env: {
-          ...inherited,
-          FLEET_AGENT_HOSTNAME: 'web-77',
-          FLEET_AGENT_IDENTITY_DIR: join(scratch(), 'rogue-join-identity'),
-          FLEET_AGENT_JOIN_TOKEN: token,
-          FLEET_GATEWAY_URL: url,
-          // No FLEET_GATEWAY_CA_FILE: the gateway is verified with the fleet's CA, the NATS one.
-          FLEET_NATS_CA_FILE: caFile(),
-          FLEET_NATS_URL: fleet.natsUrl,
-          FLEET_HOST_GRANT_PUBLIC_KEY_FILE: keys.publicKey,
-          DOCKER_HOST: `unix://${fleet.socketOf('web-01')}`,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        writeFileSync(logFile, output);
-        resolvePromise(code);
-      });
+attack(
+  'a rogue HTTPS server with a certificate of another CA poses as the gateway an agent joins through: the agent never sends its join token',
+  async () => {
+    const foreign = await createPki(join(scratch(), 'rogue-join-pki'), { gatewayHosts: ['127.0.0.1', 'localhost'] });
+    const seen: string[] = [];
+    const server = createServer({ cert: readFileSync(foreign.gateway!.cert), key: readFileSync(foreign.gateway!.key) }, (req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.end('{}');
     });
-    expect(status).toBe(1);
-    const output = readFileSync(logFile, 'utf8');
-    expect(output).toMatch(/certificate/i);
-    expect(output).not.toContain(token);
-    // The TLS handshake failed before any request: the rogue server never saw the join, let alone the token.
-    expect(seen).toEqual([]);
-    expect(existsSync(join(scratch(), 'rogue-join-identity', 'agent.creds'))).toBe(false);
-  } finally {
-    server.close();
-  }
-});
+    await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', () => resolvePromise()));
+    const token = await issueJoinToken(fleet.state, 'web-77');
+    const logFile = join(scratch(), 'agent-join-rogue.log');
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const keys = hostGrantKeyFiles(dirname(fleet.state.jwtSecretFile));
+      const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLEET_')));
+      // Not spawnSync: the rogue server lives in this process and must keep answering.
+      const status = await new Promise<number | null>((resolvePromise, reject) => {
+        const child = spawn(process.execPath, [AGENT_ENTRYPOINT], {
+          cwd: REPO,
+          env: {
+            ...inherited,
+            FLEET_AGENT_HOSTNAME: 'web-77',
+            FLEET_AGENT_IDENTITY_DIR: join(scratch(), 'rogue-join-identity'),
+            FLEET_AGENT_JOIN_TOKEN: token,
+            FLEET_GATEWAY_URL: url,
+            // No FLEET_GATEWAY_CA_FILE: the gateway is verified with the fleet's CA, the NATS one.
+            FLEET_NATS_CA_FILE: caFile(),
+            FLEET_NATS_URL: fleet.natsUrl,
+            FLEET_HOST_GRANT_PUBLIC_KEY_FILE: keys.publicKey,
+            DOCKER_HOST: `unix://${fleet.socketOf('web-01')}`,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => {
+          writeFileSync(logFile, output);
+          resolvePromise(code);
+        });
+      });
+      expect(status).toBe(1);
+      const output = readFileSync(logFile, 'utf8');
+      expect(output).toMatch(/certificate/i);
+      expect(output).not.toContain(token);
+      // The TLS handshake failed before any request: the rogue server never saw the join, let alone the token.
+      expect(seen).toEqual([]);
+      expect(existsSync(join(scratch(), 'rogue-join-identity', 'agent.creds'))).toBe(false);
+    } finally {
+      server.close();
+    }
+  },
+);
 
-attack('the gateway is asked for plain HTTP on a public address, or given no certificate: it refuses to start, nothing listens', async () => {
-  const keys = hostGrantKeyFiles(dirname(fleet.state.jwtSecretFile));
-  const port = await freePort();
-  const base = { ...process.env, FLEET_API_PORT: String(port), FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile, FLEET_HOST_GRANT_PRIVATE_KEY_FILE: keys.privateKey, FLEET_NATS_URL: fleet.natsUrl };
-  const start = (env: Record<string, string>) => spawnSync(process.execPath, [GATEWAY_ENTRYPOINT], { cwd: REPO, env: { ...base, ...env }, encoding: 'utf8', timeout: 60_000 });
-  const publicPlain = start({ FLEET_HTTP_INSECURE: 'loopback', FLEET_API_HOST: '0.0.0.0' });
-  expect(publicPlain.status).toBe(EX_CONFIG);
-  expect(publicPlain.stderr).toContain("FLEET_API_HOST='0.0.0.0' is not a loopback address");
-  const noCertificate = start({ FLEET_API_HOST: '0.0.0.0' });
-  expect(noCertificate.status).toBe(EX_CONFIG);
-  expect(noCertificate.stderr).toContain('the gateway serves HTTPS: set FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE');
-  await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
-});
+attack(
+  'the gateway is asked for plain HTTP on a public address, or given no certificate: it refuses to start, nothing listens',
+  async () => {
+    const keys = hostGrantKeyFiles(dirname(fleet.state.jwtSecretFile));
+    const port = await freePort();
+    const base = {
+      ...process.env,
+      FLEET_API_PORT: String(port),
+      FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile,
+      FLEET_HOST_GRANT_PRIVATE_KEY_FILE: keys.privateKey,
+      FLEET_NATS_URL: fleet.natsUrl,
+    };
+    const start = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [GATEWAY_ENTRYPOINT], { cwd: REPO, env: { ...base, ...env }, encoding: 'utf8', timeout: 60_000 });
+    const publicPlain = start({ FLEET_HTTP_INSECURE: 'loopback', FLEET_API_HOST: '0.0.0.0' });
+    expect(publicPlain.status).toBe(EX_CONFIG);
+    expect(publicPlain.stderr).toContain("FLEET_API_HOST='0.0.0.0' is not a loopback address");
+    const noCertificate = start({ FLEET_API_HOST: '0.0.0.0' });
+    expect(noCertificate.status).toBe(EX_CONFIG);
+    expect(noCertificate.stderr).toContain('the gateway serves HTTPS: set FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE');
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  },
+);

@@ -9,7 +9,14 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { pack } from 'tar-stream';
-import { downloadSubject, objectChunkSubject, objectStreamName, TRANSFER_HEADERS, UPLOADS_BUCKET, uploadSubject } from '@fleet/contracts/protocol';
+import {
+  downloadSubject,
+  objectChunkSubject,
+  objectStreamName,
+  TRANSFER_HEADERS,
+  UPLOADS_BUCKET,
+  uploadSubject,
+} from '@fleet/contracts/protocol';
 import { GATEWAY_LOGIN, useNatsLogins } from '../support/agent-login';
 import { attack } from '../support/attacks';
 import { useTestFleet } from '../support/suite';
@@ -74,11 +81,20 @@ attack("db-01's login asks for web-01's upload, through the gateway and from the
     await logins.db01.nc.request(uploadSubject(jobId, 'web-01'), JSON.stringify({ after: 0 }), { timeout: 1000 }).catch(() => undefined);
     await logins.db01.violationFor(uploadSubject(jobId, 'web-01'));
     // On its own subject: allowed by the broker, but db-01 is no host of the job, so the gateway says nothing.
-    await expect(logins.db01.nc.request(uploadSubject(jobId, 'db-01'), JSON.stringify({ after: 0 }), { timeout: 1000 })).rejects.toThrow(/timeout/i);
+    await expect(logins.db01.nc.request(uploadSubject(jobId, 'db-01'), JSON.stringify({ after: 0 }), { timeout: 1000 })).rejects.toThrow(
+      /timeout/i,
+    );
     // Below the gateway: a direct get of the chunks, a consumer on the bucket, the bucket's info.
     const stream = objectStreamName(UPLOADS_BUCKET);
-    for (const subject of [`$JS.API.DIRECT.GET.${stream}`, `$JS.API.CONSUMER.CREATE.${stream}`, `$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.MSG.GET.${stream}`]) {
-      const reply = await logins.db01.nc.request(subject, JSON.stringify({ next_by_subj: objectChunkSubject(UPLOADS_BUCKET, '>'), seq: 1 }), { timeout: 1000 }).catch(() => undefined);
+    for (const subject of [
+      `$JS.API.DIRECT.GET.${stream}`,
+      `$JS.API.CONSUMER.CREATE.${stream}`,
+      `$JS.API.STREAM.INFO.${stream}`,
+      `$JS.API.STREAM.MSG.GET.${stream}`,
+    ]) {
+      const reply = await logins.db01.nc
+        .request(subject, JSON.stringify({ next_by_subj: objectChunkSubject(UPLOADS_BUCKET, '>'), seq: 1 }), { timeout: 1000 })
+        .catch(() => undefined);
       expect(reply?.string() ?? '').not.toContain(SECRET_CONTENT);
       await logins.db01.violationFor(subject);
     }
@@ -99,10 +115,14 @@ attack("db-01's login writes into the upload bucket (a forged chunk, a forged ob
 attack("db-01's login sends its own bytes as the file of web-01's export: the client receives none of them", async () => {
   await fleet.killAgent('web-01', 'SIGSTOP');
   try {
-    const answer = fetch(`${fleet.url}/node/web-01/container/docker/any/export?timeout=4`, { headers: { authorization: `Bearer ${fleet.adminKey}` } });
+    const answer = fetch(`${fleet.url}/node/web-01/container/docker/any/export?timeout=4`, {
+      headers: { authorization: `Bearer ${fleet.adminKey}` },
+    });
     // The attacker is handed the job id (the strongest case): an admin reads it from the job list.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const jobs = await fetch(`${fleet.url}/job?operation=docker.container.export&limit=1`, { headers: { authorization: `Bearer ${fleet.adminKey}` } });
+    const jobs = await fetch(`${fleet.url}/job?operation=docker.container.export&limit=1`, {
+      headers: { authorization: `Bearer ${fleet.adminKey}` },
+    });
     const jobId = ((await jobs.json()) as { jobs: Array<{ job_id: string }> }).jobs[0].job_id;
     for (const [hostname, part, data] of [
       ['db-01', 'start', '{}'],
@@ -112,7 +132,9 @@ attack("db-01's login sends its own bytes as the file of web-01's export: the cl
       const partHeaders = headers();
       partHeaders.set(TRANSFER_HEADERS.seq, String(['start', 'data', 'end'].indexOf(part)));
       partHeaders.set(TRANSFER_HEADERS.part, part);
-      await expect(logins.db01.nc.request(downloadSubject(jobId, hostname), data, { headers: partHeaders, timeout: 500 })).rejects.toThrow(/timeout/i);
+      await expect(logins.db01.nc.request(downloadSubject(jobId, hostname), data, { headers: partHeaders, timeout: 500 })).rejects.toThrow(
+        /timeout/i,
+      );
     }
     logins.db01.nc.publish(downloadSubject(jobId, 'web-01'), 'forged-as-web-01');
     await logins.db01.violationFor(downloadSubject(jobId, 'web-01'));

@@ -55,7 +55,10 @@ export const GATEWAY_LOGIN = Symbol('the gateway login');
  * NATS logins for the whole suite, each an agent's (by hostname) or the gateway's: made in this
  * order in beforeAll, closed in afterAll. Read them in tests and later hooks.
  */
-export function useNatsLogins<Name extends string>(fleet: TestFleet, logins: Record<Name, string | typeof GATEWAY_LOGIN>): Record<Name, NatsLogin> {
+export function useNatsLogins<Name extends string>(
+  fleet: TestFleet,
+  logins: Record<Name, string | typeof GATEWAY_LOGIN>,
+): Record<Name, NatsLogin> {
   const made = {} as Record<Name, NatsLogin>;
   beforeAll(async () => {
     for (const [name, who] of Object.entries(logins) as Array<[Name, string | typeof GATEWAY_LOGIN]>) {

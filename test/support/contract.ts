@@ -6,7 +6,10 @@ import { loadContract, OPERATIONS, type OperationName } from '@fleet/contracts/o
  * Checks gateway responses against the OpenAPI document, so a test fails when
  * the product and its contract drift apart.
  */
-const contract = loadContract() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>>; components: { responses: Record<string, unknown> } };
+const contract = loadContract() as {
+  paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  components: { responses: Record<string, unknown> };
+};
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
 ajv.addSchema(contract, 'contract');
@@ -37,6 +40,8 @@ function validatorFor(name: OperationName, status: number): ValidateFunction {
 export function assertMatchesContract(name: OperationName, status: number, body: unknown): void {
   const validate = validatorFor(name, status);
   if (!validate(body)) {
-    throw new Error(`${name} ${status} response breaks the contract: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 2000)}`);
+    throw new Error(
+      `${name} ${status} response breaks the contract: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 2000)}`,
+    );
   }
 }

@@ -35,13 +35,25 @@ export function markedContainer(mark: string, opts: { start?: boolean; name?: st
 }
 
 /** How many containers marked `mark` each host's engine holds. */
-export async function executionsOf(fleet: TestFleet, mark: string, hostnames = fleet.agents.map((agent) => agent.hostname)): Promise<Record<string, number>> {
-  const counts = await Promise.all(hostnames.map(async (hostname) => [hostname, await countContainers(fleet.docker(hostname), `${MARK}=${mark}`)] as const));
+export async function executionsOf(
+  fleet: TestFleet,
+  mark: string,
+  hostnames = fleet.agents.map((agent) => agent.hostname),
+): Promise<Record<string, number>> {
+  const counts = await Promise.all(
+    hostnames.map(async (hostname) => [hostname, await countContainers(fleet.docker(hostname), `${MARK}=${mark}`)] as const),
+  );
   return Object.fromEntries(counts);
 }
 
 /** `kill` events with `signal` the engine recorded for a container: one SIGTERM per `docker stop` that reached it. */
-export async function killSignalsSeen(fleet: TestFleet, hostname: string, container: string, since: number, signal = '15'): Promise<number> {
+export async function killSignalsSeen(
+  fleet: TestFleet,
+  hostname: string,
+  container: string,
+  since: number,
+  signal = '15',
+): Promise<number> {
   const events = await containerEvents(fleet.docker(hostname), container, since, Math.ceil(Date.now() / 1000) + 1);
   // The engine's container filter also matches names that merely start with `container`.
   const ofContainer = (event: (typeof events)[number]) => event.Actor?.Attributes?.name === container || event.Actor?.ID === container;
@@ -53,7 +65,9 @@ export function eventually(what: string, probe: () => Promise<boolean> | boolean
   return waitFor(what, async () => ((await probe()) ? (true as const) : undefined), { timeoutMs, intervalMs });
 }
 
-export type ConsumerState = Pick<ConsumerInfo, 'num_pending' | 'num_ack_pending' | 'num_redelivered' | 'delivered' | 'ack_floor'> & { ack_wait: number };
+export type ConsumerState = Pick<ConsumerInfo, 'num_pending' | 'num_ack_pending' | 'num_redelivered' | 'delivered' | 'ack_floor'> & {
+  ack_wait: number;
+};
 
 /** The agent's durable consumer on the jobs stream, as JetStream sees it. */
 export async function agentConsumer(fleet: TestFleet, hostname: string): Promise<ConsumerState> {
@@ -125,7 +139,11 @@ export async function replayAgentConsumer(fleet: TestFleet, hostname: string): P
 }
 
 /** A job's rows read back through a gateway, once every host is final (or the wait ends). */
-export async function jobWhenDone(target: ApiTarget, jobId: string, waitSeconds = 60): Promise<{ status: string; results: Array<Record<string, unknown>> }> {
+export async function jobWhenDone(
+  target: ApiTarget,
+  jobId: string,
+  waitSeconds = 60,
+): Promise<{ status: string; results: Array<Record<string, unknown>> }> {
   const res = await api(target, 'GET', `/job/${jobId}?wait=${waitSeconds}`, { timeoutMs: (waitSeconds + 30) * 1000 });
   if (res.status !== 200) throw new Error(`GET /job/${jobId} answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body;
@@ -210,7 +228,9 @@ export async function auditOutcomes(
   reader: ApiTarget = fleet,
 ): Promise<OutcomeAudit> {
   const hostnames = fleet.agents.map((agent) => agent.hostname);
-  const counts = new Map(await Promise.all(hostnames.map(async (hostname) => [hostname, await labelCounts(fleet.docker(hostname), MARK)] as const)));
+  const counts = new Map(
+    await Promise.all(hostnames.map(async (hostname) => [hostname, await labelCounts(fleet.docker(hostname), MARK)] as const)),
+  );
   const audit: OutcomeAudit = { requests: outcomes.length, acknowledged: 0, rowsOk: 0, rowsFailed: 0, lost: [], duplicated: [] };
   for (const outcome of outcomes) {
     const okHosts = new Set<string>();

@@ -94,7 +94,9 @@ export function operationShapes(): OperationShape[] {
   return OPERATIONS.map((spec) => {
     const item = contract.paths[spec.path];
     const op = item[spec.method] as Schema;
-    const declared = [...((item.parameters as unknown as unknown[]) ?? []), ...((op.parameters as unknown[]) ?? [])].map((p) => resolve(p) as Schema);
+    const declared = [...((item.parameters as unknown as unknown[]) ?? []), ...((op.parameters as unknown[]) ?? [])].map(
+      (p) => resolve(p) as Schema,
+    );
     const byKey = new Map<string, Parameter>();
     for (const p of declared) {
       const content = (p.content as Record<string, { schema?: Schema }> | undefined)?.['application/json'];
@@ -111,7 +113,9 @@ export function operationShapes(): OperationShape[] {
     return {
       spec,
       parameters: [...byKey.values()],
-      body: media ? { schema: (media.schema ?? {}) as Schema, required: requestBody?.required === true, example: media.example } : undefined,
+      body: media
+        ? { schema: (media.schema ?? {}) as Schema, required: requestBody?.required === true, example: media.example }
+        : undefined,
     };
   });
 }
@@ -154,17 +158,86 @@ function bodyAllowed(schema: Schema, body: unknown): boolean {
 
 /** Selector injection and other target strings no live agent answers to. */
 const HOSTILE_TARGETS = [
-  'a:b.>', '*', '>', 'a:b.*', 'role:web.>', 'role:*', '_all.>', '_all,*', 'fleet.job.host.web-01', '$SYS.>', 'role:', ':web', 'role::web',
-  'role:web..x', 'role:web,', ',', 'role:web,,zone:eu', '..', '.', '../..', '%00', 'web-01\u0000', 'web-01 ', ' role:web', 'role:w eb', 'role:wéb',
-  'role:web\u202e', '\u200bweb-01', 'ＷＥＢ-01', 'web-01/..', '_ANY', '_none', 'role:web;rm -rf /', "role:'web'", 'role:"web"', 'role:web\r\nX: y',
-  'a'.repeat(513), 'role:' + 'x.'.repeat(200) + 'x', '%2e%2e', 'web-01%2F..',
+  'a:b.>',
+  '*',
+  '>',
+  'a:b.*',
+  'role:web.>',
+  'role:*',
+  '_all.>',
+  '_all,*',
+  'fleet.job.host.web-01',
+  '$SYS.>',
+  'role:',
+  ':web',
+  'role::web',
+  'role:web..x',
+  'role:web,',
+  ',',
+  'role:web,,zone:eu',
+  '..',
+  '.',
+  '../..',
+  '%00',
+  'web-01\u0000',
+  'web-01 ',
+  ' role:web',
+  'role:w eb',
+  'role:wéb',
+  'role:web\u202e',
+  '\u200bweb-01',
+  'ＷＥＢ-01',
+  'web-01/..',
+  '_ANY',
+  '_none',
+  'role:web;rm -rf /',
+  "role:'web'",
+  'role:"web"',
+  'role:web\r\nX: y',
+  'a'.repeat(513),
+  'role:' + 'x.'.repeat(200) + 'x',
+  '%2e%2e',
+  'web-01%2F..',
 ];
 
 /** Strings operators never type: traversal, control characters, bidi overrides, lone surrogates, injections. */
 const NASTY_STRINGS = [
-  '', ' ', '..', '../../../../etc/passwd', '..\\..\\windows', '/etc/shadow', '%2e%2e%2f', '\u0000', 'a\u0000b', '\r\nSet-Cookie: x=1', '\u202egnp.exe',
-  '\ud800', '\udfff', '\ufeff', '\uffff', '💥', 'ñ', '𝕏', 'Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǫ̗͒', '${jndi:ldap://127.0.0.1/x}', '{{7*7}}', "' OR '1'='1", '<script>', '__proto__', 'constructor',
-  'NaN', 'Infinity', '-0', '1e309', '0x10', 'null', 'true', '[]', '{}', 'x'.repeat(300), 'é'.repeat(5000),
+  '',
+  ' ',
+  '..',
+  '../../../../etc/passwd',
+  '..\\..\\windows',
+  '/etc/shadow',
+  '%2e%2e%2f',
+  '\u0000',
+  'a\u0000b',
+  '\r\nSet-Cookie: x=1',
+  '\u202egnp.exe',
+  '\ud800',
+  '\udfff',
+  '\ufeff',
+  '\uffff',
+  '💥',
+  'ñ',
+  '𝕏',
+  'Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǫ̗͒',
+  '${jndi:ldap://127.0.0.1/x}',
+  '{{7*7}}',
+  "' OR '1'='1",
+  '<script>',
+  '__proto__',
+  'constructor',
+  'NaN',
+  'Infinity',
+  '-0',
+  '1e309',
+  '0x10',
+  'null',
+  'true',
+  '[]',
+  '{}',
+  'x'.repeat(300),
+  'é'.repeat(5000),
 ];
 
 function samples<T>(arbitrary: fc.Arbitrary<T>, seed: number, count: number): T[] {
@@ -186,9 +259,27 @@ function parameterValues(param: Parameter, seed: number): string[] {
   if (typeof schema.maxLength === 'number') values.push('x'.repeat(schema.maxLength + 1));
   if (typeof schema.minLength === 'number' && schema.minLength > 0) values.push('');
   if (typeof schema.pattern === 'string') values.push('-leading-dash', 'has space', 'semi;colon', 'slash/inside', 'dot..dot', '.hidden');
-  if (schema.format === 'uuid') values.push('not-a-uuid', '550e8400-e29b-41d4-a716-44665544000', '550e8400e29b41d4a716446655440000', '../550e8400-e29b-41d4-a716-446655440000');
+  if (schema.format === 'uuid')
+    values.push(
+      'not-a-uuid',
+      '550e8400-e29b-41d4-a716-44665544000',
+      '550e8400e29b41d4a716446655440000',
+      '../550e8400-e29b-41d4-a716-446655440000',
+    );
   if (param.json) {
-    values.push('{', '{"a":', 'not json', '[]', 'null', '42', '"s"', '{"status":"running"}', '{"status":[1,2]}', '{"a":{"b":["c"]}}', JSON.stringify({ x: ['y'.repeat(2000)] }));
+    values.push(
+      '{',
+      '{"a":',
+      'not json',
+      '[]',
+      'null',
+      '42',
+      '"s"',
+      '{"status":"running"}',
+      '{"status":[1,2]}',
+      '{"a":{"b":["c"]}}',
+      JSON.stringify({ x: ['y'.repeat(2000)] }),
+    );
     values.push(JSON.stringify(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, ['v']]))));
     values.push('['.repeat(5000) + ']'.repeat(5000));
     for (const value of samples(fc.jsonValue({ maxDepth: 3 }), seed, 4)) values.push(JSON.stringify(value));
@@ -215,23 +306,53 @@ function bigBodies(): NonNullable<typeof bigBodyCache> {
 }
 
 /** Body variants: bad JSON text, wrong top-level types, each property with a wrong type, required fields dropped, extra fields, huge and deep. */
-function bodyVariants(shape: OperationShape, seed: number): Array<{ kind: string; text: string | Buffer; contentType?: string; encoding?: string }> {
+function bodyVariants(
+  shape: OperationShape,
+  seed: number,
+): Array<{ kind: string; text: string | Buffer; contentType?: string; encoding?: string }> {
   const body = shape.body;
   const base = (body?.example && typeof body.example === 'object' ? body.example : {}) as Record<string, unknown>;
   const variants: Array<{ kind: string; text: string | Buffer; contentType?: string; encoding?: string }> = [];
-  const badJson = ['{', '{"image":', '{"a":1,}', "{'a':1}", '{"a":NaN}', '{"a":undefined}', '{"a":1}}', '{"a":"\u0000"}', 'nul', '[', '{"a":01}', '{"a":"\\x41"}'];
+  const badJson = [
+    '{',
+    '{"image":',
+    '{"a":1,}',
+    "{'a':1}",
+    '{"a":NaN}',
+    '{"a":undefined}',
+    '{"a":1}}',
+    '{"a":"\u0000"}',
+    'nul',
+    '[',
+    '{"a":01}',
+    '{"a":"\\x41"}',
+  ];
   for (const text of badJson) variants.push({ kind: 'body:bad-json', text });
   // Legal JSON that parsers trip over: a BOM, a number beyond double range, a lone surrogate escape, __proto__.
   const base1 = JSON.stringify(base).slice(1, -1);
   const sep = base1 ? ',' : '';
-  for (const extra of ['"a":1e999999', '"a":"\\ud800"', '"__proto__":{"admin":true}']) variants.push({ kind: 'body:odd-json', text: `{${base1}${sep}${extra}}` });
+  for (const extra of ['"a":1e999999', '"a":"\\ud800"', '"__proto__":{"admin":true}'])
+    variants.push({ kind: 'body:odd-json', text: `{${base1}${sep}${extra}}` });
   variants.push({ kind: 'body:odd-json', text: `\ufeff${JSON.stringify(base)}` });
   for (const text of ['[]', '"string"', '42', 'null', 'true', '[{}]']) variants.push({ kind: 'body:top-level-type', text });
   const properties = (body?.schema.properties ?? {}) as Record<string, Schema>;
-  const wrong = samples(fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.string({ unit: 'binary', maxLength: 30 }), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 })), seed, 12);
+  const wrong = samples(
+    fc.oneof(
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+      fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
+      fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }),
+    ),
+    seed,
+    12,
+  );
   for (const [name] of Object.entries(properties)) {
     for (const value of wrong) variants.push({ kind: `body:${name}`, text: JSON.stringify({ ...base, [name]: value }) });
-    for (const value of NASTY_STRINGS.slice(0, 30)) variants.push({ kind: `body:${name}`, text: JSON.stringify({ ...base, [name]: value }) });
+    for (const value of NASTY_STRINGS.slice(0, 30))
+      variants.push({ kind: `body:${name}`, text: JSON.stringify({ ...base, [name]: value }) });
   }
   for (const name of (body?.schema.required as string[] | undefined) ?? []) {
     const { [name]: _dropped, ...rest } = base;
@@ -291,7 +412,9 @@ function pct(value: string): string {
       .map((char) => {
         const code = char.charCodeAt(0);
         if (char.length === 1 && code >= 0xd800 && code <= 0xdfff) {
-          return [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)].map((byte) => `%${byte.toString(16).toUpperCase()}`).join('');
+          return [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]
+            .map((byte) => `%${byte.toString(16).toUpperCase()}`)
+            .join('');
         }
         return encodeURIComponent(char);
       })
@@ -314,7 +437,12 @@ function baselineOf(shape: OperationShape, ctx: FuzzContext): Baseline {
     // A short deadline, so a variant that turns out valid ends quickly.
     if (param.in === 'query' && param.name === 'timeout') queryEntries.push(['timeout', '5']);
     if (param.in === 'query' && param.required && param.name !== 'timeout') {
-      queryEntries.push([param.name, namesRegistryImage(shape, param) ? `${ctx.registry}/fuzz/ghost` : String(param.schema.example ?? param.schema.default ?? 'fuzz-ghost')]);
+      queryEntries.push([
+        param.name,
+        namesRegistryImage(shape, param)
+          ? `${ctx.registry}/fuzz/ghost`
+          : String(param.schema.example ?? param.schema.default ?? 'fuzz-ghost'),
+      ]);
     }
   }
   const headers: Array<[string, string]> = [['authorization', `Bearer ${ctx.adminKey}`]];
@@ -322,7 +450,11 @@ function baselineOf(shape: OperationShape, ctx: FuzzContext): Baseline {
   return { pathValues, query: queryEntries, headers, body };
 }
 
-function request(shape: OperationShape, base: Baseline, change: Partial<Omit<HostileRequest, 'operation'>> & { kind: string; mustReject: boolean }): HostileRequest {
+function request(
+  shape: OperationShape,
+  base: Baseline,
+  change: Partial<Omit<HostileRequest, 'operation'>> & { kind: string; mustReject: boolean },
+): HostileRequest {
   const headers = [...base.headers];
   const body = base.body === undefined ? undefined : Buffer.from(base.body);
   if (body) headers.push(['content-type', 'application/json']);
@@ -369,7 +501,13 @@ function allVariantsOf(shape: OperationShape, ctx: FuzzContext, seed: number): H
       if (param.in === 'path') {
         // An empty segment changes the route rather than the parameter; it is still a request no route takes.
         // An empty segment makes it another route (`/agent/` is GET /agent): judged as that route, so never "must reject".
-        out.push(request(shape, base, { kind: `path:${param.name}`, path: path({ ...base.pathValues, [param.name]: pct(value) }), mustReject: mustReject && raw !== '' }));
+        out.push(
+          request(shape, base, {
+            kind: `path:${param.name}`,
+            path: path({ ...base.pathValues, [param.name]: pct(value) }),
+            mustReject: mustReject && raw !== '',
+          }),
+        );
       } else if (param.in === 'query') {
         const q = [...base.query.filter(([name]) => name !== param.name), [param.name, value] as [string, string]];
         out.push(request(shape, base, { kind: `query:${param.name}`, path: path(base.pathValues, q), mustReject }));
@@ -383,10 +521,24 @@ function allVariantsOf(shape: OperationShape, ctx: FuzzContext, seed: number): H
   // query parameters; where it declares none, its validator ignores them (harmless, but no "must reject").
   const declaresQuery = shape.parameters.some((p) => p.in === 'query');
   for (const name of ['fuzz', '__proto__', 'constructor[prototype][x]', 'a'.repeat(300), 'filters[status]']) {
-    if (!shape.parameters.some((p) => p.name === name)) out.push(request(shape, base, { kind: 'query:unknown', path: path(base.pathValues, [...base.query, [name, '1']]), mustReject: declaresQuery }));
+    if (!shape.parameters.some((p) => p.name === name))
+      out.push(
+        request(shape, base, {
+          kind: 'query:unknown',
+          path: path(base.pathValues, [...base.query, [name, '1']]),
+          mustReject: declaresQuery,
+        }),
+      );
   }
   const firstBoolean = shape.parameters.find((p) => p.in === 'query' && p.schema.type === 'boolean');
-  if (firstBoolean) out.push(request(shape, base, { kind: 'query:repeated', path: path(base.pathValues, [...base.query, [firstBoolean.name, 'true'], [firstBoolean.name, 'false']]), mustReject: false }));
+  if (firstBoolean)
+    out.push(
+      request(shape, base, {
+        kind: 'query:repeated',
+        path: path(base.pathValues, [...base.query, [firstBoolean.name, 'true'], [firstBoolean.name, 'false']]),
+        mustReject: false,
+      }),
+    );
 
   // Bodies.
   const bodyAccepting = shape.body !== undefined;
@@ -395,7 +547,10 @@ function allVariantsOf(shape: OperationShape, ctx: FuzzContext, seed: number): H
     const headers: Array<[string, string]> = [...base.headers, ['content-type', variant.contentType ?? 'application/json']];
     if (variant.encoding) headers.push(['content-encoding', variant.encoding]);
     let mustReject = true;
-    if (variant.kind.startsWith('body:') && !['body:bad-json', 'body:top-level-type', 'body:oversized', 'body:deep', 'body:encoding'].includes(variant.kind)) {
+    if (
+      variant.kind.startsWith('body:') &&
+      !['body:bad-json', 'body:top-level-type', 'body:oversized', 'body:deep', 'body:encoding'].includes(variant.kind)
+    ) {
       // Judged by the schema: a valid string in a string field is allowed; a body on a body-less operation is ignored.
       let parsed: unknown;
       try {
@@ -404,11 +559,14 @@ function allVariantsOf(shape: OperationShape, ctx: FuzzContext, seed: number): H
         parsed = undefined;
       }
       const refusedMediaType = variant.kind === 'body:content-type';
-      mustReject = bodyAccepting && (refusedMediaType ? shape.body?.required === true : parsed === undefined || !bodyAllowed(shape.body!.schema, parsed));
+      mustReject =
+        bodyAccepting &&
+        (refusedMediaType ? shape.body?.required === true : parsed === undefined || !bodyAllowed(shape.body!.schema, parsed));
     }
     if (!bodyAccepting && (variant.kind === 'body:content-type' || variant.kind === 'body:charset')) continue;
     // Without a body in the contract, a JSON array or object the parser takes is simply ignored.
-    if (!bodyAccepting && ['body:top-level-type', 'body:deep'].includes(variant.kind) && /^\s*[[{]/.test(text.toString())) mustReject = false;
+    if (!bodyAccepting && ['body:top-level-type', 'body:deep'].includes(variant.kind) && /^\s*[[{]/.test(text.toString()))
+      mustReject = false;
     out.push({ ...request(shape, base, { kind: variant.kind, mustReject }), headers, body: text });
   }
 
@@ -425,12 +583,27 @@ function allVariantsOf(shape: OperationShape, ctx: FuzzContext, seed: number): H
     [['authorization', `Bearer ${ctx.adminKey.slice(0, -3)}abc`]],
     ...ctx.badKeys.map((key): Array<[string, string]> => [['x-api-key', key]]),
   ];
-  if (shape.spec.permission !== 'none') for (const auth of authVariants) out.push(request(shape, base, { kind: 'auth', headers: [...unauth, ...auth], mustReject: true }));
+  if (shape.spec.permission !== 'none')
+    for (const auth of authVariants) out.push(request(shape, base, { kind: 'auth', headers: [...unauth, ...auth], mustReject: true }));
 
   // Headers too large for any server to take, one big or many small.
-  out.push(request(shape, base, { kind: 'header:oversized', headers: [...base.headers, ['x-fuzz', 'h'.repeat(20_000)]], mustReject: true }));
-  out.push(request(shape, base, { kind: 'header:many', headers: [...base.headers, ...Array.from({ length: 1500 }, (_, i): [string, string] => [`x-fuzz-${i}`, 'v'.repeat(10)])], mustReject: true }));
-  out.push(request(shape, base, { kind: 'header:prefer', headers: [...base.headers, ['prefer', 'respond-async'.repeat(50)]], mustReject: shape.parameters.some((p) => p.name === 'Prefer') }));
+  out.push(
+    request(shape, base, { kind: 'header:oversized', headers: [...base.headers, ['x-fuzz', 'h'.repeat(20_000)]], mustReject: true }),
+  );
+  out.push(
+    request(shape, base, {
+      kind: 'header:many',
+      headers: [...base.headers, ...Array.from({ length: 1500 }, (_, i): [string, string] => [`x-fuzz-${i}`, 'v'.repeat(10)])],
+      mustReject: true,
+    }),
+  );
+  out.push(
+    request(shape, base, {
+      kind: 'header:prefer',
+      headers: [...base.headers, ['prefer', 'respond-async'.repeat(50)]],
+      mustReject: shape.parameters.some((p) => p.name === 'Prefer'),
+    }),
+  );
 
   // Path traversal and odd paths around the operation's own path.
   const own = fillPath(shape.spec.path, base.pathValues);
@@ -452,7 +625,8 @@ function allVariantsOf(shape: OperationShape, ctx: FuzzContext, seed: number): H
   }
   // Methods the path does not have, and nonsense ones.
   for (const method of ['PUT', 'PATCH', 'TRACE', 'FOO', 'GET /x HTTP/1.1\r\nX:']) {
-    if (method.toLowerCase() !== shape.spec.method) out.push(request(shape, base, { kind: `method:${method.split(' ')[0]}`, method, mustReject: true }));
+    if (method.toLowerCase() !== shape.spec.method)
+      out.push(request(shape, base, { kind: `method:${method.split(' ')[0]}`, method, mustReject: true }));
   }
   // Broken HTTP framing around a valid-looking request.
   const head = `${shape.spec.method.toUpperCase()} ${own}${q} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${ctx.adminKey}\r\n`;
@@ -465,11 +639,27 @@ function allVariantsOf(shape: OperationShape, ctx: FuzzContext, seed: number): H
     `${shape.spec.method.toUpperCase()} ${own}${q} HTTP/9.9\r\n\r\n`,
     `${shape.spec.method.toUpperCase()} ${own}/\u00e9\u00e8 HTTP/1.1\r\nhost: x\r\n\r\n`,
   ]) {
-    out.push({ operation: shape.spec.name, kind: 'raw:framing', method: '', path: '', headers: [], raw: Buffer.from(raw, 'latin1'), mustReject: true });
+    out.push({
+      operation: shape.spec.name,
+      kind: 'raw:framing',
+      method: '',
+      path: '',
+      headers: [],
+      raw: Buffer.from(raw, 'latin1'),
+      mustReject: true,
+    });
   }
   // Bytes beyond ASCII in a header value are legal HTTP (obs-text): not refused, but never a crash.
   const latin1 = `${head}x-unicode: \u00ff\u00fe\u00e9\r\nconnection: close\r\n\r\n`;
-  out.push({ operation: shape.spec.name, kind: 'raw:latin1-header', method: '', path: '', headers: [], raw: Buffer.from(latin1, 'latin1'), mustReject: false });
+  out.push({
+    operation: shape.spec.name,
+    kind: 'raw:latin1-header',
+    method: '',
+    path: '',
+    headers: [],
+    raw: Buffer.from(latin1, 'latin1'),
+    mustReject: false,
+  });
   return out;
 }
 
@@ -509,7 +699,12 @@ export interface RawResponse {
 /** Bytes of a request as they go on the wire: Connection: close, our own Content-Length. */
 export function wireBytes(req: HostileRequest, port: number): Buffer {
   if (req.raw) return req.raw;
-  const lines = [`${req.method} ${req.path} HTTP/1.1`, `host: 127.0.0.1:${port}`, 'connection: close', ...req.headers.map(([name, value]) => `${name}: ${value}`)];
+  const lines = [
+    `${req.method} ${req.path} HTTP/1.1`,
+    `host: 127.0.0.1:${port}`,
+    'connection: close',
+    ...req.headers.map(([name, value]) => `${name}: ${value}`),
+  ];
   if (req.body) lines.push(`content-length: ${req.body.length}`);
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), req.body ?? Buffer.alloc(0)]);
 }
@@ -526,7 +721,11 @@ export function sendRaw(port: number, bytes: Buffer, timeoutMs: number): Promise
       clearTimeout(timer);
       socket.destroy();
       const parsed = parseResponse(Buffer.concat(chunks));
-      resolve(parsed ? { ...parsed, error } : { status: error === 'no answer in time' ? -1 : 0, headers: {}, body: '', error: error ?? 'closed without an answer' });
+      resolve(
+        parsed
+          ? { ...parsed, error }
+          : { status: error === 'no answer in time' ? -1 : 0, headers: {}, body: '', error: error ?? 'closed without an answer' },
+      );
     };
     const timer = setTimeout(() => finish('no answer in time'), timeoutMs);
     socket.on('connect', () => {
@@ -584,7 +783,11 @@ export function deadlineSecondsOf(req: HostileRequest): number {
 export async function sendAll(
   port: number,
   requests: HostileRequest[],
-  opts: { concurrency: number; graceMs: number; onResult: (req: HostileRequest, res: RawResponse, index: number, elapsedMs: number) => void },
+  opts: {
+    concurrency: number;
+    graceMs: number;
+    onResult: (req: HostileRequest, res: RawResponse, index: number, elapsedMs: number) => void;
+  },
 ): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: opts.concurrency }, async () => {

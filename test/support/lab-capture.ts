@@ -26,7 +26,9 @@ export class BridgeCapture {
       logFile: this.logFile,
       detached: false,
     });
-    await waitFor('tcpdump to listen on the lab bridge', () => readFileSync(this.logFile, 'utf8').includes('listening on'), { timeoutMs: 15_000 });
+    await waitFor('tcpdump to listen on the lab bridge', () => readFileSync(this.logFile, 'utf8').includes('listening on'), {
+      timeoutMs: 15_000,
+    });
   }
 
   /** Stops tcpdump (which flushes the file on SIGTERM). */

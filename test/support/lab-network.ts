@@ -130,5 +130,9 @@ function ip(...args: string[]): void {
 
 /** Runs a command inside a namespace and returns its stdout. */
 export function inNetns(netns: string, command: string, ...args: string[]): string {
-  return execFileSync(findExecutable('ip'), ['netns', 'exec', netns, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  return execFileSync(findExecutable('ip'), ['netns', 'exec', netns, command, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 30_000,
+  });
 }

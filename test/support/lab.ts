@@ -213,10 +213,15 @@ export class Lab {
   ownSecrets(): LabSecret[] {
     const operator = this.natsOperator;
     return [
-      { what: 'the gateways\' JWT secret', value: readFileSync(this.jwtSecretFile, 'utf8').trim() },
+      { what: "the gateways' JWT secret", value: readFileSync(this.jwtSecretFile, 'utf8').trim() },
       { what: 'the admin key', value: this.adminKey },
-      ...(operator ? [{ what: 'the gateway\'s NKey seed (its creds)', value: seedOfCreds(readFileSync(operator.gatewayCredsFile, 'utf8')) }] : []),
-      ...this.agents.map((agent) => ({ what: `${agent.hostname}'s NKey seed (its creds)`, value: seedOfCreds(this.agentLogin(agent.hostname).creds ?? '') })),
+      ...(operator
+        ? [{ what: "the gateway's NKey seed (its creds)", value: seedOfCreds(readFileSync(operator.gatewayCredsFile, 'utf8')) }]
+        : []),
+      ...this.agents.map((agent) => ({
+        what: `${agent.hostname}'s NKey seed (its creds)`,
+        value: seedOfCreds(this.agentLogin(agent.hostname).creds ?? ''),
+      })),
       ...[...this.joinTokens].map(([hostname, token]) => ({ what: `${hostname}'s join token`, value: token })),
     ];
   }
@@ -342,7 +347,7 @@ async function startLabGateway(lab: Lab, name: string): Promise<void> {
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const url = `${GATEWAY_SCHEME}://${host.address}:${GATEWAY_PORT}`;
   const pki = lab.pki;
-  if (pki && !(pki.gateway && pki.nats)) throw new Error('the lab\'s PKI has no gateway or NATS certificate');
+  if (pki && !(pki.gateway && pki.nats)) throw new Error("the lab's PKI has no gateway or NATS certificate");
   const state: FleetState = {
     url,
     adminKey: mintKey(lab.jwtSecretFile, 'admin', { ttlSeconds: 86_400, subject: 'lab-admin' }),

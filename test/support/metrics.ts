@@ -15,7 +15,9 @@ export function parseMetrics(text: string): Sample[] {
     .map((line) => {
       const match = SAMPLE.exec(line);
       if (!match) throw new Error(`not a Prometheus sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(LABEL)].map(([, key, value]) => [key, value.replace(/\\(.)/g, '$1')]));
+      const labels = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(LABEL)].map(([, key, value]) => [key, value.replace(/\\(.)/g, '$1')]),
+      );
       return { name: match[1], labels, value: Number(match[3]) };
     });
 }

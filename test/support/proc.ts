@@ -48,7 +48,8 @@ export function runProcess(command: string, args: string[], opts: RunOptions): P
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      if (opts.onTimeout === 'reject') reject(new Error(`${command} ${args.join(' ')} did not end within ${opts.timeoutMs} ms; stdout ${stdout}; stderr ${stderr}`));
+      if (opts.onTimeout === 'reject')
+        reject(new Error(`${command} ${args.join(' ')} did not end within ${opts.timeoutMs} ms; stdout ${stdout}; stderr ${stderr}`));
     }, opts.timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {

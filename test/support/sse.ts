@@ -23,7 +23,8 @@ export class EventStreamClient {
     for (;;) {
       const found = this.events.find(predicate);
       if (found) return found;
-      if (Date.now() > until) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events).slice(0, 1000)}`);
+      if (Date.now() > until)
+        throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events).slice(0, 1000)}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -55,6 +56,8 @@ export class EventStreamClient {
 }
 
 function parseBlock(block: string): SseEvent {
-  const fields = Object.fromEntries(block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]));
+  const fields = Object.fromEntries(
+    block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]),
+  );
   return { event: fields.event ?? 'message', data: fields.data ? JSON.parse(fields.data) : undefined };
 }

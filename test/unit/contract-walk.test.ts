@@ -30,7 +30,9 @@ describe('every node operation in the contract', () => {
   it.each(NODE_OPERATIONS.map((op) => [op.name, op]))('%s has a docker permission and examples', (_name, op) => {
     expect(op.permission).toMatch(/^docker:(read|read-data|write|exec)$/);
     const object = operationObject(op);
-    const examples = Object.values(object.responses).flatMap((response) => Object.values(response.content ?? {}).map((media) => media.example));
+    const examples = Object.values(object.responses).flatMap((response) =>
+      Object.values(response.content ?? {}).map((media) => media.example),
+    );
     const sharedExample = Object.values(object.responses).some((response) => response.$ref);
     expect(examples.some((example) => example !== undefined) || sharedExample).toBe(true);
     if (object.requestBody) expect(object.requestBody.content[op.uploadMediaType ?? 'application/json']?.example).toBeDefined();
@@ -73,7 +75,9 @@ function mostSpecific(concrete: string, method: string): OperationSpec | undefin
   const segments = concrete.split('/');
   return NODE_OPERATIONS.filter((op) => op.method === method)
     .map((op) => ({ op, template: op.path.split('/') }))
-    .filter(({ template }) => template.length === segments.length && template.every((part, i) => part.startsWith('{') || part === segments[i]))
+    .filter(
+      ({ template }) => template.length === segments.length && template.every((part, i) => part.startsWith('{') || part === segments[i]),
+    )
     .sort((a, b) => literalCount(b.template) - literalCount(a.template))[0]?.op;
 }
 

@@ -21,7 +21,10 @@ const REPO_ROOT = path.join(DEPLOY, '..');
 const SECRET = 'deploy-artifacts-signing-secret-0123456789';
 const METRICS_TOKEN = 'deploy-artifacts-metrics-token-0123';
 /** A host-access grant key pair as the set-up comments' openssl commands make it. */
-const GRANT = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const GRANT = generateKeyPairSync('ed25519', {
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+});
 
 let dir: string;
 /** A real operator's files, as `fleet nats-config` writes them: what the secrets and credentials hold. */
@@ -65,7 +68,11 @@ describe('deploy/compose.yaml', () => {
     healthcheck?: { test: string[] };
   }
   const text = readFileSync(path.join(DEPLOY, 'compose.yaml'), 'utf8');
-  const compose = YAML.parse(text, { merge: true }) as { services: Record<string, Service>; secrets: Record<string, { file: string }>; volumes: Record<string, unknown> };
+  const compose = YAML.parse(text, { merge: true }) as {
+    services: Record<string, Service>;
+    secrets: Record<string, { file: string }>;
+    volumes: Record<string, unknown>;
+  };
   const { nats, gateway, agent } = compose.services;
 
   /** Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?error}`, with `vars` as the environment. */
@@ -110,7 +117,16 @@ describe('deploy/compose.yaml', () => {
     expect(builtFrom(gateway.command[1])).toBe('apps/api/src/main.ts');
     expect(gateway.depends_on?.nats.condition).toBe('service_healthy');
     expect(gateway.healthcheck?.test.join(' ')).toContain('/health/ready');
-    expect(gateway.secrets).toEqual(['jwt_secret', 'nats_gateway', 'nats_system', 'nats_account_signer', 'nats_account_seed', 'nats_agent_user_signer', 'host_grant_key', 'metrics_token']);
+    expect(gateway.secrets).toEqual([
+      'jwt_secret',
+      'nats_gateway',
+      'nats_system',
+      'nats_account_signer',
+      'nats_account_seed',
+      'nats_agent_user_signer',
+      'host_grant_key',
+      'metrics_token',
+    ]);
     expect(compose.secrets.metrics_token.file).toBe('./metrics-token');
     expect(compose.secrets.host_grant_key.file).toBe('./host-grant.key');
     expect(compose.secrets.nats_gateway.file).toBe('./nats/operator/gateway.creds');
@@ -129,11 +145,23 @@ describe('deploy/compose.yaml', () => {
     };
     const config = loadGatewayConfig(containerEnv(gateway, {}, secrets));
     // /metrics names every host: the example protects it.
-    expect({ metricsToken: config.metricsToken, metricsPublic: config.metricsPublic }).toEqual({ metricsToken: METRICS_TOKEN, metricsPublic: false });
-    expect(config).toMatchObject({ natsUrl: 'tls://nats:4222', natsCreds: read(operator.gatewayCredsFile).trim(), jwtSecret: SECRET, host: '0.0.0.0', port: 8080 });
+    expect({ metricsToken: config.metricsToken, metricsPublic: config.metricsPublic }).toEqual({
+      metricsToken: METRICS_TOKEN,
+      metricsPublic: false,
+    });
+    expect(config).toMatchObject({
+      natsUrl: 'tls://nats:4222',
+      natsCreds: read(operator.gatewayCredsFile).trim(),
+      jwtSecret: SECRET,
+      host: '0.0.0.0',
+      port: 8080,
+    });
     expect(config.enrolment?.systemCreds).toBe(read(operator.systemCredsFile).trim());
     // HTTPS and NATS TLS, from the PKI directory it mounts.
-    expect(config).toMatchObject({ tls: { certFile: '/etc/fleet/pki/gateway.pem', keyFile: '/etc/fleet/pki/gateway-key.pem' }, natsCaFile: '/etc/fleet/pki/ca.pem' });
+    expect(config).toMatchObject({
+      tls: { certFile: '/etc/fleet/pki/gateway.pem', keyFile: '/etc/fleet/pki/gateway-key.pem' },
+      natsCaFile: '/etc/fleet/pki/ca.pem',
+    });
     expect(gateway.volumes).toContain('/etc/fleet/pki:/etc/fleet/pki:ro');
     expect(gateway.healthcheck?.test.join(' ')).toContain('https://127.0.0.1:8080/health/ready');
     expect(config.hostGrantPrivateKey).toBe(GRANT.privateKey.trim());
@@ -158,7 +186,12 @@ describe('deploy/compose.yaml', () => {
       natsUrl: 'tls://nats:4222',
       natsCaFile: '/run/secrets/fleet_ca',
       // It joins over HTTPS, the gateway verified with the same CA as NATS.
-      identity: { dir: '/var/lib/fleet-agent', joinToken: token, gatewayUrl: 'https://gateway:8080', gatewayCaFile: '/run/secrets/fleet_ca' },
+      identity: {
+        dir: '/var/lib/fleet-agent',
+        joinToken: token,
+        gatewayUrl: 'https://gateway:8080',
+        gatewayCaFile: '/run/secrets/fleet_ca',
+      },
       hostname: 'web-02',
       labels: { role: 'web', zone: 'eu.west' },
       dockerHost: 'unix:///var/run/docker.sock',
@@ -166,7 +199,9 @@ describe('deploy/compose.yaml', () => {
     });
     expect(agent.ports).toContain('9464:9464');
     // On another host the same file points the agent at the NATS host.
-    expect(loadAgentConfig(containerEnv(agent, { ...vars, FLEET_NATS_URL: 'tls://10.0.0.5:4222' }, agentSecrets)).natsUrl).toBe('tls://10.0.0.5:4222');
+    expect(loadAgentConfig(containerEnv(agent, { ...vars, FLEET_NATS_URL: 'tls://10.0.0.5:4222' }, agentSecrets)).natsUrl).toBe(
+      'tls://10.0.0.5:4222',
+    );
     expect(() => containerEnv(agent, {}, {})).toThrow('set FLEET_AGENT_HOSTNAME');
   });
 
@@ -232,7 +267,7 @@ describe('deploy/systemd', () => {
     expect(install.WantedBy).toEqual(['multi-user.target']);
   });
 
-  it('the gateway unit with its example environment file passes the gateway\'s validation, secrets as credentials', () => {
+  it("the gateway unit with its example environment file passes the gateway's validation, secrets as credentials", () => {
     const { Service: service } = parseUnit(path.join(DEPLOY, 'systemd', 'fleet-gateway.service'));
     expect(service.LoadCredential).toEqual([
       'jwt-secret:/etc/fleet/jwt-secret',
@@ -255,13 +290,25 @@ describe('deploy/systemd', () => {
     writeFileSync(path.join(credentials, 'host-grant-key'), GRANT.privateKey);
     writeFileSync(path.join(credentials, 'metrics-token'), `${METRICS_TOKEN}\n`);
     const config = loadGatewayConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'gateway.env.example'), { d: credentials }));
-    expect({ metricsToken: config.metricsToken, metricsPublic: config.metricsPublic }).toEqual({ metricsToken: METRICS_TOKEN, metricsPublic: false });
-    expect(config).toMatchObject({ natsCreds: read(operator.gatewayCredsFile).trim(), jwtSecret: SECRET, host: '0.0.0.0', port: 8080, replicas: 3 });
+    expect({ metricsToken: config.metricsToken, metricsPublic: config.metricsPublic }).toEqual({
+      metricsToken: METRICS_TOKEN,
+      metricsPublic: false,
+    });
+    expect(config).toMatchObject({
+      natsCreds: read(operator.gatewayCredsFile).trim(),
+      jwtSecret: SECRET,
+      host: '0.0.0.0',
+      port: 8080,
+      replicas: 3,
+    });
     expect(config.enrolment?.accountSigner).toBe(read(operator.accountSignerFile).trim());
     expect(config.natsUrl.split(',')).toHaveLength(3);
     // HTTPS, and NATS over TLS verified with the fleet's CA, beside the NKey login.
     expect(config.natsUrl.split(',').every((url) => url.startsWith('tls://'))).toBe(true);
-    expect(config).toMatchObject({ tls: { certFile: '/etc/fleet/tls/gateway.pem', keyFile: '/etc/fleet/tls/gateway-key.pem' }, natsCaFile: '/etc/fleet/tls/ca.pem' });
+    expect(config).toMatchObject({
+      tls: { certFile: '/etc/fleet/tls/gateway.pem', keyFile: '/etc/fleet/tls/gateway-key.pem' },
+      natsCaFile: '/etc/fleet/tls/ca.pem',
+    });
   });
 
   it('the agent template names the agent and its identity directory after its instance, with the Docker socket', () => {
@@ -276,7 +323,12 @@ describe('deploy/systemd', () => {
     mkdirSync(credentials);
     writeFileSync(path.join(credentials, 'host-grant-pub'), GRANT.publicKey);
     const config = loadAgentConfig(unitEnv(service, path.join(DEPLOY, 'systemd', 'agent.env.example'), { i: 'web-01', d: credentials }));
-    expect(config).toMatchObject({ hostname: 'web-01', identity: { dir: '/var/lib/fleet-agent/web-01', gatewayUrl: 'https://fleet.example:8080' }, dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '0.0.0.0', port: 9464 } });
+    expect(config).toMatchObject({
+      hostname: 'web-01',
+      identity: { dir: '/var/lib/fleet-agent/web-01', gatewayUrl: 'https://fleet.example:8080' },
+      dockerHost: 'unix:///run/docker.sock',
+      metricsAddr: { host: '0.0.0.0', port: 9464 },
+    });
     // NATS over TLS, and the join over HTTPS, both verified with the fleet's one CA.
     expect(config.natsUrl.split(',').every((url) => url.startsWith('tls://'))).toBe(true);
     expect(config).toMatchObject({ natsCaFile: '/etc/fleet/tls/ca.pem', identity: { gatewayCaFile: '/etc/fleet/tls/ca.pem' } });

@@ -18,21 +18,81 @@ async function boundaryMessages(file: string, source: string): Promise<string[]>
 
 describe('the import walls', () => {
   it.each([
-    ['an app importing another app by its package name', 'apps/cli/src/commands/example.ts', "import '@fleet/agent/config';", 'apps export nothing'],
-    ['an app importing another app by path', 'apps/cli/src/commands/example.ts', "import '../../../api/src/auth/middleware';", 'an app never imports another app'],
-    ['an app re-exporting another app', 'apps/api/src/example.ts', "export { AGENT_SETTINGS } from '../../agent/src/config';", 'an app never imports another app'],
+    [
+      'an app importing another app by its package name',
+      'apps/cli/src/commands/example.ts',
+      "import '@fleet/agent/config';",
+      'apps export nothing',
+    ],
+    [
+      'an app importing another app by path',
+      'apps/cli/src/commands/example.ts',
+      "import '../../../api/src/auth/middleware';",
+      'an app never imports another app',
+    ],
+    [
+      'an app re-exporting another app',
+      'apps/api/src/example.ts',
+      "export { AGENT_SETTINGS } from '../../agent/src/config';",
+      'an app never imports another app',
+    ],
     ['an app requiring another app', 'apps/agent/src/example.ts', "require('../../cli/src/main');", 'an app never imports another app'],
-    ['an app importing deploy by path', 'apps/cli/src/commands/example.ts', "import '../../../../deploy/lib/fleet';", "deploy/ is imported as '@fleet/deploy'"],
-    ['a test importing deploy by path', 'test/support/example.ts', "import '../../deploy/lib/process';", "deploy/ is imported as '@fleet/deploy'"],
-    ['the bench importing deploy by path', 'bench/lib/example.ts', "import('../../deploy/lib/paths');", "deploy/ is imported as '@fleet/deploy'"],
-    ['a deep import of @fleet/deploy', 'bench/sections/example.ts', "import '@fleet/deploy/lib/state';", "import '@fleet/deploy', its one public index"],
+    [
+      'an app importing deploy by path',
+      'apps/cli/src/commands/example.ts',
+      "import '../../../../deploy/lib/fleet';",
+      "deploy/ is imported as '@fleet/deploy'",
+    ],
+    [
+      'a test importing deploy by path',
+      'test/support/example.ts',
+      "import '../../deploy/lib/process';",
+      "deploy/ is imported as '@fleet/deploy'",
+    ],
+    [
+      'the bench importing deploy by path',
+      'bench/lib/example.ts',
+      "import('../../deploy/lib/paths');",
+      "deploy/ is imported as '@fleet/deploy'",
+    ],
+    [
+      'a deep import of @fleet/deploy',
+      'bench/sections/example.ts',
+      "import '@fleet/deploy/lib/state';",
+      "import '@fleet/deploy', its one public index",
+    ],
     ['a package importing an app by name', 'packages/sdk/src/example.ts', "import '@fleet/api/app';", 'apps export nothing'],
-    ['a package importing an app by path', 'packages/contracts/src/example.ts', "import '../../../apps/api/src/app';", "package does not import an app's files"],
+    [
+      'a package importing an app by path',
+      'packages/contracts/src/example.ts',
+      "import '../../../apps/api/src/app';",
+      "package does not import an app's files",
+    ],
     ['a package importing deploy', 'packages/runtime/src/example.ts', "import '@fleet/deploy';", 'a package does not import deploy'],
-    ['deploy importing an app', 'deploy/lib/example.ts', "import '../../apps/api/src/auth/middleware';", "deploy does not import an app's files"],
-    ['the bench importing agent internals', 'bench/sections/example.ts', "import '../../apps/agent/src/executors/types';", "bench does not import an app's files"],
-    ['a test reaching into an app', 'test/e2e/example.test.ts', "import '../../apps/api/src/jobs/client';", "test does not import an app's files"],
-    ['a package by path instead of by name', 'apps/agent/src/example.ts', "import '../../../packages/contracts/src/protocol';", "import the package '@fleet/contracts' by name"],
+    [
+      'deploy importing an app',
+      'deploy/lib/example.ts',
+      "import '../../apps/api/src/auth/middleware';",
+      "deploy does not import an app's files",
+    ],
+    [
+      'the bench importing agent internals',
+      'bench/sections/example.ts',
+      "import '../../apps/agent/src/executors/types';",
+      "bench does not import an app's files",
+    ],
+    [
+      'a test reaching into an app',
+      'test/e2e/example.test.ts',
+      "import '../../apps/api/src/jobs/client';",
+      "test does not import an app's files",
+    ],
+    [
+      'a package by path instead of by name',
+      'apps/agent/src/example.ts',
+      "import '../../../packages/contracts/src/protocol';",
+      "import the package '@fleet/contracts' by name",
+    ],
   ])('reports %s', async (_name, file, source, reason) => {
     const messages = await boundaryMessages(file, source);
     expect(messages).toHaveLength(1);
@@ -41,7 +101,10 @@ describe('the import walls', () => {
 
   it('lets apps, packages, deploy, tests and bench import what they may', async () => {
     const legal: Array<[string, string]> = [
-      ['apps/cli/src/commands/example.ts', "import '@fleet/deploy';\nimport '@fleet/contracts/grammar';\nimport '@fleet/api-keys';\nimport '../output';\nimport '../../package.json';"],
+      [
+        'apps/cli/src/commands/example.ts',
+        "import '@fleet/deploy';\nimport '@fleet/contracts/grammar';\nimport '@fleet/api-keys';\nimport '../output';\nimport '../../package.json';",
+      ],
       ['apps/api/src/example.test.ts', "import '../../../test/support/metrics';\nimport './app';"],
       ['packages/runtime/src/example.ts', "import '@fleet/contracts/grammar';\nimport './config';"],
       ['deploy/lib/example.ts', "import '@fleet/api-keys';\nimport './nats-auth';"],

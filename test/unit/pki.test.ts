@@ -88,7 +88,8 @@ describe('createPki', () => {
 
   it('keeps every private key mode 600 in a directory of mode 700', () => {
     expect(modeOf(dir)).toBe(0o700);
-    for (const key of [files.caKey, files.nats!.key, files.route!.key, files.gateway!.key, files.clients.proxy.key]) expect(modeOf(key)).toBe(0o600);
+    for (const key of [files.caKey, files.nats!.key, files.route!.key, files.gateway!.key, files.clients.proxy.key])
+      expect(modeOf(key)).toBe(0o600);
   });
 
   it('refuses to replace an existing certificate without force', async () => {

@@ -37,7 +37,10 @@ afterAll(async () => {
 
 it('reaches a server whose certificate is of the CA, over the transport and over fetch', async () => {
   const http = nodeHttp({ ca: fleetCa });
-  expect(await http.transport({ method: 'GET', url: `${url}/agent`, headers: {} })).toMatchObject({ status: 200, text: '{"path":"/agent"}' });
+  expect(await http.transport({ method: 'GET', url: `${url}/agent`, headers: {} })).toMatchObject({
+    status: 200,
+    text: '{"path":"/agent"}',
+  });
   const res = await http.fetch(`${url}/job`);
   expect(await res.json()).toEqual({ path: '/job' });
 });

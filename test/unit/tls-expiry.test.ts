@@ -25,11 +25,14 @@ function capturingLog(): { log: pino.Logger; lines: Array<Record<string, unknown
 
 const expiryOf = (file: string) => Math.floor(Date.parse(new X509Certificate(readFileSync(file)).validTo) / 1000);
 
-it('exports each certificate\'s expiry by use, and the new one after a rotation', async () => {
+it("exports each certificate's expiry by use, and the new one after a rotation", async () => {
   const pki = await createPki(path.join(dir, 'gauge'), { gatewayHosts: ['127.0.0.1'], validityDays: 100 });
   const collectors = new Registry();
   const stop = trackCertificateExpiry(collectors, 'fleet_', capturingLog().log, {
-    certificates: [{ use: 'https', file: pki.gateway!.cert }, { use: 'nats-ca', file: pki.ca }],
+    certificates: [
+      { use: 'https', file: pki.gateway!.cert },
+      { use: 'nats-ca', file: pki.ca },
+    ],
     warningDays: 30,
   });
   try {
@@ -54,7 +57,10 @@ it('warns from the set number of days before expiry, then once a day; not before
     const later = await createPki(path.join(dir, 'later'), { gatewayHosts: ['127.0.0.1'], validityDays: 100 });
     const { log, lines } = capturingLog();
     const stop = trackCertificateExpiry(new Registry(), 'fleet_', log, {
-      certificates: [{ use: 'https', file: soon.gateway!.cert }, { use: 'nats-ca', file: later.gateway!.cert }],
+      certificates: [
+        { use: 'https', file: soon.gateway!.cert },
+        { use: 'nats-ca', file: later.gateway!.cert },
+      ],
       warningDays: 30,
     });
     const warnings = () => lines.filter((line) => line.msg === 'certificate expires soon: rotate it (fleet pki rotate)');
@@ -72,7 +78,10 @@ it('warns from the set number of days before expiry, then once a day; not before
 it('warns when a certificate file cannot be read, and exports nothing for it', async () => {
   const { log, lines } = capturingLog();
   const collectors = new Registry();
-  const stop = trackCertificateExpiry(collectors, 'fleet_', log, { certificates: [{ use: 'https', file: path.join(dir, 'missing.pem') }], warningDays: 30 });
+  const stop = trackCertificateExpiry(collectors, 'fleet_', log, {
+    certificates: [{ use: 'https', file: path.join(dir, 'missing.pem') }],
+    warningDays: 30,
+  });
   stop();
   expect(lines).toEqual([expect.objectContaining({ level: 40, use: 'https', msg: 'certificate cannot be read: its expiry is unknown' })]);
   expect((await collectors.getSingleMetric('fleet_tls_certificate_expiry_timestamp_seconds')!.get()).values).toEqual([]);

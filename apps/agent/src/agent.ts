@@ -80,7 +80,9 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   const engineProxy = new EngineProxy({ nc, hostname: config.hostname, socketPath, hostPolicy, hostObjects, log });
   engineProxy.start();
   const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
-  const registration = new Registration(await kvm.open(AGENTS_BUCKET), docker, identity, config.heartbeatMs, log, (healthy) => metrics.engine(healthy));
+  const registration = new Registration(await kvm.open(AGENTS_BUCKET), docker, identity, config.heartbeatMs, log, (healthy) =>
+    metrics.engine(healthy),
+  );
   if (await worker.hasConsumer()) {
     // An accepted host: consume before registering, so that once listed it already receives its jobs.
     await worker.start();

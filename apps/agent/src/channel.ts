@@ -87,11 +87,14 @@ export class JobChannel {
     const ask = async (): Promise<Buffer | null> => {
       if (received >= total) return null;
       const reply = await this.nc.request(subject, JSON.stringify({ after }), { timeout: UPLOAD_CHUNK_TIMEOUT_MS }).catch((err: Error) => {
-        throw new UploadUnavailableError(`the upload is no longer available from the gateway that took it (${err.message}); send the request again`);
+        throw new UploadUnavailableError(
+          `the upload is no longer available from the gateway that took it (${err.message}); send the request again`,
+        );
       });
       const refusal = reply.headers?.get(TRANSFER_HEADERS.error);
       const seq = Number(reply.headers?.get(TRANSFER_HEADERS.seq));
-      if (refusal || !(seq > after)) throw new UploadUnavailableError(`the upload ended after ${received} of ${total} bytes${refusal ? `: ${refusal}` : ''}`);
+      if (refusal || !(seq > after))
+        throw new UploadUnavailableError(`the upload ended after ${received} of ${total} bytes${refusal ? `: ${refusal}` : ''}`);
       after = seq;
       received += reply.data.length;
       return Buffer.from(reply.data);
@@ -113,7 +116,12 @@ export class JobChannel {
    * reply, which comes once the client took the bytes before it: the engine is read no faster than
    * the client reads. Answers the bytes sent.
    */
-  async sendFile(source: AsyncIterable<Buffer>, fileHeaders: Record<string, string>, deadline: number, signal: AbortSignal): Promise<number> {
+  async sendFile(
+    source: AsyncIterable<Buffer>,
+    fileHeaders: Record<string, string>,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<number> {
     const subject = downloadSubject(this.job.job_id, this.hostname);
     let seq = 0;
     const send = async (part: DownloadPart, data: Uint8Array | string): Promise<void> => {

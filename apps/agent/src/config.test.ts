@@ -34,7 +34,12 @@ describe('how the agent joins', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'agent-join-'));
     const tokenFile = path.join(dir, 'token');
     writeFileSync(tokenFile, `${token}\n`);
-    const config = loadAgentConfig({ ...GRANT, FLEET_AGENT_IDENTITY_DIR: '/var/lib/fleet-agent', FLEET_AGENT_JOIN_TOKEN_FILE: tokenFile, FLEET_GATEWAY_URL: 'https://fleet.example:8080' });
+    const config = loadAgentConfig({
+      ...GRANT,
+      FLEET_AGENT_IDENTITY_DIR: '/var/lib/fleet-agent',
+      FLEET_AGENT_JOIN_TOKEN_FILE: tokenFile,
+      FLEET_GATEWAY_URL: 'https://fleet.example:8080',
+    });
     expect(config.identity).toEqual({ dir: '/var/lib/fleet-agent', joinToken: token, gatewayUrl: 'https://fleet.example:8080' });
     rmSync(dir, { recursive: true, force: true });
   });
@@ -43,7 +48,10 @@ describe('how the agent joins', () => {
     const base = { ...GRANT, FLEET_AGENT_IDENTITY_DIR: '/var/lib/fleet-agent', FLEET_GATEWAY_URL: 'https://fleet.example:8080' };
     expect(loadAgentConfig(base).identity?.gatewayCaFile).toBeUndefined();
     expect(loadAgentConfig({ ...base, FLEET_NATS_CA_FILE: '/etc/fleet/tls/ca.pem' }).identity?.gatewayCaFile).toBe('/etc/fleet/tls/ca.pem');
-    expect(loadAgentConfig({ ...base, FLEET_NATS_CA_FILE: '/etc/fleet/tls/ca.pem', FLEET_GATEWAY_CA_FILE: '/etc/fleet/gateway-ca.pem' }).identity).toMatchObject({
+    expect(
+      loadAgentConfig({ ...base, FLEET_NATS_CA_FILE: '/etc/fleet/tls/ca.pem', FLEET_GATEWAY_CA_FILE: '/etc/fleet/gateway-ca.pem' })
+        .identity,
+    ).toMatchObject({
       gatewayCaFile: '/etc/fleet/gateway-ca.pem',
     });
   });
@@ -69,12 +77,21 @@ describe('how the agent joins', () => {
 
 describe('agent configuration', () => {
   it('refuses to start without the gateway key that verifies every job', () => {
-    expect(() => loadAgentConfig({ FLEET_AGENT_HOSTNAME: 'web-01' })).toThrow('FLEET_HOST_GRANT_PUBLIC_KEY or FLEET_HOST_GRANT_PUBLIC_KEY_FILE must be set');
+    expect(() => loadAgentConfig({ FLEET_AGENT_HOSTNAME: 'web-01' })).toThrow(
+      'FLEET_HOST_GRANT_PUBLIC_KEY or FLEET_HOST_GRANT_PUBLIC_KEY_FILE must be set',
+    );
   });
 
   it('has defaults, with the short hostname', () => {
     const config = loadAgentConfig({ ...GRANT });
-    expect(config).toMatchObject({ labels: {}, dockerHost: 'unix:///var/run/docker.sock', heartbeatMs: 5000, concurrency: 32, metricsAddr: undefined, logLevel: 'info' });
+    expect(config).toMatchObject({
+      labels: {},
+      dockerHost: 'unix:///var/run/docker.sock',
+      heartbeatMs: 5000,
+      concurrency: 32,
+      metricsAddr: undefined,
+      logLevel: 'info',
+    });
     expect(config.hostname).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/);
   });
 
@@ -86,13 +103,22 @@ describe('agent configuration', () => {
       DOCKER_HOST: 'unix:///run/docker.sock',
       FLEET_AGENT_METRICS_ADDR: '127.0.0.1:0',
     });
-    expect(config).toMatchObject({ hostname: 'web-01', labels: { role: 'web', zone: 'eu.west' }, dockerHost: 'unix:///run/docker.sock', metricsAddr: { host: '127.0.0.1', port: 0 } });
+    expect(config).toMatchObject({
+      hostname: 'web-01',
+      labels: { role: 'web', zone: 'eu.west' },
+      dockerHost: 'unix:///run/docker.sock',
+      metricsAddr: { host: '127.0.0.1', port: 0 },
+    });
     expect(loadAgentConfig({ ...GRANT, FLEET_AGENT_METRICS_ADDR: '[::1]:9464' }).metricsAddr).toEqual({ host: '::1', port: 9464 });
   });
 
   it('reads the registry allowlist: Docker Hub by default, hosts and host:port entries lower-cased', () => {
     expect(loadAgentConfig({ ...GRANT }).registries).toEqual(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
-    expect(loadAgentConfig({ ...GRANT, FLEET_REGISTRY_ALLOWLIST: 'Registry.Example:5000, 127.0.0.1,[::1]:5000' }).registries).toEqual(['registry.example:5000', '127.0.0.1', '[::1]:5000']);
+    expect(loadAgentConfig({ ...GRANT, FLEET_REGISTRY_ALLOWLIST: 'Registry.Example:5000, 127.0.0.1,[::1]:5000' }).registries).toEqual([
+      'registry.example:5000',
+      '127.0.0.1',
+      '[::1]:5000',
+    ]);
   });
 
   it.each([
@@ -104,7 +130,11 @@ describe('agent configuration', () => {
     ['FLEET_AGENT_CONCURRENCY', '0', "FLEET_AGENT_CONCURRENCY='0' must be an integer from 1 to 1024"],
     ['FLEET_AGENT_METRICS_ADDR', '9464', "FLEET_AGENT_METRICS_ADDR='9464' must be host:port with a port from 0 to 65535"],
     ['FLEET_AGENT_METRICS_ADDR', '127.0.0.1:65536', "FLEET_AGENT_METRICS_ADDR='127.0.0.1:65536' must be host:port"],
-    ['FLEET_REGISTRY_ALLOWLIST', 'https://registry.example/v2', "FLEET_REGISTRY_ALLOWLIST='https://registry.example/v2' must be comma-separated registries"],
+    [
+      'FLEET_REGISTRY_ALLOWLIST',
+      'https://registry.example/v2',
+      "FLEET_REGISTRY_ALLOWLIST='https://registry.example/v2' must be comma-separated registries",
+    ],
     ['FLEET_REGISTRY_ALLOWLIST', 'docker.io,,x', "FLEET_REGISTRY_ALLOWLIST='docker.io,,x' must be comma-separated registries"],
   ])('refuses %s=%s', (name, value, message) => {
     expect(() => loadAgentConfig({ ...GRANT, [name]: value })).toThrow(ConfigError);
@@ -116,7 +146,11 @@ describe('agent configuration', () => {
     try {
       const yaml = path.join(dir, 'agent.yaml');
       writeFileSync(yaml, 'FLEET_AGENT_HOSTNAME: db-01\nFLEET_AGENT_LABELS: role=db\nFLEET_AGENT_CONCURRENCY: 8\n');
-      expect(loadAgentConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml, FLEET_AGENT_LABELS: 'role=db,zone=eu' })).toMatchObject({ hostname: 'db-01', labels: { role: 'db', zone: 'eu' }, concurrency: 8 });
+      expect(loadAgentConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml, FLEET_AGENT_LABELS: 'role=db,zone=eu' })).toMatchObject({
+        hostname: 'db-01',
+        labels: { role: 'db', zone: 'eu' },
+        concurrency: 8,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

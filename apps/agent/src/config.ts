@@ -52,11 +52,26 @@ export const AGENT_SETTINGS = {
   // Two streams at the cap, JSON-escaped, plus the row's other fields stay under NATS's default 1 MB payload.
   FLEET_AGENT_MAX_OUTPUT_BYTES: { type: 'integer', default: 256 * 1024, minimum: 1024, maximum: 384 * 1024 },
   // Not a secret, but a key is easiest handed over as a file: `secret` is what enables `_FILE`.
-  FLEET_HOST_GRANT_PUBLIC_KEY: { type: 'string', secret: true, required: true, pattern: '^-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*$', must: 'a PEM (SPKI) Ed25519 public key' },
-  FLEET_AGENT_HOST_PATHS: { type: 'string', pattern: '^/[^,]*(,/[^,]*)*$', must: 'comma-separated absolute path prefixes, e.g. /srv,/data' },
+  FLEET_HOST_GRANT_PUBLIC_KEY: {
+    type: 'string',
+    secret: true,
+    required: true,
+    pattern: '^-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*$',
+    must: 'a PEM (SPKI) Ed25519 public key',
+  },
+  FLEET_AGENT_HOST_PATHS: {
+    type: 'string',
+    pattern: '^/[^,]*(,/[^,]*)*$',
+    must: 'comma-separated absolute path prefixes, e.g. /srv,/data',
+  },
   FLEET_AGENT_METRICS_ADDR: { type: 'string', format: 'listen-address' },
   FLEET_AGENT_IDENTITY_DIR: { type: 'string', pattern: '^/', must: 'an absolute directory path, e.g. /var/lib/fleet-agent' },
-  FLEET_AGENT_JOIN_TOKEN: { type: 'string', secret: true, pattern: '^fjt_[A-Za-z0-9_-]{43}\\s*$', must: 'a join token from `fleet agent join-token` (fjt_…)' },
+  FLEET_AGENT_JOIN_TOKEN: {
+    type: 'string',
+    secret: true,
+    pattern: '^fjt_[A-Za-z0-9_-]{43}\\s*$',
+    must: 'a join token from `fleet agent join-token` (fjt_…)',
+  },
   FLEET_GATEWAY_URL: { type: 'string', pattern: '^https?://[^\\s]+$', must: 'the gateway URL, e.g. https://fleet.example:8080' },
   FLEET_GATEWAY_CA_FILE: { type: 'string', must: "the path of the CA certificate (PEM) that signed the gateway's certificate" },
 } as const satisfies SettingsSchema;
@@ -66,7 +81,9 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
   const settings = loadSettings(AGENT_SETTINGS, env);
   // The short-hostname default is checked too: a machine called `web.01` must name its agent explicitly.
   if (!isHostname(settings.FLEET_AGENT_HOSTNAME)) {
-    throw new ConfigError(`FLEET_AGENT_HOSTNAME='${settings.FLEET_AGENT_HOSTNAME}' (this machine's short hostname) must be ${AGENT_SETTINGS.FLEET_AGENT_HOSTNAME.must}`);
+    throw new ConfigError(
+      `FLEET_AGENT_HOSTNAME='${settings.FLEET_AGENT_HOSTNAME}' (this machine's short hostname) must be ${AGENT_SETTINGS.FLEET_AGENT_HOSTNAME.must}`,
+    );
   }
   return {
     natsUrl: settings.FLEET_NATS_URL,

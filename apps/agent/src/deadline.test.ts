@@ -12,7 +12,7 @@ describe('JobDeadline', () => {
     expect(deadline.expired).toBe(false);
   });
 
-  it('passes the work\'s own failure through', async () => {
+  it("passes the work's own failure through", async () => {
     const deadline = new JobDeadline(Date.now() + 1000);
     await expect(deadline.bound(async () => Promise.reject(new Error('engine said no')))).rejects.toThrow('engine said no');
     expect(deadline.expired).toBe(false);

@@ -21,7 +21,7 @@ describe('isOwnDelivery', () => {
     expect(isOwnDelivery(delivery(jobSubject('web-01'), own), 'web-01')).toBe(true);
   });
 
-  it('refuses another host\'s subject, stream or consumer, and a message with no JetStream reply', () => {
+  it("refuses another host's subject, stream or consumer, and a message with no JetStream reply", () => {
     expect(isOwnDelivery(delivery(jobSubject('web-02'), own), 'web-01')).toBe(false);
     expect(isOwnDelivery(delivery(jobSubject('web-01'), { ...own, stream: jobsStreamOf('web-02') }), 'web-01')).toBe(false);
     expect(isOwnDelivery(delivery(jobSubject('web-01'), { ...own, consumer: agentConsumerName('web-02') }), 'web-01')).toBe(false);
@@ -47,7 +47,7 @@ describe('endsBeforeRedelivery', () => {
   const storedAt = 1_700_000_000_000;
   const ackWaitMs = 30_000;
 
-  it('holds for a job whose deadline, less the report grace, comes before the broker\'s redelivery', () => {
+  it("holds for a job whose deadline, less the report grace, comes before the broker's redelivery", () => {
     // The default 30 s timeout against the default 30 s ack wait: the job was stored just after it was made.
     expect(endsBeforeRedelivery(storedAt - 2 + 30_000, storedAt, ackWaitMs)).toBe(true);
     expect(endsBeforeRedelivery(storedAt + ackWaitMs + AGENT_REPORT_GRACE_MS - 1, storedAt, ackWaitMs)).toBe(true);

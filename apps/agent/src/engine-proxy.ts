@@ -75,7 +75,8 @@ export class EngineProxy {
   stop(): void {
     clearInterval(this.ticker);
     this.subscription?.unsubscribe();
-    for (const session of this.sessions.values()) session.abort({ status: 503, error: 'agent stopping', details: `the agent of ${this.deps.hostname} is stopping` });
+    for (const session of this.sessions.values())
+      session.abort({ status: 503, error: 'agent stopping', details: `the agent of ${this.deps.hostname} is stopping` });
     this.keepAlive.destroy();
   }
 
@@ -91,7 +92,8 @@ export class EngineProxy {
     const frame = flow.hear(data);
     // A frame of a session this agent does not know (ended, or never opened): tell the gateway it is gone.
     if (frame?.kind !== PROXY_FRAME.OPEN) {
-      if (frame && frame.kind !== PROXY_FRAME.ABORT) flow.send(PROXY_FRAME.ABORT, { status: 410, error: 'session gone', details: `no proxy session ${id} on ${this.deps.hostname}` });
+      if (frame && frame.kind !== PROXY_FRAME.ABORT)
+        flow.send(PROXY_FRAME.ABORT, { status: 410, error: 'session gone', details: `no proxy session ${id} on ${this.deps.hostname}` });
       return;
     }
     const open = proxyFrameJson<ProxyOpen>(frame.payload);
@@ -124,7 +126,11 @@ export class EngineProxy {
    * The existing objects the request uses, judged on this engine unless the gateway's grant says
    * the caller holds docker:host; the container is then reached by the full id judged.
    */
-  private async judgeObjects({ judged, located, callerHost }: Judgement): Promise<{ judged: JudgedEngineRequest } | { refusal: ProxyAbort }> {
+  private async judgeObjects({
+    judged,
+    located,
+    callerHost,
+  }: Judgement): Promise<{ judged: JudgedEngineRequest } | { refusal: ProxyAbort }> {
     const call = engineCallOf(located);
     const uses = callerHost ? undefined : engineRequestUses(judged.endpoint.method, judged.endpoint.path, call.params, judged.body);
     if (!uses) return { judged };
@@ -148,9 +154,14 @@ export class EngineProxy {
     try {
       located = locateEngineRequest(open.method, open.path);
       const { endpoint } = located;
-      if ((endpoint.kind === 'hijack') !== open.hijack || (open.hijack && open.body)) return { refusal: { status: 400, error: 'invalid request', details: `${open.method} ${endpoint.path} is ${endpoint.kind}` } };
+      if ((endpoint.kind === 'hijack') !== open.hijack || (open.hijack && open.body))
+        return { refusal: { status: 400, error: 'invalid request', details: `${open.method} ${endpoint.path} is ${endpoint.kind}` } };
       const inline = open.inline_body === undefined ? undefined : Buffer.from(open.inline_body, 'base64');
-      judged = judgeEngineRequest(located, { contentType: open.headers['content-type'], inline, streamed: open.body }, this.deps.hostPolicy.access);
+      judged = judgeEngineRequest(
+        located,
+        { contentType: open.headers['content-type'], inline, streamed: open.body },
+        this.deps.hostPolicy.access,
+      );
     } catch (err) {
       if (err instanceof EngineRequestRefusal) return { refusal: { status: err.status, error: err.error, details: err.details } };
       throw err;
@@ -166,7 +177,12 @@ export class EngineProxy {
   private callerHolds(id: string, open: ProxyOpen, judged: JudgedEngineRequest): boolean {
     if (open.host_grant?.caller_host !== true) return false;
     if (judged.access.length > 0) return true; // verified and spent by hostAccessRefusal
-    const job = { job_id: id, operation: proxyGrantOperation(judged.endpoint), hostname: this.deps.hostname, params: proxyGrantParams(judged) };
+    const job = {
+      job_id: id,
+      operation: proxyGrantOperation(judged.endpoint),
+      hostname: this.deps.hostname,
+      params: proxyGrantParams(judged),
+    };
     if (hostGrantRefusal(open.host_grant, job, this.deps.hostPolicy.grantKey) || this.usedGrants.has(id)) return false;
     this.usedGrants.set(id, open.host_grant.expires_at);
     return true;
@@ -176,7 +192,11 @@ export class EngineProxy {
     const { access, endpoint } = judged;
     if (access.length === 0) return undefined;
     const reasons = access.map((item) => item.reason).join('; ');
-    const forbidden = (details: string): ProxyAbort => ({ status: 403, error: 'Forbidden - host access refused', details: `${reasons}: ${details}` });
+    const forbidden = (details: string): ProxyAbort => ({
+      status: 403,
+      error: 'Forbidden - host access refused',
+      details: `${reasons}: ${details}`,
+    });
     const { grantKey, allowedPaths } = this.deps.hostPolicy;
     const job = { job_id: id, operation: proxyGrantOperation(endpoint), hostname: this.deps.hostname, params: proxyGrantParams(judged) };
     const grantRefusal = hostGrantRefusal(open.host_grant, job, grantKey);
@@ -295,7 +315,8 @@ class ProxySession {
   }
 
   keepAlive(now: number): void {
-    if (!this.flow.keepAlive(now)) this.abort({ status: 504, error: 'gateway silent', details: 'the gateway end of the session went silent' }, false);
+    if (!this.flow.keepAlive(now))
+      this.abort({ status: 504, error: 'gateway silent', details: 'the gateway end of the session went silent' }, false);
   }
 
   /** Ends the session: tells the gateway why (unless it was the gateway that ended it) and drops the engine call. */
@@ -308,7 +329,15 @@ class ProxySession {
   private handle(frame: TunnelFrame): void {
     if (frame.kind === PROXY_FRAME.DATA) this.requestBytes(frame.payload);
     else if (frame.kind === PROXY_FRAME.END) this.requestEnded();
-    else if (frame.kind === PROXY_FRAME.ABORT) this.abort({ status: 499, error: 'client gone', details: proxyFrameJson<ProxyAbort>(frame.payload)?.details ?? 'the gateway ended the session' }, false);
+    else if (frame.kind === PROXY_FRAME.ABORT)
+      this.abort(
+        {
+          status: 499,
+          error: 'client gone',
+          details: proxyFrameJson<ProxyAbort>(frame.payload)?.details ?? 'the gateway ended the session',
+        },
+        false,
+      );
   }
 
   private requestBytes(bytes: Buffer): void {

@@ -2,8 +2,14 @@ import { describeEngineError } from './engine';
 
 describe('describeEngineError', () => {
   it('passes the engine message through with its HTTP class', () => {
-    expect(describeEngineError({ statusCode: 404, json: { message: 'No such container: x' } })).toEqual({ error: 'No such container: x', error_code: 404 });
-    expect(describeEngineError({ statusCode: 403, json: { message: 'endpoint already exists' } })).toEqual({ error: 'endpoint already exists', error_code: 409 });
+    expect(describeEngineError({ statusCode: 404, json: { message: 'No such container: x' } })).toEqual({
+      error: 'No such container: x',
+      error_code: 404,
+    });
+    expect(describeEngineError({ statusCode: 403, json: { message: 'endpoint already exists' } })).toEqual({
+      error: 'endpoint already exists',
+      error_code: 409,
+    });
   });
 
   it('treats the state conflicts the engine answers with a 500 as conflicts', () => {
@@ -12,12 +18,21 @@ describe('describeEngineError', () => {
   });
 
   it('treats an image reference the engine cannot parse, answered with a 500, as bad input', () => {
-    const err = { statusCode: 500, json: null, message: '(HTTP code 500) server error - invalid reference format: repository name must be lowercase ' };
+    const err = {
+      statusCode: 500,
+      json: null,
+      message: '(HTTP code 500) server error - invalid reference format: repository name must be lowercase ',
+    };
     expect(describeEngineError(err)).toEqual({ error: 'invalid reference format: repository name must be lowercase', error_code: 400 });
   });
 
   it('finds the cause of a refused streamed call inside the modem message', () => {
-    const err = { statusCode: 500, json: null, reason: 'server error', message: '(HTTP code 500) server error - Get "http://127.0.0.1:5000/v2/": no basic auth credentials ' };
+    const err = {
+      statusCode: 500,
+      json: null,
+      reason: 'server error',
+      message: '(HTTP code 500) server error - Get "http://127.0.0.1:5000/v2/": no basic auth credentials ',
+    };
     expect(describeEngineError(err)).toEqual({ error: 'Get "http://127.0.0.1:5000/v2/": no basic auth credentials', error_code: 500 });
   });
 

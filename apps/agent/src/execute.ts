@@ -30,13 +30,15 @@ export interface ExecutionDeps {
  * in time for its row to land, and never starts late.
  */
 export function executeWhenFree(job: JobMessage, slots: Semaphore, deps: ExecutionDeps, log: Logger): Promise<HostRow> {
-  return slots.run(() => executeJob(job, deps, log), job.deadline - QUEUE_GRACE_MS).catch(() => ({
-    hostname: deps.hostname,
-    status: 'failed' as const,
-    changed: false,
-    error: 'timeout: operation did not finish by the deadline (it waited for the engine behind other jobs and was not started)',
-    error_code: 504,
-  }));
+  return slots
+    .run(() => executeJob(job, deps, log), job.deadline - QUEUE_GRACE_MS)
+    .catch(() => ({
+      hostname: deps.hostname,
+      status: 'failed' as const,
+      changed: false,
+      error: 'timeout: operation did not finish by the deadline (it waited for the engine behind other jobs and was not started)',
+      error_code: 504,
+    }));
 }
 
 /** Runs the job's executor against the engine, bounded by the deadline; a failed Docker call is a failed row. */

@@ -25,7 +25,9 @@ async function collectors() {
 
 describe('the Grafana dashboard, agent panels', () => {
   it('query only metrics an agent exports', async () => {
-    const { queried, missing } = await dashboardSeriesMissing(dashboard(), await collectors(), (series) => series.startsWith('fleet_agent_'));
+    const { queried, missing } = await dashboardSeriesMissing(dashboard(), await collectors(), (series) =>
+      series.startsWith('fleet_agent_'),
+    );
     expect(queried.length).toBeGreaterThan(3);
     expect(missing).toEqual([]);
   });

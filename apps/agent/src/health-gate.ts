@@ -63,7 +63,11 @@ async function healthyBy(docker: Docker, container: string, giveUpAt: number): P
 
 function lastProbe(log: Array<{ ExitCode?: number; Output?: string }> | undefined): string {
   const last = log?.at(-1);
-  return last ? ` (last probe exit code ${last.ExitCode}: ${String(last.Output ?? '').trim().slice(0, 200)})` : '';
+  return last
+    ? ` (last probe exit code ${last.ExitCode}: ${String(last.Output ?? '')
+        .trim()
+        .slice(0, 200)})`
+    : '';
 }
 
 /**
@@ -81,7 +85,9 @@ async function execPasses(job: JobMessage, container: string, cmd: string[], giv
     const state = await exec.inspect();
     if (!state.Running) {
       const words = cmd.join(' ');
-      return state.ExitCode === 0 ? { passed: true, found: `'${words}' exited 0` } : { passed: false, found: `'${words}' exited ${state.ExitCode}` };
+      return state.ExitCode === 0
+        ? { passed: true, found: `'${words}' exited 0` }
+        : { passed: false, found: `'${words}' exited ${state.ExitCode}` };
     }
     if (Date.now() + POLL_MS > giveUpAt) return { passed: false, found: `'${cmd.join(' ')}' still running at the deadline` };
     await sleep(POLL_MS);

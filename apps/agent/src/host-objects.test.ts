@@ -4,7 +4,18 @@ import { join } from 'node:path';
 import { DEFAULT_REGISTRIES } from '@fleet/contracts/host-access';
 import { engineRequestUses, HostObjects, nodeOperationUses } from './host-objects';
 
-const MASKED = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
+const MASKED = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+];
 const READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /** HostConfig as engine 20.10 answers inspect for `docker run busybox` on a cgroup v1 host. */
@@ -28,7 +39,14 @@ const DEFAULT_HOST_CONFIG = {
 };
 
 function container(name: string, hostConfig: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  return { Id: `${name}-full-id`, Name: `/${name}`, HostConfig: { ...DEFAULT_HOST_CONFIG, ...hostConfig }, Mounts: [], NetworkSettings: { Networks: { bridge: {} } }, ...extra };
+  return {
+    Id: `${name}-full-id`,
+    Name: `/${name}`,
+    HostConfig: { ...DEFAULT_HOST_CONFIG, ...hostConfig },
+    Mounts: [],
+    NetworkSettings: { Networks: { bridge: {} } },
+    ...extra,
+  };
 }
 
 /** What the fake engine holds, by inspect path. */
@@ -41,8 +59,24 @@ const objects: Record<string, unknown> = {
   '/exec/e1/json': { ContainerID: 'priv' },
   '/volumes/bindvol': { Name: 'bindvol', Driver: 'local', Options: { type: 'none', o: 'bind', device: '/etc' } },
   '/volumes/plainvol': { Name: 'plainvol', Driver: 'local', Options: null },
-  '/networks/mv': { Name: 'mv', Driver: 'macvlan', Scope: 'local', Options: { parent: 'eth0' }, IPAM: { Driver: 'default', Options: {}, Config: [] }, Ingress: false, ConfigFrom: { Network: '' } },
-  '/networks/plainnet': { Name: 'plainnet', Driver: 'bridge', Scope: 'local', Options: {}, IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.30.0.0/16' }] }, Ingress: false, ConfigFrom: { Network: '' } },
+  '/networks/mv': {
+    Name: 'mv',
+    Driver: 'macvlan',
+    Scope: 'local',
+    Options: { parent: 'eth0' },
+    IPAM: { Driver: 'default', Options: {}, Config: [] },
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+  },
+  '/networks/plainnet': {
+    Name: 'plainnet',
+    Driver: 'bridge',
+    Scope: 'local',
+    Options: {},
+    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.30.0.0/16' }] },
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+  },
 };
 
 let dir: string;
@@ -67,11 +101,17 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const uses = (over: Partial<{ container: string; exec: string; volumes: string[]; networks: string[] }>) => ({ volumes: [], networks: [], ...over });
+const uses = (over: Partial<{ container: string; exec: string; volumes: string[]; networks: string[] }>) => ({
+  volumes: [],
+  networks: [],
+  ...over,
+});
 
 describe('host-level objects on the engine', () => {
   it("lets an ordinary container, volume and network be used, and pins the container's full id", async () => {
-    expect(await judge.verdict(uses({ container: 'plain', volumes: ['plainvol', 'missing'], networks: ['plainnet', 'bridge', 'none'] }))).toEqual({ containerId: 'plain-full-id' });
+    expect(
+      await judge.verdict(uses({ container: 'plain', volumes: ['plainvol', 'missing'], networks: ['plainnet', 'bridge', 'none'] })),
+    ).toEqual({ containerId: 'plain-full-id' });
   });
 
   it('refuses a privileged or unmasked container, one on a bind volume or a macvlan network, and an exec of a privileged one', async () => {
@@ -79,9 +119,14 @@ describe('host-level objects on the engine', () => {
       const verdict = await judge.verdict(what);
       return 'refusal' in verdict ? verdict.refusal : undefined;
     };
-    expect(await refusal(uses({ container: 'priv' }))).toEqual({ status: 403, details: expect.stringMatching(/^container 'priv' is host-level \(HostConfig.Privileged true.*: using it needs 'docker:host'$/) });
+    expect(await refusal(uses({ container: 'priv' }))).toEqual({
+      status: 403,
+      details: expect.stringMatching(/^container 'priv' is host-level \(HostConfig.Privileged true.*: using it needs 'docker:host'$/),
+    });
     expect((await refusal(uses({ container: 'unmasked' })))?.details).toContain('HostConfig.MaskedPaths without /proc/acpi');
-    expect((await refusal(uses({ container: 'onvol' })))?.details).toContain("container 'onvol' uses volume 'bindvol', which is host-level");
+    expect((await refusal(uses({ container: 'onvol' })))?.details).toContain(
+      "container 'onvol' uses volume 'bindvol', which is host-level",
+    );
     expect((await refusal(uses({ container: 'onnet' })))?.details).toContain("container 'onnet' joins network 'mv', which is host-level");
     expect((await refusal(uses({ exec: 'e1' })))?.details).toContain("container 'priv' is host-level");
     expect((await refusal(uses({ volumes: ['bindvol'] })))?.details).toContain("volume 'bindvol'");
@@ -93,7 +138,9 @@ describe('host-level objects on the engine', () => {
     await judge.verdict(uses({ container: 'odd?name' }));
     expect(asked).toEqual(['/containers/odd%3Fname/json']);
     const broken = new HostObjects(join(dir, 'nothing.sock'), { registries: DEFAULT_REGISTRIES });
-    expect(await broken.verdict(uses({ container: 'plain' }))).toEqual({ refusal: { status: 502, details: expect.stringContaining('could not be judged') } });
+    expect(await broken.verdict(uses({ container: 'plain' }))).toEqual({
+      refusal: { status: 502, details: expect.stringContaining('could not be judged') },
+    });
   });
 });
 
@@ -101,7 +148,9 @@ describe('what a request uses', () => {
   it('reads node operations: exec, archive and export use a container; create its volumes and network; connect its network', () => {
     expect(nodeOperationUses('docker.container.exec', { id: 'c' })).toEqual(uses({ container: 'c' }));
     expect(nodeOperationUses('docker.container.archive-put', { id: 'c' })).toEqual(uses({ container: 'c' }));
-    expect(nodeOperationUses('docker.container.create', { body: { binds: ['v:/x', '/host:/h', 'w:/y:ro'], network: 'n' } })).toEqual(uses({ volumes: ['v', 'w'], networks: ['n'] }));
+    expect(nodeOperationUses('docker.container.create', { body: { binds: ['v:/x', '/host:/h', 'w:/y:ro'], network: 'n' } })).toEqual(
+      uses({ volumes: ['v', 'w'], networks: ['n'] }),
+    );
     expect(nodeOperationUses('docker.network.connect', { id: 'n', body: { container: 'c' } })).toEqual(uses({ networks: ['n'] }));
     expect(nodeOperationUses('docker.container.start', { id: 'c' })).toBeUndefined();
   });
@@ -111,8 +160,20 @@ describe('what a request uses', () => {
     expect(engineRequestUses('HEAD', '/containers/{id}/archive', { id: 'c' }, undefined)).toEqual(uses({ container: 'c' }));
     expect(engineRequestUses('POST', '/exec/{id}/start', { id: 'e' }, undefined)).toEqual(uses({ exec: 'e' }));
     expect(engineRequestUses('POST', '/networks/{id}/connect', { id: 'n' }, undefined)).toEqual(uses({ networks: ['n'] }));
-    const body = { HostConfig: { Binds: ['v:/x'], Mounts: [{ Type: 'volume', Source: 'm', Target: '/m' }, { Type: 'tmpfs', Target: '/t' }], NetworkMode: 'n' }, NetworkingConfig: { EndpointsConfig: { e: {} } } };
-    expect(engineRequestUses('POST', '/containers/create', {}, Buffer.from(JSON.stringify(body)))).toEqual(uses({ volumes: ['v', 'm'], networks: ['n', 'e'] }));
+    const body = {
+      HostConfig: {
+        Binds: ['v:/x'],
+        Mounts: [
+          { Type: 'volume', Source: 'm', Target: '/m' },
+          { Type: 'tmpfs', Target: '/t' },
+        ],
+        NetworkMode: 'n',
+      },
+      NetworkingConfig: { EndpointsConfig: { e: {} } },
+    };
+    expect(engineRequestUses('POST', '/containers/create', {}, Buffer.from(JSON.stringify(body)))).toEqual(
+      uses({ volumes: ['v', 'm'], networks: ['n', 'e'] }),
+    );
     expect(engineRequestUses('GET', '/containers/{id}/logs', { id: 'c' }, undefined)).toBeUndefined();
   });
 });

@@ -31,7 +31,17 @@ const PREDEFINED_NETWORKS = new Set(['', 'default', 'bridge', 'none']);
  * container without any of them sees the host's /proc and /sys (`systempaths=unconfined`, or
  * paths an admin chose). The engine masks more in newer versions; these it always has.
  */
-const DEFAULT_MASKED_PATHS = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
+const DEFAULT_MASKED_PATHS = [
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+];
 const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 /** `host` is the engine's own cgroup namespace default on cgroup v1 hosts: every container an operator makes there has it too. */
 const INSPECTED_CGROUPNS_MODES = ['', 'private', 'host'];
@@ -68,7 +78,8 @@ export class HostObjects {
       if (found.length > 0) return { refusal: { status: 403, details: `${found.join('; ')}: using it needs 'docker:host'` } };
       return containerId === undefined ? {} : { containerId };
     } catch (err) {
-      if (err instanceof InspectFailure) return { refusal: { status: 502, details: `the objects this request uses could not be judged: ${err.message}` } };
+      if (err instanceof InspectFailure)
+        return { refusal: { status: 502, details: `the objects this request uses could not be judged: ${err.message}` } };
       throw err;
     }
   }
@@ -83,13 +94,17 @@ export class HostObjects {
       ...engineBodyHostAccess('ContainerCreate', { HostConfig: judgedAsCreated }, this.policy),
       ...unmasked('MaskedPaths', MaskedPaths, DEFAULT_MASKED_PATHS, hostConfig.Privileged === true),
       ...unmasked('ReadonlyPaths', ReadonlyPaths, DEFAULT_READONLY_PATHS, hostConfig.Privileged === true),
-      ...(INSPECTED_CGROUPNS_MODES.includes(String(CgroupnsMode ?? '')) ? [] : [{ reason: `HostConfig.CgroupnsMode '${String(CgroupnsMode)}'` }]),
+      ...(INSPECTED_CGROUPNS_MODES.includes(String(CgroupnsMode ?? ''))
+        ? []
+        : [{ reason: `HostConfig.CgroupnsMode '${String(CgroupnsMode)}'` }]),
     ];
     const name = String(container.Name ?? idOrName).replace(/^\//, '');
     const reasons = access.length > 0 ? [`container '${name}' is host-level (${access.map((item) => item.reason).join('; ')})`] : [];
     const mounts = Array.isArray(container.Mounts) ? container.Mounts.filter(isJson) : [];
-    for (const mount of mounts) if (mount.Type === 'volume' && typeof mount.Name === 'string') reasons.push(...(await this.volumeReasons(mount.Name, name)));
-    const settings = isJson(container.NetworkSettings) && isJson(container.NetworkSettings.Networks) ? container.NetworkSettings.Networks : {};
+    for (const mount of mounts)
+      if (mount.Type === 'volume' && typeof mount.Name === 'string') reasons.push(...(await this.volumeReasons(mount.Name, name)));
+    const settings =
+      isJson(container.NetworkSettings) && isJson(container.NetworkSettings.Networks) ? container.NetworkSettings.Networks : {};
     for (const network of Object.keys(settings)) reasons.push(...(await this.networkReasons(network, name)));
     return { id: typeof container.Id === 'string' ? container.Id : undefined, reasons };
   }
@@ -99,7 +114,11 @@ export class HostObjects {
     const volume = await this.inspect(`/volumes/${encodeURIComponent(name)}`);
     if (!volume) return [];
     const access = engineBodyHostAccess('VolumeCreate', { Driver: volume.Driver, DriverOpts: volume.Options }, this.policy);
-    return access.length === 0 ? [] : [`${usedBy ? `container '${usedBy}' uses ` : ''}volume '${name}', which is host-level (${access.map((item) => item.reason).join('; ')})`];
+    return access.length === 0
+      ? []
+      : [
+          `${usedBy ? `container '${usedBy}' uses ` : ''}volume '${name}', which is host-level (${access.map((item) => item.reason).join('; ')})`,
+        ];
   }
 
   /** A network is host-level when creating it with its driver and options would be; the engine's own `bridge` and `none` are not. */
@@ -110,10 +129,21 @@ export class HostObjects {
     const ipam = isJson(network.IPAM) ? network.IPAM : {};
     const access = engineBodyHostAccess(
       'NetworkCreate',
-      { Driver: network.Driver, Scope: network.Scope, Options: network.Options, Ingress: network.Ingress, ConfigFrom: network.ConfigFrom, IPAM: { Driver: ipam.Driver, Options: ipam.Options } },
+      {
+        Driver: network.Driver,
+        Scope: network.Scope,
+        Options: network.Options,
+        Ingress: network.Ingress,
+        ConfigFrom: network.ConfigFrom,
+        IPAM: { Driver: ipam.Driver, Options: ipam.Options },
+      },
       this.policy,
     );
-    return access.length === 0 ? [] : [`${usedBy ? `container '${usedBy}' joins ` : ''}network '${String(network.Name ?? name)}', which is host-level (${access.map((item) => item.reason).join('; ')})`];
+    return access.length === 0
+      ? []
+      : [
+          `${usedBy ? `container '${usedBy}' joins ` : ''}network '${String(network.Name ?? name)}', which is host-level (${access.map((item) => item.reason).join('; ')})`,
+        ];
   }
 
   /** The engine's inspect answer, or undefined when the object does not exist. */
@@ -172,7 +202,12 @@ export function nodeOperationUses(operation: string, params: Json): ObjectUses |
 }
 
 /** What a proxied Engine request uses: its endpoint, the path's `{id}` (decoded), and its judged JSON body. */
-export function engineRequestUses(method: string, path: string, params: Readonly<Record<string, string>>, body: Buffer | undefined): ObjectUses | undefined {
+export function engineRequestUses(
+  method: string,
+  path: string,
+  params: Readonly<Record<string, string>>,
+  body: Buffer | undefined,
+): ObjectUses | undefined {
   const endpoint = `${method} ${path}`;
   if (CONTAINER_ENDPOINTS.has(endpoint)) return { container: params.id, volumes: [], networks: [] };
   if (endpoint === 'POST /exec/{id}/start') return { exec: params.id, volumes: [], networks: [] };
@@ -196,8 +231,11 @@ function containerCreateUses(body: unknown): ObjectUses {
   const create = isJson(body) ? body : {};
   const hostConfig = isJson(create.HostConfig) ? create.HostConfig : {};
   const mounts = Array.isArray(hostConfig.Mounts) ? hostConfig.Mounts.filter(isJson) : [];
-  const mountVolumes = mounts.filter((mount) => mount.Type === 'volume' && typeof mount.Source === 'string' && mount.Source !== '').map((mount) => String(mount.Source));
-  const networking = isJson(create.NetworkingConfig) && isJson(create.NetworkingConfig.EndpointsConfig) ? create.NetworkingConfig.EndpointsConfig : {};
+  const mountVolumes = mounts
+    .filter((mount) => mount.Type === 'volume' && typeof mount.Source === 'string' && mount.Source !== '')
+    .map((mount) => String(mount.Source));
+  const networking =
+    isJson(create.NetworkingConfig) && isJson(create.NetworkingConfig.EndpointsConfig) ? create.NetworkingConfig.EndpointsConfig : {};
   const networkMode = typeof hostConfig.NetworkMode === 'string' ? [hostConfig.NetworkMode] : [];
   return { volumes: [...bindVolumes(hostConfig.Binds), ...mountVolumes], networks: [...networkMode, ...Object.keys(networking)] };
 }

@@ -22,7 +22,7 @@ describe('hostAccessRefusal', () => {
     expect(hostAccessRefusal(job, 'web-01', policy)).toBeUndefined();
   });
 
-  it('lets a bind run with the gateway\'s grant for this host, inside the allowed paths', () => {
+  it("lets a bind run with the gateway's grant for this host, inside the allowed paths", () => {
     expect(hostAccessRefusal(createJob(['/srv/data:/data']), 'web-01', policy)).toBeUndefined();
   });
 

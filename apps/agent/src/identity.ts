@@ -14,17 +14,26 @@ const JOIN_TIMEOUT_MS = 15_000;
  * or made now: a fresh NKey whose seed never leaves this host, its public half traded with the
  * join token for a user JWT (README "Enrolling an agent"). None: a NATS without logins.
  */
-export async function agentCreds(config: Pick<AgentConfig, 'hostname' | 'natsCreds' | 'identity'>, log: Logger): Promise<string | undefined> {
+export async function agentCreds(
+  config: Pick<AgentConfig, 'hostname' | 'natsCreds' | 'identity'>,
+  log: Logger,
+): Promise<string | undefined> {
   if (config.natsCreds) return config.natsCreds;
   if (!config.identity) return undefined;
   const file = join(config.identity.dir, AGENT_CREDS_FILE);
   if (existsSync(file)) return readFileSync(file, 'utf8');
   const { joinToken, gatewayUrl, gatewayCaFile } = config.identity;
   if (!joinToken || !gatewayUrl) {
-    throw new ConfigError(`${file} does not exist yet: to join, set FLEET_AGENT_JOIN_TOKEN (from \`fleet agent join-token ${config.hostname}\`) and FLEET_GATEWAY_URL`);
+    throw new ConfigError(
+      `${file} does not exist yet: to join, set FLEET_AGENT_JOIN_TOKEN (from \`fleet agent join-token ${config.hostname}\`) and FLEET_GATEWAY_URL`,
+    );
   }
   const key = newUserKey();
-  const userJwt = await requestUserJwt(gatewayUrl, gatewayCaFile, { hostname: config.hostname, token: joinToken, public_key: key.getPublicKey() });
+  const userJwt = await requestUserJwt(gatewayUrl, gatewayCaFile, {
+    hostname: config.hostname,
+    token: joinToken,
+    public_key: key.getPublicKey(),
+  });
   if (verifiedClaims(userJwt).sub !== key.getPublicKey()) throw new Error('the gateway answered a user JWT for another key');
   const creds = credsFileContent(userJwt, key.getSeed());
   mkdirSync(config.identity.dir, { recursive: true, mode: 0o700 });
@@ -38,7 +47,11 @@ export async function agentCreds(config: Pick<AgentConfig, 'hostname' | 'natsCre
  * POST /agent/join. An https gateway is verified against `gatewayCaFile` alone when set (a `fleet pki`
  * CA), else the system's CAs; the token travels in the body, never in a URL or a log line.
  */
-function requestUserJwt(gatewayUrl: string, gatewayCaFile: string | undefined, body: { hostname: string; token: string; public_key: string }): Promise<string> {
+function requestUserJwt(
+  gatewayUrl: string,
+  gatewayCaFile: string | undefined,
+  body: { hostname: string; token: string; public_key: string },
+): Promise<string> {
   const url = new URL('/agent/join', gatewayUrl);
   const payload = JSON.stringify(body);
   const ca = url.protocol === 'https:' && gatewayCaFile ? readFileSync(gatewayCaFile) : undefined;
@@ -46,7 +59,12 @@ function requestUserJwt(gatewayUrl: string, gatewayCaFile: string | undefined, b
   return new Promise<string>((resolve, reject) => {
     const outgoing = request(
       url,
-      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }, signal: AbortSignal.timeout(JOIN_TIMEOUT_MS), ...(ca ? { ca } : {}) },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        signal: AbortSignal.timeout(JOIN_TIMEOUT_MS),
+        ...(ca ? { ca } : {}),
+      },
       (incoming) => {
         const chunks: Buffer[] = [];
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -60,7 +78,11 @@ function requestUserJwt(gatewayUrl: string, gatewayCaFile: string | undefined, b
             // not JSON: reported by status alone
           }
           if (status < 200 || status >= 300 || !answer.user_jwt) {
-            reject(new ConfigError(`the gateway refused to let ${body.hostname} join (${status}): ${answer.details ?? answer.error ?? 'no reason given'}`));
+            reject(
+              new ConfigError(
+                `the gateway refused to let ${body.hostname} join (${status}): ${answer.details ?? answer.error ?? 'no reason given'}`,
+              ),
+            );
           } else resolve(answer.user_jwt);
         });
       },

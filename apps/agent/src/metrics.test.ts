@@ -22,15 +22,28 @@ describe('the agent metrics server', () => {
   });
 
   it('serves executed jobs and engine health, every series labelled with the hostname', async () => {
-    metrics.jobExecuted({ job_id: 'j1', operation: 'docker.container.list', target: '_all', params: {}, deadline: 0 }, { ...row('web-01', 'ok'), duration_ms: 20 });
-    metrics.jobExecuted({ job_id: 'j2', operation: 'docker.container.list', target: '_all', params: {}, deadline: 0 }, { ...row('web-01', 'failed'), duration_ms: 5 });
+    metrics.jobExecuted(
+      { job_id: 'j1', operation: 'docker.container.list', target: '_all', params: {}, deadline: 0 },
+      { ...row('web-01', 'ok'), duration_ms: 20 },
+    );
+    metrics.jobExecuted(
+      { job_id: 'j2', operation: 'docker.container.list', target: '_all', params: {}, deadline: 0 },
+      { ...row('web-01', 'failed'), duration_ms: 5 },
+    );
     metrics.engine(false);
     const samples = await scrape(server.url);
-    expect(metricValue(samples, 'fleet_agent_jobs_total', { hostname: 'web-01', operation: 'docker.container.list', status: 'ok' })).toBe(1);
-    expect(metricValue(samples, 'fleet_agent_jobs_total', { hostname: 'web-01', operation: 'docker.container.list', status: 'failed' })).toBe(1);
+    expect(metricValue(samples, 'fleet_agent_jobs_total', { hostname: 'web-01', operation: 'docker.container.list', status: 'ok' })).toBe(
+      1,
+    );
+    expect(
+      metricValue(samples, 'fleet_agent_jobs_total', { hostname: 'web-01', operation: 'docker.container.list', status: 'failed' }),
+    ).toBe(1);
     expect(metricValue(samples, 'fleet_agent_job_duration_seconds_count', { operation: 'docker.container.list' })).toBe(2);
     expect(metricValue(samples, 'fleet_agent_job_duration_seconds_sum', { operation: 'docker.container.list' })).toBeCloseTo(0.025);
-    expect(samples.find((sample) => sample.name === 'fleet_agent_engine_healthy')).toMatchObject({ labels: { hostname: 'web-01' }, value: 0 });
+    expect(samples.find((sample) => sample.name === 'fleet_agent_engine_healthy')).toMatchObject({
+      labels: { hostname: 'web-01' },
+      value: 0,
+    });
   });
 
   it('answers /health, 404 elsewhere and 405 to anything but GET', async () => {
@@ -45,6 +58,8 @@ describe('the agent metrics server', () => {
 
   it('fails to start with a message naming the address when the port is taken', async () => {
     const port = Number(new URL(server.url).port);
-    await expect(serveMetrics(metrics.collectors, { host: '127.0.0.1', port })).rejects.toThrow(`FLEET_AGENT_METRICS_ADDR=127.0.0.1:${port}: cannot listen`);
+    await expect(serveMetrics(metrics.collectors, { host: '127.0.0.1', port })).rejects.toThrow(
+      `FLEET_AGENT_METRICS_ADDR=127.0.0.1:${port}: cannot listen`,
+    );
   });
 });

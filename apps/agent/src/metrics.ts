@@ -25,7 +25,11 @@ export class AgentMetrics {
       jobs: 'Operations this agent executed, by operation and row status (a redelivered or already claimed job is not counted again)',
       duration: 'Time an operation took on the engine, by operation',
     });
-    this.engineHealthy = new Gauge({ name: `${PREFIX}engine_healthy`, help: '1 when the last heartbeat reached the Docker engine, 0 when it did not', registers: [this.collectors] });
+    this.engineHealthy = new Gauge({
+      name: `${PREFIX}engine_healthy`,
+      help: '1 when the last heartbeat reached the Docker engine, 0 when it did not',
+      registers: [this.collectors],
+    });
   }
 
   followNats(nc: NatsConnection): void {
@@ -54,16 +58,25 @@ export interface MetricsServer {
 export async function serveMetrics(collectors: Registry, addr: { host: string; port: number }): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'application/json', JSON.stringify(problem(405, 'method not allowed', `${req.method} is not served`)));
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return reply(res, 405, 'application/json', JSON.stringify(problem(405, 'method not allowed', `${req.method} is not served`)));
     if (path === '/health') return reply(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
-    if (path !== '/metrics') return reply(res, 404, 'application/json', JSON.stringify(problem(404, 'not found', `no route ${req.method} ${path}; try /metrics or /health`)));
+    if (path !== '/metrics')
+      return reply(
+        res,
+        404,
+        'application/json',
+        JSON.stringify(problem(404, 'not found', `no route ${req.method} ${path}; try /metrics or /health`)),
+      );
     collectors.metrics().then(
       (text) => reply(res, 200, collectors.contentType, text),
       (err: Error) => reply(res, 500, 'application/json', JSON.stringify(problem(500, 'metrics failed', err.message))),
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`FLEET_AGENT_METRICS_ADDR=${formatHostPort(addr.host, addr.port)}: cannot listen: ${err.message}`)));
+    server.once('error', (err) =>
+      reject(new Error(`FLEET_AGENT_METRICS_ADDR=${formatHostPort(addr.host, addr.port)}: cannot listen: ${err.message}`)),
+    );
     server.listen(addr.port, addr.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;

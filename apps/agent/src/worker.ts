@@ -135,7 +135,9 @@ export class JobWorker {
     }
     const ran = await this.admitAndExecute(job, slots, log);
     // README "Rollouts": a step that succeeded passes its health gate before the host counts as passed.
-    const { row, json } = encodeWithinRowCap(job.health && ran.status === 'ok' ? await gatedRow({ ...job, health: job.health }, ran, this.deps) : ran);
+    const { row, json } = encodeWithinRowCap(
+      job.health && ran.status === 'ok' ? await gatedRow({ ...job, health: job.health }, ran, this.deps) : ran,
+    );
     this.deps.onExecuted?.(job, row);
     // Heard at once by the waiting gateway; the durable write below is what every replica reads later.
     this.deps.nc.publish(earlyRowSubject(job.job_id, hostname), json);

@@ -104,7 +104,12 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(onlyUnder(PUBLIC_PATHS, publicRoutes(handlers, checks)));
   app.use(authenticate(deps.jwtSecret, (jti) => deps.revocations.isRevoked(jti), maxKeyTtlSeconds, preAuth));
   app.use(perKeyRateLimit(deps.rateLimitPerMinute));
-  app.use(refuseChangesWhileAuditFull(() => deps.audit.full, (err, req, res, next) => (isEngineProxyPath(req.url) ? sendProxyError(res, err) : next(err))));
+  app.use(
+    refuseChangesWhileAuditFull(
+      () => deps.audit.full,
+      (err, req, res, next) => (isEngineProxyPath(req.url) ? sendProxyError(res, err) : next(err)),
+    ),
+  );
   // Before the contract's validator: the proxy's endpoints are the contract's `x-engine-proxy` map, not its paths.
   if (deps.engineProxy) app.use(engineProxyRoutes({ ...deps.engineProxy, bodyLimit: deps.bodyLimit, accessPolicy: accessPolicyOf(deps) }));
   // The node operations validate on their own routes: one route lookup per call, and no turn of the

@@ -15,7 +15,10 @@ import { CONFIG_FILE_VARIABLE } from '@fleet/runtime/settings';
 import { GATEWAY_SETTINGS, loadGatewayConfig } from './config';
 
 const SECRET = 'a-signing-secret-of-at-least-32-characters';
-const CREDS = credsFileContent(userJwt(newAccountKey(), newUserKey().getPublicKey(), 'gateway', gatewayPermissions()), newUserKey().getSeed());
+const CREDS = credsFileContent(
+  userJwt(newAccountKey(), newUserKey().getPublicKey(), 'gateway', gatewayPermissions()),
+  newUserKey().getSeed(),
+);
 /** Every gateway needs its job-sealing key (README "What an agent's NATS login can and cannot do"). */
 const GRANT_PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const GRANT = { FLEET_HOST_GRANT_PRIVATE_KEY: GRANT_PEM };
@@ -50,7 +53,9 @@ function refusal(load: () => unknown): string {
 
 describe('gateway configuration', () => {
   it('refuses to start without the key that seals every job', () => {
-    expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET }))).toBe('FLEET_HOST_GRANT_PRIVATE_KEY or FLEET_HOST_GRANT_PRIVATE_KEY_FILE must be set');
+    expect(refusal(() => loadGatewayConfig({ FLEET_JWT_SECRET: SECRET }))).toBe(
+      'FLEET_HOST_GRANT_PRIVATE_KEY or FLEET_HOST_GRANT_PRIVATE_KEY_FILE must be set',
+    );
   });
 
   it('needs only the signing secret, the sealing key and its certificate; everything else has its documented default', () => {
@@ -135,13 +140,19 @@ describe('gateway configuration', () => {
     ['FLEET_NATS_URL', 'nats://a:4222,not a url', "FLEET_NATS_URL='nats://a:4222,not a url' must be one or more"],
     ['FLEET_LOG_LEVEL', 'loud', "FLEET_LOG_LEVEL='loud' must be one of fatal, error, warn, info, debug, trace, silent"],
     ['FLEET_API_HOST', 'my host', "FLEET_API_HOST='my host' must be a host name or IP address to listen on"],
-    ['FLEET_NATS_ACCOUNT_SIGNER', 'SUSEED', 'FLEET_NATS_ACCOUNT_SIGNER=(6 characters, not shown) must be the operator\'s signing key seed (SO…)'],
+    [
+      'FLEET_NATS_ACCOUNT_SIGNER',
+      'SUSEED',
+      "FLEET_NATS_ACCOUNT_SIGNER=(6 characters, not shown) must be the operator's signing key seed (SO…)",
+    ],
   ])('refuses %s=%s, naming the variable, the value and what it must be', (name, value, message) => {
     expect(refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, [name]: value }))).toContain(message);
   });
 
   it('lists every bad value at once', () => {
-    const message = refusal(() => loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, FLEET_API_PORT: '-1', FLEET_AGENT_TTL_MS: 'soon', FLEET_LOG_LEVEL: 'LOUD' }));
+    const message = refusal(() =>
+      loadGatewayConfig({ ...GRANT, FLEET_JWT_SECRET: SECRET, FLEET_API_PORT: '-1', FLEET_AGENT_TTL_MS: 'soon', FLEET_LOG_LEVEL: 'LOUD' }),
+    );
     expect(message.split('\n')).toEqual([
       'invalid configuration:',
       "  FLEET_LOG_LEVEL='LOUD' must be one of fatal, error, warn, info, debug, trace, silent",
@@ -195,7 +206,9 @@ describe('HTTPS or plain HTTP on loopback (README "TLS")', () => {
   });
 
   it.each(['0.0.0.0', '10.0.0.5', '::', 'fleet.example'])('refuses plain HTTP on the non-loopback address %s', (host) => {
-    expect(refusal(() => load({ ...LOOPBACK_HTTP, FLEET_API_HOST: host }))).toContain(`FLEET_HTTP_INSECURE=loopback but FLEET_API_HOST='${host}' is not a loopback address`);
+    expect(refusal(() => load({ ...LOOPBACK_HTTP, FLEET_API_HOST: host }))).toContain(
+      `FLEET_HTTP_INSECURE=loopback but FLEET_API_HOST='${host}' is not a loopback address`,
+    );
   });
 
   it.each(['127.0.0.1', '127.0.0.2', '::1', 'localhost'])('serves plain HTTP on the loopback address %s when asked', (host) => {
@@ -203,8 +216,12 @@ describe('HTTPS or plain HTTP on loopback (README "TLS")', () => {
   });
 
   it('refuses a certificate without its key (and a key without its certificate)', () => {
-    expect(refusal(() => load({ FLEET_TLS_CERT_FILE: TLS.FLEET_TLS_CERT_FILE }))).toBe('FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither');
-    expect(refusal(() => load({ FLEET_TLS_KEY_FILE: TLS.FLEET_TLS_KEY_FILE }))).toBe('FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither');
+    expect(refusal(() => load({ FLEET_TLS_CERT_FILE: TLS.FLEET_TLS_CERT_FILE }))).toBe(
+      'FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither',
+    );
+    expect(refusal(() => load({ FLEET_TLS_KEY_FILE: TLS.FLEET_TLS_KEY_FILE }))).toBe(
+      'FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither',
+    );
   });
 
   it('refuses both a certificate and the plain-HTTP flag', () => {
@@ -218,13 +235,24 @@ describe('HTTPS or plain HTTP on loopback (README "TLS")', () => {
 
 describe('the config file (FLEET_CONFIG_FILE)', () => {
   it('reads YAML with the variable names as keys; numbers may be numbers', () => {
-    const yaml = file('gateway.yaml', `FLEET_API_PORT: 9090\nFLEET_NATS_URL: nats://10.0.0.5:4222\nFLEET_JWT_SECRET: ${SECRET}\nFLEET_LOG_LEVEL: warn\n`);
-    expect(loadGatewayConfig({ ...GRANT, ...LOOPBACK_HTTP, [CONFIG_FILE_VARIABLE]: yaml })).toMatchObject({ port: 9090, natsUrl: 'nats://10.0.0.5:4222', jwtSecret: SECRET, logLevel: 'warn' });
+    const yaml = file(
+      'gateway.yaml',
+      `FLEET_API_PORT: 9090\nFLEET_NATS_URL: nats://10.0.0.5:4222\nFLEET_JWT_SECRET: ${SECRET}\nFLEET_LOG_LEVEL: warn\n`,
+    );
+    expect(loadGatewayConfig({ ...GRANT, ...LOOPBACK_HTTP, [CONFIG_FILE_VARIABLE]: yaml })).toMatchObject({
+      port: 9090,
+      natsUrl: 'nats://10.0.0.5:4222',
+      jwtSecret: SECRET,
+      logLevel: 'warn',
+    });
   });
 
   it('reads JSON, and the environment overrides the file', () => {
     const json = file('gateway.json', JSON.stringify({ FLEET_API_PORT: 9090, FLEET_API_HOST: '0.0.0.0', FLEET_JWT_SECRET: SECRET }));
-    expect(loadGatewayConfig({ ...GRANT, ...TLS, [CONFIG_FILE_VARIABLE]: json, FLEET_API_PORT: '9191' })).toMatchObject({ port: 9191, host: '0.0.0.0' });
+    expect(loadGatewayConfig({ ...GRANT, ...TLS, [CONFIG_FILE_VARIABLE]: json, FLEET_API_PORT: '9191' })).toMatchObject({
+      port: 9191,
+      host: '0.0.0.0',
+    });
   });
 
   it('takes a secret file named in the config file', () => {
@@ -235,12 +263,16 @@ describe('the config file (FLEET_CONFIG_FILE)', () => {
 
   it('names the file a bad value came from', () => {
     const yaml = file('bad-port.yaml', `FLEET_API_PORT: 99999\nFLEET_JWT_SECRET: ${SECRET}\n`);
-    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }))).toBe(`FLEET_API_PORT='99999' (from ${yaml}) must be an integer from 0 to 65535`);
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }))).toBe(
+      `FLEET_API_PORT='99999' (from ${yaml}) must be an integer from 0 to 65535`,
+    );
   });
 
   it('refuses an unknown key (a typo would otherwise be silently ignored)', () => {
     const yaml = file('typo.yaml', `FLEET_API_PROT: 9090\nFLEET_JWT_SECRET: ${SECRET}\n`);
-    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }))).toContain(`${CONFIG_FILE_VARIABLE}='${yaml}': 'FLEET_API_PROT' is not a setting of this service`);
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }))).toContain(
+      `${CONFIG_FILE_VARIABLE}='${yaml}': 'FLEET_API_PROT' is not a setting of this service`,
+    );
   });
 
   it('refuses a file that is missing, unparsable or not a mapping', () => {
@@ -248,14 +280,20 @@ describe('the config file (FLEET_CONFIG_FILE)', () => {
       `${CONFIG_FILE_VARIABLE}='/nonexistent.yaml' cannot be read as YAML or JSON: ENOENT`,
     );
     const broken = file('broken.yaml', 'FLEET_API_PORT: [8080\n');
-    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: broken, FLEET_JWT_SECRET: SECRET }))).toContain('cannot be read as YAML or JSON');
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: broken, FLEET_JWT_SECRET: SECRET }))).toContain(
+      'cannot be read as YAML or JSON',
+    );
     const list = file('list.yaml', '- FLEET_API_PORT\n');
-    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: list, FLEET_JWT_SECRET: SECRET }))).toContain('must hold a mapping of variable names to values');
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: list, FLEET_JWT_SECRET: SECRET }))).toContain(
+      'must hold a mapping of variable names to values',
+    );
   });
 
   it('refuses an agent-only key in a gateway file', () => {
     const yaml = file('agent-key.yaml', `FLEET_AGENT_LABELS: role=web\nFLEET_JWT_SECRET: ${SECRET}\n`);
-    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }))).toContain("'FLEET_AGENT_LABELS' is not a setting of this service");
+    expect(refusal(() => loadGatewayConfig({ ...GRANT, [CONFIG_FILE_VARIABLE]: yaml }))).toContain(
+      "'FLEET_AGENT_LABELS' is not a setting of this service",
+    );
   });
 });
 
@@ -263,10 +301,7 @@ describe('the README', () => {
   const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
   const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
 
-  it.each([...Object.keys(GATEWAY_SETTINGS), CONFIG_FILE_VARIABLE])(
-    "documents %s in the Configuration table",
-    (name) => {
-      expect(table).toMatch(new RegExp(`^\\|[^\\n]*\`${name}\``, 'm'));
-    },
-  );
+  it.each([...Object.keys(GATEWAY_SETTINGS), CONFIG_FILE_VARIABLE])('documents %s in the Configuration table', (name) => {
+    expect(table).toMatch(new RegExp(`^\\|[^\\n]*\`${name}\``, 'm'));
+  });
 });

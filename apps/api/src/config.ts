@@ -76,11 +76,26 @@ const DAY = 24 * 3600;
 /** Every variable the gateway reads; the README's Configuration table documents each one. */
 export const GATEWAY_SETTINGS = {
   ...COMMON_SETTINGS,
-  FLEET_NATS_SYSTEM_CREDS: { type: 'string', secret: true, pattern: '-----BEGIN NATS USER JWT-----', must: 'a NATS creds file of the system account' },
+  FLEET_NATS_SYSTEM_CREDS: {
+    type: 'string',
+    secret: true,
+    pattern: '-----BEGIN NATS USER JWT-----',
+    must: 'a NATS creds file of the system account',
+  },
   FLEET_NATS_ACCOUNT_SIGNER: { type: 'string', secret: true, pattern: NKEY_SEED_PATTERN, must: "the operator's signing key seed (SO…)" },
   FLEET_NATS_ACCOUNT_SEED: { type: 'string', secret: true, pattern: NKEY_SEED_PATTERN, must: 'the FLEET account seed (SA…)' },
-  FLEET_NATS_AGENT_USER_SIGNER: { type: 'string', secret: true, pattern: NKEY_SEED_PATTERN, must: "the agents' user signing key seed (SA…)" },
-  FLEET_API_HOST: { type: 'string', default: '127.0.0.1', pattern: '^[A-Za-z0-9.:_-]+$', must: 'a host name or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0' },
+  FLEET_NATS_AGENT_USER_SIGNER: {
+    type: 'string',
+    secret: true,
+    pattern: NKEY_SEED_PATTERN,
+    must: "the agents' user signing key seed (SA…)",
+  },
+  FLEET_API_HOST: {
+    type: 'string',
+    default: '127.0.0.1',
+    pattern: '^[A-Za-z0-9.:_-]+$',
+    must: 'a host name or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0',
+  },
   FLEET_API_PORT: { type: 'integer', default: 8080, minimum: 0, maximum: 65535 },
   FLEET_TLS_CERT_FILE: { type: 'string', must: "the path of the gateway's certificate (PEM; its chain may follow it)" },
   FLEET_TLS_KEY_FILE: { type: 'string', must: "the path of the certificate's private key (PEM)" },
@@ -93,9 +108,20 @@ export const GATEWAY_SETTINGS = {
   FLEET_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 60_000, minimum: 0, maximum: 10_000_000 },
   FLEET_JETSTREAM_REPLICAS: { type: 'integer', default: 1, minimum: 1, maximum: 5 },
   FLEET_MAX_KEY_TTL_SECONDS: { type: 'integer', default: DEFAULT_MAX_KEY_TTL_SECONDS, minimum: 60, maximum: 10 * 365 * DAY },
-  FLEET_METRICS_TOKEN: { type: 'string', secret: true, pattern: '^[\\x21-\\x7e]{16,}$', must: 'at least 16 printable characters, no spaces' },
+  FLEET_METRICS_TOKEN: {
+    type: 'string',
+    secret: true,
+    pattern: '^[\\x21-\\x7e]{16,}$',
+    must: 'at least 16 printable characters, no spaces',
+  },
   FLEET_METRICS_PUBLIC: { type: 'enum', values: ['false', 'true'], default: 'false' },
-  FLEET_HOST_GRANT_PRIVATE_KEY: { type: 'string', secret: true, required: true, pattern: '^-----BEGIN PRIVATE KEY-----[\\s\\S]+-----END PRIVATE KEY-----\\s*$', must: 'a PEM (PKCS#8) Ed25519 private key' },
+  FLEET_HOST_GRANT_PRIVATE_KEY: {
+    type: 'string',
+    secret: true,
+    required: true,
+    pattern: '^-----BEGIN PRIVATE KEY-----[\\s\\S]+-----END PRIVATE KEY-----\\s*$',
+    must: 'a PEM (PKCS#8) Ed25519 private key',
+  },
   FLEET_STREAM_BUFFER_BYTES: { type: 'integer', default: 1024 * 1024, minimum: 64 * 1024, maximum: 64 * 1024 * 1024 },
   FLEET_LONG_RUNNING_PER_KEY: { type: 'integer', default: 16, minimum: 0, maximum: 100_000 },
   FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 120, minimum: 0, maximum: 10_000_000 },
@@ -112,7 +138,9 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const settings = loadSettings(GATEWAY_SETTINGS, env);
   const enrolment = enrolmentSecrets(settings);
   if (settings.FLEET_METRICS_PUBLIC === 'true' && settings.FLEET_METRICS_TOKEN) {
-    throw new ConfigError('FLEET_METRICS_PUBLIC=true and FLEET_METRICS_TOKEN are both set: /metrics is either public or needs the token; set one');
+    throw new ConfigError(
+      'FLEET_METRICS_PUBLIC=true and FLEET_METRICS_TOKEN are both set: /metrics is either public or needs the token; set one',
+    );
   }
   return {
     tls: transportOf(settings),
@@ -148,13 +176,19 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   };
 }
 
-const ENROLMENT_VARIABLES = ['FLEET_NATS_SYSTEM_CREDS', 'FLEET_NATS_ACCOUNT_SIGNER', 'FLEET_NATS_ACCOUNT_SEED', 'FLEET_NATS_AGENT_USER_SIGNER'] as const;
+const ENROLMENT_VARIABLES = [
+  'FLEET_NATS_SYSTEM_CREDS',
+  'FLEET_NATS_ACCOUNT_SIGNER',
+  'FLEET_NATS_ACCOUNT_SEED',
+  'FLEET_NATS_AGENT_USER_SIGNER',
+] as const;
 
 /** All four enrolment secrets, or none (a NATS without operator, which enrols no agents); some only is a mistake. */
 function enrolmentSecrets(settings: Partial<Record<(typeof ENROLMENT_VARIABLES)[number], string>>): EnrolmentSecrets | undefined {
   const missing = ENROLMENT_VARIABLES.filter((name) => !settings[name]);
   if (missing.length === ENROLMENT_VARIABLES.length) return undefined;
-  if (missing.length > 0) throw new ConfigError(`enrolling agents needs ${ENROLMENT_VARIABLES.join(', ')} (or each one's _FILE); missing: ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new ConfigError(`enrolling agents needs ${ENROLMENT_VARIABLES.join(', ')} (or each one's _FILE); missing: ${missing.join(', ')}`);
   return {
     systemCreds: settings.FLEET_NATS_SYSTEM_CREDS ?? '',
     accountSigner: settings.FLEET_NATS_ACCOUNT_SIGNER ?? '',
@@ -167,10 +201,18 @@ function enrolmentSecrets(settings: Partial<Record<(typeof ENROLMENT_VARIABLES)[
  * HTTPS, or plain HTTP only where nobody else can listen in: a loopback address the operator named with
  * FLEET_HTTP_INSECURE=loopback (development, or behind a reverse proxy on the same host; README "TLS").
  */
-function transportOf(settings: { FLEET_TLS_CERT_FILE?: string; FLEET_TLS_KEY_FILE?: string; FLEET_HTTP_INSECURE?: string; FLEET_API_HOST: string }): GatewayConfig['tls'] {
+function transportOf(settings: {
+  FLEET_TLS_CERT_FILE?: string;
+  FLEET_TLS_KEY_FILE?: string;
+  FLEET_HTTP_INSECURE?: string;
+  FLEET_API_HOST: string;
+}): GatewayConfig['tls'] {
   const { FLEET_TLS_CERT_FILE: certFile, FLEET_TLS_KEY_FILE: keyFile } = settings;
   if (certFile && keyFile) {
-    if (settings.FLEET_HTTP_INSECURE) throw new ConfigError('FLEET_HTTP_INSECURE is set with FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE: the gateway serves either HTTPS or plain HTTP; set one');
+    if (settings.FLEET_HTTP_INSECURE)
+      throw new ConfigError(
+        'FLEET_HTTP_INSECURE is set with FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE: the gateway serves either HTTPS or plain HTTP; set one',
+      );
     return { certFile, keyFile };
   }
   if (certFile || keyFile) throw new ConfigError('FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither');
@@ -180,7 +222,9 @@ function transportOf(settings: { FLEET_TLS_CERT_FILE?: string; FLEET_TLS_KEY_FIL
     );
   }
   if (!isLoopback(settings.FLEET_API_HOST)) {
-    throw new ConfigError(`FLEET_HTTP_INSECURE=loopback but FLEET_API_HOST='${settings.FLEET_API_HOST}' is not a loopback address (127.0.0.1, ::1, localhost): plain HTTP is served on loopback only`);
+    throw new ConfigError(
+      `FLEET_HTTP_INSECURE=loopback but FLEET_API_HOST='${settings.FLEET_API_HOST}' is not a loopback address (127.0.0.1, ::1, localhost): plain HTTP is served on loopback only`,
+    );
   }
   return undefined;
 }

@@ -25,7 +25,9 @@ import { serveTestApp, stubGatewayDeps } from './test-app';
  */
 jest.mock('@fleet/contracts/permissions', () => {
   const actual = jest.requireActual<typeof import('@fleet/contracts/permissions')>('@fleet/contracts/permissions');
-  const lacking = Object.fromEntries(actual.PERMISSIONS.map((permission) => [`lacks:${permission}`, actual.PERMISSIONS.filter((held) => held !== permission)]));
+  const lacking = Object.fromEntries(
+    actual.PERMISSIONS.map((permission) => [`lacks:${permission}`, actual.PERMISSIONS.filter((held) => held !== permission)]),
+  );
   const roles = { ...actual.ROLES, ...lacking };
   return { ...actual, ROLES: roles, isRole: (value: string) => Object.hasOwn(roles, value) };
 });
@@ -108,12 +110,15 @@ describe('every operation in the contract', () => {
 
     afterAll(() => close());
 
-    it.each(OPERATIONS.filter((op) => op.nodeTargeted).map((op) => [op.name, op]))('%s starts a job of that operation from its request example', async (_name, op) => {
-      const res = await call(url, op, keyOf('admin'));
-      const text = await res.text();
-      expect({ status: res.status < 400 ? 'answered' : text }).toEqual({ status: 'answered' });
-      expect(started.at(-1)?.operation).toBe(op.name);
-    });
+    it.each(OPERATIONS.filter((op) => op.nodeTargeted).map((op) => [op.name, op]))(
+      '%s starts a job of that operation from its request example',
+      async (_name, op) => {
+        const res = await call(url, op, keyOf('admin'));
+        const text = await res.text();
+        expect({ status: res.status < 400 ? 'answered' : text }).toEqual({ status: 'answered' });
+        expect(started.at(-1)?.operation).toBe(op.name);
+      },
+    );
 
     const guarded = OPERATIONS.filter((op) => op.permission !== 'none');
     it.each(guarded.map((op) => [op.name, op.permission, op]))(
@@ -124,18 +129,27 @@ describe('every operation in the contract', () => {
         expect({ status: refused.status, reason: body.reason }).toEqual({ status: 403, reason: 'permission_denied' });
         expect(body.details).toContain(`requires permission '${permission}'`);
         // An example may reach the host (a registry outside the allowlist): the key then needs the host permission too.
-        const allowed = await call(url, op, keyOf(narrowestRoleHolding([permission as Permission, ...(op.hostPermission ? [op.hostPermission] : [])])));
+        const allowed = await call(
+          url,
+          op,
+          keyOf(narrowestRoleHolding([permission as Permission, ...(op.hostPermission ? [op.hostPermission] : [])])),
+        );
         const answer = await allowed.text();
         // Answered by the operation's own handler: not refused, and not the 404 or 405 of a route that is not there.
-        expect({ refused: [401, 403, 405].includes(allowed.status) || answer.includes('no route') ? answer : false }).toEqual({ refused: false });
+        expect({ refused: [401, 403, 405].includes(allowed.status) || answer.includes('no route') ? answer : false }).toEqual({
+          refused: false,
+        });
       },
     );
 
-    it.each(OPERATIONS.filter((op) => op.permission === 'none').map((op) => [op.name, op]))('%s needs no permission: a key of no role but viewer is answered', async (_name, op) => {
-      const res = await call(url, op, keyOf('viewer'));
-      await res.body?.cancel();
-      expect([401, 403, 405]).not.toContain(res.status);
-    });
+    it.each(OPERATIONS.filter((op) => op.permission === 'none').map((op) => [op.name, op]))(
+      '%s needs no permission: a key of no role but viewer is answered',
+      async (_name, op) => {
+        const res = await call(url, op, keyOf('viewer'));
+        await res.body?.cancel();
+        expect([401, 403, 405]).not.toContain(res.status);
+      },
+    );
 
     // Node operations are validated on their own routes, other operations by the validation router (app.ts): both answer alike.
     it.each([
@@ -145,8 +159,15 @@ describe('every operation in the contract', () => {
       ['DELETE', '/job', 405, 'GET'],
       ['OPTIONS', '/job', 405, 'GET'],
     ])('%s %s is a %i naming the methods the contract declares', async (method, path, status, allow) => {
-      const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}` } });
-      expect({ status: res.status, allow: res.headers.get('allow'), body: await res.json() }).toEqual({ status, allow, body: { error: 'method not allowed', details: `${method} method not allowed`, code: 405, reason: 'method_not_allowed' } });
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}` },
+      });
+      expect({ status: res.status, allow: res.headers.get('allow'), body: await res.json() }).toEqual({
+        status,
+        allow,
+        body: { error: 'method not allowed', details: `${method} method not allowed`, code: 405, reason: 'method_not_allowed' },
+      });
     });
 
     it.each([
@@ -156,8 +177,13 @@ describe('every operation in the contract', () => {
       ['/job?limit=1000', 'query.limit must be <= 200'],
     ])('GET %s is refused before any job starts: %s', async (path, details) => {
       const before = started.length;
-      const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}` } });
-      expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: { error: 'invalid request', details, code: 400, reason: 'validation_failed' } });
+      const res = await fetch(`${url}${path}`, {
+        headers: { authorization: `Bearer ${mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60 })}` },
+      });
+      expect({ status: res.status, body: await res.json() }).toEqual({
+        status: 400,
+        body: { error: 'invalid request', details, code: 400, reason: 'validation_failed' },
+      });
       expect(started.length).toBe(before);
     });
 
@@ -177,7 +203,6 @@ describe('every operation in the contract', () => {
       expect((await fetch(`${url}/HEALTH`)).status).toBe(200);
     });
   });
-
 });
 
 /**
@@ -189,7 +214,12 @@ describe('the routes mounted from the contract', () => {
     const router = Router();
     mountNodeOperations(router, {} as JobClient, {} as Transfers, () => [], { registries: [] });
     const deps = stubGatewayDeps({ jwtSecret: SECRET, ...gatewayBackEnds() });
-    mountGatewayOperations(router, gatewayHandlers(deps, new PreAuthLimit(0), 3600), () => true, () => []);
+    mountGatewayOperations(
+      router,
+      gatewayHandlers(deps, new PreAuthLimit(0), 3600),
+      () => true,
+      () => [],
+    );
     const mounted = router.stack.map((layer) => {
       const route = layer.route as unknown as { path: string; methods: Record<string, boolean> };
       return `${Object.keys(route.methods).join(',')} ${route.path}`;
@@ -205,7 +235,12 @@ describe('the error reasons', () => {
     expect(Object.keys(ERROR_REASONS).sort()).toEqual([...document.components.schemas.ErrorReason.enum].sort());
     expect(document.components.schemas.ErrorReason.enum.every(isErrorReason)).toBe(true);
     for (const [reason, entry] of Object.entries(ERROR_REASONS)) {
-      expect({ reason, status: entry.status >= 400 && entry.status <= 599, title: entry.title.length > 0, meaning: entry.meaning.length > 0 }).toEqual({
+      expect({
+        reason,
+        status: entry.status >= 400 && entry.status <= 599,
+        title: entry.title.length > 0,
+        meaning: entry.meaning.length > 0,
+      }).toEqual({
         reason,
         status: true,
         title: true,
@@ -224,7 +259,9 @@ describe('the error reasons', () => {
 /** The narrowest of the contract's own roles holding every one of `permissions`. */
 function narrowestRoleHolding(permissions: Permission[]): string {
   const roles = jest.requireActual<typeof import('@fleet/contracts/permissions')>('@fleet/contracts/permissions').ROLES;
-  return (['viewer', 'operator', 'admin'] as const).find((role) => permissions.every((held) => (roles[role] as readonly Permission[]).includes(held))) as string;
+  return (['viewer', 'operator', 'admin'] as const).find((role) =>
+    permissions.every((held) => (roles[role] as readonly Permission[]).includes(held)),
+  ) as string;
 }
 
 /** One call of the operation with `key`, from the contract's own examples; a stream is left as soon as it answers. */
@@ -232,7 +269,9 @@ async function call(url: string, op: OperationSpec, key: string): Promise<Respon
   const mediaType = op.uploadMediaType ?? 'application/json';
   const example = paths[op.path][op.method].requestBody?.content[mediaType]?.example;
   const body = example === undefined ? undefined : op.uploadMediaType ? String(example) : JSON.stringify(example);
-  const concretePath = op.path.replace(/\{(\w+)\}/g, (_m, param: string) => (param === 'target' && op.downloadMediaType ? SINGLE_HOST : (SAMPLE_PATH_VALUES[param] ?? 'x')));
+  const concretePath = op.path.replace(/\{(\w+)\}/g, (_m, param: string) =>
+    param === 'target' && op.downloadMediaType ? SINGLE_HOST : (SAMPLE_PATH_VALUES[param] ?? 'x'),
+  );
   const res = await fetch(`${url}${concretePath}${requiredQuery(op)}`, {
     method: op.method.toUpperCase(),
     headers: { authorization: `Bearer ${key}`, 'content-type': mediaType },
@@ -275,6 +314,10 @@ function gatewayBackEnds(): Partial<GatewayDeps> {
 function requiredQuery(op: OperationSpec): string {
   const required = (paths[op.path][op.method].parameters ?? []).map(resolved).filter((param) => param.in === 'query' && param.required);
   // An array example (`names`) is sent as its repeated parameter, as a client sends it.
-  const query = new URLSearchParams(required.flatMap((param) => (Array.isArray(param.example) ? param.example : [param.example ?? '']).map((value) => [param.name, String(value)])));
+  const query = new URLSearchParams(
+    required.flatMap((param) =>
+      (Array.isArray(param.example) ? param.example : [param.example ?? '']).map((value) => [param.name, String(value)]),
+    ),
+  );
   return required.length ? `?${query}` : '';
 }

@@ -156,7 +156,10 @@ async function enrolmentKeys(config: GatewayConfig, secrets: EnrolmentSecrets, l
     accountSigner: keyPairOfSeed(secrets.accountSigner),
     gatewayAccount: keyPairOfSeed(secrets.accountSeed),
     userSigner: keyPairOfSeed(secrets.agentUserSigner),
-    system: await connectNats({ servers: config.natsUrl, name: 'fleet-gateway-system', creds: secrets.systemCreds, caFile: config.natsCaFile }, log),
+    system: await connectNats(
+      { servers: config.natsUrl, name: 'fleet-gateway-system', creds: secrets.systemCreds, caFile: config.natsCaFile },
+      log,
+    ),
   };
 }
 

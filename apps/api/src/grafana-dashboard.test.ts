@@ -26,7 +26,11 @@ async function collectors() {
 
 describe('the Grafana dashboard, gateway panels', () => {
   it('query only metrics the gateway exports', async () => {
-    const { queried, missing } = await dashboardSeriesMissing(dashboard(), await collectors(), (series) => !series.startsWith('fleet_agent_'));
+    const { queried, missing } = await dashboardSeriesMissing(
+      dashboard(),
+      await collectors(),
+      (series) => !series.startsWith('fleet_agent_'),
+    );
     expect(queried.length).toBeGreaterThan(5);
     expect(missing).toEqual([]);
   });

@@ -15,7 +15,15 @@ const SECRET = 'observability-secret-0123456789abcdef';
 
 function record(operation: JobRecord['operation'], hosts: string[], ageMs: number): JobRecord {
   const created = Date.now() - ageMs;
-  return { job_id: `job-${operation}`, operation, target: '_all', hosts, caller: 'test', created_at: new Date(created).toISOString(), deadline: new Date(created + 30_000).toISOString() };
+  return {
+    job_id: `job-${operation}`,
+    operation,
+    target: '_all',
+    hosts,
+    caller: 'test',
+    created_at: new Date(created).toISOString(),
+    deadline: new Date(created + 30_000).toISOString(),
+  };
 }
 
 function row(hostname: string, status: HostRow['status']): HostRow {
@@ -112,7 +120,8 @@ describe('the gateway app', () => {
     await fetch(`${url}/agent/web-77`, { headers: { authorization: `Bearer ${key}` } });
     await fetch(`${url}/no/such/path/${Date.now()}`, { headers: { authorization: `Bearer ${key}` } });
     const after = await scrape(`${url}/metrics`);
-    const moved = (labels: Record<string, string>) => metricValue(after, 'fleet_http_requests_total', labels) - metricValue(before, 'fleet_http_requests_total', labels);
+    const moved = (labels: Record<string, string>) =>
+      metricValue(after, 'fleet_http_requests_total', labels) - metricValue(before, 'fleet_http_requests_total', labels);
     expect(moved({ method: 'GET', route: '/agent', status: '200' })).toBe(1);
     expect(moved({ method: 'GET', route: '/agent/:hostname', status: '404' })).toBe(1);
     expect(moved({ method: 'GET', route: 'unmatched', status: '404' })).toBe(1);

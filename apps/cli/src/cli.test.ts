@@ -22,7 +22,9 @@ describe('exit codes', () => {
   it('maps API errors by status; a single-host job failure is a host failure', () => {
     expect(exitCodeForError(new UnauthorizedError(401, { error: 'Unauthorized', details: 'x', code: 401 }))).toBe(EXIT.AUTH);
     expect(exitCodeForError(new NotFoundError(404, { error: 'no agent matches target', details: 'x', code: 404 }))).toBe(EXIT.NOT_FOUND);
-    expect(exitCodeForError(new NotFoundError(404, { error: 'No such container', details: 'x', code: 404, job_id: 'j' }))).toBe(EXIT.HOST_FAILED);
+    expect(exitCodeForError(new NotFoundError(404, { error: 'No such container', details: 'x', code: 404, job_id: 'j' }))).toBe(
+      EXIT.HOST_FAILED,
+    );
     expect(exitCodeForError(new ConflictError(409, { error: 'Conflict', details: 'x', code: 409 }))).toBe(EXIT.ERROR);
     expect(exitCodeForError(new Error('boom'))).toBe(EXIT.ERROR);
   });
@@ -37,7 +39,12 @@ describe('connection', () => {
   it('takes flags over the environment over the config file', () => {
     expect(resolveConnection({ config: file }, {})).toEqual({ url: 'http://file:1', apiKey: 'file-key' });
     expect(resolveConnection({ config: file }, { FLEET_API_KEY: 'env-key' })).toEqual({ url: 'http://file:1', apiKey: 'env-key' });
-    expect(resolveConnection({ config: file, apiKey: 'flag-key', url: 'http://flag:2' }, { FLEET_API_KEY: 'env-key', FLEET_URL: 'http://env:3' })).toEqual({
+    expect(
+      resolveConnection(
+        { config: file, apiKey: 'flag-key', url: 'http://flag:2' },
+        { FLEET_API_KEY: 'env-key', FLEET_URL: 'http://env:3' },
+      ),
+    ).toEqual({
       url: 'http://flag:2',
       apiKey: 'flag-key',
     });
@@ -53,7 +60,12 @@ describe('connection', () => {
 
 describe('flags from the contract', () => {
   it('names and kinds', () => {
-    expect(['auto_start', 'fromImage', 'X-Registry-Auth', 'ps_args'].map(flagName)).toEqual(['auto-start', 'from-image', 'registry-auth', 'ps-args']);
+    expect(['auto_start', 'fromImage', 'X-Registry-Auth', 'ps_args'].map(flagName)).toEqual([
+      'auto-start',
+      'from-image',
+      'registry-auth',
+      'ps-args',
+    ]);
     expect(kindOf({ type: 'array', items: { type: 'string' } })).toBe('strings');
     expect(kindOf({ type: 'object', additionalProperties: { type: 'string' } })).toBe('map');
     expect(kindOf({ type: 'object', properties: { name: { type: 'string' } } })).toBe('complex');
@@ -64,7 +76,12 @@ describe('flags from the contract', () => {
 describe('human output', () => {
   it('lists items of every host in one table and the failed hosts after it', () => {
     const text = renderRows([
-      { hostname: 'web-01', status: 'ok', changed: false, containers: [{ Id: 'abcdef0123456789', Names: ['/app'], Image: 'busybox', State: 'running', Status: 'Up' }] },
+      {
+        hostname: 'web-01',
+        status: 'ok',
+        changed: false,
+        containers: [{ Id: 'abcdef0123456789', Names: ['/app'], Image: 'busybox', State: 'running', Status: 'Up' }],
+      },
       { hostname: 'web-02', status: 'failed', changed: false, error: 'docker engine unavailable', error_code: 502 },
     ]);
     expect(text.split('\n').map((line) => line.split(/\s{2,}/))).toEqual([
@@ -77,10 +94,31 @@ describe('human output', () => {
     ]);
   });
 
-  it('says in the detail when the agent cut a row\'s output, and shows the byte counts as no column', () => {
+  it("says in the detail when the agent cut a row's output, and shows the byte counts as no column", () => {
     const text = renderRows([
-      { hostname: 'web-01', status: 'ok', changed: true, exit_code: 0, stdout: 'x', stderr: '', stdout_bytes: 20000000, stderr_bytes: 0, truncated: true, message: 'exited with 0' },
-      { hostname: 'web-02', status: 'ok', changed: true, exit_code: 0, stdout: 'y', stderr: '', stdout_bytes: 1, stderr_bytes: 0, message: 'exited with 0' },
+      {
+        hostname: 'web-01',
+        status: 'ok',
+        changed: true,
+        exit_code: 0,
+        stdout: 'x',
+        stderr: '',
+        stdout_bytes: 20000000,
+        stderr_bytes: 0,
+        truncated: true,
+        message: 'exited with 0',
+      },
+      {
+        hostname: 'web-02',
+        status: 'ok',
+        changed: true,
+        exit_code: 0,
+        stdout: 'y',
+        stderr: '',
+        stdout_bytes: 1,
+        stderr_bytes: 0,
+        message: 'exited with 0',
+      },
     ] as never);
     const [head, first, second] = text.split('\n').map((line) => line.split(/\s{2,}/));
     expect(head).toEqual(['HOST', 'STATUS', 'CHANGED', 'EXIT_CODE', 'DETAIL']);
@@ -115,7 +153,8 @@ describe('progress', () => {
     const { written, out } = output(false);
     const progress = new HostProgress(out);
     progress.handle({ event: 'job', data: { hosts: ['web-01'] } });
-    for (const bytes of ['1MB', '2MB']) progress.handle({ event: 'progress', data: { hostname: 'web-01', status: 'Downloading', id: 'a1b2', progress: bytes } });
+    for (const bytes of ['1MB', '2MB'])
+      progress.handle({ event: 'progress', data: { hostname: 'web-01', status: 'Downloading', id: 'a1b2', progress: bytes } });
     progress.handle({ event: 'progress', data: { hostname: 'web-01', status: 'Pull complete', id: 'a1b2' } });
     expect(progress.handle({ event: 'docker', data: {} })).toBe(false);
     expect(written).toEqual(['web-01: Downloading a1b2\n', 'web-01: Pull complete a1b2\n']);
@@ -141,10 +180,13 @@ describe('fleet token create', () => {
     }
   };
 
-  it.each(['two words', 'a/b', 'x'.repeat(257), 'tab\there', 'ünicode', 'semi;colon'])("refuses the subject %j as POST /token does, minting nothing", async (subject) => {
-    await expect(run(['--subject', subject])).rejects.toThrow(UsageError);
-    await expect(run(['--subject', subject])).rejects.toThrow('the subject must be 1 to 256 characters');
-  });
+  it.each(['two words', 'a/b', 'x'.repeat(257), 'tab\there', 'ünicode', 'semi;colon'])(
+    'refuses the subject %j as POST /token does, minting nothing',
+    async (subject) => {
+      await expect(run(['--subject', subject])).rejects.toThrow(UsageError);
+      await expect(run(['--subject', subject])).rejects.toThrow('the subject must be 1 to 256 characters');
+    },
+  );
 
   it('mints a key for a subject POST /token accepts', async () => {
     const key = (await run(['--subject', 'ci-pipeline@web.eu:1'])).trim();

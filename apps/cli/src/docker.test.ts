@@ -117,7 +117,20 @@ describe('the command line in docker shapes', () => {
 
   it("container run ends fleet's options after the image, so the command keeps its own flags", () => {
     expect(argv('container run -d --name app -e A=1 --target _all local/busybox sh -c exit')).toEqual([
-      'container', 'run', '-d', '--name', 'app', '-e', 'A=1', '--target', '_all', 'local/busybox', '--', 'sh', '-c', 'exit',
+      'container',
+      'run',
+      '-d',
+      '--name',
+      'app',
+      '-e',
+      'A=1',
+      '--target',
+      '_all',
+      'local/busybox',
+      '--',
+      'sh',
+      '-c',
+      'exit',
     ]);
     const combined = 'container run -de A=1 -p 80 --target=_all img';
     expect(argv(`${combined} -q`)).toEqual(`${combined} -- -q`.split(' '));
@@ -198,7 +211,7 @@ describe('node commands with docker flags, as sent to the gateway', () => {
     });
   });
 
-  it('--last is docker\'s --limit; --filter adds to --filters', async () => {
+  it("--last is docker's --limit; --filter adds to --filters", async () => {
     const request = await sent('container ls --last 2 --filters {"name":["app"]} --filter name=db --target _all');
     expect(Object.fromEntries(request.url.searchParams)).toEqual({ limit: '2', filters: '{"name":["app","db"]}' });
   });

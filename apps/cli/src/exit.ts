@@ -32,7 +32,8 @@ interface Row {
 }
 
 export function exitCodeForRows(rows: readonly Row[]): number {
-  if (rows.some((row) => row.status === 'pending' || row.status === 'running') && !rows.some((row) => row.status === 'failed')) return EXIT.NOT_FINISHED;
+  if (rows.some((row) => row.status === 'pending' || row.status === 'running') && !rows.some((row) => row.status === 'failed'))
+    return EXIT.NOT_FINISHED;
   return rows.every((row) => row.status === 'ok') ? EXIT.OK : EXIT.HOST_FAILED;
 }
 

@@ -36,7 +36,10 @@ export function buildProgram(): Command {
     .description('Fleet orchestrator for Docker hosts: every operation runs on the hosts a --target names, one row per host')
     .option('--url <url>', 'gateway URL (env FLEET_URL)')
     .option('--api-key <key>', 'API key (env FLEET_API_KEY)')
-    .option('--ca-file <file>', "CA certificate (PEM) the gateway's HTTPS certificate must chain to (env FLEET_CA_FILE; `fleet up`: its own)")
+    .option(
+      '--ca-file <file>',
+      "CA certificate (PEM) the gateway's HTTPS certificate must chain to (env FLEET_CA_FILE; `fleet up`: its own)",
+    )
     .option('--config <file>', 'config file with {"url", "apiKey"} (env FLEET_CONFIG; default ~/.config/fleet/config.json)')
     .version(version, '-V, --version', "print the CLI's version")
     .option('--json', 'print the API responses as JSON instead of tables')

@@ -13,9 +13,22 @@ type Item = Record<string, unknown>;
 type Column = [header: string, cell: (item: Item) => unknown];
 
 const BORDERLESS = Object.fromEntries(
-  ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid'].map(
-    (name) => [name, ''],
-  ),
+  [
+    'top',
+    'top-mid',
+    'top-left',
+    'top-right',
+    'bottom',
+    'bottom-mid',
+    'bottom-left',
+    'bottom-right',
+    'left',
+    'left-mid',
+    'mid',
+    'mid-mid',
+    'right',
+    'right-mid',
+  ].map((name) => [name, '']),
 );
 
 function cellText(value: unknown): string {
@@ -26,7 +39,11 @@ function cellText(value: unknown): string {
 }
 
 export function table(head: string[], rows: unknown[][]): string {
-  const rendered = new (Table())({ head, chars: { ...BORDERLESS, middle: '   ' }, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } });
+  const rendered = new (Table())({
+    head,
+    chars: { ...BORDERLESS, middle: '   ' },
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+  });
   rendered.push(...rows.map((row) => row.map(cellText)));
   return `${rendered
     .toString()
@@ -43,7 +60,10 @@ export function writeJson(value: unknown): void {
   write(JSON.stringify(value, null, 2));
 }
 
-const shortId = (value: unknown) => String(value ?? '').replace(/^sha256:/, '').slice(0, 12);
+const shortId = (value: unknown) =>
+  String(value ?? '')
+    .replace(/^sha256:/, '')
+    .slice(0, 12);
 
 function bytes(value: unknown): string {
   if (typeof value !== 'number') return cellText(value);
@@ -57,7 +77,8 @@ function bytes(value: unknown): string {
   return `${unit === 0 ? size : size.toFixed(1)}${units[unit]}`;
 }
 
-const unixTime = (value: unknown) => (typeof value === 'number' ? new Date(value * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : cellText(value));
+const unixTime = (value: unknown) =>
+  typeof value === 'number' ? new Date(value * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : cellText(value);
 
 /** Columns for the Engine's list items, by the row field that carries them; others get their first scalar fields. */
 const LIST_COLUMNS: Record<string, Column[]> = {
@@ -144,10 +165,13 @@ interface Shape {
 
 function shapeOf(rows: Item[]): Shape {
   const shape: Shape = { lists: [], blocks: [], texts: [], scalars: [] };
-  const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))].filter((key) => !ROW_FIELDS.has(key) && !OUTPUT_BOUNDS.has(key) && key !== 'titles');
+  const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))].filter(
+    (key) => !ROW_FIELDS.has(key) && !OUTPUT_BOUNDS.has(key) && key !== 'titles',
+  );
   for (const key of keys) {
     const values = rows.map((row) => row[key]).filter((value) => value !== undefined && value !== null);
-    if (values.some((value) => Array.isArray(value) && value.some((entry) => typeof entry === 'object' && entry !== null))) shape.lists.push(key);
+    if (values.some((value) => Array.isArray(value) && value.some((entry) => typeof entry === 'object' && entry !== null)))
+      shape.lists.push(key);
     else if (values.some((value) => typeof value === 'object' && !Array.isArray(value))) shape.blocks.push(key);
     else if (TEXT_FIELDS.has(key) || values.some((value) => typeof value === 'string' && value.includes('\n'))) shape.texts.push(key);
     else shape.scalars.push(key);
@@ -158,7 +182,9 @@ function shapeOf(rows: Item[]): Shape {
 function detailOf(row: Item): string {
   if (row.status === 'failed') return `${cellText(row.error)}${row.error_code ? ` (${row.error_code})` : ''}`;
   const detail = cellText(row.message ?? row.id ?? '');
-  return row.truncated ? `${detail} (output cut: ${row.stdout_bytes ?? 0} bytes of stdout, ${row.stderr_bytes ?? 0} of stderr seen)` : detail;
+  return row.truncated
+    ? `${detail} (output cut: ${row.stdout_bytes ?? 0} bytes of stdout, ${row.stderr_bytes ?? 0} of stderr seen)`
+    : detail;
 }
 
 function summary(rows: Item[], scalars: string[]): string {
@@ -227,17 +253,19 @@ export function renderJobs(list: JobList): string {
 export function renderAgents(list: AgentList): string {
   return table(
     ['HOSTNAME', 'LIVE', 'DRAINED', 'ENGINE', 'LABELS', 'ENROLLMENT', 'AGENT', 'LAST SEEN'],
-    [...list.agents].sort((a, b) => a.hostname.localeCompare(b.hostname)).map((agent) => [
-      agent.hostname,
-      agent.live ? 'yes' : 'no',
-      agent.drained ? 'yes' : 'no',
-      agent.engine?.healthy === false ? `down: ${agent.engine.error ?? ''}` : (agent.engine_version ?? ''),
-      // A pending agent has no labels yet: show what it asks for, marked as such.
-      agent.enrollment === 'accepted' ? formatLabels(agent.labels) : `requested: ${formatLabels(agent.requested_labels)}`,
-      agent.enrollment,
-      agent.agent_version,
-      agent.last_seen_at,
-    ]),
+    [...list.agents]
+      .sort((a, b) => a.hostname.localeCompare(b.hostname))
+      .map((agent) => [
+        agent.hostname,
+        agent.live ? 'yes' : 'no',
+        agent.drained ? 'yes' : 'no',
+        agent.engine?.healthy === false ? `down: ${agent.engine.error ?? ''}` : (agent.engine_version ?? ''),
+        // A pending agent has no labels yet: show what it asks for, marked as such.
+        agent.enrollment === 'accepted' ? formatLabels(agent.labels) : `requested: ${formatLabels(agent.requested_labels)}`,
+        agent.enrollment,
+        agent.agent_version,
+        agent.last_seen_at,
+      ]),
   );
 }
 
@@ -250,7 +278,15 @@ function formatLabels(labels: Record<string, string>): string {
 export function renderAudit(list: AuditList): string {
   return table(
     ['TIME', 'CALLER', 'METHOD', 'PATH', 'STATUS', 'MS', 'JOB'],
-    list.entries.map((entry) => [entry.time, entry.caller ?? '-', entry.method, entry.path, entry.status, Math.round(entry.duration_ms), entry.job_id ?? '']),
+    list.entries.map((entry) => [
+      entry.time,
+      entry.caller ?? '-',
+      entry.method,
+      entry.path,
+      entry.status,
+      Math.round(entry.duration_ms),
+      entry.job_id ?? '',
+    ]),
   );
 }
 

@@ -70,7 +70,8 @@ export class HostProgress {
   /** The final state of every host's line (TTY only); the rows are printed after it. */
   finish(results: Array<{ hostname: string; status: string; error?: string; message?: string }> = []): void {
     if (!this.live) return;
-    for (const row of results) this.lines.set(row.hostname, row.status === 'ok' ? `done: ${row.message ?? 'ok'}` : `failed: ${row.error ?? ''}`);
+    for (const row of results)
+      this.lines.set(row.hostname, row.status === 'ok' ? `done: ${row.message ?? 'ok'}` : `failed: ${row.error ?? ''}`);
     this.draw();
   }
 

@@ -13,7 +13,9 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A tar of the given entries, as a host could send it. */
-async function tarOf(entries: Array<{ name: string; type?: 'file' | 'directory' | 'symlink'; content?: string; linkname?: string }>): Promise<Buffer> {
+async function tarOf(
+  entries: Array<{ name: string; type?: 'file' | 'directory' | 'symlink'; content?: string; linkname?: string }>,
+): Promise<Buffer> {
   const archive = pack();
   for (const { content, ...header } of entries) archive.entry(header, content ?? '');
   archive.finalize();
@@ -48,8 +50,12 @@ describe('fleet container cp, the local side', () => {
   it('refuses entries that would land outside the destination: .., absolute names, a path through a symlink', async () => {
     mkdirSync(join(dir, 'out'));
     mkdirSync(join(dir, 'elsewhere'));
-    await expect(unpackInto(once(await tarOf([{ name: '../escaped.txt', content: 'x' }])), join(dir, 'out'))).rejects.toThrow(/would land outside/);
-    await expect(unpackInto(once(await tarOf([{ name: '/etc/escaped.txt', content: 'x' }])), join(dir, 'out'))).rejects.toThrow(/would land outside/);
+    await expect(unpackInto(once(await tarOf([{ name: '../escaped.txt', content: 'x' }])), join(dir, 'out'))).rejects.toThrow(
+      /would land outside/,
+    );
+    await expect(unpackInto(once(await tarOf([{ name: '/etc/escaped.txt', content: 'x' }])), join(dir, 'out'))).rejects.toThrow(
+      /would land outside/,
+    );
     const throughLink = await tarOf([
       { name: 'link', type: 'symlink', linkname: join(dir, 'elsewhere') },
       { name: 'link/escaped.txt', content: 'x' },

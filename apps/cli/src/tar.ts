@@ -32,7 +32,10 @@ async function addEntry(archive: Pack, file: string, name: string): Promise<void
     for (const child of (await readdir(file)).sort()) await addEntry(archive, path.join(file, child), `${name}/${child}`);
   } else if (stat.isFile()) {
     let written!: Promise<void>;
-    const entry = archive.entry({ ...common, type: 'file', size: stat.size }, (err) => (written = err ? Promise.reject(err) : Promise.resolve()));
+    const entry = archive.entry(
+      { ...common, type: 'file', size: stat.size },
+      (err) => (written = err ? Promise.reject(err) : Promise.resolve()),
+    );
     const ended = new Promise<void>((resolve, reject) => entry.once('finish', resolve).once('error', reject));
     await feed(createReadStream(file), entry);
     await ended;
@@ -90,10 +93,12 @@ async function feed(source: AsyncIterable<Buffer>, sink: NodeJS.WritableStream):
 /** Where an entry lands under `root`, its top component renamed; refused when it would land outside. */
 async function placed(realRoot: string, root: string, name: string, rename: string | undefined): Promise<string> {
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.length === 0 || parts.includes('..') || path.isAbsolute(name)) throw new Error(`refusing the archive entry '${name}': it would land outside ${root}`);
+  if (parts.length === 0 || parts.includes('..') || path.isAbsolute(name))
+    throw new Error(`refusing the archive entry '${name}': it would land outside ${root}`);
   if (rename) parts[0] = rename;
   const target = path.join(root, ...parts);
   const parent = await realpath(path.dirname(target));
-  if (parent !== realRoot && !parent.startsWith(`${realRoot}${path.sep}`)) throw new Error(`refusing the archive entry '${name}': it would land outside ${root} (through a symlink)`);
+  if (parent !== realRoot && !parent.startsWith(`${realRoot}${path.sep}`))
+    throw new Error(`refusing the archive entry '${name}': it would land outside ${root} (through a symlink)`);
   return target;
 }

@@ -28,7 +28,10 @@ export async function readEvents(res: Response, onEvent: (event: string, data: s
       const block = buffer.slice(0, boundary);
       buffer = buffer.slice(boundary + 2);
       const lines = block.split('\n');
-      const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+      const data = lines
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
       if (!data) continue;
       const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? 'message';
       if (onEvent(event, data) === 'stop') {

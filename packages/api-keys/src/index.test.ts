@@ -1,21 +1,36 @@
 import jwt from 'jsonwebtoken';
-import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, KeyVerifier, MintError, mintToken, TOKEN_ISSUER, verificationKey, verifyToken } from './index';
+import {
+  DEFAULT_MAX_KEY_TTL_SECONDS,
+  InvalidTokenError,
+  KeyVerifier,
+  MintError,
+  mintToken,
+  TOKEN_ISSUER,
+  verificationKey,
+  verifyToken,
+} from './index';
 
 const SECRET = 's'.repeat(40);
 const KEY = verificationKey(SECRET);
-const forged = (claims: object) => jwt.sign({ role: 'admin', sub: 'x', jti: 'j1', iss: TOKEN_ISSUER, ...claims }, SECRET, { algorithm: 'HS256' });
+const forged = (claims: object) =>
+  jwt.sign({ role: 'admin', sub: 'x', jti: 'j1', iss: TOKEN_ISSUER, ...claims }, SECRET, { algorithm: 'HS256' });
 
 describe('mintToken', () => {
   it.each(['', '_all', '_any', 'role:', 'a b'])("refuses the scope '%s' rather than minting an unscoped key", (scope) => {
     expect(() => mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60, scope })).toThrow(MintError);
   });
 
-  it.each(['', 'a b', 'x'.repeat(257), 'new\nline', 'ünï'])("refuses the subject %j, which POST /token's contract refuses too", (subject) => {
-    expect(() => mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60, subject })).toThrow(MintError);
-  });
+  it.each(['', 'a b', 'x'.repeat(257), 'new\nline', 'ünï'])(
+    "refuses the subject %j, which POST /token's contract refuses too",
+    (subject) => {
+      expect(() => mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60, subject })).toThrow(MintError);
+    },
+  );
 
   it('mints subjects inside the contract rule, and the default <role>-key', () => {
-    expect(verifyToken(mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60, subject: 'ci@web-01.eu:x_y' }), KEY).sub).toBe('ci@web-01.eu:x_y');
+    expect(verifyToken(mintToken({ secret: SECRET, role: 'admin', ttlSeconds: 60, subject: 'ci@web-01.eu:x_y' }), KEY).sub).toBe(
+      'ci@web-01.eu:x_y',
+    );
     expect(verifyToken(mintToken({ secret: SECRET, role: 'viewer', ttlSeconds: 60 }), KEY).sub).toBe('viewer-key');
   });
 

@@ -48,7 +48,9 @@ const SUBJECT_PATTERN = new RegExp(SUBJECT_RULE.pattern, 'u');
 export function checkKeySubject(subject: string): void {
   const { minLength, maxLength } = SUBJECT_RULE;
   if (subject.length < minLength || subject.length > maxLength || !SUBJECT_PATTERN.test(subject)) {
-    throw new MintError(`the subject must be ${minLength} to ${maxLength} characters, each a letter, a digit or one of . _ @ : - (pattern ${SUBJECT_RULE.pattern})`);
+    throw new MintError(
+      `the subject must be ${minLength} to ${maxLength} characters, each a letter, a digit or one of . _ @ : - (pattern ${SUBJECT_RULE.pattern})`,
+    );
   }
 }
 
@@ -85,7 +87,9 @@ function checkedScope(scope: string): string {
   try {
     parseScope(scope);
   } catch (err) {
-    throw new MintError(scope === '' ? 'the scope is empty: give a target such as role:web, or no scope for an unscoped key' : (err as Error).message);
+    throw new MintError(
+      scope === '' ? 'the scope is empty: give a target such as role:web, or no scope for an unscoped key' : (err as Error).message,
+    );
   }
   return scope;
 }
@@ -106,7 +110,8 @@ export function verifyToken(token: string, key: KeyObject, maxTtlSeconds = DEFAU
   if (typeof payload.jti !== 'string' || !payload.jti) throw new InvalidTokenError('API key has no id (jti)');
   if (typeof payload.sub !== 'string' || !payload.sub) throw new InvalidTokenError('API key has no subject (sub)');
   if (typeof payload.role !== 'string' || !isRole(payload.role)) throw new InvalidTokenError('API key has an unknown role');
-  if (payload.scope !== undefined && !isValidScope(payload.scope)) throw new InvalidTokenError('API key scope is not a hostname or key:value selectors');
+  if (payload.scope !== undefined && !isValidScope(payload.scope))
+    throw new InvalidTokenError('API key scope is not a hostname or key:value selectors');
   const issuedAt = typeof payload.iat === 'number' ? payload.iat : Math.floor(Date.now() / 1000);
   if (payload.exp - issuedAt > maxTtlSeconds) throw new InvalidTokenError(`API key lives longer than the maximum of ${maxTtlSeconds} s`);
   return { sub: payload.sub, role: payload.role, jti: payload.jti, exp: payload.exp, scope: payload.scope };

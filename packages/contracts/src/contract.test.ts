@@ -10,7 +10,11 @@ describe('the contract', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'contract-'));
     try {
       const out = path.join(dir, 'generated.ts');
-      execFileSync(path.join(__dirname, '../../../node_modules/.bin/openapi-typescript'), [CONTRACT_PATH, '-o', out, '--default-non-nullable', 'false'], { stdio: 'pipe' });
+      execFileSync(
+        path.join(__dirname, '../../../node_modules/.bin/openapi-typescript'),
+        [CONTRACT_PATH, '-o', out, '--default-non-nullable', 'false'],
+        { stdio: 'pipe' },
+      );
       expect(readFileSync(path.join(__dirname, 'generated.ts'), 'utf8')).toBe(readFileSync(out, 'utf8'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -28,7 +32,10 @@ describe('the contract', () => {
     expect(new Set(routes).size).toBe(routes.length);
     for (const op of OPERATIONS) {
       if (op.nodeTargeted) {
-        expect({ name: op.name, permission: op.permission }).toEqual({ name: op.name, permission: expect.stringMatching(/^docker:(read|read-data|write|exec)$/) });
+        expect({ name: op.name, permission: op.permission }).toEqual({
+          name: op.name,
+          permission: expect.stringMatching(/^docker:(read|read-data|write|exec)$/),
+        });
         expect(op.name).toMatch(/^docker\.[a-z]+\.[a-z]+(-[a-z]+)*$/);
         // A GET never changes engine state (a POST may not either: wait, for one).
         if (op.method === 'get') expect({ name: op.name, mutating: op.mutating }).toEqual({ name: op.name, mutating: false });

@@ -6,7 +6,15 @@ describe('credentialHeaders', () => {
   });
 
   it('follows the security schemes of the document it reads', () => {
-    const contract = { components: { securitySchemes: { basic: { type: 'http' }, token: { type: 'apiKey', in: 'header', name: 'X-Fleet-Token' }, cookie: { type: 'apiKey', in: 'cookie', name: 'sid' } } } };
+    const contract = {
+      components: {
+        securitySchemes: {
+          basic: { type: 'http' },
+          token: { type: 'apiKey', in: 'header', name: 'X-Fleet-Token' },
+          cookie: { type: 'apiKey', in: 'cookie', name: 'sid' },
+        },
+      },
+    };
     expect(credentialHeaders(contract)).toEqual(['authorization', 'x-fleet-token', 'x-registry-auth']);
   });
 });

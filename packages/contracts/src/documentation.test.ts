@@ -1,7 +1,10 @@
 /** The contract as operators read it (/docs): every operation summarised, with examples; public endpoints marked public. */
 import { loadContract, OPERATIONS, type OperationSpec } from './operations';
 
-const contract = loadContract() as { paths: Record<string, Record<string, OperationObject>>; components: { responses: Record<string, ResponseObject> } };
+const contract = loadContract() as {
+  paths: Record<string, Record<string, OperationObject>>;
+  components: { responses: Record<string, ResponseObject> };
+};
 
 interface ResponseObject {
   $ref?: string;
@@ -33,7 +36,12 @@ describe('the contract, as documentation', () => {
   it('documents the public endpoints as public: no permission, not mutating, no security', () => {
     for (const name of ['health.live', 'health.ready', 'metrics.gateway', 'docs.openapi', 'docs.page']) {
       const op = OPERATIONS.find((candidate) => candidate.name === name) as OperationSpec;
-      expect({ name, permission: op.permission, mutating: op.mutating, security: (operationObject(op) as { security?: unknown }).security }).toEqual({
+      expect({
+        name,
+        permission: op.permission,
+        mutating: op.mutating,
+        security: (operationObject(op) as { security?: unknown }).security,
+      }).toEqual({
         name,
         permission: 'none',
         mutating: false,

@@ -2,7 +2,11 @@ import { decodeEngineJson, EngineBodyError, listOf, mapOf, string, strslice, str
 import { ENGINE_MODELS } from './engine-models';
 import captured from './fixtures/docker-cli-28.2-bodies.json';
 
-const model = struct({ HostConfig: struct({ Privileged: boolean, Binds: listOf(string), Memory: integer }), Cmd: strslice, Labels: mapOf(string) });
+const model = struct({
+  HostConfig: struct({ Privileged: boolean, Binds: listOf(string), Memory: integer }),
+  Cmd: strslice,
+  Labels: mapOf(string),
+});
 
 function refusal(text: string): { field: string; reason: string } {
   try {
@@ -16,7 +20,9 @@ function refusal(text: string): { field: string; reason: string } {
 
 describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
   it('decodes exact field names into the model', () => {
-    expect(decodeEngineJson('{"HostConfig":{"Privileged":false,"Binds":["v:/d"],"Memory":64},"Cmd":"sh","Labels":{"a":"b"}}', model)).toEqual({
+    expect(
+      decodeEngineJson('{"HostConfig":{"Privileged":false,"Binds":["v:/d"],"Memory":64},"Cmd":"sh","Labels":{"a":"b"}}', model),
+    ).toEqual({
       HostConfig: { Privileged: false, Binds: ['v:/d'], Memory: 64 },
       Cmd: ['sh'],
       Labels: { a: 'b' },
@@ -42,7 +48,10 @@ describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
   });
 
   it('refuses duplicate keys at any depth, in either order, also in maps', () => {
-    expect(refusal('{"HostConfig":{"Privileged":false},"HostConfig":{"Binds":["/:/h"]}}')).toMatchObject({ field: 'HostConfig', reason: expect.stringContaining('duplicate') });
+    expect(refusal('{"HostConfig":{"Privileged":false},"HostConfig":{"Binds":["/:/h"]}}')).toMatchObject({
+      field: 'HostConfig',
+      reason: expect.stringContaining('duplicate'),
+    });
     expect(refusal('{"HostConfig":{"Binds":["/:/h"],"Binds":[]}}').field).toBe('HostConfig.Binds');
     expect(refusal('{"HostConfig":{"Binds":[],"Binds":["/:/h"]}}').field).toBe('HostConfig.Binds');
     expect(refusal('{"Labels":{"a":"1","a":"2"}}').field).toBe('Labels.a');
@@ -51,7 +60,10 @@ describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
   });
 
   it('refuses unknown fields, wrong types, numbers Go will not put in an integer, trailing data', () => {
-    expect(refusal('{"HostConfig":{"Sysctls":{}}}')).toMatchObject({ field: 'HostConfig.Sysctls', reason: expect.stringContaining('unknown field') });
+    expect(refusal('{"HostConfig":{"Sysctls":{}}}')).toMatchObject({
+      field: 'HostConfig.Sysctls',
+      reason: expect.stringContaining('unknown field'),
+    });
     expect(refusal('{"HostConfig":{"Privileged":"true"}}').field).toBe('HostConfig.Privileged');
     expect(refusal('{"HostConfig":{"Memory":1e3}}').field).toBe('HostConfig.Memory');
     expect(refusal('{"HostConfig":{"Memory":1.0}}').field).toBe('HostConfig.Memory');
@@ -65,17 +77,24 @@ describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
   });
 
   it('never quotes the body in a refusal (it may hold a credential)', () => {
-    expect(() => decodeEngineJson('{"username":"u","password":s3cret-pw}', ENGINE_MODELS.Auth)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cret') }));
-    expect(() => decodeEngineJson('{"Memory":123456789.5}', ENGINE_MODELS.ContainerUpdate)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('123456789') }));
+    expect(() => decodeEngineJson('{"username":"u","password":s3cret-pw}', ENGINE_MODELS.Auth)).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('s3cret') }),
+    );
+    expect(() => decodeEngineJson('{"Memory":123456789.5}', ENGINE_MODELS.ContainerUpdate)).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('123456789') }),
+    );
   });
 
   it('reads escapes, and a lone surrogate escape as U+FFFD, as Go does', () => {
     expect(decodeEngineJson('{"Labels":{"a":"\\ud800x","b":"\\u00e9\\n"}}', model)).toEqual({ Labels: { a: '\uFFFDx', b: 'é\n' } });
   });
 
-  it.each(captured.bodies.map((body) => [body.command, body] as const))('decodes what the docker CLI 28.2 sends: %s', (_command, { model: name, body }) => {
-    const decoded = decodeEngineJson(body, ENGINE_MODELS[name as keyof typeof ENGINE_MODELS]);
-    // Serialised again, the body says the same to the engine: every field the CLI sent is kept.
-    expect(decoded).toEqual(JSON.parse(body));
-  });
+  it.each(captured.bodies.map((body) => [body.command, body] as const))(
+    'decodes what the docker CLI 28.2 sends: %s',
+    (_command, { model: name, body }) => {
+      const decoded = decodeEngineJson(body, ENGINE_MODELS[name as keyof typeof ENGINE_MODELS]);
+      // Serialised again, the body says the same to the engine: every field the CLI sent is kept.
+      expect(decoded).toEqual(JSON.parse(body));
+    },
+  );
 });

@@ -47,7 +47,10 @@ export function decodeEngineJson(text: string, model: JsonModel): unknown {
 
 /** Go's case folding of a field name, as far as it maps distinct keys onto one field. */
 function foldName(name: string): string {
-  return name.replace(/\u017F/g, 's').replace(/\u212A/g, 'k').toLowerCase();
+  return name
+    .replace(/\u017F/g, 's')
+    .replace(/\u212A/g, 'k')
+    .toLowerCase();
 }
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
@@ -95,7 +98,11 @@ class JsonReader {
           const field = model.fields[key];
           if (field && Object.hasOwn(model.fields, key)) return this.value(field, at);
           const folded = Object.keys(model.fields).find((name) => foldName(name) === foldName(key));
-          if (folded) throw new EngineBodyError(at, `the field is '${folded}': the engine matches field names regardless of case, so only the exact name is accepted`);
+          if (folded)
+            throw new EngineBodyError(
+              at,
+              `the field is '${folded}': the engine matches field names regardless of case, so only the exact name is accepted`,
+            );
           throw new EngineBodyError(at, 'unknown field (only the fields this gateway judges may reach the engine)');
         });
     }
@@ -181,7 +188,8 @@ class JsonReader {
   private integer(path: string): number {
     const literal = this.numberLiteral(path, 'an integer');
     const value = Number(literal);
-    if (!INTEGER_LITERAL.test(literal) || !Number.isSafeInteger(value)) throw new EngineBodyError(path, 'expected an integer the engine reads as one (no fraction or exponent, at most 2^53)');
+    if (!INTEGER_LITERAL.test(literal) || !Number.isSafeInteger(value))
+      throw new EngineBodyError(path, 'expected an integer the engine reads as one (no fraction or exponent, at most 2^53)');
     return value;
   }
 
@@ -200,7 +208,10 @@ class JsonReader {
 
   /** Says where, never what: the body may hold a credential (`/auth`). */
   private unexpected(path: string, what: string): EngineBodyError {
-    return new EngineBodyError(path, this.pos < this.text.length ? `expected ${what} at character ${this.pos}` : `expected ${what}, found the end of the body`);
+    return new EngineBodyError(
+      path,
+      this.pos < this.text.length ? `expected ${what} at character ${this.pos}` : `expected ${what}, found the end of the body`,
+    );
   }
 
   private peek(): string | undefined {

@@ -30,7 +30,9 @@ const RESOURCES = {
   CpusetMems: string,
   Devices: listOf(struct({ PathOnHost: string, PathInContainer: string, CgroupPermissions: string })),
   DeviceCgroupRules: listOf(string),
-  DeviceRequests: listOf(struct({ Driver: string, Count: integer, DeviceIDs: listOf(string), Capabilities: listOf(listOf(string)), Options: mapOf(string) })),
+  DeviceRequests: listOf(
+    struct({ Driver: string, Count: integer, DeviceIDs: listOf(string), Capabilities: listOf(listOf(string)), Options: mapOf(string) }),
+  ),
   KernelMemory: integer,
   KernelMemoryTCP: integer,
   MemoryReservation: integer,
@@ -53,7 +55,13 @@ export const MOUNT = struct({
   Target: string,
   ReadOnly: boolean,
   Consistency: string,
-  BindOptions: struct({ Propagation: string, NonRecursive: boolean, CreateMountpoint: boolean, ReadOnlyNonRecursive: boolean, ReadOnlyForceRecursive: boolean }),
+  BindOptions: struct({
+    Propagation: string,
+    NonRecursive: boolean,
+    CreateMountpoint: boolean,
+    ReadOnlyNonRecursive: boolean,
+    ReadOnlyForceRecursive: boolean,
+  }),
   VolumeOptions: struct({ NoCopy: boolean, Labels: mapOf(string), DriverConfig: struct({ Name: string, Options: mapOf(string) }) }),
   TmpfsOptions: struct({ SizeBytes: integer, Mode: integer, Options: listOf(listOf(string)) }),
 });
@@ -134,7 +142,14 @@ const CONTAINER_CONFIG = {
   StdinOnce: boolean,
   Env: listOf(string),
   Cmd: strslice,
-  Healthcheck: struct({ Test: listOf(string), Interval: integer, Timeout: integer, StartPeriod: integer, StartInterval: integer, Retries: integer }),
+  Healthcheck: struct({
+    Test: listOf(string),
+    Interval: integer,
+    Timeout: integer,
+    StartPeriod: integer,
+    StartInterval: integer,
+    Retries: integer,
+  }),
   ArgsEscaped: boolean,
   Image: string,
   Volumes: mapOf(nothing),
@@ -154,7 +169,11 @@ const CONTAINER_CONFIG = {
  * is read by the engine with the same decoder as a create, so it shares the create's model.
  */
 export const ENGINE_MODELS = {
-  ContainerCreate: struct({ ...CONTAINER_CONFIG, HostConfig: HOST_CONFIG, NetworkingConfig: struct({ EndpointsConfig: mapOf(ENDPOINT_SETTINGS) }) }),
+  ContainerCreate: struct({
+    ...CONTAINER_CONFIG,
+    HostConfig: HOST_CONFIG,
+    NetworkingConfig: struct({ EndpointsConfig: mapOf(ENDPOINT_SETTINGS) }),
+  }),
   ContainerUpdate: struct({ ...RESOURCES, RestartPolicy: restartPolicy }),
   ExecCreate: struct({
     User: string,
@@ -194,7 +213,15 @@ export const ENGINE_MODELS = {
   }),
   NetworkConnect: struct({ Container: string, EndpointConfig: ENDPOINT_SETTINGS }),
   NetworkDisconnect: struct({ Container: string, Force: boolean }),
-  Auth: struct({ username: string, password: string, auth: string, email: string, serveraddress: string, identitytoken: string, registrytoken: string }),
+  Auth: struct({
+    username: string,
+    password: string,
+    auth: string,
+    email: string,
+    serveraddress: string,
+    identitytoken: string,
+    registrytoken: string,
+  }),
 } satisfies Record<string, JsonModel>;
 
 export type EngineModelName = keyof typeof ENGINE_MODELS;

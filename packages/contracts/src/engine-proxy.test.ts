@@ -1,4 +1,12 @@
-import { ENGINE_ENDPOINTS, engineRequestHeaders, EngineRequestRefusal, judgeEngineRequest, locateEngineRequest, matchEngineEndpoint, proxyGrantParams } from './engine-proxy';
+import {
+  ENGINE_ENDPOINTS,
+  engineRequestHeaders,
+  EngineRequestRefusal,
+  judgeEngineRequest,
+  locateEngineRequest,
+  matchEngineEndpoint,
+  proxyGrantParams,
+} from './engine-proxy';
 import { DEFAULT_REGISTRIES } from './host-access';
 
 const match = (method: string, path: string) => matchEngineEndpoint(method, path);
@@ -6,7 +14,8 @@ const match = (method: string, path: string) => matchEngineEndpoint(method, path
 describe('the Engine API proxy endpoint map (x-engine-proxy)', () => {
   it('reads every endpoint from the contract with a permission and a kind', () => {
     expect(ENGINE_ENDPOINTS.length).toBeGreaterThan(40);
-    for (const endpoint of ENGINE_ENDPOINTS) expect(['docker:read', 'docker:read-data', 'docker:write', 'docker:exec']).toContain(endpoint.permission);
+    for (const endpoint of ENGINE_ENDPOINTS)
+      expect(['docker:read', 'docker:read-data', 'docker:write', 'docker:exec']).toContain(endpoint.permission);
   });
 
   it('maps _ping without a version prefix and every call with or without one', () => {
@@ -26,7 +35,10 @@ describe('the Engine API proxy endpoint map (x-engine-proxy)', () => {
 
   it('lets an image reference hold slashes and a registry port', () => {
     expect(match('GET', '/v1.41/images/127.0.0.1:5000/team/app:v1/json')).toMatchObject({ path: '/images/{name+}/json' });
-    expect(match('DELETE', '/v1.41/images/127.0.0.1:5000/team/app:v1')).toMatchObject({ path: '/images/{name+}', permission: 'docker:write' });
+    expect(match('DELETE', '/v1.41/images/127.0.0.1:5000/team/app:v1')).toMatchObject({
+      path: '/images/{name+}',
+      permission: 'docker:write',
+    });
   });
 
   it('matches nothing it does not map: swarm, build, plugins, another method', () => {
@@ -55,7 +67,15 @@ describe('the Engine API proxy endpoint map (x-engine-proxy)', () => {
     };
     expect(status('/v1.41/containers/json')).toBe(200);
     expect(status('/v1.47/containers/json')).toBe(200);
-    for (const padded of ['/v0001.41/containers/json', '/v1.041/containers/json', '/v01.41/containers/json', '/v1/containers/json', '/v1.41.0/containers/json', '/v./containers/json', '/v/containers/json']) {
+    for (const padded of [
+      '/v0001.41/containers/json',
+      '/v1.041/containers/json',
+      '/v01.41/containers/json',
+      '/v1/containers/json',
+      '/v1.41.0/containers/json',
+      '/v./containers/json',
+      '/v/containers/json',
+    ]) {
       expect({ padded, status: status(padded) }).toEqual({ padded, status: 400 });
     }
     expect(status('//v1.41/containers/json')).toBe(404);
@@ -66,7 +86,15 @@ describe('the Engine API proxy endpoint map (x-engine-proxy)', () => {
 describe('judging a proxied request', () => {
   const policy = { registries: [...DEFAULT_REGISTRIES, '127.0.0.1'] };
   const judge = (method: string, url: string, body: { contentType?: string; inline?: string; streamed?: boolean } = {}) =>
-    judgeEngineRequest(locateEngineRequest(method, url), { contentType: body.contentType, inline: body.inline === undefined ? undefined : Buffer.from(body.inline), streamed: body.streamed ?? false }, policy);
+    judgeEngineRequest(
+      locateEngineRequest(method, url),
+      {
+        contentType: body.contentType,
+        inline: body.inline === undefined ? undefined : Buffer.from(body.inline),
+        streamed: body.streamed ?? false,
+      },
+      policy,
+    );
   const refusal = (...args: Parameters<typeof judge>) => {
     try {
       judge(...args);
@@ -78,11 +106,21 @@ describe('judging a proxied request', () => {
   };
 
   it('forwards the decoded body serialised again, as JSON, never the bytes or content type sent', () => {
-    const judged = judge('POST', '/v1.41/containers/create?name=a', { contentType: 'text/plain', inline: '{ "Image" : "busybox",\n "Cmd":"sh" }' });
+    const judged = judge('POST', '/v1.41/containers/create?name=a', {
+      contentType: 'text/plain',
+      inline: '{ "Image" : "busybox",\n "Cmd":"sh" }',
+    });
     expect(judged.body?.toString()).toBe('{"Image":"busybox","Cmd":["sh"]}');
     expect(judged.contentType).toBe('application/json');
     expect(judged.access).toEqual([]);
-    expect(engineRequestHeaders(judged, { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '999', authorization: 'Bearer k', 'user-agent': 'Docker-Client/28.2.2' })).toEqual({
+    expect(
+      engineRequestHeaders(judged, {
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': '999',
+        authorization: 'Bearer k',
+        'user-agent': 'Docker-Client/28.2.2',
+      }),
+    ).toEqual({
       'user-agent': 'Docker-Client/28.2.2',
       'content-type': 'application/json',
       'content-length': String(judged.body?.length),
@@ -90,21 +128,33 @@ describe('judging a proxied request', () => {
   });
 
   it('refuses bodies the engine could read otherwise: case variants, duplicates, unknown fields (400 naming the field)', () => {
-    expect(refusal('POST', '/containers/create', { inline: '{"Image":"x","hostconfig":{"privileged":true}}' })).toMatchObject({ status: 400, details: expect.stringContaining('hostconfig') });
-    expect(refusal('POST', '/containers/create', { inline: '{"HostConfig":{},"HostConfig":{"Binds":["/:/h"]}}' }).details).toContain('duplicate');
+    expect(refusal('POST', '/containers/create', { inline: '{"Image":"x","hostconfig":{"privileged":true}}' })).toMatchObject({
+      status: 400,
+      details: expect.stringContaining('hostconfig'),
+    });
+    expect(refusal('POST', '/containers/create', { inline: '{"HostConfig":{},"HostConfig":{"Binds":["/:/h"]}}' }).details).toContain(
+      'duplicate',
+    );
     expect(refusal('POST', '/volumes/create', { inline: '{"Name":"v","driveropts":{"type":"none"}}' }).details).toContain('driveropts');
     expect(refusal('POST', '/containers/create', { inline: 'not json' }).status).toBe(400);
     // The engine's create wrapper also reads HostConfig's fields at the top level: unknown to the model, so refused.
-    expect(refusal('POST', '/containers/create', { inline: '{"Image":"x","Privileged":true,"Binds":["/:/host"]}' }).details).toContain('Privileged');
+    expect(refusal('POST', '/containers/create', { inline: '{"Image":"x","Privileged":true,"Binds":["/:/host"]}' }).details).toContain(
+      'Privileged',
+    );
   });
 
   it('refuses form bodies everywhere, bodies where none is taken, and a streamed body where a JSON one is', () => {
-    expect(refusal('POST', '/images/create?fromImage=busybox', { contentType: 'application/x-www-form-urlencoded', streamed: true })).toMatchObject({ status: 400, details: expect.stringContaining('x-www-form-urlencoded') });
+    expect(
+      refusal('POST', '/images/create?fromImage=busybox', { contentType: 'application/x-www-form-urlencoded', streamed: true }),
+    ).toMatchObject({ status: 400, details: expect.stringContaining('x-www-form-urlencoded') });
     expect(refusal('POST', '/containers/x/start', { contentType: 'Multipart/Form-Data; boundary=x', streamed: true }).status).toBe(400);
     expect(refusal('POST', '/containers/x/start', { inline: '{"HostConfig":{"Privileged":true}}' }).details).toContain('takes no body');
     expect(refusal('POST', '/containers/create', { streamed: true }).status).toBe(400);
     expect(refusal('POST', '/images/create?fromImage=busybox', { streamed: true }).details).toContain('fromSrc=-');
-    expect(judge('POST', '/images/create?fromSrc=-&repo=x', { streamed: true, contentType: 'text/plain' })).toMatchObject({ contentType: 'application/x-tar', access: [] });
+    expect(judge('POST', '/images/create?fromSrc=-&repo=x', { streamed: true, contentType: 'text/plain' })).toMatchObject({
+      contentType: 'application/x-tar',
+      access: [],
+    });
     expect(judge('POST', '/containers/x/start')).toMatchObject({ access: [] });
     expect(judge('POST', '/containers/x/start').contentType).toBeUndefined();
   });
@@ -113,8 +163,12 @@ describe('judging a proxied request', () => {
     expect(refusal('POST', '/images/create?fromSrc=-&fromSrc=http://169.254.169.254/').details).toContain("'fromSrc' given more than once");
     expect(refusal('POST', '/images/create?fromImage=busybox&fromImage=10.0.0.1:5000/x').status).toBe(400);
     expect(judge('POST', '/images/create?fromImage=busybox&tag=latest').path).toBe('/images/create?fromImage=busybox&tag=latest');
-    expect(judge('GET', '/v1.41/containers/json?filters=%7B%22a%22%3A1%7D&x=a%3Bb').path).toBe('/v1.41/containers/json?filters=%7B%22a%22%3A1%7D&x=a%3Bb');
-    expect(judge('POST', '/commit?container=a&changes=ENV+A%3D1&changes=CMD+x').path).toBe('/commit?container=a&changes=ENV+A%3D1&changes=CMD+x');
+    expect(judge('GET', '/v1.41/containers/json?filters=%7B%22a%22%3A1%7D&x=a%3Bb').path).toBe(
+      '/v1.41/containers/json?filters=%7B%22a%22%3A1%7D&x=a%3Bb',
+    );
+    expect(judge('POST', '/commit?container=a&changes=ENV+A%3D1&changes=CMD+x').path).toBe(
+      '/commit?container=a&changes=ENV+A%3D1&changes=CMD+x',
+    );
   });
 
   it('finds host access in an import from a URL and in registries outside the allowlist', () => {

@@ -48,14 +48,16 @@ export const ENGINE_ENDPOINTS: readonly EngineEndpoint[] = (CONTRACT['x-engine-p
 
 function toEndpoint(raw: Record<string, unknown>): EngineEndpoint {
   const where = `x-engine-proxy ${String(raw.method)} ${String(raw.path)}`;
-  if (!PERMISSIONS.includes(raw.permission as Permission)) throw new Error(`contract: ${where} has unknown permission '${String(raw.permission)}'`);
+  if (!PERMISSIONS.includes(raw.permission as Permission))
+    throw new Error(`contract: ${where} has unknown permission '${String(raw.permission)}'`);
   if (!KINDS.includes(raw.kind as EngineEndpointKind)) throw new Error(`contract: ${where} has unknown kind '${String(raw.kind)}'`);
   const hostAccess = raw['host-access'];
   if (hostAccess !== undefined && !HOST_ACCESS_CHECKS.includes(hostAccess as EngineHostAccessCheck)) {
     throw new Error(`contract: ${where} has unknown host-access '${String(hostAccess)}'`);
   }
   const body = raw.body;
-  if (body !== undefined && body !== 'tar' && !isEngineModelName(body)) throw new Error(`contract: ${where} has unknown body '${String(body)}'`);
+  if (body !== undefined && body !== 'tar' && !isEngineModelName(body))
+    throw new Error(`contract: ${where} has unknown body '${String(body)}'`);
   return {
     method: String(raw.method),
     path: String(raw.path),
@@ -76,7 +78,13 @@ const CANONICAL_VERSION = /^\/v(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)$/;
 function patternOf(path: string): RegExp {
   const source = path
     .split('/')
-    .map((segment) => (/^\{\w+\+\}$/.test(segment) ? '([^/]+(?:/[^/]+)*)' : /^\{\w+\}$/.test(segment) ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .map((segment) =>
+      /^\{\w+\+\}$/.test(segment)
+        ? '([^/]+(?:/[^/]+)*)'
+        : /^\{\w+\}$/.test(segment)
+          ? '[^/]+'
+          : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
     .join('/');
   return new RegExp(`^${source}$`);
 }
@@ -114,7 +122,8 @@ export function locateEngineRequest(method: string, url: string): LocatedEngineR
   const queryAt = url.indexOf('?');
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
   const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
-  const notMapped = () => new EngineRequestRefusal(404, 'not found', `${method} ${path} is not an Engine endpoint the gateway maps (contract x-engine-proxy)`);
+  const notMapped = () =>
+    new EngineRequestRefusal(404, 'not found', `${method} ${path} is not an Engine endpoint the gateway maps (contract x-engine-proxy)`);
   if (/%2f/i.test(path) || !path.startsWith('/')) throw notMapped();
   let decoded: string;
   try {
@@ -124,10 +133,20 @@ export function locateEngineRequest(method: string, url: string): LocatedEngineR
   }
   const version = VERSION_SEGMENT.exec(decoded)?.[0];
   if (version !== undefined && !CANONICAL_VERSION.test(version)) {
-    throw new EngineRequestRefusal(400, 'invalid request', `'${version}' is not an API version prefix as the gateway accepts it: /v<major>.<minor> without leading zeros, e.g. /v1.41`);
+    throw new EngineRequestRefusal(
+      400,
+      'invalid request',
+      `'${version}' is not an API version prefix as the gateway accepts it: /v<major>.<minor> without leading zeros, e.g. /v1.41`,
+    );
   }
   const unversioned = version === undefined ? decoded : decoded.slice(version.length);
-  if (unversioned.split('/').slice(1).some((segment) => segment === '' || segment === '.' || segment === '..')) throw notMapped();
+  if (
+    unversioned
+      .split('/')
+      .slice(1)
+      .some((segment) => segment === '' || segment === '.' || segment === '..')
+  )
+    throw notMapped();
   const upper = method.toUpperCase();
   for (const { endpoint, pattern } of MATCHERS) {
     const match = endpoint.method === upper ? pattern.exec(unversioned) : null;
@@ -168,17 +187,24 @@ export interface JudgedEngineRequest {
 /** Media types Go's form parser reads parameters from: a body of these types could carry query parameters past the judge. */
 const FORM_MEDIA_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data'];
 /** Query parameters the judge reads: one value each, so the engine cannot take another than the one judged. */
-const JUDGED_PARAMS: Partial<Record<EngineHostAccessCheck, readonly string[]>> = { 'image-create': ['fromImage', 'fromSrc', 'tag', 'repo'] };
+const JUDGED_PARAMS: Partial<Record<EngineHostAccessCheck, readonly string[]>> = {
+  'image-create': ['fromImage', 'fromSrc', 'tag', 'repo'],
+};
 
 /** Judges one located request: body decoded against its endpoint's model, query and registry checks, the bytes to forward. */
 export function judgeEngineRequest(located: LocatedEngineRequest, body: EngineRequestBody, policy: AccessPolicy): JudgedEngineRequest {
   const { endpoint, query } = located;
   const mediaType = (body.contentType ?? '').split(';')[0].trim().toLowerCase();
   if (FORM_MEDIA_TYPES.includes(mediaType)) {
-    throw new EngineRequestRefusal(400, 'invalid request', `a ${mediaType} body is not accepted: the engine would read parameters from it that the gateway did not judge`);
+    throw new EngineRequestRefusal(
+      400,
+      'invalid request',
+      `a ${mediaType} body is not accepted: the engine would read parameters from it that the gateway did not judge`,
+    );
   }
   for (const param of JUDGED_PARAMS[endpoint.hostAccess ?? 'image-registry'] ?? []) {
-    if (query.getAll(param).length > 1) throw new EngineRequestRefusal(400, 'invalid request', `query parameter '${param}' given more than once`);
+    if (query.getAll(param).length > 1)
+      throw new EngineRequestRefusal(400, 'invalid request', `query parameter '${param}' given more than once`);
   }
   const search = query.toString();
   const path = search === '' ? located.path : `${located.path}?${search}`;
@@ -190,9 +216,15 @@ export function judgeEngineRequest(located: LocatedEngineRequest, body: EngineRe
     }
     return { endpoint, path, access: queryAccess, ...(hasBody ? { contentType: 'application/x-tar' } : {}) };
   }
-  if (body.streamed) throw new EngineRequestRefusal(400, 'invalid request', `${endpoint.method} ${endpoint.path} takes ${endpoint.body ? 'its JSON body whole' : 'no body'}`);
+  if (body.streamed)
+    throw new EngineRequestRefusal(
+      400,
+      'invalid request',
+      `${endpoint.method} ${endpoint.path} takes ${endpoint.body ? 'its JSON body whole' : 'no body'}`,
+    );
   if (!hasBody) return { endpoint, path, access: queryAccess };
-  if (endpoint.body === undefined) throw new EngineRequestRefusal(400, 'invalid request', `${endpoint.method} ${endpoint.path} takes no body`);
+  if (endpoint.body === undefined)
+    throw new EngineRequestRefusal(400, 'invalid request', `${endpoint.method} ${endpoint.path} takes no body`);
   const decoded = decodeBody(endpoint.body, body.inline as Buffer);
   if (decoded === null) return { endpoint, path, access: queryAccess };
   return {
@@ -223,7 +255,10 @@ function queryHostAccess({ endpoint, query, name }: LocatedEngineRequest, policy
     case 'image-create': {
       const fromImage = query.get('fromImage');
       const fromSrc = query.get('fromSrc');
-      const fetched: HostAccess[] = fromSrc !== null && fromSrc !== '-' ? [{ reason: `fromSrc '${fromSrc}' (an image import the engine fetches over the host's network)` }] : [];
+      const fetched: HostAccess[] =
+        fromSrc !== null && fromSrc !== '-'
+          ? [{ reason: `fromSrc '${fromSrc}' (an image import the engine fetches over the host's network)` }]
+          : [];
       return [...fetched, ...(fromImage ? registryAccess('fromImage', registryOf(fromImage), policy) : [])];
     }
     case 'image-registry':
@@ -243,7 +278,12 @@ export function proxyGrantOperation(endpoint: EngineEndpoint): string {
 }
 
 export function proxyGrantParams(judged: Pick<JudgedEngineRequest, 'path' | 'body'>): Record<string, unknown> {
-  return { path: judged.path, body_sha256: createHash('sha256').update(judged.body ?? Buffer.alloc(0)).digest('hex') };
+  return {
+    path: judged.path,
+    body_sha256: createHash('sha256')
+      .update(judged.body ?? Buffer.alloc(0))
+      .digest('hex'),
+  };
 }
 
 /** Request headers the engine reads that are harmless to pass; every other header of the client stays behind. */
@@ -254,7 +294,10 @@ const PASSED_HEADERS = ['user-agent', 'accept'];
  * endpoint's credential header, the content type set by the judge, and the body's length (the
  * judged bytes' own, or the client's for a streamed tar).
  */
-export function engineRequestHeaders(judged: JudgedEngineRequest, given: Readonly<Record<string, string | string[] | undefined>>): Record<string, string> {
+export function engineRequestHeaders(
+  judged: JudgedEngineRequest,
+  given: Readonly<Record<string, string | string[] | undefined>>,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   const names = [...PASSED_HEADERS, ...(judged.endpoint.secretHeader ? [judged.endpoint.secretHeader.toLowerCase()] : [])];
   if (judged.body === undefined && judged.contentType !== undefined) names.push('content-length');

@@ -13,7 +13,12 @@ describe('the reason of a failure known by its status', () => {
   });
 
   it('says whose failure a host row was, where the status alone would blame the gateway', () => {
-    expect([403, 500, 503, 507].map(reasonOfHostStatus)).toEqual(['host_refused', 'engine_error', 'broker_unavailable', 'result_too_large']);
+    expect([403, 500, 503, 507].map(reasonOfHostStatus)).toEqual([
+      'host_refused',
+      'engine_error',
+      'broker_unavailable',
+      'result_too_large',
+    ]);
   });
 
   // Every status an Engine API session may end with before its head: the agent's and the tunnel's.

@@ -23,7 +23,10 @@ function readReasons(contract: Document): Record<ErrorReason, ReasonEntry> {
   const schema = contract.components?.schemas?.ErrorReason as { enum: string[]; 'x-reasons'?: Record<string, ReasonEntry> };
   const reasons = schema['x-reasons'] ?? {};
   const declared = Object.keys(reasons);
-  const differ = [...schema.enum.filter((reason) => !declared.includes(reason)), ...declared.filter((reason) => !schema.enum.includes(reason))];
+  const differ = [
+    ...schema.enum.filter((reason) => !declared.includes(reason)),
+    ...declared.filter((reason) => !schema.enum.includes(reason)),
+  ];
   if (differ.length > 0) throw new Error(`contract: ErrorReason's enum and x-reasons differ on ${differ.join(', ')}`);
   return reasons as Record<ErrorReason, ReasonEntry>;
 }

@@ -1,8 +1,18 @@
-import { HOSTNAME_PATTERN, hostInScope, isHostname, isLabel, labelsMatch, parseScope, parseTarget, targetWithin, TargetSyntaxError } from './grammar';
+import {
+  HOSTNAME_PATTERN,
+  hostInScope,
+  isHostname,
+  isLabel,
+  labelsMatch,
+  parseScope,
+  parseTarget,
+  targetWithin,
+  TargetSyntaxError,
+} from './grammar';
 import { loadContract } from './operations';
 
 describe('the hostname grammar', () => {
-  it('is the pattern of the contract\'s Hostname schema, so gateway, agent, CLI and contract accept the same names', () => {
+  it("is the pattern of the contract's Hostname schema, so gateway, agent, CLI and contract accept the same names", () => {
     const schemas = (loadContract().components as { schemas: Record<string, { pattern?: string; maxLength?: number }> }).schemas;
     expect(schemas.Hostname.pattern).toBe(HOSTNAME_PATTERN);
     expect(schemas.Hostname.maxLength).toBe(63);

@@ -31,10 +31,7 @@ export function isLabel(key: string, value: string): boolean {
 }
 
 export type Target =
-  | { kind: 'host'; hostname: string }
-  | { kind: 'any' }
-  | { kind: 'all' }
-  | { kind: 'labels'; selectors: LabelSelector[] };
+  { kind: 'host'; hostname: string } | { kind: 'any' } | { kind: 'all' } | { kind: 'labels'; selectors: LabelSelector[] };
 
 export interface LabelSelector {
   key: string;
@@ -112,7 +109,9 @@ export function targetWithin(inner: Target, outer: Target): boolean {
   if (outer.kind === 'all' || outer.kind === 'any') return true;
   if (outer.kind === 'host') return inner.kind === 'host' && inner.hostname === outer.hostname;
   if (inner.kind !== 'labels') return false;
-  return outer.selectors.every((wanted) => inner.selectors.some((given) => given.key === wanted.key && segmentsWithin(given.segments, wanted.segments)));
+  return outer.selectors.every((wanted) =>
+    inner.selectors.some((given) => given.key === wanted.key && segmentsWithin(given.segments, wanted.segments)),
+  );
 }
 
 function segmentsWithin(inner: string[], outer: string[]): boolean {

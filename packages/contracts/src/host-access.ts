@@ -36,9 +36,30 @@ const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Security options that only tighten; any other (`seccomp=unconfined`, `apparmor=unconfined`, `label=disable`, …) loosens. */
 const HARMLESS_SECURITY_OPTS = /^no-new-privileges(?:[:=]true)?$/;
 /** Options of a `local` tmpfs volume: sizes, modes and owners of memory the kernel hands out, nothing on disk. */
-const TMPFS_OPTIONS = new Set(['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'noexec', 'exec', 'nosuid', 'suid', 'nodev', 'dev', 'ro', 'rw', 'noatime', 'atime']);
+const TMPFS_OPTIONS = new Set([
+  'size',
+  'mode',
+  'uid',
+  'gid',
+  'nr_inodes',
+  'nr_blocks',
+  'noexec',
+  'exec',
+  'nosuid',
+  'suid',
+  'nodev',
+  'dev',
+  'ro',
+  'rw',
+  'noatime',
+  'atime',
+]);
 /** Bridge driver options that stay inside the bridge the engine makes (no host interface, address or name). */
-const BRIDGE_OPTIONS = new Set(['com.docker.network.bridge.enable_icc', 'com.docker.network.bridge.enable_ip_masquerade', 'com.docker.network.driver.mtu']);
+const BRIDGE_OPTIONS = new Set([
+  'com.docker.network.bridge.enable_icc',
+  'com.docker.network.bridge.enable_ip_masquerade',
+  'com.docker.network.driver.mtu',
+]);
 /** Log drivers that write on the engine's own disk; the others send the logs to an address on the host's network. */
 const LOCAL_LOG_DRIVERS = ['', 'json-file', 'local', 'none'];
 
@@ -112,7 +133,9 @@ function tmpfsOptionsAccess(options: readonly string[], path: string): HostAcces
 
 /** `{"/run": "size=64m,noexec"}`: each tmpfs with tmpfs options only. */
 const tmpfsMap: Rule = (value, path) =>
-  Object.entries(isRecord(value) ? value : {}).flatMap(([target, options]) => tmpfsOptionsAccess(String(options ?? '').split(','), `${path}.${target}`));
+  Object.entries(isRecord(value) ? value : {}).flatMap(([target, options]) =>
+    tmpfsOptionsAccess(String(options ?? '').split(','), `${path}.${target}`),
+  );
 
 /** A named or anonymous volume of the local driver without options, or a tmpfs. */
 const mounts: Rule = (value, path) =>
@@ -121,7 +144,8 @@ const mounts: Rule = (value, path) =>
     if (!isRecord(mount)) return [];
     const type = String(mount.Type ?? '');
     if (type === 'bind' || type === 'npipe') return [hostPathAccess(at, String(mount.Source ?? ''), `${type} mount of`)];
-    if (type !== 'volume' && type !== 'tmpfs') return [{ reason: `${at}.Type ${show(type)} (only volume and tmpfs mounts stay inside the engine)` }];
+    if (type !== 'volume' && type !== 'tmpfs')
+      return [{ reason: `${at}.Type ${show(type)} (only volume and tmpfs mounts stay inside the engine)` }];
     return judgeStruct(mount, at, {
       Type: 'free',
       Source: type === 'volume' ? volumeName : zeroOnly('a tmpfs has no source'),
@@ -132,19 +156,28 @@ const mounts: Rule = (value, path) =>
         judgeStruct(options, optionsPath, {
           SizeBytes: 'free',
           Mode: 'free',
-          Options: (list, listPath) => tmpfsOptionsAccess(listOf(list).map((option) => listOf(option).map(String).join('=')), listPath),
+          Options: (list, listPath) =>
+            tmpfsOptionsAccess(
+              listOf(list).map((option) => listOf(option).map(String).join('=')),
+              listPath,
+            ),
         }),
       VolumeOptions: (options, optionsPath) =>
         judgeStruct(options, optionsPath, {
           NoCopy: 'free',
           Labels: 'free',
-          DriverConfig: (config, configPath) => judgeStruct(config, configPath, { Name: oneOf(['', 'local'], 'a volume plugin runs on the host'), Options: zeroOnly('volume driver options mount on the host') }),
+          DriverConfig: (config, configPath) =>
+            judgeStruct(config, configPath, {
+              Name: oneOf(['', 'local'], 'a volume plugin runs on the host'),
+              Options: zeroOnly('volume driver options mount on the host'),
+            }),
         }),
     });
   });
 
 /** A volume's name (or none: an anonymous volume); anything else is not a volume the engine names. */
-const volumeName: Rule = (value, path) => (isZero(value) || VOLUME_NAME.test(String(value)) ? [] : [{ reason: `${path} ${show(value)} (not a volume name)` }]);
+const volumeName: Rule = (value, path) =>
+  isZero(value) || VOLUME_NAME.test(String(value)) ? [] : [{ reason: `${path} ${show(value)} (not a volume name)` }];
 
 /** A network a container joins by name: any but the host's, or another container's namespace. */
 function networkNameAccess(name: string, path: string): HostAccess[] {
@@ -216,8 +249,13 @@ const HOST_CONFIG_RULES: Readonly<Record<string, Rule>> = {
   Runtime: oneOf(['', 'runc'], 'another OCI runtime'),
   Isolation: oneOf(['', 'default'], 'another isolation'),
   VolumeDriver: oneOf(['', 'local'], 'a volume plugin runs on the host'),
-  OomScoreAdj: (value, path) => (typeof value === 'number' && value < 0 ? [{ reason: `${path} ${value} (shields the container from the host's OOM killer)` }] : []),
-  LogConfig: (value, path) => judgeStruct(value, path, { Type: oneOf(LOCAL_LOG_DRIVERS, "a log driver that sends to an address on the host's network"), Config: 'free' }),
+  OomScoreAdj: (value, path) =>
+    typeof value === 'number' && value < 0 ? [{ reason: `${path} ${value} (shields the container from the host's OOM killer)` }] : [],
+  LogConfig: (value, path) =>
+    judgeStruct(value, path, {
+      Type: oneOf(LOCAL_LOG_DRIVERS, "a log driver that sends to an address on the host's network"),
+      Config: 'free',
+    }),
   ContainerIDFile: 'free',
   PortBindings: 'free',
   RestartPolicy: 'free',
@@ -255,7 +293,8 @@ const ENDPOINT_RULES: Readonly<Record<string, Rule>> = {
 };
 
 function containerCreateAccess(body: Body): HostAccess[] {
-  const endpoints = isRecord(body.NetworkingConfig) && isRecord(body.NetworkingConfig.EndpointsConfig) ? body.NetworkingConfig.EndpointsConfig : {};
+  const endpoints =
+    isRecord(body.NetworkingConfig) && isRecord(body.NetworkingConfig.EndpointsConfig) ? body.NetworkingConfig.EndpointsConfig : {};
   return [
     ...judgeStruct(body.HostConfig, 'HostConfig', HOST_CONFIG_RULES),
     ...Object.entries(endpoints).flatMap(([network, settings]) => {
@@ -287,11 +326,21 @@ const NETWORK_CREATE_RULES: Readonly<Record<string, Rule>> = {
   Scope: oneOf(['', 'local'], 'a swarm scope'),
   Options: (value, path) => {
     const options = isRecord(value) ? Object.keys(value).filter((key) => !BRIDGE_OPTIONS.has(key)) : [];
-    return options.length === 0 ? [] : [{ reason: `${path} ${show(options)} (driver options naming host interfaces, addresses or bridges)` }];
+    return options.length === 0
+      ? []
+      : [{ reason: `${path} ${show(options)} (driver options naming host interfaces, addresses or bridges)` }];
   },
-  IPAM: (value, path) => judgeStruct(value, path, { Driver: oneOf(['', 'default'], 'an IPAM plugin runs on the host'), Options: zeroOnly('IPAM driver options'), Config: 'free' }),
+  IPAM: (value, path) =>
+    judgeStruct(value, path, {
+      Driver: oneOf(['', 'default'], 'an IPAM plugin runs on the host'),
+      Options: zeroOnly('IPAM driver options'),
+      Config: 'free',
+    }),
   Ingress: zeroOnly('a swarm ingress network'),
-  ConfigFrom: (value, path) => (isRecord(value) && !isZero(value.Network) ? [{ reason: `${path} ${show(value)} (another network's configuration, maybe a host interface's)` }] : []),
+  ConfigFrom: (value, path) =>
+    isRecord(value) && !isZero(value.Network)
+      ? [{ reason: `${path} ${show(value)} (another network's configuration, maybe a host interface's)` }]
+      : [],
   Name: 'free',
   CheckDuplicate: 'free',
   EnableIPv4: 'free',
@@ -304,7 +353,11 @@ const NETWORK_CREATE_RULES: Readonly<Record<string, Rule>> = {
 
 const EXEC_CREATE_RULES: Readonly<Record<string, Rule>> = {
   Privileged: zeroOnly('every device and capability of the host'),
-  ...Object.fromEntries(['User', 'Tty', 'ConsoleSize', 'AttachStdin', 'AttachStderr', 'AttachStdout', 'Detach', 'DetachKeys', 'Env', 'WorkingDir', 'Cmd'].map((field) => [field, 'free' as const])),
+  ...Object.fromEntries(
+    ['User', 'Tty', 'ConsoleSize', 'AttachStdin', 'AttachStderr', 'AttachStdout', 'Detach', 'DetachKeys', 'Env', 'WorkingDir', 'Cmd'].map(
+      (field) => [field, 'free' as const],
+    ),
+  ),
 };
 
 /** How each Engine body model reaches the host. */
@@ -390,7 +443,9 @@ export function nodeOperationHostAccess(operation: string, params: Record<string
 
 /** The host paths `access` exposes that lie outside every prefix of `allowed` (absolute paths; `..` resolved). */
 export function hostPathsOutside(access: readonly HostAccess[], allowed: readonly string[]): string[] {
-  return access.flatMap(({ hostPath }) => (hostPath !== undefined && !allowed.some((prefix) => isInside(hostPath, prefix)) ? [hostPath] : []));
+  return access.flatMap(({ hostPath }) =>
+    hostPath !== undefined && !allowed.some((prefix) => isInside(hostPath, prefix)) ? [hostPath] : [],
+  );
 }
 
 function isInside(path: string, prefix: string): boolean {

@@ -86,11 +86,20 @@ export function agentImports(hostname: string): AgentImport[] {
   const consumer = agentConsumerName(hostname);
   const consumerInfo = `CONSUMER.INFO.${stream}.${consumer}`;
   return [
-    { kind: 'service', subject: `$JS.API.${consumerInfo}`, as: `${AGENT_JETSTREAM_API_PREFIX}.${consumerInfo}`, reason: 'binds to the push consumer the gateway made for it (and learns it was accepted)' },
+    {
+      kind: 'service',
+      subject: `$JS.API.${consumerInfo}`,
+      as: `${AGENT_JETSTREAM_API_PREFIX}.${consumerInfo}`,
+      reason: 'binds to the push consumer the gateway made for it (and learns it was accepted)',
+    },
     { kind: 'service', subject: `$JS.ACK.${stream}.${consumer}.>`, reason: 'acks (naks, terms) its own deliveries' },
     { kind: 'service', subject: kvSubject(RESULTS_BUCKET, resultKey('*', hostname)), reason: 'claims and writes its own result rows' },
     { kind: 'service', subject: kvSubject(AGENTS_BUCKET, hostname), reason: 'its heartbeat record in the registry' },
-    { kind: 'service', subject: earlyRowSubject('*', hostname), reason: 'announces its rows to the waiting gateway before the durable write' },
+    {
+      kind: 'service',
+      subject: earlyRowSubject('*', hostname),
+      reason: 'announces its rows to the waiting gateway before the durable write',
+    },
     { kind: 'service', subject: streamSubject('*', hostname), reason: 'the chunks of its streamed jobs' },
     { kind: 'service', subject: secretSubject('*', hostname), reason: "asks the gateway for its job's credential" },
     { kind: 'service', subject: uploadSubject('*', hostname), reason: "reads its job's upload from the gateway, chunk by chunk" },
@@ -127,7 +136,9 @@ export function agentPermissions(hostname: string): SubjectPermissions {
   const inbox = `${agentInboxPrefix(hostname)}.>`;
   return {
     publish: { allow: imports.filter((item) => item.kind === 'service').map(seen) },
-    subscribe: { allow: [inbox, ...imports.filter((item) => item.kind === 'stream' && !seen(item).startsWith(agentInboxPrefix(hostname))).map(seen)] },
+    subscribe: {
+      allow: [inbox, ...imports.filter((item) => item.kind === 'stream' && !seen(item).startsWith(agentInboxPrefix(hostname))).map(seen)],
+    },
   };
 }
 

@@ -20,16 +20,31 @@ const contract = loadContract() as {
 /** The operation's parameters as the contract declares them (path-level and its own, references resolved). */
 function parametersOf(path: string, method: string): Parameter[] {
   const item = contract.paths[path];
-  return [...(item.parameters ?? []), ...(item[method].parameters ?? [])].map((param) => (param.$ref ? contract.components.parameters[param.$ref.split('/').at(-1) as string] : param));
+  return [...(item.parameters ?? []), ...(item[method].parameters ?? [])].map((param) =>
+    param.$ref ? contract.components.parameters[param.$ref.split('/').at(-1) as string] : param,
+  );
 }
 
 function offersEventStream(path: string, method: string): boolean {
-  return Object.entries(contract.paths[path][method].responses).some(([status, response]) => /^2/.test(status) && response.content?.['text/event-stream'] !== undefined);
+  return Object.entries(contract.paths[path][method].responses).some(
+    ([status, response]) => /^2/.test(status) && response.content?.['text/event-stream'] !== undefined,
+  );
 }
 
 /** A one-operation document for the load-time checks. */
-function documentWith(extensions: Record<string, unknown>, responses: Operation['responses'], parameters: Parameter[] = []): Record<string, unknown> {
-  const op = { operationId: 'docker.container.logs', 'x-permission': 'docker:read', 'x-mutating': false, parameters, responses, ...extensions };
+function documentWith(
+  extensions: Record<string, unknown>,
+  responses: Operation['responses'],
+  parameters: Parameter[] = [],
+): Record<string, unknown> {
+  const op = {
+    operationId: 'docker.container.logs',
+    'x-permission': 'docker:read',
+    'x-mutating': false,
+    parameters,
+    responses,
+    ...extensions,
+  };
   return { paths: { '/node/{target}/container/docker/{id}/logs': { get: op } }, components: {} };
 }
 
@@ -45,7 +60,12 @@ describe('per-operation facts read from the contract', () => {
       expect({ name: op.name, type: param?.schema?.type }).toEqual({ name: op.name, type: 'boolean' });
     }
     expect(OPERATIONS.filter((op) => op.streamSwitch !== undefined).length).toBe(switchable.length);
-    expect(OPERATIONS.filter((op) => op.alwaysStreams).map((op) => op.name)).toEqual(['docker.system.events', 'feed.job', 'feed.jobs', 'feed.agents']);
+    expect(OPERATIONS.filter((op) => op.alwaysStreams).map((op) => op.name)).toEqual([
+      'docker.system.events',
+      'feed.job',
+      'feed.jobs',
+      'feed.agents',
+    ]);
   });
 
   it('decides streaming from the switch: logs with follow=true, events always, pull with progress, inspect never', () => {
@@ -98,16 +118,25 @@ describe('per-operation facts read from the contract', () => {
 
   it('refuses at load a switchable stream without x-stream-switch, or a switch that is not a boolean query parameter', () => {
     expect(() => readOperations(documentWith({}, JSON_OR_STREAM, [FOLLOW]))).toThrow(/has no x-stream-switch/);
-    expect(() => readOperations(documentWith({ 'x-stream-switch': 'tail' }, JSON_OR_STREAM, [FOLLOW]))).toThrow(/'tail' is not a boolean query parameter/);
-    expect(() => readOperations(documentWith({ 'x-stream-switch': 'follow' }, JSON_OR_STREAM, [{ ...FOLLOW, schema: { type: 'string' } }]))).toThrow(/not a boolean/);
-    expect(() => readOperations(documentWith({ 'x-stream-switch': 'follow' }, { '200': { content: { 'application/json': {} } } }, [FOLLOW]))).toThrow(/never answers/);
+    expect(() => readOperations(documentWith({ 'x-stream-switch': 'tail' }, JSON_OR_STREAM, [FOLLOW]))).toThrow(
+      /'tail' is not a boolean query parameter/,
+    );
+    expect(() =>
+      readOperations(documentWith({ 'x-stream-switch': 'follow' }, JSON_OR_STREAM, [{ ...FOLLOW, schema: { type: 'string' } }])),
+    ).toThrow(/not a boolean/);
+    expect(() =>
+      readOperations(documentWith({ 'x-stream-switch': 'follow' }, { '200': { content: { 'application/json': {} } } }, [FOLLOW])),
+    ).toThrow(/never answers/);
     expect(readOperations(documentWith({ 'x-stream-switch': 'follow' }, JSON_OR_STREAM, [FOLLOW]))[0].streamSwitch).toBe('follow');
   });
 
   it('refuses at load an x-secret-header that is not a header parameter of the operation', () => {
     const json = { '200': { content: { 'application/json': {} } } };
     expect(() => readOperations(documentWith({ 'x-secret-header': 'X-Registry-Auth' }, json))).toThrow(/is not a header parameter/);
-    expect(readOperations(documentWith({ 'x-secret-header': 'x-registry-auth' }, json, [{ name: 'X-Registry-Auth', in: 'header' }]))[0].secretHeader).toBe('X-Registry-Auth');
+    expect(
+      readOperations(documentWith({ 'x-secret-header': 'x-registry-auth' }, json, [{ name: 'X-Registry-Auth', in: 'header' }]))[0]
+        .secretHeader,
+    ).toBe('X-Registry-Auth');
   });
 });
 
@@ -117,11 +146,15 @@ describe('file bodies and file answers (README "File transfers")', () => {
       ['docker.container.archive-put', 'application/x-tar'],
       ['docker.image.load', 'application/x-tar'],
     ]);
-    expect(OPERATIONS.filter((op) => op.downloadMediaType).map((op) => op.name).sort()).toEqual(['docker.container.archive-get', 'docker.container.export', 'docker.image.save']);
+    expect(
+      OPERATIONS.filter((op) => op.downloadMediaType)
+        .map((op) => op.name)
+        .sort(),
+    ).toEqual(['docker.container.archive-get', 'docker.container.export', 'docker.image.save']);
     expect(operationSpec('docker.container.commit').uploadMediaType).toBeUndefined();
   });
 
-  it('refuses a file answer offered next to JSON (an answer holds one host\'s file or rows, never either)', () => {
+  it("refuses a file answer offered next to JSON (an answer holds one host's file or rows, never either)", () => {
     const both = documentWith({}, { '200': { content: { 'application/x-tar': {} } }, '202': { content: { 'application/json': {} } } });
     expect(() => readOperations(both)).toThrow(/answers with application\/x-tar, so every success answer must be only that/);
   });

@@ -179,7 +179,8 @@ function readUploadMediaType(name: string, requestBody: { content?: Record<strin
   const types = Object.keys(requestBody?.content ?? {});
   const files = types.filter((type) => FILE_MEDIA_TYPES.includes(type));
   if (files.length === 0) return undefined;
-  if (types.length !== 1) throw new Error(`contract: ${name}'s request body is a file (${files.join(', ')}) and may have no other media type`);
+  if (types.length !== 1)
+    throw new Error(`contract: ${name}'s request body is a file (${files.join(', ')}) and may have no other media type`);
   return files[0];
 }
 
@@ -188,7 +189,9 @@ function readDownloadMediaType(name: string, media: string[][]): string | undefi
   const files = media.flat().filter((type) => FILE_MEDIA_TYPES.includes(type));
   if (files.length === 0) return undefined;
   if (!media.every((types) => types.length === 1 && types[0] === files[0])) {
-    throw new Error(`contract: ${name} answers with ${files[0]}, so every success answer must be only that (no ${JSON_MEDIA}, no ${EVENT_STREAM}, no async 202)`);
+    throw new Error(
+      `contract: ${name} answers with ${files[0]}, so every success answer must be only that (no ${JSON_MEDIA}, no ${EVENT_STREAM}, no async 202)`,
+    );
   }
   return files[0];
 }
@@ -202,22 +205,34 @@ function optional<K extends string, V>(key: K, value: V | undefined): Partial<Re
  * operation that may answer with a stream but need not must name one; one
  * that always streams, or never, must not.
  */
-function readStreamSwitch(name: string, value: unknown, params: ParameterObject[], streaming: { alwaysStreams: boolean; canStream: boolean }): string | undefined {
+function readStreamSwitch(
+  name: string,
+  value: unknown,
+  params: ParameterObject[],
+  streaming: { alwaysStreams: boolean; canStream: boolean },
+): string | undefined {
   const switchable = streaming.canStream && !streaming.alwaysStreams;
   if (value === undefined) {
     if (switchable) throw new Error(`contract: ${name} may answer with text/event-stream but has no x-stream-switch`);
     return undefined;
   }
-  if (!switchable) throw new Error(`contract: ${name} has x-stream-switch but ${streaming.alwaysStreams ? 'always' : 'never'} answers with text/event-stream`);
+  if (!switchable)
+    throw new Error(
+      `contract: ${name} has x-stream-switch but ${streaming.alwaysStreams ? 'always' : 'never'} answers with text/event-stream`,
+    );
   const param = params.find((candidate) => candidate.in === 'query' && candidate.name === value);
-  if (param?.schema?.type !== 'boolean') throw new Error(`contract: ${name}'s x-stream-switch '${String(value)}' is not a boolean query parameter of it`);
+  if (param?.schema?.type !== 'boolean')
+    throw new Error(`contract: ${name}'s x-stream-switch '${String(value)}' is not a boolean query parameter of it`);
   return param.name;
 }
 
 /** `x-secret-header` names a header parameter of the operation. */
 function readSecretHeader(name: string, value: unknown, params: ParameterObject[]): string | undefined {
   if (value === undefined) return undefined;
-  const header = typeof value === 'string' ? params.find((param) => param.in === 'header' && param.name.toLowerCase() === value.toLowerCase()) : undefined;
+  const header =
+    typeof value === 'string'
+      ? params.find((param) => param.in === 'header' && param.name.toLowerCase() === value.toLowerCase())
+      : undefined;
   if (!header) throw new Error(`contract: ${name}'s x-secret-header '${String(value)}' is not a header parameter of it`);
   return header.name;
 }
@@ -340,7 +355,9 @@ const TYPED_CONTROL_PARAMS = [
 ] as const;
 type ControlParam = (typeof TYPED_CONTROL_PARAMS)[number];
 if (TYPED_CONTROL_PARAMS.length !== JOB_CONTROL_PARAMS.size || !TYPED_CONTROL_PARAMS.every((param) => JOB_CONTROL_PARAMS.has(param))) {
-  throw new Error(`contract: the x-job-control parameters are ${[...JOB_CONTROL_PARAMS].join(', ')}, the types expect ${TYPED_CONTROL_PARAMS.join(', ')}`);
+  throw new Error(
+    `contract: the x-job-control parameters are ${[...JOB_CONTROL_PARAMS].join(', ')}, the types expect ${TYPED_CONTROL_PARAMS.join(', ')}`,
+  );
 }
 
 type PathOf<Op> = Op extends { parameters: { path: infer P } } ? Omit<P, ControlParam> : unknown;

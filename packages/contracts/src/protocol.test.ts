@@ -34,7 +34,7 @@ describe('job shards', () => {
 });
 
 describe('KV names', () => {
-  it('names a bucket\'s stream and key subjects as the NATS server lays them out', () => {
+  it("names a bucket's stream and key subjects as the NATS server lays them out", () => {
     expect(kvStreamName(RESULTS_BUCKET)).toBe('KV_fleet_results');
     expect(kvSubject(RESULTS_BUCKET, resultKey('j1', 'web-01'))).toBe('$KV.fleet_results.j1.web-01');
     expect(kvKeyOf(RESULTS_BUCKET, '$KV.fleet_results.j1.web-01')).toBe('j1.web-01');

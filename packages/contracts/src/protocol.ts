@@ -331,10 +331,7 @@ export type RolloutWave = components['schemas']['RolloutWave'];
 export type WaveState = RolloutWave['state'];
 
 /** What a host's agent checks after its step before the host counts as passed (`health`, `health_cmd`). */
-export type HealthGate =
-  | { check: 'running'; delay_seconds: number }
-  | { check: 'healthy' }
-  | { check: 'exec'; cmd: string[] };
+export type HealthGate = { check: 'running'; delay_seconds: number } | { check: 'healthy' } | { check: 'exec'; cmd: string[] };
 
 /** The stored job: fixed at creation (but the `reruns` it gains), rows live beside it in RESULTS_BUCKET; a rollout's progress is stored again as it goes. */
 export interface JobRecord {
@@ -492,7 +489,11 @@ export interface ProxyAbort {
 /** One frame: its kind in the first byte, the payload after it. */
 export function encodeProxyFrame(kind: ProxyFrameKind, payload?: Uint8Array | string | object): Uint8Array {
   const bytes =
-    payload === undefined ? Buffer.alloc(0) : payload instanceof Uint8Array ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
+    payload === undefined
+      ? Buffer.alloc(0)
+      : payload instanceof Uint8Array
+        ? payload
+        : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
   const frame = Buffer.allocUnsafe(bytes.length + 1);
   frame[0] = kind;
   frame.set(bytes, 1);

@@ -20,7 +20,11 @@ export type SuccessBody<N extends OperationName> = {
 export type NodeResult<N extends NodeOperationName> = Exclude<SuccessBody<N>, JobAccepted>;
 
 /** One row of `NodeResult<N>`: the contract's HostResult with operation `N`'s own fields (just HostResult for an operation that only streams). */
-export type NodeRow<N extends NodeOperationName> = [NodeResult<N>] extends [never] ? HostResult : NodeResult<N> extends { results: Array<infer R> } ? R : HostResult;
+export type NodeRow<N extends NodeOperationName> = [NodeResult<N>] extends [never]
+  ? HostResult
+  : NodeResult<N> extends { results: Array<infer R> }
+    ? R
+    : HostResult;
 
 /** `T` without its index signature: only the fields the contract names. */
 type Named<T> = { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };

@@ -22,7 +22,11 @@ describe('runDaemon', () => {
   it('logs an unhandled rejection as a fatal structured line and exits 1', () => {
     const run = runScript("setTimeout(() => { Promise.reject(new Error('lost promise')); }, 10);");
     expect(run.status).toBe(1);
-    const fatal = run.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)).find((entry) => entry.level === 60);
+    const fatal = run.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+      .find((entry) => entry.level === 60);
     expect(fatal).toMatchObject({ msg: 'unhandled rejection', service: 'test-daemon', err: { message: 'lost promise' } });
   });
 
@@ -33,7 +37,9 @@ describe('runDaemon', () => {
   });
 
   it('exits 78 with the reason on stderr when the configuration is bad', () => {
-    const run = runScript(`const { ConfigError } = require(${JSON.stringify(join(__dirname, 'config'))}); throw new ConfigError('FLEET_X must be a number');`);
+    const run = runScript(
+      `const { ConfigError } = require(${JSON.stringify(join(__dirname, 'config'))}); throw new ConfigError('FLEET_X must be a number');`,
+    );
     expect(run.status).toBe(78);
     expect(run.stderr).toContain('test-daemon: FLEET_X must be a number');
   });

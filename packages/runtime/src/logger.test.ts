@@ -9,7 +9,10 @@ describe('createLogger', () => {
   it("writes no credential header the contract names, nor a bare secret, whatever the call's fields", () => {
     const out = captured();
     const log = createLogger('test', 'info', out);
-    log.info({ headers: { authorization: 'Bearer key-123', 'x-api-key': 'key-456', 'x-registry-auth': 'cred-789', accept: 'text/plain' } }, 'request');
+    log.info(
+      { headers: { authorization: 'Bearer key-123', 'x-api-key': 'key-456', 'x-registry-auth': 'cred-789', accept: 'text/plain' } },
+      'request',
+    );
     log.info({ authorization: 'Bearer key-abc', secret: 'sec-def', registry: { password: 'pw-ghi' } }, 'other');
     const text = out.lines.join('');
     for (const leaked of ['key-123', 'key-456', 'cred-789', 'key-abc', 'sec-def', 'pw-ghi']) expect(text).not.toContain(leaked);

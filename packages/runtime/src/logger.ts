@@ -2,12 +2,7 @@ import { credentialHeaders } from '@fleet/contracts/credentials';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /** Where a credential could sit in a log call's fields: a request's headers (the contract names them), or a bare secret. */
-const REDACTED_PATHS = [
-  'authorization',
-  ...credentialHeaders().map((header) => `headers["${header}"]`),
-  '*.password',
-  'secret',
-];
+const REDACTED_PATHS = ['authorization', ...credentialHeaders().map((header) => `headers["${header}"]`), '*.password', 'secret'];
 
 /**
  * Structured JSON logs to stdout (or `destination`); callers add `job_id`, `hostname` and `target` through child loggers.
@@ -15,7 +10,11 @@ const REDACTED_PATHS = [
  * thread (an asynchronous fs.write when stdout is a file), one cross-thread handoff per line — per call in the
  * gateway, per job in an agent. Node writes stdout synchronously to pipes and files on Linux anyway.
  */
-export function createLogger(service: string, level = process.env.FLEET_LOG_LEVEL ?? 'info', destination: DestinationStream = pino.destination({ fd: 1, sync: true })): Logger {
+export function createLogger(
+  service: string,
+  level = process.env.FLEET_LOG_LEVEL ?? 'info',
+  destination: DestinationStream = pino.destination({ fd: 1, sync: true }),
+): Logger {
   const options: LoggerOptions = {
     name: service,
     level,

@@ -15,7 +15,8 @@ export function createCollectors(opts: { prefix: string; processMetrics: boolean
   // Process metrics (CPU, memory, event loop lag, GC) once per process, not once per agent. The event
   // loop's delay is sampled every 100 ms, not prom-client's default 10 ms: a timer that woke every
   // idle gateway and agent 100 times a second, for a histogram scraped every few seconds.
-  if (opts.processMetrics) collectDefaultMetrics({ register: collectors, prefix: opts.prefix, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  if (opts.processMetrics)
+    collectDefaultMetrics({ register: collectors, prefix: opts.prefix, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   return collectors;
 }
 
@@ -30,7 +31,11 @@ export interface NatsLink {
  */
 export function trackNats(nc: NatsConnection, collectors: Registry, prefix: string): NatsLink {
   let up = !nc.isClosed();
-  const reconnects = new Counter({ name: `${prefix}nats_reconnects_total`, help: 'Reconnects to NATS since start', registers: [collectors] });
+  const reconnects = new Counter({
+    name: `${prefix}nats_reconnects_total`,
+    help: 'Reconnects to NATS since start',
+    registers: [collectors],
+  });
   new Gauge({
     name: `${prefix}nats_connected`,
     help: '1 while the NATS connection is up, 0 while it is down or reconnecting',
@@ -57,8 +62,19 @@ export const JOB_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 /** `<prefix>jobs_total{operation,status}` and `<prefix>job_duration_seconds{operation}`, as gateway and agent both keep them. */
 export function jobSeries(collectors: Registry, prefix: string, help: { jobs: string; duration: string }) {
   return {
-    jobs: new Counter({ name: `${prefix}jobs_total`, help: help.jobs, labelNames: ['operation', 'status'] as const, registers: [collectors] }),
-    duration: new Histogram({ name: `${prefix}job_duration_seconds`, help: help.duration, labelNames: ['operation'] as const, buckets: JOB_DURATION_BUCKETS, registers: [collectors] }),
+    jobs: new Counter({
+      name: `${prefix}jobs_total`,
+      help: help.jobs,
+      labelNames: ['operation', 'status'] as const,
+      registers: [collectors],
+    }),
+    duration: new Histogram({
+      name: `${prefix}job_duration_seconds`,
+      help: help.duration,
+      labelNames: ['operation'] as const,
+      buckets: JOB_DURATION_BUCKETS,
+      registers: [collectors],
+    }),
   };
 }
 
@@ -81,7 +97,11 @@ export interface GrafanaDashboard {
  * The `fleet_*` series a dashboard queries that are this process's (`owns`), and those of them a scrape
  * of `collectors` would not show: a dashboard naming a series nobody exports draws an empty panel.
  */
-export async function dashboardSeriesMissing(dashboard: GrafanaDashboard, collectors: Registry, owns: (series: string) => boolean): Promise<{ queried: string[]; missing: string[] }> {
+export async function dashboardSeriesMissing(
+  dashboard: GrafanaDashboard,
+  collectors: Registry,
+  owns: (series: string) => boolean,
+): Promise<{ queried: string[]; missing: string[] }> {
   const exprs = dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr);
   const queried = [...new Set(exprs.flatMap((expr) => expr.match(/\bfleet_[a-z0-9_]+/g) ?? []))].filter(owns);
   const exported = await scrapedSeriesNames(collectors);

@@ -1,5 +1,15 @@
 import { agentImports } from '@fleet/contracts/nats-permissions';
-import { agentAccountJwt, agentUserJwt, credsFileContent, newAccountKey, newOperatorKey, newUserKey, signClaims, userJwtOfCreds, verifiedClaims } from './nats-identity';
+import {
+  agentAccountJwt,
+  agentUserJwt,
+  credsFileContent,
+  newAccountKey,
+  newOperatorKey,
+  newUserKey,
+  signClaims,
+  userJwtOfCreds,
+  verifiedClaims,
+} from './nats-identity';
 
 const keys = { accountSigner: newOperatorKey(), gatewayAccount: newAccountKey(), userSigner: newAccountKey() };
 const account = newAccountKey().getPublicKey();
@@ -12,7 +22,11 @@ describe('NATS JWTs', () => {
     expect(imports.map((item) => item.subject)).toEqual(agentImports('web-01').map((item) => item.subject));
     for (const item of imports) {
       const activation = verifiedClaims(item.token);
-      expect(activation).toMatchObject({ iss: keys.gatewayAccount.getPublicKey(), sub: account, nats: { type: 'activation', subject: item.subject } });
+      expect(activation).toMatchObject({
+        iss: keys.gatewayAccount.getPublicKey(),
+        sub: account,
+        nats: { type: 'activation', subject: item.subject },
+      });
       expect(item.account).toBe(keys.gatewayAccount.getPublicKey());
     }
     expect(claims.nats.signing_keys).toEqual([keys.userSigner.getPublicKey()]);
@@ -22,13 +36,19 @@ describe('NATS JWTs', () => {
   it("issues an agent's user for the public key it sent, in its account, signed by the users' signer", () => {
     const user = newUserKey();
     const claims = verifiedClaims(agentUserJwt(keys.userSigner, { hostname: 'web-01', account }, user.getPublicKey()));
-    expect(claims).toMatchObject({ iss: keys.userSigner.getPublicKey(), sub: user.getPublicKey(), nats: { type: 'user', issuer_account: account } });
+    expect(claims).toMatchObject({
+      iss: keys.userSigner.getPublicKey(),
+      sub: user.getPublicKey(),
+      nats: { type: 'user', issuer_account: account },
+    });
   });
 
   it('refuses a JWT whose claims were changed after signing, or signed by another key than its issuer', () => {
     const jwt = signClaims(keys.userSigner, newUserKey().getPublicKey(), 'agent-web-01', { type: 'user', version: 2 });
     const [header, payload, signature] = jwt.split('.');
-    const changed = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), name: 'agent-web-02' })).toString('base64url');
+    const changed = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), name: 'agent-web-02' }),
+    ).toString('base64url');
     expect(() => verifiedClaims(`${header}.${changed}.${signature}`)).toThrow('bad JWT signature');
     const foreign = signClaims(newAccountKey(), 'U', 'x', { type: 'user', version: 2 }).split('.');
     expect(() => verifiedClaims(`${header}.${payload}.${foreign[2]}`)).toThrow('bad JWT signature');

@@ -41,7 +41,8 @@ export function verifiedClaims(jwt: string): Claims {
   const [header, payload, signature, ...rest] = jwt.split('.');
   if (header !== HEADER || !payload || !signature || rest.length > 0) throw new Error('not a NATS JWT');
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Claims;
-  if (!fromPublic(claims.iss).verify(Buffer.from(`${header}.${payload}`), Buffer.from(signature, 'base64url'))) throw new Error('bad JWT signature');
+  if (!fromPublic(claims.iss).verify(Buffer.from(`${header}.${payload}`), Buffer.from(signature, 'base64url')))
+    throw new Error('bad JWT signature');
   return claims;
 }
 
@@ -90,14 +91,32 @@ export function newOperatorKey(): KeyPair {
 const UNLIMITED = -1;
 const NO_JETSTREAM = { mem_storage: 0, disk_storage: 0, streams: 0, consumer: 0 };
 const UNLIMITED_JETSTREAM = { mem_storage: UNLIMITED, disk_storage: UNLIMITED, streams: UNLIMITED, consumer: UNLIMITED };
-const ACCOUNT_LIMITS = { subs: UNLIMITED, data: UNLIMITED, payload: UNLIMITED, imports: UNLIMITED, exports: UNLIMITED, wildcards: true, conn: UNLIMITED, leaf: UNLIMITED };
+const ACCOUNT_LIMITS = {
+  subs: UNLIMITED,
+  data: UNLIMITED,
+  payload: UNLIMITED,
+  imports: UNLIMITED,
+  exports: UNLIMITED,
+  wildcards: true,
+  conn: UNLIMITED,
+  leaf: UNLIMITED,
+};
 
 export function operatorJwt(operator: KeyPair, signingKey: KeyPair, systemAccount: string): string {
-  return signClaims(operator, operator.getPublicKey(), 'fleet', { type: 'operator', version: 2, signing_keys: [signingKey.getPublicKey()], system_account: systemAccount });
+  return signClaims(operator, operator.getPublicKey(), 'fleet', {
+    type: 'operator',
+    version: 2,
+    signing_keys: [signingKey.getPublicKey()],
+    system_account: systemAccount,
+  });
 }
 
 export function systemAccountJwt(signingKey: KeyPair, account: KeyPair): string {
-  return signClaims(signingKey, account.getPublicKey(), SYSTEM_ACCOUNT, { type: 'account', version: 2, limits: { ...ACCOUNT_LIMITS, ...NO_JETSTREAM } });
+  return signClaims(signingKey, account.getPublicKey(), SYSTEM_ACCOUNT, {
+    type: 'account',
+    version: 2,
+    limits: { ...ACCOUNT_LIMITS, ...NO_JETSTREAM },
+  });
 }
 
 /**
@@ -107,7 +126,12 @@ export function systemAccountJwt(signingKey: KeyPair, account: KeyPair): string 
  */
 export function gatewayAccountJwt(signingKey: KeyPair, account: KeyPair): string {
   const exports = agentExports().map((item) => ({ name: item.subject, subject: item.subject, type: item.kind, token_req: true }));
-  return signClaims(signingKey, account.getPublicKey(), GATEWAY_ACCOUNT, { type: 'account', version: 2, exports, limits: { ...ACCOUNT_LIMITS, ...UNLIMITED_JETSTREAM } });
+  return signClaims(signingKey, account.getPublicKey(), GATEWAY_ACCOUNT, {
+    type: 'account',
+    version: 2,
+    exports,
+    limits: { ...ACCOUNT_LIMITS, ...UNLIMITED_JETSTREAM },
+  });
 }
 
 export interface AgentAccount {
@@ -123,14 +147,22 @@ export interface AgentAccount {
  * activation the gateway's account signed for this account and that subject, and `userSigner` as
  * the one key that may sign its users.
  */
-export function agentAccountJwt(keys: { accountSigner: KeyPair; gatewayAccount: KeyPair; userSigner: KeyPair }, agent: AgentAccount): string {
+export function agentAccountJwt(
+  keys: { accountSigner: KeyPair; gatewayAccount: KeyPair; userSigner: KeyPair },
+  agent: AgentAccount,
+): string {
   const imports = agentImports(agent.hostname).map((item) => ({
     name: item.subject,
     subject: item.subject,
     account: keys.gatewayAccount.getPublicKey(),
     type: item.kind,
     ...(item.as ? { local_subject: item.as } : {}),
-    token: signClaims(keys.gatewayAccount, agent.account, item.subject, { type: 'activation', version: 2, subject: item.subject, kind: item.kind }),
+    token: signClaims(keys.gatewayAccount, agent.account, item.subject, {
+      type: 'activation',
+      version: 2,
+      subject: item.subject,
+      kind: item.kind,
+    }),
   }));
   return signClaims(keys.accountSigner, agent.account, agentAccountName(agent.hostname), {
     type: 'account',
@@ -149,11 +181,22 @@ export function userJwt(account: KeyPair, userPublicKey: string, name: string, p
 
 /** `hostname`'s agent user for `userPublicKey`, signed by its account's users' signer, with the permissions of nats-permissions. */
 export function agentUserJwt(userSigner: KeyPair, agent: Pick<AgentAccount, 'hostname' | 'account'>, userPublicKey: string): string {
-  return signClaims(userSigner, userPublicKey, `agent-${agent.hostname}`, { ...userClaims(agentPermissions(agent.hostname)), issuer_account: agent.account });
+  return signClaims(userSigner, userPublicKey, `agent-${agent.hostname}`, {
+    ...userClaims(agentPermissions(agent.hostname)),
+    issuer_account: agent.account,
+  });
 }
 
 function userClaims(permissions: SubjectPermissions): Claims['nats'] {
-  return { type: 'user', version: 2, pub: permissions.publish, sub: permissions.subscribe, subs: UNLIMITED, data: UNLIMITED, payload: UNLIMITED };
+  return {
+    type: 'user',
+    version: 2,
+    pub: permissions.publish,
+    sub: permissions.subscribe,
+    subs: UNLIMITED,
+    data: UNLIMITED,
+    payload: UNLIMITED,
+  };
 }
 
 function base64url(text: string): string {

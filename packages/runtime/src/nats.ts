@@ -82,9 +82,7 @@ function hostOfUrl(server: string): string {
 
 /** The client takes a string as one URL, so a comma-separated list is split here (blanks and spaces dropped). */
 export function serverList(servers: string | string[]): string[] {
-  return (Array.isArray(servers) ? servers : servers.split(','))
-    .map((server) => server.trim())
-    .filter((server) => server !== '');
+  return (Array.isArray(servers) ? servers : servers.split(',')).map((server) => server.trim()).filter((server) => server !== '');
 }
 
 async function logStatus(nc: NatsConnection, log: Logger): Promise<void> {

@@ -30,7 +30,11 @@ export type Setting = Common &
 export type SettingsSchema = Record<string, Setting>;
 
 /** The value a setting holds after loading: absent only when it has neither default nor value. */
-type ValueOf<S extends Setting> = S extends { type: 'integer' } ? number : S extends { type: 'enum'; values: readonly (infer V)[] } ? V : string;
+type ValueOf<S extends Setting> = S extends { type: 'integer' }
+  ? number
+  : S extends { type: 'enum'; values: readonly (infer V)[] }
+    ? V
+    : string;
 type HasValue<S extends Setting> = S extends { default: unknown } ? true : S extends { required: true } ? true : false;
 
 export type Settings<T extends SettingsSchema> = { [K in keyof T as HasValue<T[K]> extends true ? K : never]: ValueOf<T[K]> } & {
@@ -45,7 +49,10 @@ const FORMATS = {
   'nats-urls': {
     must: 'one or more comma-separated NATS URLs, e.g. nats://10.0.0.5:4222,nats://10.0.0.6:4222 (schemes nats, tls, ws, wss)',
     valid: (value: string) => {
-      const urls = value.split(',').map((url) => url.trim()).filter(Boolean);
+      const urls = value
+        .split(',')
+        .map((url) => url.trim())
+        .filter(Boolean);
       return urls.length > 0 && urls.every(isNatsUrl);
     },
   },
@@ -59,7 +66,8 @@ const FORMATS = {
   },
   'registry-list': {
     must: 'comma-separated registries, each a host or host:port, e.g. docker.io,registry.example.com:5000 (a host without a port admits it on any port)',
-    valid: (value: string) => value.split(',').every((entry) => /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$/.test(entry.trim())),
+    valid: (value: string) =>
+      value.split(',').every((entry) => /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$/.test(entry.trim())),
   },
   'byte-size': {
     must: 'a size in bytes, optionally with a unit: 262144, 256kb, 1mb',
@@ -106,7 +114,9 @@ export function loadSettings<T extends SettingsSchema>(schema: T, env: NodeJS.Pr
     if (candidate) candidates[name] = candidate;
     else if (setting.required) problems.push(setting.secret ? `${name} or ${name}_FILE must be set` : `${name} must be set`);
   }
-  const values: Record<string, unknown> = Object.fromEntries(Object.entries(candidates).map(([name, candidate]) => [name, candidate.value]));
+  const values: Record<string, unknown> = Object.fromEntries(
+    Object.entries(candidates).map(([name, candidate]) => [name, candidate.value]),
+  );
   const validate = compile(schema);
   if (!validate(values)) {
     const reported = new Set<string>();
@@ -149,7 +159,9 @@ function readConfigFile(env: NodeJS.ProcessEnv, schema: SettingsSchema, problems
   for (const key of Object.keys(values)) {
     const secretFile = key.endsWith('_FILE') && schema[key.slice(0, -'_FILE'.length)]?.secret;
     if (!schema[key] && !secretFile) {
-      problems.push(`${CONFIG_FILE_VARIABLE}='${path}': '${key}' is not a setting of this service (known: ${Object.keys(schema).join(', ')})`);
+      problems.push(
+        `${CONFIG_FILE_VARIABLE}='${path}': '${key}' is not a setting of this service (known: ${Object.keys(schema).join(', ')})`,
+      );
     }
   }
   return { path, values };
@@ -224,7 +236,8 @@ function jsonSchemaOf(setting: Setting): Record<string, unknown> {
 }
 
 /** A decorated NATS creds file: the user JWT block, then the seed block. */
-const NATS_CREDS_PATTERN = '-----BEGIN NATS USER JWT-----[\\s\\S]+-----BEGIN USER NKEY SEED-----\\s*SU[A-Z2-7]{56}\\s*-+END USER NKEY SEED-+\\s*$';
+const NATS_CREDS_PATTERN =
+  '-----BEGIN NATS USER JWT-----[\\s\\S]+-----BEGIN USER NKEY SEED-----\\s*SU[A-Z2-7]{56}\\s*-+END USER NKEY SEED-+\\s*$';
 
 /** An NKey seed (operator `SO…` or account `SA…`), as `fleet nats-config` writes it. */
 export const NKEY_SEED_PATTERN = '^\\s*S[OA][A-Z2-7]{56}\\s*$';

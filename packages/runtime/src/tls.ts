@@ -16,7 +16,12 @@ const DAY_MS = 86_400_000;
  * its file at each scrape (so a rotated file shows at once), and a warning in the log from `warningDays`
  * before a certificate expires, repeated daily until it is replaced (README "TLS").
  */
-export function trackCertificateExpiry(collectors: Registry, prefix: string, log: Logger, opts: { certificates: UsedCertificate[]; warningDays: number }): () => void {
+export function trackCertificateExpiry(
+  collectors: Registry,
+  prefix: string,
+  log: Logger,
+  opts: { certificates: UsedCertificate[]; warningDays: number },
+): () => void {
   new Gauge({
     name: `${prefix}tls_certificate_expiry_timestamp_seconds`,
     help: 'When each certificate this process uses expires (Unix seconds), by use',
@@ -46,7 +51,10 @@ function warnOfExpiry(log: Logger, certificates: UsedCertificate[], warningDays:
     }
     const daysLeft = Math.floor((expiry - Date.now()) / DAY_MS);
     if (daysLeft < warningDays) {
-      log.warn({ use, file, expires_at: new Date(expiry).toISOString(), days_left: daysLeft }, 'certificate expires soon: rotate it (fleet pki rotate)');
+      log.warn(
+        { use, file, expires_at: new Date(expiry).toISOString(), days_left: daysLeft },
+        'certificate expires soon: rotate it (fleet pki rotate)',
+      );
     }
   }
 }

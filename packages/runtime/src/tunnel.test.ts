@@ -47,7 +47,10 @@ describe('TunnelFlow: credit-based flow control of one proxy session', () => {
     const flow = new TunnelFlow(out.publish);
     expect(flow.hear(encodeProxyFrame(PROXY_FRAME.ALIVE))).toBeUndefined();
     expect(flow.hear(encodeProxyFrame(PROXY_FRAME.CREDIT, '-5'))).toBeUndefined();
-    expect(flow.hear(encodeProxyFrame(PROXY_FRAME.DATA, Buffer.from('hi')))).toEqual({ kind: PROXY_FRAME.DATA, payload: Buffer.from('hi') });
+    expect(flow.hear(encodeProxyFrame(PROXY_FRAME.DATA, Buffer.from('hi')))).toEqual({
+      kind: PROXY_FRAME.DATA,
+      payload: Buffer.from('hi'),
+    });
   });
 
   it('reports the other side silent past the silence limit', () => {

@@ -22,8 +22,10 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 const ROWS = { job_id: '550e8400-e29b-41d4-a716-446655440000', results: [] };
 
 describe('requests', () => {
-  it('sends an array query parameter repeated (image save\'s names), a JSON one as JSON', async () => {
-    const { client, requests } = recording(() => new Response('tar', { status: 200, headers: { 'content-type': 'application/x-tar', 'x-fleet-hostname': 'web-01' } }));
+  it("sends an array query parameter repeated (image save's names), a JSON one as JSON", async () => {
+    const { client, requests } = recording(
+      () => new Response('tar', { status: 200, headers: { 'content-type': 'application/x-tar', 'x-fleet-hostname': 'web-01' } }),
+    );
     const file = await client.node('web-01').images.save(['local/a:1', 'local/b:2']);
     expect(requests[0].url).toBe('http://gateway.test/node/web-01/container/docker/image/save?names=local%2Fa%3A1&names=local%2Fb%3A2');
     expect(file.hostname).toBe('web-01');
@@ -41,7 +43,9 @@ describe('requests', () => {
     const { client, requests } = recording(() => json(202, ROWS));
     await client.node('role:web,zone:eu').images.remove('local/busybox:latest', { force: true }, { timeout: 5 });
     expect(requests[0].method).toBe('DELETE');
-    expect(requests[0].url).toBe('http://gateway.test/node/role:web,zone:eu/container/docker/image/local%2Fbusybox:latest?timeout=5&force=true');
+    expect(requests[0].url).toBe(
+      'http://gateway.test/node/role:web,zone:eu/container/docker/image/local%2Fbusybox:latest?timeout=5&force=true',
+    );
     expect(requests[0].headers.get('authorization')).toBe('Bearer k1');
   });
 
@@ -60,11 +64,24 @@ describe('requests', () => {
 
 describe('errors', () => {
   it('throws the class of the status with the body fields', async () => {
-    const { client } = recording(() => json(409, { error: 'Conflict', details: 'name in use', code: 409, reason: 'conflict', job_id: ROWS.job_id }));
-    const err = await client.node('web-01').containers.create({ image: 'x' }).catch((caught: unknown) => caught);
+    const { client } = recording(() =>
+      json(409, { error: 'Conflict', details: 'name in use', code: 409, reason: 'conflict', job_id: ROWS.job_id }),
+    );
+    const err = await client
+      .node('web-01')
+      .containers.create({ image: 'x' })
+      .catch((caught: unknown) => caught);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err).toBeInstanceOf(FleetApiError);
-    expect(err).toMatchObject({ status: 409, error: 'Conflict', details: 'name in use', code: 409, reason: 'conflict', jobId: ROWS.job_id, message: 'Conflict: name in use' });
+    expect(err).toMatchObject({
+      status: 409,
+      error: 'Conflict',
+      details: 'name in use',
+      code: 409,
+      reason: 'conflict',
+      jobId: ROWS.job_id,
+      message: 'Conflict: name in use',
+    });
   });
 
   it('429 is a RateLimitedError with Retry-After', async () => {
@@ -102,7 +119,13 @@ describe('a transport of its own', () => {
   });
 
   it('turns its answers into the same typed errors, and a failed connection into a FleetConnectionError', async () => {
-    const answers = [{ status: 429, headers: { 'content-type': 'application/json', 'retry-after': '3' }, text: JSON.stringify({ error: 'Too Many Requests', details: 'slow down', code: 429 }) }];
+    const answers = [
+      {
+        status: 429,
+        headers: { 'content-type': 'application/json', 'retry-after': '3' },
+        text: JSON.stringify({ error: 'Too Many Requests', details: 'slow down', code: 429 }),
+      },
+    ];
     const transport = async () => {
       const answer = answers.shift();
       if (!answer) throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:1') });
@@ -114,13 +137,19 @@ describe('a transport of its own', () => {
     expect((limited as RateLimitedError).retryAfterSeconds).toBe(3);
     const refused = await client.jobs.list().catch((caught: unknown) => caught);
     expect(refused).toBeInstanceOf(FleetConnectionError);
-    expect((refused as Error).message).toBe('cannot reach the gateway at http://127.0.0.1:1: fetch failed: connect ECONNREFUSED 127.0.0.1:1');
+    expect((refused as Error).message).toBe(
+      'cannot reach the gateway at http://127.0.0.1:1: fetch failed: connect ECONNREFUSED 127.0.0.1:1',
+    );
   });
 });
 
 describe('raw', () => {
   it('returns any status, JSON parsed only when the response says JSON', async () => {
     const { client } = recording(() => new Response('{"looks":"json"}', { status: 404, headers: { 'content-type': 'text/plain' } }));
-    expect(await client.raw('GET', '/whatever?x=1')).toEqual({ status: 404, body: '{"looks":"json"}', headers: { 'content-type': 'text/plain' } });
+    expect(await client.raw('GET', '/whatever?x=1')).toEqual({
+      status: 404,
+      body: '{"looks":"json"}',
+      headers: { 'content-type': 'text/plain' },
+    });
   });
 });

@@ -33,7 +33,11 @@ export interface JsonCall {
 type Method = 'get' | 'post' | 'put' | 'delete';
 /** What a path's method answers on success (200 or 201), as the contract types it. */
 type AnswerOf<P extends keyof paths, M extends Method> = paths[P][M] extends { responses: infer R } ? SuccessJson<R> : never;
-type SuccessJson<R> = R extends { 200: { content: { 'application/json': infer J } } } ? J : R extends { 201: { content: { 'application/json': infer J } } } ? J : never;
+type SuccessJson<R> = R extends { 200: { content: { 'application/json': infer J } } }
+  ? J
+  : R extends { 201: { content: { 'application/json': infer J } } }
+    ? J
+    : never;
 
 export interface RawRequest {
   /** Sent as JSON. */
@@ -72,14 +76,14 @@ interface FetchResult<D> {
   response: Response;
 }
 
-
 /**
  * Query values: arrays (image save's `names`) as the parameter repeated, other objects (the
  * Engine's `filters`, declared `content: application/json` in the contract) as JSON, everything
  * else as its string form.
  */
 export function serializeQuery(query: Record<string, unknown>): string {
-  const encode = (name: string, value: unknown) => `${encodeURIComponent(name)}=${encodeURIComponent(typeof value === 'object' ? JSON.stringify(value) : String(value))}`;
+  const encode = (name: string, value: unknown) =>
+    `${encodeURIComponent(name)}=${encodeURIComponent(typeof value === 'object' ? JSON.stringify(value) : String(value))}`;
   return Object.entries(query)
     .filter(([, value]) => value !== undefined && value !== null)
     .flatMap(([name, value]) => (Array.isArray(value) ? value.map((item) => encode(name, item)) : [encode(name, value)]))
@@ -110,7 +114,10 @@ export class FleetClient {
 
   constructor(options: FleetClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
-    this.headers = lowerCaseNames({ ...(options.apiKey !== undefined ? { authorization: `Bearer ${options.apiKey}` } : {}), ...options.headers });
+    this.headers = lowerCaseNames({
+      ...(options.apiKey !== undefined ? { authorization: `Bearer ${options.apiKey}` } : {}),
+      ...options.headers,
+    });
     this.fetch = options.fetch;
     this.transport = options.transport ?? fetchTransport(options.fetch);
   }
@@ -162,7 +169,10 @@ export class FleetClient {
       this.json('put', '/agent/{hostname}/labels', { path: { hostname }, body: { labels } }),
     /** A one-time join token for the agent on `hostname` (shown once; only its hash is kept). */
     joinToken: (hostname: string, ttlSeconds?: number) =>
-      this.json('post', '/agent/{hostname}/join-token', { path: { hostname }, ...(ttlSeconds === undefined ? {} : { body: { ttl_seconds: ttlSeconds } }) }),
+      this.json('post', '/agent/{hostname}/join-token', {
+        path: { hostname },
+        ...(ttlSeconds === undefined ? {} : { body: { ttl_seconds: ttlSeconds } }),
+      }),
     /** Revokes the agent's NATS identity (its connection is cut at once) and its enrolment. */
     remove: (hostname: string) => this.json('delete', '/agent/{hostname}/identity', { path: { hostname } }),
   };
@@ -189,11 +199,21 @@ export class FleetClient {
    */
   readonly feeds = {
     job: (jobId: string, options: FeedOptions = {}): AsyncGenerator<StreamEvent> =>
-      this.follow(this.http.GET('/feed/job/{job_id}', { params: { path: { job_id: jobId }, query: { timeout: options.timeout } }, parseAs: 'stream', signal: options.signal })),
+      this.follow(
+        this.http.GET('/feed/job/{job_id}', {
+          params: { path: { job_id: jobId }, query: { timeout: options.timeout } },
+          parseAs: 'stream',
+          signal: options.signal,
+        }),
+      ),
     jobs: (options: FeedOptions = {}): AsyncGenerator<StreamEvent> =>
-      this.follow(this.http.GET('/feed/jobs', { params: { query: { timeout: options.timeout } }, parseAs: 'stream', signal: options.signal })),
+      this.follow(
+        this.http.GET('/feed/jobs', { params: { query: { timeout: options.timeout } }, parseAs: 'stream', signal: options.signal }),
+      ),
     agents: (options: FeedOptions = {}): AsyncGenerator<StreamEvent> =>
-      this.follow(this.http.GET('/feed/agents', { params: { query: { timeout: options.timeout } }, parseAs: 'stream', signal: options.signal })),
+      this.follow(
+        this.http.GET('/feed/agents', { params: { query: { timeout: options.timeout } }, parseAs: 'stream', signal: options.signal }),
+      ),
   };
 
   health() {
@@ -209,7 +229,11 @@ export class FleetClient {
     const search = serializeQuery(call.query ?? {});
     const url = `${this.url}${serializePath(path, call.path ?? {})}${search ? `?${search}` : ''}`;
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
-    const headers = { ...this.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...lowerCaseNames(call.headers ?? {}) };
+    const headers = {
+      ...this.headers,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...lowerCaseNames(call.headers ?? {}),
+    };
     const answer = await this.guard(this.transport({ method: method.toUpperCase(), url, headers, body, signal: call.signal }));
     const parsed = parseAnswer(answer);
     if (answer.status < 200 || answer.status > 299) throw errorFromStatus(answer.status, parsed, answer.headers['retry-after'] ?? null);
@@ -239,7 +263,9 @@ export class FleetClient {
     };
     const init = { body: request.body, headers: request.headers, signal: request.signal, parseAs: 'text', middleware: [keepText] };
     // Untyped by design: any method, any path.
-    const { response } = await this.guard(this.http.request(method.toLowerCase() as 'get', path as never, init as never) as Promise<{ response: Response }>);
+    const { response } = await this.guard(
+      this.http.request(method.toLowerCase() as 'get', path as never, init as never) as Promise<{ response: Response }>,
+    );
     const isJson = (response.headers.get('content-type') ?? '').includes('json') && text !== '';
     return { status: response.status, body: isJson ? JSON.parse(text) : text, headers: Object.fromEntries(response.headers) };
   }

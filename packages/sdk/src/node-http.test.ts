@@ -7,11 +7,16 @@ let base: string;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
-    if (req.url === '/json') return res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] }).end('{"ok":true}');
+    if (req.url === '/json')
+      return res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] }).end('{"ok":true}');
     if (req.url === '/echo') {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      return req.on('end', () => res.writeHead(201, { 'content-type': 'text/plain' }).end(`${req.method} ${req.headers.authorization} ${Buffer.concat(chunks).toString()}`));
+      return req.on('end', () =>
+        res
+          .writeHead(201, { 'content-type': 'text/plain' })
+          .end(`${req.method} ${req.headers.authorization} ${Buffer.concat(chunks).toString()}`),
+      );
     }
     if (req.url === '/stream') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -79,7 +84,11 @@ describe('httpFetch', () => {
 describe('httpTransport', () => {
   it('sends a JSON call and reads its answer whole, repeated headers joined', async () => {
     const answer = await httpTransport({ method: 'GET', url: `${base}/json`, headers: {} });
-    expect(answer).toMatchObject({ status: 200, text: '{"ok":true}', headers: { 'content-type': 'application/json', 'set-cookie': 'a=1, b=2' } });
+    expect(answer).toMatchObject({
+      status: 200,
+      text: '{"ok":true}',
+      headers: { 'content-type': 'application/json', 'set-cookie': 'a=1, b=2' },
+    });
     const echoed = await httpTransport({ method: 'POST', url: `${base}/echo`, headers: { authorization: 'Bearer k' }, body: '{"a":1}' });
     expect(echoed).toMatchObject({ status: 201, text: 'POST Bearer k {"a":1}' });
     expect(await httpTransport({ method: 'GET', url: `${base}/empty`, headers: {} })).toMatchObject({ status: 204, text: '' });
@@ -92,7 +101,9 @@ describe('httpTransport', () => {
     await new Promise((resolve) => closed.close(resolve));
     const refused = await httpTransport({ method: 'GET', url: `http://127.0.0.1:${port}/`, headers: {} }).catch((err: unknown) => err);
     expect(refused).toMatchObject({ name: 'TypeError', message: 'fetch failed', cause: { code: 'ECONNREFUSED' } });
-    const timedOut = await httpTransport({ method: 'GET', url: `${base}/slow`, headers: {}, signal: AbortSignal.timeout(100) }).catch((err: unknown) => err);
+    const timedOut = await httpTransport({ method: 'GET', url: `${base}/slow`, headers: {}, signal: AbortSignal.timeout(100) }).catch(
+      (err: unknown) => err,
+    );
     expect(timedOut).toMatchObject({ name: 'TimeoutError' });
   });
 });

@@ -50,7 +50,13 @@ export function httpTransport({ method, url, headers, body, signal }: JsonReques
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.on('error', failed);
-      incoming.on('end', () => resolve({ status: incoming.statusCode ?? 502, headers: flatHeaders(incoming.headers), text: Buffer.concat(chunks).toString('utf8') }));
+      incoming.on('end', () =>
+        resolve({
+          status: incoming.statusCode ?? 502,
+          headers: flatHeaders(incoming.headers),
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
     });
     outgoing.on('error', failed);
     outgoing.end(body);
@@ -60,7 +66,8 @@ export function httpTransport({ method, url, headers, body, signal }: JsonReques
 /** Repeated headers joined as fetch's `Headers` joins them. */
 function flatHeaders(headers: Http.IncomingHttpHeaders): Record<string, string> {
   const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  for (const [name, value] of Object.entries(headers))
+    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
   return flat;
 }
 
@@ -72,11 +79,18 @@ export function httpFetch(input: RequestInfo | URL, init?: RequestInit, tls: Htt
   return new Promise<Response>((resolve, reject) => {
     const failed = (err: unknown) => reject(connectionFailure(request.signal, err));
     if (request.signal.aborted) return failed(undefined);
-    const outgoing = moduleFor(url).request(url, { method: request.method, headers: Object.fromEntries(request.headers), signal: request.signal, ...tls }, (incoming) => {
-      resolve(toResponse(incoming, request.method, Readable));
-    });
+    const outgoing = moduleFor(url).request(
+      url,
+      { method: request.method, headers: Object.fromEntries(request.headers), signal: request.signal, ...tls },
+      (incoming) => {
+        resolve(toResponse(incoming, request.method, Readable));
+      },
+    );
     outgoing.on('error', failed);
-    if (request.body) Readable.fromWeb(request.body as NodeReadableStream).on('error', (err) => outgoing.destroy(err)).pipe(outgoing);
+    if (request.body)
+      Readable.fromWeb(request.body as NodeReadableStream)
+        .on('error', (err) => outgoing.destroy(err))
+        .pipe(outgoing);
     else outgoing.end();
   });
 }

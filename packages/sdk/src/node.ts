@@ -2,7 +2,18 @@ import { operationSpec } from '@fleet/contracts/operations';
 import type { FleetClient } from './client';
 import { errorFromResponse } from './errors';
 import { readEvents } from './sse';
-import type { CallArgs, CallOptions, FileAnswer, FileBody, JobAccepted, NodeInput, NodeOperationName, NodeResponse, NodeResult, StreamEvent } from './types';
+import type {
+  CallArgs,
+  CallOptions,
+  FileAnswer,
+  FileBody,
+  JobAccepted,
+  NodeInput,
+  NodeOperationName,
+  NodeResponse,
+  NodeResult,
+  StreamEvent,
+} from './types';
 
 type Without<N extends NodeOperationName, K extends string> = Omit<NodeInput<N>, K>;
 type BodyOf<N extends NodeOperationName> = NodeInput<N> extends { body: infer B } ? B : never;
@@ -55,7 +66,11 @@ export class NodeClient {
    * parameters are the names in the operation's path template, `body` is the
    * JSON body, everything else is a query parameter.
    */
-  async invoke(name: NodeOperationName, input: Record<string, unknown>, options: CallOptions & { async?: boolean } = {}): Promise<NodeResponse | JobAccepted> {
+  async invoke(
+    name: NodeOperationName,
+    input: Record<string, unknown>,
+    options: CallOptions & { async?: boolean } = {},
+  ): Promise<NodeResponse | JobAccepted> {
     const { spec, path, query, body } = this.parts(name, input, options);
     // The operation is chosen at run time, so its path is not a literal the compiler can check; the helpers' inputs are.
     const call = { path, query, body, headers: options.headers, signal: options.signal };
@@ -66,7 +81,12 @@ export class NodeClient {
    * Runs an operation whose request body is a file (`docker.image.load`, `docker.container.archive-put`):
    * `file` is streamed to the gateway as it is read, and the answer is the rows, as for `invoke`.
    */
-  async upload(name: NodeOperationName, file: FileBody, input: Record<string, unknown> = {}, options: CallOptions & { async?: boolean } = {}): Promise<NodeResponse | JobAccepted> {
+  async upload(
+    name: NodeOperationName,
+    file: FileBody,
+    input: Record<string, unknown> = {},
+    options: CallOptions & { async?: boolean } = {},
+  ): Promise<NodeResponse | JobAccepted> {
     const mediaType = operationSpec(name).uploadMediaType;
     if (!mediaType) throw new TypeError(`${name} takes no file body`);
     return this.fleet.send(this.request(name, input, options, 'json', { file, mediaType })) as Promise<NodeResponse | JobAccepted>;
@@ -112,7 +132,13 @@ export class NodeClient {
     const json = { params: { path, query }, body, headers: options.headers, signal: options.signal, parseAs };
     const init =
       'file' in kind
-        ? { ...json, body: kind.file, bodySerializer: (file: FileBody) => file, headers: { ...options.headers, 'content-type': kind.mediaType }, duplex: 'half' }
+        ? {
+            ...json,
+            body: kind.file,
+            bodySerializer: (file: FileBody) => file,
+            headers: { ...options.headers, 'content-type': kind.mediaType },
+            duplex: 'half',
+          }
         : json;
     return this.fleet.http.request(spec.method as 'get', spec.path as never, init as never) as Promise<RequestResult>;
   }
@@ -133,19 +159,31 @@ export class NodeClient {
     create: (body: BodyOf<'docker.container.create'>, options?: CallOptions) => this.call('docker.container.create', { body }, options),
     inspect: (id: string, options?: CallOptions) => this.call('docker.container.inspect', { id }, options),
     start: (id: string, options?: CallOptions) => this.call('docker.container.start', { id }, options),
-    stop: (id: string, query: Without<'docker.container.stop', 'id'> = {}, options?: CallOptions) => this.call('docker.container.stop', { id, ...query }, options),
+    stop: (id: string, query: Without<'docker.container.stop', 'id'> = {}, options?: CallOptions) =>
+      this.call('docker.container.stop', { id, ...query }, options),
     restart: (id: string, query: Without<'docker.container.restart', 'id'> = {}, options?: CallOptions) =>
       this.call('docker.container.restart', { id, ...query }, options),
     remove: (id: string, query: Without<'docker.container.remove', 'id'> = {}, options?: CallOptions) =>
       this.call('docker.container.remove', { id, ...query }, options),
-    exec: (id: string, body: BodyOf<'docker.container.exec'>, options?: CallOptions) => this.call('docker.container.exec', { id, body }, options),
-    logs: (id: string, query: Without<'docker.container.logs', 'id'> = {}, options?: CallOptions) => this.call('docker.container.logs', { id, ...query }, options),
-    commit: (id: string, body: BodyOf<'docker.container.commit'> = {}, options?: CallOptions) => this.call('docker.container.commit', { id, body }, options),
+    exec: (id: string, body: BodyOf<'docker.container.exec'>, options?: CallOptions) =>
+      this.call('docker.container.exec', { id, body }, options),
+    logs: (id: string, query: Without<'docker.container.logs', 'id'> = {}, options?: CallOptions) =>
+      this.call('docker.container.logs', { id, ...query }, options),
+    commit: (id: string, body: BodyOf<'docker.container.commit'> = {}, options?: CallOptions) =>
+      this.call('docker.container.commit', { id, body }, options),
     /** A tar of `path` in the container, from this target's one host. */
     archiveGet: (id: string, path: string, options?: CallOptions) => this.download('docker.container.archive-get', { id, path }, options),
     /** Extracts the tar `file` into the directory `path` of the container on every targeted host. */
-    archivePut: (id: string, path: string, file: FileBody, query: Without<'docker.container.archive-put', 'id' | 'path'> = {}, options?: CallOptions) =>
-      this.upload('docker.container.archive-put', file, { id, path, ...query }, options) as Promise<NodeResult<'docker.container.archive-put'>>,
+    archivePut: (
+      id: string,
+      path: string,
+      file: FileBody,
+      query: Without<'docker.container.archive-put', 'id' | 'path'> = {},
+      options?: CallOptions,
+    ) =>
+      this.upload('docker.container.archive-put', file, { id, path, ...query }, options) as Promise<
+        NodeResult<'docker.container.archive-put'>
+      >,
     /** A tar of the container's filesystem, from this target's one host. */
     export: (id: string, options?: CallOptions) => this.download('docker.container.export', { id }, options),
   };
@@ -160,7 +198,8 @@ export class NodeClient {
     /** A tar of the images (as `docker save` writes it), from this target's one host. */
     save: (names: string[], options?: CallOptions) => this.download('docker.image.save', { names }, options),
     /** Loads the images of a `docker save` tar onto every targeted host. */
-    load: (file: FileBody, options?: CallOptions) => this.upload('docker.image.load', file, {}, options) as Promise<NodeResult<'docker.image.load'>>,
+    load: (file: FileBody, options?: CallOptions) =>
+      this.upload('docker.image.load', file, {}, options) as Promise<NodeResult<'docker.image.load'>>,
   };
 
   readonly volumes = {

@@ -5,7 +5,8 @@ import type { StreamEvent } from './types';
 export async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {
   const ready: StreamEvent[] = [];
   const parser = createParser({
-    onEvent: (message) => void ready.push({ event: message.event ?? 'message', data: message.data === '' ? undefined : JSON.parse(message.data) }),
+    onEvent: (message) =>
+      void ready.push({ event: message.event ?? 'message', data: message.data === '' ? undefined : JSON.parse(message.data) }),
   });
   const decoder = new TextDecoder();
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {

@@ -45,9 +45,8 @@ export interface CallOptions {
 }
 
 /** Input is optional when the operation needs nothing (every field optional). */
-export type CallArgs<N extends NodeOperationName> = object extends NodeInput<N>
-  ? [input?: NodeInput<N>, options?: CallOptions]
-  : [input: NodeInput<N>, options?: CallOptions];
+export type CallArgs<N extends NodeOperationName> =
+  object extends NodeInput<N> ? [input?: NodeInput<N>, options?: CallOptions] : [input: NodeInput<N>, options?: CallOptions];
 
 /** A server-sent event of a streaming operation (`image pull?progress=true`, `system events`). */
 export interface StreamEvent {

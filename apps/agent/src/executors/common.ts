@@ -23,7 +23,11 @@ export async function ifPresent<T>(inspect: Promise<T>): Promise<T | undefined> 
 }
 
 /** A prune's row: what the engine deleted (`<kind>_deleted`), the bytes it freed, and changed only if it deleted something. */
-export function pruneOutcome(kind: 'containers' | 'volumes' | 'networks', deleted: string[] | null | undefined, spaceReclaimed?: number): Outcome<PruneOperation> {
+export function pruneOutcome(
+  kind: 'containers' | 'volumes' | 'networks',
+  deleted: string[] | null | undefined,
+  spaceReclaimed?: number,
+): Outcome<PruneOperation> {
   const names = deleted ?? [];
   return {
     changed: names.length > 0,

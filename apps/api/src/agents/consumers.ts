@@ -58,7 +58,9 @@ export async function ensureAgentConsumers(jsm: JetStreamManager, hostnames: rea
     return !config || !isAgentConsumerOf(config, hostname);
   });
   for (let from = 0; from < repair.length; from += REPAIRS_IN_PARALLEL) {
-    await Promise.all(repair.slice(from, from + REPAIRS_IN_PARALLEL).map((hostname) => ensureAgentConsumer(jsm, hostname).catch(() => undefined)));
+    await Promise.all(
+      repair.slice(from, from + REPAIRS_IN_PARALLEL).map((hostname) => ensureAgentConsumer(jsm, hostname).catch(() => undefined)),
+    );
   }
   return repair.length;
 }

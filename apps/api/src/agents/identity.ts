@@ -52,7 +52,10 @@ export class AgentIdentities {
   async join(hostname: string, token: string, publicKey: string): Promise<{ hostname: string; user_jwt: string; account: string }> {
     const keys = this.requireKeys();
     await this.spend(hostname, token);
-    const identity = (await this.identityOf(hostname)) ?? { record: { account: newAccountKey().getPublicKey(), users: [], revocations: {} }, revision: 0 };
+    const identity = (await this.identityOf(hostname)) ?? {
+      record: { account: newAccountKey().getPublicKey(), users: [], revocations: {} },
+      revision: 0,
+    };
     // Revoking the old keys would revoke a reused one with them: a join always brings a fresh key.
     if (identity.record.users.some((user) => user.public_key === publicKey)) {
       throw new ApiError(
@@ -79,7 +82,10 @@ export class AgentIdentities {
     if (!identity) throw notFound('agent not found', `'${hostname}' has no NATS identity: it never joined, or was removed already`);
     const now = new Date();
     // `*`: every user issued before now, whichever key it was for.
-    await this.push(keys, hostname, { ...identity.record, revocations: { ...identity.record.revocations, '*': Math.floor(now.getTime() / 1000) } });
+    await this.push(keys, hostname, {
+      ...identity.record,
+      revocations: { ...identity.record.revocations, '*': Math.floor(now.getTime() / 1000) },
+    });
     await this.identities.delete(hostname);
     return { hostname, removed: true, revoked_at: now.toISOString() };
   }
@@ -123,7 +129,8 @@ export class AgentIdentities {
     const jwt = agentAccountJwt(keys, { hostname, account: record.account, revocations: record.revocations });
     const answer = await keys.system.request(CLAIMS_UPDATE_SUBJECT, jwt, { timeout: CLAIMS_UPDATE_TIMEOUT_MS });
     const result = answer.json<{ data?: { code?: number }; error?: { description?: string } }>();
-    if (result.error || result.data?.code !== 200) throw new Error(`nats-server refused the account of ${hostname}: ${result.error?.description ?? 'no answer code'}`);
+    if (result.error || result.data?.code !== 200)
+      throw new Error(`nats-server refused the account of ${hostname}: ${result.error?.description ?? 'no answer code'}`);
   }
 
   private requireKeys(): EnrolmentKeys {
@@ -140,4 +147,3 @@ export class AgentIdentities {
 function tokenKey(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
-

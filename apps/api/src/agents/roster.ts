@@ -1,7 +1,14 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AGENTS_BUCKET, DRAINS_BUCKET, ENROLLMENTS_BUCKET, type AgentRecord, type DrainRecord, type EnrollmentRecord } from '@fleet/contracts/protocol';
+import {
+  AGENTS_BUCKET,
+  DRAINS_BUCKET,
+  ENROLLMENTS_BUCKET,
+  type AgentRecord,
+  type DrainRecord,
+  type EnrollmentRecord,
+} from '@fleet/contracts/protocol';
 import { followBucket, type BucketChange } from '@fleet/runtime/nats';
 import { readBucket } from '../nats/buckets';
 import { ensureAgentConsumer, ensureAgentConsumers } from './consumers';
@@ -200,13 +207,17 @@ export class AgentRoster {
 
   /** Reads the three buckets whole, one consumer each (readBucket), not one get per agent. */
   private async load(nc: NatsConnection): Promise<void> {
-    const [agents, drains, enrollments] = await Promise.all([AGENTS_BUCKET, DRAINS_BUCKET, ENROLLMENTS_BUCKET].map((bucket) => readBucket(nc, this.jsm, bucket)));
+    const [agents, drains, enrollments] = await Promise.all(
+      [AGENTS_BUCKET, DRAINS_BUCKET, ENROLLMENTS_BUCKET].map((bucket) => readBucket(nc, this.jsm, bucket)),
+    );
     for (const entry of agents) {
       const record = parseJson<AgentRecord>(entry.value);
       if (record) this.remember(entry.key, record, entry.written.getTime());
     }
     // A drain or enrolment heard on the bucket's feed while reading is newer than what was read.
-    for (const entry of drains) if (!this.changedWhileLoading?.has(`d/${entry.key}`)) this.applyDrain(entry.key, parseJson<DrainRecord>(entry.value)?.drained === true);
+    for (const entry of drains)
+      if (!this.changedWhileLoading?.has(`d/${entry.key}`))
+        this.applyDrain(entry.key, parseJson<DrainRecord>(entry.value)?.drained === true);
     for (const entry of enrollments) {
       const record = parseJson<EnrollmentRecord>(entry.value);
       if (record && !this.changedWhileLoading?.has(`e/${entry.key}`)) this.enrolled.set(entry.key, record);

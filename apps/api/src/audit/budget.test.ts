@@ -2,13 +2,29 @@ import { AuditBudget } from './budget';
 import type { AuditEntry } from './log';
 
 function call(key: string, overrides: Partial<AuditEntry> = {}): AuditEntry {
-  return { kind: 'call', time: new Date().toISOString(), caller: `sub-${key}`, role: 'viewer', key_id: key, method: 'GET', path: '/agent', operation: 'agent.list', target: null, job_id: null, status: 200, duration_ms: 1.5, ...overrides };
+  return {
+    kind: 'call',
+    time: new Date().toISOString(),
+    caller: `sub-${key}`,
+    role: 'viewer',
+    key_id: key,
+    method: 'GET',
+    path: '/agent',
+    operation: 'agent.list',
+    target: null,
+    job_id: null,
+    status: 200,
+    duration_ms: 1.5,
+    ...overrides,
+  };
 }
 
 describe('AuditBudget', () => {
-  it('writes a key\'s first calls in full and counts the rest into one summary per key when the window closes', () => {
+  it("writes a key's first calls in full and counts the rest into one summary per key when the window closes", () => {
     const budget = new AuditBudget(2);
-    const admitted = [call('a'), call('a'), call('a', { status: 403, operation: undefined, method: 'POST' }), call('a'), call('b')].map((entry) => budget.admit(entry));
+    const admitted = [call('a'), call('a'), call('a', { status: 403, operation: undefined, method: 'POST' }), call('a'), call('b')].map(
+      (entry) => budget.admit(entry),
+    );
     expect(admitted).toEqual([true, true, false, false, true]);
     const [summary, ...others] = budget.closeWindow(new Date('2026-12-07T05:00:00.000Z'));
     expect(others).toHaveLength(0);
@@ -33,7 +49,7 @@ describe('AuditBudget', () => {
     expect(budget.closeWindow()).toEqual([]);
   });
 
-  it('keeps a summary\'s target only when every call it counts had the same one', () => {
+  it("keeps a summary's target only when every call it counts had the same one", () => {
     const budget = new AuditBudget(1);
     for (const target of ['web-01', 'web-01', 'web-01']) budget.admit(call('a', { target }));
     for (const target of ['web-01', 'web-01', 'db-01']) budget.admit(call('b', { target }));

@@ -48,7 +48,11 @@ export class AuditCapacity {
       labelNames: ['reason'],
       registers,
     });
-    this.fillRatio = new Gauge({ name: 'fleet_audit_fill_ratio', help: "The audit stream's fill: the larger of bytes / FLEET_AUDIT_MAX_BYTES and entries / FLEET_AUDIT_MAX_MESSAGES", registers });
+    this.fillRatio = new Gauge({
+      name: 'fleet_audit_fill_ratio',
+      help: "The audit stream's fill: the larger of bytes / FLEET_AUDIT_MAX_BYTES and entries / FLEET_AUDIT_MAX_MESSAGES",
+      registers,
+    });
   }
 
   get full(): boolean {
@@ -84,9 +88,16 @@ export class AuditCapacity {
     }
     const { config, state } = info;
     this.fillRatio.set(Math.max(ratio(state.bytes, config.max_bytes), ratio(state.messages, config.max_msgs)));
-    const hasRoom = (config.max_msgs <= 0 || state.messages < config.max_msgs) && (config.max_bytes <= 0 || state.bytes + ENTRY_ROOM_BYTES <= config.max_bytes);
-    if (hasRoom && this.isFull) this.log.info({ messages: state.messages, bytes: state.bytes }, 'audit has room again: calls that change something are taken again');
-    if (!hasRoom && !this.isFull) this.log.error({ messages: state.messages, bytes: state.bytes, max_msgs: config.max_msgs, max_bytes: config.max_bytes }, AUDIT_FULL_MESSAGE);
+    const hasRoom =
+      (config.max_msgs <= 0 || state.messages < config.max_msgs) &&
+      (config.max_bytes <= 0 || state.bytes + ENTRY_ROOM_BYTES <= config.max_bytes);
+    if (hasRoom && this.isFull)
+      this.log.info({ messages: state.messages, bytes: state.bytes }, 'audit has room again: calls that change something are taken again');
+    if (!hasRoom && !this.isFull)
+      this.log.error(
+        { messages: state.messages, bytes: state.bytes, max_msgs: config.max_msgs, max_bytes: config.max_bytes },
+        AUDIT_FULL_MESSAGE,
+      );
     this.isFull = !hasRoom;
   }
 }

@@ -7,7 +7,18 @@ import { AUDIT_FULL_MESSAGE, AuditCapacity } from './capacity';
 import { AuditLog, type AuditEntry } from './log';
 
 function entry(path: string): AuditEntry {
-  return { time: new Date().toISOString(), caller: 'ci', role: 'admin', key_id: 'k1', method: 'GET', path, target: null, job_id: null, status: 200, duration_ms: 1 };
+  return {
+    time: new Date().toISOString(),
+    caller: 'ci',
+    role: 'admin',
+    key_id: 'k1',
+    method: 'GET',
+    path,
+    target: null,
+    job_id: null,
+    status: 200,
+    duration_ms: 1,
+  };
 }
 
 /** The broker as the audit log sees it: every publish recorded in order; paths listed in `refused` are not acknowledged. */
@@ -73,7 +84,9 @@ describe('AuditLog', () => {
     const js = {
       publish: (_subject: string, payload: string) => {
         published.push((JSON.parse(payload) as AuditEntry).path);
-        return new Promise<PubAck>((resolve) => acks.push(() => resolve({ stream: 'FLEET_AUDIT', seq: published.length, duplicate: false, domain: '' })));
+        return new Promise<PubAck>((resolve) =>
+          acks.push(() => resolve({ stream: 'FLEET_AUDIT', seq: published.length, duplicate: false, domain: '' })),
+        );
       },
     } as unknown as JetStreamClient;
     const scanned: string[] = [];
@@ -129,10 +142,12 @@ describe('AuditLog', () => {
     const refusedLines = lines.filter((line) => line.msg === AUDIT_FULL_MESSAGE) as unknown as Array<{ audit_entry: AuditEntry }>;
     expect(refusedLines.map((line) => line.audit_entry.path)).toEqual(['/first-refused', '/second-refused']);
     expect(audit.full).toBe(true);
-    expect((await collectors.getSingleMetric('fleet_audit_refused_total')?.get())?.values).toEqual([{ value: 2, labels: { reason: 'full' } }]);
+    expect((await collectors.getSingleMetric('fleet_audit_refused_total')?.get())?.values).toEqual([
+      { value: 2, labels: { reason: 'full' } },
+    ]);
   });
 
-  it('writes a key\'s calls past its budget as one summary when it stops, and a change always in full', async () => {
+  it("writes a key's calls past its budget as one summary when it stops, and a change always in full", async () => {
     const { js, published } = broker();
     const audit = new AuditLog(js, {} as JetStreamManager, logLines().log, { budget: new AuditBudget(1), windowMs: 60_000 });
     audit.start();

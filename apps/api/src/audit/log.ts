@@ -140,10 +140,12 @@ export class AuditLog {
     this.waiting = [];
     if (batch.length > 0) {
       const sent = Promise.all(
-        batch.map((entry) => this.js.publish(AUDIT_SUBJECT, JSON.stringify(entry)).then(
-          () => undefined,
-          (err: unknown) => this.refused(entry, err),
-        )),
+        batch.map((entry) =>
+          this.js.publish(AUDIT_SUBJECT, JSON.stringify(entry)).then(
+            () => undefined,
+            (err: unknown) => this.refused(entry, err),
+          ),
+        ),
       ).then(() => undefined);
       this.unacknowledged.add(sent);
       void sent.finally(() => this.unacknowledged.delete(sent));

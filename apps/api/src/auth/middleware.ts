@@ -1,5 +1,12 @@
 import type { RequestHandler, Response } from 'express';
-import { DEFAULT_MAX_KEY_TTL_SECONDS, InvalidTokenError, KeyVerifier, permissionsOf, verificationKey, type ApiKeyClaims } from '@fleet/api-keys';
+import {
+  DEFAULT_MAX_KEY_TTL_SECONDS,
+  InvalidTokenError,
+  KeyVerifier,
+  permissionsOf,
+  verificationKey,
+  type ApiKeyClaims,
+} from '@fleet/api-keys';
 import type { Permission } from '@fleet/contracts/permissions';
 import { ApiError } from '../api-error';
 import type { PreAuthLimit } from './pre-auth-limit';

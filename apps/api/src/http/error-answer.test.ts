@@ -7,17 +7,40 @@ import { errorHandler, toApiError } from './error-answer';
 
 describe('toApiError', () => {
   it('answers each target failure with the status that says whose fault it is', () => {
-    expect(toApiError(new TargetError('invalid', 'bad selector'))?.body()).toEqual({ error: 'invalid target', details: 'bad selector', code: 400, reason: 'invalid_target' });
-    expect(toApiError(new TargetError('unmatched', 'matched 0'))?.body()).toEqual({ error: 'no agent matches target', details: 'matched 0', code: 404, reason: 'target_empty' });
+    expect(toApiError(new TargetError('invalid', 'bad selector'))?.body()).toEqual({
+      error: 'invalid target',
+      details: 'bad selector',
+      code: 400,
+      reason: 'invalid_target',
+    });
+    expect(toApiError(new TargetError('unmatched', 'matched 0'))?.body()).toEqual({
+      error: 'no agent matches target',
+      details: 'matched 0',
+      code: 404,
+      reason: 'target_empty',
+    });
   });
 
   it('answers a job that could not be stored with 503 and one that cannot be sent with 400', () => {
-    expect(toApiError(new JobStoreUnavailableError('not stored: TIMEOUT'))?.body()).toEqual({ error: 'job store unavailable', details: 'not stored: TIMEOUT', code: 503, reason: 'job_store_unavailable' });
-    expect(toApiError(new UnsendableParamsError('too deep'))?.body()).toEqual({ error: 'invalid request', details: 'too deep', code: 400, reason: 'validation_failed' });
+    expect(toApiError(new JobStoreUnavailableError('not stored: TIMEOUT'))?.body()).toEqual({
+      error: 'job store unavailable',
+      details: 'not stored: TIMEOUT',
+      code: 503,
+      reason: 'job_store_unavailable',
+    });
+    expect(toApiError(new UnsendableParamsError('too deep'))?.body()).toEqual({
+      error: 'invalid request',
+      details: 'too deep',
+      code: 400,
+      reason: 'validation_failed',
+    });
   });
 
   it('answers a broker that did not answer in time, or had no stream leader to answer, with 503 and retry-after', () => {
-    for (const err of [new TimeoutError(), new RequestError('no responders', { cause: new errors.NoRespondersError('$JS.API.CONSUMER.INFO.x') })]) {
+    for (const err of [
+      new TimeoutError(),
+      new RequestError('no responders', { cause: new errors.NoRespondersError('$JS.API.CONSUMER.INFO.x') }),
+    ]) {
       const answer = toApiError(err);
       expect(answer?.status).toBe(503);
       expect(answer?.body()).toMatchObject({ error: 'broker unavailable', code: 503, reason: 'broker_unavailable' });
@@ -41,7 +64,11 @@ describe('toApiError', () => {
     expect(answered).toEqual([expect.objectContaining({ reason: 'broker_unavailable', code: 503 })]);
     expect(JSON.stringify(answered)).not.toContain(timeout.message);
     expect(lines.map((line) => JSON.parse(line) as { msg: string; reason: string; err: { type: string } })).toEqual([
-      expect.objectContaining({ msg: 'request failed', reason: 'broker_unavailable', err: expect.objectContaining({ type: 'TimeoutError' }) }),
+      expect.objectContaining({
+        msg: 'request failed',
+        reason: 'broker_unavailable',
+        err: expect.objectContaining({ type: 'TimeoutError' }),
+      }),
     ]);
   });
 });

@@ -41,9 +41,17 @@ describe('the audit hook', () => {
     full = false;
   });
 
-  async function call(method: string, path: string, role: Role = 'admin'): Promise<{ status: number; body: Record<string, unknown>; audited: { entry: AuditEntry; changedNothing: boolean } }> {
+  async function call(
+    method: string,
+    path: string,
+    role: Role = 'admin',
+  ): Promise<{ status: number; body: Record<string, unknown>; audited: { entry: AuditEntry; changedNothing: boolean } }> {
     const key = mintToken({ secret: SECRET, role, subject: `as-${role}`, ttlSeconds: 600 });
-    const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: method === 'GET' ? undefined : '{}',
+    });
     const body = (await res.json()) as Record<string, unknown>;
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(recorded).toHaveLength(1);
@@ -53,14 +61,24 @@ describe('the audit hook', () => {
   it('records a refused change with its operation, parameters and reason; refused before anything ran, it may be summarised', async () => {
     const { status, audited } = await call('POST', '/agent/web-01/drain', 'viewer');
     expect(status).toBe(403);
-    expect(audited.entry).toMatchObject({ kind: 'call', operation: 'agent.drain', params: { hostname: 'web-01' }, reason: 'Forbidden - Insufficient permissions', status: 403 });
+    expect(audited.entry).toMatchObject({
+      kind: 'call',
+      operation: 'agent.drain',
+      params: { hostname: 'web-01' },
+      reason: 'Forbidden - Insufficient permissions',
+      status: 403,
+    });
     expect(audited.changedNothing).toBe(true);
   });
 
   it('records a node operation refused by its permission under its operationId and target', async () => {
     const { status, audited } = await call('DELETE', '/node/role%3Aweb/container/docker/abc', 'viewer');
     expect(status).toBe(403);
-    expect(audited.entry).toMatchObject({ operation: 'docker.container.remove', params: { target: 'role:web', id: 'abc' }, target: 'role:web' });
+    expect(audited.entry).toMatchObject({
+      operation: 'docker.container.remove',
+      params: { target: 'role:web', id: 'abc' },
+      target: 'role:web',
+    });
   });
 
   it('records a read as one that changed nothing, whatever its answer', async () => {
@@ -106,7 +124,13 @@ describe('the audit hook', () => {
     await sent;
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(recorded).toHaveLength(1);
-    expect(recorded[0].entry).toMatchObject({ caller: 'hangs-up', operation: 'docker.container.create', params: { target: 'web-01' }, status: 499, reason: 'the client closed the connection before the answer' });
+    expect(recorded[0].entry).toMatchObject({
+      caller: 'hangs-up',
+      operation: 'docker.container.create',
+      params: { target: 'web-01' },
+      status: 499,
+      reason: 'the client closed the connection before the answer',
+    });
     expect(recorded[0].changedNothing).toBe(false);
   });
 });

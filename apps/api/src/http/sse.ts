@@ -59,7 +59,12 @@ export class EventStream {
   private overflow(limit: number): void {
     const buffered = this.res.writableLength;
     const data = this.overflowHandler?.(buffered, limit) ?? { buffered_bytes: buffered, limit_bytes: limit };
-    this.res.end(frame('overflow', { ...data, reason: `the client read slower than the stream produced; ${buffered} bytes were waiting (limit ${limit})` }));
+    this.res.end(
+      frame('overflow', {
+        ...data,
+        reason: `the client read slower than the stream produced; ${buffered} bytes were waiting (limit ${limit})`,
+      }),
+    );
     // A client that never reads would keep even the buffered bytes alive: cut it after a grace period.
     setTimeout(() => this.res.destroy(), OVERFLOW_GRACE_MS).unref();
   }

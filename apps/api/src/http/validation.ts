@@ -81,7 +81,16 @@ function operationKey(op: Pick<OperationSpec, 'method' | 'path'>): string {
 
 /** Options as express-openapi-validator used them, so the same requests pass and fail with the same messages. */
 function newAjv(coerce: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ strict: false, strictNumbers: true, strictTuples: true, allowUnionTypes: false, validateSchema: false, coerceTypes: coerce, useDefaults: true, removeAdditional: false });
+  const ajv = new Ajv2020({
+    strict: false,
+    strictNumbers: true,
+    strictTuples: true,
+    allowUnionTypes: false,
+    validateSchema: false,
+    coerceTypes: coerce,
+    useDefaults: true,
+    removeAdditional: false,
+  });
   addFormats(ajv);
   return ajv;
 }
@@ -93,7 +102,14 @@ function compileOperation(contract: Json, op: OperationSpec, parametersAjv: Ajv2
   const jsonQuery: string[] = [];
   const arrayQuery: string[] = [];
   for (const parameter of parameters) {
-    const group = parameter.in === 'query' ? groups.query : parameter.in === 'header' ? groups.headers : parameter.in === 'path' ? groups.params : undefined;
+    const group =
+      parameter.in === 'query'
+        ? groups.query
+        : parameter.in === 'header'
+          ? groups.headers
+          : parameter.in === 'path'
+            ? groups.params
+            : undefined;
     if (!group) continue;
     const name = parameter.in === 'header' ? parameter.name.toLowerCase() : parameter.name;
     const json = parameter.content?.['application/json'];
@@ -111,7 +127,13 @@ function compileOperation(contract: Json, op: OperationSpec, parametersAjv: Ajv2
     knownQuery: new Set(Object.keys(groups.query.properties)),
     jsonQuery,
     arrayQuery,
-    body: bodySchema ? bodyAjv.compile({ type: 'object', properties: { body: withContractRefs(bodySchema) }, ...(requestBody?.required ? { required: ['body'] } : {}) }) : undefined,
+    body: bodySchema
+      ? bodyAjv.compile({
+          type: 'object',
+          properties: { body: withContractRefs(bodySchema) },
+          ...(requestBody?.required ? { required: ['body'] } : {}),
+        })
+      : undefined,
     bodyRequired: requestBody?.required === true,
     uploadMediaType: op.uploadMediaType,
   };

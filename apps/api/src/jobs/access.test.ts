@@ -9,7 +9,15 @@ const LABELS: Record<string, Record<string, string>> = { 'db-01': { role: 'db' }
 const labels = { labelsOf: (hostname: string) => LABELS[hostname] };
 
 function job(operation: string, hosts: string[]): JobRecord {
-  return { job_id: 'j1', operation: operation as JobRecord['operation'], target: '_all', hosts, caller: 'admin-key', created_at: '', deadline: '' };
+  return {
+    job_id: 'j1',
+    operation: operation as JobRecord['operation'],
+    target: '_all',
+    hosts,
+    caller: 'admin-key',
+    created_at: '',
+    deadline: '',
+  };
 }
 
 const statusOf = (fn: () => unknown) => {
@@ -32,13 +40,19 @@ describe('JobReadAccess', () => {
 
   it('cuts a job to the hosts inside the scope, and a job with none inside is 404 (before any permission check)', () => {
     expect(new JobReadAccess(ROLES.operator, KeyScope.of('role:web', labels)).check(exec).hosts).toEqual(['web-01', 'web-02']);
-    expect(statusOf(() => new JobReadAccess(ROLES.viewer, KeyScope.of('role:web', labels)).check(job('docker.container.exec', ['db-01'])))).toBe(404);
+    expect(
+      statusOf(() => new JobReadAccess(ROLES.viewer, KeyScope.of('role:web', labels)).check(job('docker.container.exec', ['db-01']))),
+    ).toBe(404);
     expect(new JobReadAccess(ROLES.operator, KeyScope.of('web-02', labels)).check(exec).hosts).toEqual(['web-02']);
   });
 
   it('treats a host it has never heard of as outside a label scope, and an operation not in the contract as unreadable', () => {
-    expect(statusOf(() => new JobReadAccess(ROLES.admin, KeyScope.of('role:web', labels)).check(job('docker.container.list', ['gone-01'])))).toBe(404);
-    expect(statusOf(() => new JobReadAccess(ROLES.admin, KeyScope.of(undefined, labels)).check(job('docker.removed.verb', ['web-01'])))).toBe(403);
+    expect(
+      statusOf(() => new JobReadAccess(ROLES.admin, KeyScope.of('role:web', labels)).check(job('docker.container.list', ['gone-01']))),
+    ).toBe(404);
+    expect(
+      statusOf(() => new JobReadAccess(ROLES.admin, KeyScope.of(undefined, labels)).check(job('docker.removed.verb', ['web-01']))),
+    ).toBe(403);
   });
 
   it('never shows the parameters a rerun replays, to any key, whole or cut to a scope', () => {

@@ -30,7 +30,18 @@ function brokerRefusing(refuseSubject: string): JetStreamPublisher {
 }
 
 function agent(hostname: string): AgentView {
-  return { hostname, labels: {}, requested_labels: {}, enrollment: 'accepted', drained: false, live: true, agent_version: 't', engine: { healthy: true }, started_at: '', last_seen_at: '' };
+  return {
+    hostname,
+    labels: {},
+    requested_labels: {},
+    enrollment: 'accepted',
+    drained: false,
+    live: true,
+    agent_version: 't',
+    engine: { healthy: true },
+    started_at: '',
+    last_seen_at: '',
+  };
 }
 
 const HOSTS = ['web-01', 'web-02'].map(agent);
@@ -66,7 +77,13 @@ class MemoryFleet {
       if (this.saveFails) throw new Error('TIMEOUT');
     },
     recordUndelivered: async (record: JobRecord, hostname: string, reason: string) =>
-      this.write(record.job_id, { hostname, status: 'failed', changed: false, error: `job not delivered to the agent: ${reason}`, error_code: 503 }),
+      this.write(record.job_id, {
+        hostname,
+        status: 'failed',
+        changed: false,
+        error: `job not delivered to the agent: ${reason}`,
+        error_code: 503,
+      }),
     storedRow: async (jobId: string, hostname: string) => this.written.get(`${jobId}.${hostname}`),
     getRecord: async (jobId: string) => this.records.get(jobId),
     view: async (record: JobRecord) => {
@@ -99,7 +116,16 @@ class MemoryFleet {
 function clientOf(fleet: MemoryFleet, { released = [] as string[], refuseSubject = '' } = {}): JobClient {
   const vault = { hold: () => undefined, release: (jobId: string) => released.push(jobId) } as unknown as SecretVault;
   const nc = { publish: () => undefined } as unknown as NatsConnection;
-  return new JobClient({ nc, js: brokerRefusing(refuseSubject), store: fleet.store, feed: fleet.feed, resolver, vault, log: pino({ level: 'silent' }), hostGrantKey: GRANT_KEY });
+  return new JobClient({
+    nc,
+    js: brokerRefusing(refuseSubject),
+    store: fleet.store,
+    feed: fleet.feed,
+    resolver,
+    vault,
+    log: pino({ level: 'silent' }),
+    hostGrantKey: GRANT_KEY,
+  });
 }
 
 const request = { operation: 'docker.container.list' as const, target: '_all', params: {}, timeoutSeconds: 5, caller: 'test' };
@@ -108,7 +134,11 @@ describe('JobClient', () => {
   it('gives a host the broker would not take the job for a failed 503 row at once, and runs it on the others', async () => {
     const fleet = new MemoryFleet();
     const job = await clientOf(fleet, { refuseSubject: jobSubject('web-02') }).start(request);
-    expect(fleet.written.get(`${job.record.job_id}.web-02`)).toMatchObject({ status: 'failed', error_code: 503, error: expect.stringContaining('maximum messages exceeded') });
+    expect(fleet.written.get(`${job.record.job_id}.web-02`)).toMatchObject({
+      status: 'failed',
+      error_code: 503,
+      error: expect.stringContaining('maximum messages exceeded'),
+    });
 
     fleet.write(job.record.job_id, { hostname: 'web-01', status: 'ok', changed: false });
     expect((await job.rows).map((row) => [row.hostname, row.status, row.error_code])).toEqual([
@@ -135,7 +165,10 @@ describe('JobClient', () => {
     const fleet = new MemoryFleet();
     let release = () => undefined as void;
     fleet.holdSave = new Promise<void>((resolve) => (release = resolve));
-    for (const [operation, sentDuringSave] of [['docker.container.create', 0], ['docker.container.list', 2]] as const) {
+    for (const [operation, sentDuringSave] of [
+      ['docker.container.create', 0],
+      ['docker.container.list', 2],
+    ] as const) {
       published.length = 0;
       const started = clientOf(fleet).start({ ...request, operation });
       await new Promise((resolve) => setImmediate(resolve));
@@ -167,9 +200,15 @@ describe('JobClient', () => {
     expect((await job.rows).map((row) => row.duration_ms)).toEqual([1, 3]);
   });
 
-  it('stores a read\'s record before its dispatches go out, and keeps at most 256 of one job\'s dispatches awaiting their acknowledgement', async () => {
+  it("stores a read's record before its dispatches go out, and keeps at most 256 of one job's dispatches awaiting their acknowledgement", async () => {
     const many = Array.from({ length: 600 }, (_, i) => agent(`sim-${String(i).padStart(5, '0')}`));
-    const wide = new TargetResolver({ list: () => many, hostnames: () => many.map((a) => a.hostname), get: (h) => many.find((a) => a.hostname === h), countLive: () => many.length, labelsOf: () => ({}) });
+    const wide = new TargetResolver({
+      list: () => many,
+      hostnames: () => many.map((a) => a.hostname),
+      get: (h) => many.find((a) => a.hostname === h),
+      countLive: () => many.length,
+      labelsOf: () => ({}),
+    });
     const order: string[] = [];
     let pending = 0;
     let mostPending = 0;
@@ -186,7 +225,16 @@ describe('JobClient', () => {
     const store = { ...fleet.store, save: async (record: JobRecord) => void order.push(`record ${record.job_id}`) } as unknown as JobStore;
     const vault = { hold: () => undefined, release: () => undefined } as unknown as SecretVault;
     const nc = { publish: () => undefined } as unknown as NatsConnection;
-    const client = new JobClient({ nc, js: slowBroker, store, feed: fleet.feed, resolver: wide, vault, log: pino({ level: 'silent' }), hostGrantKey: GRANT_KEY });
+    const client = new JobClient({
+      nc,
+      js: slowBroker,
+      store,
+      feed: fleet.feed,
+      resolver: wide,
+      vault,
+      log: pino({ level: 'silent' }),
+      hostGrantKey: GRANT_KEY,
+    });
     const job = await client.start({ ...request, timeoutSeconds: 30 });
     expect(order[0]).toBe(`record ${job.record.job_id}`);
     expect(order.slice(1).sort()).toEqual(many.map((a) => jobSubject(a.hostname)).sort());
@@ -209,7 +257,15 @@ describe('JobClient', () => {
   it('waits for a job another gateway started until its deadline by the wall clock: the host that never answered reads as a 504, not as pending', async () => {
     const fleet = new MemoryFleet();
     const now = Date.now();
-    const record: JobRecord = { job_id: 'started-elsewhere', operation: 'docker.container.list', target: 'web-02', hosts: ['web-02'], caller: 'test', created_at: new Date(now).toISOString(), deadline: new Date(now + 100).toISOString() };
+    const record: JobRecord = {
+      job_id: 'started-elsewhere',
+      operation: 'docker.container.list',
+      target: 'web-02',
+      hosts: ['web-02'],
+      caller: 'test',
+      created_at: new Date(now).toISOString(),
+      deadline: new Date(now + 100).toISOString(),
+    };
     await fleet.store.save(record);
     const waiting = clientOf(fleet).waitFor(record.job_id, 10_000);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -2,10 +2,25 @@ import type { KeyObject } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { jobTraits } from '@fleet/contracts/operations';
-import { cancelSubject, type HostRow, type JobRecord, type Rollout, type RolloutControl, type RolloutControlReply } from '@fleet/contracts/protocol';
+import {
+  cancelSubject,
+  type HostRow,
+  type JobRecord,
+  type Rollout,
+  type RolloutControl,
+  type RolloutControlReply,
+} from '@fleet/contracts/protocol';
 import type { TargetResolver } from '../targets/resolve';
 import { JobCollector } from './collection';
-import { describeError, DISPATCH_WINDOW, newJobRecord, publishToHosts, settleInWindow, unsealedPayload, type UnsealedPayload } from './dispatch';
+import {
+  describeError,
+  DISPATCH_WINDOW,
+  newJobRecord,
+  publishToHosts,
+  settleInWindow,
+  unsealedPayload,
+  type UnsealedPayload,
+} from './dispatch';
 import { JobStoreUnavailableError, UnsendableParamsError } from './job-errors';
 import type { ResultFeed } from './feed';
 import type { JobRequest, StagedJob, StartedJob } from './job-request';

@@ -32,7 +32,7 @@ describe('publishToHosts', () => {
   const record = newJobRecord(request, ['web-01', 'web-02', 'web-03'], Date.now());
   const payload = unsealedPayload(record, request, gateway.privateKey);
 
-  it('publishes to the hosts given, not to the rest of the job\'s, each message sealed for its own host', async () => {
+  it("publishes to the hosts given, not to the rest of the job's, each message sealed for its own host", async () => {
     const broker = brokerRefusing('none');
     await publishToHosts(broker.deps, record, payload, ['web-01', 'web-03']);
     expect([...broker.published.keys()]).toEqual([jobSubject('web-01'), jobSubject('web-03')]);
@@ -41,7 +41,7 @@ describe('publishToHosts', () => {
     expect(jobSealRefusal(toWeb01, 'web-03', gateway.publicKey)).toMatch(/seal does not verify/);
   });
 
-  it('refuses a host outside the job\'s record before anything is sent', async () => {
+  it("refuses a host outside the job's record before anything is sent", async () => {
     const broker = brokerRefusing('none');
     await expect(publishToHosts(broker.deps, record, payload, ['web-01', 'db-01'])).rejects.toThrow(/not resolved to db-01/);
     expect(broker.published.size).toBe(0);
@@ -56,7 +56,7 @@ describe('publishToHosts', () => {
 });
 
 describe('unsealedPayload', () => {
-  it('refuses parameters JSON cannot hold as the caller\'s error', () => {
+  it("refuses parameters JSON cannot hold as the caller's error", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     const record = newJobRecord(request, ['web-01'], Date.now());

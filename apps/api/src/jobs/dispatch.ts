@@ -122,7 +122,11 @@ function hostsOutside(record: JobRecord, hosts: readonly string[]): string[] {
 }
 
 /** `Promise.allSettled(items.map(run))`, with at most `window` runs pending at any time; outcomes in item order. */
-export async function settleInWindow<T, R>(items: readonly T[], window: number, run: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+export async function settleInWindow<T, R>(
+  items: readonly T[],
+  window: number,
+  run: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
   const outcomes: PromiseSettledResult<R>[] = new Array(items.length);
   let next = 0;
   const lane = async () => {

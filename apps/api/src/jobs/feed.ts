@@ -1,5 +1,14 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { earlyRowSubject, jobRecordSubject, parseEarlyRowSubject, parseResultKey, RESULTS_BUCKET, type HostRow, type JobHost, type JobRecord } from '@fleet/contracts/protocol';
+import {
+  earlyRowSubject,
+  jobRecordSubject,
+  parseEarlyRowSubject,
+  parseResultKey,
+  RESULTS_BUCKET,
+  type HostRow,
+  type JobHost,
+  type JobRecord,
+} from '@fleet/contracts/protocol';
 import { followBucket } from '@fleet/runtime/nats';
 
 export type RowListener = (hostname: string, row: HostRow) => void;

@@ -92,7 +92,11 @@ export class IdempotencyKeys {
       replay: false,
       jobId: claim.job_id,
       // Best effort: a claim left unmarked still answers with its job while the record is kept.
-      started: () => this.bucket.update(slot, JSON.stringify({ ...claim, started: true }), revision).then(() => undefined, () => undefined),
+      started: () =>
+        this.bucket.update(slot, JSON.stringify({ ...claim, started: true }), revision).then(
+          () => undefined,
+          () => undefined,
+        ),
       release: () => this.release(slot, revision),
     };
   }

@@ -18,7 +18,10 @@ export class KeySlots {
     if (this.perKey === 0) return () => undefined;
     const held = this.open.get(keyId) ?? 0;
     if (held >= this.perKey) {
-      throw new LongRunningLimitError(`this API key already has ${held} long-running calls open (limit ${this.perKey}, FLEET_LONG_RUNNING_PER_KEY); retry when one ends`, RETRY_AFTER_SECONDS);
+      throw new LongRunningLimitError(
+        `this API key already has ${held} long-running calls open (limit ${this.perKey}, FLEET_LONG_RUNNING_PER_KEY); retry when one ends`,
+        RETRY_AFTER_SECONDS,
+      );
     }
     this.open.set(keyId, held + 1);
     let released = false;

@@ -19,7 +19,13 @@ export type JetStreamPublisher = Pick<JetStreamClient, 'publish'>;
  * `deadline` (epoch ms), the job's own. The msgID makes a retry idempotent: JetStream drops a
  * duplicate of a message it already stored. Other errors, and the last one at the deadline, throw.
  */
-export async function publishUntil(js: JetStreamPublisher, subject: string, payload: string | Uint8Array, msgID: string, deadline: number): Promise<PubAck> {
+export async function publishUntil(
+  js: JetStreamPublisher,
+  subject: string,
+  payload: string | Uint8Array,
+  msgID: string,
+  deadline: number,
+): Promise<PubAck> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await js.publish(subject, payload, { msgID, timeout: Math.max(500, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now())) });
@@ -34,7 +40,9 @@ export async function publishUntil(js: JetStreamPublisher, subject: string, payl
 /** No stream leader to answer (no responders), or no answer in time; the client wraps the former. */
 function isTransient(err: unknown): boolean {
   const candidates = [err, err instanceof Error ? err.cause : undefined];
-  return candidates.some((candidate) => candidate instanceof TimeoutError || (candidate instanceof RequestError && candidate.isNoResponders()));
+  return candidates.some(
+    (candidate) => candidate instanceof TimeoutError || (candidate instanceof RequestError && candidate.isNoResponders()),
+  );
 }
 
 /** A job message's JSON (an object) with its `seal` added last, without parsing or encoding the rest again. */

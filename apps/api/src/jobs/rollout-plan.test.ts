@@ -1,4 +1,12 @@
-import { failureBudget, orderHosts, planRollout, rolloutControls, RolloutParamsError, waveSize, type RolloutControls } from './rollout-plan';
+import {
+  failureBudget,
+  orderHosts,
+  planRollout,
+  rolloutControls,
+  RolloutParamsError,
+  waveSize,
+  type RolloutControls,
+} from './rollout-plan';
 
 const hosts = (n: number) => Array.from({ length: n }, (_, i) => `h${String(i).padStart(4, '0')}`);
 const controls = (over: Partial<RolloutControls>): RolloutControls => ({ pauseSeconds: 0, order: 'hostname', ...over });

@@ -21,7 +21,8 @@ export const DEFAULT_HEALTH_DELAY_SECONDS = 5;
 /** The caller's wave parameters, or undefined when the call asks for none. Throws RolloutParamsError for parameters that contradict. */
 export function rolloutControls(query: Record<string, unknown>): RolloutControls | undefined {
   if (!WAVE_PARAMS.some((name) => query[name] !== undefined)) {
-    if (query.seed !== undefined || query.health_delay !== undefined) throw new RolloutParamsError(`'seed' and 'health_delay' only steer a rollout (README "Rollouts")`);
+    if (query.seed !== undefined || query.health_delay !== undefined)
+      throw new RolloutParamsError(`'seed' and 'health_delay' only steer a rollout (README "Rollouts")`);
     return undefined;
   }
   if (query.seed !== undefined && query.order !== 'random') throw new RolloutParamsError(`'seed' orders hosts only with order=random`);
@@ -37,10 +38,14 @@ export function rolloutControls(query: Record<string, unknown>): RolloutControls
 }
 
 function healthGate(query: Record<string, unknown>): HealthGate | undefined {
-  if (query.health !== undefined && query.health_cmd !== undefined) throw new RolloutParamsError(`'health' and 'health_cmd' are two gates: give one`);
-  if (query.health_delay !== undefined && query.health !== 'running') throw new RolloutParamsError(`'health_delay' applies to health=running only`);
+  if (query.health !== undefined && query.health_cmd !== undefined)
+    throw new RolloutParamsError(`'health' and 'health_cmd' are two gates: give one`);
+  if (query.health_delay !== undefined && query.health !== 'running')
+    throw new RolloutParamsError(`'health_delay' applies to health=running only`);
   if (query.health_cmd !== undefined) {
-    const cmd = String(query.health_cmd).split(' ').filter((word) => word.length > 0);
+    const cmd = String(query.health_cmd)
+      .split(' ')
+      .filter((word) => word.length > 0);
     if (cmd.length === 0) throw new RolloutParamsError(`'health_cmd' holds no command`);
     return { check: 'exec', cmd };
   }
@@ -111,7 +116,8 @@ export function planRollout(hosts: readonly string[], controls: RolloutControls)
   if (waves.length + Math.ceil((ordered.length - next) / batch) > MAX_WAVES) {
     throw new RolloutParamsError(`${ordered.length} hosts in waves of ${batch} make more than ${MAX_WAVES} waves: take a larger batch`);
   }
-  for (; next < ordered.length; next += batch) waves.push({ wave: waves.length + 1, hosts: ordered.slice(next, next + batch), state: 'pending' });
+  for (; next < ordered.length; next += batch)
+    waves.push({ wave: waves.length + 1, hosts: ordered.slice(next, next + batch), state: 'pending' });
   return {
     state: 'running',
     order: controls.order,

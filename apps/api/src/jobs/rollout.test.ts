@@ -3,7 +3,13 @@ import type { JobClient, JobRequest, StagedJob } from './client';
 import { Rollouts } from './rollout';
 
 const HOSTS = ['h1', 'h2', 'h3', 'h4', 'h5'];
-const request: JobRequest = { operation: 'docker.container.restart', target: '_all', params: { id: 'app' }, timeoutSeconds: 10, caller: 'test' };
+const request: JobRequest = {
+  operation: 'docker.container.restart',
+  target: '_all',
+  params: { id: 'app' },
+  timeoutSeconds: 10,
+  caller: 'test',
+};
 
 /** A job client whose hosts answer at once: `failing` ones fail. Records what was sent, saved and skipped. */
 function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<void> = async () => undefined) {
@@ -21,7 +27,11 @@ function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<v
       runOn: async (subset) => {
         sent.push(subset);
         await beforeAnswer(subset);
-        return subset.map((hostname): HostRow => ({ hostname, status: failing.includes(hostname) ? 'failed' : 'ok', changed: !failing.includes(hostname) }));
+        return subset.map((hostname): HostRow => ({
+          hostname,
+          status: failing.includes(hostname) ? 'failed' : 'ok',
+          changed: !failing.includes(hostname),
+        }));
       },
       saveProgress: async (progress) => void saved.push(structuredClone(progress)),
       skip: async (rows) => void skipped.push(...rows),
@@ -38,7 +48,11 @@ function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<v
 async function roll(failing: string[], batch: string, maxFailures?: string, lostAuthority: () => string | undefined = () => undefined) {
   const fake = fakeJobs(failing);
   const rollouts = new Rollouts(fake.jobs);
-  const started = await rollouts.start(request, rollouts.plan(request, { batch, maxFailures, pauseSeconds: 0, order: 'hostname' }), lostAuthority);
+  const started = await rollouts.start(
+    request,
+    rollouts.plan(request, { batch, maxFailures, pauseSeconds: 0, order: 'hostname' }),
+    lostAuthority,
+  );
   const rows = await started.rows;
   await new Promise((resolve) => setImmediate(resolve));
   return { ...fake, rows, progress: started.progress() };
@@ -47,12 +61,27 @@ async function roll(failing: string[], batch: string, maxFailures?: string, lost
 describe('Rollouts', () => {
   it('stops after the wave that goes over the budget: later hosts are skipped rows, never sent', async () => {
     const { sent, skipped, rows, progress } = await roll(['h3'], '2');
-    expect(sent).toEqual([['h1', 'h2'], ['h3', 'h4']]);
+    expect(sent).toEqual([
+      ['h1', 'h2'],
+      ['h3', 'h4'],
+    ]);
     expect(skipped.map((row) => [row.hostname, row.status, row.wave])).toEqual([['h5', 'skipped', 3]]);
-    expect(skipped[0].skipped_reason).toBe('rollout stopped after wave 2 of 3: 1 host(s) failed in that wave, 1 in all, more than max_failures 0');
-    expect(rows.map((row) => [row.hostname, row.status])).toEqual([['h1', 'ok'], ['h2', 'ok'], ['h3', 'failed'], ['h4', 'ok'], ['h5', 'skipped']]);
+    expect(skipped[0].skipped_reason).toBe(
+      'rollout stopped after wave 2 of 3: 1 host(s) failed in that wave, 1 in all, more than max_failures 0',
+    );
+    expect(rows.map((row) => [row.hostname, row.status])).toEqual([
+      ['h1', 'ok'],
+      ['h2', 'ok'],
+      ['h3', 'failed'],
+      ['h4', 'ok'],
+      ['h5', 'skipped'],
+    ]);
     expect(progress).toMatchObject({ state: 'stopped', failures: 1 });
-    expect(progress.waves.map((wave) => [wave.state, wave.failed])).toEqual([['passed', undefined], ['failed', ['h3']], ['skipped', undefined]]);
+    expect(progress.waves.map((wave) => [wave.state, wave.failed])).toEqual([
+      ['passed', undefined],
+      ['failed', ['h3']],
+      ['skipped', undefined],
+    ]);
   });
 
   it('goes on while the failures stay within max_failures, and completes', async () => {
@@ -65,7 +94,10 @@ describe('Rollouts', () => {
   it('sends no wave after the key lost its authority: the rest are skipped rows naming why', async () => {
     let checks = 0;
     const { sent, skipped, progress } = await roll([], '2', undefined, () => (++checks >= 2 ? 'the API key was revoked' : undefined));
-    expect(sent).toEqual([['h1', 'h2'], ['h3', 'h4']]);
+    expect(sent).toEqual([
+      ['h1', 'h2'],
+      ['h3', 'h4'],
+    ]);
     expect(skipped.map((row) => row.hostname)).toEqual(['h5']);
     expect(progress).toMatchObject({ state: 'stopped', stop_reason: 'rollout stopped before wave 3 of 3: the API key was revoked' });
     expect(progress.waves.map((wave) => wave.state)).toEqual(['passed', 'passed', 'skipped']);
@@ -89,7 +121,11 @@ describe('Rollouts', () => {
     });
     controls = fake.control;
     const rollouts = new Rollouts(fake.jobs);
-    const started = await rollouts.start(request, rollouts.plan(request, { batch: '2', pauseSeconds: 0, order: 'hostname' }), () => undefined);
+    const started = await rollouts.start(
+      request,
+      rollouts.plan(request, { batch: '2', pauseSeconds: 0, order: 'hostname' }),
+      () => undefined,
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(fake.sent).toEqual([['h1', 'h2']]);
     expect(replies[0]).toMatchObject({ rollout: { state: 'running', paused_by: 'alice' } });

@@ -44,7 +44,10 @@ export class Rollouts {
     const staged = await this.jobs.stage(request, hosts, rollout, Date.now() + rolloutSpanMs(rollout, request.timeoutSeconds));
     const run = new WaveRun(staged, rollout, request.timeoutSeconds * 1000, lostAuthority);
     const rows = run.run();
-    rows.then((settled) => staged.finish(settled), () => staged.finish([]));
+    rows.then(
+      (settled) => staged.finish(settled),
+      () => staged.finish([]),
+    );
     return { record: staged.record, rows, progress: () => rollout };
   }
 }
@@ -127,7 +130,8 @@ class WaveRun {
 
   /** Waits while the rollout is held; held until its `remaining` waves no longer fit before its deadline, it is aborted. */
   private async whileHeld(remaining: number): Promise<void> {
-    const latestStart = Date.parse(this.staged.record.deadline) - remaining * this.waveTimeoutMs - (remaining - 1) * this.rollout.pause_seconds * 1000;
+    const latestStart =
+      Date.parse(this.staged.record.deadline) - remaining * this.waveTimeoutMs - (remaining - 1) * this.rollout.pause_seconds * 1000;
     while (this.rollout.paused_by !== undefined && !this.abortReason) {
       const left = latestStart - Date.now();
       if (left <= 0) this.abortReason = `: held by ${this.rollout.paused_by} until its remaining waves no longer fit before its deadline`;
@@ -174,7 +178,13 @@ class WaveRun {
     this.rollout.stop_reason = reason;
     const skipped = never.flatMap((later) => {
       later.state = 'skipped';
-      return later.hosts.map((hostname): HostRow => ({ hostname, status: 'skipped', changed: false, wave: later.wave, skipped_reason: reason }));
+      return later.hosts.map((hostname): HostRow => ({
+        hostname,
+        status: 'skipped',
+        changed: false,
+        wave: later.wave,
+        skipped_reason: reason,
+      }));
     });
     // Stored before the rows: once every row is final, a job's feed ends, and it must have announced the stop by then.
     await this.save();

@@ -45,7 +45,10 @@ export function watchRows(deps: RowWatchDeps, jobId: string, hosts: readonly str
   const stopListening = deps.feed.watch(jobId, accept);
   const stopReadingBackOnReconnect = deps.feed.onReconnect(() => {
     for (const host of hosts.filter((candidate) => !rows.has(candidate))) {
-      deps.store.storedRow(jobId, host).then((row) => row && accept(host, { ...row, hostname: host }), () => undefined);
+      deps.store.storedRow(jobId, host).then(
+        (row) => row && accept(host, { ...row, hostname: host }),
+        () => undefined,
+      );
     }
   });
   const cancelTimer = whenClockReaches(until, () => finish());

@@ -1,6 +1,16 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { JOB_RECORDS_STREAM, jobRecordSubject, kvStreamName, kvSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobRecord, type JobStatus } from '@fleet/contracts/protocol';
+import {
+  JOB_RECORDS_STREAM,
+  jobRecordSubject,
+  kvStreamName,
+  kvSubject,
+  RESULTS_BUCKET,
+  resultKey,
+  type HostRow,
+  type JobRecord,
+  type JobStatus,
+} from '@fleet/contracts/protocol';
 import { scanNewestFirst } from '../nats/scan';
 import { publishUntil } from './publish';
 import { byHostname, effectiveRow, jobStatus, timeoutRow, undeliveredRow } from './rows';
@@ -62,7 +72,13 @@ export class JobStore {
   async saveProgress(record: JobRecord, step: number): Promise<void> {
     const reruns = (await this.getRecord(record.job_id))?.reruns;
     const saved: JobRecord = reruns ? { ...record, reruns } : record;
-    await publishUntil(this.js, jobRecordSubject(record.job_id), JSON.stringify(saved), `${record.job_id}.${step}`, Date.parse(record.deadline));
+    await publishUntil(
+      this.js,
+      jobRecordSubject(record.job_id),
+      JSON.stringify(saved),
+      `${record.job_id}.${step}`,
+      Date.parse(record.deadline),
+    );
   }
 
   async getRecord(jobId: string): Promise<JobRecord | undefined> {
@@ -77,7 +93,9 @@ export class JobStore {
 
   async view(record: JobRecord): Promise<JobView> {
     const now = Date.now();
-    const rows = await Promise.all(record.hosts.map(async (host) => effectiveRow(record, host, await this.storedRow(record.job_id, host), now)));
+    const rows = await Promise.all(
+      record.hosts.map(async (host) => effectiveRow(record, host, await this.storedRow(record.job_id, host), now)),
+    );
     rows.sort(byHostname);
     return { ...record, status: jobStatus(rows), results: rows };
   }
@@ -88,7 +106,9 @@ export class JobStore {
    * running through another.
    */
   async storedRow(jobId: string, hostname: string): Promise<HostRow | undefined> {
-    const msg = await this.jsm.streams.getMessage(kvStreamName(RESULTS_BUCKET), { last_by_subj: kvSubject(RESULTS_BUCKET, resultKey(jobId, hostname)) });
+    const msg = await this.jsm.streams.getMessage(kvStreamName(RESULTS_BUCKET), {
+      last_by_subj: kvSubject(RESULTS_BUCKET, resultKey(jobId, hostname)),
+    });
     const operation = msg?.header?.get('KV-Operation');
     return msg && operation !== 'DEL' && operation !== 'PURGE' ? msg.json<HostRow>() : undefined;
   }
@@ -145,7 +165,10 @@ export class JobStore {
         return !filter.status || view.status === filter.status;
       },
     });
-    return { jobs: page.items.map((record) => views.get(record.job_id) as JobView), ...(page.next_cursor ? { next_cursor: page.next_cursor } : {}) };
+    return {
+      jobs: page.items.map((record) => views.get(record.job_id) as JobView),
+      ...(page.next_cursor ? { next_cursor: page.next_cursor } : {}),
+    };
   }
 }
 

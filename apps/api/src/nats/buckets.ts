@@ -24,10 +24,13 @@ export async function readBucket(nc: NatsConnection, jsm: JetStreamManager, buck
   const stream = kvStreamName(bucket);
   const { state } = await jsm.streams.info(stream);
   if (state.messages === 0) return [];
-  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: kvSubject(bucket, '>'), deliver_policy: DeliverPolicy.LastPerSubject });
+  const consumer = await jetstream(nc).consumers.get(stream, {
+    filter_subjects: kvSubject(bucket, '>'),
+    deliver_policy: DeliverPolicy.LastPerSubject,
+  });
   const entries = new Map<string, BucketEntry>();
   try {
-    for (let done = false; !done; ) {
+    for (let done = false; !done;) {
       let received = 0;
       for await (const msg of await consumer.fetch(BATCH)) {
         received++;

@@ -112,7 +112,11 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     // A revoked key stays refused after it would have expired anyway: no TTL.
     revoked: await bucket(REVOKED_BUCKET, { history: 1, replicas }),
     // No record outlives the longest key: the bucket forgets what has certainly expired.
-    mintedKeys: await bucket(MINTED_KEYS_BUCKET, { history: 1, replicas, ttl: (opts.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS) * 1000 }),
+    mintedKeys: await bucket(MINTED_KEYS_BUCKET, {
+      history: 1,
+      replicas,
+      ttl: (opts.maxKeyTtlSeconds ?? DEFAULT_MAX_KEY_TTL_SECONDS) * 1000,
+    }),
     // A join token lives at most a day (the contract's ttl_seconds); spent or not, it is gone after two.
     joinTokens: await bucket(JOIN_TOKENS_BUCKET, { history: 1, replicas, ttl: 2 * 86_400 * 1000 }),
     identities: await bucket(IDENTITIES_BUCKET, { history: 1, replicas }),
@@ -134,11 +138,21 @@ async function lockDownBucket(jsm: JetStreamManager, bucket: string): Promise<vo
 }
 
 /** The upload bucket, with its TTL and size cap as configured now (an existing bucket is adopted, then updated). */
-async function ensureUploadStore(nc: NatsConnection, jsm: JetStreamManager, wanted: { replicas: number; maxBytes: number }): Promise<ObjectStore> {
+async function ensureUploadStore(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  wanted: { replicas: number; maxBytes: number },
+): Promise<ObjectStore> {
   const ttl = UPLOAD_RETENTION_SECONDS * NANOS_PER_SECOND;
-  const bucket = await new Objm(nc).create(UPLOADS_BUCKET, { ttl, max_bytes: wanted.maxBytes, replicas: wanted.replicas, storage: StorageType.File });
+  const bucket = await new Objm(nc).create(UPLOADS_BUCKET, {
+    ttl,
+    max_bytes: wanted.maxBytes,
+    replicas: wanted.replicas,
+    storage: StorageType.File,
+  });
   const { config } = await jsm.streams.info(objectStreamName(UPLOADS_BUCKET));
-  if (config.max_age !== ttl || config.max_bytes !== wanted.maxBytes) await jsm.streams.update(config.name, { ...config, max_age: ttl, max_bytes: wanted.maxBytes });
+  if (config.max_age !== ttl || config.max_bytes !== wanted.maxBytes)
+    await jsm.streams.update(config.name, { ...config, max_age: ttl, max_bytes: wanted.maxBytes });
   return bucket;
 }
 

@@ -46,7 +46,10 @@ describe('RedactedAnswer', () => {
     answer.end();
     const body = client.body.toString();
     expect(JSON.parse(body)).toEqual({ Id: 'abc', Config: { Env: ['TOKEN=<redacted>', 'PATH=<redacted>'] } });
-    expect(client.sentHead).toEqual({ status: 200, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } });
+    expect(client.sentHead).toEqual({
+      status: 200,
+      headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+    });
     expect({ credited, ended: client.ended }).toEqual({ credited: 2, ended: true });
   });
 
@@ -55,7 +58,10 @@ describe('RedactedAnswer', () => {
     answer.head({ status: 404, headers: { 'content-type': 'application/json' } });
     answer.data(Buffer.from('{"message":"No such container: x"}'), () => undefined);
     answer.end();
-    expect({ status: client.sentHead?.status, body: client.body.toString() }).toEqual({ status: 404, body: '{"message":"No such container: x"}' });
+    expect({ status: client.sentHead?.status, body: client.body.toString() }).toEqual({
+      status: 404,
+      body: '{"message":"No such container: x"}',
+    });
   });
 
   it('refuses with a 502 what it cannot judge: too large, compressed, not JSON', () => {
@@ -63,7 +69,11 @@ describe('RedactedAnswer', () => {
     large.answer.head({ status: 200, headers: {} });
     large.answer.data(Buffer.from(INSPECT), () => undefined);
     large.answer.end();
-    expect({ status: large.client.aborted?.status, sent: large.client.body.length, sessionAborted: large.aborted.length }).toEqual({ status: 502, sent: 0, sessionAborted: 1 });
+    expect({ status: large.client.aborted?.status, sent: large.client.body.length, sessionAborted: large.aborted.length }).toEqual({
+      status: 502,
+      sent: 0,
+      sessionAborted: 1,
+    });
 
     const gzip = setup();
     gzip.answer.head({ status: 200, headers: { 'Content-Encoding': 'gzip' } });

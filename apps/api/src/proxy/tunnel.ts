@@ -43,7 +43,9 @@ export class EngineTunnel {
   }
 
   open(hostname: string, open: ProxyOpen, handlers: SessionHandlers, id: string = newSessionId()): TunnelSession {
-    const session = new TunnelSession(id, hostname, this.nc, handlers, this.log.child({ session_id: id, hostname }), () => this.sessions.delete(session));
+    const session = new TunnelSession(id, hostname, this.nc, handlers, this.log.child({ session_id: id, hostname }), () =>
+      this.sessions.delete(session),
+    );
     this.sessions.add(session);
     session.send(open);
     return session;
@@ -116,7 +118,8 @@ export class TunnelSession {
   }
 
   keepAlive(now: number): void {
-    if (!this.flow.keepAlive(now)) this.fail({ status: 504, error: 'agent not responding', details: `the agent of ${this.hostname} went silent during the session` });
+    if (!this.flow.keepAlive(now))
+      this.fail({ status: 504, error: 'agent not responding', details: `the agent of ${this.hostname} went silent during the session` });
   }
 
   /** Ends the session on both sides from the gateway's end, and tells the HTTP side why. */
@@ -143,7 +146,9 @@ export class TunnelSession {
       this.close();
     } else if (frame.kind === PROXY_FRAME.ABORT) {
       const reason = proxyFrameJson<ProxyAbort>(frame.payload);
-      this.handlers.abort(isAbort(reason) ? reason : { status: 502, error: 'agent ended the session', details: 'the agent ended the session' });
+      this.handlers.abort(
+        isAbort(reason) ? reason : { status: 502, error: 'agent ended the session', details: 'the agent ended the session' },
+      );
       this.close(reason?.details);
     }
   }
@@ -159,5 +164,12 @@ export class TunnelSession {
 }
 
 function isAbort(value: ProxyAbort | undefined): value is ProxyAbort {
-  return value !== undefined && Number.isInteger(value.status) && value.status >= 400 && value.status < 600 && typeof value.details === 'string' && typeof value.error === 'string';
+  return (
+    value !== undefined &&
+    Number.isInteger(value.status) &&
+    value.status >= 400 &&
+    value.status < 600 &&
+    typeof value.details === 'string' &&
+    typeof value.error === 'string'
+  );
 }

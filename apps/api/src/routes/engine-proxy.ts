@@ -107,7 +107,9 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
       ? await readWholeBody(req, byteSize(deps.bodyLimit))
       : undefined;
   const streamed = head === undefined && inline === undefined && hasBody(req);
-  const judged = refusalAsApiError(() => judgeEngineRequest(located, { contentType: req.headers['content-type'], inline: inline?.body, streamed }, deps.accessPolicy));
+  const judged = refusalAsApiError(() =>
+    judgeEngineRequest(located, { contentType: req.headers['content-type'], inline: inline?.body, streamed }, deps.accessPolicy),
+  );
   const open: ProxyOpen = {
     method: req.method,
     path: judged.path,
@@ -121,7 +123,11 @@ async function proxy(deps: EngineProxyDeps, req: Request, res: Response): Promis
   if (grant) open.host_grant = grant;
   const release = endpoint.kind === 'plain' ? () => undefined : (deps.longRunningSlots?.take(caller.jti) ?? (() => undefined));
   res.locals.proxySession = { session_id: id, hostname };
-  const bridge = withoutData(caller, endpoint, head ? new HijackBridge(res, inline?.rest ?? Buffer.alloc(0)) : new ResponseBridge(res, endpoint.kind === 'stream'));
+  const bridge = withoutData(
+    caller,
+    endpoint,
+    head ? new HijackBridge(res, inline?.rest ?? Buffer.alloc(0)) : new ResponseBridge(res, endpoint.kind === 'stream'),
+  );
   const session = deps.tunnel.open(hostname, open, bridge, id);
   session.whenClosed(release);
   bridge.attach(session, req);
@@ -175,7 +181,13 @@ function hostGrantFor(deps: EngineProxyDeps, caller: Caller, judged: JudgedEngin
     if (access.length === 0) return undefined;
     throw new ApiError('host_access_off', `${reasons}: this gateway has no FLEET_HOST_GRANT_PRIVATE_KEY_FILE, so nothing may reach a host`);
   }
-  const claims = { job_id: id, operation: proxyGrantOperation(endpoint), hosts: [hostname], params_sha256: paramsDigest(proxyGrantParams(judged)), expires_at: Date.now() + GRANT_TTL_MS };
+  const claims = {
+    job_id: id,
+    operation: proxyGrantOperation(endpoint),
+    hosts: [hostname],
+    params_sha256: paramsDigest(proxyGrantParams(judged)),
+    expires_at: Date.now() + GRANT_TTL_MS,
+  };
   return signHostGrant(callerHost ? { ...claims, caller_host: true } : claims, deps.hostGrantKey);
 }
 

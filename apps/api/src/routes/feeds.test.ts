@@ -38,11 +38,28 @@ class FakeFeed {
   }
 }
 
-const agent = (hostname: string): AgentView => ({ hostname, labels: LABELS[hostname], requested_labels: LABELS[hostname], enrollment: 'accepted', live: true, drained: false, last_seen_at: new Date().toISOString() }) as AgentView;
+const agent = (hostname: string): AgentView =>
+  ({
+    hostname,
+    labels: LABELS[hostname],
+    requested_labels: LABELS[hostname],
+    enrollment: 'accepted',
+    live: true,
+    drained: false,
+    last_seen_at: new Date().toISOString(),
+  }) as AgentView;
 
 function record(operation: string, hosts: string[]): JobRecord {
   const now = Date.now();
-  return { job_id: crypto.randomUUID(), operation, target: '_all', hosts, caller: 'ops', created_at: new Date(now).toISOString(), deadline: new Date(now + 30_000).toISOString() } as JobRecord;
+  return {
+    job_id: crypto.randomUUID(),
+    operation,
+    target: '_all',
+    hosts,
+    caller: 'ops',
+    created_at: new Date(now).toISOString(),
+    deadline: new Date(now + 30_000).toISOString(),
+  } as JobRecord;
 }
 
 const feed = new FakeFeed();
@@ -57,7 +74,11 @@ beforeAll(async () => {
     jobs: { streamBufferBytes: 1 << 20 } as unknown as JobClient,
     store: {
       getRecord: async (id: string) => jobs.get(id),
-      view: async (r: JobRecord) => ({ ...r, status: 'running', results: r.hosts.map((hostname) => ({ hostname, status: 'running', changed: false })) }),
+      view: async (r: JobRecord) => ({
+        ...r,
+        status: 'running',
+        results: r.hosts.map((hostname) => ({ hostname, status: 'running', changed: false })),
+      }),
     } as never,
     feed: feed as never,
     identities: {} as never,
@@ -74,7 +95,8 @@ beforeAll(async () => {
 
 afterAll(() => close());
 
-const key = (role: 'viewer' | 'operator', scope?: string) => mintToken({ secret: SECRET, role, ttlSeconds: 60, ...(scope ? { scope } : {}) });
+const key = (role: 'viewer' | 'operator', scope?: string) =>
+  mintToken({ secret: SECRET, role, ttlSeconds: 60, ...(scope ? { scope } : {}) });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- events are asserted field by field; a wrong guess fails the assertion
 type Event = { event: string; data: any };
@@ -142,7 +164,9 @@ describe('GET /feed/job/{job_id}', () => {
     expect(JSON.stringify(events)).not.toContain('db-01');
     const dbOnly = record('docker.container.list', ['db-01']);
     jobs.set(dbOnly.job_id, dbOnly);
-    expect((await fetch(`${url}/feed/job/${dbOnly.job_id}`, { headers: { authorization: `Bearer ${key('viewer', 'role:web')}` } })).status).toBe(404);
+    expect(
+      (await fetch(`${url}/feed/job/${dbOnly.job_id}`, { headers: { authorization: `Bearer ${key('viewer', 'role:web')}` } })).status,
+    ).toBe(404);
     const exec = record('docker.container.exec', ['web-01']);
     jobs.set(exec.job_id, exec);
     expect((await fetch(`${url}/feed/job/${exec.job_id}`, { headers: { authorization: `Bearer ${key('viewer')}` } })).status).toBe(403);

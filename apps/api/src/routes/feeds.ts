@@ -40,7 +40,11 @@ const JOBS_SWEEP_MS = 2_000;
  * KeyScope) applied to every event.
  */
 export function feedHandlers(deps: FeedDeps): Pick<GatewayHandlers, 'feed.job' | 'feed.jobs' | 'feed.agents'> {
-  const options: FeedSessionOptions = { slots: new KeySlots(FEEDS_PER_KEY), isRevoked: deps.isRevoked, maxBufferedBytes: deps.maxBufferedBytes };
+  const options: FeedSessionOptions = {
+    slots: new KeySlots(FEEDS_PER_KEY),
+    isRevoked: deps.isRevoked,
+    maxBufferedBytes: deps.maxBufferedBytes,
+  };
   const accessOf = (res: Response) => new JobReadAccess(callerOf(res).permissions, KeyScope.of(callerOf(res).scope, deps.roster));
   return {
     'feed.job': async (req, res) => {
@@ -70,7 +74,9 @@ function followJob(session: FeedSession, record: JobRecord, access: JobReadAcces
   // A rollout's feed ends once it completed or stopped, so its last `rollout` event is never cut off.
   const finished = () => record.hosts.every((host) => isFinal(rows.get(host)?.status ?? 'pending')) && rollout?.state !== 'running';
   const viewOf = (): JobView => {
-    const results = record.hosts.map((host): HostRow => rows.get(host) ?? { hostname: host, status: 'pending', changed: false }).sort(byHostname);
+    const results = record.hosts
+      .map((host): HostRow => rows.get(host) ?? { hostname: host, status: 'pending', changed: false })
+      .sort(byHostname);
     return access.present({ ...record, ...(rollout ? { rollout } : {}), status: jobStatus(results), results });
   };
   const settleIfDone = () => {
@@ -98,7 +104,11 @@ function followJob(session: FeedSession, record: JobRecord, access: JobReadAcces
   if (rollout) session.onClose(followRollout(record.job_id, access, deps, onProgress));
   session.onClose(deps.feed.onReconnect(() => void readBack().catch(() => undefined)));
   const deadline = setTimeout(
-    () => void readBack().then(() => session.end('deadline', { job: viewOf() }), () => session.end('deadline', { job: viewOf() })),
+    () =>
+      void readBack().then(
+        () => session.end('deadline', { job: viewOf() }),
+        () => session.end('deadline', { job: viewOf() }),
+      ),
     Math.max(0, Date.parse(record.deadline) - Date.now()) + DEADLINE_GRACE_MS,
   );
   session.onClose(() => clearTimeout(deadline));
@@ -160,7 +170,10 @@ function followNewJobs(session: FeedSession, access: JobReadAccess, deps: FeedDe
     for (const job of followed.values()) {
       if (Date.parse(job.record.deadline) + DEADLINE_GRACE_MS > now) continue;
       followed.delete(job.record.job_id);
-      deps.store.view(job.record).then((view) => settle(job, view.results), () => undefined);
+      deps.store.view(job.record).then(
+        (view) => settle(job, view.results),
+        () => undefined,
+      );
     }
   }, JOBS_SWEEP_MS);
   session.onClose(() => clearInterval(sweep));

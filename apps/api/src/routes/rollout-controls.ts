@@ -28,7 +28,10 @@ export function rolloutControlHandlers(
       // 404 outside the scope, 403 without the operation's permission: as reading it.
       const access = new JobReadAccess(caller.permissions, KeyScope.of(caller.scope, labels));
       if (access.check(record).hosts.length !== record.hosts.length) {
-        throw new ApiError('out_of_scope', `the rollout reaches hosts outside this key's scope '${caller.scope}', so it may not ${action} it`);
+        throw new ApiError(
+          'out_of_scope',
+          `the rollout reaches hosts outside this key's scope '${caller.scope}', so it may not ${action} it`,
+        );
       }
       if (!record.rollout) throw new ApiError('not_a_rollout', `job '${jobId}' ran on every host at once: there is nothing to ${action}`);
       const reply = await jobs.controlRollout(jobId, { action, by: caller.sub });

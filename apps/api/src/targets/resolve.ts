@@ -60,7 +60,8 @@ export class TargetResolver {
     if (target.kind !== 'any' && !scope.covers(target)) throw new TargetError('unmatched', scope.nothingInside);
     const hosts = this.match(target, scope, advance);
     // Covering the target already keeps every host inside; checked again so a gap there fails closed.
-    if (hosts.length === 0 || hosts.some((agent) => !scope.includesHost(agent.hostname))) throw new TargetError('unmatched', scope.nothingInside);
+    if (hosts.length === 0 || hosts.some((agent) => !scope.includesHost(agent.hostname)))
+      throw new TargetError('unmatched', scope.nothingInside);
     return hosts.map((agent) => agent.hostname);
   }
 

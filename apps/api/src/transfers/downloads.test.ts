@@ -44,8 +44,8 @@ function fakeSubscription() {
   return { sub, send, replies };
 }
 
-describe('a download from a job\'s host', () => {
-  it('hears only the job\'s host, in order, and answers each part once the client took it', async () => {
+describe("a download from a job's host", () => {
+  it("hears only the job's host, in order, and answers each part once the client took it", async () => {
     const { sub, send } = fakeSubscription();
     const download = new Download(sub);
     download.expect(['web-01']);

@@ -57,7 +57,7 @@ export class Download {
       // Not a host of this job, or a reply it does not receive itself: it learns nothing, not even that the job exists.
       if (!from || !this.hosts?.has(from.hostname) || !isOwnReplySubject(msg.reply, from.hostname)) continue;
       if (this.sender !== undefined && this.sender !== from.hostname) {
-        refuse(msg, 'another host is already sending this job\'s file');
+        refuse(msg, "another host is already sending this job's file");
         continue;
       }
       // Parts come one at a time, each after the reply to the one before: any other number is not this file's.

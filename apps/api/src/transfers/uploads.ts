@@ -82,7 +82,10 @@ export class UploadStore {
   async receive(jobId: string, body: Readable, declaredBytes?: number): Promise<StoredUpload> {
     if (declaredBytes !== undefined && declaredBytes > this.maxBytes) throw new UploadTooLargeError(this.maxBytes);
     try {
-      const info = await this.bucket.put({ name: jobId, options: { max_chunk_size: TRANSFER_CHUNK_BYTES } }, countedStream(body, this.maxBytes));
+      const info = await this.bucket.put(
+        { name: jobId, options: { max_chunk_size: TRANSFER_CHUNK_BYTES } },
+        countedStream(body, this.maxBytes),
+      );
       return { jobId, bytes: info.size, digest: info.digest, chunkSubject: objectChunkSubject(UPLOADS_BUCKET, info.nuid) };
     } catch (err) {
       if (err instanceof UploadTooLargeError) throw err;
@@ -98,7 +101,9 @@ export class UploadStore {
   /** The job ended (or never started): nobody may read the upload any more, and it is deleted. */
   async remove(jobId: string): Promise<void> {
     this.offered.delete(jobId);
-    await this.bucket.delete(jobId).catch((err: Error) => this.log.warn({ job_id: jobId, err: err.message }, 'upload not deleted; the bucket TTL will drop it'));
+    await this.bucket
+      .delete(jobId)
+      .catch((err: Error) => this.log.warn({ job_id: jobId, err: err.message }, 'upload not deleted; the bucket TTL will drop it'));
   }
 
   /** Answers `{after: <seq>}` with the next chunk stored after that stream sequence, or an end mark. */
@@ -115,7 +120,10 @@ export class UploadStore {
       return;
     }
     try {
-      const chunk = await this.jsm.direct.getMessage(objectStreamName(UPLOADS_BUCKET), { next_by_subj: offered.chunkSubject, seq: after + 1 });
+      const chunk = await this.jsm.direct.getMessage(objectStreamName(UPLOADS_BUCKET), {
+        next_by_subj: offered.chunkSubject,
+        seq: after + 1,
+      });
       if (chunk) reply.set(TRANSFER_HEADERS.seq, String(chunk.seq));
       msg.respond(chunk ? chunk.data : new Uint8Array(0), { headers: reply });
     } catch (err) {

@@ -28,9 +28,15 @@ interface CopyOptions {
 export function defineCopyCommand(container: Command, parseTimeout: (raw: string) => number): void {
   container
     .command('cp <source> <destination>')
-    .description('copy files into a container on every targeted host (LOCAL CONTAINER:DIR) or out of one host\'s container (CONTAINER:PATH LOCAL|-)')
+    .description(
+      "copy files into a container on every targeted host (LOCAL CONTAINER:DIR) or out of one host's container (CONTAINER:PATH LOCAL|-)",
+    )
     .requiredOption('--target <target>', 'where it runs: into a container, any target; out of one, a hostname or _any')
-    .option('--timeout <seconds>', `the job's deadline (${JOB_TIMEOUT_SECONDS.minimum}-${JOB_TIMEOUT_SECONDS.maximum}, default ${JOB_TIMEOUT_SECONDS.default})`, parseTimeout)
+    .option(
+      '--timeout <seconds>',
+      `the job's deadline (${JOB_TIMEOUT_SECONDS.minimum}-${JOB_TIMEOUT_SECONDS.maximum}, default ${JOB_TIMEOUT_SECONDS.default})`,
+      parseTimeout,
+    )
     .action(async (source: string, destination: string, opts: CopyOptions, command: Command) => {
       const from = containerPath(source);
       const to = containerPath(destination);
@@ -55,7 +61,9 @@ async function copyIn(command: Command, opts: CopyOptions, source: string, to: {
 }
 
 async function copyOut(command: Command, opts: CopyOptions, from: { container: string; path: string }, destination: string): Promise<void> {
-  const file = await clientFor(command).node(opts.target).download('docker.container.archive-get', { id: from.container, path: from.path }, { timeout: opts.timeout });
+  const file = await clientFor(command)
+    .node(opts.target)
+    .download('docker.container.archive-get', { id: from.container, path: from.path }, { timeout: opts.timeout });
   const archive = Readable.fromWeb(file.body as import('node:stream/web').ReadableStream<Uint8Array>);
   if (destination === '-') {
     await pipeline(archive, process.stdout);
@@ -63,12 +71,15 @@ async function copyOut(command: Command, opts: CopyOptions, from: { container: s
   }
   const { unpackInto } = tar();
   const files = await unpackInto(archive as AsyncIterable<Buffer>, destination);
-  process.stderr.write(`copied ${files} file${files === 1 ? '' : 's'} from ${file.hostname}:${from.container}:${from.path} to ${destination}\n`);
+  process.stderr.write(
+    `copied ${files} file${files === 1 ? '' : 's'} from ${file.hostname}:${from.container}:${from.path} to ${destination}\n`,
+  );
 }
 
 /** Writes a file answer to `--output` or standard output, never to a terminal. */
 export async function saveFileAnswer(body: ReadableStream<Uint8Array>, output: string | undefined): Promise<void> {
-  if (output === undefined && process.stdout.isTTY) throw new UsageError('refusing to write a tar to a terminal: give --output <file> or redirect standard output');
+  if (output === undefined && process.stdout.isTTY)
+    throw new UsageError('refusing to write a tar to a terminal: give --output <file> or redirect standard output');
   const source = Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>);
   await pipeline(source, output === undefined || output === '-' ? process.stdout : createWriteStream(output));
 }

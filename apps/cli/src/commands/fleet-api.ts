@@ -32,12 +32,18 @@ function targetFilterOf(command: Command): Record<string, unknown> {
   const { target, filterTarget } = command.opts<{ target?: string; filterTarget?: string }>();
   if (target === undefined) return {};
   if (filterTarget !== undefined) throw new UsageError('give --filter-target, not --target, on listings');
-  process.stderr.write(`fleet: --target on ${command.parent?.name()} ${command.name()} is deprecated; it filters: use --filter-target ${target}\n`);
+  process.stderr.write(
+    `fleet: --target on ${command.parent?.name()} ${command.name()} is deprecated; it filters: use --filter-target ${target}\n`,
+  );
   return { target };
 }
 
 /** A listing command whose filters are the operation's query parameters in the contract. */
-function listCommand(parent: Command, name: OperationName, run: (command: Command, query: Record<string, unknown>) => Promise<void>): Command {
+function listCommand(
+  parent: Command,
+  name: OperationName,
+  run: (command: Command, query: Record<string, unknown>) => Promise<void>,
+): Command {
   const details = detailsOf(name);
   const command = parent.command('list').alias('ls').description(details.summary);
   const queryParams = details.params.filter((param) => param.in === 'query');
@@ -51,7 +57,8 @@ function listCommand(parent: Command, name: OperationName, run: (command: Comman
 
 function parseWait(raw: string): number {
   const seconds = Number(raw);
-  if (!Number.isInteger(seconds) || seconds < 0 || seconds > JOB_WAIT_MAX_SECONDS) throw new InvalidArgumentError(`whole seconds from 0 to ${JOB_WAIT_MAX_SECONDS}`);
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > JOB_WAIT_MAX_SECONDS)
+    throw new InvalidArgumentError(`whole seconds from 0 to ${JOB_WAIT_MAX_SECONDS}`);
   return seconds;
 }
 
@@ -65,7 +72,9 @@ function registerAgentCommands(program: Command): void {
   agent
     .command('get <hostname>')
     .description(detailsOf('agent.get').summary)
-    .action(async (hostname: string, _opts: unknown, command: Command) => show(command, await clientFor(command).agents.get(hostname), renderYaml));
+    .action(async (hostname: string, _opts: unknown, command: Command) =>
+      show(command, await clientFor(command).agents.get(hostname), renderYaml),
+    );
   for (const verb of ['drain', 'undrain'] as const) {
     agent
       .command(`${verb} <hostname>`)
@@ -94,13 +103,22 @@ function registerAgentCommands(program: Command): void {
     .option('--ttl <duration>', 'how long it stays usable: 90s, 15m, 2h (at most 24h)', parseTtl)
     .action(async (hostname: string, opts: { ttl?: number }, command: Command) => {
       const issued = await clientFor(command).agents.joinToken(hostname, opts.ttl);
-      show(command, issued, (t) => `${t.token}\n(for ${t.hostname}, once, until ${t.expires_at}: start its agent with FLEET_AGENT_JOIN_TOKEN=<this> FLEET_GATEWAY_URL=<gateway>)`);
+      show(
+        command,
+        issued,
+        (t) =>
+          `${t.token}\n(for ${t.hostname}, once, until ${t.expires_at}: start its agent with FLEET_AGENT_JOIN_TOKEN=<this> FLEET_GATEWAY_URL=<gateway>)`,
+      );
     });
   agent
     .command('remove <hostname>')
     .description(detailsOf('agent.remove').summary)
     .action(async (hostname: string, _opts: unknown, command: Command) => {
-      show(command, await clientFor(command).agents.remove(hostname), (r) => `${r.hostname}: removed, its NATS identity revoked at ${r.revoked_at}`);
+      show(
+        command,
+        await clientFor(command).agents.remove(hostname),
+        (r) => `${r.hostname}: removed, its NATS identity revoked at ${r.revoked_at}`,
+      );
     });
 }
 

@@ -35,8 +35,14 @@ export function registerLocalFleetCommands(program: Command): void {
     .option('--docker-host <unix://path>', 'let all agents share this engine instead of starting one dockerd each')
     .option('--no-tls', 'plain HTTP on 127.0.0.1 and NATS without TLS (default: HTTPS and NATS TLS with a CA of the fleet, .fleet/pki)')
     .action((opts: UpOptions) => up(loadDeploy(), opts));
-  program.command('down').description('stop every process of the local fleet').action(() => down(loadDeploy()));
-  program.command('status').description("show the local fleet's processes and registered agents").action(() => status(loadDeploy()));
+  program
+    .command('down')
+    .description('stop every process of the local fleet')
+    .action(() => down(loadDeploy()));
+  program
+    .command('status')
+    .description("show the local fleet's processes and registered agents")
+    .action(() => status(loadDeploy()));
 }
 
 function parseAgentCount(raw: string): number {
@@ -67,18 +73,20 @@ async function up(deploy: Deploy, opts: UpOptions): Promise<void> {
   // Whatever a previous state file lists is gone (e.g. after a reboot): forget it.
   deploy.removeFleetState(LOCAL_FLEET_DIR);
   note(`Starting a local fleet with ${opts.agents} agent(s) in ${LOCAL_FLEET_DIR} ...`);
-  const state = await deploy.startFleet({
-    dir: LOCAL_FLEET_DIR,
-    agents: deploy.defaultAgents(opts.agents),
-    detached: true,
-    port: opts.port,
-    natsUrl: opts.natsUrl,
-    dockerHost: opts.dockerHost,
-    adminKeyTtlSeconds: ADMIN_KEY_TTL_SECONDS,
-    tls: opts.tls,
-  }).catch((err: unknown) => {
-    throw new Error(`${(err as Error).message}\nlogs: ${deploy.logFileOf(LOCAL_FLEET_DIR, '*')}`);
-  });
+  const state = await deploy
+    .startFleet({
+      dir: LOCAL_FLEET_DIR,
+      agents: deploy.defaultAgents(opts.agents),
+      detached: true,
+      port: opts.port,
+      natsUrl: opts.natsUrl,
+      dockerHost: opts.dockerHost,
+      adminKeyTtlSeconds: ADMIN_KEY_TTL_SECONDS,
+      tls: opts.tls,
+    })
+    .catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\nlogs: ${deploy.logFileOf(LOCAL_FLEET_DIR, '*')}`);
+    });
   deploy.saveFleetState(state);
   printWelcome(deploy, state);
 }
@@ -90,7 +98,11 @@ function printWelcome(deploy: Deploy, state: FleetState): void {
     [
       `Fleet is up with ${state.agents.length} agent(s): ${hosts}`,
       `  URL:        ${state.url}`,
-      ...(state.tls ? [`  CA:         ${state.tls.caFile} (the fleet CLI uses it; others: --cacert, FLEET_CA_FILE, DOCKER_CERT_PATH=${dirname(state.tls.caFile)})`] : []),
+      ...(state.tls
+        ? [
+            `  CA:         ${state.tls.caFile} (the fleet CLI uses it; others: --cacert, FLEET_CA_FILE, DOCKER_CERT_PATH=${dirname(state.tls.caFile)})`,
+          ]
+        : []),
       `  Admin key:  ${state.adminKey}`,
       `              (valid ${ADMIN_KEY_TTL_SECONDS / 86_400} days; more keys: npm run -s fleet -- token create --role viewer)`,
       '  Try:',

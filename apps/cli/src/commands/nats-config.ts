@@ -16,7 +16,9 @@ const settings = () => require('@fleet/runtime/settings') as typeof import('@fle
 export function registerNatsConfigCommand(program: Command): void {
   const natsConfig = program
     .command('nats-config')
-    .description("write a nats-server config (JetStream, optional cluster, operator mode) and the operator's keys and the gateway's logins");
+    .description(
+      "write a nats-server config (JetStream, optional cluster, operator mode) and the operator's keys and the gateway's logins",
+    );
   // Its options and action come from @fleet/deploy: defined when the command runs (or its help is asked for).
   program.hook('preSubcommand', (_program, dispatched) => {
     if (dispatched === natsConfig && natsConfig.options.length === 0) defineNatsConfig(natsConfig);
@@ -27,11 +29,19 @@ function defineNatsConfig(command: Command): void {
   const { NATS_CONFIG_FILE, SERVER_NAME_VARIABLE, writeNatsConfig } = deploy();
   command
     .requiredOption('--out <dir>', `where to write ${NATS_CONFIG_FILE} and operator/ (keys and the gateway's creds)`)
-    .option('--server-name <name>', `this server's name (default: fleet-nats; with --cluster-routes: $${SERVER_NAME_VARIABLE} at start-up)`, parseName)
+    .option(
+      '--server-name <name>',
+      `this server's name (default: fleet-nats; with --cluster-routes: $${SERVER_NAME_VARIABLE} at start-up)`,
+      parseName,
+    )
     .option('--listen <host:port>', 'client address', parseHostPort, '0.0.0.0:4222')
     .option('--http <host:port>', 'monitoring address (/healthz, /varz)', parseHostPort, '127.0.0.1:8222')
     .option('--store-dir <dir>', 'JetStream file store (the account resolver keeps its JWTs in <dir>/resolver)', '/var/lib/nats')
-    .option('--cluster-routes <urls>', 'every cluster node, comma-separated: nats://10.0.0.5:6222,nats://10.0.0.6:6222 (adds a cluster block)', parseRoutes)
+    .option(
+      '--cluster-routes <urls>',
+      'every cluster node, comma-separated: nats://10.0.0.5:6222,nats://10.0.0.6:6222 (adds a cluster block)',
+      parseRoutes,
+    )
     .option('--cluster-name <name>', 'cluster name', parseName, 'fleet')
     .option('--cluster-listen <host:port>', 'route address of this node', parseHostPort, '0.0.0.0:6222')
     .option('--pki <dir>', 'TLS from `fleet pki --out <dir>`: nats-server.pem for clients, nats-route.pem (mutual TLS) for routes, ca.pem')
@@ -51,7 +61,9 @@ function tlsOf(dir: string, clustered: boolean): Pick<NatsConfigOptions, 'tls' |
   const needed = [files.ca, server.cert, server.key, ...(clustered ? [route.cert, route.key] : [])];
   const missing = needed.filter((file) => !existsSync(file));
   if (missing.length > 0) {
-    throw new Error(`--pki ${dir} lacks ${missing.join(', ')}: make them with \`fleet pki --out ${dir} --nats-host <names>${clustered ? ' --route-host <names>' : ''}\``);
+    throw new Error(
+      `--pki ${dir} lacks ${missing.join(', ')}: make them with \`fleet pki --out ${dir} --nats-host <names>${clustered ? ' --route-host <names>' : ''}\``,
+    );
   }
   return {
     tls: { certFile: server.cert, keyFile: server.key, caFile: files.ca },
@@ -90,7 +102,10 @@ function parseHostPort(raw: string): string {
 }
 
 function parseRoutes(raw: string): string[] {
-  const routes = raw.split(',').map((route) => route.trim()).filter(Boolean);
+  const routes = raw
+    .split(',')
+    .map((route) => route.trim())
+    .filter(Boolean);
   for (const route of routes) {
     let url: URL | undefined;
     try {
@@ -99,7 +114,9 @@ function parseRoutes(raw: string): string[] {
       url = undefined;
     }
     if (!url || !['nats:', 'nats-route:', 'tls:'].includes(url.protocol) || !url.hostname || !url.port || url.username) {
-      throw new InvalidArgumentError(`'${route}' is not a route URL like nats://10.0.0.5:6222 (host and port, no credentials: they are generated)`);
+      throw new InvalidArgumentError(
+        `'${route}' is not a route URL like nats://10.0.0.5:6222 (host and port, no credentials: they are generated)`,
+      );
     }
   }
   if (routes.length === 0) throw new InvalidArgumentError('name at least one route');

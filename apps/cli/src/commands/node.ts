@@ -1,6 +1,12 @@
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { answersWithStream, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, type NodeOperationName, OPERATIONS } from '@fleet/contracts/operations';
+import {
+  answersWithStream,
+  JOB_CONTROL_PARAMS,
+  JOB_TIMEOUT_SECONDS,
+  type NodeOperationName,
+  OPERATIONS,
+} from '@fleet/contracts/operations';
 import type { CallOptions, HostResult, NodeClient, StreamEvent } from '@fleet/sdk';
 import { clientFor, globalsOf } from '../context';
 import { operationDetails, type OperationDetails, type ParamSpec, resolveSchema, type Schema } from '../contract';
@@ -105,7 +111,10 @@ function bodyPositionals(body: Schema | undefined): Positional[] {
   });
   const scalars = fields.filter(({ kind }) => kind === 'string' || kind === 'integer' || kind === 'number');
   const list = fields.find(({ kind }) => kind === 'strings');
-  return [...scalars.map((field) => ({ ...field, inBody: true, variadic: false })), ...(list ? [{ ...list, inBody: true, variadic: true }] : [])];
+  return [
+    ...scalars.map((field) => ({ ...field, inBody: true, variadic: false })),
+    ...(list ? [{ ...list, inBody: true, variadic: true }] : []),
+  ];
 }
 
 function describeParam(param: ParamSpec | undefined): string {
@@ -119,7 +128,9 @@ function defineCommand(resource: Command, details: OperationDetails): void {
   const targetArgument = DEPRECATED_TARGET_ARGUMENT.has(details.spec.name);
   const byName = new Map(details.params.map((param) => [`${param.in}:${param.name}`, param]));
   const positionals: Positional[] = [
-    ...pathOrder(details).map((name) => positionalFromParam(byName.get(`path:${name}`) ?? { name, in: 'path', required: true, schema: {}, json: false })),
+    ...pathOrder(details).map((name) =>
+      positionalFromParam(byName.get(`path:${name}`) ?? { name, in: 'path', required: true, schema: {}, json: false }),
+    ),
     ...details.params.filter((param) => param.in === 'query' && param.required).map(positionalFromParam),
     ...bodyPositionals(details.body),
   ];
@@ -128,7 +139,12 @@ function defineCommand(resource: Command, details: OperationDetails): void {
   for (const positional of positionals) {
     const name = positional.variadic ? `${positional.field}...` : positional.field;
     // Body fields may come from --body instead, so they are checked after merging.
-    command.argument(positional.inBody ? `[${name}]` : `<${name}>`, describeParam(byName.get(`query:${positional.field}`) ?? byName.get(`path:${positional.field}`)) || positional.schema.description || '');
+    command.argument(
+      positional.inBody ? `[${name}]` : `<${name}>`,
+      describeParam(byName.get(`query:${positional.field}`) ?? byName.get(`path:${positional.field}`)) ||
+        positional.schema.description ||
+        '',
+    );
   }
   // Checked in inputOf when the deprecated target argument may stand in for it.
   if (targetArgument) command.option('--target <target>', `${targetHelp} (required)`);
@@ -138,11 +154,20 @@ function defineCommand(resource: Command, details: OperationDetails): void {
     `the job's deadline: hosts that have not answered by then get a timeout row (${JOB_TIMEOUT_SECONDS.minimum}-${JOB_TIMEOUT_SECONDS.maximum}, default ${JOB_TIMEOUT_SECONDS.default})`,
     parseJobTimeout,
   );
-  if (details.params.some((param) => param.name === 'async')) command.option('--async', 'answer at once with the job id; follow it with `fleet job get <id> --wait`');
+  if (details.params.some((param) => param.name === 'async'))
+    command.option('--async', 'answer at once with the job id; follow it with `fleet job get <id> --wait`');
 
   const taken = new Set([...JOB_CONTROL_PARAMS, ...positionals.filter((p) => !p.inBody).map((p) => p.field)]);
-  const params = addParamOptions(command, details.params.filter((param) => param.in === 'query'), taken);
-  const headers = addParamOptions(command, details.params.filter((param) => param.in === 'header'), taken);
+  const params = addParamOptions(
+    command,
+    details.params.filter((param) => param.in === 'query'),
+    taken,
+  );
+  const headers = addParamOptions(
+    command,
+    details.params.filter((param) => param.in === 'header'),
+    taken,
+  );
   const bodyFields: Binding[] = [];
   if (details.body) {
     command.option('--body <json>', 'the JSON request body (flags and arguments override its fields)', parseJsonArgument);
@@ -155,8 +180,10 @@ function defineCommand(resource: Command, details: OperationDetails): void {
     }
   }
   addDockerOptions(command, verb, details);
-  if (details.spec.uploadMediaType) command.option('--input <file>', `the ${details.spec.uploadMediaType} to send ('-' or none: standard input)`);
-  if (details.spec.downloadMediaType) command.option('--output <file>', `where the ${details.spec.downloadMediaType} goes ('-' or none: standard output)`);
+  if (details.spec.uploadMediaType)
+    command.option('--input <file>', `the ${details.spec.uploadMediaType} to send ('-' or none: standard input)`);
+  if (details.spec.downloadMediaType)
+    command.option('--output <file>', `where the ${details.spec.downloadMediaType} goes ('-' or none: standard output)`);
   const plan: Plan = { details, targetArgument, positionals, params, headers, bodyFields };
   command.action((...args: unknown[]) => runNodeCommand(plan, args.at(-1) as Command));
 }
@@ -188,7 +215,9 @@ function targetFromArguments(plan: Plan, command: Command): { target: string; op
   if (target === undefined || plan.positionals.some((positional, index) => !positional.inBody && operands[index] === undefined)) {
     throw new UsageError("required option '--target <target>' not specified");
   }
-  process.stderr.write(`fleet: the target as first argument is deprecated; use: fleet ${command.parent?.name()} ${command.name()} --target ${target} …\n`);
+  process.stderr.write(
+    `fleet: the target as first argument is deprecated; use: fleet ${command.parent?.name()} ${command.name()} --target ${target} …\n`,
+  );
   return { target, operands };
 }
 
@@ -213,7 +242,8 @@ function inputOf(plan: Plan, command: Command): { target: string; input: Record<
   if (plan.details.body) {
     const body = { ...readBodyOption(opts), ...givenValues(command, plan.bodyFields), ...fromArguments };
     const missing = (plan.details.body.required ?? []).filter((field) => body[field] === undefined);
-    if (missing.length > 0) throw new UsageError(`missing ${missing.join(', ')}: give ${missing.length > 1 ? 'them' : 'it'} as an argument, a flag or in --body`);
+    if (missing.length > 0)
+      throw new UsageError(`missing ${missing.join(', ')}: give ${missing.length > 1 ? 'them' : 'it'} as an argument, a flag or in --body`);
     input.body = body;
   }
   return { target, input, headers: givenValues(command, plan.headers) as Record<string, string> };
@@ -242,10 +272,13 @@ export async function invokeOperation(
     timeout,
     headers,
     // An upload's job (and its deadline) starts once the file is stored, however long sending it takes.
-    signal: spec.uploadMediaType ? undefined : AbortSignal.timeout(((timeout ?? JOB_TIMEOUT_SECONDS.default) + REQUEST_MARGIN_SECONDS) * 1000),
+    signal: spec.uploadMediaType
+      ? undefined
+      : AbortSignal.timeout(((timeout ?? JOB_TIMEOUT_SECONDS.default) + REQUEST_MARGIN_SECONDS) * 1000),
   };
   // On a terminal, long transfers show their progress unless the caller wants JSON or no wait.
-  if (spec.streamSwitch === 'progress' && input.progress === undefined && process.stdout.isTTY && !json && !opts.async) input.progress = true;
+  if (spec.streamSwitch === 'progress' && input.progress === undefined && process.stdout.isTTY && !json && !opts.async)
+    input.progress = true;
   if (answersWithStream(spec, input)) {
     await streamNodeCommand(node, name, input, options, json);
     return;
@@ -302,7 +335,8 @@ function readInput(input: string | undefined): AsyncIterable<Buffer> {
     if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
     return createReadStream(input);
   }
-  if (process.stdin.isTTY) throw new UsageError('the file to send comes from --input <file> or standard input (e.g. < image.tar), not a terminal');
+  if (process.stdin.isTTY)
+    throw new UsageError('the file to send comes from --input <file> or standard input (e.g. < image.tar), not a terminal');
   return process.stdin;
 }
 
@@ -314,7 +348,10 @@ function printEvent(event: StreamEvent): void {
     const time = typeof data.time === 'number' ? new Date(data.time * 1000).toISOString() : '';
     write([hostname, time, data.Type, data.Action, actor.Attributes?.name ?? actor.ID?.slice(0, 12)].filter(Boolean).join('  '));
   } else if ((event.event === 'stdout' || event.event === 'stderr') && typeof data.text === 'string') {
-    const lines = data.text.replace(/\n$/, '').split('\n').map((line) => `${hostname} | ${line}\n`);
+    const lines = data.text
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((line) => `${hostname} | ${line}\n`);
     (event.event === 'stderr' ? process.stderr : process.stdout).write(lines.join(''));
   } else {
     write(`${hostname ?? ''}  ${event.event}  ${JSON.stringify(data)}`.trim());
@@ -322,7 +359,13 @@ function printEvent(event: StreamEvent): void {
 }
 
 /** Server-sent events: progress per host (one line each on a TTY), other events as lines, then the rows. */
-async function streamNodeCommand(node: NodeClient, name: NodeOperationName, input: Record<string, unknown>, options: CallOptions, json: boolean): Promise<void> {
+async function streamNodeCommand(
+  node: NodeClient,
+  name: NodeOperationName,
+  input: Record<string, unknown>,
+  options: CallOptions,
+  json: boolean,
+): Promise<void> {
   const progress = new HostProgress(process.stdout);
   for await (const event of node.invokeStream(name, input, options)) {
     if (json) write(JSON.stringify(event));

@@ -23,10 +23,20 @@ interface PkiCommandOptions {
 export function registerPkiCommands(program: Command): void {
   program
     .command('pki')
-    .description('make a CA (once) and issue TLS certificates for NATS, its cluster routes, the gateway and clients; `pki rotate` re-issues them')
-    .argument('[rotate]', 'rotate: re-issue the named certificates from the existing CA, then reload the servers (README "TLS")', parseRotate)
+    .description(
+      'make a CA (once) and issue TLS certificates for NATS, its cluster routes, the gateway and clients; `pki rotate` re-issues them',
+    )
+    .argument(
+      '[rotate]',
+      'rotate: re-issue the named certificates from the existing CA, then reload the servers (README "TLS")',
+      parseRotate,
+    )
     .requiredOption('--out <dir>', 'the PKI directory (ca.pem, ca-key.pem, <name>.pem, <name>-key.pem); created mode 700')
-    .option('--nats-host <hosts>', 'NATS server certificate for these DNS names and IPs, comma-separated: nats-1.example,198.18.0.11', parseHosts)
+    .option(
+      '--nats-host <hosts>',
+      'NATS server certificate for these DNS names and IPs, comma-separated: nats-1.example,198.18.0.11',
+      parseHosts,
+    )
     .option('--route-host <hosts>', 'cluster route certificate (client and server auth) for these names and IPs', parseHosts)
     .option('--gateway-host <hosts>', 'gateway HTTPS certificate for these names and IPs', parseHosts)
     .option('--client <names>', 'a client certificate (client auth) per name, comma-separated', parseNames)
@@ -72,7 +82,10 @@ const DNS_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0
 
 /** A DNS name or an IP address, as a certificate's subject alternative name holds it. */
 function parseHosts(raw: string): string[] {
-  const hosts = raw.split(',').map((host) => host.trim()).filter(Boolean);
+  const hosts = raw
+    .split(',')
+    .map((host) => host.trim())
+    .filter(Boolean);
   const bad = hosts.find((host) => isIP(host) === 0 && !DNS_NAME.test(host));
   if (bad !== undefined) throw new InvalidArgumentError(`'${bad}' is neither a DNS name nor an IP address`);
   if (hosts.length === 0) throw new InvalidArgumentError('name at least one host');
@@ -80,7 +93,10 @@ function parseHosts(raw: string): string[] {
 }
 
 function parseNames(raw: string): string[] {
-  const names = raw.split(',').map((name) => name.trim()).filter(Boolean);
+  const names = raw
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const bad = names.find((name) => !/^[A-Za-z0-9_-]{1,64}$/.test(name));
   if (bad !== undefined) throw new InvalidArgumentError(`'${bad}': 1 to 64 characters from [A-Za-z0-9_-]`);
   return names;

@@ -9,10 +9,14 @@ export function runOptions(): Option[] {
   const deadline = JOB_TIMEOUT_SECONDS;
   const repeated = (flags: string, text: string) => new Option(flags, `${text} (repeat for more)`).argParser(collect);
   return [
-    new Option('--target <target>', 'where it runs: a hostname, _any, _all, or key:value[,key:value...] label selectors')
-      .makeOptionMandatory(),
-    new Option('--timeout <seconds>', `the job's deadline (${deadline.minimum}-${deadline.maximum}, default ${deadline.default})`)
-      .argParser(parseJobTimeout),
+    new Option(
+      '--target <target>',
+      'where it runs: a hostname, _any, _all, or key:value[,key:value...] label selectors',
+    ).makeOptionMandatory(),
+    new Option(
+      '--timeout <seconds>',
+      `the job's deadline (${deadline.minimum}-${deadline.maximum}, default ${deadline.default})`,
+    ).argParser(parseJobTimeout),
     new Option('--async', 'answer at once with the job id; follow it with `fleet job get <id> --wait`'),
     new Option('-d, --detach', 'required: the container runs in the background on every host, as docker run -d'),
     new Option('--name <name>', "the container's name"),

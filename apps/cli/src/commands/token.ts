@@ -30,13 +30,15 @@ export function parseTtl(raw: string): number {
   const match = /^(\d+)([smhd])$/.exec(raw);
   const seconds = match ? Number(match[1]) * UNITS[match[2]] : NaN;
   const max = maxKeyTtlSeconds();
-  if (!(seconds > 0) || seconds > max) throw new InvalidArgumentError(`give a lifetime like 30m, 1h or 7d (at most ${max / 86400}d, FLEET_MAX_KEY_TTL_SECONDS)`);
+  if (!(seconds > 0) || seconds > max)
+    throw new InvalidArgumentError(`give a lifetime like 30m, 1h or 7d (at most ${max / 86400}d, FLEET_MAX_KEY_TTL_SECONDS)`);
   return seconds;
 }
 
 /** An empty scope would mint an unscoped key: refuse it (leave --scope out for that). */
 function parseScopeOption(raw: string): string {
-  if (raw.trim() === '') throw new InvalidArgumentError('the scope is empty: give a target such as role:web, or leave --scope out for an unscoped key');
+  if (raw.trim() === '')
+    throw new InvalidArgumentError('the scope is empty: give a target such as role:web, or leave --scope out for an unscoped key');
   return raw;
 }
 
@@ -65,7 +67,14 @@ export function registerTokenCommands(program: Command): void {
     .action((opts: { role: Role; ttl: number; subject?: string; scope?: string }, command: Command) => {
       let key: string;
       try {
-        key = apiKeys().mintToken({ secret: signingSecret(), role: opts.role, ttlSeconds: opts.ttl, subject: opts.subject, scope: opts.scope, maxTtlSeconds: maxKeyTtlSeconds() });
+        key = apiKeys().mintToken({
+          secret: signingSecret(),
+          role: opts.role,
+          ttlSeconds: opts.ttl,
+          subject: opts.subject,
+          scope: opts.scope,
+          maxTtlSeconds: maxKeyTtlSeconds(),
+        });
       } catch (err) {
         if (err instanceof apiKeys().MintError) throw new UsageError(err.message);
         throw err;

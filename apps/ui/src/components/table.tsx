@@ -87,7 +87,12 @@ function withGroupHeaders<T>(
       current = group;
       body.push(
         <tr class="group" key={`group:${group}`} data-group={group}>
-          <td colSpan={columns.length}>{grouping.header(group, rows.filter((member) => grouping.of(member) === group))}</td>
+          <td colSpan={columns.length}>
+            {grouping.header(
+              group,
+              rows.filter((member) => grouping.of(member) === group),
+            )}
+          </td>
         </tr>,
       );
     }

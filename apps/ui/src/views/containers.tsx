@@ -94,7 +94,10 @@ export function ContainersView() {
       {action.asked ? <Confirm action={action.asked} chosen={chosen} onConfirm={run} onCancel={action.cancel} /> : null}
       {started.length > 1 ? (
         <p class="notice">
-          Started: {started.map((id) => <a href={`#/job/${id}`}>{id.slice(0, 8) + ' '}</a>)}
+          Started:{' '}
+          {started.map((id) => (
+            <a href={`#/job/${id}`}>{id.slice(0, 8) + ' '}</a>
+          ))}
         </p>
       ) : null}
       <Table

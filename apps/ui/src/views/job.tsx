@@ -51,7 +51,10 @@ export function JobView({ jobId }: { jobId: string }) {
       <ErrorLine error={action.error} />
       {reruns.length ? (
         <p class="notice" data-testid="reruns">
-          Rerun jobs: {reruns.map((id) => <a href={`#/job/${id}`}>{`${id} `}</a>)}
+          Rerun jobs:{' '}
+          {reruns.map((id) => (
+            <a href={`#/job/${id}`}>{`${id} `}</a>
+          ))}
         </p>
       ) : null}
       <Matrix live={live} failedOnly={failedOnly} />

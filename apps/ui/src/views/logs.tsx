@@ -78,7 +78,10 @@ export function LogsView() {
         if (name === 'job') setHosts((JSON.parse(data) as StreamStart).hosts);
         else if (name === 'stdout' || name === 'stderr') {
           const { hostname, text } = JSON.parse(data) as LogText;
-          const fresh = text.replace(/\n$/, '').split('\n').map((line): LogLine => ({ hostname, stream: name, text: line }));
+          const fresh = text
+            .replace(/\n$/, '')
+            .split('\n')
+            .map((line): LogLine => ({ hostname, stream: name, text: line }));
           setLines((prev) => [...prev, ...fresh].slice(-MAX_LINES));
         } else if (name === 'end') setStatus(endStatus(JSON.parse(data) as StreamEnd));
       });

@@ -21,13 +21,19 @@ export function hostResources(body: Resources): Record<string, unknown> {
     NanoCpus: body.nano_cpus,
     CpusetCpus: body.cpuset_cpus,
     PidsLimit: body.pids_limit,
-    RestartPolicy: body.restart_policy && { Name: body.restart_policy.name, MaximumRetryCount: body.restart_policy.maximum_retry_count ?? 0 },
+    RestartPolicy: body.restart_policy && {
+      Name: body.restart_policy.name,
+      MaximumRetryCount: body.restart_policy.maximum_retry_count ?? 0,
+    },
   };
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
 }
 
 /** `{"80/tcp": "127.0.0.1:8080"}` as the Engine's ExposedPorts and HostConfig.PortBindings. */
-export function publishedPorts(ports: Record<string, string> | undefined): { ExposedPorts?: Record<string, object>; PortBindings?: Record<string, PortBinding[]> } {
+export function publishedPorts(ports: Record<string, string> | undefined): {
+  ExposedPorts?: Record<string, object>;
+  PortBindings?: Record<string, PortBinding[]>;
+} {
   if (!ports) return {};
   const bindings = Object.entries(ports).map(([port, host]): [string, PortBinding[]] => {
     const colon = host.lastIndexOf(':');

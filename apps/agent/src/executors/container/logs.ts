@@ -1,7 +1,10 @@
 import type { EngineClient, ExecutionContext, Executor } from '../types';
 import { demultiplex, type OutputSinks } from './output';
 
-export const containerLogs: Executor<'docker.container.logs'> = async ({ id, stdout, stderr, since, until, timestamps, tail, follow }, ctx) => {
+export const containerLogs: Executor<'docker.container.logs'> = async (
+  { id, stdout, stderr, since, until, timestamps, tail, follow },
+  ctx,
+) => {
   const options = {
     stdout: stdout ?? true,
     stderr: stderr ?? true,
@@ -25,7 +28,11 @@ export const containerLogs: Executor<'docker.container.logs'> = async ({ id, std
  * which for a chatty container would hold all of its logs in the agent's memory at once. This is
  * the request dockerode's `Container.logs` makes, with `isStream` always on.
  */
-function logStream(docker: EngineClient, id: string, options: Record<string, unknown> & { abortSignal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+function logStream(
+  docker: EngineClient,
+  id: string,
+  options: Record<string, unknown> & { abortSignal: AbortSignal },
+): Promise<NodeJS.ReadableStream> {
   return new Promise((resolve, reject) => {
     docker.modem.dial(
       {
@@ -43,6 +50,7 @@ function logStream(docker: EngineClient, id: string, options: Record<string, unk
 
 /** Each chunk goes out as it comes, as a `stdout` or `stderr` event. */
 function emitting(ctx: ExecutionContext): OutputSinks {
-  const sink = (event: 'stdout' | 'stderr') => ({ write: (chunk: Buffer) => (ctx.emit(event, { text: chunk.toString('utf8') }), true) }) as unknown as NodeJS.WritableStream;
+  const sink = (event: 'stdout' | 'stderr') =>
+    ({ write: (chunk: Buffer) => (ctx.emit(event, { text: chunk.toString('utf8') }), true) }) as unknown as NodeJS.WritableStream;
   return { stdout: sink('stdout'), stderr: sink('stderr') };
 }

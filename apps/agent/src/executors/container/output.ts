@@ -42,7 +42,13 @@ export function demultiplex(
     const finish = () => {
       signal.removeEventListener('abort', stop);
       const truncated = stdout.truncated() || stderr.truncated();
-      resolve({ stdout: stdout.text(), stderr: stderr.text(), stdout_bytes: stdout.bytes(), stderr_bytes: stderr.bytes(), ...(truncated ? { truncated } : {}) });
+      resolve({
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        stdout_bytes: stdout.bytes(),
+        stderr_bytes: stderr.bytes(),
+        ...(truncated ? { truncated } : {}),
+      });
     };
     modem.demuxStream(stream, sinks?.stdout ?? stdout.sink, sinks?.stderr ?? stderr.sink);
     stream.once('end', finish);

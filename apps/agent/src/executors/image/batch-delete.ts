@@ -37,7 +37,8 @@ async function engine<T>(reference: string, call: Promise<T>): Promise<T> {
     return await call;
   } catch (err) {
     if (statusOf(err) === 404) throw new IdFailure('ImageNotFound', `No such image: ${reference}`);
-    if (statusOf(err) === 409) throw new IdFailure('ImageInUse', (err as { json?: { message?: string } }).json?.message ?? `${reference} is in use`);
+    if (statusOf(err) === 409)
+      throw new IdFailure('ImageInUse', (err as { json?: { message?: string } }).json?.message ?? `${reference} is in use`);
     throw err;
   }
 }

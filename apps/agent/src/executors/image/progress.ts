@@ -75,4 +75,3 @@ function streamFailure(message: string): Error & { statusCode: number; json: { m
       : 500;
   return Object.assign(new Error(message), { statusCode, json: { message } });
 }
-

@@ -1,3 +1,6 @@
 import type { Executor } from '../types';
 
-export const systemPing: Executor<'docker.system.ping'> = async (_input, { docker }) => ({ changed: false, message: String(await docker.ping()) });
+export const systemPing: Executor<'docker.system.ping'> = async (_input, { docker }) => ({
+  changed: false,
+  message: String(await docker.ping()),
+});

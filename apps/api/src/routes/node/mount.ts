@@ -1,6 +1,14 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { nodeOperationHostAccess, type AccessPolicy } from '@fleet/contracts/host-access';
-import { answersWithStream, jobTraits, JOB_CONTROL_PARAMS, JOB_TIMEOUT_SECONDS, OPERATIONS, type NodeOperationName, type OperationSpec } from '@fleet/contracts/operations';
+import {
+  answersWithStream,
+  jobTraits,
+  JOB_CONTROL_PARAMS,
+  JOB_TIMEOUT_SECONDS,
+  OPERATIONS,
+  type NodeOperationName,
+  type OperationSpec,
+} from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
 import { ApiError, badRequest, hostFailure } from '../../api-error';
@@ -73,7 +81,11 @@ function mountNodeOperation(
     // README "Host-level access": the operation's permission is not enough once the request reaches the host.
     const hostAccess = nodeOperationHostAccess(name, params, accessPolicy);
     if (hostAccess.length > 0) {
-      requirePermission(caller, spec.hostPermission ?? 'docker:host', `this request reaches the host (${hostAccess.map((access) => access.reason).join('; ')}), so it`);
+      requirePermission(
+        caller,
+        spec.hostPermission ?? 'docker:host',
+        `this request reaches the host (${hostAccess.map((access) => access.reason).join('; ')}), so it`,
+      );
     }
     const streaming = answersWithStream(spec, req.query);
     const request: JobRequest = {

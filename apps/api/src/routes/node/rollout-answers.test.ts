@@ -25,7 +25,10 @@ describe('requestedRollout', () => {
   it('lets an exec gate through only with docker:exec, as an exec', () => {
     const gate = query({ health_cmd: 'true' });
     expect(statusOf(() => requestedRollout(restart, gate, caller(['docker:write']), false))).toBe(403);
-    expect(requestedRollout(restart, gate, caller(['docker:write', 'docker:exec']), false)?.health).toEqual({ check: 'exec', cmd: ['true'] });
+    expect(requestedRollout(restart, gate, caller(['docker:write', 'docker:exec']), false)?.health).toEqual({
+      check: 'exec',
+      cmd: ['true'],
+    });
   });
 
   it('refuses waves on a stream and a gate on an operation that leaves no container (400)', () => {

@@ -22,7 +22,13 @@ const FORWARDED_FILE_HEADERS = ['x-docker-container-path-stat'];
  * Streams the request body into the upload store under a new job id, once the target is known to
  * reach hosts inside the caller's scope (a body for nowhere is never read).
  */
-export async function receiveUpload(uploads: UploadStore, jobs: JobClient, req: Request, target: string, scope: string | undefined): Promise<StoredUpload> {
+export async function receiveUpload(
+  uploads: UploadStore,
+  jobs: JobClient,
+  req: Request,
+  target: string,
+  scope: string | undefined,
+): Promise<StoredUpload> {
   jobs.previewTarget(target, scope);
   const declared = req.get('content-length');
   return uploads.receive(randomUUID(), req, declared === undefined ? undefined : Number(declared));
@@ -32,7 +38,12 @@ export async function receiveUpload(uploads: UploadStore, jobs: JobClient, req: 
  * Starts the job with its upload, offers the upload to the job's hosts before they can ask for it,
  * and deletes it when the job ends (or at once when the job cannot start).
  */
-export async function startWithUpload(jobs: JobClient, uploads: UploadStore, upload: StoredUpload, request: JobRequest): Promise<StartedJob> {
+export async function startWithUpload(
+  jobs: JobClient,
+  uploads: UploadStore,
+  upload: StoredUpload,
+  request: JobRequest,
+): Promise<StartedJob> {
   try {
     const job = await jobs.start({
       ...request,
@@ -56,11 +67,19 @@ export async function startWithUpload(jobs: JobClient, uploads: UploadStore, upl
  * comes. A failure before the first byte is answered like any single-host failure; one after it
  * cuts the connection, so a partial file never looks whole.
  */
-export async function answerWithFile(spec: OperationSpec, transfers: Transfers, jobs: JobClient, request: JobRequest, res: Response): Promise<void> {
+export async function answerWithFile(
+  spec: OperationSpec,
+  transfers: Transfers,
+  jobs: JobClient,
+  request: JobRequest,
+  res: Response,
+): Promise<void> {
   // A target that is malformed, matches nothing or reaches outside the key's scope is refused as for any call.
   jobs.previewTarget(request.target, request.scope);
   if (!TargetResolver.isSingleHost(request.target)) {
-    throw badRequest(`${spec.name} answers with one host's ${spec.downloadMediaType}: target a hostname or _any, not '${request.target}' (to fetch from several hosts, call each by name)`);
+    throw badRequest(
+      `${spec.name} answers with one host's ${spec.downloadMediaType}: target a hostname or _any, not '${request.target}' (to fetch from several hosts, call each by name)`,
+    );
   }
   const jobId = randomUUID();
   const download = transfers.openDownload(jobId);
@@ -80,7 +99,10 @@ export async function answerWithFile(spec: OperationSpec, transfers: Transfers, 
   res.status(200).set(fileHeaders(spec, jobId, start));
   res.flushHeaders();
   let complete = false;
-  download.finished.then(() => (complete = true), () => undefined);
+  download.finished.then(
+    () => (complete = true),
+    () => undefined,
+  );
   download.pipeTo((chunk) => writeTo(res, chunk));
   const rows = await job.rows;
   download.close();
@@ -90,7 +112,12 @@ export async function answerWithFile(spec: OperationSpec, transfers: Transfers, 
 
 function fileHeaders(spec: OperationSpec, jobId: string, start: DownloadStart): Record<string, string> {
   const forwarded = Object.entries(start.headers).filter(([name]) => FORWARDED_FILE_HEADERS.includes(name.toLowerCase()));
-  return { 'content-type': spec.downloadMediaType as string, 'x-fleet-job-id': jobId, 'x-fleet-hostname': start.hostname, ...Object.fromEntries(forwarded) };
+  return {
+    'content-type': spec.downloadMediaType as string,
+    'x-fleet-job-id': jobId,
+    'x-fleet-hostname': start.hostname,
+    ...Object.fromEntries(forwarded),
+  };
 }
 
 /** The job ended before its host sent a byte: its row says why. */
