@@ -70,7 +70,8 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
     process.stdout.write(
-      `${stalled} of ${rounds} rounds had a delivery over 1 s (${push ? 'push' : `pull, expiry ${expires} ms`}, idle heartbeat ${expires / 2} ms)\n`,
+      `${stalled} of ${rounds} rounds had a delivery over 1 s (${push ? 'push' : `pull, expiry ${expires} ms`}, idle heartbeat ` +
+        `${expires / 2} ms)\n`,
     );
   } finally {
     for (const nc of conns) await nc.close().catch(() => undefined);

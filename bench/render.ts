@@ -107,7 +107,8 @@ function targets(r: BenchResults): Target[] {
     goal: `≥ ${TARGETS.cliVsAnsible}× faster`,
     measured:
       ratios.vsAnsible !== undefined
-        ? `${n(ratios.vsAnsible, 1)}× (${n(pipelineCommand(r, 'cliList')?.medianMs)} vs ${n(pipelineCommand(r, 'ansibleList')?.medianMs)} ms)`
+        ? `${n(ratios.vsAnsible, 1)}× (${n(pipelineCommand(r, 'cliList')?.medianMs)} vs ` +
+          `${n(pipelineCommand(r, 'ansibleList')?.medianMs)} ms)`
         : 'not measured',
     met: ratios.vsAnsible !== undefined ? ratios.vsAnsible >= TARGETS.cliVsAnsible : undefined,
   });
@@ -379,7 +380,10 @@ function jobCpuBudget(t: ThroughputTarget): string {
     .sort((a, b) => b[1] - a[1])
     .map(([name, us]) => `${name} ${n(us, 0)}`)
     .join(', ');
-  return ` CPU per job at the open-loop ceiling, every process (µs): ${parts}; **${n(total, 0)} µs in all**, so 2 cores sustain at most ${n(2_000_000 / total, 0)} jobs/s even at 100% busy.`;
+  return (
+    ` CPU per job at the open-loop ceiling, every process (µs): ${parts}; **${n(total, 0)} µs in all**, so 2 cores sustain at most ` +
+    `${n(2_000_000 / total, 0)} jobs/s even at 100% busy.`
+  );
 }
 
 /** Every process's CPU per `_all` call at one scale level, summed, and the wall time 2 cores need for it at least. */
@@ -388,7 +392,10 @@ function fanoutCpuBudget(level: ScaleLevel | undefined): string {
   if (!perCall) return '';
   const swarm = Object.entries(perCall).reduce((sum, [name, ms]) => (name.startsWith('swarm') ? sum + ms : sum), 0);
   const total = Object.values(perCall).reduce((sum, ms) => sum + ms, 0);
-  return `${n(level.agents)} agents: gateway ${n(perCall.gateway)} ms, NATS ${n(perCall.nats)} ms, the swarm's agents ${n(swarm)} ms — **${n(total)} ms of CPU per call**, at least ${n(total / 2)} ms on 2 cores`;
+  return (
+    `${n(level.agents)} agents: gateway ${n(perCall.gateway)} ms, NATS ${n(perCall.nats)} ms, the swarm's agents ${n(swarm)} ms — ` +
+    `**${n(total)} ms of CPU per call**, at least ${n(total / 2)} ms on 2 cores`
+  );
 }
 
 /** Which process ran out of CPU at the open-loop ceiling. */
@@ -396,7 +403,12 @@ function bottleneck(t: ThroughputTarget | undefined): string {
   const procs = t?.open?.watch.processes;
   if (!procs) return '';
   const pct = (name: string) => procs[name]?.cpuPercentOfCore;
-  return ` At the one-host ceiling the gateway process ran at **${n(pct('gateway'), 0)}% of one core** (NATS ${n(pct('nats'), 0)}%, agent web-01 ${n(pct('agent web-01'), 0)}%, its dockerd ${n(pct('dockerd web-01'), 0)}%; whole machine ${n(t?.open?.watch.machineBusyPercent, 0)}% busy): the gateway's CPU per job — ${n(t?.open?.cpuUsPerJob.gateway, 0)} µs — is what caps throughput here, and section 5 shows where it goes.`;
+  return (
+    ` At the one-host ceiling the gateway process ran at **${n(pct('gateway'), 0)}% of one core** (NATS ${n(pct('nats'), 0)}%, ` +
+    `agent web-01 ${n(pct('agent web-01'), 0)}%, its dockerd ${n(pct('dockerd web-01'), 0)}%; whole machine ` +
+    `${n(t?.open?.watch.machineBusyPercent, 0)}% busy): the gateway's CPU per job — ${n(t?.open?.cpuUsPerJob.gateway, 0)} µs — is what ` +
+    `caps throughput here, and section 5 shows where it goes.`
+  );
 }
 
 function throughputSection(r: BenchResults): string {
@@ -609,7 +621,8 @@ function profileSection(r: BenchResults, history: BenchHistory, baseline?: Bench
   ];
   const beforeNote = baseline
     ? `*Before* is \`bench/results/baseline.json\`: the same benchmark, same bench code (\`${baseline.meta.command}\`), run on ${baseline.meta.startedAt.slice(0, 16).replace('T', ' ')} UTC on the code without the changes below (git ${baseline.meta.git.commit} + ${baseline.meta.git.dirtyFiles} uncommitted files). *After* is this run (git ${r.meta.git.commit} + ${r.meta.git.dirtyFiles} uncommitted files)${baseline.meta.git.commit !== r.meta.git.commit ? " — other commits landed in between too, so not every difference is these changes'" : ''}. Both on the same shared machine with different load (load average before: ${baseline.meta.loads.map((l) => l.loadavg1).join(' / ')}; after: ${r.meta.loads.map((l) => l.loadavg1).join(' / ')}): compare CPU per job (nearly load-independent) rather than latencies. Even so, the system-level rows moved both ways between the two runs by more than these changes can account for (see the ceiling rows); the profile shares of the frames the changes remove, and the A/B table after this one, isolate them.`
-    : '*Before* is missing: no `bench/results/baseline.json` (record one with `npm run bench -- --save-baseline` on the code to compare against).';
+    : '*Before* is missing: no `bench/results/baseline.json` (record one with `npm run bench -- --save-baseline` on the code to compare ' +
+      'against).';
   return `## 5. Profile
 
 The gateway and agent web-01 were restarted with V8's CPU profiler running
@@ -767,7 +780,8 @@ function why(r: BenchResults): string {
   const jwt = categoryPercent(r.profile?.gateway, 'API keys (jsonwebtoken)');
   if (ceiling)
     parts.push(
-      `the gateway needs ${n(ceiling.cpuUsPerJob.gateway, 0)} µs of CPU per job and saturates a core at ~${n(ceiling.achieved, 0)} jobs/s${jwt !== undefined ? `, ${n(jwt, 0)}% of it in API-key verification` : ''}`,
+      `the gateway needs ${n(ceiling.cpuUsPerJob.gateway, 0)} µs of CPU per job and saturates a core at ~${n(ceiling.achieved, 0)} ` +
+        `jobs/s${jwt !== undefined ? `, ${n(jwt, 0)}% of it in API-key verification` : ''}`,
     );
   const levels = r.scale?.levels ?? [];
   const last = r.scale?.analysis.msPerHost.at(-1);
@@ -775,7 +789,8 @@ function why(r: BenchResults): string {
     parts.push('the largest fan-outs are bound by the broker: one dispatch message, one claim, one ack and one row per host');
   if (last)
     parts.push(
-      `NATS spends ${n(last.natsCpuUsPerHost, 0)} µs per host per fan-out at ${last.agents.toLocaleString('en-US')} agents (one filtered consumer per host, ${JOB_SHARDS} job streams)`,
+      `NATS spends ${n(last.natsCpuUsPerHost, 0)} µs per host per fan-out at ${last.agents.toLocaleString('en-US')} agents (one ` +
+        `filtered consumer per host, ${JOB_SHARDS} job streams)`,
     );
   return parts.length ? `- **Why:** ${parts.join('; ')}.` : '';
 }
@@ -792,27 +807,33 @@ function closing(r: BenchResults, history: BenchHistory): string {
   const l5000 = level(r, 5000);
   const lines = [
     o.length
-      ? `- **Overhead:** the gateway adds ${o.map((s) => `${n(s.addedP50, 2)} ms (p50) / ${n(s.addedP99, 2)} ms (p99) to ${s.name}`).join('; ')}.`
+      ? `- **Overhead:** the gateway adds ` +
+        `${o.map((s) => `${n(s.addedP50, 2)} ms (p50) / ${n(s.addedP99, 2)} ms (p99) to ${s.name}`).join('; ')}.`
       : '',
     r.fanoutReal
-      ? `- **Fan-out:** \`_all\` over 3 real engines answers in ${n(r.fanoutReal.full.p50, 2)} ms p50 / ${n(r.fanoutReal.full.p99, 2)} ms p99.`
+      ? `- **Fan-out:** \`_all\` over 3 real engines answers in ${n(r.fanoutReal.full.p50, 2)} ms p50 / ${n(r.fanoutReal.full.p99, 2)} ` +
+        `ms p99.`
       : '',
     l1000 || l5000
       ? `- **Scale:** ${[l1000, l5000]
           .filter(Boolean)
           .map(
             (l) =>
-              `${l?.agents.toLocaleString('en-US')} agents: p50 ${n(l?.fanout.full.p50)} ms, p99 ${n(l?.fanout.full.p99)} ms, first row p50 ${n(l?.fanout.firstRow.p50)} ms`,
+              `${l?.agents.toLocaleString('en-US')} agents: p50 ${n(l?.fanout.full.p50)} ms, p99 ${n(l?.fanout.full.p99)} ms, first row ` +
+              `p50 ${n(l?.fanout.firstRow.p50)} ms`,
           )
           .join('; ')}.`
       : r.scale?.levels.length
-        ? `- **Scale:** largest level measured ${r.scale.levels.at(-1)?.agents} agents (p99 ${n(r.scale.levels.at(-1)?.fanout.full.p99)} ms).`
+        ? `- **Scale:** largest level measured ${r.scale.levels.at(-1)?.agents} agents (p99 ` +
+          `${n(r.scale.levels.at(-1)?.fanout.full.p99)} ms).`
         : '',
     web
-      ? `- **Throughput:** ${n(web.maxSustained, 0)} jobs/s sustained on one host${any ? `, ${n(any.maxSustained, 0)} jobs/s on \`_any\` over 3` : ''} with p99 ≤ ${P99_LIMIT_MS} ms.`
+      ? `- **Throughput:** ${n(web.maxSustained, 0)} jobs/s sustained on one ` +
+        `host${any ? `, ${n(any.maxSustained, 0)} jobs/s on \`_any\` over 3` : ''} with p99 ≤ ${P99_LIMIT_MS} ms.`
       : '',
     why(r),
-    `- **Targets:** ${met} met, ${missed.length} missed${missed.length ? ` (${missed.map((x) => `${x.what}: ${x.measured}`).join('; ')})` : ''}.`,
+    `- **Targets:** ${met} met, ${missed.length} ` +
+      `missed${missed.length ? ` (${missed.map((x) => `${x.what}: ${x.measured}`).join('; ')})` : ''}.`,
     optimisations.length
       ? `- **Optimised:** ${optimisations
           .map((o, i) => {

@@ -56,7 +56,8 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout] [--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n',
+        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout] ' +
+          '[--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
@@ -223,7 +224,8 @@ async function main(): Promise<void> {
     await phase('micro', async () => {
       results.micro = { jwt: measureJwtVerify(options.quick ? 500 : 3000) };
       progress.say(
-        `micro: jwt.verify ${results.micro.jwt.stringSecretUs} µs with the secret as a string, ${results.micro.jwt.keyObjectUs} µs with a KeyObject`,
+        `micro: jwt.verify ${results.micro.jwt.stringSecretUs} µs with the secret as a string, ${results.micro.jwt.keyObjectUs} µs with ` +
+          `a KeyObject`,
       );
       const callPath = [
         measureKeyVerification(options.quick ? 2000 : 10_000),
@@ -240,7 +242,8 @@ async function main(): Promise<void> {
       ]) {
         (results.ab ??= []).push(ab);
         progress.say(
-          `micro A/B: ${ab.name}: ${ab.beforeUs} → ${ab.afterUs} µs CPU${ab.beforeRetainedBytes !== undefined ? `, ${ab.beforeRetainedBytes} → ${ab.afterRetainedBytes} B held per job` : ''}`,
+          `micro A/B: ${ab.name}: ${ab.beforeUs} → ${ab.afterUs} µs ` +
+            `CPU${ab.beforeRetainedBytes !== undefined ? `, ${ab.beforeRetainedBytes} → ${ab.afterRetainedBytes} B held per job` : ''}`,
         );
       }
     });
@@ -249,7 +252,8 @@ async function main(): Promise<void> {
     await phase('tls', async () => {
       results.tls = await runTlsCost(options, progress);
       progress.say(
-        `tls: +${results.tls.addedP50} ms p50 per job (keep-alive), +${results.tls.addedNewConnectionP50} ms on a new connection, +${results.tls.addedCpuPerJobUs} µs CPU per job`,
+        `tls: +${results.tls.addedP50} ms p50 per job (keep-alive), +${results.tls.addedNewConnectionP50} ms on a new connection, ` +
+          `+${results.tls.addedCpuPerJobUs} µs CPU per job`,
       );
       loads.push({ phase: 'after tls', ...loadSnapshot(own) });
     });
@@ -276,7 +280,8 @@ async function main(): Promise<void> {
   if (options.only?.every((name) => name === 'dashboard')) {
     if (existsSync(join(RESULTS_DIR, 'latest.json'))) render(false);
     progress.say(
-      `done in ${round1(progress.elapsedSeconds())} s: wrote bench/results/dashboard.json${results.errors ? ` (failed: ${results.errors.join('; ')})` : ''}`,
+      `done in ${round1(progress.elapsedSeconds())} s: wrote ` +
+        `bench/results/dashboard.json${results.errors ? ` (failed: ${results.errors.join('; ')})` : ''}`,
     );
     progress.close();
     return;
@@ -299,7 +304,8 @@ async function main(): Promise<void> {
   if (options.saveBaseline) copyFileSync(latest, join(RESULTS_DIR, 'baseline.json'));
   render(options.saveBaseline);
   progress.say(
-    `done in ${results.meta.durationSeconds} s: wrote bench/results/latest.json${options.saveBaseline ? ', bench/results/baseline.json' : ''} and BENCHMARKS.md`,
+    `done in ${results.meta.durationSeconds} s: wrote ` +
+      `bench/results/latest.json${options.saveBaseline ? ', bench/results/baseline.json' : ''} and BENCHMARKS.md`,
   );
   progress.close();
 }

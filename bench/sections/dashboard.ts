@@ -250,7 +250,9 @@ async function measureMatrix(context: BrowserContext, progress: Progress): Promi
       fleetRenderMs,
     };
     progress.say(
-      `dashboard: matrix of ${MATRIX_HOSTS}: rows shown ${measured.firstRenderMs} ms, all final ${measured.allFinalMs} ms (gateway ${measured.gatewaySettledMs} ms); click p50 ${measured.clickLatency.p50} max ${measured.clickLatency.max} ms; timer lag p99 ${measured.timerLag.p99} max ${measured.timerLag.max} ms; ${measured.longTasks} long tasks (${measured.longTaskTotalMs} ms)`,
+      `dashboard: matrix of ${MATRIX_HOSTS}: rows shown ${measured.firstRenderMs} ms, all final ${measured.allFinalMs} ms (gateway ` +
+        `${measured.gatewaySettledMs} ms); click p50 ${measured.clickLatency.p50} max ${measured.clickLatency.max} ms; timer lag p99 ` +
+        `${measured.timerLag.p99} max ${measured.timerLag.max} ms; ${measured.longTasks} long tasks (${measured.longTaskTotalMs} ms)`,
     );
     return measured;
   } finally {

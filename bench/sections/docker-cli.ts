@@ -84,7 +84,9 @@ export async function runDockerCli(state: FleetState, opts: { quick: boolean }, 
     const cli = (await timeCommand('docker', ['--version'], base)).stdout.trim();
     const containers = sides[0].listing.split('\n').filter(Boolean).length;
     const ratio = round(gateway.medianMs / socket.medianMs, 2);
-    progress.say(`docker CLI: docker ps median ${gateway.medianMs} ms through the gateway, ${socket.medianMs} ms on the socket: ${ratio}×`);
+    progress.say(
+      `docker CLI: docker ps median ${gateway.medianMs} ms through the gateway, ${socket.medianMs} ms on the socket: ` + `${ratio}×`,
+    );
     return { runs, host: HOST, cli, containers, gateway, socket, ratio };
   } finally {
     await engine

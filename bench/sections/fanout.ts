@@ -108,7 +108,9 @@ export async function measureFanout(loop: FanoutLoop, progress: Progress, label:
     cpuMsPerCall,
   };
   progress.say(
-    `  ${label}: ${calls} calls, full p50 ${result.full.p50} p99 ${result.full.p99} ms, first row p50 ${result.firstRow.p50} p99 ${result.firstRow.p99} ms, max ${result.full.max} ms, ${callsOver1s} calls > 1 s, ${bytes} B, failed rows ${failedRows} (timeouts ${timeoutRows})`,
+    `  ${label}: ${calls} calls, full p50 ${result.full.p50} p99 ${result.full.p99} ms, first row p50 ${result.firstRow.p50} p99 ` +
+      `${result.firstRow.p99} ms, max ${result.full.max} ms, ${callsOver1s} calls > 1 s, ${bytes} B, failed rows ${failedRows} (timeouts ` +
+      `${timeoutRows})`,
   );
   return result;
 }

@@ -212,7 +212,8 @@ async function measure(
     gatewayErrors,
   };
   progress.say(
-    `  ${name}: direct p50 ${d.p50} p99 ${d.p99} | gateway p50 ${g.p50} p99 ${g.p99} | added p50 ${result.addedP50} p99 ${result.addedP99} ms`,
+    `  ${name}: direct p50 ${d.p50} p99 ${d.p99} | gateway p50 ${g.p50} p99 ${g.p99} | added p50 ${result.addedP50} p99 ` +
+      `${result.addedP99} ms`,
   );
   return result;
 }

@@ -159,7 +159,9 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
       {
         key: 'ansibleList',
         label: 'Ansible ad-hoc listing',
-        shown: `ansible engines -i engines.ini -c local -m community.docker.docker_host_info -a 'docker_host={{ docker_host }} containers=true'`,
+        shown:
+          `ansible engines -i engines.ini -c local -m community.docker.docker_host_info -a 'docker_host={{ docker_host }} ` +
+          `containers=true'`,
         command: 'ansible',
         args: [
           'engines',
@@ -186,7 +188,8 @@ export async function runPipelines(state: FleetState, progress: Progress): Promi
     const commands = subjects.map((subject) => summarizeSubject(subject, samples.get(subject.key) ?? []));
     for (const c of commands)
       progress.say(
-        `  ${c.shown.slice(0, 60)}: median ${c.medianMs} ms (min ${c.minMs}, max ${c.maxMs})${c.hosts !== undefined ? `, ${c.hosts} hosts, ${c.containers} containers` : ''}`,
+        `  ${c.shown.slice(0, 60)}: median ${c.medianMs} ms (min ${c.minMs}, max ` +
+          `${c.maxMs})${c.hosts !== undefined ? `, ${c.hosts} hosts, ${c.containers} containers` : ''}`,
       );
     return {
       runs,

@@ -122,7 +122,8 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
   let observer: RowObserver | undefined;
   const result: ScaleResult = {
     harness:
-      'bench/harness/swarm.ts (real startAgent() per agent, own NATS connection each) + bench/harness/simulated-engine.ts (in-memory Docker answers)',
+      'bench/harness/swarm.ts (real startAgent() per agent, own NATS connection each) + bench/harness/simulated-engine.ts (in-memory ' +
+      'Docker answers)',
     heartbeatMs,
     containersPerHost,
     gatewayBaselineRssMiB: 0,
@@ -152,7 +153,8 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
       );
       const acceptSeconds = round((performance.now() - acceptStart) / 1000, 1);
       progress.say(
-        `scale: accepted ${increment} agents in ${acceptSeconds} s (${round((performance.now() - acceptStart) / increment, 2)} ms each); starting them in ${processes} swarm process(es) → ${target}`,
+        `scale: accepted ${increment} agents in ${acceptSeconds} s (${round((performance.now() - acceptStart) / increment, 2)} ms ` +
+          `each); starting them in ${processes} swarm process(es) → ${target}`,
       );
       const started: SwarmProcess[] = [];
       for (let p = 0; p < processes; p++) {
@@ -213,7 +215,8 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
         });
       } catch (err) {
         // Keep every level measured so far; say where and why the ramp ended.
-        result.stoppedAt = `${target} agents: measuring failed (${err instanceof Error ? err.message : String(err)})${gatewayGone(gatewayPid)}`;
+        result.stoppedAt =
+          `${target} agents: measuring failed ` + `(${err instanceof Error ? err.message : String(err)})${gatewayGone(gatewayPid)}`;
         progress.say(`scale: stopping the ramp — ${result.stoppedAt}`);
         break;
       }
@@ -283,7 +286,8 @@ async function measureLevel(
   const natsProfile = profile ? await profile : undefined;
   const swarmCpuMs = Object.entries(fanout.cpuMsPerCall).reduce((sum, [name, ms]) => (name.startsWith('swarm') ? sum + ms : sum), 0);
   progress.say(
-    `  CPU per _all call: gateway ${fanout.cpuMsPerCall.gateway} ms, NATS ${fanout.cpuMsPerCall.nats} ms, agents (swarm processes) ${round(swarmCpuMs, 1)} ms`,
+    `  CPU per _all call: gateway ${fanout.cpuMsPerCall.gateway} ms, NATS ${fanout.cpuMsPerCall.nats} ms, agents (swarm processes) ` +
+      `${round(swarmCpuMs, 1)} ms`,
   );
 
   const anyPing = await sequential(url, adminKey, '/node/_any/container/docker/system/ping', opts.quick ? 30 : 100);
@@ -405,7 +409,8 @@ async function measureInflight(
       drainMs,
     };
     progress.say(
-      `  in flight: ${ids.length} jobs held, gateway heap ${result.heapBeforeMiB} → ${result.heapHeldMiB} MiB (${result.kibPerJob} KiB/job; RSS ${result.rssBeforeMiB} → ${result.rssHeldMiB} MiB), ${completed} done ${drainMs} ms after release`,
+      `  in flight: ${ids.length} jobs held, gateway heap ${result.heapBeforeMiB} → ${result.heapHeldMiB} MiB (${result.kibPerJob} ` +
+        `KiB/job; RSS ${result.rssBeforeMiB} → ${result.rssHeldMiB} MiB), ${completed} done ${drainMs} ms after release`,
     );
     return result;
   } finally {

@@ -99,7 +99,8 @@ export async function runThroughput(
     const result = await runLoad({ ...base, path: target.path, rate, connections: connectionsFor(rate), durationSeconds });
     steps.push(result);
     progress.say(
-      `  ${target.name} @ ${rate}/s: achieved ${result.achieved}/s p50 ${result.p50} p99 ${result.p99} ms, errors ${result.errors + result.non2xx} → ${result.pass ? 'pass' : 'miss'}`,
+      `  ${target.name} @ ${rate}/s: achieved ${result.achieved}/s p50 ${result.p50} p99 ${result.p99} ms, errors ` +
+        `${result.errors + result.non2xx} → ${result.pass ? 'pass' : 'miss'}`,
     );
     return result;
   };

@@ -99,7 +99,10 @@ export function agentCredsFile(state: Pick<FleetState, 'dir'>, hostname: string)
   return join(agentIdentityDir(state, hostname), AGENT_CREDS_FILE);
 }
 
-/** A one-time join token for `hostname`, from the gateway (POST /agent/{hostname}/join-token), over HTTPS with the fleet's CA when it has one. */
+/**
+ * A one-time join token for `hostname`, from the gateway (POST /agent/{hostname}/join-token), over HTTPS with the fleet's CA when it has
+ * one.
+ */
 export async function issueJoinToken(
   state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>,
   hostname: string,

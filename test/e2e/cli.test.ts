@@ -578,7 +578,8 @@ describe('connection settings', () => {
     const preload = join(home, 'report-loaded.js');
     writeFileSync(
       preload,
-      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ execArgv: process.execArgv, modules: Object.keys(require.cache) })));\n`,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ execArgv: ` +
+        `process.execArgv, modules: Object.keys(require.cache) })));\n`,
     );
     const loaded = async (args: string[]) => {
       const res = await new Promise<CliResult>((done) => {

@@ -144,7 +144,8 @@ describe('JetStream redelivery', () => {
       marks.map(async (mark) => ({ mark, hostname: 'web-01', count: (await executionsOf(fleet, mark))['web-01'] })),
     );
     process.stdout.write(
-      `[reliability] faults/agent redelivery: jobs=${marks.length} delivered_to_frozen_agent=${frozen.num_ack_pending} deliveries=${deliveries} redelivered=${redelivered}\n`,
+      `[reliability] faults/agent redelivery: jobs=${marks.length} delivered_to_frozen_agent=${frozen.num_ack_pending} ` +
+        `deliveries=${deliveries} redelivered=${redelivered}\n`,
     );
     expect(frozen.num_ack_pending).toBe(marks.length);
     expect(redelivered).toBeGreaterThanOrEqual(marks.length);
@@ -175,7 +176,8 @@ describe('JetStream redelivery', () => {
     const replayed = idle.delivered.consumer_seq;
     const claimedAgain = (fleet.log(`agent-${hostname}`).match(/already claimed/g) ?? []).length - claimedBefore;
     process.stdout.write(
-      `[reliability] faults/agent replay: redelivered_jobs=${replayed} (pending at restart ${replay.num_pending}) refused_as_already_claimed=${claimedAgain}\n`,
+      `[reliability] faults/agent replay: redelivered_jobs=${replayed} (pending at restart ${replay.num_pending}) ` +
+        `refused_as_already_claimed=${claimedAgain}\n`,
     );
     expect(replayed).toBeGreaterThanOrEqual(marks.length + 8);
     expect(claimedAgain).toBeGreaterThanOrEqual(marks.length + 8);

@@ -69,7 +69,9 @@ function describeFinding({ index, req, res }: Finding): string {
   const what = req.raw
     ? JSON.stringify(req.raw.toString('latin1').slice(0, 300))
     : `${req.method} ${req.path.slice(0, 300)}${shown.length ? ` [${shown.join('; ')}]` : ''}${req.body ? ` body ${JSON.stringify(req.body.toString('utf8').slice(0, 200))}` : ''}`;
-  return `#${index} ${req.operation} [${req.kind}] ${what} → ${res.status}${res.error ? ` (${res.error})` : ''} ${res.body.slice(0, 300)}`;
+  return (
+    `#${index} ${req.operation} [${req.kind}] ${what} → ${res.status}${res.error ? ` (${res.error})` : ''} ` + `${res.body.slice(0, 300)}`
+  );
 }
 
 it(`answers ${COUNT} malformed requests from the contract with 4xx only: no 5xx, no hang, no crash, bounded memory`, async () => {

@@ -345,7 +345,8 @@ describe('impostors on the lab network', () => {
           '  name: "fleet"',
           `  listen: "${thief.address}:6222"`,
           `  routes: [${routes.map((route) => JSON.stringify(route)).join(', ')}]`,
-          `  tls { cert_file: ${JSON.stringify(foreign.certFile)}, key_file: ${JSON.stringify(foreign.keyFile)}, ca_file: ${JSON.stringify(foreign.caFile)}, verify: true, timeout: 5 }`,
+          `  tls { cert_file: ${JSON.stringify(foreign.certFile)}, key_file: ${JSON.stringify(foreign.keyFile)}, ca_file: ` +
+            `${JSON.stringify(foreign.caFile)}, verify: true, timeout: 5 }`,
           '}',
           '',
         ].join('\n'),

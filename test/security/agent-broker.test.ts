@@ -300,7 +300,8 @@ attack(
 );
 
 attack(
-  'web-01 writes its own result and registry keys with Nats-Rollup (all, sub), a purge marker or any other JetStream header: no other key is purged or written',
+  'web-01 writes its own result and registry keys with Nats-Rollup (all, sub), a purge marker or any other JetStream header: no other ' +
+    'key is purged or written',
   async () => {
     const before = await brokerState();
     const js = jetstream(logins.web01.nc);

@@ -107,7 +107,8 @@ attack(
 );
 
 attack(
-  'a local user reads what `fleet nats-config` wrote (also over a 0644 config and seed replaced with --force): refused, no secret in the config',
+  'a local user reads what `fleet nats-config` wrote (also over a 0644 config and seed replaced with --force): refused, no secret in ' +
+    'the config',
   async () => {
     const out = path.join(scratch, 'nats');
     const cli = (args: string[]) =>

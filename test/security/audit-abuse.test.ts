@@ -101,7 +101,8 @@ async function flood(count: number, concurrency: number, call: (index: number) =
 
 describe('the audit trail under abuse', () => {
   attack(
-    `a viewer floods ${FLOOD_CALLS} reads into a ${AUDIT_MAX_MESSAGES}-entry trail: the admin's earlier change stays, the flood is summarised, changes during it are whole`,
+    `a viewer floods ${FLOOD_CALLS} reads into a ${AUDIT_MAX_MESSAGES}-entry trail: the admin's earlier change stays, the flood is ` +
+      `summarised, changes during it are whole`,
     async () => {
       const before = await createContainer('audit-before-flood');
       expect(before.status).toBe(202);
@@ -148,7 +149,8 @@ describe('the audit trail under abuse', () => {
       const inFull = flooder.filter((entry) => entry.kind === 'call');
       const summaries = flooder.filter((entry) => entry.kind === 'summary');
       process.stdout.write(
-        `[security] audit flood: ${FLOOD_CALLS} reads -> ${inFull.length} entries in full + ${summaries.length} summaries; stream ${info.state.messages}/${AUDIT_MAX_MESSAGES} entries (${info.state.bytes} bytes), first_seq ${info.state.first_seq}\n`,
+        `[security] audit flood: ${FLOOD_CALLS} reads -> ${inFull.length} entries in full + ${summaries.length} summaries; stream ` +
+          `${info.state.messages}/${AUDIT_MAX_MESSAGES} entries (${info.state.bytes} bytes), first_seq ${info.state.first_seq}\n`,
       );
       expect(summaries.length).toBeGreaterThan(0);
       // Every call of the flood is accounted for, in full or counted in a summary.
@@ -162,7 +164,8 @@ describe('the audit trail under abuse', () => {
   );
 
   attack(
-    'an Engine API path with a version padded by 600 zeros: refused with 400, and its entry holds the reason and a capped path, never the request whole',
+    'an Engine API path with a version padded by 600 zeros: refused with 400, and its entry holds the reason and a capped path, never ' +
+      'the request whole',
     async () => {
       const padded = `/node/web-01/docker/v${'0'.repeat(600)}1.41/containers/json`;
       const res = await fetch(`${fleet.url}${padded}`, {
@@ -178,7 +181,8 @@ describe('the audit trail under abuse', () => {
   );
 
   attack(
-    'an Engine call with a 2,000-character container id and an 8 KB unmapped path: each entry is the endpoint with a capped parameter, or the refusal',
+    'an Engine call with a 2,000-character container id and an 8 KB unmapped path: each entry is the endpoint with a capped parameter, ' +
+      'or the refusal',
     async () => {
       const key = fleet.mintKey('operator', { subject: 'audit-odd-paths' });
       const longId = 'c'.repeat(2000);
@@ -218,7 +222,8 @@ describe('the audit trail under abuse', () => {
       await new Promise<void>((resolve, reject) => {
         const socket = connectTcp({ host: hostname, port: Number(port) }, () => {
           socket.write(
-            `POST /node/web-01/container/docker/audit-hang-up/exec HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${operator}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+            `POST /node/web-01/container/docker/audit-hang-up/exec HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ` +
+              `${operator}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
           );
           // Gone a second before the command ends, and so before any answer.
           setTimeout(() => {
@@ -251,7 +256,8 @@ describe('the audit trail under abuse', () => {
   );
 
   attack(
-    'a full audit trail: new entries are refused and old ones kept, changes get 503 and never reach the engine, reads answer, the refusals are counted and logged',
+    'a full audit trail: new entries are refused and old ones kept, changes get 503 and never reach the engine, reads answer, the ' +
+      'refusals are counted and logged',
     async () => {
       await fillAuditStream();
       const full = (await jsm.streams.info(AUDIT_STREAM)).state;

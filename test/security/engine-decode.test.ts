@@ -115,7 +115,10 @@ function expectRefused(res: RawAnswer, status: 400 | 403 | 404, mentions?: strin
   if (mentions) expect(String(res.json?.details)).toContain(mentions);
 }
 
-/** The spellings Go's decoder takes for `name` besides the exact one: lower, upper, mixed case, and Unicode folds ('ſ' for s, the Kelvin sign for k). */
+/**
+ * The spellings Go's decoder takes for `name` besides the exact one: lower, upper, mixed case, and Unicode folds ('ſ' for s, the Kelvin
+ * sign for k).
+ */
 function caseVariants(name: string): string[] {
   const mixed = [...name].map((char, index) => (index % 2 ? char.toUpperCase() : char.toLowerCase())).join('');
   const folded = name.replace(/s/gi, '\u017F').replace(/k/gi, '\u212A');
@@ -142,7 +145,8 @@ const HOST_FIELDS: Array<{ field: string; value: unknown; zero: unknown }> = [
 
 describe('the engine decodes what the gateway judged', () => {
   attack(
-    'every host-reaching HostConfig field in every spelling Go accepts, duplicated in both orders, at the top level or nested, through the proxy: refused, nothing reaches the host',
+    'every host-reaching HostConfig field in every spelling Go accepts, duplicated in both orders, at the top level or nested, through ' +
+      'the proxy: refused, nothing reaches the host',
     async () => {
       const key = operator();
       const sent: Array<{ name: string; status: number }> = [];
@@ -165,7 +169,8 @@ describe('the engine decodes what the gateway judged', () => {
         await send(`dec-${index++}`, `{"Image":${image},"HostConfig":{${set}},"HostConfig":{${unset}}}`, 400);
         await send(`dec-${index++}`, `{"Image":${image},"HostConfig":{${unset},${set}}}`, 400);
         await send(`dec-${index++}`, `{"Image":${image},"HostConfig":{${set},${unset}}}`, 400);
-        // The engine's create wrapper embeds a second HostConfig at the top level (read when "HostConfig" is absent), and nesting is not flattening.
+        // The engine's create wrapper embeds a second HostConfig at the top level (read when "HostConfig" is absent), and nesting is not
+        // flattening.
         await send(`dec-${index++}`, `{"Image":${image},${set}}`, 400);
         await send(`dec-${index++}`, `{"Image":${image},"HostConfig":{"HostConfig":{${set}}}}`, 400);
       }
@@ -355,7 +360,8 @@ describe('host-reaching options the old denylist missed', () => {
   );
 
   attack(
-    'MaskedPaths/ReadonlyPaths emptied (docker run --security-opt systempaths=unconfined, and the raw body): refused, /proc/sys stays masked',
+    'MaskedPaths/ReadonlyPaths emptied (docker run --security-opt systempaths=unconfined, and the raw body): refused, /proc/sys stays ' +
+      'masked',
     async () => {
       const key = operator();
       const viaCli = await cli.run(HOST, key, [

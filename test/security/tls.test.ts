@@ -50,7 +50,8 @@ async function connectionsOf(monitorPort: number): Promise<Array<{ name?: string
 }
 
 attack(
-  'a client speaks plain NATS to the broker (to read jobs off the wire): the broker announces TLS as required, answers nothing in clear and drops it',
+  'a client speaks plain NATS to the broker (to read jobs off the wire): the broker announces TLS as required, answers nothing in clear ' +
+    'and drops it',
   async () => {
     const nats = fleet.state.nats!;
     const before = await connectionsOf(nats.monitorPort);

@@ -305,7 +305,10 @@ function bigBodies(): NonNullable<typeof bigBodyCache> {
   return bigBodyCache;
 }
 
-/** Body variants: bad JSON text, wrong top-level types, each property with a wrong type, required fields dropped, extra fields, huge and deep. */
+/**
+ * Body variants: bad JSON text, wrong top-level types, each property with a wrong type, required fields dropped, extra fields, huge and
+ * deep.
+ */
 function bodyVariants(
   shape: OperationShape,
   seed: number,

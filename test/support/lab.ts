@@ -92,7 +92,9 @@ connect({ servers: server, ...options, authenticator, reconnect: false, timeout:
   .catch((err) => console.log('REFUSED ' + err.message));
 `;
 
-/** What a login attempt presents: a user and password, creds (user JWT and NKey seed), a bare NKey seed, a client certificate, or nothing. */
+/**
+ * What a login attempt presents: a user and password, creds (user JWT and NKey seed), a bare NKey seed, a client certificate, or nothing.
+ */
 export interface NatsLoginAttempt {
   user?: string;
   pass?: string;

@@ -82,7 +82,8 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
   // The short-hostname default is checked too: a machine called `web.01` must name its agent explicitly.
   if (!isHostname(settings.FLEET_AGENT_HOSTNAME)) {
     throw new ConfigError(
-      `FLEET_AGENT_HOSTNAME='${settings.FLEET_AGENT_HOSTNAME}' (this machine's short hostname) must be ${AGENT_SETTINGS.FLEET_AGENT_HOSTNAME.must}`,
+      `FLEET_AGENT_HOSTNAME='${settings.FLEET_AGENT_HOSTNAME}' (this machine's short hostname) must be ` +
+        `${AGENT_SETTINGS.FLEET_AGENT_HOSTNAME.must}`,
     );
   }
   return {

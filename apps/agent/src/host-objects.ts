@@ -117,7 +117,8 @@ export class HostObjects {
     return access.length === 0
       ? []
       : [
-          `${usedBy ? `container '${usedBy}' uses ` : ''}volume '${name}', which is host-level (${access.map((item) => item.reason).join('; ')})`,
+          `${usedBy ? `container '${usedBy}' uses ` : ''}volume '${name}', which is host-level ` +
+            `(${access.map((item) => item.reason).join('; ')})`,
         ];
   }
 
@@ -142,7 +143,8 @@ export class HostObjects {
     return access.length === 0
       ? []
       : [
-          `${usedBy ? `container '${usedBy}' joins ` : ''}network '${String(network.Name ?? name)}', which is host-level (${access.map((item) => item.reason).join('; ')})`,
+          `${usedBy ? `container '${usedBy}' joins ` : ''}network '${String(network.Name ?? name)}', which is host-level ` +
+            `(${access.map((item) => item.reason).join('; ')})`,
         ];
   }
 

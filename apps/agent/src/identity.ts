@@ -25,7 +25,8 @@ export async function agentCreds(
   const { joinToken, gatewayUrl, gatewayCaFile } = config.identity;
   if (!joinToken || !gatewayUrl) {
     throw new ConfigError(
-      `${file} does not exist yet: to join, set FLEET_AGENT_JOIN_TOKEN (from \`fleet agent join-token ${config.hostname}\`) and FLEET_GATEWAY_URL`,
+      `${file} does not exist yet: to join, set FLEET_AGENT_JOIN_TOKEN (from \`fleet agent join-token ${config.hostname}\`) and ` +
+        `FLEET_GATEWAY_URL`,
     );
   }
   const key = newUserKey();

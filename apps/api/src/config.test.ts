@@ -201,7 +201,8 @@ describe('HTTPS or plain HTTP on loopback (README "TLS")', () => {
 
   it('refuses to start with neither a certificate nor the loopback flag, saying how to get either', () => {
     expect(refusal(() => load({}))).toBe(
-      'the gateway serves HTTPS: set FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE (`fleet pki --gateway-host <names>` makes them), or FLEET_HTTP_INSECURE=loopback for plain HTTP on a loopback FLEET_API_HOST',
+      'the gateway serves HTTPS: set FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE (`fleet pki --gateway-host <names>` makes them), or ' +
+        'FLEET_HTTP_INSECURE=loopback for plain HTTP on a loopback FLEET_API_HOST',
     );
   });
 

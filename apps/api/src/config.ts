@@ -211,19 +211,22 @@ function transportOf(settings: {
   if (certFile && keyFile) {
     if (settings.FLEET_HTTP_INSECURE)
       throw new ConfigError(
-        'FLEET_HTTP_INSECURE is set with FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE: the gateway serves either HTTPS or plain HTTP; set one',
+        'FLEET_HTTP_INSECURE is set with FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE: the gateway serves either HTTPS or plain HTTP; set ' +
+          'one',
       );
     return { certFile, keyFile };
   }
   if (certFile || keyFile) throw new ConfigError('FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE go together: set both, or neither');
   if (!settings.FLEET_HTTP_INSECURE) {
     throw new ConfigError(
-      'the gateway serves HTTPS: set FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE (`fleet pki --gateway-host <names>` makes them), or FLEET_HTTP_INSECURE=loopback for plain HTTP on a loopback FLEET_API_HOST',
+      'the gateway serves HTTPS: set FLEET_TLS_CERT_FILE and FLEET_TLS_KEY_FILE (`fleet pki --gateway-host <names>` makes them), or ' +
+        'FLEET_HTTP_INSECURE=loopback for plain HTTP on a loopback FLEET_API_HOST',
     );
   }
   if (!isLoopback(settings.FLEET_API_HOST)) {
     throw new ConfigError(
-      `FLEET_HTTP_INSECURE=loopback but FLEET_API_HOST='${settings.FLEET_API_HOST}' is not a loopback address (127.0.0.1, ::1, localhost): plain HTTP is served on loopback only`,
+      `FLEET_HTTP_INSECURE=loopback but FLEET_API_HOST='${settings.FLEET_API_HOST}' is not a loopback address (127.0.0.1, ::1, ` +
+        `localhost): plain HTTP is served on loopback only`,
     );
   }
   return undefined;

@@ -42,9 +42,9 @@ function parseInteger(schema: Schema) {
     const value = Number(raw);
     const inRange = (schema.minimum === undefined || value >= schema.minimum) && (schema.maximum === undefined || value <= schema.maximum);
     if (!Number.isInteger(value) || !inRange) {
-      throw new InvalidArgumentError(
-        `a whole number${schema.minimum !== undefined ? ` from ${schema.minimum}` : ''}${schema.maximum !== undefined ? ` to ${schema.maximum}` : ''}`,
-      );
+      const from = schema.minimum !== undefined ? ` from ${schema.minimum}` : '';
+      const to = schema.maximum !== undefined ? ` to ${schema.maximum}` : '';
+      throw new InvalidArgumentError(`a whole number${from}${to}`);
     }
     return value;
   };

@@ -49,7 +49,8 @@ export function checkKeySubject(subject: string): void {
   const { minLength, maxLength } = SUBJECT_RULE;
   if (subject.length < minLength || subject.length > maxLength || !SUBJECT_PATTERN.test(subject)) {
     throw new MintError(
-      `the subject must be ${minLength} to ${maxLength} characters, each a letter, a digit or one of . _ @ : - (pattern ${SUBJECT_RULE.pattern})`,
+      `the subject must be ${minLength} to ${maxLength} characters, each a letter, a digit or one of . _ @ : - (pattern ` +
+        `${SUBJECT_RULE.pattern})`,
     );
   }
 }

@@ -15,7 +15,9 @@ import { PERMISSIONS, type Permission } from './permissions';
 
 /** `plain`: one answer; `stream`: an answer that may stay open (a long-running slot); `hijack`: 101 then bytes both ways. */
 export type EngineEndpointKind = 'plain' | 'stream' | 'hijack';
-/** Checks of the query or path: `image-create` (fromImage's registry, a fromSrc URL), `image-registry` (the registry of the path's image). */
+/**
+ * Checks of the query or path: `image-create` (fromImage's registry, a fromSrc URL), `image-registry` (the registry of the path's image).
+ */
 export type EngineHostAccessCheck = 'image-create' | 'image-registry';
 /** What an endpoint's request body is: a JSON body of one of the Engine models, a tar streamed through, or nothing. */
 export type EngineBodyKind = EngineModelName | 'tar';

@@ -310,7 +310,8 @@ function volumeCreateAccess(body: Body): HostAccess[] {
   const options = body.DriverOpts;
   if (isZero(options) || !isRecord(options) || isTmpfsVolume(options)) return driver;
   const device = typeof options.device === 'string' && options.device.startsWith('/') ? options.device : undefined;
-  const reason = `DriverOpts of type ${show(String(options.type ?? ''))} (the engine mounts it on the host: only tmpfs options stay off the host)`;
+  const reason =
+    `DriverOpts of type ${show(String(options.type ?? ''))} (the engine mounts it on the host: only tmpfs options stay off ` + `the host)`;
   return [...driver, device ? { reason, hostPath: device } : { reason }];
 }
 
@@ -378,7 +379,10 @@ export function engineBodyHostAccess(model: EngineModelName, body: unknown, poli
   return isRecord(body) ? MODEL_ACCESS[model](body, policy) : [];
 }
 
-/** The registry an image reference names, as docker reads it: a first component with '.' or ':', `localhost`, or upper case; else Docker Hub. */
+/**
+ * The registry an image reference names, as docker reads it: a first component with '.' or ':', `localhost`, or upper case; else Docker
+ * Hub.
+ */
 export function registryOf(reference: string): string {
   const slash = reference.indexOf('/');
   const first = slash === -1 ? '' : reference.slice(0, slash);

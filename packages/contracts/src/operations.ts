@@ -190,7 +190,8 @@ function readDownloadMediaType(name: string, media: string[][]): string | undefi
   if (files.length === 0) return undefined;
   if (!media.every((types) => types.length === 1 && types[0] === files[0])) {
     throw new Error(
-      `contract: ${name} answers with ${files[0]}, so every success answer must be only that (no ${JSON_MEDIA}, no ${EVENT_STREAM}, no async 202)`,
+      `contract: ${name} answers with ${files[0]}, so every success answer must be only that (no ${JSON_MEDIA}, no ${EVENT_STREAM}, no ` +
+        `async 202)`,
     );
   }
   return files[0];

@@ -333,7 +333,10 @@ export type WaveState = RolloutWave['state'];
 /** What a host's agent checks after its step before the host counts as passed (`health`, `health_cmd`). */
 export type HealthGate = { check: 'running'; delay_seconds: number } | { check: 'healthy' } | { check: 'exec'; cmd: string[] };
 
-/** The stored job: fixed at creation (but the `reruns` it gains), rows live beside it in RESULTS_BUCKET; a rollout's progress is stored again as it goes. */
+/**
+ * The stored job: fixed at creation (but the `reruns` it gains), rows live beside it in RESULTS_BUCKET; a rollout's progress is stored
+ * again as it goes.
+ */
 export interface JobRecord {
   job_id: string;
   operation: NodeOperationName;
@@ -385,7 +388,10 @@ export interface JoinTokenRecord {
   spent_at?: string;
 }
 
-/** A host's NATS identity in IDENTITIES_BUCKET: its account's public key and every user key it joined with, each with when it was revoked (if). */
+/**
+ * A host's NATS identity in IDENTITIES_BUCKET: its account's public key and every user key it joined with, each with when it was revoked
+ * (if).
+ */
 export interface IdentityRecord {
   account: string;
   users: { public_key: string; joined_at: string }[];

@@ -19,7 +19,10 @@ export type SuccessBody<N extends OperationName> = {
 /** What a synchronous call of node operation `N` answers: `{job_id, results}` with the operation's own row fields. */
 export type NodeResult<N extends NodeOperationName> = Exclude<SuccessBody<N>, JobAccepted>;
 
-/** One row of `NodeResult<N>`: the contract's HostResult with operation `N`'s own fields (just HostResult for an operation that only streams). */
+/**
+ * One row of `NodeResult<N>`: the contract's HostResult with operation `N`'s own fields (just HostResult for an operation that only
+ * streams).
+ */
 export type NodeRow<N extends NodeOperationName> = [NodeResult<N>] extends [never]
   ? HostResult
   : NodeResult<N> extends { results: Array<infer R> }

@@ -8,7 +8,10 @@ export interface NatsOptions {
   /** One URL, a comma-separated list (`nats://a:4222,nats://b:4222`, as FLEET_NATS_URL may hold), or an array. */
   servers: string | string[];
   name: string;
-  /** A creds file's content (user JWT and NKey seed): the login proves it holds the seed by signing the server's nonce. None: a NATS without logins. */
+  /**
+   * A creds file's content (user JWT and NKey seed): the login proves it holds the seed by signing the server's nonce. None: a NATS
+   * without logins.
+   */
   creds?: string;
   /** Where replies arrive; agents use their own, which their permissions confine them to. */
   inboxPrefix?: string;

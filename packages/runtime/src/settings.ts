@@ -65,7 +65,9 @@ const FORMATS = {
     valid: (value: string) => value.split(',').filter(Boolean).every(isLabelPair),
   },
   'registry-list': {
-    must: 'comma-separated registries, each a host or host:port, e.g. docker.io,registry.example.com:5000 (a host without a port admits it on any port)',
+    must:
+      'comma-separated registries, each a host or host:port, e.g. docker.io,registry.example.com:5000 (a host without a port admits ' +
+      'it on any port)',
     valid: (value: string) =>
       value.split(',').every((entry) => /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$/.test(entry.trim())),
   },

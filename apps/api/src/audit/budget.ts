@@ -75,7 +75,8 @@ export class AuditBudget {
     folded.lastTime = entry.time;
     folded.durationMs += entry.duration_ms;
     if (folded.target !== entry.target) folded.target = null;
-    // Every label counted comes from a fixed set (methods the router took, the contract's operations, statuses): no request string grows a summary.
+    // Every label counted comes from a fixed set (methods the router took, the contract's operations, statuses): no request string grows a
+    // summary.
     increment(folded.methods, entry.method);
     increment(folded.operations, entry.operation ?? 'unmatched');
     increment(folded.statuses, entry.status);

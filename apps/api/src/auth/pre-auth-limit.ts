@@ -30,7 +30,8 @@ export class PreAuthLimit {
     const retryAfter = Math.max(1, Math.ceil((this.windowEndsAt - now) / 1000));
     return new ApiError(
       'auth_rate_limited',
-      `more than ${this.perMinute} failed authentications from this address within a minute (FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE); retry after the Retry-After delay`,
+      `more than ${this.perMinute} failed authentications from this address within a minute (FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE); ` +
+        `retry after the Retry-After delay`,
       { headers: { 'retry-after': String(retryAfter) } },
     );
   }

@@ -22,7 +22,8 @@ export function refuseChangesWhileAuditFull(
     }
     const err = new ApiError(
       'audit_full',
-      'the audit trail (stream FLEET_AUDIT) is full, so this call, which may change something, cannot be recorded and is refused; reads are still answered. ' +
+      'the audit trail (stream FLEET_AUDIT) is full, so this call, which may change something, cannot be recorded and is refused; reads ' +
+        'are still answered. ' +
         'An operator must raise FLEET_AUDIT_MAX_BYTES / FLEET_AUDIT_MAX_MESSAGES, or archive the stream and purge it',
       { headers: { 'retry-after': '60' } },
     );

@@ -90,7 +90,10 @@ function matchedCall(req: Request, res: Response): Matched | undefined {
   return { operation: spec.name, params: pathParams(template, pathOf(req)), mutating: spec.mutating };
 }
 
-/** The endpoint the proxy judged (routes/engine-proxy.ts), written back as a path from its parameters: a padded or odd path shows as what the engine runs. */
+/**
+ * The endpoint the proxy judged (routes/engine-proxy.ts), written back as a path from its parameters: a padded or odd path shows as what
+ * the engine runs.
+ */
 function matchedEngineCall({ endpoint, params }: EngineCall, hostname: string): Matched {
   const capped = capValues({ hostname, ...params });
   const enginePath = endpoint.path.replace(/\{(\w+)\+?\}/g, (_whole, name: string) => capped[name] ?? '');
@@ -102,7 +105,10 @@ function matchedEngineCall({ endpoint, params }: EngineCall, hostname: string): 
   };
 }
 
-/** Every operation of the contract under its method and route template, parameter names left out (express' `:id` is the contract's `{id}`). */
+/**
+ * Every operation of the contract under its method and route template, parameter names left out (express' `:id` is the contract's
+ * `{id}`).
+ */
 const OPERATION_BY_ROUTE = new Map<string, OperationSpec>(OPERATIONS.map((spec) => [routeKey(spec.method, spec.path), spec]));
 
 function routeKey(method: string, template: string): string {

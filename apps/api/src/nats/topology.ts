@@ -93,7 +93,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     max_age: opts.auditRetentionSeconds * NANOS_PER_SECOND,
     max_bytes: opts.auditMaxBytes ?? -1,
     max_msgs: opts.auditMaxMessages ?? -1,
-    // A full trail refuses new entries rather than dropping the oldest: a flood cannot push out what it would hide (README "Security model").
+    // A full trail refuses new entries rather than dropping the oldest: a flood cannot push out what it would hide (README "Security
+    // model").
     discard: DiscardPolicy.New,
     replicas,
   });

@@ -151,7 +151,8 @@ function singleHost(raw: string): string {
   if (target.kind === 'host') return target.hostname;
   throw new ApiError(
     'invalid_target',
-    `'${raw}' may reach several hosts (or a different one on each call); the Engine API proxy speaks to exactly one engine: name a hostname, e.g. /node/web-01/docker`,
+    `'${raw}' may reach several hosts (or a different one on each call); the Engine API proxy speaks to exactly one engine: name a ` +
+      `hostname, e.g. /node/web-01/docker`,
   );
 }
 

@@ -107,7 +107,8 @@ function registerAgentCommands(program: Command): void {
         command,
         issued,
         (t) =>
-          `${t.token}\n(for ${t.hostname}, once, until ${t.expires_at}: start its agent with FLEET_AGENT_JOIN_TOKEN=<this> FLEET_GATEWAY_URL=<gateway>)`,
+          `${t.token}\n(for ${t.hostname}, once, until ${t.expires_at}: start its agent with FLEET_AGENT_JOIN_TOKEN=<this> ` +
+          `FLEET_GATEWAY_URL=<gateway>)`,
       );
     });
   agent

@@ -100,7 +100,8 @@ function printWelcome(deploy: Deploy, state: FleetState): void {
       `  URL:        ${state.url}`,
       ...(state.tls
         ? [
-            `  CA:         ${state.tls.caFile} (the fleet CLI uses it; others: --cacert, FLEET_CA_FILE, DOCKER_CERT_PATH=${dirname(state.tls.caFile)})`,
+            `  CA:         ${state.tls.caFile} (the fleet CLI uses it; others: --cacert, FLEET_CA_FILE, ` +
+              `DOCKER_CERT_PATH=${dirname(state.tls.caFile)})`,
           ]
         : []),
       `  Admin key:  ${state.adminKey}`,

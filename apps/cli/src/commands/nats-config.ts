@@ -62,7 +62,8 @@ function tlsOf(dir: string, clustered: boolean): Pick<NatsConfigOptions, 'tls' |
   const missing = needed.filter((file) => !existsSync(file));
   if (missing.length > 0) {
     throw new Error(
-      `--pki ${dir} lacks ${missing.join(', ')}: make them with \`fleet pki --out ${dir} --nats-host <names>${clustered ? ' --route-host <names>' : ''}\``,
+      `--pki ${dir} lacks ${missing.join(', ')}: make them with \`fleet pki --out ${dir} --nats-host ` +
+        `<names>${clustered ? ' --route-host <names>' : ''}\``,
     );
   }
   return {
@@ -81,7 +82,8 @@ function summary(generated: GeneratedNatsConfig, opts: NatsConfigOptions, tls: b
   ];
   lines.push(
     tls
-      ? 'TLS: clients must speak TLS and verify the server with ca.pem (FLEET_NATS_CA_FILE); routes authenticate each other with their certificates'
+      ? 'TLS: clients must speak TLS and verify the server with ca.pem (FLEET_NATS_CA_FILE); routes authenticate each other with their ' +
+          'certificates'
       : 'no --pki: clients and routes speak plain TCP, jobs and their output cross the network readable (README "TLS")',
   );
   if (opts.clusterRoutes?.length && !opts.serverName) {

@@ -151,7 +151,8 @@ function defineCommand(resource: Command, details: OperationDetails): void {
   else command.requiredOption('--target <target>', targetHelp);
   command.option(
     '--timeout <seconds>',
-    `the job's deadline: hosts that have not answered by then get a timeout row (${JOB_TIMEOUT_SECONDS.minimum}-${JOB_TIMEOUT_SECONDS.maximum}, default ${JOB_TIMEOUT_SECONDS.default})`,
+    `the job's deadline: hosts that have not answered by then get a timeout row ` +
+      `(${JOB_TIMEOUT_SECONDS.minimum}-${JOB_TIMEOUT_SECONDS.maximum}, default ${JOB_TIMEOUT_SECONDS.default})`,
     parseJobTimeout,
   );
   if (details.params.some((param) => param.name === 'async'))

@@ -12,7 +12,9 @@ export function envList(env: Record<string, string> | undefined): string[] | und
   return env && Object.entries(env).map(([name, value]) => `${name}=${value}`);
 }
 
-/** The Engine's HostConfig names for the resource limits and restart policy the contract spells in snake case; absent fields stay absent. */
+/**
+ * The Engine's HostConfig names for the resource limits and restart policy the contract spells in snake case; absent fields stay absent.
+ */
 export function hostResources(body: Resources): Record<string, unknown> {
   const fields: Record<string, unknown> = {
     Memory: body.memory,

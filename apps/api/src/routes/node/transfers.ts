@@ -78,7 +78,8 @@ export async function answerWithFile(
   jobs.previewTarget(request.target, request.scope);
   if (!TargetResolver.isSingleHost(request.target)) {
     throw badRequest(
-      `${spec.name} answers with one host's ${spec.downloadMediaType}: target a hostname or _any, not '${request.target}' (to fetch from several hosts, call each by name)`,
+      `${spec.name} answers with one host's ${spec.downloadMediaType}: target a hostname or _any, not '${request.target}' (to fetch ` +
+        `from several hosts, call each by name)`,
     );
   }
   const jobId = randomUUID();
