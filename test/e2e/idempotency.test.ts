@@ -93,7 +93,12 @@ describe('one gateway', () => {
     ] as const) {
       const reused = await api(fleet, 'POST', path, { body, headers: { 'Idempotency-Key': key } });
       expect(reused.status).toBe(422);
-      expect(reused.body).toEqual({ error: 'idempotency key reused', details: expect.stringContaining('different request'), code: 422 });
+      expect(reused.body).toEqual({
+        error: 'idempotency key reused',
+        details: expect.stringContaining('different request'),
+        code: 422,
+        reason: 'idempotency_key_reused',
+      });
     }
     expect(await countsOf(mark)).toEqual([1, 1, 1]);
     expect(await countsOf(otherMark)).toEqual([0, 0, 0]);
@@ -118,7 +123,12 @@ describe('one gateway', () => {
     const headers = { 'Idempotency-Key': 'has space' };
     const res = await api(fleet, 'POST', CREATE, { body: markedContainer(newMark('idem-bad')), headers });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: expect.any(String), details: expect.stringMatching(/idempotency-key/i), code: 400 });
+    expect(res.body).toEqual({
+      error: expect.any(String),
+      details: expect.stringMatching(/idempotency-key/i),
+      code: 400,
+      reason: 'validation_failed',
+    });
   });
 });
 
@@ -187,6 +197,7 @@ describe('a file body', () => {
       error: 'idempotency key reused',
       details: expect.stringContaining('different request'),
       code: 422,
+      reason: 'idempotency_key_reused',
     });
     expect(await Promise.all(HOSTS.map((host) => fileOn(host, CONTAINER)))).toEqual(['changed', 'changed', 'changed']);
   });

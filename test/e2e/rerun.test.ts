@@ -84,7 +84,12 @@ describe('rerun of the failed hosts', () => {
   it('answers 409 with its reason when no host is in the state asked for, and runs nothing', async () => {
     const rerun = await api(fleet, 'POST', `/job/${original}/rerun?hosts=timeout`);
     expect(rerun.status).toBe(409);
-    expect(rerun.body).toEqual({ error: 'nothing to rerun', details: expect.stringContaining('is timeout'), code: 409 });
+    expect(rerun.body).toEqual({
+      error: 'nothing to rerun',
+      details: expect.stringContaining('is timeout'),
+      code: 409,
+      reason: 'nothing_to_rerun',
+    });
     expect((await api(fleet, 'GET', `/job/${original}`)).body.reruns).toHaveLength(2);
   });
 });
@@ -119,7 +124,12 @@ describe('a job that cannot be replayed', () => {
     expect(created.status).toBe(202);
     const rerun = await api(fleet, 'POST', `/job/${created.body.job_id}/rerun?hosts=all`);
     expect(rerun.status).toBe(409);
-    expect(rerun.body).toEqual({ error: 'job cannot be rerun', details: expect.stringContaining('environment values'), code: 409 });
+    expect(rerun.body).toEqual({
+      error: 'job cannot be rerun',
+      details: expect.stringContaining('environment values'),
+      code: 409,
+      reason: 'not_rerunnable',
+    });
     expect(await countContainers(fleet.docker('web-01'), `${MARK}=${mark}`)).toBe(1);
   });
 
@@ -140,10 +150,15 @@ describe('bad input', () => {
     const job = (await api(fleet, 'GET', '/node/_all/container/docker')).body.job_id;
     const badChoice = await api(fleet, 'POST', `/job/${job}/rerun?hosts=broken`);
     expect(badChoice.status).toBe(400);
-    expect(badChoice.body).toEqual({ error: expect.any(String), details: expect.stringContaining('hosts'), code: 400 });
+    expect(badChoice.body).toEqual({
+      error: expect.any(String),
+      details: expect.stringContaining('hosts'),
+      code: 400,
+      reason: 'validation_failed',
+    });
     expect((await api(fleet, 'POST', '/job/not-a-uuid/rerun')).status).toBe(400);
     const missing = await api(fleet, 'POST', '/job/00000000-0000-4000-8000-000000000000/rerun');
     expect(missing.status).toBe(404);
-    expect(missing.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404 });
+    expect(missing.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404, reason: 'not_found' });
   });
 });

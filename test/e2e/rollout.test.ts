@@ -64,7 +64,12 @@ describe('a restart in waves of one host, the first host in order missing its co
     const res = await api(fleet, 'POST', '/node/_all/container/docker/app-a/restart?t=0&batch=1&max_failures=0&timeout=20');
 
     expect(res.status).toBe(409);
-    expect(res.body).toMatchObject({ error: 'rollout stopped', code: 409, rollout: { state: 'stopped', failures: 1, max_failures: 0 } });
+    expect(res.body).toMatchObject({
+      error: 'rollout stopped',
+      code: 409,
+      reason: 'rollout_stopped',
+      rollout: { state: 'stopped', failures: 1, max_failures: 0 },
+    });
     expect(res.body.details).toContain('after wave 1 of 3');
     expect(res.body.rollout.waves.map((wave: { hosts: string[]; state: string }) => [wave.hosts, wave.state])).toEqual([
       [['db-01'], 'failed'],
@@ -244,7 +249,7 @@ describe('pause, resume and abort through another gateway replica', () => {
     // Ended: nothing left to steer.
     const late = await api(other, 'POST', `/job/${jobId}/pause`);
     expect(late.status).toBe(409);
-    expect(late.body).toMatchObject({ error: 'rollout not running', code: 409 });
+    expect(late.body).toMatchObject({ error: 'rollout not running', code: 409, reason: 'rollout_not_running' });
   });
 
   it('an abort skips the waves not yet sent: web-02 is never restarted, and its row names who aborted', async () => {
@@ -266,7 +271,7 @@ describe('pause, resume and abort through another gateway replica', () => {
     const plain = await api(fleet, 'GET', '/node/role:web/container/docker');
     const res = await api(other, 'POST', `/job/${plain.body.job_id}/abort`);
     expect(res.status).toBe(409);
-    expect(res.body).toMatchObject({ error: 'not a rollout', code: 409 });
+    expect(res.body).toMatchObject({ error: 'not a rollout', code: 409, reason: 'not_a_rollout' });
   });
 });
 

@@ -34,7 +34,12 @@ async function countsOf(mark: string): Promise<number[]> {
 
 /** The 403 body naming `permission`. */
 function forbidden(permission: string) {
-  return { error: 'Forbidden - Insufficient permissions', details: expect.stringContaining(`'${permission}'`), code: 403 };
+  return {
+    error: 'Forbidden - Insufficient permissions',
+    details: expect.stringContaining(`'${permission}'`),
+    code: 403,
+    reason: 'permission_denied',
+  };
 }
 
 /** A start on _all that failed on db-01 only (no container there yet), after which db-01 gets the container, stopped. */
@@ -69,7 +74,12 @@ describe('rerunning another caller’s job', () => {
     const scoped = fleet.mintKey('operator', { subject: 'sr-scoped', scope: 'role:web' });
     const failed = await api(fleet, 'POST', `/job/${job}/rerun?hosts=failed`, { key: scoped });
     expect(failed.status).toBe(409);
-    expect(failed.body).toEqual({ error: 'nothing to rerun', details: expect.stringContaining('may see'), code: 409 });
+    expect(failed.body).toEqual({
+      error: 'nothing to rerun',
+      details: expect.stringContaining('may see'),
+      code: 409,
+      reason: 'nothing_to_rerun',
+    });
     // Every host it may see: the web hosts only, never db-01.
     const all = await api(fleet, 'POST', `/job/${job}/rerun?hosts=all`, { key: scoped });
     expect(all.status).toBe(202);
@@ -81,7 +91,7 @@ describe('rerunning another caller’s job', () => {
     await api(fleet, 'POST', '/node/db-01/container/docker/sr-scoped/stop?t=0');
     const hidden = await api(fleet, 'POST', `/job/${dbOnly.body.job_id}/rerun?hosts=all`, { key: scoped });
     expect(hidden.status).toBe(404);
-    expect(hidden.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404 });
+    expect(hidden.body).toEqual({ error: 'job not found', details: expect.any(String), code: 404, reason: 'not_found' });
     expect(await isRunning('db-01', 'sr-scoped')).toBe(false);
   });
 
