@@ -45,6 +45,7 @@ export {
 export {
   NATS_CONFIG_FILE,
   natsServerConfig,
+  routeAuthorization,
   routeTlsBlock,
   SERVER_NAME_VARIABLE,
   tlsBlock,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type NatsOperator, operatorConfig } from './nats-operator';
-import { type NatsTlsFiles, routeTlsBlock, tlsBlock } from './nats-config';
+import { type NatsTlsFiles, routeAuthorization, routeTlsBlock, tlsBlock } from './nats-config';
 import { findExecutable } from './paths';
 import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitFor } from './process';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
@@ -149,7 +149,7 @@ function natsConfig(opts: NatsOptions, port: number, monitorPort: number): strin
 
 function clusterBlock(cluster: NatsClusterOptions, host: string): string {
   const routes = cluster.routes.map((route) => JSON.stringify(route)).join(', ');
-  const tls = cluster.tls ? `\n${routeTlsBlock(cluster.tls).replace(/^/gm, '  ')}` : '';
+  const tls = cluster.tls ? `\n  ${routeAuthorization(cluster.tls)}\n${routeTlsBlock(cluster.tls).replace(/^/gm, '  ')}` : '';
   return `cluster {\n  name: ${JSON.stringify(cluster.name)}\n  listen: "${host}:${cluster.port}"\n  routes: [${routes}]${tls}\n}`;
 }
 

@@ -148,11 +148,14 @@ describe('fleet nats-config', () => {
     expect(flat).toContain(
       `\ntls {\ncert_file: "${files.nats!.cert}"\nkey_file: "${files.nats!.key}"\nca_file: "${files.ca}"\ntimeout: 5\n}\n`,
     );
-    // Inside the cluster block: the route certificate, verified both ways; the route password stays.
+    // Inside the cluster block: the route certificate, verified both ways and mapped to the one route user
+    // (its subject); no route password, none in the route URLs.
     expect(flat).toContain(
-      `tls {\ncert_file: "${files.route!.cert}"\nkey_file: "${files.route!.key}"\nca_file: "${files.ca}"\ntimeout: 5\nverify: true\n}\n}`,
+      `tls {\ncert_file: "${files.route!.cert}"\nkey_file: "${files.route!.key}"\nca_file: "${files.ca}"\ntimeout: 5\nverify_and_map: true\n}\n}`,
     );
-    expect(config).toContain('authorization { user: "fleet-route"');
+    expect(config).toContain('authorization { user: "CN=fleet nats-route" }');
+    expect(config).not.toMatch(/password:|fleet-route:/);
+    expect(config).toContain('"nats://10.0.0.5:6222"');
     // TLS and operator mode together: clients still log in with NKey identities, over TLS.
     expect(config).toMatch(/\noperator: "[^"]+"/);
     expect(config).toMatch(/resolver: \{\n {2}type: full/);

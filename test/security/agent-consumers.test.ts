@@ -10,6 +10,7 @@ import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import {
   AGENTS_BUCKET,
   agentConsumerName,
+  agentDeliverGroup,
   ENROLLMENTS_BUCKET,
   JOB_RECORDS_STREAM,
   jobsStreamOf,
@@ -101,6 +102,8 @@ attack(
     await gatewayJsm.consumers.add(WEB01_STREAM, {
       durable_name: rogue,
       deliver_subject: agentDeliverSubject('db-01'),
+      // db-01's own queue group: without it the broker delivers nothing to db-01's queue subscription at all.
+      deliver_group: agentDeliverGroup('db-01'),
       filter_subject: jobSubject('web-01'),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,

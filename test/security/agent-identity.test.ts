@@ -3,7 +3,8 @@
  * real nats-server in operator mode: no login without a signed identity, a forged or stolen user
  * JWT is refused, a removed agent is cut off at once and cannot reconnect (the server's connz),
  * join tokens are single-use, short-lived and for one host, the seed never leaves its file, and
- * the connect protocol carries nothing that could log in again.
+ * the connect protocol carries nothing that could log in again; a rotation is asked only over the
+ * host's own login, ordered only by an unscoped admin, and leaves the old creds worthless.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -13,11 +14,18 @@ import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transpo
 import { Kvm } from '@nats-io/kv';
 import { fromPublic } from '@nats-io/nkeys';
 import { agentInboxPrefix, agentPermissions } from '@fleet/contracts/nats-permissions';
-import { IDENTITIES_BUCKET, JOIN_TOKENS_BUCKET, type JoinTokenRecord } from '@fleet/contracts/protocol';
+import {
+  IDENTITIES_BUCKET,
+  identityRotatedSubject,
+  identityRotateSubject,
+  JOIN_TOKENS_BUCKET,
+  type JoinTokenRecord,
+} from '@fleet/contracts/protocol';
 import { agentCredsFile } from '@fleet/deploy';
 import { natsLogin } from '@fleet/runtime/nats';
 import { credsFileContent, newAccountKey, newUserKey, signClaims, userJwtOfCreds, verifiedClaims } from '@fleet/runtime/nats-identity';
 import { attack } from '../support/attacks';
+import { NatsLogin } from '../support/agent-login';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
 import { useTestFleet } from '../support/suite';
@@ -272,6 +280,110 @@ attack(
     } finally {
       relay.close();
     }
+  },
+);
+
+/** The public keys the broker shows logged in to `account` (connz with auth: each connection's user). */
+async function loginKeysOf(account: string): Promise<string[]> {
+  const connz = (await (await fetch(`http://127.0.0.1:${monitorPort()}/connz?acc=${account}&auth=true`)).json()) as {
+    connections?: { authorized_user?: string; jwt?: string }[];
+  };
+  return (connz.connections ?? []).map(
+    (connection) => connection.authorized_user ?? (connection.jwt ? verifiedClaims(connection.jwt).sub : ''),
+  );
+}
+
+const web01Creds = () => readFileSync(agentCredsFile(fleet.state, 'web-01'), 'utf8');
+
+attack(
+  "a rotation asked over another host's login (web-01's, for rot-02): the broker refuses the subject, rot-02 keeps its one key",
+  async () => {
+    const joined = await join('rot-02', await joinToken('rot-02'));
+    expect(joined.res.status).toBe(200);
+    const victim = await connect({ servers: fleet.natsUrl, ...natsLogin(joined.creds), inboxPrefix: agentInboxPrefix('rot-02') });
+    const web01 = await NatsLogin.asAgent(fleet, 'web-01');
+    try {
+      const attackerKey = newUserKey().getPublicKey();
+      for (const subject of [identityRotateSubject('rot-02'), identityRotatedSubject('rot-02')]) {
+        web01.nc.publish(subject, JSON.stringify({ public_key: attackerKey }), { reply: `${agentInboxPrefix('web-01')}.stolen` });
+        await web01.violationFor(subject);
+      }
+      expect((await identityRecord('rot-02'))?.users.map((user) => user.public_key)).toEqual([joined.key.getPublicKey()]);
+      expect(await loginKeysOf(joined.res.body.account)).toEqual([joined.key.getPublicKey()]);
+    } finally {
+      await web01.close();
+      await victim.close();
+    }
+  },
+);
+
+attack(
+  "a rotation step for a key the gateway never issued, or a seed for a key, over the agent's own login: refused, nothing revoked",
+  async () => {
+    const before = await identityRecord('web-01');
+    const web01 = await NatsLogin.asAgent(fleet, 'web-01');
+    try {
+      const ask = async (subject: string, body: unknown) =>
+        (await web01.nc.request(subject, JSON.stringify(body), { timeout: 5_000 })).json<{
+          status?: number;
+          user_jwt?: string;
+          revoked?: string[];
+        }>();
+      const unissued = await ask(identityRotatedSubject('web-01'), { public_key: newUserKey().getPublicKey() });
+      expect(unissued).toMatchObject({ status: 409 });
+      expect(unissued).not.toHaveProperty('revoked');
+      const seed = await ask(identityRotateSubject('web-01'), { public_key: Buffer.from(newUserKey().getSeed()).toString() });
+      expect(seed).toMatchObject({ status: 400 });
+      expect(seed).not.toHaveProperty('user_jwt');
+      expect(await ask(identityRotateSubject('web-01'), { public_key: newAccountKey().getPublicKey() })).toMatchObject({ status: 400 });
+    } finally {
+      await web01.close();
+    }
+    expect(await identityRecord('web-01')).toEqual(before);
+    expect(await loginKeysOf(String(before?.account))).toEqual([verifiedClaims(userJwtOfCreds(web01Creds())).sub]);
+  },
+);
+
+attack('a rotation ordered with a viewer, operator or scoped admin key: 403, the agent keeps its key (identity and connz)', async () => {
+  const before = await identityRecord('web-01');
+  for (const key of [fleet.mintKey('viewer'), fleet.mintKey('operator'), fleet.mintKey('admin', { scope: 'role:web' })]) {
+    const res = await api(fleet, 'POST', '/agent/web-01/rotate', { key });
+    expect(res.status).toBe(403);
+    expect(res.body.details).toBeTruthy();
+  }
+  expect(await identityRecord('web-01')).toEqual(before);
+  expect(await loginKeysOf(String(before?.account))).toEqual([verifiedClaims(userJwtOfCreds(web01Creds())).sub]);
+});
+
+attack(
+  'the old creds after a rotation: a thief connected with them is cut off, and they log in no more (connz: only the new key)',
+  async () => {
+    const oldCreds = web01Creds();
+    const account = String(verifiedClaims(userJwtOfCreds(oldCreds)).nats.issuer_account);
+    const thief = await connect({
+      servers: fleet.natsUrl,
+      ...natsLogin(oldCreds),
+      inboxPrefix: agentInboxPrefix('web-01'),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+    });
+    expect((await loginKeysOf(account)).sort()).toEqual([
+      verifiedClaims(userJwtOfCreds(oldCreds)).sub,
+      verifiedClaims(userJwtOfCreds(oldCreds)).sub,
+    ]);
+    const rotation = await api(fleet, 'POST', '/agent/web-01/rotate');
+    expect(rotation.status).toBe(200);
+    const newCreds = web01Creds();
+    expect(rotation.body.public_key).toBe(verifiedClaims(userJwtOfCreds(newCreds)).sub);
+    expect(rotation.body.revoked).toContain(verifiedClaims(userJwtOfCreds(oldCreds)).sub);
+    for (let i = 0; i < 40 && (await loginKeysOf(account)).length > 1; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    // The thief's client keeps retrying; the server admits none of the retries.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await loginKeysOf(account)).toEqual([rotation.body.public_key]);
+    await thief.close();
+    await refusedLogin({ ...natsLogin(oldCreds), inboxPrefix: agentInboxPrefix('web-01') });
+    // The stolen key cannot ask for a new identity either: it has no login left to ask over.
+    expect((await api(fleet, 'GET', '/node/web-01/container/docker')).body.results).toMatchObject([{ hostname: 'web-01', status: 'ok' }]);
   },
 );
 

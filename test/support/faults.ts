@@ -126,7 +126,7 @@ export async function replayAgentConsumer(fleet: TestFleet, hostname: string): P
       durable_name: name,
       filter_subject: jobSubject(hostname),
       deliver_subject: config.deliver_subject,
-      idle_heartbeat: config.idle_heartbeat,
+      deliver_group: config.deliver_group,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: config.ack_wait,

@@ -15,6 +15,8 @@ import { EXECUTORS } from './executors';
 import { agentCreds } from './identity';
 import { AgentMetrics, serveMetrics } from './metrics';
 import { Registration } from './registration';
+import { IdentityRotation, type AgentLogin } from './rotation';
+import type { HostPolicy } from './host-policy';
 import { JobWorker } from './worker';
 
 export interface RunningAgent {
@@ -32,6 +34,78 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   // Listening first: a busy port fails the start at once, and the first heartbeat already carries metrics_url.
   const metricsServer = config.metricsAddr ? await serveMetrics(metrics.collectors, config.metricsAddr) : undefined;
   const creds = await agentCreds(config, log);
+  const hostPolicy = {
+    grantKey: createPublicKey(config.hostGrantPublicKey),
+    allowedPaths: config.hostPaths,
+    access: { registries: config.registries },
+  };
+  const socketPath = config.dockerHost.replace(/^unix:\/\//, '');
+  // One judge of host-level objects for jobs and proxied requests alike, on the engine they reach.
+  const hostObjects = new HostObjects(socketPath, hostPolicy.access);
+  const open = (loginCreds: string | undefined) => openLogin(config, loginCreds, docker, { hostPolicy, hostObjects, metrics, log });
+  const first = await open(creds);
+  metrics.followNats(first.nc);
+  const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_agent_', log, {
+    certificates: config.natsCaFile ? [{ use: 'nats-ca', file: config.natsCaFile }] : [],
+    warningDays: config.tlsExpiryWarningDays,
+  });
+  const engineProxy = new EngineProxy({ nc: first.nc, hostname: config.hostname, socketPath, hostPolicy, hostObjects, log });
+  engineProxy.start();
+  const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
+  const registration = new Registration(first.agents, docker, identity, config.heartbeatMs, log, (healthy) => metrics.engine(healthy));
+  if (await first.worker.hasConsumer()) {
+    // An accepted host: consume before registering, so that once listed it already receives its jobs.
+    await first.worker.start();
+    await registration.start();
+  } else {
+    // A new host asks to be enrolled by registering (listed as pending, never targeted) and binds once accepted.
+    await registration.start();
+    await first.worker.start();
+  }
+  // Only an identity the agent made itself is its to rotate; creds given outright are the operator's.
+  const rotation =
+    config.identity && !config.natsCreds
+      ? new IdentityRotation(first, {
+          hostname: config.hostname,
+          identityDir: config.identity.dir,
+          maxAgeMs: config.identity.maxAgeSeconds === undefined ? undefined : config.identity.maxAgeSeconds * 1000,
+          log,
+          open,
+          async adopt(login) {
+            await engineProxy.moveTo(login.nc);
+            registration.useBucket(login.agents);
+            metrics.followNats(login.nc);
+          },
+        })
+      : undefined;
+  rotation?.start();
+  const current = () => rotation?.current() ?? first;
+  log.info({ requested_labels: config.labels, metrics_url: metricsServer?.url }, 'agent registered');
+  return {
+    async stop() {
+      rotation?.stop();
+      await registration.stop().catch((err) => log.warn({ err }, 'deregistration failed'));
+      engineProxy.stop();
+      await current().worker.stop();
+      stopExpiryWatch();
+      await metricsServer?.close();
+      await current()
+        .nc.drain()
+        .catch(() => undefined);
+    },
+  };
+}
+
+interface LoginDeps {
+  hostPolicy: HostPolicy;
+  hostObjects: HostObjects;
+  metrics: AgentMetrics;
+  log: Logger;
+}
+
+/** One NATS login and what runs on it: the job worker and the buckets it writes (a rotation makes a second). */
+async function openLogin(config: AgentConfig, creds: string | undefined, docker: Docker, deps: LoginDeps): Promise<AgentLogin> {
+  const { log, metrics } = deps;
   const nc = await connectNats(
     {
       servers: config.natsUrl,
@@ -42,29 +116,15 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     },
     log,
   );
-  metrics.followNats(nc);
-  const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_agent_', log, {
-    certificates: config.natsCaFile ? [{ use: 'nats-ca', file: config.natsCaFile }] : [],
-    warningDays: config.tlsExpiryWarningDays,
-  });
   // A login is an account of the agent's own, where the JetStream API it may use is imported under a
   // prefix of its own (README "What an agent's NATS login can and cannot do"); no login: a dev NATS of one account.
   const jetStreamOptions = { checkAPI: false, ...(creds ? { apiPrefix: AGENT_JETSTREAM_API_PREFIX } : {}) };
-  const jsm = await jetstreamManager(nc, jetStreamOptions);
   // Plain KV writes (`$KV.<bucket>.<key>`), never through the API prefix.
   const kvm = new Kvm(nc);
-  const hostPolicy = {
-    grantKey: createPublicKey(config.hostGrantPublicKey),
-    allowedPaths: config.hostPaths,
-    access: { registries: config.registries },
-  };
-  const socketPath = config.dockerHost.replace(/^unix:\/\//, '');
-  // One judge of host-level objects for jobs and proxied requests alike, on the engine they reach.
-  const hostObjects = new HostObjects(socketPath, hostPolicy.access);
   const worker = new JobWorker({
     nc,
     js: jetstream(nc, jetStreamOptions),
-    jsm,
+    jsm: await jetstreamManager(nc, jetStreamOptions),
     results: await kvm.open(RESULTS_BUCKET),
     docker,
     hostname: config.hostname,
@@ -72,35 +132,10 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     concurrency: config.concurrency,
     longRunningConcurrency: config.longRunningConcurrency,
     maxOutputBytes: config.maxOutputBytes,
-    hostPolicy,
-    hostObjects,
+    hostPolicy: deps.hostPolicy,
+    hostObjects: deps.hostObjects,
     log,
     onExecuted: (job, row) => metrics.jobExecuted(job, row),
   });
-  const engineProxy = new EngineProxy({ nc, hostname: config.hostname, socketPath, hostPolicy, hostObjects, log });
-  engineProxy.start();
-  const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
-  const registration = new Registration(await kvm.open(AGENTS_BUCKET), docker, identity, config.heartbeatMs, log, (healthy) =>
-    metrics.engine(healthy),
-  );
-  if (await worker.hasConsumer()) {
-    // An accepted host: consume before registering, so that once listed it already receives its jobs.
-    await worker.start();
-    await registration.start();
-  } else {
-    // A new host asks to be enrolled by registering (listed as pending, never targeted) and binds once accepted.
-    await registration.start();
-    await worker.start();
-  }
-  log.info({ requested_labels: config.labels, metrics_url: metricsServer?.url }, 'agent registered');
-  return {
-    async stop() {
-      await registration.stop().catch((err) => log.warn({ err }, 'deregistration failed'));
-      engineProxy.stop();
-      await worker.stop();
-      stopExpiryWatch();
-      await metricsServer?.close();
-      await nc.drain().catch(() => undefined);
-    },
-  };
+  return { nc, worker, agents: await kvm.open(AGENTS_BUCKET) };
 }

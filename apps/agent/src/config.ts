@@ -8,7 +8,7 @@ export interface AgentConfig {
   /** A NATS login given outright (creds file content); else the one the agent made when it joined (`identity`). */
   natsCreds?: string;
   /** Where the agent keeps the NATS identity it makes, and how it joins when it has none yet (README "Enrolling an agent"). */
-  identity?: { dir: string; joinToken?: string; gatewayUrl?: string; gatewayCaFile?: string };
+  identity?: { dir: string; joinToken?: string; gatewayUrl?: string; gatewayCaFile?: string; maxAgeSeconds?: number };
   /** Set: NATS over TLS, the server verified against this CA (README "TLS"). */
   natsCaFile?: string;
   hostname: string;
@@ -66,6 +66,8 @@ export const AGENT_SETTINGS = {
   },
   FLEET_AGENT_METRICS_ADDR: { type: 'string', format: 'listen-address' },
   FLEET_AGENT_IDENTITY_DIR: { type: 'string', pattern: '^/', must: 'an absolute directory path, e.g. /var/lib/fleet-agent' },
+  // A minute at least: a typo must not become a rotation storm.
+  FLEET_AGENT_IDENTITY_MAX_AGE_SECONDS: { type: 'integer', minimum: 60, maximum: 366 * 86_400 },
   FLEET_AGENT_JOIN_TOKEN: {
     type: 'string',
     secret: true,
@@ -96,6 +98,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
           gatewayUrl: settings.FLEET_GATEWAY_URL,
           // `fleet pki`'s one CA signs the gateway's certificate and the NATS server's.
           gatewayCaFile: settings.FLEET_GATEWAY_CA_FILE ?? settings.FLEET_NATS_CA_FILE,
+          maxAgeSeconds: settings.FLEET_AGENT_IDENTITY_MAX_AGE_SECONDS,
         }
       : undefined,
     natsCaFile: settings.FLEET_NATS_CA_FILE,

@@ -16,6 +16,7 @@ import {
 import { hostPathsOutside } from '@fleet/contracts/host-access';
 import { hostGrantRefusal } from '@fleet/contracts/host-grant';
 import {
+  agentDeliverGroup,
   PROXY_ALIVE_MS,
   PROXY_FRAME,
   proxyFrameJson,
@@ -58,18 +59,38 @@ export class EngineProxy {
   private readonly keepAlive = new HttpAgent({ keepAlive: true });
   private subscription?: Subscription;
   private ticker?: NodeJS.Timeout;
+  private nc: EngineProxyDeps['nc'];
 
-  constructor(private readonly deps: EngineProxyDeps) {}
+  constructor(private readonly deps: EngineProxyDeps) {
+    this.nc = deps.nc;
+  }
 
   start(): void {
+    this.subscription = this.subscribe();
+    this.ticker = setInterval(() => this.tick(), PROXY_ALIVE_MS);
+    this.ticker.unref();
+  }
+
+  /**
+   * Serves from `nc` (an agent's rotated login) from now on: subscribed there before it leaves the
+   * old connection, so no frame is lost; both subscriptions are one queue group, so none is handled twice.
+   */
+  async moveTo(nc: Pick<NatsConnection, 'publish' | 'subscribe' | 'flush'>): Promise<void> {
+    const previous = this.subscription;
+    this.nc = nc;
+    this.subscription = this.subscribe();
+    await nc.flush();
+    previous?.unsubscribe();
+  }
+
+  private subscribe(): Subscription {
     // A callback subscription runs frames in arrival order: OPEN is handled before the session's next frame.
-    this.subscription = this.deps.nc.subscribe(proxyRequestSubject(this.deps.hostname, '*'), {
+    return this.nc.subscribe(proxyRequestSubject(this.deps.hostname, '*'), {
+      queue: agentDeliverGroup(this.deps.hostname),
       callback: (err, msg) => {
         if (!err) this.dispatch(msg.subject, msg.data);
       },
     });
-    this.ticker = setInterval(() => this.tick(), PROXY_ALIVE_MS);
-    this.ticker.unref();
   }
 
   stop(): void {
@@ -88,7 +109,7 @@ export class EngineProxy {
       existing.hear(data);
       return;
     }
-    const flow = new TunnelFlow((frame) => this.deps.nc.publish(proxyResponseSubject(this.deps.hostname, id), frame));
+    const flow = new TunnelFlow((frame) => this.nc.publish(proxyResponseSubject(this.deps.hostname, id), frame));
     const frame = flow.hear(data);
     // A frame of a session this agent does not know (ended, or never opened): tell the gateway it is gone.
     if (frame?.kind !== PROXY_FRAME.OPEN) {

@@ -1,11 +1,12 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@fleet/runtime/config';
 import type { Logger } from '@fleet/runtime/logger';
 import { AGENT_CREDS_FILE, credsFileContent, newUserKey, verifiedClaims } from '@fleet/runtime/nats-identity';
 import type { AgentConfig } from './config';
+import { saveCreds } from './rotation';
 
 const JOIN_TIMEOUT_MS = 15_000;
 
@@ -37,9 +38,7 @@ export async function agentCreds(
   });
   if (verifiedClaims(userJwt).sub !== key.getPublicKey()) throw new Error('the gateway answered a user JWT for another key');
   const creds = credsFileContent(userJwt, key.getSeed());
-  mkdirSync(config.identity.dir, { recursive: true, mode: 0o700 });
-  writeFileSync(file, creds, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  saveCreds(config.identity.dir, creds);
   log.info({ public_key: key.getPublicKey() }, 'joined the fleet: NATS identity made');
   return creds;
 }

@@ -4,7 +4,7 @@ import { hostname as osHostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Gauge, type Registry } from 'prom-client';
 import type { HostRow, JobMessage } from '@fleet/contracts/protocol';
-import { createCollectors, jobSeries, trackNats } from '@fleet/runtime/metrics';
+import { createCollectors, jobSeries, trackNats, type NatsLink } from '@fleet/runtime/metrics';
 
 const PREFIX = 'fleet_agent_';
 
@@ -17,6 +17,7 @@ export class AgentMetrics {
   readonly collectors: Registry;
   private readonly series: ReturnType<typeof jobSeries>;
   private readonly engineHealthy: Gauge;
+  private natsLink?: NatsLink;
 
   /** `processMetrics`: also CPU, memory and event-loop series (once per process: not for the bench's many in-process agents). */
   constructor(hostname: string, opts: { processMetrics: boolean }) {
@@ -33,7 +34,8 @@ export class AgentMetrics {
   }
 
   followNats(nc: NatsConnection): void {
-    trackNats(nc, this.collectors, PREFIX);
+    if (this.natsLink) this.natsLink.follow(nc);
+    else this.natsLink = trackNats(nc, this.collectors, PREFIX);
   }
 
   /** The worker's hook: one executed job and its row. */

@@ -23,7 +23,7 @@ export class Registration {
   private readonly startedAt = new Date().toISOString();
 
   constructor(
-    private readonly agents: KV,
+    private agents: KV,
     private readonly docker: Docker,
     private readonly identity: Identity,
     private readonly heartbeatMs: number,
@@ -37,6 +37,11 @@ export class Registration {
     this.timer = setInterval(() => {
       this.heartbeat().catch((err) => this.log.warn({ err }, 'heartbeat failed'));
     }, this.heartbeatMs);
+  }
+
+  /** Heartbeats go through `agents` (the bucket as an agent's rotated login opens it) from now on. */
+  useBucket(agents: KV): void {
+    this.agents = agents;
   }
 
   async stop(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { PushConsumerMessagesImpl } from '@nats-io/jetstream/internal';
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -53,6 +54,8 @@ export class JobWorker {
   private readonly longRunningSlots: Semaphore;
   private stopConsuming?: () => Promise<void>;
   private stopped = false;
+  /** Deliveries being handled: a rotating agent closes its old login only once they are settled. */
+  private readonly handling = new Set<Promise<void>>();
 
   constructor(private readonly deps: WorkerDeps) {
     this.slots = new Semaphore(deps.concurrency);
@@ -62,15 +65,27 @@ export class JobWorker {
   async start(): Promise<void> {
     const { js, hostname, log } = this.deps;
     const onDelivery = (msg: JsMsg, ackWaitMs: number) => {
-      this.handle(msg, ackWaitMs).catch((err) => log.error({ err, subject: msg.subject }, 'job handling failed'));
+      const handled = this.handle(msg, ackWaitMs).catch((err) => log.error({ err, subject: msg.subject }, 'job handling failed'));
+      this.handling.add(handled);
+      void handled.finally(() => this.handling.delete(handled));
     };
     const messages = await bindJobConsumer(js, hostname, log, onDelivery, () => this.stopped);
-    this.stopConsuming = () => messages.close().then(() => undefined);
+    this.stopConsuming = async () => {
+      // Drained, not just closed: deliveries already on their way (sent before the server took the
+      // unsubscribe) are still handled, instead of waiting out their ack_wait to be delivered again.
+      await (messages as PushConsumerMessagesImpl).sub?.drain().catch(() => undefined);
+      await messages.close();
+    };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     await this.stopConsuming?.();
+  }
+
+  /** Resolves once every delivery taken so far is handled: its row written and the job acked. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.handling]);
   }
 
   /** True once the gateway created this host's consumer (when the host was accepted). */

@@ -80,6 +80,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     streamBufferBytes: config.streamBufferBytes,
     onSettled: (record, rows) => metrics.jobSettled(record, rows),
   });
+  const identities = new AgentIdentities(topology.joinTokens, topology.identities, enrolment);
+  identities.start(nc, log);
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
   const audit = new AuditLog(jetstream(nc), topology.jsm, log, {
@@ -102,7 +104,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     idempotency: new IdempotencyKeys(topology.idempotency, store),
     feed,
     roster,
-    identities: new AgentIdentities(topology.joinTokens, topology.identities, enrolment),
+    identities,
     audit,
     revocations,
     mintedKeys: new MintedKeys(topology.mintedKeys),
@@ -140,6 +142,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       roster.stop();
       feed.stop();
       vault.stop();
+      identities.stop();
       uploads.stop();
       revocations.stop();
       // The entries of the last calls, and the open window's summaries, are published before the connection goes.

@@ -3062,6 +3062,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/agent/{hostname}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a live agent's NATS identity (a new NKey) without interrupting its work
+         * @description Orders the agent to rotate (README "Rotating NATS identities"): it makes a new NKey on its
+         *     host, gets the user JWT for it over its current login, opens a second connection with it,
+         *     moves its job consumer and subscriptions there, writes its new creds file, drains the old
+         *     connection, and only then are its older keys revoked on the broker (live connections of
+         *     them cut). Answers once that is done; 504 if the agent did not finish within 30 s (it may
+         *     still, unless it is not live). Needs an unscoped key.
+         */
+        post: operations["agent.rotate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3732,6 +3757,15 @@ export interface components {
             removed: true;
             /** Format: date-time */
             revoked_at: string;
+        };
+        AgentRotation: {
+            hostname: components["schemas"]["Hostname"];
+            /** @description The public half of the agent's new NKey (its seed never left the host). */
+            public_key: string;
+            /** @description The agent's earlier public keys */
+            revoked: string[];
+            /** Format: date-time */
+            rotated_at: string;
         };
         AgentLabelsRequest: {
             labels: components["schemas"]["Labels"];
@@ -9225,6 +9259,39 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["AgentRemoval"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "agent.rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hostname: components["parameters"]["Hostname"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent runs on its new key; the keys listed are revoked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "hostname": "web-01",
+                     *       "public_key": "UDXU4RCSJNZOIQHZNWXHXMI5ZZNGQSWEUM5RAXSKMRCZI3HTVEA3LPHC",
+                     *       "revoked": [
+                     *         "UCN4XBQ5NB2MGKIBHSJEXFW7VQ2UFFZRY5OV6DQQ7XXG7K5EA7NDYMQK"
+                     *       ],
+                     *       "rotated_at": "2026-11-22T08:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AgentRotation"];
                 };
             };
             default: components["responses"]["Error"];

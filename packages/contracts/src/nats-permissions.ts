@@ -15,6 +15,8 @@ import {
   CANCEL_SUBJECT_PREFIX,
   downloadSubject,
   earlyRowSubject,
+  identityRotatedSubject,
+  identityRotateSubject,
   jobsStreamOf,
   JOBS_STREAM_PREFIX,
   kvSubject,
@@ -80,6 +82,11 @@ export interface AgentImport {
   reason: string;
 }
 
+/** The gateway's order to `hostname`'s agent to rotate its NATS identity (under its own inbox: only it receives it). */
+export function agentRotateOrderSubject(hostname: string): string {
+  return `${agentInboxPrefix(hostname)}.rotate`;
+}
+
 /** Everything `hostname`'s agent reaches in the gateway's account, and why. Nothing else exists in its account. */
 export function agentImports(hostname: string): AgentImport[] {
   const stream = jobsStreamOf(hostname);
@@ -105,7 +112,14 @@ export function agentImports(hostname: string): AgentImport[] {
     { kind: 'service', subject: uploadSubject('*', hostname), reason: "reads its job's upload from the gateway, chunk by chunk" },
     { kind: 'service', subject: downloadSubject('*', hostname), reason: 'sends the file its job answers with to the gateway' },
     { kind: 'service', subject: proxyResponseSubject(hostname, '*'), reason: "answers its own host's Engine proxy sessions" },
+    { kind: 'service', subject: identityRotateSubject(hostname), reason: 'asks for a user JWT for its new NKey, over its current login' },
+    {
+      kind: 'service',
+      subject: identityRotatedSubject(hostname),
+      reason: 'says its new login carries its work: its older keys may be revoked',
+    },
     { kind: 'stream', subject: agentDeliverSubject(hostname), reason: 'its job deliveries' },
+    { kind: 'stream', subject: agentRotateOrderSubject(hostname), reason: "an admin's order to rotate its identity" },
     { kind: 'stream', subject: `${CANCEL_SUBJECT_PREFIX}.*`, reason: 'cancels of streamed jobs (a job id says nothing of the job)' },
     { kind: 'stream', subject: proxyRequestSubject(hostname, '*'), reason: "its own host's Engine proxy sessions" },
   ];

@@ -148,6 +148,34 @@ export function cancelSubject(jobId: string): string {
   return `${CANCEL_SUBJECT_PREFIX}.${jobId}`;
 }
 
+/**
+ * An agent's identity rotation (README "Rotating NATS identities"), on subjects only that host's
+ * account reaches: it asks for a user JWT for its new key over its current login, and once its new
+ * login carries its work, says so over the new one; the gateway then revokes every other key.
+ */
+export const IDENTITY_SUBJECT_PREFIX = 'fleet.identity';
+
+export function identityRotateSubject(hostname: string): string {
+  return `${IDENTITY_SUBJECT_PREFIX}.rotate.${hostname}`;
+}
+
+export function identityRotatedSubject(hostname: string): string {
+  return `${IDENTITY_SUBJECT_PREFIX}.rotated.${hostname}`;
+}
+
+/** The host whose rotation request arrived on `subject`, and which step it is. */
+export function parseIdentitySubject(subject: string): { step: 'rotate' | 'rotated'; hostname: string } | undefined {
+  const [fleet, identity, step, hostname, ...rest] = subject.split('.');
+  if (`${fleet}.${identity}` !== IDENTITY_SUBJECT_PREFIX || (step !== 'rotate' && step !== 'rotated') || !hostname || rest.length > 0)
+    return undefined;
+  return { step, hostname };
+}
+
+/** The agent's durable push consumer delivers to one member of this queue group: a rotating agent binds twice for a moment. */
+export function agentDeliverGroup(hostname: string): string {
+  return `agent_${hostname}`;
+}
+
 export function agentConsumerName(hostname: string): string {
   return `agent_${hostname}`;
 }
@@ -394,7 +422,8 @@ export interface JoinTokenRecord {
  */
 export interface IdentityRecord {
   account: string;
-  users: { public_key: string; joined_at: string }[];
+  /** Every key the host joined or rotated to; all but the newest are revoked, except during a rotation. */
+  users: { public_key: string; joined_at: string; rotated?: true }[];
   revocations: Record<string, number>;
 }
 

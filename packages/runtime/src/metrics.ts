@@ -23,6 +23,8 @@ export function createCollectors(opts: { prefix: string; processMetrics: boolean
 /** Whether the NATS connection is up right now, for metrics and readiness. */
 export interface NatsLink {
   connected(): boolean;
+  /** Follows `nc` from now on, in place of the connection before (an agent that rotated its login). */
+  follow(nc: NatsConnection): void;
 }
 
 /**
@@ -30,6 +32,7 @@ export interface NatsLink {
  * reconnects, `<prefix>nats_connected` is 1 while the connection is up.
  */
 export function trackNats(nc: NatsConnection, collectors: Registry, prefix: string): NatsLink {
+  let current = nc;
   let up = !nc.isClosed();
   const reconnects = new Counter({
     name: `${prefix}nats_reconnects_total`,
@@ -41,19 +44,30 @@ export function trackNats(nc: NatsConnection, collectors: Registry, prefix: stri
     help: '1 while the NATS connection is up, 0 while it is down or reconnecting',
     registers: [collectors],
     collect() {
-      this.set(up && !nc.isClosed() ? 1 : 0);
+      this.set(up && !current.isClosed() ? 1 : 0);
     },
   });
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'disconnect' || status.type === 'close') up = false;
-      if (status.type === 'reconnect') {
-        up = true;
-        reconnects.inc();
+  const watch = (conn: NatsConnection) => {
+    void (async () => {
+      for await (const status of conn.status()) {
+        if (conn !== current) return;
+        if (status.type === 'disconnect' || status.type === 'close') up = false;
+        if (status.type === 'reconnect') {
+          up = true;
+          reconnects.inc();
+        }
       }
-    }
-  })();
-  return { connected: () => up && !nc.isClosed() };
+    })();
+  };
+  watch(nc);
+  return {
+    connected: () => up && !current.isClosed(),
+    follow(next) {
+      current = next;
+      up = !next.isClosed();
+      watch(next);
+    },
+  };
 }
 
 /** Seconds; a job runs from milliseconds up to its 300 s deadline. */

@@ -173,6 +173,8 @@ export class FleetClient {
         path: { hostname },
         ...(ttlSeconds === undefined ? {} : { body: { ttl_seconds: ttlSeconds } }),
       }),
+    /** Has the live agent rotate to a new NKey without a gap in its work; its older keys are then revoked. */
+    rotate: (hostname: string) => this.json('post', '/agent/{hostname}/rotate', { path: { hostname } }),
     /** Revokes the agent's NATS identity (its connection is cut at once) and its enrolment. */
     remove: (hostname: string) => this.json('delete', '/agent/{hostname}/identity', { path: { hostname } }),
   };

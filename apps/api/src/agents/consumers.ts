@@ -1,10 +1,7 @@
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
-import { agentConsumerName, JOB_SHARDS, jobsStreamName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
-
-/** How often the consumer's leader signals it is alive when there are no jobs. */
-const PUSH_HEARTBEAT_MS = 5_000;
+import { agentConsumerName, agentDeliverGroup, JOB_SHARDS, jobsStreamName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
 
 /**
  * Creates (or repairs) a host's durable push consumer. Only the gateway does this, when the host is
@@ -26,9 +23,11 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, hostname: strin
     durable_name: name,
     filter_subject: jobSubject(hostname),
     deliver_subject: agentDeliverSubject(hostname),
-    // Heartbeats let the client notice a consumer leader that went quiet. No flow control: the
-    // agent acks each job as soon as it is claimed, and max_ack_pending bounds what is in flight.
-    idle_heartbeat: nanos(PUSH_HEARTBEAT_MS),
+    // A queue group of the agent's connections: while one rotates its identity, its old and new login
+    // are both bound and each job goes to one of them (README "Rotating NATS identities"). A group
+    // takes no idle heartbeats or flow control: the agent acks each job as soon as it is claimed,
+    // and max_ack_pending bounds what is in flight.
+    deliver_group: agentDeliverGroup(hostname),
     ack_policy: AckPolicy.Explicit,
     // A new host starts with the jobs addressed to it from its acceptance on.
     deliver_policy: DeliverPolicy.New,
@@ -67,5 +66,9 @@ export async function ensureAgentConsumers(jsm: JetStreamManager, hostnames: rea
 
 /** The consumer delivers this host's jobs, and only to this host's inbox. */
 function isAgentConsumerOf(config: ConsumerConfig, hostname: string): boolean {
-  return config.deliver_subject === agentDeliverSubject(hostname) && config.filter_subject === jobSubject(hostname);
+  return (
+    config.deliver_subject === agentDeliverSubject(hostname) &&
+    config.deliver_group === agentDeliverGroup(hostname) &&
+    config.filter_subject === jobSubject(hostname)
+  );
 }

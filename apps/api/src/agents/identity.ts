@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { fromPublic } from '@nats-io/nkeys';
 import type { KeyPair } from '@nats-io/nkeys';
-import type { IdentityRecord, JoinTokenRecord } from '@fleet/contracts/protocol';
+import { agentRotateOrderSubject, isOwnReplySubject } from '@fleet/contracts/nats-permissions';
+import { IDENTITY_SUBJECT_PREFIX, parseIdentitySubject, type IdentityRecord, type JoinTokenRecord } from '@fleet/contracts/protocol';
 import { agentAccountJwt, agentUserJwt, newAccountKey } from '@fleet/runtime/nats-identity';
+import type { Logger } from '@fleet/runtime/logger';
 import { ApiError, notFound } from '../api-error';
 
 /** The keys the gateway enrols agents with (README "Enrolling an agent"); none on a NATS without operator. */
@@ -23,6 +26,13 @@ const TOKEN_PREFIX = 'fjt_';
 /** How long nats-server may take to store a pushed account JWT. */
 const CLAIMS_UPDATE_TIMEOUT_MS = 5_000;
 const CLAIMS_UPDATE_SUBJECT = '$SYS.REQ.CLAIMS.UPDATE';
+/** How long an admin's rotation waits for the agent to have moved to its new key. */
+const ROTATION_TIMEOUT_MS = 30_000;
+const ROTATION_POLL_MS = 100;
+/** One gateway replica answers each agent's rotation step. */
+const ROTATION_QUEUE = 'fleet-gateway-identity';
+const JOIN_RACE = 'joined with another token at the same moment; its token is spent, ask for a new one';
+const ROTATION_RACE = 'changed identity at the same moment (a join, a removal or another rotation); rotate again';
 
 /**
  * Agents' NATS identities: one-time join tokens (only their hash is stored), the join that turns
@@ -30,11 +40,38 @@ const CLAIMS_UPDATE_SUBJECT = '$SYS.REQ.CLAIMS.UPDATE';
  * host joined with. The account JWTs go to the resolver at once, so no server restarts.
  */
 export class AgentIdentities {
+  private nc?: NatsConnection;
+  private sub?: Subscription;
+  private log?: Logger;
+
   constructor(
     private readonly tokens: KV,
     private readonly identities: KV,
     private readonly keys: EnrolmentKeys | undefined,
   ) {}
+
+  /**
+   * Answers agents' rotation steps (README "Rotating NATS identities"). Each arrives on a subject
+   * only that host's account imports, over a login the broker checked by the signature of its NKey:
+   * the subject names the host, so no agent rotates another, and a revoked key cannot log in to ask.
+   */
+  start(nc: NatsConnection, log: Logger): void {
+    this.nc = nc;
+    this.log = log;
+    if (!this.keys) return;
+    // Accounts signed by an older gateway may lack an import this one serves (a rotation's subjects).
+    this.refreshAccounts(this.keys).catch((err) => log.warn({ err: (err as Error).message }, "re-signing the agents' accounts failed"));
+    this.sub = nc.subscribe(`${IDENTITY_SUBJECT_PREFIX}.*.*`, {
+      queue: ROTATION_QUEUE,
+      callback: (err, msg) => {
+        if (!err) void this.answerRotationStep(msg);
+      },
+    });
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+  }
 
   async issueJoinToken(hostname: string, ttlSeconds: number, by: string): Promise<{ hostname: string; token: string; expires_at: string }> {
     this.requireKeys();
@@ -70,9 +107,71 @@ export class AgentIdentities {
       users: [...identity.record.users, { public_key: publicKey, joined_at: now.toISOString() }],
       revocations: { ...identity.record.revocations, ...revoked },
     };
-    await this.save(hostname, record, identity.revision);
+    await this.save(hostname, record, identity.revision, JOIN_RACE);
     await this.push(keys, hostname, record);
     return { hostname, user_jwt: agentUserJwt(keys.userSigner, { hostname, account: record.account }, publicKey), account: record.account };
+  }
+
+  /**
+   * An admin's rotation: orders the live agent to rotate and waits until its identity shows a new
+   * key with every older one revoked. The agent does the work (its seed never leaves its host).
+   */
+  async rotate(hostname: string): Promise<{ hostname: string; public_key: string; revoked: string[]; rotated_at: string }> {
+    this.requireKeys();
+    const before = await this.identityOf(hostname);
+    if (!before) throw notFound('agent not found', `'${hostname}' has no NATS identity: it never joined, or was removed already`);
+    const previous = before.record.users.map((user) => user.public_key);
+    this.requireConnection().publish(agentRotateOrderSubject(hostname));
+    const giveUpAt = Date.now() + ROTATION_TIMEOUT_MS;
+    while (Date.now() < giveUpAt) {
+      await new Promise((resolve) => setTimeout(resolve, ROTATION_POLL_MS));
+      const now = (await this.identityOf(hostname))?.record;
+      const current = now?.users.at(-1);
+      if (now && current && !previous.includes(current.public_key) && previous.every((key) => now.revocations[key] !== undefined)) {
+        return { hostname, public_key: current.public_key, revoked: previous, rotated_at: new Date().toISOString() };
+      }
+    }
+    throw new ApiError(
+      'deadline_exceeded',
+      `'${hostname}' did not rotate its identity within ${ROTATION_TIMEOUT_MS / 1000} s: is its agent live and joined with an identity ` +
+        `directory?`,
+    );
+  }
+
+  /**
+   * Rotation, step one, asked over the agent's current login: a user JWT for its new key in the
+   * same account. Its older keys stay valid, so its work goes on, until step two.
+   */
+  async issueRotatedUser(hostname: string, publicKey: string): Promise<{ user_jwt: string }> {
+    const keys = this.requireKeys();
+    const identity = await this.requireIdentity(hostname);
+    if (identity.record.users.some((user) => user.public_key === publicKey)) {
+      throw new ApiError('conflict', `'${hostname}' used this key before; a rotation needs a fresh NKey`);
+    }
+    const users = [...identity.record.users, { public_key: publicKey, joined_at: new Date().toISOString(), rotated: true as const }];
+    await this.save(hostname, { ...identity.record, users }, identity.revision, ROTATION_RACE);
+    return { user_jwt: agentUserJwt(keys.userSigner, { hostname, account: identity.record.account }, publicKey) };
+  }
+
+  /**
+   * Rotation, step two, asked over the new login once it carries the agent's work: every other key
+   * is revoked on the broker, and live connections of those keys are cut.
+   */
+  async completeRotation(hostname: string, publicKey: string): Promise<{ revoked: string[] }> {
+    const keys = this.requireKeys();
+    const identity = await this.requireIdentity(hostname);
+    if (identity.record.users.at(-1)?.public_key !== publicKey) {
+      throw new ApiError('conflict', `this is not the key '${hostname}' rotated to last`);
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const older = identity.record.users.filter(
+      (user) => user.public_key !== publicKey && identity.record.revocations[user.public_key] === undefined,
+    );
+    const revocations = { ...identity.record.revocations, ...Object.fromEntries(older.map((user) => [user.public_key, now])) };
+    const record = { ...identity.record, revocations };
+    await this.save(hostname, record, identity.revision, ROTATION_RACE);
+    await this.push(keys, hostname, record);
+    return { revoked: older.map((user) => user.public_key) };
   }
 
   /** Revokes every user `hostname` joined with (its connections are cut at once) and forgets its identity. */
@@ -109,18 +208,60 @@ export class AgentIdentities {
     }
   }
 
+  private async refreshAccounts(keys: EnrolmentKeys): Promise<void> {
+    for (const hostname of await this.identities.keys().then(collect)) {
+      const identity = await this.identityOf(hostname);
+      if (identity) await this.push(keys, hostname, identity.record);
+    }
+  }
+
+  /** One rotation step from an agent; the answer names no secret, only what was refused and why. */
+  private async answerRotationStep(msg: Msg): Promise<void> {
+    const step = parseIdentitySubject(msg.subject);
+    if (!step || !isOwnReplySubject(msg.reply, step.hostname)) return;
+    try {
+      const publicKey = userPublicKeyOf(msg.data);
+      msg.respond(
+        JSON.stringify(
+          step.step === 'rotate'
+            ? await this.issueRotatedUser(step.hostname, publicKey)
+            : await this.completeRotation(step.hostname, publicKey),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ApiError))
+        this.log?.error({ err, hostname: step.hostname, step: step.step }, 'an identity rotation step failed');
+      const refusal =
+        err instanceof ApiError
+          ? { status: err.status, error: err.error, details: err.details }
+          : { status: 500, error: 'rotation failed' };
+      msg.respond(JSON.stringify(refusal));
+    }
+  }
+
+  private async requireIdentity(hostname: string): Promise<{ record: IdentityRecord; revision: number }> {
+    const identity = await this.identityOf(hostname);
+    if (!identity) throw notFound('agent not found', `'${hostname}' has no NATS identity`);
+    return identity;
+  }
+
+  private requireConnection(): NatsConnection {
+    if (!this.nc) throw new Error('AgentIdentities.start was not called');
+    return this.nc;
+  }
+
   private async identityOf(hostname: string): Promise<{ record: IdentityRecord; revision: number } | undefined> {
     const entry = await this.identities.get(hostname);
     return entry && entry.operation === 'PUT' ? { record: entry.json<IdentityRecord>(), revision: entry.revision } : undefined;
   }
 
   /** Compare-and-set: of two joins of one host at once, one wins and the other is told so. */
-  private async save(hostname: string, record: IdentityRecord, revision: number): Promise<void> {
+  private async save(hostname: string, record: IdentityRecord, revision: number, race: string): Promise<void> {
     try {
       if (revision === 0) await this.identities.create(hostname, JSON.stringify(record));
       else await this.identities.update(hostname, JSON.stringify(record), revision);
     } catch {
-      throw new ApiError('conflict', `'${hostname}' joined with another token at the same moment; its token is spent, ask for a new one`);
+      throw new ApiError('conflict', `'${hostname}' ${race}`);
     }
   }
 
@@ -141,6 +282,35 @@ export class AgentIdentities {
       );
     }
     return this.keys;
+  }
+}
+
+async function collect(keys: AsyncIterable<string>): Promise<string[]> {
+  const all: string[] = [];
+  for await (const key of keys) all.push(key);
+  return all;
+}
+
+/** The body of a rotation step: `{ "public_key": "U…" }`, a user's public NKey. */
+function userPublicKeyOf(data: Uint8Array): string {
+  let publicKey: unknown;
+  try {
+    publicKey = (JSON.parse(new TextDecoder().decode(data)) as { public_key?: unknown }).public_key;
+  } catch {
+    // reported below
+  }
+  if (typeof publicKey !== 'string' || !publicKey.startsWith('U') || !isPublicKey(publicKey)) {
+    throw new ApiError('validation_failed', 'a rotation step carries { "public_key": <a user public NKey> }');
+  }
+  return publicKey;
+}
+
+function isPublicKey(publicKey: string): boolean {
+  try {
+    fromPublic(publicKey);
+    return true;
+  } catch {
+    return false;
   }
 }
 

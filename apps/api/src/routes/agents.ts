@@ -49,6 +49,10 @@ export function agentHandlers(roster: AgentRoster, identities: AgentIdentities):
       const ttlSeconds = (req.body as { ttl_seconds?: number } | undefined)?.ttl_seconds ?? DEFAULT_JOIN_TOKEN_TTL_SECONDS;
       res.status(201).json(await identities.issueJoinToken(String(req.params.hostname), ttlSeconds, by));
     },
+    'agent.rotate': async (req, res) => {
+      unscopedCaller(res);
+      res.json(await identities.rotate(String(req.params.hostname)));
+    },
     'agent.remove': async (req, res) => {
       unscopedCaller(res);
       const hostname = String(req.params.hostname);

@@ -112,6 +112,13 @@ function registerAgentCommands(program: Command): void {
       );
     });
   agent
+    .command('rotate <hostname>')
+    .description(detailsOf('agent.rotate').summary)
+    .action(async (hostname: string, _opts: unknown, command: Command) => {
+      const rotation = await clientFor(command).agents.rotate(hostname);
+      show(command, rotation, (r) => `${r.hostname}: now on ${r.public_key}; revoked ${r.revoked.length} older key(s)`);
+    });
+  agent
     .command('remove <hostname>')
     .description(detailsOf('agent.remove').summary)
     .action(async (hostname: string, _opts: unknown, command: Command) => {
