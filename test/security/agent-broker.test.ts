@@ -17,6 +17,8 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { AGENT_JETSTREAM_API_PREFIX, agentDeliverSubject, agentInboxPrefix, agentPermissions } from '@fleet/contracts/nats-permissions';
 import {
+  identityRotateSubject,
+  identityRotatedSubject,
   AGENTS_BUCKET,
   agentConsumerName,
   AUDIT_STREAM,
@@ -233,6 +235,9 @@ function web01Publishes(registryRecord = ''): Array<[string, string | Uint8Array
     [uploadSubject(JOB, 'web-01'), uploadAsk],
     [downloadSubject(JOB, 'web-01'), '{}', start],
     [proxyResponseSubject('web-01', 'forged'), FORGED_JOB],
+    // Rotation steps with no key: refused, and answered (if at all) on web-01's own inbox only.
+    [identityRotateSubject('web-01'), '{}'],
+    [identityRotatedSubject('web-01'), '{}'],
   ];
 }
 

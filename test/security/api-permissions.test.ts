@@ -72,6 +72,7 @@ describe('gateway operations called by a key lacking their permission', () => {
       'agent.joinToken',
       'agent.label',
       'agent.remove',
+      'agent.rotate',
       'agent.undrain',
       'audit.list',
       'token.create',
