@@ -147,7 +147,7 @@ function defaultColumns(items: Item[]): Column[] {
 }
 
 /** Fields every row has; the rest are the operation's own. */
-const ROW_FIELDS = new Set(['hostname', 'status', 'changed', 'error', 'error_code', 'message', 'id', 'duration_ms']);
+const ROW_FIELDS = new Set(['hostname', 'status', 'changed', 'error', 'error_code', 'message', 'id', 'duration_ms', 'skipped_reason']);
 const TEXT_FIELDS = new Set(['stdout', 'stderr']);
 /** How much output the agent saw and kept (`OutputBounds`): said in the detail when it cut something, never a column. */
 const OUTPUT_BOUNDS = new Set(['stdout_bytes', 'stderr_bytes', 'truncated']);
@@ -181,6 +181,7 @@ function shapeOf(rows: Item[]): Shape {
 
 function detailOf(row: Item): string {
   if (row.status === 'failed') return `${cellText(row.error)}${row.error_code ? ` (${row.error_code})` : ''}`;
+  if (row.status === 'skipped') return cellText(row.skipped_reason);
   const detail = cellText(row.message ?? row.id ?? '');
   return row.truncated
     ? `${detail} (output cut: ${row.stdout_bytes ?? 0} bytes of stdout, ${row.stderr_bytes ?? 0} of stderr seen)`

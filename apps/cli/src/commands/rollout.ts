@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import type { OperationName } from '@fleet/contracts/operations';
+import type {
+  CallOptions,
+  FleetClient,
+  Job,
+  JobAccepted,
+  NodeClient,
+  NodeOperationName,
+  NodeResponse,
+  RolloutControlled,
+} from '@fleet/sdk';
+import { clientFor, globalsOf } from '../context';
+import { detailsOf } from '../contract';
+import { exitCodeForJob } from '../exit';
+import { renderRows, table, write, writeJson } from '../output';
+import { type RolloutEvent, WaveLines } from '../rollout-lines';
+
+/** The longest a job's feed stays open (its `timeout` maximum); a rollout that outlasts it is followed on a new feed. */
+const FEED_SECONDS = 3600;
+
+/**
+ * A call with wave flags, in table mode: started as an async job, then its feed is followed and each `rollout` event
+ * printed as a line, then the final rows (README "CLI"). The exit code says whether the rollout completed, stopped
+ * or was aborted.
+ */
+export async function runWithWaves(
+  client: FleetClient,
+  node: NodeClient,
+  name: NodeOperationName,
+  input: Record<string, unknown>,
+  options: CallOptions,
+): Promise<void> {
+  const answer = (await node.invoke(name, input, { ...options, async: true })) as NodeResponse | JobAccepted;
+  const job = 'results' in answer ? answer : await followJob(client, answer.job_id);
+  write(renderRows(job.results));
+  process.exitCode = exitCodeForJob(job);
+}
+
+/** The job once its feed has ended: its waves printed as they went. */
+async function followJob(client: FleetClient, jobId: string): Promise<Pick<Job, 'results' | 'rollout'>> {
+  let lines: WaveLines | undefined;
+  for (;;) {
+    let reopen = false;
+    for await (const event of client.feeds.job(jobId, { timeout: FEED_SECONDS })) {
+      if (event.event === 'job' && !lines) lines = startLines(jobId, event.data as Job);
+      else if (event.event === 'rollout' && lines) write(lines.line(event.data as RolloutEvent));
+      else if (event.event === 'end') {
+        const { job, reason } = event.data as { job?: Job; reason: string };
+        if (job) return job;
+        reopen = reason === 'timeout';
+      }
+    }
+    // A feed that ended without the job (its key revoked, the connection cut): the stored job says how it stands.
+    if (!reopen) return client.jobs.get(jobId);
+  }
+}
+
+/** The header and the waves so far, from the feed's first event. */
+function startLines(jobId: string, job: Job): WaveLines | undefined {
+  if (!job.rollout) return undefined;
+  write(WaveLines.header(jobId, job.rollout));
+  const lines = new WaveLines(job.rollout);
+  for (const event of WaveLines.sofar(job.rollout)) write(lines.line(event));
+  return lines;
+}
+
+const STEERING = ['pause', 'resume', 'abort'] as const;
+
+/** `fleet job pause|resume|abort <job_id>`: steers a running rollout and prints its state (README "Rollouts"). */
+export function registerRolloutControlCommands(job: Command): void {
+  for (const verb of STEERING) {
+    job
+      .command(`${verb} <job_id>`)
+      .description(detailsOf(`job.${verb}` as OperationName).summary)
+      .action(async (jobId: string, _opts: unknown, command: Command) => {
+        const answer = await clientFor(command).jobs[verb](jobId);
+        if (globalsOf(command).json) writeJson(answer);
+        else write(renderRolloutState(answer));
+      });
+  }
+}
+
+/** The rollout's state, who holds it, and its waves. */
+export function renderRolloutState({ job_id: jobId, rollout }: RolloutControlled): string {
+  const held = rollout.paused_by ? `, held by ${rollout.paused_by}` : '';
+  const head = `rollout ${jobId}: ${rollout.state}${held}, ${rollout.failures} failure(s) of ${rollout.max_failures} tolerated`;
+  const waves = rollout.waves.map((wave) => [wave.wave, wave.state, wave.hosts.join(' '), (wave.failed ?? []).join(' ')]);
+  return `${head}\n${table(['WAVE', 'STATE', 'HOSTS', 'FAILED'], waves)}`;
+}
