@@ -3,11 +3,13 @@ import type { OperationName } from '@fleet/contracts/operations';
 import type {
   CallOptions,
   FleetClient,
+  HostResult,
   Job,
   JobAccepted,
   NodeClient,
   NodeOperationName,
   NodeResponse,
+  Rollout,
   RolloutControlled,
 } from '@fleet/sdk';
 import { clientFor, globalsOf } from '../context';
@@ -33,7 +35,7 @@ export async function runWithWaves(
 ): Promise<void> {
   const answer = (await node.invoke(name, input, { ...options, async: true })) as NodeResponse | JobAccepted;
   const job = 'results' in answer ? answer : await followJob(client, answer.job_id);
-  write(renderRows(job.results));
+  write(renderRows(job.rollout ? withWaves(job.results, job.rollout) : job.results));
   process.exitCode = exitCodeForJob(job);
 }
 
@@ -54,6 +56,12 @@ async function followJob(client: FleetClient, jobId: string): Promise<Pick<Job, 
     // A feed that ended without the job (its key revoked, the connection cut): the stored job says how it stands.
     if (!reopen) return client.jobs.get(jobId);
   }
+}
+
+/** Each row with its wave from the plan: the feed's rows of the hosts a wave reached come as their agents wrote them. */
+function withWaves(results: readonly HostResult[], rollout: Rollout): HostResult[] {
+  const waveOf = new Map(rollout.waves.flatMap((wave) => wave.hosts.map((host) => [host, wave.wave] as const)));
+  return results.map((row) => ({ ...row, wave: row.wave ?? waveOf.get(row.hostname) }));
 }
 
 /** The header and the waves so far, from the feed's first event. */
