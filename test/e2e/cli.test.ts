@@ -563,13 +563,14 @@ describe('rollouts (README "CLI", "Rollouts")', () => {
 
     const paused = await fleetCli(['job', 'pause', jobId]);
     expect(paused.code).toBe(0);
-    expect(paused.stdout).toMatch(new RegExp(`^rollout ${jobId}: running, held by `));
+    expect(paused.stdout).toMatch(new RegExp(`^job ${jobId}: rollout running, held by `));
     const aborted = await fleetCli(['job', 'abort', jobId, '--format', 'json']);
     expect(aborted.code).toBe(0);
     expect(JSON.parse(aborted.stdout)).toMatchObject({ job_id: jobId, rollout: { waves: expect.any(Array) } });
 
     const job = await fleetCli(['job', 'get', jobId, '--wait', '60']);
     expect(job.code).toBe(8);
+    expect(job.stdout).toMatch(/^rollout aborted[,:] /m);
     const stored = await sdk.jobs.get(jobId);
     expect(stored.rollout?.state).toBe('aborted');
     expect(stored.results.filter((row) => row.status === 'skipped').length).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
 import type TableType from 'cli-table3';
 import type YAMLType from 'yaml';
-import type { AgentList, AuditList, HostResult, Job, JobList } from '@fleet/sdk';
+import type { AgentList, AuditList, HostResult, Job, JobList, Rollout } from '@fleet/sdk';
 
 /** Human output: docker-style borderless tables and YAML blocks. `--json` bypasses all of this. */
 
@@ -241,7 +241,16 @@ export function renderJob(job: Job): string {
       ['hosts', job.hosts.join(', ')],
     ],
   );
-  return `${header}\n${renderRows(job.results)}`;
+  return `${header}\n${job.rollout ? `${renderRollout(job.rollout)}\n` : ''}${renderRows(job.results)}`;
+}
+
+/** A rollout's state, who holds it, its failures and its waves (README "Rollouts"). */
+export function renderRollout(rollout: Rollout): string {
+  const held = rollout.paused_by ? `, held by ${rollout.paused_by}` : '';
+  const head = `rollout ${rollout.state}${held}: ${rollout.failures} failure(s), ${rollout.max_failures} tolerated`;
+  const stop = rollout.stop_reason ? `\n${rollout.stop_reason}` : '';
+  const waves = rollout.waves.map((wave) => [wave.wave, wave.state, wave.hosts.join(' '), (wave.failed ?? []).join(' ')]);
+  return `${head}${stop}\n${table(['WAVE', 'STATE', 'HOSTS', 'FAILED'], waves)}`;
 }
 
 export function renderJobs(list: JobList): string {

@@ -9,6 +9,7 @@ import { runOptions } from './commands/run';
 import { operationDetails } from './contract';
 import { EXIT, exitCodeForError, exitCodeForJob } from './exit';
 import { flagName } from './flags';
+import { renderRollout } from './output';
 import { jobControlParams, OWN_JOB_FLAGS } from './job-control';
 import { renderPlan, WaveLines } from './rollout-lines';
 
@@ -153,6 +154,24 @@ describe('wave lines', () => {
       'WAVE         HOSTS',
       '1 (canary)   web-01',
       '2            web-02 web-03',
+      '',
+    ]);
+  });
+});
+
+describe('a rollout as job get, pause, resume and abort print it', () => {
+  it('its state, who holds it, its failures and each wave', () => {
+    const held = rollout({ paused_by: 'alice', failures: 1, max_failures: 1 });
+    expect(
+      renderRollout(held)
+        .split('\n')
+        .map((line) => line.trimEnd()),
+    ).toEqual([
+      'rollout running, held by alice: 1 failure(s), 1 tolerated',
+      'WAVE   STATE     HOSTS           FAILED',
+      '1      passed    web-01',
+      '2      running   web-02 web-03',
+      '3      pending   web-04',
       '',
     ]);
   });

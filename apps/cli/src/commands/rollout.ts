@@ -15,7 +15,7 @@ import type {
 import { clientFor, globalsOf } from '../context';
 import { detailsOf } from '../contract';
 import { exitCodeForJob } from '../exit';
-import { renderRows, table, write, writeJson } from '../output';
+import { renderRollout, renderRows, write, writeJson } from '../output';
 import { type RolloutEvent, WaveLines } from '../rollout-lines';
 
 /** The longest a job's feed stays open (its `timeout` maximum); a rollout that outlasts it is followed on a new feed. */
@@ -89,10 +89,6 @@ export function registerRolloutControlCommands(job: Command): void {
   }
 }
 
-/** The rollout's state, who holds it, and its waves. */
-export function renderRolloutState({ job_id: jobId, rollout }: RolloutControlled): string {
-  const held = rollout.paused_by ? `, held by ${rollout.paused_by}` : '';
-  const head = `rollout ${jobId}: ${rollout.state}${held}, ${rollout.failures} failure(s) of ${rollout.max_failures} tolerated`;
-  const waves = rollout.waves.map((wave) => [wave.wave, wave.state, wave.hosts.join(' '), (wave.failed ?? []).join(' ')]);
-  return `${head}\n${table(['WAVE', 'STATE', 'HOSTS', 'FAILED'], waves)}`;
+function renderRolloutState({ job_id: jobId, rollout }: RolloutControlled): string {
+  return `job ${jobId}: ${renderRollout(rollout)}`;
 }
