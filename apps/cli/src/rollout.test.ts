@@ -203,6 +203,7 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
   let url: string;
   const requests: Array<{ method?: string; url: URL; headers: IncomingMessage['headers'] }> = [];
   const printed = { stdout: '', stderr: '' };
+  let feedRefused = false;
   const stopped = rollout({
     state: 'stopped',
     failures: 1,
@@ -243,6 +244,12 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       requests.push({ method: req.method, url: new URL(req.url ?? '/', 'http://gateway'), headers: req.headers });
+      if (req.url?.startsWith('/feed/job/') && feedRefused) {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        return void res.end(
+          JSON.stringify({ error: 'Forbidden - Insufficient permissions', details: 'job:read', code: 403, reason: 'permission_denied' }),
+        );
+      }
       if (req.url?.startsWith('/feed/job/')) return feed(res);
       if (req.url?.includes('async=true')) {
         res.writeHead(202, { 'content-type': 'application/json' });
@@ -313,6 +320,15 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
         ?.split(/\s{2,}/),
     ).toEqual(['web-02', 'skipped', 'no', '2', 'rollout stopped after wave 1 of 2']);
     expect(code).toBe(EXIT.ROLLOUT_STOPPED);
+  });
+
+  it('a feed it may not follow: the job it started is named on stderr, to be followed or aborted; exit 3', async () => {
+    feedRefused = true;
+    const code = await run('container restart app --target _all --batch 1').finally(() => (feedRefused = false));
+    expect(code).toBe(EXIT.AUTH);
+    expect(printed.stderr).toBe(
+      `fleet: job ${JOB_ID} was started and goes on: fleet job get ${JOB_ID} --wait, fleet job abort ${JOB_ID}\n`,
+    );
   });
 
   it('--json: the one synchronous call, its 409 body the only thing on stdout (the caller prints it); exit 7', async () => {

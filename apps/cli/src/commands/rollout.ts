@@ -34,9 +34,15 @@ export async function runWithWaves(
   options: CallOptions,
 ): Promise<void> {
   const answer = (await node.invoke(name, input, { ...options, async: true })) as NodeResponse | JobAccepted;
-  const job = 'results' in answer ? answer : await followJob(client, answer.job_id);
+  const job = 'results' in answer ? answer : await followJob(client, answer.job_id).catch((err: unknown) => startedAnyway(answer, err));
   write(renderRows(job.rollout ? withWaves(job.results, job.rollout) : job.results));
   process.exitCode = exitCodeForJob(job);
+}
+
+/** The job runs on whatever happened to its follower: say which one, so it can be steered, and fail as the error says. */
+function startedAnyway({ job_id: jobId }: JobAccepted, err: unknown): never {
+  process.stderr.write(`fleet: job ${jobId} was started and goes on: fleet job get ${jobId} --wait, fleet job abort ${jobId}\n`);
+  throw err;
 }
 
 /** The job once its feed has ended: its waves printed as they went. */
