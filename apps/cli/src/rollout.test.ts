@@ -7,6 +7,7 @@ import { registerFleetApiCommands } from './commands/fleet-api';
 import { registerNodeCommands } from './commands/node';
 import { runOptions } from './commands/run';
 import { operationDetails } from './contract';
+import { dockerArgv } from './docker';
 import { EXIT, exitCodeForError, exitCodeForJob } from './exit';
 import { flagName } from './flags';
 import { renderRollout } from './output';
@@ -204,6 +205,8 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
   const requests: Array<{ method?: string; url: URL; headers: IncomingMessage['headers'] }> = [];
   const printed = { stdout: '', stderr: '' };
   let feedRefused = false;
+  /** Feeds that end at their `timeout` while the rollout still runs. */
+  let feedsCutShort = 0;
   const stopped = rollout({
     state: 'stopped',
     failures: 1,
@@ -221,6 +224,25 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
   function feed(res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    if (feedsCutShort > 0) {
+      feedsCutShort--;
+      send('job', {
+        job_id: JOB_ID,
+        status: 'running',
+        hosts: ['web-01', 'web-02'],
+        results: [],
+        rollout: {
+          ...stopped,
+          state: 'running',
+          waves: [
+            { ...stopped.waves[0], state: 'running' },
+            { ...stopped.waves[1], state: 'pending' },
+          ],
+        },
+      });
+      send('end', { reason: 'timeout' });
+      return void res.end();
+    }
     send('job', {
       job_id: JOB_ID,
       status: 'running',
@@ -320,6 +342,34 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
         ?.split(/\s{2,}/),
     ).toEqual(['web-02', 'skipped', 'no', '2', 'rollout stopped after wave 1 of 2']);
     expect(code).toBe(EXIT.ROLLOUT_STOPPED);
+  });
+
+  it('a feed that times out while the rollout runs is opened again; what was drawn is not drawn twice', async () => {
+    feedsCutShort = 1;
+    const code = await run('container restart app --target _all --batch 1');
+    expect(requests.map((request) => request.url.pathname)).toEqual([
+      '/node/_all/container/docker/app/restart',
+      `/feed/job/${JOB_ID}`,
+      `/feed/job/${JOB_ID}`,
+    ]);
+    expect(printed.stdout.split('\n').filter((line) => line.startsWith('wave 1/2'))).toEqual([
+      'wave 1/2  web-01  started',
+      'wave 1/2  web-01  failed: web-01 (gate healthy)',
+    ]);
+    expect(code).toBe(EXIT.ROLLOUT_STOPPED);
+  });
+
+  it("docker's fleet run sends create's job controls, and its command still starts after the image", async () => {
+    const argv = dockerArgv(
+      'run -d --batch 1 --idempotency-key k-2 --target _all local/busybox:latest sleep 1'.split(' '),
+      [],
+      runOptions(),
+    );
+    expect(argv.slice(-4)).toEqual(['local/busybox:latest', '--', 'sleep', '1']);
+    await run(['--json', ...argv].join(' '));
+    expect(requests).toHaveLength(1);
+    expect(Object.fromEntries(requests[0].url.searchParams)).toEqual({ batch: '1' });
+    expect(requests[0].headers['idempotency-key']).toBe('k-2');
   });
 
   it('a feed it may not follow: the job it started is named on stderr, to be followed or aborted; exit 3', async () => {
