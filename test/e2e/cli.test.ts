@@ -458,6 +458,155 @@ describe("docker's flags", () => {
   });
 });
 
+describe('rollouts (README "CLI", "Rollouts")', () => {
+  const NAME = 'cli-wave';
+  const WEB = ['web-01', 'web-02'];
+  /** db-01 comes first in hostname order and has no `cli-wave`: its restart fails (404) and stops a rollout with max_failures 0. */
+  beforeAll(() =>
+    Promise.all(
+      WEB.map(async (host) => {
+        const container = await fleet.docker(host).createContainer({ name: NAME, Image: IMAGE, Cmd: ['sleep', '3600'], Labels: LABELS });
+        await container.start();
+      }),
+    ),
+  );
+  afterAll(() =>
+    Promise.all(
+      WEB.map((host) =>
+        fleet
+          .docker(host)
+          .getContainer(NAME)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    ),
+  );
+
+  const startedAt = async () =>
+    Object.fromEntries(
+      await Promise.all(WEB.map(async (host) => [host, (await fleet.docker(host).getContainer(NAME).inspect()).State.StartedAt])),
+    );
+  const restart = (...flags: string[]) =>
+    fleetCli(['restart', NAME, '--target', '_all', '-t', '0', '--batch', '1', '--timeout', '20', ...flags]);
+
+  it('draws each wave as it goes, then the rows; the first host failing stops it: exit 7, the others skipped and untouched', async () => {
+    const before = await startedAt();
+    const cli = await restart('--max-failures', '0');
+
+    expect(cli.code).toBe(7);
+    const lines = cli.stdout.split('\n').map((line) => line.trimEnd());
+    expect(lines[0]).toMatch(new RegExp(`^rollout ${UUID.source.slice(1, -1)}: 3 host\\(s\\) in 3 wave\\(s\\), max_failures 0 `));
+    expect(lines.slice(1, 4)).toEqual([
+      'wave 1/3  db-01  started',
+      'wave 1/3  db-01  failed: db-01',
+      expect.stringMatching(/^stopped: rollout stopped after wave 1 of 3: /),
+    ]);
+    const rows = lines.slice(5, 8).map((line) => line.split(/\s{2,}/));
+    expect(rows).toEqual([
+      ['db-01', 'failed', 'no', '1', expect.stringMatching(/No such container: cli-wave \(404\)/)],
+      ['web-01', 'skipped', 'no', '2', expect.stringMatching(/^rollout stopped after wave 1 of 3: /)],
+      ['web-02', 'skipped', 'no', '3', expect.stringMatching(/^rollout stopped after wave 1 of 3: /)],
+    ]);
+    expect(await startedAt()).toEqual(before);
+  });
+
+  it("--format json prints only the gateway's 409 body of the stopped rollout; exit 7", async () => {
+    const before = await startedAt();
+    const cli = await restart('--max-failures', '0', '--format', 'json');
+
+    expect(cli.code).toBe(7);
+    const body = JSON.parse(cli.stdout);
+    expect(body).toMatchObject({ error: 'rollout stopped', reason: 'rollout_stopped', code: 409, rollout: { state: 'stopped' } });
+    expect(body.job_id).toMatch(UUID);
+    expect(body.results.map((row: { status: string }) => row.status)).toEqual(['failed', 'skipped', 'skipped']);
+    expect(await startedAt()).toEqual(before);
+  });
+
+  it('with --max-failures 1 it runs every wave and restarts the others: exit 1 (a host failed within the budget)', async () => {
+    const before = await startedAt();
+    const cli = await restart('--max-failures', '1');
+
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain('wave 3/3  web-02  passed');
+    expect(cli.stdout).toContain('completed: every wave ran, 1 host(s) failed');
+    const after = await startedAt();
+    for (const host of WEB) expect(after[host]).not.toBe(before[host]);
+  });
+
+  it('--dry-run prints the plan (json with --format json), exit 0, and sends nothing', async () => {
+    const before = await startedAt();
+    const json = await restart('--canary', '1', '--batch', '2', '--dry-run', '--format', 'json');
+    expect(json.code).toBe(0);
+    const plan = JSON.parse(json.stdout);
+    expect(plan).toMatchObject({ dry_run: true, operation: 'docker.container.restart', target: '_all', hosts: HOSTS });
+    expect(plan.rollout.waves.map((wave: { hosts: string[] }) => wave.hosts)).toEqual([['db-01'], ['web-01', 'web-02']]);
+
+    const table = await restart('--canary', '1', '--batch', '2', '--dry-run');
+    expect(table.code).toBe(0);
+    expect(
+      table.stdout
+        .split('\n')
+        .slice(1, 4)
+        .map((line) => line.trimEnd().split(/\s{2,}/)),
+    ).toEqual([
+      ['WAVE', 'HOSTS'],
+      ['1 (canary)', 'db-01'],
+      ['2', 'web-01 web-02'],
+    ]);
+    expect(await startedAt()).toEqual(before);
+  });
+
+  it('job pause holds a running rollout, job abort stops it: the rest skipped, job get exits 8', async () => {
+    const started = await restart('--max-failures', '1', '--pause', '20', '--async', '--format', 'json');
+    expect(started.code).toBe(0);
+    const jobId = JSON.parse(started.stdout).job_id;
+
+    const paused = await fleetCli(['job', 'pause', jobId]);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toMatch(new RegExp(`^job ${jobId}: rollout running, held by `));
+    const aborted = await fleetCli(['job', 'abort', jobId, '--format', 'json']);
+    expect(aborted.code).toBe(0);
+    expect(JSON.parse(aborted.stdout)).toMatchObject({ job_id: jobId, rollout: { waves: expect.any(Array) } });
+
+    const job = await fleetCli(['job', 'get', jobId, '--wait', '60']);
+    expect(job.code).toBe(8);
+    expect(job.stdout).toMatch(/^rollout aborted[,:] /m);
+    const stored = await sdk.jobs.get(jobId);
+    expect(stored.rollout?.state).toBe('aborted');
+    expect(stored.results.filter((row) => row.status === 'skipped').length).toBeGreaterThan(0);
+  });
+
+  it('--idempotency-key sent twice answers the same job and makes one container on each engine', async () => {
+    const label = 'fleet.test.idem=cli';
+    const runOnce = () =>
+      fleetCli([
+        'run',
+        '-d',
+        '-l',
+        label,
+        '--idempotency-key',
+        `cli-idem-${process.pid}`,
+        '--format',
+        'json',
+        '--target',
+        '_all',
+        IMAGE,
+        'sleep',
+        '300',
+      ]);
+    const first = await runOnce();
+    const second = await runOnce();
+
+    expect([first.code, second.code]).toEqual([0, 0]);
+    expect(JSON.parse(second.stdout).job_id).toBe(JSON.parse(first.stdout).job_id);
+    for (const host of HOSTS) {
+      const made = await fleet.docker(host).listContainers({ all: true, filters: { label: [label] } });
+      expect({ host, count: made.length }).toEqual({ host, count: 1 });
+      await Promise.all(made.map((container) => fleet.docker(host).getContainer(container.Id).remove({ force: true })));
+    }
+  });
+});
+
 describe('agents, tokens, audit', () => {
   it('agent ls prints every agent; drain and undrain change what _all reaches', async () => {
     const table = await fleetCli(['agent', 'ls']);

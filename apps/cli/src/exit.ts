@@ -3,7 +3,8 @@ import { FleetApiError, FleetConnectionError, JobWaitTimeoutError } from '@fleet
 
 /**
  * The CLI's exit codes (README, "CLI"). A script can tell "the operation
- * failed on some host" (1) from "the call never ran" (2–5).
+ * failed on some host" (1) from "the call never ran" (2–5) and from a
+ * rollout that did not run all its waves (7, 8).
  */
 export const EXIT = {
   /** Every host row is `ok`. */
@@ -20,6 +21,10 @@ export const EXIT = {
   ERROR: 5,
   /** The job is still pending or running (`job get` without or past `--wait`). */
   NOT_FINISHED: 6,
+  /** A rollout stopped: its failures passed `max_failures` (or its key was revoked); the hosts it never reached are `skipped`. */
+  ROLLOUT_STOPPED: 7,
+  /** A rollout was aborted (`fleet job abort`); the hosts it never reached are `skipped`. */
+  ROLLOUT_ABORTED: 8,
 } as const;
 
 /** An invalid command line found after commander's own checks (bad --body, missing field, bad config). */
@@ -37,12 +42,23 @@ export function exitCodeForRows(rows: readonly Row[]): number {
   return rows.every((row) => row.status === 'ok') ? EXIT.OK : EXIT.HOST_FAILED;
 }
 
+const ROLLOUT_EXITS: Readonly<Record<string, number>> = { stopped: EXIT.ROLLOUT_STOPPED, aborted: EXIT.ROLLOUT_ABORTED };
+const ROLLOUT_REASONS: Readonly<Record<string, number>> = { rollout_stopped: EXIT.ROLLOUT_STOPPED, rollout_aborted: EXIT.ROLLOUT_ABORTED };
+
+/** A rollout's outcome first (stopped, aborted), then its rows as for any job. */
+export function exitCodeForJob(job: { results: readonly Row[]; rollout?: { state: string } }): number {
+  return ROLLOUT_EXITS[job.rollout?.state ?? ''] ?? exitCodeForRows(job.results);
+}
+
 export function exitCodeForError(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
   if (err instanceof UsageError) return EXIT.USAGE;
   if (err instanceof JobWaitTimeoutError) return EXIT.NOT_FINISHED;
   if (err instanceof FleetConnectionError) return EXIT.ERROR;
   if (!(err instanceof FleetApiError)) return EXIT.ERROR;
+  // The gateway answers a rollout that did not run all its waves with a 409 of its own reason (README "Rollouts").
+  const rollout = err.reason && ROLLOUT_REASONS[err.reason];
+  if (rollout) return rollout;
   // The gateway ran the job and its only host failed: a host failure like any other.
   if (err.jobId) return EXIT.HOST_FAILED;
   if (err.status === 400) return EXIT.USAGE;

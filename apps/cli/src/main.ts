@@ -28,6 +28,8 @@ Exit codes:
   ${EXIT.NOT_FOUND}  no agent matches the target, or no such job or agent (404)
   ${EXIT.ERROR}  anything else: gateway unreachable, 5xx, rate limited
   ${EXIT.NOT_FINISHED}  the job is still pending or running (job get)
+  ${EXIT.ROLLOUT_STOPPED}  a rollout stopped (failures over --max-failures); the hosts not reached are skipped
+  ${EXIT.ROLLOUT_ABORTED}  a rollout was aborted (fleet job abort); the hosts not reached are skipped
 `;
 
 /** Settings given here before the commands are added are inherited by every subcommand. */

@@ -1,6 +1,6 @@
 import type TableType from 'cli-table3';
 import type YAMLType from 'yaml';
-import type { AgentList, AuditList, HostResult, Job, JobList } from '@fleet/sdk';
+import type { AgentList, AuditList, HostResult, Job, JobList, Rollout } from '@fleet/sdk';
 
 /** Human output: docker-style borderless tables and YAML blocks. `--json` bypasses all of this. */
 
@@ -147,7 +147,7 @@ function defaultColumns(items: Item[]): Column[] {
 }
 
 /** Fields every row has; the rest are the operation's own. */
-const ROW_FIELDS = new Set(['hostname', 'status', 'changed', 'error', 'error_code', 'message', 'id', 'duration_ms']);
+const ROW_FIELDS = new Set(['hostname', 'status', 'changed', 'error', 'error_code', 'message', 'id', 'duration_ms', 'skipped_reason']);
 const TEXT_FIELDS = new Set(['stdout', 'stderr']);
 /** How much output the agent saw and kept (`OutputBounds`): said in the detail when it cut something, never a column. */
 const OUTPUT_BOUNDS = new Set(['stdout_bytes', 'stderr_bytes', 'truncated']);
@@ -181,6 +181,7 @@ function shapeOf(rows: Item[]): Shape {
 
 function detailOf(row: Item): string {
   if (row.status === 'failed') return `${cellText(row.error)}${row.error_code ? ` (${row.error_code})` : ''}`;
+  if (row.status === 'skipped') return cellText(row.skipped_reason);
   const detail = cellText(row.message ?? row.id ?? '');
   return row.truncated
     ? `${detail} (output cut: ${row.stdout_bytes ?? 0} bytes of stdout, ${row.stderr_bytes ?? 0} of stderr seen)`
@@ -240,7 +241,16 @@ export function renderJob(job: Job): string {
       ['hosts', job.hosts.join(', ')],
     ],
   );
-  return `${header}\n${renderRows(job.results)}`;
+  return `${header}\n${job.rollout ? `${renderRollout(job.rollout)}\n` : ''}${renderRows(job.results)}`;
+}
+
+/** A rollout's state, who holds it, its failures and its waves (README "Rollouts"). */
+export function renderRollout(rollout: Rollout): string {
+  const held = rollout.paused_by ? `, held by ${rollout.paused_by}` : '';
+  const head = `rollout ${rollout.state}${held}: ${rollout.failures} failure(s), ${rollout.max_failures} tolerated`;
+  const stop = rollout.stop_reason ? `\n${rollout.stop_reason}` : '';
+  const waves = rollout.waves.map((wave) => [wave.wave, wave.state, wave.hosts.join(' '), (wave.failed ?? []).join(' ')]);
+  return `${head}${stop}\n${table(['WAVE', 'STATE', 'HOSTS', 'FAILED'], waves)}`;
 }
 
 export function renderJobs(list: JobList): string {

@@ -5,7 +5,18 @@ import { errorFromResponse, errorFromStatus, FleetConnectionError, JobWaitTimeou
 import { NodeClient } from './node';
 import { readEvents } from './sse';
 import { fetchTransport, type JsonAnswer, type JsonTransport } from './transport';
-import type { AgentList, AuditList, Enrollment, Job, JobAccepted, JobList, NodeResponse, QueryOf, StreamEvent } from './types';
+import type {
+  AgentList,
+  AuditList,
+  Enrollment,
+  Job,
+  JobAccepted,
+  JobList,
+  NodeResponse,
+  QueryOf,
+  RolloutControlled,
+  StreamEvent,
+} from './types';
 
 export interface FleetClientOptions {
   /** The gateway's base URL, e.g. `http://127.0.0.1:8080`. */
@@ -153,6 +164,12 @@ export class FleetClient {
     /** Runs the job's operation again, as a new job, on its `failed` (default), `timeout`, `skipped` or `all` hosts. */
     rerun: (jobId: string, query: QueryOf<'job.rerun'> = {}): Promise<NodeResponse | JobAccepted> =>
       this.json('post', '/job/{job_id}/rerun', { path: { job_id: jobId }, query }) as Promise<NodeResponse | JobAccepted>,
+    /** Holds a running rollout once its current wave has ended (README "Rollouts"). */
+    pause: (jobId: string): Promise<RolloutControlled> => this.json('post', '/job/{job_id}/pause', { path: { job_id: jobId } }),
+    /** Lets a held rollout go on with its next wave. */
+    resume: (jobId: string): Promise<RolloutControlled> => this.json('post', '/job/{job_id}/resume', { path: { job_id: jobId } }),
+    /** Stops a running rollout once its current wave has ended: the hosts not reached get `skipped` rows. */
+    abort: (jobId: string): Promise<RolloutControlled> => this.json('post', '/job/{job_id}/abort', { path: { job_id: jobId } }),
   };
 
   readonly agents = {

@@ -13,6 +13,12 @@ export type JobAccepted = Schemas['JobAccepted'];
 export type Job = Schemas['Job'];
 export type JobList = Schemas['JobList'];
 export type JobStatus = Schemas['JobStatus'];
+export type Rollout = Schemas['Rollout'];
+export type RolloutWave = Schemas['RolloutWave'];
+/** `POST /job/{id}/pause|resume|abort`: the rollout as it stands once the replica running it took the request. */
+export type RolloutControlled = Schemas['RolloutControlled'];
+/** The answer of a node call with `dry_run=true`: the resolved hosts and the wave plan; nothing was sent. */
+export type DryRunPlan = Schemas['DryRunPlan'];
 export type Agent = Schemas['Agent'];
 export type AgentList = Schemas['AgentList'];
 export type Enrollment = Schemas['Enrollment'];

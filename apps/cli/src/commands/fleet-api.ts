@@ -3,9 +3,10 @@ import { JOB_WAIT_MAX_SECONDS, type OperationName } from '@fleet/contracts/opera
 import { type Enrollment, JobWaitTimeoutError } from '@fleet/sdk';
 import { clientFor, globalsOf } from '../context';
 import { detailsOf } from '../contract';
-import { EXIT, exitCodeForRows, UsageError } from '../exit';
+import { EXIT, exitCodeForJob, UsageError } from '../exit';
 import { addParamOptions, type Binding, givenValues } from '../flags';
 import { registerJobRerunCommand } from './job-rerun';
+import { registerRolloutControlCommands } from './rollout';
 import { renderAgents, renderAudit, renderJob, renderJobs, renderYaml, write, writeJson } from '../output';
 
 /** `fleet agent|job|audit …`: the gateway's own resources, through the SDK's helpers. */
@@ -170,9 +171,10 @@ function registerJobCommands(program: Command): void {
               throw err;
             });
       show(command, found, renderJob);
-      process.exitCode = found.status === 'pending' || found.status === 'running' ? EXIT.NOT_FINISHED : exitCodeForRows(found.results);
+      process.exitCode = found.status === 'pending' || found.status === 'running' ? EXIT.NOT_FINISHED : exitCodeForJob(found);
     });
   registerJobRerunCommand(job);
+  registerRolloutControlCommands(job);
   listCommand(job, 'job.list', async (command, query) => {
     const page = await clientFor(command).jobs.list(query);
     show(command, page, renderJobs);

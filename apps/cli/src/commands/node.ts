@@ -1,17 +1,11 @@
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import {
-  answersWithStream,
-  JOB_CONTROL_PARAMS,
-  JOB_TIMEOUT_SECONDS,
-  type NodeOperationName,
-  OPERATIONS,
-} from '@fleet/contracts/operations';
-import type { CallOptions, HostResult, NodeClient, StreamEvent } from '@fleet/sdk';
+import { answersWithStream, JOB_TIMEOUT_SECONDS, type NodeOperationName, OPERATIONS } from '@fleet/contracts/operations';
+import type { CallOptions, DryRunPlan, HostResult, JobAccepted, NodeClient, NodeResponse, StreamEvent } from '@fleet/sdk';
 import { clientFor, globalsOf } from '../context';
 import { operationDetails, type OperationDetails, type ParamSpec, resolveSchema, type Schema } from '../contract';
 import { filtersFrom, REFUSED_DOCKER_FLAGS, refuseDockerOnlyFlags } from '../docker';
-import { EXIT, exitCodeForRows, UsageError } from '../exit';
+import { EXIT, exitCodeForJob, exitCodeForRows, UsageError } from '../exit';
 import {
   addFieldOption,
   addParamOptions,
@@ -25,8 +19,11 @@ import {
   parseJsonArgument,
 } from '../flags';
 import { renderIds, renderRows, write, writeJson } from '../output';
+import { OWN_JOB_FLAGS, steersWaves } from '../job-control';
 import { HostProgress } from '../progress';
+import { renderPlan } from '../rollout-lines';
 import { defineCopyCommand, saveFileAnswer } from './copy';
+import { runWithWaves } from './rollout';
 import { defineRunCommand } from './run';
 
 /**
@@ -158,7 +155,8 @@ function defineCommand(resource: Command, details: OperationDetails): void {
   if (details.params.some((param) => param.name === 'async'))
     command.option('--async', 'answer at once with the job id; follow it with `fleet job get <id> --wait`');
 
-  const taken = new Set([...JOB_CONTROL_PARAMS, ...positionals.filter((p) => !p.inBody).map((p) => p.field)]);
+  // The job controls without a flag of their own become flags here, as the operation's other parameters do.
+  const taken = new Set([...OWN_JOB_FLAGS, ...positionals.filter((p) => !p.inBody).map((p) => p.field)]);
   const params = addParamOptions(
     command,
     details.params.filter((param) => param.in === 'query'),
@@ -267,15 +265,19 @@ export async function invokeOperation(
   const opts = command.opts<NodeCommandOptions>();
   const json = globalsOf(command).json === true;
   const name = spec.name as NodeOperationName;
-  const node = clientFor(command).node(target);
+  const client = clientFor(command);
+  const node = client.node(target);
   const timeout = opts.timeout;
+  const waves = steersWaves(input) && input.dry_run !== true;
   const options: CallOptions = {
     timeout,
     headers,
-    // An upload's job (and its deadline) starts once the file is stored, however long sending it takes.
-    signal: spec.uploadMediaType
-      ? undefined
-      : AbortSignal.timeout(((timeout ?? JOB_TIMEOUT_SECONDS.default) + REQUEST_MARGIN_SECONDS) * 1000),
+    // An upload's job (and its deadline) starts once the file is stored, however long sending it takes;
+    // a rollout's deadline is per wave, and the gateway answers once its last wave has ended.
+    signal:
+      spec.uploadMediaType || waves
+        ? undefined
+        : AbortSignal.timeout(((timeout ?? JOB_TIMEOUT_SECONDS.default) + REQUEST_MARGIN_SECONDS) * 1000),
   };
   // On a terminal, long transfers show their progress unless the caller wants JSON or no wait.
   if (spec.streamSwitch === 'progress' && input.progress === undefined && process.stdout.isTTY && !json && !opts.async)
@@ -289,17 +291,28 @@ export async function invokeOperation(
     await saveFileAnswer(file.body, opts.output);
     return;
   }
-  const answer = spec.uploadMediaType
-    ? await node.upload(name, readInput(opts.input), input, { ...options, async: opts.async })
-    : await node.invoke(name, input, { ...options, async: opts.async });
+  if (waves && !json && !opts.async && !spec.uploadMediaType) {
+    await runWithWaves(client, node, name, input, options);
+    return;
+  }
+  // `dry_run=true` answers with the plan instead of rows: a shape the SDK's node calls do not declare.
+  const answer = (
+    spec.uploadMediaType
+      ? await node.upload(name, readInput(opts.input), input, { ...options, async: opts.async })
+      : await node.invoke(name, input, { ...options, async: opts.async })
+  ) as NodeResponse | JobAccepted | DryRunPlan;
   if (json) writeJson(answer);
+  if ('dry_run' in answer) {
+    if (!json) write(renderPlan(answer));
+    return;
+  }
   if (!('results' in answer)) {
     if (!json) write(`job ${answer.job_id} accepted (${answer.status}); follow it with: fleet job get ${answer.job_id} --wait`);
     return;
   }
   if (!json && opts.quiet) writeIds(answer.results, target);
   else if (!json) write(renderRows(answer.results));
-  process.exitCode = exitCodeForRows(answer.results);
+  process.exitCode = exitCodeForJob(answer);
 }
 
 /** `-q`: the ids alone, prefixed by their host unless the target named one host (README "CLI"); failed hosts on stderr. */

@@ -1,11 +1,17 @@
 import { type Command, Option } from 'commander';
-import { JOB_TIMEOUT_SECONDS, OPERATIONS, type OperationSpec } from '@fleet/contracts/operations';
+import { JOB_TIMEOUT_SECONDS, type OperationSpec } from '@fleet/contracts/operations';
+import { detailsOf } from '../contract';
 import { REFUSED_DOCKER_FLAGS, refuseDockerOnlyFlags, type RunOptions, runRequest } from '../docker';
 import { UsageError } from '../exit';
 import { collect, parseJobTimeout } from '../flags';
+import { jobControlOptions, jobControlsGiven } from '../job-control';
 
-/** docker run's flags this command takes, each the create field it fills (README "CLI"). */
+/** docker run's flags this command takes, each the create field it fills, and create's job controls (README "CLI"). */
 export function runOptions(): Option[] {
+  return [...dockerRunOptions(), ...jobControlOptions(detailsOf('docker.container.create')).options];
+}
+
+function dockerRunOptions(): Option[] {
   const deadline = JOB_TIMEOUT_SECONDS;
   const repeated = (flags: string, text: string) => new Option(flags, `${text} (repeat for more)`).argParser(collect);
   return [
@@ -37,7 +43,13 @@ export function runOptions(): Option[] {
 }
 
 /** How a node command runs an operation and prints its answer (commands/node.ts). */
-type InvokeOperation = (command: Command, spec: OperationSpec, target: string, input: Record<string, unknown>) => Promise<void>;
+type InvokeOperation = (
+  command: Command,
+  spec: OperationSpec,
+  target: string,
+  input: Record<string, unknown>,
+  headers: Record<string, string>,
+) => Promise<void>;
 
 interface RunCommandOptions extends RunOptions {
   target: string;
@@ -49,8 +61,8 @@ interface RunCommandOptions extends RunOptions {
  * answers one row per host. Its body goes through the gateway's create rules (host paths need docker:host).
  */
 export function defineRunCommand(container: Command, invoke: InvokeOperation): void {
-  const create = OPERATIONS.find((op) => op.name === 'docker.container.create');
-  if (!create) return;
+  const create = detailsOf('docker.container.create');
+  const { bindings } = jobControlOptions(create);
   const command = container
     .command('run')
     .description('Create and start a container on each targeted host, as docker run -d (one docker.container.create job, auto_start)')
@@ -64,6 +76,7 @@ export function defineRunCommand(container: Command, invoke: InvokeOperation): v
         'add -d: fleet starts the container on every host and does not attach to it; read its output with fleet container logs',
       );
     }
-    await invoke(invoked, create, opts.target, { body: runRequest(opts, image, args) });
+    const controls = jobControlsGiven(invoked, bindings);
+    await invoke(invoked, create.spec, opts.target, { ...controls.query, body: runRequest(opts, image, args) }, controls.headers);
   });
 }
