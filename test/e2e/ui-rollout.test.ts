@@ -142,7 +142,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
     await page.close();
   });
 
-  it("a viewer may not read a restart's job (the gateway's refusal shown with its reason) and is offered no control", async () => {
+  it("a viewer may not read a restart's job (the gateway's refusal shown) and is offered no control", async () => {
     const viewer = await signedIn(fleet.mintKey('viewer'), `/job/${stoppedId}`);
     await eventually(
       () => viewer.getByRole('alert').innerText(),

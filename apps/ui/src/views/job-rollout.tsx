@@ -33,7 +33,7 @@ export function RolloutPanel({
       <h3>
         Rollout <Badge status={rollout.state} />
         {rollout.paused_by ? <Badge status="held">{`held by ${rollout.paused_by}`}</Badge> : null}
-        {rollout.paused_until && rollout.state === 'running' ? (
+        {rollout.paused_until && !rollout.paused_by && rollout.state === 'running' && Date.parse(rollout.paused_until) > Date.now() ? (
           <Badge status="waiting">{`next wave at ${new Date(rollout.paused_until).toLocaleTimeString()}`}</Badge>
         ) : null}
       </h3>
@@ -58,7 +58,7 @@ function planLine(rollout: Rollout): string {
     `${rollout.waves.length} waves`,
     rollout.batch ? `batch ${rollout.batch}` : '',
     rollout.canary ? `canary ${rollout.canary}` : '',
-    `${rollout.failures} of ${rollout.max_failures} failures tolerated`,
+    `${rollout.failures} failed (${rollout.max_failures} tolerated)`,
     rollout.health ? `gate ${rollout.health}` : 'no gate',
     rollout.pause_seconds ? `${rollout.pause_seconds} s between waves` : '',
     rollout.order === 'random' ? `random order, seed ${rollout.seed ?? '?'}` : 'hostname order',

@@ -1,6 +1,6 @@
 import type { Signal } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
-import type { HostResult } from '@fleet/sdk';
+import type { HostResult, Job } from '@fleet/sdk';
 import { callOfJob } from '../api';
 import { Badge, ErrorLine } from '../components/badge';
 import { Table, type Column } from '../components/table';
@@ -32,6 +32,9 @@ export function JobView({ jobId }: { jobId: string }) {
     <section data-view="job">
       <h2>
         Job <code>{live.job.job_id}</code> <Badge status={status} />
+        {record.rollout && record.rollout.state !== 'running' && record.rollout.state !== 'completed' ? (
+          <Badge status={record.rollout.state}>{`rollout ${record.rollout.state}`}</Badge>
+        ) : null}
       </h2>
       <JobProgress live={live} />
       <RerunLinks job={record} />
@@ -43,7 +46,7 @@ export function JobView({ jobId }: { jobId: string }) {
         </label>
       </div>
       {status === 'running' ? null : <RerunControls job={record} rows={rowsOf(live)} />}
-      <Matrix live={live} failedOnly={failedOnly} rollout={Boolean(record.rollout)} />
+      <Matrix live={live} failedOnly={failedOnly} columns={matrixColumns(record)} />
       {original ? <CopyAs target={live.job.target} nodeCall={original} /> : null}
     </section>
   );
@@ -68,10 +71,17 @@ function FailedCount({ live }: { live: LiveJob }) {
   return <span>{` Failed only (${failedRows(followRows(live)).length})`}</span>;
 }
 
+/** A rollout's matrix says each host's wave (from the plan: a row sent in a wave need not name it). */
+function matrixColumns(job: Job): Column<Signal<HostResult>>[] {
+  if (!job.rollout) return MATRIX_COLUMNS;
+  const waveOf = new Map(job.rollout.waves.flatMap((wave) => wave.hosts.map((host) => [host, wave.wave] as const)));
+  const wave: Column<Signal<HostResult>> = { header: 'Wave', cell: (row) => row.value.wave ?? waveOf.get(row.value.hostname) ?? '' };
+  return [MATRIX_COLUMNS[0], wave, ...MATRIX_COLUMNS.slice(1)];
+}
+
 /** Each host's row reads its own signal: a row that lands re-renders that table row only. */
 const MATRIX_COLUMNS: Column<Signal<HostResult>>[] = [
   { header: 'Host', class: 'host', cell: (row) => row.value.hostname },
-  { header: 'Wave', cell: (row) => row.value.wave ?? '' },
   { header: 'Status', cell: (row) => <Badge status={row.value.status} /> },
   { header: 'Exit', cell: (row) => row.value.exit_code ?? '' },
   { header: 'Duration', cell: (row) => (row.value.duration_ms === undefined ? '' : `${row.value.duration_ms} ms`) },
@@ -92,7 +102,7 @@ function Output({ row }: { row: HostResult }) {
 }
 
 /** The rows shown: all of them (rendered once, each updating itself), or the failed ones (re-listed per batch). */
-function Matrix({ live, failedOnly, rollout }: { live: LiveJob; failedOnly: boolean; rollout: boolean }) {
+function Matrix({ live, failedOnly, columns }: { live: LiveJob; failedOnly: boolean; columns: Column<Signal<HostResult>>[] }) {
   const hosts = failedOnly ? failedRows(followRows(live)).map((r) => r.hostname) : live.job.hosts;
   // A thousand rows are put on the page a slice at a time, so a click is never stuck behind one long render.
   const [shown, setShown] = useState(ROWS_PER_SLICE);
@@ -105,7 +115,7 @@ function Matrix({ live, failedOnly, rollout }: { live: LiveJob; failedOnly: bool
   return (
     <Table
       class="matrix"
-      columns={rollout ? MATRIX_COLUMNS : MATRIX_COLUMNS.filter((column) => column.header !== 'Wave')}
+      columns={columns}
       rows={rows}
       rowKey={(row) => row.peek().hostname}
       rowAttributes={(row) => ({ 'data-host': row.value.hostname, 'data-status': row.value.status })}
