@@ -194,7 +194,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
   });
 });
 
-describe('a running rollout (batch=1, 15 s between waves)', () => {
+describe('a running rollout (batch=1, 15 s between waves, gate: still running 1 s after the restart)', () => {
   let jobId: string;
   let before: Record<string, string | undefined>;
   let page: Page;
@@ -203,7 +203,11 @@ describe('a running rollout (batch=1, 15 s between waves)', () => {
     await Promise.all(HOSTS.map(runContainer));
     before = await startedAt();
     // A wave's deadline of 120 s leaves the rollout room to be held a while before its remaining waves no longer fit.
-    const res = await api(fleet, 'POST', `/node/_all/container/docker/${CONTAINER}/restart?t=0&batch=1&pause=15&async=true&timeout=120`);
+    const res = await api(
+      fleet,
+      'POST',
+      `/node/_all/container/docker/${CONTAINER}/restart?t=0&batch=1&pause=15&health=running&health_delay=1&async=true&timeout=120`,
+    );
     expect(res.status).toBe(202);
     jobId = res.body.job_id;
     page = await signedIn(fleet.mintKey('operator', { subject: 'night-shift' }), `/job/${jobId}`);
@@ -217,6 +221,7 @@ describe('a running rollout (batch=1, 15 s between waves)', () => {
       () => waveStates(page),
       (value) => expect(value).toEqual(['passed', 'pending', 'pending']),
     );
+    expect(await page.locator('li.wave[data-wave="1"] [data-testid=gate]').innerText()).toBe('gate running: passed');
     const held = (await api(fleet, 'GET', `/job/${jobId}`)).body.rollout;
     expect(held).toMatchObject({ state: 'running', paused_by: 'night-shift' });
     // Past the pause between waves: the hold keeps wave 2 from being sent.
