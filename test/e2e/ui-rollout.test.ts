@@ -37,15 +37,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await context?.close();
   rmSync(userDataDir, { recursive: true, force: true });
-  await Promise.all(HOSTS.map((host) => removeContainer(host)));
+  await Promise.all(HOSTS.flatMap((host) => [removeContainer(host), removeContainer(host, 'ui-env')]));
 });
 
 afterEach(() => expect(pageErrors).toEqual([]));
 
-async function removeContainer(host: string): Promise<void> {
+async function removeContainer(host: string, name = CONTAINER): Promise<void> {
   await fleet
     .docker(host)
-    .getContainer(CONTAINER)
+    .getContainer(name)
     .remove({ force: true })
     .catch(() => undefined);
 }
@@ -194,12 +194,34 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
   });
 });
 
+describe('a rerun the gateway refuses', () => {
+  it('shows the refusal with its reason and details, stays on the job, and nothing is created', async () => {
+    // db-01 already has a container of that name: the create fails there. Its environment values were never stored.
+    await fleet.docker('db-01').createContainer({ name: 'ui-env', Image: IMAGE, Cmd: ['sleep', '3600'] });
+    const body = { image: IMAGE, name: 'ui-env', cmd: ['sleep', '3600'], env: { TOKEN: 'not-kept' } };
+    const created = await api(fleet, 'POST', '/node/_all/container/docker', { body });
+    expect(created.body.results.map((row: { status: string }) => row.status)).toEqual(['failed', 'ok', 'ok']);
+    const page = await signedIn(fleet.mintKey('operator'), `/job/${created.body.job_id}`);
+    await page.getByRole('button', { name: 'Rerun failed (1)' }).click(WAIT);
+    await page.getByRole('button', { name: 'Confirm rerun failed' }).click();
+    await eventually(
+      () => page.getByRole('alert').innerText(),
+      (value) => expect(value).toMatch(/^not_rerunnable: job cannot be rerun — .*environment values/),
+    );
+    expect(jobIdOf(page)).toBe(created.body.job_id);
+    const onDb = await fleet.docker('db-01').listContainers({ all: true, filters: { name: ['ui-env'] } });
+    expect(onDb.map((container) => container.Names)).toEqual([['/ui-env']]);
+    expect(await page.content()).not.toContain('not-kept');
+    await page.close();
+  });
+});
+
 describe('a running rollout (batch=1, 15 s between waves, gate: still running 1 s after the restart)', () => {
   let jobId: string;
   let before: Record<string, string | undefined>;
   let page: Page;
   beforeAll(async () => {
-    await Promise.all(HOSTS.map(removeContainer));
+    await Promise.all(HOSTS.map((host) => removeContainer(host)));
     await Promise.all(HOSTS.map(runContainer));
     before = await startedAt();
     // A wave's deadline of 120 s leaves the rollout room to be held a while before its remaining waves no longer fit.
