@@ -175,6 +175,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
     // Back on the original: it lists its rerun, and its skipped hosts can be rerun too.
     await page.getByTestId('rerun-of').locator('a').click();
     await page.getByTestId('reruns').locator(`a[href="#/job/${failedRerunId}"]`).waitFor(WAIT);
+    await shot(page, 'rollout-reruns-listed');
     const beforeSkipped = await startedAt();
     await page.getByRole('button', { name: 'Rerun skipped (2)' }).click();
     await page.getByRole('button', { name: 'Confirm rerun skipped' }).click();
@@ -302,5 +303,22 @@ describe('a running rollout (batch=1, 15 s between waves, gate: still running 1 
     expect((await settled(jobId)).rollout.state).toBe('aborted');
     expect(restartedBetween(before, await startedAt())).toEqual(['db-01', 'web-01']);
     await shot(page, 'rollout-aborted');
+  });
+});
+
+describe('a rollout whose gate fails on its first host (health_cmd=false)', () => {
+  it("stops it: wave 1 shows the gate's finding on db-01, the next waves are skipped and never sent", async () => {
+    const before = await startedAt();
+    const res = await api(fleet, 'POST', `/node/_all/container/docker/${CONTAINER}/restart?t=0&batch=1&health_cmd=false&timeout=30`);
+    expect(res.status).toBe(409);
+    const page = await signedIn(fleet.mintKey('operator'), `/job/${res.body.job_id}`);
+    await eventually(
+      () => waveStates(page),
+      (value) => expect(value).toEqual(['failed', 'skipped', 'skipped']),
+    );
+    expect(await page.locator('li.wave[data-wave="1"] [data-testid=gate]').innerText()).toMatch(/^gate exec failed: db-01 \(.+\)$/);
+    expect(restartedBetween(before, await startedAt())).toEqual(['db-01']);
+    await shot(page, 'rollout-gate-failed');
+    await page.close();
   });
 });
