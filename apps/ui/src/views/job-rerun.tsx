@@ -45,6 +45,9 @@ export function RerunControls({ job, rows }: { job: Job; rows: HostResult[] }) {
       {asked ? (
         <div class="confirm" role="dialog" aria-label={asked.choice.label}>
           <p>{`${asked.choice.label}: ${job.operation} again, as a new job, on ${hostList(asked.hosts)}?`}</p>
+          {job.reruns?.length ? (
+            <p class="warning">{`This job was already rerun ${job.reruns.length} time(s) (Reruns, above): these rows are as they first ran.`}</p>
+          ) : null}
           <button class="mutate" onClick={() => rerun(asked.choice)}>{`Confirm ${asked.choice.label.toLowerCase()}`}</button>
           <button onClick={action.cancel}>Cancel</button>
         </div>

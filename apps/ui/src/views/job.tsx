@@ -96,7 +96,7 @@ function Output({ row }: { row: HostResult }) {
       {row.stderr ? <pre class="stderr">{row.stderr}</pre> : null}
       {row.message && !row.stdout ? <span>{row.message}</span> : null}
       {row.skipped_reason ? <span class="skipped-reason">{`not sent: ${row.skipped_reason}`}</span> : null}
-      {row.gate ? <span class="gate">{`gate: ${row.gate}`}</span> : null}
+      {row.gate && !row.error?.includes(row.gate) ? <span class="gate">{`gate: ${row.gate}`}</span> : null}
     </>
   );
 }
