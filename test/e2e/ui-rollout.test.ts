@@ -178,7 +178,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
     await shot(page, 'rollout-reruns-listed');
     const beforeSkipped = await startedAt();
     await page.getByRole('button', { name: 'Rerun skipped (2)' }).click();
-    expect(await page.getByRole('dialog').innerText()).toContain('already rerun 1 time(s)');
+    expect(await page.getByRole('dialog').innerText()).toContain('Already rerun 1 time(s)');
     await page.getByRole('button', { name: 'Confirm rerun skipped' }).click();
     await eventually(
       async () => jobIdOf(page),

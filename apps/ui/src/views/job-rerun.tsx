@@ -46,7 +46,7 @@ export function RerunControls({ job, rows }: { job: Job; rows: HostResult[] }) {
         <div class="confirm" role="dialog" aria-label={asked.choice.label}>
           <p>{`${asked.choice.label}: ${job.operation} again, as a new job, on ${hostList(asked.hosts)}?`}</p>
           {job.reruns?.length ? (
-            <p class="warning">{`This job was already rerun ${job.reruns.length} time(s) (Reruns, above): these rows are as they first ran.`}</p>
+            <p class="warning">{`Already rerun ${job.reruns.length} time(s) (Reruns, above): these rows are as they first ran.`}</p>
           ) : null}
           <button class="mutate" onClick={() => rerun(asked.choice)}>{`Confirm ${asked.choice.label.toLowerCase()}`}</button>
           <button onClick={action.cancel}>Cancel</button>
