@@ -414,17 +414,20 @@ describe('the dashboard in Chromium', () => {
     expect(await page.locator('tr[data-host=db-01] pre.stderr').innerText()).toContain('404');
     await shot(page, 'job-failed-only');
 
-    // Give db-01 the container, then rerun: only db-01 runs the command again.
+    // Give db-01 the container, then rerun (POST /job/{id}/rerun, confirmed first): only db-01 runs the command again.
     await createContainer('db-01', 'ui-logs', ['sleep', '300']);
-    await page.getByRole('button', { name: /Rerun on failed hosts \(db-01\)/ }).click();
-    const rerunLink = page.getByTestId('reruns').locator('a');
+    const originalId = page.url().split('/job/')[1];
+    await page.getByRole('button', { name: 'Rerun failed (1)' }).click();
+    expect(await page.getByRole('dialog').innerText()).toContain('on 1 host(s): db-01');
+    await page.getByRole('button', { name: 'Confirm rerun failed' }).click();
     await eventually(
-      () => rerunLink.count(),
-      (value) => expect(value).toBe(1),
+      async () => page.url().split('/job/')[1],
+      (value) => expect(value).not.toBe(originalId),
     );
-    const rerunId = (await rerunLink.textContent())?.trim() ?? '';
+    const rerunId = page.url().split('/job/')[1];
+    await page.getByTestId('rerun-of').locator(`a[href="#/job/${originalId}"]`).waitFor(WAIT);
     const rerun = await api(fleet, 'GET', `/job/${rerunId}?wait=30`);
-    expect(rerun.body).toMatchObject({ target: 'db-01', hosts: ['db-01'], status: 'ok', operation: 'docker.container.exec' });
+    expect(rerun.body).toMatchObject({ hosts: ['db-01'], status: 'ok', operation: 'docker.container.exec', rerun_of: originalId });
     const runsOn = async (host: string) => {
       const exec = await fleet
         .docker(host)
@@ -439,7 +442,6 @@ describe('the dashboard in Chromium', () => {
     expect(await runsOn('db-01')).toBe(1);
     expect(await runsOn('web-01')).toBe(1);
     expect(await runsOn('web-02')).toBe(1);
-    await rerunLink.click();
     await eventually(
       () => page.locator('[data-view=job] tbody tr[data-status=ok]').count(),
       (value) => expect(value).toBe(1),

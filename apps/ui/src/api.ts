@@ -5,7 +5,7 @@
 import { signal } from '@preact/signals';
 import type { NodeOperationName, OperationName, Permission } from '@fleet/contracts';
 import type { ErrorBody, JobAccepted, Whoami } from '@fleet/sdk';
-import { permissionOf } from './contract';
+import { knownPermissionOf, permissionOf } from './contract';
 
 const KEY_SLOT = 'fleet.apiKey';
 
@@ -25,6 +25,15 @@ export function mayCall(operation: OperationName): boolean {
   return permission === 'none' || can(permission);
 }
 
+/**
+ * Whether the signed-in key holds the permission of a job's operation (`Job.operation`, a plain string): what the
+ * gateway asks of a rerun or of steering a rollout besides the control's own permission. An unknown name: no.
+ */
+export function mayRun(operation: string): boolean {
+  const permission = knownPermissionOf(operation);
+  return permission !== undefined && (permission === 'none' || can(permission));
+}
+
 /** The widest target this key may name: its scope, or the whole fleet. */
 export function homeTarget(): string {
   return me.value?.scope ?? '_all';
@@ -41,10 +50,22 @@ export function signOut(): void {
   me.value = null;
 }
 
+/** A refused call: the gateway's `error — details` as its message, its `reason` (README "Error reasons") kept apart. */
+export class CallFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The gateway's error body (`error — details`) as one line, or the HTTP status when it has none. */
-export async function failureOf(res: Response): Promise<string> {
+export async function failureOf(res: Response): Promise<CallFailure> {
   const body = (await res.json().catch(() => ({}))) as Partial<ErrorBody>;
-  return [body.error ?? `HTTP ${res.status}`, body.details].filter(Boolean).join(' — ');
+  const message = [body.error ?? `HTTP ${res.status}`, body.details].filter(Boolean).join(' — ');
+  return new CallFailure(message, res.status, body.reason);
 }
 
 /** One JSON call; a non-2xx answer becomes an Error carrying the gateway's `error — details`. */
@@ -55,7 +76,7 @@ export async function call<T>(method: string, path: string, body?: unknown, key 
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!res.ok) {
     if (res.status === 401 && key === storedKey()) signOut();
-    throw new Error(await failureOf(res));
+    throw await failureOf(res);
   }
   return (await res.json().catch(() => ({}))) as T;
 }
@@ -93,4 +114,14 @@ export async function startNodeCall(target: string, nodeCall: NodeCall): Promise
   const { job_id } = await call<JobAccepted>(nodeCall.method, `${nodePath(target, nodeCall)}?async=true`, nodeCall.body);
   sessionStorage.setItem(CALLS_SLOT, JSON.stringify({ ...rememberedCalls(), [job_id]: nodeCall }));
   return job_id;
+}
+
+/** A refusal as an operator reads it on a control: the gateway's `reason` first (what to look up), then its words. */
+export async function reasoned<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof CallFailure && err.reason) throw new Error(`${err.reason}: ${err.message}`);
+    throw err;
+  }
 }

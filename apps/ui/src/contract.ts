@@ -31,3 +31,8 @@ export function permissionOf(name: OperationName): Permission | 'none' {
   if (permission === undefined) throw new Error(`the contract has no operation ${name}`);
   return permission;
 }
+
+/** The permission of an operation named by a job record (a plain string); undefined when the contract has none of that name. */
+export function knownPermissionOf(name: string): Permission | 'none' | undefined {
+  return PERMISSION_OF.get(name as OperationName);
+}

@@ -45,7 +45,7 @@ export async function readEvents(res: Response, onEvent: (event: string, data: s
 /** Opens `path` as an event stream with the key as a Bearer header; a refusal becomes an Error with the gateway's words. */
 export async function openStream(path: string, signal: AbortSignal): Promise<Response> {
   const res = await fetch(path, { headers: { authorization: `Bearer ${storedKey()}`, accept: 'text/event-stream' }, signal });
-  if (!res.ok) throw Object.assign(new Error(await failureOf(res)), { status: res.status });
+  if (!res.ok) throw await failureOf(res);
   return res;
 }
 

@@ -1,23 +1,20 @@
 import type { Signal } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
-import type { HostResult } from '@fleet/sdk';
-import { callOfJob, mayCall, startNodeCall, type NodeCall } from '../api';
+import type { HostResult, Job } from '@fleet/sdk';
+import { callOfJob } from '../api';
 import { Badge, ErrorLine } from '../components/badge';
 import { Table, type Column } from '../components/table';
-import { useAction } from '../hooks';
 import { CopyAs } from './copy-as';
+import { RerunControls, RerunLinks } from './job-rerun';
+import { RolloutPanel } from './job-rollout';
 import { failedRows, finishedRows, followRows, rowsOf, useJobFeed, type LiveJob } from './live-job';
 
 /** Matrix rows rendered per slice of main-thread time. */
 const ROWS_PER_SLICE = 150;
-/** More failed hosts than this are counted, not named, on the rerun button. */
-const NAMED_HOSTS = 5;
 
 export function JobView({ jobId }: { jobId: string }) {
   const { live, error: feedError } = useJobFeed(jobId);
   const [failedOnly, setFailedOnly] = useState(false);
-  const [reruns, setReruns] = useState<string[]>([]);
-  const action = useAction();
   if (!live) {
     return (
       <section data-view="job">
@@ -26,38 +23,30 @@ export function JobView({ jobId }: { jobId: string }) {
       </section>
     );
   }
-  // Read here so the header and the rerun button follow the status (a handful of changes, not one per row).
+  // Read here so the header and the rerun buttons follow the status (a handful of changes, not one per row).
   const status = live.status.value;
-  const failed = status === 'running' ? [] : failedRows(rowsOf(live));
+  const record = live.record.value;
   const original = callOfJob(jobId);
-  const rerun = (nodeCall: NodeCall) =>
-    action.run('rerun', async () => setReruns(await Promise.all(failed.map((r) => startNodeCall(r.hostname, nodeCall)))));
-  const failedNames = failed.length > NAMED_HOSTS ? `${failed.length} hosts` : failed.map((r) => r.hostname).join(', ');
+  const rowOf = (host: string) => live.rows.get(host)?.peek();
   return (
     <section data-view="job">
       <h2>
         Job <code>{live.job.job_id}</code> <Badge status={status} />
+        {record.rollout && record.rollout.state !== 'running' && record.rollout.state !== 'completed' ? (
+          <Badge status={record.rollout.state}>{`rollout ${record.rollout.state}`}</Badge>
+        ) : null}
       </h2>
       <JobProgress live={live} />
+      <RerunLinks job={record} />
+      <RolloutPanel job={record} rowOf={rowOf} onControlled={(rollout) => (live.record.value = { ...live.record.peek(), rollout })} />
       <div class="toolbar">
         <label>
           <input type="checkbox" name="failed-only" checked={failedOnly} onChange={() => setFailedOnly(!failedOnly)} />
           <FailedCount live={live} />
         </label>
-        {original && failed.length && mayCall(original.operation) ? (
-          <button class="mutate" onClick={() => rerun(original)}>{`Rerun on failed hosts (${failedNames})`}</button>
-        ) : null}
       </div>
-      <ErrorLine error={action.error} />
-      {reruns.length ? (
-        <p class="notice" data-testid="reruns">
-          Rerun jobs:{' '}
-          {reruns.map((id) => (
-            <a href={`#/job/${id}`}>{`${id} `}</a>
-          ))}
-        </p>
-      ) : null}
-      <Matrix live={live} failedOnly={failedOnly} />
+      {status === 'running' ? null : <RerunControls job={record} rows={rowsOf(live)} />}
+      <Matrix live={live} failedOnly={failedOnly} columns={matrixColumns(record)} />
       {original ? <CopyAs target={live.job.target} nodeCall={original} /> : null}
     </section>
   );
@@ -82,6 +71,14 @@ function FailedCount({ live }: { live: LiveJob }) {
   return <span>{` Failed only (${failedRows(followRows(live)).length})`}</span>;
 }
 
+/** A rollout's matrix says each host's wave (from the plan: a row sent in a wave need not name it). */
+function matrixColumns(job: Job): Column<Signal<HostResult>>[] {
+  if (!job.rollout) return MATRIX_COLUMNS;
+  const waveOf = new Map(job.rollout.waves.flatMap((wave) => wave.hosts.map((host) => [host, wave.wave] as const)));
+  const wave: Column<Signal<HostResult>> = { header: 'Wave', cell: (row) => row.value.wave ?? waveOf.get(row.value.hostname) ?? '' };
+  return [MATRIX_COLUMNS[0], wave, ...MATRIX_COLUMNS.slice(1)];
+}
+
 /** Each host's row reads its own signal: a row that lands re-renders that table row only. */
 const MATRIX_COLUMNS: Column<Signal<HostResult>>[] = [
   { header: 'Host', class: 'host', cell: (row) => row.value.hostname },
@@ -98,12 +95,14 @@ function Output({ row }: { row: HostResult }) {
       {row.stdout ? <pre class="stdout">{row.stdout}</pre> : null}
       {row.stderr ? <pre class="stderr">{row.stderr}</pre> : null}
       {row.message && !row.stdout ? <span>{row.message}</span> : null}
+      {row.skipped_reason ? <span class="skipped-reason">{`not sent: ${row.skipped_reason}`}</span> : null}
+      {row.gate && !row.error?.includes(row.gate) ? <span class="gate">{`gate: ${row.gate}`}</span> : null}
     </>
   );
 }
 
 /** The rows shown: all of them (rendered once, each updating itself), or the failed ones (re-listed per batch). */
-function Matrix({ live, failedOnly }: { live: LiveJob; failedOnly: boolean }) {
+function Matrix({ live, failedOnly, columns }: { live: LiveJob; failedOnly: boolean; columns: Column<Signal<HostResult>>[] }) {
   const hosts = failedOnly ? failedRows(followRows(live)).map((r) => r.hostname) : live.job.hosts;
   // A thousand rows are put on the page a slice at a time, so a click is never stuck behind one long render.
   const [shown, setShown] = useState(ROWS_PER_SLICE);
@@ -116,7 +115,7 @@ function Matrix({ live, failedOnly }: { live: LiveJob; failedOnly: boolean }) {
   return (
     <Table
       class="matrix"
-      columns={MATRIX_COLUMNS}
+      columns={columns}
       rows={rows}
       rowKey={(row) => row.peek().hostname}
       rowAttributes={(row) => ({ 'data-host': row.value.hostname, 'data-status': row.value.status })}
