@@ -3585,7 +3585,7 @@ export interface components {
             })[];
         };
         /**
-         * @description `pending` nothing started; `running`; `ok` every host ok or skipped; `failed` every host failed; `partial` some of each.
+         * @description `pending` nothing started; `running`; `ok` every host ok; `failed` no host ok (each failed, or skipped by a rollout that stopped); `partial` some ok, some failed or skipped.
          * @enum {string}
          */
         JobStatus: "pending" | "running" | "ok" | "failed" | "partial";

@@ -294,9 +294,10 @@ export function jobStatus(rows: HostRow[]): JobStatus {
   if (rows.some((row) => !isFinal(row.status))) {
     return rows.every((row) => row.status === 'pending') ? 'pending' : 'running';
   }
-  const failed = rows.filter((row) => row.status === 'failed').length;
-  if (failed === 0) return 'ok';
-  return failed === rows.length ? 'failed' : 'partial';
+  // A skipped host (a rollout that stopped before it) did not get the change: the job is not ok there.
+  const ok = rows.filter((row) => row.status === 'ok').length;
+  if (ok === rows.length) return 'ok';
+  return ok === 0 ? 'failed' : 'partial';
 }
 
 /** What an agent receives on its job subject. */

@@ -39,7 +39,8 @@ describe('jobStatus', () => {
   it('summarises rows', () => {
     expect(jobStatus([row('pending'), row('pending')])).toBe('pending');
     expect(jobStatus([row('ok'), row('pending')])).toBe('running');
-    expect(jobStatus([row('ok'), row('skipped')])).toBe('ok');
+    expect(jobStatus([row('ok'), row('skipped')])).toBe('partial');
+    expect(jobStatus([row('failed'), row('skipped')])).toBe('failed');
     expect(jobStatus([row('failed'), row('failed')])).toBe('failed');
     expect(jobStatus([row('ok'), row('failed')])).toBe('partial');
   });
