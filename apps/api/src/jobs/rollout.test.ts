@@ -33,6 +33,8 @@ function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<v
           changed: !failing.includes(hostname),
         }));
       },
+      collect: async () => [],
+      leaseHeld: () => true,
       saveProgress: async (progress) => void saved.push(structuredClone(progress)),
       skip: async (rows) => void skipped.push(...rows),
       finish: (rows) => void settled.push(rows),
@@ -93,7 +95,8 @@ describe('Rollouts', () => {
 
   it('sends no wave after the key lost its authority: the rest are skipped rows naming why', async () => {
     let checks = 0;
-    const { sent, skipped, progress } = await roll([], '2', undefined, () => (++checks >= 2 ? 'the API key was revoked' : undefined));
+    // Checked before every wave, the first included: the third check is the one before wave 3.
+    const { sent, skipped, progress } = await roll([], '2', undefined, () => (++checks >= 3 ? 'the API key was revoked' : undefined));
     expect(sent).toEqual([
       ['h1', 'h2'],
       ['h3', 'h4'],
