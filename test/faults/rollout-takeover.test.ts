@@ -1,0 +1,137 @@
+/**
+ * A rollout survives its gateway (README "Rollouts"): two gateway replicas, three real engines. A rollout
+ * started through gateway A is SIGKILLed with A in its pause after wave 1; replica B takes its lease over,
+ * answers its pause and resume, and finishes it. Every host created its container exactly once, counted
+ * on the engines. And a rollout call retried with the same Idempotency-Key through the other replica
+ * answers with the same job, made once on each engine.
+ */
+import { readFileSync } from 'node:fs';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { kvStreamName, kvSubject, ROLLOUT_LEASES_BUCKET } from '@fleet/contracts/protocol';
+import { eventually, executionsOf, FaultTally, markedContainer, newMark, SLACK_MS } from '../support/faults';
+import { startTestFleet, type TestFleet } from '../support/fleet';
+import { api, type ApiTarget } from '../support/http';
+import { connectToFleetNats } from '../support/nats';
+
+let fleet: TestFleet;
+let replicaB: ApiTarget & { logFile: string };
+const tally = new FaultTally('faults/rollout-takeover');
+const HOSTS = ['db-01', 'web-01', 'web-02'];
+/** The lease is taken over once unrenewed for 10 s (rollout-lease.ts LEASE_MS), found by a scan every 2.5 s. */
+const TAKEOVER_MS = 10_000 + 2_500 + SLACK_MS;
+
+beforeAll(async () => {
+  fleet = await startTestFleet();
+  const replica = await fleet.startGatewayReplica('b');
+  replicaB = { url: replica.url, adminKey: fleet.adminKey, logFile: replica.logFile };
+}, 180_000);
+
+afterAll(async () => {
+  tally.print();
+  await fleet?.stop();
+});
+
+interface RolloutView {
+  state: string;
+  paused_until?: string;
+  paused_by?: string;
+  waves: Array<{ wave: number; hosts: string[]; state: string; sent_at?: string }>;
+}
+
+async function rolloutOf(target: ApiTarget, jobId: string): Promise<RolloutView> {
+  const res = await api(target, 'GET', `/job/${jobId}`);
+  expect(res.status).toBe(200);
+  return res.body.rollout;
+}
+
+it('answers a rollout retried with the same Idempotency-Key through the other replica with the same job, made once per engine', async () => {
+  const mark = newMark('rollout-key');
+  const key = `retry-${mark}`;
+  const path = '/node/_all/container/docker?batch=1&timeout=60';
+  const first = await api(fleet, 'POST', path, { body: markedContainer(mark), headers: { 'Idempotency-Key': key } });
+  expect(first.status).toBe(202);
+  expect(first.body.rollout.state).toBe('completed');
+  const retried = await api(replicaB, 'POST', path, { body: markedContainer(mark), headers: { 'Idempotency-Key': key } });
+  expect(retried.status).toBe(202);
+  expect(retried.headers['idempotent-replayed']).toBe('true');
+  expect(retried.body.job_id).toBe(first.body.job_id);
+  expect(retried.body.rollout.waves.map((wave: { state: string }) => wave.state)).toEqual(['passed', 'passed', 'passed']);
+  const counts = await executionsOf(fleet, mark);
+  expect(tally.exactlyOnce(HOSTS.map((hostname) => ({ mark, hostname, count: counts[hostname] })))).toEqual([]);
+
+  // The same key for other wave parameters is another request.
+  const other = await api(replicaB, 'POST', '/node/_all/container/docker?batch=2&timeout=60', {
+    body: markedContainer(mark),
+    headers: { 'Idempotency-Key': key },
+  });
+  expect(other.status).toBe(422);
+  expect(other.body.reason).toBe('idempotency_key_reused');
+  expect(await executionsOf(fleet, mark)).toEqual(counts);
+});
+
+it('finishes a rollout through the other replica once the gateway running it is SIGKILLed, each host run exactly once', async () => {
+  const mark = newMark('takeover');
+  const started = await api(fleet, 'POST', '/node/_all/container/docker?batch=1&pause=8&timeout=60&async=true', {
+    body: markedContainer(mark),
+  });
+  expect(started.status).toBe(202);
+  const jobId: string = started.body.job_id;
+
+  // Mid-way: wave 1 passed and A is in the pause before wave 2, which no host has seen yet.
+  await eventually(
+    'wave 1 to pass and the pause to begin',
+    async () => {
+      const rollout = await rolloutOf(replicaB, jobId);
+      return rollout.waves[0].state === 'passed' && rollout.paused_until !== undefined;
+    },
+    60_000,
+  );
+  expect(await executionsOf(fleet, mark)).toEqual({ 'db-01': 1, 'web-01': 0, 'web-02': 0 });
+
+  await fleet.killGateway('SIGKILL');
+  tally.fault(true);
+
+  // B takes the lease over, and answers the rollout's controls from then on: held during wave 2, nothing more goes.
+  await eventually('replica B to take the rollout over', () => tookOver(replicaB.logFile, jobId), TAKEOVER_MS);
+  const paused = await api(replicaB, 'POST', `/job/${jobId}/pause`);
+  expect(paused.status).toBe(200);
+  expect(paused.body.rollout.paused_by).toBeDefined();
+  await eventually('wave 2 to pass', async () => (await rolloutOf(replicaB, jobId)).waves[1].state === 'passed', 60_000);
+  const held = await rolloutOf(replicaB, jobId);
+  expect(held.waves[2].state).toBe('pending');
+  expect((await executionsOf(fleet, mark))['web-02']).toBe(0);
+  const resumed = await api(replicaB, 'POST', `/job/${jobId}/resume`);
+  expect(resumed.status).toBe(200);
+
+  const done = await api(replicaB, 'GET', `/job/${jobId}?wait=60`, { timeoutMs: 90_000 });
+  expect(done.status).toBe(200);
+  await eventually('the rollout to be stored completed', async () => (await rolloutOf(replicaB, jobId)).state === 'completed', 30_000);
+  const final = await api(replicaB, 'GET', `/job/${jobId}`);
+  expect(final.body.status).toBe('ok');
+  expect(final.body.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status])).toEqual(
+    HOSTS.map((hostname) => [hostname, 'ok']),
+  );
+  expect(final.body.rollout.waves.map((wave: { state: string }) => wave.state)).toEqual(['passed', 'passed', 'passed']);
+
+  const counts = await executionsOf(fleet, mark);
+  expect(tally.exactlyOnce(HOSTS.map((hostname) => ({ mark, hostname, count: counts[hostname] })))).toEqual([]);
+
+  // The ended rollout's lease is gone: no replica takes it over again.
+  const nc = await connectToFleetNats(fleet.state);
+  try {
+    const jsm = await jetstreamManager(nc);
+    const lease = await jsm.streams.getMessage(kvStreamName(ROLLOUT_LEASES_BUCKET), {
+      last_by_subj: kvSubject(ROLLOUT_LEASES_BUCKET, jobId),
+    });
+    expect(lease?.header?.get('KV-Operation')).toBe('DEL');
+  } finally {
+    await nc.close();
+  }
+});
+
+/** Whether the replica's log says it took `jobId` over. */
+function tookOver(logFile: string, jobId: string): boolean {
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .some((line) => line.includes('rollout taken over') && line.includes(jobId));
+}
