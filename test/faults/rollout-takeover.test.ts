@@ -2,7 +2,8 @@
  * A rollout survives its gateway (README "Rollouts"): two gateway replicas, three real engines. A rollout
  * started through gateway A is SIGKILLed with A in its pause after wave 1; replica B takes its lease over,
  * answers its pause and resume, and finishes it. Every host created its container exactly once, counted
- * on the engines. And a rollout call retried with the same Idempotency-Key through the other replica
+ * on the engines. One that carried environment values (never stored) is stopped by the taker instead, its
+ * unreached hosts skipped with that reason. And a rollout call retried with the same Idempotency-Key through the other replica
  * answers with the same job, made once on each engine.
  */
 import { readFileSync } from 'node:fs';
@@ -127,6 +128,44 @@ it('finishes a rollout through the other replica once the gateway running it is 
   } finally {
     await nc.close();
   }
+});
+
+it('skips the rest of a rollout that carried what is never stored: the taker cannot send it, and says so on each skipped row', async () => {
+  await fleet.startGateway();
+  const mark = newMark('takeover-env');
+  // Environment values are never stored (README "Rerunning a job"), like a credential: only the first replica could send them.
+  const body = { ...markedContainer(mark), env: { TOKEN: 's3cret-takeover' } };
+  const started = await api(fleet, 'POST', '/node/_all/container/docker?batch=1&pause=12&timeout=60&async=true', { body });
+  expect(started.status).toBe(202);
+  const jobId: string = started.body.job_id;
+  await eventually(
+    'wave 1 to pass and the pause to begin',
+    async () => {
+      const rollout = await rolloutOf(replicaB, jobId);
+      return rollout.waves[0].state === 'passed' && rollout.paused_until !== undefined;
+    },
+    60_000,
+  );
+  await fleet.killGateway('SIGKILL');
+  tally.fault(true);
+
+  await eventually(
+    'replica B to stop the rollout',
+    async () => (await rolloutOf(replicaB, jobId)).state === 'stopped',
+    TAKEOVER_MS + 12_000,
+  );
+  const job = await api(replicaB, 'GET', `/job/${jobId}`);
+  const why = 'the gateway replica running it stopped, and no other may send it: it carried environment values, which are never stored';
+  expect(job.body.rollout.stop_reason).toBe(`rollout stopped before wave 2 of 3: ${why}`);
+  expect(job.body.results.map((row: { hostname: string; status: string; skipped_reason?: string }) => [row.hostname, row.status])).toEqual([
+    ['db-01', 'ok'],
+    ['web-01', 'skipped'],
+    ['web-02', 'skipped'],
+  ]);
+  expect(job.body.results[1].skipped_reason).toBe(`rollout stopped before wave 2 of 3: ${why}`);
+  expect(JSON.stringify(job.body)).not.toContain('s3cret-takeover');
+  // Nothing reached a skipped host: checked on its engine.
+  expect(await executionsOf(fleet, mark)).toEqual({ 'db-01': 1, 'web-01': 0, 'web-02': 0 });
 });
 
 /** Whether the replica's log says it took `jobId` over. */

@@ -66,6 +66,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const resolver = new TargetResolver(roster);
   const hostGrantKey = createPrivateKey(config.hostGrantPrivateKey);
   const longRunningSlots = new KeySlots(config.longRunningPerKey);
+  const leases = new RolloutLeases(topology.rolloutLeases, randomUUID(), { leaseMs: LEASE_MS });
+  const unfollowLeases = await leases.follow(nc);
   const tunnel = new EngineTunnel(nc, log);
   const uploads = new UploadStore(topology.uploads, topology.jsm, log, config.uploadMaxBytes);
   uploads.start(nc);
@@ -81,7 +83,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     longRunningSlots,
     streamBufferBytes: config.streamBufferBytes,
     onSettled: (record, rows) => metrics.jobSettled(record, rows),
-    leases: new RolloutLeases(topology.rolloutLeases, randomUUID(), { leaseMs: LEASE_MS }),
+    leases,
   });
   const identities = new AgentIdentities(topology.joinTokens, topology.identities, enrolment);
   identities.start(nc, log);
@@ -142,6 +144,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     async stop() {
       tunnel.stop();
       stopTakeovers();
+      unfollowLeases();
       listener.stopReloading();
       stopExpiryWatch();
       await new Promise((resolve) => server.close(resolve));

@@ -2,9 +2,12 @@ import { RolloutLeases, type LeaseBucket } from './rollout-lease';
 
 /**
  * The KV calls the leases make, with JetStream's semantics: create fails on a live key, update only
- * over the revision given, delete with previousSeq only over that revision (leaving a tombstone).
+ * over the revision given, delete with previousSeq only over that revision (leaving a tombstone); every
+ * write is heard by the replicas following the bucket.
  */
 class MemoryBucket {
+  /** The replicas following the bucket's writes (the gateway's core subscription on its subjects). */
+  readonly followers: RolloutLeases[] = [];
   readonly entries = new Map<string, { value: string; revision: number; operation: 'PUT' | 'DEL' }>();
   private revision = 0;
 
@@ -21,6 +24,7 @@ class MemoryBucket {
   async delete(key: string, opts: { previousSeq: number }): Promise<void> {
     if (this.entries.get(key)?.revision !== opts.previousSeq) throw new Error('wrong last sequence');
     this.entries.set(key, { value: '', revision: ++this.revision, operation: 'DEL' });
+    for (const follower of this.followers) follower.heard(key, true);
   }
 
   async get(key: string) {
@@ -42,6 +46,7 @@ class MemoryBucket {
 
   private write(key: string, value: string): number {
     this.entries.set(key, { value, revision: ++this.revision, operation: 'PUT' });
+    for (const follower of this.followers) follower.heard(key, false);
     return this.revision;
   }
 }
@@ -51,7 +56,11 @@ const LEASE_MS = 10_000;
 describe('RolloutLeases', () => {
   let bucket: MemoryBucket;
   let clock: number;
-  const replica = (name: string) => new RolloutLeases(bucket as unknown as LeaseBucket, name, { leaseMs: LEASE_MS, now: () => clock });
+  const replica = (name: string) => {
+    const leases = new RolloutLeases(bucket as unknown as LeaseBucket, name, { leaseMs: LEASE_MS, now: () => clock });
+    bucket.followers.push(leases);
+    return leases;
+  };
 
   beforeEach(() => {
     bucket = new MemoryBucket();
@@ -66,32 +75,39 @@ describe('RolloutLeases', () => {
     expect(bucket.holder('job-1')).toBe('a');
   });
 
-  it('keeps a renewed lease: its revision changes, so no observer ever finds it expired', async () => {
-    const lease = await replica('a').claim('job-1');
+  it('keeps a renewed lease: each renewal is heard, so no replica ever finds it expired', async () => {
     const b = replica('b');
+    const lease = await replica('a').claim('job-1');
     for (let i = 0; i < 5; i++) {
+      clock += LEASE_MS / 2;
       expect(await b.expired()).toEqual([]);
       expect(await lease.renew()).toBe(true);
-      clock += LEASE_MS / 2;
     }
     expect(await b.expired()).toEqual([]);
   });
 
-  it('finds a lease expired once its revision stayed the same for the lease time, on the observer own clock', async () => {
-    await replica('a').claim('job-1');
+  it('finds a lease expired once not written for the lease time on its own clock, with the revision to take it at', async () => {
     const b = replica('b');
-    // First sighting: the observer starts counting from now, whatever the lease's age.
-    expect(await b.expired()).toEqual([]);
+    await replica('a').claim('job-1');
     clock += LEASE_MS - 1;
     expect(await b.expired()).toEqual([]);
     clock += 1;
-    expect(await b.expired()).toEqual([{ jobId: 'job-1', revision: expect.any(Number) }]);
+    expect(await b.expired()).toEqual([{ jobId: 'job-1', revision: bucket.entries.get('job-1')?.revision }]);
+  });
+
+  it('counts the leases already in the bucket as heard when it starts: a replica starting late takes none over at once', async () => {
+    await replica('a').claim('job-1');
+    clock += 5 * LEASE_MS;
+    const late = new RolloutLeases(bucket as unknown as LeaseBucket, 'late', { leaseMs: LEASE_MS, now: () => clock });
+    await late.reload();
+    expect(await late.expired()).toEqual([]);
+    clock += LEASE_MS;
+    expect((await late.expired()).map((lease) => lease.jobId)).toEqual(['job-1']);
   });
 
   it('takes an expired lease over; the former holder then fails to renew and holds it no more', async () => {
-    const old = await replica('a').claim('job-1');
     const b = replica('b');
-    await b.expired();
+    const old = await replica('a').claim('job-1');
     clock += LEASE_MS;
     const [expired] = await b.expired();
     const taken = await b.takeOver(expired.jobId, expired.revision);
@@ -103,20 +119,20 @@ describe('RolloutLeases', () => {
   });
 
   it('lets exactly one of replicas racing for the same expired lease win', async () => {
-    await replica('a').claim('job-1');
     const racers = ['b', 'c', 'd'].map(replica);
-    for (const racer of racers) await racer.expired();
+    await replica('a').claim('job-1');
     clock += LEASE_MS;
     const seen = await Promise.all(racers.map((racer) => racer.expired()));
     const won = await Promise.all(racers.map((racer, i) => racer.takeOver('job-1', seen[i][0].revision)));
     expect(won.filter((lease) => lease !== undefined)).toHaveLength(1);
     expect(['b', 'c', 'd']).toContain(bucket.holder('job-1'));
+    // The winner's write is heard by the others: none finds the lease expired any more.
+    for (const racer of racers) expect(await racer.expired()).toEqual([]);
   });
 
   it('refuses a takeover at a revision the holder renewed since: the rollout was alive after all', async () => {
-    const lease = await replica('a').claim('job-1');
     const b = replica('b');
-    await b.expired();
+    const lease = await replica('a').claim('job-1');
     clock += LEASE_MS;
     const [expired] = await b.expired();
     expect(await lease.renew()).toBe(true);
@@ -126,16 +142,14 @@ describe('RolloutLeases', () => {
 
   it('releases the key of an ended rollout, so nobody takes it over; a lost lease releases nothing of its taker', async () => {
     const a = replica('a');
+    const b = replica('b');
     const ended = await a.claim('job-1');
     await ended.release();
     expect(bucket.holder('job-1')).toBeUndefined();
-    const b = replica('b');
-    await b.expired();
     clock += LEASE_MS;
     expect(await b.expired()).toEqual([]);
 
     const old = await a.claim('job-2');
-    await b.expired();
     clock += LEASE_MS;
     const [expired] = await b.expired();
     await b.takeOver('job-2', expired.revision);

@@ -1,4 +1,7 @@
 import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ROLLOUT_LEASES_BUCKET } from '@fleet/contracts/protocol';
+import { followBucket } from '@fleet/runtime/nats';
 
 /** A rollout's lease not renewed for this long is taken over by another replica. */
 export const LEASE_MS = 10_000;
@@ -7,12 +10,12 @@ export const LEASE_RENEW_MS = 2_000;
 /** How often every replica looks for leases left unrenewed. */
 export const LEASE_SCAN_MS = 2_500;
 
-/** What a lease stores: which replica runs the rollout. Its liveness is the key's revision changing, not a clock. */
+/** What a lease stores: which replica runs the rollout. Its liveness is the key being written again, not a clock in it. */
 interface LeaseValue {
   holder: string;
 }
 
-/** The part of a KV bucket the leases use: atomic create, revision-checked update and delete. */
+/** The part of a KV bucket the leases use: atomic create, revision-checked update and delete, a read, the keys. */
 export type LeaseBucket = Pick<KV, 'create' | 'update' | 'get' | 'delete' | 'keys'>;
 
 export interface LeaseOptions {
@@ -34,15 +37,15 @@ export interface RolloutLease {
 
 /**
  * Rollout leases (README "Rollouts") in a KV bucket of the broker: the replica running a rollout holds
- * the key of its job id and renews it, each renewal a compare-and-set on the revision it holds. A
- * replica that sees a key's revision unchanged for `leaseMs` of its own clock takes it over by the
- * same compare-and-set on that revision: of replicas racing for one rollout, exactly one wins, and the
- * former holder's next renewal fails, so two replicas never send its waves. Expiry is judged on the
- * observer's clock from the revision it saw, so no two replicas' clocks are compared.
+ * the key of its job id and renews it, each renewal a compare-and-set on the revision it holds. Every
+ * replica follows the bucket's writes (a core subscription: no consumer to keep); a key not written
+ * for `leaseMs` of this replica's own clock is read, and taken over by the same compare-and-set on the
+ * revision read: of replicas racing for one rollout, exactly one wins, and the former holder's next
+ * renewal fails, so it sends no further wave. No two replicas' clocks are ever compared.
  */
 export class RolloutLeases {
-  /** When this replica first saw each key at its current revision. */
-  private readonly seen = new Map<string, { revision: number; since: number }>();
+  /** When this replica last heard each key written (its own clock). */
+  private readonly lastHeard = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(
@@ -53,27 +56,50 @@ export class RolloutLeases {
     this.now = options.now ?? Date.now;
   }
 
+  /** A write to the bucket was heard: a renewal, a claim, a takeover, or a release (`deleted`). */
+  heard(jobId: string, deleted: boolean): void {
+    if (deleted) this.lastHeard.delete(jobId);
+    else this.lastHeard.set(jobId, this.now());
+  }
+
+  /**
+   * Counts every lease in the bucket as heard now: at start, and after a reconnect (writes made while this
+   * replica was cut off were not heard, and a live lease must not look abandoned).
+   */
+  async reload(): Promise<void> {
+    for await (const jobId of await this.bucket.keys()) this.heard(jobId, false);
+  }
+
+  /** Follows the bucket's writes until the returned function is called. */
+  async follow(nc: NatsConnection): Promise<() => void> {
+    const unfollow = followBucket(nc, ROLLOUT_LEASES_BUCKET, ({ key, deleted }) => this.heard(key, deleted));
+    await this.reload();
+    void this.reloadOnReconnect(nc);
+    return unfollow;
+  }
+
+  private async reloadOnReconnect(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'reconnect') await this.reload().catch(() => undefined);
+    }
+  }
+
   /** Claims the lease of a new rollout; throws when the key exists (a job id is claimed once). */
   async claim(jobId: string): Promise<RolloutLease> {
     const revision = await this.bucket.create(jobId, this.value());
     return this.lease(jobId, revision);
   }
 
-  /** Job ids whose lease has not been renewed for `leaseMs` since this replica first saw its revision. */
+  /** Leases not written for `leaseMs`, with the revision to take each over at; a key found released is forgotten. */
   async expired(): Promise<Array<{ jobId: string; revision: number }>> {
     const now = this.now();
-    const present = new Set<string>();
+    const stale = [...this.lastHeard].filter(([, at]) => now - at >= this.options.leaseMs).map(([jobId]) => jobId);
     const expired: Array<{ jobId: string; revision: number }> = [];
-    for await (const jobId of await this.bucket.keys()) {
+    for (const jobId of stale) {
       const entry = await this.bucket.get(jobId).catch(() => null);
-      if (!entry || entry.operation !== 'PUT') continue;
-      present.add(jobId);
-      const seen = this.seen.get(jobId);
-      if (!seen || seen.revision !== entry.revision) this.seen.set(jobId, { revision: entry.revision, since: now });
-      // Its own lease too: a holder renews far more often than this, so one of its own unrenewed is one it lost.
-      else if (now - seen.since >= this.options.leaseMs) expired.push({ jobId, revision: entry.revision });
+      if (!entry || entry.operation !== 'PUT') this.lastHeard.delete(jobId);
+      else expired.push({ jobId, revision: entry.revision });
     }
-    for (const jobId of this.seen.keys()) if (!present.has(jobId)) this.seen.delete(jobId);
     return expired;
   }
 
