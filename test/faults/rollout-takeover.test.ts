@@ -2,14 +2,15 @@
  * A rollout survives its gateway (README "Rollouts"): two gateway replicas, three real engines. A rollout
  * started through gateway A is SIGKILLed with A in its pause after wave 1; replica B takes its lease over,
  * answers its pause and resume, and finishes it. Every host created its container exactly once, counted
- * on the engines. One that carried environment values (never stored) is stopped by the taker instead, its
+ * on the engines. Killed with a wave running, the taker collects that wave's rows and sends it nowhere again
+ * (one SIGTERM per engine). One that carried environment values (never stored) is stopped by the taker instead, its
  * unreached hosts skipped with that reason. And a rollout call retried with the same Idempotency-Key through the other replica
  * answers with the same job, made once on each engine.
  */
 import { readFileSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { kvStreamName, kvSubject, ROLLOUT_LEASES_BUCKET } from '@fleet/contracts/protocol';
-import { eventually, executionsOf, FaultTally, markedContainer, newMark, SLACK_MS } from '../support/faults';
+import { eventually, executionsOf, FaultTally, killSignalsSeen, markedContainer, newMark, SLACK_MS } from '../support/faults';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api, type ApiTarget } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
@@ -128,6 +129,42 @@ it('finishes a rollout through the other replica once the gateway running it is 
   } finally {
     await nc.close();
   }
+});
+
+it('collects the wave that was running when its gateway died, without sending it again: one stop per engine', async () => {
+  await fleet.startGateway();
+  // PID 1 of these containers ignores SIGTERM: each host's `stop?t=4` takes 4 s, so a wave is caught running.
+  const name = `stubborn-${newMark('wave')}`;
+  const created = await api(fleet, 'POST', '/node/_all/container/docker', { body: markedContainer(name, { name, start: true }) });
+  expect(created.status).toBe(202);
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const started = await api(fleet, 'POST', `/node/_all/container/docker/${name}/stop?t=4&batch=1&timeout=60&async=true`);
+  expect(started.status).toBe(202);
+  const jobId: string = started.body.job_id;
+
+  await eventually(
+    'wave 2 to be sent and running',
+    async () => {
+      const rollout = await rolloutOf(replicaB, jobId);
+      return rollout.waves[1].state === 'running' && rollout.waves[1].sent_at !== undefined;
+    },
+    60_000,
+    100,
+  );
+  await fleet.killGateway('SIGKILL');
+  tally.fault(true);
+
+  await eventually(
+    'the rollout to be stored completed',
+    async () => (await rolloutOf(replicaB, jobId)).state === 'completed',
+    TAKEOVER_MS + 60_000,
+  );
+  expect(tookOver(replicaB.logFile, jobId)).toBe(true);
+  const job = await api(replicaB, 'GET', `/job/${jobId}`);
+  expect(job.body.status).toBe('ok');
+  expect(job.body.rollout.waves.map((wave: { state: string }) => wave.state)).toEqual(['passed', 'passed', 'passed']);
+  const stops = await Promise.all(HOSTS.map((hostname) => killSignalsSeen(fleet, hostname, name, since)));
+  expect(tally.exactlyOnce(HOSTS.map((hostname, i) => ({ mark: name, hostname, count: stops[i] })))).toEqual([]);
 });
 
 it('skips the rest of a rollout that carried what is never stored: the taker cannot send it, and says so on each skipped row', async () => {

@@ -128,7 +128,10 @@ export class JobClient {
   async takeOverRollout(jobId: string, revision: number): Promise<StagedJob | undefined> {
     const lease = await this.deps.leases?.takeOver(jobId, revision);
     if (!lease) return undefined;
-    const record = await this.deps.store.getRecord(jobId).catch(() => undefined);
+    const record = await this.deps.store.getRecord(jobId).catch(() => null);
+    // Unreadable now: left unrenewed, the lease is found expired again and the takeover tried again.
+    if (record === null) return undefined;
+    // A record never stored (its replica died between lease and record) or stored before rollouts kept their authority.
     if (!record?.rollout || !record.authority) {
       await lease.release();
       return undefined;
@@ -255,6 +258,7 @@ export class JobClient {
     // Listen first, so a row stored between the read and the watch is heard.
     const collection = this.collector.collectRows(wave, hosts);
     const stored = await Promise.all(hosts.map((host) => this.deps.store.storedRow(record.job_id, host).catch(() => undefined)));
+    for (const [i, row] of stored.entries()) if (row) collection.accept(hosts[i], { ...row, hostname: hosts[i] });
     const unanswered = hosts.filter((_host, i) => stored[i] === undefined);
     if (resend && unanswered.length > 0) {
       await publishToHosts(this.deps, wave, unsealedPayload(wave, request, this.deps.hostGrantKey), unanswered);
