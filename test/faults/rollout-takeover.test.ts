@@ -131,7 +131,7 @@ it('finishes a rollout through the other replica once the gateway running it is 
   }
 });
 
-it('collects the wave that was running when its gateway died, without sending it again: one stop per engine', async () => {
+it('finishes a rollout whose gateway died with a wave running: that wave is collected, one stop per engine', async () => {
   await fleet.startGateway();
   // PID 1 of these containers ignores SIGTERM: each host's `stop?t=4` takes 4 s, so a wave is caught running.
   const name = `stubborn-${newMark('wave')}`;
