@@ -71,6 +71,24 @@ it('answers a rollout retried with the same Idempotency-Key through the other re
   expect(await executionsOf(fleet, mark)).toEqual(counts);
 });
 
+it('answers the retry of a stopped rollout like the first call: 409 rollout_stopped with the same job and rows', async () => {
+  const key = `retry-${newMark('stopped')}`;
+  // The first host in order has no such container: the rollout stops there, the others are skipped.
+  const path = `/node/_all/container/docker/${newMark('missing')}/restart?batch=1&timeout=30`;
+  const first = await api(fleet, 'POST', path, { headers: { 'Idempotency-Key': key } });
+  expect(first.status).toBe(409);
+  expect(first.body.reason).toBe('rollout_stopped');
+  const retried = await api(replicaB, 'POST', path, { headers: { 'Idempotency-Key': key } });
+  expect(retried.status).toBe(409);
+  expect(retried.headers['idempotent-replayed']).toBe('true');
+  expect({ reason: retried.body.reason, job_id: retried.body.job_id, details: retried.body.details }).toEqual({
+    reason: 'rollout_stopped',
+    job_id: first.body.job_id,
+    details: first.body.details,
+  });
+  expect(retried.body.results.map((row: { status: string }) => row.status)).toEqual(['failed', 'skipped', 'skipped']);
+});
+
 it('finishes a rollout through the other replica once the gateway running it is SIGKILLed, each host run exactly once', async () => {
   const mark = newMark('takeover');
   const started = await api(fleet, 'POST', '/node/_all/container/docker?batch=1&pause=8&timeout=60&async=true', {
