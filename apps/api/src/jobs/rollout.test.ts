@@ -18,6 +18,7 @@ function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<v
   const saved: Rollout[] = [];
   const skipped: HostRow[] = [];
   const settled: HostRow[][] = [];
+  const lease = { held: true };
   const silent = { warn: () => undefined, error: () => undefined };
   const jobs = {
     resolveHosts: () => [...HOSTS],
@@ -34,7 +35,7 @@ function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<v
         }));
       },
       collect: async () => [],
-      leaseHeld: () => true,
+      leaseHeld: () => lease.held,
       saveProgress: async (progress) => void saved.push(structuredClone(progress)),
       skip: async (rows) => void skipped.push(...rows),
       finish: (rows) => void settled.push(rows),
@@ -44,7 +45,7 @@ function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<v
       },
     }),
   };
-  return { jobs: jobs as unknown as JobClient, sent, saved, skipped, settled, control };
+  return { jobs: jobs as unknown as JobClient, sent, saved, skipped, settled, control, lease };
 }
 
 async function roll(failing: string[], batch: string, maxFailures?: string, lostAuthority: () => string | undefined = () => undefined) {
@@ -104,6 +105,24 @@ describe('Rollouts', () => {
     expect(skipped.map((row) => row.hostname)).toEqual(['h5']);
     expect(progress).toMatchObject({ state: 'stopped', stop_reason: 'rollout stopped before wave 3 of 3: the API key was revoked' });
     expect(progress.waves.map((wave) => wave.state)).toEqual(['passed', 'passed', 'skipped']);
+  });
+
+  it('sends nothing more and stores no progress once its lease is lost: the replica that took it over goes on', async () => {
+    const fake = fakeJobs([], async (wave) => {
+      if (wave[0] === 'h1') fake.lease.held = false;
+    });
+    const rollouts = new Rollouts(fake.jobs);
+    const started = await rollouts.start(
+      request,
+      rollouts.plan(request, { batch: '2', pauseSeconds: 0, order: 'hostname' }),
+      () => undefined,
+    );
+    const rows = await started.rows;
+    expect(fake.sent).toEqual([['h1', 'h2']]);
+    expect(rows.map((row) => row.hostname)).toEqual(['h1', 'h2']);
+    expect(fake.skipped).toEqual([]);
+    expect(fake.saved.every((progress) => progress.state === 'running')).toBe(true);
+    expect(fake.saved.some((progress) => progress.waves[0].state === 'passed')).toBe(false);
   });
 
   it('stores the progress at each change, the stop before the skipped rows, and counts the rollout once with every row', async () => {

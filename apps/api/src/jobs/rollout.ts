@@ -154,6 +154,8 @@ class WaveRun {
         return this.rows.sort(byHostname);
       }
       await (wave.state === 'running' ? this.collectWave(wave) : this.runWave(wave));
+      // Lost during the wave: the replica that took it over collects this wave too, and decides what follows.
+      if (!this.staged.leaseHeld()) return this.rows.sort(byHostname);
       if (this.rollout.failures > this.rollout.max_failures) {
         await this.stop('stopped', stopReason(wave, this.rollout), waves.slice(index + 1));
         return this.rows.sort(byHostname);
@@ -285,6 +287,8 @@ class WaveRun {
 
   /** Progress that cannot be stored leaves GET /job behind, never the rollout: the rows are the record of what ran. */
   private async save(): Promise<void> {
+    // Once another replica holds the rollout, its progress is that replica's to store.
+    if (!this.staged.leaseHeld()) return;
     await this.staged.saveProgress(this.rollout, ++this.step).catch((err: Error) => {
       this.staged.log.error({ err: err.message }, 'rollout progress not stored');
     });
