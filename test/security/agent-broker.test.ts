@@ -38,6 +38,7 @@ import {
   proxyRequestSubject,
   proxyResponseSubject,
   RESULTS_BUCKET,
+  ROLLOUT_LEASES_BUCKET,
   resultKey,
   REVOKED_BUCKET,
   secretSubject,
@@ -143,6 +144,7 @@ const KV_BUCKETS = [
   REVOKED_BUCKET,
   MINTED_KEYS_BUCKET,
   IDEMPOTENCY_BUCKET,
+  ROLLOUT_LEASES_BUCKET,
 ];
 const STREAMS = [
   ...Array.from({ length: 16 }, (_, shard) => `FLEET_JOBS_${String(shard).padStart(2, '0')}`),
@@ -207,6 +209,8 @@ const PROTECTED_SUBJECTS = [
   kvSubject(DRAINS_BUCKET, 'web-02'),
   kvSubject(REVOKED_BUCKET, 'forged-key'),
   kvSubject(MINTED_KEYS_BUCKET, 'forged-key'),
+  // A forged lease would let a host stop a rollout (its runner loses the lease) or hand it to a replica of its choice.
+  kvSubject(ROLLOUT_LEASES_BUCKET, JOB),
   `$O.${UPLOADS_BUCKET}.C.forged`,
   AUDIT_SUBJECT,
   jobRecordSubject(JOB),

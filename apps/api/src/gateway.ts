@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -20,6 +20,8 @@ import { createApp, upgradeHandler } from './app';
 import type { EnrolmentSecrets, GatewayConfig } from './config';
 import { JobClient } from './jobs/client';
 import { KeySlots } from './jobs/key-slots';
+import { Rollouts } from './jobs/rollout';
+import { LEASE_MS, RolloutLeases } from './jobs/rollout-lease';
 import { EngineTunnel } from './proxy/tunnel';
 import { ResultFeed } from './jobs/feed';
 import { IdempotencyKeys } from './jobs/idempotency';
@@ -64,6 +66,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const resolver = new TargetResolver(roster);
   const hostGrantKey = createPrivateKey(config.hostGrantPrivateKey);
   const longRunningSlots = new KeySlots(config.longRunningPerKey);
+  const leases = new RolloutLeases(topology.rolloutLeases, randomUUID(), { leaseMs: LEASE_MS });
+  const unfollowLeases = await leases.follow(nc);
   const tunnel = new EngineTunnel(nc, log);
   const uploads = new UploadStore(topology.uploads, topology.jsm, log, config.uploadMaxBytes);
   uploads.start(nc);
@@ -79,11 +83,14 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     longRunningSlots,
     streamBufferBytes: config.streamBufferBytes,
     onSettled: (record, rows) => metrics.jobSettled(record, rows),
+    leases,
   });
   const identities = new AgentIdentities(topology.joinTokens, topology.identities, enrolment);
   identities.start(nc, log);
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
+  // README "Rollouts": a rollout whose replica died is carried on by another.
+  const stopTakeovers = new Rollouts(jobs).takeOverAbandoned((keyId) => revocations.isRevoked(keyId));
   const audit = new AuditLog(jetstream(nc), topology.jsm, log, {
     budget: new AuditBudget(config.auditFullReadsPerKey),
     windowMs: config.auditWindowSeconds * 1000,
@@ -136,6 +143,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     server,
     async stop() {
       tunnel.stop();
+      stopTakeovers();
+      unfollowLeases();
       listener.stopReloading();
       stopExpiryWatch();
       await new Promise((resolve) => server.close(resolve));

@@ -3664,6 +3664,16 @@ export interface components {
             failed?: components["schemas"]["Hostname"][];
             /** Format: date-time */
             started_at?: string;
+            /**
+             * Format: date-time
+             * @description When its hosts that have not answered time out.
+             */
+            deadline?: string;
+            /**
+             * Format: date-time
+             * @description Set once the wave was published to every one of its hosts: a replica taking the rollout over then only collects its rows.
+             */
+            sent_at?: string;
             /** Format: date-time */
             ended_at?: string;
         };

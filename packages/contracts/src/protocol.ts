@@ -47,6 +47,12 @@ export const IDENTITIES_BUCKET = 'fleet_identities';
  * only: no agent has a subject of it.
  */
 export const IDEMPOTENCY_BUCKET = 'fleet_idempotency';
+/**
+ * Which gateway replica runs each rollout (README "Rollouts"), keyed by job id and renewed while it
+ * runs; a key left unrenewed is taken over by another replica. The gateway's login only: no agent
+ * has a subject of it.
+ */
+export const ROLLOUT_LEASES_BUCKET = 'fleet_rollout_leases';
 export const AUDIT_STREAM = 'FLEET_AUDIT';
 export const AUDIT_SUBJECT = 'fleet.audit';
 
@@ -381,6 +387,24 @@ export interface JobRecord {
   /** What a rerun needs to run the job again; never shown to a reader (JobReadAccess). */
   replay?: JobReplay;
   rollout?: Rollout;
+  /** Who started a rollout, so a replica taking it over checks that key again before each wave; never shown to a reader. */
+  authority?: RolloutAuthority;
+}
+
+/** What a rollout runs on besides its parameters (`replay`): the starting key as it was judged, and the gate. */
+export interface RolloutAuthority {
+  /** The API key's id (`jti`): a revoked key sends no further wave. */
+  key_id?: string;
+  /** When the key expires (epoch seconds): an expired key sends no further wave. */
+  expires_at: number;
+  scope?: string;
+  permissions: string[];
+  host_access: boolean;
+  caller_host: boolean;
+  long_running: boolean;
+  /** Each wave's timeout. */
+  timeout_seconds: number;
+  health?: HealthGate;
 }
 
 /**

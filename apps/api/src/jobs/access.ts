@@ -30,7 +30,8 @@ export class JobReadAccess {
       );
     }
     // The replay holds the job's parameters: a rerun reads them from the store, no reader ever does.
-    const { replay: _replay, ...shown } = record;
+    // The authority is the starting key's permissions and id: a replica taking the rollout over reads it, no reader does.
+    const { replay: _replay, authority: _authority, ...shown } = record;
     if (visible.length === record.hosts.length) return shown;
     return { ...shown, hosts: visible, ...(record.rollout ? { rollout: rolloutWithin(record.rollout, new Set(visible)) } : {}) };
   }

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { jobTraits } from '@fleet/contracts/operations';
@@ -7,6 +7,7 @@ import {
   type HostRow,
   type JobRecord,
   type Rollout,
+  type RolloutAuthority,
   type RolloutControl,
   type RolloutControlReply,
 } from '@fleet/contracts/protocol';
@@ -21,12 +22,13 @@ import {
   unsealedPayload,
   type UnsealedPayload,
 } from './dispatch';
-import { JobStoreUnavailableError, UnsendableParamsError } from './job-errors';
+import { JobStoreUnavailableError } from './job-errors';
 import type { ResultFeed } from './feed';
 import type { JobRequest, StagedJob, StartedJob } from './job-request';
 import type { KeySlots } from './key-slots';
 import type { JetStreamPublisher } from './publish';
 import { answerRolloutControls, sendRolloutControl } from './rollout-control';
+import { LEASE_RENEW_MS, type RolloutLease, type RolloutLeases } from './rollout-lease';
 import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
 
@@ -50,6 +52,8 @@ export interface JobClientDeps {
   streamBufferBytes?: number;
   /** Called once per job with its final rows (metrics). */
   onSettled?: (record: JobRecord, rows: HostRow[]) => void;
+  /** Which replica runs each rollout (README "Rollouts"); without it, rollouts are neither leased nor taken over. */
+  leases?: RolloutLeases;
 }
 
 /**
@@ -76,36 +80,86 @@ export class JobClient {
   }
 
   /**
-   * Seam for rollouts (rollout.ts): the job on `hosts` is stored with its plan until `deadline` and sent nowhere yet.
-   * A long-running one holds its key's slot until finish(), as start() does.
+   * Seam for rollouts (rollout.ts): the job on `hosts` is stored with its plan until `deadline` and sent nowhere yet,
+   * its lease claimed first (so no replica can take over a stored rollout no one holds). A long-running one holds its
+   * key's slot until finish(), as start() does.
    */
   async stage(request: JobRequest, hosts: string[], rollout: Rollout, deadline: number): Promise<StagedJob> {
-    const { store, vault, log } = this.deps;
+    const { store, vault, log, leases } = this.deps;
     const slots = request.longRunning && request.keyId ? this.deps.longRunningSlots : undefined;
+    const jobId = request.jobId ?? randomUUID();
+    const record: JobRecord = {
+      ...newJobRecord({ ...request, jobId }, hosts, Date.now()),
+      deadline: new Date(deadline).toISOString(),
+      rollout,
+      authority: authorityOf(request),
+    };
+    unsealedPayload(record, request, this.deps.hostGrantKey);
+    const lease = await leases?.claim(jobId).catch((err: unknown) => {
+      log.error({ job_id: jobId, target: record.target, err }, 'rollout lease not claimed');
+      throw new JobStoreUnavailableError(`the rollout's lease could not be claimed, so it was not sent to any host: ${describeError(err)}`);
+    });
     const release = slots?.take(request.keyId as string);
-    const record: JobRecord = { ...newJobRecord(request, hosts, Date.now()), deadline: new Date(deadline).toISOString(), rollout };
     try {
-      unsealedPayload(record, request, this.deps.hostGrantKey);
       await store.save(record);
     } catch (err) {
       release?.();
-      if (err instanceof UnsendableParamsError) throw err;
+      await lease?.release();
       log.error({ job_id: record.job_id, target: record.target, err }, 'job could not be stored');
       throw new JobStoreUnavailableError(`the job could not be stored, so it was not sent to any host: ${describeError(err)}`);
     }
     if (request.secret) vault.hold(record.job_id, hosts, request.secret, deadline);
+    return this.staged(record, request, lease, () => {
+      release?.();
+      vault.release(record.job_id);
+    });
+  }
+
+  /** Rollouts whose replica stopped renewing their lease (README "Rollouts"). */
+  async abandonedRollouts(): Promise<Array<{ jobId: string; revision: number }>> {
+    return (await this.deps.leases?.expired()) ?? [];
+  }
+
+  /**
+   * Takes over a rollout whose lease expired at `revision`: its record as stored and the job to go on with, or
+   * undefined when another replica took it first or it is no longer stored. The request is rebuilt from the record:
+   * `params` is empty when its replay was refused (a credential is never stored), and then nothing may be sent again.
+   */
+  async takeOverRollout(jobId: string, revision: number): Promise<StagedJob | undefined> {
+    const lease = await this.deps.leases?.takeOver(jobId, revision);
+    if (!lease) return undefined;
+    const record = await this.deps.store.getRecord(jobId).catch(() => null);
+    // Unreadable now: left unrenewed, the lease is found expired again and the takeover tried again.
+    if (record === null) return undefined;
+    // A record never stored (its replica died between lease and record) or stored before rollouts kept their authority.
+    if (!record?.rollout || !record.authority) {
+      await lease.release();
+      return undefined;
+    }
+    return this.staged(record, resumedRequest(record, record.authority), lease, () => undefined);
+  }
+
+  private staged(record: JobRecord, request: JobRequest, lease: RolloutLease | undefined, letGo: () => void): StagedJob {
+    const { store, log } = this.deps;
+    // Each replica's saves of one rollout are distinct messages (store.saveProgress).
+    const run = randomUUID().slice(0, 8);
+    const renewal = lease ? setInterval(() => void lease.renew(), LEASE_RENEW_MS) : undefined;
     return {
       record,
       log: log.child({ job_id: record.job_id, target: record.target }),
-      runOn: (subset, waveDeadline) => this.runWave(record, request, subset, waveDeadline),
-      saveProgress: (progress, step) => store.saveProgress({ ...record, rollout: progress }, step),
+      runOn: (subset, waveDeadline, sent) => this.runWave(record, request, subset, waveDeadline, sent),
+      collect: (subset, waveDeadline, resend) => this.collectWave(record, request, subset, waveDeadline, resend),
+      leaseHeld: () => lease?.held() ?? true,
+      saveProgress: (progress, step) => store.saveProgress({ ...record, rollout: progress }, `${run}.${step}`),
       skip: async (rows) => {
         await settleInWindow(rows, DISPATCH_WINDOW, (row) => store.recordSkipped(record.job_id, row));
       },
       onControl: (take) => answerRolloutControls(this.deps.nc, record.job_id, take),
       finish: (rows) => {
-        release?.();
-        vault.release(record.job_id);
+        clearInterval(renewal);
+        // A lease lost to another replica is that replica's to release.
+        if (lease?.held()) void lease.release();
+        letGo();
         this.deps.onSettled?.(record, rows);
       },
     };
@@ -177,15 +231,82 @@ export class JobClient {
   }
 
   /** One wave: its own record view (its hosts, its start and deadline) is sealed, sent and collected like a job, but not counted as one. */
-  private async runWave(record: JobRecord, request: JobRequest, hosts: string[], deadline: number): Promise<HostRow[]> {
-    const wave: JobRecord = { ...record, hosts, created_at: new Date().toISOString(), deadline: new Date(deadline).toISOString() };
+  private async runWave(
+    record: JobRecord,
+    request: JobRequest,
+    hosts: string[],
+    deadline: number,
+    sent?: () => Promise<void>,
+  ): Promise<HostRow[]> {
+    const wave = waveRecord(record, hosts, deadline);
     const payload = unsealedPayload(wave, request, this.deps.hostGrantKey);
     const collection = this.collector.collectRows(wave, hosts);
     await publishToHosts(this.deps, wave, payload, hosts);
+    await sent?.();
+    return collection.rows;
+  }
+
+  /** A wave another replica started: the rows already stored are read, the rest collected (see StagedJob.collect). */
+  private async collectWave(
+    record: JobRecord,
+    request: JobRequest,
+    hosts: string[],
+    deadline: number,
+    resend: boolean,
+  ): Promise<HostRow[]> {
+    const wave = waveRecord(record, hosts, deadline);
+    // Listen first, so a row stored between the read and the watch is heard.
+    const collection = this.collector.collectRows(wave, hosts);
+    const stored = await Promise.all(hosts.map((host) => this.deps.store.storedRow(record.job_id, host).catch(() => undefined)));
+    for (const [i, row] of stored.entries()) if (row) collection.accept(hosts[i], { ...row, hostname: hosts[i] });
+    const unanswered = hosts.filter((_host, i) => stored[i] === undefined);
+    if (resend && unanswered.length > 0) {
+      await publishToHosts(this.deps, wave, unsealedPayload(wave, request, this.deps.hostGrantKey), unanswered);
+    }
     return collection.rows;
   }
 
   private publish(record: JobRecord, payload: UnsealedPayload): Promise<void> {
     return publishToHosts(this.deps, record, payload, record.hosts);
   }
+}
+
+/** A wave's own view of the record: its hosts, started now, with its own deadline. */
+function waveRecord(record: JobRecord, hosts: string[], deadline: number): JobRecord {
+  return { ...record, hosts, created_at: new Date().toISOString(), deadline: new Date(deadline).toISOString() };
+}
+
+/** What a replica taking the rollout over needs to check and send its waves; the credential is never part of it. */
+function authorityOf(request: JobRequest): RolloutAuthority {
+  return {
+    ...(request.keyId ? { key_id: request.keyId } : {}),
+    ...(request.scope ? { scope: request.scope } : {}),
+    expires_at: request.authority?.expiresAt ?? 0,
+    permissions: request.authority?.permissions ?? [],
+    host_access: request.hostAccess ?? false,
+    caller_host: request.callerHost ?? false,
+    long_running: request.longRunning ?? false,
+    timeout_seconds: request.timeoutSeconds,
+    ...(request.health ? { health: request.health } : {}),
+  };
+}
+
+/** The rollout's request as its record keeps it: what the replica that started it would send. */
+function resumedRequest(record: JobRecord, authority: RolloutAuthority): JobRequest {
+  const { replay } = record;
+  return {
+    jobId: record.job_id,
+    operation: record.operation,
+    target: record.target,
+    params: replay && 'params' in replay ? replay.params : {},
+    hostAccess: authority.host_access,
+    callerHost: authority.caller_host,
+    longRunning: authority.long_running,
+    timeoutSeconds: authority.timeout_seconds,
+    caller: record.caller,
+    keyId: authority.key_id,
+    scope: authority.scope,
+    health: authority.health,
+    authority: { permissions: authority.permissions, expiresAt: authority.expires_at },
+  };
 }

@@ -56,10 +56,14 @@ export class JobCollector {
    * One row for each of `hosts` (all of a job's, or some), sorted by hostname, by the job's deadline:
    * a host still missing then gets its stored final row, or else the timeout.
    */
-  collectRows(record: JobRecord, hosts: readonly string[]): { rows: Promise<HostRow[]>; abandon: () => void } {
+  collectRows(
+    record: JobRecord,
+    hosts: readonly string[],
+  ): { rows: Promise<HostRow[]>; abandon: () => void; accept: (hostname: string, row: HostRow) => void } {
     const watch = watchRows(this.deps, record.job_id, hosts, Date.parse(record.deadline));
     const rows = watch.done.then(() => this.withDeadlineRows(record, hosts, watch.rows));
-    return { rows, abandon: () => watch.stop() };
+    // `accept` takes a final row read elsewhere (a rollout taken over reads back its running wave's stored rows).
+    return { rows, abandon: () => watch.stop(), accept: (hostname, row) => watch.accept(hostname, row) };
   }
 
   /**

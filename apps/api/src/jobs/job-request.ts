@@ -36,6 +36,8 @@ export interface JobRequest {
   download?: boolean;
   /** A rollout's health gate, checked by each host's agent after its step (README "Rollouts"). */
   health?: HealthGate;
+  /** A rollout's key as judged at its start: stored, so a replica taking it over checks it again (README "Rollouts"). */
+  authority?: { permissions: string[]; expiresAt: number };
 }
 
 export interface StartedJob {
@@ -49,8 +51,19 @@ export interface StartedJob {
 /** A rollout's job (rollout.ts): stored with its plan, then sent to one subset of its hosts at a time. */
 export interface StagedJob {
   record: JobRecord;
-  /** Sends the job to `hosts` (some of the record's) with a deadline of their own, and settles with their rows by then. */
-  runOn(hosts: string[], deadline: number): Promise<HostRow[]>;
+  /**
+   * Sends the job to `hosts` (some of the record's) with a deadline of their own, and settles with their rows by then;
+   * `sent` is awaited once the broker has taken the job for every one of them.
+   */
+  runOn(hosts: string[], deadline: number, sent?: () => Promise<void>): Promise<HostRow[]>;
+  /**
+   * A wave taken over from another replica: the rows of `hosts` already stored, and the others' by `deadline`. With
+   * `resend`, the job goes again to the hosts without a row: one that did get it runs it once all the same (the stream
+   * drops a copy of the same job and host within its duplicate window, and the agent's claim of its row stops a second run).
+   */
+  collect(hosts: string[], deadline: number, resend: boolean): Promise<HostRow[]>;
+  /** False once this replica lost the rollout's lease: another may run it now, so this one sends nothing more. */
+  leaseHeld(): boolean;
   /** Stores the record again with the rollout's progress; `step` tells one save from the next. */
   saveProgress(rollout: Rollout, step: number): Promise<void>;
   /** Writes the rows of hosts never sent the job; a row already there stands. */

@@ -18,6 +18,7 @@ function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<v
   const saved: Rollout[] = [];
   const skipped: HostRow[] = [];
   const settled: HostRow[][] = [];
+  const lease = { held: true };
   const silent = { warn: () => undefined, error: () => undefined };
   const jobs = {
     resolveHosts: () => [...HOSTS],
@@ -33,6 +34,8 @@ function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<v
           changed: !failing.includes(hostname),
         }));
       },
+      collect: async () => [],
+      leaseHeld: () => lease.held,
       saveProgress: async (progress) => void saved.push(structuredClone(progress)),
       skip: async (rows) => void skipped.push(...rows),
       finish: (rows) => void settled.push(rows),
@@ -42,7 +45,7 @@ function fakeJobs(failing: string[], beforeAnswer: (wave: string[]) => Promise<v
       },
     }),
   };
-  return { jobs: jobs as unknown as JobClient, sent, saved, skipped, settled, control };
+  return { jobs: jobs as unknown as JobClient, sent, saved, skipped, settled, control, lease };
 }
 
 async function roll(failing: string[], batch: string, maxFailures?: string, lostAuthority: () => string | undefined = () => undefined) {
@@ -93,7 +96,8 @@ describe('Rollouts', () => {
 
   it('sends no wave after the key lost its authority: the rest are skipped rows naming why', async () => {
     let checks = 0;
-    const { sent, skipped, progress } = await roll([], '2', undefined, () => (++checks >= 2 ? 'the API key was revoked' : undefined));
+    // Checked before every wave, the first included: the third check is the one before wave 3.
+    const { sent, skipped, progress } = await roll([], '2', undefined, () => (++checks >= 3 ? 'the API key was revoked' : undefined));
     expect(sent).toEqual([
       ['h1', 'h2'],
       ['h3', 'h4'],
@@ -101,6 +105,24 @@ describe('Rollouts', () => {
     expect(skipped.map((row) => row.hostname)).toEqual(['h5']);
     expect(progress).toMatchObject({ state: 'stopped', stop_reason: 'rollout stopped before wave 3 of 3: the API key was revoked' });
     expect(progress.waves.map((wave) => wave.state)).toEqual(['passed', 'passed', 'skipped']);
+  });
+
+  it('sends nothing more and stores no progress once its lease is lost: the replica that took it over goes on', async () => {
+    const fake = fakeJobs([], async (wave) => {
+      if (wave[0] === 'h1') fake.lease.held = false;
+    });
+    const rollouts = new Rollouts(fake.jobs);
+    const started = await rollouts.start(
+      request,
+      rollouts.plan(request, { batch: '2', pauseSeconds: 0, order: 'hostname' }),
+      () => undefined,
+    );
+    const rows = await started.rows;
+    expect(fake.sent).toEqual([['h1', 'h2']]);
+    expect(rows.map((row) => row.hostname)).toEqual(['h1', 'h2']);
+    expect(fake.skipped).toEqual([]);
+    expect(fake.saved.every((progress) => progress.state === 'running')).toBe(true);
+    expect(fake.saved.some((progress) => progress.waves[0].state === 'passed')).toBe(false);
   });
 
   it('stores the progress at each change, the stop before the skipped rows, and counts the rollout once with every row', async () => {
@@ -145,5 +167,118 @@ describe('Rollouts', () => {
     expect(aborting.sent).toEqual([['h1', 'h2']]);
     expect(aborted.progress()).toMatchObject({ state: 'aborted', stop_reason: 'rollout aborted before wave 2 of 3 by carol' });
     expect(aborting.skipped.map((row) => row.hostname)).toEqual(['h3', 'h4', 'h5']);
+  });
+});
+
+describe('Rollouts taken over from another replica', () => {
+  /** A rollout of h1..h5 in waves of two, as its first replica stored it: wave 1 passed, wave 2 running, sent or not. */
+  function storedRollout(sent: boolean, replay: JobRecord['replay']): JobRecord {
+    const now = Date.now();
+    const rollout: Rollout = {
+      state: 'running',
+      order: 'hostname',
+      max_failures: 0,
+      pause_seconds: 0,
+      failures: 0,
+      waves: [
+        { wave: 1, hosts: ['h1', 'h2'], state: 'passed' },
+        {
+          wave: 2,
+          hosts: ['h3', 'h4'],
+          state: 'running',
+          deadline: new Date(now + 10_000).toISOString(),
+          ...(sent ? { sent_at: new Date(now).toISOString() } : {}),
+        },
+        { wave: 3, hosts: ['h5'], state: 'pending' },
+      ],
+    };
+    const authority = { permissions: ['docker:write'], expires_at: now / 1000 + 3600, key_id: 'k1' };
+    return {
+      job_id: 'j1',
+      hosts: [...HOSTS],
+      deadline: new Date(now + 60_000).toISOString(),
+      rollout,
+      replay,
+      authority: { ...authority, host_access: false, caller_host: false, long_running: false, timeout_seconds: 10 },
+    } as JobRecord;
+  }
+
+  /** A job client with one abandoned rollout to take over; records what the taker collected, sent and skipped. */
+  function takeover(record: JobRecord, revoked: string[] = []) {
+    const collected: Array<[string[], boolean]> = [];
+    const sent: string[][] = [];
+    const skipped: HostRow[] = [];
+    const saved: Rollout[] = [];
+    const silent = { warn: () => undefined, error: () => undefined };
+    let finished: (rows: HostRow[]) => void = () => undefined;
+    const rows = new Promise<HostRow[]>((resolve) => (finished = resolve));
+    let offered = false;
+    const okRows = (hosts: string[]) => hosts.map((hostname): HostRow => ({ hostname, status: 'ok', changed: true }));
+    const jobs = {
+      abandonedRollouts: async () => (offered ? [] : [{ jobId: 'j1', revision: 7 }]),
+      takeOverRollout: async (): Promise<StagedJob> => {
+        offered = true;
+        return {
+          record,
+          log: silent as unknown as StagedJob['log'],
+          runOn: async (subset) => {
+            sent.push(subset);
+            return okRows(subset);
+          },
+          collect: async (subset, _deadline, resend) => {
+            collected.push([subset, resend]);
+            return okRows(subset);
+          },
+          leaseHeld: () => true,
+          saveProgress: async (progress) => void saved.push(structuredClone(progress)),
+          skip: async (skippedRows) => void skipped.push(...skippedRows),
+          finish: (settled) => finished(settled),
+          onControl: () => () => undefined,
+        };
+      },
+    };
+    const stop = new Rollouts(jobs as unknown as JobClient).takeOverAbandoned((keyId) => revoked.includes(keyId), 5);
+    return { rows: rows.finally(stop), collected, sent, skipped, saved, progress: record.rollout as Rollout };
+  }
+
+  it('collects the wave that was sent, sends the rest, and reads back the waves that ended: each host once', async () => {
+    const run = takeover(storedRollout(true, { params: { id: 'app' }, timeout_seconds: 10 }));
+    const rows = await run.rows;
+    expect(run.collected).toEqual([
+      [['h1', 'h2'], false],
+      [['h3', 'h4'], false],
+    ]);
+    expect(run.sent).toEqual([['h5']]);
+    expect(rows.map((row) => row.hostname)).toEqual(HOSTS);
+    expect(run.progress.state).toBe('completed');
+    expect(run.progress.waves.map((wave) => wave.state)).toEqual(['passed', 'passed', 'passed']);
+  });
+
+  it('sends a wave stored as sending again to its hosts without a row (the stream and the claim keep it to one run)', async () => {
+    const run = takeover(storedRollout(false, { params: { id: 'app' }, timeout_seconds: 10 }));
+    await run.rows;
+    expect(run.collected[1]).toEqual([['h3', 'h4'], true]);
+  });
+
+  it('sends nothing again for a rollout that carried a credential: the rest are skipped rows saying why', async () => {
+    const refused = 'it carried a credential (X-Registry-Auth), which is never stored';
+    const run = takeover(storedRollout(false, { refused }));
+    await run.rows;
+    expect(run.collected[1]).toEqual([['h3', 'h4'], false]);
+    expect(run.sent).toEqual([]);
+    expect(run.skipped.map((row) => row.hostname)).toEqual(['h5']);
+    expect(run.progress).toMatchObject({
+      state: 'stopped',
+      stop_reason: `rollout stopped before wave 3 of 3: the gateway replica running it stopped, and no other may send it: ${refused}`,
+    });
+  });
+
+  it('checks the starting key again: revoked, no further wave goes', async () => {
+    const run = takeover(storedRollout(true, { params: { id: 'app' }, timeout_seconds: 10 }), ['k1']);
+    await run.rows;
+    expect(run.sent).toEqual([]);
+    expect(run.skipped.map((row) => [row.hostname, row.skipped_reason])).toEqual([
+      ['h5', 'rollout stopped before wave 3 of 3: the API key that started it was revoked'],
+    ]);
   });
 });

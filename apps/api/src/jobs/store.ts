@@ -67,9 +67,10 @@ export class JobStore {
 
   /**
    * A rollout's record stored again with its progress: the stream keeps the last one per job; `step`
-   * makes each save a new message. The `reruns` linked meanwhile are kept.
+   * makes each save a new message (unique per replica running it, so a taker's saves are no duplicates of
+   * its predecessor's). The `reruns` linked meanwhile are kept.
    */
-  async saveProgress(record: JobRecord, step: number): Promise<void> {
+  async saveProgress(record: JobRecord, step: string): Promise<void> {
     const reruns = (await this.getRecord(record.job_id))?.reruns;
     const saved: JobRecord = reruns ? { ...record, reruns } : record;
     await publishUntil(

@@ -20,6 +20,7 @@ import {
   IDENTITIES_BUCKET,
   IDEMPOTENCY_BUCKET,
   JOIN_TOKENS_BUCKET,
+  ROLLOUT_LEASES_BUCKET,
   objectStreamName,
   REVOKED_BUCKET,
   UPLOADS_BUCKET,
@@ -37,6 +38,8 @@ export interface Topology {
   identities: KV;
   /** Idempotency keys, 24 h (README "Retries and idempotency"). */
   idempotency: KV;
+  /** Which replica runs each rollout (README "Rollouts"). */
+  rolloutLeases: KV;
   /** Request bodies that are files, one object per job (README "File transfers"). */
   uploads: ObjectStore;
 }
@@ -66,6 +69,9 @@ export const UPLOAD_RETENTION_SECONDS = 3600;
 
 /** How long an idempotency key answers with its first job (the contract's `Idempotency-Key`). */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+
+/** The longest a rollout may run (1,000 waves of the longest timeout) is far beyond it; a lease renewed is kept anyway. */
+const ROLLOUT_LEASE_TTL_MS = 24 * 3600 * 1000;
 
 /** Creates (or adopts) the streams and buckets the gateway owns. Safe to run from every replica. */
 export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
@@ -122,6 +128,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     joinTokens: await bucket(JOIN_TOKENS_BUCKET, { history: 1, replicas, ttl: 2 * 86_400 * 1000 }),
     identities: await bucket(IDENTITIES_BUCKET, { history: 1, replicas }),
     idempotency: await bucket(IDEMPOTENCY_BUCKET, { history: 1, replicas, ttl: IDEMPOTENCY_TTL_MS }),
+    // A lease is renewed every few seconds while its rollout runs: the TTL only clears the keys of rollouts no replica finished.
+    rolloutLeases: await bucket(ROLLOUT_LEASES_BUCKET, { history: 1, replicas, ttl: ROLLOUT_LEASE_TTL_MS }),
     uploads: await ensureUploadStore(nc, jsm, { replicas, maxBytes: opts.uploadStoreMaxBytes ?? -1 }),
   };
 }

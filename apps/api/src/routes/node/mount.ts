@@ -11,14 +11,14 @@ import {
 } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import { authorize, callerOf, requirePermission } from '../../auth/middleware';
-import { ApiError, badRequest, hostFailure } from '../../api-error';
+import { ApiError, hostFailure } from '../../api-error';
 import { readableRows } from '../../jobs/access';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { IDEMPOTENCY_HEADER, REPLAYED_HEADER, type IdempotencyKeys } from '../../jobs/idempotency';
 import { EventStream } from '../../http/sse';
 import { Rollouts } from '../../jobs/rollout';
 import { TargetResolver } from '../../targets/resolve';
-import { answerDryRun, answerRollout, requestedRollout } from './rollout-answers';
+import { answerDryRun, answerRollout, answerRolloutReplay, requestedRollout } from './rollout-answers';
 import { compareBySpecificity, expressPath } from './route-order';
 import { answerWithFile, receiveUpload, startWithUpload, type Transfers } from './transfers';
 
@@ -104,10 +104,15 @@ function mountNodeOperation(
     // README "Rollouts": wave parameters and dry runs take their own path; a plain call goes on as it always did.
     const rollout = requestedRollout(spec, req, caller, streaming);
     if (String(req.query.dry_run) === 'true') return answerDryRun(rollouts, request, rollout, res);
-    if (rollout && req.get(IDEMPOTENCY_HEADER) !== undefined) {
-      throw badRequest('an Idempotency-Key does not apply to a rollout yet: pause, resume, abort or rerun it by its job_id instead');
+    if (rollout) {
+      // README "Retries and idempotency": the wave parameters are part of the request a key stands for.
+      const key = spec.mutating ? req.get(IDEMPOTENCY_HEADER) : undefined;
+      const claimed = { ...request, params: { ...params, rollout } };
+      const claim = key && idempotency ? await idempotency.claim(caller, key, claimed) : undefined;
+      if (claim?.replay) return answerRolloutReplay(jobs, spec, claim.jobId, res, wantsAsync(req));
+      request.jobId = claim?.jobId;
+      return answerRollout(rollouts, spec, request, rollout, res, { async: wantsAsync(req), isRevoked, claim });
     }
-    if (rollout) return answerRollout(rollouts, spec, request, rollout, res, { async: wantsAsync(req), isRevoked });
     if (spec.downloadMediaType) {
       await answerWithFile(spec, transfers, jobs, request, res);
       return;

@@ -1,9 +1,11 @@
 import type { Request, Response } from 'express';
 import type { OperationSpec } from '@fleet/contracts/operations';
+import type { HostRow, Rollout } from '@fleet/contracts/protocol';
 import { callerOf, requirePermission, type Caller } from '../../auth/middleware';
 import { ApiError, badRequest } from '../../api-error';
 import { readableRows } from '../../jobs/access';
-import type { JobRequest } from '../../jobs/client';
+import type { JobClient, JobRequest } from '../../jobs/client';
+import { REPLAYED_HEADER } from '../../jobs/idempotency';
 import { rolloutControls, RolloutParamsError, type RolloutControls } from '../../jobs/rollout-plan';
 import type { Rollouts } from '../../jobs/rollout';
 
@@ -44,6 +46,12 @@ export function answerDryRun(rollouts: Rollouts, request: JobRequest, controls: 
   res.status(200).json({ dry_run: true, operation: request.operation, target: request.target, hosts: plan.hosts, rollout: plan.rollout });
 }
 
+/** A rollout call's Idempotency-Key, claimed for it: `started` once the rollout is stored, `release` when it could not start. */
+export interface RolloutClaim {
+  started(): Promise<void>;
+  release(): Promise<void>;
+}
+
 /**
  * Runs the rollout and answers once it ended: as a plain call when it completed (failures within the budget
  * included), 409 `rollout stopped` when it stopped, so no pipeline reads a stopped rollout as a success.
@@ -54,15 +62,23 @@ export async function answerRollout(
   request: JobRequest,
   controls: RolloutControls,
   res: Response,
-  options: { async: boolean; isRevoked: (jti: string) => boolean },
+  options: { async: boolean; isRevoked: (jti: string) => boolean; claim?: RolloutClaim },
 ): Promise<void> {
-  const planned = asBadRequest(() => rollouts.plan(request, controls));
   const caller = callerOf(res);
   const lostAuthority = () => {
     if (options.isRevoked(caller.jti)) return 'the API key that started it was revoked';
     return caller.exp * 1000 <= Date.now() ? 'the API key that started it expired' : undefined;
   };
-  const rollout = await rollouts.start({ ...request, health: controls.health }, planned, lostAuthority);
+  const authority = { permissions: [...caller.permissions], expiresAt: caller.exp };
+  const starting = (async () => {
+    const planned = asBadRequest(() => rollouts.plan(request, controls));
+    return rollouts.start({ ...request, health: controls.health, authority }, planned, lostAuthority);
+  })();
+  const rollout = await starting.catch(async (err: unknown) => {
+    await options.claim?.release();
+    throw err;
+  });
+  await options.claim?.started();
   res.locals.jobId = rollout.record.job_id;
   if (options.async) {
     rollout.rows.catch(() => undefined); // the rollout goes on in the background; the caller polls GET /job
@@ -70,12 +86,55 @@ export async function answerRollout(
     return;
   }
   const rows = await rollout.rows;
-  const results = readableRows(callerOf(res).permissions, spec.name, rows);
-  const progress = rollout.progress();
+  answerEnded(res, spec, rollout.record.job_id, readableRows(caller.permissions, spec.name, rows), rollout.progress());
+}
+
+/**
+ * A retry of a rollout call whose Idempotency-Key started `jobId`: answered as the first call was, once the rollout
+ * ended (from any replica: it is read from the store), or 202 and the job with `async=true`.
+ */
+export async function answerRolloutReplay(
+  jobs: JobClient,
+  spec: OperationSpec,
+  jobId: string,
+  res: Response,
+  async: boolean,
+): Promise<void> {
+  res.locals.jobId = jobId;
+  res.set(REPLAYED_HEADER, 'true');
+  let job = await jobs.waitFor(jobId, 0);
+  // The rollout's last change is stored just after its last rows: read until it says it ended, or its deadline passed.
+  while (!async && job?.rollout?.state === 'running' && Date.parse(job.deadline) > Date.now()) {
+    job = await jobs.waitFor(jobId, Math.min(REPLAY_POLL_MS, Date.parse(job.deadline) - Date.now()));
+    if (job?.rollout?.state === 'running') await new Promise((resolve) => setTimeout(resolve, REPLAY_POLL_MS));
+  }
+  if (!job?.rollout) {
+    const why = `the rollout this Idempotency-Key started (${jobId}) ran and is no longer stored (FLEET_JOB_RETENTION_SECONDS)`;
+    throw new ApiError('idempotency_expired', `${why}; it is not run again: send a new key to run it again`);
+  }
+  if (async) {
+    res.status(202).json({ job_id: jobId, status: job.status });
+    return;
+  }
+  answerEnded(res, spec, jobId, readableRows(callerOf(res).permissions, spec.name, job.results), job.rollout);
+}
+
+/** How often a replayed rollout call reads the rollout again while it runs. */
+const REPLAY_POLL_MS = 1_000;
+
+/**
+ * A rollout's answer by its state: 409 when it stopped or was aborted; 202 (a mutation) or 200 when it completed;
+ * 202 and the job while another replica carries it on (this one lost its lease), for the caller to poll.
+ */
+function answerEnded(res: Response, spec: OperationSpec, jobId: string, results: HostRow[], progress: Rollout): void {
   if (progress.state === 'stopped' || progress.state === 'aborted') {
     const reason = progress.state === 'stopped' ? 'rollout_stopped' : 'rollout_aborted';
     const details = progress.stop_reason ?? `rollout ${progress.state}`;
-    throw new ApiError(reason, details, { extra: { job_id: rollout.record.job_id, results, rollout: progress } });
+    throw new ApiError(reason, details, { extra: { job_id: jobId, results, rollout: progress } });
   }
-  res.status(spec.mutating ? 202 : 200).json({ job_id: rollout.record.job_id, results, rollout: progress });
+  if (progress.state === 'running') {
+    res.status(202).json({ job_id: jobId, status: 'running', rollout: progress });
+    return;
+  }
+  res.status(spec.mutating ? 202 : 200).json({ job_id: jobId, results, rollout: progress });
 }
