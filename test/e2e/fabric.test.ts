@@ -73,14 +73,8 @@ describe('targets', () => {
   it('answers 404 with the match count when no agent matches, and 400 naming the bad part of a selector', async () => {
     const none = await api(fleet, 'GET', '/node/role:nope/container/docker');
     expect(none.status).toBe(404);
-    expect(none.body).toEqual(
-      errorBody({
-        code: 404,
-        reason: 'target_empty',
-        error: 'no agent matches target',
-        details: "target 'role:nope' matched 0 of 3 live agents",
-      }),
-    );
+    const details = "target 'role:nope' matched 0 of 3 live agents";
+    expect(none.body).toEqual(errorBody({ code: 404, reason: 'target_empty', error: 'no agent matches target', details }));
 
     const unknownHost = await api(fleet, 'GET', '/node/web-99/container/docker');
     expect(unknownHost.status).toBe(404);

@@ -46,14 +46,8 @@ describe('agents', () => {
   attack('role:web admin drains db-01', async () => {
     const drain = await api(fleet, 'POST', '/agent/db-01/drain', { key: webAdmin });
     expect(drain.status).toBe(404);
-    expect(drain.body).toEqual(
-      errorBody({
-        code: 404,
-        reason: 'not_found',
-        error: 'agent not found',
-        details: "no host of this key's scope 'role:web' matches this target",
-      }),
-    );
+    const details = "no host of this key's scope 'role:web' matches this target";
+    expect(drain.body).toEqual(errorBody({ code: 404, reason: 'not_found', error: 'agent not found', details }));
     expect(await bucketKeys(DRAINS_BUCKET)).not.toContain('db-01');
     expect((await api(fleet, 'GET', '/agent/db-01')).body.drained).toBe(false);
   });
