@@ -2,17 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { chromium, type BrowserContext } from 'playwright-core';
 
 const CHROMIUM = '/usr/bin/chromium';
-/** Headless, and quiet: no network of its own (updates, sync, QUIC), so every request it makes is one a page asked for. */
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+/** Headless on a server: no display, no GPU, no sandbox (the tests run as root), no first-run pages. */
+const HEADLESS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'];
+/** No network of its own (QUIC, updates, sync): every request it makes is one a page asked for. */
+const QUIET = ['--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export interface HeadlessChromium {
   context: BrowserContext;
@@ -29,7 +22,7 @@ export async function launchChromium(): Promise<HeadlessChromium> {
     const context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ARGS,
+      args: [...HEADLESS, ...QUIET],
       viewport: { width: 1440, height: 900 },
     });
     return {
