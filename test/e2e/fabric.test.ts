@@ -5,7 +5,7 @@
  */
 import { assertMatchesContract } from '../support/contract';
 import { useTestFleet } from '../support/suite';
-import { api, errorBody, forbiddenBody } from '../support/http';
+import { api, type ApiResponse, errorBody, forbiddenBody } from '../support/http';
 
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
@@ -116,6 +116,8 @@ describe('targets', () => {
 });
 
 describe('container lifecycle and truthful results', () => {
+  const statusAndChanged = (res: ApiResponse) => res.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed]);
+
   it('creates, stops, restarts and removes with changed telling whether the engine state moved', async () => {
     const created = await api(fleet, 'POST', '/node/role:web/container/docker', {
       body: createBody('life', { name: 'life', auto_start: true }),
@@ -124,7 +126,7 @@ describe('container lifecycle and truthful results', () => {
     for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getContainer('life').inspect()).State.Running).toBe(true);
 
     const startAgain = await api(fleet, 'POST', '/node/role:web/container/docker/life/start');
-    expect(startAgain.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed])).toEqual([
+    expect(statusAndChanged(startAgain)).toEqual([
       ['ok', false],
       ['ok', false],
     ]);
@@ -135,7 +137,7 @@ describe('container lifecycle and truthful results', () => {
     for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getContainer('life').inspect()).State.Running).toBe(false);
 
     const stopAgain = await api(fleet, 'POST', '/node/role:web/container/docker/life/stop?t=1');
-    expect(stopAgain.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed])).toEqual([
+    expect(statusAndChanged(stopAgain)).toEqual([
       ['ok', false],
       ['ok', false],
     ]);

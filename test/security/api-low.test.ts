@@ -2,11 +2,8 @@
  * Issue 10, finding 9 (low): prototype-named selectors, keys without a lifetime limit, a gateway
  * replica that misses revocations made while it was cut off from NATS, and a public /metrics.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { Kvm } from '@nats-io/kv';
 import jwt from 'jsonwebtoken';
 import { DRAINS_BUCKET } from '@fleet/contracts/protocol';
@@ -14,6 +11,7 @@ import { type GatewayReplica, startGatewayReplica, stopGatewayReplica } from '@f
 import { createFleetClient } from '@fleet/sdk';
 import { attack } from '../support/attacks';
 import { countContainers } from '../support/docker';
+import { fleetCliFromSource } from '../support/fleet-cli';
 import { eventually } from '../support/faults';
 import { api, errorBody } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
@@ -85,19 +83,10 @@ describe('key lifetime', () => {
     expect(minted.body).toEqual(
       errorBody({ code: 400, reason: 'validation_failed', error: 'invalid request', details: `at most ${MAX_KEY_TTL_SECONDS} s` }),
     );
-    const cli = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', 'apps/cli/src/main.ts', 'token', 'create', '--role', 'admin', '--ttl', '36500d'],
-      {
-        cwd: resolve(__dirname, '../..'),
-        env: { ...process.env, FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile },
-        encoding: 'utf8',
-      },
-    ).then(
-      ({ stdout }) => ({ code: 0, stdout }),
-      (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
-    );
-    expect(cli).toEqual({ code: 2, stdout: '' });
+    const cli = await fleetCliFromSource(['token', 'create', '--role', 'admin', '--ttl', '36500d'], {
+      FLEET_JWT_SECRET_FILE: fleet.state.jwtSecretFile,
+    });
+    expect({ code: cli.code, stdout: cli.stdout }).toEqual({ code: 2, stdout: '' });
   });
 
   it('keys within the limit work, minted by the API or offline', async () => {

@@ -99,12 +99,18 @@ describe('rerunning another caller’s job', () => {
 });
 
 describe('another caller’s Idempotency-Key', () => {
-  attack('a second API key sends an operator’s key with the same request: a job of its own, never the first one’s', async () => {
-    const mark = newMark('sr-idem');
+  /** An operator's create under an Idempotency-Key of its own: the request another caller then sends again. */
+  async function operatorCreate(markPrefix: string, subject: string) {
+    const mark = newMark(markPrefix);
     const headers = { 'Idempotency-Key': `deploy-${mark}` };
-    const operator = fleet.mintKey('operator', { subject: 'sr-pipe-a' });
+    const operator = fleet.mintKey('operator', { subject });
     const first = await api(fleet, 'POST', CREATE, { key: operator, body: markedContainer(mark), headers });
     expect(first.status).toBe(202);
+    return { mark, headers, first };
+  }
+
+  attack('a second API key sends an operator’s key with the same request: a job of its own, never the first one’s', async () => {
+    const { mark, headers, first } = await operatorCreate('sr-idem', 'sr-pipe-a');
     // Another subject, and another key of the same subject: each is another caller.
     for (const key of [fleet.mintKey('operator', { subject: 'sr-pipe-b' }), fleet.mintKey('operator', { subject: 'sr-pipe-a' })]) {
       const other = await api(fleet, 'POST', CREATE, { key, body: markedContainer(mark), headers });
@@ -116,11 +122,7 @@ describe('another caller’s Idempotency-Key', () => {
   });
 
   attack('a viewer sends an operator’s key with the operator’s request: 403, not the operator’s job', async () => {
-    const mark = newMark('sr-idem-viewer');
-    const headers = { 'Idempotency-Key': `deploy-${mark}` };
-    const operator = fleet.mintKey('operator', { subject: 'sr-pipe-c' });
-    const first = await api(fleet, 'POST', CREATE, { key: operator, body: markedContainer(mark), headers });
-    expect(first.status).toBe(202);
+    const { mark, headers, first } = await operatorCreate('sr-idem-viewer', 'sr-pipe-c');
     const viewerKey = fleet.mintKey('viewer', { subject: 'sr-pipe-c' });
     const viewer = await api(fleet, 'POST', CREATE, { key: viewerKey, body: markedContainer(mark), headers });
     expect(viewer.status).toBe(403);
