@@ -20,7 +20,7 @@ import {
 import { agentCredsFile } from '@fleet/deploy';
 import { natsLogin } from '@fleet/runtime/nats';
 import { useTestFleet } from '../support/suite';
-import { api } from '../support/http';
+import { api, type ApiResponse } from '../support/http';
 
 const fleet = useTestFleet();
 let intruder: NatsConnection;
@@ -48,6 +48,9 @@ async function violationFor(subject: string): Promise<void> {
   for (let i = 0; i < 50 && !violations.some((v) => v.includes(subject)); i++) await sleep(50);
   expect(violations.find((v) => v.includes(subject))).toMatch(/permissions violation/i);
 }
+
+/** The row of `hostname` in a job's answer. */
+const rowOf = (job: ApiResponse, hostname: string) => job.body.results.find((row: { hostname: string }) => row.hostname === hostname);
 
 describe("web-01's credentials", () => {
   it('cannot log in without a signed identity, nor with a user name and password', async () => {
@@ -89,10 +92,7 @@ describe("web-01's credentials", () => {
       await violationFor(subject);
 
       const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
-      expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({
-        status: 'failed',
-        error_code: 504,
-      });
+      expect(rowOf(job, 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
     });
   });
 
@@ -111,10 +111,7 @@ describe("web-01's credentials", () => {
       await violationFor(subject);
 
       const job = await waiting;
-      expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({
-        status: 'failed',
-        error_code: 504,
-      });
+      expect(rowOf(job, 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
     });
   });
 
