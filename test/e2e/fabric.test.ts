@@ -116,6 +116,11 @@ describe('targets', () => {
 });
 
 describe('container lifecycle and truthful results', () => {
+  const OK_UNCHANGED_ON_BOTH = [
+    ['ok', false],
+    ['ok', false],
+  ];
+  const lifeRunning = async (host: string) => (await fleet.docker(host).getContainer('life').inspect()).State.Running;
   const statusAndChanged = (res: ApiResponse) => res.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed]);
 
   it('creates, stops, restarts and removes with changed telling whether the engine state moved', async () => {
@@ -123,24 +128,18 @@ describe('container lifecycle and truthful results', () => {
       body: createBody('life', { name: 'life', auto_start: true }),
     });
     expect(created.status).toBe(202);
-    for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getContainer('life').inspect()).State.Running).toBe(true);
+    expect(await Promise.all(['web-01', 'web-02'].map(lifeRunning))).toEqual([true, true]);
 
     const startAgain = await api(fleet, 'POST', '/node/role:web/container/docker/life/start');
-    expect(statusAndChanged(startAgain)).toEqual([
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(statusAndChanged(startAgain)).toEqual(OK_UNCHANGED_ON_BOTH);
 
     const stop = await api(fleet, 'POST', '/node/role:web/container/docker/life/stop?t=1');
     assertMatchesContract('docker.container.stop', 202, stop.body);
     expect(stop.body.results.map((r: { changed: boolean }) => r.changed)).toEqual([true, true]);
-    for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getContainer('life').inspect()).State.Running).toBe(false);
+    expect(await Promise.all(['web-01', 'web-02'].map(lifeRunning))).toEqual([false, false]);
 
     const stopAgain = await api(fleet, 'POST', '/node/role:web/container/docker/life/stop?t=1');
-    expect(statusAndChanged(stopAgain)).toEqual([
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(statusAndChanged(stopAgain)).toEqual(OK_UNCHANGED_ON_BOTH);
 
     const inspect = await api(fleet, 'GET', '/node/web-01/container/docker/life');
     expect(inspect.status).toBe(200);
