@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import type { JobRecord } from '@fleet/contracts/protocol';
+import { ApiError } from './api-error';
 import { createApp, type GatewayDeps } from './app';
 
 /**
@@ -48,4 +49,15 @@ export function jobRecordOf(operation: string, hosts: string[], ageMs = 0): JobR
     created_at: new Date(created).toISOString(),
     deadline: new Date(created + 30_000).toISOString(),
   };
+}
+
+/** The HTTP status a call's ApiError carries, or 200 when it throws none. */
+export function statusOf(run: () => unknown): number {
+  try {
+    run();
+    return 200;
+  } catch (err) {
+    if (err instanceof ApiError) return err.status;
+    throw err;
+  }
 }
