@@ -49,6 +49,8 @@ async function violationFor(subject: string): Promise<void> {
   expect(violations.find((v) => v.includes(subject))).toMatch(/permissions violation/i);
 }
 
+/** A row saying web-02 listed its containers fine: what web-01's login tries to pass off. */
+const okRowOfWeb02 = (message: string) => JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message, containers: [] });
 /** The row of `hostname` in a job's answer. */
 const rowOf = (job: ApiResponse, hostname: string) => job.body.results.find((row: { hostname: string }) => row.hostname === hostname);
 
@@ -86,9 +88,8 @@ describe("web-01's credentials", () => {
     await whileDown('web-02', async () => {
       const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
       const jobId: string = accepted.body.job_id;
-      const forged = JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged', containers: [] });
       const subject = kvSubject(RESULTS_BUCKET, resultKey(jobId, 'web-02'));
-      intruder.publish(subject, forged);
+      intruder.publish(subject, okRowOfWeb02('forged'));
       await violationFor(subject);
 
       const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
@@ -104,10 +105,7 @@ describe("web-01's credentials", () => {
       const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
       await sleep(200);
       const subject = earlyRowSubject(jobId, 'web-02');
-      intruder.publish(
-        subject,
-        JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged early row', containers: [] }),
-      );
+      intruder.publish(subject, okRowOfWeb02('forged early row'));
       await violationFor(subject);
 
       const job = await waiting;
@@ -122,10 +120,7 @@ describe("web-01's credentials", () => {
       const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
       await sleep(200);
       // Only announced, never written to the results bucket, and claiming to be web-02: it counts for web-01.
-      intruder.publish(
-        earlyRowSubject(jobId, 'web-01'),
-        JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'announced by web-01' }),
-      );
+      intruder.publish(earlyRowSubject(jobId, 'web-01'), okRowOfWeb02('announced by web-01'));
       const job = await waiting;
       expect(job.body.results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', message: 'announced by web-01' })]);
       expect(violations.some((v) => v.includes(earlyRowSubject(jobId, 'web-01')))).toBe(false);
