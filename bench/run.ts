@@ -228,7 +228,7 @@ async function main(): Promise<void> {
           `a KeyObject`,
       );
       const callPath = [
-        measureKeyVerification(options.quick ? 2000 : 10_000),
+        await measureKeyVerification(options.quick ? 2000 : 10_000),
         await measureEtag(options.quick ? 1000 : 5000),
         await measureJobLogLines(options.quick ? 5000 : 20_000),
         await measureAgentView(options.quick ? 20_000 : 100_000),

@@ -1,12 +1,6 @@
 /** SCALE HARNESS ONLY: what the bench and a swarm process (./swarm.ts) say to each other over IPC. */
-export interface SwarmConfig {
-  natsUrl: string;
-  /** The gateway's public key (PEM file): every agent verifies its jobs' seals with it. */
-  hostGrantPublicKeyFile: string;
-  /** Hostnames are `${prefix}${index padded to 5}` for index in [from, from + count). */
-  prefix: string;
-  from: number;
-  count: number;
+/** How a swarm runs its agents; a caller names only what it measures, the rest is SWARM_DEFAULTS. */
+export interface SwarmSettings {
   heartbeatMs: number;
   concurrency: number;
   containersPerHost: number;
@@ -15,6 +9,25 @@ export interface SwarmConfig {
   /** Give up starting after this long and report how far it got. */
   startTimeoutMs: number;
   logLevel: string;
+}
+
+export const SWARM_DEFAULTS: SwarmSettings = {
+  heartbeatMs: 5000,
+  concurrency: 32,
+  containersPerHost: 1,
+  startParallel: 50,
+  startTimeoutMs: 240_000,
+  logLevel: 'warn',
+};
+
+export interface SwarmConfig extends Partial<SwarmSettings> {
+  natsUrl: string;
+  /** The gateway's public key (PEM file): every agent verifies its jobs' seals with it. */
+  hostGrantPublicKeyFile: string;
+  /** Hostnames are `${prefix}${index padded to 5}` for index in [from, from + count). */
+  prefix: string;
+  from: number;
+  count: number;
   /** Hostnames whose simulated engine fails every container restart (404). */
   failingHosts?: string[];
 }

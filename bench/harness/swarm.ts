@@ -16,14 +16,22 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_REGISTRIES } from '@fleet/contracts/host-access';
 import { createLogger } from '@fleet/runtime/logger';
 import { HoldGate, simulatedEngine } from './simulated-engine';
-import { swarmHostname, swarmLabels, type SwarmConfig, type SwarmReport, type SwarmRequest } from './swarm-protocol';
+import {
+  SWARM_DEFAULTS,
+  swarmHostname,
+  swarmLabels,
+  type SwarmConfig,
+  type SwarmReport,
+  type SwarmRequest,
+  type SwarmSettings,
+} from './swarm-protocol';
 
 function send(report: SwarmReport): void {
   process.send?.(report);
 }
 
 async function main(): Promise<void> {
-  const config = JSON.parse(process.env.SWARM_CONFIG ?? '{}') as SwarmConfig;
+  const config: SwarmConfig & SwarmSettings = { ...SWARM_DEFAULTS, ...(JSON.parse(process.env.SWARM_CONFIG ?? '{}') as SwarmConfig) };
   const hostGrantPublicKey = readFileSync(config.hostGrantPublicKeyFile, 'utf8');
   const baseLog = createLogger('fleet-agent', config.logLevel);
   const gate = new HoldGate();

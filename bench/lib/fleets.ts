@@ -24,17 +24,21 @@ export interface RealFleet {
   stop(): Promise<void>;
 }
 
-/** NATS, three dockerd engines (web-01, web-02, db-01) with the busybox image, the gateway and three agents. */
-export async function startRealFleet(logLevel: string): Promise<RealFleet> {
+/**
+ * NATS, dockerd engines with the busybox image (by default three: web-01, web-02, db-01), the gateway and an
+ * agent per engine; with `tls`, every link in TLS.
+ */
+export async function startRealFleet(logLevel: string, opts: { agents?: number; tls?: boolean } = {}): Promise<RealFleet> {
   const dir = mkdtempSync('/tmp/flb-');
   try {
     const state = await startFleet({
       dir,
-      agents: defaultAgents(3),
+      agents: defaultAgents(opts.agents ?? 3),
       detached: false,
       logLevel,
       gatewayEnv: { ...BENCH_GATEWAY_ENV },
       agentEnv: {},
+      tls: opts.tls ?? false,
     });
     return {
       state,

@@ -1,42 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { KeyVerifier, mintToken, verificationKey, verifyToken } from '@fleet/api-keys';
+import { alternateCpu } from '../lib/ab';
 import { round } from '../lib/stats';
 import type { BenchResults } from '../results';
 import type { AbMeasurement } from './micro';
-
-function cpuUs(): number {
-  const usage = process.cpuUsage();
-  return usage.user + usage.system;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /**
  * API-key verification per request as it was (jsonwebtoken's verify with the KeyObject, every
  * request) and as it is (KeyVerifier: verified once, then looked up until it expires), in
  * alternating blocks; the revocation check, an in-memory set lookup on both sides, is not part of it.
  */
-export function measureKeyVerification(iterations: number): AbMeasurement {
+export async function measureKeyVerification(iterations: number): Promise<AbMeasurement> {
   const secret = randomBytes(32).toString('hex');
   const token = mintToken({ secret, role: 'operator', ttlSeconds: 3600, subject: 'bench' });
   const key = verificationKey(secret);
   const verifier = new KeyVerifier(key);
-  const sides = [() => verifyToken(token, key), () => verifier.verify(token)];
-  const perOp: [number[], number[]] = [[], []];
-  const blocks = 20;
-  const perBlock = Math.max(10, Math.round(iterations / blocks));
-  for (let block = 0; block < blocks; block++) {
-    for (const which of block % 2 === 0 ? [0, 1] : [1, 0]) {
-      const t0 = cpuUs();
-      for (let i = 0; i < perBlock; i++) sides[which]();
-      perOp[which].push((cpuUs() - t0) / perBlock);
-    }
-  }
+  const ran = await alternateCpu(iterations, [() => verifyToken(token, key), () => verifier.verify(token)]);
   return {
     name: 'API key verification, per request',
-    iterations: blocks * perBlock,
-    beforeUs: round(median(perOp[0]), 2),
-    afterUs: round(median(perOp[1]), 2),
+    iterations: ran.iterations,
+    beforeUs: round(ran.beforeUs, 2),
+    afterUs: round(ran.afterUs, 2),
   };
 }
 

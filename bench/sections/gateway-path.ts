@@ -24,30 +24,9 @@ import { compareBySpecificity, expressPath } from '../../apps/api/src/routes/nod
 import { uiRoutes } from '../../apps/api/src/routes/ui';
 import { stubGatewayDeps } from '../../apps/api/src/test-app';
 /* eslint-enable fleet/import-boundaries */
+import { alternateCpu } from '../lib/ab';
 import { round } from '../lib/stats';
 import type { AbMeasurement } from './micro';
-
-function cpuUs(): number {
-  const usage = process.cpuUsage();
-  return usage.user + usage.system;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-/** Runs the two sides in alternating blocks (the box is shared) and returns the median CPU per iteration of each. */
-async function alternate(iterations: number, sides: [() => unknown, () => unknown]): Promise<[number, number]> {
-  const perOp: [number[], number[]] = [[], []];
-  const blocks = 20;
-  const perBlock = Math.max(10, Math.round(iterations / blocks));
-  for (let block = 0; block < blocks; block++) {
-    for (const which of block % 2 === 0 ? [0, 1] : [1, 0]) {
-      const t0 = cpuUs();
-      for (let i = 0; i < perBlock; i++) await sides[which]();
-      perOp[which].push((cpuUs() - t0) / perBlock);
-    }
-  }
-  return [median(perOp[0]), median(perOp[1])];
-}
 
 /** A one-host answer of the throughput phase's ping, as the gateway sends it. */
 const PING_ANSWER = {
@@ -82,7 +61,7 @@ async function alternateOverHttp(
   try {
     const call = (server: Server) => get(agent, server, path, headers);
     for (let i = 0; i < 200; i++) await Promise.all([call(before), call(after)]);
-    const [beforeUs, afterUs] = await alternate(iterations, [() => call(before), () => call(after)]);
+    const { beforeUs, afterUs } = await alternateCpu(iterations, [() => call(before), () => call(after)]);
     return { name, iterations, beforeUs: round(beforeUs, 1), afterUs: round(afterUs, 1) };
   } finally {
     agent.destroy();
@@ -112,6 +91,27 @@ function get(agent: Agent, server: Server, path = '/ping', headers: Record<strin
   });
 }
 
+/** pino as the gateway configures it (packages/runtime/src/logger.ts). */
+const GATEWAY_LOGGER: pino.LoggerOptions = {
+  name: 'fleet-gateway',
+  level: 'info',
+  base: { service: 'fleet-gateway', pid: process.pid },
+  redact: { paths: ['authorization', 'secret'], censor: '[redacted]' },
+};
+
+/** The gateway's request line for one node call. */
+const REQUEST_LINE = {
+  caller: 'bench',
+  role: 'admin',
+  key_id: 'k',
+  method: 'GET',
+  path: '/node/web-01/container/docker/system/ping',
+  target: 'web-01',
+  job_id: PING_ANSWER.job_id,
+  status: 200,
+  duration_ms: 1.23,
+};
+
 /**
  * The gateway's info-level log lines per job: the request line and a `job dispatched` line, as it
  * was, and the request line alone, as it is (`job dispatched` is at debug: the request line carries
@@ -121,33 +121,11 @@ function get(agent: Agent, server: Server, path = '/ping', headers: Record<strin
 export async function measureJobLogLines(iterations: number): Promise<AbMeasurement> {
   const dir = mkdtempSync('/tmp/flb-log-');
   const destination = pino.destination({ dest: join(dir, 'gateway.log'), sync: true });
-  const log = pino(
-    {
-      name: 'fleet-gateway',
-      level: 'info',
-      base: { service: 'fleet-gateway', pid: process.pid },
-      redact: { paths: ['authorization', 'secret'], censor: '[redacted]' },
-    },
-    destination,
-  );
+  const log = pino(GATEWAY_LOGGER, destination);
   const job = { job_id: PING_ANSWER.job_id, target: 'web-01', operation: 'docker.system.ping', hosts: 1 };
-  const requestLine = () =>
-    log.info(
-      {
-        caller: 'bench',
-        role: 'admin',
-        key_id: 'k',
-        method: 'GET',
-        path: '/node/web-01/container/docker/system/ping',
-        target: 'web-01',
-        job_id: job.job_id,
-        status: 200,
-        duration_ms: 1.23,
-      },
-      'request',
-    );
+  const requestLine = () => log.info(REQUEST_LINE, 'request');
   try {
-    const [beforeUs, afterUs] = await alternate(iterations, [
+    const { beforeUs, afterUs } = await alternateCpu(iterations, [
       () => {
         log.info(job, 'job dispatched');
         requestLine();
@@ -175,36 +153,13 @@ export async function measureJobLogLines(iterations: number): Promise<AbMeasurem
 export async function measureLogDestination(iterations: number): Promise<AbMeasurement> {
   const dir = mkdtempSync('/tmp/flb-logdest-');
   const destinations = [false, true].map((sync) => pino.destination({ dest: join(dir, `${sync ? 'sync' : 'async'}.log`), sync }));
-  const logs = destinations.map((destination) =>
-    pino(
-      {
-        name: 'fleet-gateway',
-        level: 'info',
-        base: { service: 'fleet-gateway', pid: process.pid },
-        redact: { paths: ['authorization', 'secret'], censor: '[redacted]' },
-      },
-      destination,
-    ),
-  );
+  const logs = destinations.map((destination) => pino(GATEWAY_LOGGER, destination));
   const requestLine = (log: pino.Logger) => {
-    log.info(
-      {
-        caller: 'bench',
-        role: 'admin',
-        key_id: 'k',
-        method: 'GET',
-        path: '/node/web-01/container/docker/system/ping',
-        target: 'web-01',
-        job_id: PING_ANSWER.job_id,
-        status: 200,
-        duration_ms: 1.23,
-      },
-      'request',
-    );
+    log.info(REQUEST_LINE, 'request');
     return new Promise((resolve) => setImmediate(resolve));
   };
   try {
-    const [beforeUs, afterUs] = await alternate(iterations, [() => requestLine(logs[0]), () => requestLine(logs[1])]);
+    const { beforeUs, afterUs } = await alternateCpu(iterations, [() => requestLine(logs[0]), () => requestLine(logs[1])]);
     return {
       name: 'request log line, asynchronous stdout stream vs synchronous destination, per call',
       iterations,
@@ -254,7 +209,7 @@ export async function measureAgentView(iterations: number): Promise<AbMeasuremen
   });
   const views = new Map<string, ReturnType<typeof build>>();
   let sink = 0;
-  const [beforeUs, afterUs] = await alternate(iterations, [
+  const { beforeUs, afterUs } = await alternateCpu(iterations, [
     () => {
       sink += build().drained ? 1 : 0;
     },

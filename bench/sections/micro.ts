@@ -7,6 +7,7 @@ import { connect } from '@nats-io/transport-node';
 import jwt from 'jsonwebtoken';
 import { mintToken, TOKEN_ALGORITHM, TOKEN_ISSUER, verificationKey, verifyToken } from '@fleet/api-keys';
 import { natsLogin } from '@fleet/runtime/nats';
+import { alternateCpu, cpuUs } from '../lib/ab';
 import { round } from '../lib/stats';
 
 export interface JwtMicro {
@@ -49,11 +50,6 @@ export interface AbMeasurement {
   afterRetainedBytes?: number;
 }
 
-function cpuUs(): number {
-  const usage = process.cpuUsage();
-  return usage.user + usage.system;
-}
-
 let gcFn: (() => void) | undefined;
 /** A full GC in the bench process (bench only: exposes V8's gc() at run time). */
 function fullGc(): void {
@@ -83,26 +79,15 @@ export async function measureNatsPublish(
     await jsm.streams.add({ name: stream, subjects: ['bench.micro.>'], storage: StorageType.Memory, max_msgs: 10_000 });
     const payload = JSON.stringify({ hostname: 'web-01', status: 'ok', changed: false, message: 'OK', duration_ms: 1 });
     const clients = [jetstream(before), jetstream(after)];
-    // Many short alternating blocks, then the median block of each side: a burst of others' work on the
-    // shared box lands in a few blocks of either side instead of skewing one total.
-    const perOp: [number[], number[]] = [[], []];
-    const blocks = 40;
-    const perBlock = Math.max(10, Math.round(iterations / blocks));
     for (let i = 0; i < 200; i++) for (const js of clients) await js.publish('bench.micro.warm', payload);
-    for (let block = 0; block < blocks; block++) {
-      for (const which of block % 2 === 0 ? [0, 1] : [1, 0]) {
-        const t0 = cpuUs();
-        for (let i = 0; i < perBlock; i++)
-          await clients[which].publish(`bench.micro.${which}`, payload, { msgID: `${block}.${which}.${i}` });
-        perOp[which].push((cpuUs() - t0) / perBlock);
-      }
-    }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    let sent = 0;
+    const publish = (which: 0 | 1) => () => clients[which].publish(`bench.micro.${which}`, payload, { msgID: `${sent++}` });
+    const ran = await alternateCpu(iterations, [publish(0), publish(1)], 40);
     return {
       name: 'JetStream publish (client side)',
-      iterations: blocks * perBlock,
-      beforeUs: round(median(perOp[0]), 1),
-      afterUs: round(median(perOp[1]), 1),
+      iterations: ran.iterations,
+      beforeUs: round(ran.beforeUs, 1),
+      afterUs: round(ran.afterUs, 1),
     };
   } finally {
     await jsm.streams.delete(stream).catch(() => undefined);

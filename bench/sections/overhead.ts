@@ -56,25 +56,26 @@ export async function runOverhead(state: FleetState, opts: { quick: boolean }, p
   const ctx = () => directContext(docker);
   const pairs = opts.quick ? { list: 40, inspect: 40, exec: 15 } : { list: 400, inspect: 400, exec: 150 };
   const scenarios: OverheadScenario[] = [];
+  const measureList = async (count: number) => {
+    progress.say(`overhead: container list, ${count} containers`);
+    return measure(
+      `container list (${count} containers)`,
+      'docker.container.list',
+      `GET /node/${HOST}/container/docker?all=true`,
+      pairs.list,
+      progress,
+      {
+        direct: () => containerList({ all: true }, ctx()),
+        gateway: () => http.call('GET', `/node/${HOST}/container/docker?all=true`),
+      },
+    );
+  };
   try {
     await removeBenchContainers(docker);
     const existing = await docker.listContainers({ all: true });
     if (existing.length !== 0) throw new Error(`${HOST}'s engine should start with no containers, has ${existing.length}`);
 
-    progress.say('overhead: container list, 0 containers');
-    scenarios.push(
-      await measure(
-        'container list (0 containers)',
-        'docker.container.list',
-        `GET /node/${HOST}/container/docker?all=true`,
-        pairs.list,
-        progress,
-        {
-          direct: () => containerList({ all: true }, ctx()),
-          gateway: () => http.call('GET', `/node/${HOST}/container/docker?all=true`),
-        },
-      ),
-    );
+    scenarios.push(await measureList(0));
 
     await docker
       .createContainer({ Image: BUSYBOX_IMAGE, name: EXEC_CONTAINER, Cmd: ['sleep', '3600'], Labels: { 'fleet.bench': '1' } })
@@ -122,21 +123,7 @@ export async function runOverhead(state: FleetState, opts: { quick: boolean }, p
         ),
       );
     }
-    const count = (await docker.listContainers({ all: true })).length;
-    progress.say(`overhead: container list, ${count} containers`);
-    scenarios.push(
-      await measure(
-        `container list (${count} containers)`,
-        'docker.container.list',
-        `GET /node/${HOST}/container/docker?all=true`,
-        pairs.list,
-        progress,
-        {
-          direct: () => containerList({ all: true }, ctx()),
-          gateway: () => http.call('GET', `/node/${HOST}/container/docker?all=true`),
-        },
-      ),
-    );
+    scenarios.push(await measureList((await docker.listContainers({ all: true })).length));
   } finally {
     http.close();
     await removeBenchContainers(docker).catch(() => undefined);

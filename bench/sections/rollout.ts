@@ -42,12 +42,6 @@ export async function runRolloutBench(opts: { quick: boolean }, progress: Progre
         prefix: PREFIX,
         from: 0,
         count: hosts,
-        heartbeatMs: 5000,
-        concurrency: 32,
-        containersPerHost: 1,
-        startParallel: 50,
-        startTimeoutMs: 240_000,
-        logLevel: 'warn',
       },
       join(fleet.dir, 'logs', 'swarm-rollout.log'),
     );

@@ -168,11 +168,7 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
             from,
             count: to - from,
             heartbeatMs,
-            concurrency: 32,
             containersPerHost,
-            startParallel: 50,
-            startTimeoutMs: 240_000,
-            logLevel: 'warn',
           },
           join(fleet.dir, 'logs', `swarm-${swarms.length}.log`),
         );

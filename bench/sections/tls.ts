@@ -1,7 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { defaultAgents, type FleetState, startFleet, stopFleet } from '@fleet/deploy';
+import { readFileSync } from 'node:fs';
 import type { Progress } from '../lib/context';
-import { BENCH_GATEWAY_ENV } from '../lib/fleets';
+import { startRealFleet, type RealFleet } from '../lib/fleets';
 import { HttpClient, type HttpResult } from '../lib/http';
 import { sampleProc } from '../lib/proc';
 import { round, summarize, type Summary } from '../lib/stats';
@@ -32,11 +31,9 @@ export interface TlsCostResult {
 const HOST = 'web-01';
 const PATH = `/node/${HOST}/container/docker?all=true`;
 
-interface BenchFleet {
-  state: FleetState;
+interface BenchFleet extends RealFleet {
   keepAlive: HttpClient;
   fresh: HttpClient;
-  dir: string;
 }
 
 /**
@@ -116,38 +113,20 @@ async function cpuOfBlock(fleet: BenchFleet, calls: number): Promise<Record<stri
 }
 
 async function startBenchFleet(tls: boolean): Promise<BenchFleet> {
-  const dir = mkdtempSync('/tmp/flb-tls-');
-  try {
-    const state = await startFleet({
-      dir,
-      agents: defaultAgents(1),
-      detached: false,
-      logLevel: 'warn',
-      gatewayEnv: { ...BENCH_GATEWAY_ENV },
-      tls,
-    });
-    const ca = state.tls ? readFileSync(state.tls.caFile, 'utf8') : undefined;
-    const headers = { authorization: `Bearer ${state.adminKey}` };
-    return {
-      state,
-      dir,
-      keepAlive: new HttpClient(state.url, headers, 1, { ca }),
-      fresh: new HttpClient(state.url, headers, 1, { ca, keepAlive: false }),
-    };
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
+  const fleet = await startRealFleet('warn', { agents: 1, tls });
+  const ca = fleet.state.tls ? readFileSync(fleet.state.tls.caFile, 'utf8') : undefined;
+  const headers = { authorization: `Bearer ${fleet.state.adminKey}` };
+  return {
+    ...fleet,
+    keepAlive: new HttpClient(fleet.state.url, headers, 1, { ca }),
+    fresh: new HttpClient(fleet.state.url, headers, 1, { ca, keepAlive: false }),
+  };
 }
 
 async function stopBenchFleet(fleet: BenchFleet): Promise<void> {
   fleet.keepAlive.close();
   fleet.fresh.close();
-  try {
-    await stopFleet(fleet.state, { killContainers: true });
-  } finally {
-    rmSync(fleet.dir, { recursive: true, force: true });
-  }
+  await fleet.stop();
 }
 
 async function expectOk(result: HttpResult): Promise<HttpResult> {

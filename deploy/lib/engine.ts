@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findExecutable } from './paths';
-import { abortIfDead, spawnService, stopByPid, waitFor } from './process';
+import { abortIfDead, spawnService, stopByPid, waitForServiceOrStop } from './process';
 
 export interface EngineOptions {
   /** Holds the engine's data root, exec root, socket and pid file; keep it short (see assertSocketPathsFit). */
@@ -44,22 +44,15 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     netns: opts.netns,
   });
   const engine = { dir: opts.dir, pid, socket, logFile: opts.logFile };
-  try {
-    await waitFor(
-      `dockerd at ${socket}`,
-      () =>
-        dockerClient(socket, 2_000)
-          .ping()
-          .then(() => true),
-      {
-        timeoutMs: opts.readyTimeoutMs ?? 60_000,
-        abortIf: abortIfDead('dockerd', pid, opts.logFile),
-      },
-    );
-  } catch (err) {
-    await stopEngine(engine);
-    throw err;
-  }
+  await waitForServiceOrStop(
+    `dockerd at ${socket}`,
+    () =>
+      dockerClient(socket, 2_000)
+        .ping()
+        .then(() => true),
+    { timeoutMs: opts.readyTimeoutMs ?? 60_000, abortIf: abortIfDead('dockerd', pid, opts.logFile) },
+    () => stopEngine(engine),
+  );
   return engine;
 }
 

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { findExecutable } from './paths';
-import { abortIfDead, spawnService, stopByPid, waitFor } from './process';
+import { abortIfDead, spawnService, stopByPid, waitForServiceOrStop } from './process';
 
 export interface RegistryCredentials {
   user: string;
@@ -51,15 +51,12 @@ export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
   const address = `${listenHostOf(opts)}:${opts.port}`;
   const registry = { pid, port: opts.port, address, url: `${opts.tls ? 'https' : 'http'}://${address}`, configFile, logFile };
   const ca = opts.tls ? readFileSync(opts.tls.caFile) : undefined;
-  try {
-    await waitFor(`docker-registry on ${address}`, () => answersV2(registry.url, ca), {
-      timeoutMs: opts.readyTimeoutMs ?? 20_000,
-      abortIf: abortIfDead('docker-registry', pid, logFile),
-    });
-  } catch (err) {
-    await stopRegistry(registry);
-    throw err;
-  }
+  await waitForServiceOrStop(
+    `docker-registry on ${address}`,
+    () => answersV2(registry.url, ca),
+    { timeoutMs: opts.readyTimeoutMs ?? 20_000, abortIf: abortIfDead('docker-registry', pid, logFile) },
+    () => stopRegistry(registry),
+  );
   return registry;
 }
 

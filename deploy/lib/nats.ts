@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type NatsOperator, operatorConfig } from './nats-operator';
 import { type NatsTlsFiles, routeAuthorization, routeTlsBlock, tlsBlock } from './nats-config';
 import { findExecutable } from './paths';
-import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitFor } from './process';
+import { abortIfDead, assertPortFree, freePort, spawnService, stopByPid, waitForServiceOrStop } from './process';
 import { ensurePrivateDir, writeSecretFile } from './secret-files';
 
 export interface NatsClusterOptions {
@@ -78,15 +78,12 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
     configFile,
     logFile: opts.logFile,
   };
-  try {
-    await waitFor(`nats-server on ${host}:${port}`, () => jetStreamEnabled(host, monitorPort), {
-      timeoutMs: opts.readyTimeoutMs ?? 20_000,
-      abortIf: abortIfDead('nats-server', pid, opts.logFile),
-    });
-  } catch (err) {
-    await stopNats(server);
-    throw err;
-  }
+  await waitForServiceOrStop(
+    `nats-server on ${host}:${port}`,
+    () => jetStreamEnabled(host, monitorPort),
+    { timeoutMs: opts.readyTimeoutMs ?? 20_000, abortIf: abortIfDead('nats-server', pid, opts.logFile) },
+    () => stopNats(server),
+  );
   return server;
 }
 
@@ -108,15 +105,12 @@ export async function respawnNats(
     detached: opts.detached,
     netns: server.netns,
   });
-  try {
-    await waitFor(`nats-server on ${host}:${server.port}`, () => jetStreamEnabled(host, server.monitorPort), {
-      timeoutMs: opts.readyTimeoutMs ?? 20_000,
-      abortIf: abortIfDead('nats-server', pid, server.logFile),
-    });
-  } catch (err) {
-    await stopNats({ pid, configFile: server.configFile });
-    throw err;
-  }
+  await waitForServiceOrStop(
+    `nats-server on ${host}:${server.port}`,
+    () => jetStreamEnabled(host, server.monitorPort),
+    { timeoutMs: opts.readyTimeoutMs ?? 20_000, abortIf: abortIfDead('nats-server', pid, server.logFile) },
+    () => stopNats({ pid, configFile: server.configFile }),
+  );
   return pid;
 }
 

@@ -157,6 +157,21 @@ export async function waitFor<T>(
   }
 }
 
+/** waitFor a service just started to answer; when it never does, `stop` it before the error goes on. */
+export async function waitForServiceOrStop<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: WaitOptions,
+  stop: () => Promise<void>,
+): Promise<void> {
+  try {
+    await waitFor(what, probe, opts);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 /** An unused TCP port on 127.0.0.1, found by letting the kernel pick one for a throwaway listener. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -5,57 +5,17 @@
  * joining again, and is cut off by `fleet agent remove` — checked on the engine and the server's connz.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import {
-  abortIfDead,
-  AGENT_ENTRYPOINT,
-  BUSYBOX_IMAGE,
-  hostGrantKeyFiles,
-  REPO_ROOT,
-  spawnService,
-  stopByPid,
-  waitFor,
-} from '@fleet/deploy';
+import { BUSYBOX_IMAGE, waitFor } from '@fleet/deploy';
 import { connect } from '@nats-io/transport-node';
 import { natsLogin } from '@fleet/runtime/nats';
-import { userJwtOfCreds, verifiedClaims } from '@fleet/runtime/nats-identity';
+import { userJwtOfCreds } from '@fleet/runtime/nats-identity';
 import { api } from '../support/http';
+import { accountOfCreds, useJoiningAgent } from '../support/joining-agent';
 import { useTestFleet } from '../support/suite';
 
 const fleet = useTestFleet({ agents: [{ hostname: 'web-01', labels: { role: 'web' } }] });
 const HOST = 'web-04';
-let agentPid = 0;
-
-const identityDir = () => path.join(fleet.dir, 'joined', HOST);
-const agentLog = () => path.join(fleet.dir, 'logs', `agent-${HOST}-joined.log`);
-
-afterAll(async () => {
-  if (agentPid) await stopByPid(agentPid, { marker: AGENT_ENTRYPOINT });
-});
-
-/** The agent binary with only environment variables: where the gateway is, the token, where to keep its identity. */
-function startJoiningAgent(joinToken?: string): number {
-  return spawnService({
-    command: process.execPath,
-    args: [AGENT_ENTRYPOINT],
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      FLEET_NATS_URL: fleet.natsUrl,
-      FLEET_GATEWAY_URL: fleet.url,
-      FLEET_AGENT_IDENTITY_DIR: identityDir(),
-      ...(joinToken ? { FLEET_AGENT_JOIN_TOKEN: joinToken } : {}),
-      FLEET_AGENT_HOSTNAME: HOST,
-      FLEET_AGENT_LABELS: 'role=batch',
-      FLEET_AGENT_HEARTBEAT_MS: '500',
-      FLEET_HOST_GRANT_PUBLIC_KEY_FILE: hostGrantKeyFiles(fleet.dir).publicKey,
-      // It shares web-01's engine: what it creates is checked there.
-      DOCKER_HOST: `unix://${fleet.socketOf('web-01')}`,
-    },
-    logFile: agentLog(),
-    detached: false,
-  });
-}
+const agent = useJoiningAgent(fleet, { hostname: HOST, logName: 'joined', labels: 'role=batch', engineHost: 'web-01' });
 
 async function listed(): Promise<{ enrollment: string; started_at: string } | undefined> {
   const res = await api(fleet, 'GET', `/agent/${HOST}`);
@@ -69,25 +29,17 @@ async function connectionsOf(account: string): Promise<number> {
   return connz.num_connections;
 }
 
-const accountOfCreds = () =>
-  String(verifiedClaims(userJwtOfCreds(readFileSync(path.join(identityDir(), 'agent.creds'), 'utf8'))).nats.issuer_account);
-
 it('joins with a token and env vars only, is pending (never targeted), then runs jobs on its engine once accepted', async () => {
   const issued = await api(fleet, 'POST', `/agent/${HOST}/join-token`, { body: { ttl_seconds: 300 } });
   expect(issued.status).toBe(201);
-  agentPid = startJoiningAgent(issued.body.token);
-  const pending = await waitFor(`${HOST} listed`, listed, { timeoutMs: 60_000, abortIf: abortIfDead('agent', agentPid, agentLog()) });
-  expect(pending.enrollment).toBe('pending');
-  expect(existsSync(path.join(identityDir(), 'agent.creds'))).toBe(true);
-  expect(readFileSync(agentLog(), 'utf8')).not.toContain(issued.body.token);
+  await agent.start(issued.body.token);
+  expect((await listed())?.enrollment).toBe('pending');
+  expect(existsSync(agent.credsFile())).toBe(true);
+  expect(readFileSync(agent.logFile(), 'utf8')).not.toContain(issued.body.token);
   expect((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).status).not.toBe(200);
 
   expect((await api(fleet, 'POST', `/agent/${HOST}/accept`)).status).toBe(200);
-  await waitFor(
-    `${HOST} to take jobs`,
-    async () => ((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).status === 200 ? true : undefined),
-    { timeoutMs: 30_000 },
-  );
+  await agent.takingJobs();
   const created = await api(fleet, 'POST', `/node/${HOST}/container/docker`, {
     body: { image: BUSYBOX_IMAGE, cmd: ['sleep', '300'], name: 'joined-agent-made-this' },
   });
@@ -98,34 +50,20 @@ it('joins with a token and env vars only, is pending (never targeted), then runs
 });
 
 it('restarts on the identity it kept: no token needed, the spent one is not asked for again', async () => {
-  await stopByPid(agentPid, { marker: AGENT_ENTRYPOINT });
-  const startedSince = new Date();
-  agentPid = startJoiningAgent();
-  await waitFor(
-    `${HOST} back`,
-    async () => ((await listed()) && new Date((await listed())?.started_at ?? 0) >= startedSince ? true : undefined),
-    {
-      timeoutMs: 60_000,
-      abortIf: abortIfDead('agent', agentPid, agentLog()),
-    },
-  );
+  await agent.stop();
+  await agent.start();
   expect((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).body.results).toMatchObject([{ hostname: HOST, status: 'ok' }]);
 });
 
 it('rotates its key by joining again: the new key logs in, the old one is cut and refused', async () => {
-  const oldCreds = readFileSync(path.join(identityDir(), 'agent.creds'), 'utf8');
-  await stopByPid(agentPid, { marker: AGENT_ENTRYPOINT });
-  rmSync(path.join(identityDir(), 'agent.creds'));
+  const oldCreds = readFileSync(agent.credsFile(), 'utf8');
+  await agent.stop();
+  rmSync(agent.credsFile());
   const issued = await api(fleet, 'POST', `/agent/${HOST}/join-token`);
-  const startedSince = new Date();
-  agentPid = startJoiningAgent(issued.body.token);
-  await waitFor(`${HOST} back on a new key`, async () => (new Date((await listed())?.started_at ?? 0) >= startedSince ? true : undefined), {
-    timeoutMs: 60_000,
-    abortIf: abortIfDead('agent', agentPid, agentLog()),
-  });
-  const newCreds = readFileSync(path.join(identityDir(), 'agent.creds'), 'utf8');
+  await agent.start(issued.body.token);
+  const newCreds = readFileSync(agent.credsFile(), 'utf8');
   expect(userJwtOfCreds(newCreds)).not.toBe(userJwtOfCreds(oldCreds));
-  expect(accountOfCreds()).toBe(String(verifiedClaims(userJwtOfCreds(oldCreds)).nats.issuer_account));
+  expect(accountOfCreds(newCreds)).toBe(accountOfCreds(oldCreds));
   await expect(connect({ servers: fleet.natsUrl, ...natsLogin(oldCreds), maxReconnectAttempts: 0 })).rejects.toThrow(
     /authorization|authentication/i,
   );
@@ -133,7 +71,7 @@ it('rotates its key by joining again: the new key logs in, the old one is cut an
 });
 
 it('`remove` cuts its connection at once and it cannot come back: no job reaches it', async () => {
-  const account = accountOfCreds();
+  const account = accountOfCreds(readFileSync(agent.credsFile(), 'utf8'));
   expect(await connectionsOf(account)).toBe(1);
   const removed = await api(fleet, 'DELETE', `/agent/${HOST}/identity`);
   expect(removed.status).toBe(200);
@@ -143,7 +81,7 @@ it('`remove` cuts its connection at once and it cannot come back: no job reaches
   // It keeps retrying; the server keeps refusing.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   expect(await connectionsOf(account)).toBe(0);
-  expect(readFileSync(agentLog(), 'utf8')).toMatch(/"reason":"[^"]*(Authentication Revoked|Authorization Violation)/);
+  expect(readFileSync(agent.logFile(), 'utf8')).toMatch(/"reason":"[^"]*(Authentication Revoked|Authorization Violation)/);
   expect((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).status).not.toBe(200);
   expect((await api(fleet, 'DELETE', `/agent/${HOST}/identity`)).status).toBe(404);
 });

@@ -113,6 +113,9 @@ async function auditedCalls(caller: string): Promise<string[]> {
 
 describe('the docker CLI on one host through the gateway', () => {
   const operator = () => fleet.mintKey('operator', { subject: 'cli-operator' });
+  /** `docker run -d --name <name> busybox sh -c <script>` as an operator. */
+  const runShellDetached = (host: string, name: string, script: string) =>
+    docker(host, operator(), ['run', '-d', '--name', name, BUSYBOX_IMAGE, 'sh', '-c', script]);
 
   it('docker version reports the engine behind the gateway, negotiated from _ping', async () => {
     const { Version, ApiVersion } = await fleet.docker('web-01').version();
@@ -161,16 +164,7 @@ describe('the docker CLI on one host through the gateway', () => {
   });
 
   it('docker logs -f follows the output and ends when the container stops', async () => {
-    const run = await docker('web-02', operator(), [
-      'run',
-      '-d',
-      '--name',
-      'cli-logs',
-      BUSYBOX_IMAGE,
-      'sh',
-      '-c',
-      'for i in 1 2 3 4; do echo tick $i; sleep 1; done',
-    ]);
+    const run = await runShellDetached('web-02', 'cli-logs', 'for i in 1 2 3 4; do echo tick $i; sleep 1; done');
     expect(run.code).toBe(0);
     const started = Date.now();
     const logs = await docker('web-02', operator(), ['logs', '-f', 'cli-logs']);
@@ -181,16 +175,7 @@ describe('the docker CLI on one host through the gateway', () => {
   });
 
   it("a quiet stream outlives the tunnel's silence limit: logs -f and exec that say nothing for 26 s still end right", async () => {
-    const run = await docker('db-01', operator(), [
-      'run',
-      '-d',
-      '--name',
-      'cli-quiet',
-      BUSYBOX_IMAGE,
-      'sh',
-      '-c',
-      'sleep 26; echo late log; sleep 600',
-    ]);
+    const run = await runShellDetached('db-01', 'cli-quiet', 'sleep 26; echo late log; sleep 600');
     expect(run.code).toBe(0);
     const follow = spawn('docker', ['logs', '-f', 'cli-quiet'], { env: cliEnv('db-01', operator()), stdio: ['ignore', 'pipe', 'pipe'] });
     let followed = '';

@@ -48,6 +48,11 @@ function outcomes(res: ApiResponse): Array<[string, boolean]> {
   return rows(res).map((row) => [row.status, row.changed]);
 }
 
+/** What outcomes() reads when every row of `hosts` is ok, changed or not. */
+function okOn(hosts: string[], { changed }: { changed: boolean }): Array<[string, boolean]> {
+  return hosts.map(() => ['ok', changed]);
+}
+
 function containerOn(host: string, name: string) {
   return fleet.docker(host).getContainer(name).inspect();
 }
@@ -74,19 +79,13 @@ describe('container verbs change the engines as they say', () => {
 
     const restart = await call('docker.container.restart', 202, 'POST', '/role:web/container/docker/verbs/restart?t=1');
     expect(hostnames(restart)).toEqual(WEB);
-    expect(outcomes(restart)).toEqual([
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(restart)).toEqual(okOn(WEB, { changed: true }));
     const restarted = await containerOn('web-01', 'verbs');
     expect(restarted.State.Running).toBe(true);
     expect(restarted.State.StartedAt).not.toBe(startedAt);
 
     const pause = await call('docker.container.pause', 202, 'POST', '/role:web/container/docker/verbs/pause');
-    expect(outcomes(pause)).toEqual([
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(pause)).toEqual(okOn(WEB, { changed: true }));
     for (const host of WEB) expect((await containerOn(host, 'verbs')).State.Paused).toBe(true);
 
     const pauseAgain = await call('docker.container.pause', 202, 'POST', '/role:web/container/docker/verbs/pause');
@@ -96,20 +95,14 @@ describe('container verbs change the engines as they say', () => {
     expect(pauseOne.body.error).toMatch(/already paused/);
 
     const unpause = await call('docker.container.unpause', 202, 'POST', '/role:web/container/docker/verbs/unpause');
-    expect(outcomes(unpause)).toEqual([
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(unpause)).toEqual(okOn(WEB, { changed: true }));
     for (const host of WEB) expect((await containerOn(host, 'verbs')).State).toMatchObject({ Paused: false, Running: true });
     const unpauseAgain = await call('docker.container.unpause', 202, 'POST', '/role:web/container/docker/verbs/unpause');
     for (const row of rows(unpauseAgain))
       expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/not paused/) });
 
     const kill = await call('docker.container.kill', 202, 'POST', '/role:web/container/docker/verbs/kill?signal=SIGKILL');
-    expect(outcomes(kill)).toEqual([
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(kill)).toEqual(okOn(WEB, { changed: true }));
     for (const host of WEB) expect((await containerOn(host, 'verbs')).State).toMatchObject({ Running: false, ExitCode: 137 });
     const killAgain = await call('docker.container.kill', 202, 'POST', '/role:web/container/docker/verbs/kill');
     for (const row of rows(killAgain))
@@ -124,11 +117,7 @@ describe('container verbs change the engines as they say', () => {
     await createContainer('db-01', 'taken');
 
     const rename = await call('docker.container.rename', 202, 'POST', '/_all/container/docker/before-rename/rename?name=after-rename');
-    expect(outcomes(rename)).toEqual([
-      ['ok', true],
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(rename)).toEqual(okOn(HOSTS, { changed: true }));
     for (const host of HOSTS) {
       expect((await containerOn(host, 'after-rename')).Name).toBe('/after-rename');
       await expect(containerOn(host, 'before-rename')).rejects.toMatchObject({ statusCode: 404 });
@@ -155,10 +144,7 @@ describe('container verbs change the engines as they say', () => {
       restart_policy: { name: 'on-failure', maximum_retry_count: 3 },
     };
     const update = await call('docker.container.update', 202, 'POST', '/role:web/container/docker/limits/update', { body });
-    expect(outcomes(update)).toEqual([
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(update)).toEqual(okOn(WEB, { changed: true }));
     for (const host of WEB) {
       const { HostConfig } = await containerOn(host, 'limits');
       expect(HostConfig).toMatchObject(Object.fromEntries(settings.map(([, engineField, value]) => [engineField, value])));
@@ -166,10 +152,7 @@ describe('container verbs change the engines as they say', () => {
     }
 
     const again = await call('docker.container.update', 202, 'POST', '/role:web/container/docker/limits/update', { body });
-    expect(outcomes(again)).toEqual([
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(outcomes(again)).toEqual(okOn(WEB, { changed: false }));
 
     const invalid = await call('docker.container.update', 400, 'POST', '/web-01/container/docker/limits/update', {
       body: { restart_policy: { name: 'sometimes' } },
@@ -402,11 +385,7 @@ describe('container reads: top, stats, changes, wait; and prune', () => {
     }
 
     const again = await call('docker.container.prune', 202, 'POST', `/_all/container/docker/prune?filters=${filters}`);
-    expect(outcomes(again)).toEqual([
-      ['ok', false],
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(outcomes(again)).toEqual(okOn(HOSTS, { changed: false }));
   });
 });
 
@@ -415,19 +394,11 @@ describe('volumes', () => {
     const body = { name: 'surface-data', labels: { 'fleet.test': 'volumes' } };
     const created = await call('docker.volume.create', 202, 'POST', '/_all/container/docker/volume', { body });
     expect(hostnames(created)).toEqual(HOSTS);
-    expect(outcomes(created)).toEqual([
-      ['ok', true],
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(created)).toEqual(okOn(HOSTS, { changed: true }));
     for (const host of HOSTS) expect((await fleet.docker(host).getVolume('surface-data').inspect()).Labels).toEqual(body.labels);
 
     const again = await call('docker.volume.create', 202, 'POST', '/_all/container/docker/volume', { body });
-    expect(outcomes(again)).toEqual([
-      ['ok', false],
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(outcomes(again)).toEqual(okOn(HOSTS, { changed: false }));
 
     const filters = encodeURIComponent(JSON.stringify({ label: ['fleet.test=volumes'] }));
     const list = await call('docker.volume.list', 200, 'GET', `/_all/container/docker/volume?filters=${filters}`);
@@ -449,11 +420,7 @@ describe('volumes', () => {
     await call('docker.container.remove', 202, 'DELETE', '/db-01/container/docker/uses-volume?force=true');
 
     const removed = await call('docker.volume.remove', 202, 'DELETE', '/_all/container/docker/volume/surface-data');
-    expect(outcomes(removed)).toEqual([
-      ['ok', true],
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(removed)).toEqual(okOn(HOSTS, { changed: true }));
     for (const host of HOSTS)
       await expect(fleet.docker(host).getVolume('surface-data').inspect()).rejects.toMatchObject({ statusCode: 404 });
 
@@ -461,11 +428,7 @@ describe('volumes', () => {
     for (const row of rows(absent))
       expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/no such volume/), error_code: 404 });
     const forced = await call('docker.volume.remove', 202, 'DELETE', '/_all/container/docker/volume/surface-data?force=true');
-    expect(outcomes(forced)).toEqual([
-      ['ok', false],
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(outcomes(forced)).toEqual(okOn(HOSTS, { changed: false }));
   });
 
   it('creates an anonymous volume when no name is given', async () => {
@@ -489,11 +452,7 @@ describe('volumes', () => {
       await expect(fleet.docker(host).getVolume('keep-me').inspect()).resolves.toBeDefined();
     }
     const again = await call('docker.volume.prune', 202, 'POST', `/_all/container/docker/volume/prune?filters=${filters}`);
-    expect(outcomes(again)).toEqual([
-      ['ok', false],
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(outcomes(again)).toEqual(okOn(HOSTS, { changed: false }));
   });
 });
 
@@ -501,11 +460,7 @@ describe('networks', () => {
   it('creates, lists, inspects, connects, disconnects and removes an internal bridge network on _all', async () => {
     const body = { name: 'surface-net', driver: 'bridge', internal: true, labels: { 'fleet.test': 'networks' } };
     const created = await call('docker.network.create', 202, 'POST', '/_all/container/docker/network', { body });
-    expect(outcomes(created)).toEqual([
-      ['ok', true],
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(created)).toEqual(okOn(HOSTS, { changed: true }));
     for (const host of HOSTS) {
       const network = await fleet.docker(host).getNetwork('surface-net').inspect();
       expect(network).toMatchObject({ Driver: 'bridge', Internal: true, Labels: body.labels });
@@ -525,11 +480,7 @@ describe('networks', () => {
     const connect = await call('docker.network.connect', 202, 'POST', '/_all/container/docker/network/surface-net/connect', {
       body: { container: 'net-member' },
     });
-    expect(outcomes(connect)).toEqual([
-      ['ok', true],
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(connect)).toEqual(okOn(HOSTS, { changed: true }));
     for (const host of HOSTS) expect((await containerOn(host, 'net-member')).NetworkSettings.Networks).toHaveProperty('surface-net');
     const connectAgain = await call('docker.network.connect', 409, 'POST', '/web-01/container/docker/network/surface-net/connect', {
       body: { container: 'net-member' },
@@ -541,11 +492,7 @@ describe('networks', () => {
     const disconnect = await call('docker.network.disconnect', 202, 'POST', '/_all/container/docker/network/surface-net/disconnect', {
       body: { container: 'net-member', force: false },
     });
-    expect(outcomes(disconnect)).toEqual([
-      ['ok', true],
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(disconnect)).toEqual(okOn(HOSTS, { changed: true }));
     for (const host of HOSTS) expect((await containerOn(host, 'net-member')).NetworkSettings.Networks).not.toHaveProperty('surface-net');
     const disconnectAgain = await call(
       'docker.network.disconnect',
@@ -558,11 +505,7 @@ describe('networks', () => {
       expect(row).toMatchObject({ status: 'failed', changed: false, error: expect.stringMatching(/not connected/) });
 
     const removed = await call('docker.network.remove', 202, 'DELETE', '/_all/container/docker/network/surface-net');
-    expect(outcomes(removed)).toEqual([
-      ['ok', true],
-      ['ok', true],
-      ['ok', true],
-    ]);
+    expect(outcomes(removed)).toEqual(okOn(HOSTS, { changed: true }));
     for (const host of HOSTS)
       await expect(fleet.docker(host).getNetwork('surface-net').inspect()).rejects.toMatchObject({ statusCode: 404 });
     const absent = await call('docker.network.remove', 404, 'DELETE', '/web-02/container/docker/network/surface-net');
@@ -579,11 +522,7 @@ describe('networks', () => {
     for (const row of rows(pruned)) expect(row).toMatchObject({ status: 'ok', changed: true, networks_deleted: ['prune-net'] });
     for (const host of HOSTS) await expect(fleet.docker(host).getNetwork('prune-net').inspect()).rejects.toMatchObject({ statusCode: 404 });
     const again = await call('docker.network.prune', 202, 'POST', `/_all/container/docker/network/prune?filters=${filters}`);
-    expect(outcomes(again)).toEqual([
-      ['ok', false],
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(outcomes(again)).toEqual(okOn(HOSTS, { changed: false }));
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { assertMatchesContract } from '../support/contract';
 import { useTestFleet } from '../support/suite';
-import { api } from '../support/http';
+import { api, type ApiResponse, errorBody, forbiddenBody } from '../support/http';
 
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
@@ -73,12 +73,8 @@ describe('targets', () => {
   it('answers 404 with the match count when no agent matches, and 400 naming the bad part of a selector', async () => {
     const none = await api(fleet, 'GET', '/node/role:nope/container/docker');
     expect(none.status).toBe(404);
-    expect(none.body).toEqual({
-      error: 'no agent matches target',
-      details: "target 'role:nope' matched 0 of 3 live agents",
-      code: 404,
-      reason: 'target_empty',
-    });
+    const details = "target 'role:nope' matched 0 of 3 live agents";
+    expect(none.body).toEqual(errorBody({ code: 404, reason: 'target_empty', error: 'no agent matches target', details }));
 
     const unknownHost = await api(fleet, 'GET', '/node/web-99/container/docker');
     expect(unknownHost.status).toBe(404);
@@ -120,29 +116,30 @@ describe('targets', () => {
 });
 
 describe('container lifecycle and truthful results', () => {
+  const OK_UNCHANGED_ON_BOTH = [
+    ['ok', false],
+    ['ok', false],
+  ];
+  const lifeRunning = async (host: string) => (await fleet.docker(host).getContainer('life').inspect()).State.Running;
+  const statusAndChanged = (res: ApiResponse) => res.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed]);
+
   it('creates, stops, restarts and removes with changed telling whether the engine state moved', async () => {
     const created = await api(fleet, 'POST', '/node/role:web/container/docker', {
       body: createBody('life', { name: 'life', auto_start: true }),
     });
     expect(created.status).toBe(202);
-    for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getContainer('life').inspect()).State.Running).toBe(true);
+    expect(await Promise.all(['web-01', 'web-02'].map(lifeRunning))).toEqual([true, true]);
 
     const startAgain = await api(fleet, 'POST', '/node/role:web/container/docker/life/start');
-    expect(startAgain.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed])).toEqual([
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(statusAndChanged(startAgain)).toEqual(OK_UNCHANGED_ON_BOTH);
 
     const stop = await api(fleet, 'POST', '/node/role:web/container/docker/life/stop?t=1');
     assertMatchesContract('docker.container.stop', 202, stop.body);
     expect(stop.body.results.map((r: { changed: boolean }) => r.changed)).toEqual([true, true]);
-    for (const host of ['web-01', 'web-02']) expect((await fleet.docker(host).getContainer('life').inspect()).State.Running).toBe(false);
+    expect(await Promise.all(['web-01', 'web-02'].map(lifeRunning))).toEqual([false, false]);
 
     const stopAgain = await api(fleet, 'POST', '/node/role:web/container/docker/life/stop?t=1');
-    expect(stopAgain.body.results.map((r: { changed: boolean; status: string }) => [r.status, r.changed])).toEqual([
-      ['ok', false],
-      ['ok', false],
-    ]);
+    expect(statusAndChanged(stopAgain)).toEqual(OK_UNCHANGED_ON_BOTH);
 
     const inspect = await api(fleet, 'GET', '/node/web-01/container/docker/life');
     expect(inspect.status).toBe(200);
@@ -210,12 +207,7 @@ describe('API keys and errors', () => {
   it('answers 401 without a key and with a bad one', async () => {
     const none = await api(fleet, 'GET', '/node/_all/container/docker', { key: null });
     expect(none.status).toBe(401);
-    expect(none.body).toEqual({
-      error: 'Unauthorized - API key required',
-      details: expect.any(String),
-      code: 401,
-      reason: 'unauthenticated',
-    });
+    expect(none.body).toEqual(errorBody({ code: 401, reason: 'unauthenticated', error: 'Unauthorized - API key required' }));
 
     const expired = await api(fleet, 'GET', '/agent', { key: fleet.mintKey('admin', { ttlSeconds: -10 }) });
     expect(expired.status).toBe(401);
@@ -233,12 +225,7 @@ describe('API keys and errors', () => {
     const viewer = fleet.mintKey('viewer');
     const res = await api(fleet, 'POST', '/node/_all/container/docker', { key: viewer, body: createBody('forbidden') });
     expect(res.status).toBe(403);
-    expect(res.body).toEqual({
-      error: 'Forbidden - Insufficient permissions',
-      details: expect.stringContaining('docker:write'),
-      code: 403,
-      reason: 'permission_denied',
-    });
+    expect(res.body).toEqual(forbiddenBody('docker:write'));
     expect(await containersByHost('forbidden')).toEqual({ 'db-01': 0, 'web-01': 0, 'web-02': 0 });
 
     const read = await api(fleet, 'GET', '/node/_all/container/docker', { key: viewer });

@@ -6,21 +6,12 @@
  * account on one connection, of the new key.
  */
 import { readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import {
-  abortIfDead,
-  AGENT_ENTRYPOINT,
-  BUSYBOX_IMAGE,
-  hostGrantKeyFiles,
-  REPO_ROOT,
-  spawnService,
-  stopByPid,
-  waitFor,
-} from '@fleet/deploy';
+import { BUSYBOX_IMAGE } from '@fleet/deploy';
 import { connect } from '@nats-io/transport-node';
 import { natsLogin } from '@fleet/runtime/nats';
 import { userJwtOfCreds, verifiedClaims } from '@fleet/runtime/nats-identity';
 import { api } from '../support/http';
+import { accountOfCreds, useJoiningAgent } from '../support/joining-agent';
 import { useTestFleet } from '../support/suite';
 
 const fleet = useTestFleet({ agents: [{ hostname: 'web-01', labels: { role: 'web' } }] });
@@ -29,39 +20,8 @@ const CONTAINER = 'rotation-counter';
 /** Calls in flight at once, and at least this many in all (the load runs until both rotations are done). */
 const PARALLEL_CALLS = 4;
 const MIN_CALLS = 300;
-let agentPid = 0;
-
-const identityDir = () => path.join(fleet.dir, 'joined', HOST);
-const credsFile = () => path.join(identityDir(), 'agent.creds');
-const agentLog = () => path.join(fleet.dir, 'logs', `agent-${HOST}-rotating.log`);
+const agent = useJoiningAgent(fleet, { hostname: HOST, logName: 'rotating', engineHost: 'web-01' });
 const publicKeyOf = (creds: string) => verifiedClaims(userJwtOfCreds(creds)).sub;
-const accountOf = (creds: string) => String(verifiedClaims(userJwtOfCreds(creds)).nats.issuer_account);
-
-afterAll(async () => {
-  if (agentPid) await stopByPid(agentPid, { marker: AGENT_ENTRYPOINT });
-});
-
-function startJoiningAgent(joinToken: string): number {
-  return spawnService({
-    command: process.execPath,
-    args: [AGENT_ENTRYPOINT],
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      FLEET_NATS_URL: fleet.natsUrl,
-      FLEET_GATEWAY_URL: fleet.url,
-      FLEET_AGENT_IDENTITY_DIR: identityDir(),
-      FLEET_AGENT_JOIN_TOKEN: joinToken,
-      FLEET_AGENT_HOSTNAME: HOST,
-      FLEET_AGENT_HEARTBEAT_MS: '500',
-      FLEET_HOST_GRANT_PUBLIC_KEY_FILE: hostGrantKeyFiles(fleet.dir).publicKey,
-      // It shares web-01's engine: its container is checked there.
-      DOCKER_HOST: `unix://${fleet.socketOf('web-01')}`,
-    },
-    logFile: agentLog(),
-    detached: false,
-  });
-}
 
 /** The broker's own view of the client connections in `account`, with the key each logged in with. */
 async function connectionsOf(account: string): Promise<{ authorized_user?: string; jwt?: string }[]> {
@@ -103,17 +63,9 @@ async function steadyLoad(done: () => boolean, rotating: () => boolean): Promise
 
 it('joins with its own NKey and runs jobs once accepted', async () => {
   const issued = await api(fleet, 'POST', `/agent/${HOST}/join-token`);
-  agentPid = startJoiningAgent(issued.body.token);
-  await waitFor(`${HOST} listed`, async () => ((await api(fleet, 'GET', `/agent/${HOST}`)).status === 200 ? true : undefined), {
-    timeoutMs: 60_000,
-    abortIf: abortIfDead('agent', agentPid, agentLog()),
-  });
+  await agent.start(issued.body.token);
   expect((await api(fleet, 'POST', `/agent/${HOST}/accept`)).status).toBe(200);
-  await waitFor(
-    `${HOST} to take jobs`,
-    async () => ((await api(fleet, 'GET', `/node/${HOST}/container/docker`)).status === 200 ? true : undefined),
-    { timeoutMs: 30_000 },
-  );
+  await agent.takingJobs();
   const created = await api(fleet, 'POST', `/node/${HOST}/container/docker`, {
     body: { image: BUSYBOX_IMAGE, cmd: ['sleep', '600'], name: CONTAINER },
   });
@@ -123,8 +75,8 @@ it('joins with its own NKey and runs jobs once accepted', async () => {
 });
 
 it('rotates twice under a steady load of calls: 0 failed, each command run once, the old keys refused, one connection of the new key', async () => {
-  const firstCreds = readFileSync(credsFile(), 'utf8');
-  const account = accountOf(firstCreds);
+  const firstCreds = readFileSync(agent.credsFile(), 'utf8');
+  const account = accountOfCreds(firstCreds);
   expect((await connectionsOf(account)).map(loginKeyOf)).toEqual([publicKeyOf(firstCreds)]);
 
   let rotated = false;
@@ -145,7 +97,7 @@ it('rotates twice under a steady load of calls: 0 failed, each command run once,
     return res;
   };
   const first = await rotate();
-  const secondCreds = readFileSync(credsFile(), 'utf8');
+  const secondCreds = readFileSync(agent.credsFile(), 'utf8');
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const second = await rotate();
   rotated = true;
@@ -183,15 +135,15 @@ it('rotates twice under a steady load of calls: 0 failed, each command run once,
     .filter((line) => line.startsWith('call-'));
   expect(ran.sort()).toEqual([...load.markers].sort());
 
-  const finalCreds = readFileSync(credsFile(), 'utf8');
-  expect(statSync(credsFile()).mode & 0o777).toBe(0o600);
+  const finalCreds = readFileSync(agent.credsFile(), 'utf8');
+  expect(statSync(agent.credsFile()).mode & 0o777).toBe(0o600);
   expect(publicKeyOf(finalCreds)).toBe(second.body.public_key);
-  expect(accountOf(finalCreds)).toBe(account);
+  expect(accountOfCreds(finalCreds)).toBe(account);
   for (const oldCreds of [firstCreds, secondCreds]) {
     await expect(connect({ servers: fleet.natsUrl, ...natsLogin(oldCreds), maxReconnectAttempts: 0 })).rejects.toThrow(
       /authorization|authentication/i,
     );
   }
   expect((await connectionsOf(account)).map(loginKeyOf)).toEqual([publicKeyOf(finalCreds)]);
-  expect(readFileSync(agentLog(), 'utf8')).not.toContain(finalCreds.split('-----BEGIN USER NKEY SEED-----')[1].trim().split('\n')[0]);
+  expect(readFileSync(agent.logFile(), 'utf8')).not.toContain(finalCreds.split('-----BEGIN USER NKEY SEED-----')[1].trim().split('\n')[0]);
 });

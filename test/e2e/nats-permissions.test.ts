@@ -20,7 +20,7 @@ import {
 import { agentCredsFile } from '@fleet/deploy';
 import { natsLogin } from '@fleet/runtime/nats';
 import { useTestFleet } from '../support/suite';
-import { api } from '../support/http';
+import { api, type ApiResponse } from '../support/http';
 
 const fleet = useTestFleet();
 let intruder: NatsConnection;
@@ -48,6 +48,11 @@ async function violationFor(subject: string): Promise<void> {
   for (let i = 0; i < 50 && !violations.some((v) => v.includes(subject)); i++) await sleep(50);
   expect(violations.find((v) => v.includes(subject))).toMatch(/permissions violation/i);
 }
+
+/** A row saying web-02 listed its containers fine: what web-01's login tries to pass off. */
+const okRowOfWeb02 = (message: string) => JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message, containers: [] });
+/** The row of `hostname` in a job's answer. */
+const rowOf = (job: ApiResponse, hostname: string) => job.body.results.find((row: { hostname: string }) => row.hostname === hostname);
 
 describe("web-01's credentials", () => {
   it('cannot log in without a signed identity, nor with a user name and password', async () => {
@@ -83,16 +88,12 @@ describe("web-01's credentials", () => {
     await whileDown('web-02', async () => {
       const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
       const jobId: string = accepted.body.job_id;
-      const forged = JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged', containers: [] });
       const subject = kvSubject(RESULTS_BUCKET, resultKey(jobId, 'web-02'));
-      intruder.publish(subject, forged);
+      intruder.publish(subject, okRowOfWeb02('forged'));
       await violationFor(subject);
 
       const job = await api(fleet, 'GET', `/job/${jobId}?wait=10`);
-      expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({
-        status: 'failed',
-        error_code: 504,
-      });
+      expect(rowOf(job, 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
     });
   });
 
@@ -104,17 +105,11 @@ describe("web-01's credentials", () => {
       const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
       await sleep(200);
       const subject = earlyRowSubject(jobId, 'web-02');
-      intruder.publish(
-        subject,
-        JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'forged early row', containers: [] }),
-      );
+      intruder.publish(subject, okRowOfWeb02('forged early row'));
       await violationFor(subject);
 
       const job = await waiting;
-      expect(job.body.results.find((r: { hostname: string }) => r.hostname === 'web-02')).toMatchObject({
-        status: 'failed',
-        error_code: 504,
-      });
+      expect(rowOf(job, 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
     });
   });
 
@@ -125,10 +120,7 @@ describe("web-01's credentials", () => {
       const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
       await sleep(200);
       // Only announced, never written to the results bucket, and claiming to be web-02: it counts for web-01.
-      intruder.publish(
-        earlyRowSubject(jobId, 'web-01'),
-        JSON.stringify({ hostname: 'web-02', status: 'ok', changed: false, message: 'announced by web-01' }),
-      );
+      intruder.publish(earlyRowSubject(jobId, 'web-01'), okRowOfWeb02('announced by web-01'));
       const job = await waiting;
       expect(job.body.results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', message: 'announced by web-01' })]);
       expect(violations.some((v) => v.includes(earlyRowSubject(jobId, 'web-01')))).toBe(false);

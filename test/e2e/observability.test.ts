@@ -6,10 +6,10 @@
  * the job metrics of the gateway and of each agent move by exactly the jobs
  * this suite runs.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { loadContract, OPERATIONS } from '@fleet/contracts/operations';
+import { launchChromium, type HeadlessChromium } from '../support/chromium';
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api } from '../support/http';
 import { metricValue, scrape, type Sample } from '../support/metrics';
@@ -17,7 +17,6 @@ import { metricValue, scrape, type Sample } from '../support/metrics';
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
-const CHROMIUM = '/usr/bin/chromium';
 
 let fleet: TestFleet;
 
@@ -44,36 +43,15 @@ describe('health and the contract, without a key', () => {
 });
 
 describe('/docs in headless Chromium', () => {
-  let userDataDir: string;
-  let context: BrowserContext | undefined;
-
-  beforeAll(() => {
-    userDataDir = mkdtempSync('/tmp/flt-chromium-');
-  });
+  let browser: HeadlessChromium | undefined;
 
   afterAll(async () => {
-    await context?.close();
-    rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
   });
 
   it('renders every operation of the contract from the gateway alone, and a screenshot shows it', async () => {
-    // launchPersistentContext: Playwright takes the fresh profile dir itself (it refuses --user-data-dir in args).
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1440, height: 900 },
-    });
-    const page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium();
+    const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     const requested: string[] = [];
     page.on('request', (request) => requested.push(request.url()));
     const pageErrors: string[] = [];

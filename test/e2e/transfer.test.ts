@@ -14,7 +14,7 @@ import { objectStreamName, UPLOADS_BUCKET } from '@fleet/contracts/protocol';
 import { NatsLogin } from '../support/agent-login';
 import { assertMatchesContract } from '../support/contract';
 import { imageIdOn } from '../support/docker';
-import { api } from '../support/http';
+import { api, errorBody } from '../support/http';
 import { useTestFleet } from '../support/suite';
 
 const REPO = resolve(__dirname, '../..');
@@ -169,12 +169,8 @@ describe('fleet image load --target _all: an image without a registry', () => {
       duplex: 'half',
     } as unknown as RequestInit);
     expect(res.status).toBe(413);
-    expect(await res.json()).toEqual({
-      error: 'request body too large',
-      details: expect.stringContaining(`FLEET_UPLOAD_MAX_BYTES (${UPLOAD_LIMIT} bytes)`),
-      code: 413,
-      reason: 'payload_too_large',
-    });
+    const details = `FLEET_UPLOAD_MAX_BYTES (${UPLOAD_LIMIT} bytes)`;
+    expect(await res.json()).toEqual(errorBody({ code: 413, reason: 'payload_too_large', error: 'request body too large', details }));
     expect(await storedUploadChunks()).toBe(0);
     const after = await Promise.all(HOSTS.map((host) => fleet.docker(host).listImages()));
     expect(after.map((images) => images.length)).toEqual(before.map((images) => images.length));
@@ -192,12 +188,8 @@ describe('fleet image load --target _all: an image without a registry', () => {
     for (const row of rows) expect(row.error).toBeTruthy();
     const wrongType = await api(fleet, 'POST', '/node/_all/container/docker/image/load', { body: { image: 'x' } });
     expect(wrongType.status).toBe(415);
-    expect(wrongType.body).toEqual({
-      error: 'unsupported media type',
-      details: 'unsupported media type application/json: the body must be application/x-tar',
-      code: 415,
-      reason: 'unsupported_media_type',
-    });
+    const details = 'unsupported media type application/json: the body must be application/x-tar';
+    expect(wrongType.body).toEqual(errorBody({ code: 415, reason: 'unsupported_media_type', error: 'unsupported media type', details }));
   });
 });
 

@@ -94,12 +94,7 @@ beforeAll(async () => {
     prefix: PREFIX,
     from: 0,
     count: HOSTS,
-    heartbeatMs: 5000,
-    concurrency: 32,
-    containersPerHost: 1,
-    startParallel: 50,
-    startTimeoutMs: 240_000,
-    logLevel: 'warn',
+    // The rest are the swarm's defaults (bench/harness/swarm-protocol.ts).
     failingHosts: FAILING,
   };
   const log = openSync(join(dir, 'logs', 'swarm.log'), 'a');

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import { REVOKED_BUCKET } from '@fleet/contracts/protocol';
 import { attack } from '../support/attacks';
-import { api } from '../support/http';
+import { api, forbiddenBody } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
 import { EventStreamClient } from '../support/sse';
 import { useTestFleet } from '../support/suite';
@@ -49,12 +49,7 @@ attack('viewer (no docker:exec) follows an exec job: 403 before any event, and h
   expect(job.results[0].stdout).toBe(`${SECRET}\n`);
   const refused = await api(fleet, 'GET', `/feed/job/${job.job_id}`, { key: viewer });
   expect(refused.status).toBe(403);
-  expect(refused.body).toEqual({
-    error: 'Forbidden - Insufficient permissions',
-    details: expect.stringContaining('docker:exec'),
-    code: 403,
-    reason: 'permission_denied',
-  });
+  expect(refused.body).toEqual(forbiddenBody('docker:exec'));
   await settle();
   await jobs.close();
   expect(jobs.status).toBe(200);

@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE } from '@fleet/deploy';
 import { attack } from '../support/attacks';
-import { api } from '../support/http';
+import { api, forbiddenBody } from '../support/http';
 import { type ProcessResult, runProcess } from '../support/proc';
 import { EventStreamClient } from '../support/sse';
 import { useTestFleet } from '../support/suite';
@@ -55,12 +55,6 @@ afterAll(async () => {
 });
 
 const mentions = (body: unknown, text: string) => (typeof body === 'string' ? body : JSON.stringify(body)).includes(text);
-const forbiddenReadData = {
-  error: 'Forbidden - Insufficient permissions',
-  details: expect.stringContaining("'docker:read-data'"),
-  code: 403,
-  reason: 'permission_denied',
-};
 
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -83,7 +77,7 @@ describe('the node API', () => {
     for (const [method, path, operation] of calls) {
       const res = await api(fleet, method, path, { key: viewer });
       expect({ method, path, status: res.status }).toEqual({ method, path, status: 403 });
-      if (method === 'GET') expect(res.body).toEqual(forbiddenReadData);
+      if (method === 'GET') expect(res.body).toEqual(forbiddenBody('docker:read-data'));
       expect(mentions(res.body, SECRET)).toBe(false);
       // Refused before any job: nothing reached the engine.
       expect(await jobsBy('g17-viewer', operation)).toEqual([]);

@@ -15,7 +15,7 @@ import { GATEWAY_LOGIN, useNatsLogins } from '../support/agent-login';
 import { attack } from '../support/attacks';
 import { countContainers } from '../support/docker';
 import { markedContainer, MARK, newMark } from '../support/faults';
-import { api } from '../support/http';
+import { api, errorBody, forbiddenBody } from '../support/http';
 import { useTestFleet } from '../support/suite';
 
 const fleet = useTestFleet();
@@ -30,16 +30,6 @@ async function isRunning(hostname: string, container: string): Promise<boolean> 
 
 async function countsOf(mark: string): Promise<number[]> {
   return Promise.all(HOSTS.map((host) => countContainers(fleet.docker(host), `${MARK}=${mark}`)));
-}
-
-/** The 403 body naming `permission`. */
-function forbidden(permission: string) {
-  return {
-    error: 'Forbidden - Insufficient permissions',
-    details: expect.stringContaining(`'${permission}'`),
-    code: 403,
-    reason: 'permission_denied',
-  };
 }
 
 /** A start on _all that failed on db-01 only (no container there yet), after which db-01 gets the container, stopped. */
@@ -62,7 +52,7 @@ describe('rerunning another caller’s job', () => {
     const viewer = fleet.mintKey('viewer', { subject: 'sr-viewer' });
     const rerun = await api(fleet, 'POST', `/job/${job}/rerun?hosts=failed`, { key: viewer });
     expect(rerun.status).toBe(403);
-    expect(rerun.body).toEqual(forbidden('docker:write'));
+    expect(rerun.body).toEqual(forbiddenBody('docker:write'));
     expect(await isRunning('db-01', 'sr-viewer')).toBe(false);
     // The admin may: the same rerun starts it.
     expect((await api(fleet, 'POST', `/job/${job}/rerun?hosts=failed`)).status).toBe(202);
@@ -74,12 +64,7 @@ describe('rerunning another caller’s job', () => {
     const scoped = fleet.mintKey('operator', { subject: 'sr-scoped', scope: 'role:web' });
     const failed = await api(fleet, 'POST', `/job/${job}/rerun?hosts=failed`, { key: scoped });
     expect(failed.status).toBe(409);
-    expect(failed.body).toEqual({
-      error: 'nothing to rerun',
-      details: expect.stringContaining('may see'),
-      code: 409,
-      reason: 'nothing_to_rerun',
-    });
+    expect(failed.body).toEqual(errorBody({ code: 409, reason: 'nothing_to_rerun', error: 'nothing to rerun', details: 'may see' }));
     // Every host it may see: the web hosts only, never db-01.
     const all = await api(fleet, 'POST', `/job/${job}/rerun?hosts=all`, { key: scoped });
     expect(all.status).toBe(202);
@@ -105,7 +90,7 @@ describe('rerunning another caller’s job', () => {
     const operator = fleet.mintKey('operator', { subject: 'sr-operator' });
     const rerun = await api(fleet, 'POST', `/job/${created.body.job_id}/rerun?hosts=failed`, { key: operator });
     expect(rerun.status).toBe(403);
-    expect(rerun.body).toEqual(forbidden('docker:host'));
+    expect(rerun.body).toEqual(forbiddenBody('docker:host'));
     await expect(fleet.docker('web-02').getContainer(name).inspect()).rejects.toMatchObject({ statusCode: 404 });
     // The admin may, and the container it makes is on the host network.
     expect((await api(fleet, 'POST', `/job/${created.body.job_id}/rerun?hosts=failed`)).status).toBe(202);
@@ -114,12 +99,18 @@ describe('rerunning another caller’s job', () => {
 });
 
 describe('another caller’s Idempotency-Key', () => {
-  attack('a second API key sends an operator’s key with the same request: a job of its own, never the first one’s', async () => {
-    const mark = newMark('sr-idem');
+  /** An operator's create under an Idempotency-Key of its own: the request another caller then sends again. */
+  async function operatorCreate(markPrefix: string, subject: string) {
+    const mark = newMark(markPrefix);
     const headers = { 'Idempotency-Key': `deploy-${mark}` };
-    const operator = fleet.mintKey('operator', { subject: 'sr-pipe-a' });
+    const operator = fleet.mintKey('operator', { subject });
     const first = await api(fleet, 'POST', CREATE, { key: operator, body: markedContainer(mark), headers });
     expect(first.status).toBe(202);
+    return { mark, headers, first };
+  }
+
+  attack('a second API key sends an operator’s key with the same request: a job of its own, never the first one’s', async () => {
+    const { mark, headers, first } = await operatorCreate('sr-idem', 'sr-pipe-a');
     // Another subject, and another key of the same subject: each is another caller.
     for (const key of [fleet.mintKey('operator', { subject: 'sr-pipe-b' }), fleet.mintKey('operator', { subject: 'sr-pipe-a' })]) {
       const other = await api(fleet, 'POST', CREATE, { key, body: markedContainer(mark), headers });
@@ -131,11 +122,7 @@ describe('another caller’s Idempotency-Key', () => {
   });
 
   attack('a viewer sends an operator’s key with the operator’s request: 403, not the operator’s job', async () => {
-    const mark = newMark('sr-idem-viewer');
-    const headers = { 'Idempotency-Key': `deploy-${mark}` };
-    const operator = fleet.mintKey('operator', { subject: 'sr-pipe-c' });
-    const first = await api(fleet, 'POST', CREATE, { key: operator, body: markedContainer(mark), headers });
-    expect(first.status).toBe(202);
+    const { mark, headers, first } = await operatorCreate('sr-idem-viewer', 'sr-pipe-c');
     const viewerKey = fleet.mintKey('viewer', { subject: 'sr-pipe-c' });
     const viewer = await api(fleet, 'POST', CREATE, { key: viewerKey, body: markedContainer(mark), headers });
     expect(viewer.status).toBe(403);

@@ -53,6 +53,9 @@ afterAll(async () => {
 });
 
 const operator = () => fleet.mintKey('operator', { subject: 'attacker' });
+/** `docker run -d --name <name> <flags> busybox sleep 600` on HOST as `key`. */
+const runDetached = (key: string, name: string, flags: string[]) =>
+  cli.run(HOST, key, ['run', '-d', '--name', name, ...flags, BUSYBOX_IMAGE, 'sleep', '600']);
 
 /** One call through the proxy to web-01's engine with these exact bytes. */
 function engineCall(
@@ -364,17 +367,7 @@ describe('host-reaching options the old denylist missed', () => {
       'masked',
     async () => {
       const key = operator();
-      const viaCli = await cli.run(HOST, key, [
-        'run',
-        '-d',
-        '--name',
-        'dec-sysfs-cli',
-        '--security-opt',
-        'systempaths=unconfined',
-        BUSYBOX_IMAGE,
-        'sleep',
-        '600',
-      ]);
+      const viaCli = await runDetached(key, 'dec-sysfs-cli', ['--security-opt', 'systempaths=unconfined']);
       expect(viaCli.code).not.toBe(0);
       expect(viaCli.stderr).toContain("'docker:host'");
       for (const field of ['MaskedPaths', 'ReadonlyPaths']) {
@@ -420,17 +413,7 @@ describe('host-reaching options the old denylist missed', () => {
     });
     expect([400, 403]).toContain(node.status);
     expect(node.body.code).toBe(node.status);
-    const viaCli = await cli.run(HOST, key, [
-      'run',
-      '-d',
-      '--name',
-      'dec-join-cli',
-      '--pid',
-      'container:admin-hostns',
-      BUSYBOX_IMAGE,
-      'sleep',
-      '600',
-    ]);
+    const viaCli = await runDetached(key, 'dec-join-cli', ['--pid', 'container:admin-hostns']);
     expect(viaCli.stderr).toContain("'docker:host'");
     expect((await containerNames(HOST)).filter((name) => name.startsWith('dec-join'))).toEqual([]);
     expect(await hostReachingContainers(HOST)).toEqual([]);
@@ -542,17 +525,7 @@ describe('host-reaching options the old denylist missed', () => {
     'a tmpfs mount carrying a mount flag such as bind (docker run --tmpfs, the raw body, a tmpfs mount): refused, nothing created',
     async () => {
       const key = operator();
-      const viaCli = await cli.run(HOST, key, [
-        'run',
-        '-d',
-        '--name',
-        'dec-tmpfs-cli',
-        '--tmpfs',
-        '/x:rbind',
-        BUSYBOX_IMAGE,
-        'sleep',
-        '600',
-      ]);
+      const viaCli = await runDetached(key, 'dec-tmpfs-cli', ['--tmpfs', '/x:rbind']);
       expect(viaCli.stderr).toContain("'docker:host'");
       const bodies = {
         'dec-tmpfs-map': { Image: BUSYBOX_IMAGE, HostConfig: { Tmpfs: { '/x': 'size=1m,bind' } } },

@@ -36,3 +36,23 @@ export async function api<T = any>(fleet: ApiTarget, method: string, path: strin
   const client = createFleetClient({ url: fleet.url, apiKey: key ?? undefined, ...(fleet.ca ? nodeHttp({ ca: fleet.ca }) : {}) });
   return client.raw(method, path, { body: opts.body, headers: opts.headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
 }
+
+export interface ExpectedError {
+  code: number;
+  /** One of the contract's ErrorReason `x-reasons`. */
+  reason: string;
+  /** The short `error` text, exactly. */
+  error: string;
+  /** Text the `details` must contain; without it, any text. */
+  details?: string;
+}
+
+/** The error body a refusal must answer (README "Error reasons"), to compare with `toEqual`. */
+export function errorBody({ code, reason, error, details }: ExpectedError) {
+  return { error, details: details === undefined ? expect.any(String) : expect.stringContaining(details), code, reason };
+}
+
+/** The 403 body naming the missing `permission`. */
+export function forbiddenBody(permission: string) {
+  return errorBody({ code: 403, reason: 'permission_denied', error: 'Forbidden - Insufficient permissions', details: `'${permission}'` });
+}

@@ -19,40 +19,14 @@ export function foreignClientCertificate(dir: string, name: string): ClientCerti
   const files = { caFile: join(dir, 'ca.pem'), certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
   const caKey = join(dir, 'ca.key');
   const request = join(dir, `${name}.csr`);
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    caKey,
-    '-out',
-    files.caFile,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=foreign-ca',
-  );
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    files.keyFile,
-    '-out',
-    request,
-    '-subj',
-    `/CN=${name}`,
-  );
+  openssl('req', '-x509', ...NEW_P256_KEY, '-keyout', caKey, '-out', files.caFile, '-days', '1', '-subj', '/CN=foreign-ca');
+  openssl('req', ...NEW_P256_KEY, '-keyout', files.keyFile, '-out', request, '-subj', `/CN=${name}`);
   openssl('x509', '-req', '-in', request, '-CA', files.caFile, '-CAkey', caKey, '-CAcreateserial', '-out', files.certFile, '-days', '1');
   return files;
 }
+
+/** `openssl req` makes a new, unencrypted P-256 key, the kind the fleet's own certificates use. */
+const NEW_P256_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
 function openssl(...args: string[]): void {
   execFileSync(findExecutable('openssl'), args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -5,26 +5,13 @@
  */
 import { mintToken } from '@fleet/api-keys';
 import { loadContract } from '@fleet/contracts/operations';
-import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
+import type { HostRow } from '@fleet/contracts/protocol';
 import { metricValue, parseMetrics, scrape } from '../../../test/support/metrics';
 import { GatewayMetrics } from './metrics';
 import type { Readiness } from './routes/health';
-import { serveTestApp } from './test-app';
+import { jobRecordOf, serveTestApp } from './test-app';
 
 const SECRET = 'observability-secret-0123456789abcdef';
-
-function record(operation: JobRecord['operation'], hosts: string[], ageMs: number): JobRecord {
-  const created = Date.now() - ageMs;
-  return {
-    job_id: `job-${operation}`,
-    operation,
-    target: '_all',
-    hosts,
-    caller: 'test',
-    created_at: new Date(created).toISOString(),
-    deadline: new Date(created + 30_000).toISOString(),
-  };
-}
 
 function row(hostname: string, status: HostRow['status']): HostRow {
   return { hostname, status, changed: false };
@@ -132,9 +119,9 @@ describe('the gateway app', () => {
 describe('job metrics', () => {
   it('count jobs by outcome, host rows by status, duration and fan-out', async () => {
     const metrics = new GatewayMetrics({ processMetrics: false });
-    metrics.jobSettled(record('docker.container.list', ['a', 'b', 'c'], 1500), [row('a', 'ok'), row('b', 'ok'), row('c', 'ok')]);
-    metrics.jobSettled(record('docker.container.list', ['a', 'b'], 10), [row('a', 'ok'), row('b', 'failed')]);
-    metrics.jobSettled(record('docker.image.remove', ['a'], 10), [row('a', 'failed')]);
+    metrics.jobSettled(jobRecordOf('docker.container.list', ['a', 'b', 'c'], 1500), [row('a', 'ok'), row('b', 'ok'), row('c', 'ok')]);
+    metrics.jobSettled(jobRecordOf('docker.container.list', ['a', 'b'], 10), [row('a', 'ok'), row('b', 'failed')]);
+    metrics.jobSettled(jobRecordOf('docker.image.remove', ['a'], 10), [row('a', 'failed')]);
     const samples = parseMetrics(await metrics.collectors.metrics());
     expect(metricValue(samples, 'fleet_jobs_total', { operation: 'docker.container.list', status: 'ok' })).toBe(1);
     expect(metricValue(samples, 'fleet_jobs_total', { operation: 'docker.container.list', status: 'partial' })).toBe(1);

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
+import type { JobRecord } from '@fleet/contracts/protocol';
+import { ApiError } from './api-error';
 import { createApp, type GatewayDeps } from './app';
 
 /**
@@ -33,4 +35,29 @@ export async function serveTestApp(deps: Partial<GatewayDeps> & Pick<GatewayDeps
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** A job record as the gateway stores one: on `_all`, created `ageMs` ago, with a 30 s deadline. */
+export function jobRecordOf(operation: string, hosts: string[], ageMs = 0): JobRecord {
+  const created = Date.now() - ageMs;
+  return {
+    job_id: crypto.randomUUID(),
+    operation: operation as JobRecord['operation'],
+    target: '_all',
+    hosts,
+    caller: 'test',
+    created_at: new Date(created).toISOString(),
+    deadline: new Date(created + 30_000).toISOString(),
+  };
+}
+
+/** The HTTP status a call's ApiError carries, or 200 when it throws none. */
+export function statusOf(run: () => unknown): number {
+  try {
+    run();
+    return 200;
+  } catch (err) {
+    if (err instanceof ApiError) return err.status;
+    throw err;
+  }
 }

@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import pino from 'pino';
-import type { EngineClient, ExecutionContext } from './types';
+import type { NodeOperationName } from '@fleet/contracts/operations';
+import type { EngineClient, ExecutionContext, Executor, Outcome } from './types';
 
 /**
  * A fake engine for the executors' tests (one file per family, README "Adding a Docker operation"): it records
@@ -101,4 +102,14 @@ export function frame(stream: 1 | 2, text: string): Buffer {
   header[0] = stream;
   header.writeUInt32BE(payload.length, 4);
   return Buffer.concat([header, payload]);
+}
+
+/** Runs one executor against a fake engine giving `answers`: the row it answered and the engine calls it made, in order. */
+export async function runExecutor<N extends NodeOperationName>(
+  executor: Executor<N>,
+  input: Parameters<Executor<N>>[0],
+  answers: EngineAnswers,
+): Promise<{ outcome: Outcome<N>; calls: EngineCall[] }> {
+  const engine = fakeEngine(answers);
+  return { outcome: await executor(input, contextOf(engine.docker)), calls: engine.calls };
 }

@@ -1,6 +1,6 @@
 import type { JobRecord } from '@fleet/contracts/protocol';
 import { ROLES } from '@fleet/contracts/permissions';
-import { ApiError } from '../api-error';
+import { statusOf } from '../test-app';
 import { KeyScope } from '../targets/scope';
 import { JobReadAccess } from './access';
 import { planRollout } from './rollout-plan';
@@ -19,15 +19,6 @@ function job(operation: string, hosts: string[]): JobRecord {
     deadline: '',
   };
 }
-
-const statusOf = (fn: () => unknown) => {
-  try {
-    fn();
-    return 200;
-  } catch (err) {
-    return (err as ApiError).status;
-  }
-};
 
 describe('JobReadAccess', () => {
   const exec = job('docker.container.exec', ['db-01', 'web-01', 'web-02']);

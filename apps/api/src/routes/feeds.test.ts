@@ -7,7 +7,7 @@ import { mintToken } from '@fleet/api-keys';
 import type { HostRow, JobRecord } from '@fleet/contracts/protocol';
 import type { AgentView } from '../agents/roster';
 import type { JobClient } from '../jobs/client';
-import { serveTestApp } from '../test-app';
+import { jobRecordOf, serveTestApp } from '../test-app';
 
 const SECRET = 'feeds-unit-secret-0123456789abcdefgh';
 const LABELS: Record<string, Record<string, string>> = { 'db-01': { role: 'db' }, 'web-01': { role: 'web' } };
@@ -48,19 +48,6 @@ const agent = (hostname: string): AgentView =>
     drained: false,
     last_seen_at: new Date().toISOString(),
   }) as AgentView;
-
-function record(operation: string, hosts: string[]): JobRecord {
-  const now = Date.now();
-  return {
-    job_id: crypto.randomUUID(),
-    operation,
-    target: '_all',
-    hosts,
-    caller: 'ops',
-    created_at: new Date(now).toISOString(),
-    deadline: new Date(now + 30_000).toISOString(),
-  } as JobRecord;
-}
 
 const feed = new FakeFeed();
 const jobs = new Map<string, JobRecord>();
@@ -130,7 +117,7 @@ async function readFeed(path: string, bearer: string, during: () => void, until:
 
 describe('GET /feed/job/{job_id}', () => {
   it('sends the job, the rows of its own hosts as they change (once each), then ends settled', async () => {
-    const job = record('docker.container.list', ['db-01', 'web-01']);
+    const job = jobRecordOf('docker.container.list', ['db-01', 'web-01']);
     jobs.set(job.job_id, job);
     const ok = (hostname: string): HostRow => ({ hostname, status: 'ok', changed: false });
     const { events } = await readFeed(
@@ -149,7 +136,7 @@ describe('GET /feed/job/{job_id}', () => {
   });
 
   it('a key scoped to role:web hears only web-01; a job of db-01 alone is a 404, an exec is a 403 for a viewer', async () => {
-    const job = record('docker.container.list', ['db-01', 'web-01']);
+    const job = jobRecordOf('docker.container.list', ['db-01', 'web-01']);
     jobs.set(job.job_id, job);
     const { events } = await readFeed(
       `/feed/job/${job.job_id}`,
@@ -162,12 +149,12 @@ describe('GET /feed/job/{job_id}', () => {
     );
     expect(events[0].data.hosts).toEqual(['web-01']);
     expect(JSON.stringify(events)).not.toContain('db-01');
-    const dbOnly = record('docker.container.list', ['db-01']);
+    const dbOnly = jobRecordOf('docker.container.list', ['db-01']);
     jobs.set(dbOnly.job_id, dbOnly);
     expect(
       (await fetch(`${url}/feed/job/${dbOnly.job_id}`, { headers: { authorization: `Bearer ${key('viewer', 'role:web')}` } })).status,
     ).toBe(404);
-    const exec = record('docker.container.exec', ['web-01']);
+    const exec = jobRecordOf('docker.container.exec', ['web-01']);
     jobs.set(exec.job_id, exec);
     expect((await fetch(`${url}/feed/job/${exec.job_id}`, { headers: { authorization: `Bearer ${key('viewer')}` } })).status).toBe(403);
   });
@@ -175,9 +162,9 @@ describe('GET /feed/job/{job_id}', () => {
 
 describe('GET /feed/jobs', () => {
   it('announces the jobs a key may read, cut to its hosts, and their outcome; leaves out the rest', async () => {
-    const exec = record('docker.container.exec', ['web-01']);
-    const dbList = record('docker.container.list', ['db-01']);
-    const allList = record('docker.container.list', ['db-01', 'web-01']);
+    const exec = jobRecordOf('docker.container.exec', ['web-01']);
+    const dbList = jobRecordOf('docker.container.list', ['db-01']);
+    const allList = jobRecordOf('docker.container.list', ['db-01', 'web-01']);
     const { events } = await readFeed(
       '/feed/jobs',
       key('viewer', 'role:web'),

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { contextOf, engineError, fakeEngine, frame } from '../fake-engine';
+import { contextOf, engineError, fakeEngine, frame, runExecutor } from '../fake-engine';
 import { containerArchiveGet } from './archive-get';
 import { containerArchivePut } from './archive-put';
 import { containerChanges } from './changes';
@@ -126,13 +126,9 @@ describe('docker.container.inspect', () => {
 
 describe('docker.container.start', () => {
   it('starts the container', async () => {
-    const engine = fakeEngine({ 'container.start': () => undefined });
-    expect(await containerStart({ id: 'web' }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'web',
-      message: 'container started',
-    });
-    expect(engine.calls).toEqual([{ call: 'container(web).start', args: [] }]);
+    const { outcome, calls } = await runExecutor(containerStart, { id: 'web' }, { 'container.start': () => undefined });
+    expect(outcome).toEqual({ changed: true, id: 'web', message: 'container started' });
+    expect(calls).toEqual([{ call: 'container(web).start', args: [] }]);
   });
 
   it('a container the engine says is already running (304) is not changed; other errors fail the row', async () => {
@@ -149,35 +145,31 @@ describe('docker.container.start', () => {
 
 describe('docker.container.stop', () => {
   it('passes the grace period on and reports the stop', async () => {
-    const engine = fakeEngine({ 'container.stop': () => undefined });
-    expect(await containerStop({ id: 'web', t: 3 }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'web',
-      message: 'container stopped',
-    });
-    expect(engine.calls).toEqual([{ call: 'container(web).stop', args: [{ t: 3 }] }]);
+    const { outcome, calls } = await runExecutor(containerStop, { id: 'web', t: 3 }, { 'container.stop': () => undefined });
+    expect(outcome).toEqual({ changed: true, id: 'web', message: 'container stopped' });
+    expect(calls).toEqual([{ call: 'container(web).stop', args: [{ t: 3 }] }]);
   });
 
   it('a container the engine says is already stopped (304) is not changed', async () => {
-    const engine = fakeEngine({ 'container.stop': () => Promise.reject(engineError(304, 'container already stopped')) });
-    expect(await containerStop({ id: 'web' }, contextOf(engine.docker))).toEqual({
-      changed: false,
-      id: 'web',
-      message: 'container already stopped',
-    });
-    expect(engine.calls).toEqual([{ call: 'container(web).stop', args: [{}] }]);
+    const { outcome, calls } = await runExecutor(
+      containerStop,
+      { id: 'web' },
+      { 'container.stop': () => Promise.reject(engineError(304, 'container already stopped')) },
+    );
+    expect(outcome).toEqual({ changed: false, id: 'web', message: 'container already stopped' });
+    expect(calls).toEqual([{ call: 'container(web).stop', args: [{}] }]);
   });
 });
 
 describe('docker.container.remove', () => {
   it('passes force and v on', async () => {
-    const engine = fakeEngine({ 'container.remove': () => undefined });
-    expect(await containerRemove({ id: 'web', force: true, v: true }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'web',
-      message: 'container removed',
-    });
-    expect(engine.calls).toEqual([{ call: 'container(web).remove', args: [{ force: true, v: true }] }]);
+    const { outcome, calls } = await runExecutor(
+      containerRemove,
+      { id: 'web', force: true, v: true },
+      { 'container.remove': () => undefined },
+    );
+    expect(outcome).toEqual({ changed: true, id: 'web', message: 'container removed' });
+    expect(calls).toEqual([{ call: 'container(web).remove', args: [{ force: true, v: true }] }]);
   });
 });
 
@@ -220,37 +212,25 @@ describe('docker.container.kill', () => {
 
 describe('docker.container.pause', () => {
   it('pauses the container', async () => {
-    const engine = fakeEngine({ 'container.pause': () => undefined });
-    expect(await containerPause({ id: 'web' }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'web',
-      message: 'container paused',
-    });
-    expect(engine.calls).toEqual([{ call: 'container(web).pause', args: [] }]);
+    const { outcome, calls } = await runExecutor(containerPause, { id: 'web' }, { 'container.pause': () => undefined });
+    expect(outcome).toEqual({ changed: true, id: 'web', message: 'container paused' });
+    expect(calls).toEqual([{ call: 'container(web).pause', args: [] }]);
   });
 });
 
 describe('docker.container.unpause', () => {
   it('unpauses the container', async () => {
-    const engine = fakeEngine({ 'container.unpause': () => undefined });
-    expect(await containerUnpause({ id: 'web' }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'web',
-      message: 'container unpaused',
-    });
-    expect(engine.calls).toEqual([{ call: 'container(web).unpause', args: [] }]);
+    const { outcome, calls } = await runExecutor(containerUnpause, { id: 'web' }, { 'container.unpause': () => undefined });
+    expect(outcome).toEqual({ changed: true, id: 'web', message: 'container unpaused' });
+    expect(calls).toEqual([{ call: 'container(web).unpause', args: [] }]);
   });
 });
 
 describe('docker.container.rename', () => {
   it("renames, and the row's id is the new name without its slash", async () => {
-    const engine = fakeEngine({ 'container.rename': () => undefined });
-    expect(await containerRename({ id: 'web', name: '/web-2' }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'web-2',
-      message: 'container web renamed to /web-2',
-    });
-    expect(engine.calls).toEqual([{ call: 'container(web).rename', args: [{ name: '/web-2' }] }]);
+    const { outcome, calls } = await runExecutor(containerRename, { id: 'web', name: '/web-2' }, { 'container.rename': () => undefined });
+    expect(outcome).toEqual({ changed: true, id: 'web-2', message: 'container web renamed to /web-2' });
+    expect(calls).toEqual([{ call: 'container(web).rename', args: [{ name: '/web-2' }] }]);
   });
 });
 
@@ -368,13 +348,13 @@ describe('docker.container.top', () => {
 
 describe('docker.container.stats', () => {
   it('one sample: asks without a stream and reports it', async () => {
-    const engine = fakeEngine({ 'container.stats': () => ({ read: 't', memory_stats: { usage: 1 } }) });
-    expect(await containerStats({ id: 'web' }, contextOf(engine.docker))).toEqual({
-      changed: false,
-      id: 'web',
-      stats: { read: 't', memory_stats: { usage: 1 } },
-    });
-    expect(engine.calls).toEqual([{ call: 'container(web).stats', args: [{ stream: false }] }]);
+    const { outcome, calls } = await runExecutor(
+      containerStats,
+      { id: 'web' },
+      { 'container.stats': () => ({ read: 't', memory_stats: { usage: 1 } }) },
+    );
+    expect(outcome).toEqual({ changed: false, id: 'web', stats: { read: 't', memory_stats: { usage: 1 } } });
+    expect(calls).toEqual([{ call: 'container(web).stats', args: [{ stream: false }] }]);
   });
 
   it('streamed: emits each sample as a stats event and counts them', async () => {

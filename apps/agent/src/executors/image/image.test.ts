@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { contextOf, engineError, fakeEngine } from '../fake-engine';
+import { contextOf, engineError, fakeEngine, runExecutor } from '../fake-engine';
 import { imageBatchDelete } from './batch-delete';
 import { imageDistribution } from './distribution';
 import { imageHistory } from './history';
@@ -97,13 +97,13 @@ describe('docker.image.pull', () => {
 
 describe('docker.image.inspect', () => {
   it("reports the engine's inspect under the image id", async () => {
-    const engine = fakeEngine({ 'image.inspect': () => ({ Id: 'sha256:abc', RepoTags: ['local/a:1'] }) });
-    expect(await imageInspect({ image: 'local/a:1' }, contextOf(engine.docker))).toEqual({
-      changed: false,
-      id: 'sha256:abc',
-      image: { Id: 'sha256:abc', RepoTags: ['local/a:1'] },
-    });
-    expect(engine.calls).toEqual([{ call: 'image(local/a:1).inspect', args: [] }]);
+    const { outcome, calls } = await runExecutor(
+      imageInspect,
+      { image: 'local/a:1' },
+      { 'image.inspect': () => ({ Id: 'sha256:abc', RepoTags: ['local/a:1'] }) },
+    );
+    expect(outcome).toEqual({ changed: false, id: 'sha256:abc', image: { Id: 'sha256:abc', RepoTags: ['local/a:1'] } });
+    expect(calls).toEqual([{ call: 'image(local/a:1).inspect', args: [] }]);
   });
 });
 
@@ -113,14 +113,9 @@ describe('docker.image.history', () => {
       { Id: 'sha256:abc', CreatedBy: 'CMD ["sh"]' },
       { Id: '<missing>', CreatedBy: 'ADD rootfs' },
     ];
-    const engine = fakeEngine({ 'image.history': () => history });
-    expect(await imageHistory({ image: 'local/a:1' }, contextOf(engine.docker))).toEqual({
-      changed: false,
-      id: 'local/a:1',
-      message: '2 layers',
-      history,
-    });
-    expect(engine.calls).toEqual([{ call: 'image(local/a:1).history', args: [] }]);
+    const { outcome, calls } = await runExecutor(imageHistory, { image: 'local/a:1' }, { 'image.history': () => history });
+    expect(outcome).toEqual({ changed: false, id: 'local/a:1', message: '2 layers', history });
+    expect(calls).toEqual([{ call: 'image(local/a:1).history', args: [] }]);
   });
 });
 
@@ -219,15 +214,19 @@ describe('docker.image.push', () => {
 
 describe('docker.image.remove', () => {
   it('passes force and noprune on, and reports what the engine untagged and deleted', async () => {
-    const engine = fakeEngine({ 'image.remove': () => [{ Untagged: 'local/a:1' }, { Deleted: 'sha256:abc' }] });
-    expect(await imageRemove({ image: 'local/a:1', force: true, noprune: false }, contextOf(engine.docker))).toEqual({
+    const { outcome, calls } = await runExecutor(
+      imageRemove,
+      { image: 'local/a:1', force: true, noprune: false },
+      { 'image.remove': () => [{ Untagged: 'local/a:1' }, { Deleted: 'sha256:abc' }] },
+    );
+    expect(outcome).toEqual({
       changed: true,
       id: 'sha256:abc',
       message: 'image removed',
       untagged: ['local/a:1'],
       deleted: ['sha256:abc'],
     });
-    expect(engine.calls).toEqual([{ call: 'image(local/a:1).remove', args: [{ force: true, noprune: false }] }]);
+    expect(calls).toEqual([{ call: 'image(local/a:1).remove', args: [{ force: true, noprune: false }] }]);
   });
 
   it('a tag of an image that keeps other tags is only untagged', async () => {

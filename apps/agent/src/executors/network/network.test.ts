@@ -1,4 +1,4 @@
-import { contextOf, fakeEngine } from '../fake-engine';
+import { contextOf, fakeEngine, runExecutor } from '../fake-engine';
 import { networkConnect } from './connect';
 import { networkCreate } from './create';
 import { networkDisconnect } from './disconnect';
@@ -37,49 +37,45 @@ describe('docker.network.create', () => {
 
 describe('docker.network.inspect', () => {
   it("reports the engine's inspect under the network's id", async () => {
-    const engine = fakeEngine({ 'network.inspect': () => ({ Id: 'n1', Name: 'backend' }) });
-    expect(await networkInspect({ id: 'backend' }, contextOf(engine.docker))).toEqual({
-      changed: false,
-      id: 'n1',
-      network: { Id: 'n1', Name: 'backend' },
-    });
-    expect(engine.calls).toEqual([{ call: 'network(backend).inspect', args: [] }]);
+    const { outcome, calls } = await runExecutor(
+      networkInspect,
+      { id: 'backend' },
+      { 'network.inspect': () => ({ Id: 'n1', Name: 'backend' }) },
+    );
+    expect(outcome).toEqual({ changed: false, id: 'n1', network: { Id: 'n1', Name: 'backend' } });
+    expect(calls).toEqual([{ call: 'network(backend).inspect', args: [] }]);
   });
 });
 
 describe('docker.network.remove', () => {
   it('removes the network', async () => {
-    const engine = fakeEngine({ 'network.remove': () => undefined });
-    expect(await networkRemove({ id: 'backend' }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'backend',
-      message: 'network removed',
-    });
-    expect(engine.calls).toEqual([{ call: 'network(backend).remove', args: [] }]);
+    const { outcome, calls } = await runExecutor(networkRemove, { id: 'backend' }, { 'network.remove': () => undefined });
+    expect(outcome).toEqual({ changed: true, id: 'backend', message: 'network removed' });
+    expect(calls).toEqual([{ call: 'network(backend).remove', args: [] }]);
   });
 });
 
 describe('docker.network.connect', () => {
   it('connects the container named in the body', async () => {
-    const engine = fakeEngine({ 'network.connect': () => undefined });
-    expect(await networkConnect({ id: 'backend', body: { container: 'web' } }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'backend',
-      message: 'container web connected',
-    });
-    expect(engine.calls).toEqual([{ call: 'network(backend).connect', args: [{ Container: 'web' }] }]);
+    const { outcome, calls } = await runExecutor(
+      networkConnect,
+      { id: 'backend', body: { container: 'web' } },
+      { 'network.connect': () => undefined },
+    );
+    expect(outcome).toEqual({ changed: true, id: 'backend', message: 'container web connected' });
+    expect(calls).toEqual([{ call: 'network(backend).connect', args: [{ Container: 'web' }] }]);
   });
 });
 
 describe('docker.network.disconnect', () => {
   it('disconnects the container, passing force on', async () => {
-    const engine = fakeEngine({ 'network.disconnect': () => undefined });
-    expect(await networkDisconnect({ id: 'backend', body: { container: 'web', force: true } }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'backend',
-      message: 'container web disconnected',
-    });
-    expect(engine.calls).toEqual([{ call: 'network(backend).disconnect', args: [{ Container: 'web', Force: true }] }]);
+    const { outcome, calls } = await runExecutor(
+      networkDisconnect,
+      { id: 'backend', body: { container: 'web', force: true } },
+      { 'network.disconnect': () => undefined },
+    );
+    expect(outcome).toEqual({ changed: true, id: 'backend', message: 'container web disconnected' });
+    expect(calls).toEqual([{ call: 'network(backend).disconnect', args: [{ Container: 'web', Force: true }] }]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { contextOf, fakeEngine } from '../fake-engine';
+import { contextOf, fakeEngine, runExecutor } from '../fake-engine';
 import { systemDf } from './df';
 import { systemEvents } from './events';
 import { systemInfo } from './info';
@@ -8,37 +8,34 @@ import { systemVersion } from './version';
 
 describe('docker.system.info', () => {
   it("reports the engine's info", async () => {
-    const engine = fakeEngine({ info: () => ({ Name: 'web-01', Containers: 3 }) });
-    expect(await systemInfo({}, contextOf(engine.docker))).toEqual({ changed: false, info: { Name: 'web-01', Containers: 3 } });
-    expect(engine.calls).toEqual([{ call: 'info', args: [] }]);
+    const { outcome, calls } = await runExecutor(systemInfo, {}, { info: () => ({ Name: 'web-01', Containers: 3 }) });
+    expect(outcome).toEqual({ changed: false, info: { Name: 'web-01', Containers: 3 } });
+    expect(calls).toEqual([{ call: 'info', args: [] }]);
   });
 });
 
 describe('docker.system.version', () => {
   it("reports the engine's version", async () => {
-    const engine = fakeEngine({ version: () => ({ Version: '20.10.24', ApiVersion: '1.41' }) });
-    expect(await systemVersion({}, contextOf(engine.docker))).toEqual({
-      changed: false,
-      version: { Version: '20.10.24', ApiVersion: '1.41' },
-    });
-    expect(engine.calls).toEqual([{ call: 'version', args: [] }]);
+    const { outcome, calls } = await runExecutor(systemVersion, {}, { version: () => ({ Version: '20.10.24', ApiVersion: '1.41' }) });
+    expect(outcome).toEqual({ changed: false, version: { Version: '20.10.24', ApiVersion: '1.41' } });
+    expect(calls).toEqual([{ call: 'version', args: [] }]);
   });
 });
 
 describe('docker.system.ping', () => {
   it("reports the engine's answer as text", async () => {
-    const engine = fakeEngine({ ping: () => Buffer.from('OK') });
-    expect(await systemPing({}, contextOf(engine.docker))).toEqual({ changed: false, message: 'OK' });
-    expect(engine.calls).toEqual([{ call: 'ping', args: [] }]);
+    const { outcome, calls } = await runExecutor(systemPing, {}, { ping: () => Buffer.from('OK') });
+    expect(outcome).toEqual({ changed: false, message: 'OK' });
+    expect(calls).toEqual([{ call: 'ping', args: [] }]);
   });
 });
 
 describe('docker.system.df', () => {
   it("reports the engine's disk usage", async () => {
     const df = { LayersSize: 1024, Images: [], Containers: [], Volumes: [] };
-    const engine = fakeEngine({ df: () => df });
-    expect(await systemDf({}, contextOf(engine.docker))).toEqual({ changed: false, df });
-    expect(engine.calls).toEqual([{ call: 'df', args: [] }]);
+    const { outcome, calls } = await runExecutor(systemDf, {}, { df: () => df });
+    expect(outcome).toEqual({ changed: false, df });
+    expect(calls).toEqual([{ call: 'df', args: [] }]);
   });
 });
 

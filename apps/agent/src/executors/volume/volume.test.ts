@@ -1,4 +1,4 @@
-import { contextOf, engineError, fakeEngine } from '../fake-engine';
+import { contextOf, engineError, fakeEngine, runExecutor } from '../fake-engine';
 import { volumeCreate } from './create';
 import { volumeInspect } from './inspect';
 import { volumeList } from './list';
@@ -71,25 +71,21 @@ describe('docker.volume.inspect', () => {
 
 describe('docker.volume.remove', () => {
   it("without force: deletes at once, and the engine's 404 for an absent volume fails the row", async () => {
-    const engine = fakeEngine({ 'modem.dial': () => '' });
-    expect(await volumeRemove({ name: 'data' }, contextOf(engine.docker))).toEqual({
-      changed: true,
-      id: 'data',
-      message: 'volume removed',
-    });
-    expect(engine.calls).toEqual([{ call: 'modem.dial', args: [{ path: '/volumes/data?', method: 'DELETE', options: { force: false } }] }]);
+    const { outcome, calls } = await runExecutor(volumeRemove, { name: 'data' }, { 'modem.dial': () => '' });
+    expect(outcome).toEqual({ changed: true, id: 'data', message: 'volume removed' });
+    expect(calls).toEqual([{ call: 'modem.dial', args: [{ path: '/volumes/data?', method: 'DELETE', options: { force: false } }] }]);
     const gone = fakeEngine({ 'modem.dial': absent });
     await expect(volumeRemove({ name: 'data' }, contextOf(gone.docker))).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it('with force: an absent volume (404 on inspect) is reported unchanged, and force reaches the engine', async () => {
-    const engine = fakeEngine({ 'volume.inspect': absent, 'modem.dial': () => '' });
-    expect(await volumeRemove({ name: 'data', force: true }, contextOf(engine.docker))).toEqual({
-      changed: false,
-      id: 'data',
-      message: 'volume already absent',
-    });
-    expect(engine.calls).toEqual([
+    const { outcome, calls } = await runExecutor(
+      volumeRemove,
+      { name: 'data', force: true },
+      { 'volume.inspect': absent, 'modem.dial': () => '' },
+    );
+    expect(outcome).toEqual({ changed: false, id: 'data', message: 'volume already absent' });
+    expect(calls).toEqual([
       { call: 'volume(data).inspect', args: [] },
       { call: 'modem.dial', args: [{ path: '/volumes/data?', method: 'DELETE', options: { force: true } }] },
     ]);

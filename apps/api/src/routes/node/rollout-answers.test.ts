@@ -1,21 +1,12 @@
 import type { Request } from 'express';
 import { operationSpec } from '@fleet/contracts/operations';
 import type { Caller } from '../../auth/middleware';
-import { ApiError } from '../../api-error';
+import { statusOf } from '../../test-app';
 import { requestedRollout } from './rollout-answers';
 
 const restart = operationSpec('docker.container.restart');
 const caller = (permissions: string[]) => ({ sub: 'k', jti: 'j', role: 'custom', permissions }) as unknown as Caller;
 const query = (values: Record<string, unknown>) => ({ query: values }) as unknown as Request;
-
-function statusOf(run: () => unknown): number {
-  try {
-    run();
-    return 200;
-  } catch (err) {
-    return (err as ApiError).status;
-  }
-}
 
 describe('requestedRollout', () => {
   it('is undefined for a plain call: it goes on as before', () => {
