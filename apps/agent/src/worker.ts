@@ -134,7 +134,7 @@ export class JobWorker {
   private async run(job: JobMessage, log: Logger, msg: JsMsg, ackWaitMs: number): Promise<void> {
     const { hostname } = this.deps;
     const traits = jobTraits(job.operation, { streaming: job.stream === true });
-    const claim = traits.plainRead ? 'not needed' : await claimJob(this.deps.results, job, hostname, this.deps.log);
+    const claim = traits.plainRead ? 'not needed' : await claimJob(this.deps.js, job, hostname, this.deps.log);
     if (claim === 'retry') {
       msg.nak(1000);
       return;
