@@ -41,7 +41,8 @@ export async function claimJob(
   const giveUpAt = Math.min(job.deadline, Date.now() + CLAIM_RETRY_MS);
   for (let attempt = 0; ; attempt++) {
     try {
-      await js.publish(subject, JSON.stringify(running), options);
+      const ack = await js.publish(subject, JSON.stringify(running), options);
+      if (ack.duplicate) log.info({ job_id: job.job_id, attempt: attempt + 1 }, 'claimed by an earlier attempt whose answer was lost');
       return 'claimed';
     } catch (err) {
       if (isClaimTaken(err)) return 'taken';
