@@ -19,7 +19,7 @@ import { auditOutcomes, eventually, FaultTally, jobWhenDone, markedContainer, ne
 import { startTestFleet, type TestFleet } from '../support/fleet';
 import { api, type ApiTarget } from '../support/http';
 import { report } from '../support/report';
-import { startTraffic, statusCounts } from '../support/traffic';
+import { startTraffic, statusCounts, type Outcome } from '../support/traffic';
 
 let fleet: TestFleet;
 let other: ApiTarget;
@@ -41,6 +41,39 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Diagnostics for a row that failed: what its agent logged about the job, and the state of each host's
+ * consumer on every live node, so a failure says whether the job was never delivered, delivered late or left unrun.
+ */
+async function printFailedRowEvidence(outcomes: Outcome[]): Promise<void> {
+  const failed = outcomes.flatMap((outcome) =>
+    (outcome.rows ?? []).filter((row) => row.status !== 'ok').map((row) => ({ jobId: outcome.jobId ?? '', hostname: row.hostname })),
+  );
+  if (failed.length === 0) return;
+  for (const { jobId, hostname } of failed) {
+    const lines = fleet
+      .log(`agent-${hostname}`)
+      .split('\n')
+      .filter((line) => line.includes(jobId))
+      .map((line) => JSON.parse(line) as { time: number; msg: string; err?: unknown });
+    const seen = lines.map((line) => `${new Date(line.time).toISOString()} ${line.msg}${line.err ? ` (${JSON.stringify(line.err)})` : ''}`);
+    process.stdout.write(`[diagnostics] ${hostname} ${jobId}: ${seen.length ? seen.join(' | ') : 'no agent log line names this job'}\n`);
+  }
+  for (const node of fleet.cluster!.nodes) {
+    const jsz = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz?consumers=true&accounts=true`)
+      .then((res) => res.json())
+      .catch(() => undefined);
+    const consumers = (jsz?.account_details ?? []).flatMap((account: { stream_detail?: { consumer_detail?: unknown[] }[] }) =>
+      (account.stream_detail ?? []).flatMap((stream) => stream.consumer_detail ?? []),
+    ) as { name: string; num_pending: number; num_ack_pending: number; num_redelivered: number; push_bound?: boolean }[];
+    const states = consumers.map(
+      (c) =>
+        `${c.name} pending=${c.num_pending} ack_pending=${c.num_ack_pending} redelivered=${c.num_redelivered} push_bound=${c.push_bound}`,
+    );
+    process.stdout.write(`[diagnostics] ${node.serverName}: ${jsz ? states.join('; ') : 'down'}\n`);
+  }
+}
 
 it('connects gateway and agents through a comma-separated FLEET_NATS_URL and keeps every stream at 3 replicas', async () => {
   expect(fleet.natsUrl.split(',')).toHaveLength(3);
@@ -118,6 +151,7 @@ it('loses no job and no result, and repeats nothing, when one NATS node is kille
   const failedRows = outcomes.flatMap((outcome) =>
     (outcome.rows ?? []).filter((row) => row.status !== 'ok').map((row) => `${row.hostname}: ${row.error}`),
   );
+  await printFailedRowEvidence(outcomes);
   report('faults/cluster', 'node kill under load', {
     killed: `${victim.serverName} (leader of ${jobsStream})`,
     failover_ms: failoverMs,

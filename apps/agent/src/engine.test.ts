@@ -15,6 +15,17 @@ describe('describeEngineError', () => {
   it('treats the state conflicts the engine answers with a 500 as conflicts', () => {
     const notOnNetwork = 'container 3f2a is not connected to the network surface-net';
     expect(describeEngineError({ statusCode: 500, json: { message: notOnNetwork } })).toEqual({ error: notOnNetwork, error_code: 409 });
+    const beingRemoved = 'Container 3f2a is marked for removal and cannot be connected or disconnected to the network';
+    expect(describeEngineError({ statusCode: 500, json: { message: beingRemoved } })).toEqual({ error: beingRemoved, error_code: 409 });
+  });
+
+  it('treats a container user the image does not know, answered with a 500 when it starts, as bad input', () => {
+    for (const message of [
+      'unable to find user ü: no matching entries in passwd file',
+      'unable to find group staff2: no matching entries in group file',
+    ]) {
+      expect(describeEngineError({ statusCode: 500, json: { message } })).toEqual({ error: message, error_code: 400 });
+    }
   });
 
   it('treats an image reference the engine cannot parse, answered with a 500, as bad input', () => {

@@ -39,10 +39,17 @@ function causeInMessage(message: string | undefined): string | undefined {
   return /^\(HTTP code \d+\) [^-]*- ([\s\S]*?)\s*$/.exec(message ?? '')?.[1] || undefined;
 }
 
-/** State conflicts Engine 20.10 answers with a 500, known by their message: not server faults. */
-const CONFLICTS_ANSWERED_AS_500 = [/is not connected to the network/i];
-/** Bad input Engine 20.10 answers with a 500 (an image reference it cannot parse, e.g. in image save's names). */
-const BAD_INPUT_ANSWERED_AS_500 = [/invalid reference format/i];
+/**
+ * State conflicts Engine 20.10 answers with a 500 (a plain error, not errdefs.Conflict), known by their message:
+ * not server faults. A container being removed cannot be connected to or disconnected from a network.
+ */
+const CONFLICTS_ANSWERED_AS_500 = [/is not connected to the network/i, /is marked for removal and cannot be connected or disconnected/i];
+/**
+ * Bad input Engine 20.10 answers with a 500 (errdefs.System around the caller's own value): an image reference it
+ * cannot parse (image save's names), or a container `user` that is not in the image's passwd or group file, found
+ * only when the container starts.
+ */
+const BAD_INPUT_ANSWERED_AS_500 = [/invalid reference format/i, /unable to find (user|group) /i];
 
 function classify(statusCode: number, message: string): number {
   if (statusCode === 400 || statusCode === 404 || statusCode === 409) return statusCode;

@@ -134,7 +134,7 @@ export class JobWorker {
   private async run(job: JobMessage, log: Logger, msg: JsMsg, ackWaitMs: number): Promise<void> {
     const { hostname } = this.deps;
     const traits = jobTraits(job.operation, { streaming: job.stream === true });
-    const claim = traits.plainRead ? 'not needed' : await claimJob(this.deps.results, job, hostname, this.deps.log);
+    const claim = traits.plainRead ? 'not needed' : await whileHeld(msg, ackWaitMs, claimJob(this.deps.js, job, hostname, this.deps.log));
     if (claim === 'retry') {
       msg.nak(1000);
       return;
@@ -185,5 +185,15 @@ export class JobWorker {
     await writeRow(results, job, hostname, encodeWithinRowCap(row).json, 'first', log).catch((err: Error) =>
       log.warn({ err: err.message }, 'the refusal row was not written'),
     );
+  }
+}
+
+/** Tells the broker the delivery is being worked on while `work` runs (a claim retried through a failover), so it is not sent again. */
+async function whileHeld<T>(msg: JsMsg, ackWaitMs: number, work: Promise<T>): Promise<T> {
+  const keepAlive = ackWaitMs > 0 ? setInterval(() => msg.working(), ackWaitMs / 2) : undefined;
+  try {
+    return await work;
+  } finally {
+    clearInterval(keepAlive);
   }
 }

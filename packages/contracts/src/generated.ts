@@ -3201,7 +3201,7 @@ export interface components {
                 [key: string]: string;
             };
             working_dir?: string;
-            user?: string;
+            user?: components["schemas"]["ContainerUser"];
             /** @description The container's hostname. */
             hostname?: string;
             /**
@@ -3231,6 +3231,11 @@ export interface components {
         /** @description The name or ID of a container, volume or network. */
         ObjectName: string;
         ContainerName: string;
+        /**
+         * @description User (and group) to run as: `name`, `uid`, `name:group`, `uid:gid`, each a name as the image's passwd and group files hold it (letters, digits, `_`, `.`, `-`, a trailing `$`) or a number. The engine looks them up only when the process starts: one the image does not know is refused then (400).
+         * @example nobody
+         */
+        ContainerUser: string;
         /** @description What the engine does when the container exits. */
         RestartPolicy: {
             /** @enum {string} */
@@ -3265,8 +3270,7 @@ export interface components {
             };
             /** @description Working directory for the command. */
             workdir?: string;
-            /** @description User (and group) to run as: `name`, `uid`, `uid:gid`. */
-            user?: string;
+            user?: components["schemas"]["ContainerUser"];
         };
         VolumeCreateRequest: {
             name?: components["schemas"]["ObjectName"];

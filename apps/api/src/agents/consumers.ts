@@ -4,6 +4,13 @@ import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { agentConsumerName, agentDeliverGroup, JOB_SHARDS, jobsStreamName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
 
 /**
+ * How long the broker waits for an agent's ack before it delivers a job again. A delivery lost with the
+ * NATS node it travelled through (SIGKILLed) comes back only then: well under the default 30 s deadline,
+ * so the job still runs; well over the time an agent takes to claim and ack a job (it does so at once).
+ */
+const AGENT_ACK_WAIT_MS = 10_000;
+
+/**
  * Creates (or repairs) a host's durable push consumer. Only the gateway does this, when the host is
  * accepted and at every start for every accepted host: the broker does not check where a consumer
  * delivers, so an agent allowed to shape its own could send its jobs to another host's inbox.
@@ -17,7 +24,12 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, hostname: strin
   const name = agentConsumerName(hostname);
   const stream = jobsStreamOf(hostname);
   const existing = await jsm.consumers.info(stream, name).catch(() => undefined);
-  if (existing && isAgentConsumerOf(existing.config, hostname)) return;
+  if (existing && isAgentConsumerOf(existing.config, hostname)) {
+    // Updated in place, not replaced: a replaced consumer would drop the jobs it holds.
+    if (existing.config.ack_wait !== nanos(AGENT_ACK_WAIT_MS))
+      await jsm.consumers.update(stream, name, { ack_wait: nanos(AGENT_ACK_WAIT_MS) });
+    return;
+  }
   if (existing) await jsm.consumers.delete(stream, name);
   await jsm.consumers.add(stream, {
     durable_name: name,
@@ -31,7 +43,7 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, hostname: strin
     ack_policy: AckPolicy.Explicit,
     // A new host starts with the jobs addressed to it from its acceptance on.
     deliver_policy: DeliverPolicy.New,
-    ack_wait: nanos(30_000),
+    ack_wait: nanos(AGENT_ACK_WAIT_MS),
     max_deliver: 20,
     max_ack_pending: 1024,
   });
@@ -54,7 +66,7 @@ export async function ensureAgentConsumers(jsm: JetStreamManager, hostnames: rea
   }
   const repair = hostnames.filter((hostname) => {
     const config = existing.get(`${jobsStreamOf(hostname)}/${agentConsumerName(hostname)}`);
-    return !config || !isAgentConsumerOf(config, hostname);
+    return !config || !isAgentConsumerOf(config, hostname) || config.ack_wait !== nanos(AGENT_ACK_WAIT_MS);
   });
   for (let from = 0; from < repair.length; from += REPAIRS_IN_PARALLEL) {
     await Promise.all(

@@ -1,0 +1,52 @@
+import type { ConsumerConfig, ConsumerInfo, JetStreamManager } from '@nats-io/jetstream';
+import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
+import { agentDeliverGroup, jobSubject } from '@fleet/contracts/protocol';
+import { ensureAgentConsumer } from './consumers';
+
+/** The consumer calls of a JetStream manager, recorded, around one existing consumer. */
+function managerWith(existing: Partial<ConsumerConfig> | undefined) {
+  const calls: string[] = [];
+  const updates: Partial<ConsumerConfig>[] = [];
+  const jsm = {
+    consumers: {
+      info: async () => {
+        if (!existing) throw new Error('consumer not found');
+        return { config: existing } as ConsumerInfo;
+      },
+      update: async (_stream: string, _name: string, config: Partial<ConsumerConfig>) => {
+        calls.push('update');
+        updates.push(config);
+      },
+      delete: async () => void calls.push('delete'),
+      add: async () => void calls.push('add'),
+    },
+  } as unknown as JetStreamManager;
+  return { jsm, calls, updates };
+}
+
+const ofWeb01 = {
+  deliver_subject: agentDeliverSubject('web-01'),
+  deliver_group: agentDeliverGroup('web-01'),
+  filter_subject: jobSubject('web-01'),
+};
+
+describe('ensureAgentConsumer', () => {
+  it("updates an existing host consumer's ack_wait in place, keeping the jobs it holds", async () => {
+    const { jsm, calls, updates } = managerWith({ ...ofWeb01, ack_wait: 30_000_000_000 });
+    await ensureAgentConsumer(jsm, 'web-01');
+    expect(calls).toEqual(['update']);
+    expect(updates).toEqual([{ ack_wait: 10_000_000_000 }]);
+  });
+
+  it('leaves a consumer that is already right alone', async () => {
+    const { jsm, calls } = managerWith({ ...ofWeb01, ack_wait: 10_000_000_000 });
+    await ensureAgentConsumer(jsm, 'web-01');
+    expect(calls).toEqual([]);
+  });
+
+  it('replaces a consumer that delivers anywhere else', async () => {
+    const { jsm, calls } = managerWith({ ...ofWeb01, deliver_subject: agentDeliverSubject('web-02'), ack_wait: 10_000_000_000 });
+    await ensureAgentConsumer(jsm, 'web-01');
+    expect(calls).toEqual(['delete', 'add']);
+  });
+});
