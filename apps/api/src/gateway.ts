@@ -28,6 +28,7 @@ import { IdempotencyKeys } from './jobs/idempotency';
 import { SecretVault } from './jobs/secrets';
 import { JobStore } from './jobs/store';
 import { GatewayMetrics } from './metrics';
+import { whenClusterFormed } from './nats/cluster-forming';
 import { ensureTopology } from './nats/topology';
 import { AgentIdentities, type EnrolmentKeys } from './agents/identity';
 import { TargetResolver } from './targets/resolve';
@@ -54,7 +55,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const enrolment = config.enrolment ? await enrolmentKeys(config, config.enrolment, log) : undefined;
   const metrics = new GatewayMetrics();
   const natsLink = trackNats(nc, metrics.collectors, 'fleet_');
-  const topology = await ensureTopology(nc, config);
+  const topology = await whenClusterFormed(() => ensureTopology(nc, config), log);
   const roster = new AgentRoster(topology, topology.jsm, config.agentTtlMs);
   await roster.start(nc);
   metrics.followAgents(roster);
