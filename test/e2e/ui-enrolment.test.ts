@@ -3,11 +3,12 @@
  * started pending (asking for role=web). Only an unscoped admin is offered Accept; accepting from
  * the page writes the enrolment to the broker and the row turns accepted from the agents feed.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { ENROLLMENTS_BUCKET } from '@fleet/contracts/protocol';
+import { launchChromium, type HeadlessChromium } from '../support/chromium';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
 import { useTestFleet } from '../support/suite';
@@ -24,34 +25,19 @@ const fleet = useTestFleet({
   ],
   pendingAgents: ['new-01'],
 });
-let userDataDir: string;
+let browser: HeadlessChromium | undefined;
 let context: BrowserContext;
 const requested: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  userDataDir = mkdtempSync('/tmp/flt-chromium-');
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1440, height: 900 },
-  });
+  browser = await launchChromium();
+  context = browser.context;
   context.on('request', (request) => requested.push(request.url()));
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
 });
 
 /** `rows`: whether the key sees any host at all (a key scoped to a pending host sees none). */

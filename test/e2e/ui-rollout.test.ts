@@ -5,9 +5,11 @@
  * skipped hosts through POST /job/{id}/rerun, and holds, resumes and aborts a running rollout; what it did is checked
  * on the engines (each container's StartedAt moves exactly when its host was restarted).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, type HeadlessChromium } from '../support/chromium';
+import { eventually } from '../support/eventually';
 import { api } from '../support/http';
 import { useTestFleet } from '../support/suite';
 
@@ -18,25 +20,19 @@ const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const WAIT = { timeout: 30_000 };
 
 const fleet = useTestFleet();
-let userDataDir: string;
+let browser: HeadlessChromium | undefined;
 let context: BrowserContext;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  userDataDir = mkdtempSync('/tmp/flt-chromium-');
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-    viewport: { width: 1440, height: 900 },
-  });
+  browser = await launchChromium();
+  context = browser.context;
   context.on('page', (page) => page.on('pageerror', (err) => pageErrors.push(err.message)));
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
   await Promise.all(HOSTS.flatMap((host) => [removeContainer(host), removeContainer(host, 'ui-env')]));
 });
 
@@ -81,20 +77,6 @@ async function signedIn(key: string, hash: string): Promise<Page> {
   await page.getByTestId('identity').waitFor(WAIT);
   await page.goto(`${fleet.url}/ui/#${hash}`);
   return page;
-}
-
-/** Retries `check` on fresh reads until it passes or 30 s are up (the machine is shared and slow); the last failure is thrown. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => void, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check(await read());
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
 }
 
 async function shot(page: Page, name: string): Promise<void> {

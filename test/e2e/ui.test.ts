@@ -4,12 +4,14 @@
  * gateway and agents. The page signs in with a key, talks to the gateway only,
  * and what it shows is checked against the engines themselves.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { MINTED_KEYS_BUCKET } from '@fleet/contracts/protocol';
 import { createFleetClient } from '@fleet/sdk';
+import { launchChromium, type HeadlessChromium } from '../support/chromium';
+import { eventually } from '../support/eventually';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
 import { EventStreamClient } from '../support/sse';
@@ -18,11 +20,10 @@ import { useTestFleet } from '../support/suite';
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT = { timeout: 30_000 };
 
 const fleet = useTestFleet();
-let userDataDir: string;
+let browser: HeadlessChromium | undefined;
 let context: BrowserContext;
 /** Every URL any page of this browser asked for. */
 const requested: string[] = [];
@@ -30,29 +31,14 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  userDataDir = mkdtempSync('/tmp/flt-chromium-');
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1440, height: 900 },
-  });
+  browser = await launchChromium();
+  context = browser.context;
   context.on('request', (request) => requested.push(request.url()));
   context.on('page', (page) => page.on('pageerror', (err) => pageErrors.push(err.message)));
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
   for (const host of HOSTS) {
     for (const name of ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event', 'ui-sort-a', 'ui-sort-b']) {
       await fleet
@@ -74,20 +60,6 @@ async function signedIn(key: string): Promise<Page> {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByTestId('identity').waitFor(WAIT);
   return page;
-}
-
-/** Retries `check` on fresh reads until it passes or 30 s are up (the machine is shared and slow); the last failure is thrown. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => void, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check(await read());
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
 }
 
 async function shot(page: Page, name: string): Promise<void> {
