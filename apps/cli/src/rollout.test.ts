@@ -224,25 +224,6 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
   function feed(res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    if (feedsCutShort > 0) {
-      feedsCutShort--;
-      send('job', {
-        job_id: JOB_ID,
-        status: 'running',
-        hosts: ['web-01', 'web-02'],
-        results: [],
-        rollout: {
-          ...stopped,
-          state: 'running',
-          waves: [
-            { ...stopped.waves[0], state: 'running' },
-            { ...stopped.waves[1], state: 'pending' },
-          ],
-        },
-      });
-      send('end', { reason: 'timeout' });
-      return void res.end();
-    }
     send('job', {
       job_id: JOB_ID,
       status: 'running',
@@ -257,6 +238,11 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
         ],
       },
     });
+    if (feedsCutShort > 0) {
+      feedsCutShort--;
+      send('end', { reason: 'timeout' });
+      return void res.end();
+    }
     send('rollout', { event: 'wave_ended', wave: 1, state: 'failed', failed: ['web-01'], gate: 'healthy' });
     send('rollout', { event: 'stopped', reason: 'rollout stopped after wave 1 of 2', failures: 1 });
     send('end', { reason: 'settled', job: { job_id: JOB_ID, results: rows, rollout: stopped } });
