@@ -7,11 +7,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchChromium, type HeadlessChromium } from '../support/chromium';
+import type { Page } from 'playwright-core';
 import { eventually } from '../support/eventually';
 import { api } from '../support/http';
-import { useTestFleet } from '../support/suite';
+import { useChromium, useTestFleet } from '../support/suite';
 
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
@@ -20,23 +19,15 @@ const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const WAIT = { timeout: 30_000 };
 
 const fleet = useTestFleet();
-let browser: HeadlessChromium | undefined;
-let context: BrowserContext;
-const pageErrors: string[] = [];
+const browser = useChromium();
 
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await launchChromium();
-  context = browser.context;
-  context.on('page', (page) => page.on('pageerror', (err) => pageErrors.push(err.message)));
-}, 120_000);
+beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 
 afterAll(async () => {
-  await browser?.close();
   await Promise.all(HOSTS.flatMap((host) => [removeContainer(host), removeContainer(host, 'ui-env')]));
 });
 
-afterEach(() => expect(pageErrors).toEqual([]));
+afterEach(() => expect(browser.pageErrors).toEqual([]));
 
 async function removeContainer(host: string, name = CONTAINER): Promise<void> {
   await fleet
@@ -70,7 +61,7 @@ function restartedBetween(before: Record<string, string | undefined>, after: Rec
 }
 
 async function signedIn(key: string, hash: string): Promise<Page> {
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
   await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();

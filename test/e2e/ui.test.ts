@@ -7,15 +7,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { MINTED_KEYS_BUCKET } from '@fleet/contracts/protocol';
 import { createFleetClient } from '@fleet/sdk';
-import { launchChromium, type HeadlessChromium } from '../support/chromium';
 import { eventually } from '../support/eventually';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
 import { EventStreamClient } from '../support/sse';
-import { useTestFleet } from '../support/suite';
+import { useChromium, useTestFleet } from '../support/suite';
 
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
@@ -23,22 +22,11 @@ const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const WAIT = { timeout: 30_000 };
 
 const fleet = useTestFleet();
-let browser: HeadlessChromium | undefined;
-let context: BrowserContext;
-/** Every URL any page of this browser asked for. */
-const requested: string[] = [];
-const pageErrors: string[] = [];
+const browser = useChromium();
 
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await launchChromium();
-  context = browser.context;
-  context.on('request', (request) => requested.push(request.url()));
-  context.on('page', (page) => page.on('pageerror', (err) => pageErrors.push(err.message)));
-}, 120_000);
+beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 
 afterAll(async () => {
-  await browser?.close();
   for (const host of HOSTS) {
     for (const name of ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event', 'ui-sort-a', 'ui-sort-b']) {
       await fleet
@@ -52,8 +40,7 @@ afterAll(async () => {
 
 /** A fresh tab (its own sessionStorage) signed in with `key`. */
 async function signedIn(key: string): Promise<Page> {
-  const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(err.message));
+  const page = await browser.context.newPage();
   const res = await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
   expect(res?.status()).toBe(200);
   await page.getByLabel('API key').fill(key);
@@ -361,8 +348,8 @@ describe('the dashboard in Chromium', () => {
     await shot(page, 'job-exec');
     // The matrix filled from the job's feed: the page never polled GET /job/{id}.
     const jobId = page.url().split('/job/')[1];
-    expect(requested.filter((url) => url.includes(`/feed/job/${jobId}`)).length).toBeGreaterThan(0);
-    expect(requested.filter((url) => url.startsWith(`${fleet.url}/job/${jobId}`))).toEqual([]);
+    expect(browser.requested.filter((url) => url.includes(`/feed/job/${jobId}`)).length).toBeGreaterThan(0);
+    expect(browser.requested.filter((url) => url.startsWith(`${fleet.url}/job/${jobId}`))).toEqual([]);
     await page.close();
   });
 
@@ -669,8 +656,10 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('no page made a request to anything but the gateway, and none threw', () => {
-    expect(requested.length).toBeGreaterThan(10);
-    expect(requested.filter((url) => !url.startsWith(`${fleet.url}/`) && !url.startsWith('data:') && !url.startsWith('blob:'))).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(browser.requested.length).toBeGreaterThan(10);
+    expect(
+      browser.requested.filter((url) => !url.startsWith(`${fleet.url}/`) && !url.startsWith('data:') && !url.startsWith('blob:')),
+    ).toEqual([]);
+    expect(browser.pageErrors).toEqual([]);
   });
 });
