@@ -24,18 +24,10 @@ const browser = useChromium();
 beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 
 afterAll(async () => {
-  await Promise.all(HOSTS.flatMap((host) => [removeContainer(host), removeContainer(host, 'ui-env')]));
+  await fleet.removeContainers(HOSTS, [CONTAINER, 'ui-env']);
 });
 
 afterEach(() => expect(browser.pageErrors).toEqual([]));
-
-async function removeContainer(host: string, name = CONTAINER): Promise<void> {
-  await fleet
-    .docker(host)
-    .getContainer(name)
-    .remove({ force: true })
-    .catch(() => undefined);
-}
 
 async function runContainer(host: string): Promise<void> {
   const container = await fleet.docker(host).createContainer({ name: CONTAINER, Image: IMAGE, Cmd: ['sleep', '3600'] });
@@ -196,7 +188,7 @@ describe('a running rollout (batch=1, 15 s between waves, gate: still running 1 
   let before: Record<string, string | undefined>;
   let page: Page;
   beforeAll(async () => {
-    await Promise.all(HOSTS.map((host) => removeContainer(host)));
+    await fleet.removeContainers(HOSTS, [CONTAINER]);
     await Promise.all(HOSTS.map(runContainer));
     before = await startedAt();
     // A wave's deadline of 120 s leaves the rollout room to be held a while before its remaining waves no longer fit.

@@ -26,17 +26,9 @@ const browser = useChromium();
 
 beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 
-afterAll(async () => {
-  for (const host of HOSTS) {
-    for (const name of ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event', 'ui-sort-a', 'ui-sort-b']) {
-      await fleet
-        .docker(host)
-        .getContainer(name)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
-  }
-});
+afterAll(() =>
+  fleet.removeContainers(HOSTS, ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event', 'ui-sort-a', 'ui-sort-b']),
+);
 
 /** A fresh tab (its own sessionStorage) signed in with `key`. */
 async function signedIn(key: string): Promise<Page> {
