@@ -70,6 +70,21 @@ const waveStates = (page: Page) => page.locator('[data-testid=rollout] li.wave')
 const rowStatus = (page: Page, host: string) => page.locator(`[data-view=job] tr[data-host=${host}]`).getAttribute('data-status');
 const jobIdOf = (page: Page) => page.url().split('/job/')[1];
 
+/**
+ * Clicks "Rerun <rows> (<count>)" on the job page of `jobId`, checks its dialog says `dialogSays`, confirms, and
+ * answers the rerun's job id once the page moved to it.
+ */
+async function rerunFromPage(page: Page, rows: 'failed' | 'skipped', count: number, dialogSays: string, jobId: string): Promise<string> {
+  await page.getByRole('button', { name: `Rerun ${rows} (${count})` }).click();
+  expect(await page.getByRole('dialog').innerText()).toContain(dialogSays);
+  await page.getByRole('button', { name: `Confirm rerun ${rows}` }).click();
+  await eventually(
+    async () => jobIdOf(page),
+    (value) => expect(value).not.toBe(jobId),
+  );
+  return jobIdOf(page);
+}
+
 /** The job once its rollout ended (its last progress is stored just after its last row). */
 async function settled(jobId: string): Promise<{ status: string; hosts: string[]; rerun_of?: string; rollout: { state: string } }> {
   let job = (await api(fleet, 'GET', `/job/${jobId}?wait=30`)).body;
@@ -124,14 +139,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
 
     await runContainer('db-01');
     const beforeFailed = await startedAt();
-    await page.getByRole('button', { name: 'Rerun failed (1)' }).click();
-    expect(await page.getByRole('dialog').innerText()).toContain('on 1 host(s): db-01');
-    await page.getByRole('button', { name: 'Confirm rerun failed' }).click();
-    await eventually(
-      async () => jobIdOf(page),
-      (value) => expect(value).not.toBe(stoppedId),
-    );
-    const failedRerunId = jobIdOf(page);
+    const failedRerunId = await rerunFromPage(page, 'failed', 1, 'on 1 host(s): db-01', stoppedId);
     const failedRerun = await settled(failedRerunId);
     expect(failedRerun).toMatchObject({ hosts: ['db-01'], status: 'ok', rerun_of: stoppedId });
     expect(restartedBetween(beforeFailed, await startedAt())).toEqual(['db-01']);
@@ -142,14 +150,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
     await page.getByTestId('reruns').locator(`a[href="#/job/${failedRerunId}"]`).waitFor(WAIT);
     await shot(page, 'rollout-reruns-listed');
     const beforeSkipped = await startedAt();
-    await page.getByRole('button', { name: 'Rerun skipped (2)' }).click();
-    expect(await page.getByRole('dialog').innerText()).toContain('Already rerun 1 time(s)');
-    await page.getByRole('button', { name: 'Confirm rerun skipped' }).click();
-    await eventually(
-      async () => jobIdOf(page),
-      (value) => expect(value).not.toBe(stoppedId),
-    );
-    const skippedRerun = await settled(jobIdOf(page));
+    const skippedRerun = await settled(await rerunFromPage(page, 'skipped', 2, 'Already rerun 1 time(s)', stoppedId));
     expect(skippedRerun).toMatchObject({ hosts: ['web-01', 'web-02'], status: 'ok', rerun_of: stoppedId });
     expect(restartedBetween(beforeSkipped, await startedAt())).toEqual(['web-01', 'web-02']);
     await eventually(
