@@ -30,14 +30,15 @@ afterAll(() =>
   fleet.removeContainers(HOSTS, ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event', 'ui-sort-a', 'ui-sort-b']),
 );
 
-/** A fresh tab (its own sessionStorage) signed in with `key`. */
-async function signedIn(key: string): Promise<Page> {
+/** A fresh tab (its own sessionStorage) signed in with `key`, then on the view at `hash` when given. */
+async function signedIn(key: string, hash?: string): Promise<Page> {
   const page = await browser.context.newPage();
   const res = await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
   expect(res?.status()).toBe(200);
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByTestId('identity').waitFor(WAIT);
+  if (hash) await page.goto(`${fleet.url}/ui/#${hash}`);
   return page;
 }
 
@@ -259,8 +260,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('a container created through the REST API appears in the containers view without a reload', async () => {
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/containers`);
+    const page = await signedIn(fleet.mintKey('operator'), '/containers');
     await page.locator('[data-view=containers]').waitFor(WAIT);
     let reloads = 0;
     page.on('load', () => reloads++);
@@ -273,8 +273,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('stop on a selection asks first, naming each host, then opens its job; the engine says stopped', async () => {
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/containers`);
+    const page = await signedIn(fleet.mintKey('operator'), '/containers');
     await page.getByLabel('select web-02 ui-fresh').check(WAIT);
     await page.getByRole('button', { name: 'Stop', exact: true }).click();
     const dialog = page.getByRole('dialog');
@@ -321,8 +320,7 @@ describe('the dashboard in Chromium', () => {
 
   it('an exec on _all started from the page fills in 3 rows, each with its host stdout', async () => {
     await createContainer('_all', 'ui-exec', ['sleep', '300']);
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/exec`);
+    const page = await signedIn(fleet.mintKey('operator'), '/exec');
     await page.getByLabel('Target').fill('_all');
     await page.getByLabel('Container').fill('ui-exec');
     await page.getByLabel('Command (sh -c)').fill('echo "from $(hostname)"; cat /etc/hostname');
@@ -348,8 +346,7 @@ describe('the dashboard in Chromium', () => {
   it('a job failing on one host shows it under "failed"; rerun on failed hosts runs there only', async () => {
     // The container exists on two hosts only: the exec fails on db-01.
     await createContainer('role:web', 'ui-logs', ['sh', '-c', 'echo booted; exec sleep 300']);
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/exec`);
+    const page = await signedIn(fleet.mintKey('operator'), '/exec');
     await page.getByLabel('Target').fill('_all');
     await page.getByLabel('Container').fill('ui-logs');
     await page.getByLabel('Command (sh -c)').fill('echo ran >> /tmp/runs; cat /tmp/runs | wc -l');
@@ -402,8 +399,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('log follow shows a line written into the container after the page opened, with its host prefix', async () => {
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/logs`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/logs');
     await page.getByLabel('Target').fill('role:web');
     await page.getByLabel('Container').fill('ui-logs');
     await page.getByRole('button', { name: 'Follow' }).click();
@@ -435,8 +431,7 @@ describe('the dashboard in Chromium', () => {
 
   it('the jobs list keeps its filters in the URL', async () => {
     // The partial job above is an exec: reading it needs docker:exec, which a viewer lacks.
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/jobs`);
+    const page = await signedIn(fleet.mintKey('operator'), '/jobs');
     await page.locator('select[name=status]').selectOption('partial');
     await eventually(
       async () => page.url(),
@@ -453,8 +448,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('a job started through the REST API appears in the jobs list live, then turns ok', async () => {
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/jobs`);
+    const page = await signedIn(fleet.mintKey('operator'), '/jobs');
     await page.locator('[data-view=jobs] .feed.live').waitFor(WAIT);
     let reloads = 0;
     page.on('load', () => reloads++);
@@ -491,8 +485,7 @@ describe('the dashboard in Chromium', () => {
       body: { image: IMAGE, name: 'ui-labelled', cmd: ['sleep', '300'], labels: { tier: 'front' }, auto_start: true },
     });
     expect(created.status).toBe(202);
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/containers`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/containers');
     await page.locator('tr[data-name=ui-labelled]').waitFor(WAIT);
     await page.locator('select[name=group]').selectOption('label:tier');
     const groups = await page
@@ -511,8 +504,7 @@ describe('the dashboard in Chromium', () => {
   it('the containers view sorts by the column clicked, names first', async () => {
     await createContainer('web-02', 'ui-sort-a', ['sleep', '300']);
     await createContainer('db-01', 'ui-sort-b', ['sleep', '300']);
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/containers`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/containers');
     await page.locator('select[name=group]').selectOption('none');
     await page.locator('input[name=filter]').fill('ui-sort');
     const rows = page.locator('[data-view=containers] tbody tr[data-host]');
@@ -526,8 +518,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('stats draw a sparkline of CPU and memory per host for one container', async () => {
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/stats?target=_all&container=ui-exec`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/stats?target=_all&container=ui-exec');
     await page.locator('[data-view=stats]').waitFor(WAIT);
     await eventually(
       () =>
@@ -559,8 +550,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('the events page shows engine events of the chosen hosts and type as they happen', async () => {
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/events?target=role:web&type=container&since=1`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/events?target=role:web&type=container&since=1');
     await eventually(
       () => page.getByTestId('events-status').textContent(),
       (value) => expect(value).toBe('following'),
@@ -579,8 +569,7 @@ describe('the dashboard in Chromium', () => {
 
   it('an admin reads the audit log with its filters, creates a key shown once and revokes it', async () => {
     // A key never mints one outliving itself: this admin key lives longer than the hour asked for below.
-    const page = await signedIn(fleet.mintKey('admin', { subject: 'ui-admin', ttlSeconds: 7200 }));
-    await page.goto(`${fleet.url}/ui/#/admin`);
+    const page = await signedIn(fleet.mintKey('admin', { subject: 'ui-admin', ttlSeconds: 7200 }), '/admin');
     await page.locator('select[name=key-role]').selectOption('viewer');
     await page.locator('input[name=key-subject]').fill('ui-minted');
     await page.locator('input[name=key-scope]').fill('role:web');
