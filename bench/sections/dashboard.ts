@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { acceptAgents, BUSYBOX_IMAGE, dockerClient, type FleetState, hostGrantKeyFiles } from '@fleet/deploy';
+// eslint-disable-next-line fleet/import-boundaries -- the bench opens the very Chromium the e2e suites do: one launcher, one set of flags
+import { launchChromium } from '../../test/support/chromium';
 import { SwarmProcess } from '../harness/swarm-client';
 import { swarmHostname, swarmLabels } from '../harness/swarm-protocol';
 import { sleep, type Progress } from '../lib/context';
@@ -42,7 +43,6 @@ export interface MatrixMeasurement {
   fleetRenderMs: number;
 }
 
-const CHROMIUM = '/usr/bin/chromium';
 /**
  * Installed in the page: how late a 50 ms timer fires, and every long task. Text, not a function:
  * the bench runs under tsx, whose helpers for named functions do not exist inside the page.
@@ -62,31 +62,6 @@ const PAGE_PROBE = `(() => {
 const MATRIX_HOSTS = 1000;
 const SWARM_PREFIX = 'ui-';
 const PER_PROCESS = 1000;
-
-async function launch(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
-  const userDataDir = mkdtempSync('/tmp/flb-chromium-');
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1440, height: 900 },
-  });
-  return {
-    context,
-    async close() {
-      await context.close();
-      rmSync(userDataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 async function signIn(page: Page, url: string, key: string, hash: string): Promise<number> {
   await page.goto(`${url}/ui/${hash}`, { waitUntil: 'load' });
@@ -116,7 +91,7 @@ async function measureSignIn(state: FleetState, context: BrowserContext, runs: n
 }
 
 export async function runDashboard(opts: { quick: boolean }, progress: Progress): Promise<DashboardResult> {
-  const browser = await launch();
+  const browser = await launchChromium();
   try {
     progress.say('dashboard: real fleet (3 engines) — sign-in to the containers view');
     const real = await startRealFleet('warn');

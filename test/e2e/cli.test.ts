@@ -470,17 +470,7 @@ describe('rollouts (README "CLI", "Rollouts")', () => {
       }),
     ),
   );
-  afterAll(() =>
-    Promise.all(
-      WEB.map((host) =>
-        fleet
-          .docker(host)
-          .getContainer(NAME)
-          .remove({ force: true })
-          .catch(() => undefined),
-      ),
-    ),
-  );
+  afterAll(() => fleet.removeContainers(WEB, [NAME]));
 
   const startedAt = async () =>
     Object.fromEntries(

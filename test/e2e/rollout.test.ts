@@ -27,18 +27,6 @@ async function startedAtOn(hosts: string[], name: string): Promise<Record<string
   return Object.fromEntries(await Promise.all(hosts.map(async (host) => [host, await startedAt(host, name)])));
 }
 
-async function removeEverywhere(name: string): Promise<void> {
-  await Promise.all(
-    HOSTS.map((host) =>
-      fleet
-        .docker(host)
-        .getContainer(name)
-        .remove({ force: true })
-        .catch(() => undefined),
-    ),
-  );
-}
-
 /** An image whose HEALTHCHECK passes, or (`failing`) never does: a commit of busybox with the instruction. */
 async function healthImage(host: string, failing: boolean): Promise<void> {
   const docker = fleet.docker(host);
@@ -57,7 +45,7 @@ describe('a restart in waves of one host, the first host in order missing its co
     // db-01 comes first in hostname order and has no `app-a`: its restart fails with 404.
     await Promise.all(['web-01', 'web-02'].map((host) => runContainer(host, 'app-a')));
   });
-  afterAll(() => removeEverywhere('app-a'));
+  afterAll(() => fleet.removeContainers(HOSTS, ['app-a']));
 
   it('with max_failures=0 stops after the first wave: 409, the others skipped, their containers untouched on the engines', async () => {
     const before = await startedAtOn(['web-01', 'web-02'], 'app-a');
@@ -157,7 +145,7 @@ describe('a health gate', () => {
     for (const host of HOSTS) await healthImage(host, host === 'web-01');
     await Promise.all(HOSTS.map((host) => runContainer(host, 'app-h', HEALTH_IMAGE)));
   });
-  afterAll(() => removeEverywhere('app-h'));
+  afterAll(() => fleet.removeContainers(HOSTS, ['app-h']));
 
   it('stops the rollout at the host whose container turns unhealthy after its restart; the host after it is never restarted', async () => {
     const before = await startedAt('web-02', 'app-h');
@@ -227,7 +215,7 @@ describe('pause, resume and abort through another gateway replica', () => {
     other = { url: (await fleet.startGatewayReplica('gw-b')).url, adminKey: fleet.adminKey };
     await Promise.all(['web-01', 'web-02'].map((host) => runContainer(host, 'app-c')));
   });
-  afterAll(() => removeEverywhere('app-c'));
+  afterAll(() => fleet.removeContainers(HOSTS, ['app-c']));
 
   it('a pause holds the next wave until resume: web-02 restarts only once resumed', async () => {
     const before = await startedAt('web-02', 'app-c');

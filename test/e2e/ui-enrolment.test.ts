@@ -3,14 +3,14 @@
  * started pending (asking for role=web). Only an unscoped admin is offered Accept; accepting from
  * the page writes the enrolment to the broker and the row turns accepted from the agents feed.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ENROLLMENTS_BUCKET } from '@fleet/contracts/protocol';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
-import { useTestFleet } from '../support/suite';
+import { useChromium, useTestFleet } from '../support/suite';
 
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const WAIT = { timeout: 30_000 };
@@ -24,39 +24,13 @@ const fleet = useTestFleet({
   ],
   pendingAgents: ['new-01'],
 });
-let userDataDir: string;
-let context: BrowserContext;
-const requested: string[] = [];
+const browser = useChromium();
 
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  userDataDir = mkdtempSync('/tmp/flt-chromium-');
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1440, height: 900 },
-  });
-  context.on('request', (request) => requested.push(request.url()));
-}, 120_000);
-
-afterAll(async () => {
-  await context?.close();
-  rmSync(userDataDir, { recursive: true, force: true });
-});
+beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 
 /** `rows`: whether the key sees any host at all (a key scoped to a pending host sees none). */
 async function signedIn(key: string, rows = true): Promise<Page> {
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
   await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -110,5 +84,5 @@ it('an admin accepts it from the fleet view: the broker holds the enrolment, the
   expect(await row.locator('.label').allTextContents()).toEqual(['role=web', 'zone=eu.west']);
   await page.screenshot({ path: path.join(ARTIFACTS, 'ui-fleet-accepted.png'), fullPage: true });
   await page.close();
-  expect(requested.filter((url) => !url.startsWith(`${fleet.url}/`) && !url.startsWith('data:'))).toEqual([]);
+  expect(browser.requested.filter((url) => !url.startsWith(`${fleet.url}/`) && !url.startsWith('data:'))).toEqual([]);
 });

@@ -5,11 +5,12 @@
  * skipped hosts through POST /job/{id}/rerun, and holds, resumes and aborts a running rollout; what it did is checked
  * on the engines (each container's StartedAt moves exactly when its host was restarted).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { eventually } from '../support/eventually';
 import { api } from '../support/http';
-import { useTestFleet } from '../support/suite';
+import { useChromium, useTestFleet } from '../support/suite';
 
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
@@ -18,37 +19,15 @@ const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const WAIT = { timeout: 30_000 };
 
 const fleet = useTestFleet();
-let userDataDir: string;
-let context: BrowserContext;
-const pageErrors: string[] = [];
+const browser = useChromium();
 
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  userDataDir = mkdtempSync('/tmp/flt-chromium-');
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-    viewport: { width: 1440, height: 900 },
-  });
-  context.on('page', (page) => page.on('pageerror', (err) => pageErrors.push(err.message)));
-}, 120_000);
+beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 
 afterAll(async () => {
-  await context?.close();
-  rmSync(userDataDir, { recursive: true, force: true });
-  await Promise.all(HOSTS.flatMap((host) => [removeContainer(host), removeContainer(host, 'ui-env')]));
+  await fleet.removeContainers(HOSTS, [CONTAINER, 'ui-env']);
 });
 
-afterEach(() => expect(pageErrors).toEqual([]));
-
-async function removeContainer(host: string, name = CONTAINER): Promise<void> {
-  await fleet
-    .docker(host)
-    .getContainer(name)
-    .remove({ force: true })
-    .catch(() => undefined);
-}
+afterEach(() => expect(browser.pageErrors).toEqual([]));
 
 async function runContainer(host: string): Promise<void> {
   const container = await fleet.docker(host).createContainer({ name: CONTAINER, Image: IMAGE, Cmd: ['sleep', '3600'] });
@@ -74,27 +53,13 @@ function restartedBetween(before: Record<string, string | undefined>, after: Rec
 }
 
 async function signedIn(key: string, hash: string): Promise<Page> {
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
   await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByTestId('identity').waitFor(WAIT);
   await page.goto(`${fleet.url}/ui/#${hash}`);
   return page;
-}
-
-/** Retries `check` on fresh reads until it passes or 30 s are up (the machine is shared and slow); the last failure is thrown. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => void, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check(await read());
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -104,6 +69,21 @@ async function shot(page: Page, name: string): Promise<void> {
 const waveStates = (page: Page) => page.locator('[data-testid=rollout] li.wave').evaluateAll((items) => items.map((i) => i.dataset.state));
 const rowStatus = (page: Page, host: string) => page.locator(`[data-view=job] tr[data-host=${host}]`).getAttribute('data-status');
 const jobIdOf = (page: Page) => page.url().split('/job/')[1];
+
+/**
+ * Clicks "Rerun <rows> (<count>)" on the job page of `jobId`, checks its dialog says `dialogSays`, confirms, and
+ * answers the rerun's job id once the page moved to it.
+ */
+async function rerunFromPage(page: Page, rows: 'failed' | 'skipped', count: number, dialogSays: string, jobId: string): Promise<string> {
+  await page.getByRole('button', { name: `Rerun ${rows} (${count})` }).click();
+  expect(await page.getByRole('dialog').innerText()).toContain(dialogSays);
+  await page.getByRole('button', { name: `Confirm rerun ${rows}` }).click();
+  await eventually(
+    async () => jobIdOf(page),
+    (value) => expect(value).not.toBe(jobId),
+  );
+  return jobIdOf(page);
+}
 
 /** The job once its rollout ended (its last progress is stored just after its last row). */
 async function settled(jobId: string): Promise<{ status: string; hosts: string[]; rerun_of?: string; rollout: { state: string } }> {
@@ -159,14 +139,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
 
     await runContainer('db-01');
     const beforeFailed = await startedAt();
-    await page.getByRole('button', { name: 'Rerun failed (1)' }).click();
-    expect(await page.getByRole('dialog').innerText()).toContain('on 1 host(s): db-01');
-    await page.getByRole('button', { name: 'Confirm rerun failed' }).click();
-    await eventually(
-      async () => jobIdOf(page),
-      (value) => expect(value).not.toBe(stoppedId),
-    );
-    const failedRerunId = jobIdOf(page);
+    const failedRerunId = await rerunFromPage(page, 'failed', 1, 'on 1 host(s): db-01', stoppedId);
     const failedRerun = await settled(failedRerunId);
     expect(failedRerun).toMatchObject({ hosts: ['db-01'], status: 'ok', rerun_of: stoppedId });
     expect(restartedBetween(beforeFailed, await startedAt())).toEqual(['db-01']);
@@ -177,14 +150,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
     await page.getByTestId('reruns').locator(`a[href="#/job/${failedRerunId}"]`).waitFor(WAIT);
     await shot(page, 'rollout-reruns-listed');
     const beforeSkipped = await startedAt();
-    await page.getByRole('button', { name: 'Rerun skipped (2)' }).click();
-    expect(await page.getByRole('dialog').innerText()).toContain('Already rerun 1 time(s)');
-    await page.getByRole('button', { name: 'Confirm rerun skipped' }).click();
-    await eventually(
-      async () => jobIdOf(page),
-      (value) => expect(value).not.toBe(stoppedId),
-    );
-    const skippedRerun = await settled(jobIdOf(page));
+    const skippedRerun = await settled(await rerunFromPage(page, 'skipped', 2, 'Already rerun 1 time(s)', stoppedId));
     expect(skippedRerun).toMatchObject({ hosts: ['web-01', 'web-02'], status: 'ok', rerun_of: stoppedId });
     expect(restartedBetween(beforeSkipped, await startedAt())).toEqual(['web-01', 'web-02']);
     await eventually(
@@ -223,7 +189,7 @@ describe('a running rollout (batch=1, 15 s between waves, gate: still running 1 
   let before: Record<string, string | undefined>;
   let page: Page;
   beforeAll(async () => {
-    await Promise.all(HOSTS.map((host) => removeContainer(host)));
+    await fleet.removeContainers(HOSTS, [CONTAINER]);
     await Promise.all(HOSTS.map(runContainer));
     before = await startedAt();
     // A wave's deadline of 120 s leaves the rollout room to be held a while before its remaining waves no longer fit.

@@ -4,90 +4,42 @@
  * gateway and agents. The page signs in with a key, talks to the gateway only,
  * and what it shows is checked against the engines themselves.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { MINTED_KEYS_BUCKET } from '@fleet/contracts/protocol';
 import { createFleetClient } from '@fleet/sdk';
+import { eventually } from '../support/eventually';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
 import { EventStreamClient } from '../support/sse';
-import { useTestFleet } from '../support/suite';
+import { useChromium, useTestFleet } from '../support/suite';
 
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT = { timeout: 30_000 };
 
 const fleet = useTestFleet();
-let userDataDir: string;
-let context: BrowserContext;
-/** Every URL any page of this browser asked for. */
-const requested: string[] = [];
-const pageErrors: string[] = [];
+const browser = useChromium();
 
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  userDataDir = mkdtempSync('/tmp/flt-chromium-');
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1440, height: 900 },
-  });
-  context.on('request', (request) => requested.push(request.url()));
-  context.on('page', (page) => page.on('pageerror', (err) => pageErrors.push(err.message)));
-}, 120_000);
+beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 
-afterAll(async () => {
-  await context?.close();
-  rmSync(userDataDir, { recursive: true, force: true });
-  for (const host of HOSTS) {
-    for (const name of ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event', 'ui-sort-a', 'ui-sort-b']) {
-      await fleet
-        .docker(host)
-        .getContainer(name)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
-  }
-});
+afterAll(() =>
+  fleet.removeContainers(HOSTS, ['ui-fresh', 'ui-exec', 'ui-logs', 'ui-feed', 'ui-labelled', 'ui-event', 'ui-sort-a', 'ui-sort-b']),
+);
 
-/** A fresh tab (its own sessionStorage) signed in with `key`. */
-async function signedIn(key: string): Promise<Page> {
-  const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(err.message));
+/** A fresh tab (its own sessionStorage) signed in with `key`, then on the view at `hash` when given. */
+async function signedIn(key: string, hash?: string): Promise<Page> {
+  const page = await browser.context.newPage();
   const res = await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
   expect(res?.status()).toBe(200);
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByTestId('identity').waitFor(WAIT);
+  if (hash) await page.goto(`${fleet.url}/ui/#${hash}`);
   return page;
-}
-
-/** Retries `check` on fresh reads until it passes or 30 s are up (the machine is shared and slow); the last failure is thrown. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => void, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check(await read());
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -308,8 +260,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('a container created through the REST API appears in the containers view without a reload', async () => {
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/containers`);
+    const page = await signedIn(fleet.mintKey('operator'), '/containers');
     await page.locator('[data-view=containers]').waitFor(WAIT);
     let reloads = 0;
     page.on('load', () => reloads++);
@@ -322,8 +273,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('stop on a selection asks first, naming each host, then opens its job; the engine says stopped', async () => {
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/containers`);
+    const page = await signedIn(fleet.mintKey('operator'), '/containers');
     await page.getByLabel('select web-02 ui-fresh').check(WAIT);
     await page.getByRole('button', { name: 'Stop', exact: true }).click();
     const dialog = page.getByRole('dialog');
@@ -370,8 +320,7 @@ describe('the dashboard in Chromium', () => {
 
   it('an exec on _all started from the page fills in 3 rows, each with its host stdout', async () => {
     await createContainer('_all', 'ui-exec', ['sleep', '300']);
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/exec`);
+    const page = await signedIn(fleet.mintKey('operator'), '/exec');
     await page.getByLabel('Target').fill('_all');
     await page.getByLabel('Container').fill('ui-exec');
     await page.getByLabel('Command (sh -c)').fill('echo "from $(hostname)"; cat /etc/hostname');
@@ -389,16 +338,15 @@ describe('the dashboard in Chromium', () => {
     await shot(page, 'job-exec');
     // The matrix filled from the job's feed: the page never polled GET /job/{id}.
     const jobId = page.url().split('/job/')[1];
-    expect(requested.filter((url) => url.includes(`/feed/job/${jobId}`)).length).toBeGreaterThan(0);
-    expect(requested.filter((url) => url.startsWith(`${fleet.url}/job/${jobId}`))).toEqual([]);
+    expect(browser.requested.filter((url) => url.includes(`/feed/job/${jobId}`)).length).toBeGreaterThan(0);
+    expect(browser.requested.filter((url) => url.startsWith(`${fleet.url}/job/${jobId}`))).toEqual([]);
     await page.close();
   });
 
   it('a job failing on one host shows it under "failed"; rerun on failed hosts runs there only', async () => {
     // The container exists on two hosts only: the exec fails on db-01.
     await createContainer('role:web', 'ui-logs', ['sh', '-c', 'echo booted; exec sleep 300']);
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/exec`);
+    const page = await signedIn(fleet.mintKey('operator'), '/exec');
     await page.getByLabel('Target').fill('_all');
     await page.getByLabel('Container').fill('ui-logs');
     await page.getByLabel('Command (sh -c)').fill('echo ran >> /tmp/runs; cat /tmp/runs | wc -l');
@@ -451,8 +399,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('log follow shows a line written into the container after the page opened, with its host prefix', async () => {
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/logs`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/logs');
     await page.getByLabel('Target').fill('role:web');
     await page.getByLabel('Container').fill('ui-logs');
     await page.getByRole('button', { name: 'Follow' }).click();
@@ -484,8 +431,7 @@ describe('the dashboard in Chromium', () => {
 
   it('the jobs list keeps its filters in the URL', async () => {
     // The partial job above is an exec: reading it needs docker:exec, which a viewer lacks.
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/jobs`);
+    const page = await signedIn(fleet.mintKey('operator'), '/jobs');
     await page.locator('select[name=status]').selectOption('partial');
     await eventually(
       async () => page.url(),
@@ -502,8 +448,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('a job started through the REST API appears in the jobs list live, then turns ok', async () => {
-    const page = await signedIn(fleet.mintKey('operator'));
-    await page.goto(`${fleet.url}/ui/#/jobs`);
+    const page = await signedIn(fleet.mintKey('operator'), '/jobs');
     await page.locator('[data-view=jobs] .feed.live').waitFor(WAIT);
     let reloads = 0;
     page.on('load', () => reloads++);
@@ -540,8 +485,7 @@ describe('the dashboard in Chromium', () => {
       body: { image: IMAGE, name: 'ui-labelled', cmd: ['sleep', '300'], labels: { tier: 'front' }, auto_start: true },
     });
     expect(created.status).toBe(202);
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/containers`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/containers');
     await page.locator('tr[data-name=ui-labelled]').waitFor(WAIT);
     await page.locator('select[name=group]').selectOption('label:tier');
     const groups = await page
@@ -560,8 +504,7 @@ describe('the dashboard in Chromium', () => {
   it('the containers view sorts by the column clicked, names first', async () => {
     await createContainer('web-02', 'ui-sort-a', ['sleep', '300']);
     await createContainer('db-01', 'ui-sort-b', ['sleep', '300']);
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/containers`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/containers');
     await page.locator('select[name=group]').selectOption('none');
     await page.locator('input[name=filter]').fill('ui-sort');
     const rows = page.locator('[data-view=containers] tbody tr[data-host]');
@@ -575,8 +518,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('stats draw a sparkline of CPU and memory per host for one container', async () => {
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/stats?target=_all&container=ui-exec`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/stats?target=_all&container=ui-exec');
     await page.locator('[data-view=stats]').waitFor(WAIT);
     await eventually(
       () =>
@@ -608,8 +550,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('the events page shows engine events of the chosen hosts and type as they happen', async () => {
-    const page = await signedIn(fleet.mintKey('viewer'));
-    await page.goto(`${fleet.url}/ui/#/events?target=role:web&type=container&since=1`);
+    const page = await signedIn(fleet.mintKey('viewer'), '/events?target=role:web&type=container&since=1');
     await eventually(
       () => page.getByTestId('events-status').textContent(),
       (value) => expect(value).toBe('following'),
@@ -628,8 +569,7 @@ describe('the dashboard in Chromium', () => {
 
   it('an admin reads the audit log with its filters, creates a key shown once and revokes it', async () => {
     // A key never mints one outliving itself: this admin key lives longer than the hour asked for below.
-    const page = await signedIn(fleet.mintKey('admin', { subject: 'ui-admin', ttlSeconds: 7200 }));
-    await page.goto(`${fleet.url}/ui/#/admin`);
+    const page = await signedIn(fleet.mintKey('admin', { subject: 'ui-admin', ttlSeconds: 7200 }), '/admin');
     await page.locator('select[name=key-role]').selectOption('viewer');
     await page.locator('input[name=key-subject]').fill('ui-minted');
     await page.locator('input[name=key-scope]').fill('role:web');
@@ -697,8 +637,10 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('no page made a request to anything but the gateway, and none threw', () => {
-    expect(requested.length).toBeGreaterThan(10);
-    expect(requested.filter((url) => !url.startsWith(`${fleet.url}/`) && !url.startsWith('data:') && !url.startsWith('blob:'))).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(browser.requested.length).toBeGreaterThan(10);
+    expect(
+      browser.requested.filter((url) => !url.startsWith(`${fleet.url}/`) && !url.startsWith('data:') && !url.startsWith('blob:')),
+    ).toEqual([]);
+    expect(browser.pageErrors).toEqual([]);
   });
 });

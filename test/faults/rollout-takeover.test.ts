@@ -46,6 +46,36 @@ async function rolloutOf(target: ApiTarget, jobId: string): Promise<RolloutView>
   return res.body.rollout;
 }
 
+/** Starts a rollout through gateway A, answered at once (async=true): its job id. */
+async function startRollout(path: string, body?: unknown): Promise<string> {
+  const started = await api(fleet, 'POST', `${path}&async=true`, body === undefined ? {} : { body });
+  expect(started.status).toBe(202);
+  return started.body.job_id;
+}
+
+/** Waits, reading through replica B, for wave 1 to pass and the pause before wave 2 to begin. */
+async function pausedAfterWave1(jobId: string): Promise<void> {
+  await eventually(
+    'wave 1 to pass and the pause to begin',
+    async () => {
+      const rollout = await rolloutOf(replicaB, jobId);
+      return rollout.waves[0].state === 'passed' && rollout.paused_until !== undefined;
+    },
+    60_000,
+  );
+}
+
+/** SIGKILLs gateway A, the replica running the rollout, and counts the fault. */
+async function killRunningGateway(): Promise<void> {
+  await fleet.killGateway('SIGKILL');
+  tally.fault(true);
+}
+
+/** Waits for the rollout to be stored in `state`, read through replica B. */
+async function storedAs(jobId: string, state: string, timeoutMs: number): Promise<void> {
+  await eventually(`the rollout to be stored ${state}`, async () => (await rolloutOf(replicaB, jobId)).state === state, timeoutMs);
+}
+
 it('answers a rollout retried with the same Idempotency-Key through the other replica with the same job, made once per engine', async () => {
   const mark = newMark('rollout-key');
   const key = `retry-${mark}`;
@@ -91,25 +121,13 @@ it('answers the retry of a stopped rollout like the first call: 409 rollout_stop
 
 it('finishes a rollout through the other replica once the gateway running it is SIGKILLed, each host run exactly once', async () => {
   const mark = newMark('takeover');
-  const started = await api(fleet, 'POST', '/node/_all/container/docker?batch=1&pause=8&timeout=60&async=true', {
-    body: markedContainer(mark),
-  });
-  expect(started.status).toBe(202);
-  const jobId: string = started.body.job_id;
+  const jobId = await startRollout('/node/_all/container/docker?batch=1&pause=8&timeout=60', markedContainer(mark));
 
   // Mid-way: wave 1 passed and A is in the pause before wave 2, which no host has seen yet.
-  await eventually(
-    'wave 1 to pass and the pause to begin',
-    async () => {
-      const rollout = await rolloutOf(replicaB, jobId);
-      return rollout.waves[0].state === 'passed' && rollout.paused_until !== undefined;
-    },
-    60_000,
-  );
+  await pausedAfterWave1(jobId);
   expect(await executionsOf(fleet, mark)).toEqual({ 'db-01': 1, 'web-01': 0, 'web-02': 0 });
 
-  await fleet.killGateway('SIGKILL');
-  tally.fault(true);
+  await killRunningGateway();
 
   // B takes the lease over, and answers the rollout's controls from then on: held during wave 2, nothing more goes.
   await eventually('replica B to take the rollout over', () => tookOver(replicaB.logFile, jobId), TAKEOVER_MS);
@@ -125,7 +143,7 @@ it('finishes a rollout through the other replica once the gateway running it is 
 
   const done = await api(replicaB, 'GET', `/job/${jobId}?wait=60`, { timeoutMs: 90_000 });
   expect(done.status).toBe(200);
-  await eventually('the rollout to be stored completed', async () => (await rolloutOf(replicaB, jobId)).state === 'completed', 30_000);
+  await storedAs(jobId, 'completed', 30_000);
   const final = await api(replicaB, 'GET', `/job/${jobId}`);
   expect(final.body.status).toBe('ok');
   expect(final.body.results.map((row: { hostname: string; status: string }) => [row.hostname, row.status])).toEqual(
@@ -156,9 +174,7 @@ it('finishes a rollout whose gateway died with a wave running: that wave is coll
   const created = await api(fleet, 'POST', '/node/_all/container/docker', { body: markedContainer(name, { name, start: true }) });
   expect(created.status).toBe(202);
   const since = Math.floor(Date.now() / 1000) - 1;
-  const started = await api(fleet, 'POST', `/node/_all/container/docker/${name}/stop?t=4&batch=1&timeout=60&async=true`);
-  expect(started.status).toBe(202);
-  const jobId: string = started.body.job_id;
+  const jobId = await startRollout(`/node/_all/container/docker/${name}/stop?t=4&batch=1&timeout=60`);
 
   await eventually(
     'wave 2 to be sent and running',
@@ -169,14 +185,9 @@ it('finishes a rollout whose gateway died with a wave running: that wave is coll
     60_000,
     100,
   );
-  await fleet.killGateway('SIGKILL');
-  tally.fault(true);
+  await killRunningGateway();
 
-  await eventually(
-    'the rollout to be stored completed',
-    async () => (await rolloutOf(replicaB, jobId)).state === 'completed',
-    TAKEOVER_MS + 60_000,
-  );
+  await storedAs(jobId, 'completed', TAKEOVER_MS + 60_000);
   expect(tookOver(replicaB.logFile, jobId)).toBe(true);
   const job = await api(replicaB, 'GET', `/job/${jobId}`);
   expect(job.body.status).toBe('ok');
@@ -190,25 +201,11 @@ it('skips the rest of a rollout that carried what is never stored: the taker can
   const mark = newMark('takeover-env');
   // Environment values are never stored (README "Rerunning a job"), like a credential: only the first replica could send them.
   const body = { ...markedContainer(mark), env: { TOKEN: 's3cret-takeover' } };
-  const started = await api(fleet, 'POST', '/node/_all/container/docker?batch=1&pause=12&timeout=60&async=true', { body });
-  expect(started.status).toBe(202);
-  const jobId: string = started.body.job_id;
-  await eventually(
-    'wave 1 to pass and the pause to begin',
-    async () => {
-      const rollout = await rolloutOf(replicaB, jobId);
-      return rollout.waves[0].state === 'passed' && rollout.paused_until !== undefined;
-    },
-    60_000,
-  );
-  await fleet.killGateway('SIGKILL');
-  tally.fault(true);
+  const jobId = await startRollout('/node/_all/container/docker?batch=1&pause=12&timeout=60', body);
+  await pausedAfterWave1(jobId);
+  await killRunningGateway();
 
-  await eventually(
-    'replica B to stop the rollout',
-    async () => (await rolloutOf(replicaB, jobId)).state === 'stopped',
-    TAKEOVER_MS + 12_000,
-  );
+  await storedAs(jobId, 'stopped', TAKEOVER_MS + 12_000);
   const job = await api(replicaB, 'GET', `/job/${jobId}`);
   const why = 'the gateway replica running it stopped, and no other may send it: it carried environment values, which are never stored';
   expect(job.body.rollout.stop_reason).toBe(`rollout stopped before wave 2 of 3: ${why}`);

@@ -46,11 +46,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await fleet
-    .docker(HOST)
-    .getContainer(CONTAINER)
-    .remove({ force: true })
-    .catch(() => undefined);
+  await fleet.removeContainers([HOST], [CONTAINER]);
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 

@@ -110,6 +110,16 @@ export class TestFleet {
     return docker(this.socketOf(hostname));
   }
 
+  /** Removes each named container from each host's engine, whether or not it is there (a suite's clean-up). */
+  async removeContainers(hosts: readonly string[], names: readonly string[]): Promise<void> {
+    const remove = (host: string, name: string) =>
+      this.docker(host)
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await Promise.all(hosts.flatMap((host) => names.map((name) => remove(host, name))));
+  }
+
   /** SIGKILL (default) simulates a crash and waits for the death; other signals just get sent. */
   killAgent(hostname: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     return killAgent(this.state, hostname, signal);

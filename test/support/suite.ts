@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { BrowserContext } from 'playwright-core';
+import { launchChromium, type HeadlessChromium } from './chromium';
 import { startTestFleet, type TestFleet, type TestFleetOptions } from './fleet';
 
 /**
@@ -38,5 +40,37 @@ export function useScratchDir(prefix: string): () => string {
   return () => {
     if (!dir) throw new Error('the scratch directory is used before beforeAll made it');
     return dir;
+  };
+}
+
+/** The suite's headless Chromium, and what its pages did. */
+export interface SuiteChromium {
+  readonly context: BrowserContext;
+  /** Every URL any page of this browser asked for. */
+  readonly requested: string[];
+  /** Every uncaught error any page of this browser threw. */
+  readonly pageErrors: string[];
+}
+
+/** One headless Chromium for the whole suite (launchChromium): launched in beforeAll, closed with its profile in afterAll. */
+export function useChromium(): SuiteChromium {
+  let browser: HeadlessChromium | undefined;
+  const requested: string[] = [];
+  const pageErrors: string[] = [];
+  beforeAll(async () => {
+    browser = await launchChromium();
+    browser.context.on('request', (request) => requested.push(request.url()));
+    browser.context.on('page', (page) => page.on('pageerror', (err) => pageErrors.push(err.message)));
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    get context() {
+      if (!browser) throw new Error('the browser is used before beforeAll launched it');
+      return browser.context;
+    },
+    requested,
+    pageErrors,
   };
 }

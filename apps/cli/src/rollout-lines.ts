@@ -1,16 +1,6 @@
+import { type RolloutEvent, rolloutEvents } from '@fleet/contracts/rollout-events';
 import type { DryRunPlan, Rollout } from '@fleet/sdk';
 import { table } from './output';
-
-/** A `rollout` event of a job's feed (README "Rollouts"). */
-export type RolloutEvent =
-  | { event: 'wave_started'; wave: number; hosts: string[] }
-  | { event: 'wave_ended'; wave: number; state: 'passed' | 'failed'; failed: string[]; gate?: string }
-  | { event: 'paused'; until: string }
-  | { event: 'held'; by: string }
-  | { event: 'resumed' }
-  | { event: 'aborted'; reason: string }
-  | { event: 'stopped'; reason: string; failures: number }
-  | { event: 'completed'; failures: number };
 
 /** Hosts named on a wave's line; a larger wave says how many more. */
 const HOSTS_SHOWN = 8;
@@ -41,10 +31,10 @@ export class WaveLines {
 
   /**
    * The events that already happened when the feed joined (its `job` event carries the progress so far), in the
-   * order they happened: each wave that started, and each that ended.
+   * order they happened, as the gateway derives them from a progress it had not seen before.
    */
   static sofar(rollout: Rollout): RolloutEvent[] {
-    return [...wavesSoFar(rollout), ...outcomeSoFar(rollout)];
+    return rolloutEvents(undefined, rollout);
   }
 
   line(event: RolloutEvent): string {
@@ -74,23 +64,6 @@ export class WaveLines {
   private waveName(wave: number): string {
     return `wave ${wave}/${this.waveCount}`;
   }
-}
-
-function wavesSoFar(rollout: Rollout): RolloutEvent[] {
-  return rollout.waves.flatMap((wave): RolloutEvent[] => {
-    if (wave.state === 'pending' || wave.state === 'skipped') return [];
-    const started: RolloutEvent = { event: 'wave_started', wave: wave.wave, hosts: wave.hosts };
-    if (wave.state === 'running') return [started];
-    const gate = rollout.health ? { gate: rollout.health } : {};
-    return [started, { event: 'wave_ended', wave: wave.wave, state: wave.state, failed: wave.failed ?? [], ...gate }];
-  });
-}
-
-function outcomeSoFar(rollout: Rollout): RolloutEvent[] {
-  if (rollout.state === 'stopped') return [{ event: 'stopped', reason: rollout.stop_reason ?? '', failures: rollout.failures }];
-  if (rollout.state === 'aborted') return [{ event: 'aborted', reason: rollout.stop_reason ?? '' }];
-  if (rollout.state === 'completed') return [{ event: 'completed', failures: rollout.failures }];
-  return rollout.paused_by ? [{ event: 'held', by: rollout.paused_by }] : [];
 }
 
 function gateOf(gate: string | undefined): string {

@@ -83,6 +83,17 @@ const rollout = (overrides: Partial<Rollout> = {}): Rollout => ({
   ...overrides,
 });
 
+/** Stopped by its failed wave 1 (web-01), wave 2 (web-02) skipped. */
+const stoppedAfterWave1 = rollout({
+  state: 'stopped',
+  failures: 1,
+  stop_reason: 'rollout stopped after wave 1 of 2',
+  waves: [
+    { wave: 1, hosts: ['web-01'], state: 'failed', failed: ['web-01'] },
+    { wave: 2, hosts: ['web-02'], state: 'skipped' },
+  ],
+});
+
 describe('wave lines', () => {
   it('one line per rollout event, naming the wave of all, its hosts and what its gate found', () => {
     const lines = new WaveLines(rollout());
@@ -118,18 +129,9 @@ describe('wave lines', () => {
       { event: 'wave_ended', wave: 1, state: 'passed', failed: [], gate: 'healthy' },
       { event: 'wave_started', wave: 2, hosts: ['web-02', 'web-03'] },
     ]);
-    const stopped = rollout({
-      state: 'stopped',
-      failures: 1,
-      stop_reason: 'why',
-      waves: [
-        { wave: 1, hosts: ['web-01'], state: 'failed', failed: ['web-01'] },
-        { wave: 2, hosts: ['web-02'], state: 'skipped' },
-      ],
-    });
-    expect(WaveLines.sofar(stopped).slice(1)).toEqual([
+    expect(WaveLines.sofar(stoppedAfterWave1).slice(1)).toEqual([
       { event: 'wave_ended', wave: 1, state: 'failed', failed: ['web-01'], gate: 'healthy' },
-      { event: 'stopped', reason: 'why', failures: 1 },
+      { event: 'stopped', reason: 'rollout stopped after wave 1 of 2', failures: 1 },
     ]);
   });
 
@@ -207,15 +209,6 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
   let feedRefused = false;
   /** Feeds that end at their `timeout` while the rollout still runs. */
   let feedsCutShort = 0;
-  const stopped = rollout({
-    state: 'stopped',
-    failures: 1,
-    stop_reason: 'rollout stopped after wave 1 of 2',
-    waves: [
-      { wave: 1, hosts: ['web-01'], state: 'failed', failed: ['web-01'] },
-      { wave: 2, hosts: ['web-02'], state: 'skipped' },
-    ],
-  });
   const rows = [
     { hostname: 'web-01', status: 'failed', changed: false, error: 'No such container: app', error_code: 404, wave: 1 },
     { hostname: 'web-02', status: 'skipped', changed: false, wave: 2, skipped_reason: 'rollout stopped after wave 1 of 2' },
@@ -224,42 +217,28 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
   function feed(res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    if (feedsCutShort > 0) {
-      feedsCutShort--;
-      send('job', {
-        job_id: JOB_ID,
-        status: 'running',
-        hosts: ['web-01', 'web-02'],
-        results: [],
-        rollout: {
-          ...stopped,
-          state: 'running',
-          waves: [
-            { ...stopped.waves[0], state: 'running' },
-            { ...stopped.waves[1], state: 'pending' },
-          ],
-        },
-      });
-      send('end', { reason: 'timeout' });
-      return void res.end();
-    }
     send('job', {
       job_id: JOB_ID,
       status: 'running',
       hosts: ['web-01', 'web-02'],
       results: [],
       rollout: {
-        ...stopped,
+        ...stoppedAfterWave1,
         state: 'running',
         waves: [
-          { ...stopped.waves[0], state: 'running' },
-          { ...stopped.waves[1], state: 'pending' },
+          { ...stoppedAfterWave1.waves[0], state: 'running' },
+          { ...stoppedAfterWave1.waves[1], state: 'pending' },
         ],
       },
     });
+    if (feedsCutShort > 0) {
+      feedsCutShort--;
+      send('end', { reason: 'timeout' });
+      return void res.end();
+    }
     send('rollout', { event: 'wave_ended', wave: 1, state: 'failed', failed: ['web-01'], gate: 'healthy' });
     send('rollout', { event: 'stopped', reason: 'rollout stopped after wave 1 of 2', failures: 1 });
-    send('end', { reason: 'settled', job: { job_id: JOB_ID, results: rows, rollout: stopped } });
+    send('end', { reason: 'settled', job: { job_id: JOB_ID, results: rows, rollout: stoppedAfterWave1 } });
     res.end();
   }
 
@@ -285,7 +264,7 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
         reason: 'rollout_stopped',
         job_id: JOB_ID,
         results: rows,
-        rollout: stopped,
+        rollout: stoppedAfterWave1,
       };
       res.end(JSON.stringify(body));
     });

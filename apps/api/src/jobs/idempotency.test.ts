@@ -1,3 +1,4 @@
+import { MemoryKv } from '../memory-kv';
 import { IdempotencyKeys, requestDigest } from './idempotency';
 
 const restart = { operation: 'docker.container.restart', target: 'role:web', params: { id: 'app', t: 1 } };
@@ -30,59 +31,24 @@ describe('requestDigest', () => {
   });
 });
 
-/**
- * The KV calls IdempotencyKeys makes, with JetStream's semantics: create fails on a live key, update
- * only over the revision given, delete with previousSeq only over that revision (and leaves a tombstone).
- */
-class MemoryBucket {
-  private readonly entries = new Map<string, { value: string; revision: number; operation: 'PUT' | 'DEL' }>();
-  private revision = 0;
-
-  async create(key: string, value: string): Promise<number> {
-    if (this.entries.get(key)?.operation === 'PUT') throw new Error('wrong last sequence');
-    return this.write(key, value);
-  }
-
-  async update(key: string, value: string, revision: number): Promise<number> {
-    if (this.entries.get(key)?.revision !== revision) throw new Error('wrong last sequence');
-    return this.write(key, value);
-  }
-
-  async delete(key: string, opts: { previousSeq: number }): Promise<void> {
-    const entry = this.entries.get(key);
-    if (entry?.revision !== opts.previousSeq) throw new Error('wrong last sequence');
-    this.entries.set(key, { value: '', revision: ++this.revision, operation: 'DEL' });
-  }
-
-  async get(key: string) {
-    const entry = this.entries.get(key);
-    return entry && { ...entry, json: <T>() => JSON.parse(entry.value) as T };
-  }
-
-  /** Backdates every claim, as if it was made `ms` ago. */
-  age(ms: number): void {
-    for (const [key, entry] of this.entries) {
-      if (entry.operation !== 'PUT') continue;
-      const claim = JSON.parse(entry.value);
-      const claimedAt = new Date(Date.parse(claim.claimed_at) - ms).toISOString();
-      this.entries.set(key, { ...entry, value: JSON.stringify({ ...claim, claimed_at: claimedAt }) });
-    }
-  }
-
-  private write(key: string, value: string): number {
-    this.entries.set(key, { value, revision: ++this.revision, operation: 'PUT' });
-    return this.revision;
+/** Backdates every claim in the bucket, as if each was made `ms` ago. */
+function age(bucket: MemoryKv, ms: number): void {
+  for (const [key, entry] of bucket.entries) {
+    if (entry.operation !== 'PUT') continue;
+    const claim = JSON.parse(entry.value);
+    const claimedAt = new Date(Date.parse(claim.claimed_at) - ms).toISOString();
+    bucket.entries.set(key, { ...entry, value: JSON.stringify({ ...claim, claimed_at: claimedAt }) });
   }
 }
 
 describe('IdempotencyKeys', () => {
   const caller = { sub: 'ci', jti: 'key-1' };
-  let bucket: MemoryBucket;
+  let bucket: MemoryKv;
   let stored: Set<string>;
   let keys: IdempotencyKeys;
 
   beforeEach(() => {
-    bucket = new MemoryBucket();
+    bucket = new MemoryKv();
     stored = new Set();
     const records = { getRecord: async (jobId: string) => (stored.has(jobId) ? ({ job_id: jobId } as never) : undefined) };
     keys = new IdempotencyKeys(bucket as never, records);
@@ -117,7 +83,7 @@ describe('IdempotencyKeys', () => {
   it('answers 409 while the first call has not stored its job, and lets a retry take over a claim abandoned for 30 s', async () => {
     const first = await keys.claim(caller, 'k', restart);
     await expect(keys.claim(caller, 'k', restart)).rejects.toMatchObject({ status: 409, headers: { 'retry-after': '3' } });
-    bucket.age(31_000);
+    age(bucket, 31_000);
     const taken = await keys.claim(caller, 'k', restart);
     expect(taken.replay).toBe(false);
     expect(taken.jobId).not.toBe(first.jobId);
@@ -131,7 +97,7 @@ describe('IdempotencyKeys', () => {
     const first = await keys.claim(caller, 'k', restart);
     if (first.replay) throw new Error('the first call must get the key');
     await first.started();
-    bucket.age(3_600_000);
+    age(bucket, 3_600_000);
     expect(await keys.claim(caller, 'k', restart)).toEqual({ replay: true, jobId: first.jobId });
   });
 });

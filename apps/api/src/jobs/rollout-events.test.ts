@@ -1,5 +1,5 @@
 import type { Rollout } from '@fleet/contracts/protocol';
-import { rolloutEvents } from './rollout-events';
+import { rolloutEvents } from '@fleet/contracts/rollout-events';
 import { planRollout } from './rollout-plan';
 
 const plan = (): Rollout => planRollout(['a', 'b', 'c'], { batch: '1', pauseSeconds: 1, order: 'hostname', health: { check: 'healthy' } });

@@ -1,78 +1,29 @@
+import { MemoryKv } from '../memory-kv';
 import { RolloutLeases, type LeaseBucket } from './rollout-lease';
-
-/**
- * The KV calls the leases make, with JetStream's semantics: create fails on a live key, update only
- * over the revision given, delete with previousSeq only over that revision (leaving a tombstone); every
- * write is heard by the replicas following the bucket.
- */
-class MemoryBucket {
-  /** The replicas following the bucket's writes (the gateway's core subscription on its subjects). */
-  readonly followers: RolloutLeases[] = [];
-  readonly entries = new Map<string, { value: string; revision: number; operation: 'PUT' | 'DEL' }>();
-  private revision = 0;
-
-  async create(key: string, value: string): Promise<number> {
-    if (this.entries.get(key)?.operation === 'PUT') throw new Error('wrong last sequence');
-    return this.write(key, value);
-  }
-
-  async update(key: string, value: string, revision: number): Promise<number> {
-    if (this.entries.get(key)?.revision !== revision) throw new Error('wrong last sequence');
-    return this.write(key, value);
-  }
-
-  async delete(key: string, opts: { previousSeq: number }): Promise<void> {
-    if (this.entries.get(key)?.revision !== opts.previousSeq) throw new Error('wrong last sequence');
-    this.entries.set(key, { value: '', revision: ++this.revision, operation: 'DEL' });
-    for (const follower of this.followers) follower.heard(key, true);
-  }
-
-  async get(key: string) {
-    const entry = this.entries.get(key);
-    return entry ? { ...entry, json: <T>() => JSON.parse(entry.value) as T } : null;
-  }
-
-  async keys(): Promise<AsyncIterable<string>> {
-    const live = [...this.entries].filter(([, entry]) => entry.operation === 'PUT').map(([key]) => key);
-    return (async function* () {
-      yield* live;
-    })();
-  }
-
-  holder(key: string): string | undefined {
-    const entry = this.entries.get(key);
-    return entry?.operation === 'PUT' ? JSON.parse(entry.value).holder : undefined;
-  }
-
-  private write(key: string, value: string): number {
-    this.entries.set(key, { value, revision: ++this.revision, operation: 'PUT' });
-    for (const follower of this.followers) follower.heard(key, false);
-    return this.revision;
-  }
-}
 
 const LEASE_MS = 10_000;
 
 describe('RolloutLeases', () => {
-  let bucket: MemoryBucket;
+  let bucket: MemoryKv;
   let clock: number;
   const replica = (name: string) => {
     const leases = new RolloutLeases(bucket as unknown as LeaseBucket, name, { leaseMs: LEASE_MS, now: () => clock });
-    bucket.followers.push(leases);
+    bucket.follow((key, deleted) => leases.heard(key, deleted));
     return leases;
   };
+  const holder = (jobId: string) => bucket.live<{ holder: string }>(jobId)?.holder;
 
   beforeEach(() => {
-    bucket = new MemoryBucket();
+    bucket = new MemoryKv();
     clock = 1_000_000;
   });
 
   it('claims a rollout once: a second claim of the same job id is refused', async () => {
     const lease = await replica('a').claim('job-1');
     expect(lease.held()).toBe(true);
-    expect(bucket.holder('job-1')).toBe('a');
+    expect(holder('job-1')).toBe('a');
     await expect(replica('b').claim('job-1')).rejects.toThrow();
-    expect(bucket.holder('job-1')).toBe('a');
+    expect(holder('job-1')).toBe('a');
   });
 
   it('keeps a renewed lease: each renewal is heard, so no replica ever finds it expired', async () => {
@@ -112,10 +63,10 @@ describe('RolloutLeases', () => {
     const [expired] = await b.expired();
     const taken = await b.takeOver(expired.jobId, expired.revision);
     expect(taken?.held()).toBe(true);
-    expect(bucket.holder('job-1')).toBe('b');
+    expect(holder('job-1')).toBe('b');
     expect(await old.renew()).toBe(false);
     expect(old.held()).toBe(false);
-    expect(bucket.holder('job-1')).toBe('b');
+    expect(holder('job-1')).toBe('b');
   });
 
   it('lets exactly one of replicas racing for the same expired lease win', async () => {
@@ -125,7 +76,7 @@ describe('RolloutLeases', () => {
     const seen = await Promise.all(racers.map((racer) => racer.expired()));
     const won = await Promise.all(racers.map((racer, i) => racer.takeOver('job-1', seen[i][0].revision)));
     expect(won.filter((lease) => lease !== undefined)).toHaveLength(1);
-    expect(['b', 'c', 'd']).toContain(bucket.holder('job-1'));
+    expect(['b', 'c', 'd']).toContain(holder('job-1'));
     // The winner's write is heard by the others: none finds the lease expired any more.
     for (const racer of racers) expect(await racer.expired()).toEqual([]);
   });
@@ -137,7 +88,7 @@ describe('RolloutLeases', () => {
     const [expired] = await b.expired();
     expect(await lease.renew()).toBe(true);
     expect(await b.takeOver('job-1', expired.revision)).toBeUndefined();
-    expect(bucket.holder('job-1')).toBe('a');
+    expect(holder('job-1')).toBe('a');
   });
 
   it('releases the key of an ended rollout, so nobody takes it over; a lost lease releases nothing of its taker', async () => {
@@ -145,7 +96,7 @@ describe('RolloutLeases', () => {
     const b = replica('b');
     const ended = await a.claim('job-1');
     await ended.release();
-    expect(bucket.holder('job-1')).toBeUndefined();
+    expect(holder('job-1')).toBeUndefined();
     clock += LEASE_MS;
     expect(await b.expired()).toEqual([]);
 
@@ -155,6 +106,6 @@ describe('RolloutLeases', () => {
     await b.takeOver('job-2', expired.revision);
     expect(await old.renew()).toBe(false);
     await old.release();
-    expect(bucket.holder('job-2')).toBe('b');
+    expect(holder('job-2')).toBe('b');
   });
 });

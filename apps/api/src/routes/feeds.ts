@@ -7,7 +7,7 @@ import { FeedSession, type FeedSessionOptions } from '../http/feed-session';
 import { JobReadAccess } from '../jobs/access';
 import type { ResultFeed } from '../jobs/feed';
 import { KeySlots } from '../jobs/key-slots';
-import { rolloutEvents } from '../jobs/rollout-events';
+import { rolloutEvents } from '@fleet/contracts/rollout-events';
 import { byHostname, jobStatus } from '../jobs/rows';
 import type { JobStore, JobView } from '../jobs/store';
 import { KeyScope } from '../targets/scope';

@@ -16,7 +16,8 @@ import { clientFor, globalsOf } from '../context';
 import { detailsOf } from '../contract';
 import { exitCodeForJob } from '../exit';
 import { renderRollout, renderRows, write, writeJson } from '../output';
-import { type RolloutEvent, WaveLines } from '../rollout-lines';
+import type { RolloutEvent } from '@fleet/contracts/rollout-events';
+import { WaveLines } from '../rollout-lines';
 
 /** The longest a job's feed stays open (its `timeout` maximum); a rollout that outlasts it is followed on a new feed. */
 const FEED_SECONDS = 3600;

@@ -33,6 +33,22 @@ export function Field({ label, name, value, onValue, commit, dateTime, size, pla
   );
 }
 
+/** What a view aimed at one container on the hosts of a target keeps in its form. */
+interface ContainerForm {
+  target: string;
+  container: string;
+}
+
+/** The Target and Container fields of a view aimed at one container on a target's hosts (logs, stats, exec). */
+export function ContainerFields<F extends ContainerForm>({ form, setForm }: { form: F; setForm: (form: F) => void }) {
+  return (
+    <>
+      <Field label="Target" name="target" value={form.target} onValue={(target) => setForm({ ...form, target })} />
+      <Field label="Container" name="container" value={form.container} onValue={(container) => setForm({ ...form, container })} />
+    </>
+  );
+}
+
 /** One choice of a Select: its value and what it shows (the value itself when absent). */
 export type Choice = string | { value: string; label: string; disabled?: boolean };
 

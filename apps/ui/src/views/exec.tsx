@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { mayCall, startNodeCall } from '../api';
 import { permissionOf } from '../contract';
 import { ErrorLine } from '../components/badge';
-import { Field } from '../components/field';
+import { ContainerFields, Field } from '../components/field';
 import { useAction } from '../hooks';
 import { go } from '../router';
 
@@ -36,8 +36,7 @@ export function ExecView() {
     <section data-view="exec">
       <h2>Exec in a container on a target</h2>
       <form class="stack" onSubmit={submit}>
-        <Field label="Target" name="target" value={form.target} onValue={set('target')} />
-        <Field label="Container" name="container" value={form.container} onValue={set('container')} />
+        <ContainerFields form={form} setForm={setForm} />
         <Field label="Command (sh -c)" name="command" value={form.command} onValue={set('command')} />
         <button type="submit" class="mutate">
           Run

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { targetSegment } from '../api';
 import { openStream, readEvents } from '../feed';
-import { Field } from '../components/field';
+import { ContainerFields, Field } from '../components/field';
 import { messageOf } from '../hooks';
 import { endStatus, type StreamEnd, type StreamStart } from './streams';
 
@@ -100,14 +100,13 @@ export function LogsView() {
     const el = pane.current;
     if (el) setPaused(el.scrollHeight - el.scrollTop - el.clientHeight > 24);
   };
-  const set = (name: 'target' | 'container' | 'tail' | 'since') => (value: string) => setForm({ ...form, [name]: value });
+  const set = (name: 'tail' | 'since') => (value: string) => setForm({ ...form, [name]: value });
 
   return (
     <section data-view="logs">
       <h2>Logs</h2>
       <form class="toolbar" onSubmit={follow}>
-        <Field label="Target" name="target" value={form.target} onValue={set('target')} />
-        <Field label="Container" name="container" value={form.container} onValue={set('container')} />
+        <ContainerFields form={form} setForm={setForm} />
         <Field label="Tail" name="tail" value={form.tail} onValue={set('tail')} />
         <Field label="Since" name="since" dateTime value={form.since} onValue={set('since')} />
         <label>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { homeTarget, targetSegment } from '../api';
-import { Field } from '../components/field';
+import { ContainerFields } from '../components/field';
 import { Table, type Column } from '../components/table';
 import { openStream, readEvents } from '../feed';
 import { messageOf } from '../hooks';
@@ -81,13 +81,11 @@ export function StatsView() {
       cell: (s) => <SparkPair values={s.memory} label={`memory of ${form.container} on ${s.hostname}`} figure={mib(last(s.memory))} />,
     },
   ];
-  const set = (name: 'target' | 'container') => (value: string) => setForm({ ...form, [name]: value });
   return (
     <section data-view="stats">
       <h2>Stats</h2>
       <form class="toolbar" onSubmit={follow}>
-        <Field label="Target" name="target" value={form.target} onValue={set('target')} />
-        <Field label="Container" name="container" value={form.container} onValue={set('container')} />
+        <ContainerFields form={form} setForm={setForm} />
         <button type="submit">Follow stats</button>
         {stream ? (
           <button type="button" onClick={() => (setStream(null), setStatus('stopped'))}>

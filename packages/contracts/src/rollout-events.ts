@@ -1,4 +1,4 @@
-import type { Rollout } from '@fleet/contracts/protocol';
+import type { Rollout } from './protocol';
 
 /** One `rollout` event of a job's feed (README "Rollouts"). */
 export type RolloutEvent =
