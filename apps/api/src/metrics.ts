@@ -27,7 +27,7 @@ export class GatewayMetrics {
     this.collectors = createCollectors({ prefix: PREFIX, processMetrics: opts.processMetrics });
     const registers = [this.collectors];
     this.series = jobSeries(this.collectors, PREFIX, {
-      jobs: 'Jobs settled, by operation and job status (ok: every host ok; failed: every host failed; partial: some failed)',
+      jobs: 'Jobs settled, by operation and job status (ok: every host ok; failed: no host ok; partial: some hosts failed or were skipped)',
       duration: 'Time from job creation until every host answered or the deadline passed',
     });
     this.hostResults = new Counter({

@@ -4099,7 +4099,7 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example # HELP fleet_jobs_total Jobs settled, by operation and job status (ok: every host ok; failed: every host failed; partial: some failed)
+                     * @example # HELP fleet_jobs_total Jobs settled, by operation and job status (ok: every host ok; failed: no host ok; partial: some hosts failed or were skipped)
                      *     # TYPE fleet_jobs_total counter
                      *     fleet_jobs_total{operation="docker.container.list",status="ok"} 42
                      *     fleet_jobs_total{operation="docker.image.remove",status="partial"} 1
