@@ -74,5 +74,6 @@ function gateOf(gate: string | undefined): string {
 export function renderPlan(plan: DryRunPlan): string {
   const rows = plan.rollout.waves.map((wave) => [wave.canary ? `${wave.wave} (canary)` : wave.wave, wave.hosts.join(' ')]);
   const limits = `max_failures ${plan.rollout.max_failures}${plan.rollout.seed ? `, seed ${plan.rollout.seed}` : ''}`;
-  return `${plan.operation} on ${plan.target}: ${plan.hosts.length} host(s), ${limits}; nothing was sent\n${table(['WAVE', 'HOSTS'], rows)}`;
+  const heading = `${plan.operation} on ${plan.target}: ${plan.hosts.length} host(s), ${limits}; nothing was sent`;
+  return `${heading}\n${table(['WAVE', 'HOSTS'], rows)}`;
 }
