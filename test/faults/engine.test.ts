@@ -3,22 +3,11 @@
  * say `docker engine unavailable`, a single-host call answers 502, the agent stays registered and
  * reports its engine unhealthy; once the engine is back the rows are ok again.
  */
-import { eventually, executionsOf, FaultTally, markedContainer, newMark, SLACK_MS } from '../support/faults';
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { eventually, executionsOf, markedContainer, newMark, SLACK_MS, useFaultFleet } from '../support/faults';
 import { api } from '../support/http';
 import { report } from '../support/report';
 
-let fleet: TestFleet;
-const tally = new FaultTally('faults/engine');
-
-beforeAll(async () => {
-  fleet = await startTestFleet({ agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '500' } });
-});
-
-afterAll(async () => {
-  tally.print();
-  await fleet?.stop();
-});
+const { fleet, tally } = useFaultFleet('faults/engine', { agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '500' } });
 
 describe('a host whose Docker engine is stopped', () => {
   it("fails only that host's rows with `docker engine unavailable`, by the deadline", async () => {

@@ -3,23 +3,12 @@
  * read back identical, and jobs that were running when it died finish on the agents and are
  * readable afterwards — counted on the engines, each exactly once.
  */
-import { eventually, executionsOf, FaultTally, jobWhenDone, killSignalsSeen, markedContainer, newMark } from '../support/faults';
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { eventually, executionsOf, jobWhenDone, killSignalsSeen, markedContainer, newMark, useFaultFleet } from '../support/faults';
 import { api } from '../support/http';
 import { report } from '../support/report';
 
-let fleet: TestFleet;
-const tally = new FaultTally('faults/gateway');
+const { fleet, tally } = useFaultFleet('faults/gateway');
 const HOSTS = ['db-01', 'web-01', 'web-02'];
-
-beforeAll(async () => {
-  fleet = await startTestFleet();
-});
-
-afterAll(async () => {
-  tally.print();
-  await fleet?.stop();
-});
 
 it('keeps finished jobs intact and completes in-flight ones across a gateway SIGKILL and restart', async () => {
   // Containers on every host whose PID 1 ignores SIGTERM: `stop?t=5` keeps each agent busy 5 s.

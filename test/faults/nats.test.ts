@@ -6,23 +6,12 @@
  * engines: nothing acknowledged is lost, nothing runs twice.
  */
 import { isAlive } from '@fleet/deploy';
-import { auditOutcomes, eventually, FaultTally, SLACK_MS } from '../support/faults';
-import { startTestFleet, type TestFleet } from '../support/fleet';
+import { auditOutcomes, eventually, SLACK_MS, useFaultFleet } from '../support/faults';
 import { api } from '../support/http';
 import { report } from '../support/report';
 import { startTraffic, statusCounts } from '../support/traffic';
 
-let fleet: TestFleet;
-const tally = new FaultTally('faults/nats');
-
-beforeAll(async () => {
-  fleet = await startTestFleet({ agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '1000' } });
-});
-
-afterAll(async () => {
-  tally.print();
-  await fleet?.stop();
-});
+const { fleet, tally } = useFaultFleet('faults/nats', { agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '1000' } });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

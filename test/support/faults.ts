@@ -2,10 +2,11 @@ import { AckPolicy, type ConsumerInfo, DeliverPolicy, jetstreamManager } from '@
 import { agentConsumerName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE, waitFor } from '@fleet/deploy';
 import { containerEvents, countContainers, labelCounts } from './docker';
-import type { TestFleet } from './fleet';
+import type { TestFleet, TestFleetOptions } from './fleet';
 import { api, type ApiTarget } from './http';
 import { connectToFleetNats } from './nats';
 import { report } from './report';
+import { useTestFleet } from './suite';
 
 /**
  * What the fault suites share: jobs whose executions can be counted on the engines (every container
@@ -147,6 +148,13 @@ export async function jobWhenDone(
   const res = await api(target, 'GET', `/job/${jobId}?wait=${waitSeconds}`, { timeoutMs: (waitSeconds + 30) * 1000 });
   if (res.status !== 200) throw new Error(`GET /job/${jobId} answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/** A faults suite's fleet (useTestFleet) and its tally, printed once the suite's tests ran. */
+export function useFaultFleet(suite: string, opts?: TestFleetOptions): { fleet: TestFleet; tally: FaultTally } {
+  const tally = new FaultTally(suite);
+  afterAll(() => tally.print());
+  return { fleet: useTestFleet(opts), tally };
 }
 
 /** Each suite counts what it injected and what it found, and prints it once at the end. */
