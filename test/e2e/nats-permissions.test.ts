@@ -54,6 +54,19 @@ const okRowOfWeb02 = (message: string) => JSON.stringify({ hostname: 'web-02', s
 /** The row of `hostname` in a job's answer. */
 const rowOf = (job: ApiResponse, hostname: string) => job.body.results.find((row: { hostname: string }) => row.hostname === hostname);
 
+/**
+ * A list job on `target` that the gateway is already waiting on (it listens for early rows) when
+ * `forge(jobId)` runs; resolves with the job as that wait ends.
+ */
+async function whileGatewayWaits(target: string, timeoutSeconds: number, forge: (jobId: string) => unknown): Promise<ApiResponse> {
+  const accepted = await api(fleet, 'GET', `/node/${target}/container/docker?async=true&timeout=${timeoutSeconds}`);
+  const jobId: string = accepted.body.job_id;
+  const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
+  await sleep(200);
+  await forge(jobId);
+  return waiting;
+}
+
 describe("web-01's credentials", () => {
   it('cannot log in without a signed identity, nor with a user name and password', async () => {
     await expect(connect({ servers: fleet.natsUrl, user: 'agent-web-01', pass: 'wrong' })).rejects.toThrow(/authorization/i);
@@ -99,31 +112,26 @@ describe("web-01's credentials", () => {
 
   it('cannot announce an early row as web-02: the forged row is dropped and web-02 times out', async () => {
     await whileDown('web-02', async () => {
-      const accepted = await api(fleet, 'GET', '/node/_all/container/docker?async=true&timeout=3');
-      const jobId: string = accepted.body.job_id;
-      // The gateway waiting on the job listens for early rows: a permitted one would end web-02's wait as ok.
-      const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
-      await sleep(200);
-      const subject = earlyRowSubject(jobId, 'web-02');
-      intruder.publish(subject, okRowOfWeb02('forged early row'));
-      await violationFor(subject);
-
-      const job = await waiting;
+      // A permitted early row would end web-02's wait as ok.
+      const job = await whileGatewayWaits('_all', 3, async (jobId) => {
+        const subject = earlyRowSubject(jobId, 'web-02');
+        intruder.publish(subject, okRowOfWeb02('forged early row'));
+        await violationFor(subject);
+      });
       expect(rowOf(job, 'web-02')).toMatchObject({ status: 'failed', error_code: 504 });
     });
   });
 
   it("may announce web-01's own early row, which the waiting gateway hears before any stored row", async () => {
     await whileDown('web-01', async () => {
-      const accepted = await api(fleet, 'GET', '/node/web-01/container/docker?async=true&timeout=5');
-      const jobId: string = accepted.body.job_id;
-      const waiting = api(fleet, 'GET', `/job/${jobId}?wait=10`);
-      await sleep(200);
+      let announced = '';
       // Only announced, never written to the results bucket, and claiming to be web-02: it counts for web-01.
-      intruder.publish(earlyRowSubject(jobId, 'web-01'), okRowOfWeb02('announced by web-01'));
-      const job = await waiting;
+      const job = await whileGatewayWaits('web-01', 5, (jobId) => {
+        announced = earlyRowSubject(jobId, 'web-01');
+        intruder.publish(announced, okRowOfWeb02('announced by web-01'));
+      });
       expect(job.body.results).toEqual([expect.objectContaining({ hostname: 'web-01', status: 'ok', message: 'announced by web-01' })]);
-      expect(violations.some((v) => v.includes(earlyRowSubject(jobId, 'web-01')))).toBe(false);
+      expect(violations.some((v) => v.includes(announced))).toBe(false);
     });
   });
 
