@@ -42,6 +42,21 @@ async function signedIn(key: string, hash?: string): Promise<Page> {
   return page;
 }
 
+/** Fills a view's fields by their labels, then presses `button`. */
+async function submit(page: Page, fields: Record<string, string>, button: string): Promise<void> {
+  for (const [label, value] of Object.entries(fields)) await page.getByLabel(label).fill(value);
+  await page.getByRole('button', { name: button }).click();
+}
+
+/** An operator's page on `hash`, once `ready` shows, counting its reloads from then on: a live view never needs one. */
+async function liveView(hash: string, ready: string): Promise<{ page: Page; reloads: () => number }> {
+  const page = await signedIn(fleet.mintKey('operator'), hash);
+  await page.locator(ready).waitFor(WAIT);
+  let reloads = 0;
+  page.on('load', () => reloads++);
+  return { page, reloads: () => reloads };
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, `ui-${name}.png`), fullPage: true });
 }
@@ -260,14 +275,11 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('a container created through the REST API appears in the containers view without a reload', async () => {
-    const page = await signedIn(fleet.mintKey('operator'), '/containers');
-    await page.locator('[data-view=containers]').waitFor(WAIT);
-    let reloads = 0;
-    page.on('load', () => reloads++);
+    const { page, reloads } = await liveView('/containers', '[data-view=containers]');
     expect(await page.locator('tr[data-name=ui-fresh]').count()).toBe(0);
     await createContainer('web-02', 'ui-fresh', ['sleep', '300']);
     await page.locator('tr[data-name=ui-fresh][data-host=web-02]').waitFor(WAIT);
-    expect(reloads).toBe(0);
+    expect(reloads()).toBe(0);
     await shot(page, 'containers');
     await page.close();
   });
@@ -347,10 +359,7 @@ describe('the dashboard in Chromium', () => {
     // The container exists on two hosts only: the exec fails on db-01.
     await createContainer('role:web', 'ui-logs', ['sh', '-c', 'echo booted; exec sleep 300']);
     const page = await signedIn(fleet.mintKey('operator'), '/exec');
-    await page.getByLabel('Target').fill('_all');
-    await page.getByLabel('Container').fill('ui-logs');
-    await page.getByLabel('Command (sh -c)').fill('echo ran >> /tmp/runs; cat /tmp/runs | wc -l');
-    await page.getByRole('button', { name: 'Run' }).click();
+    await submit(page, { Target: '_all', Container: 'ui-logs', 'Command (sh -c)': 'echo ran >> /tmp/runs; cat /tmp/runs | wc -l' }, 'Run');
     await eventually(
       () => page.locator('[data-view=job] h2 .badge').textContent(),
       (value) => expect(value).toBe('partial'),
@@ -400,9 +409,7 @@ describe('the dashboard in Chromium', () => {
 
   it('log follow shows a line written into the container after the page opened, with its host prefix', async () => {
     const page = await signedIn(fleet.mintKey('viewer'), '/logs');
-    await page.getByLabel('Target').fill('role:web');
-    await page.getByLabel('Container').fill('ui-logs');
-    await page.getByRole('button', { name: 'Follow' }).click();
+    await submit(page, { Target: 'role:web', Container: 'ui-logs' }, 'Follow');
     await eventually(
       () => page.getByTestId('log-lines').innerText(),
       (value) => expect(value).toContain('booted'),
@@ -448,10 +455,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('a job started through the REST API appears in the jobs list live, then turns ok', async () => {
-    const page = await signedIn(fleet.mintKey('operator'), '/jobs');
-    await page.locator('[data-view=jobs] .feed.live').waitFor(WAIT);
-    let reloads = 0;
-    page.on('load', () => reloads++);
+    const { page, reloads } = await liveView('/jobs', '[data-view=jobs] .feed.live');
     const listed = await api(fleet, 'GET', '/node/_all/container/docker');
     const row = page.locator(`[data-view=jobs] tr[data-job="${listed.body.job_id}"]`);
     await row.waitFor(WAIT);
@@ -459,7 +463,7 @@ describe('the dashboard in Chromium', () => {
       () => row.locator('.badge').textContent(),
       (value) => expect(value).toBe('ok'),
     );
-    expect(reloads).toBe(0);
+    expect(reloads()).toBe(0);
     await shot(page, 'jobs-live');
     await page.close();
   });
