@@ -18,6 +18,11 @@ function refusal(text: string): { field: string; reason: string } {
   throw new Error(`decoded: ${text}`);
 }
 
+/** Each body is refused, naming its field. */
+function expectRefusedAt(cases: Array<[body: string, field: string]>): void {
+  for (const [body, field] of cases) expect(refusal(body).field).toBe(field);
+}
+
 describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
   it('decodes exact field names into the model', () => {
     expect(
@@ -52,11 +57,13 @@ describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
       field: 'HostConfig',
       reason: expect.stringContaining('duplicate'),
     });
-    expect(refusal('{"HostConfig":{"Binds":["/:/h"],"Binds":[]}}').field).toBe('HostConfig.Binds');
-    expect(refusal('{"HostConfig":{"Binds":[],"Binds":["/:/h"]}}').field).toBe('HostConfig.Binds');
-    expect(refusal('{"Labels":{"a":"1","a":"2"}}').field).toBe('Labels.a');
-    // An escaped key is the same key once decoded, for Go too.
-    expect(refusal('{"HostConfig":{},"\\u0048ostConfig":{}}').field).toBe('HostConfig');
+    expectRefusedAt([
+      ['{"HostConfig":{"Binds":["/:/h"],"Binds":[]}}', 'HostConfig.Binds'],
+      ['{"HostConfig":{"Binds":[],"Binds":["/:/h"]}}', 'HostConfig.Binds'],
+      ['{"Labels":{"a":"1","a":"2"}}', 'Labels.a'],
+      // An escaped key is the same key once decoded, for Go too.
+      ['{"HostConfig":{},"\\u0048ostConfig":{}}', 'HostConfig'],
+    ]);
   });
 
   it('refuses unknown fields, wrong types, numbers Go will not put in an integer, trailing data', () => {
@@ -64,14 +71,16 @@ describe("the Engine body decoder (reads as Go's encoding/json would)", () => {
       field: 'HostConfig.Sysctls',
       reason: expect.stringContaining('unknown field'),
     });
-    expect(refusal('{"HostConfig":{"Privileged":"true"}}').field).toBe('HostConfig.Privileged');
-    expect(refusal('{"HostConfig":{"Memory":1e3}}').field).toBe('HostConfig.Memory');
-    expect(refusal('{"HostConfig":{"Memory":1.0}}').field).toBe('HostConfig.Memory');
-    expect(refusal('{"HostConfig":{"Memory":9007199254740993}}').field).toBe('HostConfig.Memory');
-    expect(refusal('{"Cmd":[1]}').field).toBe('Cmd[0]');
+    expectRefusedAt([
+      ['{"HostConfig":{"Privileged":"true"}}', 'HostConfig.Privileged'],
+      ['{"HostConfig":{"Memory":1e3}}', 'HostConfig.Memory'],
+      ['{"HostConfig":{"Memory":1.0}}', 'HostConfig.Memory'],
+      ['{"HostConfig":{"Memory":9007199254740993}}', 'HostConfig.Memory'],
+      ['{"Cmd":[1]}', 'Cmd[0]'],
+      ['{"Labels":{"a":"b",}}', 'Labels'],
+      ['{"__proto__":{"Privileged":true}}', '__proto__'],
+    ]);
     expect(refusal('{} {"HostConfig":{"Privileged":true}}').reason).toContain('after the JSON value');
-    expect(refusal('{"Labels":{"a":"b",}}').field).toBe('Labels');
-    expect(refusal('{"__proto__":{"Privileged":true}}').field).toBe('__proto__');
     expect(refusal('{"Labels":{"a":"x\ny"}}').reason).toContain('control character');
     expect(refusal('{"Labels":{"a":"\\x"}}').reason).toContain('escape');
   });
