@@ -73,6 +73,14 @@ export function parseJsonArgument(raw: string): unknown {
   }
 }
 
+/** A comma-separated option's items, trimmed, empty ones left out. */
+export function commaList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { GeneratedNatsConfig, NatsConfigOptions } from '@fleet/deploy';
+import { commaList } from '../flags';
 
 // Loaded when `nats-config` runs, not at every start of the CLI: @fleet/deploy brings the process tooling and
 // the API-key package, the settings ajv and yaml, and a pipeline pays every module loaded at start on each call.
@@ -104,10 +105,7 @@ function parseHostPort(raw: string): string {
 }
 
 function parseRoutes(raw: string): string[] {
-  const routes = raw
-    .split(',')
-    .map((route) => route.trim())
-    .filter(Boolean);
+  const routes = commaList(raw);
   for (const route of routes) {
     let url: URL | undefined;
     try {

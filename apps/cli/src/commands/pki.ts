@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { PkiFiles, PkiOptions } from '@fleet/deploy';
+import { commaList } from '../flags';
 
 // Loaded when `pki` runs: @fleet/deploy brings the certificate library and the process tooling.
 const deploy = () => require('@fleet/deploy') as typeof import('@fleet/deploy');
@@ -82,10 +83,7 @@ const DNS_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0
 
 /** A DNS name or an IP address, as a certificate's subject alternative name holds it. */
 function parseHosts(raw: string): string[] {
-  const hosts = raw
-    .split(',')
-    .map((host) => host.trim())
-    .filter(Boolean);
+  const hosts = commaList(raw);
   const bad = hosts.find((host) => isIP(host) === 0 && !DNS_NAME.test(host));
   if (bad !== undefined) throw new InvalidArgumentError(`'${bad}' is neither a DNS name nor an IP address`);
   if (hosts.length === 0) throw new InvalidArgumentError('name at least one host');
@@ -93,10 +91,7 @@ function parseHosts(raw: string): string[] {
 }
 
 function parseNames(raw: string): string[] {
-  const names = raw
-    .split(',')
-    .map((name) => name.trim())
-    .filter(Boolean);
+  const names = commaList(raw);
   const bad = names.find((name) => !/^[A-Za-z0-9_-]{1,64}$/.test(name));
   if (bad !== undefined) throw new InvalidArgumentError(`'${bad}': 1 to 64 characters from [A-Za-z0-9_-]`);
   return names;
