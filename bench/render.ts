@@ -69,6 +69,11 @@ function n(value: number | undefined, digits = 1): string {
     .replace(/(\.\d*?)0+$/, '$1');
 }
 
+/** A distribution's p50 and p99 cells, in milliseconds to two places. */
+function p50p99(stats: { p50: number; p99: number }): [string, string] {
+  return [n(stats.p50, 2), n(stats.p99, 2)];
+}
+
 function verdict(met: boolean | undefined): string {
   return met === undefined ? 'not measured' : met ? '**met**' : '**missed**';
 }
@@ -232,10 +237,8 @@ function overheadSection(r: BenchResults): string {
   const rows = o.scenarios.map((s) => [
     s.name,
     s.pairs,
-    n(s.direct.p50, 2),
-    n(s.direct.p99, 2),
-    n(s.gateway.p50, 2),
-    n(s.gateway.p99, 2),
+    ...p50p99(s.direct),
+    ...p50p99(s.gateway),
     `**${n(s.addedP50, 2)}**`,
     `**${n(s.addedP99, 2)}**`,
     `${n(s.ratioP50, 2)}×`,
@@ -292,11 +295,9 @@ function fanoutSection(r: BenchResults): string {
           [
             f.hosts,
             f.calls,
-            n(f.full.p50, 2),
-            n(f.full.p99, 2),
+            ...p50p99(f.full),
             n(f.full.max, 1),
-            n(f.firstRow.p50, 2),
-            n(f.firstRow.p99, 2),
+            ...p50p99(f.firstRow),
             bytes(f.responseBytes),
             f.failedRows,
             `${n(f.cpuMsPerCall.gateway, 2)} ms`,
