@@ -205,6 +205,28 @@ async function buildUi(esbuild, outdir) {
   for (const asset of UI.assets) copyFileSync(path.join(REPO_ROOT, asset), path.join(outdir, path.basename(asset)));
 }
 
+/**
+ * The agent alone, into `outfile`, reporting `version` instead of its package's (README "Upgrading agents"):
+ * what `fleet agent build sign` signs for a release built under another version string.
+ */
+async function buildAgentBundle({ outfile, version }) {
+  const { build: esbuild } = require('esbuild');
+  const agent = PROGRAMS.find((program) => program.name === 'agent');
+  await esbuild({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: [agent.entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: agent.external,
+    define: { FLEET_AGENT_BUILD_VERSION: JSON.stringify(version) },
+    plugins: [nativeAddons, jsonAsParse],
+    logLevel: 'warning',
+  });
+}
+
 /** Builds when an output is missing or older than the sources; says so on stderr. */
 async function buildIfStale() {
   if (!isStale()) return false;
@@ -213,7 +235,7 @@ async function buildIfStale() {
   return true;
 }
 
-module.exports = { build, buildIfStale, PROGRAMS, uiContractOf };
+module.exports = { build, buildAgentBundle, buildIfStale, PROGRAMS, uiContractOf };
 
 if (require.main === module) {
   const run = process.argv.includes('--if-stale') ? buildIfStale : build;

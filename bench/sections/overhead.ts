@@ -208,6 +208,7 @@ async function measure(
 /** A fresh context per call, like the worker builds per job (one deadline signal). */
 function directContext(docker: Docker): ExecutionContext {
   return {
+    jobId: 'bench',
     docker,
     deadline: Date.now() + 30_000,
     signal: AbortSignal.timeout(30_000),

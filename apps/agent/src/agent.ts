@@ -7,16 +7,19 @@ import { AGENTS_BUCKET, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
 import { trackCertificateExpiry } from '@fleet/runtime/tls';
-import { version as agentVersion } from '../package.json';
 import type { AgentConfig } from './config';
 import { EngineProxy } from './engine-proxy';
 import { HostObjects } from './host-objects';
 import { EXECUTORS } from './executors';
+import type { ExecutorTable } from './executors/types';
 import { agentCreds } from './identity';
 import { AgentMetrics, serveMetrics } from './metrics';
 import { Registration } from './registration';
 import { IdentityRotation, type AgentLogin } from './rotation';
 import type { HostPolicy } from './host-policy';
+import { upgradeExecutor } from './upgrade';
+import { reportUpgrade } from './upgrade-report';
+import { AGENT_VERSION as agentVersion } from './version';
 import { JobWorker } from './worker';
 
 export interface RunningAgent {
@@ -42,7 +45,15 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   const socketPath = config.dockerHost.replace(/^unix:\/\//, '');
   // One judge of host-level objects for jobs and proxied requests alike, on the engine they reach.
   const hostObjects = new HostObjects(socketPath, hostPolicy.access);
-  const open = (loginCreds: string | undefined) => openLogin(config, loginCreds, docker, { hostPolicy, hostObjects, metrics, log });
+  const upgrade = upgradeExecutor({
+    version: agentVersion,
+    releaseKey: config.releasePublicKey ? createPublicKey(config.releasePublicKey) : undefined,
+    launcherDir: config.launcherDir,
+    restart: () => process.kill(process.pid, 'SIGTERM'),
+  });
+  const executors = { ...EXECUTORS, 'docker.agent.upgrade': upgrade };
+  const open = (loginCreds: string | undefined) =>
+    openLogin(config, loginCreds, docker, { hostPolicy, hostObjects, metrics, log, executors });
   const first = await open(creds);
   metrics.followNats(first.nc);
   const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_agent_', log, {
@@ -79,6 +90,12 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
         })
       : undefined;
   rotation?.start();
+  if (config.launcherDir) {
+    const launcherDir = config.launcherDir;
+    await reportUpgrade({ nc: first.nc, hostname: config.hostname, version: agentVersion, launcherDir, log }).catch((err: Error) =>
+      log.error({ err: err.message }, 'the row of the upgrade the launcher tried was not written'),
+    );
+  }
   const current = () => rotation?.current() ?? first;
   log.info({ requested_labels: config.labels, metrics_url: metricsServer?.url }, 'agent registered');
   return {
@@ -97,6 +114,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
 }
 
 interface LoginDeps {
+  executors: ExecutorTable;
   hostPolicy: HostPolicy;
   hostObjects: HostObjects;
   metrics: AgentMetrics;
@@ -128,7 +146,7 @@ async function openLogin(config: AgentConfig, creds: string | undefined, docker:
     results: await kvm.open(RESULTS_BUCKET),
     docker,
     hostname: config.hostname,
-    executors: EXECUTORS,
+    executors: deps.executors,
     concurrency: config.concurrency,
     longRunningConcurrency: config.longRunningConcurrency,
     maxOutputBytes: config.maxOutputBytes,

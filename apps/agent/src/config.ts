@@ -31,6 +31,10 @@ export interface AgentConfig {
   metricsAddr?: { host: string; port: number };
   /** Days before the NATS CA certificate expires from which the log warns, daily. */
   tlsExpiryWarningDays: number;
+  /** The fleet's release public key (PEM): builds it signed are the only ones staged (README "Upgrading agents"). */
+  releasePublicKey?: string;
+  /** The launcher's state directory, set by the launcher that runs this agent; without it, no self-upgrade. */
+  launcherDir?: string;
   /** pino level. */
   logLevel?: string;
 }
@@ -59,6 +63,15 @@ export const AGENT_SETTINGS = {
     pattern: '^-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*$',
     must: 'a PEM (SPKI) Ed25519 public key',
   },
+  // The fleet's release key (README "Upgrading agents"): the agent stages only builds it signed; without it, none.
+  FLEET_RELEASE_PUBLIC_KEY: {
+    type: 'string',
+    secret: true,
+    pattern: '^-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*$',
+    must: 'a PEM (SPKI) Ed25519 public key',
+  },
+  // Set by the launcher that runs the agent (README "Upgrading agents"): where builds are staged and tried.
+  FLEET_LAUNCHER_DIR: { type: 'string', must: "the launcher's state directory" },
   FLEET_AGENT_HOST_PATHS: {
     type: 'string',
     pattern: '^/[^,]*(,/[^,]*)*$',
@@ -114,6 +127,8 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     registries: registryAllowlist(settings.FLEET_REGISTRY_ALLOWLIST),
     metricsAddr: settings.FLEET_AGENT_METRICS_ADDR ? parseListenAddress(settings.FLEET_AGENT_METRICS_ADDR) : undefined,
     tlsExpiryWarningDays: settings.FLEET_TLS_EXPIRY_WARNING_DAYS,
+    releasePublicKey: settings.FLEET_RELEASE_PUBLIC_KEY,
+    launcherDir: settings.FLEET_LAUNCHER_DIR,
     logLevel: settings.FLEET_LOG_LEVEL,
   };
 }

@@ -62,6 +62,7 @@ export async function executeJob(job: JobMessage, deps: ExecutionDeps, log: Logg
   try {
     const outcome = await deadline.bound(() =>
       executor(job.params as never, {
+        jobId: job.job_id,
         docker: deps.docker,
         deadline: giveUpAt,
         // Made only if the executor looks at it: most reads never do.

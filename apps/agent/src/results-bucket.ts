@@ -64,7 +64,7 @@ export async function claimJob(
  */
 export async function writeRow(
   results: KV,
-  job: JobMessage,
+  job: Pick<JobMessage, 'job_id' | 'deadline'>,
   hostname: string,
   row: Uint8Array,
   mode: 'overwrite' | 'first',

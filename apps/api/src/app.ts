@@ -24,6 +24,7 @@ import type { IdempotencyKeys } from './jobs/idempotency';
 import { Reruns } from './jobs/rerun';
 import type { JobStore } from './jobs/store';
 import type { GatewayMetrics } from './metrics';
+import { agentBuildHandlers } from './routes/agent-builds';
 import { agentHandlers, agentJoinHandler } from './routes/agents';
 import { auditHandlers } from './routes/audit';
 import { docsAssetRoutes, docsHandlers } from './routes/docs';
@@ -160,6 +161,7 @@ export function gatewayHandlers(deps: GatewayDeps, preAuth: PreAuthLimit, maxKey
     ...metricsHandler(deps.metrics?.collectors, { token: deps.metricsToken, public: deps.metricsPublic === true }),
     ...agentJoinHandler(deps.identities, preAuth),
     ...agentHandlers(deps.roster, deps.identities),
+    ...agentBuildHandlers(deps.transfers.agentBuilds),
     ...jobHandlers(deps.jobs, deps.store, deps.roster, new Reruns(deps.jobs, deps.store, accessPolicyOf(deps), deps.log)),
     ...rolloutControlHandlers(deps.jobs, deps.store, deps.roster),
     ...feedHandlers({ store: deps.store, feed: deps.feed, roster: deps.roster, isRevoked, maxBufferedBytes: deps.jobs.streamBufferBytes }),

@@ -37,6 +37,8 @@ export interface GatewayConfig {
   metricsPublic: boolean;
   /** PEM Ed25519 private key that seals every job message and signs host-access grants. */
   hostGrantPrivateKey: string;
+  /** PEM Ed25519 public key of the fleet's release key: agent builds must be signed by it (README "Upgrading agents"). */
+  releasePublicKey?: string;
   /** Bytes a streaming client may leave unread before its stream ends with `overflow`. */
   streamBufferBytes: number;
   /** Long-running calls one API key may have open at once (per replica); 0 turns the limit off. */
@@ -122,6 +124,13 @@ export const GATEWAY_SETTINGS = {
     pattern: '^-----BEGIN PRIVATE KEY-----[\\s\\S]+-----END PRIVATE KEY-----\\s*$',
     must: 'a PEM (PKCS#8) Ed25519 private key',
   },
+  // Not a secret, but a key is easiest handed over as a file: `secret` is what enables `_FILE`.
+  FLEET_RELEASE_PUBLIC_KEY: {
+    type: 'string',
+    secret: true,
+    pattern: '^-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*$',
+    must: "a PEM Ed25519 public key: the fleet release key's (`fleet agent build keygen`)",
+  },
   FLEET_STREAM_BUFFER_BYTES: { type: 'integer', default: 1024 * 1024, minimum: 64 * 1024, maximum: 64 * 1024 * 1024 },
   FLEET_LONG_RUNNING_PER_KEY: { type: 'integer', default: 16, minimum: 0, maximum: 100_000 },
   FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 120, minimum: 0, maximum: 10_000_000 },
@@ -162,6 +171,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     metricsToken: settings.FLEET_METRICS_TOKEN,
     metricsPublic: settings.FLEET_METRICS_PUBLIC === 'true',
     hostGrantPrivateKey: settings.FLEET_HOST_GRANT_PRIVATE_KEY,
+    releasePublicKey: settings.FLEET_RELEASE_PUBLIC_KEY,
     streamBufferBytes: settings.FLEET_STREAM_BUFFER_BYTES,
     longRunningPerKey: settings.FLEET_LONG_RUNNING_PER_KEY,
     preAuthRateLimitPerMinute: settings.FLEET_PRE_AUTH_RATE_LIMIT_PER_MINUTE,

@@ -1,4 +1,4 @@
-import { createPrivateKey, randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -34,6 +34,7 @@ import { AgentIdentities, type EnrolmentKeys } from './agents/identity';
 import { TargetResolver } from './targets/resolve';
 import { openDownload } from './transfers/downloads';
 import { UploadStore } from './transfers/uploads';
+import { AgentBuilds } from './agents/builds';
 import type { Readiness } from './routes/health';
 import { createGatewayServer } from './transport';
 
@@ -72,6 +73,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const tunnel = new EngineTunnel(nc, log);
   const uploads = new UploadStore(topology.uploads, topology.jsm, log, config.uploadMaxBytes);
   uploads.start(nc);
+  const releaseKey = config.releasePublicKey ? createPublicKey(config.releasePublicKey) : undefined;
+  const agentBuilds = new AgentBuilds(topology.agentBuilds, topology.jsm, releaseKey, log);
+  agentBuilds.start(nc);
   const jobs = new JobClient({
     nc,
     js: jetstream(nc),
@@ -107,7 +111,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     metricsPublic: config.metricsPublic,
     preAuthRateLimitPerMinute: config.preAuthRateLimitPerMinute,
     jobs,
-    transfers: { uploads, openDownload: (jobId) => openDownload(nc, jobId) },
+    transfers: { uploads, agentBuilds, openDownload: (jobId) => openDownload(nc, jobId) },
     store,
     idempotency: new IdempotencyKeys(topology.idempotency, store),
     feed,
@@ -154,6 +158,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       vault.stop();
       identities.stop();
       uploads.stop();
+      agentBuilds.stop();
       revocations.stop();
       // The entries of the last calls, and the open window's summaries, are published before the connection goes.
       await audit.stop();

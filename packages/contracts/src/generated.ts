@@ -629,6 +629,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/node/{target}/agent/upgrade": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upgrade the targeted hosts' agents to a stored build
+         * @description Each targeted agent fetches the build (only for this job), checks its signature with its own
+         *     copy of the release public key and its SHA-256, refuses a version not newer than its own,
+         *     stages it beside the build it runs and restarts through its launcher (README "Upgrading
+         *     agents"). The new build writes the host's row (`ok`, its version) once it runs; one that does
+         *     not within the launcher's trial deadline is stopped, the previous build runs again and writes
+         *     the row `failed` with why. With `batch` and `max_failures` it is a rollout: the first host past
+         *     the budget stops it and the hosts after it are `skipped`. Needs an unscoped key.
+         */
+        post: operations["docker.agent.upgrade"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/node/{target}/container/docker/{id}/rename": {
         parameters: {
             query?: {
@@ -2994,6 +3048,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/agent-build": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the agent builds the gateway holds, newest first
+         * @description Each build's signed manifest (README "Upgrading agents"); `POST /node/{target}/agent/upgrade` rolls one out.
+         */
+        get: operations["agentBuild.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agent-build/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Upload an agent build signed with the fleet's release key
+         * @description The body is the file `fleet agent build sign` writes: a header line with the manifest
+         *     `{version, sha256, size, created_at}` and the release key's Ed25519 signature of it, then
+         *     the agent bundle. The gateway checks the signature with its copy of the release public key
+         *     (`FLEET_RELEASE_PUBLIC_KEY_FILE`), the bundle's size and SHA-256, and that `version` is the
+         *     manifest's and newer than every build it holds; anything else is 422 `build_refused`, audited.
+         *     Needs an unscoped key: a build runs on every host it is rolled out to.
+         */
+        put: operations["agentBuild.upload"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/agent/{hostname}/join-token": {
         parameters: {
             query?: never;
@@ -3136,7 +3235,7 @@ export interface components {
          * @description Why the call failed, stable across releases: what a client switches on (README "Error reasons").
          * @enum {string}
          */
-        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
+        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "build_refused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
         /** @enum {string} */
         RowStatus: "pending" | "running" | "ok" | "failed" | "skipped";
@@ -3781,6 +3880,30 @@ export interface components {
             /** Format: date-time */
             rotated_at: string;
         };
+        AgentBuild: {
+            version: components["schemas"]["BuildVersion"];
+            /** @description The bundle's SHA-256 (hex) */
+            sha256: string;
+            /** @description The bundle's bytes. */
+            size: number;
+            /**
+             * Format: date-time
+             * @description When it was signed.
+             */
+            created_at: string;
+            /** Format: date-time */
+            uploaded_at: string;
+            /** @description The key subject that uploaded it. */
+            uploaded_by?: string;
+        };
+        AgentBuildList: {
+            builds: components["schemas"]["AgentBuild"][];
+        };
+        AgentUpgradeRequest: {
+            version: components["schemas"]["BuildVersion"];
+        };
+        /** @description An agent build's version: `MAJOR.MINOR.PATCH[-pre]`, nothing a path could use. */
+        BuildVersion: string;
         AgentLabelsRequest: {
             labels: components["schemas"]["Labels"];
         };
@@ -3956,6 +4079,8 @@ export interface components {
         Target: string;
         /** @description Container ID or name. */
         ContainerId: string;
+        /** @description The build's version; the signed manifest must say the same. */
+        BuildVersion: components["schemas"]["BuildVersion"];
         Hostname: components["schemas"]["Hostname"];
         /** @description Seconds the feed stays open at most; a client that wants more opens a new one. */
         FeedTimeout: number;
@@ -4911,6 +5036,61 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            202: components["responses"]["Mutation"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "docker.agent.upgrade": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "version": "1.1.0"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AgentUpgradeRequest"];
+            };
+        };
         responses: {
             202: components["responses"]["Mutation"];
             default: components["responses"]["Error"];
@@ -9165,6 +9345,79 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Enrollment"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "agentBuild.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stored builds. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "builds": [
+                     *         {
+                     *           "version": "1.1.0",
+                     *           "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                     *           "size": 3689053,
+                     *           "created_at": "2026-11-22T08:00:00.000Z",
+                     *           "uploaded_at": "2026-11-22T08:01:00.000Z",
+                     *           "uploaded_by": "local-admin"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AgentBuildList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "agentBuild.upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The build's version; the signed manifest must say the same. */
+                version: components["parameters"]["BuildVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description The build is stored. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "version": "1.1.0",
+                     *       "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                     *       "size": 3689053,
+                     *       "created_at": "2026-11-22T08:00:00.000Z",
+                     *       "uploaded_at": "2026-11-22T08:01:00.000Z",
+                     *       "uploaded_by": "local-admin"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AgentBuild"];
                 };
             };
             default: components["responses"]["Error"];

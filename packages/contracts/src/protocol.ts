@@ -76,6 +76,12 @@ export const DOWNLOAD_SUBJECT_PREFIX = 'fleet.download';
  * named by the job id. Only the gateway's login may touch it: agents read through the gateway.
  */
 export const UPLOADS_BUCKET = 'fleet_uploads';
+/**
+ * The JetStream object store holding signed agent builds (README "Upgrading agents"), one object per
+ * version. Only the gateway's login may touch it: an agent reads a build through the gateway, for an
+ * upgrade job addressed to it.
+ */
+export const AGENT_BUILDS_BUCKET = 'fleet_agent_builds';
 /** Core NATS: the gateway ends a streaming job early on `fleet.cancel.<job_id>` (its client went away). */
 export const CANCEL_SUBJECT_PREFIX = 'fleet.cancel';
 export const JOB_RECORD_SUBJECT_PREFIX = 'fleet.jobrec';

@@ -78,6 +78,7 @@ export function engineError(statusCode: number, message: string): Error {
 /** A job's context around the fake engine: no upload, no file answer, no credential, chunks dropped; override what a case needs. */
 export function contextOf(docker: EngineClient, overrides: Partial<ExecutionContext> = {}): ExecutionContext {
   return {
+    jobId: 'job-1',
     docker,
     deadline: Date.now() + 5_000,
     signal: new AbortController().signal,

@@ -1,3 +1,4 @@
+import { agentUpgradeUnavailable } from './agent/upgrade';
 import { containerArchiveGet } from './container/archive-get';
 import { containerArchivePut } from './container/archive-put';
 import { containerChanges } from './container/changes';
@@ -105,4 +106,5 @@ export const EXECUTORS: ExecutorTable = {
   'docker.image.save': imageSave,
   'docker.image.load': imageLoad,
   'docker.system.events': systemEvents,
+  'docker.agent.upgrade': agentUpgradeUnavailable,
 };

@@ -62,6 +62,8 @@ export type EngineNetwork = Pick<Docker.Network, 'connect' | 'disconnect' | 'ins
 export type EngineVolume = Pick<Docker.Volume, 'inspect'>;
 
 export interface ExecutionContext {
+  /** The job's id: a step that ends after a restart (an agent upgrade) writes its row under it then. */
+  jobId: string;
   docker: EngineClient;
   /** Epoch ms; long operations must give up by then. */
   deadline: number;

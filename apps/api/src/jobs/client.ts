@@ -109,6 +109,7 @@ export class JobClient {
       throw new JobStoreUnavailableError(`the job could not be stored, so it was not sent to any host: ${describeError(err)}`);
     }
     if (request.secret) vault.hold(record.job_id, hosts, request.secret, deadline);
+    request.onCreated?.(record);
     return this.staged(record, request, lease, () => {
       release?.();
       vault.release(record.job_id);

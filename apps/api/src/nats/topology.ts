@@ -24,6 +24,7 @@ import {
   objectStreamName,
   REVOKED_BUCKET,
   UPLOADS_BUCKET,
+  AGENT_BUILDS_BUCKET,
 } from '@fleet/contracts/protocol';
 
 export interface Topology {
@@ -42,6 +43,8 @@ export interface Topology {
   rolloutLeases: KV;
   /** Request bodies that are files, one object per job (README "File transfers"). */
   uploads: ObjectStore;
+  /** Signed agent builds, one object per version (README "Upgrading agents"). */
+  agentBuilds: ObjectStore;
 }
 
 export interface TopologyOptions {
@@ -131,6 +134,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     // A lease is renewed every few seconds while its rollout runs: the TTL only clears the keys of rollouts no replica finished.
     rolloutLeases: await bucket(ROLLOUT_LEASES_BUCKET, { history: 1, replicas, ttl: ROLLOUT_LEASE_TTL_MS }),
     uploads: await ensureUploadStore(nc, jsm, { replicas, maxBytes: opts.uploadStoreMaxBytes ?? -1 }),
+    // Kept until an admin deletes them: a host may need the build it runs again.
+    agentBuilds: await new Objm(nc).create(AGENT_BUILDS_BUCKET, { replicas, storage: StorageType.File }),
   };
 }
 

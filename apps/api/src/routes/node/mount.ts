@@ -20,7 +20,7 @@ import { Rollouts } from '../../jobs/rollout';
 import { TargetResolver } from '../../targets/resolve';
 import { answerDryRun, answerRollout, answerRolloutReplay, requestedRollout } from './rollout-answers';
 import { compareBySpecificity, expressPath } from './route-order';
-import { answerWithFile, receiveUpload, startWithUpload, type Transfers } from './transfers';
+import { answerWithFile, attachAgentBuild, receiveUpload, startWithUpload, type Transfers } from './transfers';
 
 /**
  * Path parameters and query parameters (but the job controls) and, when the
@@ -101,6 +101,7 @@ function mountNodeOperation(
       scope: caller.scope,
       secret: spec.secretHeader ? req.get(spec.secretHeader) : undefined,
     };
+    await attachAgentBuild(transfers.agentBuilds, request);
     // README "Rollouts": wave parameters and dry runs take their own path; a plain call goes on as it always did.
     const rollout = requestedRollout(spec, req, caller, streaming);
     if (String(req.query.dry_run) === 'true') return answerDryRun(rollouts, request, rollout, res);

@@ -5,6 +5,7 @@ import type { HostRow } from '@fleet/contracts/protocol';
 import { ApiError, badRequest, hostFailure } from '../../api-error';
 import type { JobClient, JobRequest, StartedJob } from '../../jobs/client';
 import { TargetResolver } from '../../targets/resolve';
+import type { AgentBuilds } from '../../agents/builds';
 import type { Download, DownloadStart } from '../../transfers/downloads';
 import type { StoredUpload, UploadStore } from '../../transfers/uploads';
 
@@ -13,6 +14,25 @@ export interface Transfers {
   uploads: UploadStore;
   /** Listens for one job's file from its host. */
   openDownload(jobId: string): Download;
+  /** Signed agent builds, read by the hosts of an upgrade job (README "Upgrading agents"). */
+  agentBuilds?: AgentBuilds;
+}
+
+/**
+ * An agent upgrade's job carries its build as a file the gateway already holds: the job message
+ * announces its bytes and its hosts may read it, chunk by chunk, while the job runs.
+ */
+export async function attachAgentBuild(agentBuilds: AgentBuilds | undefined, request: JobRequest): Promise<void> {
+  if (request.operation !== 'docker.agent.upgrade') return;
+  if (!agentBuilds) throw new ApiError('conflict', 'this gateway keeps no agent builds');
+  const { version } = request.params.body as { version: string };
+  const build = await agentBuilds.forJob(version);
+  const announce = request.onCreated;
+  request.upload = { bytes: build.bytes };
+  request.onCreated = (record) => {
+    build.offer(record.job_id, record.hosts, Date.parse(record.deadline));
+    announce?.(record);
+  };
 }
 
 /** The only headers of a sending host's start message that reach the client: the Engine's own stat of an archived path. */
