@@ -31,6 +31,7 @@ export {
   type KeyOptions,
 } from './lib/keys';
 export { respawnNats, startNats, stopNats, type NatsServer } from './lib/nats';
+export { createReleaseKeys, releaseKeyFiles } from './lib/release-keys';
 export { createNatsOperator, gatewayIdentityEnv, operatorConfig, type NatsOperator } from './lib/nats-operator';
 export {
   killNatsNode,

@@ -5,6 +5,7 @@ import { clientFor, globalsOf } from '../context';
 import { detailsOf } from '../contract';
 import { EXIT, exitCodeForJob, UsageError } from '../exit';
 import { addParamOptions, type Binding, givenValues } from '../flags';
+import { registerAgentBuildCommands } from './agent-build';
 import { registerJobRerunCommand } from './job-rerun';
 import { registerRolloutControlCommands } from './rollout';
 import { renderAgents, renderAudit, renderJob, renderJobs, renderYaml, write, writeJson } from '../output';
@@ -64,7 +65,10 @@ function parseWait(raw: string): number {
 }
 
 function registerAgentCommands(program: Command): void {
-  const agent = program.command('agent').description('the registered agents');
+  // The node operations' `agent` family (`fleet agent upgrade`) may have made it already.
+  const agent = program.commands.find((command) => command.name() === 'agent') ?? program.command('agent');
+  agent.description('the registered agents, their builds and upgrades');
+  registerAgentBuildCommands(agent);
   agent
     .command('list')
     .alias('ls')
