@@ -143,9 +143,11 @@ describe('POST /node/_all/agent/upgrade?batch=1&max_failures=0 with web-01 unabl
     expect(rows['web-02']).toMatchObject({ status: 'skipped', wave: 3 });
 
     await eventually(agentVersions, (versions) => expect(versions).toEqual({ 'db-01': V2, 'web-01': OLD, 'web-02': OLD }), 60_000);
-    // db-01: the launcher runs v2, confirmed (current names it); a new process.
+    // db-01: the launcher runs v2 in a new process, started on trial and confirmed: `current` names it, no trial is left.
     expect(readFileSync(join(launcherDir('db-01'), 'current'), 'utf8')).toBe(V2);
-    expect(TestSupervisor.running(launcherDir('db-01'))).toMatchObject({ build: V2, trial: false });
+    expect(TestSupervisor.running(launcherDir('db-01'))).toMatchObject({ build: V2 });
+    for (const file of ['trial.json', 'trying.json', 'confirmed.json', 'failed.json'])
+      expect(existsSync(join(launcherDir('db-01'), file))).toBe(false);
     expect(TestSupervisor.running(launcherDir('db-01'))?.pid).not.toBe(pids['db-01']);
     // web-01: tried v2, went back: its previous build runs in a new process, v2 is gone from its disk.
     expect(readFileSync(join(launcherDir('web-01'), 'current'), 'utf8')).toBe('initial');
