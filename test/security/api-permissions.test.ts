@@ -54,9 +54,9 @@ async function bucketState(): Promise<Record<string, string[]>> {
   return state;
 }
 
-/** The operation's path with a real host and, for a revocation, the admin key's own id. */
+/** The operation's path with a real host, a build version and, for a revocation, the admin key's own id. */
 function concretePath(op: OperationSpec): string {
-  const values: Record<string, string> = { hostname: 'web-01', jti: adminKeyId };
+  const values: Record<string, string> = { hostname: 'web-01', jti: adminKeyId, version: '1.0.0' };
   return op.path.replace(/\{(\w+)\}/g, (_m, name: string) => values[name] ?? name);
 }
 
@@ -74,6 +74,7 @@ describe('gateway operations called by a key lacking their permission', () => {
       'agent.remove',
       'agent.rotate',
       'agent.undrain',
+      'agentBuild.upload',
       'audit.list',
       'token.create',
       'token.list',

@@ -87,7 +87,7 @@ const HTTP_METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'del
 const EVENT_STREAM = 'text/event-stream';
 const JSON_MEDIA = 'application/json';
 /** The file media types a request body or an answer may have (a tar in both directions). */
-const FILE_MEDIA_TYPES: readonly string[] = ['application/x-tar', 'application/octet-stream'];
+const FILE_MEDIA_TYPES: readonly string[] = ['application/x-tar'];
 
 /** The contract document, shared: read it, never change it (loadContract() gives a copy to change). */
 export const CONTRACT: Readonly<Record<string, unknown>> = CONTRACT_DOCUMENT;

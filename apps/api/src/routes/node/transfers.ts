@@ -24,6 +24,10 @@ export interface Transfers {
  */
 export async function attachAgentBuild(agentBuilds: AgentBuilds | undefined, request: JobRequest): Promise<void> {
   if (request.operation !== 'docker.agent.upgrade') return;
+  // A build runs the agent itself: no key confined to some hosts may replace what runs on them.
+  if (request.scope !== undefined) {
+    throw new ApiError('out_of_scope', `upgrading agents needs an unscoped key; this key is scoped to '${request.scope}'`);
+  }
   if (!agentBuilds) throw new ApiError('conflict', 'this gateway keeps no agent builds');
   const { version } = request.params.body as { version: string };
   const build = await agentBuilds.forJob(version);
