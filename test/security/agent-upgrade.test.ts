@@ -41,6 +41,13 @@ function upload(version: string, body: Buffer, key = fleet.adminKey): Promise<{ 
   }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
 }
 
+/** The signed file with its signature taken out of the header: a manifest no key vouches for. */
+function withoutSignature(signed: Buffer): Buffer {
+  const newline = signed.indexOf(0x0a);
+  const { manifest } = JSON.parse(signed.subarray(0, newline).toString()) as { manifest: unknown };
+  return Buffer.concat([Buffer.from(`${JSON.stringify({ manifest })}\n`), signed.subarray(newline + 1)]);
+}
+
 /** Messages in the build bucket's stream (chunks and metadata), as the broker counts them. */
 async function bucketMessages(): Promise<number> {
   const jsm = await jetstreamManager(logins.gateway.nc);
@@ -86,7 +93,8 @@ attack(
     tampered[tampered.length - 3] ^= 0x01;
     const refusals: Array<[string, Buffer, number, string]> = [
       ['1.2.0', tampered, 422, 'changed after it was signed'],
-      ['1.2.0', BUNDLE, 422, 'no header line'],
+      ['1.2.0', BUNDLE, 422, 'not a signed build'],
+      ['1.2.0', withoutSignature(signedBy(releaseKey.privateKey, '1.2.0')), 422, 'the build is not signed'],
       ['1.2.0', signedBy(otherKey.privateKey, '1.2.0'), 422, 'does not verify'],
       ['0.9.0', signedBy(releaseKey.privateKey, '0.9.0'), 422, 'no downgrade'],
       ['1.2.0', signedBy(releaseKey.privateKey, '1.3.0'), 422, 'not 1.2.0'],
@@ -103,7 +111,7 @@ attack(
     const refused = audit.body.entries.filter(
       (entry: { operation?: string; status: number }) => entry.operation === 'agentBuild.upload' && entry.status >= 400,
     );
-    expect(refused.filter((entry: { status: number }) => entry.status === 422)).toHaveLength(5);
+    expect(refused.filter((entry: { status: number }) => entry.status === 422)).toHaveLength(6);
     for (const entry of refused.filter((entry: { status: number }) => entry.status === 422)) expect(entry.reason).toBe('build refused');
   },
 );
