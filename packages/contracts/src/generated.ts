@@ -4079,7 +4079,10 @@ export interface components {
         Target: string;
         /** @description Container ID or name. */
         ContainerId: string;
-        /** @description The build's version; the signed manifest must say the same. */
+        /**
+         * @description The build's version; the signed manifest must say the same.
+         * @example 1.1.0
+         */
         BuildVersion: components["schemas"]["BuildVersion"];
         Hostname: components["schemas"]["Hostname"];
         /** @description Seconds the feed stays open at most; a client that wants more opens a new one. */
@@ -9390,13 +9393,20 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The build's version; the signed manifest must say the same. */
+                /**
+                 * @description The build's version; the signed manifest must say the same.
+                 * @example 1.1.0
+                 */
                 version: components["parameters"]["BuildVersion"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {"manifest":{"version":"1.1.0","sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","size":3689053,"created_at":"2026-11-22T08:00:00.000Z"},"signature":"<base64 Ed25519>"}
+                 *     <the agent bundle's 3689053 bytes>
+                 */
                 "application/octet-stream": string;
             };
         };
