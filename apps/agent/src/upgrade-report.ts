@@ -1,4 +1,5 @@
 import { Kvm } from '@nats-io/kv';
+import { isBuildVersion } from '@fleet/contracts/agent-build';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { earlyRowSubject, RESULTS_BUCKET, type HostRow } from '@fleet/contracts/protocol';
@@ -30,7 +31,8 @@ export async function reportUpgrade(deps: UpgradeReportDeps): Promise<void> {
   }
   const failed = await readTrial(launcherDir, LAUNCHER_FILES.failed);
   if (failed) {
-    await removeBuild(launcherDir, failed.version);
+    // Its own file, but a name that becomes a path is checked all the same.
+    if (isBuildVersion(failed.version)) await removeBuild(launcherDir, failed.version);
     const error = `upgrade to ${failed.version} failed: ${failed.reason ?? 'the new build did not report'}; ${version} runs again`;
     await report(deps, failed, { status: 'failed', changed: false, version, error, error_code: 500 });
     await removeFile(launcherDir, LAUNCHER_FILES.failed);
