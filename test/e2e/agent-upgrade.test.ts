@@ -117,6 +117,9 @@ describe('a build tampered with after it was signed, put in the bucket behind th
       expect(row.error).toContain("the bundle's SHA-256 is not its manifest's");
     }
     expect(await agentVersions()).toEqual({ 'db-01': OLD, 'web-01': OLD, 'web-02': OLD });
+    // Audited: the call, with the job whose rows say why each host refused.
+    const audit = await api(fleet, 'GET', `/audit?job_id=${res.body.job_id}`);
+    expect(audit.body.entries).toEqual([expect.objectContaining({ operation: 'docker.agent.upgrade', caller: expect.any(String) })]);
     for (const host of HOSTS) {
       expect(existsSync(join(launcherDir(host), 'builds', TAMPERED))).toBe(false);
       expect(existsSync(join(launcherDir(host), 'trial.json'))).toBe(false);
