@@ -118,6 +118,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -180,6 +182,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -239,6 +243,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -295,6 +301,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -351,6 +359,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -405,6 +415,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -461,6 +473,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -519,6 +533,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -577,6 +593,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -636,6 +654,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -692,6 +712,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -748,6 +770,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -806,6 +830,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -862,6 +888,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -918,6 +946,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -974,6 +1004,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1032,6 +1064,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1178,6 +1212,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1237,6 +1273,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1288,6 +1326,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1359,6 +1399,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1417,6 +1459,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1524,6 +1568,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1584,6 +1630,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1638,6 +1686,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1691,6 +1741,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1747,6 +1799,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1803,6 +1857,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1902,6 +1958,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1963,6 +2021,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2017,6 +2077,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2076,6 +2138,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2131,6 +2195,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2185,6 +2251,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2242,6 +2310,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2298,6 +2368,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2354,6 +2426,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2405,6 +2479,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2456,6 +2532,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2510,6 +2588,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -3136,10 +3216,10 @@ export interface components {
          * @description Why the call failed, stable across releases: what a client switches on (README "Error reasons").
          * @enum {string}
          */
-        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
+        ErrorReason: "validation_failed" | "invalid_target" | "wait_refused" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
         /** @enum {string} */
-        RowStatus: "pending" | "running" | "ok" | "failed" | "skipped";
+        RowStatus: "pending" | "waiting" | "running" | "ok" | "failed" | "skipped";
         /** @description One targeted host's outcome. Operations add their own fields. */
         HostResult: {
             hostname: components["schemas"]["Hostname"];
@@ -3156,10 +3236,15 @@ export interface components {
             duration_ms?: number;
             /** @description In a rollout, the wave the host belongs to (1 is the first). */
             wave?: number;
-            /** @description Why a `skipped` host was not reached: the wave and the failures that stopped the rollout. Nothing was sent to it. */
+            /** @description Why a `skipped` host was not reached: the wave and the failures that stopped the rollout, or a job that waited for the host in vain (README "Jobs that wait for a host"). Nothing was sent to it. */
             skipped_reason?: string;
             /** @description In a rollout with a health gate, what the gate found on this host. */
             gate?: string;
+            /**
+             * Format: date-time
+             * @description While `waiting` (README "Jobs that wait for a host"): when the job stops waiting for this host.
+             */
+            waiting_until?: string;
         } & {
             [key: string]: unknown;
         };
@@ -3988,6 +4073,8 @@ export interface components {
         Order: "hostname" | "random";
         /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
         Seed: string;
+        /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+        WaitForHost: number;
         /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
         DryRun: boolean;
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
@@ -4177,6 +4264,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4264,6 +4353,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4369,6 +4460,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4448,6 +4541,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4506,6 +4601,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4560,6 +4657,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4616,6 +4715,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4703,6 +4804,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4759,6 +4862,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4815,6 +4920,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4869,6 +4976,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4923,6 +5032,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4982,6 +5093,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5050,6 +5163,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5148,6 +5263,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5243,6 +5360,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5335,6 +5454,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5416,6 +5537,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5497,6 +5620,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5633,6 +5758,8 @@ export interface operations {
                 dry_run?: components["parameters"]["DryRun"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5754,6 +5881,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5844,6 +5973,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5931,6 +6062,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6048,6 +6181,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6137,6 +6272,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6283,6 +6420,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6364,6 +6503,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6448,6 +6589,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6535,6 +6678,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6619,6 +6764,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6704,6 +6851,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6794,6 +6943,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6924,6 +7075,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7006,6 +7159,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7118,6 +7273,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7197,6 +7354,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7277,6 +7436,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7362,6 +7523,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7442,6 +7605,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7537,6 +7702,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7615,6 +7782,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7693,6 +7862,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7747,6 +7918,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7810,6 +7983,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7874,6 +8049,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7952,6 +8129,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -8028,6 +8207,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -8104,6 +8285,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */

@@ -20,6 +20,7 @@ import { Rollouts } from '../../jobs/rollout';
 import { TargetResolver } from '../../targets/resolve';
 import { answerDryRun, answerRollout, answerRolloutReplay, requestedRollout } from './rollout-answers';
 import { compareBySpecificity, expressPath } from './route-order';
+import { requestedWait } from './wait-answers';
 import { answerWithFile, receiveUpload, startWithUpload, type Transfers } from './transfers';
 
 /**
@@ -103,6 +104,7 @@ function mountNodeOperation(
     };
     // README "Rollouts": wave parameters and dry runs take their own path; a plain call goes on as it always did.
     const rollout = requestedRollout(spec, req, caller, streaming);
+    const waitSeconds = requestedWait(spec, req, streaming, rollout);
     if (String(req.query.dry_run) === 'true') return answerDryRun(rollouts, request, rollout, res);
     if (rollout) {
       // README "Retries and idempotency": the wave parameters are part of the request a key stands for.
@@ -134,7 +136,8 @@ function mountNodeOperation(
       return;
     }
     request.jobId = claim?.jobId;
-    const starting = upload ? startWithUpload(jobs, transfers.uploads, upload, request) : jobs.start(request);
+    const plain = () => (waitSeconds ? jobs.startWaiting(request, waitSeconds) : jobs.start(request));
+    const starting = upload ? startWithUpload(jobs, transfers.uploads, upload, request) : plain();
     const job = await starting.catch(async (err: unknown) => {
       await claim?.release();
       throw err;
