@@ -3,7 +3,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { parseTarget, type Target } from '@fleet/contracts/grammar';
+import { parseTarget, TargetSyntaxError, type Target } from '@fleet/contracts/grammar';
 import { WAITING_BUCKET, type JobRecord, type RolloutAuthority } from '@fleet/contracts/protocol';
 import { followBucket } from '@fleet/runtime/nats';
 import { readBucket } from '../nats/buckets';
@@ -132,6 +132,8 @@ export class WaitingRoom {
 
   /** What a waiting job cannot keep until a host appears is refused before anything is stored. */
   private refuseUnkept(request: JobRequest, waitSeconds: number): void {
+    // Each delivery checks the key again: a job without the key's expiry could never be delivered.
+    if (!request.authority) throw new Error('a waiting job needs the authority of the key that starts it');
     const replay = replayOf(request);
     if ('refused' in replay) throw new WaitRefusedError(`the job cannot wait for hosts: ${replay.refused}`);
     const kept = this.deps.retentionSeconds;
@@ -143,8 +145,12 @@ export class WaitingRoom {
   }
 
   private parse(raw: string): Target {
-    this.deps.resolver.preview(raw); // throws the TargetError of a malformed target
-    return parseTarget(raw);
+    try {
+      return parseTarget(raw);
+    } catch (err) {
+      if (err instanceof TargetSyntaxError) throw new TargetError('invalid', err.message);
+      throw err;
+    }
   }
 
   /** The hosts the target reaches now; none is no error when the key may wait for the target (its scope covers it). */

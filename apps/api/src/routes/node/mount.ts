@@ -136,7 +136,9 @@ function mountNodeOperation(
       return;
     }
     request.jobId = claim?.jobId;
-    const plain = () => (waitSeconds ? jobs.startWaiting(request, waitSeconds) : jobs.start(request));
+    // README "Jobs that wait for a host": each later delivery checks the key as it stands then.
+    const authority = { permissions: [...caller.permissions], expiresAt: caller.exp };
+    const plain = () => (waitSeconds ? jobs.startWaiting({ ...request, authority }, waitSeconds) : jobs.start(request));
     const starting = upload ? startWithUpload(jobs, transfers.uploads, upload, request) : plain();
     const job = await starting.catch(async (err: unknown) => {
       await claim?.release();
