@@ -213,7 +213,10 @@ export class WaitingRoom {
       const record = await this.recordOf(job.jobId);
       if (!record?.authority) return this.index.remove(job.jobId);
       const lost = lostAuthority(record.authority, this.deps.isRevoked);
-      if (lost) return await this.endWait(job, `the job stopped waiting: ${lost}`);
+      if (lost) {
+        this.index.unmarkDelivered(job.jobId, hostname);
+        return await this.endWait(job, `the job stopped waiting: ${lost}`);
+      }
       claimed = await this.claimDelivery(job.jobId, hostname);
       if (!claimed) return;
       await this.addHost(job.jobId, hostname);
