@@ -4,6 +4,7 @@
  * runs there once (counted on its engine, one delivery marker in the broker); an offline agent that comes back
  * gets its waiting job, after the gateway that took the call was killed and started again; a job whose wait runs
  * out ends with a `skipped` row for each host it waited for in vain; and what a waiting job cannot keep is refused.
+ * The job's feed follows a host the job reaches after the call.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -12,6 +13,7 @@ import { eventually, executionsOf, markedContainer, newMark, SLACK_MS, useFaultF
 import { api, type ApiTarget } from '../support/http';
 import { useJoiningAgent } from '../support/joining-agent';
 import { connectToFleetNats } from '../support/nats';
+import { EventStreamClient } from '../support/sse';
 
 jest.setTimeout(240_000);
 /** An agent is live while its last heartbeat (every 500 ms here) is younger than this. */
@@ -71,6 +73,12 @@ it('reaches an agent enrolled after the call once, through two replicas that bot
   expect(call.body.results).toEqual([]);
   const jobId: string = call.body.job_id;
   expect((await jobOf(replicaB, jobId)).status).toBe('pending');
+  // The job's feed, through the other replica, follows the host the job reaches later.
+  const feed = new EventStreamClient(`${replica.url}/feed/job/${jobId}`, {
+    authorization: `Bearer ${fleet.adminKey}`,
+    accept: 'text/event-stream',
+  });
+  expect((await feed.waitFor((event) => event.event === 'job')).data).toMatchObject({ status: 'pending', results: [] });
 
   const issued = await api(fleet, 'POST', '/agent/edge-01/join-token', { body: { ttl_seconds: 300 } });
   expect(issued.status).toBe(201);
@@ -78,6 +86,8 @@ it('reaches an agent enrolled after the call once, through two replicas that bot
   expect((await api(replicaB, 'POST', '/agent/edge-01/accept')).status).toBe(200);
 
   await eventually('edge-01 to run the waiting job', async () => (await jobOf(fleet, jobId)).status === 'ok', SLACK_MS * 3);
+  await feed.waitFor((event) => event.event === 'row' && event.data.hostname === 'edge-01' && event.data.status === 'ok');
+  await feed.close();
   const job = await jobOf(replicaB, jobId);
   expect(job.hosts).toEqual(['edge-01']);
   expect(job.results).toMatchObject([{ hostname: 'edge-01', status: 'ok' }]);
