@@ -148,6 +148,22 @@ it('ends a wait that runs out with a skipped row for each host it waited for, wh
   tally.fault(true);
 });
 
+it('answers a retry with the same Idempotency-Key with the waiting job, as the first call answered', async () => {
+  const mark = newMark('wait-retry');
+  const call = () =>
+    api(fleet, 'POST', '/node/ghost-02/container/docker?wait_for_host=600&timeout=5', {
+      body: markedContainer(mark),
+      headers: { 'idempotency-key': mark },
+    });
+  const first = await call();
+  expect(first.status).toBe(202);
+  expect(first.body.results).toMatchObject([{ hostname: 'ghost-02', status: 'waiting' }]);
+  const retry = await call();
+  expect(retry.status).toBe(202);
+  expect(retry.headers['idempotent-replayed']).toBe('true');
+  expect(retry.body).toMatchObject({ job_id: first.body.job_id, results: [{ hostname: 'ghost-02', status: 'waiting' }] });
+});
+
 it('refuses with 400 wait_refused what a waiting job cannot keep, and stores nothing', async () => {
   const refused = async (path: string, body: unknown) => {
     const res = await api(fleet, 'POST', path, { body });

@@ -182,7 +182,7 @@ async function answerReplay(
 ): Promise<void> {
   res.locals.jobId = jobId;
   res.set(REPLAYED_HEADER, 'true');
-  const job = await jobs.waitFor(jobId, wantsAsync(req) ? 0 : JOB_TIMEOUT_SECONDS.maximum * 1000);
+  const job = await jobs.waitFor(jobId, wantsAsync(req) ? 0 : await replayWaitMs(jobs, jobId));
   if (!job) {
     const why = `the job this Idempotency-Key started (${jobId}) ran and is no longer stored (FLEET_JOB_RETENTION_SECONDS)`;
     throw new ApiError('idempotency_expired', `${why}; it is not run again: send a new key to run it again`);
@@ -197,6 +197,17 @@ async function answerReplay(
     return;
   }
   answerRows(res, spec, job.target, jobId, job.results);
+}
+
+/**
+ * How long a retry waits for its job: as the first call waited, up to the longest deadline; a job that waits for hosts
+ * (README "Jobs that wait for a host") answered once its live hosts' deadline passed, not at the end of its wait.
+ */
+async function replayWaitMs(jobs: JobClient, jobId: string): Promise<number> {
+  const stored = await jobs.waitFor(jobId, 0);
+  if (!stored?.wait) return JOB_TIMEOUT_SECONDS.maximum * 1000;
+  const liveDeadline = Date.parse(stored.created_at) + (stored.authority?.timeout_seconds ?? 0) * 1000;
+  return Math.max(0, liveDeadline - Date.now());
 }
 
 /**
