@@ -76,7 +76,7 @@ export class WaitingRoom {
   /** Follows the bucket, reads it whole, then delivers to the live hosts what waited for them while no replica listened. */
   async start(nc: NatsConnection): Promise<void> {
     this.stops.push(followBucket(nc, WAITING_BUCKET, ({ key, value, deleted }) => !deleted && this.heardEntry(key, value)));
-    for (const entry of await readBucket(nc, this.deps.jsm, WAITING_BUCKET).catch(() => [])) this.heardEntry(entry.key, entry.value);
+    for (const entry of await readBucket(nc, this.deps.jsm, WAITING_BUCKET)) this.heardEntry(entry.key, entry.value);
     this.stops.push(this.deps.roster.onChange((hostname) => this.heardHost(hostname)));
     const timer = setInterval(() => void this.endWaits(), END_SCAN_MS);
     this.stops.push(() => clearInterval(timer));
