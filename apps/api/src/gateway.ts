@@ -19,6 +19,7 @@ import { Revocations } from './auth/revocations';
 import { createApp, upgradeHandler } from './app';
 import type { EnrolmentSecrets, GatewayConfig } from './config';
 import { JobClient } from './jobs/client';
+import { JobCollector } from './jobs/collection';
 import { KeySlots } from './jobs/key-slots';
 import { Rollouts } from './jobs/rollout';
 import { LEASE_MS, RolloutLeases } from './jobs/rollout-lease';
@@ -27,6 +28,7 @@ import { ResultFeed } from './jobs/feed';
 import { IdempotencyKeys } from './jobs/idempotency';
 import { SecretVault } from './jobs/secrets';
 import { JobStore } from './jobs/store';
+import { WaitingRoom } from './jobs/waiting';
 import { GatewayMetrics } from './metrics';
 import { whenClusterFormed } from './nats/cluster-forming';
 import { ensureTopology } from './nats/topology';
@@ -76,6 +78,20 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const releaseKey = config.releasePublicKey ? createPublicKey(config.releasePublicKey) : undefined;
   const agentBuilds = new AgentBuilds(topology.agentBuilds, topology.jsm, releaseKey, log);
   agentBuilds.start(nc);
+  // README "Jobs that wait for a host": the key that started a waiting job is checked again at each delivery.
+  const waiting = new WaitingRoom({
+    kv: topology.waiting,
+    jsm: topology.jsm,
+    js: jetstream(nc),
+    store,
+    roster,
+    resolver,
+    collector: new JobCollector({ nc, store, feed, log }),
+    log,
+    hostGrantKey,
+    isRevoked: (keyId) => revocations.isRevoked(keyId),
+    retentionSeconds: config.jobRetentionSeconds,
+  });
   const jobs = new JobClient({
     nc,
     js: jetstream(nc),
@@ -89,11 +105,13 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     streamBufferBytes: config.streamBufferBytes,
     onSettled: (record, rows) => metrics.jobSettled(record, rows),
     leases,
+    waiting,
   });
   const identities = new AgentIdentities(topology.joinTokens, topology.identities, enrolment);
   identities.start(nc, log);
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
+  await waiting.start(nc);
   // README "Rollouts": a rollout whose replica died is carried on by another.
   const stopTakeovers = new Rollouts(jobs).takeOverAbandoned((keyId) => revocations.isRevoked(keyId));
   const audit = new AuditLog(jetstream(nc), topology.jsm, log, {
@@ -149,6 +167,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     async stop() {
       tunnel.stop();
       stopTakeovers();
+      waiting.stop();
       unfollowLeases();
       listener.stopReloading();
       stopExpiryWatch();

@@ -17,6 +17,7 @@ describe('exit codes', () => {
     expect(exitCodeForRows([{ status: 'ok' }, { status: 'failed' }])).toBe(EXIT.HOST_FAILED);
     expect(exitCodeForRows([{ status: 'ok' }, { status: 'skipped' }])).toBe(EXIT.HOST_FAILED);
     expect(exitCodeForRows([{ status: 'ok' }, { status: 'running' }])).toBe(EXIT.NOT_FINISHED);
+    expect(exitCodeForRows([{ status: 'ok' }, { status: 'waiting' }])).toBe(EXIT.NOT_FINISHED);
   });
 
   it('maps API errors by status; a single-host job failure is a host failure', () => {

@@ -36,9 +36,11 @@ interface Row {
   status: string;
 }
 
+const UNFINISHED: ReadonlySet<string> = new Set(['pending', 'waiting', 'running']);
+
 export function exitCodeForRows(rows: readonly Row[]): number {
-  if (rows.some((row) => row.status === 'pending' || row.status === 'running') && !rows.some((row) => row.status === 'failed'))
-    return EXIT.NOT_FINISHED;
+  // A `waiting` host (README "Jobs that wait for a host") may still get the job: not finished either.
+  if (rows.some((row) => UNFINISHED.has(row.status)) && !rows.some((row) => row.status === 'failed')) return EXIT.NOT_FINISHED;
   return rows.every((row) => row.status === 'ok') ? EXIT.OK : EXIT.HOST_FAILED;
 }
 

@@ -43,7 +43,10 @@ export function jobControlsGiven(
   return { query: givenValues(command, bindings.query), headers: givenValues(command, bindings.headers) as Record<string, string> };
 }
 
-/** A call given a job control that shapes how it runs (waves, order, gate), not only `--dry-run`. */
+/** Job controls that are no wave parameter: a dry run, and a job that waits for hosts (README "Jobs that wait for a host"). */
+const NOT_WAVES: ReadonlySet<string> = new Set(['dry_run', 'wait_for_host']);
+
+/** A call given a job control that shapes how it runs (waves, order, gate), not only `--dry-run` or `--wait-for-host`. */
 export function steersWaves(query: Record<string, unknown>): boolean {
-  return Object.keys(query).some((name) => JOB_CONTROL_PARAMS.has(name) && !OWN_JOB_FLAGS.has(name) && name !== 'dry_run');
+  return Object.keys(query).some((name) => JOB_CONTROL_PARAMS.has(name) && !OWN_JOB_FLAGS.has(name) && !NOT_WAVES.has(name));
 }

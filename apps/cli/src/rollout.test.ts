@@ -300,6 +300,14 @@ describe('a rollout as the CLI runs it (fake gateway)', () => {
     expect(requests[0].headers['idempotency-key']).toBe('k-1');
   });
 
+  it('--wait-for-host is a job control of a plain call: sent as wait_for_host, no rollout drawn from a feed', async () => {
+    await run('container restart app --target role:edge --wait-for-host 600');
+    expect(requests.map((request) => `${request.method} ${request.url.pathname}`)).toEqual([
+      'POST /node/role:edge/container/docker/app/restart',
+    ]);
+    expect(Object.fromEntries(requests[0].url.searchParams)).toEqual({ wait_for_host: '600' });
+  });
+
   it('table mode: starts it async, follows its feed with a line per event, then the rows with the skip reason; exit 7', async () => {
     const code = await run('container restart app --target _all --batch 1 --max-failures 0 --health healthy');
     expect(requests.map((request) => `${request.method} ${request.url.pathname}`)).toEqual([

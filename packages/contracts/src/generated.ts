@@ -118,6 +118,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -180,6 +182,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -239,6 +243,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -295,6 +301,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -351,6 +359,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -405,6 +415,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -461,6 +473,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -519,6 +533,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -577,6 +593,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -690,6 +708,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -746,6 +766,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -802,6 +824,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -860,6 +884,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -916,6 +942,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -972,6 +1000,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1028,6 +1058,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1086,6 +1118,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1232,6 +1266,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1291,6 +1327,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1342,6 +1380,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1413,6 +1453,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1471,6 +1513,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1578,6 +1622,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1638,6 +1684,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1692,6 +1740,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1745,6 +1795,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1801,6 +1853,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1857,6 +1911,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -1956,6 +2012,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2017,6 +2075,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2071,6 +2131,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2130,6 +2192,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2185,6 +2249,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2239,6 +2305,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2296,6 +2364,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2352,6 +2422,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2408,6 +2480,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2459,6 +2533,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2510,6 +2586,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -2564,6 +2642,8 @@ export interface paths {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -3235,10 +3315,10 @@ export interface components {
          * @description Why the call failed, stable across releases: what a client switches on (README "Error reasons").
          * @enum {string}
          */
-        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "build_refused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
+        ErrorReason: "validation_failed" | "invalid_target" | "wait_refused" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "build_refused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
         /** @enum {string} */
-        RowStatus: "pending" | "running" | "ok" | "failed" | "skipped";
+        RowStatus: "pending" | "waiting" | "running" | "ok" | "failed" | "skipped";
         /** @description One targeted host's outcome. Operations add their own fields. */
         HostResult: {
             hostname: components["schemas"]["Hostname"];
@@ -3255,10 +3335,15 @@ export interface components {
             duration_ms?: number;
             /** @description In a rollout, the wave the host belongs to (1 is the first). */
             wave?: number;
-            /** @description Why a `skipped` host was not reached: the wave and the failures that stopped the rollout. Nothing was sent to it. */
+            /** @description Why a `skipped` host was not reached: the wave and the failures that stopped the rollout, or a job that waited for the host in vain (README "Jobs that wait for a host"). Nothing was sent to it. */
             skipped_reason?: string;
             /** @description In a rollout with a health gate, what the gate found on this host. */
             gate?: string;
+            /**
+             * Format: date-time
+             * @description While `waiting` (README "Jobs that wait for a host"): when the job stops waiting for this host.
+             */
+            waiting_until?: string;
         } & {
             [key: string]: unknown;
         };
@@ -4116,6 +4201,8 @@ export interface components {
         Order: "hostname" | "random";
         /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
         Seed: string;
+        /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+        WaitForHost: number;
         /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
         DryRun: boolean;
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
@@ -4305,6 +4392,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4392,6 +4481,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4497,6 +4588,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4576,6 +4669,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4634,6 +4729,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4688,6 +4785,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4744,6 +4843,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4831,6 +4932,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4887,6 +4990,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4943,6 +5048,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -4997,6 +5104,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5106,6 +5215,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5165,6 +5276,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5233,6 +5346,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5331,6 +5446,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5426,6 +5543,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5518,6 +5637,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5599,6 +5720,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5680,6 +5803,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5816,6 +5941,8 @@ export interface operations {
                 dry_run?: components["parameters"]["DryRun"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -5937,6 +6064,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6027,6 +6156,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6114,6 +6245,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6231,6 +6364,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6320,6 +6455,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6466,6 +6603,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6547,6 +6686,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6631,6 +6772,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6718,6 +6861,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6802,6 +6947,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6887,6 +7034,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -6977,6 +7126,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7107,6 +7258,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7189,6 +7342,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7301,6 +7456,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7380,6 +7537,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7460,6 +7619,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7545,6 +7706,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7625,6 +7788,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7720,6 +7885,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7798,6 +7965,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7876,6 +8045,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7930,6 +8101,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -7993,6 +8166,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -8057,6 +8232,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -8135,6 +8312,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -8211,6 +8390,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
@@ -8287,6 +8468,8 @@ export interface operations {
                 timeout?: components["parameters"]["Timeout"];
                 /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
                 async?: components["parameters"]["Async"];
+                /** @description Keep the job for hosts of the target that are offline or not enrolled yet, and deliver it to each when it is next seen (live, accepted, matching the target and the key's scope), up to this many seconds (README "Jobs that wait for a host"). The call answers once the live hosts have answered; the others have `waiting` rows with `waiting_until`, and the job (`GET /job/{job_id}`) ends later: a host never seen in time gets a `skipped` row saying so. Not with `_any`, a rollout, a stream, a file, a credential header or environment values, which are never stored (400 `wait_refused`). At most 86400 (a day), and `wait_for_host` + `timeout` within the gateway's FLEET_JOB_RETENTION_SECONDS. */
+                wait_for_host?: components["parameters"]["WaitForHost"];
                 /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
                 batch?: components["parameters"]["Batch"];
                 /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */

@@ -111,6 +111,7 @@ describe('per-operation facts read from the contract', () => {
       'seed',
       'target',
       'timeout',
+      'wait_for_host',
     ]);
     expect(JOB_TIMEOUT_SECONDS).toEqual({ minimum: 1, maximum: 300, default: 30 });
     expect(JOB_WAIT_MAX_SECONDS).toBe(300);

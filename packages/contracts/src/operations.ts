@@ -353,6 +353,7 @@ const TYPED_CONTROL_PARAMS = [
   'order',
   'seed',
   'dry_run',
+  'wait_for_host',
 ] as const;
 type ControlParam = (typeof TYPED_CONTROL_PARAMS)[number];
 if (TYPED_CONTROL_PARAMS.length !== JOB_CONTROL_PARAMS.size || !TYPED_CONTROL_PARAMS.every((param) => JOB_CONTROL_PARAMS.has(param))) {

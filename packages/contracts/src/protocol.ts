@@ -53,6 +53,11 @@ export const IDEMPOTENCY_BUCKET = 'fleet_idempotency';
  * has a subject of it.
  */
 export const ROLLOUT_LEASES_BUCKET = 'fleet_rollout_leases';
+/**
+ * Jobs that wait for a host (README "Jobs that wait for a host"): `job.<job_id>` says what each waits for and until when,
+ * `sent.<job_id>.<hostname>` (an atomic create) that one replica delivered it to that host.
+ */
+export const WAITING_BUCKET = 'fleet_waiting';
 export const AUDIT_STREAM = 'FLEET_AUDIT';
 export const AUDIT_SUBJECT = 'fleet.audit';
 
@@ -395,6 +400,8 @@ export interface JobRecord {
   rollout?: Rollout;
   /** Who started a rollout, so a replica taking it over checks that key again before each wave; never shown to a reader. */
   authority?: RolloutAuthority;
+  /** A job that waits for hosts (`wait_for_host`): until when a host of its target still gets it. */
+  wait?: { until: string };
 }
 
 /** What a rollout runs on besides its parameters (`replay`): the starting key as it was judged, and the gate. */

@@ -4,7 +4,7 @@ import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { reasonOfStatus, type ErrorReason } from '@fleet/contracts/error-reasons';
 import { ApiError, badRequest } from '../api-error';
-import { JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError } from '../jobs/job-errors';
+import { JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError, WaitRefusedError } from '../jobs/job-errors';
 import { TargetError, type TargetFailure } from '../targets/resolve';
 import { UploadStoreError, UploadTooLargeError } from '../transfers/uploads';
 
@@ -29,6 +29,7 @@ function fromJobLayer(err: unknown): ApiError | undefined {
   if (err instanceof TargetError) return new ApiError(TARGET_REASONS[err.failure], err.message, { cause: err });
   if (err instanceof JobStoreUnavailableError) return new ApiError('job_store_unavailable', err.message, { cause: err });
   if (err instanceof UnsendableParamsError) return badRequest(err.message, err);
+  if (err instanceof WaitRefusedError) return new ApiError('wait_refused', err.message, { cause: err });
   // The rest of the body is left unread: the connection is closed after the answer.
   if (err instanceof UploadTooLargeError) return new ApiError('payload_too_large', err.message, { headers: { connection: 'close' } });
   if (err instanceof UploadStoreError) return new ApiError('upload_store_unavailable', err.message, { cause: err });

@@ -21,7 +21,9 @@ export class JobReadAccess {
   /** The record cut to what this key may see, or why it may see nothing (a 404 outside the scope, a 403 without the permission). */
   check(record: JobRecord): JobRecord {
     const visible = this.visibleHosts(record);
-    if (visible.length === 0) throw notFound('job not found', `no job '${record.job_id}' (it may have expired)`);
+    // README "Jobs that wait for a host": a waiting job no host has reached yet is seen by the keys whose scope covers its target.
+    const waitingForAny = record.wait !== undefined && record.hosts.length === 0 && this.scope.coversTarget(record.target);
+    if (visible.length === 0 && !waitingForAny) throw notFound('job not found', `no job '${record.job_id}' (it may have expired)`);
     const permission = requiredPermission(record);
     if (!permission || !this.permissions.includes(permission)) {
       throw new ApiError(

@@ -31,6 +31,8 @@ import { answerRolloutControls, sendRolloutControl } from './rollout-control';
 import { LEASE_RENEW_MS, type RolloutLease, type RolloutLeases } from './rollout-lease';
 import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
+import { WaitRefusedError } from './job-errors';
+import type { WaitingRoom } from './waiting';
 
 export type { JobRequest, StagedJob, StartedJob } from './job-request';
 
@@ -54,6 +56,8 @@ export interface JobClientDeps {
   onSettled?: (record: JobRecord, rows: HostRow[]) => void;
   /** Which replica runs each rollout (README "Rollouts"); without it, rollouts are neither leased nor taken over. */
   leases?: RolloutLeases;
+  /** Jobs that wait for a host (README "Jobs that wait for a host"); without it, `wait_for_host` is refused. */
+  waiting?: Pick<WaitingRoom, 'open'>;
 }
 
 /**
@@ -189,6 +193,12 @@ export class JobClient {
     }
   }
 
+  /** Starts a job that also waits up to `waitSeconds` for the target's hosts not live now (README "Jobs that wait for a host"). */
+  startWaiting(request: JobRequest, waitSeconds: number): Promise<StartedJob> {
+    if (!this.deps.waiting) throw new WaitRefusedError('this gateway keeps no job for hosts not live now');
+    return this.deps.waiting.open(request, waitSeconds);
+  }
+
   /** Long-poll of `GET /job/{job_id}` (JobCollector.waitFor). */
   waitFor(jobId: string, waitMs: number, restrict: (record: JobRecord) => JobRecord = (record) => record): Promise<JobView | undefined> {
     return this.collector.waitFor(jobId, waitMs, restrict);
@@ -278,7 +288,7 @@ function waveRecord(record: JobRecord, hosts: string[], deadline: number): JobRe
 }
 
 /** What a replica taking the rollout over needs to check and send its waves; the credential is never part of it. */
-function authorityOf(request: JobRequest): RolloutAuthority {
+export function authorityOf(request: JobRequest): RolloutAuthority {
   return {
     ...(request.keyId ? { key_id: request.keyId } : {}),
     ...(request.scope ? { scope: request.scope } : {}),
@@ -293,7 +303,7 @@ function authorityOf(request: JobRequest): RolloutAuthority {
 }
 
 /** The rollout's request as its record keeps it: what the replica that started it would send. */
-function resumedRequest(record: JobRecord, authority: RolloutAuthority): JobRequest {
+export function resumedRequest(record: JobRecord, authority: RolloutAuthority): JobRequest {
   const { replay } = record;
   return {
     jobId: record.job_id,

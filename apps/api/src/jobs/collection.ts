@@ -12,6 +12,7 @@ import {
 import type { ResultFeed } from './feed';
 import { byHostname, jobStatus, timeoutRow } from './rows';
 import { watchRows } from './row-watch';
+import { hostlessStatus } from './waiting-rows';
 import type { JobStore, JobView } from './store';
 
 export interface CollectionDeps {
@@ -105,8 +106,8 @@ export class JobCollector {
       if (waitMs <= 0 || current.results.every((row) => isFinal(row.status))) return current;
       for (const row of current.results) watch.accept(row.hostname, row);
       await watch.done;
-      // Read again: a rollout stores its progress in the record as it goes (README "Rollouts").
-      const latest = stored.rollout ? await store.getRecord(jobId) : undefined;
+      // Read again: a rollout stores its progress in the record as it goes (README "Rollouts"), a waiting job the hosts it reached.
+      const latest = stored.rollout || stored.wait ? await store.getRecord(jobId) : undefined;
       return withFinalRowsHeard(await store.view(latest ? restrict(latest) : record), watch.rows);
     } finally {
       watch.stop();
@@ -153,7 +154,7 @@ function withFinalRowsHeard(view: JobView, heard: ReadonlyMap<string, HostRow>):
     const final = isFinal(row.status) ? undefined : heard.get(row.hostname);
     return final ? { ...final, hostname: row.hostname } : row;
   });
-  return { ...view, status: jobStatus(results), results };
+  return { ...view, status: hostlessStatus(view, results, Date.now()) ?? jobStatus(results), results };
 }
 
 const chunkDecoder = new TextDecoder();

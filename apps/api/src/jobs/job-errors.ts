@@ -19,3 +19,8 @@ export class LongRunningLimitError extends Error {
     super(message);
   }
 }
+
+/** `wait_for_host` with what a waiting job cannot keep (README "Jobs that wait for a host"): the caller's error. */
+export class WaitRefusedError extends Error {
+  override readonly name = 'WaitRefusedError';
+}

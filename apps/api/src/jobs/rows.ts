@@ -1,4 +1,5 @@
 import { isFinal, type HostRow, type JobRecord } from '@fleet/contracts/protocol';
+import { waitingRow, waitingUntil } from './waiting-rows';
 
 /** The one status rule, shared with the dashboard (packages/contracts). */
 export { jobStatus } from '@fleet/contracts/protocol';
@@ -31,7 +32,10 @@ export function timeoutSecondsOf(record: JobRecord): number {
 export function effectiveRow(record: JobRecord, hostname: string, stored: HostRow | undefined, now: number): HostRow {
   if (stored && isFinal(stored.status)) return { ...stored, hostname };
   if (now >= Date.parse(record.deadline)) return timeoutRow(record, hostname);
-  return stored ? { ...stored, hostname } : { hostname, status: 'pending', changed: false };
+  if (stored) return { ...stored, hostname };
+  // README "Jobs that wait for a host": a host without a row yet is waited for until the wait is over.
+  const until = waitingUntil(record, now);
+  return until ? waitingRow(hostname, until) : { hostname, status: 'pending', changed: false };
 }
 
 export function byHostname(a: HostRow, b: HostRow): number {

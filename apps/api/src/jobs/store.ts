@@ -14,6 +14,7 @@ import {
 import { scanNewestFirst } from '../nats/scan';
 import { publishUntil } from './publish';
 import { byHostname, effectiveRow, jobStatus, timeoutRow, undeliveredRow } from './rows';
+import { hostlessStatus } from './waiting-rows';
 
 export interface JobView extends JobRecord {
   status: JobStatus;
@@ -66,6 +67,27 @@ export class JobStore {
   }
 
   /**
+   * Adds a host a waiting job reached (README "Jobs that wait for a host") to its `hosts`, written over the version read
+   * (expected last sequence) like linkRerun, so two hosts reached at once through two replicas both land.
+   */
+  async addHost(jobId: string, hostname: string): Promise<void> {
+    for (let attempt = 0; attempt < LINK_ATTEMPTS; attempt++) {
+      const msg = await this.jsm.streams.getMessage(JOB_RECORDS_STREAM, { last_by_subj: jobRecordSubject(jobId) }).catch(() => null);
+      if (!msg) throw new Error(`job ${jobId} is no longer stored`);
+      const record = msg.json<JobRecord>();
+      if (record.hosts.includes(hostname)) return;
+      const grown: JobRecord = { ...record, hosts: [...record.hosts, hostname] };
+      const options = { msgID: `${jobId}.host.${hostname}`, expect: { lastSubjectSequence: msg.seq } };
+      const written = await this.js.publish(jobRecordSubject(jobId), JSON.stringify(grown), options).then(
+        () => true,
+        () => false,
+      );
+      if (written) return;
+    }
+    throw new Error(`job ${jobId} kept changing while a host it reached was added`);
+  }
+
+  /**
    * A rollout's record stored again with its progress: the stream keeps the last one per job; `step`
    * makes each save a new message (unique per replica running it, so a taker's saves are no duplicates of
    * its predecessor's). The `reruns` linked meanwhile are kept.
@@ -98,7 +120,7 @@ export class JobStore {
       record.hosts.map(async (host) => effectiveRow(record, host, await this.storedRow(record.job_id, host), now)),
     );
     rows.sort(byHostname);
-    return { ...record, status: jobStatus(rows), results: rows };
+    return { ...record, status: hostlessStatus(record, rows, now) ?? jobStatus(rows), results: rows };
   }
 
   /**

@@ -21,6 +21,7 @@ import {
   IDEMPOTENCY_BUCKET,
   JOIN_TOKENS_BUCKET,
   ROLLOUT_LEASES_BUCKET,
+  WAITING_BUCKET,
   objectStreamName,
   REVOKED_BUCKET,
   UPLOADS_BUCKET,
@@ -41,6 +42,8 @@ export interface Topology {
   idempotency: KV;
   /** Which replica runs each rollout (README "Rollouts"). */
   rolloutLeases: KV;
+  /** Jobs that wait for a host and their deliveries (README "Jobs that wait for a host"). */
+  waiting: KV;
   /** Request bodies that are files, one object per job (README "File transfers"). */
   uploads: ObjectStore;
   /** Signed agent builds, one object per version (README "Upgrading agents"). */
@@ -75,6 +78,9 @@ export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
 /** The longest a rollout may run (1,000 waves of the longest timeout) is far beyond it; a lease renewed is kept anyway. */
 const ROLLOUT_LEASE_TTL_MS = 24 * 3600 * 1000;
+
+/** Jobs that wait for a host: the longest wait (a day, the contract's `wait_for_host` maximum) and a day to spare. */
+const WAITING_TTL_MS = 2 * 24 * 3600 * 1000;
 
 /** Creates (or adopts) the streams and buckets the gateway owns. Safe to run from every replica. */
 export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
@@ -133,6 +139,8 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     idempotency: await bucket(IDEMPOTENCY_BUCKET, { history: 1, replicas, ttl: IDEMPOTENCY_TTL_MS }),
     // A lease is renewed every few seconds while its rollout runs: the TTL only clears the keys of rollouts no replica finished.
     rolloutLeases: await bucket(ROLLOUT_LEASES_BUCKET, { history: 1, replicas, ttl: ROLLOUT_LEASE_TTL_MS }),
+    // README "Jobs that wait for a host": a job waits a day at most, and runs its longest timeout after; kept a day more.
+    waiting: await bucket(WAITING_BUCKET, { history: 1, replicas, ttl: WAITING_TTL_MS }),
     uploads: await ensureUploadStore(nc, jsm, { replicas, maxBytes: opts.uploadStoreMaxBytes ?? -1 }),
     // Kept until an admin deletes them: a host may need the build it runs again.
     agentBuilds: await new Objm(nc).create(AGENT_BUILDS_BUCKET, { replicas, storage: StorageType.File }),

@@ -9,6 +9,7 @@ import type { ResultFeed } from '../jobs/feed';
 import { KeySlots } from '../jobs/key-slots';
 import { rolloutEvents } from '@fleet/contracts/rollout-events';
 import { byHostname, jobStatus } from '../jobs/rows';
+import { hostlessStatus, waitingUntil } from '../jobs/waiting-rows';
 import type { JobStore, JobView } from '../jobs/store';
 import { KeyScope } from '../targets/scope';
 import type { GatewayHandlers } from './operation-table';
@@ -66,18 +67,24 @@ export function feedHandlers(deps: FeedDeps): Pick<GatewayHandlers, 'feed.job' |
 }
 
 /** `job`, then `row` per change of a visible host's row, then `end` once all are final or the deadline has passed. */
-function followJob(session: FeedSession, record: JobRecord, access: JobReadAccess, deps: FeedDeps): void {
+function followJob(session: FeedSession, opened: JobRecord, access: JobReadAccess, deps: FeedDeps): void {
+  // README "Jobs that wait for a host": a waiting job's hosts grow as it reaches them.
+  let record = opened;
   const visible = new Set(record.hosts);
   const rows = new Map<string, HostRow>();
   let announced = false;
   let rollout = record.rollout;
-  // A rollout's feed ends once it completed or stopped, so its last `rollout` event is never cut off.
-  const finished = () => record.hosts.every((host) => isFinal(rows.get(host)?.status ?? 'pending')) && rollout?.state !== 'running';
+  // A rollout's feed ends once it completed or stopped, so its last `rollout` event is never cut off; a waiting job once its wait is over.
+  const finished = () =>
+    record.hosts.every((host) => isFinal(rows.get(host)?.status ?? 'pending')) &&
+    rollout?.state !== 'running' &&
+    !waitingUntil(record, Date.now());
   const viewOf = (): JobView => {
     const results = record.hosts
       .map((host): HostRow => rows.get(host) ?? { hostname: host, status: 'pending', changed: false })
       .sort(byHostname);
-    return access.present({ ...record, ...(rollout ? { rollout } : {}), status: jobStatus(results), results });
+    const status = hostlessStatus(record, results, Date.now()) ?? jobStatus(results);
+    return access.present({ ...record, ...(rollout ? { rollout } : {}), status, results });
   };
   const settleIfDone = () => {
     if (announced && finished()) session.end('settled', { job: viewOf() });
@@ -85,12 +92,22 @@ function followJob(session: FeedSession, record: JobRecord, access: JobReadAcces
   /** A row is passed on when it is new or changed; a final row is never replaced by a running one heard late. */
   const hear = (hostname: string, row: HostRow) => {
     const previous = rows.get(hostname);
+    if (!visible.has(hostname) && record.wait) void reachedHost(hostname, row);
     if (!visible.has(hostname) || (previous && isFinal(previous.status) && !isFinal(row.status))) return;
     if (previous && JSON.stringify(previous) === JSON.stringify(row)) return;
     rows.set(hostname, row);
     if (!announced) return;
     session.send('row', access.presentRow(record.operation, row));
     settleIfDone();
+  };
+  /** A row of a host the waiting job reached since: the record read again, and the host followed if this key may see it. */
+  const reachedHost = async (hostname: string, row: HostRow) => {
+    const latest = await deps.store.getRecord(record.job_id).catch(() => undefined);
+    const shown = latest && access.filter(latest);
+    if (!shown?.hosts.includes(hostname) || visible.has(hostname)) return;
+    record = { ...record, hosts: shown.hosts };
+    for (const host of shown.hosts) visible.add(host);
+    hear(hostname, row);
   };
   const readBack = async () => (await deps.store.view(record)).results.forEach((row) => hear(row.hostname, row));
   // Listen before reading, so a row landing in between is not lost; it is sent within the `job` event.

@@ -20,6 +20,7 @@ import { Rollouts } from '../../jobs/rollout';
 import { TargetResolver } from '../../targets/resolve';
 import { answerDryRun, answerRollout, answerRolloutReplay, requestedRollout } from './rollout-answers';
 import { compareBySpecificity, expressPath } from './route-order';
+import { requestedWait } from './wait-answers';
 import { answerWithFile, attachAgentBuild, receiveUpload, startWithUpload, type Transfers } from './transfers';
 
 /**
@@ -104,6 +105,7 @@ function mountNodeOperation(
     await attachAgentBuild(transfers.agentBuilds, request);
     // README "Rollouts": wave parameters and dry runs take their own path; a plain call goes on as it always did.
     const rollout = requestedRollout(spec, req, caller, streaming);
+    const waitSeconds = requestedWait(spec, req, streaming, rollout);
     if (String(req.query.dry_run) === 'true') return answerDryRun(rollouts, request, rollout, res);
     if (rollout) {
       // README "Retries and idempotency": the wave parameters are part of the request a key stands for.
@@ -135,7 +137,10 @@ function mountNodeOperation(
       return;
     }
     request.jobId = claim?.jobId;
-    const starting = upload ? startWithUpload(jobs, transfers.uploads, upload, request) : jobs.start(request);
+    // README "Jobs that wait for a host": each later delivery checks the key as it stands then.
+    const authority = { permissions: [...caller.permissions], expiresAt: caller.exp };
+    const plain = () => (waitSeconds ? jobs.startWaiting({ ...request, authority }, waitSeconds) : jobs.start(request));
+    const starting = upload ? startWithUpload(jobs, transfers.uploads, upload, request) : plain();
     const job = await starting.catch(async (err: unknown) => {
       await claim?.release();
       throw err;
@@ -178,7 +183,7 @@ async function answerReplay(
 ): Promise<void> {
   res.locals.jobId = jobId;
   res.set(REPLAYED_HEADER, 'true');
-  const job = await jobs.waitFor(jobId, wantsAsync(req) ? 0 : JOB_TIMEOUT_SECONDS.maximum * 1000);
+  const job = await jobs.waitFor(jobId, wantsAsync(req) ? 0 : await replayWaitMs(jobs, jobId));
   if (!job) {
     const why = `the job this Idempotency-Key started (${jobId}) ran and is no longer stored (FLEET_JOB_RETENTION_SECONDS)`;
     throw new ApiError('idempotency_expired', `${why}; it is not run again: send a new key to run it again`);
@@ -193,6 +198,17 @@ async function answerReplay(
     return;
   }
   answerRows(res, spec, job.target, jobId, job.results);
+}
+
+/**
+ * How long a retry waits for its job: as the first call waited, up to the longest deadline; a job that waits for hosts
+ * (README "Jobs that wait for a host") answered once its live hosts' deadline passed, not at the end of its wait.
+ */
+async function replayWaitMs(jobs: JobClient, jobId: string): Promise<number> {
+  const stored = await jobs.waitFor(jobId, 0);
+  if (!stored?.wait) return JOB_TIMEOUT_SECONDS.maximum * 1000;
+  const liveDeadline = Date.parse(stored.created_at) + (stored.authority?.timeout_seconds ?? 0) * 1000;
+  return Math.max(0, liveDeadline - Date.now());
 }
 
 /**
