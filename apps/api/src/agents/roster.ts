@@ -293,7 +293,7 @@ export class AgentRoster {
       [AGENTS_BUCKET, DRAINS_BUCKET, ENROLLMENTS_BUCKET].map((bucket) => readBucket(nc, this.jsm, bucket)),
     );
     for (const entry of agents) {
-      const record = parseJson<AgentRecord>(entry.value);
+      const record = agentRecordOf(entry.key, entry.value);
       if (record) this.remember(entry.key, record, entry.written.getTime());
     }
     // A drain or enrolment heard on the bucket's feed while reading is newer than what was read.
@@ -326,9 +326,8 @@ export class AgentRoster {
       this.views.delete(change.key);
       return;
     }
-    const record = parseJson<AgentRecord>(change.value);
-    // The key is the subject the agent published on; its permissions bind it to its own key.
-    if (record && record.hostname === change.key) {
+    const record = agentRecordOf(change.key, change.value);
+    if (record) {
       this.remember(change.key, record, Date.now());
       this.changed(change.key);
     }
@@ -354,6 +353,19 @@ export class AgentRoster {
     else this.drained.delete(hostname);
     this.views.delete(hostname);
   }
+}
+
+/**
+ * An agent writes its record itself, so the gateway keeps only what an honest agent writes: a record under
+ * its own key (the subject it published on; its permissions bind it to that key) and of a bounded size, so
+ * one agent's login cannot grow every gateway's heap by a megabyte per write.
+ */
+const MAX_AGENT_RECORD_BYTES = 64 * 1024;
+
+function agentRecordOf(key: string, value: Uint8Array): AgentRecord | undefined {
+  if (value.length > MAX_AGENT_RECORD_BYTES) return undefined;
+  const record = parseJson<AgentRecord>(value);
+  return record?.hostname === key ? record : undefined;
 }
 
 function stateMatches(state: AgentState, filter: AgentStateFilter): boolean {
