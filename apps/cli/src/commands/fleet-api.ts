@@ -7,7 +7,7 @@ import { EXIT, exitCodeForJob, UsageError } from '../exit';
 import { addParamOptions, type Binding, givenValues } from '../flags';
 import { registerJobRerunCommand } from './job-rerun';
 import { registerRolloutControlCommands } from './rollout';
-import { renderAgents, renderAudit, renderJob, renderJobs, renderYaml, write, writeJson } from '../output';
+import { agentCountsLine, renderAgents, renderAudit, renderJob, renderJobs, renderYaml, write, writeJson } from '../output';
 
 /** `fleet agent|job|audit …`: the gateway's own resources, through the SDK's helpers. */
 
@@ -65,11 +65,13 @@ function parseWait(raw: string): number {
 
 function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('the registered agents');
-  agent
-    .command('list')
-    .alias('ls')
-    .description(detailsOf('agent.list').summary)
-    .action(async (_opts: unknown, command: Command) => show(command, await clientFor(command).agents.list(), renderAgents));
+  listCommand(agent, 'agent.list', async (command, query) => {
+    const page = await clientFor(command).agents.list(query);
+    show(command, page, renderAgents);
+    if (globalsOf(command).json) return;
+    process.stderr.write(`${agentCountsLine(page)}\n`);
+    if (page.next_cursor) process.stderr.write(`more: --cursor ${page.next_cursor}\n`);
+  });
   agent
     .command('get <hostname>')
     .description(detailsOf('agent.get').summary)
