@@ -10,7 +10,7 @@ import { AGENTS_BUCKET, kvSubject } from '@fleet/contracts/protocol';
 import { acceptAgents, hostGrantKeyFiles, killGateway, startGatewayAgain } from '@fleet/deploy';
 import { SwarmProcess } from '../harness/swarm-client';
 import { swarmHostname, swarmLabels } from '../harness/swarm-protocol';
-import { boundedLoop, sleep, type Progress } from '../lib/context';
+import { sleep, type Progress } from '../lib/context';
 import { startScaleFleet, type ScaleFleet } from '../lib/fleets';
 import { HttpClient } from '../lib/http';
 import { mib, ProcWatch } from '../lib/proc';
@@ -62,7 +62,7 @@ export interface FleetSizeResult {
   levels: FleetSizeLevel[];
   /** (heap at the last level − heap at the first) / the agents added in between. */
   marginalHeapKiBPerAgent?: number;
-  gatewayStart?: { agents: number; healthMs: number; allListedMs: number };
+  gatewayStart?: { agents: number; healthMs: number; firstListMs: number; listedAtFirstList: number };
   stoppedAt?: string;
 }
 
@@ -187,13 +187,14 @@ async function startSwarms(
 
 /** Polls `GET /agent?limit=1` until its total of live agents reaches `want` (or 3 minutes pass); the last total. */
 async function waitForTotal(http: HttpClient, want: number, progress: Progress): Promise<number> {
+  const deadline = performance.now() + 180_000;
   let total = 0;
-  await boundedLoop(720, 180_000, async (i) => {
+  for (let poll = 1; total < want && performance.now() < deadline; poll++) {
     const res = await http.call('GET', '/agent?limit=1').catch(() => undefined);
     if (res?.status === 200) total = (JSON.parse(res.body) as { total: number }).total;
-    if (i % 20 === 19) progress.say(`  ${total} of ${want} agents listed live`);
+    if (poll % 20 === 0) progress.say(`  ${total} of ${want} agents listed live`);
     if (total < want) await sleep(250);
-  });
+  }
   return total;
 }
 
@@ -236,7 +237,10 @@ async function timeCalls(http: HttpClient, path: string): Promise<Summary> {
   return summarize(ms);
 }
 
-/** Stops the gateway and starts it again beside the whole fleet: until /health answers, and until every agent is listed. */
+/**
+ * Stops the gateway and starts it again beside the whole fleet: the time until /health answers, and until the
+ * first `GET /agent` answers, with how many agents that first answer lists live (the roster is read before it listens).
+ */
 async function gatewayStart(
   fleet: ScaleFleet,
   http: HttpClient,
@@ -247,8 +251,17 @@ async function gatewayStart(
   const t0 = performance.now();
   await startGatewayAgain(fleet.state);
   const healthMs = round(performance.now() - t0, 0);
-  const listed = await waitForTotal(http, agents, progress);
-  const allListedMs = round(performance.now() - t0, 0);
-  progress.say(`fleet-size: gateway start beside ${listed} agents: /health after ${healthMs} ms, all listed after ${allListedMs} ms`);
-  return { agents: listed, healthMs, allListedMs };
+  let listed = 0;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const res = await http.call('GET', '/agent?limit=1').catch(() => undefined);
+    if (res?.status === 200) {
+      listed = (JSON.parse(res.body) as { total: number }).total;
+      break;
+    }
+  }
+  const firstListMs = round(performance.now() - t0, 0);
+  progress.say(
+    `fleet-size: gateway start beside ${agents} agents: /health after ${healthMs} ms, GET /agent lists ${listed} after ${firstListMs} ms`,
+  );
+  return { agents, healthMs, firstListMs, listedAtFirstList: listed };
 }

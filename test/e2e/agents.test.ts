@@ -99,6 +99,7 @@ describe('GET /agent', () => {
     expect((await api(fleet, 'GET', '/agent?version=9.9.9')).body).toEqual({
       agents: [],
       total: 0,
+      pending: 0,
       counts: { online: 0, drained: 0, offline: 0 },
     });
   });

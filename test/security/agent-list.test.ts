@@ -56,7 +56,7 @@ attack('forged cursors (before db-01, db-01 itself, past the end) never reach a 
 });
 
 attack('filters naming hosts outside the scope answer exactly what a host that does not exist answers', async () => {
-  const empty = { agents: [], total: 0, counts: { online: 0, drained: 0, offline: 0 } };
+  const empty = { agents: [], total: 0, pending: 0, counts: { online: 0, drained: 0, offline: 0 } };
   for (const filter of ['target=db-01', 'target=role:db', 'target=nope-01', 'target=role:nope', 'target=role:db&version=0.1.0']) {
     const outside = await api(fleet, 'GET', `/agent?state=all&${filter}`, { key: webViewer });
     expect(outside.status).toBe(200);
@@ -75,7 +75,7 @@ attack('an offline host outside the scope is neither listed nor counted under of
       expect.objectContaining({ hostname: 'db-01', live: false }),
     ]);
     const scoped = await api(fleet, 'GET', '/agent?state=offline', { key: webViewer });
-    expect(scoped.body).toEqual({ agents: [], total: 0, counts: { online: 2, drained: 0, offline: 0 } });
+    expect(scoped.body).toEqual({ agents: [], total: 0, pending: 0, counts: { online: 2, drained: 0, offline: 0 } });
   } finally {
     await fleet.startAgent('db-01');
   }

@@ -3878,6 +3878,8 @@ export interface components {
             agents: components["schemas"]["Agent"][];
             /** @description The agents matching every filter */
             total: number;
+            /** @description Of those, the agents not accepted yet (`POST /agent/{hostname}/accept`). */
+            pending: number;
             /** @description The agents matching every filter but `state`, by state. */
             counts: {
                 online: number;
@@ -8913,6 +8915,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "total": 2,
+                     *       "pending": 0,
                      *       "counts": {
                      *         "online": 1,
                      *         "drained": 1,

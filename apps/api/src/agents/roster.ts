@@ -53,6 +53,8 @@ export interface AgentPage {
   total: number;
   /** Hosts matching the query but its state, by state. */
   counts: Record<AgentState, number>;
+  /** Of the hosts matching the whole query, those not accepted yet. */
+  pending: number;
   next_cursor?: string;
 }
 
@@ -186,6 +188,7 @@ export class AgentRoster {
     const counts: Record<AgentState, number> = { online: 0, offline: 0, drained: 0 };
     const agents: Array<AgentView | UnseenAgent> = [];
     let total = 0;
+    let pending = 0;
     let more = false;
     for (const hostname of this.listed()) {
       if (!query.visible(hostname)) continue;
@@ -195,11 +198,12 @@ export class AgentRoster {
       counts[state]++;
       if (!stateMatches(state, query.state)) continue;
       total++;
+      if (!this.enrolled.has(hostname)) pending++;
       if (query.after !== undefined && hostname <= query.after) continue;
       if (agents.length < query.limit) agents.push(this.listing(hostname, seen, now));
       else more = true;
     }
-    return { agents, total, counts, ...(more ? { next_cursor: agents[agents.length - 1].hostname } : {}) };
+    return { agents, total, counts, pending, ...(more ? { next_cursor: agents[agents.length - 1].hostname } : {}) };
   }
 
   private listed(): readonly string[] {
