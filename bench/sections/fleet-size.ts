@@ -62,8 +62,17 @@ export interface FleetSizeResult {
   levels: FleetSizeLevel[];
   /** (heap at the last level − heap at the first) / the agents added in between. */
   marginalHeapKiBPerAgent?: number;
-  gatewayStart?: { agents: number; healthMs: number; firstListMs: number; listedAtFirstList: number };
+  gatewayStart?: GatewayStart;
+  /** The same start with no agent at all: what the agents add is the difference. */
+  gatewayStartEmpty?: GatewayStart;
   stoppedAt?: string;
+}
+
+export interface GatewayStart {
+  agents: number;
+  healthMs: number;
+  firstListMs: number;
+  listedAtFirstList: number;
 }
 
 export async function runFleetSize(opts: { quick: boolean; maxAgents?: number }, progress: Progress): Promise<FleetSizeResult> {
@@ -84,6 +93,7 @@ export async function runFleetSize(opts: { quick: boolean; maxAgents?: number },
   const http = new HttpClient(fleet.state.url, { authorization: `Bearer ${fleet.state.adminKey}` });
   const nc = await connect({ servers: fleet.nats.url, name: 'bench-fleet-size' });
   try {
+    result.gatewayStartEmpty = await gatewayStart(fleet, http, 0, progress);
     for (let i = 0; i < 20; i++) await http.call('GET', '/agent?limit=100');
     const baselineHeap = (await probeMemory(fleet.state.gateway.pid, probeDir))?.heapUsed ?? NaN;
     result.gatewayBaselineHeapMiB = mib(baselineHeap);
