@@ -2,7 +2,7 @@ import type { KV } from '@nats-io/kv';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import type { AgentRecord } from '@fleet/contracts/protocol';
-import { Registration } from './registration';
+import { ENGINE_PROBE_TIMEOUT_MS, Registration } from './registration';
 
 const IDENTITY = { hostname: 'web-01', labels: { role: 'web' }, agentVersion: '0.1.0', build: 'b1' };
 const TIMING = { checkMs: 5_000, refreshMs: 30_000 };
@@ -83,6 +83,21 @@ describe('Registration', () => {
       expect.objectContaining({ hostname: 'web-01', stacks: ['web'] }),
       expect.objectContaining({ hostname: 'web-01', stacks: ['web', 'cache'] }),
     ]);
+  });
+
+  it('reports an engine that does not answer as unhealthy after the probe timeout, and keeps heartbeating', async () => {
+    jest.useFakeTimers({ doNotFake: ['Date'] });
+    try {
+      const writes: AgentRecord[] = [];
+      const agents = { put: async (_key: string, value: string) => void writes.push(JSON.parse(value) as AgentRecord) } as unknown as KV;
+      const hung = { version: () => new Promise(() => undefined) } as unknown as Docker;
+      const started = new Registration(agents, hung, IDENTITY, TIMING, pino({ level: 'silent' })).start();
+      await jest.advanceTimersByTimeAsync(ENGINE_PROBE_TIMEOUT_MS);
+      await started;
+      expect(writes).toEqual([expect.objectContaining({ engine: { healthy: false, error: 'docker engine did not answer within 10s' } })]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('writes again at once through a new login (rotation), and deletes its record on a clean stop', async () => {

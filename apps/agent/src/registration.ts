@@ -30,6 +30,9 @@ export type RecordProvider = () => Partial<AgentRecord> | Promise<Partial<AgentR
  */
 const REFRESH_JITTER = 0.2;
 
+/** An engine that does not answer its version within this is reported unhealthy, and the heartbeat goes on. */
+export const ENGINE_PROBE_TIMEOUT_MS = 10_000;
+
 /**
  * Keeps this agent in the agents bucket (README "Agents and heartbeats"). Every checkMs the agent rebuilds
  * its record (engine health, providers' fields) locally and writes it only when its content changed or the
@@ -108,10 +111,23 @@ export class Registration {
       ...(this.identity.metricsUrl ? { metrics_url: this.identity.metricsUrl } : {}),
     };
     try {
-      const version = await this.docker.version();
+      const version = await answerWithin(this.docker.version(), ENGINE_PROBE_TIMEOUT_MS);
+      if (!version)
+        return { ...base, engine: { healthy: false, error: `docker engine did not answer within ${ENGINE_PROBE_TIMEOUT_MS / 1000}s` } };
       return { ...base, engine_version: version.Version, engine: { healthy: true } };
     } catch (err) {
       return { ...base, engine: { healthy: false, error: describeEngineError(err).error } };
     }
+  }
+}
+
+/** What `answer` resolves to, or undefined once `ms` have passed without it: a hung engine socket must not stop heartbeats. */
+async function answerWithin<T>(answer: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  try {
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
