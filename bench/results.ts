@@ -7,6 +7,7 @@ import type { OverheadResult } from './sections/overhead';
 import type { DockerCliResult } from './sections/docker-cli';
 import type { PipelinesResult } from './sections/pipelines';
 import type { ProfileResult } from './sections/profiling';
+import type { FleetSizeResult } from './sections/fleet-size';
 import type { RolloutBenchResult } from './sections/rollout';
 import type { ScaleResult } from './sections/scale';
 import type { ThroughputTarget } from './sections/throughput';
@@ -37,6 +38,8 @@ export interface BenchResults {
   scale?: ScaleResult;
   /** What one more wave of a rollout costs, on the scale harness. */
   rollout?: RolloutBenchResult;
+  /** Heartbeats, heap per agent, GET /agent and a gateway start at 1,000 and 10,000 agents (issue 21). */
+  fleetSize?: FleetSizeResult;
   micro?: { jwt: JwtMicro };
   /** Section 5's changes, each measured both ways in the same process during this run. */
   ab?: AbMeasurement[];

@@ -107,6 +107,7 @@ function isStale() {
 async function build() {
   const { build: esbuild } = require('esbuild');
   const startedAt = new Date();
+  const define = { FLEET_BUILD_ID: JSON.stringify(buildId()) };
   // Beside dist/, not in it: the source maps name the sources relative to where they were written.
   const staging = path.join(REPO_ROOT, `.dist-${process.pid}`);
   mkdirSync(staging, { recursive: true });
@@ -127,6 +128,7 @@ async function build() {
           sourcemap: true,
           sourcesContent: false,
           plugins: [nativeAddons, jsonAsParse],
+          define,
           logLevel: 'warning',
         }),
       ),
@@ -144,6 +146,13 @@ async function build() {
     rmSync(staging, { recursive: true, force: true });
   }
   seedCliCodeCache();
+}
+
+/** What an agent reports as its `build`: FLEET_BUILD_ID when the builder names one, else the commit built (`-dirty` with local edits). */
+function buildId() {
+  if (process.env.FLEET_BUILD_ID) return process.env.FLEET_BUILD_ID;
+  const described = spawnSync('git', ['describe', '--always', '--dirty', '--abbrev=12'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  return described.status === 0 ? described.stdout.trim() : 'unknown';
 }
 
 /**
@@ -221,7 +230,7 @@ async function buildAgentBundle({ outfile, version }) {
     target: 'node20',
     format: 'cjs',
     external: agent.external,
-    define: { FLEET_AGENT_BUILD_VERSION: JSON.stringify(version) },
+    define: { FLEET_AGENT_BUILD_VERSION: JSON.stringify(version), FLEET_BUILD_ID: JSON.stringify(buildId()) },
     plugins: [nativeAddons, jsonAsParse],
     logLevel: 'warning',
   });

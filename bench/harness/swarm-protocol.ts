@@ -2,6 +2,8 @@
 /** How a swarm runs its agents; a caller names only what it measures, the rest is SWARM_DEFAULTS. */
 export interface SwarmSettings {
   heartbeatMs: number;
+  /** The agents' FLEET_AGENT_REFRESH_MS; unset: the agent's default. */
+  refreshMs?: number;
   concurrency: number;
   containersPerHost: number;
   /** Agents started at once. */

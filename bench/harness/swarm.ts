@@ -68,6 +68,7 @@ async function main(): Promise<void> {
       labels: swarmLabels(index),
       dockerHost: 'simulated://',
       heartbeatMs: config.heartbeatMs,
+      refreshMs: config.refreshMs,
       concurrency: config.concurrency,
       longRunningConcurrency: AGENT_SETTINGS.FLEET_AGENT_LONG_RUNNING_CONCURRENCY.default,
       maxOutputBytes: AGENT_SETTINGS.FLEET_AGENT_MAX_OUTPUT_BYTES.default,

@@ -253,13 +253,19 @@ async function acceptAgent(state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>, 
 
 /** GET /agent of the fleet's gateway, over HTTPS with the fleet's CA when it has one. */
 export async function listAgents(state: Pick<FleetState, 'url' | 'adminKey' | 'tls'>): Promise<RegisteredAgent[]> {
-  const res = await callGateway(`${state.url}/agent`, {
-    headers: { authorization: `Bearer ${state.adminKey}` },
-    ca: caOf(state),
-    timeoutMs: 5_000,
-  });
-  if (res.status !== 200) throw new Error(`GET /agent answered ${res.status}: ${res.text}`);
-  const body = JSON.parse(res.text) as { agents?: RegisteredAgent[] };
-  if (!Array.isArray(body.agents)) throw new Error('GET /agent answered without an `agents` array');
-  return body.agents;
+  const agents: RegisteredAgent[] = [];
+  // GET /agent answers a page at a time (README "Agents and heartbeats"): follow the cursor to the last one.
+  for (let cursor: string | undefined = ''; cursor !== undefined;) {
+    const res = await callGateway(`${state.url}/agent?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, {
+      headers: { authorization: `Bearer ${state.adminKey}` },
+      ca: caOf(state),
+      timeoutMs: 5_000,
+    });
+    if (res.status !== 200) throw new Error(`GET /agent answered ${res.status}: ${res.text}`);
+    const body = JSON.parse(res.text) as { agents?: RegisteredAgent[]; next_cursor?: string };
+    if (!Array.isArray(body.agents)) throw new Error('GET /agent answered without an `agents` array');
+    agents.push(...body.agents);
+    cursor = body.next_cursor;
+  }
+  return agents;
 }

@@ -74,7 +74,7 @@ const OCTETS: Record<string, number> = { 'nats-1': 11, 'nats-2': 12, 'nats-3': 1
 const AGENT_OCTET = 31;
 
 /** Short heartbeats and TTL, so a cut agent is seen gone (and back) in seconds. */
-const AGENT_ENV = { FLEET_AGENT_HEARTBEAT_MS: '500' };
+const AGENT_ENV = { FLEET_AGENT_HEARTBEAT_MS: '500', FLEET_AGENT_REFRESH_MS: '1000' };
 /** Replicas on all three servers, so losing one leaves a quorum. */
 const GATEWAY_ENV = { FLEET_AGENT_TTL_MS: '3000', FLEET_JETSTREAM_REPLICAS: '3' };
 

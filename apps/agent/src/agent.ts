@@ -7,7 +7,8 @@ import { AGENTS_BUCKET, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
 import { connectNats } from '@fleet/runtime/nats';
 import { trackCertificateExpiry } from '@fleet/runtime/tls';
-import type { AgentConfig } from './config';
+import { AGENT_BUILD } from './build-info';
+import { heartbeatRefreshMs, type AgentConfig } from './config';
 import { EngineProxy } from './engine-proxy';
 import { HostObjects } from './host-objects';
 import { EXECUTORS } from './executors';
@@ -62,8 +63,9 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   });
   const engineProxy = new EngineProxy({ nc: first.nc, hostname: config.hostname, socketPath, hostPolicy, hostObjects, log });
   engineProxy.start();
-  const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
-  const registration = new Registration(first.agents, docker, identity, config.heartbeatMs, log, (healthy) => metrics.engine(healthy));
+  const identity = { hostname: config.hostname, labels: config.labels, agentVersion, build: AGENT_BUILD, metricsUrl: metricsServer?.url };
+  const timing = { checkMs: config.heartbeatMs, refreshMs: heartbeatRefreshMs(config) };
+  const registration = new Registration(first.agents, docker, identity, timing, log, (healthy) => metrics.engine(healthy));
   if (await first.worker.hasConsumer()) {
     // An accepted host: consume before registering, so that once listed it already receives its jobs.
     await first.worker.start();

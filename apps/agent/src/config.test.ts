@@ -88,6 +88,7 @@ describe('agent configuration', () => {
       labels: {},
       dockerHost: 'unix:///var/run/docker.sock',
       heartbeatMs: 5000,
+      refreshMs: 30_000,
       concurrency: 32,
       metricsAddr: undefined,
       logLevel: 'info',

@@ -14,7 +14,10 @@ export interface AgentConfig {
   hostname: string;
   labels: Record<string, string>;
   dockerHost: string;
+  /** How often the agent checks its record: a change (engine health, a provider's field) is written within this. */
   heartbeatMs: number;
+  /** The longest an unchanged record goes unwritten (FLEET_AGENT_REFRESH_MS); unset: the setting's default. */
+  refreshMs?: number;
   /** Docker calls run at once on this host; the rest queue. */
   concurrency: number;
   /** Long-running jobs (waits, events, execs, streams) run at once, on slots of their own. */
@@ -51,6 +54,8 @@ export const AGENT_SETTINGS = {
   FLEET_AGENT_LABELS: { type: 'string', format: 'labels' },
   DOCKER_HOST: { type: 'string', default: 'unix:///var/run/docker.sock', pattern: '^unix:///.+$', must: 'unix:///path/to/docker.sock' },
   FLEET_AGENT_HEARTBEAT_MS: { type: 'integer', default: 5000, minimum: 100, maximum: 60_000 },
+  // The gateway's FLEET_AGENT_TTL_MS must exceed it (2.5 times by default: one lost refresh is no outage).
+  FLEET_AGENT_REFRESH_MS: { type: 'integer', default: 30_000, minimum: 500, maximum: 600_000 },
   FLEET_AGENT_CONCURRENCY: { type: 'integer', default: 32, minimum: 1, maximum: 1024 },
   FLEET_AGENT_LONG_RUNNING_CONCURRENCY: { type: 'integer', default: 64, minimum: 1, maximum: 4096 },
   // Two streams at the cap, JSON-escaped, plus the row's other fields stay under NATS's default 1 MB payload.
@@ -91,6 +96,11 @@ export const AGENT_SETTINGS = {
   FLEET_GATEWAY_CA_FILE: { type: 'string', must: "the path of the CA certificate (PEM) that signed the gateway's certificate" },
 } as const satisfies SettingsSchema;
 
+/** The refresh of an unchanged record: never more often than the checks that would write it. */
+export function heartbeatRefreshMs(config: Pick<AgentConfig, 'heartbeatMs' | 'refreshMs'>): number {
+  return Math.max(config.refreshMs ?? AGENT_SETTINGS.FLEET_AGENT_REFRESH_MS.default, config.heartbeatMs);
+}
+
 /** Reads the environment (and FLEET_CONFIG_FILE, if set); throws a ConfigError naming every bad value. */
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const settings = loadSettings(AGENT_SETTINGS, env);
@@ -119,6 +129,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     labels: parseLabels(settings.FLEET_AGENT_LABELS ?? ''),
     dockerHost: settings.DOCKER_HOST,
     heartbeatMs: settings.FLEET_AGENT_HEARTBEAT_MS,
+    refreshMs: settings.FLEET_AGENT_REFRESH_MS,
     concurrency: settings.FLEET_AGENT_CONCURRENCY,
     longRunningConcurrency: settings.FLEET_AGENT_LONG_RUNNING_CONCURRENCY,
     maxOutputBytes: settings.FLEET_AGENT_MAX_OUTPUT_BYTES,

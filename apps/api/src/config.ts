@@ -104,7 +104,8 @@ export const GATEWAY_SETTINGS = {
   FLEET_HTTP_INSECURE: { type: 'enum', values: ['loopback'] },
   FLEET_JWT_SECRET: { type: 'string', secret: true, required: true, pattern: '^[\\s\\S]{32,}$', must: 'at least 32 characters' },
   FLEET_JOB_RETENTION_SECONDS: { type: 'integer', default: 7 * DAY, minimum: 60, maximum: 365 * DAY },
-  FLEET_AGENT_TTL_MS: { type: 'integer', default: 15_000, minimum: 1_000, maximum: 600_000 },
+  // 2.5 times the agents' FLEET_AGENT_REFRESH_MS (30 s): one lost refresh does not take an agent offline.
+  FLEET_AGENT_TTL_MS: { type: 'integer', default: 75_000, minimum: 1_000, maximum: 600_000 },
   FLEET_BODY_LIMIT: { type: 'string', default: '256kb', format: 'byte-size' },
   FLEET_AUDIT_RETENTION_SECONDS: { type: 'integer', default: 90 * DAY, minimum: 60, maximum: 10 * 365 * DAY },
   FLEET_RATE_LIMIT_PER_MINUTE: { type: 'integer', default: 60_000, minimum: 0, maximum: 10_000_000 },

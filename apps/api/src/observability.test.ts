@@ -31,7 +31,11 @@ describe('the gateway app', () => {
   beforeAll(async () => {
     const { url: served, server } = await serveTestApp({
       jwtSecret: SECRET,
-      roster: { list: () => agents, get: () => undefined } as never,
+      roster: {
+        list: () => agents,
+        get: () => undefined,
+        page: () => ({ agents, total: agents.length, pending: 0, counts: { online: 1, drained: 1, offline: 0 } }),
+      } as never,
       metrics,
       metricsPublic: true,
       readiness: async () => readiness,

@@ -253,6 +253,12 @@ export function renderRollout(rollout: Rollout): string {
   return `${head}${stop}\n${table(['WAVE', 'STATE', 'HOSTS', 'FAILED'], waves)}`;
 }
 
+/** What `fleet agent ls` adds on stderr: how many matched, by state (the table shows one page). */
+export function agentCountsLine(list: AgentList): string {
+  const { online, drained, offline } = list.counts;
+  return `${list.total} matching; ${online} online, ${drained} drained, ${offline} offline`;
+}
+
 export function renderJobs(list: JobList): string {
   return table(
     ['JOB ID', 'OPERATION', 'TARGET', 'STATUS', 'HOSTS', 'CALLER', 'CREATED'],
@@ -273,7 +279,7 @@ export function renderAgents(list: AgentList): string {
         // A pending agent has no labels yet: show what it asks for, marked as such.
         agent.enrollment === 'accepted' ? formatLabels(agent.labels) : `requested: ${formatLabels(agent.requested_labels)}`,
         agent.enrollment,
-        agent.agent_version,
+        agent.build ? `${agent.agent_version ?? ''} (${agent.build})` : agent.agent_version,
         agent.last_seen_at,
       ]),
   );

@@ -3023,7 +3023,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List registered agents */
+        /**
+         * List registered agents, a page at a time
+         * @description The agents heard from since the gateway started or accepted, in hostname order (code-unit order), a page at a time, filtered by state, target, version and build. A scoped key sees, pages and counts only the hosts inside its scope (README "Agents and heartbeats").
+         */
         get: operations["agent.list"];
         put?: never;
         post?: never;
@@ -3905,10 +3908,12 @@ export interface components {
              * @enum {string}
              */
             enrollment: "pending" | "accepted";
-            /** @description Heartbeat seen within the registry TTL. */
+            /** @description Heard from within the registry TTL (`FLEET_AGENT_TTL_MS`); false only in `GET /agent?state=offline|all`. */
             live: boolean;
             drained: boolean;
             agent_version?: string;
+            /** @description The agent bundle's build id (`FLEET_BUILD_ID` at build time, else the commit); `source` when run unbundled. */
+            build?: string;
             engine_version?: string;
             engine?: {
                 healthy?: boolean;
@@ -3916,7 +3921,10 @@ export interface components {
             };
             /** Format: date-time */
             started_at?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When this gateway last heard its record: a change, or the refresh every `FLEET_AGENT_REFRESH_MS`.
+             */
             last_seen_at?: string;
             /**
              * Format: uri
@@ -4076,6 +4084,18 @@ export interface components {
         };
         AgentList: {
             agents: components["schemas"]["Agent"][];
+            /** @description The agents matching every filter */
+            total: number;
+            /** @description Of those, the agents not accepted yet (`POST /agent/{hostname}/accept`). */
+            pending: number;
+            /** @description The agents matching every filter but `state`, by state. */
+            counts: {
+                online: number;
+                drained: number;
+                offline: number;
+            };
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string;
         };
     };
     responses: {
@@ -9233,14 +9253,26 @@ export interface operations {
     };
     "agent.list": {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description The `next_cursor` of the previous page (the last hostname it listed). */
+                cursor?: string;
+                /** @description `online` (live, taking group targets), `drained` (live, cordoned), `offline` (not heard from within the registry TTL), `live` (online or drained), `all`. */
+                state?: "live" | "online" | "drained" | "offline" | "all";
+                /** @description Only the hosts this target reaches (a hostname or label selectors such as `role:web,zone:eu`; `_all` is every host). */
+                target?: string;
+                /** @description Only the agents reporting this `agent_version`. */
+                version?: string;
+                /** @description Only the agents reporting this `build`. */
+                build?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Every agent seen within the registry's TTL. */
+            /** @description One page of the agents matching the filters, with their total and the counts by state. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9248,6 +9280,13 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "total": 2,
+                     *       "pending": 0,
+                     *       "counts": {
+                     *         "online": 1,
+                     *         "drained": 1,
+                     *         "offline": 0
+                     *       },
                      *       "agents": [
                      *         {
                      *           "hostname": "db-01",
@@ -9263,6 +9302,7 @@ export interface operations {
                      *           "live": true,
                      *           "drained": false,
                      *           "agent_version": "0.1.0",
+                     *           "build": "281e50e1c2d4",
                      *           "engine_version": "20.10.24",
                      *           "engine": {
                      *             "healthy": true
@@ -9285,6 +9325,7 @@ export interface operations {
                      *           "live": true,
                      *           "drained": true,
                      *           "agent_version": "0.1.0",
+                     *           "build": "281e50e1c2d4",
                      *           "engine": {
                      *             "healthy": false,
                      *             "error": "docker engine unavailable: connect ENOENT /var/run/docker.sock"

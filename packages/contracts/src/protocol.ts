@@ -426,12 +426,14 @@ export interface RolloutAuthority {
  */
 export type JobReplay = { params: Record<string, unknown>; timeout_seconds: number } | { refused: string };
 
-/** What an agent writes to AGENTS_BUCKET on every heartbeat. */
+/** What an agent writes to AGENTS_BUCKET when it changes, and again at each refresh (README "Agents and heartbeats"). */
 export interface AgentRecord {
   hostname: string;
   /** The labels the agent asks for (FLEET_AGENT_LABELS): shown, never matched; an admin sets the real ones. */
   labels: Record<string, string>;
   agent_version: string;
+  /** The agent bundle's build id (FLEET_BUILD_ID at `npm run build`, else the commit); `source` when run unbundled. */
+  build?: string;
   engine_version?: string;
   engine: { healthy: boolean; error?: string };
   started_at: string;

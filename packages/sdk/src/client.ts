@@ -173,7 +173,8 @@ export class FleetClient {
   };
 
   readonly agents = {
-    list: (): Promise<AgentList> => this.json('get', '/agent'),
+    /** One page of the agents (README "Agents and heartbeats"): `next_cursor` is the next page's `cursor`. */
+    list: (query: QueryOf<'agent.list'> = {}): Promise<AgentList> => this.json('get', '/agent', { query }),
     get: (hostname: string) => this.json('get', '/agent/{hostname}', { path: { hostname } }),
     /** Cordons the agent out of `_all`, `_any` and label targets (its hostname still reaches it). */
     drain: (hostname: string) => this.json('post', '/agent/{hostname}/drain', { path: { hostname } }),

@@ -26,6 +26,38 @@ export interface AgentView extends AgentRecord {
   last_seen_at: string;
 }
 
+/** Where an agent stands for `GET /agent`: each listed host is in exactly one. */
+export type AgentState = 'online' | 'offline' | 'drained';
+/** `live` is online or drained (every agent heard within the TTL); `all` adds the offline ones. */
+export type AgentStateFilter = AgentState | 'live' | 'all';
+
+/** An accepted host not heard from since this gateway started: its enrolment is all there is to show. */
+export type UnseenAgent = Pick<AgentView, 'hostname' | 'labels' | 'requested_labels' | 'enrollment' | 'live' | 'drained'>;
+
+export interface AgentQuery {
+  /** Whether the caller may see a host at all (its key's scope): a host outside is neither listed nor counted. */
+  visible(hostname: string): boolean;
+  /** A target filter, judged on the labels an admin set. */
+  matches?(hostname: string, labels: Record<string, string>): boolean;
+  state: AgentStateFilter;
+  agentVersion?: string;
+  build?: string;
+  /** The last hostname of the previous page: this page starts after it. */
+  after?: string;
+  limit: number;
+}
+
+export interface AgentPage {
+  agents: Array<AgentView | UnseenAgent>;
+  /** Hosts matching the whole query, on every page. */
+  total: number;
+  /** Hosts matching the query but its state, by state. */
+  counts: Record<AgentState, number>;
+  /** Of the hosts matching the whole query, those not accepted yet. */
+  pending: number;
+  next_cursor?: string;
+}
+
 export interface Enrollment extends EnrollmentRecord {
   hostname: string;
   enrollment: 'accepted';
@@ -51,6 +83,8 @@ export class AgentRoster {
   private readonly seen = new Map<string, Seen>();
   /** Hostnames of `seen` in order; rebuilt only when an agent comes or goes, not per heartbeat or call. */
   private sortedHostnames: string[] | undefined;
+  /** Hostnames `GET /agent` lists (heard from or accepted) in code-unit order, the order its cursor counts in. */
+  private listedHostnames: string[] | undefined;
   private readonly drained = new Set<string>();
   /**
    * Each live agent's view, built once per change (heartbeat, enrolment, drain) rather than per call:
@@ -102,12 +136,14 @@ export class AgentRoster {
   async withdraw(hostname: string): Promise<void> {
     await this.buckets.enrollments.delete(hostname);
     this.enrolled.delete(hostname);
+    this.listedHostnames = undefined;
     this.views.delete(hostname);
     this.changed(hostname);
   }
 
   private async enroll(hostname: string, record: EnrollmentRecord): Promise<Enrollment> {
     await this.buckets.enrollments.put(hostname, JSON.stringify(record));
+    if (!this.enrolled.has(hostname)) this.listedHostnames = undefined;
     this.enrolled.set(hostname, record);
     this.views.delete(hostname);
     this.changed(hostname);
@@ -141,6 +177,56 @@ export class AgentRoster {
       if (view) views.push(view);
     }
     return views;
+  }
+
+  /**
+   * One page of `GET /agent`: the hosts heard from since start or accepted, in hostname order, filtered,
+   * with the total and the counts by state of what the caller may see. Views are built for the page only.
+   */
+  page(query: AgentQuery): AgentPage {
+    const now = Date.now();
+    const counts: Record<AgentState, number> = { online: 0, offline: 0, drained: 0 };
+    const agents: Array<AgentView | UnseenAgent> = [];
+    let total = 0;
+    let pending = 0;
+    let more = false;
+    for (const hostname of this.listed()) {
+      if (!query.visible(hostname)) continue;
+      const seen = this.seen.get(hostname);
+      if (!this.matchesQuery(hostname, seen?.record, query)) continue;
+      const state = this.stateOf(hostname, seen, now);
+      counts[state]++;
+      if (!stateMatches(state, query.state)) continue;
+      total++;
+      if (!this.enrolled.has(hostname)) pending++;
+      if (query.after !== undefined && hostname <= query.after) continue;
+      if (agents.length < query.limit) agents.push(this.listing(hostname, seen, now));
+      else more = true;
+    }
+    return { agents, total, counts, pending, ...(more ? { next_cursor: agents[agents.length - 1].hostname } : {}) };
+  }
+
+  private listed(): readonly string[] {
+    this.listedHostnames ??= [...new Set([...this.seen.keys(), ...this.enrolled.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return this.listedHostnames;
+  }
+
+  private matchesQuery(hostname: string, record: AgentRecord | undefined, query: AgentQuery): boolean {
+    if (query.agentVersion !== undefined && record?.agent_version !== query.agentVersion) return false;
+    if (query.build !== undefined && record?.build !== query.build) return false;
+    return !query.matches || query.matches(hostname, this.enrolled.get(hostname)?.labels ?? {});
+  }
+
+  private stateOf(hostname: string, seen: Seen | undefined, now: number): AgentState {
+    if (!seen || !this.isLive(seen, now)) return 'offline';
+    return this.drained.has(hostname) ? 'drained' : 'online';
+  }
+
+  /** A live agent's cached view; an offline one's built for this page (its last record, `live: false`). */
+  private listing(hostname: string, seen: Seen | undefined, now: number): AgentView | UnseenAgent {
+    if (seen) return this.view(hostname, now) ?? { ...this.buildView(hostname, seen), live: false };
+    const labels = this.enrolled.get(hostname)?.labels ?? {};
+    return { hostname, labels, requested_labels: {}, enrollment: 'accepted', live: false, drained: this.drained.has(hostname) };
   }
 
   /** Every agent heard from since start, sorted; some may have gone quiet (get() says which are live). */
@@ -211,7 +297,7 @@ export class AgentRoster {
       [AGENTS_BUCKET, DRAINS_BUCKET, ENROLLMENTS_BUCKET].map((bucket) => readBucket(nc, this.jsm, bucket)),
     );
     for (const entry of agents) {
-      const record = parseJson<AgentRecord>(entry.value);
+      const record = agentRecordOf(entry.key, entry.value);
       if (record) this.remember(entry.key, record, entry.written.getTime());
     }
     // A drain or enrolment heard on the bucket's feed while reading is newer than what was read.
@@ -223,6 +309,7 @@ export class AgentRoster {
       if (record && !this.changedWhileLoading?.has(`e/${entry.key}`)) this.enrolled.set(entry.key, record);
     }
     this.views.clear();
+    this.listedHostnames = undefined;
     this.changedWhileLoading = undefined;
   }
 
@@ -230,6 +317,7 @@ export class AgentRoster {
   private onEnrollment(change: BucketChange): void {
     this.changedWhileLoading?.add(`e/${change.key}`);
     const record = change.deleted ? undefined : parseJson<EnrollmentRecord>(change.value);
+    if ((record?.labels !== undefined) !== this.enrolled.has(change.key)) this.listedHostnames = undefined;
     if (record?.labels) this.enrolled.set(change.key, record);
     else this.enrolled.delete(change.key);
     this.views.delete(change.key);
@@ -238,13 +326,12 @@ export class AgentRoster {
 
   private onHeartbeat(change: BucketChange): void {
     if (change.deleted) {
-      if (this.seen.delete(change.key)) this.sortedHostnames = undefined;
+      if (this.seen.delete(change.key)) this.sortedHostnames = this.listedHostnames = undefined;
       this.views.delete(change.key);
       return;
     }
-    const record = parseJson<AgentRecord>(change.value);
-    // The key is the subject the agent published on; its permissions bind it to its own key.
-    if (record && record.hostname === change.key) {
+    const record = agentRecordOf(change.key, change.value);
+    if (record) {
       this.remember(change.key, record, Date.now());
       this.changed(change.key);
     }
@@ -258,7 +345,7 @@ export class AgentRoster {
 
   private remember(hostname: string, record: AgentRecord, seenAt: number): void {
     const previous = this.seen.get(hostname);
-    if (!previous) this.sortedHostnames = undefined;
+    if (!previous) this.sortedHostnames = this.listedHostnames = undefined;
     if (!previous || previous.seenAt <= seenAt) {
       this.seen.set(hostname, { record, seenAt });
       this.views.delete(hostname);
@@ -270,6 +357,25 @@ export class AgentRoster {
     else this.drained.delete(hostname);
     this.views.delete(hostname);
   }
+}
+
+/**
+ * An agent writes its record itself, so the gateway keeps only what an honest agent writes: a record under
+ * its own key (the subject it published on; its permissions bind it to that key) and of a bounded size, so
+ * one agent's login cannot grow every gateway's heap by a megabyte per write.
+ */
+const MAX_AGENT_RECORD_BYTES = 64 * 1024;
+
+function agentRecordOf(key: string, value: Uint8Array): AgentRecord | undefined {
+  if (value.length > MAX_AGENT_RECORD_BYTES) return undefined;
+  const record = parseJson<AgentRecord>(value);
+  return record?.hostname === key ? record : undefined;
+}
+
+function stateMatches(state: AgentState, filter: AgentStateFilter): boolean {
+  if (filter === 'all') return true;
+  if (filter === 'live') return state !== 'offline';
+  return state === filter;
 }
 
 function parseJson<T>(data: Uint8Array): T | undefined {

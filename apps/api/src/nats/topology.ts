@@ -116,7 +116,7 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   const kvm = new Kvm(nc);
   const bucket = async (name: string, config: Partial<KvOptions>): Promise<KV> => {
     const kv = await kvm.create(name, config);
-    await lockDownBucket(jsm, name);
+    await lockDownBucket(jsm, name, config.ttl);
     return kv;
   };
   return {
@@ -152,10 +152,12 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
  * gateway never purges a bucket, and an agent allowed to write one key of the results or agents
  * bucket could otherwise wipe the whole bucket with `Nats-Rollup: all` on that one write.
  */
-async function lockDownBucket(jsm: JetStreamManager, bucket: string): Promise<void> {
+async function lockDownBucket(jsm: JetStreamManager, bucket: string, ttlMs?: number): Promise<void> {
   const { config } = await jsm.streams.info(kvStreamName(bucket));
-  if (config.allow_rollup_hdrs || !config.deny_purge || !config.deny_delete) {
-    await jsm.streams.update(config.name, { ...config, allow_rollup_hdrs: false, deny_purge: true, deny_delete: true });
+  // An adopted bucket keeps the TTL it was made with; the one configured now wins (e.g. FLEET_AGENT_TTL_MS raised).
+  const maxAge = ttlMs === undefined ? config.max_age : ttlMs * 1_000_000;
+  if (config.allow_rollup_hdrs || !config.deny_purge || !config.deny_delete || config.max_age !== maxAge) {
+    await jsm.streams.update(config.name, { ...config, allow_rollup_hdrs: false, deny_purge: true, deny_delete: true, max_age: maxAge });
   }
 }
 

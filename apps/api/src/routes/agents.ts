@@ -5,6 +5,7 @@ import { callerOf } from '../auth/middleware';
 import type { PreAuthLimit } from '../auth/pre-auth-limit';
 import { ApiError, notFound } from '../api-error';
 import { KeyScope } from '../targets/scope';
+import { listAgents } from './agent-list';
 import type { GatewayOperationName } from '@fleet/contracts/operations';
 import type { GatewayHandlers } from './operation-table';
 
@@ -22,9 +23,8 @@ export function agentHandlers(roster: AgentRoster, identities: AgentIdentities):
     res.json(requireAgent(roster, hostname, scope));
   };
   return {
-    'agent.list': (_req, res) => {
-      const scope = scopeOf(res);
-      res.json({ agents: roster.list().filter((agent) => scope.includesHost(agent.hostname)) });
+    'agent.list': (req, res) => {
+      res.json(listAgents(roster, scopeOf(res), req));
     },
     'agent.get': (req, res) => {
       res.json(requireAgent(roster, String(req.params.hostname), scopeOf(res)));

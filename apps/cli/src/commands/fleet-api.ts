@@ -8,7 +8,7 @@ import { addParamOptions, type Binding, givenValues } from '../flags';
 import { registerAgentBuildCommands } from './agent-build';
 import { registerJobRerunCommand } from './job-rerun';
 import { registerRolloutControlCommands } from './rollout';
-import { renderAgents, renderAudit, renderJob, renderJobs, renderYaml, write, writeJson } from '../output';
+import { agentCountsLine, renderAgents, renderAudit, renderJob, renderJobs, renderYaml, write, writeJson } from '../output';
 
 /** `fleet agent|job|audit …`: the gateway's own resources, through the SDK's helpers. */
 
@@ -69,11 +69,16 @@ function registerAgentCommands(program: Command): void {
   const agent = program.commands.find((command) => command.name() === 'agent') ?? program.command('agent');
   agent.description('the registered agents, their builds and upgrades');
   registerAgentBuildCommands(agent);
-  agent
-    .command('list')
-    .alias('ls')
-    .description(detailsOf('agent.list').summary)
-    .action(async (_opts: unknown, command: Command) => show(command, await clientFor(command).agents.list(), renderAgents));
+  listCommand(agent, 'agent.list', async (command, query) => {
+    const page = await clientFor(command).agents.list(query);
+    show(command, page, renderAgents);
+    if (globalsOf(command).json) return;
+    process.stderr.write(`${agentCountsLine(page)}
+`);
+    if (page.next_cursor)
+      process.stderr.write(`more: --cursor ${page.next_cursor}
+`);
+  });
   agent
     .command('get <hostname>')
     .description(detailsOf('agent.get').summary)
