@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { AGENT_JETSTREAM_API_PREFIX, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
 import { AGENTS_BUCKET, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
-import { connectNats } from '@fleet/runtime/nats';
+import { AGENT_RECONNECT, connectNats } from '@fleet/runtime/nats';
 import { trackCertificateExpiry } from '@fleet/runtime/tls';
 import { version as agentVersion } from '../package.json';
 import type { AgentConfig } from './config';
@@ -113,6 +113,7 @@ async function openLogin(config: AgentConfig, creds: string | undefined, docker:
       creds,
       caFile: config.natsCaFile,
       inboxPrefix: agentInboxPrefix(config.hostname),
+      reconnect: AGENT_RECONNECT,
     },
     log,
   );
