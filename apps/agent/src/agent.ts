@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { AGENT_JETSTREAM_API_PREFIX, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
 import { AGENTS_BUCKET, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
@@ -74,11 +75,13 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
           async adopt(login) {
             await engineProxy.moveTo(login.nc);
             registration.useBucket(login.agents);
+            beatOnReconnect(login.nc, registration);
             metrics.followNats(login.nc);
           },
         })
       : undefined;
   rotation?.start();
+  beatOnReconnect(first.nc, registration);
   const current = () => rotation?.current() ?? first;
   log.info({ requested_labels: config.labels, metrics_url: metricsServer?.url }, 'agent registered');
   return {
@@ -94,6 +97,14 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
         .catch(() => undefined);
     },
   };
+}
+
+/**
+ * After a broker restart the roster counts this agent live again from its first heartbeat; sent at once, that is
+ * when the reconnect happened (spread by the backoff) rather than up to a heartbeat interval later.
+ */
+async function beatOnReconnect(nc: NatsConnection, registration: Registration): Promise<void> {
+  for await (const status of nc.status()) if (status.type === 'reconnect') registration.beatNow();
 }
 
 interface LoginDeps {

@@ -44,6 +44,11 @@ export class Registration {
     this.agents = agents;
   }
 
+  /** A heartbeat outside the interval: after a reconnect, so the roster hears at once that this agent is back. */
+  beatNow(): void {
+    this.heartbeat().catch((err) => this.log.warn({ err }, 'heartbeat failed'));
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.agents.delete(this.identity.hostname);
