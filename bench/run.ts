@@ -8,7 +8,7 @@
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
  *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale, dashboard, tls,
- *                                    rollout = what a wave costs)
+ *                                    rollout = what a wave costs, reconnect = a broker restart under 1,000–10,000 agents)
  *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
  *   npm run bench -- --only=dashboard the dashboard alone: writes bench/results/dashboard.json and re-renders BENCHMARKS.md
  *                                     from the recorded results, leaving latest.json as it was
@@ -30,6 +30,7 @@ import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublis
 import { runOverhead } from './sections/overhead';
 import { runDockerCli } from './sections/docker-cli';
 import { runPipelines } from './sections/pipelines';
+import { runReconnect } from './sections/reconnect';
 import { runProfile } from './sections/profiling';
 import { runRolloutBench } from './sections/rollout';
 import { runScale } from './sections/scale';
@@ -56,7 +57,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout] ' +
+        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout,reconnect] ' +
           '[--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n',
       );
       process.exit(0);
@@ -262,6 +263,12 @@ async function main(): Promise<void> {
     await phase('scale', async () => {
       results.scale = await runScale(options, progress);
       loads.push({ phase: 'after scale', ...loadSnapshot(own) });
+    });
+
+  if (wants('reconnect'))
+    await phase('reconnect', async () => {
+      results.reconnect = await runReconnect(options, progress);
+      loads.push({ phase: 'after reconnect', ...loadSnapshot(own) });
     });
 
   if (wants('rollout'))
