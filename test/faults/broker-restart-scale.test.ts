@@ -129,6 +129,8 @@ it('restarts the broker under 1,000 agents and a stream of calls: no job lost or
 
   // No 5xx other than a clean 503 while the fleet was down, none after; every 503 says why and when to retry.
   const failures = calls.filter((call) => call.status !== 200 && call.status !== 202);
+  // Calls were made while the broker was down, and were refused rather than held until it came back.
+  expect(failures.filter((call) => call.startedAt > killedAt && call.endedAt < restartedAt).length).toBeGreaterThan(0);
   expect(failures.filter((call) => call.status !== 503)).toEqual([]);
   expect(failures.filter((call) => call.startedAt > allLiveAt)).toEqual([]);
   for (const call of failures) {

@@ -85,6 +85,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     streamBufferBytes: config.streamBufferBytes,
     onSettled: (record, rows) => metrics.jobSettled(record, rows),
     leases,
+    brokerDown: () => !natsLink.connected(),
   });
   const identities = new AgentIdentities(topology.joinTokens, topology.identities, enrolment);
   identities.start(nc, log);

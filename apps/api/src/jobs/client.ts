@@ -54,6 +54,8 @@ export interface JobClientDeps {
   onSettled?: (record: JobRecord, rows: HostRow[]) => void;
   /** Which replica runs each rollout (README "Rollouts"); without it, rollouts are neither leased nor taken over. */
   leases?: RolloutLeases;
+  /** True while this replica has lost the broker: a job is then refused at once (README "Broker restarts"). */
+  brokerDown?: () => boolean;
 }
 
 /**
@@ -87,6 +89,7 @@ export class JobClient {
   async stage(request: JobRequest, hosts: string[], rollout: Rollout, deadline: number): Promise<StagedJob> {
     const { store, vault, log, leases } = this.deps;
     const slots = request.longRunning && request.keyId ? this.deps.longRunningSlots : undefined;
+    this.refuseWhileBrokerDown();
     const jobId = request.jobId ?? randomUUID();
     const record: JobRecord = {
       ...newJobRecord({ ...request, jobId }, hosts, Date.now()),
@@ -176,6 +179,7 @@ export class JobClient {
 
   /** Starts the job; a long-running one holds one of its key's slots until its rows are settled. */
   async start(request: JobRequest): Promise<StartedJob> {
+    this.refuseWhileBrokerDown();
     const slots = request.longRunning && request.keyId ? this.deps.longRunningSlots : undefined;
     const release = slots?.take(request.keyId as string);
     try {
@@ -186,6 +190,15 @@ export class JobClient {
       release?.();
       throw err;
     }
+  }
+
+  /**
+   * Without a broker a job could be neither stored nor sent: the client would hold it until the broker is back
+   * or the call's deadline passes. Refused at once instead, the caller retries (503, retry-after) when it chooses.
+   */
+  private refuseWhileBrokerDown(): void {
+    if (this.deps.brokerDown?.())
+      throw new JobStoreUnavailableError('the broker is unreachable (restarting?): the job was not stored, and not sent to any host');
   }
 
   /** Long-poll of `GET /job/{job_id}` (JobCollector.waitFor). */
