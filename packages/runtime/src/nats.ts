@@ -51,7 +51,7 @@ export async function connectNats(opts: NatsOptions, log: Logger): Promise<NatsC
     noAsyncTraces: true,
   });
   backoff.reset();
-  logStatus(nc, log, backoff);
+  followStatus(nc, log, backoff);
   return nc;
 }
 
@@ -99,7 +99,8 @@ export function serverList(servers: string | string[]): string[] {
   return (Array.isArray(servers) ? servers : servers.split(',')).map((server) => server.trim()).filter((server) => server !== '');
 }
 
-async function logStatus(nc: NatsConnection, log: Logger, backoff: ReconnectBackoff): Promise<void> {
+/** Logs connection state changes; a reconnect starts the backoff over. */
+async function followStatus(nc: NatsConnection, log: Logger, backoff: ReconnectBackoff): Promise<void> {
   for await (const status of nc.status()) {
     if (status.type === 'reconnect') backoff.reset();
     if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
