@@ -41,4 +41,16 @@ describe('BrokerOutage', () => {
     clock += 30_000;
     expect(broker.excuses(seenAt, clock)).toBe(true);
   });
+
+  it('refuses calls only once the broker has been lost for 2 s, and no longer once it is back', () => {
+    const broker = outage();
+    expect(broker.refusesCalls()).toBe(false);
+    broker.lost();
+    clock += 1_999;
+    expect(broker.refusesCalls()).toBe(false);
+    clock += 1;
+    expect(broker.refusesCalls()).toBe(true);
+    broker.regained();
+    expect(broker.refusesCalls()).toBe(false);
+  });
 });

@@ -54,7 +54,7 @@ export interface JobClientDeps {
   onSettled?: (record: JobRecord, rows: HostRow[]) => void;
   /** Which replica runs each rollout (README "Rollouts"); without it, rollouts are neither leased nor taken over. */
   leases?: RolloutLeases;
-  /** True while this replica has lost the broker: a job is then refused at once (README "Broker restarts"). */
+  /** True once this replica has lost the broker for a while: a job is then refused at once (README "Broker restarts"). */
   brokerDown?: () => boolean;
 }
 
