@@ -877,6 +877,41 @@ ${table(
 `;
 }
 
+/** README "Broker restarts": the stated bound, for the largest fleet measured. */
+const LIVE_AGAIN_BOUND_MS = 60_000;
+
+function reconnectSection(r: BenchResults): string {
+  const c = r.reconnect;
+  if (!c) return '## A broker restart\n\nNot run (`npm run bench -- --only=reconnect`).\n';
+  const largest = c.levels.at(-1);
+  const verdict = largest
+    ? `${largest.agents.toLocaleString('en-US')} agents: the last live again after ${n(largest.lastAgentMs / 1000)} s, ` +
+      `${largest.lastAgentMs <= LIVE_AGAIN_BOUND_MS && largest.notBack === 0 ? 'met' : 'missed'} (target: 10,000 agents ≤ 60 s)`
+    : 'no level measured';
+  return `## A broker restart
+
+nats-server SIGKILLed under N agents of the scale harness (${c.harness}), down ${n((largest?.downMs ?? 0) / 1000)} s, started again
+on its store; an agent is live again at its first heartbeat the gateway hears after the restart (it heartbeats on
+reconnect). Agents' backoff: first attempt at once, then full jitter from ${c.backoff.firstMs} ms doubling up to ${c.backoff.maxMs} ms.
+
+${table(
+  ['agents', 'live again p50 (ms)', 'p99 (ms)', 'last (ms)', 'not back', 'NATS CPU (s)', 'NATS % of a core', 'gateway CPU (s)'],
+  c.levels.map((l) => [
+    String(l.agents),
+    n(l.liveAgainMs.p50, 0),
+    n(l.liveAgainMs.p99, 0),
+    n(l.lastAgentMs, 0),
+    String(l.notBack),
+    n(l.natsCpuSeconds, 2),
+    n(l.natsCpuPercentOfCore),
+    n(l.gatewayCpuSeconds, 2),
+  ]),
+)}
+
+- ${verdict}.${c.stoppedAt ? `\n- Stopped: ${c.stoppedAt}.` : ''}
+`;
+}
+
 function tlsSection(r: BenchResults): string {
   const t = r.tls;
   if (!t) return '## 8. What TLS costs\n\nNot run.\n';
@@ -1038,6 +1073,7 @@ export function renderMarkdown(r: BenchResults, baseline?: BenchResults): string
     dockerCliSection(r),
     tlsSection(r),
     rolloutSection(r),
+    reconnectSection(r),
     dashboardSection(r),
     findings(r, history),
     closing(r, history),

@@ -9,6 +9,7 @@ import type { PipelinesResult } from './sections/pipelines';
 import type { ProfileResult } from './sections/profiling';
 import type { FleetSizeResult } from './sections/fleet-size';
 import type { RolloutBenchResult } from './sections/rollout';
+import type { ReconnectResult } from './sections/reconnect';
 import type { ScaleResult } from './sections/scale';
 import type { ThroughputTarget } from './sections/throughput';
 import type { TlsCostResult } from './sections/tls';
@@ -36,6 +37,8 @@ export interface BenchResults {
   throughput?: ThroughputTarget[];
   profile?: ProfileResult;
   scale?: ScaleResult;
+  /** A broker restart under 1,000 to 10,000 agents: how long until all are live again (README "Broker restarts"). */
+  reconnect?: ReconnectResult;
   /** What one more wave of a rollout costs, on the scale harness. */
   rollout?: RolloutBenchResult;
   /** Heartbeats, heap per agent, GET /agent and a gateway start at 1,000 and 10,000 agents (issue 21). */

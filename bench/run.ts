@@ -8,7 +8,8 @@
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
  *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale, dashboard, tls,
- *                                    rollout = what a wave costs, fleet-size = heartbeats, heap per agent, GET /agent, a gateway start)
+ *                                    rollout = what a wave costs, fleet-size = heartbeats, heap per agent, GET /agent, a gateway start,
+ *                                    reconnect = a broker restart under 1,000–10,000 agents)
  *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
  *   npm run bench -- --only=dashboard the dashboard alone: writes bench/results/dashboard.json and re-renders BENCHMARKS.md
  *                                     from the recorded results, leaving latest.json as it was
@@ -30,6 +31,7 @@ import { measureDeadline, measureFeedDecode, measureJwtVerify, measureNatsPublis
 import { runOverhead } from './sections/overhead';
 import { runDockerCli } from './sections/docker-cli';
 import { runPipelines } from './sections/pipelines';
+import { runReconnect } from './sections/reconnect';
 import { runProfile } from './sections/profiling';
 import { runFleetSize } from './sections/fleet-size';
 import { runRolloutBench } from './sections/rollout';
@@ -57,7 +59,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout,fleet-size] ' +
+        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout,fleet-size,reconnect] ' +
           '[--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n',
       );
       process.exit(0);
@@ -269,6 +271,12 @@ async function main(): Promise<void> {
     await phase('fleet-size', async () => {
       results.fleetSize = await runFleetSize(options, progress);
       loads.push({ phase: 'after fleet-size', ...loadSnapshot(own) });
+    });
+
+  if (wants('reconnect'))
+    await phase('reconnect', async () => {
+      results.reconnect = await runReconnect(options, progress);
+      loads.push({ phase: 'after reconnect', ...loadSnapshot(own) });
     });
 
   if (wants('rollout'))

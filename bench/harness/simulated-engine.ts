@@ -21,8 +21,8 @@ export interface SimulatedEngineOptions {
   hold?: HoldGate;
   /** A restart fails here as on an engine whose container is gone (404): a failure injected for rollouts. */
   failRestart?: boolean;
-  /** Called on every container restart, failed or not, so a bench can count what reached each engine. */
-  onRestart?: () => void;
+  /** Called on every container restart, failed or not, with the container asked for, so a bench can count what reached each engine. */
+  onRestart?: (id: string) => void;
 }
 
 /**
@@ -65,6 +65,8 @@ export class HoldGate {
 const ENGINE_VERSION = '20.10.24-simulated';
 const HOLD_PREFIX = 'held';
 const HOLD_MAX_MS = 60_000;
+/** Containers that exist on every simulated engine under any name with this prefix: one per counted mutation. */
+export const COUNTED_PREFIX = 'counted-';
 
 /** dockerode's own demultiplexer, from a client that never connects. */
 const modem = new Docker({ socketPath: '/nonexistent/simulated.sock' }).modem;
@@ -208,7 +210,7 @@ function simulatedContainer(
   summary: Record<string, unknown> | undefined,
   answer: <T>(value: () => T) => Promise<T>,
 ): object {
-  const exists = summary !== undefined || id.startsWith(HOLD_PREFIX) || id === 'bench';
+  const exists = summary !== undefined || id.startsWith(HOLD_PREFIX) || id.startsWith(COUNTED_PREFIX) || id === 'bench';
   const missing = () => Promise.reject(engineError(404, `No such container: ${id}`));
   const container = {
     id,
@@ -222,7 +224,7 @@ function simulatedContainer(
       return answer(() => simulatedExec());
     },
     restart: async () => {
-      opts.onRestart?.();
+      opts.onRestart?.(id);
       if (!exists || opts.failRestart) return missing();
       return answer(() => undefined);
     },

@@ -82,6 +82,10 @@ export class SwarmProcess {
     return this.next('restarts', 10_000, { type: 'restarts' });
   }
 
+  counted(): Promise<ReportOf<'counted'>> {
+    return this.next('counted', 10_000, { type: 'counted' });
+  }
+
   arm(): Promise<ReportOf<'armed'>> {
     return this.next('armed', 10_000, { type: 'arm' });
   }

@@ -34,7 +34,8 @@ export interface SwarmConfig extends Partial<SwarmSettings> {
   failingHosts?: string[];
 }
 
-export type SwarmRequest = { type: 'arm' } | { type: 'release' } | { type: 'stats' } | { type: 'restarts' } | { type: 'stop' };
+export type SwarmRequest =
+  { type: 'arm' } | { type: 'release' } | { type: 'stats' } | { type: 'restarts' } | { type: 'counted' } | { type: 'stop' };
 export type SwarmReport =
   | { type: 'progress'; started: number }
   | { type: 'ready'; started: number; failed: number; ms: number; errors: string[] }
@@ -43,6 +44,8 @@ export type SwarmReport =
   | { type: 'stats'; rssBytes: number; heapUsedBytes: number; held: number; agents: number }
   /** Container restarts each host's engine received so far (hosts with none left out). */
   | { type: 'restarts'; byHost: Record<string, number> }
+  /** Restarts of `counted-…` containers (COUNTED_PREFIX) by `<hostname> <container>`. */
+  | { type: 'counted'; byHostAndContainer: Record<string, number> }
   | { type: 'stopped'; ms: number };
 
 const ROLES = ['web', 'db', 'cache', 'batch'];

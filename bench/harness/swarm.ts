@@ -15,7 +15,7 @@ import { startAgent, type RunningAgent } from '../../apps/agent/src/agent';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_REGISTRIES } from '@fleet/contracts/host-access';
 import { createLogger } from '@fleet/runtime/logger';
-import { HoldGate, simulatedEngine } from './simulated-engine';
+import { COUNTED_PREFIX, HoldGate, simulatedEngine } from './simulated-engine';
 import {
   SWARM_DEFAULTS,
   swarmHostname,
@@ -37,6 +37,8 @@ async function main(): Promise<void> {
   const gate = new HoldGate();
   const agents: RunningAgent[] = [];
   const restarts = new Map<string, number>();
+  /** Restarts of `counted-…` containers by `<hostname> <container>`: how often each mutation reached each engine. */
+  const counted = new Map<string, number>();
   const failing = new Set(config.failingHosts ?? []);
   const errors: string[] = [];
   let failed = 0;
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
       send({ type: 'stats', rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, held: gate.held, agents: agents.length });
     }
     if (request.type === 'restarts') send({ type: 'restarts', byHost: Object.fromEntries(restarts) });
+    if (request.type === 'counted') send({ type: 'counted', byHostAndContainer: Object.fromEntries(counted) });
     if (request.type === 'stop') void stopAll();
   });
   // The bench going away must never leave agents behind.
@@ -81,7 +84,10 @@ async function main(): Promise<void> {
       containers: config.containersPerHost,
       hold: gate,
       failRestart: failing.has(hostname),
-      onRestart: () => restarts.set(hostname, (restarts.get(hostname) ?? 0) + 1),
+      onRestart: (id) => {
+        restarts.set(hostname, (restarts.get(hostname) ?? 0) + 1);
+        if (id.startsWith(COUNTED_PREFIX)) counted.set(`${hostname} ${id}`, (counted.get(`${hostname} ${id}`) ?? 0) + 1);
+      },
     });
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {

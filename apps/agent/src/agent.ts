@@ -2,10 +2,11 @@ import { createPublicKey } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { AGENT_JETSTREAM_API_PREFIX, agentInboxPrefix } from '@fleet/contracts/nats-permissions';
 import { AGENTS_BUCKET, RESULTS_BUCKET } from '@fleet/contracts/protocol';
 import type { Logger } from '@fleet/runtime/logger';
-import { connectNats } from '@fleet/runtime/nats';
+import { AGENT_RECONNECT, connectNats } from '@fleet/runtime/nats';
 import { trackCertificateExpiry } from '@fleet/runtime/tls';
 import { AGENT_BUILD } from './build-info';
 import { heartbeatRefreshMs, type AgentConfig } from './config';
@@ -87,6 +88,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
           async adopt(login) {
             await engineProxy.moveTo(login.nc);
             registration.useBucket(login.agents);
+            beatOnReconnect(login.nc, registration);
             metrics.followNats(login.nc);
           },
         })
@@ -98,6 +100,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
       log.error({ err: err.message }, 'the row of the upgrade the launcher tried was not written'),
     );
   }
+  beatOnReconnect(first.nc, registration);
   const current = () => rotation?.current() ?? first;
   log.info({ requested_labels: config.labels, metrics_url: metricsServer?.url }, 'agent registered');
   return {
@@ -113,6 +116,14 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
         .catch(() => undefined);
     },
   };
+}
+
+/**
+ * After a broker restart the roster counts this agent live again from its first heartbeat; sent at once, that is
+ * when the reconnect happened (spread by the backoff) rather than up to a heartbeat interval later.
+ */
+async function beatOnReconnect(nc: NatsConnection, registration: Registration): Promise<void> {
+  for await (const status of nc.status()) if (status.type === 'reconnect') registration.beatNow();
 }
 
 interface LoginDeps {
@@ -133,6 +144,7 @@ async function openLogin(config: AgentConfig, creds: string | undefined, docker:
       creds,
       caFile: config.natsCaFile,
       inboxPrefix: agentInboxPrefix(config.hostname),
+      reconnect: AGENT_RECONNECT,
     },
     log,
   );

@@ -82,6 +82,12 @@ export class Registration {
     this.written = undefined;
   }
 
+  /** A heartbeat outside the interval: after a reconnect, so the roster hears at once that this agent is back. */
+  beatNow(): void {
+    this.written = undefined;
+    void this.checkNow();
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.checking;

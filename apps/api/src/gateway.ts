@@ -10,6 +10,7 @@ import { trackNats, type NatsLink } from '@fleet/runtime/metrics';
 import { connectNats } from '@fleet/runtime/nats';
 import { keyPairOfSeed } from '@fleet/runtime/nats-identity';
 import { trackCertificateExpiry } from '@fleet/runtime/tls';
+import { BrokerOutage } from './agents/broker-outage';
 import { AgentRoster } from './agents/roster';
 import { MintedKeys } from './auth/minted-keys';
 import { AuditBudget } from './audit/budget';
@@ -58,6 +59,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const enrolment = config.enrolment ? await enrolmentKeys(config, config.enrolment, log) : undefined;
   const metrics = new GatewayMetrics();
   const natsLink = trackNats(nc, metrics.collectors, 'fleet_');
+  const brokerOutage = new BrokerOutage(config.agentTtlMs);
+  void brokerOutage.follow(nc);
   const topology = await whenClusterFormed(() => ensureTopology(nc, config), log);
   const roster = new AgentRoster(topology, topology.jsm, config.agentTtlMs);
   await roster.start(nc);
@@ -106,6 +109,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     onSettled: (record, rows) => metrics.jobSettled(record, rows),
     leases,
     waiting,
+    brokerDown: () => brokerOutage.refusesCalls(),
   });
   const identities = new AgentIdentities(topology.joinTokens, topology.identities, enrolment);
   identities.start(nc, log);

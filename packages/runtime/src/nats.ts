@@ -3,6 +3,9 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { kvKeyOf, kvSubject } from '@fleet/contracts/protocol';
+import { GATEWAY_RECONNECT, ReconnectBackoff, type ReconnectPacing } from './reconnect-backoff';
+
+export { AGENT_RECONNECT, GATEWAY_RECONNECT, type ReconnectPacing } from './reconnect-backoff';
 
 export interface NatsOptions {
   /** One URL, a comma-separated list (`nats://a:4222,nats://b:4222`, as FLEET_NATS_URL may hold), or an array. */
@@ -20,13 +23,17 @@ export interface NatsOptions {
    * must prove its name with a certificate of this CA: a server that offers no TLS is refused, never used in clear.
    */
   caFile?: string;
+  /** The wait between reconnect attempts; default GATEWAY_RECONNECT (README "Broker restarts"). */
+  reconnect?: ReconnectPacing;
 }
 
 /**
  * Connects with endless reconnects: a broker restart must never need a
- * process restart. Connection state changes are logged.
+ * process restart. Attempts are paced by a jittered, bounded backoff.
+ * Connection state changes are logged.
  */
 export async function connectNats(opts: NatsOptions, log: Logger): Promise<NatsConnection> {
+  const backoff = new ReconnectBackoff(opts.reconnect ?? GATEWAY_RECONNECT);
   const nc = await connect({
     servers: serverList(opts.servers),
     name: opts.name,
@@ -34,13 +41,17 @@ export async function connectNats(opts: NatsOptions, log: Logger): Promise<NatsC
     inboxPrefix: opts.inboxPrefix,
     tls: natsTls(opts),
     maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
+    // The client's own pacing (a fixed wait plus at most 1 s of jitter) keeps a whole fleet in step: every agent
+    // would dial a restarted broker within the same second. The backoff's wait is taken once per attempt instead.
+    reconnectDelayHandler: () => 0,
+    reconnectToServer: (pool) => ({ server: pool[0], delay: backoff.nextDelayMs() }),
     waitOnFirstConnect: true,
     // Without this the client builds two Error objects (with stack traces) for every request, i.e. every
     // JetStream publish and KV write, only to improve the stack of a timeout; errors keep their messages.
     noAsyncTraces: true,
   });
-  logStatus(nc, log);
+  backoff.reset();
+  followStatus(nc, log, backoff);
   return nc;
 }
 
@@ -88,8 +99,10 @@ export function serverList(servers: string | string[]): string[] {
   return (Array.isArray(servers) ? servers : servers.split(',')).map((server) => server.trim()).filter((server) => server !== '');
 }
 
-async function logStatus(nc: NatsConnection, log: Logger): Promise<void> {
+/** Logs connection state changes; a reconnect starts the backoff over. */
+async function followStatus(nc: NatsConnection, log: Logger, backoff: ReconnectBackoff): Promise<void> {
   for await (const status of nc.status()) {
+    if (status.type === 'reconnect') backoff.reset();
     if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
       // The server's reason (e.g. `User Authentication Revoked`) names no credential.
       const reason = status.type === 'error' ? String(status.error) : undefined;

@@ -11,6 +11,7 @@ import {
 } from '@fleet/contracts/protocol';
 import { followBucket, type BucketChange } from '@fleet/runtime/nats';
 import { readBucket } from '../nats/buckets';
+import { BrokerOutage } from './broker-outage';
 import { ensureAgentConsumer, ensureAgentConsumers } from './consumers';
 
 export type EnrollmentState = 'pending' | 'accepted';
@@ -96,14 +97,18 @@ export class AgentRoster {
   /** Drains (`d/`) and enrolments (`e/`) heard on their feeds while the buckets were being read at start. */
   private changedWhileLoading: Set<string> | undefined = new Set();
   private readonly changeListeners = new Set<(hostname: string) => void>();
+  private readonly brokerOutage: BrokerOutage;
 
   constructor(
     private readonly buckets: RosterBuckets,
     private readonly jsm: JetStreamManager,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    this.brokerOutage = new BrokerOutage(ttlMs);
+  }
 
   async start(nc: NatsConnection): Promise<void> {
+    void this.brokerOutage.follow(nc);
     // Follow first, then load: a heartbeat landing in between is not lost.
     this.unfollow.push(followBucket(nc, AGENTS_BUCKET, (change) => this.onHeartbeat(change)));
     this.unfollow.push(followBucket(nc, DRAINS_BUCKET, (change) => this.onDrain(change)));
@@ -288,7 +293,7 @@ export class AgentRoster {
   }
 
   private isLive(seen: Seen, now: number): boolean {
-    return now - seen.seenAt < this.ttlMs;
+    return now - seen.seenAt < this.ttlMs || this.brokerOutage.excuses(seen.seenAt, now);
   }
 
   /** Reads the three buckets whole, one consumer each (readBucket), not one get per agent. */

@@ -1,3 +1,4 @@
+import { JetStreamApiError } from '@nats-io/jetstream';
 import { errors, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { JobStoreUnavailableError, UnsendableParamsError } from '../jobs/job-errors';
 import { TargetError } from '../targets/resolve';
@@ -28,6 +29,7 @@ describe('toApiError', () => {
       code: 503,
       reason: 'job_store_unavailable',
     });
+    expect(toApiError(new JobStoreUnavailableError('not stored: TIMEOUT'))?.headers).toEqual({ 'retry-after': '1' });
     expect(toApiError(new UnsendableParamsError('too deep'))?.body()).toEqual({
       error: 'invalid request',
       details: 'too deep',
@@ -40,6 +42,7 @@ describe('toApiError', () => {
     for (const err of [
       new TimeoutError(),
       new RequestError('no responders', { cause: new errors.NoRespondersError('$JS.API.CONSUMER.INFO.x') }),
+      new JetStreamApiError({ code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' }),
     ]) {
       const answer = toApiError(err);
       expect(answer?.status).toBe(503);
@@ -47,6 +50,7 @@ describe('toApiError', () => {
       expect(answer?.headers).toEqual({ 'retry-after': '1' });
     }
     expect(toApiError(new RequestError('some other failure'))).toBeUndefined();
+    expect(toApiError(new JetStreamApiError({ code: 500, err_code: 10049, description: 'some other failure' }))).toBeUndefined();
   });
 
   it('leaves a fault of the gateway itself to the 500 answer', () => {

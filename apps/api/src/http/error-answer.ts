@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { JetStreamApiError } from '@nats-io/jetstream';
 import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { reasonOfStatus, type ErrorReason } from '@fleet/contracts/error-reasons';
@@ -19,6 +20,9 @@ function fromBodyParser(err: { type?: string; status?: number; message?: string 
   return undefined;
 }
 
+/** A 503 of a broker that is busy, electing or restarting. */
+const RETRY_SHORTLY = { 'retry-after': '1' };
+
 const TARGET_REASONS: Record<TargetFailure, ErrorReason> = {
   invalid: 'invalid_target',
   unmatched: 'target_empty',
@@ -27,7 +31,9 @@ const TARGET_REASONS: Record<TargetFailure, ErrorReason> = {
 /** The job layer's own failures, answered with the status that says whose fault each is. */
 function fromJobLayer(err: unknown): ApiError | undefined {
   if (err instanceof TargetError) return new ApiError(TARGET_REASONS[err.failure], err.message, { cause: err });
-  if (err instanceof JobStoreUnavailableError) return new ApiError('job_store_unavailable', err.message, { cause: err });
+  // The broker is down or restarting (README "Broker restarts"): the same call is worth trying again shortly.
+  if (err instanceof JobStoreUnavailableError)
+    return new ApiError('job_store_unavailable', err.message, { headers: RETRY_SHORTLY, cause: err });
   if (err instanceof UnsendableParamsError) return badRequest(err.message, err);
   if (err instanceof WaitRefusedError) return new ApiError('wait_refused', err.message, { cause: err });
   // The rest of the body is left unread: the connection is closed after the answer.
@@ -46,15 +52,19 @@ export function toApiError(err: unknown): ApiError | undefined {
 }
 
 /**
- * NATS did not answer in time, or nothing answered (a stream without a leader): the broker is busy or
- * electing, not broken, and the same request may well succeed a moment later (accepting thousands of
+ * NATS did not answer in time, nothing answered (a stream without a leader), or JetStream said it is not available
+ * yet: the broker is busy, electing or restarting, not broken, and the same request may well succeed a moment later (accepting thousands of
  * agents at once, say). A 503 that says so, rather than a 500.
  */
 function fromBroker(err: unknown): ApiError | undefined {
-  const busy = err instanceof TimeoutError || (err instanceof RequestError && err.isNoResponders());
+  const busy =
+    err instanceof TimeoutError ||
+    (err instanceof RequestError && err.isNoResponders()) ||
+    // A broker just restarted answers so while JetStream recovers its streams (README "Broker restarts").
+    (err instanceof JetStreamApiError && err.status === 503);
   if (!busy) return undefined;
   const details = 'NATS JetStream did not answer in time (busy, or electing a stream leader); retry shortly';
-  return new ApiError('broker_unavailable', details, { headers: { 'retry-after': '1' }, cause: err });
+  return new ApiError('broker_unavailable', details, { headers: RETRY_SHORTLY, cause: err });
 }
 
 /** The `error` each refused response answered with, for its audit entry (http/request-log.ts). */

@@ -113,7 +113,7 @@ class MemoryFleet {
   }
 }
 
-function clientOf(fleet: MemoryFleet, { released = [] as string[], refuseSubject = '' } = {}): JobClient {
+function clientOf(fleet: MemoryFleet, { released = [] as string[], refuseSubject = '', brokerDown = false } = {}): JobClient {
   const vault = { hold: () => undefined, release: (jobId: string) => released.push(jobId) } as unknown as SecretVault;
   const nc = { publish: () => undefined } as unknown as NatsConnection;
   return new JobClient({
@@ -125,6 +125,7 @@ function clientOf(fleet: MemoryFleet, { released = [] as string[], refuseSubject
     vault,
     log: pino({ level: 'silent' }),
     hostGrantKey: GRANT_KEY,
+    brokerDown: () => brokerDown,
   });
 }
 
@@ -159,6 +160,17 @@ describe('JobClient', () => {
     expect(published).toEqual([]);
     expect(fleet.watching()).toBe(0);
     expect(released).toHaveLength(1);
+  });
+
+  it('refuses a job at once as job store unavailable while the broker is unreachable: nothing stored, sent or collected', async () => {
+    published.length = 0;
+    const fleet = new MemoryFleet();
+    const failure = clientOf(fleet, { brokerDown: true }).start({ ...request, operation: 'docker.container.restart' as const });
+    await expect(failure).rejects.toBeInstanceOf(JobStoreUnavailableError);
+    await expect(failure).rejects.toThrow(/not sent to any host/);
+    expect(fleet.records.size).toBe(0);
+    expect(published).toEqual([]);
+    expect(fleet.watching()).toBe(0);
   });
 
   it('stores a mutation before sending it, and sends a read while its record is being stored', async () => {

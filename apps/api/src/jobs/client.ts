@@ -58,6 +58,8 @@ export interface JobClientDeps {
   leases?: RolloutLeases;
   /** Jobs that wait for a host (README "Jobs that wait for a host"); without it, `wait_for_host` is refused. */
   waiting?: Pick<WaitingRoom, 'open'>;
+  /** True once this replica has lost the broker for a while: a job is then refused at once (README "Broker restarts"). */
+  brokerDown?: () => boolean;
 }
 
 /**
@@ -91,6 +93,7 @@ export class JobClient {
   async stage(request: JobRequest, hosts: string[], rollout: Rollout, deadline: number): Promise<StagedJob> {
     const { store, vault, log, leases } = this.deps;
     const slots = request.longRunning && request.keyId ? this.deps.longRunningSlots : undefined;
+    this.refuseWhileBrokerDown();
     const jobId = request.jobId ?? randomUUID();
     const record: JobRecord = {
       ...newJobRecord({ ...request, jobId }, hosts, Date.now()),
@@ -181,6 +184,7 @@ export class JobClient {
 
   /** Starts the job; a long-running one holds one of its key's slots until its rows are settled. */
   async start(request: JobRequest): Promise<StartedJob> {
+    this.refuseWhileBrokerDown();
     const slots = request.longRunning && request.keyId ? this.deps.longRunningSlots : undefined;
     const release = slots?.take(request.keyId as string);
     try {
@@ -197,6 +201,15 @@ export class JobClient {
   startWaiting(request: JobRequest, waitSeconds: number): Promise<StartedJob> {
     if (!this.deps.waiting) throw new WaitRefusedError('this gateway keeps no job for hosts not live now');
     return this.deps.waiting.open(request, waitSeconds);
+  }
+
+  /**
+   * Without a broker a job could be neither stored nor sent: the client would hold it until the broker is back
+   * or the call's deadline passes. Refused at once instead, the caller retries (503, retry-after) when it chooses.
+   */
+  private refuseWhileBrokerDown(): void {
+    if (this.deps.brokerDown?.())
+      throw new JobStoreUnavailableError('the broker is unreachable (restarting?): the job was not stored, and not sent to any host');
   }
 
   /** Long-poll of `GET /job/{job_id}` (JobCollector.waitFor). */
