@@ -3437,8 +3437,6 @@ export interface components {
          */
         ErrorReason: "validation_failed" | "invalid_target" | "invalid_compose" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
-        /** @example web */
-        StackName: string;
         /** @description How each revision rolls out: the wave parameters of README "Rollouts" (`health` checks every container of the stack on the host). */
         StackRolloutPolicy: {
             batch?: string;
@@ -3449,11 +3447,6 @@ export interface components {
             health?: "running" | "healthy";
             health_delay?: number;
         };
-        /**
-         * @description What a host does when its containers no longer match the revision: `report` it (default), or `repair` it.
-         * @enum {string}
-         */
-        StackOnDrift: "report" | "repair";
         StackDeploy: {
             /** @description The compose file (YAML), stored as given; within the subset of README "Stacks". */
             compose: string;
@@ -4499,8 +4492,6 @@ export interface components {
         /** @description Container ID or name. */
         ContainerId: string;
         Hostname: components["schemas"]["Hostname"];
-        /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
-        StackName: components["schemas"]["StackName"];
         /** @description Seconds the feed stays open at most; a client that wants more opens a new one. */
         FeedTimeout: number;
         /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
@@ -10217,7 +10208,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -10299,7 +10290,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -10345,7 +10336,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -10377,7 +10368,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
                 revision: number;
             };
@@ -10413,7 +10404,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -10473,7 +10464,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
