@@ -179,7 +179,7 @@ describe('stack.host.diff', () => {
   });
 });
 
-describe('stack.host.remove and stack.host.list', () => {
+describe('stack.host.remove', () => {
   it('removes containers and networks, keeps volumes, and forgets the stack', async () => {
     const engine = convergedEngine(SPEC, {
       'container.stop': () => undefined,
@@ -188,7 +188,6 @@ describe('stack.host.remove and stack.host.list', () => {
     });
     const stacks = stacksOn(engine);
     await stackApply(request(SPEC, 5), contextFor(engine, stacks));
-    expect((await stackList({}, contextFor(engine, stacks))).stacks).toMatchObject([{ name: 'web', revision: 5, state: 'in_sync' }]);
     engine.calls.length = 0;
     const outcome = await stackRemove({ name: 'web' }, contextFor(engine, stacks));
     const mutating = engine.calls.map(({ call }) => call).filter((call) => !READS.test(call));
@@ -202,5 +201,24 @@ describe('stack.host.remove and stack.host.list', () => {
     expect(mutating.some((call) => call.startsWith('volume'))).toBe(false);
     expect(outcome).toMatchObject({ changed: true, message: 'stack web removed' });
     expect((await stackList({}, contextFor(engine, stacks))).stacks).toEqual([]);
+  });
+
+  it('a host without the stack answers unchanged', async () => {
+    const engine = emptyEngine();
+    expect(await stackRemove({ name: 'web' }, contextFor(engine))).toMatchObject({ changed: false, message: 'no stack web here' });
+    expect(engine.calls.map(({ call }) => call).filter((call) => !READS.test(call))).toEqual([]);
+  });
+});
+
+describe('stack.host.list', () => {
+  it('lists each kept stack with its revision and state, reading nothing from the engine', async () => {
+    const engine = convergedEngine(SPEC);
+    const stacks = stacksOn(engine);
+    await stackApply(request(SPEC, 5), contextFor(engine, stacks));
+    engine.calls.length = 0;
+    expect((await stackList({}, contextFor(engine, stacks))).stacks).toMatchObject([
+      { name: 'web', revision: 5, on_drift: 'report', state: 'in_sync' },
+    ]);
+    expect(engine.calls).toEqual([]);
   });
 });
