@@ -27,9 +27,11 @@ describe('every node operation in the contract', () => {
     expect(NODE_OPERATIONS.length).toBeGreaterThan(40);
   });
 
-  it.each(NODE_OPERATIONS.map((op) => [op.name, op]))('%s has a docker permission and examples', (_name, op) => {
+  it.each(NODE_OPERATIONS.map((op) => [op.name, op]))('%s has a docker or stack permission and examples', (_name, op) => {
     // Replacing the agent itself is an admin's (README "Upgrading agents").
-    expect(op.permission).toMatch(op.name === 'docker.agent.upgrade' ? /^agent:write$/ : /^docker:(read|read-data|write|exec)$/);
+    expect(op.permission).toMatch(
+      op.name === 'docker.agent.upgrade' ? /^agent:write$/ : /^(docker:(read|read-data|write|exec)|stack:(read|write))$/,
+    );
     const object = operationObject(op);
     const examples = Object.values(object.responses).flatMap((response) =>
       Object.values(response.content ?? {}).map((media) => media.example),

@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
@@ -22,6 +23,7 @@ import type { HostPolicy } from './host-policy';
 import { upgradeExecutor } from './upgrade';
 import { reportUpgrade } from './upgrade-report';
 import { AGENT_VERSION as agentVersion } from './version';
+import { HostStacks } from './stacks/host-stacks';
 import { JobWorker } from './worker';
 
 export interface RunningAgent {
@@ -54,8 +56,14 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
     restart: () => process.kill(process.pid, 'SIGTERM'),
   });
   const executors = { ...EXECUTORS, 'docker.agent.upgrade': upgrade };
+  // Stacks are kept next to the identity the agent made (its state directory), else in memory (README "Stacks on the agents").
+  const stacks = new HostStacks({
+    docker,
+    dir: config.identity && path.join(config.identity.dir, 'stacks'),
+    log: log.child({ component: 'stacks' }),
+  });
   const open = (loginCreds: string | undefined) =>
-    openLogin(config, loginCreds, docker, { hostPolicy, hostObjects, metrics, log, executors });
+    openLogin(config, loginCreds, docker, { hostPolicy, hostObjects, stacks, metrics, log, executors });
   const first = await open(creds);
   metrics.followNats(first.nc);
   const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_agent_', log, {
@@ -67,6 +75,8 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   const identity = { hostname: config.hostname, labels: config.labels, agentVersion, build: AGENT_BUILD, metricsUrl: metricsServer?.url };
   const timing = { checkMs: config.heartbeatMs, refreshMs: heartbeatRefreshMs(config) };
   const registration = new Registration(first.agents, docker, identity, timing, log, (healthy) => metrics.engine(healthy));
+  registration.provide(() => ({ stacks: stacks.report() }));
+  await stacks.start();
   if (await first.worker.hasConsumer()) {
     // An accepted host: consume before registering, so that once listed it already receives its jobs.
     await first.worker.start();
@@ -106,6 +116,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   return {
     async stop() {
       rotation?.stop();
+      stacks.stop();
       await registration.stop().catch((err) => log.warn({ err }, 'deregistration failed'));
       engineProxy.stop();
       await current().worker.stop();
@@ -130,6 +141,7 @@ interface LoginDeps {
   executors: ExecutorTable;
   hostPolicy: HostPolicy;
   hostObjects: HostObjects;
+  stacks: HostStacks;
   metrics: AgentMetrics;
   log: Logger;
 }
@@ -166,6 +178,7 @@ async function openLogin(config: AgentConfig, creds: string | undefined, docker:
     maxOutputBytes: config.maxOutputBytes,
     hostPolicy: deps.hostPolicy,
     hostObjects: deps.hostObjects,
+    stacks: deps.stacks,
     log,
     onExecuted: (job, row) => metrics.jobExecuted(job, row),
   });

@@ -72,16 +72,16 @@ describe('Registration', () => {
 
   it("carries a provider's fields and writes them when they change; never lets them replace its own", async () => {
     const { registered, writes } = registration();
-    const provided: Partial<AgentRecord> & Record<string, unknown> = { stacks: ['web'], hostname: 'db-01' };
+    const provided: Partial<AgentRecord> & Record<string, unknown> = { probe: ['web'], hostname: 'db-01' };
     registered.provide(() => provided);
     await registered.start();
     await registered.checkNow();
-    provided.stacks = ['web', 'cache'];
+    provided.probe = ['web', 'cache'];
     await registered.checkNow();
     await registered.stop();
     expect(writes).toEqual([
-      expect.objectContaining({ hostname: 'web-01', stacks: ['web'] }),
-      expect.objectContaining({ hostname: 'web-01', stacks: ['web', 'cache'] }),
+      expect.objectContaining({ hostname: 'web-01', probe: ['web'] }),
+      expect.objectContaining({ hostname: 'web-01', probe: ['web', 'cache'] }),
     ]);
   });
 

@@ -35,9 +35,12 @@ describe('the contract', () => {
         // Replacing the agent itself is an admin's (README "Upgrading agents"); every other node operation is a docker one.
         expect({ name: op.name, permission: op.permission }).toEqual({
           name: op.name,
-          permission: op.name === 'docker.agent.upgrade' ? 'agent:write' : expect.stringMatching(/^docker:(read|read-data|write|exec)$/),
+          permission:
+            op.name === 'docker.agent.upgrade'
+              ? 'agent:write'
+              : expect.stringMatching(/^(docker:(read|read-data|write|exec)|stack:(read|write))$/),
         });
-        expect(op.name).toMatch(/^docker\.[a-z]+\.[a-z]+(-[a-z]+)*$/);
+        expect(op.name).toMatch(/^(docker|stack)\.[a-z]+\.[a-z]+(-[a-z]+)*$/);
         // A GET never changes engine state (a POST may not either: wait, for one).
         if (op.method === 'get') expect({ name: op.name, mutating: op.mutating }).toEqual({ name: op.name, mutating: false });
       }

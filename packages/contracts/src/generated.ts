@@ -2688,6 +2688,189 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/node/{target}/stack": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The stacks each targeted host runs, with their revision and state
+         * @description What each agent last applied (kept in its state directory) and what its last drift check found:
+         *     `in_sync`, `drifted` (with what differs) or `failed` (with why).
+         */
+        get: operations["stack.host.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/stack/{name}": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a stack from each targeted host
+         * @description As `docker compose down` does: the stack's containers and networks are removed; its named volumes are
+         *     kept (their data outlives the stack; remove them with `docker.volume.remove`). The agent forgets the
+         *     stack. A host without the stack answers `status:ok`, `changed:false`.
+         */
+        delete: operations["stack.host.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/stack/{name}/apply": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bring each targeted host's engine to a stack revision, as `docker compose up -d` would
+         * @description Each agent pulls missing images (registry allowlist as for pull), creates the stack's networks and
+         *     named volumes, and creates and starts each service's container (`<stack>-<service>-1`, with the compose
+         *     labels and the config hash) in `depends_on` order; a container whose config hash differs is recreated,
+         *     services the revision no longer has are removed, and what is already right is left alone (applying the
+         *     same revision again makes no change on the engine). A bind mount reaches the host: the call also needs
+         *     `docker:host`, and the agent checks the signed grant and its FLEET_AGENT_HOST_PATHS. A network, volume or
+         *     container of the stack's names that the stack did not create is a conflict (failed row, 409), never
+         *     taken over. With `health`, the gate looks at every container of the stack (`healthy`: a service
+         *     without a healthcheck counts as healthy once running). The agent keeps the revision and watches it for
+         *     drift (README "Stacks on the agents").
+         */
+        post: operations["stack.host.apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/stack/{name}/diff": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What applying a stack revision would change on each targeted host, changing nothing */
+        post: operations["stack.host.diff"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/job": {
         parameters: {
             query?: never;
@@ -3269,6 +3452,122 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the stacks this key may read
+         * @description Every stack whose target lies within the key's scope (README "Stacks"), with its current
+         *     revision and how many of its hosts are in each state.
+         */
+        get: operations["stack.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stack/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A stack, its revisions and the state of each of its hosts */
+        get: operations["stack.get"];
+        /**
+         * Deploy a compose file to a target as a new revision
+         * @description Stores the compose file as the stack's next revision (numbered from 1, never reused) and
+         *     rolls it out to the target's hosts with the rollout policy (README "Rollouts"; without one,
+         *     every host at once) through the node operation `stack.host.apply`. Answers once the
+         *     revision is stored and its rollout started; follow it with `GET /job/{job_id}` or
+         *     `GET /stack/{name}`. The compose file must stay within the subset of README "Stacks"
+         *     (anything else is 400 `invalid_compose` naming the key and its path); a bind mount also
+         *     needs `docker:host`. A scoped key deploys only to a target within its scope (the scope's
+         *     one 404 otherwise) and only over a stack it can read; nothing is stored when it is refused.
+         */
+        put: operations["stack.put"];
+        post?: never;
+        /**
+         * Remove a stack from every host
+         * @description Marks the stack removed (its revisions stay readable) and removes its containers, and the
+         *     networks and volumes it made, from every host that runs it (`stack.host.remove`); a host
+         *     offline now is told when it reports the stack again. A later PUT of the same name goes on
+         *     from the next revision number.
+         */
+        delete: operations["stack.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stack/{name}/revisions/{revision}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One revision's compose file, as it was sent */
+        get: operations["stack.revision"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stack/{name}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What deploying this compose file would change on each host
+         * @description The same body as `PUT /stack/{name}`, judged the same way (subset, `docker:host` for bind
+         *     mounts, scope), but nothing is stored: each host of the target answers what an apply would
+         *     create, recreate, start, remove or leave alone (`stack.host.diff`, read-only).
+         */
+        post: operations["stack.diff"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stack/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll an earlier revision out again as a new revision
+         * @description Copies revision `to` (its compose file; the stack's current target, rollout policy and
+         *     `on_drift`) into a new revision that records `rolled_back_from`, and rolls it out as a PUT would.
+         */
+        post: operations["stack.rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3318,8 +3617,120 @@ export interface components {
          * @description Why the call failed, stable across releases: what a client switches on (README "Error reasons").
          * @enum {string}
          */
-        ErrorReason: "validation_failed" | "invalid_target" | "wait_refused" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "build_refused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
+        ErrorReason: "validation_failed" | "invalid_target" | "wait_refused" | "invalid_compose" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "build_refused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
+        /** @description How each revision rolls out: the wave parameters of README "Rollouts" (`health` checks every container of the stack on the host). */
+        StackRolloutPolicy: {
+            batch?: string;
+            canary?: string;
+            max_failures?: string;
+            pause?: number;
+            /** @enum {string} */
+            health?: "running" | "healthy";
+            health_delay?: number;
+        };
+        StackDeploy: {
+            /** @description The compose file (YAML), stored as given; within the subset of README "Stacks". */
+            compose: string;
+            /** @description A hostname or label selectors (`role:web,zone:eu`) or `_all`; not `_any`. */
+            target: string;
+            rollout?: components["schemas"]["StackRolloutPolicy"];
+            on_drift?: components["schemas"]["StackOnDrift"];
+        };
+        StackDeployed: {
+            name: components["schemas"]["StackName"];
+            revision: number;
+            /**
+             * Format: uuid
+             * @description The rollout of the revision (`GET /job/{job_id}`).
+             */
+            job_id: string;
+        };
+        StackRemoved: {
+            name: components["schemas"]["StackName"];
+            /** @description The last revision */
+            revision: number;
+            /** Format: date-time */
+            removed_at: string;
+            /**
+             * Format: uuid
+             * @description The removal from the hosts the target reached (absent when none was live).
+             */
+            job_id?: string;
+        };
+        StackHostCounts: {
+            in_sync: number;
+            drifted: number;
+            pending: number;
+            failed: number;
+            offline: number;
+        };
+        StackSummary: {
+            name: components["schemas"]["StackName"];
+            target: string;
+            revision: number;
+            hosts: components["schemas"]["StackHostCounts"];
+        };
+        StackList: {
+            stacks: components["schemas"]["StackSummary"][];
+        };
+        StackRevision: {
+            revision: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The subject of the key that made it. */
+            created_by: string;
+            /** @description sha256 of the compose file as given (`sha256:<hex>`). */
+            digest: string;
+            /** @description The services' images. */
+            images: string[];
+            /**
+             * Format: uuid
+             * @description The rollout of this revision.
+             */
+            job_id: string;
+            /** @description The revision a rollback copied. */
+            rolled_back_from?: number;
+        };
+        StackHost: {
+            hostname: components["schemas"]["Hostname"];
+            /**
+             * @description `pending`: the host has not reported the current revision applied yet; `failed`: its last apply failed (`error`); `offline`: the agent is not live.
+             * @enum {string}
+             */
+            state: "in_sync" | "drifted" | "pending" | "failed" | "offline";
+            /** @description The revision the host last reported applied. */
+            revision?: number;
+            drift?: {
+                service: string;
+                what: string;
+            }[];
+            error?: string;
+            /** Format: date-time */
+            checked_at?: string;
+        };
+        Stack: {
+            name: components["schemas"]["StackName"];
+            target: string;
+            on_drift: components["schemas"]["StackOnDrift"];
+            rollout: components["schemas"]["StackRolloutPolicy"];
+            revision: number;
+            /** @description The newest revisions first (at most 100; older ones stay readable by number). */
+            revisions: components["schemas"]["StackRevision"][];
+            /** @description The hosts the target reaches, live or not, and any other host still reporting the stack, by hostname. */
+            hosts: components["schemas"]["StackHost"][];
+        };
+        StackRevisionText: {
+            name: components["schemas"]["StackName"];
+            revision: number;
+            compose: string;
+            digest: string;
+            target: string;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            rolled_back_from?: number;
+        };
         /** @enum {string} */
         RowStatus: "pending" | "waiting" | "running" | "ok" | "failed" | "skipped";
         /** @description One targeted host's outcome. Operations add their own fields. */
@@ -3775,6 +4186,130 @@ export interface components {
                 failures?: components["schemas"]["ImageFailure"][];
             })[];
         };
+        /** @description A stack's name, its compose project name. */
+        StackName: string;
+        StackObjectName: string;
+        StackStringMap: {
+            [key: string]: string;
+        };
+        StackWords: string[];
+        StackPort: {
+            target: number;
+            published?: number;
+            /** @enum {string} */
+            protocol: "tcp" | "udp";
+            host_ip?: string;
+        };
+        /** @description A named volume of the stack, or a bind mount of an absolute host path (needs `docker:host`). */
+        StackMount: {
+            /** @enum {string} */
+            type: "volume" | "bind";
+            source: string;
+            target: string;
+            read_only: boolean;
+        };
+        StackHealthcheck: {
+            test: components["schemas"]["StackWords"];
+            interval_ns?: number;
+            timeout_ns?: number;
+            retries?: number;
+            start_period_ns?: number;
+        };
+        StackService: {
+            image: string;
+            command?: components["schemas"]["StackWords"];
+            entrypoint?: components["schemas"]["StackWords"];
+            environment: components["schemas"]["StackStringMap"];
+            ports: components["schemas"]["StackPort"][];
+            volumes: components["schemas"]["StackMount"][];
+            networks: {
+                [key: string]: {
+                    aliases: string[];
+                };
+            };
+            labels: components["schemas"]["StackStringMap"];
+            restart: string;
+            healthcheck?: components["schemas"]["StackHealthcheck"];
+            user?: string;
+            working_dir?: string;
+            limits: {
+                memory_bytes?: number;
+                nano_cpus?: number;
+                pids?: number;
+            };
+            depends_on: {
+                [key: string]: {
+                    /** @enum {string} */
+                    condition: "service_started" | "service_healthy" | "service_completed_successfully";
+                };
+            };
+        };
+        StackSpec: {
+            services: {
+                [key: string]: components["schemas"]["StackService"];
+            };
+            volumes: {
+                [key: string]: {
+                    labels: components["schemas"]["StackStringMap"];
+                };
+            };
+            networks: {
+                [key: string]: {
+                    labels: components["schemas"]["StackStringMap"];
+                    internal: boolean;
+                };
+            };
+        };
+        /**
+         * @description What an agent does when its host drifts from the revision: `report` it (the default), or `repair` it.
+         * @enum {string}
+         */
+        StackOnDrift: "report" | "repair";
+        StackApplyRequest: {
+            revision: number;
+            spec: components["schemas"]["StackSpec"];
+            on_drift?: components["schemas"]["StackOnDrift"];
+        };
+        StackChange: {
+            service: string;
+            /** @enum {string} */
+            action: "create" | "recreate" | "remove" | "start" | "none";
+            reason: string;
+        };
+        StackHostChangesResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                revision?: number;
+                changes?: components["schemas"]["StackChange"][];
+                /** @description The names of the stack's containers after an apply (what a health gate looks at). */
+                containers?: string[];
+            })[];
+            rollout?: components["schemas"]["Rollout"];
+        };
+        StackDrift: {
+            service: string;
+            what: string;
+        };
+        /** @description One stack on one host, as its agent reports it (heartbeats, `stack.host.list`). */
+        StackHostState: {
+            name: components["schemas"]["StackName"];
+            revision: number;
+            on_drift?: components["schemas"]["StackOnDrift"];
+            /** @enum {string} */
+            state: "in_sync" | "drifted" | "failed";
+            drift?: components["schemas"]["StackDrift"][];
+            error?: string;
+            /** Format: date-time */
+            checked_at: string;
+        };
+        StackHostListResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                stacks?: components["schemas"]["StackHostState"][];
+            })[];
+        };
         /**
          * @description `pending` nothing started; `running`; `ok` every host ok; `failed` no host ok (each failed, or skipped by a rollout that stopped); `partial` some ok, some failed or skipped.
          * @enum {string}
@@ -4225,6 +4760,8 @@ export interface components {
         WaitForHost: number;
         /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
         DryRun: boolean;
+        /** @description The stack's name (its compose project name). */
+        StackName: components["schemas"]["StackName"];
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
         Filters: string;
         /** @description Network ID or name. */
@@ -8567,6 +9104,357 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    "stack.host.list": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with its stacks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "stacks": [
+                     *             {
+                     *               "name": "web",
+                     *               "revision": 3,
+                     *               "on_drift": "report",
+                     *               "state": "in_sync",
+                     *               "checked_at": "2026-12-07T11:00:00Z"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackHostListResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.host.remove": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with what it removed, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "stack web removed",
+                     *           "changes": [
+                     *             {
+                     *               "service": "app",
+                     *               "action": "remove",
+                     *               "reason": "the stack is removed"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackHostChangesResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.host.apply": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "revision": 3,
+                 *       "on_drift": "report",
+                 *       "spec": {
+                 *         "services": {
+                 *           "app": {
+                 *             "image": "local/busybox:latest",
+                 *             "command": [
+                 *               "sleep",
+                 *               "3600"
+                 *             ],
+                 *             "environment": {},
+                 *             "ports": [],
+                 *             "volumes": [],
+                 *             "networks": {
+                 *               "default": {
+                 *                 "aliases": []
+                 *               }
+                 *             },
+                 *             "labels": {},
+                 *             "restart": "unless-stopped",
+                 *             "limits": {},
+                 *             "depends_on": {}
+                 *           }
+                 *         },
+                 *         "volumes": {},
+                 *         "networks": {
+                 *           "default": {
+                 *             "labels": {},
+                 *             "internal": false
+                 *           }
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["StackApplyRequest"];
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with what it changed, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "stack web at revision 3",
+                     *           "revision": 3,
+                     *           "changes": [
+                     *             {
+                     *               "service": "app",
+                     *               "action": "recreate",
+                     *               "reason": "config changed"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackHostChangesResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.host.diff": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "revision": 4,
+                 *       "spec": {
+                 *         "services": {
+                 *           "app": {
+                 *             "image": "local/busybox:1.37",
+                 *             "command": [
+                 *               "sleep",
+                 *               "3600"
+                 *             ],
+                 *             "environment": {},
+                 *             "ports": [],
+                 *             "volumes": [],
+                 *             "networks": {
+                 *               "default": {
+                 *                 "aliases": []
+                 *               }
+                 *             },
+                 *             "labels": {},
+                 *             "restart": "unless-stopped",
+                 *             "limits": {},
+                 *             "depends_on": {}
+                 *           }
+                 *         },
+                 *         "volumes": {},
+                 *         "networks": {
+                 *           "default": {
+                 *             "labels": {},
+                 *             "internal": false
+                 *           }
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["StackApplyRequest"];
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with the changes an apply would make (`none` for what is right). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "revision": 3,
+                     *           "changes": [
+                     *             {
+                     *               "service": "app",
+                     *               "action": "none",
+                     *               "reason": "up to date"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackHostChangesResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
     "job.list": {
         parameters: {
             query?: {
@@ -9793,6 +10681,332 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["AgentRotation"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stacks, by name. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "stacks": [
+                     *         {
+                     *           "name": "web",
+                     *           "target": "role:web",
+                     *           "revision": 3,
+                     *           "hosts": {
+                     *             "in_sync": 2,
+                     *             "drifted": 0,
+                     *             "pending": 0,
+                     *             "failed": 0,
+                     *             "offline": 1
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stack. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "target": "role:web",
+                     *       "on_drift": "report",
+                     *       "rollout": {
+                     *         "batch": "1",
+                     *         "health": "running"
+                     *       },
+                     *       "revision": 2,
+                     *       "revisions": [
+                     *         {
+                     *           "revision": 2,
+                     *           "created_at": "2026-11-22T08:10:00.000Z",
+                     *           "created_by": "ci-pipeline",
+                     *           "digest": "sha256:5f2b…",
+                     *           "images": [
+                     *             "nginx:1.27"
+                     *           ],
+                     *           "job_id": "0c9d8e1a-3b52-4f1e-9a77-2b6f3d8c1e40"
+                     *         },
+                     *         {
+                     *           "revision": 1,
+                     *           "created_at": "2026-11-22T08:00:00.000Z",
+                     *           "created_by": "ci-pipeline",
+                     *           "digest": "sha256:a41c…",
+                     *           "images": [
+                     *             "nginx:1.26"
+                     *           ],
+                     *           "job_id": "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+                     *         }
+                     *       ],
+                     *       "hosts": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "state": "in_sync",
+                     *           "revision": 2,
+                     *           "checked_at": "2026-11-22T08:12:00.000Z"
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "state": "drifted",
+                     *           "revision": 2,
+                     *           "drift": [
+                     *             {
+                     *               "service": "web",
+                     *               "what": "container removed"
+                     *             }
+                     *           ]
+                     *         },
+                     *         {
+                     *           "hostname": "web-03",
+                     *           "state": "offline",
+                     *           "revision": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Stack"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.put": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "compose": "services:\n  web:\n    image: nginx:1.27\n",
+                 *       "target": "role:web",
+                 *       "rollout": {
+                 *         "batch": "1",
+                 *         "health": "running"
+                 *       },
+                 *       "on_drift": "report"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StackDeploy"];
+            };
+        };
+        responses: {
+            /** @description The revision is stored and its rollout started. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "revision": 4,
+                     *       "job_id": "9b2f6a56-8c1e-4c38-9a55-0c41a2f1f7a1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackDeployed"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stack is removed; its hosts are being cleaned. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "revision": 4,
+                     *       "removed_at": "2026-11-22T09:00:00.000Z",
+                     *       "job_id": "2a3b4c5d-6e7f-4081-9a2b-3c4d5e6f7a8b"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackRemoved"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.revision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+                revision: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revision. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "revision": 1,
+                     *       "compose": "services:\n  web:\n    image: nginx:1.26\n",
+                     *       "digest": "sha256:a41c…",
+                     *       "target": "role:web",
+                     *       "created_at": "2026-11-22T08:00:00.000Z",
+                     *       "created_by": "ci-pipeline"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackRevisionText"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "compose": "services:\n  web:\n    image: nginx:1.27\n",
+                 *       "target": "role:web"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StackDeploy"];
+            };
+        };
+        responses: {
+            /** @description One row per host of the target. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "revision": 2,
+                     *           "changes": [
+                     *             {
+                     *               "service": "web",
+                     *               "action": "recreate",
+                     *               "reason": "image changed"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NodeResponse"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.rollback": {
+        parameters: {
+            query: {
+                /**
+                 * @description The revision to roll out again.
+                 * @example 1
+                 */
+                to: number;
+            };
+            header?: never;
+            path: {
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new revision is stored and its rollout started. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "revision": 5,
+                     *       "job_id": "1e2d3c4b-5a69-4788-9a6b-5c4d3e2f1a0b"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackDeployed"];
                 };
             };
             default: components["responses"]["Error"];

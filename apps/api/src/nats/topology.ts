@@ -27,6 +27,7 @@ import {
   UPLOADS_BUCKET,
   AGENT_BUILDS_BUCKET,
 } from '@fleet/contracts/protocol';
+import { STACKS_BUCKET } from '../stacks/store';
 
 export interface Topology {
   jsm: JetStreamManager;
@@ -44,6 +45,8 @@ export interface Topology {
   rolloutLeases: KV;
   /** Jobs that wait for a host and their deliveries (README "Jobs that wait for a host"). */
   waiting: KV;
+  /** Stacks, their revisions, and which apply each host was last sent (README "Stacks"). */
+  stacks: KV;
   /** Request bodies that are files, one object per job (README "File transfers"). */
   uploads: ObjectStore;
   /** Signed agent builds, one object per version (README "Upgrading agents"). */
@@ -141,6 +144,7 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     rolloutLeases: await bucket(ROLLOUT_LEASES_BUCKET, { history: 1, replicas, ttl: ROLLOUT_LEASE_TTL_MS }),
     // README "Jobs that wait for a host": a job waits a day at most, and runs its longest timeout after; kept a day more.
     waiting: await bucket(WAITING_BUCKET, { history: 1, replicas, ttl: WAITING_TTL_MS }),
+    stacks: await bucket(STACKS_BUCKET, { history: 1, replicas }),
     uploads: await ensureUploadStore(nc, jsm, { replicas, maxBytes: opts.uploadStoreMaxBytes ?? -1 }),
     // Kept until an admin deletes them: a host may need the build it runs again.
     agentBuilds: await new Objm(nc).create(AGENT_BUILDS_BUCKET, { replicas, storage: StorageType.File }),
