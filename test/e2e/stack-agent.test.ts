@@ -201,6 +201,11 @@ describe('stack.host.apply on role:web', () => {
     expect(await dockerPs('db-01', 'com.docker.compose.project=spy')).toEqual([]);
   });
 
+  it('a host without the stack answers its removal unchanged', async () => {
+    const res = await api(fleet, 'DELETE', '/node/db-01/stack/shop');
+    expect(res.body.results[0]).toMatchObject({ hostname: 'db-01', status: 'ok', changed: false, message: 'no stack shop here' });
+  });
+
   it('removes the stack as compose down does: containers and network gone, the volume kept, the stack forgotten', async () => {
     const removed = await api(fleet, 'DELETE', '/stack/shop');
     expect(removed.status).toBeLessThan(300);
