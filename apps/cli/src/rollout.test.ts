@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { JOB_CONTROL_PARAMS, OPERATIONS } from '@fleet/contracts/operations';
 import { ConflictError, type DryRunPlan, type Rollout } from '@fleet/sdk';
 import { registerFleetApiCommands } from './commands/fleet-api';
-import { registerNodeCommands } from './commands/node';
+import { commandPath, registerNodeCommands } from './commands/node';
 import { runOptions } from './commands/run';
 import { operationDetails } from './contract';
 import { dockerArgv } from './docker';
@@ -23,7 +23,7 @@ async function everyNodeCommand(): Promise<Command> {
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined })
     .option('--url <url>');
   registerNodeCommands(program);
-  for (const family of new Set(OPERATIONS.filter((op) => op.nodeTargeted).map((op) => op.name.split('.')[1]))) {
+  for (const family of new Set(OPERATIONS.filter((op) => op.nodeTargeted).map((op) => commandPath(op.name).family))) {
     await program.parseAsync([family, '--help'], { from: 'user' }).catch(() => undefined);
   }
   return program;
@@ -40,8 +40,8 @@ describe('job-control flags, derived from the contract', () => {
     let checked = 0;
     for (const spec of OPERATIONS.filter((op) => op.nodeTargeted)) {
       const details = operationDetails(spec);
-      const verb = spec.name.split('.').at(-1)?.replace(/_/g, '-');
-      const command = program.commands.find((c) => c.name() === spec.name.split('.')[1])?.commands.find((c) => c.name() === verb);
+      const { family, verb } = commandPath(spec.name);
+      const command = program.commands.find((c) => c.name() === family)?.commands.find((c) => c.name() === verb);
       expect(command).toBeDefined();
       for (const param of jobControlParams(details)) {
         // The flag's help is the contract's own description: nothing about it is restated in the CLI.

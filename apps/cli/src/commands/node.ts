@@ -119,7 +119,7 @@ function describeParam(param: ParamSpec | undefined): string {
 }
 
 function defineCommand(resource: Command, details: OperationDetails): void {
-  const verb = details.spec.name.split('.').at(-1)?.replace(/_/g, '-') ?? details.spec.name;
+  const verb = commandPath(details.spec.name).verb;
   const command = resource.command(verb).description(details.summary);
   command.aliases(VERB_ALIASES[verb] ?? []);
   const targetArgument = DEPRECATED_TARGET_ARGUMENT.has(details.spec.name);
@@ -399,6 +399,16 @@ async function streamNodeCommand(
 }
 
 /**
+ * Where an operation sits in the CLI: `docker.container.list` is `fleet container list`; an operation of
+ * another namespace sits under it, `stack.host.apply` as `fleet stack host-apply`, beside `fleet stack deploy`.
+ */
+export function commandPath(name: string): { family: string; verb: string } {
+  const [namespace, ...rest] = name.split('.');
+  if (namespace === 'docker') return { family: rest[0], verb: rest.slice(1).join('-').replace(/_/g, '-') };
+  return { family: namespace, verb: rest.join('-').replace(/_/g, '-') };
+}
+
+/**
  * A command per family at once (what `fleet --help` lists), the family's own commands when commander
  * dispatches to it: building every operation's arguments and flags from the contract is most of the CLI's
  * start-up, and one call runs one family.
@@ -407,7 +417,7 @@ export function registerNodeCommands(program: Command): void {
   const families = new Map<Command, Array<(typeof OPERATIONS)[number]>>();
   const byName = new Map<string, Command>();
   for (const spec of OPERATIONS.filter((op) => op.nodeTargeted)) {
-    const family = spec.name.split('.')[1];
+    const { family } = commandPath(spec.name);
     let resource = byName.get(family);
     if (!resource) {
       resource = program.command(family).description(FAMILY_DESCRIPTIONS[family] ?? `${family} operations on the targeted hosts`);

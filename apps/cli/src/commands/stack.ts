@@ -25,7 +25,10 @@ interface DeployFlags {
 
 /** `fleet stack deploy|diff|ls|status|rollback|rm` (README "Stacks"). */
 export function registerStackCommands(program: Command): void {
-  const stack = program.command('stack').description('compose stacks kept true on the hosts of a target (README "Stacks")');
+  // The node operations' `stack` family (`fleet stack host-apply`, one host's side) made it already.
+  const stack = (program.commands.find((command) => command.name() === 'stack') ?? program.command('stack')).description(
+    'compose stacks kept true on the hosts of a target (README "Stacks")',
+  );
   deployFlags(stack.command('deploy').description(detailsOf('stack.put').summary))
     .option('--async', 'answer once the revision is stored, without waiting for its rollout')
     .action(async (flags: DeployFlags, command: Command) => {
