@@ -1,4 +1,4 @@
-import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -11,9 +11,6 @@ import {
   ENROLLMENTS_BUCKET,
   JOB_RECORD_SUBJECT_PREFIX,
   JOB_RECORDS_STREAM,
-  JOB_SHARDS,
-  jobShardSubjects,
-  jobsStreamName,
   kvStreamName,
   RESULTS_BUCKET,
   MINTED_KEYS_BUCKET,
@@ -25,6 +22,7 @@ import {
   REVOKED_BUCKET,
   UPLOADS_BUCKET,
 } from '@fleet/contracts/protocol';
+import { ensureJobStreams, type DispatchRetention } from './job-streams';
 
 export interface Topology {
   jsm: JetStreamManager;
@@ -52,6 +50,8 @@ export interface TopologyOptions {
   auditMaxMessages?: number;
   agentTtlMs: number;
   replicas?: number;
+  /** How the job streams keep dispatch messages (FLEET_DISPATCH_RETENTION; ARCHITECTURE.md "Dispatch at scale"). */
+  dispatchRetention?: DispatchRetention;
   /** The longest a key may live (FLEET_MAX_KEY_TTL_SECONDS): a minted key's record is kept that long. */
   maxKeyTtlSeconds?: number;
   /** What the upload store may hold at once; past it, a new upload is refused. */
@@ -59,8 +59,6 @@ export interface TopologyOptions {
 }
 
 const NANOS_PER_SECOND = 1_000_000_000;
-/** Dispatch messages only matter until their deadline (at most 300 s); keep them a little longer. */
-const DISPATCH_RETENTION_SECONDS = 3600;
 /**
  * An upload is deleted when its job ends (at most 300 s after it was stored); one a gateway could
  * not delete (it died mid-job) goes after this long.
@@ -77,15 +75,7 @@ const ROLLOUT_LEASE_TTL_MS = 24 * 3600 * 1000;
 export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
   const jsm = await jetstreamManager(nc);
   const replicas = opts.replicas ?? 1;
-  for (let shard = 0; shard < JOB_SHARDS; shard++) {
-    await ensureStream(jsm, {
-      name: jobsStreamName(shard),
-      subjects: [jobShardSubjects(shard)],
-      max_age: DISPATCH_RETENTION_SECONDS * NANOS_PER_SECOND,
-      duplicate_window: 120 * NANOS_PER_SECOND,
-      replicas,
-    });
-  }
+  await ensureJobStreams(jsm, jetstream(nc), opts.dispatchRetention ?? 'workqueue', replicas);
   await ensureStream(jsm, {
     name: JOB_RECORDS_STREAM,
     subjects: [`${JOB_RECORD_SUBJECT_PREFIX}.*`],
@@ -173,7 +163,6 @@ interface StreamWanted {
   max_msgs_per_subject?: number;
   max_bytes?: number;
   max_msgs?: number;
-  duplicate_window?: number;
   discard?: DiscardPolicy;
 }
 
