@@ -258,7 +258,15 @@ async function ramp<T>(
       }
       const readies = await Promise.all(
         started.map((swarm) => swarm.ready(300_000, (count) => progress.say(`  swarm ${swarm.pid}: ${count} agents started`))),
-      );
+      ).catch((err: unknown) => {
+        // A level this box cannot start ends the ramp, not the section: the levels measured so far stay.
+        result.stoppedAt = `${target} agents: the swarm did not start (${err instanceof Error ? err.message : String(err)})`;
+        return undefined;
+      });
+      if (!readies) {
+        progress.say(`scale: stopping the ramp — ${result.stoppedAt}`);
+        break;
+      }
       const failures = readies.reduce((sum, ready) => sum + ready.failed, 0);
       for (const ready of readies) for (const error of ready.errors) progress.say(`  swarm: ${error}`);
       const reached = running + readies.reduce((sum, ready) => sum + ready.started, 0);
