@@ -396,6 +396,7 @@ function dispatchCurveSection(r: BenchResults): string {
   const rows = agents.map((count) => [
     count.toLocaleString('en-US'),
     pair(count, (p) => p.natsCpuUsPerHost),
+    pair(count, (p) => p.natsRawCpuUsPerHost),
     pair(count, (p) => p.p50Ms),
     pair(count, (p) => p.p99Ms),
     pair(count, (p) => p.gatewayCpuUsPerHost),
@@ -417,9 +418,11 @@ function dispatchCurveSection(r: BenchResults): string {
 
 The same ramp twice in this run, each on a fleet of its own: *before* is the gateway with \`FLEET_DISPATCH_RETENTION=limits\`
 (the job streams as they were: every dispatch message kept an hour), *after* the default \`workqueue\` (a message
-is gone once its host acks it). Broker and gateway CPU per host per \`_all\` call (µs), latency in ms.
+is gone once its host acks it). Broker and gateway CPU per host per \`_all\` call (µs), latency in ms. *Broker CPU / host*
+is net of the broker's idle load at that level (its heartbeat writes, measured over 4 s just before, times the call's
+wall time): with it left in (*with heartbeats*), a slower call looks costlier per host on a busier box.
 
-${table(['agents', 'broker CPU / host', '`_all` p50', '`_all` p99', 'gateway CPU / host', 'calls'], rows)}
+${table(['agents', 'broker CPU / host', 'with heartbeats', '`_all` p50', '`_all` p99', 'gateway CPU / host', 'calls'], rows)}
 ${stopped ? `\n${stopped}.\n` : ''}
 \`\`\`text
 ${plot}

@@ -62,7 +62,10 @@ export interface DispatchPoint {
   failedCalls: number;
   p50Ms: number;
   p99Ms: number;
+  /** The broker's CPU per host per call, less what it spends idle at this level (heartbeats) over the call's wall time. */
   natsCpuUsPerHost: number;
+  /** The same with the idle (heartbeat) load left in: grows with a call's wall time, not only with its work. */
+  natsRawCpuUsPerHost: number;
   gatewayCpuUsPerHost: number;
 }
 
@@ -180,7 +183,11 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
     analysis: analyse(after.levels),
     gatewayLog: after.gatewayLog,
     dispatch: {
-      after: { retention: 'workqueue', points: after.levels.map((l) => dispatchPoint(l.agents, l.fanout)), stoppedAt: after.stoppedAt },
+      after: {
+        retention: 'workqueue',
+        points: after.levels.map((l) => dispatchPoint(l.agents, l.fanout, l.idle)),
+        stoppedAt: after.stoppedAt,
+      },
       before: { retention: 'limits', points: before.levels, stoppedAt: before.stoppedAt },
     },
   };
@@ -308,8 +315,12 @@ async function ramp<T>(
 
 /** The `_all` fan-out alone at this level: its latency and every process's CPU per call. */
 async function measureDispatch(ctx: RampContext, agents: number, opts: { quick: boolean }, progress: Progress): Promise<DispatchPoint> {
-  const fanout = await measureFanout(fanoutLoop(ctx, agents, opts), progress, `_all × ${agents}`);
-  return dispatchPoint(agents, fanout);
+  const loop = fanoutLoop(ctx, agents, opts);
+  const idleWatch = new ProcWatch(loop.pids, 250);
+  await sleep(opts.quick ? 2000 : 4000);
+  const idle = idleWatch.stop();
+  const fanout = await measureFanout(loop, progress, `_all × ${agents}`);
+  return dispatchPoint(agents, fanout, idle);
 }
 
 function fanoutLoop(ctx: RampContext, agents: number, opts: { quick: boolean }): FanoutLoop {
@@ -336,14 +347,18 @@ function fanoutBudgetMs(agents: number, opts: { quick: boolean }): number {
   return opts.quick ? 5000 : agents >= 2500 ? 30_000 : agents >= 1000 ? 15_000 : 10_000;
 }
 
-export function dispatchPoint(agents: number, fanout: FanoutMeasurement): DispatchPoint {
+export function dispatchPoint(agents: number, fanout: FanoutMeasurement, idle: WatchResult): DispatchPoint {
+  const calls = fanout.calls + fanout.failedCalls;
+  const idleNatsCpuMsPerCall =
+    ((idle.processes.nats?.cpuSeconds ?? NaN) / idle.wallSeconds) * ((fanout.watch.wallSeconds * 1000) / Math.max(1, calls));
   return {
     agents,
     calls: fanout.calls,
     failedCalls: fanout.failedCalls,
     p50Ms: fanout.full.p50,
     p99Ms: fanout.full.p99,
-    natsCpuUsPerHost: round(((fanout.cpuMsPerCall.nats ?? NaN) * 1000) / agents, 0),
+    natsCpuUsPerHost: round((((fanout.cpuMsPerCall.nats ?? NaN) - idleNatsCpuMsPerCall) * 1000) / agents, 0),
+    natsRawCpuUsPerHost: round(((fanout.cpuMsPerCall.nats ?? NaN) * 1000) / agents, 0),
     gatewayCpuUsPerHost: round(((fanout.cpuMsPerCall.gateway ?? NaN) * 1000) / agents, 0),
   };
 }
