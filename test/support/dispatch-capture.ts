@@ -15,7 +15,7 @@ export class DispatchCapture {
     private readonly nc: NatsConnection,
     private readonly hostname: string,
   ) {
-    this.sub = nc.subscribe(jobSubject(hostname), { callback: (_err, msg) => void this.messages.push(msg.data) });
+    this.sub = nc.subscribe(jobSubject(hostname), { callback: (_err, msg) => void this.messages.push(Uint8Array.from(msg.data)) });
   }
 
   /** `nc` is a login that may subscribe to job subjects (the gateway's). */
