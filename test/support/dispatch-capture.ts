@@ -38,14 +38,17 @@ export class DispatchCapture {
   /** Every message heard so far, stored again on the host's job subject under new message ids: each job delivered a second time. */
   async publishAgain(): Promise<number> {
     const js = jetstream(this.nc);
-    for (const data of this.messages) {
+    // Heard no more from here: what is published again below would be heard, and sent again, without end.
+    this.stop();
+    const heard = [...this.messages];
+    for (const data of heard) {
       await js.publish(jobSubject(this.hostname), data, { msgID: `${this.jobOf(data).job_id}.${this.hostname}.again` });
     }
-    return this.messages.length;
+    return heard.length;
   }
 
   stop(): void {
-    this.sub.unsubscribe();
+    if (!this.sub.isClosed()) this.sub.unsubscribe();
   }
 
   private jobOf(data: Uint8Array): JobMessage {
