@@ -4,14 +4,14 @@ import { acceptAgents, freePort, hostGrantKeyFiles, listAgents } from '@fleet/de
 import { SwarmProcess } from '../harness/swarm-client';
 import { swarmHostname, swarmLabels } from '../harness/swarm-protocol';
 import { boundedLoop, sleep, type Progress } from '../lib/context';
-import { startScaleFleet } from '../lib/fleets';
+import { startScaleFleet, type ScaleFleet } from '../lib/fleets';
 import { HttpClient } from '../lib/http';
 import { RowObserver } from '../lib/observer';
 import { fetchGoProfile, type FunctionTime } from '../lib/pprof';
 import { mib, openFiles, ProcWatch, sampleProc, type WatchResult } from '../lib/proc';
 import { probeEnv, probeMemory } from '../lib/probe';
 import { logLogSlope, round, summarize, type Summary } from '../lib/stats';
-import { measureFanout, type FanoutMeasurement } from './fanout';
+import { measureFanout, type FanoutLoop, type FanoutMeasurement } from './fanout';
 
 /** SCALE HARNESS: agents are real agent code in swarm processes against a simulated engine (bench/harness). */
 export interface ScaleLevel {
@@ -49,6 +49,32 @@ export interface InflightMeasurement {
   drainMs: number;
 }
 
+/** The levels of the dispatch cost curve (README issue 21's targets): from 10 to 10,000 agents. */
+export const DISPATCH_CURVE_LEVELS = [10, 100, 1000, 2500, 5000, 10_000];
+
+/** FLEET_DISPATCH_RETENTION: `workqueue` (the dispatch now), `limits` (the one before, measured in the same run). */
+export type DispatchRetentionName = 'workqueue' | 'limits';
+
+/** One level of the dispatch cost curve: the `_all` fan-out's latency and the broker's and gateway's CPU per host. */
+export interface DispatchPoint {
+  agents: number;
+  calls: number;
+  failedCalls: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** The broker's CPU per host per call, less what it spends idle at this level (heartbeats) over the call's wall time. */
+  natsCpuUsPerHost: number;
+  /** The same with the idle (heartbeat) load left in: grows with a call's wall time, not only with its work. */
+  natsRawCpuUsPerHost: number;
+  gatewayCpuUsPerHost: number;
+}
+
+export interface DispatchCurve {
+  retention: DispatchRetentionName;
+  points: DispatchPoint[];
+  stoppedAt?: string;
+}
+
 export interface ScaleResult {
   harness: string;
   heartbeatMs: number;
@@ -60,6 +86,8 @@ export interface ScaleResult {
   analysis: ScaleAnalysis;
   /** What the gateway logged at warn level or above during the scale run, and whether it was still alive at the end. */
   gatewayLog?: GatewayLogSummary;
+  /** The `_all` cost curve with the dispatch now and the one before, each on a fleet of its own in the same run. */
+  dispatch?: { after: DispatchCurve; before: DispatchCurve };
 }
 
 export interface GatewayLogSummary {
@@ -105,32 +133,90 @@ export interface ScaleAnalysis {
 const PREFIX = 'sim-';
 const PER_PROCESS = 1250;
 
+/** What one ramp measured at each level, with what it needs to go on. */
+interface RampContext {
+  fleet: ScaleFleet;
+  swarms: SwarmProcess[];
+  observer: RowObserver;
+  profPort: number;
+  probeDir: string;
+  baselineHeap: number;
+}
+
+interface Ramp<T> {
+  levels: T[];
+  stoppedAt?: string;
+  gatewayLog?: GatewayLogSummary;
+  gatewayBaselineRssMiB: number;
+  gatewayBaselineHeapMiB: number;
+}
+
+/** How a level is measured once its agents are live. */
+type MeasureLevel<T> = (
+  ctx: RampContext,
+  level: { agents: number; failures: number; startSeconds: number; acceptSeconds: number },
+) => Promise<T>;
+
 export async function runScale(opts: { quick: boolean; maxAgents?: number; levels?: number[] }, progress: Progress): Promise<ScaleResult> {
-  const all = opts.levels ?? (opts.quick ? [10, 100] : [10, 100, 500, 1000, 2500, 5000]);
+  const all = opts.levels ?? (opts.quick ? [10, 100] : DISPATCH_CURVE_LEVELS);
   const levels = all.filter((n) => n <= (opts.maxAgents ?? Infinity));
   const heartbeatMs = 5000;
   const containersPerHost = 1;
-  const profPort = await freePort();
-  progress.say(`scale: NATS + gateway for the swarm (levels ${levels.join(', ')})`);
-  // The gateway carries bench/harness/probe.cjs so its heap can be read after a full GC.
-  const probeDir = mkdtempSync('/tmp/flb-probe-');
-  const fleet = await startScaleFleet('info', probeEnv(probeDir), `prof_port: ${profPort}`).catch((err) => {
-    rmSync(probeDir, { recursive: true, force: true });
-    throw err;
-  });
-  const swarms: SwarmProcess[] = [];
-  let observer: RowObserver | undefined;
-  const result: ScaleResult = {
+  const after = await ramp(levels, 'workqueue', heartbeatMs, containersPerHost, progress, async (ctx, level) => ({
+    ...(await measureLevel(level.agents, level.failures, level.startSeconds, ctx, opts, progress)),
+    acceptSeconds: level.acceptSeconds,
+  }));
+  // The same ramp on the layout before (FLEET_DISPATCH_RETENTION=limits): only the fan-out, for the cost curve.
+  const before = await ramp(levels, 'limits', heartbeatMs, containersPerHost, progress, (ctx, level) =>
+    measureDispatch(ctx, level.agents, opts, progress),
+  );
+  return {
     harness:
       'bench/harness/swarm.ts (real startAgent() per agent, own NATS connection each) + bench/harness/simulated-engine.ts (in-memory ' +
       'Docker answers)',
     heartbeatMs,
     containersPerHost,
-    gatewayBaselineRssMiB: 0,
-    gatewayBaselineHeapMiB: 0,
-    levels: [],
-    analysis: { latencyExponent: NaN, msPerHost: [], kneeReason: '' },
+    gatewayBaselineRssMiB: after.gatewayBaselineRssMiB,
+    gatewayBaselineHeapMiB: after.gatewayBaselineHeapMiB,
+    levels: after.levels,
+    ...(after.stoppedAt ? { stoppedAt: after.stoppedAt } : {}),
+    analysis: analyse(after.levels),
+    gatewayLog: after.gatewayLog,
+    dispatch: {
+      after: {
+        retention: 'workqueue',
+        points: after.levels.map((l) => dispatchPoint(l.agents, l.fanout, l.idle)),
+        stoppedAt: after.stoppedAt,
+      },
+      before: { retention: 'limits', points: before.levels, stoppedAt: before.stoppedAt },
+    },
   };
+}
+
+/** Starts NATS and a gateway with this dispatch retention, then brings the swarm up level by level, measuring each. */
+async function ramp<T>(
+  levels: number[],
+  retention: DispatchRetentionName,
+  heartbeatMs: number,
+  containersPerHost: number,
+  progress: Progress,
+  measure: MeasureLevel<T>,
+): Promise<Ramp<T>> {
+  const profPort = await freePort();
+  progress.say(`scale (FLEET_DISPATCH_RETENTION=${retention}): NATS + gateway for the swarm (levels ${levels.join(', ')})`);
+  // The gateway carries bench/harness/probe.cjs so its heap can be read after a full GC.
+  const probeDir = mkdtempSync('/tmp/flb-probe-');
+  const fleet = await startScaleFleet(
+    'info',
+    { ...probeEnv(probeDir), FLEET_DISPATCH_RETENTION: retention },
+    `prof_port: ${profPort}`,
+  ).catch((err) => {
+    rmSync(probeDir, { recursive: true, force: true });
+    throw err;
+  });
+  const swarms: SwarmProcess[] = [];
+  let observer: RowObserver | undefined;
+  const result: Ramp<T> = { levels: [], gatewayBaselineRssMiB: 0, gatewayBaselineHeapMiB: 0 };
   const gatewayPid = fleet.state.gateway.pid;
   try {
     observer = await RowObserver.connect(fleet.nats.url);
@@ -139,6 +225,7 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
     result.gatewayBaselineRssMiB = mib(sampleProc(gatewayPid)?.rssBytes ?? 0);
     const baselineHeap = (await probeMemory(gatewayPid, probeDir))?.heapUsed ?? NaN;
     result.gatewayBaselineHeapMiB = mib(baselineHeap);
+    const ctx: RampContext = { fleet, swarms, observer, profPort, probeDir, baselineHeap };
     let running = 0;
     for (const target of levels) {
       const t0 = performance.now();
@@ -178,7 +265,15 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
       }
       const readies = await Promise.all(
         started.map((swarm) => swarm.ready(300_000, (count) => progress.say(`  swarm ${swarm.pid}: ${count} agents started`))),
-      );
+      ).catch((err: unknown) => {
+        // A level this box cannot start ends the ramp, not the section: the levels measured so far stay.
+        result.stoppedAt = `${target} agents: the swarm did not start (${err instanceof Error ? err.message : String(err)})`;
+        return undefined;
+      });
+      if (!readies) {
+        progress.say(`scale: stopping the ramp — ${result.stoppedAt}`);
+        break;
+      }
       const failures = readies.reduce((sum, ready) => sum + ready.failed, 0);
       for (const ready of readies) for (const error of ready.errors) progress.say(`  swarm: ${error}`);
       const reached = running + readies.reduce((sum, ready) => sum + ready.started, 0);
@@ -193,22 +288,7 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
       }
       await sleep(2000);
       try {
-        result.levels.push({
-          ...(await measureLevel(
-            target,
-            failures,
-            startSeconds,
-            swarms,
-            fleet,
-            observer,
-            profPort,
-            probeDir,
-            opts,
-            progress,
-            baselineHeap,
-          )),
-          acceptSeconds,
-        });
+        result.levels.push(await measure(ctx, { agents: target, failures, startSeconds, acceptSeconds }));
       } catch (err) {
         // Keep every level measured so far; say where and why the ramp ended.
         result.stoppedAt =
@@ -230,55 +310,80 @@ export async function runScale(opts: { quick: boolean; maxAgents?: number; level
       rmSync(probeDir, { recursive: true, force: true });
     }
   }
-  result.analysis = analyse(result.levels);
   return result;
+}
+
+/** The `_all` fan-out alone at this level: its latency and every process's CPU per call. */
+async function measureDispatch(ctx: RampContext, agents: number, opts: { quick: boolean }, progress: Progress): Promise<DispatchPoint> {
+  const loop = fanoutLoop(ctx, agents, opts);
+  const idleWatch = new ProcWatch(loop.pids, 250);
+  await sleep(opts.quick ? 2000 : 4000);
+  const idle = idleWatch.stop();
+  const fanout = await measureFanout(loop, progress, `_all × ${agents}`);
+  return dispatchPoint(agents, fanout, idle);
+}
+
+function fanoutLoop(ctx: RampContext, agents: number, opts: { quick: boolean }): FanoutLoop {
+  const { url, adminKey } = ctx.fleet.state;
+  return {
+    url,
+    adminKey,
+    observer: ctx.observer,
+    path: '/node/_all/container/docker?all=true',
+    expectHosts: agents,
+    maxCalls: 200,
+    maxMs: fanoutBudgetMs(agents, opts),
+    minCalls: opts.quick ? 3 : agents >= 10_000 ? 5 : agents >= 2500 ? 8 : 10,
+    // The swarm processes too: with every agent on the same 2 cores, their CPU is part of what a fan-out waits for.
+    pids: {
+      gateway: ctx.fleet.state.gateway.pid,
+      nats: ctx.fleet.nats.pid,
+      ...Object.fromEntries(ctx.swarms.map((swarm, i) => [`swarm ${i}`, swarm.pid])),
+    },
+  };
+}
+
+function fanoutBudgetMs(agents: number, opts: { quick: boolean }): number {
+  return opts.quick ? 5000 : agents >= 2500 ? 30_000 : agents >= 1000 ? 15_000 : 10_000;
+}
+
+export function dispatchPoint(agents: number, fanout: FanoutMeasurement, idle: WatchResult): DispatchPoint {
+  const calls = fanout.calls + fanout.failedCalls;
+  const idleNatsCpuMsPerCall =
+    ((idle.processes.nats?.cpuSeconds ?? NaN) / idle.wallSeconds) * ((fanout.watch.wallSeconds * 1000) / Math.max(1, calls));
+  return {
+    agents,
+    calls: fanout.calls,
+    failedCalls: fanout.failedCalls,
+    p50Ms: fanout.full.p50,
+    p99Ms: fanout.full.p99,
+    natsCpuUsPerHost: round((((fanout.cpuMsPerCall.nats ?? NaN) - idleNatsCpuMsPerCall) * 1000) / agents, 0),
+    natsRawCpuUsPerHost: round(((fanout.cpuMsPerCall.nats ?? NaN) * 1000) / agents, 0),
+    gatewayCpuUsPerHost: round(((fanout.cpuMsPerCall.gateway ?? NaN) * 1000) / agents, 0),
+  };
 }
 
 async function measureLevel(
   agents: number,
   startFailures: number,
   startSeconds: number,
-  swarms: SwarmProcess[],
-  fleet: Awaited<ReturnType<typeof startScaleFleet>>,
-  observer: RowObserver,
-  profPort: number,
-  probeDir: string,
+  ctx: RampContext,
   opts: { quick: boolean },
   progress: Progress,
-  baselineHeapBytes: number,
 ): Promise<ScaleLevel> {
+  const { fleet, swarms, observer, profPort, probeDir, baselineHeap: baselineHeapBytes } = ctx;
   const { url, adminKey } = fleet.state;
-  // The swarm processes too: with every agent on the same 2 cores, their CPU is part of what a fan-out waits for.
-  const pids = {
-    gateway: fleet.state.gateway.pid,
-    nats: fleet.nats.pid,
-    ...Object.fromEntries(swarms.map((swarm, i) => [`swarm ${i}`, swarm.pid])),
-  };
+  const loop = fanoutLoop(ctx, agents, opts);
   // Idle: what heartbeats alone cost the gateway and NATS at this fleet size.
-  const idleWatch = new ProcWatch(pids, 250);
+  const idleWatch = new ProcWatch(loop.pids, 250);
   await sleep(opts.quick ? 2000 : 4000);
   const idle = idleWatch.stop();
   const gatewayIdleRssMiB = idle.processes.gateway?.rssMiB ?? NaN;
   const gatewayHeap = (await probeMemory(fleet.state.gateway.pid, probeDir))?.heapUsed ?? NaN;
 
-  const budgetMs = opts.quick ? 5000 : agents >= 2500 ? 30_000 : agents >= 1000 ? 15_000 : 10_000;
-  const profileSeconds = !opts.quick && agents >= 1000 ? Math.min(10, Math.floor(budgetMs / 1000) - 2) : 0;
+  const profileSeconds = !opts.quick && agents >= 1000 ? Math.min(10, Math.floor(loop.maxMs / 1000) - 2) : 0;
   const profile = profileSeconds > 0 ? fetchGoProfile(profPort, profileSeconds).catch(() => undefined) : undefined;
-  const fanout = await measureFanout(
-    {
-      url,
-      adminKey,
-      observer,
-      path: '/node/_all/container/docker?all=true',
-      expectHosts: agents,
-      maxCalls: 200,
-      maxMs: budgetMs,
-      minCalls: opts.quick ? 3 : agents >= 2500 ? 8 : 10,
-      pids,
-    },
-    progress,
-    `_all × ${agents}`,
-  );
+  const fanout = await measureFanout(loop, progress, `_all × ${agents}`);
   const natsProfile = profile ? await profile : undefined;
   const swarmCpuMs = Object.entries(fanout.cpuMsPerCall).reduce((sum, [name, ms]) => (name.startsWith('swarm') ? sum + ms : sum), 0);
   progress.say(

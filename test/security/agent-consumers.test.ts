@@ -96,28 +96,56 @@ attack(
 );
 
 attack(
-  "a consumer (made with a login that may) delivering web-01's jobs to db-01's inbox: db-01's worker refuses them, nothing runs on db-01",
+  "a second consumer of web-01's jobs (made with a login that may), delivering to db-01's inbox: the work queue refuses it",
   async () => {
-    const rogue = 'rogue_to_db01';
-    await gatewayJsm.consumers.add(WEB01_STREAM, {
-      durable_name: rogue,
+    const rogue = {
+      durable_name: 'rogue_to_db01',
       deliver_subject: agentDeliverSubject('db-01'),
       // db-01's own queue group: without it the broker delivers nothing to db-01's queue subscription at all.
       deliver_group: agentDeliverGroup('db-01'),
       filter_subject: jobSubject('web-01'),
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.New,
-    });
+      deliver_policy: DeliverPolicy.All,
+    };
+    // A job stream is a work queue (ARCHITECTURE.md "Dispatch at scale"): one consumer per subject, the host's own.
+    await expect(gatewayJsm.consumers.add(WEB01_STREAM, rogue)).rejects.toThrow(/unique/);
+    const names = [];
+    for await (const info of gatewayJsm.consumers.list(WEB01_STREAM))
+      if (info.config.filter_subject === jobSubject('web-01')) names.push(info.name);
+    expect(names).toEqual([WEB01_CONSUMER]);
+    const mark = await createMarked('web-01');
+    expect(await containersMarked('web-01', mark)).toBe(1);
+    expect(await containersMarked('db-01', mark)).toBe(0);
+  },
+);
+
+attack(
+  "web-01's consumer replaced (by a login that may) with one delivering to db-01's inbox: db-01's worker refuses the job, nothing runs there",
+  async () => {
+    const own = (await gatewayJsm.consumers.info(WEB01_STREAM, WEB01_CONSUMER)).config;
+    await gatewayJsm.consumers.delete(WEB01_STREAM, WEB01_CONSUMER);
     try {
-      const mark = await createMarked('web-01');
+      await gatewayJsm.consumers.add(WEB01_STREAM, {
+        durable_name: 'rogue_to_db01',
+        deliver_subject: agentDeliverSubject('db-01'),
+        deliver_group: agentDeliverGroup('db-01'),
+        filter_subject: jobSubject('web-01'),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+      });
+      const mark = randomUUID();
+      const sent = await api(fleet, 'POST', '/node/web-01/container/docker?async=true&timeout=5', {
+        body: { image: 'local/busybox:latest', name: `g1-${mark.slice(0, 8)}`, cmd: ['true'], labels: { 'g1.mark': mark } },
+      });
+      expect(sent.status).toBe(202);
       // db-01 got the delivery and said why it refused it.
       for (let i = 0; i < 100 && !fleet.log('agent-db-01').includes('refused a delivery'); i++)
         await new Promise((resolve) => setTimeout(resolve, 100));
       expect(fleet.log('agent-db-01')).toContain("refused a delivery that is not from this host's own stream, consumer and job subject");
-      expect(await containersMarked('web-01', mark)).toBe(1);
       expect(await containersMarked('db-01', mark)).toBe(0);
     } finally {
-      await gatewayJsm.consumers.delete(WEB01_STREAM, rogue);
+      await gatewayJsm.consumers.delete(WEB01_STREAM, 'rogue_to_db01').catch(() => undefined);
+      await gatewayJsm.consumers.add(WEB01_STREAM, own);
     }
   },
 );
@@ -169,7 +197,8 @@ it("a gateway starting again repairs consumers deleted or pointed elsewhere mean
       deliver_subject: 'fleet.audit',
       filter_subject: jobSubject('db-01'),
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.New,
+      // What a work queue takes (ARCHITECTURE.md "Dispatch at scale").
+      deliver_policy: DeliverPolicy.All,
     });
     await fleet.startGateway();
 

@@ -6,13 +6,14 @@
  * login, the strongest position short of its key, and checks web-02's engine and its row.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jobMessageDigest, signJobSeal } from '@fleet/contracts/host-grant';
-import { jobsStreamOf, jobSubject, RESULTS_BUCKET, type JobMessage } from '@fleet/contracts/protocol';
+import { jobSubject, RESULTS_BUCKET, type JobMessage } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE } from '@fleet/deploy';
 import { attack } from '../support/attacks';
+import { DispatchCapture } from '../support/dispatch-capture';
 import { api } from '../support/http';
 import { finalRow } from '../support/results';
 import { connectToFleetNats } from '../support/nats';
@@ -68,14 +69,14 @@ attack("a job published into web-02's subject without a seal, or sealed with ano
 
 attack("the gateway's own sealed message for web-01, copied into web-02's subject or changed, runs nowhere", async () => {
   const name = `seal-copy-${randomUUID().slice(0, 8)}`;
+  // Heard as dispatched: the job stream forgets a job once its host acks it (ARCHITECTURE.md "Dispatch at scale").
+  const capture = await DispatchCapture.start(gatewayLogin, 'web-01');
   const genuine = await api(fleet, 'POST', '/node/web-01/container/docker', {
     body: { image: BUSYBOX_IMAGE, name, cmd: ['sleep', '300'] },
   });
   expect(genuine.status).toBe(202);
-  const jsm = await jetstreamManager(gatewayLogin);
-  const sent = (
-    await jsm.streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') })
-  )?.json<JobMessage>() as JobMessage;
+  const sent = JSON.parse(Buffer.from(await capture.of(genuine.body.job_id)).toString()) as JobMessage;
+  capture.stop();
   expect(sent).toMatchObject({ job_id: genuine.body.job_id, seal: expect.any(String) });
   // The genuine job ran where it was sent, so the sealed message is the real thing.
   expect(await fleet.docker('web-01').listContainers({ all: true, filters: JSON.stringify({ name: [name] }) })).toHaveLength(1);

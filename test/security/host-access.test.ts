@@ -8,13 +8,14 @@
 import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jobMessageDigest, paramsDigest, signHostGrant, signJobSeal, type HostGrant } from '@fleet/contracts/host-grant';
-import { jobsStreamOf, jobSubject, RESULTS_BUCKET, type JobMessage } from '@fleet/contracts/protocol';
+import { jobSubject, RESULTS_BUCKET, type JobMessage } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE, hostGrantKeyFiles } from '@fleet/deploy';
 import { attack } from '../support/attacks';
+import { DispatchCapture } from '../support/dispatch-capture';
 import { api } from '../support/http';
 import { finalRow } from '../support/results';
 import { connectToFleetNats } from '../support/nats';
@@ -131,14 +132,16 @@ describe('host-level access (docker:host)', () => {
     'a forged host-reaching job published with the gateway NATS login (no grant, a self-signed grant, a replayed grant) runs nowhere',
     async () => {
       // A genuine grant to replay: an admin's legitimate bind of the allowed tree on web-01.
+      // Heard as dispatched: the job stream forgets a job once its host acks it (ARCHITECTURE.md "Dispatch at scale").
+      const capture = await DispatchCapture.start(gatewayLogin, 'web-01');
       const legit = await api(fleet, 'POST', '/node/web-01/container/docker', {
         body: { image: BUSYBOX_IMAGE, name: 'h-legit-grant', binds: [`${allowed}:/data`], cmd: ['sleep', '300'] },
       });
       expect(legit.status).toBe(202);
-      const jsm = await jetstreamManager(gatewayLogin);
-      const dispatched = (await jsm.streams.getMessage(jobsStreamOf('web-01'), { last_by_subj: jobSubject('web-01') }))?.json<JobMessage>();
-      expect(dispatched?.job_id).toBe(legit.body.job_id);
-      const genuine = dispatched?.host_grant as HostGrant;
+      const dispatched = JSON.parse(Buffer.from(await capture.of(legit.body.job_id)).toString()) as JobMessage;
+      capture.stop();
+      expect(dispatched.job_id).toBe(legit.body.job_id);
+      const genuine = dispatched.host_grant as HostGrant;
       expect(genuine.signature).toBeTruthy();
 
       const attacker = generateKeyPairSync('ed25519');

@@ -1,5 +1,5 @@
-import { AckPolicy, type ConsumerInfo, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { agentConsumerName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
+import { type ConsumerInfo, jetstreamManager } from '@nats-io/jetstream';
+import { agentConsumerName, jobsStreamOf } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE, waitFor } from '@fleet/deploy';
 import { containerEvents, countContainers, labelCounts } from './docker';
 import type { TestFleet, TestFleetOptions } from './fleet';
@@ -104,36 +104,6 @@ export async function setAckWait(fleet: TestFleet, hostname: string, ackWaitMs: 
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.consumers.update(jobsStreamOf(hostname), agentConsumerName(hostname), { ack_wait: ackWaitMs * 1_000_000 });
-  } finally {
-    await nc.close();
-  }
-}
-
-/**
- * Replaces the host's durable consumer by one that starts at the beginning of the jobs stream, the
- * way a consumer whose state was lost (restored store, recreated by an operator) behaves: every
- * job ever dispatched to the host and still retained is delivered to it again. Call it while the
- * agent is down; the agent adopts the existing consumer when it starts.
- */
-export async function replayAgentConsumer(fleet: TestFleet, hostname: string): Promise<void> {
-  const nc = await connectToFleetNats(fleet.state);
-  try {
-    const jsm = await jetstreamManager(nc);
-    const name = agentConsumerName(hostname);
-    const stream = jobsStreamOf(hostname);
-    const { config } = await jsm.consumers.info(stream, name);
-    await jsm.consumers.delete(stream, name);
-    await jsm.consumers.add(stream, {
-      durable_name: name,
-      filter_subject: jobSubject(hostname),
-      deliver_subject: config.deliver_subject,
-      deliver_group: config.deliver_group,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: config.ack_wait,
-      max_deliver: config.max_deliver,
-      max_ack_pending: config.max_ack_pending,
-    });
   } finally {
     await nc.close();
   }

@@ -70,6 +70,7 @@ describe('gateway configuration', () => {
       port: 8080,
       jwtSecret: SECRET,
       jobRetentionSeconds: 604_800,
+      dispatchRetention: 'workqueue',
       agentTtlMs: 75_000,
       bodyLimit: '256kb',
       auditRetentionSeconds: 7_776_000,

@@ -19,6 +19,8 @@ export interface GatewayConfig {
   jwtSecret: string;
   /** How long job records and results are kept in JetStream. */
   jobRetentionSeconds: number;
+  /** How the job streams keep dispatch messages: `workqueue` until acked; `limits` (the layout before) for an hour. */
+  dispatchRetention: 'workqueue' | 'limits';
   /** An agent not heard from for this long is no longer live. */
   agentTtlMs: number;
   /** Largest JSON body accepted. */
@@ -104,6 +106,7 @@ export const GATEWAY_SETTINGS = {
   FLEET_HTTP_INSECURE: { type: 'enum', values: ['loopback'] },
   FLEET_JWT_SECRET: { type: 'string', secret: true, required: true, pattern: '^[\\s\\S]{32,}$', must: 'at least 32 characters' },
   FLEET_JOB_RETENTION_SECONDS: { type: 'integer', default: 7 * DAY, minimum: 60, maximum: 365 * DAY },
+  FLEET_DISPATCH_RETENTION: { type: 'enum', values: ['workqueue', 'limits'], default: 'workqueue' },
   // 2.5 times the agents' FLEET_AGENT_REFRESH_MS (30 s): one lost refresh does not take an agent offline.
   FLEET_AGENT_TTL_MS: { type: 'integer', default: 75_000, minimum: 1_000, maximum: 600_000 },
   FLEET_BODY_LIMIT: { type: 'string', default: '256kb', format: 'byte-size' },
@@ -163,6 +166,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     port: settings.FLEET_API_PORT,
     jwtSecret: settings.FLEET_JWT_SECRET,
     jobRetentionSeconds: settings.FLEET_JOB_RETENTION_SECONDS,
+    dispatchRetention: settings.FLEET_DISPATCH_RETENTION,
     agentTtlMs: settings.FLEET_AGENT_TTL_MS,
     bodyLimit: settings.FLEET_BODY_LIMIT,
     auditRetentionSeconds: settings.FLEET_AUDIT_RETENTION_SECONDS,

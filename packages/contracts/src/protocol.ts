@@ -18,9 +18,10 @@ import type { HostGrant } from './host-grant';
 import type { NodeOperationName } from './operations';
 
 /**
- * Dispatch messages are spread over this many streams by a hash of the hostname. A filtered
- * consumer reads past every other host's messages on its stream to find its own, so with one
- * stream a fan-out to N hosts costs the broker ~N² reads; with S streams, ~N²/S.
+ * Dispatch messages are spread over this many streams by a hash of the hostname. The streams are work
+ * queues (ARCHITECTURE.md "Dispatch at scale"): a message is gone once its host acks it, so a host's
+ * filtered consumer finds its next job through the broker's per-subject index instead of reading past
+ * the other hosts' kept messages.
  */
 export const JOB_SHARDS = 16;
 export const JOBS_STREAM_PREFIX = 'FLEET_JOBS';

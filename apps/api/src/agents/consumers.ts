@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, RetentionPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { agentConsumerName, agentDeliverGroup, JOB_SHARDS, jobsStreamName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
@@ -31,6 +31,7 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, hostname: strin
     return;
   }
   if (existing) await jsm.consumers.delete(stream, name);
+  const { retention } = (await jsm.streams.info(stream)).config;
   await jsm.consumers.add(stream, {
     durable_name: name,
     filter_subject: jobSubject(hostname),
@@ -41,8 +42,10 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, hostname: strin
     // and max_ack_pending bounds what is in flight.
     deliver_group: agentDeliverGroup(hostname),
     ack_policy: AckPolicy.Explicit,
-    // A new host starts with the jobs addressed to it from its acceptance on.
-    deliver_policy: DeliverPolicy.New,
+    // A work queue keeps only what no consumer acked yet (the broker asks for All there): the jobs addressed to this
+    // host before a consumer was made again (a repair, the move to a work queue). Kept for an hour, acked or not, a
+    // new host starts with the jobs addressed to it from its acceptance on.
+    deliver_policy: retention === RetentionPolicy.Workqueue ? DeliverPolicy.All : DeliverPolicy.New,
     ack_wait: nanos(AGENT_ACK_WAIT_MS),
     max_deliver: 20,
     max_ack_pending: 1024,

@@ -1,4 +1,4 @@
-import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -11,9 +11,6 @@ import {
   ENROLLMENTS_BUCKET,
   JOB_RECORD_SUBJECT_PREFIX,
   JOB_RECORDS_STREAM,
-  JOB_SHARDS,
-  jobShardSubjects,
-  jobsStreamName,
   kvStreamName,
   RESULTS_BUCKET,
   MINTED_KEYS_BUCKET,
@@ -28,6 +25,7 @@ import {
   AGENT_BUILDS_BUCKET,
 } from '@fleet/contracts/protocol';
 import { STACKS_BUCKET } from '../stacks/store';
+import { ensureJobStreams, type DispatchRetention } from './job-streams';
 
 export interface Topology {
   jsm: JetStreamManager;
@@ -61,6 +59,8 @@ export interface TopologyOptions {
   auditMaxMessages?: number;
   agentTtlMs: number;
   replicas?: number;
+  /** How the job streams keep dispatch messages (FLEET_DISPATCH_RETENTION; ARCHITECTURE.md "Dispatch at scale"). */
+  dispatchRetention?: DispatchRetention;
   /** The longest a key may live (FLEET_MAX_KEY_TTL_SECONDS): a minted key's record is kept that long. */
   maxKeyTtlSeconds?: number;
   /** What the upload store may hold at once; past it, a new upload is refused. */
@@ -68,8 +68,6 @@ export interface TopologyOptions {
 }
 
 const NANOS_PER_SECOND = 1_000_000_000;
-/** Dispatch messages only matter until their deadline (at most 300 s); keep them a little longer. */
-const DISPATCH_RETENTION_SECONDS = 3600;
 /**
  * An upload is deleted when its job ends (at most 300 s after it was stored); one a gateway could
  * not delete (it died mid-job) goes after this long.
@@ -89,15 +87,7 @@ const WAITING_TTL_MS = 2 * 24 * 3600 * 1000;
 export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<Topology> {
   const jsm = await jetstreamManager(nc);
   const replicas = opts.replicas ?? 1;
-  for (let shard = 0; shard < JOB_SHARDS; shard++) {
-    await ensureStream(jsm, {
-      name: jobsStreamName(shard),
-      subjects: [jobShardSubjects(shard)],
-      max_age: DISPATCH_RETENTION_SECONDS * NANOS_PER_SECOND,
-      duplicate_window: 120 * NANOS_PER_SECOND,
-      replicas,
-    });
-  }
+  await ensureJobStreams(jsm, jetstream(nc), opts.dispatchRetention ?? 'workqueue', replicas);
   await ensureStream(jsm, {
     name: JOB_RECORDS_STREAM,
     subjects: [`${JOB_RECORD_SUBJECT_PREFIX}.*`],
@@ -192,7 +182,6 @@ interface StreamWanted {
   max_msgs_per_subject?: number;
   max_bytes?: number;
   max_msgs?: number;
-  duplicate_window?: number;
   discard?: DiscardPolicy;
 }
 
