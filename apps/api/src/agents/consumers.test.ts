@@ -1,4 +1,4 @@
-import type { ConsumerConfig, ConsumerInfo, JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, RetentionPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
 import { agentDeliverGroup, jobSubject } from '@fleet/contracts/protocol';
 import { ensureAgentConsumer } from './consumers';
@@ -7,7 +7,9 @@ import { ensureAgentConsumer } from './consumers';
 function managerWith(existing: Partial<ConsumerConfig> | undefined) {
   const calls: string[] = [];
   const updates: Partial<ConsumerConfig>[] = [];
+  const added: Partial<ConsumerConfig>[] = [];
   const jsm = {
+    streams: { info: async () => ({ config: { retention: RetentionPolicy.Workqueue } }) },
     consumers: {
       info: async () => {
         if (!existing) throw new Error('consumer not found');
@@ -18,10 +20,13 @@ function managerWith(existing: Partial<ConsumerConfig> | undefined) {
         updates.push(config);
       },
       delete: async () => void calls.push('delete'),
-      add: async () => void calls.push('add'),
+      add: async (_stream: string, config: Partial<ConsumerConfig>) => {
+        calls.push('add');
+        added.push(config);
+      },
     },
   } as unknown as JetStreamManager;
-  return { jsm, calls, updates };
+  return { jsm, calls, updates, added };
 }
 
 const ofWeb01 = {
@@ -44,9 +49,10 @@ describe('ensureAgentConsumer', () => {
     expect(calls).toEqual([]);
   });
 
-  it('replaces a consumer that delivers anywhere else', async () => {
-    const { jsm, calls } = managerWith({ ...ofWeb01, deliver_subject: agentDeliverSubject('web-02'), ack_wait: 10_000_000_000 });
+  it('replaces a consumer that delivers anywhere else, from the jobs its work queue still holds', async () => {
+    const { jsm, calls, added } = managerWith({ ...ofWeb01, deliver_subject: agentDeliverSubject('web-02'), ack_wait: 10_000_000_000 });
     await ensureAgentConsumer(jsm, 'web-01');
     expect(calls).toEqual(['delete', 'add']);
+    expect(added).toEqual([expect.objectContaining({ ...ofWeb01, deliver_policy: DeliverPolicy.All })]);
   });
 });

@@ -18,6 +18,8 @@ async function startedRoster() {
       feeds.set(subject.slice(0, -1), opts.callback);
       return { unsubscribe: () => undefined };
     },
+    // A connection that never changes state: no outage (broker-outage.test.ts covers those).
+    status: () => ({ [Symbol.asyncIterator]: async function* () {} }),
   } as unknown as NatsConnection;
   const jsm = {
     streams: { info: async () => ({ state: { messages: 0 } }) },
