@@ -9,6 +9,7 @@ import type { PipelinesResult } from './sections/pipelines';
 import type { ProfileResult } from './sections/profiling';
 import type { RolloutBenchResult } from './sections/rollout';
 import type { ScaleResult } from './sections/scale';
+import type { StackBenchResult } from './sections/stacks';
 import type { ThroughputTarget } from './sections/throughput';
 import type { TlsCostResult } from './sections/tls';
 
@@ -37,6 +38,8 @@ export interface BenchResults {
   scale?: ScaleResult;
   /** What one more wave of a rollout costs, on the scale harness. */
   rollout?: RolloutBenchResult;
+  /** A stack deploy over the scale harness, at once and in waves. */
+  stacks?: StackBenchResult;
   micro?: { jwt: JwtMicro };
   /** Section 5's changes, each measured both ways in the same process during this run. */
   ab?: AbMeasurement[];

@@ -8,7 +8,7 @@
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
  *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale, dashboard, tls,
- *                                    rollout = what a wave costs)
+ *                                    rollout = what a wave costs, stacks = a stack deploy over the scale harness)
  *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
  *   npm run bench -- --only=dashboard the dashboard alone: writes bench/results/dashboard.json and re-renders BENCHMARKS.md
  *                                     from the recorded results, leaving latest.json as it was
@@ -33,6 +33,7 @@ import { runPipelines } from './sections/pipelines';
 import { runProfile } from './sections/profiling';
 import { runRolloutBench } from './sections/rollout';
 import { runScale } from './sections/scale';
+import { runStackBench } from './sections/stacks';
 import { runThroughput } from './sections/throughput';
 import { runTlsCost } from './sections/tls';
 
@@ -56,7 +57,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout] ' +
+        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout,stacks] ' +
           '[--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n',
       );
       process.exit(0);
@@ -268,6 +269,12 @@ async function main(): Promise<void> {
     await phase('rollout', async () => {
       results.rollout = await runRolloutBench(options, progress);
       loads.push({ phase: 'after rollout', ...loadSnapshot(own) });
+    });
+
+  if (wants('stacks'))
+    await phase('stacks', async () => {
+      results.stacks = await runStackBench(options, progress);
+      loads.push({ phase: 'after stacks', ...loadSnapshot(own) });
     });
 
   if (wants('dashboard'))

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
+import { matchesLabelFilter, SimulatedStackObjects } from './simulated-stack-objects';
 
 export interface SimulatedEngineOptions {
   hostname: string;
@@ -171,11 +172,22 @@ export function simulatedEngine(opts: SimulatedEngineOptions): Docker {
     return value();
   };
 
+  const stack = new SimulatedStackObjects(opts.hostname, answer);
+  const listed = (query: { all?: boolean; filters?: unknown }) => [
+    ...containers.filter((summary) => matchesLabelFilter(query.filters, summary.Labels as Record<string, string>)),
+    ...stack.summaries(query.filters, query.all ?? false),
+  ];
+
   const engine = {
     modem,
-    listContainers: (query: { all?: boolean; limit?: number } = {}) =>
-      answer(() => (query.limit ? containers.slice(0, query.limit) : containers.slice())),
-    getContainer: (id: string) => simulatedContainer(opts, id, byName.get(id), answer),
+    ...stack.engineMethods(),
+    listContainers: (query: { all?: boolean; limit?: number; filters?: unknown } = {}) =>
+      answer(() => (query.limit ? listed(query).slice(0, query.limit) : listed(query))),
+    getContainer: (id: string) => {
+      const made = stack.find(id);
+      if (made) return notSimulatedElsewhere(stack.container(made), `container ${id}`);
+      return simulatedContainer(opts, id, byName.get(id), answer);
+    },
     ping: () => answer(() => Buffer.from('OK')),
     version: () =>
       answer(() => ({
