@@ -95,7 +95,7 @@ describe('GET /whoami', () => {
       subject: 'wall-screen',
       role: 'viewer',
       scope: 'role:web',
-      permissions: ['docker:read', 'job:read', 'agent:read'],
+      permissions: ['docker:read', 'job:read', 'agent:read', 'stack:read'],
     });
     const expiresIn = Date.parse(res.body.expires_at) - Date.now();
     expect(expiresIn).toBeGreaterThan(500_000);

@@ -13,18 +13,21 @@ export const PERMISSIONS = [
   'docker:host',
   'job:read',
   'agent:read',
+  /** Stacks (README "Stacks"): reading their revisions and per-host state; writing deploys, rolls back and removes them. */
+  'stack:read',
+  'stack:write',
   'agent:write',
   'audit:read',
   'token:admin',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const READS: Permission[] = ['docker:read', 'job:read', 'agent:read'];
+const READS: Permission[] = ['docker:read', 'job:read', 'agent:read', 'stack:read'];
 
 /** Roles are named bundles of permissions; a key carries its role, the gateway expands it. */
 export const ROLES = {
   viewer: READS,
-  operator: [...READS, 'docker:read-data', 'docker:write', 'docker:exec'],
+  operator: [...READS, 'docker:read-data', 'docker:write', 'docker:exec', 'stack:write'],
   admin: [...PERMISSIONS],
 } as const satisfies Record<string, readonly Permission[]>;
 export type Role = keyof typeof ROLES;
