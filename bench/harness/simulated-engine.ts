@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { matchesLabelFilter, SimulatedStackObjects } from './simulated-stack-objects';
+import { matchesFilters, SimulatedStackObjects } from './simulated-stack-objects';
 
 export interface SimulatedEngineOptions {
   hostname: string;
@@ -174,7 +174,7 @@ export function simulatedEngine(opts: SimulatedEngineOptions): Docker {
 
   const stack = new SimulatedStackObjects(opts.hostname, answer);
   const listed = (query: { all?: boolean; filters?: unknown }) => [
-    ...containers.filter((summary) => matchesLabelFilter(query.filters, summary.Labels as Record<string, string>)),
+    ...containers.filter((summary) => matchesFilters(query.filters, { labels: summary.Labels as Record<string, string> })),
     ...stack.summaries(query.filters, query.all ?? false),
   ];
 

@@ -50,14 +50,15 @@ interface SimulatedNamed {
   options: Record<string, unknown>;
 }
 
-/** `{label: ['k', 'k=v']}` (dockerode's filters, as an object or its JSON) → does `labels` match every one? */
-export function matchesLabelFilter(filters: unknown, labels: Labels): boolean {
-  const parsed = (typeof filters === 'string' ? JSON.parse(filters) : (filters ?? {})) as { label?: string[] | Record<string, boolean> };
-  const wanted = Array.isArray(parsed.label) ? parsed.label : Object.keys(parsed.label ?? {});
-  return wanted.every((each) => {
+/** dockerode's filters (an object or its JSON): `label` (`k` or `k=v`, all must match) and `name` (a part of the name). */
+export function matchesFilters(filters: unknown, object: { labels: Labels; name?: string }): boolean {
+  const parsed = (typeof filters === 'string' ? JSON.parse(filters) : (filters ?? {})) as { label?: string[]; name?: string[] };
+  const labelsMatch = (parsed.label ?? []).every((each) => {
     const [key, ...value] = each.split('=');
-    return value.length === 0 ? key in labels : labels[key] === value.join('=');
+    return value.length === 0 ? key in object.labels : object.labels[key] === value.join('=');
   });
+  const names = parsed.name ?? [];
+  return labelsMatch && (names.length === 0 || names.some((part) => (object.name ?? '').includes(part)));
 }
 
 /** Per simulated host: the stack objects, and the dockerode methods that reach them. */
@@ -76,7 +77,10 @@ export class SimulatedStackObjects {
   /** Summaries (GET /containers/json) of the stack containers matching `filters`. */
   summaries(filters: unknown, all: boolean): Array<Record<string, unknown>> {
     return [...this.containers.values()]
-      .filter((container) => (all || container.running) && matchesLabelFilter(filters, container.config.Labels ?? {}))
+      .filter(
+        (container) =>
+          (all || container.running) && matchesFilters(filters, { labels: container.config.Labels ?? {}, name: container.name }),
+      )
       .map((container) => ({
         Id: container.id,
         Names: [`/${container.name}`],
@@ -117,12 +121,12 @@ export class SimulatedStackObjects {
       }),
       createContainer: (options: CreateOptions) => this.answer(() => this.container(this.create(options))),
       listNetworks: (query: { filters?: unknown } = {}) =>
-        this.answer(() => [...this.networks.values()].filter((n) => matchesLabelFilter(query.filters, n.labels)).map(namedSummary)),
+        this.answer(() => [...this.networks.values()].filter((n) => matchesFilters(query.filters, n)).map(namedSummary)),
       createNetwork: (options: Record<string, unknown>) => this.answer(() => this.named(this.networks, options, 'network')),
       getNetwork: (id: string) => this.network(id),
       listVolumes: (query: { filters?: unknown } = {}) =>
         this.answer(() => ({
-          Volumes: [...this.volumes.values()].filter((v) => matchesLabelFilter(query.filters, v.labels)).map(namedSummary),
+          Volumes: [...this.volumes.values()].filter((v) => matchesFilters(query.filters, v)).map(namedSummary),
           Warnings: null,
         })),
       createVolume: (options: Record<string, unknown>) => this.answer(() => namedSummary(this.volumeFrom(options))),
