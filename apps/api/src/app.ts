@@ -36,6 +36,8 @@ import { mountNodeOperations } from './routes/node/mount';
 import { rolloutControlHandlers } from './routes/rollout-controls';
 import { mountGatewayOperations, type GatewayHandlers } from './routes/operation-table';
 import { targetHandlers } from './routes/targets';
+import { stackHandlers } from './routes/stacks';
+import type { StackService } from './stacks/service';
 import { tokenHandlers } from './routes/tokens';
 import type { Transfers } from './routes/node/transfers';
 import { uiRoutes } from './routes/ui';
@@ -78,6 +80,8 @@ export interface GatewayDeps {
   engineProxy?: Omit<EngineProxyDeps, 'bodyLimit' | 'accessPolicy'>;
   /** What reaches a host beyond the Engine models' own rules (FLEET_REGISTRY_ALLOWLIST); default Docker Hub only. */
   accessPolicy?: AccessPolicy;
+  /** The `/stack` resource (README "Stacks"). */
+  stacks: StackService;
 }
 
 /**
@@ -167,6 +171,7 @@ export function gatewayHandlers(deps: GatewayDeps, preAuth: PreAuthLimit, maxKey
     ...tokenHandlers(deps.revocations, deps.mintedKeys, { jwtSecret: deps.jwtSecret, maxKeyTtlSeconds }),
     ...whoamiHandler,
     ...targetHandlers(deps.jobs),
+    ...stackHandlers(deps.stacks),
   };
 }
 

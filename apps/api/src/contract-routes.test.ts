@@ -42,6 +42,7 @@ const SAMPLE_PATH_VALUES: Record<string, string> = {
   hostname: 'web-01',
   job_id: '550e8400-e29b-41d4-a716-446655440000',
   jti: 'a-key-id',
+  revision: '1',
 };
 /** An operation answering with a file runs on one host; a named one is as good as any here. */
 const SINGLE_HOST = 'web-01';

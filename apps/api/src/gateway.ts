@@ -21,6 +21,9 @@ import type { EnrolmentSecrets, GatewayConfig } from './config';
 import { JobClient } from './jobs/client';
 import { KeySlots } from './jobs/key-slots';
 import { Rollouts } from './jobs/rollout';
+import { StackController } from './stacks/controller';
+import { StackService } from './stacks/service';
+import { StackStore } from './stacks/store';
 import { LEASE_MS, RolloutLeases } from './jobs/rollout-lease';
 import { EngineTunnel } from './proxy/tunnel';
 import { ResultFeed } from './jobs/feed';
@@ -91,7 +94,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const revocations = new Revocations(topology.revoked);
   await revocations.start(nc);
   // README "Rollouts": a rollout whose replica died is carried on by another.
-  const stopTakeovers = new Rollouts(jobs).takeOverAbandoned((keyId) => revocations.isRevoked(keyId));
+  const rollouts = new Rollouts(jobs);
+  const stopTakeovers = rollouts.takeOverAbandoned((keyId) => revocations.isRevoked(keyId));
+  // README "Stacks": every replica keeps the stacks true; claims in the store keep two from sending the same apply.
+  const stackStore = new StackStore(topology.stacks);
+  const stopKeepingTrue = new StackController({ store: stackStore, jobs, roster, log }).start();
   const audit = new AuditLog(jetstream(nc), topology.jsm, log, {
     budget: new AuditBudget(config.auditFullReadsPerKey),
     windowMs: config.auditWindowSeconds * 1000,
@@ -121,6 +128,14 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     readiness: await readinessProbe(nc, natsLink),
     engineProxy: { tunnel, resolver, hostGrantKey, longRunningSlots },
     accessPolicy: { registries: config.registries },
+    stacks: new StackService({
+      store: stackStore,
+      jobs,
+      rollouts,
+      roster,
+      accessPolicy: { registries: config.registries },
+      isRevoked: (jti) => revocations.isRevoked(jti),
+    }),
   });
   const listener = await createGatewayServer(app, config.tls, log);
   const { server } = listener;
@@ -145,6 +160,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     async stop() {
       tunnel.stop();
       stopTakeovers();
+      stopKeepingTrue();
       unfollowLeases();
       listener.stopReloading();
       stopExpiryWatch();

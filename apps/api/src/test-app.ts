@@ -24,6 +24,7 @@ export function stubGatewayDeps(deps: Partial<GatewayDeps> & Pick<GatewayDeps, '
     audit: { record: () => undefined } as never,
     revocations: { isRevoked: () => false } as never,
     mintedKeys: {} as never,
+    stacks: {} as never,
     log: pino({ level: 'silent' }),
     ...deps,
   };

@@ -3087,6 +3087,122 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the stacks this key may read
+         * @description Every stack whose target lies within the key's scope (README "Stacks"), with its current
+         *     revision and how many of its hosts are in each state.
+         */
+        get: operations["stack.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stack/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A stack, its revisions and the state of each of its hosts */
+        get: operations["stack.get"];
+        /**
+         * Deploy a compose file to a target as a new revision
+         * @description Stores the compose file as the stack's next revision (numbered from 1, never reused) and
+         *     rolls it out to the target's hosts with the rollout policy (README "Rollouts"; without one,
+         *     every host at once) through the node operation `stack.host.apply`. Answers once the
+         *     revision is stored and its rollout started; follow it with `GET /job/{job_id}` or
+         *     `GET /stack/{name}`. The compose file must stay within the subset of README "Stacks"
+         *     (anything else is 400 `invalid_compose` naming the key and its path); a bind mount also
+         *     needs `docker:host`. A scoped key deploys only to a target within its scope (the scope's
+         *     one 404 otherwise) and only over a stack it can read; nothing is stored when it is refused.
+         */
+        put: operations["stack.put"];
+        post?: never;
+        /**
+         * Remove a stack from every host
+         * @description Marks the stack removed (its revisions stay readable) and removes its containers, and the
+         *     networks and volumes it made, from every host that runs it (`stack.host.remove`); a host
+         *     offline now is told when it reports the stack again. A later PUT of the same name goes on
+         *     from the next revision number.
+         */
+        delete: operations["stack.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stack/{name}/revisions/{revision}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One revision's compose file, as it was sent */
+        get: operations["stack.revision"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stack/{name}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What deploying this compose file would change on each host
+         * @description The same body as `PUT /stack/{name}`, judged the same way (subset, `docker:host` for bind
+         *     mounts, scope), but nothing is stored: each host of the target answers what an apply would
+         *     create, recreate, start, remove or leave alone (`stack.host.diff`, read-only).
+         */
+        post: operations["stack.diff"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stack/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll an earlier revision out again as a new revision
+         * @description Copies revision `to` (its compose file; the stack's current target, rollout policy and
+         *     `on_drift`) into a new revision that records `rolled_back_from`, and rolls it out as a PUT would.
+         */
+        post: operations["stack.rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3136,8 +3252,127 @@ export interface components {
          * @description Why the call failed, stable across releases: what a client switches on (README "Error reasons").
          * @enum {string}
          */
-        ErrorReason: "validation_failed" | "invalid_target" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
+        ErrorReason: "validation_failed" | "invalid_target" | "invalid_compose" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
+        /** @example web */
+        StackName: string;
+        /** @description How each revision rolls out: the wave parameters of README "Rollouts" (`health` checks every container of the stack on the host). */
+        StackRolloutPolicy: {
+            batch?: string;
+            canary?: string;
+            max_failures?: string;
+            pause?: number;
+            /** @enum {string} */
+            health?: "running" | "healthy";
+            health_delay?: number;
+        };
+        /**
+         * @description What a host does when its containers no longer match the revision: `report` it (default), or `repair` it.
+         * @enum {string}
+         */
+        StackOnDrift: "report" | "repair";
+        StackDeploy: {
+            /** @description The compose file (YAML), stored as given; within the subset of README "Stacks". */
+            compose: string;
+            /** @description A hostname or label selectors (`role:web,zone:eu`) or `_all`; not `_any`. */
+            target: string;
+            rollout?: components["schemas"]["StackRolloutPolicy"];
+            on_drift?: components["schemas"]["StackOnDrift"];
+        };
+        StackDeployed: {
+            name: components["schemas"]["StackName"];
+            revision: number;
+            /**
+             * Format: uuid
+             * @description The rollout of the revision (`GET /job/{job_id}`).
+             */
+            job_id: string;
+        };
+        StackRemoved: {
+            name: components["schemas"]["StackName"];
+            /** @description The last revision */
+            revision: number;
+            /** Format: date-time */
+            removed_at: string;
+            /**
+             * Format: uuid
+             * @description The removal from the hosts the target reached (absent when none was live).
+             */
+            job_id?: string;
+        };
+        StackHostCounts: {
+            in_sync: number;
+            drifted: number;
+            pending: number;
+            failed: number;
+            offline: number;
+        };
+        StackSummary: {
+            name: components["schemas"]["StackName"];
+            target: string;
+            revision: number;
+            hosts: components["schemas"]["StackHostCounts"];
+        };
+        StackList: {
+            stacks: components["schemas"]["StackSummary"][];
+        };
+        StackRevision: {
+            revision: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The subject of the key that made it. */
+            created_by: string;
+            /** @description sha256 of the compose file as given (`sha256:<hex>`). */
+            digest: string;
+            /** @description The services' images. */
+            images: string[];
+            /**
+             * Format: uuid
+             * @description The rollout of this revision.
+             */
+            job_id: string;
+            /** @description The revision a rollback copied. */
+            rolled_back_from?: number;
+        };
+        StackHost: {
+            hostname: components["schemas"]["Hostname"];
+            /**
+             * @description `pending`: the host has not reported the current revision applied yet; `failed`: its last apply failed (`error`); `offline`: the agent is not live.
+             * @enum {string}
+             */
+            state: "in_sync" | "drifted" | "pending" | "failed" | "offline";
+            /** @description The revision the host last reported applied. */
+            revision?: number;
+            drift?: {
+                service: string;
+                what: string;
+            }[];
+            error?: string;
+            /** Format: date-time */
+            checked_at?: string;
+        };
+        Stack: {
+            name: components["schemas"]["StackName"];
+            target: string;
+            on_drift: components["schemas"]["StackOnDrift"];
+            rollout: components["schemas"]["StackRolloutPolicy"];
+            revision: number;
+            /** @description The newest revisions first (at most 100; older ones stay readable by number). */
+            revisions: components["schemas"]["StackRevision"][];
+            /** @description The hosts the target reaches, live or not, and any other host still reporting the stack, by hostname. */
+            hosts: components["schemas"]["StackHost"][];
+        };
+        StackRevisionText: {
+            name: components["schemas"]["StackName"];
+            revision: number;
+            compose: string;
+            digest: string;
+            target: string;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            rolled_back_from?: number;
+        };
         /** @enum {string} */
         RowStatus: "pending" | "running" | "ok" | "failed" | "skipped";
         /** @description One targeted host's outcome. Operations add their own fields. */
@@ -3957,6 +4192,8 @@ export interface components {
         /** @description Container ID or name. */
         ContainerId: string;
         Hostname: components["schemas"]["Hostname"];
+        /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+        StackName: components["schemas"]["StackName"];
         /** @description Seconds the feed stays open at most; a client that wants more opens a new one. */
         FeedTimeout: number;
         /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
@@ -9306,6 +9543,332 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["AgentRotation"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stacks, by name. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "stacks": [
+                     *         {
+                     *           "name": "web",
+                     *           "target": "role:web",
+                     *           "revision": 3,
+                     *           "hosts": {
+                     *             "in_sync": 2,
+                     *             "drifted": 0,
+                     *             "pending": 0,
+                     *             "failed": 0,
+                     *             "offline": 1
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stack. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "target": "role:web",
+                     *       "on_drift": "report",
+                     *       "rollout": {
+                     *         "batch": "1",
+                     *         "health": "running"
+                     *       },
+                     *       "revision": 2,
+                     *       "revisions": [
+                     *         {
+                     *           "revision": 2,
+                     *           "created_at": "2026-11-22T08:10:00.000Z",
+                     *           "created_by": "ci-pipeline",
+                     *           "digest": "sha256:5f2b…",
+                     *           "images": [
+                     *             "nginx:1.27"
+                     *           ],
+                     *           "job_id": "0c9d8e1a-3b52-4f1e-9a77-2b6f3d8c1e40"
+                     *         },
+                     *         {
+                     *           "revision": 1,
+                     *           "created_at": "2026-11-22T08:00:00.000Z",
+                     *           "created_by": "ci-pipeline",
+                     *           "digest": "sha256:a41c…",
+                     *           "images": [
+                     *             "nginx:1.26"
+                     *           ],
+                     *           "job_id": "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+                     *         }
+                     *       ],
+                     *       "hosts": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "state": "in_sync",
+                     *           "revision": 2,
+                     *           "checked_at": "2026-11-22T08:12:00.000Z"
+                     *         },
+                     *         {
+                     *           "hostname": "web-02",
+                     *           "state": "drifted",
+                     *           "revision": 2,
+                     *           "drift": [
+                     *             {
+                     *               "service": "web",
+                     *               "what": "container removed"
+                     *             }
+                     *           ]
+                     *         },
+                     *         {
+                     *           "hostname": "web-03",
+                     *           "state": "offline",
+                     *           "revision": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Stack"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.put": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "compose": "services:\n  web:\n    image: nginx:1.27\n",
+                 *       "target": "role:web",
+                 *       "rollout": {
+                 *         "batch": "1",
+                 *         "health": "running"
+                 *       },
+                 *       "on_drift": "report"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StackDeploy"];
+            };
+        };
+        responses: {
+            /** @description The revision is stored and its rollout started. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "revision": 4,
+                     *       "job_id": "9b2f6a56-8c1e-4c38-9a55-0c41a2f1f7a1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackDeployed"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stack is removed; its hosts are being cleaned. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "revision": 4,
+                     *       "removed_at": "2026-11-22T09:00:00.000Z",
+                     *       "job_id": "2a3b4c5d-6e7f-4081-9a2b-3c4d5e6f7a8b"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackRemoved"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.revision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                name: components["parameters"]["StackName"];
+                revision: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revision. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "revision": 1,
+                     *       "compose": "services:\n  web:\n    image: nginx:1.26\n",
+                     *       "digest": "sha256:a41c…",
+                     *       "target": "role:web",
+                     *       "created_at": "2026-11-22T08:00:00.000Z",
+                     *       "created_by": "ci-pipeline"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackRevisionText"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "compose": "services:\n  web:\n    image: nginx:1.27\n",
+                 *       "target": "role:web"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StackDeploy"];
+            };
+        };
+        responses: {
+            /** @description One row per host of the target. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "revision": 2,
+                     *           "changes": [
+                     *             {
+                     *               "service": "web",
+                     *               "action": "recreate",
+                     *               "reason": "image changed"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NodeResponse"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.rollback": {
+        parameters: {
+            query: {
+                /**
+                 * @description The revision to roll out again.
+                 * @example 1
+                 */
+                to: number;
+            };
+            header?: never;
+            path: {
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new revision is stored and its rollout started. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "web",
+                     *       "revision": 5,
+                     *       "job_id": "1e2d3c4b-5a69-4788-9a6b-5c4d3e2f1a0b"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackDeployed"];
                 };
             };
             default: components["responses"]["Error"];

@@ -62,6 +62,30 @@ describe('requests', () => {
   });
 });
 
+describe('stacks', () => {
+  it('calls each /stack operation on its path and method, the body as JSON and the rollback revision in the query', async () => {
+    const { client, requests } = recording(() => json(202, { name: 'web', revision: 2, job_id: ROWS.job_id }));
+    const body = { compose: 'services:\n  web:\n    image: nginx:1.27\n', target: 'role:web', rollout: { batch: '1' } };
+    await client.stacks.deploy('web', body);
+    await client.stacks.diff('web', body);
+    await client.stacks.rollback('web', 1);
+    await client.stacks.revision('web', 1);
+    await client.stacks.get('web');
+    await client.stacks.list();
+    await client.stacks.remove('web');
+    expect(requests.map((request) => `${request.method} ${request.url}`)).toEqual([
+      'PUT http://gateway.test/stack/web',
+      'POST http://gateway.test/stack/web/diff',
+      'POST http://gateway.test/stack/web/rollback?to=1',
+      'GET http://gateway.test/stack/web/revisions/1',
+      'GET http://gateway.test/stack/web',
+      'GET http://gateway.test/stack',
+      'DELETE http://gateway.test/stack/web',
+    ]);
+    expect(await requests[0].json()).toEqual(body);
+  });
+});
+
 describe('errors', () => {
   it('throws the class of the status with the body fields', async () => {
     const { client } = recording(() =>

@@ -15,6 +15,12 @@ import type {
   NodeResponse,
   QueryOf,
   RolloutControlled,
+  Stack,
+  StackDeploy,
+  StackDeployed,
+  StackList,
+  StackRemoved,
+  StackRevisionText,
   StreamEvent,
 } from './types';
 
@@ -194,6 +200,26 @@ export class FleetClient {
     rotate: (hostname: string) => this.json('post', '/agent/{hostname}/rotate', { path: { hostname } }),
     /** Revokes the agent's NATS identity (its connection is cut at once) and its enrolment. */
     remove: (hostname: string) => this.json('delete', '/agent/{hostname}/identity', { path: { hostname } }),
+  };
+
+  /** Stacks (README "Stacks"): a compose file kept true on the hosts of a target, in numbered revisions. */
+  readonly stacks = {
+    list: (): Promise<StackList> => this.json('get', '/stack'),
+    /** The stack, its revisions (newest first) and each host's state. */
+    get: (name: string): Promise<Stack> => this.json('get', '/stack/{name}', { path: { name } }),
+    /** Stores the compose file as the next revision and rolls it out with the stack's policy; follow it by `job_id`. */
+    deploy: (name: string, body: StackDeploy): Promise<StackDeployed> =>
+      this.json('put', '/stack/{name}', { path: { name }, body }) as Promise<StackDeployed>,
+    /** What a deploy of this body would change on each host of its target; nothing is stored or changed. */
+    diff: (name: string, body: StackDeploy): Promise<NodeResponse> => this.json('post', '/stack/{name}/diff', { path: { name }, body }),
+    /** Rolls revision `to` out again as a new revision, with the stack's current target and policy. */
+    rollback: (name: string, to: number): Promise<StackDeployed> =>
+      this.json('post', '/stack/{name}/rollback', { path: { name }, query: { to } }) as Promise<StackDeployed>,
+    /** One revision's compose file as it was sent. */
+    revision: (name: string, revision: number): Promise<StackRevisionText> =>
+      this.json('get', '/stack/{name}/revisions/{revision}', { path: { name, revision } }),
+    /** Removes the stack from every host; its revisions stay readable. */
+    remove: (name: string): Promise<StackRemoved> => this.json('delete', '/stack/{name}', { path: { name } }) as Promise<StackRemoved>,
   };
 
   readonly audit = {

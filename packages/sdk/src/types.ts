@@ -26,6 +26,13 @@ export type AuditEntry = Schemas['AuditEntry'];
 export type AuditList = Schemas['AuditList'];
 export type RowStatus = Schemas['RowStatus'];
 export type Labels = Schemas['Labels'];
+/** Stacks (README "Stacks"): the body of a deploy or diff, its answer, a stack, the list, one revision's text. */
+export type StackDeploy = Schemas['StackDeploy'];
+export type StackDeployed = Schemas['StackDeployed'];
+export type Stack = Schemas['Stack'];
+export type StackList = Schemas['StackList'];
+export type StackRevisionText = Schemas['StackRevisionText'];
+export type StackRemoved = Schemas['StackRemoved'];
 export type Whoami = SuccessBody<'whoami.get'>;
 export type TargetHosts = SuccessBody<'target.resolve'>;
 /** A key as `token.create` answers it: the key itself, shown once, and its claims. */

@@ -25,6 +25,7 @@ import {
   REVOKED_BUCKET,
   UPLOADS_BUCKET,
 } from '@fleet/contracts/protocol';
+import { STACKS_BUCKET } from '../stacks/store';
 
 export interface Topology {
   jsm: JetStreamManager;
@@ -40,6 +41,8 @@ export interface Topology {
   idempotency: KV;
   /** Which replica runs each rollout (README "Rollouts"). */
   rolloutLeases: KV;
+  /** Stacks, their revisions, and which apply each host was last sent (README "Stacks"). */
+  stacks: KV;
   /** Request bodies that are files, one object per job (README "File transfers"). */
   uploads: ObjectStore;
 }
@@ -130,6 +133,7 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
     idempotency: await bucket(IDEMPOTENCY_BUCKET, { history: 1, replicas, ttl: IDEMPOTENCY_TTL_MS }),
     // A lease is renewed every few seconds while its rollout runs: the TTL only clears the keys of rollouts no replica finished.
     rolloutLeases: await bucket(ROLLOUT_LEASES_BUCKET, { history: 1, replicas, ttl: ROLLOUT_LEASE_TTL_MS }),
+    stacks: await bucket(STACKS_BUCKET, { history: 1, replicas }),
     uploads: await ensureUploadStore(nc, jsm, { replicas, maxBytes: opts.uploadStoreMaxBytes ?? -1 }),
   };
 }
