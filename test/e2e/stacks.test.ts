@@ -182,7 +182,7 @@ async function pushImage(reference: string): Promise<void> {
   const container = await engine.createContainer({ Image: BUSYBOX, Cmd: ['true'] });
   await container.commit({ repo, tag, changes: `LABEL fleet.test.image=${reference}` });
   await container.remove();
-  const stream = (await engine.getImage(reference).push({})) as NodeJS.ReadableStream;
+  const stream = (await engine.getImage(reference).push({ authconfig: { serveraddress: registry.address } })) as NodeJS.ReadableStream;
   let progress = '';
   for await (const chunk of stream) progress += chunk.toString();
   if (progress.includes('"error"')) throw new Error(`pushing ${reference} failed: ${progress}`);
@@ -292,7 +292,7 @@ describe('a stack on role:web, its revisions rolled out, back and removed', () =
 
   it('a revision whose healthcheck fails stops at web-01; web-02 keeps the old revision, its containers untouched', async () => {
     const web2Before = await containerIds('web-02');
-    const failing = await deployed({ compose: compose({ webTag: '3', webCheck: 'false' }), rollout: { batch: 1, health: 'healthy' } });
+    const failing = await deployed({ compose: compose({ webTag: '3', webCheck: 'false' }), rollout: { batch: '1', health: 'healthy' } });
 
     expect(failing.job.rollout?.state).toBe('stopped');
     expect(failing.job.rollout?.waves.map((wave) => [wave.hosts, wave.state])).toEqual([
@@ -319,8 +319,8 @@ describe('a stack on role:web, its revisions rolled out, back and removed', () =
       });
     const stack = (await api(fleet, 'GET', `/stack/${STACK}`)).body;
     expect(stack.revision).toBe(res.body.revision);
-    const digestOf = (revision: number) => stack.revisions.find((each: { revision: number }) => each.revision === revision)?.digest;
-    expect(digestOf(res.body.revision)).toBe(digestOf(rev2));
+    const revisionOf = (revision: number) => stack.revisions.find((each: { revision: number }) => each.revision === revision);
+    expect(revisionOf(res.body.revision)).toMatchObject({ rolled_back_from: rev2, digest: revisionOf(rev2).digest });
     await eventually(stackHosts, (hosts) => {
       for (const host of WEB) expect(hosts[host]).toMatchObject({ state: 'in_sync', revision: res.body.revision });
     });
@@ -435,7 +435,8 @@ describe('refusals: a 4xx with its reason, and nothing created on any engine', (
 
   it('an unsupported compose key is a 400 naming the key and its path', async () => {
     const res = await deploy({ compose: compose({ webTag: '1', webExtra: ['    privileged: true'] }) }, undefined, 'refused-key');
-    await expectRefused(res, 400, 'refused-key', ['privileged', 'services.web.privileged']);
+    expect(res.body).toMatchObject({ reason: 'invalid_compose', key: 'privileged', path: 'services.web.privileged' });
+    await expectRefused(res, 400, 'refused-key', ['services.web.privileged']);
   });
 
   it("a bind mount deployed with an operator key (no docker:host) is a 403 naming 'docker:host'", async () => {
