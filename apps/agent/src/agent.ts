@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type Docker from 'dockerode';
@@ -17,6 +18,7 @@ import { AgentMetrics, serveMetrics } from './metrics';
 import { Registration } from './registration';
 import { IdentityRotation, type AgentLogin } from './rotation';
 import type { HostPolicy } from './host-policy';
+import { HostStacks } from './stacks/host-stacks';
 import { JobWorker } from './worker';
 
 export interface RunningAgent {
@@ -42,7 +44,13 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   const socketPath = config.dockerHost.replace(/^unix:\/\//, '');
   // One judge of host-level objects for jobs and proxied requests alike, on the engine they reach.
   const hostObjects = new HostObjects(socketPath, hostPolicy.access);
-  const open = (loginCreds: string | undefined) => openLogin(config, loginCreds, docker, { hostPolicy, hostObjects, metrics, log });
+  // Stacks are kept next to the identity the agent made (its state directory), else in memory (README "Stacks on the agents").
+  const stacks = new HostStacks({
+    docker,
+    dir: config.identity && path.join(config.identity.dir, 'stacks'),
+    log: log.child({ component: 'stacks' }),
+  });
+  const open = (loginCreds: string | undefined) => openLogin(config, loginCreds, docker, { hostPolicy, hostObjects, stacks, metrics, log });
   const first = await open(creds);
   metrics.followNats(first.nc);
   const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_agent_', log, {
@@ -53,6 +61,8 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   engineProxy.start();
   const identity = { hostname: config.hostname, labels: config.labels, agentVersion, metricsUrl: metricsServer?.url };
   const registration = new Registration(first.agents, docker, identity, config.heartbeatMs, log, (healthy) => metrics.engine(healthy));
+  registration.reportStacks(() => stacks.report());
+  await stacks.start();
   if (await first.worker.hasConsumer()) {
     // An accepted host: consume before registering, so that once listed it already receives its jobs.
     await first.worker.start();
@@ -84,6 +94,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
   return {
     async stop() {
       rotation?.stop();
+      stacks.stop();
       await registration.stop().catch((err) => log.warn({ err }, 'deregistration failed'));
       engineProxy.stop();
       await current().worker.stop();
@@ -99,6 +110,7 @@ export async function startAgent(config: AgentConfig, docker: Docker, log: Logge
 interface LoginDeps {
   hostPolicy: HostPolicy;
   hostObjects: HostObjects;
+  stacks: HostStacks;
   metrics: AgentMetrics;
   log: Logger;
 }
@@ -134,6 +146,7 @@ async function openLogin(config: AgentConfig, creds: string | undefined, docker:
     maxOutputBytes: config.maxOutputBytes,
     hostPolicy: deps.hostPolicy,
     hostObjects: deps.hostObjects,
+    stacks: deps.stacks,
     log,
     onExecuted: (job, row) => metrics.jobExecuted(job, row),
   });

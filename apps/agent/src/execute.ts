@@ -7,6 +7,7 @@ import { JobDeadline } from './deadline';
 import { describeEngineError } from './engine';
 import type { Executor, ExecutorTable } from './executors/types';
 import type { Semaphore } from './semaphore';
+import type { HostStacks } from './stacks/host-stacks';
 
 /** How long before its deadline a job still waiting for an engine slot gives up. */
 const QUEUE_GRACE_MS = 500;
@@ -22,6 +23,7 @@ export interface ExecutionDeps {
   executors: ExecutorTable;
   /** Output kept per stream of a row. */
   maxOutputBytes: number;
+  stacks: HostStacks;
 }
 
 /**
@@ -74,6 +76,7 @@ export async function executeJob(job: JobMessage, deps: ExecutionDeps, log: Logg
         maxOutputBytes: deps.maxOutputBytes,
         upload: () => channel.upload(),
         sendFile: (source, fileHeaders = {}) => channel.sendFile(source, fileHeaders, giveUpAt, deadline.signal),
+        stacks: deps.stacks,
       }),
     );
     return { hostname, status: 'ok', ...outcome, duration_ms: Date.now() - started };

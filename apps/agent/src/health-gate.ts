@@ -20,22 +20,46 @@ const POLL_MS = 500;
  * The gate ends in time for the row to land by the job's deadline.
  */
 export async function gatedRow(job: JobMessage & { health: HealthGate }, row: HostRow, deps: HealthGateDeps): Promise<HostRow> {
-  const container = String(row.id ?? job.params.id ?? '');
   const giveUpAt = job.deadline - AGENT_REPORT_GRACE_MS;
-  let verdict: Verdict;
-  try {
-    verdict = await check(job, container, giveUpAt, deps);
-  } catch (err) {
-    verdict = { passed: false, found: `the container could not be checked: ${(err as Error).message}` };
-  }
+  // A stack apply names all its containers: each must pass (README "Stacks on the agents").
+  const verdict = Array.isArray(row.containers)
+    ? everyPasses(await Promise.all(row.containers.map((name) => checked(job, String(name), giveUpAt, deps, true))))
+    : await checked(job, String(row.id ?? job.params.id ?? ''), giveUpAt, deps, false);
   if (verdict.passed) return { ...row, gate: verdict.found };
   return { ...row, status: 'failed', gate: verdict.found, error: `health gate failed: ${verdict.found}`, error_code: 412 };
 }
 
-function check(job: JobMessage & { health: HealthGate }, container: string, giveUpAt: number, deps: HealthGateDeps): Promise<Verdict> {
+async function checked(
+  job: JobMessage & { health: HealthGate },
+  container: string,
+  giveUpAt: number,
+  deps: HealthGateDeps,
+  inStack: boolean,
+): Promise<Verdict> {
+  try {
+    const verdict = await check(job, container, giveUpAt, deps, inStack);
+    return inStack ? { ...verdict, found: `${container}: ${verdict.found}` } : verdict;
+  } catch (err) {
+    return { passed: false, found: `${inStack ? container : 'the container'} could not be checked: ${(err as Error).message}` };
+  }
+}
+
+function everyPasses(verdicts: Verdict[]): Verdict {
+  const failed = verdicts.filter((verdict) => !verdict.passed);
+  return { passed: failed.length === 0, found: (failed.length > 0 ? failed : verdicts).map((verdict) => verdict.found).join('; ') };
+}
+
+/** In a stack, a service without a healthcheck passes `healthy` once running, as `docker compose up --wait` has it. */
+function check(
+  job: JobMessage & { health: HealthGate },
+  container: string,
+  giveUpAt: number,
+  deps: HealthGateDeps,
+  inStack: boolean,
+): Promise<Verdict> {
   const gate = job.health;
   if (gate.check === 'running') return runningLater(deps.docker, container, gate.delay_seconds, giveUpAt);
-  if (gate.check === 'healthy') return healthyBy(deps.docker, container, giveUpAt);
+  if (gate.check === 'healthy') return healthyBy(deps.docker, container, giveUpAt, inStack);
   return execPasses(job, container, gate.cmd, giveUpAt, deps);
 }
 
@@ -48,10 +72,11 @@ async function runningLater(docker: Docker, container: string, delaySeconds: num
   return { passed: false, found: `not running ${delaySeconds}s after the step (${State.Status}, exit code ${State.ExitCode})` };
 }
 
-async function healthyBy(docker: Docker, container: string, giveUpAt: number): Promise<Verdict> {
+async function healthyBy(docker: Docker, container: string, giveUpAt: number, runningWithoutCheck: boolean): Promise<Verdict> {
   for (;;) {
     const { State } = await docker.getContainer(container).inspect();
     const health = State.Health?.Status;
+    if (!health && runningWithoutCheck && State.Running) return { passed: true, found: 'running (no healthcheck)' };
     if (!health) return { passed: false, found: 'the container has no healthcheck' };
     if (health === 'healthy') return { passed: true, found: 'healthy' };
     if (health === 'unhealthy') return { passed: false, found: `unhealthy${lastProbe(State.Health?.Log)}` };

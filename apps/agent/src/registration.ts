@@ -21,6 +21,7 @@ export interface Identity {
 export class Registration {
   private timer?: NodeJS.Timeout;
   private readonly startedAt = new Date().toISOString();
+  private stacksReport?: () => NonNullable<AgentRecord['stacks']>;
 
   constructor(
     private agents: KV,
@@ -44,6 +45,11 @@ export class Registration {
     this.agents = agents;
   }
 
+  /** Each heartbeat carries what `report` says of the host's stacks (README "Stacks on the agents"). */
+  reportStacks(report: () => NonNullable<AgentRecord['stacks']>): void {
+    this.stacksReport = report;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.agents.delete(this.identity.hostname);
@@ -62,6 +68,7 @@ export class Registration {
       agent_version: this.identity.agentVersion,
       started_at: this.startedAt,
       ...(this.identity.metricsUrl ? { metrics_url: this.identity.metricsUrl } : {}),
+      ...(this.stacksReport ? { stacks: this.stacksReport() } : {}),
     };
     try {
       const version = await this.docker.version();

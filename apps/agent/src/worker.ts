@@ -17,6 +17,7 @@ import { admitJob, hostRefusalRow, namedAsCalled, type AdmittedJob, type HostPol
 import { claimJob, writeRow } from './results-bucket';
 import { encodeWithinRowCap } from './row-cap';
 import { Semaphore } from './semaphore';
+import type { HostStacks } from './stacks/host-stacks';
 
 export interface WorkerDeps {
   nc: NatsConnection;
@@ -31,6 +32,7 @@ export interface WorkerDeps {
   longRunningConcurrency: number;
   /** Output kept per stream of a row. */
   maxOutputBytes: number;
+  stacks: HostStacks;
   hostPolicy: HostPolicy;
   /** Judges the existing objects a job uses (a privileged container, a bind volume, a macvlan network). */
   hostObjects: HostObjects;

@@ -1,4 +1,15 @@
-import { dependencyOrder, MAX_COMPOSE_BYTES, parseCompose, serviceConfigHash, specBindMounts, type StackSpec } from './compose';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import contract from './contract.json';
+import {
+  dependencyOrder,
+  MAX_COMPOSE_BYTES,
+  parseCompose,
+  serviceConfigHash,
+  specBindMounts,
+  stackSpecRefusal,
+  type StackSpec,
+} from './compose';
 
 const parsed = (text: string): StackSpec => {
   const result = parseCompose(text);
@@ -146,5 +157,36 @@ services:
     const changed = parsed('services:\n  a: { image: a, environment: { X: "1", Y: "3" } }\n');
     expect(serviceConfigHash(one, 'a')).toBe(serviceConfigHash(reordered, 'a'));
     expect(serviceConfigHash(one, 'a')).not.toBe(serviceConfigHash(changed, 'a'));
+  });
+});
+
+describe('the normalized spec', () => {
+  const contractSchema = () => {
+    const ajv = new Ajv({ strict: false });
+    addFormats(ajv);
+    ajv.addSchema({ components: contract.components }, 'contract');
+    return ajv.getSchema('contract#/components/schemas/StackSpec');
+  };
+
+  it("is what the contract's StackSpec describes", () => {
+    const validate = contractSchema();
+    expect(validate?.(parsed(TWO_SERVICES))).toBe(true);
+    expect(validate?.({ ...parsed(TWO_SERVICES), extra: 1 })).toBe(false);
+  });
+
+  it('is checked again for what the schema cannot say: undeclared volumes and networks, relative binds, cycles', () => {
+    const spec = parsed(TWO_SERVICES);
+    expect(stackSpecRefusal(spec)).toBeUndefined();
+    expect(stackSpecRefusal({ ...spec, volumes: {} })).toContain('static');
+    expect(stackSpecRefusal({ ...spec, networks: { default: spec.networks.default } })).toContain('front');
+    const web = spec.services.web;
+    expect(
+      stackSpecRefusal({
+        ...spec,
+        services: { ...spec.services, web: { ...web, volumes: [{ type: 'bind', source: 'etc', target: '/e', read_only: false }] } },
+      }),
+    ).toContain('absolute');
+    const app = { ...spec.services.app, depends_on: { web: { condition: 'service_started' as const } } };
+    expect(stackSpecRefusal({ ...spec, services: { ...spec.services, app } })).toContain('cycle');
   });
 });

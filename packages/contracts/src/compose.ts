@@ -7,63 +7,27 @@ import { createHash } from 'node:crypto';
 import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { COMPOSE_SCHEMA } from './compose-schema';
+import type { components } from './generated';
 
-export interface PortSpec {
-  target: number;
-  published?: number;
-  protocol: 'tcp' | 'udp';
-  host_ip?: string;
-}
+type Schemas = components['schemas'];
+/** The normalized stack agents apply: the contract's StackSpec (openapi.yaml). */
+export type StackSpec = Schemas['StackSpec'];
+export type ServiceSpec = Schemas['StackService'];
+export type PortSpec = Schemas['StackPort'];
 /** A named volume (declared at the top level) or a bind mount of an absolute host path (needs `docker:host`). */
-export interface MountSpec {
-  type: 'volume' | 'bind';
-  source: string;
-  target: string;
-  read_only: boolean;
-}
+export type MountSpec = Schemas['StackMount'];
 /** Durations in nanoseconds, as the Engine takes them. `test: ['NONE']` disables the image's own check. */
-export interface HealthcheckSpec {
-  test: string[];
-  interval_ns?: number;
-  timeout_ns?: number;
-  retries?: number;
-  start_period_ns?: number;
-}
-export interface LimitsSpec {
-  memory_bytes?: number;
-  nano_cpus?: number;
-  pids?: number;
-}
-export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
-export interface ServiceSpec {
-  image: string;
-  command?: string[];
-  entrypoint?: string[];
-  environment: Record<string, string>;
-  ports: PortSpec[];
-  volumes: MountSpec[];
-  networks: Record<string, { aliases: string[] }>;
-  labels: Record<string, string>;
-  /** `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N`. */
-  restart: string;
-  healthcheck?: HealthcheckSpec;
-  user?: string;
-  working_dir?: string;
-  limits: LimitsSpec;
-  depends_on: Record<string, { condition: DependencyCondition }>;
-}
-export interface VolumeSpec {
-  labels: Record<string, string>;
-}
-export interface NetworkSpec {
-  labels: Record<string, string>;
-  internal: boolean;
-}
-export interface StackSpec {
-  services: Record<string, ServiceSpec>;
-  volumes: Record<string, VolumeSpec>;
-  networks: Record<string, NetworkSpec>;
-}
+export type HealthcheckSpec = Schemas['StackHealthcheck'];
+export type LimitsSpec = ServiceSpec['limits'];
+export type DependencyCondition = ServiceSpec['depends_on'][string]['condition'];
+export type VolumeSpec = StackSpec['volumes'][string];
+export type NetworkSpec = StackSpec['networks'][string];
+/** What an apply does to one service, what a host reports of one stack (rows and heartbeats). */
+export type StackChange = Schemas['StackChange'];
+export type StackDrift = Schemas['StackDrift'];
+export type StackHostState = Schemas['StackHostState'];
+export type StackOnDrift = Schemas['StackOnDrift'];
+export type StackApplyRequest = Schemas['StackApplyRequest'];
 export type ComposeResult = { ok: true; spec: StackSpec } | { ok: false; key: string; path: string; message: string };
 
 /** The largest compose text accepted: a stack travels inside one job message. */
@@ -241,6 +205,11 @@ function portNumber(value: unknown, path: string): number {
 
 function mount(value: unknown, path: string, volumes: Record<string, VolumeSpec>): MountSpec {
   const spec = typeof value === 'string' ? shortMount(value, path) : longMount(value as Raw, path);
+  checkMount(spec, path, volumes);
+  return spec;
+}
+
+function checkMount(spec: MountSpec, path: string, volumes: Record<string, VolumeSpec>): void {
   if (!spec.target.startsWith('/')) refuse(path, `${path}: the mount target must be an absolute path`);
   if (spec.type === 'bind' && !spec.source.startsWith('/')) {
     refuse(path, `${path}: a bind mount needs an absolute host path (a fleet host has no project directory)`);
@@ -249,7 +218,6 @@ function mount(value: unknown, path: string, volumes: Record<string, VolumeSpec>
   if (spec.type === 'volume' && !volumes[spec.source]) {
     refuse(path, `${path}: volume \`${spec.source}\` is not declared under the top-level volumes`);
   }
-  return spec;
 }
 
 function shortMount(value: string, path: string): MountSpec {
@@ -364,6 +332,27 @@ function checkDependencies(services: Record<string, ServiceSpec>): void {
     }
   }
   dependencyOrder({ services, volumes: {}, networks: {} });
+}
+
+/**
+ * What in a normalized spec, as a job carries it, cannot be applied: the value checks parseCompose makes, made again
+ * by the agent on what it is asked to apply (the contract's schema checks only shapes).
+ */
+export function stackSpecRefusal(spec: StackSpec): string | undefined {
+  try {
+    for (const [name, service] of Object.entries(spec.services)) {
+      service.volumes.forEach((entry, index) => checkMount(entry, `services.${name}.volumes[${index}]`, spec.volumes));
+      for (const network of Object.keys(service.networks)) {
+        if (!spec.networks[network])
+          refuse(`services.${name}.networks.${network}`, `services.${name}.networks: \`${network}\` is not declared`);
+      }
+    }
+    checkDependencies(spec.services);
+    return undefined;
+  } catch (error) {
+    if (error instanceof Refusal) return error.message;
+    throw error;
+  }
 }
 
 /** The services in the order compose starts them: each after the ones it depends on (then by name, so the order is stable). */

@@ -34,9 +34,9 @@ describe('the contract', () => {
       if (op.nodeTargeted) {
         expect({ name: op.name, permission: op.permission }).toEqual({
           name: op.name,
-          permission: expect.stringMatching(/^docker:(read|read-data|write|exec)$/),
+          permission: expect.stringMatching(/^(docker:(read|read-data|write|exec)|stack:(read|write))$/),
         });
-        expect(op.name).toMatch(/^docker\.[a-z]+\.[a-z]+(-[a-z]+)*$/);
+        expect(op.name).toMatch(/^(docker|stack)\.[a-z]+\.[a-z]+(-[a-z]+)*$/);
         // A GET never changes engine state (a POST may not either: wait, for one).
         if (op.method === 'get') expect({ name: op.name, mutating: op.mutating }).toEqual({ name: op.name, mutating: false });
       }

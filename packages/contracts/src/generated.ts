@@ -2554,6 +2554,189 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/node/{target}/stack": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The stacks each targeted host runs, with their revision and state
+         * @description What each agent last applied (kept in its state directory) and what its last drift check found:
+         *     `in_sync`, `drifted` (with what differs) or `failed` (with why).
+         */
+        get: operations["stack.host.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/stack/{name}": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a stack from each targeted host
+         * @description As `docker compose down` does: the stack's containers and networks are removed; its named volumes are
+         *     kept (their data outlives the stack; remove them with `docker.volume.remove`). The agent forgets the
+         *     stack. A host without the stack answers `status:ok`, `changed:false`.
+         */
+        delete: operations["stack.host.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/stack/{name}/apply": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bring each targeted host's engine to a stack revision, as `docker compose up -d` would
+         * @description Each agent pulls missing images (registry allowlist as for pull), creates the stack's networks and
+         *     named volumes, and creates and starts each service's container (`<stack>-<service>-1`, with the compose
+         *     labels and the config hash) in `depends_on` order; a container whose config hash differs is recreated,
+         *     services the revision no longer has are removed, and what is already right is left alone (applying the
+         *     same revision again makes no change on the engine). A bind mount reaches the host: the call also needs
+         *     `docker:host`, and the agent checks the signed grant and its FLEET_AGENT_HOST_PATHS. A network, volume or
+         *     container of the stack's names that the stack did not create is a conflict (failed row, 409), never
+         *     taken over. With `health`, the gate looks at every container of the stack (`healthy`: a service
+         *     without a healthcheck counts as healthy once running). The agent keeps the revision and watches it for
+         *     drift (README "Stacks on the agents").
+         */
+        post: operations["stack.host.apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/node/{target}/stack/{name}/diff": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What applying a stack revision would change on each targeted host, changing nothing */
+        post: operations["stack.host.diff"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/job": {
         parameters: {
             query?: never;
@@ -3823,6 +4006,130 @@ export interface components {
                 failures?: components["schemas"]["ImageFailure"][];
             })[];
         };
+        /** @description A stack's name, its compose project name. */
+        StackName: string;
+        StackObjectName: string;
+        StackStringMap: {
+            [key: string]: string;
+        };
+        StackWords: string[];
+        StackPort: {
+            target: number;
+            published?: number;
+            /** @enum {string} */
+            protocol: "tcp" | "udp";
+            host_ip?: string;
+        };
+        /** @description A named volume of the stack, or a bind mount of an absolute host path (needs `docker:host`). */
+        StackMount: {
+            /** @enum {string} */
+            type: "volume" | "bind";
+            source: string;
+            target: string;
+            read_only: boolean;
+        };
+        StackHealthcheck: {
+            test: components["schemas"]["StackWords"];
+            interval_ns?: number;
+            timeout_ns?: number;
+            retries?: number;
+            start_period_ns?: number;
+        };
+        StackService: {
+            image: string;
+            command?: components["schemas"]["StackWords"];
+            entrypoint?: components["schemas"]["StackWords"];
+            environment: components["schemas"]["StackStringMap"];
+            ports: components["schemas"]["StackPort"][];
+            volumes: components["schemas"]["StackMount"][];
+            networks: {
+                [key: string]: {
+                    aliases: string[];
+                };
+            };
+            labels: components["schemas"]["StackStringMap"];
+            restart: string;
+            healthcheck?: components["schemas"]["StackHealthcheck"];
+            user?: string;
+            working_dir?: string;
+            limits: {
+                memory_bytes?: number;
+                nano_cpus?: number;
+                pids?: number;
+            };
+            depends_on: {
+                [key: string]: {
+                    /** @enum {string} */
+                    condition: "service_started" | "service_healthy" | "service_completed_successfully";
+                };
+            };
+        };
+        StackSpec: {
+            services: {
+                [key: string]: components["schemas"]["StackService"];
+            };
+            volumes: {
+                [key: string]: {
+                    labels: components["schemas"]["StackStringMap"];
+                };
+            };
+            networks: {
+                [key: string]: {
+                    labels: components["schemas"]["StackStringMap"];
+                    internal: boolean;
+                };
+            };
+        };
+        /**
+         * @description What an agent does when its host drifts from the revision: `report` it (the default), or `repair` it.
+         * @enum {string}
+         */
+        StackOnDrift: "report" | "repair";
+        StackApplyRequest: {
+            revision: number;
+            spec: components["schemas"]["StackSpec"];
+            on_drift?: components["schemas"]["StackOnDrift"];
+        };
+        StackChange: {
+            service: string;
+            /** @enum {string} */
+            action: "create" | "recreate" | "remove" | "start" | "none";
+            reason: string;
+        };
+        StackHostChangesResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                revision?: number;
+                changes?: components["schemas"]["StackChange"][];
+                /** @description The names of the stack's containers after an apply (what a health gate looks at). */
+                containers?: string[];
+            })[];
+            rollout?: components["schemas"]["Rollout"];
+        };
+        StackDrift: {
+            service: string;
+            what: string;
+        };
+        /** @description One stack on one host, as its agent reports it (heartbeats, `stack.host.list`). */
+        StackHostState: {
+            name: components["schemas"]["StackName"];
+            revision: number;
+            on_drift?: components["schemas"]["StackOnDrift"];
+            /** @enum {string} */
+            state: "in_sync" | "drifted" | "failed";
+            drift?: components["schemas"]["StackDrift"][];
+            error?: string;
+            /** Format: date-time */
+            checked_at: string;
+        };
+        StackHostListResponse: {
+            /** Format: uuid */
+            job_id: string;
+            results: (components["schemas"]["HostResult"] & {
+                stacks?: components["schemas"]["StackHostState"][];
+            })[];
+        };
         /**
          * @description `pending` nothing started; `running`; `ok` every host ok; `failed` no host ok (each failed, or skipped by a rollout that stopped); `partial` some ok, some failed or skipped.
          * @enum {string}
@@ -4227,6 +4534,8 @@ export interface components {
         Seed: string;
         /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
         DryRun: boolean;
+        /** @description The stack's name (its compose project name). */
+        StackName: components["schemas"]["StackName"];
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
         Filters: string;
         /** @description Network ID or name. */
@@ -8412,6 +8721,322 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["SystemDfResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.host.list": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with its stacks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "stacks": [
+                     *             {
+                     *               "name": "web",
+                     *               "revision": 3,
+                     *               "on_drift": "report",
+                     *               "state": "in_sync",
+                     *               "checked_at": "2026-12-07T11:00:00Z"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackHostListResponse"];
+                };
+            };
+            202: components["responses"]["Accepted"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.host.remove": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per targeted host with what it removed, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "stack web removed",
+                     *           "changes": [
+                     *             {
+                     *               "service": "app",
+                     *               "action": "remove",
+                     *               "reason": "the stack is removed"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackHostChangesResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.host.apply": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+                /** @description Run in waves (README "Rollouts"; any of `batch`, `canary`, `max_failures`, `pause`, `health`, `health_cmd`, `order` makes the call a rollout, without them it runs on every host at once): hosts per wave, a count (`2`) or a percentage of the resolved hosts (`25%`, rounded up, at least 1). A wave starts only once the one before it has ended and passed. */
+                batch?: components["parameters"]["Batch"];
+                /** @description Hosts of a first wave run alone before the others (a count or a percentage, rounded up); the waves after it follow `batch`. */
+                canary?: components["parameters"]["Canary"];
+                /** @description Failed hosts tolerated over the whole rollout, a count or a percentage of the resolved hosts (rounded down). One more stops it once its wave has ended: no later wave is sent, and every host not reached gets a `skipped` row. Default 0: the first failure stops it. */
+                max_failures?: components["parameters"]["MaxFailures"];
+                /** @description Seconds to wait between waves (none by default). */
+                pause?: components["parameters"]["Pause"];
+                /** @description A gate each host's agent checks after its step, on the container the operation acted on; a host failing it counts as failed. `running`: the container is running `health_delay` seconds later. `healthy`: its healthcheck reports healthy within the wave's deadline (a container without a healthcheck fails the gate). */
+                health?: components["parameters"]["Health"];
+                /** @description Seconds after the step at which `health=running` looks at the container; 5 when absent. */
+                health_delay?: components["parameters"]["HealthDelay"];
+                /** @description The order hosts are taken in: `hostname` (sorted), or `random`, shuffled by `seed` (recorded in the job, so the order can be repeated). `hostname` when absent. */
+                order?: components["parameters"]["Order"];
+                /** @description The seed of `order=random`; one is chosen and recorded when it is absent. */
+                seed?: components["parameters"]["Seed"];
+                /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+                /**
+                 * @description Makes a retry safe (README "Retries and idempotency"): the same key from the same API key with the same request within 24 h answers with the first call's job (its rows as they stand; a job still running is waited for as the first call would have, `Idempotent-Replayed: true` says so) instead of starting another. The same key with a different request is a 422. Keys are per API key: another key's same value starts its own job.
+                 * @example deploy-4821-restart-web
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "revision": 3,
+                 *       "on_drift": "report",
+                 *       "spec": {
+                 *         "services": {
+                 *           "app": {
+                 *             "image": "local/busybox:latest",
+                 *             "command": [
+                 *               "sleep",
+                 *               "3600"
+                 *             ],
+                 *             "environment": {},
+                 *             "ports": [],
+                 *             "volumes": [],
+                 *             "networks": {
+                 *               "default": {
+                 *                 "aliases": []
+                 *               }
+                 *             },
+                 *             "labels": {},
+                 *             "restart": "unless-stopped",
+                 *             "limits": {},
+                 *             "depends_on": {}
+                 *           }
+                 *         },
+                 *         "volumes": {},
+                 *         "networks": {
+                 *           "default": {
+                 *             "labels": {},
+                 *             "internal": false
+                 *           }
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["StackApplyRequest"];
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with what it changed, or the job accepted (async). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": true,
+                     *           "message": "stack web at revision 3",
+                     *           "revision": 3,
+                     *           "changes": [
+                     *             {
+                     *               "service": "app",
+                     *               "action": "recreate",
+                     *               "reason": "config changed"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackHostChangesResponse"] | components["schemas"]["JobAccepted"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    "stack.host.diff": {
+        parameters: {
+            query?: {
+                /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
+                timeout?: components["parameters"]["Timeout"];
+                /** @description Answer at once with 202 and the job id; poll `GET /job/{job_id}`. */
+                async?: components["parameters"]["Async"];
+            };
+            header?: {
+                /** @description `respond-async` is the same as `async=true`. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /**
+                 * @description A hostname, `_any`, `_all`, or label selectors `key:value[,key:value…]`.
+                 * @example role:web,zone:eu
+                 */
+                target: components["parameters"]["Target"];
+                /** @description The stack's name (its compose project name). */
+                name: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StackApplyRequest"];
+            };
+        };
+        responses: {
+            /** @description One row per targeted host with the changes an apply would make (`none` for what is right). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "results": [
+                     *         {
+                     *           "hostname": "web-01",
+                     *           "status": "ok",
+                     *           "changed": false,
+                     *           "revision": 3,
+                     *           "changes": [
+                     *             {
+                     *               "service": "app",
+                     *               "action": "none",
+                     *               "reason": "up to date"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StackHostChangesResponse"];
                 };
             };
             202: components["responses"]["Accepted"];

@@ -7,6 +7,8 @@
  * some fields allow only the values listed. The gateway's node operations and the Engine API proxy
  * judge the same way; the agent judges again before it touches its engine.
  */
+import type { StackSpec } from './compose';
+import { serviceContainerBody } from './compose-engine';
 import type { EngineModelName } from './engine-models';
 
 /** One reason a request reaches the host. `hostPath` is set when it exposes a host path (a bind). */
@@ -435,7 +437,20 @@ const NODE_OPERATION_HOST_ACCESS: Record<string, (params: Body, policy: AccessPo
   'docker.image.pull': (params, policy) => registryAccess('fromImage', registryOf(String(params.fromImage ?? '')), policy),
   'docker.image.push': (params, policy) => registryAccess('image', registryOf(String(params.image ?? '')), policy),
   'docker.image.distribution': (params, policy) => registryAccess('image', registryOf(String(params.image ?? '')), policy),
+  'stack.host.apply': stackApplyAccess,
 };
+
+/** Each service's container as the agent creates it (compose-engine.ts), and the registry its image is pulled from. */
+function stackApplyAccess(params: Body, policy: AccessPolicy): HostAccess[] {
+  const body = isRecord(params.body) ? params.body : {};
+  const spec = body.spec as StackSpec | undefined;
+  if (!isRecord(spec) || !isRecord(spec.services)) return [];
+  const project = String(params.name ?? '');
+  return Object.entries(spec.services).flatMap(([service, config]) => [
+    ...engineBodyHostAccess('ContainerCreate', serviceContainerBody(project, spec, service, 1), policy),
+    ...registryAccess(`services.${service}.image`, registryOf(String(config.image ?? '')), policy),
+  ]);
+}
 
 /** The node operations that can reach the host (what `x-host-permission` marks in the contract). */
 export const HOST_REACHING_OPERATIONS: readonly string[] = Object.keys(NODE_OPERATION_HOST_ACCESS);

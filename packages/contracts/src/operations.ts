@@ -19,7 +19,7 @@ export const CONTRACT_PATH = path.join(__dirname, '..', 'openapi.yaml');
 
 export type OperationName = keyof operations;
 /** Operations that run on agents: everything under `/node/{target}/...`. */
-export type NodeOperationName = Extract<OperationName, `docker.${string}`>;
+export type NodeOperationName = Extract<OperationName, `docker.${string}` | `stack.host.${string}`>;
 /** The gateway's own operations: jobs, agents, keys, feeds, audit, health, docs, metrics. */
 export type GatewayOperationName = Exclude<OperationName, NodeOperationName>;
 

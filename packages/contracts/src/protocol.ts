@@ -424,6 +424,8 @@ export interface AgentRecord {
   started_at: string;
   /** The agent's Prometheus endpoint, when FLEET_AGENT_METRICS_ADDR turns it on. */
   metrics_url?: string;
+  /** The stacks the agent keeps, with their state (README "Stacks on the agents"); capped in count and size. */
+  stacks?: components['schemas']['StackHostState'][];
 }
 
 /** An accepted agent in ENROLLMENTS_BUCKET (keyed by hostname); no entry means pending. */

@@ -40,6 +40,10 @@ import { networkInspect } from './network/inspect';
 import { networkList } from './network/list';
 import { networkPrune } from './network/prune';
 import { networkRemove } from './network/remove';
+import { stackApply } from './stack/apply';
+import { stackDiff } from './stack/diff';
+import { stackList } from './stack/list';
+import { stackRemove } from './stack/remove';
 import { systemDf } from './system/df';
 import { systemEvents } from './system/events';
 import { systemInfo } from './system/info';
@@ -105,4 +109,8 @@ export const EXECUTORS: ExecutorTable = {
   'docker.image.save': imageSave,
   'docker.image.load': imageLoad,
   'docker.system.events': systemEvents,
+  'stack.host.apply': stackApply,
+  'stack.host.diff': stackDiff,
+  'stack.host.remove': stackRemove,
+  'stack.host.list': stackList,
 };

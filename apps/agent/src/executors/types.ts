@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { NodeOperationName, OperationInput } from '@fleet/contracts/operations';
 import type { StreamChunkEvent } from '@fleet/contracts/protocol';
 import type { RowOutcome } from '@fleet/contracts/results';
+import type { HostStacks } from '../stacks/host-stacks';
 
 /** The Engine calls executors make, and nothing else: dockerode satisfies it, a unit test's fake engine can too. */
 type EngineCall =
@@ -78,6 +79,8 @@ export interface ExecutionContext {
   upload(): NodeJS.ReadableStream;
   /** Sends the file the job answers with (contract: a file answer) to the caller, with the headers it goes with; answers its bytes. */
   sendFile(source: AsyncIterable<Buffer>, headers?: Record<string, string>): Promise<number>;
+  /** The stacks this host keeps true (README "Stacks on the agents"); absent where an executor runs outside an agent (the bench). */
+  stacks?: HostStacks;
 }
 
 /** What an executor of operation `N` reports on success, typed from the contract's row; the worker adds hostname and status. */

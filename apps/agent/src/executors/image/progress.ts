@@ -31,7 +31,11 @@ const DIGEST_STATUS = /^Digest: (sha256:[a-f0-9]{64})$/;
  * fails with the engine's message. With `relay`, every line also goes to the
  * caller as a `progress` chunk.
  */
-export async function followTransfer(stream: NodeJS.ReadableStream, { signal, emit }: ExecutionContext, relay: boolean): Promise<Transfer> {
+export async function followTransfer(
+  stream: NodeJS.ReadableStream,
+  { signal, emit }: Pick<ExecutionContext, 'signal' | 'emit'>,
+  relay: boolean,
+): Promise<Transfer> {
   const transfer: Transfer = { summary: [], layers: 0 };
   let failure: string | undefined;
   await forEachJsonLine(stream, signal, (value) => {
