@@ -2621,7 +2621,7 @@ export interface paths {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description The stack's name (its compose project name). */
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -2677,7 +2677,7 @@ export interface paths {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description The stack's name (its compose project name). */
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -2722,7 +2722,7 @@ export interface paths {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description The stack's name (its compose project name). */
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -4006,8 +4006,6 @@ export interface components {
                 failures?: components["schemas"]["ImageFailure"][];
             })[];
         };
-        /** @description A stack's name, its compose project name. */
-        StackName: string;
         StackObjectName: string;
         StackStringMap: {
             [key: string]: string;
@@ -4080,11 +4078,6 @@ export interface components {
                 };
             };
         };
-        /**
-         * @description What an agent does when its host drifts from the revision: `report` it (the default), or `repair` it.
-         * @enum {string}
-         */
-        StackOnDrift: "report" | "repair";
         StackApplyRequest: {
             revision: number;
             spec: components["schemas"]["StackSpec"];
@@ -4534,8 +4527,6 @@ export interface components {
         Seed: string;
         /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
         DryRun: boolean;
-        /** @description The stack's name (its compose project name). */
-        StackName: components["schemas"]["StackName"];
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
         Filters: string;
         /** @description Network ID or name. */
@@ -8821,7 +8812,7 @@ export interface operations {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description The stack's name (its compose project name). */
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -8901,7 +8892,7 @@ export interface operations {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description The stack's name (its compose project name). */
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -8999,7 +8990,7 @@ export interface operations {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description The stack's name (its compose project name). */
+                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
