@@ -224,6 +224,38 @@ describe('a stack on role:web, its revisions rolled out, back and removed', () =
     for (const host of WEB) expect(hosts[host]).toMatchObject({ state: 'in_sync', revision: rev1 });
   });
 
+  it('each web host lists the stack it runs (stack.host.list); db-01 lists none', async () => {
+    const res = await api(fleet, 'GET', '/node/_all/stack');
+    expect(res.status).toBe(200);
+    const listed = Object.fromEntries(
+      res.body.results.map((row: { hostname: string; stacks: Array<{ name: string }> }) => [row.hostname, row.stacks]),
+    );
+    for (const host of WEB) expect(listed[host]).toEqual([expect.objectContaining({ name: STACK, revision: rev1, state: 'in_sync' })]);
+    expect(listed['db-01']).toEqual([]);
+  });
+
+  it('a host diff (stack.host.diff) names what a new web tag would change, and changes nothing (no mutating call on web-01)', async () => {
+    const before = await Promise.all(WEB.map(containerIds));
+    const parsed = parseCompose(compose({ webTag: '2' }));
+    if (!parsed.ok) throw new Error(parsed.message);
+    const mark = recorder.calls.length;
+    const res = await api(fleet, 'POST', `/node/role:web/stack/${STACK}/diff`, {
+      body: { revision: rev1 + 1, spec: parsed.spec, on_drift: 'report' },
+    });
+
+    expect(res.status).toBe(200);
+    for (const row of res.body.results) {
+      const actions = Object.fromEntries(row.changes.map((change: { service: string; action: string }) => [change.service, change.action]));
+      expect({ host: row.hostname, status: row.status, actions }).toEqual({
+        host: row.hostname,
+        status: 'ok',
+        actions: { web: 'recreate', worker: 'none' },
+      });
+    }
+    expect(recorder.mutatingSince(mark)).toEqual([]);
+    expect(await Promise.all(WEB.map(containerIds))).toEqual(before);
+  });
+
   it('a second PUT of the same compose makes no mutating Engine API call on web-01 (counted), every change `none`', async () => {
     const before = await containerIds('web-01');
     const mark = recorder.calls.length;
@@ -420,6 +452,11 @@ describe('kept true', () => {
       );
     }
     expect((await api(fleet, 'GET', `/stack/${STACK}`)).status).toBe(404);
+    // Removing it again from each host (stack.host.remove) finds nothing left to change.
+    const again = await api(fleet, 'DELETE', `/node/_all/stack/${STACK}`);
+    expect(
+      again.body.results.map((row: { hostname: string; status: string; changed: boolean }) => [row.hostname, row.status, row.changed]),
+    ).toEqual(HOSTS.map((host) => [host, 'ok', false]));
   });
 });
 
