@@ -115,6 +115,7 @@ export class SimulatedStackObjects {
         }
         return this.answer(() => stream);
       },
+      createImage: (options: { fromImage: string }) => this.answer(() => this.pulled(options.fromImage)),
       getImage: (reference: string) => ({
         name: reference,
         inspect: () => this.answer(() => this.imageInspect(reference)),
@@ -149,9 +150,9 @@ export class SimulatedStackObjects {
       stop: () => this.answer(() => void (found.running = false)),
       kill: () => this.answer(() => void (found.running = false)),
       restart: () => this.answer(() => void (found.startedAt = now())),
-      remove: () =>
+      remove: (opts: { force?: boolean } = {}) =>
         this.answer(() => {
-          if (found.running) throw engineError(409, `cannot remove container ${found.name}: it is running`);
+          if (found.running && !opts.force) throw engineError(409, `cannot remove container ${found.name}: it is running`);
           this.containers.delete(found.id);
         }),
       rename: (opts: { name: string }) => this.answer(() => void (found.name = opts.name)),
