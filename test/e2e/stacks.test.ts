@@ -160,6 +160,12 @@ async function settled(jobId: string): Promise<SettledJob> {
   throw new Error(`job ${jobId} did not end`);
 }
 
+/** Web on tag 2, worker on tag 1: the state the tests after the CLI deploy start from, put there again by each (no-ops once there). */
+const GOOD = () => compose({ webTag: '2' });
+const GOOD_IMAGES = () => ({ web: image('web', '2'), worker: image('worker', '1') });
+/** A test that waits for the fleet to converge (heartbeats, drift checks, the keep-true controller). */
+const CONVERGE_TEST_MS = 400_000;
+
 /** Deploys and waits for its job: the new revision and the ended job. */
 async function deployed(body: Record<string, unknown>): Promise<{ revision: number; job: SettledJob }> {
   const res = await deploy(body);
@@ -206,7 +212,6 @@ afterAll(async () => {
 
 describe('a stack on role:web, its revisions rolled out, back and removed', () => {
   let rev1: number;
-  let rev2: number;
 
   it('deploys a two-service stack: both services run on web-01 and web-02, nothing on db-01', async () => {
     const first = await deployed({ compose: compose({ webTag: '1' }) });
@@ -302,19 +307,14 @@ describe('a stack on role:web, its revisions rolled out, back and removed', () =
     expect({ code: cli.code, stderr: cli.stderr }).toMatchObject({ code: 0 });
 
     const stack = (await api(fleet, 'GET', `/stack/${STACK}`)).body;
-    rev2 = stack.revision as number;
-    expect(rev2).toBeGreaterThan(rev1);
-    const job = await settled(stack.revisions.find((each: { revision: number }) => each.revision === rev2).job_id);
+    expect(stack.revision).toBeGreaterThan(rev1);
+    const job = await settled(stack.revisions.find((each: { revision: number }) => each.revision === stack.revision).job_id);
     expect(job.rollout?.state).toBe('completed');
     expect(job.rollout?.waves.map((wave) => [wave.hosts, wave.state])).toEqual([
       [['web-01'], 'passed'],
       [['web-02'], 'passed'],
     ]);
-    for (const host of WEB)
-      expect({ host, images: await runningImages(host) }).toEqual({
-        host,
-        images: { web: image('web', '2'), worker: image('worker', '1') },
-      });
+    for (const host of WEB) expect({ host, images: await runningImages(host) }).toEqual({ host, images: GOOD_IMAGES() });
     expect(await Promise.all(WEB.map(async (host) => (await containerIds(host)).worker))).toEqual(workers);
     // web-02's new container was created only once web-01's was running: one host at a time.
     const web1 = await createdAt('web-01', (await containerIds('web-01')).web);
@@ -322,7 +322,10 @@ describe('a stack on role:web, its revisions rolled out, back and removed', () =
     expect(web2.created).toBeGreaterThanOrEqual(web1.started);
   });
 
+  let good: number;
+
   it('a revision whose healthcheck fails stops at web-01; web-02 keeps the old revision, its containers untouched', async () => {
+    good = (await deployed({ compose: GOOD() })).revision;
     const web2Before = await containerIds('web-02');
     const failing = await deployed({ compose: compose({ webTag: '3', webCheck: 'false' }), rollout: { batch: '1', health: 'healthy' } });
 
@@ -332,27 +335,23 @@ describe('a stack on role:web, its revisions rolled out, back and removed', () =
       [['web-02'], 'skipped'],
     ]);
     expect(await containerIds('web-02')).toEqual(web2Before);
-    expect(await runningImages('web-02')).toEqual({ web: image('web', '2'), worker: image('worker', '1') });
+    expect(await runningImages('web-02')).toEqual(GOOD_IMAGES());
     const hosts = await stackHosts();
     expect(hosts['web-01']).toMatchObject({ state: 'failed', error: expect.any(String) });
-    expect(hosts['web-02']).toMatchObject({ revision: rev2 });
+    expect(hosts['web-02']).toMatchObject({ revision: good });
   });
 
   it('a rollback to the good revision puts every host back on it, as a new revision with the same digest', async () => {
-    const res = await api(fleet, 'POST', `/stack/${STACK}/rollback?to=${rev2}`);
+    const res = await api(fleet, 'POST', `/stack/${STACK}/rollback?to=${good}`);
     expect(res.status).toBeLessThan(300);
     const job = await settled(res.body.job_id as string);
     expect(job.rollout?.state ?? job.status).not.toBe('stopped');
 
-    for (const host of WEB)
-      expect({ host, images: await runningImages(host) }).toEqual({
-        host,
-        images: { web: image('web', '2'), worker: image('worker', '1') },
-      });
+    for (const host of WEB) expect({ host, images: await runningImages(host) }).toEqual({ host, images: GOOD_IMAGES() });
     const stack = (await api(fleet, 'GET', `/stack/${STACK}`)).body;
     expect(stack.revision).toBe(res.body.revision);
     const revisionOf = (revision: number) => stack.revisions.find((each: { revision: number }) => each.revision === revision);
-    expect(revisionOf(res.body.revision)).toMatchObject({ rolled_back_from: rev2, digest: revisionOf(rev2).digest });
+    expect(revisionOf(res.body.revision)).toMatchObject({ rolled_back_from: good, digest: revisionOf(good).digest });
     await eventually(stackHosts, (hosts) => {
       for (const host of WEB) expect(hosts[host]).toMatchObject({ state: 'in_sync', revision: res.body.revision });
     });
@@ -360,104 +359,123 @@ describe('a stack on role:web, its revisions rolled out, back and removed', () =
 });
 
 describe('kept true', () => {
-  it('a container removed by hand on web-02 is reported as drift; with on_drift repair the agent recreates it itself', async () => {
-    const removed = (await containerIds('web-02')).web;
-    await fleet.docker('web-02').getContainer(removed).remove({ force: true });
-    await eventually(
-      stackHosts,
-      (hosts) => {
-        expect(hosts['web-02'].state).toBe('drifted');
-        expect(hosts['web-02'].drift).toEqual(expect.arrayContaining([expect.objectContaining({ service: 'web' })]));
-        expect(hosts['web-01'].state).toBe('in_sync');
-      },
-      CONVERGE_MS,
-    );
-    // Reported only: nothing put it back.
-    expect((await runningImages('web-02')).web).toBeUndefined();
-
-    const repair = await deployed({ compose: compose({ webTag: '2' }), on_drift: 'repair' });
-    expect(repair.job.status).toBe('ok');
-    const again = (await containerIds('web-02')).web;
-    expect(again).toBeDefined();
-    await fleet.docker('web-02').getContainer(again).remove({ force: true });
-    await eventually(
-      () => onEngine('web-02'),
-      (containers) => {
-        const web = containers.find((each) => each.service === 'web');
-        expect(web).toMatchObject({ image: image('web', '2'), state: 'running' });
-        expect(web?.id).not.toBe(again);
-      },
-      CONVERGE_MS,
-    );
-    await eventually(
-      stackHosts,
-      (hosts) => expect(hosts['web-02']).toMatchObject({ state: 'in_sync', revision: repair.revision }),
-      CONVERGE_MS,
-    );
-  });
-
-  it('db-01 relabelled role:web gets the stack, and loses it when relabelled back', async () => {
-    const relabel = (role: string) => api(fleet, 'PUT', '/agent/db-01/labels', { body: { labels: { role, zone: 'eu.west' } } });
-    expect((await relabel('web')).status).toBe(200);
-    try {
+  it(
+    'a container removed by hand on web-02 is reported as drift; with on_drift repair the agent recreates it itself',
+    async () => {
+      await deployed({ compose: GOOD(), on_drift: 'report' });
+      const removed = (await containerIds('web-02')).web;
+      await fleet.docker('web-02').getContainer(removed).remove({ force: true });
       await eventually(
-        () => runningImages('db-01'),
-        (images) => expect(images).toEqual({ web: image('web', '2'), worker: image('worker', '1') }),
+        stackHosts,
+        (hosts) => {
+          expect(hosts['web-02'].state).toBe('drifted');
+          expect(hosts['web-02'].drift).toEqual(expect.arrayContaining([expect.objectContaining({ service: 'web' })]));
+          expect(hosts['web-01'].state).toBe('in_sync');
+        },
         CONVERGE_MS,
       );
-      await eventually(stackHosts, (hosts) => expect(hosts['db-01']).toMatchObject({ state: 'in_sync' }), CONVERGE_MS);
-    } finally {
-      expect((await relabel('db')).status).toBe(200);
-    }
-    await eventually(
-      () => anythingOf(fleet.docker('db-01'), STACK),
-      (left) => expect(left).toEqual([]),
-      CONVERGE_MS,
-    );
-    await eventually(stackHosts, (hosts) => expect(hosts['db-01']).toBeUndefined(), CONVERGE_MS);
-  });
+      // Reported only: nothing put it back.
+      expect((await runningImages('web-02')).web).toBeUndefined();
 
-  it('web-02, its agent stopped during a deploy, gets the revision when it comes back', async () => {
-    await fleet.stopAgent('web-02');
-    let revision: number;
-    try {
-      const res = await deploy({ compose: compose({ webTag: '1' }), on_drift: 'repair' });
+      const repair = await deployed({ compose: GOOD(), on_drift: 'repair' });
+      expect(repair.job.status).toBe('ok');
+      const again = (await containerIds('web-02')).web;
+      expect(again).toBeDefined();
+      await fleet.docker('web-02').getContainer(again).remove({ force: true });
+      await eventually(
+        () => onEngine('web-02'),
+        (containers) => {
+          const web = containers.find((each) => each.service === 'web');
+          expect(web).toMatchObject({ image: image('web', '2'), state: 'running' });
+          expect(web?.id).not.toBe(again);
+        },
+        CONVERGE_MS,
+      );
+      await eventually(
+        stackHosts,
+        (hosts) => expect(hosts['web-02']).toMatchObject({ state: 'in_sync', revision: repair.revision }),
+        CONVERGE_MS,
+      );
+    },
+    CONVERGE_TEST_MS,
+  );
+
+  it(
+    'db-01 relabelled role:web gets the stack, and loses it when relabelled back',
+    async () => {
+      const relabel = (role: string) => api(fleet, 'PUT', '/agent/db-01/labels', { body: { labels: { role, zone: 'eu.west' } } });
+      await deployed({ compose: GOOD(), on_drift: 'repair' });
+      expect((await relabel('web')).status).toBe(200);
+      try {
+        await eventually(
+          () => runningImages('db-01'),
+          (images) => expect(images).toEqual(GOOD_IMAGES()),
+          CONVERGE_MS,
+        );
+        await eventually(stackHosts, (hosts) => expect(hosts['db-01']).toMatchObject({ state: 'in_sync' }), CONVERGE_MS);
+      } finally {
+        expect((await relabel('db')).status).toBe(200);
+      }
+      await eventually(
+        () => anythingOf(fleet.docker('db-01'), STACK),
+        (left) => expect(left).toEqual([]),
+        CONVERGE_MS,
+      );
+      await eventually(stackHosts, (hosts) => expect(hosts['db-01']).toBeUndefined(), CONVERGE_MS);
+    },
+    CONVERGE_TEST_MS,
+  );
+
+  it(
+    'web-02, its agent stopped during a deploy, gets the revision when it comes back',
+    async () => {
+      await deployed({ compose: GOOD(), on_drift: 'repair' });
+      await fleet.stopAgent('web-02');
+      let revision: number;
+      try {
+        const res = await deploy({ compose: compose({ webTag: '1' }), on_drift: 'repair' });
+        expect(res.status).toBeLessThan(300);
+        revision = res.body.revision as number;
+        await settled(res.body.job_id as string);
+        expect((await runningImages('web-01')).web).toBe(image('web', '1'));
+        expect((await runningImages('web-02')).web).toBe(image('web', '2'));
+        const hosts = await stackHosts();
+        expect(['offline', 'pending']).toContain(hosts['web-02'].state);
+      } finally {
+        await fleet.startAgent('web-02');
+      }
+      await eventually(
+        () => runningImages('web-02'),
+        (images) => expect(images.web).toBe(image('web', '1')),
+        CONVERGE_MS,
+      );
+      await eventually(stackHosts, (hosts) => expect(hosts['web-02']).toMatchObject({ state: 'in_sync', revision }), CONVERGE_MS);
+    },
+    CONVERGE_TEST_MS,
+  );
+
+  it(
+    'DELETE /stack removes every container, network and volume of it from every engine',
+    async () => {
+      const res = await api(fleet, 'DELETE', `/stack/${STACK}`);
       expect(res.status).toBeLessThan(300);
-      revision = res.body.revision as number;
-      await settled(res.body.job_id as string);
-      expect((await runningImages('web-01')).web).toBe(image('web', '1'));
-      expect((await runningImages('web-02')).web).toBe(image('web', '2'));
-      const hosts = await stackHosts();
-      expect(['offline', 'pending']).toContain(hosts['web-02'].state);
-    } finally {
-      await fleet.startAgent('web-02');
-    }
-    await eventually(
-      () => runningImages('web-02'),
-      (images) => expect(images.web).toBe(image('web', '1')),
-      CONVERGE_MS,
-    );
-    await eventually(stackHosts, (hosts) => expect(hosts['web-02']).toMatchObject({ state: 'in_sync', revision }), CONVERGE_MS);
-  });
-
-  it('DELETE /stack removes every container, network and volume of it from every engine', async () => {
-    const res = await api(fleet, 'DELETE', `/stack/${STACK}`);
-    expect(res.status).toBeLessThan(300);
-    if (res.body?.job_id) await settled(res.body.job_id as string);
-    for (const host of HOSTS) {
-      await eventually(
-        () => anythingOf(fleet.docker(host), STACK),
-        (left) => expect({ host, left }).toEqual({ host, left: [] }),
-        CONVERGE_MS,
-      );
-    }
-    expect((await api(fleet, 'GET', `/stack/${STACK}`)).status).toBe(404);
-    // Removing it again from each host (stack.host.remove) finds nothing left to change.
-    const again = await api(fleet, 'DELETE', `/node/_all/stack/${STACK}`);
-    expect(
-      again.body.results.map((row: { hostname: string; status: string; changed: boolean }) => [row.hostname, row.status, row.changed]),
-    ).toEqual(HOSTS.map((host) => [host, 'ok', false]));
-  });
+      if (res.body?.job_id) await settled(res.body.job_id as string);
+      for (const host of HOSTS) {
+        await eventually(
+          () => anythingOf(fleet.docker(host), STACK),
+          (left) => expect({ host, left }).toEqual({ host, left: [] }),
+          CONVERGE_MS,
+        );
+      }
+      expect((await api(fleet, 'GET', `/stack/${STACK}`)).status).toBe(404);
+      // Removing it again from each host (stack.host.remove) finds nothing left to change.
+      const again = await api(fleet, 'DELETE', `/node/_all/stack/${STACK}`);
+      expect(
+        again.body.results.map((row: { hostname: string; status: string; changed: boolean }) => [row.hostname, row.status, row.changed]),
+      ).toEqual(HOSTS.map((host) => [host, 'ok', false]));
+    },
+    CONVERGE_TEST_MS,
+  );
 });
 
 describe('refusals: a 4xx with its reason, and nothing created on any engine', () => {
