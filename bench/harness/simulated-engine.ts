@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { matchesFilters, SimulatedStackObjects } from './simulated-stack-objects';
+import { quietEvents, SimulatedStackObjects } from './simulated-stacks';
 
 export interface SimulatedEngineOptions {
   hostname: string;
@@ -172,22 +172,26 @@ export function simulatedEngine(opts: SimulatedEngineOptions): Docker {
     return value();
   };
 
-  const stack = new SimulatedStackObjects(opts.hostname, answer);
-  const listed = (query: { all?: boolean; filters?: unknown }) => [
-    ...containers.filter((summary) => matchesFilters(query.filters, { labels: summary.Labels as Record<string, string> })),
-    ...stack.summaries(query.filters, query.all ?? false),
-  ];
-
+  const stacks = new SimulatedStackObjects(opts.hostname);
   const engine = {
     modem,
-    ...stack.engineMethods(),
-    listContainers: (query: { all?: boolean; limit?: number; filters?: unknown } = {}) =>
-      answer(() => (query.limit ? listed(query).slice(0, query.limit) : listed(query))),
-    getContainer: (id: string) => {
-      const made = stack.find(id);
-      if (made) return notSimulatedElsewhere(stack.container(made), `container ${id}`);
-      return simulatedContainer(opts, id, byName.get(id), answer);
-    },
+    listContainers: (query: { all?: boolean; limit?: number; filters?: string } = {}) =>
+      answer(() => (query.limit ? containers.slice(0, query.limit) : stacks.listContainers(containers, query))),
+    getContainer: (id: string) => simulatedContainer(opts, id, byName.get(id), answer, stacks),
+    // What a stack's reconciler and drift watch call (simulated-stacks.ts).
+    getEvents: (query?: { abortSignal?: AbortSignal }) => answer(() => quietEvents(query)),
+    getImage: (name: string) =>
+      notSimulatedElsewhere({ inspect: () => answer(() => ({ Id: `sha256:${hex(name)}`, RepoTags: [name] })) }, `image ${name}`),
+    createContainer: (body: Record<string, unknown> & { name: string }) =>
+      answer(() => {
+        const summary = stacks.createContainer(body);
+        return simulatedContainer(opts, summary.Id, undefined, answer, stacks);
+      }),
+    listNetworks: (query?: { filters?: string }) => answer(() => stacks.listNetworks(query)),
+    createNetwork: (body: { Name: string; Labels?: Record<string, string> }) => answer(() => stacks.createNetwork(body)),
+    getNetwork: (name: string) => simulatedNetwork(name, answer, stacks),
+    listVolumes: (query?: { filters?: string }) => answer(() => stacks.listVolumes(query)),
+    createVolume: (body: { Name: string; Labels?: Record<string, string> }) => answer(() => stacks.createVolume(body)),
     ping: () => answer(() => Buffer.from('OK')),
     version: () =>
       answer(() => ({
@@ -219,7 +223,10 @@ function simulatedContainer(
   id: string,
   summary: Record<string, unknown> | undefined,
   answer: <T>(value: () => T) => Promise<T>,
+  stacks: SimulatedStackObjects,
 ): object {
+  const ofStack = stacks.container(id);
+  if (!summary && ofStack) return simulatedStackContainer(opts, ofStack, answer, stacks);
   const exists = summary !== undefined || id.startsWith(HOLD_PREFIX) || id === 'bench';
   const missing = () => Promise.reject(engineError(404, `No such container: ${id}`));
   const container = {
@@ -240,6 +247,41 @@ function simulatedContainer(
     },
   };
   return notSimulatedElsewhere(container, `container ${id}`);
+}
+
+/** A container a stack created: its state follows start, stop and remove. */
+function simulatedStackContainer(
+  opts: SimulatedEngineOptions,
+  summary: Record<string, unknown> & { Id: string; State: string },
+  answer: <T>(value: () => T) => Promise<T>,
+  stacks: SimulatedStackObjects,
+): object {
+  const id = summary.Id;
+  const gone = () => Promise.reject(engineError(404, `No such container: ${id}`));
+  const container = {
+    id,
+    inspect: () =>
+      stacks.container(id)
+        ? answer(() => {
+            const inspect = containerInspect(opts.hostname, id, summary);
+            const running = summary.State === 'running';
+            return { ...inspect, State: { ...(inspect.State as object), Status: summary.State, Running: running } };
+          })
+        : gone(),
+    start: () => (stacks.container(id) ? answer(() => stacks.setState(id, 'running')) : gone()),
+    stop: () => (stacks.container(id) ? answer(() => stacks.setState(id, 'exited')) : gone()),
+    remove: () => (stacks.removeContainer(id) ? answer(() => undefined) : gone()),
+  };
+  return notSimulatedElsewhere(container, `container ${id}`);
+}
+
+function simulatedNetwork(name: string, answer: <T>(value: () => T) => Promise<T>, stacks: SimulatedStackObjects): object {
+  const gone = () => Promise.reject(engineError(404, `network ${name} not found`));
+  const network = {
+    connect: () => (stacks.hasNetwork(name) ? answer(() => undefined) : gone()),
+    remove: () => (stacks.removeNetwork(name) ? answer(() => undefined) : gone()),
+  };
+  return notSimulatedElsewhere(network, `network ${name}`);
 }
 
 /** An exec of a command that prints nothing and exits 0 (`true`). */

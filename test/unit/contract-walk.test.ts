@@ -27,8 +27,8 @@ describe('every node operation in the contract', () => {
     expect(NODE_OPERATIONS.length).toBeGreaterThan(40);
   });
 
-  it.each(NODE_OPERATIONS.map((op) => [op.name, op]))('%s has a docker permission and examples', (_name, op) => {
-    expect(op.permission).toMatch(/^docker:(read|read-data|write|exec)$/);
+  it.each(NODE_OPERATIONS.map((op) => [op.name, op]))('%s has a docker or stack permission and examples', (_name, op) => {
+    expect(op.permission).toMatch(/^(docker:(read|read-data|write|exec)|stack:(read|write))$/);
     const object = operationObject(op);
     const examples = Object.values(object.responses).flatMap((response) =>
       Object.values(response.content ?? {}).map((media) => media.example),

@@ -8997,6 +8997,41 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "revision": 4,
+                 *       "spec": {
+                 *         "services": {
+                 *           "app": {
+                 *             "image": "local/busybox:1.37",
+                 *             "command": [
+                 *               "sleep",
+                 *               "3600"
+                 *             ],
+                 *             "environment": {},
+                 *             "ports": [],
+                 *             "volumes": [],
+                 *             "networks": {
+                 *               "default": {
+                 *                 "aliases": []
+                 *               }
+                 *             },
+                 *             "labels": {},
+                 *             "restart": "unless-stopped",
+                 *             "limits": {},
+                 *             "depends_on": {}
+                 *           }
+                 *         },
+                 *         "volumes": {},
+                 *         "networks": {
+                 *           "default": {
+                 *             "labels": {},
+                 *             "internal": false
+                 *           }
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["StackApplyRequest"];
             };
         };

@@ -11,9 +11,10 @@ import type { Executor } from './types';
 
 const NODE_OPERATIONS = OPERATIONS.filter((op) => op.nodeTargeted).map((op) => op.name as NodeOperationName);
 
-/** `docker.image.pull` → `image/image.test.ts`. */
+/** `docker.image.pull` → `image/image.test.ts`; `stack.host.apply` → `stack/stack.test.ts`. */
 function familyTestFile(name: NodeOperationName): string {
-  const family = name.split('.')[1];
+  const [prefix, resource] = name.split('.');
+  const family = prefix === 'docker' ? resource : prefix;
   return path.join(__dirname, family, `${family}.test.ts`);
 }
 

@@ -57,7 +57,7 @@ export async function applyStack(
     throw failure(409, `${plan.conflicts.join(', ')} exists and does not belong to stack ${project}: remove or rename it first`);
   }
   await pullMissingImages(docker, applied.spec, plan, bounds);
-  for (const container of plan.removeContainers) await removeContainer(docker, container.id);
+  await Promise.all(plan.removeContainers.map((container) => removeContainer(docker, container.id)));
   for (const network of plan.createNetworks) await createNetwork(docker, project, network, applied.spec);
   for (const volume of plan.createVolumes) await createVolume(docker, project, volume, applied.spec);
   const containers: string[] = [];
@@ -77,7 +77,8 @@ export async function diffStack(docker: EngineClient, project: string, spec: Sta
 /** As `docker compose down`: the stack's containers and networks removed, its volumes kept. */
 export async function removeStack(docker: EngineClient, project: string): Promise<ReconcileResult> {
   const observed = await observeStack(docker, project);
-  for (const container of observed.containers) await removeContainer(docker, container.id);
+  // All at once, as compose stops them: each may take its STOP_SECONDS.
+  await Promise.all(observed.containers.map((container) => removeContainer(docker, container.id)));
   const networks = [...observed.networks].filter(([, held]) => held.project === project);
   for (const [name] of networks) await docker.getNetwork(name).remove();
   const changes = observed.containers.map((container) => ({

@@ -34,9 +34,9 @@ function asBadRequest<T>(plan: () => T): T {
   }
 }
 
-/** A container is there to check after the step: the one created, or the one a change (not a removal) acted on. */
+/** A container is there to check after the step: the one created, the one a change (not a removal) acted on, a stack's. */
 function gatesAContainer(spec: OperationSpec): boolean {
-  if (spec.name === 'docker.container.create') return true;
+  if (spec.name === 'docker.container.create' || spec.name === 'stack.host.apply') return true;
   return spec.mutating && spec.method !== 'delete' && spec.path.startsWith('/node/{target}/container/docker/{id}');
 }
 
