@@ -6,6 +6,7 @@ import { registerNatsConfigCommand } from './commands/nats-config';
 import { registerNodeCommands } from './commands/node';
 import { registerPkiCommands } from './commands/pki';
 import { runOptions } from './commands/run';
+import { registerStackCommands } from './commands/stack';
 import { registerTokenCommands } from './commands/token';
 import { dockerArgv } from './docker';
 import { EXIT, exitCodeForError, UsageError } from './exit';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerTokenCommands(program);
   registerNodeCommands(program);
   registerFleetApiCommands(program);
+  registerStackCommands(program);
   return program;
 }
 

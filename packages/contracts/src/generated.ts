@@ -2621,7 +2621,7 @@ export interface paths {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -2677,7 +2677,7 @@ export interface paths {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -2722,7 +2722,7 @@ export interface paths {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -3437,8 +3437,6 @@ export interface components {
          */
         ErrorReason: "validation_failed" | "invalid_target" | "invalid_compose" | "unauthenticated" | "permission_denied" | "out_of_scope" | "host_access_off" | "host_refused" | "not_found" | "target_empty" | "method_not_allowed" | "conflict" | "not_rerunnable" | "nothing_to_rerun" | "idempotency_in_progress" | "idempotency_expired" | "rollout_stopped" | "rollout_aborted" | "not_a_rollout" | "rollout_not_running" | "session_gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "long_running_limit" | "auth_rate_limited" | "client_closed" | "internal_error" | "engine_error" | "not_supported" | "engine_unavailable" | "broker_unavailable" | "job_store_unavailable" | "audit_full" | "not_ready" | "dashboard_not_built" | "gateway_stopping" | "deadline_exceeded" | "result_too_large" | "upload_store_unavailable";
         Hostname: string;
-        /** @example web */
-        StackName: string;
         /** @description How each revision rolls out: the wave parameters of README "Rollouts" (`health` checks every container of the stack on the host). */
         StackRolloutPolicy: {
             batch?: string;
@@ -3449,11 +3447,6 @@ export interface components {
             health?: "running" | "healthy";
             health_delay?: number;
         };
-        /**
-         * @description What a host does when its containers no longer match the revision: `report` it (default), or `repair` it.
-         * @enum {string}
-         */
-        StackOnDrift: "report" | "repair";
         StackDeploy: {
             /** @description The compose file (YAML), stored as given; within the subset of README "Stacks". */
             compose: string;
@@ -4006,6 +3999,8 @@ export interface components {
                 failures?: components["schemas"]["ImageFailure"][];
             })[];
         };
+        /** @description A stack's name, its compose project name. */
+        StackName: string;
         StackObjectName: string;
         StackStringMap: {
             [key: string]: string;
@@ -4078,6 +4073,11 @@ export interface components {
                 };
             };
         };
+        /**
+         * @description What an agent does when its host drifts from the revision: `report` it (the default), or `repair` it.
+         * @enum {string}
+         */
+        StackOnDrift: "report" | "repair";
         StackApplyRequest: {
             revision: number;
             spec: components["schemas"]["StackSpec"];
@@ -4492,8 +4492,6 @@ export interface components {
         /** @description Container ID or name. */
         ContainerId: string;
         Hostname: components["schemas"]["Hostname"];
-        /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
-        StackName: components["schemas"]["StackName"];
         /** @description Seconds the feed stays open at most; a client that wants more opens a new one. */
         FeedTimeout: number;
         /** @description Deadline in seconds; hosts that have not answered by then get a timeout row. */
@@ -4527,6 +4525,8 @@ export interface components {
         Seed: string;
         /** @description Answer 200 with the hosts the target resolves to and the wave plan; nothing is stored or sent. */
         DryRun: boolean;
+        /** @description The stack's name (its compose project name). */
+        StackName: components["schemas"]["StackName"];
         /** @description The Engine's filters, as a JSON map of string arrays, e.g. `{"status":["running"]}`. */
         Filters: string;
         /** @description Network ID or name. */
@@ -8812,7 +8812,7 @@ export interface operations {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -8892,7 +8892,7 @@ export interface operations {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -8990,7 +8990,7 @@ export interface operations {
                  * @example role:web,zone:eu
                  */
                 target: components["parameters"]["Target"];
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -10243,7 +10243,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -10325,7 +10325,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -10371,7 +10371,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -10403,7 +10403,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
                 revision: number;
             };
@@ -10439,7 +10439,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;
@@ -10499,7 +10499,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description A stack's name, also its compose project name on each host (README "Stacks"). */
+                /** @description The stack's name (its compose project name). */
                 name: components["parameters"]["StackName"];
             };
             cookie?: never;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { parseCompose, specBindMounts, type StackSpec } from '@fleet/contracts/compose';
+import { parseCompose, type StackSpec } from '@fleet/contracts/compose';
 import { hostInScope, parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
-import { nodeOperationHostAccess, registryAccess, registryOf, type AccessPolicy, type HostAccess } from '@fleet/contracts/host-access';
+import { nodeOperationHostAccess, type AccessPolicy, type HostAccess } from '@fleet/contracts/host-access';
 import { JOB_TIMEOUT_SECONDS, jobTraits, type NodeOperationName } from '@fleet/contracts/operations';
 import type { HostRow } from '@fleet/contracts/protocol';
 import type { AgentRoster } from '../agents/roster';
@@ -40,10 +40,10 @@ export interface StackServiceDeps {
 
 /** The node operations of a stack on each of its hosts (README "Stacks"). */
 export const STACK_HOST = {
-  apply: 'stack.host.apply' as NodeOperationName,
-  diff: 'stack.host.diff' as NodeOperationName,
-  remove: 'stack.host.remove' as NodeOperationName,
-};
+  apply: 'stack.host.apply',
+  diff: 'stack.host.diff',
+  remove: 'stack.host.remove',
+} as const satisfies Record<string, NodeOperationName>;
 
 /** Who acts for a stack when no key does: the keep-true controller's jobs and the revisions' applies name it as their caller. */
 export const STACK_CONTROLLER = 'fleet-stack-controller';
@@ -61,7 +61,7 @@ export class StackService {
   /** PUT /stack/{name}: a new revision of `body`, rolled out to its target. */
   async deploy(name: string, body: StackDeploy, caller: Caller): Promise<StackRevisionRecord> {
     const current = await this.writable(name, caller);
-    const judged = this.judge(body, caller);
+    const judged = this.judge(name, body, caller);
     return this.rollOut(name, body.compose, judged, caller, {
       target: body.target,
       rollout: body.rollout ?? {},
@@ -76,7 +76,7 @@ export class StackService {
     const earlier = await this.deps.store.revision(name, to);
     if (!earlier) throw new ApiError('not_found', `stack '${name}' has no revision ${to}`, { error: 'revision not found' });
     const settings = { target: current.target, rollout: current.rollout, on_drift: current.on_drift };
-    const judged = this.judge({ compose: earlier.compose, ...settings }, caller);
+    const judged = this.judge(name, { compose: earlier.compose, ...settings }, caller);
     return this.rollOut(name, earlier.compose, judged, caller, { ...settings, rolled_back_from: to });
   }
 
@@ -97,7 +97,7 @@ export class StackService {
   /** POST /stack/{name}/diff: each host's answer to what an apply of `body` would change; nothing stored. */
   async diff(name: string, body: StackDeploy, caller: Caller): Promise<{ jobId: string; rows: HostRow[] }> {
     const current = await this.readable(name, caller);
-    const judged = this.judge(body, caller);
+    const judged = this.judge(name, body, caller);
     const revision = (current?.revision ?? 0) + 1;
     const params = { name, body: { revision, spec: judged.spec, on_drift: body.on_drift ?? current?.on_drift ?? 'report' } };
     const job = await this.deps.jobs.start({
@@ -238,7 +238,7 @@ export class StackService {
    * one pick), a compose file within the subset, and `docker:host` when the stack reaches the host (bind mounts, a registry
    * outside FLEET_REGISTRY_ALLOWLIST).
    */
-  private judge(body: StackDeploy, caller: Caller): JudgedCompose {
+  private judge(name: string, body: StackDeploy, caller: Caller): JudgedCompose {
     let target;
     try {
       target = parseTarget(body.target);
@@ -251,7 +251,7 @@ export class StackService {
     const scope = this.scopeOf(caller);
     if (!scope.covers(target)) throw new ApiError('target_empty', scope.nothingInside);
     const spec = parsedSpec(body.compose);
-    const access = stackHostAccess(spec, this.deps.accessPolicy);
+    const access = stackHostAccess(name, spec, this.deps.accessPolicy);
     if (access.length > 0) {
       requirePermission(caller, 'docker:host', `this stack reaches the host (${access.map((entry) => entry.reason).join('; ')}), so it`);
     }
@@ -292,15 +292,9 @@ export function parsedSpec(compose: string): StackSpec {
   return parsed.spec;
 }
 
-/** What of a stack reaches the host: its bind mounts, its images' registries outside the allowlist, and what the node operation judges. */
-export function stackHostAccess(spec: StackSpec, policy: AccessPolicy): HostAccess[] {
-  const binds = specBindMounts(spec).map((path) => ({ reason: `bind mount of host path '${path}'`, hostPath: path }));
-  const registries = Object.entries(spec.services).flatMap(([service, { image }]) =>
-    registryAccess(`services.${service}.image`, registryOf(image), policy),
-  );
-  const judged = nodeOperationHostAccess(STACK_HOST.apply, { body: { spec } }, policy);
-  const seen = new Set<string>();
-  return [...binds, ...registries, ...judged].filter((entry) => !seen.has(entry.reason) && seen.add(entry.reason));
+/** What of a stack reaches the host (bind mounts, a registry outside the allowlist), judged as its node operation judges it. */
+export function stackHostAccess(name: string, spec: StackSpec, policy: AccessPolicy): HostAccess[] {
+  return nodeOperationHostAccess(STACK_HOST.apply, { name, body: { spec } }, policy);
 }
 
 /** Wave parameters that contradict each other, or the hosts they are planned on: 400 with the reason. */
