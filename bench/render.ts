@@ -893,7 +893,7 @@ ${table(
   ],
 )}
 
-- Hosts reporting the stack in sync after the last deploy: **${s.inSync} of ${s.hosts}**.
+- Every host's heartbeat reported the stack in sync **${n(s.reportedInSyncMs, 0)} ms** after the last deploy's job ended.
 `;
 }
 

@@ -17,8 +17,8 @@ export interface StackBenchResult {
   atOnceMs: Summary;
   /** The same with `rollout: {batch: '10%'}`: ten waves, one after the other. */
   wavesMs: Summary;
-  /** How many hosts reported the stack in sync after the last deploy (GET /stack/bench). */
-  inSync: number;
+  /** From the last deploy's end until every host's heartbeat reported the stack in sync (GET /stack/bench), in ms. */
+  reportedInSyncMs: number;
 }
 
 const PREFIX = 'stk-';
@@ -82,11 +82,13 @@ export async function runStackBench(opts: { quick: boolean }, progress: Progress
       atOnce.push(await deploy());
       waves.push(await deploy({ batch: '10%' }));
     }
-    const stack = await http.call('GET', `/stack/${STACK}`);
-    const inSync = (JSON.parse(stack.body) as { hosts: Array<{ state: string }> }).hosts.filter((host) => host.state === 'in_sync').length;
+    const reportedInSyncMs = await untilAllInSync(http, hosts);
     const atOnceMs = summarize(atOnce);
     const wavesMs = summarize(waves);
-    progress.say(`stacks: ${hosts} hosts, at once p50 ${atOnceMs.p50} ms, 10 waves p50 ${wavesMs.p50} ms, ${inSync} in sync`);
+    progress.say(
+      `stacks: ${hosts} hosts, at once p50 ${atOnceMs.p50} ms, 10 waves p50 ${wavesMs.p50} ms, ` +
+        `all reported in sync ${Math.round(reportedInSyncMs)} ms after the last deploy`,
+    );
     return {
       harness: 'bench/harness/swarm.ts (real agents) + simulated engines',
       hosts,
@@ -94,7 +96,7 @@ export async function runStackBench(opts: { quick: boolean }, progress: Progress
       pairs,
       atOnceMs,
       wavesMs,
-      inSync,
+      reportedInSyncMs: Math.round(reportedInSyncMs),
     };
   } finally {
     await swarm?.stop().catch(() => undefined);
@@ -111,6 +113,18 @@ async function jobEnd(http: HttpClient, jobId: string): Promise<JobState> {
     await sleep(20);
   }
   throw new Error(`job ${jobId} did not end`);
+}
+
+/** Polls GET /stack/bench until every host reports the current revision in sync (its agents' heartbeats carry it). */
+async function untilAllInSync(http: HttpClient, hosts: number): Promise<number> {
+  const started = performance.now();
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const res = await http.call('GET', `/stack/${STACK}`);
+    const states = (JSON.parse(res.body) as { hosts: Array<{ state: string }> }).hosts;
+    if (states.filter((host) => host.state === 'in_sync').length >= hosts) return performance.now() - started;
+    await sleep(250);
+  }
+  throw new Error(`not every one of ${hosts} hosts reported the stack in sync`);
 }
 
 async function waitForLive(state: Parameters<typeof listAgents>[0], count: number): Promise<void> {
