@@ -3,7 +3,9 @@
  * `stack.host.apply|diff|remove|list` bring each targeted engine to a revision as `docker compose up -d` would,
  * checked with the real docker binary on each host (`docker ps --filter label=com.docker.compose.project=…`);
  * a second apply changes nothing; a container removed by hand is reported as drift and, with `on_drift: repair`,
- * recreated by the agent itself; a health gate looks at every container of the stack.
+ * recreated by the agent itself; a health gate looks at every container of the stack. Revisions are stored with
+ * `PUT /stack/<name>` (the gateway keeps the fleet's stacks true and removes stacks it does not have), and the node
+ * operations are then called with the same revision.
  */
 import { BUSYBOX_IMAGE, findExecutable } from '@fleet/deploy';
 import { parseCompose, type StackSpec } from '@fleet/contracts/compose';
@@ -20,7 +22,7 @@ const specOf = (text: string): StackSpec => {
   return result.spec;
 };
 
-const SHOP = specOf(`
+const SHOP_YAML = `
 services:
   app:
     image: ${BUSYBOX_IMAGE}
@@ -33,7 +35,8 @@ services:
     volumes: ["data:/data"]
 volumes:
   data:
-`);
+`;
+const SHOP = specOf(SHOP_YAML);
 
 /** What the real docker binary lists on a host for a label filter: the container names, sorted. */
 async function dockerPs(host: string, filter: string): Promise<string[]> {
@@ -71,25 +74,27 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
 
 const stacksOn = async (host: string) => (await api(fleet, 'GET', `/node/${host}/stack`)).body.results[0].stacks;
 
+/** Stores a revision with `PUT /stack/<name>` and waits for its rollout's job to end: the job as `GET /job` answers it. */
+async function deploy(name: string, body: Record<string, unknown>) {
+  const put = await api(fleet, 'PUT', `/stack/${name}`, { body });
+  expect(put.status).toBeLessThan(300);
+  return until(
+    async () => (await api(fleet, 'GET', `/job/${put.body.job_id}`)).body,
+    (job) => !['pending', 'running'].includes(job.status),
+    `the rollout of ${name} revision ${put.body.revision}`,
+  );
+}
+
 describe('stack.host.apply on role:web', () => {
   afterAll(async () => {
-    await api(fleet, 'DELETE', '/node/_all/stack/shop?timeout=60');
-    await Promise.all(
-      WEB.map((host) =>
-        fleet
-          .docker(host)
-          .getVolume('shop_data')
-          .remove()
-          .catch(() => undefined),
-      ),
-    );
+    await api(fleet, 'DELETE', '/stack/shop');
+    await api(fleet, 'DELETE', '/stack/gate');
   });
 
   it('runs the stack on the web hosts only, named and labelled as compose does, in dependency order', async () => {
-    const res = await apply('role:web', 1, SHOP);
-    expect(res.status).toBe(202);
-    expect(res.body.results.map((row: { hostname: string }) => row.hostname)).toEqual(WEB);
-    for (const row of res.body.results) {
+    const job = await deploy('shop', { compose: SHOP_YAML, target: 'role:web' });
+    expect(job.results.map((row: { hostname: string }) => row.hostname)).toEqual(WEB);
+    for (const row of job.results) {
       expect(row).toMatchObject({ status: 'ok', changed: true, revision: 1, containers: ['shop-db-1', 'shop-app-1'] });
       expect(row.changes).toEqual([
         { service: 'db', action: 'create', reason: 'no container' },
@@ -154,8 +159,9 @@ describe('stack.host.apply on role:web', () => {
     });
     expect(await dockerPs('web-02', 'com.docker.compose.service=db')).toEqual([]);
 
-    // Revision 2 asks for repair: its apply brings db back, and the agent keeps it there by itself.
-    expect((await apply('web-02', 2, SHOP, '', 'repair')).body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    // Revision 2 asks for repair: its rollout brings db back, and the agent keeps it there by itself.
+    const job = await deploy('shop', { compose: SHOP_YAML, target: 'role:web', on_drift: 'repair' });
+    expect(job.results.find((row: { hostname: string }) => row.hostname === 'web-02')).toMatchObject({ status: 'ok', changed: true });
     await fleet.docker('web-02').getContainer('shop-db-1').remove({ force: true });
     await until(
       () => dockerPs('web-02', 'com.docker.compose.service=db'),
@@ -172,20 +178,14 @@ describe('stack.host.apply on role:web', () => {
   });
 
   it('a health gate looks at every container of the stack: a failing healthcheck fails the host (412)', async () => {
-    const failing = {
-      ...SHOP,
-      services: { ...SHOP.services, app: { ...SHOP.services.app, healthcheck: { test: ['CMD', 'false'], interval_ns: 1e9, retries: 1 } } },
-    };
-    const res = await apply('web-01', 3, failing, '&health=healthy');
-    expect(res.body.results[0]).toMatchObject({ status: 'failed', error_code: 412 });
-    expect(res.body.results[0].gate).toContain('shop-app-1: unhealthy');
-    const passing = {
-      ...SHOP,
-      services: { ...SHOP.services, app: { ...SHOP.services.app, healthcheck: { test: ['CMD', 'true'], interval_ns: 1e9 } } },
-    };
-    const ok = await apply('web-01', 4, passing, '&health=healthy');
-    expect(ok.body.results[0]).toMatchObject({ status: 'ok' });
-    expect(ok.body.results[0].gate).toBe('shop-db-1: running (no healthcheck); shop-app-1: healthy');
+    const withCheck = (test: string) =>
+      `${SHOP_YAML.replace('labels: { team: shop }', `healthcheck: { test: ["CMD", "${test}"], interval: 1s, retries: 1 }`)}`;
+    const failed = await deploy('gate', { compose: withCheck('false'), target: 'db-01', rollout: { health: 'healthy' } });
+    expect(failed.results[0]).toMatchObject({ hostname: 'db-01', status: 'failed', error_code: 412 });
+    expect(failed.results[0].gate).toContain('gate-app-1: unhealthy');
+    const passed = await deploy('gate', { compose: withCheck('true'), target: 'db-01', rollout: { health: 'healthy' } });
+    expect(passed.results[0]).toMatchObject({ hostname: 'db-01', status: 'ok' });
+    expect(passed.results[0].gate).toBe('gate-db-1: running (no healthcheck); gate-app-1: healthy');
   });
 
   it('refuses a bind mount to a key without docker:host, and a viewer altogether; nothing is created', async () => {
@@ -202,8 +202,14 @@ describe('stack.host.apply on role:web', () => {
   });
 
   it('removes the stack as compose down does: containers and network gone, the volume kept, the stack forgotten', async () => {
-    const res = await api(fleet, 'DELETE', '/node/role:web/stack/shop?timeout=60');
-    for (const row of res.body.results) expect(row).toMatchObject({ status: 'ok', changed: true, message: 'stack shop removed' });
+    const removed = await api(fleet, 'DELETE', '/stack/shop');
+    expect(removed.status).toBeLessThan(300);
+    const job = await until(
+      async () => (await api(fleet, 'GET', `/job/${removed.body.job_id}`)).body,
+      (each) => !['pending', 'running'].includes(each.status),
+      'the removal',
+    );
+    for (const row of job.results) expect(row).toMatchObject({ status: 'ok', changed: true, message: 'stack shop removed' });
     for (const host of WEB) {
       expect(await dockerPs(host, 'com.docker.compose.project=shop')).toEqual([]);
       const networks = await fleet.docker(host).listNetworks({ filters: JSON.stringify({ name: ['shop_default'] }) });
@@ -211,5 +217,6 @@ describe('stack.host.apply on role:web', () => {
       expect((await fleet.docker(host).getVolume('shop_data').inspect()).Name).toBe('shop_data');
       expect(await stacksOn(host)).toEqual([]);
     }
+    await Promise.all(WEB.map((host) => fleet.docker(host).getVolume('shop_data').remove()));
   });
 });

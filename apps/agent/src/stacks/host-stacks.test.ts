@@ -115,4 +115,17 @@ describe('HostStacks: the revision kept, drift found by engine events, repair', 
     );
     expect(state).toMatchObject({ name: 'shop', revision: 2, state: 'in_sync' });
   });
+
+  it('keeps a revision whose apply failed as the one to reach, and reports it failed with the reason', async () => {
+    const failing = fakeEngine({
+      listContainers: () => [],
+      listNetworks: () => [{ Name: 'shop_default', Id: 'n', Labels: {} }],
+      listVolumes: () => ({ Volumes: [] }),
+    });
+    stacks = new HostStacks({ docker: failing.docker, log: pino({ level: 'silent' }) });
+    await expect(stacks.apply('shop', { revision: 7, spec: SPEC }, bounds())).rejects.toMatchObject({ statusCode: 409 });
+    expect(stacks.report()).toMatchObject([{ name: 'shop', revision: 7, on_drift: 'report', state: 'failed' }]);
+    expect(stacks.report()[0].error).toContain('shop_default exists and does not belong to stack shop');
+    expect(failing.calls.map(({ call }) => call)).toEqual(['listContainers', 'listNetworks', 'listVolumes']);
+  });
 });

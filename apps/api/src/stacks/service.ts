@@ -10,6 +10,7 @@ import { ApiError, badRequest } from '../api-error';
 import type { JobClient, JobRequest } from '../jobs/client';
 import type { PlannedRollout, Rollouts } from '../jobs/rollout';
 import { rolloutControls, RolloutParamsError, type RolloutControls } from '../jobs/rollout-plan';
+import { TargetError } from '../targets/resolve';
 import { KeyScope } from '../targets/scope';
 import { countStates, hostState, reportedStacks, type StackHost, type StackHostCounts } from './host-state';
 import type { StackOnDrift, StackRecord, StackRevisionRecord, StackRolloutPolicy, StackStore } from './store';
@@ -84,7 +85,7 @@ export class StackService {
   async remove(name: string, caller: Caller): Promise<{ record: StackRecord; jobId?: string }> {
     const current = await this.writable(name, caller);
     if (!current) throw stackNotFound(name);
-    const jobId = this.deps.jobs.previewTarget(current.target).length > 0 ? randomUUID() : undefined;
+    const jobId = this.reachesAnyHost(current.target) ? randomUUID() : undefined;
     const record = await this.deps.store.markRemoved(name, caller.sub, jobId);
     if (!record) throw stackNotFound(name);
     if (jobId) {
@@ -92,6 +93,16 @@ export class StackService {
       removal.rows.catch(() => undefined);
     }
     return { record, jobId };
+  }
+
+  /** Whether the target reaches a live host now; the others are told to remove the stack when they report it. */
+  private reachesAnyHost(target: string): boolean {
+    try {
+      return this.deps.jobs.previewTarget(target).length > 0;
+    } catch (err) {
+      if (err instanceof TargetError) return false;
+      throw err;
+    }
   }
 
   /** POST /stack/{name}/diff: each host's answer to what an apply of `body` would change; nothing stored. */
