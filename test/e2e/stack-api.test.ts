@@ -135,6 +135,42 @@ describe('a stack through the gateway', () => {
     expect((await api(fleet, 'GET', `/stack/${NAME}/revisions/9`)).status).toBe(404);
   });
 
+  it('keeps the stack true: db-01 relabelled role:web gets it from the controller, and loses it when relabelled back', async () => {
+    const labels = (role: string) => ({ body: { labels: { role, zone: 'eu.west' } } });
+    expect((await api(fleet, 'PUT', '/agent/db-01/labels', labels('web'))).status).toBe(200);
+    try {
+      await eventually(
+        () => stackContainers('db-01'),
+        (containers) =>
+          expect(containers.map((c) => [c.service, c.state])).toEqual([
+            ['app', 'running'],
+            ['side', 'running'],
+          ]),
+        90_000,
+      );
+      const jobs = (await api(fleet, 'GET', '/job?caller=fleet-stack-controller&limit=10')).body.jobs;
+      expect(jobs.map((job: { operation: string; target: string }) => `${job.operation} ${job.target}`)).toContain(
+        'stack.host.apply db-01',
+      );
+      await eventually(
+        () => api(fleet, 'GET', `/stack/${NAME}`),
+        (res) =>
+          expect(res.body.hosts.find((host: { hostname: string }) => host.hostname === 'db-01')).toMatchObject({
+            state: 'in_sync',
+            revision: 3,
+          }),
+        60_000,
+      );
+    } finally {
+      await api(fleet, 'PUT', '/agent/db-01/labels', labels('db'));
+    }
+    await eventually(
+      () => stackContainers('db-01'),
+      (containers) => expect(containers).toEqual([]),
+      90_000,
+    );
+  }, 240_000);
+
   it('deletes: the hosts are emptied, the stack is gone from GET, and the audit has each revision, the rollback and the delete', async () => {
     const removed = await api(fleet, 'DELETE', `/stack/${NAME}`);
     expect(removed.status).toBe(202);

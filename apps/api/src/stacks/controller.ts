@@ -10,6 +10,7 @@ import {
   mayClaim,
   nextClaim,
   REMOVAL,
+  settledClaim,
   type ControlledHost,
   type ControlledStack,
   type RolloutPhase,
@@ -111,15 +112,19 @@ export class StackController {
     const jobId = randomUUID();
     const revision = action.kind === 'apply' ? action.revision : REMOVAL;
     const claim = nextClaim(previous?.claim, revision, jobId, now + (APPLY_TIMEOUT_SECONDS + 5) * 1000);
-    if (!(await this.deps.store.takeClaim(action.stack, action.hostname, claim, previous?.version ?? 0))) return false;
+    const version = await this.deps.store.takeClaim(action.stack, action.hostname, claim, previous?.version ?? 0);
+    if (version === undefined) return false;
+    const settle = () => void this.deps.store.takeClaim(action.stack, action.hostname, settledClaim(claim, Date.now()), version);
     try {
       const request = action.kind === 'apply' && record ? await this.applyRequest(record, action.hostname, jobId) : removal(action, jobId);
       const job = await this.deps.jobs.start(request);
-      job.rows.catch(() => undefined);
+      // Ended, the claim lets the next change of this stack reach the host at once (a gateway gone before this waits out the deadline).
+      job.rows.then(settle, settle);
       this.deps.log.info({ stack: action.stack, hostname: action.hostname, kind: action.kind, revision, job_id: jobId }, 'stack kept true');
       return true;
     } catch (err) {
       this.deps.log.warn({ err, stack: action.stack, hostname: action.hostname }, 'stack controller could not send');
+      settle();
       return false;
     }
   }

@@ -1,5 +1,5 @@
 import type { HostRow } from '@fleet/contracts/protocol';
-import { backoffMs, decideActions, mayClaim, nextClaim, type ControlledHost, type ControlledStack } from './keep-true';
+import { backoffMs, decideActions, mayClaim, nextClaim, settledClaim, type ControlledHost, type ControlledStack } from './keep-true';
 import type { HostClaim, StackRecord } from './store';
 
 const NOW = 1_000_000;
@@ -106,6 +106,14 @@ describe('claims', () => {
     expect(mayClaim(second, 3, NOW + 10 + backoffMs(2))).toBe(true);
     expect(mayClaim(second, 4, NOW + 10)).toBe(true);
     expect(nextClaim(second, 4, 'j3', NOW).attempts).toBe(1);
+  });
+
+  it('once its job ended, lets another revision or a removal go at once, the same revision after the next back-off', () => {
+    const settled = settledClaim(nextClaim(undefined, 3, 'j1', NOW + 300_000), NOW);
+    expect(mayClaim(settled, 0, NOW)).toBe(true);
+    expect(mayClaim(settled, 4, NOW)).toBe(true);
+    expect(mayClaim(settled, 3, NOW + backoffMs(2) - 1)).toBe(false);
+    expect(mayClaim(settled, 3, NOW + backoffMs(2))).toBe(true);
   });
 
   it('backs off 0, 30 s, 60 s, … up to 10 minutes', () => {

@@ -87,6 +87,14 @@ export function nextClaim(previous: HostClaim | undefined, revision: number, job
   return { revision, job_id: jobId, until: deadline, retry_after: deadline + backoffMs(attempts), attempts };
 }
 
+/**
+ * The claim once its job ended: no longer in flight, so another revision or a removal may follow at once; the same revision
+ * only after the back-off of one more attempt (at least 30 s, the time for the host's heartbeat to report what it applied).
+ */
+export function settledClaim(claim: HostClaim, now: number): HostClaim {
+  return { ...claim, until: now, retry_after: now + backoffMs(claim.attempts + 1) };
+}
+
 /** The first attempt is tried again as soon as it is over; each further one waits twice as long, up to 10 minutes. */
 export function backoffMs(attempts: number): number {
   return attempts <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (attempts - 2));

@@ -65,12 +65,13 @@ describe('StackStore', () => {
 
   it('lets one of two replicas take a host claim read at the same version', async () => {
     const claim = { revision: 1, job_id: 'j', until: 10, retry_after: 10, attempts: 1 };
-    expect(await store.takeClaim('web', 'web-01', claim, 0)).toBe(true);
-    expect(await store.takeClaim('web', 'web-01', claim, 0)).toBe(false);
+    const taken = await store.takeClaim('web', 'web-01', claim, 0);
+    expect(taken).toBeGreaterThan(0);
+    expect(await store.takeClaim('web', 'web-01', claim, 0)).toBeUndefined();
     const read = await store.claimOf('web', 'web-01');
-    expect(read?.claim).toEqual(claim);
-    expect(await store.takeClaim('web', 'web-01', { ...claim, attempts: 2 }, read!.version)).toBe(true);
-    expect(await store.takeClaim('web', 'web-01', { ...claim, attempts: 3 }, read!.version)).toBe(false);
+    expect(read).toEqual({ claim, version: taken });
+    expect(await store.takeClaim('web', 'web-01', { ...claim, attempts: 2 }, read!.version)).toBeGreaterThan(taken!);
+    expect(await store.takeClaim('web', 'web-01', { ...claim, attempts: 3 }, read!.version)).toBeUndefined();
     expect((await store.claimOf('web', 'web-01'))?.claim.attempts).toBe(2);
   });
 });

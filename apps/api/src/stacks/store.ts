@@ -117,15 +117,15 @@ export class StackStore {
     return entry && { claim: entry.value, version: entry.version };
   }
 
-  /** Takes the host's claim over the version read (0: none was there); false when another replica wrote it first. */
-  async takeClaim(name: string, hostname: string, claim: HostClaim, version: number): Promise<boolean> {
+  /** Takes the host's claim over the version read (0: none was there): its new version, or undefined when another replica wrote it first. */
+  async takeClaim(name: string, hostname: string, claim: HostClaim, version: number): Promise<number | undefined> {
     const key = `${name}.${CLAIM}.${hostname}`;
-    if (version === 0) return this.createOnce(key, claim);
     try {
-      await this.bucket.update(key, JSON.stringify(claim), version);
-      return true;
+      return version === 0
+        ? await this.bucket.create(key, JSON.stringify(claim))
+        : await this.bucket.update(key, JSON.stringify(claim), version);
     } catch {
-      return false;
+      return undefined;
     }
   }
 
