@@ -224,9 +224,11 @@ describe('a stack on role:web, its revisions rolled out, back and removed', () =
         images: { web: image('web', '1'), worker: image('worker', '1') },
       });
     expect(await onEngine('db-01')).toEqual([]);
-    const hosts = await stackHosts();
-    expect(Object.keys(hosts).sort()).toEqual(WEB);
-    for (const host of WEB) expect(hosts[host]).toMatchObject({ state: 'in_sync', revision: rev1 });
+    // Each host's state comes from its heartbeat: in sync once it reported the revision applied.
+    await eventually(stackHosts, (hosts) => {
+      expect(Object.keys(hosts).sort()).toEqual(WEB);
+      for (const host of WEB) expect(hosts[host]).toMatchObject({ state: 'in_sync', revision: rev1 });
+    });
   });
 
   it('each web host lists the stack it runs (stack.host.list); db-01 lists none', async () => {
