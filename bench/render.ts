@@ -986,6 +986,26 @@ ${table(
 `;
 }
 
+function stacksSection(r: BenchResults): string {
+  const s = r.stacks;
+  if (!s) return '## A stack deploy over the scale harness\n\nNot run (`npm run bench -- --only=stacks`).\n';
+  return `## A stack deploy over the scale harness
+
+\`PUT /stack/bench\` (${s.services} services, a new image tag for one of them: one container recreated per host) to the end of its job,
+on ${s.hosts} hosts of the scale harness (${s.harness}), at once and with \`rollout: {batch: 10%}\`, ${s.pairs} interleaved pairs.
+
+${table(
+  ['', 'p50 (ms)', 'p99 (ms)'],
+  [
+    ['every host at once', n(s.atOnceMs.p50), n(s.atOnceMs.p99)],
+    ['10 waves of 10%', n(s.wavesMs.p50), n(s.wavesMs.p99)],
+  ],
+)}
+
+- Every host's heartbeat reported the stack in sync **${n(s.reportedInSyncMs, 0)} ms** after the last deploy's job ended.
+`;
+}
+
 function tlsSection(r: BenchResults): string {
   const t = r.tls;
   if (!t) return '## 8. What TLS costs\n\nNot run.\n';
@@ -1148,6 +1168,7 @@ export function renderMarkdown(r: BenchResults, baseline?: BenchResults): string
     tlsSection(r),
     rolloutSection(r),
     reconnectSection(r),
+    stacksSection(r),
     dashboardSection(r),
     findings(r, history),
     closing(r, history),

@@ -11,6 +11,7 @@ import type { FleetSizeResult } from './sections/fleet-size';
 import type { RolloutBenchResult } from './sections/rollout';
 import type { ReconnectResult } from './sections/reconnect';
 import type { ScaleResult } from './sections/scale';
+import type { StackBenchResult } from './sections/stacks';
 import type { ThroughputTarget } from './sections/throughput';
 import type { TlsCostResult } from './sections/tls';
 
@@ -43,6 +44,8 @@ export interface BenchResults {
   rollout?: RolloutBenchResult;
   /** Heartbeats, heap per agent, GET /agent and a gateway start at 1,000 and 10,000 agents (issue 21). */
   fleetSize?: FleetSizeResult;
+  /** A stack deploy over the scale harness, at once and in waves. */
+  stacks?: StackBenchResult;
   micro?: { jwt: JwtMicro };
   /** Section 5's changes, each measured both ways in the same process during this run. */
   ab?: AbMeasurement[];

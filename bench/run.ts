@@ -9,7 +9,8 @@
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
  *   npm run bench -- --only=pipelines one phase (real = sections 1–3 and 5 on the real fleet, pipelines, docker-cli, profile = the profile alone, micro = the in-process A/Bs alone, scale, dashboard, tls,
  *                                    rollout = what a wave costs, fleet-size = heartbeats, heap per agent, GET /agent, a gateway start,
- *                                    reconnect = a broker restart under 1,000–10,000 agents)
+ *                                    reconnect = a broker restart under 1,000–10,000 agents,
+ *                                    stacks = a stack deploy over the scale harness)
  *   npm run bench -- --only=scale --out=/tmp/scale.json  records to that file only: latest.json and BENCHMARKS.md stay as they are
  *   npm run bench -- --only=dashboard the dashboard alone: writes bench/results/dashboard.json and re-renders BENCHMARKS.md
  *                                     from the recorded results, leaving latest.json as it was
@@ -36,6 +37,7 @@ import { runProfile } from './sections/profiling';
 import { runFleetSize } from './sections/fleet-size';
 import { runRolloutBench } from './sections/rollout';
 import { runScale } from './sections/scale';
+import { runStackBench } from './sections/stacks';
 import { runThroughput } from './sections/throughput';
 import { runTlsCost } from './sections/tls';
 
@@ -59,7 +61,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (arg.startsWith('--out=')) options.out = arg.slice('--out='.length);
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout,fleet-size,reconnect] ' +
+        'usage: npm run bench [-- --quick] [--save-baseline] [--only=real,pipelines,docker-cli,profile,micro,scale,tls,rollout,fleet-size,reconnect,stacks] ' +
           '[--max-agents=N] [--levels=N,N] [--out=FILE] [--render-only]\n',
       );
       process.exit(0);
@@ -283,6 +285,12 @@ async function main(): Promise<void> {
     await phase('rollout', async () => {
       results.rollout = await runRolloutBench(options, progress);
       loads.push({ phase: 'after rollout', ...loadSnapshot(own) });
+    });
+
+  if (wants('stacks'))
+    await phase('stacks', async () => {
+      results.stacks = await runStackBench(options, progress);
+      loads.push({ phase: 'after stacks', ...loadSnapshot(own) });
     });
 
   if (wants('dashboard'))
