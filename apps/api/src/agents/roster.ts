@@ -195,7 +195,7 @@ export class AgentRoster {
     let total = 0;
     let pending = 0;
     let more = false;
-    for (const hostname of this.listed()) {
+    for (const hostname of this.knownHostnames()) {
       if (!query.visible(hostname)) continue;
       const seen = this.seen.get(hostname);
       if (!this.matchesQuery(hostname, seen?.record, query)) continue;
@@ -211,7 +211,8 @@ export class AgentRoster {
     return { agents, total, counts, pending, ...(more ? { next_cursor: agents[agents.length - 1].hostname } : {}) };
   }
 
-  private listed(): readonly string[] {
+  /** Every host heard from since start or accepted (live or not), in code-unit order. */
+  knownHostnames(): readonly string[] {
     this.listedHostnames ??= [...new Set([...this.seen.keys(), ...this.enrolled.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     return this.listedHostnames;
   }

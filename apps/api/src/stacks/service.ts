@@ -159,7 +159,8 @@ export class StackService {
     const job = current ? await this.deps.jobs.waitFor(current.job_id, 0) : undefined;
     const rows = new Map((job?.results ?? []).map((row) => [row.hostname, row]));
     const hosts: StackHost[] = [];
-    for (const hostname of roster.hostnames()) {
+    // Accepted hosts too: one whose agent is stopped is still the stack's, `offline`.
+    for (const hostname of roster.knownHostnames()) {
       if (!scope.includesHost(hostname)) continue;
       const view = roster.get(hostname);
       const labels = roster.labelsOf(hostname);
