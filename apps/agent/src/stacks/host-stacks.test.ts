@@ -116,6 +116,19 @@ describe('HostStacks: the revision kept, drift found by engine events, repair', 
     expect(state).toMatchObject({ name: 'shop', revision: 2, state: 'in_sync' });
   });
 
+  it('refuses a revision older than the one it keeps, leaving the engine and the kept revision alone', async () => {
+    const engine = fakeEngine({ listContainers: () => [], listNetworks: () => [], listVolumes: () => ({ Volumes: [] }) });
+    stacks = new HostStacks({ docker: engine.docker, log: pino({ level: 'silent' }) });
+    await stacks.apply('shop', { revision: 3, spec: SPEC }, bounds()).catch(() => undefined);
+    const callsBefore = engine.calls.length;
+    await expect(stacks.apply('shop', { revision: 2, spec: SPEC }, bounds())).rejects.toMatchObject({
+      statusCode: 409,
+      message: 'stack shop is at revision 3 on this host: revision 2 is older, not applied',
+    });
+    expect(engine.calls.length).toBe(callsBefore);
+    expect(stacks.report()).toMatchObject([{ name: 'shop', revision: 3 }]);
+  });
+
   it('keeps a revision whose apply failed as the one to reach, and reports it failed with the reason', async () => {
     const failing = fakeEngine({
       listContainers: () => [],

@@ -5,7 +5,7 @@ import { describeEngineError } from '../engine';
 import type { EngineClient } from '../executors/types';
 import { forEachJsonLine } from '../ndjson';
 import { driftOf, type StackPlan } from './plan';
-import { applyStack, diffStack, removeStack, type ReconcileBounds, type ReconcileResult } from './reconcile';
+import { applyStack, diffStack, failure, removeStack, type ReconcileBounds, type ReconcileResult } from './reconcile';
 import { StackStore } from './store';
 
 /**
@@ -69,6 +69,13 @@ export class HostStacks {
   /** Applies a revision and keeps it (kept first: a failed apply is still the revision this host must reach). */
   apply(name: string, request: StackApplyRequest, bounds: ReconcileBounds): Promise<ReconcileResult> {
     return this.serially(name, async () => {
+      // A rollout of a newer revision and a keep-true apply of an older one may cross on their way here: the newer stands.
+      const kept = this.store.get(name);
+      if (kept && request.revision < kept.revision)
+        throw failure(
+          409,
+          `stack ${name} is at revision ${kept.revision} on this host: revision ${request.revision} is older, not applied`,
+        );
       const applied = { revision: request.revision, spec: request.spec, on_drift: request.on_drift ?? 'report' };
       await this.store.save(name, applied);
       try {

@@ -39,7 +39,8 @@ const STOP_SECONDS = 10;
 /** How often a dependency's condition is looked at again. */
 const POLL_MS = 500;
 
-const failure = (statusCode: number, message: string): Error => Object.assign(new Error(message), { statusCode, json: { message } });
+/** An error the row reports as the engine's would: its status code and message. */
+export const failure = (statusCode: number, message: string): Error => Object.assign(new Error(message), { statusCode, json: { message } });
 
 /**
  * Brings the engine to a revision as `docker compose up -d` would: images pulled when missing, networks and volumes
