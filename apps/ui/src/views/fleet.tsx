@@ -69,7 +69,12 @@ export function FleetView() {
   // The cursors of the pages before this one: Next pushes, Previous pops, a new filter starts over.
   const [cursors, setCursors] = useState<string[]>([]);
   const [reloads, setReloads] = useState(0);
-  const page = usePoll(() => call<AgentList>('GET', `/agent?${queryString(query, cursors.at(-1))}`), 5_000, [query, cursors, reloads]);
+  // Each page remembers where it starts: until the next one arrives, the pager still names the rows shown.
+  const page = usePoll(
+    async () => ({ ...(await call<AgentList>('GET', `/agent?${queryString(query, cursors.at(-1))}`)), first: cursors.length * PAGE_SIZE }),
+    5_000,
+    [query, cursors, reloads],
+  );
   const action = useAction();
   // The listing reaches every live host of the target (a version filter narrows the page, not the listing).
   const reached = page.data && !query.version ? page.data.counts.online + page.data.counts.drained : undefined;
@@ -140,7 +145,7 @@ export function FleetView() {
       <FleetFilters query={query} counts={page.data?.counts} onFilter={filter} />
       <Pager
         page={page.data}
-        first={cursors.length * PAGE_SIZE}
+        first={page.data?.first ?? 0}
         onPrevious={cursors.length ? () => setCursors(cursors.slice(0, -1)) : undefined}
         onNext={page.data?.next_cursor ? () => setCursors([...cursors, page.data!.next_cursor!]) : undefined}
       />
