@@ -42,6 +42,23 @@ describe('hostState', () => {
     const drifted = { ...report, state: 'drifted' as const, drift: [{ service: 'web', what: 'removed' }] };
     expect(hostState({ hostname: 'a', live: true, reported: drifted }, 3)).toMatchObject({ state: 'drifted', drift: drifted.drift });
   });
+  it('is failed when the revision failed its health gate there, though the engine reached the revision', () => {
+    const gated = {
+      hostname: 'a',
+      status: 'failed' as const,
+      changed: true,
+      gate: 'a-web-1: unhealthy',
+      error: 'health gate failed: a-web-1: unhealthy',
+    };
+    expect(hostState({ hostname: 'a', live: true, reported: report, row: gated }, 3)).toEqual({
+      hostname: 'a',
+      state: 'failed',
+      revision: 3,
+      error: 'health gate failed: a-web-1: unhealthy',
+    });
+    const applyFailed = { hostname: 'a', status: 'failed' as const, changed: false, error: 'pull failed' };
+    expect(hostState({ hostname: 'a', live: true, reported: report, row: applyFailed }, 3).state).toBe('in_sync');
+  });
   it("is failed when the revision's rollout failed there, pending otherwise", () => {
     const row = { hostname: 'a', status: 'failed' as const, changed: false, error: 'gate failed' };
     expect(hostState({ hostname: 'a', live: true, reported: { ...report, revision: 2 }, row }, 3)).toEqual({

@@ -68,12 +68,14 @@ export interface HostFacts {
 
 /**
  * One host's state for GET /stack/{name}: offline when its agent is not live; else what it reports of the current revision;
- * failed when the current revision's rollout failed there and it reports no success since; else pending.
+ * failed when the current revision's rollout failed its health gate there, or failed and it reports no success since; else pending.
  */
 export function hostState(facts: HostFacts, currentRevision: number): StackHost {
   const { hostname, reported, row } = facts;
   const base = { hostname, ...(reported ? { revision: reported.revision } : {}) };
   if (!facts.live) return { ...base, state: 'offline' };
+  // The rollout's health gate is the verdict its caller asked for: an engine brought to the revision does not undo it.
+  if (row?.status === 'failed' && row.gate !== undefined) return { ...base, state: 'failed', error: row.error ?? 'the health gate failed' };
   if (reported?.revision === currentRevision) {
     return {
       ...base,
