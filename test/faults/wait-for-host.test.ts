@@ -20,7 +20,7 @@ jest.setTimeout(240_000);
 const AGENT_TTL_MS = 3_000;
 const { fleet, tally } = useFaultFleet('faults/wait-for-host', {
   gatewayEnv: { FLEET_AGENT_TTL_MS: String(AGENT_TTL_MS), FLEET_JOB_RETENTION_SECONDS: '3600' },
-  agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '500' },
+  agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '500', FLEET_AGENT_REFRESH_MS: '1000' },
 });
 // Started with its join token by the test that enrols it; it shares db-01's engine.
 const edge = useJoiningAgent(fleet, { hostname: 'edge-01', logName: 'wait-for-host', labels: 'role=edge', engineHost: 'db-01' });

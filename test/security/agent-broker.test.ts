@@ -53,7 +53,8 @@ import { api } from '../support/http';
 import { registryAuthHeader } from '../support/registry-auth';
 import { useTestFleet } from '../support/suite';
 
-const fleet = useTestFleet();
+// An attack below writes web-01's own record with a delete marker: its agent writes it again at its next refresh.
+const fleet = useTestFleet({ agentEnv: { FLEET_AGENT_REFRESH_MS: '1000' } });
 const logins = useNatsLogins(fleet, { web01: 'web-01', web02: 'web-02', gateway: GATEWAY_LOGIN });
 let jsm: JetStreamManager;
 

@@ -19,7 +19,10 @@ import { useTestFleet } from '../support/suite';
 
 jest.setTimeout(180_000);
 const AGENT_TTL_MS = 3_000;
-const fleet = useTestFleet({ gatewayEnv: { FLEET_AGENT_TTL_MS: String(AGENT_TTL_MS) }, agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '500' } });
+const fleet = useTestFleet({
+  gatewayEnv: { FLEET_AGENT_TTL_MS: String(AGENT_TTL_MS) },
+  agentEnv: { FLEET_AGENT_HEARTBEAT_MS: '500', FLEET_AGENT_REFRESH_MS: '1000' },
+});
 // Asks for role=web; an admin accepts it as role=edge. It shares db-01's engine.
 const asksForWeb = useJoiningAgent(fleet, { hostname: 'edge-02', logName: 'wait-attack', labels: 'role=web', engineHost: 'db-01' });
 const HOSTS = ['db-01', 'web-01', 'web-02'];
