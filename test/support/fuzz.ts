@@ -768,7 +768,9 @@ function parseResponse(data: Buffer): (RawResponse & { complete: boolean }) | un
  * (it coerces `0x1F` or ` 7` to numbers), else the 5 s of the baseline (or the gateway's default 30 s).
  */
 export function deadlineSecondsOf(req: HostileRequest): number {
-  const match = /[?&]timeout=([^&]*)/.exec(req.path);
+  // A raw request carries its path in its request line.
+  const path = req.raw ? (req.raw.toString('latin1').split('\r\n', 1)[0].split(' ')[1] ?? '') : req.path;
+  const match = /[?&]timeout=([^&\s]*)/.exec(path);
   if (!match) return 30;
   let value = NaN;
   try {
