@@ -444,11 +444,11 @@ describe('the dashboard in Chromium', () => {
       async () => page.url(),
       (value) => expect(value).toContain('status=partial'),
     );
+    // The filtered page replaces the rows it was asked over (or a placeholder row) once it arrives.
     await eventually(
-      () => page.locator('[data-view=jobs] tbody tr').count(),
-      (value) => expect(value).toBeGreaterThan(0),
+      () => page.locator('[data-view=jobs] tbody .badge').allTextContents(),
+      (value) => expect(value).toEqual(expect.arrayContaining(['partial'])),
     );
-    expect(await page.locator('[data-view=jobs] tbody .badge').allTextContents()).toEqual(expect.arrayContaining(['partial']));
     expect(new Set(await page.locator('[data-view=jobs] tbody .badge').allTextContents())).toEqual(new Set(['partial']));
     await shot(page, 'jobs');
     await page.close();
