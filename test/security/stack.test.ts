@@ -1,8 +1,9 @@
 /**
  * What stacks open (README "Stacks"), tried as an attacker: a viewer deploying, rolling back or removing one; a scoped
  * key deploying outside its scope, or reading a stack whose target lies outside it; an operator bind-mounting a host
- * path without `docker:host`; an oversized compose file and a YAML alias bomb sent at the gateway. Each is checked in
- * the store (GET by an admin) and on the engines (no container of the stack anywhere), not only by its status.
+ * path without `docker:host`; `privileged` through a cased key, a merge key, a duplicated service or a form body; an
+ * oversized compose file and a YAML alias bomb sent at the gateway. Each is checked in the store (GET by an admin) and on
+ * the engines (no container of the stack anywhere), not only by its status.
  */
 import { api } from '../support/http';
 import { attack } from '../support/attacks';
@@ -112,6 +113,35 @@ describe('the compose file', () => {
     expect(put.body).toMatchObject({ reason: 'invalid_compose', key: 'privileged', path: 'services.app.privileged' });
     expect((await api(fleet, 'GET', '/stack/sec-priv')).status).toBe(404);
     expect(await containersOf('sec-priv')).toEqual([]);
+  });
+
+  attack('privileged said another way: a cased key, a YAML merge key, a duplicated service, a form body', async () => {
+    const tries: Array<[string, string]> = [
+      ['sec-cased', compose('    Privileged: true\n')],
+      ['sec-merge', compose('    <<: { privileged: true }\n')],
+      ['sec-dup', `${compose('    privileged: false\n')}  app:\n    image: ${IMAGE}\n    privileged: true\n`],
+    ];
+    for (const [name, text] of tries) {
+      const put = await api(fleet, 'PUT', `/stack/${name}`, { body: { compose: text, target: 'role:web' } });
+      expect({ name, status: put.status, reason: put.body.reason }).toEqual({ name, status: 400, reason: 'invalid_compose' });
+    }
+    // The same body as a form: the gateway reads JSON only, so nothing of it is judged or stored.
+    const form = new URLSearchParams({ compose: compose('    privileged: true\n'), target: 'role:web' });
+    const res = await fetch(`${fleet.url}/stack/sec-form`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${fleet.adminKey}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const refused = (await res.json()) as { reason?: string; details?: string };
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(refused.reason).toEqual(expect.any(String));
+    expect(refused.details).toEqual(expect.any(String));
+    for (const name of ['sec-cased', 'sec-merge', 'sec-dup', 'sec-form']) {
+      expect({ name, status: (await api(fleet, 'GET', `/stack/${name}`)).status }).toEqual({ name, status: 404 });
+      expect(await containersOf(name)).toEqual([]);
+    }
   });
 
   attack('a YAML alias bomb and an oversized compose file sent to the gateway', async () => {
