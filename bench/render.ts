@@ -17,6 +17,9 @@ const TARGETS = {
   fanout1000P99: 300,
   fanout5000P99: 1500,
   fanout10000P99: 3000,
+  gatewayHeapKiBPerAgent: 2,
+  gatewayStart10000Ms: 5000,
+  liveAgain10000Ms: 60_000,
   /** The broker's CPU per host per `_all` call stays within ±this share of its median from 100 to 10,000 agents. */
   brokerPerHostSpread: 0.25,
   jobsPerSecond: 2000,
@@ -152,6 +155,7 @@ function targets(r: BenchResults): Target[] {
       met: l ? l.fanout.full.p99 <= goal && l.fanout.failedCalls === 0 : undefined,
     });
   }
+  out.push(...fleetSizeTargets(r));
   for (const t of r.throughput ?? []) {
     out.push({
       what: `sustained jobs/s with p99 ≤ ${P99_LIMIT_MS} ms — ${t.name}`,
@@ -169,6 +173,36 @@ function targets(r: BenchResults): Target[] {
     met: gatewayCpu !== undefined && Number.isFinite(gatewayCpu) ? gatewayCpu <= TARGETS.gatewayCpuUsPerJob : undefined,
   });
   return out;
+}
+
+/** Issue 21's targets on a fleet of 10,000 agents: the gateway's heap per agent, its start, and the agents back after a broker restart. */
+function fleetSizeTargets(r: BenchResults): Target[] {
+  const notMeasured = (stoppedAt?: string) => `not measured${r.meta.quick ? ' (quick run)' : stoppedAt ? ` (${stoppedAt})` : ''}`;
+  const largest = r.fleetSize?.levels.at(-1);
+  const start = r.fleetSize?.gatewayStart;
+  const reconnect = r.reconnect?.levels.find((l) => l.agents === 10_000);
+  return [
+    {
+      what: `gateway heap per live agent${largest ? `, ${largest.agents.toLocaleString('en-US')} agents` : ''}`,
+      goal: `≤ ${TARGETS.gatewayHeapKiBPerAgent} KiB`,
+      measured: largest ? `${n(largest.gatewayHeapKiBPerAgent, 2)} KiB` : notMeasured(r.fleetSize?.stoppedAt),
+      met: largest ? largest.gatewayHeapKiBPerAgent <= TARGETS.gatewayHeapKiBPerAgent : undefined,
+    },
+    {
+      what: 'a gateway start beside 10,000 agents (until GET /agent lists them all)',
+      goal: `≤ ${n(TARGETS.gatewayStart10000Ms)} ms`,
+      measured: start?.agents === 10_000 ? `${n(start.firstListMs)} ms` : notMeasured(r.fleetSize?.stoppedAt),
+      met: start?.agents === 10_000 ? start.firstListMs <= TARGETS.gatewayStart10000Ms && start.listedAtFirstList === 10_000 : undefined,
+    },
+    {
+      what: '10,000 agents live again after a broker restart (the last one, from the broker up again)',
+      goal: `≤ ${n(TARGETS.liveAgain10000Ms)} ms`,
+      measured: reconnect
+        ? `${n(reconnect.lastAgentMs)} ms${reconnect.notBack ? `, ${reconnect.notBack} not back` : ''}`
+        : notMeasured(r.reconnect?.stoppedAt),
+      met: reconnect ? reconnect.lastAgentMs <= TARGETS.liveAgain10000Ms && reconnect.notBack === 0 : undefined,
+    },
+  ];
 }
 
 function header(r: BenchResults): string {
