@@ -212,7 +212,9 @@ describe('resource limits', () => {
       // its byte count compared, because the previous test's own calls may still be landing in it.
       const flood = await unauthenticatedEntriesSince(before.state.last_seq, info.state.last_seq);
       const floodBytes = flood.reduce((sum, size) => sum + size, 0);
-      process.stdout.write(`[security] pre-auth flood: ${flood.length} audit entries, ${floodBytes} bytes (cap ${info.config.max_bytes})\n`);
+      process.stdout.write(
+        `[security] pre-auth flood: ${flood.length} audit entries, ${floodBytes} bytes (cap ${info.config.max_bytes})\n`,
+      );
       expect(flood).toHaveLength(PRE_AUTH_LIMIT);
       for (const size of flood) expect(size).toBeLessThan(1300);
       const audited = await api(fleet, 'GET', `/audit?status=401&limit=${PRE_AUTH_LIMIT}`);
