@@ -5,8 +5,12 @@
  * oversized compose file and a YAML alias bomb sent at the gateway. Each is checked in the store (GET by an admin) and on
  * the engines (no container of the stack anywhere), not only by its status.
  */
+import { randomUUID } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { JOB_RECORDS_STREAM } from '@fleet/contracts/protocol';
 import { api } from '../support/http';
 import { attack } from '../support/attacks';
+import { connectToFleetNats } from '../support/nats';
 import { useTestFleet } from '../support/suite';
 
 const fleet = useTestFleet();
@@ -141,6 +145,47 @@ describe('the compose file', () => {
     for (const name of ['sec-cased', 'sec-merge', 'sec-dup', 'sec-form']) {
       expect({ name, status: (await api(fleet, 'GET', `/stack/${name}`)).status }).toEqual({ name, status: 404 });
       expect(await containersOf(name)).toEqual([]);
+    }
+  });
+
+  attack("a viewer reads a stack's environment values in its revision, or finds them in the job record on the broker", async () => {
+    const secret = `hunter2-${randomUUID()}`;
+    const text = `${compose(`    environment:\n      DB_PASSWORD: ${secret}\n      MODE: fast\n`)}`;
+    const put = await api(fleet, 'PUT', '/stack/sec-env', { body: { compose: text, target: 'role:db' } });
+    expect(put.status).toBe(202);
+    await settled(put.body.job_id);
+    // The value did reach the container: what is withheld below is a real secret, not a dropped one.
+    const [container] = await fleet
+      .docker('db-01')
+      .listContainers({ all: true, filters: { label: ['com.docker.compose.project=sec-env'] } });
+    expect((await fleet.docker('db-01').getContainer(container.Id).inspect()).Config.Env).toContain(`DB_PASSWORD=${secret}`);
+
+    const viewer = fleet.mintKey('viewer');
+    const seen = await api(fleet, 'GET', '/stack/sec-env/revisions/1', { key: viewer });
+    expect(seen.status).toBe(200);
+    expect(seen.body.compose).toContain('DB_PASSWORD: <redacted>');
+    expect(seen.body.compose).toContain('MODE: <redacted>');
+    expect(JSON.stringify(seen.body)).not.toContain(secret);
+    for (const path of ['/stack/sec-env', '/stack'])
+      expect(JSON.stringify((await api(fleet, 'GET', path, { key: viewer })).body)).not.toContain(secret);
+    // A key with docker:read-data reads the file as it was sent.
+    expect((await api(fleet, 'GET', '/stack/sec-env/revisions/1')).body.compose).toBe(text);
+
+    // Every job record the broker holds, read from the stream itself: the apply's parameters were not kept.
+    const nats = await connectToFleetNats(fleet.state);
+    try {
+      const jsm = await jetstreamManager(nats);
+      const { state } = await jsm.streams.info(JOB_RECORDS_STREAM);
+      let records = 0;
+      for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+        const message = await jsm.streams.getMessage(JOB_RECORDS_STREAM, { seq }).catch(() => null);
+        if (!message) continue;
+        records += message.string().includes(put.body.job_id) ? 1 : 0;
+        expect(message.string()).not.toContain(secret);
+      }
+      expect(records).toBeGreaterThan(0);
+    } finally {
+      await nats.close();
     }
   });
 

@@ -3515,7 +3515,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One revision's compose file, as it was sent */
+        /**
+         * One revision's compose file, as it was sent
+         * @description For a key without `docker:read-data`, every environment value in it is `<redacted>` (names kept), as a container's environment is (README "Stacks").
+         */
         get: operations["stack.revision"];
         put?: never;
         post?: never;

@@ -17,15 +17,18 @@ export function replayOf(request: JobRequest): JobReplay {
 
 /**
  * Whether any object in the parameters has an `Env` field (any case: the Engine reads JSON field
- * names case-insensitively) with a value. Walked without recursion: parameters may nest deep.
+ * names case-insensitively) or a stack service's `environment` with a value. Walked without
+ * recursion: parameters may nest deep.
  */
+const ENVIRONMENT_FIELDS = new Set(['env', 'environment']);
+
 function carriesEnvironment(params: Record<string, unknown>): boolean {
   const pending: unknown[] = [params];
   while (pending.length > 0) {
     const value = pending.pop();
     if (value === null || typeof value !== 'object') continue;
     for (const [key, field] of Object.entries(value)) {
-      if (key.toLowerCase() === 'env' && hasContent(field)) return true;
+      if (ENVIRONMENT_FIELDS.has(key.toLowerCase()) && hasContent(field)) return true;
       pending.push(field);
     }
   }

@@ -33,6 +33,15 @@ describe('replayOf', () => {
     const emptyEnv = { body: { Image: 'busybox', Env: [] } };
     expect(replayOf({ ...create, params: emptyEnv })).toEqual({ params: emptyEnv, timeout_seconds: 20 });
   });
+
+  it("keeps nothing of a stack apply whose services carry environment values (the stack's own store keeps its revision)", () => {
+    const apply = { ...base, operation: 'stack.host.apply' as const };
+    const spec = (environment: Record<string, string>) => ({ services: { web: { image: 'local/web:1', environment } } });
+    const withValues = { name: 'shop', body: { revision: 2, spec: spec({ DB_PASSWORD: 'hunter2' }), on_drift: 'report' } };
+    expect(replayOf({ ...apply, params: withValues })).toEqual({ refused: expect.stringContaining('environment') });
+    const without = { name: 'shop', body: { revision: 2, spec: spec({}), on_drift: 'report' } };
+    expect(replayOf({ ...apply, params: without })).toEqual({ params: without, timeout_seconds: 20 });
+  });
 });
 
 describe('hostsToRerun', () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseCompose, type StackSpec } from '@fleet/contracts/compose';
+import { redactComposeEnvironment } from '@fleet/contracts/compose-redaction';
 import { hostInScope, parseTarget, TargetSyntaxError } from '@fleet/contracts/grammar';
 import { nodeOperationHostAccess, type AccessPolicy, type HostAccess } from '@fleet/contracts/host-access';
 import { JOB_TIMEOUT_SECONDS, jobTraits, type NodeOperationName } from '@fleet/contracts/operations';
@@ -140,12 +141,16 @@ export class StackService {
     return { ...shown, hosts: await this.hosts(stack, this.scopeOf(caller)) };
   }
 
-  /** GET /stack/{name}/revisions/{revision}: the compose text as it was sent. */
+  /**
+   * GET /stack/{name}/revisions/{revision}: the compose text as it was sent, its environment values redacted for a key
+   * without `docker:read-data` (as a container's are).
+   */
   async revision(name: string, revision: number, caller: Caller): Promise<StackRevisionRecord> {
     if (!(await this.readable(name, caller))) throw stackNotFound(name);
     const record = await this.deps.store.revision(name, revision);
     if (!record) throw new ApiError('not_found', `stack '${name}' has no revision ${revision}`, { error: 'revision not found' });
-    return record;
+    if (caller.permissions.includes('docker:read-data')) return record;
+    return { ...record, compose: redactComposeEnvironment(record.compose) };
   }
 
   /**
