@@ -1,0 +1,110 @@
+import { useState } from 'preact/hooks';
+import type { Stack } from '@fleet/sdk';
+import { call } from '../api';
+import { ago, Badge, ErrorLine } from '../components/badge';
+import { Table, type Column } from '../components/table';
+import { usePoll, useTick } from '../hooks';
+import { StackRevisions } from './stack-revisions';
+import { HOST_STATES, STACK_POLL_MS } from './stacks';
+
+type StackHost = Stack['hosts'][number];
+
+/** One stack's page, `#/stacks/<name>`: GET /stack/{name} re-read every few seconds. */
+export function StackView({ name }: { name: string }) {
+  // A rollback reads the stack again at once: its new revision is listed without waiting for the next round.
+  const [reloads, setReloads] = useState(0);
+  const stack = usePoll(() => call<Stack>('GET', `/stack/${encodeURIComponent(name)}`), STACK_POLL_MS, [name, reloads]);
+  useTick(5_000);
+  const data = stack.data;
+  return (
+    <section data-view="stack" data-stack={name}>
+      <h2>
+        Stack <code>{name}</code>
+        {data ? <Badge status="revision">{`revision ${data.revision}`}</Badge> : null}
+      </h2>
+      <ErrorLine error={stack.error} />
+      {data ? <StackBody stack={data} onChanged={() => setReloads((n) => n + 1)} /> : null}
+    </section>
+  );
+}
+
+function StackBody({ stack, onChanged }: { stack: Stack; onChanged: () => void }) {
+  return (
+    <>
+      <StackFacts stack={stack} />
+      <div class="panel">
+        <h3>Hosts</h3>
+        <Table
+          class="stack-hosts"
+          columns={HOST_COLUMNS}
+          rows={stack.hosts}
+          rowKey={(host) => host.hostname}
+          rowAttributes={(host) => ({ 'data-host': host.hostname, 'data-state': host.state })}
+          sortColumn="State"
+          empty={<p class="muted">{`No host matches ${stack.target} or reports this stack.`}</p>}
+        />
+      </div>
+      <StackRevisions stack={stack} onChanged={onChanged} />
+    </>
+  );
+}
+
+/** What the stack is: its target, what its agents do on drift, how a revision rolls out, the newest rollout's job. */
+function StackFacts({ stack }: { stack: Stack }) {
+  const newest = stack.revisions.find((revision) => revision.revision === stack.revision);
+  return (
+    <dl class="facts" data-testid="stack-facts">
+      <dt>Target</dt>
+      <dd>
+        <code>{stack.target}</code>
+      </dd>
+      <dt>On drift</dt>
+      <dd data-testid="on-drift">{stack.on_drift}</dd>
+      <dt>Rollout</dt>
+      <dd>{policyText(stack.rollout)}</dd>
+      <dt>Newest rollout</dt>
+      <dd>
+        {newest ? (
+          <a href={`#/job/${newest.job_id}`} data-testid="rollout-job">{`revision ${newest.revision}: job ${newest.job_id.slice(0, 8)}`}</a>
+        ) : (
+          <span class="muted">not among the listed revisions</span>
+        )}
+      </dd>
+    </dl>
+  );
+}
+
+/** `batch 1 · health healthy`, or every host at once when the stack has no wave parameters. */
+function policyText(policy: Stack['rollout']): string {
+  const parts = Object.entries(policy).map(([key, value]) => `${key} ${String(value)}`);
+  return parts.length ? parts.join(' · ') : 'every host at once';
+}
+
+const stateRank = (host: StackHost) => String(HOST_STATES.indexOf(host.state));
+
+const HOST_COLUMNS: Column<StackHost>[] = [
+  { header: 'Host', class: 'host', sortBy: (host) => host.hostname, cell: (host) => host.hostname },
+  { header: 'State', sortBy: (host) => `${stateRank(host)} ${host.hostname}`, cell: (host) => <Badge status={host.state} /> },
+  { header: 'Revision', cell: (host) => (host.revision === undefined ? '' : String(host.revision)) },
+  { header: 'Why', class: 'output', cell: (host) => <HostDetail host={host} /> },
+  { header: 'Checked', class: 'muted nowrap', cell: (host) => (host.checked_at ? ago(host.checked_at) : '') },
+];
+
+/** What differs on a drifted host, a failed host's error, and why a host has nothing to say yet. */
+function HostDetail({ host }: { host: StackHost }) {
+  if (host.state === 'drifted') {
+    return (
+      <ul class="drift" data-testid="drift">
+        {(host.drift ?? []).map((drift) => (
+          <li>
+            <strong>{drift.service}</strong> {drift.what}
+          </li>
+        ))}
+      </ul>
+    );
+  }
+  if (host.error) return <pre class="stderr">{host.error}</pre>;
+  if (host.state === 'pending') return <span class="muted">not reported applied yet</span>;
+  if (host.state === 'offline') return <span class="muted">agent not live</span>;
+  return null;
+}
