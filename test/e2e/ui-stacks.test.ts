@@ -30,16 +30,23 @@ let registry: Registry;
 
 const appImage = () => `${registry.address}/ui-stack-app:1`;
 
-/** Two services on one image; `sleep` names the revision's command, so each revision changes both containers. */
+/**
+ * A revision's command: `sleep` differs per revision, so each revision changes both containers. The shell leaves on
+ * SIGTERM, so a recreate does not wait out the engine's stop timeout (a bare `sleep` as PID 1 ignores it).
+ */
+const commandOf = (sleep: string) => ['sh', '-c', `trap 'exit 0' TERM; sleep ${sleep} & wait`];
+
+/** Two services on one image, the same command. */
 function compose(sleep: string): string {
+  const command = `    command: ${JSON.stringify(commandOf(sleep))}`;
   return [
     'services:',
     '  web:',
     `    image: ${appImage()}`,
-    `    command: ["sleep", "${sleep}"]`,
+    command,
     '  worker:',
     `    image: ${appImage()}`,
-    `    command: ["sleep", "${sleep}"]`,
+    command,
     '    depends_on: [web]',
     '',
   ].join('\n');
@@ -75,14 +82,14 @@ async function deploy(sleep: string): Promise<number> {
   return res.body.revision;
 }
 
-/** service → `<command> @ revision <label>` of the stack's running containers on one engine. */
+/** service → `<the shell's script> @ revision <label>` of the stack's running containers on one engine. */
 async function onEngine(host: string): Promise<Record<string, string>> {
   const engine = fleet.docker(host);
   const listed = await engine.listContainers({ filters: JSON.stringify({ label: [`${PROJECT_LABEL}=${STACK}`] }) });
   const described = await Promise.all(
     listed.map(async (summary) => {
       const inspected = await engine.getContainer(summary.Id).inspect();
-      return [summary.Labels[SERVICE_LABEL], `${inspected.Config.Cmd.join(' ')} @ revision ${summary.Labels[REVISION_LABEL]}`] as const;
+      return [summary.Labels[SERVICE_LABEL], `${inspected.Config.Cmd.at(-1)} @ revision ${summary.Labels[REVISION_LABEL]}`] as const;
     }),
   );
   return Object.fromEntries(described);
@@ -122,7 +129,11 @@ beforeAll(async () => {
   firstRevision = await deploy('3600');
   secondRevision = await deploy('3601');
   // web-02's web container removed by hand: its agent reports the stack drifted (on_drift report: left as it is).
-  const web = (await fleet.docker('web-02').listContainers({ filters: JSON.stringify({ label: [`${SERVICE_LABEL}=web`] }) }))[0];
+  const web = (
+    await fleet
+      .docker('web-02')
+      .listContainers({ filters: JSON.stringify({ label: [`${PROJECT_LABEL}=${STACK}`, `${SERVICE_LABEL}=web`] }) })
+  )[0];
   await fleet.docker('web-02').getContainer(web.Id).remove({ force: true });
   await eventually(hostStates, (states) => expect(states).toEqual({ 'web-01': 'in_sync', 'web-02': 'drifted' }));
 }, 120_000);
@@ -177,7 +188,7 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
     await page.close();
   });
 
-  it('a rollback to revision 1 confirmed on the page is a new revision that both engines run, web-02 in sync again', async () => {
+  it('a rollback to revision 1 confirmed on the page is a new revision that both engines run, both hosts in sync', async () => {
     const page = await signedIn(fleet.mintKey('operator'), `/stacks/${STACK}`);
     await page.getByRole('button', { name: `Roll back to ${firstRevision}` }).click(WAIT);
     expect(await page.getByRole('dialog').innerText()).toContain(`Roll back ${STACK} to revision ${firstRevision}?`);
@@ -190,7 +201,7 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
     expect(stack.revision).toBe(rolledBack.revision);
     await settled(rolledBack.job_id);
     for (const host of HOSTS) {
-      const expected = `sleep 3600 @ revision ${rolledBack.revision}`;
+      const expected = `${commandOf('3600')[2]} @ revision ${rolledBack.revision}`;
       expect({ host, services: await onEngine(host) }).toEqual({ host, services: { web: expected, worker: expected } });
     }
 
@@ -202,8 +213,8 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
     expect(await newest.getAttribute('data-current')).toBe('true');
     expect(await newest.innerText()).toContain(`revision ${firstRevision}`);
     await eventually(
-      () => hostRow(page, 'web-02').getAttribute('data-state'),
-      (value) => expect(value).toBe('in_sync'),
+      () => Promise.all(HOSTS.map((host) => hostRow(page, host).getAttribute('data-state'))),
+      (value) => expect(value).toEqual(['in_sync', 'in_sync']),
     );
     await shot(page, 'stack-rolled-back');
     await page.close();

@@ -55,11 +55,15 @@ function revisionColumns(
   return [
     { header: 'Rev', class: 'nowrap', cell: (r) => (current(r) ? <strong>{`${r.revision} (current)`}</strong> : String(r.revision)) },
     { header: 'Created', class: 'nowrap', cell: (r) => new Date(r.created_at).toLocaleString() },
-    { header: 'By', cell: (r) => r.created_by },
-    { header: 'Digest', class: 'path', cell: (r) => <code title={r.digest}>{r.digest.slice(0, 19)}</code> },
+    { header: 'By', class: 'nowrap', cell: (r) => r.created_by },
+    { header: 'Digest', class: 'nowrap', cell: (r) => <code title={r.digest}>{r.digest.slice(0, 19)}</code> },
     { header: 'Images', class: 'image', cell: (r) => r.images.join(', ') },
-    { header: 'Rolled back from', cell: (r) => (r.rolled_back_from === undefined ? '' : `revision ${r.rolled_back_from}`) },
-    { header: 'Rollout', cell: (r) => <a href={`#/job/${r.job_id}`}>{r.job_id.slice(0, 8)}</a> },
+    {
+      header: 'Rolled back from',
+      class: 'nowrap',
+      cell: (r) => (r.rolled_back_from === undefined ? '' : `revision ${r.rolled_back_from}`),
+    },
+    { header: 'Rollout', class: 'nowrap', cell: (r) => <a href={`#/job/${r.job_id}`}>{r.job_id.slice(0, 8)}</a> },
     {
       header: '',
       class: 'actions',

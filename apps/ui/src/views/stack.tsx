@@ -35,7 +35,7 @@ function StackBody({ stack, onChanged }: { stack: Stack; onChanged: () => void }
       <div class="panel">
         <h3>Hosts</h3>
         <Table
-          class="stack-hosts"
+          class="matrix stack-hosts"
           columns={HOST_COLUMNS}
           rows={stack.hosts}
           rowKey={(host) => host.hostname}
@@ -86,8 +86,8 @@ const HOST_COLUMNS: Column<StackHost>[] = [
   { header: 'Host', class: 'host', sortBy: (host) => host.hostname, cell: (host) => host.hostname },
   { header: 'State', sortBy: (host) => `${stateRank(host)} ${host.hostname}`, cell: (host) => <Badge status={host.state} /> },
   { header: 'Revision', cell: (host) => (host.revision === undefined ? '' : String(host.revision)) },
+  { header: 'Checked', class: 'muted', cell: (host) => (host.checked_at ? ago(host.checked_at) : '') },
   { header: 'Why', class: 'output', cell: (host) => <HostDetail host={host} /> },
-  { header: 'Checked', class: 'muted nowrap', cell: (host) => (host.checked_at ? ago(host.checked_at) : '') },
 ];
 
 /** What differs on a drifted host, a failed host's error, and why a host has nothing to say yet. */

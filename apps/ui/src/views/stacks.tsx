@@ -41,6 +41,7 @@ export function StacksView() {
       <h2>Stacks</h2>
       <ErrorLine error={list.error} />
       <Table
+        class="matrix"
         columns={COLUMNS}
         rows={list.data?.stacks ?? []}
         rowKey={(s) => s.name}
