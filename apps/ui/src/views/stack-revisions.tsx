@@ -29,7 +29,7 @@ export function StackRevisions({ stack, onChanged }: { stack: Stack; onChanged: 
       <ErrorLine error={rollback.error} />
       {rolledBack ? (
         <p class="notice" data-testid="rolled-back">
-          {`Revision ${rolledBack.revision} stored, rolling out: `}
+          {`Rolled back: revision ${rolledBack.revision} stored, its rollout `}
           <a href={`#/job/${rolledBack.job_id}`}>{`job ${rolledBack.job_id.slice(0, 8)}`}</a>
         </p>
       ) : null}

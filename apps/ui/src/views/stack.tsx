@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks';
-import type { Stack } from '@fleet/sdk';
-import { call } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import type { Job, Stack } from '@fleet/sdk';
+import { call, mayRun } from '../api';
 import { ago, Badge, ErrorLine } from '../components/badge';
 import { Table, type Column } from '../components/table';
 import { usePoll, useTick } from '../hooks';
@@ -65,12 +65,53 @@ function StackFacts({ stack }: { stack: Stack }) {
       <dt>Newest rollout</dt>
       <dd>
         {newest ? (
-          <a href={`#/job/${newest.job_id}`} data-testid="rollout-job">{`revision ${newest.revision}: job ${newest.job_id.slice(0, 8)}`}</a>
+          <>
+            <a
+              href={`#/job/${newest.job_id}`}
+              data-testid="rollout-job"
+            >{`revision ${newest.revision}: job ${newest.job_id.slice(0, 8)}`}</a>
+            {mayRun(ROLLOUT_OPERATION) ? <RolloutOutcome jobId={newest.job_id} /> : null}
+          </>
         ) : (
           <span class="muted">not among the listed revisions</span>
         )}
       </dd>
     </dl>
+  );
+}
+
+/** The node operation a revision rolls out through (README "Stacks"): reading its job needs that operation's permission. */
+const ROLLOUT_OPERATION = 'stack.host.apply';
+
+/** The rollout job's status, read until it ended (a job never changes after that). */
+function RolloutOutcome({ jobId }: { jobId: string }) {
+  const [job, setJob] = useState<Job | undefined>();
+  useEffect(() => {
+    let cancelled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = () =>
+      call<Job>('GET', `/job/${jobId}`).then(
+        (answer) => {
+          if (cancelled) return;
+          setJob(answer);
+          if (answer.status === 'running' || answer.rollout?.state === 'running') timer = setTimeout(read, STACK_POLL_MS);
+        },
+        () => undefined,
+      );
+    void read();
+    return () => {
+      cancelled = true;
+      clearTimeout(timer);
+    };
+  }, [jobId]);
+  if (!job) return null;
+  const stopped = job.rollout && !['running', 'completed'].includes(job.rollout.state);
+  return (
+    <span data-testid="rollout-status">
+      {' '}
+      <Badge status={job.status} />
+      {stopped ? <Badge status={job.rollout?.state ?? ''}>{`rollout ${job.rollout?.state}`}</Badge> : null}
+    </span>
   );
 }
 
