@@ -195,7 +195,9 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
   it('a rollback to revision 1 confirmed on the page is a new revision that both engines run, both hosts in sync', async () => {
     const page = await signedIn(fleet.mintKey('operator'), `/stacks/${STACK}`);
     await page.getByRole('button', { name: `Roll back to ${firstRevision}` }).click(WAIT);
-    expect(await page.getByRole('dialog').innerText()).toContain(`Roll back ${STACK} to revision ${firstRevision}?`);
+    const dialog = await page.getByRole('dialog').innerText();
+    expect(dialog).toContain(`Roll back ${STACK} to revision ${firstRevision}?`);
+    expect(dialog).toContain('now on 2 host(s): web-01, web-02');
     await shot(page, 'stack-rollback-confirm');
     await page.getByRole('button', { name: `Confirm roll back to ${firstRevision}` }).click();
     await page.getByTestId('rolled-back').waitFor(WAIT);

@@ -4,6 +4,7 @@ import { call, mayCall, reasoned } from '../api';
 import { ErrorLine } from '../components/badge';
 import { Table, type Column } from '../components/table';
 import { messageOf, useAction, type Action } from '../hooks';
+import { hostList } from './job-rerun';
 
 type StackRevision = Stack['revisions'][number];
 
@@ -98,7 +99,7 @@ function RollbackDialog({
     <div class="confirm" role="dialog" aria-label={`Roll back to ${to}`}>
       <p>
         {`Roll back ${stack.name} to revision ${to}? Its compose file becomes a new revision, rolled out to ${stack.target} `}
-        {`with the stack's rollout policy; ${stack.hosts.length} host(s) are listed now.`}
+        {`with the stack's rollout policy, now on ${hostList(stack.hosts.map((host) => host.hostname))}.`}
       </p>
       <button class="mutate" onClick={() => onConfirm(to)}>{`Confirm roll back to ${to}`}</button>
       <button onClick={onCancel}>Cancel</button>
