@@ -47,7 +47,7 @@ export function StacksView() {
         rowKey={(s) => s.name}
         rowAttributes={(s) => ({ 'data-stack': s.name })}
         sortColumn="Stack"
-        empty={list.data ? <p class="muted">No stacks: deploy one with `fleet stack deploy` (README "Stacks").</p> : null}
+        empty={list.data ? <p class="muted">No stacks yet (fleet stack deploy, README "Stacks").</p> : null}
       />
     </section>
   );
