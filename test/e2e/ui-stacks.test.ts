@@ -192,6 +192,20 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
     await page.close();
   });
 
+  it("a key scoped to role:db sees no stack in the list, and the stack's page is the gateway's 404", async () => {
+    const page = await signedIn(fleet.mintKey('operator', { scope: 'role:db' }), '/stacks');
+    await page.getByTestId('no-stacks').waitFor(WAIT);
+    expect(await page.getByTestId('no-stacks').innerText()).toBe("No stack targets hosts within this key's scope (role:db).");
+    await shot(page, 'stacks-scoped-empty');
+    await page.goto(`${fleet.url}/ui/#/stacks/${STACK}`);
+    await eventually(
+      () => page.getByRole('alert').innerText(),
+      (value) => expect(value).toContain('stack not found'),
+    );
+    expect(await page.locator('table.stack-hosts, table.revisions, button.mutate').count()).toBe(0);
+    await page.close();
+  });
+
   it('a rollback to revision 1 confirmed on the page is a new revision that both engines run, both hosts in sync', async () => {
     const page = await signedIn(fleet.mintKey('operator'), `/stacks/${STACK}`);
     await page.getByRole('button', { name: `Roll back to ${firstRevision}` }).click(WAIT);

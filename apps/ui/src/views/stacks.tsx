@@ -1,5 +1,5 @@
 import type { StackList } from '@fleet/sdk';
-import { call } from '../api';
+import { call, me } from '../api';
 import { ErrorLine } from '../components/badge';
 import { Table, type Column } from '../components/table';
 import { usePoll } from '../hooks';
@@ -33,6 +33,12 @@ const COLUMNS: Column<StackSummary>[] = [
   { header: 'Hosts', cell: (s) => <HostCounts counts={s.hosts} /> },
 ];
 
+/** A scoped key sees only the stacks whose target lies within its scope (README "Stacks"): the empty list says so. */
+function noStacks(): string {
+  const scope = me.value?.scope;
+  return scope ? `No stack targets hosts within this key's scope (${scope}).` : 'No stacks yet (fleet stack deploy, README "Stacks").';
+}
+
 /** Every stack the key may see (GET /stack), re-read every few seconds; each links to its page. */
 export function StacksView() {
   const list = usePoll(() => call<StackList>('GET', '/stack'), STACK_POLL_MS, []);
@@ -47,7 +53,13 @@ export function StacksView() {
         rowKey={(s) => s.name}
         rowAttributes={(s) => ({ 'data-stack': s.name })}
         sortColumn="Stack"
-        empty={list.data ? <p class="muted">No stacks yet (fleet stack deploy, README "Stacks").</p> : null}
+        empty={
+          list.data ? (
+            <p class="muted" data-testid="no-stacks">
+              {noStacks()}
+            </p>
+          ) : null
+        }
       />
     </section>
   );
