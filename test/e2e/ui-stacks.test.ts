@@ -160,6 +160,11 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
   it("shows each host's state, what drifted on web-02, the revisions and a revision's compose text", async () => {
     const page = await signedIn(fleet.mintKey('operator'), `/stacks/${STACK}`);
     await hostRow(page, 'web-02').locator('[data-testid=drift]').waitFor(WAIT);
+    // What needs a look first: the drifted host above the one in sync.
+    const listed = await page
+      .locator('table.stack-hosts tbody tr')
+      .evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.host));
+    expect(listed).toEqual(['web-02', 'web-01']);
     expect(await hostRow(page, 'web-01').getAttribute('data-state')).toBe('in_sync');
     expect(await hostRow(page, 'web-02').getAttribute('data-state')).toBe('drifted');
     expect(await hostRow(page, 'web-02').locator('[data-testid=drift] li').first().innerText()).toMatch(/^web /);

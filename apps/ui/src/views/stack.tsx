@@ -32,20 +32,37 @@ function StackBody({ stack, onChanged }: { stack: Stack; onChanged: () => void }
   return (
     <>
       <StackFacts stack={stack} />
-      <div class="panel">
-        <h3>Hosts</h3>
-        <Table
-          class="matrix stack-hosts"
-          columns={HOST_COLUMNS}
-          rows={stack.hosts}
-          rowKey={(host) => host.hostname}
-          rowAttributes={(host) => ({ 'data-host': host.hostname, 'data-state': host.state })}
-          sortColumn="State"
-          empty={<p class="muted">{`No host matches ${stack.target} or reports this stack.`}</p>}
-        />
-      </div>
+      <StackHosts stack={stack} />
       <StackRevisions stack={stack} onChanged={onChanged} />
     </>
+  );
+}
+
+/** Hosts listed before "Show all": a stack on a large fleet puts what needs a look first and keeps the page light. */
+const HOSTS_SHOWN = 200;
+
+function StackHosts({ stack }: { stack: Stack }) {
+  const [all, setAll] = useState(false);
+  const ordered = [...stack.hosts].sort((a, b) => stateOrder(a).localeCompare(stateOrder(b)));
+  const shown = all ? ordered : ordered.slice(0, HOSTS_SHOWN);
+  return (
+    <div class="panel">
+      <h3>Hosts</h3>
+      <Table
+        class="matrix stack-hosts"
+        columns={HOST_COLUMNS}
+        rows={shown}
+        rowKey={(host) => host.hostname}
+        rowAttributes={(host) => ({ 'data-host': host.hostname, 'data-state': host.state })}
+        empty={<p class="muted">{`No host matches ${stack.target} or reports this stack.`}</p>}
+      />
+      {shown.length < ordered.length ? (
+        <p class="muted">
+          {`${ordered.length - shown.length} more host(s), in the states listed last. `}
+          <button onClick={() => setAll(true)}>Show all</button>
+        </p>
+      ) : null}
+    </div>
   );
 }
 
@@ -121,11 +138,12 @@ function policyText(policy: Stack['rollout']): string {
   return parts.length ? parts.join(' · ') : 'every host at once';
 }
 
-const stateRank = (host: StackHost) => String(HOST_STATES.indexOf(host.state));
+/** Sorts hosts by state (what is wrong first), then by name. */
+const stateOrder = (host: StackHost) => `${HOST_STATES.indexOf(host.state)} ${host.hostname}`;
 
 const HOST_COLUMNS: Column<StackHost>[] = [
   { header: 'Host', class: 'host', sortBy: (host) => host.hostname, cell: (host) => host.hostname },
-  { header: 'State', sortBy: (host) => `${stateRank(host)} ${host.hostname}`, cell: (host) => <Badge status={host.state} /> },
+  { header: 'State', sortBy: stateOrder, cell: (host) => <Badge status={host.state} /> },
   { header: 'Revision', cell: (host) => (host.revision === undefined ? '' : String(host.revision)) },
   { header: 'Checked', class: 'muted', cell: (host) => (host.checked_at ? ago(host.checked_at) : '') },
   { header: 'Why', class: 'output', cell: (host) => <HostDetail host={host} /> },
