@@ -611,10 +611,19 @@ describe('the dashboard in Chromium', () => {
 
   it('views a key cannot use are not offered; a scoped key sees only its own hosts', async () => {
     const viewer = await signedIn(fleet.mintKey('viewer'));
-    expect(await viewer.locator('nav a').allTextContents()).toEqual(['Fleet', 'Containers', 'Jobs', 'Logs', 'Stats', 'Events']);
+    expect(await viewer.locator('nav a').allTextContents()).toEqual(['Fleet', 'Containers', 'Jobs', 'Stacks', 'Logs', 'Stats', 'Events']);
     await viewer.close();
     const operator = await signedIn(fleet.mintKey('operator'));
-    expect(await operator.locator('nav a').allTextContents()).toEqual(['Fleet', 'Containers', 'Exec', 'Jobs', 'Logs', 'Stats', 'Events']);
+    expect(await operator.locator('nav a').allTextContents()).toEqual([
+      'Fleet',
+      'Containers',
+      'Exec',
+      'Jobs',
+      'Stacks',
+      'Logs',
+      'Stats',
+      'Events',
+    ]);
     await operator.close();
     const scoped = await signedIn(fleet.mintKey('admin', { scope: 'role:web' }));
     await eventually(

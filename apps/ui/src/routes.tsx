@@ -8,6 +8,8 @@ import { FleetView } from './views/fleet';
 import { JobView } from './views/job';
 import { JobsView } from './views/jobs';
 import { LogsView } from './views/logs';
+import { StackView } from './views/stack';
+import { StacksView } from './views/stacks';
 import { StatsView } from './views/stats';
 
 export interface Page {
@@ -29,6 +31,7 @@ export const PAGES: readonly Page[] = [
   { path: '/containers', label: 'Containers', view: ContainersView },
   { path: '/exec', label: 'Exec', view: ExecView, offered: () => mayCall('docker.container.exec') },
   { path: '/jobs', label: 'Jobs', view: JobsView },
+  { path: '/stacks', label: 'Stacks', view: StacksView, offered: () => mayCall('stack.list') },
   { path: '/logs', label: 'Logs', view: LogsView },
   { path: '/stats', label: 'Stats', view: StatsView },
   { path: '/events', label: 'Events', view: EventsView },
@@ -37,14 +40,17 @@ export const PAGES: readonly Page[] = [
 
 /** One job's page, `#/job/<id>`: reached from links, not from the navigation. */
 const JOB_PAGE = '/job/';
+/** One stack's page, `#/stacks/<name>`: under the Stacks entry of the navigation. */
+const STACK_PAGE = '/stacks/';
 
 export function isOffered(page: Page): boolean {
   return page.offered?.() ?? true;
 }
 
-/** The view of a hash path: a job's page, a listed page, or the home page. */
+/** The view of a hash path: a job's or a stack's page, a listed page, or the home page. */
 export function PageOf({ path }: { path: string }) {
   if (path.startsWith(JOB_PAGE)) return <JobView key={path} jobId={path.slice(JOB_PAGE.length)} />;
+  if (path.startsWith(STACK_PAGE)) return <StackView key={path} name={path.slice(STACK_PAGE.length)} />;
   const View = (PAGES.find((page) => page.path === path) ?? PAGES[0]).view;
   return <View />;
 }

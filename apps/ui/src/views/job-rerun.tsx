@@ -57,7 +57,8 @@ export function RerunControls({ job, rows }: { job: Job; rows: HostResult[] }) {
   );
 }
 
-function hostList(hosts: string[]): string {
+/** The hosts a confirmation names: all of them, or their count and the first few. */
+export function hostList(hosts: string[]): string {
   const named = hosts.slice(0, NAMED_HOSTS).join(', ');
   return hosts.length > NAMED_HOSTS ? `${hosts.length} hosts (${named}, …)` : `${hosts.length} host(s): ${named}`;
 }
