@@ -166,10 +166,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   // Listening already, so /health answers: every other request waits at the gate until what follows has read the
   // broker's state (ARCHITECTURE.md "A gateway start beside 10,000 agents").
-  await roster.start(nc);
+  const [unfollowLeases] = await Promise.all([leases.follow(nc), roster.start(nc), revocations.start(nc)]);
   metrics.followAgents(roster);
-  const unfollowLeases = await leases.follow(nc);
-  await revocations.start(nc);
+  // The jobs waiting for a host are delivered to the live ones: after the roster is read.
   await waiting.start(nc);
   // README "Rollouts": a rollout whose replica died is carried on by another.
   const stopTakeovers = rollouts.takeOverAbandoned((keyId) => revocations.isRevoked(keyId));
