@@ -33,6 +33,8 @@ interface StartTiming {
   agents: number;
   healthMs: number;
   listedAllMs: number;
+  /** What `/health/ready` answered right after `/health` did: its status and `registry`. */
+  readyAtHealth: string;
   /** JetStream API requests (broker round trips) from the kill until all were listed, by kind. */
   jsApiRequests: Record<string, number>;
 }
@@ -91,16 +93,19 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       await startGatewayAgain(fleet.state);
       const healthMs = performance.now() - t0;
+      const ready = await http.call('GET', '/health/ready');
       await untilListed(http, agents);
       const timing = {
         agents,
         healthMs: round(healthMs, 0),
         listedAllMs: round(performance.now() - t0, 0),
+        readyAtHealth: `${ready.status} ${(JSON.parse(ready.body) as { registry?: string }).registry ?? ''}`,
         jsApiRequests: requests.stop(),
       };
       const total = Object.values(timing.jsApiRequests).reduce((sum, n) => sum + n, 0);
       process.stderr.write(
-        `gateway-start: round ${r + 1}: /health after ${timing.healthMs} ms, all listed after ${timing.listedAllMs} ms, ${total} JS API requests\n`,
+        `gateway-start: round ${r + 1}: /health after ${timing.healthMs} ms, all listed after ${timing.listedAllMs} ms, ${total} JS API requests; ` +
+          `/health/ready at /health: ${timing.readyAtHealth}\n`,
       );
       timings.push(timing);
       const profile = profileDir ? await probeProfile(fleet.state.gateway.pid, resolve(profileDir)) : undefined;
