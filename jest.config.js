@@ -7,6 +7,8 @@
 const transform = { '^.+\\.ts$': 'ts-jest' };
 /** Suites that start gateways and agents run the compiled build (dist/): rebuilt first when the sources are newer. */
 const globalSetup = '<rootDir>/test/support/build.ts';
+/** Each jest worker's servers listen on ports from a range of its own (suites run two at a time). */
+const setupFiles = ['<rootDir>/test/support/worker-ports.ts'];
 
 module.exports = {
   // Global in jest (not per project): e2e suites start real engines in their hooks.
@@ -18,16 +20,24 @@ module.exports = {
       transform,
       testMatch: ['<rootDir>/apps/*/src/**/*.test.ts', '<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'],
     },
-    { displayName: 'e2e', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    { displayName: 'e2e', testEnvironment: 'node', transform, globalSetup, setupFiles, testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
     // Reliability suites (real processes killed by PID, a contract-driven fuzzer, 60 s of load): see README "Tests".
-    { displayName: 'faults', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/faults/**/*.test.ts'] },
-    { displayName: 'fuzz', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/fuzz/**/*.test.ts'] },
-    { displayName: 'load', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/load/**/*.test.ts'] },
+    {
+      displayName: 'faults',
+      testEnvironment: 'node',
+      transform,
+      globalSetup,
+      setupFiles,
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+    },
+    { displayName: 'fuzz', testEnvironment: 'node', transform, globalSetup, setupFiles, testMatch: ['<rootDir>/test/fuzz/**/*.test.ts'] },
+    { displayName: 'load', testEnvironment: 'node', transform, globalSetup, setupFiles, testMatch: ['<rootDir>/test/load/**/*.test.ts'] },
     // Attacks replayed on a real fleet; the teardown prints `[security] N attacks, N blocked` (README "Security model").
     {
       displayName: 'security',
       testEnvironment: 'node',
       transform,
+      setupFiles,
       testMatch: ['<rootDir>/test/security/**/*.test.ts'],
       globalSetup: '<rootDir>/test/security/setup.ts',
       globalTeardown: '<rootDir>/test/security/teardown.ts',
@@ -38,6 +48,7 @@ module.exports = {
       displayName: 'multihost',
       testEnvironment: 'node',
       transform,
+      setupFiles,
       testMatch: ['<rootDir>/test/multihost/**/*.test.ts'],
       globalSetup: '<rootDir>/test/security/setup.ts',
       globalTeardown: '<rootDir>/test/security/teardown.ts',

@@ -172,8 +172,41 @@ export async function waitForServiceOrStop<T>(
   }
 }
 
-/** An unused TCP port on 127.0.0.1, found by letting the kernel pick one for a throwaway listener. */
-export function freePort(): Promise<number> {
+/**
+ * An unused TCP port on 127.0.0.1. With FLEET_PORT_RANGE (`first-last`), the next one of that range that nothing listens
+ * on: the test suites give each jest worker a range of its own below the kernel's ephemeral ports, so that between
+ * choosing a port and listening on it neither the other worker nor any outgoing connection can take it. Without it, the
+ * kernel picks one for a throwaway listener.
+ */
+export async function freePort(): Promise<number> {
+  const range = portRange(process.env.FLEET_PORT_RANGE);
+  if (!range) return kernelPickedPort();
+  const size = range.last - range.first + 1;
+  for (let tried = 0; tried < size; tried++) {
+    // Taken before the await: calls made at once get distinct ports.
+    const port = range.first + (nextInRange++ % size);
+    if (await isFree(port)) return port;
+  }
+  throw new Error(`no free port left in FLEET_PORT_RANGE ${range.first}-${range.last}`);
+}
+
+let nextInRange = 0;
+
+function portRange(text: string | undefined): { first: number; last: number } | undefined {
+  const match = /^(\d+)-(\d+)$/.exec(text ?? '');
+  if (!match) return undefined;
+  const [first, last] = [Number(match[1]), Number(match[2])];
+  return first >= 1024 && last >= first && last <= 65535 ? { first, last } : undefined;
+}
+
+function isFree(port: number): Promise<boolean> {
+  return assertPortFree(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function kernelPickedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
