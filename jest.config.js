@@ -7,7 +7,7 @@
 const transform = { '^.+\\.ts$': 'ts-jest' };
 /** Suites that start gateways and agents run the compiled build (dist/): rebuilt first when the sources are newer. */
 const globalSetup = '<rootDir>/test/support/build.ts';
-/** Each jest worker's servers listen on ports from a range of its own (suites run two at a time). */
+/** The suites that run two files at a time: each jest worker's servers listen on ports from a range of its own. */
 const setupFiles = ['<rootDir>/test/support/worker-ports.ts'];
 
 module.exports = {
@@ -27,11 +27,10 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       globalSetup,
-      setupFiles,
       testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
     },
-    { displayName: 'fuzz', testEnvironment: 'node', transform, globalSetup, setupFiles, testMatch: ['<rootDir>/test/fuzz/**/*.test.ts'] },
-    { displayName: 'load', testEnvironment: 'node', transform, globalSetup, setupFiles, testMatch: ['<rootDir>/test/load/**/*.test.ts'] },
+    { displayName: 'fuzz', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/fuzz/**/*.test.ts'] },
+    { displayName: 'load', testEnvironment: 'node', transform, globalSetup, testMatch: ['<rootDir>/test/load/**/*.test.ts'] },
     // Attacks replayed on a real fleet; the teardown prints `[security] N attacks, N blocked` (README "Security model").
     {
       displayName: 'security',
@@ -48,7 +47,6 @@ module.exports = {
       displayName: 'multihost',
       testEnvironment: 'node',
       transform,
-      setupFiles,
       testMatch: ['<rootDir>/test/multihost/**/*.test.ts'],
       globalSetup: '<rootDir>/test/security/setup.ts',
       globalTeardown: '<rootDir>/test/security/teardown.ts',

@@ -5,23 +5,19 @@
  * skipped hosts through POST /job/{id}/rerun, and holds, resumes and aborts a running rollout; what it did is checked
  * on the engines (each container's StartedAt moves exactly when its host was restarted).
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { eventually } from '../support/eventually';
 import { api } from '../support/http';
 import { useChromium, useTestFleet } from '../support/suite';
+import { screenshot, signedInPage } from '../support/ui-pages';
 
 const IMAGE = 'local/busybox:latest';
 const HOSTS = ['db-01', 'web-01', 'web-02'];
 const CONTAINER = 'ui-roll';
-const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const WAIT = { timeout: 30_000 };
 
 const fleet = useTestFleet();
 const browser = useChromium();
-
-beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 
 afterAll(async () => {
   await fleet.removeContainers(HOSTS, [CONTAINER, 'ui-env']);
@@ -50,20 +46,6 @@ async function startedAt(): Promise<Record<string, string | undefined>> {
 /** The hosts whose container was started again between two readings of the engines. */
 function restartedBetween(before: Record<string, string | undefined>, after: Record<string, string | undefined>): string[] {
   return HOSTS.filter((host) => before[host] !== undefined && before[host] !== after[host]);
-}
-
-async function signedIn(key: string, hash: string): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
-  await page.getByLabel('API key').fill(key);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('identity').waitFor(WAIT);
-  await page.goto(`${fleet.url}/ui/#${hash}`);
-  return page;
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(ARTIFACTS, `ui-${name}.png`), fullPage: true });
 }
 
 const waveStates = (page: Page) => page.locator('[data-testid=rollout] li.wave').evaluateAll((items) => items.map((i) => i.dataset.state));
@@ -105,7 +87,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
   });
 
   it('shows its waves, the stop reason and each skipped row with its reason; no pause or abort once it ended', async () => {
-    const page = await signedIn(fleet.mintKey('operator'), `/job/${stoppedId}`);
+    const page = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator'), `/job/${stoppedId}`);
     await eventually(
       () => waveStates(page),
       (value) => expect(value).toEqual(['failed', 'skipped', 'skipped']),
@@ -118,12 +100,12 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
     }
     expect(await rowStatus(page, 'db-01')).toBe('failed');
     expect(await page.getByRole('button', { name: /^(Pause|Resume|Abort)$/ }).count()).toBe(0);
-    await shot(page, 'rollout-stopped');
+    await screenshot(page, 'rollout-stopped');
     await page.close();
   });
 
   it("a viewer may not read a restart's job (the gateway's refusal shown) and is offered no control", async () => {
-    const viewer = await signedIn(fleet.mintKey('viewer'), `/job/${stoppedId}`);
+    const viewer = await signedInPage(browser.context, fleet.url, fleet.mintKey('viewer'), `/job/${stoppedId}`);
     await eventually(
       () => viewer.getByRole('alert').innerText(),
       (value) => expect(value).toContain("requires permission 'docker:write'"),
@@ -134,7 +116,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
   });
 
   it('"Rerun failed" once db-01 has the container restarts db-01 only; "Rerun skipped" then restarts web-01 and web-02 only', async () => {
-    const page = await signedIn(fleet.mintKey('operator'), `/job/${stoppedId}`);
+    const page = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator'), `/job/${stoppedId}`);
     await page.locator('[data-testid=rollout][data-state=stopped]').waitFor(WAIT);
 
     await runContainer('db-01');
@@ -148,7 +130,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
     // Back on the original: it lists its rerun, and its skipped hosts can be rerun too.
     await page.getByTestId('rerun-of').locator('a').click();
     await page.getByTestId('reruns').locator(`a[href="#/job/${failedRerunId}"]`).waitFor(WAIT);
-    await shot(page, 'rollout-reruns-listed');
+    await screenshot(page, 'rollout-reruns-listed');
     const beforeSkipped = await startedAt();
     const skippedRerun = await settled(await rerunFromPage(page, 'skipped', 2, 'Already rerun 1 time(s)', stoppedId));
     expect(skippedRerun).toMatchObject({ hosts: ['web-01', 'web-02'], status: 'ok', rerun_of: stoppedId });
@@ -157,7 +139,7 @@ describe('a rollout that stopped at its first host (batch=1, max_failures=0, db-
       () => page.locator('[data-view=job] tbody tr[data-status=ok]').count(),
       (value) => expect(value).toBe(2),
     );
-    await shot(page, 'rollout-rerun');
+    await screenshot(page, 'rollout-rerun');
     await page.close();
   });
 });
@@ -169,7 +151,7 @@ describe('a rerun the gateway refuses', () => {
     const body = { image: IMAGE, name: 'ui-env', cmd: ['sleep', '3600'], env: { TOKEN: 'not-kept' } };
     const created = await api(fleet, 'POST', '/node/_all/container/docker', { body });
     expect(created.body.results.map((row: { status: string }) => row.status)).toEqual(['failed', 'ok', 'ok']);
-    const page = await signedIn(fleet.mintKey('operator'), `/job/${created.body.job_id}`);
+    const page = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator'), `/job/${created.body.job_id}`);
     await page.getByRole('button', { name: 'Rerun failed (1)' }).click(WAIT);
     await page.getByRole('button', { name: 'Confirm rerun failed' }).click();
     await eventually(
@@ -200,7 +182,7 @@ describe('a running rollout (batch=1, 15 s between waves, gate: still running 1 
     );
     expect(res.status).toBe(202);
     jobId = res.body.job_id;
-    page = await signedIn(fleet.mintKey('operator', { subject: 'night-shift' }), `/job/${jobId}`);
+    page = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator', { subject: 'night-shift' }), `/job/${jobId}`);
   });
   afterAll(() => page?.close());
 
@@ -218,11 +200,11 @@ describe('a running rollout (batch=1, 15 s between waves, gate: still running 1 
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(held.paused_until ?? '') - Date.now()) + 2_000));
     expect(await waveStates(page)).toEqual(['passed', 'pending', 'pending']);
     expect(restartedBetween(before, await startedAt())).toEqual(['db-01']);
-    await shot(page, 'rollout-paused');
+    await screenshot(page, 'rollout-paused');
   });
 
   it('while held, a key scoped to role:web is offered Resume but refused by the gateway, its reason shown', async () => {
-    const scoped = await signedIn(fleet.mintKey('operator', { scope: 'role:web' }), `/job/${jobId}`);
+    const scoped = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator', { scope: 'role:web' }), `/job/${jobId}`);
     await scoped.getByRole('button', { name: 'Resume' }).click(WAIT);
     await eventually(
       () => scoped.getByRole('alert').innerText(),
@@ -235,7 +217,7 @@ describe('a running rollout (batch=1, 15 s between waves, gate: still running 1 
   it('a viewer follows the waves of a read it may run (system df in waves) and is offered no pause or abort', async () => {
     const df = await api(fleet, 'GET', '/node/_all/container/docker/system/df?batch=1&pause=30&async=true&timeout=60');
     expect(df.status).toBe(202);
-    const viewer = await signedIn(fleet.mintKey('viewer'), `/job/${df.body.job_id}`);
+    const viewer = await signedInPage(browser.context, fleet.url, fleet.mintKey('viewer'), `/job/${df.body.job_id}`);
     await eventually(
       () => waveStates(viewer),
       (value) => expect(value).toEqual(['passed', 'pending', 'pending']),
@@ -269,7 +251,7 @@ describe('a running rollout (batch=1, 15 s between waves, gate: still running 1 
     expect(await page.getByRole('button', { name: /^(Pause|Resume|Abort)$/ }).count()).toBe(0);
     expect((await settled(jobId)).rollout.state).toBe('aborted');
     expect(restartedBetween(before, await startedAt())).toEqual(['db-01', 'web-01']);
-    await shot(page, 'rollout-aborted');
+    await screenshot(page, 'rollout-aborted');
   });
 });
 
@@ -278,14 +260,14 @@ describe('a rollout whose gate fails on its first host (health_cmd=false)', () =
     const before = await startedAt();
     const res = await api(fleet, 'POST', `/node/_all/container/docker/${CONTAINER}/restart?t=0&batch=1&health_cmd=false&timeout=30`);
     expect(res.status).toBe(409);
-    const page = await signedIn(fleet.mintKey('operator'), `/job/${res.body.job_id}`);
+    const page = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator'), `/job/${res.body.job_id}`);
     await eventually(
       () => waveStates(page),
       (value) => expect(value).toEqual(['failed', 'skipped', 'skipped']),
     );
     expect(await page.locator('li.wave[data-wave="1"] [data-testid=gate]').innerText()).toMatch(/^gate exec failed: db-01 \(.+\)$/);
     expect(restartedBetween(before, await startedAt())).toEqual(['db-01']);
-    await shot(page, 'rollout-gate-failed');
+    await screenshot(page, 'rollout-gate-failed');
     await page.close();
   });
 });

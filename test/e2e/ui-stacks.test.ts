@@ -5,19 +5,20 @@
  * and a rollback confirmed on the page becomes a new revision that the engines run (checked on each engine). A viewer
  * key sees the same stack and no rollback control.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { defaultAgents, freePort, type Registry, startRegistry, stopRegistry } from '@fleet/deploy';
 import { eventually } from '../support/eventually';
 import { api } from '../support/http';
 import { useChromium, useScratchDir, useTestFleet } from '../support/suite';
+import { screenshot, signedInPage } from '../support/ui-pages';
 
 const HOSTS = ['web-01', 'web-02'];
 const BUSYBOX = 'local/busybox:latest';
 const STACK = 'shop';
-const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const WAIT = { timeout: 30_000 };
+/** The width an operator's laptop gives the dashboard. */
+const VIEWPORT = { width: 1280, height: 800 };
 const PROJECT_LABEL = 'com.docker.compose.project';
 const SERVICE_LABEL = 'com.docker.compose.service';
 const REVISION_LABEL = 'fleet.stack.revision';
@@ -100,21 +101,6 @@ async function hostStates(): Promise<Record<string, string>> {
   return Object.fromEntries(hosts.map((host) => [host.hostname, host.state]));
 }
 
-async function signedIn(key: string, hash: string): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
-  await page.getByLabel('API key').fill(key);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('identity').waitFor(WAIT);
-  await page.goto(`${fleet.url}/ui/#${hash}`);
-  return page;
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(ARTIFACTS, `ui-${name}.png`), fullPage: true });
-}
-
 const hostRow = (page: Page, host: string) => page.locator(`[data-view=stack] table.stack-hosts tr[data-host=${host}]`);
 const revisionsShown = (page: Page) =>
   page.locator('table.revisions tbody tr').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.revision));
@@ -123,7 +109,6 @@ let firstRevision: number;
 let secondRevision: number;
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   registry = await startRegistry({ dir: path.join(scratch(), 'registry'), port: await freePort() });
   await pushAppImage();
   firstRevision = await deploy('3600');
@@ -147,18 +132,18 @@ afterEach(() => expect(browser.pageErrors).toEqual([]));
 
 describe('the stacks view of a stack on role:web, drifted on web-02', () => {
   it('lists the stack with its revision, target and hosts per state', async () => {
-    const page = await signedIn(fleet.mintKey('operator'), '/stacks');
+    const page = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator'), '/stacks', VIEWPORT);
     const row = page.locator(`tr[data-stack=${STACK}]`);
     await row.waitFor(WAIT);
     expect(await row.innerText()).toContain(`${secondRevision}\trole:web`);
     const counts = await row.locator('.badge').evaluateAll((badges) => badges.map((badge) => badge.textContent));
     expect(counts).toEqual(['drifted 1', 'in_sync 1']);
-    await shot(page, 'stacks-list');
+    await screenshot(page, 'stacks-list');
     await page.close();
   });
 
   it("shows each host's state, what drifted on web-02, the revisions and a revision's compose text", async () => {
-    const page = await signedIn(fleet.mintKey('operator'), `/stacks/${STACK}`);
+    const page = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator'), `/stacks/${STACK}`, VIEWPORT);
     await hostRow(page, 'web-02').locator('[data-testid=drift]').waitFor(WAIT);
     // What needs a look first: the drifted host above the one in sync.
     const listed = await page
@@ -180,12 +165,12 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
     // Byte for byte as it was sent.
     expect(await text.textContent()).toBe(compose('3600'));
     expect(await page.getByTestId('compose').innerText()).toContain(stack.revisions[1].digest);
-    await shot(page, 'stack-drifted');
+    await screenshot(page, 'stack-drifted');
     await page.close();
   });
 
   it('a viewer sees the stack and its compose text but no rollback control', async () => {
-    const page = await signedIn(fleet.mintKey('viewer'), `/stacks/${STACK}`);
+    const page = await signedInPage(browser.context, fleet.url, fleet.mintKey('viewer'), `/stacks/${STACK}`, VIEWPORT);
     await hostRow(page, 'web-02').waitFor(WAIT);
     await page.getByRole('button', { name: `Compose ${firstRevision}` }).click();
     await page.getByTestId('compose').locator('pre.compose-text').waitFor(WAIT);
@@ -198,10 +183,10 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
   });
 
   it("a key scoped to role:db sees no stack in the list, and the stack's page is the gateway's 404", async () => {
-    const page = await signedIn(fleet.mintKey('operator', { scope: 'role:db' }), '/stacks');
+    const page = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator', { scope: 'role:db' }), '/stacks', VIEWPORT);
     await page.getByTestId('no-stacks').waitFor(WAIT);
     expect(await page.getByTestId('no-stacks').innerText()).toBe("No stack targets hosts within this key's scope (role:db).");
-    await shot(page, 'stacks-scoped-empty');
+    await screenshot(page, 'stacks-scoped-empty');
     await page.goto(`${fleet.url}/ui/#/stacks/${STACK}`);
     await eventually(
       () => page.getByRole('alert').innerText(),
@@ -212,12 +197,12 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
   });
 
   it('a rollback to revision 1 confirmed on the page is a new revision that both engines run, both hosts in sync', async () => {
-    const page = await signedIn(fleet.mintKey('operator'), `/stacks/${STACK}`);
+    const page = await signedInPage(browser.context, fleet.url, fleet.mintKey('operator'), `/stacks/${STACK}`, VIEWPORT);
     await page.getByRole('button', { name: `Roll back to ${firstRevision}` }).click(WAIT);
     const dialog = await page.getByRole('dialog').innerText();
     expect(dialog).toContain(`Roll back ${STACK} to revision ${firstRevision}?`);
     expect(dialog).toContain('now on 2 host(s): web-01, web-02');
-    await shot(page, 'stack-rollback-confirm');
+    await screenshot(page, 'stack-rollback-confirm');
     await page.getByRole('button', { name: `Confirm roll back to ${firstRevision}` }).click();
     await page.getByTestId('rolled-back').waitFor(WAIT);
 
@@ -242,7 +227,7 @@ describe('the stacks view of a stack on role:web, drifted on web-02', () => {
       () => Promise.all(HOSTS.map((host) => hostRow(page, host).getAttribute('data-state'))),
       (value) => expect(value).toEqual(['in_sync', 'in_sync']),
     );
-    await shot(page, 'stack-rolled-back');
+    await screenshot(page, 'stack-rolled-back');
     await page.close();
   });
 });
