@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
-import type { Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -42,7 +42,6 @@ import { openDownload } from './transfers/downloads';
 import { UploadStore } from './transfers/uploads';
 import { AgentBuilds } from './agents/builds';
 import type { Readiness } from './routes/health';
-import { StartGate } from './start-gate';
 import { createGatewayServer } from './transport';
 
 /**
@@ -66,8 +65,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const brokerOutage = new BrokerOutage(config.agentTtlMs);
   void brokerOutage.follow(nc);
   const topology = await whenClusterFormed(() => ensureTopology(nc, config), log);
-  const gate = new StartGate();
   const roster = new AgentRoster(topology, topology.jsm, config.agentTtlMs);
+  await roster.start(nc);
+  metrics.followAgents(roster);
   const feed = new ResultFeed();
   feed.start(nc);
   const vault = new SecretVault();
@@ -77,6 +77,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const hostGrantKey = createPrivateKey(config.hostGrantPrivateKey);
   const longRunningSlots = new KeySlots(config.longRunningPerKey);
   const leases = new RolloutLeases(topology.rolloutLeases, randomUUID(), { leaseMs: LEASE_MS });
+  const unfollowLeases = await leases.follow(nc);
   const tunnel = new EngineTunnel(nc, log);
   const uploads = new UploadStore(topology.uploads, topology.jsm, log, config.uploadMaxBytes);
   uploads.start(nc);
@@ -116,8 +117,14 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const identities = new AgentIdentities(topology.joinTokens, topology.identities, enrolment);
   identities.start(nc, log);
   const revocations = new Revocations(topology.revoked);
+  await revocations.start(nc);
+  await waiting.start(nc);
+  // README "Rollouts": a rollout whose replica died is carried on by another.
   const rollouts = new Rollouts(jobs);
+  const stopTakeovers = rollouts.takeOverAbandoned((keyId) => revocations.isRevoked(keyId));
+  // README "Stacks": every replica keeps the stacks true; claims in the store keep two from sending the same apply.
   const stackStore = new StackStore(topology.stacks);
+  const stopKeepingTrue = new StackController({ store: stackStore, jobs, roster, log }).start();
   const audit = new AuditLog(jetstream(nc), topology.jsm, log, {
     budget: new AuditBudget(config.auditFullReadsPerKey),
     windowMs: config.auditWindowSeconds * 1000,
@@ -144,7 +151,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     mintedKeys: new MintedKeys(topology.mintedKeys),
     log,
     metrics,
-    readiness: await readinessProbe(nc, natsLink, gate),
+    readiness: await readinessProbe(nc, natsLink),
     engineProxy: { tunnel, resolver, hostGrantKey, longRunningSlots },
     accessPolicy: { registries: config.registries },
     stacks: new StackService({
@@ -156,25 +163,14 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       isRevoked: (jti) => revocations.isRevoked(jti),
     }),
   });
-  const listener = await createGatewayServer(gate.hold<[ServerResponse]>(app), config.tls, log);
+  const listener = await createGatewayServer(app, config.tls, log);
   const { server } = listener;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject).listen(config.port, config.host, () => resolve());
   });
   // Engine API hijacks (docker exec, attach) arrive as upgrades and go through the same app.
-  server.on('upgrade', gate.hold(upgradeHandler(app)));
+  server.on('upgrade', upgradeHandler(app));
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  // Listening already, so /health answers: every other request waits at the gate until what follows has read the
-  // broker's state (ARCHITECTURE.md "A gateway start beside 10,000 agents").
-  const [unfollowLeases] = await Promise.all([leases.follow(nc), roster.start(nc), revocations.start(nc)]);
-  metrics.followAgents(roster);
-  // The jobs waiting for a host are delivered to the live ones: after the roster is read.
-  await waiting.start(nc);
-  // README "Rollouts": a rollout whose replica died is carried on by another.
-  const stopTakeovers = rollouts.takeOverAbandoned((keyId) => revocations.isRevoked(keyId));
-  // README "Stacks": every replica keeps the stacks true; claims in the store keep two from sending the same apply.
-  const stopKeepingTrue = new StackController({ store: stackStore, jobs, roster, log }).start();
-  gate.open();
   const stopExpiryWatch = trackCertificateExpiry(metrics.collectors, 'fleet_', log, {
     certificates: [
       ...(config.tls ? [{ use: 'https', file: config.tls.certFile }] : []),
@@ -232,16 +228,12 @@ function urlHost(host: string): string {
 /** Probes wait at most this long for the agents bucket to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
 
-/**
- * Ready: the gateway has caught up with the broker at its start (`gate`), the NATS connection is up and the agents bucket
- * answers over it (reported as `registry`, the contract's name).
- */
-async function readinessProbe(nc: NatsConnection, link: NatsLink, gate: StartGate): Promise<() => Promise<Readiness>> {
+/** Ready: the NATS connection is up and the agents bucket answers over it (reported as `registry`, the contract's name). */
+async function readinessProbe(nc: NatsConnection, link: NatsLink): Promise<() => Promise<Readiness>> {
   const jsm = await jetstreamManager(nc, { timeout: READINESS_TIMEOUT_MS });
   return async () => {
     // While disconnected a request would only wait out its timeout: report at once.
     if (!link.connected()) return { nats: 'disconnected', registry: 'unreachable: no NATS connection' };
-    if (!gate.isOpen()) return { nats: 'connected', registry: 'loading: the gateway is starting and still reads the agents' };
     const agentsBucket = await jsm.streams.info(kvStreamName(AGENTS_BUCKET)).then(
       () => 'ok',
       (err: Error) => `unreachable: ${err.message}`,

@@ -30,7 +30,7 @@ export interface paths {
         };
         /**
          * Readiness probe (no auth)
-         * @description Ready when the gateway has read the broker's state at its start (agents, enrolments, drains, consumers; until then every call but the two probes waits, and this answers 503 with `registry` saying `loading`), its NATS connection is up and the agent registry's JetStream bucket answers over it (within 2 s). A load balancer should send traffic only to ready replicas.
+         * @description Ready when the gateway's NATS connection is up and the agent registry's JetStream bucket answers over it (within 2 s). A load balancer should send traffic only to ready replicas.
          */
         get: operations["health.ready"];
         put?: never;

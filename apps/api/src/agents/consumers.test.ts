@@ -1,7 +1,7 @@
 import { DeliverPolicy, RetentionPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import { agentDeliverSubject } from '@fleet/contracts/nats-permissions';
-import { agentConsumerName, agentDeliverGroup, JOB_SHARDS, jobsStreamName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
-import { ensureAgentConsumer, ensureAgentConsumers } from './consumers';
+import { agentDeliverGroup, jobSubject } from '@fleet/contracts/protocol';
+import { ensureAgentConsumer } from './consumers';
 
 /** The consumer calls of a JetStream manager, recorded, around one existing consumer. */
 function managerWith(existing: Partial<ConsumerConfig> | undefined) {
@@ -54,43 +54,5 @@ describe('ensureAgentConsumer', () => {
     await ensureAgentConsumer(jsm, 'web-01');
     expect(calls).toEqual(['delete', 'add']);
     expect(added).toEqual([expect.objectContaining({ ...ofWeb01, deliver_policy: DeliverPolicy.All })]);
-  });
-});
-
-describe('ensureAgentConsumers', () => {
-  /** A manager whose job streams list `consumers` (by stream), and which records every listing and each host it repairs. */
-  function listingManager(consumers: Record<string, Array<{ name: string; config: Partial<ConsumerConfig> }>>) {
-    const listed: string[] = [];
-    const repaired: string[] = [];
-    const jsm = {
-      streams: { info: async () => ({ config: { retention: RetentionPolicy.Workqueue } }) },
-      consumers: {
-        list: (stream: string) => {
-          listed.push(stream);
-          return (consumers[stream] ?? [])[Symbol.iterator]();
-        },
-        info: async () => {
-          throw new Error('consumer not found');
-        },
-        add: async (_stream: string, config: Partial<ConsumerConfig>) => void repaired.push(String(config.filter_subject)),
-      },
-    } as unknown as JetStreamManager;
-    return { jsm, listed, repaired };
-  }
-
-  it('lists each job stream once, whatever the number of hosts, and repairs only the hosts whose consumer is missing or wrong', async () => {
-    const right = { name: agentConsumerName('web-01'), config: { ...ofWeb01, ack_wait: 10_000_000_000 } };
-    const misdirected = {
-      name: agentConsumerName('web-02'),
-      config: { ...ofWeb01, filter_subject: jobSubject('web-02'), ack_wait: 10_000_000_000 },
-    };
-    const { jsm, listed, repaired } = listingManager({
-      [jobsStreamOf('web-01')]: [right],
-      [jobsStreamOf('web-02')]: [...(jobsStreamOf('web-02') === jobsStreamOf('web-01') ? [right] : []), misdirected],
-    });
-    const hosts = ['web-01', 'web-02', 'db-01'];
-    expect(await ensureAgentConsumers(jsm, hosts)).toBe(2);
-    expect([...listed].sort()).toEqual(Array.from({ length: JOB_SHARDS }, (_, shard) => jobsStreamName(shard)).sort());
-    expect(repaired.sort()).toEqual([jobSubject('db-01'), jobSubject('web-02')].sort());
   });
 });

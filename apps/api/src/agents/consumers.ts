@@ -56,34 +56,19 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, hostname: strin
 const REPAIRS_IN_PARALLEL = 16;
 
 /**
- * Every job stream's consumers by `<stream>/<name>`: one listing per stream (the broker pages them 256 at a time), the
- * streams listed at once, so a start waits for the longest listing rather than all of them one after the other.
+ * ensureAgentConsumer for many hosts (every accepted host, when the gateway starts) with one
+ * listing of each job stream's consumers (the broker pages them 256 at a time) instead of one
+ * round trip per host: only a host whose consumer is missing or wrong costs more, and those are
+ * repaired a few at a time. Returns how many needed it.
  */
-export async function listJobStreamConsumers(jsm: JetStreamManager): Promise<Map<string, ConsumerConfig>> {
-  const listings = await Promise.all(
-    Array.from({ length: JOB_SHARDS }, async (_, shard) => {
-      const stream = jobsStreamName(shard);
-      const configs: Array<[string, ConsumerConfig]> = [];
-      for await (const info of jsm.consumers.list(stream)) configs.push([`${stream}/${info.name}`, info.config]);
-      return configs;
-    }),
-  );
-  return new Map(listings.flat());
-}
-
-/**
- * ensureAgentConsumer for many hosts (every accepted host, when the gateway starts) from one listing of the job
- * streams' consumers (`existing`, listJobStreamConsumers) instead of one round trip per host: only a host whose consumer
- * is missing or wrong costs more, and those are repaired a few at a time. Returns how many needed it.
- */
-export async function ensureAgentConsumers(
-  jsm: JetStreamManager,
-  hostnames: readonly string[],
-  existing: Promise<Map<string, ConsumerConfig>> = listJobStreamConsumers(jsm),
-): Promise<number> {
-  const listed = await existing;
+export async function ensureAgentConsumers(jsm: JetStreamManager, hostnames: readonly string[]): Promise<number> {
+  const existing = new Map<string, ConsumerConfig>();
+  for (let shard = 0; shard < JOB_SHARDS; shard++) {
+    const stream = jobsStreamName(shard);
+    for await (const info of jsm.consumers.list(stream)) existing.set(`${stream}/${info.name}`, info.config);
+  }
   const repair = hostnames.filter((hostname) => {
-    const config = listed.get(`${jobsStreamOf(hostname)}/${agentConsumerName(hostname)}`);
+    const config = existing.get(`${jobsStreamOf(hostname)}/${agentConsumerName(hostname)}`);
     return !config || !isAgentConsumerOf(config, hostname) || config.ack_wait !== nanos(AGENT_ACK_WAIT_MS);
   });
   for (let from = 0; from < repair.length; from += REPAIRS_IN_PARALLEL) {

@@ -12,7 +12,7 @@ import {
 import { followBucket, type BucketChange } from '@fleet/runtime/nats';
 import { readBucket } from '../nats/buckets';
 import { BrokerOutage } from './broker-outage';
-import { ensureAgentConsumer, ensureAgentConsumers, listJobStreamConsumers } from './consumers';
+import { ensureAgentConsumer, ensureAgentConsumers } from './consumers';
 
 export type EnrollmentState = 'pending' | 'accepted';
 
@@ -113,16 +113,12 @@ export class AgentRoster {
     this.unfollow.push(followBucket(nc, AGENTS_BUCKET, (change) => this.onHeartbeat(change)));
     this.unfollow.push(followBucket(nc, DRAINS_BUCKET, (change) => this.onDrain(change)));
     this.unfollow.push(followBucket(nc, ENROLLMENTS_BUCKET, (change) => this.onEnrollment(change)));
-    // Listed while the buckets are read: the two wait on the broker together. A host accepted in between has its
-    // consumer made by its acceptance; ensureAgentConsumer finds it right and keeps it.
-    const consumers = listJobStreamConsumers(this.jsm);
-    consumers.catch(() => undefined);
     await this.load(nc);
     // Repairs a consumer deleted or reshaped behind the gateway's back, before any job is sent: one
     // listing of the job streams' consumers, and a round trip only for the hosts whose consumer is
     // missing or wrong. Best effort: a broker too busy to answer now (a cluster electing leaders)
     // must not keep the gateway from starting; the next start tries again.
-    await ensureAgentConsumers(this.jsm, [...this.enrolled.keys()], consumers).catch(() => undefined);
+    await ensureAgentConsumers(this.jsm, [...this.enrolled.keys()]).catch(() => undefined);
   }
 
   /**
@@ -388,12 +384,9 @@ function stateMatches(state: AgentState, filter: AgentStateFilter): boolean {
   return state === filter;
 }
 
-/** One decoder for every record: a start parses one per agent, enrolment and drain. */
-const decoder = new TextDecoder();
-
 function parseJson<T>(data: Uint8Array): T | undefined {
   try {
-    return JSON.parse(decoder.decode(data)) as T;
+    return JSON.parse(new TextDecoder().decode(data)) as T;
   } catch {
     return undefined;
   }
