@@ -224,7 +224,7 @@ measured in **one run** of
 on ${m.startedAt.slice(0, 16).replace('T', ' ')} UTC, which took **${n(m.durationSeconds / 60, 1)} minutes**
 and wrote \`bench/results/latest.json\` (every number below, and more) and this
 file. Nothing here is asserted by a test; the benchmark prints and records.
-Re-run it to reproduce: \`npm run bench\` (full, under 15 minutes) or
+Re-run it to reproduce: \`npm run bench\` (full: as long as above, most of it four ramps of simulated agents to 10,000) or
 \`npm run bench -- --quick\` (smaller samples and fleets, under 2 minutes).${m.quick ? '\n\n> **This is a `--quick` run**: small samples, swarm levels 10 and 100 only. Run `npm run bench` for the full picture.' : ''}
 
 ${table(
