@@ -75,8 +75,12 @@ const AGENT_OCTET = 31;
 
 /** Short heartbeats and TTL, so a cut agent is seen gone (and back) in seconds. */
 const AGENT_ENV = { FLEET_AGENT_HEARTBEAT_MS: '500', FLEET_AGENT_REFRESH_MS: '1000' };
-/** Replicas on all three servers, so losing one leaves a quorum. */
-const GATEWAY_ENV = { FLEET_AGENT_TTL_MS: '3000', FLEET_JETSTREAM_REPLICAS: '3' };
+/**
+ * Replicas on all three servers, so losing one leaves a quorum. The TTL outlasts the agents bucket electing a new leader
+ * when a NATS server is cut (its writes wait meanwhile), as the default outlasts two lost refreshes: a live agent is not
+ * taken for gone by the partition tests.
+ */
+const GATEWAY_ENV = { FLEET_AGENT_TTL_MS: '10000', FLEET_JETSTREAM_REPLICAS: '3' };
 
 const NATS_LOGIN_SCRIPT = `
 const { connect, credsAuthenticator, nkeyAuthenticator } = require('@nats-io/transport-node');
