@@ -2,10 +2,13 @@ import { JOB_SHARDS } from '@fleet/contracts/protocol';
 import { readHistory, type BenchHistory } from './history';
 import type { BenchResults } from './results';
 import type { CallPathRecord } from './sections/callpath';
+import type { LargeFleetMeasurement } from './sections/dashboard';
+import type { HeapSample, MatrixMeasurement } from './sections/dashboard-fleet';
 import type { HotFunction, ProfileSummary } from './sections/cpuprofile';
 import { P99_LIMIT_MS } from './sections/throughput';
 import type { DispatchCurve, DispatchPoint, GatewayLogSummary, ScaleLevel } from './sections/scale';
 import { logLogPlot } from './lib/loglog-plot';
+import type { Summary } from './lib/stats';
 import type { PipelineCommand, PipelineKey } from './sections/pipelines';
 import type { ThroughputTarget } from './sections/throughput';
 
@@ -1151,39 +1154,64 @@ function pipelineBaselines(r: BenchResults): string {
 function dashboardSection(r: BenchResults): string {
   const d = r.dashboard;
   if (!d) return '';
-  const m = d.matrix;
+  const signIn = d.signInToContainers;
+  const fleets = d.fleets ?? [];
+  const perFleet = (what: string, cell: (f: LargeFleetMeasurement) => string): Row => [what, ...fleets.map(cell)];
+  const p50max = (s: Summary) => `${n(s.p50)} ms (max ${n(s.max)})`;
+  const heap = (h: HeapSample) => `${n(h.jsHeapUsedBytes / 2 ** 20)} MiB, ${n(h.domNodes)} DOM nodes`;
+  const matrix = (cell: (m: MatrixMeasurement) => string) => (f: LargeFleetMeasurement) =>
+    f.matrix ? cell(f.matrix) : `not measured: ${f.matrixSkipped ?? 'n/a'}`;
   const rows: Row[] = [
-    [
-      'sign-in → containers view, 3 real hosts',
-      `${n(d.signInToContainers.p50)} ms`,
-      `${n(d.signInToContainers.max)} ms`,
-      `${d.signInToContainers.n} fresh tabs`,
-    ],
+    perFleet('agents listed live by paged `GET /agent`, swarm start →', (f) => `${n(f.liveAfterMs)} ms`),
+    perFleet('fleet view: reload → first page (50 rows, heading and pager with the fleet total)', (f) => p50max(f.fleetView.firstPage)),
+    perFleet('fleet view: a click on Next → the next 50 rows', (f) => p50max(f.fleetView.nextClick)),
+    perFleet(
+      'fleet view: page 1 → the last page, by Next (its only way there)',
+      (f) => `${n(f.fleetView.toLastPageMs)} ms (${n(f.fleetView.pages - 1)} clicks)`,
+    ),
+    perFleet('fleet view: one hostname typed in Filter → its row alone', (f) => p50max(f.fleetView.findHost)),
+    perFleet(
+      'fleet view: a label selector in Filter → its first page and count',
+      (f) => `${p50max(f.fleetView.labelFilter.ms)}; \`${f.fleetView.labelFilter.selector}\`, ${n(f.fleetView.labelFilter.matching)} hosts`,
+    ),
+    perFleet('page heap after GC: fleet view, first page', (f) => heap(f.fleetView.heap.firstPage)),
+    perFleet('page heap after GC: fleet view, after paging to the end', (f) => heap(f.fleetView.heap.afterPaging)),
+    perFleet(
+      'job matrix of one `_all` call: started → a row for every host',
+      matrix((m) => `${n(m.firstRenderMs)} ms`),
+    ),
+    perFleet(
+      'job matrix: started → every row final',
+      matrix((m) => `${n(m.allFinalMs)} ms (the gateway's own \`GET /job?wait\`: ${n(m.gatewaySettledMs)} ms)`),
+    ),
+    perFleet(
+      'job matrix: a click on "Failed only" while rows land',
+      matrix((m) => `${p50max(m.clickLatency)}, ${m.clickLatency.n} clicks`),
+    ),
+    perFleet(
+      'job matrix: how late a 50 ms timer fires while rows land',
+      matrix((m) => `p99 ${n(m.timerLag.p99)} ms (max ${n(m.timerLag.max)}); ${m.longTasks} long tasks, ${n(m.longTaskTotalMs)} ms in all`),
+    ),
+    perFleet(
+      'page heap after GC: job matrix, every row final',
+      matrix((m) => heap(m.heap)),
+    ),
   ];
-  if (m) {
-    rows.push(
-      [`fleet view, ${m.hosts} agents from the agents feed`, `${n(m.fleetRenderMs)} ms`, '', 'navigation to every row shown'],
-      [`job matrix, ${m.hosts} hosts: rows shown`, `${n(m.firstRenderMs)} ms`, '', 'job started → every host has its row'],
-      [
-        `job matrix, ${m.hosts} hosts: all final`,
-        `${n(m.allFinalMs)} ms`,
-        '',
-        `the gateway's own GET /job?wait settled at ${n(m.gatewaySettledMs)} ms`,
-      ],
-      ['click while rows land ("Failed only")', `${n(m.clickLatency.p50)} ms`, `${n(m.clickLatency.max)} ms`, `${m.clickLatency.n} clicks`],
-      [
-        'page timer lag while rows land (50 ms timer)',
-        `${n(m.timerLag.p50)} ms`,
-        `${n(m.timerLag.max)} ms`,
-        `p99 ${n(m.timerLag.p99)} ms; ${m.longTasks} long tasks, ${n(m.longTaskTotalMs)} ms in all`,
-      ],
-    );
-  }
+  const large = fleets.length
+    ? `Beside ${fleets.map((f) => n(f.hosts)).join(' and ')} simulated agents (bench/harness/swarm.ts), one chromium tab signed in as admin:
+
+${table(['what', ...fleets.map((f) => `${n(f.hosts)} agents`)], rows)}
+`
+    : '';
   return `## Dashboard (headless ${d.browser})
 
-${table(['what', 'p50', 'max', 'note'], rows)}
-${d.matrixSkipped ? `\nThe 1,000-host matrix was not measured: ${d.matrixSkipped}\n` : ''}
-\`npm run bench -- --only=dashboard\` runs this section alone (bench/results/dashboard.json).
+Sign-in → the containers view of 3 real hosts: p50 ${n(signIn.p50)} ms, max ${n(signIn.max)} ms (${signIn.n} fresh tabs).
+
+${large}${d.notMeasured ? `\nNot measured: ${d.notMeasured}\n` : ''}
+The fleet view shows 50 agents a page from paged \`GET /agent\`, with Previous and Next only: the last page of N agents is
+N / 50 − 1 clicks away; Filter (a hostname or label selectors) is the way to one host. The job matrix puts every host's row on
+the page, 150 rows per slice of main-thread time. Screenshots of each step: \`${d.screenshots}/\` (not committed).
+\`npm run bench -- --only=dashboard\` runs this section alone (bench/results/dashboard.json); \`--levels=1000\` one fleet size.
 `;
 }
 

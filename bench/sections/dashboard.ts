@@ -1,67 +1,45 @@
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { acceptAgents, BUSYBOX_IMAGE, dockerClient, type FleetState, hostGrantKeyFiles } from '@fleet/deploy';
+import { acceptAgents, BUSYBOX_IMAGE, dockerClient, type FleetState, hostGrantKeyFiles, listAgents, REPO_ROOT } from '@fleet/deploy';
 // eslint-disable-next-line fleet/import-boundaries -- the bench opens the very Chromium the e2e suites do: one launcher, one set of flags
 import { launchChromium } from '../../test/support/chromium';
 import { SwarmProcess } from '../harness/swarm-client';
 import { swarmHostname, swarmLabels } from '../harness/swarm-protocol';
 import { sleep, type Progress } from '../lib/context';
-import { startRealFleet, startScaleFleet } from '../lib/fleets';
+import { startRealFleet, startScaleFleet, type ScaleFleet } from '../lib/fleets';
 import { round, summarize, type Summary } from '../lib/stats';
+import { measureFleetView, measureMatrix, SWARM_PREFIX, type FleetViewMeasurement, type MatrixMeasurement } from './dashboard-fleet';
 
 /**
  * DASHBOARD: the ops dashboard (/ui) in headless Debian chromium, as an operator opens it. What a
- * person waits for (sign-in to the containers view of 3 real hosts; a 1,000-host job matrix filling
- * in from its feed) and whether the page stays responsive meanwhile (a click's latency and the
- * page's timer lag while the rows land). Measured, never asserted.
+ * person waits for (sign-in to the containers view of 3 real hosts; then, beside 1,000 and 10,000
+ * simulated agents, the fleet view's first page, paging to its end, finding a host, and one `_all`
+ * job's matrix filling in) and whether the page stays responsive and small meanwhile. Measured, never asserted.
  */
 export interface DashboardResult {
   browser: string;
   /** Sign-in click to the containers view showing containers of all 3 real hosts. */
   signInToContainers: Summary;
+  /** One entry per fleet size, smallest first. */
+  fleets: LargeFleetMeasurement[];
+  /** Why a fleet size (and the larger ones) was not measured, when one was not. */
+  notMeasured?: string;
+  /** Where the screenshots went (not committed). */
+  screenshots: string;
+}
+
+export interface LargeFleetMeasurement {
+  hosts: number;
+  /** Swarm processes started to every agent listed live and accepted by paged GET /agent. */
+  liveAfterMs: number;
+  fleetView: FleetViewMeasurement;
   matrix?: MatrixMeasurement;
-  /** Why the 1,000-host part did not run, when it did not. */
   matrixSkipped?: string;
 }
 
-export interface MatrixMeasurement {
-  hosts: number;
-  /** Job started (async) to the page showing its 1,000 rows, of any status. */
-  firstRenderMs: number;
-  /** Job started to every row shown final on the page. */
-  allFinalMs: number;
-  /** The same job's rows as the gateway answers them (GET /job?wait): what the page cannot beat. */
-  gatewaySettledMs: number;
-  /** Click on "Failed only" to the checkbox checked and the table re-rendered, while rows land. */
-  clickLatency: Summary;
-  /** How late a 50 ms timer in the page fired while rows landed (main-thread blocking). */
-  timerLag: Summary;
-  /** Main-thread tasks over 50 ms during the fill (PerformanceObserver longtask). */
-  longTasks: number;
-  longTaskTotalMs: number;
-  /** The fleet view rendering the 1,000 agents from the agents feed, from navigation. */
-  fleetRenderMs: number;
-}
-
-/**
- * Installed in the page: how late a 50 ms timer fires, and every long task. Text, not a function:
- * the bench runs under tsx, whose helpers for named functions do not exist inside the page.
- */
-const PAGE_PROBE = `(() => {
-  const probe = { lags: [], longTasks: [] };
-  window.benchProbe = probe;
-  let expected = performance.now() + 50;
-  setTimeout(function tick() {
-    const now = performance.now();
-    probe.lags.push(Math.max(0, now - expected));
-    expected = now + 50;
-    setTimeout(tick, 50);
-  }, 50);
-  new PerformanceObserver((list) => list.getEntries().forEach((entry) => probe.longTasks.push(entry.duration))).observe({ type: 'longtask' });
-})()`;
-const MATRIX_HOSTS = 1000;
-const SWARM_PREFIX = 'ui-';
-const PER_PROCESS = 1000;
+const PER_PROCESS = 1250;
+const SCREENS = join(REPO_ROOT, 'bench', 'results', 'screens');
 
 async function signIn(page: Page, url: string, key: string, hash: string): Promise<number> {
   await page.goto(`${url}/ui/${hash}`, { waitUntil: 'load' });
@@ -90,7 +68,12 @@ async function measureSignIn(state: FleetState, context: BrowserContext, runs: n
   return summarize(samples);
 }
 
-export async function runDashboard(opts: { quick: boolean }, progress: Progress): Promise<DashboardResult> {
+export async function runDashboard(
+  opts: { quick: boolean; maxAgents?: number; levels?: number[] },
+  progress: Progress,
+): Promise<DashboardResult> {
+  const levels = (opts.levels ?? (opts.quick ? [1000] : [1000, 10_000])).filter((n) => n <= (opts.maxAgents ?? Infinity));
+  mkdirSync(SCREENS, { recursive: true });
   const browser = await launchChromium();
   try {
     progress.say('dashboard: real fleet (3 engines) — sign-in to the containers view');
@@ -108,134 +91,116 @@ export async function runDashboard(opts: { quick: boolean }, progress: Progress)
     } finally {
       await real.stop();
     }
-    const result: DashboardResult = { browser: `Chromium ${browser.context.browser()?.version() ?? ''}`.trim(), signInToContainers };
-    try {
-      result.matrix = await measureMatrix(browser.context, progress);
-    } catch (err) {
-      result.matrixSkipped = err instanceof Error ? err.message : String(err);
-      progress.say(`dashboard: 1,000-host matrix not measured — ${result.matrixSkipped}`);
-    }
+    const result: DashboardResult = {
+      browser: `Chromium ${browser.context.browser()?.version() ?? ''}`.trim(),
+      signInToContainers,
+      fleets: [],
+      screenshots: relative(REPO_ROOT, SCREENS),
+    };
+    await measureLargeFleets(levels, browser.context, result, progress);
     return result;
   } finally {
     await browser.close();
   }
 }
 
-/** 1,000 simulated agents (bench/harness), one _all job, its page open while the rows land. */
-async function measureMatrix(context: BrowserContext, progress: Progress): Promise<MatrixMeasurement> {
-  progress.say(`dashboard: scale fleet with ${MATRIX_HOSTS} simulated agents`);
+/** One scale fleet whose swarm grows level by level; the dashboard measured at each. */
+async function measureLargeFleets(levels: number[], context: BrowserContext, result: DashboardResult, progress: Progress): Promise<void> {
+  progress.say(`dashboard: scale fleet for ${levels.join(', ')} simulated agents`);
   const fleet = await startScaleFleet('warn', {});
   const swarms: SwarmProcess[] = [];
   try {
-    const { url, adminKey } = fleet.state;
-    await acceptAgents(
-      fleet.state,
-      Array.from({ length: MATRIX_HOSTS }, (_, i) => ({ hostname: swarmHostname(SWARM_PREFIX, i), labels: swarmLabels(i) })),
-    );
-    for (let from = 0; from < MATRIX_HOSTS; from += PER_PROCESS) {
-      swarms.push(
-        new SwarmProcess(
-          {
-            natsUrl: fleet.nats.url,
-            hostGrantPublicKeyFile: hostGrantKeyFiles(fleet.dir).publicKey,
-            prefix: SWARM_PREFIX,
-            from,
-            count: Math.min(PER_PROCESS, MATRIX_HOSTS - from),
-          },
-          join(fleet.dir, 'logs', `swarm-ui-${from}.log`),
-        ),
-      );
+    let running = 0;
+    for (const hosts of levels) {
+      const t0 = performance.now();
+      swarms.push(...(await growSwarm(fleet, running, hosts)));
+      running = hosts;
+      const live = await waitForLive(fleet.state, hosts);
+      if (live < hosts) {
+        result.notMeasured = `${hosts} agents: ${live} listed live and accepted by GET /agent after ${LIVE_LIMIT_MS / 1000} s`;
+        progress.say(`dashboard: stopping — ${result.notMeasured}`);
+        return;
+      }
+      const liveAfterMs = round(performance.now() - t0);
+      progress.say(`dashboard: ${hosts} agents live (${liveAfterMs} ms)`);
+      result.fleets.push({ hosts, liveAfterMs, ...(await measureInBrowser(fleet.state, context, hosts, progress)) });
     }
-    await Promise.all(swarms.map((swarm) => swarm.ready(300_000)));
-    await waitForAgents(url, adminKey, MATRIX_HOSTS);
-    progress.say(`dashboard: ${MATRIX_HOSTS} agents live`);
-
-    const page = await context.newPage();
-    const fleetStart = await signIn(page, url, adminKey, '#/fleet');
-    await page.waitForFunction((n) => document.querySelectorAll('[data-view=fleet] tbody tr').length >= n, MATRIX_HOSTS, {
-      timeout: 120_000,
-    });
-    const fleetRenderMs = round(performance.now() - fleetStart);
-    progress.say(`dashboard: fleet view of ${MATRIX_HOSTS} agents rendered in ${fleetRenderMs} ms`);
-
-    // The probes run in the page: a 50 ms timer's lateness and the long tasks, from now on.
-    await page.evaluate(PAGE_PROBE);
-    const t0 = performance.now();
-    const started = await fetch(`${url}/node/_all/container/docker/system/ping?async=true`, {
-      headers: { authorization: `Bearer ${adminKey}` },
-    }).then((res) => res.json() as Promise<{ job_id: string }>);
-    await page.evaluate((hash) => (location.hash = hash), `#/job/${started.job_id}`);
-    const settled = fetch(`${url}/job/${started.job_id}?wait=120`, { headers: { authorization: `Bearer ${adminKey}` } }).then(
-      () => performance.now() - t0,
-    );
-    await page.waitForFunction((n) => document.querySelectorAll('[data-view=job] tbody tr').length >= n, MATRIX_HOSTS, {
-      timeout: 120_000,
-      polling: 'raf',
-    });
-    const firstRenderMs = performance.now() - t0;
-    const clicks: number[] = [];
-    const checkbox = page.getByLabel(/Failed only/);
-    const allFinal = () =>
-      page.evaluate(
-        (n) =>
-          document.querySelectorAll('[data-view=job] h2 .badge').length > 0 &&
-          !/running|pending/.test(document.querySelector('[data-view=job] h2 .badge')?.textContent ?? '') &&
-          document.querySelectorAll('[data-view=job] tbody tr').length >= n,
-        MATRIX_HOSTS,
-      );
-    // Clicks while the rows land (at least three, so a fast fill still yields a figure): check, then uncheck.
-    for (let i = 0; i < 40 && (i < 3 || !(await allFinal())); i++) {
-      const c0 = performance.now();
-      await checkbox.click();
-      await page.waitForFunction(
-        (checked) => (document.querySelector('input[name=failed-only]') as HTMLInputElement).checked === checked,
-        i % 2 === 0,
-        { polling: 'raf' },
-      );
-      clicks.push(performance.now() - c0);
-      if (i % 2 === 0) continue;
-      await sleep(100);
-    }
-    if (await checkbox.isChecked()) await checkbox.click();
-    await page.waitForFunction(
-      (n) =>
-        document.querySelectorAll('[data-view=job] tbody tr[data-status=ok], [data-view=job] tbody tr[data-status=failed]').length >= n,
-      MATRIX_HOSTS,
-      { timeout: 120_000, polling: 'raf' },
-    );
-    const allFinalMs = performance.now() - t0;
-    const gatewaySettledMs = await settled;
-    const probe = await page.evaluate(() => (window as unknown as { benchProbe: { lags: number[]; longTasks: number[] } }).benchProbe);
-    await page.close();
-    const measured: MatrixMeasurement = {
-      hosts: MATRIX_HOSTS,
-      firstRenderMs: round(firstRenderMs),
-      allFinalMs: round(allFinalMs),
-      gatewaySettledMs: round(gatewaySettledMs),
-      clickLatency: summarize(clicks),
-      timerLag: summarize(probe.lags),
-      longTasks: probe.longTasks.length,
-      longTaskTotalMs: round(probe.longTasks.reduce((a, b) => a + b, 0)),
-      fleetRenderMs,
-    };
-    progress.say(
-      `dashboard: matrix of ${MATRIX_HOSTS}: rows shown ${measured.firstRenderMs} ms, all final ${measured.allFinalMs} ms (gateway ` +
-        `${measured.gatewaySettledMs} ms); click p50 ${measured.clickLatency.p50} max ${measured.clickLatency.max} ms; timer lag p99 ` +
-        `${measured.timerLag.p99} max ${measured.timerLag.max} ms; ${measured.longTasks} long tasks (${measured.longTaskTotalMs} ms)`,
-    );
-    return measured;
+  } catch (err) {
+    result.notMeasured = err instanceof Error ? err.message : String(err);
+    progress.say(`dashboard: large fleets not (all) measured — ${result.notMeasured}`);
   } finally {
     await Promise.all(swarms.map((swarm) => swarm.stop().catch(() => undefined)));
     await fleet.stop();
   }
 }
 
-async function waitForAgents(url: string, key: string, wanted: number): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    const res = await fetch(`${url}/agent`, { headers: { authorization: `Bearer ${key}` } });
-    const agents = ((await res.json()) as { agents: Array<{ enrollment: string }> }).agents;
-    if (agents.filter((agent) => agent.enrollment === 'accepted').length >= wanted) return;
+/** Accepts and starts the swarm's agents [from, to), PER_PROCESS to a process. */
+async function growSwarm(fleet: ScaleFleet, from: number, to: number): Promise<SwarmProcess[]> {
+  await acceptAgents(
+    fleet.state,
+    Array.from({ length: to - from }, (_, i) => ({ hostname: swarmHostname(SWARM_PREFIX, from + i), labels: swarmLabels(from + i) })),
+  );
+  const swarms: SwarmProcess[] = [];
+  for (let first = from; first < to; first += PER_PROCESS) {
+    const config = {
+      natsUrl: fleet.nats.url,
+      hostGrantPublicKeyFile: hostGrantKeyFiles(fleet.dir).publicKey,
+      prefix: SWARM_PREFIX,
+      from: first,
+      count: Math.min(PER_PROCESS, to - first),
+    };
+    swarms.push(new SwarmProcess(config, join(fleet.dir, 'logs', `swarm-ui-${first}.log`)));
+  }
+  await Promise.all(swarms.map((swarm) => swarm.ready(600_000)));
+  return swarms;
+}
+
+async function measureInBrowser(
+  state: FleetState,
+  context: BrowserContext,
+  hosts: number,
+  progress: Progress,
+): Promise<Omit<LargeFleetMeasurement, 'hosts' | 'liveAfterMs'>> {
+  const page = await context.newPage();
+  try {
+    await signIn(page, state.url, state.adminKey, '#/fleet');
+    const fleetView = await measureFleetView(page, hosts, SCREENS);
+    progress.say(
+      `dashboard: fleet view of ${hosts}: first page p50 ${fleetView.firstPage.p50} ms; last page after ${fleetView.pages - 1} ` +
+        `Next clicks ${fleetView.toLastPageMs} ms (click p50 ${fleetView.nextClick.p50}); one host by filter p50 ` +
+        `${fleetView.findHost.p50} ms; ${fleetView.labelFilter.selector} (${fleetView.labelFilter.matching}) p50 ` +
+        `${fleetView.labelFilter.ms.p50} ms; heap ${mib(fleetView.heap.firstPage.jsHeapUsedBytes)} → ` +
+        `${mib(fleetView.heap.afterPaging.jsHeapUsedBytes)} MiB after paging`,
+    );
+    try {
+      const matrix = await measureMatrix(page, state.url, state.adminKey, hosts, SCREENS);
+      progress.say(
+        `dashboard: matrix of ${hosts}: rows shown ${matrix.firstRenderMs} ms, all final ${matrix.allFinalMs} ms (gateway ` +
+          `${matrix.gatewaySettledMs} ms); click p50 ${matrix.clickLatency.p50} max ${matrix.clickLatency.max} ms; timer lag p99 ` +
+          `${matrix.timerLag.p99} max ${matrix.timerLag.max} ms; ${matrix.longTasks} long tasks (${matrix.longTaskTotalMs} ms); ` +
+          `heap ${mib(matrix.heap.jsHeapUsedBytes)} MiB, ${matrix.heap.domNodes} DOM nodes`,
+      );
+      return { fleetView, matrix };
+    } catch (err) {
+      const matrixSkipped = err instanceof Error ? err.message : String(err);
+      progress.say(`dashboard: matrix of ${hosts} not measured — ${matrixSkipped}`);
+      return { fleetView, matrixSkipped };
+    }
+  } finally {
+    await page.close();
+  }
+}
+
+const mib = (bytes: number) => round(bytes / 2 ** 20, 1);
+const LIVE_LIMIT_MS = 300_000;
+
+/** How many of the swarm's agents paged GET /agent lists live and accepted, once all are or after LIVE_LIMIT_MS. */
+async function waitForLive(state: FleetState, wanted: number): Promise<number> {
+  const deadline = performance.now() + LIVE_LIMIT_MS;
+  for (;;) {
+    const agents = await listAgents(state).catch(() => []);
+    const live = agents.filter((agent) => agent.live && agent.enrollment === 'accepted' && agent.hostname.startsWith(SWARM_PREFIX)).length;
+    if (live >= wanted || performance.now() > deadline) return live;
     await sleep(1000);
   }
-  throw new Error(`fewer than ${wanted} agents became live within 4 minutes`);
 }
