@@ -55,6 +55,8 @@ const PAGE_SIZE = 50;
 const LABEL_SELECTOR = { role: 'db', zone: 'us.east.1' };
 const REPEATS = 5;
 const WAIT = { timeout: 120_000 };
+/** A page of 50 agents that takes longer than this is a broken view, not a slow one. */
+const FLEET_WAIT = { timeout: 30_000 };
 /** Row counts over thousands of rows are checked every 50 ms, not every frame: the check itself would load the page. */
 const MATRIX_POLL = { ...WAIT, polling: 50 };
 const FLEET_VIEW = '[data-view=fleet]';
@@ -94,17 +96,31 @@ function pagerText(first: number, shown: number, total: number): string {
   return `${(first + 1).toLocaleString('en')}–${(first + shown).toLocaleString('en')} of ${total.toLocaleString('en')}`;
 }
 
-/** Waits until the fleet view shows exactly these hosts under this pager text. */
+/** The fleet view's pager text and its rows' hostnames, as shown (an expression: see PAGE_PROBE). */
+const FLEET_SHOWN = `({
+  pager: document.querySelector('[data-testid=fleet-pager] span')?.textContent ?? '',
+  rows: [...document.querySelectorAll('[data-view=fleet] tbody tr[data-host]')].map((r) => r.getAttribute('data-host')),
+})`;
+
+/** Waits until the fleet view shows exactly these hosts under this pager text; says what it showed instead if it never does. */
 async function waitForFleetPage(page: Page, pager: string, hosts: string[]): Promise<void> {
-  await page.waitForFunction(
-    ({ pager, hosts }) => {
-      const shown = document.querySelector('[data-testid=fleet-pager] span')?.textContent;
-      const rows = [...document.querySelectorAll('[data-view=fleet] tbody tr[data-host]')].map((r) => r.getAttribute('data-host'));
-      return shown === pager && rows.length === hosts.length && rows.every((host, i) => host === hosts[i]);
-    },
-    { pager, hosts },
-    { ...WAIT, polling: 'raf' },
-  );
+  try {
+    await page.waitForFunction(
+      ({ pager, hosts }) => {
+        const rows = [...document.querySelectorAll('[data-view=fleet] tbody tr[data-host]')].map((r) => r.getAttribute('data-host'));
+        const shown = document.querySelector('[data-testid=fleet-pager] span')?.textContent;
+        return shown === pager && rows.length === hosts.length && rows.every((host, i) => host === hosts[i]);
+      },
+      { pager, hosts },
+      { ...FLEET_WAIT, polling: 'raf' },
+    );
+  } catch (err) {
+    const shown = (await page.evaluate(FLEET_SHOWN).catch(() => undefined)) as { pager: string; rows: string[] } | undefined;
+    const rows = shown ? `${shown.rows.length} rows (${shown.rows[0]}…${shown.rows.at(-1)})` : 'nothing readable';
+    throw new Error(`the fleet view never showed "${pager}" with ${hosts[0]}…${hosts.at(-1)}; it showed "${shown?.pager}", ${rows}`, {
+      cause: err,
+    });
+  }
 }
 
 /** The swarm's hostnames sort in index order (zero-padded), so page p holds indexes [p × 50, p × 50 + 50). */
