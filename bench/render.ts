@@ -1162,7 +1162,7 @@ function dashboardSection(r: BenchResults): string {
   const matrix = (cell: (m: MatrixMeasurement) => string) => (f: LargeFleetMeasurement) =>
     f.matrix ? cell(f.matrix) : `not measured: ${f.matrixSkipped ?? 'n/a'}`;
   const rows: Row[] = [
-    perFleet('agents listed live by paged `GET /agent`, swarm start →', (f) => `${n(f.liveAfterMs)} ms`),
+    perFleet('swarm started → every agent listed live by paged `GET /agent`', (f) => `${n(f.liveAfterMs)} ms`),
     perFleet('fleet view: reload → first page (50 rows, heading and pager with the fleet total)', (f) => p50max(f.fleetView.firstPage)),
     perFleet('fleet view: a click on Next → the next 50 rows', (f) => p50max(f.fleetView.nextClick)),
     perFleet(
@@ -1203,9 +1203,12 @@ function dashboardSection(r: BenchResults): string {
 ${table(['what', ...fleets.map((f) => `${n(f.hosts)} agents`)], rows)}
 `
     : '';
+  const when = d.measuredAt
+    ? `Run ${d.measuredAt.slice(0, 16).replace('T', ' ')} UTC, load average ${n(d.loadAtStart, 2)} at its start. `
+    : '';
   return `## Dashboard (headless ${d.browser})
 
-Sign-in → the containers view of 3 real hosts: p50 ${n(signIn.p50)} ms, max ${n(signIn.max)} ms (${signIn.n} fresh tabs).
+${when}Sign-in → the containers view of 3 real hosts: p50 ${n(signIn.p50)} ms, max ${n(signIn.max)} ms (${signIn.n} fresh tabs).
 
 ${large}${d.notMeasured ? `\nNot measured: ${d.notMeasured}\n` : ''}
 The fleet view shows 50 agents a page from paged \`GET /agent\`, with Previous and Next only: the last page of N agents is

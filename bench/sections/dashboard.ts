@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { acceptAgents, BUSYBOX_IMAGE, dockerClient, type FleetState, hostGrantKeyFiles, listAgents, REPO_ROOT } from '@fleet/deploy';
@@ -19,6 +20,9 @@ import { measureFleetView, measureMatrix, SWARM_PREFIX, type FleetViewMeasuremen
  */
 export interface DashboardResult {
   browser: string;
+  /** When the section ran and the box's 1-minute load average then: it may run alone (`--only=dashboard`), apart from the rest. */
+  measuredAt: string;
+  loadAtStart: number;
   /** Sign-in click to the containers view showing containers of all 3 real hosts. */
   signInToContainers: Summary;
   /** One entry per fleet size, smallest first. */
@@ -74,6 +78,8 @@ export async function runDashboard(
 ): Promise<DashboardResult> {
   const levels = (opts.levels ?? (opts.quick ? [1000] : [1000, 10_000])).filter((n) => n <= (opts.maxAgents ?? Infinity));
   mkdirSync(SCREENS, { recursive: true });
+  const measuredAt = new Date().toISOString();
+  const loadAtStart = round(loadavg()[0], 2);
   const browser = await launchChromium();
   try {
     progress.say('dashboard: real fleet (3 engines) — sign-in to the containers view');
@@ -93,6 +99,8 @@ export async function runDashboard(
     }
     const result: DashboardResult = {
       browser: `Chromium ${browser.context.browser()?.version() ?? ''}`.trim(),
+      measuredAt,
+      loadAtStart,
       signInToContainers,
       fleets: [],
       screenshots: relative(REPO_ROOT, SCREENS),
