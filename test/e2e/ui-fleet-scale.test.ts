@@ -124,3 +124,25 @@ it('the Offline tab lists the accepted hosts not heard from, marked offline', as
   await shot(page, 'fleet-scale-offline');
   await page.close();
 });
+
+it('keeps what is typed in Filter while the view re-renders each second, until Enter applies it', async () => {
+  const page = await fleetPage();
+  const box = page.getByLabel('Filter');
+  await box.fill('role:db');
+  // The "Heard" ages are re-rendered every second: once db-01's changes, the view has re-rendered since the text was typed.
+  const heard = page.locator('[data-view=fleet] tr[data-host=db-01] td').nth(4);
+  const before = await heard.innerText();
+  await page.waitForFunction(
+    (before) => document.querySelectorAll('[data-view=fleet] tr[data-host=db-01] td')[4]?.textContent !== before,
+    before,
+    WAIT,
+  );
+  expect(await box.inputValue()).toBe('role:db');
+  await box.press('Enter');
+  const dbHosts = live.filter((_, i) => labelsOf(i).role === 'db').length + 1;
+  await page
+    .getByTestId('fleet-pager')
+    .locator('span', { hasText: `1–50 of ${dbHosts}` })
+    .waitFor(WAIT);
+  await page.close();
+});

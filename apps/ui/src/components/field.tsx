@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 
 interface InputProps {
   label: ComponentChildren;
@@ -16,6 +17,11 @@ interface InputProps {
 /** A labelled text input. */
 export function Field({ label, name, value, onValue, commit, dateTime, size, placeholder }: InputProps) {
   const handler = (event: Event) => onValue((event.target as HTMLInputElement).value);
+  // What is typed into a `commit` field lives here until it is applied: a view re-rendering meanwhile (a clock, a poll)
+  // would otherwise put the applied value back into the input, under the operator's fingers.
+  const [draft, setDraft] = useState(value);
+  useEffect(() => setDraft(value), [value]);
+  const typed = (event: Event) => setDraft((event.target as HTMLInputElement).value);
   const picker = dateTime ? { type: 'datetime-local' as const } : {};
   return (
     <label>
@@ -25,8 +31,8 @@ export function Field({ label, name, value, onValue, commit, dateTime, size, pla
         name={name}
         size={size}
         placeholder={placeholder}
-        value={value}
-        onInput={commit ? undefined : handler}
+        value={commit ? draft : value}
+        onInput={commit ? typed : handler}
         onChange={commit ? handler : undefined}
       />
     </label>
