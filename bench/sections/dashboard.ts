@@ -43,6 +43,8 @@ export interface LargeFleetMeasurement {
 }
 
 const PER_PROCESS = 1250;
+/** 10,000 agents take about 70 s on this box to be listed live; four times that is a broken start. */
+const LIVE_LIMIT_MS = 300_000;
 const SCREENS = join(REPO_ROOT, 'bench', 'results', 'screens');
 
 async function signIn(page: Page, url: string, key: string, hash: string): Promise<number> {
@@ -200,7 +202,6 @@ async function measureInBrowser(
 }
 
 const mib = (bytes: number) => round(bytes / 2 ** 20, 1);
-const LIVE_LIMIT_MS = 300_000;
 
 /** How many of the swarm's agents paged GET /agent lists live and accepted, once all are or after LIVE_LIMIT_MS. */
 async function waitForLive(state: FleetState, wanted: number): Promise<number> {
