@@ -66,15 +66,18 @@ export class ConsumerRepair {
   }
 
   private async repairOnce(): Promise<void> {
+    const startedAt = Date.now();
+    let repaired = 0;
     for (let attempt = 0; !this.stopped; attempt++) {
       const hosts = this.acceptedHosts();
-      const failed = await ensureAgentConsumers(this.jsm, hosts).catch((err: Error) => err);
-      if (Array.isArray(failed) && failed.length === 0) {
-        if (attempt > 0)
-          this.log?.info({ hosts: hosts.length, attempts: attempt + 1 }, "every accepted host's job consumer is in place again");
+      const outcome = await ensureAgentConsumers(this.jsm, hosts).catch((err: Error) => err);
+      if (!(outcome instanceof Error)) repaired += outcome.repaired;
+      if (!(outcome instanceof Error) && outcome.failed.length === 0) {
+        const done = { hosts: hosts.length, repaired, attempts: attempt + 1, ms: Date.now() - startedAt };
+        if (repaired > 0 || attempt > 0) this.log?.info(done, "every accepted host's job consumer is in place");
         return;
       }
-      const reason = Array.isArray(failed) ? `${failed.length} of ${hosts.length} consumers not made yet` : failed.message;
+      const reason = outcome instanceof Error ? outcome.message : `${outcome.failed.length} of ${hosts.length} consumers not made yet`;
       if (attempt % 10 === 0)
         this.log?.warn({ reason, attempt: attempt + 1 }, 'job consumers not all in place yet (the broker is recovering); trying again');
       await sleep(this.retryPausesMs[Math.min(attempt, this.retryPausesMs.length - 1)]);

@@ -73,9 +73,12 @@ const REPAIRS_IN_PARALLEL = 16;
  * ensureAgentConsumer for many hosts (every accepted host, when the gateway starts or reconnects) with
  * one listing of each job stream's consumers (the broker pages them 256 at a time) instead of one
  * round trip per host: only a host whose consumer is missing or wrong costs more, and those are
- * repaired a few at a time. Returns the hosts whose repair failed (a broker still recovering its streams).
+ * repaired a few at a time. Says how many needed it, and which of those failed (a broker still recovering its streams).
  */
-export async function ensureAgentConsumers(jsm: JetStreamManager, hostnames: readonly string[]): Promise<string[]> {
+export async function ensureAgentConsumers(
+  jsm: JetStreamManager,
+  hostnames: readonly string[],
+): Promise<{ repaired: number; failed: string[] }> {
   const existing = new Map<string, ConsumerConfig>();
   const retentions = new Map<string, RetentionPolicy>();
   for (let shard = 0; shard < JOB_SHARDS; shard++) {
@@ -96,7 +99,7 @@ export async function ensureAgentConsumers(jsm: JetStreamManager, hostnames: rea
         .map((hostname) => ensureAgentConsumer(jsm, hostname, retentionOf(hostname)).catch(() => void failed.push(hostname))),
     );
   }
-  return failed;
+  return { repaired: repair.length - failed.length, failed };
 }
 
 /** The consumer delivers this host's jobs, only to this host's inbox, keeping its state where this stream's retention wants it. */
