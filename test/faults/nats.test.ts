@@ -6,7 +6,18 @@
  * engines: nothing acknowledged is lost, nothing runs twice.
  */
 import { isAlive } from '@fleet/deploy';
-import { auditOutcomes, eventually, SLACK_MS, useFaultFleet } from '../support/faults';
+import {
+  agentConsumer,
+  auditOutcomes,
+  eventually,
+  executionsOf,
+  jobWhenDone,
+  markedContainer,
+  newestQueuedJob,
+  newMark,
+  SLACK_MS,
+  useFaultFleet,
+} from '../support/faults';
 import { api } from '../support/http';
 import { report } from '../support/report';
 import { startTraffic, statusCounts } from '../support/traffic';
@@ -125,5 +136,43 @@ it('answers a call made while the broker is down with a 503 by its deadline, and
     60_000,
     500,
   );
+  tally.fault(true);
+});
+
+it("keeps a job queued for a stopped agent through a broker restart: the host's consumer is made again and the job runs once", async () => {
+  // The consumer keeps its state in memory: a restarted broker has lost it, the job stays in the host's work queue.
+  expect((await agentConsumer(fleet, 'web-02')).mem_storage).toBe(true);
+  // Killed, not stopped: still live to the gateway for a TTL, so the job is sent and waits in the queue.
+  await fleet.killAgent('web-02', 'SIGKILL');
+  const mark = newMark('queued-over-restart');
+  const created = await api(fleet, 'POST', '/node/web-02/container/docker?timeout=90&async=true', { body: markedContainer(mark) });
+  expect(created.status).toBe(202);
+  // Sent, and acked by no one: still in web-02's work queue.
+  await eventually(
+    "the job to wait in web-02's queue",
+    async () => (await newestQueuedJob(fleet, 'web-02')) === created.body.job_id,
+    10_000,
+    100,
+  );
+
+  await fleet.killNats('SIGKILL');
+  await sleep(2_000);
+  await fleet.startNats();
+  // Made again by the gateway once it reconnected, in memory again, with the job the queue kept to deliver.
+  await eventually(
+    "web-02's consumer to be made again",
+    async () => (await agentConsumer(fleet, 'web-02').catch(() => undefined)) !== undefined,
+    30_000,
+    250,
+  );
+  const remade = await agentConsumer(fleet, 'web-02');
+  expect(remade.mem_storage).toBe(true);
+  expect(remade.num_pending).toBeGreaterThanOrEqual(1);
+  expect(await newestQueuedJob(fleet, 'web-02')).toBe(created.body.job_id);
+
+  await fleet.startAgent('web-02');
+  const job = await jobWhenDone(fleet, created.body.job_id, 60);
+  expect(job.results.map((row) => [row.hostname, row.status])).toEqual([['web-02', 'ok']]);
+  expect(await executionsOf(fleet, mark, ['web-02'])).toEqual({ 'web-02': 1 });
   tally.fault(true);
 });

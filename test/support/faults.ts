@@ -1,5 +1,5 @@
 import { type ConsumerInfo, jetstreamManager } from '@nats-io/jetstream';
-import { agentConsumerName, jobsStreamOf } from '@fleet/contracts/protocol';
+import { agentConsumerName, jobsStreamOf, jobSubject } from '@fleet/contracts/protocol';
 import { BUSYBOX_IMAGE, waitFor } from '@fleet/deploy';
 import { containerEvents, countContainers, labelCounts } from './docker';
 import type { TestFleet, TestFleetOptions } from './fleet';
@@ -68,6 +68,8 @@ export function eventually(what: string, probe: () => Promise<boolean> | boolean
 
 export type ConsumerState = Pick<ConsumerInfo, 'num_pending' | 'num_ack_pending' | 'num_redelivered' | 'delivered' | 'ack_floor'> & {
   ack_wait: number;
+  /** Whether the broker keeps the consumer's state in memory (lost with a broker restart). */
+  mem_storage: boolean;
 };
 
 /** The agent's durable consumer on the jobs stream, as JetStream sees it. */
@@ -77,7 +79,28 @@ export async function agentConsumer(fleet: TestFleet, hostname: string): Promise
     const jsm = await jetstreamManager(nc);
     const info = await jsm.consumers.info(jobsStreamOf(hostname), agentConsumerName(hostname));
     const { num_pending, num_ack_pending, num_redelivered, delivered, ack_floor } = info;
-    return { num_pending, num_ack_pending, num_redelivered, delivered, ack_floor, ack_wait: info.config.ack_wait ?? 0 };
+    const { ack_wait, mem_storage } = info.config;
+    return {
+      num_pending,
+      num_ack_pending,
+      num_redelivered,
+      delivered,
+      ack_floor,
+      ack_wait: ack_wait ?? 0,
+      mem_storage: mem_storage === true,
+    };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** The job id of the newest job the host's work queue still holds (none acked it yet), or undefined. */
+export async function newestQueuedJob(fleet: TestFleet, hostname: string): Promise<string | undefined> {
+  const nc = await connectToFleetNats(fleet.state);
+  try {
+    const jsm = await jetstreamManager(nc);
+    const msg = await jsm.streams.getMessage(jobsStreamOf(hostname), { last_by_subj: jobSubject(hostname) }).catch(() => undefined);
+    return msg?.json<{ job_id: string }>().job_id;
   } finally {
     await nc.close();
   }

@@ -65,7 +65,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const brokerOutage = new BrokerOutage(config.agentTtlMs);
   void brokerOutage.follow(nc);
   const topology = await whenClusterFormed(() => ensureTopology(nc, config), log);
-  const roster = new AgentRoster(topology, topology.jsm, config.agentTtlMs);
+  const roster = new AgentRoster(topology, topology.jsm, config.agentTtlMs, log.child({ component: 'roster' }));
   await roster.start(nc);
   metrics.followAgents(roster);
   const feed = new ResultFeed();

@@ -1,4 +1,4 @@
-import type { JetStreamManager } from '@nats-io/jetstream';
+import { RetentionPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AGENTS_BUCKET, DRAINS_BUCKET, ENROLLMENTS_BUCKET, kvSubjectPrefix, type AgentRecord } from '@fleet/contracts/protocol';
@@ -22,7 +22,7 @@ async function startedRoster() {
     status: () => ({ [Symbol.asyncIterator]: async function* () {} }),
   } as unknown as NatsConnection;
   const jsm = {
-    streams: { info: async () => ({ state: { messages: 0 } }) },
+    streams: { info: async () => ({ config: { retention: RetentionPolicy.Workqueue }, state: { messages: 0 } }) },
     consumers: { list: () => ({ [Symbol.asyncIterator]: async function* () {} }) },
   } as unknown as JetStreamManager;
   const bucket = { put: async () => 0, delete: async () => undefined } as unknown as KV;

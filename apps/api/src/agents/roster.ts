@@ -1,6 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
 import {
   AGENTS_BUCKET,
   DRAINS_BUCKET,
@@ -12,7 +13,8 @@ import {
 import { followBucket, type BucketChange } from '@fleet/runtime/nats';
 import { readBucket } from '../nats/buckets';
 import { BrokerOutage } from './broker-outage';
-import { ensureAgentConsumer, ensureAgentConsumers } from './consumers';
+import { ConsumerRepair } from './consumer-repair';
+import { ensureAgentConsumer } from './consumers';
 
 export type EnrollmentState = 'pending' | 'accepted';
 
@@ -64,6 +66,9 @@ export interface Enrollment extends EnrollmentRecord {
   enrollment: 'accepted';
 }
 
+/** How long a gateway's start waits for its hosts' consumers to be in place before it serves (the repair goes on after). */
+const START_REPAIR_WAIT_MS = 15_000;
+
 /** The buckets the roster writes; the agents bucket is only read (readBucket) and followed. */
 export interface RosterBuckets {
   drains: KV;
@@ -98,13 +103,16 @@ export class AgentRoster {
   private changedWhileLoading: Set<string> | undefined = new Set();
   private readonly changeListeners = new Set<(hostname: string) => void>();
   private readonly brokerOutage: BrokerOutage;
+  private readonly consumerRepair: ConsumerRepair;
 
   constructor(
     private readonly buckets: RosterBuckets,
     private readonly jsm: JetStreamManager,
     private readonly ttlMs: number,
+    log?: Pick<Logger, 'info' | 'warn'>,
   ) {
     this.brokerOutage = new BrokerOutage(ttlMs);
+    this.consumerRepair = new ConsumerRepair(jsm, () => [...this.enrolled.keys()], log);
   }
 
   async start(nc: NatsConnection): Promise<void> {
@@ -114,11 +122,11 @@ export class AgentRoster {
     this.unfollow.push(followBucket(nc, DRAINS_BUCKET, (change) => this.onDrain(change)));
     this.unfollow.push(followBucket(nc, ENROLLMENTS_BUCKET, (change) => this.onEnrollment(change)));
     await this.load(nc);
-    // Repairs a consumer deleted or reshaped behind the gateway's back, before any job is sent: one
-    // listing of the job streams' consumers, and a round trip only for the hosts whose consumer is
-    // missing or wrong. Best effort: a broker too busy to answer now (a cluster electing leaders)
-    // must not keep the gateway from starting; the next start tries again.
-    await ensureAgentConsumers(this.jsm, [...this.enrolled.keys()]).catch(() => undefined);
+    // Repairs a consumer deleted or reshaped behind the gateway's back, or lost with a restarted broker:
+    // one listing of the job streams' consumers, and a round trip only for the hosts whose consumer is
+    // missing or wrong.
+    void this.consumerRepair.follow(nc);
+    await this.consumerRepair.atStart(START_REPAIR_WAIT_MS);
   }
 
   /**
@@ -156,6 +164,7 @@ export class AgentRoster {
   }
 
   stop(): void {
+    this.consumerRepair.stop();
     this.unfollow.forEach((unfollow) => unfollow());
   }
 
