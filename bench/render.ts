@@ -1004,14 +1004,27 @@ function reconnectSection(r: BenchResults): string {
 nats-server SIGKILLed under N agents of the scale harness (${c.harness}), down ${n((largest?.downMs ?? 0) / 1000)} s, started again
 on its store; an agent is live again at its first heartbeat the gateway hears after the restart (it heartbeats on
 reconnect). Agents' backoff: first attempt at once, then full jitter from ${c.backoff.firstMs} ms doubling up to ${c.backoff.maxMs} ms.
+"Consumers back": until the broker holds a job consumer for every agent again (they keep their state in memory, so the
+gateway makes them again after the restart; a host's jobs wait in its queue meanwhile).
 
 ${table(
-  ['agents', 'live again p50 (ms)', 'p99 (ms)', 'last (ms)', 'not back', 'NATS CPU (s)', 'NATS % of a core', 'gateway CPU (s)'],
+  [
+    'agents',
+    'live again p50 (ms)',
+    'p99 (ms)',
+    'last (ms)',
+    'consumers back (ms)',
+    'not back',
+    'NATS CPU (s)',
+    'NATS % of a core',
+    'gateway CPU (s)',
+  ],
   c.levels.map((l) => [
     String(l.agents),
     n(l.liveAgainMs.p50, 0),
     n(l.liveAgainMs.p99, 0),
     n(l.lastAgentMs, 0),
+    l.consumersBackMs === undefined ? '–' : n(l.consumersBackMs, 0),
     String(l.notBack),
     n(l.natsCpuSeconds, 2),
     n(l.natsCpuPercentOfCore),

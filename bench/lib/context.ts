@@ -54,6 +54,16 @@ export async function boundedLoop(maxCount: number, maxMs: number, body: (index:
   return index;
 }
 
+/** Calls `check` every `intervalMs` until it answers true or `limitMs` passed; says whether it did. */
+export async function pollUntil(check: () => Promise<boolean>, intervalMs: number, limitMs: number): Promise<boolean> {
+  const deadline = performance.now() + limitMs;
+  for (;;) {
+    if (await check()) return true;
+    if (performance.now() + intervalMs > deadline) return false;
+    await sleep(intervalMs);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { acceptAgents, hostGrantKeyFiles, listAgents, respawnNats, sendSignal, waitForExit } from '@fleet/deploy';
 import { AGENT_RECONNECT } from '@fleet/runtime/nats';
 import { SwarmProcess } from '../harness/swarm-client';
 import { swarmHostname, swarmLabels } from '../harness/swarm-protocol';
-import { boundedLoop, sleep, type Progress } from '../lib/context';
+import { pollUntil, sleep, type Progress } from '../lib/context';
 import { startScaleFleet } from '../lib/fleets';
 import { sampleProc } from '../lib/proc';
 import { round, summarize, type Summary } from '../lib/stats';
@@ -20,6 +22,11 @@ export interface ReconnectLevel {
   liveAgainMs: Summary;
   /** The last agent back, from the broker being up again (the bound README "Broker restarts" states). */
   lastAgentMs: number;
+  /**
+   * From the broker being up again until it holds a job consumer for every agent: a restarted broker has lost them (they
+   * keep their state in memory) and the gateway makes them again; until then a host's jobs wait in its queue.
+   */
+  consumersBackMs?: number;
   /** Agents not back within the bench's own limit (LIVE_AGAIN_LIMIT_MS). */
   notBack: number;
   /** nats-server's CPU from its restart to the last agent back (its JetStream recovery included), and as % of a core. */
@@ -112,15 +119,20 @@ async function restartUnder(
   fleet.nats.pid = await respawnNats(fleet.nats, { detached: false, readyTimeoutMs: 120_000 });
   const upAt = Date.now();
   const gatewayCpuBefore = sampleProc(gatewayPid)?.cpuSeconds ?? NaN;
+  const consumersBack = whenConsumersBack(fleet.nats.url, agents).then((at) => at - upAt);
   const backAt = new Map<string, number>();
-  await boundedLoop(10_000, LIVE_AGAIN_LIMIT_MS, async () => {
-    const heard = await listAgents(fleet.state).catch(() => []);
-    for (const agent of heard as Array<{ hostname: string; last_seen_at?: string }>) {
-      const seenAt = Date.parse(agent.last_seen_at ?? '');
-      if (agent.hostname.startsWith(PREFIX) && seenAt >= upAt && !backAt.has(agent.hostname)) backAt.set(agent.hostname, seenAt - upAt);
-    }
-    if (backAt.size < agents) await sleep(500);
-  }).catch(() => undefined);
+  await pollUntil(
+    async () => {
+      const heard = await listAgents(fleet.state).catch(() => []);
+      for (const agent of heard as Array<{ hostname: string; last_seen_at?: string }>) {
+        const seenAt = Date.parse(agent.last_seen_at ?? '');
+        if (agent.hostname.startsWith(PREFIX) && seenAt >= upAt && !backAt.has(agent.hostname)) backAt.set(agent.hostname, seenAt - upAt);
+      }
+      return backAt.size >= agents;
+    },
+    500,
+    LIVE_AGAIN_LIMIT_MS,
+  );
   const natsCpuSeconds = sampleProc(fleet.nats.pid)?.cpuSeconds ?? NaN;
   const lastAgentMs = backAt.size > 0 ? Math.max(...backAt.values()) : NaN;
   const level: ReconnectLevel = {
@@ -128,6 +140,7 @@ async function restartUnder(
     downMs: DOWN_MS,
     liveAgainMs: summarize([...backAt.values()]),
     lastAgentMs,
+    consumersBackMs: await consumersBack.catch(() => NaN),
     notBack: agents - backAt.size,
     natsCpuSeconds: round(natsCpuSeconds, 2),
     natsCpuPercentOfCore: round((natsCpuSeconds / (lastAgentMs / 1000)) * 100, 1),
@@ -136,17 +149,37 @@ async function restartUnder(
   };
   progress.say(
     `reconnect × ${agents}: live again p50 ${level.liveAgainMs.p50} p99 ${level.liveAgainMs.p99} ms, last ${lastAgentMs} ms ` +
-      `(${level.notBack} not back); NATS ${level.natsCpuSeconds} s CPU (${level.natsCpuPercentOfCore}% of a core)`,
+      `(${level.notBack} not back); every job consumer back after ${level.consumersBackMs} ms; NATS ${level.natsCpuSeconds} s CPU (${level.natsCpuPercentOfCore}% of a core)`,
   );
   return level;
+}
+
+/** When (epoch ms) the broker at `natsUrl` holds at least `want` consumers, polled from its account info (bounded). */
+async function whenConsumersBack(natsUrl: string, want: number): Promise<number> {
+  const nc = await connect({ servers: natsUrl, name: 'bench-consumers', maxReconnectAttempts: -1 });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const back = await pollUntil(
+      async () => ((await jsm.getAccountInfo().catch(() => undefined))?.consumers ?? 0) >= want,
+      250,
+      LIVE_AGAIN_LIMIT_MS,
+    );
+    return back ? Date.now() : NaN;
+  } finally {
+    await nc.close();
+  }
 }
 
 /** Polls GET /agent until `want` of this section's agents are live (bounded). */
 async function countLive(state: Awaited<ReturnType<typeof startScaleFleet>>['state'], want: number): Promise<number> {
   let live = 0;
-  await boundedLoop(600, 300_000, async () => {
-    live = (await listAgents(state).catch(() => [])).filter((agent) => agent.live && agent.hostname.startsWith(PREFIX)).length;
-    if (live < want) await sleep(1000);
-  });
+  await pollUntil(
+    async () => {
+      live = (await listAgents(state).catch(() => [])).filter((agent) => agent.live && agent.hostname.startsWith(PREFIX)).length;
+      return live >= want;
+    },
+    1000,
+    300_000,
+  );
   return live;
 }
