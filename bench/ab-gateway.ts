@@ -37,7 +37,8 @@ try {
   const base = { url: state.url, adminKey: state.adminKey, path: '/node/web-01/container/docker/system/ping' };
   const pids = () => ({ gateway: state.gateway.pid, nats: state.nats.pid });
   const cost = (step) => ({ jobsPerSecond: step.achieved, gatewayUs: step.cpuUsPerJob.gateway, natsUs: step.cpuUsPerJob.nats });
-  await runLoad({ ...base, rate: 200, connections: 8, durationSeconds: 2, pids: {} });
+  // Long enough for the JIT: a first round right after the start costs far more per job than the next.
+  await runLoad({ ...base, rate: 500, connections: 16, durationSeconds: 8, pids: {} });
   for (let i = 0; i < ${rounds}; i++) {
     const open = await runLoad({ ...base, connections: 32, durationSeconds: ${SECONDS}, pids: pids() });
     const fixed = await runLoad({ ...base, rate: ${FIXED_RATE}, connections: 32, durationSeconds: ${SECONDS}, pids: pids() });
