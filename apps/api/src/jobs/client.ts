@@ -32,6 +32,7 @@ import { LEASE_RENEW_MS, type RolloutLease, type RolloutLeases } from './rollout
 import type { SecretVault } from './secrets';
 import type { JobStore, JobView } from './store';
 import { WaitRefusedError } from './job-errors';
+import { TurnGate } from './turn-gate';
 import type { WaitingRoom } from './waiting';
 
 export type { JobRequest, StagedJob, StartedJob } from './job-request';
@@ -70,6 +71,7 @@ export interface JobClientDeps {
  */
 export class JobClient {
   private readonly collector: JobCollector;
+  private readonly dispatchTurn = new TurnGate();
 
   constructor(private readonly deps: JobClientDeps) {
     this.collector = new JobCollector(deps);
@@ -233,6 +235,8 @@ export class JobClient {
     // A mutation is sent only once it is stored, so a job that cannot be stored runs nowhere. A plain read
     // (a stream or a download learns its hosts first) is stored and sent at once: should it run unrecorded, nothing changed.
     const sendNow = jobTraits(request.operation, { streaming: request.onChunk !== undefined }).plainRead;
+    // The jobs started in this turn of the event loop go out in one socket write.
+    await this.dispatchTurn.next();
     // The record goes out first: behind a large fan-out's dispatches on the same connection, its
     // acknowledgement would wait for all of them.
     const saved = store.save(record);
