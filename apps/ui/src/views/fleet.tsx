@@ -337,7 +337,7 @@ function Pager({ page, first, onFirst, onPrevious, onNext, onLast, onPage }: Pag
       {pages > 1 ? (
         <Field label="Page" name="fleet-page" value={String(Math.floor(first / PAGE_SIZE) + 1)} commit size={5} onValue={jump} />
       ) : null}
-      {pages > 1 ? <span class="pages">{`of ${pages.toLocaleString('en')}`}</span> : null}
+      {pages > 1 ? `of ${pages.toLocaleString('en')}` : null}
     </p>
   );
 }

@@ -113,7 +113,14 @@ function Matrix({ live, failedOnly, columns }: { live: LiveJob; failedOnly: bool
   }, [shown, hosts.length]);
   const rows = hosts.slice(0, shown).flatMap((host) => live.rows.get(host) ?? []);
   return (
-    <Table class="matrix" columns={columns} rows={rows} rowKey={hostOfRow} rowAttributes={matrixRowAttributes} blockSize={ROWS_PER_SLICE} />
+    <Table
+      class={columns.length > MATRIX_COLUMNS.length ? 'matrix waves' : 'matrix'}
+      columns={columns}
+      rows={rows}
+      rowKey={hostOfRow}
+      rowAttributes={matrixRowAttributes}
+      blockSize={ROWS_PER_SLICE}
+    />
   );
 }
 
