@@ -140,7 +140,10 @@ export function FleetView() {
       header: counted || !page.data ? 'Containers' : <NotCountedHeader reached={reached} />,
       class: 'counts',
       cellAttributes: (agent) => ({ 'data-testid': `counts-${agent.hostname}` }),
-      cell: (agent) => (counted ? <Counts count={counts?.get(agent.hostname)} /> : <span class="muted">not counted</span>),
+      cell: (agent) => {
+        if (!counted) return <span class="muted">not counted</span>;
+        return counts ? <Counts count={counts.get(agent.hostname)} /> : <span class="muted">counting…</span>;
+      },
     },
     {
       header: <span title={HEARD_NOTE}>Heard</span>,
@@ -239,7 +242,8 @@ function NotCountedHeader({ reached }: { reached?: number }) {
   const why = reached === undefined ? 'not counted with a version filter' : `not counted above ${COUNTED_HOSTS_MAX} hosts`;
   return (
     <span title={`Counted by one container listing over the filtered hosts, when they are at most ${COUNTED_HOSTS_MAX}`}>
-      Containers <small class="muted" data-testid="counts-note">{`(${why}: filter to ${COUNTED_HOSTS_MAX} or fewer to count)`}</small>
+      Containers{' '}
+      <small class="muted counts-note" data-testid="counts-note">{`(${why}: filter to ${COUNTED_HOSTS_MAX} or fewer to count)`}</small>
     </span>
   );
 }
