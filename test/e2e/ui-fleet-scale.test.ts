@@ -170,6 +170,13 @@ it('names the fleet in the heading and a filter’s matches apart from it, in th
   await page.close();
 });
 
+it('says under Heard why an idle agent is heard every 24–30 s: it writes its record on a change or at its refresh', async () => {
+  const page = await fleetPage();
+  const heard = page.locator('[data-view=fleet] th span', { hasText: 'Heard' });
+  expect(await heard.getAttribute('title')).toMatch(/at once on a change, else every 24–30 s \(FLEET_AGENT_REFRESH_MS/);
+  await page.close();
+});
+
 it('says the Containers column is not counted above 200 hosts and how to count it; a narrower filter counts', async () => {
   const page = await fleetPage();
   await page.getByTestId('counts-note').filter({ hasText: 'not counted above 200 hosts: filter to 200 or fewer' }).waitFor(WAIT);
