@@ -114,7 +114,7 @@ function Matrix({ live, failedOnly, columns }: { live: LiveJob; failedOnly: bool
   const rows = hosts.slice(0, shown).flatMap((host) => live.rows.get(host) ?? []);
   return (
     <Table
-      class={columns.length > MATRIX_COLUMNS.length ? 'matrix waves' : 'matrix'}
+      class={columns.length > MATRIX_COLUMNS.length ? 'matrix job-matrix waves' : 'matrix job-matrix'}
       columns={columns}
       rows={rows}
       rowKey={hostOfRow}
