@@ -114,6 +114,15 @@ describe('GET /agent', () => {
     assertMatchesContract('agent.list', 200, second.body);
   });
 
+  it('starts a page at an offset among the matching agents, and the cursor goes on from there', async () => {
+    const second = await api(fleet, 'GET', '/agent?limit=1&offset=1');
+    expect(hostnamesOf(second.body)).toEqual(['web-01']);
+    expect(second.body).toMatchObject({ total: 3, next_cursor: 'web-01' });
+    expect(hostnamesOf((await api(fleet, 'GET', '/agent?limit=2&offset=1&target=role:web')).body)).toEqual(['web-02']);
+    expect((await api(fleet, 'GET', '/agent?offset=3')).body).toMatchObject({ agents: [], total: 3 });
+    assertMatchesContract('agent.list', 200, second.body);
+  });
+
   it('filters by target (label selectors, a hostname, _all) on the labels an admin set', async () => {
     expect(hostnamesOf((await api(fleet, 'GET', '/agent?target=role:web')).body)).toEqual(['web-01', 'web-02']);
     expect(hostnamesOf((await api(fleet, 'GET', '/agent?target=zone:eu')).body)).toEqual(['db-01', 'web-01']);
@@ -149,6 +158,9 @@ describe('GET /agent', () => {
     ['limit=ten', 'validation_failed'],
     ['state=gone', 'validation_failed'],
     ['cursor=..%2Fweb-01', 'validation_failed'],
+    ['offset=-1', 'validation_failed'],
+    ['offset=1000001', 'validation_failed'],
+    ['offset=1&cursor=db-01', 'validation_failed'],
     ['version=1.0%20OR%201', 'validation_failed'],
     ['target=role:web,,', 'invalid_target'],
     ['target=_any', 'invalid_target'],

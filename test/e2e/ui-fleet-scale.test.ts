@@ -8,8 +8,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Page } from 'playwright-core';
-import { AGENTS_BUCKET, type AgentRecord } from '@fleet/contracts/protocol';
+import type { CDPSession, Page } from 'playwright-core';
+import { AGENTS_BUCKET, DRAINS_BUCKET, type AgentRecord } from '@fleet/contracts/protocol';
 import { api } from '../support/http';
 import { connectToFleetNats } from '../support/nats';
 import { useChromium, useTestFleet } from '../support/suite';
@@ -61,8 +61,10 @@ afterAll(async () => {
   await nc?.close();
 });
 
-async function fleetPage(): Promise<Page> {
+/** The fleet view, signed in; `before` runs on the blank page first (a probe that must see the dashboard's script load). */
+async function fleetPage(before?: (page: Page) => Promise<void>): Promise<Page> {
   const page = await browser.context.newPage();
+  await before?.(page);
   await page.setViewportSize({ width: 1400, height: 900 });
   await page.goto(`${fleet.url}/ui/`, { waitUntil: 'load', timeout: 60_000 });
   await page.getByLabel('API key').fill(fleet.adminKey);
@@ -144,5 +146,175 @@ it('keeps what is typed in Filter while the view re-renders each second, until E
     .getByTestId('fleet-pager')
     .locator('span', { hasText: `1–50 of ${dbHosts}` })
     .waitFor(WAIT);
+  await page.close();
+});
+
+it('names the fleet in the heading and a filter’s matches apart from it, in the singular for one', async () => {
+  const page = await fleetPage();
+  const box = page.getByLabel('Filter');
+  await box.fill('role:db');
+  await box.press('Enter');
+  // Offline hosts were accepted after the live ones, with the labels of their place in that list.
+  const dbOffline = offline.filter((_, j) => labelsOf(live.length + j).role === 'db').length;
+  const dbHosts = live.filter((_, i) => labelsOf(i).role === 'db').length + dbOffline + 1;
+  await page
+    .getByTestId('fleet-matching')
+    .filter({ hasText: `${dbHosts} of 328 agents match role:db` })
+    .waitFor(WAIT);
+  expect(await page.locator('[data-view=fleet] h2').innerText()).toMatch(/^Fleet · 328 agents/);
+  await shot(page, 'fleet-scale-matching');
+  await box.fill('sim-007');
+  await box.press('Enter');
+  await page.getByTestId('fleet-matching').filter({ hasText: '1 of 328 agents matches sim-007' }).waitFor(WAIT);
+  expect(await page.locator('[data-view=fleet] h2').innerText()).toMatch(/^Fleet · 328 agents/);
+  await page.close();
+});
+
+it('says under Heard why an idle agent is heard every 24–30 s: it writes its record on a change or at its refresh', async () => {
+  const page = await fleetPage();
+  const heard = page.locator('[data-view=fleet] th span', { hasText: 'Heard' });
+  expect(await heard.getAttribute('title')).toMatch(/at once on a change, else every 24–30 s \(FLEET_AGENT_REFRESH_MS/);
+  await page.close();
+});
+
+it('says the Containers column is not counted above 200 hosts and how to count it; a narrower filter counts', async () => {
+  const page = await fleetPage();
+  await page.getByTestId('counts-note').filter({ hasText: 'not counted above 200 hosts: filter to 200 or fewer' }).waitFor(WAIT);
+  expect(await page.getByTestId('counts-db-01').innerText()).toBe('not counted');
+  const box = page.getByLabel('Filter');
+  // One host of an engine: the listing that counts is answered at once (the written hosts have no agent to answer).
+  await box.fill('db-01');
+  await box.press('Enter');
+  await page.getByTestId('counts-db-01').filter({ hasText: 'running' }).waitFor(WAIT);
+  expect(await page.getByTestId('counts-note').count()).toBe(0);
+  await page.close();
+});
+
+it('pages to Last, back by Previous, to First, and to a page typed in, with the cursor paging between', async () => {
+  const page = await fleetPage();
+  const everyLive = ['db-01', ...pending, ...live, 'web-01', 'web-02'].sort();
+  const shows = async (text: string, hosts: string[]) => {
+    await page.getByTestId('fleet-pager').locator('span', { hasText: text }).waitFor(WAIT);
+    expect(await rowHosts(page)).toEqual(hosts);
+  };
+  await page.getByRole('button', { name: 'Last' }).click();
+  await shows('301–308 of 308', everyLive.slice(300));
+  expect(await page.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
+  expect(await page.getByRole('button', { name: 'Last' }).isDisabled()).toBe(true);
+  expect(await page.getByLabel('Page').inputValue()).toBe('7');
+  await shot(page, 'fleet-scale-last-page');
+  await page.getByRole('button', { name: 'Previous' }).click();
+  await shows('251–300 of 308', everyLive.slice(250, 300));
+  await page.getByRole('button', { name: 'Next' }).click();
+  await shows('301–308 of 308', everyLive.slice(300));
+  await page.getByRole('button', { name: 'First' }).click();
+  await shows('1–50 of 308', everyLive.slice(0, 50));
+  expect(await page.getByRole('button', { name: 'First' }).isDisabled()).toBe(true);
+  await page.getByLabel('Page').fill('3');
+  await page.getByLabel('Page').press('Enter');
+  await shows('101–150 of 308', everyLive.slice(100, 150));
+  await page.getByRole('button', { name: 'Next' }).click();
+  await shows('151–200 of 308', everyLive.slice(150, 200));
+  await page.getByLabel('Page').fill('999');
+  await page.getByLabel('Page').press('Enter');
+  await shows('301–308 of 308', everyLive.slice(300));
+  await page.close();
+});
+
+it('drains a host only once the confirmation naming it is confirmed; Cancel leaves it online', async () => {
+  const host = live[100];
+  const drainedNow = async () => (await api(fleet, 'GET', `/agent/${host}`)).body.drained;
+  const drains = await new Kvm(nc).open(DRAINS_BUCKET);
+  const page = await fleetPage();
+  const box = page.getByLabel('Filter');
+  await box.fill(host);
+  await box.press('Enter');
+  const row = page.locator(`[data-view=fleet] tr[data-host=${host}]`);
+  await page.getByTestId('fleet-pager').locator('span', { hasText: '1–1 of 1' }).waitFor(WAIT);
+  await row.getByRole('button', { name: 'Drain' }).click();
+  const dialog = page.getByRole('dialog', { name: `Drain ${host}` });
+  await dialog.waitFor(WAIT);
+  expect(await dialog.innerText()).toContain(`Drain ${host}? It leaves _all, _any and label targets`);
+  await shot(page, 'fleet-scale-drain-confirm');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'detached', ...WAIT });
+  expect(await drainedNow()).toBe(false);
+  expect(await drains.get(host)).toBeNull();
+  try {
+    await row.getByRole('button', { name: 'Drain' }).click();
+    await dialog.getByRole('button', { name: `Confirm drain ${host}` }).click();
+    await row.getByRole('button', { name: 'Undrain' }).waitFor(WAIT);
+    expect(await drainedNow()).toBe(true);
+    expect((await drains.get(host))?.json()).toMatchObject({ drained: true });
+  } finally {
+    expect((await api(fleet, 'POST', `/agent/${host}/undrain`)).status).toBe(200);
+    await page.close();
+  }
+});
+
+/**
+ * The matrix's Host cell as the browser's profiler counts its calls (V8 precise coverage): one call per row drawn. The
+ * dashboard is minified, so the function is found in its source as the Host column whose cell reads a row's signal.
+ */
+async function matrixHostCellCalls(coverage: { result: ScriptCoverage[] }, source: string): Promise<number> {
+  const cell = /header:"Host",class:"host",cell:\w+=>\w+\.value\.hostname/.exec(source);
+  if (!cell) throw new Error("the matrix's Host column is not in the dashboard's script");
+  const at = cell.index + cell[0].indexOf('=>');
+  const script = coverage.result.find((entry) => entry.url.endsWith('/ui/app.js'));
+  const enclosing = (script?.functions ?? [])
+    .map((fn) => fn.ranges[0])
+    .filter((range) => range.startOffset <= at && at < range.endOffset)
+    .sort((a, b) => a.endOffset - a.startOffset - (b.endOffset - b.startOffset));
+  if (!enclosing.length) throw new Error('no coverage for the Host cell');
+  return enclosing[0].count;
+}
+
+interface ScriptCoverage {
+  url: string;
+  functions: Array<{ ranges: Array<{ startOffset: number; endOffset: number; count: number }> }>;
+}
+
+/** Counts, in the page, row status changes of the job matrix and matrix rows taken off the page. */
+const MATRIX_MUTATIONS = `(() => {
+  const seen = { statusChanges: 0, rowsRemoved: 0 };
+  window.matrixMutations = seen;
+  new MutationObserver((records) => {
+    for (const record of records) {
+      if (record.type === 'attributes' && record.target.closest('[data-view=job]') && record.oldValue !== record.target.getAttribute('data-status')) seen.statusChanges++;
+      for (const node of record.removedNodes) if (node.nodeName === 'TR' || node.nodeName === 'TBODY') seen.rowsRemoved++;
+    }
+  }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'], attributeOldValue: true });
+})()`;
+
+it("draws each row of an _all job's matrix once as it fills (not once per slice added), and redraws only rows that change", async () => {
+  let cdp: CDPSession | undefined;
+  const page = await fleetPage(async (blank) => {
+    cdp = await blank.context().newCDPSession(blank);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+  });
+  const source = await (await fetch(`${fleet.url}/ui/app.js`)).text();
+  await page.evaluate(MATRIX_MUTATIONS);
+  await cdp!.send('Profiler.takePreciseCoverage');
+  const started = await api(fleet, 'GET', '/node/_all/container/docker/system/ping?async=true');
+  expect(started.status).toBe(202);
+  const hosts = (await api(fleet, 'GET', `/job/${started.body.job_id}`)).body.hosts.length;
+  // Every live, undrained host: the 290 written ones and the 3 engines; more than one slice of 150 rows.
+  expect(hosts).toBe(293);
+  await page.evaluate((hash) => (location.hash = hash), `#/job/${started.body.job_id}`);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-view=job] tbody tr[data-host]').length === n, hosts, WAIT);
+  const coverage = (await cdp!.send('Profiler.takePreciseCoverage')) as { result: ScriptCoverage[] };
+  const { statusChanges, rowsRemoved } = (await page.evaluate('window.matrixMutations')) as { statusChanges: number; rowsRemoved: number };
+  const drawn = await matrixHostCellCalls(coverage, source);
+  expect(drawn).toBeGreaterThanOrEqual(hosts);
+  // Once per row, once more per change of a row (a status, or a row landing twice), and a little slack for the rows
+  // changing while the count is read: the slices before drew 150 + 293 rows.
+  expect(drawn).toBeLessThanOrEqual(hosts + 2 * statusChanges + 10);
+  expect(rowsRemoved).toBe(0);
+  await shot(page, 'matrix-scale');
+  await page.locator('input[name=failed-only]').check();
+  await page.locator('input[name=failed-only]').uncheck();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-view=job] tbody tr[data-host]').length === n, hosts, WAIT);
+  await cdp!.detach();
   await page.close();
 });

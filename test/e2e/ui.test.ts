@@ -304,10 +304,11 @@ describe('the dashboard in Chromium', () => {
     await page.close();
   });
 
-  it('an admin drains and undrains an agent from the fleet view; the roster follows', async () => {
+  it('an admin drains (once confirmed) and undrains an agent from the fleet view; the roster follows', async () => {
     const page = await signedIn(fleet.mintKey('admin'));
     const row = page.locator('[data-view=fleet] tr[data-host=web-01]');
     await row.getByRole('button', { name: 'Drain' }).click(WAIT);
+    await page.getByRole('dialog', { name: 'Drain web-01' }).getByRole('button', { name: 'Confirm drain web-01' }).click();
     await eventually(
       async () => (await api(fleet, 'GET', '/agent/web-01')).body.drained,
       (value) => expect(value).toBe(true),

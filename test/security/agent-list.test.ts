@@ -55,6 +55,18 @@ attack('forged cursors (before db-01, db-01 itself, past the end) never reach a 
   }
 });
 
+attack('offsets count only the hosts inside the scope: no offset lands on or reveals a host outside it', async () => {
+  const pages = [];
+  for (const offset of [0, 1, 2, 3, 1000000]) {
+    const res = await api(fleet, 'GET', `/agent?state=all&limit=1&offset=${offset}`, { key: webViewer });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body)).not.toContain('db-01');
+    expect(res.body.total).toBe(2);
+    pages.push(...hostnamesOf(res.body));
+  }
+  expect(pages).toEqual(['web-01', 'web-02']);
+});
+
 attack('filters naming hosts outside the scope answer exactly what a host that does not exist answers', async () => {
   const empty = { agents: [], total: 0, pending: 0, counts: { online: 0, drained: 0, offline: 0 } };
   for (const filter of ['target=db-01', 'target=role:db', 'target=nope-01', 'target=role:nope', 'target=role:db&version=0.1.0']) {

@@ -10148,6 +10148,8 @@ export interface operations {
                 limit?: number;
                 /** @description The `next_cursor` of the previous page (the last hostname it listed). */
                 cursor?: string;
+                /** @description The matching agents to skip, in hostname order, before this page (not with `cursor`): a jump to page n of `limit` agents, such as the last, without walking the pages before it. */
+                offset?: number;
                 /** @description `online` (live, taking group targets), `drained` (live, cordoned), `offline` (not heard from within the registry TTL), `live` (online or drained), `all`. */
                 state?: "live" | "online" | "drained" | "offline" | "all";
                 /** @description Only the hosts this target reaches (a hostname or label selectors such as `role:web,zone:eu`; `_all` is every host). */

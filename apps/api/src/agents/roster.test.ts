@@ -78,6 +78,22 @@ describe('AgentRoster.page', () => {
     expect(last.total).toBe(5);
   });
 
+  it('starts a page at an offset among the matching hosts: the filtered-out ones are not counted, the cursor goes on from there', async () => {
+    const { roster, heartbeat, enrol } = await startedRoster();
+    for (const hostname of ['web-03', 'db-01', 'web-01', 'web-02', 'cache-01', 'db-02']) {
+      heartbeat(hostname);
+      enrol(hostname, { role: hostname.split('-')[0] });
+    }
+    const webOnly = { ...everyone, matches: (_hostname: string, labels: Record<string, string>) => labels.role === 'web' };
+    const second = roster.page({ ...webOnly, limit: 1, offset: 1 });
+    expect(hostnamesOf(second)).toEqual(['web-02']);
+    expect(second).toMatchObject({ total: 3, next_cursor: 'web-02' });
+    const last = roster.page({ ...webOnly, limit: 2, offset: 2 });
+    expect(hostnamesOf(last)).toEqual(['web-03']);
+    expect(last.next_cursor).toBeUndefined();
+    expect(hostnamesOf(roster.page({ ...webOnly, limit: 2, offset: 3 }))).toEqual([]);
+  });
+
   it('counts by state: online, drained, offline (silent past the TTL, or accepted and never heard), whatever the state filter', async () => {
     const { roster, heartbeat, enrol, drain } = await startedRoster();
     const now = Date.now();

@@ -47,6 +47,8 @@ export interface AgentQuery {
   build?: string;
   /** The last hostname of the previous page: this page starts after it. */
   after?: string;
+  /** Matching hosts skipped before this page (the `after` of a page found by position). */
+  offset?: number;
   limit: number;
 }
 
@@ -204,6 +206,7 @@ export class AgentRoster {
     let total = 0;
     let pending = 0;
     let more = false;
+    let skipped = 0;
     for (const hostname of this.knownHostnames()) {
       if (!query.visible(hostname)) continue;
       const seen = this.seen.get(hostname);
@@ -214,6 +217,10 @@ export class AgentRoster {
       total++;
       if (!this.enrolled.has(hostname)) pending++;
       if (query.after !== undefined && hostname <= query.after) continue;
+      if (skipped < (query.offset ?? 0)) {
+        skipped++;
+        continue;
+      }
       if (agents.length < query.limit) agents.push(this.listing(hostname, seen, now));
       else more = true;
     }

@@ -13,7 +13,10 @@ const DEFAULT_LIMIT = 100;
  * by the caller can skip hosts but never reveal one outside the scope.
  */
 export function listAgents(roster: AgentRoster, scope: KeyScope, req: Request): AgentPage {
-  const { limit, cursor, state, target, version, build } = req.query as Record<string, string | undefined>;
+  const { limit, cursor, offset, state, target, version, build } = req.query as Record<string, string | undefined>;
+  if (cursor !== undefined && offset !== undefined) {
+    throw new ApiError('validation_failed', 'cursor and offset both say where the page starts: pass one of them');
+  }
   const query: AgentQuery = {
     visible: (hostname) => scope.includesHost(hostname),
     matches: target === undefined ? undefined : targetFilter(target),
@@ -21,6 +24,7 @@ export function listAgents(roster: AgentRoster, scope: KeyScope, req: Request): 
     agentVersion: version,
     build,
     after: cursor,
+    offset: offset === undefined ? undefined : Number(offset),
     limit: limit === undefined ? DEFAULT_LIMIT : Number(limit),
   };
   return roster.page(query);

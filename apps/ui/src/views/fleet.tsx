@@ -32,13 +32,39 @@ interface AgentQuery {
   version: string;
 }
 
-function queryString(query: AgentQuery, cursor: string | undefined): string {
+/**
+ * Where the page shown starts: `start` agents in (First, Last, a page number: `offset`), then one Next per cursor
+ * (`cursor`, the last hostname of the page before), so Next and Previous keep the API's cursor paging.
+ */
+interface PagePosition {
+  start: number;
+  cursors: string[];
+}
+
+const FIRST_PAGE: PagePosition = { start: 0, cursors: [] };
+
+function queryString(query: AgentQuery, position: PagePosition): string {
   const params = new URLSearchParams({ limit: String(PAGE_SIZE), state: query.state });
   if (query.target) params.set('target', query.target);
   if (query.version) params.set('version', query.version);
+  const cursor = position.cursors.at(-1);
   if (cursor) params.set('cursor', cursor);
+  else if (position.start) params.set('offset', String(position.start));
   return params.toString();
 }
+
+const firstOf = (position: PagePosition) => position.start + position.cursors.length * PAGE_SIZE;
+
+/** The fleet's size whatever the filters (in the key's scope): asked apart only while a filter narrows the page's counts. */
+function useFleetSize(query: AgentQuery, page: AgentList | undefined): number | undefined {
+  const filtered = Boolean(query.target || query.version);
+  const whole = usePoll(() => (filtered ? call<AgentList>('GET', '/agent?limit=1&state=all') : Promise.resolve(undefined)), 5_000, [
+    filtered,
+  ]);
+  return filtered ? whole.data && agentsIn(whole.data) : page && agentsIn(page);
+}
+
+const agentsIn = (list: AgentList) => list.counts.online + list.counts.drained + list.counts.offline;
 
 /** Running and stopped containers per host, from one container list on the filtered hosts (the key's widest target unfiltered). */
 function useContainerCounts(target: string, hosts: number | undefined): Map<string, StateCounts> | undefined {
@@ -64,26 +90,37 @@ function useContainerCounts(target: string, hosts: number | undefined): Map<stri
 
 type AgentAction = 'drain' | 'undrain' | 'accept';
 
+/**
+ * An agent checks its record every FLEET_AGENT_HEARTBEAT_MS but writes it only when it changed or its refresh is due
+ * (README "Agents and heartbeats"): an idle agent is heard every 24–30 s by default, and is live until the TTL.
+ */
+const HEARD_NOTE =
+  'When the gateway last heard the agent write its record: at once on a change, else every 24–30 s ' +
+  '(FLEET_AGENT_REFRESH_MS, 30 s by default); it stays live until FLEET_AGENT_TTL_MS (75 s by default).';
+
 export function FleetView() {
   const [query, setQuery] = useState<AgentQuery>({ state: 'live', target: '', version: '' });
-  // The cursors of the pages before this one: Next pushes, Previous pops, a new filter starts over.
-  const [cursors, setCursors] = useState<string[]>([]);
+  // Next pushes a cursor, Previous pops one (or steps back from `start`), a new filter starts over.
+  const [position, setPosition] = useState<PagePosition>(FIRST_PAGE);
   const [reloads, setReloads] = useState(0);
   // Each page remembers where it starts: until the next one arrives, the pager still names the rows shown.
   const page = usePoll(
-    async () => ({ ...(await call<AgentList>('GET', `/agent?${queryString(query, cursors.at(-1))}`)), first: cursors.length * PAGE_SIZE }),
+    async () => ({ ...(await call<AgentList>('GET', `/agent?${queryString(query, position)}`)), first: firstOf(position) }),
     5_000,
-    [query, cursors, reloads],
+    [query, position, reloads],
   );
+  const fleetSize = useFleetSize(query, page.data);
   const action = useAction();
   // The listing reaches every live host of the target (a version filter narrows the page, not the listing).
   const reached = page.data && !query.version ? page.data.counts.online + page.data.counts.drained : undefined;
   const counts = useContainerCounts(query.target, reached);
+  const counted = reached !== undefined && reached <= COUNTED_HOSTS_MAX;
   useTick(1000);
   const filter = (change: Partial<AgentQuery>) => {
     setQuery((prev) => ({ ...prev, ...change }));
-    setCursors([]);
+    setPosition(FIRST_PAGE);
   };
+  const drain = useAction<Agent>();
   const act = (agent: Agent, verb: AgentAction) =>
     action
       .run(agent.hostname, () => call('POST', `/agent/${encodeURIComponent(agent.hostname)}/${verb}`))
@@ -100,17 +137,16 @@ export function FleetView() {
       cell: (agent) => (agent.engine ? <Badge status={agent.engine.healthy ? 'healthy' : 'unhealthy'} /> : <span class="muted">—</span>),
     },
     {
-      header: 'Containers',
+      header: counted || !page.data ? 'Containers' : <NotCountedHeader reached={reached} />,
       class: 'counts',
-      cellAttributes: (agent) => ({
-        'data-testid': `counts-${agent.hostname}`,
-        title:
-          reached === undefined || reached > COUNTED_HOSTS_MAX ? `counted for at most ${COUNTED_HOSTS_MAX} hosts: filter by target` : '',
-      }),
-      cell: (agent) => <Counts count={counts?.get(agent.hostname)} />,
+      cellAttributes: (agent) => ({ 'data-testid': `counts-${agent.hostname}` }),
+      cell: (agent) => {
+        if (!counted) return <span class="muted">not counted</span>;
+        return counts ? <Counts count={counts.get(agent.hostname)} /> : <span class="muted">counting…</span>;
+      },
     },
     {
-      header: 'Heard',
+      header: <span title={HEARD_NOTE}>Heard</span>,
       cell: (agent) => (agent.last_seen_at ? ago(agent.last_seen_at) : <span class="muted">not since the gateway started</span>),
     },
     { header: 'Labels', cell: (agent) => <AgentLabels agent={agent} /> },
@@ -125,29 +161,56 @@ export function FleetView() {
         if (agent.enrollment === 'pending') {
           return mayEnrol ? <Mutate busy={busy} label="Accept" onClick={() => act(agent, 'accept')} /> : null;
         }
-        const verb = agent.drained ? 'undrain' : 'drain';
-        const label = agent.drained ? 'Undrain' : 'Drain';
-        return mayCall(`agent.${verb}`) ? <Mutate busy={busy} label={label} onClick={() => act(agent, verb)} /> : null;
+        if (agent.drained)
+          return mayCall('agent.undrain') ? <Mutate busy={busy} label="Undrain" onClick={() => act(agent, 'undrain')} /> : null;
+        // Draining takes the host out of every group target: asked first, naming the host.
+        return mayCall('agent.drain') ? <Mutate busy={busy} label="Drain" onClick={() => drain.ask(agent)} /> : null;
       },
     },
   ];
   const status = page.error ? 'failed' : page.data ? 'live' : 'connecting';
+  const total = page.data?.total ?? 0;
+  const lastStart = Math.max(0, Math.ceil(total / PAGE_SIZE) - 1) * PAGE_SIZE;
+  const goTo = (start: number) => setPosition({ start: Math.min(Math.max(0, start), lastStart), cursors: [] });
+  const first = page.data?.first ?? 0;
   return (
     <section data-view="fleet">
       <h2>
-        {`Fleet · ${fleetSize(page.data)} agents`}
+        {`Fleet · ${fleetSize === undefined ? '…' : agentCount(fleetSize)}`}
         {page.data?.pending ? <Badge status="pending">{`${page.data.pending} pending`}</Badge> : null}
         <span class={`feed ${status}`} title={page.error ?? 'updated every 5 s'}>
           {status}
         </span>
       </h2>
       <ErrorLine error={page.error ?? action.error} />
+      {drain.asked ? (
+        <DrainDialog
+          agent={drain.asked}
+          onConfirm={(agent) => {
+            drain.cancel();
+            void act(agent, 'drain');
+          }}
+          onCancel={drain.cancel}
+        />
+      ) : null}
       <FleetFilters query={query} counts={page.data?.counts} onFilter={filter} />
+      <FilteredLine query={query} page={page.data} fleetSize={fleetSize} />
       <Pager
         page={page.data}
-        first={page.data?.first ?? 0}
-        onPrevious={cursors.length ? () => setCursors(cursors.slice(0, -1)) : undefined}
-        onNext={page.data?.next_cursor ? () => setCursors([...cursors, page.data!.next_cursor!]) : undefined}
+        first={first}
+        onFirst={first > 0 ? () => setPosition(FIRST_PAGE) : undefined}
+        onPrevious={
+          position.cursors.length
+            ? () => setPosition({ ...position, cursors: position.cursors.slice(0, -1) })
+            : position.start > 0
+              ? () => goTo(position.start - PAGE_SIZE)
+              : undefined
+        }
+        onNext={
+          page.data?.next_cursor ? () => setPosition({ ...position, cursors: [...position.cursors, page.data!.next_cursor!] }) : undefined
+        }
+        onLast={page.data?.next_cursor ? () => goTo(lastStart) : undefined}
+        onPage={(n) => goTo((n - 1) * PAGE_SIZE)}
       />
       <TargetPreview />
       <Table
@@ -161,10 +224,38 @@ export function FleetView() {
   );
 }
 
-function fleetSize(list: AgentList | undefined): string {
-  if (!list) return '…';
-  const { online, drained, offline } = list.counts;
-  return (online + drained + offline).toLocaleString('en');
+const agentCount = (n: number) => `${n.toLocaleString('en')} ${n === 1 ? 'agent' : 'agents'}`;
+
+/** With a filter set: how many of the fleet's agents it matches (any state), apart from the fleet's size in the heading. */
+function FilteredLine({ query, page, fleetSize }: { query: AgentQuery; page?: AgentList; fleetSize?: number }) {
+  if (!page || fleetSize === undefined || !(query.target || query.version)) return null;
+  const filters = [query.target, query.version && `version ${query.version}`].filter(Boolean).join(', ');
+  const matching = agentsIn(page);
+  return (
+    <p class="muted" data-testid="fleet-matching">
+      {`${matching.toLocaleString('en')} of ${agentCount(fleetSize)} ${matching === 1 ? 'matches' : 'match'} ${filters}`}
+    </p>
+  );
+}
+
+function NotCountedHeader({ reached }: { reached?: number }) {
+  const why = reached === undefined ? 'not counted with a version filter' : `not counted above ${COUNTED_HOSTS_MAX} hosts`;
+  return (
+    <span title={`Counted by one container listing over the filtered hosts, when they are at most ${COUNTED_HOSTS_MAX}`}>
+      Containers{' '}
+      <small class="muted counts-note" data-testid="counts-note">{`(${why}: filter to ${COUNTED_HOSTS_MAX} or fewer to count)`}</small>
+    </span>
+  );
+}
+
+function DrainDialog({ agent, onConfirm, onCancel }: { agent: Agent; onConfirm: (agent: Agent) => void; onCancel: () => void }) {
+  return (
+    <div class="confirm" role="dialog" aria-label={`Drain ${agent.hostname}`}>
+      <p>{`Drain ${agent.hostname}? It leaves _all, _any and label targets (calls naming it still reach it) until it is undrained.`}</p>
+      <button class="mutate" onClick={() => onConfirm(agent)}>{`Confirm drain ${agent.hostname}`}</button>
+      <button onClick={onCancel}>Cancel</button>
+    </div>
+  );
 }
 
 /** The state tabs with their counts, and the target and version filter box. */
@@ -213,12 +304,30 @@ function FleetFilters(props: { query: AgentQuery; counts?: AgentList['counts']; 
   );
 }
 
-function Pager(props: { page?: AgentList; first: number; onPrevious?: () => void; onNext?: () => void }) {
-  const { page, first, onPrevious, onNext } = props;
+interface PagerProps {
+  page?: AgentList;
+  first: number;
+  onFirst?: () => void;
+  onPrevious?: () => void;
+  onNext?: () => void;
+  onLast?: () => void;
+  /** Goes to page n (from 1). */
+  onPage: (n: number) => void;
+}
+
+function Pager({ page, first, onFirst, onPrevious, onNext, onLast, onPage }: PagerProps) {
   if (!page || page.total === 0) return null;
   const shown = `${(first + 1).toLocaleString('en')}–${(first + page.agents.length).toLocaleString('en')} of ${page.total.toLocaleString('en')}`;
+  const pages = Math.ceil(page.total / PAGE_SIZE);
+  const jump = (typed: string) => {
+    const n = Number(typed);
+    if (Number.isInteger(n) && n >= 1) onPage(Math.min(n, pages));
+  };
   return (
     <p class="pager" data-testid="fleet-pager">
+      <button disabled={!onFirst} onClick={onFirst}>
+        First
+      </button>
       <button disabled={!onPrevious} onClick={onPrevious}>
         Previous
       </button>{' '}
@@ -226,6 +335,13 @@ function Pager(props: { page?: AgentList; first: number; onPrevious?: () => void
       <button disabled={!onNext} onClick={onNext}>
         Next
       </button>
+      <button disabled={!onLast} onClick={onLast}>
+        Last
+      </button>
+      {pages > 1 ? (
+        <Field label="Page" name="fleet-page" value={String(Math.floor(first / PAGE_SIZE) + 1)} commit size={5} onValue={jump} />
+      ) : null}
+      {pages > 1 ? `of ${pages.toLocaleString('en')}` : null}
     </p>
   );
 }

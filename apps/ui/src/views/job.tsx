@@ -9,7 +9,7 @@ import { RerunControls, RerunLinks } from './job-rerun';
 import { RolloutPanel } from './job-rollout';
 import { failedRows, finishedRows, followRows, rowsOf, useJobFeed, type LiveJob } from './live-job';
 
-/** Matrix rows rendered per slice of main-thread time. */
+/** Matrix rows put on the page per slice of main-thread time: each slice is a block of the table, drawn once. */
 const ROWS_PER_SLICE = 150;
 
 export function JobView({ jobId }: { jobId: string }) {
@@ -114,11 +114,15 @@ function Matrix({ live, failedOnly, columns }: { live: LiveJob; failedOnly: bool
   const rows = hosts.slice(0, shown).flatMap((host) => live.rows.get(host) ?? []);
   return (
     <Table
-      class="matrix"
+      class={columns.length > MATRIX_COLUMNS.length ? 'matrix job-matrix waves' : 'matrix job-matrix'}
       columns={columns}
       rows={rows}
-      rowKey={(row) => row.peek().hostname}
-      rowAttributes={(row) => ({ 'data-host': row.value.hostname, 'data-status': row.value.status })}
+      rowKey={hostOfRow}
+      rowAttributes={matrixRowAttributes}
+      blockSize={ROWS_PER_SLICE}
     />
   );
 }
+
+const hostOfRow = (row: Signal<HostResult>) => row.peek().hostname;
+const matrixRowAttributes = (row: Signal<HostResult>) => ({ 'data-host': row.value.hostname, 'data-status': row.value.status });
