@@ -1178,10 +1178,8 @@ function dashboardSection(r: BenchResults): string {
     perFleet('swarm started → every agent listed live by paged `GET /agent`', (f) => `${n(f.liveAfterMs)} ms`),
     perFleet('fleet view: reload → first page (50 rows, heading and pager with the fleet total)', (f) => p50max(f.fleetView.firstPage)),
     perFleet('fleet view: a click on Next → the next 50 rows', (f) => p50max(f.fleetView.nextClick)),
-    perFleet(
-      'fleet view: page 1 → the last page, by Next (its only way there)',
-      (f) => `${n(f.fleetView.toLastPageMs)} ms (${n(f.fleetView.pages - 1)} clicks)`,
-    ),
+    perFleet('fleet view: a click on Last → the last page', (f) => `${p50max(f.fleetView.lastClick)} (page ${n(f.fleetView.pages)})`),
+    perFleet('fleet view: a click on First → page 1 again', (f) => p50max(f.fleetView.firstClick)),
     perFleet('fleet view: one hostname typed in Filter → its row alone', (f) => p50max(f.fleetView.findHost)),
     perFleet(
       'fleet view: a label selector in Filter → its first page and count',

@@ -176,8 +176,8 @@ async function measureInBrowser(
     await signIn(page, state.url, state.adminKey, '#/fleet');
     const fleetView = await measureFleetView(page, hosts, SCREENS);
     progress.say(
-      `dashboard: fleet view of ${hosts}: first page p50 ${fleetView.firstPage.p50} ms; last page after ${fleetView.pages - 1} ` +
-        `Next clicks ${fleetView.toLastPageMs} ms (click p50 ${fleetView.nextClick.p50}); one host by filter p50 ` +
+      `dashboard: fleet view of ${hosts}: first page p50 ${fleetView.firstPage.p50} ms; Next p50 ${fleetView.nextClick.p50} ms; ` +
+        `Last (page ${fleetView.pages}) p50 ${fleetView.lastClick.p50} ms; one host by filter p50 ` +
         `${fleetView.findHost.p50} ms; ${fleetView.labelFilter.selector} (${fleetView.labelFilter.matching}) p50 ` +
         `${fleetView.labelFilter.ms.p50} ms; heap ${mib(fleetView.heap.firstPage.jsHeapUsedBytes)} → ` +
         `${mib(fleetView.heap.afterPaging.jsHeapUsedBytes)} MiB after paging`,
