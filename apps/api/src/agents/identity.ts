@@ -9,7 +9,7 @@ import { IDENTITY_SUBJECT_PREFIX, parseIdentitySubject, type IdentityRecord, typ
 import { agentAccountJwt, agentUserJwt, newAccountKey } from '@fleet/runtime/nats-identity';
 import type { Logger } from '@fleet/runtime/logger';
 import { ApiError, notFound } from '../api-error';
-import { whileBrokerRefuses } from '../nats/broker-unavailable';
+import { idempotentRequest, whileBrokerRefuses } from '../nats/broker-unavailable';
 
 /** The keys the gateway enrols agents with (README "Enrolling an agent"); none on a NATS without operator. */
 export interface EnrolmentKeys {
@@ -276,7 +276,7 @@ export class AgentIdentities {
   /** Sends the host's account JWT to the resolver; nats-server applies it to live connections at once. */
   private async push(keys: EnrolmentKeys, hostname: string, record: IdentityRecord): Promise<void> {
     const jwt = agentAccountJwt(keys, { hostname, account: record.account, revocations: record.revocations });
-    const answer = await whileBrokerRefuses(() => keys.system.request(CLAIMS_UPDATE_SUBJECT, jwt, { timeout: CLAIMS_UPDATE_TIMEOUT_MS }));
+    const answer = await idempotentRequest(() => keys.system.request(CLAIMS_UPDATE_SUBJECT, jwt, { timeout: CLAIMS_UPDATE_TIMEOUT_MS }));
     const result = answer.json<{ data?: { code?: number }; error?: { description?: string } }>();
     if (result.error || result.data?.code !== 200)
       throw new Error(`nats-server refused the account of ${hostname}: ${result.error?.description ?? 'no answer code'}`);

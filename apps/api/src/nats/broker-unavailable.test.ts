@@ -1,7 +1,7 @@
 import { jetstream, JetStreamApiError } from '@nats-io/jetstream';
 import { JetStreamStatusError, jserrors } from '@nats-io/jetstream/internal';
 import { errors, RequestError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
-import { brokerUnavailability, whileBrokerRefuses } from './broker-unavailable';
+import { brokerUnavailability, idempotentRequest, whileBrokerRefuses } from './broker-unavailable';
 
 const noResponders = (subject: string) => new RequestError('no responders', { cause: new errors.NoRespondersError(subject) });
 
@@ -98,5 +98,31 @@ describe('whileBrokerRefuses', () => {
       }, noPauses),
     ).rejects.toBe(err);
     expect(calls).toBe(1);
+  });
+});
+
+describe('idempotentRequest', () => {
+  const noPauses = [0, 0, 0];
+
+  it('sends a request that got no answer once more (its answer lost with a connection that broke), and refused ones again', async () => {
+    const failures = [new TimeoutError(), noResponders('$SYS.REQ.CLAIMS.UPDATE'), noResponders('$SYS.REQ.CLAIMS.UPDATE')];
+    let calls = 0;
+    const answered = await idempotentRequest(() => {
+      const failure = failures[calls++];
+      return failure ? Promise.reject(failure) : Promise.resolve('stored');
+    }, noPauses);
+    expect({ answered, calls }).toEqual({ answered: 'stored', calls: 4 });
+  });
+
+  it('gives up on the second request without an answer', async () => {
+    let calls = 0;
+    const timeout = new TimeoutError();
+    await expect(
+      idempotentRequest(() => {
+        calls++;
+        return Promise.reject(timeout);
+      }, noPauses),
+    ).rejects.toBe(timeout);
+    expect(calls).toBe(2);
   });
 });

@@ -55,13 +55,32 @@ const REFUSED_PAUSES_MS = [100, 200, 400, 800, 1_200, 1_200];
  * REFUSED_PAUSES_MS.length times; then, or on any other failure, throws. An `unanswered` request is not repeated: it
  * has already waited out its timeout, and a write may have landed.
  */
-export async function whileBrokerRefuses<T>(request: () => Promise<T>, pausesMs: readonly number[] = REFUSED_PAUSES_MS): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
+export function whileBrokerRefuses<T>(request: () => Promise<T>, pausesMs: readonly number[] = REFUSED_PAUSES_MS): Promise<T> {
+  return repeated(request, pausesMs, 0);
+}
+
+/**
+ * Like whileBrokerRefuses, for a request that is safe to repeat whatever became of it (pushing the same account JWT
+ * again): also sent once more when it got no answer in time. A connection that died unseen while idle (a partition
+ * that sent it no reset) is found dead only by the next request on it, whose answer is then lost with it; the
+ * client has reconnected by the time that request times out, so the second one is answered.
+ */
+export function idempotentRequest<T>(request: () => Promise<T>, pausesMs: readonly number[] = REFUSED_PAUSES_MS): Promise<T> {
+  return repeated(request, pausesMs, 1);
+}
+
+async function repeated<T>(request: () => Promise<T>, pausesMs: readonly number[], unansweredRetries: number): Promise<T> {
+  for (let refusals = 0, unanswered = 0; ;) {
     try {
       return await request();
     } catch (err) {
-      if (attempt >= pausesMs.length || brokerUnavailability(err) !== 'refused') throw err;
-      await new Promise((resolve) => setTimeout(resolve, pausesMs[attempt]));
+      const unavailability = brokerUnavailability(err);
+      if (unavailability === 'unanswered' && unanswered < unansweredRetries) {
+        unanswered++;
+        continue;
+      }
+      if (unavailability !== 'refused' || refusals >= pausesMs.length) throw err;
+      await new Promise((resolve) => setTimeout(resolve, pausesMs[refusals++]));
     }
   }
 }
