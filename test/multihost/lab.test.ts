@@ -466,7 +466,9 @@ describe('partitions', () => {
     if (!lab.cluster) throw new Error('no cluster');
     await waitForClusterHealth(lab.cluster, 60_000);
     // Back, nats-3 makes the leaders it outbid while cut off step down: the suite goes on once every stream has one again.
+    const healthy = Date.now();
     await waitForJetStreamSettled(lab, NATS_HOSTS);
+    process.stdout.write(`[multihost] every stream led again ${Date.now() - healthy} ms after the cluster reported healthy\n`);
   }, 180_000);
 
   it("a gateway cut off from NATS answers 503 with the error body by the job's deadline, not a hang; nothing runs", async () => {
