@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { fromPublic } from '@nats-io/nkeys';
@@ -8,6 +9,7 @@ import { IDENTITY_SUBJECT_PREFIX, parseIdentitySubject, type IdentityRecord, typ
 import { agentAccountJwt, agentUserJwt, newAccountKey } from '@fleet/runtime/nats-identity';
 import type { Logger } from '@fleet/runtime/logger';
 import { ApiError, notFound } from '../api-error';
+import { idempotentRequest, whileBrokerRefuses } from '../nats/broker-unavailable';
 
 /** The keys the gateway enrols agents with (README "Enrolling an agent"); none on a NATS without operator. */
 export interface EnrolmentKeys {
@@ -77,7 +79,8 @@ export class AgentIdentities {
     this.requireKeys();
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const record: JoinTokenRecord = { hostname, expires_at: new Date(Date.now() + ttlSeconds * 1000).toISOString(), by };
-    await this.tokens.create(tokenKey(token), JSON.stringify(record));
+    // A fresh random key: sent again only when no stream leader took it, it cannot clash with itself.
+    await whileBrokerRefuses(() => this.tokens.create(tokenKey(token), JSON.stringify(record)));
     return { hostname, token, expires_at: record.expires_at };
   }
 
@@ -185,7 +188,7 @@ export class AgentIdentities {
       ...identity.record,
       revocations: { ...identity.record.revocations, '*': Math.floor(now.getTime() / 1000) },
     });
-    await this.identities.delete(hostname);
+    await whileBrokerRefuses(() => this.identities.delete(hostname));
     return { hostname, removed: true, revoked_at: now.toISOString() };
   }
 
@@ -193,7 +196,7 @@ export class AgentIdentities {
   private async spend(hostname: string, token: string): Promise<void> {
     const refused = (details: string) => new ApiError('unauthenticated', details);
     if (!token.startsWith(TOKEN_PREFIX)) throw refused('not a join token');
-    const entry = await this.tokens.get(tokenKey(token));
+    const entry = await whileBrokerRefuses(() => this.tokens.get(tokenKey(token)));
     if (!entry || entry.operation !== 'PUT') throw refused('unknown join token');
     const record = entry.json<JoinTokenRecord>();
     if (record.spent_at) throw refused('this join token was used already; ask an admin for a new one (fleet agent join-token)');
@@ -202,9 +205,11 @@ export class AgentIdentities {
       throw new ApiError('out_of_scope', `this join token is for another host, not '${hostname}'`, { error: 'Forbidden' });
     }
     try {
-      await this.tokens.update(tokenKey(token), JSON.stringify({ ...record, spent_at: new Date().toISOString() }), entry.revision);
-    } catch {
-      throw refused('this join token was used already; ask an admin for a new one (fleet agent join-token)');
+      const spent = JSON.stringify({ ...record, spent_at: new Date().toISOString() });
+      await whileBrokerRefuses(() => this.tokens.update(tokenKey(token), spent, entry.revision));
+    } catch (err) {
+      if (isRevisionRace(err)) throw refused('this join token was used already; ask an admin for a new one (fleet agent join-token)');
+      throw err;
     }
   }
 
@@ -251,24 +256,27 @@ export class AgentIdentities {
   }
 
   private async identityOf(hostname: string): Promise<{ record: IdentityRecord; revision: number } | undefined> {
-    const entry = await this.identities.get(hostname);
+    const entry = await whileBrokerRefuses(() => this.identities.get(hostname));
     return entry && entry.operation === 'PUT' ? { record: entry.json<IdentityRecord>(), revision: entry.revision } : undefined;
   }
 
   /** Compare-and-set: of two joins of one host at once, one wins and the other is told so. */
   private async save(hostname: string, record: IdentityRecord, revision: number, race: string): Promise<void> {
+    const value = JSON.stringify(record);
     try {
-      if (revision === 0) await this.identities.create(hostname, JSON.stringify(record));
-      else await this.identities.update(hostname, JSON.stringify(record), revision);
-    } catch {
-      throw new ApiError('conflict', `'${hostname}' ${race}`);
+      await whileBrokerRefuses(() =>
+        revision === 0 ? this.identities.create(hostname, value) : this.identities.update(hostname, value, revision),
+      );
+    } catch (err) {
+      if (isRevisionRace(err)) throw new ApiError('conflict', `'${hostname}' ${race}`);
+      throw err;
     }
   }
 
   /** Sends the host's account JWT to the resolver; nats-server applies it to live connections at once. */
   private async push(keys: EnrolmentKeys, hostname: string, record: IdentityRecord): Promise<void> {
     const jwt = agentAccountJwt(keys, { hostname, account: record.account, revocations: record.revocations });
-    const answer = await keys.system.request(CLAIMS_UPDATE_SUBJECT, jwt, { timeout: CLAIMS_UPDATE_TIMEOUT_MS });
+    const answer = await idempotentRequest(() => keys.system.request(CLAIMS_UPDATE_SUBJECT, jwt, { timeout: CLAIMS_UPDATE_TIMEOUT_MS }));
     const result = answer.json<{ data?: { code?: number }; error?: { description?: string } }>();
     if (result.error || result.data?.code !== 200)
       throw new Error(`nats-server refused the account of ${hostname}: ${result.error?.description ?? 'no answer code'}`);
@@ -312,6 +320,14 @@ function isPublicKey(publicKey: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A compare-and-set lost to another writer: the key's revision moved on (or a create found the key there). */
+function isRevisionRace(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }
 
 function tokenKey(token: string): string {

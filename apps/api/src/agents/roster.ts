@@ -11,6 +11,7 @@ import {
   type EnrollmentRecord,
 } from '@fleet/contracts/protocol';
 import { followBucket, type BucketChange } from '@fleet/runtime/nats';
+import { whileBrokerRefuses } from '../nats/broker-unavailable';
 import { readBucket } from '../nats/buckets';
 import { BrokerOutage } from './broker-outage';
 import { ConsumerRepair } from './consumer-repair';
@@ -149,7 +150,7 @@ export class AgentRoster {
 
   /** Withdraws a host's acceptance (it was removed from the fleet): no target reaches it any more. */
   async withdraw(hostname: string): Promise<void> {
-    await this.buckets.enrollments.delete(hostname);
+    await whileBrokerRefuses(() => this.buckets.enrollments.delete(hostname));
     this.enrolled.delete(hostname);
     this.listedHostnames = undefined;
     this.views.delete(hostname);
@@ -157,7 +158,7 @@ export class AgentRoster {
   }
 
   private async enroll(hostname: string, record: EnrollmentRecord): Promise<Enrollment> {
-    await this.buckets.enrollments.put(hostname, JSON.stringify(record));
+    await whileBrokerRefuses(() => this.buckets.enrollments.put(hostname, JSON.stringify(record)));
     if (!this.enrolled.has(hostname)) this.listedHostnames = undefined;
     this.enrolled.set(hostname, record);
     this.views.delete(hostname);

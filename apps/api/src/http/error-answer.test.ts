@@ -1,4 +1,5 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
+import { jserrors } from '@nats-io/jetstream/internal';
 import { errors, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { JobStoreUnavailableError, UnsendableParamsError } from '../jobs/job-errors';
 import { TargetError } from '../targets/resolve';
@@ -43,6 +44,11 @@ describe('toApiError', () => {
       new TimeoutError(),
       new RequestError('no responders', { cause: new errors.NoRespondersError('$JS.API.CONSUMER.INFO.x') }),
       new JetStreamApiError({ code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' }),
+      // A KV write no stream leader took, as the JetStream client raises it: a 500 before.
+      new jserrors.JetStreamNotEnabled('jetstream is not enabled', {
+        cause: new RequestError('no responders', { cause: new errors.NoRespondersError('$KV.fleet_join_tokens.k') }),
+      }),
+      new JetStreamApiError({ code: 500, err_code: 10118, description: 'stream is offline' }),
     ]) {
       const answer = toApiError(err);
       expect(answer?.status).toBe(503);

@@ -1,10 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { JetStreamApiError } from '@nats-io/jetstream';
-import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { reasonOfStatus, type ErrorReason } from '@fleet/contracts/error-reasons';
 import { ApiError, badRequest } from '../api-error';
+import { brokerUnavailability } from '../nats/broker-unavailable';
 import { JobStoreUnavailableError, LongRunningLimitError, UnsendableParamsError, WaitRefusedError } from '../jobs/job-errors';
 import { TargetError, type TargetFailure } from '../targets/resolve';
 import { UploadStoreError, UploadTooLargeError } from '../transfers/uploads';
@@ -52,18 +51,17 @@ export function toApiError(err: unknown): ApiError | undefined {
 }
 
 /**
- * NATS did not answer in time, nothing answered (a stream without a leader), or JetStream said it is not available
- * yet: the broker is busy, electing or restarting, not broken, and the same request may well succeed a moment later (accepting thousands of
- * agents at once, say). A 503 that says so, rather than a 500.
+ * The broker could not take the request at the moment (README "Broker restarts"): nothing answered it (a stream electing
+ * its leader), JetStream said it cannot yet, or no answer came in time. It is busy, electing or restarting, not broken,
+ * and the same request may well succeed a moment later: a 503 that says so, with Retry-After, never a 500.
  */
 function fromBroker(err: unknown): ApiError | undefined {
-  const busy =
-    err instanceof TimeoutError ||
-    (err instanceof RequestError && err.isNoResponders()) ||
-    // A broker just restarted answers so while JetStream recovers its streams (README "Broker restarts").
-    (err instanceof JetStreamApiError && err.status === 503);
-  if (!busy) return undefined;
-  const details = 'NATS JetStream did not answer in time (busy, or electing a stream leader); retry shortly';
+  const unavailability = brokerUnavailability(err);
+  if (!unavailability) return undefined;
+  const details =
+    unavailability === 'refused'
+      ? 'NATS JetStream cannot take the request yet (a stream electing its leader, or the broker restarting); retry shortly'
+      : 'NATS JetStream did not answer in time (busy, or electing a stream leader); retry shortly';
   return new ApiError('broker_unavailable', details, { headers: RETRY_SHORTLY, cause: err });
 }
 

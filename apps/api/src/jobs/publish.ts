@@ -1,5 +1,5 @@
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
-import { RequestError, TimeoutError } from '@nats-io/transport-node';
+import { brokerUnavailability } from '../nats/broker-unavailable';
 
 /** Pauses between attempts; the last one repeats. */
 const RETRY_PAUSES_MS = [100, 250, 500, 1000, 2000];
@@ -37,12 +37,9 @@ export async function publishUntil(
   }
 }
 
-/** No stream leader to answer (no responders), or no answer in time; the client wraps the former. */
+/** No stream leader to answer, JetStream not ready yet, or no answer in time: worth sending again, deduplicated by msgID. */
 function isTransient(err: unknown): boolean {
-  const candidates = [err, err instanceof Error ? err.cause : undefined];
-  return candidates.some(
-    (candidate) => candidate instanceof TimeoutError || (candidate instanceof RequestError && candidate.isNoResponders()),
-  );
+  return brokerUnavailability(err) !== undefined;
 }
 
 /** A job message's JSON (an object) with its `seal` added last, without parsing or encoding the rest again. */
