@@ -454,8 +454,8 @@ function dispatchCurveSection(r: BenchResults): string {
 ### Dispatch cost curve: before → after (ARCHITECTURE.md "Dispatch at scale")
 
 The same ramp twice in this run, each on a fleet of its own: *before* is the gateway with \`FLEET_DISPATCH_RETENTION=limits\`
-(the job streams as they were: every dispatch message kept an hour), *after* the default \`workqueue\` (a message
-is gone once its host acks it). Broker and gateway CPU per host per \`_all\` call (µs), latency in ms. *Broker CPU / host*
+(the job streams as they were: every dispatch message kept an hour, each host consumer's state on file), *after* the
+default \`workqueue\` (a message is gone once its host acks it, and each host consumer keeps its state in memory). Broker and gateway CPU per host per \`_all\` call (µs), latency in ms. *Broker CPU / host*
 is net of the broker's idle load at that level (its heartbeat writes, measured over 4 s just before, times the call's
 wall time): with it left in (*with heartbeats*), a slower call looks costlier per host on a busier box.
 
