@@ -3,7 +3,7 @@
  * one run on this machine. Writes bench/results/latest.json and renders
  * BENCHMARKS.md. Numbers are printed and recorded, never asserted.
  *
- *   npm run bench                    full run (about 30 minutes: four ramps to 10,000 simulated agents)
+ *   npm run bench                    full run (about 17 minutes: five ramps to 10,000 simulated agents)
  *   npm run bench -- --quick         smaller samples and fleets (under 2 minutes)
  *   npm run bench -- --save-baseline also record this run as the "before" of section 5
  *   npm run bench -- --render-only   re-render BENCHMARKS.md from the recorded results
