@@ -14,9 +14,13 @@ const BUNDLE = Buffer.from('console.log("agent 1.1.0")\n');
 describe('docker.agent.upgrade', () => {
   let dir: string;
   let restarts: number;
+  /** Resolves at the hand-over to the launcher, which comes only once the build is staged and the trial recorded. */
+  let handedOver: Promise<void>;
+  let handOver: () => void;
   beforeEach(() => {
     dir = mkdtempSync('/tmp/upgrade-test-');
     restarts = 0;
+    handedOver = new Promise((resolve) => (handOver = resolve));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -24,7 +28,10 @@ describe('docker.agent.upgrade', () => {
     version: '1.0.0',
     releaseKey: release.publicKey,
     launcherDir: dir,
-    restart: () => restarts++,
+    restart: () => {
+      restarts++;
+      handOver();
+    },
     ...overrides,
   });
   const run = (file: Buffer, version: string, overrides: Partial<UpgradeSettings> = {}) => {
@@ -40,7 +47,7 @@ describe('docker.agent.upgrade', () => {
 
   it('stages a build signed by its release key, records the trial, and hands over to the launcher', async () => {
     const pending = run(signed('1.1.0'), '1.1.0');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await handedOver;
     expect(readFileSync(join(dir, 'builds', '1.1.0', 'agent.js'))).toEqual(BUNDLE);
     expect(JSON.parse(readFileSync(join(dir, 'trial.json'), 'utf8'))).toMatchObject({ version: '1.1.0', from: '1.0.0', job_id: 'job-7' });
     expect(restarts).toBe(1);
