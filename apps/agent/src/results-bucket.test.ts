@@ -2,23 +2,24 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamPublishOptions, typ
 import { TimeoutError } from '@nats-io/transport-node';
 import pino from 'pino';
 import type { JobMessage } from '@fleet/contracts/protocol';
-import { claimJob, isClaimTaken } from './results-bucket';
+import { isWrongLastSequence } from '@fleet/runtime/nats';
+import { claimJob } from './results-bucket';
 
 /** The broker's answer to a publish, as @nats-io/jetstream turns it into an error. */
 function brokerError(errCode: number, description: string): JetStreamApiError {
   return new JetStreamApiError({ code: 400, err_code: errCode, description });
 }
 
-describe('isClaimTaken', () => {
+describe('isWrongLastSequence', () => {
   it('reads the broker refusing a create on an existing key as a taken claim', () => {
-    expect(isClaimTaken(brokerError(JetStreamApiCodes.StreamWrongLastSequence, 'wrong last sequence: 7'))).toBe(true);
-    expect(isClaimTaken(brokerError(JetStreamApiCodes.StreamWrongLastSequenceUnknown, 'wrong last sequence unknown'))).toBe(true);
+    expect(isWrongLastSequence(brokerError(JetStreamApiCodes.StreamWrongLastSequence, 'wrong last sequence: 7'))).toBe(true);
+    expect(isWrongLastSequence(brokerError(JetStreamApiCodes.StreamWrongLastSequenceUnknown, 'wrong last sequence unknown'))).toBe(true);
   });
 
   it('reads any other failure as not a claim, whatever its text says', () => {
-    expect(isClaimTaken(brokerError(JetStreamApiCodes.StreamNotFound, 'stream not found'))).toBe(false);
-    expect(isClaimTaken(new Error('wrong last sequence: 7'))).toBe(false);
-    expect(isClaimTaken(new Error('TIMEOUT'))).toBe(false);
+    expect(isWrongLastSequence(brokerError(JetStreamApiCodes.StreamNotFound, 'stream not found'))).toBe(false);
+    expect(isWrongLastSequence(new Error('wrong last sequence: 7'))).toBe(false);
+    expect(isWrongLastSequence(new Error('TIMEOUT'))).toBe(false);
   });
 });
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { kvSubject, RESULTS_BUCKET, resultKey, type HostRow, type JobMessage } from '@fleet/contracts/protocol';
+import { isWrongLastSequence } from '@fleet/runtime/nats';
 
 /** How long past the deadline an executed job's row is still retried. */
 const REPORT_RETRY_MS = 60_000;
@@ -45,7 +46,8 @@ export async function claimJob(
       if (ack.duplicate) log.info({ job_id: job.job_id, attempt: attempt + 1 }, 'claimed by an earlier attempt whose answer was lost');
       return 'claimed';
     } catch (err) {
-      if (isClaimTaken(err)) return 'taken';
+      // The key has an entry: this (job, host) was claimed (or, for a read, answered) before.
+      if (isWrongLastSequence(err)) return 'taken';
       const pause = CLAIM_RETRY_PAUSES_MS[Math.min(attempt, CLAIM_RETRY_PAUSES_MS.length - 1)];
       if (Date.now() + pause >= giveUpAt) {
         log.warn({ err, job_id: job.job_id }, 'claim failed; asking for redelivery');
@@ -78,22 +80,10 @@ export async function writeRow(
       return true;
     } catch (err) {
       // Also after a retry whose first attempt was stored: either way the key holds a final row.
-      if (mode === 'first' && isClaimTaken(err)) return false;
+      if (mode === 'first' && isWrongLastSequence(err)) return false;
       if (Date.now() >= giveUpAt) throw err;
       log.warn({ err: (err as Error).message, attempt }, 'writing the result failed; retrying');
       await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * attempt)));
     }
   }
-}
-
-/**
- * A create refused because the key already has an entry: the broker answers an expected last
- * sequence of 0 with "wrong last sequence" (its "unknown" variant on newer servers), i.e. this
- * (job, host) was claimed (or, for a read, answered) before. Anything else (timeout, no permission) is not a claim.
- */
-export function isClaimTaken(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
 }

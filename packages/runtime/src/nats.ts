@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { kvKeyOf, kvSubject } from '@fleet/contracts/protocol';
@@ -129,4 +130,16 @@ export function followBucket(nc: NatsConnection, bucket: string, onChange: (chan
     },
   });
   return () => sub.unsubscribe();
+}
+
+/**
+ * A write with an expected last sequence refused because its key moved on: a create that found an entry there, or a
+ * compare-and-set another writer won (the broker's "wrong last sequence", or its "unknown" variant on newer servers).
+ * Anything else (no answer in time, no permission) is not that.
+ */
+export function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }

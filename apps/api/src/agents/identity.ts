@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { fromPublic } from '@nats-io/nkeys';
@@ -8,6 +7,7 @@ import { agentRotateOrderSubject, isOwnReplySubject } from '@fleet/contracts/nat
 import { IDENTITY_SUBJECT_PREFIX, parseIdentitySubject, type IdentityRecord, type JoinTokenRecord } from '@fleet/contracts/protocol';
 import { agentAccountJwt, agentUserJwt, newAccountKey } from '@fleet/runtime/nats-identity';
 import type { Logger } from '@fleet/runtime/logger';
+import { isWrongLastSequence } from '@fleet/runtime/nats';
 import { ApiError, notFound } from '../api-error';
 import { idempotentRequest, whileBrokerRefuses } from '../nats/broker-unavailable';
 
@@ -208,7 +208,7 @@ export class AgentIdentities {
       const spent = JSON.stringify({ ...record, spent_at: new Date().toISOString() });
       await whileBrokerRefuses(() => this.tokens.update(tokenKey(token), spent, entry.revision));
     } catch (err) {
-      if (isRevisionRace(err)) throw refused('this join token was used already; ask an admin for a new one (fleet agent join-token)');
+      if (isWrongLastSequence(err)) throw refused('this join token was used already; ask an admin for a new one (fleet agent join-token)');
       throw err;
     }
   }
@@ -268,7 +268,7 @@ export class AgentIdentities {
         revision === 0 ? this.identities.create(hostname, value) : this.identities.update(hostname, value, revision),
       );
     } catch (err) {
-      if (isRevisionRace(err)) throw new ApiError('conflict', `'${hostname}' ${race}`);
+      if (isWrongLastSequence(err)) throw new ApiError('conflict', `'${hostname}' ${race}`);
       throw err;
     }
   }
@@ -320,14 +320,6 @@ function isPublicKey(publicKey: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A compare-and-set lost to another writer: the key's revision moved on (or a create found the key there). */
-function isRevisionRace(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
 }
 
 function tokenKey(token: string): string {
