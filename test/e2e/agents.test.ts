@@ -161,6 +161,8 @@ describe('GET /agent', () => {
     ['offset=-1', 'validation_failed'],
     ['offset=1000001', 'validation_failed'],
     ['offset=1&cursor=db-01', 'validation_failed'],
+    ['offset=1&offset=2', 'validation_failed'],
+    ['offset=1.5', 'validation_failed'],
     ['version=1.0%20OR%201', 'validation_failed'],
     ['target=role:web,,', 'invalid_target'],
     ['target=_any', 'invalid_target'],
